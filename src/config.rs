@@ -1,0 +1,391 @@
+//! Configuration: defaults → TOML file (`--config`) → `AUTHD_*` environment variables.
+//! TOML keys are the variable names lower-cased without the prefix. Every value is validated
+//! at start and a bad one stops start-up with a one-line error that names the variable.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use secrecy::SecretString;
+use time::Duration;
+
+use crate::domain::accounts::password::HashParams;
+
+/// A configuration error; its message names the variable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value could not be parsed or is out of range.
+    #[error("invalid {var}: {reason}")]
+    Invalid {
+        /// The variable, e.g. `AUTHD_BIND`.
+        var: String,
+        /// Why.
+        reason: String,
+    },
+    /// The TOML file could not be read or parsed.
+    #[error("config file {path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Which CAPTCHA provider to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptchaKind {
+    /// Self-hosted, works offline.
+    Builtin,
+    /// Cloudflare Turnstile.
+    Turnstile,
+    /// hCaptcha.
+    Hcaptcha,
+    /// Google reCAPTCHA.
+    Recaptcha,
+    /// Automated tests: `AUTHD_CAPTCHA_TEST_ANSWER` passes.
+    Test,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable.
+    Pretty,
+    /// One JSON object a line.
+    Json,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `AUTHD_DATABASE_URL`: `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// `AUTHD_DATABASE_MAX_CONNECTIONS`: pool size (default 10).
+    pub database_max_connections: u32,
+    /// `AUTHD_BIND`: listen address (port 0 picks a free port).
+    pub bind: SocketAddr,
+    /// `AUTHD_ISSUER`: public base URL, without a trailing slash.
+    pub issuer: url::Url,
+    /// `AUTHD_TRUSTED_PROXIES`: CIDRs whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `AUTHD_SMTP_URL`: SMTP server; `None` writes mail to `mail_dir`.
+    pub smtp_url: Option<SecretString>,
+    /// `AUTHD_MAIL_DIR`: the `.eml` outbox.
+    pub mail_dir: PathBuf,
+    /// `AUTHD_MAIL_FROM`: sender of every mail.
+    pub mail_from: String,
+    /// `AUTHD_CAPTCHA`: CAPTCHA provider.
+    pub captcha: CaptchaKind,
+    /// `AUTHD_CAPTCHA_TEST_ANSWER`: the passing answer with `captcha = test` (warned about).
+    pub captcha_test_answer: Option<SecretString>,
+    /// `AUTHD_GEOIP_DB`: MaxMind-format database.
+    pub geoip_db: Option<PathBuf>,
+    /// `AUTHD_REGISTRATION`: whether `/register` is open.
+    pub registration_open: bool,
+    /// `AUTHD_LOG_FORMAT`.
+    pub log_format: LogFormat,
+    /// `AUTHD_SESSION_IDLE_TIMEOUT_SECS`: idle timeout (default 1800).
+    pub session_idle_timeout: Duration,
+    /// `AUTHD_SESSION_LIFETIME_SECS`: absolute lifetime (default 43200).
+    pub session_lifetime: Duration,
+    /// `AUTHD_ARGON2_MEMORY_KIB`, `AUTHD_ARGON2_ITERATIONS`, `AUTHD_ARGON2_PARALLELISM`.
+    pub hash_params: HashParams,
+    /// `AUTHD_HASH_WORKERS`: hashes at once (default: number of cores).
+    pub hash_workers: usize,
+    /// `AUTHD_HASH_QUEUE`: hashes allowed to wait before 503 (default 32 per worker).
+    pub hash_queue: usize,
+    /// Unknown `AUTHD_*` variables or TOML keys, to warn about once logging is up.
+    pub unknown_keys: Vec<String>,
+}
+
+const KEYS: &[&str] = &[
+    "database_url",
+    "database_max_connections",
+    "bind",
+    "issuer",
+    "trusted_proxies",
+    "smtp_url",
+    "mail_dir",
+    "mail_from",
+    "captcha",
+    "captcha_test_answer",
+    "geoip_db",
+    "registration",
+    "log_format",
+    "session_idle_timeout_secs",
+    "session_lifetime_secs",
+    "argon2_memory_kib",
+    "argon2_iterations",
+    "argon2_parallelism",
+    "hash_workers",
+    "hash_queue",
+];
+
+impl Config {
+    /// Loads from an optional TOML file and the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut values = BTreeMap::new();
+        if let Some(path) = file {
+            values.extend(read_toml(path)?);
+        }
+        for (k, v) in std::env::vars() {
+            if let Some(key) = k.strip_prefix("AUTHD_") {
+                values.insert(key.to_lowercase(), v);
+            }
+        }
+        Self::from_values(&values)
+    }
+
+    /// Builds from a map of lower-case keys (without prefix) to raw values; the test seam.
+    pub fn from_values(values: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| values.get(k).map(String::as_str).filter(|v| !v.is_empty());
+        let unknown_keys = values
+            .keys()
+            .filter(|k| !KEYS.contains(&k.as_str()) && !k.ends_with("_file"))
+            .map(|k| format!("AUTHD_{}", k.to_uppercase()))
+            .collect();
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let hash_workers = parse_or(get("hash_workers"), "hash_workers", cores)?;
+        let issuer = parse_issuer(get("issuer").unwrap_or("http://127.0.0.1:8080"))?;
+        let captcha = match get("captcha").unwrap_or("builtin") {
+            "builtin" => CaptchaKind::Builtin,
+            "turnstile" => CaptchaKind::Turnstile,
+            "hcaptcha" => CaptchaKind::Hcaptcha,
+            "recaptcha" => CaptchaKind::Recaptcha,
+            "test" => CaptchaKind::Test,
+            other => return Err(invalid("captcha", format!("unknown provider {other:?}"))),
+        };
+        let captcha_test_answer = get("captcha_test_answer").map(|s| SecretString::from(s));
+        if captcha_test_answer.is_some() && captcha != CaptchaKind::Test {
+            return Err(invalid("captcha_test_answer", "only allowed with AUTHD_CAPTCHA=test".into()));
+        }
+        Ok(Self {
+            database_url: get("database_url")
+                .unwrap_or("sqlite://authd.db?mode=rwc")
+                .to_owned(),
+            database_max_connections: parse_or(
+                get("database_max_connections"),
+                "database_max_connections",
+                10,
+            )?,
+            bind: parse_or(get("bind"), "bind", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            issuer,
+            trusted_proxies: parse_cidrs(get("trusted_proxies").unwrap_or(""))?,
+            smtp_url: get("smtp_url").map(|s| SecretString::from(s)),
+            mail_dir: PathBuf::from(get("mail_dir").unwrap_or("outbox")),
+            mail_from: get("mail_from").unwrap_or("authd <no-reply@localhost>").to_owned(),
+            captcha,
+            captcha_test_answer,
+            geoip_db: get("geoip_db").map(PathBuf::from),
+            registration_open: match get("registration").unwrap_or("open") {
+                "open" => true,
+                "closed" => false,
+                other => return Err(invalid("registration", format!("{other:?} is not open or closed"))),
+            },
+            log_format: match get("log_format").unwrap_or("pretty") {
+                "pretty" => LogFormat::Pretty,
+                "json" => LogFormat::Json,
+                other => return Err(invalid("log_format", format!("{other:?} is not pretty or json"))),
+            },
+            session_idle_timeout: secs(get("session_idle_timeout_secs"), "session_idle_timeout_secs", 1800)?,
+            session_lifetime: secs(get("session_lifetime_secs"), "session_lifetime_secs", 43_200)?,
+            hash_params: HashParams {
+                memory_kib: parse_or(get("argon2_memory_kib"), "argon2_memory_kib", 19_456)?,
+                iterations: parse_or(get("argon2_iterations"), "argon2_iterations", 2)?,
+                parallelism: parse_or(get("argon2_parallelism"), "argon2_parallelism", 1)?,
+            },
+            hash_workers,
+            hash_queue: parse_or(get("hash_queue"), "hash_queue", hash_workers * 32)?,
+            unknown_keys,
+        }
+        .validated()?)
+    }
+
+    fn validated(self) -> Result<Self, ConfigError> {
+        if self.hash_params.memory_kib < 8 * self.hash_params.parallelism.max(1)
+            || self.hash_params.iterations == 0
+            || self.hash_params.parallelism == 0
+        {
+            return Err(invalid("argon2_memory_kib", "argon2 parameters out of range".into()));
+        }
+        if self.hash_workers == 0 {
+            return Err(invalid("hash_workers", "must be at least 1".into()));
+        }
+        if self.database_max_connections == 0 {
+            return Err(invalid("database_max_connections", "must be at least 1".into()));
+        }
+        if self.session_idle_timeout > self.session_lifetime {
+            return Err(invalid(
+                "session_idle_timeout_secs",
+                "must not exceed AUTHD_SESSION_LIFETIME_SECS".into(),
+            ));
+        }
+        let db = &self.database_url;
+        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+            return Err(invalid("database_url", "must start with sqlite: or postgres://".into()));
+        }
+        Ok(self)
+    }
+
+    /// Whether the issuer is https (secure cookies, `__Host-` prefix, HSTS).
+    pub fn is_https(&self) -> bool {
+        self.issuer.scheme() == "https"
+    }
+
+    /// The issuer as a string without a trailing slash.
+    pub fn issuer_str(&self) -> &str {
+        self.issuer.as_str().trim_end_matches('/')
+    }
+}
+
+fn invalid(key: &str, reason: String) -> ConfigError {
+    ConfigError::Invalid {
+        var: format!("AUTHD_{}", key.to_uppercase()),
+        reason,
+    }
+}
+
+fn parse_or<T: std::str::FromStr>(raw: Option<&str>, key: &str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match raw {
+        None => Ok(default),
+        Some(s) => s.trim().parse().map_err(|e: T::Err| invalid(key, format!("{s:?}: {e}"))),
+    }
+}
+
+fn secs(raw: Option<&str>, key: &str, default: i64) -> Result<Duration, ConfigError> {
+    let n: i64 = parse_or(raw, key, default)?;
+    if n <= 0 {
+        return Err(invalid(key, "must be a positive number of seconds".into()));
+    }
+    Ok(Duration::seconds(n))
+}
+
+fn parse_issuer(raw: &str) -> Result<url::Url, ConfigError> {
+    let url = url::Url::parse(raw).map_err(|e| invalid("issuer", format!("{raw:?}: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid("issuer", "must be an http(s) URL with a host".into()));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("issuer", "must not have a query or fragment".into()));
+    }
+    Ok(url)
+}
+
+fn parse_cidrs(raw: &str) -> Result<Vec<IpNet>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| invalid("trusted_proxies", format!("{s:?} is not a CIDR or IP")))
+        })
+        .collect()
+}
+
+fn read_toml(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let file_err = |reason: String| ConfigError::File {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_err(e.message().to_owned()))?;
+    table
+        .into_iter()
+        .map(|(k, v)| {
+            let s = match v {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                other => return Err(file_err(format!("unsupported value for {k}: {other}"))),
+            };
+            Ok((k.to_lowercase(), s))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_values(&pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect())
+    }
+
+    #[test]
+    fn defaults_match_the_interface() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.database_url, "sqlite://authd.db?mode=rwc");
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.issuer_str(), "http://127.0.0.1:8080");
+        assert!(c.registration_open);
+        assert_eq!(c.captcha, CaptchaKind::Builtin);
+        assert_eq!(c.log_format, LogFormat::Pretty);
+        assert_eq!(c.hash_params, HashParams::default());
+        assert_eq!(c.session_idle_timeout, Duration::minutes(30));
+        assert_eq!(c.session_lifetime, Duration::hours(12));
+        assert_eq!(c.mail_dir, PathBuf::from("outbox"));
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        for (k, v, var) in [
+            ("bind", "nope", "AUTHD_BIND"),
+            ("issuer", "ftp://x", "AUTHD_ISSUER"),
+            ("trusted_proxies", "10.0.0.0/8, bad", "AUTHD_TRUSTED_PROXIES"),
+            ("registration", "maybe", "AUTHD_REGISTRATION"),
+            ("log_format", "xml", "AUTHD_LOG_FORMAT"),
+            ("captcha", "magic", "AUTHD_CAPTCHA"),
+            ("argon2_iterations", "0", "AUTHD_ARGON2_MEMORY_KIB"),
+            ("database_url", "mysql://x", "AUTHD_DATABASE_URL"),
+            ("session_lifetime_secs", "-1", "AUTHD_SESSION_LIFETIME_SECS"),
+        ] {
+            let err = cfg(&[(k, v)]).unwrap_err().to_string();
+            assert!(err.contains(var), "{err} does not name {var}");
+            assert!(!err.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn captcha_test_answer_needs_test_provider() {
+        assert!(cfg(&[("captcha_test_answer", "x")]).is_err());
+        assert!(cfg(&[("captcha", "test"), ("captcha_test_answer", "x")]).is_ok());
+    }
+
+    #[test]
+    fn https_issuer_and_proxies() {
+        let c = cfg(&[
+            ("issuer", "https://id.example.com/"),
+            ("trusted_proxies", "10.0.0.0/8, ::1"),
+        ])
+        .unwrap();
+        assert!(c.is_https());
+        assert_eq!(c.issuer_str(), "https://id.example.com");
+        assert_eq!(c.trusted_proxies.len(), 2);
+    }
+
+    #[test]
+    fn toml_file_then_env_override() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("authd.toml");
+        std::fs::write(&path, "bind = \"127.0.0.1:9999\"\nhash_workers = 3\ntrusted_proxies = [\"10.0.0.0/8\"]\nbogus = 1\n").unwrap();
+        let mut values = read_toml(&path).unwrap();
+        values.insert("hash_workers".into(), "4".into());
+        let c = Config::from_values(&values).unwrap();
+        assert_eq!(c.bind.port(), 9999);
+        assert_eq!(c.hash_workers, 4);
+        assert_eq!(c.trusted_proxies.len(), 1);
+        assert_eq!(c.unknown_keys, vec!["AUTHD_BOGUS".to_string()]);
+    }
+}

@@ -1,0 +1,9 @@
+//! Accounts: the validated value types, password hashing on a bounded pool, and the service that
+//! creates and finds accounts.
+
+/// `Email`, `Password` and `Account`.
+pub mod model;
+/// argon2id hashing and verification on a bounded blocking pool.
+pub mod password;
+/// Creating and finding accounts.
+pub mod service;

@@ -1,0 +1,130 @@
+//! Validated account values: an invalid email or password cannot be constructed.
+
+use secrecy::{ExposeSecret, SecretString};
+use time::OffsetDateTime;
+
+/// A normalised (trimmed, lower-cased) and syntactically valid email address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    /// Longest address accepted (RFC 5321 path limit).
+    pub const MAX_LEN: usize = 254;
+
+    /// Parses and normalises an email address.
+    ///
+    /// The whole address is lower-cased: no mainstream provider treats local parts case
+    /// sensitively, and two accounts differing only in case are a phishing aid.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let normalised = raw.trim().to_lowercase();
+        if normalised.is_empty() || normalised.len() > Self::MAX_LEN {
+            return None;
+        }
+        if normalised.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return None;
+        }
+        let parsed = email_address::EmailAddress::parse_with_options(
+            &normalised,
+            email_address::Options::default().without_display_text(),
+        )
+        .ok()?;
+        // Refuse quoted local parts and address literals: legal, but only ever seen in abuse.
+        if normalised.contains('"') || parsed.domain().starts_with('[') {
+            return None;
+        }
+        Some(Self(normalised))
+    }
+
+    /// The normalised address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A candidate password, 8 to 128 characters, with no composition rules (NIST SP 800-63B).
+#[derive(Debug, Clone)]
+pub struct Password(SecretString);
+
+impl Password {
+    /// Fewest characters accepted.
+    pub const MIN_CHARS: usize = 8;
+    /// Most characters accepted.
+    pub const MAX_CHARS: usize = 128;
+
+    /// Checks length (in characters, not bytes) and refuses NUL, which some stacks truncate at.
+    pub fn parse(raw: SecretString) -> Result<Self, &'static str> {
+        let s = raw.expose_secret();
+        if s.contains('\0') {
+            return Err("The password contains a character that is not allowed.");
+        }
+        let n = s.chars().count();
+        if n < Self::MIN_CHARS {
+            return Err("The password must be at least 8 characters long.");
+        }
+        if n > Self::MAX_CHARS {
+            return Err("The password must be at most 128 characters long.");
+        }
+        Ok(Self(raw))
+    }
+
+    /// The secret, for hashing.
+    pub fn secret(&self) -> &SecretString {
+        &self.0
+    }
+}
+
+/// A stored account.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// Stable id (UUID).
+    pub id: String,
+    /// Normalised email.
+    pub email: String,
+    /// PHC-format argon2id hash.
+    pub password_hash: String,
+    /// Whether the account may use admin features.
+    pub is_admin: bool,
+    /// When the account was created.
+    pub created_at: OffsetDateTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised() {
+        assert_eq!(
+            Email::parse("  Alice@Example.COM ").unwrap().as_str(),
+            "alice@example.com"
+        );
+    }
+
+    #[test]
+    fn bad_emails_are_refused() {
+        let long = format!("{}@example.com", "a".repeat(250));
+        for bad in [
+            "",
+            "alice",
+            "@example.com",
+            "alice@",
+            "al ice@example.com",
+            "alice@exa\0mple.com",
+            "Alice <alice@example.com>",
+            "\"a b\"@example.com",
+            "a@[127.0.0.1]",
+            long.as_str(),
+        ] {
+            assert!(Email::parse(bad).is_none(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn password_length_is_counted_in_characters() {
+        assert!(Password::parse("1234567".into()).is_err());
+        assert!(Password::parse("12345678".into()).is_ok());
+        assert!(Password::parse("é".repeat(128).into()).is_ok());
+        assert!(Password::parse("é".repeat(129).into()).is_err());
+        assert!(Password::parse("abcd\0efgh".into()).is_err());
+    }
+}

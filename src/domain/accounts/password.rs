@@ -1,0 +1,215 @@
+//! argon2id hashing and verification on a bounded pool of blocking threads.
+//!
+//! At most `workers` hashes run at once (default: one per core) and at most `queue` more wait;
+//! beyond that the caller gets `DomainError::Busy` at once, so a login flood cannot pile up
+//! memory or starve the async runtime that serves token traffic. An unknown user is verified
+//! against a dummy hash with the same parameters, so its timing matches a wrong password.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use anyhow::Context;
+use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Semaphore;
+
+use crate::domain::error::DomainError;
+
+/// argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    /// Memory in KiB (default 19456).
+    pub memory_kib: u32,
+    /// Iterations (default 2).
+    pub iterations: u32,
+    /// Lanes (default 1).
+    pub parallelism: u32,
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+/// The hashing pool. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct PasswordHasher {
+    params: Params,
+    workers: Arc<Semaphore>,
+    admission: Arc<Semaphore>,
+    depth: Arc<AtomicI64>,
+    dummy_hash: Arc<str>,
+}
+
+impl PasswordHasher {
+    /// Builds a pool; computes the dummy hash once (one hash's worth of start-up time).
+    pub fn new(params: HashParams, workers: usize, queue: usize) -> anyhow::Result<Self> {
+        let params = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("invalid argon2 parameters: {e}"))?;
+        let workers = workers.max(1);
+        let dummy_hash = hash_blocking(&params, b"authd dummy password for unknown users")?;
+        Ok(Self {
+            params,
+            workers: Arc::new(Semaphore::new(workers)),
+            admission: Arc::new(Semaphore::new(workers + queue)),
+            depth: Arc::new(AtomicI64::new(0)),
+            dummy_hash: dummy_hash.into(),
+        })
+    }
+
+    /// Hashes a password into a PHC string.
+    pub async fn hash(&self, password: &SecretString) -> Result<String, DomainError> {
+        let params = self.params.clone();
+        let password = password.clone();
+        self.run(move || hash_blocking(&params, password.expose_secret().as_bytes()))
+            .await?
+            .map_err(DomainError::Unexpected)
+    }
+
+    /// Verifies a password against a stored hash, or against the dummy hash when `stored` is
+    /// `None` (unknown user) — in which case the answer is always `false`.
+    pub async fn verify(
+        &self,
+        password: &SecretString,
+        stored: Option<&str>,
+    ) -> Result<bool, DomainError> {
+        let known = stored.is_some();
+        let hash: String = stored.unwrap_or(&self.dummy_hash).to_owned();
+        let password = password.clone();
+        let params = self.params.clone();
+        let ok = self
+            .run(move || {
+                // Verify with the stored hash's own parameters (it may predate a config change).
+                let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+                argon
+                    .verify_password(password.expose_secret().as_bytes(), hash.as_str())
+                    .is_ok()
+            })
+            .await?;
+        Ok(ok && known)
+    }
+
+    /// Hashes and verifies currently running or waiting.
+    pub fn depth(&self) -> i64 {
+        self.depth.load(Ordering::Relaxed)
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, DomainError> {
+        // Admission first, without waiting: a full queue answers Busy immediately.
+        let _admitted = self
+            .admission
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| DomainError::Busy { retry_after: 1 })?;
+        let depth = DepthGuard::enter(&self.depth);
+        let _worker = self
+            .workers
+            .clone()
+            .acquire_owned()
+            .await
+            .context("hash pool closed")?;
+        let span = tracing::Span::current();
+        let started = std::time::Instant::now();
+        let out = tokio::task::spawn_blocking(move || span.in_scope(job))
+            .await
+            .context("hash task failed")?;
+        metrics::histogram!("authd_password_hash_seconds").record(started.elapsed().as_secs_f64());
+        drop(depth);
+        Ok(out)
+    }
+}
+
+/// Keeps the queue-depth gauge right even if the waiting future is dropped.
+struct DepthGuard(Arc<AtomicI64>);
+
+impl DepthGuard {
+    fn enter(depth: &Arc<AtomicI64>) -> Self {
+        let now = depth.fetch_add(1, Ordering::Relaxed) + 1;
+        metrics::gauge!("authd_hash_queue_depth").set(now as f64);
+        Self(depth.clone())
+    }
+}
+
+impl Drop for DepthGuard {
+    fn drop(&mut self) {
+        let now = self.0.fetch_sub(1, Ordering::Relaxed) - 1;
+        metrics::gauge!("authd_hash_queue_depth").set(now as f64);
+    }
+}
+
+fn hash_blocking(params: &Params, password: &[u8]) -> anyhow::Result<String> {
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let hash = argon
+        .hash_password(password)
+        .map_err(|e| anyhow::anyhow!("argon2 hashing failed: {e}"))?;
+    Ok(hash.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> HashParams {
+        HashParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn hash_then_verify() {
+        let h = PasswordHasher::new(cheap(), 2, 4).unwrap();
+        let pw: SecretString = "correct horse".into();
+        let stored = h.hash(&pw).await.unwrap();
+        assert!(stored.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+        assert!(h.verify(&pw, Some(&stored)).await.unwrap());
+        assert!(!h.verify(&"wrong".into(), Some(&stored)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn unknown_user_never_verifies() {
+        let h = PasswordHasher::new(cheap(), 1, 1).unwrap();
+        let dummy = "authd dummy password for unknown users".into();
+        assert!(!h.verify(&dummy, None).await.unwrap());
+    }
+
+    #[test]
+    fn default_params_are_owasp() {
+        let h = PasswordHasher::new(HashParams::default(), 1, 0).unwrap();
+        assert!(h.dummy_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn full_queue_answers_busy_at_once() {
+        let h = PasswordHasher::new(HashParams::default(), 1, 1).unwrap();
+        let pw: SecretString = "password".into();
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let h = h.clone();
+            let pw = pw.clone();
+            tasks.push(tokio::spawn(async move { h.verify(&pw, None).await }));
+        }
+        let mut busy = 0;
+        for t in tasks {
+            if matches!(t.await.unwrap(), Err(DomainError::Busy { .. })) {
+                busy += 1;
+            }
+        }
+        assert!(busy >= 5, "only {busy} of 8 were refused with 1 worker + 1 queued");
+        assert_eq!(h.depth(), 0);
+    }
+}

@@ -1,0 +1,133 @@
+//! Creating and finding accounts. Registration hashes before it looks at the database, so a
+//! taken email costs the same time as a new one.
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use time::OffsetDateTime;
+
+use crate::domain::accounts::model::{Account, Email, Password};
+use crate::domain::accounts::password::PasswordHasher;
+use crate::domain::clock::Clock;
+use crate::domain::context::RequestContext;
+use crate::domain::error::DomainError;
+use crate::events::sink::EventSink;
+use crate::events::{AuthEvent, EventKind};
+use crate::storage::error::StoreError;
+use crate::storage::{AccountRecord, AccountStore};
+
+/// Account creation and lookup.
+#[derive(Clone)]
+pub struct AccountService {
+    store: Arc<dyn AccountStore>,
+    hasher: PasswordHasher,
+    clock: Arc<dyn Clock>,
+    events: EventSink,
+}
+
+impl std::fmt::Debug for AccountService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccountService")
+    }
+}
+
+/// Who creates an account: a visitor on `/register`, or an operator on the command line.
+#[derive(Debug)]
+pub enum Origin<'a> {
+    /// Self-service registration, with the request context for the event.
+    Web(&'a RequestContext),
+    /// `authd user add`.
+    Cli,
+}
+
+impl AccountService {
+    /// Builds the service.
+    pub fn new(
+        store: Arc<dyn AccountStore>,
+        hasher: PasswordHasher,
+        clock: Arc<dyn Clock>,
+        events: EventSink,
+    ) -> Self {
+        Self {
+            store,
+            hasher,
+            clock,
+            events,
+        }
+    }
+
+    /// The hashing pool (shared with login).
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
+    /// Creates an account. `EmailTaken` if the email is registered already; callers facing the
+    /// public must not reveal that.
+    pub async fn create(
+        &self,
+        email: &str,
+        password: SecretString,
+        is_admin: bool,
+        origin: Origin<'_>,
+    ) -> Result<Account, DomainError> {
+        let email = Email::parse(email).ok_or(DomainError::InvalidInput(
+            "Enter a valid email address.",
+        ))?;
+        let password = Password::parse(password).map_err(DomainError::InvalidInput)?;
+        let hash = self.hasher.hash(password.secret()).await?;
+        let now = self.clock.now();
+        let record = AccountRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            email: email.as_str().to_owned(),
+            password_hash: hash,
+            is_admin,
+            created_at: now.unix_timestamp(),
+            updated_at: now.unix_timestamp(),
+        };
+        match self.store.insert(&record).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict { .. }) => return Err(DomainError::EmailTaken),
+            Err(e) => return Err(e.into()),
+        }
+        if let Origin::Web(ctx) = origin {
+            let event = AuthEvent::new(EventKind::UserRegistered, ctx, now)
+                .user(&record.id)
+                .username(email.as_str());
+            self.events.record(event).await?;
+        }
+        account_from(record)
+    }
+
+    /// Finds an account by its id.
+    pub async fn find_by_id(&self, id: &str) -> Result<Option<Account>, DomainError> {
+        self.store
+            .find_by_id(id)
+            .await?
+            .map(account_from)
+            .transpose()
+    }
+
+    /// Finds an account by (unnormalised) email; `None` for an invalid address.
+    pub async fn find_by_email(&self, email: &str) -> Result<Option<Account>, DomainError> {
+        let Some(email) = Email::parse(email) else {
+            return Ok(None);
+        };
+        self.store
+            .find_by_email(email.as_str())
+            .await?
+            .map(account_from)
+            .transpose()
+    }
+}
+
+fn account_from(r: AccountRecord) -> Result<Account, DomainError> {
+    let created_at = OffsetDateTime::from_unix_timestamp(r.created_at)
+        .map_err(|e| DomainError::Unexpected(anyhow::anyhow!("account created_at: {e}")))?;
+    Ok(Account {
+        id: r.id,
+        email: r.email,
+        password_hash: r.password_hash,
+        is_admin: r.is_admin,
+        created_at,
+    })
+}

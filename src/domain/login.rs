@@ -1,0 +1,129 @@
+//! Login orchestration: the one path every sign-in takes.
+//!
+//! Today: parse → look up → verify (dummy hash for unknown users) → events. The attack
+//! protection and risk issues insert their steps (throttle, risk, challenge, lockout) here, in
+//! that order, each in its own module.
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use time::OffsetDateTime;
+
+use crate::domain::accounts::model::{Account, Password};
+use crate::domain::accounts::service::AccountService;
+use crate::domain::clock::Clock;
+use crate::domain::context::RequestContext;
+use crate::domain::error::DomainError;
+use crate::events::sink::EventSink;
+use crate::events::{AuthEvent, EventFilter, EventKind};
+
+/// Sign-in and sign-out, with their events.
+#[derive(Clone, Debug)]
+pub struct LoginService {
+    accounts: AccountService,
+    clock: Arc<dyn Clock>,
+    events: EventSink,
+}
+
+/// A successful sign-in.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// The account.
+    pub account: Account,
+    /// When the password was verified.
+    pub at: OffsetDateTime,
+}
+
+impl LoginService {
+    /// Builds the service.
+    pub fn new(accounts: AccountService, clock: Arc<dyn Clock>, events: EventSink) -> Self {
+        Self {
+            accounts,
+            clock,
+            events,
+        }
+    }
+
+    /// Checks a username and password. Unknown users, malformed emails and out-of-range
+    /// passwords cost one dummy verification, exactly like a wrong password, and all answer
+    /// `InvalidCredentials`.
+    #[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
+    pub async fn login(
+        &self,
+        ctx: &RequestContext,
+        username: &str,
+        password: SecretString,
+    ) -> Result<SignedIn, DomainError> {
+        let account = self.accounts.find_by_email(username).await?;
+        // A password that could never have been set is still verified (against the dummy
+        // hash) so it takes the same time as any other wrong password.
+        let valid_shape = Password::parse(password.clone()).is_ok();
+        let stored = account
+            .as_ref()
+            .filter(|_| valid_shape)
+            .map(|a| a.password_hash.as_str());
+        let ok = self.accounts.hasher().verify(&password, stored).await?;
+        let now = self.clock.now();
+        match account {
+            Some(account) if ok => {
+                tracing::Span::current().record("user_id", account.id.as_str());
+                let event = AuthEvent::new(EventKind::LoginSucceeded, ctx, now)
+                    .user(&account.id)
+                    .username(username)
+                    .decision("allow");
+                self.events.record(event).await?;
+                metrics::counter!("authd_logins_total", "outcome" => "succeeded").increment(1);
+                Ok(SignedIn { account, at: now })
+            }
+            account => {
+                let mut event = AuthEvent::new(EventKind::LoginFailed, ctx, now)
+                    .username(username)
+                    .decision("deny");
+                if let Some(a) = &account {
+                    event = event.user(&a.id);
+                }
+                self.events.record(event).await?;
+                metrics::counter!("authd_logins_total", "outcome" => "failed").increment(1);
+                Err(DomainError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Records that a session was created for `user_id` after sign-in.
+    pub async fn session_created(
+        &self,
+        ctx: &RequestContext,
+        user_id: &str,
+    ) -> Result<(), DomainError> {
+        let event = AuthEvent::new(EventKind::SessionCreated, ctx, self.clock.now()).user(user_id);
+        Ok(self.events.record(event).await?)
+    }
+
+    /// Records a sign-out (`logout`) or an expired session (`session_revoked`).
+    pub async fn session_ended(
+        &self,
+        ctx: &RequestContext,
+        user_id: &str,
+        kind: EventKind,
+        reason: &str,
+    ) -> Result<(), DomainError> {
+        let event = AuthEvent::new(kind, ctx, self.clock.now())
+            .user(user_id)
+            .decision(reason);
+        Ok(self.events.record(event).await?)
+    }
+
+    /// The user's own recent security events, newest first (for `/account`).
+    pub async fn recent_events(
+        &self,
+        user_id: &str,
+        limit: u32,
+    ) -> Result<Vec<AuthEvent>, DomainError> {
+        let filter = EventFilter {
+            user_id: Some(user_id.to_owned()),
+            limit,
+            ..EventFilter::default()
+        };
+        Ok(self.events.list(&filter).await?)
+    }
+}

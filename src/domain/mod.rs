@@ -1,0 +1,17 @@
+//! The business rules of authd. Never imports axum, sqlx, askama or lettre: it sees storage
+//! only through the traits in `storage`, and the outside world only through injected services.
+
+/// Accounts: emails, passwords, creation and lookup.
+pub mod accounts;
+/// Injected clock and randomness.
+pub mod clock;
+/// The request context every domain call carries (ip, user agent, request id).
+pub mod context;
+/// Domain error enums.
+pub mod error;
+/// Login orchestration: the one path every sign-in takes.
+pub mod login;
+/// Local redirect targets (`next`).
+pub mod redirect;
+/// Session lifetime policy (idle timeout, absolute lifetime).
+pub mod sessions;

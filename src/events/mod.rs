@@ -1,0 +1,224 @@
+//! Auth events: every security-relevant step is one `AuthEvent`, stored and traced.
+//! This file holds the vocabulary only (no I/O); `sink` stores and emits.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::domain::context::RequestContext;
+
+/// Storing and tracing events.
+pub mod sink;
+
+/// The kinds of auth event (INTERFACE.md). No catch-all: a new kind is a deliberate change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)] // the names are the documentation; see INTERFACE.md
+pub enum EventKind {
+    LoginSucceeded,
+    LoginFailed,
+    LoginChallenged,
+    ChallengePassed,
+    ChallengeFailed,
+    LoginBlocked,
+    RateLimited,
+    AccountLocked,
+    AccountUnlocked,
+    SessionCreated,
+    SessionRevoked,
+    Logout,
+    TokenIssued,
+    TokenRefreshed,
+    TokenRejected,
+    RefreshReuseDetected,
+    TokenRevoked,
+    PasswordChanged,
+    PasswordResetRequested,
+    UserRegistered,
+    MfaEnrolled,
+    AlertSent,
+    RiskEvaluated,
+}
+
+impl EventKind {
+    /// The snake_case name stored in the database and shown in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LoginSucceeded => "login_succeeded",
+            Self::LoginFailed => "login_failed",
+            Self::LoginChallenged => "login_challenged",
+            Self::ChallengePassed => "challenge_passed",
+            Self::ChallengeFailed => "challenge_failed",
+            Self::LoginBlocked => "login_blocked",
+            Self::RateLimited => "rate_limited",
+            Self::AccountLocked => "account_locked",
+            Self::AccountUnlocked => "account_unlocked",
+            Self::SessionCreated => "session_created",
+            Self::SessionRevoked => "session_revoked",
+            Self::Logout => "logout",
+            Self::TokenIssued => "token_issued",
+            Self::TokenRefreshed => "token_refreshed",
+            Self::TokenRejected => "token_rejected",
+            Self::RefreshReuseDetected => "refresh_reuse_detected",
+            Self::TokenRevoked => "token_revoked",
+            Self::PasswordChanged => "password_changed",
+            Self::PasswordResetRequested => "password_reset_requested",
+            Self::UserRegistered => "user_registered",
+            Self::MfaEnrolled => "mfa_enrolled",
+            Self::AlertSent => "alert_sent",
+            Self::RiskEvaluated => "risk_evaluated",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+    }
+}
+
+/// A risk assessment attached to an event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Risk {
+    /// Score in [0, 1].
+    pub score: f64,
+    /// Human-readable reasons, most important first.
+    pub reasons: Vec<String>,
+}
+
+/// One auth event, with exactly the INTERFACE fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthEvent {
+    /// Unique id (UUID v7, time-ordered).
+    pub id: String,
+    /// When it happened (RFC 3339 on the wire).
+    #[serde(with = "time::serde::rfc3339")]
+    pub ts: OffsetDateTime,
+    /// What happened.
+    pub kind: EventKind,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// The account concerned, when known.
+    pub user_id: Option<String>,
+    /// The username as typed, when a login was attempted.
+    pub username: Option<String>,
+    /// The OAuth client concerned, when known.
+    pub client_id: Option<String>,
+    /// Risk assessment, where scored.
+    pub risk: Option<Risk>,
+    /// The decision taken (`allow`, `deny`, `challenge`, `block`, ...).
+    pub decision: Option<String>,
+    /// The request that caused it.
+    pub request_id: Option<String>,
+}
+
+impl AuthEvent {
+    /// Longest username kept in an event (it is attacker-controlled input).
+    pub const MAX_USERNAME: usize = 320;
+
+    /// A new event of `kind` in the context `ctx`, at `ts`.
+    pub fn new(kind: EventKind, ctx: &RequestContext, ts: OffsetDateTime) -> Self {
+        Self {
+            id: uuid::Uuid::now_v7().to_string(),
+            ts,
+            kind,
+            ip: Some(ctx.ip.to_string()),
+            user_agent: Some(ctx.user_agent.clone()),
+            user_id: None,
+            username: None,
+            client_id: None,
+            risk: None,
+            decision: None,
+            request_id: Some(ctx.request_id.clone()),
+        }
+    }
+
+    /// Sets the user id.
+    pub fn user(mut self, user_id: &str) -> Self {
+        self.user_id = Some(user_id.to_owned());
+        self
+    }
+
+    /// Sets the username as typed (cleaned of control characters and truncated).
+    pub fn username(mut self, typed: &str) -> Self {
+        self.username = Some(
+            typed
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(Self::MAX_USERNAME)
+                .collect(),
+        );
+        self
+    }
+
+    /// Sets the decision.
+    pub fn decision(mut self, decision: &str) -> Self {
+        self.decision = Some(decision.to_owned());
+        self
+    }
+}
+
+/// Filters for listing events; all optional, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Only this kind.
+    pub kind: Option<EventKind>,
+    /// Only this user id.
+    pub user_id: Option<String>,
+    /// Only this IP.
+    pub ip: Option<String>,
+    /// Only at or after this time.
+    pub since: Option<OffsetDateTime>,
+    /// At most this many (clamped to 1..=1000).
+    pub limit: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_through_their_names() {
+        let all = [
+            EventKind::LoginSucceeded,
+            EventKind::LoginFailed,
+            EventKind::LoginChallenged,
+            EventKind::ChallengePassed,
+            EventKind::ChallengeFailed,
+            EventKind::LoginBlocked,
+            EventKind::RateLimited,
+            EventKind::AccountLocked,
+            EventKind::AccountUnlocked,
+            EventKind::SessionCreated,
+            EventKind::SessionRevoked,
+            EventKind::Logout,
+            EventKind::TokenIssued,
+            EventKind::TokenRefreshed,
+            EventKind::TokenRejected,
+            EventKind::RefreshReuseDetected,
+            EventKind::TokenRevoked,
+            EventKind::PasswordChanged,
+            EventKind::PasswordResetRequested,
+            EventKind::UserRegistered,
+            EventKind::MfaEnrolled,
+            EventKind::AlertSent,
+            EventKind::RiskEvaluated,
+        ];
+        for k in all {
+            let json = serde_json::to_string(&k).unwrap();
+            assert_eq!(json, format!("\"{}\"", k.as_str()));
+            assert_eq!(EventKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(EventKind::parse("nope"), None);
+    }
+
+    #[test]
+    fn username_is_cleaned_and_bounded() {
+        let ctx = RequestContext::new("10.0.0.1".parse().unwrap(), "ua", "rid".into());
+        let e = AuthEvent::new(EventKind::LoginFailed, &ctx, OffsetDateTime::UNIX_EPOCH)
+            .username(&format!("a\nb{}", "x".repeat(1000)));
+        let u = e.username.unwrap();
+        assert!(u.starts_with("ab"));
+        assert_eq!(u.chars().count(), AuthEvent::MAX_USERNAME);
+    }
+}

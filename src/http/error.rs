@@ -1,0 +1,151 @@
+//! The HTTP layer's one error enum and its mapping to responses — exhaustive, in one place.
+//! Clients see generic text; a 5xx's cause chain is logged once, never sent.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::domain::error::DomainError;
+use crate::http::pages::ErrorPage;
+
+/// Everything a handler or extractor can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// A domain outcome.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// The request body or query could not be read.
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    /// The body is larger than allowed.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// The body is not a form.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// The CSRF token is missing or wrong.
+    #[error("csrf token mismatch")]
+    Csrf,
+    /// The page needs a signed-in user; `next` is where to come back to.
+    #[error("sign-in required")]
+    SignInRequired {
+        /// Local path to return to after sign-in.
+        next: String,
+    },
+    /// No such page.
+    #[error("not found")]
+    NotFound,
+}
+
+impl HttpError {
+    fn status_and_message(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::Domain(d) => match d {
+                DomainError::InvalidInput(msg) => (StatusCode::BAD_REQUEST, msg),
+                DomainError::InvalidCredentials => {
+                    (StatusCode::UNAUTHORIZED, "Incorrect email or password.")
+                }
+                DomainError::EmailTaken => (StatusCode::CONFLICT, "That request could not be completed."),
+                DomainError::RegistrationClosed => {
+                    (StatusCode::FORBIDDEN, "Registration is closed on this server.")
+                }
+                DomainError::Busy { .. } => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The server is busy. Please try again in a moment.",
+                ),
+                DomainError::NotFound => (StatusCode::NOT_FOUND, "Not found."),
+                DomainError::Unexpected(_) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong on our side. Please try again.",
+                ),
+            },
+            Self::BadRequest(msg) => (StatusCode::BAD_REQUEST, msg),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "The request is too large."),
+            Self::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "The request must be a form submission.",
+            ),
+            Self::Csrf => (
+                StatusCode::FORBIDDEN,
+                "This form has expired. Please go back, reload the page and try again.",
+            ),
+            Self::SignInRequired { .. } => (StatusCode::SEE_OTHER, "Please sign in."),
+            Self::NotFound => (StatusCode::NOT_FOUND, "This page does not exist."),
+        }
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        if let Self::SignInRequired { next } = &self {
+            let target = format!("/login?next={}", urlencode(next));
+            return Redirect::to(&target).into_response();
+        }
+        let (status, message) = self.status_and_message();
+        if status.is_server_error() {
+            // The one place a failure is logged, with its cause chain.
+            tracing::error!(error = ?self, "request failed");
+        }
+        let mut response = (status, ErrorPage::new(status, message)).into_response();
+        if let Self::Domain(DomainError::Busy { retry_after }) = &self {
+            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}
+
+/// Percent-encodes a query value.
+pub(crate) fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(e: HttpError) -> StatusCode {
+        e.into_response().status()
+    }
+
+    #[test]
+    fn each_error_has_its_status() {
+        assert_eq!(status(DomainError::InvalidInput("x").into()), StatusCode::BAD_REQUEST);
+        assert_eq!(status(DomainError::InvalidCredentials.into()), StatusCode::UNAUTHORIZED);
+        assert_eq!(status(DomainError::EmailTaken.into()), StatusCode::CONFLICT);
+        assert_eq!(status(DomainError::RegistrationClosed.into()), StatusCode::FORBIDDEN);
+        assert_eq!(status(DomainError::NotFound.into()), StatusCode::NOT_FOUND);
+        assert_eq!(
+            status(DomainError::Unexpected(anyhow::anyhow!("db down")).into()),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(status(HttpError::BadRequest("x")), StatusCode::BAD_REQUEST);
+        assert_eq!(status(HttpError::PayloadTooLarge), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(status(HttpError::UnsupportedMediaType), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(status(HttpError::Csrf), StatusCode::FORBIDDEN);
+        assert_eq!(status(HttpError::NotFound), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn busy_carries_retry_after() {
+        let r = HttpError::from(DomainError::Busy { retry_after: 1 }).into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn sign_in_required_redirects_locally() {
+        let r = HttpError::SignInRequired { next: "/account?a=b".into() }.into_response();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers()[header::LOCATION], "/login?next=%2Faccount%3Fa%3Db");
+    }
+
+    #[tokio::test]
+    async fn server_errors_do_not_leak_causes() {
+        let r = HttpError::from(DomainError::Unexpected(anyhow::anyhow!("secret detail")))
+            .into_response();
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert!(!body.contains("secret detail"));
+    }
+}

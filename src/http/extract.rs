@@ -1,0 +1,284 @@
+//! Our own extractors: `ClientContext` (ip resolved against the trusted proxies, user agent,
+//! request id), `WebSession` (typed access to the server-side session), `CurrentUser` (a valid
+//! signed-in session) and `CsrfForm<T>` (a form whose synchronizer token matched).
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Form, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use ipnet::IpNet;
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+use tower_sessions::Session;
+
+use crate::domain::context::RequestContext;
+use crate::domain::sessions::SessionState;
+use crate::events::EventKind;
+use crate::http::error::HttpError;
+use crate::state::AppState;
+
+/// The resolved client context of a request.
+#[derive(Debug, Clone)]
+pub struct ClientContext(pub RequestContext);
+
+impl FromRequestParts<AppState> for ClientContext {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        let ip = client_ip(peer, &parts.headers, &state.config.trusted_proxies);
+        let ua = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        Ok(Self(RequestContext::new(ip, ua, request_id)))
+    }
+}
+
+/// The client IP: the socket peer, unless the peer is a trusted proxy, in which case
+/// `X-Forwarded-For` is walked from the right, skipping trusted hops; the first untrusted
+/// address is the client. Anyone else's `X-Forwarded-For` is ignored, so it cannot be spoofed.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let peer = canonical(peer);
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.parse::<IpAddr>().map(canonical) else {
+            // An unparsable hop: stop trusting the chain here.
+            return client;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            return ip;
+        }
+    }
+    client
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Typed access to the server-side session (keys are constants, values small).
+#[derive(Debug, Clone)]
+pub struct WebSession(pub Session);
+
+const CSRF: &str = "csrf";
+const USER_ID: &str = "uid";
+const AUTH_AT: &str = "auth_at";
+const SEEN_AT: &str = "seen_at";
+
+fn session_failed(e: tower_sessions::session::Error) -> HttpError {
+    HttpError::Domain(anyhow::Error::new(e).context("session store").into())
+}
+
+impl WebSession {
+    /// The session's CSRF token, created on first use.
+    pub async fn csrf_token(&self, state: &AppState) -> Result<String, HttpError> {
+        if let Some(t) = self.0.get::<String>(CSRF).await.map_err(session_failed)? {
+            return Ok(t);
+        }
+        let token = state.random.token(32);
+        self.0.insert(CSRF, &token).await.map_err(session_failed)?;
+        Ok(token)
+    }
+
+    /// Whether `submitted` equals the session's token (constant time).
+    pub async fn csrf_matches(&self, submitted: &str) -> Result<bool, HttpError> {
+        let Some(expected) = self.0.get::<String>(CSRF).await.map_err(session_failed)? else {
+            return Ok(false);
+        };
+        Ok(!submitted.is_empty() && bool::from(expected.as_bytes().ct_eq(submitted.as_bytes())))
+    }
+
+    /// Marks the session signed in: a new session id (defeats fixation), a new CSRF token, and
+    /// the sign-in time for the lifetime policy.
+    pub async fn sign_in(
+        &self,
+        state: &AppState,
+        user_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), HttpError> {
+        self.0.cycle_id().await.map_err(session_failed)?;
+        let token = state.random.token(32);
+        self.0.insert(CSRF, &token).await.map_err(session_failed)?;
+        self.0.insert(USER_ID, user_id).await.map_err(session_failed)?;
+        self.0.insert(AUTH_AT, at.unix_timestamp()).await.map_err(session_failed)?;
+        self.0.insert(SEEN_AT, at.unix_timestamp()).await.map_err(session_failed)?;
+        Ok(())
+    }
+
+    /// Deletes the session server-side and clears the cookie.
+    pub async fn end(&self) -> Result<(), HttpError> {
+        self.0.flush().await.map_err(session_failed)
+    }
+
+    /// The signed-in user id, if any (without checking the lifetime policy).
+    pub async fn user_id(&self) -> Result<Option<String>, HttpError> {
+        self.0.get::<String>(USER_ID).await.map_err(session_failed)
+    }
+
+    async fn time(&self, key: &str) -> Result<Option<OffsetDateTime>, HttpError> {
+        let secs = self.0.get::<i64>(key).await.map_err(session_failed)?;
+        Ok(secs.and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok()))
+    }
+}
+
+impl FromRequestParts<AppState> for WebSession {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
+        Session::from_request_parts(parts, state)
+            .await
+            .map(Self)
+            .map_err(|_| HttpError::Domain(anyhow::anyhow!("session layer missing").into()))
+    }
+}
+
+/// A signed-in user whose session passed the idle and lifetime checks.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    /// The account id.
+    pub user_id: String,
+    /// The session, for sign-out and CSRF.
+    pub session: WebSession,
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
+        let next = parts
+            .uri
+            .path_and_query()
+            .map_or("/account", |p| p.as_str())
+            .to_owned();
+        let session = WebSession::from_request_parts(parts, state).await?;
+        let (Some(user_id), Some(auth_at), Some(seen_at)) = (
+            session.user_id().await?,
+            session.time(AUTH_AT).await?,
+            session.time(SEEN_AT).await?,
+        ) else {
+            return Err(HttpError::SignInRequired { next });
+        };
+        let now = state.clock.now();
+        let reason = match state.session_policy.check(now, auth_at, seen_at) {
+            SessionState::Active { touch } => {
+                if touch {
+                    session.0.insert(SEEN_AT, now.unix_timestamp()).await.map_err(session_failed)?;
+                }
+                return Ok(Self { user_id, session });
+            }
+            SessionState::IdleExpired => "idle_timeout",
+            SessionState::LifetimeExpired => "lifetime_exceeded",
+        };
+        session.end().await?;
+        let ClientContext(ctx) = ClientContext::from_request_parts(parts, state).await?;
+        state
+            .login
+            .session_ended(&ctx, &user_id, EventKind::SessionRevoked, reason)
+            .await?;
+        Err(HttpError::SignInRequired { next })
+    }
+}
+
+/// A form that carries a `csrf_token` field.
+pub trait CsrfProtected {
+    /// The submitted token.
+    fn csrf_token(&self) -> &str;
+}
+
+/// A form body whose CSRF token matched the session's synchronizer token.
+#[derive(Debug)]
+pub struct CsrfForm<T> {
+    /// The parsed form.
+    pub form: T,
+    /// The session it was checked against.
+    pub session: WebSession,
+}
+
+impl<T> FromRequest<AppState> for CsrfForm<T>
+where
+    T: DeserializeOwned + CsrfProtected + Send,
+{
+    type Rejection = HttpError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, HttpError> {
+        let (mut parts, body) = req.into_parts();
+        let session = WebSession::from_request_parts(&mut parts, state).await?;
+        let req = Request::from_parts(parts, body);
+        let Form(form) = Form::<T>::from_request(req, state)
+            .await
+            .map_err(|rejection| match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => HttpError::PayloadTooLarge,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => HttpError::UnsupportedMediaType,
+                _ => HttpError::BadRequest("The form could not be read."),
+            })?;
+        if !session.csrf_matches(form.csrf_token()).await? {
+            return Err(HttpError::Csrf);
+        }
+        Ok(Self { form, session })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(xff: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", xff.parse().unwrap());
+        h
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_for_ignored_from_untrusted_peers() {
+        let trusted = vec!["10.0.0.0/8".parse().unwrap()];
+        assert_eq!(client_ip(ip("203.0.113.9"), &headers("1.2.3.4"), &trusted), ip("203.0.113.9"));
+        assert_eq!(client_ip(ip("203.0.113.9"), &headers("1.2.3.4"), &[]), ip("203.0.113.9"));
+    }
+
+    #[test]
+    fn forwarded_for_walked_from_the_right_through_trusted_hops() {
+        let trusted = vec!["10.0.0.0/8".parse().unwrap()];
+        // The client forged a leftmost entry; the rightmost untrusted one is believed.
+        let h = headers("6.6.6.6, 198.51.100.7, 10.1.1.1");
+        assert_eq!(client_ip(ip("10.0.0.2"), &h, &trusted), ip("198.51.100.7"));
+        assert_eq!(client_ip(ip("10.0.0.2"), &HeaderMap::new(), &trusted), ip("10.0.0.2"));
+        assert_eq!(client_ip(ip("10.0.0.2"), &headers("garbage"), &trusted), ip("10.0.0.2"));
+    }
+
+    #[test]
+    fn v4_mapped_v6_is_canonicalised() {
+        assert_eq!(client_ip(ip("::ffff:192.0.2.1"), &HeaderMap::new(), &[]), ip("192.0.2.1"));
+    }
+}

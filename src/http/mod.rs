@@ -1,0 +1,96 @@
+//! The HTTP layer: routes and extractors only. Handlers extract, call one domain function and
+//! map the result; errors become responses in `error.rs`.
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, Response, StatusCode};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::state::AppState;
+use crate::storage::sessions::AnySessionStore;
+
+/// Error types and their responses.
+pub mod error;
+/// Our extractors.
+pub mod extract;
+/// Security headers and metrics.
+pub mod middleware;
+/// Health, readiness, metrics, static assets.
+pub mod ops;
+/// Browser pages.
+pub mod pages;
+
+/// Largest request body accepted (forms are small; 64 KiB leaves room for long fields).
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The session cookie's name: `__Host-` prefixed (host-only, Secure, Path=/) under https.
+pub fn session_cookie_name(https: bool) -> &'static str {
+    if https { "__Host-authd_session" } else { "authd_session" }
+}
+
+/// The full router with its layers.
+///
+/// Layer order, outermost first: request id is set → trace span (request id, method, matched
+/// path) → panic catcher (a generic 500, no stack trace to the client) → metrics → security
+/// headers → session → request id is copied to the response → body limit → routes.
+pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
+    let https = state.config.is_https();
+    let session_layer = SessionManagerLayer::new(sessions)
+        .with_name(session_cookie_name(https))
+        .with_secure(https)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(state.config.session_idle_timeout));
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(pages::router())
+        .merge(ops::router())
+        .fallback(|| async { error::HttpError::NotFound })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(make_span))
+                .layer(CatchPanicLayer::custom(panic_response))
+                .layer(axum::middleware::from_fn(middleware::track_metrics))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    middleware::security_headers,
+                ))
+                .layer(session_layer)
+                .layer(PropagateRequestIdLayer::new(request_id)),
+        )
+        .with_state(state)
+}
+
+fn make_span(req: &Request) -> tracing::Span {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        route,
+        request_id,
+        user_id = tracing::field::Empty,
+    )
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<axum::body::Body> {
+    tracing::error!("handler panicked");
+    let mut res = Response::new(axum::body::Body::from("Internal Server Error"));
+    *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    res
+}

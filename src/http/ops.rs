@@ -1,0 +1,52 @@
+//! Operations endpoints: `/healthz` (process up), `/readyz` (database reachable), `/metrics`
+//! (Prometheus text), and the stylesheet (served locally: no CDN, no external fonts).
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use crate::state::AppState;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz_get))
+        .route("/readyz", get(readyz_get))
+        .route("/metrics", get(metrics_get))
+        .route("/static/style.css", get(style_get))
+        .route("/", get(|| async { axum::response::Redirect::to("/account") }))
+}
+
+/// `GET /healthz`.
+pub async fn healthz_get() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: 200 when a trivial query succeeds, 503 otherwise.
+pub async fn readyz_get(State(state): State<AppState>) -> impl IntoResponse {
+    if state.health.is_reachable().await {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+    }
+}
+
+/// `GET /metrics`.
+pub async fn metrics_get(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+/// `GET /static/style.css`.
+pub async fn style_get() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../templates/static/style.css"),
+    )
+}

@@ -1,0 +1,90 @@
+//! `GET /register` and `POST /register`. A taken email gets exactly the answer a new one gets
+//! (a redirect to the sign-in page), so registration cannot be used to probe for accounts.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::domain::accounts::service::Origin;
+use crate::domain::error::DomainError;
+use crate::http::error::HttpError;
+use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
+use crate::state::AppState;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/register", get(register_get).post(register_post))
+}
+
+/// The registration form's fields.
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    email: String,
+    password: SecretString,
+    csrf_token: String,
+}
+
+impl CsrfProtected for RegisterForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// The registration page.
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/register.html")]
+pub struct RegisterPage {
+    csrf_token: String,
+    email: String,
+    error: Option<&'static str>,
+}
+
+/// `GET /register`.
+pub async fn register_get(
+    State(state): State<AppState>,
+    session: WebSession,
+) -> Result<Response, HttpError> {
+    if !state.config.registration_open {
+        return Err(DomainError::RegistrationClosed.into());
+    }
+    let page = RegisterPage {
+        csrf_token: session.csrf_token(&state).await?,
+        email: String::new(),
+        error: None,
+    };
+    Ok(page.into_response())
+}
+
+/// `POST /register`.
+pub async fn register_post(
+    State(state): State<AppState>,
+    ClientContext(ctx): ClientContext,
+    CsrfForm { form, session }: CsrfForm<RegisterForm>,
+) -> Result<Response, HttpError> {
+    if !state.config.registration_open {
+        return Err(DomainError::RegistrationClosed.into());
+    }
+    let created = state
+        .accounts
+        .create(&form.email, form.password, false, Origin::Web(&ctx))
+        .await;
+    match created {
+        Ok(_) | Err(DomainError::EmailTaken) => {
+            Ok(Redirect::to("/login?registered=1").into_response())
+        }
+        Err(DomainError::InvalidInput(msg)) => {
+            let page = RegisterPage {
+                csrf_token: session.csrf_token(&state).await?,
+                email: form.email.chars().take(254).collect(),
+                error: Some(msg),
+            };
+            Ok((StatusCode::BAD_REQUEST, page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}

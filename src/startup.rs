@@ -1,0 +1,165 @@
+//! Building and running the server: config → stores → services → state → router → listener.
+//! `Application::build` binds (port 0 is fine) so tests can start many servers in one process.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tower_sessions::ExpiredDeletion;
+
+use crate::config::{CaptchaKind, Config};
+use crate::domain::accounts::password::PasswordHasher;
+use crate::domain::accounts::service::AccountService;
+use crate::domain::clock::{Clock, OsRandom, Random, SystemClock};
+use crate::domain::login::LoginService;
+use crate::domain::sessions::SessionPolicy;
+use crate::events::sink::EventSink;
+use crate::state::AppState;
+use crate::storage::Store;
+
+/// The injected dependencies: time and randomness (tests pass a `FakeClock`).
+#[derive(Debug, Clone)]
+pub struct Deps {
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The random source.
+    pub random: Arc<dyn Random>,
+}
+
+impl Default for Deps {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            random: Arc::new(OsRandom),
+        }
+    }
+}
+
+/// Connects the database and builds every service.
+pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState, Store)> {
+    let store = crate::storage::connect(&config.database_url, config.database_max_connections)
+        .await
+        .context("AUTHD_DATABASE_URL: cannot open or migrate the database")?;
+    let events = EventSink::new(store.events.clone());
+    let hasher = PasswordHasher::new(config.hash_params, config.hash_workers, config.hash_queue)?;
+    let accounts = AccountService::new(
+        store.accounts.clone(),
+        hasher,
+        deps.clock.clone(),
+        events.clone(),
+    );
+    let login = LoginService::new(accounts.clone(), deps.clock.clone(), events);
+    let state = AppState {
+        session_policy: SessionPolicy {
+            idle_timeout: config.session_idle_timeout,
+            lifetime: config.session_lifetime,
+        },
+        config: Arc::new(config),
+        clock: deps.clock,
+        random: deps.random,
+        accounts,
+        login,
+        health: store.health.clone(),
+        metrics: crate::telemetry::metrics_handle(),
+    };
+    Ok((state, store))
+}
+
+/// A built, bound server.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    store: Store,
+    state: AppState,
+}
+
+impl Application {
+    /// Builds everything and binds the listener.
+    pub async fn build(config: Config, deps: Deps) -> anyhow::Result<Self> {
+        warn_about(&config);
+        let bind = config.bind;
+        let (state, store) = build_state(config, deps).await?;
+        let router = crate::http::router(state.clone(), store.sessions.clone());
+        let listener = TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("AUTHD_BIND: cannot listen on {bind}"))?;
+        Ok(Self {
+            listener,
+            router,
+            store,
+            state,
+        })
+    }
+
+    /// The bound address (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// The application state (for tests and tools that drive services directly).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests and returns.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let cleanup = tokio::spawn(
+            self.store
+                .sessions
+                .clone()
+                .continuously_delete_expired(tokio::time::Duration::from_secs(60)),
+        );
+        tracing::info!(addr = %self.local_addr()?, "authd listening");
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        cleanup.abort();
+        tracing::info!("authd stopped");
+        Ok(served?)
+    }
+}
+
+fn warn_about(config: &Config) {
+    for key in &config.unknown_keys {
+        tracing::warn!(variable = %key, "unknown configuration variable ignored");
+    }
+    if config.captcha == CaptchaKind::Test {
+        tracing::warn!("AUTHD_CAPTCHA=test: CAPTCHAs accept a fixed answer; never use in production");
+    }
+    if !config.is_https() {
+        tracing::warn!("AUTHD_ISSUER is not https: cookies are not marked Secure");
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

@@ -1,0 +1,53 @@
+//! The one application state, cloned into every handler. Handlers ask for the narrowest piece
+//! through `FromRef`.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::config::Config;
+use crate::domain::accounts::service::AccountService;
+use crate::domain::clock::{Clock, Random};
+use crate::domain::login::LoginService;
+use crate::domain::sessions::SessionPolicy;
+use crate::storage::HealthStore;
+
+/// Everything a request may need.
+#[derive(Clone)]
+pub struct AppState {
+    /// Validated configuration.
+    pub config: Arc<Config>,
+    /// The injected clock.
+    pub clock: Arc<dyn Clock>,
+    /// The injected randomness.
+    pub random: Arc<dyn Random>,
+    /// Accounts.
+    pub accounts: AccountService,
+    /// Sign-in orchestration.
+    pub login: LoginService,
+    /// Session idle timeout and lifetime.
+    pub session_policy: SessionPolicy,
+    /// Database liveness for `/readyz`.
+    pub health: Arc<dyn HealthStore>,
+    /// Prometheus renderer for `/metrics`.
+    pub metrics: PrometheusHandle,
+}
+
+impl FromRef<AppState> for Arc<Config> {
+    fn from_ref(s: &AppState) -> Self {
+        s.config.clone()
+    }
+}
+
+impl FromRef<AppState> for AccountService {
+    fn from_ref(s: &AppState) -> Self {
+        s.accounts.clone()
+    }
+}
+
+impl FromRef<AppState> for LoginService {
+    fn from_ref(s: &AppState) -> Self {
+        s.login.clone()
+    }
+}

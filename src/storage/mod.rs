@@ -1,0 +1,114 @@
+//! Storage: one small trait per aggregate, implemented once per database. This is the only
+//! place that writes SQL. `connect(url)` picks the backend from the URL's scheme.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::events::{AuthEvent, EventFilter};
+use crate::storage::error::StoreError;
+
+/// The shared SQL for both backends.
+mod common;
+/// Storage errors.
+pub mod error;
+/// PostgreSQL backend.
+pub mod postgres;
+/// The tower-sessions store over either backend.
+pub mod sessions;
+/// SQLite backend.
+pub mod sqlite;
+
+#[cfg(test)]
+mod contract;
+
+/// An account as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AccountRecord {
+    /// UUID.
+    pub id: String,
+    /// Normalised email, unique.
+    pub email: String,
+    /// PHC argon2id hash.
+    pub password_hash: String,
+    /// Admin flag.
+    pub is_admin: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// Accounts.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Inserts a new account; `Conflict` if the email is taken.
+    async fn insert(&self, account: &AccountRecord) -> Result<(), StoreError>;
+    /// Finds by normalised email.
+    async fn find_by_email(&self, email: &str) -> Result<Option<AccountRecord>, StoreError>;
+    /// Finds by id.
+    async fn find_by_id(&self, id: &str) -> Result<Option<AccountRecord>, StoreError>;
+}
+
+/// Auth events.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Appends an event.
+    async fn insert(&self, event: &AuthEvent) -> Result<(), StoreError>;
+    /// Lists events matching `filter`, newest first.
+    async fn list(&self, filter: &EventFilter) -> Result<Vec<AuthEvent>, StoreError>;
+}
+
+/// Database liveness.
+#[async_trait]
+pub trait HealthStore: Send + Sync {
+    /// Whether a trivial query succeeds.
+    async fn is_reachable(&self) -> bool;
+}
+
+/// Every store, over one database.
+#[derive(Clone)]
+pub struct Store {
+    /// Accounts.
+    pub accounts: Arc<dyn AccountStore>,
+    /// Events.
+    pub events: Arc<dyn EventStore>,
+    /// Liveness.
+    pub health: Arc<dyn HealthStore>,
+    /// The session store for tower-sessions.
+    pub sessions: sessions::AnySessionStore,
+}
+
+/// The trait objects of one backend, before the session store is attached.
+pub(crate) struct StoreHandles {
+    pub accounts: Arc<dyn AccountStore>,
+    pub events: Arc<dyn EventStore>,
+    pub health: Arc<dyn HealthStore>,
+}
+
+impl Store {
+    pub(crate) fn from_handles(h: StoreHandles, sessions: sessions::AnySessionStore) -> Self {
+        Self {
+            accounts: h.accounts,
+            events: h.events,
+            health: h.health,
+            sessions,
+        }
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+/// Connects to the database named by `url` (`sqlite://…` or `postgres://…`), runs the
+/// migrations (ours and the session store's) and returns the stores.
+pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        postgres::connect(url, max_connections).await
+    } else {
+        sqlite::connect(url, max_connections).await
+    }
+}

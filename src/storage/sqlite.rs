@@ -1,0 +1,51 @@
+//! SQLite backend: the embedded default. WAL mode, a busy timeout so concurrent writers wait
+//! instead of failing, and foreign keys on.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::storage::common::impl_stores;
+use crate::storage::error::StoreError;
+use crate::storage::sessions::AnySessionStore;
+use crate::storage::{Store, StoreHandles};
+
+/// Stores over one SQLite pool.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl_stores!(SqliteStore);
+
+/// Opens (creating if asked by `mode=rwc`) and migrates the SQLite database at `url`.
+pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .journal_mode(SqliteJournalMode::Wal)
+        // NORMAL is durable in WAL mode except for the last transactions on power loss;
+        // a process crash (kill -9) loses nothing.
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(max_connections)
+        .connect_with(options)
+        .await?;
+    sqlx::migrate!("migrations/sqlite")
+        .run(&pool)
+        .await
+        .map_err(|e| StoreError::Backend(e.into()))?;
+    let sessions = tower_sessions_sqlx_store::SqliteStore::new(pool.clone());
+    sessions.migrate().await?;
+    let store = std::sync::Arc::new(SqliteStore { pool });
+    Ok(Store::from_handles(
+        StoreHandles {
+            accounts: store.clone(),
+            events: store.clone(),
+            health: store,
+        },
+        AnySessionStore::Sqlite(sessions),
+    ))
+}
