@@ -50,7 +50,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         deps.clock.clone(),
         events.clone(),
     );
-    let login = LoginService::new(accounts.clone(), deps.clock.clone(), events);
+    let login = LoginService::new(accounts.clone(), deps.clock.clone(), events.clone());
     let state = AppState {
         session_policy: SessionPolicy {
             idle_timeout: config.session_idle_timeout,
@@ -60,6 +60,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         clock: deps.clock,
         random: deps.random,
         accounts,
+        events,
         login,
         health: store.health.clone(),
         metrics: crate::telemetry::metrics_handle(),

@@ -11,6 +11,7 @@ use crate::domain::accounts::service::AccountService;
 use crate::domain::clock::{Clock, Random};
 use crate::domain::login::LoginService;
 use crate::domain::sessions::SessionPolicy;
+use crate::events::sink::EventSink;
 use crate::storage::HealthStore;
 
 /// Everything a request may need.
@@ -24,6 +25,8 @@ pub struct AppState {
     pub random: Arc<dyn Random>,
     /// Accounts.
     pub accounts: AccountService,
+    /// The auth event sink (also read by the account page and the admin API).
+    pub events: EventSink,
     /// Sign-in orchestration.
     pub login: LoginService,
     /// Session idle timeout and lifetime.

@@ -33,6 +33,7 @@ pub struct LoginQuery {
 pub struct LoginForm {
     username: String,
     password: SecretString,
+    #[serde(default)]
     csrf_token: String,
 }
 

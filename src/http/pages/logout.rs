@@ -18,6 +18,7 @@ pub(crate) fn router() -> Router<AppState> {
 /// The sign-out form (a CSRF token only).
 #[derive(Deserialize)]
 pub struct LogoutForm {
+    #[serde(default)]
     csrf_token: String,
 }
 

@@ -26,6 +26,7 @@ pub(crate) fn router() -> Router<AppState> {
 pub struct RegisterForm {
     email: String,
     password: SecretString,
+    #[serde(default)]
     csrf_token: String,
 }
 

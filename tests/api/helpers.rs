@@ -1,0 +1,252 @@
+//! Test harness: `spawn_app()` and a cookie-keeping client with one method per endpoint.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use authd::config::Config;
+use authd::domain::clock::{FakeClock, OsRandom};
+use authd::events::{AuthEvent, EventFilter};
+use authd::startup::{Application, Deps};
+use authd::state::AppState;
+use reqwest::StatusCode;
+use tokio::sync::oneshot;
+
+/// A database for one test: a SQLite file in a temp dir, or a scratch PostgreSQL database.
+pub struct TestDb {
+    pub url: String,
+    pg: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        match std::env::var("TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty()) {
+            Some(base) => {
+                let (url, name) = authd::storage::postgres::create_scratch_database(&base)
+                    .await
+                    .expect("create scratch database");
+                Self { url, pg: Some((base, name)), _dir: dir }
+            }
+            None => {
+                let path = dir.path().join("authd.db");
+                Self { url: format!("sqlite://{}?mode=rwc", path.display()), pg: None, _dir: dir }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, name)) = self.pg.take() {
+            // Drop runs outside async context: use a private runtime on a plain thread.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(authd::storage::postgres::drop_database(&base, &name))
+            })
+            .join();
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<FakeClock>,
+    pub state: AppState,
+    pub _mail_dir: tempfile::TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    pub db: TestDb,
+}
+
+pub fn base_values(db: &TestDb, mail_dir: &std::path::Path) -> BTreeMap<String, String> {
+    let mut v = BTreeMap::new();
+    v.insert("bind".into(), "127.0.0.1:0".into());
+    v.insert("database_url".into(), db.url.clone());
+    v.insert("database_max_connections".into(), "4".into());
+    v.insert("mail_dir".into(), mail_dir.display().to_string());
+    v
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut BTreeMap<String, String>)) -> TestApp {
+    init_test_logging();
+    let db = TestDb::new().await;
+    let mail_dir = tempfile::tempdir().unwrap();
+    let mut values = base_values(&db, mail_dir.path());
+    adjust(&mut values);
+    let config = Config::from_values(&values).expect("valid test config");
+    let clock = Arc::new(FakeClock::new(time::macros::datetime!(2026-11-24 09:00 UTC)));
+    let deps = Deps { clock: clock.clone(), random: Arc::new(OsRandom) };
+    let app = Application::build(config, deps).await.expect("build app");
+    let address = format!("http://{}", app.local_addr().unwrap());
+    let state = app.state().clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address,
+        client: new_client(),
+        clock,
+        state,
+        _mail_dir: mail_dir,
+        shutdown: Some(tx),
+        db,
+    }
+}
+
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .user_agent("authd-tests/1.0")
+        .build()
+        .unwrap()
+}
+
+fn init_test_logging() {
+    if std::env::var("TEST_LOG").is_ok() {
+        authd::telemetry::init_logging(authd::config::LogFormat::Pretty);
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A response read fully.
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn location(&self) -> &str {
+        self.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    pub fn csrf(&self) -> String {
+        csrf_from(&self.body)
+    }
+
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.strip_prefix("authd_session="))
+            .map(|rest| rest.split(';').next().unwrap_or("").to_owned())
+    }
+}
+
+pub fn csrf_from(body: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = body.find(marker).expect("csrf_token input in page") + marker.len();
+    let end = body[start..].find('"').unwrap() + start;
+    body[start..end].to_owned()
+}
+
+pub async fn read(resp: reqwest::Response) -> Page {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.text().await.unwrap();
+    Page { status, headers, body }
+}
+
+pub struct TestUser {
+    pub email: String,
+    pub password: String,
+}
+
+impl TestUser {
+    pub fn generate() -> Self {
+        Self {
+            email: format!("user-{}@example.com", uuid::Uuid::new_v4().simple()),
+            password: format!("pw-{}", uuid::Uuid::new_v4()),
+        }
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        read(self.client.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    pub async fn get_login(&self) -> Page {
+        self.get("/login").await
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        read(self.client.post(self.url(path)).form(form).send().await.unwrap()).await
+    }
+
+    /// Fetches a fresh CSRF token from the login page and posts the form there.
+    pub async fn post_login(&self, username: &str, password: &str) -> Page {
+        self.post_login_to("/login", username, password).await
+    }
+
+    pub async fn post_login_to(&self, path: &str, username: &str, password: &str) -> Page {
+        let csrf = self.get_login().await.csrf();
+        self.post_form(path, &[("username", username), ("password", password), ("csrf_token", &csrf)])
+            .await
+    }
+
+    pub async fn register(&self, user: &TestUser) -> Page {
+        let csrf = self.get("/register").await.csrf();
+        self.post_form(
+            "/register",
+            &[("email", &user.email), ("password", &user.password), ("csrf_token", &csrf)],
+        )
+        .await
+    }
+
+    /// Registers and signs in a fresh user.
+    pub async fn signed_in_user(&self) -> TestUser {
+        let user = TestUser::generate();
+        assert_eq!(self.register(&user).await.status, StatusCode::SEE_OTHER);
+        let page = self.post_login(&user.email, &user.password).await;
+        assert_redirect_to(&page, "/account");
+        user
+    }
+
+    pub async fn post_logout(&self) -> Page {
+        let csrf = self.get("/account").await.csrf();
+        self.post_form("/logout", &[("csrf_token", &csrf)]).await
+    }
+
+    pub async fn events(&self) -> Vec<AuthEvent> {
+        self.state_events(EventFilter { limit: 1000, ..EventFilter::default() }).await
+    }
+
+    pub async fn state_events(&self, filter: EventFilter) -> Vec<AuthEvent> {
+        self.state.login_events(&filter).await
+    }
+}
+
+trait LoginEvents {
+    async fn login_events(&self, filter: &EventFilter) -> Vec<AuthEvent>;
+}
+
+impl LoginEvents for AppState {
+    async fn login_events(&self, filter: &EventFilter) -> Vec<AuthEvent> {
+        self.events.list(filter).await.unwrap()
+    }
+}
+
+pub fn assert_redirect_to(page: &Page, location: &str) {
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "body: {}", page.body);
+    assert_eq!(page.location(), location);
+}

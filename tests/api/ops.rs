@@ -1,0 +1,93 @@
+//! Health, readiness, metrics, security headers and the bounded hashing pool.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{TestUser, new_client, read, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn health_ready_and_metrics() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+    assert_eq!(app.get("/readyz").await.status, StatusCode::OK);
+    app.signed_in_user().await;
+    let metrics = app.get("/metrics").await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    for name in [
+        "authd_http_requests_total",
+        "authd_http_request_duration_seconds_bucket",
+        "authd_logins_total",
+        "authd_hash_queue_depth",
+        "route=\"/login\"",
+    ] {
+        assert!(metrics.body.contains(name), "metrics lack {name}");
+    }
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = spawn_app().await;
+    for path in ["/login", "/register", "/healthz", "/static/style.css", "/account", "/nope"] {
+        let page = app.get(path).await;
+        let csp = page.headers.get("content-security-policy").unwrap().to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}");
+        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{path}");
+        assert_eq!(page.headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(page.headers["referrer-policy"], "no-referrer", "{path}");
+        assert!(page.headers.get("strict-transport-security").is_none(), "no HSTS over http");
+        assert!(page.headers.get("x-request-id").is_some(), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn pages_have_no_inline_script_or_style_and_no_external_assets() {
+    let app = spawn_app().await;
+    for path in ["/login", "/register"] {
+        let body = app.get(path).await.body;
+        assert!(!body.contains("<script") && !body.contains("style=") && !body.contains("<style"));
+        assert!(!body.contains("http://") && !body.contains("https://"), "{path} loads something external");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_saturated_hash_pool_answers_503_quickly() {
+    let app = spawn_app_with(|v| {
+        v.insert("hash_workers".into(), "1".into());
+        v.insert("hash_queue".into(), "1".into());
+        v.insert("argon2_memory_kib".into(), "65536".into());
+        v.insert("argon2_iterations".into(), "3".into());
+    })
+    .await;
+    let user = TestUser::generate();
+    app.register(&user).await;
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let client = new_client();
+        let url = app.url("/login");
+        let email = user.email.clone();
+        tasks.push(tokio::spawn(async move {
+            let csrf = read(client.get(&url).send().await.unwrap()).await.csrf();
+            let resp = client
+                .post(&url)
+                .form(&[("username", email.as_str()), ("password", "wrong password"), ("csrf_token", &csrf)])
+                .send()
+                .await
+                .unwrap();
+            (resp.status(), resp.headers().get("retry-after").is_some())
+        }));
+    }
+    let mut busy = 0;
+    for t in tasks {
+        let (status, retry_after) = t.await.unwrap();
+        match status {
+            StatusCode::UNAUTHORIZED => {}
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert!(retry_after, "503 without Retry-After");
+                busy += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(busy > 0, "12 parallel logins on 1 worker + 1 queue slot were never refused");
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+    assert_eq!(app.state.accounts.hasher().depth(), 0);
+}
