@@ -1,1 +1,152 @@
-fn main(){}
+//! Sign-ins per second through the real HTTP form, next to the argon2 limit measured in the
+//! same run (cores ÷ one verification's time). Run with `cargo bench --bench signin`;
+//! `BENCH_SECS` sets the load duration (default 10), `BENCH_CONCURRENCY` the clients.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use authd::config::Config;
+use authd::domain::accounts::service::Origin;
+use authd::startup::{Application, Deps};
+use secrecy::SecretString;
+
+const PASSWORD: &str = "benchmark password 1";
+
+fn csrf_from(body: &str) -> Option<String> {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = body.find(marker)? + marker.len();
+    let len = body.get(start..)?.find('"')?;
+    body.get(start..start + len).map(str::to_owned)
+}
+
+fn session_cookie(resp: &reqwest::Response) -> Option<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("authd_session="))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_owned)
+}
+
+/// One full browser sign-in: GET the form (new session + CSRF token), POST the credentials.
+async fn sign_in(client: &reqwest::Client, base: &str, email: &str) -> bool {
+    let Ok(page) = client.get(format!("{base}/login")).send().await else {
+        return false;
+    };
+    let Some(cookie) = session_cookie(&page) else {
+        return false;
+    };
+    let Ok(body) = page.text().await else {
+        return false;
+    };
+    let Some(csrf) = csrf_from(&body) else {
+        return false;
+    };
+    let form = [
+        ("username", email),
+        ("password", PASSWORD),
+        ("csrf_token", csrf.as_str()),
+    ];
+    match client
+        .post(format!("{base}/login"))
+        .header("cookie", cookie)
+        .form(&form)
+        .send()
+        .await
+    {
+        Ok(resp) => resp.status() == reqwest::StatusCode::SEE_OTHER,
+        Err(_) => false,
+    }
+}
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let secs = env_or("BENCH_SECS", 10);
+    let concurrency = env_or("BENCH_CONCURRENCY", 4 * cores as u64);
+    let dir = tempfile::tempdir()?;
+    let mut values = BTreeMap::new();
+    values.insert("bind".to_owned(), "127.0.0.1:0".to_owned());
+    values.insert(
+        "database_url".to_owned(),
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("bench.db").display()
+        ),
+    );
+    let config = Config::from_values(&values)?;
+    let app = Application::build(config, Deps::default()).await?;
+    let base = format!("http://{}", app.local_addr()?);
+    let state = app.state().clone();
+    let email = "bench@example.com";
+    let account = state
+        .accounts
+        .create(email, SecretString::from(PASSWORD), false, Origin::Cli)
+        .await?;
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+
+    // One verification's time, median of 15, on an idle server.
+    let hasher = state.accounts.hasher().clone();
+    let secret = SecretString::from(PASSWORD);
+    let mut times = Vec::new();
+    for _ in 0..15 {
+        let t = Instant::now();
+        hasher.verify(&secret, Some(&account.password_hash)).await?;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    let one_hash = times.get(times.len() / 2).copied().unwrap_or_default();
+    let limit = cores as f64 / one_hash.as_secs_f64();
+
+    let done = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (done, failed, base) = (done.clone(), failed.clone(), base.clone());
+        workers.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?;
+            while Instant::now() < deadline {
+                if sign_in(&client, &base, email).await {
+                    done.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for w in workers {
+        w.await??;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let rate = done.load(Ordering::Relaxed) as f64 / elapsed;
+    println!("cores                     {cores}");
+    println!(
+        "one argon2id verify       {:.2} ms (m=19456 KiB, t=2, p=1)",
+        one_hash.as_secs_f64() * 1e3
+    );
+    println!("argon2 limit              {limit:.1} sign-ins/s");
+    println!(
+        "measured                  {rate:.1} sign-ins/s over {elapsed:.1} s, {concurrency} clients"
+    );
+    println!(
+        "failed                    {}",
+        failed.load(Ordering::Relaxed)
+    );
+    println!("ratio                     {:.1} %", 100.0 * rate / limit);
+    Ok(())
+}

@@ -66,42 +66,64 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             app.run_until_stopped(shutdown_signal()).await
         }
         Command::Migrate => {
-            let backend = if config.database_url.starts_with("sqlite") { "sqlite" } else { "postgres" };
+            let backend = if config.database_url.starts_with("sqlite") {
+                "sqlite"
+            } else {
+                "postgres"
+            };
             crate::storage::connect(&config.database_url, 1)
                 .await
                 .context("AUTHD_DATABASE_URL: cannot open or migrate the database")?;
             print_json(&json!({ "migrated": true, "backend": backend }))
         }
         Command::User {
-            command: UserCommand::Add { email, admin, password_stdin },
+            command:
+                UserCommand::Add {
+                    email,
+                    admin,
+                    password_stdin,
+                },
         } => user_add(config, &email, admin, password_stdin).await,
     }
 }
 
-async fn user_add(config: Config, email: &str, admin: bool, password_stdin: bool) -> anyhow::Result<()> {
+async fn user_add(
+    config: Config,
+    email: &str,
+    admin: bool,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
     let (password, generated) = if password_stdin {
         let mut buf = String::new();
         std::io::stdin()
             .take(4096)
             .read_to_string(&mut buf)
             .context("reading the password from stdin")?;
-        let pw = buf.strip_suffix('\n').map(|s| s.strip_suffix('\r').unwrap_or(s)).unwrap_or(&buf);
+        let pw = buf
+            .strip_suffix('\n')
+            .map(|s| s.strip_suffix('\r').unwrap_or(s))
+            .unwrap_or(&buf);
         (pw.to_owned(), false)
     } else {
         (OsRandom.token(18), true)
     };
     let (state, _store) = build_state(config, Deps::default()).await?;
     let secret = SecretString::from(password.clone());
-    let account = match state.accounts.create(email, secret, admin, Origin::Cli).await {
+    let account = match state
+        .accounts
+        .create(email, secret, admin, Origin::Cli)
+        .await
+    {
         Ok(a) => a,
         Err(DomainError::EmailTaken) => bail!("an account with that email already exists"),
         Err(DomainError::InvalidInput(msg)) => bail!("{msg}"),
         Err(e) => return Err(e.into()),
     };
-    let mut out = json!({ "id": account.id, "email": account.email });
-    if generated {
-        out["password"] = json!(password);
-    }
+    let out = if generated {
+        json!({ "id": account.id, "email": account.email, "password": password })
+    } else {
+        json!({ "id": account.id, "email": account.email })
+    };
     print_json(&out)
 }
 

@@ -157,11 +157,14 @@ impl Config {
             "test" => CaptchaKind::Test,
             other => return Err(invalid("captcha", format!("unknown provider {other:?}"))),
         };
-        let captcha_test_answer = get("captcha_test_answer").map(|s| SecretString::from(s));
+        let captcha_test_answer = get("captcha_test_answer").map(SecretString::from);
         if captcha_test_answer.is_some() && captcha != CaptchaKind::Test {
-            return Err(invalid("captcha_test_answer", "only allowed with AUTHD_CAPTCHA=test".into()));
+            return Err(invalid(
+                "captcha_test_answer",
+                "only allowed with AUTHD_CAPTCHA=test".into(),
+            ));
         }
-        Ok(Self {
+        Self {
             database_url: get("database_url")
                 .unwrap_or("sqlite://authd.db?mode=rwc")
                 .to_owned(),
@@ -170,27 +173,51 @@ impl Config {
                 "database_max_connections",
                 10,
             )?,
-            bind: parse_or(get("bind"), "bind", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            bind: parse_or(
+                get("bind"),
+                "bind",
+                SocketAddr::from(([127, 0, 0, 1], 8080)),
+            )?,
             issuer,
             trusted_proxies: parse_cidrs(get("trusted_proxies").unwrap_or(""))?,
-            smtp_url: get("smtp_url").map(|s| SecretString::from(s)),
+            smtp_url: get("smtp_url").map(SecretString::from),
             mail_dir: PathBuf::from(get("mail_dir").unwrap_or("outbox")),
-            mail_from: get("mail_from").unwrap_or("authd <no-reply@localhost>").to_owned(),
+            mail_from: get("mail_from")
+                .unwrap_or("authd <no-reply@localhost>")
+                .to_owned(),
             captcha,
             captcha_test_answer,
             geoip_db: get("geoip_db").map(PathBuf::from),
             registration_open: match get("registration").unwrap_or("open") {
                 "open" => true,
                 "closed" => false,
-                other => return Err(invalid("registration", format!("{other:?} is not open or closed"))),
+                other => {
+                    return Err(invalid(
+                        "registration",
+                        format!("{other:?} is not open or closed"),
+                    ));
+                }
             },
             log_format: match get("log_format").unwrap_or("pretty") {
                 "pretty" => LogFormat::Pretty,
                 "json" => LogFormat::Json,
-                other => return Err(invalid("log_format", format!("{other:?} is not pretty or json"))),
+                other => {
+                    return Err(invalid(
+                        "log_format",
+                        format!("{other:?} is not pretty or json"),
+                    ));
+                }
             },
-            session_idle_timeout: secs(get("session_idle_timeout_secs"), "session_idle_timeout_secs", 1800)?,
-            session_lifetime: secs(get("session_lifetime_secs"), "session_lifetime_secs", 43_200)?,
+            session_idle_timeout: secs(
+                get("session_idle_timeout_secs"),
+                "session_idle_timeout_secs",
+                1800,
+            )?,
+            session_lifetime: secs(
+                get("session_lifetime_secs"),
+                "session_lifetime_secs",
+                43_200,
+            )?,
             hash_params: HashParams {
                 memory_kib: parse_or(get("argon2_memory_kib"), "argon2_memory_kib", 19_456)?,
                 iterations: parse_or(get("argon2_iterations"), "argon2_iterations", 2)?,
@@ -200,7 +227,7 @@ impl Config {
             hash_queue: parse_or(get("hash_queue"), "hash_queue", hash_workers * 32)?,
             unknown_keys,
         }
-        .validated()?)
+        .validated()
     }
 
     fn validated(self) -> Result<Self, ConfigError> {
@@ -208,13 +235,19 @@ impl Config {
             || self.hash_params.iterations == 0
             || self.hash_params.parallelism == 0
         {
-            return Err(invalid("argon2_memory_kib", "argon2 parameters out of range".into()));
+            return Err(invalid(
+                "argon2_memory_kib",
+                "argon2 parameters out of range".into(),
+            ));
         }
         if self.hash_workers == 0 {
             return Err(invalid("hash_workers", "must be at least 1".into()));
         }
         if self.database_max_connections == 0 {
-            return Err(invalid("database_max_connections", "must be at least 1".into()));
+            return Err(invalid(
+                "database_max_connections",
+                "must be at least 1".into(),
+            ));
         }
         if self.session_idle_timeout > self.session_lifetime {
             return Err(invalid(
@@ -223,8 +256,14 @@ impl Config {
             ));
         }
         let db = &self.database_url;
-        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
-            return Err(invalid("database_url", "must start with sqlite: or postgres://".into()));
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite: or postgres://".into(),
+            ));
         }
         Ok(self)
     }
@@ -247,13 +286,20 @@ fn invalid(key: &str, reason: String) -> ConfigError {
     }
 }
 
-fn parse_or<T: std::str::FromStr>(raw: Option<&str>, key: &str, default: T) -> Result<T, ConfigError>
+fn parse_or<T: std::str::FromStr>(
+    raw: Option<&str>,
+    key: &str,
+    default: T,
+) -> Result<T, ConfigError>
 where
     T::Err: std::fmt::Display,
 {
     match raw {
         None => Ok(default),
-        Some(s) => s.trim().parse().map_err(|e: T::Err| invalid(key, format!("{s:?}: {e}"))),
+        Some(s) => s
+            .trim()
+            .parse()
+            .map_err(|e: T::Err| invalid(key, format!("{s:?}: {e}"))),
     }
 }
 
@@ -268,10 +314,16 @@ fn secs(raw: Option<&str>, key: &str, default: i64) -> Result<Duration, ConfigEr
 fn parse_issuer(raw: &str) -> Result<url::Url, ConfigError> {
     let url = url::Url::parse(raw).map_err(|e| invalid("issuer", format!("{raw:?}: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(invalid("issuer", "must be an http(s) URL with a host".into()));
+        return Err(invalid(
+            "issuer",
+            "must be an http(s) URL with a host".into(),
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid("issuer", "must not have a query or fragment".into()));
+        return Err(invalid(
+            "issuer",
+            "must not have a query or fragment".into(),
+        ));
     }
     Ok(url)
 }
@@ -294,7 +346,9 @@ fn read_toml(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
         reason,
     };
     let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_err(e.message().to_owned()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| file_err(e.message().to_owned()))?;
     table
         .into_iter()
         .map(|(k, v)| {
@@ -320,7 +374,12 @@ mod tests {
     use super::*;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_values(&pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect())
+        Config::from_values(
+            &pairs
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+        )
     }
 
     #[test]
@@ -343,7 +402,11 @@ mod tests {
         for (k, v, var) in [
             ("bind", "nope", "AUTHD_BIND"),
             ("issuer", "ftp://x", "AUTHD_ISSUER"),
-            ("trusted_proxies", "10.0.0.0/8, bad", "AUTHD_TRUSTED_PROXIES"),
+            (
+                "trusted_proxies",
+                "10.0.0.0/8, bad",
+                "AUTHD_TRUSTED_PROXIES",
+            ),
             ("registration", "maybe", "AUTHD_REGISTRATION"),
             ("log_format", "xml", "AUTHD_LOG_FORMAT"),
             ("captcha", "magic", "AUTHD_CAPTCHA"),

@@ -133,7 +133,9 @@ fn warn_about(config: &Config) {
         tracing::warn!(variable = %key, "unknown configuration variable ignored");
     }
     if config.captcha == CaptchaKind::Test {
-        tracing::warn!("AUTHD_CAPTCHA=test: CAPTCHAs accept a fixed answer; never use in production");
+        tracing::warn!(
+            "AUTHD_CAPTCHA=test: CAPTCHAs accept a fixed answer; never use in production"
+        );
     }
     if !config.is_https() {
         tracing::warn!("AUTHD_ISSUER is not https: cookies are not marked Secure");

@@ -42,6 +42,9 @@ mod tests {
         let ua = format!("a\u{0}b{}", "x".repeat(2000));
         let ctx = RequestContext::new("127.0.0.1".parse().unwrap(), &ua, "r".into());
         assert!(ctx.user_agent.starts_with("ab"));
-        assert_eq!(ctx.user_agent.chars().count(), RequestContext::MAX_USER_AGENT);
+        assert_eq!(
+            ctx.user_agent.chars().count(),
+            RequestContext::MAX_USER_AGENT
+        );
     }
 }

@@ -15,7 +15,10 @@ impl LocalPath {
         if raw.is_empty() || raw.len() > 2048 || !raw.starts_with('/') {
             return None;
         }
-        if raw.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') {
+        if raw
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+        {
             return None;
         }
         if raw.starts_with("//") {
@@ -41,7 +44,12 @@ mod tests {
 
     #[test]
     fn accepts_local_paths() {
-        for ok in ["/", "/account", "/authorize?client_id=a&state=b", "/a/b#frag"] {
+        for ok in [
+            "/",
+            "/account",
+            "/authorize?client_id=a&state=b",
+            "/a/b#frag",
+        ] {
             assert_eq!(LocalPath::parse(ok).unwrap().as_str(), ok);
         }
     }

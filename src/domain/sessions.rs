@@ -62,10 +62,7 @@ mod tests {
     #[test]
     fn fresh_session_is_active() {
         let t = datetime!(2026-01-01 10:00 UTC);
-        assert_eq!(
-            POLICY.check(t, t, t),
-            SessionState::Active { touch: false }
-        );
+        assert_eq!(POLICY.check(t, t, t), SessionState::Active { touch: false });
         assert_eq!(
             POLICY.check(t + Duration::minutes(2), t, t),
             SessionState::Active { touch: true }

@@ -44,10 +44,13 @@ impl HttpError {
                 DomainError::InvalidCredentials => {
                     (StatusCode::UNAUTHORIZED, "Incorrect email or password.")
                 }
-                DomainError::EmailTaken => (StatusCode::CONFLICT, "That request could not be completed."),
-                DomainError::RegistrationClosed => {
-                    (StatusCode::FORBIDDEN, "Registration is closed on this server.")
+                DomainError::EmailTaken => {
+                    (StatusCode::CONFLICT, "That request could not be completed.")
                 }
+                DomainError::RegistrationClosed => (
+                    StatusCode::FORBIDDEN,
+                    "Registration is closed on this server.",
+                ),
                 DomainError::Busy { .. } => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "The server is busy. Please try again in a moment.",
@@ -86,10 +89,10 @@ impl IntoResponse for HttpError {
             tracing::error!(error = ?self, "request failed");
         }
         let mut response = (status, ErrorPage::new(status, message)).into_response();
-        if let Self::Domain(DomainError::Busy { retry_after }) = &self {
-            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let Self::Domain(DomainError::Busy { retry_after }) = &self
+            && let Ok(v) = HeaderValue::from_str(&retry_after.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
         }
         response
     }
@@ -110,18 +113,33 @@ mod tests {
 
     #[test]
     fn each_error_has_its_status() {
-        assert_eq!(status(DomainError::InvalidInput("x").into()), StatusCode::BAD_REQUEST);
-        assert_eq!(status(DomainError::InvalidCredentials.into()), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            status(DomainError::InvalidInput("x").into()),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status(DomainError::InvalidCredentials.into()),
+            StatusCode::UNAUTHORIZED
+        );
         assert_eq!(status(DomainError::EmailTaken.into()), StatusCode::CONFLICT);
-        assert_eq!(status(DomainError::RegistrationClosed.into()), StatusCode::FORBIDDEN);
+        assert_eq!(
+            status(DomainError::RegistrationClosed.into()),
+            StatusCode::FORBIDDEN
+        );
         assert_eq!(status(DomainError::NotFound.into()), StatusCode::NOT_FOUND);
         assert_eq!(
             status(DomainError::Unexpected(anyhow::anyhow!("db down")).into()),
             StatusCode::INTERNAL_SERVER_ERROR
         );
         assert_eq!(status(HttpError::BadRequest("x")), StatusCode::BAD_REQUEST);
-        assert_eq!(status(HttpError::PayloadTooLarge), StatusCode::PAYLOAD_TOO_LARGE);
-        assert_eq!(status(HttpError::UnsupportedMediaType), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(
+            status(HttpError::PayloadTooLarge),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(
+            status(HttpError::UnsupportedMediaType),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
         assert_eq!(status(HttpError::Csrf), StatusCode::FORBIDDEN);
         assert_eq!(status(HttpError::NotFound), StatusCode::NOT_FOUND);
     }
@@ -135,9 +153,15 @@ mod tests {
 
     #[test]
     fn sign_in_required_redirects_locally() {
-        let r = HttpError::SignInRequired { next: "/account?a=b".into() }.into_response();
+        let r = HttpError::SignInRequired {
+            next: "/account?a=b".into(),
+        }
+        .into_response();
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
-        assert_eq!(r.headers()[header::LOCATION], "/login?next=%2Faccount%3Fa%3Db");
+        assert_eq!(
+            r.headers()[header::LOCATION],
+            "/login?next=%2Faccount%3Fa%3Db"
+        );
     }
 
     #[tokio::test]

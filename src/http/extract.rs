@@ -127,9 +127,18 @@ impl WebSession {
         self.0.cycle_id().await.map_err(session_failed)?;
         let token = state.random.token(32);
         self.0.insert(CSRF, &token).await.map_err(session_failed)?;
-        self.0.insert(USER_ID, user_id).await.map_err(session_failed)?;
-        self.0.insert(AUTH_AT, at.unix_timestamp()).await.map_err(session_failed)?;
-        self.0.insert(SEEN_AT, at.unix_timestamp()).await.map_err(session_failed)?;
+        self.0
+            .insert(USER_ID, user_id)
+            .await
+            .map_err(session_failed)?;
+        self.0
+            .insert(AUTH_AT, at.unix_timestamp())
+            .await
+            .map_err(session_failed)?;
+        self.0
+            .insert(SEEN_AT, at.unix_timestamp())
+            .await
+            .map_err(session_failed)?;
         Ok(())
     }
 
@@ -190,7 +199,11 @@ impl FromRequestParts<AppState> for CurrentUser {
         let reason = match state.session_policy.check(now, auth_at, seen_at) {
             SessionState::Active { touch } => {
                 if touch {
-                    session.0.insert(SEEN_AT, now.unix_timestamp()).await.map_err(session_failed)?;
+                    session
+                        .0
+                        .insert(SEEN_AT, now.unix_timestamp())
+                        .await
+                        .map_err(session_failed)?;
                 }
                 return Ok(Self { user_id, session });
             }
@@ -263,8 +276,14 @@ mod tests {
     #[test]
     fn forwarded_for_ignored_from_untrusted_peers() {
         let trusted = vec!["10.0.0.0/8".parse().unwrap()];
-        assert_eq!(client_ip(ip("203.0.113.9"), &headers("1.2.3.4"), &trusted), ip("203.0.113.9"));
-        assert_eq!(client_ip(ip("203.0.113.9"), &headers("1.2.3.4"), &[]), ip("203.0.113.9"));
+        assert_eq!(
+            client_ip(ip("203.0.113.9"), &headers("1.2.3.4"), &trusted),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_ip(ip("203.0.113.9"), &headers("1.2.3.4"), &[]),
+            ip("203.0.113.9")
+        );
     }
 
     #[test]
@@ -273,12 +292,21 @@ mod tests {
         // The client forged a leftmost entry; the rightmost untrusted one is believed.
         let h = headers("6.6.6.6, 198.51.100.7, 10.1.1.1");
         assert_eq!(client_ip(ip("10.0.0.2"), &h, &trusted), ip("198.51.100.7"));
-        assert_eq!(client_ip(ip("10.0.0.2"), &HeaderMap::new(), &trusted), ip("10.0.0.2"));
-        assert_eq!(client_ip(ip("10.0.0.2"), &headers("garbage"), &trusted), ip("10.0.0.2"));
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &HeaderMap::new(), &trusted),
+            ip("10.0.0.2")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &headers("garbage"), &trusted),
+            ip("10.0.0.2")
+        );
     }
 
     #[test]
     fn v4_mapped_v6_is_canonicalised() {
-        assert_eq!(client_ip(ip("::ffff:192.0.2.1"), &HeaderMap::new(), &[]), ip("192.0.2.1"));
+        assert_eq!(
+            client_ip(ip("::ffff:192.0.2.1"), &HeaderMap::new(), &[]),
+            ip("192.0.2.1")
+        );
     }
 }

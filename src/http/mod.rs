@@ -30,7 +30,11 @@ pub const MAX_BODY: usize = 64 * 1024;
 
 /// The session cookie's name: `__Host-` prefixed (host-only, Secure, Path=/) under https.
 pub fn session_cookie_name(https: bool) -> &'static str {
-    if https { "__Host-authd_session" } else { "authd_session" }
+    if https {
+        "__Host-authd_session"
+    } else {
+        "authd_session"
+    }
 }
 
 /// The full router with its layers.

@@ -15,7 +15,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/readyz", get(readyz_get))
         .route("/metrics", get(metrics_get))
         .route("/static/style.css", get(style_get))
-        .route("/", get(|| async { axum::response::Redirect::to("/account") }))
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/account") }),
+        )
 }
 
 /// `GET /healthz`.

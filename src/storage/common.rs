@@ -132,7 +132,10 @@ macro_rules! impl_stores {
                     "select {} from account where email = $1",
                     $crate::storage::common::ACCOUNT_COLUMNS
                 );
-                Ok(sqlx::query_as(&sql).bind(email).fetch_optional(&self.pool).await?)
+                Ok(sqlx::query_as(&sql)
+                    .bind(email)
+                    .fetch_optional(&self.pool)
+                    .await?)
             }
 
             async fn find_by_id(
@@ -144,7 +147,10 @@ macro_rules! impl_stores {
                     "select {} from account where id = $1",
                     $crate::storage::common::ACCOUNT_COLUMNS
                 );
-                Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+                Ok(sqlx::query_as(&sql)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
             }
         }
 

@@ -23,44 +23,136 @@ fn account(email: &str) -> AccountRecord {
 async fn accounts_contract(store: &Store) {
     let a = account("a@example.com");
     store.accounts.insert(&a).await.unwrap();
-    assert_eq!(store.accounts.find_by_email("a@example.com").await.unwrap(), Some(a.clone()));
-    assert_eq!(store.accounts.find_by_id(&a.id).await.unwrap(), Some(a.clone()));
-    assert_eq!(store.accounts.find_by_email("b@example.com").await.unwrap(), None);
+    assert_eq!(
+        store.accounts.find_by_email("a@example.com").await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        store.accounts.find_by_id(&a.id).await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        store.accounts.find_by_email("b@example.com").await.unwrap(),
+        None
+    );
     let dup = account("a@example.com");
     match store.accounts.insert(&dup).await {
-        Err(StoreError::Conflict { constraint }) => assert!(constraint.contains("email"), "{constraint}"),
+        Err(StoreError::Conflict { constraint }) => {
+            assert!(constraint.contains("email"), "{constraint}")
+        }
         other => panic!("expected a conflict, got {other:?}"),
     }
     let mut admin = account("root@example.com");
     admin.is_admin = true;
     store.accounts.insert(&admin).await.unwrap();
-    assert!(store.accounts.find_by_id(&admin.id).await.unwrap().unwrap().is_admin);
+    assert!(
+        store
+            .accounts
+            .find_by_id(&admin.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_admin
+    );
 }
 
 async fn events_contract(store: &Store) {
     let ctx = RequestContext::new("192.0.2.1".parse().unwrap(), "ua/1", "req-1".into());
     let t0 = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
     let mut first = AuthEvent::new(EventKind::LoginFailed, &ctx, t0).username("x@example.com");
-    first.risk = Some(Risk { score: 0.25, reasons: vec!["new device".into()] });
-    let second = AuthEvent::new(EventKind::LoginSucceeded, &ctx, t0 + time::Duration::milliseconds(1500)).user("u1");
+    first.risk = Some(Risk {
+        score: 0.25,
+        reasons: vec!["new device".into()],
+    });
+    let second = AuthEvent::new(
+        EventKind::LoginSucceeded,
+        &ctx,
+        t0 + time::Duration::milliseconds(1500),
+    )
+    .user("u1");
     let other_ip = RequestContext::new("2001:db8::1".parse().unwrap(), "ua/2", "req-2".into());
-    let third = AuthEvent::new(EventKind::Logout, &other_ip, t0 + time::Duration::seconds(60)).user("u1");
+    let third = AuthEvent::new(
+        EventKind::Logout,
+        &other_ip,
+        t0 + time::Duration::seconds(60),
+    )
+    .user("u1");
     for e in [&first, &second, &third] {
         store.events.insert(e).await.unwrap();
     }
-    let all = store.events.list(&EventFilter { limit: 10, ..Default::default() }).await.unwrap();
-    assert_eq!(all, vec![third.clone(), second.clone(), first.clone()], "newest first, exact round trip");
-    let by_user = store.events.list(&EventFilter { user_id: Some("u1".into()), limit: 10, ..Default::default() }).await.unwrap();
+    let all = store
+        .events
+        .list(&EventFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        all,
+        vec![third.clone(), second.clone(), first.clone()],
+        "newest first, exact round trip"
+    );
+    let by_user = store
+        .events
+        .list(&EventFilter {
+            user_id: Some("u1".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(by_user.len(), 2);
-    let by_kind = store.events.list(&EventFilter { kind: Some(EventKind::LoginFailed), limit: 10, ..Default::default() }).await.unwrap();
+    let by_kind = store
+        .events
+        .list(&EventFilter {
+            kind: Some(EventKind::LoginFailed),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(by_kind, vec![first.clone()]);
-    let by_ip = store.events.list(&EventFilter { ip: Some("2001:db8::1".into()), limit: 10, ..Default::default() }).await.unwrap();
+    let by_ip = store
+        .events
+        .list(&EventFilter {
+            ip: Some("2001:db8::1".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(by_ip, vec![third.clone()]);
-    let since = store.events.list(&EventFilter { since: Some(t0 + time::Duration::seconds(1)), limit: 10, ..Default::default() }).await.unwrap();
+    let since = store
+        .events
+        .list(&EventFilter {
+            since: Some(t0 + time::Duration::seconds(1)),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(since.len(), 2);
-    let limited = store.events.list(&EventFilter { limit: 1, ..Default::default() }).await.unwrap();
+    let limited = store
+        .events
+        .list(&EventFilter {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(limited, vec![third]);
-    let combined = store.events.list(&EventFilter { kind: Some(EventKind::LoginSucceeded), user_id: Some("u1".into()), ip: Some("192.0.2.1".into()), since: Some(t0), limit: 5 }).await.unwrap();
+    let combined = store
+        .events
+        .list(&EventFilter {
+            kind: Some(EventKind::LoginSucceeded),
+            user_id: Some("u1".into()),
+            ip: Some("192.0.2.1".into()),
+            since: Some(t0),
+            limit: 5,
+        })
+        .await
+        .unwrap();
     assert_eq!(combined, vec![second]);
 }
 
@@ -81,16 +173,26 @@ async fn sqlite_contract() {
 
 #[tokio::test]
 async fn postgres_contract() {
-    let Some(base) = std::env::var("TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty()) else {
+    let Some(base) = std::env::var("TEST_POSTGRES_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+    else {
         eprintln!("TEST_POSTGRES_URL not set: PostgreSQL contract not run");
         return;
     };
-    let (url, name) = crate::storage::postgres::create_scratch_database(&base).await.unwrap();
+    let (url, name) = crate::storage::postgres::create_scratch_database(&base)
+        .await
+        .unwrap();
     let store = crate::storage::connect(&url, 2).await.unwrap();
     run_contract(store.clone()).await;
     // Two instances migrating the same database at once both succeed.
-    let (a, b) = tokio::join!(crate::storage::connect(&url, 2), crate::storage::connect(&url, 2));
+    let (a, b) = tokio::join!(
+        crate::storage::connect(&url, 2),
+        crate::storage::connect(&url, 2)
+    );
     a.unwrap();
     b.unwrap();
-    crate::storage::postgres::drop_database(&base, &name).await.unwrap();
+    crate::storage::postgres::drop_database(&base, &name)
+        .await
+        .unwrap();
 }

@@ -81,7 +81,9 @@ pub async fn create_scratch_database(base_url: &str) -> Result<(String, String),
 
 /// Drops a database made by `create_scratch_database`, disconnecting its users.
 pub async fn drop_database(base_url: &str, name: &str) -> Result<(), StoreError> {
-    if !name.starts_with("authd_test_") || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+    if !name.starts_with("authd_test_")
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
         return Err(StoreError::Corrupt(format!("refusing to drop {name}")));
     }
     let pool = PgPoolOptions::new()

@@ -31,7 +31,12 @@ fn user_add(db_url: &str, args: &[&str], stdin: Option<&str>) -> std::process::O
         .spawn()
         .unwrap();
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     drop(child.stdin.take());
     child.wait_with_output().unwrap()
@@ -42,32 +47,57 @@ async fn user_add_prints_json_and_the_account_signs_in() {
     let app = spawn_app().await;
     let url = app.db.url.clone();
     let out = tokio::task::spawn_blocking(move || {
-        user_add(&url, &["Admin@Example.com", "--admin", "--password-stdin"], Some("a long admin password\n"))
+        user_add(
+            &url,
+            &["Admin@Example.com", "--admin", "--password-stdin"],
+            Some("a long admin password\n"),
+        )
     })
     .await
     .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["email"], "admin@example.com");
     assert!(v["id"].as_str().is_some_and(|s| s.len() == 36));
     assert!(v.get("password").is_none());
-    let account = app.state.accounts.find_by_email("admin@example.com").await.unwrap().unwrap();
+    let account = app
+        .state
+        .accounts
+        .find_by_email("admin@example.com")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(account.is_admin);
-    assert_redirect_to(&app.post_login("admin@example.com", "a long admin password").await, "/account");
+    assert_redirect_to(
+        &app.post_login("admin@example.com", "a long admin password")
+            .await,
+        "/account",
+    );
 
     // Without --password-stdin a password is generated and printed once.
     let url = app.db.url.clone();
-    let out = tokio::task::spawn_blocking(move || user_add(&url, &["gen@example.com"], None)).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || user_add(&url, &["gen@example.com"], None))
+        .await
+        .unwrap();
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let password = v["password"].as_str().unwrap().to_owned();
     assert!(password.len() >= 20);
     app.post_logout().await;
-    assert_redirect_to(&app.post_login("gen@example.com", &password).await, "/account");
+    assert_redirect_to(
+        &app.post_login("gen@example.com", &password).await,
+        "/account",
+    );
 
     // A duplicate fails with a message on stderr and nothing on stdout.
     let url = app.db.url.clone();
-    let out = tokio::task::spawn_blocking(move || user_add(&url, &["GEN@example.com"], None)).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || user_add(&url, &["GEN@example.com"], None))
+        .await
+        .unwrap();
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
@@ -75,7 +105,11 @@ async fn user_add_prints_json_and_the_account_signs_in() {
 
 #[test]
 fn bad_configuration_stops_start_up_naming_the_variable() {
-    let out = authd().env("AUTHD_BIND", "not-an-address").arg("migrate").output().unwrap();
+    let out = authd()
+        .env("AUTHD_BIND", "not-an-address")
+        .arg("migrate")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("AUTHD_BIND"), "{err}");
@@ -84,7 +118,12 @@ fn bad_configuration_stops_start_up_naming_the_variable() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("authd.toml");
     std::fs::write(&file, "log_format = \"xml\"\n").unwrap();
-    let out = authd().arg("--config").arg(&file).arg("migrate").output().unwrap();
+    let out = authd()
+        .arg("--config")
+        .arg(&file)
+        .arg("migrate")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("AUTHD_LOG_FORMAT"));
 }
@@ -92,8 +131,16 @@ fn bad_configuration_stops_start_up_naming_the_variable() {
 #[test]
 fn migrate_prints_json() {
     let dir = tempfile::tempdir().unwrap();
-    let out = authd().current_dir(dir.path()).arg("migrate").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = authd()
+        .current_dir(dir.path())
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["migrated"], true);
     assert!(dir.path().join("authd.db").exists());
@@ -120,7 +167,9 @@ async fn serve_from_an_empty_directory_and_stop_gracefully() {
         }
     });
     let addr = loop {
-        let line = rx.recv_timeout(Duration::from_secs(30)).expect("server did not report its address");
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server did not report its address");
         let v: serde_json::Value = serde_json::from_str(&line).expect("json log line");
         if v["message"] == "authd listening" {
             break v["addr"].as_str().unwrap().to_owned();
@@ -129,10 +178,19 @@ async fn serve_from_an_empty_directory_and_stop_gracefully() {
     let resp = reqwest::get(format!("http://{addr}/login")).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.text().await.unwrap().contains("name=\"csrf_token\""));
-    assert!(dir.path().join("authd.db").exists(), "the SQLite file is created in the working directory");
+    assert!(
+        dir.path().join("authd.db").exists(),
+        "the SQLite file is created in the working directory"
+    );
 
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "exit after SIGTERM: {status}");
     let rest: Vec<String> = rx.try_iter().collect();
     assert!(rest.iter().any(|l| l.contains("authd stopped")), "{rest:?}");

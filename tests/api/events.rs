@@ -30,30 +30,66 @@ async fn events_hold_the_expected_kinds_and_no_secret() {
             EventKind::Logout,
         ]
     );
-    let account_id = app.state.accounts.find_by_email(&user.email).await.unwrap().unwrap().id;
+    let account_id = app
+        .state
+        .accounts
+        .find_by_email(&user.email)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
     for e in &events {
         assert_eq!(e.ip.as_deref(), Some("127.0.0.1"));
         assert_eq!(e.user_agent.as_deref(), Some("authd-tests/1.0"));
         assert!(e.request_id.as_deref().is_some_and(|r| !r.is_empty()));
     }
-    let failed_unknown = events.iter().find(|e| e.username.as_deref() == Some("stranger@example.com")).unwrap();
+    let failed_unknown = events
+        .iter()
+        .find(|e| e.username.as_deref() == Some("stranger@example.com"))
+        .unwrap();
     assert_eq!(failed_unknown.user_id, None);
     assert_eq!(failed_unknown.decision.as_deref(), Some("deny"));
-    let ok = events.iter().find(|e| e.kind == EventKind::LoginSucceeded).unwrap();
+    let ok = events
+        .iter()
+        .find(|e| e.kind == EventKind::LoginSucceeded)
+        .unwrap();
     assert_eq!(ok.user_id.as_deref(), Some(account_id.as_str()));
     assert_eq!(ok.username.as_deref(), Some(user.email.as_str()));
 
     let dump = serde_json::to_string(&events).unwrap();
-    for secret in [user.password.as_str(), "wrong password!", cookie.as_str(), csrf.as_str()] {
+    for secret in [
+        user.password.as_str(),
+        "wrong password!",
+        cookie.as_str(),
+        csrf.as_str(),
+    ] {
         assert!(!dump.contains(secret), "an event contains a secret");
     }
     // The serialised shape carries every INTERFACE field.
     let v: serde_json::Value = serde_json::to_value(&events[0]).unwrap();
-    for field in ["id", "ts", "kind", "ip", "user_agent", "user_id", "username", "client_id", "risk", "decision", "request_id"] {
+    for field in [
+        "id",
+        "ts",
+        "kind",
+        "ip",
+        "user_agent",
+        "user_id",
+        "username",
+        "client_id",
+        "risk",
+        "decision",
+        "request_id",
+    ] {
         assert!(v.get(field).is_some(), "missing {field}");
     }
     // The filter works on both backends.
-    let only = app.state_events(EventFilter { kind: Some(EventKind::LoginFailed), limit: 10, ..Default::default() }).await;
+    let only = app
+        .state_events(EventFilter {
+            kind: Some(EventKind::LoginFailed),
+            limit: 10,
+            ..Default::default()
+        })
+        .await;
     assert_eq!(only.len(), 2);
 }
 
@@ -67,7 +103,10 @@ async fn account_page_lists_own_events_only() {
     let page = app.get("/account").await;
     assert!(page.body.contains("Signed in"));
     assert!(page.body.contains("Session started"));
-    assert!(!page.body.contains("Failed sign-in attempt"), "another user's event leaked");
+    assert!(
+        !page.body.contains("Failed sign-in attempt"),
+        "another user's event leaked"
+    );
 }
 
 #[tokio::test]
@@ -77,11 +116,17 @@ async fn forwarded_for_only_from_trusted_proxies() {
     })
     .await;
     let client = new_client();
-    let csrf = crate::helpers::read(client.get(trusting.url("/login")).send().await.unwrap()).await.csrf();
+    let csrf = crate::helpers::read(client.get(trusting.url("/login")).send().await.unwrap())
+        .await
+        .csrf();
     client
         .post(trusting.url("/login"))
         .header("x-forwarded-for", "198.51.100.23")
-        .form(&[("username", "a@example.com"), ("password", "whatever pw"), ("csrf_token", &csrf)])
+        .form(&[
+            ("username", "a@example.com"),
+            ("password", "whatever pw"),
+            ("csrf_token", &csrf),
+        ])
         .send()
         .await
         .unwrap();
@@ -90,11 +135,17 @@ async fn forwarded_for_only_from_trusted_proxies() {
 
     let untrusting = spawn_app().await;
     let client = new_client();
-    let csrf = crate::helpers::read(client.get(untrusting.url("/login")).send().await.unwrap()).await.csrf();
+    let csrf = crate::helpers::read(client.get(untrusting.url("/login")).send().await.unwrap())
+        .await
+        .csrf();
     client
         .post(untrusting.url("/login"))
         .header("x-forwarded-for", "198.51.100.23")
-        .form(&[("username", "a@example.com"), ("password", "whatever pw"), ("csrf_token", &csrf)])
+        .form(&[
+            ("username", "a@example.com"),
+            ("password", "whatever pw"),
+            ("csrf_token", &csrf),
+        ])
         .send()
         .await
         .unwrap();

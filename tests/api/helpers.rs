@@ -21,16 +21,27 @@ pub struct TestDb {
 impl TestDb {
     pub async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        match std::env::var("TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty()) {
+        match std::env::var("TEST_POSTGRES_URL")
+            .ok()
+            .filter(|s| !s.is_empty())
+        {
             Some(base) => {
                 let (url, name) = authd::storage::postgres::create_scratch_database(&base)
                     .await
                     .expect("create scratch database");
-                Self { url, pg: Some((base, name)), _dir: dir }
+                Self {
+                    url,
+                    pg: Some((base, name)),
+                    _dir: dir,
+                }
             }
             None => {
                 let path = dir.path().join("authd.db");
-                Self { url: format!("sqlite://{}?mode=rwc", path.display()), pg: None, _dir: dir }
+                Self {
+                    url: format!("sqlite://{}?mode=rwc", path.display()),
+                    pg: None,
+                    _dir: dir,
+                }
             }
         }
     }
@@ -41,7 +52,10 @@ impl Drop for TestDb {
         if let Some((base, name)) = self.pg.take() {
             // Drop runs outside async context: use a private runtime on a plain thread.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 rt.block_on(authd::storage::postgres::drop_database(&base, &name))
             })
             .join();
@@ -79,8 +93,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut BTreeMap<String, String>)) 
     let mut values = base_values(&db, mail_dir.path());
     adjust(&mut values);
     let config = Config::from_values(&values).expect("valid test config");
-    let clock = Arc::new(FakeClock::new(time::macros::datetime!(2026-11-24 09:00 UTC)));
-    let deps = Deps { clock: clock.clone(), random: Arc::new(OsRandom) };
+    let clock = Arc::new(FakeClock::new(
+        time::macros::datetime!(2026-11-24 09:00 UTC),
+    ));
+    let deps = Deps {
+        clock: clock.clone(),
+        random: Arc::new(OsRandom),
+    };
     let app = Application::build(config, deps).await.expect("build app");
     let address = format!("http://{}", app.local_addr().unwrap());
     let state = app.state().clone();
@@ -131,7 +150,10 @@ pub struct Page {
 
 impl Page {
     pub fn location(&self) -> &str {
-        self.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 
     pub fn csrf(&self) -> String {
@@ -159,7 +181,11 @@ pub async fn read(resp: reqwest::Response) -> Page {
     let status = resp.status();
     let headers = resp.headers().clone();
     let body = resp.text().await.unwrap();
-    Page { status, headers, body }
+    Page {
+        status,
+        headers,
+        body,
+    }
 }
 
 pub struct TestUser {
@@ -190,7 +216,15 @@ impl TestApp {
     }
 
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Page {
-        read(self.client.post(self.url(path)).form(form).send().await.unwrap()).await
+        read(
+            self.client
+                .post(self.url(path))
+                .form(form)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     /// Fetches a fresh CSRF token from the login page and posts the form there.
@@ -200,15 +234,26 @@ impl TestApp {
 
     pub async fn post_login_to(&self, path: &str, username: &str, password: &str) -> Page {
         let csrf = self.get_login().await.csrf();
-        self.post_form(path, &[("username", username), ("password", password), ("csrf_token", &csrf)])
-            .await
+        self.post_form(
+            path,
+            &[
+                ("username", username),
+                ("password", password),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await
     }
 
     pub async fn register(&self, user: &TestUser) -> Page {
         let csrf = self.get("/register").await.csrf();
         self.post_form(
             "/register",
-            &[("email", &user.email), ("password", &user.password), ("csrf_token", &csrf)],
+            &[
+                ("email", &user.email),
+                ("password", &user.password),
+                ("csrf_token", &csrf),
+            ],
         )
         .await
     }
@@ -228,7 +273,11 @@ impl TestApp {
     }
 
     pub async fn events(&self) -> Vec<AuthEvent> {
-        self.state_events(EventFilter { limit: 1000, ..EventFilter::default() }).await
+        self.state_events(EventFilter {
+            limit: 1000,
+            ..EventFilter::default()
+        })
+        .await
     }
 
     pub async fn state_events(&self, filter: EventFilter) -> Vec<AuthEvent> {

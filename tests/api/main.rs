@@ -2,6 +2,14 @@
 //! on a random port against a fresh database (SQLite in a temp dir, or a fresh PostgreSQL
 //! database when `TEST_POSTGRES_URL` is set) and talks HTTP to it.
 
+// Test helpers panic on purpose: a failed set-up step is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod cli;
 mod events;
 mod helpers;

@@ -26,14 +26,32 @@ async fn health_ready_and_metrics() {
 #[tokio::test]
 async fn every_response_carries_the_security_headers() {
     let app = spawn_app().await;
-    for path in ["/login", "/register", "/healthz", "/static/style.css", "/account", "/nope"] {
+    for path in [
+        "/login",
+        "/register",
+        "/healthz",
+        "/static/style.css",
+        "/account",
+        "/nope",
+    ] {
         let page = app.get(path).await;
-        let csp = page.headers.get("content-security-policy").unwrap().to_str().unwrap();
+        let csp = page
+            .headers
+            .get("content-security-policy")
+            .unwrap()
+            .to_str()
+            .unwrap();
         assert!(csp.contains("frame-ancestors 'none'"), "{path}");
-        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{path}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{path}"
+        );
         assert_eq!(page.headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(page.headers["referrer-policy"], "no-referrer", "{path}");
-        assert!(page.headers.get("strict-transport-security").is_none(), "no HSTS over http");
+        assert!(
+            page.headers.get("strict-transport-security").is_none(),
+            "no HSTS over http"
+        );
         assert!(page.headers.get("x-request-id").is_some(), "{path}");
     }
 }
@@ -44,7 +62,10 @@ async fn pages_have_no_inline_script_or_style_and_no_external_assets() {
     for path in ["/login", "/register"] {
         let body = app.get(path).await.body;
         assert!(!body.contains("<script") && !body.contains("style=") && !body.contains("<style"));
-        assert!(!body.contains("http://") && !body.contains("https://"), "{path} loads something external");
+        assert!(
+            !body.contains("http://") && !body.contains("https://"),
+            "{path} loads something external"
+        );
     }
 }
 
@@ -68,7 +89,11 @@ async fn a_saturated_hash_pool_answers_503_quickly() {
             let csrf = read(client.get(&url).send().await.unwrap()).await.csrf();
             let resp = client
                 .post(&url)
-                .form(&[("username", email.as_str()), ("password", "wrong password"), ("csrf_token", &csrf)])
+                .form(&[
+                    ("username", email.as_str()),
+                    ("password", "wrong password"),
+                    ("csrf_token", &csrf),
+                ])
                 .send()
                 .await
                 .unwrap();
@@ -87,7 +112,10 @@ async fn a_saturated_hash_pool_answers_503_quickly() {
             other => panic!("unexpected {other}"),
         }
     }
-    assert!(busy > 0, "12 parallel logins on 1 worker + 1 queue slot were never refused");
+    assert!(
+        busy > 0,
+        "12 parallel logins on 1 worker + 1 queue slot were never refused"
+    );
     assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
     assert_eq!(app.state.accounts.hasher().depth(), 0);
 }

@@ -20,7 +20,12 @@ async fn idle_session_expires() {
     let page = app.get("/account").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     assert!(page.location().starts_with("/login"));
-    let revoked = app.events().await.into_iter().find(|e| e.kind == EventKind::SessionRevoked).unwrap();
+    let revoked = app
+        .events()
+        .await
+        .into_iter()
+        .find(|e| e.kind == EventKind::SessionRevoked)
+        .unwrap();
     assert_eq!(revoked.decision.as_deref(), Some("idle_timeout"));
     // The session is gone for good, not just refused once.
     app.clock.advance(Duration::minutes(-31));
@@ -42,6 +47,11 @@ async fn active_session_ends_at_its_absolute_lifetime() {
     app.clock.advance(Duration::minutes(25)); // 125 min > 120 min, though never idle
     let page = app.get("/account").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
-    let revoked = app.events().await.into_iter().find(|e| e.kind == EventKind::SessionRevoked).unwrap();
+    let revoked = app
+        .events()
+        .await
+        .into_iter()
+        .find(|e| e.kind == EventKind::SessionRevoked)
+        .unwrap();
     assert_eq!(revoked.decision.as_deref(), Some("lifetime_exceeded"));
 }

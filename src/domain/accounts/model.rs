@@ -20,7 +20,10 @@ impl Email {
         if normalised.is_empty() || normalised.len() > Self::MAX_LEN {
             return None;
         }
-        if normalised.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        if normalised
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace())
+        {
             return None;
         }
         let parsed = email_address::EmailAddress::parse_with_options(

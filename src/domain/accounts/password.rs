@@ -209,7 +209,10 @@ mod tests {
                 busy += 1;
             }
         }
-        assert!(busy >= 5, "only {busy} of 8 were refused with 1 worker + 1 queued");
+        assert!(
+            busy >= 5,
+            "only {busy} of 8 were refused with 1 worker + 1 queued"
+        );
         assert_eq!(h.depth(), 0);
     }
 }

@@ -70,9 +70,8 @@ impl AccountService {
         is_admin: bool,
         origin: Origin<'_>,
     ) -> Result<Account, DomainError> {
-        let email = Email::parse(email).ok_or(DomainError::InvalidInput(
-            "Enter a valid email address.",
-        ))?;
+        let email =
+            Email::parse(email).ok_or(DomainError::InvalidInput("Enter a valid email address."))?;
         let password = Password::parse(password).map_err(DomainError::InvalidInput)?;
         let hash = self.hasher.hash(password.secret()).await?;
         let now = self.clock.now();

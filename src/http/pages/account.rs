@@ -43,7 +43,9 @@ pub async fn account_get(
     let Some(account) = state.accounts.find_by_id(&user.user_id).await? else {
         // The account was deleted under a live session.
         user.session.end().await?;
-        return Err(HttpError::SignInRequired { next: "/account".into() });
+        return Err(HttpError::SignInRequired {
+            next: "/account".into(),
+        });
     };
     let events = state
         .login

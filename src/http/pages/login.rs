@@ -3,11 +3,11 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::Router;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -98,8 +98,13 @@ pub async fn login_post(
 ) -> Result<Response, HttpError> {
     match state.login.login(&ctx, &form.username, form.password).await {
         Ok(signed_in) => {
-            session.sign_in(&state, &signed_in.account.id, signed_in.at).await?;
-            state.login.session_created(&ctx, &signed_in.account.id).await?;
+            session
+                .sign_in(&state, &signed_in.account.id, signed_in.at)
+                .await?;
+            state
+                .login
+                .session_created(&ctx, &signed_in.account.id)
+                .await?;
             Ok(Redirect::to(target(q.next.as_deref()).as_str()).into_response())
         }
         Err(DomainError::InvalidCredentials) => {
