@@ -15,6 +15,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/readyz", get(readyz_get))
         .route("/metrics", get(metrics_get))
         .route("/static/style.css", get(style_get))
+        .route("/favicon.ico", get(favicon_get))
         .route(
             "/",
             get(|| async { axum::response::Redirect::to("/account") }),
@@ -51,5 +52,16 @@ pub async fn style_get() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../templates/static/style.css"),
+    )
+}
+
+/// `GET /favicon.ico`: a small inline SVG mark, so browsers stop asking.
+pub async fn favicon_get() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\"><rect width=\"16\" height=\"16\" rx=\"3\" fill=\"#0b5cad\"/></svg>",
     )
 }

@@ -1,0 +1,119 @@
+// authd in a real headless browser: register, sign in through the page, land on /account,
+// sign out, all under the strict CSP (any violation fails the test).
+//
+// Needs: the authd binary (AUTHD_BIN, default ../../target/debug/authd or $CARGO_TARGET_DIR),
+// Debian's chromium at /usr/bin/chromium (CHROMIUM_PATH overrides).
+// AUTHD_SCREENSHOT_DIR=docs regenerates docs/login.png and docs/login-mobile.png.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import net from 'node:net';
+import { chromium } from 'playwright-core';
+
+const here = new URL('.', import.meta.url).pathname;
+const targetDir = process.env.CARGO_TARGET_DIR || resolve(here, '../../target');
+const bin = process.env.AUTHD_BIN || join(targetDir, 'debug', 'authd');
+const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+    srv.on('error', rej);
+  });
+}
+
+async function waitReady(base, child) {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`authd exited with ${child.exitCode}`);
+    try {
+      const r = await fetch(`${base}/readyz`);
+      if (r.ok) return;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('authd did not become ready');
+}
+
+test('register, sign in, account, sign out in Chromium under the CSP', async (t) => {
+  assert.ok(existsSync(bin), `authd binary not found at ${bin}`);
+  const dir = mkdtempSync(join(tmpdir(), 'authd-browser-'));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = spawn(bin, ['serve'], {
+    cwd: dir,
+    env: { PATH: process.env.PATH, AUTHD_BIND: `127.0.0.1:${port}`, AUTHD_ISSUER: base, RUST_LOG: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  t.after(() => { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); });
+  await waitReady(base, child);
+
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  t.after(() => browser.close());
+  const context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
+  const page = await context.newPage();
+  const problems = [];
+  let expect401 = false;
+  page.on('console', (m) => {
+    // The deliberate wrong-password post answers 401, which Chromium reports as a failed load.
+    if (expect401 && /status of 401/.test(m.text())) return;
+    if (m.type() === 'error' || /Content Security Policy/i.test(m.text())) problems.push(`${m.text()} (${m.location().url})`);
+  });
+  page.on('pageerror', (e) => problems.push(String(e)));
+
+  await page.goto(`${base}/login`);
+  assert.equal(await page.title(), 'Sign in · authd');
+  // The stylesheet loaded under the CSP: the button has the accent background, not the default.
+  const bg = await page.locator('button[type=submit]').evaluate((b) => getComputedStyle(b).backgroundColor);
+  assert.equal(bg, 'rgb(11, 92, 173)');
+  if (process.env.AUTHD_SCREENSHOT_DIR) {
+    const out = resolve(here, process.env.AUTHD_SCREENSHOT_DIR);
+    await page.screenshot({ path: join(out, 'login.png') });
+    const phone = await browser.newContext({ viewport: { width: 390, height: 760 }, deviceScaleFactor: 2 });
+    const p2 = await phone.newPage();
+    await p2.goto(`${base}/login`);
+    await p2.screenshot({ path: join(out, 'login-mobile.png') });
+    await phone.close();
+  }
+
+  const email = `browser-${Date.now()}@example.com`;
+  const password = 'a browser passphrase';
+  await page.click('text=Create an account');
+  await page.fill('#email', email);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForURL(/\/login\?registered=1$/), page.click('button[type=submit]')]);
+
+  await page.fill('#username', email);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForURL(`${base}/account`), page.click('button[type=submit]')]);
+  assert.equal(await page.locator('#account-email').textContent(), email);
+  assert.ok(await page.locator('text=Signed in').count() > 0, 'the account page lists the sign-in event');
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === 'authd_session');
+  assert.ok(session && session.httpOnly && session.sameSite === 'Lax');
+
+  await Promise.all([page.waitForURL(`${base}/login`), page.click('text=Sign out')]);
+  await page.goto(`${base}/account`);
+  assert.match(page.url(), /\/login\?next=%2Faccount$/);
+
+  // A wrong password shows the generic error without leaving the page.
+  await page.fill('#username', email);
+  await page.fill('#password', 'not the password');
+  expect401 = true;
+  await page.click('button[type=submit]');
+  await page.locator('#login-error').waitFor();
+  assert.equal((await page.locator('#login-error').textContent()).trim(), 'Incorrect email or password.');
+
+  assert.deepEqual(problems, [], 'console errors or CSP violations');
+});
