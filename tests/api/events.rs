@@ -109,46 +109,39 @@ async fn account_page_lists_own_events_only() {
     );
 }
 
+/// Fails a sign-in with a forged `X-Forwarded-For` and returns the IP the event recorded.
+async fn recorded_ip_with_forwarded_for(app: &crate::helpers::TestApp) -> Option<String> {
+    let client = new_client();
+    let csrf = crate::helpers::read(client.get(app.url("/login")).send().await.unwrap())
+        .await
+        .csrf();
+    client
+        .post(app.url("/login"))
+        .header("x-forwarded-for", "198.51.100.23")
+        .form(&[
+            ("username", "a@example.com"),
+            ("password", "whatever pw"),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    app.events().await.first().and_then(|e| e.ip.clone())
+}
+
 #[tokio::test]
 async fn forwarded_for_only_from_trusted_proxies() {
     let trusting = spawn_app_with(|v| {
         v.insert("trusted_proxies".into(), "127.0.0.1/32".into());
     })
     .await;
-    let client = new_client();
-    let csrf = crate::helpers::read(client.get(trusting.url("/login")).send().await.unwrap())
-        .await
-        .csrf();
-    client
-        .post(trusting.url("/login"))
-        .header("x-forwarded-for", "198.51.100.23")
-        .form(&[
-            ("username", "a@example.com"),
-            ("password", "whatever pw"),
-            ("csrf_token", &csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let e = trusting.events().await;
-    assert_eq!(e[0].ip.as_deref(), Some("198.51.100.23"));
-
+    assert_eq!(
+        recorded_ip_with_forwarded_for(&trusting).await.as_deref(),
+        Some("198.51.100.23")
+    );
     let untrusting = spawn_app().await;
-    let client = new_client();
-    let csrf = crate::helpers::read(client.get(untrusting.url("/login")).send().await.unwrap())
-        .await
-        .csrf();
-    client
-        .post(untrusting.url("/login"))
-        .header("x-forwarded-for", "198.51.100.23")
-        .form(&[
-            ("username", "a@example.com"),
-            ("password", "whatever pw"),
-            ("csrf_token", &csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let e = untrusting.events().await;
-    assert_eq!(e[0].ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(
+        recorded_ip_with_forwarded_for(&untrusting).await.as_deref(),
+        Some("127.0.0.1")
+    );
 }

@@ -234,15 +234,35 @@ impl TestApp {
 
     pub async fn post_login_to(&self, path: &str, username: &str, password: &str) -> Page {
         let csrf = self.get_login().await.csrf();
+        self.post_credentials(path, username, password, &csrf).await
+    }
+
+    /// Posts the sign-in form with an explicit CSRF token.
+    pub async fn post_credentials(
+        &self,
+        path: &str,
+        username: &str,
+        password: &str,
+        csrf: &str,
+    ) -> Page {
         self.post_form(
             path,
             &[
                 ("username", username),
                 ("password", password),
-                ("csrf_token", &csrf),
+                ("csrf_token", csrf),
             ],
         )
         .await
+    }
+
+    /// The reason recorded on the first `session_revoked` event.
+    pub async fn session_revoked_reason(&self) -> Option<String> {
+        self.events()
+            .await
+            .into_iter()
+            .find(|e| e.kind == authd::events::EventKind::SessionRevoked)
+            .and_then(|e| e.decision)
     }
 
     pub async fn register(&self, user: &TestUser) -> Page {

@@ -16,14 +16,7 @@ async fn register_sign_in_reach_account_sign_out_and_old_cookie_is_refused() {
         .expect("login page starts a session");
     assert_redirect_to(&app.register(&user).await, "/login?registered=1");
     let signed_in = app
-        .post_form(
-            "/login",
-            &[
-                ("username", &user.email),
-                ("password", &user.password),
-                ("csrf_token", &before.csrf()),
-            ],
-        )
+        .post_credentials("/login", &user.email, &user.password, &before.csrf())
         .await;
     assert_redirect_to(&signed_in, "/account");
     let cookie = signed_in
@@ -105,24 +98,10 @@ async fn wrong_password_and_unknown_user_look_identical() {
 
     let csrf = app.get_login().await.csrf();
     let wrong = app
-        .post_form(
-            "/login",
-            &[
-                ("username", known),
-                ("password", "wrong-password-1"),
-                ("csrf_token", &csrf),
-            ],
-        )
+        .post_credentials("/login", known, "wrong-password-1", &csrf)
         .await;
     let missing = app
-        .post_form(
-            "/login",
-            &[
-                ("username", unknown),
-                ("password", "wrong-password-1"),
-                ("csrf_token", &csrf),
-            ],
-        )
+        .post_credentials("/login", unknown, "wrong-password-1", &csrf)
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
@@ -185,28 +164,14 @@ async fn forms_without_or_with_wrong_csrf_are_refused() {
         .await;
     assert_eq!(none.status, StatusCode::FORBIDDEN);
     let wrong = app
-        .post_form(
-            "/login",
-            &[
-                ("username", &user.email),
-                ("password", &user.password),
-                ("csrf_token", "forged"),
-            ],
-        )
+        .post_credentials("/login", &user.email, &user.password, "forged")
         .await;
     assert_eq!(wrong.status, StatusCode::FORBIDDEN);
     // A token from another session is wrong too.
     let other = crate::helpers::new_client();
     let other_page = read(other.get(app.url("/login")).send().await.unwrap()).await;
     let stolen = app
-        .post_form(
-            "/login",
-            &[
-                ("username", &user.email),
-                ("password", &user.password),
-                ("csrf_token", &other_page.csrf()),
-            ],
-        )
+        .post_credentials("/login", &user.email, &user.password, &other_page.csrf())
         .await;
     assert_eq!(stolen.status, StatusCode::FORBIDDEN);
     assert!(none.session_cookie().is_none() && wrong.session_cookie().is_none());

@@ -3,8 +3,6 @@
 use reqwest::StatusCode;
 use time::Duration;
 
-use authd::events::EventKind;
-
 use crate::helpers::{spawn_app, spawn_app_with};
 
 #[tokio::test]
@@ -20,13 +18,10 @@ async fn idle_session_expires() {
     let page = app.get("/account").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     assert!(page.location().starts_with("/login"));
-    let revoked = app
-        .events()
-        .await
-        .into_iter()
-        .find(|e| e.kind == EventKind::SessionRevoked)
-        .unwrap();
-    assert_eq!(revoked.decision.as_deref(), Some("idle_timeout"));
+    assert_eq!(
+        app.session_revoked_reason().await.as_deref(),
+        Some("idle_timeout")
+    );
     // The session is gone for good, not just refused once.
     app.clock.advance(Duration::minutes(-31));
     assert_eq!(app.get("/account").await.status, StatusCode::SEE_OTHER);
@@ -47,11 +42,8 @@ async fn active_session_ends_at_its_absolute_lifetime() {
     app.clock.advance(Duration::minutes(25)); // 125 min > 120 min, though never idle
     let page = app.get("/account").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
-    let revoked = app
-        .events()
-        .await
-        .into_iter()
-        .find(|e| e.kind == EventKind::SessionRevoked)
-        .unwrap();
-    assert_eq!(revoked.decision.as_deref(), Some("lifetime_exceeded"));
+    assert_eq!(
+        app.session_revoked_reason().await.as_deref(),
+        Some("lifetime_exceeded")
+    );
 }
