@@ -47,6 +47,22 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Drops the PostgreSQL database under a running app (a database outage); `false` on
+    /// SQLite, whose open connections survive the file's removal.
+    pub async fn take_down(&self) -> bool {
+        match &self.pg {
+            Some((base, name)) => {
+                authd::storage::postgres::drop_database(base, name)
+                    .await
+                    .unwrap();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((base, name)) = self.pg.take() {

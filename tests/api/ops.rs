@@ -119,3 +119,33 @@ async fn a_saturated_hash_pool_answers_503_quickly() {
     assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
     assert_eq!(app.state.accounts.hasher().depth(), 0);
 }
+
+#[tokio::test]
+async fn a_database_outage_is_503_on_readyz_and_a_generic_500_elsewhere() {
+    let app = spawn_app().await;
+    app.get_login().await;
+    if !app.db.take_down().await {
+        eprintln!("SQLite: no outage to simulate; covered by the PostgreSQL run");
+        return;
+    }
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/readyz").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let form = [
+        ("username", "someone@example.com"),
+        ("password", "some password"),
+        ("csrf_token", "x"),
+    ];
+    for page in [app.get_login().await, app.post_form("/login", &form).await] {
+        assert_eq!(page.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(page.body.contains("Something went wrong on our side"));
+        for leak in ["sqlx", "database", "postgres", "panicked", "src/"] {
+            assert!(
+                !page.body.to_lowercase().contains(leak),
+                "500 page mentions {leak}"
+            );
+        }
+    }
+}
