@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::domain::accounts::service::Origin;
+use crate::domain::clients::NewClient;
 use crate::domain::clock::{OsRandom, Random};
 use crate::domain::error::DomainError;
 use crate::startup::{Application, Deps, build_state, shutdown_signal};
@@ -40,6 +41,53 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage OAuth clients.
+    Client {
+        /// The client command.
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+    /// Manage signing keys.
+    Keys {
+        /// The key command.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+/// OAuth client commands.
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints {"client_id", "client_secret"} (no secret with --public).
+    Add {
+        /// The client_id.
+        client_id: String,
+        /// A redirect URI (exact match); repeat for several.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// A post-logout redirect URI (exact match); repeat for several.
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// A public client (no secret; PKCE required).
+        #[arg(long)]
+        public: bool,
+        /// Skip the consent page.
+        #[arg(long)]
+        first_party: bool,
+        /// An allowed scope; repeat for several (default: openid profile email).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// An allowed grant: authorization_code (default), refresh_token, client_credentials.
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+    },
+}
+
+/// Signing-key commands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make new active keys; the old ones stay published until their tokens expire.
+    Rotate,
 }
 
 /// Account commands.
@@ -84,6 +132,49 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     password_stdin,
                 },
         } => user_add(config, &email, admin, password_stdin).await,
+        Command::Client {
+            command:
+                ClientCommand::Add {
+                    client_id,
+                    redirect_uris,
+                    post_logout_redirect_uris,
+                    public,
+                    first_party,
+                    scopes,
+                    grants,
+                },
+        } => {
+            let spec = NewClient {
+                id: client_id,
+                redirect_uris,
+                post_logout_redirect_uris,
+                is_public: public,
+                is_first_party: first_party,
+                scopes,
+                grants,
+            };
+            client_add(config, spec).await
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
+            let (state, _store) = build_state(config, Deps::default()).await?;
+            let kids = state.oauth.keys().rotate().await?;
+            print_json(&json!({ "rotated": true, "active_kids": kids }))
+        }
+    }
+}
+
+async fn client_add(config: Config, spec: NewClient) -> anyhow::Result<()> {
+    let (state, _store) = build_state(config, Deps::default()).await?;
+    let (client, secret) = match state.oauth.clients().create(spec).await {
+        Ok(v) => v,
+        Err(DomainError::InvalidInput(msg)) => bail!("{msg}"),
+        Err(e) => return Err(e.into()),
+    };
+    match secret {
+        Some(s) => print_json(&json!({ "client_id": client.id, "client_secret": s })),
+        None => print_json(&json!({ "client_id": client.id })),
     }
 }
 

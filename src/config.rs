@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use time::Duration;
 
 use crate::domain::accounts::password::HashParams;
+use crate::domain::tokens::keys::{MasterKey, parse_alg};
 
 /// A configuration error; its message names the variable.
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +97,20 @@ pub struct Config {
     pub hash_workers: usize,
     /// `AUTHD_HASH_QUEUE`: hashes allowed to wait before 503 (default 32 per worker).
     pub hash_queue: usize,
+    /// `AUTHD_MASTER_KEY`: base64 of 32 bytes; seals signing keys at rest when set.
+    pub master_key: Option<MasterKey>,
+    /// `AUTHD_ACCESS_TOKEN_TTL_SECS` (default 600).
+    pub access_token_ttl: i64,
+    /// `AUTHD_ID_TOKEN_TTL_SECS` (default 3600).
+    pub id_token_ttl: i64,
+    /// `AUTHD_AUTH_CODE_TTL_SECS` (default 60).
+    pub auth_code_ttl: i64,
+    /// `AUTHD_REFRESH_IDLE_SECS`: an unused refresh token expires (default 14 days).
+    pub refresh_idle: i64,
+    /// `AUTHD_REFRESH_LIFETIME_SECS`: a grant's refresh tokens end (default 30 days).
+    pub refresh_lifetime: i64,
+    /// `AUTHD_ACCESS_TOKEN_ALG`: `ES256` (default), `RS256` or `EdDSA`.
+    pub access_token_alg: jsonwebtoken::Algorithm,
     /// Unknown `AUTHD_*` variables or TOML keys, to warn about once logging is up.
     pub unknown_keys: Vec<String>,
 }
@@ -121,6 +136,13 @@ const KEYS: &[&str] = &[
     "argon2_parallelism",
     "hash_workers",
     "hash_queue",
+    "master_key",
+    "access_token_ttl_secs",
+    "id_token_ttl_secs",
+    "auth_code_ttl_secs",
+    "refresh_idle_secs",
+    "refresh_lifetime_secs",
+    "access_token_alg",
 ];
 
 impl Config {
@@ -225,6 +247,29 @@ impl Config {
             },
             hash_workers,
             hash_queue: parse_or(get("hash_queue"), "hash_queue", hash_workers * 32)?,
+            master_key: match get("master_key") {
+                None => None,
+                Some(v) => Some(MasterKey::parse(v).ok_or_else(|| {
+                    invalid("master_key", "must be base64 of exactly 32 bytes".into())
+                })?),
+            },
+            access_token_ttl: secs(get("access_token_ttl_secs"), "access_token_ttl_secs", 600)?
+                .whole_seconds(),
+            id_token_ttl: secs(get("id_token_ttl_secs"), "id_token_ttl_secs", 3600)?
+                .whole_seconds(),
+            auth_code_ttl: secs(get("auth_code_ttl_secs"), "auth_code_ttl_secs", 60)?
+                .whole_seconds(),
+            refresh_idle: secs(get("refresh_idle_secs"), "refresh_idle_secs", 14 * 86_400)?
+                .whole_seconds(),
+            refresh_lifetime: secs(
+                get("refresh_lifetime_secs"),
+                "refresh_lifetime_secs",
+                30 * 86_400,
+            )?
+            .whole_seconds(),
+            access_token_alg: parse_alg(get("access_token_alg").unwrap_or("ES256")).ok_or_else(
+                || invalid("access_token_alg", "must be ES256, RS256 or EdDSA".into()),
+            )?,
             unknown_keys,
         }
         .validated()
@@ -413,6 +458,9 @@ mod tests {
             ("argon2_iterations", "0", "AUTHD_ARGON2_MEMORY_KIB"),
             ("database_url", "mysql://x", "AUTHD_DATABASE_URL"),
             ("session_lifetime_secs", "-1", "AUTHD_SESSION_LIFETIME_SECS"),
+            ("master_key", "c2hvcnQ=", "AUTHD_MASTER_KEY"),
+            ("access_token_alg", "HS256", "AUTHD_ACCESS_TOKEN_ALG"),
+            ("refresh_idle_secs", "0", "AUTHD_REFRESH_IDLE_SECS"),
         ] {
             let err = cfg(&[(k, v)]).unwrap_err().to_string();
             assert!(err.contains(var), "{err} does not name {var}");

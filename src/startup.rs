@@ -12,9 +12,12 @@ use tower_sessions::ExpiredDeletion;
 use crate::config::{CaptchaKind, Config};
 use crate::domain::accounts::password::PasswordHasher;
 use crate::domain::accounts::service::AccountService;
+use crate::domain::clients::ClientService;
 use crate::domain::clock::{Clock, OsRandom, Random, SystemClock};
 use crate::domain::login::LoginService;
+use crate::domain::oauth::{OAuthService, TokenSettings};
 use crate::domain::sessions::SessionPolicy;
+use crate::domain::tokens::keys::KeyRing;
 use crate::events::sink::EventSink;
 use crate::state::AppState;
 use crate::storage::Store;
@@ -51,6 +54,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         events.clone(),
     );
     let login = LoginService::new(accounts.clone(), deps.clock.clone(), events.clone());
+    let oauth = build_oauth(&config, &deps, &store, accounts.clone(), events.clone()).await?;
     let state = AppState {
         session_policy: SessionPolicy {
             idle_timeout: config.session_idle_timeout,
@@ -61,11 +65,56 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         random: deps.random,
         accounts,
         events,
+        oauth,
         login,
         health: store.health.clone(),
         metrics: crate::telemetry::metrics_handle(),
     };
     Ok((state, store))
+}
+
+async fn build_oauth(
+    config: &Config,
+    deps: &Deps,
+    store: &Store,
+    accounts: AccountService,
+    events: EventSink,
+) -> anyhow::Result<OAuthService> {
+    let settings = TokenSettings {
+        issuer: config.issuer_str().to_owned(),
+        access_ttl: config.access_token_ttl,
+        id_ttl: config.id_token_ttl,
+        code_ttl: config.auth_code_ttl,
+        refresh_idle: config.refresh_idle,
+        refresh_lifetime: config.refresh_lifetime,
+        access_alg: config.access_token_alg,
+    };
+    // A retired key stays published while any token it signed can still be presented.
+    let publish_after_retire = settings.access_ttl.max(settings.id_ttl) + 300;
+    let keys = KeyRing::load(
+        store.keys.clone(),
+        deps.clock.clone(),
+        deps.random.clone(),
+        config.master_key.clone(),
+        publish_after_retire,
+    )
+    .await
+    .context("signing keys")?;
+    let clients = ClientService::new(
+        store.clients.clone(),
+        deps.clock.clone(),
+        deps.random.clone(),
+    );
+    Ok(OAuthService::new(
+        clients,
+        accounts,
+        store.grants.clone(),
+        Arc::new(keys),
+        deps.clock.clone(),
+        deps.random.clone(),
+        events,
+        settings,
+    ))
 }
 
 /// A built, bound server.
@@ -115,6 +164,16 @@ impl Application {
                 .clone()
                 .continuously_delete_expired(tokio::time::Duration::from_secs(60)),
         );
+        let keys = self.state.oauth.keys().clone();
+        let key_refresh = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(tokio::time::Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                if let Err(e) = keys.reload().await {
+                    tracing::warn!(error = %e, "reloading signing keys failed");
+                }
+            }
+        });
         tracing::info!(addr = %self.local_addr()?, "authd listening");
         let service = self
             .router
@@ -123,6 +182,7 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await;
         cleanup.abort();
+        key_refresh.abort();
         tracing::info!("authd stopped");
         Ok(served?)
     }

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::domain::accounts::service::AccountService;
 use crate::domain::clock::{Clock, Random};
 use crate::domain::login::LoginService;
+use crate::domain::oauth::OAuthService;
 use crate::domain::sessions::SessionPolicy;
 use crate::events::sink::EventSink;
 use crate::storage::HealthStore;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub accounts: AccountService,
     /// The auth event sink (also read by the account page and the admin API).
     pub events: EventSink,
+    /// The OAuth provider.
+    pub oauth: OAuthService,
     /// Sign-in orchestration.
     pub login: LoginService,
     /// Session idle timeout and lifetime.

@@ -24,6 +24,20 @@ pub enum DomainError {
         /// Seconds after which a retry is sensible.
         retry_after: u64,
     },
+    /// An OAuth protocol error (RFC 6749 §5.2 and friends); the description is safe to send.
+    #[error("oauth error {code:?}: {description}")]
+    OAuth {
+        /// The RFC error code.
+        code: OAuthCode,
+        /// A short, non-secret description.
+        description: &'static str,
+    },
+    /// A bearer token was refused; the reason is recorded in a `token_rejected` event.
+    #[error("invalid token: {0}")]
+    InvalidToken(&'static str),
+    /// The token is valid but lacks the scope the call needs.
+    #[error("insufficient scope")]
+    InsufficientScope,
     /// The thing asked for does not exist.
     #[error("not found")]
     NotFound,
@@ -39,4 +53,43 @@ impl From<StoreError> for DomainError {
             other => Self::Unexpected(anyhow::Error::new(other)),
         }
     }
+}
+
+/// OAuth 2.0 error codes (RFC 6749 §4.1.2.1 and §5.2, OIDC Core §3.1.2.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)] // the names are the RFC's
+pub enum OAuthCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    UnsupportedResponseType,
+    InvalidScope,
+    AccessDenied,
+    LoginRequired,
+    ConsentRequired,
+}
+
+impl OAuthCode {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::AccessDenied => "access_denied",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+        }
+    }
+}
+
+/// Shorthand for an OAuth error.
+pub fn oauth(code: OAuthCode, description: &'static str) -> DomainError {
+    DomainError::OAuth { code, description }
 }

@@ -3,6 +3,8 @@
 
 /// Accounts: emails, passwords, creation and lookup.
 pub mod accounts;
+/// OAuth clients: registration, redirect URIs, authentication.
+pub mod clients;
 /// Injected clock and randomness.
 pub mod clock;
 /// The request context every domain call carries (ip, user agent, request id).
@@ -11,7 +13,11 @@ pub mod context;
 pub mod error;
 /// Login orchestration: the one path every sign-in takes.
 pub mod login;
+/// The OAuth 2.0 / OIDC provider.
+pub mod oauth;
 /// Local redirect targets (`next`).
 pub mod redirect;
 /// Session lifetime policy (idle timeout, absolute lifetime).
 pub mod sessions;
+/// Signing keys and JWTs.
+pub mod tokens;

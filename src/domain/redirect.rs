@@ -12,7 +12,7 @@ impl LocalPath {
     /// protocol-relative in browsers), schemes, control characters and whitespace (browsers strip
     /// tabs and newlines, which can turn `/\t/evil` into `//evil`), and over-long values.
     pub fn parse(raw: &str) -> Option<Self> {
-        if raw.is_empty() || raw.len() > 2048 || !raw.starts_with('/') {
+        if raw.is_empty() || raw.len() > 8192 || !raw.starts_with('/') {
             return None;
         }
         if raw

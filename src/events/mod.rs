@@ -10,7 +10,7 @@ use crate::domain::context::RequestContext;
 pub mod sink;
 
 /// The kinds of auth event (INTERFACE.md). No catch-all: a new kind is a deliberate change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[allow(missing_docs)] // the names are the documentation; see INTERFACE.md
 pub enum EventKind {
@@ -76,7 +76,7 @@ impl EventKind {
 }
 
 /// A risk assessment attached to an event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Risk {
     /// Score in [0, 1].
     pub score: f64,
@@ -85,12 +85,13 @@ pub struct Risk {
 }
 
 /// One auth event, with exactly the INTERFACE fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuthEvent {
     /// Unique id (UUID v7, time-ordered).
     pub id: String,
     /// When it happened (RFC 3339 on the wire).
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub ts: OffsetDateTime,
     /// What happened.
     pub kind: EventKind,

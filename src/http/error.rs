@@ -56,6 +56,16 @@ impl HttpError {
                     "The server is busy. Please try again in a moment.",
                 ),
                 DomainError::NotFound => (StatusCode::NOT_FOUND, "Not found."),
+                DomainError::OAuth { .. } => (
+                    StatusCode::BAD_REQUEST,
+                    "This sign-in request is not valid.",
+                ),
+                DomainError::InvalidToken(_) => {
+                    (StatusCode::UNAUTHORIZED, "A valid token is required.")
+                }
+                DomainError::InsufficientScope => {
+                    (StatusCode::FORBIDDEN, "This token does not allow that.")
+                }
                 DomainError::Unexpected(_) => (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Something went wrong on our side. Please try again.",

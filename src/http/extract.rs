@@ -152,6 +152,16 @@ impl WebSession {
         self.0.get::<String>(USER_ID).await.map_err(session_failed)
     }
 
+    /// Stores a small value under `key` (pending OAuth requests).
+    pub async fn put(&self, key: &str, value: &str) -> Result<(), HttpError> {
+        self.0.insert(key, value).await.map_err(session_failed)
+    }
+
+    /// Takes (reads and removes) the value under `key`.
+    pub async fn take(&self, key: &str) -> Result<Option<String>, HttpError> {
+        self.0.remove::<String>(key).await.map_err(session_failed)
+    }
+
     async fn time(&self, key: &str) -> Result<Option<OffsetDateTime>, HttpError> {
         let secs = self.0.get::<i64>(key).await.map_err(session_failed)?;
         Ok(secs.and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok()))
@@ -174,6 +184,8 @@ impl FromRequestParts<AppState> for WebSession {
 pub struct CurrentUser {
     /// The account id.
     pub user_id: String,
+    /// When the user last entered their password.
+    pub auth_at: OffsetDateTime,
     /// The session, for sign-out and CSRF.
     pub session: WebSession,
 }
@@ -205,7 +217,11 @@ impl FromRequestParts<AppState> for CurrentUser {
                         .await
                         .map_err(session_failed)?;
                 }
-                return Ok(Self { user_id, session });
+                return Ok(Self {
+                    user_id,
+                    auth_at,
+                    session,
+                });
             }
             SessionState::IdleExpired => "idle_timeout",
             SessionState::LifetimeExpired => "lifetime_exceeded",

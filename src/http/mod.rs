@@ -14,12 +14,16 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use crate::state::AppState;
 use crate::storage::sessions::AnySessionStore;
 
+/// The admin JSON API and its OpenAPI document.
+pub mod admin;
 /// Error types and their responses.
 pub mod error;
 /// Our extractors.
 pub mod extract;
 /// Security headers and metrics.
 pub mod middleware;
+/// OAuth 2.0 / OIDC endpoints.
+pub mod oauth;
 /// Health, readiness, metrics, static assets.
 pub mod ops;
 /// Browser pages.
@@ -55,6 +59,8 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
     Router::new()
         .merge(pages::router())
         .merge(ops::router())
+        .merge(oauth::router())
+        .merge(admin::router())
         .fallback(|| async { error::HttpError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(

@@ -12,6 +12,10 @@ use crate::storage::error::StoreError;
 mod common;
 /// Storage errors.
 pub mod error;
+/// OAuth records and traits.
+pub mod oauth;
+/// The OAuth SQL for both backends.
+mod oauth_sql;
 /// PostgreSQL backend.
 pub mod postgres;
 /// The tower-sessions store over either backend.
@@ -75,23 +79,45 @@ pub struct Store {
     pub events: Arc<dyn EventStore>,
     /// Liveness.
     pub health: Arc<dyn HealthStore>,
+    /// OAuth clients.
+    pub clients: Arc<dyn oauth::ClientStore>,
+    /// Signing keys.
+    pub keys: Arc<dyn oauth::KeyStore>,
+    /// Codes, refresh tokens, revocations, consents.
+    pub grants: Arc<dyn oauth::GrantStore>,
     /// The session store for tower-sessions.
     pub sessions: sessions::AnySessionStore,
 }
 
-/// The trait objects of one backend, before the session store is attached.
-pub(crate) struct StoreHandles {
-    pub accounts: Arc<dyn AccountStore>,
-    pub events: Arc<dyn EventStore>,
-    pub health: Arc<dyn HealthStore>,
+/// Everything one backend struct implements.
+pub(crate) trait Backend:
+    AccountStore + EventStore + HealthStore + oauth::ClientStore + oauth::KeyStore + oauth::GrantStore
+{
+}
+
+impl<T> Backend for T where
+    T: AccountStore
+        + EventStore
+        + HealthStore
+        + oauth::ClientStore
+        + oauth::KeyStore
+        + oauth::GrantStore
+{
 }
 
 impl Store {
-    pub(crate) fn from_handles(h: StoreHandles, sessions: sessions::AnySessionStore) -> Self {
+    pub(crate) fn from_backend<B: Backend + 'static>(
+        backend: B,
+        sessions: sessions::AnySessionStore,
+    ) -> Self {
+        let b = Arc::new(backend);
         Self {
-            accounts: h.accounts,
-            events: h.events,
-            health: h.health,
+            accounts: b.clone(),
+            events: b.clone(),
+            health: b.clone(),
+            clients: b.clone(),
+            keys: b.clone(),
+            grants: b,
             sessions,
         }
     }

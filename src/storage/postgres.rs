@@ -6,10 +6,11 @@ use std::time::Duration;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
+use crate::storage::Store;
 use crate::storage::common::impl_stores;
 use crate::storage::error::StoreError;
+use crate::storage::oauth_sql::impl_oauth_stores;
 use crate::storage::sessions::AnySessionStore;
-use crate::storage::{Store, StoreHandles};
 
 /// Stores over one PostgreSQL pool.
 #[derive(Debug, Clone)]
@@ -18,6 +19,7 @@ pub struct PgStore {
 }
 
 impl_stores!(PgStore);
+impl_oauth_stores!(PgStore);
 
 /// Connects to and migrates the PostgreSQL database at `url`.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
@@ -32,13 +34,8 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreErro
         .map_err(|e| StoreError::Backend(e.into()))?;
     let sessions = tower_sessions_sqlx_store::PostgresStore::new(pool.clone());
     migrate_sessions(&pool, &sessions).await?;
-    let store = std::sync::Arc::new(PgStore { pool });
-    Ok(Store::from_handles(
-        StoreHandles {
-            accounts: store.clone(),
-            events: store.clone(),
-            health: store,
-        },
+    Ok(Store::from_backend(
+        PgStore { pool },
         AnySessionStore::Postgres(sessions),
     ))
 }

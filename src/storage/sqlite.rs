@@ -7,10 +7,11 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use crate::storage::Store;
 use crate::storage::common::impl_stores;
 use crate::storage::error::StoreError;
+use crate::storage::oauth_sql::impl_oauth_stores;
 use crate::storage::sessions::AnySessionStore;
-use crate::storage::{Store, StoreHandles};
 
 /// Stores over one SQLite pool.
 #[derive(Debug, Clone)]
@@ -19,6 +20,7 @@ pub struct SqliteStore {
 }
 
 impl_stores!(SqliteStore);
+impl_oauth_stores!(SqliteStore);
 
 /// Opens (creating if asked by `mode=rwc`) and migrates the SQLite database at `url`.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
@@ -39,13 +41,8 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreErro
         .map_err(|e| StoreError::Backend(e.into()))?;
     let sessions = tower_sessions_sqlx_store::SqliteStore::new(pool.clone());
     sessions.migrate().await?;
-    let store = std::sync::Arc::new(SqliteStore { pool });
-    Ok(Store::from_handles(
-        StoreHandles {
-            accounts: store.clone(),
-            events: store.clone(),
-            health: store,
-        },
+    Ok(Store::from_backend(
+        SqliteStore { pool },
         AnySessionStore::Sqlite(sessions),
     ))
 }

@@ -26,6 +26,10 @@ pub(crate) fn router() -> Router<AppState> {
 pub struct LoginQuery {
     next: Option<String>,
     registered: Option<String>,
+    /// Show the form even to a signed-in user (`prompt=login`, `max_age`).
+    reauth: Option<String>,
+    /// Prefill the email (OIDC `login_hint`).
+    login_hint: Option<String>,
 }
 
 /// The sign-in form's fields.
@@ -73,13 +77,13 @@ pub async fn login_get(
     session: WebSession,
     Query(q): Query<LoginQuery>,
 ) -> Result<Response, HttpError> {
-    if session.user_id().await?.is_some() {
+    if q.reauth.is_none() && session.user_id().await?.is_some() {
         return Ok(Redirect::to(target(q.next.as_deref()).as_str()).into_response());
     }
     let page = LoginPage {
         csrf_token: session.csrf_token(&state).await?,
         action: action(q.next.as_deref()),
-        username: String::new(),
+        username: q.login_hint.unwrap_or_default().chars().take(254).collect(),
         error: None,
         notice: q
             .registered

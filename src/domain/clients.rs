@@ -1,0 +1,404 @@
+//! OAuth clients: registration rules, exact redirect-URI matching (RFC 6749 §3.1.2, RFC 9700
+//! §4.1.3; loopback ports per RFC 8252 §7.3), scopes, and client authentication.
+//!
+//! Client secrets are 256-bit random values, so they are stored as SHA-256 digests and compared
+//! in constant time: a slow hash adds nothing against a secret that cannot be guessed, and
+//! client authentication must not queue behind password hashing.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::domain::clock::{Clock, Random};
+use crate::domain::error::{DomainError, OAuthCode, oauth};
+use crate::storage::error::StoreError;
+use crate::storage::oauth::{ClientRecord, ClientStore};
+
+/// Grant types a client may hold.
+pub const GRANTS: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
+
+/// A registered client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    /// client_id.
+    pub id: String,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Exact post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Scopes it may be granted.
+    pub scopes: BTreeSet<String>,
+    /// Grant types it may use.
+    pub grants: BTreeSet<String>,
+    /// No secret; PKCE required.
+    pub is_public: bool,
+    /// Skips consent.
+    pub is_first_party: bool,
+    secret_hash: Option<String>,
+}
+
+impl Client {
+    /// Whether the client may use `grant`.
+    pub fn has_grant(&self, grant: &str) -> bool {
+        self.grants.contains(grant)
+    }
+
+    /// The registered redirect URI equal to `requested` (loopback port ignored for public
+    /// clients, RFC 8252 §7.3); `None` if none matches.
+    pub fn match_redirect_uri(&self, requested: &str) -> Option<String> {
+        self.redirect_uris
+            .iter()
+            .any(|r| r == requested || (self.is_public && loopback_equal(r, requested)))
+            .then(|| requested.to_owned())
+    }
+}
+
+/// A space-separated scope string, parsed (RFC 6749 §3.3).
+pub fn parse_scope(raw: &str) -> Result<BTreeSet<String>, DomainError> {
+    let mut out = BTreeSet::new();
+    for s in raw.split(' ').filter(|s| !s.is_empty()) {
+        let ok = s.len() <= 64
+            && s.bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
+        if !ok {
+            return Err(oauth(OAuthCode::InvalidScope, "malformed scope"));
+        }
+        out.insert(s.to_owned());
+    }
+    if out.len() > 32 {
+        return Err(oauth(OAuthCode::InvalidScope, "too many scopes"));
+    }
+    Ok(out)
+}
+
+/// Joins scopes back into their wire form.
+pub fn scope_string(scopes: &BTreeSet<String>) -> String {
+    scopes
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn loopback_equal(registered: &str, requested: &str) -> bool {
+    let (Ok(a), Ok(b)) = (url::Url::parse(registered), url::Url::parse(requested)) else {
+        return false;
+    };
+    let loopback = |u: &url::Url| {
+        u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1") | Some("[::1]"))
+    };
+    loopback(&a)
+        && loopback(&b)
+        && a.host_str() == b.host_str()
+        && a.path() == b.path()
+        && a.query() == b.query()
+        && b.fragment().is_none()
+        && a.username() == b.username()
+        && b.password().is_none()
+}
+
+/// Validates a redirect URI for registration: absolute, no fragment, https unless loopback.
+pub fn validate_redirect_uri(raw: &str) -> Result<(), &'static str> {
+    let u = url::Url::parse(raw).map_err(|_| "a redirect URI must be an absolute URL")?;
+    if u.fragment().is_some() {
+        return Err("a redirect URI must not have a fragment");
+    }
+    if u.username() != "" || u.password().is_some() {
+        return Err("a redirect URI must not carry credentials");
+    }
+    let loopback = matches!(
+        u.host_str(),
+        Some("127.0.0.1") | Some("[::1]") | Some("localhost")
+    );
+    match u.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err("http redirect URIs are only allowed for loopback hosts"),
+        // Private-use schemes for native apps (RFC 8252 §7.1) must look like reverse DNS.
+        s if s.contains('.') => Ok(()),
+        _ => Err("unsupported redirect URI scheme"),
+    }
+}
+
+/// What `authd client add` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct NewClient {
+    /// client_id.
+    pub id: String,
+    /// Redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Public client.
+    pub is_public: bool,
+    /// First-party client.
+    pub is_first_party: bool,
+    /// Scopes (default: `openid profile email`).
+    pub scopes: Vec<String>,
+    /// Grants (default: `authorization_code`).
+    pub grants: Vec<String>,
+}
+
+/// How a client authenticated at the token, introspection or revocation endpoint.
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    /// client_id.
+    pub id: String,
+    /// Secret, if one was presented.
+    pub secret: Option<String>,
+}
+
+/// Client registration and authentication.
+#[derive(Clone)]
+pub struct ClientService {
+    store: Arc<dyn ClientStore>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+}
+
+impl std::fmt::Debug for ClientService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientService")
+    }
+}
+
+fn digest(secret: &str) -> String {
+    hex_lower(&Sha256::digest(secret.as_bytes()))
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl ClientService {
+    /// Builds the service.
+    pub fn new(
+        store: Arc<dyn ClientStore>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            random,
+        }
+    }
+
+    /// Registers a client; returns it and, for confidential clients, the secret (shown once).
+    pub async fn create(&self, spec: NewClient) -> Result<(Client, Option<String>), DomainError> {
+        let id_ok = !spec.id.is_empty()
+            && spec.id.len() <= 128
+            && spec
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+        if !id_ok {
+            return Err(DomainError::InvalidInput(
+                "client ids use letters, digits and -._~ only",
+            ));
+        }
+        for uri in spec
+            .redirect_uris
+            .iter()
+            .chain(&spec.post_logout_redirect_uris)
+        {
+            validate_redirect_uri(uri).map_err(DomainError::InvalidInput)?;
+        }
+        let grants: BTreeSet<String> = if spec.grants.is_empty() {
+            ["authorization_code".to_owned()].into()
+        } else {
+            spec.grants.iter().cloned().collect()
+        };
+        if let Some(bad) = grants.iter().find(|g| !GRANTS.contains(&g.as_str())) {
+            return Err(DomainError::InvalidInput(if bad.is_empty() {
+                "empty grant"
+            } else {
+                "unknown grant type"
+            }));
+        }
+        if spec.is_public && grants.contains("client_credentials") {
+            return Err(DomainError::InvalidInput(
+                "a public client cannot use client_credentials",
+            ));
+        }
+        if grants.contains("authorization_code") && spec.redirect_uris.is_empty() {
+            return Err(DomainError::InvalidInput(
+                "authorization_code needs at least one --redirect-uri",
+            ));
+        }
+        let scopes: BTreeSet<String> = if spec.scopes.is_empty() {
+            ["openid", "profile", "email"].map(str::to_owned).into()
+        } else {
+            parse_scope(&spec.scopes.join(" "))
+                .map_err(|_| DomainError::InvalidInput("malformed scope"))?
+        };
+        if spec.is_public && scopes.contains("admin") {
+            return Err(DomainError::InvalidInput(
+                "the admin scope needs a confidential client",
+            ));
+        }
+        let secret = (!spec.is_public).then(|| self.random.token(32));
+        let to_json = |v: Vec<String>| serde_json::to_string(&v).unwrap_or_else(|_| "[]".into());
+        let record = ClientRecord {
+            id: spec.id.clone(),
+            secret_hash: secret.as_deref().map(digest),
+            redirect_uris: to_json(spec.redirect_uris),
+            post_logout_redirect_uris: to_json(spec.post_logout_redirect_uris),
+            scopes: to_json(scopes.into_iter().collect()),
+            grants: to_json(grants.into_iter().collect()),
+            is_public: spec.is_public,
+            is_first_party: spec.is_first_party,
+            created_at: self.clock.now().unix_timestamp(),
+        };
+        match self.store.insert(&record).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict { .. }) => {
+                return Err(DomainError::InvalidInput(
+                    "a client with that id already exists",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok((client_from(record)?, secret))
+    }
+
+    /// Finds a client by id.
+    pub async fn find(&self, id: &str) -> Result<Option<Client>, DomainError> {
+        if id.is_empty() || id.len() > 128 {
+            return Ok(None);
+        }
+        self.store
+            .find_by_id(id)
+            .await?
+            .map(client_from)
+            .transpose()
+    }
+
+    /// Authenticates a client (RFC 6749 §2.3): a confidential client must present its secret;
+    /// a public client must present none. Any failure is `invalid_client`.
+    pub async fn authenticate(&self, creds: &ClientCredentials) -> Result<Client, DomainError> {
+        let invalid = || oauth(OAuthCode::InvalidClient, "client authentication failed");
+        let client = self.find(&creds.id).await?.ok_or_else(invalid)?;
+        match (&client.secret_hash, &creds.secret) {
+            (Some(stored), Some(given)) => {
+                if bool::from(stored.as_bytes().ct_eq(digest(given).as_bytes())) {
+                    Ok(client)
+                } else {
+                    Err(invalid())
+                }
+            }
+            (None, None) => Ok(client),
+            _ => Err(invalid()),
+        }
+    }
+}
+
+fn client_from(r: ClientRecord) -> Result<Client, DomainError> {
+    let list = |s: &str| -> Result<Vec<String>, DomainError> {
+        serde_json::from_str(s)
+            .map_err(|e| DomainError::Unexpected(anyhow::anyhow!("client {}: {e}", r.id)))
+    };
+    Ok(Client {
+        redirect_uris: list(&r.redirect_uris)?,
+        post_logout_redirect_uris: list(&r.post_logout_redirect_uris)?,
+        scopes: list(&r.scopes)?.into_iter().collect(),
+        grants: list(&r.grants)?.into_iter().collect(),
+        is_public: r.is_public,
+        is_first_party: r.is_first_party,
+        secret_hash: r.secret_hash,
+        id: r.id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(uris: &[&str], public: bool) -> Client {
+        Client {
+            id: "c".into(),
+            redirect_uris: uris.iter().map(|s| (*s).to_owned()).collect(),
+            post_logout_redirect_uris: vec![],
+            scopes: BTreeSet::new(),
+            grants: BTreeSet::new(),
+            is_public: public,
+            is_first_party: false,
+            secret_hash: None,
+        }
+    }
+
+    #[test]
+    fn redirect_uris_match_exactly() {
+        let c = client(
+            &["https://app.example/cb", "https://app.example/cb?x=1"],
+            false,
+        );
+        assert!(c.match_redirect_uri("https://app.example/cb").is_some());
+        assert!(c.match_redirect_uri("https://app.example/cb?x=1").is_some());
+        for bad in [
+            "https://app.example/cb/",
+            "https://app.example/cb2",
+            "https://app.example/cb?x=2",
+            "https://app.example/cb?x=1&y=2",
+            "https://app.example/cb#frag",
+            "https://evil.example/cb",
+            "https://app.example.evil.example/cb",
+            "http://app.example/cb",
+            "https://APP.example/cb",
+            "https://app.example:443/cb",
+            "https://user@app.example/cb",
+            "",
+        ] {
+            assert!(c.match_redirect_uri(bad).is_none(), "{bad} matched");
+        }
+    }
+
+    #[test]
+    fn loopback_port_is_free_for_public_clients_only() {
+        let public = client(&["http://127.0.0.1/cb"], true);
+        assert!(
+            public
+                .match_redirect_uri("http://127.0.0.1:51234/cb")
+                .is_some()
+        );
+        assert!(
+            public
+                .match_redirect_uri("http://127.0.0.1:51234/other")
+                .is_none()
+        );
+        assert!(
+            public
+                .match_redirect_uri("http://localhost:51234/cb")
+                .is_none()
+        );
+        let confidential = client(&["http://127.0.0.1/cb"], false);
+        assert!(
+            confidential
+                .match_redirect_uri("http://127.0.0.1:51234/cb")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn registration_rules() {
+        assert!(validate_redirect_uri("https://app.example/cb").is_ok());
+        assert!(validate_redirect_uri("http://127.0.0.1:8000/cb").is_ok());
+        assert!(validate_redirect_uri("com.example.app:/cb").is_ok());
+        assert!(validate_redirect_uri("http://app.example/cb").is_err());
+        assert!(validate_redirect_uri("https://app.example/cb#x").is_err());
+        assert!(validate_redirect_uri("/relative").is_err());
+        assert!(validate_redirect_uri("javascript:alert(1)").is_err());
+    }
+
+    #[test]
+    fn scopes_parse() {
+        let s = parse_scope("openid  email openid").unwrap();
+        assert_eq!(scope_string(&s), "email openid");
+        assert!(parse_scope("bad\"scope").is_err());
+        assert!(parse_scope("a\\b").is_err());
+        assert!(parse_scope("").unwrap().is_empty());
+    }
+}

@@ -1,0 +1,153 @@
+//! `grant_type=authorization_code`: a code is spent atomically on first presentation; it must
+//! come from the same client, with the same redirect URI, before it expires, with the PKCE
+//! verifier of its challenge (and without one if none was sent, which stops downgrades). A
+//! second presentation revokes everything the first one issued (RFC 6749 §4.1.2).
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::domain::clients::{Client, parse_scope};
+use crate::domain::context::RequestContext;
+use crate::domain::error::{DomainError, OAuthCode, oauth};
+use crate::domain::oauth::grants::TokenRequest;
+use crate::domain::oauth::{OAuthService, Subject, TokenResponse, digest};
+use crate::events::EventKind;
+use crate::storage::oauth::{CodeRedemption, FamilyRecord, RefreshRecord};
+
+/// Whether `verifier` (RFC 7636 §4.1: 43–128 unreserved characters) hashes to `challenge`.
+pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    well_formed && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
+}
+
+impl OAuthService {
+    pub(crate) async fn exchange_code(
+        &self,
+        ctx: &RequestContext,
+        client: &Client,
+        req: &TokenRequest,
+    ) -> Result<TokenResponse, DomainError> {
+        let invalid = |d| oauth(OAuthCode::InvalidGrant, d);
+        let code = req
+            .code
+            .as_deref()
+            .ok_or(oauth(OAuthCode::InvalidRequest, "code is required"))?;
+        if !client.has_grant("authorization_code") {
+            return Err(oauth(
+                OAuthCode::UnauthorizedClient,
+                "client may not use this grant",
+            ));
+        }
+        let now = self.clock.now().unix_timestamp();
+        let code_hash = digest(code);
+        let record = match self.grants.redeem_code(&code_hash, now).await? {
+            CodeRedemption::NotFound => return Err(invalid("unknown code")),
+            CodeRedemption::AlreadyUsed(r) => {
+                if let Some(family) = &r.family_id
+                    && self.grants.revoke_family(family, now).await?
+                {
+                    self.record(
+                        EventKind::TokenRevoked,
+                        ctx,
+                        &r.client_id,
+                        Some(&r.user_id),
+                        "code_reuse",
+                    )
+                    .await?;
+                }
+                return Err(invalid("code already used"));
+            }
+            CodeRedemption::Redeemed(r) => r,
+        };
+        if record.client_id != client.id {
+            return Err(invalid("code was issued to another client"));
+        }
+        if record.expires_at <= now {
+            return Err(invalid("code expired"));
+        }
+        if req.redirect_uri.as_deref() != Some(record.redirect_uri.as_str()) {
+            return Err(invalid("redirect_uri does not match"));
+        }
+        match (&record.code_challenge, &req.code_verifier) {
+            (Some(challenge), Some(verifier)) if pkce_matches(verifier, challenge) => {}
+            (None, None) => {}
+            (Some(_), _) => return Err(invalid("PKCE verification failed")),
+            (None, Some(_)) => return Err(invalid("code_verifier without a code_challenge")),
+        }
+        if self.accounts.find_by_id(&record.user_id).await?.is_none() {
+            return Err(invalid("the user no longer exists"));
+        }
+        let scopes = parse_scope(&record.scope)?;
+        let family = FamilyRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            client_id: client.id.clone(),
+            user_id: record.user_id.clone(),
+            scope: record.scope.clone(),
+            auth_time: record.auth_time,
+            expires_at: now + self.settings.refresh_lifetime,
+            revoked_at: None,
+            created_at: now,
+        };
+        let refresh_token = client
+            .has_grant("refresh_token")
+            .then(|| self.random.token(32));
+        let refresh = refresh_token.as_deref().map(|t| RefreshRecord {
+            token_hash: digest(t),
+            family_id: family.id.clone(),
+            expires_at: (now + self.settings.refresh_idle).min(family.expires_at),
+            used_at: None,
+            created_at: now,
+        });
+        self.grants
+            .insert_family(&family, refresh.as_ref(), Some(&code_hash))
+            .await?;
+        let subject = Subject {
+            user_id: &record.user_id,
+            auth_time: record.auth_time,
+            nonce: record.nonce.as_deref(),
+            family_id: Some(&family.id),
+        };
+        let (access_token, id_token) = self.mint(client, &scopes, Some(subject)).await?;
+        self.record(
+            EventKind::TokenIssued,
+            ctx,
+            &client.id,
+            Some(&record.user_id),
+            "authorization_code",
+        )
+        .await?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.settings.access_ttl,
+            scope: record.scope,
+            refresh_token,
+            id_token,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_rfc7636_appendix_b() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(pkce_matches(verifier, challenge));
+        assert!(!pkce_matches(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj",
+            challenge
+        ));
+        assert!(!pkce_matches(challenge, challenge), "plain is not accepted");
+        assert!(!pkce_matches("short", challenge));
+    }
+}

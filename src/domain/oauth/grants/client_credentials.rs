@@ -1,0 +1,54 @@
+//! `grant_type=client_credentials`: a confidential client gets an access token for itself
+//! (`sub` = its client id), limited to the scopes it holds. No refresh or ID token.
+
+use crate::domain::clients::{Client, parse_scope, scope_string};
+use crate::domain::context::RequestContext;
+use crate::domain::error::{DomainError, OAuthCode, oauth};
+use crate::domain::oauth::grants::TokenRequest;
+use crate::domain::oauth::{OAuthService, TokenResponse};
+use crate::events::EventKind;
+
+impl OAuthService {
+    pub(crate) async fn client_credentials(
+        &self,
+        ctx: &RequestContext,
+        client: &Client,
+        req: &TokenRequest,
+    ) -> Result<TokenResponse, DomainError> {
+        if client.is_public || !client.has_grant("client_credentials") {
+            return Err(oauth(
+                OAuthCode::UnauthorizedClient,
+                "client may not use this grant",
+            ));
+        }
+        let mut scopes = match req.scope.as_deref() {
+            Some(s) => parse_scope(s)?,
+            None => client.scopes.clone(),
+        };
+        if !scopes.is_subset(&client.scopes) {
+            return Err(oauth(
+                OAuthCode::InvalidScope,
+                "scope not allowed for this client",
+            ));
+        }
+        // There is no user: `openid` would promise an ID token that cannot exist.
+        scopes.remove("openid");
+        let (access_token, _) = self.mint(client, &scopes, None).await?;
+        self.record(
+            EventKind::TokenIssued,
+            ctx,
+            &client.id,
+            None,
+            "client_credentials",
+        )
+        .await?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.settings.access_ttl,
+            scope: scope_string(&scopes),
+            refresh_token: None,
+            id_token: None,
+        })
+    }
+}

@@ -1,0 +1,68 @@
+//! The token endpoint (RFC 6749 §3.2): client authentication, then one grant per file.
+
+use crate::domain::clients::ClientCredentials;
+use crate::domain::context::RequestContext;
+use crate::domain::error::{DomainError, OAuthCode, oauth};
+use crate::domain::oauth::{OAuthService, TokenResponse};
+use crate::events::EventKind;
+
+/// `authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6).
+pub mod authorization_code;
+/// `client_credentials` (RFC 6749 §4.4).
+pub mod client_credentials;
+/// `refresh_token` with rotation and reuse detection (RFC 6749 §6, RFC 9700 §4.14).
+pub mod refresh_token;
+
+/// The token request's parameters.
+#[derive(Debug, Clone, Default)]
+pub struct TokenRequest {
+    /// grant_type.
+    pub grant_type: Option<String>,
+    /// code.
+    pub code: Option<String>,
+    /// redirect_uri.
+    pub redirect_uri: Option<String>,
+    /// code_verifier.
+    pub code_verifier: Option<String>,
+    /// refresh_token.
+    pub refresh_token: Option<String>,
+    /// scope.
+    pub scope: Option<String>,
+}
+
+impl OAuthService {
+    /// Answers a token request. Every refusal is recorded as `token_rejected` with its reason.
+    pub async fn token(
+        &self,
+        ctx: &RequestContext,
+        creds: &ClientCredentials,
+        req: &TokenRequest,
+    ) -> Result<TokenResponse, DomainError> {
+        let result = self.token_inner(ctx, creds, req).await;
+        if let Err(DomainError::OAuth { code, description }) = &result {
+            let reason = format!("{}: {description}", code.as_str());
+            self.record(EventKind::TokenRejected, ctx, &creds.id, None, &reason)
+                .await?;
+        }
+        result
+    }
+
+    async fn token_inner(
+        &self,
+        ctx: &RequestContext,
+        creds: &ClientCredentials,
+        req: &TokenRequest,
+    ) -> Result<TokenResponse, DomainError> {
+        let client = self.clients.authenticate(creds).await?;
+        match req.grant_type.as_deref() {
+            Some("authorization_code") => self.exchange_code(ctx, &client, req).await,
+            Some("refresh_token") => self.refresh(ctx, &client, req).await,
+            Some("client_credentials") => self.client_credentials(ctx, &client, req).await,
+            None => Err(oauth(OAuthCode::InvalidRequest, "grant_type is required")),
+            Some(_) => Err(oauth(
+                OAuthCode::UnsupportedGrantType,
+                "unsupported grant_type",
+            )),
+        }
+    }
+}

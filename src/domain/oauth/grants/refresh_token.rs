@@ -1,0 +1,124 @@
+//! `grant_type=refresh_token`: every use rotates the token. Presenting a spent token revokes
+//! its whole family and records `refresh_reuse_detected` (RFC 9700 §4.14.2); two instances
+//! racing on one token are serialised by the database, and exactly one wins. A token expires
+//! when unused for the idle lifetime, and its family at the absolute lifetime.
+
+use crate::domain::clients::{Client, parse_scope, scope_string};
+use crate::domain::context::RequestContext;
+use crate::domain::error::{DomainError, OAuthCode, oauth};
+use crate::domain::oauth::grants::TokenRequest;
+use crate::domain::oauth::{OAuthService, Subject, TokenResponse, digest};
+use crate::events::EventKind;
+use crate::storage::oauth::{FamilyRecord, RefreshRecord, Rotation};
+
+impl OAuthService {
+    pub(crate) async fn refresh(
+        &self,
+        ctx: &RequestContext,
+        client: &Client,
+        req: &TokenRequest,
+    ) -> Result<TokenResponse, DomainError> {
+        let invalid = |d| oauth(OAuthCode::InvalidGrant, d);
+        let token = req.refresh_token.as_deref().ok_or(oauth(
+            OAuthCode::InvalidRequest,
+            "refresh_token is required",
+        ))?;
+        if !client.has_grant("refresh_token") {
+            return Err(oauth(
+                OAuthCode::UnauthorizedClient,
+                "client may not use this grant",
+            ));
+        }
+        let now = self.clock.now().unix_timestamp();
+        let old_hash = digest(token);
+        let Some((old, family)) = self.grants.find_refresh(&old_hash).await? else {
+            return Err(invalid("unknown refresh token"));
+        };
+        if family.client_id != client.id {
+            return Err(invalid("refresh token was issued to another client"));
+        }
+        if family.revoked_at.is_some() {
+            return Err(invalid("refresh token revoked"));
+        }
+        if old.used_at.is_some() {
+            self.reuse_detected(ctx, &family, now).await?;
+            return Err(invalid("refresh token already used"));
+        }
+        if old.expires_at <= now || family.expires_at <= now {
+            return Err(invalid("refresh token expired"));
+        }
+        let granted = parse_scope(&family.scope)?;
+        let scopes = match req.scope.as_deref() {
+            None => granted,
+            Some(s) => {
+                let asked = parse_scope(s)?;
+                if !asked.is_subset(&granted) {
+                    return Err(oauth(
+                        OAuthCode::InvalidScope,
+                        "scope exceeds the original grant",
+                    ));
+                }
+                asked
+            }
+        };
+        if self.accounts.find_by_id(&family.user_id).await?.is_none() {
+            return Err(invalid("the user no longer exists"));
+        }
+        let new_token = self.random.token(32);
+        let new = RefreshRecord {
+            token_hash: digest(&new_token),
+            family_id: family.id.clone(),
+            expires_at: (now + self.settings.refresh_idle).min(family.expires_at),
+            used_at: None,
+            created_at: now,
+        };
+        match self.grants.rotate_refresh(&old_hash, &new, now).await? {
+            Rotation::Rotated => {}
+            Rotation::Reused => {
+                self.reuse_detected(ctx, &family, now).await?;
+                return Err(invalid("refresh token already used"));
+            }
+            Rotation::NotFound => return Err(invalid("unknown refresh token")),
+        }
+        let subject = Subject {
+            user_id: &family.user_id,
+            auth_time: family.auth_time,
+            nonce: None,
+            family_id: Some(&family.id),
+        };
+        let (access_token, id_token) = self.mint(client, &scopes, Some(subject)).await?;
+        self.record(
+            EventKind::TokenRefreshed,
+            ctx,
+            &client.id,
+            Some(&family.user_id),
+            "rotated",
+        )
+        .await?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.settings.access_ttl,
+            scope: scope_string(&scopes),
+            refresh_token: Some(new_token),
+            id_token,
+        })
+    }
+
+    async fn reuse_detected(
+        &self,
+        ctx: &RequestContext,
+        family: &FamilyRecord,
+        now: i64,
+    ) -> Result<(), DomainError> {
+        self.grants.revoke_family(&family.id, now).await?;
+        self.record(
+            EventKind::RefreshReuseDetected,
+            ctx,
+            &family.client_id,
+            Some(&family.user_id),
+            "family_revoked",
+        )
+        .await
+    }
+}

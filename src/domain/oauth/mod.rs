@@ -1,0 +1,212 @@
+//! The OAuth 2.0 / OpenID Connect provider: authorization requests and codes, the three grants,
+//! bearer-token validation, userinfo, introspection (RFC 7662) and revocation (RFC 7009).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use jsonwebtoken::Algorithm;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::domain::accounts::service::AccountService;
+use crate::domain::clients::{Client, ClientService, hex_lower, scope_string};
+use crate::domain::clock::{Clock, Random};
+use crate::domain::context::RequestContext;
+use crate::domain::error::DomainError;
+use crate::domain::tokens::jwt::{self, AccessClaims, IdClaims};
+use crate::domain::tokens::keys::KeyRing;
+use crate::events::sink::EventSink;
+use crate::events::{AuthEvent, EventKind};
+use crate::storage::oauth::GrantStore;
+
+/// Authorization requests, consent and codes.
+pub mod authorize;
+/// The token endpoint's grants.
+pub mod grants;
+/// Bearer validation, userinfo, introspection, revocation.
+pub mod tokens;
+
+/// Token lifetimes and formats.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// `iss` of every token.
+    pub issuer: String,
+    /// Access-token lifetime (seconds).
+    pub access_ttl: i64,
+    /// ID-token lifetime (seconds).
+    pub id_ttl: i64,
+    /// Authorization-code lifetime (seconds).
+    pub code_ttl: i64,
+    /// A refresh token unused this long expires (seconds).
+    pub refresh_idle: i64,
+    /// A grant's refresh tokens all end this long after sign-in (seconds).
+    pub refresh_lifetime: i64,
+    /// Access-token signing algorithm.
+    pub access_alg: Algorithm,
+}
+
+/// The token endpoint's success response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenResponse {
+    /// The access token (a JWT).
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Granted scope.
+    pub scope: String,
+    /// A refresh token, for clients holding the `refresh_token` grant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// An ID token, when `openid` was granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+/// The OAuth provider.
+#[derive(Clone)]
+pub struct OAuthService {
+    pub(crate) clients: ClientService,
+    pub(crate) accounts: AccountService,
+    pub(crate) grants: Arc<dyn GrantStore>,
+    pub(crate) keys: Arc<KeyRing>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) random: Arc<dyn Random>,
+    pub(crate) events: EventSink,
+    pub(crate) settings: TokenSettings,
+}
+
+impl std::fmt::Debug for OAuthService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OAuthService")
+    }
+}
+
+/// SHA-256 (hex) of an opaque token or code: only digests are stored.
+pub fn digest(token: &str) -> String {
+    hex_lower(&Sha256::digest(token.as_bytes()))
+}
+
+/// Who a set of tokens is for.
+pub(crate) struct Subject<'a> {
+    pub user_id: &'a str,
+    pub auth_time: i64,
+    pub nonce: Option<&'a str>,
+    pub family_id: Option<&'a str>,
+}
+
+impl OAuthService {
+    /// Builds the provider.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        clients: ClientService,
+        accounts: AccountService,
+        grants: Arc<dyn GrantStore>,
+        keys: Arc<KeyRing>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+        events: EventSink,
+        settings: TokenSettings,
+    ) -> Self {
+        Self {
+            clients,
+            accounts,
+            grants,
+            keys,
+            clock,
+            random,
+            events,
+            settings,
+        }
+    }
+
+    /// The key ring (JWKS, rotation).
+    pub fn keys(&self) -> &Arc<KeyRing> {
+        &self.keys
+    }
+
+    /// The clients.
+    pub fn clients(&self) -> &ClientService {
+        &self.clients
+    }
+
+    /// Token settings (for discovery).
+    pub fn settings(&self) -> &TokenSettings {
+        &self.settings
+    }
+
+    /// Mints an access token (and an ID token when `openid` is in `scopes` and a user signed
+    /// in) for `client`.
+    pub(crate) async fn mint(
+        &self,
+        client: &Client,
+        scopes: &BTreeSet<String>,
+        subject: Option<Subject<'_>>,
+    ) -> Result<(String, Option<String>), DomainError> {
+        let now = self.clock.now().unix_timestamp();
+        let claims = AccessClaims {
+            iss: self.settings.issuer.clone(),
+            sub: subject
+                .as_ref()
+                .map_or_else(|| client.id.clone(), |s| s.user_id.to_owned()),
+            aud: client.id.clone(),
+            exp: now + self.settings.access_ttl,
+            iat: now,
+            nbf: now,
+            jti: uuid::Uuid::new_v4().to_string(),
+            client_id: client.id.clone(),
+            scope: scope_string(scopes),
+            auth_time: subject.as_ref().map(|s| s.auth_time),
+            sid: subject
+                .as_ref()
+                .and_then(|s| s.family_id.map(str::to_owned)),
+        };
+        let access = jwt::sign_access(&self.keys, self.settings.access_alg, &claims)?;
+        let Some(subject) = subject.filter(|_| scopes.contains("openid")) else {
+            return Ok((access, None));
+        };
+        let email = if scopes.contains("email") {
+            self.accounts
+                .find_by_id(subject.user_id)
+                .await?
+                .map(|a| a.email)
+        } else {
+            None
+        };
+        let id = IdClaims {
+            iss: self.settings.issuer.clone(),
+            sub: subject.user_id.to_owned(),
+            aud: client.id.clone(),
+            azp: client.id.clone(),
+            exp: now + self.settings.id_ttl,
+            iat: now,
+            auth_time: subject.auth_time,
+            nonce: subject.nonce.map(str::to_owned),
+            at_hash: Some(jwt::at_hash(&access)),
+            acr: "0".into(),
+            amr: vec!["pwd".into()],
+            sid: subject.family_id.map(str::to_owned),
+            email_verified: email.as_ref().map(|_| false),
+            email,
+        };
+        Ok((access, Some(jwt::sign_id(&self.keys, &id)?)))
+    }
+
+    /// Records a token event for `client_id`.
+    pub(crate) async fn record(
+        &self,
+        kind: EventKind,
+        ctx: &RequestContext,
+        client_id: &str,
+        user_id: Option<&str>,
+        decision: &str,
+    ) -> Result<(), DomainError> {
+        let mut e = AuthEvent::new(kind, ctx, self.clock.now()).decision(decision);
+        e.client_id = (!client_id.is_empty()).then(|| client_id.chars().take(128).collect());
+        if let Some(u) = user_id {
+            e = e.user(u);
+        }
+        Ok(self.events.record(e).await?)
+    }
+}

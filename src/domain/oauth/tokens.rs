@@ -1,0 +1,241 @@
+//! Bearer tokens in use: validation for protected endpoints (every refusal recorded as
+//! `token_rejected` with its reason, never the token), userinfo (OIDC Core §5.3),
+//! introspection (RFC 7662) and revocation (RFC 7009).
+
+use serde_json::{Value, json};
+
+use crate::domain::clients::{Client, ClientCredentials};
+use crate::domain::context::RequestContext;
+use crate::domain::error::{DomainError, OAuthCode, oauth};
+use crate::domain::oauth::{OAuthService, digest};
+use crate::domain::tokens::jwt::{self, AccessClaims, Rejection};
+use crate::events::EventKind;
+
+impl OAuthService {
+    /// Validates a token without recording anything: signature, claims, then revocation of
+    /// the token itself or of its grant.
+    async fn check_access(
+        &self,
+        token: &str,
+    ) -> Result<Result<AccessClaims, Rejection>, DomainError> {
+        let now = self.clock.now().unix_timestamp();
+        let claims = match jwt::verify_access(&self.keys, token, &self.settings.issuer, now).await?
+        {
+            Ok(c) => c,
+            Err(r) => return Ok(Err(r)),
+        };
+        if self.grants.is_jti_revoked(&claims.jti).await? {
+            return Ok(Err("revoked"));
+        }
+        if let Some(sid) = &claims.sid {
+            let family = self.grants.find_family(sid).await?;
+            if family.is_none_or(|f| f.revoked_at.is_some()) {
+                return Ok(Err("grant_revoked"));
+            }
+        }
+        Ok(Ok(claims))
+    }
+
+    /// Validates a bearer token for a protected endpoint.
+    pub async fn authenticate_bearer(
+        &self,
+        ctx: &RequestContext,
+        token: &str,
+    ) -> Result<AccessClaims, DomainError> {
+        match self.check_access(token).await? {
+            Ok(c) => Ok(c),
+            Err(reason) => {
+                self.record(EventKind::TokenRejected, ctx, "", None, reason)
+                    .await?;
+                Err(DomainError::InvalidToken(reason))
+            }
+        }
+    }
+
+    /// The userinfo claims for a token carrying `openid`.
+    pub async fn userinfo(&self, ctx: &RequestContext, token: &str) -> Result<Value, DomainError> {
+        let claims = self.authenticate_bearer(ctx, token).await?;
+        if !claims.has_scope("openid") || claims.sub == claims.client_id {
+            return Err(DomainError::InsufficientScope);
+        }
+        let Some(account) = self.accounts.find_by_id(&claims.sub).await? else {
+            self.record(
+                EventKind::TokenRejected,
+                ctx,
+                &claims.client_id,
+                None,
+                "unknown_subject",
+            )
+            .await?;
+            return Err(DomainError::InvalidToken("unknown_subject"));
+        };
+        let mut out = json!({ "sub": account.id });
+        if claims.has_scope("email")
+            && let Some(obj) = out.as_object_mut()
+        {
+            obj.insert("email".into(), json!(account.email));
+            obj.insert("email_verified".into(), json!(false));
+        }
+        Ok(out)
+    }
+
+    async fn confidential(&self, creds: &ClientCredentials) -> Result<Client, DomainError> {
+        let client = self.clients.authenticate(creds).await?;
+        if client.is_public {
+            return Err(oauth(
+                OAuthCode::InvalidClient,
+                "public clients cannot introspect",
+            ));
+        }
+        Ok(client)
+    }
+
+    /// RFC 7662: any authenticated confidential client (a resource server) may ask.
+    pub async fn introspect(
+        &self,
+        creds: &ClientCredentials,
+        token: &str,
+    ) -> Result<Value, DomainError> {
+        self.confidential(creds).await?;
+        if let Ok(c) = self.check_access(token).await? {
+            return Ok(json!({
+                "active": true,
+                "token_type": "access_token",
+                "scope": c.scope,
+                "client_id": c.client_id,
+                "sub": c.sub,
+                "aud": c.aud,
+                "iss": c.iss,
+                "exp": c.exp,
+                "iat": c.iat,
+                "nbf": c.nbf,
+                "jti": c.jti,
+            }));
+        }
+        let now = self.clock.now().unix_timestamp();
+        if token.len() <= jwt::MAX_TOKEN_LEN
+            && let Some((r, f)) = self.grants.find_refresh(&digest(token)).await?
+            && r.used_at.is_none()
+            && f.revoked_at.is_none()
+            && r.expires_at > now
+            && f.expires_at > now
+        {
+            return Ok(json!({
+                "active": true,
+                "token_type": "refresh_token",
+                "scope": f.scope,
+                "client_id": f.client_id,
+                "sub": f.user_id,
+                "exp": r.expires_at,
+                "iat": r.created_at,
+                "iss": self.settings.issuer,
+            }));
+        }
+        Ok(json!({ "active": false }))
+    }
+
+    /// RFC 7009: revokes a refresh token (with its whole grant) or an access token, if it was
+    /// issued to the calling client. Unknown tokens are not an error.
+    pub async fn revoke(
+        &self,
+        ctx: &RequestContext,
+        creds: &ClientCredentials,
+        token: &str,
+    ) -> Result<(), DomainError> {
+        let client = self.clients.authenticate(creds).await?;
+        let now = self.clock.now().unix_timestamp();
+        if token.len() > jwt::MAX_TOKEN_LEN {
+            return Ok(());
+        }
+        if let Some((_, family)) = self.grants.find_refresh(&digest(token)).await? {
+            if family.client_id == client.id && self.grants.revoke_family(&family.id, now).await? {
+                self.record(
+                    EventKind::TokenRevoked,
+                    ctx,
+                    &client.id,
+                    Some(&family.user_id),
+                    "refresh_token",
+                )
+                .await?;
+            }
+            return Ok(());
+        }
+        if let Ok(c) = self.check_access(token).await?
+            && c.client_id == client.id
+        {
+            self.grants.revoke_jti(&c.jti, c.exp, now).await?;
+            let user = (c.sub != c.client_id).then_some(c.sub.as_str());
+            self.record(
+                EventKind::TokenRevoked,
+                ctx,
+                &client.id,
+                user,
+                "access_token",
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// What RP-initiated logout should do.
+#[derive(Debug, Clone)]
+pub struct EndSession {
+    /// The user the `id_token_hint` names, whose session should end.
+    pub user_id: Option<String>,
+    /// Where to send the browser afterwards (a registered post-logout URI, with `state`).
+    pub redirect: Option<String>,
+}
+
+impl OAuthService {
+    /// Validates an RP-initiated logout request (OIDC RP-Initiated Logout 1.0 §2–3). A
+    /// post-logout redirect needs a valid `id_token_hint` (or `client_id`) naming the client
+    /// that registered that exact URI; an invalid hint is refused.
+    pub async fn end_session(
+        &self,
+        id_token_hint: Option<&str>,
+        client_id: Option<&str>,
+        post_logout_redirect_uri: Option<&str>,
+        state: Option<&str>,
+    ) -> Result<Result<EndSession, &'static str>, DomainError> {
+        let hint = match id_token_hint {
+            Some(t) => match jwt::verify_id_hint(&self.keys, t, &self.settings.issuer).await? {
+                Some(c) => Some(c),
+                None => {
+                    return Ok(Err(
+                        "The sign-out request carries an invalid id_token_hint.",
+                    ));
+                }
+            },
+            None => None,
+        };
+        if let (Some(h), Some(c)) = (&hint, client_id)
+            && h.aud != c
+        {
+            return Ok(Err(
+                "The sign-out request names two different applications.",
+            ));
+        }
+        let client_id = hint.as_ref().map(|h| h.aud.as_str()).or(client_id);
+        let redirect = match post_logout_redirect_uri {
+            None => None,
+            Some(uri) => {
+                let client = match client_id {
+                    Some(id) => self.clients.find(id).await?,
+                    None => None,
+                };
+                if !client.is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri)) {
+                    return Ok(Err(
+                        "The application asked to return to an address it did not register.",
+                    ));
+                }
+                let params: Vec<(&str, &str)> = state.map(|s| ("state", s)).into_iter().collect();
+                Some(crate::domain::oauth::authorize::with_params(uri, &params))
+            }
+        };
+        Ok(Ok(EndSession {
+            user_id: hint.map(|h| h.sub),
+            redirect,
+        }))
+    }
+}

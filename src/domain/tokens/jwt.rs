@@ -1,0 +1,242 @@
+//! Access tokens (RFC 9068 JWT profile) and ID tokens (OIDC Core §2), signing and validation.
+//!
+//! Validation is strict by construction: the header must name a `kid` we published, the
+//! algorithm must be that key's own (so `none`, or HS256 keyed with our public RSA key, never
+//! verify), `jku`/`x5u`/`jwk`/`x5c` headers are refused outright (we never fetch keys a token
+//! points at), and `iss`, `exp` and `nbf` are checked against the injected clock.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::domain::error::DomainError;
+use crate::domain::tokens::keys::KeyRing;
+
+/// Longest token accepted for validation (ours are well under 2 KiB).
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+/// Clock skew tolerated on `exp`/`nbf`, in seconds.
+pub const LEEWAY: i64 = 5;
+
+/// Claims of an access token (RFC 9068 §2.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Issuer.
+    pub iss: String,
+    /// The user id, or the client id for client-credentials tokens.
+    pub sub: String,
+    /// Audience: the client the token was issued to.
+    pub aud: String,
+    /// Expiry (unix seconds).
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Unique id (revocation key).
+    pub jti: String,
+    /// The client the token was issued to.
+    pub client_id: String,
+    /// Granted scope, space-separated.
+    pub scope: String,
+    /// When the user authenticated (absent for client credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// The grant (token family) the token belongs to; revoking it revokes the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+}
+
+impl AccessClaims {
+    /// Whether the token carries `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope.split(' ').any(|s| s == scope)
+    }
+}
+
+/// Claims of an ID token (OIDC Core §2, §3.1.3.6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdClaims {
+    /// Issuer.
+    pub iss: String,
+    /// User id.
+    pub sub: String,
+    /// The client.
+    pub aud: String,
+    /// Authorized party (the client).
+    pub azp: String,
+    /// Expiry.
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// When the user authenticated.
+    pub auth_time: i64,
+    /// The request's nonce.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// Left half of SHA-256 of the access token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_hash: Option<String>,
+    /// Authentication context class.
+    pub acr: String,
+    /// Authentication methods.
+    pub amr: Vec<String>,
+    /// The grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Email (with the `email` scope).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Whether the email was verified (with the `email` scope).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+}
+
+/// `at_hash` (OIDC Core §3.1.3.6) for SHA-256-based algorithms.
+pub fn at_hash(access_token: &str) -> String {
+    let digest = Sha256::digest(access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(digest.get(..16).unwrap_or_default())
+}
+
+fn sign<T: Serialize>(
+    ring: &KeyRing,
+    alg: Algorithm,
+    typ: &str,
+    claims: &T,
+) -> Result<String, DomainError> {
+    let key = ring.signer(alg)?;
+    let mut header = Header::new(alg);
+    header.typ = Some(typ.to_owned());
+    header.kid = Some(key.kid.clone());
+    jsonwebtoken::encode(&header, claims, &key.encoding)
+        .map_err(|e| DomainError::Unexpected(anyhow::anyhow!("signing failed: {e}")))
+}
+
+/// Signs an access token with the active key of `alg` (`typ: at+jwt`).
+pub fn sign_access(
+    ring: &KeyRing,
+    alg: Algorithm,
+    claims: &AccessClaims,
+) -> Result<String, DomainError> {
+    sign(ring, alg, "at+jwt", claims)
+}
+
+/// Signs an ID token with the active RS256 key.
+pub fn sign_id(ring: &KeyRing, claims: &IdClaims) -> Result<String, DomainError> {
+    sign(ring, Algorithm::RS256, "JWT", claims)
+}
+
+/// Why a token was refused (recorded in `token_rejected`, never shown with the token).
+pub type Rejection = &'static str;
+
+/// Checks the header and signature of `token` against our keys and `issuer`, and decodes the
+/// claims. `exp`/`nbf` are left to the caller, which owns the clock.
+async fn verify_signed<T: for<'de> Deserialize<'de>>(
+    ring: &KeyRing,
+    token: &str,
+    issuer: &str,
+    expected_typ: &[&str],
+) -> Result<Result<T, Rejection>, DomainError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Ok(Err("too_large"));
+    }
+    let Ok(header) = jsonwebtoken::decode_header(token) else {
+        return Ok(Err("malformed"));
+    };
+    if header.jku.is_some() || header.x5u.is_some() || header.jwk.is_some() || header.x5c.is_some()
+    {
+        return Ok(Err("embedded_key_reference"));
+    }
+    let typ_ok = header
+        .typ
+        .as_deref()
+        .is_some_and(|t| expected_typ.iter().any(|e| t.eq_ignore_ascii_case(e)));
+    if !typ_ok {
+        return Ok(Err("wrong_type"));
+    }
+    let Some(kid) = header.kid.as_deref() else {
+        return Ok(Err("missing_kid"));
+    };
+    if kid.is_empty()
+        || kid.len() > 64
+        || !kid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Ok(Err("bad_kid"));
+    }
+    let Some(key) = ring.verifier(kid).await? else {
+        return Ok(Err("unknown_kid"));
+    };
+    if header.alg != key.alg {
+        return Ok(Err("algorithm_mismatch"));
+    }
+    let mut validation = Validation::new(key.alg);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    validation.set_issuer(&[issuer]);
+    match jsonwebtoken::decode::<T>(token, &key.decoding, &validation) {
+        Ok(data) => Ok(Ok(data.claims)),
+        Err(e) => Ok(Err(match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => "bad_signature",
+            jsonwebtoken::errors::ErrorKind::InvalidIssuer => "wrong_issuer",
+            jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => "algorithm_mismatch",
+            _ => "malformed",
+        })),
+    }
+}
+
+/// Validates an access token at `now` (unix seconds).
+pub async fn verify_access(
+    ring: &KeyRing,
+    token: &str,
+    issuer: &str,
+    now: i64,
+) -> Result<Result<AccessClaims, Rejection>, DomainError> {
+    let claims =
+        match verify_signed::<AccessClaims>(ring, token, issuer, &["at+jwt", "application/at+jwt"])
+            .await?
+        {
+            Ok(c) => c,
+            Err(r) => return Ok(Err(r)),
+        };
+    if claims.exp + LEEWAY <= now {
+        return Ok(Err("expired"));
+    }
+    if claims.nbf > now + LEEWAY {
+        return Ok(Err("not_yet_valid"));
+    }
+    if claims.aud != claims.client_id {
+        return Ok(Err("wrong_audience"));
+    }
+    Ok(Ok(claims))
+}
+
+/// Validates an ID token used as `id_token_hint`: signature and issuer only (an expired hint
+/// is still a fine statement of who is signing out).
+pub async fn verify_id_hint(
+    ring: &KeyRing,
+    token: &str,
+    issuer: &str,
+) -> Result<Option<IdClaims>, DomainError> {
+    Ok(verify_signed::<IdClaims>(ring, token, issuer, &["JWT"])
+        .await?
+        .ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_matches_the_oidc_example() {
+        // OIDC Core appendix A.3: access token "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"
+        assert_eq!(
+            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
+    }
+}

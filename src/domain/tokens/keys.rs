@@ -1,0 +1,390 @@
+//! The signing key ring: one active key per algorithm (RS256 for ID tokens, as OIDC requires;
+//! ES256 and EdDSA available), generated on first start and kept in the database, with the
+//! private half sealed by `AUTHD_MASTER_KEY` (AES-256-GCM, the kid as associated data) when it
+//! is set. Keys are parsed once into signing and verifying keys; every instance reloads the
+//! published set periodically and when it meets an unknown `kid`, so `authd keys rotate` on any
+//! instance takes effect everywhere without a restart.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair,
+};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use serde_json::json;
+
+use crate::domain::clock::{Clock, Random};
+use crate::domain::error::DomainError;
+use crate::storage::oauth::{KeyRecord, KeyStore};
+
+/// The algorithms authd signs with.
+pub const ALGORITHMS: [Algorithm; 3] = [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
+
+/// The wire name of an algorithm we use.
+pub fn alg_name(alg: Algorithm) -> &'static str {
+    match alg {
+        Algorithm::RS256 => "RS256",
+        Algorithm::ES256 => "ES256",
+        Algorithm::EdDSA => "EdDSA",
+        _ => "unsupported",
+    }
+}
+
+/// Parses one of our algorithm names.
+pub fn parse_alg(s: &str) -> Option<Algorithm> {
+    ALGORITHMS.into_iter().find(|a| alg_name(*a) == s)
+}
+
+/// A 256-bit key that seals private signing keys at rest.
+#[derive(Clone)]
+pub struct MasterKey([u8; 32]);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(..)")
+    }
+}
+
+impl MasterKey {
+    /// From base64 (standard or URL-safe) of exactly 32 bytes.
+    pub fn parse(b64: &str) -> Option<Self> {
+        let bytes = STANDARD
+            .decode(b64.trim())
+            .or_else(|_| URL_SAFE_NO_PAD.decode(b64.trim()))
+            .ok()?;
+        Some(Self(bytes.try_into().ok()?))
+    }
+
+    fn cipher(&self) -> Result<LessSafeKey, DomainError> {
+        UnboundKey::new(&AES_256_GCM, &self.0)
+            .map(LessSafeKey::new)
+            .map_err(|_| DomainError::Unexpected(anyhow::anyhow!("AUTHD_MASTER_KEY unusable")))
+    }
+}
+
+/// One parsed key.
+pub struct SigningKey {
+    /// Key id.
+    pub kid: String,
+    /// Its algorithm (pinned: a token claiming another is refused).
+    pub alg: Algorithm,
+    /// For signing.
+    pub encoding: EncodingKey,
+    /// For verifying.
+    pub decoding: DecodingKey,
+    /// The public JWK.
+    pub jwk: serde_json::Value,
+    /// Whether it is the newest of its algorithm (used for signing).
+    pub active: bool,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SigningKey({}, {:?})", self.kid, self.alg)
+    }
+}
+
+#[derive(Default)]
+struct KeySet {
+    by_kid: HashMap<String, Arc<SigningKey>>,
+    active: HashMap<&'static str, Arc<SigningKey>>,
+    jwks: serde_json::Value,
+}
+
+/// The published keys, shared by every request.
+pub struct KeyRing {
+    store: Arc<dyn KeyStore>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    master: Option<MasterKey>,
+    /// How long a retired key stays published (the longest token lifetime plus a margin).
+    publish_after_retire: i64,
+    set: RwLock<Arc<KeySet>>,
+    last_reload: std::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyRing")
+    }
+}
+
+impl KeyRing {
+    /// Loads the published keys, generating a first set if there is none.
+    pub async fn load(
+        store: Arc<dyn KeyStore>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+        master: Option<MasterKey>,
+        publish_after_retire: i64,
+    ) -> Result<Self, DomainError> {
+        let ring = Self {
+            store,
+            clock,
+            random,
+            master,
+            publish_after_retire,
+            set: RwLock::new(Arc::new(KeySet::default())),
+            last_reload: std::sync::Mutex::new(None),
+        };
+        ring.reload().await?;
+        let complete = ALGORITHMS
+            .iter()
+            .all(|a| ring.current().active.contains_key(alg_name(*a)));
+        if !complete {
+            ring.rotate().await?;
+        }
+        Ok(ring)
+    }
+
+    fn current(&self) -> Arc<KeySet> {
+        self.set
+            .read()
+            .map_or_else(|p| p.into_inner().clone(), |s| s.clone())
+    }
+
+    /// Re-reads the published keys from the database.
+    pub async fn reload(&self) -> Result<(), DomainError> {
+        let now = self.clock.now().unix_timestamp();
+        let records = self.store.list_published(now).await?;
+        let mut set = KeySet::default();
+        let mut jwks = Vec::new();
+        for r in records {
+            let mut key = self.parse(&r)?;
+            let name = alg_name(key.alg);
+            // Records come newest first: the first of each algorithm that is not retired signs.
+            key.active = r.retire_after.is_none() && !set.active.contains_key(name);
+            let key = Arc::new(key);
+            if key.active {
+                set.active.insert(name, key.clone());
+            }
+            jwks.push(key.jwk.clone());
+            set.by_kid.insert(key.kid.clone(), key);
+        }
+        set.jwks = json!({ "keys": jwks });
+        if let Ok(mut guard) = self.last_reload.lock() {
+            *guard = Some(tokio::time::Instant::now());
+        }
+        match self.set.write() {
+            Ok(mut g) => *g = Arc::new(set),
+            Err(p) => *p.into_inner() = Arc::new(set),
+        }
+        Ok(())
+    }
+
+    /// Makes a new active key for every algorithm; the old ones stay published until every
+    /// token they signed has expired.
+    pub async fn rotate(&self) -> Result<Vec<String>, DomainError> {
+        let now = self.clock.now().unix_timestamp();
+        let mut records = Vec::new();
+        for alg in ALGORITHMS {
+            records.push(self.generate(alg, now)?);
+        }
+        self.store
+            .rotate(&records, now + self.publish_after_retire)
+            .await?;
+        self.reload().await?;
+        Ok(records.into_iter().map(|r| r.kid).collect())
+    }
+
+    /// The active key for `alg`.
+    pub fn signer(&self, alg: Algorithm) -> Result<Arc<SigningKey>, DomainError> {
+        self.current()
+            .active
+            .get(alg_name(alg))
+            .cloned()
+            .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("no active {alg:?} key")))
+    }
+
+    /// The key with id `kid`, reloading once (at most every 5 s) if it is unknown, so a
+    /// rotation made by another instance is seen at once.
+    pub async fn verifier(&self, kid: &str) -> Result<Option<Arc<SigningKey>>, DomainError> {
+        if let Some(k) = self.current().by_kid.get(kid) {
+            return Ok(Some(k.clone()));
+        }
+        let stale = self.last_reload.lock().map_or(true, |g| {
+            g.is_none_or(|t| t.elapsed() > std::time::Duration::from_secs(5))
+        });
+        if stale {
+            self.reload().await?;
+        }
+        Ok(self.current().by_kid.get(kid).cloned())
+    }
+
+    /// The JWKS document.
+    pub fn jwks(&self) -> serde_json::Value {
+        self.current().jwks.clone()
+    }
+
+    fn generate(&self, alg: Algorithm, now: i64) -> Result<KeyRecord, DomainError> {
+        let fail =
+            |what: &str| DomainError::Unexpected(anyhow::anyhow!("key generation failed: {what}"));
+        let rng = SystemRandom::new();
+        let pkcs8: Vec<u8> = match alg {
+            Algorithm::RS256 => {
+                let kp = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+                    .map_err(|_| fail("rsa"))?;
+                AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&kp)
+                    .map_err(|_| fail("rsa der"))?
+                    .as_ref()
+                    .to_vec()
+            }
+            Algorithm::ES256 => {
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                    .map_err(|_| fail("p256"))?
+                    .as_ref()
+                    .to_vec()
+            }
+            _ => Ed25519KeyPair::generate_pkcs8(&rng)
+                .map_err(|_| fail("ed25519"))?
+                .as_ref()
+                .to_vec(),
+        };
+        let kid = self.random.token(12);
+        let jwk = public_jwk(alg, &kid, &pkcs8)?;
+        Ok(KeyRecord {
+            private_key: self.seal(&kid, &pkcs8)?,
+            public_jwk: jwk.to_string(),
+            alg: alg_name(alg).to_owned(),
+            kid,
+            created_at: now,
+            retire_after: None,
+        })
+    }
+
+    fn seal(&self, kid: &str, der: &[u8]) -> Result<String, DomainError> {
+        let Some(master) = &self.master else {
+            return Ok(format!("plain:{}", STANDARD.encode(der)));
+        };
+        let mut nonce = [0u8; 12];
+        self.random.fill(&mut nonce);
+        let mut data = der.to_vec();
+        master
+            .cipher()?
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(kid.as_bytes()),
+                &mut data,
+            )
+            .map_err(|_| DomainError::Unexpected(anyhow::anyhow!("sealing a key failed")))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&data);
+        Ok(format!("v1:{}", STANDARD.encode(out)))
+    }
+
+    fn open(&self, r: &KeyRecord) -> Result<Vec<u8>, DomainError> {
+        let bad =
+            |why: &str| DomainError::Unexpected(anyhow::anyhow!("signing key {}: {why}", r.kid));
+        if let Some(plain) = r.private_key.strip_prefix("plain:") {
+            return STANDARD.decode(plain).map_err(|_| bad("corrupt"));
+        }
+        let sealed = r
+            .private_key
+            .strip_prefix("v1:")
+            .ok_or_else(|| bad("unknown format"))?;
+        let master = self
+            .master
+            .as_ref()
+            .ok_or_else(|| bad("sealed, but AUTHD_MASTER_KEY is not set"))?;
+        let bytes = STANDARD.decode(sealed).map_err(|_| bad("corrupt"))?;
+        let (nonce, ct) = bytes.split_at_checked(12).ok_or_else(|| bad("corrupt"))?;
+        let nonce: [u8; 12] = nonce.try_into().map_err(|_| bad("corrupt"))?;
+        let mut ct = ct.to_vec();
+        let plain = master
+            .cipher()?
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(r.kid.as_bytes()),
+                &mut ct,
+            )
+            .map_err(|_| bad("cannot be opened with AUTHD_MASTER_KEY"))?;
+        Ok(plain.to_vec())
+    }
+
+    fn parse(&self, r: &KeyRecord) -> Result<SigningKey, DomainError> {
+        let bad =
+            |why: &str| DomainError::Unexpected(anyhow::anyhow!("signing key {}: {why}", r.kid));
+        let alg = parse_alg(&r.alg).ok_or_else(|| bad("unknown algorithm"))?;
+        let der = self.open(r)?;
+        let jwk: serde_json::Value =
+            serde_json::from_str(&r.public_jwk).map_err(|_| bad("bad jwk"))?;
+        let field = |k: &str| {
+            jwk.get(k)
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| bad("jwk field missing"))
+        };
+        let (encoding, decoding) = match alg {
+            Algorithm::RS256 => {
+                let pem = format!(
+                    "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+                    STANDARD.encode(&der)
+                );
+                (
+                    EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|_| bad("rsa"))?,
+                    DecodingKey::from_rsa_components(field("n")?, field("e")?)
+                        .map_err(|_| bad("rsa public"))?,
+                )
+            }
+            Algorithm::ES256 => (
+                EncodingKey::from_ec_der(&der),
+                DecodingKey::from_ec_components(field("x")?, field("y")?)
+                    .map_err(|_| bad("ec public"))?,
+            ),
+            _ => (
+                EncodingKey::from_ed_der(&der),
+                DecodingKey::from_ed_components(field("x")?).map_err(|_| bad("ed public"))?,
+            ),
+        };
+        Ok(SigningKey {
+            kid: r.kid.clone(),
+            alg,
+            encoding,
+            decoding,
+            jwk,
+            active: false,
+        })
+    }
+}
+
+fn public_jwk(alg: Algorithm, kid: &str, pkcs8: &[u8]) -> Result<serde_json::Value, DomainError> {
+    let fail = || DomainError::Unexpected(anyhow::anyhow!("public key extraction failed"));
+    let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+    let mut jwk = match alg {
+        Algorithm::RS256 => {
+            let kp = aws_lc_rs::rsa::KeyPair::from_pkcs8(pkcs8).map_err(|_| fail())?;
+            let public = kp.public_key();
+            json!({
+                "kty": "RSA",
+                "n": b64(public.modulus().big_endian_without_leading_zero()),
+                "e": b64(public.exponent().big_endian_without_leading_zero()),
+            })
+        }
+        Algorithm::ES256 => {
+            let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
+                .map_err(|_| fail())?;
+            // Uncompressed point: 0x04 || x (32) || y (32).
+            let point = kp.public_key().as_ref();
+            let (x, y) = (
+                point.get(1..33).ok_or_else(fail)?,
+                point.get(33..65).ok_or_else(fail)?,
+            );
+            json!({ "kty": "EC", "crv": "P-256", "x": b64(x), "y": b64(y) })
+        }
+        _ => {
+            let kp = Ed25519KeyPair::from_pkcs8(pkcs8).map_err(|_| fail())?;
+            json!({ "kty": "OKP", "crv": "Ed25519", "x": b64(kp.public_key().as_ref()) })
+        }
+    };
+    if let Some(obj) = jwk.as_object_mut() {
+        obj.insert("kid".into(), json!(kid));
+        obj.insert("use".into(), json!("sig"));
+        obj.insert("alg".into(), json!(alg_name(alg)));
+    }
+    Ok(jwk)
+}

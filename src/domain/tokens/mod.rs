@@ -1,0 +1,7 @@
+//! Signing keys and JWTs: the key ring (generation, rotation, encryption at rest, JWKS) and
+//! the access- and ID-token formats with their validation.
+
+/// JWT claims, signing and validation.
+pub mod jwt;
+/// The key ring.
+pub mod keys;

@@ -1,0 +1,239 @@
+//! `GET /authorize` and `POST /authorize/consent` (RFC 6749 §4.1.1, OIDC Core §3.1.2). The user
+//! signs in through the same `/login` form, with its protections, and comes back here.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::domain::error::OAuthCode;
+use crate::domain::oauth::authorize::{AuthorizeFailure, AuthorizeParams, AuthorizeRequest};
+use crate::http::error::{HttpError, urlencode};
+use crate::http::extract::{CsrfForm, CsrfProtected, CurrentUser, WebSession};
+use crate::http::pages::ErrorPage;
+use crate::state::AppState;
+
+const PENDING: &str = "oauth_pending";
+
+/// The authorization request's query (each parameter at most once).
+#[derive(Debug, Deserialize)]
+pub struct AuthorizeQuery {
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    response_type: Option<String>,
+    scope: Option<String>,
+    state: Option<String>,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    prompt: Option<String>,
+    max_age: Option<String>,
+    login_hint: Option<String>,
+    /// Set by authd when it sends the user to re-authenticate: sign-ins before it are too old.
+    auth_after: Option<i64>,
+}
+
+impl From<AuthorizeQuery> for AuthorizeParams {
+    fn from(q: AuthorizeQuery) -> Self {
+        Self {
+            client_id: q.client_id,
+            redirect_uri: q.redirect_uri,
+            response_type: q.response_type,
+            scope: q.scope,
+            state: q.state,
+            nonce: q.nonce,
+            code_challenge: q.code_challenge,
+            code_challenge_method: q.code_challenge_method,
+            prompt: q.prompt,
+            max_age: q.max_age,
+            login_hint: q.login_hint,
+        }
+    }
+}
+
+/// The consent page.
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/consent.html")]
+pub struct ConsentPage {
+    client_id: String,
+    scopes: Vec<String>,
+    csrf_token: String,
+    request_id: String,
+}
+
+/// The consent form.
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    request_id: String,
+    consent: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+impl CsrfProtected for ConsentForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+fn parse_query(raw: Option<&str>) -> Result<AuthorizeQuery, HttpError> {
+    serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|_| HttpError::BadRequest("The sign-in request is malformed."))
+}
+
+async fn validate(
+    state: &AppState,
+    raw: Option<&str>,
+) -> Result<Result<(AuthorizeRequest, Option<i64>), Response>, HttpError> {
+    let q = parse_query(raw)?;
+    let auth_after = q.auth_after;
+    Ok(match state.oauth.validate_authorize(&q.into()).await? {
+        Ok(req) => Ok((req, auth_after)),
+        Err(AuthorizeFailure::Page(msg)) => Err((
+            StatusCode::BAD_REQUEST,
+            ErrorPage::new(StatusCode::BAD_REQUEST, msg),
+        )
+            .into_response()),
+        Err(AuthorizeFailure::Redirect(e)) => {
+            Err(Redirect::to(&e.location(state.config.issuer_str())).into_response())
+        }
+    })
+}
+
+/// Where to send the user to sign in, then come back to `raw` (with `extra` appended).
+fn login_location(raw: &str, extra: &str, req: &AuthorizeRequest, reauth: bool) -> String {
+    let next = format!("/authorize?{raw}{extra}");
+    let mut loc = format!("/login?next={}", urlencode(&next));
+    if reauth {
+        loc.push_str("&reauth=1");
+    }
+    if let Some(h) = &req.login_hint {
+        loc.push_str(&format!("&login_hint={}", urlencode(h)));
+    }
+    loc
+}
+
+/// `GET /authorize`.
+pub async fn authorize_get(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    user: Result<CurrentUser, HttpError>,
+    session: WebSession,
+) -> Result<Response, HttpError> {
+    let (req, auth_after) = match validate(&state, raw.as_deref()).await? {
+        Ok(v) => v,
+        Err(response) => return Ok(response),
+    };
+    let oauth = &state.oauth;
+    let Ok(user) = user else {
+        if req.prompt_none {
+            return Ok(Redirect::to(&oauth.error_redirect(
+                &req,
+                OAuthCode::LoginRequired,
+                "sign-in required",
+            ))
+            .into_response());
+        }
+        return Ok(Redirect::to(&login_location(
+            raw.as_deref().unwrap_or(""),
+            "",
+            &req,
+            false,
+        ))
+        .into_response());
+    };
+    let now = state.clock.now().unix_timestamp();
+    let auth_at = user.auth_at.unix_timestamp();
+    let stale = (req.prompt_login && auth_after.is_none_or(|t| auth_at < t))
+        || req.max_age.is_some_and(|m| now - auth_at > m);
+    if stale {
+        if req.prompt_none {
+            return Ok(Redirect::to(&oauth.error_redirect(
+                &req,
+                OAuthCode::LoginRequired,
+                "fresh sign-in required",
+            ))
+            .into_response());
+        }
+        let raw = strip_param(raw.as_deref().unwrap_or(""), "auth_after");
+        return Ok(Redirect::to(&login_location(
+            &raw,
+            &format!("&auth_after={now}"),
+            &req,
+            true,
+        ))
+        .into_response());
+    }
+    if oauth.needs_consent(&user.user_id, &req).await? {
+        if req.prompt_none {
+            return Ok(Redirect::to(&oauth.error_redirect(
+                &req,
+                OAuthCode::ConsentRequired,
+                "consent required",
+            ))
+            .into_response());
+        }
+        let request_id = state.random.token(16);
+        session
+            .put(
+                PENDING,
+                &format!("{request_id} {}", raw.as_deref().unwrap_or("")),
+            )
+            .await?;
+        let page = ConsentPage {
+            client_id: req.client.id.clone(),
+            scopes: req.scopes.iter().cloned().collect(),
+            csrf_token: session.csrf_token(&state).await?,
+            request_id,
+        };
+        return Ok(page.into_response());
+    }
+    Ok(Redirect::to(&oauth.issue_code(&req, &user.user_id, auth_at).await?).into_response())
+}
+
+/// `POST /authorize/consent`.
+pub async fn consent_post(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    CsrfForm { form, session }: CsrfForm<ConsentForm>,
+) -> Result<Response, HttpError> {
+    let pending = session.take(PENDING).await?.unwrap_or_default();
+    let Some((id, raw)) = pending
+        .split_once(' ')
+        .filter(|(id, _)| !id.is_empty() && *id == form.request_id)
+    else {
+        return Err(HttpError::BadRequest(
+            "This consent request has expired. Please start again.",
+        ));
+    };
+    let (req, _) = match validate(&state, Some(raw)).await? {
+        Ok(v) => v,
+        Err(response) => return Ok(response),
+    };
+    let _ = id;
+    let oauth = &state.oauth;
+    if form.consent != "allow" {
+        return Ok(Redirect::to(&oauth.error_redirect(
+            &req,
+            OAuthCode::AccessDenied,
+            "the user denied access",
+        ))
+        .into_response());
+    }
+    oauth.grant_consent(&user.user_id, &req).await?;
+    Ok(Redirect::to(
+        &oauth
+            .issue_code(&req, &user.user_id, user.auth_at.unix_timestamp())
+            .await?,
+    )
+    .into_response())
+}
+
+fn strip_param(raw: &str, name: &str) -> String {
+    raw.split('&')
+        .filter(|p| p.split('=').next() != Some(name))
+        .collect::<Vec<_>>()
+        .join("&")
+}

@@ -1,0 +1,84 @@
+//! `GET /end_session` (OIDC RP-Initiated Logout 1.0). With a valid `id_token_hint` for the
+//! signed-in user the session ends at once; without one the user is asked (a plain link must
+//! not be able to sign people out).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::events::EventKind;
+use crate::http::error::HttpError;
+use crate::http::extract::{ClientContext, WebSession};
+use crate::http::pages::ErrorPage;
+use crate::state::AppState;
+
+/// The logout request's query.
+#[derive(Debug, Deserialize)]
+pub struct EndSessionQuery {
+    id_token_hint: Option<String>,
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+}
+
+/// The page shown after (or instead of) signing out.
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/signed_out.html")]
+pub struct SignedOutPage {
+    signed_in: bool,
+    csrf_token: String,
+}
+
+/// `GET /end_session`.
+pub async fn end_session_get(
+    State(state): State<AppState>,
+    ClientContext(ctx): ClientContext,
+    Query(q): Query<EndSessionQuery>,
+    session: WebSession,
+) -> Result<Response, HttpError> {
+    let outcome = state
+        .oauth
+        .end_session(
+            q.id_token_hint.as_deref(),
+            q.client_id.as_deref(),
+            q.post_logout_redirect_uri.as_deref(),
+            q.state.as_deref(),
+        )
+        .await?;
+    let es = match outcome {
+        Ok(es) => es,
+        Err(msg) => {
+            return Ok((
+                StatusCode::BAD_REQUEST,
+                ErrorPage::new(StatusCode::BAD_REQUEST, msg),
+            )
+                .into_response());
+        }
+    };
+    let current = session.user_id().await?;
+    let confirmed = es.user_id.is_some() && es.user_id == current;
+    if let (true, Some(user_id)) = (confirmed, &current) {
+        state
+            .login
+            .session_ended(&ctx, user_id, EventKind::Logout, "end_session")
+            .await?;
+        session.end().await?;
+    }
+    if let Some(to) = es.redirect.filter(|_| confirmed || current.is_none()) {
+        return Ok(Redirect::to(&to).into_response());
+    }
+    let signed_in = current.is_some() && !confirmed;
+    let csrf_token = if signed_in {
+        session.csrf_token(&state).await?
+    } else {
+        String::new()
+    };
+    Ok(SignedOutPage {
+        signed_in,
+        csrf_token,
+    }
+    .into_response())
+}

@@ -1,0 +1,17 @@
+//! `GET /jwks.json`: every published key (active and recently retired), with `kid`, `use`, `alg`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use crate::state::AppState;
+
+/// `GET /jwks.json`.
+pub async fn jwks_get(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        // Short cache: a rotation must reach relying parties well before old keys retire.
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(state.oauth.keys().jwks()),
+    )
+}

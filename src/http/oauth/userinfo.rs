@@ -1,0 +1,22 @@
+//! `GET|POST /userinfo` (OIDC Core §5.3) with a bearer access token.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde_json::Value;
+
+use crate::domain::error::DomainError;
+use crate::http::extract::ClientContext;
+use crate::http::oauth::error::OAuthError;
+use crate::http::oauth::extract::bearer;
+use crate::state::AppState;
+
+/// `GET|POST /userinfo`.
+pub async fn userinfo_get(
+    State(state): State<AppState>,
+    ClientContext(ctx): ClientContext,
+    headers: HeaderMap,
+) -> Result<Json<Value>, OAuthError> {
+    let token = bearer(&headers).ok_or(DomainError::InvalidToken("missing"))?;
+    Ok(Json(state.oauth.userinfo(&ctx, token).await?))
+}
