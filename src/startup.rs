@@ -128,13 +128,23 @@ pub struct Application {
 impl Application {
     /// Builds everything and binds the listener.
     pub async fn build(config: Config, deps: Deps) -> anyhow::Result<Self> {
-        warn_about(&config);
         let bind = config.bind;
-        let (state, store) = build_state(config, deps).await?;
-        let router = crate::http::router(state.clone(), store.sessions.clone());
         let listener = TcpListener::bind(bind)
             .await
             .with_context(|| format!("AUTHD_BIND: cannot listen on {bind}"))?;
+        Self::build_with_listener(config, deps, listener).await
+    }
+
+    /// Builds everything around an already bound listener (tests bind first, so the issuer
+    /// can name the real port).
+    pub async fn build_with_listener(
+        config: Config,
+        deps: Deps,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        warn_about(&config);
+        let (state, store) = build_state(config, deps).await?;
+        let router = crate::http::router(state.clone(), store.sessions.clone());
         Ok(Self {
             listener,
             router,

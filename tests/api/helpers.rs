@@ -15,7 +15,8 @@ use tokio::sync::oneshot;
 pub struct TestDb {
     pub url: String,
     pg: Option<(String, String)>,
-    _dir: tempfile::TempDir,
+    _dir: Arc<tempfile::TempDir>,
+    owner: bool,
 }
 
 impl TestDb {
@@ -32,7 +33,8 @@ impl TestDb {
                 Self {
                     url,
                     pg: Some((base, name)),
-                    _dir: dir,
+                    _dir: Arc::new(dir),
+                    owner: true,
                 }
             }
             None => {
@@ -40,7 +42,8 @@ impl TestDb {
                 Self {
                     url: format!("sqlite://{}?mode=rwc", path.display()),
                     pg: None,
-                    _dir: dir,
+                    _dir: Arc::new(dir),
+                    owner: true,
                 }
             }
         }
@@ -48,6 +51,16 @@ impl TestDb {
 }
 
 impl TestDb {
+    /// The same database, for a second app instance; only the original drops it.
+    pub fn share(&self) -> Self {
+        Self {
+            url: self.url.clone(),
+            pg: self.pg.clone(),
+            _dir: self._dir.clone(),
+            owner: false,
+        }
+    }
+
     /// Drops the PostgreSQL database under a running app (a database outage); `false` on
     /// SQLite, whose open connections survive the file's removal.
     pub async fn take_down(&self) -> bool {
@@ -65,6 +78,9 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if !self.owner {
+            return;
+        }
         if let Some((base, name)) = self.pg.take() {
             // Drop runs outside async context: use a private runtime on a plain thread.
             let _ = std::thread::spawn(move || {
@@ -334,4 +350,236 @@ impl LoginEvents for AppState {
 pub fn assert_redirect_to(page: &Page, location: &str) {
     assert_eq!(page.status, StatusCode::SEE_OTHER, "body: {}", page.body);
     assert_eq!(page.location(), location);
+}
+
+/// A registered OAuth client.
+#[derive(Clone)]
+pub struct TestClient {
+    pub id: String,
+    pub secret: Option<String>,
+    pub redirect_uri: String,
+}
+
+pub const REDIRECT_URI: &str = "http://127.0.0.1:7777/callback";
+
+/// A PKCE pair (verifier, S256 challenge).
+pub fn pkce() -> (String, String) {
+    use base64::Engine;
+    use sha2::Digest;
+    let verifier = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+/// The value of query parameter `name` in a URL.
+pub fn query_param(location: &str, name: &str) -> Option<String> {
+    let url = url::Url::parse(location).ok()?;
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+impl TestApp {
+    pub async fn add_client(
+        &self,
+        public: bool,
+        first_party: bool,
+        grants: &[&str],
+        scopes: &[&str],
+    ) -> TestClient {
+        let id = format!("client-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let spec = authd::domain::clients::NewClient {
+            id: id.clone(),
+            redirect_uris: vec![
+                REDIRECT_URI.to_owned(),
+                "http://127.0.0.1:7777/other?x=1".to_owned(),
+            ],
+            post_logout_redirect_uris: vec!["http://127.0.0.1:7777/bye".to_owned()],
+            is_public: public,
+            is_first_party: first_party,
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            grants: grants.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let (_, secret) = self.state.oauth.clients().create(spec).await.unwrap();
+        TestClient {
+            id,
+            secret,
+            redirect_uri: REDIRECT_URI.to_owned(),
+        }
+    }
+
+    /// A first-party confidential client with authorization_code + refresh_token.
+    pub async fn web_client(&self) -> TestClient {
+        self.add_client(false, true, &["authorization_code", "refresh_token"], &[])
+            .await
+    }
+
+    /// Follows `/authorize?query` through the real sign-in form as `user`; returns the last
+    /// response (normally the redirect back to the client).
+    pub async fn authorize(&self, query: &[(&str, &str)], user: &TestUser) -> Page {
+        let qs = serde_urlencoded::to_string(query).unwrap();
+        let mut page = self.get(&format!("/authorize?{qs}")).await;
+        if page.status == StatusCode::SEE_OTHER && page.location().starts_with("/login") {
+            let login = page.location().to_owned();
+            let signed_in = self
+                .post_login_to(&login, &user.email, &user.password)
+                .await;
+            assert_eq!(
+                signed_in.status,
+                StatusCode::SEE_OTHER,
+                "sign-in failed: {}",
+                signed_in.body
+            );
+            page = self.get(signed_in.location()).await;
+        }
+        page
+    }
+
+    /// Authorization code for `client` with PKCE; returns (code, verifier).
+    pub async fn code_for(
+        &self,
+        client: &TestClient,
+        user: &TestUser,
+        scope: &str,
+    ) -> (String, String) {
+        let (verifier, challenge) = pkce();
+        let page = self
+            .authorize(
+                &[
+                    ("response_type", "code"),
+                    ("client_id", &client.id),
+                    ("redirect_uri", &client.redirect_uri),
+                    ("scope", scope),
+                    ("state", "st-1"),
+                    ("nonce", "n-1"),
+                    ("code_challenge", &challenge),
+                    ("code_challenge_method", "S256"),
+                ],
+                user,
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        assert!(
+            page.location().starts_with(&client.redirect_uri),
+            "{}",
+            page.location()
+        );
+        assert_eq!(
+            query_param(page.location(), "state").as_deref(),
+            Some("st-1")
+        );
+        (
+            query_param(page.location(), "code").expect("a code"),
+            verifier,
+        )
+    }
+
+    /// POSTs to /token with client_secret_basic (or client_id for public clients).
+    pub async fn token(
+        &self,
+        client: &TestClient,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, serde_json::Value) {
+        let mut req = self.client.post(self.url("/token"));
+        let mut form: Vec<(&str, &str)> = form.to_vec();
+        match &client.secret {
+            Some(s) => req = req.basic_auth(&client.id, Some(s)),
+            None => form.push(("client_id", &client.id)),
+        }
+        let resp = req.form(&form).send().await.unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Code + PKCE exchanged for tokens.
+    pub async fn tokens_for(
+        &self,
+        client: &TestClient,
+        user: &TestUser,
+        scope: &str,
+    ) -> serde_json::Value {
+        let (code, verifier) = self.code_for(client, user, scope).await;
+        let (status, body) = self
+            .token(
+                client,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", &client.redirect_uri),
+                    ("code_verifier", &verifier),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    pub async fn userinfo(&self, token: &str) -> (StatusCode, serde_json::Value) {
+        let resp = new_client()
+            .get(self.url("/userinfo"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn introspect(&self, client: &TestClient, token: &str) -> serde_json::Value {
+        let resp = new_client()
+            .post(self.url("/introspect"))
+            .basic_auth(&client.id, client.secret.as_deref())
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.json().await.unwrap()
+    }
+
+    pub async fn revoke(&self, client: &TestClient, token: &str) -> StatusCode {
+        new_client()
+            .post(self.url("/revoke"))
+            .basic_auth(&client.id, client.secret.as_deref())
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    /// A registered user (not signed in).
+    pub async fn user(&self) -> TestUser {
+        let user = TestUser::generate();
+        self.state
+            .accounts
+            .create(
+                &user.email,
+                user.password.clone().into(),
+                false,
+                authd::domain::accounts::service::Origin::Cli,
+            )
+            .await
+            .unwrap();
+        user
+    }
+}
+
+pub fn str_of<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
+    v.get(key)
+        .and_then(|x| x.as_str())
+        .unwrap_or_else(|| panic!("no {key} in {v}"))
+}
+
+/// The value of the hidden input `name` in a page.
+pub fn input_value(body: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body.find(&marker).unwrap_or_else(|| panic!("no {name} input")) + marker.len();
+    let end = body[start..].find('"').unwrap() + start;
+    body[start..end].to_owned()
 }

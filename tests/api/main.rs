@@ -15,6 +15,7 @@ mod events;
 mod helpers;
 mod login;
 mod malformed;
+mod oauth_code;
 mod ops;
 mod register;
 mod sessions;
