@@ -119,20 +119,34 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut BTreeMap<String, String>)) -> TestApp {
+    spawn_app_on(TestDb::new().await, adjust).await
+}
+
+/// Starts an app on a given database (a second instance sharing it, for example).
+pub async fn spawn_app_on(
+    db: TestDb,
+    adjust: impl FnOnce(&mut BTreeMap<String, String>),
+) -> TestApp {
     init_test_logging();
-    let db = TestDb::new().await;
     let mail_dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     let mut values = base_values(&db, mail_dir.path());
+    values.insert("issuer".into(), format!("http://{addr}"));
     adjust(&mut values);
     let config = Config::from_values(&values).expect("valid test config");
-    let clock = Arc::new(FakeClock::new(
-        time::macros::datetime!(2026-11-24 09:00 UTC),
-    ));
+    // The fake clock starts at the real time, so tokens also satisfy libraries that read the
+    // wall clock themselves (openidconnect, PyJWT).
+    let clock = Arc::new(FakeClock::new(authd::domain::clock::Clock::now(
+        &authd::domain::clock::SystemClock,
+    )));
     let deps = Deps {
         clock: clock.clone(),
         random: Arc::new(OsRandom),
     };
-    let app = Application::build(config, deps).await.expect("build app");
+    let app = Application::build_with_listener(config, deps, listener)
+        .await
+        .expect("build app");
     let address = format!("http://{}", app.local_addr().unwrap());
     let state = app.state().clone();
     let (tx, rx) = oneshot::channel::<()>();
@@ -579,7 +593,10 @@ pub fn str_of<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
 /// The value of the hidden input `name` in a page.
 pub fn input_value(body: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = body.find(&marker).unwrap_or_else(|| panic!("no {name} input")) + marker.len();
+    let start = body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} input"))
+        + marker.len();
     let end = body[start..].find('"').unwrap() + start;
     body[start..end].to_owned()
 }

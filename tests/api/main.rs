@@ -19,3 +19,4 @@ mod oauth_code;
 mod ops;
 mod register;
 mod sessions;
+mod tokens;

@@ -19,8 +19,18 @@ fn base<'a>(client: &'a TestClient, challenge: &'a str) -> Vec<(&'a str, &'a str
     ]
 }
 
-async fn exchange(app: &TestApp, client: &TestClient, code: &str, verifier: Option<&str>, redirect: &str) -> (StatusCode, serde_json::Value) {
-    let mut form = vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect)];
+async fn exchange(
+    app: &TestApp,
+    client: &TestClient,
+    code: &str,
+    verifier: Option<&str>,
+    redirect: &str,
+) -> (StatusCode, serde_json::Value) {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect),
+    ];
     if let Some(v) = verifier {
         form.push(("code_verifier", v));
     }
@@ -46,7 +56,15 @@ async fn code_flow_issues_tokens_and_a_code_works_once() {
     assert_eq!(str_of(&body, "error"), "invalid_grant");
     assert_eq!(app.userinfo(&access).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.introspect(&client, &access).await["active"], false);
-    let (status, _) = app.token(&client, &[("grant_type", "refresh_token"), ("refresh_token", str_of(&tokens, "refresh_token"))]).await;
+    let (status, _) = app
+        .token(
+            &client,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", str_of(&tokens, "refresh_token")),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
@@ -58,30 +76,51 @@ async fn pkce_is_enforced() {
     // Wrong verifier.
     let (code, _) = app.code_for(&client, &user, "openid").await;
     let (other_verifier, _) = pkce();
-    assert_eq!(exchange(&app, &client, &code, Some(&other_verifier), REDIRECT_URI).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        exchange(&app, &client, &code, Some(&other_verifier), REDIRECT_URI)
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
     // Missing verifier.
     let (code, _) = app.code_for(&client, &user, "openid").await;
-    assert_eq!(exchange(&app, &client, &code, None, REDIRECT_URI).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        exchange(&app, &client, &code, None, REDIRECT_URI).await.0,
+        StatusCode::BAD_REQUEST
+    );
     // The challenge itself as verifier ("plain").
     let (verifier, challenge) = pkce();
     let page = app.authorize(&base(&client, &challenge), &user).await;
     let code = query_param(page.location(), "code").unwrap();
-    assert_eq!(exchange(&app, &client, &code, Some(&challenge), REDIRECT_URI).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        exchange(&app, &client, &code, Some(&challenge), REDIRECT_URI)
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
     let _ = verifier;
     // plain is refused at the authorization endpoint.
     let mut q = base(&client, "abcdefghijabcdefghijabcdefghijabcdefghij123");
     q.retain(|(k, _)| *k != "code_challenge_method");
     q.push(("code_challenge_method", "plain"));
     let page = app.authorize(&q, &user).await;
-    assert_eq!(query_param(page.location(), "error").as_deref(), Some("invalid_request"));
-    assert_eq!(query_param(page.location(), "state").as_deref(), Some("xyz"));
+    assert_eq!(
+        query_param(page.location(), "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert_eq!(
+        query_param(page.location(), "state").as_deref(),
+        Some("xyz")
+    );
 }
 
 #[tokio::test]
 async fn public_clients_must_use_pkce() {
     let app = spawn_app().await;
     let user = app.user().await;
-    let client = app.add_client(true, true, &["authorization_code"], &[]).await;
+    let client = app
+        .add_client(true, true, &["authorization_code"], &[])
+        .await;
     let q = vec![
         ("response_type", "code"),
         ("client_id", client.id.as_str()),
@@ -90,12 +129,18 @@ async fn public_clients_must_use_pkce() {
         ("state", "s"),
     ];
     let page = app.authorize(&q, &user).await;
-    assert_eq!(query_param(page.location(), "error").as_deref(), Some("invalid_request"));
+    assert_eq!(
+        query_param(page.location(), "error").as_deref(),
+        Some("invalid_request")
+    );
     // With PKCE it works, and the token request needs no secret.
     let (code, verifier) = app.code_for(&client, &user, "openid").await;
     let (status, body) = exchange(&app, &client, &code, Some(&verifier), REDIRECT_URI).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(body.get("refresh_token").is_none(), "no refresh_token grant, no refresh token");
+    assert!(
+        body.get("refresh_token").is_none(),
+        "no refresh_token grant, no refresh token"
+    );
 }
 
 #[tokio::test]
@@ -128,7 +173,14 @@ async fn redirect_uri_variants_never_redirect() {
     assert!(page.headers.get("location").is_none());
     // The code is bound to the redirect URI it was issued for.
     let (code, verifier) = app.code_for(&client, &user, "openid").await;
-    let (status, _) = exchange(&app, &client, &code, Some(&verifier), "http://127.0.0.1:7777/other?x=1").await;
+    let (status, _) = exchange(
+        &app,
+        &client,
+        &code,
+        Some(&verifier),
+        "http://127.0.0.1:7777/other?x=1",
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
@@ -139,16 +191,43 @@ async fn codes_are_bound_to_their_client_and_expire() {
     let client = app.web_client().await;
     let other = app.web_client().await;
     let (code, verifier) = app.code_for(&client, &user, "openid").await;
-    assert_eq!(exchange(&app, &other, &code, Some(&verifier), REDIRECT_URI).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        exchange(&app, &other, &code, Some(&verifier), REDIRECT_URI)
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
     let (code, verifier) = app.code_for(&client, &user, "openid").await;
     app.clock.advance(time::Duration::seconds(61));
-    assert_eq!(exchange(&app, &client, &code, Some(&verifier), REDIRECT_URI).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        exchange(&app, &client, &code, Some(&verifier), REDIRECT_URI)
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
     // Wrong secret: 401 invalid_client with a Basic challenge.
-    let forged = TestClient { secret: Some("wrong".into()), ..client.clone() };
-    let (status, body) = app.token(&forged, &[("grant_type", "authorization_code"), ("code", "x"), ("redirect_uri", REDIRECT_URI)]).await;
+    let forged = TestClient {
+        secret: Some("wrong".into()),
+        ..client.clone()
+    };
+    let (status, body) = app
+        .token(
+            &forged,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", "x"),
+                ("redirect_uri", REDIRECT_URI),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(str_of(&body, "error"), "invalid_client");
-    let rejected = app.events().await.into_iter().filter(|e| e.kind == EventKind::TokenRejected).count();
+    let rejected = app
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == EventKind::TokenRejected)
+        .count();
     assert!(rejected >= 3, "refusals are recorded");
 }
 
@@ -156,25 +235,70 @@ async fn codes_are_bound_to_their_client_and_expire() {
 async fn consent_is_asked_once_and_deny_returns_access_denied() {
     let app = spawn_app().await;
     let user = app.user().await;
-    let client = app.add_client(false, false, &["authorization_code"], &[]).await;
+    let client = app
+        .add_client(false, false, &["authorization_code"], &[])
+        .await;
     let (_, challenge) = pkce();
     let page = app.authorize(&base(&client, &challenge), &user).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains(&client.id) && page.body.contains("name=\"consent\""));
     let request_id = crate::helpers::input_value(&page.body, "request_id");
-    let deny = app.post_form("/authorize/consent", &[("csrf_token", &page.csrf()), ("request_id", &request_id), ("consent", "deny")]).await;
-    assert_eq!(query_param(deny.location(), "error").as_deref(), Some("access_denied"));
-    assert_eq!(query_param(deny.location(), "state").as_deref(), Some("xyz"));
+    let deny = app
+        .post_form(
+            "/authorize/consent",
+            &[
+                ("csrf_token", &page.csrf()),
+                ("request_id", &request_id),
+                ("consent", "deny"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        query_param(deny.location(), "error").as_deref(),
+        Some("access_denied")
+    );
+    assert_eq!(
+        query_param(deny.location(), "state").as_deref(),
+        Some("xyz")
+    );
 
-    let page = app.get(&format!("/authorize?{}", serde_urlencoded::to_string(base(&client, &challenge)).unwrap())).await;
+    let page = app
+        .get(&format!(
+            "/authorize?{}",
+            serde_urlencoded::to_string(base(&client, &challenge)).unwrap()
+        ))
+        .await;
     let request_id = crate::helpers::input_value(&page.body, "request_id");
     // Without the CSRF token the consent is refused.
-    let forged = app.post_form("/authorize/consent", &[("request_id", &request_id), ("consent", "allow")]).await;
+    let forged = app
+        .post_form(
+            "/authorize/consent",
+            &[("request_id", &request_id), ("consent", "allow")],
+        )
+        .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
-    let allow = app.post_form("/authorize/consent", &[("csrf_token", &page.csrf()), ("request_id", &request_id), ("consent", "allow")]).await;
-    assert!(query_param(allow.location(), "code").is_some(), "{}", allow.location());
+    let allow = app
+        .post_form(
+            "/authorize/consent",
+            &[
+                ("csrf_token", &page.csrf()),
+                ("request_id", &request_id),
+                ("consent", "allow"),
+            ],
+        )
+        .await;
+    assert!(
+        query_param(allow.location(), "code").is_some(),
+        "{}",
+        allow.location()
+    );
     // Remembered: no page the second time.
-    let again = app.get(&format!("/authorize?{}", serde_urlencoded::to_string(base(&client, &challenge)).unwrap())).await;
+    let again = app
+        .get(&format!(
+            "/authorize?{}",
+            serde_urlencoded::to_string(base(&client, &challenge)).unwrap()
+        ))
+        .await;
     assert!(query_param(again.location(), "code").is_some());
 }
 
@@ -186,24 +310,53 @@ async fn prompt_none_and_prompt_login() {
     let (_, challenge) = pkce();
     let mut q = base(&client, &challenge);
     q.push(("prompt", "none"));
-    let page = app.get(&format!("/authorize?{}", serde_urlencoded::to_string(&q).unwrap())).await;
-    assert_eq!(query_param(page.location(), "error").as_deref(), Some("login_required"));
-    assert_eq!(query_param(page.location(), "state").as_deref(), Some("xyz"));
+    let page = app
+        .get(&format!(
+            "/authorize?{}",
+            serde_urlencoded::to_string(&q).unwrap()
+        ))
+        .await;
+    assert_eq!(
+        query_param(page.location(), "error").as_deref(),
+        Some("login_required")
+    );
+    assert_eq!(
+        query_param(page.location(), "state").as_deref(),
+        Some("xyz")
+    );
 
     // Signed in, prompt=login sends the user to the form again; after it, a code.
     app.code_for(&client, &user, "openid").await;
     let mut q = base(&client, &challenge);
     q.push(("prompt", "login"));
     q.push(("login_hint", &user.email));
-    let page = app.get(&format!("/authorize?{}", serde_urlencoded::to_string(&q).unwrap())).await;
-    assert!(page.location().starts_with("/login?next="), "{}", page.location());
+    let page = app
+        .get(&format!(
+            "/authorize?{}",
+            serde_urlencoded::to_string(&q).unwrap()
+        ))
+        .await;
+    assert!(
+        page.location().starts_with("/login?next="),
+        "{}",
+        page.location()
+    );
     assert!(page.location().contains("reauth=1"));
     let form = app.get(page.location()).await;
-    assert!(form.body.contains(&format!("value=\"{}\"", user.email)), "login_hint prefilled");
+    assert!(
+        form.body.contains(&format!("value=\"{}\"", user.email)),
+        "login_hint prefilled"
+    );
     app.clock.advance(time::Duration::seconds(2));
-    let signed_in = app.post_credentials(page.location(), &user.email, &user.password, &form.csrf()).await;
+    let signed_in = app
+        .post_credentials(page.location(), &user.email, &user.password, &form.csrf())
+        .await;
     let back = app.get(signed_in.location()).await;
-    assert!(query_param(back.location(), "code").is_some(), "{}", back.location());
+    assert!(
+        query_param(back.location(), "code").is_some(),
+        "{}",
+        back.location()
+    );
 }
 
 #[tokio::test]
@@ -223,10 +376,19 @@ async fn bad_requests_go_back_with_an_error() {
         q.retain(|(k, _)| *k != key);
         q.push((key, value));
         let page = app.authorize(&q, &user).await;
-        assert_eq!(query_param(page.location(), "error").as_deref(), Some(error), "{key}={value}");
+        assert_eq!(
+            query_param(page.location(), "error").as_deref(),
+            Some(error),
+            "{key}={value}"
+        );
         assert!(page.location().starts_with(REDIRECT_URI));
     }
     // A repeated parameter is malformed: a page, not a redirect.
-    let page = app.get(&format!("/authorize?{}&state=again", serde_urlencoded::to_string(base(&client, &challenge)).unwrap())).await;
+    let page = app
+        .get(&format!(
+            "/authorize?{}&state=again",
+            serde_urlencoded::to_string(base(&client, &challenge)).unwrap()
+        ))
+        .await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
 }

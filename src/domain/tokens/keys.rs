@@ -106,7 +106,8 @@ pub struct KeyRing {
     /// How long a retired key stays published (the longest token lifetime plus a margin).
     publish_after_retire: i64,
     set: RwLock<Arc<KeySet>>,
-    last_reload: std::sync::Mutex<Option<tokio::time::Instant>>,
+    /// When the set was last read (unix seconds, injected clock).
+    last_reload: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -131,7 +132,7 @@ impl KeyRing {
             master,
             publish_after_retire,
             set: RwLock::new(Arc::new(KeySet::default())),
-            last_reload: std::sync::Mutex::new(None),
+            last_reload: std::sync::atomic::AtomicI64::new(i64::MIN),
         };
         ring.reload().await?;
         let complete = ALGORITHMS
@@ -168,9 +169,8 @@ impl KeyRing {
             set.by_kid.insert(key.kid.clone(), key);
         }
         set.jwks = json!({ "keys": jwks });
-        if let Ok(mut guard) = self.last_reload.lock() {
-            *guard = Some(tokio::time::Instant::now());
-        }
+        self.last_reload
+            .store(now, std::sync::atomic::Ordering::Relaxed);
         match self.set.write() {
             Ok(mut g) => *g = Arc::new(set),
             Err(p) => *p.into_inner() = Arc::new(set),
@@ -208,10 +208,10 @@ impl KeyRing {
         if let Some(k) = self.current().by_kid.get(kid) {
             return Ok(Some(k.clone()));
         }
-        let stale = self.last_reload.lock().map_or(true, |g| {
-            g.is_none_or(|t| t.elapsed() > std::time::Duration::from_secs(5))
-        });
-        if stale {
+        let now = self.clock.now().unix_timestamp();
+        let last = self.last_reload.load(std::sync::atomic::Ordering::Relaxed);
+        // At most one database read per 5 s however many unknown kids arrive.
+        if now.saturating_sub(last) >= 5 {
             self.reload().await?;
         }
         Ok(self.current().by_kid.get(kid).cloned())

@@ -1,0 +1,486 @@
+//! Tokens in use: refresh rotation and reuse detection (also under a race), revocation,
+//! introspection, client credentials, forged and broken tokens, and key rotation across
+//! instances.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::StatusCode;
+
+use authd::domain::tokens::jwt::{AccessClaims, sign_access};
+use authd::events::EventKind;
+
+use crate::helpers::{TestApp, new_client, spawn_app, spawn_app_on, str_of};
+
+async fn refresh(
+    app: &TestApp,
+    client: &crate::helpers::TestClient,
+    rt: &str,
+) -> (StatusCode, serde_json::Value) {
+    app.token(
+        client,
+        &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_family() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let client = app.web_client().await;
+    let first = app.tokens_for(&client, &user, "openid email").await;
+    let rt1 = str_of(&first, "refresh_token").to_owned();
+    let (status, second) = refresh(&app, &client, &rt1).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let rt2 = str_of(&second, "refresh_token").to_owned();
+    assert_ne!(rt1, rt2);
+    let at2 = str_of(&second, "access_token").to_owned();
+    assert_eq!(app.userinfo(&at2).await.0, StatusCode::OK);
+    assert_eq!(app.introspect(&client, &rt2).await["active"], true);
+    assert_eq!(
+        app.introspect(&client, &rt1).await["active"],
+        false,
+        "a spent token is inactive"
+    );
+
+    // Replaying the spent token: refused, and the whole family dies.
+    let (status, body) = refresh(&app, &client, &rt1).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(str_of(&body, "error"), "invalid_grant");
+    assert_eq!(
+        refresh(&app, &client, &rt2).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(app.introspect(&client, &rt2).await["active"], false);
+    assert_eq!(app.introspect(&client, &at2).await["active"], false);
+    assert_eq!(app.userinfo(&at2).await.0, StatusCode::UNAUTHORIZED);
+    let events = app.events().await;
+    let reuse = events
+        .iter()
+        .find(|e| e.kind == EventKind::RefreshReuseDetected)
+        .expect("reuse event");
+    assert_eq!(reuse.client_id.as_deref(), Some(client.id.as_str()));
+    assert!(events.iter().any(|e| e.kind == EventKind::TokenRefreshed));
+    assert!(
+        events.iter().any(|e| e.kind == EventKind::TokenIssued
+            && e.client_id.as_deref() == Some(client.id.as_str()))
+    );
+    let dump = serde_json::to_string(&events).unwrap();
+    for secret in [
+        rt1.as_str(),
+        rt2.as_str(),
+        at2.as_str(),
+        client.secret.as_deref().unwrap(),
+    ] {
+        assert!(
+            !dump.contains(secret),
+            "a token or secret leaked into events"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_refreshes_on_two_instances_have_exactly_one_winner() {
+    let a = spawn_app().await;
+    let b = spawn_app_on(a.db.share(), |v| {
+        // Instances behind one name share one issuer.
+        v.insert("issuer".into(), a.address.clone());
+    })
+    .await;
+    let user = a.user().await;
+    let client = a.web_client().await;
+    for _ in 0..3 {
+        let tokens = a.tokens_for(&client, &user, "openid").await;
+        let rt = str_of(&tokens, "refresh_token").to_owned();
+        let (ra, rb, rc, rd) = tokio::join!(
+            refresh(&a, &client, &rt),
+            refresh(&b, &client, &rt),
+            refresh(&a, &client, &rt),
+            refresh(&b, &client, &rt)
+        );
+        let wins = [ra.0, rb.0, rc.0, rd.0]
+            .iter()
+            .filter(|s| **s == StatusCode::OK)
+            .count();
+        assert_eq!(wins, 1, "{:?}", [ra.0, rb.0, rc.0, rd.0]);
+    }
+}
+
+#[tokio::test]
+async fn refresh_tokens_expire_idle_and_absolute() {
+    let app = crate::helpers::spawn_app_with(|v| {
+        v.insert("refresh_idle_secs".into(), "3600".into());
+        v.insert("refresh_lifetime_secs".into(), "7200".into());
+    })
+    .await;
+    let user = app.user().await;
+    let client = app.web_client().await;
+    let tokens = app.tokens_for(&client, &user, "openid").await;
+    app.clock.advance(time::Duration::seconds(3601));
+    assert_eq!(
+        refresh(&app, &client, str_of(&tokens, "refresh_token"))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+
+    let tokens = app.tokens_for(&client, &user, "openid").await;
+    let mut rt = str_of(&tokens, "refresh_token").to_owned();
+    for _ in 0..3 {
+        app.clock.advance(time::Duration::seconds(2000));
+        let (status, body) = refresh(&app, &client, &rt).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        rt = str_of(&body, "refresh_token").to_owned();
+    }
+    app.clock.advance(time::Duration::seconds(1300)); // 7300 s after sign-in
+    assert_eq!(refresh(&app, &client, &rt).await.0, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn revocation_and_introspection() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let client = app.web_client().await;
+    let other = app.web_client().await;
+    let tokens = app.tokens_for(&client, &user, "openid").await;
+    let at = str_of(&tokens, "access_token").to_owned();
+    let rt = str_of(&tokens, "refresh_token").to_owned();
+    let info = app.introspect(&other, &at).await;
+    assert_eq!(info["active"], true);
+    assert_eq!(info["client_id"], client.id.as_str());
+    assert_eq!(
+        info["sub"],
+        app.state
+            .accounts
+            .find_by_email(&user.email)
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+            .as_str()
+    );
+
+    // Another client cannot revoke it (200, nothing happens).
+    assert_eq!(app.revoke(&other, &at).await, StatusCode::OK);
+    assert_eq!(app.introspect(&client, &at).await["active"], true);
+    // The owner can.
+    assert_eq!(app.revoke(&client, &at).await, StatusCode::OK);
+    assert_eq!(app.introspect(&client, &at).await["active"], false);
+    assert_eq!(app.userinfo(&at).await.0, StatusCode::UNAUTHORIZED);
+    // Revoking the refresh token ends the grant.
+    assert_eq!(app.revoke(&client, &rt).await, StatusCode::OK);
+    assert_eq!(refresh(&app, &client, &rt).await.0, StatusCode::BAD_REQUEST);
+    // Unknown tokens: 200 at revocation, inactive at introspection.
+    assert_eq!(app.revoke(&client, "never-issued").await, StatusCode::OK);
+    assert_eq!(
+        app.introspect(&client, "never-issued").await["active"],
+        false
+    );
+    assert!(
+        app.events()
+            .await
+            .iter()
+            .any(|e| e.kind == EventKind::TokenRevoked)
+    );
+    // Introspection needs client authentication.
+    let resp = new_client()
+        .post(app.url("/introspect"))
+        .form(&[("token", at.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn client_credentials_are_limited_to_the_clients_scopes() {
+    let app = spawn_app().await;
+    let svc = app
+        .add_client(false, false, &["client_credentials"], &["reports", "admin"])
+        .await;
+    let (status, body) = app
+        .token(
+            &svc,
+            &[("grant_type", "client_credentials"), ("scope", "reports")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(str_of(&body, "scope"), "reports");
+    assert!(body.get("refresh_token").is_none() && body.get("id_token").is_none());
+    let (status, body) = app
+        .token(
+            &svc,
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "reports billing"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(str_of(&body, "error"), "invalid_scope");
+    // A client without the grant.
+    let web = app.web_client().await;
+    let (status, body) = app
+        .token(&web, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(str_of(&body, "error"), "unauthorized_client");
+    let (status, body) = app.token(&web, &[("grant_type", "password")]).await;
+    assert_eq!(
+        (status, str_of(&body, "error")),
+        (StatusCode::BAD_REQUEST, "unsupported_grant_type")
+    );
+}
+
+fn b64(v: &serde_json::Value) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+}
+
+fn parts(token: &str) -> (serde_json::Value, serde_json::Value, String) {
+    let mut it = token.split('.');
+    let h = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(it.next().unwrap()).unwrap()).unwrap();
+    let p = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(it.next().unwrap()).unwrap()).unwrap();
+    (h, p, it.next().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn forged_and_broken_tokens_are_rejected_without_5xx() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let client = app.web_client().await;
+    let tokens = app.tokens_for(&client, &user, "openid").await;
+    let good = str_of(&tokens, "access_token").to_owned();
+    assert_eq!(app.userinfo(&good).await.0, StatusCode::OK);
+    let (header, payload, sig) = parts(&good);
+    let kid = header["kid"].as_str().unwrap().to_owned();
+    let jwks: serde_json::Value = new_client()
+        .get(app.url("/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rsa_jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["alg"] == "RS256")
+        .unwrap()
+        .clone();
+
+    let mut forged: Vec<(&str, String)> = Vec::new();
+    // alg none
+    let mut h = header.clone();
+    h["alg"] = "none".into();
+    forged.push(("alg none", format!("{}.{}.", b64(&h), b64(&payload))));
+    // HS256 keyed with the public RSA key
+    let mut hs = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    hs.typ = Some("at+jwt".into());
+    hs.kid = rsa_jwk["kid"].as_str().map(str::to_owned);
+    let secret = serde_json::to_vec(&rsa_jwk).unwrap();
+    forged.push((
+        "HS256 with the public key",
+        jsonwebtoken::encode(
+            &hs,
+            &payload,
+            &jsonwebtoken::EncodingKey::from_secret(&secret),
+        )
+        .unwrap(),
+    ));
+    // changed payload, original signature
+    let mut p = payload.clone();
+    p["scope"] = "openid admin".into();
+    forged.push((
+        "changed payload",
+        format!("{}.{}.{}", b64(&header), b64(&p), sig),
+    ));
+    // unknown kid / kid with path characters / jku
+    for (name, value) in [
+        ("unknown kid", "no-such-kid"),
+        ("kid with path", "../../etc/passwd"),
+    ] {
+        let mut h = header.clone();
+        h["kid"] = value.into();
+        forged.push((name, format!("{}.{}.{}", b64(&h), b64(&payload), sig)));
+    }
+    let claims: AccessClaims = serde_json::from_value(payload.clone()).unwrap();
+    let keys = app.state.oauth.keys();
+    let alg = jsonwebtoken::Algorithm::ES256;
+    let key = keys.signer(alg).unwrap();
+    let mut jku = jsonwebtoken::Header::new(alg);
+    jku.typ = Some("at+jwt".into());
+    jku.kid = Some(key.kid.clone());
+    jku.jku = Some("https://evil.example/jwks.json".into());
+    forged.push((
+        "jku header",
+        jsonwebtoken::encode(&jku, &claims, &key.encoding).unwrap(),
+    ));
+    // Properly signed by our key but with wrong claims.
+    let wrong_aud = AccessClaims {
+        aud: "someone-else".into(),
+        ..claims.clone()
+    };
+    forged.push(("wrong aud", sign_access(keys, alg, &wrong_aud).unwrap()));
+    let wrong_iss = AccessClaims {
+        iss: "https://evil.example".into(),
+        ..claims.clone()
+    };
+    forged.push(("wrong iss", sign_access(keys, alg, &wrong_iss).unwrap()));
+    let not_yet = AccessClaims {
+        nbf: claims.nbf + 3600,
+        ..claims.clone()
+    };
+    forged.push((
+        "nbf in the future",
+        sign_access(keys, alg, &not_yet).unwrap(),
+    ));
+    // An ID token is not an access token.
+    forged.push((
+        "id token as access token",
+        str_of(&tokens, "id_token").to_owned(),
+    ));
+    forged.push(("garbage", "abc.def.ghi".into()));
+    forged.push(("not even a jwt", "hello".into()));
+    forged.push(("16 KB", "a".repeat(16 * 1024)));
+    let _ = kid;
+
+    for (name, token) in &forged {
+        let (status, _) = app.userinfo(token).await;
+        assert!(
+            status == StatusCode::UNAUTHORIZED || status.is_client_error(),
+            "{name}: {status}"
+        );
+        assert_eq!(
+            app.introspect(&client, token).await["active"],
+            false,
+            "{name}"
+        );
+    }
+    let rejected = app
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == EventKind::TokenRejected)
+        .collect::<Vec<_>>();
+    assert!(rejected.len() >= forged.len() - 1, "each refusal recorded");
+    for e in &rejected {
+        assert!(
+            e.decision.as_deref().is_some_and(|d| !d.is_empty()),
+            "a reason is recorded"
+        );
+    }
+    // A 1 MB token: refused before it reaches us, still no 5xx.
+    let huge = "a".repeat(1 << 20);
+    match new_client()
+        .get(app.url("/userinfo"))
+        .bearer_auth(&huge)
+        .send()
+        .await
+    {
+        Ok(r) => assert!(r.status().is_client_error(), "{}", r.status()),
+        Err(e) => assert!(!e.is_status(), "{e}"),
+    }
+    let r = new_client()
+        .post(app.url("/introspect"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(&[("token", huge.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+
+    // Expired: the good token, an hour later.
+    app.clock.advance(time::Duration::hours(1));
+    assert_eq!(app.userinfo(&good).await.0, StatusCode::UNAUTHORIZED);
+    assert!(
+        app.events()
+            .await
+            .iter()
+            .any(|e| e.decision.as_deref() == Some("expired"))
+    );
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn key_rotation_keeps_old_tokens_valid_and_reaches_other_instances() {
+    let a = spawn_app().await;
+    let b = spawn_app_on(a.db.share(), |v| {
+        // Instances behind one name share one issuer.
+        v.insert("issuer".into(), a.address.clone());
+    })
+    .await;
+    let user = a.user().await;
+    let client = a.web_client().await;
+    let before = a.tokens_for(&client, &user, "openid").await;
+    let old_at = str_of(&before, "access_token").to_owned();
+    let old_kid = parts(&old_at).0["kid"].as_str().unwrap().to_owned();
+
+    let new_kids = a.state.oauth.keys().rotate().await.unwrap();
+    assert!(!new_kids.contains(&old_kid));
+    assert_eq!(
+        a.userinfo(&old_at).await.0,
+        StatusCode::OK,
+        "old tokens still verify"
+    );
+    let after = a.tokens_for(&client, &user, "openid").await;
+    let new_at = str_of(&after, "access_token").to_owned();
+    let new_kid = parts(&new_at).0["kid"].as_str().unwrap().to_owned();
+    assert!(new_kids.contains(&new_kid), "new tokens use the new key");
+    let id_kid = parts(str_of(&after, "id_token")).0["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(new_kids.contains(&id_kid));
+    let jwks: serde_json::Value = new_client()
+        .get(a.url("/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let published: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert!(published.contains(&old_kid.as_str()) && published.contains(&new_kid.as_str()));
+    for k in jwks["keys"].as_array().unwrap() {
+        assert_eq!(k["use"], "sig");
+        assert!(
+            k.get("alg").is_some() && k.get("d").is_none(),
+            "public keys only"
+        );
+    }
+    // Instance B never restarted, yet verifies tokens signed with the new key (it re-reads
+    // the key set on an unknown kid, at most every 5 s).
+    b.clock.advance(time::Duration::seconds(6));
+    let new_on_b = b.userinfo(&new_at).await.0;
+    assert_eq!(
+        new_on_b,
+        StatusCode::OK,
+        "{:?}",
+        b.events().await.first().map(|e| e.decision.clone())
+    );
+    let old_on_b = b.userinfo(&old_at).await.0;
+    assert_eq!(
+        old_on_b,
+        StatusCode::OK,
+        "{:?}",
+        b.events().await.first().map(|e| e.decision.clone())
+    );
+    // Once every old token has expired the retired keys leave the JWKS.
+    a.clock.advance(time::Duration::hours(2));
+    a.state.oauth.keys().reload().await.unwrap();
+    let jwks: serde_json::Value = new_client()
+        .get(a.url("/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!jwks.to_string().contains(&old_kid));
+}
