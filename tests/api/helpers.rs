@@ -600,3 +600,7 @@ pub fn input_value(body: &str, name: &str) -> String {
     let end = body[start..].find('"').unwrap() + start;
     body[start..end].to_owned()
 }
+
+pub fn urlenc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

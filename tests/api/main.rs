@@ -16,6 +16,7 @@ mod helpers;
 mod login;
 mod malformed;
 mod oauth_code;
+mod oidc;
 mod ops;
 mod register;
 mod sessions;
