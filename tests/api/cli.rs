@@ -195,3 +195,126 @@ async fn serve_from_an_empty_directory_and_stop_gracefully() {
     let rest: Vec<String> = rx.try_iter().collect();
     assert!(rest.iter().any(|l| l.contains("authd stopped")), "{rest:?}");
 }
+
+fn run(db_url: &str, args: &[&str]) -> std::process::Output {
+    authd()
+        .env("AUTHD_DATABASE_URL", db_url)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn client_add_and_keys_rotate() {
+    let app = spawn_app().await;
+    let url = app.db.url.clone();
+    let outs = tokio::task::spawn_blocking(move || {
+        (
+            run(
+                &url,
+                &[
+                    "client",
+                    "add",
+                    "web-app",
+                    "--redirect-uri",
+                    "https://app.example/cb",
+                    "--redirect-uri",
+                    "http://127.0.0.1:8000/cb",
+                    "--grant",
+                    "authorization_code",
+                    "--grant",
+                    "refresh_token",
+                    "--first-party",
+                ],
+            ),
+            run(
+                &url,
+                &[
+                    "client",
+                    "add",
+                    "spa",
+                    "--public",
+                    "--redirect-uri",
+                    "http://127.0.0.1/cb",
+                ],
+            ),
+            run(
+                &url,
+                &[
+                    "client",
+                    "add",
+                    "ops",
+                    "--grant",
+                    "client_credentials",
+                    "--scope",
+                    "admin",
+                ],
+            ),
+            run(
+                &url,
+                &[
+                    "client",
+                    "add",
+                    "web-app",
+                    "--redirect-uri",
+                    "https://app.example/cb",
+                ],
+            ),
+            run(
+                &url,
+                &[
+                    "client",
+                    "add",
+                    "bad",
+                    "--redirect-uri",
+                    "http://app.example/cb",
+                ],
+            ),
+            run(
+                &url,
+                &[
+                    "client",
+                    "add",
+                    "bad2",
+                    "--public",
+                    "--grant",
+                    "client_credentials",
+                ],
+            ),
+            run(&url, &["keys", "rotate"]),
+        )
+    })
+    .await
+    .unwrap();
+    let (web, spa, ops, dup, insecure, public_cc, rotate) = outs;
+    let web: serde_json::Value = serde_json::from_slice(&web.stdout).unwrap();
+    assert_eq!(web["client_id"], "web-app");
+    assert!(web["client_secret"].as_str().is_some_and(|s| s.len() >= 40));
+    let spa: serde_json::Value = serde_json::from_slice(&spa.stdout).unwrap();
+    assert_eq!(spa, serde_json::json!({ "client_id": "spa" }));
+    let ops: serde_json::Value = serde_json::from_slice(&ops.stdout).unwrap();
+    for failed in [&dup, &insecure, &public_cc] {
+        assert!(!failed.status.success() && failed.stdout.is_empty());
+    }
+    let client = app
+        .state
+        .oauth
+        .clients()
+        .find("web-app")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(client.is_first_party && client.has_grant("refresh_token"));
+    // The secret works (stored hashed, compared in constant time).
+    let ops_client = crate::helpers::TestClient {
+        id: "ops".into(),
+        secret: ops["client_secret"].as_str().map(str::to_owned),
+        redirect_uri: String::new(),
+    };
+    let (status, body) = app
+        .token(&ops_client, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rotate: serde_json::Value = serde_json::from_slice(&rotate.stdout).unwrap();
+    assert_eq!(rotate["active_kids"].as_array().unwrap().len(), 3);
+}

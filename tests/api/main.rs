@@ -10,6 +10,7 @@
     clippy::indexing_slicing
 )]
 
+mod admin_api;
 mod cli;
 mod events;
 mod helpers;

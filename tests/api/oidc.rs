@@ -204,7 +204,7 @@ async fn openidconnect_relying_party_end_to_end() {
     let logout = app
         .get(&format!(
             "/end_session?id_token_hint={}&post_logout_redirect_uri={}&state=bye",
-            id_token.to_string(),
+            id_token,
             crate::helpers::urlenc("http://127.0.0.1:7777/bye")
         ))
         .await;

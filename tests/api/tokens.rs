@@ -484,3 +484,40 @@ async fn key_rotation_keeps_old_tokens_valid_and_reaches_other_instances() {
         .unwrap();
     assert!(!jwks.to_string().contains(&old_kid));
 }
+
+#[tokio::test]
+async fn signing_keys_are_sealed_with_the_master_key() {
+    use base64::engine::general_purpose::STANDARD;
+    let key = STANDARD.encode([7u8; 32]);
+    let a = crate::helpers::spawn_app_with(|v| {
+        v.insert("master_key".into(), key.clone());
+    })
+    .await;
+    let store = authd::storage::connect(&a.db.url, 1).await.unwrap();
+    let records = store.keys.list_published(0).await.unwrap();
+    assert_eq!(records.len(), 3);
+    for r in &records {
+        assert!(r.private_key.starts_with("v1:"), "stored sealed");
+    }
+    let user = a.user().await;
+    let client = a.web_client().await;
+    let tokens = a.tokens_for(&client, &user, "openid").await;
+    assert_eq!(
+        a.userinfo(str_of(&tokens, "access_token")).await.0,
+        StatusCode::OK
+    );
+
+    // Without the key, or with another one, an instance refuses to start.
+    for other in [None, Some(STANDARD.encode([8u8; 32]))] {
+        let mut values = crate::helpers::base_values(&a.db, std::path::Path::new("/tmp"));
+        if let Some(k) = other {
+            values.insert("master_key".into(), k);
+        }
+        let config = authd::config::Config::from_values(&values).unwrap();
+        let err = authd::startup::build_state(config, authd::startup::Deps::default())
+            .await
+            .err()
+            .expect("refused");
+        assert!(format!("{err:#}").contains("AUTHD_MASTER_KEY"), "{err:#}");
+    }
+}
