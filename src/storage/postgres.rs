@@ -24,7 +24,9 @@ impl_oauth_stores!(PgStore);
 /// Connects to and migrates the PostgreSQL database at `url`.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
     let pool = PgPoolOptions::new()
-        .max_connections(max_connections)
+        // The session-store migration below holds one connection for its advisory lock while
+        // the store migrates on another.
+        .max_connections(max_connections.max(2))
         .acquire_timeout(Duration::from_secs(10))
         .connect(url)
         .await?;

@@ -318,3 +318,12 @@ async fn client_add_and_keys_rotate() {
     let rotate: serde_json::Value = serde_json::from_slice(&rotate.stdout).unwrap();
     assert_eq!(rotate["active_kids"].as_array().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn migrate_works_on_the_test_database() {
+    // On PostgreSQL this once deadlocked with a one-connection pool.
+    let app = spawn_app().await;
+    let url = app.db.url.clone();
+    let out = tokio::task::spawn_blocking(move || run(&url, &["migrate"])).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
