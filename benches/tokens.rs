@@ -71,6 +71,10 @@ async fn main() -> anyhow::Result<()> {
         ),
     );
     values.insert("issuer".to_owned(), base.clone());
+    // BENCH_BEARER_CACHE_SECS=0 measures every bearer check with its database round trip.
+    if let Ok(v) = std::env::var("BENCH_BEARER_CACHE_SECS") {
+        values.insert("bearer_cache_secs".to_owned(), v);
+    }
     let config = Config::from_values(&values)?;
     let access_alg = config.access_token_alg;
     let app = Application::build_with_listener(config, Deps::default(), listener).await?;
@@ -136,6 +140,22 @@ async fn main() -> anyhow::Result<()> {
     })
     .await;
 
+    // 2b. The same with wrk (a C load generator, far cheaper per request than reqwest), when
+    // it is installed: closer to the server's own capacity on a machine this small.
+    let wrk = std::process::Command::new("wrk")
+        .args(["-t1", "-c32", &format!("-d{secs}s"), "-H"])
+        .arg(format!("Authorization: Bearer {}", token.as_str()))
+        .arg(format!("{base}/userinfo"))
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|out| {
+            out.lines()
+                .find(|l| l.starts_with("Requests/sec:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse::<f64>().ok())
+        });
+
     // 3. Signing per algorithm (in-process, one task per core).
     let mut signing = Vec::new();
     for alg in ALGORITHMS {
@@ -174,6 +194,13 @@ async fn main() -> anyhow::Result<()> {
         "GET /userinfo (loopback)       {userinfo:.0} /s  ({:.1} % of raw verify)",
         100.0 * userinfo / raw
     );
+    match wrk {
+        Some(w) => println!(
+            "GET /userinfo (wrk, loopback)  {w:.0} /s  ({:.1} % of raw verify)",
+            100.0 * w / raw
+        ),
+        None => println!("GET /userinfo (wrk)            wrk not installed"),
+    }
     for (alg, r) in &signing {
         println!("sign {:<6} (in-process)      {r:.0} /s", alg_name(*alg));
     }

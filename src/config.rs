@@ -109,6 +109,8 @@ pub struct Config {
     pub refresh_idle: i64,
     /// `AUTHD_REFRESH_LIFETIME_SECS`: a grant's refresh tokens end (default 30 days).
     pub refresh_lifetime: i64,
+    /// `AUTHD_BEARER_CACHE_SECS`: how long a passed bearer check is reused (default 1; 0 = off).
+    pub bearer_cache_secs: i64,
     /// `AUTHD_ACCESS_TOKEN_ALG`: `ES256` (default), `RS256` or `EdDSA`.
     pub access_token_alg: jsonwebtoken::Algorithm,
     /// Unknown `AUTHD_*` variables or TOML keys, to warn about once logging is up.
@@ -143,6 +145,7 @@ const KEYS: &[&str] = &[
     "refresh_idle_secs",
     "refresh_lifetime_secs",
     "access_token_alg",
+    "bearer_cache_secs",
 ];
 
 impl Config {
@@ -267,6 +270,8 @@ impl Config {
                 30 * 86_400,
             )?
             .whole_seconds(),
+            bearer_cache_secs: parse_or(get("bearer_cache_secs"), "bearer_cache_secs", 1_i64)?
+                .clamp(0, 60),
             access_token_alg: parse_alg(get("access_token_alg").unwrap_or("ES256")).ok_or_else(
                 || invalid("access_token_alg", "must be ES256, RS256 or EdDSA".into()),
             )?,

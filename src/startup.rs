@@ -88,6 +88,7 @@ async fn build_oauth(
         refresh_idle: config.refresh_idle,
         refresh_lifetime: config.refresh_lifetime,
         access_alg: config.access_token_alg,
+        bearer_cache_secs: config.bearer_cache_secs,
     };
     // A retired key stays published while any token it signed can still be presented.
     let publish_after_retire = settings.access_ttl.max(settings.id_ttl) + 300;

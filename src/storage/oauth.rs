@@ -110,6 +110,17 @@ pub struct RefreshRecord {
     pub created_at: i64,
 }
 
+/// Everything a bearer check needs from the database, read in one round trip.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct BearerState {
+    /// The subject's email, when the subject is an account.
+    pub email: Option<String>,
+    /// Whether the token's `jti` was revoked.
+    pub jti_revoked: bool,
+    /// 1 if the token's grant exists and is not revoked, else 0.
+    pub family_active: i64,
+}
+
 /// The outcome of redeeming a code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeRedemption {
@@ -184,8 +195,14 @@ pub trait GrantStore: Send + Sync {
     async fn revoke_family(&self, id: &str, now: i64) -> Result<bool, StoreError>;
     /// Revokes an access token by `jti` until its expiry.
     async fn revoke_jti(&self, jti: &str, expires_at: i64, now: i64) -> Result<(), StoreError>;
-    /// Whether a `jti` was revoked.
-    async fn is_jti_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+    /// The revocation state of an access token and its subject's email, in one query (the hot
+    /// path of every bearer check). `sid` is the token's grant, if any.
+    async fn bearer_state(
+        &self,
+        sub: &str,
+        jti: &str,
+        sid: Option<&str>,
+    ) -> Result<BearerState, StoreError>;
     /// The scopes (JSON array) a user consented to for a client.
     async fn find_consent(
         &self,

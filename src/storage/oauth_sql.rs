@@ -299,12 +299,22 @@ macro_rules! impl_oauth_stores {
                 Ok(())
             }
 
-            async fn is_jti_revoked(&self, jti: &str) -> Result<bool, $crate::storage::error::StoreError> {
-                let row: Option<(String,)> = sqlx::query_as("select jti from revoked_token where jti = $1")
-                    .bind(jti)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                Ok(row.is_some())
+            async fn bearer_state(
+                &self,
+                sub: &str,
+                jti: &str,
+                sid: Option<&str>,
+            ) -> Result<$crate::storage::oauth::BearerState, $crate::storage::error::StoreError> {
+                Ok(sqlx::query_as(
+                    "select (select email from account where id = $1) as email, \
+                     exists(select 1 from revoked_token where jti = $2) as jti_revoked, \
+                     (select count(*) from token_family where id = $3 and revoked_at is null) as family_active",
+                )
+                .bind(sub)
+                .bind(jti)
+                .bind(sid)
+                .fetch_one(&self.pool)
+                .await?)
             }
 
             async fn find_consent(

@@ -324,6 +324,12 @@ async fn migrate_works_on_the_test_database() {
     // On PostgreSQL this once deadlocked with a one-connection pool.
     let app = spawn_app().await;
     let url = app.db.url.clone();
-    let out = tokio::task::spawn_blocking(move || run(&url, &["migrate"])).await.unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = tokio::task::spawn_blocking(move || run(&url, &["migrate"]))
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

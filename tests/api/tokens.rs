@@ -521,3 +521,34 @@ async fn signing_keys_are_sealed_with_the_master_key() {
         assert!(format!("{err:#}").contains("AUTHD_MASTER_KEY"), "{err:#}");
     }
 }
+
+#[tokio::test]
+async fn a_revocation_on_one_instance_reaches_the_others_within_the_bearer_cache_ttl() {
+    let a = spawn_app().await;
+    let b = spawn_app_on(a.db.share(), |v| {
+        v.insert("issuer".into(), a.address.clone());
+    })
+    .await;
+    let user = a.user().await;
+    let client = a.web_client().await;
+    let tokens = a.tokens_for(&client, &user, "openid").await;
+    let at = str_of(&tokens, "access_token").to_owned();
+    assert_eq!(b.userinfo(&at).await.0, StatusCode::OK); // B now caches the passed check
+    assert_eq!(a.revoke(&client, &at).await, StatusCode::OK);
+    assert_eq!(
+        a.userinfo(&at).await.0,
+        StatusCode::UNAUTHORIZED,
+        "at once where it was revoked"
+    );
+    assert_eq!(
+        b.introspect(&client, &at).await["active"],
+        false,
+        "introspection never uses the cache"
+    );
+    b.clock.advance(time::Duration::seconds(2));
+    assert_eq!(
+        b.userinfo(&at).await.0,
+        StatusCode::UNAUTHORIZED,
+        "elsewhere within the TTL"
+    );
+}

@@ -21,6 +21,8 @@ use crate::storage::oauth::GrantStore;
 
 /// Authorization requests, consent and codes.
 pub mod authorize;
+/// A short-lived cache of passed bearer checks.
+mod bearer_cache;
 /// The token endpoint's grants.
 pub mod grants;
 /// Bearer validation, userinfo, introspection, revocation.
@@ -43,6 +45,8 @@ pub struct TokenSettings {
     pub refresh_lifetime: i64,
     /// Access-token signing algorithm.
     pub access_alg: Algorithm,
+    /// Seconds a passed bearer check is reused on this instance (0: never).
+    pub bearer_cache_secs: i64,
 }
 
 /// The token endpoint's success response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
@@ -75,6 +79,7 @@ pub struct OAuthService {
     pub(crate) random: Arc<dyn Random>,
     pub(crate) events: EventSink,
     pub(crate) settings: TokenSettings,
+    pub(crate) bearer_cache: Arc<bearer_cache::BearerCache>,
 }
 
 impl std::fmt::Debug for OAuthService {
@@ -109,6 +114,7 @@ impl OAuthService {
         events: EventSink,
         settings: TokenSettings,
     ) -> Self {
+        let bearer_cache = Arc::new(bearer_cache::BearerCache::new(settings.bearer_cache_secs));
         Self {
             clients,
             accounts,
@@ -118,6 +124,7 @@ impl OAuthService {
             random,
             events,
             settings,
+            bearer_cache,
         }
     }
 
@@ -191,6 +198,13 @@ impl OAuthService {
             email,
         };
         Ok((access, Some(jwt::sign_id(&self.keys, &id)?)))
+    }
+
+    /// Revokes a grant (and so every token of it); clears this instance's bearer cache.
+    pub(crate) async fn revoke_family(&self, id: &str, now: i64) -> Result<bool, DomainError> {
+        let revoked = self.grants.revoke_family(id, now).await?;
+        self.bearer_cache.clear();
+        Ok(revoked)
     }
 
     /// Records a token event for `client_id`.

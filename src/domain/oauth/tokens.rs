@@ -12,28 +12,34 @@ use crate::domain::tokens::jwt::{self, AccessClaims, Rejection};
 use crate::events::EventKind;
 
 impl OAuthService {
-    /// Validates a token without recording anything: signature, claims, then revocation of
-    /// the token itself or of its grant.
+    /// Validates a token without recording anything: signature and claims, then revocation.
     async fn check_access(
         &self,
         token: &str,
-    ) -> Result<Result<AccessClaims, Rejection>, DomainError> {
+    ) -> Result<Result<(AccessClaims, Option<String>), Rejection>, DomainError> {
         let now = self.clock.now().unix_timestamp();
-        let claims = match jwt::verify_access(&self.keys, token, &self.settings.issuer, now).await?
-        {
-            Ok(c) => c,
-            Err(r) => return Ok(Err(r)),
-        };
-        if self.grants.is_jti_revoked(&claims.jti).await? {
+        match jwt::verify_access(&self.keys, token, &self.settings.issuer, now).await? {
+            Ok(claims) => self.check_revocation(claims).await,
+            Err(r) => Ok(Err(r)),
+        }
+    }
+
+    /// One database round trip: is the token or its grant revoked, and the subject's email.
+    async fn check_revocation(
+        &self,
+        claims: AccessClaims,
+    ) -> Result<Result<(AccessClaims, Option<String>), Rejection>, DomainError> {
+        let state = self
+            .grants
+            .bearer_state(&claims.sub, &claims.jti, claims.sid.as_deref())
+            .await?;
+        if state.jti_revoked {
             return Ok(Err("revoked"));
         }
-        if let Some(sid) = &claims.sid {
-            let family = self.grants.find_family(sid).await?;
-            if family.is_none_or(|f| f.revoked_at.is_some()) {
-                return Ok(Err("grant_revoked"));
-            }
+        if claims.sid.is_some() && state.family_active == 0 {
+            return Ok(Err("grant_revoked"));
         }
-        Ok(Ok(claims))
+        Ok(Ok((claims, state.email)))
     }
 
     /// Validates a bearer token for a protected endpoint.
@@ -42,8 +48,30 @@ impl OAuthService {
         ctx: &RequestContext,
         token: &str,
     ) -> Result<AccessClaims, DomainError> {
-        match self.check_access(token).await? {
-            Ok(c) => Ok(c),
+        Ok(self.bearer(ctx, token).await?.0)
+    }
+
+    /// A bearer check for a protected endpoint, answered from the short-lived cache when this
+    /// instance passed the same token a moment ago.
+    async fn bearer(
+        &self,
+        ctx: &RequestContext,
+        token: &str,
+    ) -> Result<(AccessClaims, Option<String>), DomainError> {
+        let now = self.clock.now().unix_timestamp();
+        let checked =
+            match jwt::verify_access(&self.keys, token, &self.settings.issuer, now).await? {
+                Ok(claims) => match self.bearer_cache.get(&claims.jti, now) {
+                    Some(email) => Ok((claims, email)),
+                    None => self.check_revocation(claims).await?,
+                },
+                Err(reason) => Err(reason),
+            };
+        match checked {
+            Ok((claims, email)) => {
+                self.bearer_cache.put(&claims.jti, now, email.clone());
+                Ok((claims, email))
+            }
             Err(reason) => {
                 self.record(EventKind::TokenRejected, ctx, "", None, reason)
                     .await?;
@@ -54,26 +82,27 @@ impl OAuthService {
 
     /// The userinfo claims for a token carrying `openid`.
     pub async fn userinfo(&self, ctx: &RequestContext, token: &str) -> Result<Value, DomainError> {
-        let claims = self.authenticate_bearer(ctx, token).await?;
+        let (claims, email) = self.bearer(ctx, token).await?;
         if !claims.has_scope("openid") || claims.sub == claims.client_id {
             return Err(DomainError::InsufficientScope);
         }
-        let Some(account) = self.accounts.find_by_id(&claims.sub).await? else {
+        let Some(email) = email else {
+            let reason = "unknown_subject";
             self.record(
                 EventKind::TokenRejected,
                 ctx,
                 &claims.client_id,
                 None,
-                "unknown_subject",
+                reason,
             )
             .await?;
-            return Err(DomainError::InvalidToken("unknown_subject"));
+            return Err(DomainError::InvalidToken(reason));
         };
-        let mut out = json!({ "sub": account.id });
+        let mut out = json!({ "sub": claims.sub });
         if claims.has_scope("email")
             && let Some(obj) = out.as_object_mut()
         {
-            obj.insert("email".into(), json!(account.email));
+            obj.insert("email".into(), json!(email));
             obj.insert("email_verified".into(), json!(false));
         }
         Ok(out)
@@ -97,7 +126,7 @@ impl OAuthService {
         token: &str,
     ) -> Result<Value, DomainError> {
         self.confidential(creds).await?;
-        if let Ok(c) = self.check_access(token).await? {
+        if let Ok((c, _)) = self.check_access(token).await? {
             return Ok(json!({
                 "active": true,
                 "token_type": "access_token",
@@ -148,7 +177,7 @@ impl OAuthService {
             return Ok(());
         }
         if let Some((_, family)) = self.grants.find_refresh(&digest(token)).await? {
-            if family.client_id == client.id && self.grants.revoke_family(&family.id, now).await? {
+            if family.client_id == client.id && self.revoke_family(&family.id, now).await? {
                 self.record(
                     EventKind::TokenRevoked,
                     ctx,
@@ -160,10 +189,11 @@ impl OAuthService {
             }
             return Ok(());
         }
-        if let Ok(c) = self.check_access(token).await?
+        if let Ok((c, _)) = self.check_access(token).await?
             && c.client_id == client.id
         {
             self.grants.revoke_jti(&c.jti, c.exp, now).await?;
+            self.bearer_cache.clear();
             let user = (c.sub != c.client_id).then_some(c.sub.as_str());
             self.record(
                 EventKind::TokenRevoked,

@@ -51,7 +51,7 @@ impl OAuthService {
             CodeRedemption::NotFound => return Err(invalid("unknown code")),
             CodeRedemption::AlreadyUsed(r) => {
                 if let Some(family) = &r.family_id
-                    && self.grants.revoke_family(family, now).await?
+                    && self.revoke_family(family, now).await?
                 {
                     self.record(
                         EventKind::TokenRevoked,

@@ -111,7 +111,7 @@ impl OAuthService {
         family: &FamilyRecord,
         now: i64,
     ) -> Result<(), DomainError> {
-        self.grants.revoke_family(&family.id, now).await?;
+        self.revoke_family(&family.id, now).await?;
         self.record(
             EventKind::RefreshReuseDetected,
             ctx,
