@@ -392,3 +392,34 @@ async fn bad_requests_go_back_with_an_error() {
         .await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn offline_access_is_ignored_and_max_age_zero_asks_again() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let client = app.web_client().await;
+    let tokens = app
+        .tokens_for(&client, &user, "openid offline_access")
+        .await;
+    assert_eq!(str_of(&tokens, "scope"), "openid");
+    assert!(
+        tokens.get("refresh_token").is_some(),
+        "the grant decides, not the scope"
+    );
+    // Signed in now; max_age=0 still sends the user to the form.
+    let (_, challenge) = pkce();
+    let mut q = base(&client, &challenge);
+    q.push(("max_age", "0"));
+    app.clock.advance(time::Duration::seconds(5));
+    let page = app
+        .get(&format!(
+            "/authorize?{}",
+            serde_urlencoded::to_string(&q).unwrap()
+        ))
+        .await;
+    assert!(
+        page.location().starts_with("/login?next="),
+        "{}",
+        page.location()
+    );
+}

@@ -176,9 +176,12 @@ impl OAuthService {
         {
             return fail(OAuthCode::InvalidRequest, "state or nonce too long");
         }
-        let Ok(scopes) = parse_scope(p.scope.as_deref().unwrap_or("")) else {
+        let Ok(mut scopes) = parse_scope(p.scope.as_deref().unwrap_or("")) else {
             return fail(OAuthCode::InvalidScope, "malformed scope");
         };
+        // Refresh tokens follow the client's `refresh_token` grant, not this scope; libraries
+        // that add it anyway are not refused for it.
+        scopes.remove("offline_access");
         if scopes.is_empty() {
             return fail(OAuthCode::InvalidScope, "scope is required");
         }

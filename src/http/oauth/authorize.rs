@@ -200,7 +200,7 @@ pub async fn consent_post(
     CsrfForm { form, session }: CsrfForm<ConsentForm>,
 ) -> Result<Response, HttpError> {
     let pending = session.take(PENDING).await?.unwrap_or_default();
-    let Some((id, raw)) = pending
+    let Some((_, raw)) = pending
         .split_once(' ')
         .filter(|(id, _)| !id.is_empty() && *id == form.request_id)
     else {
@@ -212,7 +212,6 @@ pub async fn consent_post(
         Ok(v) => v,
         Err(response) => return Ok(response),
     };
-    let _ = id;
     let oauth = &state.oauth;
     if form.consent != "allow" {
         return Ok(Redirect::to(&oauth.error_redirect(
