@@ -552,3 +552,59 @@ async fn a_revocation_on_one_instance_reaches_the_others_within_the_bearer_cache
         "elsewhere within the TTL"
     );
 }
+
+#[tokio::test]
+async fn client_secret_post_and_userinfo_by_post() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let client = app.web_client().await;
+    let (code, verifier) = app.code_for(&client, &user, "openid email").await;
+    let secret = client.secret.clone().unwrap();
+    let resp = new_client()
+        .post(app.url("/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", client.redirect_uri.as_str()),
+            ("code_verifier", verifier.as_str()),
+            ("client_id", client.id.as_str()),
+            ("client_secret", secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let resp = new_client()
+        .post(app.url("/userinfo"))
+        .bearer_auth(str_of(&body, "access_token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let info: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(info["email"], user.email.as_str());
+    // Both methods at once is refused.
+    let resp = new_client()
+        .post(app.url("/token"))
+        .basic_auth(&client.id, Some(&secret))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+            ("client_secret", secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    // No token at all: 401 with a Bearer challenge.
+    let resp = new_client().get(app.url("/userinfo")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+}

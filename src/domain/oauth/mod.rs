@@ -144,8 +144,26 @@ impl OAuthService {
     }
 
     /// Mints an access token (and an ID token when `openid` is in `scopes` and a user signed
-    /// in) for `client`.
+    /// in) for `client`, and wraps them with `refresh_token` into the token response.
     pub(crate) async fn mint(
+        &self,
+        client: &Client,
+        scopes: &BTreeSet<String>,
+        subject: Option<Subject<'_>>,
+        refresh_token: Option<String>,
+    ) -> Result<TokenResponse, DomainError> {
+        let (access_token, id_token) = self.sign_tokens(client, scopes, subject).await?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.settings.access_ttl,
+            scope: scope_string(scopes),
+            refresh_token,
+            id_token,
+        })
+    }
+
+    async fn sign_tokens(
         &self,
         client: &Client,
         scopes: &BTreeSet<String>,

@@ -114,7 +114,9 @@ impl OAuthService {
             nonce: record.nonce.as_deref(),
             family_id: Some(&family.id),
         };
-        let (access_token, id_token) = self.mint(client, &scopes, Some(subject)).await?;
+        let response = self
+            .mint(client, &scopes, Some(subject), refresh_token)
+            .await?;
         self.record(
             EventKind::TokenIssued,
             ctx,
@@ -123,14 +125,7 @@ impl OAuthService {
             "authorization_code",
         )
         .await?;
-        Ok(TokenResponse {
-            access_token,
-            token_type: "Bearer",
-            expires_in: self.settings.access_ttl,
-            scope: record.scope,
-            refresh_token,
-            id_token,
-        })
+        Ok(response)
     }
 }
 

@@ -1,7 +1,7 @@
 //! `grant_type=client_credentials`: a confidential client gets an access token for itself
 //! (`sub` = its client id), limited to the scopes it holds. No refresh or ID token.
 
-use crate::domain::clients::{Client, parse_scope, scope_string};
+use crate::domain::clients::{Client, parse_scope};
 use crate::domain::context::RequestContext;
 use crate::domain::error::{DomainError, OAuthCode, oauth};
 use crate::domain::oauth::grants::TokenRequest;
@@ -33,7 +33,7 @@ impl OAuthService {
         }
         // There is no user: `openid` would promise an ID token that cannot exist.
         scopes.remove("openid");
-        let (access_token, _) = self.mint(client, &scopes, None).await?;
+        let response = self.mint(client, &scopes, None, None).await?;
         self.record(
             EventKind::TokenIssued,
             ctx,
@@ -42,13 +42,6 @@ impl OAuthService {
             "client_credentials",
         )
         .await?;
-        Ok(TokenResponse {
-            access_token,
-            token_type: "Bearer",
-            expires_in: self.settings.access_ttl,
-            scope: scope_string(&scopes),
-            refresh_token: None,
-            id_token: None,
-        })
+        Ok(response)
     }
 }

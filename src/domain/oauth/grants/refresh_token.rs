@@ -3,7 +3,7 @@
 //! racing on one token are serialised by the database, and exactly one wins. A token expires
 //! when unused for the idle lifetime, and its family at the absolute lifetime.
 
-use crate::domain::clients::{Client, parse_scope, scope_string};
+use crate::domain::clients::{Client, parse_scope};
 use crate::domain::context::RequestContext;
 use crate::domain::error::{DomainError, OAuthCode, oauth};
 use crate::domain::oauth::grants::TokenRequest;
@@ -86,7 +86,9 @@ impl OAuthService {
             nonce: None,
             family_id: Some(&family.id),
         };
-        let (access_token, id_token) = self.mint(client, &scopes, Some(subject)).await?;
+        let response = self
+            .mint(client, &scopes, Some(subject), Some(new_token))
+            .await?;
         self.record(
             EventKind::TokenRefreshed,
             ctx,
@@ -95,14 +97,7 @@ impl OAuthService {
             "rotated",
         )
         .await?;
-        Ok(TokenResponse {
-            access_token,
-            token_type: "Bearer",
-            expires_in: self.settings.access_ttl,
-            scope: scope_string(&scopes),
-            refresh_token: Some(new_token),
-            id_token,
-        })
+        Ok(response)
     }
 
     async fn reuse_detected(
