@@ -111,6 +111,8 @@ pub struct Config {
     pub refresh_lifetime: i64,
     /// `AUTHD_BEARER_CACHE_SECS`: how long a passed bearer check is reused (default 1; 0 = off).
     pub bearer_cache_secs: i64,
+    /// `AUTHD_RATE_*`: per-instance rate limits (requests per minute).
+    pub rate_limits: crate::domain::throttle::Limits,
     /// `AUTHD_ACCESS_TOKEN_ALG`: `ES256` (default), `RS256` or `EdDSA`.
     pub access_token_alg: jsonwebtoken::Algorithm,
     /// Unknown `AUTHD_*` variables or TOML keys, to warn about once logging is up.
@@ -146,6 +148,10 @@ const KEYS: &[&str] = &[
     "refresh_lifetime_secs",
     "access_token_alg",
     "bearer_cache_secs",
+    "rate_login_per_ip",
+    "rate_login_per_account",
+    "rate_register_per_ip",
+    "rate_token_per_client",
 ];
 
 impl Config {
@@ -270,6 +276,22 @@ impl Config {
                 30 * 86_400,
             )?
             .whole_seconds(),
+            rate_limits: {
+                let d = crate::domain::throttle::Limits::default();
+                let per_min = |key: &str, default: u32| -> Result<u32, ConfigError> {
+                    let n = parse_or(get(key), key, default)?;
+                    if n == 0 {
+                        return Err(invalid(key, "must be at least 1 per minute".into()));
+                    }
+                    Ok(n)
+                };
+                crate::domain::throttle::Limits {
+                    login_per_ip: per_min("rate_login_per_ip", d.login_per_ip)?,
+                    login_per_account: per_min("rate_login_per_account", d.login_per_account)?,
+                    register_per_ip: per_min("rate_register_per_ip", d.register_per_ip)?,
+                    token_per_client: per_min("rate_token_per_client", d.token_per_client)?,
+                }
+            },
             bearer_cache_secs: parse_or(get("bearer_cache_secs"), "bearer_cache_secs", 1_i64)?
                 .clamp(0, 60),
             access_token_alg: parse_alg(get("access_token_alg").unwrap_or("ES256")).ok_or_else(
@@ -466,6 +488,8 @@ mod tests {
             ("master_key", "c2hvcnQ=", "AUTHD_MASTER_KEY"),
             ("access_token_alg", "HS256", "AUTHD_ACCESS_TOKEN_ALG"),
             ("refresh_idle_secs", "0", "AUTHD_REFRESH_IDLE_SECS"),
+            ("rate_login_per_ip", "0", "AUTHD_RATE_LOGIN_PER_IP"),
+            ("rate_token_per_client", "many", "AUTHD_RATE_TOKEN_PER_CLIENT"),
         ] {
             let err = cfg(&[(k, v)]).unwrap_err().to_string();
             assert!(err.contains(var), "{err} does not name {var}");

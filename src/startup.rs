@@ -17,6 +17,7 @@ use crate::domain::clock::{Clock, OsRandom, Random, SystemClock};
 use crate::domain::login::LoginService;
 use crate::domain::oauth::{OAuthService, TokenSettings};
 use crate::domain::sessions::SessionPolicy;
+use crate::domain::throttle::Throttle;
 use crate::domain::tokens::keys::KeyRing;
 use crate::events::sink::EventSink;
 use crate::state::AppState;
@@ -47,14 +48,29 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         .context("AUTHD_DATABASE_URL: cannot open or migrate the database")?;
     let events = EventSink::new(store.events.clone());
     let hasher = PasswordHasher::new(config.hash_params, config.hash_workers, config.hash_queue)?;
+    let throttle = Throttle::new(config.rate_limits);
     let accounts = AccountService::new(
         store.accounts.clone(),
         hasher,
         deps.clock.clone(),
         events.clone(),
+        throttle.clone(),
     );
-    let login = LoginService::new(accounts.clone(), deps.clock.clone(), events.clone());
-    let oauth = build_oauth(&config, &deps, &store, accounts.clone(), events.clone()).await?;
+    let login = LoginService::new(
+        accounts.clone(),
+        deps.clock.clone(),
+        events.clone(),
+        throttle.clone(),
+    );
+    let oauth = build_oauth(
+        &config,
+        &deps,
+        &store,
+        accounts.clone(),
+        events.clone(),
+        throttle.clone(),
+    )
+    .await?;
     let state = AppState {
         session_policy: SessionPolicy {
             idle_timeout: config.session_idle_timeout,
@@ -67,6 +83,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         events,
         oauth,
         login,
+        throttle,
         health: store.health.clone(),
         metrics: crate::telemetry::metrics_handle(),
     };
@@ -79,6 +96,7 @@ async fn build_oauth(
     store: &Store,
     accounts: AccountService,
     events: EventSink,
+    throttle: Throttle,
 ) -> anyhow::Result<OAuthService> {
     let settings = TokenSettings {
         issuer: config.issuer_str().to_owned(),
@@ -115,6 +133,7 @@ async fn build_oauth(
         deps.random.clone(),
         events,
         settings,
+        throttle,
     ))
 }
 
@@ -175,6 +194,15 @@ impl Application {
                 .clone()
                 .continuously_delete_expired(tokio::time::Duration::from_secs(60)),
         );
+        let throttle = self.state.throttle.clone();
+        let evict = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(tokio::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let left = throttle.evict_idle();
+                metrics::gauge!("authd_rate_limit_keys").set(left as f64);
+            }
+        });
         let keys = self.state.oauth.keys().clone();
         let key_refresh = tokio::spawn(async move {
             let mut tick = tokio::time::interval(tokio::time::Duration::from_secs(30));
@@ -194,6 +222,7 @@ impl Application {
             .await;
         cleanup.abort();
         key_refresh.abort();
+        evict.abort();
         tracing::info!("authd stopped");
         Ok(served?)
     }

@@ -12,6 +12,7 @@ use crate::domain::clock::{Clock, Random};
 use crate::domain::login::LoginService;
 use crate::domain::oauth::OAuthService;
 use crate::domain::sessions::SessionPolicy;
+use crate::domain::throttle::Throttle;
 use crate::events::sink::EventSink;
 use crate::storage::HealthStore;
 
@@ -32,6 +33,8 @@ pub struct AppState {
     pub oauth: OAuthService,
     /// Sign-in orchestration.
     pub login: LoginService,
+    /// Per-instance rate limits.
+    pub throttle: Throttle,
     /// Session idle timeout and lifetime.
     pub session_policy: SessionPolicy,
     /// Database liveness for `/readyz`.

@@ -38,6 +38,12 @@ pub enum DomainError {
     /// The token is valid but lacks the scope the call needs.
     #[error("insufficient scope")]
     InsufficientScope,
+    /// Too many requests from this source, for this account or for this client.
+    #[error("rate limited")]
+    RateLimited {
+        /// Seconds until a retry can pass.
+        retry_after: u64,
+    },
     /// The thing asked for does not exist.
     #[error("not found")]
     NotFound,

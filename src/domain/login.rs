@@ -9,11 +9,12 @@ use std::sync::Arc;
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
-use crate::domain::accounts::model::{Account, Password};
+use crate::domain::accounts::model::{Account, Email, Password};
 use crate::domain::accounts::service::AccountService;
 use crate::domain::clock::Clock;
 use crate::domain::context::RequestContext;
 use crate::domain::error::DomainError;
+use crate::domain::throttle::{Door, Throttle, ThrottleKey};
 use crate::events::sink::EventSink;
 use crate::events::{AuthEvent, EventFilter, EventKind};
 
@@ -23,6 +24,7 @@ pub struct LoginService {
     accounts: AccountService,
     clock: Arc<dyn Clock>,
     events: EventSink,
+    throttle: Throttle,
 }
 
 /// A successful sign-in.
@@ -36,11 +38,17 @@ pub struct SignedIn {
 
 impl LoginService {
     /// Builds the service.
-    pub fn new(accounts: AccountService, clock: Arc<dyn Clock>, events: EventSink) -> Self {
+    pub fn new(
+        accounts: AccountService,
+        clock: Arc<dyn Clock>,
+        events: EventSink,
+        throttle: Throttle,
+    ) -> Self {
         Self {
             accounts,
             clock,
             events,
+            throttle,
         }
     }
 
@@ -54,6 +62,7 @@ impl LoginService {
         username: &str,
         password: SecretString,
     ) -> Result<SignedIn, DomainError> {
+        self.throttle_login(ctx, username).await?;
         let account = self.accounts.find_by_email(username).await?;
         // A password that could never have been set is still verified (against the dummy
         // hash) so it takes the same time as any other wrong password.
@@ -87,6 +96,36 @@ impl LoginService {
                 Err(DomainError::InvalidCredentials)
             }
         }
+    }
+
+    /// Step 1: the per-instance rate limits, per network and per attempted account, before any
+    /// database or hashing work.
+    async fn throttle_login(
+        &self,
+        ctx: &RequestContext,
+        username: &str,
+    ) -> Result<(), DomainError> {
+        let account_key = Email::parse(username).map_or_else(
+            || {
+                username
+                    .trim()
+                    .to_lowercase()
+                    .chars()
+                    .take(AuthEvent::MAX_USERNAME)
+                    .collect()
+            },
+            |e| e.as_str().to_owned(),
+        );
+        let keys = [ThrottleKey::net(ctx.ip), ThrottleKey::Account(account_key)];
+        let Err((key, retry_after)) = self.throttle.check(Door::Login, &keys) else {
+            return Ok(());
+        };
+        let event = AuthEvent::new(EventKind::RateLimited, ctx, self.clock.now())
+            .username(username)
+            .decision(key.dimension());
+        self.events.record(event).await?;
+        metrics::counter!("authd_logins_total", "outcome" => "rate_limited").increment(1);
+        Err(DomainError::RateLimited { retry_after })
     }
 
     /// Records that a session was created for `user_id` after sign-in.

@@ -19,5 +19,7 @@ pub mod oauth;
 pub mod redirect;
 /// Session lifetime policy (idle timeout, absolute lifetime).
 pub mod sessions;
+/// Per-instance rate limits.
+pub mod throttle;
 /// Signing keys and JWTs.
 pub mod tokens;

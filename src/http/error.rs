@@ -56,6 +56,10 @@ impl HttpError {
                     "The server is busy. Please try again in a moment.",
                 ),
                 DomainError::NotFound => (StatusCode::NOT_FOUND, "Not found."),
+                DomainError::RateLimited { .. } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many attempts. Please wait a moment and try again.",
+                ),
                 DomainError::OAuth { .. } => (
                     StatusCode::BAD_REQUEST,
                     "This sign-in request is not valid.",
@@ -99,7 +103,9 @@ impl IntoResponse for HttpError {
             tracing::error!(error = ?self, "request failed");
         }
         let mut response = (status, ErrorPage::new(status, message)).into_response();
-        if let Self::Domain(DomainError::Busy { retry_after }) = &self
+        if let Self::Domain(
+            DomainError::Busy { retry_after } | DomainError::RateLimited { retry_after },
+        ) = &self
             && let Ok(v) = HeaderValue::from_str(&retry_after.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, v);
@@ -152,6 +158,13 @@ mod tests {
         );
         assert_eq!(status(HttpError::Csrf), StatusCode::FORBIDDEN);
         assert_eq!(status(HttpError::NotFound), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn rate_limited_is_429_with_retry_after() {
+        let r = HttpError::from(DomainError::RateLimited { retry_after: 7 }).into_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "7");
     }
 
     #[test]

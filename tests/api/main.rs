@@ -19,6 +19,7 @@ mod malformed;
 mod oauth_code;
 mod oidc;
 mod ops;
+mod rate_limits;
 mod register;
 mod sessions;
 mod tokens;

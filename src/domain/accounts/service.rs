@@ -11,6 +11,7 @@ use crate::domain::accounts::password::PasswordHasher;
 use crate::domain::clock::Clock;
 use crate::domain::context::RequestContext;
 use crate::domain::error::DomainError;
+use crate::domain::throttle::{Door, Throttle, ThrottleKey};
 use crate::events::sink::EventSink;
 use crate::events::{AuthEvent, EventKind};
 use crate::storage::error::StoreError;
@@ -23,6 +24,7 @@ pub struct AccountService {
     hasher: PasswordHasher,
     clock: Arc<dyn Clock>,
     events: EventSink,
+    throttle: Throttle,
 }
 
 impl std::fmt::Debug for AccountService {
@@ -47,12 +49,14 @@ impl AccountService {
         hasher: PasswordHasher,
         clock: Arc<dyn Clock>,
         events: EventSink,
+        throttle: Throttle,
     ) -> Self {
         Self {
             store,
             hasher,
             clock,
             events,
+            throttle,
         }
     }
 
@@ -70,6 +74,16 @@ impl AccountService {
         is_admin: bool,
         origin: Origin<'_>,
     ) -> Result<Account, DomainError> {
+        if let Origin::Web(ctx) = origin
+            && let Err((key, retry_after)) = self
+                .throttle
+                .check(Door::Register, &[ThrottleKey::net(ctx.ip)])
+        {
+            let event = AuthEvent::new(EventKind::RateLimited, ctx, self.clock.now())
+                .decision(key.dimension());
+            self.events.record(event).await?;
+            return Err(DomainError::RateLimited { retry_after });
+        }
         let email =
             Email::parse(email).ok_or(DomainError::InvalidInput("Enter a valid email address."))?;
         let password = Password::parse(password).map_err(DomainError::InvalidInput)?;

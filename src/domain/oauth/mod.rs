@@ -13,6 +13,7 @@ use crate::domain::clients::{Client, ClientService, hex_lower, scope_string};
 use crate::domain::clock::{Clock, Random};
 use crate::domain::context::RequestContext;
 use crate::domain::error::DomainError;
+use crate::domain::throttle::Throttle;
 use crate::domain::tokens::jwt::{self, AccessClaims, IdClaims};
 use crate::domain::tokens::keys::KeyRing;
 use crate::events::sink::EventSink;
@@ -80,6 +81,7 @@ pub struct OAuthService {
     pub(crate) events: EventSink,
     pub(crate) settings: TokenSettings,
     pub(crate) bearer_cache: Arc<bearer_cache::BearerCache>,
+    pub(crate) throttle: Throttle,
 }
 
 impl std::fmt::Debug for OAuthService {
@@ -113,6 +115,7 @@ impl OAuthService {
         random: Arc<dyn Random>,
         events: EventSink,
         settings: TokenSettings,
+        throttle: Throttle,
     ) -> Self {
         let bearer_cache = Arc::new(bearer_cache::BearerCache::new(settings.bearer_cache_secs));
         Self {
@@ -125,6 +128,7 @@ impl OAuthService {
             events,
             settings,
             bearer_cache,
+            throttle,
         }
     }
 

@@ -59,6 +59,11 @@ impl IntoResponse for ApiError {
             | DomainError::RegistrationClosed => {
                 (StatusCode::BAD_REQUEST, "invalid_request", "not available")
             }
+            DomainError::RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests",
+            ),
             DomainError::Busy { .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, "busy", "try again shortly")
             }

@@ -58,6 +58,12 @@ fn parts(e: &DomainError) -> (StatusCode, &'static str, &'static str, Option<&'s
             None,
         ),
         DomainError::NotFound => (StatusCode::NOT_FOUND, "invalid_request", "not found", None),
+        DomainError::RateLimited { .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "temporarily_unavailable",
+            "too many requests",
+            None,
+        ),
         DomainError::Busy { .. } => (
             StatusCode::SERVICE_UNAVAILABLE,
             "temporarily_unavailable",
@@ -90,7 +96,8 @@ impl IntoResponse for OAuthError {
         if let Some(c) = challenge {
             h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(c));
         }
-        if let DomainError::Busy { retry_after } = &self.0
+        if let DomainError::Busy { retry_after } | DomainError::RateLimited { retry_after } =
+            &self.0
             && let Ok(v) = HeaderValue::from_str(&retry_after.to_string())
         {
             h.insert(header::RETRY_AFTER, v);

@@ -4,6 +4,7 @@ use crate::domain::clients::ClientCredentials;
 use crate::domain::context::RequestContext;
 use crate::domain::error::{DomainError, OAuthCode, oauth};
 use crate::domain::oauth::{OAuthService, TokenResponse};
+use crate::domain::throttle::{Door, ThrottleKey};
 use crate::events::EventKind;
 
 /// `authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6).
@@ -38,6 +39,18 @@ impl OAuthService {
         creds: &ClientCredentials,
         req: &TokenRequest,
     ) -> Result<TokenResponse, DomainError> {
+        let client_key = ThrottleKey::Client(creds.id.chars().take(128).collect());
+        if let Err((key, retry_after)) = self.throttle.check(Door::Token, &[client_key]) {
+            self.record(
+                EventKind::RateLimited,
+                ctx,
+                &creds.id,
+                None,
+                key.dimension(),
+            )
+            .await?;
+            return Err(DomainError::RateLimited { retry_after });
+        }
         let result = self.token_inner(ctx, creds, req).await;
         if let Err(DomainError::OAuth { code, description }) = &result {
             let reason = format!("{}: {description}", code.as_str());

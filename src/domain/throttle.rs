@@ -1,0 +1,225 @@
+//! Per-instance rate limits (governor, GCRA): bursts are cut at the door, before any password
+//! hash or token work. Keys are the client IP (IPv4 address, IPv6 /64 — one subscriber's
+//! prefix), the attempted account, and the OAuth client. Counters that must hold across
+//! instances (failures per account and source, locks) live in the database instead.
+//!
+//! The per-account limit is deliberately generous: it exists to stop floods, not to let an
+//! attacker lock the owner out by spending the owner's budget.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use governor::clock::{Clock as GovernorClock, DefaultClock};
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+
+/// What a limit is keyed by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ThrottleKey {
+    /// A client network: the IPv4 address or the IPv6 /64.
+    Net(IpAddr),
+    /// An attempted account (the normalised or typed username).
+    Account(String),
+    /// An OAuth client id.
+    Client(String),
+}
+
+impl ThrottleKey {
+    /// The network key of `ip`: IPv6 addresses are cut to their /64.
+    pub fn net(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V6(v6) => {
+                let mut seg = v6.segments();
+                for s in seg.iter_mut().skip(4) {
+                    *s = 0;
+                }
+                Self::Net(IpAddr::from(seg))
+            }
+            v4 => Self::Net(v4),
+        }
+    }
+
+    /// Which dimension, for events (`decision`).
+    pub fn dimension(&self) -> &'static str {
+        match self {
+            Self::Net(_) => "rate_limited:ip",
+            Self::Account(_) => "rate_limited:account",
+            Self::Client(_) => "rate_limited:client",
+        }
+    }
+}
+
+/// Which door a request knocks on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    /// `POST /login`.
+    Login,
+    /// `POST /register`.
+    Register,
+    /// `POST /token`.
+    Token,
+}
+
+/// Limits, in requests per minute with a burst.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Sign-in attempts per network per minute (burst the same).
+    pub login_per_ip: u32,
+    /// Sign-in attempts per account per minute (burst the same).
+    pub login_per_account: u32,
+    /// Registrations per network per minute.
+    pub register_per_ip: u32,
+    /// Token requests per client per minute.
+    pub token_per_client: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            login_per_ip: 30,
+            login_per_account: 30,
+            register_per_ip: 10,
+            token_per_client: 6000,
+        }
+    }
+}
+
+type Keyed<C> = RateLimiter<
+    ThrottleKey,
+    DefaultKeyedStateStore<ThrottleKey>,
+    C,
+    governor::middleware::NoOpMiddleware<<C as GovernorClock>::Instant>,
+>;
+
+/// The limiters. Cheap to clone. Governor keeps its own monotonic clock (`C`, fake in tests):
+/// bursts are about seconds of real time, not about the wall clock authd injects elsewhere.
+#[derive(Clone)]
+pub struct Throttle<C: GovernorClock = DefaultClock> {
+    login_ip: Arc<Keyed<C>>,
+    login_account: Arc<Keyed<C>>,
+    register_ip: Arc<Keyed<C>>,
+    token_client: Arc<Keyed<C>>,
+    clock: C,
+}
+
+impl<C: GovernorClock> std::fmt::Debug for Throttle<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Throttle")
+    }
+}
+
+impl Throttle {
+    /// Builds the limiters on the real monotonic clock.
+    pub fn new(limits: Limits) -> Self {
+        Self::with_clock(limits, DefaultClock::default())
+    }
+}
+
+impl<C: GovernorClock + Clone> Throttle<C> {
+    /// Builds the limiters on `clock`.
+    pub fn with_clock(limits: Limits, clock: C) -> Self {
+        let limiter = |per_minute: u32| {
+            let n = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+            Arc::new(RateLimiter::new(
+                Quota::per_minute(n),
+                DefaultKeyedStateStore::default(),
+                clock.clone(),
+            ))
+        };
+        Self {
+            login_ip: limiter(limits.login_per_ip),
+            login_account: limiter(limits.login_per_account),
+            register_ip: limiter(limits.register_per_ip),
+            token_client: limiter(limits.token_per_client),
+            clock,
+        }
+    }
+
+    /// Spends one request at `door` for every key; on refusal, the key that refused and the
+    /// whole seconds until a retry can pass.
+    pub fn check(&self, door: Door, keys: &[ThrottleKey]) -> Result<(), (ThrottleKey, u64)> {
+        for key in keys {
+            let limiter = match (door, key) {
+                (Door::Login, ThrottleKey::Account(_)) => &self.login_account,
+                (Door::Login, _) => &self.login_ip,
+                (Door::Register, _) => &self.register_ip,
+                (Door::Token, _) => &self.token_client,
+            };
+            if let Err(not_until) = limiter.check_key(key) {
+                let wait = not_until.wait_time_from(self.clock.now());
+                metrics::counter!("authd_rate_limited_total", "door" => format!("{door:?}"))
+                    .increment(1);
+                return Err((key.clone(), wait.as_secs().max(1)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops keys whose budget is full again, bounding memory under many distinct keys; run
+    /// periodically.
+    pub fn evict_idle(&self) -> usize {
+        let mut left = 0;
+        for l in [
+            &self.login_ip,
+            &self.login_account,
+            &self.register_ip,
+            &self.token_client,
+        ] {
+            l.retain_recent();
+            l.shrink_to_fit();
+            left += l.len();
+        }
+        left
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_is_keyed_by_its_64() {
+        let a = ThrottleKey::net("2001:db8:1:2:aaaa::1".parse().unwrap());
+        let b = ThrottleKey::net("2001:db8:1:2:bbbb::9".parse().unwrap());
+        let c = ThrottleKey::net("2001:db8:1:3::1".parse().unwrap());
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(
+            ThrottleKey::net("192.0.2.7".parse().unwrap()),
+            ThrottleKey::Net("192.0.2.7".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn bursts_are_cut_and_keys_are_independent() {
+        let t = Throttle::new(Limits {
+            login_per_ip: 3,
+            ..Limits::default()
+        });
+        let ip = ThrottleKey::net("192.0.2.1".parse().unwrap());
+        for _ in 0..3 {
+            assert!(t.check(Door::Login, std::slice::from_ref(&ip)).is_ok());
+        }
+        let (key, retry) = t.check(Door::Login, std::slice::from_ref(&ip)).unwrap_err();
+        assert_eq!(key, ip);
+        assert!((1..=60).contains(&retry));
+        let other = ThrottleKey::net("192.0.2.2".parse().unwrap());
+        assert!(t.check(Door::Login, &[other]).is_ok());
+    }
+
+    #[test]
+    fn memory_is_bounded_by_eviction() {
+        let clock = governor::clock::FakeRelativeClock::default();
+        let t = Throttle::with_clock(Limits::default(), clock.clone());
+        for i in 0..10_000u32 {
+            let ip = IpAddr::from(i.to_be_bytes());
+            assert!(t.check(Door::Login, &[ThrottleKey::net(ip)]).is_ok());
+        }
+        // A key whose budget is not yet full again is kept (forgetting it would reset a limit).
+        assert_eq!(t.evict_idle(), 10_000);
+        // Once every budget has refilled, every key goes.
+        clock.advance(std::time::Duration::from_secs(60));
+        assert_eq!(t.evict_idle(), 0);
+    }
+}
