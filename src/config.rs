@@ -76,7 +76,9 @@ pub struct Config {
     /// `AUTHD_MAIL_DIR`: the `.eml` outbox.
     pub mail_dir: PathBuf,
     /// `AUTHD_MAIL_FROM`: sender of every mail.
-    pub mail_from: String,
+    pub mail_from: lettre::message::Mailbox,
+    /// `AUTHD_MAIL_POLL_MS`: how often the delivery worker looks for due mail (default 1000).
+    pub mail_poll: std::time::Duration,
     /// `AUTHD_CAPTCHA`: CAPTCHA provider.
     pub captcha: CaptchaKind,
     /// `AUTHD_CAPTCHA_TEST_ANSWER`: the passing answer with `captcha = test` (warned about).
@@ -148,6 +150,7 @@ const KEYS: &[&str] = &[
     "refresh_lifetime_secs",
     "access_token_alg",
     "bearer_cache_secs",
+    "mail_poll_ms",
     "rate_login_per_ip",
     "rate_login_per_account",
     "rate_register_per_ip",
@@ -215,7 +218,11 @@ impl Config {
             mail_dir: PathBuf::from(get("mail_dir").unwrap_or("outbox")),
             mail_from: get("mail_from")
                 .unwrap_or("authd <no-reply@localhost>")
-                .to_owned(),
+                .parse()
+                .map_err(|e: lettre::address::AddressError| invalid("mail_from", e.to_string()))?,
+            mail_poll: std::time::Duration::from_millis(
+                parse_or(get("mail_poll_ms"), "mail_poll_ms", 1000_u64)?.clamp(10, 60_000),
+            ),
             captcha,
             captcha_test_answer,
             geoip_db: get("geoip_db").map(PathBuf::from),
@@ -314,6 +321,11 @@ impl Config {
         }
         if self.hash_workers == 0 {
             return Err(invalid("hash_workers", "must be at least 1".into()));
+        }
+        if let Some(url) = &self.smtp_url {
+            use secrecy::ExposeSecret;
+            crate::mail::smtp::SmtpMailer::new(url.expose_secret(), self.mail_from.clone())
+                .map_err(|_| invalid("smtp_url", "not a valid smtp:// or smtps:// URL".into()))?;
         }
         if self.database_max_connections == 0 {
             return Err(invalid(
@@ -489,7 +501,12 @@ mod tests {
             ("access_token_alg", "HS256", "AUTHD_ACCESS_TOKEN_ALG"),
             ("refresh_idle_secs", "0", "AUTHD_REFRESH_IDLE_SECS"),
             ("rate_login_per_ip", "0", "AUTHD_RATE_LOGIN_PER_IP"),
-            ("rate_token_per_client", "many", "AUTHD_RATE_TOKEN_PER_CLIENT"),
+            ("mail_from", "not an address", "AUTHD_MAIL_FROM"),
+            (
+                "rate_token_per_client",
+                "many",
+                "AUTHD_RATE_TOKEN_PER_CLIENT",
+            ),
         ] {
             let err = cfg(&[(k, v)]).unwrap_err().to_string();
             assert!(err.contains(var), "{err} does not name {var}");

@@ -13,6 +13,8 @@ pub mod domain;
 pub mod events;
 /// HTTP routes, extractors, middleware and the mapping of errors to responses.
 pub mod http;
+/// Mail: rendering, the durable queue, the delivery worker, SMTP and file transports.
+pub mod mail;
 /// Building and running the server.
 pub mod startup;
 /// The shared application state handed to every handler.

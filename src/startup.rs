@@ -11,15 +11,21 @@ use tower_sessions::ExpiredDeletion;
 
 use crate::config::{CaptchaKind, Config};
 use crate::domain::accounts::password::PasswordHasher;
+use crate::domain::accounts::reset::ResetService;
 use crate::domain::accounts::service::AccountService;
 use crate::domain::clients::ClientService;
 use crate::domain::clock::{Clock, OsRandom, Random, SystemClock};
 use crate::domain::login::LoginService;
+use crate::domain::notify::Outbox;
 use crate::domain::oauth::{OAuthService, TokenSettings};
 use crate::domain::sessions::SessionPolicy;
 use crate::domain::throttle::Throttle;
 use crate::domain::tokens::keys::KeyRing;
 use crate::events::sink::EventSink;
+use crate::mail::Mailer;
+use crate::mail::file::FileMailer;
+use crate::mail::outbox::QueueOutbox;
+use crate::mail::smtp::SmtpMailer;
 use crate::state::AppState;
 use crate::storage::Store;
 
@@ -71,7 +77,27 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         throttle.clone(),
     )
     .await?;
+    let mailer = build_mailer(&config)?;
+    let outbox: Arc<dyn Outbox> = Arc::new(QueueOutbox::new(
+        store.mail.clone(),
+        deps.clock.clone(),
+        config.mail_from.email.domain().to_owned(),
+    ));
+    let resets = ResetService {
+        accounts: accounts.clone(),
+        resets: store.resets.clone(),
+        grants: store.grants.clone(),
+        outbox,
+        clock: deps.clock.clone(),
+        random: deps.random.clone(),
+        events: events.clone(),
+        throttle: throttle.clone(),
+        issuer: config.issuer_str().to_owned(),
+    };
     let state = AppState {
+        resets,
+        mailer,
+        mail_store: store.mail.clone(),
         session_policy: SessionPolicy {
             idle_timeout: config.session_idle_timeout,
             lifetime: config.session_lifetime,
@@ -88,6 +114,20 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         metrics: crate::telemetry::metrics_handle(),
     };
     Ok((state, store))
+}
+
+fn build_mailer(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
+    use secrecy::ExposeSecret;
+    Ok(match &config.smtp_url {
+        Some(url) => Arc::new(
+            SmtpMailer::new(url.expose_secret(), config.mail_from.clone())
+                .map_err(|_| anyhow::anyhow!("AUTHD_SMTP_URL: not a valid SMTP URL"))?,
+        ),
+        None => Arc::new(FileMailer::new(
+            config.mail_dir.clone(),
+            config.mail_from.clone(),
+        )),
+    })
 }
 
 async fn build_oauth(
@@ -194,6 +234,12 @@ impl Application {
                 .clone()
                 .continuously_delete_expired(tokio::time::Duration::from_secs(60)),
         );
+        let mail_worker = tokio::spawn(crate::mail::worker::run(
+            self.state.mail_store.clone(),
+            self.state.mailer.clone(),
+            self.state.clock.clone(),
+            self.state.config.mail_poll,
+        ));
         let throttle = self.state.throttle.clone();
         let evict = tokio::spawn(async move {
             let mut tick = tokio::time::interval(tokio::time::Duration::from_secs(60));
@@ -223,6 +269,7 @@ impl Application {
         cleanup.abort();
         key_refresh.abort();
         evict.abort();
+        mail_worker.abort();
         tracing::info!("authd stopped");
         Ok(served?)
     }

@@ -7,6 +7,7 @@ use axum::extract::FromRef;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::config::Config;
+use crate::domain::accounts::reset::ResetService;
 use crate::domain::accounts::service::AccountService;
 use crate::domain::clock::{Clock, Random};
 use crate::domain::login::LoginService;
@@ -14,7 +15,9 @@ use crate::domain::oauth::OAuthService;
 use crate::domain::sessions::SessionPolicy;
 use crate::domain::throttle::Throttle;
 use crate::events::sink::EventSink;
+use crate::mail::Mailer;
 use crate::storage::HealthStore;
+use crate::storage::mail::MailStore;
 
 /// Everything a request may need.
 #[derive(Clone)]
@@ -35,6 +38,12 @@ pub struct AppState {
     pub login: LoginService,
     /// Per-instance rate limits.
     pub throttle: Throttle,
+    /// Password reset.
+    pub resets: ResetService,
+    /// The mail transport (used by the delivery worker).
+    pub mailer: Arc<dyn Mailer>,
+    /// The mail queue (read by the delivery worker).
+    pub mail_store: Arc<dyn MailStore>,
     /// Session idle timeout and lifetime.
     pub session_policy: SessionPolicy,
     /// Database liveness for `/readyz`.

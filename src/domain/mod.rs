@@ -13,6 +13,8 @@ pub mod context;
 pub mod error;
 /// Login orchestration: the one path every sign-in takes.
 pub mod login;
+/// What the domain asks to be mailed.
+pub mod notify;
 /// The OAuth 2.0 / OIDC provider.
 pub mod oauth;
 /// Local redirect targets (`next`).

@@ -92,6 +92,7 @@ const CSRF: &str = "csrf";
 const USER_ID: &str = "uid";
 const AUTH_AT: &str = "auth_at";
 const SEEN_AT: &str = "seen_at";
+const EPOCH: &str = "epoch";
 
 fn session_failed(e: tower_sessions::session::Error) -> HttpError {
     HttpError::Domain(anyhow::Error::new(e).context("session store").into())
@@ -123,8 +124,10 @@ impl WebSession {
         state: &AppState,
         user_id: &str,
         at: OffsetDateTime,
+        epoch: i64,
     ) -> Result<(), HttpError> {
         self.0.cycle_id().await.map_err(session_failed)?;
+        self.0.insert(EPOCH, epoch).await.map_err(session_failed)?;
         let token = state.random.token(32);
         self.0.insert(CSRF, &token).await.map_err(session_failed)?;
         self.0
@@ -208,7 +211,11 @@ impl FromRequestParts<AppState> for CurrentUser {
             return Err(HttpError::SignInRequired { next });
         };
         let now = state.clock.now();
+        let epoch = session.0.get::<i64>(EPOCH).await.map_err(session_failed)?;
+        // A password change moves the account's epoch on: every older session is dead.
+        let current_epoch = state.accounts.session_epoch(&user_id).await?;
         let reason = match state.session_policy.check(now, auth_at, seen_at) {
+            _ if current_epoch.is_none() || current_epoch != epoch => "password_changed",
             SessionState::Active { touch } => {
                 if touch {
                     session

@@ -11,7 +11,7 @@ use crate::events::{AuthEvent, EventKind, Risk};
 use crate::storage::error::StoreError;
 
 pub(crate) const ACCOUNT_COLUMNS: &str =
-    "id, email, password_hash, is_admin, created_at, updated_at";
+    "id, email, password_hash, is_admin, created_at, updated_at, session_epoch";
 
 pub(crate) const INSERT_ACCOUNT: &str = "insert into account \
     (id, email, password_hash, is_admin, created_at, updated_at) \
@@ -151,6 +151,36 @@ macro_rules! impl_stores {
                     .bind(id)
                     .fetch_optional(&self.pool)
                     .await?)
+            }
+
+            async fn update_password(
+                &self,
+                id: &str,
+                password_hash: &str,
+                now: i64,
+            ) -> Result<(), $crate::storage::error::StoreError> {
+                sqlx::query(
+                    "update account set password_hash = $2, updated_at = $3, \
+                     session_epoch = session_epoch + 1 where id = $1",
+                )
+                .bind(id)
+                .bind(password_hash)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn session_epoch(
+                &self,
+                id: &str,
+            ) -> Result<Option<i64>, $crate::storage::error::StoreError> {
+                let row: Option<(i64,)> =
+                    sqlx::query_as("select session_epoch from account where id = $1")
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.map(|r| r.0))
             }
         }
 

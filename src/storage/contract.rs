@@ -17,6 +17,7 @@ fn account(email: &str) -> AccountRecord {
         is_admin: false,
         created_at: 1_700_000_000,
         updated_at: 1_700_000_000,
+        session_epoch: 0,
     }
 }
 

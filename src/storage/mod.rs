@@ -12,6 +12,10 @@ use crate::storage::error::StoreError;
 mod common;
 /// Storage errors.
 pub mod error;
+/// Mail queue and reset-token records and traits.
+pub mod mail;
+/// The mail and reset SQL for both backends.
+mod mail_sql;
 /// OAuth records and traits.
 pub mod oauth;
 /// The OAuth SQL for both backends.
@@ -41,6 +45,9 @@ pub struct AccountRecord {
     pub created_at: i64,
     /// Unix seconds.
     pub updated_at: i64,
+    /// Sessions signed in under an older epoch are dead (moved on by a password change).
+    #[sqlx(default)]
+    pub session_epoch: i64,
 }
 
 /// Accounts.
@@ -52,6 +59,15 @@ pub trait AccountStore: Send + Sync {
     async fn find_by_email(&self, email: &str) -> Result<Option<AccountRecord>, StoreError>;
     /// Finds by id.
     async fn find_by_id(&self, id: &str) -> Result<Option<AccountRecord>, StoreError>;
+    /// Sets a new password hash and moves the session epoch on (ending every session).
+    async fn update_password(
+        &self,
+        id: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// The account's session epoch (sessions from an older epoch are dead).
+    async fn session_epoch(&self, id: &str) -> Result<Option<i64>, StoreError>;
 }
 
 /// Auth events.
@@ -85,13 +101,24 @@ pub struct Store {
     pub keys: Arc<dyn oauth::KeyStore>,
     /// Codes, refresh tokens, revocations, consents.
     pub grants: Arc<dyn oauth::GrantStore>,
+    /// The mail queue.
+    pub mail: Arc<dyn mail::MailStore>,
+    /// Password-reset tokens.
+    pub resets: Arc<dyn mail::ResetStore>,
     /// The session store for tower-sessions.
     pub sessions: sessions::AnySessionStore,
 }
 
 /// Everything one backend struct implements.
 pub(crate) trait Backend:
-    AccountStore + EventStore + HealthStore + oauth::ClientStore + oauth::KeyStore + oauth::GrantStore
+    AccountStore
+    + EventStore
+    + HealthStore
+    + oauth::ClientStore
+    + oauth::KeyStore
+    + oauth::GrantStore
+    + mail::MailStore
+    + mail::ResetStore
 {
 }
 
@@ -102,6 +129,8 @@ impl<T> Backend for T where
         + oauth::ClientStore
         + oauth::KeyStore
         + oauth::GrantStore
+        + mail::MailStore
+        + mail::ResetStore
 {
 }
 
@@ -117,7 +146,9 @@ impl Store {
             health: b.clone(),
             clients: b.clone(),
             keys: b.clone(),
-            grants: b,
+            grants: b.clone(),
+            mail: b.clone(),
+            resets: b,
             sessions,
         }
     }

@@ -191,6 +191,8 @@ pub trait GrantStore: Send + Sync {
     ) -> Result<Rotation, StoreError>;
     /// A family by id.
     async fn find_family(&self, id: &str) -> Result<Option<FamilyRecord>, StoreError>;
+    /// Revokes every active grant of a user (after a password reset); how many.
+    async fn revoke_user_families(&self, user_id: &str, now: i64) -> Result<u64, StoreError>;
     /// Revokes a family; `true` if it was active.
     async fn revoke_family(&self, id: &str, now: i64) -> Result<bool, StoreError>;
     /// Revokes an access token by `jti` until its expiry.

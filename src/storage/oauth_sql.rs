@@ -265,6 +265,21 @@ macro_rules! impl_oauth_stores {
                 .await?)
             }
 
+            async fn revoke_user_families(
+                &self,
+                user_id: &str,
+                now: i64,
+            ) -> Result<u64, $crate::storage::error::StoreError> {
+                Ok(sqlx::query(
+                    "update token_family set revoked_at = $2 where user_id = $1 and revoked_at is null",
+                )
+                .bind(user_id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+            }
+
             async fn revoke_family(
                 &self,
                 id: &str,

@@ -9,6 +9,7 @@ use sqlx::postgres::PgPoolOptions;
 use crate::storage::Store;
 use crate::storage::common::impl_stores;
 use crate::storage::error::StoreError;
+use crate::storage::mail_sql::impl_mail_stores;
 use crate::storage::oauth_sql::impl_oauth_stores;
 use crate::storage::sessions::AnySessionStore;
 
@@ -20,6 +21,7 @@ pub struct PgStore {
 
 impl_stores!(PgStore);
 impl_oauth_stores!(PgStore);
+impl_mail_stores!(PgStore);
 
 /// Connects to and migrates the PostgreSQL database at `url`.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {

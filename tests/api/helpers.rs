@@ -100,7 +100,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: Arc<FakeClock>,
     pub state: AppState,
-    pub _mail_dir: tempfile::TempDir,
+    pub mail_dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
     pub db: TestDb,
 }
@@ -111,6 +111,7 @@ pub fn base_values(db: &TestDb, mail_dir: &std::path::Path) -> BTreeMap<String, 
     v.insert("database_url".into(), db.url.clone());
     v.insert("database_max_connections".into(), "4".into());
     v.insert("mail_dir".into(), mail_dir.display().to_string());
+    v.insert("mail_poll_ms".into(), "20".into());
     v
 }
 
@@ -158,7 +159,7 @@ pub async fn spawn_app_on(
         client: new_client(),
         clock,
         state,
-        _mail_dir: mail_dir,
+        mail_dir,
         shutdown: Some(tx),
         db,
     }
@@ -603,4 +604,34 @@ pub fn input_value(body: &str, name: &str) -> String {
 
 pub fn urlenc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+impl TestApp {
+    /// The `.eml` files the outbox wrote so far, waiting (bounded, real time) for `n`.
+    pub async fn outbox(&self, n: usize) -> Vec<String> {
+        for _ in 0..200 {
+            let files = self.outbox_now();
+            if files.len() >= n {
+                return files;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        self.outbox_now()
+    }
+
+    fn outbox_now(&self) -> Vec<String> {
+        let Ok(dir) = std::fs::read_dir(self.mail_dir.path()) else {
+            return Vec::new();
+        };
+        let mut files: Vec<_> = dir
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect()
+    }
 }

@@ -5,5 +5,7 @@
 pub mod model;
 /// argon2id hashing and verification on a bounded blocking pool.
 pub mod password;
+/// Password reset by mailed link.
+pub mod reset;
 /// Creating and finding accounts.
 pub mod service;

@@ -89,6 +89,8 @@ pub struct Account {
     pub is_admin: bool,
     /// When the account was created.
     pub created_at: OffsetDateTime,
+    /// The session epoch: sessions from an older one are dead.
+    pub session_epoch: i64,
 }
 
 #[cfg(test)]

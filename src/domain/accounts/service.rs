@@ -96,6 +96,7 @@ impl AccountService {
             is_admin,
             created_at: now.unix_timestamp(),
             updated_at: now.unix_timestamp(),
+            session_epoch: 0,
         };
         match self.store.insert(&record).await {
             Ok(()) => {}
@@ -109,6 +110,19 @@ impl AccountService {
             self.events.record(event).await?;
         }
         account_from(record)
+    }
+
+    /// The account's current session epoch (`None` if it no longer exists).
+    pub async fn session_epoch(&self, id: &str) -> Result<Option<i64>, DomainError> {
+        Ok(self.store.session_epoch(id).await?)
+    }
+
+    /// Sets a new password (8–128 characters) and ends every session of the account.
+    pub async fn set_password(&self, id: &str, password: SecretString) -> Result<(), DomainError> {
+        let password = Password::parse(password).map_err(DomainError::InvalidInput)?;
+        let hash = self.hasher.hash(password.secret()).await?;
+        let now = self.clock.now().unix_timestamp();
+        Ok(self.store.update_password(id, &hash, now).await?)
     }
 
     /// Finds an account by its id.
@@ -142,5 +156,6 @@ fn account_from(r: AccountRecord) -> Result<Account, DomainError> {
         password_hash: r.password_hash,
         is_admin: r.is_admin,
         created_at,
+        session_epoch: r.session_epoch,
     })
 }

@@ -26,6 +26,8 @@ pub(crate) fn router() -> Router<AppState> {
 pub struct LoginQuery {
     next: Option<String>,
     registered: Option<String>,
+    /// Set after a password reset.
+    reset: Option<String>,
     /// Show the form even to a signed-in user (`prompt=login`, `max_age`).
     reauth: Option<String>,
     /// Prefill the email (OIDC `login_hint`).
@@ -85,9 +87,11 @@ pub async fn login_get(
         action: action(q.next.as_deref()),
         username: q.login_hint.unwrap_or_default().chars().take(254).collect(),
         error: None,
-        notice: q
-            .registered
-            .map(|_| "If that address could be registered, you can now sign in."),
+        notice: match (q.registered, q.reset) {
+            (Some(_), _) => Some("If that address could be registered, you can now sign in."),
+            (_, Some(_)) => Some("Your password was changed. Sign in with the new one."),
+            _ => None,
+        },
         registration_open: state.config.registration_open,
     };
     Ok(page.into_response())
@@ -103,7 +107,12 @@ pub async fn login_post(
     match state.login.login(&ctx, &form.username, form.password).await {
         Ok(signed_in) => {
             session
-                .sign_in(&state, &signed_in.account.id, signed_in.at)
+                .sign_in(
+                    &state,
+                    &signed_in.account.id,
+                    signed_in.at,
+                    signed_in.account.session_epoch,
+                )
                 .await?;
             state
                 .login

@@ -14,6 +14,8 @@ pub mod account;
 pub mod login;
 /// `POST /logout`.
 pub mod logout;
+/// `/password/forgot` and `/password/reset`.
+pub mod password;
 /// `/register`.
 pub mod register;
 
@@ -24,6 +26,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(logout::router())
         .merge(register::router())
         .merge(account::router())
+        .merge(password::router())
 }
 
 /// The generic error page.

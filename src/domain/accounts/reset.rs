@@ -1,0 +1,141 @@
+//! Password reset: a single-use link (256-bit token, stored as SHA-256, 30 minutes) sent by
+//! mail. Asking answers the same whether or not the address exists. Using it sets the new
+//! password, ends every browser session (the account's session epoch moves on) and every OAuth
+//! grant, and mails a "password changed" notice.
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
+use crate::domain::accounts::model::Email;
+use crate::domain::accounts::service::AccountService;
+use crate::domain::clock::{Clock, Random};
+use crate::domain::context::RequestContext;
+use crate::domain::error::DomainError;
+use crate::domain::notify::{Notice, Outbox};
+use crate::domain::oauth::digest;
+use crate::domain::throttle::{Door, Throttle, ThrottleKey};
+use crate::events::sink::EventSink;
+use crate::events::{AuthEvent, EventKind};
+use crate::storage::mail::ResetStore;
+use crate::storage::oauth::GrantStore;
+
+/// How long a reset link works.
+pub const RESET_TTL_SECS: i64 = 30 * 60;
+
+/// Password-reset flows.
+#[derive(Clone)]
+pub struct ResetService {
+    pub(crate) accounts: AccountService,
+    pub(crate) resets: Arc<dyn ResetStore>,
+    pub(crate) grants: Arc<dyn GrantStore>,
+    pub(crate) outbox: Arc<dyn Outbox>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) random: Arc<dyn Random>,
+    pub(crate) events: EventSink,
+    pub(crate) throttle: Throttle,
+    /// The public base URL, for links.
+    pub(crate) issuer: String,
+}
+
+impl std::fmt::Debug for ResetService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResetService")
+    }
+}
+
+impl ResetService {
+    /// The reset page's address (with a token) or the forgot page's (without).
+    fn link(&self, token: Option<&str>) -> String {
+        match token {
+            Some(t) => format!("{}/password/reset?token={t}", self.issuer),
+            None => format!("{}/password/forgot", self.issuer),
+        }
+    }
+
+    /// Sends a reset link if `email` has an account. The caller answers the same either way.
+    pub async fn request(&self, ctx: &RequestContext, email: &str) -> Result<(), DomainError> {
+        if let Err((key, retry_after)) = self
+            .throttle
+            .check(Door::Login, &[ThrottleKey::net(ctx.ip)])
+        {
+            let e = AuthEvent::new(EventKind::RateLimited, ctx, self.clock.now())
+                .decision(key.dimension());
+            self.events.record(e).await?;
+            return Err(DomainError::RateLimited { retry_after });
+        }
+        let now = self.clock.now();
+        let account = self.accounts.find_by_email(email).await?;
+        let mut event = AuthEvent::new(EventKind::PasswordResetRequested, ctx, now).username(email);
+        if let Some(account) = &account {
+            let token = self.random.token(32);
+            let ts = now.unix_timestamp();
+            self.resets
+                .insert_reset(&digest(&token), &account.id, ts + RESET_TTL_SECS, ts)
+                .await?;
+            let sent = self
+                .outbox
+                .send(
+                    &account.email,
+                    Notice::PasswordReset {
+                        link: self.link(Some(&token)),
+                    },
+                )
+                .await?;
+            event = event.user(&account.id).decision(if sent {
+                "mailed"
+            } else {
+                "suppressed:mail_limit"
+            });
+        } else {
+            event = event.decision(if Email::parse(email).is_some() {
+                "unknown"
+            } else {
+                "invalid"
+            });
+        }
+        Ok(self.events.record(event).await?)
+    }
+
+    /// Whether `token` can still be used (to show the form or an "expired" page).
+    pub async fn is_usable(&self, token: &str) -> Result<bool, DomainError> {
+        let now = self.clock.now().unix_timestamp();
+        Ok(token.len() <= 128 && self.resets.is_reset_usable(&digest(token), now).await?)
+    }
+
+    /// Spends `token` and sets the new password.
+    pub async fn reset(
+        &self,
+        ctx: &RequestContext,
+        token: &str,
+        password: SecretString,
+    ) -> Result<(), DomainError> {
+        // Validate the new password before spending the link, so a typo does not burn it.
+        crate::domain::accounts::model::Password::parse(password.clone())
+            .map_err(DomainError::InvalidInput)?;
+        let now = self.clock.now();
+        let ts = now.unix_timestamp();
+        let Some(user_id) = self.resets.consume_reset(&digest(token), ts).await? else {
+            return Err(DomainError::InvalidInput(
+                "This link is invalid or has expired. Ask for a new one.",
+            ));
+        };
+        self.accounts.set_password(&user_id, password).await?;
+        let grants = self.grants.revoke_user_families(&user_id, ts).await?;
+        let event = AuthEvent::new(EventKind::PasswordChanged, ctx, now)
+            .user(&user_id)
+            .decision(&format!("reset; sessions ended; {grants} grants revoked"));
+        self.events.record(event).await?;
+        if let Some(account) = self.accounts.find_by_id(&user_id).await? {
+            self.outbox
+                .send(
+                    &account.email,
+                    Notice::PasswordChanged {
+                        reset_link: self.link(None),
+                    },
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}

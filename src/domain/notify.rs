@@ -1,0 +1,38 @@
+//! What the domain asks to be told to a user by mail. The mail module renders and queues it
+//! durably; the domain never sees templates or SMTP.
+
+use async_trait::async_trait;
+
+use crate::domain::error::DomainError;
+
+/// A message to a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A password-reset link (valid 30 minutes, single use).
+    PasswordReset {
+        /// The full link.
+        link: String,
+    },
+    /// The password was changed; every session was signed out.
+    PasswordChanged {
+        /// Where to reset it if this was not the user.
+        reset_link: String,
+    },
+}
+
+impl Notice {
+    /// The kind, as stored with the queued mail.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::PasswordReset { .. } => "password_reset",
+            Self::PasswordChanged { .. } => "password_changed",
+        }
+    }
+}
+
+/// Durable delivery: once `send` returns, the mail survives restarts and SMTP outages.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Queues `notice` for `to`. `Ok(false)` when a per-kind limit suppressed it.
+    async fn send(&self, to: &str, notice: Notice) -> Result<bool, DomainError>;
+}

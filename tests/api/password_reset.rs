@@ -1,0 +1,192 @@
+//! Password reset: the same answer for known and unknown addresses, a single-use link that
+//! expires, every session ended, the password-changed mail, and per-recipient mail limits.
+
+use reqwest::StatusCode;
+
+use authd::events::EventKind;
+
+use crate::helpers::{assert_redirect_to, new_client, read, spawn_app};
+use crate::smtp::reset_link;
+
+async fn forgot(
+    app: &crate::helpers::TestApp,
+    client: &reqwest::Client,
+    email: &str,
+) -> crate::helpers::Page {
+    let csrf = read(
+        client
+            .get(app.url("/password/forgot"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .csrf();
+    read(
+        client
+            .post(app.url("/password/forgot"))
+            .form(&[("email", email), ("csrf_token", &csrf)])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn reset_by_mailed_link_ends_every_session() {
+    let app = spawn_app().await;
+    let user = app.signed_in_user().await; // app.client holds a live session
+    let other_browser = new_client();
+    let csrf = read(other_browser.get(app.url("/login")).send().await.unwrap())
+        .await
+        .csrf();
+    other_browser
+        .post(app.url("/login"))
+        .form(&[
+            ("username", user.email.as_str()),
+            ("password", user.password.as_str()),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    let asker = new_client();
+    let known = forgot(&app, &asker, &user.email).await;
+    let unknown = forgot(&app, &asker, "nobody@example.com").await;
+    assert_eq!(known.status, StatusCode::OK);
+    assert_eq!(
+        known.body, unknown.body,
+        "the same answer whether or not the account exists"
+    );
+    assert!(known.body.contains("forgot-sent"));
+
+    let mails = app.outbox(1).await;
+    assert_eq!(mails.len(), 1, "one mail, for the known address only");
+    assert!(mails[0].contains(&format!("To: {}", user.email)));
+    assert!(mails[0].contains("Message-ID: <"));
+    assert!(mails[0].contains("multipart/alternative"));
+    let link = reset_link(&mails[0]).expect("a reset link");
+    assert!(link.starts_with(&app.address));
+    let path = link.trim_start_matches(&app.address).to_owned();
+
+    let page = read(asker.get(app.url(&path)).send().await.unwrap()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let token = crate::helpers::input_value(&page.body, "token");
+    // A too-short password is refused and does not burn the link.
+    let short = read(
+        asker
+            .post(app.url("/password/reset"))
+            .form(&[
+                ("token", token.as_str()),
+                ("password", "short"),
+                ("csrf_token", &page.csrf()),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST);
+    let done = read(
+        asker
+            .post(app.url("/password/reset"))
+            .form(&[
+                ("token", token.as_str()),
+                ("password", "a brand new passphrase"),
+                ("csrf_token", &page.csrf()),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_redirect_to(&done, "/login?reset=1");
+
+    // Both browsers that were signed in are signed out.
+    assert!(app.get("/account").await.location().starts_with("/login"));
+    let other = read(other_browser.get(app.url("/account")).send().await.unwrap()).await;
+    assert!(other.location().starts_with("/login"));
+    // The old password is dead, the new one works, the link is spent.
+    let fresh = new_client();
+    let csrf = read(fresh.get(app.url("/login")).send().await.unwrap())
+        .await
+        .csrf();
+    let old = fresh
+        .post(app.url("/login"))
+        .form(&[
+            ("username", user.email.as_str()),
+            ("password", user.password.as_str()),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+    let new = fresh
+        .post(app.url("/login"))
+        .form(&[
+            ("username", user.email.as_str()),
+            ("password", "a brand new passphrase"),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(new.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        read(asker.get(app.url(&path)).send().await.unwrap())
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+
+    let mails = app.outbox(2).await;
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.contains("Subject: Your password was changed"))
+    );
+    let events = app.events().await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.kind == EventKind::PasswordResetRequested)
+            .count(),
+        2
+    );
+    assert!(events.iter().any(|e| e.kind == EventKind::PasswordChanged));
+    assert!(events.iter().any(|e| e.kind == EventKind::SessionRevoked
+        && e.decision.as_deref() == Some("password_changed")));
+    let dump = serde_json::to_string(&events).unwrap();
+    assert!(!dump.contains(&token) && !dump.contains("a brand new passphrase"));
+}
+
+#[tokio::test]
+async fn reset_links_expire_and_reset_mails_are_limited() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let client = new_client();
+    forgot(&app, &client, &user.email).await;
+    let link = reset_link(&app.outbox(1).await[0]).unwrap();
+    app.clock.advance(time::Duration::minutes(31));
+    let path = link.trim_start_matches(&app.address).to_owned();
+    assert_eq!(
+        read(client.get(app.url(&path)).send().await.unwrap())
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    // No mail bombing: at most three reset mails an hour per address.
+    for _ in 0..5 {
+        forgot(&app, &client, &user.email).await;
+    }
+    assert_eq!(app.outbox(3).await.len(), 3);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        app.outbox(3).await.len(),
+        3,
+        "at most three reset mails per address in any hour"
+    );
+}
