@@ -104,6 +104,11 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Lift every sign-in block and lock of an account; prints {"email", "unlocked"}.
+    Unlock {
+        /// The email address.
+        email: String,
+    },
 }
 
 /// Runs a parsed command with a loaded configuration.
@@ -132,6 +137,21 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     password_stdin,
                 },
         } => user_add(config, &email, admin, password_stdin).await,
+        Command::User {
+            command: UserCommand::Unlock { email },
+        } => {
+            let (state, _store) = build_state(config, Deps::default()).await?;
+            let Some(account) = state.accounts.find_by_email(&email).await? else {
+                bail!("no account with that email");
+            };
+            let ctx = crate::domain::context::RequestContext::new(
+                std::net::IpAddr::from([127, 0, 0, 1]),
+                "authd-cli",
+                "cli".to_owned(),
+            );
+            let lifted = state.login.unlock(&ctx, &account.id, "cli").await?;
+            print_json(&json!({ "email": account.email, "unlocked": lifted }))
+        }
         Command::Client {
             command:
                 ClientCommand::Add {

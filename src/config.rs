@@ -113,6 +113,9 @@ pub struct Config {
     pub refresh_lifetime: i64,
     /// `AUTHD_BEARER_CACHE_SECS`: how long a passed bearer check is reused (default 1; 0 = off).
     pub bearer_cache_secs: i64,
+    /// `AUTHD_CHALLENGE_AFTER`, `AUTHD_BLOCK_AFTER`, `AUTHD_BLOCK_SECS`, `AUTHD_LOCK_AFTER`,
+    /// `AUTHD_LOCK_SECS`, `AUTHD_FAILURE_WINDOW_SECS`: the sign-in ladder.
+    pub protection: crate::domain::protection::ProtectionSettings,
     /// `AUTHD_RATE_*`: per-instance rate limits (requests per minute).
     pub rate_limits: crate::domain::throttle::Limits,
     /// `AUTHD_ACCESS_TOKEN_ALG`: `ES256` (default), `RS256` or `EdDSA`.
@@ -151,6 +154,12 @@ const KEYS: &[&str] = &[
     "access_token_alg",
     "bearer_cache_secs",
     "mail_poll_ms",
+    "challenge_after",
+    "block_after",
+    "block_secs",
+    "lock_after",
+    "lock_secs",
+    "failure_window_secs",
     "rate_login_per_ip",
     "rate_login_per_account",
     "rate_register_per_ip",
@@ -283,6 +292,24 @@ impl Config {
                 30 * 86_400,
             )?
             .whole_seconds(),
+            protection: {
+                let d = crate::domain::protection::ProtectionSettings::default();
+                let positive = |key: &str, default: i64| -> Result<i64, ConfigError> {
+                    let n: i64 = parse_or(get(key), key, default)?;
+                    if n < 1 {
+                        return Err(invalid(key, "must be at least 1".into()));
+                    }
+                    Ok(n)
+                };
+                crate::domain::protection::ProtectionSettings {
+                    window_secs: positive("failure_window_secs", d.window_secs)?,
+                    challenge_after: positive("challenge_after", d.challenge_after)?,
+                    block_after: positive("block_after", d.block_after)?,
+                    block_secs: positive("block_secs", d.block_secs)?,
+                    lock_after: positive("lock_after", d.lock_after)?,
+                    lock_secs: positive("lock_secs", d.lock_secs)?,
+                }
+            },
             rate_limits: {
                 let d = crate::domain::throttle::Limits::default();
                 let per_min = |key: &str, default: u32| -> Result<u32, ConfigError> {

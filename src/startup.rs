@@ -13,11 +13,13 @@ use crate::config::{CaptchaKind, Config};
 use crate::domain::accounts::password::PasswordHasher;
 use crate::domain::accounts::reset::ResetService;
 use crate::domain::accounts::service::AccountService;
+use crate::domain::captcha::Captchas;
 use crate::domain::clients::ClientService;
 use crate::domain::clock::{Clock, OsRandom, Random, SystemClock};
-use crate::domain::login::LoginService;
+use crate::domain::login::{LoginDeps, LoginService};
 use crate::domain::notify::Outbox;
 use crate::domain::oauth::{OAuthService, TokenSettings};
+use crate::domain::protection::Protection;
 use crate::domain::sessions::SessionPolicy;
 use crate::domain::throttle::Throttle;
 use crate::domain::tokens::keys::KeyRing;
@@ -62,12 +64,14 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         events.clone(),
         throttle.clone(),
     );
-    let login = LoginService::new(
-        accounts.clone(),
+    let protection = Protection::load(
+        store.failures.clone(),
         deps.clock.clone(),
-        events.clone(),
-        throttle.clone(),
-    );
+        deps.random.clone(),
+        config.protection,
+    )
+    .await
+    .context("protection state")?;
     let oauth = build_oauth(
         &config,
         &deps,
@@ -83,6 +87,17 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         deps.clock.clone(),
         config.mail_from.email.domain().to_owned(),
     ));
+    let login = LoginService::new(
+        accounts.clone(),
+        LoginDeps {
+            clock: deps.clock.clone(),
+            events: events.clone(),
+            throttle: throttle.clone(),
+            protection,
+            outbox: outbox.clone(),
+            issuer: config.issuer_str().to_owned(),
+        },
+    );
     let resets = ResetService {
         accounts: accounts.clone(),
         resets: store.resets.clone(),
@@ -94,7 +109,15 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         throttle: throttle.clone(),
         issuer: config.issuer_str().to_owned(),
     };
+    let captchas = match (&config.captcha, &config.captcha_test_answer) {
+        (crate::config::CaptchaKind::Test, Some(answer)) => Captchas::Test(answer.clone()),
+        (crate::config::CaptchaKind::Builtin, _) => Captchas::Builtin,
+        (other, _) => anyhow::bail!(
+            "AUTHD_CAPTCHA: {other:?} is not available yet (use builtin, or test with AUTHD_CAPTCHA_TEST_ANSWER)"
+        ),
+    };
     let state = AppState {
+        captchas,
         resets,
         mailer,
         mail_store: store.mail.clone(),

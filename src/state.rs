@@ -9,6 +9,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::config::Config;
 use crate::domain::accounts::reset::ResetService;
 use crate::domain::accounts::service::AccountService;
+use crate::domain::captcha::Captchas;
 use crate::domain::clock::{Clock, Random};
 use crate::domain::login::LoginService;
 use crate::domain::oauth::OAuthService;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub throttle: Throttle,
     /// Password reset.
     pub resets: ResetService,
+    /// The CAPTCHA provider.
+    pub captchas: Captchas,
     /// The mail transport (used by the delivery worker).
     pub mailer: Arc<dyn Mailer>,
     /// The mail queue (read by the delivery worker).

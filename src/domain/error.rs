@@ -38,6 +38,9 @@ pub enum DomainError {
     /// The token is valid but lacks the scope the call needs.
     #[error("insufficient scope")]
     InsufficientScope,
+    /// The sign-in needs a passed challenge first (the form shows one).
+    #[error("challenge required")]
+    ChallengeRequired,
     /// Too many requests from this source, for this account or for this client.
     #[error("rate limited")]
     RateLimited {

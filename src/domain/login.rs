@@ -1,8 +1,8 @@
 //! Login orchestration: the one path every sign-in takes.
 //!
-//! Today: parse → look up → verify (dummy hash for unknown users) → events. The attack
-//! protection and risk issues insert their steps (throttle, risk, challenge, lockout) here, in
-//! that order, each in its own module.
+//! throttle (per-instance rates) → look up → gate (counters, challenge, block, lock; known
+//! devices exempt) → verify (dummy hash for unknown users) → record the outcome (lock and
+//! notify) → events. The risk issue adds its score to the gate.
 
 use std::sync::Arc;
 
@@ -14,17 +14,58 @@ use crate::domain::accounts::service::AccountService;
 use crate::domain::clock::Clock;
 use crate::domain::context::RequestContext;
 use crate::domain::error::DomainError;
-use crate::domain::throttle::{Door, Throttle, ThrottleKey};
+use crate::domain::notify::{Notice, Outbox};
+use crate::domain::protection::{Admission, ChallengeAnswer, Protection, Source};
+use crate::domain::throttle::{Door, Throttle, ThrottleKey, net_of};
 use crate::events::sink::EventSink;
 use crate::events::{AuthEvent, EventFilter, EventKind};
 
 /// Sign-in and sign-out, with their events.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct LoginService {
     accounts: AccountService,
     clock: Arc<dyn Clock>,
     events: EventSink,
     throttle: Throttle,
+    protection: Protection,
+    outbox: Arc<dyn Outbox>,
+    issuer: String,
+}
+
+impl std::fmt::Debug for LoginService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LoginService")
+    }
+}
+
+/// What the sign-in service is built from besides the accounts.
+#[derive(Clone)]
+pub struct LoginDeps {
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The event sink.
+    pub events: EventSink,
+    /// Per-instance rate limits.
+    pub throttle: Throttle,
+    /// Counters, challenges, blocks and locks.
+    pub protection: Protection,
+    /// Mail.
+    pub outbox: Arc<dyn Outbox>,
+    /// The public base URL (for links in mail).
+    pub issuer: String,
+}
+
+/// One sign-in attempt, as the form sent it.
+#[derive(Debug)]
+pub struct Attempt<'a> {
+    /// The username as typed.
+    pub username: &'a str,
+    /// The password.
+    pub password: SecretString,
+    /// The browser's device cookie, if any.
+    pub device_cookie: Option<&'a str>,
+    /// The challenge answer in this request.
+    pub challenge: ChallengeAnswer,
 }
 
 /// A successful sign-in.
@@ -34,21 +75,21 @@ pub struct SignedIn {
     pub account: Account,
     /// When the password was verified.
     pub at: OffsetDateTime,
+    /// A device cookie to set (the browser was not a known device yet).
+    pub new_device_cookie: Option<String>,
 }
 
 impl LoginService {
     /// Builds the service.
-    pub fn new(
-        accounts: AccountService,
-        clock: Arc<dyn Clock>,
-        events: EventSink,
-        throttle: Throttle,
-    ) -> Self {
+    pub fn new(accounts: AccountService, deps: LoginDeps) -> Self {
         Self {
             accounts,
-            clock,
-            events,
-            throttle,
+            clock: deps.clock,
+            events: deps.events,
+            throttle: deps.throttle,
+            protection: deps.protection,
+            outbox: deps.outbox,
+            issuer: deps.issuer,
         }
     }
 
@@ -59,43 +100,176 @@ impl LoginService {
     pub async fn login(
         &self,
         ctx: &RequestContext,
-        username: &str,
-        password: SecretString,
+        attempt: Attempt<'_>,
     ) -> Result<SignedIn, DomainError> {
-        self.throttle_login(ctx, username).await?;
+        let username = attempt.username;
+        let name_key = self.throttle_login(ctx, username).await?;
         let account = self.accounts.find_by_email(username).await?;
+        // Unknown names get counters too, so a challenge never tells whether an account exists.
+        let counter = account
+            .as_ref()
+            .map_or_else(|| format!("name:{name_key}"), |a| format!("user:{}", a.id));
+        let source = account
+            .as_ref()
+            .and_then(|a| self.protection.known_device(attempt.device_cookie, &a.id))
+            .map_or_else(|| Source::Net(net_of(ctx.ip).to_string()), Source::Device);
+        self.gate(
+            ctx,
+            username,
+            account.as_ref(),
+            &counter,
+            &source,
+            attempt.challenge,
+        )
+        .await?;
         // A password that could never have been set is still verified (against the dummy
         // hash) so it takes the same time as any other wrong password.
+        let password = attempt.password;
         let valid_shape = Password::parse(password.clone()).is_ok();
         let stored = account
             .as_ref()
             .filter(|_| valid_shape)
             .map(|a| a.password_hash.as_str());
         let ok = self.accounts.hasher().verify(&password, stored).await?;
+        let success = ok && account.is_some();
+        let newly_locked = self.protection.record(&counter, &source, success).await?;
         let now = self.clock.now();
         match account {
-            Some(account) if ok => {
+            Some(account) if success => {
                 tracing::Span::current().record("user_id", account.id.as_str());
                 let event = AuthEvent::new(EventKind::LoginSucceeded, ctx, now)
                     .user(&account.id)
                     .username(username)
-                    .decision("allow");
+                    .decision(if source.is_known_device() {
+                        "allow:known_device"
+                    } else {
+                        "allow"
+                    });
                 self.events.record(event).await?;
                 metrics::counter!("authd_logins_total", "outcome" => "succeeded").increment(1);
-                Ok(SignedIn { account, at: now })
+                let new_device_cookie =
+                    (!source.is_known_device()).then(|| self.protection.issue_device(&account.id));
+                Ok(SignedIn {
+                    account,
+                    at: now,
+                    new_device_cookie,
+                })
             }
-            account => {
+            known => {
                 let mut event = AuthEvent::new(EventKind::LoginFailed, ctx, now)
                     .username(username)
                     .decision("deny");
-                if let Some(a) = &account {
+                if let Some(a) = &known {
                     event = event.user(&a.id);
                 }
                 self.events.record(event).await?;
                 metrics::counter!("authd_logins_total", "outcome" => "failed").increment(1);
+                if newly_locked && let Some(a) = &known {
+                    self.locked(ctx, a).await?;
+                }
                 Err(DomainError::InvalidCredentials)
             }
         }
+    }
+
+    /// Step 2: the decision point before the password check.
+    async fn gate(
+        &self,
+        ctx: &RequestContext,
+        username: &str,
+        account: Option<&Account>,
+        counter: &str,
+        source: &Source,
+        answer: ChallengeAnswer,
+    ) -> Result<(), DomainError> {
+        let event = |kind| {
+            let e = AuthEvent::new(kind, ctx, self.clock.now()).username(username);
+            match account {
+                Some(a) => e.user(&a.id),
+                None => e,
+            }
+        };
+        match self.protection.admit(counter, source, answer).await? {
+            Admission::Admit => {
+                if answer == ChallengeAnswer::Passed {
+                    self.events
+                        .record(event(EventKind::ChallengePassed).decision("captcha"))
+                        .await?;
+                }
+                Ok(())
+            }
+            Admission::Challenge(reason) => {
+                if answer == ChallengeAnswer::Failed {
+                    self.events
+                        .record(event(EventKind::ChallengeFailed).decision("captcha"))
+                        .await?;
+                }
+                self.events
+                    .record(event(EventKind::LoginChallenged).decision(reason))
+                    .await?;
+                metrics::counter!("authd_logins_total", "outcome" => "challenged").increment(1);
+                Err(DomainError::ChallengeRequired)
+            }
+            Admission::Blocked { retry_after } => {
+                self.events
+                    .record(event(EventKind::LoginBlocked).decision("blocked"))
+                    .await?;
+                metrics::counter!("authd_logins_total", "outcome" => "blocked").increment(1);
+                Err(DomainError::RateLimited { retry_after })
+            }
+        }
+    }
+
+    /// The account was just locked for unknown sources: record it and tell the owner.
+    async fn locked(&self, ctx: &RequestContext, account: &Account) -> Result<(), DomainError> {
+        let now = self.clock.now();
+        let e = AuthEvent::new(EventKind::AccountLocked, ctx, now)
+            .user(&account.id)
+            .decision("unknown_sources");
+        self.events.record(e).await?;
+        let notice = Notice::Lockout {
+            unlock_link: format!(
+                "{}/unlock?token={}",
+                self.issuer,
+                self.protection.unlock_token(&account.id)
+            ),
+            reset_link: format!("{}/password/forgot", self.issuer),
+        };
+        if self.outbox.send(&account.email, notice).await? {
+            let e = AuthEvent::new(EventKind::AlertSent, ctx, now)
+                .user(&account.id)
+                .decision("lockout");
+            self.events.record(e).await?;
+        }
+        Ok(())
+    }
+
+    /// Lifts every block and lock of `user_id` (`authd user unlock`, or the mailed link).
+    pub async fn unlock(
+        &self,
+        ctx: &RequestContext,
+        user_id: &str,
+        via: &str,
+    ) -> Result<bool, DomainError> {
+        let lifted = self.protection.unlock(&format!("user:{user_id}")).await?;
+        let e = AuthEvent::new(EventKind::AccountUnlocked, ctx, self.clock.now())
+            .user(user_id)
+            .decision(via);
+        self.events.record(e).await?;
+        Ok(lifted)
+    }
+
+    /// Lifts the lock named by a mailed unlock token; the user id if the token was valid.
+    pub async fn unlock_with_token(
+        &self,
+        ctx: &RequestContext,
+        token: &str,
+    ) -> Result<Option<String>, DomainError> {
+        let Some(user_id) = self.protection.check_unlock_token(token) else {
+            return Ok(None);
+        };
+        self.unlock(ctx, &user_id, "link").await?;
+        Ok(Some(user_id))
     }
 
     /// Step 1: the per-instance rate limits, per network and per attempted account, before any
@@ -104,21 +278,27 @@ impl LoginService {
         &self,
         ctx: &RequestContext,
         username: &str,
-    ) -> Result<(), DomainError> {
+    ) -> Result<String, DomainError> {
         let account_key = Email::parse(username).map_or_else(
             || {
+                // Typed input goes into counters' keys: no control characters (PostgreSQL
+                // text cannot even hold NUL), and bounded.
                 username
                     .trim()
                     .to_lowercase()
                     .chars()
+                    .filter(|c| !c.is_control())
                     .take(AuthEvent::MAX_USERNAME)
                     .collect()
             },
             |e| e.as_str().to_owned(),
         );
-        let keys = [ThrottleKey::net(ctx.ip), ThrottleKey::Account(account_key)];
+        let keys = [
+            ThrottleKey::net(ctx.ip),
+            ThrottleKey::Account(account_key.clone()),
+        ];
         let Err((key, retry_after)) = self.throttle.check(Door::Login, &keys) else {
-            return Ok(());
+            return Ok(account_key);
         };
         let event = AuthEvent::new(EventKind::RateLimited, ctx, self.clock.now())
             .username(username)

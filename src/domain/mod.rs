@@ -3,6 +3,8 @@
 
 /// Accounts: emails, passwords, creation and lookup.
 pub mod accounts;
+/// CAPTCHA challenges.
+pub mod captcha;
 /// OAuth clients: registration, redirect URIs, authentication.
 pub mod clients;
 /// Injected clock and randomness.
@@ -17,6 +19,8 @@ pub mod login;
 pub mod notify;
 /// The OAuth 2.0 / OIDC provider.
 pub mod oauth;
+/// The sign-in decision point: counters, challenges, blocks, locks, known devices.
+pub mod protection;
 /// Local redirect targets (`next`).
 pub mod redirect;
 /// Session lifetime policy (idle timeout, absolute lifetime).

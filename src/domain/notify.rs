@@ -13,6 +13,13 @@ pub enum Notice {
         /// The full link.
         link: String,
     },
+    /// Sign-ins from unknown places were locked after many failures.
+    Lockout {
+        /// Lifts the lock.
+        unlock_link: String,
+        /// Where to reset the password.
+        reset_link: String,
+    },
     /// The password was changed; every session was signed out.
     PasswordChanged {
         /// Where to reset it if this was not the user.
@@ -26,6 +33,7 @@ impl Notice {
         match self {
             Self::PasswordReset { .. } => "password_reset",
             Self::PasswordChanged { .. } => "password_changed",
+            Self::Lockout { .. } => "lockout",
         }
     }
 }

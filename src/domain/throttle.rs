@@ -25,19 +25,24 @@ pub enum ThrottleKey {
     Client(String),
 }
 
+/// The network an address belongs to: the IPv4 address itself, or the IPv6 /64.
+pub fn net_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => {
+            let mut seg = v6.segments();
+            for s in seg.iter_mut().skip(4) {
+                *s = 0;
+            }
+            IpAddr::from(seg)
+        }
+        v4 => v4,
+    }
+}
+
 impl ThrottleKey {
     /// The network key of `ip`: IPv6 addresses are cut to their /64.
     pub fn net(ip: IpAddr) -> Self {
-        match ip {
-            IpAddr::V6(v6) => {
-                let mut seg = v6.segments();
-                for s in seg.iter_mut().skip(4) {
-                    *s = 0;
-                }
-                Self::Net(IpAddr::from(seg))
-            }
-            v4 => Self::Net(v4),
-        }
+        Self::Net(net_of(ip))
     }
 
     /// Which dimension, for events (`decision`).

@@ -41,6 +41,9 @@ impl HttpError {
         match self {
             Self::Domain(d) => match d {
                 DomainError::InvalidInput(msg) => (StatusCode::BAD_REQUEST, msg),
+                DomainError::ChallengeRequired => {
+                    (StatusCode::UNAUTHORIZED, "Please complete the extra check.")
+                }
                 DomainError::InvalidCredentials => {
                     (StatusCode::UNAUTHORIZED, "Incorrect email or password.")
                 }

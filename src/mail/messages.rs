@@ -40,6 +40,20 @@ struct ChangedHtml<'a> {
     reset_link: &'a str,
 }
 
+#[derive(Template)]
+#[template(path = "mail/lockout.txt")]
+struct LockoutText<'a> {
+    unlock_link: &'a str,
+    reset_link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/lockout.html")]
+struct LockoutHtml<'a> {
+    unlock_link: &'a str,
+    reset_link: &'a str,
+}
+
 /// Renders a notice.
 pub fn render(notice: &Notice) -> Result<Rendered, askama::Error> {
     Ok(match notice {
@@ -47,6 +61,22 @@ pub fn render(notice: &Notice) -> Result<Rendered, askama::Error> {
             subject: "Reset your password",
             text: ResetText { link }.render()?,
             html: ResetHtml { link }.render()?,
+        },
+        Notice::Lockout {
+            unlock_link,
+            reset_link,
+        } => Rendered {
+            subject: "Someone is trying to sign in to your account",
+            text: LockoutText {
+                unlock_link,
+                reset_link,
+            }
+            .render()?,
+            html: LockoutHtml {
+                unlock_link,
+                reset_link,
+            }
+            .render()?,
         },
         Notice::PasswordChanged { reset_link } => Rendered {
             subject: "Your password was changed",

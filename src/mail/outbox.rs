@@ -32,6 +32,8 @@ fn hourly_limit(notice: &Notice) -> i64 {
         // The forgot-password form must not become a way to flood someone's inbox.
         Notice::PasswordReset { .. } => 3,
         Notice::PasswordChanged { .. } => 10,
+        // One lockout notice an hour is enough to tell the owner.
+        Notice::Lockout { .. } => 1,
     }
 }
 

@@ -22,6 +22,10 @@ pub mod oauth;
 mod oauth_sql;
 /// PostgreSQL backend.
 pub mod postgres;
+/// Failure counters and server secrets.
+pub mod protection;
+/// The protection SQL for both backends.
+mod protection_sql;
 /// The tower-sessions store over either backend.
 pub mod sessions;
 /// SQLite backend.
@@ -105,6 +109,8 @@ pub struct Store {
     pub mail: Arc<dyn mail::MailStore>,
     /// Password-reset tokens.
     pub resets: Arc<dyn mail::ResetStore>,
+    /// Failure counters and server secrets.
+    pub failures: Arc<dyn protection::FailureStore>,
     /// The session store for tower-sessions.
     pub sessions: sessions::AnySessionStore,
 }
@@ -119,6 +125,7 @@ pub(crate) trait Backend:
     + oauth::GrantStore
     + mail::MailStore
     + mail::ResetStore
+    + protection::FailureStore
 {
 }
 
@@ -131,6 +138,7 @@ impl<T> Backend for T where
         + oauth::GrantStore
         + mail::MailStore
         + mail::ResetStore
+        + protection::FailureStore
 {
 }
 
@@ -148,7 +156,8 @@ impl Store {
             keys: b.clone(),
             grants: b.clone(),
             mail: b.clone(),
-            resets: b,
+            resets: b.clone(),
+            failures: b,
             sessions,
         }
     }

@@ -11,6 +11,7 @@ use crate::storage::common::impl_stores;
 use crate::storage::error::StoreError;
 use crate::storage::mail_sql::impl_mail_stores;
 use crate::storage::oauth_sql::impl_oauth_stores;
+use crate::storage::protection_sql::impl_protection_stores;
 use crate::storage::sessions::AnySessionStore;
 
 /// Stores over one PostgreSQL pool.
@@ -22,6 +23,7 @@ pub struct PgStore {
 impl_stores!(PgStore);
 impl_oauth_stores!(PgStore);
 impl_mail_stores!(PgStore);
+impl_protection_stores!(PgStore);
 
 /// Connects to and migrates the PostgreSQL database at `url`.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {

@@ -12,6 +12,7 @@ use crate::storage::common::impl_stores;
 use crate::storage::error::StoreError;
 use crate::storage::mail_sql::impl_mail_stores;
 use crate::storage::oauth_sql::impl_oauth_stores;
+use crate::storage::protection_sql::impl_protection_stores;
 use crate::storage::sessions::AnySessionStore;
 
 /// Stores over one SQLite pool.
@@ -23,6 +24,7 @@ pub struct SqliteStore {
 impl_stores!(SqliteStore);
 impl_oauth_stores!(SqliteStore);
 impl_mail_stores!(SqliteStore);
+impl_protection_stores!(SqliteStore);
 
 /// Opens (creating if asked by `mode=rwc`) and migrates the SQLite database at `url`.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {

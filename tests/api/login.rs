@@ -114,7 +114,12 @@ async fn wrong_password_and_unknown_user_look_identical() {
 
 #[tokio::test]
 async fn unknown_user_costs_a_password_hash() {
-    let app = spawn_app().await;
+    // Measure the password path itself: no challenge may short-cut it here.
+    let app = crate::helpers::spawn_app_with(|v| {
+        v.insert("challenge_after".into(), "1000".into());
+        v.insert("block_after".into(), "1000".into());
+    })
+    .await;
     let user = TestUser::generate();
     app.register(&user).await;
     let csrf = app.get_login().await.csrf();

@@ -14,6 +14,7 @@ mod admin_api;
 mod cli;
 mod events;
 mod helpers;
+mod lockout;
 mod login;
 mod mail;
 mod malformed;

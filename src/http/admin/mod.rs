@@ -54,6 +54,11 @@ impl IntoResponse for ApiError {
                 (StatusCode::BAD_REQUEST, "invalid_request", *description)
             }
             DomainError::NotFound => (StatusCode::NOT_FOUND, "not_found", "not found"),
+            DomainError::ChallengeRequired => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "interaction required",
+            ),
             DomainError::InvalidCredentials
             | DomainError::EmailTaken
             | DomainError::RegistrationClosed => {

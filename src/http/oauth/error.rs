@@ -45,6 +45,12 @@ fn parts(e: &DomainError) -> (StatusCode, &'static str, &'static str, Option<&'s
             Some("Bearer realm=\"authd\", error=\"insufficient_scope\""),
         ),
         DomainError::InvalidInput(msg) => (StatusCode::BAD_REQUEST, "invalid_request", msg, None),
+        DomainError::ChallengeRequired => (
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "interaction required",
+            None,
+        ),
         DomainError::InvalidCredentials => (
             StatusCode::BAD_REQUEST,
             "invalid_grant",

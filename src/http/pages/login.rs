@@ -5,16 +5,18 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::domain::error::DomainError;
+use crate::domain::login::Attempt;
 use crate::domain::redirect::LocalPath;
 use crate::http::error::{HttpError, urlencode};
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
+use crate::http::pages::challenge;
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -39,6 +41,8 @@ pub struct LoginQuery {
 pub struct LoginForm {
     username: String,
     password: SecretString,
+    /// The CAPTCHA answer, when a challenge was shown.
+    captcha_answer: Option<String>,
     #[serde(default)]
     csrf_token: String,
 }
@@ -59,6 +63,8 @@ pub struct LoginPage {
     error: Option<&'static str>,
     notice: Option<&'static str>,
     registration_open: bool,
+    /// A CAPTCHA to show: `Some(image)` (the image may be absent for the test provider).
+    challenge: Option<Option<String>>,
 }
 
 fn target(next: Option<&str>) -> LocalPath {
@@ -93,6 +99,7 @@ pub async fn login_get(
             _ => None,
         },
         registration_open: state.config.registration_open,
+        challenge: None,
     };
     Ok(page.into_response())
 }
@@ -102,35 +109,74 @@ pub async fn login_post(
     State(state): State<AppState>,
     ClientContext(ctx): ClientContext,
     Query(q): Query<LoginQuery>,
+    headers: HeaderMap,
     CsrfForm { form, session }: CsrfForm<LoginForm>,
 ) -> Result<Response, HttpError> {
-    match state.login.login(&ctx, &form.username, form.password).await {
+    let challenge = challenge::answer(&state, &session, form.captcha_answer.as_deref()).await?;
+    let cookie_name = device_cookie_name(state.config.is_https());
+    let attempt = Attempt {
+        username: &form.username,
+        password: form.password,
+        device_cookie: cookie_value(&headers, cookie_name),
+        challenge,
+    };
+    let error = match state.login.login(&ctx, attempt).await {
         Ok(signed_in) => {
+            let id = &signed_in.account.id;
             session
-                .sign_in(
-                    &state,
-                    &signed_in.account.id,
-                    signed_in.at,
-                    signed_in.account.session_epoch,
-                )
+                .sign_in(&state, id, signed_in.at, signed_in.account.session_epoch)
                 .await?;
-            state
-                .login
-                .session_created(&ctx, &signed_in.account.id)
-                .await?;
-            Ok(Redirect::to(target(q.next.as_deref()).as_str()).into_response())
+            state.login.session_created(&ctx, id).await?;
+            let mut res = Redirect::to(target(q.next.as_deref()).as_str()).into_response();
+            if let Some(value) = signed_in.new_device_cookie {
+                set_device_cookie(&mut res, cookie_name, &value, state.config.is_https());
+            }
+            return Ok(res);
         }
-        Err(DomainError::InvalidCredentials) => {
-            let page = LoginPage {
-                csrf_token: session.csrf_token(&state).await?,
-                action: action(q.next.as_deref()),
-                username: form.username.chars().take(254).collect(),
-                error: Some("Incorrect email or password."),
-                notice: None,
-                registration_open: state.config.registration_open,
-            };
-            Ok((StatusCode::UNAUTHORIZED, page).into_response())
-        }
-        Err(e) => Err(e.into()),
+        Err(DomainError::InvalidCredentials) => ("Incorrect email or password.", None),
+        Err(DomainError::ChallengeRequired) => (
+            "Please complete the extra check below.",
+            Some(challenge::show(&state, &session).await?),
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    let page = LoginPage {
+        csrf_token: session.csrf_token(&state).await?,
+        action: action(q.next.as_deref()),
+        username: form.username.chars().take(254).collect(),
+        error: Some(error.0),
+        notice: None,
+        registration_open: state.config.registration_open,
+        challenge: error.1,
+    };
+    Ok((StatusCode::UNAUTHORIZED, page).into_response())
+}
+
+/// The device cookie's name: `__Host-` prefixed under https.
+fn device_cookie_name(https: bool) -> &'static str {
+    if https {
+        "__Host-authd_device"
+    } else {
+        "authd_device"
+    }
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find_map(|(k, v)| (k == name).then_some(v))
+}
+
+/// A year-long, HttpOnly device cookie: the owner's browser stays known through an attack.
+fn set_device_cookie(res: &mut Response, name: &str, value: &str, https: bool) {
+    let secure = if https { "; Secure" } else { "" };
+    let cookie =
+        format!("{name}={value}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{secure}");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().append(header::SET_COOKIE, v);
     }
 }

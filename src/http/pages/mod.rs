@@ -10,6 +10,8 @@ use crate::state::AppState;
 
 /// `/account`.
 pub mod account;
+/// The CAPTCHA kept in the session.
+pub mod challenge;
 /// `/login`.
 pub mod login;
 /// `POST /logout`.
@@ -18,6 +20,8 @@ pub mod logout;
 pub mod password;
 /// `/register`.
 pub mod register;
+/// `/unlock`.
+pub mod unlock;
 
 /// The browser pages' routes.
 pub(crate) fn router() -> Router<AppState> {
@@ -27,6 +31,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(register::router())
         .merge(account::router())
         .merge(password::router())
+        .merge(unlock::router())
 }
 
 /// The generic error page.

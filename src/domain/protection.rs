@@ -1,0 +1,295 @@
+//! The decision point every sign-in passes through: failure counters per (account, source),
+//! the ladder allow → challenge → block, an account-wide lock against distributed guessing,
+//! and the known-device exemption that keeps the owner in during an attack.
+//!
+//! A *source* is the signed device cookie when the browser carries a valid one for this
+//! account, otherwise the client network (IPv4 address, IPv6 /64). Attempts are counted
+//! *before* the password is checked, in one atomic statement, so parallel requests cannot run
+//! more password checks than the block threshold allows; a success clears the pair, a refusal
+//! that never reached the password check is taken back.
+
+use std::sync::Arc;
+
+use aws_lc_rs::hmac;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::domain::clock::{Clock, Random};
+use crate::domain::error::DomainError;
+use crate::storage::protection::FailureStore;
+
+/// The account-wide row's source name.
+const ALL_SOURCES: &str = "*";
+
+/// Thresholds (within a sliding window per pair).
+#[derive(Debug, Clone, Copy)]
+pub struct ProtectionSettings {
+    /// The window failures are counted in (seconds).
+    pub window_secs: i64,
+    /// Attempts after this many failures need a passed challenge.
+    pub challenge_after: i64,
+    /// More failures than this block the pair.
+    pub block_after: i64,
+    /// The first block's length (seconds); each further block doubles it (at most a day).
+    pub block_secs: i64,
+    /// This many failures from unknown sources, summed over all of them, lock the account for
+    /// unknown sources (they then need a challenge; known devices are untouched).
+    pub lock_after: i64,
+    /// How long the lock lasts (seconds).
+    pub lock_secs: i64,
+}
+
+impl Default for ProtectionSettings {
+    fn default() -> Self {
+        Self {
+            window_secs: 900,
+            challenge_after: 3,
+            block_after: 10,
+            block_secs: 300,
+            lock_after: 30,
+            lock_secs: 3600,
+        }
+    }
+}
+
+/// The state of the challenge in this request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengeAnswer {
+    /// No answer was sent.
+    Absent,
+    /// An answer was sent and was right (single use: it is spent now).
+    Passed,
+    /// An answer was sent and was wrong, stale or replayed.
+    Failed,
+}
+
+/// What the gate says before the password check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Go ahead and check the password.
+    Admit,
+    /// Show a challenge first (`reason` names why, for the event).
+    Challenge(&'static str),
+    /// Refuse for `retry_after` seconds.
+    Blocked {
+        /// Seconds.
+        retry_after: u64,
+    },
+}
+
+/// Where an attempt comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A browser with a valid device cookie for this account.
+    Device(String),
+    /// Anything else, by network.
+    Net(String),
+}
+
+impl Source {
+    fn key(&self) -> String {
+        match self {
+            Self::Device(id) => format!("device:{id}"),
+            Self::Net(net) => format!("net:{net}"),
+        }
+    }
+
+    /// Whether the source is a known device.
+    pub fn is_known_device(&self) -> bool {
+        matches!(self, Self::Device(_))
+    }
+}
+
+/// The protection service. Cheap to clone.
+#[derive(Clone)]
+pub struct Protection {
+    store: Arc<dyn FailureStore>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    device_key: Arc<hmac::Key>,
+    settings: ProtectionSettings,
+}
+
+impl std::fmt::Debug for Protection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Protection")
+    }
+}
+
+impl Protection {
+    /// Builds the service, loading (or creating, once for all instances) the device-cookie key.
+    pub async fn load(
+        store: Arc<dyn FailureStore>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+        settings: ProtectionSettings,
+    ) -> Result<Self, DomainError> {
+        let fresh = random.token(32);
+        let secret = store
+            .secret("device_cookie_key", &fresh, clock.now().unix_timestamp())
+            .await?;
+        let device_key = Arc::new(hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes()));
+        Ok(Self {
+            store,
+            clock,
+            random,
+            device_key,
+            settings,
+        })
+    }
+
+    fn mac(&self, device_id: &str, user_id: &str) -> String {
+        let tag = hmac::sign(
+            &self.device_key,
+            format!("device|{device_id}|{user_id}").as_bytes(),
+        );
+        URL_SAFE_NO_PAD.encode(tag.as_ref())
+    }
+
+    /// A new device cookie value for `user_id` (`device.user.mac`).
+    pub fn issue_device(&self, user_id: &str) -> String {
+        let device_id = self.random.token(16);
+        format!("{device_id}.{user_id}.{}", self.mac(&device_id, user_id))
+    }
+
+    /// The device id in `cookie` if it is a valid cookie for `user_id` (constant-time check).
+    pub fn known_device(&self, cookie: Option<&str>, user_id: &str) -> Option<String> {
+        let mut parts = cookie?.splitn(3, '.');
+        let (device, user, mac) = (parts.next()?, parts.next()?, parts.next()?);
+        if user != user_id {
+            return None;
+        }
+        let tag = URL_SAFE_NO_PAD.decode(mac).ok()?;
+        hmac::verify(
+            &self.device_key,
+            format!("device|{device}|{user}").as_bytes(),
+            &tag,
+        )
+        .ok()?;
+        Some(device.to_owned())
+    }
+
+    /// Step before the password check: counts the attempt and decides.
+    pub async fn admit(
+        &self,
+        account: &str,
+        source: &Source,
+        answer: ChallengeAnswer,
+    ) -> Result<Admission, DomainError> {
+        let now = self.clock.now().unix_timestamp();
+        let s = &self.settings;
+        let key = source.key();
+        if let Some(st) = self.store.find(account, &key).await?
+            && let Some(until) = st.blocked_until.filter(|u| *u > now)
+        {
+            return Ok(Admission::Blocked {
+                retry_after: u64::try_from(until - now).unwrap_or(1).max(1),
+            });
+        }
+        let st = self
+            .store
+            .count_attempt(account, &key, now, now - s.window_secs)
+            .await?;
+        if st.failures > s.block_after {
+            let exp = u32::try_from(st.blocks.clamp(0, 8)).unwrap_or(8);
+            let length = (s.block_secs * 2_i64.pow(exp)).min(86_400);
+            self.store.block(account, &key, now + length).await?;
+            return Ok(Admission::Blocked {
+                retry_after: u64::try_from(length).unwrap_or(1),
+            });
+        }
+        let locked = !source.is_known_device() && self.is_locked(account, now).await?;
+        let reason = if locked {
+            Some("account_locked")
+        } else if st.failures > s.challenge_after {
+            Some("repeated_failures")
+        } else {
+            None
+        };
+        match (reason, answer) {
+            (None, _) | (Some(_), ChallengeAnswer::Passed) => Ok(Admission::Admit),
+            (Some(r), ChallengeAnswer::Absent) => {
+                // Nothing was tried yet: showing the challenge costs the source nothing.
+                self.store.uncount(account, &key).await?;
+                Ok(Admission::Challenge(r))
+            }
+            // A wrong answer counts as a failure: bots guessing challenges still get blocked.
+            (Some(r), ChallengeAnswer::Failed) => Ok(Admission::Challenge(r)),
+        }
+    }
+
+    async fn is_locked(&self, account: &str, now: i64) -> Result<bool, DomainError> {
+        Ok(self
+            .store
+            .find(account, ALL_SOURCES)
+            .await?
+            .and_then(|st| st.blocked_until)
+            .is_some_and(|u| u > now))
+    }
+
+    /// Step after the password check. A success clears the pair; a failure from an unknown
+    /// source also counts account-wide, and `true` means this failure locked the account.
+    pub async fn record(
+        &self,
+        account: &str,
+        source: &Source,
+        success: bool,
+    ) -> Result<bool, DomainError> {
+        let now = self.clock.now().unix_timestamp();
+        if success {
+            self.store.clear(account, &source.key()).await?;
+            return Ok(false);
+        }
+        if source.is_known_device() {
+            return Ok(false);
+        }
+        let s = &self.settings;
+        let st = self
+            .store
+            .count_attempt(account, ALL_SOURCES, now, now - s.window_secs)
+            .await?;
+        if st.failures >= s.lock_after && st.blocked_until.is_none_or(|u| u <= now) {
+            self.store
+                .block(account, ALL_SOURCES, now + s.lock_secs)
+                .await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Lifts every block and lock of an account; `true` if there was anything to lift.
+    pub async fn unlock(&self, account: &str) -> Result<bool, DomainError> {
+        Ok(self.store.clear_account(account).await? > 0)
+    }
+
+    /// A signed, expiring unlock token for the lockout mail (`user.expiry.mac`).
+    pub fn unlock_token(&self, user_id: &str) -> String {
+        let expiry = self.clock.now().unix_timestamp() + self.settings.lock_secs.max(86_400);
+        let tag = hmac::sign(
+            &self.device_key,
+            format!("unlock|{user_id}|{expiry}").as_bytes(),
+        );
+        format!(
+            "{user_id}.{expiry}.{}",
+            URL_SAFE_NO_PAD.encode(tag.as_ref())
+        )
+    }
+
+    /// The user id an unlock token is for, if it is valid and unexpired.
+    pub fn check_unlock_token(&self, token: &str) -> Option<String> {
+        let mut parts = token.splitn(3, '.');
+        let (user, expiry, mac) = (parts.next()?, parts.next()?, parts.next()?);
+        let exp: i64 = expiry.parse().ok()?;
+        if exp <= self.clock.now().unix_timestamp() {
+            return None;
+        }
+        let tag = URL_SAFE_NO_PAD.decode(mac).ok()?;
+        hmac::verify(
+            &self.device_key,
+            format!("unlock|{user}|{exp}").as_bytes(),
+            &tag,
+        )
+        .ok()?;
+        Some(user.to_owned())
+    }
+}

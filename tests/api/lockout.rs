@@ -1,0 +1,394 @@
+//! The sign-in ladder: challenged, then blocked, within the configured attempts; the owner on a
+//! known device gets in during the attack; parallel attempts cannot exceed the limit; blocks
+//! expire; the account-wide lock, its mail, unlock link and CLI unlock; replayed CAPTCHA
+//! answers; and counters shared by two instances on one database.
+
+use reqwest::StatusCode;
+
+use authd::events::EventKind;
+
+use crate::helpers::{TestApp, TestDb, new_client, read, spawn_app_on, spawn_app_with};
+
+const ANSWER: &str = "open-sesame";
+
+fn ladder(v: &mut std::collections::BTreeMap<String, String>) {
+    v.insert("captcha".into(), "test".into());
+    v.insert("captcha_test_answer".into(), ANSWER.into());
+    v.insert("trusted_proxies".into(), "127.0.0.1/32".into());
+    v.insert("challenge_after".into(), "3".into());
+    v.insert("block_after".into(), "6".into());
+    v.insert("block_secs".into(), "300".into());
+}
+
+/// One sign-in through the form as `client` from network `ip`.
+async fn try_login(
+    app: &TestApp,
+    client: &reqwest::Client,
+    ip: &str,
+    email: &str,
+    password: &str,
+    answer: Option<&str>,
+) -> crate::helpers::Page {
+    let csrf = read(client.get(app.url("/login")).send().await.unwrap())
+        .await
+        .csrf();
+    let mut form = vec![
+        ("username", email),
+        ("password", password),
+        ("csrf_token", csrf.as_str()),
+    ];
+    if let Some(a) = answer {
+        form.push(("captcha_answer", a));
+    }
+    read(
+        client
+            .post(app.url("/login"))
+            .header("x-forwarded-for", ip)
+            .form(&form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+fn challenged(page: &crate::helpers::Page) -> bool {
+    page.status == StatusCode::UNAUTHORIZED
+        && page.body.contains("data-challenge=\"captcha\"")
+        && page.body.contains("name=\"captcha_answer\"")
+}
+
+#[tokio::test]
+async fn brute_force_is_challenged_then_blocked_while_the_owner_gets_in() {
+    let app = spawn_app_with(ladder).await;
+    let user = app.user().await;
+    // The owner signed in before from their own browser: it is a known device now.
+    let owner = new_client();
+    let page = try_login(
+        &app,
+        &owner,
+        "192.0.2.10",
+        &user.email,
+        &user.password,
+        None,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(
+        page.headers
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("authd_device="))
+    );
+    let csrf = read(owner.get(app.url("/account")).send().await.unwrap())
+        .await
+        .csrf();
+    owner
+        .post(app.url("/logout"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+
+    let attacker = new_client();
+    let ip = "203.0.113.66";
+    for _ in 0..3 {
+        let page = try_login(&app, &attacker, ip, &user.email, "guess-password", None).await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+        assert!(!challenged(&page), "no challenge before the threshold");
+    }
+    let page = try_login(&app, &attacker, ip, &user.email, "guess-password", None).await;
+    assert!(challenged(&page), "challenged after 3 failures");
+    let mut blocked_after = None;
+    for i in 0..6 {
+        let page = try_login(
+            &app,
+            &attacker,
+            ip,
+            &user.email,
+            "guess-password",
+            Some("wrong answer"),
+        )
+        .await;
+        if page.status == StatusCode::TOO_MANY_REQUESTS {
+            assert!(page.headers.get("retry-after").is_some());
+            blocked_after = Some(i);
+            break;
+        }
+        assert!(challenged(&page));
+    }
+    assert!(
+        blocked_after.is_some(),
+        "blocked within the configured attempts"
+    );
+    // Blocked even with the right password now.
+    let page = try_login(
+        &app,
+        &attacker,
+        ip,
+        &user.email,
+        &user.password,
+        Some(ANSWER),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+
+    // The owner's known device is not affected.
+    let page = try_login(
+        &app,
+        &owner,
+        "192.0.2.10",
+        &user.email,
+        &user.password,
+        None,
+    )
+    .await;
+    assert_eq!(
+        page.status,
+        StatusCode::SEE_OTHER,
+        "the owner signs in during the attack"
+    );
+    let events = app.events().await;
+    for kind in [
+        EventKind::LoginChallenged,
+        EventKind::ChallengeFailed,
+        EventKind::LoginBlocked,
+    ] {
+        assert!(events.iter().any(|e| e.kind == kind), "{kind:?} recorded");
+    }
+    let ok = events
+        .iter()
+        .find(|e| e.kind == EventKind::LoginSucceeded)
+        .unwrap();
+    assert_eq!(ok.decision.as_deref(), Some("allow:known_device"));
+    let dump = serde_json::to_string(&events).unwrap();
+    assert!(!dump.contains(ANSWER) && !dump.contains("guess-password"));
+
+    // The block ends by itself.
+    app.clock.advance(time::Duration::seconds(301));
+    let page = try_login(&app, &attacker, ip, &user.email, "guess-password", None).await;
+    assert_ne!(page.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn a_passed_challenge_lets_the_owner_in_from_a_new_place_and_answers_work_once() {
+    let app = spawn_app_with(ladder).await;
+    let user = app.user().await;
+    let browser = new_client();
+    let ip = "198.51.100.5";
+    for _ in 0..3 {
+        try_login(&app, &browser, ip, &user.email, "typo password", None).await;
+    }
+    assert!(challenged(
+        &try_login(&app, &browser, ip, &user.email, &user.password, None).await
+    ));
+    // Replaying the right answer without a shown challenge fails; the challenge is shown again.
+    let other = new_client();
+    assert!(
+        challenged(&try_login(&app, &other, ip, &user.email, &user.password, Some(ANSWER)).await),
+        "an answer without a challenge of this session is refused"
+    );
+    // The right answer to the challenge this session was shown works once.
+    let page = try_login(
+        &app,
+        &browser,
+        ip,
+        &user.email,
+        &user.password,
+        Some(ANSWER),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert!(
+        app.events()
+            .await
+            .iter()
+            .any(|e| e.kind == EventKind::ChallengePassed)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_parallel_attempts_cannot_exceed_the_failure_limit() {
+    let app = spawn_app_with(|v| {
+        v.insert("challenge_after".into(), "1000".into());
+        v.insert("block_after".into(), "10".into());
+        v.insert("rate_login_per_ip".into(), "1000".into());
+        v.insert("rate_login_per_account".into(), "1000".into());
+        v.insert("hash_queue".into(), "100".into());
+    })
+    .await;
+    let user = app.user().await;
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let client = new_client();
+        let url = app.url("/login");
+        let email = user.email.clone();
+        tasks.push(tokio::spawn(async move {
+            let csrf = read(client.get(&url).send().await.unwrap()).await.csrf();
+            client
+                .post(&url)
+                .form(&[
+                    ("username", email.as_str()),
+                    ("password", "wrong password"),
+                    ("csrf_token", &csrf),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let blocked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(
+        checked <= 10,
+        "{checked} password checks ran; the limit is 10"
+    );
+    assert_eq!(checked + blocked, 50, "{statuses:?}");
+    let failed_events = app
+        .events()
+        .await
+        .iter()
+        .filter(|e| e.kind == EventKind::LoginFailed)
+        .count();
+    assert!(failed_events <= 10);
+}
+
+#[tokio::test]
+async fn distributed_guessing_locks_the_account_and_the_mailed_link_unlocks_it() {
+    let app = spawn_app_with(|v| {
+        ladder(v);
+        v.insert("challenge_after".into(), "100".into());
+        v.insert("block_after".into(), "100".into());
+        v.insert("lock_after".into(), "5".into());
+    })
+    .await;
+    let user = app.user().await;
+    let c = new_client();
+    for i in 0..5 {
+        let page = try_login(
+            &app,
+            &c,
+            &format!("203.0.113.{i}"),
+            &user.email,
+            "spray password",
+            None,
+        )
+        .await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    }
+    let events = app.events().await;
+    assert!(events.iter().any(|e| e.kind == EventKind::AccountLocked));
+    assert!(events.iter().any(|e| e.kind == EventKind::AlertSent));
+    // Every new place now meets a challenge...
+    assert!(challenged(
+        &try_login(
+            &app,
+            &new_client(),
+            "198.51.100.77",
+            &user.email,
+            &user.password,
+            None
+        )
+        .await
+    ));
+    // ...and the owner was told, with a link that lifts it.
+    let mails = app.outbox(1).await;
+    let mail = crate::smtp::decode_qp(&mails[0]);
+    assert!(mail.contains(&format!("To: {}", user.email)));
+    let start = mail.find("/unlock?token=").unwrap();
+    let token: String = mail[start + 14..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<')
+        .collect();
+    let page = app.get(&format!("/unlock?token={token}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("id=\"unlocked\""));
+    assert!(
+        app.events()
+            .await
+            .iter()
+            .any(|e| e.kind == EventKind::AccountUnlocked)
+    );
+    let page = try_login(
+        &app,
+        &new_client(),
+        "198.51.100.78",
+        &user.email,
+        &user.password,
+        None,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    // A forged or stale link does nothing.
+    assert_eq!(
+        app.get("/unlock?token=abc.123.def").await.status,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn the_cli_unlocks_and_two_instances_share_the_counters() {
+    let db = TestDb::new().await;
+    let a = spawn_app_on(db.share(), ladder).await;
+    let b = spawn_app_on(db.share(), ladder).await;
+    let user = a.user().await;
+    let ip = "203.0.113.200";
+    // Failures on A count on B: three here, then B already asks for the challenge.
+    for _ in 0..3 {
+        try_login(&a, &new_client(), ip, &user.email, "wrong password", None).await;
+    }
+    assert!(challenged(
+        &try_login(&b, &new_client(), ip, &user.email, &user.password, None).await
+    ));
+    let c = new_client();
+    let shown = try_login(&b, &c, ip, &user.email, "wrong password", None).await;
+    assert!(challenged(&shown));
+    for _ in 0..5 {
+        try_login(&b, &c, ip, &user.email, "wrong password", Some("bad")).await;
+    }
+    assert_eq!(
+        try_login(&a, &new_client(), ip, &user.email, &user.password, None)
+            .await
+            .status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "blocked on A by failures on B"
+    );
+
+    let url = db.url.clone();
+    let email = user.email.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+            .env("AUTHD_DATABASE_URL", url)
+            .args(["user", "unlock", &email])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["unlocked"], true);
+    assert_eq!(
+        try_login(&a, &new_client(), ip, &user.email, &user.password, None)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    drop((a, b));
+    drop(db);
+}
