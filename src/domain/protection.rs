@@ -179,17 +179,18 @@ impl Protection {
         let now = self.clock.now().unix_timestamp();
         let s = &self.settings;
         let key = source.key();
-        if let Some(st) = self.store.find(account, &key).await?
-            && let Some(until) = st.blocked_until.filter(|u| *u > now)
-        {
-            return Ok(Admission::Blocked {
-                retry_after: u64::try_from(until - now).unwrap_or(1).max(1),
-            });
-        }
+        // One statement counts the attempt and reads both the pair's block and the account's
+        // lock: the hot path of every sign-in.
         let st = self
             .store
             .count_attempt(account, &key, now, now - s.window_secs)
             .await?;
+        if let Some(until) = st.blocked_until.filter(|u| *u > now) {
+            self.store.uncount(account, &key).await?;
+            return Ok(Admission::Blocked {
+                retry_after: u64::try_from(until - now).unwrap_or(1).max(1),
+            });
+        }
         if st.failures > s.block_after {
             let exp = u32::try_from(st.blocks.clamp(0, 8)).unwrap_or(8);
             let length = (s.block_secs * 2_i64.pow(exp)).min(86_400);
@@ -198,7 +199,7 @@ impl Protection {
                 retry_after: u64::try_from(length).unwrap_or(1),
             });
         }
-        let locked = !source.is_known_device() && self.is_locked(account, now).await?;
+        let locked = !source.is_known_device() && st.account_locked_until.is_some_and(|u| u > now);
         let reason = if locked {
             Some("account_locked")
         } else if st.failures > s.challenge_after {
@@ -216,15 +217,6 @@ impl Protection {
             // A wrong answer counts as a failure: bots guessing challenges still get blocked.
             (Some(r), ChallengeAnswer::Failed) => Ok(Admission::Challenge(r)),
         }
-    }
-
-    async fn is_locked(&self, account: &str, now: i64) -> Result<bool, DomainError> {
-        Ok(self
-            .store
-            .find(account, ALL_SOURCES)
-            .await?
-            .and_then(|st| st.blocked_until)
-            .is_some_and(|u| u > now))
     }
 
     /// Step after the password check. A success clears the pair; a failure from an unknown

@@ -15,6 +15,9 @@ pub struct FailureState {
     pub blocked_until: Option<i64>,
     /// How many blocks this pair has had (for growing blocks).
     pub blocks: i64,
+    /// Until when the account-wide row (`*`) is locked, read in the same statement.
+    #[sqlx(default)]
+    pub account_locked_until: Option<i64>,
 }
 
 /// Failure counters.

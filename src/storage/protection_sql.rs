@@ -19,7 +19,9 @@ macro_rules! impl_protection_stores {
                      failures = case when login_failure.window_start < $4 then 1 else login_failure.failures + 1 end, \
                      window_start = case when login_failure.window_start < $4 then $3 else login_failure.window_start end, \
                      updated_at = $3 \
-                     returning failures, blocked_until, blocks",
+                     returning failures, blocked_until, blocks, \
+                     (select l.blocked_until from login_failure l where l.account_key = $1 and l.source = '*') \
+                     as account_locked_until",
                 )
                 .bind(account)
                 .bind(source)
@@ -68,7 +70,8 @@ macro_rules! impl_protection_stores {
                 source: &str,
             ) -> Result<Option<$crate::storage::protection::FailureState>, $crate::storage::error::StoreError> {
                 Ok(sqlx::query_as(
-                    "select failures, blocked_until, blocks from login_failure where account_key = $1 and source = $2",
+                    "select failures, blocked_until, blocks, null as account_locked_until \
+                     from login_failure where account_key = $1 and source = $2",
                 )
                 .bind(account)
                 .bind(source)
