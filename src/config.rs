@@ -81,6 +81,12 @@ pub struct Config {
     pub mail_poll: std::time::Duration,
     /// `AUTHD_CAPTCHA`: CAPTCHA provider.
     pub captcha: CaptchaKind,
+    /// `AUTHD_CAPTCHA_SITE_KEY`: the widget's site key (turnstile, hcaptcha, recaptcha).
+    pub captcha_site_key: Option<String>,
+    /// `AUTHD_CAPTCHA_SECRET`: the provider secret for server-side verification.
+    pub captcha_secret: Option<SecretString>,
+    /// `AUTHD_CAPTCHA_VERIFY_URL`: overrides the provider's verify URL (tests, proxies).
+    pub captcha_verify_url: Option<String>,
     /// `AUTHD_CAPTCHA_TEST_ANSWER`: the passing answer with `captcha = test` (warned about).
     pub captcha_test_answer: Option<SecretString>,
     /// `AUTHD_GEOIP_DB`: MaxMind-format database.
@@ -135,6 +141,9 @@ const KEYS: &[&str] = &[
     "mail_from",
     "captcha",
     "captcha_test_answer",
+    "captcha_site_key",
+    "captcha_secret",
+    "captcha_verify_url",
     "geoip_db",
     "registration",
     "log_format",
@@ -201,6 +210,30 @@ impl Config {
             other => return Err(invalid("captcha", format!("unknown provider {other:?}"))),
         };
         let captcha_test_answer = get("captcha_test_answer").map(SecretString::from);
+        let remote = matches!(
+            captcha,
+            CaptchaKind::Turnstile | CaptchaKind::Hcaptcha | CaptchaKind::Recaptcha
+        );
+        if remote && (get("captcha_site_key").is_none() || get("captcha_secret").is_none()) {
+            return Err(invalid(
+                "captcha_secret",
+                "this provider needs AUTHD_CAPTCHA_SITE_KEY and AUTHD_CAPTCHA_SECRET".into(),
+            ));
+        }
+        if captcha == CaptchaKind::Test && captcha_test_answer.is_none() {
+            return Err(invalid(
+                "captcha_test_answer",
+                "AUTHD_CAPTCHA=test needs an answer".into(),
+            ));
+        }
+        if let Some(u) = get("captcha_verify_url")
+            && url::Url::parse(u).map_or(true, |u| !matches!(u.scheme(), "http" | "https"))
+        {
+            return Err(invalid(
+                "captcha_verify_url",
+                "must be an http(s) URL".into(),
+            ));
+        }
         if captcha_test_answer.is_some() && captcha != CaptchaKind::Test {
             return Err(invalid(
                 "captcha_test_answer",
@@ -233,6 +266,9 @@ impl Config {
                 parse_or(get("mail_poll_ms"), "mail_poll_ms", 1000_u64)?.clamp(10, 60_000),
             ),
             captcha,
+            captcha_site_key: get("captcha_site_key").map(str::to_owned),
+            captcha_secret: get("captcha_secret").map(SecretString::from),
+            captcha_verify_url: get("captcha_verify_url").map(str::to_owned),
             captcha_test_answer,
             geoip_db: get("geoip_db").map(PathBuf::from),
             registration_open: match get("registration").unwrap_or("open") {
@@ -303,7 +339,13 @@ impl Config {
                 };
                 crate::domain::protection::ProtectionSettings {
                     window_secs: positive("failure_window_secs", d.window_secs)?,
-                    challenge_after: positive("challenge_after", d.challenge_after)?,
+                    // 0 is allowed here: a challenge on every sign-in from an unknown source.
+                    challenge_after: parse_or(
+                        get("challenge_after"),
+                        "challenge_after",
+                        d.challenge_after,
+                    )?
+                    .max(0),
                     block_after: positive("block_after", d.block_after)?,
                     block_secs: positive("block_secs", d.block_secs)?,
                     lock_after: positive("lock_after", d.lock_after)?,
@@ -545,6 +587,22 @@ mod tests {
     fn captcha_test_answer_needs_test_provider() {
         assert!(cfg(&[("captcha_test_answer", "x")]).is_err());
         assert!(cfg(&[("captcha", "test"), ("captcha_test_answer", "x")]).is_ok());
+        assert!(
+            cfg(&[("captcha", "test")])
+                .unwrap_err()
+                .to_string()
+                .contains("AUTHD_CAPTCHA_TEST_ANSWER")
+        );
+        let e = cfg(&[("captcha", "turnstile"), ("captcha_site_key", "k")]).unwrap_err();
+        assert!(e.to_string().contains("AUTHD_CAPTCHA_SECRET"));
+        assert!(
+            cfg(&[
+                ("captcha", "hcaptcha"),
+                ("captcha_site_key", "k"),
+                ("captcha_secret", "s")
+            ])
+            .is_ok()
+        );
     }
 
     #[test]

@@ -109,14 +109,10 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         throttle: throttle.clone(),
         issuer: config.issuer_str().to_owned(),
     };
-    let captchas = match (&config.captcha, &config.captcha_test_answer) {
-        (crate::config::CaptchaKind::Test, Some(answer)) => Captchas::Test(answer.clone()),
-        (crate::config::CaptchaKind::Builtin, _) => Captchas::Builtin,
-        (other, _) => anyhow::bail!(
-            "AUTHD_CAPTCHA: {other:?} is not available yet (use builtin, or test with AUTHD_CAPTCHA_TEST_ANSWER)"
-        ),
-    };
+    let captchas = build_captchas(&config)?;
+    let csp = crate::http::middleware::csp_for(captchas.remote().map(|r| r.kind));
     let state = AppState {
+        csp: csp.into(),
         captchas,
         resets,
         mailer,
@@ -137,6 +133,42 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         metrics: crate::telemetry::metrics_handle(),
     };
     Ok((state, store))
+}
+
+fn build_captchas(config: &Config) -> anyhow::Result<Captchas> {
+    use crate::config::CaptchaKind;
+    use crate::domain::captcha::{Remote, RemoteKind};
+    let kind = match config.captcha {
+        CaptchaKind::Builtin => return Ok(Captchas::Builtin),
+        CaptchaKind::Test => {
+            let answer = config
+                .captcha_test_answer
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("AUTHD_CAPTCHA_TEST_ANSWER missing"))?;
+            return Ok(Captchas::Test(answer));
+        }
+        CaptchaKind::Turnstile => RemoteKind::Turnstile,
+        CaptchaKind::Hcaptcha => RemoteKind::Hcaptcha,
+        CaptchaKind::Recaptcha => RemoteKind::Recaptcha,
+    };
+    let (Some(site_key), Some(secret)) = (
+        config.captcha_site_key.clone(),
+        config.captcha_secret.clone(),
+    ) else {
+        anyhow::bail!("AUTHD_CAPTCHA_SECRET: the provider needs a site key and a secret");
+    };
+    let verifier =
+        crate::http::captcha_verifier::HttpVerifier::new().context("AUTHD_CAPTCHA: HTTP client")?;
+    Ok(Captchas::Remote(Remote {
+        kind,
+        site_key,
+        secret,
+        verify_url: config
+            .captcha_verify_url
+            .clone()
+            .unwrap_or_else(|| kind.default_verify_url().to_owned()),
+        verifier: Arc::new(verifier),
+    }))
 }
 
 fn build_mailer(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {

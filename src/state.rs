@@ -43,6 +43,8 @@ pub struct AppState {
     pub resets: ResetService,
     /// The CAPTCHA provider.
     pub captchas: Captchas,
+    /// The Content-Security-Policy (widened only for a third-party CAPTCHA's origins).
+    pub csp: Arc<str>,
     /// The mail transport (used by the delivery worker).
     pub mailer: Arc<dyn Mailer>,
     /// The mail queue (read by the delivery worker).

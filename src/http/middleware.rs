@@ -17,15 +17,28 @@ use crate::state::AppState;
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
     font-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// The CSP for a deployment: the strict one, plus the provider's origins for scripts, frames
+/// and connections when a third-party CAPTCHA is configured.
+pub fn csp_for(remote: Option<crate::domain::captcha::RemoteKind>) -> String {
+    match remote {
+        None => CSP.to_owned(),
+        Some(kind) => {
+            let o = kind.origins();
+            CSP.replace("script-src 'self'", &format!("script-src 'self' {o}"))
+                .replace("connect-src 'self'", &format!("connect-src 'self' {o}"))
+                + &format!("; frame-src {o}")
+        }
+    }
+}
+
 /// Adds the security headers; HSTS only when the issuer is https.
 pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let is_static = req.uri().path().starts_with("/static/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    if let Ok(csp) = HeaderValue::from_str(&state.csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

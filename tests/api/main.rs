@@ -11,6 +11,7 @@
 )]
 
 mod admin_api;
+mod captcha_providers;
 mod cli;
 mod events;
 mod helpers;

@@ -1,5 +1,5 @@
 //! The CAPTCHA in the session: shown challenges are kept server-side, bound to the session,
-//! and taken out when answered, so an answer works once.
+//! and taken out when answered, so an answer (or a provider token) works once.
 
 use crate::domain::captcha::StoredChallenge;
 use crate::domain::protection::ChallengeAnswer;
@@ -9,30 +9,82 @@ use crate::state::AppState;
 
 const KEY: &str = "captcha";
 
-/// Issues a challenge into the session; returns the image to show (if the provider has one).
-pub async fn show(state: &AppState, session: &WebSession) -> Result<Option<String>, HttpError> {
+/// What the form shows inside its `data-challenge="captcha"` element.
+#[derive(Debug, Clone)]
+pub struct ChallengeView {
+    /// The builtin image (data URI).
+    pub image: Option<String>,
+    /// A third-party widget: (CSS class, site key, script URL).
+    pub widget: Option<(&'static str, String, &'static str)>,
+}
+
+/// The answers a form may carry: ours (`captcha_answer`) or a provider widget's token.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Answers {
+    /// builtin / test.
+    pub captcha_answer: Option<String>,
+    /// Turnstile.
+    #[serde(rename = "cf-turnstile-response")]
+    pub turnstile: Option<String>,
+    /// hCaptcha.
+    #[serde(rename = "h-captcha-response")]
+    pub hcaptcha: Option<String>,
+    /// reCAPTCHA.
+    #[serde(rename = "g-recaptcha-response")]
+    pub recaptcha: Option<String>,
+}
+
+/// Issues a challenge into the session; returns what to show.
+pub async fn show(state: &AppState, session: &WebSession) -> Result<ChallengeView, HttpError> {
     let (stored, shown) = state.captchas.issue(state.clock.now().unix_timestamp());
     let json = serde_json::to_string(&stored)
         .map_err(|e| HttpError::Domain(anyhow::Error::new(e).into()))?;
     session.put(KEY, &json).await?;
-    Ok(shown.image)
+    let widget = state
+        .captchas
+        .remote()
+        .map(|r| (r.kind.widget_class(), r.site_key.clone(), r.kind.script()));
+    Ok(ChallengeView {
+        image: shown.image,
+        widget,
+    })
 }
 
 /// Checks (and spends) the answer sent with this request.
 pub async fn answer(
     state: &AppState,
     session: &WebSession,
-    given: Option<&str>,
+    answers: &Answers,
+    remote_ip: std::net::IpAddr,
 ) -> Result<ChallengeAnswer, HttpError> {
-    let Some(given) = given else {
+    let token = answers
+        .turnstile
+        .as_deref()
+        .or(answers.hcaptcha.as_deref())
+        .or(answers.recaptcha.as_deref());
+    let given = answers.captcha_answer.as_deref();
+    if given.is_none() && token.is_none() {
         return Ok(ChallengeAnswer::Absent);
-    };
+    }
     let stored: Option<StoredChallenge> = session
         .take(KEY)
         .await?
         .and_then(|j| serde_json::from_str(&j).ok());
     let now = state.clock.now().unix_timestamp();
-    Ok(if state.captchas.check(stored.as_ref(), given, now) {
+    let passed = match (state.captchas.remote(), token) {
+        (Some(_), Some(t)) => {
+            let ip = remote_ip.to_string();
+            state
+                .captchas
+                .check_remote(stored.as_ref(), t, &ip, now)
+                .await
+        }
+        (Some(_), None) => false,
+        (None, _) => state
+            .captchas
+            .check(stored.as_ref(), given.unwrap_or(""), now),
+    };
+    Ok(if passed {
         ChallengeAnswer::Passed
     } else {
         ChallengeAnswer::Failed

@@ -41,8 +41,9 @@ pub struct LoginQuery {
 pub struct LoginForm {
     username: String,
     password: SecretString,
-    /// The CAPTCHA answer, when a challenge was shown.
-    captcha_answer: Option<String>,
+    /// The CAPTCHA answer or provider token, when a challenge was shown.
+    #[serde(flatten)]
+    answers: challenge::Answers,
     #[serde(default)]
     csrf_token: String,
 }
@@ -63,8 +64,8 @@ pub struct LoginPage {
     error: Option<&'static str>,
     notice: Option<&'static str>,
     registration_open: bool,
-    /// A CAPTCHA to show: `Some(image)` (the image may be absent for the test provider).
-    challenge: Option<Option<String>>,
+    /// A CAPTCHA to show.
+    challenge: Option<challenge::ChallengeView>,
 }
 
 fn target(next: Option<&str>) -> LocalPath {
@@ -112,7 +113,7 @@ pub async fn login_post(
     headers: HeaderMap,
     CsrfForm { form, session }: CsrfForm<LoginForm>,
 ) -> Result<Response, HttpError> {
-    let challenge = challenge::answer(&state, &session, form.captcha_answer.as_deref()).await?;
+    let challenge = challenge::answer(&state, &session, &form.answers, ctx.ip).await?;
     let cookie_name = device_cookie_name(state.config.is_https());
     let attempt = Attempt {
         username: &form.username,
