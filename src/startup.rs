@@ -95,6 +95,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
             throttle: throttle.clone(),
             protection,
             outbox: outbox.clone(),
+            grants: store.grants.clone(),
             issuer: config.issuer_str().to_owned(),
         },
     );

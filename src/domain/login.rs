@@ -19,6 +19,7 @@ use crate::domain::protection::{Admission, ChallengeAnswer, Protection, Source};
 use crate::domain::throttle::{Door, Throttle, ThrottleKey, net_of};
 use crate::events::sink::EventSink;
 use crate::events::{AuthEvent, EventFilter, EventKind};
+use crate::storage::oauth::GrantStore;
 
 /// Sign-in and sign-out, with their events.
 #[derive(Clone)]
@@ -29,6 +30,7 @@ pub struct LoginService {
     throttle: Throttle,
     protection: Protection,
     outbox: Arc<dyn Outbox>,
+    grants: Arc<dyn GrantStore>,
     issuer: String,
 }
 
@@ -51,6 +53,8 @@ pub struct LoginDeps {
     pub protection: Protection,
     /// Mail.
     pub outbox: Arc<dyn Outbox>,
+    /// OAuth grants (revoked when the owner reports a sign-in).
+    pub grants: Arc<dyn GrantStore>,
     /// The public base URL (for links in mail).
     pub issuer: String,
 }
@@ -89,6 +93,7 @@ impl LoginService {
             throttle: deps.throttle,
             protection: deps.protection,
             outbox: deps.outbox,
+            grants: deps.grants,
             issuer: deps.issuer,
         }
     }
@@ -137,6 +142,9 @@ impl LoginService {
         match account {
             Some(account) if success => {
                 tracing::Span::current().record("user_id", account.id.as_str());
+                if !source.is_known_device() {
+                    self.new_device_alert(ctx, &account).await?;
+                }
                 let event = AuthEvent::new(EventKind::LoginSucceeded, ctx, now)
                     .user(&account.id)
                     .username(username)
@@ -242,6 +250,69 @@ impl LoginService {
             self.events.record(e).await?;
         }
         Ok(())
+    }
+
+    /// Tells the owner about a sign-in from a browser the account had not used before — but not
+    /// on the very first sign-in, and at most once an hour (the outbox limits it).
+    async fn new_device_alert(
+        &self,
+        ctx: &RequestContext,
+        account: &Account,
+    ) -> Result<(), DomainError> {
+        let filter = EventFilter {
+            kind: Some(EventKind::LoginSucceeded),
+            user_id: Some(account.id.clone()),
+            limit: 1,
+            ..EventFilter::default()
+        };
+        if self.events.list(&filter).await?.is_empty() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let notice = Notice::NewDevice {
+            when: now
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            ip: ctx.ip.to_string(),
+            device: ctx.user_agent.chars().take(120).collect(),
+            not_me_link: format!(
+                "{}/not-me?token={}",
+                self.issuer,
+                self.protection
+                    .link_token("not_me", &account.id, 7 * 86_400)
+            ),
+        };
+        if self.outbox.send(&account.email, notice).await? {
+            let e = AuthEvent::new(EventKind::AlertSent, ctx, now)
+                .user(&account.id)
+                .decision("new_device");
+            self.events.record(e).await?;
+        }
+        Ok(())
+    }
+
+    /// "Wasn't you?": the owner reports a sign-in. Every session and OAuth grant of the account
+    /// ends; the event (`session_revoked`, decision `reported_not_me`) labels the report for the
+    /// risk model. The user id if the token was valid.
+    pub async fn report_not_me(
+        &self,
+        ctx: &RequestContext,
+        token: &str,
+    ) -> Result<Option<String>, DomainError> {
+        let Some(user_id) = self.protection.check_link_token("not_me", token) else {
+            return Ok(None);
+        };
+        self.accounts.end_sessions(&user_id).await?;
+        let now = self.clock.now();
+        let grants = self
+            .grants
+            .revoke_user_families(&user_id, now.unix_timestamp())
+            .await?;
+        let e = AuthEvent::new(EventKind::SessionRevoked, ctx, now)
+            .user(&user_id)
+            .decision(&format!("reported_not_me; {grants} grants revoked"));
+        self.events.record(e).await?;
+        Ok(Some(user_id))
     }
 
     /// Lifts every block and lock of `user_id` (`authd user unlock`, or the mailed link).

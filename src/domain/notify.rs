@@ -13,6 +13,17 @@ pub enum Notice {
         /// The full link.
         link: String,
     },
+    /// A sign-in from a browser this account had not used before.
+    NewDevice {
+        /// When (UTC, RFC 3339).
+        when: String,
+        /// From which address.
+        ip: String,
+        /// With which browser (user agent).
+        device: String,
+        /// Signs out every session and leads to a password reset.
+        not_me_link: String,
+    },
     /// Sign-ins from unknown places were locked after many failures.
     Lockout {
         /// Lifts the lock.
@@ -34,6 +45,7 @@ impl Notice {
             Self::PasswordReset { .. } => "password_reset",
             Self::PasswordChanged { .. } => "password_changed",
             Self::Lockout { .. } => "lockout",
+            Self::NewDevice { .. } => "new_device",
         }
     }
 }

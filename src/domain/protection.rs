@@ -254,12 +254,13 @@ impl Protection {
         Ok(self.store.clear_account(account).await? > 0)
     }
 
-    /// A signed, expiring unlock token for the lockout mail (`user.expiry.mac`).
-    pub fn unlock_token(&self, user_id: &str) -> String {
-        let expiry = self.clock.now().unix_timestamp() + self.settings.lock_secs.max(86_400);
+    /// A signed, expiring link token for `purpose` (`user.expiry.mac`): unlock links and
+    /// "wasn't you?" links. Stateless; expiry and purpose are inside the MAC.
+    pub fn link_token(&self, purpose: &str, user_id: &str, ttl_secs: i64) -> String {
+        let expiry = self.clock.now().unix_timestamp() + ttl_secs;
         let tag = hmac::sign(
             &self.device_key,
-            format!("unlock|{user_id}|{expiry}").as_bytes(),
+            format!("{purpose}|{user_id}|{expiry}").as_bytes(),
         );
         format!(
             "{user_id}.{expiry}.{}",
@@ -267,8 +268,8 @@ impl Protection {
         )
     }
 
-    /// The user id an unlock token is for, if it is valid and unexpired.
-    pub fn check_unlock_token(&self, token: &str) -> Option<String> {
+    /// The user id a link token for `purpose` names, if it is valid and unexpired.
+    pub fn check_link_token(&self, purpose: &str, token: &str) -> Option<String> {
         let mut parts = token.splitn(3, '.');
         let (user, expiry, mac) = (parts.next()?, parts.next()?, parts.next()?);
         let exp: i64 = expiry.parse().ok()?;
@@ -278,10 +279,103 @@ impl Protection {
         let tag = URL_SAFE_NO_PAD.decode(mac).ok()?;
         hmac::verify(
             &self.device_key,
-            format!("unlock|{user}|{exp}").as_bytes(),
+            format!("{purpose}|{user}|{exp}").as_bytes(),
             &tag,
         )
         .ok()?;
         Some(user.to_owned())
+    }
+
+    /// A token for the lockout mail's unlock link.
+    pub fn unlock_token(&self, user_id: &str) -> String {
+        self.link_token("unlock", user_id, self.settings.lock_secs.max(86_400))
+    }
+
+    /// The user an unlock token names, if valid.
+    pub fn check_unlock_token(&self, token: &str) -> Option<String> {
+        self.check_link_token("unlock", token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_tokens_are_bound_to_purpose_and_expire() {
+        let clock = Arc::new(crate::domain::clock::FakeClock::new(
+            time::macros::datetime!(2026-01-01 00:00 UTC),
+        ));
+        let key = Arc::new(hmac::Key::new(hmac::HMAC_SHA256, b"k"));
+        let p = Protection {
+            store: Arc::new(NoStore),
+            clock: clock.clone(),
+            random: Arc::new(crate::domain::clock::OsRandom),
+            device_key: key,
+            settings: ProtectionSettings::default(),
+        };
+        let t = p.link_token("unlock", "u1", 60);
+        assert_eq!(p.check_link_token("unlock", &t).as_deref(), Some("u1"));
+        assert_eq!(p.check_link_token("wasnt_me", &t), None, "another purpose");
+        let forged = t.replacen("u1", "u2", 1);
+        assert_eq!(p.check_link_token("unlock", &forged), None);
+        clock.advance(time::Duration::seconds(61));
+        assert_eq!(p.check_link_token("unlock", &t), None, "expired");
+        let cookie = p.issue_device("u1");
+        assert!(p.known_device(Some(&cookie), "u1").is_some());
+        assert!(p.known_device(Some(&cookie), "u2").is_none());
+        assert!(p.known_device(Some("a.u1.AAAA"), "u1").is_none());
+    }
+
+    #[derive(Debug)]
+    struct NoStore;
+
+    #[async_trait::async_trait]
+    impl FailureStore for NoStore {
+        async fn count_attempt(
+            &self,
+            _: &str,
+            _: &str,
+            _: i64,
+            _: i64,
+        ) -> Result<crate::storage::protection::FailureState, crate::storage::error::StoreError>
+        {
+            Err(crate::storage::error::StoreError::NotFound)
+        }
+        async fn block(
+            &self,
+            _: &str,
+            _: &str,
+            _: i64,
+        ) -> Result<(), crate::storage::error::StoreError> {
+            Ok(())
+        }
+        async fn uncount(&self, _: &str, _: &str) -> Result<(), crate::storage::error::StoreError> {
+            Ok(())
+        }
+        async fn clear(&self, _: &str, _: &str) -> Result<(), crate::storage::error::StoreError> {
+            Ok(())
+        }
+        async fn find(
+            &self,
+            _: &str,
+            _: &str,
+        ) -> Result<
+            Option<crate::storage::protection::FailureState>,
+            crate::storage::error::StoreError,
+        > {
+            Ok(None)
+        }
+        async fn clear_account(&self, _: &str) -> Result<u64, crate::storage::error::StoreError> {
+            Ok(0)
+        }
+        async fn secret(
+            &self,
+            _: &str,
+            f: &str,
+            _: i64,
+        ) -> Result<String, crate::storage::error::StoreError> {
+            Ok(f.to_owned())
+        }
     }
 }

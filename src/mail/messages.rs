@@ -54,6 +54,24 @@ struct LockoutHtml<'a> {
     reset_link: &'a str,
 }
 
+#[derive(Template)]
+#[template(path = "mail/new_device.txt")]
+struct NewDeviceText<'a> {
+    when: &'a str,
+    ip: &'a str,
+    device: &'a str,
+    not_me_link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/new_device.html")]
+struct NewDeviceHtml<'a> {
+    when: &'a str,
+    ip: &'a str,
+    device: &'a str,
+    not_me_link: &'a str,
+}
+
 /// Renders a notice.
 pub fn render(notice: &Notice) -> Result<Rendered, askama::Error> {
     Ok(match notice {
@@ -75,6 +93,28 @@ pub fn render(notice: &Notice) -> Result<Rendered, askama::Error> {
             html: LockoutHtml {
                 unlock_link,
                 reset_link,
+            }
+            .render()?,
+        },
+        Notice::NewDevice {
+            when,
+            ip,
+            device,
+            not_me_link,
+        } => Rendered {
+            subject: "New sign-in to your account",
+            text: NewDeviceText {
+                when,
+                ip,
+                device,
+                not_me_link,
+            }
+            .render()?,
+            html: NewDeviceHtml {
+                when,
+                ip,
+                device,
+                not_me_link,
             }
             .render()?,
         },

@@ -34,6 +34,7 @@ fn hourly_limit(notice: &Notice) -> i64 {
         Notice::PasswordChanged { .. } => 10,
         // One lockout notice an hour is enough to tell the owner.
         Notice::Lockout { .. } => 1,
+        Notice::NewDevice { .. } => 1,
     }
 }
 

@@ -171,6 +171,21 @@ macro_rules! impl_stores {
                 Ok(())
             }
 
+            async fn end_sessions(
+                &self,
+                id: &str,
+                now: i64,
+            ) -> Result<(), $crate::storage::error::StoreError> {
+                sqlx::query(
+                    "update account set session_epoch = session_epoch + 1, updated_at = $2 where id = $1",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
             async fn session_epoch(
                 &self,
                 id: &str,

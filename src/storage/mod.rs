@@ -70,6 +70,8 @@ pub trait AccountStore: Send + Sync {
         password_hash: &str,
         now: i64,
     ) -> Result<(), StoreError>;
+    /// Moves the session epoch on without changing the password (ends every session).
+    async fn end_sessions(&self, id: &str, now: i64) -> Result<(), StoreError>;
     /// The account's session epoch (sessions from an older epoch are dead).
     async fn session_epoch(&self, id: &str) -> Result<Option<i64>, StoreError>;
 }

@@ -392,3 +392,111 @@ async fn the_cli_unlocks_and_two_instances_share_the_counters() {
     drop((a, b));
     drop(db);
 }
+
+#[tokio::test]
+async fn a_new_device_is_reported_and_wasnt_me_signs_out_everywhere() {
+    let app = spawn_app_with(ladder).await;
+    let user = app.user().await;
+    let home = new_client();
+    // The very first sign-in sends no alert.
+    assert_eq!(
+        try_login(&app, &home, "192.0.2.1", &user.email, &user.password, None)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    // A new browser: the owner is told, with a "wasn't you?" link.
+    let intruder = new_client();
+    assert_eq!(
+        try_login(
+            &app,
+            &intruder,
+            "203.0.113.9",
+            &user.email,
+            &user.password,
+            None
+        )
+        .await
+        .status,
+        StatusCode::SEE_OTHER
+    );
+    let mails = app.outbox(1).await;
+    assert_eq!(mails.len(), 1, "one alert");
+    let mail = crate::smtp::decode_qp(&mails[0]);
+    assert!(mail.contains("Subject: New sign-in to your account") && mail.contains("203.0.113.9"));
+    assert!(
+        app.events()
+            .await
+            .iter()
+            .any(|e| e.kind == EventKind::AlertSent && e.decision.as_deref() == Some("new_device"))
+    );
+    // A known device signing in again sends nothing more.
+    let csrf = read(home.get(app.url("/account")).send().await.unwrap())
+        .await
+        .csrf();
+    home.post(app.url("/logout"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        try_login(&app, &home, "192.0.2.1", &user.email, &user.password, None)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+
+    let start = mail.find("/not-me?token=").unwrap();
+    let token: String = mail[start + 14..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<')
+        .collect();
+    let reporter = new_client();
+    let page = read(
+        reporter
+            .get(app.url(&format!("/not-me?token={token}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "the GET only asks");
+    assert_eq!(
+        read(intruder.get(app.url("/account")).send().await.unwrap())
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let done = read(
+        reporter
+            .post(app.url("/not-me"))
+            .form(&[("token", token.as_str()), ("csrf_token", &page.csrf())])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(done.location(), "/password/forgot");
+    for c in [&intruder, &home] {
+        let p = read(c.get(app.url("/account")).send().await.unwrap()).await;
+        assert!(p.location().starts_with("/login"), "every session ended");
+    }
+    assert!(app.events().await.iter().any(|e| {
+        e.decision
+            .as_deref()
+            .is_some_and(|d| d.starts_with("reported_not_me"))
+    }));
+    // A forged token changes nothing (a fresh browser: the reporter's session ended).
+    let fresh = new_client();
+    let page = read(fresh.get(app.url("/not-me?token=x")).send().await.unwrap()).await;
+    let forged = read(
+        fresh
+            .post(app.url("/not-me"))
+            .form(&[("token", "x.1.y"), ("csrf_token", &page.csrf())])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+}

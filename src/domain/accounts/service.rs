@@ -125,6 +125,14 @@ impl AccountService {
         Ok(self.store.update_password(id, &hash, now).await?)
     }
 
+    /// Ends every session of the account (the session epoch moves on).
+    pub async fn end_sessions(&self, id: &str) -> Result<(), DomainError> {
+        Ok(self
+            .store
+            .end_sessions(id, self.clock.now().unix_timestamp())
+            .await?)
+    }
+
     /// Finds an account by its id.
     pub async fn find_by_id(&self, id: &str) -> Result<Option<Account>, DomainError> {
         self.store

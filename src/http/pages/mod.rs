@@ -16,6 +16,8 @@ pub mod challenge;
 pub mod login;
 /// `POST /logout`.
 pub mod logout;
+/// `/not-me`, the "wasn't you?" link.
+pub mod not_me;
 /// `/password/forgot` and `/password/reset`.
 pub mod password;
 /// `/register`.
@@ -32,6 +34,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(account::router())
         .merge(password::router())
         .merge(unlock::router())
+        .merge(not_me::router())
 }
 
 /// The generic error page.

@@ -1,0 +1,88 @@
+//! `GET|POST /not-me?token=`: the "wasn't you?" link of the new-sign-in mail. The GET only asks
+//! (mail scanners fetch links); the POST signs out every session and grant, then leads to a
+//! password reset.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::http::error::HttpError;
+use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
+use crate::state::AppState;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/not-me", get(not_me_get).post(not_me_post))
+}
+
+/// The link's query.
+#[derive(Deserialize)]
+pub struct NotMeQuery {
+    token: Option<String>,
+}
+
+/// The confirmation form.
+#[derive(Deserialize)]
+pub struct NotMeForm {
+    token: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+impl CsrfProtected for NotMeForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// The confirmation page.
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/not_me.html")]
+pub struct NotMePage {
+    csrf_token: String,
+    token: String,
+    valid: bool,
+}
+
+/// `GET /not-me`.
+pub async fn not_me_get(
+    State(state): State<AppState>,
+    session: WebSession,
+    Query(q): Query<NotMeQuery>,
+) -> Result<Response, HttpError> {
+    let token = q.token.unwrap_or_default();
+    let page = NotMePage {
+        csrf_token: session.csrf_token(&state).await?,
+        token,
+        valid: true,
+    };
+    Ok(page.into_response())
+}
+
+/// `POST /not-me`.
+pub async fn not_me_post(
+    State(state): State<AppState>,
+    ClientContext(ctx): ClientContext,
+    CsrfForm { form, session }: CsrfForm<NotMeForm>,
+) -> Result<Response, HttpError> {
+    if form.token.len() <= 512
+        && state
+            .login
+            .report_not_me(&ctx, &form.token)
+            .await?
+            .is_some()
+    {
+        session.end().await?;
+        return Ok(Redirect::to("/password/forgot").into_response());
+    }
+    let page = NotMePage {
+        csrf_token: session.csrf_token(&state).await?,
+        token: String::new(),
+        valid: false,
+    };
+    Ok((StatusCode::BAD_REQUEST, page).into_response())
+}
