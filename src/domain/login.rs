@@ -228,6 +228,46 @@ impl LoginService {
         }
     }
 
+    /// The gate for other public forms (`register`, `forgot`): every submission from a network
+    /// counts; past `AUTHD_CHALLENGE_AFTER` in the window a CAPTCHA is needed, past
+    /// `AUTHD_BLOCK_AFTER` the network is blocked for a while.
+    pub async fn gate_form(
+        &self,
+        ctx: &RequestContext,
+        form: &str,
+        answer: ChallengeAnswer,
+    ) -> Result<(), DomainError> {
+        let counter = format!("form:{form}");
+        let source = Source::Net(net_of(ctx.ip).to_string());
+        let event =
+            |kind| AuthEvent::new(kind, ctx, self.clock.now()).decision(&format!("form:{form}"));
+        match self.protection.admit(&counter, &source, answer).await? {
+            Admission::Admit => {
+                if answer == ChallengeAnswer::Passed {
+                    self.events
+                        .record(event(EventKind::ChallengePassed))
+                        .await?;
+                }
+                Ok(())
+            }
+            Admission::Challenge(_) => {
+                if answer == ChallengeAnswer::Failed {
+                    self.events
+                        .record(event(EventKind::ChallengeFailed))
+                        .await?;
+                }
+                self.events
+                    .record(event(EventKind::LoginChallenged))
+                    .await?;
+                Err(DomainError::ChallengeRequired)
+            }
+            Admission::Blocked { retry_after } => {
+                self.events.record(event(EventKind::LoginBlocked)).await?;
+                Err(DomainError::RateLimited { retry_after })
+            }
+        }
+    }
+
     /// The account was just locked for unknown sources: record it and tell the owner.
     async fn locked(&self, ctx: &RequestContext, account: &Account) -> Result<(), DomainError> {
         let now = self.clock.now();

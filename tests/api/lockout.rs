@@ -500,3 +500,86 @@ async fn a_new_device_is_reported_and_wasnt_me_signs_out_everywhere() {
     .await;
     assert_eq!(forged.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn registration_and_reset_forms_ask_for_a_challenge_when_a_network_repeats_them() {
+    let app = spawn_app_with(ladder).await;
+    let c = new_client();
+    let post = |path: &'static str, form: Vec<(&'static str, String)>| {
+        let c = c.clone();
+        let url = app.url(path);
+        async move {
+            let csrf = read(c.get(&url).send().await.unwrap()).await.csrf();
+            let mut form = form;
+            form.push(("csrf_token", csrf));
+            read(c.post(&url).form(&form).send().await.unwrap()).await
+        }
+    };
+    for i in 0..3 {
+        let page = post(
+            "/register",
+            vec![
+                ("email", format!("r{i}@example.com")),
+                ("password", "long enough pw".into()),
+            ],
+        )
+        .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+    }
+    let page = post(
+        "/register",
+        vec![
+            ("email", "r9@example.com".into()),
+            ("password", "long enough pw".into()),
+        ],
+    )
+    .await;
+    assert!(challenged(&page), "{}", page.status);
+    assert!(
+        app.state
+            .accounts
+            .find_by_email("r9@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let page = post(
+        "/register",
+        vec![
+            ("email", "r9@example.com".into()),
+            ("password", "long enough pw".into()),
+            ("captcha_answer", ANSWER.into()),
+        ],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(
+        app.state
+            .accounts
+            .find_by_email("r9@example.com")
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    for _ in 0..3 {
+        assert_eq!(
+            post("/password/forgot", vec![("email", "r0@example.com".into())])
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+    let page = post("/password/forgot", vec![("email", "r0@example.com".into())]).await;
+    assert!(challenged(&page));
+    let page = post(
+        "/password/forgot",
+        vec![
+            ("email", "r0@example.com".into()),
+            ("captcha_answer", ANSWER.into()),
+        ],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("forgot-sent"));
+}

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::domain::error::DomainError;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
+use crate::http::pages::challenge;
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -28,6 +29,8 @@ pub(crate) fn router() -> Router<AppState> {
 pub struct ForgotPage {
     csrf_token: String,
     sent: bool,
+    error: Option<&'static str>,
+    challenge: Option<challenge::ChallengeView>,
 }
 
 /// The new-password page.
@@ -44,6 +47,8 @@ pub struct ResetPage {
 #[derive(Deserialize)]
 pub struct ForgotForm {
     email: String,
+    #[serde(flatten)]
+    answers: challenge::Answers,
     #[serde(default)]
     csrf_token: String,
 }
@@ -83,6 +88,8 @@ pub async fn forgot_get(
     Ok(ForgotPage {
         csrf_token: session.csrf_token(&state).await?,
         sent: false,
+        error: None,
+        challenge: None,
     }
     .into_response())
 }
@@ -93,10 +100,26 @@ pub async fn forgot_post(
     ClientContext(ctx): ClientContext,
     CsrfForm { form, session }: CsrfForm<ForgotForm>,
 ) -> Result<Response, HttpError> {
+    let answer = challenge::answer(&state, &session, &form.answers, ctx.ip).await?;
+    match state.login.gate_form(&ctx, "forgot", answer).await {
+        Ok(()) => {}
+        Err(DomainError::ChallengeRequired) => {
+            let page = ForgotPage {
+                csrf_token: session.csrf_token(&state).await?,
+                sent: false,
+                error: Some("Please complete the extra check below."),
+                challenge: Some(challenge::show(&state, &session).await?),
+            };
+            return Ok((StatusCode::UNAUTHORIZED, page).into_response());
+        }
+        Err(e) => return Err(e.into()),
+    }
     state.resets.request(&ctx, &form.email).await?;
     Ok(ForgotPage {
         csrf_token: session.csrf_token(&state).await?,
         sent: true,
+        error: None,
+        challenge: None,
     }
     .into_response())
 }

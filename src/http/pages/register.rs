@@ -15,6 +15,7 @@ use crate::domain::accounts::service::Origin;
 use crate::domain::error::DomainError;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
+use crate::http::pages::challenge;
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -26,6 +27,8 @@ pub(crate) fn router() -> Router<AppState> {
 pub struct RegisterForm {
     email: String,
     password: SecretString,
+    #[serde(flatten)]
+    answers: challenge::Answers,
     #[serde(default)]
     csrf_token: String,
 }
@@ -43,6 +46,7 @@ pub struct RegisterPage {
     csrf_token: String,
     email: String,
     error: Option<&'static str>,
+    challenge: Option<challenge::ChallengeView>,
 }
 
 /// `GET /register`.
@@ -57,6 +61,7 @@ pub async fn register_get(
         csrf_token: session.csrf_token(&state).await?,
         email: String::new(),
         error: None,
+        challenge: None,
     };
     Ok(page.into_response())
 }
@@ -69,6 +74,20 @@ pub async fn register_post(
 ) -> Result<Response, HttpError> {
     if !state.config.registration_open {
         return Err(DomainError::RegistrationClosed.into());
+    }
+    let answer = challenge::answer(&state, &session, &form.answers, ctx.ip).await?;
+    match state.login.gate_form(&ctx, "register", answer).await {
+        Ok(()) => {}
+        Err(DomainError::ChallengeRequired) => {
+            let page = RegisterPage {
+                csrf_token: session.csrf_token(&state).await?,
+                email: form.email.chars().take(254).collect(),
+                error: Some("Please complete the extra check below."),
+                challenge: Some(challenge::show(&state, &session).await?),
+            };
+            return Ok((StatusCode::UNAUTHORIZED, page).into_response());
+        }
+        Err(e) => return Err(e.into()),
     }
     let created = state
         .accounts
@@ -83,6 +102,7 @@ pub async fn register_post(
                 csrf_token: session.csrf_token(&state).await?,
                 email: form.email.chars().take(254).collect(),
                 error: Some(msg),
+                challenge: None,
             };
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
