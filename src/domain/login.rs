@@ -283,11 +283,11 @@ impl LoginService {
             ),
             reset_link: format!("{}/password/forgot", self.issuer),
         };
-        if self.outbox.send(&account.email, notice).await? {
+        if let Some(mail) = self.outbox.prepare(&account.email, notice).await? {
             let e = AuthEvent::new(EventKind::AlertSent, ctx, now)
                 .user(&account.id)
                 .decision("lockout");
-            self.events.record(e).await?;
+            self.events.record_with_mail(e, Some(mail)).await?;
         }
         Ok(())
     }
@@ -322,11 +322,11 @@ impl LoginService {
                     .link_token("not_me", &account.id, 7 * 86_400)
             ),
         };
-        if self.outbox.send(&account.email, notice).await? {
+        if let Some(mail) = self.outbox.prepare(&account.email, notice).await? {
             let e = AuthEvent::new(EventKind::AlertSent, ctx, now)
                 .user(&account.id)
                 .decision("new_device");
-            self.events.record(e).await?;
+            self.events.record_with_mail(e, Some(mail)).await?;
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 
 use crate::domain::error::DomainError;
+use crate::storage::mail::MailRecord;
 
 /// A message to a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,9 +51,11 @@ impl Notice {
     }
 }
 
-/// Durable delivery: once `send` returns, the mail survives restarts and SMTP outages.
+/// Durable delivery. `prepare` renders a notice and applies the per-recipient limits; the
+/// caller stores the result together with the event that caused it, in one transaction
+/// (`EventSink::record_with_mail`), so a mail exists exactly when its event does.
 #[async_trait]
 pub trait Outbox: Send + Sync {
-    /// Queues `notice` for `to`. `Ok(false)` when a per-kind limit suppressed it.
-    async fn send(&self, to: &str, notice: Notice) -> Result<bool, DomainError>;
+    /// The queued mail for `notice` to `to`, or `None` when a per-kind limit suppresses it.
+    async fn prepare(&self, to: &str, notice: Notice) -> Result<Option<MailRecord>, DomainError>;
 }

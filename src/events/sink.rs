@@ -32,6 +32,28 @@ impl EventSink {
     /// that was traced is always also stored.
     pub async fn record(&self, event: AuthEvent) -> Result<(), StoreError> {
         self.store.insert(&event).await?;
+        trace(&event);
+        Ok(())
+    }
+
+    /// Records an event and, in the same transaction, queues the mail it caused (when a limit
+    /// did not suppress it): after a crash either both exist or neither does.
+    pub async fn record_with_mail(
+        &self,
+        event: AuthEvent,
+        mail: Option<crate::storage::mail::MailRecord>,
+    ) -> Result<(), StoreError> {
+        match mail {
+            Some(m) => self.store.insert_with_mail(&event, &m).await?,
+            None => self.store.insert(&event).await?,
+        }
+        trace(&event);
+        Ok(())
+    }
+}
+
+fn trace(event: &AuthEvent) {
+    {
         tracing::info!(
             target: "authd::event",
             event_id = %event.id,
@@ -43,7 +65,6 @@ impl EventSink {
             request_id = event.request_id.as_deref().unwrap_or(""),
             "auth event"
         );
-        Ok(())
     }
 }
 

@@ -1,5 +1,5 @@
-//! The `Outbox`: renders a notice, applies the per-recipient limits (no mail bombing), and
-//! writes it to the `mail_queue` table. Delivery is the worker's job.
+//! The `Outbox`: renders a notice and applies the per-recipient limits (no mail bombing); the
+//! caller writes the row to `mail_queue` with its event. Delivery is the worker's job.
 
 use std::sync::Arc;
 
@@ -51,14 +51,14 @@ impl QueueOutbox {
 
 #[async_trait]
 impl Outbox for QueueOutbox {
-    async fn send(&self, to: &str, notice: Notice) -> Result<bool, DomainError> {
+    async fn prepare(&self, to: &str, notice: Notice) -> Result<Option<MailRecord>, DomainError> {
         let now = self.clock.now().unix_timestamp();
         let recent = self
             .store
             .count_recent(to, notice.kind(), now - 3600)
             .await?;
         if recent >= hourly_limit(&notice) {
-            return Ok(false);
+            return Ok(None);
         }
         let rendered = render(&notice)
             .map_err(|e| DomainError::Unexpected(anyhow::anyhow!("mail template: {e}")))?;
@@ -78,7 +78,6 @@ impl Outbox for QueueOutbox {
             last_error: None,
             created_at: now,
         };
-        self.store.enqueue(&record).await?;
-        Ok(true)
+        Ok(Some(record))
     }
 }

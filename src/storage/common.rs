@@ -68,6 +68,34 @@ impl TryFrom<EventRow> for AuthEvent {
     }
 }
 
+/// The event's risk as stored JSON.
+pub(crate) fn risk_json(e: &AuthEvent) -> Result<Option<String>, StoreError> {
+    e.risk
+        .as_ref()
+        .map(|r| serde_json::to_string(r).map_err(|err| StoreError::Corrupt(err.to_string())))
+        .transpose()
+}
+
+/// Binds an event row (with its risk JSON) to `INSERT_EVENT`.
+macro_rules! bind_event {
+    ($q:expr, $e:expr, $risk:expr) => {
+        $q.bind(&$e.id)
+            .bind($crate::storage::common::ts_millis($e.ts))
+            .bind($e.kind.as_str())
+            .bind(&$e.ip)
+            .bind(&$e.user_agent)
+            .bind(&$e.user_id)
+            .bind(&$e.username)
+            .bind(&$e.client_id)
+            .bind($risk)
+            .bind(&$e.decision)
+            .bind(&$e.request_id)
+            .bind($e.ts.unix_timestamp())
+    };
+}
+
+pub(crate) use bind_event;
+
 /// Event time as stored: unix milliseconds.
 pub(crate) fn ts_millis(ts: OffsetDateTime) -> i64 {
     i64::try_from(ts.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
@@ -205,27 +233,27 @@ macro_rules! impl_stores {
                 &self,
                 e: &$crate::events::AuthEvent,
             ) -> Result<(), $crate::storage::error::StoreError> {
-                let risk = match &e.risk {
-                    Some(r) => Some(serde_json::to_string(r).map_err(|err| {
-                        $crate::storage::error::StoreError::Corrupt(err.to_string())
-                    })?),
-                    None => None,
-                };
-                sqlx::query($crate::storage::common::INSERT_EVENT)
-                    .bind(&e.id)
-                    .bind($crate::storage::common::ts_millis(e.ts))
-                    .bind(e.kind.as_str())
-                    .bind(&e.ip)
-                    .bind(&e.user_agent)
-                    .bind(&e.user_id)
-                    .bind(&e.username)
-                    .bind(&e.client_id)
-                    .bind(risk)
-                    .bind(&e.decision)
-                    .bind(&e.request_id)
-                    .bind(e.ts.unix_timestamp())
+                let risk = $crate::storage::common::risk_json(e)?;
+                $crate::storage::common::bind_event!(sqlx::query($crate::storage::common::INSERT_EVENT), e, risk)
                     .execute(&self.pool)
                     .await?;
+                Ok(())
+            }
+
+            async fn insert_with_mail(
+                &self,
+                e: &$crate::events::AuthEvent,
+                m: &$crate::storage::mail::MailRecord,
+            ) -> Result<(), $crate::storage::error::StoreError> {
+                let risk = $crate::storage::common::risk_json(e)?;
+                let mut tx = self.pool.begin().await?;
+                $crate::storage::common::bind_event!(sqlx::query($crate::storage::common::INSERT_EVENT), e, risk)
+                    .execute(&mut *tx)
+                    .await?;
+                $crate::storage::mail_sql::bind_mail!(sqlx::query($crate::storage::mail_sql::INSERT_MAIL), m)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
                 Ok(())
             }
 

@@ -157,10 +157,153 @@ async fn events_contract(store: &Store) {
     assert_eq!(combined, vec![second]);
 }
 
+fn mail(id: &str, message_id: &str, now: i64) -> crate::storage::mail::MailRecord {
+    crate::storage::mail::MailRecord {
+        id: id.into(),
+        message_id: message_id.into(),
+        kind: "password_reset".into(),
+        recipient: "a@example.com".into(),
+        subject: "s".into(),
+        text_body: "t".into(),
+        html_body: "<p>h</p>".into(),
+        attempts: 0,
+        next_attempt_at: now,
+        locked_until: None,
+        sent_at: None,
+        last_error: None,
+        created_at: now,
+    }
+}
+
+async fn mail_contract(store: &Store) {
+    let ctx = RequestContext::new("192.0.2.9".parse().unwrap(), "ua", "r".into());
+    let now = 1_900_000_000;
+    let at = OffsetDateTime::from_unix_timestamp(now).unwrap();
+    let e1 = AuthEvent::new(EventKind::PasswordResetRequested, &ctx, at);
+    store
+        .events
+        .insert_with_mail(&e1, &mail("m1", "<m1@x>", now))
+        .await
+        .unwrap();
+    // A mail that cannot be written (same Message-ID) takes its event down with it.
+    let e2 = AuthEvent::new(EventKind::AlertSent, &ctx, at);
+    assert!(
+        store
+            .events
+            .insert_with_mail(&e2, &mail("m2", "<m1@x>", now))
+            .await
+            .is_err()
+    );
+    let kinds: Vec<EventKind> = store
+        .events
+        .list(&EventFilter {
+            since: Some(at),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![EventKind::PasswordResetRequested],
+        "atomic: no event without its mail"
+    );
+    // Claimed once, by one worker; failure backs off; sent leaves the queue.
+    let claimed = store.mail.claim_due(now, 60, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(
+        store.mail.claim_due(now, 60, 10).await.unwrap().is_empty(),
+        "leased"
+    );
+    store
+        .mail
+        .mark_failed("m1", now + 30, "421 try later")
+        .await
+        .unwrap();
+    assert!(
+        store
+            .mail
+            .claim_due(now + 29, 60, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = store.mail.claim_due(now + 30, 60, 10).await.unwrap();
+    assert_eq!(again.first().map(|m| m.attempts), Some(1));
+    store.mail.mark_sent("m1", now + 31).await.unwrap();
+    assert!(
+        store
+            .mail
+            .claim_due(now + 10_000, 60, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .mail
+            .count_recent("a@example.com", "password_reset", now - 1)
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+async fn protection_contract(store: &Store) {
+    let f = &store.failures;
+    let a = f
+        .count_attempt("user:1", "net:192.0.2.1", 100, 0)
+        .await
+        .unwrap();
+    let b = f
+        .count_attempt("user:1", "net:192.0.2.1", 101, 0)
+        .await
+        .unwrap();
+    assert_eq!((a.failures, b.failures), (1, 2));
+    f.count_attempt("user:1", "*", 101, 0).await.unwrap();
+    f.block("user:1", "*", 500).await.unwrap();
+    let c = f
+        .count_attempt("user:1", "net:192.0.2.1", 102, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.account_locked_until,
+        Some(500),
+        "the account lock is read in the same statement"
+    );
+    // A window that started before the cutoff restarts at 1.
+    let d = f
+        .count_attempt("user:1", "net:192.0.2.1", 2000, 1000)
+        .await
+        .unwrap();
+    assert_eq!(d.failures, 1);
+    f.uncount("user:1", "net:192.0.2.1").await.unwrap();
+    assert_eq!(
+        f.find("user:1", "net:192.0.2.1")
+            .await
+            .unwrap()
+            .map(|s| s.failures),
+        Some(0)
+    );
+    assert_eq!(f.clear_account("user:1").await.unwrap(), 2);
+    let s1 = f.secret("k", "first", 1).await.unwrap();
+    let s2 = f.secret("k", "second", 2).await.unwrap();
+    assert_eq!(
+        (s1.as_str(), s2.as_str()),
+        ("first", "first"),
+        "first writer wins"
+    );
+}
+
 async fn run_contract(store: Store) {
     assert!(store.health.is_reachable().await);
     accounts_contract(&store).await;
     events_contract(&store).await;
+    mail_contract(&store).await;
+    protection_contract(&store).await;
 }
 
 #[tokio::test]

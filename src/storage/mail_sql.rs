@@ -1,5 +1,28 @@
 //! The mail-queue and reset-token SQL, written once for both engines (see `common.rs`).
 
+/// Queues a mail (binds: id, message_id, kind, recipient, subject, text, html, next_attempt_at,
+/// created_at).
+pub(crate) const INSERT_MAIL: &str = "insert into mail_queue (id, message_id, kind, recipient, subject, \
+    text_body, html_body, attempts, next_attempt_at, locked_until, sent_at, last_error, created_at) \
+    values ($1, $2, $3, $4, $5, $6, $7, 0, $8, null, null, null, $9)";
+
+/// Binds a mail row to `INSERT_MAIL`.
+macro_rules! bind_mail {
+    ($q:expr, $m:expr) => {
+        $q.bind(&$m.id)
+            .bind(&$m.message_id)
+            .bind(&$m.kind)
+            .bind(&$m.recipient)
+            .bind(&$m.subject)
+            .bind(&$m.text_body)
+            .bind(&$m.html_body)
+            .bind($m.next_attempt_at)
+            .bind($m.created_at)
+    };
+}
+
+pub(crate) use bind_mail;
+
 macro_rules! impl_mail_stores {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -8,22 +31,9 @@ macro_rules! impl_mail_stores {
                 &self,
                 m: &$crate::storage::mail::MailRecord,
             ) -> Result<(), $crate::storage::error::StoreError> {
-                sqlx::query(
-                    "insert into mail_queue (id, message_id, kind, recipient, subject, text_body, html_body, \
-                     attempts, next_attempt_at, locked_until, sent_at, last_error, created_at) \
-                     values ($1, $2, $3, $4, $5, $6, $7, 0, $8, null, null, null, $9)",
-                )
-                .bind(&m.id)
-                .bind(&m.message_id)
-                .bind(&m.kind)
-                .bind(&m.recipient)
-                .bind(&m.subject)
-                .bind(&m.text_body)
-                .bind(&m.html_body)
-                .bind(m.next_attempt_at)
-                .bind(m.created_at)
-                .execute(&self.pool)
-                .await?;
+                $crate::storage::mail_sql::bind_mail!(sqlx::query($crate::storage::mail_sql::INSERT_MAIL), m)
+                    .execute(&self.pool)
+                    .await?;
                 Ok(())
             }
 

@@ -81,6 +81,12 @@ pub trait AccountStore: Send + Sync {
 pub trait EventStore: Send + Sync {
     /// Appends an event.
     async fn insert(&self, event: &AuthEvent) -> Result<(), StoreError>;
+    /// Appends an event and queues the mail it caused, in one transaction.
+    async fn insert_with_mail(
+        &self,
+        event: &AuthEvent,
+        mail: &mail::MailRecord,
+    ) -> Result<(), StoreError>;
     /// Lists events matching `filter`, newest first.
     async fn list(&self, filter: &EventFilter) -> Result<Vec<AuthEvent>, StoreError>;
 }

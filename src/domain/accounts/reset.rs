@@ -67,22 +67,23 @@ impl ResetService {
         let now = self.clock.now();
         let account = self.accounts.find_by_email(email).await?;
         let mut event = AuthEvent::new(EventKind::PasswordResetRequested, ctx, now).username(email);
+        let mut mail = None;
         if let Some(account) = &account {
             let token = self.random.token(32);
             let ts = now.unix_timestamp();
             self.resets
                 .insert_reset(&digest(&token), &account.id, ts + RESET_TTL_SECS, ts)
                 .await?;
-            let sent = self
+            mail = self
                 .outbox
-                .send(
+                .prepare(
                     &account.email,
                     Notice::PasswordReset {
                         link: self.link(Some(&token)),
                     },
                 )
                 .await?;
-            event = event.user(&account.id).decision(if sent {
+            event = event.user(&account.id).decision(if mail.is_some() {
                 "mailed"
             } else {
                 "suppressed:mail_limit"
@@ -94,7 +95,7 @@ impl ResetService {
                 "invalid"
             });
         }
-        Ok(self.events.record(event).await?)
+        Ok(self.events.record_with_mail(event, mail).await?)
     }
 
     /// Whether `token` can still be used (to show the form or an "expired" page).
@@ -125,17 +126,16 @@ impl ResetService {
         let event = AuthEvent::new(EventKind::PasswordChanged, ctx, now)
             .user(&user_id)
             .decision(&format!("reset; sessions ended; {grants} grants revoked"));
-        self.events.record(event).await?;
-        if let Some(account) = self.accounts.find_by_id(&user_id).await? {
-            self.outbox
-                .send(
-                    &account.email,
-                    Notice::PasswordChanged {
-                        reset_link: self.link(None),
-                    },
-                )
-                .await?;
-        }
+        let mail = match self.accounts.find_by_id(&user_id).await? {
+            Some(account) => {
+                let notice = Notice::PasswordChanged {
+                    reset_link: self.link(None),
+                };
+                self.outbox.prepare(&account.email, notice).await?
+            }
+            None => None,
+        };
+        self.events.record_with_mail(event, mail).await?;
         Ok(())
     }
 }
