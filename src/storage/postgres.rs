@@ -14,10 +14,20 @@ use crate::storage::oauth_sql::impl_oauth_stores;
 use crate::storage::protection_sql::impl_protection_stores;
 use crate::storage::sessions::AnySessionStore;
 
-/// Stores over one PostgreSQL pool.
+/// Stores over one PostgreSQL pool (plus a small one for the sign-in counters).
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Connections with `synchronous_commit = off`, used only for the sign-in failure counters:
+    /// they commit without waiting for the WAL flush, so a crash can forget the last few counted
+    /// attempts (never a block already flushed, never any other data).
+    relaxed: PgPool,
+}
+
+impl PgStore {
+    fn counter_pool(&self) -> &PgPool {
+        &self.relaxed
+    }
 }
 
 impl_stores!(PgStore);
@@ -40,8 +50,21 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreErro
         .map_err(|e| StoreError::Backend(e.into()))?;
     let sessions = tower_sessions_sqlx_store::PostgresStore::new(pool.clone());
     migrate_sessions(&pool, &sessions).await?;
+    let relaxed = PgPoolOptions::new()
+        .max_connections((max_connections / 2).max(1))
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::query("set synchronous_commit = off")
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?;
     Ok(Store::from_backend(
-        PgStore { pool },
+        PgStore { pool, relaxed },
         AnySessionStore::Postgres(sessions),
     ))
 }

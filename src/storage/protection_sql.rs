@@ -1,5 +1,7 @@
 //! The protection SQL for both engines (see `common.rs`); `insert … on conflict … returning`
-//! works on PostgreSQL and on SQLite ≥ 3.35 (the bundled one is 3.46).
+//! works on PostgreSQL and on SQLite ≥ 3.35 (the bundled one is 3.46). The two statements of
+//! every sign-in (count, clear) run on the backend's `counter_pool()`: on PostgreSQL a pool
+//! with `synchronous_commit = off` (see `postgres.rs`).
 
 macro_rules! impl_protection_stores {
     ($store:ty) => {
@@ -27,7 +29,7 @@ macro_rules! impl_protection_stores {
                 .bind(source)
                 .bind(now)
                 .bind(window_cutoff)
-                .fetch_one(&self.pool)
+                .fetch_one(self.counter_pool())
                 .await?)
             }
 
@@ -59,7 +61,7 @@ macro_rules! impl_protection_stores {
                 sqlx::query("delete from login_failure where account_key = $1 and source = $2")
                     .bind(account)
                     .bind(source)
-                    .execute(&self.pool)
+                    .execute(self.counter_pool())
                     .await?;
                 Ok(())
             }

@@ -21,6 +21,12 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
+impl SqliteStore {
+    fn counter_pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
 impl_stores!(SqliteStore);
 impl_oauth_stores!(SqliteStore);
 impl_mail_stores!(SqliteStore);
