@@ -20,6 +20,51 @@ fn authd() -> Command {
     cmd
 }
 
+/// Starts `authd serve` as a process (port 0, JSON logs); returns it, its address and its
+/// stderr lines.
+pub fn serve_process(
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (
+    std::process::Child,
+    String,
+    std::sync::mpsc::Receiver<String>,
+) {
+    let mut cmd = authd();
+    cmd.current_dir(dir)
+        .env("AUTHD_BIND", "127.0.0.1:0")
+        .env("AUTHD_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let addr = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server did not report its address");
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if v["message"] == "authd listening" {
+            break v["addr"].as_str().unwrap().to_owned();
+        }
+    };
+    (child, addr, rx)
+}
+
 fn user_add(db_url: &str, args: &[&str], stdin: Option<&str>) -> std::process::Output {
     let mut child = authd()
         .env("AUTHD_DATABASE_URL", db_url)
@@ -149,32 +194,7 @@ fn migrate_prints_json() {
 #[tokio::test]
 async fn serve_from_an_empty_directory_and_stop_gracefully() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = authd()
-        .current_dir(dir.path())
-        .env("AUTHD_BIND", "127.0.0.1:0")
-        .env("AUTHD_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let addr = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("server did not report its address");
-        let v: serde_json::Value = serde_json::from_str(&line).expect("json log line");
-        if v["message"] == "authd listening" {
-            break v["addr"].as_str().unwrap().to_owned();
-        }
-    };
+    let (mut child, addr, rx) = serve_process(dir.path(), &[]);
     let resp = reqwest::get(format!("http://{addr}/login")).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.text().await.unwrap().contains("name=\"csrf_token\""));
@@ -332,4 +352,73 @@ async fn migrate_works_on_the_test_database() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[tokio::test]
+async fn two_server_processes_on_one_database_share_the_failure_counters() {
+    let db = crate::helpers::TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("AUTHD_DATABASE_URL", db.url.as_str()),
+        ("AUTHD_CAPTCHA", "test"),
+        ("AUTHD_CAPTCHA_TEST_ANSWER", "x"),
+        ("AUTHD_CHALLENGE_AFTER", "3"),
+    ];
+    let url = db.url.clone();
+    tokio::task::spawn_blocking(move || {
+        user_add(
+            &url,
+            &["shared@example.com", "--password-stdin"],
+            Some("shared password\n"),
+        )
+    })
+    .await
+    .unwrap();
+    let (mut a, addr_a, _) = serve_process(dir.path(), &env);
+    let (mut b, addr_b, _) = serve_process(dir.path(), &env);
+    let attempt = |addr: String, password: &'static str| async move {
+        let c = crate::helpers::new_client();
+        let csrf =
+            crate::helpers::read(c.get(format!("http://{addr}/login")).send().await.unwrap())
+                .await
+                .csrf();
+        crate::helpers::read(
+            c.post(format!("http://{addr}/login"))
+                .form(&[
+                    ("username", "shared@example.com"),
+                    ("password", password),
+                    ("csrf_token", &csrf),
+                ])
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            attempt(addr_a.clone(), "wrong password").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // The fourth attempt goes to the other process, which already counts the three.
+    let page = attempt(addr_b.clone(), "shared password").await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        page.body.contains("data-challenge=\"captcha\""),
+        "process B sees process A's failures"
+    );
+    for child in [&mut a, &mut b] {
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+    }
+    for mut child in [a, b] {
+        tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    drop(db);
 }
