@@ -1,5 +1,7 @@
-//! CAPTCHA challenges. `builtin` draws a distorted five-character image (self-hosted, offline,
-//! served inline as a data URI, which the CSP allows); `test` accepts the configured answer, for
+//! CAPTCHA challenges. `builtin` is a proof-of-work puzzle that the page's own script
+//! (`/static/pow.js`) solves — nothing to read or hear, so it is accessible — with a distorted
+//! five-character image as the no-script fallback (self-hosted, offline, a data URI, which the
+//! CSP allows). Either answer passes; `test` accepts the configured answer, for
 //! automated tests only; `turnstile`, `hcaptcha` and `recaptcha` show the provider's widget and
 //! verify its token server-side at the provider's (configurable) verify URL. Every challenge is
 //! recorded server-side in the session (bound to it), is single-use (taken out when checked) and
@@ -8,7 +10,8 @@
 //! The verify call goes through `Verifier`, the one outbound network dependency of the domain,
 //! injected so tests point it at a local fake.
 //!
-//! Not yet: an audio or text alternative to the builtin image.
+//! The captcha crate's audio clips are not offered: they carry no noise, so a bot with the
+//! clip of each letter would solve them; the proof-of-work path is the accessible one.
 
 use std::sync::Arc;
 
@@ -105,6 +108,9 @@ pub const CHALLENGE_TTL_SECS: i64 = 300;
 pub struct StoredChallenge {
     /// The expected answer (upper-cased); empty for the `test` provider.
     pub answer: String,
+    /// The proof-of-work solution (builtin only).
+    #[serde(default)]
+    pub pow: Option<u64>,
     /// When it was shown (unix seconds).
     pub issued_at: i64,
 }
@@ -114,6 +120,45 @@ pub struct StoredChallenge {
 pub struct ShownChallenge {
     /// A `data:image/png;base64,…` URI for the builtin image.
     pub image: Option<String>,
+    /// The proof-of-work puzzle: find `n` in `0..=max` with `sha256_hex(salt + n) == hash`.
+    pub pow: Option<PowPuzzle>,
+}
+
+/// A proof-of-work puzzle (the ALTCHA scheme, without its signature: the solution is kept in
+/// the server-side session instead).
+#[derive(Debug, Clone)]
+pub struct PowPuzzle {
+    /// Random salt (hex).
+    pub salt: String,
+    /// SHA-256 (hex) of `salt` followed by the decimal solution.
+    pub hash: String,
+    /// The largest possible solution (the work factor; about a second in a browser).
+    pub max: u64,
+}
+
+/// The proof-of-work work factor.
+pub const POW_MAX: u64 = 50_000;
+
+fn pow_puzzle() -> (u64, PowPuzzle) {
+    use rand::Rng;
+    use sha2::Digest;
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    let (salt_bytes, n_bytes) = bytes.split_at(16);
+    let salt: String = salt_bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut nb = [0u8; 8];
+    nb.copy_from_slice(n_bytes);
+    let n = u64::from_le_bytes(nb) % (POW_MAX + 1);
+    let digest = sha2::Sha256::digest(format!("{salt}{n}").as_bytes());
+    let hash = digest.iter().map(|b| format!("{b:02x}")).collect();
+    (
+        n,
+        PowPuzzle {
+            salt,
+            hash,
+            max: POW_MAX,
+        },
+    )
 }
 
 /// The configured provider.
@@ -141,20 +186,29 @@ impl Captchas {
                 let image = c
                     .as_base64()
                     .map(|b64| format!("data:image/png;base64,{b64}"));
+                let (n, puzzle) = pow_puzzle();
                 (
                     StoredChallenge {
                         answer,
+                        pow: Some(n),
                         issued_at: now,
                     },
-                    ShownChallenge { image },
+                    ShownChallenge {
+                        image,
+                        pow: Some(puzzle),
+                    },
                 )
             }
             Self::Test(_) | Self::Remote(_) => (
                 StoredChallenge {
                     answer: String::new(),
+                    pow: None,
                     issued_at: now,
                 },
-                ShownChallenge { image: None },
+                ShownChallenge {
+                    image: None,
+                    pow: None,
+                },
             ),
         }
     }
@@ -193,6 +247,11 @@ impl Captchas {
         if now - stored.issued_at > CHALLENGE_TTL_SECS || given.is_empty() || given.len() > 64 {
             return false;
         }
+        if let (Self::Builtin, Some(n), Some(sol)) =
+            (self, stored.pow, given.trim().strip_prefix("pow:"))
+        {
+            return sol.parse::<u64>().is_ok_and(|x| x == n);
+        }
         let given = given.trim().to_uppercase();
         let expected = match self {
             Self::Builtin => stored.answer.clone(),
@@ -221,6 +280,23 @@ mod tests {
             !c.check(None, &stored.answer, 1010),
             "no stored challenge: a replay"
         );
+    }
+
+    #[test]
+    fn proof_of_work_solutions_pass_once_found() {
+        use sha2::Digest;
+        let c = Captchas::Builtin;
+        let (stored, shown) = c.issue(0);
+        let p = shown.pow.unwrap();
+        let n = (0..=p.max)
+            .find(|i| {
+                let d = sha2::Sha256::digest(format!("{}{i}", p.salt).as_bytes());
+                d.iter().map(|b| format!("{b:02x}")).collect::<String>() == p.hash
+            })
+            .expect("solvable within max");
+        assert!(c.check(Some(&stored), &format!("pow:{n}"), 1));
+        assert!(!c.check(Some(&stored), &format!("pow:{}", n + 1), 1));
+        assert!(!c.check(Some(&stored), "pow:abc", 1));
     }
 
     #[test]

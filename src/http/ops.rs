@@ -16,6 +16,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/metrics", get(metrics_get))
         .route("/static/style.css", get(style_get))
         .route("/favicon.ico", get(favicon_get))
+        .route("/static/pow.js", get(pow_js_get))
         .route(
             "/",
             get(|| async { axum::response::Redirect::to("/account") }),
@@ -63,5 +64,16 @@ pub async fn favicon_get() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=86400"),
         ],
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\"><rect width=\"16\" height=\"16\" rx=\"3\" fill=\"#0b5cad\"/></svg>",
+    )
+}
+
+/// `GET /static/pow.js`: solves the builtin CAPTCHA's proof-of-work puzzle in the browser.
+pub async fn pow_js_get() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../templates/static/pow.js"),
     )
 }

@@ -48,7 +48,9 @@ test('register, sign in, account, sign out in Chromium under the CSP', async (t)
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(bin, ['serve'], {
     cwd: dir,
-    env: { PATH: process.env.PATH, AUTHD_BIND: `127.0.0.1:${port}`, AUTHD_ISSUER: base, RUST_LOG: 'warn' },
+    // Every sign-in from an unknown browser meets the builtin CAPTCHA, whose proof-of-work the
+    // page's own script must solve under the CSP.
+    env: { PATH: process.env.PATH, AUTHD_BIND: `127.0.0.1:${port}`, AUTHD_ISSUER: base, RUST_LOG: 'warn', AUTHD_CHALLENGE_AFTER: '0' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   t.after(() => { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); });
@@ -64,7 +66,9 @@ test('register, sign in, account, sign out in Chromium under the CSP', async (t)
   const context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
   const page = await context.newPage();
   const problems = [];
-  let expect401 = false;
+  // 401 is an expected outcome here (challenges, the wrong password), reported by Chromium as a
+  // failed load; anything else in the console fails the test.
+  let expect401 = true;
   page.on('console', (m) => {
     // The deliberate wrong-password post answers 401, which Chromium reports as a failed load.
     if (expect401 && /status of 401/.test(m.text())) return;
@@ -75,7 +79,7 @@ test('register, sign in, account, sign out in Chromium under the CSP', async (t)
   await page.goto(`${base}/login`);
   assert.equal(await page.title(), 'Sign in · authd');
   // The stylesheet loaded under the CSP: the button has the accent background, not the default.
-  const bg = await page.locator('button[type=submit]').evaluate((b) => getComputedStyle(b).backgroundColor);
+  const bg = await page.locator('button[type=submit]').first().evaluate((b) => getComputedStyle(b).backgroundColor);
   assert.equal(bg, 'rgb(11, 92, 173)');
   if (process.env.AUTHD_SCREENSHOT_DIR) {
     const out = resolve(here, process.env.AUTHD_SCREENSHOT_DIR);
@@ -92,9 +96,18 @@ test('register, sign in, account, sign out in Chromium under the CSP', async (t)
   await page.click('text=Create an account');
   await page.fill('#email', email);
   await page.fill('#password', password);
+  await page.click('button[type=submit]');
+  // With AUTHD_CHALLENGE_AFTER=0 registration is challenged too; pow.js solves it.
+  await page.locator('[data-challenge="captcha"][data-pow-solved="true"]').waitFor({ timeout: 30000 });
+  await page.fill('#password', password);
   await Promise.all([page.waitForURL(/\/login\?registered=1$/), page.click('button[type=submit]')]);
 
   await page.fill('#username', email);
+  await page.fill('#password', password);
+  await page.click('button[type=submit]');
+  // A new browser: the challenge appears, and pow.js solves it without any reading.
+  await page.locator('[data-challenge="captcha"][data-pow-solved="true"]').waitFor({ timeout: 30000 });
+  assert.ok(await page.locator('.pow-fallback').isHidden(), 'the image fallback is hidden once solved');
   await page.fill('#password', password);
   await Promise.all([page.waitForURL(`${base}/account`), page.click('button[type=submit]')]);
   assert.equal(await page.locator('#account-email').textContent(), email);
@@ -107,13 +120,16 @@ test('register, sign in, account, sign out in Chromium under the CSP', async (t)
   await page.goto(`${base}/account`);
   assert.match(page.url(), /\/login\?next=%2Faccount$/);
 
-  // A wrong password shows the generic error without leaving the page.
+  // A wrong password shows the generic error without leaving the page (after the extra check,
+  // which AUTHD_CHALLENGE_AFTER=0 asks for on every attempt).
   await page.fill('#username', email);
   await page.fill('#password', 'not the password');
   expect401 = true;
   await page.click('button[type=submit]');
-  await page.locator('#login-error').waitFor();
-  assert.equal((await page.locator('#login-error').textContent()).trim(), 'Incorrect email or password.');
+  await page.locator('[data-challenge="captcha"][data-pow-solved="true"]').waitFor({ timeout: 30000 });
+  await page.fill('#password', 'not the password');
+  await page.click('button[type=submit]');
+  await page.locator('#login-error', { hasText: 'Incorrect email or password.' }).waitFor();
 
   assert.deepEqual(problems, [], 'console errors or CSP violations');
 });

@@ -16,6 +16,8 @@ pub struct ChallengeView {
     pub image: Option<String>,
     /// A third-party widget: (CSS class, site key, script URL).
     pub widget: Option<(&'static str, String, &'static str)>,
+    /// The proof-of-work puzzle: (salt, hash, max).
+    pub pow: Option<(String, String, u64)>,
 }
 
 /// The answers a form may carry: ours (`captcha_answer`) or a provider widget's token.
@@ -47,6 +49,7 @@ pub async fn show(state: &AppState, session: &WebSession) -> Result<ChallengeVie
     Ok(ChallengeView {
         image: shown.image,
         widget,
+        pow: shown.pow.map(|p| (p.salt, p.hash, p.max)),
     })
 }
 
