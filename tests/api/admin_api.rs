@@ -146,14 +146,7 @@ async fn event_filters() {
 #[tokio::test]
 async fn openapi_document_is_served() {
     let app = spawn_app().await;
-    let doc: serde_json::Value = new_client()
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: serde_json::Value = app.get_json("/openapi.json").await;
     assert!(doc["paths"]["/admin/api/events"]["get"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }

@@ -258,6 +258,18 @@ impl TestApp {
         read(self.client.get(self.url(path)).send().await.unwrap()).await
     }
 
+    /// GETs `path` with a fresh client and parses the JSON body.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        new_client()
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn get_login(&self) -> Page {
         self.get("/login").await
     }

@@ -53,22 +53,10 @@ async fn openidconnect_relying_party_end_to_end() {
         CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http)
             .await
             .expect("discovery");
-    let raw: serde_json::Value = crate::helpers::new_client()
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let alias: serde_json::Value = crate::helpers::new_client()
-        .get(app.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let raw: serde_json::Value = app.get_json("/.well-known/openid-configuration").await;
+    let alias: serde_json::Value = app
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(raw, alias);
     let client = CoreClient::from_provider_metadata(
         metadata,

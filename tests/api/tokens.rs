@@ -253,14 +253,7 @@ async fn forged_and_broken_tokens_are_rejected_without_5xx() {
     assert_eq!(app.userinfo(&good).await.0, StatusCode::OK);
     let (header, payload, sig) = parts(&good);
     let kid = header["kid"].as_str().unwrap().to_owned();
-    let jwks: serde_json::Value = new_client()
-        .get(app.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: serde_json::Value = app.get_json("/jwks.json").await;
     let rsa_jwk = jwks["keys"]
         .as_array()
         .unwrap()
@@ -432,14 +425,7 @@ async fn key_rotation_keeps_old_tokens_valid_and_reaches_other_instances() {
         .unwrap()
         .to_owned();
     assert!(new_kids.contains(&id_kid));
-    let jwks: serde_json::Value = new_client()
-        .get(a.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: serde_json::Value = a.get_json("/jwks.json").await;
     let published: Vec<&str> = jwks["keys"]
         .as_array()
         .unwrap()
@@ -474,14 +460,7 @@ async fn key_rotation_keeps_old_tokens_valid_and_reaches_other_instances() {
     // Once every old token has expired the retired keys leave the JWKS.
     a.clock.advance(time::Duration::hours(2));
     a.state.oauth.keys().reload().await.unwrap();
-    let jwks: serde_json::Value = new_client()
-        .get(a.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: serde_json::Value = a.get_json("/jwks.json").await;
     assert!(!jwks.to_string().contains(&old_kid));
 }
 
