@@ -169,6 +169,7 @@ const KEYS: &[&str] = &[
     "lock_after",
     "lock_secs",
     "failure_window_secs",
+    "failure_delay_ms",
     "rate_login_per_ip",
     "rate_login_per_account",
     "rate_register_per_ip",
@@ -350,6 +351,8 @@ impl Config {
                     block_secs: positive("block_secs", d.block_secs)?,
                     lock_after: positive("lock_after", d.lock_after)?,
                     lock_secs: positive("lock_secs", d.lock_secs)?,
+                    delay_ms: parse_or(get("failure_delay_ms"), "failure_delay_ms", d.delay_ms)?
+                        .min(2_000),
                 }
             },
             rate_limits: {

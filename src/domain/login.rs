@@ -118,15 +118,16 @@ impl LoginService {
             .as_ref()
             .and_then(|a| self.protection.known_device(attempt.device_cookie, &a.id))
             .map_or_else(|| Source::Net(net_of(ctx.ip).to_string()), Source::Device);
-        self.gate(
-            ctx,
-            username,
-            account.as_ref(),
-            &counter,
-            &source,
-            attempt.challenge,
-        )
-        .await?;
+        let delay_ms = self
+            .gate(
+                ctx,
+                username,
+                account.as_ref(),
+                &counter,
+                &source,
+                attempt.challenge,
+            )
+            .await?;
         // A password that could never have been set is still verified (against the dummy
         // hash) so it takes the same time as any other wrong password.
         let password = attempt.password;
@@ -164,9 +165,14 @@ impl LoginService {
                 })
             }
             known => {
+                let decision = if delay_ms > 0 {
+                    format!("deny; delayed {delay_ms} ms")
+                } else {
+                    "deny".to_owned()
+                };
                 let mut event = AuthEvent::new(EventKind::LoginFailed, ctx, now)
                     .username(username)
-                    .decision("deny");
+                    .decision(&decision);
                 if let Some(a) = &known {
                     event = event.user(&a.id);
                 }
@@ -175,6 +181,8 @@ impl LoginService {
                 if newly_locked && let Some(a) = &known {
                     self.locked(ctx, a).await?;
                 }
+                // The delay rung: a failed answer waits, more so after each failure.
+                tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
                 Err(DomainError::InvalidCredentials)
             }
         }
@@ -189,7 +197,7 @@ impl LoginService {
         counter: &str,
         source: &Source,
         answer: ChallengeAnswer,
-    ) -> Result<(), DomainError> {
+    ) -> Result<u64, DomainError> {
         let event = |kind| {
             let e = AuthEvent::new(kind, ctx, self.clock.now()).username(username);
             match account {
@@ -198,13 +206,13 @@ impl LoginService {
             }
         };
         match self.protection.admit(counter, source, answer).await? {
-            Admission::Admit => {
+            Admission::Admit { delay_ms } => {
                 if answer == ChallengeAnswer::Passed {
                     self.events
                         .record(event(EventKind::ChallengePassed).decision("captcha"))
                         .await?;
                 }
-                Ok(())
+                Ok(delay_ms)
             }
             Admission::Challenge(reason) => {
                 if answer == ChallengeAnswer::Failed {
@@ -242,7 +250,7 @@ impl LoginService {
         let event =
             |kind| AuthEvent::new(kind, ctx, self.clock.now()).decision(&format!("form:{form}"));
         match self.protection.admit(&counter, &source, answer).await? {
-            Admission::Admit => {
+            Admission::Admit { .. } => {
                 if answer == ChallengeAnswer::Passed {
                     self.events
                         .record(event(EventKind::ChallengePassed))

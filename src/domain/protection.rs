@@ -37,6 +37,8 @@ pub struct ProtectionSettings {
     pub lock_after: i64,
     /// How long the lock lasts (seconds).
     pub lock_secs: i64,
+    /// The delay step for failed answers (milliseconds; at most 2 s in all).
+    pub delay_ms: u64,
 }
 
 impl Default for ProtectionSettings {
@@ -48,6 +50,7 @@ impl Default for ProtectionSettings {
             block_secs: 300,
             lock_after: 30,
             lock_secs: 3600,
+            delay_ms: 250,
         }
     }
 }
@@ -66,8 +69,12 @@ pub enum ChallengeAnswer {
 /// What the gate says before the password check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
-    /// Go ahead and check the password.
-    Admit,
+    /// Go ahead and check the password; if it is wrong, answer after `delay_ms` (the "delay"
+    /// rung: grows with the pair's failures, so guessing slows down before any challenge).
+    Admit {
+        /// Milliseconds to hold a failed answer.
+        delay_ms: u64,
+    },
     /// Show a challenge first (`reason` names why, for the event).
     Challenge(&'static str),
     /// Refuse for `retry_after` seconds.
@@ -208,7 +215,13 @@ impl Protection {
             None
         };
         match (reason, answer) {
-            (None, _) | (Some(_), ChallengeAnswer::Passed) => Ok(Admission::Admit),
+            (None, _) | (Some(_), ChallengeAnswer::Passed) => {
+                // The first failure is free; each further one in the window adds a step.
+                let steps = u64::try_from((st.failures - 1).max(0)).unwrap_or(0);
+                Ok(Admission::Admit {
+                    delay_ms: (steps * s.delay_ms).min(2_000),
+                })
+            }
             (Some(r), ChallengeAnswer::Absent) => {
                 // Nothing was tried yet: showing the challenge costs the source nothing.
                 self.store.uncount(account, &key).await?;

@@ -583,3 +583,80 @@ async fn registration_and_reset_forms_ask_for_a_challenge_when_a_network_repeats
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("forgot-sent"));
 }
+
+#[tokio::test]
+async fn repeated_failures_are_answered_ever_more_slowly() {
+    let app = spawn_app_with(|v| {
+        ladder(v);
+        v.insert("failure_delay_ms".into(), "300".into());
+    })
+    .await;
+    let user = app.user().await;
+    let c = new_client();
+    let first = std::time::Instant::now();
+    try_login(&app, &c, "192.0.2.77", &user.email, "wrong one", None).await;
+    let first = first.elapsed();
+    let third = std::time::Instant::now();
+    try_login(&app, &c, "192.0.2.77", &user.email, "wrong two", None).await;
+    try_login(&app, &c, "192.0.2.77", &user.email, "wrong three", None).await;
+    let third = third.elapsed();
+    // 0 ms for the first failure, then 300 and 600 ms.
+    assert!(third >= std::time::Duration::from_millis(900), "{third:?}");
+    assert!(
+        first < std::time::Duration::from_millis(300) + std::time::Duration::from_millis(250),
+        "{first:?}"
+    );
+    let delayed = app
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.decision.as_deref().is_some_and(|d| d.contains("delayed")))
+        .count();
+    assert_eq!(delayed, 2);
+}
+
+#[tokio::test]
+async fn the_account_lock_ends_by_itself() {
+    let app = spawn_app_with(|v| {
+        ladder(v);
+        v.insert("challenge_after".into(), "100".into());
+        v.insert("block_after".into(), "100".into());
+        v.insert("lock_after".into(), "3".into());
+        v.insert("lock_secs".into(), "600".into());
+    })
+    .await;
+    let user = app.user().await;
+    for i in 0..3 {
+        try_login(
+            &app,
+            &new_client(),
+            &format!("203.0.113.{i}"),
+            &user.email,
+            "spray",
+            None,
+        )
+        .await;
+    }
+    assert!(challenged(
+        &try_login(
+            &app,
+            &new_client(),
+            "198.51.100.1",
+            &user.email,
+            &user.password,
+            None
+        )
+        .await
+    ));
+    app.clock.advance(time::Duration::seconds(601));
+    let page = try_login(
+        &app,
+        &new_client(),
+        "198.51.100.2",
+        &user.email,
+        &user.password,
+        None,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+}
