@@ -138,7 +138,8 @@ impl LoginService {
             .map(|a| a.password_hash.as_str());
         let ok = self.accounts.hasher().verify(&password, stored).await?;
         let success = ok && account.is_some();
-        let newly_locked = self.protection.record(&counter, &source, success).await?;
+        // A success clears the pair together with its event (below); a failure counts here.
+        let newly_locked = !success && self.protection.record(&counter, &source, false).await?;
         let now = self.clock.now();
         match account {
             Some(account) if success => {
@@ -154,7 +155,8 @@ impl LoginService {
                     } else {
                         "allow"
                     });
-                self.events.record(event).await?;
+                self.protection.succeed(&counter, &source, &event).await?;
+                crate::events::sink::trace(&event);
                 metrics::counter!("authd_logins_total", "outcome" => "succeeded").increment(1);
                 let new_device_cookie =
                     (!source.is_known_device()).then(|| self.protection.issue_device(&account.id));

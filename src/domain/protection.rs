@@ -232,6 +232,20 @@ impl Protection {
         }
     }
 
+    /// Step after a successful password check: clears the pair and stores the success event in
+    /// the same round trip (the event write happens anyway, so the clear costs almost nothing).
+    pub async fn succeed(
+        &self,
+        account: &str,
+        source: &Source,
+        event: &crate::events::AuthEvent,
+    ) -> Result<(), DomainError> {
+        Ok(self
+            .store
+            .clear_with_event(account, &source.key(), event)
+            .await?)
+    }
+
     /// Step after the password check. A success clears the pair; a failure from an unknown
     /// source also counts account-wide, and `true` means this failure locked the account.
     pub async fn record(
@@ -367,6 +381,14 @@ mod tests {
             Ok(())
         }
         async fn clear(&self, _: &str, _: &str) -> Result<(), crate::storage::error::StoreError> {
+            Ok(())
+        }
+        async fn clear_with_event(
+            &self,
+            _: &str,
+            _: &str,
+            _: &crate::events::AuthEvent,
+        ) -> Result<(), crate::storage::error::StoreError> {
             Ok(())
         }
         async fn find(

@@ -52,7 +52,9 @@ impl EventSink {
     }
 }
 
-fn trace(event: &AuthEvent) {
+/// Emits an event through `tracing` (for events stored by another path, e.g. with a counter
+/// clear in one statement).
+pub(crate) fn trace(event: &AuthEvent) {
     {
         tracing::info!(
             target: "authd::event",

@@ -122,3 +122,25 @@ pub async fn drop_database(base_url: &str, name: &str) -> Result<(), StoreError>
     pool.close().await;
     Ok(())
 }
+
+impl PgStore {
+    /// See `FailureStore::clear_with_event`; engine-specific, so it lives here.
+    pub(crate) async fn clear_with_event_impl(
+        &self,
+        account: &str,
+        source: &str,
+        event: &crate::events::AuthEvent,
+    ) -> Result<(), StoreError> {
+        let risk = crate::storage::common::risk_json(event)?;
+        let sql = format!(
+            "with cleared as (delete from login_failure where account_key = $13 and source = $14) {}",
+            crate::storage::common::INSERT_EVENT
+        );
+        crate::storage::common::bind_event!(sqlx::query(&sql), event, risk)
+            .bind(account)
+            .bind(source)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -38,6 +38,15 @@ pub trait FailureStore: Send + Sync {
     async fn uncount(&self, account: &str, source: &str) -> Result<(), StoreError>;
     /// Forgets the pair (after a successful sign-in from that source).
     async fn clear(&self, account: &str, source: &str) -> Result<(), StoreError>;
+    /// Forgets the pair and stores the success `event` (PostgreSQL: one statement with a
+    /// data-modifying CTE, so the clear rides on a write every sign-in makes anyway; SQLite: two
+    /// in-process statements).
+    async fn clear_with_event(
+        &self,
+        account: &str,
+        source: &str,
+        event: &crate::events::AuthEvent,
+    ) -> Result<(), StoreError>;
     /// The pair's state, if any.
     async fn find(&self, account: &str, source: &str) -> Result<Option<FailureState>, StoreError>;
     /// Forgets every pair of the account (unlock); how many rows went.

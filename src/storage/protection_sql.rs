@@ -66,6 +66,15 @@ macro_rules! impl_protection_stores {
                 Ok(())
             }
 
+            async fn clear_with_event(
+                &self,
+                account: &str,
+                source: &str,
+                event: &$crate::events::AuthEvent,
+            ) -> Result<(), $crate::storage::error::StoreError> {
+                self.clear_with_event_impl(account, source, event).await
+            }
+
             async fn find(
                 &self,
                 account: &str,

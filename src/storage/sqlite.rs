@@ -59,3 +59,30 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreErro
         AnySessionStore::Sqlite(sessions),
     ))
 }
+
+impl SqliteStore {
+    /// See `FailureStore::clear_with_event`; engine-specific, so it lives here.
+    pub(crate) async fn clear_with_event_impl(
+        &self,
+        account: &str,
+        source: &str,
+        event: &crate::events::AuthEvent,
+    ) -> Result<(), StoreError> {
+        let risk = crate::storage::common::risk_json(event)?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("delete from login_failure where account_key = $1 and source = $2")
+            .bind(account)
+            .bind(source)
+            .execute(&mut *tx)
+            .await?;
+        crate::storage::common::bind_event!(
+            sqlx::query(crate::storage::common::INSERT_EVENT),
+            event,
+            risk
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
