@@ -139,7 +139,7 @@ impl LoginService {
         let ok = self.accounts.hasher().verify(&password, stored).await?;
         let success = ok && account.is_some();
         // A success clears the pair together with its event (below); a failure counts here.
-        let newly_locked = !success && self.protection.record(&counter, &source, false).await?;
+        let newly_locked = !success && self.protection.record_failure(&counter, &source).await?;
         let now = self.clock.now();
         match account {
             Some(account) if success => {

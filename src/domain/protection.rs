@@ -246,19 +246,14 @@ impl Protection {
             .await?)
     }
 
-    /// Step after the password check. A success clears the pair; a failure from an unknown
-    /// source also counts account-wide, and `true` means this failure locked the account.
-    pub async fn record(
+    /// Step after a failed password check: the attempt already counted for the pair; from an
+    /// unknown source it also counts account-wide, and `true` means it locked the account.
+    pub async fn record_failure(
         &self,
         account: &str,
         source: &Source,
-        success: bool,
     ) -> Result<bool, DomainError> {
         let now = self.clock.now().unix_timestamp();
-        if success {
-            self.store.clear(account, &source.key()).await?;
-            return Ok(false);
-        }
         if source.is_known_device() {
             return Ok(false);
         }
@@ -378,9 +373,6 @@ mod tests {
             Ok(())
         }
         async fn uncount(&self, _: &str, _: &str) -> Result<(), crate::storage::error::StoreError> {
-            Ok(())
-        }
-        async fn clear(&self, _: &str, _: &str) -> Result<(), crate::storage::error::StoreError> {
             Ok(())
         }
         async fn clear_with_event(

@@ -38,8 +38,6 @@ pub struct MailRecord {
 /// The mail queue.
 #[async_trait]
 pub trait MailStore: Send + Sync {
-    /// Adds a mail.
-    async fn enqueue(&self, mail: &MailRecord) -> Result<(), StoreError>;
     /// Claims up to `limit` due mails for `lease` seconds; a claimed mail is invisible to
     /// other workers (on any instance) until delivered or the lease ends.
     async fn claim_due(

@@ -27,16 +27,6 @@ macro_rules! impl_mail_stores {
     ($store:ty) => {
         #[async_trait::async_trait]
         impl $crate::storage::mail::MailStore for $store {
-            async fn enqueue(
-                &self,
-                m: &$crate::storage::mail::MailRecord,
-            ) -> Result<(), $crate::storage::error::StoreError> {
-                $crate::storage::mail_sql::bind_mail!(sqlx::query($crate::storage::mail_sql::INSERT_MAIL), m)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
             async fn claim_due(
                 &self,
                 now: i64,

@@ -36,8 +36,6 @@ pub trait FailureStore: Send + Sync {
     async fn block(&self, account: &str, source: &str, until: i64) -> Result<(), StoreError>;
     /// Takes back one counted attempt (a success, or a refusal that never reached the hash).
     async fn uncount(&self, account: &str, source: &str) -> Result<(), StoreError>;
-    /// Forgets the pair (after a successful sign-in from that source).
-    async fn clear(&self, account: &str, source: &str) -> Result<(), StoreError>;
     /// Forgets the pair and stores the success `event` (PostgreSQL: one statement with a
     /// data-modifying CTE, so the clear rides on a write every sign-in makes anyway; SQLite: two
     /// in-process statements).

@@ -57,15 +57,6 @@ macro_rules! impl_protection_stores {
                 Ok(())
             }
 
-            async fn clear(&self, account: &str, source: &str) -> Result<(), $crate::storage::error::StoreError> {
-                sqlx::query("delete from login_failure where account_key = $1 and source = $2")
-                    .bind(account)
-                    .bind(source)
-                    .execute(self.counter_pool())
-                    .await?;
-                Ok(())
-            }
-
             async fn clear_with_event(
                 &self,
                 account: &str,

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-/// The admin and risk APIs.
+/// The admin API.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "authd admin API", description = "Operator API of authd. Bearer: a client-credentials access token of a client holding the `admin` scope."),

@@ -17,8 +17,6 @@ use crate::state::AppState;
 #[derive(Deserialize)]
 pub struct TokenForm {
     token: Option<String>,
-    #[allow(dead_code)]
-    token_type_hint: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
 }
