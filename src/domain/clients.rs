@@ -267,7 +267,8 @@ impl ClientService {
 
     /// Finds a client by id.
     pub async fn find(&self, id: &str) -> Result<Option<Client>, DomainError> {
-        if id.is_empty() || id.len() > 128 {
+        // Typed input reaches SQL: no control characters (PostgreSQL text cannot hold NUL).
+        if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
             return Ok(None);
         }
         self.store

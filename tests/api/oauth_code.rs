@@ -423,3 +423,46 @@ async fn offline_access_is_ignored_and_max_age_zero_asks_again() {
         page.location()
     );
 }
+
+#[tokio::test]
+async fn nul_bytes_in_oauth_parameters_are_4xx() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let client = app.web_client().await;
+    let (_, challenge) = pkce();
+    let mut q = base(&client, &challenge);
+    q.push(("nonce", "a\0b"));
+    let page = app.authorize(&q, &user).await;
+    assert_eq!(
+        query_param(page.location(), "error").as_deref(),
+        Some("invalid_request")
+    );
+    for form in [
+        vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", "a\0b"),
+            ("client_secret", "x"),
+        ],
+        vec![("grant_type", "client_credentials"), ("client_id", "\u{1}")],
+    ] {
+        let resp = crate::helpers::new_client()
+            .post(app.url("/token"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_client_error(), "{}", resp.status());
+    }
+    let resp = crate::helpers::new_client()
+        .post(app.url("/introspect"))
+        .basic_auth("a\0b", Some("x"))
+        .form(&[("token", "t")])
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_client_error());
+    let page = app
+        .get("/authorize?response_type=code&client_id=a%00b&redirect_uri=x")
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+}

@@ -176,6 +176,13 @@ impl OAuthService {
         {
             return fail(OAuthCode::InvalidRequest, "state or nonce too long");
         }
+        // The nonce is stored with the code: no control characters (PostgreSQL text has no NUL).
+        if p.nonce
+            .as_ref()
+            .is_some_and(|n| n.chars().any(char::is_control))
+        {
+            return fail(OAuthCode::InvalidRequest, "malformed nonce");
+        }
         let Ok(mut scopes) = parse_scope(p.scope.as_deref().unwrap_or("")) else {
             return fail(OAuthCode::InvalidScope, "malformed scope");
         };

@@ -239,7 +239,13 @@ impl OAuthService {
         decision: &str,
     ) -> Result<(), DomainError> {
         let mut e = AuthEvent::new(kind, ctx, self.clock.now()).decision(decision);
-        e.client_id = (!client_id.is_empty()).then(|| client_id.chars().take(128).collect());
+        e.client_id = (!client_id.is_empty()).then(|| {
+            client_id
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(128)
+                .collect()
+        });
         if let Some(u) = user_id {
             e = e.user(u);
         }
