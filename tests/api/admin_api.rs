@@ -134,7 +134,13 @@ async fn event_filters() {
     )
     .await;
     assert!(none["events"].as_array().unwrap().is_empty());
-    for bad in ["?kind=nope", "?since=yesterday", "?limit=abc"] {
+    for bad in [
+        "?kind=nope",
+        "?since=yesterday",
+        "?limit=abc",
+        "?user=a%00b",
+        "?ip=1%002",
+    ] {
         assert_eq!(
             events(&app, Some(&admin), bad).await.0,
             StatusCode::BAD_REQUEST,

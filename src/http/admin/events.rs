@@ -64,6 +64,15 @@ pub async fn events_get(
         ),
         None => None,
     };
+    // Filters reach SQL as bound values; control characters (PostgreSQL text has no NUL) and
+    // oversized values are malformed.
+    let bad = |v: &Option<String>| {
+        v.as_ref()
+            .is_some_and(|v| v.len() > 320 || v.chars().any(char::is_control))
+    };
+    if bad(&q.user) || bad(&q.ip) {
+        return Err(DomainError::InvalidInput("user and ip must be printable and short").into());
+    }
     let user_id = match q.user.as_deref().filter(|u| !u.is_empty()) {
         Some(u) if u.contains('@') => Some(
             state
