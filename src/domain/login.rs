@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use time::OffsetDateTime;
 
 use crate::domain::accounts::model::{Account, Email, Password};
-use crate::domain::accounts::service::AccountService;
+use crate::domain::accounts::service::{AccountService, account_from};
 use crate::domain::clock::Clock;
 use crate::domain::context::RequestContext;
 use crate::domain::error::DomainError;
@@ -109,22 +109,27 @@ impl LoginService {
     ) -> Result<SignedIn, DomainError> {
         let username = attempt.username;
         let name_key = self.throttle_login(ctx, username).await?;
-        let account = self.accounts.find_by_email(username).await?;
-        // Unknown names get counters too, so a challenge never tells whether an account exists.
-        let counter = account
-            .as_ref()
-            .map_or_else(|| format!("name:{name_key}"), |a| format!("user:{}", a.id));
-        let source = account
-            .as_ref()
-            .and_then(|a| self.protection.known_device(attempt.device_cookie, &a.id))
-            .map_or_else(|| Source::Net(net_of(ctx.ip).to_string()), Source::Device);
+        // The account lookup and the attempt's count share one round trip. Unknown names get
+        // counters too, so a challenge never tells whether an account exists.
+        let email = Email::parse(username);
+        let gate = self
+            .protection
+            .admit_sign_in(
+                email.as_ref().map(Email::as_str),
+                &format!("name:{name_key}"),
+                attempt.device_cookie,
+                &net_of(ctx.ip).to_string(),
+                attempt.challenge,
+            )
+            .await?;
+        let account = gate.account.map(account_from).transpose()?;
+        let (counter, source) = (gate.counter, gate.source);
         let delay_ms = self
             .gate(
                 ctx,
                 username,
                 account.as_ref(),
-                &counter,
-                &source,
+                gate.admission,
                 attempt.challenge,
             )
             .await?;
@@ -196,8 +201,7 @@ impl LoginService {
         ctx: &RequestContext,
         username: &str,
         account: Option<&Account>,
-        counter: &str,
-        source: &Source,
+        admission: Admission,
         answer: ChallengeAnswer,
     ) -> Result<u64, DomainError> {
         let event = |kind| {
@@ -207,7 +211,7 @@ impl LoginService {
                 None => e,
             }
         };
-        match self.protection.admit(counter, source, answer).await? {
+        match admission {
             Admission::Admit { delay_ms } => {
                 if answer == ChallengeAnswer::Passed {
                     self.events

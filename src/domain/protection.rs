@@ -16,7 +16,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::domain::clock::{Clock, Random};
 use crate::domain::error::DomainError;
-use crate::storage::protection::FailureStore;
+use crate::storage::AccountRecord;
+use crate::storage::protection::{FailureState, FailureStore, SignInKeys};
 
 /// The account-wide row's source name.
 const ALL_SOURCES: &str = "*";
@@ -82,6 +83,19 @@ pub enum Admission {
         /// Seconds.
         retry_after: u64,
     },
+}
+
+/// What the decision point says about a sign-in, with what it looked up on the way.
+#[derive(Debug, Clone)]
+pub struct SignInGate {
+    /// The account the username names, if any.
+    pub account: Option<AccountRecord>,
+    /// The counter's account key (`user:<id>` or the unknown-name key).
+    pub counter: String,
+    /// Where the attempt comes from.
+    pub source: Source,
+    /// The decision.
+    pub admission: Admission,
 }
 
 /// Where an attempt comes from.
@@ -161,11 +175,15 @@ impl Protection {
 
     /// The device id in `cookie` if it is a valid cookie for `user_id` (constant-time check).
     pub fn known_device(&self, cookie: Option<&str>, user_id: &str) -> Option<String> {
-        let mut parts = cookie?.splitn(3, '.');
+        self.device_claim(cookie?)
+            .filter(|(_, user)| user == user_id)
+            .map(|(device, _)| device)
+    }
+
+    /// The (device id, user id) a validly signed device cookie names.
+    fn device_claim(&self, cookie: &str) -> Option<(String, String)> {
+        let mut parts = cookie.splitn(3, '.');
         let (device, user, mac) = (parts.next()?, parts.next()?, parts.next()?);
-        if user != user_id {
-            return None;
-        }
         let tag = URL_SAFE_NO_PAD.decode(mac).ok()?;
         hmac::verify(
             &self.device_key,
@@ -173,7 +191,7 @@ impl Protection {
             &tag,
         )
         .ok()?;
-        Some(device.to_owned())
+        Some((device.to_owned(), user.to_owned()))
     }
 
     /// Step before the password check: counts the attempt and decides.
@@ -184,16 +202,83 @@ impl Protection {
         answer: ChallengeAnswer,
     ) -> Result<Admission, DomainError> {
         let now = self.clock.now().unix_timestamp();
-        let s = &self.settings;
         let key = source.key();
         // One statement counts the attempt and reads both the pair's block and the account's
-        // lock: the hot path of every sign-in.
+        // lock.
         let st = self
             .store
-            .count_attempt(account, &key, now, now - s.window_secs)
+            .count_attempt(account, &key, now, now - self.settings.window_secs)
             .await?;
+        self.decide(account, &key, source, st, answer, now).await
+    }
+
+    /// The sign-in's step before the password check: looks up the account named by `email`
+    /// and counts the attempt in the same round trip (the counter row depends on the account:
+    /// `user:<id>`, or `unknown_account` when none matches; the source is the device in
+    /// `device_cookie` when it is a valid cookie for that account, else `net`).
+    pub async fn admit_sign_in(
+        &self,
+        email: Option<&str>,
+        unknown_account: &str,
+        device_cookie: Option<&str>,
+        net: &str,
+        answer: ChallengeAnswer,
+    ) -> Result<SignInGate, DomainError> {
+        let now = self.clock.now().unix_timestamp();
+        let claim = device_cookie.and_then(|c| self.device_claim(c));
+        let device_key = claim
+            .as_ref()
+            .map(|(device, _)| Source::Device(device.clone()).key());
+        let net_key = Source::Net(net.to_owned()).key();
+        let keys = SignInKeys {
+            email,
+            unknown_account,
+            device: claim
+                .as_ref()
+                .zip(device_key.as_deref())
+                .map(|((_, user), key)| (user.as_str(), key)),
+            net: &net_key,
+            now,
+            window_cutoff: now - self.settings.window_secs,
+        };
+        let counted = self.store.find_and_count(&keys).await?;
+        let source = match claim {
+            Some((device, _)) if device_key.as_deref() == Some(counted.source.as_str()) => {
+                Source::Device(device)
+            }
+            _ => Source::Net(net.to_owned()),
+        };
+        let admission = self
+            .decide(
+                &counted.account_key,
+                &counted.source,
+                &source,
+                counted.state,
+                answer,
+                now,
+            )
+            .await?;
+        Ok(SignInGate {
+            account: counted.account,
+            counter: counted.account_key,
+            source,
+            admission,
+        })
+    }
+
+    /// The ladder, given the pair's state after counting this attempt.
+    async fn decide(
+        &self,
+        account: &str,
+        key: &str,
+        source: &Source,
+        st: FailureState,
+        answer: ChallengeAnswer,
+        now: i64,
+    ) -> Result<Admission, DomainError> {
+        let s = &self.settings;
         if let Some(until) = st.blocked_until.filter(|u| *u > now) {
-            self.store.uncount(account, &key).await?;
+            self.store.uncount(account, key).await?;
             return Ok(Admission::Blocked {
                 retry_after: u64::try_from(until - now).unwrap_or(1).max(1),
             });
@@ -201,7 +286,7 @@ impl Protection {
         if st.failures > s.block_after {
             let exp = u32::try_from(st.blocks.clamp(0, 8)).unwrap_or(8);
             let length = (s.block_secs * 2_i64.pow(exp)).min(86_400);
-            self.store.block(account, &key, now + length).await?;
+            self.store.block(account, key, now + length).await?;
             return Ok(Admission::Blocked {
                 retry_after: u64::try_from(length).unwrap_or(1),
             });
@@ -224,7 +309,7 @@ impl Protection {
             }
             (Some(r), ChallengeAnswer::Absent) => {
                 // Nothing was tried yet: showing the challenge costs the source nothing.
-                self.store.uncount(account, &key).await?;
+                self.store.uncount(account, key).await?;
                 Ok(Admission::Challenge(r))
             }
             // A wrong answer counts as a failure: bots guessing challenges still get blocked.
@@ -361,6 +446,13 @@ mod tests {
             _: i64,
             _: i64,
         ) -> Result<crate::storage::protection::FailureState, crate::storage::error::StoreError>
+        {
+            Err(crate::storage::error::StoreError::NotFound)
+        }
+        async fn find_and_count(
+            &self,
+            _: &SignInKeys<'_>,
+        ) -> Result<crate::storage::protection::SignInCount, crate::storage::error::StoreError>
         {
             Err(crate::storage::error::StoreError::NotFound)
         }

@@ -124,6 +124,53 @@ pub async fn drop_database(base_url: &str, name: &str) -> Result<(), StoreError>
 }
 
 impl PgStore {
+    /// See `FailureStore::find_and_count`: one statement. The account lookup, the choice of
+    /// the counter row (the same as `SignInKeys::pick`), the counting upsert and the read of
+    /// the account-wide lock, on the relaxed pool like every counter write.
+    pub(crate) async fn find_and_count_impl(
+        &self,
+        keys: &crate::storage::protection::SignInKeys<'_>,
+    ) -> Result<crate::storage::protection::SignInCount, StoreError> {
+        use sqlx::{FromRow as _, Row as _};
+        const SQL: &str = "with a as (select id, email, password_hash, is_admin, created_at, updated_at, session_epoch \
+                from account where email = $1::text), \
+             k as (select coalesce((select 'user:' || id from a), $2::text) as account_key, \
+                case when (select id from a) = $3::text then $4::text else $5::text end as source), \
+             c as (insert into login_failure (account_key, source, failures, window_start, blocked_until, blocks, updated_at, created_at) \
+                select account_key, source, 1, $6::bigint, null, 0, $6::bigint, $6::bigint from k \
+                on conflict (account_key, source) do update set \
+                failures = case when login_failure.window_start < $7::bigint then 1 else login_failure.failures + 1 end, \
+                window_start = case when login_failure.window_start < $7::bigint then $6::bigint else login_failure.window_start end, \
+                updated_at = $6::bigint \
+                returning account_key, source, failures, blocked_until, blocks) \
+             select c.account_key, c.source, c.failures, c.blocked_until, c.blocks, \
+                (select l.blocked_until from login_failure l where l.account_key = c.account_key and l.source = '*') \
+                as account_locked_until, \
+                a.id, a.email, a.password_hash, a.is_admin, a.created_at, a.updated_at, a.session_epoch \
+             from c left join a on true";
+        let (device_user, device_key) = keys.device.unzip();
+        let row = sqlx::query(SQL)
+            .bind(keys.email)
+            .bind(keys.unknown_account)
+            .bind(device_user)
+            .bind(device_key)
+            .bind(keys.net)
+            .bind(keys.now)
+            .bind(keys.window_cutoff)
+            .fetch_one(&self.relaxed)
+            .await?;
+        let account = match row.try_get::<Option<String>, _>("id")? {
+            Some(_) => Some(crate::storage::AccountRecord::from_row(&row)?),
+            None => None,
+        };
+        Ok(crate::storage::protection::SignInCount {
+            account,
+            account_key: row.try_get("account_key")?,
+            source: row.try_get("source")?,
+            state: crate::storage::protection::FailureState::from_row(&row)?,
+        })
+    }
+
     /// See `FailureStore::clear_with_event`; engine-specific, so it lives here.
     pub(crate) async fn clear_with_event_impl(
         &self,

@@ -33,6 +33,13 @@ macro_rules! impl_protection_stores {
                 .await?)
             }
 
+            async fn find_and_count(
+                &self,
+                keys: &$crate::storage::protection::SignInKeys<'_>,
+            ) -> Result<$crate::storage::protection::SignInCount, $crate::storage::error::StoreError> {
+                self.find_and_count_impl(keys).await
+            }
+
             async fn block(&self, account: &str, source: &str, until: i64) -> Result<(), $crate::storage::error::StoreError> {
                 sqlx::query(
                     "update login_failure set blocked_until = $3, blocks = blocks + 1, failures = 0 \

@@ -61,6 +61,29 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreErro
 }
 
 impl SqliteStore {
+    /// See `FailureStore::find_and_count`: the lookup, then the count (both in-process).
+    pub(crate) async fn find_and_count_impl(
+        &self,
+        keys: &crate::storage::protection::SignInKeys<'_>,
+    ) -> Result<crate::storage::protection::SignInCount, StoreError> {
+        use crate::storage::AccountStore as _;
+        use crate::storage::protection::FailureStore as _;
+        let account = match keys.email {
+            Some(email) => self.find_by_email(email).await?,
+            None => None,
+        };
+        let (account_key, source) = keys.pick(account.as_ref());
+        let state = self
+            .count_attempt(&account_key, &source, keys.now, keys.window_cutoff)
+            .await?;
+        Ok(crate::storage::protection::SignInCount {
+            account,
+            account_key,
+            source,
+            state,
+        })
+    }
+
     /// See `FailureStore::clear_with_event`; engine-specific, so it lives here.
     pub(crate) async fn clear_with_event_impl(
         &self,
@@ -69,20 +92,24 @@ impl SqliteStore {
         event: &crate::events::AuthEvent,
     ) -> Result<(), StoreError> {
         let risk = crate::storage::common::risk_json(event)?;
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("delete from login_failure where account_key = $1 and source = $2")
+        // One message to the connection's worker thread and one commit: the statements run
+        // inside `begin … commit` in the same query string (the event's binds are $1–$12).
+        let sql = format!(
+            "begin immediate; delete from login_failure where account_key = $13 and source = $14; {}; commit",
+            crate::storage::common::INSERT_EVENT
+        );
+        let mut conn = self.pool.acquire().await?;
+        let result = crate::storage::common::bind_event!(sqlx::query(&sql), event, risk)
             .bind(account)
             .bind(source)
-            .execute(&mut *tx)
-            .await?;
-        crate::storage::common::bind_event!(
-            sqlx::query(crate::storage::common::INSERT_EVENT),
-            event,
-            risk
-        )
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+            .execute(&mut *conn)
+            .await;
+        if result.is_err() {
+            // A failed statement leaves the transaction open on this connection: end it
+            // before the connection goes back to the pool.
+            let _ = sqlx::query("rollback").execute(&mut *conn).await;
+        }
+        result?;
         Ok(())
     }
 }

@@ -212,7 +212,12 @@ async fn serve_from_an_empty_directory_and_stop_gracefully() {
         .unwrap()
         .unwrap();
     assert!(status.success(), "exit after SIGTERM: {status}");
-    let rest: Vec<String> = rx.try_iter().collect();
+    // The reader thread may still be draining the pipe after the exit: wait for its lines
+    // until the pipe closes (or 10 s).
+    let mut rest = Vec::new();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(10)) {
+        rest.push(line);
+    }
     assert!(rest.iter().any(|l| l.contains("authd stopped")), "{rest:?}");
 }
 

@@ -155,7 +155,7 @@ impl AccountService {
     }
 }
 
-fn account_from(r: AccountRecord) -> Result<Account, DomainError> {
+pub(crate) fn account_from(r: AccountRecord) -> Result<Account, DomainError> {
     let created_at = OffsetDateTime::from_unix_timestamp(r.created_at)
         .map_err(|e| DomainError::Unexpected(anyhow::anyhow!("account created_at: {e}")))?;
     Ok(Account {
