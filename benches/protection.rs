@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use authd::domain::accounts::password::{HashParams, PasswordHasher};
 use authd::domain::clock::{OsRandom, SystemClock};
-use authd::domain::protection::{ChallengeAnswer, Protection, ProtectionSettings};
+use authd::domain::protection::{Admission, ChallengeAnswer, Protection, ProtectionSettings};
+use authd::domain::risk::Verdict;
 use authd::domain::throttle::{Door, Limits, Throttle, ThrottleKey};
 use secrecy::SecretString;
 
@@ -103,11 +104,16 @@ async fn main() -> anyhow::Result<()> {
         let net = format!("192.0.2.{}", i % 250);
         let e = event(i);
         let t = Instant::now();
-        let gate = protection
-            .admit_sign_in(Some(&email), "name:x", None, &net, ChallengeAnswer::Absent)
+        let counted = protection
+            .count_sign_in(Some(&email), "name:x", None, &net, "192.0.2.0/24")
             .await?;
-        assert!(gate.account.is_some());
-        protection.succeed(&gate.counter, &gate.source, &e).await?;
+        let admission = protection
+            .decide_sign_in(&counted, ChallengeAnswer::Absent, Verdict::Allow)
+            .await?;
+        assert!(counted.account.is_some() && matches!(admission, Admission::Admit { .. }));
+        protection
+            .succeed(&counted.counter, &counted.source, &e)
+            .await?;
         gates.push(t.elapsed().as_secs_f64() * 1e6);
         let e = event(i);
         let t = Instant::now();

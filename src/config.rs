@@ -122,6 +122,10 @@ pub struct Config {
     /// `AUTHD_CHALLENGE_AFTER`, `AUTHD_BLOCK_AFTER`, `AUTHD_BLOCK_SECS`, `AUTHD_LOCK_AFTER`,
     /// `AUTHD_LOCK_SECS`, `AUTHD_FAILURE_WINDOW_SECS`: the sign-in ladder.
     pub protection: crate::domain::protection::ProtectionSettings,
+    /// `AUTHD_RISK_CHALLENGE_AT`, `AUTHD_RISK_BLOCK_AT`: score thresholds of the risk engine.
+    pub risk: crate::domain::risk::RiskSettings,
+    /// `AUTHD_RISK_TRAIN_SECS`: how often `serve` retrains the model (default a day; 0 = never).
+    pub risk_train_secs: u64,
     /// `AUTHD_RATE_*`: per-instance rate limits (requests per minute).
     pub rate_limits: crate::domain::throttle::Limits,
     /// `AUTHD_ACCESS_TOKEN_ALG`: `ES256` (default), `RS256` or `EdDSA`.
@@ -174,6 +178,9 @@ const KEYS: &[&str] = &[
     "rate_login_per_account",
     "rate_register_per_ip",
     "rate_token_per_client",
+    "risk_challenge_at",
+    "risk_block_at",
+    "risk_train_secs",
 ];
 
 impl Config {
@@ -355,6 +362,36 @@ impl Config {
                         .min(2_000),
                 }
             },
+            risk: {
+                let d = crate::domain::risk::RiskSettings::default();
+                let unit = |key: &str, default: f64| -> Result<f64, ConfigError> {
+                    let v: f64 = parse_or(get(key), key, default)?;
+                    if !(v > 0.0 && v <= 1.0) {
+                        return Err(invalid(key, "must be in (0, 1]".into()));
+                    }
+                    Ok(v)
+                };
+                let challenge_at = unit("risk_challenge_at", d.challenge_at)?;
+                let block_at = unit("risk_block_at", d.block_at)?;
+                if block_at < challenge_at {
+                    return Err(invalid(
+                        "risk_block_at",
+                        "must not be below AUTHD_RISK_CHALLENGE_AT".into(),
+                    ));
+                }
+                crate::domain::risk::RiskSettings {
+                    challenge_at,
+                    block_at,
+                    window_secs: parse_or(
+                        get("failure_window_secs"),
+                        "failure_window_secs",
+                        d.window_secs,
+                    )?
+                    .max(1),
+                    ..d
+                }
+            },
+            risk_train_secs: parse_or(get("risk_train_secs"), "risk_train_secs", 86_400_u64)?,
             rate_limits: {
                 let d = crate::domain::throttle::Limits::default();
                 let per_min = |key: &str, default: u32| -> Result<u32, ConfigError> {

@@ -72,6 +72,20 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
     )
     .await
     .context("protection state")?;
+    let geo = match &config.geoip_db {
+        Some(path) => Some(Arc::new(
+            crate::domain::risk::geo::GeoDb::open(path).map_err(anyhow::Error::msg)?,
+        )),
+        None => None,
+    };
+    let risk = crate::domain::risk::RiskService::new(
+        store.risk.clone(),
+        geo,
+        deps.clock.clone(),
+        deps.random.token(32).as_bytes(),
+        config.risk,
+    );
+    risk.reload().await.context("loading the risk model")?;
     let oauth = build_oauth(
         &config,
         &deps,
@@ -94,6 +108,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
             events: events.clone(),
             throttle: throttle.clone(),
             protection,
+            risk: risk.clone(),
             outbox: outbox.clone(),
             grants: store.grants.clone(),
             issuer: config.issuer_str().to_owned(),
@@ -130,6 +145,8 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         oauth,
         login,
         throttle,
+        risk,
+        risk_store: store.risk.clone(),
         health: store.health.clone(),
         metrics: crate::telemetry::metrics_handle(),
     };
@@ -315,6 +332,47 @@ impl Application {
                 }
             }
         });
+        let risk = self.state.risk.clone();
+        let model_reload = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(tokio::time::Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                match risk.reload().await {
+                    Ok(true) => tracing::info!(version = risk.model().version, "risk model loaded"),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "reloading the risk model failed"),
+                }
+            }
+        });
+        let trainer = (self.state.config.risk_train_secs > 0).then(|| {
+            let every = self.state.config.risk_train_secs;
+            let store = self.state.risk_store.clone();
+            let clock = self.state.clock.clone();
+            let window = time::Duration::seconds(self.state.config.protection.window_secs);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(tokio::time::Duration::from_secs(every));
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    // Off the request path: fitting runs on the blocking pool.
+                    match crate::domain::risk::training::train_and_store(
+                        &store,
+                        &clock,
+                        window,
+                        &|_| {},
+                    )
+                    .await
+                    {
+                        Ok(r) => tracing::info!(
+                            version = r.version,
+                            examples = r.examples,
+                            "risk model trained"
+                        ),
+                        Err(e) => tracing::info!(error = %e, "scheduled risk training skipped"),
+                    }
+                }
+            })
+        });
         tracing::info!(addr = %self.local_addr()?, "authd listening");
         let service = self
             .router
@@ -324,6 +382,10 @@ impl Application {
             .await;
         cleanup.abort();
         key_refresh.abort();
+        model_reload.abort();
+        if let Some(t) = trainer {
+            t.abort();
+        }
         evict.abort();
         mail_worker.abort();
         tracing::info!("authd stopped");

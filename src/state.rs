@@ -51,6 +51,10 @@ pub struct AppState {
     pub mail_store: Arc<dyn MailStore>,
     /// Session idle timeout and lifetime.
     pub session_policy: SessionPolicy,
+    /// The risk engine.
+    pub risk: crate::domain::risk::RiskService,
+    /// Risk storage (training, labels).
+    pub risk_store: Arc<dyn crate::storage::risk::RiskStore>,
     /// Database liveness for `/readyz`.
     pub health: Arc<dyn HealthStore>,
     /// Prometheus renderer for `/metrics`.

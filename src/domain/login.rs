@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
 use crate::domain::accounts::model::{Account, Email, Password};
@@ -16,6 +16,7 @@ use crate::domain::context::RequestContext;
 use crate::domain::error::DomainError;
 use crate::domain::notify::{Notice, Outbox};
 use crate::domain::protection::{Admission, ChallengeAnswer, Protection, Source};
+use crate::domain::risk::RiskService;
 use crate::domain::throttle::{Door, Throttle, ThrottleKey, net_of};
 use crate::events::sink::EventSink;
 use crate::events::{AuthEvent, EventFilter, EventKind};
@@ -29,6 +30,7 @@ pub struct LoginService {
     events: EventSink,
     throttle: Throttle,
     protection: Protection,
+    risk: RiskService,
     outbox: Arc<dyn Outbox>,
     grants: Arc<dyn GrantStore>,
     issuer: String,
@@ -51,6 +53,8 @@ pub struct LoginDeps {
     pub throttle: Throttle,
     /// Counters, challenges, blocks and locks.
     pub protection: Protection,
+    /// The risk engine.
+    pub risk: RiskService,
     /// Mail.
     pub outbox: Arc<dyn Outbox>,
     /// OAuth grants (revoked when the owner reports a sign-in).
@@ -92,6 +96,7 @@ impl LoginService {
             events: deps.events,
             throttle: deps.throttle,
             protection: deps.protection,
+            risk: deps.risk,
             outbox: deps.outbox,
             grants: deps.grants,
             issuer: deps.issuer,
@@ -112,25 +117,45 @@ impl LoginService {
         // The account lookup and the attempt's count share one round trip. Unknown names get
         // counters too, so a challenge never tells whether an account exists.
         let email = Email::parse(username);
-        let gate = self
+        let prefix = crate::domain::risk::features::prefix_of(ctx.ip);
+        let counted = self
             .protection
-            .admit_sign_in(
+            .count_sign_in(
                 email.as_ref().map(Email::as_str),
                 &format!("name:{name_key}"),
                 attempt.device_cookie,
                 &net_of(ctx.ip).to_string(),
-                attempt.challenge,
+                &prefix,
             )
             .await?;
-        let account = gate.account.map(account_from).transpose()?;
-        let (counter, source) = (gate.counter, gate.source);
+        // The risk score: one more read (profile and velocity counters together).
+        let assessment = self
+            .risk
+            .assess_sign_in(
+                ctx,
+                counted.account.as_ref().map(|a| a.id.as_str()),
+                &counted.counter,
+                &counted.source_key,
+                counted.source.is_known_device(),
+                counted.state.failures,
+                attempt.password.expose_secret().as_bytes(),
+            )
+            .await?;
+        let admission = self
+            .protection
+            .decide_sign_in(&counted, attempt.challenge, assessment.verdict)
+            .await?;
+        let risk = Some(assessment.event_risk());
+        let account = counted.account.clone().map(account_from).transpose()?;
+        let (counter, source) = (counted.counter, counted.source);
         let delay_ms = self
             .gate(
                 ctx,
                 username,
                 account.as_ref(),
-                gate.admission,
+                admission,
                 attempt.challenge,
+                risk.clone(),
             )
             .await?;
         // A password that could never have been set is still verified (against the dummy
@@ -159,8 +184,10 @@ impl LoginService {
                         "allow:known_device"
                     } else {
                         "allow"
-                    });
+                    })
+                    .risk(risk);
                 self.protection.succeed(&counter, &source, &event).await?;
+                self.risk.succeeded(&account.id, &assessment).await?;
                 crate::events::sink::trace(&event);
                 metrics::counter!("authd_logins_total", "outcome" => "succeeded").increment(1);
                 let new_device_cookie =
@@ -177,9 +204,12 @@ impl LoginService {
                 } else {
                     "deny".to_owned()
                 };
+                self.risk
+                    .failed(password.expose_secret().as_bytes(), &counter);
                 let mut event = AuthEvent::new(EventKind::LoginFailed, ctx, now)
                     .username(username)
-                    .decision(&decision);
+                    .decision(&decision)
+                    .risk(risk);
                 if let Some(a) = &known {
                     event = event.user(&a.id);
                 }
@@ -203,9 +233,12 @@ impl LoginService {
         account: Option<&Account>,
         admission: Admission,
         answer: ChallengeAnswer,
+        risk: Option<crate::events::Risk>,
     ) -> Result<u64, DomainError> {
         let event = |kind| {
-            let e = AuthEvent::new(kind, ctx, self.clock.now()).username(username);
+            let e = AuthEvent::new(kind, ctx, self.clock.now())
+                .username(username)
+                .risk(risk.clone());
             match account {
                 Some(a) => e.user(&a.id),
                 None => e,

@@ -23,6 +23,8 @@ pub mod oauth;
 pub mod protection;
 /// Local redirect targets (`next`).
 pub mod redirect;
+/// The risk engine: features, scores, the learned model.
+pub mod risk;
 /// Session lifetime policy (idle timeout, absolute lifetime).
 pub mod sessions;
 /// Per-instance rate limits.

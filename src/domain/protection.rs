@@ -16,6 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::domain::clock::{Clock, Random};
 use crate::domain::error::DomainError;
+use crate::domain::risk::Verdict;
 use crate::storage::AccountRecord;
 use crate::storage::protection::{FailureState, FailureStore, SignInKeys};
 
@@ -85,17 +86,21 @@ pub enum Admission {
     },
 }
 
-/// What the decision point says about a sign-in, with what it looked up on the way.
+/// A counted sign-in: what the decision point looked up and counted on the way.
 #[derive(Debug, Clone)]
-pub struct SignInGate {
+pub struct Counted {
     /// The account the username names, if any.
     pub account: Option<AccountRecord>,
     /// The counter's account key (`user:<id>` or the unknown-name key).
     pub counter: String,
+    /// The counter's source key.
+    pub source_key: String,
     /// Where the attempt comes from.
     pub source: Source,
-    /// The decision.
-    pub admission: Admission,
+    /// The pair's state after counting this attempt.
+    pub state: FailureState,
+    /// When (unix seconds).
+    pub now: i64,
 }
 
 /// Where an attempt comes from.
@@ -108,7 +113,8 @@ pub enum Source {
 }
 
 impl Source {
-    fn key(&self) -> String {
+    /// The counter's source key.
+    pub fn key(&self) -> String {
         match self {
             Self::Device(id) => format!("device:{id}"),
             Self::Net(net) => format!("net:{net}"),
@@ -207,23 +213,25 @@ impl Protection {
         // lock.
         let st = self
             .store
-            .count_attempt(account, &key, now, now - self.settings.window_secs)
+            .count_attempt(account, &key, None, now, now - self.settings.window_secs)
             .await?;
-        self.decide(account, &key, source, st, answer, now).await
+        self.decide(account, &key, source, st, answer, now, None)
+            .await
     }
 
     /// The sign-in's step before the password check: looks up the account named by `email`
     /// and counts the attempt in the same round trip (the counter row depends on the account:
     /// `user:<id>`, or `unknown_account` when none matches; the source is the device in
-    /// `device_cookie` when it is a valid cookie for that account, else `net`).
-    pub async fn admit_sign_in(
+    /// `device_cookie` when it is a valid cookie for that account, else `net`). The decision
+    /// follows in `decide_sign_in`, once the risk score is known.
+    pub async fn count_sign_in(
         &self,
         email: Option<&str>,
         unknown_account: &str,
         device_cookie: Option<&str>,
         net: &str,
-        answer: ChallengeAnswer,
-    ) -> Result<SignInGate, DomainError> {
+        prefix: &str,
+    ) -> Result<Counted, DomainError> {
         let now = self.clock.now().unix_timestamp();
         let claim = device_cookie.and_then(|c| self.device_claim(c));
         let device_key = claim
@@ -238,6 +246,7 @@ impl Protection {
                 .zip(device_key.as_deref())
                 .map(|((_, user), key)| (user.as_str(), key)),
             net: &net_key,
+            prefix,
             now,
             window_cutoff: now - self.settings.window_secs,
         };
@@ -248,25 +257,45 @@ impl Protection {
             }
             _ => Source::Net(net.to_owned()),
         };
-        let admission = self
-            .decide(
-                &counted.account_key,
-                &counted.source,
-                &source,
-                counted.state,
-                answer,
-                now,
-            )
-            .await?;
-        Ok(SignInGate {
+        Ok(Counted {
             account: counted.account,
             counter: counted.account_key,
+            source_key: counted.source,
             source,
-            admission,
+            state: counted.state,
+            now,
         })
     }
 
+    /// The ladder for a counted sign-in, with the risk engine's verdict as one more signal: a
+    /// `Block` verdict refuses for `AUTHD_BLOCK_SECS` (not stored: the next attempt is scored
+    /// again), a `Challenge` verdict needs a passed challenge like repeated failures do.
+    pub async fn decide_sign_in(
+        &self,
+        c: &Counted,
+        answer: ChallengeAnswer,
+        risk: Verdict,
+    ) -> Result<Admission, DomainError> {
+        if risk == Verdict::Block {
+            self.store.uncount(&c.counter, &c.source_key).await?;
+            return Ok(Admission::Blocked {
+                retry_after: u64::try_from(self.settings.block_secs).unwrap_or(300),
+            });
+        }
+        self.decide(
+            &c.counter,
+            &c.source_key,
+            &c.source,
+            c.state,
+            answer,
+            c.now,
+            (risk == Verdict::Challenge).then_some("high_risk"),
+        )
+        .await
+    }
+
     /// The ladder, given the pair's state after counting this attempt.
+    #[allow(clippy::too_many_arguments)]
     async fn decide(
         &self,
         account: &str,
@@ -275,6 +304,7 @@ impl Protection {
         st: FailureState,
         answer: ChallengeAnswer,
         now: i64,
+        risk_reason: Option<&'static str>,
     ) -> Result<Admission, DomainError> {
         let s = &self.settings;
         if let Some(until) = st.blocked_until.filter(|u| *u > now) {
@@ -297,7 +327,7 @@ impl Protection {
         } else if st.failures > s.challenge_after {
             Some("repeated_failures")
         } else {
-            None
+            risk_reason
         };
         match (reason, answer) {
             (None, _) | (Some(_), ChallengeAnswer::Passed) => {
@@ -345,7 +375,7 @@ impl Protection {
         let s = &self.settings;
         let st = self
             .store
-            .count_attempt(account, ALL_SOURCES, now, now - s.window_secs)
+            .count_attempt(account, ALL_SOURCES, None, now, now - s.window_secs)
             .await?;
         if st.failures >= s.lock_after && st.blocked_until.is_none_or(|u| u <= now) {
             self.store
@@ -443,6 +473,7 @@ mod tests {
             &self,
             _: &str,
             _: &str,
+            _: Option<&str>,
             _: i64,
             _: i64,
         ) -> Result<crate::storage::protection::FailureState, crate::storage::error::StoreError>

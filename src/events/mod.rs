@@ -82,6 +82,10 @@ pub struct Risk {
     pub score: f64,
     /// Human-readable reasons, most important first.
     pub reasons: Vec<String>,
+    /// The numeric features the score was computed from (the risk engine's training input;
+    /// names in docs/risk.md). Absent where nothing was scored from features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<Vec<f64>>,
 }
 
 /// One auth event, with exactly the INTERFACE fields.
@@ -149,6 +153,12 @@ impl AuthEvent {
                 .take(Self::MAX_USERNAME)
                 .collect(),
         );
+        self
+    }
+
+    /// Sets the risk assessment.
+    pub fn risk(mut self, risk: Option<Risk>) -> Self {
+        self.risk = risk;
         self
     }
 

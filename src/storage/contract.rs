@@ -64,6 +64,7 @@ async fn events_contract(store: &Store) {
     first.risk = Some(Risk {
         score: 0.25,
         reasons: vec!["new device".into()],
+        features: Some(vec![0.5, 1.0]),
     });
     let second = AuthEvent::new(
         EventKind::LoginSucceeded,
@@ -255,18 +256,18 @@ async fn mail_contract(store: &Store) {
 async fn protection_contract(store: &Store) {
     let f = &store.failures;
     let a = f
-        .count_attempt("user:1", "net:192.0.2.1", 100, 0)
+        .count_attempt("user:1", "net:192.0.2.1", None, 100, 0)
         .await
         .unwrap();
     let b = f
-        .count_attempt("user:1", "net:192.0.2.1", 101, 0)
+        .count_attempt("user:1", "net:192.0.2.1", None, 101, 0)
         .await
         .unwrap();
     assert_eq!((a.failures, b.failures), (1, 2));
-    f.count_attempt("user:1", "*", 101, 0).await.unwrap();
+    f.count_attempt("user:1", "*", None, 101, 0).await.unwrap();
     f.block("user:1", "*", 500).await.unwrap();
     let c = f
-        .count_attempt("user:1", "net:192.0.2.1", 102, 0)
+        .count_attempt("user:1", "net:192.0.2.1", None, 102, 0)
         .await
         .unwrap();
     assert_eq!(
@@ -276,7 +277,7 @@ async fn protection_contract(store: &Store) {
     );
     // A window that started before the cutoff restarts at 1.
     let d = f
-        .count_attempt("user:1", "net:192.0.2.1", 2000, 1000)
+        .count_attempt("user:1", "net:192.0.2.1", None, 2000, 1000)
         .await
         .unwrap();
     assert_eq!(d.failures, 1);
@@ -289,7 +290,7 @@ async fn protection_contract(store: &Store) {
         Some(0)
     );
     // A success clears its pair and writes its event together; other pairs stay.
-    f.count_attempt("user:1", "net:192.0.2.9", 2001, 1000)
+    f.count_attempt("user:1", "net:192.0.2.9", None, 2001, 1000)
         .await
         .unwrap();
     let ctx = crate::domain::context::RequestContext::new(
@@ -320,7 +321,7 @@ async fn protection_contract(store: &Store) {
     assert!(stored.iter().any(|e| e.id == ok.id), "the event is stored");
     // The same event id again fails (primary key): the clear is rolled back with it and the
     // connection is usable afterwards.
-    f.count_attempt("user:1", "net:192.0.2.9", 2002, 1000)
+    f.count_attempt("user:1", "net:192.0.2.9", None, 2002, 1000)
         .await
         .unwrap();
     assert!(
@@ -337,7 +338,7 @@ async fn protection_contract(store: &Store) {
         "nothing cleared when the event write failed"
     );
     for _ in 0..3 {
-        f.count_attempt("user:1", "net:192.0.2.8", 2003, 1000)
+        f.count_attempt("user:1", "net:192.0.2.8", None, 2003, 1000)
             .await
             .unwrap();
     }
@@ -360,6 +361,7 @@ async fn protection_contract(store: &Store) {
         unknown_account: "name:nobody",
         device,
         net: "net:192.0.2.7",
+        prefix: "192.0.2.0/24",
         now: 3000,
         window_cutoff: 2000,
     };
@@ -407,7 +409,7 @@ async fn protection_contract(store: &Store) {
         ("net:192.0.2.7", 3),
         "another account's device cookie counts as the network"
     );
-    f.count_attempt(&format!("user:{id}"), "*", 3000, 2000)
+    f.count_attempt(&format!("user:{id}"), "*", None, 3000, 2000)
         .await
         .unwrap();
     f.block(&format!("user:{id}"), "*", 9999).await.unwrap();

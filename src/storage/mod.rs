@@ -26,6 +26,9 @@ pub mod postgres;
 pub mod protection;
 /// The protection SQL for both backends.
 mod protection_sql;
+/// Risk engine storage: profiles, velocity reads, models, labels.
+pub mod risk;
+mod risk_sql;
 /// The tower-sessions store over either backend.
 pub mod sessions;
 /// SQLite backend.
@@ -119,6 +122,8 @@ pub struct Store {
     pub resets: Arc<dyn mail::ResetStore>,
     /// Failure counters and server secrets.
     pub failures: Arc<dyn protection::FailureStore>,
+    /// Risk profiles, models and labels.
+    pub risk: Arc<dyn risk::RiskStore>,
     /// The session store for tower-sessions.
     pub sessions: sessions::AnySessionStore,
 }
@@ -134,6 +139,7 @@ pub(crate) trait Backend:
     + mail::MailStore
     + mail::ResetStore
     + protection::FailureStore
+    + risk::RiskStore
 {
 }
 
@@ -147,6 +153,7 @@ impl<T> Backend for T where
         + mail::MailStore
         + mail::ResetStore
         + protection::FailureStore
+        + risk::RiskStore
 {
 }
 
@@ -165,7 +172,8 @@ impl Store {
             grants: b.clone(),
             mail: b.clone(),
             resets: b.clone(),
-            failures: b,
+            failures: b.clone(),
+            risk: b,
             sessions,
         }
     }

@@ -12,6 +12,7 @@ use crate::storage::error::StoreError;
 use crate::storage::mail_sql::impl_mail_stores;
 use crate::storage::oauth_sql::impl_oauth_stores;
 use crate::storage::protection_sql::impl_protection_stores;
+use crate::storage::risk_sql::impl_risk_stores;
 use crate::storage::sessions::AnySessionStore;
 
 /// Stores over one PostgreSQL pool (plus a small one for the sign-in counters).
@@ -34,6 +35,7 @@ impl_stores!(PgStore);
 impl_oauth_stores!(PgStore);
 impl_mail_stores!(PgStore);
 impl_protection_stores!(PgStore);
+impl_risk_stores!(PgStore);
 
 /// Connects to and migrates the PostgreSQL database at `url`.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
@@ -136,9 +138,10 @@ impl PgStore {
                 from account where email = $1::text), \
              k as (select coalesce((select 'user:' || id from a), $2::text) as account_key, \
                 case when (select id from a) = $3::text then $4::text else $5::text end as source), \
-             c as (insert into login_failure (account_key, source, failures, window_start, blocked_until, blocks, updated_at, created_at) \
-                select account_key, source, 1, $6::bigint, null, 0, $6::bigint, $6::bigint from k \
+             c as (insert into login_failure (account_key, source, failures, window_start, blocked_until, blocks, updated_at, created_at, prefix) \
+                select account_key, source, 1, $6::bigint, null, 0, $6::bigint, $6::bigint, $8::text from k \
                 on conflict (account_key, source) do update set \
+                prefix = $8::text, \
                 failures = case when login_failure.window_start < $7::bigint then 1 else login_failure.failures + 1 end, \
                 window_start = case when login_failure.window_start < $7::bigint then $6::bigint else login_failure.window_start end, \
                 updated_at = $6::bigint \
@@ -157,6 +160,7 @@ impl PgStore {
             .bind(keys.net)
             .bind(keys.now)
             .bind(keys.window_cutoff)
+            .bind(keys.prefix)
             .fetch_one(&self.relaxed)
             .await?;
         let account = match row.try_get::<Option<String>, _>("id")? {

@@ -33,6 +33,8 @@ pub struct SignInKeys<'a> {
     pub device: Option<(&'a str, &'a str)>,
     /// The network source key, used otherwise.
     pub net: &'a str,
+    /// The client's /24 or /48 (kept on the row for the risk engine's per-prefix counts).
+    pub prefix: &'a str,
     /// Unix seconds.
     pub now: i64,
     /// Windows that started before this restart at 1.
@@ -71,12 +73,13 @@ pub struct SignInCount {
 /// Failure counters.
 #[async_trait]
 pub trait FailureStore: Send + Sync {
-    /// Counts one attempt for (account, source) and returns the new state; a window that started
+    /// Counts one attempt for (account, source) and returns the new state (`prefix`, when given, is kept on the row); a window that started
     /// before `window_cutoff` restarts at 1. One statement: concurrent callers serialise.
     async fn count_attempt(
         &self,
         account: &str,
         source: &str,
+        prefix: Option<&str>,
         now: i64,
         window_cutoff: i64,
     ) -> Result<FailureState, StoreError>;

@@ -11,13 +11,15 @@ macro_rules! impl_protection_stores {
                 &self,
                 account: &str,
                 source: &str,
+                prefix: Option<&str>,
                 now: i64,
                 window_cutoff: i64,
             ) -> Result<$crate::storage::protection::FailureState, $crate::storage::error::StoreError> {
                 Ok(sqlx::query_as(
-                    "insert into login_failure (account_key, source, failures, window_start, blocked_until, blocks, updated_at, created_at) \
-                     values ($1, $2, 1, $3, null, 0, $3, $3) \
+                    "insert into login_failure (account_key, source, failures, window_start, blocked_until, blocks, updated_at, created_at, prefix) \
+                     values ($1, $2, 1, $3, null, 0, $3, $3, $5) \
                      on conflict (account_key, source) do update set \
+                     prefix = coalesce($5, login_failure.prefix), \
                      failures = case when login_failure.window_start < $4 then 1 else login_failure.failures + 1 end, \
                      window_start = case when login_failure.window_start < $4 then $3 else login_failure.window_start end, \
                      updated_at = $3 \
@@ -29,6 +31,7 @@ macro_rules! impl_protection_stores {
                 .bind(source)
                 .bind(now)
                 .bind(window_cutoff)
+                .bind(prefix)
                 .fetch_one(self.counter_pool())
                 .await?)
             }

@@ -13,6 +13,7 @@ use crate::storage::error::StoreError;
 use crate::storage::mail_sql::impl_mail_stores;
 use crate::storage::oauth_sql::impl_oauth_stores;
 use crate::storage::protection_sql::impl_protection_stores;
+use crate::storage::risk_sql::impl_risk_stores;
 use crate::storage::sessions::AnySessionStore;
 
 /// Stores over one SQLite pool.
@@ -31,6 +32,7 @@ impl_stores!(SqliteStore);
 impl_oauth_stores!(SqliteStore);
 impl_mail_stores!(SqliteStore);
 impl_protection_stores!(SqliteStore);
+impl_risk_stores!(SqliteStore);
 
 /// Opens (creating if asked by `mode=rwc`) and migrates the SQLite database at `url`.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
@@ -74,7 +76,13 @@ impl SqliteStore {
         };
         let (account_key, source) = keys.pick(account.as_ref());
         let state = self
-            .count_attempt(&account_key, &source, keys.now, keys.window_cutoff)
+            .count_attempt(
+                &account_key,
+                &source,
+                Some(keys.prefix),
+                keys.now,
+                keys.window_cutoff,
+            )
             .await?;
         Ok(crate::storage::protection::SignInCount {
             account,

@@ -1,0 +1,192 @@
+//! Training data from the event log, and the training run behind `authd model train` (and
+//! the schedule inside `serve`). Labels:
+//!
+//! - attack: a successful sign-in from an unknown device that its owner reported with the
+//!   "wasn't you?" link within a day; failed attempts from a source that was blocked in the
+//!   same window, or that tried five or more usernames in it (a detected campaign); events an
+//!   admin labelled as attacks;
+//! - legitimate: successful sign-ins never reported; events an admin labelled legitimate.
+//!
+//! Failures outside campaigns stay unlabelled (most are the owner's typos, some are slow
+//! attacks: neither label would be honest).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use time::Duration;
+
+use crate::domain::clock::Clock;
+use crate::domain::error::DomainError;
+use crate::domain::risk::features::FEATURES;
+use crate::domain::risk::model::{self, Example, Metrics, Model};
+use crate::domain::risk::profile::{Population, Profile};
+use crate::events::{AuthEvent, EventKind};
+use crate::storage::risk::RiskStore;
+
+/// How far back training reads, and how many events at most.
+const HISTORY_DAYS: i64 = 90;
+const MAX_EVENTS: i64 = 500_000;
+/// Usernames tried from one address in a window that make it a campaign.
+const CAMPAIGN_USERNAMES: usize = 5;
+
+/// Turns events into labelled examples.
+pub fn examples(
+    events: &[AuthEvent],
+    admin: &HashMap<String, bool>,
+    window: Duration,
+) -> Vec<Example> {
+    let reports: Vec<(&str, time::OffsetDateTime)> = events
+        .iter()
+        .filter(|e| {
+            e.kind == EventKind::SessionRevoked
+                && e.decision
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with("reported_not_me"))
+        })
+        .filter_map(|e| Some((e.user_id.as_deref()?, e.ts)))
+        .collect();
+    let blocked: Vec<(&str, time::OffsetDateTime)> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::LoginBlocked)
+        .filter_map(|e| Some((e.ip.as_deref()?, e.ts)))
+        .collect();
+    // Usernames per (ip, window bucket).
+    let bucket = |t: time::OffsetDateTime| t.unix_timestamp() / window.whole_seconds().max(1);
+    let mut names: HashMap<(&str, i64), HashSet<&str>> = HashMap::new();
+    for e in events.iter().filter(|e| e.kind == EventKind::LoginFailed) {
+        if let (Some(ip), Some(u)) = (e.ip.as_deref(), e.username.as_deref()) {
+            names.entry((ip, bucket(e.ts))).or_default().insert(u);
+        }
+    }
+    let mut out = Vec::new();
+    for e in events {
+        let Some(x) = e
+            .risk
+            .as_ref()
+            .and_then(|r| r.features.as_ref())
+            .and_then(|f| <[f64; FEATURES]>::try_from(f.as_slice()).ok())
+        else {
+            continue;
+        };
+        let label = if let Some(l) = admin.get(&e.id) {
+            Some(*l)
+        } else {
+            match e.kind {
+                EventKind::LoginSucceeded => {
+                    let from_known = e.decision.as_deref() == Some("allow:known_device");
+                    let reported = !from_known
+                        && e.user_id.as_deref().is_some_and(|u| {
+                            reports.iter().any(|(ru, at)| {
+                                *ru == u && *at >= e.ts && *at - e.ts <= Duration::days(1)
+                            })
+                        });
+                    Some(reported)
+                }
+                EventKind::LoginFailed | EventKind::LoginChallenged | EventKind::LoginBlocked => {
+                    let ip = e.ip.as_deref().unwrap_or_default();
+                    let was_blocked = blocked
+                        .iter()
+                        .any(|(bip, at)| *bip == ip && (*at - e.ts).abs() <= window);
+                    let stuffing = names
+                        .get(&(ip, bucket(e.ts)))
+                        .is_some_and(|s| s.len() >= CAMPAIGN_USERNAMES);
+                    (was_blocked || stuffing).then_some(true)
+                }
+                _ => None,
+            }
+        };
+        if let Some(attack) = label {
+            out.push(Example {
+                x,
+                attack,
+                id: e.id.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// What a training run did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TrainReport {
+    /// The stored version.
+    pub version: i64,
+    /// Labelled examples found.
+    pub examples: usize,
+    /// Of which attacks.
+    pub attacks: usize,
+    /// Held-out metrics.
+    pub metrics: Metrics,
+}
+
+/// Reads what training needs: examples and the population.
+pub async fn load(
+    store: &Arc<dyn RiskStore>,
+    clock: &Arc<dyn Clock>,
+    window: Duration,
+) -> Result<(Vec<Example>, Population), DomainError> {
+    let since = clock.now() - Duration::days(HISTORY_DAYS);
+    let events = store.training_events(since, MAX_EVENTS).await?;
+    let admin: HashMap<String, bool> = store.labels().await?.into_iter().collect();
+    let profiles: Vec<Profile> = store
+        .all_profiles()
+        .await?
+        .iter()
+        .filter_map(|p| serde_json::from_str(p).ok())
+        .collect();
+    Ok((
+        examples(&events, &admin, window),
+        Population::from_profiles(profiles.iter()),
+    ))
+}
+
+/// Fits a model on the event log and stores it as the next version; every instance picks it
+/// up on its next reload. `progress` hears each step.
+pub async fn train_and_store(
+    store: &Arc<dyn RiskStore>,
+    clock: &Arc<dyn Clock>,
+    window: Duration,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<TrainReport, DomainError> {
+    progress("reading the event log");
+    let (examples, population) = load(store, clock, window).await?;
+    let attacks = examples.iter().filter(|e| e.attack).count();
+    progress(&format!(
+        "fitting on {} labelled attempts ({attacks} attacks)",
+        examples.len()
+    ));
+    let fitted = tokio::task::spawn_blocking(move || model::train(&examples, population, 0))
+        .await
+        .map_err(|e| DomainError::Unexpected(anyhow::anyhow!("training task: {e}")))?;
+    let fitted = fitted.map_err(|e| DomainError::Unexpected(anyhow::anyhow!("{e}")))?;
+    progress("storing the model");
+    let metrics = fitted.metrics.clone();
+    let examples_n = metrics.trained_on + metrics.positives + metrics.negatives;
+    let version = store
+        .save_model(
+            &|v| {
+                let mut m = fitted.clone();
+                m.version = v;
+                serde_json::to_string(&m).unwrap_or_default()
+            },
+            clock.now().unix_timestamp(),
+        )
+        .await?;
+    Ok(TrainReport {
+        version,
+        examples: examples_n,
+        attacks,
+        metrics,
+    })
+}
+
+/// Measures `model` on every labelled example in the log.
+pub async fn evaluate(
+    store: &Arc<dyn RiskStore>,
+    clock: &Arc<dyn Clock>,
+    window: Duration,
+    model: &Model,
+) -> Result<Metrics, DomainError> {
+    let (examples, _) = load(store, clock, window).await?;
+    Ok(model::evaluate(model, examples.iter()))
+}
