@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `user add`. Every command that reports prints one
+//! The command line: `serve`, `migrate`, `user`, `client`, `keys`, `model`, `simulate`. Every command that reports prints one
 //! JSON object on stdout; errors go to stderr with a non-zero exit code.
 
 use std::io::Read;
@@ -52,6 +52,31 @@ pub enum Command {
         /// The key command.
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// The risk model.
+    Model {
+        /// The model command.
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
+    /// Drive a running server with simulated users and attackers; print the report as JSON.
+    Simulate(crate::simulate::SimulateArgs),
+}
+
+/// Risk model commands.
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Fit the model on the event log, store it as the next version (every instance loads it
+    /// within 30 s) and print its held-out metrics as JSON.
+    Train,
+    /// Print the metrics of the newest model (or the built-in prior) on the labelled events.
+    Eval,
+    /// Label an event for training: `attack` or `legit`.
+    Label {
+        /// The event id.
+        event_id: String,
+        /// `attack` or `legit`.
+        label: String,
     },
 }
 
@@ -175,12 +200,83 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             };
             client_add(config, spec).await
         }
+        Command::Model { command } => model(config, command).await,
+        Command::Simulate(args) => {
+            let report = crate::simulate::run(&args).await?;
+            print_json(&serde_json::to_value(report)?)
+        }
         Command::Keys {
             command: KeysCommand::Rotate,
         } => {
             let (state, _store) = build_state(config, Deps::default()).await?;
             let kids = state.oauth.keys().rotate().await?;
             print_json(&json!({ "rotated": true, "active_kids": kids }))
+        }
+    }
+}
+
+/// A spinner on stderr when it is a terminal; nothing in a pipe.
+fn progress() -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
+async fn model(config: Config, command: ModelCommand) -> anyhow::Result<()> {
+    let window = time::Duration::seconds(config.protection.window_secs);
+    let (state, store) = build_state(config, Deps::default()).await?;
+    match command {
+        ModelCommand::Train => {
+            let bar = progress();
+            let step = {
+                let bar = bar.clone();
+                move |m: &str| bar.set_message(m.to_owned())
+            };
+            let report = crate::domain::risk::training::train_and_store(
+                &store.risk,
+                &state.clock,
+                window,
+                &step,
+            )
+            .await;
+            bar.finish_and_clear();
+            let report = report.map_err(|e| anyhow::anyhow!("training failed: {e}"))?;
+            print_json(&serde_json::to_value(report)?)
+        }
+        ModelCommand::Eval => {
+            let bar = progress();
+            bar.set_message("scoring the labelled events");
+            let model = state.risk.model();
+            let metrics =
+                crate::domain::risk::training::evaluate(&store.risk, &state.clock, window, &model)
+                    .await;
+            bar.finish_and_clear();
+            let metrics = metrics?;
+            print_json(&json!({
+                "version": model.version,
+                "features": crate::domain::risk::model::feature_names(),
+                "weights": model.weights,
+                "intercept": model.intercept,
+                "trained": model.metrics,
+                "metrics": metrics,
+            }))
+        }
+        ModelCommand::Label { event_id, label } => {
+            let attack = match label.as_str() {
+                "attack" => true,
+                "legit" => false,
+                _ => bail!("label must be `attack` or `legit`"),
+            };
+            store
+                .risk
+                .label(&event_id, attack, state.clock.now().unix_timestamp())
+                .await?;
+            print_json(&json!({ "event_id": event_id, "attack": attack }))
         }
     }
 }

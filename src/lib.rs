@@ -15,6 +15,8 @@ pub mod events;
 pub mod http;
 /// Mail: rendering, the durable queue, the delivery worker, SMTP and file transports.
 pub mod mail;
+/// The traffic simulator (`authd simulate`).
+pub mod simulate;
 /// Building and running the server.
 pub mod startup;
 /// The shared application state handed to every handler.

@@ -25,6 +25,7 @@ mod ops;
 mod password_reset;
 mod rate_limits;
 mod register;
+mod risk;
 mod sessions;
 mod smtp;
 mod tokens;

@@ -112,10 +112,11 @@ pub const NAMES: [&str; FEATURES] = [
     "same_password_on_many_accounts",
     "impossible_travel",
     "unknown_account",
+    "new_network_without_device_cookie",
 ];
 
 /// How many numeric features there are.
-pub const FEATURES: usize = 18;
+pub const FEATURES: usize = 19;
 
 /// What an operator reads for a feature that raised the score.
 pub fn reason_text(index: usize) -> &'static str {
@@ -138,6 +139,7 @@ pub fn reason_text(index: usize) -> &'static str {
         15 => "the same wrong password tried on many accounts (password spraying)",
         16 => "impossible travel since the last sign-in",
         17 => "the username matches no account",
+        18 => "a new network and no device cookie together",
         _ => "unknown",
     }
 }

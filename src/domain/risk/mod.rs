@@ -184,6 +184,8 @@ pub fn score(model: &Model, i: &Inputs<'_>) -> (f64, f64, Vec<String>, [f64; FEA
     x[15] = squash(v.spray_accounts - ALLOW_SPRAY_ACCOUNTS);
     x[16] = travel(i.profile, i.observed);
     x[17] = if i.unknown_account { 1.0 } else { 0.0 };
+    // The interaction a linear model cannot build itself: novelty of place *and* browser state.
+    x[18] = if i.known_device { 0.0 } else { x[0].max(0.0) };
     let (s, reasons) = model.score(&x);
     let freeman = model::sigmoid(freeman_llr - 4.0);
     (s, freeman, reasons, x)

@@ -30,7 +30,7 @@ pub const PRIOR_WEIGHTS: [f64; FEATURES] = [
     0.3,  // new_device_class
     0.25, // new_user_agent
     0.15, // unusual_hour
-    1.2,  // unknown_device
+    1.0,  // unknown_device
     0.3,  // days_since_last_sign_in
     0.8,  // failures_on_account_from_source
     0.5,  // failures_from_source
@@ -40,12 +40,13 @@ pub const PRIOR_WEIGHTS: [f64; FEATURES] = [
     1.6,  // same_password_on_many_accounts
     2.5,  // impossible_travel
     0.8,  // unknown_account
+    0.8,  // new_network_without_device_cookie
 ];
 /// The prior's intercept.
-pub const PRIOR_INTERCEPT: f64 = -5.0;
+pub const PRIOR_INTERCEPT: f64 = -4.5;
 
 /// Quality figures of a model on held-out labelled events.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Metrics {
     /// Labelled attempts used for training.
     pub trained_on: usize,

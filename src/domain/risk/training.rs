@@ -107,7 +107,7 @@ pub fn examples(
 }
 
 /// What a training run did.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct TrainReport {
     /// The stored version.
     pub version: i64,
@@ -158,7 +158,12 @@ pub async fn train_and_store(
     let fitted = tokio::task::spawn_blocking(move || model::train(&examples, population, 0))
         .await
         .map_err(|e| DomainError::Unexpected(anyhow::anyhow!("training task: {e}")))?;
-    let fitted = fitted.map_err(|e| DomainError::Unexpected(anyhow::anyhow!("{e}")))?;
+    let fitted = fitted.map_err(|e| match e {
+        model::TrainError::NotEnoughLabels { .. } => {
+            DomainError::InvalidInput("not enough labelled events to train on")
+        }
+        model::TrainError::Fit(m) => DomainError::Unexpected(anyhow::anyhow!("fitting: {m}")),
+    })?;
     progress("storing the model");
     let metrics = fitted.metrics.clone();
     let examples_n = metrics.trained_on + metrics.positives + metrics.negatives;

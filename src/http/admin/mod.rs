@@ -17,12 +17,19 @@ use crate::state::AppState;
 
 /// `GET /admin/api/events`.
 pub mod events;
+/// `POST /admin/api/labels`, `POST /admin/api/model/train`.
+pub mod model;
 /// `GET /openapi.json`.
 pub mod openapi;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/api/events", get(events::events_get))
+        .route("/admin/api/labels", axum::routing::post(model::labels_post))
+        .route(
+            "/admin/api/model/train",
+            axum::routing::post(model::train_post),
+        )
         .route("/openapi.json", get(openapi::openapi_get))
 }
 

@@ -1,0 +1,84 @@
+//! `POST /admin/api/labels` (label an event as an attack or legitimate, for training) and
+//! `POST /admin/api/model/train` (fit and store a new model version now, and load it here).
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::error::DomainError;
+use crate::domain::risk::training::{TrainReport, train_and_store};
+use crate::http::admin::{AdminBearer, ApiError};
+use crate::state::AppState;
+
+/// A label.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct LabelRequest {
+    /// The event's id.
+    event_id: String,
+    /// `true`: an attack; `false`: legitimate.
+    attack: bool,
+}
+
+/// The stored label.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LabelResponse {
+    /// The event's id.
+    event_id: String,
+    /// The label.
+    attack: bool,
+}
+
+/// `POST /admin/api/labels`.
+#[utoipa::path(
+    post,
+    path = "/admin/api/labels",
+    request_body = LabelRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Stored (a later label of the same event replaces it)", body = LabelResponse),
+        (status = 400, description = "Malformed body"),
+        (status = 401, description = "No valid bearer token"),
+        (status = 403, description = "The token lacks the admin scope"),
+    )
+)]
+pub async fn labels_post(
+    State(state): State<AppState>,
+    _admin: AdminBearer,
+    Json(req): Json<LabelRequest>,
+) -> Result<Json<LabelResponse>, ApiError> {
+    let id = req.event_id.trim();
+    if id.is_empty() || id.len() > 64 || id.chars().any(char::is_control) {
+        return Err(DomainError::InvalidInput("event_id is not an event id").into());
+    }
+    state
+        .risk_store
+        .label(id, req.attack, state.clock.now().unix_timestamp())
+        .await
+        .map_err(DomainError::from)?;
+    Ok(Json(LabelResponse {
+        event_id: id.to_owned(),
+        attack: req.attack,
+    }))
+}
+
+/// `POST /admin/api/model/train`.
+#[utoipa::path(
+    post,
+    path = "/admin/api/model/train",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Trained and stored; this instance uses it at once, others within 30 s", body = TrainReport),
+        (status = 400, description = "Not enough labelled events"),
+        (status = 401, description = "No valid bearer token"),
+        (status = 403, description = "The token lacks the admin scope"),
+    )
+)]
+pub async fn train_post(
+    State(state): State<AppState>,
+    _admin: AdminBearer,
+) -> Result<Json<TrainReport>, ApiError> {
+    let window = time::Duration::seconds(state.config.protection.window_secs);
+    let report = train_and_store(&state.risk_store, &state.clock, window, &|_| {}).await?;
+    state.risk.reload().await?;
+    Ok(Json(report))
+}
