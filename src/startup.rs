@@ -94,7 +94,8 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         events.clone(),
         throttle.clone(),
     )
-    .await?;
+    .await?
+    .with_risk(risk.clone());
     let mailer = build_mailer(&config)?;
     let outbox: Arc<dyn Outbox> = Arc::new(QueueOutbox::new(
         store.mail.clone(),

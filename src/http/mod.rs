@@ -30,6 +30,8 @@ pub mod oauth;
 pub mod ops;
 /// Browser pages.
 pub mod pages;
+/// `POST /risk/evaluate`.
+pub mod risk;
 
 /// Largest request body accepted (forms are small; 64 KiB leaves room for long fields).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -63,6 +65,7 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
         .merge(ops::router())
         .merge(oauth::router())
         .merge(admin::router())
+        .merge(risk::router())
         .fallback(|| async { error::HttpError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(

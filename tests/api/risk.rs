@@ -79,3 +79,158 @@ async fn simulated_attacks_are_stopped_and_users_are_not() {
         }
     }
 }
+
+async fn evaluate(
+    app: &TestApp,
+    caller: Option<&str>,
+    body: serde_json::Value,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let mut req = crate::helpers::new_client()
+        .post(app.url("/risk/evaluate"))
+        .json(&body);
+    if let Some(t) = caller {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn the_risk_api_scores_token_use_against_the_owners_contexts() {
+    use reqwest::StatusCode;
+    let app = crate::helpers::spawn_app().await;
+    let user = app.user().await;
+    // A history: the owner signs in from this network and browser, again and again.
+    for _ in 0..12 {
+        let page = app.post_login(&user.email, &user.password).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+        app.post_logout().await;
+    }
+    let rs = app
+        .add_client(false, false, &["client_credentials"], &[])
+        .await;
+    let (_, body) = app
+        .token(&rs, &[("grant_type", "client_credentials")])
+        .await;
+    let rs_token = crate::helpers::str_of(&body, "access_token").to_owned();
+    let web = app.web_client().await;
+    let tokens = app.tokens_for(&web, &user, "openid").await;
+    let at = crate::helpers::str_of(&tokens, "access_token").to_owned();
+    let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+    let ask = |ip: &str, ua: &str| serde_json::json!({ "token": at, "ip": ip, "user_agent": ua });
+
+    let (status, usual) = evaluate(&app, Some(&rs_token), ask("127.0.0.1", "")).await;
+    assert_eq!(status, StatusCode::OK, "{usual}");
+    assert_eq!(usual["decision"], "allow", "{usual}");
+    let (_, new) = evaluate(&app, Some(&rs_token), ask("203.0.113.7", chrome)).await;
+    let (u, n) = (
+        usual["score"].as_f64().unwrap(),
+        new["score"].as_f64().unwrap(),
+    );
+    assert!(
+        n > u + 0.05,
+        "a new network and browser score higher: {u} {n}"
+    );
+    let reasons = new["reasons"].to_string();
+    assert!(
+        reasons.contains("network this account has not used"),
+        "{reasons}"
+    );
+    // The same token from a third network: replayed from somewhere else.
+    let (_, third) = evaluate(&app, Some(&rs_token), ask("198.51.100.9", chrome)).await;
+    assert_ne!(third["decision"], "allow", "{third}");
+    assert!(
+        third["reasons"][0].as_str().unwrap().contains("3 networks"),
+        "{third}"
+    );
+
+    // A forged or revoked token is the riskiest of all.
+    let (_, forged) = evaluate(
+        &app,
+        Some(&rs_token),
+        serde_json::json!({ "token": "a.b.c", "ip": "127.0.0.1", "user_agent": "" }),
+    )
+    .await;
+    assert_eq!(
+        (forged["score"].as_f64(), forged["decision"].as_str()),
+        (Some(1.0), Some("block"))
+    );
+
+    // Only confidential clients' own tokens may ask; bad input is a 400.
+    let (status, _) = evaluate(&app, None, ask("127.0.0.1", "")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = evaluate(&app, Some(&at), ask("127.0.0.1", "")).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a user's token is not a resource server"
+    );
+    let (status, _) = evaluate(&app, Some(&rs_token), ask("not-an-ip", "")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = evaluate(
+        &app,
+        Some(&rs_token),
+        serde_json::json!({ "ip": "1.2.3.4" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let evaluated: Vec<_> = app
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == authd::events::EventKind::RiskEvaluated)
+        .collect();
+    assert_eq!(evaluated.len(), 4, "three scored uses and the forged token");
+    assert!(
+        evaluated
+            .iter()
+            .all(|e| e.client_id.as_deref() == Some(rs.id.as_str()))
+    );
+    assert!(evaluated.iter().all(|e| e.risk.is_some()));
+}
+
+#[tokio::test]
+async fn userinfo_from_many_networks_is_recorded_as_risky() {
+    let app = spawn_app_with(|v| {
+        v.insert("trusted_proxies".into(), "127.0.0.1/32".into());
+    })
+    .await;
+    let user = app.user().await;
+    let web = app.web_client().await;
+    let tokens = app.tokens_for(&web, &user, "openid").await;
+    let at = crate::helpers::str_of(&tokens, "access_token").to_owned();
+    for ip in ["192.0.2.1", "198.51.100.1", "203.0.113.1"] {
+        let resp = crate::helpers::new_client()
+            .get(app.url("/userinfo"))
+            .bearer_auth(&at)
+            .header("x-forwarded-for", ip)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            reqwest::StatusCode::OK,
+            "userinfo still answers"
+        );
+    }
+    let flagged: Vec<_> = app
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == authd::events::EventKind::RiskEvaluated)
+        .collect();
+    assert_eq!(
+        flagged.len(),
+        1,
+        "only the use from a third network: {flagged:?}"
+    );
+    let e = &flagged[0];
+    assert!(
+        e.decision.as_deref().unwrap().starts_with("userinfo:"),
+        "{e:?}"
+    );
+    assert_eq!(e.ip.as_deref(), Some("203.0.113.1"));
+    assert!(e.risk.as_ref().unwrap().reasons[0].contains("3 networks"));
+}

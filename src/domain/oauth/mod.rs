@@ -82,6 +82,7 @@ pub struct OAuthService {
     pub(crate) settings: TokenSettings,
     pub(crate) bearer_cache: Arc<bearer_cache::BearerCache>,
     pub(crate) throttle: Throttle,
+    pub(crate) risk: Option<crate::domain::risk::RiskService>,
 }
 
 impl std::fmt::Debug for OAuthService {
@@ -129,7 +130,51 @@ impl OAuthService {
             settings,
             bearer_cache,
             throttle,
+            risk: None,
         }
+    }
+
+    /// Scores token use (userinfo, refresh grants, `/risk/evaluate`) with the risk engine.
+    #[must_use]
+    pub fn with_risk(mut self, risk: crate::domain::risk::RiskService) -> Self {
+        self.risk = Some(risk);
+        self
+    }
+
+    /// Scores a user token's use in `ctx`; records `risk_evaluated` (with `what` in the
+    /// decision) when the verdict is not `allow` or when `always`. Returns the assessment.
+    pub(crate) async fn score_use(
+        &self,
+        ctx: &RequestContext,
+        what: &str,
+        client_id: &str,
+        user_id: &str,
+        token_id: &str,
+        always: bool,
+    ) -> Result<Option<(f64, Vec<String>, crate::domain::risk::Verdict)>, DomainError> {
+        let Some(risk) = &self.risk else {
+            return Ok(None);
+        };
+        let (score, reasons, verdict) = risk.assess_token_use(user_id, token_id, ctx).await?;
+        if always || verdict != crate::domain::risk::Verdict::Allow {
+            let mut e = AuthEvent::new(EventKind::RiskEvaluated, ctx, self.clock.now())
+                .user(user_id)
+                .decision(&format!("{what}:{}", verdict.as_str()))
+                .risk(Some(crate::events::Risk {
+                    score: (score * 10_000.0).round() / 10_000.0,
+                    reasons: reasons.clone(),
+                    features: None,
+                }));
+            e.client_id = (!client_id.is_empty()).then(|| {
+                client_id
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(128)
+                    .collect()
+            });
+            self.events.record(e).await?;
+        }
+        Ok(Some((score, reasons, verdict)))
     }
 
     /// The key ring (JWKS, rotation).

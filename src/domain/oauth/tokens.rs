@@ -9,7 +9,7 @@ use crate::domain::context::RequestContext;
 use crate::domain::error::{DomainError, OAuthCode, oauth};
 use crate::domain::oauth::{OAuthService, digest};
 use crate::domain::tokens::jwt::{self, AccessClaims, Rejection};
-use crate::events::EventKind;
+use crate::events::{AuthEvent, EventKind};
 
 impl OAuthService {
     /// Validates a token without recording anything: signature and claims, then revocation.
@@ -98,6 +98,17 @@ impl OAuthService {
             .await?;
             return Err(DomainError::InvalidToken(reason));
         };
+        // Scored against the owner's usual contexts; recorded when it looks wrong (the answer
+        // itself is not refused: the resource server decides, see /risk/evaluate).
+        self.score_use(
+            ctx,
+            "userinfo",
+            &claims.client_id,
+            &claims.sub,
+            &claims.jti,
+            false,
+        )
+        .await?;
         let mut out = json!({ "sub": claims.sub });
         if claims.has_scope("email")
             && let Some(obj) = out.as_object_mut()
@@ -106,6 +117,74 @@ impl OAuthService {
             obj.insert("email_verified".into(), json!(false));
         }
         Ok(out)
+    }
+
+    /// `POST /risk/evaluate`: `caller` is the resource server's bearer token (a
+    /// client-credentials token of a confidential client); `token` the access token it saw,
+    /// used from `seen` (the IP and user agent it reports). An invalid token scores 1.
+    pub async fn evaluate_risk(
+        &self,
+        ctx: &RequestContext,
+        caller: &str,
+        token: &str,
+        seen: &RequestContext,
+    ) -> Result<Value, DomainError> {
+        let (caller, _) = self.bearer(ctx, caller).await?;
+        let client = self
+            .clients
+            .find(&caller.client_id)
+            .await?
+            .ok_or(DomainError::InvalidToken("unknown_client"))?;
+        if caller.sub != caller.client_id || client.is_public {
+            return Err(DomainError::InsufficientScope);
+        }
+        let answer = |score: f64, decision: &str, reasons: Vec<String>| json!({ "score": score, "decision": decision, "reasons": reasons });
+        match self.check_access(token).await? {
+            Err(reason) => {
+                let e = AuthEvent::new(EventKind::RiskEvaluated, seen, self.clock.now())
+                    .decision(&format!("risk_api:block; token {reason}"))
+                    .risk(Some(crate::events::Risk {
+                        score: 1.0,
+                        reasons: vec![format!("the token is not valid ({reason})")],
+                        features: None,
+                    }));
+                let mut e = e;
+                e.client_id = Some(caller.client_id.clone());
+                self.events.record(e).await?;
+                Ok(answer(
+                    1.0,
+                    "block",
+                    vec![format!("the token is not valid ({reason})")],
+                ))
+            }
+            Ok((claims, _)) if claims.sub == claims.client_id => Ok(answer(
+                0.0,
+                "allow",
+                vec!["a client's own token: no user context to compare".into()],
+            )),
+            Ok((claims, _)) => {
+                let scored = self
+                    .score_use(
+                        seen,
+                        "risk_api",
+                        &caller.client_id,
+                        &claims.sub,
+                        &claims.jti,
+                        true,
+                    )
+                    .await?;
+                let (score, reasons, verdict) = scored.unwrap_or((
+                    0.0,
+                    vec!["risk engine not configured".into()],
+                    crate::domain::risk::Verdict::Allow,
+                ));
+                Ok(answer(
+                    (score * 10_000.0).round() / 10_000.0,
+                    verdict.as_str(),
+                    reasons,
+                ))
+            }
+        }
     }
 
     async fn confidential(&self, creds: &ClientCredentials) -> Result<Client, DomainError> {

@@ -120,6 +120,7 @@ pub struct RiskService {
     model: Arc<RwLock<Arc<Model>>>,
     clock: Arc<dyn Clock>,
     settings: RiskSettings,
+    token_networks: Arc<TokenNetworks>,
 }
 
 impl std::fmt::Debug for RiskService {
@@ -228,6 +229,7 @@ impl RiskService {
             model: Arc::new(RwLock::new(Arc::new(Model::prior()))),
             clock,
             settings,
+            token_networks: Arc::new(TokenNetworks::default()),
         }
     }
 
@@ -366,46 +368,80 @@ impl RiskService {
         Ok(())
     }
 
-    /// Scores a token use in `now_ctx` against the context it was issued in (`issued_*`): a new
-    /// network, provider, country or browser, or impossible travel, raise it.
-    pub fn assess_token_use(
+    /// Scores a token use: the context a token is used in (`ctx`: the caller's own, or the one
+    /// a resource server reports) against the owner's sign-in history, which holds the context
+    /// the session and its tokens were issued in. The token itself is the possession factor,
+    /// so device-cookie and velocity features stay neutral; a token seen from three or more
+    /// networks (per instance, within its lifetime) is flagged on top of the model.
+    pub async fn assess_token_use(
         &self,
-        issued_ip: Option<std::net::IpAddr>,
-        issued_user_agent: Option<&str>,
-        issued_at: i64,
-        now_ctx: &RequestContext,
-    ) -> (f64, Vec<String>, Verdict) {
+        user_id: &str,
+        token_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<(f64, Vec<String>, Verdict), DomainError> {
         let now = self.clock.now();
-        let here = self.observe(now_ctx, now);
-        let mut profile = Profile::default();
-        if let Some(ip) = issued_ip {
-            let then_ctx = RequestContext::new(ip, issued_user_agent.unwrap_or(""), String::new());
-            let mut then = self.observe(
-                &then_ctx,
-                OffsetDateTime::from_unix_timestamp(issued_at).unwrap_or(now),
-            );
-            then.at = issued_at;
-            // The issuing context counts as a well-established history of one place.
-            for _ in 0..9 {
-                profile.observe(&then);
-            }
-        }
+        let observed = self.observe(ctx, now);
+        let profile: Option<Profile> = self
+            .store
+            .profile(user_id)
+            .await?
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok());
         let model = self.model();
-        let (s, _, mut reasons, _) = score(
+        let (mut s, _, mut reasons, _) = score(
             &model,
             &Inputs {
-                observed: &here,
-                profile: issued_ip.map(|_| &profile),
+                observed: &observed,
+                profile: profile.as_ref(),
                 velocity: Velocity::default(),
                 known_device: true,
                 unknown_account: false,
             },
         );
-        reasons.retain(|r| !r.contains("hour") && !r.contains("long time"));
-        if reasons.is_empty() {
-            reasons.push("same context as when the token was issued".into());
+        let networks = self
+            .token_networks
+            .seen(token_id, &observed.prefix, observed.at);
+        if networks >= 3 {
+            s = s.max(0.9);
+            reasons.insert(0, format!("the token was used from {networks} networks"));
         }
-        (s, reasons, self.verdict(s))
+        if reasons.is_empty() {
+            reasons.push("a context this account has used before".into());
+        }
+        Ok((s, reasons, self.verdict(s)))
+    }
+}
+
+/// Networks each token was seen from (per instance, bounded, forgotten after a day).
+#[derive(Debug, Default)]
+struct TokenNetworks {
+    seen: std::sync::Mutex<std::collections::HashMap<String, (Vec<String>, i64)>>,
+}
+
+impl TokenNetworks {
+    const MAX_TOKENS: usize = 100_000;
+    const MAX_NETWORKS: usize = 16;
+
+    /// Records `prefix` for `token_id`; returns how many distinct networks it has been seen from.
+    fn seen(&self, token_id: &str, prefix: &str, now: i64) -> usize {
+        let mut map = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= Self::MAX_TOKENS && !map.contains_key(token_id) {
+            map.retain(|_, (_, last)| now - *last < 86_400);
+            if map.len() >= Self::MAX_TOKENS {
+                map.clear();
+            }
+        }
+        let entry = map
+            .entry(token_id.to_owned())
+            .or_insert_with(|| (Vec::new(), now));
+        entry.1 = now;
+        if !entry.0.iter().any(|p| p == prefix) && entry.0.len() < Self::MAX_NETWORKS {
+            entry.0.push(prefix.to_owned());
+        }
+        entry.0.len()
     }
 }
 

@@ -97,6 +97,17 @@ impl OAuthService {
             "rotated",
         )
         .await?;
+        // The refresh is scored against the owner's contexts; a suspicious one is recorded
+        // (`risk_evaluated`), not refused: confidential clients refresh from their servers.
+        self.score_use(
+            ctx,
+            "refresh_token",
+            &client.id,
+            &family.user_id,
+            &family.id,
+            false,
+        )
+        .await?;
         Ok(response)
     }
 

@@ -1,0 +1,58 @@
+//! `POST /risk/evaluate`: a resource server (bearer: a client-credentials token of a
+//! confidential client) asks how risky the use of an access token is, in the context it saw
+//! it (`ip`, `user_agent`). Answers `{"score", "decision", "reasons"}`.
+
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::HeaderMap;
+use axum::{Json, Router, routing::post};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::domain::context::RequestContext;
+use crate::domain::error::DomainError;
+use crate::http::admin::ApiError;
+use crate::http::extract::ClientContext;
+use crate::http::oauth::extract::bearer;
+use crate::state::AppState;
+
+/// The request body.
+#[derive(Debug, Deserialize)]
+pub struct EvaluateRequest {
+    token: String,
+    ip: String,
+    #[serde(default)]
+    user_agent: String,
+}
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/risk/evaluate", post(evaluate_post))
+}
+
+/// `POST /risk/evaluate`.
+pub async fn evaluate_post(
+    State(state): State<AppState>,
+    ClientContext(ctx): ClientContext,
+    headers: HeaderMap,
+    body: Result<Json<EvaluateRequest>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let caller = bearer(&headers).ok_or(DomainError::InvalidToken("missing"))?;
+    let Json(req) = body.map_err(|_| {
+        DomainError::InvalidInput("the body must be JSON with token, ip and user_agent")
+    })?;
+    let ip = req
+        .ip
+        .trim()
+        .parse()
+        .map_err(|_| DomainError::InvalidInput("ip is not an IP address"))?;
+    if req.token.is_empty() || req.token.len() > crate::domain::tokens::jwt::MAX_TOKEN_LEN {
+        return Err(DomainError::InvalidInput("token is missing or too long").into());
+    }
+    let seen = RequestContext::new(ip, &req.user_agent, ctx.request_id.clone());
+    Ok(Json(
+        state
+            .oauth
+            .evaluate_risk(&ctx, caller, &req.token, &seen)
+            .await?,
+    ))
+}
