@@ -52,6 +52,10 @@ pub struct SimulateArgs {
     /// label the training round and train.
     #[arg(long)]
     pub admin_client: Option<String>,
+    /// Write `risk-roc.svg`, `risk-scores.svg` and `risk-report.json` into this directory
+    /// (needs `--admin-client`, which gives the scores).
+    #[arg(long)]
+    pub plot_dir: Option<std::path::PathBuf>,
 }
 
 /// What one attempt got.
@@ -457,6 +461,15 @@ pub async fn run_with(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::
             s.tpr_at_1pct_fpr = tpr_at_fpr(&scored, 0.01);
         }
         report.scores = by_scenario;
+        if let Some(dir) = &args.plot_dir {
+            crate::plot::write(dir, &report.scores)?;
+            let mut shown = report.clone();
+            shown.scores.clear();
+            std::fs::write(
+                dir.join("risk-report.json"),
+                serde_json::to_string_pretty(&shown)? + "\n",
+            )?;
+        }
     }
     Ok(report)
 }

@@ -41,6 +41,9 @@ async fn simulated_attacks_are_stopped_and_users_are_not() {
         attacks: 40,
         captcha_answer: ANSWER.into(),
         admin_client: Some(admin_pair(&app).await),
+        // `AUTHD_RISK_REPORT_DIR=docs cargo test simulated` regenerates the figures of
+        // docs/risk.md.
+        plot_dir: std::env::var("AUTHD_RISK_REPORT_DIR").ok().map(Into::into),
     };
     let clock = app.clock.clone();
     let advance: authd::simulate::Advance =

@@ -596,3 +596,107 @@ mod tests {
         assert_eq!(prefix_of("192.0.2.77".parse().unwrap()), "192.0.2.0/24");
     }
 }
+
+#[cfg(test)]
+mod round_trips {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::storage::error::StoreError;
+    use crate::storage::risk::{ModelRow, RiskHistory};
+
+    /// Counts every call: a scored sign-in must make exactly one.
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl RiskStore for Counting {
+        async fn history(
+            &self,
+            _: Option<&str>,
+            _: &str,
+            _: &str,
+            _: &str,
+            _: i64,
+        ) -> Result<RiskHistory, StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(RiskHistory {
+                source_accounts: 1,
+                ..RiskHistory::default()
+            })
+        }
+        async fn save_profile(&self, _: &str, _: &str, _: i64) -> Result<(), StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+        async fn profile(&self, _: &str) -> Result<Option<String>, StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(None)
+        }
+        async fn all_profiles(&self) -> Result<Vec<String>, StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(Vec::new())
+        }
+        async fn save_model(
+            &self,
+            _: &(dyn Fn(i64) -> String + Sync),
+            _: i64,
+        ) -> Result<i64, StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(1)
+        }
+        async fn latest_version(&self) -> Result<Option<i64>, StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(None)
+        }
+        async fn latest_model(&self) -> Result<Option<ModelRow>, StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(None)
+        }
+        async fn label(&self, _: &str, _: bool, _: i64) -> Result<(), StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+        async fn labels(&self) -> Result<Vec<(String, bool)>, StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(Vec::new())
+        }
+        async fn training_events(
+            &self,
+            _: OffsetDateTime,
+            _: i64,
+        ) -> Result<Vec<crate::events::AuthEvent>, StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(Vec::new())
+        }
+    }
+
+    #[tokio::test]
+    async fn scoring_a_sign_in_reads_the_database_once() {
+        let store = Arc::new(Counting::default());
+        let clock = Arc::new(crate::domain::clock::FakeClock::new(
+            time::macros::datetime!(2026-01-01 10:00 UTC),
+        ));
+        let risk = RiskService::new(store.clone(), None, clock, b"k", RiskSettings::default());
+        let ctx = RequestContext::new("192.0.2.1".parse().unwrap(), "ua", "r".into());
+        let a = risk
+            .assess_sign_in(
+                &ctx,
+                Some("u1"),
+                "user:u1",
+                "net:192.0.2.1",
+                false,
+                1,
+                b"pw",
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.0.load(Ordering::SeqCst),
+            1,
+            "one read: profile and counters"
+        );
+        assert!(a.score > 0.0 && a.score < 1.0);
+        assert_eq!(a.features.len(), FEATURES);
+    }
+}

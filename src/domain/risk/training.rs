@@ -96,10 +96,12 @@ pub fn examples(
             }
         };
         if let Some(attack) = label {
+            // The held-out split hashes the request id when there is one (the simulator's are
+            // seeded), so a rerun of the same traffic splits the same way.
             out.push(Example {
                 x,
                 attack,
-                id: e.id.clone(),
+                id: e.request_id.clone().unwrap_or_else(|| e.id.clone()),
             });
         }
     }
