@@ -52,6 +52,10 @@ pub struct SimulateArgs {
     /// label the training round and train.
     #[arg(long)]
     pub admin_client: Option<String>,
+    /// A MaxMind-format database (the one the server reads as `AUTHD_GEOIP_DB`): users then
+    /// live in countries, travel abroad, and attackers come from chosen countries.
+    #[arg(long)]
+    pub geoip: Option<std::path::PathBuf>,
     /// Write `risk-roc.svg`, `risk-scores.svg` and `risk-report.json` into this directory
     /// (needs `--admin-client`, which gives the scores).
     #[arg(long)]
@@ -137,7 +141,8 @@ struct Device {
 struct User {
     email: String,
     password: String,
-    home: [u8; 2],
+    home: [u8; 3],
+    country: Option<String>,
     devices: Vec<Device>,
 }
 
@@ -156,6 +161,57 @@ struct Sim {
     /// Simulated seconds since the start (drives the hours of day).
     elapsed: i64,
     advance: Option<Advance>,
+    geo: Option<Arc<Countries>>,
+}
+
+/// Networks (/24s) per country, sampled from the GeoIP database with the seeded generator.
+#[derive(Debug)]
+struct Countries {
+    names: Vec<String>,
+    nets: HashMap<String, Vec<[u8; 3]>>,
+}
+
+impl Countries {
+    fn sample(path: &std::path::Path, rng: &mut ChaCha8Rng) -> anyhow::Result<Self> {
+        let db = crate::domain::risk::geo::GeoDb::open(path).map_err(anyhow::Error::msg)?;
+        let mut nets: HashMap<String, Vec<[u8; 3]>> = HashMap::new();
+        for _ in 0..40_000 {
+            let net = [
+                rng.random_range(1..224u8),
+                rng.random_range(0..=255u8),
+                rng.random_range(0..=255u8),
+            ];
+            let ip = std::net::IpAddr::from([net[0], net[1], net[2], 1]);
+            if let Some(c) = db.place(ip).country {
+                nets.entry(c).or_default().push(net);
+            }
+        }
+        nets.retain(|_, v| v.len() >= 40);
+        let mut names: Vec<String> = nets.keys().cloned().collect();
+        names.sort();
+        if names.len() < 2 {
+            bail!("the GeoIP database gave fewer than two countries with enough networks");
+        }
+        Ok(Self { names, nets })
+    }
+
+    fn pick_country(&self, rng: &mut ChaCha8Rng) -> String {
+        self.names[rng.random_range(0..self.names.len())].clone()
+    }
+
+    fn pick_other_country(&self, not: &str, rng: &mut ChaCha8Rng) -> String {
+        loop {
+            let c = self.pick_country(rng);
+            if c != not {
+                return c;
+            }
+        }
+    }
+
+    fn pick_net(&self, country: &str, rng: &mut ChaCha8Rng) -> [u8; 3] {
+        let nets = &self.nets[country];
+        nets[rng.random_range(0..nets.len())]
+    }
 }
 
 fn field(body: &str, name: &str) -> Option<String> {
@@ -307,7 +363,7 @@ impl Sim {
             .collect();
         let csrf = field(&page.text().await?, "csrf_token").context("no csrf on /register")?;
         // Registrations come from many networks (one per user), as in real life.
-        let ip = format!("198.18.{}.{}", user.home[1], 1);
+        let ip = format!("{}.{}.{}.1", user.home[0], user.home[1], user.home[2]);
         let resp = self
             .http
             .post(format!("{}/register", self.base))
@@ -347,7 +403,11 @@ pub async fn run_with(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::
         truth: HashMap::new(),
         elapsed: 0,
         advance,
+        geo: None,
     };
+    if let Some(path) = &args.geoip {
+        sim.geo = Some(Arc::new(Countries::sample(path, &mut sim.rng)?));
+    }
     let run_tag = sim.rng.random::<u32>();
     let mut users = Vec::new();
     for i in 0..args.users {
@@ -358,11 +418,18 @@ pub async fn run_with(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::
                 cookie: None,
             })
             .collect();
-        let home = [18, u8::try_from(i % 250).unwrap_or(0)];
+        let (home, country) = match sim.geo.clone() {
+            Some(g) => {
+                let c = g.pick_country(&mut sim.rng);
+                (g.pick_net(&c, &mut sim.rng), Some(c))
+            }
+            None => ([198, 18, u8::try_from(i % 250).unwrap_or(0)], None),
+        };
         users.push(User {
             email: format!("sim{run_tag}-{i}@example.com"),
             password: format!("correct horse {i} {}", sim.rng.random::<u32>()),
             home,
+            country,
             devices,
         });
     }
@@ -497,11 +564,22 @@ async fn legit_round(
             // and then a new device on a new network (a work laptop, a borrowed phone).
             let travelling = sim.rng.random_bool(0.03) || roll < 0.005;
             let ip = if travelling {
-                let a = sim.rng.random_range(1..250u8);
-                let b = sim.rng.random_range(1..250u8);
-                sim.ip([100, a, b])
+                // Half the trips stay in the country, half go abroad.
+                let net = match (sim.geo.clone(), &u.country) {
+                    (Some(g), Some(c)) if sim.rng.random_bool(0.5) => g.pick_net(c, &mut sim.rng),
+                    (Some(g), Some(c)) => {
+                        let abroad = g.pick_other_country(c, &mut sim.rng);
+                        g.pick_net(&abroad, &mut sim.rng)
+                    }
+                    _ => [
+                        100,
+                        sim.rng.random_range(1..250u8),
+                        sim.rng.random_range(1..250u8),
+                    ],
+                };
+                sim.ip(net)
             } else {
-                sim.ip([198, u.home[0], u.home[1]])
+                sim.ip(u.home)
             };
             let idx = sim.rng.random_range(0..u.devices.len());
             let device = if roll < 0.015 {
@@ -592,7 +670,21 @@ async fn attacks(
                     }
                 }
             };
-            let net = fresh_net(sim);
+            // With GeoIP: the first scenario comes from another country, the others from the
+            // victim's own (a VPN exit or a local network); without it, any new network.
+            let net = match (sim.geo.clone(), &victim.country) {
+                (Some(g), Some(c)) if kind == "takeover_new_country" => {
+                    let other = g.pick_other_country(c, &mut sim.rng);
+                    g.pick_net(&other, &mut sim.rng)
+                }
+                (Some(g), Some(c)) => loop {
+                    let n = g.pick_net(c, &mut sim.rng);
+                    if n != victim.home {
+                        break n;
+                    }
+                },
+                _ => fresh_net(sim),
+            };
             let ip = sim.ip(net);
             let device = Device {
                 agent,

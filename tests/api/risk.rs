@@ -8,8 +8,20 @@ use crate::helpers::{TestApp, spawn_app_with};
 
 const ANSWER: &str = "sim-answer";
 
+/// `.ci/run` sets `AUTHD_TEST_GEOIP_DB` to the CC0 country database of
+/// `@ip-location-db/geo-whois-asn-country-mmdb`: then users live in countries and the country
+/// features take part; without it they drop out.
+fn geoip() -> Option<String> {
+    std::env::var("AUTHD_TEST_GEOIP_DB")
+        .ok()
+        .filter(|p| !p.is_empty())
+}
+
 async fn simulated_server() -> TestApp {
     spawn_app_with(|v| {
+        if let Some(path) = geoip() {
+            v.insert("geoip_db".into(), path);
+        }
         v.insert("trusted_proxies".into(), "127.0.0.1/32".into());
         v.insert("captcha".into(), "test".into());
         v.insert("captcha_test_answer".into(), ANSWER.into());
@@ -44,6 +56,7 @@ async fn simulated_attacks_are_stopped_and_users_are_not() {
         // `AUTHD_RISK_REPORT_DIR=docs cargo test simulated` regenerates the figures of
         // docs/risk.md.
         plot_dir: std::env::var("AUTHD_RISK_REPORT_DIR").ok().map(Into::into),
+        geoip: geoip().map(Into::into),
     };
     let clock = app.clock.clone();
     let advance: authd::simulate::Advance =
