@@ -56,6 +56,15 @@ pub struct SimulateArgs {
     /// live in countries, travel abroad, and attackers come from chosen countries.
     #[arg(long)]
     pub geoip: Option<std::path::PathBuf>,
+    /// `client_id:client_secret` of a confidential, first-party client with the
+    /// `authorization_code` grant and `--replay-redirect-uri` registered: enables the token
+    /// replay scenario (tokens issued at home, then presented to `/risk/evaluate` from the
+    /// owner's context and from an attacker's).
+    #[arg(long)]
+    pub replay_client: Option<String>,
+    /// That client's redirect URI.
+    #[arg(long, default_value = "http://127.0.0.1:7777/cb")]
+    pub replay_redirect_uri: String,
     /// Write `risk-roc.svg`, `risk-scores.svg` and `risk-report.json` into this directory
     /// (needs `--admin-client`, which gives the scores).
     #[arg(long)]
@@ -112,6 +121,8 @@ pub struct Report {
     pub legit_friction: f64,
     /// The model version used in the measurement (0: the built-in prior).
     pub model_version: Option<i64>,
+    /// Legitimate token uses `/risk/evaluate` did not answer `allow` (token replay scenario).
+    pub legit_token_use_flagged: Option<f64>,
     /// Per scenario.
     pub scenarios: std::collections::BTreeMap<String, ScenarioReport>,
     /// Raw scores per scenario (`legit` included), for plots.
@@ -162,6 +173,8 @@ struct Sim {
     elapsed: i64,
     advance: Option<Advance>,
     geo: Option<Arc<Countries>>,
+    /// The cookies after the last sign-in (its session, for the token flow).
+    last_cookies: Vec<(String, String)>,
 }
 
 /// Networks (/24s) per country, sampled from the GeoIP database with the seeded generator.
@@ -309,6 +322,7 @@ impl Sim {
             .map(|(_, v)| v.clone())
             .or_else(|| device.cookie.clone());
         cookies.extend(set);
+        self.last_cookies.clone_from(&cookies);
         let outcome = match status.as_u16() {
             303 => Outcome::Allowed,
             429 => Outcome::Blocked,
@@ -404,6 +418,7 @@ pub async fn run_with(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::
         elapsed: 0,
         advance,
         geo: None,
+        last_cookies: Vec::new(),
     };
     if let Some(path) = &args.geoip {
         sim.geo = Some(Arc::new(Countries::sample(path, &mut sim.rng)?));
@@ -495,6 +510,9 @@ pub async fn run_with(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::
     let friction = legit.iter().filter(|o| o.stopped()).count() as f64 / legit.len().max(1) as f64;
     report.legit_friction = friction;
     attacks(&mut sim, &users, args.attacks, &mut report, "").await?;
+    if let (Some(client), Some(pair)) = (&args.replay_client, admin) {
+        token_replay(&mut sim, &users, args, client, pair, &mut report).await?;
+    }
 
     if let Some(pair) = admin {
         let token = &admin_token(&sim, pair).await?;
@@ -518,6 +536,10 @@ pub async fn run_with(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::
         }
         let legit_scores = by_scenario.get("legit").cloned().unwrap_or_default();
         for (name, s) in &mut report.scenarios {
+            if s.roc_auc.is_some() {
+                // Scored directly (the token replay scenario).
+                continue;
+            }
             let attack = by_scenario.get(name).cloned().unwrap_or_default();
             let scored: Vec<(f64, bool)> = legit_scores
                 .iter()
@@ -527,7 +549,7 @@ pub async fn run_with(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::
             s.roc_auc = roc_auc(&scored);
             s.tpr_at_1pct_fpr = tpr_at_fpr(&scored, 0.01);
         }
-        report.scores = by_scenario;
+        report.scores.extend(by_scenario);
         if let Some(dir) = &args.plot_dir {
             crate::plot::write(dir, &report.scores)?;
             let mut shown = report.clone();
@@ -750,6 +772,171 @@ async fn attacks(
     }
     report.scenarios.insert(name, summarise(&outcomes, false));
     Ok(())
+}
+
+/// Tokens issued to users signing in at home, then presented to `/risk/evaluate` by a resource
+/// server as seen from the owner's own context and from an attacker's (another country or
+/// network, another browser).
+async fn token_replay(
+    sim: &mut Sim,
+    users: &[User],
+    args: &SimulateArgs,
+    client: &str,
+    admin_pair: &str,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let (client_id, secret) = client
+        .split_once(':')
+        .context("--replay-client must be client_id:client_secret")?;
+    let rs = admin_token(sim, admin_pair).await?;
+    let mut legit = Vec::new();
+    let mut replayed = Vec::new();
+    for i in 0..args.attacks.min(users.len() * 2) {
+        let u = users[i % users.len()].clone();
+        let device = u.devices[0].clone();
+        let home = sim.ip(u.home);
+        let (outcome, _) = sim
+            .sign_in("token_issue", &home, &device, &u.email, &u.password)
+            .await?;
+        if outcome != Outcome::Allowed {
+            continue;
+        }
+        let cookie = sim
+            .last_cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let verifier = format!(
+            "verifier-{}-{}",
+            sim.rng.random::<u64>(),
+            sim.rng.random::<u64>()
+        );
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(verifier.as_bytes()));
+        let mut url = url::Url::parse(&format!("{}/authorize", sim.base))?;
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", client_id)
+            .append_pair("redirect_uri", &args.replay_redirect_uri)
+            .append_pair("scope", "openid")
+            .append_pair("state", "s")
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256");
+        let authorize = sim
+            .http
+            .get(url)
+            .header("x-forwarded-for", &home)
+            .header("user-agent", device.agent)
+            .header("cookie", &cookie)
+            .send()
+            .await?;
+        let location = authorize
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let code = url::Url::parse(&location)
+            .ok()
+            .and_then(|u| {
+                u.query_pairs()
+                    .find(|(k, _)| k == "code")
+                    .map(|(_, v)| v.into_owned())
+            })
+            .context(
+                "/authorize gave no code: is the replay client first-party with that redirect URI?",
+            )?;
+        let tokens: serde_json::Value = sim
+            .http
+            .post(format!("{}/token", sim.base))
+            .basic_auth(client_id, Some(secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", args.replay_redirect_uri.as_str()),
+                ("code_verifier", verifier.as_str()),
+            ])
+            .send()
+            .await?
+            .json()
+            .await?;
+        let token = tokens["access_token"]
+            .as_str()
+            .context("no access token")?
+            .to_owned();
+        let (http, base) = (sim.http.clone(), sim.base.clone());
+        let evaluate = |ip: String, ua: &'static str| {
+            http.post(format!("{base}/risk/evaluate"))
+                .bearer_auth(&rs)
+                .json(&serde_json::json!({ "token": token, "ip": ip, "user_agent": ua }))
+                .send()
+        };
+        let own: serde_json::Value = evaluate(sim_ip_near(&u), device.agent)
+            .await?
+            .json()
+            .await?;
+        let theirs = {
+            let net = match (sim.geo.clone(), &u.country) {
+                (Some(g), Some(c)) => {
+                    let other = g.pick_other_country(c, &mut sim.rng);
+                    g.pick_net(&other, &mut sim.rng)
+                }
+                _ => fresh_net(sim),
+            };
+            let ip = sim.ip(net);
+            let agent = AGENTS
+                .iter()
+                .copied()
+                .find(|a| *a != device.agent)
+                .unwrap_or(AGENTS[0]);
+            evaluate(ip, agent)
+                .await?
+                .json::<serde_json::Value>()
+                .await?
+        };
+        legit.push(own);
+        replayed.push(theirs);
+    }
+    let flagged = |v: &[serde_json::Value]| {
+        #[allow(clippy::cast_precision_loss)]
+        let share =
+            v.iter().filter(|a| a["decision"] != "allow").count() as f64 / v.len().max(1) as f64;
+        share
+    };
+    let score = |a: &serde_json::Value| a["score"].as_f64().unwrap_or(0.0);
+    let scored: Vec<(f64, bool)> = legit
+        .iter()
+        .map(|a| (score(a), false))
+        .chain(replayed.iter().map(|a| (score(a), true)))
+        .collect();
+    report.legit_token_use_flagged = Some(flagged(&legit));
+    report
+        .scores
+        .insert("token_use_legit".into(), legit.iter().map(score).collect());
+    report
+        .scores
+        .insert("token_replay".into(), replayed.iter().map(score).collect());
+    report.scenarios.insert(
+        "token_replay".into(),
+        ScenarioReport {
+            attempts: replayed.len(),
+            passed_unchallenged: replayed.iter().filter(|a| a["decision"] == "allow").count(),
+            challenged_or_blocked: flagged(&replayed),
+            takeover_pass_rate: None,
+            attempts_until_detected: None,
+            roc_auc: roc_auc(&scored),
+            tpr_at_1pct_fpr: tpr_at_fpr(&scored, 0.01),
+        },
+    );
+    Ok(())
+}
+
+/// An address in the user's home network (the owner's own context).
+fn sim_ip_near(u: &User) -> String {
+    format!("{}.{}.{}.77", u.home[0], u.home[1], u.home[2])
 }
 
 fn summarise(outcomes: &[Outcome], right_password: bool) -> ScenarioReport {

@@ -45,7 +45,10 @@ async fn admin_pair(app: &TestApp) -> String {
 #[tokio::test]
 async fn simulated_attacks_are_stopped_and_users_are_not() {
     let app = simulated_server().await;
+    let web = app.web_client().await;
     let args = authd::simulate::SimulateArgs {
+        replay_client: Some(format!("{}:{}", web.id, web.secret.clone().unwrap())),
+        replay_redirect_uri: web.redirect_uri.clone(),
         target: app.address.clone(),
         seed: 7,
         users: 30,
@@ -58,6 +61,10 @@ async fn simulated_attacks_are_stopped_and_users_are_not() {
         plot_dir: std::env::var("AUTHD_RISK_REPORT_DIR").ok().map(Into::into),
         geoip: geoip().map(Into::into),
     };
+    // Start at the next midnight (UTC), so the simulated hours are the same on every run.
+    let now = authd::domain::clock::Clock::now(&*app.clock);
+    let to_midnight = 86_400 - i64::from(now.hour()) * 3600 - i64::from(now.minute()) * 60;
+    app.clock.advance(time::Duration::seconds(to_midnight));
     let clock = app.clock.clone();
     let advance: authd::simulate::Advance =
         Arc::new(move |secs| clock.advance(time::Duration::seconds(secs)));
@@ -89,6 +96,10 @@ async fn simulated_attacks_are_stopped_and_users_are_not() {
         let found = s(campaign).attempts_until_detected;
         assert!(found.is_some_and(|n| n <= 50), "{campaign}: {found:?}");
     }
+    let replay = s("token_replay");
+    assert!(replay.attempts >= 20, "{replay:?}");
+    assert!(replay.challenged_or_blocked >= 0.9, "{replay:?}");
+    assert!(report.legit_token_use_flagged.unwrap() <= 0.02);
     for (name, sc) in &report.scenarios {
         if !name.starts_with("train_") {
             assert!(sc.roc_auc.is_some(), "{name}: AUC reported");

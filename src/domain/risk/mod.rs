@@ -188,6 +188,8 @@ pub fn score(model: &Model, i: &Inputs<'_>) -> (f64, f64, Vec<String>, [f64; FEA
     // The interaction a linear model cannot build itself: novelty of place *and* browser state.
     x[18] = if i.known_device { 0.0 } else { x[0].max(0.0) };
     let (s, reasons) = model.score(&x);
+    // The Freeman part alone: novelty summed over the categorical features; four nats (a new
+    // network for a user with ~50 sign-ins, or two new values for one with ~7) is the midpoint.
     let freeman = model::sigmoid(freeman_llr - 4.0);
     (s, freeman, reasons, x)
 }
@@ -387,8 +389,10 @@ impl RiskService {
             .await?
             .as_deref()
             .and_then(|p| serde_json::from_str(p).ok());
+        // The sign-in model weighs novelty against the device cookie and the velocity
+        // counters, none of which a token use has: the per-user (Freeman) part alone answers.
         let model = self.model();
-        let (mut s, _, mut reasons, _) = score(
+        let (_, _, _, x) = score(
             &model,
             &Inputs {
                 observed: &observed,
@@ -398,6 +402,16 @@ impl RiskService {
                 unknown_account: false,
             },
         );
+        let mut s = model::sigmoid(x.iter().take(7).sum::<f64>() - 4.0);
+        // Reasons: the categorical features that were new for this user (hour excluded: a
+        // token is used whenever the app runs).
+        let mut reasons: Vec<String> = x
+            .iter()
+            .take(7)
+            .enumerate()
+            .filter(|(_, v)| **v > 1.0)
+            .map(|(i, _)| features::reason_text(i).to_owned())
+            .collect();
         let networks = self
             .token_networks
             .seen(token_id, &observed.prefix, observed.at);

@@ -169,14 +169,21 @@ pub fn train(
     let targets: Array1<bool> = fit.iter().map(|e| e.attack).collect();
     let dataset = linfa::Dataset::new(records, targets);
     let fitted = linfa_logistic::LogisticRegression::default()
-        .alpha(0.01)
+        .alpha(0.1)
         .max_iterations(300)
         .fit(&dataset)
         .map_err(|e| TrainError::Fit(e.to_string()))?;
     // linfa's positive class is the larger one; flip so that the score is P(attack).
     let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
-    let weights: Vec<f64> = fitted.params().iter().map(|w| sign * w).collect();
-    let intercept = sign * fitted.intercept();
+    // Every feature is oriented so that more of it is riskier: a negative weight can only be
+    // an artefact of the training traffic (and would let an attacker lower his score by
+    // adding novelty). Clip to zero and refit the intercept alone.
+    let weights: Vec<f64> = fitted
+        .params()
+        .iter()
+        .map(|w| (sign * w).max(0.0))
+        .collect();
+    let intercept = refit_intercept(&weights, sign * fitted.intercept(), &fit);
     let mut model = Model {
         version,
         weights,
@@ -188,6 +195,35 @@ pub fn train(
     metrics.trained_on = fit.len();
     model.metrics = metrics;
     Ok(model)
+}
+
+/// The intercept minimising the log loss with `weights` fixed (Newton's method from `start`).
+fn refit_intercept(weights: &[f64], start: f64, examples: &[&Example]) -> f64 {
+    let z: Vec<(f64, f64)> = examples
+        .iter()
+        .map(|e| {
+            let dot: f64 = weights.iter().zip(e.x.iter()).map(|(w, x)| w * x).sum();
+            (dot, if e.attack { 1.0 } else { 0.0 })
+        })
+        .collect();
+    let mut b = start;
+    for _ in 0..50 {
+        let (mut grad, mut hess) = (0.0, 0.0);
+        for (dot, y) in &z {
+            let p = sigmoid(dot + b);
+            grad += p - y;
+            hess += p * (1.0 - p);
+        }
+        if hess < 1e-9 {
+            break;
+        }
+        let step = grad / hess;
+        b -= step.clamp(-5.0, 5.0);
+        if step.abs() < 1e-9 {
+            break;
+        }
+    }
+    b
 }
 
 /// ROC AUC and TPR at 1 % FPR of `model` on `examples`.
