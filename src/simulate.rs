@@ -121,6 +121,10 @@ pub struct Report {
     pub legit_friction: f64,
     /// The model version used in the measurement (0: the built-in prior).
     pub model_version: Option<i64>,
+    /// Friction of the last two history days, under the built-in prior (before training).
+    pub prior_legit_friction: f64,
+    /// The training round's attacks, met by the built-in prior (half the attempts; no scores).
+    pub prior: std::collections::BTreeMap<String, ScenarioReport>,
     /// Legitimate token uses `/risk/evaluate` did not answer `allow` (token replay scenario).
     pub legit_token_use_flagged: Option<f64>,
     /// Per scenario.
@@ -453,17 +457,24 @@ pub async fn run_with(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::
     }
 
     // History: three slots a day.
-    for _day in 0..args.days {
-        legit_round(&mut sim, &mut users, false).await?;
+    let mut prior_legit = Vec::new();
+    for day in 0..args.days {
+        let outcomes = legit_round(&mut sim, &mut users, true).await?;
+        if day + 2 >= args.days {
+            // The last two days of history, scored by the built-in prior.
+            prior_legit.extend(outcomes);
+        }
     }
 
     // Training round: a few takeovers and campaigns, labelled as the victims would report them.
     // Tokens are fetched right before use: simulated time outruns their lifetime.
     let admin = args.admin_client.as_deref();
     let mut model_version = None;
+    let mut prior_round = std::collections::BTreeMap::new();
     if let Some(pair) = admin {
         let mut report = Report::default();
         attacks(&mut sim, &users, args.attacks / 2, &mut report, "train_").await?;
+        prior_round = report.scenarios;
         legit_round(&mut sim, &mut users, false).await?;
         let token = &admin_token(&sim, pair).await?;
         let attack_ids: Vec<String> = sim
@@ -495,9 +506,17 @@ pub async fn run_with(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::
     }
 
     // Measurement.
+    #[allow(clippy::cast_precision_loss)]
+    let prior_legit_friction =
+        prior_legit.iter().filter(|o| o.stopped()).count() as f64 / prior_legit.len().max(1) as f64;
     let mut report = Report {
         seed: args.seed,
         model_version,
+        prior_legit_friction,
+        prior: prior_round
+            .into_iter()
+            .map(|(k, v)| (k.trim_start_matches("train_").to_owned(), v))
+            .collect(),
         ..Report::default()
     };
     let measured_from = sim.next_request;
