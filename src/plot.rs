@@ -42,9 +42,16 @@ const COLOURS: [RGBColor; 7] = [
 /// negative class).
 pub fn write(dir: &Path, scores: &HashMap<String, Vec<f64>>) -> anyhow::Result<()> {
     let legit = scores.get("legit").cloned().unwrap_or_default();
+    // Attack scenarios only: not the legitimate classes, the training round, or the sign-ins
+    // that issued the replayed tokens.
     let mut names: Vec<&String> = scores
         .keys()
-        .filter(|k| *k != "legit" && !k.starts_with("legit_") && !k.starts_with("train_"))
+        .filter(|k| {
+            !k.starts_with("legit")
+                && !k.starts_with("train_")
+                && *k != "token_issue"
+                && *k != "token_use_legit"
+        })
         .collect();
     names.sort();
 
@@ -63,15 +70,23 @@ pub fn write(dir: &Path, scores: &HashMap<String, Vec<f64>>) -> anyhow::Result<(
             .build_cartesian_2d(0.0..1.0, 0.0..1.0)?;
         chart
             .configure_mesh()
-            .x_desc("false-positive rate (legitimate sign-ins)")
+            .x_desc(
+                "false-positive rate (legitimate sign-ins; owners' token uses for token_replay)",
+            )
             .y_desc("true-positive rate")
             .draw()?;
         for (i, name) in names.iter().enumerate() {
             let colour = colour(i);
             let attack = scores.get(*name).cloned().unwrap_or_default();
+            // A replayed token is compared with the owners' own uses of their tokens.
+            let negatives = if name.as_str() == "token_replay" {
+                scores.get("token_use_legit").cloned().unwrap_or_default()
+            } else {
+                legit.clone()
+            };
             chart
                 .draw_series(LineSeries::new(
-                    roc_points(&legit, &attack),
+                    roc_points(&negatives, &attack),
                     colour.stroke_width(2),
                 ))?
                 .label(name.as_str())

@@ -427,3 +427,41 @@ async fn two_server_processes_on_one_database_share_the_failure_counters() {
     }
     drop(db);
 }
+
+#[tokio::test]
+async fn model_eval_train_and_label() {
+    let app = spawn_app().await;
+    let url = app.db.url.clone();
+    let out = run(&url, &["model", "eval"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["version"], 0, "the built-in prior before any training");
+    assert_eq!(
+        v["weights"].as_array().unwrap().len(),
+        v["features"].as_array().unwrap().len()
+    );
+    // In a pipe there is no progress display.
+    assert!(!String::from_utf8_lossy(&out.stderr).contains('\r'));
+
+    let out = run(&url, &["model", "train"]);
+    assert!(!out.status.success(), "nothing labelled yet");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not enough labelled events"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = run(&url, &["model", "label", "0190-event", "attack"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["event_id"].as_str(), v["attack"].as_bool()),
+        (Some("0190-event"), Some(true))
+    );
+    let out = run(&url, &["model", "label", "0190-event", "maybe"]);
+    assert!(!out.status.success());
+}

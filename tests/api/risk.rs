@@ -261,3 +261,81 @@ async fn userinfo_from_many_networks_is_recorded_as_risky() {
     assert_eq!(e.ip.as_deref(), Some("203.0.113.1"));
     assert!(e.risk.as_ref().unwrap().reasons[0].contains("3 networks"));
 }
+
+#[tokio::test]
+async fn a_model_trained_on_one_instance_reaches_the_others() {
+    use reqwest::StatusCode;
+    let app = crate::helpers::spawn_app().await;
+    let other = crate::helpers::spawn_app_on(app.db.share(), |_| {}).await;
+    let user = app.user().await;
+    // Legitimate sign-ins, and a stuffing run (ten usernames from one address: a campaign).
+    for _ in 0..12 {
+        let page = app.post_login(&user.email, &user.password).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+        app.post_logout().await;
+    }
+    for i in 0..12 {
+        let page = app
+            .post_login(&format!("leaked{i}@example.org"), "hunter22")
+            .await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    }
+    let admin = app
+        .add_client(false, false, &["client_credentials"], &["admin"])
+        .await;
+    let (_, body) = app
+        .token(&admin, &[("grant_type", "client_credentials")])
+        .await;
+    let token = crate::helpers::str_of(&body, "access_token").to_owned();
+    let resp = crate::helpers::new_client()
+        .post(app.url("/admin/api/model/train"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let report: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["version"], 1);
+    assert!(report["attacks"].as_u64().unwrap() >= 2, "{report}");
+    assert_eq!(
+        app.state.risk.model().version,
+        1,
+        "the training instance uses it at once"
+    );
+    assert_eq!(other.state.risk.model().version, 0);
+    assert!(
+        other.state.risk.reload().await.unwrap(),
+        "the other instance loads it"
+    );
+    assert_eq!(other.state.risk.model().version, 1);
+
+    // Labels are admin-only and validated.
+    let label = |t: Option<&str>, body: serde_json::Value| {
+        let mut req = crate::helpers::new_client()
+            .post(app.url("/admin/api/labels"))
+            .json(&body);
+        if let Some(t) = t {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    let ok = label(
+        Some(&token),
+        serde_json::json!({"event_id": "e1", "attack": false}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let anonymous = label(None, serde_json::json!({"event_id": "e1", "attack": false}))
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let bad = label(
+        Some(&token),
+        serde_json::json!({"event_id": "", "attack": true}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+}

@@ -74,14 +74,17 @@ impl GeoDb {
 
     /// Looks up an address; unknown addresses (and lookup errors) give an empty place.
     pub fn place(&self, ip: IpAddr) -> Place {
-        let record = self
-            .reader
+        self.reader
             .lookup(ip)
             .ok()
-            .and_then(|r| r.decode::<Record>().ok().flatten());
-        let Some(r) = record else {
-            return Place::default();
-        };
+            .and_then(|r| r.decode::<Record>().ok().flatten())
+            .map(Place::from)
+            .unwrap_or_default()
+    }
+}
+
+impl From<Record> for Place {
+    fn from(r: Record) -> Self {
         let country = r
             .country
             .and_then(|c| c.iso_code)
@@ -104,7 +107,7 @@ impl GeoDb {
             | (_, Some(a), Some(b)) => Some((a, b)),
             _ => None,
         };
-        Place {
+        Self {
             country,
             asn,
             location,
@@ -128,6 +131,41 @@ pub fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Both record shapes, decoded through serde as the reader does.
+    #[test]
+    fn reads_maxmind_and_flat_record_shapes() {
+        let maxmind: Record = serde_json::from_str(
+            r#"{"country": {"iso_code": "FR", "names": {"en": "France"}},
+                "location": {"latitude": 48.85, "longitude": 2.35},
+                "autonomous_system_number": 3215}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            Place::from(maxmind),
+            Place {
+                country: Some("FR".into()),
+                asn: Some(3215),
+                location: Some((48.85, 2.35)),
+            }
+        );
+        let flat: Record = serde_json::from_str(
+            r#"{"country_code": "de", "as_number": "AS3320", "latitude": 52.5, "longitude": 13.4}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            Place::from(flat),
+            Place {
+                country: Some("DE".into()),
+                asn: Some(3320),
+                location: Some((52.5, 13.4)),
+            }
+        );
+        let asn_db: Record = serde_json::from_str(r#"{"asn": 13335}"#).unwrap();
+        assert_eq!(Place::from(asn_db).asn, Some(13335));
+        let empty: Record = serde_json::from_str("{}").unwrap();
+        assert_eq!(Place::from(empty), Place::default());
+    }
 
     #[test]
     fn distance_is_great_circle() {

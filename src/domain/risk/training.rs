@@ -50,10 +50,17 @@ pub fn examples(
         .filter(|e| e.kind == EventKind::LoginBlocked)
         .filter_map(|e| Some((e.ip.as_deref()?, e.ts)))
         .collect();
-    // Usernames per (ip, window bucket).
+    // Usernames tried per (ip, window bucket).
     let bucket = |t: time::OffsetDateTime| t.unix_timestamp() / window.whole_seconds().max(1);
     let mut names: HashMap<(&str, i64), HashSet<&str>> = HashMap::new();
-    for e in events.iter().filter(|e| e.kind == EventKind::LoginFailed) {
+    // Every refused attempt tried a username: failed, challenged or blocked.
+    let refused = |e: &&AuthEvent| {
+        matches!(
+            e.kind,
+            EventKind::LoginFailed | EventKind::LoginChallenged | EventKind::LoginBlocked
+        )
+    };
+    for e in events.iter().filter(refused) {
         if let (Some(ip), Some(u)) = (e.ip.as_deref(), e.username.as_deref()) {
             names.entry((ip, bucket(e.ts))).or_default().insert(u);
         }
@@ -196,4 +203,97 @@ pub async fn evaluate(
 ) -> Result<Metrics, DomainError> {
     let (examples, _) = load(store, clock, window).await?;
     Ok(model::evaluate(model, examples.iter()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::context::RequestContext;
+    use crate::events::Risk;
+
+    fn event(kind: EventKind, ip: &str, user: Option<&str>, name: &str, at: i64) -> AuthEvent {
+        let ctx = RequestContext::new(ip.parse().unwrap(), "ua", format!("r-{name}-{at}"));
+        let mut e = AuthEvent::new(
+            kind,
+            &ctx,
+            time::OffsetDateTime::from_unix_timestamp(at).unwrap(),
+        )
+        .username(name)
+        .risk(Some(Risk {
+            score: 0.1,
+            reasons: Vec::new(),
+            features: Some(vec![0.0; FEATURES]),
+        }));
+        if let Some(u) = user {
+            e = e.user(u);
+        }
+        e
+    }
+
+    #[test]
+    fn labels_follow_reports_campaigns_and_admins() {
+        let t = 1_800_000_000;
+        let kept =
+            event(EventKind::LoginSucceeded, "192.0.2.1", Some("a"), "a@x", t).decision("allow");
+        let reported = event(
+            EventKind::LoginSucceeded,
+            "203.0.113.5",
+            Some("b"),
+            "b@x",
+            t,
+        )
+        .decision("allow");
+        let known = event(
+            EventKind::LoginSucceeded,
+            "192.0.2.2",
+            Some("b"),
+            "b@x",
+            t + 10,
+        )
+        .decision("allow:known_device");
+        let report = AuthEvent::new(
+            EventKind::SessionRevoked,
+            &RequestContext::new("192.0.2.2".parse().unwrap(), "ua", "r".into()),
+            time::OffsetDateTime::from_unix_timestamp(t + 3600).unwrap(),
+        )
+        .user("b")
+        .decision("reported_not_me; 1 grants revoked");
+        let mut events = vec![kept.clone(), reported.clone(), known.clone(), report];
+        // Five usernames from one address in a window: a campaign.
+        for i in 0..5 {
+            events.push(event(
+                EventKind::LoginFailed,
+                "198.51.100.9",
+                None,
+                &format!("u{i}@x"),
+                t + i,
+            ));
+        }
+        // One typo elsewhere: not labelled.
+        let typo = event(EventKind::LoginFailed, "192.0.2.1", Some("a"), "a@x", t + 5);
+        events.push(typo.clone());
+        // Unscored events are skipped.
+        let mut unscored = event(EventKind::LoginSucceeded, "192.0.2.1", Some("a"), "a@x", t);
+        unscored.risk = None;
+        events.push(unscored);
+
+        let mut admin = HashMap::new();
+        admin.insert(kept.id.clone(), true);
+        let ex = examples(&events, &admin, Duration::minutes(15));
+        let label = |e: &AuthEvent| {
+            ex.iter()
+                .find(|x| x.id == e.request_id.clone().unwrap())
+                .map(|x| x.attack)
+        };
+        assert_eq!(label(&reported), Some(true), "reported within a day");
+        assert_eq!(
+            label(&known),
+            Some(false),
+            "a known device's sign-in is not the reported one"
+        );
+        assert_eq!(label(&kept), Some(true), "the admin's word wins");
+        assert_eq!(label(&typo), None, "a lone failure stays unlabelled");
+        assert_eq!(ex.iter().filter(|x| x.attack).count(), 2 + 5);
+        assert_eq!(ex.len(), 3 + 5);
+    }
 }
