@@ -148,7 +148,7 @@ impl LoginService {
         let risk = Some(assessment.event_risk());
         let account = counted.account.clone().map(account_from).transpose()?;
         let (counter, source) = (counted.counter, counted.source);
-        let delay_ms = self
+        let (delay_ms, challenge_after_check) = self
             .gate(
                 ctx,
                 username,
@@ -171,6 +171,34 @@ impl LoginService {
         // A success clears the pair together with its event (below); a failure counts here.
         let newly_locked = !success && self.protection.record_failure(&counter, &source).await?;
         let now = self.clock.now();
+        if challenge_after_check {
+            // A risky attempt meets the challenge whether or not the password was right (no
+            // oracle); with the right one, the owner is told someone has it.
+            if success && let Some(a) = &account {
+                self.protection.take_back(&counter, &source).await?;
+                self.new_device_alert(ctx, a).await?;
+            } else {
+                self.risk
+                    .failed(password.expose_secret().as_bytes(), &counter);
+            }
+            let mut e = AuthEvent::new(EventKind::LoginChallenged, ctx, now)
+                .username(username)
+                .risk(risk)
+                .decision(if success {
+                    "high_risk; right password"
+                } else {
+                    "high_risk; wrong password"
+                });
+            if let Some(a) = &account {
+                e = e.user(&a.id);
+            }
+            self.events.record(e).await?;
+            if newly_locked && let Some(a) = &account {
+                self.locked(ctx, a).await?;
+            }
+            metrics::counter!("authd_logins_total", "outcome" => "challenged").increment(1);
+            return Err(DomainError::ChallengeRequired);
+        }
         match account {
             Some(account) if success => {
                 tracing::Span::current().record("user_id", account.id.as_str());
@@ -234,7 +262,7 @@ impl LoginService {
         admission: Admission,
         answer: ChallengeAnswer,
         risk: Option<crate::events::Risk>,
-    ) -> Result<u64, DomainError> {
+    ) -> Result<(u64, bool), DomainError> {
         let event = |kind| {
             let e = AuthEvent::new(kind, ctx, self.clock.now())
                 .username(username)
@@ -251,8 +279,9 @@ impl LoginService {
                         .record(event(EventKind::ChallengePassed).decision("captcha"))
                         .await?;
                 }
-                Ok(delay_ms)
+                Ok((delay_ms, false))
             }
+            Admission::CheckThenChallenge { delay_ms } => Ok((delay_ms, true)),
             Admission::Challenge(reason) => {
                 if answer == ChallengeAnswer::Failed {
                     self.events
@@ -297,7 +326,7 @@ impl LoginService {
                 }
                 Ok(())
             }
-            Admission::Challenge(_) => {
+            Admission::Challenge(_) | Admission::CheckThenChallenge { .. } => {
                 if answer == ChallengeAnswer::Failed {
                     self.events
                         .record(event(EventKind::ChallengeFailed))

@@ -79,6 +79,13 @@ pub enum Admission {
     },
     /// Show a challenge first (`reason` names why, for the event).
     Challenge(&'static str),
+    /// The risk score asks for a challenge: check the password anyway (the attempt stays
+    /// counted), then answer with the challenge whatever the result, so the owner can be told
+    /// when the right password came from a risky place.
+    CheckThenChallenge {
+        /// Milliseconds to hold a failed answer.
+        delay_ms: u64,
+    },
     /// Refuse for `retry_after` seconds.
     Blocked {
         /// Seconds.
@@ -337,6 +344,12 @@ impl Protection {
                     delay_ms: (steps * s.delay_ms).min(2_000),
                 })
             }
+            (Some(r), ChallengeAnswer::Absent) if Some(r) == risk_reason => {
+                let steps = u64::try_from((st.failures - 1).max(0)).unwrap_or(0);
+                Ok(Admission::CheckThenChallenge {
+                    delay_ms: (steps * s.delay_ms).min(2_000),
+                })
+            }
             (Some(r), ChallengeAnswer::Absent) => {
                 // Nothing was tried yet: showing the challenge costs the source nothing.
                 self.store.uncount(account, key).await?;
@@ -359,6 +372,12 @@ impl Protection {
             .store
             .clear_with_event(account, &source.key(), event)
             .await?)
+    }
+
+    /// Takes back a counted attempt that turned out to carry the right password but was still
+    /// refused (the risk challenge): it was not a failure.
+    pub async fn take_back(&self, account: &str, source: &Source) -> Result<(), DomainError> {
+        Ok(self.store.uncount(account, &source.key()).await?)
     }
 
     /// Step after a failed password check: the attempt already counted for the pair; from an

@@ -278,7 +278,15 @@ async fn a_model_trained_on_one_instance_reaches_the_others() {
         let page = app
             .post_login(&format!("leaked{i}@example.org"), "hunter22")
             .await;
-        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+        // Failed, challenged, and once the run is plain, blocked.
+        assert!(
+            matches!(
+                page.status,
+                StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS
+            ),
+            "{}",
+            page.status
+        );
     }
     let admin = app
         .add_client(false, false, &["client_credentials"], &["admin"])
@@ -338,4 +346,91 @@ async fn a_model_trained_on_one_instance_reaches_the_others() {
     .await
     .unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_right_password_from_a_risky_place_meets_the_challenge_and_alerts_the_owner() {
+    use reqwest::StatusCode;
+    let app = spawn_app_with(|v| {
+        v.insert("trusted_proxies".into(), "127.0.0.1/32".into());
+    })
+    .await;
+    let user = app.user().await;
+    // A history from one network and browser.
+    for _ in 0..15 {
+        let page = app.post_login(&user.email, &user.password).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+        app.post_logout().await;
+    }
+    let before = app.outbox(0).await.len();
+    let attempt = |ip: &'static str, password: String| {
+        let app = &app;
+        let email = user.email.clone();
+        async move {
+            let client = crate::helpers::new_client();
+            let ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+            let login = client
+                .get(app.url("/login"))
+                .header("x-forwarded-for", ip)
+                .header("user-agent", ua)
+                .send()
+                .await
+                .unwrap();
+            let csrf = crate::helpers::csrf_from(&login.text().await.unwrap());
+            let resp = client
+                .post(app.url("/login"))
+                .header("x-forwarded-for", ip)
+                .header("user-agent", ua)
+                .form(&[
+                    ("username", email.as_str()),
+                    ("password", password.as_str()),
+                    ("csrf_token", csrf.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status();
+            (status, resp.text().await.unwrap())
+        }
+    };
+    // The stolen password from a new network and browser: the challenge, not the account.
+    let (status, body) = attempt("203.0.113.50", user.password.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("data-challenge"), "challenged");
+    // A wrong password from another such place gets the very same answer (no oracle).
+    let (status2, body2) = attempt("198.51.100.60", format!("{}x", user.password)).await;
+    assert_eq!(status2, StatusCode::UNAUTHORIZED);
+    assert!(body2.contains("data-challenge"));
+
+    let events = app.events().await;
+    let challenged: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == authd::events::EventKind::LoginChallenged)
+        .collect();
+    assert_eq!(challenged.len(), 2, "{challenged:?}");
+    assert!(
+        challenged
+            .iter()
+            .any(|e| e.decision.as_deref() == Some("high_risk; right password"))
+    );
+    assert!(
+        challenged
+            .iter()
+            .any(|e| e.decision.as_deref() == Some("high_risk; wrong password"))
+    );
+    assert!(
+        challenged
+            .iter()
+            .all(|e| e.risk.as_ref().unwrap().score >= 0.5)
+    );
+    // The owner hears of it once: the right password reached authd from a new place.
+    let mails = app.outbox(before + 1).await;
+    assert_eq!(mails.len(), before + 1);
+    assert!(mails.iter().any(|m| m.contains("/not-me?token=")));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == authd::events::EventKind::AlertSent
+                && e.decision.as_deref() == Some("new_device"))
+    );
 }

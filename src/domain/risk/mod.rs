@@ -341,6 +341,13 @@ impl RiskService {
                 unknown_account: user_id.is_none(),
             },
         );
+        // The score alone never shuts the owner out: a first attempt on a real account (which
+        // may carry the right password) is challenged, not blocked; a block needs a source that
+        // already failed on it, or a username that names no account.
+        let mut verdict = self.verdict(s);
+        if verdict == Verdict::Block && user_id.is_some() && velocity.pair_failures == 0 {
+            verdict = Verdict::Challenge;
+        }
         Ok(Assessment {
             score: s,
             freeman,
@@ -348,7 +355,7 @@ impl RiskService {
             features,
             observed,
             profile,
-            verdict: self.verdict(s),
+            verdict,
         })
     }
 
@@ -402,7 +409,9 @@ impl RiskService {
                 unknown_account: false,
             },
         );
-        let mut s = model::sigmoid(x.iter().take(7).sum::<f64>() - 4.0);
+        // Novelty over the categorical features (hour excluded: a token is used whenever the
+        // app runs), plus impossible travel since the owner's last sign-in.
+        let mut s = model::sigmoid(x.iter().take(7).sum::<f64>() + 2.5 * x[16] - 4.0);
         // Reasons: the categorical features that were new for this user (hour excluded: a
         // token is used whenever the app runs).
         let mut reasons: Vec<String> = x
@@ -683,6 +692,57 @@ mod round_trips {
             self.0.fetch_add(1, Ordering::SeqCst);
             Ok(Vec::new())
         }
+    }
+
+    #[tokio::test]
+    async fn a_first_attempt_on_a_real_account_is_challenged_not_blocked() {
+        let store = Arc::new(Counting::default());
+        let clock = Arc::new(crate::domain::clock::FakeClock::new(
+            time::macros::datetime!(2026-01-01 10:00 UTC),
+        ));
+        let settings = RiskSettings {
+            challenge_at: 0.01,
+            block_at: 0.02,
+            ..RiskSettings::default()
+        };
+        let risk = RiskService::new(store, None, clock, b"k", settings);
+        let ctx = RequestContext::new("192.0.2.1".parse().unwrap(), "ua", "r".into());
+        let first = risk
+            .assess_sign_in(
+                &ctx,
+                Some("u1"),
+                "user:u1",
+                "net:192.0.2.1",
+                false,
+                1,
+                b"pw",
+            )
+            .await
+            .unwrap();
+        assert!(first.score >= 0.02, "{}", first.score);
+        assert_eq!(first.verdict, Verdict::Challenge);
+        let again = risk
+            .assess_sign_in(
+                &ctx,
+                Some("u1"),
+                "user:u1",
+                "net:192.0.2.1",
+                false,
+                2,
+                b"pw",
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            again.verdict,
+            Verdict::Block,
+            "the source already failed on it"
+        );
+        let unknown = risk
+            .assess_sign_in(&ctx, None, "name:x", "net:192.0.2.1", false, 1, b"pw")
+            .await
+            .unwrap();
+        assert_eq!(unknown.verdict, Verdict::Block);
     }
 
     #[tokio::test]
