@@ -64,6 +64,22 @@ impl ResetService {
             self.events.record(e).await?;
             return Err(DomainError::RateLimited { retry_after });
         }
+        // Everything that depends on whether the account exists (the lookup, the token and
+        // mail writes) runs after the answer, so the answer's timing cannot tell. A crash in
+        // between loses the request: the page asks nothing more of the user than a retry.
+        let this = self.clone();
+        let ctx = ctx.clone();
+        let email = email.to_owned();
+        tokio::spawn(async move {
+            if let Err(e) = this.send_link(&ctx, &email).await {
+                tracing::warn!(error = %e, "password reset request failed");
+            }
+        });
+        Ok(())
+    }
+
+    /// The work behind `request`: a token and a mail when `email` has an account.
+    async fn send_link(&self, ctx: &RequestContext, email: &str) -> Result<(), DomainError> {
         let now = self.clock.now();
         let account = self.accounts.find_by_email(email).await?;
         let mut event = AuthEvent::new(EventKind::PasswordResetRequested, ctx, now).username(email);
