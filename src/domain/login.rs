@@ -407,6 +407,12 @@ impl LoginService {
         Ok(())
     }
 
+    /// Whether a "wasn't you?" link token is valid and unexpired (the confirmation page is only
+    /// shown for one).
+    pub fn not_me_link_is_valid(&self, token: &str) -> bool {
+        token.len() <= 512 && self.protection.check_link_token("not_me", token).is_some()
+    }
+
     /// "Wasn't you?": the owner reports a sign-in. Every session and OAuth grant of the account
     /// ends; the event (`session_revoked`, decision `reported_not_me`) labels the report for the
     /// risk model. The user id if the token was valid.

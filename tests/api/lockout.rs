@@ -489,6 +489,13 @@ async fn a_new_device_is_reported_and_wasnt_me_signs_out_everywhere() {
     // A forged token changes nothing (a fresh browser: the reporter's session ended).
     let fresh = new_client();
     let page = read(fresh.get(app.url("/not-me?token=x")).send().await.unwrap()).await;
+    assert_eq!(
+        page.status,
+        StatusCode::BAD_REQUEST,
+        "no confirmation for a forged link"
+    );
+    assert!(!page.body.contains("Sign out everywhere"));
+    let page = read(fresh.get(app.url("/login")).send().await.unwrap()).await;
     let forged = read(
         fresh
             .post(app.url("/not-me"))

@@ -1,6 +1,6 @@
 //! `GET|POST /not-me?token=`: the "wasn't you?" link of the new-sign-in mail. The GET only asks
-//! (mail scanners fetch links); the POST signs out every session and grant, then leads to a
-//! password reset.
+//! (mail scanners fetch links), and only for a valid link (otherwise a 400 page says it does not
+//! work); the POST signs out every session and grant, then leads to a password reset.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -55,11 +55,15 @@ pub async fn not_me_get(
     Query(q): Query<NotMeQuery>,
 ) -> Result<Response, HttpError> {
     let token = q.token.unwrap_or_default();
+    let valid = state.login.not_me_link_is_valid(&token);
     let page = NotMePage {
         csrf_token: session.csrf_token(&state).await?,
-        token,
-        valid: true,
+        token: if valid { token } else { String::new() },
+        valid,
     };
+    if !valid {
+        return Ok((StatusCode::BAD_REQUEST, page).into_response());
+    }
     Ok(page.into_response())
 }
 
