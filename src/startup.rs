@@ -315,11 +315,12 @@ impl Application {
             self.state.config.mail_poll,
         ));
         let throttle = self.state.throttle.clone();
+        let events = self.state.events.clone();
         let evict = tokio::spawn(async move {
             let mut tick = tokio::time::interval(tokio::time::Duration::from_secs(60));
             loop {
                 tick.tick().await;
-                let left = throttle.evict_idle();
+                let left = throttle.evict_idle() + events.evict_idle();
                 metrics::gauge!("authd_rate_limit_keys").set(left as f64);
             }
         });

@@ -2,16 +2,31 @@
 //! `tracing` under the target `authd::event`. Events never carry secrets: the types above have
 //! no field for a password, token, code or cookie.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use crate::events::AuthEvent;
+use governor::{Quota, RateLimiter};
+
+use crate::events::{AuthEvent, EventKind};
 use crate::storage::EventStore;
 use crate::storage::error::StoreError;
+
+/// Refusal events (`rate_limited`, `token_rejected`) stored per client address and minute;
+/// beyond it they are only counted (`authd_events_suppressed_total`), so a flood of refused
+/// requests cannot become a flood of database writes.
+pub const REFUSALS_PER_IP_PER_MINUTE: u32 = 30;
+
+type Budget = RateLimiter<
+    std::net::IpAddr,
+    governor::state::keyed::DefaultKeyedStateStore<std::net::IpAddr>,
+    governor::clock::DefaultClock,
+>;
 
 /// Stores and traces auth events. Cheap to clone.
 #[derive(Clone)]
 pub struct EventSink {
     store: Arc<dyn EventStore>,
+    refusals: Arc<Budget>,
 }
 
 impl std::fmt::Debug for EventSink {
@@ -23,14 +38,60 @@ impl std::fmt::Debug for EventSink {
 impl EventSink {
     /// A sink writing to `store`.
     pub fn new(store: Arc<dyn EventStore>) -> Self {
-        Self { store }
+        let n = NonZeroU32::new(REFUSALS_PER_IP_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
+        Self {
+            store,
+            refusals: Arc::new(RateLimiter::keyed(Quota::per_minute(n))),
+        }
+    }
+
+    /// Whether a refusal event from this address still fits its budget (other kinds always do).
+    fn within_budget(&self, event: &AuthEvent) -> bool {
+        if !matches!(
+            event.kind,
+            EventKind::RateLimited | EventKind::TokenRejected
+        ) {
+            return true;
+        }
+        // The network (IPv6 /64), as the rate limits key it.
+        let Some(ip) = event
+            .ip
+            .as_deref()
+            .and_then(|i| i.parse::<std::net::IpAddr>().ok())
+            .map(|ip| match ip {
+                std::net::IpAddr::V6(v6) => {
+                    let s = v6.segments();
+                    std::net::IpAddr::from([s[0], s[1], s[2], s[3], 0, 0, 0, 0])
+                }
+                v4 => v4,
+            })
+        else {
+            return true;
+        };
+        if self.refusals.check_key(&ip).is_ok() {
+            return true;
+        }
+        metrics::counter!("authd_events_suppressed_total", "kind" => event.kind.as_str())
+            .increment(1);
+        false
+    }
+
+    /// Drops idle addresses from the refusal budget (memory stays bounded); run periodically.
+    pub fn evict_idle(&self) -> usize {
+        self.refusals.retain_recent();
+        self.refusals.shrink_to_fit();
+        self.refusals.len()
     }
 
     /// Records an event: written to the database first, then traced.
     ///
     /// Writing synchronously means a graceful shutdown has nothing left to flush, and an event
-    /// that was traced is always also stored.
+    /// that was traced is always also stored. Refusal events beyond their per-address budget
+    /// are counted, not stored.
     pub async fn record(&self, event: AuthEvent) -> Result<(), StoreError> {
+        if !self.within_budget(&event) {
+            return Ok(());
+        }
         self.store.insert(&event).await?;
         trace(&event);
         Ok(())

@@ -587,3 +587,27 @@ async fn client_secret_post_and_userinfo_by_post() {
             .starts_with("Bearer")
     );
 }
+
+#[tokio::test]
+async fn a_flood_of_refused_tokens_is_counted_not_written_row_by_row() {
+    let app = spawn_app().await;
+    for i in 0..80 {
+        let (status, _) = app.userinfo(&format!("garbage.{i}.token")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let stored = app
+        .events()
+        .await
+        .iter()
+        .filter(|e| e.kind == EventKind::TokenRejected)
+        .count();
+    assert!(
+        (1..=authd::events::sink::REFUSALS_PER_IP_PER_MINUTE as usize).contains(&stored),
+        "{stored} token_rejected rows for 80 refusals from one address"
+    );
+    let metrics = app.get("/metrics").await.body;
+    assert!(
+        metrics.contains("authd_events_suppressed_total"),
+        "the rest are counted"
+    );
+}
