@@ -53,11 +53,13 @@ impl QueueOutbox {
 impl Outbox for QueueOutbox {
     async fn prepare(&self, to: &str, notice: Notice) -> Result<Option<MailRecord>, DomainError> {
         let now = self.clock.now().unix_timestamp();
-        let recent = self
+        // Spent atomically before rendering: concurrent requests cannot exceed the limit. A
+        // mail whose transaction later fails still spent its slot (fewer mails, never more).
+        let spent = self
             .store
-            .count_recent(to, notice.kind(), now - 3600)
+            .spend_budget(to, notice.kind(), now, 3600)
             .await?;
-        if recent >= hourly_limit(&notice) {
+        if spent > hourly_limit(&notice) {
             return Ok(None);
         }
         let rendered = render(&notice)

@@ -243,10 +243,34 @@ async fn mail_contract(store: &Store) {
             .unwrap()
             .is_empty()
     );
+    // The budget: counted per recipient and kind, restarted after the window.
+    let m = &store.mail;
     assert_eq!(
-        store
-            .mail
-            .count_recent("a@example.com", "password_reset", now - 1)
+        m.spend_budget("a@example.com", "password_reset", now, 3600)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        m.spend_budget("a@example.com", "password_reset", now + 10, 3600)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        m.spend_budget("a@example.com", "lockout", now + 10, 3600)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        m.spend_budget("b@example.com", "password_reset", now + 10, 3600)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        m.spend_budget("a@example.com", "password_reset", now + 3600, 3600)
             .await
             .unwrap(),
         1

@@ -55,12 +55,15 @@ pub trait MailStore: Send + Sync {
         next_attempt_at: i64,
         error: &str,
     ) -> Result<(), StoreError>;
-    /// How many mails of `kind` went (or are going) to `recipient` since `since`.
-    async fn count_recent(
+    /// Spends one mail of `kind` to `recipient` from the budget of the current window (which
+    /// starts with its first mail and lasts `window_secs`) and returns how many the window has
+    /// spent, this one included. One atomic upsert: concurrent callers serialise.
+    async fn spend_budget(
         &self,
         recipient: &str,
         kind: &str,
-        since: i64,
+        now: i64,
+        window_secs: i64,
     ) -> Result<i64, StoreError>;
 }
 

@@ -95,18 +95,24 @@ macro_rules! impl_mail_stores {
                 Ok(())
             }
 
-            async fn count_recent(
+            async fn spend_budget(
                 &self,
                 recipient: &str,
                 kind: &str,
-                since: i64,
+                now: i64,
+                window_secs: i64,
             ) -> Result<i64, $crate::storage::error::StoreError> {
                 let (n,): (i64,) = sqlx::query_as(
-                    "select count(*) from mail_queue where recipient = $1 and kind = $2 and created_at >= $3",
+                    "insert into mail_budget (recipient, kind, window_start, sent) values ($1, $2, $3, 1) \
+                     on conflict (recipient, kind) do update set \
+                     sent = case when mail_budget.window_start <= $4 then 1 else mail_budget.sent + 1 end, \
+                     window_start = case when mail_budget.window_start <= $4 then $3 else mail_budget.window_start end \
+                     returning sent",
                 )
                 .bind(recipient)
                 .bind(kind)
-                .bind(since)
+                .bind(now)
+                .bind(now - window_secs)
                 .fetch_one(&self.pool)
                 .await?;
                 Ok(n)
