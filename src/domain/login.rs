@@ -175,8 +175,19 @@ impl LoginService {
             // A risky attempt meets the challenge whether or not the password was right (no
             // oracle); with the right one, the owner is told someone has it.
             if success && let Some(a) = &account {
-                self.protection.take_back(&counter, &source).await?;
-                self.new_device_alert(ctx, a).await?;
+                // After the answer, so its timing does not tell a right password from a wrong
+                // one (that would confirm stuffed pairs).
+                let (this, ctx, a) = (self.clone(), ctx.clone(), a.clone());
+                let (counter, source) = (counter.clone(), source.clone());
+                tokio::spawn(async move {
+                    let done = async {
+                        this.protection.take_back(&counter, &source).await?;
+                        this.new_device_alert(&ctx, &a).await
+                    };
+                    if let Err(e) = done.await {
+                        tracing::warn!(error = %e, "alert after a risk challenge failed");
+                    }
+                });
             } else {
                 self.risk
                     .failed(password.expose_secret().as_bytes(), &counter);
