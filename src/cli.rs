@@ -259,7 +259,7 @@ async fn model(config: Config, command: ModelCommand) -> anyhow::Result<()> {
             let metrics = metrics?;
             print_json(&json!({
                 "version": model.version,
-                "features": crate::domain::risk::model::feature_names(),
+                "features": crate::domain::risk::features::NAMES,
                 "weights": model.weights,
                 "intercept": model.intercept,
                 "trained": model.metrics,

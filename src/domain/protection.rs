@@ -186,8 +186,10 @@ impl Protection {
         format!("{device_id}.{user_id}.{}", self.mac(&device_id, user_id))
     }
 
-    /// The device id in `cookie` if it is a valid cookie for `user_id` (constant-time check).
-    pub fn known_device(&self, cookie: Option<&str>, user_id: &str) -> Option<String> {
+    /// The device id in `cookie` if it is a valid cookie for `user_id` (constant-time check);
+    /// sign-ins resolve the cookie in `count_sign_in`.
+    #[cfg(test)]
+    fn known_device(&self, cookie: Option<&str>, user_id: &str) -> Option<String> {
         self.device_claim(cookie?)
             .filter(|(_, user)| user == user_id)
             .map(|(device, _)| device)

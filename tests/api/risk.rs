@@ -228,7 +228,9 @@ async fn userinfo_from_many_networks_is_recorded_as_risky() {
     let web = app.web_client().await;
     let tokens = app.tokens_for(&web, &user, "openid").await;
     let at = crate::helpers::str_of(&tokens, "access_token").to_owned();
-    for ip in ["192.0.2.1", "198.51.100.1", "203.0.113.1"] {
+    // The third network twice: a use from a network the token was already seen from is not
+    // scored (or written) again.
+    for ip in ["192.0.2.1", "198.51.100.1", "203.0.113.1", "203.0.113.1"] {
         let resp = crate::helpers::new_client()
             .get(app.url("/userinfo"))
             .bearer_auth(&at)
@@ -433,4 +435,51 @@ async fn the_right_password_from_a_risky_place_meets_the_challenge_and_alerts_th
             .any(|e| e.kind == authd::events::EventKind::AlertSent
                 && e.decision.as_deref() == Some("new_device"))
     );
+}
+
+#[tokio::test]
+async fn refreshes_from_many_networks_are_recorded_as_risky() {
+    let app = spawn_app_with(|v| {
+        v.insert("trusted_proxies".into(), "127.0.0.1/32".into());
+    })
+    .await;
+    let user = app.user().await;
+    let web = app.web_client().await;
+    let tokens = app.tokens_for(&web, &user, "openid").await;
+    let mut refresh = crate::helpers::str_of(&tokens, "refresh_token").to_owned();
+    for ip in ["192.0.2.1", "198.51.100.1", "203.0.113.1"] {
+        let resp = crate::helpers::new_client()
+            .post(app.url("/token"))
+            .basic_auth(&web.id, web.secret.as_deref())
+            .header("x-forwarded-for", ip)
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            reqwest::StatusCode::OK,
+            "the refresh itself is answered"
+        );
+        let body: serde_json::Value = resp.json().await.unwrap();
+        refresh = crate::helpers::str_of(&body, "refresh_token").to_owned();
+    }
+    let flagged: Vec<_> = app
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == authd::events::EventKind::RiskEvaluated)
+        .collect();
+    assert_eq!(flagged.len(), 1, "{flagged:?}");
+    assert!(
+        flagged[0]
+            .decision
+            .as_deref()
+            .unwrap()
+            .starts_with("refresh_token:")
+    );
+    assert_eq!(flagged[0].client_id.as_deref(), Some(web.id.as_str()));
 }

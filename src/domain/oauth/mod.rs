@@ -142,7 +142,8 @@ impl OAuthService {
     }
 
     /// Scores a user token's use in `ctx`; records `risk_evaluated` (with `what` in the
-    /// decision) when the verdict is not `allow` or when `always`. Returns the assessment.
+    /// decision) when the verdict is not `allow` or when `always`. Without `always`, a use from
+    /// a network this token was already seen from is not scored again (`None`).
     pub(crate) async fn score_use(
         &self,
         ctx: &RequestContext,
@@ -155,23 +156,26 @@ impl OAuthService {
         let Some(risk) = &self.risk else {
             return Ok(None);
         };
-        let (score, reasons, verdict) = risk.assess_token_use(user_id, token_id, ctx).await?;
+        let Some((score, reasons, verdict)) = risk
+            .assess_token_use(user_id, token_id, ctx, always)
+            .await?
+        else {
+            return Ok(None);
+        };
         if always || verdict != crate::domain::risk::Verdict::Allow {
-            let mut e = AuthEvent::new(EventKind::RiskEvaluated, ctx, self.clock.now())
-                .user(user_id)
-                .decision(&format!("{what}:{}", verdict.as_str()))
+            let e = self
+                .event(
+                    EventKind::RiskEvaluated,
+                    ctx,
+                    client_id,
+                    Some(user_id),
+                    &format!("{what}:{}", verdict.as_str()),
+                )
                 .risk(Some(crate::events::Risk {
                     score: (score * 10_000.0).round() / 10_000.0,
                     reasons: reasons.clone(),
                     features: None,
                 }));
-            e.client_id = (!client_id.is_empty()).then(|| {
-                client_id
-                    .chars()
-                    .filter(|c| !c.is_control())
-                    .take(128)
-                    .collect()
-            });
             self.events.record(e).await?;
         }
         Ok(Some((score, reasons, verdict)))
@@ -283,6 +287,20 @@ impl OAuthService {
         user_id: Option<&str>,
         decision: &str,
     ) -> Result<(), DomainError> {
+        let e = self.event(kind, ctx, client_id, user_id, decision);
+        Ok(self.events.record(e).await?)
+    }
+
+    /// An OAuth event; the client id (attacker-controlled before authentication) is cleaned
+    /// of control characters and bounded.
+    pub(crate) fn event(
+        &self,
+        kind: EventKind,
+        ctx: &RequestContext,
+        client_id: &str,
+        user_id: Option<&str>,
+        decision: &str,
+    ) -> AuthEvent {
         let mut e = AuthEvent::new(kind, ctx, self.clock.now()).decision(decision);
         e.client_id = (!client_id.is_empty()).then(|| {
             client_id
@@ -291,9 +309,9 @@ impl OAuthService {
                 .take(128)
                 .collect()
         });
-        if let Some(u) = user_id {
-            e = e.user(u);
+        match user_id {
+            Some(u) => e.user(u),
+            None => e,
         }
-        Ok(self.events.record(e).await?)
     }
 }

@@ -9,7 +9,7 @@ use crate::domain::context::RequestContext;
 use crate::domain::error::{DomainError, OAuthCode, oauth};
 use crate::domain::oauth::{OAuthService, digest};
 use crate::domain::tokens::jwt::{self, AccessClaims, Rejection};
-use crate::events::{AuthEvent, EventKind};
+use crate::events::EventKind;
 
 impl OAuthService {
     /// Validates a token without recording anything: signature and claims, then revocation.
@@ -141,21 +141,22 @@ impl OAuthService {
         let answer = |score: f64, decision: &str, reasons: Vec<String>| json!({ "score": score, "decision": decision, "reasons": reasons });
         match self.check_access(token).await? {
             Err(reason) => {
-                let e = AuthEvent::new(EventKind::RiskEvaluated, seen, self.clock.now())
-                    .decision(&format!("risk_api:block; token {reason}"))
+                let why = format!("the token is not valid ({reason})");
+                let e = self
+                    .event(
+                        EventKind::RiskEvaluated,
+                        seen,
+                        &caller.client_id,
+                        None,
+                        &format!("risk_api:block; token {reason}"),
+                    )
                     .risk(Some(crate::events::Risk {
                         score: 1.0,
-                        reasons: vec![format!("the token is not valid ({reason})")],
+                        reasons: vec![why.clone()],
                         features: None,
                     }));
-                let mut e = e;
-                e.client_id = Some(caller.client_id.clone());
                 self.events.record(e).await?;
-                Ok(answer(
-                    1.0,
-                    "block",
-                    vec![format!("the token is not valid ({reason})")],
-                ))
+                Ok(answer(1.0, "block", vec![why]))
             }
             Ok((claims, _)) if claims.sub == claims.client_id => Ok(answer(
                 0.0,

@@ -86,8 +86,6 @@ impl Verdict {
 pub struct Assessment {
     /// Score in [0, 1].
     pub score: f64,
-    /// The Freeman part alone (reported, used for the ROC of that part).
-    pub freeman: f64,
     /// Why, in words.
     pub reasons: Vec<String>,
     /// The numeric features.
@@ -156,18 +154,15 @@ pub const ALLOW_ACCOUNT_SOURCES: i64 = 3;
 pub const ALLOW_SPRAY_ACCOUNTS: i64 = 1;
 
 /// Computes the feature vector and scores it: the benchmarked hot path (no I/O).
-pub fn score(model: &Model, i: &Inputs<'_>) -> (f64, f64, Vec<String>, [f64; FEATURES]) {
+pub fn score(model: &Model, i: &Inputs<'_>) -> (f64, Vec<String>, [f64; FEATURES]) {
     let mut x = [0.0; FEATURES];
     let ratios = i
         .profile
         .map(|p| p.log_ratios(i.observed, &model.population))
         .unwrap_or_default();
-    let mut freeman_llr = 0.0;
     for (slot, r) in x.iter_mut().zip(ratios.iter()) {
         // Clipped: a familiar value lowers the score a little, a new one raises it up to 6.
-        let v = r.unwrap_or(0.0).clamp(-1.0, 6.0);
-        *slot = v;
-        freeman_llr += v;
+        *slot = r.unwrap_or(0.0).clamp(-1.0, 6.0);
     }
     x[8] = if i.known_device { 0.0 } else { 1.0 };
     let days = i.profile.and_then(|p| p.last_at).map_or(0.0, |t| {
@@ -188,10 +183,7 @@ pub fn score(model: &Model, i: &Inputs<'_>) -> (f64, f64, Vec<String>, [f64; FEA
     // The interaction a linear model cannot build itself: novelty of place *and* browser state.
     x[18] = if i.known_device { 0.0 } else { x[0].max(0.0) };
     let (s, reasons) = model.score(&x);
-    // The Freeman part alone: novelty summed over the categorical features; four nats (a new
-    // network for a user with ~50 sign-ins, or two new values for one with ~7) is the midpoint.
-    let freeman = model::sigmoid(freeman_llr - 4.0);
-    (s, freeman, reasons, x)
+    (s, reasons, x)
 }
 
 /// Speed (km/h, in thousands, capped at 3) needed to get from the last successful sign-in's
@@ -331,7 +323,7 @@ impl RiskService {
                 .accounts_for(password, counter, now.unix_timestamp()),
         };
         let model = self.model();
-        let (s, freeman, reasons, features) = score(
+        let (s, reasons, features) = score(
             &model,
             &Inputs {
                 observed: &observed,
@@ -350,7 +342,6 @@ impl RiskService {
         }
         Ok(Assessment {
             score: s,
-            freeman,
             reasons,
             features,
             observed,
@@ -387,9 +378,18 @@ impl RiskService {
         user_id: &str,
         token_id: &str,
         ctx: &RequestContext,
-    ) -> Result<(f64, Vec<String>, Verdict), DomainError> {
+        always: bool,
+    ) -> Result<Option<(f64, Vec<String>, Verdict)>, DomainError> {
         let now = self.clock.now();
         let observed = self.observe(ctx, now);
+        // A token used again from a network it was already seen from (on this instance) was
+        // scored then: unless asked (`always`), no profile read on the hot path.
+        let (networks, new_network) =
+            self.token_networks
+                .seen(token_id, &observed.prefix, observed.at);
+        if !always && !new_network {
+            return Ok(None);
+        }
         let profile: Option<Profile> = self
             .store
             .profile(user_id)
@@ -399,7 +399,7 @@ impl RiskService {
         // The sign-in model weighs novelty against the device cookie and the velocity
         // counters, none of which a token use has: the per-user (Freeman) part alone answers.
         let model = self.model();
-        let (_, _, _, x) = score(
+        let (_, _, x) = score(
             &model,
             &Inputs {
                 observed: &observed,
@@ -410,7 +410,9 @@ impl RiskService {
             },
         );
         // Novelty over the categorical features (hour excluded: a token is used whenever the
-        // app runs), plus impossible travel since the owner's last sign-in.
+        // app runs), plus impossible travel since the owner's last sign-in; four nats (a new
+        // network for a user with ~50 sign-ins, or two new values for one with ~7) is the
+        // midpoint.
         let mut s = model::sigmoid(x.iter().take(7).sum::<f64>() + 2.5 * x[16] - 4.0);
         // Reasons: the categorical features that were new for this user (hour excluded: a
         // token is used whenever the app runs).
@@ -421,9 +423,6 @@ impl RiskService {
             .filter(|(_, v)| **v > 1.0)
             .map(|(i, _)| features::reason_text(i).to_owned())
             .collect();
-        let networks = self
-            .token_networks
-            .seen(token_id, &observed.prefix, observed.at);
         if networks >= 3 {
             s = s.max(0.9);
             reasons.insert(0, format!("the token was used from {networks} networks"));
@@ -431,7 +430,7 @@ impl RiskService {
         if reasons.is_empty() {
             reasons.push("a context this account has used before".into());
         }
-        Ok((s, reasons, self.verdict(s)))
+        Ok(Some((s, reasons, self.verdict(s))))
     }
 }
 
@@ -445,8 +444,9 @@ impl TokenNetworks {
     const MAX_TOKENS: usize = 100_000;
     const MAX_NETWORKS: usize = 16;
 
-    /// Records `prefix` for `token_id`; returns how many distinct networks it has been seen from.
-    fn seen(&self, token_id: &str, prefix: &str, now: i64) -> usize {
+    /// Records `prefix` for `token_id`; returns how many distinct networks it has been seen
+    /// from, and whether `prefix` is new for it.
+    fn seen(&self, token_id: &str, prefix: &str, now: i64) -> (usize, bool) {
         let mut map = self
             .seen
             .lock()
@@ -461,10 +461,11 @@ impl TokenNetworks {
             .entry(token_id.to_owned())
             .or_insert_with(|| (Vec::new(), now));
         entry.1 = now;
-        if !entry.0.iter().any(|p| p == prefix) && entry.0.len() < Self::MAX_NETWORKS {
+        let new = !entry.0.iter().any(|p| p == prefix);
+        if new && entry.0.len() < Self::MAX_NETWORKS {
             entry.0.push(prefix.to_owned());
         }
-        entry.0.len()
+        (entry.0.len(), new)
     }
 }
 
@@ -502,7 +503,7 @@ mod tests {
     }
 
     fn run(p: &Profile, o: &Observed, known_device: bool, v: Velocity) -> (f64, Vec<String>) {
-        let (s, _, reasons, _) = score(
+        let (s, reasons, _) = score(
             &Model::prior(),
             &Inputs {
                 observed: o,
@@ -583,9 +584,9 @@ mod tests {
         );
         assert!(stuffing.0 > 0.9, "{}", stuffing.0);
         assert!(
-            stuffing.2[0].contains("credential stuffing"),
+            stuffing.1[0].contains("credential stuffing"),
             "{:?}",
-            stuffing.2
+            stuffing.1
         );
     }
 

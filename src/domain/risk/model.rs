@@ -16,7 +16,7 @@ use linfa::prelude::*;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::risk::features::{FEATURES, NAMES, reason_text};
+use crate::domain::risk::features::{FEATURES, reason_text};
 use crate::domain::risk::profile::Population;
 
 /// Hand-set weights used until a model is trained (see docs/risk.md for their reasoning).
@@ -288,11 +288,6 @@ pub fn tpr_at_fpr(scored: &[(f64, bool)], max_fpr: f64) -> Option<f64> {
     let hit = scored.iter().filter(|s| s.1 && s.0 > threshold).count();
     #[allow(clippy::cast_precision_loss)]
     Some(hit as f64 / pos as f64)
-}
-
-/// The names of the features, for `model eval` output.
-pub fn feature_names() -> &'static [&'static str] {
-    &NAMES
 }
 
 #[cfg(test)]
