@@ -35,11 +35,14 @@ async fn main() -> anyhow::Result<()> {
         ProtectionSettings::default(),
     )
     .await?;
-    let throttle = Throttle::new(Limits {
-        login_per_ip: 1_000_000_000,
-        login_per_account: 1_000_000_000,
-        ..Limits::default()
-    });
+    let throttle = Throttle::new(
+        Limits {
+            login_per_ip: 1_000_000_000,
+            login_per_account: 1_000_000_000,
+            ..Limits::default()
+        },
+        Arc::new(SystemClock),
+    );
 
     // One argon2id verification (production parameters), median of 21 after 3 warm-ups.
     let hasher = PasswordHasher::new(HashParams::default(), 1, 0)?;

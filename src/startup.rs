@@ -54,9 +54,9 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
     let store = crate::storage::connect(&config.database_url, config.database_max_connections)
         .await
         .context("AUTHD_DATABASE_URL: cannot open or migrate the database")?;
-    let events = EventSink::new(store.events.clone());
+    let events = EventSink::new(store.events.clone(), deps.clock.clone());
     let hasher = PasswordHasher::new(config.hash_params, config.hash_workers, config.hash_queue)?;
-    let throttle = Throttle::new(config.rate_limits);
+    let throttle = Throttle::new(config.rate_limits, deps.clock.clone());
     let accounts = AccountService::new(
         store.accounts.clone(),
         hasher,

@@ -55,6 +55,23 @@ impl Clock for FakeClock {
     }
 }
 
+/// The injected clock seen through governor's `Clock` trait, so every rate window (the
+/// throttle's buckets, the refusal-event budget) moves with the same time as the rest of authd:
+/// with a `FakeClock` a budget refills only when a test advances the clock, never because the
+/// machine was slow.
+#[derive(Debug, Clone)]
+pub struct RateClock(pub std::sync::Arc<dyn Clock>);
+
+impl governor::clock::Clock for RateClock {
+    type Instant = governor::nanos::Nanos;
+
+    fn now(&self) -> Self::Instant {
+        let since_epoch = self.0.now() - OffsetDateTime::UNIX_EPOCH;
+        // Before 1970 (never in practice) saturates to zero rather than wrapping.
+        governor::nanos::Nanos::new(u64::try_from(since_epoch.whole_nanoseconds()).unwrap_or(0))
+    }
+}
+
 /// A source of random bytes (for CSRF tokens, ids and generated secrets).
 pub trait Random: Send + Sync + std::fmt::Debug {
     /// Fills `buf` with random bytes.
@@ -90,6 +107,22 @@ mod tests {
         let clock = FakeClock::new(start);
         clock.advance(Duration::minutes(5));
         assert_eq!(clock.now(), start + Duration::minutes(5));
+    }
+
+    #[test]
+    fn rate_clock_follows_the_injected_clock() {
+        use governor::clock::{Clock as _, Reference as _};
+        let fake = std::sync::Arc::new(FakeClock::new(
+            time::macros::datetime!(2026-01-01 00:00 UTC),
+        ));
+        let rate = RateClock(fake.clone());
+        let before = rate.now();
+        fake.advance(Duration::seconds(3));
+        let after = rate.now();
+        assert_eq!(
+            after.duration_since(before),
+            governor::nanos::Nanos::from(std::time::Duration::from_secs(3))
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use governor::clock::{Clock as GovernorClock, DefaultClock};
+use governor::clock::Clock as GovernorClock;
+
+use crate::domain::clock::{Clock, RateClock};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
@@ -97,10 +99,11 @@ type Keyed<C> = RateLimiter<
     governor::middleware::NoOpMiddleware<<C as GovernorClock>::Instant>,
 >;
 
-/// The limiters. Cheap to clone. Governor keeps its own monotonic clock (`C`, fake in tests):
-/// bursts are about seconds of real time, not about the wall clock authd injects elsewhere.
+/// The limiters. Cheap to clone. The buckets run on the injected clock (`RateClock`), so a test
+/// with a `FakeClock` sees a budget refill only when it advances the clock, whatever the speed
+/// of the machine.
 #[derive(Clone)]
-pub struct Throttle<C: GovernorClock = DefaultClock> {
+pub struct Throttle<C: GovernorClock = RateClock> {
     login_ip: Arc<Keyed<C>>,
     login_account: Arc<Keyed<C>>,
     register_ip: Arc<Keyed<C>>,
@@ -115,9 +118,9 @@ impl<C: GovernorClock> std::fmt::Debug for Throttle<C> {
 }
 
 impl Throttle {
-    /// Builds the limiters on the real monotonic clock.
-    pub fn new(limits: Limits) -> Self {
-        Self::with_clock(limits, DefaultClock::default())
+    /// Builds the limiters on the injected clock.
+    pub fn new(limits: Limits, clock: std::sync::Arc<dyn Clock>) -> Self {
+        Self::with_clock(limits, RateClock(clock))
     }
 }
 
@@ -198,10 +201,13 @@ mod tests {
 
     #[test]
     fn bursts_are_cut_and_keys_are_independent() {
-        let t = Throttle::new(Limits {
-            login_per_ip: 3,
-            ..Limits::default()
-        });
+        let t = Throttle::with_clock(
+            Limits {
+                login_per_ip: 3,
+                ..Limits::default()
+            },
+            governor::clock::FakeRelativeClock::default(),
+        );
         let ip = ThrottleKey::net("192.0.2.1".parse().unwrap());
         for _ in 0..3 {
             assert!(t.check(Door::Login, std::slice::from_ref(&ip)).is_ok());

@@ -19,7 +19,8 @@ pub const REFUSALS_PER_IP_PER_MINUTE: u32 = 30;
 type Budget = RateLimiter<
     std::net::IpAddr,
     governor::state::keyed::DefaultKeyedStateStore<std::net::IpAddr>,
-    governor::clock::DefaultClock,
+    crate::domain::clock::RateClock,
+    governor::middleware::NoOpMiddleware<governor::nanos::Nanos>,
 >;
 
 /// Stores and traces auth events. Cheap to clone.
@@ -36,12 +37,17 @@ impl std::fmt::Debug for EventSink {
 }
 
 impl EventSink {
-    /// A sink writing to `store`.
-    pub fn new(store: Arc<dyn EventStore>) -> Self {
+    /// A sink writing to `store`; the refusal budget runs on `clock` (the injected one), so a
+    /// slow machine cannot refill it between two requests of a test.
+    pub fn new(store: Arc<dyn EventStore>, clock: Arc<dyn crate::domain::clock::Clock>) -> Self {
         let n = NonZeroU32::new(REFUSALS_PER_IP_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
         Self {
             store,
-            refusals: Arc::new(RateLimiter::keyed(Quota::per_minute(n))),
+            refusals: Arc::new(RateLimiter::new(
+                Quota::per_minute(n),
+                governor::state::keyed::DefaultKeyedStateStore::default(),
+                crate::domain::clock::RateClock(clock),
+            )),
         }
     }
 
