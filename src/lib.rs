@@ -5,7 +5,8 @@
 
 /// Command-line interface: `serve`, `migrate`, `user add`.
 pub mod cli;
-/// Configuration: defaults → TOML file → `AUTHD_*` environment, validated at start.
+/// Configuration: defaults → TOML file → `AUTHD_*` environment → `*_FILE` secrets, validated
+/// at start.
 pub mod config;
 /// Business rules: accounts, passwords, sessions policy, login orchestration.
 pub mod domain;

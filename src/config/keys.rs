@@ -1,0 +1,481 @@
+//! The one key table: every configuration key with its default as shown, whether it is a
+//! secret (then also readable from `AUTHD_<KEY>_FILE`) and its meaning. Parsing reads keys only
+//! through these entries, unknown keys are those missing here, and README.md's configuration
+//! table is this table rendered (a unit test compares them). Imports nothing of the crate.
+
+/// A key's default, as the README shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shown {
+    /// A literal value: what the parser reads when the key is unset; shown in backticks.
+    Value(&'static str),
+    /// No value: the feature is off, or another key decides.
+    Empty,
+    /// Worked out at start; the text says how (the parser computes it).
+    Computed(&'static str),
+}
+
+/// One configuration key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Key {
+    /// Lower case, without the `AUTHD_` prefix: the TOML key.
+    pub(crate) name: &'static str,
+    /// The default as shown.
+    pub(crate) default: Shown,
+    /// Secret-valued: also readable from the file named by `AUTHD_<KEY>_FILE`.
+    pub(crate) secret: bool,
+    /// One line of meaning (Markdown).
+    pub(crate) meaning: &'static str,
+}
+
+use Shown::{Computed, Empty, Value};
+
+const fn key(name: &'static str, default: Shown, meaning: &'static str) -> Key {
+    Key {
+        name,
+        default,
+        secret: false,
+        meaning,
+    }
+}
+
+const fn secret(name: &'static str, default: Shown, meaning: &'static str) -> Key {
+    Key {
+        name,
+        default,
+        secret: true,
+        meaning,
+    }
+}
+
+pub(crate) const DATABASE_URL: Key = secret(
+    "database_url",
+    Value("sqlite://authd.db?mode=rwc"),
+    "`sqlite://…` or `postgres://…`",
+);
+pub(crate) const DATABASE_MAX_CONNECTIONS: Key = key(
+    "database_max_connections",
+    Value("10"),
+    "database pool size",
+);
+pub(crate) const BIND: Key = key(
+    "bind",
+    Value("127.0.0.1:8080"),
+    "listen address (`:0` picks a free port)",
+);
+pub(crate) const ISSUER: Key = key(
+    "issuer",
+    Value("http://127.0.0.1:8080"),
+    "public base URL; https turns on `Secure`/`__Host-` cookies and HSTS",
+);
+pub(crate) const TRUSTED_PROXIES: Key = key(
+    "trusted_proxies",
+    Empty,
+    "comma-separated CIDRs whose `X-Forwarded-For` is believed",
+);
+pub(crate) const LOG_FORMAT: Key = key(
+    "log_format",
+    Value("pretty"),
+    "`pretty` or `json` (logs go to stderr; `RUST_LOG` filters)",
+);
+pub(crate) const SMTP_URL: Key = secret(
+    "smtp_url",
+    Empty,
+    "SMTP server (`smtp://host:port`, `smtp://host:587?tls=required`, `smtps://user:pass@host`); empty = write `.eml` files to `AUTHD_MAIL_DIR`",
+);
+pub(crate) const MAIL_DIR: Key = key("mail_dir", Value("outbox"), "where mail goes without SMTP");
+pub(crate) const MAIL_FROM: Key = key(
+    "mail_from",
+    Value("authd <no-reply@localhost>"),
+    "sender of every mail",
+);
+pub(crate) const MAIL_POLL_MS: Key = key(
+    "mail_poll_ms",
+    Value("1000"),
+    "how often the mail worker looks for due mail (10–60000)",
+);
+pub(crate) const CAPTCHA: Key = key(
+    "captcha",
+    Value("builtin"),
+    "`builtin`, `turnstile`, `hcaptcha`, `recaptcha`, `test`",
+);
+pub(crate) const CAPTCHA_SITE_KEY: Key = key(
+    "captcha_site_key",
+    Empty,
+    "the widget's site key; needed by `turnstile`, `hcaptcha`, `recaptcha`",
+);
+pub(crate) const CAPTCHA_SECRET: Key = secret(
+    "captcha_secret",
+    Empty,
+    "the provider's secret for verifying answers; needed by `turnstile`, `hcaptcha`, `recaptcha`",
+);
+pub(crate) const CAPTCHA_VERIFY_URL: Key = key(
+    "captcha_verify_url",
+    Computed("the provider's"),
+    "where to verify CAPTCHA tokens",
+);
+pub(crate) const CAPTCHA_TEST_ANSWER: Key = key(
+    "captcha_test_answer",
+    Empty,
+    "with `AUTHD_CAPTCHA=test` only (the answer that passes); refused otherwise",
+);
+pub(crate) const REGISTRATION: Key = key("registration", Value("open"), "`open` or `closed`");
+pub(crate) const GEOIP_DB: Key = key(
+    "geoip_db",
+    Empty,
+    "MaxMind-format `.mmdb` (GeoLite2 or the flat ip-location-db shape) for the risk engine's country, ASN and travel features; without it they drop out",
+);
+pub(crate) const SESSION_IDLE_TIMEOUT_SECS: Key = key(
+    "session_idle_timeout_secs",
+    Value("1800"),
+    "a session unused this long ends",
+);
+pub(crate) const SESSION_LIFETIME_SECS: Key = key(
+    "session_lifetime_secs",
+    Value("43200"),
+    "a session ends this long after sign-in",
+);
+pub(crate) const ARGON2_MEMORY_KIB: Key =
+    key("argon2_memory_kib", Value("19456"), "argon2id memory");
+pub(crate) const ARGON2_ITERATIONS: Key =
+    key("argon2_iterations", Value("2"), "argon2id iterations");
+pub(crate) const ARGON2_PARALLELISM: Key = key("argon2_parallelism", Value("1"), "argon2id lanes");
+pub(crate) const HASH_WORKERS: Key = key(
+    "hash_workers",
+    Computed("number of cores"),
+    "password hashes running at once",
+);
+pub(crate) const HASH_QUEUE: Key = key(
+    "hash_queue",
+    Computed("32 × workers"),
+    "hashes allowed to wait; beyond that `503` + `Retry-After: 1`",
+);
+pub(crate) const MASTER_KEY: Key = secret(
+    "master_key",
+    Empty,
+    "base64 of 32 bytes; seals the private signing keys in the database (AES-256-GCM)",
+);
+pub(crate) const ACCESS_TOKEN_ALG: Key = key(
+    "access_token_alg",
+    Value("ES256"),
+    "`ES256`, `RS256` or `EdDSA` (ID tokens are always RS256)",
+);
+pub(crate) const ACCESS_TOKEN_TTL_SECS: Key = key(
+    "access_token_ttl_secs",
+    Value("600"),
+    "access-token lifetime",
+);
+pub(crate) const ID_TOKEN_TTL_SECS: Key =
+    key("id_token_ttl_secs", Value("3600"), "ID-token lifetime");
+pub(crate) const AUTH_CODE_TTL_SECS: Key = key(
+    "auth_code_ttl_secs",
+    Value("60"),
+    "authorization-code lifetime",
+);
+pub(crate) const REFRESH_IDLE_SECS: Key = key(
+    "refresh_idle_secs",
+    Value("1209600"),
+    "an unused refresh token expires (14 days)",
+);
+pub(crate) const REFRESH_LIFETIME_SECS: Key = key(
+    "refresh_lifetime_secs",
+    Value("2592000"),
+    "a grant's refresh tokens end (30 days after sign-in)",
+);
+pub(crate) const BEARER_CACHE_SECS: Key = key(
+    "bearer_cache_secs",
+    Value("1"),
+    "how long an instance reuses a passed bearer check (0–60; 0 = off); introspection never does",
+);
+pub(crate) const RATE_LOGIN_PER_IP: Key = key(
+    "rate_login_per_ip",
+    Value("30"),
+    "sign-in attempts per minute per client network (IPv4 address, IPv6 /64), per instance; then `429` + `Retry-After`",
+);
+pub(crate) const RATE_LOGIN_PER_ACCOUNT: Key = key(
+    "rate_login_per_account",
+    Value("30"),
+    "sign-in attempts per minute per attempted account, per instance (generous on purpose: it must not let an attacker lock the owner out)",
+);
+pub(crate) const RATE_REGISTER_PER_IP: Key = key(
+    "rate_register_per_ip",
+    Value("10"),
+    "registrations per minute per client network",
+);
+pub(crate) const RATE_TOKEN_PER_CLIENT: Key = key(
+    "rate_token_per_client",
+    Value("6000"),
+    "token requests per minute per OAuth client",
+);
+pub(crate) const CHALLENGE_AFTER: Key = key(
+    "challenge_after",
+    Value("3"),
+    "failures per account and source before a CAPTCHA is required (0: always)",
+);
+pub(crate) const BLOCK_AFTER: Key = key(
+    "block_after",
+    Value("10"),
+    "failures per account and source before the source is blocked",
+);
+pub(crate) const BLOCK_SECS: Key = key(
+    "block_secs",
+    Value("300"),
+    "first block; each further block doubles (at most a day)",
+);
+pub(crate) const LOCK_AFTER: Key = key(
+    "lock_after",
+    Value("30"),
+    "failures from unknown sources, summed, before the account is locked for them",
+);
+pub(crate) const LOCK_SECS: Key = key("lock_secs", Value("3600"), "how long that lock lasts");
+pub(crate) const FAILURE_WINDOW_SECS: Key = key(
+    "failure_window_secs",
+    Value("900"),
+    "the window failures are counted in (also the risk engine's velocity window)",
+);
+pub(crate) const FAILURE_DELAY_MS: Key = key(
+    "failure_delay_ms",
+    Value("250"),
+    "the delay rung: each failed answer after the first waits this much longer (at most 2 s)",
+);
+pub(crate) const RISK_CHALLENGE_AT: Key = key(
+    "risk_challenge_at",
+    Value("0.5"),
+    "risk score at which a sign-in needs the challenge even with the right password",
+);
+pub(crate) const RISK_BLOCK_AT: Key = key(
+    "risk_block_at",
+    Value("0.995"),
+    "risk score at which a sign-in is refused for `AUTHD_BLOCK_SECS`",
+);
+pub(crate) const RISK_TRAIN_SECS: Key = key(
+    "risk_train_secs",
+    Value("86400"),
+    "how often `serve` retrains the risk model from the event log (0 = never; every instance loads a new model within 30 s)",
+);
+
+/// Every key, in the README's order.
+pub(crate) const ALL: &[Key] = &[
+    DATABASE_URL,
+    DATABASE_MAX_CONNECTIONS,
+    BIND,
+    ISSUER,
+    TRUSTED_PROXIES,
+    LOG_FORMAT,
+    SMTP_URL,
+    MAIL_DIR,
+    MAIL_FROM,
+    MAIL_POLL_MS,
+    CAPTCHA,
+    CAPTCHA_SITE_KEY,
+    CAPTCHA_SECRET,
+    CAPTCHA_VERIFY_URL,
+    CAPTCHA_TEST_ANSWER,
+    REGISTRATION,
+    GEOIP_DB,
+    SESSION_IDLE_TIMEOUT_SECS,
+    SESSION_LIFETIME_SECS,
+    ARGON2_MEMORY_KIB,
+    ARGON2_ITERATIONS,
+    ARGON2_PARALLELISM,
+    HASH_WORKERS,
+    HASH_QUEUE,
+    MASTER_KEY,
+    ACCESS_TOKEN_ALG,
+    ACCESS_TOKEN_TTL_SECS,
+    ID_TOKEN_TTL_SECS,
+    AUTH_CODE_TTL_SECS,
+    REFRESH_IDLE_SECS,
+    REFRESH_LIFETIME_SECS,
+    BEARER_CACHE_SECS,
+    RATE_LOGIN_PER_IP,
+    RATE_LOGIN_PER_ACCOUNT,
+    RATE_REGISTER_PER_IP,
+    RATE_TOKEN_PER_CLIENT,
+    CHALLENGE_AFTER,
+    BLOCK_AFTER,
+    BLOCK_SECS,
+    LOCK_AFTER,
+    LOCK_SECS,
+    FAILURE_WINDOW_SECS,
+    FAILURE_DELAY_MS,
+    RISK_CHALLENGE_AT,
+    RISK_BLOCK_AT,
+    RISK_TRAIN_SECS,
+];
+
+/// The suffix that names a file holding a secret's value.
+pub(crate) const FILE_SUFFIX: &str = "_file";
+
+/// The entry named `name` (lower case, without the prefix).
+pub(crate) fn find(name: &str) -> Option<&'static Key> {
+    ALL.iter().find(|k| k.name == name)
+}
+
+/// `AUTHD_` + the upper-cased name: how errors and the README spell a key.
+pub(crate) fn var_name(name: &str) -> String {
+    format!("AUTHD_{}", name.to_uppercase())
+}
+
+impl Key {
+    /// The environment variable, e.g. `AUTHD_BIND`.
+    pub(crate) fn var(&self) -> String {
+        var_name(self.name)
+    }
+
+    /// Its file variant, e.g. `AUTHD_MASTER_KEY_FILE`.
+    pub(crate) fn file_var(&self) -> String {
+        var_name(&format!("{}{FILE_SUFFIX}", self.name))
+    }
+
+    /// The README's cells: variable (with its `_FILE` variant for a secret), default, meaning.
+    #[cfg(test)]
+    pub(crate) fn readme_cells(&self) -> [String; 3] {
+        let var = if self.secret {
+            format!("`{}` or `{}`", self.var(), self.file_var())
+        } else {
+            format!("`{}`", self.var())
+        };
+        let default = match self.default {
+            Value(v) => format!("`{v}`"),
+            Empty => "empty".to_owned(),
+            Computed(how) => how.to_owned(),
+        };
+        [var, default, self.meaning.to_owned()]
+    }
+}
+
+/// README.md's configuration table, rendered from [`ALL`] (the README test prints it).
+#[cfg(test)]
+pub(crate) fn readme_table() -> String {
+    let mut out = String::from("| variable | default | meaning |\n| --- | --- | --- |\n");
+    for key in ALL {
+        out.push_str(&format!("| {} |\n", key.readme_cells().join(" | ")));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+
+    #[test]
+    fn names_are_unique_lower_case_and_never_end_in_file() {
+        let mut seen = BTreeSet::new();
+        for k in ALL {
+            assert!(seen.insert(k.name), "{} twice", k.name);
+            assert_eq!(k.name, k.name.to_lowercase());
+            assert!(!k.name.ends_with(FILE_SUFFIX), "{} ends in _file", k.name);
+            assert!(!k.meaning.contains('|') && !k.meaning.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn the_secrets_are_those_the_interface_names() {
+        let secrets: Vec<_> = ALL.iter().filter(|k| k.secret).map(|k| k.var()).collect();
+        assert_eq!(
+            secrets,
+            [
+                "AUTHD_DATABASE_URL",
+                "AUTHD_SMTP_URL",
+                "AUTHD_CAPTCHA_SECRET",
+                "AUTHD_MASTER_KEY"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_key_of_the_interface_table_that_authd_implements_is_here() {
+        // INTERFACE.md's table also lists AUTHD_PRODUCT_NAME and AUTHD_METRICS_BIND, which
+        // authd does not implement yet; they are deliberately absent.
+        for var in [
+            "DATABASE_URL",
+            "BIND",
+            "ISSUER",
+            "TRUSTED_PROXIES",
+            "SMTP_URL",
+            "MAIL_DIR",
+            "MAIL_FROM",
+            "CAPTCHA",
+            "CAPTCHA_TEST_ANSWER",
+            "GEOIP_DB",
+            "REGISTRATION",
+            "LOG_FORMAT",
+            "MASTER_KEY",
+            "CAPTCHA_SECRET",
+        ] {
+            assert!(find(&var.to_lowercase()).is_some(), "AUTHD_{var} missing");
+        }
+    }
+
+    /// README.md's configuration table, row by row: key name → the three cells.
+    fn readme_rows() -> (Vec<String>, BTreeMap<String, [String; 3]>) {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("\n## Configuration\n")
+            .nth(1)
+            .expect("README has a Configuration section");
+        let section = section.split("\n## ").next().unwrap();
+        let mut order = Vec::new();
+        let mut rows = BTreeMap::new();
+        for line in section.lines().filter(|l| l.starts_with("| `AUTHD_")) {
+            let cells: Vec<String> = line
+                .trim()
+                .trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().to_owned())
+                .collect();
+            let [var, default, meaning]: [String; 3] = cells
+                .try_into()
+                .unwrap_or_else(|c| panic!("README row without three cells: {c:?}"));
+            let name = var
+                .trim_start_matches("`AUTHD_")
+                .split('`')
+                .next()
+                .unwrap()
+                .to_lowercase();
+            order.push(name.clone());
+            assert!(
+                rows.insert(name.clone(), [var, default, meaning]).is_none(),
+                "README lists AUTHD_{} twice",
+                name.to_uppercase()
+            );
+        }
+        (order, rows)
+    }
+
+    #[test]
+    fn the_readme_table_is_the_key_table() {
+        let (order, mut readme) = readme_rows();
+        let mut problems = Vec::new();
+        for key in ALL {
+            match readme.remove(key.name) {
+                None => problems.push(format!("{} is missing from README.md", key.var())),
+                Some(cells) if cells != key.readme_cells() => problems.push(format!(
+                    "{} differs:\n  README: {}\n  table:  {}",
+                    key.var(),
+                    cells.join(" | "),
+                    key.readme_cells().join(" | ")
+                )),
+                Some(_) => {}
+            }
+        }
+        for extra in readme.keys() {
+            problems.push(format!(
+                "{} is in README.md but not in the key table",
+                var_name(extra)
+            ));
+        }
+        let expected: Vec<&str> = ALL.iter().map(|k| k.name).collect();
+        if problems.is_empty() && order != expected {
+            problems.push("README.md lists the keys in another order".to_owned());
+        }
+        assert!(
+            problems.is_empty(),
+            "README.md's configuration table and src/config/keys.rs differ:\n{}\n\nThe table to paste:\n{}",
+            problems.join("\n"),
+            readme_table()
+        );
+    }
+}

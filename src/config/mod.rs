@@ -1,0 +1,420 @@
+//! Configuration: the typed [`Config`] and its checks across fields. `keys` is the one key
+//! table (names, defaults, secrets, meanings; the README table is rendered from it), `sources`
+//! gathers raw values (defaults → TOML file → `AUTHD_*` environment → `*_FILE` secrets) and
+//! `parse` turns them into the typed sections. A bad value stops start-up with a one-line error
+//! that names the variable.
+
+mod keys;
+mod parse;
+mod sources;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use secrecy::SecretString;
+use time::Duration;
+
+use crate::domain::accounts::password::HashParams;
+use crate::domain::tokens::keys::MasterKey;
+
+/// A configuration error; its message names the variable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value could not be parsed or is out of range.
+    #[error("invalid {var}: {reason}")]
+    Invalid {
+        /// The variable, e.g. `AUTHD_BIND`.
+        var: String,
+        /// Why.
+        reason: String,
+    },
+    /// The TOML file could not be read or parsed.
+    #[error("config file {path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A secret's `*_FILE` could not be used (missing, unreadable, empty).
+    #[error("{var}: cannot use {path:?}: {reason}")]
+    SecretFile {
+        /// The variable, e.g. `AUTHD_MASTER_KEY_FILE`.
+        var: String,
+        /// The file it names.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Which CAPTCHA provider to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptchaKind {
+    /// Self-hosted, works offline.
+    Builtin,
+    /// Cloudflare Turnstile.
+    Turnstile,
+    /// hCaptcha.
+    Hcaptcha,
+    /// Google reCAPTCHA.
+    Recaptcha,
+    /// Automated tests: `AUTHD_CAPTCHA_TEST_ANSWER` passes.
+    Test,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable.
+    Pretty,
+    /// One JSON object a line.
+    Json,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `AUTHD_DATABASE_URL`: `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// `AUTHD_DATABASE_MAX_CONNECTIONS`: pool size (default 10).
+    pub database_max_connections: u32,
+    /// `AUTHD_BIND`: listen address (port 0 picks a free port).
+    pub bind: SocketAddr,
+    /// `AUTHD_ISSUER`: public base URL, without a trailing slash.
+    pub issuer: url::Url,
+    /// `AUTHD_TRUSTED_PROXIES`: CIDRs whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `AUTHD_SMTP_URL`: SMTP server; `None` writes mail to `mail_dir`.
+    pub smtp_url: Option<SecretString>,
+    /// `AUTHD_MAIL_DIR`: the `.eml` outbox.
+    pub mail_dir: PathBuf,
+    /// `AUTHD_MAIL_FROM`: sender of every mail.
+    pub mail_from: lettre::message::Mailbox,
+    /// `AUTHD_MAIL_POLL_MS`: how often the delivery worker looks for due mail (default 1000).
+    pub mail_poll: std::time::Duration,
+    /// `AUTHD_CAPTCHA`: CAPTCHA provider.
+    pub captcha: CaptchaKind,
+    /// `AUTHD_CAPTCHA_SITE_KEY`: the widget's site key (turnstile, hcaptcha, recaptcha).
+    pub captcha_site_key: Option<String>,
+    /// `AUTHD_CAPTCHA_SECRET`: the provider secret for server-side verification.
+    pub captcha_secret: Option<SecretString>,
+    /// `AUTHD_CAPTCHA_VERIFY_URL`: overrides the provider's verify URL (tests, proxies).
+    pub captcha_verify_url: Option<String>,
+    /// `AUTHD_CAPTCHA_TEST_ANSWER`: the passing answer with `captcha = test` (warned about).
+    pub captcha_test_answer: Option<SecretString>,
+    /// `AUTHD_GEOIP_DB`: MaxMind-format database.
+    pub geoip_db: Option<PathBuf>,
+    /// `AUTHD_REGISTRATION`: whether `/register` is open.
+    pub registration_open: bool,
+    /// `AUTHD_LOG_FORMAT`.
+    pub log_format: LogFormat,
+    /// `AUTHD_SESSION_IDLE_TIMEOUT_SECS`: idle timeout (default 1800).
+    pub session_idle_timeout: Duration,
+    /// `AUTHD_SESSION_LIFETIME_SECS`: absolute lifetime (default 43200).
+    pub session_lifetime: Duration,
+    /// `AUTHD_ARGON2_MEMORY_KIB`, `AUTHD_ARGON2_ITERATIONS`, `AUTHD_ARGON2_PARALLELISM`.
+    pub hash_params: HashParams,
+    /// `AUTHD_HASH_WORKERS`: hashes at once (default: number of cores).
+    pub hash_workers: usize,
+    /// `AUTHD_HASH_QUEUE`: hashes allowed to wait before 503 (default 32 per worker, worked
+    /// out at parse time: code that changes `hash_workers` sets this too).
+    pub hash_queue: usize,
+    /// `AUTHD_MASTER_KEY` (or the file `AUTHD_MASTER_KEY_FILE` names): base64 of 32 bytes;
+    /// seals signing keys at rest when set.
+    pub master_key: Option<MasterKey>,
+    /// `AUTHD_ACCESS_TOKEN_TTL_SECS` (default 600).
+    pub access_token_ttl: i64,
+    /// `AUTHD_ID_TOKEN_TTL_SECS` (default 3600).
+    pub id_token_ttl: i64,
+    /// `AUTHD_AUTH_CODE_TTL_SECS` (default 60).
+    pub auth_code_ttl: i64,
+    /// `AUTHD_REFRESH_IDLE_SECS`: an unused refresh token expires (default 14 days).
+    pub refresh_idle: i64,
+    /// `AUTHD_REFRESH_LIFETIME_SECS`: a grant's refresh tokens end (default 30 days).
+    pub refresh_lifetime: i64,
+    /// `AUTHD_BEARER_CACHE_SECS`: how long a passed bearer check is reused (default 1; 0 = off).
+    pub bearer_cache_secs: i64,
+    /// `AUTHD_CHALLENGE_AFTER`, `AUTHD_BLOCK_AFTER`, `AUTHD_BLOCK_SECS`, `AUTHD_LOCK_AFTER`,
+    /// `AUTHD_LOCK_SECS`, `AUTHD_FAILURE_WINDOW_SECS`, `AUTHD_FAILURE_DELAY_MS`: the sign-in
+    /// ladder.
+    pub protection: crate::domain::protection::ProtectionSettings,
+    /// `AUTHD_RISK_CHALLENGE_AT`, `AUTHD_RISK_BLOCK_AT`: score thresholds of the risk engine;
+    /// its `window_secs` is `AUTHD_FAILURE_WINDOW_SECS` too (code that changes
+    /// `protection.window_secs` sets both).
+    pub risk: crate::domain::risk::RiskSettings,
+    /// `AUTHD_RISK_TRAIN_SECS`: how often `serve` retrains the model (default a day; 0 = never).
+    pub risk_train_secs: u64,
+    /// `AUTHD_RATE_*`: per-instance rate limits (requests per minute).
+    pub rate_limits: crate::domain::throttle::Limits,
+    /// `AUTHD_ACCESS_TOKEN_ALG`: `ES256` (default), `RS256` or `EdDSA`.
+    pub access_token_alg: jsonwebtoken::Algorithm,
+    /// Unknown `AUTHD_*` variables or TOML keys, to warn about once logging is up.
+    pub unknown_keys: Vec<String>,
+}
+
+impl Config {
+    /// Loads from an optional TOML file, the process environment and the `*_FILE` secrets.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::from_values(&sources::gather(file)?)
+    }
+
+    /// Builds from a map of lower-case keys (without prefix) to raw values, `*_file` keys
+    /// included; the seam for tests and benchmarks.
+    pub fn from_values(values: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let config = Self::parse(&sources::Values::resolve(values)?)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The checks across fields (and of fields a caller may have set in code); the error names
+    /// the variable to change.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_captcha()?;
+        if self.hash_params.memory_kib < 8 * self.hash_params.parallelism.max(1)
+            || self.hash_params.iterations == 0
+            || self.hash_params.parallelism == 0
+        {
+            return Err(invalid(
+                &keys::ARGON2_MEMORY_KIB,
+                "argon2 parameters out of range",
+            ));
+        }
+        if self.hash_workers == 0 {
+            return Err(invalid(&keys::HASH_WORKERS, "must be at least 1"));
+        }
+        if let Some(url) = &self.smtp_url {
+            use secrecy::ExposeSecret;
+            crate::mail::smtp::SmtpMailer::new(url.expose_secret(), self.mail_from.clone())
+                .map_err(|_| invalid(&keys::SMTP_URL, "not a valid smtp:// or smtps:// URL"))?;
+        }
+        if self.database_max_connections == 0 {
+            return Err(invalid(
+                &keys::DATABASE_MAX_CONNECTIONS,
+                "must be at least 1",
+            ));
+        }
+        if self.session_idle_timeout > self.session_lifetime {
+            return Err(invalid(
+                &keys::SESSION_IDLE_TIMEOUT_SECS,
+                "must not exceed AUTHD_SESSION_LIFETIME_SECS",
+            ));
+        }
+        if self.risk.block_at < self.risk.challenge_at {
+            return Err(invalid(
+                &keys::RISK_BLOCK_AT,
+                "must not be below AUTHD_RISK_CHALLENGE_AT",
+            ));
+        }
+        let db = &self.database_url;
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                &keys::DATABASE_URL,
+                "must start with sqlite: or postgres://",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_captcha(&self) -> Result<(), ConfigError> {
+        let remote = matches!(
+            self.captcha,
+            CaptchaKind::Turnstile | CaptchaKind::Hcaptcha | CaptchaKind::Recaptcha
+        );
+        if remote && (self.captcha_site_key.is_none() || self.captcha_secret.is_none()) {
+            return Err(invalid(
+                &keys::CAPTCHA_SECRET,
+                "this provider needs AUTHD_CAPTCHA_SITE_KEY and AUTHD_CAPTCHA_SECRET",
+            ));
+        }
+        match (self.captcha, &self.captcha_test_answer) {
+            (CaptchaKind::Test, None) => Err(invalid(
+                &keys::CAPTCHA_TEST_ANSWER,
+                "AUTHD_CAPTCHA=test needs an answer",
+            )),
+            (CaptchaKind::Test, Some(_)) | (_, None) => Ok(()),
+            (_, Some(_)) => Err(invalid(
+                &keys::CAPTCHA_TEST_ANSWER,
+                "only allowed with AUTHD_CAPTCHA=test",
+            )),
+        }
+    }
+
+    /// Whether the issuer is https (secure cookies, `__Host-` prefix, HSTS).
+    pub fn is_https(&self) -> bool {
+        self.issuer.scheme() == "https"
+    }
+
+    /// The issuer as a string without a trailing slash.
+    pub fn issuer_str(&self) -> &str {
+        self.issuer.as_str().trim_end_matches('/')
+    }
+}
+
+fn invalid(key: &keys::Key, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        var: key.var(),
+        reason: reason.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_values(
+            &pairs
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn defaults_match_the_interface() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.database_url, "sqlite://authd.db?mode=rwc");
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.issuer_str(), "http://127.0.0.1:8080");
+        assert!(c.registration_open);
+        assert_eq!(c.captcha, CaptchaKind::Builtin);
+        assert_eq!(c.log_format, LogFormat::Pretty);
+        assert_eq!(c.hash_params, HashParams::default());
+        assert_eq!(c.session_idle_timeout, Duration::minutes(30));
+        assert_eq!(c.session_lifetime, Duration::hours(12));
+        assert_eq!(c.mail_dir, PathBuf::from("outbox"));
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        for (k, v, var) in [
+            ("bind", "nope", "AUTHD_BIND"),
+            ("issuer", "ftp://x", "AUTHD_ISSUER"),
+            (
+                "trusted_proxies",
+                "10.0.0.0/8, bad",
+                "AUTHD_TRUSTED_PROXIES",
+            ),
+            ("registration", "maybe", "AUTHD_REGISTRATION"),
+            ("log_format", "xml", "AUTHD_LOG_FORMAT"),
+            ("captcha", "magic", "AUTHD_CAPTCHA"),
+            ("argon2_iterations", "0", "AUTHD_ARGON2_MEMORY_KIB"),
+            ("database_url", "mysql://x", "AUTHD_DATABASE_URL"),
+            ("session_lifetime_secs", "-1", "AUTHD_SESSION_LIFETIME_SECS"),
+            ("master_key", "c2hvcnQ=", "AUTHD_MASTER_KEY"),
+            ("access_token_alg", "HS256", "AUTHD_ACCESS_TOKEN_ALG"),
+            ("refresh_idle_secs", "0", "AUTHD_REFRESH_IDLE_SECS"),
+            ("rate_login_per_ip", "0", "AUTHD_RATE_LOGIN_PER_IP"),
+            ("mail_from", "not an address", "AUTHD_MAIL_FROM"),
+            (
+                "rate_token_per_client",
+                "many",
+                "AUTHD_RATE_TOKEN_PER_CLIENT",
+            ),
+        ] {
+            let err = cfg(&[(k, v)]).unwrap_err().to_string();
+            assert!(err.contains(var), "{err} does not name {var}");
+            assert!(!err.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn captcha_test_answer_needs_test_provider() {
+        assert!(cfg(&[("captcha_test_answer", "x")]).is_err());
+        assert!(cfg(&[("captcha", "test"), ("captcha_test_answer", "x")]).is_ok());
+        assert!(
+            cfg(&[("captcha", "test")])
+                .unwrap_err()
+                .to_string()
+                .contains("AUTHD_CAPTCHA_TEST_ANSWER")
+        );
+        let e = cfg(&[("captcha", "turnstile"), ("captcha_site_key", "k")]).unwrap_err();
+        assert!(e.to_string().contains("AUTHD_CAPTCHA_SECRET"));
+        assert!(
+            cfg(&[
+                ("captcha", "hcaptcha"),
+                ("captcha_site_key", "k"),
+                ("captcha_secret", "s")
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn https_issuer_and_proxies() {
+        let c = cfg(&[
+            ("issuer", "https://id.example.com/"),
+            ("trusted_proxies", "10.0.0.0/8, ::1"),
+        ])
+        .unwrap();
+        assert!(c.is_https());
+        assert_eq!(c.issuer_str(), "https://id.example.com");
+        assert_eq!(c.trusted_proxies.len(), 2);
+    }
+
+    #[test]
+    fn toml_file_then_env_override() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("authd.toml");
+        std::fs::write(&path, "bind = \"127.0.0.1:9999\"\nhash_workers = 3\ntrusted_proxies = [\"10.0.0.0/8\"]\nbogus = 1\n").unwrap();
+        let mut values = sources::read_toml(&path).unwrap();
+        values.insert("hash_workers".into(), "4".into());
+        let c = Config::from_values(&values).unwrap();
+        assert_eq!(c.bind.port(), 9999);
+        assert_eq!(c.hash_workers, 4);
+        assert_eq!(c.trusted_proxies.len(), 1);
+        assert_eq!(c.unknown_keys, vec!["AUTHD_BOGUS".to_string()]);
+    }
+
+    #[test]
+    fn defaults_are_the_domain_defaults() {
+        use crate::domain::protection::ProtectionSettings;
+        use crate::domain::risk::RiskSettings;
+        use crate::domain::throttle::Limits;
+        let c = cfg(&[]).unwrap();
+        let debug = |x: &dyn std::fmt::Debug| format!("{x:?}");
+        assert_eq!(debug(&c.protection), debug(&ProtectionSettings::default()));
+        assert_eq!(debug(&c.risk), debug(&RiskSettings::default()));
+        assert_eq!(debug(&c.rate_limits), debug(&Limits::default()));
+        assert_eq!(c.hash_queue, c.hash_workers * 32);
+        assert!(c.master_key.is_none() && c.smtp_url.is_none());
+    }
+
+    #[test]
+    fn the_parser_reads_exactly_the_keys_of_the_table() {
+        let values = sources::Values::resolve(&BTreeMap::new()).unwrap();
+        Config::parse(&values).unwrap();
+        let read = values.read.borrow().clone();
+        let table: std::collections::BTreeSet<_> = keys::ALL.iter().map(|k| k.name).collect();
+        assert_eq!(read, table);
+    }
+
+    #[test]
+    fn validate_holds_a_config_built_in_code_to_the_same_rules() {
+        let mut c = cfg(&[]).unwrap();
+        c.captcha = CaptchaKind::Test;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("AUTHD_CAPTCHA_TEST_ANSWER")
+        );
+        c.captcha_test_answer = Some("x".into());
+        c.validate().unwrap();
+        c.risk.block_at = c.risk.challenge_at / 2.0;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("AUTHD_RISK_BLOCK_AT")
+        );
+        let e = cfg(&[("risk_challenge_at", "0.9"), ("risk_block_at", "0.8")]).unwrap_err();
+        assert!(e.to_string().contains("AUTHD_RISK_BLOCK_AT"));
+    }
+}

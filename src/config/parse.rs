@@ -1,0 +1,201 @@
+//! Raw values → the typed [`Config`], one function per section; each value is read through its
+//! entry in the key table and checked on its own (ranges, formats). Checks across fields live
+//! in `Config::validate`, so a `Config` built in code is held to them too.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+use time::Duration;
+
+use super::keys::{self, Key};
+use super::sources::Values;
+use super::{CaptchaKind, Config, ConfigError, LogFormat};
+use crate::domain::accounts::password::HashParams;
+use crate::domain::protection::ProtectionSettings;
+use crate::domain::risk::RiskSettings;
+use crate::domain::throttle::Limits;
+use crate::domain::tokens::keys::{MasterKey, parse_alg};
+
+impl Config {
+    /// Every field from `v`; defaults come from the key table, computed ones from here.
+    pub(super) fn parse(v: &Values) -> Result<Self, ConfigError> {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let hash_workers = v.parse(&keys::HASH_WORKERS)?.unwrap_or(cores);
+        Ok(Self {
+            database_url: v.required_text(&keys::DATABASE_URL)?,
+            database_max_connections: v.require(&keys::DATABASE_MAX_CONNECTIONS)?,
+            bind: v.require(&keys::BIND)?,
+            issuer: issuer(v)?,
+            trusted_proxies: cidrs(v, &keys::TRUSTED_PROXIES)?,
+            log_format: v.choice(
+                &keys::LOG_FORMAT,
+                &[("pretty", LogFormat::Pretty), ("json", LogFormat::Json)],
+            )?,
+            smtp_url: v.secret(&keys::SMTP_URL),
+            mail_dir: PathBuf::from(v.required_text(&keys::MAIL_DIR)?),
+            mail_from: v.require(&keys::MAIL_FROM)?,
+            mail_poll: std::time::Duration::from_millis(
+                v.require::<u64>(&keys::MAIL_POLL_MS)?.clamp(10, 60_000),
+            ),
+            captcha: v.choice(
+                &keys::CAPTCHA,
+                &[
+                    ("builtin", CaptchaKind::Builtin),
+                    ("turnstile", CaptchaKind::Turnstile),
+                    ("hcaptcha", CaptchaKind::Hcaptcha),
+                    ("recaptcha", CaptchaKind::Recaptcha),
+                    ("test", CaptchaKind::Test),
+                ],
+            )?,
+            captcha_site_key: v.text(&keys::CAPTCHA_SITE_KEY).map(str::to_owned),
+            captcha_secret: v.secret(&keys::CAPTCHA_SECRET),
+            captcha_verify_url: verify_url(v)?,
+            captcha_test_answer: v.secret(&keys::CAPTCHA_TEST_ANSWER),
+            registration_open: v
+                .choice(&keys::REGISTRATION, &[("open", true), ("closed", false)])?,
+            geoip_db: v.text(&keys::GEOIP_DB).map(PathBuf::from),
+            session_idle_timeout: secs(v, &keys::SESSION_IDLE_TIMEOUT_SECS)?,
+            session_lifetime: secs(v, &keys::SESSION_LIFETIME_SECS)?,
+            hash_params: HashParams {
+                memory_kib: v.require(&keys::ARGON2_MEMORY_KIB)?,
+                iterations: v.require(&keys::ARGON2_ITERATIONS)?,
+                parallelism: v.require(&keys::ARGON2_PARALLELISM)?,
+            },
+            hash_workers,
+            hash_queue: v
+                .parse(&keys::HASH_QUEUE)?
+                .unwrap_or(hash_workers.saturating_mul(32)),
+            master_key: master_key(v)?,
+            access_token_alg: parse_alg(v.text(&keys::ACCESS_TOKEN_ALG).unwrap_or_default())
+                .ok_or_else(|| {
+                    v.invalid(
+                        &keys::ACCESS_TOKEN_ALG,
+                        "must be ES256, RS256 or EdDSA".into(),
+                    )
+                })?,
+            access_token_ttl: secs(v, &keys::ACCESS_TOKEN_TTL_SECS)?.whole_seconds(),
+            id_token_ttl: secs(v, &keys::ID_TOKEN_TTL_SECS)?.whole_seconds(),
+            auth_code_ttl: secs(v, &keys::AUTH_CODE_TTL_SECS)?.whole_seconds(),
+            refresh_idle: secs(v, &keys::REFRESH_IDLE_SECS)?.whole_seconds(),
+            refresh_lifetime: secs(v, &keys::REFRESH_LIFETIME_SECS)?.whole_seconds(),
+            bearer_cache_secs: v.require::<i64>(&keys::BEARER_CACHE_SECS)?.clamp(0, 60),
+            rate_limits: rate_limits(v)?,
+            protection: protection(v)?,
+            risk: risk(v)?,
+            risk_train_secs: v.require(&keys::RISK_TRAIN_SECS)?,
+            unknown_keys: v.unknown_keys(),
+        })
+    }
+}
+
+/// A positive number of seconds.
+fn secs(v: &Values, key: &Key) -> Result<Duration, ConfigError> {
+    let n: i64 = v.require(key)?;
+    if n <= 0 {
+        return Err(v.invalid(key, "must be a positive number of seconds".into()));
+    }
+    Ok(Duration::seconds(n))
+}
+
+fn issuer(v: &Values) -> Result<url::Url, ConfigError> {
+    let key = &keys::ISSUER;
+    let raw = v.required_text(key)?;
+    let url = url::Url::parse(&raw).map_err(|e| v.invalid(key, format!("{raw:?}: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(v.invalid(key, "must be an http(s) URL with a host".into()));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(v.invalid(key, "must not have a query or fragment".into()));
+    }
+    Ok(url)
+}
+
+/// Comma-separated CIDRs or single addresses.
+fn cidrs(v: &Values, key: &Key) -> Result<Vec<IpNet>, ConfigError> {
+    v.text(key)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| v.invalid(key, format!("{s:?} is not a CIDR or IP")))
+        })
+        .collect()
+}
+
+fn verify_url(v: &Values) -> Result<Option<String>, ConfigError> {
+    let key = &keys::CAPTCHA_VERIFY_URL;
+    match v.text(key) {
+        None => Ok(None),
+        Some(u) if url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) => {
+            Ok(Some(u.to_owned()))
+        }
+        Some(_) => Err(v.invalid(key, "must be an http(s) URL".into())),
+    }
+}
+
+fn master_key(v: &Values) -> Result<Option<MasterKey>, ConfigError> {
+    let key = &keys::MASTER_KEY;
+    v.text(key)
+        .map(|raw| {
+            MasterKey::parse(raw)
+                .ok_or_else(|| v.invalid(key, "must be base64 of exactly 32 bytes".into()))
+        })
+        .transpose()
+}
+
+fn rate_limits(v: &Values) -> Result<Limits, ConfigError> {
+    let per_min = |key: &Key| -> Result<u32, ConfigError> {
+        let n: u32 = v.require(key)?;
+        if n == 0 {
+            return Err(v.invalid(key, "must be at least 1 per minute".into()));
+        }
+        Ok(n)
+    };
+    Ok(Limits {
+        login_per_ip: per_min(&keys::RATE_LOGIN_PER_IP)?,
+        login_per_account: per_min(&keys::RATE_LOGIN_PER_ACCOUNT)?,
+        register_per_ip: per_min(&keys::RATE_REGISTER_PER_IP)?,
+        token_per_client: per_min(&keys::RATE_TOKEN_PER_CLIENT)?,
+    })
+}
+
+fn protection(v: &Values) -> Result<ProtectionSettings, ConfigError> {
+    let positive = |key: &Key| -> Result<i64, ConfigError> {
+        let n: i64 = v.require(key)?;
+        if n < 1 {
+            return Err(v.invalid(key, "must be at least 1".into()));
+        }
+        Ok(n)
+    };
+    Ok(ProtectionSettings {
+        window_secs: positive(&keys::FAILURE_WINDOW_SECS)?,
+        // 0 is allowed here: a challenge on every sign-in from an unknown source.
+        challenge_after: v.require::<i64>(&keys::CHALLENGE_AFTER)?.max(0),
+        block_after: positive(&keys::BLOCK_AFTER)?,
+        block_secs: positive(&keys::BLOCK_SECS)?,
+        lock_after: positive(&keys::LOCK_AFTER)?,
+        lock_secs: positive(&keys::LOCK_SECS)?,
+        delay_ms: v.require::<u64>(&keys::FAILURE_DELAY_MS)?.min(2_000),
+    })
+}
+
+/// The thresholds; the velocity window is the protection's failure window.
+fn risk(v: &Values) -> Result<RiskSettings, ConfigError> {
+    let unit = |key: &Key| -> Result<f64, ConfigError> {
+        let x: f64 = v.require(key)?;
+        if !(x > 0.0 && x <= 1.0) {
+            return Err(v.invalid(key, "must be in (0, 1]".into()));
+        }
+        Ok(x)
+    };
+    Ok(RiskSettings {
+        challenge_at: unit(&keys::RISK_CHALLENGE_AT)?,
+        block_at: unit(&keys::RISK_BLOCK_AT)?,
+        window_secs: v.require::<i64>(&keys::FAILURE_WINDOW_SECS)?.max(1),
+        ..RiskSettings::default()
+    })
+}
