@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use axum::{Form, Json, Router, routing::post};
 use reqwest::StatusCode;
 
+use authd::config::CaptchaKind;
 use authd::events::EventKind;
 
 use crate::helpers::{new_client, read, spawn_app_with};
@@ -47,34 +48,37 @@ async fn fake_provider() -> (String, Arc<Mutex<Vec<(String, Option<String>)>>>) 
 
 #[tokio::test]
 async fn each_provider_passes_and_fails_correctly() {
-    for (kind, field, class, origin) in [
+    for (kind, captcha, field, class, origin) in [
         (
             "turnstile",
+            CaptchaKind::Turnstile,
             "cf-turnstile-response",
             "cf-turnstile",
             "https://challenges.cloudflare.com",
         ),
         (
             "hcaptcha",
+            CaptchaKind::Hcaptcha,
             "h-captcha-response",
             "h-captcha",
             "https://hcaptcha.com",
         ),
         (
             "recaptcha",
+            CaptchaKind::Recaptcha,
             "g-recaptcha-response",
             "g-recaptcha",
             "https://www.google.com",
         ),
     ] {
         let (verify_url, calls) = fake_provider().await;
-        let app = spawn_app_with(|v| {
-            v.insert("captcha".into(), kind.into());
-            v.insert("captcha_site_key".into(), "site-123".into());
-            v.insert("captcha_secret".into(), "s3cret".into());
-            v.insert("captcha_verify_url".into(), verify_url.clone());
-            v.insert("challenge_after".into(), "1".into());
-            v.insert("block_after".into(), "50".into());
+        let app = spawn_app_with(|c| {
+            c.captcha = captcha;
+            c.captcha_site_key = Some("site-123".into());
+            c.captcha_secret = Some("s3cret".into());
+            c.captcha_verify_url = Some(verify_url.clone());
+            c.protection.challenge_after = 1;
+            c.protection.block_after = 50;
         })
         .await;
         let user = app.user().await;
@@ -168,12 +172,12 @@ async fn an_unreachable_provider_fails_closed() {
             .unwrap()
             .port()
     );
-    let app = spawn_app_with(|v| {
-        v.insert("captcha".into(), "turnstile".into());
-        v.insert("captcha_site_key".into(), "k".into());
-        v.insert("captcha_secret".into(), "s".into());
-        v.insert("captcha_verify_url".into(), dead.clone());
-        v.insert("challenge_after".into(), "0".into());
+    let app = spawn_app_with(|c| {
+        c.captcha = CaptchaKind::Turnstile;
+        c.captcha_site_key = Some("k".into());
+        c.captcha_secret = Some("s".into());
+        c.captcha_verify_url = Some(dead.clone());
+        c.protection.challenge_after = 0;
     })
     .await;
     let user = app.user().await;

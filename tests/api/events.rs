@@ -131,8 +131,8 @@ async fn recorded_ip_with_forwarded_for(app: &crate::helpers::TestApp) -> Option
 
 #[tokio::test]
 async fn forwarded_for_only_from_trusted_proxies() {
-    let trusting = spawn_app_with(|v| {
-        v.insert("trusted_proxies".into(), "127.0.0.1/32".into());
+    let trusting = spawn_app_with(|c| {
+        c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
     })
     .await;
     assert_eq!(

@@ -105,39 +105,44 @@ pub struct TestApp {
     pub db: TestDb,
 }
 
-pub fn base_values(db: &TestDb, mail_dir: &std::path::Path) -> BTreeMap<String, String> {
-    let mut v = BTreeMap::new();
-    v.insert("bind".into(), "127.0.0.1:0".into());
-    v.insert("database_url".into(), db.url.clone());
-    v.insert("database_max_connections".into(), "4".into());
-    v.insert("mail_dir".into(), mail_dir.display().to_string());
-    v.insert("mail_poll_ms".into(), "20".into());
-    // The delay rung holds failed answers in real time; tests of other things skip it.
-    v.insert("failure_delay_ms".into(), "0".into());
-    v
+/// The test configuration: the only place tests spell keys as strings (and a typo there is
+/// refused as an unknown key). Tests change typed fields of the result.
+pub fn base_config(db: &TestDb, mail_dir: &std::path::Path) -> Config {
+    let values: BTreeMap<String, String> = [
+        ("bind", "127.0.0.1:0".to_owned()),
+        ("database_url", db.url.clone()),
+        ("database_max_connections", "4".to_owned()),
+        ("mail_dir", mail_dir.display().to_string()),
+        ("mail_poll_ms", "20".to_owned()),
+        // The delay rung holds failed answers in real time; tests of other things skip it.
+        ("failure_delay_ms", "0".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let config = Config::from_values(&values).expect("valid base test config");
+    assert!(config.unknown_keys.is_empty(), "{:?}", config.unknown_keys);
+    config
 }
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-pub async fn spawn_app_with(adjust: impl FnOnce(&mut BTreeMap<String, String>)) -> TestApp {
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     spawn_app_on(TestDb::new().await, adjust).await
 }
 
 /// Starts an app on a given database (a second instance sharing it, for example).
-pub async fn spawn_app_on(
-    db: TestDb,
-    adjust: impl FnOnce(&mut BTreeMap<String, String>),
-) -> TestApp {
+pub async fn spawn_app_on(db: TestDb, adjust: impl FnOnce(&mut Config)) -> TestApp {
     init_test_logging();
     let mail_dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut values = base_values(&db, mail_dir.path());
-    values.insert("issuer".into(), format!("http://{addr}"));
-    adjust(&mut values);
-    let config = Config::from_values(&values).expect("valid test config");
+    let mut config = base_config(&db, mail_dir.path());
+    config.issuer = format!("http://{addr}").parse().unwrap();
+    adjust(&mut config);
+    config.validate().expect("valid test config");
     // The fake clock starts at the real time, so tokens also satisfy libraries that read the
     // wall clock themselves (openidconnect, PyJWT).
     let clock = Arc::new(FakeClock::new(authd::domain::clock::Clock::now(
@@ -217,6 +222,11 @@ impl Page {
             .find_map(|c| c.strip_prefix("authd_session="))
             .map(|rest| rest.split(';').next().unwrap_or("").to_owned())
     }
+}
+
+/// `AUTHD_TRUSTED_PROXIES`-style CIDRs, typed.
+pub fn cidrs(list: &[&str]) -> Vec<ipnet::IpNet> {
+    list.iter().map(|c| c.parse().unwrap()).collect()
 }
 
 pub fn csrf_from(body: &str) -> String {

@@ -5,19 +5,20 @@
 
 use reqwest::StatusCode;
 
+use authd::config::{CaptchaKind, Config};
 use authd::events::EventKind;
 
 use crate::helpers::{TestApp, TestDb, new_client, read, spawn_app_on, spawn_app_with};
 
 const ANSWER: &str = "open-sesame";
 
-fn ladder(v: &mut std::collections::BTreeMap<String, String>) {
-    v.insert("captcha".into(), "test".into());
-    v.insert("captcha_test_answer".into(), ANSWER.into());
-    v.insert("trusted_proxies".into(), "127.0.0.1/32".into());
-    v.insert("challenge_after".into(), "3".into());
-    v.insert("block_after".into(), "6".into());
-    v.insert("block_secs".into(), "300".into());
+fn ladder(c: &mut Config) {
+    c.captcha = CaptchaKind::Test;
+    c.captcha_test_answer = Some(ANSWER.into());
+    c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
+    c.protection.challenge_after = 3;
+    c.protection.block_after = 6;
+    c.protection.block_secs = 300;
 }
 
 /// One sign-in through the form as `client` from network `ip`.
@@ -209,12 +210,12 @@ async fn a_passed_challenge_lets_the_owner_in_from_a_new_place_and_answers_work_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_parallel_attempts_cannot_exceed_the_failure_limit() {
-    let app = spawn_app_with(|v| {
-        v.insert("challenge_after".into(), "1000".into());
-        v.insert("block_after".into(), "10".into());
-        v.insert("rate_login_per_ip".into(), "1000".into());
-        v.insert("rate_login_per_account".into(), "1000".into());
-        v.insert("hash_queue".into(), "100".into());
+    let app = spawn_app_with(|c| {
+        c.protection.challenge_after = 1000;
+        c.protection.block_after = 10;
+        c.rate_limits.login_per_ip = 1000;
+        c.rate_limits.login_per_account = 1000;
+        c.hash_queue = 100;
     })
     .await;
     let user = app.user().await;
@@ -266,11 +267,11 @@ async fn fifty_parallel_attempts_cannot_exceed_the_failure_limit() {
 
 #[tokio::test]
 async fn distributed_guessing_locks_the_account_and_the_mailed_link_unlocks_it() {
-    let app = spawn_app_with(|v| {
-        ladder(v);
-        v.insert("challenge_after".into(), "100".into());
-        v.insert("block_after".into(), "100".into());
-        v.insert("lock_after".into(), "5".into());
+    let app = spawn_app_with(|c| {
+        ladder(c);
+        c.protection.challenge_after = 100;
+        c.protection.block_after = 100;
+        c.protection.lock_after = 5;
     })
     .await;
     let user = app.user().await;
@@ -593,9 +594,9 @@ async fn registration_and_reset_forms_ask_for_a_challenge_when_a_network_repeats
 
 #[tokio::test]
 async fn repeated_failures_are_answered_ever_more_slowly() {
-    let app = spawn_app_with(|v| {
-        ladder(v);
-        v.insert("failure_delay_ms".into(), "300".into());
+    let app = spawn_app_with(|c| {
+        ladder(c);
+        c.protection.delay_ms = 300;
     })
     .await;
     let user = app.user().await;
@@ -624,12 +625,12 @@ async fn repeated_failures_are_answered_ever_more_slowly() {
 
 #[tokio::test]
 async fn the_account_lock_ends_by_itself() {
-    let app = spawn_app_with(|v| {
-        ladder(v);
-        v.insert("challenge_after".into(), "100".into());
-        v.insert("block_after".into(), "100".into());
-        v.insert("lock_after".into(), "3".into());
-        v.insert("lock_secs".into(), "600".into());
+    let app = spawn_app_with(|c| {
+        ladder(c);
+        c.protection.challenge_after = 100;
+        c.protection.block_after = 100;
+        c.protection.lock_after = 3;
+        c.protection.lock_secs = 600;
     })
     .await;
     let user = app.user().await;

@@ -67,8 +67,8 @@ async fn session_cookie_attributes() {
 
 #[tokio::test]
 async fn https_issuer_sets_host_prefixed_secure_cookie_and_hsts() {
-    let app = crate::helpers::spawn_app_with(|v| {
-        v.insert("issuer".into(), "https://id.example.com".into());
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.issuer = "https://id.example.com".parse().unwrap();
     })
     .await;
     let page = app.get_login().await;
@@ -115,9 +115,9 @@ async fn wrong_password_and_unknown_user_look_identical() {
 #[tokio::test]
 async fn unknown_user_costs_a_password_hash() {
     // Measure the password path itself: no challenge may short-cut it here.
-    let app = crate::helpers::spawn_app_with(|v| {
-        v.insert("challenge_after".into(), "1000".into());
-        v.insert("block_after".into(), "1000".into());
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.protection.challenge_after = 1000;
+        c.protection.block_after = 1000;
     })
     .await;
     let user = TestUser::generate();

@@ -39,9 +39,9 @@ fn free_port() -> u16 {
 #[tokio::test]
 async fn mail_goes_through_smtp_with_recipient_and_link() {
     let sink = SmtpSink::start(0).await;
-    let app = spawn_app_on(TestDb::new().await, |v| {
-        v.insert("smtp_url".into(), format!("smtp://127.0.0.1:{}", sink.port));
-        v.insert("mail_from".into(), "authd <security@example.org>".into());
+    let app = spawn_app_on(TestDb::new().await, |c| {
+        c.smtp_url = Some(format!("smtp://127.0.0.1:{}", sink.port).into());
+        c.mail_from = "authd <security@example.org>".parse().unwrap();
     })
     .await;
     let user = app.user().await;
@@ -64,8 +64,8 @@ async fn mail_waits_out_an_smtp_outage_and_an_authd_restart() {
     let port = free_port();
     let db = TestDb::new().await;
     let smtp = format!("smtp://127.0.0.1:{port}");
-    let first = spawn_app_on(db.share(), |v| {
-        v.insert("smtp_url".into(), smtp.clone());
+    let first = spawn_app_on(db.share(), |c| {
+        c.smtp_url = Some(smtp.clone().into());
     })
     .await;
     let user = first.user().await;
@@ -76,8 +76,8 @@ async fn mail_waits_out_an_smtp_outage_and_an_authd_restart() {
 
     let sink = SmtpSink::start(port).await;
     assert!(sink.messages().is_empty());
-    let second = spawn_app_on(db.share(), |v| {
-        v.insert("smtp_url".into(), smtp.clone());
+    let second = spawn_app_on(db.share(), |c| {
+        c.smtp_url = Some(smtp.clone().into());
     })
     .await;
     // Past the backoff, the new instance delivers what the old one queued.

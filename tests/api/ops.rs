@@ -71,11 +71,11 @@ async fn pages_have_no_inline_script_or_style_and_no_external_assets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_saturated_hash_pool_answers_503_quickly() {
-    let app = spawn_app_with(|v| {
-        v.insert("hash_workers".into(), "1".into());
-        v.insert("hash_queue".into(), "1".into());
-        v.insert("argon2_memory_kib".into(), "65536".into());
-        v.insert("argon2_iterations".into(), "3".into());
+    let app = spawn_app_with(|c| {
+        c.hash_workers = 1;
+        c.hash_queue = 1;
+        c.hash_params.memory_kib = 65_536;
+        c.hash_params.iterations = 3;
     })
     .await;
     let user = TestUser::generate();

@@ -39,8 +39,8 @@ async fn attempt(
 
 #[tokio::test]
 async fn sign_ins_are_limited_per_network_and_spoofed_headers_do_not_help() {
-    let app = spawn_app_with(|v| {
-        v.insert("rate_login_per_ip".into(), "5".into());
+    let app = spawn_app_with(|c| {
+        c.rate_limits.login_per_ip = 5;
     })
     .await;
     let client = new_client();
@@ -81,9 +81,9 @@ async fn sign_ins_are_limited_per_network_and_spoofed_headers_do_not_help() {
 
 #[tokio::test]
 async fn trusted_proxies_key_the_limit_by_the_real_client() {
-    let app = spawn_app_with(|v| {
-        v.insert("rate_login_per_ip".into(), "3".into());
-        v.insert("trusted_proxies".into(), "127.0.0.1/32".into());
+    let app = spawn_app_with(|c| {
+        c.rate_limits.login_per_ip = 3;
+        c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
     })
     .await;
     let client = new_client();
@@ -139,9 +139,9 @@ async fn trusted_proxies_key_the_limit_by_the_real_client() {
 
 #[tokio::test]
 async fn sign_ins_are_limited_per_account_across_sources() {
-    let app = spawn_app_with(|v| {
-        v.insert("rate_login_per_account".into(), "3".into());
-        v.insert("trusted_proxies".into(), "127.0.0.1/32".into());
+    let app = spawn_app_with(|c| {
+        c.rate_limits.login_per_account = 3;
+        c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
     })
     .await;
     let client = new_client();
@@ -167,9 +167,9 @@ async fn sign_ins_are_limited_per_account_across_sources() {
 
 #[tokio::test]
 async fn registrations_and_token_requests_are_limited() {
-    let app = spawn_app_with(|v| {
-        v.insert("rate_register_per_ip".into(), "2".into());
-        v.insert("rate_token_per_client".into(), "3".into());
+    let app = spawn_app_with(|c| {
+        c.rate_limits.register_per_ip = 2;
+        c.rate_limits.token_per_client = 3;
     })
     .await;
     for _ in 0..2 {

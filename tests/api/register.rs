@@ -46,8 +46,8 @@ async fn invalid_email_or_password_is_a_400_with_the_form() {
 
 #[tokio::test]
 async fn closed_registration_refuses() {
-    let app = spawn_app_with(|v| {
-        v.insert("registration".into(), "closed".into());
+    let app = spawn_app_with(|c| {
+        c.registration_open = false;
     })
     .await;
     assert_eq!(app.get("/register").await.status, StatusCode::FORBIDDEN);

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use authd::config::CaptchaKind;
+
 use crate::helpers::{TestApp, spawn_app_with};
 
 const ANSWER: &str = "sim-answer";
@@ -18,19 +20,19 @@ fn geoip() -> Option<String> {
 }
 
 async fn simulated_server() -> TestApp {
-    spawn_app_with(|v| {
+    spawn_app_with(|c| {
         if let Some(path) = geoip() {
-            v.insert("geoip_db".into(), path);
+            c.geoip_db = Some(path.into());
         }
-        v.insert("trusted_proxies".into(), "127.0.0.1/32".into());
-        v.insert("captcha".into(), "test".into());
-        v.insert("captcha_test_answer".into(), ANSWER.into());
+        c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
+        c.captcha = CaptchaKind::Test;
+        c.captcha_test_answer = Some(ANSWER.into());
         // The simulator compresses days into seconds: per-instance request rates are not what
         // is measured here.
-        v.insert("rate_login_per_ip".into(), "100000".into());
-        v.insert("rate_login_per_account".into(), "100000".into());
-        v.insert("rate_register_per_ip".into(), "100000".into());
-        v.insert("risk_train_secs".into(), "0".into());
+        c.rate_limits.login_per_ip = 100_000;
+        c.rate_limits.login_per_account = 100_000;
+        c.rate_limits.register_per_ip = 100_000;
+        c.risk_train_secs = 0;
     })
     .await
 }
@@ -220,8 +222,8 @@ async fn the_risk_api_scores_token_use_against_the_owners_contexts() {
 
 #[tokio::test]
 async fn userinfo_from_many_networks_is_recorded_as_risky() {
-    let app = spawn_app_with(|v| {
-        v.insert("trusted_proxies".into(), "127.0.0.1/32".into());
+    let app = spawn_app_with(|c| {
+        c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
     })
     .await;
     let user = app.user().await;
@@ -353,8 +355,8 @@ async fn a_model_trained_on_one_instance_reaches_the_others() {
 #[tokio::test]
 async fn the_right_password_from_a_risky_place_meets_the_challenge_and_alerts_the_owner() {
     use reqwest::StatusCode;
-    let app = spawn_app_with(|v| {
-        v.insert("trusted_proxies".into(), "127.0.0.1/32".into());
+    let app = spawn_app_with(|c| {
+        c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
     })
     .await;
     let user = app.user().await;
@@ -439,8 +441,8 @@ async fn the_right_password_from_a_risky_place_meets_the_challenge_and_alerts_th
 
 #[tokio::test]
 async fn refreshes_from_many_networks_are_recorded_as_risky() {
-    let app = spawn_app_with(|v| {
-        v.insert("trusted_proxies".into(), "127.0.0.1/32".into());
+    let app = spawn_app_with(|c| {
+        c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
     })
     .await;
     let user = app.user().await;

@@ -29,9 +29,9 @@ async fn idle_session_expires() {
 
 #[tokio::test]
 async fn active_session_ends_at_its_absolute_lifetime() {
-    let app = spawn_app_with(|v| {
-        v.insert("session_idle_timeout_secs".into(), "1800".into());
-        v.insert("session_lifetime_secs".into(), "7200".into());
+    let app = spawn_app_with(|c| {
+        c.session_idle_timeout = Duration::seconds(1800);
+        c.session_lifetime = Duration::seconds(7200);
     })
     .await;
     app.signed_in_user().await;

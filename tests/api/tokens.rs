@@ -82,9 +82,9 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_refreshes_on_two_instances_have_exactly_one_winner() {
     let a = spawn_app().await;
-    let b = spawn_app_on(a.db.share(), |v| {
+    let b = spawn_app_on(a.db.share(), |c| {
         // Instances behind one name share one issuer.
-        v.insert("issuer".into(), a.address.clone());
+        c.issuer = a.address.parse().unwrap();
     })
     .await;
     let user = a.user().await;
@@ -108,9 +108,9 @@ async fn racing_refreshes_on_two_instances_have_exactly_one_winner() {
 
 #[tokio::test]
 async fn refresh_tokens_expire_idle_and_absolute() {
-    let app = crate::helpers::spawn_app_with(|v| {
-        v.insert("refresh_idle_secs".into(), "3600".into());
-        v.insert("refresh_lifetime_secs".into(), "7200".into());
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.refresh_idle = 3600;
+        c.refresh_lifetime = 7200;
     })
     .await;
     let user = app.user().await;
@@ -398,9 +398,9 @@ async fn forged_and_broken_tokens_are_rejected_without_5xx() {
 #[tokio::test]
 async fn key_rotation_keeps_old_tokens_valid_and_reaches_other_instances() {
     let a = spawn_app().await;
-    let b = spawn_app_on(a.db.share(), |v| {
+    let b = spawn_app_on(a.db.share(), |c| {
         // Instances behind one name share one issuer.
-        v.insert("issuer".into(), a.address.clone());
+        c.issuer = a.address.parse().unwrap();
     })
     .await;
     let user = a.user().await;
@@ -466,10 +466,11 @@ async fn key_rotation_keeps_old_tokens_valid_and_reaches_other_instances() {
 
 #[tokio::test]
 async fn signing_keys_are_sealed_with_the_master_key() {
+    use authd::domain::tokens::keys::MasterKey;
     use base64::engine::general_purpose::STANDARD;
     let key = STANDARD.encode([7u8; 32]);
-    let a = crate::helpers::spawn_app_with(|v| {
-        v.insert("master_key".into(), key.clone());
+    let a = crate::helpers::spawn_app_with(|c| {
+        c.master_key = Some(MasterKey::parse(&key).unwrap());
     })
     .await;
     let store = authd::storage::connect(&a.db.url, 1).await.unwrap();
@@ -488,11 +489,8 @@ async fn signing_keys_are_sealed_with_the_master_key() {
 
     // Without the key, or with another one, an instance refuses to start.
     for other in [None, Some(STANDARD.encode([8u8; 32]))] {
-        let mut values = crate::helpers::base_values(&a.db, std::path::Path::new("/tmp"));
-        if let Some(k) = other {
-            values.insert("master_key".into(), k);
-        }
-        let config = authd::config::Config::from_values(&values).unwrap();
+        let mut config = crate::helpers::base_config(&a.db, std::path::Path::new("/tmp"));
+        config.master_key = other.map(|k| MasterKey::parse(&k).unwrap());
         let err = authd::startup::build_state(config, authd::startup::Deps::default())
             .await
             .err()
@@ -504,8 +502,8 @@ async fn signing_keys_are_sealed_with_the_master_key() {
 #[tokio::test]
 async fn a_revocation_on_one_instance_reaches_the_others_within_the_bearer_cache_ttl() {
     let a = spawn_app().await;
-    let b = spawn_app_on(a.db.share(), |v| {
-        v.insert("issuer".into(), a.address.clone());
+    let b = spawn_app_on(a.db.share(), |c| {
+        c.issuer = a.address.parse().unwrap();
     })
     .await;
     let user = a.user().await;
