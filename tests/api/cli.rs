@@ -9,7 +9,8 @@ use reqwest::StatusCode;
 
 use crate::helpers::{assert_redirect_to, spawn_app};
 
-fn authd() -> Command {
+/// `authd` with no `AUTHD_*` variable inherited from the test environment.
+pub fn authd() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_authd"));
     for (k, _) in std::env::vars() {
         if k.starts_with("AUTHD_") {
