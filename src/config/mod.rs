@@ -1,4 +1,4 @@
-//! Configuration: the typed [`Config`] and its checks across fields. `keys` is the one key
+//! Configuration: the typed `Config` and its checks across fields. `keys` is the one key
 //! table (names, defaults, secrets, meanings; the README table is rendered from it), `sources`
 //! gathers raw values (defaults → TOML file → `AUTHD_*` environment → `*_FILE` secrets) and
 //! `parse` turns them into the typed sections. A bad value stops start-up with a one-line error
