@@ -15,6 +15,8 @@ pub mod events;
 pub mod http;
 /// Mail: rendering, the durable queue, the delivery worker, SMTP and file transports.
 pub mod mail;
+/// Calls to third parties: CAPTCHA `siteverify`.
+pub mod outbound;
 /// SVG figures of the simulator's report.
 pub mod plot;
 /// The traffic simulator (`authd simulate`).

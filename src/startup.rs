@@ -177,7 +177,7 @@ fn build_captchas(config: &Config) -> anyhow::Result<Captchas> {
         anyhow::bail!("AUTHD_CAPTCHA_SECRET: the provider needs a site key and a secret");
     };
     let verifier =
-        crate::http::captcha_verifier::HttpVerifier::new().context("AUTHD_CAPTCHA: HTTP client")?;
+        crate::outbound::siteverify::HttpVerifier::new().context("AUTHD_CAPTCHA: HTTP client")?;
     Ok(Captchas::Remote(Remote {
         kind,
         site_key,

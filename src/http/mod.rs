@@ -16,8 +16,6 @@ use crate::storage::sessions::AnySessionStore;
 
 /// The admin JSON API and its OpenAPI document.
 pub mod admin;
-/// Server-side verification of third-party CAPTCHA tokens.
-pub mod captcha_verifier;
 /// Error types and their responses.
 pub mod error;
 /// Our extractors.
