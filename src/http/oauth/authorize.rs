@@ -10,9 +10,8 @@ use serde::Deserialize;
 
 use crate::domain::error::OAuthCode;
 use crate::domain::oauth::authorize::{AuthorizeFailure, AuthorizeParams, AuthorizeRequest};
-use crate::http::error::{HttpError, urlencode};
+use crate::http::error::{ErrorPage, HttpError, urlencode};
 use crate::http::extract::{CsrfForm, CsrfProtected, CurrentUser, WebSession};
-use crate::http::pages::ErrorPage;
 use crate::state::AppState;
 
 const PENDING: &str = "oauth_pending";

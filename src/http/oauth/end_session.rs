@@ -10,9 +10,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::events::EventKind;
-use crate::http::error::HttpError;
+use crate::http::error::{ErrorPage, HttpError};
 use crate::http::extract::{ClientContext, WebSession};
-use crate::http::pages::ErrorPage;
 use crate::state::AppState;
 
 /// The logout request's query.
