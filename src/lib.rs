@@ -17,10 +17,8 @@ pub mod http;
 pub mod mail;
 /// Calls to third parties: CAPTCHA `siteverify`.
 pub mod outbound;
-/// SVG figures of the simulator's report.
-pub mod plot;
-/// The traffic simulator (`authd simulate`).
-pub mod simulate;
+/// The traffic simulator (`authd simulate`) and its figures; no server module imports it.
+pub mod sim;
 /// Building and running the server.
 pub mod startup;
 /// The shared application state handed to every handler.
