@@ -9,12 +9,12 @@ use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 use serde_json::json;
 
+use crate::app::{Application, Deps, build_state, shutdown_signal};
 use crate::config::Config;
 use crate::domain::accounts::service::Origin;
 use crate::domain::clients::NewClient;
 use crate::domain::clock::{OsRandom, Random};
 use crate::domain::error::DomainError;
-use crate::startup::{Application, Deps, build_state, shutdown_signal};
 
 /// authd: a secure, drop-in identity service.
 #[derive(Debug, Parser)]

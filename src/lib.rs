@@ -1,8 +1,12 @@
 //! authd: a secure, drop-in identity service.
 //!
-//! Layers point one way: `http` → `domain` → `storage` traits. `events`, `config` and
-//! `telemetry` are shared vocabulary and plumbing; `cli` and `startup` wire everything together.
+//! Layers point one way: `http` → `domain` → `storage` traits. `events` and `config` are shared
+//! vocabulary; `outbound` holds the calls to third parties; `app` wires everything together and
+//! runs it; `cli` dispatches commands. `sim` is the traffic simulator, a client of the server
+//! that no server module imports.
 
+/// Building and running the server: wiring, state, background jobs, telemetry.
+pub mod app;
 /// Command-line interface: `serve`, `migrate`, `user add`.
 pub mod cli;
 /// Configuration: defaults → TOML file → `AUTHD_*` environment, validated at start.
@@ -17,13 +21,7 @@ pub mod http;
 pub mod mail;
 /// Calls to third parties: CAPTCHA `siteverify`.
 pub mod outbound;
-/// The traffic simulator (`authd simulate`) and its figures; no server module imports it.
+/// The traffic simulator (`authd simulate`) and its figures.
 pub mod sim;
-/// Building and running the server.
-pub mod startup;
-/// The shared application state handed to every handler.
-pub mod state;
 /// Storage traits and their SQLite and PostgreSQL implementations.
 pub mod storage;
-/// Logging, request ids and metrics.
-pub mod telemetry;

@@ -11,7 +11,7 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::state::AppState;
+use crate::app::state::AppState;
 use crate::storage::sessions::AnySessionStore;
 
 /// The admin JSON API and its OpenAPI document.

@@ -1,9 +1,8 @@
 //! The delivery worker: claims due mails (a lease, so instances sharing a database never send
 //! one twice at once), sends them, and on failure retries with exponential backoff (30 s
 //! doubling, at most an hour) for as long as it takes. Nothing is lost across outages or
-//! restarts: a mail leaves the queue only once the transport accepted it.
-
-use std::sync::Arc;
+//! restarts: a mail leaves the queue only once the transport accepted it. The polling loop itself
+//! is one of the jobs in `app::jobs`.
 
 use crate::domain::clock::Clock;
 use crate::mail::{Mailer, OutgoingMail};
@@ -55,21 +54,6 @@ pub async fn deliver_due(store: &dyn MailStore, mailer: &dyn Mailer, clock: &dyn
         }
     }
     sent
-}
-
-/// Runs the worker until the task is dropped.
-pub async fn run(
-    store: Arc<dyn MailStore>,
-    mailer: Arc<dyn Mailer>,
-    clock: Arc<dyn Clock>,
-    poll: std::time::Duration,
-) {
-    let mut tick = tokio::time::interval(poll);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        deliver_due(store.as_ref(), mailer.as_ref(), clock.as_ref()).await;
-    }
 }
 
 #[cfg(test)]

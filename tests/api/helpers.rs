@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use authd::app::state::AppState;
+use authd::app::{Application, Deps};
 use authd::config::Config;
 use authd::domain::clock::{FakeClock, OsRandom};
 use authd::events::{AuthEvent, EventFilter};
-use authd::startup::{Application, Deps};
-use authd::state::AppState;
 use reqwest::StatusCode;
 use tokio::sync::oneshot;
 
@@ -178,7 +178,7 @@ pub fn new_client() -> reqwest::Client {
 
 fn init_test_logging() {
     if std::env::var("TEST_LOG").is_ok() {
-        authd::telemetry::init_logging(authd::config::LogFormat::Pretty);
+        authd::app::telemetry::init_logging(authd::config::LogFormat::Pretty);
     }
 }
 

@@ -493,7 +493,7 @@ async fn signing_keys_are_sealed_with_the_master_key() {
             values.insert("master_key".into(), k);
         }
         let config = authd::config::Config::from_values(&values).unwrap();
-        let err = authd::startup::build_state(config, authd::startup::Deps::default())
+        let err = authd::app::build_state(config, authd::app::Deps::default())
             .await
             .err()
             .expect("refused");

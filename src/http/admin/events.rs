@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::app::state::AppState;
 use crate::domain::error::DomainError;
 use crate::events::{AuthEvent, EventFilter, EventKind};
 use crate::http::admin::{AdminBearer, ApiError};
-use crate::state::AppState;
 
 /// Filters (all optional).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -5,10 +5,10 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
+use crate::app::state::AppState;
 use crate::domain::error::DomainError;
 use crate::domain::risk::training::{TrainReport, train_and_store};
 use crate::http::admin::{AdminBearer, ApiError};
-use crate::state::AppState;
 
 /// A label.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -4,9 +4,9 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
+use crate::app::state::AppState;
 use crate::domain::tokens::keys::{ALGORITHMS, alg_name};
 use crate::http::oauth::paths;
-use crate::state::AppState;
 
 /// `GET /.well-known/openid-configuration`.
 pub async fn discovery_get(State(state): State<AppState>) -> Json<Value> {

@@ -7,10 +7,10 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::app::state::AppState;
 use crate::http::extract::ClientContext;
 use crate::http::oauth::error::{OAuthError, bad_request};
 use crate::http::oauth::extract::client_credentials;
-use crate::state::AppState;
 
 /// The form of both endpoints (`token_type_hint` is accepted and not needed: authd tells the
 /// two token kinds apart by their shape).

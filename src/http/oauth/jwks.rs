@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
-use crate::state::AppState;
+use crate::app::state::AppState;
 
 /// `GET /jwks.json`.
 pub async fn jwks_get(State(state): State<AppState>) -> impl IntoResponse {

@@ -5,11 +5,11 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::Value;
 
+use crate::app::state::AppState;
 use crate::domain::error::DomainError;
 use crate::http::extract::ClientContext;
 use crate::http::oauth::error::OAuthError;
 use crate::http::oauth::extract::bearer;
-use crate::state::AppState;
 
 /// `GET|POST /userinfo`.
 pub async fn userinfo_get(

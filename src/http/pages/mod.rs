@@ -3,7 +3,7 @@
 
 use axum::Router;
 
-use crate::state::AppState;
+use crate::app::state::AppState;
 
 /// `/account`.
 pub mod account;

@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
+use crate::app::state::AppState;
 use crate::http::error::HttpError;
 use crate::http::extract::ClientContext;
-use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/unlock", get(unlock_get))
