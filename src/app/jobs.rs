@@ -69,12 +69,7 @@ async fn mail_delivery(state: AppState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        crate::mail::worker::deliver_due(
-            state.mail_store.as_ref(),
-            state.mailer.as_ref(),
-            state.clock.as_ref(),
-        )
-        .await;
+        state.mail.run_once().await;
     }
 }
 

@@ -27,6 +27,9 @@ pub mod wiring;
 
 pub use wiring::build_state;
 
+/// How long a graceful stop waits for work requests left running (reset mails, alerts).
+const SETTLE_ON_STOP: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The injected dependencies: time and randomness (tests pass a `FakeClock`).
 #[derive(Debug, Clone)]
 pub struct Deps {
@@ -91,8 +94,8 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests, stops the jobs and
-    /// returns.
+    /// Serves until `shutdown` resolves, then finishes in-flight requests, gives the work they
+    /// left running a moment to settle, stops the jobs and returns.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -105,6 +108,13 @@ impl Application {
         let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
+        let background = self.state.background.settled();
+        if tokio::time::timeout(SETTLE_ON_STOP, background)
+            .await
+            .is_err()
+        {
+            tracing::warn!("stopping with after-the-answer work still running");
+        }
         jobs.stop();
         tracing::info!("authd stopped");
         Ok(served?)

@@ -14,11 +14,11 @@ use crate::domain::clock::{Clock, Random};
 use crate::domain::login::LoginService;
 use crate::domain::oauth::OAuthService;
 use crate::domain::sessions::SessionPolicy;
+use crate::domain::tasks::Background;
 use crate::domain::throttle::Throttle;
 use crate::events::sink::EventSink;
-use crate::mail::Mailer;
+use crate::mail::worker::MailWorker;
 use crate::storage::HealthStore;
-use crate::storage::mail::MailStore;
 
 /// Everything a request may need.
 #[derive(Clone)]
@@ -45,10 +45,10 @@ pub struct AppState {
     pub captchas: Captchas,
     /// The Content-Security-Policy (widened only for a third-party CAPTCHA's origins).
     pub csp: Arc<str>,
-    /// The mail transport (used by the delivery worker).
-    pub mailer: Arc<dyn Mailer>,
-    /// The mail queue (read by the delivery worker).
-    pub mail_store: Arc<dyn MailStore>,
+    /// Mail delivery: the polling job runs it; `drain_mail` runs it now.
+    pub mail: MailWorker,
+    /// Work left running after an answer (reset mails, alerts).
+    pub background: Background,
     /// Session idle timeout and lifetime.
     pub session_policy: SessionPolicy,
     /// The risk engine.
@@ -59,6 +59,16 @@ pub struct AppState {
     pub health: Arc<dyn HealthStore>,
     /// Prometheus renderer for `/metrics`.
     pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// Lets the work requests left running settle, then delivers every mail due now; returns
+    /// how many were sent. A test that asserts "no mail" calls this first, so it fails when a
+    /// mail was queued instead of passing because the worker had not come round yet.
+    pub async fn drain_mail(&self) -> usize {
+        self.background.settled().await;
+        self.mail.drain().await
+    }
 }
 
 impl FromRef<AppState> for Arc<Config> {

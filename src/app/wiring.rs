@@ -21,6 +21,7 @@ use crate::domain::protection::Protection;
 use crate::domain::risk::RiskService;
 use crate::domain::risk::geo::GeoDb;
 use crate::domain::sessions::SessionPolicy;
+use crate::domain::tasks::Background;
 use crate::domain::throttle::Throttle;
 use crate::domain::tokens::keys::KeyRing;
 use crate::events::sink::EventSink;
@@ -28,9 +29,9 @@ use crate::mail::Mailer;
 use crate::mail::file::FileMailer;
 use crate::mail::outbox::QueueOutbox;
 use crate::mail::smtp::SmtpMailer;
+use crate::mail::worker::MailWorker;
 use crate::outbound::siteverify::HttpVerifier;
 use crate::storage::Store;
-use crate::storage::mail::MailStore;
 
 /// What every service group is built from.
 struct Base<'a> {
@@ -39,6 +40,7 @@ struct Base<'a> {
     store: &'a Store,
     events: EventSink,
     throttle: Throttle,
+    background: Background,
 }
 
 /// Connects the database and builds every service.
@@ -52,24 +54,25 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         store: &store,
         events: EventSink::new(store.events.clone(), deps.clock.clone()),
         throttle: Throttle::new(config.rate_limits, deps.clock.clone()),
+        background: Background::default(),
     };
     let accounts = accounts(&base)?;
     let risk = risk(&base).await?;
     let oauth = oauth(&base, accounts.clone())
         .await?
         .with_risk(risk.clone());
-    let (mailer, mail_store, outbox) = mail(&base)?;
+    let (mail, outbox) = mail(&base)?;
     let login = sign_in(&base, accounts.clone(), risk.clone(), outbox.clone()).await?;
     let resets = resets(&base, accounts.clone(), outbox);
     let captchas = captchas(&config)?;
     let csp = crate::http::middleware::csp_for(captchas.remote().map(|r| r.kind));
-    let (events, throttle) = (base.events, base.throttle);
+    let (events, throttle, background) = (base.events, base.throttle, base.background);
     let state = AppState {
         csp: csp.into(),
         captchas,
         resets,
-        mailer,
-        mail_store,
+        mail,
+        background,
         session_policy: SessionPolicy {
             idle_timeout: config.session_idle_timeout,
             lifetime: config.session_lifetime,
@@ -161,14 +164,14 @@ fn resets(b: &Base<'_>, accounts: AccountService, outbox: Arc<dyn Outbox>) -> Re
         random: b.deps.random.clone(),
         events: b.events.clone(),
         throttle: b.throttle.clone(),
+        background: b.background.clone(),
         issuer: b.config.issuer_str().to_owned(),
     }
 }
 
-/// Mail: the transport (SMTP, or `.eml` files), the queue the delivery job reads, and the
+/// Mail: the transport (SMTP, or `.eml` files), the worker that delivers the queue, and the
 /// outbox the domain queues through.
-#[allow(clippy::type_complexity)]
-fn mail(b: &Base<'_>) -> anyhow::Result<(Arc<dyn Mailer>, Arc<dyn MailStore>, Arc<dyn Outbox>)> {
+fn mail(b: &Base<'_>) -> anyhow::Result<(MailWorker, Arc<dyn Outbox>)> {
     use secrecy::ExposeSecret;
     let c = b.config;
     let mailer: Arc<dyn Mailer> = match &c.smtp_url {
@@ -178,12 +181,13 @@ fn mail(b: &Base<'_>) -> anyhow::Result<(Arc<dyn Mailer>, Arc<dyn MailStore>, Ar
         ),
         None => Arc::new(FileMailer::new(c.mail_dir.clone(), c.mail_from.clone())),
     };
+    let worker = MailWorker::new(b.store.mail.clone(), mailer, b.deps.clock.clone());
     let outbox: Arc<dyn Outbox> = Arc::new(QueueOutbox::new(
         b.store.mail.clone(),
         b.deps.clock.clone(),
         c.mail_from.email.domain().to_owned(),
     ));
-    Ok((mailer, b.store.mail.clone(), outbox))
+    Ok((worker, outbox))
 }
 
 /// The OAuth provider: token settings, the signing keys and the clients.

@@ -27,6 +27,8 @@ pub mod redirect;
 pub mod risk;
 /// Session lifetime policy (idle timeout, absolute lifetime).
 pub mod sessions;
+/// After-the-answer work, tracked so it can be waited for.
+pub mod tasks;
 /// Per-instance rate limits.
 pub mod throttle;
 /// Signing keys and JWTs.
