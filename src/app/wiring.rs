@@ -1,5 +1,5 @@
 //! Wiring: config and the injected dependencies in, the application state out. One builder per
-//! service group (accounts, risk, sign-in, OAuth, mail, CAPTCHA); `build_state` calls
+//! service group (accounts, risk, sign-in, OAuth, mail, CAPTCHA, admin); `build_state` calls
 //! them in dependency order. Nothing here decides anything a request depends on.
 
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use crate::config::{CaptchaKind, Config};
 use crate::domain::accounts::password::PasswordHasher;
 use crate::domain::accounts::reset::ResetService;
 use crate::domain::accounts::service::AccountService;
+use crate::domain::admin::AdminService;
 use crate::domain::captcha::{Captchas, Remote, RemoteKind};
 use crate::domain::clients::ClientService;
 use crate::domain::login::{LoginDeps, LoginService};
@@ -64,6 +65,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
     let (mail, outbox) = mail(&base)?;
     let login = sign_in(&base, accounts.clone(), risk.clone(), outbox.clone()).await?;
     let resets = resets(&base, accounts.clone(), outbox);
+    let admin = admin(&base, accounts.clone(), risk.clone());
     let captchas = captchas(&config)?;
     let csp = crate::http::middleware::csp_for(captchas.remote().map(|r| r.kind));
     let (events, throttle, background) = (base.events, base.throttle, base.background);
@@ -71,6 +73,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         csp: csp.into(),
         captchas,
         resets,
+        admin,
         mail,
         background,
         session_policy: SessionPolicy {
@@ -167,6 +170,18 @@ fn resets(b: &Base<'_>, accounts: AccountService, outbox: Arc<dyn Outbox>) -> Re
         background: b.background.clone(),
         issuer: b.config.issuer_str().to_owned(),
     }
+}
+
+/// The admin API's operations.
+fn admin(b: &Base<'_>, accounts: AccountService, risk: RiskService) -> AdminService {
+    AdminService::new(
+        accounts,
+        b.events.clone(),
+        risk,
+        b.store.risk.clone(),
+        b.deps.clock.clone(),
+        time::Duration::seconds(b.config.protection.window_secs),
+    )
 }
 
 /// Mail: the transport (SMTP, or `.eml` files), the worker that delivers the queue, and the

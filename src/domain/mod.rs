@@ -3,6 +3,8 @@
 
 /// Accounts: emails, passwords, creation and lookup.
 pub mod accounts;
+/// What the admin API does: event search, training labels, training.
+pub mod admin;
 /// CAPTCHA challenges.
 pub mod captcha;
 /// OAuth clients: registration, redirect URIs, authentication.
