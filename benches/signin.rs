@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use authd::app::{Application, Deps};
 use authd::config::Config;
 use authd::domain::accounts::service::Origin;
-use authd::startup::{Application, Deps};
 use secrecy::SecretString;
 
 const PASSWORD: &str = "benchmark password 1";

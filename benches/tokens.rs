@@ -13,13 +13,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use authd::app::{Application, Deps};
 use authd::config::Config;
 use authd::domain::accounts::service::Origin;
 use authd::domain::clients::NewClient;
 use authd::domain::clock::{Clock, SystemClock};
 use authd::domain::tokens::jwt::{AccessClaims, sign_access, verify_access};
 use authd::domain::tokens::keys::{ALGORITHMS, alg_name};
-use authd::startup::{Application, Deps};
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)

@@ -9,12 +9,12 @@ use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 use serde_json::json;
 
+use crate::app::{Application, Deps, build_state, shutdown_signal};
 use crate::config::Config;
 use crate::domain::accounts::service::Origin;
 use crate::domain::clients::NewClient;
 use crate::domain::clock::{OsRandom, Random};
 use crate::domain::error::DomainError;
-use crate::startup::{Application, Deps, build_state, shutdown_signal};
 
 /// authd: a secure, drop-in identity service.
 #[derive(Debug, Parser)]
@@ -60,7 +60,7 @@ pub enum Command {
         command: ModelCommand,
     },
     /// Drive a running server with simulated users and attackers; print the report as JSON.
-    Simulate(crate::simulate::SimulateArgs),
+    Simulate(crate::sim::SimulateArgs),
 }
 
 /// Risk model commands.
@@ -202,7 +202,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Model { command } => model(config, command).await,
         Command::Simulate(args) => {
-            let report = crate::simulate::run(&args).await?;
+            let report = crate::sim::run(&args).await?;
             print_json(&serde_json::to_value(report)?)
         }
         Command::Keys {

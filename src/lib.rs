@@ -1,8 +1,12 @@
 //! authd: a secure, drop-in identity service.
 //!
-//! Layers point one way: `http` → `domain` → `storage` traits. `events`, `config` and
-//! `telemetry` are shared vocabulary and plumbing; `cli` and `startup` wire everything together.
+//! Layers point one way: `http` → `domain` → `storage` traits. `events` and `config` are shared
+//! vocabulary; `outbound` holds the calls to third parties; `app` wires everything together and
+//! runs it; `cli` dispatches commands. `sim` is the traffic simulator, a client of the server
+//! that no server module imports.
 
+/// Building and running the server: wiring, state, background jobs, telemetry.
+pub mod app;
 /// Command-line interface: `serve`, `migrate`, `user add`.
 pub mod cli;
 /// Configuration: defaults → TOML file → `AUTHD_*` environment → `*_FILE` secrets, validated
@@ -16,15 +20,9 @@ pub mod events;
 pub mod http;
 /// Mail: rendering, the durable queue, the delivery worker, SMTP and file transports.
 pub mod mail;
-/// SVG figures of the simulator's report.
-pub mod plot;
-/// The traffic simulator (`authd simulate`).
-pub mod simulate;
-/// Building and running the server.
-pub mod startup;
-/// The shared application state handed to every handler.
-pub mod state;
+/// Calls to third parties: CAPTCHA `siteverify`.
+pub mod outbound;
+/// The traffic simulator (`authd simulate`) and its figures.
+pub mod sim;
 /// Storage traits and their SQLite and PostgreSQL implementations.
 pub mod storage;
-/// Logging, request ids and metrics.
-pub mod telemetry;

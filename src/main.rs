@@ -12,7 +12,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    authd::telemetry::init_logging(config.log_format);
+    authd::app::telemetry::init_logging(config.log_format);
     match authd::cli::run(cli, config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -3,6 +3,8 @@
 
 /// Accounts: emails, passwords, creation and lookup.
 pub mod accounts;
+/// What the admin API does: event search, training labels, training.
+pub mod admin;
 /// CAPTCHA challenges.
 pub mod captcha;
 /// OAuth clients: registration, redirect URIs, authentication.
@@ -27,6 +29,8 @@ pub mod redirect;
 pub mod risk;
 /// Session lifetime policy (idle timeout, absolute lifetime).
 pub mod sessions;
+/// After-the-answer work, tracked so it can be waited for.
+pub mod tasks;
 /// Per-instance rate limits.
 pub mod throttle;
 /// Signing keys and JWTs.

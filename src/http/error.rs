@@ -1,11 +1,36 @@
-//! The HTTP layer's one error enum and its mapping to responses — exhaustive, in one place.
-//! Clients see generic text; a 5xx's cause chain is logged once, never sent.
+//! The HTTP layer's one error enum, its mapping to responses — exhaustive, in one place — and
+//! the generic error page it renders. Clients see generic text; a 5xx's cause chain is logged
+//! once, never sent. Pages import this module; it imports no page.
 
+use askama::Template;
+use askama_web::WebTemplate;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::domain::error::DomainError;
-use crate::http::pages::ErrorPage;
+
+/// The generic error page.
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/error.html")]
+pub struct ErrorPage {
+    /// Numeric status.
+    pub status: u16,
+    /// Status reason phrase.
+    pub title: &'static str,
+    /// A generic, safe message.
+    pub message: &'static str,
+}
+
+impl ErrorPage {
+    /// The page for `status` with `message`.
+    pub fn new(status: StatusCode, message: &'static str) -> Self {
+        Self {
+            status: status.as_u16(),
+            title: status.canonical_reason().unwrap_or("Error"),
+            message,
+        }
+    }
+}
 
 /// Everything a handler or extractor can answer besides success.
 #[derive(Debug, thiserror::Error)]

@@ -13,11 +13,11 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
+use crate::app::state::AppState;
 use crate::domain::context::RequestContext;
 use crate::domain::sessions::SessionState;
 use crate::events::EventKind;
 use crate::http::error::HttpError;
-use crate::state::AppState;
 
 /// The resolved client context of a request.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::state::AppState;
+use crate::app::state::AppState;
 
 /// The Content-Security-Policy: same-origin everything, no inline script or style, no framing.
 ///

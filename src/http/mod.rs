@@ -11,13 +11,11 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::state::AppState;
+use crate::app::state::AppState;
 use crate::storage::sessions::AnySessionStore;
 
 /// The admin JSON API and its OpenAPI document.
 pub mod admin;
-/// Server-side verification of third-party CAPTCHA tokens.
-pub mod captcha_verifier;
 /// Error types and their responses.
 pub mod error;
 /// Our extractors.

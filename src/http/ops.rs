@@ -1,13 +1,17 @@
 //! Operations endpoints: `/healthz` (process up), `/readyz` (database reachable), `/metrics`
 //! (Prometheus text), and the stylesheet (served locally: no CDN, no external fonts).
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::storage::HealthStore;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -29,8 +33,8 @@ pub async fn healthz_get() -> &'static str {
 }
 
 /// `GET /readyz`: 200 when a trivial query succeeds, 503 otherwise.
-pub async fn readyz_get(State(state): State<AppState>) -> impl IntoResponse {
-    if state.health.is_reachable().await {
+pub async fn readyz_get(State(health): State<Arc<dyn HealthStore>>) -> impl IntoResponse {
+    if health.is_reachable().await {
         (StatusCode::OK, "ready")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
@@ -38,10 +42,10 @@ pub async fn readyz_get(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// `GET /metrics`.
-pub async fn metrics_get(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn metrics_get(State(metrics): State<PrometheusHandle>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        metrics.render(),
     )
 }
 

@@ -9,12 +9,12 @@ use axum::{Json, Router, routing::post};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::app::state::AppState;
 use crate::domain::context::RequestContext;
 use crate::domain::error::DomainError;
 use crate::http::admin::ApiError;
 use crate::http::extract::ClientContext;
 use crate::http::oauth::extract::bearer;
-use crate::state::AppState;
 
 /// The request body.
 #[derive(Debug, Deserialize)]

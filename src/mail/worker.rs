@@ -1,7 +1,8 @@
 //! The delivery worker: claims due mails (a lease, so instances sharing a database never send
 //! one twice at once), sends them, and on failure retries with exponential backoff (30 s
 //! doubling, at most an hour) for as long as it takes. Nothing is lost across outages or
-//! restarts: a mail leaves the queue only once the transport accepted it.
+//! restarts: a mail leaves the queue only once the transport accepted it. The polling loop itself
+//! is one of the jobs in `app::jobs`; tests call `MailWorker::drain` instead of waiting for it.
 
 use std::sync::Arc;
 
@@ -11,6 +12,8 @@ use crate::storage::mail::MailStore;
 
 /// Seconds a claimed mail stays invisible to other workers.
 const LEASE: i64 = 120;
+/// Mails claimed per pass.
+const BATCH: i64 = 20;
 
 /// The delay before attempt `attempts + 1`.
 pub fn backoff(attempts: i64) -> i64 {
@@ -18,17 +21,29 @@ pub fn backoff(attempts: i64) -> i64 {
     (30 * 2_i64.pow(exp)).min(3600)
 }
 
-/// Delivers what is due now; returns how many were sent.
-pub async fn deliver_due(store: &dyn MailStore, mailer: &dyn Mailer, clock: &dyn Clock) -> usize {
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Pass {
+    /// Mails claimed (due now).
+    claimed: usize,
+    /// Of which the transport accepted.
+    sent: usize,
+}
+
+/// Claims a batch of what is due now and sends it; a failure is rescheduled with backoff.
+async fn deliver_batch(store: &dyn MailStore, mailer: &dyn Mailer, clock: &dyn Clock) -> Pass {
     let now = clock.now().unix_timestamp();
-    let due = match store.claim_due(now, LEASE, 20).await {
+    let due = match store.claim_due(now, LEASE, BATCH).await {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(error = %e, "mail queue unavailable");
-            return 0;
+            return Pass::default();
         }
     };
-    let mut sent = 0;
+    let mut pass = Pass {
+        claimed: due.len(),
+        sent: 0,
+    };
     for m in due {
         let mail = OutgoingMail {
             message_id: m.message_id.clone(),
@@ -39,7 +54,7 @@ pub async fn deliver_due(store: &dyn MailStore, mailer: &dyn Mailer, clock: &dyn
         };
         let result = match mailer.send(&mail).await {
             Ok(()) => {
-                sent += 1;
+                pass.sent += 1;
                 metrics::counter!("authd_mail_sent_total", "kind" => m.kind.clone()).increment(1);
                 store.mark_sent(&m.id, clock.now().unix_timestamp()).await
             }
@@ -54,21 +69,67 @@ pub async fn deliver_due(store: &dyn MailStore, mailer: &dyn Mailer, clock: &dyn
             tracing::warn!(error = %e, "mail queue update failed");
         }
     }
-    sent
+    pass
 }
 
-/// Runs the worker until the task is dropped.
-pub async fn run(
+/// This instance's delivery worker: the queue, the transport and the clock, with one pass at a
+/// time (the polling loop and `drain` share a lock, so a drain waits for a pass in flight
+/// instead of finding its mails leased and returning early). Cheap to clone.
+#[derive(Clone)]
+pub struct MailWorker {
     store: Arc<dyn MailStore>,
     mailer: Arc<dyn Mailer>,
     clock: Arc<dyn Clock>,
-    poll: std::time::Duration,
-) {
-    let mut tick = tokio::time::interval(poll);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        deliver_due(store.as_ref(), mailer.as_ref(), clock.as_ref()).await;
+    pass: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl std::fmt::Debug for MailWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MailWorker")
+    }
+}
+
+impl MailWorker {
+    /// A worker over `store`, sending through `mailer`.
+    pub fn new(store: Arc<dyn MailStore>, mailer: Arc<dyn Mailer>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            mailer,
+            clock,
+            pass: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// One pass: delivers a batch of what is due now; returns how many were sent.
+    pub async fn run_once(&self) -> usize {
+        let _pass = self.pass.lock().await;
+        deliver_batch(
+            self.store.as_ref(),
+            self.mailer.as_ref(),
+            self.clock.as_ref(),
+        )
+        .await
+        .sent
+    }
+
+    /// Delivers everything due now, batch after batch, after any pass in flight here; returns
+    /// how many were sent. A failed mail is rescheduled (not due now), so this ends. Mail
+    /// leased by another instance is that instance's to send.
+    pub async fn drain(&self) -> usize {
+        let _pass = self.pass.lock().await;
+        let mut sent = 0;
+        loop {
+            let pass = deliver_batch(
+                self.store.as_ref(),
+                self.mailer.as_ref(),
+                self.clock.as_ref(),
+            )
+            .await;
+            sent += pass.sent;
+            if pass.claimed == 0 {
+                return sent;
+            }
+        }
     }
 }
 

@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use authd::app::state::AppState;
+use authd::app::{Application, Deps};
 use authd::config::Config;
 use authd::domain::clock::{FakeClock, OsRandom};
 use authd::events::{AuthEvent, EventFilter};
-use authd::startup::{Application, Deps};
-use authd::state::AppState;
 use reqwest::StatusCode;
 use tokio::sync::oneshot;
 
@@ -183,7 +183,7 @@ pub fn new_client() -> reqwest::Client {
 
 fn init_test_logging() {
     if std::env::var("TEST_LOG").is_ok() {
-        authd::telemetry::init_logging(authd::config::LogFormat::Pretty);
+        authd::app::telemetry::init_logging(authd::config::LogFormat::Pretty);
     }
 }
 
@@ -631,9 +631,18 @@ pub fn urlenc(s: &str) -> String {
 }
 
 impl TestApp {
-    /// The `.eml` files the outbox wrote so far, waiting (bounded, real time) for `n`.
+    /// Lets the work requests left running settle (reset mails), then delivers every mail due
+    /// now, without waiting for the worker; returns how many were sent. Call it before
+    /// asserting that no mail went out.
+    pub async fn drain_mail(&self) -> usize {
+        self.state.drain_mail().await
+    }
+
+    /// The `.eml` files the outbox wrote so far, after draining the queue. Waits (bounded,
+    /// real time) for `n` only for mail queued by work the drain cannot see.
     pub async fn outbox(&self, n: usize) -> Vec<String> {
         for _ in 0..200 {
+            self.drain_mail().await;
             let files = self.outbox_now();
             if files.len() >= n {
                 return files;

@@ -48,7 +48,7 @@ async fn admin_pair(app: &TestApp) -> String {
 async fn simulated_attacks_are_stopped_and_users_are_not() {
     let app = simulated_server().await;
     let web = app.web_client().await;
-    let args = authd::simulate::SimulateArgs {
+    let args = authd::sim::SimulateArgs {
         replay_client: Some(format!("{}:{}", web.id, web.secret.clone().unwrap())),
         replay_redirect_uri: web.redirect_uri.clone(),
         target: app.address.clone(),
@@ -68,11 +68,9 @@ async fn simulated_attacks_are_stopped_and_users_are_not() {
     let to_midnight = 86_400 - i64::from(now.hour()) * 3600 - i64::from(now.minute()) * 60;
     app.clock.advance(time::Duration::seconds(to_midnight));
     let clock = app.clock.clone();
-    let advance: authd::simulate::Advance =
+    let advance: authd::sim::Advance =
         Arc::new(move |secs| clock.advance(time::Duration::seconds(secs)));
-    let report = authd::simulate::run_with(&args, Some(advance))
-        .await
-        .unwrap();
+    let report = authd::sim::run_with(&args, Some(advance)).await.unwrap();
     let mut shown = report.clone();
     shown.scores.clear();
     eprintln!("{}", serde_json::to_string_pretty(&shown).unwrap());

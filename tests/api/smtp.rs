@@ -44,19 +44,10 @@ impl SmtpSink {
         }
     }
 
+    /// The messages accepted so far. Each is kept before its `250` goes out, so after the
+    /// app's `drain_mail()` returns, whatever it sent is here: no waiting needed.
     pub fn messages(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
-    }
-
-    /// Waits (real time, bounded) until `n` messages arrived.
-    pub async fn wait_for(&self, n: usize) -> Vec<Received> {
-        for _ in 0..200 {
-            if self.messages().len() >= n {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-        }
-        self.messages()
     }
 }
 

@@ -491,7 +491,7 @@ async fn signing_keys_are_sealed_with_the_master_key() {
     for other in [None, Some(STANDARD.encode([8u8; 32]))] {
         let mut config = crate::helpers::base_config(&a.db, std::path::Path::new("/tmp"));
         config.master_key = other.map(|k| MasterKey::parse(&k).unwrap());
-        let err = authd::startup::build_state(config, authd::startup::Deps::default())
+        let err = authd::app::build_state(config, authd::app::Deps::default())
             .await
             .err()
             .expect("refused");

@@ -14,6 +14,7 @@ use crate::domain::context::RequestContext;
 use crate::domain::error::DomainError;
 use crate::domain::notify::{Notice, Outbox};
 use crate::domain::oauth::digest;
+use crate::domain::tasks::Background;
 use crate::domain::throttle::{Door, Throttle, ThrottleKey};
 use crate::events::sink::EventSink;
 use crate::events::{AuthEvent, EventKind};
@@ -34,6 +35,8 @@ pub struct ResetService {
     pub(crate) random: Arc<dyn Random>,
     pub(crate) events: EventSink,
     pub(crate) throttle: Throttle,
+    /// Runs the after-the-answer work (tracked, so tests and shutdown can wait for it).
+    pub(crate) background: Background,
     /// The public base URL, for links.
     pub(crate) issuer: String,
 }
@@ -70,7 +73,7 @@ impl ResetService {
         let this = self.clone();
         let ctx = ctx.clone();
         let email = email.to_owned();
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             if let Err(e) = this.send_link(&ctx, &email).await {
                 tracing::warn!(error = %e, "password reset request failed");
             }

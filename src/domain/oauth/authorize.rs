@@ -342,3 +342,107 @@ impl OAuthService {
         .location(&self.settings.issuer)
     }
 }
+
+/// What `/authorize` does next with a valid request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizeStep {
+    /// Send the user to the sign-in form and back here. With `fresh_after`, a re-authentication:
+    /// only a sign-in after that time (unix seconds) counts.
+    SignIn {
+        /// Sign-ins before this are too old for the request.
+        fresh_after: Option<i64>,
+    },
+    /// Ask the user to consent.
+    Consent,
+    /// Back to the client: the `Location` carrying a code, or an error (`prompt=none`).
+    Redirect(String),
+}
+
+impl OAuthService {
+    /// The `prompt` and `max_age` policy (OIDC Core §3.1.2.1) for a valid request, given who
+    /// is signed in (`user`: id and sign-in time) and, when authd itself sent the user to sign
+    /// in again, the time that sign-in must follow (`auth_after`): sign in (again), ask for
+    /// consent, or go back to the client with a code or, under `prompt=none`, an error.
+    pub async fn authorize_step(
+        &self,
+        req: &AuthorizeRequest,
+        user: Option<(&str, i64)>,
+        auth_after: Option<i64>,
+    ) -> Result<AuthorizeStep, DomainError> {
+        let now = self.clock.now().unix_timestamp();
+        let fresh = |at: i64| is_fresh(req.prompt_login, req.max_age, at, auth_after, now);
+        let Some((user_id, auth_at)) = user.filter(|(_, at)| fresh(*at)) else {
+            let (why, fresh_after) = match user {
+                None => ("sign-in required", None),
+                Some(_) => ("fresh sign-in required", Some(now)),
+            };
+            return Ok(if req.prompt_none {
+                AuthorizeStep::Redirect(self.error_redirect(req, OAuthCode::LoginRequired, why))
+            } else {
+                AuthorizeStep::SignIn { fresh_after }
+            });
+        };
+        if self.needs_consent(user_id, req).await? {
+            return Ok(if req.prompt_none {
+                let why = "consent required";
+                AuthorizeStep::Redirect(self.error_redirect(req, OAuthCode::ConsentRequired, why))
+            } else {
+                AuthorizeStep::Consent
+            });
+        }
+        let location = self.issue_code(req, user_id, auth_at).await?;
+        Ok(AuthorizeStep::Redirect(location))
+    }
+}
+
+/// Whether a sign-in at `auth_at` is recent enough at `now`: `prompt=login` wants one after
+/// the request (after `auth_after`, which authd sets when it sends the user to sign in again;
+/// without it, no earlier sign-in counts), and `max_age` one at most that many seconds old.
+fn is_fresh(
+    prompt_login: bool,
+    max_age: Option<i64>,
+    auth_at: i64,
+    auth_after: Option<i64>,
+    now: i64,
+) -> bool {
+    let stale = (prompt_login && auth_after.is_none_or(|t| auth_at < t))
+        || max_age.is_some_and(|m| now - auth_at > m);
+    !stale
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_000_000;
+
+    #[test]
+    fn any_sign_in_is_fresh_without_prompt_or_max_age() {
+        assert!(is_fresh(false, None, 0, None, NOW));
+        assert!(is_fresh(false, None, NOW, Some(NOW + 5), NOW));
+    }
+
+    #[test]
+    fn prompt_login_wants_a_sign_in_after_authd_asked_for_it() {
+        // First visit: no earlier sign-in counts.
+        assert!(!is_fresh(true, None, NOW - 1, None, NOW));
+        assert!(!is_fresh(true, None, NOW, None, NOW));
+        // Back from the sign-in form authd sent the user to at `NOW - 10`.
+        assert!(is_fresh(true, None, NOW - 10, Some(NOW - 10), NOW));
+        assert!(is_fresh(true, None, NOW - 5, Some(NOW - 10), NOW));
+        assert!(!is_fresh(true, None, NOW - 11, Some(NOW - 10), NOW));
+    }
+
+    #[test]
+    fn max_age_bounds_the_age_of_the_sign_in() {
+        assert!(is_fresh(false, Some(60), NOW - 60, None, NOW));
+        assert!(!is_fresh(false, Some(60), NOW - 61, None, NOW));
+        // max_age=0: only a sign-in this very second.
+        assert!(is_fresh(false, Some(0), NOW, None, NOW));
+        assert!(!is_fresh(false, Some(0), NOW - 1, None, NOW));
+        // Both: each must hold.
+        assert!(!is_fresh(true, Some(60), NOW - 61, Some(NOW - 100), NOW));
+        assert!(!is_fresh(true, Some(600), NOW - 101, Some(NOW - 100), NOW));
+        assert!(is_fresh(true, Some(600), NOW - 99, Some(NOW - 100), NOW));
+    }
+}

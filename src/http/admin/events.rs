@@ -3,13 +3,10 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use crate::domain::error::DomainError;
-use crate::events::{AuthEvent, EventFilter, EventKind};
+use crate::domain::admin::{AdminService, EventQuery};
+use crate::events::AuthEvent;
 use crate::http::admin::{AdminBearer, ApiError};
-use crate::state::AppState;
 
 /// Filters (all optional).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -24,6 +21,18 @@ pub struct EventsQuery {
     since: Option<String>,
     /// At most this many (1–1000, default 100).
     limit: Option<u32>,
+}
+
+impl From<EventsQuery> for EventQuery {
+    fn from(q: EventsQuery) -> Self {
+        Self {
+            kind: q.kind,
+            user: q.user,
+            ip: q.ip,
+            since: q.since,
+            limit: q.limit,
+        }
+    }
 }
 
 /// The response.
@@ -47,56 +56,10 @@ pub struct EventsResponse {
     )
 )]
 pub async fn events_get(
-    State(state): State<AppState>,
+    State(admin): State<AdminService>,
     _admin: AdminBearer,
     Query(q): Query<EventsQuery>,
 ) -> Result<Json<EventsResponse>, ApiError> {
-    let kind = match q.kind.as_deref().filter(|k| !k.is_empty()) {
-        Some(k) => {
-            Some(EventKind::parse(k).ok_or(DomainError::InvalidInput("unknown event kind"))?)
-        }
-        None => None,
-    };
-    let since = match q.since.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => Some(
-            OffsetDateTime::parse(s, &Rfc3339)
-                .map_err(|_| DomainError::InvalidInput("since must be RFC 3339"))?,
-        ),
-        None => None,
-    };
-    // Filters reach SQL as bound values; control characters (PostgreSQL text has no NUL) and
-    // oversized values are malformed.
-    let bad = |v: &Option<String>| {
-        v.as_ref()
-            .is_some_and(|v| v.len() > 320 || v.chars().any(char::is_control))
-    };
-    if bad(&q.user) || bad(&q.ip) {
-        return Err(DomainError::InvalidInput("user and ip must be printable and short").into());
-    }
-    let user_id = match q.user.as_deref().filter(|u| !u.is_empty()) {
-        Some(u) if u.contains('@') => Some(
-            state
-                .accounts
-                .find_by_email(u)
-                .await?
-                // An unknown email matches nothing, not everything.
-                .map_or_else(|| format!("unknown:{u}"), |a| a.id),
-        ),
-        Some(u) => Some(u.to_owned()),
-        None => None,
-    };
-    let filter = EventFilter {
-        kind,
-        user_id,
-        ip: q.ip.filter(|i| !i.is_empty()),
-        since,
-        limit: q.limit.unwrap_or(100).clamp(1, 1000),
-    };
-    Ok(Json(EventsResponse {
-        events: state
-            .events
-            .list(&filter)
-            .await
-            .map_err(DomainError::from)?,
-    }))
+    let events = admin.search_events(q.into()).await?;
+    Ok(Json(EventsResponse { events }))
 }

@@ -9,11 +9,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
+use crate::app::state::AppState;
 use crate::domain::error::DomainError;
 use crate::domain::tokens::jwt::AccessClaims;
 use crate::http::extract::ClientContext;
 use crate::http::oauth::extract::bearer;
-use crate::state::AppState;
 
 /// `GET /admin/api/events`.
 pub mod events;

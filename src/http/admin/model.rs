@@ -5,10 +5,9 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::error::DomainError;
-use crate::domain::risk::training::{TrainReport, train_and_store};
+use crate::domain::admin::AdminService;
+use crate::domain::risk::training::TrainReport;
 use crate::http::admin::{AdminBearer, ApiError};
-use crate::state::AppState;
 
 /// A label.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -42,21 +41,13 @@ pub struct LabelResponse {
     )
 )]
 pub async fn labels_post(
-    State(state): State<AppState>,
+    State(admin): State<AdminService>,
     _admin: AdminBearer,
     Json(req): Json<LabelRequest>,
 ) -> Result<Json<LabelResponse>, ApiError> {
-    let id = req.event_id.trim();
-    if id.is_empty() || id.len() > 64 || id.chars().any(char::is_control) {
-        return Err(DomainError::InvalidInput("event_id is not an event id").into());
-    }
-    state
-        .risk_store
-        .label(id, req.attack, state.clock.now().unix_timestamp())
-        .await
-        .map_err(DomainError::from)?;
+    let event_id = admin.label_event(&req.event_id, req.attack).await?;
     Ok(Json(LabelResponse {
-        event_id: id.to_owned(),
+        event_id,
         attack: req.attack,
     }))
 }
@@ -74,11 +65,8 @@ pub async fn labels_post(
     )
 )]
 pub async fn train_post(
-    State(state): State<AppState>,
+    State(admin): State<AdminService>,
     _admin: AdminBearer,
 ) -> Result<Json<TrainReport>, ApiError> {
-    let window = time::Duration::seconds(state.config.protection.window_secs);
-    let report = train_and_store(&state.risk_store, &state.clock, window, &|_| {}).await?;
-    state.risk.reload().await?;
-    Ok(Json(report))
+    Ok(Json(admin.train().await?))
 }

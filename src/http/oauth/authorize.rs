@@ -8,12 +8,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use crate::app::state::AppState;
 use crate::domain::error::OAuthCode;
-use crate::domain::oauth::authorize::{AuthorizeFailure, AuthorizeParams, AuthorizeRequest};
-use crate::http::error::{HttpError, urlencode};
+use crate::domain::oauth::authorize::{
+    AuthorizeFailure, AuthorizeParams, AuthorizeRequest, AuthorizeStep,
+};
+use crate::http::error::{ErrorPage, HttpError, urlencode};
 use crate::http::extract::{CsrfForm, CsrfProtected, CurrentUser, WebSession};
-use crate::http::pages::ErrorPage;
-use crate::state::AppState;
 
 const PENDING: &str = "oauth_pending";
 
@@ -126,71 +127,47 @@ pub async fn authorize_get(
         Ok(v) => v,
         Err(response) => return Ok(response),
     };
-    let oauth = &state.oauth;
-    let Ok(user) = user else {
-        if req.prompt_none {
-            return Ok(Redirect::to(&oauth.error_redirect(
-                &req,
-                OAuthCode::LoginRequired,
-                "sign-in required",
-            ))
-            .into_response());
+    let user = user.ok();
+    let signed_in = user
+        .as_ref()
+        .map(|u| (u.user_id.as_str(), u.auth_at.unix_timestamp()));
+    let raw = raw.as_deref().unwrap_or("");
+    let step = state
+        .oauth
+        .authorize_step(&req, signed_in, auth_after)
+        .await?;
+    Ok(match step {
+        AuthorizeStep::Redirect(location) => Redirect::to(&location).into_response(),
+        AuthorizeStep::SignIn { fresh_after: None } => {
+            Redirect::to(&login_location(raw, "", &req, false)).into_response()
         }
-        return Ok(Redirect::to(&login_location(
-            raw.as_deref().unwrap_or(""),
-            "",
-            &req,
-            false,
-        ))
-        .into_response());
+        AuthorizeStep::SignIn {
+            fresh_after: Some(t),
+        } => {
+            let raw = strip_param(raw, "auth_after");
+            let extra = format!("&auth_after={t}");
+            Redirect::to(&login_location(&raw, &extra, &req, true)).into_response()
+        }
+        AuthorizeStep::Consent => consent_page(&state, &session, &req, raw).await?,
+    })
+}
+
+/// Remembers the request in the session and shows the consent page.
+async fn consent_page(
+    state: &AppState,
+    session: &WebSession,
+    req: &AuthorizeRequest,
+    raw: &str,
+) -> Result<Response, HttpError> {
+    let request_id = state.random.token(16);
+    session.put(PENDING, &format!("{request_id} {raw}")).await?;
+    let page = ConsentPage {
+        client_id: req.client.id.clone(),
+        scopes: req.scopes.iter().cloned().collect(),
+        csrf_token: session.csrf_token(state).await?,
+        request_id,
     };
-    let now = state.clock.now().unix_timestamp();
-    let auth_at = user.auth_at.unix_timestamp();
-    let stale = (req.prompt_login && auth_after.is_none_or(|t| auth_at < t))
-        || req.max_age.is_some_and(|m| now - auth_at > m);
-    if stale {
-        if req.prompt_none {
-            return Ok(Redirect::to(&oauth.error_redirect(
-                &req,
-                OAuthCode::LoginRequired,
-                "fresh sign-in required",
-            ))
-            .into_response());
-        }
-        let raw = strip_param(raw.as_deref().unwrap_or(""), "auth_after");
-        return Ok(Redirect::to(&login_location(
-            &raw,
-            &format!("&auth_after={now}"),
-            &req,
-            true,
-        ))
-        .into_response());
-    }
-    if oauth.needs_consent(&user.user_id, &req).await? {
-        if req.prompt_none {
-            return Ok(Redirect::to(&oauth.error_redirect(
-                &req,
-                OAuthCode::ConsentRequired,
-                "consent required",
-            ))
-            .into_response());
-        }
-        let request_id = state.random.token(16);
-        session
-            .put(
-                PENDING,
-                &format!("{request_id} {}", raw.as_deref().unwrap_or("")),
-            )
-            .await?;
-        let page = ConsentPage {
-            client_id: req.client.id.clone(),
-            scopes: req.scopes.iter().cloned().collect(),
-            csrf_token: session.csrf_token(&state).await?,
-            request_id,
-        };
-        return Ok(page.into_response());
-    }
-    Ok(Redirect::to(&oauth.issue_code(&req, &user.user_id, auth_at).await?).into_response())
+    Ok(page.into_response())
 }
 
 /// `POST /authorize/consent`.

@@ -1,16 +1,18 @@
 //! OpenID Provider metadata (OIDC Discovery 1.0 §3, RFC 8414): only what authd really does.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
+use crate::config::Config;
 use crate::domain::tokens::keys::{ALGORITHMS, alg_name};
 use crate::http::oauth::paths;
-use crate::state::AppState;
 
 /// `GET /.well-known/openid-configuration`.
-pub async fn discovery_get(State(state): State<AppState>) -> Json<Value> {
-    let iss = state.config.issuer_str();
+pub async fn discovery_get(State(config): State<Arc<Config>>) -> Json<Value> {
+    let iss = config.issuer_str();
     let at = |p: &str| format!("{iss}{p}");
     let algs: Vec<&str> = ALGORITHMS.iter().map(|a| alg_name(*a)).collect();
     Json(json!({

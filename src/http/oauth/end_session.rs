@@ -9,11 +9,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use crate::app::state::AppState;
 use crate::events::EventKind;
-use crate::http::error::HttpError;
+use crate::http::error::{ErrorPage, HttpError};
 use crate::http::extract::{ClientContext, WebSession};
-use crate::http::pages::ErrorPage;
-use crate::state::AppState;
 
 /// The logout request's query.
 #[derive(Debug, Deserialize)]

@@ -7,10 +7,10 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::domain::oauth::OAuthService;
 use crate::http::extract::ClientContext;
 use crate::http::oauth::error::{OAuthError, bad_request};
 use crate::http::oauth::extract::client_credentials;
-use crate::state::AppState;
 
 /// The form of both endpoints (`token_type_hint` is accepted and not needed: authd tells the
 /// two token kinds apart by their shape).
@@ -34,22 +34,22 @@ fn read(
 
 /// `POST /introspect`.
 pub async fn introspect_post(
-    State(state): State<AppState>,
+    State(oauth): State<OAuthService>,
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Result<Json<Value>, OAuthError> {
     let (creds, token) = read(&headers, form)?;
-    Ok(Json(state.oauth.introspect(&creds, &token).await?))
+    Ok(Json(oauth.introspect(&creds, &token).await?))
 }
 
 /// `POST /revoke`: 200 whether or not the token existed.
 pub async fn revoke_post(
-    State(state): State<AppState>,
+    State(oauth): State<OAuthService>,
     ClientContext(ctx): ClientContext,
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Result<StatusCode, OAuthError> {
     let (creds, token) = read(&headers, form)?;
-    state.oauth.revoke(&ctx, &creds, &token).await?;
+    oauth.revoke(&ctx, &creds, &token).await?;
     Ok(StatusCode::OK)
 }

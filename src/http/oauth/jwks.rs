@@ -5,13 +5,13 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
-use crate::state::AppState;
+use crate::domain::oauth::OAuthService;
 
 /// `GET /jwks.json`.
-pub async fn jwks_get(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn jwks_get(State(oauth): State<OAuthService>) -> impl IntoResponse {
     (
         // Short cache: a rotation must reach relying parties well before old keys retire.
         [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(state.oauth.keys().jwks()),
+        Json(oauth.keys().jwks()),
     )
 }

@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::state::AppState;
+use crate::app::state::AppState;
 
 /// `/authorize` and the consent form.
 pub mod authorize;

@@ -7,11 +7,11 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use crate::app::state::AppState;
 use crate::domain::oauth::grants::TokenRequest;
 use crate::http::extract::ClientContext;
 use crate::http::oauth::error::{OAuthError, bad_request};
 use crate::http::oauth::extract::client_credentials;
-use crate::state::AppState;
 
 /// The token request's form.
 #[derive(Deserialize)]

@@ -6,17 +6,17 @@ use axum::http::HeaderMap;
 use serde_json::Value;
 
 use crate::domain::error::DomainError;
+use crate::domain::oauth::OAuthService;
 use crate::http::extract::ClientContext;
 use crate::http::oauth::error::OAuthError;
 use crate::http::oauth::extract::bearer;
-use crate::state::AppState;
 
 /// `GET|POST /userinfo`.
 pub async fn userinfo_get(
-    State(state): State<AppState>,
+    State(oauth): State<OAuthService>,
     ClientContext(ctx): ClientContext,
     headers: HeaderMap,
 ) -> Result<Json<Value>, OAuthError> {
     let token = bearer(&headers).ok_or(DomainError::InvalidToken("missing"))?;
-    Ok(Json(state.oauth.userinfo(&ctx, token).await?))
+    Ok(Json(oauth.userinfo(&ctx, token).await?))
 }

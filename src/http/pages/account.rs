@@ -8,9 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use time::format_description::well_known::Rfc3339;
 
+use crate::app::state::AppState;
 use crate::http::error::HttpError;
 use crate::http::extract::CurrentUser;
-use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/account", get(account_get))

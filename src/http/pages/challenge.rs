@@ -1,11 +1,11 @@
 //! The CAPTCHA in the session: shown challenges are kept server-side, bound to the session,
 //! and taken out when answered, so an answer (or a provider token) works once.
 
+use crate::app::state::AppState;
 use crate::domain::captcha::StoredChallenge;
 use crate::domain::protection::ChallengeAnswer;
 use crate::http::error::HttpError;
 use crate::http::extract::WebSession;
-use crate::state::AppState;
 
 const KEY: &str = "captcha";
 

@@ -11,13 +11,13 @@ use axum::routing::get;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::app::state::AppState;
 use crate::domain::error::DomainError;
 use crate::domain::login::Attempt;
 use crate::domain::redirect::LocalPath;
 use crate::http::error::{HttpError, urlencode};
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
 use crate::http::pages::challenge;
-use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/login", get(login_get).post(login_post))

@@ -6,10 +6,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use serde::Deserialize;
 
+use crate::app::state::AppState;
 use crate::events::EventKind;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected};
-use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/logout", post(logout_post))

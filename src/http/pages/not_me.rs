@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
+use crate::app::state::AppState;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
-use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/not-me", get(not_me_get).post(not_me_post))

@@ -11,11 +11,11 @@ use axum::routing::get;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::app::state::AppState;
 use crate::domain::error::DomainError;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
 use crate::http::pages::challenge;
-use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()

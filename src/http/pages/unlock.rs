@@ -9,9 +9,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
+use crate::app::state::AppState;
+use crate::domain::login::LoginService;
 use crate::http::error::HttpError;
 use crate::http::extract::ClientContext;
-use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/unlock", get(unlock_get))
@@ -32,13 +33,12 @@ pub struct UnlockPage {
 
 /// `GET /unlock`.
 pub async fn unlock_get(
-    State(state): State<AppState>,
+    State(login): State<LoginService>,
     ClientContext(ctx): ClientContext,
     Query(q): Query<UnlockQuery>,
 ) -> Result<Response, HttpError> {
     let token = q.token.unwrap_or_default();
-    let unlocked =
-        token.len() <= 512 && state.login.unlock_with_token(&ctx, &token).await?.is_some();
+    let unlocked = token.len() <= 512 && login.unlock_with_token(&ctx, &token).await?.is_some();
     let status = if unlocked {
         StatusCode::OK
     } else {

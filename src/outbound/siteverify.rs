@@ -1,5 +1,6 @@
-//! The outbound `siteverify` call for third-party CAPTCHA providers (reqwest, 5 s timeout,
-//! fail closed: an unreachable provider means the challenge is not passed).
+//! The outbound `siteverify` call for third-party CAPTCHA providers (Turnstile, hCaptcha,
+//! reCAPTCHA) over reqwest: 5 s timeout, no redirects, fail closed (an unreachable provider
+//! means the challenge is not passed). Implements the domain's `Verifier`.
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};

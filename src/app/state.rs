@@ -1,5 +1,7 @@
-//! The one application state, cloned into every handler. Handlers ask for the narrowest piece
-//! through `FromRef`.
+//! The one application state, cloned into every handler. `FromRef` is derived for every field,
+//! so a handler that needs one service asks for it alone (`State<OAuthService>`,
+//! `State<AdminService>`, `State<Arc<Config>>`, …); handlers that use several still take the
+//! whole `AppState`.
 
 use std::sync::Arc;
 
@@ -9,19 +11,22 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::config::Config;
 use crate::domain::accounts::reset::ResetService;
 use crate::domain::accounts::service::AccountService;
+use crate::domain::admin::AdminService;
 use crate::domain::captcha::Captchas;
 use crate::domain::clock::{Clock, Random};
 use crate::domain::login::LoginService;
 use crate::domain::oauth::OAuthService;
+use crate::domain::risk::RiskService;
 use crate::domain::sessions::SessionPolicy;
+use crate::domain::tasks::Background;
 use crate::domain::throttle::Throttle;
 use crate::events::sink::EventSink;
-use crate::mail::Mailer;
+use crate::mail::worker::MailWorker;
 use crate::storage::HealthStore;
-use crate::storage::mail::MailStore;
+use crate::storage::risk::RiskStore;
 
 /// Everything a request may need.
-#[derive(Clone)]
+#[derive(Clone, FromRef)]
 pub struct AppState {
     /// Validated configuration.
     pub config: Arc<Config>,
@@ -41,40 +46,34 @@ pub struct AppState {
     pub throttle: Throttle,
     /// Password reset.
     pub resets: ResetService,
+    /// The admin API's operations.
+    pub admin: AdminService,
     /// The CAPTCHA provider.
     pub captchas: Captchas,
     /// The Content-Security-Policy (widened only for a third-party CAPTCHA's origins).
     pub csp: Arc<str>,
-    /// The mail transport (used by the delivery worker).
-    pub mailer: Arc<dyn Mailer>,
-    /// The mail queue (read by the delivery worker).
-    pub mail_store: Arc<dyn MailStore>,
+    /// Mail delivery: the polling job runs it; `drain_mail` runs it now.
+    pub mail: MailWorker,
+    /// Work left running after an answer (reset mails, alerts).
+    pub background: Background,
     /// Session idle timeout and lifetime.
     pub session_policy: SessionPolicy,
     /// The risk engine.
-    pub risk: crate::domain::risk::RiskService,
-    /// Risk storage (training, labels).
-    pub risk_store: Arc<dyn crate::storage::risk::RiskStore>,
+    pub risk: RiskService,
+    /// Risk storage (scheduled training).
+    pub risk_store: Arc<dyn RiskStore>,
     /// Database liveness for `/readyz`.
     pub health: Arc<dyn HealthStore>,
     /// Prometheus renderer for `/metrics`.
     pub metrics: PrometheusHandle,
 }
 
-impl FromRef<AppState> for Arc<Config> {
-    fn from_ref(s: &AppState) -> Self {
-        s.config.clone()
-    }
-}
-
-impl FromRef<AppState> for AccountService {
-    fn from_ref(s: &AppState) -> Self {
-        s.accounts.clone()
-    }
-}
-
-impl FromRef<AppState> for LoginService {
-    fn from_ref(s: &AppState) -> Self {
-        s.login.clone()
+impl AppState {
+    /// Lets the work requests left running settle, then delivers every mail due now; returns
+    /// how many were sent. A test that asserts "no mail" calls this first, so it fails when a
+    /// mail was queued instead of passing because the worker had not come round yet.
+    pub async fn drain_mail(&self) -> usize {
+        self.background.settled().await;
+        self.mail.drain().await
     }
 }

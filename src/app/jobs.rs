@@ -1,0 +1,130 @@
+//! Every background loop the server runs, one function each: expired-session cleanup, mail
+//! delivery, idle rate-limit key eviction, signing-key reload, risk-model reload and scheduled
+//! training. `Jobs::start` spawns them; dropping the handle (or `stop`) ends them.
+
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tower_sessions::ExpiredDeletion;
+
+use crate::app::state::AppState;
+use crate::domain::risk::training::train_and_store;
+use crate::storage::Store;
+use crate::storage::sessions::AnySessionStore;
+
+/// How often expired sessions are deleted.
+const SESSION_CLEANUP: Duration = Duration::from_secs(60);
+/// How often idle rate-limit keys are evicted.
+const KEY_EVICTION: Duration = Duration::from_secs(60);
+/// How often another instance's key rotation and model training are picked up.
+const RELOAD: Duration = Duration::from_secs(30);
+
+/// The running jobs; aborted when stopped or dropped.
+#[derive(Debug)]
+pub struct Jobs {
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Jobs {
+    /// Spawns every job for `state` (the scheduled trainer only when `AUTHD_RISK_TRAIN_SECS`
+    /// is above 0).
+    pub fn start(state: &AppState, store: &Store) -> Self {
+        let mut handles = vec![
+            tokio::spawn(session_cleanup(store.sessions.clone())),
+            tokio::spawn(mail_delivery(state.clone())),
+            tokio::spawn(rate_key_eviction(state.clone())),
+            tokio::spawn(key_reload(state.clone())),
+            tokio::spawn(model_reload(state.clone())),
+        ];
+        if state.config.risk_train_secs > 0 {
+            handles.push(tokio::spawn(scheduled_training(state.clone())));
+        }
+        Self { handles }
+    }
+
+    /// Ends every job.
+    pub fn stop(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Jobs {
+    fn drop(&mut self) {
+        for h in &self.handles {
+            h.abort();
+        }
+    }
+}
+
+/// Deletes expired sessions from the session store.
+async fn session_cleanup(sessions: AnySessionStore) {
+    if let Err(e) = sessions.continuously_delete_expired(SESSION_CLEANUP).await {
+        tracing::warn!(error = %e, "expired-session cleanup stopped");
+    }
+}
+
+/// Delivers the mail queue every `AUTHD_MAIL_POLL_MS`.
+async fn mail_delivery(state: AppState) {
+    let mut tick = tokio::time::interval(state.config.mail_poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        state.mail.run_once().await;
+    }
+}
+
+/// Forgets rate-limit keys that have been idle long enough to be full again.
+async fn rate_key_eviction(state: AppState) {
+    let mut tick = tokio::time::interval(KEY_EVICTION);
+    loop {
+        tick.tick().await;
+        let left = state.throttle.evict_idle() + state.events.evict_idle();
+        metrics::gauge!("authd_rate_limit_keys").set(left as f64);
+    }
+}
+
+/// Reloads the signing keys (another instance may have rotated them).
+async fn key_reload(state: AppState) {
+    let keys = state.oauth.keys().clone();
+    let mut tick = tokio::time::interval(RELOAD);
+    loop {
+        tick.tick().await;
+        if let Err(e) = keys.reload().await {
+            tracing::warn!(error = %e, "reloading signing keys failed");
+        }
+    }
+}
+
+/// Loads a newer risk model when one was stored (trained here, elsewhere, or by the CLI).
+async fn model_reload(state: AppState) {
+    let risk = state.risk;
+    let mut tick = tokio::time::interval(RELOAD);
+    loop {
+        tick.tick().await;
+        match risk.reload().await {
+            Ok(true) => tracing::info!(version = risk.model().version, "risk model loaded"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "reloading the risk model failed"),
+        }
+    }
+}
+
+/// Fits and stores a new model every `AUTHD_RISK_TRAIN_SECS` (the first after one period).
+/// Off the request path: fitting runs on the blocking pool.
+async fn scheduled_training(state: AppState) {
+    let every = Duration::from_secs(state.config.risk_train_secs);
+    let window = time::Duration::seconds(state.config.protection.window_secs);
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match train_and_store(&state.risk_store, &state.clock, window, &|_| {}).await {
+            Ok(r) => tracing::info!(
+                version = r.version,
+                examples = r.examples,
+                "risk model trained"
+            ),
+            Err(e) => tracing::info!(error = %e, "scheduled risk training skipped"),
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Building and running the server: config → stores → services → state → router → listener,
+//! then the background jobs beside the listener until shutdown. `Application::build` binds
+//! (port 0 is fine) so tests can start many servers in one process. The only room that knows
+//! every other; `anyhow` is at home here.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::app::jobs::Jobs;
+use crate::app::state::AppState;
+use crate::config::{CaptchaKind, Config};
+use crate::domain::clock::{Clock, OsRandom, Random, SystemClock};
+use crate::storage::Store;
+
+/// Every background loop, one function each.
+pub mod jobs;
+/// The application state handed to every handler.
+pub mod state;
+/// Logging and the Prometheus recorder.
+pub mod telemetry;
+/// One builder per service group.
+pub mod wiring;
+
+pub use wiring::build_state;
+
+/// How long a graceful stop waits for work requests left running (reset mails, alerts).
+const SETTLE_ON_STOP: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The injected dependencies: time and randomness (tests pass a `FakeClock`).
+#[derive(Debug, Clone)]
+pub struct Deps {
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The random source.
+    pub random: Arc<dyn Random>,
+}
+
+impl Default for Deps {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            random: Arc::new(OsRandom),
+        }
+    }
+}
+
+/// A built, bound server.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    store: Store,
+    state: AppState,
+}
+
+impl Application {
+    /// Builds everything and binds the listener.
+    pub async fn build(config: Config, deps: Deps) -> anyhow::Result<Self> {
+        let bind = config.bind;
+        let listener = TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("AUTHD_BIND: cannot listen on {bind}"))?;
+        Self::build_with_listener(config, deps, listener).await
+    }
+
+    /// Builds everything around an already bound listener (tests bind first, so the issuer
+    /// can name the real port).
+    pub async fn build_with_listener(
+        config: Config,
+        deps: Deps,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        warn_about(&config);
+        let (state, store) = build_state(config, deps).await?;
+        let router = crate::http::router(state.clone(), store.sessions.clone());
+        Ok(Self {
+            listener,
+            router,
+            store,
+            state,
+        })
+    }
+
+    /// The bound address (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// The application state (for tests and tools that drive services directly).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests, gives the work they
+    /// left running a moment to settle, stops the jobs and returns.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let jobs = Jobs::start(&self.state, &self.store);
+        tracing::info!(addr = %self.local_addr()?, "authd listening");
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        let background = self.state.background.settled();
+        if tokio::time::timeout(SETTLE_ON_STOP, background)
+            .await
+            .is_err()
+        {
+            tracing::warn!("stopping with after-the-answer work still running");
+        }
+        jobs.stop();
+        tracing::info!("authd stopped");
+        Ok(served?)
+    }
+}
+
+fn warn_about(config: &Config) {
+    for key in &config.unknown_keys {
+        tracing::warn!(variable = %key, "unknown configuration variable ignored");
+    }
+    if config.captcha == CaptchaKind::Test {
+        tracing::warn!(
+            "AUTHD_CAPTCHA=test: CAPTCHAs accept a fixed answer; never use in production"
+        );
+    }
+    if !config.is_https() {
+        tracing::warn!("AUTHD_ISSUER is not https: cookies are not marked Secure");
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

@@ -1,0 +1,283 @@
+//! Wiring: config and the injected dependencies in, the application state out. One builder per
+//! service group (accounts, risk, sign-in, OAuth, mail, CAPTCHA, admin); `build_state` calls
+//! them in dependency order. Nothing here decides anything a request depends on.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::app::Deps;
+use crate::app::state::AppState;
+use crate::config::{CaptchaKind, Config};
+use crate::domain::accounts::password::PasswordHasher;
+use crate::domain::accounts::reset::ResetService;
+use crate::domain::accounts::service::AccountService;
+use crate::domain::admin::AdminService;
+use crate::domain::captcha::{Captchas, Remote, RemoteKind};
+use crate::domain::clients::ClientService;
+use crate::domain::login::{LoginDeps, LoginService};
+use crate::domain::notify::Outbox;
+use crate::domain::oauth::{OAuthService, TokenSettings};
+use crate::domain::protection::Protection;
+use crate::domain::risk::RiskService;
+use crate::domain::risk::geo::GeoDb;
+use crate::domain::sessions::SessionPolicy;
+use crate::domain::tasks::Background;
+use crate::domain::throttle::Throttle;
+use crate::domain::tokens::keys::KeyRing;
+use crate::events::sink::EventSink;
+use crate::mail::Mailer;
+use crate::mail::file::FileMailer;
+use crate::mail::outbox::QueueOutbox;
+use crate::mail::smtp::SmtpMailer;
+use crate::mail::worker::MailWorker;
+use crate::outbound::siteverify::HttpVerifier;
+use crate::storage::Store;
+
+/// What every service group is built from.
+struct Base<'a> {
+    config: &'a Config,
+    deps: &'a Deps,
+    store: &'a Store,
+    events: EventSink,
+    throttle: Throttle,
+    background: Background,
+}
+
+/// Connects the database and builds every service.
+pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState, Store)> {
+    let store = crate::storage::connect(&config.database_url, config.database_max_connections)
+        .await
+        .context("AUTHD_DATABASE_URL: cannot open or migrate the database")?;
+    let base = Base {
+        config: &config,
+        deps: &deps,
+        store: &store,
+        events: EventSink::new(store.events.clone(), deps.clock.clone()),
+        throttle: Throttle::new(config.rate_limits, deps.clock.clone()),
+        background: Background::default(),
+    };
+    let accounts = accounts(&base)?;
+    let risk = risk(&base).await?;
+    let oauth = oauth(&base, accounts.clone())
+        .await?
+        .with_risk(risk.clone());
+    let (mail, outbox) = mail(&base)?;
+    let login = sign_in(&base, accounts.clone(), risk.clone(), outbox.clone()).await?;
+    let resets = resets(&base, accounts.clone(), outbox);
+    let admin = admin(&base, accounts.clone(), risk.clone());
+    let captchas = captchas(&config)?;
+    let csp = crate::http::middleware::csp_for(captchas.remote().map(|r| r.kind));
+    let (events, throttle, background) = (base.events, base.throttle, base.background);
+    let state = AppState {
+        csp: csp.into(),
+        captchas,
+        resets,
+        admin,
+        mail,
+        background,
+        session_policy: SessionPolicy {
+            idle_timeout: config.session_idle_timeout,
+            lifetime: config.session_lifetime,
+        },
+        config: Arc::new(config),
+        clock: deps.clock,
+        random: deps.random,
+        accounts,
+        events,
+        oauth,
+        login,
+        throttle,
+        risk,
+        risk_store: store.risk.clone(),
+        health: store.health.clone(),
+        metrics: crate::app::telemetry::metrics_handle(),
+    };
+    Ok((state, store))
+}
+
+/// Accounts and the password-hashing pool.
+fn accounts(b: &Base<'_>) -> anyhow::Result<AccountService> {
+    let c = b.config;
+    let hasher = PasswordHasher::new(c.hash_params, c.hash_workers, c.hash_queue)?;
+    Ok(AccountService::new(
+        b.store.accounts.clone(),
+        hasher,
+        b.deps.clock.clone(),
+        b.events.clone(),
+        b.throttle.clone(),
+    ))
+}
+
+/// The risk engine, with the GeoIP database when configured and the newest stored model.
+async fn risk(b: &Base<'_>) -> anyhow::Result<RiskService> {
+    let geo = match &b.config.geoip_db {
+        Some(path) => Some(Arc::new(GeoDb::open(path).map_err(anyhow::Error::msg)?)),
+        None => None,
+    };
+    let risk = RiskService::new(
+        b.store.risk.clone(),
+        geo,
+        b.deps.clock.clone(),
+        b.deps.random.token(32).as_bytes(),
+        b.config.risk,
+    );
+    risk.reload().await.context("loading the risk model")?;
+    Ok(risk)
+}
+
+/// Sign-in: the protection ladder's state and the orchestrator.
+async fn sign_in(
+    b: &Base<'_>,
+    accounts: AccountService,
+    risk: RiskService,
+    outbox: Arc<dyn Outbox>,
+) -> anyhow::Result<LoginService> {
+    let protection = Protection::load(
+        b.store.failures.clone(),
+        b.deps.clock.clone(),
+        b.deps.random.clone(),
+        b.config.protection,
+    )
+    .await
+    .context("protection state")?;
+    Ok(LoginService::new(
+        accounts,
+        LoginDeps {
+            clock: b.deps.clock.clone(),
+            events: b.events.clone(),
+            throttle: b.throttle.clone(),
+            protection,
+            risk,
+            outbox,
+            grants: b.store.grants.clone(),
+            issuer: b.config.issuer_str().to_owned(),
+        },
+    ))
+}
+
+/// Password reset.
+fn resets(b: &Base<'_>, accounts: AccountService, outbox: Arc<dyn Outbox>) -> ResetService {
+    ResetService {
+        accounts,
+        resets: b.store.resets.clone(),
+        grants: b.store.grants.clone(),
+        outbox,
+        clock: b.deps.clock.clone(),
+        random: b.deps.random.clone(),
+        events: b.events.clone(),
+        throttle: b.throttle.clone(),
+        background: b.background.clone(),
+        issuer: b.config.issuer_str().to_owned(),
+    }
+}
+
+/// The admin API's operations.
+fn admin(b: &Base<'_>, accounts: AccountService, risk: RiskService) -> AdminService {
+    AdminService::new(
+        accounts,
+        b.events.clone(),
+        risk,
+        b.store.risk.clone(),
+        b.deps.clock.clone(),
+        time::Duration::seconds(b.config.protection.window_secs),
+    )
+}
+
+/// Mail: the transport (SMTP, or `.eml` files), the worker that delivers the queue, and the
+/// outbox the domain queues through.
+fn mail(b: &Base<'_>) -> anyhow::Result<(MailWorker, Arc<dyn Outbox>)> {
+    use secrecy::ExposeSecret;
+    let c = b.config;
+    let mailer: Arc<dyn Mailer> = match &c.smtp_url {
+        Some(url) => Arc::new(
+            SmtpMailer::new(url.expose_secret(), c.mail_from.clone())
+                .map_err(|_| anyhow::anyhow!("AUTHD_SMTP_URL: not a valid SMTP URL"))?,
+        ),
+        None => Arc::new(FileMailer::new(c.mail_dir.clone(), c.mail_from.clone())),
+    };
+    let worker = MailWorker::new(b.store.mail.clone(), mailer, b.deps.clock.clone());
+    let outbox: Arc<dyn Outbox> = Arc::new(QueueOutbox::new(
+        b.store.mail.clone(),
+        b.deps.clock.clone(),
+        c.mail_from.email.domain().to_owned(),
+    ));
+    Ok((worker, outbox))
+}
+
+/// The OAuth provider: token settings, the signing keys and the clients.
+async fn oauth(b: &Base<'_>, accounts: AccountService) -> anyhow::Result<OAuthService> {
+    let (config, deps, store) = (b.config, b.deps, b.store);
+    let settings = TokenSettings {
+        issuer: config.issuer_str().to_owned(),
+        access_ttl: config.access_token_ttl,
+        id_ttl: config.id_token_ttl,
+        code_ttl: config.auth_code_ttl,
+        refresh_idle: config.refresh_idle,
+        refresh_lifetime: config.refresh_lifetime,
+        access_alg: config.access_token_alg,
+        bearer_cache_secs: config.bearer_cache_secs,
+    };
+    // A retired key stays published while any token it signed can still be presented.
+    let publish_after_retire = settings.access_ttl.max(settings.id_ttl) + 300;
+    let keys = KeyRing::load(
+        store.keys.clone(),
+        deps.clock.clone(),
+        deps.random.clone(),
+        config.master_key.clone(),
+        publish_after_retire,
+    )
+    .await
+    .context("signing keys")?;
+    let clients = ClientService::new(
+        store.clients.clone(),
+        deps.clock.clone(),
+        deps.random.clone(),
+    );
+    Ok(OAuthService::new(
+        clients,
+        accounts,
+        store.grants.clone(),
+        Arc::new(keys),
+        deps.clock.clone(),
+        deps.random.clone(),
+        b.events.clone(),
+        settings,
+        b.throttle.clone(),
+    ))
+}
+
+/// The CAPTCHA provider: built-in, the fixed test answer, or a third party verified over
+/// `siteverify`.
+fn captchas(config: &Config) -> anyhow::Result<Captchas> {
+    let kind = match config.captcha {
+        CaptchaKind::Builtin => return Ok(Captchas::Builtin),
+        CaptchaKind::Test => {
+            let answer = config
+                .captcha_test_answer
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("AUTHD_CAPTCHA_TEST_ANSWER missing"))?;
+            return Ok(Captchas::Test(answer));
+        }
+        CaptchaKind::Turnstile => RemoteKind::Turnstile,
+        CaptchaKind::Hcaptcha => RemoteKind::Hcaptcha,
+        CaptchaKind::Recaptcha => RemoteKind::Recaptcha,
+    };
+    let (Some(site_key), Some(secret)) = (
+        config.captcha_site_key.clone(),
+        config.captcha_secret.clone(),
+    ) else {
+        anyhow::bail!("AUTHD_CAPTCHA_SECRET: the provider needs a site key and a secret");
+    };
+    let verifier = HttpVerifier::new().context("AUTHD_CAPTCHA: HTTP client")?;
+    Ok(Captchas::Remote(Remote {
+        kind,
+        site_key,
+        secret,
+        verify_url: config
+            .captcha_verify_url
+            .clone()
+            .unwrap_or_else(|| kind.default_verify_url().to_owned()),
+        verifier: Arc::new(verifier),
+    }))
+}

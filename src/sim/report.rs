@@ -1,0 +1,123 @@
+//! What the simulator reports: the outcome of one attempt, the figures per scenario and the
+//! whole report (printed as JSON by `authd simulate`). Plain data; no HTTP, no server types.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+/// What one attempt got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Signed in.
+    Allowed,
+    /// Wrong password, no challenge.
+    Failed,
+    /// A challenge was asked for.
+    Challenged,
+    /// Refused (429).
+    Blocked,
+}
+
+impl Outcome {
+    /// Whether the attempt was stopped (challenged or blocked).
+    pub fn stopped(self) -> bool {
+        matches!(self, Self::Challenged | Self::Blocked)
+    }
+}
+
+/// Per-scenario figures.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ScenarioReport {
+    /// Attempts made.
+    pub attempts: usize,
+    /// Attempts with the right password that got in without a challenge (takeovers).
+    pub passed_unchallenged: usize,
+    /// Share of attempts challenged or blocked.
+    pub challenged_or_blocked: f64,
+    /// Share of correct-password attempts that got in without a challenge.
+    pub takeover_pass_rate: Option<f64>,
+    /// Attempts until the first challenge or block (campaigns); `None`: never detected.
+    pub attempts_until_detected: Option<usize>,
+    /// ROC AUC of the raw score, this scenario's attempts against the legitimate ones.
+    pub roc_auc: Option<f64>,
+    /// True-positive rate at ≤ 1 % false positives of the raw score.
+    pub tpr_at_1pct_fpr: Option<f64>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// The seed.
+    pub seed: u64,
+    /// Legitimate sign-ins measured.
+    pub legit_attempts: usize,
+    /// Of which challenged or blocked.
+    pub legit_friction: f64,
+    /// The model version used in the measurement (0: the built-in prior).
+    pub model_version: Option<i64>,
+    /// Friction of the last two history days, under the built-in prior (before training).
+    pub prior_legit_friction: f64,
+    /// The training round's attacks, met by the built-in prior (half the attempts; no scores).
+    pub prior: BTreeMap<String, ScenarioReport>,
+    /// Legitimate token uses `/risk/evaluate` did not answer `allow` (token replay scenario).
+    pub legit_token_use_flagged: Option<f64>,
+    /// Per scenario.
+    pub scenarios: BTreeMap<String, ScenarioReport>,
+    /// Raw scores per scenario (`legit` included), for plots.
+    #[serde(skip_serializing_if = "HashMap::is_empty")]
+    pub scores: HashMap<String, Vec<f64>>,
+}
+
+/// The share of `outcomes` that were stopped.
+pub(super) fn friction(outcomes: &[Outcome]) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let share =
+        outcomes.iter().filter(|o| o.stopped()).count() as f64 / outcomes.len().max(1) as f64;
+    share
+}
+
+/// The figures of one scenario from its outcomes; `right_password`: a takeover (pass rate
+/// reported) rather than a campaign (attempts until detected reported).
+pub(super) fn summarise(outcomes: &[Outcome], right_password: bool) -> ScenarioReport {
+    let stopped = outcomes.iter().filter(|o| o.stopped()).count();
+    let passed = outcomes.iter().filter(|o| **o == Outcome::Allowed).count();
+    #[allow(clippy::cast_precision_loss)]
+    let share = |n: usize| n as f64 / outcomes.len().max(1) as f64;
+    ScenarioReport {
+        attempts: outcomes.len(),
+        passed_unchallenged: passed,
+        challenged_or_blocked: share(stopped),
+        takeover_pass_rate: right_password.then(|| share(passed)),
+        attempts_until_detected: (!right_password)
+            .then(|| outcomes.iter().position(|o| o.stopped()).map(|i| i + 1))
+            .flatten(),
+        roc_auc: None,
+        tpr_at_1pct_fpr: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_campaign_reports_when_it_was_detected() {
+        let o = [Outcome::Failed, Outcome::Failed, Outcome::Blocked];
+        let r = summarise(&o, false);
+        assert_eq!(r.attempts, 3);
+        assert_eq!(r.attempts_until_detected, Some(3));
+        assert_eq!(r.takeover_pass_rate, None);
+    }
+
+    #[test]
+    fn a_takeover_reports_its_pass_rate() {
+        let o = [Outcome::Allowed, Outcome::Challenged];
+        let r = summarise(&o, true);
+        assert_eq!(r.passed_unchallenged, 1);
+        assert_eq!(r.takeover_pass_rate, Some(0.5));
+        assert_eq!(r.attempts_until_detected, None);
+        assert!((friction(&o) - 0.5).abs() < 1e-12);
+        assert!(friction(&[]).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,83 @@
+//! Joining the server's events back to the simulator's ground truth (by the `X-Request-Id` it
+//! set): the training round's attacks to label, and the measured attempts' risk scores per
+//! scenario, with each scenario's ROC AUC and true-positive rate at 1 % false positives.
+
+use std::collections::HashMap;
+
+use crate::domain::risk::model::{roc_auc, tpr_at_fpr};
+use crate::events::AuthEvent;
+use crate::sim::client::Sim;
+use crate::sim::report::Report;
+
+/// The ids of the events the training round's attacks caused, in the events' order.
+pub(super) fn training_attack_events<'a>(sim: &Sim, events: &'a [AuthEvent]) -> Vec<&'a str> {
+    let attack_ids: Vec<&String> = sim
+        .truth
+        .iter()
+        .filter(|(_, s)| s.starts_with("train_"))
+        .map(|(k, _)| k)
+        .collect();
+    events
+        .iter()
+        .filter(|e| {
+            attack_ids
+                .iter()
+                .any(|id| Some(*id) == e.request_id.as_ref())
+        })
+        .map(|e| e.id.as_str())
+        .collect()
+}
+
+/// The sequence number in a request id `sim-<n>-<random>` (0 when it is not one of ours).
+fn sequence(request_id: &str) -> u64 {
+    request_id
+        .split('-')
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Adds the scores of the attempts after `measured_from` to `report`, per scenario, and each
+/// scenario's AUC and TPR (against the legitimate attempts) unless it was scored directly.
+pub(super) fn score(sim: &Sim, events: &[AuthEvent], measured_from: u64, report: &mut Report) {
+    let mut by_scenario: HashMap<String, Vec<f64>> = HashMap::new();
+    for e in events {
+        let Some(rid) = e.request_id.as_deref() else {
+            continue;
+        };
+        if sequence(rid) <= measured_from {
+            continue;
+        }
+        if let (Some(s), Some(r)) = (sim.truth.get(rid), &e.risk) {
+            by_scenario.entry(s.clone()).or_default().push(r.score);
+        }
+    }
+    let legit_scores = by_scenario.get("legit").cloned().unwrap_or_default();
+    for (name, s) in &mut report.scenarios {
+        if s.roc_auc.is_some() {
+            // Scored directly (the token replay scenario).
+            continue;
+        }
+        let attack = by_scenario.get(name).cloned().unwrap_or_default();
+        let scored: Vec<(f64, bool)> = legit_scores
+            .iter()
+            .map(|x| (*x, false))
+            .chain(attack.iter().map(|x| (*x, true)))
+            .collect();
+        s.roc_auc = roc_auc(&scored);
+        s.tpr_at_1pct_fpr = tpr_at_fpr(&scored, 0.01);
+    }
+    report.scores.extend(by_scenario);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_sequence_of_a_request_id() {
+        assert_eq!(sequence("sim-42-123456"), 42);
+        assert_eq!(sequence("0b3f-uuid"), 0);
+        assert_eq!(sequence(""), 0);
+    }
+}
