@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use time::Duration;
 
 use crate::domain::accounts::password::HashParams;
-use crate::domain::tokens::keys::{MasterKey, parse_alg};
+use crate::domain::tokens::keys::MasterKey;
 
 /// A configuration error; its message names the variable.
 #[derive(Debug, thiserror::Error)]
@@ -129,7 +129,7 @@ pub struct Config {
     /// `AUTHD_RATE_*`: per-instance rate limits (requests per minute).
     pub rate_limits: crate::domain::throttle::Limits,
     /// `AUTHD_ACCESS_TOKEN_ALG`: `ES256` (default), `RS256` or `EdDSA`.
-    pub access_token_alg: jsonwebtoken::Algorithm,
+    pub access_token_alg: crate::domain::tokens::alg::SigningAlg,
     /// Unknown `AUTHD_*` variables or TOML keys, to warn about once logging is up.
     pub unknown_keys: Vec<String>,
 }
@@ -410,9 +410,10 @@ impl Config {
             },
             bearer_cache_secs: parse_or(get("bearer_cache_secs"), "bearer_cache_secs", 1_i64)?
                 .clamp(0, 60),
-            access_token_alg: parse_alg(get("access_token_alg").unwrap_or("ES256")).ok_or_else(
-                || invalid("access_token_alg", "must be ES256, RS256 or EdDSA".into()),
-            )?,
+            access_token_alg: crate::domain::tokens::alg::SigningAlg::parse(
+                get("access_token_alg").unwrap_or("ES256"),
+            )
+            .ok_or_else(|| invalid("access_token_alg", "must be ES256, RS256 or EdDSA".into()))?,
             unknown_keys,
         }
         .validated()

@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use jsonwebtoken::Algorithm;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -14,6 +13,7 @@ use crate::domain::clock::{Clock, Random};
 use crate::domain::context::RequestContext;
 use crate::domain::error::DomainError;
 use crate::domain::throttle::Throttle;
+use crate::domain::tokens::alg::SigningAlg;
 use crate::domain::tokens::jwt::{self, AccessClaims, IdClaims};
 use crate::domain::tokens::keys::KeyRing;
 use crate::events::sink::EventSink;
@@ -45,7 +45,7 @@ pub struct TokenSettings {
     /// A grant's refresh tokens all end this long after sign-in (seconds).
     pub refresh_lifetime: i64,
     /// Access-token signing algorithm.
-    pub access_alg: Algorithm,
+    pub access_alg: SigningAlg,
     /// Seconds a passed bearer check is reused on this instance (0: never).
     pub bearer_cache_secs: i64,
 }

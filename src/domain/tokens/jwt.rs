@@ -7,11 +7,12 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::{Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::domain::error::DomainError;
+use crate::domain::tokens::alg::SigningAlg;
 use crate::domain::tokens::keys::KeyRing;
 
 /// Longest token accepted for validation (ours are well under 2 KiB).
@@ -101,12 +102,12 @@ pub fn at_hash(access_token: &str) -> String {
 
 fn sign<T: Serialize>(
     ring: &KeyRing,
-    alg: Algorithm,
+    alg: SigningAlg,
     typ: &str,
     claims: &T,
 ) -> Result<String, DomainError> {
     let key = ring.signer(alg)?;
-    let mut header = Header::new(alg);
+    let mut header = Header::new(alg.to_jwt());
     header.typ = Some(typ.to_owned());
     header.kid = Some(key.kid.clone());
     jsonwebtoken::encode(&header, claims, &key.encoding)
@@ -116,7 +117,7 @@ fn sign<T: Serialize>(
 /// Signs an access token with the active key of `alg` (`typ: at+jwt`).
 pub fn sign_access(
     ring: &KeyRing,
-    alg: Algorithm,
+    alg: SigningAlg,
     claims: &AccessClaims,
 ) -> Result<String, DomainError> {
     sign(ring, alg, "at+jwt", claims)
@@ -124,7 +125,7 @@ pub fn sign_access(
 
 /// Signs an ID token with the active RS256 key.
 pub fn sign_id(ring: &KeyRing, claims: &IdClaims) -> Result<String, DomainError> {
-    sign(ring, Algorithm::RS256, "JWT", claims)
+    sign(ring, SigningAlg::RS256, "JWT", claims)
 }
 
 /// Why a token was refused (recorded in `token_rejected`, never shown with the token).
@@ -169,10 +170,10 @@ async fn verify_signed<T: for<'de> Deserialize<'de>>(
     let Some(key) = ring.verifier(kid).await? else {
         return Ok(Err("unknown_kid"));
     };
-    if header.alg != key.alg {
+    if SigningAlg::from_jwt(header.alg) != Some(key.alg) {
         return Ok(Err("algorithm_mismatch"));
     }
-    let mut validation = Validation::new(key.alg);
+    let mut validation = Validation::new(key.alg.to_jwt());
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.validate_aud = false;

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
-use crate::domain::tokens::keys::{ALGORITHMS, alg_name};
+use crate::domain::tokens::alg::SigningAlg;
 use crate::http::oauth::paths;
 use crate::state::AppState;
 
@@ -12,7 +12,7 @@ use crate::state::AppState;
 pub async fn discovery_get(State(state): State<AppState>) -> Json<Value> {
     let iss = state.config.issuer_str();
     let at = |p: &str| format!("{iss}{p}");
-    let algs: Vec<&str> = ALGORITHMS.iter().map(|a| alg_name(*a)).collect();
+    let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
     Json(json!({
         "issuer": iss,
         "authorization_endpoint": at(paths::AUTHORIZE),
