@@ -7,3 +7,5 @@ pub mod alg;
 pub mod jwt;
 /// The key ring.
 pub mod keys;
+/// Why a token was refused.
+pub mod rejection;

@@ -50,10 +50,10 @@ pub async fn end_session_get(
         .await?;
     let es = match outcome {
         Ok(es) => es,
-        Err(msg) => {
+        Err(refusal) => {
             return Ok((
                 StatusCode::BAD_REQUEST,
-                ErrorPage::new(StatusCode::BAD_REQUEST, msg),
+                ErrorPage::new(StatusCode::BAD_REQUEST, refusal.message()),
             )
                 .into_response());
         }

@@ -6,6 +6,7 @@ use axum::http::HeaderMap;
 use serde_json::Value;
 
 use crate::domain::error::DomainError;
+use crate::domain::tokens::rejection::TokenRejection;
 use crate::http::extract::ClientContext;
 use crate::http::oauth::error::OAuthError;
 use crate::http::oauth::extract::bearer;
@@ -17,6 +18,6 @@ pub async fn userinfo_get(
     ClientContext(ctx): ClientContext,
     headers: HeaderMap,
 ) -> Result<Json<Value>, OAuthError> {
-    let token = bearer(&headers).ok_or(DomainError::InvalidToken("missing"))?;
+    let token = bearer(&headers).ok_or(DomainError::InvalidToken(TokenRejection::Missing))?;
     Ok(Json(state.oauth.userinfo(&ctx, token).await?))
 }
