@@ -78,7 +78,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         )),
         None => None,
     };
-    let risk = crate::domain::risk::RiskService::new(
+    let risk = crate::domain::risk::service::RiskService::new(
         store.risk.clone(),
         geo,
         deps.clock.clone(),

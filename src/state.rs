@@ -52,7 +52,7 @@ pub struct AppState {
     /// Session idle timeout and lifetime.
     pub session_policy: SessionPolicy,
     /// The risk engine.
-    pub risk: crate::domain::risk::RiskService,
+    pub risk: crate::domain::risk::service::RiskService,
     /// Risk storage (training, labels).
     pub risk_store: Arc<dyn crate::storage::risk::RiskStore>,
     /// Database liveness for `/readyz`.

@@ -16,7 +16,7 @@ use crate::domain::context::RequestContext;
 use crate::domain::error::DomainError;
 use crate::domain::notify::{Notice, Outbox};
 use crate::domain::protection::{Admission, ChallengeAnswer, Protection, Source};
-use crate::domain::risk::RiskService;
+use crate::domain::risk::service::RiskService;
 use crate::domain::throttle::{Door, Throttle, ThrottleKey, net_of};
 use crate::events::sink::EventSink;
 use crate::events::{AuthEvent, EventFilter, EventKind};

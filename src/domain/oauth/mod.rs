@@ -82,7 +82,7 @@ pub struct OAuthService {
     pub(crate) settings: TokenSettings,
     pub(crate) bearer_cache: Arc<bearer_cache::BearerCache>,
     pub(crate) throttle: Throttle,
-    pub(crate) risk: Option<crate::domain::risk::RiskService>,
+    pub(crate) risk: Option<crate::domain::risk::service::RiskService>,
 }
 
 impl std::fmt::Debug for OAuthService {
@@ -136,7 +136,7 @@ impl OAuthService {
 
     /// Scores token use (userinfo, refresh grants, `/risk/evaluate`) with the risk engine.
     #[must_use]
-    pub fn with_risk(mut self, risk: crate::domain::risk::RiskService) -> Self {
+    pub fn with_risk(mut self, risk: crate::domain::risk::service::RiskService) -> Self {
         self.risk = Some(risk);
         self
     }
