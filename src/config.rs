@@ -121,7 +121,7 @@ pub struct Config {
     pub bearer_cache_secs: i64,
     /// `AUTHD_CHALLENGE_AFTER`, `AUTHD_BLOCK_AFTER`, `AUTHD_BLOCK_SECS`, `AUTHD_LOCK_AFTER`,
     /// `AUTHD_LOCK_SECS`, `AUTHD_FAILURE_WINDOW_SECS`: the sign-in ladder.
-    pub protection: crate::domain::protection::ProtectionSettings,
+    pub protection: crate::domain::signin::ladder::ProtectionSettings,
     /// `AUTHD_RISK_CHALLENGE_AT`, `AUTHD_RISK_BLOCK_AT`: score thresholds of the risk engine.
     pub risk: crate::domain::risk::RiskSettings,
     /// `AUTHD_RISK_TRAIN_SECS`: how often `serve` retrains the model (default a day; 0 = never).
@@ -337,7 +337,7 @@ impl Config {
             )?
             .whole_seconds(),
             protection: {
-                let d = crate::domain::protection::ProtectionSettings::default();
+                let d = crate::domain::signin::ladder::ProtectionSettings::default();
                 let positive = |key: &str, default: i64| -> Result<i64, ConfigError> {
                     let n: i64 = parse_or(get(key), key, default)?;
                     if n < 1 {
@@ -345,7 +345,7 @@ impl Config {
                     }
                     Ok(n)
                 };
-                crate::domain::protection::ProtectionSettings {
+                crate::domain::signin::ladder::ProtectionSettings {
                     window_secs: positive("failure_window_secs", d.window_secs)?,
                     // 0 is allowed here: a challenge on every sign-in from an unknown source.
                     challenge_after: parse_or(

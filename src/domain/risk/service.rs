@@ -19,8 +19,22 @@ use crate::domain::risk::score::{Inputs, score};
 use crate::domain::risk::spray::Spray;
 use crate::domain::risk::token_use::TokenNetworks;
 use crate::domain::risk::{RiskSettings, Verdict};
+use crate::domain::signin::keys::{CounterKey, Pair};
 use crate::events::Risk;
 use crate::storage::risk::RiskStore;
+
+/// A counted sign-in attempt, as the risk engine scores it.
+#[derive(Debug, Clone, Copy)]
+pub struct SignInFacts<'a> {
+    /// The account the username names (`None`: it names none).
+    pub user_id: Option<&'a str>,
+    /// The counter row the attempt was counted on (its source tells a known device).
+    pub pair: &'a Pair,
+    /// The row's failures in the window, this attempt included.
+    pub pair_failures: i64,
+    /// The password as typed (only a keyed digest is kept, for the spraying feature).
+    pub password: &'a [u8],
+}
 
 /// One scored attempt.
 #[derive(Debug, Clone)]
@@ -145,27 +159,28 @@ impl RiskService {
         }
     }
 
-    /// Scores a sign-in attempt that the decision point has just counted: one database read
-    /// (profile and counters together).
-    #[allow(clippy::too_many_arguments)]
+    /// Scores a sign-in attempt that the ladder has just counted: one database read (profile
+    /// and counters together).
     pub async fn assess_sign_in(
         &self,
         ctx: &RequestContext,
-        user_id: Option<&str>,
-        counter: &str,
-        source_key: &str,
-        known_device: bool,
-        pair_failures: i64,
-        password: &[u8],
+        attempt: &SignInFacts<'_>,
     ) -> Result<Assessment, DomainError> {
+        let SignInFacts {
+            user_id,
+            pair,
+            pair_failures,
+            password,
+        } = *attempt;
+        let counter = pair.account.encode();
         let now = self.clock.now();
         let observed = self.observe(ctx, now);
         let h = self
             .store
             .history(
                 user_id,
-                counter,
-                source_key,
+                &counter,
+                &pair.source.encode(),
                 &observed.prefix,
                 now.unix_timestamp() - self.settings.window_secs,
             )
@@ -183,7 +198,7 @@ impl RiskService {
             account_sources: (h.account_sources - 1).max(0),
             spray_accounts: self
                 .spray
-                .accounts_for(password, counter, now.unix_timestamp()),
+                .accounts_for(password, &counter, now.unix_timestamp()),
         };
         let model = self.model();
         let (s, reasons, features) = score(
@@ -192,7 +207,7 @@ impl RiskService {
                 observed: &observed,
                 profile: profile.as_ref(),
                 velocity,
-                known_device,
+                known_device: pair.source.is_known_device(),
                 unknown_account: user_id.is_none(),
             },
         );
@@ -214,9 +229,12 @@ impl RiskService {
     }
 
     /// A wrong password: remembered (as a keyed digest) for the spraying feature.
-    pub fn failed(&self, password: &[u8], counter: &str) {
-        self.spray
-            .failed(password, counter, self.clock.now().unix_timestamp());
+    pub fn failed(&self, password: &[u8], counter: &CounterKey) {
+        self.spray.failed(
+            password,
+            &counter.encode(),
+            self.clock.now().unix_timestamp(),
+        );
     }
 
     /// A successful sign-in: the user's profile learns this context.
@@ -237,6 +255,7 @@ mod round_trips {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
+    use crate::domain::signin::keys::Source;
     use crate::storage::error::StoreError;
     use crate::storage::risk::{ModelRow, RiskHistory};
 
@@ -322,12 +341,15 @@ mod round_trips {
         let first = risk
             .assess_sign_in(
                 &ctx,
-                Some("u1"),
-                "user:u1",
-                "net:192.0.2.1",
-                false,
-                1,
-                b"pw",
+                &SignInFacts {
+                    user_id: Some("u1"),
+                    pair: &Pair::new(
+                        CounterKey::User("u1".into()),
+                        Source::net("192.0.2.1".parse().unwrap()),
+                    ),
+                    pair_failures: 1,
+                    password: b"pw",
+                },
             )
             .await
             .unwrap();
@@ -336,12 +358,15 @@ mod round_trips {
         let again = risk
             .assess_sign_in(
                 &ctx,
-                Some("u1"),
-                "user:u1",
-                "net:192.0.2.1",
-                false,
-                2,
-                b"pw",
+                &SignInFacts {
+                    user_id: Some("u1"),
+                    pair: &Pair::new(
+                        CounterKey::User("u1".into()),
+                        Source::net("192.0.2.1".parse().unwrap()),
+                    ),
+                    pair_failures: 2,
+                    password: b"pw",
+                },
             )
             .await
             .unwrap();
@@ -351,7 +376,18 @@ mod round_trips {
             "the source already failed on it"
         );
         let unknown = risk
-            .assess_sign_in(&ctx, None, "name:x", "net:192.0.2.1", false, 1, b"pw")
+            .assess_sign_in(
+                &ctx,
+                &SignInFacts {
+                    user_id: None,
+                    pair: &Pair::new(
+                        CounterKey::Name("x".into()),
+                        Source::net("192.0.2.1".parse().unwrap()),
+                    ),
+                    pair_failures: 1,
+                    password: b"pw",
+                },
+            )
             .await
             .unwrap();
         assert_eq!(unknown.verdict, Verdict::Block);
@@ -368,12 +404,15 @@ mod round_trips {
         let a = risk
             .assess_sign_in(
                 &ctx,
-                Some("u1"),
-                "user:u1",
-                "net:192.0.2.1",
-                false,
-                1,
-                b"pw",
+                &SignInFacts {
+                    user_id: Some("u1"),
+                    pair: &Pair::new(
+                        CounterKey::User("u1".into()),
+                        Source::net("192.0.2.1".parse().unwrap()),
+                    ),
+                    pair_failures: 1,
+                    password: b"pw",
+                },
             )
             .await
             .unwrap();

@@ -2,7 +2,7 @@
 //! and taken out when answered, so an answer (or a provider token) works once.
 
 use crate::domain::captcha::StoredChallenge;
-use crate::domain::protection::ChallengeAnswer;
+use crate::domain::signin::ladder::ChallengeAnswer;
 use crate::http::error::HttpError;
 use crate::http::extract::WebSession;
 use crate::state::AppState;
