@@ -7,6 +7,7 @@
 use sqlx::FromRow;
 use time::OffsetDateTime;
 
+use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind, Risk};
 use crate::storage::error::StoreError;
 
@@ -62,6 +63,7 @@ impl TryFrom<EventRow> for AuthEvent {
             username: r.username,
             client_id: r.client_id,
             risk,
+            decision_code: Decision::decode(kind, None, r.decision.as_deref()),
             decision: r.decision,
             request_id: r.request_id,
         })

@@ -15,6 +15,7 @@ use crate::domain::error::DomainError;
 use crate::domain::notify::{Notice, Outbox};
 use crate::domain::oauth::digest;
 use crate::domain::throttle::{Door, Throttle, ThrottleKey};
+use crate::events::decision::Decision;
 use crate::events::sink::EventSink;
 use crate::events::{AuthEvent, EventKind};
 use crate::storage::mail::ResetStore;
@@ -100,15 +101,15 @@ impl ResetService {
                 )
                 .await?;
             event = event.user(&account.id).decision(if mail.is_some() {
-                "mailed"
+                Decision::ResetMailed
             } else {
-                "suppressed:mail_limit"
+                Decision::ResetSuppressedMailLimit
             });
         } else {
             event = event.decision(if Email::parse(email).is_some() {
-                "unknown"
+                Decision::ResetUnknownAccount
             } else {
-                "invalid"
+                Decision::ResetInvalidEmail
             });
         }
         Ok(self.events.record_with_mail(event, mail).await?)
@@ -141,7 +142,10 @@ impl ResetService {
         let grants = self.grants.revoke_user_families(&user_id, ts).await?;
         let event = AuthEvent::new(EventKind::PasswordChanged, ctx, now)
             .user(&user_id)
-            .decision(&format!("reset; sessions ended; {grants} grants revoked"));
+            .decision_detail(
+                Decision::PasswordReset,
+                &format!("sessions ended; {grants} grants revoked"),
+            );
         let mail = match self.accounts.find_by_id(&user_id).await? {
             Some(account) => {
                 let notice = Notice::PasswordChanged {

@@ -11,6 +11,7 @@ use crate::domain::oauth::{OAuthService, digest};
 use crate::domain::tokens::jwt::{self, AccessClaims};
 use crate::domain::tokens::rejection::{TokenRejection, Verified};
 use crate::events::EventKind;
+use crate::events::decision::Decision;
 
 impl OAuthService {
     /// Validates a token without recording anything: signature and claims, then revocation.
@@ -41,6 +42,19 @@ impl OAuthService {
             return Ok(Err(TokenRejection::GrantRevoked));
         }
         Ok(Ok((claims, state.email)))
+    }
+
+    /// Records a refused bearer token (`token_rejected`, the reason as its decision).
+    async fn reject(
+        &self,
+        ctx: &RequestContext,
+        client_id: &str,
+        reason: TokenRejection,
+    ) -> Result<(), DomainError> {
+        let e = self
+            .event(EventKind::TokenRejected, ctx, client_id, None)
+            .decision_as(Decision::BearerRejected, reason.as_str());
+        Ok(self.events.record(e).await?)
     }
 
     /// Validates a bearer token for a protected endpoint.
@@ -74,8 +88,7 @@ impl OAuthService {
                 Ok((claims, email))
             }
             Err(reason) => {
-                self.record(EventKind::TokenRejected, ctx, "", None, reason.as_str())
-                    .await?;
+                self.reject(ctx, "", reason).await?;
                 Err(DomainError::InvalidToken(reason))
             }
         }
@@ -89,14 +102,7 @@ impl OAuthService {
         }
         let Some(email) = email else {
             let reason = TokenRejection::UnknownSubject;
-            self.record(
-                EventKind::TokenRejected,
-                ctx,
-                &claims.client_id,
-                None,
-                reason.as_str(),
-            )
-            .await?;
+            self.reject(ctx, &claims.client_id, reason).await?;
             return Err(DomainError::InvalidToken(reason));
         };
         // Scored against the owner's usual contexts; recorded when it looks wrong (the answer
@@ -144,13 +150,8 @@ impl OAuthService {
             Err(reason) => {
                 let why = format!("the token is not valid ({reason})");
                 let e = self
-                    .event(
-                        EventKind::RiskEvaluated,
-                        seen,
-                        &caller.client_id,
-                        None,
-                        &format!("risk_api:block; token {reason}"),
-                    )
+                    .event(EventKind::RiskEvaluated, seen, &caller.client_id, None)
+                    .decision_detail(Decision::RiskApiInvalidToken, &format!("token {reason}"))
                     .risk(Some(crate::events::Risk {
                         score: 1.0,
                         reasons: vec![why.clone()],
@@ -264,7 +265,7 @@ impl OAuthService {
                     ctx,
                     &client.id,
                     Some(&family.user_id),
-                    "refresh_token",
+                    Decision::RevokedRefreshToken,
                 )
                 .await?;
             }
@@ -281,7 +282,7 @@ impl OAuthService {
                 ctx,
                 &client.id,
                 user,
-                "access_token",
+                Decision::RevokedAccessToken,
             )
             .await?;
         }

@@ -8,6 +8,7 @@ use crate::domain::error::DomainError;
 use crate::domain::signin::LoginService;
 use crate::domain::signin::keys::{CounterKey, Pair, Source};
 use crate::domain::signin::ladder::{Admission, ChallengeAnswer};
+use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind};
 
 /// A public form with its own counter.
@@ -25,6 +26,14 @@ impl Form {
         match self {
             Self::Register => "register",
             Self::Forgot => "forgot",
+        }
+    }
+
+    /// The form, as its gate's events' decision.
+    pub fn decision(self) -> Decision {
+        match self {
+            Self::Register => Decision::FormRegister,
+            Self::Forgot => Decision::FormForgot,
         }
     }
 
@@ -46,8 +55,7 @@ impl LoginService {
         answer: ChallengeAnswer,
     ) -> Result<(), DomainError> {
         let pair = Pair::new(CounterKey::Form(form), Source::net(ctx.ip));
-        let decision = format!("form:{}", form.as_str());
-        let event = |kind| AuthEvent::new(kind, ctx, self.clock.now()).decision(&decision);
+        let event = |kind| AuthEvent::new(kind, ctx, self.clock.now()).decision(form.decision());
         match self.protection.ladder.admit(&pair, answer).await? {
             Admission::Admit { .. } => {
                 if answer == ChallengeAnswer::Passed {

@@ -19,6 +19,7 @@ use crate::domain::risk::features::prefix_of;
 use crate::domain::risk::service::SignInFacts;
 use crate::domain::signin::devices::DeviceClaim;
 use crate::domain::signin::keys::{CounterKey, Pair, Source};
+use crate::events::decision::Decision;
 use crate::storage::AccountRecord;
 use crate::storage::protection::{FailureState, FailureStore, SignInKeys};
 
@@ -79,12 +80,12 @@ pub enum ChallengeReason {
 }
 
 impl ChallengeReason {
-    /// The reason's name, for events.
-    pub fn as_str(self) -> &'static str {
+    /// The reason, as the `login_challenged` event's decision.
+    pub fn decision(self) -> Decision {
         match self {
-            Self::AccountLocked => "account_locked",
-            Self::RepeatedFailures => "repeated_failures",
-            Self::HighRisk => "high_risk",
+            Self::AccountLocked => Decision::AccountLocked,
+            Self::RepeatedFailures => Decision::RepeatedFailures,
+            Self::HighRisk => Decision::HighRisk,
         }
     }
 }

@@ -5,6 +5,7 @@ use crate::domain::context::RequestContext;
 use crate::domain::error::DomainError;
 use crate::domain::signin::LoginService;
 use crate::domain::signin::links::Purpose;
+use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind};
 
 impl LoginService {
@@ -33,7 +34,7 @@ impl LoginService {
             .await?;
         let e = AuthEvent::new(EventKind::SessionRevoked, ctx, now)
             .user(&user_id)
-            .decision(&format!("reported_not_me; {grants} grants revoked"));
+            .decision_detail(Decision::ReportedNotMe, &format!("{grants} grants revoked"));
         self.events.record(e).await?;
         Ok(Some(user_id))
     }

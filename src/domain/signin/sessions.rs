@@ -4,6 +4,7 @@
 use crate::domain::context::RequestContext;
 use crate::domain::error::DomainError;
 use crate::domain::signin::LoginService;
+use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventFilter, EventKind};
 
 impl LoginService {
@@ -23,7 +24,7 @@ impl LoginService {
         ctx: &RequestContext,
         user_id: &str,
         kind: EventKind,
-        reason: &str,
+        reason: Decision,
     ) -> Result<(), DomainError> {
         let event = AuthEvent::new(kind, ctx, self.clock.now())
             .user(user_id)

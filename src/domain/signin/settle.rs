@@ -13,6 +13,7 @@ use crate::domain::signin::keys::Pair;
 use crate::domain::signin::ladder::{Admission, ChallengeAnswer};
 use crate::domain::signin::links::Purpose;
 use crate::domain::signin::{LoginService, SignedIn};
+use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventFilter, EventKind, Risk};
 
 /// What every event about one attempt carries.
@@ -68,7 +69,7 @@ impl LoginService {
             Admission::Admit { delay_ms } => {
                 if answer == ChallengeAnswer::Passed {
                     self.events
-                        .record(event(EventKind::ChallengePassed).decision("captcha"))
+                        .record(event(EventKind::ChallengePassed).decision(Decision::Captcha))
                         .await?;
                 }
                 Ok(AfterCheck::Answer { delay_ms })
@@ -77,18 +78,18 @@ impl LoginService {
             Admission::Challenge(reason) => {
                 if answer == ChallengeAnswer::Failed {
                     self.events
-                        .record(event(EventKind::ChallengeFailed).decision("captcha"))
+                        .record(event(EventKind::ChallengeFailed).decision(Decision::Captcha))
                         .await?;
                 }
                 self.events
-                    .record(event(EventKind::LoginChallenged).decision(reason.as_str()))
+                    .record(event(EventKind::LoginChallenged).decision(reason.decision()))
                     .await?;
                 metrics::counter!("authd_logins_total", "outcome" => "challenged").increment(1);
                 Err(DomainError::ChallengeRequired)
             }
             Admission::Blocked { retry_after } => {
                 self.events
-                    .record(event(EventKind::LoginBlocked).decision("blocked"))
+                    .record(event(EventKind::LoginBlocked).decision(Decision::Blocked))
                     .await?;
                 metrics::counter!("authd_logins_total", "outcome" => "blocked").increment(1);
                 Err(DomainError::RateLimited { retry_after })
@@ -125,9 +126,9 @@ impl LoginService {
         let e = o
             .event(EventKind::LoginChallenged, now)
             .decision(if verified.is_some() {
-                "high_risk; right password"
+                Decision::HighRiskRightPassword
             } else {
-                "high_risk; wrong password"
+                Decision::HighRiskWrongPassword
             });
         self.events.record(e).await?;
         if newly_locked && let Some(a) = o.account {
@@ -154,9 +155,9 @@ impl LoginService {
         let event = o
             .event(EventKind::LoginSucceeded, now)
             .decision(if known_device {
-                "allow:known_device"
+                Decision::AllowKnownDevice
             } else {
-                "allow"
+                Decision::Allow
             });
         self.protection.ladder.succeed(o.pair, &event).await?;
         self.risk.succeeded(&account.id, assessment).await?;
@@ -180,13 +181,13 @@ impl LoginService {
         password: &[u8],
         now: OffsetDateTime,
     ) -> Result<(), DomainError> {
-        let decision = if delay_ms > 0 {
-            format!("deny; delayed {delay_ms} ms")
-        } else {
-            "deny".to_owned()
-        };
         self.risk.failed(password, &o.pair.account);
-        let event = o.event(EventKind::LoginFailed, now).decision(&decision);
+        let event = o.event(EventKind::LoginFailed, now);
+        let event = if delay_ms > 0 {
+            event.decision_detail(Decision::Deny, &format!("delayed {delay_ms} ms"))
+        } else {
+            event.decision(Decision::Deny)
+        };
         self.events.record(event).await?;
         metrics::counter!("authd_logins_total", "outcome" => "failed").increment(1);
         if newly_locked && let Some(a) = o.account {
@@ -202,7 +203,7 @@ impl LoginService {
         let now = self.clock.now();
         let e = AuthEvent::new(EventKind::AccountLocked, ctx, now)
             .user(&account.id)
-            .decision("unknown_sources");
+            .decision(Decision::UnknownSources);
         self.events.record(e).await?;
         let notice = Notice::Lockout {
             unlock_link: format!(
@@ -215,7 +216,7 @@ impl LoginService {
         if let Some(mail) = self.outbox.prepare(&account.email, notice).await? {
             let e = AuthEvent::new(EventKind::AlertSent, ctx, now)
                 .user(&account.id)
-                .decision("lockout");
+                .decision(Decision::AlertLockout);
             self.events.record_with_mail(e, Some(mail)).await?;
         }
         Ok(())
@@ -253,7 +254,7 @@ impl LoginService {
         if let Some(mail) = self.outbox.prepare(&account.email, notice).await? {
             let e = AuthEvent::new(EventKind::AlertSent, ctx, now)
                 .user(&account.id)
-                .decision("new_device");
+                .decision(Decision::AlertNewDevice);
             self.events.record_with_mail(e, Some(mail)).await?;
         }
         Ok(())

@@ -6,6 +6,7 @@ use crate::domain::error::DomainError;
 use crate::domain::signin::LoginService;
 use crate::domain::signin::keys::CounterKey;
 use crate::domain::signin::links::Purpose;
+use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind};
 
 /// Which way an unlock came.
@@ -18,11 +19,11 @@ pub enum UnlockedBy {
 }
 
 impl UnlockedBy {
-    /// The name recorded in the event.
-    pub fn as_str(self) -> &'static str {
+    /// The way, as the `account_unlocked` event's decision.
+    pub fn decision(self) -> Decision {
         match self {
-            Self::Cli => "cli",
-            Self::Link => "link",
+            Self::Cli => Decision::UnlockedByCli,
+            Self::Link => Decision::UnlockedByLink,
         }
     }
 }
@@ -39,7 +40,7 @@ impl LoginService {
         let lifted = self.protection.ladder.unlock(&account).await?;
         let e = AuthEvent::new(EventKind::AccountUnlocked, ctx, self.clock.now())
             .user(user_id)
-            .decision(by.as_str());
+            .decision(by.decision());
         self.events.record(e).await?;
         Ok(lifted)
     }

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::events::EventKind;
+use crate::events::decision::Decision;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, WebSession};
 use crate::http::pages::ErrorPage;
@@ -63,7 +64,7 @@ pub async fn end_session_get(
     if let (true, Some(user_id)) = (confirmed, &current) {
         state
             .login
-            .session_ended(&ctx, user_id, EventKind::Logout, "end_session")
+            .session_ended(&ctx, user_id, EventKind::Logout, Decision::EndSession)
             .await?;
         session.end().await?;
     }
