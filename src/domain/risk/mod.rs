@@ -1,7 +1,7 @@
 //! The risk engine: scores every sign-in (and token use) in [0, 1] with reasons an operator
 //! can read, from two parts — the per-user statistical part (`profile.rs`, after Freeman et
 //! al.) and the learned logistic model over the numeric features (`model.rs`, fitted with
-//! linfa). The score is one more signal of the decision point (`protection.rs`): above
+//! linfa). The score is one more signal of the sign-in ladder (`signin/ladder.rs`): above
 //! `AUTHD_RISK_CHALLENGE_AT` a sign-in needs the challenge even with the right password, above
 //! `AUTHD_RISK_BLOCK_AT` it is refused for a while.
 //!
