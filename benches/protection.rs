@@ -8,8 +8,9 @@ use std::time::Instant;
 
 use authd::domain::accounts::password::{HashParams, PasswordHasher};
 use authd::domain::clock::{OsRandom, SystemClock};
-use authd::domain::protection::{Admission, ChallengeAnswer, Protection, ProtectionSettings};
 use authd::domain::risk::Verdict;
+use authd::domain::signin::Protection;
+use authd::domain::signin::ladder::{Admission, ChallengeAnswer, ProtectionSettings, SignInLookup};
 use authd::domain::throttle::{Door, Limits, Throttle, ThrottleKey};
 use secrecy::SecretString;
 
@@ -104,19 +105,22 @@ async fn main() -> anyhow::Result<()> {
     let mut events_only = Vec::new();
     for i in 0..2000u32 {
         let email = format!("user{}@example.com", i % 200);
-        let net = format!("192.0.2.{}", i % 250);
+        let ip = std::net::IpAddr::from([192, 0, 2, (i % 250) as u8]);
         let e = event(i);
         let t = Instant::now();
-        let counted = protection
-            .count_sign_in(Some(&email), "name:x", None, &net, "192.0.2.0/24")
-            .await?;
+        let lookup = SignInLookup {
+            email: Some(&email),
+            name: "x",
+            device: None,
+            ip,
+        };
+        let counted = protection.ladder.count_sign_in(&lookup).await?;
         let admission = protection
+            .ladder
             .decide_sign_in(&counted, ChallengeAnswer::Absent, Verdict::Allow)
             .await?;
         assert!(counted.account.is_some() && matches!(admission, Admission::Admit { .. }));
-        protection
-            .succeed(&counted.counter, &counted.source, &e)
-            .await?;
+        protection.ladder.succeed(&counted.pair, &e).await?;
         gates.push(t.elapsed().as_secs_f64() * 1e6);
         let e = event(i);
         let t = Instant::now();

@@ -9,7 +9,7 @@ use authd::domain::risk::features::{Observed, Velocity, agent_tag, parse_agent, 
 use authd::domain::risk::geo::Place;
 use authd::domain::risk::model::Model;
 use authd::domain::risk::profile::Profile;
-use authd::domain::risk::{Inputs, score};
+use authd::domain::risk::score::{Inputs, score};
 use criterion::{Criterion, criterion_main};
 
 const UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";

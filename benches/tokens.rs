@@ -18,8 +18,8 @@ use authd::config::Config;
 use authd::domain::accounts::service::Origin;
 use authd::domain::clients::NewClient;
 use authd::domain::clock::{Clock, SystemClock};
+use authd::domain::tokens::alg::SigningAlg;
 use authd::domain::tokens::jwt::{AccessClaims, sign_access, verify_access};
-use authd::domain::tokens::keys::{ALGORITHMS, alg_name};
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -160,7 +160,7 @@ async fn main() -> anyhow::Result<()> {
 
     // 3. Signing per algorithm (in-process, one task per core).
     let mut signing = Vec::new();
-    for alg in ALGORITHMS {
+    for alg in SigningAlg::ALL {
         let (k, c) = (keys.clone(), claims.clone());
         let r = rate(cores, secs.min(3), move || {
             let (k, c) = (k.clone(), c.clone());
@@ -190,7 +190,7 @@ async fn main() -> anyhow::Result<()> {
     .await;
 
     println!("cores                          {cores}");
-    println!("access-token algorithm         {}", alg_name(access_alg));
+    println!("access-token algorithm         {}", access_alg.as_str());
     println!("raw verify (in-process)        {raw:.0} /s");
     println!(
         "GET /userinfo (loopback)       {userinfo:.0} /s  ({:.1} % of raw verify)",
@@ -204,11 +204,11 @@ async fn main() -> anyhow::Result<()> {
         None => println!("GET /userinfo (wrk)            wrk not installed"),
     }
     for (alg, r) in &signing {
-        println!("sign {:<6} (in-process)      {r:.0} /s", alg_name(*alg));
+        println!("sign {:<6} (in-process)      {r:.0} /s", alg.as_str());
     }
     println!(
         "POST /token client_credentials {issuance:.0} /s  ({} access tokens)",
-        alg_name(access_alg)
+        access_alg.as_str()
     );
     Ok(())
 }

@@ -15,6 +15,7 @@ use crate::domain::accounts::service::Origin;
 use crate::domain::clients::NewClient;
 use crate::domain::clock::{OsRandom, Random};
 use crate::domain::error::DomainError;
+use crate::domain::signin::unlock::UnlockedBy;
 
 /// authd: a secure, drop-in identity service.
 #[derive(Debug, Parser)]
@@ -174,7 +175,10 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 "authd-cli",
                 "cli".to_owned(),
             );
-            let lifted = state.login.unlock(&ctx, &account.id, "cli").await?;
+            let lifted = state
+                .login
+                .unlock(&ctx, &account.id, UnlockedBy::Cli)
+                .await?;
             print_json(&json!({ "email": account.email, "unlocked": lifted }))
         }
         Command::Client {

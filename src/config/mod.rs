@@ -140,7 +140,7 @@ pub struct Config {
     /// `AUTHD_CHALLENGE_AFTER`, `AUTHD_BLOCK_AFTER`, `AUTHD_BLOCK_SECS`, `AUTHD_LOCK_AFTER`,
     /// `AUTHD_LOCK_SECS`, `AUTHD_FAILURE_WINDOW_SECS`, `AUTHD_FAILURE_DELAY_MS`: the sign-in
     /// ladder.
-    pub protection: crate::domain::protection::ProtectionSettings,
+    pub protection: crate::domain::signin::ladder::ProtectionSettings,
     /// `AUTHD_RISK_CHALLENGE_AT`, `AUTHD_RISK_BLOCK_AT`: score thresholds of the risk engine;
     /// its `window_secs` is `AUTHD_FAILURE_WINDOW_SECS` too (code that changes
     /// `protection.window_secs` sets both).
@@ -150,7 +150,7 @@ pub struct Config {
     /// `AUTHD_RATE_*`: per-instance rate limits (requests per minute).
     pub rate_limits: crate::domain::throttle::Limits,
     /// `AUTHD_ACCESS_TOKEN_ALG`: `ES256` (default), `RS256` or `EdDSA`.
-    pub access_token_alg: jsonwebtoken::Algorithm,
+    pub access_token_alg: crate::domain::tokens::alg::SigningAlg,
     /// Unknown `AUTHD_*` variables or TOML keys, to warn about once logging is up.
     pub unknown_keys: Vec<String>,
 }
@@ -374,7 +374,7 @@ mod tests {
 
     #[test]
     fn defaults_are_the_domain_defaults() {
-        use crate::domain::protection::ProtectionSettings;
+        use crate::domain::signin::ladder::ProtectionSettings;
         use crate::domain::risk::RiskSettings;
         use crate::domain::throttle::Limits;
         let c = cfg(&[]).unwrap();

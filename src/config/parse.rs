@@ -12,10 +12,11 @@ use super::keys::{self, Key};
 use super::sources::Values;
 use super::{CaptchaKind, Config, ConfigError, LogFormat};
 use crate::domain::accounts::password::HashParams;
-use crate::domain::protection::ProtectionSettings;
+use crate::domain::signin::ladder::ProtectionSettings;
 use crate::domain::risk::RiskSettings;
 use crate::domain::throttle::Limits;
-use crate::domain::tokens::keys::{MasterKey, parse_alg};
+use crate::domain::tokens::alg::SigningAlg;
+use crate::domain::tokens::keys::MasterKey;
 
 impl Config {
     /// Every field from `v`; defaults come from the key table, computed ones from here.
@@ -67,7 +68,7 @@ impl Config {
                 .parse(&keys::HASH_QUEUE)?
                 .unwrap_or(hash_workers.saturating_mul(32)),
             master_key: master_key(v)?,
-            access_token_alg: parse_alg(v.text(&keys::ACCESS_TOKEN_ALG).unwrap_or_default())
+            access_token_alg: SigningAlg::parse(v.text(&keys::ACCESS_TOKEN_ALG).unwrap_or_default())
                 .ok_or_else(|| {
                     v.invalid(
                         &keys::ACCESS_TOKEN_ALG,

@@ -10,7 +10,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::domain::accounts::service::AccountService;
 use crate::domain::clock::Clock;
 use crate::domain::error::DomainError;
-use crate::domain::risk::RiskService;
+use crate::domain::risk::service::RiskService;
 use crate::domain::risk::training::{TrainReport, train_and_store};
 use crate::events::sink::EventSink;
 use crate::events::{AuthEvent, EventFilter, EventKind};

@@ -1,6 +1,7 @@
 //! The domain layer's one error enum. Expected outcomes are named variants; anything else is
 //! `Unexpected` and becomes a generic 5xx at the HTTP edge.
 
+use crate::domain::tokens::rejection::TokenRejection;
 use crate::storage::error::StoreError;
 
 /// Everything a domain operation can answer besides success.
@@ -34,7 +35,7 @@ pub enum DomainError {
     },
     /// A bearer token was refused; the reason is recorded in a `token_rejected` event.
     #[error("invalid token: {0}")]
-    InvalidToken(&'static str),
+    InvalidToken(TokenRejection),
     /// The token is valid but lacks the scope the call needs.
     #[error("insufficient scope")]
     InsufficientScope,

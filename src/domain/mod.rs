@@ -15,14 +15,10 @@ pub mod clock;
 pub mod context;
 /// Domain error enums.
 pub mod error;
-/// Login orchestration: the one path every sign-in takes.
-pub mod login;
 /// What the domain asks to be mailed.
 pub mod notify;
 /// The OAuth 2.0 / OIDC provider.
 pub mod oauth;
-/// The sign-in decision point: counters, challenges, blocks, locks, known devices.
-pub mod protection;
 /// Local redirect targets (`next`).
 pub mod redirect;
 /// The risk engine: features, scores, the learned model.
@@ -31,6 +27,9 @@ pub mod risk;
 pub mod sessions;
 /// After-the-answer work, tracked so it can be waited for.
 pub mod tasks;
+/// Sign-in: the one path every sign-in takes, a file per step (counters, challenges, blocks,
+/// locks, known devices, links, outcomes).
+pub mod signin;
 /// Per-instance rate limits.
 pub mod throttle;
 /// Signing keys and JWTs.

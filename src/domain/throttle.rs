@@ -13,6 +13,7 @@ use std::sync::Arc;
 use governor::clock::Clock as GovernorClock;
 
 use crate::domain::clock::{Clock, RateClock};
+use crate::events::decision::Decision;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
@@ -47,12 +48,12 @@ impl ThrottleKey {
         Self::Net(net_of(ip))
     }
 
-    /// Which dimension, for events (`decision`).
-    pub fn dimension(&self) -> &'static str {
+    /// Which dimension, as the refusal event's decision.
+    pub fn dimension(&self) -> Decision {
         match self {
-            Self::Net(_) => "rate_limited:ip",
-            Self::Account(_) => "rate_limited:account",
-            Self::Client(_) => "rate_limited:client",
+            Self::Net(_) => Decision::RateLimitedIp,
+            Self::Account(_) => Decision::RateLimitedAccount,
+            Self::Client(_) => Decision::RateLimitedClient,
         }
     }
 }

@@ -5,7 +5,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::domain::context::RequestContext;
+use crate::events::decision::Decision;
 
+/// Decisions: the stable code beside each event's readable `decision`.
+pub mod decision;
 /// Storing and tracing events.
 pub mod sink;
 
@@ -113,6 +116,10 @@ pub struct AuthEvent {
     pub risk: Option<Risk>,
     /// The decision taken (`allow`, `deny`, `challenge`, `block`, ...).
     pub decision: Option<String>,
+    /// The same decision as a stable code (stored beside the readable text above; not on the
+    /// wire: the INTERFACE shows the text). Set together with it by `decision*`.
+    #[serde(skip)]
+    pub decision_code: Option<Decision>,
     /// The request that caused it.
     pub request_id: Option<String>,
 }
@@ -134,6 +141,7 @@ impl AuthEvent {
             client_id: None,
             risk: None,
             decision: None,
+            decision_code: None,
             request_id: Some(ctx.request_id.clone()),
         }
     }
@@ -162,9 +170,20 @@ impl AuthEvent {
         self
     }
 
-    /// Sets the decision.
-    pub fn decision(mut self, decision: &str) -> Self {
-        self.decision = Some(decision.to_owned());
+    /// Sets the decision (its text is `decision.text()`).
+    pub fn decision(self, decision: Decision) -> Self {
+        self.decision_as(decision, decision.text())
+    }
+
+    /// Sets the decision with a detail: the text is `<decision.text()>; <detail>`.
+    pub fn decision_detail(self, decision: Decision, detail: &str) -> Self {
+        self.decision_as(decision, format!("{}; {detail}", decision.text()))
+    }
+
+    /// Sets the decision with its own readable text (a rejection reason, an OAuth error).
+    pub fn decision_as(mut self, decision: Decision, text: impl Into<String>) -> Self {
+        self.decision = Some(text.into());
+        self.decision_code = Some(decision);
         self
     }
 }

@@ -17,6 +17,7 @@ use crate::app::state::AppState;
 use crate::domain::context::RequestContext;
 use crate::domain::sessions::SessionState;
 use crate::events::EventKind;
+use crate::events::decision::Decision;
 use crate::http::error::HttpError;
 
 /// The resolved client context of a request.
@@ -215,7 +216,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         // A password change moves the account's epoch on: every older session is dead.
         let current_epoch = state.accounts.session_epoch(&user_id).await?;
         let reason = match state.session_policy.check(now, auth_at, seen_at) {
-            _ if current_epoch.is_none() || current_epoch != epoch => "password_changed",
+            _ if current_epoch.is_none() || current_epoch != epoch => Decision::PasswordChanged,
             SessionState::Active { touch } => {
                 if touch {
                     session
@@ -230,8 +231,8 @@ impl FromRequestParts<AppState> for CurrentUser {
                     session,
                 });
             }
-            SessionState::IdleExpired => "idle_timeout",
-            SessionState::LifetimeExpired => "lifetime_exceeded",
+            SessionState::IdleExpired => Decision::IdleTimeout,
+            SessionState::LifetimeExpired => Decision::LifetimeExceeded,
         };
         session.end().await?;
         let ClientContext(ctx) = ClientContext::from_request_parts(parts, state).await?;

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::app::state::AppState;
 use crate::domain::context::RequestContext;
 use crate::domain::error::DomainError;
+use crate::domain::tokens::rejection::TokenRejection;
 use crate::http::admin::ApiError;
 use crate::http::extract::ClientContext;
 use crate::http::oauth::extract::bearer;
@@ -36,7 +37,7 @@ pub async fn evaluate_post(
     headers: HeaderMap,
     body: Result<Json<EvaluateRequest>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = bearer(&headers).ok_or(DomainError::InvalidToken("missing"))?;
+    let caller = bearer(&headers).ok_or(DomainError::InvalidToken(TokenRejection::Missing))?;
     let Json(req) = body.map_err(|_| {
         DomainError::InvalidInput("the body must be JSON with token, ip and user_agent")
     })?;

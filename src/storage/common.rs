@@ -7,6 +7,7 @@
 use sqlx::FromRow;
 use time::OffsetDateTime;
 
+use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind, Risk};
 use crate::storage::error::StoreError;
 
@@ -18,8 +19,8 @@ pub(crate) const INSERT_ACCOUNT: &str = "insert into account \
     values ($1, $2, $3, $4, $5, $6)";
 
 pub(crate) const INSERT_EVENT: &str = "insert into event \
-    (id, ts, kind, ip, user_agent, user_id, username, client_id, risk, decision, request_id, created_at) \
-    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+    (id, ts, kind, ip, user_agent, user_id, username, client_id, risk, decision, request_id, created_at, decision_code) \
+    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 
 /// An event row as stored (`ts` in unix milliseconds, `risk` as JSON text).
 #[derive(Debug, FromRow)]
@@ -35,6 +36,7 @@ pub(crate) struct EventRow {
     pub risk: Option<String>,
     pub decision: Option<String>,
     pub request_id: Option<String>,
+    pub decision_code: Option<String>,
 }
 
 impl TryFrom<EventRow> for AuthEvent {
@@ -62,6 +64,11 @@ impl TryFrom<EventRow> for AuthEvent {
             username: r.username,
             client_id: r.client_id,
             risk,
+            decision_code: Decision::decode(
+                kind,
+                r.decision_code.as_deref(),
+                r.decision.as_deref(),
+            ),
             decision: r.decision,
             request_id: r.request_id,
         })
@@ -91,6 +98,7 @@ macro_rules! bind_event {
             .bind(&$e.decision)
             .bind(&$e.request_id)
             .bind($e.ts.unix_timestamp())
+            .bind($e.decision_code.map(|d| d.code()))
     };
 }
 
@@ -106,7 +114,7 @@ pub(crate) fn ts_millis(ts: OffsetDateTime) -> i64 {
 pub(crate) fn list_events_sql(f: &crate::events::EventFilter) -> String {
     let mut sql = String::from(
         "select id, ts, kind, ip, user_agent, user_id, username, client_id, risk, decision, \
-         request_id from event where 1 = 1",
+         request_id, decision_code from event where 1 = 1",
     );
     let mut n = 0;
     let mut clause = |col: &str, op: &str| {

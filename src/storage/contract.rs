@@ -5,6 +5,7 @@
 use time::OffsetDateTime;
 
 use crate::domain::context::RequestContext;
+use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventFilter, EventKind, Risk};
 use crate::storage::error::StoreError;
 use crate::storage::{AccountRecord, Store};
@@ -71,7 +72,8 @@ async fn events_contract(store: &Store) {
         &ctx,
         t0 + time::Duration::milliseconds(1500),
     )
-    .user("u1");
+    .user("u1")
+    .decision(Decision::AllowKnownDevice);
     let other_ip = RequestContext::new("2001:db8::1".parse().unwrap(), "ua/2", "req-2".into());
     let third = AuthEvent::new(
         EventKind::Logout,
@@ -327,7 +329,8 @@ async fn protection_contract(store: &Store) {
         &ctx,
         time::OffsetDateTime::from_unix_timestamp(2001).unwrap(),
     )
-    .user("1");
+    .user("1")
+    .decision(Decision::Allow);
     f.clear_with_event("user:1", "net:192.0.2.9", &ok)
         .await
         .unwrap();
@@ -343,6 +346,11 @@ async fn protection_contract(store: &Store) {
         .await
         .unwrap();
     assert!(stored.iter().any(|e| e.id == ok.id), "the event is stored");
+    assert_eq!(
+        stored.iter().find(|e| e.id == ok.id),
+        Some(&ok),
+        "with its decision text and code"
+    );
     // The same event id again fails (primary key): the clear is rolled back with it and the
     // connection is usable afterwards.
     f.count_attempt("user:1", "net:192.0.2.9", None, 2002, 1000)

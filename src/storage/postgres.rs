@@ -184,7 +184,7 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         let risk = crate::storage::common::risk_json(event)?;
         let sql = format!(
-            "with cleared as (delete from login_failure where account_key = $13 and source = $14) {}",
+            "with cleared as (delete from login_failure where account_key = $14 and source = $15) {}",
             crate::storage::common::INSERT_EVENT
         );
         crate::storage::common::bind_event!(sqlx::query(&sql), event, risk)

@@ -135,7 +135,7 @@ macro_rules! impl_risk_stores {
                 limit: i64,
             ) -> Result<Vec<$crate::events::AuthEvent>, $crate::storage::error::StoreError> {
                 sqlx::query_as::<_, $crate::storage::common::EventRow>(
-                    "select id, ts, kind, ip, user_agent, user_id, username, client_id, risk, decision, request_id \
+                    "select id, ts, kind, ip, user_agent, user_id, username, client_id, risk, decision, request_id, decision_code \
                      from event where kind in ('login_succeeded', 'login_failed', 'login_challenged', \
                      'login_blocked', 'session_revoked') and ts >= $1 order by ts limit $2",
                 )

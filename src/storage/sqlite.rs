@@ -101,9 +101,9 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         let risk = crate::storage::common::risk_json(event)?;
         // One message to the connection's worker thread and one commit: the statements run
-        // inside `begin … commit` in the same query string (the event's binds are $1–$12).
+        // inside `begin … commit` in the same query string (the event's binds are $1–$13).
         let sql = format!(
-            "begin immediate; delete from login_failure where account_key = $13 and source = $14; {}; commit",
+            "begin immediate; delete from login_failure where account_key = $14 and source = $15; {}; commit",
             crate::storage::common::INSERT_EVENT
         );
         let mut conn = self.pool.acquire().await?;

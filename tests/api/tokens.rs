@@ -6,6 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 
+use authd::domain::tokens::alg::SigningAlg;
 use authd::domain::tokens::jwt::{AccessClaims, sign_access};
 use authd::events::EventKind;
 
@@ -299,9 +300,9 @@ async fn forged_and_broken_tokens_are_rejected_without_5xx() {
     }
     let claims: AccessClaims = serde_json::from_value(payload.clone()).unwrap();
     let keys = app.state.oauth.keys();
-    let alg = jsonwebtoken::Algorithm::ES256;
+    let alg = SigningAlg::ES256;
     let key = keys.signer(alg).unwrap();
-    let mut jku = jsonwebtoken::Header::new(alg);
+    let mut jku = jsonwebtoken::Header::new(alg.to_jwt());
     jku.typ = Some("at+jwt".into());
     jku.kid = Some(key.kid.clone());
     jku.jku = Some("https://evil.example/jwks.json".into());

@@ -16,6 +16,7 @@ use crate::domain::notify::{Notice, Outbox};
 use crate::domain::oauth::digest;
 use crate::domain::tasks::Background;
 use crate::domain::throttle::{Door, Throttle, ThrottleKey};
+use crate::events::decision::Decision;
 use crate::events::sink::EventSink;
 use crate::events::{AuthEvent, EventKind};
 use crate::storage::mail::ResetStore;
@@ -103,15 +104,15 @@ impl ResetService {
                 )
                 .await?;
             event = event.user(&account.id).decision(if mail.is_some() {
-                "mailed"
+                Decision::ResetMailed
             } else {
-                "suppressed:mail_limit"
+                Decision::ResetSuppressedMailLimit
             });
         } else {
             event = event.decision(if Email::parse(email).is_some() {
-                "unknown"
+                Decision::ResetUnknownAccount
             } else {
-                "invalid"
+                Decision::ResetInvalidEmail
             });
         }
         Ok(self.events.record_with_mail(event, mail).await?)
@@ -144,7 +145,10 @@ impl ResetService {
         let grants = self.grants.revoke_user_families(&user_id, ts).await?;
         let event = AuthEvent::new(EventKind::PasswordChanged, ctx, now)
             .user(&user_id)
-            .decision(&format!("reset; sessions ended; {grants} grants revoked"));
+            .decision_detail(
+                Decision::PasswordReset,
+                &format!("sessions ended; {grants} grants revoked"),
+            );
         let mail = match self.accounts.find_by_id(&user_id).await? {
             Some(account) => {
                 let notice = Notice::PasswordChanged {

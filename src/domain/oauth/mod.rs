@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use jsonwebtoken::Algorithm;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -13,9 +12,12 @@ use crate::domain::clients::{Client, ClientService, hex_lower, scope_string};
 use crate::domain::clock::{Clock, Random};
 use crate::domain::context::RequestContext;
 use crate::domain::error::DomainError;
+use crate::domain::risk::Verdict;
 use crate::domain::throttle::Throttle;
+use crate::domain::tokens::alg::SigningAlg;
 use crate::domain::tokens::jwt::{self, AccessClaims, IdClaims};
 use crate::domain::tokens::keys::KeyRing;
+use crate::events::decision::Decision;
 use crate::events::sink::EventSink;
 use crate::events::{AuthEvent, EventKind};
 use crate::storage::oauth::GrantStore;
@@ -45,7 +47,7 @@ pub struct TokenSettings {
     /// A grant's refresh tokens all end this long after sign-in (seconds).
     pub refresh_lifetime: i64,
     /// Access-token signing algorithm.
-    pub access_alg: Algorithm,
+    pub access_alg: SigningAlg,
     /// Seconds a passed bearer check is reused on this instance (0: never).
     pub bearer_cache_secs: i64,
 }
@@ -82,7 +84,7 @@ pub struct OAuthService {
     pub(crate) settings: TokenSettings,
     pub(crate) bearer_cache: Arc<bearer_cache::BearerCache>,
     pub(crate) throttle: Throttle,
-    pub(crate) risk: Option<crate::domain::risk::RiskService>,
+    pub(crate) risk: Option<crate::domain::risk::service::RiskService>,
 }
 
 impl std::fmt::Debug for OAuthService {
@@ -136,7 +138,7 @@ impl OAuthService {
 
     /// Scores token use (userinfo, refresh grants, `/risk/evaluate`) with the risk engine.
     #[must_use]
-    pub fn with_risk(mut self, risk: crate::domain::risk::RiskService) -> Self {
+    pub fn with_risk(mut self, risk: crate::domain::risk::service::RiskService) -> Self {
         self.risk = Some(risk);
         self
     }
@@ -152,7 +154,7 @@ impl OAuthService {
         user_id: &str,
         token_id: &str,
         always: bool,
-    ) -> Result<Option<(f64, Vec<String>, crate::domain::risk::Verdict)>, DomainError> {
+    ) -> Result<Option<(f64, Vec<String>, Verdict)>, DomainError> {
         let Some(risk) = &self.risk else {
             return Ok(None);
         };
@@ -162,15 +164,15 @@ impl OAuthService {
         else {
             return Ok(None);
         };
-        if always || verdict != crate::domain::risk::Verdict::Allow {
+        if always || verdict != Verdict::Allow {
+            let decision = match verdict {
+                Verdict::Allow => Decision::TokenUseAllow,
+                Verdict::Challenge => Decision::TokenUseChallenge,
+                Verdict::Block => Decision::TokenUseBlock,
+            };
             let e = self
-                .event(
-                    EventKind::RiskEvaluated,
-                    ctx,
-                    client_id,
-                    Some(user_id),
-                    &format!("{what}:{}", verdict.as_str()),
-                )
+                .event(EventKind::RiskEvaluated, ctx, client_id, Some(user_id))
+                .decision_as(decision, format!("{what}:{}", verdict.as_str()))
                 .risk(Some(crate::events::Risk {
                     score: (score * 10_000.0).round() / 10_000.0,
                     reasons: reasons.clone(),
@@ -278,30 +280,29 @@ impl OAuthService {
         Ok(revoked)
     }
 
-    /// Records a token event for `client_id`.
+    /// Records a token event for `client_id` with a `decision` of fixed text.
     pub(crate) async fn record(
         &self,
         kind: EventKind,
         ctx: &RequestContext,
         client_id: &str,
         user_id: Option<&str>,
-        decision: &str,
+        decision: Decision,
     ) -> Result<(), DomainError> {
-        let e = self.event(kind, ctx, client_id, user_id, decision);
+        let e = self.event(kind, ctx, client_id, user_id).decision(decision);
         Ok(self.events.record(e).await?)
     }
 
-    /// An OAuth event; the client id (attacker-controlled before authentication) is cleaned
-    /// of control characters and bounded.
+    /// An OAuth event (without its decision); the client id (attacker-controlled before
+    /// authentication) is cleaned of control characters and bounded.
     pub(crate) fn event(
         &self,
         kind: EventKind,
         ctx: &RequestContext,
         client_id: &str,
         user_id: Option<&str>,
-        decision: &str,
     ) -> AuthEvent {
-        let mut e = AuthEvent::new(kind, ctx, self.clock.now()).decision(decision);
+        let mut e = AuthEvent::new(kind, ctx, self.clock.now());
         e.client_id = (!client_id.is_empty()).then(|| {
             client_id
                 .chars()

@@ -8,15 +8,17 @@ use crate::domain::clients::{Client, ClientCredentials};
 use crate::domain::context::RequestContext;
 use crate::domain::error::{DomainError, OAuthCode, oauth};
 use crate::domain::oauth::{OAuthService, digest};
-use crate::domain::tokens::jwt::{self, AccessClaims, Rejection};
+use crate::domain::tokens::jwt::{self, AccessClaims};
+use crate::domain::tokens::rejection::{TokenRejection, Verified};
 use crate::events::EventKind;
+use crate::events::decision::Decision;
 
 impl OAuthService {
     /// Validates a token without recording anything: signature and claims, then revocation.
     async fn check_access(
         &self,
         token: &str,
-    ) -> Result<Result<(AccessClaims, Option<String>), Rejection>, DomainError> {
+    ) -> Result<Verified<(AccessClaims, Option<String>)>, DomainError> {
         let now = self.clock.now().unix_timestamp();
         match jwt::verify_access(&self.keys, token, &self.settings.issuer, now).await? {
             Ok(claims) => self.check_revocation(claims).await,
@@ -28,18 +30,31 @@ impl OAuthService {
     async fn check_revocation(
         &self,
         claims: AccessClaims,
-    ) -> Result<Result<(AccessClaims, Option<String>), Rejection>, DomainError> {
+    ) -> Result<Verified<(AccessClaims, Option<String>)>, DomainError> {
         let state = self
             .grants
             .bearer_state(&claims.sub, &claims.jti, claims.sid.as_deref())
             .await?;
         if state.jti_revoked {
-            return Ok(Err("revoked"));
+            return Ok(Err(TokenRejection::Revoked));
         }
         if claims.sid.is_some() && state.family_active == 0 {
-            return Ok(Err("grant_revoked"));
+            return Ok(Err(TokenRejection::GrantRevoked));
         }
         Ok(Ok((claims, state.email)))
+    }
+
+    /// Records a refused bearer token (`token_rejected`, the reason as its decision).
+    async fn reject(
+        &self,
+        ctx: &RequestContext,
+        client_id: &str,
+        reason: TokenRejection,
+    ) -> Result<(), DomainError> {
+        let e = self
+            .event(EventKind::TokenRejected, ctx, client_id, None)
+            .decision_as(Decision::BearerRejected, reason.as_str());
+        Ok(self.events.record(e).await?)
     }
 
     /// Validates a bearer token for a protected endpoint.
@@ -73,8 +88,7 @@ impl OAuthService {
                 Ok((claims, email))
             }
             Err(reason) => {
-                self.record(EventKind::TokenRejected, ctx, "", None, reason)
-                    .await?;
+                self.reject(ctx, "", reason).await?;
                 Err(DomainError::InvalidToken(reason))
             }
         }
@@ -87,15 +101,8 @@ impl OAuthService {
             return Err(DomainError::InsufficientScope);
         }
         let Some(email) = email else {
-            let reason = "unknown_subject";
-            self.record(
-                EventKind::TokenRejected,
-                ctx,
-                &claims.client_id,
-                None,
-                reason,
-            )
-            .await?;
+            let reason = TokenRejection::UnknownSubject;
+            self.reject(ctx, &claims.client_id, reason).await?;
             return Err(DomainError::InvalidToken(reason));
         };
         // Scored against the owner's usual contexts; recorded when it looks wrong (the answer
@@ -134,7 +141,7 @@ impl OAuthService {
             .clients
             .find(&caller.client_id)
             .await?
-            .ok_or(DomainError::InvalidToken("unknown_client"))?;
+            .ok_or(DomainError::InvalidToken(TokenRejection::UnknownClient))?;
         if caller.sub != caller.client_id || client.is_public {
             return Err(DomainError::InsufficientScope);
         }
@@ -143,13 +150,8 @@ impl OAuthService {
             Err(reason) => {
                 let why = format!("the token is not valid ({reason})");
                 let e = self
-                    .event(
-                        EventKind::RiskEvaluated,
-                        seen,
-                        &caller.client_id,
-                        None,
-                        &format!("risk_api:block; token {reason}"),
-                    )
+                    .event(EventKind::RiskEvaluated, seen, &caller.client_id, None)
+                    .decision_detail(Decision::RiskApiInvalidToken, &format!("token {reason}"))
                     .risk(Some(crate::events::Risk {
                         score: 1.0,
                         reasons: vec![why.clone()],
@@ -263,7 +265,7 @@ impl OAuthService {
                     ctx,
                     &client.id,
                     Some(&family.user_id),
-                    "refresh_token",
+                    Decision::RevokedRefreshToken,
                 )
                 .await?;
             }
@@ -280,11 +282,35 @@ impl OAuthService {
                 ctx,
                 &client.id,
                 user,
-                "access_token",
+                Decision::RevokedAccessToken,
             )
             .await?;
         }
         Ok(())
+    }
+}
+
+/// Why an RP-initiated logout request is refused (the page shows `message`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndSessionRefusal {
+    /// The `id_token_hint` is not an ID token of ours.
+    InvalidHint,
+    /// The hint and `client_id` name different clients.
+    TwoClients,
+    /// The `post_logout_redirect_uri` is not one the client registered.
+    UnregisteredRedirect,
+}
+
+impl EndSessionRefusal {
+    /// The text the error page shows.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::InvalidHint => "The sign-out request carries an invalid id_token_hint.",
+            Self::TwoClients => "The sign-out request names two different applications.",
+            Self::UnregisteredRedirect => {
+                "The application asked to return to an address it did not register."
+            }
+        }
     }
 }
 
@@ -307,24 +333,18 @@ impl OAuthService {
         client_id: Option<&str>,
         post_logout_redirect_uri: Option<&str>,
         state: Option<&str>,
-    ) -> Result<Result<EndSession, &'static str>, DomainError> {
+    ) -> Result<Result<EndSession, EndSessionRefusal>, DomainError> {
         let hint = match id_token_hint {
             Some(t) => match jwt::verify_id_hint(&self.keys, t, &self.settings.issuer).await? {
                 Some(c) => Some(c),
-                None => {
-                    return Ok(Err(
-                        "The sign-out request carries an invalid id_token_hint.",
-                    ));
-                }
+                None => return Ok(Err(EndSessionRefusal::InvalidHint)),
             },
             None => None,
         };
         if let (Some(h), Some(c)) = (&hint, client_id)
             && h.aud != c
         {
-            return Ok(Err(
-                "The sign-out request names two different applications.",
-            ));
+            return Ok(Err(EndSessionRefusal::TwoClients));
         }
         let client_id = hint.as_ref().map(|h| h.aud.as_str()).or(client_id);
         let redirect = match post_logout_redirect_uri {
@@ -335,9 +355,7 @@ impl OAuthService {
                     None => None,
                 };
                 if !client.is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri)) {
-                    return Ok(Err(
-                        "The application asked to return to an address it did not register.",
-                    ));
+                    return Ok(Err(EndSessionRefusal::UnregisteredRedirect));
                 }
                 let params: Vec<(&str, &str)> = state.map(|s| ("state", s)).into_iter().collect();
                 Some(crate::domain::oauth::authorize::with_params(uri, &params))

@@ -8,7 +8,8 @@
 //! - legitimate: successful sign-ins never reported; events an admin labelled legitimate.
 //!
 //! Failures outside campaigns stay unlabelled (most are the owner's typos, some are slow
-//! attacks: neither label would be honest).
+//! attacks: neither label would be honest). Reports and known devices are read from the events'
+//! decision codes (`Decision`, matched exhaustively in `signal`), never from their wording.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::domain::error::DomainError;
 use crate::domain::risk::features::FEATURES;
 use crate::domain::risk::model::{self, Example, Metrics, Model};
 use crate::domain::risk::profile::{Population, Profile};
+use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind};
 use crate::storage::risk::RiskStore;
 
@@ -28,6 +30,71 @@ const HISTORY_DAYS: i64 = 90;
 const MAX_EVENTS: i64 = 500_000;
 /// Usernames tried from one address in a window that make it a campaign.
 const CAMPAIGN_USERNAMES: usize = 5;
+
+/// What an event's decision tells the trainer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    /// A sign-in from a known device: never the one a report is about.
+    KnownDevice,
+    /// The owner reported a sign-in ("wasn't you?"): the label for recent unknown-device ones.
+    ReportedNotMe,
+    /// Nothing for the labels.
+    Nothing,
+}
+
+/// Every decision is placed here (no catch-all): a new one must be given a meaning for the
+/// labels, or explicitly none.
+fn signal(decision: Option<Decision>) -> Signal {
+    let Some(d) = decision else {
+        return Signal::Nothing;
+    };
+    match d {
+        Decision::AllowKnownDevice => Signal::KnownDevice,
+        Decision::ReportedNotMe => Signal::ReportedNotMe,
+        Decision::Allow
+        | Decision::Deny
+        | Decision::HighRiskRightPassword
+        | Decision::HighRiskWrongPassword
+        | Decision::Captcha
+        | Decision::AccountLocked
+        | Decision::RepeatedFailures
+        | Decision::HighRisk
+        | Decision::Blocked
+        | Decision::UnknownSources
+        | Decision::FormRegister
+        | Decision::FormForgot
+        | Decision::RateLimitedIp
+        | Decision::RateLimitedAccount
+        | Decision::RateLimitedClient
+        | Decision::AlertLockout
+        | Decision::AlertNewDevice
+        | Decision::UnlockedByCli
+        | Decision::UnlockedByLink
+        | Decision::SignedOut
+        | Decision::EndSession
+        | Decision::PasswordChanged
+        | Decision::IdleTimeout
+        | Decision::LifetimeExceeded
+        | Decision::ResetMailed
+        | Decision::ResetSuppressedMailLimit
+        | Decision::ResetUnknownAccount
+        | Decision::ResetInvalidEmail
+        | Decision::PasswordReset
+        | Decision::IssuedAuthorizationCode
+        | Decision::IssuedClientCredentials
+        | Decision::RefreshRotated
+        | Decision::RefreshFamilyRevoked
+        | Decision::CodeReuse
+        | Decision::RevokedRefreshToken
+        | Decision::RevokedAccessToken
+        | Decision::TokenRequestRefused
+        | Decision::BearerRejected
+        | Decision::TokenUseAllow
+        | Decision::TokenUseChallenge
+        | Decision::TokenUseBlock
+        | Decision::RiskApiInvalidToken => Signal::Nothing,
+    }
+}
 
 /// Turns events into labelled examples.
 pub fn examples(
@@ -38,10 +105,7 @@ pub fn examples(
     let reports: Vec<(&str, time::OffsetDateTime)> = events
         .iter()
         .filter(|e| {
-            e.kind == EventKind::SessionRevoked
-                && e.decision
-                    .as_deref()
-                    .is_some_and(|d| d.starts_with("reported_not_me"))
+            e.kind == EventKind::SessionRevoked && signal(e.decision_code) == Signal::ReportedNotMe
         })
         .filter_map(|e| Some((e.user_id.as_deref()?, e.ts)))
         .collect();
@@ -80,7 +144,7 @@ pub fn examples(
         } else {
             match e.kind {
                 EventKind::LoginSucceeded => {
-                    let from_known = e.decision.as_deref() == Some("allow:known_device");
+                    let from_known = signal(e.decision_code) == Signal::KnownDevice;
                     let reported = !from_known
                         && e.user_id.as_deref().is_some_and(|u| {
                             reports.iter().any(|(ru, at)| {
@@ -233,8 +297,8 @@ mod tests {
     #[test]
     fn labels_follow_reports_campaigns_and_admins() {
         let t = 1_800_000_000;
-        let kept =
-            event(EventKind::LoginSucceeded, "192.0.2.1", Some("a"), "a@x", t).decision("allow");
+        let kept = event(EventKind::LoginSucceeded, "192.0.2.1", Some("a"), "a@x", t)
+            .decision(Decision::Allow);
         let reported = event(
             EventKind::LoginSucceeded,
             "203.0.113.5",
@@ -242,7 +306,7 @@ mod tests {
             "b@x",
             t,
         )
-        .decision("allow");
+        .decision(Decision::Allow);
         let known = event(
             EventKind::LoginSucceeded,
             "192.0.2.2",
@@ -250,14 +314,14 @@ mod tests {
             "b@x",
             t + 10,
         )
-        .decision("allow:known_device");
+        .decision(Decision::AllowKnownDevice);
         let report = AuthEvent::new(
             EventKind::SessionRevoked,
             &RequestContext::new("192.0.2.2".parse().unwrap(), "ua", "r".into()),
             time::OffsetDateTime::from_unix_timestamp(t + 3600).unwrap(),
         )
         .user("b")
-        .decision("reported_not_me; 1 grants revoked");
+        .decision_detail(Decision::ReportedNotMe, "1 grants revoked");
         let mut events = vec![kept.clone(), reported.clone(), known.clone(), report];
         // Five usernames from one address in a window: a campaign.
         for i in 0..5 {

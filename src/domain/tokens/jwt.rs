@@ -7,12 +7,14 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::{Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::domain::error::DomainError;
+use crate::domain::tokens::alg::SigningAlg;
 use crate::domain::tokens::keys::KeyRing;
+use crate::domain::tokens::rejection::{TokenRejection, Verified};
 
 /// Longest token accepted for validation (ours are well under 2 KiB).
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -101,12 +103,12 @@ pub fn at_hash(access_token: &str) -> String {
 
 fn sign<T: Serialize>(
     ring: &KeyRing,
-    alg: Algorithm,
+    alg: SigningAlg,
     typ: &str,
     claims: &T,
 ) -> Result<String, DomainError> {
     let key = ring.signer(alg)?;
-    let mut header = Header::new(alg);
+    let mut header = Header::new(alg.to_jwt());
     header.typ = Some(typ.to_owned());
     header.kid = Some(key.kid.clone());
     jsonwebtoken::encode(&header, claims, &key.encoding)
@@ -116,7 +118,7 @@ fn sign<T: Serialize>(
 /// Signs an access token with the active key of `alg` (`typ: at+jwt`).
 pub fn sign_access(
     ring: &KeyRing,
-    alg: Algorithm,
+    alg: SigningAlg,
     claims: &AccessClaims,
 ) -> Result<String, DomainError> {
     sign(ring, alg, "at+jwt", claims)
@@ -124,11 +126,8 @@ pub fn sign_access(
 
 /// Signs an ID token with the active RS256 key.
 pub fn sign_id(ring: &KeyRing, claims: &IdClaims) -> Result<String, DomainError> {
-    sign(ring, Algorithm::RS256, "JWT", claims)
+    sign(ring, SigningAlg::RS256, "JWT", claims)
 }
-
-/// Why a token was refused (recorded in `token_rejected`, never shown with the token).
-pub type Rejection = &'static str;
 
 /// Checks the header and signature of `token` against our keys and `issuer`, and decodes the
 /// claims. `exp`/`nbf` are left to the caller, which owns the clock.
@@ -137,26 +136,26 @@ async fn verify_signed<T: for<'de> Deserialize<'de>>(
     token: &str,
     issuer: &str,
     expected_typ: &[&str],
-) -> Result<Result<T, Rejection>, DomainError> {
+) -> Result<Verified<T>, DomainError> {
     if token.len() > MAX_TOKEN_LEN {
-        return Ok(Err("too_large"));
+        return Ok(Err(TokenRejection::TooLarge));
     }
     let Ok(header) = jsonwebtoken::decode_header(token) else {
-        return Ok(Err("malformed"));
+        return Ok(Err(TokenRejection::Malformed));
     };
     if header.jku.is_some() || header.x5u.is_some() || header.jwk.is_some() || header.x5c.is_some()
     {
-        return Ok(Err("embedded_key_reference"));
+        return Ok(Err(TokenRejection::EmbeddedKeyReference));
     }
     let typ_ok = header
         .typ
         .as_deref()
         .is_some_and(|t| expected_typ.iter().any(|e| t.eq_ignore_ascii_case(e)));
     if !typ_ok {
-        return Ok(Err("wrong_type"));
+        return Ok(Err(TokenRejection::WrongType));
     }
     let Some(kid) = header.kid.as_deref() else {
-        return Ok(Err("missing_kid"));
+        return Ok(Err(TokenRejection::MissingKid));
     };
     if kid.is_empty()
         || kid.len() > 64
@@ -164,15 +163,15 @@ async fn verify_signed<T: for<'de> Deserialize<'de>>(
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
-        return Ok(Err("bad_kid"));
+        return Ok(Err(TokenRejection::BadKid));
     }
     let Some(key) = ring.verifier(kid).await? else {
-        return Ok(Err("unknown_kid"));
+        return Ok(Err(TokenRejection::UnknownKid));
     };
-    if header.alg != key.alg {
-        return Ok(Err("algorithm_mismatch"));
+    if SigningAlg::from_jwt(header.alg) != Some(key.alg) {
+        return Ok(Err(TokenRejection::AlgorithmMismatch));
     }
-    let mut validation = Validation::new(key.alg);
+    let mut validation = Validation::new(key.alg.to_jwt());
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.validate_aud = false;
@@ -181,10 +180,11 @@ async fn verify_signed<T: for<'de> Deserialize<'de>>(
     match jsonwebtoken::decode::<T>(token, &key.decoding, &validation) {
         Ok(data) => Ok(Ok(data.claims)),
         Err(e) => Ok(Err(match e.kind() {
-            jsonwebtoken::errors::ErrorKind::InvalidSignature => "bad_signature",
-            jsonwebtoken::errors::ErrorKind::InvalidIssuer => "wrong_issuer",
-            jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => "algorithm_mismatch",
-            _ => "malformed",
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenRejection::BadSignature,
+            jsonwebtoken::errors::ErrorKind::InvalidIssuer => TokenRejection::WrongIssuer,
+            jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => TokenRejection::AlgorithmMismatch,
+            // Every other decoding failure (ErrorKind is non_exhaustive): the claims are bad.
+            _ => TokenRejection::Malformed,
         })),
     }
 }
@@ -195,7 +195,7 @@ pub async fn verify_access(
     token: &str,
     issuer: &str,
     now: i64,
-) -> Result<Result<AccessClaims, Rejection>, DomainError> {
+) -> Result<Verified<AccessClaims>, DomainError> {
     let claims =
         match verify_signed::<AccessClaims>(ring, token, issuer, &["at+jwt", "application/at+jwt"])
             .await?
@@ -204,13 +204,13 @@ pub async fn verify_access(
             Err(r) => return Ok(Err(r)),
         };
     if claims.exp + LEEWAY <= now {
-        return Ok(Err("expired"));
+        return Ok(Err(TokenRejection::Expired));
     }
     if claims.nbf > now + LEEWAY {
-        return Ok(Err("not_yet_valid"));
+        return Ok(Err(TokenRejection::NotYetValid));
     }
     if claims.aud != claims.client_id {
-        return Ok(Err("wrong_audience"));
+        return Ok(Err(TokenRejection::WrongAudience));
     }
     Ok(Ok(claims))
 }

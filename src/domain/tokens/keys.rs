@@ -16,30 +16,13 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde_json::json;
 
 use crate::domain::clock::{Clock, Random};
 use crate::domain::error::DomainError;
+use crate::domain::tokens::alg::SigningAlg;
 use crate::storage::oauth::{KeyRecord, KeyStore};
-
-/// The algorithms authd signs with.
-pub const ALGORITHMS: [Algorithm; 3] = [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
-
-/// The wire name of an algorithm we use.
-pub fn alg_name(alg: Algorithm) -> &'static str {
-    match alg {
-        Algorithm::RS256 => "RS256",
-        Algorithm::ES256 => "ES256",
-        Algorithm::EdDSA => "EdDSA",
-        _ => "unsupported",
-    }
-}
-
-/// Parses one of our algorithm names.
-pub fn parse_alg(s: &str) -> Option<Algorithm> {
-    ALGORITHMS.into_iter().find(|a| alg_name(*a) == s)
-}
 
 /// A 256-bit key that seals private signing keys at rest.
 #[derive(Clone)]
@@ -73,7 +56,7 @@ pub struct SigningKey {
     /// Key id.
     pub kid: String,
     /// Its algorithm (pinned: a token claiming another is refused).
-    pub alg: Algorithm,
+    pub alg: SigningAlg,
     /// For signing.
     pub encoding: EncodingKey,
     /// For verifying.
@@ -93,7 +76,7 @@ impl std::fmt::Debug for SigningKey {
 #[derive(Default)]
 struct KeySet {
     by_kid: HashMap<String, Arc<SigningKey>>,
-    active: HashMap<&'static str, Arc<SigningKey>>,
+    active: HashMap<SigningAlg, Arc<SigningKey>>,
     jwks: serde_json::Value,
 }
 
@@ -135,9 +118,9 @@ impl KeyRing {
             last_reload: std::sync::atomic::AtomicI64::new(i64::MIN),
         };
         ring.reload().await?;
-        let complete = ALGORITHMS
+        let complete = SigningAlg::ALL
             .iter()
-            .all(|a| ring.current().active.contains_key(alg_name(*a)));
+            .all(|a| ring.current().active.contains_key(a));
         if !complete {
             ring.rotate().await?;
         }
@@ -158,12 +141,11 @@ impl KeyRing {
         let mut jwks = Vec::new();
         for r in records {
             let mut key = self.parse(&r)?;
-            let name = alg_name(key.alg);
             // Records come newest first: the first of each algorithm that is not retired signs.
-            key.active = r.retire_after.is_none() && !set.active.contains_key(name);
+            key.active = r.retire_after.is_none() && !set.active.contains_key(&key.alg);
             let key = Arc::new(key);
             if key.active {
-                set.active.insert(name, key.clone());
+                set.active.insert(key.alg, key.clone());
             }
             jwks.push(key.jwk.clone());
             set.by_kid.insert(key.kid.clone(), key);
@@ -183,7 +165,7 @@ impl KeyRing {
     pub async fn rotate(&self) -> Result<Vec<String>, DomainError> {
         let now = self.clock.now().unix_timestamp();
         let mut records = Vec::new();
-        for alg in ALGORITHMS {
+        for alg in SigningAlg::ALL {
             records.push(self.generate(alg, now)?);
         }
         self.store
@@ -194,12 +176,12 @@ impl KeyRing {
     }
 
     /// The active key for `alg`.
-    pub fn signer(&self, alg: Algorithm) -> Result<Arc<SigningKey>, DomainError> {
+    pub fn signer(&self, alg: SigningAlg) -> Result<Arc<SigningKey>, DomainError> {
         self.current()
             .active
-            .get(alg_name(alg))
+            .get(&alg)
             .cloned()
-            .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("no active {alg:?} key")))
+            .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("no active {alg} key")))
     }
 
     /// The key with id `kid`, reloading once (at most every 5 s) if it is unknown, so a
@@ -222,12 +204,12 @@ impl KeyRing {
         self.current().jwks.clone()
     }
 
-    fn generate(&self, alg: Algorithm, now: i64) -> Result<KeyRecord, DomainError> {
+    fn generate(&self, alg: SigningAlg, now: i64) -> Result<KeyRecord, DomainError> {
         let fail =
             |what: &str| DomainError::Unexpected(anyhow::anyhow!("key generation failed: {what}"));
         let rng = SystemRandom::new();
         let pkcs8: Vec<u8> = match alg {
-            Algorithm::RS256 => {
+            SigningAlg::RS256 => {
                 let kp = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
                     .map_err(|_| fail("rsa"))?;
                 AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&kp)
@@ -235,13 +217,13 @@ impl KeyRing {
                     .as_ref()
                     .to_vec()
             }
-            Algorithm::ES256 => {
+            SigningAlg::ES256 => {
                 EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
                     .map_err(|_| fail("p256"))?
                     .as_ref()
                     .to_vec()
             }
-            _ => Ed25519KeyPair::generate_pkcs8(&rng)
+            SigningAlg::EdDSA => Ed25519KeyPair::generate_pkcs8(&rng)
                 .map_err(|_| fail("ed25519"))?
                 .as_ref()
                 .to_vec(),
@@ -251,7 +233,7 @@ impl KeyRing {
         Ok(KeyRecord {
             private_key: self.seal(&kid, &pkcs8)?,
             public_jwk: jwk.to_string(),
-            alg: alg_name(alg).to_owned(),
+            alg: alg.as_str().to_owned(),
             kid,
             created_at: now,
             retire_after: None,
@@ -310,7 +292,7 @@ impl KeyRing {
     fn parse(&self, r: &KeyRecord) -> Result<SigningKey, DomainError> {
         let bad =
             |why: &str| DomainError::Unexpected(anyhow::anyhow!("signing key {}: {why}", r.kid));
-        let alg = parse_alg(&r.alg).ok_or_else(|| bad("unknown algorithm"))?;
+        let alg = SigningAlg::parse(&r.alg).ok_or_else(|| bad("unknown algorithm"))?;
         let der = self.open(r)?;
         let jwk: serde_json::Value =
             serde_json::from_str(&r.public_jwk).map_err(|_| bad("bad jwk"))?;
@@ -320,7 +302,7 @@ impl KeyRing {
                 .ok_or_else(|| bad("jwk field missing"))
         };
         let (encoding, decoding) = match alg {
-            Algorithm::RS256 => {
+            SigningAlg::RS256 => {
                 let pem = format!(
                     "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
                     STANDARD.encode(&der)
@@ -331,12 +313,12 @@ impl KeyRing {
                         .map_err(|_| bad("rsa public"))?,
                 )
             }
-            Algorithm::ES256 => (
+            SigningAlg::ES256 => (
                 EncodingKey::from_ec_der(&der),
                 DecodingKey::from_ec_components(field("x")?, field("y")?)
                     .map_err(|_| bad("ec public"))?,
             ),
-            _ => (
+            SigningAlg::EdDSA => (
                 EncodingKey::from_ed_der(&der),
                 DecodingKey::from_ed_components(field("x")?).map_err(|_| bad("ed public"))?,
             ),
@@ -352,11 +334,11 @@ impl KeyRing {
     }
 }
 
-fn public_jwk(alg: Algorithm, kid: &str, pkcs8: &[u8]) -> Result<serde_json::Value, DomainError> {
+fn public_jwk(alg: SigningAlg, kid: &str, pkcs8: &[u8]) -> Result<serde_json::Value, DomainError> {
     let fail = || DomainError::Unexpected(anyhow::anyhow!("public key extraction failed"));
     let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
     let mut jwk = match alg {
-        Algorithm::RS256 => {
+        SigningAlg::RS256 => {
             let kp = aws_lc_rs::rsa::KeyPair::from_pkcs8(pkcs8).map_err(|_| fail())?;
             let public = kp.public_key();
             json!({
@@ -365,7 +347,7 @@ fn public_jwk(alg: Algorithm, kid: &str, pkcs8: &[u8]) -> Result<serde_json::Val
                 "e": b64(public.exponent().big_endian_without_leading_zero()),
             })
         }
-        Algorithm::ES256 => {
+        SigningAlg::ES256 => {
             let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
                 .map_err(|_| fail())?;
             // Uncompressed point: 0x04 || x (32) || y (32).
@@ -376,7 +358,7 @@ fn public_jwk(alg: Algorithm, kid: &str, pkcs8: &[u8]) -> Result<serde_json::Val
             );
             json!({ "kty": "EC", "crv": "P-256", "x": b64(x), "y": b64(y) })
         }
-        _ => {
+        SigningAlg::EdDSA => {
             let kp = Ed25519KeyPair::from_pkcs8(pkcs8).map_err(|_| fail())?;
             json!({ "kty": "OKP", "crv": "Ed25519", "x": b64(kp.public_key().as_ref()) })
         }
@@ -384,7 +366,7 @@ fn public_jwk(alg: Algorithm, kid: &str, pkcs8: &[u8]) -> Result<serde_json::Val
     if let Some(obj) = jwk.as_object_mut() {
         obj.insert("kid".into(), json!(kid));
         obj.insert("use".into(), json!("sig"));
-        obj.insert("alg".into(), json!(alg_name(alg)));
+        obj.insert("alg".into(), json!(alg.as_str()));
     }
     Ok(jwk)
 }

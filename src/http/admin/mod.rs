@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::app::state::AppState;
 use crate::domain::error::DomainError;
 use crate::domain::tokens::jwt::AccessClaims;
+use crate::domain::tokens::rejection::TokenRejection;
 use crate::http::extract::ClientContext;
 use crate::http::oauth::extract::bearer;
 
@@ -108,11 +109,11 @@ impl FromRequestParts<AppState> for AdminBearer {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(&parts.headers)
-            .ok_or(DomainError::InvalidToken("missing"))?
+            .ok_or(DomainError::InvalidToken(TokenRejection::Missing))?
             .to_owned();
         let ClientContext(ctx) = ClientContext::from_request_parts(parts, state)
             .await
-            .map_err(|_| DomainError::InvalidToken("context"))?;
+            .map_err(|_| DomainError::InvalidToken(TokenRejection::Context))?;
         let claims = state.oauth.authenticate_bearer(&ctx, &token).await?;
         // Only a client acting for itself: a user's token never opens the admin API.
         if !claims.has_scope("admin") || claims.sub != claims.client_id {

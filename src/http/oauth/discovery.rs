@@ -7,14 +7,14 @@ use axum::extract::State;
 use serde_json::{Value, json};
 
 use crate::config::Config;
-use crate::domain::tokens::keys::{ALGORITHMS, alg_name};
+use crate::domain::tokens::alg::SigningAlg;
 use crate::http::oauth::paths;
 
 /// `GET /.well-known/openid-configuration`.
 pub async fn discovery_get(State(config): State<Arc<Config>>) -> Json<Value> {
     let iss = config.issuer_str();
     let at = |p: &str| format!("{iss}{p}");
-    let algs: Vec<&str> = ALGORITHMS.iter().map(|a| alg_name(*a)).collect();
+    let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
     Json(json!({
         "issuer": iss,
         "authorization_endpoint": at(paths::AUTHORIZE),

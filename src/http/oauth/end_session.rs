@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::app::state::AppState;
 use crate::events::EventKind;
+use crate::events::decision::Decision;
 use crate::http::error::{ErrorPage, HttpError};
 use crate::http::extract::{ClientContext, WebSession};
 
@@ -49,10 +50,10 @@ pub async fn end_session_get(
         .await?;
     let es = match outcome {
         Ok(es) => es,
-        Err(msg) => {
+        Err(refusal) => {
             return Ok((
                 StatusCode::BAD_REQUEST,
-                ErrorPage::new(StatusCode::BAD_REQUEST, msg),
+                ErrorPage::new(StatusCode::BAD_REQUEST, refusal.message()),
             )
                 .into_response());
         }
@@ -62,7 +63,7 @@ pub async fn end_session_get(
     if let (true, Some(user_id)) = (confirmed, &current) {
         state
             .login
-            .session_ended(&ctx, user_id, EventKind::Logout, "end_session")
+            .session_ended(&ctx, user_id, EventKind::Logout, Decision::EndSession)
             .await?;
         session.end().await?;
     }

@@ -149,7 +149,9 @@ mod tests {
             .0,
             StatusCode::BAD_REQUEST
         );
-        let (s, w) = status(DomainError::InvalidToken("expired"));
+        let (s, w) = status(DomainError::InvalidToken(
+            crate::domain::tokens::rejection::TokenRejection::Expired,
+        ));
         assert_eq!(s, StatusCode::UNAUTHORIZED);
         assert!(w.unwrap().contains("invalid_token"));
         assert_eq!(

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::domain::error::DomainError;
 use crate::domain::oauth::OAuthService;
+use crate::domain::tokens::rejection::TokenRejection;
 use crate::http::extract::ClientContext;
 use crate::http::oauth::error::OAuthError;
 use crate::http::oauth::extract::bearer;
@@ -17,6 +18,6 @@ pub async fn userinfo_get(
     ClientContext(ctx): ClientContext,
     headers: HeaderMap,
 ) -> Result<Json<Value>, OAuthError> {
-    let token = bearer(&headers).ok_or(DomainError::InvalidToken("missing"))?;
+    let token = bearer(&headers).ok_or(DomainError::InvalidToken(TokenRejection::Missing))?;
     Ok(Json(oauth.userinfo(&ctx, token).await?))
 }

@@ -3,7 +3,7 @@
 
 use crate::app::state::AppState;
 use crate::domain::captcha::StoredChallenge;
-use crate::domain::protection::ChallengeAnswer;
+use crate::domain::signin::ladder::ChallengeAnswer;
 use crate::http::error::HttpError;
 use crate::http::extract::WebSession;
 

@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use crate::app::state::AppState;
 use crate::domain::error::DomainError;
-use crate::domain::login::Attempt;
 use crate::domain::redirect::LocalPath;
+use crate::domain::signin::Attempt;
 use crate::http::error::{HttpError, urlencode};
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
 use crate::http::pages::challenge;

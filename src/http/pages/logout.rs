@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::app::state::AppState;
 use crate::events::EventKind;
+use crate::events::decision::Decision;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected};
 
@@ -37,7 +38,7 @@ pub async fn logout_post(
     if let Some(user_id) = session.user_id().await? {
         state
             .login
-            .session_ended(&ctx, &user_id, EventKind::Logout, "user")
+            .session_ended(&ctx, &user_id, EventKind::Logout, Decision::SignedOut)
             .await?;
     }
     session.end().await?;

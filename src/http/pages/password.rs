@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::app::state::AppState;
 use crate::domain::error::DomainError;
+use crate::domain::signin::forms::Form;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
 use crate::http::pages::challenge;
@@ -101,7 +102,7 @@ pub async fn forgot_post(
     CsrfForm { form, session }: CsrfForm<ForgotForm>,
 ) -> Result<Response, HttpError> {
     let answer = challenge::answer(&state, &session, &form.answers, ctx.ip).await?;
-    match state.login.gate_form(&ctx, "forgot", answer).await {
+    match state.login.gate_form(&ctx, Form::Forgot, answer).await {
         Ok(()) => {}
         Err(DomainError::ChallengeRequired) => {
             let page = ForgotPage {

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::app::state::AppState;
 use crate::domain::accounts::service::Origin;
 use crate::domain::error::DomainError;
+use crate::domain::signin::forms::Form;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
 use crate::http::pages::challenge;
@@ -76,7 +77,7 @@ pub async fn register_post(
         return Err(DomainError::RegistrationClosed.into());
     }
     let answer = challenge::answer(&state, &session, &form.answers, ctx.ip).await?;
-    match state.login.gate_form(&ctx, "register", answer).await {
+    match state.login.gate_form(&ctx, Form::Register, answer).await {
         Ok(()) => {}
         Err(DomainError::ChallengeRequired) => {
             let page = RegisterPage {

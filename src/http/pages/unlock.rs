@@ -10,7 +10,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::app::state::AppState;
-use crate::domain::login::LoginService;
+use crate::domain::signin::LoginService;
 use crate::http::error::HttpError;
 use crate::http::extract::ClientContext;
 

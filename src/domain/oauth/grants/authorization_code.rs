@@ -15,6 +15,7 @@ use crate::domain::error::{DomainError, OAuthCode, oauth};
 use crate::domain::oauth::grants::TokenRequest;
 use crate::domain::oauth::{OAuthService, Subject, TokenResponse, digest};
 use crate::events::EventKind;
+use crate::events::decision::Decision;
 use crate::storage::oauth::{CodeRedemption, FamilyRecord, RefreshRecord};
 
 /// Whether `verifier` (RFC 7636 §4.1: 43–128 unreserved characters) hashes to `challenge`.
@@ -58,7 +59,7 @@ impl OAuthService {
                         ctx,
                         &r.client_id,
                         Some(&r.user_id),
-                        "code_reuse",
+                        Decision::CodeReuse,
                     )
                     .await?;
                 }
@@ -122,7 +123,7 @@ impl OAuthService {
             ctx,
             &client.id,
             Some(&record.user_id),
-            "authorization_code",
+            Decision::IssuedAuthorizationCode,
         )
         .await?;
         Ok(response)

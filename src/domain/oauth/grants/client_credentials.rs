@@ -7,6 +7,7 @@ use crate::domain::error::{DomainError, OAuthCode, oauth};
 use crate::domain::oauth::grants::TokenRequest;
 use crate::domain::oauth::{OAuthService, TokenResponse};
 use crate::events::EventKind;
+use crate::events::decision::Decision;
 
 impl OAuthService {
     pub(crate) async fn client_credentials(
@@ -39,7 +40,7 @@ impl OAuthService {
             ctx,
             &client.id,
             None,
-            "client_credentials",
+            Decision::IssuedClientCredentials,
         )
         .await?;
         Ok(response)

@@ -6,6 +6,7 @@ use crate::domain::error::{DomainError, OAuthCode, oauth};
 use crate::domain::oauth::{OAuthService, TokenResponse};
 use crate::domain::throttle::{Door, ThrottleKey};
 use crate::events::EventKind;
+use crate::events::decision::Decision;
 
 /// `authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6).
 pub mod authorization_code;
@@ -54,8 +55,10 @@ impl OAuthService {
         let result = self.token_inner(ctx, creds, req).await;
         if let Err(DomainError::OAuth { code, description }) = &result {
             let reason = format!("{}: {description}", code.as_str());
-            self.record(EventKind::TokenRejected, ctx, &creds.id, None, &reason)
-                .await?;
+            let e = self
+                .event(EventKind::TokenRejected, ctx, &creds.id, None)
+                .decision_as(Decision::TokenRequestRefused, reason);
+            self.events.record(e).await?;
         }
         result
     }

@@ -9,6 +9,7 @@ use crate::domain::error::{DomainError, OAuthCode, oauth};
 use crate::domain::oauth::grants::TokenRequest;
 use crate::domain::oauth::{OAuthService, Subject, TokenResponse, digest};
 use crate::events::EventKind;
+use crate::events::decision::Decision;
 use crate::storage::oauth::{FamilyRecord, RefreshRecord, Rotation};
 
 impl OAuthService {
@@ -94,7 +95,7 @@ impl OAuthService {
             ctx,
             &client.id,
             Some(&family.user_id),
-            "rotated",
+            Decision::RefreshRotated,
         )
         .await?;
         // The refresh is scored against the owner's contexts; a suspicious one is recorded
@@ -123,7 +124,7 @@ impl OAuthService {
             ctx,
             &family.client_id,
             Some(&family.user_id),
-            "family_revoked",
+            Decision::RefreshFamilyRevoked,
         )
         .await
     }

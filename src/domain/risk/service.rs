@@ -1,0 +1,427 @@
+//! The risk service: scores a counted sign-in (one database read: profile and velocity counters
+//! together), remembers wrong passwords for the spraying feature, and teaches the owner's profile
+//! each successful context. Token-use scoring is in `token_use.rs`.
+
+use std::sync::{Arc, RwLock};
+
+use time::OffsetDateTime;
+
+use crate::domain::clock::Clock;
+use crate::domain::context::RequestContext;
+use crate::domain::error::DomainError;
+use crate::domain::risk::features::{
+    FEATURES, Observed, Velocity, agent_tag, parse_agent, prefix_of,
+};
+use crate::domain::risk::geo::GeoDb;
+use crate::domain::risk::model::Model;
+use crate::domain::risk::profile::Profile;
+use crate::domain::risk::score::{Inputs, score};
+use crate::domain::risk::spray::Spray;
+use crate::domain::risk::token_use::TokenNetworks;
+use crate::domain::risk::{RiskSettings, Verdict};
+use crate::domain::signin::keys::{CounterKey, Pair};
+use crate::events::Risk;
+use crate::storage::risk::RiskStore;
+
+/// A counted sign-in attempt, as the risk engine scores it.
+#[derive(Debug, Clone, Copy)]
+pub struct SignInFacts<'a> {
+    /// The account the username names (`None`: it names none).
+    pub user_id: Option<&'a str>,
+    /// The counter row the attempt was counted on (its source tells a known device).
+    pub pair: &'a Pair,
+    /// The row's failures in the window, this attempt included.
+    pub pair_failures: i64,
+    /// The password as typed (only a keyed digest is kept, for the spraying feature).
+    pub password: &'a [u8],
+}
+
+/// One scored attempt.
+#[derive(Debug, Clone)]
+pub struct Assessment {
+    /// Score in [0, 1].
+    pub score: f64,
+    /// Why, in words.
+    pub reasons: Vec<String>,
+    /// The numeric features.
+    pub features: [f64; FEATURES],
+    /// What the request showed.
+    pub observed: Observed,
+    /// The user's profile as it was (updated on success).
+    pub profile: Option<Profile>,
+    /// What the score asks for.
+    pub verdict: Verdict,
+}
+
+impl Assessment {
+    /// The event's `risk` field.
+    pub fn event_risk(&self) -> Risk {
+        Risk {
+            score: (self.score * 10_000.0).round() / 10_000.0,
+            reasons: self.reasons.clone(),
+            features: Some(self.features.to_vec()),
+        }
+    }
+}
+
+/// The risk service. Cheap to clone.
+#[derive(Clone)]
+pub struct RiskService {
+    pub(super) store: Arc<dyn RiskStore>,
+    geo: Option<Arc<GeoDb>>,
+    spray: Arc<Spray>,
+    model: Arc<RwLock<Arc<Model>>>,
+    pub(super) clock: Arc<dyn Clock>,
+    settings: RiskSettings,
+    pub(super) token_networks: Arc<TokenNetworks>,
+}
+
+impl std::fmt::Debug for RiskService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RiskService")
+    }
+}
+
+impl RiskService {
+    /// Builds the service with the built-in prior model (the newest stored one is loaded by
+    /// `reload`).
+    pub fn new(
+        store: Arc<dyn RiskStore>,
+        geo: Option<Arc<GeoDb>>,
+        clock: Arc<dyn Clock>,
+        spray_key: &[u8],
+        settings: RiskSettings,
+    ) -> Self {
+        Self {
+            store,
+            geo,
+            spray: Arc::new(Spray::new(spray_key, settings.spray_ttl_secs)),
+            model: Arc::new(RwLock::new(Arc::new(Model::prior()))),
+            clock,
+            settings,
+            token_networks: Arc::new(TokenNetworks::default()),
+        }
+    }
+
+    /// The model in use.
+    pub fn model(&self) -> Arc<Model> {
+        self.model
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Loads the newest stored model if it is newer than the one in use; `true` if it changed.
+    pub async fn reload(&self) -> Result<bool, DomainError> {
+        let current = self.model().version;
+        let Some(latest) = self.store.latest_version().await? else {
+            return Ok(false);
+        };
+        if latest <= current {
+            return Ok(false);
+        }
+        let Some(row) = self.store.latest_model().await? else {
+            return Ok(false);
+        };
+        let model: Model = serde_json::from_str(&row.model)
+            .map_err(|e| DomainError::Unexpected(anyhow::anyhow!("stored model: {e}")))?;
+        *self
+            .model
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(model);
+        Ok(true)
+    }
+
+    /// What the request itself shows.
+    pub fn observe(&self, ctx: &RequestContext, at: OffsetDateTime) -> Observed {
+        Observed {
+            prefix: prefix_of(ctx.ip),
+            place: self
+                .geo
+                .as_ref()
+                .map(|g| g.place(ctx.ip))
+                .unwrap_or_default(),
+            agent: parse_agent(&ctx.user_agent),
+            agent_tag: agent_tag(&ctx.user_agent),
+            hour: at.hour(),
+            at: at.unix_timestamp(),
+        }
+    }
+
+    /// What a score asks for, by the configured thresholds.
+    pub(super) fn verdict(&self, score: f64) -> Verdict {
+        if score >= self.settings.block_at {
+            Verdict::Block
+        } else if score >= self.settings.challenge_at {
+            Verdict::Challenge
+        } else {
+            Verdict::Allow
+        }
+    }
+
+    /// Scores a sign-in attempt that the ladder has just counted: one database read (profile
+    /// and counters together).
+    pub async fn assess_sign_in(
+        &self,
+        ctx: &RequestContext,
+        attempt: &SignInFacts<'_>,
+    ) -> Result<Assessment, DomainError> {
+        let SignInFacts {
+            user_id,
+            pair,
+            pair_failures,
+            password,
+        } = *attempt;
+        let counter = pair.account.encode();
+        let now = self.clock.now();
+        let observed = self.observe(ctx, now);
+        let h = self
+            .store
+            .history(
+                user_id,
+                &counter,
+                &pair.source.encode(),
+                &observed.prefix,
+                now.unix_timestamp() - self.settings.window_secs,
+            )
+            .await?;
+        let profile: Option<Profile> = h
+            .profile
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok());
+        // The counters include this attempt (it was counted first): take it out.
+        let velocity = Velocity {
+            pair_failures: (pair_failures - 1).max(0),
+            source_failures: (h.source_failures - 1).max(0),
+            source_accounts: (h.source_accounts - 1).max(0),
+            prefix_accounts: (h.prefix_accounts - 1).max(0),
+            account_sources: (h.account_sources - 1).max(0),
+            spray_accounts: self
+                .spray
+                .accounts_for(password, &counter, now.unix_timestamp()),
+        };
+        let model = self.model();
+        let (s, reasons, features) = score(
+            &model,
+            &Inputs {
+                observed: &observed,
+                profile: profile.as_ref(),
+                velocity,
+                known_device: pair.source.is_known_device(),
+                unknown_account: user_id.is_none(),
+            },
+        );
+        // The score alone never shuts the owner out: a first attempt on a real account (which
+        // may carry the right password) is challenged, not blocked; a block needs a source that
+        // already failed on it, or a username that names no account.
+        let mut verdict = self.verdict(s);
+        if verdict == Verdict::Block && user_id.is_some() && velocity.pair_failures == 0 {
+            verdict = Verdict::Challenge;
+        }
+        Ok(Assessment {
+            score: s,
+            reasons,
+            features,
+            observed,
+            profile,
+            verdict,
+        })
+    }
+
+    /// A wrong password: remembered (as a keyed digest) for the spraying feature.
+    pub fn failed(&self, password: &[u8], counter: &CounterKey) {
+        self.spray.failed(
+            password,
+            &counter.encode(),
+            self.clock.now().unix_timestamp(),
+        );
+    }
+
+    /// A successful sign-in: the user's profile learns this context.
+    pub async fn succeeded(&self, user_id: &str, a: &Assessment) -> Result<(), DomainError> {
+        let mut profile = a.profile.clone().unwrap_or_default();
+        profile.observe(&a.observed);
+        let json = serde_json::to_string(&profile)
+            .map_err(|e| DomainError::Unexpected(anyhow::anyhow!("profile: {e}")))?;
+        self.store
+            .save_profile(user_id, &json, self.clock.now().unix_timestamp())
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod round_trips {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::domain::signin::keys::Source;
+    use crate::storage::error::StoreError;
+    use crate::storage::risk::{ModelRow, RiskHistory};
+
+    /// Counts every call: a scored sign-in must make exactly one.
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl RiskStore for Counting {
+        async fn history(
+            &self,
+            _: Option<&str>,
+            _: &str,
+            _: &str,
+            _: &str,
+            _: i64,
+        ) -> Result<RiskHistory, StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(RiskHistory {
+                source_accounts: 1,
+                ..RiskHistory::default()
+            })
+        }
+        async fn save_profile(&self, _: &str, _: &str, _: i64) -> Result<(), StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+        async fn profile(&self, _: &str) -> Result<Option<String>, StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(None)
+        }
+        async fn all_profiles(&self) -> Result<Vec<String>, StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(Vec::new())
+        }
+        async fn save_model(
+            &self,
+            _: &(dyn Fn(i64) -> String + Sync),
+            _: i64,
+        ) -> Result<i64, StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(1)
+        }
+        async fn latest_version(&self) -> Result<Option<i64>, StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(None)
+        }
+        async fn latest_model(&self) -> Result<Option<ModelRow>, StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(None)
+        }
+        async fn label(&self, _: &str, _: bool, _: i64) -> Result<(), StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+        async fn labels(&self) -> Result<Vec<(String, bool)>, StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(Vec::new())
+        }
+        async fn training_events(
+            &self,
+            _: OffsetDateTime,
+            _: i64,
+        ) -> Result<Vec<crate::events::AuthEvent>, StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(Vec::new())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_first_attempt_on_a_real_account_is_challenged_not_blocked() {
+        let store = Arc::new(Counting::default());
+        let clock = Arc::new(crate::domain::clock::FakeClock::new(
+            time::macros::datetime!(2026-01-01 10:00 UTC),
+        ));
+        let settings = RiskSettings {
+            challenge_at: 0.01,
+            block_at: 0.02,
+            ..RiskSettings::default()
+        };
+        let risk = RiskService::new(store, None, clock, b"k", settings);
+        let ctx = RequestContext::new("192.0.2.1".parse().unwrap(), "ua", "r".into());
+        let first = risk
+            .assess_sign_in(
+                &ctx,
+                &SignInFacts {
+                    user_id: Some("u1"),
+                    pair: &Pair::new(
+                        CounterKey::User("u1".into()),
+                        Source::net("192.0.2.1".parse().unwrap()),
+                    ),
+                    pair_failures: 1,
+                    password: b"pw",
+                },
+            )
+            .await
+            .unwrap();
+        assert!(first.score >= 0.02, "{}", first.score);
+        assert_eq!(first.verdict, Verdict::Challenge);
+        let again = risk
+            .assess_sign_in(
+                &ctx,
+                &SignInFacts {
+                    user_id: Some("u1"),
+                    pair: &Pair::new(
+                        CounterKey::User("u1".into()),
+                        Source::net("192.0.2.1".parse().unwrap()),
+                    ),
+                    pair_failures: 2,
+                    password: b"pw",
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            again.verdict,
+            Verdict::Block,
+            "the source already failed on it"
+        );
+        let unknown = risk
+            .assess_sign_in(
+                &ctx,
+                &SignInFacts {
+                    user_id: None,
+                    pair: &Pair::new(
+                        CounterKey::Name("x".into()),
+                        Source::net("192.0.2.1".parse().unwrap()),
+                    ),
+                    pair_failures: 1,
+                    password: b"pw",
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(unknown.verdict, Verdict::Block);
+    }
+
+    #[tokio::test]
+    async fn scoring_a_sign_in_reads_the_database_once() {
+        let store = Arc::new(Counting::default());
+        let clock = Arc::new(crate::domain::clock::FakeClock::new(
+            time::macros::datetime!(2026-01-01 10:00 UTC),
+        ));
+        let risk = RiskService::new(store.clone(), None, clock, b"k", RiskSettings::default());
+        let ctx = RequestContext::new("192.0.2.1".parse().unwrap(), "ua", "r".into());
+        let a = risk
+            .assess_sign_in(
+                &ctx,
+                &SignInFacts {
+                    user_id: Some("u1"),
+                    pair: &Pair::new(
+                        CounterKey::User("u1".into()),
+                        Source::net("192.0.2.1".parse().unwrap()),
+                    ),
+                    pair_failures: 1,
+                    password: b"pw",
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.0.load(Ordering::SeqCst),
+            1,
+            "one read: profile and counters"
+        );
+        assert!(a.score > 0.0 && a.score < 1.0);
+        assert_eq!(a.features.len(), FEATURES);
+    }
+}

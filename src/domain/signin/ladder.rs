@@ -1,0 +1,380 @@
+//! The failure ladder every sign-in (and public form) climbs: failure counters per
+//! (account, source) pair, the rungs allow → delay → challenge → block, an account-wide lock
+//! against distributed guessing, and the known-device exemption that keeps the owner in during
+//! an attack.
+//!
+//! A *source* is the signed device cookie when the browser carries a valid one for this
+//! account, otherwise the client network (IPv4 address, IPv6 /64). Attempts are counted
+//! *before* the password is checked, in one atomic statement, so parallel requests cannot run
+//! more password checks than the block threshold allows; a success clears the pair, a refusal
+//! that never reached the password check is taken back.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::domain::clock::Clock;
+use crate::domain::error::DomainError;
+use crate::domain::risk::Verdict;
+use crate::domain::risk::features::prefix_of;
+use crate::domain::risk::service::SignInFacts;
+use crate::domain::signin::devices::DeviceClaim;
+use crate::domain::signin::keys::{CounterKey, Pair, Source};
+use crate::events::decision::Decision;
+use crate::storage::AccountRecord;
+use crate::storage::protection::{FailureState, FailureStore, SignInKeys};
+
+/// Thresholds (within a sliding window per pair).
+#[derive(Debug, Clone, Copy)]
+pub struct ProtectionSettings {
+    /// The window failures are counted in (seconds).
+    pub window_secs: i64,
+    /// Attempts after this many failures need a passed challenge.
+    pub challenge_after: i64,
+    /// More failures than this block the pair.
+    pub block_after: i64,
+    /// The first block's length (seconds); each further block doubles it (at most a day).
+    pub block_secs: i64,
+    /// This many failures from unknown sources, summed over all of them, lock the account for
+    /// unknown sources (they then need a challenge; known devices are untouched).
+    pub lock_after: i64,
+    /// How long the lock lasts (seconds).
+    pub lock_secs: i64,
+    /// The delay step for failed answers (milliseconds; at most 2 s in all).
+    pub delay_ms: u64,
+}
+
+impl Default for ProtectionSettings {
+    fn default() -> Self {
+        Self {
+            window_secs: 900,
+            challenge_after: 3,
+            block_after: 10,
+            block_secs: 300,
+            lock_after: 30,
+            lock_secs: 3600,
+            delay_ms: 250,
+        }
+    }
+}
+
+/// The state of the challenge in this request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengeAnswer {
+    /// No answer was sent.
+    Absent,
+    /// An answer was sent and was right (single use: it is spent now).
+    Passed,
+    /// An answer was sent and was wrong, stale or replayed.
+    Failed,
+}
+
+/// Why the ladder asks for a challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengeReason {
+    /// The account is locked for unknown sources.
+    AccountLocked,
+    /// The pair failed more than `AUTHD_CHALLENGE_AFTER` times in the window.
+    RepeatedFailures,
+    /// The risk score asks for it.
+    HighRisk,
+}
+
+impl ChallengeReason {
+    /// The reason, as the `login_challenged` event's decision.
+    pub fn decision(self) -> Decision {
+        match self {
+            Self::AccountLocked => Decision::AccountLocked,
+            Self::RepeatedFailures => Decision::RepeatedFailures,
+            Self::HighRisk => Decision::HighRisk,
+        }
+    }
+}
+
+/// What the gate says before the password check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Go ahead and check the password; if it is wrong, answer after `delay_ms` (the "delay"
+    /// rung: grows with the pair's failures, so guessing slows down before any challenge).
+    Admit {
+        /// Milliseconds to hold a failed answer.
+        delay_ms: u64,
+    },
+    /// Show a challenge first (the reason goes into the event).
+    Challenge(ChallengeReason),
+    /// The risk score asks for a challenge: check the password anyway (the attempt stays
+    /// counted), then answer with the challenge whatever the result, so the owner can be told
+    /// when the right password came from a risky place.
+    CheckThenChallenge {
+        /// Milliseconds to hold a failed answer.
+        delay_ms: u64,
+    },
+    /// Refuse for `retry_after` seconds.
+    Blocked {
+        /// Seconds.
+        retry_after: u64,
+    },
+}
+
+/// What a sign-in's lookup needs, before it knows the account.
+#[derive(Debug, Clone, Copy)]
+pub struct SignInLookup<'a> {
+    /// The normalised email to look up (`None`: not an email, no account can match).
+    pub email: Option<&'a str>,
+    /// The typed username, normalised: the counter's account side when no account matches.
+    pub name: &'a str,
+    /// The browser's validly signed device cookie, if any (it counts only for its own user).
+    pub device: Option<&'a DeviceClaim>,
+    /// The client address: the source is its network unless the device cookie counts.
+    pub ip: IpAddr,
+}
+
+/// A counted attempt: what the ladder looked up and counted on the way.
+#[derive(Debug, Clone)]
+pub struct Counted {
+    /// The account the username names, if any.
+    pub account: Option<AccountRecord>,
+    /// The counter row the attempt was counted on.
+    pub pair: Pair,
+    /// The row's state after counting this attempt.
+    pub state: FailureState,
+    /// When (unix seconds).
+    pub now: i64,
+}
+
+impl Counted {
+    /// What the risk engine scores of this attempt, with the password as typed.
+    pub fn facts<'a>(&'a self, password: &'a [u8]) -> SignInFacts<'a> {
+        SignInFacts {
+            user_id: self.account.as_ref().map(|a| a.id.as_str()),
+            pair: &self.pair,
+            pair_failures: self.state.failures,
+            password,
+        }
+    }
+}
+
+/// The ladder. Cheap to clone.
+#[derive(Clone)]
+pub struct Ladder {
+    store: Arc<dyn FailureStore>,
+    clock: Arc<dyn Clock>,
+    settings: ProtectionSettings,
+}
+
+impl std::fmt::Debug for Ladder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ladder")
+    }
+}
+
+impl Ladder {
+    /// Builds the ladder over the counter store.
+    pub fn new(
+        store: Arc<dyn FailureStore>,
+        clock: Arc<dyn Clock>,
+        settings: ProtectionSettings,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            settings,
+        }
+    }
+
+    /// Takes back one counted attempt of `pair`.
+    async fn uncount(&self, pair: &Pair) -> Result<(), DomainError> {
+        Ok(self
+            .store
+            .uncount(&pair.account.encode(), &pair.source.encode())
+            .await?)
+    }
+
+    /// A public form's step: counts the submission on `pair` and decides.
+    pub async fn admit(
+        &self,
+        pair: &Pair,
+        answer: ChallengeAnswer,
+    ) -> Result<Admission, DomainError> {
+        let now = self.clock.now().unix_timestamp();
+        // One statement counts the attempt and reads both the pair's block and the account's
+        // lock.
+        let state = self
+            .store
+            .count_attempt(
+                &pair.account.encode(),
+                &pair.source.encode(),
+                None,
+                now,
+                now - self.settings.window_secs,
+            )
+            .await?;
+        let counted = Counted {
+            account: None,
+            pair: pair.clone(),
+            state,
+            now,
+        };
+        self.decide(&counted, answer, None).await
+    }
+
+    /// The sign-in's step before the password check: looks up the account named by the email
+    /// and counts the attempt in the same round trip (the counter row depends on the account:
+    /// `user:<id>`, or the typed name when none matches; the source is the device when the
+    /// cookie is that account's, else the network). The decision follows in `decide_sign_in`,
+    /// once the risk score is known.
+    pub async fn count_sign_in(&self, l: &SignInLookup<'_>) -> Result<Counted, DomainError> {
+        let now = self.clock.now().unix_timestamp();
+        let unknown = CounterKey::Name(l.name.to_owned()).encode();
+        let device = l
+            .device
+            .map(|c| (c, Source::Device(c.device.clone()).encode()));
+        let net = Source::net(l.ip);
+        let net_key = net.encode();
+        // The /24 or /48, kept on the row for the risk engine's per-prefix counts.
+        let prefix = prefix_of(l.ip);
+        let keys = SignInKeys {
+            email: l.email,
+            unknown_account: &unknown,
+            device: device
+                .as_ref()
+                .map(|(c, key)| (c.user.as_str(), key.as_str())),
+            net: &net_key,
+            prefix: &prefix,
+            now,
+            window_cutoff: now - self.settings.window_secs,
+        };
+        let counted = self.store.find_and_count(&keys).await?;
+        // The store picked the row; read its choice back.
+        let source = match device {
+            Some((c, key)) if key == counted.source => Source::Device(c.device.clone()),
+            _ => net,
+        };
+        let account = CounterKey::decode(&counted.account_key).ok_or_else(|| {
+            DomainError::Unexpected(anyhow::anyhow!("the counter store counted an unknown key"))
+        })?;
+        Ok(Counted {
+            account: counted.account,
+            pair: Pair::new(account, source),
+            state: counted.state,
+            now,
+        })
+    }
+
+    /// The ladder for a counted sign-in, with the risk engine's verdict as one more signal: a
+    /// `Block` verdict refuses for `AUTHD_BLOCK_SECS` (not stored: the next attempt is scored
+    /// again), a `Challenge` verdict needs a passed challenge like repeated failures do.
+    pub async fn decide_sign_in(
+        &self,
+        c: &Counted,
+        answer: ChallengeAnswer,
+        risk: Verdict,
+    ) -> Result<Admission, DomainError> {
+        if risk == Verdict::Block {
+            self.uncount(&c.pair).await?;
+            return Ok(Admission::Blocked {
+                retry_after: u64::try_from(self.settings.block_secs).unwrap_or(300),
+            });
+        }
+        let risk_reason = (risk == Verdict::Challenge).then_some(ChallengeReason::HighRisk);
+        self.decide(c, answer, risk_reason).await
+    }
+
+    /// The ladder, given the pair's state after counting this attempt.
+    async fn decide(
+        &self,
+        c: &Counted,
+        answer: ChallengeAnswer,
+        risk_reason: Option<ChallengeReason>,
+    ) -> Result<Admission, DomainError> {
+        let (s, st, now) = (&self.settings, c.state, c.now);
+        if let Some(until) = st.blocked_until.filter(|u| *u > now) {
+            self.uncount(&c.pair).await?;
+            return Ok(Admission::Blocked {
+                retry_after: u64::try_from(until - now).unwrap_or(1).max(1),
+            });
+        }
+        if st.failures > s.block_after {
+            let exp = u32::try_from(st.blocks.clamp(0, 8)).unwrap_or(8);
+            let length = (s.block_secs * 2_i64.pow(exp)).min(86_400);
+            self.store
+                .block(
+                    &c.pair.account.encode(),
+                    &c.pair.source.encode(),
+                    now + length,
+                )
+                .await?;
+            return Ok(Admission::Blocked {
+                retry_after: u64::try_from(length).unwrap_or(1),
+            });
+        }
+        let locked =
+            !c.pair.source.is_known_device() && st.account_locked_until.is_some_and(|u| u > now);
+        let reason = if locked {
+            Some(ChallengeReason::AccountLocked)
+        } else if st.failures > s.challenge_after {
+            Some(ChallengeReason::RepeatedFailures)
+        } else {
+            risk_reason
+        };
+        // The first failure is free; each further one in the window adds a step.
+        let steps = u64::try_from((st.failures - 1).max(0)).unwrap_or(0);
+        let delay_ms = (steps * s.delay_ms).min(2_000);
+        match (reason, answer) {
+            (None, _) | (Some(_), ChallengeAnswer::Passed) => Ok(Admission::Admit { delay_ms }),
+            (Some(r), ChallengeAnswer::Absent) if Some(r) == risk_reason => {
+                Ok(Admission::CheckThenChallenge { delay_ms })
+            }
+            (Some(r), ChallengeAnswer::Absent) => {
+                // Nothing was tried yet: showing the challenge costs the source nothing.
+                self.uncount(&c.pair).await?;
+                Ok(Admission::Challenge(r))
+            }
+            // A wrong answer counts as a failure: bots guessing challenges still get blocked.
+            (Some(r), ChallengeAnswer::Failed) => Ok(Admission::Challenge(r)),
+        }
+    }
+
+    /// Step after a successful password check: clears the pair and stores the success event in
+    /// the same round trip (the event write happens anyway, so the clear costs almost nothing).
+    pub async fn succeed(
+        &self,
+        pair: &Pair,
+        event: &crate::events::AuthEvent,
+    ) -> Result<(), DomainError> {
+        Ok(self
+            .store
+            .clear_with_event(&pair.account.encode(), &pair.source.encode(), event)
+            .await?)
+    }
+
+    /// Takes back a counted attempt that turned out to carry the right password but was still
+    /// refused (the risk challenge): it was not a failure.
+    pub async fn take_back(&self, pair: &Pair) -> Result<(), DomainError> {
+        self.uncount(pair).await
+    }
+
+    /// Step after a failed password check: the attempt already counted for the pair; from an
+    /// unknown source it also counts account-wide, and `true` means it locked the account.
+    pub async fn record_failure(&self, pair: &Pair) -> Result<bool, DomainError> {
+        let now = self.clock.now().unix_timestamp();
+        if pair.source.is_known_device() {
+            return Ok(false);
+        }
+        let s = &self.settings;
+        let (account, all) = (pair.account.encode(), Source::All.encode());
+        let st = self
+            .store
+            .count_attempt(&account, &all, None, now, now - s.window_secs)
+            .await?;
+        if st.failures >= s.lock_after && st.blocked_until.is_none_or(|u| u <= now) {
+            self.store.block(&account, &all, now + s.lock_secs).await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Lifts every block and lock of an account; `true` if there was anything to lift.
+    pub async fn unlock(&self, account: &CounterKey) -> Result<bool, DomainError> {
+        Ok(self.store.clear_account(&account.encode()).await? > 0)
+    }
+}

@@ -1,0 +1,279 @@
+//! Sign-in: the one path every sign-in takes, readable top to bottom in `LoginService::login`.
+//! Each step lives in its own file:
+//!
+//! - `keys.rs`: counter keys (`CounterKey`, `Source`, `Pair`): which row an attempt counts on;
+//! - `ladder.rs`: the failure ladder (count, delay, challenge, block, account-wide lock);
+//! - `devices.rs`: device cookies (a known browser is exempt from the lock);
+//! - `links.rs`: signed, expiring links (`Purpose`: unlock, "wasn't you?");
+//! - `settle.rs`: settling the outcome (events, metrics, lock and new-device alerts);
+//! - `forms.rs`: the same ladder for the register and forgot forms;
+//! - `unlock.rs`, `not_me.rs`: what the mailed links do; `sessions.rs`: session events.
+
+use std::sync::Arc;
+
+use aws_lc_rs::hmac;
+use secrecy::{ExposeSecret, SecretString};
+use time::OffsetDateTime;
+
+use crate::domain::accounts::model::{Account, Email, Password};
+use crate::domain::accounts::service::{AccountService, account_from};
+use crate::domain::clock::{Clock, Random};
+use crate::domain::context::RequestContext;
+use crate::domain::error::DomainError;
+use crate::domain::notify::Outbox;
+use crate::domain::risk::service::RiskService;
+use crate::domain::signin::devices::Devices;
+use crate::domain::signin::keys::normalised_name;
+use crate::domain::signin::ladder::{ChallengeAnswer, Ladder, ProtectionSettings, SignInLookup};
+use crate::domain::signin::links::Links;
+use crate::domain::signin::settle::{AfterCheck, Outcome};
+use crate::domain::throttle::{Door, Throttle, ThrottleKey};
+use crate::events::sink::EventSink;
+use crate::events::{AuthEvent, EventKind};
+use crate::storage::oauth::GrantStore;
+use crate::storage::protection::FailureStore;
+
+/// Device cookies.
+pub mod devices;
+/// The register/forgot form gate.
+pub mod forms;
+/// Counter keys.
+pub mod keys;
+/// The failure ladder.
+pub mod ladder;
+/// Signed links.
+pub mod links;
+/// "Wasn't you?".
+mod not_me;
+/// Session events.
+mod sessions;
+/// Settling a sign-in's outcome.
+mod settle;
+/// Lifting locks.
+pub mod unlock;
+
+/// One sign-in attempt, as the form sent it.
+#[derive(Debug)]
+pub struct Attempt<'a> {
+    /// The username as typed.
+    pub username: &'a str,
+    /// The password.
+    pub password: SecretString,
+    /// The browser's device cookie, if any.
+    pub device_cookie: Option<&'a str>,
+    /// The challenge answer in this request.
+    pub challenge: ChallengeAnswer,
+}
+
+/// A successful sign-in.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// The account.
+    pub account: Account,
+    /// When the password was verified.
+    pub at: OffsetDateTime,
+    /// A device cookie to set (the browser was not a known device yet).
+    pub new_device_cookie: Option<String>,
+}
+
+impl LoginService {
+    /// Checks a username and password. Unknown users, malformed emails and out-of-range
+    /// passwords cost one dummy verification, exactly like a wrong password, and all answer
+    /// `InvalidCredentials`.
+    #[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
+    pub async fn login(
+        &self,
+        ctx: &RequestContext,
+        attempt: Attempt<'_>,
+    ) -> Result<SignedIn, DomainError> {
+        let Attempt {
+            username,
+            password,
+            device_cookie,
+            challenge,
+        } = attempt;
+        // 1. Per-instance rate limits, per network and per attempted account, before any
+        //    database or hashing work.
+        let name = normalised_name(username);
+        self.throttle(ctx, username, &name).await?;
+        // 2. Look the account up and count the attempt in one round trip. Unknown names get
+        //    counters too, so a challenge never tells whether an account exists.
+        let email = Email::parse(username);
+        let device = device_cookie.and_then(|c| self.protection.devices.claim(c));
+        let lookup = SignInLookup {
+            email: email.as_ref().map(Email::as_str),
+            name: &name,
+            device: device.as_ref(),
+            ip: ctx.ip,
+        };
+        let counted = self.protection.ladder.count_sign_in(&lookup).await?;
+        // 3. The risk score: one more read (profile and velocity counters together).
+        let secret = password.expose_secret().as_bytes();
+        let assessment = self
+            .risk
+            .assess_sign_in(ctx, &counted.facts(secret))
+            .await?;
+        // 4. The ladder, with the score as one more signal.
+        let ladder = &self.protection.ladder;
+        let admission = ladder
+            .decide_sign_in(&counted, challenge, assessment.verdict)
+            .await?;
+        let account = counted.account.clone().map(account_from).transpose()?;
+        let o = Outcome {
+            ctx,
+            username,
+            account: account.as_ref(),
+            pair: &counted.pair,
+            risk: Some(assessment.event_risk()),
+        };
+        // 5. Refused before the password check (challenge, block): recorded and answered.
+        let after = self.settle_admission(&o, admission, challenge).await?;
+        // 6. The password check (the dummy hash when there is no account to check against).
+        let verified = self.verify(account.as_ref(), &password).await?;
+        // 7. A failure counts account-wide from unknown sources, and may lock the account.
+        let newly_locked = verified.is_none() && ladder.record_failure(&counted.pair).await?;
+        // 8. Settle: events, metrics, alerts, the new device cookie.
+        let now = self.clock.now();
+        match (after, verified) {
+            (AfterCheck::Challenge, verified) => {
+                self.challenged(&o, verified, newly_locked, secret, now)
+                    .await?;
+                Err(DomainError::ChallengeRequired)
+            }
+            (AfterCheck::Answer { .. }, Some(a)) => self.succeeded(&o, a, &assessment, now).await,
+            (AfterCheck::Answer { delay_ms }, None) => {
+                self.failed(&o, delay_ms, newly_locked, secret, now).await?;
+                Err(DomainError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Step 1: the per-instance rate limits on the network and the attempted account.
+    async fn throttle(
+        &self,
+        ctx: &RequestContext,
+        username: &str,
+        name: &str,
+    ) -> Result<(), DomainError> {
+        let keys = [
+            ThrottleKey::net(ctx.ip),
+            ThrottleKey::Account(name.to_owned()),
+        ];
+        let Err((key, retry_after)) = self.throttle.check(Door::Login, &keys) else {
+            return Ok(());
+        };
+        let event = AuthEvent::new(EventKind::RateLimited, ctx, self.clock.now())
+            .username(username)
+            .decision(key.dimension());
+        self.events.record(event).await?;
+        metrics::counter!("authd_logins_total", "outcome" => "rate_limited").increment(1);
+        Err(DomainError::RateLimited { retry_after })
+    }
+
+    /// Step 6: the account if `password` is its password. A password that could never have
+    /// been set, or a name with no account, is still verified (against the dummy hash) so it
+    /// takes the same time as any other wrong password.
+    async fn verify<'a>(
+        &self,
+        account: Option<&'a Account>,
+        password: &SecretString,
+    ) -> Result<Option<&'a Account>, DomainError> {
+        let valid_shape = Password::parse(password.clone()).is_ok();
+        let stored = account
+            .filter(|_| valid_shape)
+            .map(|a| a.password_hash.as_str());
+        let ok = self.accounts.hasher().verify(password, stored).await?;
+        Ok(account.filter(|_| ok))
+    }
+}
+
+/// Sign-in and sign-out, with their events.
+#[derive(Clone)]
+pub struct LoginService {
+    accounts: AccountService,
+    clock: Arc<dyn Clock>,
+    events: EventSink,
+    throttle: Throttle,
+    protection: Protection,
+    risk: RiskService,
+    outbox: Arc<dyn Outbox>,
+    grants: Arc<dyn GrantStore>,
+    issuer: String,
+}
+
+impl std::fmt::Debug for LoginService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LoginService")
+    }
+}
+
+/// What the sign-in service is built from besides the accounts.
+#[derive(Clone)]
+pub struct LoginDeps {
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The event sink.
+    pub events: EventSink,
+    /// Per-instance rate limits.
+    pub throttle: Throttle,
+    /// Counters, challenges, blocks, locks, device cookies and links.
+    pub protection: Protection,
+    /// The risk engine.
+    pub risk: RiskService,
+    /// Mail.
+    pub outbox: Arc<dyn Outbox>,
+    /// OAuth grants (revoked when the owner reports a sign-in).
+    pub grants: Arc<dyn GrantStore>,
+    /// The public base URL (for links in mail).
+    pub issuer: String,
+}
+
+impl LoginService {
+    /// Builds the service.
+    pub fn new(accounts: AccountService, deps: LoginDeps) -> Self {
+        Self {
+            accounts,
+            clock: deps.clock,
+            events: deps.events,
+            throttle: deps.throttle,
+            protection: deps.protection,
+            risk: deps.risk,
+            outbox: deps.outbox,
+            grants: deps.grants,
+            issuer: deps.issuer,
+        }
+    }
+}
+
+/// The sign-in's protection: the failure ladder, device cookies and signed links (the last two
+/// share one server secret, created once for all instances). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Protection {
+    /// Counters, challenges, blocks and locks.
+    pub ladder: Ladder,
+    /// Device cookies.
+    pub devices: Devices,
+    /// Unlock and "wasn't you?" links.
+    pub links: Links,
+}
+
+impl Protection {
+    /// Builds the parts, loading (or creating, once for all instances) the device-cookie key.
+    pub async fn load(
+        store: Arc<dyn FailureStore>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+        settings: ProtectionSettings,
+    ) -> Result<Self, DomainError> {
+        let fresh = random.token(32);
+        let secret = store
+            .secret("device_cookie_key", &fresh, clock.now().unix_timestamp())
+            .await?;
+        let key = Arc::new(hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes()));
+        Ok(Self {
+            devices: Devices::new(key.clone(), random),
+            links: Links::new(key, clock.clone(), settings.lock_secs.max(86_400)),
+            ladder: Ladder::new(store, clock, settings),
+        })
+    }
+}

@@ -1,0 +1,41 @@
+//! "Wasn't you?": the new-device alert's link. The owner reports a sign-in; every session and
+//! OAuth grant of the account ends, and the event labels the report for the risk model.
+
+use crate::domain::context::RequestContext;
+use crate::domain::error::DomainError;
+use crate::domain::signin::LoginService;
+use crate::domain::signin::links::Purpose;
+use crate::events::decision::Decision;
+use crate::events::{AuthEvent, EventKind};
+
+impl LoginService {
+    /// Whether a "wasn't you?" link token is valid and unexpired (the confirmation page is only
+    /// shown for one).
+    pub fn not_me_link_is_valid(&self, token: &str) -> bool {
+        token.len() <= 512 && self.protection.links.check(Purpose::NotMe, token).is_some()
+    }
+
+    /// "Wasn't you?": the owner reports a sign-in. Every session and OAuth grant of the account
+    /// ends; the event (`session_revoked`, decision `reported_not_me`) labels the report for the
+    /// risk model. The user id if the token was valid.
+    pub async fn report_not_me(
+        &self,
+        ctx: &RequestContext,
+        token: &str,
+    ) -> Result<Option<String>, DomainError> {
+        let Some(user_id) = self.protection.links.check(Purpose::NotMe, token) else {
+            return Ok(None);
+        };
+        self.accounts.end_sessions(&user_id).await?;
+        let now = self.clock.now();
+        let grants = self
+            .grants
+            .revoke_user_families(&user_id, now.unix_timestamp())
+            .await?;
+        let e = AuthEvent::new(EventKind::SessionRevoked, ctx, now)
+            .user(&user_id)
+            .decision_detail(Decision::ReportedNotMe, &format!("{grants} grants revoked"));
+        self.events.record(e).await?;
+        Ok(Some(user_id))
+    }
+}

@@ -1,0 +1,262 @@
+//! Settling a sign-in's outcome: the event every answer leaves (with the risk and the reason in
+//! `decision`), the `authd_logins_total` metric, the lock and new-device alerts, and the device
+//! cookie for a browser that was not known yet.
+
+use time::OffsetDateTime;
+
+use crate::domain::accounts::model::Account;
+use crate::domain::context::RequestContext;
+use crate::domain::error::DomainError;
+use crate::domain::notify::Notice;
+use crate::domain::risk::service::Assessment;
+use crate::domain::signin::keys::Pair;
+use crate::domain::signin::ladder::{Admission, ChallengeAnswer};
+use crate::domain::signin::links::Purpose;
+use crate::domain::signin::{LoginService, SignedIn};
+use crate::events::decision::Decision;
+use crate::events::{AuthEvent, EventFilter, EventKind, Risk};
+
+/// What every event about one attempt carries.
+pub(super) struct Outcome<'a> {
+    /// The request.
+    pub ctx: &'a RequestContext,
+    /// The username as typed.
+    pub username: &'a str,
+    /// The account the username names, if any.
+    pub account: Option<&'a Account>,
+    /// The counter row the attempt counted on.
+    pub pair: &'a Pair,
+    /// The risk assessment, for the event.
+    pub risk: Option<Risk>,
+}
+
+impl Outcome<'_> {
+    /// An event of `kind` about this attempt, at `at`.
+    fn event(&self, kind: EventKind, at: OffsetDateTime) -> AuthEvent {
+        let e = AuthEvent::new(kind, self.ctx, at)
+            .username(self.username)
+            .risk(self.risk.clone());
+        match self.account {
+            Some(a) => e.user(&a.id),
+            None => e,
+        }
+    }
+}
+
+/// How to answer once the password was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum AfterCheck {
+    /// With the result; a failure waits `delay_ms` first.
+    Answer {
+        /// Milliseconds to hold a failed answer.
+        delay_ms: u64,
+    },
+    /// With the challenge, whatever the result (the risk score asked for it).
+    Challenge,
+}
+
+impl LoginService {
+    /// Step 5: the ladder's answer before the password check. A challenge or a block is
+    /// recorded and refused here; otherwise the answer says how to settle after the check.
+    pub(super) async fn settle_admission(
+        &self,
+        o: &Outcome<'_>,
+        admission: Admission,
+        answer: ChallengeAnswer,
+    ) -> Result<AfterCheck, DomainError> {
+        let event = |kind| o.event(kind, self.clock.now());
+        match admission {
+            Admission::Admit { delay_ms } => {
+                if answer == ChallengeAnswer::Passed {
+                    self.events
+                        .record(event(EventKind::ChallengePassed).decision(Decision::Captcha))
+                        .await?;
+                }
+                Ok(AfterCheck::Answer { delay_ms })
+            }
+            Admission::CheckThenChallenge { .. } => Ok(AfterCheck::Challenge),
+            Admission::Challenge(reason) => {
+                if answer == ChallengeAnswer::Failed {
+                    self.events
+                        .record(event(EventKind::ChallengeFailed).decision(Decision::Captcha))
+                        .await?;
+                }
+                self.events
+                    .record(event(EventKind::LoginChallenged).decision(reason.decision()))
+                    .await?;
+                metrics::counter!("authd_logins_total", "outcome" => "challenged").increment(1);
+                Err(DomainError::ChallengeRequired)
+            }
+            Admission::Blocked { retry_after } => {
+                self.events
+                    .record(event(EventKind::LoginBlocked).decision(Decision::Blocked))
+                    .await?;
+                metrics::counter!("authd_logins_total", "outcome" => "blocked").increment(1);
+                Err(DomainError::RateLimited { retry_after })
+            }
+        }
+    }
+
+    /// A risky attempt meets the challenge whether or not the password was right (no oracle);
+    /// with the right one (`verified`), the owner is told someone has it.
+    pub(super) async fn challenged(
+        &self,
+        o: &Outcome<'_>,
+        verified: Option<&Account>,
+        newly_locked: bool,
+        password: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<(), DomainError> {
+        if let Some(a) = verified {
+            // After the answer, so its timing does not tell a right password from a wrong
+            // one (that would confirm stuffed pairs).
+            let (this, ctx, a, pair) = (self.clone(), o.ctx.clone(), a.clone(), o.pair.clone());
+            tokio::spawn(async move {
+                let done = async {
+                    this.protection.ladder.take_back(&pair).await?;
+                    this.new_device_alert(&ctx, &a).await
+                };
+                if let Err(e) = done.await {
+                    tracing::warn!(error = %e, "alert after a risk challenge failed");
+                }
+            });
+        } else {
+            self.risk.failed(password, &o.pair.account);
+        }
+        let e = o
+            .event(EventKind::LoginChallenged, now)
+            .decision(if verified.is_some() {
+                Decision::HighRiskRightPassword
+            } else {
+                Decision::HighRiskWrongPassword
+            });
+        self.events.record(e).await?;
+        if newly_locked && let Some(a) = o.account {
+            self.locked(o.ctx, a).await?;
+        }
+        metrics::counter!("authd_logins_total", "outcome" => "challenged").increment(1);
+        Ok(())
+    }
+
+    /// The right password: alert on a new device, clear the pair with the success event, teach
+    /// the owner's profile, and hand out a device cookie to a browser that had none.
+    pub(super) async fn succeeded(
+        &self,
+        o: &Outcome<'_>,
+        account: &Account,
+        assessment: &Assessment,
+        now: OffsetDateTime,
+    ) -> Result<SignedIn, DomainError> {
+        tracing::Span::current().record("user_id", account.id.as_str());
+        let known_device = o.pair.source.is_known_device();
+        if !known_device {
+            self.new_device_alert(o.ctx, account).await?;
+        }
+        let event = o
+            .event(EventKind::LoginSucceeded, now)
+            .decision(if known_device {
+                Decision::AllowKnownDevice
+            } else {
+                Decision::Allow
+            });
+        self.protection.ladder.succeed(o.pair, &event).await?;
+        self.risk.succeeded(&account.id, assessment).await?;
+        crate::events::sink::trace(&event);
+        metrics::counter!("authd_logins_total", "outcome" => "succeeded").increment(1);
+        let new_device_cookie = (!known_device).then(|| self.protection.devices.issue(&account.id));
+        Ok(SignedIn {
+            account: account.clone(),
+            at: now,
+            new_device_cookie,
+        })
+    }
+
+    /// A wrong password (or no such account): recorded, the lock mailed if this failure set
+    /// it, and the answer held for the delay rung.
+    pub(super) async fn failed(
+        &self,
+        o: &Outcome<'_>,
+        delay_ms: u64,
+        newly_locked: bool,
+        password: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<(), DomainError> {
+        self.risk.failed(password, &o.pair.account);
+        let event = o.event(EventKind::LoginFailed, now);
+        let event = if delay_ms > 0 {
+            event.decision_detail(Decision::Deny, &format!("delayed {delay_ms} ms"))
+        } else {
+            event.decision(Decision::Deny)
+        };
+        self.events.record(event).await?;
+        metrics::counter!("authd_logins_total", "outcome" => "failed").increment(1);
+        if newly_locked && let Some(a) = o.account {
+            self.locked(o.ctx, a).await?;
+        }
+        // The delay rung: a failed answer waits, more so after each failure.
+        tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+        Ok(())
+    }
+
+    /// The account was just locked for unknown sources: record it and tell the owner.
+    async fn locked(&self, ctx: &RequestContext, account: &Account) -> Result<(), DomainError> {
+        let now = self.clock.now();
+        let e = AuthEvent::new(EventKind::AccountLocked, ctx, now)
+            .user(&account.id)
+            .decision(Decision::UnknownSources);
+        self.events.record(e).await?;
+        let notice = Notice::Lockout {
+            unlock_link: format!(
+                "{}/unlock?token={}",
+                self.issuer,
+                self.protection.links.issue(Purpose::Unlock, &account.id)
+            ),
+            reset_link: format!("{}/password/forgot", self.issuer),
+        };
+        if let Some(mail) = self.outbox.prepare(&account.email, notice).await? {
+            let e = AuthEvent::new(EventKind::AlertSent, ctx, now)
+                .user(&account.id)
+                .decision(Decision::AlertLockout);
+            self.events.record_with_mail(e, Some(mail)).await?;
+        }
+        Ok(())
+    }
+
+    /// Tells the owner about a sign-in from a browser the account had not used before — but not
+    /// on the very first sign-in, and at most once an hour (the outbox limits it).
+    async fn new_device_alert(
+        &self,
+        ctx: &RequestContext,
+        account: &Account,
+    ) -> Result<(), DomainError> {
+        let filter = EventFilter {
+            kind: Some(EventKind::LoginSucceeded),
+            user_id: Some(account.id.clone()),
+            limit: 1,
+            ..EventFilter::default()
+        };
+        if self.events.list(&filter).await?.is_empty() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let notice = Notice::NewDevice {
+            when: now
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            ip: ctx.ip.to_string(),
+            device: ctx.user_agent.chars().take(120).collect(),
+            not_me_link: format!(
+                "{}/not-me?token={}",
+                self.issuer,
+                self.protection.links.issue(Purpose::NotMe, &account.id)
+            ),
+        };
+        if let Some(mail) = self.outbox.prepare(&account.email, notice).await? {
+            let e = AuthEvent::new(EventKind::AlertSent, ctx, now)
+                .user(&account.id)
+                .decision(Decision::AlertNewDevice);
+            self.events.record_with_mail(e, Some(mail)).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,425 @@
+//! Decisions: what authd decided in an event, as a stable code (`Decision::code`, stored in the
+//! event's `decision_code` column and matched by the risk trainer) beside the readable text the
+//! INTERFACE shows (`decision`). Rewording a text can no longer change what an event means.
+
+use serde::Deserialize;
+
+use crate::events::EventKind;
+
+/// What authd decided, as a stable code: stored in the event's `decision_code` column and
+/// matched by the risk trainer, so rewording the readable text (`decision`) can never change
+/// what an event means. The code is the variant's snake_case name. No catch-all: a new decision
+/// is a deliberate change that the trainer must place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    // Sign-in answers (`login_*`, `challenge_*`).
+    /// Signed in from a browser that was not a known device.
+    Allow,
+    /// Signed in from a known device.
+    AllowKnownDevice,
+    /// Wrong password or no such account (with the delay rung as detail).
+    Deny,
+    /// The risk score asked for the challenge and the password was right.
+    HighRiskRightPassword,
+    /// The risk score asked for the challenge and the password was wrong.
+    HighRiskWrongPassword,
+    /// A challenge was answered (`challenge_passed`, `challenge_failed`).
+    Captcha,
+    /// Challenged: the account is locked for unknown sources.
+    AccountLocked,
+    /// Challenged: repeated failures from the source.
+    RepeatedFailures,
+    /// Challenged: the risk score, and the answer was wrong.
+    HighRisk,
+    /// Refused for a while (`login_blocked`).
+    Blocked,
+    /// The account was locked for unknown sources (`account_locked`).
+    UnknownSources,
+    /// The register form's gate.
+    FormRegister,
+    /// The forgot-password form's gate.
+    FormForgot,
+    // Per-instance rate limits (`rate_limited`).
+    /// Too many requests from the network.
+    RateLimitedIp,
+    /// Too many attempts on the account.
+    RateLimitedAccount,
+    /// Too many token requests from the client.
+    RateLimitedClient,
+    // Alerts (`alert_sent`).
+    /// The lockout mail.
+    AlertLockout,
+    /// The new-device mail.
+    AlertNewDevice,
+    // Accounts and sessions.
+    /// The owner reported a sign-in ("wasn't you?"; with the revoked grants as detail).
+    ReportedNotMe,
+    /// Unlocked with `authd user unlock`.
+    UnlockedByCli,
+    /// Unlocked with the mailed link.
+    UnlockedByLink,
+    /// The user signed out.
+    SignedOut,
+    /// An application signed the user out (RP-initiated logout).
+    EndSession,
+    /// The session ended because the password changed.
+    PasswordChanged,
+    /// The session was idle too long.
+    IdleTimeout,
+    /// The session reached its absolute lifetime.
+    LifetimeExceeded,
+    // Password reset.
+    /// A reset link was mailed.
+    ResetMailed,
+    /// A reset link was not mailed: the recipient's mail limit.
+    ResetSuppressedMailLimit,
+    /// A reset for an email with no account.
+    ResetUnknownAccount,
+    /// A reset for something that is not an email.
+    ResetInvalidEmail,
+    /// The password was reset (with the ended sessions and revoked grants as detail).
+    PasswordReset,
+    // OAuth.
+    /// Tokens issued for an authorization code.
+    IssuedAuthorizationCode,
+    /// A token issued to a client for itself.
+    IssuedClientCredentials,
+    /// A refresh token was rotated.
+    RefreshRotated,
+    /// A refresh token was reused: its whole grant was revoked.
+    RefreshFamilyRevoked,
+    /// An authorization code was reused: the grant it made was revoked.
+    CodeReuse,
+    /// A client revoked a refresh token (and its grant).
+    RevokedRefreshToken,
+    /// A client revoked an access token.
+    RevokedAccessToken,
+    /// The token endpoint refused a request (the text is the OAuth error and description).
+    TokenRequestRefused,
+    /// A bearer token was refused (the text is the `TokenRejection` reason).
+    BearerRejected,
+    /// A token use scored `allow` (the text names the use).
+    TokenUseAllow,
+    /// A token use scored `challenge`.
+    TokenUseChallenge,
+    /// A token use scored `block`.
+    TokenUseBlock,
+    /// `/risk/evaluate` was asked about a token that is not valid (with the reason as detail).
+    RiskApiInvalidToken,
+}
+
+impl Decision {
+    /// Every decision.
+    pub const ALL: [Self; 44] = [
+        Self::Allow,
+        Self::AllowKnownDevice,
+        Self::Deny,
+        Self::HighRiskRightPassword,
+        Self::HighRiskWrongPassword,
+        Self::Captcha,
+        Self::AccountLocked,
+        Self::RepeatedFailures,
+        Self::HighRisk,
+        Self::Blocked,
+        Self::UnknownSources,
+        Self::FormRegister,
+        Self::FormForgot,
+        Self::RateLimitedIp,
+        Self::RateLimitedAccount,
+        Self::RateLimitedClient,
+        Self::AlertLockout,
+        Self::AlertNewDevice,
+        Self::ReportedNotMe,
+        Self::UnlockedByCli,
+        Self::UnlockedByLink,
+        Self::SignedOut,
+        Self::EndSession,
+        Self::PasswordChanged,
+        Self::IdleTimeout,
+        Self::LifetimeExceeded,
+        Self::ResetMailed,
+        Self::ResetSuppressedMailLimit,
+        Self::ResetUnknownAccount,
+        Self::ResetInvalidEmail,
+        Self::PasswordReset,
+        Self::IssuedAuthorizationCode,
+        Self::IssuedClientCredentials,
+        Self::RefreshRotated,
+        Self::RefreshFamilyRevoked,
+        Self::CodeReuse,
+        Self::RevokedRefreshToken,
+        Self::RevokedAccessToken,
+        Self::TokenRequestRefused,
+        Self::BearerRejected,
+        Self::TokenUseAllow,
+        Self::TokenUseChallenge,
+        Self::TokenUseBlock,
+        Self::RiskApiInvalidToken,
+    ];
+
+    /// The stable code (stored in `decision_code`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::AllowKnownDevice => "allow_known_device",
+            Self::Deny => "deny",
+            Self::HighRiskRightPassword => "high_risk_right_password",
+            Self::HighRiskWrongPassword => "high_risk_wrong_password",
+            Self::Captcha => "captcha",
+            Self::AccountLocked => "account_locked",
+            Self::RepeatedFailures => "repeated_failures",
+            Self::HighRisk => "high_risk",
+            Self::Blocked => "blocked",
+            Self::UnknownSources => "unknown_sources",
+            Self::FormRegister => "form_register",
+            Self::FormForgot => "form_forgot",
+            Self::RateLimitedIp => "rate_limited_ip",
+            Self::RateLimitedAccount => "rate_limited_account",
+            Self::RateLimitedClient => "rate_limited_client",
+            Self::AlertLockout => "alert_lockout",
+            Self::AlertNewDevice => "alert_new_device",
+            Self::ReportedNotMe => "reported_not_me",
+            Self::UnlockedByCli => "unlocked_by_cli",
+            Self::UnlockedByLink => "unlocked_by_link",
+            Self::SignedOut => "signed_out",
+            Self::EndSession => "end_session",
+            Self::PasswordChanged => "password_changed",
+            Self::IdleTimeout => "idle_timeout",
+            Self::LifetimeExceeded => "lifetime_exceeded",
+            Self::ResetMailed => "reset_mailed",
+            Self::ResetSuppressedMailLimit => "reset_suppressed_mail_limit",
+            Self::ResetUnknownAccount => "reset_unknown_account",
+            Self::ResetInvalidEmail => "reset_invalid_email",
+            Self::PasswordReset => "password_reset",
+            Self::IssuedAuthorizationCode => "issued_authorization_code",
+            Self::IssuedClientCredentials => "issued_client_credentials",
+            Self::RefreshRotated => "refresh_rotated",
+            Self::RefreshFamilyRevoked => "refresh_family_revoked",
+            Self::CodeReuse => "code_reuse",
+            Self::RevokedRefreshToken => "revoked_refresh_token",
+            Self::RevokedAccessToken => "revoked_access_token",
+            Self::TokenRequestRefused => "token_request_refused",
+            Self::BearerRejected => "bearer_rejected",
+            Self::TokenUseAllow => "token_use_allow",
+            Self::TokenUseChallenge => "token_use_challenge",
+            Self::TokenUseBlock => "token_use_block",
+            Self::RiskApiInvalidToken => "risk_api_invalid_token",
+        }
+    }
+
+    /// The readable text (the event's `decision`) when the decision carries no detail; the
+    /// start of it when it does (`deny; delayed 250 ms`). The INTERFACE shows this text.
+    pub fn text(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::AllowKnownDevice => "allow:known_device",
+            Self::Deny => "deny",
+            Self::HighRiskRightPassword => "high_risk; right password",
+            Self::HighRiskWrongPassword => "high_risk; wrong password",
+            Self::Captcha => "captcha",
+            Self::AccountLocked => "account_locked",
+            Self::RepeatedFailures => "repeated_failures",
+            Self::HighRisk => "high_risk",
+            Self::Blocked => "blocked",
+            Self::UnknownSources => "unknown_sources",
+            Self::FormRegister => "form:register",
+            Self::FormForgot => "form:forgot",
+            Self::RateLimitedIp => "rate_limited:ip",
+            Self::RateLimitedAccount => "rate_limited:account",
+            Self::RateLimitedClient => "rate_limited:client",
+            Self::AlertLockout => "lockout",
+            Self::AlertNewDevice => "new_device",
+            Self::ReportedNotMe => "reported_not_me",
+            Self::UnlockedByCli => "cli",
+            Self::UnlockedByLink => "link",
+            Self::SignedOut => "user",
+            Self::EndSession => "end_session",
+            Self::PasswordChanged => "password_changed",
+            Self::IdleTimeout => "idle_timeout",
+            Self::LifetimeExceeded => "lifetime_exceeded",
+            Self::ResetMailed => "mailed",
+            Self::ResetSuppressedMailLimit => "suppressed:mail_limit",
+            Self::ResetUnknownAccount => "unknown",
+            Self::ResetInvalidEmail => "invalid",
+            Self::PasswordReset => "reset",
+            Self::IssuedAuthorizationCode => "authorization_code",
+            Self::IssuedClientCredentials => "client_credentials",
+            Self::RefreshRotated => "rotated",
+            Self::RefreshFamilyRevoked => "family_revoked",
+            Self::CodeReuse => "code_reuse",
+            Self::RevokedRefreshToken => "refresh_token",
+            Self::RevokedAccessToken => "access_token",
+            // Written with their own text (`decision_as`): the OAuth error, the rejection
+            // reason, the use and verdict.
+            Self::TokenRequestRefused => "token_request_refused",
+            Self::BearerRejected => "bearer_rejected",
+            Self::TokenUseAllow => "token_use:allow",
+            Self::TokenUseChallenge => "token_use:challenge",
+            Self::TokenUseBlock => "token_use:block",
+            Self::RiskApiInvalidToken => "risk_api:block",
+        }
+    }
+
+    /// Parses a stored code; `None` for a code this version does not know.
+    pub fn from_code(code: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(code.to_owned())).ok()
+    }
+
+    /// The decision of a stored row: by its code, or, for rows written before the code was
+    /// stored, by its readable text.
+    pub fn decode(kind: EventKind, code: Option<&str>, text: Option<&str>) -> Option<Self> {
+        match code {
+            Some(code) => Self::from_code(code),
+            None => Self::from_text(kind, text?),
+        }
+    }
+
+    /// Reads the decision from the text older rows carry (every text authd wrote before the
+    /// code column existed).
+    pub fn from_text(kind: EventKind, text: &str) -> Option<Self> {
+        match kind {
+            EventKind::TokenRejected if text.contains(": ") => {
+                return Some(Self::TokenRequestRefused);
+            }
+            EventKind::TokenRejected => return Some(Self::BearerRejected),
+            EventKind::RiskEvaluated if !text.starts_with(Self::RiskApiInvalidToken.text()) => {
+                return match text.rsplit_once(':').map(|(_, verdict)| verdict) {
+                    Some("allow") => Some(Self::TokenUseAllow),
+                    Some("challenge") => Some(Self::TokenUseChallenge),
+                    Some("block") => Some(Self::TokenUseBlock),
+                    _ => None,
+                };
+            }
+            _ => {}
+        }
+        let by_text = |t: &str| Self::ALL.into_iter().find(|d| d.text() == t);
+        // A text with details is `<text>; <detail>` (but some fixed texts hold a `; ` too).
+        by_text(text).or_else(|| by_text(text.split_once("; ")?.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A decision as authd writes it today: its event kind and readable text.
+    fn written(d: Decision) -> (EventKind, String) {
+        use EventKind as K;
+        let (kind, text) = match d {
+            Decision::Allow | Decision::AllowKnownDevice => (K::LoginSucceeded, d.text().into()),
+            Decision::Deny => (K::LoginFailed, "deny; delayed 250 ms".into()),
+            Decision::HighRiskRightPassword
+            | Decision::HighRiskWrongPassword
+            | Decision::AccountLocked
+            | Decision::RepeatedFailures
+            | Decision::HighRisk => (K::LoginChallenged, d.text().into()),
+            Decision::Captcha => (K::ChallengePassed, d.text().into()),
+            Decision::Blocked | Decision::FormForgot => (K::LoginBlocked, d.text().into()),
+            Decision::FormRegister => (K::ChallengeFailed, d.text().into()),
+            Decision::UnknownSources => (K::AccountLocked, d.text().into()),
+            Decision::RateLimitedIp
+            | Decision::RateLimitedAccount
+            | Decision::RateLimitedClient => (K::RateLimited, d.text().into()),
+            Decision::AlertLockout | Decision::AlertNewDevice => (K::AlertSent, d.text().into()),
+            Decision::ReportedNotMe => (
+                K::SessionRevoked,
+                "reported_not_me; 2 grants revoked".into(),
+            ),
+            Decision::UnlockedByCli | Decision::UnlockedByLink => {
+                (K::AccountUnlocked, d.text().into())
+            }
+            Decision::SignedOut | Decision::EndSession => (K::Logout, d.text().into()),
+            Decision::PasswordChanged | Decision::IdleTimeout | Decision::LifetimeExceeded => {
+                (K::SessionRevoked, d.text().into())
+            }
+            Decision::ResetMailed
+            | Decision::ResetSuppressedMailLimit
+            | Decision::ResetUnknownAccount
+            | Decision::ResetInvalidEmail => (K::PasswordResetRequested, d.text().into()),
+            Decision::PasswordReset => (
+                K::PasswordChanged,
+                "reset; sessions ended; 0 grants revoked".into(),
+            ),
+            Decision::IssuedAuthorizationCode | Decision::IssuedClientCredentials => {
+                (K::TokenIssued, d.text().into())
+            }
+            Decision::RefreshRotated => (K::TokenRefreshed, d.text().into()),
+            Decision::RefreshFamilyRevoked => (K::RefreshReuseDetected, d.text().into()),
+            Decision::CodeReuse | Decision::RevokedRefreshToken | Decision::RevokedAccessToken => {
+                (K::TokenRevoked, d.text().into())
+            }
+            Decision::TokenRequestRefused => {
+                (K::TokenRejected, "invalid_grant: code already used".into())
+            }
+            Decision::BearerRejected => (K::TokenRejected, "expired".into()),
+            Decision::TokenUseAllow => (K::RiskEvaluated, "risk_api:allow".into()),
+            Decision::TokenUseChallenge => (K::RiskEvaluated, "refresh_token:challenge".into()),
+            Decision::TokenUseBlock => (K::RiskEvaluated, "userinfo:block".into()),
+            Decision::RiskApiInvalidToken => {
+                (K::RiskEvaluated, "risk_api:block; token expired".into())
+            }
+        };
+        (kind, text)
+    }
+
+    #[test]
+    fn codes_are_stable_distinct_and_round_trip() {
+        let mut codes = std::collections::HashSet::new();
+        let mut texts = std::collections::HashSet::new();
+        for d in Decision::ALL {
+            assert!(codes.insert(d.code()), "code {} twice", d.code());
+            assert!(texts.insert(d.text()), "text {} twice", d.text());
+            assert!(
+                d.code()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{}",
+                d.code()
+            );
+            assert_eq!(Decision::from_code(d.code()), Some(d));
+        }
+        assert_eq!(Decision::from_code("allow:known_device"), None);
+        assert_eq!(Decision::from_code("no_such_decision"), None);
+    }
+
+    #[test]
+    fn rows_without_a_code_are_read_from_their_text() {
+        for d in Decision::ALL {
+            let (kind, text) = written(d);
+            assert_eq!(Decision::from_text(kind, &text), Some(d), "{text}");
+            assert_eq!(Decision::decode(kind, None, Some(&text)), Some(d), "{text}");
+        }
+        assert_eq!(
+            Decision::from_text(EventKind::LoginFailed, "deny"),
+            Some(Decision::Deny)
+        );
+        assert_eq!(
+            Decision::from_text(EventKind::SessionRevoked, "reported_not_me"),
+            Some(Decision::ReportedNotMe)
+        );
+        assert_eq!(
+            Decision::from_text(EventKind::LoginFailed, "something else"),
+            None
+        );
+        assert_eq!(Decision::decode(EventKind::LoginFailed, None, None), None);
+    }
+
+    #[test]
+    fn a_stored_code_wins_over_the_text() {
+        // A reworded text cannot change what the event means.
+        assert_eq!(
+            Decision::decode(
+                EventKind::LoginSucceeded,
+                Some("allow_known_device"),
+                Some("allowed (a browser seen before)")
+            ),
+            Some(Decision::AllowKnownDevice)
+        );
+        // A code from a newer version is not guessed from the text.
+        assert_eq!(
+            Decision::decode(EventKind::LoginSucceeded, Some("newer"), Some("allow")),
+            None
+        );
+    }
+}
