@@ -7,27 +7,8 @@ use crate::events::{AuthEvent, EventFilter, EventKind, Risk};
 use crate::storage::Store;
 
 pub(super) async fn events_contract(store: &Store) {
-    let ctx = RequestContext::new("192.0.2.1".parse().unwrap(), "ua/1", "req-1".into());
     let t0 = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-    let mut first = AuthEvent::new(EventKind::LoginFailed, &ctx, t0).username("x@example.com");
-    first.risk = Some(Risk {
-        score: 0.25,
-        reasons: vec!["new device".into()],
-        features: Some(vec![0.5, 1.0]),
-    });
-    let second = AuthEvent::new(
-        EventKind::LoginSucceeded,
-        &ctx,
-        t0 + time::Duration::milliseconds(1500),
-    )
-    .user("u1");
-    let other_ip = RequestContext::new("2001:db8::1".parse().unwrap(), "ua/2", "req-2".into());
-    let third = AuthEvent::new(
-        EventKind::Logout,
-        &other_ip,
-        t0 + time::Duration::seconds(60),
-    )
-    .user("u1");
+    let [first, second, third] = three_events(t0);
     for e in [&first, &second, &third] {
         store.events.insert(e).await.unwrap();
     }
@@ -105,4 +86,30 @@ pub(super) async fn events_contract(store: &Store) {
         .await
         .unwrap();
     assert_eq!(combined, vec![second]);
+}
+
+/// A failure with a risk (JSON round trip), a success 1.5 s later (milliseconds kept) and a
+/// logout from another address a minute later.
+fn three_events(t0: OffsetDateTime) -> [AuthEvent; 3] {
+    let ctx = RequestContext::new("192.0.2.1".parse().unwrap(), "ua/1", "req-1".into());
+    let mut first = AuthEvent::new(EventKind::LoginFailed, &ctx, t0).username("x@example.com");
+    first.risk = Some(Risk {
+        score: 0.25,
+        reasons: vec!["new device".into()],
+        features: Some(vec![0.5, 1.0]),
+    });
+    let second = AuthEvent::new(
+        EventKind::LoginSucceeded,
+        &ctx,
+        t0 + time::Duration::milliseconds(1500),
+    )
+    .user("u1");
+    let other_ip = RequestContext::new("2001:db8::1".parse().unwrap(), "ua/2", "req-2".into());
+    let third = AuthEvent::new(
+        EventKind::Logout,
+        &other_ip,
+        t0 + time::Duration::seconds(60),
+    )
+    .user("u1");
+    [first, second, third]
 }

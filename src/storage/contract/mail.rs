@@ -26,6 +26,13 @@ fn mail(id: &str, message_id: &str, now: i64) -> crate::storage::mail::MailRecor
 }
 
 pub(super) async fn mail_contract(store: &Store) {
+    event_with_mail(store).await;
+    queue(store).await;
+    budget(store).await;
+}
+
+/// An event and its mail are written together or not at all.
+async fn event_with_mail(store: &Store) {
     let ctx = RequestContext::new("192.0.2.9".parse().unwrap(), "ua", "r".into());
     let now = 1_900_000_000;
     let at = OffsetDateTime::from_unix_timestamp(now).unwrap();
@@ -61,6 +68,11 @@ pub(super) async fn mail_contract(store: &Store) {
         vec![EventKind::PasswordResetRequested],
         "atomic: no event without its mail"
     );
+}
+
+/// The queue: claimed once, by one worker; failure backs off; sent leaves it.
+async fn queue(store: &Store) {
+    let now = 1_900_000_000;
     // Claimed once, by one worker; failure backs off; sent leaves the queue.
     let claimed = store.mail.claim_due(now, 60, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
@@ -92,6 +104,11 @@ pub(super) async fn mail_contract(store: &Store) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// The budget: counted per recipient and kind, restarted after the window.
+async fn budget(store: &Store) {
+    let now = 1_900_000_000;
     // The budget: counted per recipient and kind, restarted after the window.
     let m = &store.mail;
     assert_eq!(

@@ -6,6 +6,14 @@ use crate::storage::Store;
 use super::account;
 
 pub(super) async fn protection_contract(store: &Store) {
+    counting(store).await;
+    clearing(store).await;
+    sign_in_lookup(store).await;
+    secrets(store).await;
+}
+
+/// Counting, the account lock read in the same statement, windows, taking back.
+async fn counting(store: &Store) {
     let f = &store.failures;
     let a = f
         .count_attempt("user:1", "net:192.0.2.1", None, 100, 0)
@@ -41,6 +49,11 @@ pub(super) async fn protection_contract(store: &Store) {
             .map(|s| s.failures),
         Some(0)
     );
+}
+
+/// A success clears its pair with its event, atomically; unlock clears the account.
+async fn clearing(store: &Store) {
+    let f = &store.failures;
     // A success clears its pair and writes its event together; other pairs stay.
     f.count_attempt("user:1", "net:192.0.2.9", None, 2001, 1000)
         .await
@@ -95,6 +108,11 @@ pub(super) async fn protection_contract(store: &Store) {
             .unwrap();
     }
     assert_eq!(f.clear_account("user:1").await.unwrap(), 4);
+}
+
+/// The sign-in lookup: the same counter row on both engines.
+async fn sign_in_lookup(store: &Store) {
+    let f = &store.failures;
     // The sign-in lookup picks the same row on both engines (`counter_row!`).
     store
         .accounts
@@ -178,6 +196,11 @@ pub(super) async fn protection_contract(store: &Store) {
             ("name:nobody", "net:192.0.2.7")
         );
     }
+}
+
+/// Server secrets: the first writer wins.
+async fn secrets(store: &Store) {
+    let f = &store.failures;
     let s1 = f.secret("k", "first", 1).await.unwrap();
     let s2 = f.secret("k", "second", 2).await.unwrap();
     assert_eq!(

@@ -10,6 +10,13 @@ use crate::storage::Store;
 use crate::storage::risk::RiskHistory;
 
 pub(super) async fn risk_contract(store: &Store) {
+    history(store).await;
+    profiles_models_labels(store).await;
+    training_events(store).await;
+}
+
+/// The velocity read leaves out form-gate rows, the account-wide row, stale windows.
+async fn history(store: &Store) {
     let f = &store.failures;
     let (net, other_net, prefix) = ("net:198.51.100.1", "net:198.51.100.2", "198.51.100.0/24");
     for (account, source, now) in [
@@ -56,6 +63,10 @@ pub(super) async fn risk_contract(store: &Store) {
         .await
         .unwrap();
     assert_eq!(nobody, RiskHistory::default());
+}
+
+/// Profiles, model versions and labels: the last word wins.
+async fn profiles_models_labels(store: &Store) {
     // Profiles: the last save wins.
     store
         .risk
@@ -82,6 +93,10 @@ pub(super) async fn risk_contract(store: &Store) {
         store.risk.labels().await.unwrap(),
         vec![("e1".to_owned(), false)]
     );
+}
+
+/// Training reads sign-in outcomes and reports, oldest first, from `since` on.
+async fn training_events(store: &Store) {
     // Training reads sign-in outcomes and reports, oldest first, from `since` on.
     let ctx = RequestContext::new("198.51.100.1".parse().unwrap(), "ua", "r-risk".into());
     let t0 = OffsetDateTime::from_unix_timestamp(2_100_000_000).unwrap();
