@@ -374,8 +374,8 @@ mod tests {
 
     #[test]
     fn defaults_are_the_domain_defaults() {
-        use crate::domain::signin::ladder::ProtectionSettings;
         use crate::domain::risk::RiskSettings;
+        use crate::domain::signin::ladder::ProtectionSettings;
         use crate::domain::throttle::Limits;
         let c = cfg(&[]).unwrap();
         let debug = |x: &dyn std::fmt::Debug| format!("{x:?}");

@@ -12,8 +12,8 @@ use super::keys::{self, Key};
 use super::sources::Values;
 use super::{CaptchaKind, Config, ConfigError, LogFormat};
 use crate::domain::accounts::password::HashParams;
-use crate::domain::signin::ladder::ProtectionSettings;
 use crate::domain::risk::RiskSettings;
+use crate::domain::signin::ladder::ProtectionSettings;
 use crate::domain::throttle::Limits;
 use crate::domain::tokens::alg::SigningAlg;
 use crate::domain::tokens::keys::MasterKey;
@@ -68,13 +68,15 @@ impl Config {
                 .parse(&keys::HASH_QUEUE)?
                 .unwrap_or(hash_workers.saturating_mul(32)),
             master_key: master_key(v)?,
-            access_token_alg: SigningAlg::parse(v.text(&keys::ACCESS_TOKEN_ALG).unwrap_or_default())
-                .ok_or_else(|| {
-                    v.invalid(
-                        &keys::ACCESS_TOKEN_ALG,
-                        "must be ES256, RS256 or EdDSA".into(),
-                    )
-                })?,
+            access_token_alg: SigningAlg::parse(
+                v.text(&keys::ACCESS_TOKEN_ALG).unwrap_or_default(),
+            )
+            .ok_or_else(|| {
+                v.invalid(
+                    &keys::ACCESS_TOKEN_ALG,
+                    "must be ES256, RS256 or EdDSA".into(),
+                )
+            })?,
             access_token_ttl: secs(v, &keys::ACCESS_TOKEN_TTL_SECS)?.whole_seconds(),
             id_token_ttl: secs(v, &keys::ID_TOKEN_TTL_SECS)?.whole_seconds(),
             auth_code_ttl: secs(v, &keys::AUTH_CODE_TTL_SECS)?.whole_seconds(),

@@ -25,11 +25,11 @@ pub mod redirect;
 pub mod risk;
 /// Session lifetime policy (idle timeout, absolute lifetime).
 pub mod sessions;
-/// After-the-answer work, tracked so it can be waited for.
-pub mod tasks;
 /// Sign-in: the one path every sign-in takes, a file per step (counters, challenges, blocks,
 /// locks, known devices, links, outcomes).
 pub mod signin;
+/// After-the-answer work, tracked so it can be waited for.
+pub mod tasks;
 /// Per-instance rate limits.
 pub mod throttle;
 /// Signing keys and JWTs.

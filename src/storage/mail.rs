@@ -1,8 +1,13 @@
-//! Storage records and traits for the durable mail queue and password-reset tokens.
+//! The durable mail queue (claimed with a lease, so one worker on any instance sends each
+//! mail) and the per-recipient mail budget: records, the `MailStore` trait and its SQL, one
+//! text for both engines.
 
 use async_trait::async_trait;
+use sqlx::query::Query;
+use sqlx::{Database, Encode, Type};
 
 use crate::storage::error::StoreError;
+use crate::storage::{Backend, on_pool};
 
 /// A queued mail, rendered at enqueue time (a restart never depends on templates or state).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -67,20 +72,129 @@ pub trait MailStore: Send + Sync {
     ) -> Result<i64, StoreError>;
 }
 
-/// Password-reset tokens (stored by SHA-256).
+/// Queues a mail (binds: see `bind_mail`). Events that cause a mail insert it in their own
+/// transaction (`EventStore::insert_with_mail`).
+pub(crate) const INSERT_MAIL: &str = "insert into mail_queue (id, message_id, kind, recipient, subject, \
+    text_body, html_body, attempts, next_attempt_at, locked_until, sent_at, last_error, created_at) \
+    values ($1, $2, $3, $4, $5, $6, $7, 0, $8, null, null, null, $9)";
+
+/// Binds a mail to `INSERT_MAIL`'s `$1`–`$9` (id, message_id, kind, recipient, subject, text,
+/// html, next_attempt_at, created_at), on either engine.
+pub(crate) fn bind_mail<'q, DB>(
+    q: Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    m: &'q MailRecord,
+) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    DB: Database,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+{
+    q.bind(m.id.as_str())
+        .bind(m.message_id.as_str())
+        .bind(m.kind.as_str())
+        .bind(m.recipient.as_str())
+        .bind(m.subject.as_str())
+        .bind(m.text_body.as_str())
+        .bind(m.html_body.as_str())
+        .bind(m.next_attempt_at)
+        .bind(m.created_at)
+}
+
+const DUE_MAIL: &str = "select id from mail_queue where sent_at is null and next_attempt_at <= $1 \
+    and (locked_until is null or locked_until <= $1) order by next_attempt_at limit $2";
+
+/// Takes the lease if nobody holds it: exactly one concurrent claimer sees one row affected.
+const LEASE_MAIL: &str = "update mail_queue set locked_until = $2 where id = $1 and sent_at is null \
+    and (locked_until is null or locked_until <= $3)";
+
+const FIND_MAIL: &str = "select id, message_id, kind, recipient, subject, text_body, html_body, \
+    attempts, next_attempt_at, locked_until, sent_at, last_error, created_at \
+    from mail_queue where id = $1";
+
+/// Restarts the window when it began at or before `$4` (now − window).
+const SPEND_BUDGET: &str = "insert into mail_budget (recipient, kind, window_start, sent) \
+    values ($1, $2, $3, 1) \
+    on conflict (recipient, kind) do update set \
+    sent = case when mail_budget.window_start <= $4 then 1 else mail_budget.sent + 1 end, \
+    window_start = case when mail_budget.window_start <= $4 then $3 else mail_budget.window_start end \
+    returning sent";
+
 #[async_trait]
-pub trait ResetStore: Send + Sync {
-    /// Stores a token.
-    async fn insert_reset(
+impl MailStore for Backend {
+    async fn claim_due(
         &self,
-        token_hash: &str,
-        user_id: &str,
-        expires_at: i64,
         now: i64,
-    ) -> Result<(), StoreError>;
-    /// Spends a token atomically; the user id if it was unused and unexpired.
-    async fn consume_reset(&self, token_hash: &str, now: i64)
-    -> Result<Option<String>, StoreError>;
-    /// Whether a token is currently usable (for showing the form).
-    async fn is_reset_usable(&self, token_hash: &str, now: i64) -> Result<bool, StoreError>;
+        lease: i64,
+        limit: i64,
+    ) -> Result<Vec<MailRecord>, StoreError> {
+        Ok(on_pool!(self.pool(), |p| {
+            let ids: Vec<String> = sqlx::query_scalar(DUE_MAIL)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(p)
+                .await?;
+            let mut claimed = Vec::new();
+            for id in ids {
+                let won = sqlx::query(LEASE_MAIL)
+                    .bind(&id)
+                    .bind(now + lease)
+                    .bind(now)
+                    .execute(p)
+                    .await?
+                    .rows_affected()
+                    == 1;
+                if won {
+                    claimed.push(sqlx::query_as(FIND_MAIL).bind(&id).fetch_one(p).await?);
+                }
+            }
+            claimed
+        }))
+    }
+
+    async fn mark_sent(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| {
+            sqlx::query("update mail_queue set sent_at = $2, locked_until = null where id = $1")
+                .bind(id)
+                .bind(now)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
+    async fn mark_failed(
+        &self,
+        id: &str,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| {
+            sqlx::query(
+                "update mail_queue set attempts = attempts + 1, next_attempt_at = $2, \
+                 locked_until = null, last_error = $3 where id = $1",
+            )
+            .bind(id)
+            .bind(next_attempt_at)
+            .bind(error)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    async fn spend_budget(
+        &self,
+        recipient: &str,
+        kind: &str,
+        now: i64,
+        window_secs: i64,
+    ) -> Result<i64, StoreError> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_scalar(SPEND_BUDGET)
+            .bind(recipient)
+            .bind(kind)
+            .bind(now)
+            .bind(now - window_secs)
+            .fetch_one(p)
+            .await?))
+    }
 }

@@ -1,104 +1,127 @@
-//! Storage: one small trait per aggregate, implemented once per database. This is the only
-//! place that writes SQL. `connect(url)` picks the backend from the URL's scheme.
+//! Storage: one file per thing stored, each with its records, its trait and its SQL, over one
+//! `Backend` that holds either engine's pools. The only place that writes SQL; imports neither
+//! `http` nor `domain`. `connect(url)` picks the engine from the URL's scheme.
+//!
+//! Both engines accept `$N` placeholders and the same portable columns (TEXT ids, BIGINT unix
+//! times, TEXT JSON), so each statement is written once and `on_pool!` runs it on whichever
+//! pool is connected. A statement that must differ by engine sits next to its twin in its
+//! aggregate's file; `sqlite.rs` and `postgres.rs` hold only pools, migrations and the SQL
+//! that has no twin.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use sqlx::{PgPool, SqlitePool};
 
-use crate::events::{AuthEvent, EventFilter};
 use crate::storage::error::StoreError;
 
-/// The shared SQL for both backends.
-mod common;
+/// Accounts.
+pub mod accounts;
+/// The contract suite both engines must pass.
+#[cfg(test)]
+mod contract;
 /// Storage errors.
 pub mod error;
-/// Mail queue and reset-token records and traits.
+/// The auth event log.
+pub mod events;
+/// The durable mail queue and the per-recipient mail budget.
 pub mod mail;
-/// The mail and reset SQL for both backends.
-mod mail_sql;
-/// OAuth records and traits.
+/// OAuth clients, signing keys and grants.
 pub mod oauth;
-/// The OAuth SQL for both backends.
-mod oauth_sql;
-/// PostgreSQL backend.
+/// PostgreSQL: pools, migrations, scratch databases for tests.
 pub mod postgres;
 /// Failure counters and server secrets.
 pub mod protection;
-/// The protection SQL for both backends.
-mod protection_sql;
+/// Password-reset tokens.
+pub mod resets;
 /// Risk engine storage: profiles, velocity reads, models, labels.
 pub mod risk;
-mod risk_sql;
 /// The tower-sessions store over either backend.
 pub mod sessions;
-/// SQLite backend.
+/// SQLite: pool, migrations.
 pub mod sqlite;
 
-#[cfg(test)]
-mod contract;
-
-/// An account as stored.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct AccountRecord {
-    /// UUID.
-    pub id: String,
-    /// Normalised email, unique.
-    pub email: String,
-    /// PHC argon2id hash.
-    pub password_hash: String,
-    /// Admin flag.
-    pub is_admin: bool,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// Unix seconds.
-    pub updated_at: i64,
-    /// Sessions signed in under an older epoch are dead (moved on by a password change).
-    #[sqlx(default)]
-    pub session_epoch: i64,
-}
-
-/// Accounts.
-#[async_trait]
-pub trait AccountStore: Send + Sync {
-    /// Inserts a new account; `Conflict` if the email is taken.
-    async fn insert(&self, account: &AccountRecord) -> Result<(), StoreError>;
-    /// Finds by normalised email.
-    async fn find_by_email(&self, email: &str) -> Result<Option<AccountRecord>, StoreError>;
-    /// Finds by id.
-    async fn find_by_id(&self, id: &str) -> Result<Option<AccountRecord>, StoreError>;
-    /// Sets a new password hash and moves the session epoch on (ending every session).
-    async fn update_password(
-        &self,
-        id: &str,
-        password_hash: &str,
-        now: i64,
-    ) -> Result<(), StoreError>;
-    /// Moves the session epoch on without changing the password (ends every session).
-    async fn end_sessions(&self, id: &str, now: i64) -> Result<(), StoreError>;
-    /// The account's session epoch (sessions from an older epoch are dead).
-    async fn session_epoch(&self, id: &str) -> Result<Option<i64>, StoreError>;
-}
-
-/// Auth events.
-#[async_trait]
-pub trait EventStore: Send + Sync {
-    /// Appends an event.
-    async fn insert(&self, event: &AuthEvent) -> Result<(), StoreError>;
-    /// Appends an event and queues the mail it caused, in one transaction.
-    async fn insert_with_mail(
-        &self,
-        event: &AuthEvent,
-        mail: &mail::MailRecord,
-    ) -> Result<(), StoreError>;
-    /// Lists events matching `filter`, newest first.
-    async fn list(&self, filter: &EventFilter) -> Result<Vec<AuthEvent>, StoreError>;
-}
+pub use accounts::{AccountRecord, AccountStore};
+pub use events::EventStore;
 
 /// Database liveness.
 #[async_trait]
 pub trait HealthStore: Send + Sync {
     /// Whether a trivial query succeeds.
     async fn is_reachable(&self) -> bool;
+}
+
+/// The one implementation of every store trait: whichever engine is connected, with its pools.
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    /// The embedded default.
+    Sqlite(SqlitePool),
+    /// The scale-out engine.
+    Postgres {
+        /// Every statement but the sign-in counters'.
+        pool: PgPool,
+        /// Connections with `synchronous_commit = off`, used only for the sign-in failure
+        /// counters: they commit without waiting for the WAL flush, so a crash can forget the
+        /// last few counted attempts (never a block already flushed, never any other data).
+        relaxed: PgPool,
+    },
+}
+
+/// A borrowed pool of either engine, for `on_pool!`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PoolRef<'a> {
+    /// SQLite.
+    Sqlite(&'a SqlitePool),
+    /// PostgreSQL.
+    Postgres(&'a PgPool),
+}
+
+impl Backend {
+    /// The pool for everything but the sign-in counters.
+    pub(crate) fn pool(&self) -> PoolRef<'_> {
+        match self {
+            Self::Sqlite(pool) => PoolRef::Sqlite(pool),
+            Self::Postgres { pool, .. } => PoolRef::Postgres(pool),
+        }
+    }
+
+    /// The pool for the statements every sign-in makes on the counters (and the risk read
+    /// next to them): on PostgreSQL the relaxed one (see `Backend::Postgres`).
+    pub(crate) fn counter_pool(&self) -> PoolRef<'_> {
+        match self {
+            Self::Sqlite(pool) => PoolRef::Sqlite(pool),
+            Self::Postgres { relaxed, .. } => PoolRef::Postgres(relaxed),
+        }
+    }
+}
+
+/// `on_pool!(pool_ref, |p| body)` evaluates `body` with `p` bound to the SQLite or the
+/// PostgreSQL pool that `pool_ref` (a `PoolRef`) holds. The body is written once and
+/// type-checked once per engine: a sqlx query is typed by its engine (`Query<Sqlite, …>` vs
+/// `Query<Postgres, …>`), so a generic function would need an `Encode + Type` bound per bound
+/// type and a `FromRow` bound per row, restated at every statement. Why the closure look: it
+/// keeps the call an expression list that rustfmt formats and the IDE enters. It is not a
+/// closure: `?` and `return` in the body leave the enclosing function. Both arms must have one
+/// type, so a body that only executes ends its statement with `;` inside a block.
+macro_rules! on_pool {
+    ($pool:expr, |$p:ident| $body:expr) => {
+        match $pool {
+            $crate::storage::PoolRef::Sqlite($p) => $body,
+            $crate::storage::PoolRef::Postgres($p) => $body,
+        }
+    };
+}
+
+pub(crate) use on_pool;
+
+#[async_trait]
+impl HealthStore for Backend {
+    async fn is_reachable(&self) -> bool {
+        on_pool!(self.pool(), |p| sqlx::query("select 1")
+            .execute(p)
+            .await
+            .is_ok())
+    }
 }
 
 /// Every store, over one database.
@@ -119,7 +142,7 @@ pub struct Store {
     /// The mail queue.
     pub mail: Arc<dyn mail::MailStore>,
     /// Password-reset tokens.
-    pub resets: Arc<dyn mail::ResetStore>,
+    pub resets: Arc<dyn resets::ResetStore>,
     /// Failure counters and server secrets.
     pub failures: Arc<dyn protection::FailureStore>,
     /// Risk profiles, models and labels.
@@ -128,40 +151,9 @@ pub struct Store {
     pub sessions: sessions::AnySessionStore,
 }
 
-/// Everything one backend struct implements.
-pub(crate) trait Backend:
-    AccountStore
-    + EventStore
-    + HealthStore
-    + oauth::ClientStore
-    + oauth::KeyStore
-    + oauth::GrantStore
-    + mail::MailStore
-    + mail::ResetStore
-    + protection::FailureStore
-    + risk::RiskStore
-{
-}
-
-impl<T> Backend for T where
-    T: AccountStore
-        + EventStore
-        + HealthStore
-        + oauth::ClientStore
-        + oauth::KeyStore
-        + oauth::GrantStore
-        + mail::MailStore
-        + mail::ResetStore
-        + protection::FailureStore
-        + risk::RiskStore
-{
-}
-
 impl Store {
-    pub(crate) fn from_backend<B: Backend + 'static>(
-        backend: B,
-        sessions: sessions::AnySessionStore,
-    ) -> Self {
+    /// Every store over `backend`, plus the session store of the same database.
+    pub(crate) fn new(backend: Backend, sessions: sessions::AnySessionStore) -> Self {
         let b = Arc::new(backend);
         Self {
             accounts: b.clone(),

@@ -1,41 +1,15 @@
-//! PostgreSQL backend: the scale-out engine, shared by several authd instances. Migrations are
-//! serialised by sqlx's advisory lock, so instances may start together.
+//! PostgreSQL, the scale-out engine shared by several authd instances: the pools, the
+//! migrations (serialised by advisory locks, so instances may start together) and the scratch
+//! databases the test suites use. The SQL of the stores lives with its aggregate.
 
 use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-use crate::storage::Store;
-use crate::storage::common::impl_stores;
 use crate::storage::error::StoreError;
-use crate::storage::mail_sql::impl_mail_stores;
-use crate::storage::oauth_sql::impl_oauth_stores;
-use crate::storage::protection_sql::impl_protection_stores;
-use crate::storage::risk_sql::impl_risk_stores;
 use crate::storage::sessions::AnySessionStore;
-
-/// Stores over one PostgreSQL pool (plus a small one for the sign-in counters).
-#[derive(Debug, Clone)]
-pub struct PgStore {
-    pool: PgPool,
-    /// Connections with `synchronous_commit = off`, used only for the sign-in failure counters:
-    /// they commit without waiting for the WAL flush, so a crash can forget the last few counted
-    /// attempts (never a block already flushed, never any other data).
-    relaxed: PgPool,
-}
-
-impl PgStore {
-    fn counter_pool(&self) -> &PgPool {
-        &self.relaxed
-    }
-}
-
-impl_stores!(PgStore);
-impl_oauth_stores!(PgStore);
-impl_mail_stores!(PgStore);
-impl_protection_stores!(PgStore);
-impl_risk_stores!(PgStore);
+use crate::storage::{Backend, Store};
 
 /// Connects to and migrates the PostgreSQL database at `url`.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
@@ -65,8 +39,9 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreErro
         })
         .connect(url)
         .await?;
-    Ok(Store::from_backend(
-        PgStore { pool, relaxed },
+    // The relaxed pool serves only the sign-in counters (see `Backend::Postgres`).
+    Ok(Store::new(
+        Backend::Postgres { pool, relaxed },
         AnySessionStore::Postgres(sessions),
     ))
 }
@@ -123,75 +98,4 @@ pub async fn drop_database(base_url: &str, name: &str) -> Result<(), StoreError>
         .await?;
     pool.close().await;
     Ok(())
-}
-
-impl PgStore {
-    /// See `FailureStore::find_and_count`: one statement. The account lookup, the choice of
-    /// the counter row (the same as `SignInKeys::pick`), the counting upsert and the read of
-    /// the account-wide lock, on the relaxed pool like every counter write.
-    pub(crate) async fn find_and_count_impl(
-        &self,
-        keys: &crate::storage::protection::SignInKeys<'_>,
-    ) -> Result<crate::storage::protection::SignInCount, StoreError> {
-        use sqlx::{FromRow as _, Row as _};
-        const SQL: &str = "with a as (select id, email, password_hash, is_admin, created_at, updated_at, session_epoch \
-                from account where email = $1::text), \
-             k as (select coalesce((select 'user:' || id from a), $2::text) as account_key, \
-                case when (select id from a) = $3::text then $4::text else $5::text end as source), \
-             c as (insert into login_failure (account_key, source, failures, window_start, blocked_until, blocks, updated_at, created_at, prefix) \
-                select account_key, source, 1, $6::bigint, null, 0, $6::bigint, $6::bigint, $8::text from k \
-                on conflict (account_key, source) do update set \
-                prefix = $8::text, \
-                failures = case when login_failure.window_start < $7::bigint then 1 else login_failure.failures + 1 end, \
-                window_start = case when login_failure.window_start < $7::bigint then $6::bigint else login_failure.window_start end, \
-                updated_at = $6::bigint \
-                returning account_key, source, failures, blocked_until, blocks) \
-             select c.account_key, c.source, c.failures, c.blocked_until, c.blocks, \
-                (select l.blocked_until from login_failure l where l.account_key = c.account_key and l.source = '*') \
-                as account_locked_until, \
-                a.id, a.email, a.password_hash, a.is_admin, a.created_at, a.updated_at, a.session_epoch \
-             from c left join a on true";
-        let (device_user, device_key) = keys.device.unzip();
-        let row = sqlx::query(SQL)
-            .bind(keys.email)
-            .bind(keys.unknown_account)
-            .bind(device_user)
-            .bind(device_key)
-            .bind(keys.net)
-            .bind(keys.now)
-            .bind(keys.window_cutoff)
-            .bind(keys.prefix)
-            .fetch_one(&self.relaxed)
-            .await?;
-        let account = match row.try_get::<Option<String>, _>("id")? {
-            Some(_) => Some(crate::storage::AccountRecord::from_row(&row)?),
-            None => None,
-        };
-        Ok(crate::storage::protection::SignInCount {
-            account,
-            account_key: row.try_get("account_key")?,
-            source: row.try_get("source")?,
-            state: crate::storage::protection::FailureState::from_row(&row)?,
-        })
-    }
-
-    /// See `FailureStore::clear_with_event`; engine-specific, so it lives here.
-    pub(crate) async fn clear_with_event_impl(
-        &self,
-        account: &str,
-        source: &str,
-        event: &crate::events::AuthEvent,
-    ) -> Result<(), StoreError> {
-        let risk = crate::storage::common::risk_json(event)?;
-        let sql = format!(
-            "with cleared as (delete from login_failure where account_key = $14 and source = $15) {}",
-            crate::storage::common::INSERT_EVENT
-        );
-        crate::storage::common::bind_event!(sqlx::query(&sql), event, risk)
-            .bind(account)
-            .bind(source)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
 }

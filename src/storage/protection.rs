@@ -1,11 +1,34 @@
-//! Storage for the attack protection: failure counters per (account, source) with their blocks,
-//! and server-side secrets (the device-cookie key). Counters are changed only by single atomic
-//! statements, so any number of instances and parallel requests see one consistent count.
+//! Storage for the attack protection: failure counters per (account key, source key) with their
+//! blocks, and server-side secrets (the device-cookie key). Counters are changed only by single
+//! atomic statements, so any number of instances and parallel requests see one consistent count.
+//!
+//! The key prefixes below are the one spelling of the counter keys: the SQL binds them as
+//! parameters, and the Rust that encodes keys uses the same constants. The two statements every
+//! sign-in makes here differ by engine; they sit side by side in `signin.rs`, with the one rule
+//! that picks the counter row an attempt counts against.
 
 use async_trait::async_trait;
 
-use crate::storage::AccountRecord;
+use crate::events::AuthEvent;
 use crate::storage::error::StoreError;
+use crate::storage::{AccountRecord, Backend, on_pool};
+
+/// The sign-in's two statements, each engine's next to its twin.
+mod signin;
+
+/// Account key of a known account: `user:<account id>`.
+pub const ACCOUNT_KEY_PREFIX: &str = "user:";
+/// Account key of a typed sign-in name that matches no account: `name:<name key>`.
+pub const NAME_KEY_PREFIX: &str = "name:";
+/// Account key of a form gate (register, forgot password): `form:<form>`. Its rows count form
+/// submissions, not sign-ins, so the risk engine's velocity reads leave them out.
+pub const FORM_KEY_PREFIX: &str = "form:";
+/// Source key of a browser with a valid device cookie for the account: `device:<device id>`.
+pub const DEVICE_SOURCE_PREFIX: &str = "device:";
+/// Source key of anything else, by network: `net:<address or /64>`.
+pub const NET_SOURCE_PREFIX: &str = "net:";
+/// The source of an account's account-wide row (the lock against distributed guessing).
+pub const ALL_SOURCES: &str = "*";
 
 /// One counter row after an update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
@@ -21,7 +44,9 @@ pub struct FailureState {
     pub account_locked_until: Option<i64>,
 }
 
-/// What the sign-in lookup needs to pick the counter row before it knows the account.
+/// What the sign-in lookup needs to pick the counter row before it knows the account. The row
+/// is (`ACCOUNT_KEY_PREFIX` + the account's id, or `unknown_account` when no account matches;
+/// the device's source key when `device` names the matched account, else `net`).
 #[derive(Debug, Clone, Copy)]
 pub struct SignInKeys<'a> {
     /// The normalised email to look up (`None`: not an email, no account can match).
@@ -41,22 +66,6 @@ pub struct SignInKeys<'a> {
     pub window_cutoff: i64,
 }
 
-impl SignInKeys<'_> {
-    /// The (account key, source key) of the row to count, once the account is known; the
-    /// PostgreSQL statement makes the same choice in SQL.
-    pub fn pick(&self, account: Option<&AccountRecord>) -> (String, String) {
-        let account_key = account.map_or_else(
-            || self.unknown_account.to_owned(),
-            |a| format!("user:{}", a.id),
-        );
-        let source = match (self.device, account) {
-            (Some((user, device)), Some(a)) if user == a.id => device,
-            _ => self.net,
-        };
-        (account_key, source.to_owned())
-    }
-}
-
 /// The account a sign-in names and its counted attempt.
 #[derive(Debug, Clone)]
 pub struct SignInCount {
@@ -73,8 +82,9 @@ pub struct SignInCount {
 /// Failure counters.
 #[async_trait]
 pub trait FailureStore: Send + Sync {
-    /// Counts one attempt for (account, source) and returns the new state (`prefix`, when given, is kept on the row); a window that started
-    /// before `window_cutoff` restarts at 1. One statement: concurrent callers serialise.
+    /// Counts one attempt for (account, source) and returns the new state (`prefix`, when
+    /// given, is kept on the row); a window that started before `window_cutoff` restarts at 1.
+    /// One statement: concurrent callers serialise.
     async fn count_attempt(
         &self,
         account: &str,
@@ -84,7 +94,7 @@ pub trait FailureStore: Send + Sync {
         window_cutoff: i64,
     ) -> Result<FailureState, StoreError>;
     /// The sign-in lookup: finds the account for `keys.email` and counts the attempt on the
-    /// row `SignInKeys::pick` names (PostgreSQL: one statement, so the protection adds no round
+    /// row `SignInKeys` describes (PostgreSQL: one statement, so the protection adds no round
     /// trip to the account lookup every sign-in makes anyway; SQLite: two in-process statements).
     async fn find_and_count(&self, keys: &SignInKeys<'_>) -> Result<SignInCount, StoreError>;
     /// Blocks the pair until `until` and counts the block.
@@ -98,7 +108,7 @@ pub trait FailureStore: Send + Sync {
         &self,
         account: &str,
         source: &str,
-        event: &crate::events::AuthEvent,
+        event: &AuthEvent,
     ) -> Result<(), StoreError>;
     /// The pair's state, if any.
     async fn find(&self, account: &str, source: &str) -> Result<Option<FailureState>, StoreError>;
@@ -106,4 +116,155 @@ pub trait FailureStore: Send + Sync {
     async fn clear_account(&self, account: &str) -> Result<u64, StoreError>;
     /// A server secret by name, creating it with `fresh` if absent (first writer wins).
     async fn secret(&self, name: &str, fresh: &str, now: i64) -> Result<String, StoreError>;
+}
+
+/// Counts an attempt (`insert … on conflict … returning` works on PostgreSQL and on SQLite ≥
+/// 3.35; the bundled one is 3.46) and reads the account-wide row's lock in the same statement.
+/// Binds: `$1` account key, `$2` source, `$3` now, `$4` window cutoff, `$5` prefix (kept when
+/// null), `$6` `ALL_SOURCES`.
+const COUNT_ATTEMPT: &str = "insert into login_failure (account_key, source, failures, \
+    window_start, blocked_until, blocks, updated_at, created_at, prefix) \
+    values ($1, $2, 1, $3, null, 0, $3, $3, $5) \
+    on conflict (account_key, source) do update set \
+    prefix = coalesce($5, login_failure.prefix), \
+    failures = case when login_failure.window_start < $4 then 1 else login_failure.failures + 1 end, \
+    window_start = case when login_failure.window_start < $4 then $3 else login_failure.window_start end, \
+    updated_at = $3 \
+    returning failures, blocked_until, blocks, \
+    (select l.blocked_until from login_failure l where l.account_key = $1 and l.source = $6) \
+    as account_locked_until";
+
+#[async_trait]
+impl FailureStore for Backend {
+    async fn count_attempt(
+        &self,
+        account: &str,
+        source: &str,
+        prefix: Option<&str>,
+        now: i64,
+        window_cutoff: i64,
+    ) -> Result<FailureState, StoreError> {
+        Ok(on_pool!(self.counter_pool(), |p| sqlx::query_as(
+            COUNT_ATTEMPT
+        )
+        .bind(account)
+        .bind(source)
+        .bind(now)
+        .bind(window_cutoff)
+        .bind(prefix)
+        .bind(ALL_SOURCES)
+        .fetch_one(p)
+        .await?))
+    }
+
+    async fn find_and_count(&self, keys: &SignInKeys<'_>) -> Result<SignInCount, StoreError> {
+        signin::find_and_count(self, keys).await
+    }
+
+    async fn block(&self, account: &str, source: &str, until: i64) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| {
+            sqlx::query(
+                "update login_failure set blocked_until = $3, blocks = blocks + 1, failures = 0 \
+                 where account_key = $1 and source = $2",
+            )
+            .bind(account)
+            .bind(source)
+            .bind(until)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    async fn uncount(&self, account: &str, source: &str) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| {
+            sqlx::query(
+                "update login_failure set failures = failures - 1 \
+                 where account_key = $1 and source = $2 and failures > 0",
+            )
+            .bind(account)
+            .bind(source)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    async fn clear_with_event(
+        &self,
+        account: &str,
+        source: &str,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError> {
+        signin::clear_with_event(self, account, source, event).await
+    }
+
+    async fn find(&self, account: &str, source: &str) -> Result<Option<FailureState>, StoreError> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(
+            "select failures, blocked_until, blocks, null as account_locked_until \
+             from login_failure where account_key = $1 and source = $2",
+        )
+        .bind(account)
+        .bind(source)
+        .fetch_optional(p)
+        .await?))
+    }
+
+    async fn clear_account(&self, account: &str) -> Result<u64, StoreError> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query(
+            "delete from login_failure where account_key = $1"
+        )
+        .bind(account)
+        .execute(p)
+        .await?
+        .rows_affected()))
+    }
+
+    async fn secret(&self, name: &str, fresh: &str, now: i64) -> Result<String, StoreError> {
+        Ok(on_pool!(self.pool(), |p| {
+            sqlx::query(
+                "insert into server_secret (name, value, created_at) values ($1, $2, $3) \
+                 on conflict (name) do nothing",
+            )
+            .bind(name)
+            .bind(fresh)
+            .bind(now)
+            .execute(p)
+            .await?;
+            sqlx::query_scalar("select value from server_secret where name = $1")
+                .bind(name)
+                .fetch_one(p)
+                .await?
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_prefixes_are_literal_in_like_patterns_and_distinct() {
+        // The risk reads match `FORM_KEY_PREFIX` with `like '<prefix>%'`: a `%`, `_` or `\`
+        // in a prefix would widen the match.
+        let prefixes = [
+            ACCOUNT_KEY_PREFIX,
+            NAME_KEY_PREFIX,
+            FORM_KEY_PREFIX,
+            DEVICE_SOURCE_PREFIX,
+            NET_SOURCE_PREFIX,
+        ];
+        for p in prefixes {
+            assert!(!p.contains(['%', '_', '\\']), "{p}");
+            assert!(p.ends_with(':'), "{p}");
+        }
+        let accounts = [ACCOUNT_KEY_PREFIX, NAME_KEY_PREFIX, FORM_KEY_PREFIX];
+        for (i, a) in accounts.iter().enumerate() {
+            for b in accounts.iter().skip(i + 1) {
+                assert!(!a.starts_with(b) && !b.starts_with(a), "{a} {b}");
+            }
+        }
+        assert!(!ALL_SOURCES.starts_with(DEVICE_SOURCE_PREFIX));
+        assert!(!ALL_SOURCES.starts_with(NET_SOURCE_PREFIX));
+    }
 }

@@ -1,10 +1,16 @@
 //! Storage for the risk engine: the one read a scored sign-in makes (the user's profile and the
 //! velocity counters of its source, prefix and account, in one statement), profiles, versioned
-//! models, admin labels and the events training reads.
+//! models, admin labels and the events training reads. The SQL is one text for both engines;
+//! the counter keys it reads are told apart by the prefixes in `protection.rs`, bound as
+//! parameters.
 
 use async_trait::async_trait;
 
+use crate::events::AuthEvent;
 use crate::storage::error::StoreError;
+use crate::storage::events::{EVENT_COLUMNS, EventRow, ts_millis};
+use crate::storage::protection::{ALL_SOURCES, FORM_KEY_PREFIX};
+use crate::storage::{Backend, on_pool};
 
 /// What a scored sign-in reads, in one round trip. Counts cover rows of the current window and
 /// include the attempt being scored (it is counted before it is scored).
@@ -71,5 +77,171 @@ pub trait RiskStore: Send + Sync {
         &self,
         since: time::OffsetDateTime,
         limit: i64,
-    ) -> Result<Vec<crate::events::AuthEvent>, StoreError>;
+    ) -> Result<Vec<AuthEvent>, StoreError>;
+}
+
+/// The one read a scored sign-in makes. Binds: `$1` user id, `$2` account key, `$3` source,
+/// `$4` prefix, `$5` window cutoff, `$6` the pattern of the form gate's keys (they count
+/// registrations and resets, not sign-ins), `$7` the account-wide row's source.
+const HISTORY: &str = "select (select profile from risk_profile where user_id = $1) as profile, \
+    (select cast(coalesce(sum(failures), 0) as bigint) from login_failure \
+       where source = $3 and window_start >= $5 and account_key not like $6) as source_failures, \
+    (select count(*) from login_failure where source = $3 and failures > 0 \
+       and window_start >= $5 and account_key not like $6) as source_accounts, \
+    (select count(distinct account_key) from login_failure where prefix = $4 and failures > 0 \
+       and window_start >= $5 and account_key not like $6) as prefix_accounts, \
+    (select count(*) from login_failure where account_key = $2 and source <> $7 \
+       and failures > 0 and window_start >= $5) as account_sources";
+
+/// The kinds of event training reads (sign-in outcomes and "wasn't you?" reports).
+const TRAINING_KINDS: &str = "kind in ('login_succeeded', 'login_failed', 'login_challenged', \
+    'login_blocked', 'session_revoked')";
+
+#[async_trait]
+impl RiskStore for Backend {
+    async fn history(
+        &self,
+        user_id: Option<&str>,
+        account_key: &str,
+        source: &str,
+        prefix: &str,
+        window_cutoff: i64,
+    ) -> Result<RiskHistory, StoreError> {
+        let form_keys = format!("{FORM_KEY_PREFIX}%");
+        Ok(on_pool!(self.counter_pool(), |p| sqlx::query_as(HISTORY)
+            .bind(user_id)
+            .bind(account_key)
+            .bind(source)
+            .bind(prefix)
+            .bind(window_cutoff)
+            .bind(form_keys.as_str())
+            .bind(ALL_SOURCES)
+            .fetch_one(p)
+            .await?))
+    }
+
+    async fn save_profile(&self, user_id: &str, profile: &str, now: i64) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| {
+            sqlx::query(
+                "insert into risk_profile (user_id, profile, updated_at) values ($1, $2, $3) \
+                 on conflict (user_id) do update set \
+                 profile = excluded.profile, updated_at = excluded.updated_at",
+            )
+            .bind(user_id)
+            .bind(profile)
+            .bind(now)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    async fn profile(&self, user_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_scalar(
+            "select profile from risk_profile where user_id = $1"
+        )
+        .bind(user_id)
+        .fetch_optional(p)
+        .await?))
+    }
+
+    async fn all_profiles(&self) -> Result<Vec<String>, StoreError> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_scalar(
+            "select profile from risk_profile"
+        )
+        .fetch_all(p)
+        .await?))
+    }
+
+    async fn save_model(
+        &self,
+        model_for_version: &(dyn Fn(i64) -> String + Sync),
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        // Two trainers racing get distinct versions: the loser's insert conflicts and it
+        // retries with the next number.
+        for _ in 0..5 {
+            let saved: Option<i64> = on_pool!(self.pool(), |p| {
+                let next: i64 = sqlx::query_scalar(
+                    "select cast(coalesce(max(version), 0) + 1 as bigint) from risk_model",
+                )
+                .fetch_one(p)
+                .await?;
+                let done = sqlx::query(
+                    "insert into risk_model (version, model, created_at) values ($1, $2, $3) \
+                     on conflict (version) do nothing",
+                )
+                .bind(next)
+                .bind(model_for_version(next))
+                .bind(now)
+                .execute(p)
+                .await?
+                .rows_affected();
+                (done == 1).then_some(next)
+            });
+            if let Some(version) = saved {
+                return Ok(version);
+            }
+        }
+        Err(StoreError::Conflict {
+            constraint: "risk_model.version".into(),
+        })
+    }
+
+    async fn latest_version(&self) -> Result<Option<i64>, StoreError> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_scalar(
+            "select max(version) from risk_model"
+        )
+        .fetch_one(p)
+        .await?))
+    }
+
+    async fn latest_model(&self) -> Result<Option<ModelRow>, StoreError> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(
+            "select version, model, created_at from risk_model order by version desc limit 1",
+        )
+        .fetch_optional(p)
+        .await?))
+    }
+
+    async fn label(&self, event_id: &str, attack: bool, now: i64) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| {
+            sqlx::query(
+                "insert into risk_label (event_id, attack, created_at) values ($1, $2, $3) \
+                 on conflict (event_id) do update set \
+                 attack = excluded.attack, created_at = excluded.created_at",
+            )
+            .bind(event_id)
+            .bind(attack)
+            .bind(now)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    async fn labels(&self) -> Result<Vec<(String, bool)>, StoreError> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(
+            "select event_id, attack from risk_label"
+        )
+        .fetch_all(p)
+        .await?))
+    }
+
+    async fn training_events(
+        &self,
+        since: time::OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<AuthEvent>, StoreError> {
+        let sql = format!(
+            "select {EVENT_COLUMNS} from event where {TRAINING_KINDS} and ts >= $1 \
+             order by ts limit $2"
+        );
+        let rows: Vec<EventRow> = on_pool!(self.pool(), |p| sqlx::query_as(&sql)
+            .bind(ts_millis(since))
+            .bind(limit)
+            .fetch_all(p)
+            .await?);
+        rows.into_iter().map(AuthEvent::try_from).collect()
+    }
 }

@@ -19,8 +19,8 @@ use crate::domain::throttle::{Door, Throttle, ThrottleKey};
 use crate::events::decision::Decision;
 use crate::events::sink::EventSink;
 use crate::events::{AuthEvent, EventKind};
-use crate::storage::mail::ResetStore;
 use crate::storage::oauth::GrantStore;
+use crate::storage::resets::ResetStore;
 
 /// How long a reset link works.
 pub const RESET_TTL_SECS: i64 = 30 * 60;

@@ -1,8 +1,9 @@
 //! Counter keys: which failure-counter row an attempt counts on. A row is a `Pair` of an account
 //! side (`CounterKey`: `user:<id>`, `name:<typed name>`, `form:<form>`) and a source side
 //! (`Source`: `device:<id>`, `net:<network>`, or `*` for all sources at once). This file is the
-//! one encoder of that stored text; storage takes the keys as text (`encode` at the boundary) and
-//! its SQL can use the same prefixes through the public constants.
+//! one encoder of that stored text; storage takes the keys as text (`encode` at the boundary).
+//! The prefixes are storage's constants (`storage::protection`), which its SQL binds too: one
+//! spelling for the Rust encoder and the SQL.
 
 use std::net::IpAddr;
 
@@ -10,6 +11,7 @@ use crate::domain::accounts::model::Email;
 use crate::domain::signin::forms::Form;
 use crate::domain::throttle::net_of;
 use crate::events::AuthEvent;
+use crate::storage::protection;
 
 /// The account side of a counter row.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -25,11 +27,11 @@ pub enum CounterKey {
 
 impl CounterKey {
     /// Prefix of `User` keys.
-    pub const USER_PREFIX: &'static str = "user:";
+    pub const USER_PREFIX: &'static str = protection::ACCOUNT_KEY_PREFIX;
     /// Prefix of `Name` keys.
-    pub const NAME_PREFIX: &'static str = "name:";
+    pub const NAME_PREFIX: &'static str = protection::NAME_KEY_PREFIX;
     /// Prefix of `Form` keys.
-    pub const FORM_PREFIX: &'static str = "form:";
+    pub const FORM_PREFIX: &'static str = protection::FORM_KEY_PREFIX;
 
     /// The stored text.
     pub fn encode(&self) -> String {
@@ -65,11 +67,11 @@ pub enum Source {
 
 impl Source {
     /// Prefix of `Device` keys.
-    pub const DEVICE_PREFIX: &'static str = "device:";
+    pub const DEVICE_PREFIX: &'static str = protection::DEVICE_SOURCE_PREFIX;
     /// Prefix of `Net` keys.
-    pub const NET_PREFIX: &'static str = "net:";
+    pub const NET_PREFIX: &'static str = protection::NET_SOURCE_PREFIX;
     /// The whole key of `All`.
-    pub const ALL_SOURCES: &'static str = "*";
+    pub const ALL_SOURCES: &'static str = protection::ALL_SOURCES;
 
     /// The network source of a client address (an IPv6 address is cut to its /64).
     pub fn net(ip: IpAddr) -> Self {

@@ -1,0 +1,134 @@
+//! Accounts: the record, the `AccountStore` trait and its SQL, one text for both engines.
+//! A changed password or an "end every session" moves the account's session epoch on.
+
+use async_trait::async_trait;
+
+use crate::storage::error::StoreError;
+use crate::storage::{Backend, on_pool};
+
+/// An account as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AccountRecord {
+    /// UUID.
+    pub id: String,
+    /// Normalised email, unique.
+    pub email: String,
+    /// PHC argon2id hash.
+    pub password_hash: String,
+    /// Admin flag.
+    pub is_admin: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+    /// Sessions signed in under an older epoch are dead (moved on by a password change).
+    #[sqlx(default)]
+    pub session_epoch: i64,
+}
+
+/// Accounts.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Inserts a new account; `Conflict` if the email is taken.
+    async fn insert(&self, account: &AccountRecord) -> Result<(), StoreError>;
+    /// Finds by normalised email.
+    async fn find_by_email(&self, email: &str) -> Result<Option<AccountRecord>, StoreError>;
+    /// Finds by id.
+    async fn find_by_id(&self, id: &str) -> Result<Option<AccountRecord>, StoreError>;
+    /// Sets a new password hash and moves the session epoch on (ending every session).
+    async fn update_password(
+        &self,
+        id: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Moves the session epoch on without changing the password (ends every session).
+    async fn end_sessions(&self, id: &str, now: i64) -> Result<(), StoreError>;
+    /// The account's session epoch (sessions from an older epoch are dead).
+    async fn session_epoch(&self, id: &str) -> Result<Option<i64>, StoreError>;
+}
+
+/// The columns of `AccountRecord`, in order (the sign-in lookup in `protection.rs` names the
+/// same ones).
+const ACCOUNT_COLUMNS: &str =
+    "id, email, password_hash, is_admin, created_at, updated_at, session_epoch";
+
+const INSERT_ACCOUNT: &str = "insert into account \
+    (id, email, password_hash, is_admin, created_at, updated_at) \
+    values ($1, $2, $3, $4, $5, $6)";
+
+#[async_trait]
+impl AccountStore for Backend {
+    async fn insert(&self, a: &AccountRecord) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| {
+            sqlx::query(INSERT_ACCOUNT)
+                .bind(&a.id)
+                .bind(&a.email)
+                .bind(&a.password_hash)
+                .bind(a.is_admin)
+                .bind(a.created_at)
+                .bind(a.updated_at)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
+    async fn find_by_email(&self, email: &str) -> Result<Option<AccountRecord>, StoreError> {
+        let sql = format!("select {ACCOUNT_COLUMNS} from account where email = $1");
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(&sql)
+            .bind(email)
+            .fetch_optional(p)
+            .await?))
+    }
+
+    async fn find_by_id(&self, id: &str) -> Result<Option<AccountRecord>, StoreError> {
+        let sql = format!("select {ACCOUNT_COLUMNS} from account where id = $1");
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(p)
+            .await?))
+    }
+
+    async fn update_password(
+        &self,
+        id: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| {
+            sqlx::query(
+                "update account set password_hash = $2, updated_at = $3, \
+                 session_epoch = session_epoch + 1 where id = $1",
+            )
+            .bind(id)
+            .bind(password_hash)
+            .bind(now)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    async fn end_sessions(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| {
+            sqlx::query(
+            "update account set session_epoch = session_epoch + 1, updated_at = $2 where id = $1",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(p)
+        .await?;
+        });
+        Ok(())
+    }
+
+    async fn session_epoch(&self, id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_scalar(
+            "select session_epoch from account where id = $1"
+        )
+        .bind(id)
+        .fetch_optional(p)
+        .await?))
+    }
+}

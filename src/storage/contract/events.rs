@@ -1,0 +1,117 @@
+//! Events: an exact round trip (risk JSON, millisecond times), newest first, every filter.
+
+use time::OffsetDateTime;
+
+use crate::domain::context::RequestContext;
+use crate::events::decision::Decision;
+use crate::events::{AuthEvent, EventFilter, EventKind, Risk};
+use crate::storage::Store;
+
+pub(super) async fn events_contract(store: &Store) {
+    let t0 = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+    let [first, second, third] = three_events(t0);
+    for e in [&first, &second, &third] {
+        store.events.insert(e).await.unwrap();
+    }
+    let all = store
+        .events
+        .list(&EventFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        all,
+        vec![third.clone(), second.clone(), first.clone()],
+        "newest first, exact round trip"
+    );
+    let by_user = store
+        .events
+        .list(&EventFilter {
+            user_id: Some("u1".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_user.len(), 2);
+    let by_kind = store
+        .events
+        .list(&EventFilter {
+            kind: Some(EventKind::LoginFailed),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_kind, vec![first.clone()]);
+    let by_ip = store
+        .events
+        .list(&EventFilter {
+            ip: Some("2001:db8::1".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_ip, vec![third.clone()]);
+    let since = store
+        .events
+        .list(&EventFilter {
+            since: Some(t0 + time::Duration::seconds(1)),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(since.len(), 2);
+    let limited = store
+        .events
+        .list(&EventFilter {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(limited, vec![third]);
+    let combined = store
+        .events
+        .list(&EventFilter {
+            kind: Some(EventKind::LoginSucceeded),
+            user_id: Some("u1".into()),
+            ip: Some("192.0.2.1".into()),
+            since: Some(t0),
+            limit: 5,
+        })
+        .await
+        .unwrap();
+    assert_eq!(combined, vec![second]);
+}
+
+/// A failure with a risk (JSON round trip), a success 1.5 s later (milliseconds kept) and a
+/// logout from another address a minute later.
+fn three_events(t0: OffsetDateTime) -> [AuthEvent; 3] {
+    let ctx = RequestContext::new("192.0.2.1".parse().unwrap(), "ua/1", "req-1".into());
+    let mut first = AuthEvent::new(EventKind::LoginFailed, &ctx, t0).username("x@example.com");
+    first.risk = Some(Risk {
+        score: 0.25,
+        reasons: vec!["new device".into()],
+        features: Some(vec![0.5, 1.0]),
+    });
+    let second = AuthEvent::new(
+        EventKind::LoginSucceeded,
+        &ctx,
+        t0 + time::Duration::milliseconds(1500),
+    )
+    .user("u1")
+    .decision(Decision::AllowKnownDevice);
+    let other_ip = RequestContext::new("2001:db8::1".parse().unwrap(), "ua/2", "req-2".into());
+    let third = AuthEvent::new(
+        EventKind::Logout,
+        &other_ip,
+        t0 + time::Duration::seconds(60),
+    )
+    .user("u1");
+    [first, second, third]
+}

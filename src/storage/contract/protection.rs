@@ -1,0 +1,217 @@
+//! Protection: counting, windows, blocks, the account-wide lock, the clear that rides on the
+//! success event, the sign-in lookup's choice of row (the same on both engines), secrets.
+
+use crate::storage::Store;
+
+use super::account;
+
+pub(super) async fn protection_contract(store: &Store) {
+    counting(store).await;
+    clearing(store).await;
+    sign_in_lookup(store).await;
+    secrets(store).await;
+}
+
+/// Counting, the account lock read in the same statement, windows, taking back.
+async fn counting(store: &Store) {
+    let f = &store.failures;
+    let a = f
+        .count_attempt("user:1", "net:192.0.2.1", None, 100, 0)
+        .await
+        .unwrap();
+    let b = f
+        .count_attempt("user:1", "net:192.0.2.1", None, 101, 0)
+        .await
+        .unwrap();
+    assert_eq!((a.failures, b.failures), (1, 2));
+    f.count_attempt("user:1", "*", None, 101, 0).await.unwrap();
+    f.block("user:1", "*", 500).await.unwrap();
+    let c = f
+        .count_attempt("user:1", "net:192.0.2.1", None, 102, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.account_locked_until,
+        Some(500),
+        "the account lock is read in the same statement"
+    );
+    // A window that started before the cutoff restarts at 1.
+    let d = f
+        .count_attempt("user:1", "net:192.0.2.1", None, 2000, 1000)
+        .await
+        .unwrap();
+    assert_eq!(d.failures, 1);
+    f.uncount("user:1", "net:192.0.2.1").await.unwrap();
+    assert_eq!(
+        f.find("user:1", "net:192.0.2.1")
+            .await
+            .unwrap()
+            .map(|s| s.failures),
+        Some(0)
+    );
+}
+
+/// A success clears its pair with its event, atomically; unlock clears the account.
+async fn clearing(store: &Store) {
+    let f = &store.failures;
+    // A success clears its pair and writes its event together; other pairs stay.
+    f.count_attempt("user:1", "net:192.0.2.9", None, 2001, 1000)
+        .await
+        .unwrap();
+    let ctx = crate::domain::context::RequestContext::new(
+        "192.0.2.9".parse().unwrap(),
+        "contract",
+        "r-clear".into(),
+    );
+    let ok = crate::events::AuthEvent::new(
+        crate::events::EventKind::LoginSucceeded,
+        &ctx,
+        time::OffsetDateTime::from_unix_timestamp(2001).unwrap(),
+    )
+    .user("1")
+    .decision(crate::events::decision::Decision::Allow);
+    f.clear_with_event("user:1", "net:192.0.2.9", &ok)
+        .await
+        .unwrap();
+    assert!(f.find("user:1", "net:192.0.2.9").await.unwrap().is_none());
+    assert!(f.find("user:1", "net:192.0.2.1").await.unwrap().is_some());
+    let stored = store
+        .events
+        .list(&crate::events::EventFilter {
+            user_id: Some("1".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(stored.iter().any(|e| e.id == ok.id), "the event is stored");
+    assert_eq!(
+        stored.iter().find(|e| e.id == ok.id),
+        Some(&ok),
+        "with its decision text and code"
+    );
+    // The same event id again fails (primary key): the clear is rolled back with it and the
+    // connection is usable afterwards.
+    f.count_attempt("user:1", "net:192.0.2.9", None, 2002, 1000)
+        .await
+        .unwrap();
+    assert!(
+        f.clear_with_event("user:1", "net:192.0.2.9", &ok)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        f.find("user:1", "net:192.0.2.9")
+            .await
+            .unwrap()
+            .map(|s| s.failures),
+        Some(1),
+        "nothing cleared when the event write failed"
+    );
+    for _ in 0..3 {
+        f.count_attempt("user:1", "net:192.0.2.8", None, 2003, 1000)
+            .await
+            .unwrap();
+    }
+    assert_eq!(f.clear_account("user:1").await.unwrap(), 4);
+}
+
+/// The sign-in lookup: the same counter row on both engines.
+async fn sign_in_lookup(store: &Store) {
+    let f = &store.failures;
+    // The sign-in lookup picks the same row on both engines (`counter_row!`).
+    store
+        .accounts
+        .insert(&account("gate@example.com"))
+        .await
+        .unwrap();
+    let id = store
+        .accounts
+        .find_by_email("gate@example.com")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let keys = |email, device| crate::storage::protection::SignInKeys {
+        email,
+        unknown_account: "name:nobody",
+        device,
+        net: "net:192.0.2.7",
+        prefix: "192.0.2.0/24",
+        now: 3000,
+        window_cutoff: 2000,
+    };
+    let known = f
+        .find_and_count(&keys(Some("gate@example.com"), None))
+        .await
+        .unwrap();
+    assert_eq!(
+        known.account.as_ref().map(|a| a.id.as_str()),
+        Some(id.as_str())
+    );
+    assert_eq!(
+        (
+            known.account_key.as_str(),
+            known.source.as_str(),
+            known.state.failures
+        ),
+        (format!("user:{id}").as_str(), "net:192.0.2.7", 1)
+    );
+    let again = f
+        .find_and_count(&keys(Some("gate@example.com"), None))
+        .await
+        .unwrap();
+    assert_eq!(again.state.failures, 2, "counted on the same row");
+    let device = f
+        .find_and_count(&keys(
+            Some("gate@example.com"),
+            Some((id.as_str(), "device:d1")),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        (device.source.as_str(), device.state.failures),
+        ("device:d1", 1)
+    );
+    let other = f
+        .find_and_count(&keys(
+            Some("gate@example.com"),
+            Some(("someone-else", "device:d2")),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        (other.source.as_str(), other.state.failures),
+        ("net:192.0.2.7", 3),
+        "another account's device cookie counts as the network"
+    );
+    f.count_attempt(&format!("user:{id}"), "*", None, 3000, 2000)
+        .await
+        .unwrap();
+    f.block(&format!("user:{id}"), "*", 9999).await.unwrap();
+    let locked = f
+        .find_and_count(&keys(Some("gate@example.com"), None))
+        .await
+        .unwrap();
+    assert_eq!(locked.state.account_locked_until, Some(9999));
+    for email in [Some("nobody@example.com"), None] {
+        let unknown = f.find_and_count(&keys(email, None)).await.unwrap();
+        assert!(unknown.account.is_none());
+        assert_eq!(
+            (unknown.account_key.as_str(), unknown.source.as_str()),
+            ("name:nobody", "net:192.0.2.7")
+        );
+    }
+}
+
+/// Server secrets: the first writer wins.
+async fn secrets(store: &Store) {
+    let f = &store.failures;
+    let s1 = f.secret("k", "first", 1).await.unwrap();
+    let s2 = f.secret("k", "second", 2).await.unwrap();
+    assert_eq!(
+        (s1.as_str(), s2.as_str()),
+        ("first", "first"),
+        "first writer wins"
+    );
+}

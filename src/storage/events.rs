@@ -1,0 +1,209 @@
+//! The auth event log: the `EventStore` trait, the stored row (`ts` in unix milliseconds,
+//! `risk` as JSON text) and its SQL, one text for both engines. Events have an internal `seq`
+//! that orders them (newest first).
+
+use async_trait::async_trait;
+use sqlx::query::Query;
+use sqlx::{Database, Encode, FromRow, Type};
+use time::OffsetDateTime;
+
+use crate::events::decision::Decision;
+use crate::events::{AuthEvent, EventFilter, EventKind, Risk};
+use crate::storage::error::StoreError;
+use crate::storage::mail::{INSERT_MAIL, MailRecord, bind_mail};
+use crate::storage::{Backend, on_pool};
+
+/// Auth events.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Appends an event.
+    async fn insert(&self, event: &AuthEvent) -> Result<(), StoreError>;
+    /// Appends an event and queues the mail it caused, in one transaction.
+    async fn insert_with_mail(
+        &self,
+        event: &AuthEvent,
+        mail: &MailRecord,
+    ) -> Result<(), StoreError>;
+    /// Lists events matching `filter`, newest first.
+    async fn list(&self, filter: &EventFilter) -> Result<Vec<AuthEvent>, StoreError>;
+}
+
+/// Appends an event (binds: see `bind_event`).
+pub(crate) const INSERT_EVENT: &str = "insert into event \
+    (id, ts, kind, ip, user_agent, user_id, username, client_id, risk, decision, request_id, created_at, decision_code) \
+    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+/// The columns of `EventRow`, in order.
+pub(crate) const EVENT_COLUMNS: &str = "id, ts, kind, ip, user_agent, user_id, username, client_id, risk, decision, request_id, \
+     decision_code";
+
+/// An event row as stored (`ts` in unix milliseconds, `risk` as JSON text).
+#[derive(Debug, FromRow)]
+pub(crate) struct EventRow {
+    pub id: String,
+    pub ts: i64,
+    pub kind: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub user_id: Option<String>,
+    pub username: Option<String>,
+    pub client_id: Option<String>,
+    pub risk: Option<String>,
+    pub decision: Option<String>,
+    pub request_id: Option<String>,
+    pub decision_code: Option<String>,
+}
+
+impl TryFrom<EventRow> for AuthEvent {
+    type Error = StoreError;
+
+    fn try_from(r: EventRow) -> Result<Self, StoreError> {
+        let kind = EventKind::parse(&r.kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("event kind {:?}", r.kind)))?;
+        let ts = OffsetDateTime::from_unix_timestamp_nanos(i128::from(r.ts) * 1_000_000)
+            .map_err(|e| StoreError::Corrupt(format!("event ts: {e}")))?;
+        let risk = match r.risk {
+            Some(json) => Some(
+                serde_json::from_str::<Risk>(&json)
+                    .map_err(|e| StoreError::Corrupt(format!("event risk: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            id: r.id,
+            ts,
+            kind,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            user_id: r.user_id,
+            username: r.username,
+            client_id: r.client_id,
+            risk,
+            decision_code: Decision::decode(
+                kind,
+                r.decision_code.as_deref(),
+                r.decision.as_deref(),
+            ),
+            decision: r.decision,
+            request_id: r.request_id,
+        })
+    }
+}
+
+/// The event's risk as stored JSON.
+pub(crate) fn risk_json(e: &AuthEvent) -> Result<Option<String>, StoreError> {
+    e.risk
+        .as_ref()
+        .map(|r| serde_json::to_string(r).map_err(|err| StoreError::Corrupt(err.to_string())))
+        .transpose()
+}
+
+/// Binds an event (with its risk JSON from `risk_json`) to `INSERT_EVENT`'s `$1`–`$13`, on
+/// either engine.
+pub(crate) fn bind_event<'q, DB>(
+    q: Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    e: &'q AuthEvent,
+    risk: Option<&'q str>,
+) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    DB: Database,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+{
+    let decision_code: Option<&'q str> = e.decision_code.map(Decision::code);
+    q.bind(e.id.as_str())
+        .bind(ts_millis(e.ts))
+        .bind(e.kind.as_str())
+        .bind(e.ip.as_deref())
+        .bind(e.user_agent.as_deref())
+        .bind(e.user_id.as_deref())
+        .bind(e.username.as_deref())
+        .bind(e.client_id.as_deref())
+        .bind(risk)
+        .bind(e.decision.as_deref())
+        .bind(e.request_id.as_deref())
+        .bind(e.ts.unix_timestamp())
+        .bind(decision_code)
+}
+
+/// Event time as stored: unix milliseconds.
+pub(crate) fn ts_millis(ts: OffsetDateTime) -> i64 {
+    i64::try_from(ts.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// Builds the filtered event listing; the filter binds follow in the order kind, user_id, ip,
+/// since, then the limit.
+fn list_events_sql(f: &EventFilter) -> String {
+    let mut sql = format!("select {EVENT_COLUMNS} from event where 1 = 1");
+    let mut n = 0;
+    let mut clause = |col: &str, op: &str| {
+        n += 1;
+        sql.push_str(&format!(" and {col} {op} ${n}"));
+    };
+    if f.kind.is_some() {
+        clause("kind", "=");
+    }
+    if f.user_id.is_some() {
+        clause("user_id", "=");
+    }
+    if f.ip.is_some() {
+        clause("ip", "=");
+    }
+    if f.since.is_some() {
+        clause("ts", ">=");
+    }
+    sql.push_str(&format!(" order by seq desc limit ${}", n + 1));
+    sql
+}
+
+#[async_trait]
+impl EventStore for Backend {
+    async fn insert(&self, e: &AuthEvent) -> Result<(), StoreError> {
+        let risk = risk_json(e)?;
+        on_pool!(self.pool(), |p| {
+            bind_event(sqlx::query(INSERT_EVENT), e, risk.as_deref())
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
+    async fn insert_with_mail(&self, e: &AuthEvent, m: &MailRecord) -> Result<(), StoreError> {
+        let risk = risk_json(e)?;
+        on_pool!(self.pool(), |p| {
+            let mut tx = p.begin().await?;
+            bind_event(sqlx::query(INSERT_EVENT), e, risk.as_deref())
+                .execute(&mut *tx)
+                .await?;
+            bind_mail(sqlx::query(INSERT_MAIL), m)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn list(&self, f: &EventFilter) -> Result<Vec<AuthEvent>, StoreError> {
+        let sql = list_events_sql(f);
+        let rows = on_pool!(self.pool(), |p| {
+            let mut q = sqlx::query_as::<_, EventRow>(&sql);
+            if let Some(k) = f.kind {
+                q = q.bind(k.as_str());
+            }
+            if let Some(u) = &f.user_id {
+                q = q.bind(u);
+            }
+            if let Some(ip) = &f.ip {
+                q = q.bind(ip);
+            }
+            if let Some(since) = f.since {
+                q = q.bind(ts_millis(since));
+            }
+            q.bind(i64::from(f.limit.clamp(1, 1000)))
+                .fetch_all(p)
+                .await?
+        });
+        rows.into_iter().map(AuthEvent::try_from).collect()
+    }
+}

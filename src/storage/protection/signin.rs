@@ -1,0 +1,189 @@
+//! The two statements every sign-in makes on the counters, each engine's next to its twin:
+//! the lookup that counts the attempt (`find_and_count`) and the clear that stores the success
+//! event (`clear_with_event`). The rule that picks the counter row an attempt counts against
+//! exists once, here, in `counter_row!`: PostgreSQL must apply it inside the statement that
+//! counts (one round trip, see docs/benchmarks.md), and SQLite runs the same SQL as a select.
+
+use sqlx::query::Query;
+use sqlx::{ColumnIndex, Database, Decode, Encode, FromRow, Row, Type};
+
+use crate::events::AuthEvent;
+use crate::storage::error::StoreError;
+use crate::storage::events::{INSERT_EVENT, bind_event, risk_json};
+use crate::storage::protection::{
+    ACCOUNT_KEY_PREFIX, ALL_SOURCES, FailureState, FailureStore, SignInCount, SignInKeys,
+};
+use crate::storage::{AccountRecord, Backend, PoolRef};
+
+/// The "which counter row" rule, the only place it is written: the account named by the email
+/// (`a`) and the row an attempt counts against (`k`): the account's key (`$6`, the
+/// `ACCOUNT_KEY_PREFIX`, followed by its id) or else `$2`, the unknown name's key; the device's
+/// source `$4` when the cookie's user `$3` is that account, else the network's `$5`. A macro
+/// only so that `concat!` can build both engines' statements from it at compile time.
+macro_rules! counter_row {
+    () => {
+        "with a as (select id, email, password_hash, is_admin, created_at, updated_at, \
+            session_epoch from account where email = cast($1 as text)), \
+         k as (select coalesce((select cast($6 as text) || id from a), cast($2 as text)) \
+            as account_key, \
+            case when (select id from a) = cast($3 as text) then cast($4 as text) \
+            else cast($5 as text) end as source)"
+    };
+}
+
+/// SQLite's sign-in lookup: the rule as a plain select (the count follows in-process).
+const PICK_ROW_SQLITE: &str = concat!(
+    counter_row!(),
+    " select k.account_key, k.source, a.id, a.email, a.password_hash, a.is_admin, \
+     a.created_at, a.updated_at, a.session_epoch from k left join a on true"
+);
+
+/// PostgreSQL's sign-in lookup, one statement: the rule, the counting upsert on the row it
+/// picked (as `COUNT_ATTEMPT`; `$7` now, `$8` window cutoff, `$9` prefix) and the read of the
+/// account-wide lock (`$10`, `ALL_SOURCES`).
+const PICK_AND_COUNT_POSTGRES: &str = concat!(
+    counter_row!(),
+    ", c as (insert into login_failure (account_key, source, failures, window_start, \
+        blocked_until, blocks, updated_at, created_at, prefix) \
+        select account_key, source, 1, $7::bigint, null, 0, $7::bigint, $7::bigint, $9::text \
+        from k \
+        on conflict (account_key, source) do update set \
+        prefix = $9::text, \
+        failures = case when login_failure.window_start < $8::bigint then 1 \
+            else login_failure.failures + 1 end, \
+        window_start = case when login_failure.window_start < $8::bigint then $7::bigint \
+            else login_failure.window_start end, \
+        updated_at = $7::bigint \
+        returning account_key, source, failures, blocked_until, blocks) \
+     select c.account_key, c.source, c.failures, c.blocked_until, c.blocks, \
+        (select l.blocked_until from login_failure l \
+            where l.account_key = c.account_key and l.source = $10::text) \
+        as account_locked_until, \
+        a.id, a.email, a.password_hash, a.is_admin, a.created_at, a.updated_at, a.session_epoch \
+     from c left join a on true"
+);
+
+/// Reads a sign-in lookup's row (either engine's): the counter row `counter_row!` picked and
+/// the account, when its columns are not null.
+fn picked<'r, R>(row: &'r R, state: FailureState) -> Result<SignInCount, sqlx::Error>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    AccountRecord: FromRow<'r, R>,
+{
+    let account = match row.try_get::<Option<String>, _>("id")? {
+        Some(_) => Some(AccountRecord::from_row(row)?),
+        None => None,
+    };
+    Ok(SignInCount {
+        account,
+        account_key: row.try_get("account_key")?,
+        source: row.try_get("source")?,
+        state,
+    })
+}
+
+/// Binds `counter_row!`'s `$1`–`$6`, on either engine.
+fn bind_counter_row<'q, DB>(
+    q: Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    keys: &SignInKeys<'q>,
+) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    DB: Database,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+{
+    let (device_user, device_key) = keys.device.unzip();
+    q.bind(keys.email)
+        .bind(keys.unknown_account)
+        .bind(device_user)
+        .bind(device_key)
+        .bind(keys.net)
+        .bind(ACCOUNT_KEY_PREFIX)
+}
+
+/// `FailureStore::find_and_count` on each engine.
+pub(super) async fn find_and_count(
+    db: &Backend,
+    keys: &SignInKeys<'_>,
+) -> Result<SignInCount, StoreError> {
+    match db.counter_pool() {
+        // The lookup, then the count: two statements, both in-process.
+        PoolRef::Sqlite(p) => {
+            let row = bind_counter_row(sqlx::query(PICK_ROW_SQLITE), keys)
+                .fetch_one(p)
+                .await?;
+            let account_key: String = row.try_get("account_key")?;
+            let source: String = row.try_get("source")?;
+            let state = db
+                .count_attempt(
+                    &account_key,
+                    &source,
+                    Some(keys.prefix),
+                    keys.now,
+                    keys.window_cutoff,
+                )
+                .await?;
+            Ok(picked(&row, state)?)
+        }
+        // One round trip, on the relaxed pool like every counter write.
+        PoolRef::Postgres(p) => {
+            let row = bind_counter_row(sqlx::query(PICK_AND_COUNT_POSTGRES), keys)
+                .bind(keys.now)
+                .bind(keys.window_cutoff)
+                .bind(keys.prefix)
+                .bind(ALL_SOURCES)
+                .fetch_one(p)
+                .await?;
+            Ok(picked(&row, FailureState::from_row(&row)?)?)
+        }
+    }
+}
+
+/// `FailureStore::clear_with_event` on each engine: the event's binds are `$1`–`$13`, the
+/// pair `$14` and `$15`. It runs on the main pool: the event must be durable.
+pub(super) async fn clear_with_event(
+    db: &Backend,
+    account: &str,
+    source: &str,
+    event: &AuthEvent,
+) -> Result<(), StoreError> {
+    let risk = risk_json(event)?;
+    match db.pool() {
+        // One message to the connection's worker thread and one commit: the statements run
+        // inside `begin … commit` in the same query string.
+        PoolRef::Sqlite(p) => {
+            let sql = format!(
+                "begin immediate; \
+                 delete from login_failure where account_key = $14 and source = $15; \
+                 {INSERT_EVENT}; commit"
+            );
+            let mut conn = p.acquire().await?;
+            let result = bind_event(sqlx::query(&sql), event, risk.as_deref())
+                .bind(account)
+                .bind(source)
+                .execute(&mut *conn)
+                .await;
+            if result.is_err() {
+                // A failed statement leaves the transaction open on this connection: end it
+                // before the connection goes back to the pool.
+                let _ = sqlx::query("rollback").execute(&mut *conn).await;
+            }
+            result?;
+        }
+        // A data-modifying CTE: the clear rides on the event's insert.
+        PoolRef::Postgres(p) => {
+            let sql = format!(
+                "with cleared as (delete from login_failure \
+                 where account_key = $14 and source = $15) {INSERT_EVENT}"
+            );
+            bind_event(sqlx::query(&sql), event, risk.as_deref())
+                .bind(account)
+                .bind(source)
+                .execute(p)
+                .await?;
+        }
+    }
+    Ok(())
+}

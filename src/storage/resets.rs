@@ -1,0 +1,92 @@
+//! Password-reset tokens, stored by SHA-256 only: the `ResetStore` trait and its SQL, one text
+//! for both engines. A token is spent by a conditional `update`, so it works exactly once.
+
+use async_trait::async_trait;
+
+use crate::storage::error::StoreError;
+use crate::storage::{Backend, on_pool};
+
+/// Password-reset tokens (stored by SHA-256).
+#[async_trait]
+pub trait ResetStore: Send + Sync {
+    /// Stores a token.
+    async fn insert_reset(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Spends a token atomically; the user id if it was unused and unexpired.
+    async fn consume_reset(&self, token_hash: &str, now: i64)
+    -> Result<Option<String>, StoreError>;
+    /// Whether a token is currently usable (for showing the form).
+    async fn is_reset_usable(&self, token_hash: &str, now: i64) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+impl ResetStore for Backend {
+    async fn insert_reset(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| {
+            sqlx::query(
+                "insert into password_reset (token_hash, user_id, expires_at, used_at, created_at) \
+                 values ($1, $2, $3, null, $4)",
+            )
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(expires_at)
+            .bind(now)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    async fn consume_reset(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(on_pool!(self.pool(), |p| {
+            let mut tx = p.begin().await?;
+            let won = sqlx::query(
+                "update password_reset set used_at = $2 \
+                 where token_hash = $1 and used_at is null and expires_at > $2",
+            )
+            .bind(token_hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            let user: Option<String> = if won {
+                sqlx::query_scalar("select user_id from password_reset where token_hash = $1")
+                    .bind(token_hash)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            } else {
+                None
+            };
+            tx.commit().await?;
+            user
+        }))
+    }
+
+    async fn is_reset_usable(&self, token_hash: &str, now: i64) -> Result<bool, StoreError> {
+        let row: Option<String> = on_pool!(self.pool(), |p| sqlx::query_scalar(
+            "select token_hash from password_reset \
+             where token_hash = $1 and used_at is null and expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(p)
+        .await?);
+        Ok(row.is_some())
+    }
+}
