@@ -185,17 +185,33 @@ async fn sign_in_lookup(store: &Store) {
         ("net:192.0.2.7", 3),
         "another account's device cookie counts as the network"
     );
+    sign_in_lookup_locked_and_unknown(store, &id).await;
+}
+
+/// The sign-in lookup, continued: an account lock is read with the count, and unknown names
+/// count on their own row.
+async fn sign_in_lookup_locked_and_unknown(store: &Store, id: &str) {
+    let f = &store.failures;
+    let keys = |email| crate::storage::protection::SignInKeys {
+        email,
+        unknown_account: "name:nobody",
+        device: None,
+        net: "net:192.0.2.7",
+        prefix: "192.0.2.0/24",
+        now: 3000,
+        window_cutoff: 2000,
+    };
     f.count_attempt(&format!("user:{id}"), "*", None, 3000, 2000)
         .await
         .unwrap();
     f.block(&format!("user:{id}"), "*", 9999).await.unwrap();
     let locked = f
-        .find_and_count(&keys(Some("gate@example.com"), None))
+        .find_and_count(&keys(Some("gate@example.com")))
         .await
         .unwrap();
     assert_eq!(locked.state.account_locked_until, Some(9999));
     for email in [Some("nobody@example.com"), None] {
-        let unknown = f.find_and_count(&keys(email, None)).await.unwrap();
+        let unknown = f.find_and_count(&keys(email)).await.unwrap();
         assert!(unknown.account.is_none());
         assert_eq!(
             (unknown.account_key.as_str(), unknown.source.as_str()),
