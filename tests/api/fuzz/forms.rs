@@ -16,7 +16,7 @@ use crate::helpers::{Page, TestClient, csrf_from, query_param, read};
 use crate::smtp::reset_link;
 
 #[derive(Debug, Clone)]
-enum Csrf {
+pub(super) enum Csrf {
     Valid,
     Missing,
     Garbage(String),
@@ -25,17 +25,17 @@ enum Csrf {
 }
 
 #[derive(Debug, Clone)]
-enum Body {
+pub(super) enum Body {
     Pairs(Vec<(String, String)>),
     Raw(Vec<u8>),
 }
 
 #[derive(Debug, Clone)]
-struct FormCase {
-    csrf: Csrf,
-    body: Body,
+pub(super) struct FormCase {
+    pub csrf: Csrf,
+    pub body: Body,
     /// `None`: `application/x-www-form-urlencoded`.
-    content_type: Option<&'static str>,
+    pub content_type: Option<&'static str>,
 }
 
 fn content_type() -> impl Strategy<Value = Option<&'static str>> {
@@ -59,7 +59,7 @@ fn content_type() -> impl Strategy<Value = Option<&'static str>> {
 /// A form for `fields`: mostly each field once (so the handler reads it), in any order, plus
 /// now and then a duplicate or an unknown key; or arbitrary bytes. A field named in `special`
 /// takes its values from that strategy instead of [`nasty`].
-fn form_case(
+pub(super) fn form_case(
     fields: &'static [&'static str],
     special: &[(&'static str, BoxedStrategy<String>)],
 ) -> impl Strategy<Value = FormCase> + use<> {
@@ -113,7 +113,7 @@ fn form_case(
 }
 
 /// The request body for `case`, given the session's real CSRF token.
-fn encode(case: &FormCase, token: &str) -> Vec<u8> {
+pub(super) fn encode(case: &FormCase, token: &str) -> Vec<u8> {
     let csrf: Vec<(String, String)> = match &case.csrf {
         Csrf::Valid => vec![("csrf_token".into(), token.into())],
         Csrf::Missing => vec![],

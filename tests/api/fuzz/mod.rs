@@ -23,6 +23,7 @@ mod authorize;
 mod forms;
 mod forwarded;
 mod jwt;
+mod misc;
 mod redirects;
 
 /// Cases per target unless `AUTHD_FUZZ_CASES` says otherwise.
