@@ -8,6 +8,7 @@ default 60) and Hypothesis' derandomized seed; no example database is kept betwe
 
 import json
 import os
+import re
 import socket
 import subprocess
 import tempfile
@@ -66,8 +67,9 @@ def server():
            # The admin client's token requests must not be throttled during the run.
            "AUTHD_RATE_TOKEN_PER_CLIENT": "100000"}
 
-    def cli(*args):
-        out = subprocess.run([BIN, *args], cwd=tmp, env=env, capture_output=True, text=True, check=True)
+    def cli(*args, stdin=None):
+        out = subprocess.run([BIN, *args], cwd=tmp, env=env, input=stdin, capture_output=True, text=True,
+                             check=True)
         return json.loads(out.stdout)
 
     admin = cli("client", "add", "st-admin", "--grant", "client_credentials", "--scope", "admin")
@@ -79,6 +81,17 @@ def server():
                 break
         except requests.ConnectionError:
             time.sleep(0.1)
+
+    # Events of several kinds (failed and successful sign-ins carry risk scores and features), so
+    # the events API answers with more than the token requests of this run.
+    cli("user", "add", "st@example.com", "--password-stdin", stdin="schemathesis passphrase\n")
+    browser = requests.Session()
+    for password in ["wrong one", "wrong two", "schemathesis passphrase"]:
+        form = browser.get(f"{base}/login")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        browser.post(f"{base}/login", data={"username": "st@example.com", "password": password, "csrf_token": csrf},
+                     allow_redirects=False)
+    requests.post(f"{base}/token", auth=("st-admin", "not the secret"), data={"grant_type": "client_credentials"})
 
     def token(client):
         r = requests.post(f"{base}/token", auth=(client["client_id"], client["client_secret"]),
