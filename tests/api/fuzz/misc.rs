@@ -293,3 +293,117 @@ fn fuzz_token_endpoint_bodies() {
         })
     });
 }
+
+/// A cookie value as a browser (or an attacker's script) can send it.
+fn cookie_text() -> impl Strategy<Value = String> + Clone {
+    prop_oneof![
+        3 => "[!#-+\\--:<-\\[\\]-~]{0,80}",
+        1 => "[ -~]{0,80}",
+        1 => (1usize..6_000).prop_map(|n| "A".repeat(n)),
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum Device {
+    Absent,
+    /// The owner's real device cookie with one character replaced.
+    Mutated(f64, char),
+    Real,
+    Text(String),
+}
+
+#[test]
+fn fuzz_cookies() {
+    let h = Harness::start(|_| {});
+    let user = h.block_on(h.app.user());
+    // The owner's real device cookie, from a first sign-in.
+    let device = h.block_on(async {
+        let cookies = sign_in(&h, &user.email, &user.password).await;
+        cookies
+            .split("; ")
+            .find_map(|c| c.strip_prefix("authd_device="))
+            .map(str::to_owned)
+            .unwrap_or_default()
+    });
+    let device_case = prop_oneof![
+        1 => Just(Device::Absent),
+        1 => Just(Device::Real),
+        2 => (0.0..1.0f64, proptest::char::range('!', '~')).prop_map(|(a, c)| Device::Mutated(a, c)),
+        2 => cookie_text().prop_map(Device::Text),
+    ];
+    let case = (
+        proptest::option::of(cookie_text()),
+        device_case,
+        proptest::collection::vec((cookie_text(), cookie_text()), 0..3),
+        proptest::bool::ANY,
+    );
+    h.run(
+        "misc/cookies",
+        case,
+        |h, (session, device_case, extra, right_password)| {
+            let device_value = match &device_case {
+                Device::Absent => None,
+                Device::Real => Some(device.clone()),
+                Device::Text(t) => Some(t.clone()),
+                Device::Mutated(at, c) => {
+                    let mut chars: Vec<char> = device.chars().collect();
+                    let i = ((chars.len() as f64) * at) as usize;
+                    if let Some(slot) = chars.get_mut(i) {
+                        *slot = *c;
+                    }
+                    Some(chars.into_iter().collect())
+                }
+            };
+            h.block_on(async {
+                let form = read(h.plain.get(h.app.url("/login")).send().await.unwrap()).await;
+                // The real session cookie, or a forged one in its place.
+                let mut cookie = match &session {
+                    None => cookies_of(&form),
+                    Some(s) => format!("authd_session={s}"),
+                };
+                if let Some(d) = &device_value {
+                    cookie.push_str(&format!("; authd_device={d}"));
+                }
+                for (k, v) in &extra {
+                    cookie.push_str(&format!("; {k}={v}"));
+                }
+                let Ok(cookie) = reqwest::header::HeaderValue::from_str(&cookie) else {
+                    return Ok(());
+                };
+                let password = if right_password {
+                    user.password.clone()
+                } else {
+                    "not the password".to_owned()
+                };
+                let req = h
+                    .plain
+                    .post(h.app.url("/login"))
+                    .header("cookie", cookie.clone())
+                    .form(&[
+                        ("username", user.email.as_str()),
+                        ("password", password.as_str()),
+                        ("csrf_token", &csrf_from(&form.body)),
+                    ]);
+                let Some(page) = send(req, 0).await? else {
+                    return Ok(());
+                };
+                check_redirect("/login", &page)?;
+                ensure(
+                    page.status != reqwest::StatusCode::SEE_OTHER || right_password,
+                    || "signed in with the wrong password".into(),
+                )?;
+                // A forged session cookie never reaches a signed-in page.
+                if session.is_some() {
+                    let req = h.plain.get(h.app.url("/account")).header("cookie", cookie);
+                    if let Some(page) = send(req, 0).await? {
+                        no_server_error("/account", &page)?;
+                        ensure(page.status != reqwest::StatusCode::OK, || {
+                            format!("forged session cookie {session:?} is signed in")
+                        })?;
+                    }
+                }
+                Ok(())
+            })
+        },
+    );
+}
