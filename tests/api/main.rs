@@ -15,6 +15,7 @@ mod captcha_providers;
 mod cli;
 mod config;
 mod events;
+mod fuzz;
 mod helpers;
 mod lockout;
 mod login;
