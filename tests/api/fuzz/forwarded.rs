@@ -73,7 +73,10 @@ fn sendable(values: &[Vec<u8>]) -> Vec<reqwest::header::HeaderValue> {
 fn fuzz_forwarded_for(target: &str, trusted: bool) {
     let h = Harness::start(|v| {
         if trusted {
-            v.insert("trusted_proxies".into(), TRUSTED.into());
+            v.trusted_proxies = TRUSTED
+                .split(',')
+                .map(|c| c.trim().parse().unwrap())
+                .collect();
         }
     });
     let peer = IpAddr::from([127, 0, 0, 1]);

@@ -8,6 +8,8 @@
 //! `AUTHD_FUZZ_CASES=5000 AUTHD_FUZZ_SEED=7 cargo test --test api fuzz`.
 
 use std::collections::BTreeMap;
+
+use authd::config::{CaptchaKind, Config};
 use std::future::Future;
 
 use proptest::prelude::{Strategy, any, prop_oneof};
@@ -54,7 +56,7 @@ pub struct Harness {
 
 impl Harness {
     /// Starts a server configured for fuzzing (see [`fuzz_config`]) plus `adjust`.
-    pub fn start(adjust: impl FnOnce(&mut BTreeMap<String, String>)) -> Self {
+    pub fn start(adjust: impl FnOnce(&mut Config)) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -172,24 +174,20 @@ pub fn truncate(s: &str) -> String {
 
 /// Limits and costs out of the way, so the inputs reach the parsers behind them rather than a
 /// 429 or a challenge; argon2 as cheap as the config allows (each case may hash once).
-fn fuzz_config(v: &mut BTreeMap<String, String>) {
-    for (k, val) in [
-        ("argon2_memory_kib", "64"),
-        ("argon2_iterations", "1"),
-        ("captcha", "test"),
-        ("captcha_test_answer", "fuzz-answer"),
-        ("challenge_after", "1000000"),
-        ("block_after", "1000000"),
-        ("lock_after", "1000000"),
-        ("rate_login_per_ip", "1000000"),
-        ("rate_login_per_account", "1000000"),
-        ("rate_register_per_ip", "1000000"),
-        ("rate_token_per_client", "1000000"),
-        ("risk_challenge_at", "1"),
-        ("risk_block_at", "1"),
-    ] {
-        v.insert(k.into(), val.into());
-    }
+fn fuzz_config(c: &mut Config) {
+    c.hash_params.memory_kib = 64;
+    c.hash_params.iterations = 1;
+    c.captcha = CaptchaKind::Test;
+    c.captcha_test_answer = Some("fuzz-answer".into());
+    c.protection.challenge_after = 1_000_000;
+    c.protection.block_after = 1_000_000;
+    c.protection.lock_after = 1_000_000;
+    c.rate_limits.login_per_ip = 1_000_000;
+    c.rate_limits.login_per_account = 1_000_000;
+    c.rate_limits.register_per_ip = 1_000_000;
+    c.rate_limits.token_per_client = 1_000_000;
+    c.risk.challenge_at = 1.0;
+    c.risk.block_at = 1.0;
 }
 
 /// The `Location` header as the browser reads it (raw UTF-8 included).
