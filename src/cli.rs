@@ -11,10 +11,11 @@ use serde_json::json;
 
 use crate::app::{Application, Deps, build_state, shutdown_signal};
 use crate::config::Config;
+use crate::domain::accounts::error::AccountError;
 use crate::domain::accounts::service::Origin;
 use crate::domain::clients::NewClient;
 use crate::domain::clock::{OsRandom, Random};
-use crate::domain::error::DomainError;
+use crate::domain::oauth::error::ClientError;
 use crate::domain::signin::unlock::UnlockedBy;
 
 /// authd: a secure, drop-in identity service.
@@ -289,7 +290,7 @@ async fn client_add(config: Config, spec: NewClient) -> anyhow::Result<()> {
     let (state, _store) = build_state(config, Deps::default()).await?;
     let (client, secret) = match state.oauth.clients().create(spec).await {
         Ok(v) => v,
-        Err(DomainError::InvalidInput(msg)) => bail!("{msg}"),
+        Err(ClientError::Invalid(msg)) => bail!("{msg}"),
         Err(e) => return Err(e.into()),
     };
     match secret {
@@ -326,8 +327,8 @@ async fn user_add(
         .await
     {
         Ok(a) => a,
-        Err(DomainError::EmailTaken) => bail!("an account with that email already exists"),
-        Err(DomainError::InvalidInput(msg)) => bail!("{msg}"),
+        Err(AccountError::EmailTaken) => bail!("an account with that email already exists"),
+        Err(AccountError::InvalidInput(msg)) => bail!("{msg}"),
         Err(e) => return Err(e.into()),
     };
     let out = if generated {

@@ -9,9 +9,9 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::domain::accounts::service::AccountService;
 use crate::domain::clock::Clock;
-use crate::domain::error::DomainError;
+use crate::domain::error::unexpected_from;
 use crate::domain::risk::service::RiskService;
-use crate::domain::risk::training::{TrainReport, train_and_store};
+use crate::domain::risk::training::{TrainReport, TrainingError, train_and_store};
 use crate::events::sink::EventSink;
 use crate::events::{AuthEvent, EventFilter, EventKind};
 use crate::storage::risk::RiskStore;
@@ -20,6 +20,32 @@ use crate::storage::risk::RiskStore;
 const MAX_FILTER_LEN: usize = 320;
 /// Longest event id accepted when labelling.
 const MAX_EVENT_ID_LEN: usize = 64;
+
+/// Everything an admin API call can answer besides success (the bearer check in front of it
+/// answers `BearerError`).
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// A filter or a label is malformed; the message is safe to send.
+    #[error("invalid input: {0}")]
+    InvalidInput(&'static str),
+    /// Training found too few labelled attacks or legitimate sign-ins.
+    #[error("not enough labelled events to train on")]
+    NotEnoughLabels,
+    /// An infrastructure failure (database, thread), or the fit itself failed.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+unexpected_from!(AdminError);
+
+impl From<TrainingError> for AdminError {
+    fn from(e: TrainingError) -> Self {
+        match e {
+            TrainingError::NotEnoughLabels => Self::NotEnoughLabels,
+            TrainingError::Unexpected(e) => Self::Unexpected(e),
+        }
+    }
+}
 
 /// Event-log filters as the operator typed them (all optional; empty means absent).
 #[derive(Debug, Clone, Default)]
@@ -50,17 +76,17 @@ fn present(v: Option<&str>) -> Option<&str> {
 impl EventQuery {
     /// The filter, with the user still to resolve. Filters reach SQL as bound values; control
     /// characters (PostgreSQL text has no NUL) and oversized values are malformed.
-    fn parse(self) -> Result<(EventFilter, Option<UserRef>), DomainError> {
+    fn parse(self) -> Result<(EventFilter, Option<UserRef>), AdminError> {
         let kind = match present(self.kind.as_deref()) {
             Some(k) => {
-                Some(EventKind::parse(k).ok_or(DomainError::InvalidInput("unknown event kind"))?)
+                Some(EventKind::parse(k).ok_or(AdminError::InvalidInput("unknown event kind"))?)
             }
             None => None,
         };
         let since = match present(self.since.as_deref()) {
             Some(s) => Some(
                 OffsetDateTime::parse(s, &Rfc3339)
-                    .map_err(|_| DomainError::InvalidInput("since must be RFC 3339"))?,
+                    .map_err(|_| AdminError::InvalidInput("since must be RFC 3339"))?,
             ),
             None => None,
         };
@@ -68,7 +94,7 @@ impl EventQuery {
             v.is_some_and(|v| v.len() > MAX_FILTER_LEN || v.chars().any(char::is_control))
         };
         if bad(self.user.as_deref()) || bad(self.ip.as_deref()) {
-            return Err(DomainError::InvalidInput(
+            return Err(AdminError::InvalidInput(
                 "user and ip must be printable and short",
             ));
         }
@@ -130,7 +156,7 @@ impl AdminService {
 
     /// Auth events matching `query`, newest first. A `user` given as an email is looked up;
     /// an unknown email matches nothing, not everything.
-    pub async fn search_events(&self, query: EventQuery) -> Result<Vec<AuthEvent>, DomainError> {
+    pub async fn search_events(&self, query: EventQuery) -> Result<Vec<AuthEvent>, AdminError> {
         let (mut filter, user) = query.parse()?;
         filter.user_id = match user {
             Some(UserRef::Email(email)) => Some(
@@ -147,10 +173,10 @@ impl AdminService {
 
     /// Labels the event `event_id` as an attack or legitimate (a later label replaces it);
     /// returns the id as stored (trimmed).
-    pub async fn label_event(&self, event_id: &str, attack: bool) -> Result<String, DomainError> {
+    pub async fn label_event(&self, event_id: &str, attack: bool) -> Result<String, AdminError> {
         let id = event_id.trim();
         if id.is_empty() || id.len() > MAX_EVENT_ID_LEN || id.chars().any(char::is_control) {
-            return Err(DomainError::InvalidInput("event_id is not an event id"));
+            return Err(AdminError::InvalidInput("event_id is not an event id"));
         }
         let now = self.clock.now().unix_timestamp();
         self.risk_store.label(id, attack, now).await?;
@@ -159,7 +185,7 @@ impl AdminService {
 
     /// Fits and stores a new model version now, and loads it on this instance (the others
     /// pick it up within 30 s).
-    pub async fn train(&self) -> Result<TrainReport, DomainError> {
+    pub async fn train(&self) -> Result<TrainReport, AdminError> {
         let report =
             train_and_store(&self.risk_store, &self.clock, self.training_window, &|_| {}).await?;
         self.risk.reload().await?;
@@ -179,7 +205,7 @@ mod tests {
 
     fn refused(q: EventQuery) -> &'static str {
         match q.parse() {
-            Err(DomainError::InvalidInput(m)) => m,
+            Err(AdminError::InvalidInput(m)) => m,
             other => panic!("not refused: {other:?}"),
         }
     }

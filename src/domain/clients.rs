@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::domain::clock::{Clock, Random};
-use crate::domain::error::{DomainError, OAuthCode, oauth};
+use crate::domain::error::Unexpected;
+use crate::domain::oauth::error::{ClientError, OAuthCode, OAuthError};
 use crate::storage::error::StoreError;
 use crate::storage::oauth::{ClientRecord, ClientStore};
 
@@ -56,19 +57,25 @@ impl Client {
 }
 
 /// A space-separated scope string, parsed (RFC 6749 §3.3).
-pub fn parse_scope(raw: &str) -> Result<BTreeSet<String>, DomainError> {
+pub fn parse_scope(raw: &str) -> Result<BTreeSet<String>, OAuthError> {
     let mut out = BTreeSet::new();
     for s in raw.split(' ').filter(|s| !s.is_empty()) {
         let ok = s.len() <= 64
             && s.bytes()
                 .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
         if !ok {
-            return Err(oauth(OAuthCode::InvalidScope, "malformed scope"));
+            return Err(OAuthError::protocol(
+                OAuthCode::InvalidScope,
+                "malformed scope",
+            ));
         }
         out.insert(s.to_owned());
     }
     if out.len() > 32 {
-        return Err(oauth(OAuthCode::InvalidScope, "too many scopes"));
+        return Err(OAuthError::protocol(
+            OAuthCode::InvalidScope,
+            "too many scopes",
+        ));
     }
     Ok(out)
 }
@@ -188,7 +195,7 @@ impl ClientService {
     }
 
     /// Registers a client; returns it and, for confidential clients, the secret (shown once).
-    pub async fn create(&self, spec: NewClient) -> Result<(Client, Option<String>), DomainError> {
+    pub async fn create(&self, spec: NewClient) -> Result<(Client, Option<String>), ClientError> {
         let id_ok = !spec.id.is_empty()
             && spec.id.len() <= 128
             && spec
@@ -196,7 +203,7 @@ impl ClientService {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
         if !id_ok {
-            return Err(DomainError::InvalidInput(
+            return Err(ClientError::Invalid(
                 "client ids use letters, digits and -._~ only",
             ));
         }
@@ -205,7 +212,7 @@ impl ClientService {
             .iter()
             .chain(&spec.post_logout_redirect_uris)
         {
-            validate_redirect_uri(uri).map_err(DomainError::InvalidInput)?;
+            validate_redirect_uri(uri).map_err(ClientError::Invalid)?;
         }
         let grants: BTreeSet<String> = if spec.grants.is_empty() {
             ["authorization_code".to_owned()].into()
@@ -213,19 +220,19 @@ impl ClientService {
             spec.grants.iter().cloned().collect()
         };
         if let Some(bad) = grants.iter().find(|g| !GRANTS.contains(&g.as_str())) {
-            return Err(DomainError::InvalidInput(if bad.is_empty() {
+            return Err(ClientError::Invalid(if bad.is_empty() {
                 "empty grant"
             } else {
                 "unknown grant type"
             }));
         }
         if spec.is_public && grants.contains("client_credentials") {
-            return Err(DomainError::InvalidInput(
+            return Err(ClientError::Invalid(
                 "a public client cannot use client_credentials",
             ));
         }
         if grants.contains("authorization_code") && spec.redirect_uris.is_empty() {
-            return Err(DomainError::InvalidInput(
+            return Err(ClientError::Invalid(
                 "authorization_code needs at least one --redirect-uri",
             ));
         }
@@ -233,10 +240,10 @@ impl ClientService {
             ["openid", "profile", "email"].map(str::to_owned).into()
         } else {
             parse_scope(&spec.scopes.join(" "))
-                .map_err(|_| DomainError::InvalidInput("malformed scope"))?
+                .map_err(|_| ClientError::Invalid("malformed scope"))?
         };
         if spec.is_public && scopes.contains("admin") {
-            return Err(DomainError::InvalidInput(
+            return Err(ClientError::Invalid(
                 "the admin scope needs a confidential client",
             ));
         }
@@ -256,9 +263,7 @@ impl ClientService {
         match self.store.insert(&record).await {
             Ok(()) => {}
             Err(StoreError::Conflict { .. }) => {
-                return Err(DomainError::InvalidInput(
-                    "a client with that id already exists",
-                ));
+                return Err(ClientError::Invalid("a client with that id already exists"));
             }
             Err(e) => return Err(e.into()),
         }
@@ -266,7 +271,7 @@ impl ClientService {
     }
 
     /// Finds a client by id.
-    pub async fn find(&self, id: &str) -> Result<Option<Client>, DomainError> {
+    pub async fn find(&self, id: &str) -> Result<Option<Client>, Unexpected> {
         // Typed input reaches SQL: no control characters (PostgreSQL text cannot hold NUL).
         if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
             return Ok(None);
@@ -280,8 +285,9 @@ impl ClientService {
 
     /// Authenticates a client (RFC 6749 §2.3): a confidential client must present its secret;
     /// a public client must present none. Any failure is `invalid_client`.
-    pub async fn authenticate(&self, creds: &ClientCredentials) -> Result<Client, DomainError> {
-        let invalid = || oauth(OAuthCode::InvalidClient, "client authentication failed");
+    pub async fn authenticate(&self, creds: &ClientCredentials) -> Result<Client, OAuthError> {
+        let invalid =
+            || OAuthError::protocol(OAuthCode::InvalidClient, "client authentication failed");
         let client = self.find(&creds.id).await?.ok_or_else(invalid)?;
         match (&client.secret_hash, &creds.secret) {
             (Some(stored), Some(given)) => {
@@ -297,10 +303,9 @@ impl ClientService {
     }
 }
 
-fn client_from(r: ClientRecord) -> Result<Client, DomainError> {
-    let list = |s: &str| -> Result<Vec<String>, DomainError> {
-        serde_json::from_str(s)
-            .map_err(|e| DomainError::Unexpected(anyhow::anyhow!("client {}: {e}", r.id)))
+fn client_from(r: ClientRecord) -> Result<Client, Unexpected> {
+    let list = |s: &str| -> Result<Vec<String>, Unexpected> {
+        serde_json::from_str(s).map_err(|e| Unexpected(anyhow::anyhow!("client {}: {e}", r.id)))
     };
     Ok(Client {
         redirect_uris: list(&r.redirect_uris)?,

@@ -1,105 +1,45 @@
-//! The domain layer's one error enum. Expected outcomes are named variants; anything else is
-//! `Unexpected` and becomes a generic 5xx at the HTTP edge.
+//! What the domain areas' error enums share. Each area has its own enum next to its code
+//! (`SignInError` in `signin/`, `AccountError` in `accounts/`, `OAuthError` and `BearerError` in
+//! `oauth/`, `AdminError` in `admin.rs`, …) with its expected outcomes as named variants and an
+//! `Unexpected(anyhow::Error)` for everything else. Kept here, because every area needs them:
+//!
+//! - `Unexpected`: the whole error of a call that has no expected outcome (a lookup, an event
+//!   write, the key ring, the risk engine's scoring, the outbox): the only answer besides
+//!   success is "the infrastructure broke". Every area's enum takes it into its own
+//!   `Unexpected`, so such a call can be used with `?` in any area.
+//! - `unexpected_from!`: writes that conversion, and the one from `StoreError`, for an enum.
 
-use crate::domain::tokens::rejection::TokenRejection;
 use crate::storage::error::StoreError;
 
-/// Everything a domain operation can answer besides success.
+/// An infrastructure failure (database, thread pool, template, crypto library): nothing a
+/// caller decides on. At the HTTP edge it becomes a generic 5xx; the cause chain is logged.
 #[derive(Debug, thiserror::Error)]
-pub enum DomainError {
-    /// Input that can never be valid; the message is safe to show to the user.
-    #[error("invalid input: {0}")]
-    InvalidInput(&'static str),
-    /// Wrong email or password (deliberately indistinguishable).
-    #[error("invalid credentials")]
-    InvalidCredentials,
-    /// The email is already registered. Pages must not reveal this to the public.
-    #[error("email already registered")]
-    EmailTaken,
-    /// Self-service registration is closed by configuration.
-    #[error("registration is closed")]
-    RegistrationClosed,
-    /// The password-hashing pool is saturated; try again shortly.
-    #[error("password hashing is saturated")]
-    Busy {
-        /// Seconds after which a retry is sensible.
-        retry_after: u64,
-    },
-    /// An OAuth protocol error (RFC 6749 §5.2 and friends); the description is safe to send.
-    #[error("oauth error {code:?}: {description}")]
-    OAuth {
-        /// The RFC error code.
-        code: OAuthCode,
-        /// A short, non-secret description.
-        description: &'static str,
-    },
-    /// A bearer token was refused; the reason is recorded in a `token_rejected` event.
-    #[error("invalid token: {0}")]
-    InvalidToken(TokenRejection),
-    /// The token is valid but lacks the scope the call needs.
-    #[error("insufficient scope")]
-    InsufficientScope,
-    /// The sign-in needs a passed challenge first (the form shows one).
-    #[error("challenge required")]
-    ChallengeRequired,
-    /// Too many requests from this source, for this account or for this client.
-    #[error("rate limited")]
-    RateLimited {
-        /// Seconds until a retry can pass.
-        retry_after: u64,
-    },
-    /// The thing asked for does not exist.
-    #[error("not found")]
-    NotFound,
-    /// An infrastructure failure (database, pool, thread).
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
+#[error(transparent)]
+pub struct Unexpected(#[from] pub anyhow::Error);
 
-impl From<StoreError> for DomainError {
+impl From<StoreError> for Unexpected {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound => Self::NotFound,
-            other => Self::Unexpected(anyhow::Error::new(other)),
-        }
+        Self(e.into())
     }
 }
 
-/// OAuth 2.0 error codes (RFC 6749 §4.1.2.1 and §5.2, OIDC Core §3.1.2.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(missing_docs)] // the names are the RFC's
-pub enum OAuthCode {
-    InvalidRequest,
-    InvalidClient,
-    InvalidGrant,
-    UnauthorizedClient,
-    UnsupportedGrantType,
-    UnsupportedResponseType,
-    InvalidScope,
-    AccessDenied,
-    LoginRequired,
-    ConsentRequired,
-}
-
-impl OAuthCode {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InvalidRequest => "invalid_request",
-            Self::InvalidClient => "invalid_client",
-            Self::InvalidGrant => "invalid_grant",
-            Self::UnauthorizedClient => "unauthorized_client",
-            Self::UnsupportedGrantType => "unsupported_grant_type",
-            Self::UnsupportedResponseType => "unsupported_response_type",
-            Self::InvalidScope => "invalid_scope",
-            Self::AccessDenied => "access_denied",
-            Self::LoginRequired => "login_required",
-            Self::ConsentRequired => "consent_required",
+/// Implements `From<StoreError>` and `From<Unexpected>` for an area's error enum, both into
+/// its `Unexpected(anyhow::Error)` variant. A macro because the same two impls are needed by
+/// every area's enum and a blanket impl of a foreign trait is not allowed.
+macro_rules! unexpected_from {
+    ($area:ty) => {
+        impl From<$crate::storage::error::StoreError> for $area {
+            fn from(e: $crate::storage::error::StoreError) -> Self {
+                Self::Unexpected(e.into())
+            }
         }
-    }
+
+        impl From<$crate::domain::error::Unexpected> for $area {
+            fn from(e: $crate::domain::error::Unexpected) -> Self {
+                Self::Unexpected(e.0)
+            }
+        }
+    };
 }
 
-/// Shorthand for an OAuth error.
-pub fn oauth(code: OAuthCode, description: &'static str) -> DomainError {
-    DomainError::OAuth { code, description }
-}
+pub(crate) use unexpected_from;

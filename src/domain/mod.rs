@@ -13,7 +13,7 @@ pub mod clients;
 pub mod clock;
 /// The request context every domain call carries (ip, user agent, request id).
 pub mod context;
-/// Domain error enums.
+/// What the areas' error enums share: `Unexpected` (each area's enum sits next to its code).
 pub mod error;
 /// What the domain asks to be mailed.
 pub mod notify;

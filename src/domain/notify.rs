@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::error::DomainError;
+use crate::domain::error::Unexpected;
 use crate::storage::mail::MailRecord;
 
 /// A message to a user.
@@ -57,5 +57,5 @@ impl Notice {
 #[async_trait]
 pub trait Outbox: Send + Sync {
     /// The queued mail for `notice` to `to`, or `None` when a per-kind limit suppresses it.
-    async fn prepare(&self, to: &str, notice: Notice) -> Result<Option<MailRecord>, DomainError>;
+    async fn prepare(&self, to: &str, notice: Notice) -> Result<Option<MailRecord>, Unexpected>;
 }

@@ -1,13 +1,16 @@
-//! The HTTP layer's one error enum, its mapping to responses — exhaustive, in one place — and
-//! the generic error page it renders. Clients see generic text; a 5xx's cause chain is logged
-//! once, never sent. Pages import this module; it imports no page.
+//! The pages' error (`HttpError`), its mapping to responses — exhaustive per domain enum, in one
+//! place — and the generic error page it renders. Clients see generic text; a 5xx's cause chain
+//! is logged once, never sent. Pages import this module; it imports no page. The JSON APIs have
+//! their own: `http/api_error.rs` (admin, risk) and `http/oauth/error.rs` (RFC 6749).
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use crate::domain::error::DomainError;
+use crate::domain::accounts::error::AccountError;
+use crate::domain::error::Unexpected;
+use crate::domain::signin::error::SignInError;
 
 /// The generic error page.
 #[derive(Template, WebTemplate)]
@@ -32,12 +35,20 @@ impl ErrorPage {
     }
 }
 
-/// Everything a handler or extractor can answer besides success.
+/// Everything a page handler or extractor can answer besides success: the domain errors of the
+/// areas pages call (sign-in, accounts; every other call they make fails only `Unexpected`),
+/// and the request's own faults.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    /// A domain outcome.
+    /// A sign-in or a gated form's outcome.
     #[error(transparent)]
-    Domain(#[from] DomainError),
+    SignIn(#[from] SignInError),
+    /// A registration, password change or reset outcome.
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    /// An infrastructure failure (a lookup, an event write, the session store).
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
     /// The request body or query could not be read.
     #[error("bad request: {0}")]
     BadRequest(&'static str),
@@ -61,60 +72,92 @@ pub enum HttpError {
     NotFound,
 }
 
+/// How an error is answered: status, the page's generic message, and `Retry-After` seconds.
+type Answer = (StatusCode, &'static str, Option<u64>);
+
+const SERVER_ERROR: Answer = (
+    StatusCode::INTERNAL_SERVER_ERROR,
+    "Something went wrong on our side. Please try again.",
+    None,
+);
+
+fn too_many(retry_after: u64) -> Answer {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many attempts. Please wait a moment and try again.",
+        Some(retry_after),
+    )
+}
+
+fn busy(retry_after: u64) -> Answer {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The server is busy. Please try again in a moment.",
+        Some(retry_after),
+    )
+}
+
+fn sign_in(e: &SignInError) -> Answer {
+    match e {
+        SignInError::InvalidCredentials => (
+            StatusCode::UNAUTHORIZED,
+            "Incorrect email or password.",
+            None,
+        ),
+        SignInError::ChallengeRequired => (
+            StatusCode::UNAUTHORIZED,
+            "Please complete the extra check.",
+            None,
+        ),
+        SignInError::RateLimited { retry_after } => too_many(*retry_after),
+        SignInError::Busy { retry_after } => busy(*retry_after),
+        SignInError::Unexpected(_) => SERVER_ERROR,
+    }
+}
+
+fn account(e: &AccountError) -> Answer {
+    match e {
+        AccountError::InvalidInput(msg) => (StatusCode::BAD_REQUEST, msg, None),
+        AccountError::EmailTaken => (
+            StatusCode::CONFLICT,
+            "That request could not be completed.",
+            None,
+        ),
+        AccountError::RegistrationClosed => (
+            StatusCode::FORBIDDEN,
+            "Registration is closed on this server.",
+            None,
+        ),
+        AccountError::RateLimited { retry_after } => too_many(*retry_after),
+        AccountError::Busy { retry_after } => busy(*retry_after),
+        AccountError::Unexpected(_) => SERVER_ERROR,
+    }
+}
+
 impl HttpError {
-    fn status_and_message(&self) -> (StatusCode, &'static str) {
+    fn answer(&self) -> Answer {
         match self {
-            Self::Domain(d) => match d {
-                DomainError::InvalidInput(msg) => (StatusCode::BAD_REQUEST, msg),
-                DomainError::ChallengeRequired => {
-                    (StatusCode::UNAUTHORIZED, "Please complete the extra check.")
-                }
-                DomainError::InvalidCredentials => {
-                    (StatusCode::UNAUTHORIZED, "Incorrect email or password.")
-                }
-                DomainError::EmailTaken => {
-                    (StatusCode::CONFLICT, "That request could not be completed.")
-                }
-                DomainError::RegistrationClosed => (
-                    StatusCode::FORBIDDEN,
-                    "Registration is closed on this server.",
-                ),
-                DomainError::Busy { .. } => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The server is busy. Please try again in a moment.",
-                ),
-                DomainError::NotFound => (StatusCode::NOT_FOUND, "Not found."),
-                DomainError::RateLimited { .. } => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "Too many attempts. Please wait a moment and try again.",
-                ),
-                DomainError::OAuth { .. } => (
-                    StatusCode::BAD_REQUEST,
-                    "This sign-in request is not valid.",
-                ),
-                DomainError::InvalidToken(_) => {
-                    (StatusCode::UNAUTHORIZED, "A valid token is required.")
-                }
-                DomainError::InsufficientScope => {
-                    (StatusCode::FORBIDDEN, "This token does not allow that.")
-                }
-                DomainError::Unexpected(_) => (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Something went wrong on our side. Please try again.",
-                ),
-            },
-            Self::BadRequest(msg) => (StatusCode::BAD_REQUEST, msg),
-            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "The request is too large."),
+            Self::SignIn(e) => sign_in(e),
+            Self::Account(e) => account(e),
+            Self::Unexpected(_) => SERVER_ERROR,
+            Self::BadRequest(msg) => (StatusCode::BAD_REQUEST, msg, None),
+            Self::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "The request is too large.",
+                None,
+            ),
             Self::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "The request must be a form submission.",
+                None,
             ),
             Self::Csrf => (
                 StatusCode::FORBIDDEN,
                 "This form has expired. Please go back, reload the page and try again.",
+                None,
             ),
-            Self::SignInRequired { .. } => (StatusCode::SEE_OTHER, "Please sign in."),
-            Self::NotFound => (StatusCode::NOT_FOUND, "This page does not exist."),
+            Self::SignInRequired { .. } => (StatusCode::SEE_OTHER, "Please sign in.", None),
+            Self::NotFound => (StatusCode::NOT_FOUND, "This page does not exist.", None),
         }
     }
 }
@@ -125,16 +168,14 @@ impl IntoResponse for HttpError {
             let target = format!("/login?next={}", urlencode(next));
             return Redirect::to(&target).into_response();
         }
-        let (status, message) = self.status_and_message();
+        let (status, message, retry_after) = self.answer();
         if status.is_server_error() {
             // The one place a failure is logged, with its cause chain.
             tracing::error!(error = ?self, "request failed");
         }
         let mut response = (status, ErrorPage::new(status, message)).into_response();
-        if let Self::Domain(
-            DomainError::Busy { retry_after } | DomainError::RateLimited { retry_after },
-        ) = &self
-            && let Ok(v) = HeaderValue::from_str(&retry_after.to_string())
+        if let Some(secs) = retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, v);
         }
@@ -155,24 +196,42 @@ mod tests {
         e.into_response().status()
     }
 
+    fn unexpected(msg: &'static str) -> Unexpected {
+        Unexpected(anyhow::anyhow!(msg))
+    }
+
     #[test]
     fn each_error_has_its_status() {
         assert_eq!(
-            status(DomainError::InvalidInput("x").into()),
+            status(AccountError::InvalidInput("x").into()),
             StatusCode::BAD_REQUEST
         );
         assert_eq!(
-            status(DomainError::InvalidCredentials.into()),
+            status(SignInError::InvalidCredentials.into()),
             StatusCode::UNAUTHORIZED
         );
-        assert_eq!(status(DomainError::EmailTaken.into()), StatusCode::CONFLICT);
         assert_eq!(
-            status(DomainError::RegistrationClosed.into()),
+            status(SignInError::ChallengeRequired.into()),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            status(AccountError::EmailTaken.into()),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            status(AccountError::RegistrationClosed.into()),
             StatusCode::FORBIDDEN
         );
-        assert_eq!(status(DomainError::NotFound.into()), StatusCode::NOT_FOUND);
         assert_eq!(
-            status(DomainError::Unexpected(anyhow::anyhow!("db down")).into()),
+            status(unexpected("db down").into()),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            status(SignInError::Unexpected(anyhow::anyhow!("db down")).into()),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            status(AccountError::Unexpected(anyhow::anyhow!("db down")).into()),
             StatusCode::INTERNAL_SERVER_ERROR
         );
         assert_eq!(status(HttpError::BadRequest("x")), StatusCode::BAD_REQUEST);
@@ -190,16 +249,39 @@ mod tests {
 
     #[test]
     fn rate_limited_is_429_with_retry_after() {
-        let r = HttpError::from(DomainError::RateLimited { retry_after: 7 }).into_response();
+        let r = HttpError::from(SignInError::RateLimited { retry_after: 7 }).into_response();
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(r.headers()[header::RETRY_AFTER], "7");
+        let r = HttpError::from(AccountError::RateLimited { retry_after: 9 }).into_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "9");
     }
 
     #[test]
     fn busy_carries_retry_after() {
-        let r = HttpError::from(DomainError::Busy { retry_after: 1 }).into_response();
+        let r = HttpError::from(SignInError::Busy { retry_after: 1 }).into_response();
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+        let r = HttpError::from(AccountError::Busy { retry_after: 2 }).into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "2");
+    }
+
+    #[test]
+    fn other_errors_carry_no_retry_after() {
+        for e in [
+            HttpError::from(SignInError::InvalidCredentials),
+            HttpError::from(AccountError::EmailTaken),
+            HttpError::from(unexpected("x")),
+            HttpError::Csrf,
+        ] {
+            assert!(
+                e.into_response()
+                    .headers()
+                    .get(header::RETRY_AFTER)
+                    .is_none()
+            );
+        }
     }
 
     #[test]
@@ -217,10 +299,15 @@ mod tests {
 
     #[tokio::test]
     async fn server_errors_do_not_leak_causes() {
-        let r = HttpError::from(DomainError::Unexpected(anyhow::anyhow!("secret detail")))
-            .into_response();
-        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
-        let body = String::from_utf8_lossy(&body);
-        assert!(!body.contains("secret detail"));
+        for e in [
+            HttpError::from(unexpected("secret detail")),
+            HttpError::from(SignInError::Unexpected(anyhow::anyhow!("secret detail"))),
+            HttpError::from(AccountError::Unexpected(anyhow::anyhow!("secret detail"))),
+        ] {
+            let r = e.into_response();
+            let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+            let body = String::from_utf8_lossy(&body);
+            assert!(!body.contains("secret detail"));
+        }
     }
 }

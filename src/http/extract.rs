@@ -15,6 +15,7 @@ use tower_sessions::Session;
 
 use crate::app::state::AppState;
 use crate::domain::context::RequestContext;
+use crate::domain::error::Unexpected;
 use crate::domain::sessions::SessionState;
 use crate::events::EventKind;
 use crate::events::decision::Decision;
@@ -96,7 +97,7 @@ const SEEN_AT: &str = "seen_at";
 const EPOCH: &str = "epoch";
 
 fn session_failed(e: tower_sessions::session::Error) -> HttpError {
-    HttpError::Domain(anyhow::Error::new(e).context("session store").into())
+    HttpError::Unexpected(Unexpected(anyhow::Error::new(e).context("session store")))
 }
 
 impl WebSession {
@@ -179,7 +180,9 @@ impl FromRequestParts<AppState> for WebSession {
         Session::from_request_parts(parts, state)
             .await
             .map(Self)
-            .map_err(|_| HttpError::Domain(anyhow::anyhow!("session layer missing").into()))
+            .map_err(|_| {
+                HttpError::Unexpected(Unexpected(anyhow::anyhow!("session layer missing")))
+            })
     }
 }
 

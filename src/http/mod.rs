@@ -1,5 +1,6 @@
 //! The HTTP layer: routes and extractors only. Handlers extract, call one domain function and
-//! map the result; errors become responses in `error.rs`.
+//! map the result; errors become responses in `error.rs` (pages), `api_error.rs` (admin and
+//! risk JSON) and `oauth/error.rs` (RFC 6749 JSON).
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -16,6 +17,8 @@ use crate::storage::sessions::AnySessionStore;
 
 /// The admin JSON API and its OpenAPI document.
 pub mod admin;
+/// The admin and risk APIs' JSON error.
+pub mod api_error;
 /// Error types and their responses.
 pub mod error;
 /// Our extractors.

@@ -11,9 +11,9 @@ use serde_json::Value;
 
 use crate::app::state::AppState;
 use crate::domain::context::RequestContext;
-use crate::domain::error::DomainError;
+use crate::domain::oauth::error::BearerError;
 use crate::domain::tokens::rejection::TokenRejection;
-use crate::http::admin::ApiError;
+use crate::http::api_error::ApiError;
 use crate::http::extract::ClientContext;
 use crate::http::oauth::extract::bearer;
 
@@ -37,17 +37,16 @@ pub async fn evaluate_post(
     headers: HeaderMap,
     body: Result<Json<EvaluateRequest>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = bearer(&headers).ok_or(DomainError::InvalidToken(TokenRejection::Missing))?;
-    let Json(req) = body.map_err(|_| {
-        DomainError::InvalidInput("the body must be JSON with token, ip and user_agent")
-    })?;
+    let caller = bearer(&headers).ok_or(BearerError::InvalidToken(TokenRejection::Missing))?;
+    let Json(req) = body
+        .map_err(|_| ApiError::BadRequest("the body must be JSON with token, ip and user_agent"))?;
     let ip = req
         .ip
         .trim()
         .parse()
-        .map_err(|_| DomainError::InvalidInput("ip is not an IP address"))?;
+        .map_err(|_| ApiError::BadRequest("ip is not an IP address"))?;
     if req.token.is_empty() || req.token.len() > crate::domain::tokens::jwt::MAX_TOKEN_LEN {
-        return Err(DomainError::InvalidInput("token is missing or too long").into());
+        return Err(ApiError::BadRequest("token is missing or too long"));
     }
     let seen = RequestContext::new(ip, &req.user_agent, ctx.request_id.clone());
     Ok(Json(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::clock::Clock;
-use crate::domain::error::DomainError;
+use crate::domain::error::Unexpected;
 use crate::domain::notify::{Notice, Outbox};
 use crate::mail::messages::render;
 use crate::storage::mail::{MailRecord, MailStore};
@@ -51,7 +51,7 @@ impl QueueOutbox {
 
 #[async_trait]
 impl Outbox for QueueOutbox {
-    async fn prepare(&self, to: &str, notice: Notice) -> Result<Option<MailRecord>, DomainError> {
+    async fn prepare(&self, to: &str, notice: Notice) -> Result<Option<MailRecord>, Unexpected> {
         let now = self.clock.now().unix_timestamp();
         // Spent atomically before rendering: concurrent requests cannot exceed the limit. A
         // mail whose transaction later fails still spent its slot (fewer mails, never more).
@@ -62,8 +62,8 @@ impl Outbox for QueueOutbox {
         if spent > hourly_limit(&notice) {
             return Ok(None);
         }
-        let rendered = render(&notice)
-            .map_err(|e| DomainError::Unexpected(anyhow::anyhow!("mail template: {e}")))?;
+        let rendered =
+            render(&notice).map_err(|e| Unexpected(anyhow::anyhow!("mail template: {e}")))?;
         let id = uuid::Uuid::new_v4();
         let record = MailRecord {
             id: id.to_string(),

@@ -1,6 +1,8 @@
 //! Accounts: the validated value types, password hashing on a bounded pool, and the service that
 //! creates and finds accounts.
 
+/// `AccountError`: what registration, password changes and resets can answer.
+pub mod error;
 /// `Email`, `Password` and `Account`.
 pub mod model;
 /// argon2id hashing and verification on a bounded blocking pool.

@@ -1,19 +1,35 @@
 //! argon2id hashing and verification on a bounded pool of blocking threads.
 //!
 //! At most `workers` hashes run at once (default: one per core) and at most `queue` more wait;
-//! beyond that the caller gets `DomainError::Busy` at once, so a login flood cannot pile up
+//! beyond that the caller gets `HashError::Busy` at once, so a login flood cannot pile up
 //! memory or starve the async runtime that serves token traffic. An unknown user is verified
 //! against a dummy hash with the same parameters, so its timing matches a wrong password.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use anyhow::Context;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
 
-use crate::domain::error::DomainError;
+use crate::domain::error::{Unexpected, unexpected_from};
+
+/// What the hashing pool can answer besides a result. Shared by the areas that hash or verify
+/// (accounts, sign-in); each turns it into its own enum's `Busy` and `Unexpected`.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// The pool is saturated (every worker busy, the queue full); try again shortly.
+    #[error("password hashing is saturated")]
+    Busy {
+        /// Seconds after which a retry is sensible.
+        retry_after: u64,
+    },
+    /// The pool was closed or a hashing thread failed.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+unexpected_from!(HashError);
 
 /// argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,14 +64,14 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     /// Builds a pool; computes the dummy hash once (one hash's worth of start-up time).
-    pub fn new(params: HashParams, workers: usize, queue: usize) -> anyhow::Result<Self> {
+    pub fn new(params: HashParams, workers: usize, queue: usize) -> Result<Self, Unexpected> {
         let params = Params::new(
             params.memory_kib,
             params.iterations,
             params.parallelism,
             None,
         )
-        .map_err(|e| anyhow::anyhow!("invalid argon2 parameters: {e}"))?;
+        .map_err(|e| Unexpected(anyhow::anyhow!("invalid argon2 parameters: {e}")))?;
         let workers = workers.max(1);
         let dummy_hash = hash_blocking(&params, b"authd dummy password for unknown users")?;
         Ok(Self {
@@ -68,12 +84,12 @@ impl PasswordHasher {
     }
 
     /// Hashes a password into a PHC string.
-    pub async fn hash(&self, password: &SecretString) -> Result<String, DomainError> {
+    pub async fn hash(&self, password: &SecretString) -> Result<String, HashError> {
         let params = self.params.clone();
         let password = password.clone();
-        self.run(move || hash_blocking(&params, password.expose_secret().as_bytes()))
-            .await?
-            .map_err(DomainError::Unexpected)
+        Ok(self
+            .run(move || hash_blocking(&params, password.expose_secret().as_bytes()))
+            .await??)
     }
 
     /// Verifies a password against a stored hash, or against the dummy hash when `stored` is
@@ -82,7 +98,7 @@ impl PasswordHasher {
         &self,
         password: &SecretString,
         stored: Option<&str>,
-    ) -> Result<bool, DomainError> {
+    ) -> Result<bool, HashError> {
         let known = stored.is_some();
         let hash: String = stored.unwrap_or(&self.dummy_hash).to_owned();
         let password = password.clone();
@@ -107,25 +123,25 @@ impl PasswordHasher {
     async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, DomainError> {
+    ) -> Result<T, HashError> {
         // Admission first, without waiting: a full queue answers Busy immediately.
         let _admitted = self
             .admission
             .clone()
             .try_acquire_owned()
-            .map_err(|_| DomainError::Busy { retry_after: 1 })?;
+            .map_err(|_| HashError::Busy { retry_after: 1 })?;
         let depth = DepthGuard::enter(&self.depth);
         let _worker = self
             .workers
             .clone()
             .acquire_owned()
             .await
-            .context("hash pool closed")?;
+            .map_err(|e| anyhow::Error::new(e).context("hash pool closed"))?;
         let span = tracing::Span::current();
         let started = std::time::Instant::now();
         let out = tokio::task::spawn_blocking(move || span.in_scope(job))
             .await
-            .context("hash task failed")?;
+            .map_err(|e| anyhow::Error::new(e).context("hash task failed"))?;
         metrics::histogram!("authd_password_hash_seconds").record(started.elapsed().as_secs_f64());
         drop(depth);
         Ok(out)
@@ -150,11 +166,11 @@ impl Drop for DepthGuard {
     }
 }
 
-fn hash_blocking(params: &Params, password: &[u8]) -> anyhow::Result<String> {
+fn hash_blocking(params: &Params, password: &[u8]) -> Result<String, Unexpected> {
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     let hash = argon
         .hash_password(password)
-        .map_err(|e| anyhow::anyhow!("argon2 hashing failed: {e}"))?;
+        .map_err(|e| Unexpected(anyhow::anyhow!("argon2 hashing failed: {e}")))?;
     Ok(hash.to_string())
 }
 
@@ -205,7 +221,7 @@ mod tests {
         }
         let mut busy = 0;
         for t in tasks {
-            if matches!(t.await.unwrap(), Err(DomainError::Busy { .. })) {
+            if matches!(t.await.unwrap(), Err(HashError::Busy { .. })) {
                 busy += 1;
             }
         }

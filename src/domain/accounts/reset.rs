@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 
+use crate::domain::accounts::error::AccountError;
 use crate::domain::accounts::model::Email;
 use crate::domain::accounts::service::AccountService;
 use crate::domain::clock::{Clock, Random};
 use crate::domain::context::RequestContext;
-use crate::domain::error::DomainError;
+use crate::domain::error::Unexpected;
 use crate::domain::notify::{Notice, Outbox};
 use crate::domain::oauth::digest;
 use crate::domain::tasks::Background;
@@ -58,7 +59,7 @@ impl ResetService {
     }
 
     /// Sends a reset link if `email` has an account. The caller answers the same either way.
-    pub async fn request(&self, ctx: &RequestContext, email: &str) -> Result<(), DomainError> {
+    pub async fn request(&self, ctx: &RequestContext, email: &str) -> Result<(), AccountError> {
         if let Err((key, retry_after)) = self
             .throttle
             .check(Door::Login, &[ThrottleKey::net(ctx.ip)])
@@ -66,7 +67,7 @@ impl ResetService {
             let e = AuthEvent::new(EventKind::RateLimited, ctx, self.clock.now())
                 .decision(key.dimension());
             self.events.record(e).await?;
-            return Err(DomainError::RateLimited { retry_after });
+            return Err(AccountError::RateLimited { retry_after });
         }
         // Everything that depends on whether the account exists (the lookup, the token and
         // mail writes) runs after the answer, so the answer's timing cannot tell. A crash in
@@ -83,7 +84,7 @@ impl ResetService {
     }
 
     /// The work behind `request`: a token and a mail when `email` has an account.
-    async fn send_link(&self, ctx: &RequestContext, email: &str) -> Result<(), DomainError> {
+    async fn send_link(&self, ctx: &RequestContext, email: &str) -> Result<(), Unexpected> {
         let now = self.clock.now();
         let account = self.accounts.find_by_email(email).await?;
         let mut event = AuthEvent::new(EventKind::PasswordResetRequested, ctx, now).username(email);
@@ -119,7 +120,7 @@ impl ResetService {
     }
 
     /// Whether `token` can still be used (to show the form or an "expired" page).
-    pub async fn is_usable(&self, token: &str) -> Result<bool, DomainError> {
+    pub async fn is_usable(&self, token: &str) -> Result<bool, Unexpected> {
         let now = self.clock.now().unix_timestamp();
         Ok(token.len() <= 128 && self.resets.is_reset_usable(&digest(token), now).await?)
     }
@@ -130,14 +131,14 @@ impl ResetService {
         ctx: &RequestContext,
         token: &str,
         password: SecretString,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), AccountError> {
         // Validate the new password before spending the link, so a typo does not burn it.
         crate::domain::accounts::model::Password::parse(password.clone())
-            .map_err(DomainError::InvalidInput)?;
+            .map_err(AccountError::InvalidInput)?;
         let now = self.clock.now();
         let ts = now.unix_timestamp();
         let Some(user_id) = self.resets.consume_reset(&digest(token), ts).await? else {
-            return Err(DomainError::InvalidInput(
+            return Err(AccountError::InvalidInput(
                 "This link is invalid or has expired. Ask for a new one.",
             ));
         };

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
+use crate::domain::accounts::error::AccountError;
 use crate::domain::accounts::model::{Account, Email, Password};
 use crate::domain::accounts::password::PasswordHasher;
 use crate::domain::clock::Clock;
 use crate::domain::context::RequestContext;
-use crate::domain::error::DomainError;
+use crate::domain::error::Unexpected;
 use crate::domain::throttle::{Door, Throttle, ThrottleKey};
 use crate::events::sink::EventSink;
 use crate::events::{AuthEvent, EventKind};
@@ -73,7 +74,7 @@ impl AccountService {
         password: SecretString,
         is_admin: bool,
         origin: Origin<'_>,
-    ) -> Result<Account, DomainError> {
+    ) -> Result<Account, AccountError> {
         if let Origin::Web(ctx) = origin
             && let Err((key, retry_after)) = self
                 .throttle
@@ -82,11 +83,11 @@ impl AccountService {
             let event = AuthEvent::new(EventKind::RateLimited, ctx, self.clock.now())
                 .decision(key.dimension());
             self.events.record(event).await?;
-            return Err(DomainError::RateLimited { retry_after });
+            return Err(AccountError::RateLimited { retry_after });
         }
-        let email =
-            Email::parse(email).ok_or(DomainError::InvalidInput("Enter a valid email address."))?;
-        let password = Password::parse(password).map_err(DomainError::InvalidInput)?;
+        let email = Email::parse(email)
+            .ok_or(AccountError::InvalidInput("Enter a valid email address."))?;
+        let password = Password::parse(password).map_err(AccountError::InvalidInput)?;
         let hash = self.hasher.hash(password.secret()).await?;
         let now = self.clock.now();
         let record = AccountRecord {
@@ -100,7 +101,7 @@ impl AccountService {
         };
         match self.store.insert(&record).await {
             Ok(()) => {}
-            Err(StoreError::Conflict { .. }) => return Err(DomainError::EmailTaken),
+            Err(StoreError::Conflict { .. }) => return Err(AccountError::EmailTaken),
             Err(e) => return Err(e.into()),
         }
         if let Origin::Web(ctx) = origin {
@@ -109,24 +110,24 @@ impl AccountService {
                 .username(email.as_str());
             self.events.record(event).await?;
         }
-        account_from(record)
+        Ok(account_from(record)?)
     }
 
     /// The account's current session epoch (`None` if it no longer exists).
-    pub async fn session_epoch(&self, id: &str) -> Result<Option<i64>, DomainError> {
+    pub async fn session_epoch(&self, id: &str) -> Result<Option<i64>, Unexpected> {
         Ok(self.store.session_epoch(id).await?)
     }
 
     /// Sets a new password (8–128 characters) and ends every session of the account.
-    pub async fn set_password(&self, id: &str, password: SecretString) -> Result<(), DomainError> {
-        let password = Password::parse(password).map_err(DomainError::InvalidInput)?;
+    pub async fn set_password(&self, id: &str, password: SecretString) -> Result<(), AccountError> {
+        let password = Password::parse(password).map_err(AccountError::InvalidInput)?;
         let hash = self.hasher.hash(password.secret()).await?;
         let now = self.clock.now().unix_timestamp();
         Ok(self.store.update_password(id, &hash, now).await?)
     }
 
     /// Ends every session of the account (the session epoch moves on).
-    pub async fn end_sessions(&self, id: &str) -> Result<(), DomainError> {
+    pub async fn end_sessions(&self, id: &str) -> Result<(), Unexpected> {
         Ok(self
             .store
             .end_sessions(id, self.clock.now().unix_timestamp())
@@ -134,7 +135,7 @@ impl AccountService {
     }
 
     /// Finds an account by its id.
-    pub async fn find_by_id(&self, id: &str) -> Result<Option<Account>, DomainError> {
+    pub async fn find_by_id(&self, id: &str) -> Result<Option<Account>, Unexpected> {
         self.store
             .find_by_id(id)
             .await?
@@ -143,7 +144,7 @@ impl AccountService {
     }
 
     /// Finds an account by (unnormalised) email; `None` for an invalid address.
-    pub async fn find_by_email(&self, email: &str) -> Result<Option<Account>, DomainError> {
+    pub async fn find_by_email(&self, email: &str) -> Result<Option<Account>, Unexpected> {
         let Some(email) = Email::parse(email) else {
             return Ok(None);
         };
@@ -155,9 +156,9 @@ impl AccountService {
     }
 }
 
-pub(crate) fn account_from(r: AccountRecord) -> Result<Account, DomainError> {
+pub(crate) fn account_from(r: AccountRecord) -> Result<Account, Unexpected> {
     let created_at = OffsetDateTime::from_unix_timestamp(r.created_at)
-        .map_err(|e| DomainError::Unexpected(anyhow::anyhow!("account created_at: {e}")))?;
+        .map_err(|e| Unexpected(anyhow::anyhow!("account created_at: {e}")))?;
     Ok(Account {
         id: r.id,
         email: r.email,

@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use crate::domain::clients::{Client, parse_scope, scope_string};
-use crate::domain::error::{DomainError, OAuthCode};
+use crate::domain::error::Unexpected;
+use crate::domain::oauth::error::OAuthCode;
 use crate::domain::oauth::{OAuthService, digest};
 use crate::storage::oauth::CodeRecord;
 
@@ -127,7 +128,7 @@ impl OAuthService {
     pub async fn validate_authorize(
         &self,
         p: &AuthorizeParams,
-    ) -> Result<Result<AuthorizeRequest, AuthorizeFailure>, DomainError> {
+    ) -> Result<Result<AuthorizeRequest, AuthorizeFailure>, Unexpected> {
         let Some(client) = self
             .clients
             .find(p.client_id.as_deref().unwrap_or(""))
@@ -258,7 +259,7 @@ impl OAuthService {
         &self,
         user_id: &str,
         req: &AuthorizeRequest,
-    ) -> Result<bool, DomainError> {
+    ) -> Result<bool, Unexpected> {
         if req.client.is_first_party {
             return Ok(false);
         }
@@ -278,15 +279,14 @@ impl OAuthService {
         &self,
         user_id: &str,
         req: &AuthorizeRequest,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), Unexpected> {
         let mut granted: BTreeSet<String> =
             match self.grants.find_consent(user_id, &req.client.id).await? {
                 Some(json) => serde_json::from_str(&json).unwrap_or_default(),
                 None => BTreeSet::new(),
             };
         granted.extend(req.scopes.iter().cloned());
-        let json =
-            serde_json::to_string(&granted).map_err(|e| DomainError::Unexpected(e.into()))?;
+        let json = serde_json::to_string(&granted).map_err(|e| Unexpected(e.into()))?;
         let now = self.clock.now().unix_timestamp();
         Ok(self
             .grants
@@ -300,7 +300,7 @@ impl OAuthService {
         req: &AuthorizeRequest,
         user_id: &str,
         auth_time: i64,
-    ) -> Result<String, DomainError> {
+    ) -> Result<String, Unexpected> {
         let code = self.random.token(32);
         let now = self.clock.now().unix_timestamp();
         let record = CodeRecord {
@@ -368,7 +368,7 @@ impl OAuthService {
         req: &AuthorizeRequest,
         user: Option<(&str, i64)>,
         auth_after: Option<i64>,
-    ) -> Result<AuthorizeStep, DomainError> {
+    ) -> Result<AuthorizeStep, Unexpected> {
         let now = self.clock.now().unix_timestamp();
         let fresh = |at: i64| is_fresh(req.prompt_login, req.max_age, at, auth_after, now);
         let Some((user_id, auth_at)) = user.filter(|(_, at)| fresh(*at)) else {

@@ -11,7 +11,7 @@ use crate::domain::accounts::service::AccountService;
 use crate::domain::clients::{Client, ClientService, hex_lower, scope_string};
 use crate::domain::clock::{Clock, Random};
 use crate::domain::context::RequestContext;
-use crate::domain::error::DomainError;
+use crate::domain::error::Unexpected;
 use crate::domain::risk::Verdict;
 use crate::domain::throttle::Throttle;
 use crate::domain::tokens::alg::SigningAlg;
@@ -26,6 +26,8 @@ use crate::storage::oauth::GrantStore;
 pub mod authorize;
 /// A short-lived cache of passed bearer checks.
 mod bearer_cache;
+/// `OAuthError`, `BearerError`, `ClientError` and the RFC error codes.
+pub mod error;
 /// The token endpoint's grants.
 pub mod grants;
 /// Bearer validation, userinfo, introspection, revocation.
@@ -154,7 +156,7 @@ impl OAuthService {
         user_id: &str,
         token_id: &str,
         always: bool,
-    ) -> Result<Option<(f64, Vec<String>, Verdict)>, DomainError> {
+    ) -> Result<Option<(f64, Vec<String>, Verdict)>, Unexpected> {
         let Some(risk) = &self.risk else {
             return Ok(None);
         };
@@ -206,7 +208,7 @@ impl OAuthService {
         scopes: &BTreeSet<String>,
         subject: Option<Subject<'_>>,
         refresh_token: Option<String>,
-    ) -> Result<TokenResponse, DomainError> {
+    ) -> Result<TokenResponse, Unexpected> {
         let (access_token, id_token) = self.sign_tokens(client, scopes, subject).await?;
         Ok(TokenResponse {
             access_token,
@@ -223,7 +225,7 @@ impl OAuthService {
         client: &Client,
         scopes: &BTreeSet<String>,
         subject: Option<Subject<'_>>,
-    ) -> Result<(String, Option<String>), DomainError> {
+    ) -> Result<(String, Option<String>), Unexpected> {
         let now = self.clock.now().unix_timestamp();
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
@@ -274,7 +276,7 @@ impl OAuthService {
     }
 
     /// Revokes a grant (and so every token of it); clears this instance's bearer cache.
-    pub(crate) async fn revoke_family(&self, id: &str, now: i64) -> Result<bool, DomainError> {
+    pub(crate) async fn revoke_family(&self, id: &str, now: i64) -> Result<bool, Unexpected> {
         let revoked = self.grants.revoke_family(id, now).await?;
         self.bearer_cache.clear();
         Ok(revoked)
@@ -288,7 +290,7 @@ impl OAuthService {
         client_id: &str,
         user_id: Option<&str>,
         decision: Decision,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), Unexpected> {
         let e = self.event(kind, ctx, client_id, user_id).decision(decision);
         Ok(self.events.record(e).await?)
     }

@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 
 use crate::domain::clients::{Client, ClientCredentials};
 use crate::domain::context::RequestContext;
-use crate::domain::error::{DomainError, OAuthCode, oauth};
+use crate::domain::error::Unexpected;
+use crate::domain::oauth::error::{BearerError, OAuthCode, OAuthError};
 use crate::domain::oauth::{OAuthService, digest};
 use crate::domain::tokens::jwt::{self, AccessClaims};
 use crate::domain::tokens::rejection::{TokenRejection, Verified};
@@ -18,7 +19,7 @@ impl OAuthService {
     async fn check_access(
         &self,
         token: &str,
-    ) -> Result<Verified<(AccessClaims, Option<String>)>, DomainError> {
+    ) -> Result<Verified<(AccessClaims, Option<String>)>, Unexpected> {
         let now = self.clock.now().unix_timestamp();
         match jwt::verify_access(&self.keys, token, &self.settings.issuer, now).await? {
             Ok(claims) => self.check_revocation(claims).await,
@@ -30,7 +31,7 @@ impl OAuthService {
     async fn check_revocation(
         &self,
         claims: AccessClaims,
-    ) -> Result<Verified<(AccessClaims, Option<String>)>, DomainError> {
+    ) -> Result<Verified<(AccessClaims, Option<String>)>, Unexpected> {
         let state = self
             .grants
             .bearer_state(&claims.sub, &claims.jti, claims.sid.as_deref())
@@ -50,7 +51,7 @@ impl OAuthService {
         ctx: &RequestContext,
         client_id: &str,
         reason: TokenRejection,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), Unexpected> {
         let e = self
             .event(EventKind::TokenRejected, ctx, client_id, None)
             .decision_as(Decision::BearerRejected, reason.as_str());
@@ -62,7 +63,7 @@ impl OAuthService {
         &self,
         ctx: &RequestContext,
         token: &str,
-    ) -> Result<AccessClaims, DomainError> {
+    ) -> Result<AccessClaims, BearerError> {
         Ok(self.bearer(ctx, token).await?.0)
     }
 
@@ -72,7 +73,7 @@ impl OAuthService {
         &self,
         ctx: &RequestContext,
         token: &str,
-    ) -> Result<(AccessClaims, Option<String>), DomainError> {
+    ) -> Result<(AccessClaims, Option<String>), BearerError> {
         let now = self.clock.now().unix_timestamp();
         let checked =
             match jwt::verify_access(&self.keys, token, &self.settings.issuer, now).await? {
@@ -89,21 +90,21 @@ impl OAuthService {
             }
             Err(reason) => {
                 self.reject(ctx, "", reason).await?;
-                Err(DomainError::InvalidToken(reason))
+                Err(BearerError::InvalidToken(reason))
             }
         }
     }
 
     /// The userinfo claims for a token carrying `openid`.
-    pub async fn userinfo(&self, ctx: &RequestContext, token: &str) -> Result<Value, DomainError> {
+    pub async fn userinfo(&self, ctx: &RequestContext, token: &str) -> Result<Value, BearerError> {
         let (claims, email) = self.bearer(ctx, token).await?;
         if !claims.has_scope("openid") || claims.sub == claims.client_id {
-            return Err(DomainError::InsufficientScope);
+            return Err(BearerError::InsufficientScope);
         }
         let Some(email) = email else {
             let reason = TokenRejection::UnknownSubject;
             self.reject(ctx, &claims.client_id, reason).await?;
-            return Err(DomainError::InvalidToken(reason));
+            return Err(BearerError::InvalidToken(reason));
         };
         // Scored against the owner's usual contexts; recorded when it looks wrong (the answer
         // itself is not refused: the resource server decides, see /risk/evaluate).
@@ -135,15 +136,15 @@ impl OAuthService {
         caller: &str,
         token: &str,
         seen: &RequestContext,
-    ) -> Result<Value, DomainError> {
+    ) -> Result<Value, BearerError> {
         let (caller, _) = self.bearer(ctx, caller).await?;
         let client = self
             .clients
             .find(&caller.client_id)
             .await?
-            .ok_or(DomainError::InvalidToken(TokenRejection::UnknownClient))?;
+            .ok_or(BearerError::InvalidToken(TokenRejection::UnknownClient))?;
         if caller.sub != caller.client_id || client.is_public {
-            return Err(DomainError::InsufficientScope);
+            return Err(BearerError::InsufficientScope);
         }
         let answer = |score: f64, decision: &str, reasons: Vec<String>| json!({ "score": score, "decision": decision, "reasons": reasons });
         match self.check_access(token).await? {
@@ -190,10 +191,10 @@ impl OAuthService {
         }
     }
 
-    async fn confidential(&self, creds: &ClientCredentials) -> Result<Client, DomainError> {
+    async fn confidential(&self, creds: &ClientCredentials) -> Result<Client, OAuthError> {
         let client = self.clients.authenticate(creds).await?;
         if client.is_public {
-            return Err(oauth(
+            return Err(OAuthError::protocol(
                 OAuthCode::InvalidClient,
                 "public clients cannot introspect",
             ));
@@ -206,7 +207,7 @@ impl OAuthService {
         &self,
         creds: &ClientCredentials,
         token: &str,
-    ) -> Result<Value, DomainError> {
+    ) -> Result<Value, OAuthError> {
         self.confidential(creds).await?;
         if let Ok((c, _)) = self.check_access(token).await? {
             return Ok(json!({
@@ -252,7 +253,7 @@ impl OAuthService {
         ctx: &RequestContext,
         creds: &ClientCredentials,
         token: &str,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), OAuthError> {
         let client = self.clients.authenticate(creds).await?;
         let now = self.clock.now().unix_timestamp();
         if token.len() > jwt::MAX_TOKEN_LEN {
@@ -333,7 +334,7 @@ impl OAuthService {
         client_id: Option<&str>,
         post_logout_redirect_uri: Option<&str>,
         state: Option<&str>,
-    ) -> Result<Result<EndSession, EndSessionRefusal>, DomainError> {
+    ) -> Result<Result<EndSession, EndSessionRefusal>, Unexpected> {
         let hint = match id_token_hint {
             Some(t) => match jwt::verify_id_hint(&self.keys, t, &self.settings.issuer).await? {
                 Some(c) => Some(c),

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::domain::clock::Clock;
 use crate::domain::context::RequestContext;
-use crate::domain::error::DomainError;
+use crate::domain::error::Unexpected;
 use crate::domain::risk::features::{
     FEATURES, Observed, Velocity, agent_tag, parse_agent, prefix_of,
 };
@@ -112,7 +112,7 @@ impl RiskService {
     }
 
     /// Loads the newest stored model if it is newer than the one in use; `true` if it changed.
-    pub async fn reload(&self) -> Result<bool, DomainError> {
+    pub async fn reload(&self) -> Result<bool, Unexpected> {
         let current = self.model().version;
         let Some(latest) = self.store.latest_version().await? else {
             return Ok(false);
@@ -124,7 +124,7 @@ impl RiskService {
             return Ok(false);
         };
         let model: Model = serde_json::from_str(&row.model)
-            .map_err(|e| DomainError::Unexpected(anyhow::anyhow!("stored model: {e}")))?;
+            .map_err(|e| Unexpected(anyhow::anyhow!("stored model: {e}")))?;
         *self
             .model
             .write()
@@ -165,7 +165,7 @@ impl RiskService {
         &self,
         ctx: &RequestContext,
         attempt: &SignInFacts<'_>,
-    ) -> Result<Assessment, DomainError> {
+    ) -> Result<Assessment, Unexpected> {
         let SignInFacts {
             user_id,
             pair,
@@ -238,11 +238,11 @@ impl RiskService {
     }
 
     /// A successful sign-in: the user's profile learns this context.
-    pub async fn succeeded(&self, user_id: &str, a: &Assessment) -> Result<(), DomainError> {
+    pub async fn succeeded(&self, user_id: &str, a: &Assessment) -> Result<(), Unexpected> {
         let mut profile = a.profile.clone().unwrap_or_default();
         profile.observe(&a.observed);
         let json = serde_json::to_string(&profile)
-            .map_err(|e| DomainError::Unexpected(anyhow::anyhow!("profile: {e}")))?;
+            .map_err(|e| Unexpected(anyhow::anyhow!("profile: {e}")))?;
         self.store
             .save_profile(user_id, &json, self.clock.now().unix_timestamp())
             .await?;

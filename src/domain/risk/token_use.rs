@@ -3,7 +3,7 @@
 //! a flag for a token seen from many networks.
 
 use crate::domain::context::RequestContext;
-use crate::domain::error::DomainError;
+use crate::domain::error::Unexpected;
 use crate::domain::risk::features::Velocity;
 use crate::domain::risk::model;
 use crate::domain::risk::profile::Profile;
@@ -23,7 +23,7 @@ impl RiskService {
         token_id: &str,
         ctx: &RequestContext,
         always: bool,
-    ) -> Result<Option<(f64, Vec<String>, Verdict)>, DomainError> {
+    ) -> Result<Option<(f64, Vec<String>, Verdict)>, Unexpected> {
         let now = self.clock.now();
         let observed = self.observe(ctx, now);
         // A token used again from a network it was already seen from (on this instance) was

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use time::Duration;
 
 use crate::domain::clock::Clock;
-use crate::domain::error::DomainError;
+use crate::domain::error::{Unexpected, unexpected_from};
 use crate::domain::risk::features::FEATURES;
 use crate::domain::risk::model::{self, Example, Metrics, Model};
 use crate::domain::risk::profile::{Population, Profile};
@@ -30,6 +30,20 @@ const HISTORY_DAYS: i64 = 90;
 const MAX_EVENTS: i64 = 500_000;
 /// Usernames tried from one address in a window that make it a campaign.
 const CAMPAIGN_USERNAMES: usize = 5;
+
+/// What a training run can answer besides a report (`model::TrainError` is the fit's own,
+/// inside it).
+#[derive(Debug, thiserror::Error)]
+pub enum TrainingError {
+    /// The log holds too few labelled attacks or legitimate sign-ins to fit on.
+    #[error("not enough labelled events to train on")]
+    NotEnoughLabels,
+    /// An infrastructure failure (database, thread), or the fit itself failed.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+unexpected_from!(TrainingError);
 
 /// What an event's decision tells the trainer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,7 +211,7 @@ pub async fn load(
     store: &Arc<dyn RiskStore>,
     clock: &Arc<dyn Clock>,
     window: Duration,
-) -> Result<(Vec<Example>, Population), DomainError> {
+) -> Result<(Vec<Example>, Population), Unexpected> {
     let since = clock.now() - Duration::days(HISTORY_DAYS);
     let events = store.training_events(since, MAX_EVENTS).await?;
     let admin: HashMap<String, bool> = store.labels().await?.into_iter().collect();
@@ -220,7 +234,7 @@ pub async fn train_and_store(
     clock: &Arc<dyn Clock>,
     window: Duration,
     progress: &(dyn Fn(&str) + Send + Sync),
-) -> Result<TrainReport, DomainError> {
+) -> Result<TrainReport, TrainingError> {
     progress("reading the event log");
     let (examples, population) = load(store, clock, window).await?;
     let attacks = examples.iter().filter(|e| e.attack).count();
@@ -230,12 +244,10 @@ pub async fn train_and_store(
     ));
     let fitted = tokio::task::spawn_blocking(move || model::train(&examples, population, 0))
         .await
-        .map_err(|e| DomainError::Unexpected(anyhow::anyhow!("training task: {e}")))?;
+        .map_err(|e| anyhow::anyhow!("training task: {e}"))?;
     let fitted = fitted.map_err(|e| match e {
-        model::TrainError::NotEnoughLabels { .. } => {
-            DomainError::InvalidInput("not enough labelled events to train on")
-        }
-        model::TrainError::Fit(m) => DomainError::Unexpected(anyhow::anyhow!("fitting: {m}")),
+        model::TrainError::NotEnoughLabels { .. } => TrainingError::NotEnoughLabels,
+        model::TrainError::Fit(m) => TrainingError::Unexpected(anyhow::anyhow!("fitting: {m}")),
     })?;
     progress("storing the model");
     let metrics = fitted.metrics.clone();
@@ -264,7 +276,7 @@ pub async fn evaluate(
     clock: &Arc<dyn Clock>,
     window: Duration,
     model: &Model,
-) -> Result<Metrics, DomainError> {
+) -> Result<Metrics, Unexpected> {
     let (examples, _) = load(store, clock, window).await?;
     Ok(model::evaluate(model, examples.iter()))
 }

@@ -4,8 +4,8 @@
 //! network is blocked for a while.
 
 use crate::domain::context::RequestContext;
-use crate::domain::error::DomainError;
 use crate::domain::signin::LoginService;
+use crate::domain::signin::error::SignInError;
 use crate::domain::signin::keys::{CounterKey, Pair, Source};
 use crate::domain::signin::ladder::{Admission, ChallengeAnswer};
 use crate::events::decision::Decision;
@@ -53,7 +53,7 @@ impl LoginService {
         ctx: &RequestContext,
         form: Form,
         answer: ChallengeAnswer,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), SignInError> {
         let pair = Pair::new(CounterKey::Form(form), Source::net(ctx.ip));
         let event = |kind| AuthEvent::new(kind, ctx, self.clock.now()).decision(form.decision());
         match self.protection.ladder.admit(&pair, answer).await? {
@@ -74,11 +74,11 @@ impl LoginService {
                 self.events
                     .record(event(EventKind::LoginChallenged))
                     .await?;
-                Err(DomainError::ChallengeRequired)
+                Err(SignInError::ChallengeRequired)
             }
             Admission::Blocked { retry_after } => {
                 self.events.record(event(EventKind::LoginBlocked)).await?;
-                Err(DomainError::RateLimited { retry_after })
+                Err(SignInError::RateLimited { retry_after })
             }
         }
     }

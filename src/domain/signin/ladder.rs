@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::domain::clock::Clock;
-use crate::domain::error::DomainError;
+use crate::domain::error::Unexpected;
 use crate::domain::risk::Verdict;
 use crate::domain::risk::features::prefix_of;
 use crate::domain::risk::service::SignInFacts;
@@ -182,7 +182,7 @@ impl Ladder {
     }
 
     /// Takes back one counted attempt of `pair`.
-    async fn uncount(&self, pair: &Pair) -> Result<(), DomainError> {
+    async fn uncount(&self, pair: &Pair) -> Result<(), Unexpected> {
         Ok(self
             .store
             .uncount(&pair.account.encode(), &pair.source.encode())
@@ -194,7 +194,7 @@ impl Ladder {
         &self,
         pair: &Pair,
         answer: ChallengeAnswer,
-    ) -> Result<Admission, DomainError> {
+    ) -> Result<Admission, Unexpected> {
         let now = self.clock.now().unix_timestamp();
         // One statement counts the attempt and reads both the pair's block and the account's
         // lock.
@@ -222,7 +222,7 @@ impl Ladder {
     /// `user:<id>`, or the typed name when none matches; the source is the device when the
     /// cookie is that account's, else the network). The decision follows in `decide_sign_in`,
     /// once the risk score is known.
-    pub async fn count_sign_in(&self, l: &SignInLookup<'_>) -> Result<Counted, DomainError> {
+    pub async fn count_sign_in(&self, l: &SignInLookup<'_>) -> Result<Counted, Unexpected> {
         let now = self.clock.now().unix_timestamp();
         let unknown = CounterKey::Name(l.name.to_owned()).encode();
         let device = l
@@ -250,7 +250,7 @@ impl Ladder {
             _ => net,
         };
         let account = CounterKey::decode(&counted.account_key).ok_or_else(|| {
-            DomainError::Unexpected(anyhow::anyhow!("the counter store counted an unknown key"))
+            Unexpected(anyhow::anyhow!("the counter store counted an unknown key"))
         })?;
         Ok(Counted {
             account: counted.account,
@@ -268,7 +268,7 @@ impl Ladder {
         c: &Counted,
         answer: ChallengeAnswer,
         risk: Verdict,
-    ) -> Result<Admission, DomainError> {
+    ) -> Result<Admission, Unexpected> {
         if risk == Verdict::Block {
             self.uncount(&c.pair).await?;
             return Ok(Admission::Blocked {
@@ -285,7 +285,7 @@ impl Ladder {
         c: &Counted,
         answer: ChallengeAnswer,
         risk_reason: Option<ChallengeReason>,
-    ) -> Result<Admission, DomainError> {
+    ) -> Result<Admission, Unexpected> {
         let (s, st, now) = (&self.settings, c.state, c.now);
         if let Some(until) = st.blocked_until.filter(|u| *u > now) {
             self.uncount(&c.pair).await?;
@@ -340,7 +340,7 @@ impl Ladder {
         &self,
         pair: &Pair,
         event: &crate::events::AuthEvent,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), Unexpected> {
         Ok(self
             .store
             .clear_with_event(&pair.account.encode(), &pair.source.encode(), event)
@@ -349,13 +349,13 @@ impl Ladder {
 
     /// Takes back a counted attempt that turned out to carry the right password but was still
     /// refused (the risk challenge): it was not a failure.
-    pub async fn take_back(&self, pair: &Pair) -> Result<(), DomainError> {
+    pub async fn take_back(&self, pair: &Pair) -> Result<(), Unexpected> {
         self.uncount(pair).await
     }
 
     /// Step after a failed password check: the attempt already counted for the pair; from an
     /// unknown source it also counts account-wide, and `true` means it locked the account.
-    pub async fn record_failure(&self, pair: &Pair) -> Result<bool, DomainError> {
+    pub async fn record_failure(&self, pair: &Pair) -> Result<bool, Unexpected> {
         let now = self.clock.now().unix_timestamp();
         if pair.source.is_known_device() {
             return Ok(false);
@@ -374,7 +374,7 @@ impl Ladder {
     }
 
     /// Lifts every block and lock of an account; `true` if there was anything to lift.
-    pub async fn unlock(&self, account: &CounterKey) -> Result<bool, DomainError> {
+    pub async fn unlock(&self, account: &CounterKey) -> Result<bool, Unexpected> {
         Ok(self.store.clear_account(&account.encode()).await? > 0)
     }
 }

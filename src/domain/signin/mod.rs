@@ -19,10 +19,11 @@ use crate::domain::accounts::model::{Account, Email, Password};
 use crate::domain::accounts::service::{AccountService, account_from};
 use crate::domain::clock::{Clock, Random};
 use crate::domain::context::RequestContext;
-use crate::domain::error::DomainError;
+use crate::domain::error::Unexpected;
 use crate::domain::notify::Outbox;
 use crate::domain::risk::service::RiskService;
 use crate::domain::signin::devices::Devices;
+use crate::domain::signin::error::SignInError;
 use crate::domain::signin::keys::normalised_name;
 use crate::domain::signin::ladder::{ChallengeAnswer, Ladder, ProtectionSettings, SignInLookup};
 use crate::domain::signin::links::Links;
@@ -35,6 +36,8 @@ use crate::storage::protection::FailureStore;
 
 /// Device cookies.
 pub mod devices;
+/// `SignInError`: what a sign-in can answer.
+pub mod error;
 /// The register/forgot form gate.
 pub mod forms;
 /// Counter keys.
@@ -85,7 +88,7 @@ impl LoginService {
         &self,
         ctx: &RequestContext,
         attempt: Attempt<'_>,
-    ) -> Result<SignedIn, DomainError> {
+    ) -> Result<SignedIn, SignInError> {
         let Attempt {
             username,
             password,
@@ -138,12 +141,14 @@ impl LoginService {
             (AfterCheck::Challenge, verified) => {
                 self.challenged(&o, verified, newly_locked, secret, now)
                     .await?;
-                Err(DomainError::ChallengeRequired)
+                Err(SignInError::ChallengeRequired)
             }
-            (AfterCheck::Answer { .. }, Some(a)) => self.succeeded(&o, a, &assessment, now).await,
+            (AfterCheck::Answer { .. }, Some(a)) => {
+                Ok(self.succeeded(&o, a, &assessment, now).await?)
+            }
             (AfterCheck::Answer { delay_ms }, None) => {
                 self.failed(&o, delay_ms, newly_locked, secret, now).await?;
-                Err(DomainError::InvalidCredentials)
+                Err(SignInError::InvalidCredentials)
             }
         }
     }
@@ -154,7 +159,7 @@ impl LoginService {
         ctx: &RequestContext,
         username: &str,
         name: &str,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), SignInError> {
         let keys = [
             ThrottleKey::net(ctx.ip),
             ThrottleKey::Account(name.to_owned()),
@@ -167,7 +172,7 @@ impl LoginService {
             .decision(key.dimension());
         self.events.record(event).await?;
         metrics::counter!("authd_logins_total", "outcome" => "rate_limited").increment(1);
-        Err(DomainError::RateLimited { retry_after })
+        Err(SignInError::RateLimited { retry_after })
     }
 
     /// Step 6: the account if `password` is its password. A password that could never have
@@ -177,7 +182,7 @@ impl LoginService {
         &self,
         account: Option<&'a Account>,
         password: &SecretString,
-    ) -> Result<Option<&'a Account>, DomainError> {
+    ) -> Result<Option<&'a Account>, SignInError> {
         let valid_shape = Password::parse(password.clone()).is_ok();
         let stored = account
             .filter(|_| valid_shape)
@@ -264,7 +269,7 @@ impl Protection {
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
         settings: ProtectionSettings,
-    ) -> Result<Self, DomainError> {
+    ) -> Result<Self, Unexpected> {
         let fresh = random.token(32);
         let secret = store
             .secret("device_cookie_key", &fresh, clock.now().unix_timestamp())

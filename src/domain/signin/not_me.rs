@@ -2,7 +2,7 @@
 //! OAuth grant of the account ends, and the event labels the report for the risk model.
 
 use crate::domain::context::RequestContext;
-use crate::domain::error::DomainError;
+use crate::domain::error::Unexpected;
 use crate::domain::signin::LoginService;
 use crate::domain::signin::links::Purpose;
 use crate::events::decision::Decision;
@@ -22,7 +22,7 @@ impl LoginService {
         &self,
         ctx: &RequestContext,
         token: &str,
-    ) -> Result<Option<String>, DomainError> {
+    ) -> Result<Option<String>, Unexpected> {
         let Some(user_id) = self.protection.links.check(Purpose::NotMe, token) else {
             return Ok(None);
         };

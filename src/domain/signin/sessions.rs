@@ -2,7 +2,7 @@
 //! and the user's own recent events for the account page.
 
 use crate::domain::context::RequestContext;
-use crate::domain::error::DomainError;
+use crate::domain::error::Unexpected;
 use crate::domain::signin::LoginService;
 use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventFilter, EventKind};
@@ -13,7 +13,7 @@ impl LoginService {
         &self,
         ctx: &RequestContext,
         user_id: &str,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), Unexpected> {
         let event = AuthEvent::new(EventKind::SessionCreated, ctx, self.clock.now()).user(user_id);
         Ok(self.events.record(event).await?)
     }
@@ -25,7 +25,7 @@ impl LoginService {
         user_id: &str,
         kind: EventKind,
         reason: Decision,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), Unexpected> {
         let event = AuthEvent::new(kind, ctx, self.clock.now())
             .user(user_id)
             .decision(reason);
@@ -37,7 +37,7 @@ impl LoginService {
         &self,
         user_id: &str,
         limit: u32,
-    ) -> Result<Vec<AuthEvent>, DomainError> {
+    ) -> Result<Vec<AuthEvent>, Unexpected> {
         let filter = EventFilter {
             user_id: Some(user_id.to_owned()),
             limit,

@@ -6,9 +6,10 @@ use time::OffsetDateTime;
 
 use crate::domain::accounts::model::Account;
 use crate::domain::context::RequestContext;
-use crate::domain::error::DomainError;
+use crate::domain::error::Unexpected;
 use crate::domain::notify::Notice;
 use crate::domain::risk::service::Assessment;
+use crate::domain::signin::error::SignInError;
 use crate::domain::signin::keys::Pair;
 use crate::domain::signin::ladder::{Admission, ChallengeAnswer};
 use crate::domain::signin::links::Purpose;
@@ -63,7 +64,7 @@ impl LoginService {
         o: &Outcome<'_>,
         admission: Admission,
         answer: ChallengeAnswer,
-    ) -> Result<AfterCheck, DomainError> {
+    ) -> Result<AfterCheck, SignInError> {
         let event = |kind| o.event(kind, self.clock.now());
         match admission {
             Admission::Admit { delay_ms } => {
@@ -85,14 +86,14 @@ impl LoginService {
                     .record(event(EventKind::LoginChallenged).decision(reason.decision()))
                     .await?;
                 metrics::counter!("authd_logins_total", "outcome" => "challenged").increment(1);
-                Err(DomainError::ChallengeRequired)
+                Err(SignInError::ChallengeRequired)
             }
             Admission::Blocked { retry_after } => {
                 self.events
                     .record(event(EventKind::LoginBlocked).decision(Decision::Blocked))
                     .await?;
                 metrics::counter!("authd_logins_total", "outcome" => "blocked").increment(1);
-                Err(DomainError::RateLimited { retry_after })
+                Err(SignInError::RateLimited { retry_after })
             }
         }
     }
@@ -106,7 +107,7 @@ impl LoginService {
         newly_locked: bool,
         password: &[u8],
         now: OffsetDateTime,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), Unexpected> {
         if let Some(a) = verified {
             // After the answer, so its timing does not tell a right password from a wrong
             // one (that would confirm stuffed pairs).
@@ -146,7 +147,7 @@ impl LoginService {
         account: &Account,
         assessment: &Assessment,
         now: OffsetDateTime,
-    ) -> Result<SignedIn, DomainError> {
+    ) -> Result<SignedIn, Unexpected> {
         tracing::Span::current().record("user_id", account.id.as_str());
         let known_device = o.pair.source.is_known_device();
         if !known_device {
@@ -180,7 +181,7 @@ impl LoginService {
         newly_locked: bool,
         password: &[u8],
         now: OffsetDateTime,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), Unexpected> {
         self.risk.failed(password, &o.pair.account);
         let event = o.event(EventKind::LoginFailed, now);
         let event = if delay_ms > 0 {
@@ -199,7 +200,7 @@ impl LoginService {
     }
 
     /// The account was just locked for unknown sources: record it and tell the owner.
-    async fn locked(&self, ctx: &RequestContext, account: &Account) -> Result<(), DomainError> {
+    async fn locked(&self, ctx: &RequestContext, account: &Account) -> Result<(), Unexpected> {
         let now = self.clock.now();
         let e = AuthEvent::new(EventKind::AccountLocked, ctx, now)
             .user(&account.id)
@@ -228,7 +229,7 @@ impl LoginService {
         &self,
         ctx: &RequestContext,
         account: &Account,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), Unexpected> {
         let filter = EventFilter {
             kind: Some(EventKind::LoginSucceeded),
             user_id: Some(account.id.clone()),

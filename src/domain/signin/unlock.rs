@@ -2,7 +2,7 @@
 //! lock of the account goes, and `account_unlocked` records by which way.
 
 use crate::domain::context::RequestContext;
-use crate::domain::error::DomainError;
+use crate::domain::error::Unexpected;
 use crate::domain::signin::LoginService;
 use crate::domain::signin::keys::CounterKey;
 use crate::domain::signin::links::Purpose;
@@ -35,7 +35,7 @@ impl LoginService {
         ctx: &RequestContext,
         user_id: &str,
         by: UnlockedBy,
-    ) -> Result<bool, DomainError> {
+    ) -> Result<bool, Unexpected> {
         let account = CounterKey::User(user_id.to_owned());
         let lifted = self.protection.ladder.unlock(&account).await?;
         let e = AuthEvent::new(EventKind::AccountUnlocked, ctx, self.clock.now())
@@ -50,7 +50,7 @@ impl LoginService {
         &self,
         ctx: &RequestContext,
         token: &str,
-    ) -> Result<Option<String>, DomainError> {
+    ) -> Result<Option<String>, Unexpected> {
         let Some(user_id) = self.protection.links.check(Purpose::Unlock, token) else {
             return Ok(None);
         };

@@ -11,7 +11,7 @@ use jsonwebtoken::{Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::domain::error::DomainError;
+use crate::domain::error::Unexpected;
 use crate::domain::tokens::alg::SigningAlg;
 use crate::domain::tokens::keys::KeyRing;
 use crate::domain::tokens::rejection::{TokenRejection, Verified};
@@ -106,13 +106,13 @@ fn sign<T: Serialize>(
     alg: SigningAlg,
     typ: &str,
     claims: &T,
-) -> Result<String, DomainError> {
+) -> Result<String, Unexpected> {
     let key = ring.signer(alg)?;
     let mut header = Header::new(alg.to_jwt());
     header.typ = Some(typ.to_owned());
     header.kid = Some(key.kid.clone());
     jsonwebtoken::encode(&header, claims, &key.encoding)
-        .map_err(|e| DomainError::Unexpected(anyhow::anyhow!("signing failed: {e}")))
+        .map_err(|e| Unexpected(anyhow::anyhow!("signing failed: {e}")))
 }
 
 /// Signs an access token with the active key of `alg` (`typ: at+jwt`).
@@ -120,12 +120,12 @@ pub fn sign_access(
     ring: &KeyRing,
     alg: SigningAlg,
     claims: &AccessClaims,
-) -> Result<String, DomainError> {
+) -> Result<String, Unexpected> {
     sign(ring, alg, "at+jwt", claims)
 }
 
 /// Signs an ID token with the active RS256 key.
-pub fn sign_id(ring: &KeyRing, claims: &IdClaims) -> Result<String, DomainError> {
+pub fn sign_id(ring: &KeyRing, claims: &IdClaims) -> Result<String, Unexpected> {
     sign(ring, SigningAlg::RS256, "JWT", claims)
 }
 
@@ -136,7 +136,7 @@ async fn verify_signed<T: for<'de> Deserialize<'de>>(
     token: &str,
     issuer: &str,
     expected_typ: &[&str],
-) -> Result<Verified<T>, DomainError> {
+) -> Result<Verified<T>, Unexpected> {
     if token.len() > MAX_TOKEN_LEN {
         return Ok(Err(TokenRejection::TooLarge));
     }
@@ -195,7 +195,7 @@ pub async fn verify_access(
     token: &str,
     issuer: &str,
     now: i64,
-) -> Result<Verified<AccessClaims>, DomainError> {
+) -> Result<Verified<AccessClaims>, Unexpected> {
     let claims =
         match verify_signed::<AccessClaims>(ring, token, issuer, &["at+jwt", "application/at+jwt"])
             .await?
@@ -221,7 +221,7 @@ pub async fn verify_id_hint(
     ring: &KeyRing,
     token: &str,
     issuer: &str,
-) -> Result<Option<IdClaims>, DomainError> {
+) -> Result<Option<IdClaims>, Unexpected> {
     Ok(verify_signed::<IdClaims>(ring, token, issuer, &["JWT"])
         .await?
         .ok())

@@ -20,7 +20,7 @@ use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde_json::json;
 
 use crate::domain::clock::{Clock, Random};
-use crate::domain::error::DomainError;
+use crate::domain::error::Unexpected;
 use crate::domain::tokens::alg::SigningAlg;
 use crate::storage::oauth::{KeyRecord, KeyStore};
 
@@ -44,10 +44,10 @@ impl MasterKey {
         Some(Self(bytes.try_into().ok()?))
     }
 
-    fn cipher(&self) -> Result<LessSafeKey, DomainError> {
+    fn cipher(&self) -> Result<LessSafeKey, Unexpected> {
         UnboundKey::new(&AES_256_GCM, &self.0)
             .map(LessSafeKey::new)
-            .map_err(|_| DomainError::Unexpected(anyhow::anyhow!("AUTHD_MASTER_KEY unusable")))
+            .map_err(|_| Unexpected(anyhow::anyhow!("AUTHD_MASTER_KEY unusable")))
     }
 }
 
@@ -107,7 +107,7 @@ impl KeyRing {
         random: Arc<dyn Random>,
         master: Option<MasterKey>,
         publish_after_retire: i64,
-    ) -> Result<Self, DomainError> {
+    ) -> Result<Self, Unexpected> {
         let ring = Self {
             store,
             clock,
@@ -134,7 +134,7 @@ impl KeyRing {
     }
 
     /// Re-reads the published keys from the database.
-    pub async fn reload(&self) -> Result<(), DomainError> {
+    pub async fn reload(&self) -> Result<(), Unexpected> {
         let now = self.clock.now().unix_timestamp();
         let records = self.store.list_published(now).await?;
         let mut set = KeySet::default();
@@ -162,7 +162,7 @@ impl KeyRing {
 
     /// Makes a new active key for every algorithm; the old ones stay published until every
     /// token they signed has expired.
-    pub async fn rotate(&self) -> Result<Vec<String>, DomainError> {
+    pub async fn rotate(&self) -> Result<Vec<String>, Unexpected> {
         let now = self.clock.now().unix_timestamp();
         let mut records = Vec::new();
         for alg in SigningAlg::ALL {
@@ -176,17 +176,17 @@ impl KeyRing {
     }
 
     /// The active key for `alg`.
-    pub fn signer(&self, alg: SigningAlg) -> Result<Arc<SigningKey>, DomainError> {
+    pub fn signer(&self, alg: SigningAlg) -> Result<Arc<SigningKey>, Unexpected> {
         self.current()
             .active
             .get(&alg)
             .cloned()
-            .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("no active {alg} key")))
+            .ok_or_else(|| Unexpected(anyhow::anyhow!("no active {alg} key")))
     }
 
     /// The key with id `kid`, reloading once (at most every 5 s) if it is unknown, so a
     /// rotation made by another instance is seen at once.
-    pub async fn verifier(&self, kid: &str) -> Result<Option<Arc<SigningKey>>, DomainError> {
+    pub async fn verifier(&self, kid: &str) -> Result<Option<Arc<SigningKey>>, Unexpected> {
         if let Some(k) = self.current().by_kid.get(kid) {
             return Ok(Some(k.clone()));
         }
@@ -204,9 +204,8 @@ impl KeyRing {
         self.current().jwks.clone()
     }
 
-    fn generate(&self, alg: SigningAlg, now: i64) -> Result<KeyRecord, DomainError> {
-        let fail =
-            |what: &str| DomainError::Unexpected(anyhow::anyhow!("key generation failed: {what}"));
+    fn generate(&self, alg: SigningAlg, now: i64) -> Result<KeyRecord, Unexpected> {
+        let fail = |what: &str| Unexpected(anyhow::anyhow!("key generation failed: {what}"));
         let rng = SystemRandom::new();
         let pkcs8: Vec<u8> = match alg {
             SigningAlg::RS256 => {
@@ -240,7 +239,7 @@ impl KeyRing {
         })
     }
 
-    fn seal(&self, kid: &str, der: &[u8]) -> Result<String, DomainError> {
+    fn seal(&self, kid: &str, der: &[u8]) -> Result<String, Unexpected> {
         let Some(master) = &self.master else {
             return Ok(format!("plain:{}", STANDARD.encode(der)));
         };
@@ -254,15 +253,14 @@ impl KeyRing {
                 Aad::from(kid.as_bytes()),
                 &mut data,
             )
-            .map_err(|_| DomainError::Unexpected(anyhow::anyhow!("sealing a key failed")))?;
+            .map_err(|_| Unexpected(anyhow::anyhow!("sealing a key failed")))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&data);
         Ok(format!("v1:{}", STANDARD.encode(out)))
     }
 
-    fn open(&self, r: &KeyRecord) -> Result<Vec<u8>, DomainError> {
-        let bad =
-            |why: &str| DomainError::Unexpected(anyhow::anyhow!("signing key {}: {why}", r.kid));
+    fn open(&self, r: &KeyRecord) -> Result<Vec<u8>, Unexpected> {
+        let bad = |why: &str| Unexpected(anyhow::anyhow!("signing key {}: {why}", r.kid));
         if let Some(plain) = r.private_key.strip_prefix("plain:") {
             return STANDARD.decode(plain).map_err(|_| bad("corrupt"));
         }
@@ -289,9 +287,8 @@ impl KeyRing {
         Ok(plain.to_vec())
     }
 
-    fn parse(&self, r: &KeyRecord) -> Result<SigningKey, DomainError> {
-        let bad =
-            |why: &str| DomainError::Unexpected(anyhow::anyhow!("signing key {}: {why}", r.kid));
+    fn parse(&self, r: &KeyRecord) -> Result<SigningKey, Unexpected> {
+        let bad = |why: &str| Unexpected(anyhow::anyhow!("signing key {}: {why}", r.kid));
         let alg = SigningAlg::parse(&r.alg).ok_or_else(|| bad("unknown algorithm"))?;
         let der = self.open(r)?;
         let jwk: serde_json::Value =
@@ -334,8 +331,8 @@ impl KeyRing {
     }
 }
 
-fn public_jwk(alg: SigningAlg, kid: &str, pkcs8: &[u8]) -> Result<serde_json::Value, DomainError> {
-    let fail = || DomainError::Unexpected(anyhow::anyhow!("public key extraction failed"));
+fn public_jwk(alg: SigningAlg, kid: &str, pkcs8: &[u8]) -> Result<serde_json::Value, Unexpected> {
+    let fail = || Unexpected(anyhow::anyhow!("public key extraction failed"));
     let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
     let mut jwk = match alg {
         SigningAlg::RS256 => {

@@ -101,7 +101,7 @@ impl std::fmt::Display for TokenRejection {
 }
 
 /// A token check's verdict: the claims, or why the token was refused. Infrastructure failures
-/// travel outside it, as `Result<Verified<T>, DomainError>`.
+/// travel outside it, as `Result<Verified<T>, Unexpected>`.
 pub type Verified<T> = Result<T, TokenRejection>;
 
 #[cfg(test)]

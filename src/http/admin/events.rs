@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::admin::{AdminService, EventQuery};
 use crate::events::AuthEvent;
-use crate::http::admin::{AdminBearer, ApiError};
+use crate::http::admin::AdminBearer;
+use crate::http::api_error::ApiError;
 
 /// Filters (all optional).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::admin::AdminService;
 use crate::domain::risk::training::TrainReport;
-use crate::http::admin::{AdminBearer, ApiError};
+use crate::http::admin::AdminBearer;
+use crate::http::api_error::ApiError;
 
 /// A label.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

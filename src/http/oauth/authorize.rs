@@ -9,10 +9,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::app::state::AppState;
-use crate::domain::error::OAuthCode;
 use crate::domain::oauth::authorize::{
     AuthorizeFailure, AuthorizeParams, AuthorizeRequest, AuthorizeStep,
 };
+use crate::domain::oauth::error::OAuthCode;
 use crate::http::error::{ErrorPage, HttpError, urlencode};
 use crate::http::extract::{CsrfForm, CsrfProtected, CurrentUser, WebSession};
 

@@ -1,110 +1,135 @@
-//! Errors of the OAuth endpoints as RFC 6749 §5.2 / RFC 6750 §3 JSON, mapped exhaustively from
-//! `DomainError`. Token responses are never cached.
+//! Errors of the OAuth endpoints as RFC 6749 §5.2 / RFC 6750 §3 JSON: `OAuthResponseError`,
+//! mapped exhaustively from the two OAuth domain enums its endpoints can meet (`OAuthError` from
+//! the token, introspection and revocation endpoints; `BearerError` from userinfo). Token
+//! responses are never cached.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::domain::error::{DomainError, OAuthCode};
+use crate::domain::oauth::error::{BearerError, OAuthCode, OAuthError};
 
-/// A `DomainError` answered the OAuth way.
+/// An OAuth endpoint's failure, answered the OAuth way.
 #[derive(Debug)]
-pub struct OAuthError(pub DomainError);
+pub enum OAuthResponseError {
+    /// A protocol endpoint's outcome (token, introspection, revocation).
+    Protocol(OAuthError),
+    /// A bearer check's outcome (userinfo).
+    Bearer(BearerError),
+}
 
-impl From<DomainError> for OAuthError {
-    fn from(e: DomainError) -> Self {
-        Self(e)
+impl From<OAuthError> for OAuthResponseError {
+    fn from(e: OAuthError) -> Self {
+        Self::Protocol(e)
     }
 }
 
-fn parts(e: &DomainError) -> (StatusCode, &'static str, &'static str, Option<&'static str>) {
+impl From<BearerError> for OAuthResponseError {
+    fn from(e: BearerError) -> Self {
+        Self::Bearer(e)
+    }
+}
+
+/// How an error is answered: status, `error`, `error_description`, the `WWW-Authenticate`
+/// challenge and `Retry-After` seconds.
+struct Answer {
+    status: StatusCode,
+    error: &'static str,
+    description: &'static str,
+    challenge: Option<&'static str>,
+    retry_after: Option<u64>,
+}
+
+impl Answer {
+    fn new(status: StatusCode, error: &'static str, description: &'static str) -> Self {
+        Self {
+            status,
+            error,
+            description,
+            challenge: None,
+            retry_after: None,
+        }
+    }
+
+    fn challenge(self, challenge: &'static str) -> Self {
+        Self {
+            challenge: Some(challenge),
+            ..self
+        }
+    }
+}
+
+fn server_error() -> Answer {
+    Answer::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        "the server could not complete the request",
+    )
+}
+
+fn protocol(e: &OAuthError) -> Answer {
     match e {
-        DomainError::OAuth {
+        OAuthError::Protocol {
             code: OAuthCode::InvalidClient,
             description,
-        } => (
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            description,
-            Some("Basic realm=\"authd\""),
-        ),
-        DomainError::OAuth { code, description } => {
-            (StatusCode::BAD_REQUEST, code.as_str(), description, None)
+        } => Answer::new(StatusCode::UNAUTHORIZED, "invalid_client", description)
+            .challenge("Basic realm=\"authd\""),
+        OAuthError::Protocol { code, description } => {
+            Answer::new(StatusCode::BAD_REQUEST, code.as_str(), description)
         }
-        DomainError::InvalidToken(_) => (
+        OAuthError::RateLimited { retry_after } => Answer {
+            retry_after: Some(*retry_after),
+            ..Answer::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "temporarily_unavailable",
+                "too many requests",
+            )
+        },
+        OAuthError::Unexpected(_) => server_error(),
+    }
+}
+
+fn bearer(e: &BearerError) -> Answer {
+    match e {
+        BearerError::InvalidToken(_) => Answer::new(
             StatusCode::UNAUTHORIZED,
             "invalid_token",
             "the access token is not valid",
-            Some("Bearer realm=\"authd\", error=\"invalid_token\""),
-        ),
-        DomainError::InsufficientScope => (
+        )
+        .challenge("Bearer realm=\"authd\", error=\"invalid_token\""),
+        BearerError::InsufficientScope => Answer::new(
             StatusCode::FORBIDDEN,
             "insufficient_scope",
             "the access token does not allow this",
-            Some("Bearer realm=\"authd\", error=\"insufficient_scope\""),
-        ),
-        DomainError::InvalidInput(msg) => (StatusCode::BAD_REQUEST, "invalid_request", msg, None),
-        DomainError::ChallengeRequired => (
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "interaction required",
-            None,
-        ),
-        DomainError::InvalidCredentials => (
-            StatusCode::BAD_REQUEST,
-            "invalid_grant",
-            "invalid credentials",
-            None,
-        ),
-        DomainError::EmailTaken | DomainError::RegistrationClosed => (
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "not available",
-            None,
-        ),
-        DomainError::NotFound => (StatusCode::NOT_FOUND, "invalid_request", "not found", None),
-        DomainError::RateLimited { .. } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "temporarily_unavailable",
-            "too many requests",
-            None,
-        ),
-        DomainError::Busy { .. } => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily_unavailable",
-            "the server is busy",
-            None,
-        ),
-        DomainError::Unexpected(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "the server could not complete the request",
-            None,
-        ),
+        )
+        .challenge("Bearer realm=\"authd\", error=\"insufficient_scope\""),
+        BearerError::Unexpected(_) => server_error(),
     }
 }
 
-impl IntoResponse for OAuthError {
+impl IntoResponse for OAuthResponseError {
     fn into_response(self) -> Response {
-        let (status, error, description, challenge) = parts(&self.0);
-        if status.is_server_error() {
-            tracing::error!(error = ?self.0, "oauth request failed");
+        let a = match &self {
+            Self::Protocol(e) => protocol(e),
+            Self::Bearer(e) => bearer(e),
+        };
+        if a.status.is_server_error() {
+            tracing::error!(error = ?self, "oauth request failed");
         }
         let mut res = (
-            status,
-            Json(json!({ "error": error, "error_description": description })),
+            a.status,
+            Json(json!({ "error": a.error, "error_description": a.description })),
         )
             .into_response();
         let h = res.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        if let Some(c) = challenge {
+        if let Some(c) = a.challenge {
             h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(c));
         }
-        if let DomainError::Busy { retry_after } | DomainError::RateLimited { retry_after } =
-            &self.0
-            && let Ok(v) = HeaderValue::from_str(&retry_after.to_string())
+        if let Some(secs) = a.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             h.insert(header::RETRY_AFTER, v);
         }
@@ -113,19 +138,17 @@ impl IntoResponse for OAuthError {
 }
 
 /// `invalid_request` for a body or query that could not be read.
-pub fn bad_request(description: &'static str) -> OAuthError {
-    OAuthError(DomainError::OAuth {
-        code: OAuthCode::InvalidRequest,
-        description,
-    })
+pub fn bad_request(description: &'static str) -> OAuthResponseError {
+    OAuthError::protocol(OAuthCode::InvalidRequest, description).into()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::tokens::rejection::TokenRejection;
 
-    fn status(e: DomainError) -> (StatusCode, Option<String>) {
-        let r = OAuthError(e).into_response();
+    fn status(e: impl Into<OAuthResponseError>) -> (StatusCode, Option<String>) {
+        let r = e.into().into_response();
         let www = r
             .headers()
             .get(header::WWW_AUTHENTICATE)
@@ -135,36 +158,63 @@ mod tests {
 
     #[test]
     fn statuses_and_challenges() {
-        let (s, w) = status(DomainError::OAuth {
+        let (s, w) = status(OAuthError::Protocol {
             code: OAuthCode::InvalidClient,
             description: "x",
         });
         assert_eq!(s, StatusCode::UNAUTHORIZED);
         assert!(w.unwrap().starts_with("Basic"));
         assert_eq!(
-            status(DomainError::OAuth {
+            status(OAuthError::Protocol {
                 code: OAuthCode::InvalidGrant,
                 description: "x"
             })
             .0,
             StatusCode::BAD_REQUEST
         );
-        let (s, w) = status(DomainError::InvalidToken(
-            crate::domain::tokens::rejection::TokenRejection::Expired,
-        ));
+        let (s, w) = status(BearerError::InvalidToken(TokenRejection::Expired));
         assert_eq!(s, StatusCode::UNAUTHORIZED);
         assert!(w.unwrap().contains("invalid_token"));
+        let (s, w) = status(BearerError::InsufficientScope);
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        assert!(w.unwrap().contains("insufficient_scope"));
         assert_eq!(
-            status(DomainError::InsufficientScope).0,
-            StatusCode::FORBIDDEN
+            status(OAuthError::RateLimited { retry_after: 1 }).0,
+            StatusCode::TOO_MANY_REQUESTS
         );
         assert_eq!(
-            status(DomainError::Busy { retry_after: 1 }).0,
-            StatusCode::SERVICE_UNAVAILABLE
-        );
-        assert_eq!(
-            status(DomainError::Unexpected(anyhow::anyhow!("x"))).0,
+            status(OAuthError::Unexpected(anyhow::anyhow!("x"))).0,
             StatusCode::INTERNAL_SERVER_ERROR
         );
+        assert_eq!(
+            status(BearerError::Unexpected(anyhow::anyhow!("x"))).0,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+
+    #[test]
+    fn rate_limited_carries_retry_after_and_the_rfc_code() {
+        let r =
+            OAuthResponseError::from(OAuthError::RateLimited { retry_after: 7 }).into_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "7");
+        assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
+        let r = OAuthResponseError::from(BearerError::InsufficientScope).into_response();
+        assert!(r.headers().get(header::RETRY_AFTER).is_none());
+    }
+
+    #[tokio::test]
+    async fn bodies_are_rfc_6749_json_without_causes() {
+        let body = |e: OAuthResponseError| async move {
+            let r = e.into_response();
+            let b = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+            serde_json::from_slice::<serde_json::Value>(&b).unwrap()
+        };
+        let v = body(bad_request("token is required")).await;
+        assert_eq!(v["error"], "invalid_request");
+        assert_eq!(v["error_description"], "token is required");
+        let v = body(OAuthError::Unexpected(anyhow::anyhow!("secret detail")).into()).await;
+        assert_eq!(v["error"], "server_error");
+        assert!(!v.to_string().contains("secret detail"));
     }
 }

@@ -7,14 +7,14 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::domain::clients::ClientCredentials;
-use crate::http::oauth::error::{OAuthError, bad_request};
+use crate::http::oauth::error::{OAuthResponseError, bad_request};
 
 /// Resolves the client's credentials from the `Authorization: Basic` header and/or the form.
 pub fn client_credentials(
     headers: &HeaderMap,
     form_id: Option<&str>,
     form_secret: Option<&str>,
-) -> Result<ClientCredentials, OAuthError> {
+) -> Result<ClientCredentials, OAuthResponseError> {
     let basic = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -30,7 +30,7 @@ pub fn client_credentials(
             let text = String::from_utf8(decoded).map_err(|_| bad())?;
             let (id, secret) = text.split_once(':').ok_or_else(bad)?;
             // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
-            let unescape = |s: &str| -> Result<String, OAuthError> {
+            let unescape = |s: &str| -> Result<String, OAuthResponseError> {
                 let plus_fixed = s.replace('+', " ");
                 url::form_urlencoded::parse(format!("x={plus_fixed}").as_bytes())
                     .next()

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::domain::oauth::OAuthService;
 use crate::http::extract::ClientContext;
-use crate::http::oauth::error::{OAuthError, bad_request};
+use crate::http::oauth::error::{OAuthResponseError, bad_request};
 use crate::http::oauth::extract::client_credentials;
 
 /// The form of both endpoints (`token_type_hint` is accepted and not needed: authd tells the
@@ -24,7 +24,7 @@ pub struct TokenForm {
 fn read(
     headers: &HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
-) -> Result<(crate::domain::clients::ClientCredentials, String), OAuthError> {
+) -> Result<(crate::domain::clients::ClientCredentials, String), OAuthResponseError> {
     let Form(f) =
         form.map_err(|_| bad_request("the body must be a form with each parameter once"))?;
     let creds = client_credentials(headers, f.client_id.as_deref(), f.client_secret.as_deref())?;
@@ -37,7 +37,7 @@ pub async fn introspect_post(
     State(oauth): State<OAuthService>,
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
-) -> Result<Json<Value>, OAuthError> {
+) -> Result<Json<Value>, OAuthResponseError> {
     let (creds, token) = read(&headers, form)?;
     Ok(Json(oauth.introspect(&creds, &token).await?))
 }
@@ -48,7 +48,7 @@ pub async fn revoke_post(
     ClientContext(ctx): ClientContext,
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
-) -> Result<StatusCode, OAuthError> {
+) -> Result<StatusCode, OAuthResponseError> {
     let (creds, token) = read(&headers, form)?;
     oauth.revoke(&ctx, &creds, &token).await?;
     Ok(StatusCode::OK)

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::app::state::AppState;
 use crate::domain::oauth::grants::TokenRequest;
 use crate::http::extract::ClientContext;
-use crate::http::oauth::error::{OAuthError, bad_request};
+use crate::http::oauth::error::{OAuthResponseError, bad_request};
 use crate::http::oauth::extract::client_credentials;
 
 /// The token request's form.
@@ -45,7 +45,7 @@ pub async fn token_post(
     ClientContext(ctx): ClientContext,
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
-) -> Result<Response, OAuthError> {
+) -> Result<Response, OAuthResponseError> {
     let Form(form) =
         form.map_err(|_| bad_request("the body must be a form with each parameter once"))?;
     let creds = client_credentials(

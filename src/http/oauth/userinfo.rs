@@ -5,11 +5,11 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::Value;
 
-use crate::domain::error::DomainError;
 use crate::domain::oauth::OAuthService;
+use crate::domain::oauth::error::BearerError;
 use crate::domain::tokens::rejection::TokenRejection;
 use crate::http::extract::ClientContext;
-use crate::http::oauth::error::OAuthError;
+use crate::http::oauth::error::OAuthResponseError;
 use crate::http::oauth::extract::bearer;
 
 /// `GET|POST /userinfo`.
@@ -17,7 +17,7 @@ pub async fn userinfo_get(
     State(oauth): State<OAuthService>,
     ClientContext(ctx): ClientContext,
     headers: HeaderMap,
-) -> Result<Json<Value>, OAuthError> {
-    let token = bearer(&headers).ok_or(DomainError::InvalidToken(TokenRejection::Missing))?;
+) -> Result<Json<Value>, OAuthResponseError> {
+    let token = bearer(&headers).ok_or(BearerError::InvalidToken(TokenRejection::Missing))?;
     Ok(Json(oauth.userinfo(&ctx, token).await?))
 }

@@ -3,6 +3,7 @@
 
 use crate::app::state::AppState;
 use crate::domain::captcha::StoredChallenge;
+use crate::domain::error::Unexpected;
 use crate::domain::signin::ladder::ChallengeAnswer;
 use crate::http::error::HttpError;
 use crate::http::extract::WebSession;
@@ -39,8 +40,7 @@ pub struct Answers {
 /// Issues a challenge into the session; returns what to show.
 pub async fn show(state: &AppState, session: &WebSession) -> Result<ChallengeView, HttpError> {
     let (stored, shown) = state.captchas.issue(state.clock.now().unix_timestamp());
-    let json = serde_json::to_string(&stored)
-        .map_err(|e| HttpError::Domain(anyhow::Error::new(e).into()))?;
+    let json = serde_json::to_string(&stored).map_err(|e| Unexpected(e.into()))?;
     session.put(KEY, &json).await?;
     let widget = state
         .captchas

@@ -12,9 +12,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::app::state::AppState;
-use crate::domain::error::DomainError;
 use crate::domain::redirect::LocalPath;
 use crate::domain::signin::Attempt;
+use crate::domain::signin::error::SignInError;
 use crate::http::error::{HttpError, urlencode};
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
 use crate::http::pages::challenge;
@@ -134,8 +134,8 @@ pub async fn login_post(
             }
             return Ok(res);
         }
-        Err(DomainError::InvalidCredentials) => ("Incorrect email or password.", None),
-        Err(DomainError::ChallengeRequired) => (
+        Err(SignInError::InvalidCredentials) => ("Incorrect email or password.", None),
+        Err(SignInError::ChallengeRequired) => (
             "Please complete the extra check below.",
             Some(challenge::show(&state, &session).await?),
         ),

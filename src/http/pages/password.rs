@@ -12,7 +12,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::app::state::AppState;
-use crate::domain::error::DomainError;
+use crate::domain::accounts::error::AccountError;
+use crate::domain::signin::error::SignInError;
 use crate::domain::signin::forms::Form;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
@@ -104,7 +105,7 @@ pub async fn forgot_post(
     let answer = challenge::answer(&state, &session, &form.answers, ctx.ip).await?;
     match state.login.gate_form(&ctx, Form::Forgot, answer).await {
         Ok(()) => {}
-        Err(DomainError::ChallengeRequired) => {
+        Err(SignInError::ChallengeRequired) => {
             let page = ForgotPage {
                 csrf_token: session.csrf_token(&state).await?,
                 sent: false,
@@ -158,7 +159,7 @@ pub async fn reset_post(
             session.end().await?;
             Ok(Redirect::to("/login?reset=1").into_response())
         }
-        Err(DomainError::InvalidInput(msg)) => {
+        Err(AccountError::InvalidInput(msg)) => {
             let usable = state.resets.is_usable(&form.token).await?;
             let page = ResetPage {
                 csrf_token: session.csrf_token(&state).await?,

@@ -12,8 +12,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::app::state::AppState;
+use crate::domain::accounts::error::AccountError;
 use crate::domain::accounts::service::Origin;
-use crate::domain::error::DomainError;
+use crate::domain::signin::error::SignInError;
 use crate::domain::signin::forms::Form;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
@@ -56,7 +57,7 @@ pub async fn register_get(
     session: WebSession,
 ) -> Result<Response, HttpError> {
     if !state.config.registration_open {
-        return Err(DomainError::RegistrationClosed.into());
+        return Err(AccountError::RegistrationClosed.into());
     }
     let page = RegisterPage {
         csrf_token: session.csrf_token(&state).await?,
@@ -74,12 +75,12 @@ pub async fn register_post(
     CsrfForm { form, session }: CsrfForm<RegisterForm>,
 ) -> Result<Response, HttpError> {
     if !state.config.registration_open {
-        return Err(DomainError::RegistrationClosed.into());
+        return Err(AccountError::RegistrationClosed.into());
     }
     let answer = challenge::answer(&state, &session, &form.answers, ctx.ip).await?;
     match state.login.gate_form(&ctx, Form::Register, answer).await {
         Ok(()) => {}
-        Err(DomainError::ChallengeRequired) => {
+        Err(SignInError::ChallengeRequired) => {
             let page = RegisterPage {
                 csrf_token: session.csrf_token(&state).await?,
                 email: form.email.chars().take(254).collect(),
@@ -95,10 +96,10 @@ pub async fn register_post(
         .create(&form.email, form.password, false, Origin::Web(&ctx))
         .await;
     match created {
-        Ok(_) | Err(DomainError::EmailTaken) => {
+        Ok(_) | Err(AccountError::EmailTaken) => {
             Ok(Redirect::to("/login?registered=1").into_response())
         }
-        Err(DomainError::InvalidInput(msg)) => {
+        Err(AccountError::InvalidInput(msg)) => {
             let page = RegisterPage {
                 csrf_token: session.csrf_token(&state).await?,
                 email: form.email.chars().take(254).collect(),

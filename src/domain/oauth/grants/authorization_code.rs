@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::domain::clients::{Client, parse_scope};
 use crate::domain::context::RequestContext;
-use crate::domain::error::{DomainError, OAuthCode, oauth};
+use crate::domain::oauth::error::{OAuthCode, OAuthError};
 use crate::domain::oauth::grants::TokenRequest;
 use crate::domain::oauth::{OAuthService, Subject, TokenResponse, digest};
 use crate::events::EventKind;
@@ -34,14 +34,14 @@ impl OAuthService {
         ctx: &RequestContext,
         client: &Client,
         req: &TokenRequest,
-    ) -> Result<TokenResponse, DomainError> {
-        let invalid = |d| oauth(OAuthCode::InvalidGrant, d);
-        let code = req
-            .code
-            .as_deref()
-            .ok_or(oauth(OAuthCode::InvalidRequest, "code is required"))?;
+    ) -> Result<TokenResponse, OAuthError> {
+        let invalid = |d| OAuthError::protocol(OAuthCode::InvalidGrant, d);
+        let code = req.code.as_deref().ok_or(OAuthError::protocol(
+            OAuthCode::InvalidRequest,
+            "code is required",
+        ))?;
         if !client.has_grant("authorization_code") {
-            return Err(oauth(
+            return Err(OAuthError::protocol(
                 OAuthCode::UnauthorizedClient,
                 "client may not use this grant",
             ));

@@ -3,7 +3,7 @@
 
 use crate::domain::clients::{Client, parse_scope};
 use crate::domain::context::RequestContext;
-use crate::domain::error::{DomainError, OAuthCode, oauth};
+use crate::domain::oauth::error::{OAuthCode, OAuthError};
 use crate::domain::oauth::grants::TokenRequest;
 use crate::domain::oauth::{OAuthService, TokenResponse};
 use crate::events::EventKind;
@@ -15,9 +15,9 @@ impl OAuthService {
         ctx: &RequestContext,
         client: &Client,
         req: &TokenRequest,
-    ) -> Result<TokenResponse, DomainError> {
+    ) -> Result<TokenResponse, OAuthError> {
         if client.is_public || !client.has_grant("client_credentials") {
-            return Err(oauth(
+            return Err(OAuthError::protocol(
                 OAuthCode::UnauthorizedClient,
                 "client may not use this grant",
             ));
@@ -27,7 +27,7 @@ impl OAuthService {
             None => client.scopes.clone(),
         };
         if !scopes.is_subset(&client.scopes) {
-            return Err(oauth(
+            return Err(OAuthError::protocol(
                 OAuthCode::InvalidScope,
                 "scope not allowed for this client",
             ));

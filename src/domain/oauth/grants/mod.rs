@@ -2,7 +2,7 @@
 
 use crate::domain::clients::ClientCredentials;
 use crate::domain::context::RequestContext;
-use crate::domain::error::{DomainError, OAuthCode, oauth};
+use crate::domain::oauth::error::{OAuthCode, OAuthError};
 use crate::domain::oauth::{OAuthService, TokenResponse};
 use crate::domain::throttle::{Door, ThrottleKey};
 use crate::events::EventKind;
@@ -39,7 +39,7 @@ impl OAuthService {
         ctx: &RequestContext,
         creds: &ClientCredentials,
         req: &TokenRequest,
-    ) -> Result<TokenResponse, DomainError> {
+    ) -> Result<TokenResponse, OAuthError> {
         let client_key = ThrottleKey::Client(creds.id.chars().take(128).collect());
         if let Err((key, retry_after)) = self.throttle.check(Door::Token, &[client_key]) {
             self.record(
@@ -50,10 +50,10 @@ impl OAuthService {
                 key.dimension(),
             )
             .await?;
-            return Err(DomainError::RateLimited { retry_after });
+            return Err(OAuthError::RateLimited { retry_after });
         }
         let result = self.token_inner(ctx, creds, req).await;
-        if let Err(DomainError::OAuth { code, description }) = &result {
+        if let Err(OAuthError::Protocol { code, description }) = &result {
             let reason = format!("{}: {description}", code.as_str());
             let e = self
                 .event(EventKind::TokenRejected, ctx, &creds.id, None)
@@ -68,14 +68,17 @@ impl OAuthService {
         ctx: &RequestContext,
         creds: &ClientCredentials,
         req: &TokenRequest,
-    ) -> Result<TokenResponse, DomainError> {
+    ) -> Result<TokenResponse, OAuthError> {
         let client = self.clients.authenticate(creds).await?;
         match req.grant_type.as_deref() {
             Some("authorization_code") => self.exchange_code(ctx, &client, req).await,
             Some("refresh_token") => self.refresh(ctx, &client, req).await,
             Some("client_credentials") => self.client_credentials(ctx, &client, req).await,
-            None => Err(oauth(OAuthCode::InvalidRequest, "grant_type is required")),
-            Some(_) => Err(oauth(
+            None => Err(OAuthError::protocol(
+                OAuthCode::InvalidRequest,
+                "grant_type is required",
+            )),
+            Some(_) => Err(OAuthError::protocol(
                 OAuthCode::UnsupportedGrantType,
                 "unsupported grant_type",
             )),

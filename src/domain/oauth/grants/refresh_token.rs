@@ -5,7 +5,8 @@
 
 use crate::domain::clients::{Client, parse_scope};
 use crate::domain::context::RequestContext;
-use crate::domain::error::{DomainError, OAuthCode, oauth};
+use crate::domain::error::Unexpected;
+use crate::domain::oauth::error::{OAuthCode, OAuthError};
 use crate::domain::oauth::grants::TokenRequest;
 use crate::domain::oauth::{OAuthService, Subject, TokenResponse, digest};
 use crate::events::EventKind;
@@ -18,14 +19,14 @@ impl OAuthService {
         ctx: &RequestContext,
         client: &Client,
         req: &TokenRequest,
-    ) -> Result<TokenResponse, DomainError> {
-        let invalid = |d| oauth(OAuthCode::InvalidGrant, d);
-        let token = req.refresh_token.as_deref().ok_or(oauth(
+    ) -> Result<TokenResponse, OAuthError> {
+        let invalid = |d| OAuthError::protocol(OAuthCode::InvalidGrant, d);
+        let token = req.refresh_token.as_deref().ok_or(OAuthError::protocol(
             OAuthCode::InvalidRequest,
             "refresh_token is required",
         ))?;
         if !client.has_grant("refresh_token") {
-            return Err(oauth(
+            return Err(OAuthError::protocol(
                 OAuthCode::UnauthorizedClient,
                 "client may not use this grant",
             ));
@@ -54,7 +55,7 @@ impl OAuthService {
             Some(s) => {
                 let asked = parse_scope(s)?;
                 if !asked.is_subset(&granted) {
-                    return Err(oauth(
+                    return Err(OAuthError::protocol(
                         OAuthCode::InvalidScope,
                         "scope exceeds the original grant",
                     ));
@@ -117,7 +118,7 @@ impl OAuthService {
         ctx: &RequestContext,
         family: &FamilyRecord,
         now: i64,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), Unexpected> {
         self.revoke_family(&family.id, now).await?;
         self.record(
             EventKind::RefreshReuseDetected,

@@ -1,0 +1,43 @@
+//! The sign-in area's error: what a sign-in (and the register/forgot form gate, which runs the
+//! same ladder) can answer besides success. The other sign-in calls (session events, unlock,
+//! "wasn't you?") can only fail unexpectedly and return the shared `Unexpected`.
+
+use crate::domain::accounts::password::HashError;
+use crate::domain::error::unexpected_from;
+
+/// Everything a sign-in or a gated form can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// Wrong email or password (deliberately indistinguishable).
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The attempt needs a passed challenge first (the form shows one).
+    #[error("challenge required")]
+    ChallengeRequired,
+    /// Too many attempts from this network or on this account, or the pair is blocked.
+    #[error("rate limited")]
+    RateLimited {
+        /// Seconds until a retry can pass.
+        retry_after: u64,
+    },
+    /// The password-hashing pool is saturated; try again shortly.
+    #[error("password hashing is saturated")]
+    Busy {
+        /// Seconds after which a retry is sensible.
+        retry_after: u64,
+    },
+    /// An infrastructure failure (database, pool, thread).
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+unexpected_from!(SignInError);
+
+impl From<HashError> for SignInError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy { retry_after } => Self::Busy { retry_after },
+            HashError::Unexpected(e) => Self::Unexpected(e),
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! `ApiError`: the `{"error", "message"}` JSON answer of the admin API and the risk API, mapped
+//! exhaustively from the domain enums those endpoints can meet (`AdminError` from the admin
+//! operations, `BearerError` from the bearer check in front of both) and the request's own
+//! faults. No area behind it is rate-limited or runs on a bounded pool, so unlike the other two
+//! mappers it never answers 429 or 503; a variant that needs one adds both, and
+//! `Retry-After`, here.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::domain::admin::AdminError;
+use crate::domain::oauth::error::BearerError;
+
+/// An admin or risk API failure, answered as JSON.
+#[derive(Debug)]
+pub enum ApiError {
+    /// An admin operation's outcome.
+    Admin(AdminError),
+    /// The bearer check's outcome (no token, a refused one, or one without the right scope).
+    Bearer(BearerError),
+    /// The request body or query is malformed; the message is safe to send.
+    BadRequest(&'static str),
+}
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        Self::Admin(e)
+    }
+}
+
+impl From<BearerError> for ApiError {
+    fn from(e: BearerError) -> Self {
+        Self::Bearer(e)
+    }
+}
+
+/// How an error is answered: status, `error`, `message`.
+type Answer = (StatusCode, &'static str, &'static str);
+
+const SERVER_ERROR: Answer = (
+    StatusCode::INTERNAL_SERVER_ERROR,
+    "server_error",
+    "internal error",
+);
+
+fn admin(e: &AdminError) -> Answer {
+    match e {
+        AdminError::InvalidInput(m) => (StatusCode::BAD_REQUEST, "invalid_request", m),
+        AdminError::NotEnoughLabels => (
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "not enough labelled events to train on",
+        ),
+        AdminError::Unexpected(_) => SERVER_ERROR,
+    }
+}
+
+fn bearer(e: &BearerError) -> Answer {
+    match e {
+        BearerError::InvalidToken(_) => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "a valid bearer token is required",
+        ),
+        BearerError::InsufficientScope => (
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "the admin scope is required",
+        ),
+        BearerError::Unexpected(_) => SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, error, message) = match &self {
+            Self::Admin(e) => admin(e),
+            Self::Bearer(e) => bearer(e),
+            Self::BadRequest(m) => (StatusCode::BAD_REQUEST, "invalid_request", *m),
+        };
+        if status.is_server_error() {
+            tracing::error!(error = ?self, "admin api request failed");
+        }
+        let mut res = (status, Json(json!({ "error": error, "message": message }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"authd\", error=\"invalid_token\""),
+            );
+        }
+        res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::tokens::rejection::TokenRejection;
+
+    async fn answer(e: impl Into<ApiError>) -> (StatusCode, Option<String>, serde_json::Value) {
+        let r = e.into().into_response();
+        let status = r.status();
+        let www = r
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert!(r.headers().get(header::RETRY_AFTER).is_none());
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        (status, www, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn bad_input_is_400_with_its_message() {
+        let (s, w, v) = answer(AdminError::InvalidInput("since must be RFC 3339")).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(w.is_none());
+        assert_eq!(v["error"], "invalid_request");
+        assert_eq!(v["message"], "since must be RFC 3339");
+        let (s, _, v) = answer(AdminError::NotEnoughLabels).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert_eq!(v["message"], "not enough labelled events to train on");
+        let (s, _, v) = answer(ApiError::BadRequest("ip is not an IP address")).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert_eq!(v["error"], "invalid_request");
+        assert_eq!(v["message"], "ip is not an IP address");
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_is_401_with_a_bearer_challenge() {
+        let (s, w, v) = answer(BearerError::InvalidToken(TokenRejection::Missing)).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            w.as_deref(),
+            Some("Bearer realm=\"authd\", error=\"invalid_token\"")
+        );
+        assert_eq!(v["error"], "invalid_token");
+    }
+
+    #[tokio::test]
+    async fn a_token_without_the_scope_is_403() {
+        let (s, w, v) = answer(BearerError::InsufficientScope).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        assert!(w.is_none());
+        assert_eq!(v["error"], "insufficient_scope");
+    }
+
+    #[tokio::test]
+    async fn server_errors_are_500_and_do_not_leak_causes() {
+        for e in [
+            ApiError::from(AdminError::Unexpected(anyhow::anyhow!("secret detail"))),
+            ApiError::from(BearerError::Unexpected(anyhow::anyhow!("secret detail"))),
+        ] {
+            let (s, _, v) = answer(e).await;
+            assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(v["error"], "server_error");
+            assert!(!v.to_string().contains("secret detail"));
+        }
+    }
+}
