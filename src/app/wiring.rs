@@ -151,6 +151,7 @@ async fn sign_in(
             outbox,
             grants: b.store.grants.clone(),
             issuer: b.config.issuer_str().to_owned(),
+            background: b.background.clone(),
         },
     ))
 }

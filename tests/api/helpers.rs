@@ -363,6 +363,8 @@ impl TestApp {
         self.post_form("/logout", &[("csrf_token", &csrf)]).await
     }
 
+    /// Every event so far (after the work requests left running has settled: the events it
+    /// records are there too).
     pub async fn events(&self) -> Vec<AuthEvent> {
         self.state_events(EventFilter {
             limit: 1000,
@@ -372,6 +374,7 @@ impl TestApp {
     }
 
     pub async fn state_events(&self, filter: EventFilter) -> Vec<AuthEvent> {
+        self.state.background.settled().await;
         self.state.login_events(&filter).await
     }
 }
@@ -631,9 +634,9 @@ pub fn urlenc(s: &str) -> String {
 }
 
 impl TestApp {
-    /// Lets the work requests left running settle (reset mails), then delivers every mail due
-    /// now, without waiting for the worker; returns how many were sent. Call it before
-    /// asserting that no mail went out.
+    /// Lets the work requests left running settle (reset mails, the alert after a risk
+    /// challenge), then delivers every mail due now, without waiting for the worker; returns
+    /// how many were sent. Call it before asserting that no mail went out.
     pub async fn drain_mail(&self) -> usize {
         self.state.drain_mail().await
     }

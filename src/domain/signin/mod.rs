@@ -28,6 +28,7 @@ use crate::domain::signin::keys::normalised_name;
 use crate::domain::signin::ladder::{ChallengeAnswer, Ladder, ProtectionSettings, SignInLookup};
 use crate::domain::signin::links::Links;
 use crate::domain::signin::settle::{AfterCheck, Outcome};
+use crate::domain::tasks::Background;
 use crate::domain::throttle::{Door, Throttle, ThrottleKey};
 use crate::events::sink::EventSink;
 use crate::events::{AuthEvent, EventKind};
@@ -204,6 +205,7 @@ pub struct LoginService {
     outbox: Arc<dyn Outbox>,
     grants: Arc<dyn GrantStore>,
     issuer: String,
+    background: Background,
 }
 
 impl std::fmt::Debug for LoginService {
@@ -231,6 +233,9 @@ pub struct LoginDeps {
     pub grants: Arc<dyn GrantStore>,
     /// The public base URL (for links in mail).
     pub issuer: String,
+    /// Runs the after-the-answer work (the alert after a risk challenge), tracked so tests and
+    /// shutdown can wait for it.
+    pub background: Background,
 }
 
 impl LoginService {
@@ -246,6 +251,7 @@ impl LoginService {
             outbox: deps.outbox,
             grants: deps.grants,
             issuer: deps.issuer,
+            background: deps.background,
         }
     }
 }

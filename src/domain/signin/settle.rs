@@ -110,9 +110,10 @@ impl LoginService {
     ) -> Result<(), Unexpected> {
         if let Some(a) = verified {
             // After the answer, so its timing does not tell a right password from a wrong
-            // one (that would confirm stuffed pairs).
+            // one (that would confirm stuffed pairs). Tracked, so a test (or a graceful stop)
+            // can wait for it.
             let (this, ctx, a, pair) = (self.clone(), o.ctx.clone(), a.clone(), o.pair.clone());
-            tokio::spawn(async move {
+            self.background.spawn(async move {
                 let done = async {
                     this.protection.ladder.take_back(&pair).await?;
                     this.new_device_alert(&ctx, &a).await
