@@ -34,3 +34,54 @@ pub mod tasks;
 pub mod throttle;
 /// Signing keys and JWTs.
 pub mod tokens;
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// The domain decides; it never sees HTTP, SQL, templates, SMTP or OpenAPI (issue #14,
+    /// STYLE G0): wire types and schemas belong to `http/`, SQL to `storage/`.
+    #[test]
+    fn the_domain_imports_no_infrastructure_crate() {
+        let domain = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/domain");
+        let mut files = Vec::new();
+        rust_files(&domain, &mut files);
+        let banned = [
+            "axum",
+            "sqlx",
+            "askama",
+            "lettre",
+            "reqwest",
+            "tower",
+            "tower_http",
+            "tower_sessions",
+            "utoipa",
+        ];
+        let mut offenders = Vec::new();
+        for path in &files {
+            let text = std::fs::read_to_string(path).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                for crate_name in banned {
+                    let used = code.contains(&format!("{crate_name}::"))
+                        || code.contains(&format!("use {crate_name}"));
+                    if used {
+                        offenders.push(format!("{}:{}: {crate_name}", path.display(), n + 1));
+                    }
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "{offenders:#?}");
+    }
+}

@@ -46,7 +46,7 @@ pub const PRIOR_WEIGHTS: [f64; FEATURES] = [
 pub const PRIOR_INTERCEPT: f64 = -4.5;
 
 /// Quality figures of a model on held-out labelled events.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
     /// Labelled attempts used for training.
     pub trained_on: usize,

@@ -194,7 +194,7 @@ pub fn examples(
 }
 
 /// What a training run did.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct TrainReport {
     /// The stored version.
     pub version: i64,

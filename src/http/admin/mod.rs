@@ -20,6 +20,8 @@ pub mod events;
 pub mod model;
 /// `GET /openapi.json`.
 pub mod openapi;
+/// Response bodies mirroring domain results, with their schemas.
+pub mod wire;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()

@@ -6,8 +6,8 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::admin::AdminService;
-use crate::domain::risk::training::TrainReport;
 use crate::http::admin::AdminBearer;
+use crate::http::admin::wire::TrainReportBody;
 use crate::http::api_error::ApiError;
 
 /// A label.
@@ -59,7 +59,7 @@ pub async fn labels_post(
     path = "/admin/api/model/train",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Trained and stored; this instance uses it at once, others within 30 s", body = TrainReport),
+        (status = 200, description = "Trained and stored; this instance uses it at once, others within 30 s", body = TrainReportBody),
         (status = 400, description = "Not enough labelled events"),
         (status = 401, description = "No valid bearer token"),
         (status = 403, description = "The token lacks the admin scope"),
@@ -68,6 +68,6 @@ pub async fn labels_post(
 pub async fn train_post(
     State(admin): State<AdminService>,
     _admin: AdminBearer,
-) -> Result<Json<TrainReport>, ApiError> {
-    Ok(Json(admin.train().await?))
+) -> Result<Json<TrainReportBody>, ApiError> {
+    Ok(Json(admin.train().await?.into()))
 }
