@@ -101,6 +101,10 @@ pub enum ClientCommand {
         /// Skip the consent page.
         #[arg(long)]
         first_party: bool,
+        /// A confidential client that may leave PKCE out (default: PKCE required of every
+        /// client, RFC 9700).
+        #[arg(long)]
+        no_pkce: bool,
         /// An allowed scope; repeat for several (default: openid profile email).
         #[arg(long = "scope")]
         scopes: Vec<String>,
@@ -190,6 +194,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     post_logout_redirect_uris,
                     public,
                     first_party,
+                    no_pkce,
                     scopes,
                     grants,
                 },
@@ -200,6 +205,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 post_logout_redirect_uris,
                 is_public: public,
                 is_first_party: first_party,
+                pkce_optional: no_pkce,
                 scopes,
                 grants,
             };

@@ -37,10 +37,18 @@ pub struct Client {
     pub is_public: bool,
     /// Skips consent.
     pub is_first_party: bool,
+    /// Registered with `--no-pkce`: a confidential client that may leave PKCE out.
+    pub pkce_optional: bool,
     secret_hash: Option<String>,
 }
 
 impl Client {
+    /// Whether authorization requests must carry a PKCE challenge: always for public clients,
+    /// and for confidential ones unless registered with `--no-pkce` (RFC 9700 §2.1.1).
+    pub fn pkce_required(&self) -> bool {
+        self.is_public || !self.pkce_optional
+    }
+
     /// Whether the client may use `grant`.
     pub fn has_grant(&self, grant: &str) -> bool {
         self.grants.contains(grant)
@@ -142,6 +150,8 @@ pub struct NewClient {
     pub is_public: bool,
     /// First-party client.
     pub is_first_party: bool,
+    /// `--no-pkce`: a confidential client that may leave PKCE out (default: required).
+    pub pkce_optional: bool,
     /// Scopes (default: `openid profile email`).
     pub scopes: Vec<String>,
     /// Grants (default: `authorization_code`).
@@ -226,6 +236,11 @@ impl ClientService {
                 "unknown grant type"
             }));
         }
+        if spec.is_public && spec.pkce_optional {
+            return Err(ClientError::Invalid(
+                "a public client always needs PKCE (--no-pkce is for confidential clients)",
+            ));
+        }
         if spec.is_public && grants.contains("client_credentials") {
             return Err(ClientError::Invalid(
                 "a public client cannot use client_credentials",
@@ -258,6 +273,7 @@ impl ClientService {
             grants: to_json(grants.into_iter().collect()),
             is_public: spec.is_public,
             is_first_party: spec.is_first_party,
+            pkce_optional: spec.pkce_optional,
             created_at: self.clock.now().unix_timestamp(),
         };
         match self.store.insert(&record).await {
@@ -314,6 +330,7 @@ fn client_from(r: ClientRecord) -> Result<Client, Unexpected> {
         grants: list(&r.grants)?.into_iter().collect(),
         is_public: r.is_public,
         is_first_party: r.is_first_party,
+        pkce_optional: r.pkce_optional,
         secret_hash: r.secret_hash,
         id: r.id,
     })
@@ -332,6 +349,7 @@ mod tests {
             grants: BTreeSet::new(),
             is_public: public,
             is_first_party: false,
+            pkce_optional: false,
             secret_hash: None,
         }
     }

@@ -444,6 +444,7 @@ impl TestApp {
             post_logout_redirect_uris: vec!["http://127.0.0.1:7777/bye".to_owned()],
             is_public: public,
             is_first_party: first_party,
+            pkce_optional: false,
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             grants: grants.iter().map(|s| (*s).to_owned()).collect(),
         };

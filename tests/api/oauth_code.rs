@@ -19,6 +19,17 @@ fn base<'a>(client: &'a TestClient, challenge: &'a str) -> Vec<(&'a str, &'a str
     ]
 }
 
+/// An authorization request without PKCE.
+fn without_pkce(client: &TestClient) -> Vec<(&str, &str)> {
+    vec![
+        ("response_type", "code"),
+        ("client_id", &client.id),
+        ("redirect_uri", REDIRECT_URI),
+        ("scope", "openid"),
+        ("state", "s"),
+    ]
+}
+
 async fn exchange(
     app: &TestApp,
     client: &TestClient,
@@ -465,4 +476,162 @@ async fn nul_bytes_in_oauth_parameters_are_4xx() {
         .get("/authorize?response_type=code&client_id=a%00b&redirect_uri=x")
         .await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_forged_auth_after_does_not_skip_prompt_login() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let client = app.web_client().await;
+    // Signed in a while ago.
+    app.code_for(&client, &user, "openid").await;
+    app.clock.advance(time::Duration::seconds(600));
+    let (_, challenge) = pkce();
+    let mut q = base(&client, &challenge);
+    q.push(("prompt", "login"));
+    let qs = serde_urlencoded::to_string(&q).unwrap();
+    let asked = app.get(&format!("/authorize?{qs}")).await;
+    assert!(
+        asked.location().starts_with("/login?next=") && asked.location().contains("reauth=1"),
+        "{}",
+        asked.location()
+    );
+    // The client (or anyone holding the link) skips the form and comes back with a forged
+    // `auth_after` older than the existing sign-in: still the form, never a code.
+    let now = authd::domain::clock::Clock::now(app.clock.as_ref()).unix_timestamp();
+    for forged in ["0", &(now - 3600).to_string(), &now.to_string()] {
+        let replay = app
+            .get(&format!("/authorize?{qs}&auth_after={forged}"))
+            .await;
+        assert!(
+            replay.location().starts_with("/login?next="),
+            "auth_after={forged}: {}",
+            replay.location()
+        );
+        assert!(query_param(replay.location(), "code").is_none());
+    }
+    // Signing in again answers the request, once.
+    app.clock.advance(time::Duration::seconds(2));
+    let form = app.get(asked.location()).await;
+    let signed_in = app
+        .post_credentials(asked.location(), &user.email, &user.password, &form.csrf())
+        .await;
+    let back = app.get(signed_in.location()).await;
+    assert!(
+        query_param(back.location(), "code").is_some(),
+        "{}",
+        back.location()
+    );
+    // The mark is spent: the same URL later asks again.
+    app.clock.advance(time::Duration::seconds(30));
+    let again = app.get(signed_in.location()).await;
+    assert!(
+        again.location().starts_with("/login?next="),
+        "{}",
+        again.location()
+    );
+}
+
+#[tokio::test]
+async fn request_objects_and_unsupported_response_modes_are_refused_not_ignored() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let client = app.web_client().await;
+    let (_, challenge) = pkce();
+    for (key, value, error) in [
+        (
+            "request",
+            "eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9.",
+            "request_not_supported",
+        ),
+        (
+            "request_uri",
+            "https://rp.example/requests/1",
+            "request_uri_not_supported",
+        ),
+        ("response_mode", "form_post", "invalid_request"),
+        ("response_mode", "fragment", "invalid_request"),
+    ] {
+        let mut q = base(&client, &challenge);
+        q.push((key, value));
+        let page = app.authorize(&q, &user).await;
+        assert!(
+            page.location().starts_with(REDIRECT_URI),
+            "{key}: {}",
+            page.location()
+        );
+        assert_eq!(
+            query_param(page.location(), "error").as_deref(),
+            Some(error),
+            "{key}={value}"
+        );
+        assert_eq!(
+            query_param(page.location(), "state").as_deref(),
+            Some("xyz")
+        );
+        assert!(query_param(page.location(), "code").is_none());
+    }
+    // The one mode authd speaks is fine.
+    let mut q = base(&client, &challenge);
+    q.push(("response_mode", "query"));
+    let page = app.authorize(&q, &user).await;
+    assert!(query_param(page.location(), "code").is_some());
+    // Without a valid client and redirect URI: a page, never a redirect.
+    let mut q = base(&client, &challenge);
+    q.retain(|(k, _)| *k != "redirect_uri");
+    q.push(("redirect_uri", "http://evil.example/cb"));
+    q.push(("request_uri", "https://rp.example/requests/1"));
+    let page = app.authorize(&q, &user).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.headers.get("location").is_none());
+    // Discovery says so.
+    let meta = app.get_json("/.well-known/openid-configuration").await;
+    assert_eq!(
+        meta["response_modes_supported"],
+        serde_json::json!(["query"])
+    );
+    assert_eq!(meta["request_parameter_supported"], false);
+    assert_eq!(meta["request_uri_parameter_supported"], false);
+}
+
+#[tokio::test]
+async fn confidential_clients_must_use_pkce_unless_registered_without_it() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    // A confidential client, registered the default way: PKCE is required of it too.
+    let client = app.web_client().await;
+    let page = app.authorize(&without_pkce(&client), &user).await;
+    assert!(
+        page.location().starts_with(REDIRECT_URI),
+        "{}",
+        page.location()
+    );
+    assert_eq!(
+        query_param(page.location(), "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert!(query_param(page.location(), "code").is_none());
+    // Registered with --no-pkce: the code flow works without it.
+    let spec = |public: bool| authd::domain::clients::NewClient {
+        id: format!("legacy-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+        redirect_uris: vec![REDIRECT_URI.to_owned()],
+        is_public: public,
+        is_first_party: true,
+        pkce_optional: true,
+        ..Default::default()
+    };
+    let (legacy, secret) = app.state.oauth.clients().create(spec(false)).await.unwrap();
+    assert!(legacy.pkce_optional);
+    let legacy = TestClient {
+        id: legacy.id,
+        secret,
+        redirect_uri: REDIRECT_URI.to_owned(),
+    };
+    let page = app.authorize(&without_pkce(&legacy), &user).await;
+    let code =
+        query_param(page.location(), "code").unwrap_or_else(|| panic!("{}", page.location()));
+    let (status, body) = exchange(&app, &legacy, &code, None, REDIRECT_URI).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A public client cannot opt out.
+    assert!(app.state.oauth.clients().create(spec(true)).await.is_err());
 }

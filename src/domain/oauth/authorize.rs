@@ -4,11 +4,14 @@
 
 use std::collections::BTreeSet;
 
-use crate::domain::clients::{Client, parse_scope, scope_string};
+use crate::domain::clients::{Client, scope_string};
 use crate::domain::error::Unexpected;
 use crate::domain::oauth::error::OAuthCode;
 use crate::domain::oauth::{OAuthService, digest};
 use crate::storage::oauth::CodeRecord;
+
+/// The checks of a request whose client and redirect URI are known.
+mod checks;
 
 /// The raw parameters of an authorization request.
 #[derive(Debug, Clone, Default)]
@@ -35,6 +38,12 @@ pub struct AuthorizeParams {
     pub max_age: Option<String>,
     /// login_hint.
     pub login_hint: Option<String>,
+    /// request (a request object, OIDC Core §6.1): refused.
+    pub request: Option<String>,
+    /// request_uri (OIDC Core §6.2): refused.
+    pub request_uri: Option<String>,
+    /// response_mode: only `query`.
+    pub response_mode: Option<String>,
 }
 
 /// A validated authorization request.
@@ -117,14 +126,9 @@ impl ErrorRedirect {
     }
 }
 
-fn is_pkce_value(s: &str) -> bool {
-    s.len() == 43
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 impl OAuthService {
-    /// Validates an authorization request.
+    /// Validates an authorization request. An unknown client or redirect URI is answered on a
+    /// page (never a redirect); every later failure goes back to the client.
     pub async fn validate_authorize(
         &self,
         p: &AuthorizeParams,
@@ -147,109 +151,28 @@ impl OAuthService {
                 "The application sent a redirect address that is not registered.",
             )));
         };
-        let state = p.state.clone();
-        let fail = |code, description| {
-            Ok(Err(AuthorizeFailure::Redirect(ErrorRedirect {
-                redirect_uri: redirect_uri.clone(),
-                code,
-                description,
-                state: state.clone().filter(|s| s.len() <= 1024),
-            })))
-        };
-        match p.response_type.as_deref() {
-            None => return fail(OAuthCode::InvalidRequest, "response_type is required"),
-            Some("code") => {}
-            Some(_) => {
-                return fail(
-                    OAuthCode::UnsupportedResponseType,
-                    "only response_type=code is supported",
-                );
+        let checked = match checks::check_request(p, &client) {
+            Ok(c) => c,
+            Err((code, description)) => {
+                return Ok(Err(AuthorizeFailure::Redirect(ErrorRedirect {
+                    redirect_uri,
+                    code,
+                    description,
+                    state: p.state.clone().filter(|s| s.len() <= 1024),
+                })));
             }
-        }
-        if !client.has_grant("authorization_code") {
-            return fail(
-                OAuthCode::UnauthorizedClient,
-                "client may not use the authorization code grant",
-            );
-        }
-        if state.as_ref().is_some_and(|s| s.len() > 1024)
-            || p.nonce.as_ref().is_some_and(|n| n.len() > 512)
-        {
-            return fail(OAuthCode::InvalidRequest, "state or nonce too long");
-        }
-        // The nonce is stored with the code: no control characters (PostgreSQL text has no NUL).
-        if p.nonce
-            .as_ref()
-            .is_some_and(|n| n.chars().any(char::is_control))
-        {
-            return fail(OAuthCode::InvalidRequest, "malformed nonce");
-        }
-        let Ok(mut scopes) = parse_scope(p.scope.as_deref().unwrap_or("")) else {
-            return fail(OAuthCode::InvalidScope, "malformed scope");
-        };
-        // Refresh tokens follow the client's `refresh_token` grant, not this scope; libraries
-        // that add it anyway are not refused for it.
-        scopes.remove("offline_access");
-        if scopes.is_empty() {
-            return fail(OAuthCode::InvalidScope, "scope is required");
-        }
-        if !scopes.is_subset(&client.scopes) || scopes.contains("admin") {
-            return fail(OAuthCode::InvalidScope, "scope not allowed for this client");
-        }
-        let code_challenge = match (
-            p.code_challenge.as_deref(),
-            p.code_challenge_method.as_deref(),
-        ) {
-            (None, None) if client.is_public => {
-                return fail(
-                    OAuthCode::InvalidRequest,
-                    "PKCE (S256) is required for public clients",
-                );
-            }
-            (None, None) => None,
-            (Some(c), Some("S256")) if is_pkce_value(c) => Some(c.to_owned()),
-            (Some(_), Some("S256")) => {
-                return fail(OAuthCode::InvalidRequest, "malformed code_challenge");
-            }
-            _ => {
-                return fail(
-                    OAuthCode::InvalidRequest,
-                    "code_challenge_method must be S256",
-                );
-            }
-        };
-        let prompts: BTreeSet<&str> = p
-            .prompt
-            .as_deref()
-            .unwrap_or("")
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .collect();
-        if prompts
-            .iter()
-            .any(|v| !["none", "login", "consent", "select_account"].contains(v))
-            || (prompts.contains("none") && prompts.len() > 1)
-        {
-            return fail(OAuthCode::InvalidRequest, "invalid prompt");
-        }
-        let max_age = match p.max_age.as_deref() {
-            None => None,
-            Some(v) => match v.parse::<i64>() {
-                Ok(n) if n >= 0 => Some(n),
-                _ => return fail(OAuthCode::InvalidRequest, "invalid max_age"),
-            },
         };
         Ok(Ok(AuthorizeRequest {
             client,
             redirect_uri,
-            scopes,
-            state,
+            scopes: checked.scopes,
+            state: p.state.clone(),
             nonce: p.nonce.clone(),
-            code_challenge,
-            prompt_none: prompts.contains("none"),
-            prompt_login: prompts.contains("login"),
-            prompt_consent: prompts.contains("consent"),
-            max_age,
+            code_challenge: checked.code_challenge,
+            prompt_none: checked.prompts.contains("none"),
+            prompt_login: checked.prompts.contains("login"),
+            prompt_consent: checked.prompts.contains("consent"),
+            max_age: checked.max_age,
             login_hint: p.login_hint.clone().filter(|h| h.len() <= 254),
         }))
     }
@@ -286,7 +209,8 @@ impl OAuthService {
                 None => BTreeSet::new(),
             };
         granted.extend(req.scopes.iter().cloned());
-        let json = serde_json::to_string(&granted).map_err(|e| Unexpected(e.into()))?;
+        let json =
+            serde_json::to_string(&granted).map_err(|e| Unexpected(e.into()))?;
         let now = self.clock.now().unix_timestamp();
         Ok(self
             .grants
@@ -340,109 +264,5 @@ impl OAuthService {
             state: req.state.clone(),
         }
         .location(&self.settings.issuer)
-    }
-}
-
-/// What `/authorize` does next with a valid request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthorizeStep {
-    /// Send the user to the sign-in form and back here. With `fresh_after`, a re-authentication:
-    /// only a sign-in after that time (unix seconds) counts.
-    SignIn {
-        /// Sign-ins before this are too old for the request.
-        fresh_after: Option<i64>,
-    },
-    /// Ask the user to consent.
-    Consent,
-    /// Back to the client: the `Location` carrying a code, or an error (`prompt=none`).
-    Redirect(String),
-}
-
-impl OAuthService {
-    /// The `prompt` and `max_age` policy (OIDC Core §3.1.2.1) for a valid request, given who
-    /// is signed in (`user`: id and sign-in time) and, when authd itself sent the user to sign
-    /// in again, the time that sign-in must follow (`auth_after`): sign in (again), ask for
-    /// consent, or go back to the client with a code or, under `prompt=none`, an error.
-    pub async fn authorize_step(
-        &self,
-        req: &AuthorizeRequest,
-        user: Option<(&str, i64)>,
-        auth_after: Option<i64>,
-    ) -> Result<AuthorizeStep, Unexpected> {
-        let now = self.clock.now().unix_timestamp();
-        let fresh = |at: i64| is_fresh(req.prompt_login, req.max_age, at, auth_after, now);
-        let Some((user_id, auth_at)) = user.filter(|(_, at)| fresh(*at)) else {
-            let (why, fresh_after) = match user {
-                None => ("sign-in required", None),
-                Some(_) => ("fresh sign-in required", Some(now)),
-            };
-            return Ok(if req.prompt_none {
-                AuthorizeStep::Redirect(self.error_redirect(req, OAuthCode::LoginRequired, why))
-            } else {
-                AuthorizeStep::SignIn { fresh_after }
-            });
-        };
-        if self.needs_consent(user_id, req).await? {
-            return Ok(if req.prompt_none {
-                let why = "consent required";
-                AuthorizeStep::Redirect(self.error_redirect(req, OAuthCode::ConsentRequired, why))
-            } else {
-                AuthorizeStep::Consent
-            });
-        }
-        let location = self.issue_code(req, user_id, auth_at).await?;
-        Ok(AuthorizeStep::Redirect(location))
-    }
-}
-
-/// Whether a sign-in at `auth_at` is recent enough at `now`: `prompt=login` wants one after
-/// the request (after `auth_after`, which authd sets when it sends the user to sign in again;
-/// without it, no earlier sign-in counts), and `max_age` one at most that many seconds old.
-fn is_fresh(
-    prompt_login: bool,
-    max_age: Option<i64>,
-    auth_at: i64,
-    auth_after: Option<i64>,
-    now: i64,
-) -> bool {
-    let stale = (prompt_login && auth_after.is_none_or(|t| auth_at < t))
-        || max_age.is_some_and(|m| now - auth_at > m);
-    !stale
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const NOW: i64 = 1_000_000;
-
-    #[test]
-    fn any_sign_in_is_fresh_without_prompt_or_max_age() {
-        assert!(is_fresh(false, None, 0, None, NOW));
-        assert!(is_fresh(false, None, NOW, Some(NOW + 5), NOW));
-    }
-
-    #[test]
-    fn prompt_login_wants_a_sign_in_after_authd_asked_for_it() {
-        // First visit: no earlier sign-in counts.
-        assert!(!is_fresh(true, None, NOW - 1, None, NOW));
-        assert!(!is_fresh(true, None, NOW, None, NOW));
-        // Back from the sign-in form authd sent the user to at `NOW - 10`.
-        assert!(is_fresh(true, None, NOW - 10, Some(NOW - 10), NOW));
-        assert!(is_fresh(true, None, NOW - 5, Some(NOW - 10), NOW));
-        assert!(!is_fresh(true, None, NOW - 11, Some(NOW - 10), NOW));
-    }
-
-    #[test]
-    fn max_age_bounds_the_age_of_the_sign_in() {
-        assert!(is_fresh(false, Some(60), NOW - 60, None, NOW));
-        assert!(!is_fresh(false, Some(60), NOW - 61, None, NOW));
-        // max_age=0: only a sign-in this very second.
-        assert!(is_fresh(false, Some(0), NOW, None, NOW));
-        assert!(!is_fresh(false, Some(0), NOW - 1, None, NOW));
-        // Both: each must hold.
-        assert!(!is_fresh(true, Some(60), NOW - 61, Some(NOW - 100), NOW));
-        assert!(!is_fresh(true, Some(600), NOW - 101, Some(NOW - 100), NOW));
-        assert!(is_fresh(true, Some(600), NOW - 99, Some(NOW - 100), NOW));
     }
 }

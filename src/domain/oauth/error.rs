@@ -12,7 +12,7 @@
 use crate::domain::error::unexpected_from;
 use crate::domain::tokens::rejection::TokenRejection;
 
-/// OAuth 2.0 error codes (RFC 6749 §4.1.2.1 and §5.2, OIDC Core §3.1.2.6).
+/// OAuth 2.0 error codes (RFC 6749 §4.1.2.1 and §5.2, OIDC Core §3.1.2.6 and §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(missing_docs)] // the names are the RFC's
 pub enum OAuthCode {
@@ -26,6 +26,8 @@ pub enum OAuthCode {
     AccessDenied,
     LoginRequired,
     ConsentRequired,
+    RequestNotSupported,
+    RequestUriNotSupported,
 }
 
 impl OAuthCode {
@@ -42,6 +44,8 @@ impl OAuthCode {
             Self::AccessDenied => "access_denied",
             Self::LoginRequired => "login_required",
             Self::ConsentRequired => "consent_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
         }
     }
 }

@@ -30,6 +30,8 @@ mod bearer_cache;
 pub mod error;
 /// The token endpoint's grants.
 pub mod grants;
+/// The `prompt`/`max_age` policy and the server-side re-authentication mark.
+pub mod prompt;
 /// Bearer validation, userinfo, introspection, revocation.
 pub mod tokens;
 

@@ -9,14 +9,15 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::app::state::AppState;
-use crate::domain::oauth::authorize::{
-    AuthorizeFailure, AuthorizeParams, AuthorizeRequest, AuthorizeStep,
-};
 use crate::domain::oauth::error::OAuthCode;
+use crate::domain::oauth::authorize::{AuthorizeFailure, AuthorizeParams, AuthorizeRequest};
+use crate::domain::oauth::prompt::{AuthorizeStep, ReauthMark};
 use crate::http::error::{ErrorPage, HttpError, urlencode};
 use crate::http::extract::{CsrfForm, CsrfProtected, CurrentUser, WebSession};
 
 const PENDING: &str = "oauth_pending";
+/// The session key of the `ReauthMark`: when a re-authentication answers which request.
+const REAUTH: &str = "oauth_reauth";
 
 /// The authorization request's query (each parameter at most once).
 #[derive(Debug, Deserialize)]
@@ -32,8 +33,9 @@ pub struct AuthorizeQuery {
     prompt: Option<String>,
     max_age: Option<String>,
     login_hint: Option<String>,
-    /// Set by authd when it sends the user to re-authenticate: sign-ins before it are too old.
-    auth_after: Option<i64>,
+    request: Option<String>,
+    request_uri: Option<String>,
+    response_mode: Option<String>,
 }
 
 impl From<AuthorizeQuery> for AuthorizeParams {
@@ -50,6 +52,9 @@ impl From<AuthorizeQuery> for AuthorizeParams {
             prompt: q.prompt,
             max_age: q.max_age,
             login_hint: q.login_hint,
+            request: q.request,
+            request_uri: q.request_uri,
+            response_mode: q.response_mode,
         }
     }
 }
@@ -87,11 +92,10 @@ fn parse_query(raw: Option<&str>) -> Result<AuthorizeQuery, HttpError> {
 async fn validate(
     state: &AppState,
     raw: Option<&str>,
-) -> Result<Result<(AuthorizeRequest, Option<i64>), Response>, HttpError> {
+) -> Result<Result<AuthorizeRequest, Response>, HttpError> {
     let q = parse_query(raw)?;
-    let auth_after = q.auth_after;
     Ok(match state.oauth.validate_authorize(&q.into()).await? {
-        Ok(req) => Ok((req, auth_after)),
+        Ok(req) => Ok(req),
         Err(AuthorizeFailure::Page(msg)) => Err((
             StatusCode::BAD_REQUEST,
             ErrorPage::new(StatusCode::BAD_REQUEST, msg),
@@ -103,9 +107,9 @@ async fn validate(
     })
 }
 
-/// Where to send the user to sign in, then come back to `raw` (with `extra` appended).
-fn login_location(raw: &str, extra: &str, req: &AuthorizeRequest, reauth: bool) -> String {
-    let next = format!("/authorize?{raw}{extra}");
+/// Where to send the user to sign in, then come back to `raw`.
+fn login_location(raw: &str, req: &AuthorizeRequest, reauth: bool) -> String {
+    let next = format!("/authorize?{raw}");
     let mut loc = format!("/login?next={}", urlencode(&next));
     if reauth {
         loc.push_str("&reauth=1");
@@ -123,7 +127,7 @@ pub async fn authorize_get(
     user: Result<CurrentUser, HttpError>,
     session: WebSession,
 ) -> Result<Response, HttpError> {
-    let (req, auth_after) = match validate(&state, raw.as_deref()).await? {
+    let req = match validate(&state, raw.as_deref()).await? {
         Ok(v) => v,
         Err(response) => return Ok(response),
     };
@@ -132,6 +136,10 @@ pub async fn authorize_get(
         .as_ref()
         .map(|u| (u.user_id.as_str(), u.auth_at.unix_timestamp()));
     let raw = raw.as_deref().unwrap_or("");
+    let auth_after = match (&user, req.prompt_login) {
+        (Some(_), true) => take_mark(&session, &req).await?,
+        _ => None,
+    };
     let step = state
         .oauth
         .authorize_step(&req, signed_in, auth_after)
@@ -139,17 +147,34 @@ pub async fn authorize_get(
     Ok(match step {
         AuthorizeStep::Redirect(location) => Redirect::to(&location).into_response(),
         AuthorizeStep::SignIn { fresh_after: None } => {
-            Redirect::to(&login_location(raw, "", &req, false)).into_response()
+            Redirect::to(&login_location(raw, &req, false)).into_response()
         }
         AuthorizeStep::SignIn {
             fresh_after: Some(t),
         } => {
-            let raw = strip_param(raw, "auth_after");
-            let extra = format!("&auth_after={t}");
-            Redirect::to(&login_location(&raw, &extra, &req, true)).into_response()
+            session
+                .put(REAUTH, &ReauthMark::new(&req, t).encode())
+                .await?;
+            Redirect::to(&login_location(raw, &req, true)).into_response()
         }
         AuthorizeStep::Consent => consent_page(&state, &session, &req, raw).await?,
     })
+}
+
+/// Spends the session's re-authentication mark if it was made for `req` and returns the time
+/// the sign-in must follow; a mark made for another request stays.
+async fn take_mark(session: &WebSession, req: &AuthorizeRequest) -> Result<Option<i64>, HttpError> {
+    let Some(value) = session.take(REAUTH).await? else {
+        return Ok(None);
+    };
+    let Some(mark) = ReauthMark::decode(&value) else {
+        return Ok(None);
+    };
+    let after = mark.after_for(req);
+    if after.is_none() {
+        session.put(REAUTH, &value).await?;
+    }
+    Ok(after)
 }
 
 /// Remembers the request in the session and shows the consent page.
@@ -185,7 +210,7 @@ pub async fn consent_post(
             "This consent request has expired. Please start again.",
         ));
     };
-    let (req, _) = match validate(&state, Some(raw)).await? {
+    let req = match validate(&state, Some(raw)).await? {
         Ok(v) => v,
         Err(response) => return Ok(response),
     };
@@ -205,11 +230,4 @@ pub async fn consent_post(
             .await?,
     )
     .into_response())
-}
-
-fn strip_param(raw: &str, name: &str) -> String {
-    raw.split('&')
-        .filter(|p| p.split('=').next() != Some(name))
-        .collect::<Vec<_>>()
-        .join("&")
 }

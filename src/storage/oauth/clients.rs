@@ -25,6 +25,8 @@ pub struct ClientRecord {
     pub is_public: bool,
     /// Skips the consent page.
     pub is_first_party: bool,
+    /// A confidential client registered with `--no-pkce` (PKCE may be left out).
+    pub pkce_optional: bool,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -44,8 +46,8 @@ impl ClientStore for Backend {
         on_pool!(self.pool(), |p| {
             sqlx::query(
                 "insert into client (id, secret_hash, redirect_uris, post_logout_redirect_uris, \
-                 scopes, grants, is_public, is_first_party, created_at) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 scopes, grants, is_public, is_first_party, created_at, pkce_optional) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(&c.id)
             .bind(&c.secret_hash)
@@ -56,6 +58,7 @@ impl ClientStore for Backend {
             .bind(c.is_public)
             .bind(c.is_first_party)
             .bind(c.created_at)
+            .bind(c.pkce_optional)
             .execute(p)
             .await?;
         });
@@ -65,7 +68,7 @@ impl ClientStore for Backend {
     async fn find_by_id(&self, id: &str) -> Result<Option<ClientRecord>, StoreError> {
         Ok(on_pool!(self.pool(), |p| sqlx::query_as(
             "select id, secret_hash, redirect_uris, post_logout_redirect_uris, scopes, \
-             grants, is_public, is_first_party, created_at from client where id = $1",
+             grants, is_public, is_first_party, pkce_optional, created_at from client where id = $1",
         )
         .bind(id)
         .fetch_optional(p)
