@@ -78,9 +78,10 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub geoip: Option<std::path::PathBuf>,
     /// `client_id:client_secret` of a confidential, first-party client with the
-    /// `authorization_code` grant and `--replay-redirect-uri` registered: enables the token
-    /// replay scenario (tokens issued at home, then presented to `/risk/evaluate` from the
-    /// owner's context and from an attacker's).
+    /// `authorization_code` and `client_credentials` grants and `--replay-redirect-uri`
+    /// registered: enables the token replay scenario (tokens issued at home, then presented to
+    /// `/risk/evaluate` by that client, their audience, from the owner's context and from an
+    /// attacker's).
     #[arg(long)]
     pub replay_client: Option<String>,
     /// That client's redirect URI.
@@ -204,8 +205,8 @@ async fn measure(
     report.legit_attempts = legit.len();
     report.legit_friction = friction(&legit);
     attacks::attacks(sim, users, args.attacks, report, "").await?;
-    if let (Some(client), Some(pair)) = (&args.replay_client, args.admin_client.as_deref()) {
-        replay::token_replay(sim, users, args, client, pair, report).await?;
+    if let (Some(client), Some(_)) = (&args.replay_client, args.admin_client.as_deref()) {
+        replay::token_replay(sim, users, args, client, report).await?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The token replay scenario: tokens issued to users signing in at home (authorization code
-//! with PKCE), then presented to `/risk/evaluate` by a resource server as seen from the owner's
-//! own context and from an attacker's (another country or network, another browser).
+//! with PKCE), then presented to `/risk/evaluate` by the client they were issued to (only a
+//! token's audience may ask) as seen from the owner's own context and from an attacker's
+//! (another country or network, another browser).
 #![allow(
     clippy::indexing_slicing,
     reason = "every user has at least one device"
@@ -12,7 +13,6 @@ use serde_json::Value;
 
 use crate::domain::risk::model::{roc_auc, tpr_at_fpr};
 use crate::sim::SimulateArgs;
-use crate::sim::admin::admin_token;
 use crate::sim::client::{Sim, cookie_header};
 use crate::sim::population::{AGENTS, User, fresh_net, near_home};
 use crate::sim::report::{Outcome, Report, ScenarioReport};
@@ -24,14 +24,14 @@ struct ReplayClient<'a> {
     redirect_uri: &'a str,
 }
 
-/// Runs the scenario with `client` (`client_id:client_secret`) and the resource server's
-/// token from `admin_pair`; adds `token_replay` and the token-use scores to `report`.
+/// Runs the scenario with `client` (`client_id:client_secret`), which asks `/risk/evaluate`
+/// with its own client-credentials token; adds `token_replay` and the token-use scores to
+/// `report`.
 pub(super) async fn token_replay(
     sim: &mut Sim,
     users: &[User],
     args: &SimulateArgs,
     client: &str,
-    admin_pair: &str,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let (id, secret) = client
@@ -42,7 +42,7 @@ pub(super) async fn token_replay(
         secret,
         redirect_uri: &args.replay_redirect_uri,
     };
-    let rs = admin_token(sim, admin_pair).await?;
+    let rs = own_token(sim, &client).await?;
     let mut legit = Vec::new();
     let mut replayed = Vec::new();
     for i in 0..args.attacks.min(users.len() * 2) {
@@ -132,6 +132,29 @@ async fn issue_at_home(
             "/authorize gave no code: is the replay client first-party with that redirect URI?",
         )?;
     exchange(sim, client, &code, &verifier).await.map(Some)
+}
+
+/// The replay client's own client-credentials token: it asks `/risk/evaluate` about the
+/// tokens issued to it.
+async fn own_token(sim: &Sim, client: &ReplayClient<'_>) -> anyhow::Result<String> {
+    let resp = sim
+        .http
+        .post(format!("{}/token", sim.base))
+        .basic_auth(client.id, Some(client.secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await?;
+    if !resp.status().is_success() {
+        anyhow::bail!(
+            "the replay client's own token: {} (does it hold the client_credentials grant?)",
+            resp.status()
+        );
+    }
+    let v: Value = resp.json().await?;
+    v.get("access_token")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .context("no access_token")
 }
 
 /// The code exchanged for an access token.

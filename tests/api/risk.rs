@@ -47,7 +47,16 @@ async fn admin_pair(app: &TestApp) -> String {
 #[tokio::test]
 async fn simulated_attacks_are_stopped_and_users_are_not() {
     let app = simulated_server().await;
-    let web = app.web_client().await;
+    // The replay client asks /risk/evaluate about its own users' tokens (only their audience
+    // may), with its own client-credentials token.
+    let web = app
+        .add_client(
+            false,
+            true,
+            &["authorization_code", "client_credentials"],
+            &[],
+        )
+        .await;
     let args = authd::sim::SimulateArgs {
         replay_client: Some(format!("{}:{}", web.id, web.secret.clone().unwrap())),
         replay_redirect_uri: web.redirect_uri.clone(),
@@ -134,14 +143,22 @@ async fn the_risk_api_scores_token_use_against_the_owners_contexts() {
         assert_eq!(page.status, StatusCode::SEE_OTHER);
         app.post_logout().await;
     }
+    // The resource server is the token's audience: the client it was issued to, asking with
+    // its own client-credentials token (only the audience may ask, see
+    // only_the_tokens_audience_may_evaluate_it_and_others_write_nothing).
     let rs = app
-        .add_client(false, false, &["client_credentials"], &[])
+        .add_client(
+            false,
+            true,
+            &["authorization_code", "client_credentials"],
+            &[],
+        )
         .await;
     let (_, body) = app
         .token(&rs, &[("grant_type", "client_credentials")])
         .await;
     let rs_token = crate::helpers::str_of(&body, "access_token").to_owned();
-    let web = app.web_client().await;
+    let web = rs.clone();
     let tokens = app.tokens_for(&web, &user, "openid").await;
     let at = crate::helpers::str_of(&tokens, "access_token").to_owned();
     let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
@@ -482,4 +499,61 @@ async fn refreshes_from_many_networks_are_recorded_as_risky() {
             .starts_with("refresh_token:")
     );
     assert_eq!(flagged[0].client_id.as_deref(), Some(web.id.as_str()));
+}
+
+#[tokio::test]
+async fn only_the_tokens_audience_may_evaluate_it_and_others_write_nothing() {
+    use reqwest::StatusCode;
+    let app = crate::helpers::spawn_app().await;
+    let user = app.user().await;
+    for _ in 0..5 {
+        let page = app.post_login(&user.email, &user.password).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+        app.post_logout().await;
+    }
+    let cc = &["authorization_code", "client_credentials"];
+    let web = app.add_client(false, true, cc, &[]).await;
+    let stranger = app.add_client(false, true, cc, &[]).await;
+    let own_token = |c: crate::helpers::TestClient| {
+        let app = &app;
+        async move {
+            let (_, body) = app.token(&c, &[("grant_type", "client_credentials")]).await;
+            crate::helpers::str_of(&body, "access_token").to_owned()
+        }
+    };
+    let web_token = own_token(web.clone()).await;
+    let stranger_token = own_token(stranger.clone()).await;
+    let tokens = app.tokens_for(&web, &user, "openid").await;
+    let at = crate::helpers::str_of(&tokens, "access_token").to_owned();
+    let ask = |ip: &str| serde_json::json!({ "token": at, "ip": ip, "user_agent": "curl/8" });
+    let events_before = app.events().await.len();
+
+    // An unrelated confidential client: refused, from any network, and nothing is written.
+    for ip in ["192.0.2.1", "198.51.100.1", "203.0.113.1"] {
+        let (status, body) = evaluate(&app, Some(&stranger_token), ask(ip)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(body.get("score").is_none() && body.get("reasons").is_none());
+    }
+    // Nor about the web client's own machine token.
+    let machine = serde_json::json!({ "token": web_token, "ip": "192.0.2.1", "user_agent": "" });
+    let (status, _) = evaluate(&app, Some(&stranger_token), machine).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let events = app.events().await;
+    assert_eq!(events.len(), events_before, "no event: {:?}", &events[..3]);
+
+    // The audience may; the stranger's three networks were not remembered for the token.
+    let (status, answer) = evaluate(&app, Some(&web_token), ask("192.0.2.77")).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(
+        !answer["reasons"].to_string().contains("networks"),
+        "{answer}"
+    );
+    let evaluated: Vec<_> = app
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == authd::events::EventKind::RiskEvaluated)
+        .collect();
+    assert_eq!(evaluated.len(), 1, "{evaluated:?}");
+    assert_eq!(evaluated[0].client_id.as_deref(), Some(web.id.as_str()));
 }

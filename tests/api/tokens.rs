@@ -146,7 +146,9 @@ async fn revocation_and_introspection() {
     let tokens = app.tokens_for(&client, &user, "openid").await;
     let at = str_of(&tokens, "access_token").to_owned();
     let rt = str_of(&tokens, "refresh_token").to_owned();
-    let info = app.introspect(&other, &at).await;
+    // Only the token's audience may introspect it (introspection_answers_only_the_tokens_audience).
+    assert_eq!(app.introspect(&other, &at).await["active"], false);
+    let info = app.introspect(&client, &at).await;
     assert_eq!(info["active"], true);
     assert_eq!(info["client_id"], client.id.as_str());
     assert_eq!(
@@ -609,4 +611,40 @@ async fn a_flood_of_refused_tokens_is_counted_not_written_row_by_row() {
         metrics.contains("authd_events_suppressed_total"),
         "the rest are counted"
     );
+}
+
+#[tokio::test]
+async fn introspection_answers_only_the_tokens_audience() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let client = app.web_client().await;
+    let stranger = app.web_client().await;
+    let svc = app
+        .add_client(false, false, &["client_credentials"], &["reports"])
+        .await;
+    let tokens = app.tokens_for(&client, &user, "openid").await;
+    let at = str_of(&tokens, "access_token").to_owned();
+    let rt = str_of(&tokens, "refresh_token").to_owned();
+    let (_, body) = app
+        .token(&svc, &[("grant_type", "client_credentials")])
+        .await;
+    let machine = str_of(&body, "access_token").to_owned();
+    // Another client learns nothing about them: exactly the answer for an unknown token.
+    for token in [&at, &rt, &machine] {
+        assert_eq!(
+            app.introspect(&stranger, token).await,
+            serde_json::json!({ "active": false })
+        );
+    }
+    assert_eq!(
+        app.introspect(&svc, &at).await,
+        serde_json::json!({ "active": false })
+    );
+    // Their audience does.
+    for token in [&at, &rt] {
+        let info = app.introspect(&client, token).await;
+        assert_eq!(info["active"], true, "{info}");
+        assert_eq!(info["client_id"], client.id.as_str());
+    }
+    assert_eq!(app.introspect(&svc, &machine).await["active"], true);
 }

@@ -14,6 +14,16 @@ use crate::domain::tokens::rejection::{TokenRejection, Verified};
 use crate::events::EventKind;
 use crate::events::decision::Decision;
 
+/// Who an access token presented by a client is for.
+enum Audience {
+    /// Not a valid access token (signature, claims).
+    Invalid(TokenRejection),
+    /// Valid, issued to the calling client.
+    Caller(AccessClaims),
+    /// Valid, issued to another client: the caller learns nothing about it.
+    Other,
+}
+
 impl OAuthService {
     /// Validates a token without recording anything: signature and claims, then revocation.
     async fn check_access(
@@ -129,7 +139,10 @@ impl OAuthService {
 
     /// `POST /risk/evaluate`: `caller` is the resource server's bearer token (a
     /// client-credentials token of a confidential client); `token` the access token it saw,
-    /// used from `seen` (the IP and user agent it reports). An invalid token scores 1.
+    /// used from `seen` (the IP and user agent it reports). An invalid token scores 1. Only
+    /// the token's audience may ask about it: any other caller gets `InsufficientScope` (403)
+    /// before anything is scored, remembered or written, so an unrelated client can neither
+    /// learn the owner's usual contexts nor raise the token's risk nor write on their account.
     pub async fn evaluate_risk(
         &self,
         ctx: &RequestContext,
@@ -146,19 +159,17 @@ impl OAuthService {
         if caller.sub != caller.client_id || client.is_public {
             return Err(BearerError::InsufficientScope);
         }
+        let checked = match self.verify_for(&client.id, token).await? {
+            Audience::Other => return Err(BearerError::InsufficientScope),
+            Audience::Invalid(reason) => Err(reason),
+            Audience::Caller(claims) => self.check_revocation(claims).await?,
+        };
         let answer = |score: f64, decision: &str, reasons: Vec<String>| json!({ "score": score, "decision": decision, "reasons": reasons });
-        match self.check_access(token).await? {
+        match checked {
             Err(reason) => {
-                let why = format!("the token is not valid ({reason})");
-                let e = self
-                    .event(EventKind::RiskEvaluated, seen, &caller.client_id, None)
-                    .decision_detail(Decision::RiskApiInvalidToken, &format!("token {reason}"))
-                    .risk(Some(crate::events::Risk {
-                        score: 1.0,
-                        reasons: vec![why.clone()],
-                        features: None,
-                    }));
-                self.events.record(e).await?;
+                let why = self
+                    .invalid_token_evaluated(seen, &client.id, reason)
+                    .await?;
                 Ok(answer(1.0, "block", vec![why]))
             }
             Ok((claims, _)) if claims.sub == claims.client_id => Ok(answer(
@@ -168,14 +179,7 @@ impl OAuthService {
             )),
             Ok((claims, _)) => {
                 let scored = self
-                    .score_use(
-                        seen,
-                        "risk_api",
-                        &caller.client_id,
-                        &claims.sub,
-                        &claims.jti,
-                        true,
-                    )
+                    .score_use(seen, "risk_api", &client.id, &claims.sub, &claims.jti, true)
                     .await?;
                 let (score, reasons, verdict) = scored.unwrap_or((
                     0.0,
@@ -191,6 +195,40 @@ impl OAuthService {
         }
     }
 
+    /// Records that `/risk/evaluate` was asked about a token that is not valid; the reason.
+    async fn invalid_token_evaluated(
+        &self,
+        seen: &RequestContext,
+        caller_id: &str,
+        reason: TokenRejection,
+    ) -> Result<String, Unexpected> {
+        let why = format!("the token is not valid ({reason})");
+        let e = self
+            .event(EventKind::RiskEvaluated, seen, caller_id, None)
+            .decision_detail(Decision::RiskApiInvalidToken, &format!("token {reason}"))
+            .risk(Some(crate::events::Risk {
+                score: 1.0,
+                reasons: vec![why.clone()],
+                features: None,
+            }));
+        self.events.record(e).await?;
+        Ok(why)
+    }
+
+    /// An access token's signature and claims, and whether `caller_id` is its audience
+    /// (revocation is checked after, by the caller of this).
+    async fn verify_for(&self, caller_id: &str, token: &str) -> Result<Audience, Unexpected> {
+        let now = self.clock.now().unix_timestamp();
+        Ok(
+            match jwt::verify_access(&self.keys, token, &self.settings.issuer, now).await? {
+                Err(reason) => Audience::Invalid(reason),
+                // `verify_access` holds `aud == client_id`: the client it was issued to.
+                Ok(claims) if claims.aud != caller_id => Audience::Other,
+                Ok(claims) => Audience::Caller(claims),
+            },
+        )
+    }
+
     async fn confidential(&self, creds: &ClientCredentials) -> Result<Client, OAuthError> {
         let client = self.clients.authenticate(creds).await?;
         if client.is_public {
@@ -202,31 +240,41 @@ impl OAuthService {
         Ok(client)
     }
 
-    /// RFC 7662: any authenticated confidential client (a resource server) may ask.
+    /// RFC 7662: a confidential client may introspect the tokens issued to it (it is their
+    /// audience); any other token is `active: false`, exactly as an unknown one.
     pub async fn introspect(
         &self,
         creds: &ClientCredentials,
         token: &str,
     ) -> Result<Value, OAuthError> {
-        self.confidential(creds).await?;
-        if let Ok((c, _)) = self.check_access(token).await? {
-            return Ok(json!({
-                "active": true,
-                "token_type": "access_token",
-                "scope": c.scope,
-                "client_id": c.client_id,
-                "sub": c.sub,
-                "aud": c.aud,
-                "iss": c.iss,
-                "exp": c.exp,
-                "iat": c.iat,
-                "nbf": c.nbf,
-                "jti": c.jti,
-            }));
+        let caller = self.confidential(creds).await?;
+        let inactive = json!({ "active": false });
+        match self.verify_for(&caller.id, token).await? {
+            Audience::Other => return Ok(inactive),
+            Audience::Caller(claims) => {
+                let Ok((c, _)) = self.check_revocation(claims).await? else {
+                    return Ok(inactive);
+                };
+                return Ok(json!({
+                    "active": true,
+                    "token_type": "access_token",
+                    "scope": c.scope,
+                    "client_id": c.client_id,
+                    "sub": c.sub,
+                    "aud": c.aud,
+                    "iss": c.iss,
+                    "exp": c.exp,
+                    "iat": c.iat,
+                    "nbf": c.nbf,
+                    "jti": c.jti,
+                }));
+            }
+            Audience::Invalid(_) => {}
         }
         let now = self.clock.now().unix_timestamp();
         if token.len() <= jwt::MAX_TOKEN_LEN
             && let Some((r, f)) = self.grants.find_refresh(&digest(token)).await?
+            && f.client_id == caller.id
             && r.used_at.is_none()
             && f.revoked_at.is_none()
             && r.expires_at > now
@@ -243,7 +291,7 @@ impl OAuthService {
                 "iss": self.settings.issuer,
             }));
         }
-        Ok(json!({ "active": false }))
+        Ok(inactive)
     }
 
     /// RFC 7009: revokes a refresh token (with its whole grant) or an access token, if it was
