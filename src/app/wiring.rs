@@ -217,6 +217,7 @@ async fn oauth(b: &Base<'_>, accounts: AccountService) -> anyhow::Result<OAuthSe
         refresh_lifetime: config.refresh_lifetime,
         access_alg: config.access_token_alg,
         bearer_cache_secs: config.bearer_cache_secs,
+        auth_failures_per_minute: config.rate_limits.token_auth_failures,
     };
     // A retired key stays published while any token it signed can still be presented.
     let publish_after_retire = settings.access_ttl.max(settings.id_ttl) + 300;

@@ -204,7 +204,12 @@ pub(crate) const RATE_REGISTER_PER_IP: Key = key(
 pub(crate) const RATE_TOKEN_PER_CLIENT: Key = key(
     "rate_token_per_client",
     Value("6000"),
-    "token requests per minute per OAuth client",
+    "token requests per minute per authenticated OAuth client (a public client: per client and network), per instance",
+);
+pub(crate) const RATE_TOKEN_AUTH_FAILURES: Key = key(
+    "rate_token_auth_failures",
+    Value("10"),
+    "failed client authentications (token, introspection, revocation) per minute per client id and network, per instance; then `429` for that pair only",
 );
 pub(crate) const CHALLENGE_AFTER: Key = key(
     "challenge_after",
@@ -291,6 +296,7 @@ pub(crate) const ALL: &[Key] = &[
     RATE_LOGIN_PER_ACCOUNT,
     RATE_REGISTER_PER_IP,
     RATE_TOKEN_PER_CLIENT,
+    RATE_TOKEN_AUTH_FAILURES,
     CHALLENGE_AFTER,
     BLOCK_AFTER,
     BLOCK_SECS,

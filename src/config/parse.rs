@@ -163,6 +163,7 @@ fn rate_limits(v: &Values) -> Result<Limits, ConfigError> {
         login_per_account: per_min(&keys::RATE_LOGIN_PER_ACCOUNT)?,
         register_per_ip: per_min(&keys::RATE_REGISTER_PER_IP)?,
         token_per_client: per_min(&keys::RATE_TOKEN_PER_CLIENT)?,
+        token_auth_failures: per_min(&keys::RATE_TOKEN_AUTH_FAILURES)?,
     })
 }
 

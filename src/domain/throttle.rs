@@ -26,6 +26,9 @@ pub enum ThrottleKey {
     Account(String),
     /// An OAuth client id.
     Client(String),
+    /// A public OAuth client from one network: anyone can present a public client's id, so its
+    /// budget is kept per network.
+    ClientNet(String, IpAddr),
 }
 
 /// The network an address belongs to: the IPv4 address itself, or the IPv6 /64.
@@ -53,7 +56,7 @@ impl ThrottleKey {
         match self {
             Self::Net(_) => Decision::RateLimitedIp,
             Self::Account(_) => Decision::RateLimitedAccount,
-            Self::Client(_) => Decision::RateLimitedClient,
+            Self::Client(_) | Self::ClientNet(..) => Decision::RateLimitedClient,
         }
     }
 }
@@ -78,8 +81,10 @@ pub struct Limits {
     pub login_per_account: u32,
     /// Registrations per network per minute.
     pub register_per_ip: u32,
-    /// Token requests per client per minute.
+    /// Token requests per authenticated client per minute (public clients: per network).
     pub token_per_client: u32,
+    /// Failed client authentications per client id and network per minute.
+    pub token_auth_failures: u32,
 }
 
 impl Default for Limits {
@@ -89,6 +94,7 @@ impl Default for Limits {
             login_per_account: 30,
             register_per_ip: 10,
             token_per_client: 6000,
+            token_auth_failures: 10,
         }
     }
 }

@@ -30,4 +30,5 @@ mod register;
 mod risk;
 mod sessions;
 mod smtp;
+mod token_limits;
 mod tokens;

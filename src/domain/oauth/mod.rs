@@ -24,6 +24,8 @@ use crate::storage::oauth::GrantStore;
 
 /// Authorization requests, consent and codes.
 pub mod authorize;
+/// Client authentication and the limit on its failures.
+mod client_auth;
 /// A short-lived cache of passed bearer checks.
 mod bearer_cache;
 /// `OAuthError`, `BearerError`, `ClientError` and the RFC error codes.
@@ -54,6 +56,8 @@ pub struct TokenSettings {
     pub access_alg: SigningAlg,
     /// Seconds a passed bearer check is reused on this instance (0: never).
     pub bearer_cache_secs: i64,
+    /// Failed client authentications allowed per minute per (client id, network).
+    pub auth_failures_per_minute: u32,
 }
 
 /// The token endpoint's success response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
@@ -88,6 +92,7 @@ pub struct OAuthService {
     pub(crate) settings: TokenSettings,
     pub(crate) bearer_cache: Arc<bearer_cache::BearerCache>,
     pub(crate) throttle: Throttle,
+    pub(crate) auth_failures: Arc<client_auth::AuthFailures>,
     pub(crate) risk: Option<crate::domain::risk::service::RiskService>,
 }
 
@@ -125,6 +130,9 @@ impl OAuthService {
         throttle: Throttle,
     ) -> Self {
         let bearer_cache = Arc::new(bearer_cache::BearerCache::new(settings.bearer_cache_secs));
+        let auth_failures = Arc::new(client_auth::AuthFailures::new(
+            settings.auth_failures_per_minute,
+        ));
         Self {
             clients,
             accounts,
@@ -136,6 +144,7 @@ impl OAuthService {
             settings,
             bearer_cache,
             throttle,
+            auth_failures,
             risk: None,
         }
     }

@@ -229,8 +229,12 @@ impl OAuthService {
         )
     }
 
-    async fn confidential(&self, creds: &ClientCredentials) -> Result<Client, OAuthError> {
-        let client = self.clients.authenticate(creds).await?;
+    async fn confidential(
+        &self,
+        ctx: &RequestContext,
+        creds: &ClientCredentials,
+    ) -> Result<Client, OAuthError> {
+        let client = self.authenticate_client(ctx, creds).await?;
         if client.is_public {
             return Err(OAuthError::protocol(
                 OAuthCode::InvalidClient,
@@ -244,10 +248,11 @@ impl OAuthService {
     /// audience); any other token is `active: false`, exactly as an unknown one.
     pub async fn introspect(
         &self,
+        ctx: &RequestContext,
         creds: &ClientCredentials,
         token: &str,
     ) -> Result<Value, OAuthError> {
-        let caller = self.confidential(creds).await?;
+        let caller = self.confidential(ctx, creds).await?;
         let inactive = json!({ "active": false });
         match self.verify_for(&caller.id, token).await? {
             Audience::Other => return Ok(inactive),
@@ -302,7 +307,7 @@ impl OAuthService {
         creds: &ClientCredentials,
         token: &str,
     ) -> Result<(), OAuthError> {
-        let client = self.clients.authenticate(creds).await?;
+        let client = self.authenticate_client(ctx, creds).await?;
         let now = self.clock.now().unix_timestamp();
         if token.len() > jwt::MAX_TOKEN_LEN {
             return Ok(());

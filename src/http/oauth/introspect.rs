@@ -35,11 +35,12 @@ fn read(
 /// `POST /introspect`.
 pub async fn introspect_post(
     State(oauth): State<OAuthService>,
+    ClientContext(ctx): ClientContext,
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Result<Json<Value>, OAuthResponseError> {
     let (creds, token) = read(&headers, form)?;
-    Ok(Json(oauth.introspect(&creds, &token).await?))
+    Ok(Json(oauth.introspect(&ctx, &creds, &token).await?))
 }
 
 /// `POST /revoke`: 200 whether or not the token existed.

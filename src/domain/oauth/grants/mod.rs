@@ -1,10 +1,12 @@
-//! The token endpoint (RFC 6749 §3.2): client authentication, then one grant per file.
+//! The token endpoint (RFC 6749 §3.2): client authentication (failures limited per client id
+//! and network), then the per-client request budget, then one grant per file. The budget is
+//! spent only by an authenticated client, so nobody can starve a client by presenting its id.
 
 use crate::domain::clients::ClientCredentials;
 use crate::domain::context::RequestContext;
 use crate::domain::oauth::error::{OAuthCode, OAuthError};
 use crate::domain::oauth::{OAuthService, TokenResponse};
-use crate::domain::throttle::{Door, ThrottleKey};
+use crate::domain::throttle::{Door, ThrottleKey, net_of};
 use crate::events::EventKind;
 use crate::events::decision::Decision;
 
@@ -40,18 +42,6 @@ impl OAuthService {
         creds: &ClientCredentials,
         req: &TokenRequest,
     ) -> Result<TokenResponse, OAuthError> {
-        let client_key = ThrottleKey::Client(creds.id.chars().take(128).collect());
-        if let Err((key, retry_after)) = self.throttle.check(Door::Token, &[client_key]) {
-            self.record(
-                EventKind::RateLimited,
-                ctx,
-                &creds.id,
-                None,
-                key.dimension(),
-            )
-            .await?;
-            return Err(OAuthError::RateLimited { retry_after });
-        }
         let result = self.token_inner(ctx, creds, req).await;
         if let Err(OAuthError::Protocol { code, description }) = &result {
             let reason = format!("{}: {description}", code.as_str());
@@ -69,7 +59,25 @@ impl OAuthService {
         creds: &ClientCredentials,
         req: &TokenRequest,
     ) -> Result<TokenResponse, OAuthError> {
-        let client = self.clients.authenticate(creds).await?;
+        let client = self.authenticate_client(ctx, creds).await?;
+        // A public client has no secret: anyone can present its id, so its budget is per
+        // network; a confidential client's is its own.
+        let key = if client.is_public {
+            ThrottleKey::ClientNet(client.id.clone(), net_of(ctx.ip))
+        } else {
+            ThrottleKey::Client(client.id.clone())
+        };
+        if let Err((key, retry_after)) = self.throttle.check(Door::Token, &[key]) {
+            self.record(
+                EventKind::RateLimited,
+                ctx,
+                &client.id,
+                None,
+                key.dimension(),
+            )
+            .await?;
+            return Err(OAuthError::RateLimited { retry_after });
+        }
         match req.grant_type.as_deref() {
             Some("authorization_code") => self.exchange_code(ctx, &client, req).await,
             Some("refresh_token") => self.refresh(ctx, &client, req).await,
