@@ -635,3 +635,47 @@ async fn confidential_clients_must_use_pkce_unless_registered_without_it() {
     // A public client cannot opt out.
     assert!(app.state.oauth.clients().create(spec(true)).await.is_err());
 }
+
+#[tokio::test]
+async fn a_code_replayed_while_its_first_exchange_is_in_flight_revokes_the_grant() {
+    use authd::storage::oauth::{CodeRedemption, GrantStart};
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let client = app.web_client().await;
+    let (code, verifier) = app.code_for(&client, &user, "openid").await;
+    // Another instance has just spent the code and is still issuing its tokens: its first
+    // step, through the store, on the same database.
+    let store = authd::storage::connect(&app.db.url, 1).await.unwrap();
+    let now = authd::domain::clock::Clock::now(app.clock.as_ref()).unix_timestamp();
+    let start = GrantStart {
+        family_id: uuid::Uuid::new_v4().to_string(),
+        expires_at: now + 3600,
+    };
+    let hash = authd::domain::oauth::digest(&code);
+    let CodeRedemption::Redeemed(first) =
+        store.grants.redeem_code(&hash, now, &start).await.unwrap()
+    else {
+        panic!("the first redemption wins");
+    };
+    assert_eq!(first.family_id.as_deref(), Some(start.family_id.as_str()));
+    // The replay arrives in that window.
+    let (status, body) = exchange(&app, &client, &code, Some(&verifier), REDIRECT_URI).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(str_of(&body, "error"), "invalid_grant");
+    // The grant the first exchange is issuing from is revoked: its tokens are born dead.
+    let family = store
+        .grants
+        .find_family(&start.family_id)
+        .await
+        .unwrap()
+        .expect("the grant exists from the redemption on");
+    assert!(family.revoked_at.is_some(), "{family:?}");
+    assert!(
+        app.events()
+            .await
+            .iter()
+            .any(|e| e.kind == EventKind::TokenRevoked
+                && e.decision.as_deref() == Some("code_reuse")),
+        "the reuse is recorded"
+    );
+}

@@ -68,7 +68,8 @@ impl ClientStore for Backend {
     async fn find_by_id(&self, id: &str) -> Result<Option<ClientRecord>, StoreError> {
         Ok(on_pool!(self.pool(), |p| sqlx::query_as(
             "select id, secret_hash, redirect_uris, post_logout_redirect_uris, scopes, \
-             grants, is_public, is_first_party, pkce_optional, created_at from client where id = $1",
+             grants, is_public, is_first_party, pkce_optional, created_at \
+             from client where id = $1",
         )
         .bind(id)
         .fetch_optional(p)

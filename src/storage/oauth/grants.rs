@@ -87,10 +87,21 @@ pub struct BearerState {
     pub family_active: i64,
 }
 
+/// The grant a code's redemption starts, in the same transaction that spends the code: from
+/// that moment a replay of the code finds a grant to revoke, even while the first exchange is
+/// still issuing its tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantStart {
+    /// The new family's id (carried as `sid` in its tokens).
+    pub family_id: String,
+    /// Its absolute end (unix seconds).
+    pub expires_at: i64,
+}
+
 /// The outcome of redeeming a code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeRedemption {
-    /// First use: the code is now spent.
+    /// First use: the code is now spent and its grant (`family_id`) exists.
     Redeemed(CodeRecord),
     /// Already spent before.
     AlreadyUsed(CodeRecord),
@@ -114,15 +125,18 @@ pub enum Rotation {
 pub trait GrantStore: Send + Sync {
     /// Stores a new code.
     async fn insert_code(&self, code: &CodeRecord) -> Result<(), StoreError>;
-    /// Spends a code atomically: exactly one caller gets `Redeemed`.
-    async fn redeem_code(&self, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError>;
-    /// Creates a family (and its first refresh token), linking it to the code it came from.
-    async fn insert_family(
+    /// Spends a code atomically and, in the same transaction, creates the grant it starts
+    /// (the code's client, user, scope and sign-in time, with `start`'s id and end) and links
+    /// the code to it: exactly one caller gets `Redeemed`, and every later caller finds the
+    /// grant in `AlreadyUsed`.
+    async fn redeem_code(
         &self,
-        family: &FamilyRecord,
-        refresh: Option<&RefreshRecord>,
-        code_hash: Option<&str>,
-    ) -> Result<(), StoreError>;
+        code_hash: &str,
+        now: i64,
+        start: &GrantStart,
+    ) -> Result<CodeRedemption, StoreError>;
+    /// Stores a family's first refresh token.
+    async fn insert_refresh(&self, refresh: &RefreshRecord) -> Result<(), StoreError>;
     /// A refresh token and its family.
     async fn find_refresh(
         &self,
@@ -193,17 +207,26 @@ impl GrantStore for Backend {
         Ok(())
     }
 
-    async fn redeem_code(&self, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError> {
-        transactions::redeem_code(self, code_hash, now).await
+    async fn redeem_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+        start: &GrantStart,
+    ) -> Result<CodeRedemption, StoreError> {
+        transactions::redeem_code(self, code_hash, now, start).await
     }
 
-    async fn insert_family(
-        &self,
-        f: &FamilyRecord,
-        refresh: Option<&RefreshRecord>,
-        code_hash: Option<&str>,
-    ) -> Result<(), StoreError> {
-        transactions::insert_family(self, f, refresh, code_hash).await
+    async fn insert_refresh(&self, r: &RefreshRecord) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| {
+            sqlx::query(transactions::INSERT_REFRESH)
+                .bind(&r.token_hash)
+                .bind(&r.family_id)
+                .bind(r.expires_at)
+                .bind(r.created_at)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
     }
 
     async fn find_refresh(

@@ -13,6 +13,7 @@ pub mod keys;
 
 pub use clients::{ClientRecord, ClientStore};
 pub use grants::{
-    BearerState, CodeRecord, CodeRedemption, FamilyRecord, GrantStore, RefreshRecord, Rotation,
+    BearerState, CodeRecord, CodeRedemption, FamilyRecord, GrantStart, GrantStore, RefreshRecord,
+    Rotation,
 };
 pub use keys::{KeyRecord, KeyStore};

@@ -1,7 +1,9 @@
 //! `grant_type=authorization_code`: a code is spent atomically on first presentation; it must
 //! come from the same client, with the same redirect URI, before it expires, with the PKCE
 //! verifier of its challenge (and without one if none was sent, which stops downgrades). A
-//! second presentation revokes everything the first one issued (RFC 6749 §4.1.2).
+//! second presentation revokes everything the first one issued (RFC 6749 §4.1.2); the grant is
+//! created in the transaction that spends the code, so there is no moment when a replay finds
+//! nothing to revoke.
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -16,7 +18,7 @@ use crate::domain::oauth::grants::TokenRequest;
 use crate::domain::oauth::{OAuthService, Subject, TokenResponse, digest};
 use crate::events::EventKind;
 use crate::events::decision::Decision;
-use crate::storage::oauth::{CodeRedemption, FamilyRecord, RefreshRecord};
+use crate::storage::oauth::{CodeRecord, CodeRedemption, GrantStart, RefreshRecord};
 
 /// Whether `verifier` (RFC 7636 §4.1: 43–128 unreserved characters) hashes to `challenge`.
 pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
@@ -35,7 +37,6 @@ impl OAuthService {
         client: &Client,
         req: &TokenRequest,
     ) -> Result<TokenResponse, OAuthError> {
-        let invalid = |d| OAuthError::protocol(OAuthCode::InvalidGrant, d);
         let code = req.code.as_deref().ok_or(OAuthError::protocol(
             OAuthCode::InvalidRequest,
             "code is required",
@@ -47,26 +48,99 @@ impl OAuthService {
             ));
         }
         let now = self.clock.now().unix_timestamp();
-        let code_hash = digest(code);
-        let record = match self.grants.redeem_code(&code_hash, now).await? {
-            CodeRedemption::NotFound => return Err(invalid("unknown code")),
+        // The grant is created with the redemption, in one transaction: a replay of the code at
+        // any moment after this finds it and revokes it, even before any token is issued.
+        let start = GrantStart {
+            family_id: uuid::Uuid::new_v4().to_string(),
+            expires_at: now + self.settings.refresh_lifetime,
+        };
+        let record = match self.grants.redeem_code(&digest(code), now, &start).await? {
+            CodeRedemption::NotFound => {
+                return Err(OAuthError::protocol(
+                    OAuthCode::InvalidGrant,
+                    "unknown code",
+                ));
+            }
             CodeRedemption::AlreadyUsed(r) => {
-                if let Some(family) = &r.family_id
-                    && self.revoke_family(family, now).await?
-                {
-                    self.record(
-                        EventKind::TokenRevoked,
-                        ctx,
-                        &r.client_id,
-                        Some(&r.user_id),
-                        Decision::CodeReuse,
-                    )
-                    .await?;
-                }
-                return Err(invalid("code already used"));
+                self.code_reused(ctx, &r, now).await?;
+                return Err(OAuthError::protocol(
+                    OAuthCode::InvalidGrant,
+                    "code already used",
+                ));
             }
             CodeRedemption::Redeemed(r) => r,
         };
+        if let Err(e) = self.check_redemption(&record, client, req, now).await {
+            // The code is spent and nothing may come of it: its grant ends here.
+            self.grants.revoke_family(&start.family_id, now).await?;
+            return Err(e);
+        }
+        let scopes = parse_scope(&record.scope)?;
+        let refresh_token = client
+            .has_grant("refresh_token")
+            .then(|| self.random.token(32));
+        if let Some(t) = refresh_token.as_deref() {
+            let refresh = RefreshRecord {
+                token_hash: digest(t),
+                family_id: start.family_id.clone(),
+                expires_at: (now + self.settings.refresh_idle).min(start.expires_at),
+                used_at: None,
+                created_at: now,
+            };
+            self.grants.insert_refresh(&refresh).await?;
+        }
+        let subject = Subject {
+            user_id: &record.user_id,
+            auth_time: record.auth_time,
+            nonce: record.nonce.as_deref(),
+            family_id: Some(&start.family_id),
+        };
+        let response = self
+            .mint(client, &scopes, Some(subject), refresh_token)
+            .await?;
+        self.record(
+            EventKind::TokenIssued,
+            ctx,
+            &client.id,
+            Some(&record.user_id),
+            Decision::IssuedAuthorizationCode,
+        )
+        .await?;
+        Ok(response)
+    }
+
+    /// A spent code presented again: the grant its first redemption started is revoked, and
+    /// with it everything that redemption issued or is still issuing.
+    async fn code_reused(
+        &self,
+        ctx: &RequestContext,
+        r: &CodeRecord,
+        now: i64,
+    ) -> Result<(), OAuthError> {
+        if let Some(family) = &r.family_id
+            && self.revoke_family(family, now).await?
+        {
+            self.record(
+                EventKind::TokenRevoked,
+                ctx,
+                &r.client_id,
+                Some(&r.user_id),
+                Decision::CodeReuse,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the redeemed `record` may be exchanged by `client` with `req` at `now`.
+    async fn check_redemption(
+        &self,
+        record: &CodeRecord,
+        client: &Client,
+        req: &TokenRequest,
+        now: i64,
+    ) -> Result<(), OAuthError> {
+        let invalid = |d| OAuthError::protocol(OAuthCode::InvalidGrant, d);
         if record.client_id != client.id {
             return Err(invalid("code was issued to another client"));
         }
@@ -85,48 +159,7 @@ impl OAuthService {
         if self.accounts.find_by_id(&record.user_id).await?.is_none() {
             return Err(invalid("the user no longer exists"));
         }
-        let scopes = parse_scope(&record.scope)?;
-        let family = FamilyRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            client_id: client.id.clone(),
-            user_id: record.user_id.clone(),
-            scope: record.scope.clone(),
-            auth_time: record.auth_time,
-            expires_at: now + self.settings.refresh_lifetime,
-            revoked_at: None,
-            created_at: now,
-        };
-        let refresh_token = client
-            .has_grant("refresh_token")
-            .then(|| self.random.token(32));
-        let refresh = refresh_token.as_deref().map(|t| RefreshRecord {
-            token_hash: digest(t),
-            family_id: family.id.clone(),
-            expires_at: (now + self.settings.refresh_idle).min(family.expires_at),
-            used_at: None,
-            created_at: now,
-        });
-        self.grants
-            .insert_family(&family, refresh.as_ref(), Some(&code_hash))
-            .await?;
-        let subject = Subject {
-            user_id: &record.user_id,
-            auth_time: record.auth_time,
-            nonce: record.nonce.as_deref(),
-            family_id: Some(&family.id),
-        };
-        let response = self
-            .mint(client, &scopes, Some(subject), refresh_token)
-            .await?;
-        self.record(
-            EventKind::TokenIssued,
-            ctx,
-            &client.id,
-            Some(&record.user_id),
-            Decision::IssuedAuthorizationCode,
-        )
-        .await?;
-        Ok(response)
+        Ok(())
     }
 }
 
