@@ -3,7 +3,8 @@
 //! private half sealed by `AUTHD_MASTER_KEY` (AES-256-GCM, the kid as associated data) when it
 //! is set. Keys are parsed once into signing and verifying keys; every instance reloads the
 //! published set periodically and when it meets an unknown `kid`, so `authd keys rotate` on any
-//! instance takes effect everywhere without a restart.
+//! instance takes effect everywhere without a restart. Unknown-`kid` reloads are single-flight:
+//! requests that meet unknown kids together share one database read.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -91,6 +92,8 @@ pub struct KeyRing {
     set: RwLock<Arc<KeySet>>,
     /// When the set was last read (unix seconds, injected clock).
     last_reload: std::sync::atomic::AtomicI64,
+    /// Held by the one unknown-`kid` reload in flight; the others wait for it and share it.
+    reload_flight: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -116,6 +119,7 @@ impl KeyRing {
             publish_after_retire,
             set: RwLock::new(Arc::new(KeySet::default())),
             last_reload: std::sync::atomic::AtomicI64::new(i64::MIN),
+            reload_flight: tokio::sync::Mutex::new(()),
         };
         ring.reload().await?;
         let complete = SigningAlg::ALL
@@ -190,10 +194,20 @@ impl KeyRing {
         if let Some(k) = self.current().by_kid.get(kid) {
             return Ok(Some(k.clone()));
         }
+        // Single flight: one reload at a time; whoever waited for it looks again first (the
+        // key may have arrived) and finds the read just made, so a burst of tokens with
+        // unknown (or forged) kids costs one database read, not one each.
+        let _flight = self.reload_flight.lock().await;
+        if let Some(k) = self.current().by_kid.get(kid) {
+            return Ok(Some(k.clone()));
+        }
         let now = self.clock.now().unix_timestamp();
         let last = self.last_reload.load(std::sync::atomic::Ordering::Relaxed);
-        // At most one database read per 5 s however many unknown kids arrive.
+        // At most one database read per 5 s however many unknown kids arrive, even when the
+        // read fails.
         if now.saturating_sub(last) >= 5 {
+            self.last_reload
+                .store(now, std::sync::atomic::Ordering::Relaxed);
             self.reload().await?;
         }
         Ok(self.current().by_kid.get(kid).cloned())
@@ -366,4 +380,87 @@ fn public_jwk(alg: SigningAlg, kid: &str, pkcs8: &[u8]) -> Result<serde_json::Va
         obj.insert("alg".into(), json!(alg.as_str()));
     }
     Ok(jwk)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::domain::clock::{FakeClock, OsRandom};
+    use crate::storage::error::StoreError;
+
+    /// Keys in memory; counts reads, each of which takes a few turns of the runtime (a round
+    /// trip), so concurrent callers really overlap.
+    #[derive(Debug, Default)]
+    struct CountingKeys {
+        keys: Mutex<Vec<KeyRecord>>,
+        reads: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl KeyStore for CountingKeys {
+        async fn list_published(&self, now: i64) -> Result<Vec<KeyRecord>, StoreError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            for _ in 0..4 {
+                tokio::task::yield_now().await;
+            }
+            let mut keys: Vec<KeyRecord> = self
+                .keys
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|k| k.retire_after.is_none_or(|r| r > now))
+                .cloned()
+                .collect();
+            keys.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+            Ok(keys)
+        }
+
+        async fn rotate(&self, new: &[KeyRecord], retire_after: i64) -> Result<(), StoreError> {
+            let mut keys = self.keys.lock().unwrap();
+            for k in keys.iter_mut().filter(|k| k.retire_after.is_none()) {
+                k.retire_after = Some(retire_after);
+            }
+            keys.extend_from_slice(new);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_unknown_kids_share_one_reload() {
+        let store = Arc::new(CountingKeys::default());
+        let clock = Arc::new(FakeClock::new(
+            time::OffsetDateTime::from_unix_timestamp(1_000_000).unwrap(),
+        ));
+        let ring = Arc::new(
+            KeyRing::load(store.clone(), clock.clone(), Arc::new(OsRandom), None, 600)
+                .await
+                .unwrap(),
+        );
+        clock.advance(time::Duration::seconds(30));
+        let before = store.reads.load(Ordering::SeqCst);
+        let mut burst = tokio::task::JoinSet::new();
+        for i in 0..16 {
+            let ring = ring.clone();
+            burst.spawn(async move { ring.verifier(&format!("forged-{i}")).await });
+        }
+        while let Some(found) = burst.join_next().await {
+            assert!(found.unwrap().unwrap().is_none());
+        }
+        assert_eq!(
+            store.reads.load(Ordering::SeqCst) - before,
+            1,
+            "sixteen unknown kids at once: one database read"
+        );
+        // A known kid never reads; a later unknown one reads again once the 5 s have passed.
+        let kid = ring.signer(SigningAlg::ES256).unwrap().kid.clone();
+        assert!(ring.verifier(&kid).await.unwrap().is_some());
+        assert!(ring.verifier("forged-again").await.unwrap().is_none());
+        assert_eq!(store.reads.load(Ordering::SeqCst) - before, 1);
+        clock.advance(time::Duration::seconds(5));
+        assert!(ring.verifier("forged-again").await.unwrap().is_none());
+        assert_eq!(store.reads.load(Ordering::SeqCst) - before, 2);
+    }
 }
