@@ -679,3 +679,40 @@ async fn a_code_replayed_while_its_first_exchange_is_in_flight_revokes_the_grant
         "the reuse is recorded"
     );
 }
+
+#[tokio::test]
+async fn the_cli_registers_a_client_without_pkce_only_when_asked() {
+    let app = spawn_app().await;
+    let url = app.db.url.clone();
+    let run = move |args: &[&str]| {
+        crate::cli::authd()
+            .env("AUTHD_DATABASE_URL", &url)
+            .args(["client", "add"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let (legacy, modern, public) = tokio::task::spawn_blocking(move || {
+        (
+            run(&["legacy", "--redirect-uri", REDIRECT_URI, "--no-pkce"]),
+            run(&["modern", "--redirect-uri", REDIRECT_URI]),
+            run(&[
+                "spa",
+                "--public",
+                "--redirect-uri",
+                REDIRECT_URI,
+                "--no-pkce",
+            ]),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(legacy.status.success() && modern.status.success());
+    let clients = app.state.oauth.clients();
+    let legacy = clients.find("legacy").await.unwrap().unwrap();
+    let modern = clients.find("modern").await.unwrap().unwrap();
+    assert!(!legacy.pkce_required());
+    assert!(modern.pkce_required(), "PKCE is the default");
+    assert!(!public.status.success(), "a public client cannot opt out");
+    assert!(String::from_utf8_lossy(&public.stderr).contains("PKCE"));
+}
