@@ -24,10 +24,12 @@ use crate::storage::oauth::GrantStore;
 
 /// Authorization requests, consent and codes.
 pub mod authorize;
-/// Client authentication and the limit on its failures.
-mod client_auth;
 /// A short-lived cache of passed bearer checks.
 mod bearer_cache;
+/// Client authentication and the limit on its failures.
+mod client_auth;
+/// RP-initiated logout.
+pub mod end_session;
 /// `OAuthError`, `BearerError`, `ClientError` and the RFC error codes.
 pub mod error;
 /// The token endpoint's grants.

@@ -1,6 +1,7 @@
 //! Bearer tokens in use: validation for protected endpoints (every refusal recorded as
-//! `token_rejected` with its reason, never the token), userinfo (OIDC Core §5.3),
-//! introspection (RFC 7662) and revocation (RFC 7009).
+//! `token_rejected` with its reason, never the token), userinfo (OIDC Core §5.3), and what
+//! clients may ask about tokens: introspection (RFC 7662) and `/risk/evaluate`, both for the
+//! token's audience only, and revocation (RFC 7009) by the client it was issued to.
 
 use serde_json::{Value, json};
 
@@ -19,7 +20,7 @@ enum Audience {
     /// Not a valid access token (signature, claims).
     Invalid(TokenRejection),
     /// Valid, issued to the calling client.
-    Caller(AccessClaims),
+    Caller(Box<AccessClaims>),
     /// Valid, issued to another client: the caller learns nothing about it.
     Other,
 }
@@ -162,7 +163,7 @@ impl OAuthService {
         let checked = match self.verify_for(&client.id, token).await? {
             Audience::Other => return Err(BearerError::InsufficientScope),
             Audience::Invalid(reason) => Err(reason),
-            Audience::Caller(claims) => self.check_revocation(claims).await?,
+            Audience::Caller(claims) => self.check_revocation(*claims).await?,
         };
         let answer = |score: f64, decision: &str, reasons: Vec<String>| json!({ "score": score, "decision": decision, "reasons": reasons });
         match checked {
@@ -224,7 +225,7 @@ impl OAuthService {
                 Err(reason) => Audience::Invalid(reason),
                 // `verify_access` holds `aud == client_id`: the client it was issued to.
                 Ok(claims) if claims.aud != caller_id => Audience::Other,
-                Ok(claims) => Audience::Caller(claims),
+                Ok(claims) => Audience::Caller(Box::new(claims)),
             },
         )
     }
@@ -257,7 +258,7 @@ impl OAuthService {
         match self.verify_for(&caller.id, token).await? {
             Audience::Other => return Ok(inactive),
             Audience::Caller(claims) => {
-                let Ok((c, _)) = self.check_revocation(claims).await? else {
+                let Ok((c, _)) = self.check_revocation(*claims).await? else {
                     return Ok(inactive);
                 };
                 return Ok(json!({
@@ -341,83 +342,5 @@ impl OAuthService {
             .await?;
         }
         Ok(())
-    }
-}
-
-/// Why an RP-initiated logout request is refused (the page shows `message`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndSessionRefusal {
-    /// The `id_token_hint` is not an ID token of ours.
-    InvalidHint,
-    /// The hint and `client_id` name different clients.
-    TwoClients,
-    /// The `post_logout_redirect_uri` is not one the client registered.
-    UnregisteredRedirect,
-}
-
-impl EndSessionRefusal {
-    /// The text the error page shows.
-    pub fn message(self) -> &'static str {
-        match self {
-            Self::InvalidHint => "The sign-out request carries an invalid id_token_hint.",
-            Self::TwoClients => "The sign-out request names two different applications.",
-            Self::UnregisteredRedirect => {
-                "The application asked to return to an address it did not register."
-            }
-        }
-    }
-}
-
-/// What RP-initiated logout should do.
-#[derive(Debug, Clone)]
-pub struct EndSession {
-    /// The user the `id_token_hint` names, whose session should end.
-    pub user_id: Option<String>,
-    /// Where to send the browser afterwards (a registered post-logout URI, with `state`).
-    pub redirect: Option<String>,
-}
-
-impl OAuthService {
-    /// Validates an RP-initiated logout request (OIDC RP-Initiated Logout 1.0 §2–3). A
-    /// post-logout redirect needs a valid `id_token_hint` (or `client_id`) naming the client
-    /// that registered that exact URI; an invalid hint is refused.
-    pub async fn end_session(
-        &self,
-        id_token_hint: Option<&str>,
-        client_id: Option<&str>,
-        post_logout_redirect_uri: Option<&str>,
-        state: Option<&str>,
-    ) -> Result<Result<EndSession, EndSessionRefusal>, Unexpected> {
-        let hint = match id_token_hint {
-            Some(t) => match jwt::verify_id_hint(&self.keys, t, &self.settings.issuer).await? {
-                Some(c) => Some(c),
-                None => return Ok(Err(EndSessionRefusal::InvalidHint)),
-            },
-            None => None,
-        };
-        if let (Some(h), Some(c)) = (&hint, client_id)
-            && h.aud != c
-        {
-            return Ok(Err(EndSessionRefusal::TwoClients));
-        }
-        let client_id = hint.as_ref().map(|h| h.aud.as_str()).or(client_id);
-        let redirect = match post_logout_redirect_uri {
-            None => None,
-            Some(uri) => {
-                let client = match client_id {
-                    Some(id) => self.clients.find(id).await?,
-                    None => None,
-                };
-                if !client.is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri)) {
-                    return Ok(Err(EndSessionRefusal::UnregisteredRedirect));
-                }
-                let params: Vec<(&str, &str)> = state.map(|s| ("state", s)).into_iter().collect();
-                Some(crate::domain::oauth::authorize::with_params(uri, &params))
-            }
-        };
-        Ok(Ok(EndSession {
-            user_id: hint.map(|h| h.sub),
-            redirect,
-        }))
     }
 }

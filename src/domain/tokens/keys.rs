@@ -414,7 +414,7 @@ mod tests {
                 .filter(|k| k.retire_after.is_none_or(|r| r > now))
                 .cloned()
                 .collect();
-            keys.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+            keys.sort_by_key(|k| std::cmp::Reverse(k.created_at));
             Ok(keys)
         }
 

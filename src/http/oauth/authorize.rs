@@ -152,9 +152,13 @@ pub async fn authorize_get(
         AuthorizeStep::SignIn {
             fresh_after: Some(t),
         } => {
-            session
-                .put(REAUTH, &ReauthMark::new(&req, t).encode())
-                .await?;
+            // Only `prompt=login` reads the mark back (`max_age` is answered by the new
+            // sign-in's own time).
+            if req.prompt_login {
+                session
+                    .put(REAUTH, &ReauthMark::new(&req, t).encode())
+                    .await?;
+            }
             Redirect::to(&login_location(raw, &req, true)).into_response()
         }
         AuthorizeStep::Consent => consent_page(&state, &session, &req, raw).await?,
