@@ -209,8 +209,7 @@ impl OAuthService {
                 None => BTreeSet::new(),
             };
         granted.extend(req.scopes.iter().cloned());
-        let json =
-            serde_json::to_string(&granted).map_err(|e| Unexpected(e.into()))?;
+        let json = serde_json::to_string(&granted).map_err(|e| Unexpected(e.into()))?;
         let now = self.clock.now().unix_timestamp();
         Ok(self
             .grants

@@ -9,8 +9,8 @@ use std::sync::Mutex;
 
 use crate::domain::clients::{Client, ClientCredentials};
 use crate::domain::context::RequestContext;
-use crate::domain::oauth::error::{OAuthCode, OAuthError};
 use crate::domain::oauth::OAuthService;
+use crate::domain::oauth::error::{OAuthCode, OAuthError};
 use crate::domain::throttle::net_of;
 use crate::events::EventKind;
 use crate::events::decision::Decision;

@@ -7,8 +7,8 @@ use serde_json::json;
 
 use crate::domain::clients::scope_string;
 use crate::domain::error::Unexpected;
-use crate::domain::oauth::error::OAuthCode;
 use crate::domain::oauth::authorize::AuthorizeRequest;
+use crate::domain::oauth::error::OAuthCode;
 use crate::domain::oauth::{OAuthService, digest};
 
 impl AuthorizeRequest {

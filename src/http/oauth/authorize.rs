@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::app::state::AppState;
-use crate::domain::oauth::error::OAuthCode;
 use crate::domain::oauth::authorize::{AuthorizeFailure, AuthorizeParams, AuthorizeRequest};
+use crate::domain::oauth::error::OAuthCode;
 use crate::domain::oauth::prompt::{AuthorizeStep, ReauthMark};
 use crate::http::error::{ErrorPage, HttpError, urlencode};
 use crate::http::extract::{CsrfForm, CsrfProtected, CurrentUser, WebSession};

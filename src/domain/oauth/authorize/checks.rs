@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use crate::domain::clients::{Client, parse_scope};
-use crate::domain::oauth::error::OAuthCode;
 use crate::domain::oauth::authorize::AuthorizeParams;
+use crate::domain::oauth::error::OAuthCode;
 
 fn is_pkce_value(s: &str) -> bool {
     s.len() == 43
