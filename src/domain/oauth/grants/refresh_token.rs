@@ -3,6 +3,8 @@
 //! racing on one token are serialised by the database, and exactly one wins. A token expires
 //! when unused for the idle lifetime, and its family at the absolute lifetime.
 
+use std::collections::BTreeSet;
+
 use crate::domain::clients::{Client, parse_scope};
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
@@ -49,39 +51,11 @@ impl OAuthService {
         if old.expires_at <= now || family.expires_at <= now {
             return Err(invalid("refresh token expired"));
         }
-        let granted = parse_scope(&family.scope)?;
-        let scopes = match req.scope.as_deref() {
-            None => granted,
-            Some(s) => {
-                let asked = parse_scope(s)?;
-                if !asked.is_subset(&granted) {
-                    return Err(OAuthError::protocol(
-                        OAuthCode::InvalidScope,
-                        "scope exceeds the original grant",
-                    ));
-                }
-                asked
-            }
-        };
+        let scopes = narrowed(&family.scope, req.scope.as_deref())?;
         if self.accounts.find_by_id(&family.user_id).await?.is_none() {
             return Err(invalid("the user no longer exists"));
         }
-        let new_token = self.random.token(32);
-        let new = RefreshRecord {
-            token_hash: digest(&new_token),
-            family_id: family.id.clone(),
-            expires_at: (now + self.settings.refresh_idle).min(family.expires_at),
-            used_at: None,
-            created_at: now,
-        };
-        match self.grants.rotate_refresh(&old_hash, &new, now).await? {
-            Rotation::Rotated => {}
-            Rotation::Reused => {
-                self.reuse_detected(ctx, &family, now).await?;
-                return Err(invalid("refresh token already used"));
-            }
-            Rotation::NotFound => return Err(invalid("unknown refresh token")),
-        }
+        let new_token = self.rotate(ctx, &family, &old_hash, now).await?;
         let subject = Subject {
             user_id: &family.user_id,
             auth_time: family.auth_time,
@@ -113,6 +87,34 @@ impl OAuthService {
         Ok(response)
     }
 
+    /// Rotates `old_hash` into a new token of `family`; the new token, or the refusal (a
+    /// concurrent caller won, which counts as reuse).
+    async fn rotate(
+        &self,
+        ctx: &RequestContext,
+        family: &FamilyRecord,
+        old_hash: &str,
+        now: i64,
+    ) -> Result<String, OAuthError> {
+        let invalid = |d| OAuthError::protocol(OAuthCode::InvalidGrant, d);
+        let new_token = self.random.token(32);
+        let new = RefreshRecord {
+            token_hash: digest(&new_token),
+            family_id: family.id.clone(),
+            expires_at: (now + self.settings.refresh_idle).min(family.expires_at),
+            used_at: None,
+            created_at: now,
+        };
+        match self.grants.rotate_refresh(old_hash, &new, now).await? {
+            Rotation::Rotated => Ok(new_token),
+            Rotation::Reused => {
+                self.reuse_detected(ctx, family, now).await?;
+                Err(invalid("refresh token already used"))
+            }
+            Rotation::NotFound => Err(invalid("unknown refresh token")),
+        }
+    }
+
     async fn reuse_detected(
         &self,
         ctx: &RequestContext,
@@ -129,4 +131,20 @@ impl OAuthService {
         )
         .await
     }
+}
+
+/// The scope of a refresh: the grant's, or a narrower one asked for (never wider).
+fn narrowed(granted: &str, asked: Option<&str>) -> Result<BTreeSet<String>, OAuthError> {
+    let granted = parse_scope(granted)?;
+    let Some(asked) = asked else {
+        return Ok(granted);
+    };
+    let asked = parse_scope(asked)?;
+    if !asked.is_subset(&granted) {
+        return Err(OAuthError::protocol(
+            OAuthCode::InvalidScope,
+            "scope exceeds the original grant",
+        ));
+    }
+    Ok(asked)
 }
