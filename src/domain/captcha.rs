@@ -113,6 +113,14 @@ pub struct StoredChallenge {
     pub pow: Option<u64>,
     /// When it was shown (unix seconds).
     pub issued_at: i64,
+    /// Whether the typed image answer is accepted (only at the lower work levels: a text
+    /// CAPTCHA is cheap to read by machine, so the upper levels take the proof of work only).
+    #[serde(default = "image_allowed_default")]
+    pub image_allowed: bool,
+}
+
+fn image_allowed_default() -> bool {
+    true
 }
 
 /// What the page shows.
@@ -132,14 +140,57 @@ pub struct PowPuzzle {
     pub salt: String,
     /// SHA-256 (hex) of `salt` followed by the decimal solution.
     pub hash: String,
-    /// The largest possible solution (the work factor; about a second in a browser).
+    /// The largest possible solution (the work factor).
     pub max: u64,
+    /// The work level the puzzle was made for.
+    pub level: PowLevel,
 }
 
-/// The proof-of-work work factor.
-pub const POW_MAX: u64 = 50_000;
+/// How much work a challenge asks for. The level rises with the source's history (see
+/// `PowLevel::for_history`); the expected cost is half of `max` SHA-256 evaluations. Measured
+/// on the benchmark machine (docs/benchmarks.md, "CAPTCHA proof of work"): a native solver does
+/// about 7 million a second per core, the page's worker script about 2 million in Chromium.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PowLevel(u8);
 
-fn pow_puzzle() -> (u64, PowPuzzle) {
+impl PowLevel {
+    /// The first challenge a source meets: a few milliseconds natively, well under a second in a
+    /// browser.
+    pub const FIRST: Self = Self(0);
+    /// The highest level: seconds natively per attempt, about ten seconds in a desktop browser.
+    pub const TOP: Self = Self(3);
+
+    /// The level for a source that has failed `failures_beyond` times past the challenge
+    /// threshold (in the ladder's window), with `blocks` earlier blocks of the pair and the
+    /// account `locked` for unknown sources: each two failures past the threshold, each block
+    /// and the lock raise it by one, up to `TOP`.
+    pub fn for_history(failures_beyond: i64, blocks: i64, locked: bool) -> Self {
+        let raise = failures_beyond.max(0) / 2 + blocks.max(0) + i64::from(locked);
+        Self(raise.min(i64::from(Self::TOP.0)) as u8)
+    }
+
+    /// The level as a number (0 ..= 3).
+    pub fn get(self) -> u8 {
+        self.0
+    }
+
+    /// The largest solution at this level.
+    pub fn max(self) -> u64 {
+        match self.0 {
+            0 => 100_000,
+            1 => 1_000_000,
+            2 => 8_000_000,
+            _ => 40_000_000,
+        }
+    }
+
+    /// Whether the image (typed) answer is still accepted at this level.
+    pub fn image_allowed(self) -> bool {
+        self.0 < 2
+    }
+}
+
+fn pow_puzzle(level: PowLevel) -> (u64, PowPuzzle) {
     use rand::Rng;
     use sha2::Digest;
     let mut bytes = [0u8; 24];
@@ -148,7 +199,7 @@ fn pow_puzzle() -> (u64, PowPuzzle) {
     let salt: String = salt_bytes.iter().map(|b| format!("{b:02x}")).collect();
     let mut nb = [0u8; 8];
     nb.copy_from_slice(n_bytes);
-    let n = u64::from_le_bytes(nb) % (POW_MAX + 1);
+    let n = u64::from_le_bytes(nb) % (level.max() + 1);
     let digest = sha2::Sha256::digest(format!("{salt}{n}").as_bytes());
     let hash = digest.iter().map(|b| format!("{b:02x}")).collect();
     (
@@ -156,7 +207,8 @@ fn pow_puzzle() -> (u64, PowPuzzle) {
         PowPuzzle {
             salt,
             hash,
-            max: POW_MAX,
+            max: level.max(),
+            level,
         },
     )
 }
@@ -173,8 +225,9 @@ pub enum Captchas {
 }
 
 impl Captchas {
-    /// A new challenge: what to keep and what to show.
-    pub fn issue(&self, now: i64) -> (StoredChallenge, ShownChallenge) {
+    /// A new challenge at `level` (the builtin provider's work; others ignore it): what to
+    /// keep and what to show.
+    pub fn issue(&self, now: i64, level: PowLevel) -> (StoredChallenge, ShownChallenge) {
         match self {
             Self::Builtin => {
                 let mut c = captcha::Captcha::new();
@@ -186,15 +239,17 @@ impl Captchas {
                 let image = c
                     .as_base64()
                     .map(|b64| format!("data:image/png;base64,{b64}"));
-                let (n, puzzle) = pow_puzzle();
+                let (n, puzzle) = pow_puzzle(level);
+                let image_allowed = level.image_allowed();
                 (
                     StoredChallenge {
                         answer,
                         pow: Some(n),
                         issued_at: now,
+                        image_allowed,
                     },
                     ShownChallenge {
-                        image,
+                        image: image.filter(|_| image_allowed),
                         pow: Some(puzzle),
                     },
                 )
@@ -204,6 +259,7 @@ impl Captchas {
                     answer: String::new(),
                     pow: None,
                     issued_at: now,
+                    image_allowed: true,
                 },
                 ShownChallenge {
                     image: None,
@@ -254,6 +310,7 @@ impl Captchas {
         }
         let given = given.trim().to_uppercase();
         let expected = match self {
+            Self::Builtin if !stored.image_allowed => return false,
             Self::Builtin => stored.answer.clone(),
             Self::Test(answer) => answer.expose_secret().to_uppercase(),
             // Provider tokens are checked by `check_remote`, never here.
@@ -270,7 +327,7 @@ mod tests {
     #[test]
     fn builtin_answers_are_checked_once_and_expire() {
         let c = Captchas::Builtin;
-        let (stored, shown) = c.issue(1000);
+        let (stored, shown) = c.issue(1000, PowLevel::FIRST);
         assert!(shown.image.unwrap().starts_with("data:image/png;base64,"));
         assert_eq!(stored.answer.len(), 5);
         assert!(c.check(Some(&stored), &stored.answer.to_lowercase(), 1010));
@@ -286,7 +343,7 @@ mod tests {
     fn proof_of_work_solutions_pass_once_found() {
         use sha2::Digest;
         let c = Captchas::Builtin;
-        let (stored, shown) = c.issue(0);
+        let (stored, shown) = c.issue(0, PowLevel::FIRST);
         let p = shown.pow.unwrap();
         let n = (0..=p.max)
             .find(|i| {
@@ -300,9 +357,34 @@ mod tests {
     }
 
     #[test]
+    fn work_rises_with_the_sources_history_and_the_top_takes_only_the_proof_of_work() {
+        assert_eq!(PowLevel::for_history(0, 0, false), PowLevel::FIRST);
+        assert_eq!(PowLevel::for_history(1, 0, false), PowLevel::FIRST);
+        assert_eq!(PowLevel::for_history(2, 0, false).get(), 1);
+        assert_eq!(PowLevel::for_history(0, 1, true).get(), 2);
+        assert_eq!(PowLevel::for_history(50, 9, true), PowLevel::TOP);
+        assert_eq!(PowLevel::for_history(-5, -1, false), PowLevel::FIRST);
+        let maxes: Vec<u64> = (0..=3).map(|l| PowLevel(l).max()).collect();
+        assert!(maxes.windows(2).all(|w| w[1] >= 5 * w[0]), "{maxes:?}");
+        let c = Captchas::Builtin;
+        let (low, shown_low) = c.issue(0, PowLevel::FIRST);
+        assert!(shown_low.image.is_some());
+        assert!(c.check(Some(&low), &low.answer, 1));
+        let (top, shown_top) = c.issue(0, PowLevel::TOP);
+        assert!(shown_top.image.is_none(), "no image to read at the top");
+        assert_eq!(shown_top.pow.as_ref().unwrap().max, PowLevel::TOP.max());
+        assert!(
+            !c.check(Some(&top), &top.answer, 1),
+            "the typed answer is refused"
+        );
+        let n = top.pow.unwrap();
+        assert!(c.check(Some(&top), &format!("pow:{n}"), 1));
+    }
+
+    #[test]
     fn test_provider_needs_its_answer_and_a_shown_challenge() {
         let c = Captchas::Test("let-me-in".to_owned().into());
-        let (stored, _) = c.issue(0);
+        let (stored, _) = c.issue(0, PowLevel::FIRST);
         assert!(c.check(Some(&stored), "let-me-in", 1));
         assert!(!c.check(Some(&stored), "nope", 1));
         assert!(!c.check(None, "let-me-in", 1));

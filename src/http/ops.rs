@@ -21,6 +21,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/static/style.css", get(style_get))
         .route("/favicon.ico", get(favicon_get))
         .route("/static/pow.js", get(pow_js_get))
+        .route("/static/pow-worker.js", get(pow_worker_get))
         .route(
             "/",
             get(|| async { axum::response::Redirect::to("/account") }),
@@ -79,5 +80,16 @@ pub async fn pow_js_get() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../templates/static/pow.js"),
+    )
+}
+
+/// `GET /static/pow-worker.js`: the proof-of-work search, run in a worker by `pow.js`.
+pub async fn pow_worker_get() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../templates/static/pow-worker.js"),
     )
 }

@@ -2,7 +2,7 @@
 //! and taken out when answered, so an answer (or a provider token) works once.
 
 use crate::app::state::AppState;
-use crate::domain::captcha::StoredChallenge;
+use crate::domain::captcha::{PowLevel, StoredChallenge};
 use crate::domain::error::Unexpected;
 use crate::domain::signin::ladder::ChallengeAnswer;
 use crate::http::error::HttpError;
@@ -17,8 +17,8 @@ pub struct ChallengeView {
     pub image: Option<String>,
     /// A third-party widget: (CSS class, site key, script URL).
     pub widget: Option<(&'static str, String, &'static str)>,
-    /// The proof-of-work puzzle: (salt, hash, max).
-    pub pow: Option<(String, String, u64)>,
+    /// The proof-of-work puzzle: (salt, hash, max, level).
+    pub pow: Option<(String, String, u64, u8)>,
 }
 
 /// The answers a form may carry: ours (`captcha_answer`) or a provider widget's token.
@@ -37,9 +37,15 @@ pub struct Answers {
     pub recaptcha: Option<String>,
 }
 
-/// Issues a challenge into the session; returns what to show.
-pub async fn show(state: &AppState, session: &WebSession) -> Result<ChallengeView, HttpError> {
-    let (stored, shown) = state.captchas.issue(state.clock.now().unix_timestamp());
+/// Issues a challenge of `level` work into the session; returns what to show.
+pub async fn show(
+    state: &AppState,
+    session: &WebSession,
+    level: PowLevel,
+) -> Result<ChallengeView, HttpError> {
+    let (stored, shown) = state
+        .captchas
+        .issue(state.clock.now().unix_timestamp(), level);
     let json = serde_json::to_string(&stored).map_err(|e| Unexpected(e.into()))?;
     session.put(KEY, &json).await?;
     let widget = state
@@ -49,7 +55,7 @@ pub async fn show(state: &AppState, session: &WebSession) -> Result<ChallengeVie
     Ok(ChallengeView {
         image: shown.image,
         widget,
-        pow: shown.pow.map(|p| (p.salt, p.hash, p.max)),
+        pow: shown.pow.map(|p| (p.salt, p.hash, p.max, p.level.get())),
     })
 }
 

@@ -12,6 +12,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::app::state::AppState;
+use crate::domain::captcha::PowLevel;
 use crate::domain::redirect::LocalPath;
 use crate::domain::signin::Attempt;
 use crate::domain::signin::error::SignInError;
@@ -137,7 +138,7 @@ pub async fn login_post(
         Err(SignInError::InvalidCredentials) => ("Incorrect email or password.", None),
         Err(SignInError::ChallengeRequired) => (
             "Please complete the extra check below.",
-            Some(challenge::show(&state, &session).await?),
+            Some(challenge::show(&state, &session, PowLevel::FIRST).await?),
         ),
         Err(e) => return Err(e.into()),
     };

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::app::state::AppState;
 use crate::domain::accounts::error::AccountError;
+use crate::domain::captcha::PowLevel;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::forms::Form;
 use crate::http::error::HttpError;
@@ -110,7 +111,7 @@ pub async fn forgot_post(
                 csrf_token: session.csrf_token(&state).await?,
                 sent: false,
                 error: Some("Please complete the extra check below."),
-                challenge: Some(challenge::show(&state, &session).await?),
+                challenge: Some(challenge::show(&state, &session, PowLevel::FIRST).await?),
             };
             return Ok((StatusCode::UNAUTHORIZED, page).into_response());
         }

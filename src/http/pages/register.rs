@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::app::state::AppState;
 use crate::domain::accounts::error::AccountError;
 use crate::domain::accounts::service::Origin;
+use crate::domain::captcha::PowLevel;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::forms::Form;
 use crate::http::error::HttpError;
@@ -85,7 +86,7 @@ pub async fn register_post(
                 csrf_token: session.csrf_token(&state).await?,
                 email: form.email.chars().take(254).collect(),
                 error: Some("Please complete the extra check below."),
-                challenge: Some(challenge::show(&state, &session).await?),
+                challenge: Some(challenge::show(&state, &session, PowLevel::FIRST).await?),
             };
             return Ok((StatusCode::UNAUTHORIZED, page).into_response());
         }

@@ -296,11 +296,11 @@ pub fn cookies_of(page: &Page) -> String {
 /// The server's body limit (`authd::http::MAX_BODY`, 64 KiB).
 pub const MAX_BODY: usize = 64 * 1024;
 
-/// Sends `req` whose body is `body_len` bytes. `None`: nothing to judge, because the request
-/// could not be built (a URI over 64 KiB, a header value with a NUL: nothing was sent) or the
-/// connection was closed before a response was read, which is acceptable only for a body over
-/// the limit (the server answers 413 without reading the rest; a client still writing may see
-/// a reset instead).
+/// Sends `req` whose body (or, for header targets, headers) is `body_len` bytes. `None`:
+/// nothing to judge, because the request could not be built (a URI over 64 KiB, a header value
+/// with a NUL: nothing was sent) or the connection was closed before a response was read, which is acceptable only for a body over
+/// the limit (the server answers 413 or 431 without reading the rest; a client still writing
+/// may see a reset or a broken pipe instead).
 pub async fn send(
     req: reqwest::RequestBuilder,
     body_len: usize,
