@@ -31,6 +31,7 @@ async fn main() -> anyhow::Result<()> {
     let store = authd::storage::connect(&url, 4).await?;
     let protection = Protection::load(
         store.failures.clone(),
+        store.spent_links.clone(),
         Arc::new(SystemClock),
         Arc::new(OsRandom),
         ProtectionSettings::default(),

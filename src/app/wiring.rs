@@ -134,6 +134,7 @@ async fn sign_in(
 ) -> anyhow::Result<LoginService> {
     let protection = Protection::load(
         b.store.failures.clone(),
+        b.store.spent_links.clone(),
         b.deps.clock.clone(),
         b.deps.random.clone(),
         b.config.protection,

@@ -13,6 +13,10 @@ pub enum Notice {
     PasswordReset {
         /// The full link.
         link: String,
+        /// The network that asked for it (IPv4 address, IPv6 /64): each network has its own
+        /// share of the recipient's reset-mail budget, so one network asking over and over
+        /// cannot use up the owner's.
+        requested_from: String,
     },
     /// A sign-in from a browser this account had not used before.
     NewDevice {
@@ -20,7 +24,7 @@ pub enum Notice {
         when: String,
         /// From which address.
         ip: String,
-        /// With which browser (user agent).
+        /// With which browser, summarised ("Firefox on Linux"; never the raw User-Agent).
         device: String,
         /// Signs out every session and leads to a password reset.
         not_me_link: String,

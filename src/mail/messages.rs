@@ -75,7 +75,7 @@ struct NewDeviceHtml<'a> {
 /// Renders a notice.
 pub fn render(notice: &Notice) -> Result<Rendered, askama::Error> {
     Ok(match notice {
-        Notice::PasswordReset { link } => Rendered {
+        Notice::PasswordReset { link, .. } => Rendered {
             subject: "Reset your password",
             text: ResetText { link }.render()?,
             html: ResetHtml { link }.render()?,
@@ -134,6 +134,7 @@ mod tests {
     fn html_is_escaped_text_is_not() {
         let r = render(&Notice::PasswordReset {
             link: "https://x.example/r?token=a&b=<c>".into(),
+            requested_from: "192.0.2.1".into(),
         })
         .unwrap();
         assert!(r.text.contains("https://x.example/r?token=a&b=<c>"));

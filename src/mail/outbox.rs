@@ -26,15 +26,22 @@ impl std::fmt::Debug for QueueOutbox {
     }
 }
 
-/// At most this many mails of a kind per recipient per hour.
-fn hourly_limit(notice: &Notice) -> i64 {
+/// The budgets a notice spends, in order, each `(budget key, at most this many per recipient
+/// per hour)`; the first one spent past its limit suppresses the mail (and the later ones are
+/// not spent).
+fn budgets(notice: &Notice) -> Vec<(String, i64)> {
+    let kind = notice.kind().to_owned();
     match notice {
-        // The forgot-password form must not become a way to flood someone's inbox.
-        Notice::PasswordReset { .. } => 3,
-        Notice::PasswordChanged { .. } => 10,
+        // The forgot-password form must not become a way to flood someone's inbox, nor a way
+        // to use up the owner's reset mails: each asking network has its own three an hour,
+        // and all networks together ten.
+        Notice::PasswordReset { requested_from, .. } => {
+            vec![(format!("{kind} from {requested_from}"), 3), (kind, 10)]
+        }
+        Notice::PasswordChanged { .. } => vec![(kind, 10)],
         // One lockout notice an hour is enough to tell the owner.
-        Notice::Lockout { .. } => 1,
-        Notice::NewDevice { .. } => 1,
+        Notice::Lockout { .. } => vec![(kind, 1)],
+        Notice::NewDevice { .. } => vec![(kind, 1)],
     }
 }
 
@@ -55,12 +62,11 @@ impl Outbox for QueueOutbox {
         let now = self.clock.now().unix_timestamp();
         // Spent atomically before rendering: concurrent requests cannot exceed the limit. A
         // mail whose transaction later fails still spent its slot (fewer mails, never more).
-        let spent = self
-            .store
-            .spend_budget(to, notice.kind(), now, 3600)
-            .await?;
-        if spent > hourly_limit(&notice) {
-            return Ok(None);
+        for (budget, limit) in budgets(&notice) {
+            let spent = self.store.spend_budget(to, &budget, now, 3600).await?;
+            if spent > limit {
+                return Ok(None);
+            }
         }
         let rendered =
             render(&notice).map_err(|e| Unexpected(anyhow::anyhow!("mail template: {e}")))?;

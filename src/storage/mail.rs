@@ -62,7 +62,8 @@ pub trait MailStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Spends one mail of `kind` to `recipient` from the budget of the current window (which
     /// starts with its first mail and lasts `window_secs`) and returns how many the window has
-    /// spent, this one included. One atomic upsert: concurrent callers serialise.
+    /// spent, this one included. `kind` names the budget: a mail kind, or a finer share of one
+    /// (`password_reset from <network>`). One atomic upsert: concurrent callers serialise.
     async fn spend_budget(
         &self,
         recipient: &str,

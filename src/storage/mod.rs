@@ -145,6 +145,8 @@ pub struct Store {
     pub resets: Arc<dyn resets::ResetStore>,
     /// Failure counters and server secrets.
     pub failures: Arc<dyn protection::FailureStore>,
+    /// Spent mailed links.
+    pub spent_links: Arc<dyn protection::links::SpentLinkStore>,
     /// Risk profiles, models and labels.
     pub risk: Arc<dyn risk::RiskStore>,
     /// The session store for tower-sessions.
@@ -165,6 +167,7 @@ impl Store {
             mail: b.clone(),
             resets: b.clone(),
             failures: b.clone(),
+            spent_links: b.clone(),
             risk: b,
             sessions,
         }

@@ -13,6 +13,8 @@ use crate::events::AuthEvent;
 use crate::storage::error::StoreError;
 use crate::storage::{AccountRecord, Backend, on_pool};
 
+/// Spent mailed links (single use).
+pub mod links;
 /// The sign-in's two statements, each engine's next to its twin.
 mod signin;
 
@@ -46,15 +48,17 @@ pub struct FailureState {
 
 /// What the sign-in lookup needs to pick the counter row before it knows the account. The row
 /// is (`ACCOUNT_KEY_PREFIX` + the account's id, or `unknown_account` when no account matches;
-/// the device's source key when `device` names the matched account, else `net`).
+/// the device's source key when `device` names the matched account at its current session
+/// epoch, else `net`).
 #[derive(Debug, Clone, Copy)]
 pub struct SignInKeys<'a> {
     /// The normalised email to look up (`None`: not an email, no account can match).
     pub email: Option<&'a str>,
     /// The counter's account key when no account matches (`name:…`).
     pub unknown_account: &'a str,
-    /// A valid device cookie's user id and that device's source key: used when the user id is
-    /// the matched account's.
+    /// A valid device cookie's owner as `<user id>:<session epoch>` and that device's source
+    /// key: used when the owner is the matched account at its current session epoch (a
+    /// password reset or "wasn't you?" moves the epoch on, and older cookies stop counting).
     pub device: Option<(&'a str, &'a str)>,
     /// The network source key, used otherwise.
     pub net: &'a str,
@@ -112,8 +116,12 @@ pub trait FailureStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// The pair's state, if any.
     async fn find(&self, account: &str, source: &str) -> Result<Option<FailureState>, StoreError>;
-    /// Forgets every pair of the account (unlock); how many rows went.
+    /// Forgets every pair of the account (the operator's unlock); how many rows went.
     async fn clear_account(&self, account: &str) -> Result<u64, StoreError>;
+    /// Forgets the account's pairs with the given sources only (the owner's unlock link: the
+    /// account-wide lock and the owner's own sources, never the sources that attacked); how
+    /// many rows went.
+    async fn clear_sources(&self, account: &str, sources: &[String]) -> Result<u64, StoreError>;
     /// A server secret by name, creating it with `fresh` if absent (first writer wins).
     async fn secret(&self, name: &str, fresh: &str, now: i64) -> Result<String, StoreError>;
 }
@@ -218,6 +226,21 @@ impl FailureStore for Backend {
         .execute(p)
         .await?
         .rows_affected()))
+    }
+
+    async fn clear_sources(&self, account: &str, sources: &[String]) -> Result<u64, StoreError> {
+        let mut cleared = 0;
+        for source in sources {
+            cleared += on_pool!(self.pool(), |p| sqlx::query(
+                "delete from login_failure where account_key = $1 and source = $2"
+            )
+            .bind(account)
+            .bind(source)
+            .execute(p)
+            .await?
+            .rows_affected());
+        }
+        Ok(cleared)
     }
 
     async fn secret(&self, name: &str, fresh: &str, now: i64) -> Result<String, StoreError> {

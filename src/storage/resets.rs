@@ -1,5 +1,7 @@
 //! Password-reset tokens, stored by SHA-256 only: the `ResetStore` trait and its SQL, one text
-//! for both engines. A token is spent by a conditional `update`, so it works exactly once.
+//! for both engines. A token is spent by a conditional `update`, so it works exactly once, and
+//! spending one spends every other outstanding token of the account in the same transaction
+//! (an older link must not reset the password again).
 
 use async_trait::async_trait;
 
@@ -17,7 +19,8 @@ pub trait ResetStore: Send + Sync {
         expires_at: i64,
         now: i64,
     ) -> Result<(), StoreError>;
-    /// Spends a token atomically; the user id if it was unused and unexpired.
+    /// Spends a token atomically, and with it every other unused token of the same account;
+    /// the user id if it was unused and unexpired.
     async fn consume_reset(&self, token_hash: &str, now: i64)
     -> Result<Option<String>, StoreError>;
     /// Whether a token is currently usable (for showing the form).
@@ -66,10 +69,22 @@ impl ResetStore for Backend {
             .rows_affected()
                 == 1;
             let user: Option<String> = if won {
-                sqlx::query_scalar("select user_id from password_reset where token_hash = $1")
-                    .bind(token_hash)
-                    .fetch_optional(&mut *tx)
-                    .await?
+                let user: Option<String> =
+                    sqlx::query_scalar("select user_id from password_reset where token_hash = $1")
+                        .bind(token_hash)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if let Some(user) = &user {
+                    sqlx::query(
+                        "update password_reset set used_at = $2 \
+                         where user_id = $1 and used_at is null",
+                    )
+                    .bind(user)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                user
             } else {
                 None
             };

@@ -312,7 +312,25 @@ async fn distributed_guessing_locks_the_account_and_the_mailed_link_unlocks_it()
         .chars()
         .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<')
         .collect();
-    let page = app.get(&format!("/unlock?token={token}")).await;
+    let owner = new_client();
+    let ask = read(
+        owner
+            .get(app.url(&format!("/unlock?token={token}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(ask.status, StatusCode::OK, "the GET only asks");
+    let page = read(
+        owner
+            .post(app.url("/unlock"))
+            .form(&[("token", token.as_str()), ("csrf_token", &ask.csrf())])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("id=\"unlocked\""));
     assert!(

@@ -17,6 +17,7 @@ mod config;
 mod events;
 mod fuzz;
 mod helpers;
+mod links;
 mod lockout;
 mod login;
 mod mail;

@@ -16,7 +16,7 @@ use crate::domain::error::Unexpected;
 use crate::domain::notify::{Notice, Outbox};
 use crate::domain::oauth::digest;
 use crate::domain::tasks::Background;
-use crate::domain::throttle::{Door, Throttle, ThrottleKey};
+use crate::domain::throttle::{Door, Throttle, ThrottleKey, net_of};
 use crate::events::decision::Decision;
 use crate::events::sink::EventSink;
 use crate::events::{AuthEvent, EventKind};
@@ -83,7 +83,10 @@ impl ResetService {
         Ok(())
     }
 
-    /// The work behind `request`: a token and a mail when `email` has an account.
+    /// The work behind `request`: a token and a mail when `email` has an account and the
+    /// recipient's reset-mail budget (the asking network's share of it, and the whole) allows
+    /// one. A token is stored only when its mail goes out: a suppressed request mints nothing,
+    /// and the links already mailed keep working.
     async fn send_link(&self, ctx: &RequestContext, email: &str) -> Result<(), Unexpected> {
         let now = self.clock.now();
         let account = self.accounts.find_by_email(email).await?;
@@ -91,19 +94,17 @@ impl ResetService {
         let mut mail = None;
         if let Some(account) = &account {
             let token = self.random.token(32);
-            let ts = now.unix_timestamp();
-            self.resets
-                .insert_reset(&digest(&token), &account.id, ts + RESET_TTL_SECS, ts)
-                .await?;
-            mail = self
-                .outbox
-                .prepare(
-                    &account.email,
-                    Notice::PasswordReset {
-                        link: self.link(Some(&token)),
-                    },
-                )
-                .await?;
+            let notice = Notice::PasswordReset {
+                link: self.link(Some(&token)),
+                requested_from: net_of(ctx.ip).to_string(),
+            };
+            mail = self.outbox.prepare(&account.email, notice).await?;
+            if mail.is_some() {
+                let ts = now.unix_timestamp();
+                self.resets
+                    .insert_reset(&digest(&token), &account.id, ts + RESET_TTL_SECS, ts)
+                    .await?;
+            }
             event = event.user(&account.id).decision(if mail.is_some() {
                 Decision::ResetMailed
             } else {

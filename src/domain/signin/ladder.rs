@@ -225,9 +225,11 @@ impl Ladder {
     pub async fn count_sign_in(&self, l: &SignInLookup<'_>) -> Result<Counted, Unexpected> {
         let now = self.clock.now().unix_timestamp();
         let unknown = CounterKey::Name(l.name.to_owned()).encode();
-        let device = l
-            .device
-            .map(|c| (c, Source::Device(c.device.clone()).encode()));
+        // The cookie counts only for its account at the epoch it names (`owner_at_epoch`).
+        let device = l.device.map(|c| {
+            let key = Source::Device(c.device.clone()).encode();
+            (c, c.owner_at_epoch(), key)
+        });
         let net = Source::net(l.ip);
         let net_key = net.encode();
         // The /24 or /48, kept on the row for the risk engine's per-prefix counts.
@@ -237,7 +239,7 @@ impl Ladder {
             unknown_account: &unknown,
             device: device
                 .as_ref()
-                .map(|(c, key)| (c.user.as_str(), key.as_str())),
+                .map(|(_, owner, key)| (owner.as_str(), key.as_str())),
             net: &net_key,
             prefix: &prefix,
             now,
@@ -246,7 +248,7 @@ impl Ladder {
         let counted = self.store.find_and_count(&keys).await?;
         // The store picked the row; read its choice back.
         let source = match device {
-            Some((c, key)) if key == counted.source => Source::Device(c.device.clone()),
+            Some((c, _, key)) if key == counted.source => Source::Device(c.device.clone()),
             _ => net,
         };
         let account = CounterKey::decode(&counted.account_key).ok_or_else(|| {
@@ -376,5 +378,20 @@ impl Ladder {
     /// Lifts every block and lock of an account; `true` if there was anything to lift.
     pub async fn unlock(&self, account: &CounterKey) -> Result<bool, Unexpected> {
         Ok(self.store.clear_account(&account.encode()).await? > 0)
+    }
+
+    /// Lifts the account's rows of `sources` only (`Source::All` is the account-wide lock);
+    /// `true` if there was anything to lift.
+    pub async fn unlock_sources(
+        &self,
+        account: &CounterKey,
+        sources: &[Source],
+    ) -> Result<bool, Unexpected> {
+        let sources: Vec<String> = sources.iter().map(Source::encode).collect();
+        Ok(self
+            .store
+            .clear_sources(&account.encode(), &sources)
+            .await?
+            > 0)
     }
 }

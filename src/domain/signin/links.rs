@@ -1,6 +1,8 @@
-//! Signed, expiring links mailed to the owner: the lockout mail's unlock link and the new-device
-//! alert's "wasn't you?" link. A token is `user.expiry.mac`, stateless; the `Purpose` and the
-//! expiry are inside the MAC, so a token for one purpose never works for another.
+//! Signed, expiring, single-use links mailed to the owner: the lockout mail's unlock link and
+//! the new-device alert's "wasn't you?" link. A token is `user.expiry.mac`; the `Purpose` and
+//! the expiry are inside the MAC, so a token for one purpose never works for another. Using a
+//! link (`redeem`) records its digest as spent (`storage/protection/links.rs`), so a replay —
+//! or a mail scanner that got there first — does nothing more.
 
 use std::sync::Arc;
 
@@ -9,6 +11,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::domain::clock::Clock;
+use crate::domain::error::Unexpected;
+use crate::domain::oauth::digest;
+use crate::storage::protection::links::SpentLinkStore;
 
 /// What a link is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,11 +37,15 @@ impl Purpose {
 /// How long a "wasn't you?" link stays valid.
 const NOT_ME_TTL_SECS: i64 = 7 * 86_400;
 
+/// Longer tokens are refused before any work (a real one is about 90 characters).
+const MAX_TOKEN_LEN: usize = 512;
+
 /// Issues and checks link tokens. Cheap to clone.
 #[derive(Clone)]
 pub struct Links {
     key: Arc<hmac::Key>,
     clock: Arc<dyn Clock>,
+    spent: Arc<dyn SpentLinkStore>,
     unlock_ttl_secs: i64,
 }
 
@@ -47,11 +56,17 @@ impl std::fmt::Debug for Links {
 }
 
 impl Links {
-    /// Links signed with `key`; unlock links live `unlock_ttl_secs`.
-    pub fn new(key: Arc<hmac::Key>, clock: Arc<dyn Clock>, unlock_ttl_secs: i64) -> Self {
+    /// Links signed with `key`, spent in `spent`; unlock links live `unlock_ttl_secs`.
+    pub fn new(
+        key: Arc<hmac::Key>,
+        clock: Arc<dyn Clock>,
+        spent: Arc<dyn SpentLinkStore>,
+        unlock_ttl_secs: i64,
+    ) -> Self {
         Self {
             key,
             clock,
+            spent,
             unlock_ttl_secs,
         }
     }
@@ -77,8 +92,44 @@ impl Links {
         )
     }
 
-    /// The user id a token for `purpose` names, if it is valid and unexpired.
-    pub fn check(&self, purpose: Purpose, token: &str) -> Option<String> {
+    /// The user id a token for `purpose` names, if it is valid, unexpired and not spent yet
+    /// (a confirmation page is shown only for such a link; showing it spends nothing).
+    pub async fn usable(
+        &self,
+        purpose: Purpose,
+        token: &str,
+    ) -> Result<Option<String>, Unexpected> {
+        let Some((user, _)) = self.check(purpose, token) else {
+            return Ok(None);
+        };
+        let spent = self.spent.is_link_spent(&digest(token)).await?;
+        Ok((!spent).then_some(user))
+    }
+
+    /// Uses a token for `purpose`: the user id it names if it is valid, unexpired and this is
+    /// its first use (it is spent now, atomically: of concurrent uses exactly one wins).
+    pub async fn redeem(
+        &self,
+        purpose: Purpose,
+        token: &str,
+    ) -> Result<Option<String>, Unexpected> {
+        let Some((user, expiry)) = self.check(purpose, token) else {
+            return Ok(None);
+        };
+        let now = self.clock.now().unix_timestamp();
+        let first = self
+            .spent
+            .spend_link(&digest(token), purpose.as_str(), expiry, now)
+            .await?;
+        Ok(first.then_some(user))
+    }
+
+    /// The user id and expiry a token for `purpose` names, if it is validly signed and
+    /// unexpired (spent or not).
+    fn check(&self, purpose: Purpose, token: &str) -> Option<(String, i64)> {
+        if token.len() > MAX_TOKEN_LEN {
+            return None;
+        }
         let mut parts = token.splitn(3, '.');
         let (user, expiry, mac) = (parts.next()?, parts.next()?, parts.next()?);
         let exp: i64 = expiry.parse().ok()?;
@@ -92,23 +143,54 @@ impl Links {
             &tag,
         )
         .ok()?;
-        Some(user.to_owned())
+        Some((user.to_owned(), exp))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::collections::HashSet;
+    use std::sync::Mutex;
 
-    #[test]
-    fn link_tokens_are_bound_to_purpose_and_expire() {
+    use super::*;
+    use crate::storage::error::StoreError;
+
+    /// Spent links in memory (the real table is checked by the storage contract).
+    #[derive(Default)]
+    struct MemorySpent(Mutex<HashSet<String>>);
+
+    #[async_trait::async_trait]
+    impl SpentLinkStore for MemorySpent {
+        async fn spend_link(&self, d: &str, _: &str, _: i64, _: i64) -> Result<bool, StoreError> {
+            Ok(self.0.lock().unwrap().insert(d.to_owned()))
+        }
+        async fn is_link_spent(&self, d: &str) -> Result<bool, StoreError> {
+            Ok(self.0.lock().unwrap().contains(d))
+        }
+    }
+
+    fn links() -> (Links, Arc<hmac::Key>, Arc<crate::domain::clock::FakeClock>) {
         let clock = Arc::new(crate::domain::clock::FakeClock::new(
             time::macros::datetime!(2026-01-01 00:00 UTC),
         ));
         let key = Arc::new(hmac::Key::new(hmac::HMAC_SHA256, b"k"));
-        let p = Links::new(key.clone(), clock.clone(), 86_400);
+        let spent = Arc::new(MemorySpent::default());
+        (
+            Links::new(key.clone(), clock.clone(), spent, 86_400),
+            key,
+            clock,
+        )
+    }
+
+    fn user(checked: Option<(String, i64)>) -> Option<String> {
+        checked.map(|(u, _)| u)
+    }
+
+    #[test]
+    fn link_tokens_are_bound_to_purpose_and_expire() {
+        let (p, key, clock) = links();
         let t = p.issue_for(Purpose::Unlock, "u1", 60);
-        assert_eq!(p.check(Purpose::Unlock, &t).as_deref(), Some("u1"));
+        assert_eq!(user(p.check(Purpose::Unlock, &t)).as_deref(), Some("u1"));
         assert_eq!(p.check(Purpose::NotMe, &t), None, "another purpose");
         let forged = t.replacen("u1", "u2", 1);
         assert_eq!(p.check(Purpose::Unlock, &forged), None);
@@ -116,8 +198,41 @@ mod tests {
         let exp = clock.now().unix_timestamp() + 60;
         let old = hmac::sign(&key, format!("not_me|u1|{exp}").as_bytes());
         let old = format!("u1.{exp}.{}", URL_SAFE_NO_PAD.encode(old.as_ref()));
-        assert_eq!(p.check(Purpose::NotMe, &old).as_deref(), Some("u1"));
+        assert_eq!(user(p.check(Purpose::NotMe, &old)).as_deref(), Some("u1"));
+        assert_eq!(
+            p.check(Purpose::NotMe, &format!("{old}{}", "A".repeat(600))),
+            None
+        );
         clock.advance(time::Duration::seconds(61));
         assert_eq!(p.check(Purpose::Unlock, &t), None, "expired");
+    }
+
+    #[tokio::test]
+    async fn a_link_is_redeemed_once_and_looking_spends_nothing() {
+        let (p, _, _) = links();
+        let t = p.issue(Purpose::NotMe, "u1");
+        for _ in 0..2 {
+            assert_eq!(
+                p.usable(Purpose::NotMe, &t).await.unwrap().as_deref(),
+                Some("u1")
+            );
+        }
+        assert_eq!(
+            p.redeem(Purpose::NotMe, &t).await.unwrap().as_deref(),
+            Some("u1")
+        );
+        assert_eq!(
+            p.redeem(Purpose::NotMe, &t).await.unwrap(),
+            None,
+            "replayed"
+        );
+        assert_eq!(p.usable(Purpose::NotMe, &t).await.unwrap(), None, "spent");
+        // Another link of the same user and purpose is its own.
+        let other = p.issue_for(Purpose::NotMe, "u1", 30);
+        assert_eq!(
+            p.redeem(Purpose::NotMe, &other).await.unwrap().as_deref(),
+            Some("u1")
+        );
+        assert_eq!(p.redeem(Purpose::Unlock, "u1.1.x").await.unwrap(), None);
     }
 }

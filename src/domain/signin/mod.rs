@@ -34,6 +34,7 @@ use crate::events::sink::EventSink;
 use crate::events::{AuthEvent, EventKind};
 use crate::storage::oauth::GrantStore;
 use crate::storage::protection::FailureStore;
+use crate::storage::protection::links::SpentLinkStore;
 
 /// Device cookies.
 pub mod devices;
@@ -272,6 +273,7 @@ impl Protection {
     /// Builds the parts, loading (or creating, once for all instances) the device-cookie key.
     pub async fn load(
         store: Arc<dyn FailureStore>,
+        spent_links: Arc<dyn SpentLinkStore>,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
         settings: ProtectionSettings,
@@ -283,7 +285,12 @@ impl Protection {
         let key = Arc::new(hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes()));
         Ok(Self {
             devices: Devices::new(key.clone(), random),
-            links: Links::new(key, clock.clone(), settings.lock_secs.max(86_400)),
+            links: Links::new(
+                key,
+                clock.clone(),
+                spent_links,
+                settings.lock_secs.max(86_400),
+            ),
             ladder: Ladder::new(store, clock, settings),
         })
     }

@@ -1,5 +1,6 @@
-//! "Wasn't you?": the new-device alert's link. The owner reports a sign-in; every session and
-//! OAuth grant of the account ends, and the event labels the report for the risk model.
+//! "Wasn't you?": the new-device alert's link (single use). The owner reports a sign-in; every
+//! session, OAuth grant and device cookie of the account ends (the session epoch, which device
+//! cookies name, moves on), and the event labels the report for the risk model.
 
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
@@ -9,21 +10,27 @@ use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind};
 
 impl LoginService {
-    /// Whether a "wasn't you?" link token is valid and unexpired (the confirmation page is only
-    /// shown for one).
-    pub fn not_me_link_is_valid(&self, token: &str) -> bool {
-        token.len() <= 512 && self.protection.links.check(Purpose::NotMe, token).is_some()
+    /// Whether a "wasn't you?" link token is valid, unexpired and unused (the confirmation page
+    /// is only shown for one; showing it changes nothing).
+    pub async fn not_me_link_is_valid(&self, token: &str) -> Result<bool, Unexpected> {
+        Ok(self
+            .protection
+            .links
+            .usable(Purpose::NotMe, token)
+            .await?
+            .is_some())
     }
 
-    /// "Wasn't you?": the owner reports a sign-in. Every session and OAuth grant of the account
-    /// ends; the event (`session_revoked`, decision `reported_not_me`) labels the report for the
-    /// risk model. The user id if the token was valid.
+    /// "Wasn't you?": the owner reports a sign-in. Every session, OAuth grant and device cookie
+    /// of the account ends; the event (`session_revoked`, decision `reported_not_me`) labels
+    /// the report for the risk model. The user id if the token was valid and unused (it is
+    /// spent now).
     pub async fn report_not_me(
         &self,
         ctx: &RequestContext,
         token: &str,
     ) -> Result<Option<String>, Unexpected> {
-        let Some(user_id) = self.protection.links.check(Purpose::NotMe, token) else {
+        let Some(user_id) = self.protection.links.redeem(Purpose::NotMe, token).await? else {
             return Ok(None);
         };
         self.accounts.end_sessions(&user_id).await?;

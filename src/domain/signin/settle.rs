@@ -1,6 +1,7 @@
 //! Settling a sign-in's outcome: the event every answer leaves (with the risk and the reason in
 //! `decision`), the `authd_logins_total` metric, the lock and new-device alerts, and the device
-//! cookie for a browser that was not known yet.
+//! cookie for a browser that was not known yet. The new-device alert names the browser as a
+//! summary ("Firefox on Linux"), never the User-Agent itself: the sender chose that text.
 
 use time::OffsetDateTime;
 
@@ -8,6 +9,7 @@ use crate::domain::accounts::model::Account;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::notify::Notice;
+use crate::domain::risk::features::parse_agent;
 use crate::domain::risk::service::Assessment;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::keys::Pair;
@@ -165,7 +167,11 @@ impl LoginService {
         self.risk.succeeded(&account.id, assessment).await?;
         crate::events::sink::trace(&event);
         metrics::counter!("authd_logins_total", "outcome" => "succeeded").increment(1);
-        let new_device_cookie = (!known_device).then(|| self.protection.devices.issue(&account.id));
+        let new_device_cookie = (!known_device).then(|| {
+            self.protection
+                .devices
+                .issue(&account.id, account.session_epoch)
+        });
         Ok(SignedIn {
             account: account.clone(),
             at: now,
@@ -246,7 +252,7 @@ impl LoginService {
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
             ip: ctx.ip.to_string(),
-            device: ctx.user_agent.chars().take(120).collect(),
+            device: browser_summary(&ctx.user_agent),
             not_me_link: format!(
                 "{}/not-me?token={}",
                 self.issuer,
@@ -260,5 +266,53 @@ impl LoginService {
             self.events.record_with_mail(e, Some(mail)).await?;
         }
         Ok(())
+    }
+}
+
+/// "Firefox on Linux": the browser and operating system a User-Agent claims, as the alert mail
+/// shows them. Only the parser's names are used (never the raw header: whoever signed in chose
+/// it), kept to letters, digits and a little punctuation, and short.
+fn browser_summary(user_agent: &str) -> String {
+    let clean = |s: &str| -> Option<String> {
+        let kept: String = s
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | '-' | '_'))
+            .take(32)
+            .collect();
+        let kept = kept.trim().to_owned();
+        (!kept.is_empty() && kept != "UNKNOWN").then_some(kept)
+    };
+    let bounded: String = user_agent.chars().take(1024).collect();
+    let agent = parse_agent(&bounded);
+    match (clean(&agent.browser), clean(&agent.os)) {
+        (Some(b), Some(os)) => format!("{b} on {os}"),
+        (Some(b), None) => b,
+        (None, Some(os)) => format!("an unknown browser on {os}"),
+        (None, None) => "an unknown browser".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::browser_summary;
+
+    #[test]
+    fn the_alert_names_browser_and_os_never_the_raw_agent() {
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+        assert_eq!(browser_summary(firefox), "Firefox on Linux");
+        let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like \
+                      Gecko) Chrome/126.0.0.0 Safari/537.36";
+        assert_eq!(browser_summary(chrome), "Chrome on Windows 10");
+        for junk in [
+            "",
+            "curl/8.5.0 <script>",
+            "\u{0}\r\nBcc: x@example.com",
+            &"x".repeat(5000),
+        ] {
+            let s = browser_summary(junk);
+            assert!(s.len() <= 80 && !s.chars().any(char::is_control), "{s:?}");
+            assert!(!s.contains('<') && !s.contains("Bcc"), "{s:?}");
+        }
+        assert_eq!(browser_summary("\u{1}\u{2}"), "an unknown browser");
     }
 }

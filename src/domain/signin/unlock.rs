@@ -1,10 +1,12 @@
-//! Lifting a lock: `authd user unlock`, or the unlock link in the lockout mail. Every block and
-//! lock of the account goes, and `account_unlocked` records by which way.
+//! Lifting a lock: `authd user unlock` (every block and lock of the account), or the unlock
+//! link in the lockout mail (single use; the account-wide lock and the clicking owner's own
+//! sources — their network and device — only, so the sources that attacked stay blocked).
+//! `account_unlocked` records by which way.
 
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::signin::LoginService;
-use crate::domain::signin::keys::CounterKey;
+use crate::domain::signin::keys::{CounterKey, Source};
 use crate::domain::signin::links::Purpose;
 use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind};
@@ -29,7 +31,8 @@ impl UnlockedBy {
 }
 
 impl LoginService {
-    /// Lifts every block and lock of `user_id`; `true` if there was anything to lift.
+    /// Lifts every block and lock of `user_id` (the operator's unlock); `true` if there was
+    /// anything to lift.
     pub async fn unlock(
         &self,
         ctx: &RequestContext,
@@ -38,23 +41,59 @@ impl LoginService {
     ) -> Result<bool, Unexpected> {
         let account = CounterKey::User(user_id.to_owned());
         let lifted = self.protection.ladder.unlock(&account).await?;
-        let e = AuthEvent::new(EventKind::AccountUnlocked, ctx, self.clock.now())
-            .user(user_id)
-            .decision(by.decision());
-        self.events.record(e).await?;
+        self.unlocked(ctx, user_id, by).await?;
         Ok(lifted)
     }
 
-    /// Lifts the lock named by a mailed unlock token; the user id if the token was valid.
+    /// Whether an unlock link is valid, unexpired and unused (the confirmation page is shown
+    /// only for one; showing it changes nothing).
+    pub async fn unlock_link_is_usable(&self, token: &str) -> Result<bool, Unexpected> {
+        Ok(self
+            .protection
+            .links
+            .usable(Purpose::Unlock, token)
+            .await?
+            .is_some())
+    }
+
+    /// Spends a mailed unlock token and lifts the account-wide lock and the blocks of the
+    /// owner's own sources: the network `ctx` comes from and the browser's device (when
+    /// `device_cookie` is a valid one for this account). The sources that attacked stay
+    /// blocked. The user id if the token was valid and unused.
     pub async fn unlock_with_token(
         &self,
         ctx: &RequestContext,
         token: &str,
+        device_cookie: Option<&str>,
     ) -> Result<Option<String>, Unexpected> {
-        let Some(user_id) = self.protection.links.check(Purpose::Unlock, token) else {
+        let Some(user_id) = self.protection.links.redeem(Purpose::Unlock, token).await? else {
             return Ok(None);
         };
-        self.unlock(ctx, &user_id, UnlockedBy::Link).await?;
+        let mut sources = vec![Source::All, Source::net(ctx.ip)];
+        if let Some(claim) = device_cookie.and_then(|c| self.protection.devices.claim(c))
+            && claim.user == user_id
+        {
+            sources.push(Source::Device(claim.device));
+        }
+        let account = CounterKey::User(user_id.clone());
+        self.protection
+            .ladder
+            .unlock_sources(&account, &sources)
+            .await?;
+        self.unlocked(ctx, &user_id, UnlockedBy::Link).await?;
         Ok(Some(user_id))
+    }
+
+    /// Records `account_unlocked`.
+    async fn unlocked(
+        &self,
+        ctx: &RequestContext,
+        user_id: &str,
+        by: UnlockedBy,
+    ) -> Result<(), Unexpected> {
+        let e = AuthEvent::new(EventKind::AccountUnlocked, ctx, self.clock.now())
+            .user(user_id)
+            .decision(by.decision());
+        Ok(self.events.record(e).await?)
     }
 }

@@ -155,7 +155,7 @@ pub async fn login_post(
 }
 
 /// The device cookie's name: `__Host-` prefixed under https.
-fn device_cookie_name(https: bool) -> &'static str {
+pub(crate) fn device_cookie_name(https: bool) -> &'static str {
     if https {
         "__Host-authd_device"
     } else {
@@ -163,7 +163,8 @@ fn device_cookie_name(https: bool) -> &'static str {
     }
 }
 
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// The value of the request's cookie `name`, if it carries one.
+pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()

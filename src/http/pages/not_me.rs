@@ -1,6 +1,7 @@
 //! `GET|POST /not-me?token=`: the "wasn't you?" link of the new-sign-in mail. The GET only asks
-//! (mail scanners fetch links), and only for a valid link (otherwise a 400 page says it does not
-//! work); the POST signs out every session and grant, then leads to a password reset.
+//! (mail scanners fetch links), and only for a valid, unused link (otherwise a 400 page says it
+//! does not work); the POST (once per link) signs out every session, grant and device cookie,
+//! then leads to a password reset.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -55,7 +56,7 @@ pub async fn not_me_get(
     Query(q): Query<NotMeQuery>,
 ) -> Result<Response, HttpError> {
     let token = q.token.unwrap_or_default();
-    let valid = state.login.not_me_link_is_valid(&token);
+    let valid = state.login.not_me_link_is_valid(&token).await?;
     let page = NotMePage {
         csrf_token: session.csrf_token(&state).await?,
         token: if valid { token } else { String::new() },
@@ -73,12 +74,11 @@ pub async fn not_me_post(
     ClientContext(ctx): ClientContext,
     CsrfForm { form, session }: CsrfForm<NotMeForm>,
 ) -> Result<Response, HttpError> {
-    if form.token.len() <= 512
-        && state
-            .login
-            .report_not_me(&ctx, &form.token)
-            .await?
-            .is_some()
+    if state
+        .login
+        .report_not_me(&ctx, &form.token)
+        .await?
+        .is_some()
     {
         session.end().await?;
         return Ok(Redirect::to("/password/forgot").into_response());

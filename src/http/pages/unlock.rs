@@ -1,21 +1,24 @@
-//! `GET /unlock?token=`: the link in the lockout mail lifts the extra check on the account.
+//! `GET|POST /unlock?token=`: the link in the lockout mail. The GET only asks (mail scanners
+//! fetch links), and only for a valid, unused link (otherwise a 400 page says it does not
+//! work); the POST (CSRF-checked, once per link) lifts the account's lock and the blocks of
+//! the clicking owner's network and device.
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
 use crate::app::state::AppState;
-use crate::domain::signin::LoginService;
 use crate::http::error::HttpError;
-use crate::http::extract::ClientContext;
+use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
+use crate::http::pages::login::{cookie_value, device_cookie_name};
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/unlock", get(unlock_get))
+    Router::new().route("/unlock", get(unlock_get).post(unlock_post))
 }
 
 /// The link's query.
@@ -24,25 +27,101 @@ pub struct UnlockQuery {
     token: Option<String>,
 }
 
-/// The result page.
+/// The confirmation form.
+#[derive(Deserialize)]
+pub struct UnlockForm {
+    token: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+impl CsrfProtected for UnlockForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// What the page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnlockState {
+    /// The confirmation form (a valid, unused link).
+    Ask,
+    /// The lock was lifted.
+    Unlocked,
+    /// The link is invalid, expired or used.
+    Invalid,
+}
+
+/// The confirmation and result page.
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/unlock.html")]
 pub struct UnlockPage {
-    unlocked: bool,
+    csrf_token: String,
+    token: String,
+    state: UnlockState,
 }
 
-/// `GET /unlock`.
+impl UnlockPage {
+    fn ask(&self) -> bool {
+        self.state == UnlockState::Ask
+    }
+
+    fn unlocked(&self) -> bool {
+        self.state == UnlockState::Unlocked
+    }
+}
+
+/// `GET /unlock`: asks; changes nothing.
 pub async fn unlock_get(
-    State(login): State<LoginService>,
-    ClientContext(ctx): ClientContext,
+    State(state): State<AppState>,
+    session: WebSession,
     Query(q): Query<UnlockQuery>,
 ) -> Result<Response, HttpError> {
     let token = q.token.unwrap_or_default();
-    let unlocked = token.len() <= 512 && login.unlock_with_token(&ctx, &token).await?.is_some();
+    let usable = state.login.unlock_link_is_usable(&token).await?;
+    let page = UnlockPage {
+        csrf_token: session.csrf_token(&state).await?,
+        token: if usable { token } else { String::new() },
+        state: if usable {
+            UnlockState::Ask
+        } else {
+            UnlockState::Invalid
+        },
+    };
+    let status = if usable {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    Ok((status, page).into_response())
+}
+
+/// `POST /unlock`: lifts the lock, once per link.
+pub async fn unlock_post(
+    State(state): State<AppState>,
+    ClientContext(ctx): ClientContext,
+    headers: HeaderMap,
+    CsrfForm { form, session }: CsrfForm<UnlockForm>,
+) -> Result<Response, HttpError> {
+    let device = cookie_value(&headers, device_cookie_name(state.config.is_https()));
+    let unlocked = state
+        .login
+        .unlock_with_token(&ctx, &form.token, device)
+        .await?
+        .is_some();
+    let page = UnlockPage {
+        csrf_token: session.csrf_token(&state).await?,
+        token: String::new(),
+        state: if unlocked {
+            UnlockState::Unlocked
+        } else {
+            UnlockState::Invalid
+        },
+    };
     let status = if unlocked {
         StatusCode::OK
     } else {
         StatusCode::BAD_REQUEST
     };
-    Ok((status, UnlockPage { unlocked }).into_response())
+    Ok((status, page).into_response())
 }

@@ -10,6 +10,7 @@ mod accounts;
 mod events;
 mod mail;
 mod protection;
+mod resets;
 mod risk;
 
 /// A fresh account with `email` (a new id each call).
@@ -31,6 +32,7 @@ async fn run_contract(store: Store) {
     events::events_contract(&store).await;
     mail::mail_contract(&store).await;
     protection::protection_contract(&store).await;
+    resets::resets_contract(&store).await;
     risk::risk_contract(&store).await;
 }
 

@@ -1,5 +1,6 @@
 //! Protection: counting, windows, blocks, the account-wide lock, the clear that rides on the
-//! success event, the sign-in lookup's choice of row (the same on both engines), secrets.
+//! success event, the sign-in lookup's choice of row (the same on both engines), the owner's
+//! unlock of chosen sources, spent links, secrets.
 
 use crate::storage::Store;
 
@@ -9,7 +10,58 @@ pub(super) async fn protection_contract(store: &Store) {
     counting(store).await;
     clearing(store).await;
     sign_in_lookup(store).await;
+    owner_unlock(store).await;
+    spent_links(store).await;
     secrets(store).await;
+}
+
+/// The unlock link clears the named sources only: the attackers' rows stay.
+async fn owner_unlock(store: &Store) {
+    let f = &store.failures;
+    for source in ["*", "net:192.0.2.50", "net:203.0.113.6", "device:own"] {
+        f.count_attempt("user:9", source, None, 4000, 3000)
+            .await
+            .unwrap();
+        f.block("user:9", source, 9000).await.unwrap();
+    }
+    f.count_attempt("user:10", "*", None, 4000, 3000)
+        .await
+        .unwrap();
+    let owners = ["*".to_owned(), "net:192.0.2.50".into(), "device:own".into()];
+    assert_eq!(f.clear_sources("user:9", &owners).await.unwrap(), 3);
+    for gone in ["*", "net:192.0.2.50", "device:own"] {
+        assert!(f.find("user:9", gone).await.unwrap().is_none(), "{gone}");
+    }
+    assert_eq!(
+        f.find("user:9", "net:203.0.113.6")
+            .await
+            .unwrap()
+            .and_then(|s| s.blocked_until),
+        Some(9000),
+        "the attacking network stays blocked"
+    );
+    assert!(
+        f.find("user:10", "*").await.unwrap().is_some(),
+        "other accounts untouched"
+    );
+    assert_eq!(f.clear_sources("user:9", &owners).await.unwrap(), 0);
+}
+
+/// A link is spent exactly once; expired rows are forgotten.
+async fn spent_links(store: &Store) {
+    let l = &store.spent_links;
+    assert!(!l.is_link_spent("d1").await.unwrap());
+    assert!(l.spend_link("d1", "unlock", 5000, 4000).await.unwrap());
+    assert!(
+        !l.spend_link("d1", "unlock", 5000, 4001).await.unwrap(),
+        "replay"
+    );
+    assert!(l.is_link_spent("d1").await.unwrap());
+    assert!(l.spend_link("d2", "not_me", 4500, 4002).await.unwrap());
+    // Once both expired, a later spend forgets them (their signatures refuse them anyway).
+    assert!(l.spend_link("d3", "unlock", 9000, 5001).await.unwrap());
+    assert!(!l.is_link_spent("d1").await.unwrap() && !l.is_link_spent("d2").await.unwrap());
+    assert!(l.is_link_spent("d3").await.unwrap());
 }
 
 /// Counting, the account lock read in the same statement, windows, taking back.
@@ -162,10 +214,11 @@ async fn sign_in_lookup(store: &Store) {
         .await
         .unwrap();
     assert_eq!(again.state.failures, 2, "counted on the same row");
+    let owner = format!("{id}:0");
     let device = f
         .find_and_count(&keys(
             Some("gate@example.com"),
-            Some((id.as_str(), "device:d1")),
+            Some((owner.as_str(), "device:d1")),
         ))
         .await
         .unwrap();
@@ -173,6 +226,57 @@ async fn sign_in_lookup(store: &Store) {
         (device.source.as_str(), device.state.failures),
         ("device:d1", 1)
     );
+    sign_in_lookup_epochs(store, &id).await;
+    sign_in_lookup_locked_and_unknown(store, &id).await;
+}
+
+/// The sign-in lookup, continued: a device cookie counts only at the account's current session
+/// epoch, and only for its own account.
+async fn sign_in_lookup_epochs(store: &Store, id: &str) {
+    let f = &store.failures;
+    let keys = |email, device| crate::storage::protection::SignInKeys {
+        email,
+        unknown_account: "name:nobody",
+        device,
+        net: "net:192.0.2.7",
+        prefix: "192.0.2.0/24",
+        now: 3000,
+        window_cutoff: 2000,
+    };
+    let owner = format!("{id}:0");
+    // A claim without the epoch counts as the network; once the epoch moves on (a reset or
+    // "wasn't you?"), so does a cookie of the epoch before; a cookie of the new epoch counts.
+    let stale = f
+        .find_and_count(&keys(Some("gate@example.com"), Some((id, "device:d1"))))
+        .await
+        .unwrap();
+    assert_eq!(
+        (stale.source.as_str(), stale.state.failures),
+        ("net:192.0.2.7", 3),
+        "a cookie without the epoch counts as the network"
+    );
+    store.accounts.end_sessions(id, 3000).await.unwrap();
+    let after_reset = f
+        .find_and_count(&keys(
+            Some("gate@example.com"),
+            Some((owner.as_str(), "device:d1")),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        (after_reset.source.as_str(), after_reset.state.failures),
+        ("net:192.0.2.7", 4),
+        "the epoch moved on: the device no longer counts"
+    );
+    let moved = format!("{id}:1");
+    let current = f
+        .find_and_count(&keys(
+            Some("gate@example.com"),
+            Some((moved.as_str(), "device:d1")),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(current.source.as_str(), "device:d1");
     let other = f
         .find_and_count(&keys(
             Some("gate@example.com"),
@@ -182,10 +286,9 @@ async fn sign_in_lookup(store: &Store) {
         .unwrap();
     assert_eq!(
         (other.source.as_str(), other.state.failures),
-        ("net:192.0.2.7", 3),
+        ("net:192.0.2.7", 5),
         "another account's device cookie counts as the network"
     );
-    sign_in_lookup_locked_and_unknown(store, &id).await;
 }
 
 /// The sign-in lookup, continued: an account lock is read with the count, and unknown names
