@@ -41,8 +41,11 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreErro
         .await?;
     // The relaxed pool serves only the sign-in counters (see `Backend::Postgres`).
     Ok(Store::new(
-        Backend::Postgres { pool, relaxed },
-        AnySessionStore::Postgres(sessions),
+        Backend::Postgres {
+            pool: pool.clone(),
+            relaxed,
+        },
+        AnySessionStore::Postgres(sessions, pool),
     ))
 }
 

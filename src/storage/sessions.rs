@@ -1,46 +1,85 @@
 //! The tower-sessions store over whichever database authd runs on, so the session layer has
 //! one concrete type. Sessions live server-side; the cookie holds only the random id.
+//!
+//! The published stores' `save` is an upsert, so a request that loaded a session before a
+//! sign-out and saved it after would insert the deleted row again: the old cookie would work
+//! after logout. Here only `create` inserts; `save` updates an existing row and is a no-op for
+//! a deleted one. Loading, deleting and expiry stay the published stores' (same tables, same
+//! encoding: MessagePack of the record).
 
 use async_trait::async_trait;
+use sqlx::{PgPool, SqlitePool};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 
 /// Either backend's session store.
 #[derive(Debug, Clone)]
 pub enum AnySessionStore {
-    /// SQLite.
-    Sqlite(tower_sessions_sqlx_store::SqliteStore),
-    /// PostgreSQL.
-    Postgres(tower_sessions_sqlx_store::PostgresStore),
+    /// SQLite (table `tower_sessions`).
+    Sqlite(tower_sessions_sqlx_store::SqliteStore, SqlitePool),
+    /// PostgreSQL (table `tower_sessions.session`).
+    Postgres(tower_sessions_sqlx_store::PostgresStore, PgPool),
+}
+
+/// The update of an existing session, by engine (the tables are the published stores').
+const UPDATE_SQLITE: &str = "update tower_sessions set data = $1, expiry_date = $2 where id = $3";
+const UPDATE_POSTGRES: &str =
+    "update \"tower_sessions\".\"session\" set data = $1, expiry_date = $2 where id = $3";
+
+fn backend(e: &sqlx::Error) -> session_store::Error {
+    session_store::Error::Backend(e.to_string())
 }
 
 #[async_trait]
 impl SessionStore for AnySessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        // The published `create` inserts, drawing a new id on a collision.
         match self {
-            Self::Sqlite(s) => s.create(record).await,
-            Self::Postgres(s) => s.create(record).await,
+            Self::Sqlite(s, _) => s.create(record).await,
+            Self::Postgres(s, _) => s.create(record).await,
         }
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let data =
+            rmp_serde::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let id = record.id.to_string();
+        // Zero rows updated means the session was deleted (sign-out, revocation, expiry)
+        // while this request held it: it stays deleted.
         match self {
-            Self::Sqlite(s) => s.save(record).await,
-            Self::Postgres(s) => s.save(record).await,
+            Self::Sqlite(_, pool) => {
+                sqlx::query(UPDATE_SQLITE)
+                    .bind(data)
+                    .bind(record.expiry_date)
+                    .bind(id)
+                    .execute(pool)
+                    .await
+                    .map_err(|e| backend(&e))?;
+            }
+            Self::Postgres(_, pool) => {
+                sqlx::query(UPDATE_POSTGRES)
+                    .bind(data)
+                    .bind(record.expiry_date)
+                    .bind(id)
+                    .execute(pool)
+                    .await
+                    .map_err(|e| backend(&e))?;
+            }
         }
+        Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         match self {
-            Self::Sqlite(s) => s.load(id).await,
-            Self::Postgres(s) => s.load(id).await,
+            Self::Sqlite(s, _) => s.load(id).await,
+            Self::Postgres(s, _) => s.load(id).await,
         }
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         match self {
-            Self::Sqlite(s) => s.delete(id).await,
-            Self::Postgres(s) => s.delete(id).await,
+            Self::Sqlite(s, _) => s.delete(id).await,
+            Self::Postgres(s, _) => s.delete(id).await,
         }
     }
 }
@@ -49,8 +88,8 @@ impl SessionStore for AnySessionStore {
 impl ExpiredDeletion for AnySessionStore {
     async fn delete_expired(&self) -> session_store::Result<()> {
         match self {
-            Self::Sqlite(s) => s.delete_expired().await,
-            Self::Postgres(s) => s.delete_expired().await,
+            Self::Sqlite(s, _) => s.delete_expired().await,
+            Self::Postgres(s, _) => s.delete_expired().await,
         }
     }
 }

@@ -33,7 +33,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreErro
     let sessions = tower_sessions_sqlx_store::SqliteStore::new(pool.clone());
     sessions.migrate().await?;
     Ok(Store::new(
-        Backend::Sqlite(pool),
-        AnySessionStore::Sqlite(sessions),
+        Backend::Sqlite(pool.clone()),
+        AnySessionStore::Sqlite(sessions, pool),
     ))
 }

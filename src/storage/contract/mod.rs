@@ -12,6 +12,7 @@ mod mail;
 mod protection;
 mod resets;
 mod risk;
+mod sessions;
 
 /// A fresh account with `email` (a new id each call).
 pub(super) fn account(email: &str) -> AccountRecord {
@@ -34,6 +35,7 @@ async fn run_contract(store: Store) {
     protection::protection_contract(&store).await;
     resets::resets_contract(&store).await;
     risk::risk_contract(&store).await;
+    sessions::sessions_contract(&store).await;
 }
 
 #[tokio::test]
