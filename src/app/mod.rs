@@ -18,6 +18,8 @@ use crate::storage::Store;
 
 /// Every background loop, one function each.
 pub mod jobs;
+/// The accept loop: connection cap, header-read and request timeouts, graceful stop.
+pub mod serve;
 /// The application state handed to every handler.
 pub mod state;
 /// Logging and the Prometheus recorder.
@@ -48,10 +50,11 @@ impl Default for Deps {
     }
 }
 
-/// A built, bound server.
+/// A built, bound server: the main listener and, when configured, the metrics listener.
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
+    metrics: Option<(TcpListener, axum::Router)>,
     store: Store,
     state: AppState,
 }
@@ -74,11 +77,22 @@ impl Application {
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
         warn_about(&config);
+        let metrics_listener = match config.metrics_bind {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("AUTHD_METRICS_BIND: cannot listen on {addr}"))?,
+            ),
+            None => None,
+        };
         let (state, store) = build_state(config, deps).await?;
         let router = crate::http::router(state.clone(), store.sessions.clone());
+        let metrics =
+            metrics_listener.map(|l| (l, crate::http::ops::metrics_router(state.metrics.clone())));
         Ok(Self {
             listener,
             router,
+            metrics,
             store,
             state,
         })
@@ -87,6 +101,11 @@ impl Application {
     /// The bound address (the real port when 0 was asked for).
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
         Ok(self.listener.local_addr()?)
+    }
+
+    /// The metrics listener's bound address, when there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// The application state (for tests and tools that drive services directly).
@@ -101,14 +120,29 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let jobs = Jobs::start(&self.state, &self.store);
-        tracing::info!(addr = %self.local_addr()?, "authd listening");
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
-        let background = self.state.background.settled();
+        let metrics_addr = self.metrics_addr().map(|a| a.to_string());
+        tracing::info!(addr = %self.local_addr()?, metrics_addr, "authd listening");
+        let Self {
+            listener,
+            router,
+            metrics,
+            state,
+            ..
+        } = self;
+        let limits = state.config.connections;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let main = serve::serve(listener, router, limits, stopped.clone());
+        let metrics = async move {
+            if let Some((listener, router)) = metrics {
+                serve::serve(listener, router, limits, stopped).await;
+            }
+        };
+        let signal = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        tokio::join!(main, metrics, signal);
+        let background = state.background.settled();
         if tokio::time::timeout(SETTLE_ON_STOP, background)
             .await
             .is_err()
@@ -117,7 +151,7 @@ impl Application {
         }
         jobs.stop();
         tracing::info!("authd stopped");
-        Ok(served?)
+        Ok(())
     }
 }
 

@@ -14,6 +14,7 @@ use crate::domain::accounts::service::AccountService;
 use crate::domain::admin::AdminService;
 use crate::domain::captcha::Captchas;
 use crate::domain::clock::{Clock, Random};
+use crate::domain::csrf::CsrfKey;
 use crate::domain::oauth::OAuthService;
 use crate::domain::risk::service::RiskService;
 use crate::domain::sessions::SessionPolicy;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub admin: AdminService,
     /// The CAPTCHA provider.
     pub captchas: Captchas,
+    /// The key of the stateless CSRF tokens on forms shown before sign-in.
+    pub csrf: CsrfKey,
     /// The Content-Security-Policy (widened only for a third-party CAPTCHA's origins).
     pub csp: Arc<str>,
     /// Mail delivery: the polling job runs it; `drain_mail` runs it now.

@@ -15,6 +15,7 @@ use crate::domain::accounts::service::AccountService;
 use crate::domain::admin::AdminService;
 use crate::domain::captcha::{Captchas, Remote, RemoteKind};
 use crate::domain::clients::ClientService;
+use crate::domain::csrf::CsrfKey;
 use crate::domain::notify::Outbox;
 use crate::domain::oauth::{OAuthService, TokenSettings};
 use crate::domain::risk::geo::GeoDb;
@@ -66,11 +67,19 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
     let resets = resets(&base, accounts.clone(), outbox);
     let admin = admin(&base, accounts.clone(), risk.clone());
     let captchas = captchas(&config)?;
+    let csrf = CsrfKey::load(
+        store.failures.as_ref(),
+        deps.clock.as_ref(),
+        deps.random.as_ref(),
+    )
+    .await
+    .context("the CSRF key")?;
     let csp = crate::http::middleware::csp_for(captchas.remote().map(|r| r.kind));
     let (events, throttle, background) = (base.events, base.throttle, base.background);
     let state = AppState {
         csp: csp.into(),
         captchas,
+        csrf,
         resets,
         admin,
         mail,

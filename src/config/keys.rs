@@ -62,6 +62,26 @@ pub(crate) const BIND: Key = key(
     Value("127.0.0.1:8080"),
     "listen address (`:0` picks a free port)",
 );
+pub(crate) const METRICS_BIND: Key = key(
+    "metrics_bind",
+    Value("127.0.0.1:9464"),
+    "listen address of the Prometheus metrics listener (`GET /metrics`); empty = no metrics listener. The main listener does not serve metrics",
+);
+pub(crate) const HEADER_READ_TIMEOUT_SECS: Key = key(
+    "header_read_timeout_secs",
+    Value("10"),
+    "a connection that has not sent a whole request head this long after it opened (or after its last answer) is closed",
+);
+pub(crate) const REQUEST_TIMEOUT_SECS: Key = key(
+    "request_timeout_secs",
+    Value("30"),
+    "a request (its body and the answer) not done this long after its head is answered `408` and its work dropped",
+);
+pub(crate) const MAX_CONNECTIONS: Key = key(
+    "max_connections",
+    Value("1024"),
+    "connections served at once by each listener; further ones wait in the listen backlog until one closes",
+);
 pub(crate) const ISSUER: Key = key(
     "issuer",
     Value("http://127.0.0.1:8080"),
@@ -263,6 +283,10 @@ pub(crate) const ALL: &[Key] = &[
     DATABASE_URL,
     DATABASE_MAX_CONNECTIONS,
     BIND,
+    METRICS_BIND,
+    HEADER_READ_TIMEOUT_SECS,
+    REQUEST_TIMEOUT_SECS,
+    MAX_CONNECTIONS,
     ISSUER,
     TRUSTED_PROXIES,
     LOG_FORMAT,
@@ -393,11 +417,12 @@ mod tests {
 
     #[test]
     fn every_key_of_the_interface_table_that_authd_implements_is_here() {
-        // INTERFACE.md's table also lists AUTHD_PRODUCT_NAME and AUTHD_METRICS_BIND, which
-        // authd does not implement yet; they are deliberately absent.
+        // INTERFACE.md's table also lists AUTHD_PRODUCT_NAME, which authd does not implement
+        // yet; it is deliberately absent.
         for var in [
             "DATABASE_URL",
             "BIND",
+            "METRICS_BIND",
             "ISSUER",
             "TRUSTED_PROXIES",
             "SMTP_URL",

@@ -74,6 +74,19 @@ pub enum LogFormat {
     Json,
 }
 
+/// What a connection may hold of the server (slow clients, floods of connections).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// A connection must send a whole request head within this (from its opening, or from
+    /// the previous answer on a kept-alive connection); otherwise it is closed.
+    pub header_read_timeout: std::time::Duration,
+    /// A request's body and its answer must be done within this after the head; otherwise
+    /// `408` and the work is dropped.
+    pub request_timeout: std::time::Duration,
+    /// Connections served at once by each listener; more wait in the listen backlog.
+    pub max_connections: usize,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -83,6 +96,12 @@ pub struct Config {
     pub database_max_connections: u32,
     /// `AUTHD_BIND`: listen address (port 0 picks a free port).
     pub bind: SocketAddr,
+    /// `AUTHD_METRICS_BIND`: the metrics listener's address; `None` (set empty) = no metrics
+    /// listener. The main listener never serves `/metrics`.
+    pub metrics_bind: Option<SocketAddr>,
+    /// `AUTHD_HEADER_READ_TIMEOUT_SECS`, `AUTHD_REQUEST_TIMEOUT_SECS`,
+    /// `AUTHD_MAX_CONNECTIONS`: what one connection may hold of the server.
+    pub connections: ConnectionLimits,
     /// `AUTHD_ISSUER`: public base URL, without a trailing slash.
     pub issuer: url::Url,
     /// `AUTHD_TRUSTED_PROXIES`: CIDRs whose `X-Forwarded-For` is believed.
@@ -321,6 +340,38 @@ mod tests {
             let err = cfg(&[(k, v)]).unwrap_err().to_string();
             assert!(err.contains(var), "{err} does not name {var}");
             assert!(!err.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn metrics_listener_and_connection_limits() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.metrics_bind, Some("127.0.0.1:9464".parse().unwrap()));
+        assert_eq!(
+            c.connections,
+            ConnectionLimits {
+                header_read_timeout: std::time::Duration::from_secs(10),
+                request_timeout: std::time::Duration::from_secs(30),
+                max_connections: 1024,
+            }
+        );
+        // Set empty: no metrics listener at all (not the default address).
+        assert_eq!(cfg(&[("metrics_bind", "")]).unwrap().metrics_bind, None);
+        let c = cfg(&[("metrics_bind", "127.0.0.1:0"), ("max_connections", "2")]).unwrap();
+        assert_eq!(c.metrics_bind.map(|a| a.port()), Some(0));
+        assert_eq!(c.connections.max_connections, 2);
+        for (k, v, var) in [
+            ("metrics_bind", "nope", "AUTHD_METRICS_BIND"),
+            (
+                "header_read_timeout_secs",
+                "0",
+                "AUTHD_HEADER_READ_TIMEOUT_SECS",
+            ),
+            ("request_timeout_secs", "x", "AUTHD_REQUEST_TIMEOUT_SECS"),
+            ("max_connections", "0", "AUTHD_MAX_CONNECTIONS"),
+        ] {
+            let err = cfg(&[(k, v)]).unwrap_err().to_string();
+            assert!(err.contains(var), "{err} does not name {var}");
         }
     }
 

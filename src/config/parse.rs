@@ -10,7 +10,7 @@ use time::Duration;
 
 use super::keys::{self, Key};
 use super::sources::Values;
-use super::{CaptchaKind, Config, ConfigError, LogFormat};
+use super::{CaptchaKind, Config, ConfigError, ConnectionLimits, LogFormat};
 use crate::domain::accounts::password::HashParams;
 use crate::domain::risk::RiskSettings;
 use crate::domain::signin::ladder::ProtectionSettings;
@@ -27,6 +27,12 @@ impl Config {
             database_url: v.required_text(&keys::DATABASE_URL)?,
             database_max_connections: v.require(&keys::DATABASE_MAX_CONNECTIONS)?,
             bind: v.require(&keys::BIND)?,
+            metrics_bind: if v.is_off(&keys::METRICS_BIND) {
+                None
+            } else {
+                Some(v.require(&keys::METRICS_BIND)?)
+            },
+            connections: connections(v)?,
             issuer: issuer(v)?,
             trusted_proxies: cidrs(v, &keys::TRUSTED_PROXIES)?,
             log_format: v.choice(
@@ -99,6 +105,22 @@ fn secs(v: &Values, key: &Key) -> Result<Duration, ConfigError> {
         return Err(v.invalid(key, "must be a positive number of seconds".into()));
     }
     Ok(Duration::seconds(n))
+}
+
+fn connections(v: &Values) -> Result<ConnectionLimits, ConfigError> {
+    let positive = |key: &Key| -> Result<u64, ConfigError> {
+        let n: u64 = v.require(key)?;
+        if n == 0 {
+            return Err(v.invalid(key, "must be at least 1".into()));
+        }
+        Ok(n)
+    };
+    let secs = |key: &Key| positive(key).map(std::time::Duration::from_secs);
+    Ok(ConnectionLimits {
+        header_read_timeout: secs(&keys::HEADER_READ_TIMEOUT_SECS)?,
+        request_timeout: secs(&keys::REQUEST_TIMEOUT_SECS)?,
+        max_connections: usize::try_from(positive(&keys::MAX_CONNECTIONS)?).unwrap_or(usize::MAX),
+    })
 }
 
 fn issuer(v: &Values) -> Result<url::Url, ConfigError> {

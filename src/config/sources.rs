@@ -86,6 +86,9 @@ pub(crate) struct Values {
     /// Keys whose value came from a `_FILE`, so that errors name where it came from.
     from_file: Vec<&'static str>,
     unknown: Vec<String>,
+    /// Keys set explicitly to the empty value (for most keys the same as unset; a key whose
+    /// empty value means "off" asks with [`Values::is_off`]).
+    emptied: Vec<&'static str>,
     /// Every key the parser asked for (the test that the table and the parser agree).
     #[cfg(test)]
     pub(crate) read: std::cell::RefCell<std::collections::BTreeSet<&'static str>>,
@@ -98,6 +101,7 @@ impl Values {
             map: BTreeMap::new(),
             from_file: Vec::new(),
             unknown: Vec::new(),
+            emptied: Vec::new(),
             #[cfg(test)]
             read: std::cell::RefCell::default(),
         };
@@ -118,6 +122,8 @@ impl Values {
                 values.unknown.push(keys::var_name(name));
             } else if !value.is_empty() {
                 values.map.insert(name.clone(), value.clone());
+            } else if let Some(key) = keys::find(name) {
+                values.emptied.push(key.name);
             }
         }
         Ok(values)
@@ -126,6 +132,13 @@ impl Values {
     /// `AUTHD_*` names given but not in the key table, to warn about.
     pub(crate) fn unknown_keys(&self) -> Vec<String> {
         self.unknown.clone()
+    }
+
+    /// Whether `key` was set to the empty value (which turns its feature off).
+    pub(crate) fn is_off(&self, key: &Key) -> bool {
+        #[cfg(test)]
+        self.read.borrow_mut().insert(key.name);
+        self.emptied.contains(&key.name)
     }
 
     /// The value set, else the table's literal default; `None` when neither.

@@ -1,6 +1,7 @@
 //! Our own extractors: `ClientContext` (ip resolved against the trusted proxies, user agent,
 //! request id), `WebSession` (typed access to the server-side session), `CurrentUser` (a valid
-//! signed-in session) and `CsrfForm<T>` (a form whose synchronizer token matched).
+//! signed-in session) and `CsrfForm<T>` (a form whose CSRF token matched: the session's
+//! synchronizer token once signed in, before that the stateless token of the CSRF cookie).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -19,6 +20,7 @@ use crate::domain::error::Unexpected;
 use crate::domain::sessions::SessionState;
 use crate::events::EventKind;
 use crate::events::decision::Decision;
+use crate::http::csrf::CsrfCookie;
 use crate::http::error::HttpError;
 
 /// The resolved client context of a request.
@@ -54,7 +56,7 @@ impl FromRequestParts<AppState> for ClientContext {
 /// address is the client. Anyone else's `X-Forwarded-For` is ignored, so it cannot be spoofed.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let peer = canonical(peer);
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let is_trusted = |ip: &IpAddr| is_trusted_proxy(*ip, trusted);
     if !is_trusted(&peer) {
         return peer;
     }
@@ -79,6 +81,12 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     client
 }
 
+/// Whether `peer` is one of the trusted proxies (whose `X-Forwarded-For` is believed).
+pub fn is_trusted_proxy(peer: IpAddr, trusted: &[IpNet]) -> bool {
+    let peer = canonical(peer);
+    trusted.iter().any(|net| net.contains(&peer))
+}
+
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
@@ -86,9 +94,10 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Typed access to the server-side session (keys are constants, values small).
+/// Typed access to the server-side session (keys are constants, values small), with the
+/// request's CSRF cookie.
 #[derive(Debug, Clone)]
-pub struct WebSession(pub Session);
+pub struct WebSession(pub Session, Option<CsrfCookie>);
 
 const CSRF: &str = "csrf";
 const USER_ID: &str = "uid";
@@ -101,22 +110,33 @@ fn session_failed(e: tower_sessions::session::Error) -> HttpError {
 }
 
 impl WebSession {
-    /// The session's CSRF token, created on first use.
+    /// The token a form carries: the session's synchronizer token once signed in; before,
+    /// the stateless token of the browser's CSRF cookie, so showing a form to an anonymous
+    /// visitor writes nothing server-side.
     pub async fn csrf_token(&self, state: &AppState) -> Result<String, HttpError> {
         if let Some(t) = self.0.get::<String>(CSRF).await.map_err(session_failed)? {
             return Ok(t);
         }
-        let token = state.random.token(32);
-        self.0.insert(CSRF, &token).await.map_err(session_failed)?;
-        Ok(token)
+        let cookie = self.1.as_ref().ok_or_else(|| {
+            HttpError::Unexpected(Unexpected(anyhow::anyhow!("CSRF cookie layer missing")))
+        })?;
+        Ok(state.csrf.token(cookie.nonce_for_form()))
     }
 
-    /// Whether `submitted` equals the session's token (constant time).
-    pub async fn csrf_matches(&self, submitted: &str) -> Result<bool, HttpError> {
-        let Some(expected) = self.0.get::<String>(CSRF).await.map_err(session_failed)? else {
+    /// Whether `submitted` is the session's token (constant time) or, for a session without
+    /// one (not signed in), the token of the CSRF cookie the browser sent.
+    pub async fn csrf_matches(&self, state: &AppState, submitted: &str) -> Result<bool, HttpError> {
+        if submitted.is_empty() {
             return Ok(false);
-        };
-        Ok(!submitted.is_empty() && bool::from(expected.as_bytes().ct_eq(submitted.as_bytes())))
+        }
+        if let Some(expected) = self.0.get::<String>(CSRF).await.map_err(session_failed)? {
+            return Ok(bool::from(expected.as_bytes().ct_eq(submitted.as_bytes())));
+        }
+        Ok(self
+            .1
+            .as_ref()
+            .and_then(CsrfCookie::sent)
+            .is_some_and(|nonce| state.csrf.matches(nonce, submitted)))
     }
 
     /// Marks the session signed in: a new session id (defeats fixation), a new CSRF token, and
@@ -177,9 +197,10 @@ impl FromRequestParts<AppState> for WebSession {
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
+        let cookie = parts.extensions.get::<CsrfCookie>().cloned();
         Session::from_request_parts(parts, state)
             .await
-            .map(Self)
+            .map(|session| Self(session, cookie))
             .map_err(|_| {
                 HttpError::Unexpected(Unexpected(anyhow::anyhow!("session layer missing")))
             })
@@ -279,7 +300,7 @@ where
                 StatusCode::UNSUPPORTED_MEDIA_TYPE => HttpError::UnsupportedMediaType,
                 _ => HttpError::BadRequest("The form could not be read."),
             })?;
-        if !session.csrf_matches(form.csrf_token()).await? {
+        if !session.csrf_matches(state, form.csrf_token()).await? {
             return Err(HttpError::Csrf);
         }
         Ok(Self { form, session })

@@ -1,12 +1,18 @@
-//! Cross-cutting middleware: security headers on every response, and request metrics labelled
-//! by the matched route (never the raw URI, whose query may carry codes or tokens).
+//! Cross-cutting middleware: security headers on every response, request metrics labelled
+//! from fixed sets (the matched route, never the raw URI whose query may carry codes or
+//! tokens; a known method or `other`), the client's `X-Request-Id` kept only when well-formed,
+//! and the one warning about `X-Forwarded-For` from a peer that is not a trusted proxy.
 
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use ipnet::IpNet;
 
 use crate::app::state::AppState;
 
@@ -69,13 +75,15 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     res
 }
 
-/// Counts requests and records latency by method, matched route and status.
+/// Counts requests and records latency by method, matched route and status. Every label
+/// value comes from a fixed set (routes are the router's; statuses are three digits), so no
+/// client can grow the metrics' memory by sending new values.
 pub async fn track_metrics(req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let started = Instant::now();
     let res = next.run(req).await;
     let status = res.status().as_u16().to_string();
@@ -84,4 +92,90 @@ pub async fn track_metrics(req: Request, next: Next) -> Response {
     metrics::histogram!("authd_http_request_duration_seconds", "route" => route)
         .record(started.elapsed().as_secs_f64());
     res
+}
+
+/// The methods that label metrics as themselves; any other method string is `other`.
+const KNOWN_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+];
+
+/// A request's method as a metric label: one of the nine standard methods, or `other`.
+pub fn method_label(method: &Method) -> &'static str {
+    KNOWN_METHODS
+        .into_iter()
+        .find(|known| *known == method.as_str())
+        .unwrap_or("other")
+}
+
+/// The longest `X-Request-Id` taken from a client.
+pub const MAX_REQUEST_ID: usize = 64;
+
+/// Whether a client's `X-Request-Id` may be used as ours: 1–64 of `[A-Za-z0-9-]`.
+pub fn is_acceptable_request_id(value: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID).contains(&value.len())
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+}
+
+/// Drops a client's `X-Request-Id` unless it is exactly one acceptable value, so the layer
+/// after this one generates ours: the id goes into every event and log line, and an
+/// unchecked one would let a client store 60 KB per request or forge log structure.
+pub async fn sanitize_request_id(mut req: Request) -> Request {
+    let headers = req.headers_mut();
+    let mut given = headers.get_all("x-request-id").iter();
+    let keep = match (given.next(), given.next()) {
+        (Some(one), None) => is_acceptable_request_id(one.as_bytes()),
+        _ => false,
+    };
+    if !keep {
+        headers.remove("x-request-id");
+    }
+    req
+}
+
+/// What the `X-Forwarded-For` check needs: the trusted proxies and whether it has warned.
+#[derive(Debug, Clone)]
+pub struct ForwardingCheck {
+    trusted: Arc<[IpNet]>,
+    warned: Arc<AtomicBool>,
+}
+
+impl ForwardingCheck {
+    /// A check against `trusted` that has not warned yet (one per application).
+    pub fn new(trusted: &[IpNet]) -> Self {
+        Self {
+            trusted: trusted.into(),
+            warned: Arc::default(),
+        }
+    }
+}
+
+/// Counts requests that carry `X-Forwarded-For` from a peer that is not a trusted proxy (the
+/// header is ignored for them) and warns about the first: behind a proxy that is missing from
+/// `AUTHD_TRUSTED_PROXIES`, every client would share the proxy's address. Once, not per
+/// request, so a client cannot flood the log with it.
+pub async fn note_untrusted_forwarding(
+    State(check): State<ForwardingCheck>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if req.headers().contains_key("x-forwarded-for") {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        if !crate::http::extract::is_trusted_proxy(peer, &check.trusted) {
+            metrics::counter!("authd_untrusted_forwarded_for_total").increment(1);
+            if !check.warned.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    %peer,
+                    "X-Forwarded-For from a peer outside AUTHD_TRUSTED_PROXIES is ignored; if \
+                     authd runs behind a proxy, list the proxy there (warned once; counted in \
+                     authd_untrusted_forwarded_for_total)"
+                );
+            }
+        }
+    }
+    next.run(req).await
 }

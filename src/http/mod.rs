@@ -19,6 +19,8 @@ use crate::storage::sessions::AnySessionStore;
 pub mod admin;
 /// The admin and risk APIs' JSON error.
 pub mod api_error;
+/// The CSRF cookie of the forms shown before sign-in.
+pub mod csrf;
 /// Error types and their responses.
 pub mod error;
 /// Our extractors.
@@ -48,9 +50,12 @@ pub fn session_cookie_name(https: bool) -> &'static str {
 
 /// The full router with its layers.
 ///
-/// Layer order, outermost first: request id is set → trace span (request id, method, matched
-/// path) → panic catcher (a generic 500, no stack trace to the client) → metrics → security
-/// headers → session → request id is copied to the response → body limit → routes.
+/// Layer order, outermost first: a client's malformed request id is dropped → request id is
+/// set (the client's if well-formed, else a new UUID) → trace span (request id, method,
+/// matched path) → panic catcher (a generic 500, no stack trace to the client) → metrics →
+/// untrusted `X-Forwarded-For` noted → security headers → CSRF cookie → session → request id
+/// is copied to the response → body limit → routes. `/metrics` is not here: it has its own
+/// listener (`ops::metrics_router`).
 pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
     let https = state.config.is_https();
     let session_layer = SessionManagerLayer::new(sessions)
@@ -71,13 +76,24 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(
             ServiceBuilder::new()
+                .layer(axum::middleware::map_request(
+                    middleware::sanitize_request_id,
+                ))
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(make_span))
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(axum::middleware::from_fn(middleware::track_metrics))
                 .layer(axum::middleware::from_fn_with_state(
+                    middleware::ForwardingCheck::new(&state.config.trusted_proxies),
+                    middleware::note_untrusted_forwarding,
+                ))
+                .layer(axum::middleware::from_fn_with_state(
                     state.clone(),
                     middleware::security_headers,
+                ))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    csrf::csrf_cookie,
                 ))
                 .layer(session_layer)
                 .layer(PropagateRequestIdLayer::new(request_id)),

@@ -1,5 +1,6 @@
-//! Operations endpoints: `/healthz` (process up), `/readyz` (database reachable), `/metrics`
-//! (Prometheus text), and the stylesheet (served locally: no CDN, no external fonts).
+//! Operations endpoints: `/healthz` (process up), `/readyz` (database reachable), the
+//! stylesheet (served locally: no CDN, no external fonts), and the metrics listener's own
+//! router (`/metrics`, Prometheus text), never merged into the main one.
 
 use std::sync::Arc;
 
@@ -17,7 +18,6 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz_get))
         .route("/readyz", get(readyz_get))
-        .route("/metrics", get(metrics_get))
         .route("/static/style.css", get(style_get))
         .route("/favicon.ico", get(favicon_get))
         .route("/static/pow.js", get(pow_js_get))
@@ -40,6 +40,15 @@ pub async fn readyz_get(State(health): State<Arc<dyn HealthStore>>) -> impl Into
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
     }
+}
+
+/// The metrics listener's whole router: `GET /metrics`, everything else `404`. Served on
+/// `AUTHD_METRICS_BIND` only (loopback by default), since the counters describe every
+/// client's traffic.
+pub fn metrics_router(metrics: PrometheusHandle) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_get))
+        .with_state(metrics)
 }
 
 /// `GET /metrics`.

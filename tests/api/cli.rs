@@ -34,6 +34,7 @@ pub fn serve_process(
     let mut cmd = authd();
     cmd.current_dir(dir)
         .env("AUTHD_BIND", "127.0.0.1:0")
+        .env("AUTHD_METRICS_BIND", "127.0.0.1:0")
         .env("AUTHD_LOG_FORMAT", "json")
         .env("RUST_LOG", "info");
     for (k, v) in env {
@@ -465,4 +466,43 @@ async fn model_eval_train_and_label() {
     );
     let out = run(&url, &["model", "label", "0190-event", "maybe"]);
     assert!(!out.status.success());
+}
+
+/// `X-Forwarded-For` from a peer outside `AUTHD_TRUSTED_PROXIES` (loopback here): the header
+/// is ignored and the server warns once per process, not once per request.
+#[tokio::test]
+async fn untrusted_forwarded_for_is_warned_about_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr, rx) = serve_process(dir.path(), &[]);
+    for i in 0..3 {
+        let status = reqwest::Client::new()
+            .get(format!("http://{addr}/healthz"))
+            .header("x-forwarded-for", format!("203.0.113.{i}"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, StatusCode::OK);
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut lines = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
+        lines.push(line);
+    }
+    assert!(
+        lines.iter().any(|l| l.contains("authd stopped")),
+        "{lines:?}"
+    );
+    let warnings = lines
+        .iter()
+        .filter(|l| l.contains("X-Forwarded-For from a peer outside AUTHD_TRUSTED_PROXIES"))
+        .count();
+    assert_eq!(warnings, 1, "{lines:?}");
 }

@@ -97,6 +97,8 @@ impl Drop for TestDb {
 
 pub struct TestApp {
     pub address: String,
+    /// The metrics listener's base URL (`None` when the test turned it off).
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub clock: Arc<FakeClock>,
     pub state: AppState,
@@ -110,6 +112,8 @@ pub struct TestApp {
 pub fn base_config(db: &TestDb, mail_dir: &std::path::Path) -> Config {
     let values: BTreeMap<String, String> = [
         ("bind", "127.0.0.1:0".to_owned()),
+        // Every test app has its metrics listener, on a port of its own (never 9464).
+        ("metrics_bind", "127.0.0.1:0".to_owned()),
         ("database_url", db.url.clone()),
         ("database_max_connections", "4".to_owned()),
         ("mail_dir", mail_dir.display().to_string()),
@@ -156,6 +160,7 @@ pub async fn spawn_app_on(db: TestDb, adjust: impl FnOnce(&mut Config)) -> TestA
         .await
         .expect("build app");
     let address = format!("http://{}", app.local_addr().unwrap());
+    let metrics_address = app.metrics_addr().map(|a| format!("http://{a}"));
     let state = app.state().clone();
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(app.run_until_stopped(async move {
@@ -163,6 +168,7 @@ pub async fn spawn_app_on(db: TestDb, adjust: impl FnOnce(&mut Config)) -> TestA
     }));
     TestApp {
         address,
+        metrics_address,
         client: new_client(),
         clock,
         state,
@@ -280,6 +286,40 @@ impl TestApp {
             .json()
             .await
             .unwrap()
+    }
+
+    /// The Prometheus text from the metrics listener.
+    pub async fn metrics(&self) -> String {
+        let base = self.metrics_address.as_ref().expect("a metrics listener");
+        let resp = new_client()
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.text().await.unwrap()
+    }
+
+    /// How many rows the session table holds (every session, expired or not).
+    pub async fn session_rows(&self) -> i64 {
+        let url = &self.db.url;
+        if url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            let n = sqlx::query_scalar("select count(*) from tower_sessions")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            n
+        } else {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            let n = sqlx::query_scalar("select count(*) from \"tower_sessions\".\"session\"")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            n
+        }
     }
 
     pub async fn get_login(&self) -> Page {

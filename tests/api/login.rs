@@ -11,18 +11,37 @@ async fn register_sign_in_reach_account_sign_out_and_old_cookie_is_refused() {
     let app = spawn_app().await;
     let user = TestUser::generate();
     let before = app.get_login().await;
-    let anon_cookie = before
-        .session_cookie()
-        .expect("login page starts a session");
+    assert!(
+        before.session_cookie().is_none(),
+        "the sign-in page writes no session"
+    );
     assert_redirect_to(&app.register(&user).await, "/login?registered=1");
-    let signed_in = app
+    let first = app
         .post_credentials("/login", &user.email, &user.password, &before.csrf())
+        .await;
+    assert_redirect_to(&first, "/account");
+    let first = first.session_cookie().expect("a session cookie at sign-in");
+    // Signing in again over an existing session (a re-authentication) gives a new id.
+    let again = app.get("/login?reauth=1").await.csrf();
+    let signed_in = app
+        .post_credentials("/login", &user.email, &user.password, &again)
         .await;
     assert_redirect_to(&signed_in, "/account");
     let cookie = signed_in
         .session_cookie()
         .expect("a session cookie at sign-in");
-    assert_ne!(cookie, anon_cookie, "the session id must change at sign-in");
+    assert_ne!(cookie, first, "the session id must change at sign-in");
+    let old = new_client()
+        .get(app.url("/account"))
+        .header("cookie", format!("authd_session={first}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        old.status(),
+        StatusCode::SEE_OTHER,
+        "the replaced id is dead"
+    );
 
     let account = app.get("/account").await;
     assert_eq!(account.status, StatusCode::OK);
@@ -45,46 +64,104 @@ async fn register_sign_in_reach_account_sign_out_and_old_cookie_is_refused() {
     assert!(app.get("/account").await.location().starts_with("/login"));
 }
 
-#[tokio::test]
-async fn session_cookie_attributes() {
-    let app = spawn_app().await;
-    let page = app.get_login().await;
-    let set_cookie = page
-        .headers
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(set_cookie.contains("HttpOnly"));
-    assert!(set_cookie.contains("SameSite=Lax"));
-    assert!(set_cookie.contains("Path=/"));
-    assert!(
-        !set_cookie.contains("Secure"),
-        "http issuer: no Secure flag"
-    );
+fn set_cookie(page: &crate::helpers::Page, name: &str) -> String {
+    page.headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie"))
 }
 
 #[tokio::test]
-async fn https_issuer_sets_host_prefixed_secure_cookie_and_hsts() {
+async fn session_and_csrf_cookie_attributes() {
+    let app = spawn_app().await;
+    let user = TestUser::generate();
+    app.register(&user).await;
+    let page = read(new_client().get(app.url("/login")).send().await.unwrap()).await;
+    let csrf_cookie = set_cookie(&page, "authd_csrf");
+    let signed_in = app.post_login(&user.email, &user.password).await;
+    for cookie in [csrf_cookie, set_cookie(&signed_in, "authd_session")] {
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+        assert!(cookie.contains("Path=/"), "{cookie}");
+        assert!(!cookie.contains("Secure"), "http issuer: no Secure flag");
+    }
+}
+
+#[tokio::test]
+async fn https_issuer_sets_host_prefixed_secure_cookies_and_hsts() {
     let app = crate::helpers::spawn_app_with(|c| {
         c.issuer = "https://id.example.com".parse().unwrap();
     })
     .await;
-    let page = app.get_login().await;
-    let set_cookie = page
-        .headers
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        set_cookie.starts_with("__Host-authd_session="),
-        "{set_cookie}"
-    );
-    assert!(set_cookie.contains("Secure"));
+    let user = app.user().await;
+    // The client keeps no Secure cookie over plain http: carry the CSRF cookie by hand.
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = read(plain.get(app.url("/login")).send().await.unwrap()).await;
+    let csrf_cookie = set_cookie(&page, "__Host-authd_csrf");
+    assert!(csrf_cookie.contains("Secure"), "{csrf_cookie}");
     assert!(page.headers.get("strict-transport-security").is_some());
+    let nonce = csrf_cookie.split(';').next().unwrap();
+    let signed_in = read(
+        plain
+            .post(app.url("/login"))
+            .header("cookie", nonce)
+            .form(&[
+                ("username", user.email.as_str()),
+                ("password", user.password.as_str()),
+                ("csrf_token", &page.csrf()),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    let session = set_cookie(&signed_in, "__Host-authd_session");
+    assert!(session.contains("Secure"), "{session}");
+}
+
+/// Before sign-in the form's token is bound to the browser's CSRF cookie: without that
+/// cookie, or with another browser's, it is refused.
+#[tokio::test]
+async fn the_anonymous_csrf_token_works_only_with_its_cookie() {
+    let app = spawn_app().await;
+    let user = TestUser::generate();
+    app.register(&user).await;
+    let page = app.get_login().await;
+    let form = [
+        ("username", user.email.as_str()),
+        ("password", "not the password"),
+        ("csrf_token", &page.csrf()),
+    ];
+    let cookieless = reqwest::Client::new()
+        .post(app.url("/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cookieless.status(), StatusCode::FORBIDDEN);
+    let other = new_client();
+    other.get(app.url("/register")).send().await.unwrap();
+    let other_cookie = other
+        .post(app.url("/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_cookie.status(), StatusCode::FORBIDDEN);
+    // With its own cookie the token passes (and the wrong password is what is refused).
+    let own = app.post_form("/login", &form).await;
+    assert_eq!(own.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

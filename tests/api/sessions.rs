@@ -1,9 +1,10 @@
-//! Session lifetime: idle timeout and absolute lifetime, driven by the fake clock.
+//! Session lifetime: idle timeout and absolute lifetime, driven by the fake clock; sign-out
+//! holding against requests in flight; no session written before sign-in.
 
 use reqwest::StatusCode;
 use time::Duration;
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::helpers::{TestUser, assert_redirect_to, new_client, read, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn idle_session_expires() {
@@ -46,4 +47,71 @@ async fn active_session_ends_at_its_absolute_lifetime() {
         app.session_revoked_reason().await.as_deref(),
         Some("lifetime_exceeded")
     );
+}
+
+/// Issue #15.7: showing a form to a visitor without cookies wrote a session row each time, so
+/// a GET flood grew the table. The forms' CSRF token is now stateless until sign-in.
+#[tokio::test]
+async fn anonymous_form_pages_write_no_session_rows() {
+    let app = spawn_app().await;
+    let before = app.session_rows().await;
+    for _ in 0..10 {
+        for path in ["/login", "/register", "/password/forgot"] {
+            let page = read(new_client().get(app.url(path)).send().await.unwrap()).await;
+            assert_eq!(page.status, StatusCode::OK, "{path}");
+            assert!(page.session_cookie().is_none(), "{path} started a session");
+            assert!(!page.csrf().is_empty());
+        }
+    }
+    assert_eq!(
+        app.session_rows().await,
+        before,
+        "cookieless GETs wrote sessions"
+    );
+    // The forms still work end to end; the sign-in is what creates the one session.
+    let user = app.signed_in_user().await;
+    assert_eq!(app.session_rows().await, before + 1);
+    let csrf = app.get("/password/forgot").await.csrf();
+    let sent = app
+        .post_form(
+            "/password/forgot",
+            &[("email", user.email.as_str()), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::OK);
+}
+
+/// Issue #15.4: a request that loaded the session before a sign-out and saved it after (here
+/// `/account` writing its last-seen time) inserted the deleted row again, and the old cookie
+/// worked after logout. Whether the two interleave is up to the scheduler, so several rounds.
+#[tokio::test]
+async fn a_request_in_flight_does_not_undo_a_sign_out() {
+    let app = spawn_app().await;
+    let user = TestUser::generate();
+    app.register(&user).await;
+    for round in 0..12 {
+        let signed_in = app.post_login(&user.email, &user.password).await;
+        assert_redirect_to(&signed_in, "/account");
+        let cookie = signed_in.session_cookie().unwrap();
+        let csrf = app.get("/account").await.csrf();
+        // Past the touch interval: the next `/account` saves the session.
+        app.clock.advance(Duration::minutes(2));
+        let form = [("csrf_token", csrf.as_str())];
+        let (_, out) = tokio::join!(app.get("/account"), app.post_form("/logout", &form));
+        assert_redirect_to(&out, "/login");
+        let replay = read(
+            new_client()
+                .get(app.url("/account"))
+                .header("cookie", format!("authd_session={cookie}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            replay.status,
+            StatusCode::SEE_OTHER,
+            "round {round}: the old cookie works after sign-out"
+        );
+    }
 }

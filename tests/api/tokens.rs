@@ -606,7 +606,7 @@ async fn a_flood_of_refused_tokens_is_counted_not_written_row_by_row() {
         (1..=authd::events::sink::REFUSALS_PER_IP_PER_MINUTE as usize).contains(&stored),
         "{stored} token_rejected rows for 80 refusals from one address"
     );
-    let metrics = app.get("/metrics").await.body;
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("authd_events_suppressed_total"),
         "the rest are counted"

@@ -50,7 +50,8 @@ test('register, sign in, account, sign out in Chromium under the CSP', async (t)
     cwd: dir,
     // Every sign-in from an unknown browser meets the builtin CAPTCHA, whose proof-of-work the
     // page's own script must solve under the CSP.
-    env: { PATH: process.env.PATH, AUTHD_BIND: `127.0.0.1:${port}`, AUTHD_ISSUER: base, RUST_LOG: 'warn', AUTHD_CHALLENGE_AFTER: '0' },
+    // No metrics listener (AUTHD_METRICS_BIND empty): it would take the fixed default port.
+    env: { PATH: process.env.PATH, AUTHD_BIND: `127.0.0.1:${port}`, AUTHD_ISSUER: base, RUST_LOG: 'warn', AUTHD_CHALLENGE_AFTER: '0', AUTHD_METRICS_BIND: '' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   t.after(() => { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); });

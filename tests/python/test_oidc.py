@@ -37,7 +37,9 @@ def server():
     tmp = tempfile.mkdtemp(prefix="authd-py-")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {"PATH": os.environ["PATH"], "AUTHD_BIND": f"127.0.0.1:{port}", "AUTHD_ISSUER": base, "RUST_LOG": "warn"}
+    env = {"PATH": os.environ["PATH"], "AUTHD_BIND": f"127.0.0.1:{port}", "AUTHD_ISSUER": base, "RUST_LOG": "warn",
+           # No metrics listener: it would take the fixed default port (9464).
+           "AUTHD_METRICS_BIND": ""}
 
     def cli(*args, stdin=None):
         out = subprocess.run([BIN, *args], cwd=tmp, env=env, input=stdin, capture_output=True, text=True, check=True)

@@ -65,7 +65,9 @@ def server():
     base = f"http://127.0.0.1:{port}"
     env = {"PATH": os.environ["PATH"], "AUTHD_BIND": f"127.0.0.1:{port}", "AUTHD_ISSUER": base, "RUST_LOG": "warn",
            # The admin client's token requests must not be throttled during the run.
-           "AUTHD_RATE_TOKEN_PER_CLIENT": "100000"}
+           "AUTHD_RATE_TOKEN_PER_CLIENT": "100000",
+           # No metrics listener: it would take the fixed default port (9464).
+           "AUTHD_METRICS_BIND": ""}
 
     def cli(*args, stdin=None):
         out = subprocess.run([BIN, *args], cwd=tmp, env=env, input=stdin, capture_output=True, text=True,

@@ -1,0 +1,167 @@
+//! The metrics (issue #15.3): served on their own listener only, label values from fixed sets,
+//! and no counter that moves differently for a real and an unknown account.
+//!
+//! The `metrics` facade has one recorder per process, shared by every app of this binary, so
+//! a test that compares counters before and after runs alone in a child process of this same
+//! binary (`run_alone`), where no other test moves them.
+
+use std::collections::BTreeMap;
+
+use reqwest::StatusCode;
+
+use crate::helpers::{TestUser, new_client, spawn_app, spawn_app_with};
+
+/// Set in the child process that runs one isolated test.
+const ALONE: &str = "AUTHD_TEST_ALONE";
+
+/// Runs the `#[ignore]`d test `name` of this binary alone in a child process and fails with
+/// its output if it fails (or did not run).
+fn run_alone(name: &str) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--ignored", "--test-threads=1"])
+        .env(ALONE, "1")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{name} failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("1 passed"), "{name} did not run:\n{stdout}");
+}
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_listener_only() {
+    let app = spawn_app().await;
+    app.signed_in_user().await;
+    let main = app.get("/metrics").await;
+    assert_eq!(main.status, StatusCode::NOT_FOUND, "the main listener");
+    assert!(!main.body.contains("authd_http_requests_total"));
+    let text = app.metrics().await;
+    assert!(text.contains("authd_http_requests_total"));
+    // The metrics listener serves nothing else.
+    let base = app.metrics_address.clone().unwrap();
+    for path in ["/login", "/healthz", "/"] {
+        let status = new_client()
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "{path} on the metrics listener"
+        );
+    }
+}
+
+#[tokio::test]
+async fn no_metrics_listener_when_its_address_is_empty() {
+    let app = spawn_app_with(|c| c.metrics_bind = None).await;
+    assert!(app.metrics_address.is_none());
+    assert_eq!(app.get("/metrics").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_unknown_method_is_labelled_other() {
+    let app = spawn_app().await;
+    for name in ["FOOBAR", "FOOBARBAZ", "X-MADE-UP"] {
+        let method = reqwest::Method::from_bytes(name.as_bytes()).unwrap();
+        let resp = app.client.request(method, app.url("/login")).send().await;
+        assert!(resp.unwrap().status().is_client_error(), "{name}");
+    }
+    let text = app.metrics().await;
+    assert!(!text.contains("FOOBAR"), "a method string became a label");
+    assert!(!text.contains("MADE-UP"), "a method string became a label");
+    assert!(text.contains("method=\"other\""));
+}
+
+/// Every counter (and histogram count) of a Prometheus text, by series. Bucket and sum
+/// lines are timings, gauges are levels: neither is a count of what happened.
+fn counters(text: &str) -> BTreeMap<String, f64> {
+    let mut kinds = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split_whitespace();
+            if let (Some(name), Some(kind)) = (parts.next(), parts.next()) {
+                kinds.insert(name.to_owned(), kind.to_owned());
+            }
+            continue;
+        }
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let name = series.split('{').next().unwrap_or(series);
+        let counted = match kinds.get(name).map(String::as_str) {
+            Some("counter") => true,
+            _ => name
+                .strip_suffix("_count")
+                .is_some_and(|base| kinds.get(base).is_some_and(|k| k == "histogram")),
+        };
+        if counted {
+            out.insert(series.to_owned(), value.parse().unwrap());
+        }
+    }
+    out
+}
+
+/// What moved between two snapshots (series that did not move are left out).
+fn moved(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
+    after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
+        .filter(|(_, d)| *d != 0.0)
+        .collect()
+}
+
+#[test]
+fn forgot_moves_the_same_counters_for_a_real_and_an_unknown_address() {
+    run_alone("metrics::forgot_counters_alone");
+}
+
+#[tokio::test]
+#[ignore = "run alone in a child process by forgot_moves_the_same_counters_for_a_real_and_an_unknown_address"]
+async fn forgot_counters_alone() {
+    if std::env::var(ALONE).is_err() {
+        return;
+    }
+    let app = spawn_app().await;
+    let user = TestUser::generate();
+    app.register(&user).await;
+    let forgot = |email: String| {
+        let app = &app;
+        async move {
+            let csrf = app.get("/password/forgot").await.csrf();
+            let page = app
+                .post_form(
+                    "/password/forgot",
+                    &[("email", &email), ("csrf_token", &csrf)],
+                )
+                .await;
+            assert_eq!(page.status, StatusCode::OK);
+            // The lookup, the token and the mail run after the answer: let them finish and
+            // deliver what they queued before reading the counters.
+            app.state.drain_mail().await;
+        }
+    };
+    // Once before the snapshots, so anything done only the first time is done.
+    forgot("warm-up@example.com".to_owned()).await;
+    let start = counters(&app.metrics().await);
+    forgot(user.email.clone()).await;
+    let real = counters(&app.metrics().await);
+    let mails = app.outbox(1).await;
+    assert!(
+        mails.iter().any(|m| m.contains("password/reset")),
+        "the real address got its reset mail"
+    );
+    forgot("nobody-here@example.com".to_owned()).await;
+    let unknown = counters(&app.metrics().await);
+    assert_eq!(
+        moved(&start, &real),
+        moved(&real, &unknown),
+        "the counters tell a real address from an unknown one"
+    );
+}
