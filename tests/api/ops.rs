@@ -122,7 +122,11 @@ async fn a_saturated_hash_pool_answers_503_quickly() {
 #[tokio::test]
 async fn a_database_outage_is_503_on_readyz_and_a_generic_500_elsewhere() {
     let app = spawn_app().await;
-    app.get_login().await;
+    // A signed-in browser (its session is in the database) and an anonymous one holding a
+    // sign-in form (its CSRF token needs no database).
+    app.signed_in_user().await;
+    let anonymous = new_client();
+    let form = read(anonymous.get(app.url("/login")).send().await.unwrap()).await;
     if !app.db.take_down().await {
         eprintln!("SQLite: no outage to simulate; covered by the PostgreSQL run");
         return;
@@ -132,12 +136,16 @@ async fn a_database_outage_is_503_on_readyz_and_a_generic_500_elsewhere() {
         app.get("/readyz").await.status,
         StatusCode::SERVICE_UNAVAILABLE
     );
-    let form = [
+    let csrf = form.csrf();
+    let sign_in = anonymous.post(app.url("/login")).form(&[
         ("username", "someone@example.com"),
         ("password", "some password"),
-        ("csrf_token", "x"),
-    ];
-    for page in [app.get_login().await, app.post_form("/login", &form).await] {
+        ("csrf_token", csrf.as_str()),
+    ]);
+    for page in [
+        app.get("/account").await,
+        read(sign_in.send().await.unwrap()).await,
+    ] {
         assert_eq!(page.status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(page.body.contains("Something went wrong on our side"));
         for leak in ["sqlx", "database", "postgres", "panicked", "src/"] {
