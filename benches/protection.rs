@@ -118,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
         let counted = protection.ladder.count_sign_in(&lookup).await?;
         let admission = protection
             .ladder
-            .decide_sign_in(&counted, ChallengeAnswer::Absent, Verdict::Allow)
+            .decide_sign_in(&counted, ChallengeAnswer::Absent, Verdict::Allow, false)
             .await?;
         assert!(counted.account.is_some() && matches!(admission, Admission::Admit { .. }));
         protection.ladder.succeed(&counted.pair, &e).await?;

@@ -50,7 +50,6 @@ fn bench(c: &mut Criterion) {
                     profile: Some(&profile),
                     velocity,
                     known_device: false,
-                    unknown_account: false,
                 },
             )
         });

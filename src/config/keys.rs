@@ -214,7 +214,7 @@ pub(crate) const RATE_LOGIN_PER_IP: Key = key(
 pub(crate) const RATE_LOGIN_PER_ACCOUNT: Key = key(
     "rate_login_per_account",
     Value("30"),
-    "sign-in attempts per minute per attempted account, per instance (generous on purpose: it must not let an attacker lock the owner out)",
+    "sign-in attempts per minute per attempted account from sources it does not know, per instance; beyond it they need a CAPTCHA (never a `429`; a known device is exempt)",
 );
 pub(crate) const RATE_REGISTER_PER_IP: Key = key(
     "rate_register_per_ip",
@@ -230,6 +230,11 @@ pub(crate) const RATE_TOKEN_AUTH_FAILURES: Key = key(
     "rate_token_auth_failures",
     Value("10"),
     "failed client authentications (token, introspection, revocation) per minute per client id and network, per instance; then `429` for that pair only",
+);
+pub(crate) const RATE_IPV6_48_FACTOR: Key = key(
+    "rate_ipv6_48_factor",
+    Value("4"),
+    "an IPv6 /48, all its /64s together, gets this many times a network's sign-in, reset and registration budget (so rotating /64s inside one site gains nothing beyond it)",
 );
 pub(crate) const CHALLENGE_AFTER: Key = key(
     "challenge_after",
@@ -256,6 +261,11 @@ pub(crate) const FAILURE_WINDOW_SECS: Key = key(
     "failure_window_secs",
     Value("900"),
     "the window failures are counted in (also the risk engine's velocity window)",
+);
+pub(crate) const FORM_WINDOW_SECS: Key = key(
+    "form_window_secs",
+    Value("300"),
+    "the window the register and forgot-password forms count submissions per network in; past `AUTHD_CHALLENGE_AFTER` each needs a CAPTCHA (never a block)",
 );
 pub(crate) const FAILURE_DELAY_MS: Key = key(
     "failure_delay_ms",
@@ -321,12 +331,14 @@ pub(crate) const ALL: &[Key] = &[
     RATE_REGISTER_PER_IP,
     RATE_TOKEN_PER_CLIENT,
     RATE_TOKEN_AUTH_FAILURES,
+    RATE_IPV6_48_FACTOR,
     CHALLENGE_AFTER,
     BLOCK_AFTER,
     BLOCK_SECS,
     LOCK_AFTER,
     LOCK_SECS,
     FAILURE_WINDOW_SECS,
+    FORM_WINDOW_SECS,
     FAILURE_DELAY_MS,
     RISK_CHALLENGE_AT,
     RISK_BLOCK_AT,

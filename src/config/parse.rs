@@ -186,6 +186,14 @@ fn rate_limits(v: &Values) -> Result<Limits, ConfigError> {
         register_per_ip: per_min(&keys::RATE_REGISTER_PER_IP)?,
         token_per_client: per_min(&keys::RATE_TOKEN_PER_CLIENT)?,
         token_auth_failures: per_min(&keys::RATE_TOKEN_AUTH_FAILURES)?,
+        ipv6_48_factor: {
+            let k = &keys::RATE_IPV6_48_FACTOR;
+            let n: u32 = v.require(k)?;
+            if n == 0 {
+                return Err(v.invalid(k, "must be at least 1".into()));
+            }
+            n
+        },
     })
 }
 
@@ -199,6 +207,7 @@ fn protection(v: &Values) -> Result<ProtectionSettings, ConfigError> {
     };
     Ok(ProtectionSettings {
         window_secs: positive(&keys::FAILURE_WINDOW_SECS)?,
+        form_window_secs: positive(&keys::FORM_WINDOW_SECS)?,
         // 0 is allowed here: a challenge on every sign-in from an unknown source.
         challenge_after: v.require::<i64>(&keys::CHALLENGE_AFTER)?.max(0),
         block_after: positive(&keys::BLOCK_AFTER)?,

@@ -1,10 +1,12 @@
 //! Per-instance rate limits (governor, GCRA): bursts are cut at the door, before any password
-//! hash or token work. Keys are the client IP (IPv4 address, IPv6 /64 — one subscriber's
-//! prefix), the attempted account, and the OAuth client. Counters that must hold across
-//! instances (failures per account and source, locks) live in the database instead.
+//! hash or token work. Keys are the client network (IPv4 address, IPv6 /64 — one subscriber's
+//! prefix — and, in aggregate, the IPv6 /48 — one site, which holds 65 536 /64s), the attempted
+//! account, and the OAuth client. Counters that must hold across instances (failures per account
+//! and source, locks) live in the database instead.
 //!
-//! The per-account limit is deliberately generous: it exists to stop floods, not to let an
-//! attacker lock the owner out by spending the owner's budget.
+//! The per-account budget never answers `429` by itself: the sign-in asks for a passed
+//! challenge beyond it (and a known device does not draw from it), so an attacker spending it
+//! cannot lock the owner out (`signin/mod.rs`).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -22,6 +24,9 @@ use governor::{Quota, RateLimiter};
 pub enum ThrottleKey {
     /// A client network: the IPv4 address or the IPv6 /64.
     Net(IpAddr),
+    /// An IPv6 /48 (a site): the aggregate of its /64s, so rotating /64s inside one site does
+    /// not multiply the budget (`Limits::ipv6_48_factor` times a network's).
+    Site(IpAddr),
     /// An attempted account (the normalised or typed username).
     Account(String),
     /// An OAuth client id.
@@ -45,16 +50,40 @@ pub fn net_of(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The /48 an IPv6 address belongs to; `None` for IPv4 (an IPv4 address is already scarce).
+pub fn site_of(ip: IpAddr) -> Option<IpAddr> {
+    match ip {
+        IpAddr::V6(v6) => {
+            let mut seg = v6.segments();
+            for s in seg.iter_mut().skip(3) {
+                *s = 0;
+            }
+            Some(IpAddr::from(seg))
+        }
+        IpAddr::V4(_) => None,
+    }
+}
+
 impl ThrottleKey {
     /// The network key of `ip`: IPv6 addresses are cut to their /64.
     pub fn net(ip: IpAddr) -> Self {
         Self::Net(net_of(ip))
     }
 
+    /// Every network key of `ip`: its network, and for IPv6 also its /48 aggregate (checked
+    /// first, so a refusal there spends nothing of the /64's budget).
+    pub fn nets(ip: IpAddr) -> Vec<Self> {
+        site_of(ip)
+            .map(Self::Site)
+            .into_iter()
+            .chain([Self::net(ip)])
+            .collect()
+    }
+
     /// Which dimension, as the refusal event's decision.
     pub fn dimension(&self) -> Decision {
         match self {
-            Self::Net(_) => Decision::RateLimitedIp,
+            Self::Net(_) | Self::Site(_) => Decision::RateLimitedIp,
             Self::Account(_) => Decision::RateLimitedAccount,
             Self::Client(_) | Self::ClientNet(..) => Decision::RateLimitedClient,
         }
@@ -85,6 +114,9 @@ pub struct Limits {
     pub token_per_client: u32,
     /// Failed client authentications per client id and network per minute.
     pub token_auth_failures: u32,
+    /// An IPv6 /48's budget at the sign-in, reset and register doors, in all its /64s: this
+    /// many times a network's.
+    pub ipv6_48_factor: u32,
 }
 
 impl Default for Limits {
@@ -95,6 +127,7 @@ impl Default for Limits {
             register_per_ip: 10,
             token_per_client: 6000,
             token_auth_failures: 10,
+            ipv6_48_factor: 4,
         }
     }
 }
@@ -113,7 +146,9 @@ type Keyed<C> = RateLimiter<
 pub struct Throttle<C: GovernorClock = RateClock> {
     login_ip: Arc<Keyed<C>>,
     login_account: Arc<Keyed<C>>,
+    login_site: Arc<Keyed<C>>,
     register_ip: Arc<Keyed<C>>,
+    register_site: Arc<Keyed<C>>,
     token_client: Arc<Keyed<C>>,
     clock: C,
 }
@@ -145,7 +180,9 @@ impl<C: GovernorClock + Clone> Throttle<C> {
         Self {
             login_ip: limiter(limits.login_per_ip),
             login_account: limiter(limits.login_per_account),
+            login_site: limiter(limits.login_per_ip.saturating_mul(limits.ipv6_48_factor)),
             register_ip: limiter(limits.register_per_ip),
+            register_site: limiter(limits.register_per_ip.saturating_mul(limits.ipv6_48_factor)),
             token_client: limiter(limits.token_per_client),
             clock,
         }
@@ -157,7 +194,9 @@ impl<C: GovernorClock + Clone> Throttle<C> {
         for key in keys {
             let limiter = match (door, key) {
                 (Door::Login, ThrottleKey::Account(_)) => &self.login_account,
+                (Door::Login, ThrottleKey::Site(_)) => &self.login_site,
                 (Door::Login, _) => &self.login_ip,
+                (Door::Register, ThrottleKey::Site(_)) => &self.register_site,
                 (Door::Register, _) => &self.register_ip,
                 (Door::Token, _) => &self.token_client,
             };
@@ -178,7 +217,9 @@ impl<C: GovernorClock + Clone> Throttle<C> {
         for l in [
             &self.login_ip,
             &self.login_account,
+            &self.login_site,
             &self.register_ip,
+            &self.register_site,
             &self.token_client,
         ] {
             l.retain_recent();
@@ -203,6 +244,36 @@ mod tests {
         assert_eq!(
             ThrottleKey::net("192.0.2.7".parse().unwrap()),
             ThrottleKey::Net("192.0.2.7".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn many_64s_of_one_48_share_its_aggregate_budget() {
+        let t = Throttle::with_clock(
+            Limits {
+                login_per_ip: 2,
+                ipv6_48_factor: 3,
+                ..Limits::default()
+            },
+            governor::clock::FakeRelativeClock::default(),
+        );
+        // Each /64 of 2001:db8:7::/48 stays within its own budget of 2 …
+        let mut passed = 0;
+        for i in 0..10u16 {
+            let ip = IpAddr::from([0x2001, 0xdb8, 7, i, 0, 0, 0, 1]);
+            if t.check(Door::Login, &ThrottleKey::nets(ip)).is_ok() {
+                passed += 1;
+            }
+        }
+        // … but the site as a whole gets 3 × 2.
+        assert_eq!(passed, 6);
+        let other_site = IpAddr::from([0x2001, 0xdb8, 8, 0, 0, 0, 0, 1]);
+        assert!(t.check(Door::Login, &ThrottleKey::nets(other_site)).is_ok());
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(ThrottleKey::nets(v4), vec![ThrottleKey::Net(v4)]);
+        assert_eq!(
+            site_of("2001:db8:1:2:3::9".parse().unwrap()),
+            Some("2001:db8:1::".parse().unwrap())
         );
     }
 

@@ -28,6 +28,16 @@ pub struct RiskHistory {
     pub account_sources: i64,
 }
 
+/// Whose profile a history read returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileKey<'a> {
+    /// The account's own, by id.
+    User(&'a str),
+    /// A name with no account: the profile of the first account whose id is at or after this
+    /// point (wrapping round to the first account), or none if that account has none.
+    StandIn(&'a str),
+}
+
 /// A stored model.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ModelRow {
@@ -45,7 +55,7 @@ pub trait RiskStore: Send + Sync {
     /// The history a sign-in is scored against (see `RiskHistory`).
     async fn history(
         &self,
-        user_id: Option<&str>,
+        profile: ProfileKey<'_>,
         account_key: &str,
         source: &str,
         prefix: &str,
@@ -80,10 +90,14 @@ pub trait RiskStore: Send + Sync {
     ) -> Result<Vec<AuthEvent>, StoreError>;
 }
 
-/// The one read a scored sign-in makes. Binds: `$1` user id, `$2` account key, `$3` source,
-/// `$4` prefix, `$5` window cutoff, `$6` the pattern of the form gate's keys (they count
-/// registrations and resets, not sign-ins), `$7` the account-wide row's source.
-const HISTORY: &str = "select (select profile from risk_profile where user_id = $1) as profile, \
+/// The one read a scored sign-in makes. Binds: `$1` user id (or null), `$2` account key, `$3`
+/// source, `$4` prefix, `$5` window cutoff, `$6` the pattern of the form gate's keys (they count
+/// registrations and resets, not sign-ins), `$7` the account-wide row's source, `$8` the
+/// stand-in point (or null): without a user id, the profile is that of the first account at or
+/// after it (by the primary key's index), wrapping round.
+const HISTORY: &str = "select (select profile from risk_profile where user_id = coalesce($1, \
+       (select id from account where id >= $8 order by id limit 1), \
+       (select min(id) from account where $8 is not null))) as profile, \
     (select cast(coalesce(sum(failures), 0) as bigint) from login_failure \
        where source = $3 and window_start >= $5 and account_key not like $6) as source_failures, \
     (select count(*) from login_failure where source = $3 and failures > 0 \
@@ -101,13 +115,17 @@ const TRAINING_KINDS: &str = "kind in ('login_succeeded', 'login_failed', 'login
 impl RiskStore for Backend {
     async fn history(
         &self,
-        user_id: Option<&str>,
+        profile: ProfileKey<'_>,
         account_key: &str,
         source: &str,
         prefix: &str,
         window_cutoff: i64,
     ) -> Result<RiskHistory, StoreError> {
         let form_keys = format!("{FORM_KEY_PREFIX}%");
+        let (user_id, stand_in) = match profile {
+            ProfileKey::User(id) => (Some(id), None),
+            ProfileKey::StandIn(point) => (None, Some(point)),
+        };
         Ok(on_pool!(self.counter_pool(), |p| sqlx::query_as(HISTORY)
             .bind(user_id)
             .bind(account_key)
@@ -116,6 +134,7 @@ impl RiskStore for Backend {
             .bind(window_cutoff)
             .bind(form_keys.as_str())
             .bind(ALL_SOURCES)
+            .bind(stand_in)
             .fetch_one(p)
             .await?))
     }

@@ -610,6 +610,74 @@ async fn registration_and_reset_forms_ask_for_a_challenge_when_a_network_repeats
     assert!(page.body.contains("forgot-sent"));
 }
 
+/// #15: the register/forgot gate blocked a shared address (an office, a carrier-grade NAT) for
+/// up to a day; past its budget it now asks each submission for a CAPTCHA, in a short window.
+#[tokio::test]
+async fn a_shared_address_past_the_form_budget_is_challenged_never_blocked() {
+    let app = spawn_app_with(|c| {
+        ladder(c);
+        c.rate_limits.register_per_ip = 1000;
+    })
+    .await;
+    // Everyone behind one address, each in their own browser.
+    let post = |c: reqwest::Client, path: &'static str, form: Vec<(&'static str, String)>| {
+        let url = app.url(path);
+        async move {
+            let csrf = read(c.get(&url).send().await.unwrap()).await.csrf();
+            let mut form = form;
+            form.push(("csrf_token", csrf));
+            read(c.post(&url).form(&form).send().await.unwrap()).await
+        }
+    };
+    let register =
+        |email: String| vec![("email", email), ("password", "long enough pw".to_owned())];
+    // Well past AUTHD_BLOCK_AFTER (6): every honest user still gets through by solving it.
+    for i in 0..12 {
+        let c = new_client();
+        let email = format!("office{i}@example.com");
+        let page = post(c.clone(), "/register", register(email.clone())).await;
+        if i >= 3 {
+            assert!(challenged(&page), "{i}: {}", page.status);
+            let mut form = register(email.clone());
+            form.push(("captcha_answer", ANSWER.into()));
+            let page = post(c, "/register", form).await;
+            assert_eq!(page.status, StatusCode::SEE_OTHER, "{i}: {}", page.body);
+        } else {
+            assert_eq!(page.status, StatusCode::SEE_OTHER);
+        }
+        let made = app.state.accounts.find_by_email(&email).await.unwrap();
+        assert!(made.is_some(), "{i}");
+    }
+    for i in 0..12 {
+        let c = new_client();
+        let form = vec![("email", format!("office{i}@example.com"))];
+        let mut page = post(c.clone(), "/password/forgot", form.clone()).await;
+        if i >= 3 {
+            assert!(challenged(&page), "{i}: {}", page.status);
+            let mut form = form;
+            form.push(("captcha_answer", ANSWER.into()));
+            page = post(c, "/password/forgot", form).await;
+        }
+        assert_eq!(page.status, StatusCode::OK, "{i}");
+        assert!(page.body.contains("forgot-sent"));
+    }
+    assert!(
+        !app.events()
+            .await
+            .iter()
+            .any(|e| e.kind == EventKind::LoginBlocked)
+    );
+    // The window is short (AUTHD_FORM_WINDOW_SECS, 5 minutes): then no challenge again.
+    app.clock.advance(time::Duration::seconds(301));
+    let page = post(
+        new_client(),
+        "/register",
+        register("later@example.com".into()),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+}
+
 #[tokio::test]
 async fn repeated_failures_are_answered_ever_more_slowly() {
     let app = spawn_app_with(|c| {

@@ -14,6 +14,7 @@ mod admin_api;
 mod captcha_providers;
 mod cli;
 mod config;
+mod enumeration;
 mod events;
 mod fuzz;
 mod helpers;

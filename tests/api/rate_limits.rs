@@ -1,11 +1,14 @@
-//! Per-instance rate limits: 429 with Retry-After per network, per account, per registration
-//! source and per OAuth client; `X-Forwarded-For` counts only from trusted proxies.
+//! Per-instance rate limits: 429 with Retry-After per network (and IPv6 /48), per registration
+//! source and per OAuth client; the per-account budget asks for a challenge instead and never
+//! holds the owner's known device; `X-Forwarded-For` counts only from trusted proxies.
 
 use reqwest::StatusCode;
 
 use authd::events::EventKind;
 
-use crate::helpers::{TestApp, new_client, read, spawn_app_with};
+use authd::config::CaptchaKind;
+
+use crate::helpers::{Page, TestApp, new_client, read, spawn_app_with};
 
 /// A failed sign-in for `username`, as `client`, optionally through a proxy header.
 async fn attempt(
@@ -137,32 +140,189 @@ async fn trusted_proxies_key_the_limit_by_the_real_client() {
     );
 }
 
+/// One sign-in as `client` from `ip`, with the challenge's answer when given.
+async fn sign_in(
+    app: &TestApp,
+    client: &reqwest::Client,
+    ip: &str,
+    username: &str,
+    password: &str,
+    answer: Option<&str>,
+) -> Page {
+    let csrf = read(client.get(app.url("/login")).send().await.unwrap())
+        .await
+        .csrf();
+    let mut form = vec![
+        ("username", username),
+        ("password", password),
+        ("csrf_token", csrf.as_str()),
+    ];
+    if let Some(a) = answer {
+        form.push(("captcha_answer", a));
+    }
+    read(
+        client
+            .post(app.url("/login"))
+            .header("x-forwarded-for", ip)
+            .form(&form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn sign_out(app: &TestApp, client: &reqwest::Client) {
+    let csrf = read(client.get(app.url("/account")).send().await.unwrap())
+        .await
+        .csrf();
+    let out = client
+        .post(app.url("/logout"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+}
+
+fn challenged(page: &Page) -> bool {
+    page.status == StatusCode::UNAUTHORIZED && page.body.contains("data-challenge=\"captcha\"")
+}
+
+const ANSWER: &str = "open-sesame";
+
+/// #15.1: the per-account budget is spent by anyone, so it must never keep the owner out.
 #[tokio::test]
-async fn sign_ins_are_limited_per_account_across_sources() {
+async fn an_attacker_spending_the_account_budget_cannot_keep_the_owner_out() {
     let app = spawn_app_with(|c| {
         c.rate_limits.login_per_account = 3;
+        c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
+        c.captcha = CaptchaKind::Test;
+        c.captcha_test_answer = Some(ANSWER.into());
+    })
+    .await;
+    let user = app.user().await;
+    // The owner signed in before from their own browser: it holds the device cookie now.
+    let owner = new_client();
+    let page = sign_in(
+        &app,
+        &owner,
+        "192.0.2.10",
+        &user.email,
+        &user.password,
+        None,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    sign_out(&app, &owner).await;
+    // The attacker fills the account's budget (and more) from several addresses.
+    let attacker = new_client();
+    for i in 0..8 {
+        let ip = format!("203.0.113.{i}");
+        let page = sign_in(&app, &attacker, &ip, &user.email, "guess-password", None).await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED, "never a 429");
+    }
+    // Past the budget an unknown source meets the challenge, not a 429 …
+    let stranger = new_client();
+    let page = sign_in(
+        &app,
+        &stranger,
+        "198.51.100.7",
+        &user.email,
+        &user.password,
+        None,
+    )
+    .await;
+    assert!(challenged(&page), "{} {}", page.status, page.body);
+    // … and the owner on the known device, with the right password, gets in, every time.
+    for _ in 0..3 {
+        let page = sign_in(
+            &app,
+            &owner,
+            "192.0.2.10",
+            &user.email,
+            &user.password,
+            None,
+        )
+        .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        sign_out(&app, &owner).await;
+    }
+    // Not an oracle: beyond the budget, the password is checked only after a solved challenge.
+    let page = sign_in(
+        &app,
+        &stranger,
+        "198.51.100.7",
+        &user.email,
+        "guess-2",
+        Some(ANSWER),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        page.body.contains("Incorrect email or password."),
+        "checked"
+    );
+    assert!(challenged(
+        &sign_in(
+            &app,
+            &stranger,
+            "198.51.100.7",
+            &user.email,
+            &user.password,
+            None
+        )
+        .await
+    ));
+    let page = sign_in(
+        &app,
+        &stranger,
+        "198.51.100.7",
+        &user.email,
+        &user.password,
+        Some(ANSWER),
+    )
+    .await;
+    assert_eq!(
+        page.status,
+        StatusCode::SEE_OTHER,
+        "the solved challenge admits it"
+    );
+    let events = app.events().await;
+    assert!(!events.iter().any(|e| e.kind == EventKind::RateLimited));
+    assert!(events.iter().any(|e| e.kind == EventKind::LoginChallenged
+        && e.decision.as_deref() == Some("rate_limited:account")));
+}
+
+/// #15 (probable): every /64 of a /48 had its own budget, so one site could fill the hashing
+/// pool; the /48 now has an aggregate budget too.
+#[tokio::test]
+async fn many_64s_of_one_48_share_an_aggregate_budget() {
+    let app = spawn_app_with(|c| {
+        c.rate_limits.login_per_ip = 2;
+        c.rate_limits.ipv6_48_factor = 3;
         c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
     })
     .await;
     let client = new_client();
-    for i in 0..3 {
-        attempt(
-            &app,
-            &client,
-            "Victim@Example.com",
-            Some(&format!("192.0.2.{i}")),
-        )
-        .await;
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        // A new /64 each time, all inside 2001:db8:7::/48.
+        let ip = format!("2001:db8:7:{i:x}::1");
+        statuses.push(
+            attempt(&app, &client, &format!("u{i}@example.com"), Some(&ip))
+                .await
+                .0,
+        );
     }
-    let (status, _) = attempt(&app, &client, "victim@example.com", Some("192.0.2.50")).await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    let e = app
-        .events()
-        .await
-        .into_iter()
-        .find(|e| e.kind == EventKind::RateLimited)
-        .unwrap();
-    assert_eq!(e.decision.as_deref(), Some("rate_limited:account"));
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(refused, 6, "the /48 gets 3 × 2: {statuses:?}");
+    // Another /48 is not affected.
+    let (status, _) = attempt(&app, &client, "v@example.com", Some("2001:db8:8::1")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

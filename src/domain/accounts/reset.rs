@@ -60,9 +60,8 @@ impl ResetService {
 
     /// Sends a reset link if `email` has an account. The caller answers the same either way.
     pub async fn request(&self, ctx: &RequestContext, email: &str) -> Result<(), AccountError> {
-        if let Err((key, retry_after)) = self
-            .throttle
-            .check(Door::Login, &[ThrottleKey::net(ctx.ip)])
+        if let Err((key, retry_after)) =
+            self.throttle.check(Door::Login, &ThrottleKey::nets(ctx.ip))
         {
             let e = AuthEvent::new(EventKind::RateLimited, ctx, self.clock.now())
                 .decision(key.dimension());

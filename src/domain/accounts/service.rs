@@ -78,7 +78,7 @@ impl AccountService {
         if let Origin::Web(ctx) = origin
             && let Err((key, retry_after)) = self
                 .throttle
-                .check(Door::Register, &[ThrottleKey::net(ctx.ip)])
+                .check(Door::Register, &ThrottleKey::nets(ctx.ip))
         {
             let event = AuthEvent::new(EventKind::RateLimited, ctx, self.clock.now())
                 .decision(key.dimension());

@@ -39,7 +39,7 @@ pub const PRIOR_WEIGHTS: [f64; FEATURES] = [
     0.6,  // sources_failing_on_account
     1.6,  // same_password_on_many_accounts
     2.5,  // impossible_travel
-    0.8,  // unknown_account
+    0.0,  // unknown_account: never set (score.rs: it would enumerate accounts)
     0.8,  // new_network_without_device_cookie
 ];
 /// The prior's intercept.

@@ -17,8 +17,6 @@ pub struct Inputs<'a> {
     pub velocity: Velocity,
     /// Whether the browser carried a valid device cookie for the account.
     pub known_device: bool,
-    /// Whether the username named no account.
-    pub unknown_account: bool,
 }
 
 /// Failures from one source (all accounts) in a window before the count starts to matter.
@@ -58,7 +56,10 @@ pub fn score(model: &Model, i: &Inputs<'_>) -> (f64, Vec<String>, [f64; FEATURES
     x[14] = squash(v.account_sources - ALLOW_ACCOUNT_SOURCES);
     x[15] = squash(v.spray_accounts - ALLOW_SPRAY_ACCOUNTS);
     x[16] = travel(i.profile, i.observed);
-    x[17] = if i.unknown_account { 1.0 } else { 0.0 };
+    // Feature 17 (`unknown_account`) stays 0: a score that knew whether the name has an
+    // account would answer the two differently (enumeration). The column stays so stored
+    // vectors and trained models keep their shape.
+    x[17] = 0.0;
     // The interaction a linear model cannot build itself: novelty of place *and* browser state.
     x[18] = if i.known_device { 0.0 } else { x[0].max(0.0) };
     let (s, reasons) = model.score(&x);
@@ -127,7 +128,6 @@ mod tests {
                 profile: Some(p),
                 velocity: v,
                 known_device,
-                unknown_account: false,
             },
         );
         (s, reasons)
@@ -171,7 +171,7 @@ mod tests {
     }
 
     #[test]
-    fn campaign_counters_raise_the_score_for_unknown_accounts() {
+    fn campaign_counters_raise_the_score_without_history() {
         let o = observed("203.0.113.9", CHROME_WIN, 3, 0);
         let quiet = score(
             &Model::prior(),
@@ -180,7 +180,6 @@ mod tests {
                 profile: None,
                 velocity: Velocity::default(),
                 known_device: false,
-                unknown_account: true,
             },
         );
         assert!(quiet.0 < 0.2, "{}", quiet.0);
@@ -196,7 +195,6 @@ mod tests {
                     ..Velocity::default()
                 },
                 known_device: false,
-                unknown_account: true,
             },
         );
         assert!(stuffing.0 > 0.9, "{}", stuffing.0);

@@ -21,13 +21,15 @@ use crate::domain::risk::token_use::TokenNetworks;
 use crate::domain::risk::{RiskSettings, Verdict};
 use crate::domain::signin::keys::{CounterKey, Pair};
 use crate::events::Risk;
-use crate::storage::risk::RiskStore;
+use crate::storage::risk::{ProfileKey, RiskStore};
 
 /// A counted sign-in attempt, as the risk engine scores it.
 #[derive(Debug, Clone, Copy)]
 pub struct SignInFacts<'a> {
-    /// The account the username names (`None`: it names none).
-    pub user_id: Option<&'a str>,
+    /// Whose history the attempt is scored against: the account the username names, or, for
+    /// a name with no account, a stand-in account's (`signin/stand_in.rs`), so an unknown name
+    /// scores like some real account would.
+    pub profile: ProfileKey<'a>,
     /// The counter row the attempt was counted on (its source tells a known device).
     pub pair: &'a Pair,
     /// The row's failures in the window, this attempt included.
@@ -167,7 +169,7 @@ impl RiskService {
         attempt: &SignInFacts<'_>,
     ) -> Result<Assessment, Unexpected> {
         let SignInFacts {
-            user_id,
+            profile: profile_key,
             pair,
             pair_failures,
             password,
@@ -178,7 +180,7 @@ impl RiskService {
         let h = self
             .store
             .history(
-                user_id,
+                profile_key,
                 &counter,
                 &pair.source.encode(),
                 &observed.prefix,
@@ -208,14 +210,14 @@ impl RiskService {
                 profile: profile.as_ref(),
                 velocity,
                 known_device: pair.source.is_known_device(),
-                unknown_account: user_id.is_none(),
             },
         );
-        // The score alone never shuts the owner out: a first attempt on a real account (which
-        // may carry the right password) is challenged, not blocked; a block needs a source that
-        // already failed on it, or a username that names no account.
+        // The score alone never shuts the owner out: a first attempt on a name (which may be a
+        // real account's, with the right password) is challenged, not blocked; a block needs a
+        // source that already failed on that name. The same rule for names with and without an
+        // account, so a 429 never tells them apart.
         let mut verdict = self.verdict(s);
-        if verdict == Verdict::Block && user_id.is_some() && velocity.pair_failures == 0 {
+        if verdict == Verdict::Block && velocity.pair_failures == 0 {
             verdict = Verdict::Challenge;
         }
         Ok(Assessment {
@@ -267,7 +269,7 @@ mod round_trips {
     impl RiskStore for Counting {
         async fn history(
             &self,
-            _: Option<&str>,
+            _: ProfileKey<'_>,
             _: &str,
             _: &str,
             _: &str,
@@ -326,7 +328,7 @@ mod round_trips {
     }
 
     #[tokio::test]
-    async fn a_first_attempt_on_a_real_account_is_challenged_not_blocked() {
+    async fn a_first_attempt_on_any_name_is_challenged_not_blocked() {
         let store = Arc::new(Counting::default());
         let clock = Arc::new(crate::domain::clock::FakeClock::new(
             time::macros::datetime!(2026-01-01 10:00 UTC),
@@ -342,7 +344,7 @@ mod round_trips {
             .assess_sign_in(
                 &ctx,
                 &SignInFacts {
-                    user_id: Some("u1"),
+                    profile: ProfileKey::User("u1"),
                     pair: &Pair::new(
                         CounterKey::User("u1".into()),
                         Source::net("192.0.2.1".parse().unwrap()),
@@ -359,7 +361,7 @@ mod round_trips {
             .assess_sign_in(
                 &ctx,
                 &SignInFacts {
-                    user_id: Some("u1"),
+                    profile: ProfileKey::User("u1"),
                     pair: &Pair::new(
                         CounterKey::User("u1".into()),
                         Source::net("192.0.2.1".parse().unwrap()),
@@ -379,7 +381,7 @@ mod round_trips {
             .assess_sign_in(
                 &ctx,
                 &SignInFacts {
-                    user_id: None,
+                    profile: ProfileKey::StandIn("00000000-0000-4000-8000-000000000000"),
                     pair: &Pair::new(
                         CounterKey::Name("x".into()),
                         Source::net("192.0.2.1".parse().unwrap()),
@@ -390,7 +392,9 @@ mod round_trips {
             )
             .await
             .unwrap();
-        assert_eq!(unknown.verdict, Verdict::Block);
+        // A name with no account gets the very same answer (no 429 tells them apart).
+        assert_eq!(unknown.verdict, Verdict::Challenge);
+        assert!((unknown.score - first.score).abs() < 1e-12, "same score");
     }
 
     #[tokio::test]
@@ -405,7 +409,7 @@ mod round_trips {
             .assess_sign_in(
                 &ctx,
                 &SignInFacts {
-                    user_id: Some("u1"),
+                    profile: ProfileKey::User("u1"),
                     pair: &Pair::new(
                         CounterKey::User("u1".into()),
                         Source::net("192.0.2.1".parse().unwrap()),

@@ -53,7 +53,6 @@ impl RiskService {
                 profile: profile.as_ref(),
                 velocity: Velocity::default(),
                 known_device: true,
-                unknown_account: false,
             },
         );
         // Novelty over the categorical features (hour excluded: a token is used whenever the

@@ -1,13 +1,14 @@
 //! The gate for the other public forms (register, forgot password): every submission from a
-//! network counts on the same ladder as sign-ins (`form:<form>` × `net:<network>`); past
-//! `AUTHD_CHALLENGE_AFTER` in the window a CAPTCHA is needed, past `AUTHD_BLOCK_AFTER` the
-//! network is blocked for a while.
+//! network counts (`form:<form>` × `net:<network>`, in `AUTHD_FORM_WINDOW_SECS`); past
+//! `AUTHD_CHALLENGE_AFTER` in the window each submission needs a passed CAPTCHA. It never
+//! blocks: a shared address (an office, a carrier-grade NAT) stays usable by whoever solves the
+//! challenge, and the per-minute rate limits stay the flood guard.
 
 use crate::domain::context::RequestContext;
 use crate::domain::signin::LoginService;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::keys::{CounterKey, Pair, Source};
-use crate::domain::signin::ladder::{Admission, ChallengeAnswer};
+use crate::domain::signin::ladder::ChallengeAnswer;
 use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind};
 
@@ -47,7 +48,7 @@ impl Form {
 
 impl LoginService {
     /// The gate for `form`: counts the submission and answers `ChallengeRequired` (show the
-    /// CAPTCHA) or `RateLimited` (blocked) when the network has submitted too often.
+    /// CAPTCHA) when the network has submitted too often without a passed challenge.
     pub async fn gate_form(
         &self,
         ctx: &RequestContext,
@@ -56,30 +57,22 @@ impl LoginService {
     ) -> Result<(), SignInError> {
         let pair = Pair::new(CounterKey::Form(form), Source::net(ctx.ip));
         let event = |kind| AuthEvent::new(kind, ctx, self.clock.now()).decision(form.decision());
-        match self.protection.ladder.admit(&pair, answer).await? {
-            Admission::Admit { .. } => {
-                if answer == ChallengeAnswer::Passed {
-                    self.events
-                        .record(event(EventKind::ChallengePassed))
-                        .await?;
-                }
-                Ok(())
-            }
-            Admission::Challenge(_) | Admission::CheckThenChallenge { .. } => {
-                if answer == ChallengeAnswer::Failed {
-                    self.events
-                        .record(event(EventKind::ChallengeFailed))
-                        .await?;
-                }
+        if self.protection.ladder.admit_form(&pair, answer).await? {
+            if answer == ChallengeAnswer::Passed {
                 self.events
-                    .record(event(EventKind::LoginChallenged))
+                    .record(event(EventKind::ChallengePassed))
                     .await?;
-                Err(SignInError::ChallengeRequired)
             }
-            Admission::Blocked { retry_after } => {
-                self.events.record(event(EventKind::LoginBlocked)).await?;
-                Err(SignInError::RateLimited { retry_after })
-            }
+            return Ok(());
         }
+        if answer == ChallengeAnswer::Failed {
+            self.events
+                .record(event(EventKind::ChallengeFailed))
+                .await?;
+        }
+        self.events
+            .record(event(EventKind::LoginChallenged))
+            .await?;
+        Err(SignInError::ChallengeRequired)
     }
 }

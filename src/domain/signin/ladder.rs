@@ -22,12 +22,15 @@ use crate::domain::signin::keys::{CounterKey, Pair, Source};
 use crate::events::decision::Decision;
 use crate::storage::AccountRecord;
 use crate::storage::protection::{FailureState, FailureStore, SignInKeys};
+use crate::storage::risk::ProfileKey;
 
 /// Thresholds (within a sliding window per pair).
 #[derive(Debug, Clone, Copy)]
 pub struct ProtectionSettings {
     /// The window failures are counted in (seconds).
     pub window_secs: i64,
+    /// The window the public forms count submissions in (seconds).
+    pub form_window_secs: i64,
     /// Attempts after this many failures need a passed challenge.
     pub challenge_after: i64,
     /// More failures than this block the pair.
@@ -47,6 +50,7 @@ impl Default for ProtectionSettings {
     fn default() -> Self {
         Self {
             window_secs: 900,
+            form_window_secs: 300,
             challenge_after: 3,
             block_after: 10,
             block_secs: 300,
@@ -77,6 +81,9 @@ pub enum ChallengeReason {
     RepeatedFailures,
     /// The risk score asks for it.
     HighRisk,
+    /// The attempted account's per-instance budget (`AUTHD_RATE_LOGIN_PER_ACCOUNT`) is spent:
+    /// unknown sources need a passed challenge beyond it.
+    AccountBusy,
 }
 
 impl ChallengeReason {
@@ -86,6 +93,7 @@ impl ChallengeReason {
             Self::AccountLocked => Decision::AccountLocked,
             Self::RepeatedFailures => Decision::RepeatedFailures,
             Self::HighRisk => Decision::HighRisk,
+            Self::AccountBusy => Decision::RateLimitedAccount,
         }
     }
 }
@@ -142,10 +150,14 @@ pub struct Counted {
 }
 
 impl Counted {
-    /// What the risk engine scores of this attempt, with the password as typed.
-    pub fn facts<'a>(&'a self, password: &'a [u8]) -> SignInFacts<'a> {
+    /// What the risk engine scores of this attempt, with the password as typed; `stand_in`
+    /// is the stand-in point of the typed name (`stand_in.rs`), used when it names no account.
+    pub fn facts<'a>(&'a self, password: &'a [u8], stand_in: &'a str) -> SignInFacts<'a> {
         SignInFacts {
-            user_id: self.account.as_ref().map(|a| a.id.as_str()),
+            profile: self
+                .account
+                .as_ref()
+                .map_or(ProfileKey::StandIn(stand_in), |a| ProfileKey::User(&a.id)),
             pair: &self.pair,
             pair_failures: self.state.failures,
             password,
@@ -189,15 +201,16 @@ impl Ladder {
             .await?)
     }
 
-    /// A public form's step: counts the submission on `pair` and decides.
-    pub async fn admit(
+    /// A public form's step: counts the submission on `pair` in the form window; `true`
+    /// admits it. Never a block: past `challenge_after` submissions from a network in the
+    /// window each one needs a passed challenge, so a shared address (an office, a
+    /// carrier-grade NAT) is never shut out, while a bot pays a challenge per submission.
+    pub async fn admit_form(
         &self,
         pair: &Pair,
         answer: ChallengeAnswer,
-    ) -> Result<Admission, Unexpected> {
+    ) -> Result<bool, Unexpected> {
         let now = self.clock.now().unix_timestamp();
-        // One statement counts the attempt and reads both the pair's block and the account's
-        // lock.
         let state = self
             .store
             .count_attempt(
@@ -205,16 +218,17 @@ impl Ladder {
                 &pair.source.encode(),
                 None,
                 now,
-                now - self.settings.window_secs,
+                now - self.settings.form_window_secs,
             )
             .await?;
-        let counted = Counted {
-            account: None,
-            pair: pair.clone(),
-            state,
-            now,
-        };
-        self.decide(&counted, answer, None).await
+        if state.failures <= self.settings.challenge_after || answer == ChallengeAnswer::Passed {
+            return Ok(true);
+        }
+        if answer == ChallengeAnswer::Absent {
+            // Nothing was submitted yet: showing the challenge costs the network nothing.
+            self.uncount(pair).await?;
+        }
+        Ok(false)
     }
 
     /// The sign-in's step before the password check: looks up the account named by the email
@@ -265,11 +279,14 @@ impl Ladder {
     /// The ladder for a counted sign-in, with the risk engine's verdict as one more signal: a
     /// `Block` verdict refuses for `AUTHD_BLOCK_SECS` (not stored: the next attempt is scored
     /// again), a `Challenge` verdict needs a passed challenge like repeated failures do.
+    /// `account_busy`: the account's per-instance budget is spent (a passed challenge is
+    /// needed beyond it, so it is neither a 429 for the owner nor an unlimited oracle).
     pub async fn decide_sign_in(
         &self,
         c: &Counted,
         answer: ChallengeAnswer,
         risk: Verdict,
+        account_busy: bool,
     ) -> Result<Admission, Unexpected> {
         if risk == Verdict::Block {
             self.uncount(&c.pair).await?;
@@ -278,7 +295,7 @@ impl Ladder {
             });
         }
         let risk_reason = (risk == Verdict::Challenge).then_some(ChallengeReason::HighRisk);
-        self.decide(c, answer, risk_reason).await
+        self.decide(c, answer, risk_reason, account_busy).await
     }
 
     /// The ladder, given the pair's state after counting this attempt.
@@ -287,6 +304,7 @@ impl Ladder {
         c: &Counted,
         answer: ChallengeAnswer,
         risk_reason: Option<ChallengeReason>,
+        account_busy: bool,
     ) -> Result<Admission, Unexpected> {
         let (s, st, now) = (&self.settings, c.state, c.now);
         if let Some(until) = st.blocked_until.filter(|u| *u > now) {
@@ -315,6 +333,8 @@ impl Ladder {
             Some(ChallengeReason::AccountLocked)
         } else if st.failures > s.challenge_after {
             Some(ChallengeReason::RepeatedFailures)
+        } else if account_busy {
+            Some(ChallengeReason::AccountBusy)
         } else {
             risk_reason
         };

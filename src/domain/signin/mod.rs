@@ -24,10 +24,11 @@ use crate::domain::notify::Outbox;
 use crate::domain::risk::service::RiskService;
 use crate::domain::signin::devices::Devices;
 use crate::domain::signin::error::SignInError;
-use crate::domain::signin::keys::normalised_name;
+use crate::domain::signin::keys::{Pair, normalised_name};
 use crate::domain::signin::ladder::{ChallengeAnswer, Ladder, ProtectionSettings, SignInLookup};
 use crate::domain::signin::links::Links;
 use crate::domain::signin::settle::{AfterCheck, Outcome};
+use crate::domain::signin::stand_in::StandIns;
 use crate::domain::tasks::Background;
 use crate::domain::throttle::{Door, Throttle, ThrottleKey};
 use crate::events::sink::EventSink;
@@ -54,6 +55,8 @@ mod not_me;
 mod sessions;
 /// Settling a sign-in's outcome.
 mod settle;
+/// Stand-in histories for names with no account.
+pub mod stand_in;
 /// Lifting locks.
 pub mod unlock;
 
@@ -97,10 +100,10 @@ impl LoginService {
             device_cookie,
             challenge,
         } = attempt;
-        // 1. Per-instance rate limits, per network and per attempted account, before any
-        //    database or hashing work.
+        // 1. Per-instance rate limits per network (and IPv6 /48), before any database or
+        //    hashing work.
         let name = normalised_name(username);
-        self.throttle(ctx, username, &name).await?;
+        self.throttle(ctx, username).await?;
         // 2. Look the account up and count the attempt in one round trip. Unknown names get
         //    counters too, so a challenge never tells whether an account exists.
         let email = Email::parse(username);
@@ -112,16 +115,22 @@ impl LoginService {
             ip: ctx.ip,
         };
         let counted = self.protection.ladder.count_sign_in(&lookup).await?;
+        // The per-account budget: spent only by sources the account does not know, and beyond
+        // it they need a passed challenge (never a 429: the owner must not be locked out).
+        let account_busy = self.account_budget_spent(&counted.pair, &name);
         // 3. The risk score: one more read (profile and velocity counters together).
+        //    A name with no account is scored against a stand-in account's history, so it is
+        //    answered like some real account would be (`stand_in.rs`).
         let secret = password.expose_secret().as_bytes();
+        let stand_in = self.protection.stand_ins.point(&name);
         let assessment = self
             .risk
-            .assess_sign_in(ctx, &counted.facts(secret))
+            .assess_sign_in(ctx, &counted.facts(secret, &stand_in))
             .await?;
         // 4. The ladder, with the score as one more signal.
         let ladder = &self.protection.ladder;
         let admission = ladder
-            .decide_sign_in(&counted, challenge, assessment.verdict)
+            .decide_sign_in(&counted, challenge, assessment.verdict, account_busy)
             .await?;
         let account = counted.account.clone().map(account_from).transpose()?;
         let o = Outcome {
@@ -155,17 +164,9 @@ impl LoginService {
         }
     }
 
-    /// Step 1: the per-instance rate limits on the network and the attempted account.
-    async fn throttle(
-        &self,
-        ctx: &RequestContext,
-        username: &str,
-        name: &str,
-    ) -> Result<(), SignInError> {
-        let keys = [
-            ThrottleKey::net(ctx.ip),
-            ThrottleKey::Account(name.to_owned()),
-        ];
+    /// Step 1: the per-instance rate limits on the network (and its IPv6 /48).
+    async fn throttle(&self, ctx: &RequestContext, username: &str) -> Result<(), SignInError> {
+        let keys = ThrottleKey::nets(ctx.ip);
         let Err((key, retry_after)) = self.throttle.check(Door::Login, &keys) else {
             return Ok(());
         };
@@ -175,6 +176,17 @@ impl LoginService {
         self.events.record(event).await?;
         metrics::counter!("authd_logins_total", "outcome" => "rate_limited").increment(1);
         Err(SignInError::RateLimited { retry_after })
+    }
+
+    /// Step 2½: whether the attempted account's per-instance budget is spent. A known device
+    /// of the account neither draws from it nor is held by it: anyone can spend the budget
+    /// (it is keyed by the typed name), so it only ever asks unknown sources for a challenge.
+    fn account_budget_spent(&self, pair: &Pair, name: &str) -> bool {
+        if pair.source.is_known_device() {
+            return false;
+        }
+        let key = [ThrottleKey::Account(name.to_owned())];
+        self.throttle.check(Door::Login, &key).is_err()
     }
 
     /// Step 6: the account if `password` is its password. A password that could never have
@@ -257,8 +269,9 @@ impl LoginService {
     }
 }
 
-/// The sign-in's protection: the failure ladder, device cookies and signed links (the last two
-/// share one server secret, created once for all instances). Cheap to clone.
+/// The sign-in's protection: the failure ladder, device cookies, signed links (these two share
+/// one server secret) and stand-ins (their own), each secret created once for all instances.
+/// Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Protection {
     /// Counters, challenges, blocks and locks.
@@ -267,6 +280,8 @@ pub struct Protection {
     pub devices: Devices,
     /// Unlock and "wasn't you?" links.
     pub links: Links,
+    /// Stand-in histories for names with no account.
+    pub stand_ins: StandIns,
 }
 
 impl Protection {
@@ -283,7 +298,13 @@ impl Protection {
             .secret("device_cookie_key", &fresh, clock.now().unix_timestamp())
             .await?;
         let key = Arc::new(hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes()));
+        let fresh = random.token(32);
+        let stand_in = store
+            .secret("stand_in_key", &fresh, clock.now().unix_timestamp())
+            .await?;
+        let stand_in = Arc::new(hmac::Key::new(hmac::HMAC_SHA256, stand_in.as_bytes()));
         Ok(Self {
+            stand_ins: StandIns::new(stand_in),
             devices: Devices::new(key.clone(), random),
             links: Links::new(
                 key,

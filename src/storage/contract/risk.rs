@@ -7,12 +7,13 @@ use time::OffsetDateTime;
 use crate::domain::context::RequestContext;
 use crate::events::{AuthEvent, EventKind};
 use crate::storage::Store;
-use crate::storage::risk::RiskHistory;
+use crate::storage::risk::{ProfileKey, RiskHistory};
 
 pub(super) async fn risk_contract(store: &Store) {
     history(store).await;
     profiles_models_labels(store).await;
     training_events(store).await;
+    stand_in_profiles(store).await;
 }
 
 /// The velocity read leaves out form-gate rows, the account-wide row, stale windows.
@@ -44,7 +45,7 @@ async fn history(store: &Store) {
         .unwrap();
     let history = store
         .risk
-        .history(Some("r1"), "user:r1", net, prefix, 4000)
+        .history(ProfileKey::User("r1"), "user:r1", net, prefix, 4000)
         .await
         .unwrap();
     assert_eq!(
@@ -59,7 +60,13 @@ async fn history(store: &Store) {
     );
     let nobody = store
         .risk
-        .history(None, "name:x", "net:203.0.113.1", "203.0.113.0/24", 4000)
+        .history(
+            ProfileKey::User("nobody"),
+            "name:x",
+            "net:203.0.113.1",
+            "203.0.113.0/24",
+            4000,
+        )
         .await
         .unwrap();
     assert_eq!(nobody, RiskHistory::default());
@@ -121,4 +128,42 @@ async fn training_events(store: &Store) {
         kinds,
         vec![EventKind::LoginFailed, EventKind::LoginSucceeded]
     );
+}
+
+/// A name with no account borrows the profile of the first account at or after its point
+/// (wrapping round), or none when that account has none.
+async fn stand_in_profiles(store: &Store) {
+    // Ids outside the uuid alphabet's order, so the accounts other suites made cannot fall
+    // between them: "0000-…" sorts before every uuid, "zz-…" after.
+    for (id, profile) in [
+        ("0000-stand-in-first", Some(r#"{"first":1}"#)),
+        ("zz-stand-in-a", Some(r#"{"a":1}"#)),
+        ("zz-stand-in-b", None),
+    ] {
+        let mut a = super::account(&format!("{id}@example.com"));
+        a.id = id.into();
+        store.accounts.insert(&a).await.unwrap();
+        if let Some(p) = profile {
+            store.risk.save_profile(id, p, 5000).await.unwrap();
+        }
+    }
+    let profile_of = |key| async move {
+        store
+            .risk
+            .history(key, "name:n", "net:192.0.2.1", "192.0.2.0/24", 4000)
+            .await
+            .unwrap()
+            .profile
+    };
+    for (key, expected) in [
+        (ProfileKey::StandIn("zz-stand-in-a"), Some(r#"{"a":1}"#)),
+        (ProfileKey::StandIn("zz-stand-in-9"), Some(r#"{"a":1}"#)),
+        (ProfileKey::StandIn("zz-stand-in-a0"), None),
+        (ProfileKey::StandIn("zz-stand-in-c"), Some(r#"{"first":1}"#)),
+        (ProfileKey::User("zz-stand-in-a"), Some(r#"{"a":1}"#)),
+        (ProfileKey::User("zz-stand-in-b"), None),
+        (ProfileKey::User("zz-stand-in-c"), None),
+    ] {
+        assert_eq!(profile_of(key).await.as_deref(), expected, "{key:?}");
+    }
 }
