@@ -104,7 +104,7 @@ fn sign_in(e: &SignInError) -> Answer {
             "Incorrect email or password.",
             None,
         ),
-        SignInError::ChallengeRequired => (
+        SignInError::ChallengeRequired { .. } => (
             StatusCode::UNAUTHORIZED,
             "Please complete the extra check.",
             None,
@@ -211,7 +211,12 @@ mod tests {
             StatusCode::UNAUTHORIZED
         );
         assert_eq!(
-            status(SignInError::ChallengeRequired.into()),
+            status(
+                SignInError::ChallengeRequired {
+                    work: crate::domain::captcha::PowLevel::FIRST
+                }
+                .into()
+            ),
             StatusCode::UNAUTHORIZED
         );
         assert_eq!(

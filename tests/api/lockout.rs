@@ -754,3 +754,98 @@ async fn the_account_lock_ends_by_itself() {
     .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
 }
+
+/// The `data-pow-*` attributes of a shown builtin challenge: (salt, hash, max, level).
+fn pow_of(page: &crate::helpers::Page) -> (String, String, u64, u8) {
+    let attr = |name: &str| {
+        let start = page.body.find(&format!("{name}=\"")).expect(name) + name.len() + 2;
+        let len = page.body[start..].find('"').unwrap();
+        page.body[start..start + len].to_owned()
+    };
+    (
+        attr("data-pow-salt"),
+        attr("data-pow-hash"),
+        attr("data-pow-max").parse().unwrap(),
+        attr("data-pow-level").parse().unwrap(),
+    )
+}
+
+fn solve(salt: &str, hash: &str, max: u64) -> u64 {
+    use sha2::Digest;
+    (0..=max)
+        .find(|n| {
+            let d = sha2::Sha256::digest(format!("{salt}{n}").as_bytes());
+            d.iter().map(|b| format!("{b:02x}")).collect::<String>() == hash
+        })
+        .expect("solvable within max")
+}
+
+#[tokio::test]
+async fn the_builtin_challenge_asks_more_work_of_a_source_that_keeps_failing() {
+    let app = spawn_app_with(|c: &mut Config| {
+        ladder(c);
+        c.captcha = CaptchaKind::Builtin;
+        c.captcha_test_answer = None;
+        c.protection.block_after = 50;
+    })
+    .await;
+    let user = app.user().await;
+    let attacker = new_client();
+    let ip = "198.51.100.77";
+    // Up to the threshold: plain failures; then the first challenge, at the first level.
+    let mut page = try_login(&app, &attacker, ip, &user.email, "wrong", None).await;
+    for _ in 0..3 {
+        page = try_login(&app, &attacker, ip, &user.email, "wrong", None).await;
+    }
+    assert!(challenged(&page), "{}", page.status);
+    let (salt, hash, max, level) = pow_of(&page);
+    assert_eq!(level, 0);
+    assert!(
+        page.body.contains("<img"),
+        "the image fallback at the first level"
+    );
+    // Solved challenges with wrong passwords: each failure raises the work.
+    let mut levels = vec![level];
+    let (mut salt, mut hash, mut max) = (salt, hash, max);
+    for _ in 0..4 {
+        let n = solve(&salt, &hash, max);
+        let answer = format!("pow:{n}");
+        // A solved challenge admits the attempt: the wrong password is refused plainly...
+        page = try_login(&app, &attacker, ip, &user.email, "wrong", Some(&answer)).await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+        // ...and the next attempt meets a challenge again, asking for more work.
+        page = try_login(&app, &attacker, ip, &user.email, "wrong", None).await;
+        assert!(challenged(&page), "{}", page.status);
+        let level;
+        (salt, hash, max, level) = pow_of(&page);
+        levels.push(level);
+        if level >= 1 {
+            break;
+        }
+    }
+    assert!(levels.last().copied() >= Some(1), "{levels:?}");
+    // Wrong answers count too, up to the upper levels, where the image is gone.
+    for _ in 0..4 {
+        page = try_login(&app, &attacker, ip, &user.email, "wrong", Some("pow:1")).await;
+    }
+    assert!(challenged(&page), "{}", page.status);
+    let (_, _, max, level) = pow_of(&page);
+    assert!(level >= 2, "level {level}");
+    assert!(max >= 8_000_000);
+    assert!(
+        !page.body.contains("<img"),
+        "no image to read at the upper levels"
+    );
+    // The owner, from their own network, is not asked for any of it.
+    let owner = new_client();
+    let page = try_login(
+        &app,
+        &owner,
+        "192.0.2.10",
+        &user.email,
+        &user.password,
+        None,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+}

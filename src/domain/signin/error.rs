@@ -3,6 +3,7 @@
 //! "wasn't you?") can only fail unexpectedly and return the shared `Unexpected`.
 
 use crate::domain::accounts::password::HashError;
+use crate::domain::captcha::PowLevel;
 use crate::domain::error::unexpected_from;
 
 /// Everything a sign-in or a gated form can answer besides success.
@@ -11,9 +12,13 @@ pub enum SignInError {
     /// Wrong email or password (deliberately indistinguishable).
     #[error("invalid credentials")]
     InvalidCredentials,
-    /// The attempt needs a passed challenge first (the form shows one).
+    /// The attempt needs a passed challenge first (the form shows one), of this much work
+    /// (the builtin CAPTCHA's proof of work rises with the source's history).
     #[error("challenge required")]
-    ChallengeRequired,
+    ChallengeRequired {
+        /// The proof-of-work level to ask for.
+        work: PowLevel,
+    },
     /// Too many attempts from this network or on this account, or the pair is blocked.
     #[error("rate limited")]
     RateLimited {

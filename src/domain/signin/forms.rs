@@ -57,14 +57,14 @@ impl LoginService {
     ) -> Result<(), SignInError> {
         let pair = Pair::new(CounterKey::Form(form), Source::net(ctx.ip));
         let event = |kind| AuthEvent::new(kind, ctx, self.clock.now()).decision(form.decision());
-        if self.protection.ladder.admit_form(&pair, answer).await? {
+        let Some(work) = self.protection.ladder.admit_form(&pair, answer).await? else {
             if answer == ChallengeAnswer::Passed {
                 self.events
                     .record(event(EventKind::ChallengePassed))
                     .await?;
             }
             return Ok(());
-        }
+        };
         if answer == ChallengeAnswer::Failed {
             self.events
                 .record(event(EventKind::ChallengeFailed))
@@ -73,6 +73,6 @@ impl LoginService {
         self.events
             .record(event(EventKind::LoginChallenged))
             .await?;
-        Err(SignInError::ChallengeRequired)
+        Err(SignInError::ChallengeRequired { work })
     }
 }

@@ -12,6 +12,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::domain::captcha::PowLevel;
 use crate::domain::clock::Clock;
 use crate::domain::error::Unexpected;
 use crate::domain::risk::Verdict;
@@ -209,7 +210,7 @@ impl Ladder {
         &self,
         pair: &Pair,
         answer: ChallengeAnswer,
-    ) -> Result<bool, Unexpected> {
+    ) -> Result<Option<PowLevel>, Unexpected> {
         let now = self.clock.now().unix_timestamp();
         let state = self
             .store
@@ -222,13 +223,26 @@ impl Ladder {
             )
             .await?;
         if state.failures <= self.settings.challenge_after || answer == ChallengeAnswer::Passed {
-            return Ok(true);
+            return Ok(None);
         }
         if answer == ChallengeAnswer::Absent {
             // Nothing was submitted yet: showing the challenge costs the network nothing.
             self.uncount(pair).await?;
         }
-        Ok(false)
+        Ok(Some(self.work(&state, now)))
+    }
+
+    /// The proof-of-work level a challenge on this row asks for: it rises with the row's
+    /// failures past the challenge threshold, its earlier blocks and the account lock
+    /// (`PowLevel::for_history`), so a source that keeps failing pays more for each attempt.
+    /// Unknown names have rows, blocks and locks like accounts, so the level tells nothing
+    /// about whether an account exists.
+    pub fn work(&self, state: &FailureState, now: i64) -> PowLevel {
+        PowLevel::for_history(
+            state.failures - self.settings.challenge_after,
+            state.blocks,
+            state.account_locked_until.is_some_and(|u| u > now),
+        )
     }
 
     /// The sign-in's step before the password check: looks up the account named by the email

@@ -139,6 +139,7 @@ impl LoginService {
             account: account.as_ref(),
             pair: &counted.pair,
             risk: Some(assessment.event_risk()),
+            work: ladder.work(&counted.state, counted.now),
         };
         // 5. Refused before the password check (challenge, block): recorded and answered.
         let after = self.settle_admission(&o, admission, challenge).await?;
@@ -152,7 +153,7 @@ impl LoginService {
             (AfterCheck::Challenge, verified) => {
                 self.challenged(&o, verified, newly_locked, secret, now)
                     .await?;
-                Err(SignInError::ChallengeRequired)
+                Err(SignInError::ChallengeRequired { work: o.work })
             }
             (AfterCheck::Answer { .. }, Some(a)) => {
                 Ok(self.succeeded(&o, a, &assessment, now).await?)

@@ -6,6 +6,7 @@
 use time::OffsetDateTime;
 
 use crate::domain::accounts::model::Account;
+use crate::domain::captcha::PowLevel;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::notify::Notice;
@@ -31,6 +32,8 @@ pub(super) struct Outcome<'a> {
     pub pair: &'a Pair,
     /// The risk assessment, for the event.
     pub risk: Option<Risk>,
+    /// The proof-of-work level a challenge for this attempt asks for.
+    pub work: PowLevel,
 }
 
 impl Outcome<'_> {
@@ -88,7 +91,7 @@ impl LoginService {
                     .record(event(EventKind::LoginChallenged).decision(reason.decision()))
                     .await?;
                 metrics::counter!("authd_logins_total", "outcome" => "challenged").increment(1);
-                Err(SignInError::ChallengeRequired)
+                Err(SignInError::ChallengeRequired { work: o.work })
             }
             Admission::Blocked { retry_after } => {
                 self.events

@@ -12,7 +12,6 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::app::state::AppState;
-use crate::domain::captcha::PowLevel;
 use crate::domain::redirect::LocalPath;
 use crate::domain::signin::Attempt;
 use crate::domain::signin::error::SignInError;
@@ -136,9 +135,9 @@ pub async fn login_post(
             return Ok(res);
         }
         Err(SignInError::InvalidCredentials) => ("Incorrect email or password.", None),
-        Err(SignInError::ChallengeRequired) => (
+        Err(SignInError::ChallengeRequired { work }) => (
             "Please complete the extra check below.",
-            Some(challenge::show(&state, &session, PowLevel::FIRST).await?),
+            Some(challenge::show(&state, &session, work).await?),
         ),
         Err(e) => return Err(e.into()),
     };

@@ -13,7 +13,6 @@ use serde::Deserialize;
 
 use crate::app::state::AppState;
 use crate::domain::accounts::error::AccountError;
-use crate::domain::captcha::PowLevel;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::forms::Form;
 use crate::http::error::HttpError;
@@ -106,12 +105,12 @@ pub async fn forgot_post(
     let answer = challenge::answer(&state, &session, &form.answers, ctx.ip).await?;
     match state.login.gate_form(&ctx, Form::Forgot, answer).await {
         Ok(()) => {}
-        Err(SignInError::ChallengeRequired) => {
+        Err(SignInError::ChallengeRequired { work }) => {
             let page = ForgotPage {
                 csrf_token: session.csrf_token(&state).await?,
                 sent: false,
                 error: Some("Please complete the extra check below."),
-                challenge: Some(challenge::show(&state, &session, PowLevel::FIRST).await?),
+                challenge: Some(challenge::show(&state, &session, work).await?),
             };
             return Ok((StatusCode::UNAUTHORIZED, page).into_response());
         }

@@ -14,7 +14,6 @@ use serde::Deserialize;
 use crate::app::state::AppState;
 use crate::domain::accounts::error::AccountError;
 use crate::domain::accounts::service::Origin;
-use crate::domain::captcha::PowLevel;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::forms::Form;
 use crate::http::error::HttpError;
@@ -81,12 +80,12 @@ pub async fn register_post(
     let answer = challenge::answer(&state, &session, &form.answers, ctx.ip).await?;
     match state.login.gate_form(&ctx, Form::Register, answer).await {
         Ok(()) => {}
-        Err(SignInError::ChallengeRequired) => {
+        Err(SignInError::ChallengeRequired { work }) => {
             let page = RegisterPage {
                 csrf_token: session.csrf_token(&state).await?,
                 email: form.email.chars().take(254).collect(),
                 error: Some("Please complete the extra check below."),
-                challenge: Some(challenge::show(&state, &session, PowLevel::FIRST).await?),
+                challenge: Some(challenge::show(&state, &session, work).await?),
             };
             return Ok((StatusCode::UNAUTHORIZED, page).into_response());
         }
