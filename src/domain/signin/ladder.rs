@@ -20,47 +20,12 @@ use crate::domain::risk::features::prefix_of;
 use crate::domain::risk::service::SignInFacts;
 use crate::domain::signin::devices::DeviceClaim;
 use crate::domain::signin::keys::{CounterKey, Pair, Source};
+pub use crate::domain::signin::settings::ProtectionSettings;
+use crate::domain::signin::settings::work;
 use crate::events::decision::Decision;
 use crate::storage::AccountRecord;
 use crate::storage::protection::{FailureState, FailureStore, SignInKeys};
 use crate::storage::risk::ProfileKey;
-
-/// Thresholds (within a sliding window per pair).
-#[derive(Debug, Clone, Copy)]
-pub struct ProtectionSettings {
-    /// The window failures are counted in (seconds).
-    pub window_secs: i64,
-    /// The window the public forms count submissions in (seconds).
-    pub form_window_secs: i64,
-    /// Attempts after this many failures need a passed challenge.
-    pub challenge_after: i64,
-    /// More failures than this block the pair.
-    pub block_after: i64,
-    /// The first block's length (seconds); each further block doubles it (at most a day).
-    pub block_secs: i64,
-    /// This many failures from unknown sources, summed over all of them, lock the account for
-    /// unknown sources (they then need a challenge; known devices are untouched).
-    pub lock_after: i64,
-    /// How long the lock lasts (seconds).
-    pub lock_secs: i64,
-    /// The delay step for failed answers (milliseconds; at most 2 s in all).
-    pub delay_ms: u64,
-}
-
-impl Default for ProtectionSettings {
-    fn default() -> Self {
-        Self {
-            window_secs: 900,
-            form_window_secs: 300,
-            challenge_after: 3,
-            block_after: 10,
-            block_secs: 300,
-            lock_after: 30,
-            lock_secs: 3600,
-            delay_ms: 250,
-        }
-    }
-}
 
 /// The state of the challenge in this request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,10 +167,16 @@ impl Ladder {
             .await?)
     }
 
-    /// A public form's step: counts the submission on `pair` in the form window; `true`
-    /// admits it. Never a block: past `challenge_after` submissions from a network in the
-    /// window each one needs a passed challenge, so a shared address (an office, a
-    /// carrier-grade NAT) is never shut out, while a bot pays a challenge per submission.
+    /// The thresholds.
+    pub fn settings(&self) -> &ProtectionSettings {
+        &self.settings
+    }
+
+    /// A public form's step: counts the submission on `pair` in the form window; `None`
+    /// admits it, `Some(work)` asks for a challenge of that much work. Never a block: past
+    /// `challenge_after` submissions from a network in the window each one needs a passed
+    /// challenge, so a shared address (an office, a carrier-grade NAT) is never shut out,
+    /// while a bot pays a challenge per submission.
     pub async fn admit_form(
         &self,
         pair: &Pair,
@@ -229,20 +200,7 @@ impl Ladder {
             // Nothing was submitted yet: showing the challenge costs the network nothing.
             self.uncount(pair).await?;
         }
-        Ok(Some(self.work(&state, now)))
-    }
-
-    /// The proof-of-work level a challenge on this row asks for: it rises with the row's
-    /// failures past the challenge threshold, its earlier blocks and the account lock
-    /// (`PowLevel::for_history`), so a source that keeps failing pays more for each attempt.
-    /// Unknown names have rows, blocks and locks like accounts, so the level tells nothing
-    /// about whether an account exists.
-    pub fn work(&self, state: &FailureState, now: i64) -> PowLevel {
-        PowLevel::for_history(
-            state.failures - self.settings.challenge_after,
-            state.blocks,
-            state.account_locked_until.is_some_and(|u| u > now),
-        )
+        Ok(Some(work(&self.settings, &state, now)))
     }
 
     /// The sign-in's step before the password check: looks up the account named by the email

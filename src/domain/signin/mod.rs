@@ -53,6 +53,8 @@ pub mod links;
 mod not_me;
 /// Session events.
 mod sessions;
+/// Thresholds and the challenge's work.
+pub mod settings;
 /// Settling a sign-in's outcome.
 mod settle;
 /// Stand-in histories for names with no account.
@@ -139,7 +141,7 @@ impl LoginService {
             account: account.as_ref(),
             pair: &counted.pair,
             risk: Some(assessment.event_risk()),
-            work: ladder.work(&counted.state, counted.now),
+            work: settings::work(ladder.settings(), &counted.state, counted.now),
         };
         // 5. Refused before the password check (challenge, block): recorded and answered.
         let after = self.settle_admission(&o, admission, challenge).await?;
