@@ -22,6 +22,7 @@ use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::notify::Outbox;
 use crate::domain::risk::service::RiskService;
+use crate::domain::seal::{Legacy, Sealer};
 use crate::domain::signin::devices::Devices;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::keys::{Pair, normalised_name};
@@ -285,19 +286,19 @@ pub struct Protection {
 }
 
 impl Protection {
-    /// Builds the parts, loading (or creating, once for all instances) the device-cookie key.
+    /// Builds the parts, loading (or creating, once for all instances) the device-cookie key,
+    /// sealed at rest.
     pub async fn load(
         store: Arc<dyn FailureStore>,
         spent_links: Arc<dyn SpentLinkStore>,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
+        sealer: &Sealer,
         settings: ProtectionSettings,
     ) -> Result<Self, Unexpected> {
-        let fresh = random.token(32);
-        let secret = store
-            .secret("device_cookie_key", &fresh, clock.now().unix_timestamp())
-            .await?;
-        let key = Arc::new(hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes()));
+        let now = clock.now().unix_timestamp();
+        let secret = server_secret(store.as_ref(), sealer, random.as_ref(), now).await?;
+        let key = Arc::new(hmac::Key::new(hmac::HMAC_SHA256, &secret));
         let fresh = random.token(32);
         let stand_in = store
             .secret("stand_in_key", &fresh, clock.now().unix_timestamp())
@@ -315,4 +316,29 @@ impl Protection {
             ladder: Ladder::new(store, clock, settings),
         })
     }
+}
+
+/// The server secret behind device cookies and signed links: created sealed by the first
+/// instance (first writer wins); a value stored in the clear by an older version is resealed
+/// (conditionally on the value read, so instances starting together agree) and keeps working.
+async fn server_secret(
+    store: &dyn FailureStore,
+    sealer: &Sealer,
+    random: &dyn Random,
+    now: i64,
+) -> Result<Vec<u8>, Unexpected> {
+    const NAME: &str = "device_cookie_key";
+    let context = format!("server_secret:{NAME}");
+    let fresh = sealer.seal(&context, random.token(32).as_bytes())?;
+    let stored = store.secret(NAME, &fresh, now).await?;
+    let opened = sealer
+        .open(&context, &stored, Legacy::Text)
+        .map_err(|e| Unexpected(e.into()))?;
+    if !opened.current {
+        let sealed = sealer.seal(&context, &opened.plain)?;
+        if store.replace_secret(NAME, &stored, &sealed).await? {
+            tracing::info!("sealed the server secret stored in the clear");
+        }
+    }
+    Ok(opened.plain)
 }
