@@ -302,5 +302,11 @@ fn captchas(config: &Config) -> anyhow::Result<Captchas> {
             .clone()
             .unwrap_or_else(|| kind.default_verify_url().to_owned()),
         verifier: Arc::new(verifier),
+        hostname: config
+            .issuer
+            .host_str()
+            .unwrap_or_default()
+            .trim_matches(['[', ']'])
+            .to_owned(),
     }))
 }
