@@ -74,6 +74,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
     let captchas = captchas(&config)?;
     let csrf = CsrfKey::load(
         store.failures.as_ref(),
+        &base.sealer,
         deps.clock.as_ref(),
         deps.random.as_ref(),
     )

@@ -172,7 +172,7 @@ pub(crate) const HASH_QUEUE: Key = key(
 pub(crate) const MASTER_KEY: Key = secret(
     "master_key",
     Computed("generated (SQLite)"),
-    "base64 of 32 bytes sealing every secret at rest (AES-256-GCM): signing keys, the server secret, queued mail. With SQLite, when unset, one is generated on first start into a `0600` file (`AUTHD_MASTER_KEY_PATH`); with PostgreSQL it is required, the same on every instance",
+    "base64 of 32 bytes sealing every secret at rest (AES-256-GCM): signing keys, server secrets, queued mail. With SQLite, when unset, one is generated on first start into a `0600` file (`AUTHD_MASTER_KEY_PATH`); with PostgreSQL it is required, the same on every instance",
 );
 pub(crate) const MASTER_KEY_PATH: Key = key(
     "master_key_path",

@@ -4,6 +4,8 @@
 //! the value's place (`signing_key:<kid>`, `server_secret:<name>`, `mail:<id>`) as associated
 //! data, so a sealed value copied into another row does not open.
 //!
+//! `server_secret` loads (or creates) a named server secret through it, resealing a clear one.
+//!
 //! Stored form: `v2:<key id>:<base64(nonce ‖ ciphertext ‖ tag)>`. The key id is 8 hex digits of
 //! HMAC-SHA256(master key, "authd master key id"): it names the key without revealing it, so a
 //! wrong key is reported as such (not as corruption), and a future rotation can keep old keys
@@ -20,6 +22,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
 use crate::domain::clock::Random;
 use crate::domain::error::Unexpected;
+use crate::storage::protection::FailureStore;
 
 /// The prefix of the current sealed form.
 const CURRENT: &str = "v2:";
@@ -240,6 +243,32 @@ impl Sealer {
             context: context.to_owned(),
         }
     }
+}
+
+/// The server secret `name` (shared by every instance: the keys of device cookies, signed
+/// links, CSRF tokens): created sealed by the first instance (first writer wins); a value an
+/// older version stored in the clear is resealed, conditionally on the value read so instances
+/// starting together agree, and keeps its meaning.
+pub async fn server_secret(
+    store: &dyn FailureStore,
+    sealer: &Sealer,
+    name: &str,
+    random: &dyn Random,
+    now: i64,
+) -> Result<Vec<u8>, Unexpected> {
+    let context = format!("server_secret:{name}");
+    let fresh = sealer.seal(&context, random.token(32).as_bytes())?;
+    let stored = store.secret(name, &fresh, now).await?;
+    let opened = sealer
+        .open(&context, &stored, Legacy::Text)
+        .map_err(|e| Unexpected(e.into()))?;
+    if !opened.current {
+        let sealed = sealer.seal(&context, &opened.plain)?;
+        if store.replace_secret(name, &stored, &sealed).await? {
+            tracing::info!(secret = name, "sealed a server secret stored in the clear");
+        }
+    }
+    Ok(opened.plain)
 }
 
 #[cfg(test)]

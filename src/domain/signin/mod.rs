@@ -22,7 +22,7 @@ use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::notify::Outbox;
 use crate::domain::risk::service::RiskService;
-use crate::domain::seal::{Legacy, Sealer};
+use crate::domain::seal::{Sealer, server_secret};
 use crate::domain::signin::devices::Devices;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::keys::{Pair, normalised_name};
@@ -297,7 +297,14 @@ impl Protection {
         settings: ProtectionSettings,
     ) -> Result<Self, Unexpected> {
         let now = clock.now().unix_timestamp();
-        let secret = server_secret(store.as_ref(), sealer, random.as_ref(), now).await?;
+        let secret = server_secret(
+            store.as_ref(),
+            sealer,
+            "device_cookie_key",
+            random.as_ref(),
+            now,
+        )
+        .await?;
         let key = Arc::new(hmac::Key::new(hmac::HMAC_SHA256, &secret));
         let fresh = random.token(32);
         let stand_in = store
@@ -316,29 +323,4 @@ impl Protection {
             ladder: Ladder::new(store, clock, settings),
         })
     }
-}
-
-/// The server secret behind device cookies and signed links: created sealed by the first
-/// instance (first writer wins); a value stored in the clear by an older version is resealed
-/// (conditionally on the value read, so instances starting together agree) and keeps working.
-async fn server_secret(
-    store: &dyn FailureStore,
-    sealer: &Sealer,
-    random: &dyn Random,
-    now: i64,
-) -> Result<Vec<u8>, Unexpected> {
-    const NAME: &str = "device_cookie_key";
-    let context = format!("server_secret:{NAME}");
-    let fresh = sealer.seal(&context, random.token(32).as_bytes())?;
-    let stored = store.secret(NAME, &fresh, now).await?;
-    let opened = sealer
-        .open(&context, &stored, Legacy::Text)
-        .map_err(|e| Unexpected(e.into()))?;
-    if !opened.current {
-        let sealed = sealer.seal(&context, &opened.plain)?;
-        if store.replace_secret(NAME, &stored, &sealed).await? {
-            tracing::info!("sealed the server secret stored in the clear");
-        }
-    }
-    Ok(opened.plain)
 }
