@@ -286,8 +286,8 @@ pub struct Protection {
 }
 
 impl Protection {
-    /// Builds the parts, loading (or creating, once for all instances) the device-cookie key,
-    /// sealed at rest.
+    /// Builds the parts, loading (or creating, once for all instances) the device-cookie and
+    /// stand-in keys, sealed at rest.
     pub async fn load(
         store: Arc<dyn FailureStore>,
         spent_links: Arc<dyn SpentLinkStore>,
@@ -297,20 +297,12 @@ impl Protection {
         settings: ProtectionSettings,
     ) -> Result<Self, Unexpected> {
         let now = clock.now().unix_timestamp();
-        let secret = server_secret(
-            store.as_ref(),
-            sealer,
-            "device_cookie_key",
-            random.as_ref(),
-            now,
-        )
-        .await?;
-        let key = Arc::new(hmac::Key::new(hmac::HMAC_SHA256, &secret));
-        let fresh = random.token(32);
-        let stand_in = store
-            .secret("stand_in_key", &fresh, clock.now().unix_timestamp())
-            .await?;
-        let stand_in = Arc::new(hmac::Key::new(hmac::HMAC_SHA256, stand_in.as_bytes()));
+        let hmac_key = async |name: &str| -> Result<Arc<hmac::Key>, Unexpected> {
+            let secret = server_secret(store.as_ref(), sealer, name, random.as_ref(), now).await?;
+            Ok(Arc::new(hmac::Key::new(hmac::HMAC_SHA256, &secret)))
+        };
+        let key = hmac_key("device_cookie_key").await?;
+        let stand_in = hmac_key("stand_in_key").await?;
         Ok(Self {
             stand_ins: StandIns::new(stand_in),
             devices: Devices::new(key.clone(), random),
