@@ -9,6 +9,7 @@ use std::time::Instant;
 use authd::domain::accounts::password::{HashParams, PasswordHasher};
 use authd::domain::clock::{OsRandom, SystemClock};
 use authd::domain::risk::Verdict;
+use authd::domain::seal::{MasterKey, Sealer};
 use authd::domain::signin::Protection;
 use authd::domain::signin::ladder::{Admission, ChallengeAnswer, ProtectionSettings, SignInLookup};
 use authd::domain::throttle::{Door, Limits, Throttle, ThrottleKey};
@@ -34,6 +35,11 @@ async fn main() -> anyhow::Result<()> {
         store.spent_links.clone(),
         Arc::new(SystemClock),
         Arc::new(OsRandom),
+        &Sealer::new(
+            MasterKey::generate(&OsRandom),
+            "AUTHD_MASTER_KEY",
+            Arc::new(OsRandom),
+        ),
         ProtectionSettings::default(),
     )
     .await?;

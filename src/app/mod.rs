@@ -18,6 +18,8 @@ use crate::storage::Store;
 
 /// Every background loop, one function each.
 pub mod jobs;
+/// Which master key seals the secrets at rest (configured, or the SQLite key file).
+pub mod master_key;
 /// The accept loop: connection cap, header-read and request timeouts, graceful stop.
 pub mod serve;
 /// The application state handed to every handler.

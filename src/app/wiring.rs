@@ -20,6 +20,7 @@ use crate::domain::notify::Outbox;
 use crate::domain::oauth::{OAuthService, TokenSettings};
 use crate::domain::risk::geo::GeoDb;
 use crate::domain::risk::service::RiskService;
+use crate::domain::seal::Sealer;
 use crate::domain::sessions::SessionPolicy;
 use crate::domain::signin::{LoginDeps, LoginService, Protection};
 use crate::domain::tasks::Background;
@@ -42,6 +43,8 @@ struct Base<'a> {
     events: EventSink,
     throttle: Throttle,
     background: Background,
+    /// Seals every secret the services keep in the database.
+    sealer: Sealer,
 }
 
 /// Connects the database and builds every service.
@@ -49,6 +52,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
     let store = crate::storage::connect(&config.database_url, config.database_max_connections)
         .await
         .context("AUTHD_DATABASE_URL: cannot open or migrate the database")?;
+    let sealer = crate::app::master_key::sealer(&config, deps.random.clone())?;
     let base = Base {
         config: &config,
         deps: &deps,
@@ -56,6 +60,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         events: EventSink::new(store.events.clone(), deps.clock.clone()),
         throttle: Throttle::new(config.rate_limits, deps.clock.clone()),
         background: Background::default(),
+        sealer,
     };
     let accounts = accounts(&base)?;
     let risk = risk(&base).await?;
@@ -69,6 +74,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
     let captchas = captchas(&config)?;
     let csrf = CsrfKey::load(
         store.failures.as_ref(),
+        &base.sealer,
         deps.clock.as_ref(),
         deps.random.as_ref(),
     )
@@ -146,6 +152,7 @@ async fn sign_in(
         b.store.spent_links.clone(),
         b.deps.clock.clone(),
         b.deps.random.clone(),
+        &b.sealer,
         b.config.protection,
     )
     .await
@@ -206,11 +213,17 @@ fn mail(b: &Base<'_>) -> anyhow::Result<(MailWorker, Arc<dyn Outbox>)> {
         ),
         None => Arc::new(FileMailer::new(c.mail_dir.clone(), c.mail_from.clone())),
     };
-    let worker = MailWorker::new(b.store.mail.clone(), mailer, b.deps.clock.clone());
+    let worker = MailWorker::new(
+        b.store.mail.clone(),
+        mailer,
+        b.deps.clock.clone(),
+        b.sealer.clone(),
+    );
     let outbox: Arc<dyn Outbox> = Arc::new(QueueOutbox::new(
         b.store.mail.clone(),
         b.deps.clock.clone(),
         c.mail_from.email.domain().to_owned(),
+        b.sealer.clone(),
     ));
     Ok((worker, outbox))
 }
@@ -235,7 +248,7 @@ async fn oauth(b: &Base<'_>, accounts: AccountService) -> anyhow::Result<OAuthSe
         store.keys.clone(),
         deps.clock.clone(),
         deps.random.clone(),
-        config.master_key.clone(),
+        b.sealer.clone(),
         publish_after_retire,
     )
     .await
@@ -290,5 +303,11 @@ fn captchas(config: &Config) -> anyhow::Result<Captchas> {
             .clone()
             .unwrap_or_else(|| kind.default_verify_url().to_owned()),
         verifier: Arc::new(verifier),
+        hostname: config
+            .issuer
+            .host_str()
+            .unwrap_or_default()
+            .trim_matches(['[', ']'])
+            .to_owned(),
     }))
 }

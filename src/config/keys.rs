@@ -171,8 +171,13 @@ pub(crate) const HASH_QUEUE: Key = key(
 );
 pub(crate) const MASTER_KEY: Key = secret(
     "master_key",
-    Empty,
-    "base64 of 32 bytes; seals the private signing keys in the database (AES-256-GCM)",
+    Computed("generated (SQLite)"),
+    "base64 of 32 bytes sealing every secret at rest (AES-256-GCM): signing keys, server secrets, queued mail. With SQLite, when unset, one is generated on first start into a `0600` file (`AUTHD_MASTER_KEY_PATH`); with PostgreSQL it is required, the same on every instance",
+);
+pub(crate) const MASTER_KEY_PATH: Key = key(
+    "master_key_path",
+    Computed("beside the SQLite database: `<database file>.key`"),
+    "where the generated master key is kept (SQLite without `AUTHD_MASTER_KEY`); created `0600` on first start. Back it up with the database: without it the sealed keys and secrets are lost",
 );
 pub(crate) const ACCESS_TOKEN_ALG: Key = key(
     "access_token_alg",
@@ -319,6 +324,7 @@ pub(crate) const ALL: &[Key] = &[
     HASH_WORKERS,
     HASH_QUEUE,
     MASTER_KEY,
+    MASTER_KEY_PATH,
     ACCESS_TOKEN_ALG,
     ACCESS_TOKEN_TTL_SECS,
     ID_TOKEN_TTL_SECS,

@@ -17,7 +17,7 @@ use secrecy::SecretString;
 use time::Duration;
 
 use crate::domain::accounts::password::HashParams;
-use crate::domain::tokens::keys::MasterKey;
+use crate::domain::seal::MasterKey;
 
 /// A configuration error; its message names the variable.
 #[derive(Debug, thiserror::Error)]
@@ -142,8 +142,12 @@ pub struct Config {
     /// out at parse time: code that changes `hash_workers` sets this too).
     pub hash_queue: usize,
     /// `AUTHD_MASTER_KEY` (or the file `AUTHD_MASTER_KEY_FILE` names): base64 of 32 bytes;
-    /// seals signing keys at rest when set.
+    /// seals every secret at rest. Required with PostgreSQL; with SQLite, when unset, the key
+    /// in `master_key_path` is used (generated on first start).
     pub master_key: Option<MasterKey>,
+    /// `AUTHD_MASTER_KEY_PATH`: where the generated master key is kept (SQLite without
+    /// `AUTHD_MASTER_KEY`); `None` = beside the database file (`<database file>.key`).
+    pub master_key_path: Option<PathBuf>,
     /// `AUTHD_ACCESS_TOKEN_TTL_SECS` (default 600).
     pub access_token_ttl: i64,
     /// `AUTHD_ID_TOKEN_TTL_SECS` (default 3600).
@@ -235,6 +239,12 @@ impl Config {
             return Err(invalid(
                 &keys::DATABASE_URL,
                 "must start with sqlite: or postgres://",
+            ));
+        }
+        if !db.starts_with("sqlite:") && self.master_key.is_none() {
+            return Err(invalid(
+                &keys::MASTER_KEY,
+                "required with PostgreSQL (the same key on every instance; or AUTHD_MASTER_KEY_FILE)",
             ));
         }
         Ok(())
@@ -373,6 +383,21 @@ mod tests {
             let err = cfg(&[(k, v)]).unwrap_err().to_string();
             assert!(err.contains(var), "{err} does not name {var}");
         }
+    }
+
+    #[test]
+    fn postgres_needs_the_master_key() {
+        let pg = ("database_url", "postgres://authd@db.example/authd");
+        let err = cfg(&[pg]).unwrap_err().to_string();
+        assert!(
+            err.contains("AUTHD_MASTER_KEY") && err.contains("PostgreSQL"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'));
+        let key = ("master_key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+        assert!(cfg(&[pg, key]).unwrap().master_key.is_some());
+        // SQLite does without: a key is generated beside the database.
+        assert!(cfg(&[]).unwrap().master_key.is_none());
     }
 
     #[test]

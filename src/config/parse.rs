@@ -13,10 +13,10 @@ use super::sources::Values;
 use super::{CaptchaKind, Config, ConfigError, ConnectionLimits, LogFormat};
 use crate::domain::accounts::password::HashParams;
 use crate::domain::risk::RiskSettings;
+use crate::domain::seal::MasterKey;
 use crate::domain::signin::ladder::ProtectionSettings;
 use crate::domain::throttle::Limits;
 use crate::domain::tokens::alg::SigningAlg;
-use crate::domain::tokens::keys::MasterKey;
 
 impl Config {
     /// Every field from `v`; defaults come from the key table, computed ones from here.
@@ -74,6 +74,7 @@ impl Config {
                 .parse(&keys::HASH_QUEUE)?
                 .unwrap_or(hash_workers.saturating_mul(32)),
             master_key: master_key(v)?,
+            master_key_path: v.text(&keys::MASTER_KEY_PATH).map(PathBuf::from),
             access_token_alg: SigningAlg::parse(
                 v.text(&keys::ACCESS_TOKEN_ALG).unwrap_or_default(),
             )

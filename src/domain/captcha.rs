@@ -8,7 +8,10 @@
 //! expires after five minutes; provider tokens are single-use at the provider too.
 //!
 //! The verify call goes through `Verifier`, the one outbound network dependency of the domain,
-//! injected so tests point it at a local fake.
+//! injected so tests point it at a local fake. A provider's "success" is not enough: the
+//! answer's `hostname` must be the issuer's host (a token solved on another site that uses the
+//! same site key is refused; an answer without one too), and its `action`, when the provider
+//! returns one (Turnstile), must be the one our widget carries (`WIDGET_ACTION`).
 //!
 //! The captcha crate's audio clips are not offered: they carry no noise, so a bot with the
 //! clip of each letter would solve them; the proof-of-work path is the accessible one.
@@ -78,11 +81,32 @@ impl RemoteKind {
     }
 }
 
-/// Verifies a provider token server-side (`siteverify`): `true` only on an explicit success.
+/// The action our widgets carry (`data-action`), which Turnstile echoes in its answer.
+pub const WIDGET_ACTION: &str = "authd-challenge";
+
+/// What a provider's `siteverify` answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SiteAnswer {
+    /// The provider's verdict on the token.
+    pub success: bool,
+    /// The host the challenge was solved on.
+    pub hostname: Option<String>,
+    /// The widget's action, for providers that return one.
+    pub action: Option<String>,
+}
+
+/// Verifies a provider token server-side (`siteverify`).
 #[async_trait]
 pub trait Verifier: Send + Sync + std::fmt::Debug {
-    /// Asks `url` whether `token` is a fresh, valid solution.
-    async fn verify(&self, url: &str, secret: &SecretString, token: &str, remote_ip: &str) -> bool;
+    /// Asks `url` about `token`; `None` when the provider could not be asked or answered
+    /// nothing readable (fail closed).
+    async fn verify(
+        &self,
+        url: &str,
+        secret: &SecretString,
+        token: &str,
+        remote_ip: &str,
+    ) -> Option<SiteAnswer>;
 }
 
 /// A configured third-party provider.
@@ -98,6 +122,27 @@ pub struct Remote {
     pub verify_url: String,
     /// The HTTP seam.
     pub verifier: Arc<dyn Verifier>,
+    /// The issuer's host: the only `hostname` an answer may name.
+    pub hostname: String,
+}
+
+impl Remote {
+    /// Whether a provider's answer passes: a success, solved on our host, for our action.
+    pub fn accepts(&self, answer: &SiteAnswer) -> bool {
+        let host_ok = answer
+            .hostname
+            .as_deref()
+            .is_some_and(|h| h.eq_ignore_ascii_case(&self.hostname));
+        let action_ok = answer.action.as_deref().is_none_or(|a| a == WIDGET_ACTION);
+        if answer.success && !(host_ok && action_ok) {
+            tracing::warn!(
+                hostname = ?answer.hostname,
+                action = ?answer.action,
+                "captcha token solved elsewhere refused"
+            );
+        }
+        answer.success && host_ok && action_ok
+    }
 }
 
 /// How long a challenge can be answered.
@@ -295,6 +340,7 @@ impl Captchas {
             .verifier
             .verify(&remote.verify_url, &remote.secret, token, remote_ip)
             .await
+            .is_some_and(|answer| remote.accepts(&answer))
     }
 
     /// Whether `given` answers `stored` (which the caller has already taken out of the session).

@@ -13,6 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::domain::clock::{Clock, Random};
 use crate::domain::error::Unexpected;
+use crate::domain::seal::{Sealer, server_secret};
 use crate::storage::protection::FailureStore;
 
 /// Length of a nonce: 32 random bytes, base64url without padding.
@@ -33,16 +34,16 @@ impl std::fmt::Debug for CsrfKey {
 impl CsrfKey {
     /// Loads the key (or creates it, once for all instances: a form shown by one instance is
     /// posted to another).
+    /// The key is sealed at rest (`seal::server_secret`).
     pub async fn load(
         store: &dyn FailureStore,
+        sealer: &Sealer,
         clock: &dyn Clock,
         random: &dyn Random,
     ) -> Result<Self, Unexpected> {
-        let fresh = random.token(32);
-        let secret = store
-            .secret("csrf_key", &fresh, clock.now().unix_timestamp())
-            .await?;
-        Ok(Self::new(secret.as_bytes()))
+        let now = clock.now().unix_timestamp();
+        let secret = server_secret(store, sealer, "csrf_key", random, now).await?;
+        Ok(Self::new(&secret))
     }
 
     /// A key from raw bytes (tests).

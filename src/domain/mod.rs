@@ -25,6 +25,8 @@ pub mod oauth;
 pub mod redirect;
 /// The risk engine: features, scores, the learned model.
 pub mod risk;
+/// Sealing secrets at rest under the master key.
+pub mod seal;
 /// Session lifetime policy (idle timeout, absolute lifetime).
 pub mod sessions;
 /// Sign-in: the one path every sign-in takes, a file per step (counters, challenges, blocks,

@@ -1,5 +1,7 @@
 //! The `.eml` outbox: one file per message, named by its Message-ID, so a retry after a crash
-//! overwrites the same file instead of adding a duplicate.
+//! overwrites the same file instead of adding a duplicate. Mail carries one-time links, so the
+//! directory is created `0700` (an existing one is left as the operator made it) and each file
+//! `0600`.
 
 use std::path::PathBuf;
 
@@ -30,15 +32,26 @@ impl Mailer for FileMailer {
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
             .collect();
-        tokio::fs::create_dir_all(&self.dir)
-            .await
-            .map_err(|e| MailError::Transport(e.to_string()))?;
+        let io = |e: std::io::Error| MailError::Transport(e.to_string());
+        let mut dir = tokio::fs::DirBuilder::new();
+        dir.recursive(true);
+        #[cfg(unix)]
+        dir.mode(0o700);
+        dir.create(&self.dir).await.map_err(io)?;
         let tmp = self.dir.join(format!(".{name}.tmp"));
-        tokio::fs::write(&tmp, message.formatted())
+        // A leftover from a crash may carry an older mode: start afresh.
+        let _ = tokio::fs::remove_file(&tmp).await;
+        let mut open = tokio::fs::OpenOptions::new();
+        open.write(true).create_new(true);
+        #[cfg(unix)]
+        open.mode(0o600);
+        let mut file = open.open(&tmp).await.map_err(io)?;
+        tokio::io::AsyncWriteExt::write_all(&mut file, &message.formatted())
             .await
-            .map_err(|e| MailError::Transport(e.to_string()))?;
+            .map_err(io)?;
+        file.sync_all().await.map_err(io)?;
         tokio::fs::rename(&tmp, self.dir.join(format!("{name}.eml")))
             .await
-            .map_err(|e| MailError::Transport(e.to_string()))
+            .map_err(io)
     }
 }

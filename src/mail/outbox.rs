@@ -1,5 +1,8 @@
 //! The `Outbox`: renders a notice and applies the per-recipient limits (no mail bombing); the
-//! caller writes the row to `mail_queue` with its event. Delivery is the worker's job.
+//! caller writes the row to `mail_queue` with its event. Delivery is the worker's job. The
+//! bodies (which may carry one-time links) are sealed before they reach the queue
+//! (`domain::seal`, one place per body: `mail:<id>:text`, `mail:<id>:html`); the worker opens
+//! them to send and blanks them once sent.
 
 use std::sync::Arc;
 
@@ -8,6 +11,7 @@ use async_trait::async_trait;
 use crate::domain::clock::Clock;
 use crate::domain::error::Unexpected;
 use crate::domain::notify::{Notice, Outbox};
+use crate::domain::seal::Sealer;
 use crate::mail::messages::render;
 use crate::storage::mail::{MailRecord, MailStore};
 
@@ -18,12 +22,18 @@ pub struct QueueOutbox {
     clock: Arc<dyn Clock>,
     /// The domain part of generated Message-IDs.
     id_domain: String,
+    sealer: Sealer,
 }
 
 impl std::fmt::Debug for QueueOutbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("QueueOutbox")
     }
+}
+
+/// Where a mail body is sealed: its associated data (`part` is `text` or `html`).
+pub(crate) fn body_context(id: &str, part: &str) -> String {
+    format!("mail:{id}:{part}")
 }
 
 /// The budgets a notice spends, in order, each `(budget key, at most this many per recipient
@@ -46,12 +56,18 @@ fn budgets(notice: &Notice) -> Vec<(String, i64)> {
 }
 
 impl QueueOutbox {
-    /// An outbox over `store`; Message-IDs end in `@id_domain`.
-    pub fn new(store: Arc<dyn MailStore>, clock: Arc<dyn Clock>, id_domain: String) -> Self {
+    /// An outbox over `store`; Message-IDs end in `@id_domain`; bodies sealed by `sealer`.
+    pub fn new(
+        store: Arc<dyn MailStore>,
+        clock: Arc<dyn Clock>,
+        id_domain: String,
+        sealer: Sealer,
+    ) -> Self {
         Self {
             store,
             clock,
             id_domain,
+            sealer,
         }
     }
 }
@@ -77,8 +93,14 @@ impl Outbox for QueueOutbox {
             kind: notice.kind().to_owned(),
             recipient: to.to_owned(),
             subject: rendered.subject.to_owned(),
-            text_body: rendered.text,
-            html_body: rendered.html,
+            text_body: self.sealer.seal(
+                &body_context(&id.to_string(), "text"),
+                rendered.text.as_bytes(),
+            )?,
+            html_body: self.sealer.seal(
+                &body_context(&id.to_string(), "html"),
+                rendered.html.as_bytes(),
+            )?,
             attempts: 0,
             next_attempt_at: now,
             locked_until: None,

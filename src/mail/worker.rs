@@ -1,14 +1,18 @@
 //! The delivery worker: claims due mails (a lease, so instances sharing a database never send
 //! one twice at once), sends them, and on failure retries with exponential backoff (30 s
 //! doubling, at most an hour) for as long as it takes. Nothing is lost across outages or
-//! restarts: a mail leaves the queue only once the transport accepted it. The polling loop itself
+//! restarts: a mail leaves the queue only once the transport accepted it. Bodies are stored
+//! sealed and opened only to send; once sent they are blanked, so no one-time link stays usable
+//! in the queue (a body from before sealing is sent as it is). The polling loop itself
 //! is one of the jobs in `app::jobs`; tests call `MailWorker::drain` instead of waiting for it.
 
 use std::sync::Arc;
 
 use crate::domain::clock::Clock;
+use crate::domain::seal::{Legacy, SealError, Sealer};
+use crate::mail::outbox::body_context;
 use crate::mail::{Mailer, OutgoingMail};
-use crate::storage::mail::MailStore;
+use crate::storage::mail::{MailRecord, MailStore};
 
 /// Seconds a claimed mail stays invisible to other workers.
 const LEASE: i64 = 120;
@@ -30,8 +34,30 @@ struct Pass {
     sent: usize,
 }
 
+/// The mail as the transport takes it, its bodies opened.
+fn opened(m: &MailRecord, sealer: &Sealer) -> Result<OutgoingMail, SealError> {
+    let open = |part: &str, stored: &str| -> Result<String, SealError> {
+        let plain = sealer
+            .open(&body_context(&m.id, part), stored, Legacy::Text)?
+            .plain;
+        Ok(String::from_utf8_lossy(&plain).into_owned())
+    };
+    Ok(OutgoingMail {
+        message_id: m.message_id.clone(),
+        to: m.recipient.clone(),
+        subject: m.subject.clone(),
+        text: open("text", &m.text_body)?,
+        html: open("html", &m.html_body)?,
+    })
+}
+
 /// Claims a batch of what is due now and sends it; a failure is rescheduled with backoff.
-async fn deliver_batch(store: &dyn MailStore, mailer: &dyn Mailer, clock: &dyn Clock) -> Pass {
+async fn deliver_batch(
+    store: &dyn MailStore,
+    mailer: &dyn Mailer,
+    clock: &dyn Clock,
+    sealer: &Sealer,
+) -> Pass {
     let now = clock.now().unix_timestamp();
     let due = match store.claim_due(now, LEASE, BATCH).await {
         Ok(d) => d,
@@ -45,14 +71,11 @@ async fn deliver_batch(store: &dyn MailStore, mailer: &dyn Mailer, clock: &dyn C
         sent: 0,
     };
     for m in due {
-        let mail = OutgoingMail {
-            message_id: m.message_id.clone(),
-            to: m.recipient.clone(),
-            subject: m.subject.clone(),
-            text: m.text_body.clone(),
-            html: m.html_body.clone(),
+        let sent = match opened(&m, sealer) {
+            Ok(mail) => mailer.send(&mail).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
         };
-        let result = match mailer.send(&mail).await {
+        let result = match sent {
             // No metric counts mails: every mail goes to an account, so a counter of them
             // would move for a real address and stay still for an unknown one (a forgot
             // request, a challenged sign-in with the right password), undoing the identical
@@ -64,7 +87,7 @@ async fn deliver_batch(store: &dyn MailStore, mailer: &dyn Mailer, clock: &dyn C
             Err(e) => {
                 tracing::warn!(kind = %m.kind, attempts = m.attempts + 1, error = %e, "mail delivery failed; will retry");
                 let next = clock.now().unix_timestamp() + backoff(m.attempts);
-                store.mark_failed(&m.id, next, &e.to_string()).await
+                store.mark_failed(&m.id, next, &e).await
             }
         };
         if let Err(e) = result {
@@ -82,6 +105,7 @@ pub struct MailWorker {
     store: Arc<dyn MailStore>,
     mailer: Arc<dyn Mailer>,
     clock: Arc<dyn Clock>,
+    sealer: Sealer,
     pass: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -92,12 +116,18 @@ impl std::fmt::Debug for MailWorker {
 }
 
 impl MailWorker {
-    /// A worker over `store`, sending through `mailer`.
-    pub fn new(store: Arc<dyn MailStore>, mailer: Arc<dyn Mailer>, clock: Arc<dyn Clock>) -> Self {
+    /// A worker over `store`, sending through `mailer`, opening bodies with `sealer`.
+    pub fn new(
+        store: Arc<dyn MailStore>,
+        mailer: Arc<dyn Mailer>,
+        clock: Arc<dyn Clock>,
+        sealer: Sealer,
+    ) -> Self {
         Self {
             store,
             mailer,
             clock,
+            sealer,
             pass: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
@@ -109,6 +139,7 @@ impl MailWorker {
             self.store.as_ref(),
             self.mailer.as_ref(),
             self.clock.as_ref(),
+            &self.sealer,
         )
         .await
         .sent
@@ -125,6 +156,7 @@ impl MailWorker {
                 self.store.as_ref(),
                 self.mailer.as_ref(),
                 self.clock.as_ref(),
+                &self.sealer,
             )
             .await;
             sent += pass.sent;

@@ -1,11 +1,12 @@
 //! The outbound `siteverify` call for third-party CAPTCHA providers (Turnstile, hCaptcha,
 //! reCAPTCHA) over reqwest: 5 s timeout, no redirects, fail closed (an unreachable provider
-//! means the challenge is not passed). Implements the domain's `Verifier`.
+//! means the challenge is not passed). Implements the domain's `Verifier`: it reads the
+//! answer's `success`, `hostname` and `action`; the domain decides (`Remote::accepts`).
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::domain::captcha::Verifier;
+use crate::domain::captcha::{SiteAnswer, Verifier};
 
 /// `siteverify` over HTTPS (or whatever URL is configured).
 #[derive(Debug, Clone)]
@@ -27,11 +28,21 @@ impl HttpVerifier {
 #[derive(serde::Deserialize)]
 struct VerifyResponse {
     success: bool,
+    #[serde(default)]
+    hostname: Option<String>,
+    #[serde(default)]
+    action: Option<String>,
 }
 
 #[async_trait]
 impl Verifier for HttpVerifier {
-    async fn verify(&self, url: &str, secret: &SecretString, token: &str, remote_ip: &str) -> bool {
+    async fn verify(
+        &self,
+        url: &str,
+        secret: &SecretString,
+        token: &str,
+        remote_ip: &str,
+    ) -> Option<SiteAnswer> {
         let form = [
             ("secret", secret.expose_secret()),
             ("response", token),
@@ -41,16 +52,18 @@ impl Verifier for HttpVerifier {
             Ok(r) if r.status().is_success() => r,
             Ok(r) => {
                 tracing::warn!(status = %r.status(), "captcha verification refused");
-                return false;
+                return None;
             }
             Err(e) => {
                 tracing::warn!(error = %e.without_url(), "captcha provider unreachable");
-                return false;
+                return None;
             }
         };
-        response
-            .json::<VerifyResponse>()
-            .await
-            .is_ok_and(|v| v.success)
+        let v = response.json::<VerifyResponse>().await.ok()?;
+        Some(SiteAnswer {
+            success: v.success,
+            hostname: v.hostname,
+            action: v.action,
+        })
     }
 }

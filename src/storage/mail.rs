@@ -9,7 +9,8 @@ use sqlx::{Database, Encode, Type};
 use crate::storage::error::StoreError;
 use crate::storage::{Backend, on_pool};
 
-/// A queued mail, rendered at enqueue time (a restart never depends on templates or state).
+/// A queued mail, rendered at enqueue time (a restart never depends on templates or state);
+/// its bodies are sealed (`domain::seal`) and blanked once sent.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct MailRecord {
     /// Row id.
@@ -51,7 +52,7 @@ pub trait MailStore: Send + Sync {
         lease: i64,
         limit: i64,
     ) -> Result<Vec<MailRecord>, StoreError>;
-    /// Marks a mail delivered.
+    /// Marks a mail delivered and blanks its bodies (they may carry one-time links).
     async fn mark_sent(&self, id: &str, now: i64) -> Result<(), StoreError>;
     /// Records a failed attempt and when to try again.
     async fn mark_failed(
@@ -154,11 +155,14 @@ impl MailStore for Backend {
 
     async fn mark_sent(&self, id: &str, now: i64) -> Result<(), StoreError> {
         on_pool!(self.pool(), |p| {
-            sqlx::query("update mail_queue set sent_at = $2, locked_until = null where id = $1")
-                .bind(id)
-                .bind(now)
-                .execute(p)
-                .await?;
+            sqlx::query(
+                "update mail_queue set sent_at = $2, locked_until = null, \
+                 text_body = '', html_body = '' where id = $1",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(p)
+            .await?;
         });
         Ok(())
     }

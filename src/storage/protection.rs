@@ -124,6 +124,9 @@ pub trait FailureStore: Send + Sync {
     async fn clear_sources(&self, account: &str, sources: &[String]) -> Result<u64, StoreError>;
     /// A server secret by name, creating it with `fresh` if absent (first writer wins).
     async fn secret(&self, name: &str, fresh: &str, now: i64) -> Result<String, StoreError>;
+    /// Replaces a server secret's stored value with `new` if it is still `old` (resealing);
+    /// whether it was.
+    async fn replace_secret(&self, name: &str, old: &str, new: &str) -> Result<bool, StoreError>;
 }
 
 /// Counts an attempt (`insert … on conflict … returning` works on PostgreSQL and on SQLite ≥
@@ -259,6 +262,19 @@ impl FailureStore for Backend {
                 .fetch_one(p)
                 .await?
         }))
+    }
+
+    async fn replace_secret(&self, name: &str, old: &str, new: &str) -> Result<bool, StoreError> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query(
+            "update server_secret set value = $3 where name = $1 and value = $2"
+        )
+        .bind(name)
+        .bind(old)
+        .bind(new)
+        .execute(p)
+        .await?
+        .rows_affected())
+            == 1)
     }
 }
 

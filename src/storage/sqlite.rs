@@ -1,6 +1,10 @@
 //! SQLite, the embedded default: the pool (WAL mode, a busy timeout so concurrent writers wait
-//! instead of failing, foreign keys on) and the migrations. The SQL lives with its aggregate.
+//! instead of failing, foreign keys on), the migrations, and the database file's mode: created
+//! `0600` (SQLite gives its `-wal` and `-shm` files the database's mode), and tightened to
+//! `0600` at start if an older version left it readable by others. The SQL lives with its
+//! aggregate.
 
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -12,6 +16,12 @@ use crate::storage::{Backend, Store};
 
 /// Opens (creating if asked by `mode=rwc`) and migrates the SQLite database at `url`.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+    let file = database_file(url);
+    if let Some(file) = &file
+        && url.contains("mode=rwc")
+    {
+        create_private(file);
+    }
     let options = SqliteConnectOptions::from_str(url)?
         .journal_mode(SqliteJournalMode::Wal)
         // NORMAL is durable in WAL mode except for the last transactions on power loss;
@@ -30,10 +40,57 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreErro
         .run(&pool)
         .await
         .map_err(|e| StoreError::Backend(e.into()))?;
+    if let Some(file) = &file {
+        restrict(file);
+    }
     let sessions = tower_sessions_sqlx_store::SqliteStore::new(pool.clone());
     sessions.migrate().await?;
     Ok(Store::new(
         Backend::Sqlite(pool.clone()),
         AnySessionStore::Sqlite(sessions, pool),
     ))
+}
+
+/// The database file a SQLite URL names; `None` for an in-memory database.
+pub fn database_file(url: &str) -> Option<PathBuf> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    let name = options.get_filename();
+    (!name.as_os_str().is_empty()).then(|| name.to_path_buf())
+}
+
+/// Creates the database file empty with mode `0600` if it does not exist yet (SQLite then
+/// opens it as a new database). Failures are left for SQLite to report.
+fn create_private(file: &Path) {
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    let _ = open.open(file);
+}
+
+/// Takes group and other access away from the database and its `-wal` and `-shm` files.
+fn restrict(file: &Path) {
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mut name = file.as_os_str().to_owned();
+        name.push(suffix);
+        let path = PathBuf::from(name);
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if meta.permissions().mode() & 0o077 != 0 {
+            match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+                Ok(()) => {
+                    tracing::info!(file = %path.display(), "database file made private (0600)")
+                }
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), error = %e, "database file is readable by others");
+                }
+            }
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! Third-party CAPTCHA providers against a local fake `siteverify`: each passes a good token,
-//! fails a bad one, refuses a replayed one, and the page and CSP carry the provider's widget.
+//! fails a bad one, refuses a replayed one or one solved on another host or for another action,
+//! and the page and CSP carry the provider's widget.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -19,7 +20,9 @@ struct Verify {
     remoteip: Option<String>,
 }
 
-/// A fake provider: tokens starting with "good" pass once, with the right secret.
+/// A fake provider: tokens starting with "good" pass once, with the right secret. The answer
+/// names the host the token says (`good@host`, default `127.0.0.1`, `good@` none) and, for
+/// `good#action`, that action (else ours, as Turnstile echoes the widget's `data-action`).
 async fn fake_provider() -> (String, Arc<Mutex<Vec<(String, Option<String>)>>>) {
     let seen = Arc::new(Mutex::new(HashSet::<String>::new()));
     let calls = Arc::new(Mutex::new(Vec::new()));
@@ -36,7 +39,16 @@ async fn fake_provider() -> (String, Arc<Mutex<Vec<(String, Option<String>)>>>) 
                     .push((v.response.clone(), v.remoteip.clone()));
                 let fresh = seen.lock().unwrap().insert(v.response.clone());
                 let ok = v.secret == "s3cret" && v.response.starts_with("good") && fresh;
-                Json(serde_json::json!({ "success": ok }))
+                let host = match v.response.split_once('@') {
+                    Some((_, "")) => None,
+                    Some((_, h)) => Some(h.to_owned()),
+                    None => Some("127.0.0.1".to_owned()),
+                };
+                let action = v
+                    .response
+                    .split_once('#')
+                    .map_or("authd-challenge", |(_, a)| a);
+                Json(serde_json::json!({ "success": ok, "hostname": host, "action": action }))
             }
         }),
     );
@@ -212,4 +224,68 @@ async fn an_unreachable_provider_fails_closed() {
     )
     .await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+}
+
+/// Issue #15 (probable): a provider's "success" for a token solved on another site (another
+/// hostname), with no hostname, or for another widget action does not pass the challenge.
+#[tokio::test]
+async fn tokens_solved_elsewhere_or_for_another_action_are_refused() {
+    let (verify_url, calls) = fake_provider().await;
+    let app = spawn_app_with(|c| {
+        c.captcha = CaptchaKind::Turnstile;
+        c.captcha_site_key = Some("site-123".into());
+        c.captcha_secret = Some("s3cret".into());
+        c.captcha_verify_url = Some(verify_url.clone());
+        c.protection.challenge_after = 0;
+        c.protection.block_after = 50;
+    })
+    .await;
+    let user = app.user().await;
+    let b = new_client();
+    let attempt = |token: &'static str| {
+        let b = b.clone();
+        let url = app.url("/login");
+        let (email, password) = (user.email.clone(), user.password.clone());
+        async move {
+            let csrf = read(b.get(&url).send().await.unwrap()).await.csrf();
+            // Shows the challenge (every sign-in is challenged here).
+            let shown = read(
+                b.post(&url)
+                    .form(&[
+                        ("username", email.as_str()),
+                        ("password", password.as_str()),
+                        ("csrf_token", &csrf),
+                    ])
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert!(
+                shown.body.contains("data-action=\"authd-challenge\""),
+                "the widget carries our action: {}",
+                shown.body
+            );
+            read(
+                b.post(&url)
+                    .form(&[
+                        ("username", email.as_str()),
+                        ("password", password.as_str()),
+                        ("csrf_token", &csrf),
+                        ("cf-turnstile-response", token),
+                    ])
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+            .status
+        }
+    };
+    for token in ["good-1@evil.example", "good-2@", "good-3#signup"] {
+        assert_eq!(attempt(token).await, StatusCode::UNAUTHORIZED, "{token}");
+    }
+    assert_eq!(calls.lock().unwrap().len(), 3, "each was asked about");
+    // Our host and our action pass.
+    assert_eq!(attempt("good-4@127.0.0.1").await, StatusCode::SEE_OTHER);
 }

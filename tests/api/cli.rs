@@ -21,6 +21,17 @@ pub fn authd() -> Command {
     cmd
 }
 
+/// `authd` on the test database `url`: with the harness's master key on PostgreSQL (where one
+/// is required); on SQLite it finds the key generated beside the database.
+pub fn authd_on(url: &str) -> Command {
+    let mut cmd = authd();
+    cmd.env("AUTHD_DATABASE_URL", url);
+    if url.starts_with("postgres") {
+        cmd.env("AUTHD_MASTER_KEY", crate::helpers::TEST_MASTER_KEY);
+    }
+    cmd
+}
+
 /// Starts `authd serve` as a process (port 0, JSON logs); returns it, its address and its
 /// stderr lines.
 pub fn serve_process(
@@ -32,6 +43,12 @@ pub fn serve_process(
     std::sync::mpsc::Receiver<String>,
 ) {
     let mut cmd = authd();
+    let on_postgres = env
+        .iter()
+        .any(|(k, v)| *k == "AUTHD_DATABASE_URL" && v.starts_with("postgres"));
+    if on_postgres && !env.iter().any(|(k, _)| k.starts_with("AUTHD_MASTER_KEY")) {
+        cmd.env("AUTHD_MASTER_KEY", crate::helpers::TEST_MASTER_KEY);
+    }
     cmd.current_dir(dir)
         .env("AUTHD_BIND", "127.0.0.1:0")
         .env("AUTHD_METRICS_BIND", "127.0.0.1:0")
@@ -68,8 +85,7 @@ pub fn serve_process(
 }
 
 fn user_add(db_url: &str, args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    let mut child = authd()
-        .env("AUTHD_DATABASE_URL", db_url)
+    let mut child = authd_on(db_url)
         .args(["user", "add"])
         .args(args)
         .stdin(Stdio::piped())
@@ -224,11 +240,7 @@ async fn serve_from_an_empty_directory_and_stop_gracefully() {
 }
 
 fn run(db_url: &str, args: &[&str]) -> std::process::Output {
-    authd()
-        .env("AUTHD_DATABASE_URL", db_url)
-        .args(args)
-        .output()
-        .unwrap()
+    authd_on(db_url).args(args).output().unwrap()
 }
 
 #[tokio::test]

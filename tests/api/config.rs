@@ -40,7 +40,7 @@ async fn the_master_key_file_seals_the_signing_keys() {
     assert!(!records.is_empty(), "serve generated the signing keys");
     for r in &records {
         assert!(
-            r.private_key.starts_with("v1:") && !r.private_key.contains("BEGIN"),
+            r.private_key.starts_with("v2:") && !r.private_key.contains("BEGIN"),
             "{} is stored sealed, not as plaintext",
             r.kid
         );
@@ -72,7 +72,7 @@ async fn the_master_key_file_seals_the_signing_keys() {
 
 /// Runs `authd serve` in `dir` with `env`, expecting it to refuse to start (killed after 30 s
 /// if it starts instead).
-fn refused_start(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+pub(crate) fn refused_start(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     let child = authd()
         .current_dir(dir)
         .env("AUTHD_BIND", "127.0.0.1:0")

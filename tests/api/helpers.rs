@@ -11,6 +11,10 @@ use authd::events::{AuthEvent, EventFilter};
 use reqwest::StatusCode;
 use tokio::sync::oneshot;
 
+/// The master key the harness gives every instance on PostgreSQL, where one is required (on
+/// SQLite each test database gets the key generated beside it, the default).
+pub const TEST_MASTER_KEY: &str = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=";
+
 /// A database for one test: a SQLite file in a temp dir, or a scratch PostgreSQL database.
 pub struct TestDb {
     pub url: String,
@@ -37,20 +41,38 @@ impl TestDb {
                     owner: true,
                 }
             }
-            None => {
-                let path = dir.path().join("authd.db");
-                Self {
-                    url: format!("sqlite://{}?mode=rwc", path.display()),
-                    pg: None,
-                    _dir: Arc::new(dir),
-                    owner: true,
-                }
-            }
+            None => Self::sqlite(),
         }
     }
 }
 
 impl TestDb {
+    /// A SQLite database in a temp dir, whatever `TEST_POSTGRES_URL` says (for what only
+    /// SQLite has: files and their modes).
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("authd.db");
+        Self {
+            url: format!("sqlite://{}?mode=rwc", path.display()),
+            pg: None,
+            _dir: Arc::new(dir),
+            owner: true,
+        }
+    }
+
+    /// Whether this is a PostgreSQL database.
+    pub fn is_postgres(&self) -> bool {
+        self.pg.is_some()
+    }
+
+    /// The SQLite database file (`None` on PostgreSQL).
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        self.pg
+            .is_none()
+            .then(|| authd::storage::sqlite::database_file(&self.url))
+            .flatten()
+    }
+
     /// The same database, for a second app instance; only the original drops it.
     pub fn share(&self) -> Self {
         Self {
@@ -122,6 +144,11 @@ pub fn base_config(db: &TestDb, mail_dir: &std::path::Path) -> Config {
         ("failure_delay_ms", "0".to_owned()),
     ]
     .into_iter()
+    .chain(
+        db.pg
+            .is_some()
+            .then(|| ("master_key", TEST_MASTER_KEY.to_owned())),
+    )
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let config = Config::from_values(&values).expect("valid base test config");
@@ -710,5 +737,48 @@ impl TestApp {
             .iter()
             .map(|p| std::fs::read_to_string(p).unwrap())
             .collect()
+    }
+}
+
+/// Every row `sql` selects, its columns as text, read straight from the test database: for
+/// what no API shows (how things are stored). Select text columns only.
+pub async fn raw_rows(db: &TestDb, sql: &str) -> Vec<Vec<String>> {
+    use sqlx::Row;
+    if db.is_postgres() {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        let rows = sqlx::query(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows.iter()
+            .map(|r| (0..r.len()).map(|i| r.get::<String, _>(i)).collect())
+            .collect()
+    } else {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+        let rows = sqlx::query(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows.iter()
+            .map(|r| (0..r.len()).map(|i| r.get::<String, _>(i)).collect())
+            .collect()
+    }
+}
+
+/// Runs one statement with text binds straight on the test database (to set up a state an
+/// older version left behind).
+pub async fn raw_execute(db: &TestDb, sql: &str, binds: &[&str]) {
+    if db.is_postgres() {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        let mut q = sqlx::query(sql);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        q.execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+        let mut q = sqlx::query(sql);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        q.execute(&pool).await.unwrap();
+        pool.close().await;
     }
 }

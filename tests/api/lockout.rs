@@ -387,8 +387,7 @@ async fn the_cli_unlocks_and_two_instances_share_the_counters() {
     let url = db.url.clone();
     let email = user.email.clone();
     let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
-            .env("AUTHD_DATABASE_URL", url)
+        crate::cli::authd_on(&url)
             .args(["user", "unlock", &email])
             .output()
             .unwrap()

@@ -31,6 +31,7 @@ mod password_reset;
 mod rate_limits;
 mod register;
 mod risk;
+mod sealing;
 mod sessions;
 mod smtp;
 mod token_limits;

@@ -685,8 +685,7 @@ async fn the_cli_registers_a_client_without_pkce_only_when_asked() {
     let app = spawn_app().await;
     let url = app.db.url.clone();
     let run = move |args: &[&str]| {
-        crate::cli::authd()
-            .env("AUTHD_DATABASE_URL", &url)
+        crate::cli::authd_on(&url)
             .args(["client", "add"])
             .args(args)
             .output()

@@ -8,7 +8,7 @@ use authd::events::EventKind;
 use crate::helpers::{assert_redirect_to, new_client, read, spawn_app};
 use crate::smtp::reset_link;
 
-async fn forgot(
+pub(crate) async fn forgot(
     app: &crate::helpers::TestApp,
     client: &reqwest::Client,
     email: &str,

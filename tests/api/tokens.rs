@@ -469,7 +469,7 @@ async fn key_rotation_keeps_old_tokens_valid_and_reaches_other_instances() {
 
 #[tokio::test]
 async fn signing_keys_are_sealed_with_the_master_key() {
-    use authd::domain::tokens::keys::MasterKey;
+    use authd::domain::seal::MasterKey;
     use base64::engine::general_purpose::STANDARD;
     let key = STANDARD.encode([7u8; 32]);
     let a = crate::helpers::spawn_app_with(|c| {
@@ -480,7 +480,7 @@ async fn signing_keys_are_sealed_with_the_master_key() {
     let records = store.keys.list_published(0).await.unwrap();
     assert_eq!(records.len(), 3);
     for r in &records {
-        assert!(r.private_key.starts_with("v1:"), "stored sealed");
+        assert!(r.private_key.starts_with("v2:"), "stored sealed");
     }
     let user = a.user().await;
     let client = a.web_client().await;

@@ -22,6 +22,7 @@ use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::notify::Outbox;
 use crate::domain::risk::service::RiskService;
+use crate::domain::seal::{Sealer, server_secret};
 use crate::domain::signin::devices::Devices;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::keys::{Pair, normalised_name};
@@ -288,24 +289,23 @@ pub struct Protection {
 }
 
 impl Protection {
-    /// Builds the parts, loading (or creating, once for all instances) the device-cookie key.
+    /// Builds the parts, loading (or creating, once for all instances) the device-cookie and
+    /// stand-in keys, sealed at rest.
     pub async fn load(
         store: Arc<dyn FailureStore>,
         spent_links: Arc<dyn SpentLinkStore>,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
+        sealer: &Sealer,
         settings: ProtectionSettings,
     ) -> Result<Self, Unexpected> {
-        let fresh = random.token(32);
-        let secret = store
-            .secret("device_cookie_key", &fresh, clock.now().unix_timestamp())
-            .await?;
-        let key = Arc::new(hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes()));
-        let fresh = random.token(32);
-        let stand_in = store
-            .secret("stand_in_key", &fresh, clock.now().unix_timestamp())
-            .await?;
-        let stand_in = Arc::new(hmac::Key::new(hmac::HMAC_SHA256, stand_in.as_bytes()));
+        let now = clock.now().unix_timestamp();
+        let hmac_key = async |name: &str| -> Result<Arc<hmac::Key>, Unexpected> {
+            let secret = server_secret(store.as_ref(), sealer, name, random.as_ref(), now).await?;
+            Ok(Arc::new(hmac::Key::new(hmac::HMAC_SHA256, &secret)))
+        };
+        let key = hmac_key("device_cookie_key").await?;
+        let stand_in = hmac_key("stand_in_key").await?;
         Ok(Self {
             stand_ins: StandIns::new(stand_in),
             devices: Devices::new(key.clone(), random),

@@ -1,7 +1,7 @@
 //! The signing key ring: one active key per algorithm (RS256 for ID tokens, as OIDC requires;
 //! ES256 and EdDSA available), generated on first start and kept in the database, with the
-//! private half sealed by `AUTHD_MASTER_KEY` (AES-256-GCM, the kid as associated data) when it
-//! is set. Keys are parsed once into signing and verifying keys; every instance reloads the
+//! private half sealed by the master key (`domain::seal`; a key stored in an older form, clear
+//! or `v1`, is resealed when the ring loads). Keys are parsed once into signing and verifying keys; every instance reloads the
 //! published set periodically and when it meets an unknown `kid`, so `authd keys rotate` on any
 //! instance takes effect everywhere without a restart. Unknown-`kid` reloads are single-flight:
 //! requests that meet unknown kids together share one database read.
@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
@@ -22,35 +21,9 @@ use serde_json::json;
 
 use crate::domain::clock::{Clock, Random};
 use crate::domain::error::Unexpected;
+use crate::domain::seal::{Legacy, Sealer};
 use crate::domain::tokens::alg::SigningAlg;
 use crate::storage::oauth::{KeyRecord, KeyStore};
-
-/// A 256-bit key that seals private signing keys at rest.
-#[derive(Clone)]
-pub struct MasterKey([u8; 32]);
-
-impl std::fmt::Debug for MasterKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("MasterKey(..)")
-    }
-}
-
-impl MasterKey {
-    /// From base64 (standard or URL-safe) of exactly 32 bytes.
-    pub fn parse(b64: &str) -> Option<Self> {
-        let bytes = STANDARD
-            .decode(b64.trim())
-            .or_else(|_| URL_SAFE_NO_PAD.decode(b64.trim()))
-            .ok()?;
-        Some(Self(bytes.try_into().ok()?))
-    }
-
-    fn cipher(&self) -> Result<LessSafeKey, Unexpected> {
-        UnboundKey::new(&AES_256_GCM, &self.0)
-            .map(LessSafeKey::new)
-            .map_err(|_| Unexpected(anyhow::anyhow!("AUTHD_MASTER_KEY unusable")))
-    }
-}
 
 /// One parsed key.
 pub struct SigningKey {
@@ -86,7 +59,7 @@ pub struct KeyRing {
     store: Arc<dyn KeyStore>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
-    master: Option<MasterKey>,
+    sealer: Sealer,
     /// How long a retired key stays published (the longest token lifetime plus a margin).
     publish_after_retire: i64,
     set: RwLock<Arc<KeySet>>,
@@ -108,19 +81,20 @@ impl KeyRing {
         store: Arc<dyn KeyStore>,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
-        master: Option<MasterKey>,
+        sealer: Sealer,
         publish_after_retire: i64,
     ) -> Result<Self, Unexpected> {
         let ring = Self {
             store,
             clock,
             random,
-            master,
+            sealer,
             publish_after_retire,
             set: RwLock::new(Arc::new(KeySet::default())),
             last_reload: std::sync::atomic::AtomicI64::new(i64::MIN),
             reload_flight: tokio::sync::Mutex::new(()),
         };
+        ring.reseal_stored().await?;
         ring.reload().await?;
         let complete = SigningAlg::ALL
             .iter()
@@ -253,52 +227,48 @@ impl KeyRing {
         })
     }
 
+    /// Seals every stored key not yet in the current sealed form (keys from before sealing,
+    /// or from a rolling upgrade's older instance). Each rewrite is conditional on the value
+    /// read, so instances starting together neither fail nor lose a key; idempotent.
+    async fn reseal_stored(&self) -> Result<(), Unexpected> {
+        let mut resealed = 0;
+        for (kid, stored) in self.store.list_private().await? {
+            let context = key_context(&kid);
+            let opened = self
+                .sealer
+                .open(&context, &stored, Legacy::SigningKey { kid: &kid })
+                .map_err(|e| Unexpected(e.into()))?;
+            if opened.current {
+                continue;
+            }
+            let sealed = self.sealer.seal(&context, &opened.plain)?;
+            if self.store.replace_private(&kid, &stored, &sealed).await? {
+                resealed += 1;
+            }
+        }
+        if resealed > 0 {
+            tracing::info!(
+                keys = resealed,
+                "sealed signing keys stored in an older form"
+            );
+        }
+        Ok(())
+    }
+
     fn seal(&self, kid: &str, der: &[u8]) -> Result<String, Unexpected> {
-        let Some(master) = &self.master else {
-            return Ok(format!("plain:{}", STANDARD.encode(der)));
-        };
-        let mut nonce = [0u8; 12];
-        self.random.fill(&mut nonce);
-        let mut data = der.to_vec();
-        master
-            .cipher()?
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(kid.as_bytes()),
-                &mut data,
-            )
-            .map_err(|_| Unexpected(anyhow::anyhow!("sealing a key failed")))?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&data);
-        Ok(format!("v1:{}", STANDARD.encode(out)))
+        self.sealer.seal(&key_context(kid), der)
     }
 
     fn open(&self, r: &KeyRecord) -> Result<Vec<u8>, Unexpected> {
-        let bad = |why: &str| Unexpected(anyhow::anyhow!("signing key {}: {why}", r.kid));
-        if let Some(plain) = r.private_key.strip_prefix("plain:") {
-            return STANDARD.decode(plain).map_err(|_| bad("corrupt"));
-        }
-        let sealed = r
-            .private_key
-            .strip_prefix("v1:")
-            .ok_or_else(|| bad("unknown format"))?;
-        let master = self
-            .master
-            .as_ref()
-            .ok_or_else(|| bad("sealed, but AUTHD_MASTER_KEY is not set"))?;
-        let bytes = STANDARD.decode(sealed).map_err(|_| bad("corrupt"))?;
-        let (nonce, ct) = bytes.split_at_checked(12).ok_or_else(|| bad("corrupt"))?;
-        let nonce: [u8; 12] = nonce.try_into().map_err(|_| bad("corrupt"))?;
-        let mut ct = ct.to_vec();
-        let plain = master
-            .cipher()?
-            .open_in_place(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(r.kid.as_bytes()),
-                &mut ct,
+        let opened = self
+            .sealer
+            .open(
+                &key_context(&r.kid),
+                &r.private_key,
+                Legacy::SigningKey { kid: &r.kid },
             )
-            .map_err(|_| bad("cannot be opened with AUTHD_MASTER_KEY"))?;
-        Ok(plain.to_vec())
+            .map_err(|e| Unexpected(e.into()))?;
+        Ok(opened.plain)
     }
 
     fn parse(&self, r: &KeyRecord) -> Result<SigningKey, Unexpected> {
@@ -345,6 +315,11 @@ impl KeyRing {
     }
 }
 
+/// Where a private key is sealed: its associated data.
+fn key_context(kid: &str) -> String {
+    format!("signing_key:{kid}")
+}
+
 fn public_jwk(alg: SigningAlg, kid: &str, pkcs8: &[u8]) -> Result<serde_json::Value, Unexpected> {
     let fail = || Unexpected(anyhow::anyhow!("public key extraction failed"));
     let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
@@ -389,6 +364,7 @@ mod tests {
 
     use super::*;
     use crate::domain::clock::{FakeClock, OsRandom};
+    use crate::domain::seal::MasterKey;
     use crate::storage::error::StoreError;
 
     /// Keys in memory; counts reads, each of which takes a few turns of the runtime (a round
@@ -426,6 +402,31 @@ mod tests {
             keys.extend_from_slice(new);
             Ok(())
         }
+
+        async fn list_private(&self) -> Result<Vec<(String, String)>, StoreError> {
+            let keys = self.keys.lock().unwrap();
+            Ok(keys
+                .iter()
+                .map(|k| (k.kid.clone(), k.private_key.clone()))
+                .collect())
+        }
+
+        async fn replace_private(
+            &self,
+            kid: &str,
+            old: &str,
+            new: &str,
+        ) -> Result<bool, StoreError> {
+            let mut keys = self.keys.lock().unwrap();
+            let found = keys
+                .iter_mut()
+                .find(|k| k.kid == kid && k.private_key == old);
+            Ok(found.map(|k| k.private_key = new.to_owned()).is_some())
+        }
+    }
+
+    fn sealer(key: &MasterKey) -> Sealer {
+        Sealer::new(key.clone(), "AUTHD_MASTER_KEY", Arc::new(OsRandom))
     }
 
     #[tokio::test]
@@ -435,9 +436,15 @@ mod tests {
             time::OffsetDateTime::from_unix_timestamp(1_000_000).unwrap(),
         ));
         let ring = Arc::new(
-            KeyRing::load(store.clone(), clock.clone(), Arc::new(OsRandom), None, 600)
-                .await
-                .unwrap(),
+            KeyRing::load(
+                store.clone(),
+                clock.clone(),
+                Arc::new(OsRandom),
+                sealer(&MasterKey::generate(&OsRandom)),
+                600,
+            )
+            .await
+            .unwrap(),
         );
         clock.advance(time::Duration::seconds(30));
         let before = store.reads.load(Ordering::SeqCst);
@@ -462,5 +469,42 @@ mod tests {
         clock.advance(time::Duration::seconds(5));
         assert!(ring.verifier("forged-again").await.unwrap().is_none());
         assert_eq!(store.reads.load(Ordering::SeqCst) - before, 2);
+    }
+
+    #[tokio::test]
+    async fn keys_stored_in_the_clear_are_sealed_when_the_ring_loads() {
+        let store = Arc::new(CountingKeys::default());
+        let clock = Arc::new(FakeClock::new(
+            time::OffsetDateTime::from_unix_timestamp(1_000_000).unwrap(),
+        ));
+        let s = sealer(&MasterKey::generate(&OsRandom));
+        let load = || {
+            KeyRing::load(
+                store.clone(),
+                clock.clone(),
+                Arc::new(OsRandom),
+                s.clone(),
+                600,
+            )
+        };
+        let first = load().await.unwrap();
+        let kid = first.signer(SigningAlg::ES256).unwrap().kid.clone();
+        // As a version before sealing stored them.
+        for k in store.keys.lock().unwrap().iter_mut() {
+            let der = s
+                .open(&key_context(&k.kid), &k.private_key, Legacy::Text)
+                .unwrap()
+                .plain;
+            k.private_key = format!("plain:{}", STANDARD.encode(der));
+        }
+        let again = load().await.unwrap();
+        assert_eq!(
+            again.signer(SigningAlg::ES256).unwrap().kid,
+            kid,
+            "same keys"
+        );
+        for k in store.keys.lock().unwrap().iter() {
+            assert!(k.private_key.starts_with("v2:"), "{}", k.private_key);
+        }
     }
 }

@@ -15,8 +15,8 @@ const KEY: &str = "captcha";
 pub struct ChallengeView {
     /// The builtin image (data URI).
     pub image: Option<String>,
-    /// A third-party widget: (CSS class, site key, script URL).
-    pub widget: Option<(&'static str, String, &'static str)>,
+    /// A third-party widget: (CSS class, site key, script URL, action).
+    pub widget: Option<(&'static str, String, &'static str, &'static str)>,
     /// The proof-of-work puzzle: (salt, hash, max, level).
     pub pow: Option<(String, String, u64, u8)>,
 }
@@ -48,10 +48,14 @@ pub async fn show(
         .issue(state.clock.now().unix_timestamp(), level);
     let json = serde_json::to_string(&stored).map_err(|e| Unexpected(e.into()))?;
     session.put(KEY, &json).await?;
-    let widget = state
-        .captchas
-        .remote()
-        .map(|r| (r.kind.widget_class(), r.site_key.clone(), r.kind.script()));
+    let widget = state.captchas.remote().map(|r| {
+        (
+            r.kind.widget_class(),
+            r.site_key.clone(),
+            r.kind.script(),
+            crate::domain::captcha::WIDGET_ACTION,
+        )
+    });
     Ok(ChallengeView {
         image: shown.image,
         widget,

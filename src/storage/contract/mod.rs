@@ -8,6 +8,7 @@ use crate::storage::{AccountRecord, Store};
 
 mod accounts;
 mod events;
+mod keys;
 mod mail;
 mod protection;
 mod resets;
@@ -31,6 +32,7 @@ async fn run_contract(store: Store) {
     assert!(store.health.is_reachable().await);
     accounts::accounts_contract(&store).await;
     events::events_contract(&store).await;
+    keys::keys_contract(&store).await;
     mail::mail_contract(&store).await;
     protection::protection_contract(&store).await;
     resets::resets_contract(&store).await;

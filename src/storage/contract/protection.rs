@@ -333,4 +333,13 @@ async fn secrets(store: &Store) {
         ("first", "first"),
         "first writer wins"
     );
+    // Resealing is conditional on the value read: of two instances, one rewrites it.
+    assert!(!f.replace_secret("k", "stale", "x").await.unwrap());
+    assert!(f.replace_secret("k", "first", "sealed").await.unwrap());
+    assert!(
+        !f.replace_secret("k", "first", "sealed again")
+            .await
+            .unwrap()
+    );
+    assert_eq!(f.secret("k", "third", 3).await.unwrap(), "sealed");
 }

@@ -6,14 +6,15 @@ use async_trait::async_trait;
 use crate::storage::error::StoreError;
 use crate::storage::{Backend, on_pool};
 
-/// A signing key as stored; the private key may be encrypted (see `domain::tokens::keys`).
+/// A signing key as stored; the private key is sealed (see `domain::seal`).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct KeyRecord {
     /// Key id.
     pub kid: String,
     /// JWS algorithm (`RS256`, `ES256`, `EdDSA`).
     pub alg: String,
-    /// PKCS#8 DER, base64, possibly sealed with the master key.
+    /// PKCS#8 DER sealed with the master key (`domain::seal`; clear in databases from before
+    /// sealing until the next start reseals it).
     pub private_key: String,
     /// The public JWK (JSON).
     pub public_jwk: String,
@@ -31,6 +32,10 @@ pub trait KeyStore: Send + Sync {
     /// Inserts `new` keys and, in the same transaction, marks every active key to retire at
     /// `retire_after`.
     async fn rotate(&self, new: &[KeyRecord], retire_after: i64) -> Result<(), StoreError>;
+    /// Every key's id and stored private key, retired ones included (for resealing).
+    async fn list_private(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// Replaces a key's stored private key with `new` if it is still `old`; whether it was.
+    async fn replace_private(&self, kid: &str, old: &str, new: &str) -> Result<bool, StoreError>;
 }
 
 #[async_trait]
@@ -70,5 +75,26 @@ impl KeyStore for Backend {
             tx.commit().await?;
         });
         Ok(())
+    }
+
+    async fn list_private(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(
+            "select kid, private_key from signing_key order by created_at, kid"
+        )
+        .fetch_all(p)
+        .await?))
+    }
+
+    async fn replace_private(&self, kid: &str, old: &str, new: &str) -> Result<bool, StoreError> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query(
+            "update signing_key set private_key = $3 where kid = $1 and private_key = $2"
+        )
+        .bind(kid)
+        .bind(old)
+        .bind(new)
+        .execute(p)
+        .await?
+        .rows_affected())
+            == 1)
     }
 }
