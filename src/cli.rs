@@ -37,6 +37,8 @@ pub enum Command {
     Serve,
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Prune what nothing reads any more now (the hourly job's run; `AUTHD_EVENT_RETENTION_DAYS`).
+    Prune,
     /// Manage accounts.
     User {
         /// The account command.
@@ -160,6 +162,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 .context("AUTHD_DATABASE_URL: cannot open or migrate the database")?;
             print_json(&json!({ "migrated": true, "backend": backend }))
         }
+        Command::Prune => prune(&config).await,
         Command::User {
             command:
                 UserCommand::Add {
@@ -348,4 +351,21 @@ async fn user_add(
 fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string(v)?);
     Ok(())
+}
+
+/// `authd prune`: the retention job's run, now; the rows deleted per table.
+async fn prune(config: &Config) -> anyhow::Result<()> {
+    let store = crate::storage::connect(&config.database_url, 1)
+        .await
+        .context("AUTHD_DATABASE_URL: cannot open or migrate the database")?;
+    let clock: std::sync::Arc<dyn crate::domain::clock::Clock> =
+        std::sync::Arc::new(crate::domain::clock::SystemClock);
+    let pruned =
+        crate::domain::retention::prune(&store.retention, &clock, config.event_retention_days)
+            .await?;
+    let tables: serde_json::Map<String, serde_json::Value> = pruned
+        .into_iter()
+        .map(|(t, n)| (t.to_owned(), json!(n)))
+        .collect();
+    print_json(&json!({ "pruned": tables }))
 }

@@ -1,6 +1,6 @@
 //! Every background loop the server runs, one function each: expired-session cleanup, mail
-//! delivery, idle rate-limit key eviction, signing-key reload, risk-model reload and scheduled
-//! training. `Jobs::start` spawns them; dropping the handle (or `stop`) ends them.
+//! delivery, idle rate-limit key eviction, signing-key reload, risk-model reload, scheduled
+//! training and retention. `Jobs::start` spawns them; dropping the handle (or `stop`) ends them.
 
 use std::time::Duration;
 
@@ -16,6 +16,8 @@ use crate::storage::sessions::AnySessionStore;
 const SESSION_CLEANUP: Duration = Duration::from_secs(60);
 /// How often idle rate-limit keys are evicted.
 const KEY_EVICTION: Duration = Duration::from_secs(60);
+/// How often retention prunes.
+const RETENTION: Duration = Duration::from_secs(3600);
 /// How often another instance's key rotation and model training are picked up.
 const RELOAD: Duration = Duration::from_secs(30);
 
@@ -36,6 +38,7 @@ impl Jobs {
             tokio::spawn(key_reload(state.clone())),
             tokio::spawn(model_reload(state.clone())),
         ];
+        handles.push(tokio::spawn(retention(state.clone(), store.clone())));
         if state.config.risk_train_secs > 0 {
             handles.push(tokio::spawn(scheduled_training(state.clone())));
         }
@@ -91,6 +94,24 @@ async fn key_reload(state: AppState) {
         tick.tick().await;
         if let Err(e) = keys.reload().await {
             tracing::warn!(error = %e, "reloading signing keys failed");
+        }
+    }
+}
+
+/// Prunes what nothing reads any more (`domain/retention.rs`), hourly, the first run at start.
+async fn retention(state: AppState, store: Store) {
+    let mut tick = tokio::time::interval(RETENTION);
+    loop {
+        tick.tick().await;
+        let days = state.config.event_retention_days;
+        match crate::domain::retention::prune(&store.retention, &state.clock, days).await {
+            Ok(pruned) => {
+                let total: u64 = pruned.iter().map(|(_, n)| n).sum();
+                if total > 0 {
+                    tracing::info!(rows = total, ?pruned, "retention pruned old rows");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "retention pruning failed"),
         }
     }
 }

@@ -292,6 +292,11 @@ pub(crate) const RISK_TRAIN_SECS: Key = key(
     Value("86400"),
     "how often `serve` retrains the risk model from the event log (0 = never; every instance loads a new model within 30 s)",
 );
+pub(crate) const EVENT_RETENTION_DAYS: Key = key(
+    "event_retention_days",
+    Value("90"),
+    "days events are kept (labelled ones are kept for training); 0 = forever. Expired codes, tokens, links, sent mail and idle counters go a day after expiry",
+);
 
 /// Every key, in the README's order.
 pub(crate) const ALL: &[Key] = &[
@@ -349,6 +354,7 @@ pub(crate) const ALL: &[Key] = &[
     RISK_CHALLENGE_AT,
     RISK_BLOCK_AT,
     RISK_TRAIN_SECS,
+    EVENT_RETENTION_DAYS,
 ];
 
 /// The suffix that names a file holding a secret's value.

@@ -170,6 +170,8 @@ pub struct Config {
     pub risk: crate::domain::risk::RiskSettings,
     /// `AUTHD_RISK_TRAIN_SECS`: how often `serve` retrains the model (default a day; 0 = never).
     pub risk_train_secs: u64,
+    /// `AUTHD_EVENT_RETENTION_DAYS`: days events are kept (0 = forever).
+    pub event_retention_days: u32,
     /// `AUTHD_RATE_*`: per-instance rate limits (requests per minute).
     pub rate_limits: crate::domain::throttle::Limits,
     /// `AUTHD_ACCESS_TOKEN_ALG`: `ES256` (default), `RS256` or `EdDSA`.

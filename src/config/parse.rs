@@ -94,6 +94,7 @@ impl Config {
             protection: protection(v)?,
             risk: risk(v)?,
             risk_train_secs: v.require(&keys::RISK_TRAIN_SECS)?,
+            event_retention_days: v.require(&keys::EVENT_RETENTION_DAYS)?,
             unknown_keys: v.unknown_keys(),
         })
     }

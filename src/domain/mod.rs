@@ -23,6 +23,8 @@ pub mod notify;
 pub mod oauth;
 /// Local redirect targets (`next`).
 pub mod redirect;
+/// Retention: pruning what nothing reads any more.
+pub mod retention;
 /// The risk engine: features, scores, the learned model.
 pub mod risk;
 /// Sealing secrets at rest under the master key.

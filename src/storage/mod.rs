@@ -34,6 +34,8 @@ pub mod postgres;
 pub mod protection;
 /// Password-reset tokens.
 pub mod resets;
+/// Retention: pruning what nothing reads any more.
+pub mod retention;
 /// Risk engine storage: profiles, velocity reads, models, labels.
 pub mod risk;
 /// The tower-sessions store over either backend.
@@ -149,6 +151,8 @@ pub struct Store {
     pub spent_links: Arc<dyn protection::links::SpentLinkStore>,
     /// Risk profiles, models and labels.
     pub risk: Arc<dyn risk::RiskStore>,
+    /// Pruning.
+    pub retention: Arc<dyn retention::RetentionStore>,
     /// The session store for tower-sessions.
     pub sessions: sessions::AnySessionStore,
 }
@@ -166,6 +170,7 @@ impl Store {
             grants: b.clone(),
             mail: b.clone(),
             resets: b.clone(),
+            retention: b.clone(),
             failures: b.clone(),
             spent_links: b.clone(),
             risk: b,

@@ -209,6 +209,40 @@ fn migrate_prints_json() {
     assert!(dir.path().join("authd.db").exists());
 }
 
+#[test]
+fn prune_prints_what_it_deleted_per_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = authd()
+        .current_dir(dir.path())
+        .arg("prune")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for table in [
+        "auth_code",
+        "refresh_token",
+        "password_reset",
+        "login_failure",
+        "event",
+    ] {
+        assert_eq!(v["pruned"][table], 0, "{v}");
+    }
+    // AUTHD_EVENT_RETENTION_DAYS=0 keeps every event: the table is not even visited.
+    let out = authd()
+        .current_dir(dir.path())
+        .env("AUTHD_EVENT_RETENTION_DAYS", "0")
+        .arg("prune")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["pruned"].get("event").is_none(), "{v}");
+}
+
 #[tokio::test]
 async fn serve_from_an_empty_directory_and_stop_gracefully() {
     let dir = tempfile::tempdir().unwrap();

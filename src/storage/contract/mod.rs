@@ -12,6 +12,7 @@ mod keys;
 mod mail;
 mod protection;
 mod resets;
+mod retention;
 mod risk;
 mod sessions;
 
@@ -37,6 +38,8 @@ async fn run_contract(store: Store) {
     protection::protection_contract(&store).await;
     resets::resets_contract(&store).await;
     risk::risk_contract(&store).await;
+    // Last: it deletes the old rows the other parts left.
+    retention::retention_contract(&store).await;
     sessions::sessions_contract(&store).await;
 }
 

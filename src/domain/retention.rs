@@ -1,0 +1,52 @@
+//! Retention: how long authd keeps what it no longer reads, and the pruning run behind the
+//! hourly job (`app/jobs.rs`) and `authd prune`. Expired codes, tokens, revocations, reset
+//! links, spent links, sent mail, mail budgets and idle failure counters go a day after they
+//! stopped mattering (`GRACE_SECS`, so an operator can still look at a recent one); events go
+//! after `AUTHD_EVENT_RETENTION_DAYS` (default 90; 0 keeps them all), except labelled ones,
+//! which are training data. Sessions are pruned by the session store's own job.
+
+use std::sync::Arc;
+
+use crate::domain::clock::Clock;
+use crate::domain::error::Unexpected;
+use crate::storage::retention::{Cutoffs, RetentionStore};
+
+/// How long after expiry (or the last use) a row is kept.
+pub const GRACE_SECS: i64 = 86_400;
+
+/// The cutoffs at `now` (unix seconds) for `event_days` of events (0: keep every event).
+pub fn cutoffs(now: i64, event_days: u32) -> Cutoffs {
+    Cutoffs {
+        now,
+        expired: now - GRACE_SECS,
+        events_before_ms: (event_days > 0)
+            .then(|| (now - i64::from(event_days) * 86_400).saturating_mul(1000)),
+    }
+}
+
+/// Prunes now; the rows deleted per table.
+pub async fn prune(
+    store: &Arc<dyn RetentionStore>,
+    clock: &Arc<dyn Clock>,
+    event_days: u32,
+) -> Result<Vec<(&'static str, u64)>, Unexpected> {
+    let c = cutoffs(clock.now().unix_timestamp(), event_days);
+    Ok(store.prune(&c).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_kept_for_their_days_and_the_rest_for_a_day_after_expiry() {
+        let c = cutoffs(10_000_000, 90);
+        assert_eq!(c.expired, 10_000_000 - 86_400);
+        assert_eq!(c.events_before_ms, Some((10_000_000 - 90 * 86_400) * 1000));
+        assert_eq!(
+            cutoffs(10_000_000, 0).events_before_ms,
+            None,
+            "0 keeps every event"
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! Retention (run last: it also deletes the old rows the other parts left): expired reset links, spent links and idle counters go; a blocked counter, an
+//! unexpired link and recent events stay; old events go unless labelled.
+
+use time::OffsetDateTime;
+
+use crate::domain::context::RequestContext;
+use crate::events::{AuthEvent, EventFilter, EventKind};
+use crate::storage::Store;
+use crate::storage::retention::Cutoffs;
+
+const DAY: i64 = 86_400;
+
+pub(super) async fn retention_contract(store: &Store) {
+    let now = 2_000_000_000;
+    let day = DAY;
+    let (labelled, recent) = seed(store, now).await;
+    let cutoffs = Cutoffs {
+        now,
+        expired: now - day,
+        events_before_ms: Some((now - 90 * day) * 1000),
+    };
+    let pruned = store.retention.prune(&cutoffs).await.unwrap();
+    // Other parts of the contract ran before and left old rows too: at least ours went.
+    let of = |t: &str| pruned.iter().find(|(n, _)| *n == t).map_or(0, |(_, n)| *n);
+    for table in ["password_reset", "spent_link", "login_failure", "event"] {
+        assert!(of(table) >= 1, "{table}: {pruned:?}");
+    }
+    let f = &store.failures;
+    let idle = f
+        .count_attempt("user:ret-idle", "net:1", None, now, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        idle.failures, 1,
+        "the idle counter was deleted: a fresh row"
+    );
+    let blocked = f
+        .count_attempt("user:ret-blocked", "net:2", None, now, 0)
+        .await
+        .unwrap();
+    assert!(
+        blocked.blocked_until.is_some_and(|u| u > now),
+        "the blocked counter stays"
+    );
+    assert!(store.resets.is_reset_usable("r-live", now).await.unwrap());
+    assert!(store.spent_links.is_link_spent("l-live").await.unwrap());
+    assert!(!store.spent_links.is_link_spent("l-old").await.unwrap());
+    let left: Vec<String> = store
+        .events
+        .list(&EventFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.username.as_deref() == Some("ret@x"))
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(left.len(), 2);
+    assert!(left.contains(&labelled) && left.contains(&recent));
+    // Keeping every event: nothing more goes.
+    let again = store
+        .retention
+        .prune(&Cutoffs {
+            events_before_ms: None,
+            ..cutoffs
+        })
+        .await
+        .unwrap();
+    assert!(again.iter().all(|(_, n)| *n == 0), "{again:?}");
+}
+
+/// Expired and live reset links and spent links, an idle and a blocked counter, and three
+/// events (old, old but labelled, recent); the ids of the labelled and the recent one.
+async fn seed(store: &Store, now: i64) -> (String, String) {
+    let day = DAY;
+    store
+        .resets
+        .insert_reset("r-old", "u9", now - 3 * day, now - 4 * day)
+        .await
+        .unwrap();
+    store
+        .resets
+        .insert_reset("r-live", "u9", now + 600, now)
+        .await
+        .unwrap();
+    store
+        .spent_links
+        .spend_link("l-old", "unlock", now - 3 * day, now - 4 * day)
+        .await
+        .unwrap();
+    store
+        .spent_links
+        .spend_link("l-live", "unlock", now + day, now - 4 * day)
+        .await
+        .unwrap();
+    let f = &store.failures;
+    f.count_attempt("user:ret-idle", "net:1", None, now - 3 * day, 0)
+        .await
+        .unwrap();
+    f.count_attempt("user:ret-blocked", "net:2", None, now - 3 * day, 0)
+        .await
+        .unwrap();
+    f.block("user:ret-blocked", "net:2", now + 600)
+        .await
+        .unwrap();
+    let ctx = RequestContext::new("192.0.2.9".parse().unwrap(), "ua/9", "req-9".into());
+    let at = |secs: i64| OffsetDateTime::from_unix_timestamp(secs).unwrap();
+    let old = AuthEvent::new(EventKind::LoginFailed, &ctx, at(now - 100 * day)).username("ret@x");
+    let labelled =
+        AuthEvent::new(EventKind::LoginFailed, &ctx, at(now - 100 * day)).username("ret@x");
+    let recent = AuthEvent::new(EventKind::LoginFailed, &ctx, at(now - day)).username("ret@x");
+    for e in [&old, &labelled, &recent] {
+        store.events.insert(e).await.unwrap();
+    }
+    store.risk.label(&labelled.id, true, now).await.unwrap();
+    (labelled.id, recent.id)
+}
