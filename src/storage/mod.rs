@@ -40,6 +40,8 @@ pub mod risk;
 pub mod sessions;
 /// SQLite: pool, migrations.
 pub mod sqlite;
+/// Stuffing and spraying waves: minute tallies, the detector's read, the shared wave rows.
+pub mod waves;
 
 pub use accounts::{AccountRecord, AccountStore};
 pub use events::EventStore;
@@ -149,6 +151,8 @@ pub struct Store {
     pub spent_links: Arc<dyn protection::links::SpentLinkStore>,
     /// Risk profiles, models and labels.
     pub risk: Arc<dyn risk::RiskStore>,
+    /// Waves: minute tallies and the shared wave rows.
+    pub waves: Arc<dyn waves::WaveStore>,
     /// The session store for tower-sessions.
     pub sessions: sessions::AnySessionStore,
 }
@@ -168,7 +172,8 @@ impl Store {
             resets: b.clone(),
             failures: b.clone(),
             spent_links: b.clone(),
-            risk: b,
+            risk: b.clone(),
+            waves: b,
             sessions,
         }
     }

@@ -86,6 +86,8 @@ pub enum Admission {
     Blocked {
         /// Seconds.
         retry_after: u64,
+        /// This attempt set the block (the owner is told, once per window).
+        fresh: bool,
     },
 }
 
@@ -264,6 +266,7 @@ impl Ladder {
             self.uncount(&c.pair).await?;
             return Ok(Admission::Blocked {
                 retry_after: u64::try_from(self.settings.block_secs).unwrap_or(300),
+                fresh: false,
             });
         }
         let risk_reason = (risk == Verdict::Challenge).then_some(ChallengeReason::HighRisk);
@@ -283,6 +286,7 @@ impl Ladder {
             self.uncount(&c.pair).await?;
             return Ok(Admission::Blocked {
                 retry_after: u64::try_from(until - now).unwrap_or(1).max(1),
+                fresh: false,
             });
         }
         if st.failures > s.block_after {
@@ -297,6 +301,7 @@ impl Ladder {
                 .await?;
             return Ok(Admission::Blocked {
                 retry_after: u64::try_from(length).unwrap_or(1),
+                fresh: true,
             });
         }
         let locked =
@@ -365,6 +370,22 @@ impl Ladder {
             return Ok(true);
         }
         Ok(false)
+    }
+
+    /// Failed attempts on the account in the window: the account-wide row (failures from
+    /// unknown sources), or the pair's when that is more (wrong CAPTCHA answers count there).
+    pub async fn account_failures(&self, pair: &Pair) -> Result<i64, Unexpected> {
+        let account = pair.account.encode();
+        let all = self.store.find(&account, &Source::All.encode()).await?;
+        let mine = self.store.find(&account, &pair.source.encode()).await?;
+        Ok(all
+            .map_or(0, |s| s.failures)
+            .max(mine.map_or(0, |s| s.failures)))
+    }
+
+    /// The window failures are counted in (seconds).
+    pub fn window_secs(&self) -> i64 {
+        self.settings.window_secs
     }
 
     /// Lifts every block and lock of an account; `true` if there was anything to lift.

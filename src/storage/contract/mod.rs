@@ -14,6 +14,7 @@ mod protection;
 mod resets;
 mod risk;
 mod sessions;
+mod waves;
 
 /// A fresh account with `email` (a new id each call).
 pub(super) fn account(email: &str) -> AccountRecord {
@@ -38,6 +39,7 @@ async fn run_contract(store: Store) {
     resets::resets_contract(&store).await;
     risk::risk_contract(&store).await;
     sessions::sessions_contract(&store).await;
+    waves::waves_contract(&store).await;
 }
 
 #[tokio::test]
