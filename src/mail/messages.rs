@@ -268,4 +268,46 @@ mod tests {
             r.html
         );
     }
+
+    #[test]
+    fn the_attack_alert_says_what_happened_and_links_only_when_someone_got_in() {
+        let report = AttackReport {
+            count: 12,
+            minutes: 15,
+            place: "the network 203.0.113.0/24".into(),
+            when: "Monday 30 November 2026, 10:42 UTC".into(),
+            got_in: None,
+        };
+        let r = render(&Notice::Attack {
+            report: report.clone(),
+        })
+        .unwrap();
+        assert_eq!(r.subject, "Sign-in attempts on your account were blocked");
+        for part in [&r.text, &r.html] {
+            assert!(part.contains("12 failed sign-in attempts in the last 15 minutes"));
+            assert!(part.contains("the network 203.0.113.0/24"));
+            assert!(part.contains("Monday 30 November 2026, 10:42 UTC"));
+            assert!(part.contains("Your account is safe"));
+            assert!(!part.contains("not-me"), "{part}");
+        }
+        let got_in = AttackReport {
+            got_in: Some((
+                "Monday 30 November 2026, 09:00 UTC".into(),
+                "https://id.example/not-me?token=t".into(),
+            )),
+            ..report
+        };
+        let r = render(&Notice::Lockout {
+            unlock_link: "https://id.example/unlock?token=u".into(),
+            reset_link: "https://id.example/password/forgot".into(),
+            report: got_in,
+        })
+        .unwrap();
+        for part in [&r.text, &r.html] {
+            assert!(part.contains("Someone did sign in"), "{part}");
+            assert!(part.contains("https://id.example/not-me?token=t"), "{part}");
+            assert!(part.contains("https://id.example/unlock?token=u"), "{part}");
+            assert!(part.contains("12 failed sign-in attempts"), "{part}");
+        }
+    }
 }

@@ -256,6 +256,8 @@ impl Waves {
             WaveKind::Spraying => Decision::AttackSpraying,
         };
         let start = now
+            .replace_nanosecond(0)
+            .unwrap_or(now)
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
         let detail = format!("start {start}; size {}", x.describe(&self.settings));

@@ -40,23 +40,24 @@ impl LoginService {
                 self.protection.links.issue(Purpose::Unlock, &account.id)
             ),
             reset_link: format!("{}/password/forgot", self.issuer),
-            report: self.attack_report(ctx, account, pair, now).await?,
+            report: self.attack_report(ctx, account, pair, 0, now).await?,
         };
         self.alert(ctx, account, notice, Decision::AlertLockout, now)
             .await
     }
 
-    /// A source was just blocked on the account: tell the owner (one attack mail an hour).
-    /// Run after the answer (`Background`), so a block on a real account takes no longer to
-    /// answer than one on a name with no account.
+    /// A source was just blocked on the account after `failures` of its own: tell the owner
+    /// (one attack mail an hour). Run after the answer (`Background`), so a block on a real
+    /// account takes no longer to answer than one on a name with no account.
     pub(super) async fn attack_alert(
         &self,
         ctx: &RequestContext,
         account: &Account,
         pair: &Pair,
+        failures: i64,
     ) -> Result<(), Unexpected> {
         let now = self.clock.now();
-        let report = self.attack_report(ctx, account, pair, now).await?;
+        let report = self.attack_report(ctx, account, pair, failures, now).await?;
         self.alert(
             ctx,
             account,
@@ -67,13 +68,15 @@ impl LoginService {
         .await
     }
 
-    /// What the attack mails say: the attempts in the window, the place of this one, the time,
-    /// and the "wasn't you?" link when a new browser signed in within the last day.
+    /// What the attack mails say: the attempts in the window (at least `failures`), the place
+    /// of this one, the time, and the "wasn't you?" link when a new browser signed in within
+    /// the last day.
     async fn attack_report(
         &self,
         ctx: &RequestContext,
         account: &Account,
         pair: &Pair,
+        failures: i64,
         now: OffsetDateTime,
     ) -> Result<AttackReport, Unexpected> {
         let observed = self.risk.observe(ctx, now);
@@ -99,7 +102,11 @@ impl LoginService {
                 (human_time(e.ts), link)
             });
         Ok(AttackReport {
-            count: self.protection.ladder.account_failures(pair).await?,
+            count: self
+                .protection
+                .ladder
+                .account_failures(&pair.account, failures)
+                .await?,
             minutes: self.protection.ladder.window_secs().div_euclid(60).max(1),
             place: approximate_place(observed.place.country.as_deref(), &observed.prefix),
             when: human_time(now),

@@ -86,8 +86,9 @@ pub enum Admission {
     Blocked {
         /// Seconds.
         retry_after: u64,
-        /// This attempt set the block (the owner is told, once per window).
-        fresh: bool,
+        /// `Some(failures)`: this attempt set the block, after that many failures of the pair
+        /// (the owner is told, once per window).
+        set_after: Option<i64>,
     },
 }
 
@@ -266,7 +267,7 @@ impl Ladder {
             self.uncount(&c.pair).await?;
             return Ok(Admission::Blocked {
                 retry_after: u64::try_from(self.settings.block_secs).unwrap_or(300),
-                fresh: false,
+                set_after: None,
             });
         }
         let risk_reason = (risk == Verdict::Challenge).then_some(ChallengeReason::HighRisk);
@@ -286,7 +287,7 @@ impl Ladder {
             self.uncount(&c.pair).await?;
             return Ok(Admission::Blocked {
                 retry_after: u64::try_from(until - now).unwrap_or(1).max(1),
-                fresh: false,
+                set_after: None,
             });
         }
         if st.failures > s.block_after {
@@ -301,7 +302,7 @@ impl Ladder {
                 .await?;
             return Ok(Admission::Blocked {
                 retry_after: u64::try_from(length).unwrap_or(1),
-                fresh: true,
+                set_after: Some(st.failures),
             });
         }
         let locked =
@@ -372,15 +373,19 @@ impl Ladder {
         Ok(false)
     }
 
-    /// Failed attempts on the account in the window: the account-wide row (failures from
-    /// unknown sources), or the pair's when that is more (wrong CAPTCHA answers count there).
-    pub async fn account_failures(&self, pair: &Pair) -> Result<i64, Unexpected> {
-        let account = pair.account.encode();
-        let all = self.store.find(&account, &Source::All.encode()).await?;
-        let mine = self.store.find(&account, &pair.source.encode()).await?;
-        Ok(all
-            .map_or(0, |s| s.failures)
-            .max(mine.map_or(0, |s| s.failures)))
+    /// Failed attempts on the account in the window, from its account-wide row (failures from
+    /// unknown sources), or `at_least` when that is more (a block resets its pair's count, and
+    /// wrong CAPTCHA answers count only on the pair).
+    pub async fn account_failures(
+        &self,
+        account: &CounterKey,
+        at_least: i64,
+    ) -> Result<i64, Unexpected> {
+        let all = self
+            .store
+            .find(&account.encode(), &Source::All.encode())
+            .await?;
+        Ok(all.map_or(0, |s| s.failures).max(at_least))
     }
 
     /// The window failures are counted in (seconds).

@@ -90,12 +90,15 @@ impl LoginService {
                 metrics::counter!("authd_logins_total", "outcome" => "challenged").increment(1);
                 Err(SignInError::ChallengeRequired { work: o.work })
             }
-            Admission::Blocked { retry_after, fresh } => {
+            Admission::Blocked {
+                retry_after,
+                set_after,
+            } => {
                 self.events
                     .record(event(EventKind::LoginBlocked).decision(Decision::Blocked))
                     .await?;
-                if fresh && let Some(a) = o.account {
-                    self.spawn_attack_alert(o, a);
+                if let (Some(failures), Some(a)) = (set_after, o.account) {
+                    self.spawn_attack_alert(o, a, failures);
                 }
                 metrics::counter!("authd_logins_total", "outcome" => "blocked").increment(1);
                 Err(SignInError::RateLimited { retry_after })
@@ -104,7 +107,7 @@ impl LoginService {
     }
 
     /// The owner's attack alert for a block this attempt set, after the answer (tracked).
-    fn spawn_attack_alert(&self, o: &Outcome<'_>, account: &Account) {
+    fn spawn_attack_alert(&self, o: &Outcome<'_>, account: &Account, failures: i64) {
         let (this, ctx, a, pair) = (
             self.clone(),
             o.ctx.clone(),
@@ -112,7 +115,7 @@ impl LoginService {
             o.pair.clone(),
         );
         self.background.spawn(async move {
-            if let Err(e) = this.attack_alert(&ctx, &a, &pair).await {
+            if let Err(e) = this.attack_alert(&ctx, &a, &pair, failures).await {
                 tracing::warn!(error = %e, "the attack alert failed");
             }
         });
