@@ -29,6 +29,9 @@ pub(crate) struct Key {
 
 use Shown::{Computed, Empty, Value};
 
+/// The wave detector's keys (their own file: the table would outgrow one room).
+pub(crate) mod waves;
+
 const fn key(name: &'static str, default: Shown, meaning: &'static str) -> Key {
     Key {
         name,
@@ -293,62 +296,6 @@ pub(crate) const RISK_TRAIN_SECS: Key = key(
     "how often `serve` retrains the risk model from the event log (0 = never; every instance loads a new model within 30 s)",
 );
 
-pub(crate) const WAVE_WINDOW_SECS: Key = key(
-    "wave_window_secs",
-    Value("300"),
-    "stuffing/spraying waves: the detection window (failures this recent, combined over every instance)",
-);
-pub(crate) const WAVE_BASELINE_SECS: Key = key(
-    "wave_baseline_secs",
-    Value("3600"),
-    "the period before the window whose failure rate is the baseline (minutes inside a wave left out)",
-);
-pub(crate) const WAVE_MIN_FAILURES: Key = key(
-    "wave_min_failures",
-    Value("25"),
-    "a wave needs at least this many failed sign-ins in the window",
-);
-pub(crate) const WAVE_MIN_ACCOUNTS: Key = key(
-    "wave_min_accounts",
-    Value("15"),
-    "... on at least this many accounts (or names with no account)",
-);
-pub(crate) const WAVE_MIN_SOURCES: Key = key(
-    "wave_min_sources",
-    Value("8"),
-    "... from at least this many networks",
-);
-pub(crate) const WAVE_MAX_PER_SOURCE: Key = key(
-    "wave_max_per_source",
-    Value("4"),
-    "... each network failing at most this many times on average",
-);
-pub(crate) const WAVE_RATE_JUMP: Key = key(
-    "wave_rate_jump",
-    Value("4"),
-    "... the failure rate at least this many times the baseline's",
-);
-pub(crate) const WAVE_UNKNOWN_SHARE: Key = key(
-    "wave_unknown_share",
-    Value("0.3"),
-    "... and names with no account this share of the failing names (stuffing) ...",
-);
-pub(crate) const WAVE_SPRAY_SHARE: Key = key(
-    "wave_spray_share",
-    Value("0.3"),
-    "... or a password that failed on two or more other accounts this share of the failures (spraying)",
-);
-pub(crate) const WAVE_HOLD_SECS: Key = key(
-    "wave_hold_secs",
-    Value("600"),
-    "a wave ends by itself this long after the detector last saw it",
-);
-pub(crate) const WAVE_REFRESH_SECS: Key = key(
-    "wave_refresh_secs",
-    Value("5"),
-    "how often each instance adds its tallies and reads the shared wave state (sooner when its own failures pile up)",
-);
-
 /// Every key, in the README's order.
 pub(crate) const ALL: &[Key] = &[
     DATABASE_URL,
@@ -405,17 +352,17 @@ pub(crate) const ALL: &[Key] = &[
     RISK_CHALLENGE_AT,
     RISK_BLOCK_AT,
     RISK_TRAIN_SECS,
-    WAVE_WINDOW_SECS,
-    WAVE_BASELINE_SECS,
-    WAVE_MIN_FAILURES,
-    WAVE_MIN_ACCOUNTS,
-    WAVE_MIN_SOURCES,
-    WAVE_MAX_PER_SOURCE,
-    WAVE_RATE_JUMP,
-    WAVE_UNKNOWN_SHARE,
-    WAVE_SPRAY_SHARE,
-    WAVE_HOLD_SECS,
-    WAVE_REFRESH_SECS,
+    waves::WAVE_WINDOW_SECS,
+    waves::WAVE_BASELINE_SECS,
+    waves::WAVE_MIN_FAILURES,
+    waves::WAVE_MIN_ACCOUNTS,
+    waves::WAVE_MIN_SOURCES,
+    waves::WAVE_MAX_PER_SOURCE,
+    waves::WAVE_RATE_JUMP,
+    waves::WAVE_UNKNOWN_SHARE,
+    waves::WAVE_SPRAY_SHARE,
+    waves::WAVE_HOLD_SECS,
+    waves::WAVE_REFRESH_SECS,
 ];
 
 /// The suffix that names a file holding a secret's value.

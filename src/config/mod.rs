@@ -460,10 +460,7 @@ mod tests {
         assert_eq!(debug(&c.protection), debug(&ProtectionSettings::default()));
         assert_eq!(debug(&c.risk), debug(&RiskSettings::default()));
         assert_eq!(debug(&c.rate_limits), debug(&Limits::default()));
-        assert_eq!(
-            c.waves,
-            crate::domain::risk::wave::WaveSettings::default()
-        );
+        assert_eq!(c.waves, crate::domain::risk::wave::WaveSettings::default());
         assert_eq!(c.hash_queue, c.hash_workers * 32);
         assert!(c.master_key.is_none() && c.smtp_url.is_none());
     }

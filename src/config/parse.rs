@@ -262,16 +262,16 @@ fn waves(v: &Values) -> Result<WaveSettings, ConfigError> {
         Ok(x)
     };
     Ok(WaveSettings {
-        window_secs: positive(&keys::WAVE_WINDOW_SECS)?,
-        baseline_secs: positive(&keys::WAVE_BASELINE_SECS)?,
-        min_failures: positive(&keys::WAVE_MIN_FAILURES)?,
-        min_accounts: positive(&keys::WAVE_MIN_ACCOUNTS)?,
-        min_sources: positive(&keys::WAVE_MIN_SOURCES)?,
-        max_per_source: at_least_one(&keys::WAVE_MAX_PER_SOURCE)?,
-        rate_jump: at_least_one(&keys::WAVE_RATE_JUMP)?,
-        unknown_share: share(&keys::WAVE_UNKNOWN_SHARE)?,
-        spray_share: share(&keys::WAVE_SPRAY_SHARE)?,
-        hold_secs: positive(&keys::WAVE_HOLD_SECS)?,
-        refresh_secs: positive(&keys::WAVE_REFRESH_SECS)?.unsigned_abs(),
+        window_secs: positive(&keys::waves::WAVE_WINDOW_SECS)?,
+        baseline_secs: positive(&keys::waves::WAVE_BASELINE_SECS)?,
+        min_failures: positive(&keys::waves::WAVE_MIN_FAILURES)?,
+        min_accounts: positive(&keys::waves::WAVE_MIN_ACCOUNTS)?,
+        min_sources: positive(&keys::waves::WAVE_MIN_SOURCES)?,
+        max_per_source: at_least_one(&keys::waves::WAVE_MAX_PER_SOURCE)?,
+        rate_jump: at_least_one(&keys::waves::WAVE_RATE_JUMP)?,
+        unknown_share: share(&keys::waves::WAVE_UNKNOWN_SHARE)?,
+        spray_share: share(&keys::waves::WAVE_SPRAY_SHARE)?,
+        hold_secs: positive(&keys::waves::WAVE_HOLD_SECS)?,
+        refresh_secs: positive(&keys::waves::WAVE_REFRESH_SECS)?.unsigned_abs(),
     })
 }

@@ -118,7 +118,11 @@ struct AttackHtml<'a> {
 }
 
 /// Renders the lockout notice.
-fn lockout(unlock_link: &str, reset_link: &str, r: &AttackReport) -> Result<Rendered, askama::Error> {
+fn lockout(
+    unlock_link: &str,
+    reset_link: &str,
+    r: &AttackReport,
+) -> Result<Rendered, askama::Error> {
     let Report {
         count,
         minutes,

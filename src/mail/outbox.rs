@@ -51,10 +51,10 @@ fn budgets(notice: &Notice) -> Vec<(String, i64)> {
             vec![(format!("{kind} from {requested_from}"), 3), (kind, 10)]
         }
         Notice::PasswordChanged { .. } => vec![(kind, 10)],
-        // One lockout notice an hour is enough to tell the owner; it shares the one attack
-        // mail an hour with the attack alert (after a block alert, a lock within the hour
-        // mails nothing more: the owner knows, and the lock ends by itself).
-        Notice::Lockout { .. } => vec![(kind, 1), (ATTACK.to_owned(), 1)],
+        // One lockout notice an hour is enough to tell the owner. It also spends the attack
+        // alert's budget (blocks after a lock mail nothing more that hour), but is not held by
+        // it: it carries the unlock link, which the attack alert does not.
+        Notice::Lockout { .. } => vec![(kind, 1), (ATTACK.to_owned(), i64::MAX)],
         Notice::Attack { .. } => vec![(ATTACK.to_owned(), 1)],
         Notice::NewDevice { .. } => vec![(kind, 1)],
     }

@@ -116,18 +116,36 @@ async fn a_wave_on_one_instance_challenges_new_contexts_on_the_other_until_it_en
     let page = sign_in(&a, &home, "192.0.2.10", &owner.email, &owner.password, None).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     sign_out(&a, &home).await;
-    let page = sign_in(&a, &new_client(), "198.51.100.20", &victim.email, &victim.password, None)
-        .await;
+    let page = sign_in(
+        &a,
+        &new_client(),
+        "198.51.100.20",
+        &victim.email,
+        &victim.password,
+        None,
+    )
+    .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     // Before any wave, a valid pair from a new network passes (the score alone lets it).
-    let page = sign_in(&b, &new_client(), "100.64.1.9", &victim.email, &victim.password, None)
-        .await;
+    let page = sign_in(
+        &b,
+        &new_client(),
+        "100.64.1.9",
+        &victim.email,
+        &victim.password,
+        None,
+    )
+    .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "no wave yet");
 
     // The wave hits A: 30 networks, two leaked pairs each.
     stuffing(&a, 30).await;
     a.state.waves.refresh().await.unwrap();
-    assert!(a.state.waves.on().is_some(), "{:?}", a.state.waves.signals());
+    assert!(
+        a.state.waves.on().is_some(),
+        "{:?}",
+        a.state.waves.signals()
+    );
     // B sees it through the database.
     b.state.waves.refresh().await.unwrap();
     let wave = b.state.waves.on().expect("the wave is on for B too");
@@ -135,7 +153,15 @@ async fn a_wave_on_one_instance_challenges_new_contexts_on_the_other_until_it_en
 
     // On B: a valid pair from a context new to the account meets the challenge ...
     let attacker = new_client();
-    let page = sign_in(&b, &attacker, "100.64.2.9", &victim.email, &victim.password, None).await;
+    let page = sign_in(
+        &b,
+        &attacker,
+        "100.64.2.9",
+        &victim.email,
+        &victim.password,
+        None,
+    )
+    .await;
     assert!(challenged(&page), "{}: {}", page.status, page.body);
     // ... which the owner, when it is them, passes.
     let page = sign_in(
@@ -147,13 +173,34 @@ async fn a_wave_on_one_instance_challenges_new_contexts_on_the_other_until_it_en
         Some(ANSWER),
     )
     .await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER, "a challenged owner gets in");
+    assert_eq!(
+        page.status,
+        StatusCode::SEE_OTHER,
+        "a challenged owner gets in"
+    );
     // The owner on their known device, or on their home network without it, is not challenged.
     let page = sign_in(&b, &home, "192.0.2.10", &owner.email, &owner.password, None).await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER, "known device: {}", page.body);
-    let page = sign_in(&b, &new_client(), "192.0.2.77", &owner.email, &owner.password, None)
-        .await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER, "home network: {}", page.body);
+    assert_eq!(
+        page.status,
+        StatusCode::SEE_OTHER,
+        "known device: {}",
+        page.body
+    );
+    let page = sign_in(
+        &b,
+        &new_client(),
+        "192.0.2.77",
+        &owner.email,
+        &owner.password,
+        None,
+    )
+    .await;
+    assert_eq!(
+        page.status,
+        StatusCode::SEE_OTHER,
+        "home network: {}",
+        page.body
+    );
 
     // The wave is one `attack_detected` event, in the admin API of either instance.
     a.state.waves.refresh().await.unwrap();
@@ -174,7 +221,10 @@ async fn a_wave_on_one_instance_challenges_new_contexts_on_the_other_until_it_en
     let decision = events[0]["decision"].as_str().unwrap();
     assert!(decision.starts_with("stuffing; start "), "{decision}");
     // The size and sources as the wave was detected (within the run's first attempts).
-    assert!(decision.contains("networks (2.0 failures each)"), "{decision}");
+    assert!(
+        decision.contains("networks (2.0 failures each)"),
+        "{decision}"
+    );
     assert!(decision.contains("naming no account"), "{decision}");
 
     // It ends by itself: no more failures, and past its hold every instance lets new
@@ -183,8 +233,15 @@ async fn a_wave_on_one_instance_challenges_new_contexts_on_the_other_until_it_en
     a.clock.advance(past);
     b.clock.advance(past);
     assert!(a.state.waves.on().is_none() && b.state.waves.on().is_none());
-    let page = sign_in(&b, &new_client(), "100.64.3.9", &victim.email, &victim.password, None)
-        .await;
+    let page = sign_in(
+        &b,
+        &new_client(),
+        "100.64.3.9",
+        &victim.email,
+        &victim.password,
+        None,
+    )
+    .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "the wave is over");
     b.state.waves.refresh().await.unwrap();
     assert!(b.state.waves.on().is_none());

@@ -163,6 +163,11 @@ impl RiskService {
         }
     }
 
+    /// The protection window the velocity counters cover (seconds).
+    pub fn window_secs(&self) -> i64 {
+        self.settings.window_secs
+    }
+
     /// What a score asks for, by the configured thresholds.
     pub(super) fn verdict(&self, score: f64) -> Verdict {
         if score >= self.settings.block_at {
@@ -261,8 +266,7 @@ impl RiskService {
         observed: &Observed,
     ) -> Option<String> {
         let wave = self.waves.as_ref()?.on()?;
-        let familiar =
-            known_device || profile.is_some_and(|p| p.knows_network(&observed.prefix));
+        let familiar = known_device || profile.is_some_and(|p| p.knows_network(&observed.prefix));
         (!familiar).then(|| {
             format!(
                 "a {} wave is on and this network and browser are new to the account",

@@ -171,9 +171,8 @@ impl Signals {
 ///   sprayed passwords `spray_share` of the failures (spraying). A surge of ordinary typos
 ///   (everyone signing in on Monday morning) has neither.
 pub fn detect(s: &WaveSettings, x: &Signals) -> Option<WaveKind> {
-    let volume = x.failures >= s.min_failures
-        && x.accounts >= s.min_accounts
-        && x.sources >= s.min_sources;
+    let volume =
+        x.failures >= s.min_failures && x.accounts >= s.min_accounts && x.sources >= s.min_sources;
     let spread = x.per_source() <= s.max_per_source;
     let jump = x.rate(s) >= s.rate_jump * x.baseline_rate();
     let sprayed = x.spray_share() >= s.spray_share;
@@ -345,6 +344,9 @@ mod tests {
         let d = stuffing().describe(&WaveSettings::default());
         assert!(d.contains("60 failures on 55 accounts"), "{d}");
         assert!(d.contains("sources 30 networks (2.0 failures each)"), "{d}");
-        assert!(d.contains("rate 12.0/min against a baseline of 0.5/min"), "{d}");
+        assert!(
+            d.contains("rate 12.0/min against a baseline of 0.5/min"),
+            "{d}"
+        );
     }
 }

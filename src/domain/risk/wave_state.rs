@@ -250,7 +250,12 @@ impl Waves {
 
     /// The `attack_detected` event: the kind (its decision), the start, the size and the
     /// sources, in its decision text. It has no request, so no address, agent or request id.
-    async fn record(&self, kind: WaveKind, x: &Signals, now: OffsetDateTime) -> Result<(), Unexpected> {
+    async fn record(
+        &self,
+        kind: WaveKind,
+        x: &Signals,
+        now: OffsetDateTime,
+    ) -> Result<(), Unexpected> {
         let decision = match kind {
             WaveKind::Stuffing => Decision::AttackStuffing,
             WaveKind::Spraying => Decision::AttackSpraying,
@@ -266,8 +271,8 @@ impl Waves {
             "",
             String::new(),
         );
-        let mut e = AuthEvent::new(EventKind::AttackDetected, &ctx, now)
-            .decision_detail(decision, &detail);
+        let mut e =
+            AuthEvent::new(EventKind::AttackDetected, &ctx, now).decision_detail(decision, &detail);
         (e.ip, e.user_agent, e.request_id) = (None, None, None);
         self.events.record(e).await?;
         tracing::warn!(kind = kind.as_str(), signals = %detail, "attack wave detected");
@@ -294,7 +299,9 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
         World {
             store: crate::storage::connect(&url, 2).await.unwrap(),
-            clock: Arc::new(FakeClock::new(time::macros::datetime!(2026-11-30 10:00 UTC))),
+            clock: Arc::new(FakeClock::new(
+                time::macros::datetime!(2026-11-30 10:00 UTC),
+            )),
             _dir: dir,
         }
     }
@@ -343,11 +350,19 @@ mod tests {
         // Stuffing through A: 20 networks, two leaked names each.
         for i in 0..20 {
             for j in 0..2 {
-                w.fail(&a, &format!("name:leak-{i}-{j}@example.org"), &format!("net:45.{i}.0.7"))
-                    .await;
+                w.fail(
+                    &a,
+                    &format!("name:leak-{i}-{j}@example.org"),
+                    &format!("net:45.{i}.0.7"),
+                )
+                .await;
             }
         }
-        assert_eq!(b.refresh().await.unwrap(), None, "A's tallies are not added yet");
+        assert_eq!(
+            b.refresh().await.unwrap(),
+            None,
+            "A's tallies are not added yet"
+        );
         assert_eq!(b.on(), None);
         let started = a.refresh().await.unwrap().expect("A starts the wave");
         assert_eq!(started.kind, WaveKind::Stuffing);
@@ -363,15 +378,20 @@ mod tests {
         let ends = a.on().unwrap().ends_at;
         assert_eq!(ends, w.now() + a.settings().hold_secs);
         // No more failures: both views end by themselves, without a refresh.
-        w.clock.advance(time::Duration::seconds(a.settings().hold_secs + 1));
+        w.clock
+            .advance(time::Duration::seconds(a.settings().hold_secs + 1));
         assert_eq!((a.on(), b.on()), (None, None));
         assert_eq!(a.refresh().await.unwrap(), None);
         assert_eq!(a.on(), None, "the window is past: no wave");
         // A new run later is a new wave, recorded again.
         for i in 0..20 {
             for j in 0..2 {
-                w.fail(&b, &format!("name:again-{i}-{j}@example.org"), &format!("net:46.{i}.0.7"))
-                    .await;
+                w.fail(
+                    &b,
+                    &format!("name:again-{i}-{j}@example.org"),
+                    &format!("net:46.{i}.0.7"),
+                )
+                .await;
             }
         }
         assert!(b.refresh().await.unwrap().is_some());
@@ -393,22 +413,38 @@ mod tests {
         }
         // The window at the same rate: 100 typos on real accounts from 90 networks.
         for i in 0..100 {
-            w.fail(&a, &format!("user:u{i}"), &format!("net:10.{}.{}.1", i % 90, i % 7))
-                .await;
+            w.fail(
+                &a,
+                &format!("user:u{i}"),
+                &format!("net:10.{}.{}.1", i % 90, i % 7),
+            )
+            .await;
         }
         assert_eq!(a.refresh().await.unwrap(), None);
         let s = a.signals();
         assert_eq!((s.failures, s.accounts, s.unknown_accounts), (100, 100, 0));
-        assert!((s.baseline_rate() - 20.0).abs() < 1e-9, "{}", s.baseline_rate());
+        assert!(
+            (s.baseline_rate() - 20.0).abs() < 1e-9,
+            "{}",
+            s.baseline_rate()
+        );
         // A stuffing run on top, five times the site's rate: 400 leaked names from 200
         // networks, two each.
         for i in 0..200 {
             for j in 0..2 {
-                w.fail(&a, &format!("name:leak-{i}-{j}"), &format!("net:45.{i}.0.7"))
-                    .await;
+                w.fail(
+                    &a,
+                    &format!("name:leak-{i}-{j}"),
+                    &format!("net:45.{i}.0.7"),
+                )
+                .await;
             }
         }
-        let wave = a.refresh().await.unwrap().expect("a wave over the baseline");
+        let wave = a
+            .refresh()
+            .await
+            .unwrap()
+            .expect("a wave over the baseline");
         assert_eq!(wave.kind, WaveKind::Stuffing);
     }
 
@@ -446,7 +482,11 @@ mod tests {
         let mut profile = crate::domain::risk::profile::Profile::default();
         profile.observe(&risk.observe(&home, w.clock.now()));
         let json = serde_json::to_string(&profile).unwrap();
-        w.store.risk.save_profile("u1", &json, w.now()).await.unwrap();
+        w.store
+            .risk
+            .save_profile("u1", &json, w.now())
+            .await
+            .unwrap();
         let verdict = |ip: &'static str, device: bool| {
             let risk = risk.clone();
             async move {
@@ -467,11 +507,19 @@ mod tests {
                 (a.verdict, a.reasons.first().cloned().unwrap_or_default())
             }
         };
-        assert_eq!(verdict("203.0.113.9", false).await.0, Verdict::Allow, "no wave yet");
+        assert_eq!(
+            verdict("203.0.113.9", false).await.0,
+            Verdict::Allow,
+            "no wave yet"
+        );
         for i in 0..20 {
             for j in 0..2 {
-                w.fail(&waves, &format!("name:leak-{i}-{j}"), &format!("net:45.{i}.0.7"))
-                    .await;
+                w.fail(
+                    &waves,
+                    &format!("name:leak-{i}-{j}"),
+                    &format!("net:45.{i}.0.7"),
+                )
+                .await;
             }
         }
         waves.refresh().await.unwrap();

@@ -2,7 +2,7 @@
 //! mail ("wasn't you?"), the lockout notice and the attack alert (a source was blocked on the
 //! account). The last two tell what happened (how many attempts, from about where, when), that
 //! the account is safe, and carry the "wasn't you?" link only if someone did get in lately.
-//! At most one attack mail an hour per account (the outbox's shared budget).
+//! At most one attack alert an hour per account, none after a lockout notice (outbox budgets).
 
 use time::OffsetDateTime;
 
@@ -12,7 +12,6 @@ use crate::domain::error::Unexpected;
 use crate::domain::notify::{AttackReport, Notice, approximate_place, human_time};
 use crate::domain::risk::features::parse_agent;
 use crate::domain::signin::LoginService;
-use crate::domain::signin::keys::Pair;
 use crate::domain::signin::links::Purpose;
 use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventFilter, EventKind};
@@ -26,7 +25,6 @@ impl LoginService {
         &self,
         ctx: &RequestContext,
         account: &Account,
-        pair: &Pair,
     ) -> Result<(), Unexpected> {
         let now = self.clock.now();
         let e = AuthEvent::new(EventKind::AccountLocked, ctx, now)
@@ -40,7 +38,7 @@ impl LoginService {
                 self.protection.links.issue(Purpose::Unlock, &account.id)
             ),
             reset_link: format!("{}/password/forgot", self.issuer),
-            report: self.attack_report(ctx, account, pair, 0, now).await?,
+            report: self.attack_report(ctx, account, 0, now).await?,
         };
         self.alert(ctx, account, notice, Decision::AlertLockout, now)
             .await
@@ -53,11 +51,10 @@ impl LoginService {
         &self,
         ctx: &RequestContext,
         account: &Account,
-        pair: &Pair,
         failures: i64,
     ) -> Result<(), Unexpected> {
         let now = self.clock.now();
-        let report = self.attack_report(ctx, account, pair, failures, now).await?;
+        let report = self.attack_report(ctx, account, failures, now).await?;
         self.alert(
             ctx,
             account,
@@ -68,18 +65,19 @@ impl LoginService {
         .await
     }
 
-    /// What the attack mails say: the attempts in the window (at least `failures`), the place
+    /// What the attack mails say: the failed attempts on the account in the protection window
+    /// (at least `failures`, the blocked pair's: wrong CAPTCHA answers count there), the place
     /// of this one, the time, and the "wasn't you?" link when a new browser signed in within
     /// the last day.
     async fn attack_report(
         &self,
         ctx: &RequestContext,
         account: &Account,
-        pair: &Pair,
         failures: i64,
         now: OffsetDateTime,
     ) -> Result<AttackReport, Unexpected> {
         let observed = self.risk.observe(ctx, now);
+        let window = time::Duration::seconds(self.risk.window_secs());
         let filter = EventFilter {
             kind: Some(EventKind::LoginSucceeded),
             user_id: Some(account.id.clone()),
@@ -103,15 +101,33 @@ impl LoginService {
             });
         Ok(AttackReport {
             count: self
-                .protection
-                .ladder
-                .account_failures(&pair.account, failures)
-                .await?,
-            minutes: self.protection.ladder.window_secs().div_euclid(60).max(1),
+                .failures_since(account, window, now)
+                .await?
+                .max(failures),
+            minutes: window.whole_minutes().max(1),
             place: approximate_place(observed.place.country.as_deref(), &observed.prefix),
             when: human_time(now),
             got_in,
         })
+    }
+
+    /// Failed sign-ins on the account in the last `window` (its `login_failed` events, at most
+    /// 1000).
+    async fn failures_since(
+        &self,
+        account: &Account,
+        window: time::Duration,
+        now: OffsetDateTime,
+    ) -> Result<i64, Unexpected> {
+        let filter = EventFilter {
+            kind: Some(EventKind::LoginFailed),
+            user_id: Some(account.id.clone()),
+            since: Some(now - window),
+            limit: 1000,
+            ..EventFilter::default()
+        };
+        let n = self.events.list(&filter).await?.len();
+        Ok(i64::try_from(n).unwrap_or(i64::MAX))
     }
 
     /// Queues `notice` to the owner with its `alert_sent` event, unless the outbox's budget

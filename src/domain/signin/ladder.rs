@@ -86,9 +86,6 @@ pub enum Admission {
     Blocked {
         /// Seconds.
         retry_after: u64,
-        /// `Some(failures)`: this attempt set the block, after that many failures of the pair
-        /// (the owner is told, once per window).
-        set_after: Option<i64>,
     },
 }
 
@@ -267,7 +264,6 @@ impl Ladder {
             self.uncount(&c.pair).await?;
             return Ok(Admission::Blocked {
                 retry_after: u64::try_from(self.settings.block_secs).unwrap_or(300),
-                set_after: None,
             });
         }
         let risk_reason = (risk == Verdict::Challenge).then_some(ChallengeReason::HighRisk);
@@ -287,7 +283,6 @@ impl Ladder {
             self.uncount(&c.pair).await?;
             return Ok(Admission::Blocked {
                 retry_after: u64::try_from(until - now).unwrap_or(1).max(1),
-                set_after: None,
             });
         }
         if st.failures > s.block_after {
@@ -302,7 +297,6 @@ impl Ladder {
                 .await?;
             return Ok(Admission::Blocked {
                 retry_after: u64::try_from(length).unwrap_or(1),
-                set_after: Some(st.failures),
             });
         }
         let locked =
@@ -371,26 +365,6 @@ impl Ladder {
             return Ok(true);
         }
         Ok(false)
-    }
-
-    /// Failed attempts on the account in the window, from its account-wide row (failures from
-    /// unknown sources), or `at_least` when that is more (a block resets its pair's count, and
-    /// wrong CAPTCHA answers count only on the pair).
-    pub async fn account_failures(
-        &self,
-        account: &CounterKey,
-        at_least: i64,
-    ) -> Result<i64, Unexpected> {
-        let all = self
-            .store
-            .find(&account.encode(), &Source::All.encode())
-            .await?;
-        Ok(all.map_or(0, |s| s.failures).max(at_least))
-    }
-
-    /// The window failures are counted in (seconds).
-    pub fn window_secs(&self) -> i64 {
-        self.settings.window_secs
     }
 
     /// Lifts every block and lock of an account; `true` if there was anything to lift.

@@ -146,6 +146,7 @@ impl LoginService {
             pair: &counted.pair,
             risk: Some(assessment.event_risk()),
             work: settings::work(ladder.settings(), &counted.state, counted.now),
+            new_block: settle::new_block(&counted, &admission, assessment.verdict),
         };
         // 5. Refused before the password check (challenge, block): recorded and answered.
         let after = self.settle_admission(&o, admission, challenge).await?;

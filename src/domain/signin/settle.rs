@@ -9,10 +9,11 @@ use crate::domain::accounts::model::Account;
 use crate::domain::captcha::PowLevel;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
+use crate::domain::risk::Verdict;
 use crate::domain::risk::service::Assessment;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::keys::Pair;
-use crate::domain::signin::ladder::{Admission, ChallengeAnswer};
+use crate::domain::signin::ladder::{Admission, ChallengeAnswer, Counted};
 use crate::domain::signin::{LoginService, SignedIn};
 use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind, Risk};
@@ -31,6 +32,17 @@ pub(super) struct Outcome<'a> {
     pub risk: Option<Risk>,
     /// The proof-of-work level a challenge for this attempt asks for.
     pub work: PowLevel,
+    /// `Some(failures)`: this attempt set a block on its pair, after that many failures (the
+    /// owner gets the attack alert).
+    pub new_block: Option<i64>,
+}
+
+/// Whether `admission` is a block this attempt set (`Some(the pair's failures)`): a block
+/// that neither was there already nor comes from the risk verdict (which is not stored).
+pub(super) fn new_block(c: &Counted, admission: &Admission, risk: Verdict) -> Option<i64> {
+    let already = c.state.blocked_until.is_some_and(|u| u > c.now);
+    (matches!(admission, Admission::Blocked { .. }) && !already && risk != Verdict::Block)
+        .then_some(c.state.failures)
 }
 
 impl Outcome<'_> {
@@ -90,14 +102,11 @@ impl LoginService {
                 metrics::counter!("authd_logins_total", "outcome" => "challenged").increment(1);
                 Err(SignInError::ChallengeRequired { work: o.work })
             }
-            Admission::Blocked {
-                retry_after,
-                set_after,
-            } => {
+            Admission::Blocked { retry_after } => {
                 self.events
                     .record(event(EventKind::LoginBlocked).decision(Decision::Blocked))
                     .await?;
-                if let (Some(failures), Some(a)) = (set_after, o.account) {
+                if let (Some(failures), Some(a)) = (o.new_block, o.account) {
                     self.spawn_attack_alert(o, a, failures);
                 }
                 metrics::counter!("authd_logins_total", "outcome" => "blocked").increment(1);
@@ -108,14 +117,9 @@ impl LoginService {
 
     /// The owner's attack alert for a block this attempt set, after the answer (tracked).
     fn spawn_attack_alert(&self, o: &Outcome<'_>, account: &Account, failures: i64) {
-        let (this, ctx, a, pair) = (
-            self.clone(),
-            o.ctx.clone(),
-            account.clone(),
-            o.pair.clone(),
-        );
+        let (this, ctx, a) = (self.clone(), o.ctx.clone(), account.clone());
         self.background.spawn(async move {
-            if let Err(e) = this.attack_alert(&ctx, &a, &pair, failures).await {
+            if let Err(e) = this.attack_alert(&ctx, &a, failures).await {
                 tracing::warn!(error = %e, "the attack alert failed");
             }
         });
@@ -157,7 +161,7 @@ impl LoginService {
             });
         self.events.record(e).await?;
         if newly_locked && let Some(a) = o.account {
-            self.locked(o.ctx, a, o.pair).await?;
+            self.locked(o.ctx, a).await?;
         }
         metrics::counter!("authd_logins_total", "outcome" => "challenged").increment(1);
         Ok(())
@@ -220,7 +224,7 @@ impl LoginService {
         self.events.record(event).await?;
         metrics::counter!("authd_logins_total", "outcome" => "failed").increment(1);
         if newly_locked && let Some(a) = o.account {
-            self.locked(o.ctx, a, o.pair).await?;
+            self.locked(o.ctx, a).await?;
         }
         // The delay rung: a failed answer waits, more so after each failure.
         tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;

@@ -84,7 +84,12 @@ async fn raise(store: &Store) {
     // Another instance while it is on: same wave, later end, larger size.
     let second = w.raise(&row("w2", 1100, 80)).await.unwrap();
     assert_eq!(
-        (second.wave_id.as_str(), second.started_at, second.ends_at, second.failures),
+        (
+            second.wave_id.as_str(),
+            second.started_at,
+            second.ends_at,
+            second.failures
+        ),
         ("w1", 1000, 1700, 80)
     );
     // A smaller reading does not shrink it.
