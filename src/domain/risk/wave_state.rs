@@ -498,7 +498,7 @@ mod tests {
                 };
                 let pair = Pair::new(CounterKey::User("u1".into()), source);
                 let facts = SignInFacts {
-                    user_id: Some("u1"),
+                    profile: crate::storage::risk::ProfileKey::User("u1"),
                     pair: &pair,
                     pair_failures: 1,
                     password: b"pw",
