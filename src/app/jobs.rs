@@ -1,6 +1,7 @@
 //! Every background loop the server runs, one function each: expired-session cleanup, mail
 //! delivery, idle rate-limit key eviction, signing-key reload, risk-model reload, scheduled
-//! training and retention. `Jobs::start` spawns them; dropping the handle (or `stop`) ends them.
+//! training, the wave watch and retention. `Jobs::start` spawns them; dropping the handle (or
+//! `stop`) ends them.
 
 use std::time::Duration;
 
@@ -20,6 +21,8 @@ const KEY_EVICTION: Duration = Duration::from_secs(60);
 const RETENTION: Duration = Duration::from_secs(3600);
 /// How often another instance's key rotation and model training are picked up.
 const RELOAD: Duration = Duration::from_secs(30);
+/// The shortest pause between two wave refreshes (when failures pile up faster).
+const WAVE_GAP: Duration = Duration::from_millis(250);
 
 /// The running jobs; aborted when stopped or dropped.
 #[derive(Debug)]
@@ -37,6 +40,7 @@ impl Jobs {
             tokio::spawn(rate_key_eviction(state.clone())),
             tokio::spawn(key_reload(state.clone())),
             tokio::spawn(model_reload(state.clone())),
+            tokio::spawn(wave_watch(state.clone())),
         ];
         handles.push(tokio::spawn(retention(state.clone(), store.clone())));
         if state.config.risk_train_secs > 0 {
@@ -127,6 +131,25 @@ async fn model_reload(state: AppState) {
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "reloading the risk model failed"),
         }
+    }
+}
+
+/// Refreshes the shared wave state every `AUTHD_WAVE_REFRESH_SECS`, or sooner when this
+/// instance's failures pile up (at most four times a second): adds this instance's tallies,
+/// reads the combined signals, starts or extends a wave.
+async fn wave_watch(state: AppState) {
+    let waves = state.waves;
+    let mut tick = tokio::time::interval(Duration::from_secs(waves.settings().refresh_secs));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = waves.woken() => {}
+        }
+        if let Err(e) = waves.refresh().await {
+            tracing::warn!(error = %e, "refreshing the wave state failed");
+        }
+        tokio::time::sleep(WAVE_GAP).await;
     }
 }
 

@@ -17,6 +17,7 @@ use crate::domain::clock::{Clock, Random};
 use crate::domain::csrf::CsrfKey;
 use crate::domain::oauth::OAuthService;
 use crate::domain::risk::service::RiskService;
+use crate::domain::risk::wave_state::Waves;
 use crate::domain::sessions::SessionPolicy;
 use crate::domain::signin::LoginService;
 use crate::domain::tasks::Background;
@@ -65,6 +66,8 @@ pub struct AppState {
     pub risk: RiskService,
     /// Risk storage (scheduled training).
     pub risk_store: Arc<dyn RiskStore>,
+    /// Stuffing and spraying waves: the shared state, cached here (the wave job refreshes it).
+    pub waves: Waves,
     /// Database liveness for `/readyz`.
     pub health: Arc<dyn HealthStore>,
     /// Prometheus renderer for `/metrics`.

@@ -20,6 +20,7 @@ use crate::domain::notify::Outbox;
 use crate::domain::oauth::{OAuthService, TokenSettings};
 use crate::domain::risk::geo::GeoDb;
 use crate::domain::risk::service::RiskService;
+use crate::domain::risk::wave_state::Waves;
 use crate::domain::seal::Sealer;
 use crate::domain::sessions::SessionPolicy;
 use crate::domain::signin::{LoginDeps, LoginService, Protection};
@@ -63,7 +64,14 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         sealer,
     };
     let accounts = accounts(&base)?;
-    let risk = risk(&base).await?;
+    let waves = Waves::new(
+        store.waves.clone(),
+        deps.clock.clone(),
+        deps.random.clone(),
+        base.events.clone(),
+        config.waves,
+    );
+    let risk = risk(&base).await?.with_waves(waves.clone());
     let oauth = oauth(&base, accounts.clone())
         .await?
         .with_risk(risk.clone());
@@ -104,6 +112,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         throttle,
         risk,
         risk_store: store.risk.clone(),
+        waves,
         health: store.health.clone(),
         metrics: crate::app::telemetry::metrics_handle(),
     };

@@ -29,6 +29,12 @@ pub(crate) struct Key {
 
 use Shown::{Computed, Empty, Value};
 
+/// The risk engine's and retention's keys (their own file: the table would outgrow one room).
+pub(crate) mod risk;
+/// The wave detector's keys.
+pub(crate) mod waves;
+pub(crate) use risk::{EVENT_RETENTION_DAYS, RISK_BLOCK_AT, RISK_CHALLENGE_AT, RISK_TRAIN_SECS};
+
 const fn key(name: &'static str, default: Shown, meaning: &'static str) -> Key {
     Key {
         name,
@@ -277,26 +283,6 @@ pub(crate) const FAILURE_DELAY_MS: Key = key(
     Value("250"),
     "the delay rung: each failed answer after the first waits this much longer (at most 2 s)",
 );
-pub(crate) const RISK_CHALLENGE_AT: Key = key(
-    "risk_challenge_at",
-    Value("0.5"),
-    "risk score at which a sign-in needs the challenge even with the right password",
-);
-pub(crate) const RISK_BLOCK_AT: Key = key(
-    "risk_block_at",
-    Value("0.995"),
-    "risk score at which a sign-in is refused for `AUTHD_BLOCK_SECS`",
-);
-pub(crate) const RISK_TRAIN_SECS: Key = key(
-    "risk_train_secs",
-    Value("86400"),
-    "how often `serve` retrains the risk model from the event log (0 = never; every instance loads a new model within 30 s)",
-);
-pub(crate) const EVENT_RETENTION_DAYS: Key = key(
-    "event_retention_days",
-    Value("90"),
-    "days events are kept (labelled ones are kept for training); 0 = forever. Expired codes, tokens, links, sent mail and idle counters go a day after expiry",
-);
 
 /// Every key, in the README's order.
 pub(crate) const ALL: &[Key] = &[
@@ -355,6 +341,17 @@ pub(crate) const ALL: &[Key] = &[
     RISK_BLOCK_AT,
     RISK_TRAIN_SECS,
     EVENT_RETENTION_DAYS,
+    waves::WAVE_WINDOW_SECS,
+    waves::WAVE_BASELINE_SECS,
+    waves::WAVE_MIN_FAILURES,
+    waves::WAVE_MIN_ACCOUNTS,
+    waves::WAVE_MIN_SOURCES,
+    waves::WAVE_MAX_PER_SOURCE,
+    waves::WAVE_RATE_JUMP,
+    waves::WAVE_UNKNOWN_SHARE,
+    waves::WAVE_SPRAY_SHARE,
+    waves::WAVE_HOLD_SECS,
+    waves::WAVE_REFRESH_SECS,
 ];
 
 /// The suffix that names a file holding a secret's value.

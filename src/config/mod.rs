@@ -172,6 +172,8 @@ pub struct Config {
     pub risk_train_secs: u64,
     /// `AUTHD_EVENT_RETENTION_DAYS`: days events are kept (0 = forever).
     pub event_retention_days: u32,
+    /// `AUTHD_WAVE_*`: the stuffing and spraying wave detector's thresholds and timing.
+    pub waves: crate::domain::risk::wave::WaveSettings,
     /// `AUTHD_RATE_*`: per-instance rate limits (requests per minute).
     pub rate_limits: crate::domain::throttle::Limits,
     /// `AUTHD_ACCESS_TOKEN_ALG`: `ES256` (default), `RS256` or `EdDSA`.
@@ -460,6 +462,7 @@ mod tests {
         assert_eq!(debug(&c.protection), debug(&ProtectionSettings::default()));
         assert_eq!(debug(&c.risk), debug(&RiskSettings::default()));
         assert_eq!(debug(&c.rate_limits), debug(&Limits::default()));
+        assert_eq!(c.waves, crate::domain::risk::wave::WaveSettings::default());
         assert_eq!(c.hash_queue, c.hash_workers * 32);
         assert!(c.master_key.is_none() && c.smtp_url.is_none());
     }

@@ -13,6 +13,7 @@ use super::sources::Values;
 use super::{CaptchaKind, Config, ConfigError, ConnectionLimits, LogFormat};
 use crate::domain::accounts::password::HashParams;
 use crate::domain::risk::RiskSettings;
+use crate::domain::risk::wave::WaveSettings;
 use crate::domain::seal::MasterKey;
 use crate::domain::signin::ladder::ProtectionSettings;
 use crate::domain::throttle::Limits;
@@ -95,6 +96,7 @@ impl Config {
             risk: risk(v)?,
             risk_train_secs: v.require(&keys::RISK_TRAIN_SECS)?,
             event_retention_days: v.require(&keys::EVENT_RETENTION_DAYS)?,
+            waves: waves(v)?,
             unknown_keys: v.unknown_keys(),
         })
     }
@@ -234,5 +236,43 @@ fn risk(v: &Values) -> Result<RiskSettings, ConfigError> {
         block_at: unit(&keys::RISK_BLOCK_AT)?,
         window_secs: v.require::<i64>(&keys::FAILURE_WINDOW_SECS)?.max(1),
         ..RiskSettings::default()
+    })
+}
+
+/// The wave detector: counts and times at least 1, shares in (0, 1], the jump at least 1.
+fn waves(v: &Values) -> Result<WaveSettings, ConfigError> {
+    let positive = |key: &Key| -> Result<i64, ConfigError> {
+        let n: i64 = v.require(key)?;
+        if n < 1 {
+            return Err(v.invalid(key, "must be at least 1".into()));
+        }
+        Ok(n)
+    };
+    let share = |key: &Key| -> Result<f64, ConfigError> {
+        let x: f64 = v.require(key)?;
+        if !(x > 0.0 && x <= 1.0) {
+            return Err(v.invalid(key, "must be in (0, 1]".into()));
+        }
+        Ok(x)
+    };
+    let at_least_one = |key: &Key| -> Result<f64, ConfigError> {
+        let x: f64 = v.require(key)?;
+        if !(x >= 1.0 && x.is_finite()) {
+            return Err(v.invalid(key, "must be a number of at least 1".into()));
+        }
+        Ok(x)
+    };
+    Ok(WaveSettings {
+        window_secs: positive(&keys::waves::WAVE_WINDOW_SECS)?,
+        baseline_secs: positive(&keys::waves::WAVE_BASELINE_SECS)?,
+        min_failures: positive(&keys::waves::WAVE_MIN_FAILURES)?,
+        min_accounts: positive(&keys::waves::WAVE_MIN_ACCOUNTS)?,
+        min_sources: positive(&keys::waves::WAVE_MIN_SOURCES)?,
+        max_per_source: at_least_one(&keys::waves::WAVE_MAX_PER_SOURCE)?,
+        rate_jump: at_least_one(&keys::waves::WAVE_RATE_JUMP)?,
+        unknown_share: share(&keys::waves::WAVE_UNKNOWN_SHARE)?,
+        spray_share: share(&keys::waves::WAVE_SPRAY_SHARE)?,
+        hold_secs: positive(&keys::waves::WAVE_HOLD_SECS)?,
+        refresh_secs: positive(&keys::waves::WAVE_REFRESH_SECS)?.unsigned_abs(),
     })
 }

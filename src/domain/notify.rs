@@ -20,7 +20,7 @@ pub enum Notice {
     },
     /// A sign-in from a browser this account had not used before.
     NewDevice {
-        /// When (UTC, RFC 3339).
+        /// When (`human_time`).
         when: String,
         /// From which address.
         ip: String,
@@ -35,6 +35,13 @@ pub enum Notice {
         unlock_link: String,
         /// Where to reset the password.
         reset_link: String,
+        /// What happened.
+        report: AttackReport,
+    },
+    /// Attempts on the account were blocked (a source was blocked after repeated failures).
+    Attack {
+        /// What happened.
+        report: AttackReport,
     },
     /// The password was changed; every session was signed out.
     PasswordChanged {
@@ -51,7 +58,49 @@ impl Notice {
             Self::PasswordChanged { .. } => "password_changed",
             Self::Lockout { .. } => "lockout",
             Self::NewDevice { .. } => "new_device",
+            Self::Attack { .. } => "attack",
         }
+    }
+}
+
+/// What the owner is told about an attack on their account: how many attempts, from about
+/// where, when, and — only if someone did sign in from a new browser lately — the "wasn't
+/// you?" link. Never a password, never the attacker's User-Agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttackReport {
+    /// Failed attempts on the account in the protection window.
+    pub count: i64,
+    /// The window, in minutes.
+    pub minutes: i64,
+    /// The approximate place of the latest attempt (`approximate_place`).
+    pub place: String,
+    /// When (`human_time`).
+    pub when: String,
+    /// When someone signed in from a new browser lately (`human_time`), and the link that
+    /// signs out everywhere.
+    pub got_in: Option<(String, String)>,
+}
+
+/// A time as people read it: "Monday 30 November 2026, 10:42 UTC" (minutes, not nanoseconds).
+pub fn human_time(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{} {} {} {}, {:02}:{:02} UTC",
+        t.weekday(),
+        t.day(),
+        t.month(),
+        t.year(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+/// Where an attempt came from, approximately: the country GeoIP names (ISO code), else the
+/// network (/24 or /48).
+pub fn approximate_place(country: Option<&str>, prefix: &str) -> String {
+    match country {
+        Some(c) => format!("a network in {c} ({prefix})"),
+        None => format!("the network {prefix}"),
     }
 }
 
@@ -62,4 +111,25 @@ impl Notice {
 pub trait Outbox: Send + Sync {
     /// The queued mail for `notice` to `to`, or `None` when a per-kind limit suppresses it.
     async fn prepare(&self, to: &str, notice: Notice) -> Result<Option<MailRecord>, Unexpected>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_for_people_and_places_approximate() {
+        let t = time::macros::datetime!(2026-11-30 10:42:13.123456789 UTC);
+        assert_eq!(human_time(t), "Monday 30 November 2026, 10:42 UTC");
+        let paris = time::macros::datetime!(2026-11-30 11:42:13 +1);
+        assert_eq!(human_time(paris), "Monday 30 November 2026, 10:42 UTC");
+        assert_eq!(
+            approximate_place(None, "203.0.113.0/24"),
+            "the network 203.0.113.0/24"
+        );
+        assert_eq!(
+            approximate_place(Some("DE"), "203.0.113.0/24"),
+            "a network in DE (203.0.113.0/24)"
+        );
+    }
 }

@@ -52,6 +52,13 @@ pub enum Decision {
     AlertLockout,
     /// The new-device mail.
     AlertNewDevice,
+    /// The attack alert: attempts on the account were blocked.
+    AlertAttack,
+    // Waves (`attack_detected`; with the start, size and sources as detail).
+    /// A credential-stuffing wave.
+    AttackStuffing,
+    /// A password-spraying wave.
+    AttackSpraying,
     // Accounts and sessions.
     /// The owner reported a sign-in ("wasn't you?"; with the revoked grants as detail).
     ReportedNotMe,
@@ -111,7 +118,7 @@ pub enum Decision {
 
 impl Decision {
     /// Every decision.
-    pub const ALL: [Self; 44] = [
+    pub const ALL: [Self; 47] = [
         Self::Allow,
         Self::AllowKnownDevice,
         Self::Deny,
@@ -130,6 +137,9 @@ impl Decision {
         Self::RateLimitedClient,
         Self::AlertLockout,
         Self::AlertNewDevice,
+        Self::AlertAttack,
+        Self::AttackStuffing,
+        Self::AttackSpraying,
         Self::ReportedNotMe,
         Self::UnlockedByCli,
         Self::UnlockedByLink,
@@ -179,6 +189,9 @@ impl Decision {
             Self::RateLimitedClient => "rate_limited_client",
             Self::AlertLockout => "alert_lockout",
             Self::AlertNewDevice => "alert_new_device",
+            Self::AlertAttack => "alert_attack",
+            Self::AttackStuffing => "attack_stuffing",
+            Self::AttackSpraying => "attack_spraying",
             Self::ReportedNotMe => "reported_not_me",
             Self::UnlockedByCli => "unlocked_by_cli",
             Self::UnlockedByLink => "unlocked_by_link",
@@ -230,6 +243,9 @@ impl Decision {
             Self::RateLimitedClient => "rate_limited:client",
             Self::AlertLockout => "lockout",
             Self::AlertNewDevice => "new_device",
+            Self::AlertAttack => "attack",
+            Self::AttackStuffing => "stuffing",
+            Self::AttackSpraying => "spraying",
             Self::ReportedNotMe => "reported_not_me",
             Self::UnlockedByCli => "cli",
             Self::UnlockedByLink => "link",
@@ -321,7 +337,13 @@ mod tests {
             Decision::RateLimitedIp
             | Decision::RateLimitedAccount
             | Decision::RateLimitedClient => (K::RateLimited, d.text().into()),
-            Decision::AlertLockout | Decision::AlertNewDevice => (K::AlertSent, d.text().into()),
+            Decision::AlertLockout | Decision::AlertNewDevice | Decision::AlertAttack => {
+                (K::AlertSent, d.text().into())
+            }
+            Decision::AttackStuffing | Decision::AttackSpraying => (
+                K::AttackDetected,
+                format!("{}; start 2026-11-30T10:00:00Z; size 60 failures", d.text()),
+            ),
             Decision::ReportedNotMe => (
                 K::SessionRevoked,
                 "reported_not_me; 2 grants revoked".into(),

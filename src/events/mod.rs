@@ -40,6 +40,7 @@ pub enum EventKind {
     MfaEnrolled,
     AlertSent,
     RiskEvaluated,
+    AttackDetected,
 }
 
 impl EventKind {
@@ -69,6 +70,7 @@ impl EventKind {
             Self::MfaEnrolled => "mfa_enrolled",
             Self::AlertSent => "alert_sent",
             Self::RiskEvaluated => "risk_evaluated",
+            Self::AttackDetected => "attack_detected",
         }
     }
 
@@ -233,6 +235,7 @@ mod tests {
             EventKind::MfaEnrolled,
             EventKind::AlertSent,
             EventKind::RiskEvaluated,
+            EventKind::AttackDetected,
         ];
         for k in all {
             let json = serde_json::to_string(&k).unwrap();

@@ -1,9 +1,10 @@
 //! Rendering notices: `templates/mail/<kind>.txt` and `.html` (askama; the HTML part is
-//! escaped, the text part is not).
+//! escaped, the text part is not). The attack alert and the lockout notice share the attack
+//! report's fields.
 
 use askama::Template;
 
-use crate::domain::notify::Notice;
+use crate::domain::notify::{AttackReport, Notice};
 
 /// A rendered notice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,11 +41,45 @@ struct ChangedHtml<'a> {
     reset_link: &'a str,
 }
 
+/// An attack report's fields, as the attack and lockout templates show them (`not_me_link`
+/// empty: nobody got in).
+struct Report<'a> {
+    count: i64,
+    minutes: i64,
+    place: &'a str,
+    when: &'a str,
+    got_in_at: &'a str,
+    not_me_link: &'a str,
+}
+
+impl<'a> Report<'a> {
+    fn of(r: &'a AttackReport) -> Self {
+        let (got_in_at, not_me_link) = r
+            .got_in
+            .as_ref()
+            .map_or(("", ""), |(at, link)| (at.as_str(), link.as_str()));
+        Self {
+            count: r.count,
+            minutes: r.minutes,
+            place: &r.place,
+            when: &r.when,
+            got_in_at,
+            not_me_link,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "mail/lockout.txt")]
 struct LockoutText<'a> {
     unlock_link: &'a str,
     reset_link: &'a str,
+    count: i64,
+    minutes: i64,
+    place: &'a str,
+    when: &'a str,
+    got_in_at: &'a str,
+    not_me_link: &'a str,
 }
 
 #[derive(Template)]
@@ -52,6 +87,108 @@ struct LockoutText<'a> {
 struct LockoutHtml<'a> {
     unlock_link: &'a str,
     reset_link: &'a str,
+    count: i64,
+    minutes: i64,
+    place: &'a str,
+    when: &'a str,
+    got_in_at: &'a str,
+    not_me_link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/attack.txt")]
+struct AttackText<'a> {
+    count: i64,
+    minutes: i64,
+    place: &'a str,
+    when: &'a str,
+    got_in_at: &'a str,
+    not_me_link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/attack.html")]
+struct AttackHtml<'a> {
+    count: i64,
+    minutes: i64,
+    place: &'a str,
+    when: &'a str,
+    got_in_at: &'a str,
+    not_me_link: &'a str,
+}
+
+/// Renders the lockout notice.
+fn lockout(
+    unlock_link: &str,
+    reset_link: &str,
+    r: &AttackReport,
+) -> Result<Rendered, askama::Error> {
+    let Report {
+        count,
+        minutes,
+        place,
+        when,
+        got_in_at,
+        not_me_link,
+    } = Report::of(r);
+    Ok(Rendered {
+        subject: "Someone is trying to sign in to your account",
+        text: LockoutText {
+            unlock_link,
+            reset_link,
+            count,
+            minutes,
+            place,
+            when,
+            got_in_at,
+            not_me_link,
+        }
+        .render()?,
+        html: LockoutHtml {
+            unlock_link,
+            reset_link,
+            count,
+            minutes,
+            place,
+            when,
+            got_in_at,
+            not_me_link,
+        }
+        .render()?,
+    })
+}
+
+/// Renders the attack alert.
+fn attack(r: &AttackReport) -> Result<Rendered, askama::Error> {
+    let Report {
+        count,
+        minutes,
+        place,
+        when,
+        got_in_at,
+        not_me_link,
+    } = Report::of(r);
+    Ok(Rendered {
+        subject: "Sign-in attempts on your account were blocked",
+        text: AttackText {
+            count,
+            minutes,
+            place,
+            when,
+            got_in_at,
+            not_me_link,
+        }
+        .render()?,
+        html: AttackHtml {
+            count,
+            minutes,
+            place,
+            when,
+            got_in_at,
+            not_me_link,
+        }
+        .render()?,
+    })
 }
 
 #[derive(Template)]
@@ -83,19 +220,9 @@ pub fn render(notice: &Notice) -> Result<Rendered, askama::Error> {
         Notice::Lockout {
             unlock_link,
             reset_link,
-        } => Rendered {
-            subject: "Someone is trying to sign in to your account",
-            text: LockoutText {
-                unlock_link,
-                reset_link,
-            }
-            .render()?,
-            html: LockoutHtml {
-                unlock_link,
-                reset_link,
-            }
-            .render()?,
-        },
+            report,
+        } => lockout(unlock_link, reset_link, report)?,
+        Notice::Attack { report } => attack(report)?,
         Notice::NewDevice {
             when,
             ip,
@@ -144,5 +271,47 @@ mod tests {
             "{}",
             r.html
         );
+    }
+
+    #[test]
+    fn the_attack_alert_says_what_happened_and_links_only_when_someone_got_in() {
+        let report = AttackReport {
+            count: 12,
+            minutes: 15,
+            place: "the network 203.0.113.0/24".into(),
+            when: "Monday 30 November 2026, 10:42 UTC".into(),
+            got_in: None,
+        };
+        let r = render(&Notice::Attack {
+            report: report.clone(),
+        })
+        .unwrap();
+        assert_eq!(r.subject, "Sign-in attempts on your account were blocked");
+        for part in [&r.text, &r.html] {
+            assert!(part.contains("12 failed sign-in attempts in the last 15 minutes"));
+            assert!(part.contains("the network 203.0.113.0/24"));
+            assert!(part.contains("Monday 30 November 2026, 10:42 UTC"));
+            assert!(part.contains("Your account is safe"));
+            assert!(!part.contains("not-me"), "{part}");
+        }
+        let got_in = AttackReport {
+            got_in: Some((
+                "Monday 30 November 2026, 09:00 UTC".into(),
+                "https://id.example/not-me?token=t".into(),
+            )),
+            ..report
+        };
+        let r = render(&Notice::Lockout {
+            unlock_link: "https://id.example/unlock?token=u".into(),
+            reset_link: "https://id.example/password/forgot".into(),
+            report: got_in,
+        })
+        .unwrap();
+        for part in [&r.text, &r.html] {
+            assert!(part.contains("Someone did sign in"), "{part}");
+            assert!(part.contains("https://id.example/not-me?token=t"), "{part}");
+            assert!(part.contains("https://id.example/unlock?token=u"), "{part}");
+            assert!(part.contains("12 failed sign-in attempts"), "{part}");
+        }
     }
 }

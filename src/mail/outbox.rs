@@ -35,6 +35,8 @@ impl std::fmt::Debug for QueueOutbox {
 pub(crate) fn body_context(id: &str, part: &str) -> String {
     format!("mail:{id}:{part}")
 }
+/// The budget the attack alert and the lockout notice share: one mail an hour about attacks.
+const ATTACK: &str = "attack";
 
 /// The budgets a notice spends, in order, each `(budget key, at most this many per recipient
 /// per hour)`; the first one spent past its limit suppresses the mail (and the later ones are
@@ -49,8 +51,11 @@ fn budgets(notice: &Notice) -> Vec<(String, i64)> {
             vec![(format!("{kind} from {requested_from}"), 3), (kind, 10)]
         }
         Notice::PasswordChanged { .. } => vec![(kind, 10)],
-        // One lockout notice an hour is enough to tell the owner.
-        Notice::Lockout { .. } => vec![(kind, 1)],
+        // One lockout notice an hour is enough to tell the owner. It also spends the attack
+        // alert's budget (blocks after a lock mail nothing more that hour), but is not held by
+        // it: it carries the unlock link, which the attack alert does not.
+        Notice::Lockout { .. } => vec![(kind, 1), (ATTACK.to_owned(), i64::MAX)],
+        Notice::Attack { .. } => vec![(ATTACK.to_owned(), 1)],
         Notice::NewDevice { .. } => vec![(kind, 1)],
     }
 }

@@ -42,6 +42,8 @@ pub mod risk;
 pub mod sessions;
 /// SQLite: pool, migrations.
 pub mod sqlite;
+/// Stuffing and spraying waves: minute tallies, the detector's read, the shared wave rows.
+pub mod waves;
 
 pub use accounts::{AccountRecord, AccountStore};
 pub use events::EventStore;
@@ -153,6 +155,8 @@ pub struct Store {
     pub risk: Arc<dyn risk::RiskStore>,
     /// Pruning.
     pub retention: Arc<dyn retention::RetentionStore>,
+    /// Waves: minute tallies and the shared wave rows.
+    pub waves: Arc<dyn waves::WaveStore>,
     /// The session store for tower-sessions.
     pub sessions: sessions::AnySessionStore,
 }
@@ -173,7 +177,8 @@ impl Store {
             retention: b.clone(),
             failures: b.clone(),
             spent_links: b.clone(),
-            risk: b,
+            risk: b.clone(),
+            waves: b,
             sessions,
         }
     }

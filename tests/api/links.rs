@@ -135,7 +135,13 @@ async fn unlock_asks_on_get_acts_once_on_post_and_keeps_the_attacker_blocked() {
             .iter()
             .any(|e| e.kind == EventKind::AccountLocked)
     );
-    let token = token_after(&app.outbox(1).await[0], "/unlock?token=");
+    // The block mailed the attack alert first; the lock's notice carries the unlock link.
+    let mails = app.outbox(2).await;
+    let notice = mails
+        .iter()
+        .find(|m| decode_qp(m).contains("/unlock?token="))
+        .expect("the lockout notice");
+    let token = token_after(notice, "/unlock?token=");
     let locked =
         |p: &Page| p.status == StatusCode::UNAUTHORIZED && p.body.contains("data-challenge");
 

@@ -98,3 +98,129 @@ async fn mail_waits_out_an_smtp_outage_and_an_authd_restart() {
     assert_eq!(sink.messages().len(), 1);
     drop(db);
 }
+
+/// Fails sign-ins on `email` from `ip` (wrong answers once challenged) until the pair is
+/// blocked.
+async fn attack_until_blocked(app: &crate::helpers::TestApp, ip: &str, email: &str) {
+    let client = new_client();
+    for _ in 0..20 {
+        let csrf = read(client.get(app.url("/login")).send().await.unwrap())
+            .await
+            .csrf();
+        let page = read(
+            client
+                .post(app.url("/login"))
+                .header("x-forwarded-for", ip)
+                .form(&[
+                    ("username", email),
+                    ("password", "Summer2026!"),
+                    ("csrf_token", &csrf),
+                    ("captcha_answer", "wrong answer"),
+                ])
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        if page.status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return;
+        }
+    }
+    panic!("{ip} was never blocked");
+}
+
+const ATTACK_SUBJECT: &str = "Subject: Sign-in attempts on your account were blocked";
+
+#[tokio::test]
+async fn the_owner_gets_one_attack_alert_per_window_with_what_happened_and_no_secret() {
+    let sink = SmtpSink::start(0).await;
+    let app = spawn_app_on(TestDb::new().await, |c| {
+        c.smtp_url = Some(format!("smtp://127.0.0.1:{}", sink.port).into());
+        c.captcha = authd::config::CaptchaKind::Test;
+        c.captcha_test_answer = Some("open-sesame".into());
+        c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
+        c.protection.challenge_after = 3;
+        c.protection.block_after = 6;
+        c.risk.challenge_at = 0.999;
+        c.risk.block_at = 0.9999;
+    })
+    .await;
+    let user = app.user().await;
+    // Two networks get blocked on the account within the hour: one mail.
+    attack_until_blocked(&app, "203.0.113.66", &user.email).await;
+    attack_until_blocked(&app, "203.0.113.77", &user.email).await;
+    app.drain_mail().await;
+    let alerts: Vec<String> = sink
+        .messages()
+        .iter()
+        .map(|m| crate::smtp::decode_qp(&m.data))
+        .filter(|d| d.contains(ATTACK_SUBJECT))
+        .collect();
+    assert_eq!(alerts.len(), 1, "one attack mail per window");
+    let mail = &alerts[0];
+    assert!(mail.contains(&format!("To: {}", user.email)));
+    let count: i64 = mail
+        .split(" failed sign-in attempts")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a count in {mail}"));
+    assert!(count >= 6, "{count}");
+    assert!(mail.contains("the network 203.0.113.0/24"), "{mail}");
+    let now = authd::domain::clock::Clock::now(app.clock.as_ref());
+    let when = format!(
+        "{} {} {} {}, {:02}:",
+        now.weekday(),
+        now.day(),
+        now.month(),
+        now.year(),
+        now.hour()
+    );
+    assert!(mail.contains(&when), "a time people read ({when}): {mail}");
+    assert!(
+        !mail.contains(&format!("{}T", now.date())),
+        "not RFC 3339: {mail}"
+    );
+    assert!(mail.contains("Your account is safe"), "{mail}");
+    assert!(!mail.contains("/not-me?token="), "nobody got in: no link");
+    assert!(!mail.contains("Summer2026!") && !mail.contains(&user.password));
+
+    // Someone gets in with the password from a new browser; in the next window, a new block
+    // mails again, now with the "wasn't you?" link.
+    let intruder = new_client();
+    let csrf = read(intruder.get(app.url("/login")).send().await.unwrap())
+        .await
+        .csrf();
+    let page = read(
+        intruder
+            .post(app.url("/login"))
+            .header("x-forwarded-for", "198.51.100.9")
+            .form(&[
+                ("username", user.email.as_str()),
+                ("password", user.password.as_str()),
+                ("csrf_token", &csrf),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page.status, reqwest::StatusCode::SEE_OTHER, "{}", page.body);
+    app.clock.advance(time::Duration::minutes(61));
+    attack_until_blocked(&app, "203.0.113.88", &user.email).await;
+    app.drain_mail().await;
+    let alerts: Vec<String> = sink
+        .messages()
+        .iter()
+        .map(|m| crate::smtp::decode_qp(&m.data))
+        .filter(|d| d.contains(ATTACK_SUBJECT))
+        .collect();
+    assert_eq!(alerts.len(), 2, "a new window, a new mail");
+    assert!(alerts[1].contains("Someone did sign in"), "{}", alerts[1]);
+    assert!(
+        alerts[1].contains(&format!("{}/not-me?token=", app.address)),
+        "{}",
+        alerts[1]
+    );
+    assert!(!alerts[1].contains(&user.password));
+}

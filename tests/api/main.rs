@@ -37,3 +37,4 @@ mod smtp;
 mod token_limits;
 mod tokens;
 mod transport;
+mod waves;

@@ -7,7 +7,8 @@
 //!
 //! The rooms: `score.rs` (the pure feature vector and score), `service.rs` (the service that
 //! scores sign-ins and learns from successes), `token_use.rs` (scoring a token's use),
-//! `training.rs` (labels from the event log), plus the parts they are built from.
+//! `training.rs` (labels from the event log), `wave.rs` and `wave_state.rs` (stuffing and
+//! spraying waves, shared by every instance), plus the parts they are built from.
 
 /// Request- and history-derived features.
 pub mod features;
@@ -27,6 +28,10 @@ pub mod spray;
 pub mod token_use;
 /// Training data from the event log, and the training run.
 pub mod training;
+/// The stuffing and spraying wave detector (pure).
+pub mod wave;
+/// Waves across instances: tallies, the shared state and its refresh.
+pub mod wave_state;
 
 /// Thresholds and lifetimes.
 #[derive(Debug, Clone, Copy)]

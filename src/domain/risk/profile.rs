@@ -133,6 +133,11 @@ impl Population {
 }
 
 impl Profile {
+    /// Whether the account signed in from this network (/24 or /48) before.
+    pub fn knows_network(&self, prefix: &str) -> bool {
+        self.prefixes.get(prefix) > 0
+    }
+
     fn categorical(&self) -> [&Counts; 7] {
         [
             &self.prefixes,

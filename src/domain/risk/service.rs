@@ -1,6 +1,8 @@
 //! The risk service: scores a counted sign-in (one database read: profile and velocity counters
 //! together), remembers wrong passwords for the spraying feature, and teaches the owner's profile
-//! each successful context. Token-use scoring is in `token_use.rs`.
+//! each successful context. During a stuffing or spraying wave (`wave_state.rs`, asked in memory:
+//! no database work) a sign-in from a context the account does not know needs the challenge.
+//! Token-use scoring is in `token_use.rs`.
 
 use std::sync::{Arc, RwLock};
 
@@ -18,6 +20,7 @@ use crate::domain::risk::profile::Profile;
 use crate::domain::risk::score::{Inputs, score};
 use crate::domain::risk::spray::Spray;
 use crate::domain::risk::token_use::TokenNetworks;
+use crate::domain::risk::wave_state::Waves;
 use crate::domain::risk::{RiskSettings, Verdict};
 use crate::domain::signin::keys::{CounterKey, Pair};
 use crate::events::Risk;
@@ -76,6 +79,7 @@ pub struct RiskService {
     pub(super) clock: Arc<dyn Clock>,
     settings: RiskSettings,
     pub(super) token_networks: Arc<TokenNetworks>,
+    waves: Option<Waves>,
 }
 
 impl std::fmt::Debug for RiskService {
@@ -102,7 +106,16 @@ impl RiskService {
             clock,
             settings,
             token_networks: Arc::new(TokenNetworks::default()),
+            waves: None,
         }
+    }
+
+    /// The service with the shared wave state: failures are tallied for the detector, and
+    /// during a wave an unfamiliar context needs the challenge.
+    #[must_use]
+    pub fn with_waves(mut self, waves: Waves) -> Self {
+        self.waves = Some(waves);
+        self
     }
 
     /// The model in use.
@@ -148,6 +161,11 @@ impl RiskService {
             hour: at.hour(),
             at: at.unix_timestamp(),
         }
+    }
+
+    /// The protection window the velocity counters cover (seconds).
+    pub fn window_secs(&self) -> i64 {
+        self.settings.window_secs
     }
 
     /// What a score asks for, by the configured thresholds.
@@ -220,6 +238,14 @@ impl RiskService {
         if verdict == Verdict::Block && velocity.pair_failures == 0 {
             verdict = Verdict::Challenge;
         }
+        let mut reasons = reasons;
+        let known_device = pair.source.is_known_device();
+        if verdict == Verdict::Allow
+            && let Some(reason) = self.wave_reason(known_device, profile.as_ref(), &observed)
+        {
+            verdict = Verdict::Challenge;
+            reasons.insert(0, reason);
+        }
         Ok(Assessment {
             score: s,
             reasons,
@@ -230,13 +256,36 @@ impl RiskService {
         })
     }
 
-    /// A wrong password: remembered (as a keyed digest) for the spraying feature.
+    /// Why a sign-in needs the challenge because of a wave: one is on (the cached view, no
+    /// database work) and the context is new to the account — neither a known device nor a
+    /// network it signed in from before. The owner at home or on their own browser passes.
+    fn wave_reason(
+        &self,
+        known_device: bool,
+        profile: Option<&Profile>,
+        observed: &Observed,
+    ) -> Option<String> {
+        let wave = self.waves.as_ref()?.on()?;
+        let familiar = known_device || profile.is_some_and(|p| p.knows_network(&observed.prefix));
+        (!familiar).then(|| {
+            format!(
+                "a {} wave is on and this network and browser are new to the account",
+                wave.kind.as_str()
+            )
+        })
+    }
+
+    /// A wrong password: remembered (as a keyed digest) for the spraying feature, and tallied
+    /// (in memory) for the wave detector.
     pub fn failed(&self, password: &[u8], counter: &CounterKey) {
-        self.spray.failed(
+        let others = self.spray.failed(
             password,
             &counter.encode(),
             self.clock.now().unix_timestamp(),
         );
+        if let Some(w) = &self.waves {
+            w.failed(others >= 2);
+        }
     }
 
     /// A successful sign-in: the user's profile learns this context.

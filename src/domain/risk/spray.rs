@@ -69,8 +69,9 @@ impl Spray {
             })
     }
 
-    /// Records that `password` failed on `account`.
-    pub fn failed(&self, password: &[u8], account: &str, now: i64) {
+    /// Records that `password` failed on `account`; returns on how many other accounts it had
+    /// failed within the lifetime (the wave detector's spraying signal).
+    pub fn failed(&self, password: &[u8], account: &str, now: i64) -> usize {
         let d = self.digest(password);
         let me = self.digest(account.as_bytes());
         let mut entries = self
@@ -94,9 +95,11 @@ impl Spray {
             e.accounts.clear();
         }
         e.last = now;
+        let others = e.accounts.iter().filter(|a| **a != me).count();
         if !e.accounts.contains(&me) && e.accounts.len() < MAX_ACCOUNTS {
             e.accounts.push(me);
         }
+        others
     }
 }
 
@@ -107,9 +110,11 @@ mod tests {
     #[test]
     fn counts_other_accounts_and_forgets() {
         let s = Spray::new(b"k", 600);
-        for a in ["a", "b", "c", "a"] {
-            s.failed(b"Summer2026!", a, 100);
-        }
+        let others: Vec<usize> = ["a", "b", "c", "a"]
+            .into_iter()
+            .map(|a| s.failed(b"Summer2026!", a, 100))
+            .collect();
+        assert_eq!(others, [0, 1, 2, 2], "other accounts it had failed on");
         assert_eq!(s.accounts_for(b"Summer2026!", "d", 101), 3);
         assert_eq!(s.accounts_for(b"Summer2026!", "a", 101), 2, "not itself");
         assert_eq!(s.accounts_for(b"other", "d", 101), 0);

@@ -82,6 +82,9 @@ fn signal(decision: Option<Decision>) -> Signal {
         | Decision::RateLimitedClient
         | Decision::AlertLockout
         | Decision::AlertNewDevice
+        | Decision::AlertAttack
+        | Decision::AttackStuffing
+        | Decision::AttackSpraying
         | Decision::UnlockedByCli
         | Decision::UnlockedByLink
         | Decision::SignedOut

@@ -5,7 +5,8 @@
 //! - `ladder.rs`: the failure ladder (count, delay, challenge, block, account-wide lock);
 //! - `devices.rs`: device cookies (a known browser is exempt from the lock);
 //! - `links.rs`: signed, expiring links (`Purpose`: unlock, "wasn't you?");
-//! - `settle.rs`: settling the outcome (events, metrics, lock and new-device alerts);
+//! - `settle.rs`: settling the outcome (events, metrics, the device cookie);
+//! - `alerts.rs`: the owner's mails (new device, lockout, attack alert);
 //! - `forms.rs`: the same ladder for the register and forgot forms;
 //! - `unlock.rs`, `not_me.rs`: what the mailed links do; `sessions.rs`: session events.
 
@@ -38,6 +39,8 @@ use crate::storage::oauth::GrantStore;
 use crate::storage::protection::FailureStore;
 use crate::storage::protection::links::SpentLinkStore;
 
+/// The owner's alerts (new device, lockout, attack).
+mod alerts;
 /// Device cookies.
 pub mod devices;
 /// `SignInError`: what a sign-in can answer.
@@ -143,6 +146,7 @@ impl LoginService {
             pair: &counted.pair,
             risk: Some(assessment.event_risk()),
             work: settings::work(ladder.settings(), &counted.state, counted.now),
+            new_block: settle::new_block(&counted, &admission, assessment.verdict),
         };
         // 5. Refused before the password check (challenge, block): recorded and answered.
         let after = self.settle_admission(&o, admission, challenge).await?;

@@ -1,7 +1,7 @@
 //! Settling a sign-in's outcome: the event every answer leaves (with the risk and the reason in
-//! `decision`), the `authd_logins_total` metric, the lock and new-device alerts, and the device
-//! cookie for a browser that was not known yet. The new-device alert names the browser as a
-//! summary ("Firefox on Linux"), never the User-Agent itself: the sender chose that text.
+//! `decision`), the `authd_logins_total` metric, the device cookie for a browser that was not
+//! known yet, and when to alert the owner (new device, lock, a block this attempt set; the mails
+//! themselves are in `alerts.rs`).
 
 use time::OffsetDateTime;
 
@@ -9,16 +9,14 @@ use crate::domain::accounts::model::Account;
 use crate::domain::captcha::PowLevel;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
-use crate::domain::notify::Notice;
-use crate::domain::risk::features::parse_agent;
+use crate::domain::risk::Verdict;
 use crate::domain::risk::service::Assessment;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::keys::Pair;
-use crate::domain::signin::ladder::{Admission, ChallengeAnswer};
-use crate::domain::signin::links::Purpose;
+use crate::domain::signin::ladder::{Admission, ChallengeAnswer, Counted};
 use crate::domain::signin::{LoginService, SignedIn};
 use crate::events::decision::Decision;
-use crate::events::{AuthEvent, EventFilter, EventKind, Risk};
+use crate::events::{AuthEvent, EventKind, Risk};
 
 /// What every event about one attempt carries.
 pub(super) struct Outcome<'a> {
@@ -34,6 +32,17 @@ pub(super) struct Outcome<'a> {
     pub risk: Option<Risk>,
     /// The proof-of-work level a challenge for this attempt asks for.
     pub work: PowLevel,
+    /// `Some(failures)`: this attempt set a block on its pair, after that many failures (the
+    /// owner gets the attack alert).
+    pub new_block: Option<i64>,
+}
+
+/// Whether `admission` is a block this attempt set (`Some(the pair's failures)`): a block
+/// that neither was there already nor comes from the risk verdict (which is not stored).
+pub(super) fn new_block(c: &Counted, admission: &Admission, risk: Verdict) -> Option<i64> {
+    let already = c.state.blocked_until.is_some_and(|u| u > c.now);
+    (matches!(admission, Admission::Blocked { .. }) && !already && risk != Verdict::Block)
+        .then_some(c.state.failures)
 }
 
 impl Outcome<'_> {
@@ -97,10 +106,23 @@ impl LoginService {
                 self.events
                     .record(event(EventKind::LoginBlocked).decision(Decision::Blocked))
                     .await?;
+                if let (Some(failures), Some(a)) = (o.new_block, o.account) {
+                    self.spawn_attack_alert(o, a, failures);
+                }
                 metrics::counter!("authd_logins_total", "outcome" => "blocked").increment(1);
                 Err(SignInError::RateLimited { retry_after })
             }
         }
+    }
+
+    /// The owner's attack alert for a block this attempt set, after the answer (tracked).
+    fn spawn_attack_alert(&self, o: &Outcome<'_>, account: &Account, failures: i64) {
+        let (this, ctx, a) = (self.clone(), o.ctx.clone(), account.clone());
+        self.background.spawn(async move {
+            if let Err(e) = this.attack_alert(&ctx, &a, failures).await {
+                tracing::warn!(error = %e, "the attack alert failed");
+            }
+        });
     }
 
     /// A risky attempt meets the challenge whether or not the password was right (no oracle);
@@ -207,115 +229,5 @@ impl LoginService {
         // The delay rung: a failed answer waits, more so after each failure.
         tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
         Ok(())
-    }
-
-    /// The account was just locked for unknown sources: record it and tell the owner.
-    async fn locked(&self, ctx: &RequestContext, account: &Account) -> Result<(), Unexpected> {
-        let now = self.clock.now();
-        let e = AuthEvent::new(EventKind::AccountLocked, ctx, now)
-            .user(&account.id)
-            .decision(Decision::UnknownSources);
-        self.events.record(e).await?;
-        let notice = Notice::Lockout {
-            unlock_link: format!(
-                "{}/unlock?token={}",
-                self.issuer,
-                self.protection.links.issue(Purpose::Unlock, &account.id)
-            ),
-            reset_link: format!("{}/password/forgot", self.issuer),
-        };
-        if let Some(mail) = self.outbox.prepare(&account.email, notice).await? {
-            let e = AuthEvent::new(EventKind::AlertSent, ctx, now)
-                .user(&account.id)
-                .decision(Decision::AlertLockout);
-            self.events.record_with_mail(e, Some(mail)).await?;
-        }
-        Ok(())
-    }
-
-    /// Tells the owner about a sign-in from a browser the account had not used before — but not
-    /// on the very first sign-in, and at most once an hour (the outbox limits it).
-    async fn new_device_alert(
-        &self,
-        ctx: &RequestContext,
-        account: &Account,
-    ) -> Result<(), Unexpected> {
-        let filter = EventFilter {
-            kind: Some(EventKind::LoginSucceeded),
-            user_id: Some(account.id.clone()),
-            limit: 1,
-            ..EventFilter::default()
-        };
-        if self.events.list(&filter).await?.is_empty() {
-            return Ok(());
-        }
-        let now = self.clock.now();
-        let notice = Notice::NewDevice {
-            when: now
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
-            ip: ctx.ip.to_string(),
-            device: browser_summary(&ctx.user_agent),
-            not_me_link: format!(
-                "{}/not-me?token={}",
-                self.issuer,
-                self.protection.links.issue(Purpose::NotMe, &account.id)
-            ),
-        };
-        if let Some(mail) = self.outbox.prepare(&account.email, notice).await? {
-            let e = AuthEvent::new(EventKind::AlertSent, ctx, now)
-                .user(&account.id)
-                .decision(Decision::AlertNewDevice);
-            self.events.record_with_mail(e, Some(mail)).await?;
-        }
-        Ok(())
-    }
-}
-
-/// "Firefox on Linux": the browser and operating system a User-Agent claims, as the alert mail
-/// shows them. Only the parser's names are used (never the raw header: whoever signed in chose
-/// it), kept to letters, digits and a little punctuation, and short.
-fn browser_summary(user_agent: &str) -> String {
-    let clean = |s: &str| -> Option<String> {
-        let kept: String = s
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | '-' | '_'))
-            .take(32)
-            .collect();
-        let kept = kept.trim().to_owned();
-        (!kept.is_empty() && kept != "UNKNOWN").then_some(kept)
-    };
-    let bounded: String = user_agent.chars().take(1024).collect();
-    let agent = parse_agent(&bounded);
-    match (clean(&agent.browser), clean(&agent.os)) {
-        (Some(b), Some(os)) => format!("{b} on {os}"),
-        (Some(b), None) => b,
-        (None, Some(os)) => format!("an unknown browser on {os}"),
-        (None, None) => "an unknown browser".to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::browser_summary;
-
-    #[test]
-    fn the_alert_names_browser_and_os_never_the_raw_agent() {
-        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
-        assert_eq!(browser_summary(firefox), "Firefox on Linux");
-        let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like \
-                      Gecko) Chrome/126.0.0.0 Safari/537.36";
-        assert_eq!(browser_summary(chrome), "Chrome on Windows 10");
-        for junk in [
-            "",
-            "curl/8.5.0 <script>",
-            "\u{0}\r\nBcc: x@example.com",
-            &"x".repeat(5000),
-        ] {
-            let s = browser_summary(junk);
-            assert!(s.len() <= 80 && !s.chars().any(char::is_control), "{s:?}");
-            assert!(!s.contains('<') && !s.contains("Bcc"), "{s:?}");
-        }
-        assert_eq!(browser_summary("\u{1}\u{2}"), "an unknown browser");
     }
 }

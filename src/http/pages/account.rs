@@ -95,5 +95,6 @@ fn describe(kind: crate::events::EventKind) -> &'static str {
         K::MfaEnrolled => "Second factor added",
         K::AlertSent => "Security alert sent",
         K::RiskEvaluated => "Risk check",
+        K::AttackDetected => "Attack detected",
     }
 }

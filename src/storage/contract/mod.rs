@@ -15,6 +15,7 @@ mod resets;
 mod retention;
 mod risk;
 mod sessions;
+mod waves;
 
 /// A fresh account with `email` (a new id each call).
 pub(super) fn account(email: &str) -> AccountRecord {
@@ -41,6 +42,7 @@ async fn run_contract(store: Store) {
     // Last: it deletes the old rows the other parts left.
     retention::retention_contract(&store).await;
     sessions::sessions_contract(&store).await;
+    waves::waves_contract(&store).await;
 }
 
 #[tokio::test]
