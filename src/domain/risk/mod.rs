@@ -7,7 +7,9 @@
 //!
 //! The rooms: `score.rs` (the pure feature vector and score), `service.rs` (the service that
 //! scores sign-ins and learns from successes), `token_use.rs` (scoring a token's use),
-//! `training.rs` (labels from the event log), plus the parts they are built from.
+//! `training.rs` (training data from the event log, the training run and its promotion rule),
+//! `synthetic.rs` (the attackers synthesised from the owners' sign-ins), plus the parts they
+//! are built from.
 
 /// Request- and history-derived features.
 pub mod features;
@@ -23,6 +25,11 @@ pub mod score;
 pub mod service;
 /// Password-spraying detection (in memory).
 pub mod spray;
+/// The prior's promises, for thin and long histories (tests only).
+#[cfg(test)]
+mod prior_tests;
+/// Self-supervised training data: the attackers synthesised from each owner's sign-in.
+pub mod synthetic;
 /// Scoring a token's use against its owner's contexts.
 pub mod token_use;
 /// Training data from the event log, and the training run.
