@@ -505,7 +505,10 @@ async fn model_eval_train_and_label() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["promoted"], false, "{v}");
     assert_eq!(v["version"], 0, "{v}");
-    assert!(v["message"].as_str().unwrap().contains("kept model 0"), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("kept model 0"),
+        "{v}"
+    );
 
     // Only the owner's own sign-ins, no attack labelled anywhere: training succeeds on the
     // attackers synthesised from them and promotes a model that does no worse.
@@ -525,7 +528,11 @@ async fn model_eval_train_and_label() {
     assert_eq!(v["labelled"], 0, "{v}");
     assert!(v["synthetic_attacks"].as_u64().unwrap() > 0, "{v}");
     assert!(v["current_metrics"]["roc_auc"].is_number(), "{v}");
-    assert_eq!((&v["promoted"], &v["version"]), (&true.into(), &1.into()), "{v}");
+    assert_eq!(
+        (&v["promoted"], &v["version"]),
+        (&true.into(), &1.into()),
+        "{v}"
+    );
 
     let out = run(&url, &["model", "label", "0190-event", "attack"]);
     assert!(out.status.success());

@@ -15,8 +15,13 @@
 pub mod features;
 /// Optional GeoIP lookups.
 pub mod geo;
+/// The event log's own labels (reports, campaigns).
+mod labels;
 /// The learned model, its training and its metrics.
 pub mod model;
+/// The prior's promises, for thin and long histories (tests only).
+#[cfg(test)]
+mod prior_tests;
 /// The per-user profile and Freeman likelihood ratios.
 pub mod profile;
 /// The feature vector and the score (no I/O).
@@ -25,9 +30,6 @@ pub mod score;
 pub mod service;
 /// Password-spraying detection (in memory).
 pub mod spray;
-/// The prior's promises, for thin and long histories (tests only).
-#[cfg(test)]
-mod prior_tests;
 /// Self-supervised training data: the attackers synthesised from each owner's sign-in.
 pub mod synthetic;
 /// Scoring a token's use against its owner's contexts.

@@ -456,9 +456,18 @@ mod tests {
     #[test]
     fn a_candidate_replaces_the_model_only_when_no_worse_on_both_measures() {
         assert!(no_worse(&metrics(0.99, 0.10), &metrics(0.98, 0.20)));
-        assert!(no_worse(&metrics(0.98, 0.20), &metrics(0.98, 0.20)), "a tie");
-        assert!(!no_worse(&metrics(0.97, 0.05), &metrics(0.98, 0.20)), "ranks worse");
-        assert!(!no_worse(&metrics(0.99, 0.30), &metrics(0.98, 0.20)), "scores worse");
+        assert!(
+            no_worse(&metrics(0.98, 0.20), &metrics(0.98, 0.20)),
+            "a tie"
+        );
+        assert!(
+            !no_worse(&metrics(0.97, 0.05), &metrics(0.98, 0.20)),
+            "ranks worse"
+        );
+        assert!(
+            !no_worse(&metrics(0.99, 0.30), &metrics(0.98, 0.20)),
+            "scores worse"
+        );
         assert!(
             !no_worse(&Metrics::default(), &metrics(0.98, 0.2)),
             "nothing to compare on"

@@ -8,6 +8,7 @@
     reason = "fixed-size feature vectors indexed by the feature constants"
 )]
 
+use crate::domain::risk::RiskSettings;
 use crate::domain::risk::features::{
     FEATURES, NEVER_USED_NETWORK, Observed, Velocity, agent_tag, parse_agent, prefix_of,
 };
@@ -15,7 +16,6 @@ use crate::domain::risk::geo::Place;
 use crate::domain::risk::model::Model;
 use crate::domain::risk::profile::Profile;
 use crate::domain::risk::score::{Inputs, score};
-use crate::domain::risk::RiskSettings;
 
 const OWN: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 const OTHERS: [&str; 5] = [
@@ -152,7 +152,11 @@ fn the_prior_lets_owners_through() {
                 let at = next - next.rem_euclid(86_400) + slot * 3600 + 86_400;
                 let mut cases = vec![
                     ("home", seen(HOME, place(geo, "DE", 3320), OWN, at), true),
-                    ("cleared cookies", seen(HOME, place(geo, "DE", 3320), OWN, at), false),
+                    (
+                        "cleared cookies",
+                        seen(HOME, place(geo, "DE", 3320), OWN, at),
+                        false,
+                    ),
                     (
                         "new network, own device",
                         seen("192.0.2.9", place(geo, "DE", 64_500), OWN, at),

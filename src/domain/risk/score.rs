@@ -195,7 +195,11 @@ mod tests {
             Velocity::default(),
         );
         assert!(s < 0.5, "{s}");
-        assert!(reasons.join("; ").contains("browser this account has not used"));
+        assert!(
+            reasons
+                .join("; ")
+                .contains("browser this account has not used")
+        );
     }
 
     #[test]

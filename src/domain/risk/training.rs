@@ -11,14 +11,13 @@
 //! - legitimate: events an admin labelled legitimate.
 //!
 //! Failures outside campaigns stay unlabelled (most are the owner's typos, some are slow
-//! attacks: neither label would be honest). Reports and known devices are read from the events'
-//! decision codes (`Decision`, matched exhaustively in `signal`), never from their wording.
+//! attacks: neither label would be honest). The log's own labels are read in `labels.rs`.
 //!
 //! A fitted candidate is stored (and so used by every instance) only when it does no worse
 //! than the model in use on the same held-out examples (`model::no_worse`); otherwise, and
 //! when there is nothing to fit on, the model in use stays and the report says why.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use time::Duration;
@@ -26,10 +25,10 @@ use time::Duration;
 use crate::domain::clock::Clock;
 use crate::domain::error::{Unexpected, unexpected_from};
 use crate::domain::risk::features::FEATURES;
+use crate::domain::risk::labels::LogFacts;
 use crate::domain::risk::model::{self, Example, Metrics, Model};
 use crate::domain::risk::profile::{Population, Profile};
 use crate::domain::risk::synthetic;
-use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind};
 use crate::storage::risk::RiskStore;
 
@@ -41,8 +40,6 @@ const MAX_EVENTS: i64 = 500_000;
 const MAX_SYNTHESISED: usize = 50_000;
 /// How much a label counts against an owner's unlabelled sign-in.
 pub const LABEL_WEIGHT: f64 = 3.0;
-/// Usernames tried from one address in a window that make it a campaign.
-const CAMPAIGN_USERNAMES: usize = 5;
 
 /// What a training run can answer besides a report (too little to fit on is a report too:
 /// the model in use stays; `model::TrainError::Fit` ends here).
@@ -54,156 +51,6 @@ pub enum TrainingError {
 }
 
 unexpected_from!(TrainingError);
-
-/// What an event's decision tells the trainer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Signal {
-    /// A sign-in from a known device: never the one a report is about.
-    KnownDevice,
-    /// The owner reported a sign-in ("wasn't you?"): the label for recent unknown-device ones.
-    ReportedNotMe,
-    /// Nothing for the labels.
-    Nothing,
-}
-
-/// Every decision is placed here (no catch-all): a new one must be given a meaning for the
-/// labels, or explicitly none.
-fn signal(decision: Option<Decision>) -> Signal {
-    let Some(d) = decision else {
-        return Signal::Nothing;
-    };
-    match d {
-        Decision::AllowKnownDevice => Signal::KnownDevice,
-        Decision::ReportedNotMe => Signal::ReportedNotMe,
-        Decision::Allow
-        | Decision::Deny
-        | Decision::HighRiskRightPassword
-        | Decision::HighRiskWrongPassword
-        | Decision::Captcha
-        | Decision::AccountLocked
-        | Decision::RepeatedFailures
-        | Decision::HighRisk
-        | Decision::Blocked
-        | Decision::UnknownSources
-        | Decision::FormRegister
-        | Decision::FormForgot
-        | Decision::RateLimitedIp
-        | Decision::RateLimitedAccount
-        | Decision::RateLimitedClient
-        | Decision::AlertLockout
-        | Decision::AlertNewDevice
-        | Decision::UnlockedByCli
-        | Decision::UnlockedByLink
-        | Decision::SignedOut
-        | Decision::EndSession
-        | Decision::PasswordChanged
-        | Decision::IdleTimeout
-        | Decision::LifetimeExceeded
-        | Decision::ResetMailed
-        | Decision::ResetSuppressedMailLimit
-        | Decision::ResetUnknownAccount
-        | Decision::ResetInvalidEmail
-        | Decision::PasswordReset
-        | Decision::IssuedAuthorizationCode
-        | Decision::IssuedClientCredentials
-        | Decision::RefreshRotated
-        | Decision::RefreshFamilyRevoked
-        | Decision::CodeReuse
-        | Decision::RevokedRefreshToken
-        | Decision::RevokedAccessToken
-        | Decision::TokenRequestRefused
-        | Decision::BearerRejected
-        | Decision::TokenUseAllow
-        | Decision::TokenUseChallenge
-        | Decision::TokenUseBlock
-        | Decision::RiskApiInvalidToken => Signal::Nothing,
-    }
-}
-
-/// What the log says about campaigns and reports, gathered once.
-struct LogFacts<'a> {
-    /// "Wasn't you?" reports: (user, when).
-    reports: Vec<(&'a str, time::OffsetDateTime)>,
-    /// Blocks: (source address, when).
-    blocked: Vec<(&'a str, time::OffsetDateTime)>,
-    /// Usernames refused per (address, window bucket).
-    names: HashMap<(&'a str, i64), HashSet<&'a str>>,
-    window: Duration,
-}
-
-impl<'a> LogFacts<'a> {
-    fn gather(events: &'a [AuthEvent], window: Duration) -> Self {
-        let reports = events
-            .iter()
-            .filter(|e| {
-                e.kind == EventKind::SessionRevoked
-                    && signal(e.decision_code) == Signal::ReportedNotMe
-            })
-            .filter_map(|e| Some((e.user_id.as_deref()?, e.ts)))
-            .collect();
-        let blocked = events
-            .iter()
-            .filter(|e| e.kind == EventKind::LoginBlocked)
-            .filter_map(|e| Some((e.ip.as_deref()?, e.ts)))
-            .collect();
-        let mut facts = Self {
-            reports,
-            blocked,
-            names: HashMap::new(),
-            window,
-        };
-        // Every refused attempt tried a username: failed, challenged or blocked.
-        for e in events.iter().filter(|e| refused(e)) {
-            if let (Some(ip), Some(u)) = (e.ip.as_deref(), e.username.as_deref()) {
-                let key = (ip, facts.bucket(e.ts));
-                facts.names.entry(key).or_default().insert(u);
-            }
-        }
-        facts
-    }
-
-    fn bucket(&self, t: time::OffsetDateTime) -> i64 {
-        t.unix_timestamp() / self.window.whole_seconds().max(1)
-    }
-
-    /// The log's own label of an event: `Some((attack, labelled))`, `labelled` false for an
-    /// owner's unreported sign-in (the self-supervised negative); `None`: no label.
-    fn label(&self, e: &AuthEvent) -> Option<(bool, bool)> {
-        match e.kind {
-            EventKind::LoginSucceeded => {
-                let from_known = signal(e.decision_code) == Signal::KnownDevice;
-                let reported = !from_known
-                    && e.user_id.as_deref().is_some_and(|u| {
-                        self.reports.iter().any(|(ru, at)| {
-                            *ru == u && *at >= e.ts && *at - e.ts <= Duration::days(1)
-                        })
-                    });
-                Some((reported, reported))
-            }
-            _ if refused(e) => {
-                let ip = e.ip.as_deref().unwrap_or_default();
-                let was_blocked = self
-                    .blocked
-                    .iter()
-                    .any(|(bip, at)| *bip == ip && (*at - e.ts).abs() <= self.window);
-                let stuffing = self
-                    .names
-                    .get(&(ip, self.bucket(e.ts)))
-                    .is_some_and(|s| s.len() >= CAMPAIGN_USERNAMES);
-                (was_blocked || stuffing).then_some((true, true))
-            }
-            _ => None,
-        }
-    }
-}
-
-/// A refused sign-in attempt: failed, challenged or blocked.
-fn refused(e: &AuthEvent) -> bool {
-    matches!(
-        e.kind,
-        EventKind::LoginFailed | EventKind::LoginChallenged | EventKind::LoginBlocked
-    )
-}
 
 /// Turns events into training examples: labelled ones (weight `LABEL_WEIGHT`), the owners'
 /// unreported successful sign-ins (weight 1), and for each successful sign-in that is not an
@@ -426,6 +273,7 @@ mod tests {
     use crate::domain::context::RequestContext;
     use crate::domain::risk::features::NEVER_USED_NETWORK;
     use crate::events::Risk;
+    use crate::events::decision::Decision;
     use crate::storage::error::StoreError;
     use crate::storage::risk::ModelRow;
 
@@ -519,7 +367,11 @@ mod tests {
         assert_eq!(label(&kept), Some(true), "the admin's word wins");
         assert_eq!(label(&typo), None, "a lone failure stays unlabelled");
         assert_eq!(ex.iter().filter(|x| x.attack).count(), 2 + 5);
-        assert_eq!(ex.len(), 3 + 5, "first sign-ins (no history) give no attacker");
+        assert_eq!(
+            ex.len(),
+            3 + 5,
+            "first sign-ins (no history) give no attacker"
+        );
     }
 
     /// An in-memory store holding an event log, admin labels and the stored models.
