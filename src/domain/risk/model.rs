@@ -289,18 +289,16 @@ fn refit_intercept(weights: &[f64], start: f64, examples: &[&Example]) -> f64 {
 }
 
 /// Whether a candidate measured `candidate` may replace the model measured `current` on the
-/// same held-out examples: it must rank them at least as well (ROC AUC) and score them at least
-/// as well (weighted log loss, which also judges the scores against the fixed thresholds).
-/// Without both classes held out there is nothing to compare: no.
+/// same held-out examples: its weighted log loss must be no higher. The log loss is a proper
+/// scoring rule: it judges the ranking and the scores themselves (which the fixed thresholds
+/// read), where ROC AUC, reported beside it, sees only the ranking and, on a held-out split
+/// of a few hundred examples, moves by a pair or two of ties. Without both classes held out
+/// there is nothing to compare: no.
 pub fn no_worse(candidate: &Metrics, current: &Metrics) -> bool {
-    const EPS: f64 = 1e-9;
-    match (
-        candidate.roc_auc,
-        current.roc_auc,
-        candidate.log_loss,
-        current.log_loss,
-    ) {
-        (Some(a), Some(b), Some(la), Some(lb)) => a >= b - EPS && la <= lb + EPS,
+    const EPS: f64 = 1e-12;
+    let both = |m: &Metrics| m.positives > 0 && m.negatives > 0;
+    match (candidate.log_loss, current.log_loss) {
+        (Some(a), Some(b)) if both(candidate) && both(current) => a <= b + EPS,
         _ => false,
     }
 }
@@ -445,33 +443,26 @@ mod tests {
         ));
     }
 
-    fn metrics(auc: f64, loss: f64) -> Metrics {
+    fn metrics(loss: f64) -> Metrics {
         Metrics {
-            roc_auc: Some(auc),
+            positives: 10,
+            negatives: 10,
             log_loss: Some(loss),
             ..Metrics::default()
         }
     }
 
     #[test]
-    fn a_candidate_replaces_the_model_only_when_no_worse_on_both_measures() {
-        assert!(no_worse(&metrics(0.99, 0.10), &metrics(0.98, 0.20)));
-        assert!(
-            no_worse(&metrics(0.98, 0.20), &metrics(0.98, 0.20)),
-            "a tie"
-        );
-        assert!(
-            !no_worse(&metrics(0.97, 0.05), &metrics(0.98, 0.20)),
-            "ranks worse"
-        );
-        assert!(
-            !no_worse(&metrics(0.99, 0.30), &metrics(0.98, 0.20)),
-            "scores worse"
-        );
-        assert!(
-            !no_worse(&Metrics::default(), &metrics(0.98, 0.2)),
-            "nothing to compare on"
-        );
+    fn a_candidate_replaces_the_model_only_when_its_log_loss_is_no_higher() {
+        assert!(no_worse(&metrics(0.10), &metrics(0.20)));
+        assert!(no_worse(&metrics(0.20), &metrics(0.20)), "a tie");
+        assert!(!no_worse(&metrics(0.21), &metrics(0.20)), "scores worse");
+        let one_class = Metrics {
+            negatives: 0,
+            ..metrics(0.01)
+        };
+        assert!(!no_worse(&one_class, &one_class), "nothing to compare on");
+        assert!(!no_worse(&Metrics::default(), &metrics(0.2)));
     }
 
     #[test]
