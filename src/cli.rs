@@ -270,7 +270,7 @@ async fn model(config: Config, command: ModelCommand) -> anyhow::Result<()> {
                 crate::domain::risk::training::evaluate(&store.risk, &state.clock, window, &model)
                     .await;
             bar.finish_and_clear();
-            let metrics = metrics?;
+            let (metrics, labelled) = metrics?;
             print_json(&json!({
                 "version": model.version,
                 "features": crate::domain::risk::features::NAMES,
@@ -278,6 +278,7 @@ async fn model(config: Config, command: ModelCommand) -> anyhow::Result<()> {
                 "intercept": model.intercept,
                 "trained": model.metrics,
                 "metrics": metrics,
+                "labelled_metrics": labelled,
             }))
         }
         ModelCommand::Label { event_id, label } => {

@@ -165,8 +165,10 @@ async fn scheduled_training(state: AppState) {
         match train_and_store(&state.risk_store, &state.clock, window, &|_| {}).await {
             Ok(r) => tracing::info!(
                 version = r.version,
+                promoted = r.promoted,
                 examples = r.examples,
-                "risk model trained"
+                message = %r.message,
+                "risk model training ran"
             ),
             Err(e) => tracing::info!(error = %e, "scheduled risk training skipped"),
         }

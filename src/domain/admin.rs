@@ -28,9 +28,6 @@ pub enum AdminError {
     /// A filter or a label is malformed; the message is safe to send.
     #[error("invalid input: {0}")]
     InvalidInput(&'static str),
-    /// Training found too few labelled attacks or legitimate sign-ins.
-    #[error("not enough labelled events to train on")]
-    NotEnoughLabels,
     /// An infrastructure failure (database, thread), or the fit itself failed.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -41,7 +38,6 @@ unexpected_from!(AdminError);
 impl From<TrainingError> for AdminError {
     fn from(e: TrainingError) -> Self {
         match e {
-            TrainingError::NotEnoughLabels => Self::NotEnoughLabels,
             TrainingError::Unexpected(e) => Self::Unexpected(e),
         }
     }
@@ -183,8 +179,8 @@ impl AdminService {
         Ok(id.to_owned())
     }
 
-    /// Fits and stores a new model version now, and loads it on this instance (the others
-    /// pick it up within 30 s).
+    /// Fits a candidate now and, when it does no worse than the model in use, stores it and
+    /// loads it on this instance (the others pick it up within 30 s).
     pub async fn train(&self) -> Result<TrainReport, AdminError> {
         let report =
             train_and_store(&self.risk_store, &self.clock, self.training_window, &|_| {}).await?;

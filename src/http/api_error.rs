@@ -48,11 +48,6 @@ const SERVER_ERROR: Answer = (
 fn admin(e: &AdminError) -> Answer {
     match e {
         AdminError::InvalidInput(m) => (StatusCode::BAD_REQUEST, "invalid_request", m),
-        AdminError::NotEnoughLabels => (
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "not enough labelled events to train on",
-        ),
         AdminError::Unexpected(_) => SERVER_ERROR,
     }
 }
@@ -118,9 +113,6 @@ mod tests {
         assert!(w.is_none());
         assert_eq!(v["error"], "invalid_request");
         assert_eq!(v["message"], "since must be RFC 3339");
-        let (s, _, v) = answer(AdminError::NotEnoughLabels).await;
-        assert_eq!(s, StatusCode::BAD_REQUEST);
-        assert_eq!(v["message"], "not enough labelled events to train on");
         let (s, _, v) = answer(ApiError::BadRequest("ip is not an IP address")).await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
         assert_eq!(v["error"], "invalid_request");

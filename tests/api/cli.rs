@@ -495,12 +495,43 @@ async fn model_eval_train_and_label() {
     // In a pipe there is no progress display.
     assert!(!String::from_utf8_lossy(&out.stderr).contains('\r'));
 
+    // An empty log: training succeeds, keeps the prior and says so.
     let out = run(&url, &["model", "train"]);
-    assert!(!out.status.success(), "nothing labelled yet");
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not enough labelled events"),
+        out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["promoted"], false, "{v}");
+    assert_eq!(v["version"], 0, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("kept model 0"),
+        "{v}"
+    );
+
+    // Only the owner's own sign-ins, no attack labelled anywhere: training succeeds on the
+    // attackers synthesised from them and promotes a model that does no worse.
+    let user = app.user().await;
+    for _ in 0..20 {
+        let page = app.post_login(&user.email, &user.password).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+        app.post_logout().await;
+    }
+    let out = run(&url, &["model", "train"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["labelled"], 0, "{v}");
+    assert!(v["synthetic_attacks"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["current_metrics"]["roc_auc"].is_number(), "{v}");
+    assert_eq!(
+        (&v["promoted"], &v["version"]),
+        (&true.into(), &1.into()),
+        "{v}"
     );
 
     let out = run(&url, &["model", "label", "0190-event", "attack"]);

@@ -253,8 +253,10 @@ async fn wasnt_me_works_once_and_forgets_every_device() {
     let home = new_client();
     let first = sign_in(&app, &home, "192.0.2.1", &user.email, &user.password).await;
     assert!(new_device_cookie(&first));
+    // A new browser on the owner's network (from a network the account never used, it would
+    // meet the challenge first: docs/risk.md, "The prior").
     let intruder = new_client();
-    let p = sign_in(&app, &intruder, "203.0.113.9", &user.email, &user.password).await;
+    let p = sign_in(&app, &intruder, "192.0.2.9", &user.email, &user.password).await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     let token = token_after(&app.outbox(1).await[0], "/not-me?token=");
     // The home browser is a known device before the report.
@@ -325,7 +327,7 @@ async fn wasnt_me_works_once_and_forgets_every_device() {
     assert_eq!(reports(&app.events().await), 1, "the replay did nothing");
 
     // Neither the intruder's browser nor the home one is a known device any more.
-    for (c, ip) in [(&intruder, "203.0.113.9"), (&home, "192.0.2.1")] {
+    for (c, ip) in [(&intruder, "192.0.2.9"), (&home, "192.0.2.1")] {
         let p = sign_in(&app, c, ip, &user.email, &user.password).await;
         assert_eq!(p.status, StatusCode::SEE_OTHER);
         assert!(
@@ -478,7 +480,8 @@ async fn the_new_device_alert_names_the_browser_not_the_raw_user_agent() {
         .user_agent(raw)
         .build()
         .unwrap();
-    let p = sign_in(&app, &intruder, "203.0.113.9", &user.email, &user.password).await;
+    // On the owner's network: from one the account never used, the challenge comes first.
+    let p = sign_in(&app, &intruder, "192.0.2.9", &user.email, &user.password).await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     let mails = app.outbox(1).await;
     let mail = decode_qp(&mails[0]);

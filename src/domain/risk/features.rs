@@ -113,10 +113,26 @@ pub const NAMES: [&str; FEATURES] = [
     "impossible_travel",
     "unknown_account",
     "new_network_without_device_cookie",
+    "never_used_network_without_device_cookie",
+    "history_size",
 ];
 
 /// How many numeric features there are.
-pub const FEATURES: usize = 19;
+pub const FEATURES: usize = 21;
+
+/// The column of `never_used_network_without_device_cookie`: 1 when the account has at least
+/// one earlier successful sign-in, the network (/24, /48) is none it ever signed in from, and
+/// the browser carries no device cookie of this account.
+pub const NEVER_USED_NETWORK: usize = 19;
+
+/// The column of `history_size`: ln(1 + the account's earlier successful sign-ins). Context,
+/// not a risk signal (its weight is always 0): it is what a never-shown value's Freeman ratio
+/// is, so the trainer can tell exactly what an attacker would have scored against the profile
+/// as it was (`training/synthetic.rs`).
+pub const HISTORY_SIZE: usize = 20;
+
+/// Columns that describe the attempt but are no evidence either way: never weighted.
+pub const CONTEXT_ONLY: [usize; 1] = [HISTORY_SIZE];
 
 /// What an operator reads for a feature that raised the score.
 pub fn reason_text(index: usize) -> &'static str {
@@ -140,6 +156,8 @@ pub fn reason_text(index: usize) -> &'static str {
         16 => "impossible travel since the last sign-in",
         17 => "the username matches no account",
         18 => "a new network and no device cookie together",
+        19 => "a network this account never used, without its device cookie",
+        20 => "the size of the account's history",
         _ => "unknown",
     }
 }

@@ -7,15 +7,22 @@
 //!
 //! The rooms: `score.rs` (the pure feature vector and score), `service.rs` (the service that
 //! scores sign-ins and learns from successes), `token_use.rs` (scoring a token's use),
-//! `training.rs` (labels from the event log), `wave.rs` and `wave_state.rs` (stuffing and
-//! spraying waves, shared by every instance), plus the parts they are built from.
+//! `training.rs` (training data from the event log, the training run and its promotion rule),
+//! `synthetic.rs` (the attackers synthesised from the owners' sign-ins), `wave.rs` and
+//! `wave_state.rs` (stuffing and spraying waves, shared by every instance), plus the parts
+//! they are built from.
 
 /// Request- and history-derived features.
 pub mod features;
 /// Optional GeoIP lookups.
 pub mod geo;
+/// The event log's own labels (reports, campaigns).
+mod labels;
 /// The learned model, its training and its metrics.
 pub mod model;
+/// The prior's promises, for thin and long histories (tests only).
+#[cfg(test)]
+mod prior_tests;
 /// The per-user profile and Freeman likelihood ratios.
 pub mod profile;
 /// The feature vector and the score (no I/O).
@@ -24,6 +31,8 @@ pub mod score;
 pub mod service;
 /// Password-spraying detection (in memory).
 pub mod spray;
+/// Self-supervised training data: the attackers synthesised from each owner's sign-in.
+pub mod synthetic;
 /// Scoring a token's use against its owner's contexts.
 pub mod token_use;
 /// Training data from the event log, and the training run.

@@ -1,12 +1,15 @@
 //! The learned part of the score: a logistic regression over the numeric features (the
 //! Freeman log-ratios of `profile.rs` among them, so the model learns how much each kind of
-//! novelty is worth next to the velocity features), fitted with `linfa-logistic` by
-//! `authd model train` on labelled events and stored, versioned, in the database. Before any
-//! training a documented prior (hand-set weights) stands in.
+//! novelty is worth next to the device cookie and the velocity features), fitted with
+//! `linfa-logistic` by `authd model train` and stored, versioned, in the database. The
+//! training data needs no attack label (`synthetic.rs`: the owners' own sign-ins against the
+//! attackers synthesised from them; labels, when there are any, weigh more). Before any
+//! training a documented prior (hand-set weights) stands in. A candidate replaces the model in
+//! use only when it does no worse on the same held-out examples (`no_worse`).
 //!
-//! Why logistic regression: labels exist (reported sign-ins, campaign failures, admin labels),
-//! the features are few and meaningful, the fitted weights explain every score (the reasons are
-//! the largest weighted contributions), and a prediction is one dot product (≈ 50 ns).
+//! Why logistic regression: the features are few and meaningful, the fitted weights explain
+//! every score (the reasons are the largest weighted contributions), it fits a few hundred
+//! thousand rows in seconds, and a prediction is one dot product (≈ 50 ns).
 #![allow(
     clippy::indexing_slicing,
     reason = "fixed-size feature vectors and rank arithmetic: indices are bounded by the loops that make them"
@@ -16,22 +19,25 @@ use linfa::prelude::*;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::risk::features::{FEATURES, reason_text};
+use crate::domain::risk::features::{CONTEXT_ONLY, FEATURES, reason_text};
 use crate::domain::risk::profile::Population;
 
-/// Hand-set weights used until a model is trained (see docs/risk.md for their reasoning).
-/// Order: `features::NAMES`.
+/// Hand-set weights used until a model is trained (docs/risk.md, "The prior"). Order:
+/// `features::NAMES`. The one strong weight is the shape of a takeover with a stolen password
+/// (a network the account never used and no device cookie of it): on its own it crosses the
+/// challenge threshold at any history length. Novelty alone (a known device on a new network,
+/// a new browser on a known network) stays below it however long the history.
 pub const PRIOR_WEIGHTS: [f64; FEATURES] = [
-    0.55, // new_network
-    0.45, // new_asn
-    0.55, // new_country
-    0.5,  // new_browser
-    0.35, // new_os
-    0.3,  // new_device_class
-    0.25, // new_user_agent
-    0.15, // unusual_hour
-    1.0,  // unknown_device
-    0.3,  // days_since_last_sign_in
+    0.3,  // new_network
+    0.1,  // new_asn
+    0.15, // new_country
+    0.15, // new_browser
+    0.1,  // new_os
+    0.05, // new_device_class
+    0.05, // new_user_agent
+    0.1,  // unusual_hour
+    0.4,  // unknown_device
+    0.1,  // days_since_last_sign_in
     0.8,  // failures_on_account_from_source
     0.5,  // failures_from_source
     1.3,  // accounts_tried_from_source
@@ -40,10 +46,17 @@ pub const PRIOR_WEIGHTS: [f64; FEATURES] = [
     1.6,  // same_password_on_many_accounts
     2.5,  // impossible_travel
     0.0,  // unknown_account: never set (score.rs: it would enumerate accounts)
-    0.8,  // new_network_without_device_cookie
+    0.3,  // new_network_without_device_cookie
+    5.0,  // never_used_network_without_device_cookie
+    0.0,  // history_size: context only
 ];
 /// The prior's intercept.
 pub const PRIOR_INTERCEPT: f64 = -4.5;
+
+/// Columns the self-supervised attackers never vary (the failure counters, impossible travel,
+/// unknown account): the synthetic data says nothing about them, so a trained weight is never
+/// below the prior's; labelled campaigns can raise it.
+const PRIOR_FLOORED: std::ops::RangeInclusive<usize> = 10..=17;
 
 /// Quality figures of a model on held-out labelled events.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -58,6 +71,9 @@ pub struct Metrics {
     pub roc_auc: Option<f64>,
     /// True-positive rate at a false-positive rate of at most 1 %.
     pub tpr_at_1pct_fpr: Option<f64>,
+    /// Mean log loss of the scores, each example counted with its weight (lower is better).
+    #[serde(default)]
+    pub log_loss: Option<f64>,
 }
 
 /// A scoring model: weights, intercept and the population frequencies.
@@ -85,6 +101,12 @@ impl Model {
             population: Population::default(),
             metrics: Metrics::default(),
         }
+    }
+
+    /// Whether the model was fitted on this build's feature columns (a stored model from an
+    /// older feature set is not used: the prior stands in until the next training).
+    pub fn fits_features(&self) -> bool {
+        self.weights.len() == FEATURES
     }
 
     /// The score in [0, 1] and the reasons (features whose weighted contribution raised it,
@@ -121,16 +143,22 @@ pub struct Example {
     pub x: [f64; FEATURES],
     /// Attack?
     pub attack: bool,
-    /// Stable id (the event id) used to split train and held-out sets.
+    /// Stable id (the event's request id) used to split train and held-out sets; synthetic
+    /// attackers carry the id of the sign-in they were made from, so they fall on its side.
     pub id: String,
+    /// How much it counts: 1 for an owner's sign-in, `LABEL_WEIGHT` for a label, 1/3 for each
+    /// of the three synthetic attackers of a sign-in.
+    pub weight: f64,
+    /// Made by `synthetic.rs` rather than read from the log.
+    pub synthetic: bool,
 }
 
 /// Why a model could not be trained.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
-    /// Both classes are needed.
-    #[error("need labelled attacks and legitimate sign-ins (have {attacks} and {legit})")]
-    NotEnoughLabels {
+    /// Both classes are needed in the part fitted on.
+    #[error("need attacks and legitimate sign-ins to fit on (have {attacks} and {legit})")]
+    TooFewExamples {
         /// Attack examples.
         attacks: usize,
         /// Legitimate examples.
@@ -147,26 +175,40 @@ fn held_out(id: &str) -> bool {
     sha2::Sha256::digest(id.as_bytes())[0] % 5 == 0
 }
 
-/// Fits a model on `examples` (80 % of them; the rest measure it).
+/// The held-out examples and the ones to fit on.
+pub fn split(examples: &[Example]) -> (Vec<&Example>, Vec<&Example>) {
+    examples.iter().partition(|e| held_out(&e.id))
+}
+
+/// Fits a model on the examples `split` does not hold out; the held-out ones measure it.
 pub fn train(
     examples: &[Example],
     population: Population,
     version: i64,
 ) -> Result<Model, TrainError> {
-    let (test, fit): (Vec<&Example>, Vec<&Example>) =
-        examples.iter().partition(|e| held_out(&e.id));
+    let (test, fit) = split(examples);
     let attacks = fit.iter().filter(|e| e.attack).count();
     let legit = fit.len() - attacks;
     if attacks < 2 || legit < 2 {
-        return Err(TrainError::NotEnoughLabels { attacks, legit });
+        return Err(TrainError::TooFewExamples { attacks, legit });
     }
-    let mut records = Array2::<f64>::zeros((fit.len(), FEATURES));
-    for (r, e) in fit.iter().enumerate() {
+    // linfa-logistic takes no sample weights: an example of weight w ≥ 1 is repeated round(w)
+    // times (labels); lighter ones (the synthetic attackers) once each. The three attackers of
+    // a sign-in then outnumber it 3 to 1, which moves only the intercept of a logistic fit
+    // (Prentice & Pyke, 1979): `refit_intercept` below restores the weighted balance.
+    let rows: Vec<&Example> = fit
+        .iter()
+        .flat_map(|e| std::iter::repeat_n(*e, copies(e.weight)))
+        .collect();
+    let mut records = Array2::<f64>::zeros((rows.len(), FEATURES));
+    for (r, e) in rows.iter().enumerate() {
         for (c, v) in e.x.iter().enumerate() {
-            records[[r, c]] = *v;
+            if !CONTEXT_ONLY.contains(&c) {
+                records[[r, c]] = *v;
+            }
         }
     }
-    let targets: Array1<bool> = fit.iter().map(|e| e.attack).collect();
+    let targets: Array1<bool> = rows.iter().map(|e| e.attack).collect();
     let dataset = linfa::Dataset::new(records, targets);
     let fitted = linfa_logistic::LogisticRegression::default()
         .alpha(0.1)
@@ -175,14 +217,7 @@ pub fn train(
         .map_err(|e| TrainError::Fit(e.to_string()))?;
     // linfa's positive class is the larger one; flip so that the score is P(attack).
     let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
-    // Every feature is oriented so that more of it is riskier: a negative weight can only be
-    // an artefact of the training traffic (and would let an attacker lower his score by
-    // adding novelty). Clip to zero and refit the intercept alone.
-    let weights: Vec<f64> = fitted
-        .params()
-        .iter()
-        .map(|w| (sign * w).max(0.0))
-        .collect();
+    let weights = oriented(fitted.params().iter().map(|w| sign * w));
     let intercept = refit_intercept(&weights, sign * fitted.intercept(), &fit);
     let mut model = Model {
         version,
@@ -197,22 +232,49 @@ pub fn train(
     Ok(model)
 }
 
-/// The intercept minimising the log loss with `weights` fixed (Newton's method from `start`).
+/// How many rows an example of `weight` takes in the fit.
+fn copies(weight: f64) -> usize {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let n = weight.round().max(1.0) as usize;
+    n
+}
+
+/// Fitted weights made safe to use. Every feature is oriented so that more of it is riskier: a
+/// negative weight can only be an artefact of the training traffic (and would let an attacker
+/// lower his score by adding novelty), so it is clipped to zero; context columns weigh nothing;
+/// the columns the synthetic attackers never vary keep at least the prior's weight.
+fn oriented(fitted: impl Iterator<Item = f64>) -> Vec<f64> {
+    fitted
+        .enumerate()
+        .map(|(k, w)| {
+            if CONTEXT_ONLY.contains(&k) {
+                0.0
+            } else if PRIOR_FLOORED.contains(&k) {
+                w.max(PRIOR_WEIGHTS[k])
+            } else {
+                w.max(0.0)
+            }
+        })
+        .collect()
+}
+
+/// The intercept minimising the weighted log loss with `weights` fixed (Newton's method from
+/// `start`).
 fn refit_intercept(weights: &[f64], start: f64, examples: &[&Example]) -> f64 {
-    let z: Vec<(f64, f64)> = examples
+    let z: Vec<(f64, f64, f64)> = examples
         .iter()
         .map(|e| {
             let dot: f64 = weights.iter().zip(e.x.iter()).map(|(w, x)| w * x).sum();
-            (dot, if e.attack { 1.0 } else { 0.0 })
+            (dot, if e.attack { 1.0 } else { 0.0 }, e.weight)
         })
         .collect();
     let mut b = start;
     for _ in 0..50 {
         let (mut grad, mut hess) = (0.0, 0.0);
-        for (dot, y) in &z {
+        for (dot, y, w) in &z {
             let p = sigmoid(dot + b);
-            grad += p - y;
-            hess += p * (1.0 - p);
+            grad += w * (p - y);
+            hess += w * p * (1.0 - p);
         }
         if hess < 1e-9 {
             break;
@@ -226,9 +288,32 @@ fn refit_intercept(weights: &[f64], start: f64, examples: &[&Example]) -> f64 {
     b
 }
 
+/// Whether a candidate measured `candidate` may replace the model measured `current` on the
+/// same held-out examples: its weighted log loss must be no higher. The log loss is a proper
+/// scoring rule: it judges the ranking and the scores themselves (which the fixed thresholds
+/// read), where ROC AUC, reported beside it, sees only the ranking and, on a held-out split
+/// of a few hundred examples, moves by a pair or two of ties. Without both classes held out
+/// there is nothing to compare: no.
+pub fn no_worse(candidate: &Metrics, current: &Metrics) -> bool {
+    const EPS: f64 = 1e-12;
+    let both = |m: &Metrics| m.positives > 0 && m.negatives > 0;
+    match (candidate.log_loss, current.log_loss) {
+        (Some(a), Some(b)) if both(candidate) && both(current) => a <= b + EPS,
+        _ => false,
+    }
+}
+
 /// ROC AUC and TPR at 1 % FPR of `model` on `examples`.
 pub fn evaluate<'a>(model: &Model, examples: impl Iterator<Item = &'a Example>) -> Metrics {
-    let scored: Vec<(f64, bool)> = examples.map(|e| (model.score(&e.x).0, e.attack)).collect();
+    let mut scored: Vec<(f64, bool)> = Vec::new();
+    let (mut loss, mut mass) = (0.0, 0.0);
+    for e in examples {
+        let s = model.score(&e.x).0;
+        let p = if e.attack { s } else { 1.0 - s };
+        loss -= e.weight * p.max(1e-12).ln();
+        mass += e.weight;
+        scored.push((s, e.attack));
+    }
     let positives = scored.iter().filter(|s| s.1).count();
     let negatives = scored.len() - positives;
     Metrics {
@@ -237,6 +322,7 @@ pub fn evaluate<'a>(model: &Model, examples: impl Iterator<Item = &'a Example>) 
         negatives,
         roc_auc: roc_auc(&scored),
         tpr_at_1pct_fpr: tpr_at_fpr(&scored, 0.01),
+        log_loss: (mass > 0.0).then(|| loss / mass),
     }
 }
 
@@ -324,6 +410,8 @@ mod tests {
                 x,
                 attack,
                 id: format!("e{i}"),
+                weight: 1.0,
+                synthetic: false,
             });
         }
         let m = train(&examples, Population::default(), 1).unwrap();
@@ -345,11 +433,51 @@ mod tests {
                 x: [0.0; FEATURES],
                 attack: false,
                 id: format!("e{i}"),
+                weight: 1.0,
+                synthetic: false,
             })
             .collect();
         assert!(matches!(
             train(&only_legit, Population::default(), 1),
-            Err(TrainError::NotEnoughLabels { .. })
+            Err(TrainError::TooFewExamples { .. })
         ));
+    }
+
+    fn metrics(loss: f64) -> Metrics {
+        Metrics {
+            positives: 10,
+            negatives: 10,
+            log_loss: Some(loss),
+            ..Metrics::default()
+        }
+    }
+
+    #[test]
+    fn a_candidate_replaces_the_model_only_when_its_log_loss_is_no_higher() {
+        assert!(no_worse(&metrics(0.10), &metrics(0.20)));
+        assert!(no_worse(&metrics(0.20), &metrics(0.20)), "a tie");
+        assert!(!no_worse(&metrics(0.21), &metrics(0.20)), "scores worse");
+        let one_class = Metrics {
+            negatives: 0,
+            ..metrics(0.01)
+        };
+        assert!(!no_worse(&one_class, &one_class), "nothing to compare on");
+        assert!(!no_worse(&Metrics::default(), &metrics(0.2)));
+    }
+
+    #[test]
+    fn fitted_weights_are_oriented_floored_and_context_free() {
+        let w = oriented((0..FEATURES).map(|_| -1.0));
+        for (k, v) in w.iter().enumerate() {
+            let want = if PRIOR_FLOORED.contains(&k) {
+                PRIOR_WEIGHTS[k]
+            } else {
+                0.0
+            };
+            assert_eq!(*v, want, "feature {k}");
+        }
+        let w = oriented((0..FEATURES).map(|_| 9.0));
+        assert_eq!(w[crate::domain::risk::features::HISTORY_SIZE], 0.0);
+        assert_eq!(w[12], 9.0, "labels can raise a floored weight");
     }
 }

@@ -150,6 +150,12 @@ impl Profile {
         ]
     }
 
+    /// Whether the account ever signed in successfully from this network prefix (among the
+    /// bounded counts: a network dropped as the rarest of more than 24 counts as unused).
+    pub fn used_network(&self, prefix: &str) -> bool {
+        self.prefixes.get(prefix) > 0
+    }
+
     /// Adds a successful sign-in.
     pub fn observe(&mut self, o: &Observed) {
         self.n = self.n.saturating_add(1);
@@ -199,11 +205,16 @@ impl Profile {
                 let h = usize::from(o.hour % 24);
                 let near = |d: usize| self.hours.get((h + d) % 24).copied().unwrap_or(0);
                 (near(0) + near(1) + near(23), self.n.saturating_mul(3))
-            } else {
-                // Values of a feature only counted since it existed (no ASN before a GeoIP
-                // file was configured): the user's n for it is its own total.
+            } else if f == 1 || f == 2 {
+                // ASN and country are only counted since a GeoIP file was configured (and for
+                // addresses it places): the user's n for them is their own total.
                 let total = counts[f].0.iter().map(|(_, c)| *c).sum::<u32>();
                 (counts[f].get(v), total)
+            } else {
+                // Network, browser, OS, class, agent: every sign-in shows one, so the user's n
+                // is the history's size, values dropped from the bounded counts included. So a
+                // never-shown value scores exactly ln(1 + n) = `history_size`.
+                (counts[f].get(v), self.n)
             };
             let pu = (f64::from(c) + PRIOR_WEIGHT * p) / (f64::from(n) + PRIOR_WEIGHT);
             out[f] = Some((p / pu).ln());

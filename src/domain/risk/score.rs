@@ -1,7 +1,9 @@
 //! The feature vector and the score: the pure, benchmarked hot path (no I/O). The service
 //! (`service.rs`) gathers the inputs; this file turns them into a score with reasons.
 
-use crate::domain::risk::features::{FEATURES, Observed, Velocity, squash};
+use crate::domain::risk::features::{
+    FEATURES, HISTORY_SIZE, NEVER_USED_NETWORK, Observed, Velocity, squash,
+};
 use crate::domain::risk::geo::distance_km;
 use crate::domain::risk::model::Model;
 use crate::domain::risk::profile::Profile;
@@ -62,8 +64,25 @@ pub fn score(model: &Model, i: &Inputs<'_>) -> (f64, Vec<String>, [f64; FEATURES
     x[17] = 0.0;
     // The interaction a linear model cannot build itself: novelty of place *and* browser state.
     x[18] = if i.known_device { 0.0 } else { x[0].max(0.0) };
+    let (never_used, history) = takeover_shape(i);
+    x[NEVER_USED_NETWORK] = never_used;
+    x[HISTORY_SIZE] = history;
     let (s, reasons) = model.score(&x);
     (s, reasons, x)
+}
+
+/// The shape of a takeover with a stolen password, independent of how long the history is:
+/// (1 when the account has signed in before but never from this network and the browser has
+/// no device cookie of the account, else 0; ln(1 + earlier successful sign-ins)). An account
+/// with no earlier sign-in has no network to compare with: 0 (cold start, docs/risk.md).
+fn takeover_shape(i: &Inputs<'_>) -> (f64, f64) {
+    let n = i.profile.map_or(0, |p| p.n);
+    let never_used = n >= 1
+        && !i.known_device
+        && !i
+            .profile
+            .is_some_and(|p| p.used_network(&i.observed.prefix));
+    (if never_used { 1.0 } else { 0.0 }, f64::from(n).ln_1p())
 }
 
 /// Speed (km/h, in thousands, capped at 3) needed to get from the last successful sign-in's
@@ -89,7 +108,7 @@ fn travel(profile: Option<&Profile>, o: &Observed) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::risk::features::{agent_tag, parse_agent, prefix_of};
+    use crate::domain::risk::features::{agent_tag, parse_agent, prefix_of, reason_text};
     use crate::domain::risk::geo::Place;
 
     fn observed(ip: &str, ua: &str, hour: u8, at: i64) -> Observed {
@@ -165,9 +184,22 @@ mod tests {
             Velocity::default(),
         );
         assert!(s > 0.5, "{s}");
+        assert_eq!(reasons[0], reason_text(NEVER_USED_NETWORK), "{reasons:?}");
         let all = reasons.join("; ");
         assert!(all.contains("network this account has not used"), "{all}");
-        assert!(all.contains("browser this account has not used"), "{all}");
+        // With the device cookie the same place and browser are novelty, not a takeover.
+        let (s, reasons) = run(
+            &p,
+            &observed("203.0.113.9", CHROME_WIN, 3, at),
+            true,
+            Velocity::default(),
+        );
+        assert!(s < 0.5, "{s}");
+        assert!(
+            reasons
+                .join("; ")
+                .contains("browser this account has not used")
+        );
     }
 
     #[test]

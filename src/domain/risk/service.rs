@@ -140,6 +140,10 @@ impl RiskService {
         };
         let model: Model = serde_json::from_str(&row.model)
             .map_err(|e| Unexpected(anyhow::anyhow!("stored model: {e}")))?;
+        if !model.fits_features() {
+            // Fitted on an older feature set: the model in use stays until the next training.
+            return Ok(false);
+        }
         *self
             .model
             .write()
@@ -383,8 +387,8 @@ mod round_trips {
             time::macros::datetime!(2026-01-01 10:00 UTC),
         ));
         let settings = RiskSettings {
-            challenge_at: 0.01,
-            block_at: 0.02,
+            challenge_at: 0.005,
+            block_at: 0.01,
             ..RiskSettings::default()
         };
         let risk = RiskService::new(store, None, clock, b"k", settings);
@@ -404,7 +408,7 @@ mod round_trips {
             )
             .await
             .unwrap();
-        assert!(first.score >= 0.02, "{}", first.score);
+        assert!(first.score >= 0.01, "{}", first.score);
         assert_eq!(first.verdict, Verdict::Challenge);
         let again = risk
             .assess_sign_in(

@@ -1,5 +1,6 @@
 //! `POST /admin/api/labels` (label an event as an attack or legitimate, for training) and
-//! `POST /admin/api/model/train` (fit and store a new model version now, and load it here).
+//! `POST /admin/api/model/train` (fit a candidate now; store it and load it here when it does
+//! no worse than the model in use).
 
 use axum::Json;
 use axum::extract::State;
@@ -59,8 +60,7 @@ pub async fn labels_post(
     path = "/admin/api/model/train",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Trained and stored; this instance uses it at once, others within 30 s", body = TrainReportBody),
-        (status = 400, description = "Not enough labelled events"),
+        (status = 200, description = "Trained; when `promoted` the new model is stored, this instance uses it at once, others within 30 s; otherwise the model in use stays and `message` says why", body = TrainReportBody),
         (status = 401, description = "No valid bearer token"),
         (status = 403, description = "The token lacks the admin scope"),
     )
