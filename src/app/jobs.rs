@@ -41,8 +41,8 @@ impl Jobs {
             tokio::spawn(key_reload(state.clone())),
             tokio::spawn(model_reload(state.clone())),
             tokio::spawn(wave_watch(state.clone())),
+            tokio::spawn(retention(state.clone(), store.clone())),
         ];
-        handles.push(tokio::spawn(retention(state.clone(), store.clone())));
         if state.config.risk_train_secs > 0 {
             handles.push(tokio::spawn(scheduled_training(state.clone())));
         }
