@@ -1,9 +1,11 @@
-//! Logging (pretty or JSON, `RUST_LOG`-style filter with `authd=info,tower_http=info` by
-//! default) and the Prometheus recorder.
+//! Logging (pretty, plain or JSON, `RUST_LOG`-style filter with `authd=info,tower_http=info` by
+//! default; colour codes only when stderr is a terminal, so log files and journald never get
+//! them) and the Prometheus recorder.
 //!
 //! The `metrics` facade has one process-wide recorder by design, so the handle is kept in a
 //! `OnceLock` here: the one deliberate global, shared by every app built in this process.
 
+use std::io::IsTerminal;
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -18,10 +20,18 @@ pub fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("authd=info,tower_http=info"));
     let registry = tracing_subscriber::registry().with(filter);
+    let terminal = std::io::stderr().is_terminal();
     let result = match format {
-        LogFormat::Pretty => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-            .try_init(),
+        LogFormat::Auto | LogFormat::Pretty | LogFormat::Plain => {
+            let colour = terminal && format != LogFormat::Plain;
+            registry
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_ansi(colour)
+                        .with_writer(std::io::stderr),
+                )
+                .try_init()
+        }
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()

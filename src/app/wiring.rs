@@ -191,6 +191,7 @@ fn resets(b: &Base<'_>, accounts: AccountService, outbox: Arc<dyn Outbox>) -> Re
         outbox,
         clock: b.deps.clock.clone(),
         random: b.deps.random.clone(),
+        sealer: b.sealer.clone(),
         events: b.events.clone(),
         throttle: b.throttle.clone(),
         background: b.background.clone(),

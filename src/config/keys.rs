@@ -100,8 +100,8 @@ pub(crate) const TRUSTED_PROXIES: Key = key(
 );
 pub(crate) const LOG_FORMAT: Key = key(
     "log_format",
-    Value("pretty"),
-    "`pretty` or `json` (logs go to stderr; `RUST_LOG` filters)",
+    Value("auto"),
+    "`auto` (pretty on a terminal, plain text otherwise), `pretty`, `plain`, `json`; never colour codes when stderr is not a terminal (logs go to stderr; `RUST_LOG` filters)",
 );
 pub(crate) const SMTP_URL: Key = secret(
     "smtp_url",

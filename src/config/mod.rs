@@ -68,8 +68,12 @@ pub enum CaptchaKind {
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
-    /// Human-readable.
+    /// `pretty` on a terminal, `plain` otherwise (the default).
+    Auto,
+    /// Human-readable, coloured when stderr is a terminal (never colour codes otherwise).
     Pretty,
+    /// Human-readable, no colour codes ever (log files, journald).
+    Plain,
     /// One JSON object a line.
     Json,
 }
@@ -317,7 +321,7 @@ mod tests {
         assert_eq!(c.issuer_str(), "http://127.0.0.1:8080");
         assert!(c.registration_open);
         assert_eq!(c.captcha, CaptchaKind::Builtin);
-        assert_eq!(c.log_format, LogFormat::Pretty);
+        assert_eq!(c.log_format, LogFormat::Auto);
         assert_eq!(c.hash_params, HashParams::default());
         assert_eq!(c.session_idle_timeout, Duration::minutes(30));
         assert_eq!(c.session_lifetime, Duration::hours(12));

@@ -38,7 +38,12 @@ impl Config {
             trusted_proxies: cidrs(v, &keys::TRUSTED_PROXIES)?,
             log_format: v.choice(
                 &keys::LOG_FORMAT,
-                &[("pretty", LogFormat::Pretty), ("json", LogFormat::Json)],
+                &[
+                    ("auto", LogFormat::Auto),
+                    ("pretty", LogFormat::Pretty),
+                    ("plain", LogFormat::Plain),
+                    ("json", LogFormat::Json),
+                ],
             )?,
             smtp_url: v.secret(&keys::SMTP_URL),
             mail_dir: PathBuf::from(v.required_text(&keys::MAIL_DIR)?),

@@ -1,7 +1,9 @@
 //! Password-reset tokens, stored by SHA-256 only: the `ResetStore` trait and its SQL, one text
 //! for both engines. A token is spent by a conditional `update`, so it works exactly once, and
 //! spending one spends every other outstanding token of the account in the same transaction
-//! (an older link must not reset the password again).
+//! (an older link must not reset the password again). A token also keeps its sealed raw form
+//! (sealed by the domain, opaque here) so a repeated request can mail the still-valid link
+//! again; spending clears every sealed form of the account.
 
 use async_trait::async_trait;
 
@@ -11,14 +13,22 @@ use crate::storage::{Backend, on_pool};
 /// Password-reset tokens (stored by SHA-256).
 #[async_trait]
 pub trait ResetStore: Send + Sync {
-    /// Stores a token.
+    /// Stores a token (its hash, and its raw form sealed by the caller).
     async fn insert_reset(
         &self,
         token_hash: &str,
+        sealed_token: &str,
         user_id: &str,
         expires_at: i64,
         now: i64,
     ) -> Result<(), StoreError>;
+    /// The sealed form of the account's unused token that expires last, if it is still valid
+    /// at `valid_until`.
+    async fn live_reset(
+        &self,
+        user_id: &str,
+        valid_until: i64,
+    ) -> Result<Option<String>, StoreError>;
     /// Spends a token atomically, and with it every other unused token of the same account;
     /// the user id if it was unused and unexpired.
     async fn consume_reset(&self, token_hash: &str, now: i64)
@@ -32,23 +42,42 @@ impl ResetStore for Backend {
     async fn insert_reset(
         &self,
         token_hash: &str,
+        sealed_token: &str,
         user_id: &str,
         expires_at: i64,
         now: i64,
     ) -> Result<(), StoreError> {
         on_pool!(self.pool(), |p| {
             sqlx::query(
-                "insert into password_reset (token_hash, user_id, expires_at, used_at, created_at) \
-                 values ($1, $2, $3, null, $4)",
+                "insert into password_reset \
+                 (token_hash, user_id, expires_at, used_at, created_at, sealed_token) \
+                 values ($1, $2, $3, null, $4, $5)",
             )
             .bind(token_hash)
             .bind(user_id)
             .bind(expires_at)
             .bind(now)
+            .bind(sealed_token)
             .execute(p)
             .await?;
         });
         Ok(())
+    }
+
+    async fn live_reset(
+        &self,
+        user_id: &str,
+        valid_until: i64,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_scalar(
+            "select sealed_token from password_reset \
+             where user_id = $1 and used_at is null and expires_at > $2 \
+             and sealed_token is not null order by expires_at desc limit 1",
+        )
+        .bind(user_id)
+        .bind(valid_until)
+        .fetch_optional(p)
+        .await?))
     }
 
     async fn consume_reset(
@@ -59,7 +88,7 @@ impl ResetStore for Backend {
         Ok(on_pool!(self.pool(), |p| {
             let mut tx = p.begin().await?;
             let won = sqlx::query(
-                "update password_reset set used_at = $2 \
+                "update password_reset set used_at = $2, sealed_token = null \
                  where token_hash = $1 and used_at is null and expires_at > $2",
             )
             .bind(token_hash)
@@ -76,7 +105,7 @@ impl ResetStore for Backend {
                         .await?;
                 if let Some(user) = &user {
                     sqlx::query(
-                        "update password_reset set used_at = $2 \
+                        "update password_reset set used_at = $2, sealed_token = null \
                          where user_id = $1 and used_at is null",
                     )
                     .bind(user)

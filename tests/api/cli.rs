@@ -591,3 +591,46 @@ async fn untrusted_forwarded_for_is_warned_about_once() {
         .count();
     assert_eq!(warnings, 1, "{lines:?}");
 }
+
+/// `AUTHD_LOG_FORMAT` `auto` (the default) and `pretty` write no colour codes when stderr is
+/// not a terminal (a pipe here, as under systemd or `2> file`).
+#[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    for format in [None, Some("pretty"), Some("plain")] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = authd();
+        cmd.current_dir(dir.path())
+            .env("AUTHD_BIND", "127.0.0.1:0")
+            .env("AUTHD_METRICS_BIND", "")
+            .env("RUST_LOG", "info");
+        if let Some(f) = format {
+            cmd.env("AUTHD_LOG_FORMAT", f);
+        }
+        let mut child = cmd
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let listening = line.contains("authd listening");
+            seen.push(line);
+            if listening {
+                break;
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(
+            seen.iter().any(|l| l.contains("authd listening")),
+            "{format:?}: {seen:?}"
+        );
+        assert!(
+            seen.iter().all(|l| !l.contains('\u{1b}')),
+            "{format:?}: colour codes in a pipe: {seen:?}"
+        );
+    }
+}

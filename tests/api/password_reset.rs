@@ -206,3 +206,74 @@ async fn reset_links_expire_and_reset_mails_are_limited() {
         "at most three reset mails per address in any hour"
     );
 }
+
+/// Issue #15: asking again while a link is live mails that same link (kept sealed, never in the
+/// clear), so an account has one live link however often the form is sent; a link with less
+/// than ten minutes left, or a spent one, is not mailed again.
+#[tokio::test]
+async fn asking_again_mails_the_live_link_not_a_new_one() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let client = new_client();
+    forgot(&app, &client, &user.email).await;
+    // Each request's work runs after its answer; two at the same instant may each mint a link
+    // (one extra live link, never a lost one): the second asks once the first is done.
+    app.state.background.settled().await;
+    forgot(&app, &client, &user.email).await;
+    let mails = app.outbox(2).await;
+    let links: Vec<String> = mails.iter().filter_map(|m| reset_link(m)).collect();
+    assert_eq!(links.len(), 2, "both requests mailed");
+    assert_eq!(links[0], links[1], "the live link again, not a second one");
+    let token = crate::helpers::query_param(&links[0], "token").unwrap();
+    let rows = crate::helpers::raw_rows(
+        &app.db,
+        "select token_hash, coalesce(sealed_token, '') from password_reset",
+    )
+    .await;
+    assert_eq!(rows.len(), 1, "one live link: {rows:?}");
+    assert!(rows[0][1].starts_with("v2:"), "sealed: {rows:?}");
+    assert!(rows.iter().flatten().all(|cell| !cell.contains(&token)));
+
+    // Nine minutes left: a new link is minted (the old one still works until spent).
+    app.clock.advance(time::Duration::minutes(21));
+    app.state.background.settled().await;
+    forgot(&app, &client, &user.email).await;
+    let mails = app.outbox(3).await;
+    let third = reset_link(&mails[2]).unwrap();
+    assert_ne!(
+        third, links[0],
+        "a link about to expire is not mailed again"
+    );
+
+    // Spent: every link of the account is cleared, and the next request mints a new one.
+    let path = third.trim_start_matches(&app.address).to_owned();
+    let page = read(client.get(app.url(&path)).send().await.unwrap()).await;
+    let reset_token = crate::helpers::query_param(&third, "token").unwrap();
+    let done = read(
+        client
+            .post(app.url("/password/reset"))
+            .form(&[
+                ("token", reset_token.as_str()),
+                ("password", "another long passphrase"),
+                ("csrf_token", &page.csrf()),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        done.status.is_success() || done.status.is_redirection(),
+        "{}",
+        done.body
+    );
+    let sealed = crate::helpers::raw_rows(
+        &app.db,
+        "select token_hash from password_reset where sealed_token is not null",
+    )
+    .await;
+    assert!(
+        sealed.is_empty(),
+        "spending clears the sealed links: {sealed:?}"
+    );
+}

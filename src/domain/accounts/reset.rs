@@ -1,5 +1,8 @@
 //! Password reset: a single-use link (256-bit token, stored as SHA-256, 30 minutes) sent by
-//! mail. Asking answers the same whether or not the address exists. Using it sets the new
+//! mail. Asking answers the same whether or not the address exists. Asking again while a link
+//! has ten minutes or more left mails that same link (kept sealed with the master key until it
+//! is spent) instead of minting another, so one account has one live link however often the
+//! form is sent. Using it sets the new
 //! password, ends every browser session (the account's session epoch moves on) and every OAuth
 //! grant, and mails a "password changed" notice.
 
@@ -15,6 +18,7 @@ use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::notify::{Notice, Outbox};
 use crate::domain::oauth::digest;
+use crate::domain::seal::{Legacy, Sealer};
 use crate::domain::tasks::Background;
 use crate::domain::throttle::{Door, Throttle, ThrottleKey, net_of};
 use crate::events::decision::Decision;
@@ -25,6 +29,8 @@ use crate::storage::resets::ResetStore;
 
 /// How long a reset link works.
 pub const RESET_TTL_SECS: i64 = 30 * 60;
+/// A live link is mailed again (rather than a new one minted) while it has this long left.
+pub const RESEND_MIN_LEFT_SECS: i64 = 10 * 60;
 
 /// Password-reset flows.
 #[derive(Clone)]
@@ -35,6 +41,8 @@ pub struct ResetService {
     pub(crate) outbox: Arc<dyn Outbox>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) random: Arc<dyn Random>,
+    /// Seals the raw token kept for mailing the same link again.
+    pub(crate) sealer: Sealer,
     pub(crate) events: EventSink,
     pub(crate) throttle: Throttle,
     /// Runs the after-the-answer work (tracked, so tests and shutdown can wait for it).
@@ -92,23 +100,35 @@ impl ResetService {
         let mut event = AuthEvent::new(EventKind::PasswordResetRequested, ctx, now).username(email);
         let mut mail = None;
         if let Some(account) = &account {
-            let token = self.random.token(32);
+            let ts = now.unix_timestamp();
+            let live = self.live_token(&account.id, ts).await?;
+            let again = live.is_some();
+            let token = live.unwrap_or_else(|| self.random.token(32));
             let notice = Notice::PasswordReset {
                 link: self.link(Some(&token)),
                 requested_from: net_of(ctx.ip).to_string(),
             };
             mail = self.outbox.prepare(&account.email, notice).await?;
-            if mail.is_some() {
-                let ts = now.unix_timestamp();
+            if mail.is_some() && !again {
+                let sealed = self
+                    .sealer
+                    .seal(&seal_context(&account.id), token.as_bytes())?;
                 self.resets
-                    .insert_reset(&digest(&token), &account.id, ts + RESET_TTL_SECS, ts)
+                    .insert_reset(
+                        &digest(&token),
+                        &sealed,
+                        &account.id,
+                        ts + RESET_TTL_SECS,
+                        ts,
+                    )
                     .await?;
             }
-            event = event.user(&account.id).decision(if mail.is_some() {
-                Decision::ResetMailed
-            } else {
-                Decision::ResetSuppressedMailLimit
-            });
+            event = event.user(&account.id);
+            event = match (mail.is_some(), again) {
+                (true, true) => event.decision_detail(Decision::ResetMailed, "the live link again"),
+                (true, false) => event.decision(Decision::ResetMailed),
+                (false, _) => event.decision(Decision::ResetSuppressedMailLimit),
+            };
         } else {
             event = event.decision(if Email::parse(email).is_some() {
                 Decision::ResetUnknownAccount
@@ -117,6 +137,29 @@ impl ResetService {
             });
         }
         Ok(self.events.record_with_mail(event, mail).await?)
+    }
+
+    /// The account's live link's token, if one has `RESEND_MIN_LEFT_SECS` or more left and
+    /// opens under this master key (otherwise a new link is minted).
+    async fn live_token(&self, user_id: &str, now: i64) -> Result<Option<String>, Unexpected> {
+        let Some(sealed) = self
+            .resets
+            .live_reset(user_id, now + RESEND_MIN_LEFT_SECS)
+            .await?
+        else {
+            return Ok(None);
+        };
+        match self
+            .sealer
+            .open(&seal_context(user_id), &sealed, Legacy::Text)
+        {
+            Ok(opened) if opened.current => Ok(String::from_utf8(opened.plain).ok()),
+            Ok(_) => Ok(None),
+            Err(e) => {
+                tracing::warn!(error = %e, "a live reset link could not be opened; minting a new one");
+                Ok(None)
+            }
+        }
     }
 
     /// Whether `token` can still be used (to show the form or an "expired" page).
@@ -162,4 +205,10 @@ impl ResetService {
         self.events.record_with_mail(event, mail).await?;
         Ok(())
     }
+}
+
+/// The sealing context of an account's reset token (bound to the account: a sealed token
+/// copied to another account's row does not open).
+fn seal_context(user_id: &str) -> String {
+    format!("password_reset:{user_id}")
 }

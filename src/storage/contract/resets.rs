@@ -1,15 +1,34 @@
 //! Password-reset tokens: single use, expiry, and a reset spends every outstanding link of the
-//! account (and no other account's).
+//! account (and no other account's); the sealed form of the account's live link, cleared when
+//! any of its links is spent.
 
 use crate::storage::Store;
 
 pub(super) async fn resets_contract(store: &Store) {
     let r = &store.resets;
-    for (hash, user) in [("h-old", "u1"), ("h-new", "u1"), ("h-other", "u2")] {
-        r.insert_reset(hash, user, 2000, 1000).await.unwrap();
+    assert_eq!(r.live_reset("u1", 1000).await.unwrap(), None);
+    for (hash, user, expires) in [
+        ("h-old", "u1", 1900),
+        ("h-new", "u1", 2000),
+        ("h-other", "u2", 2000),
+    ] {
+        let sealed = format!("sealed-{hash}");
+        r.insert_reset(hash, &sealed, user, expires, 1000)
+            .await
+            .unwrap();
     }
+    assert_eq!(
+        r.live_reset("u1", 1500).await.unwrap().as_deref(),
+        Some("sealed-h-new"),
+        "the live link that expires last"
+    );
+    assert_eq!(
+        r.live_reset("u1", 2000).await.unwrap(),
+        None,
+        "none valid by then"
+    );
     assert!(r.is_reset_usable("h-old", 1500).await.unwrap());
-    assert!(!r.is_reset_usable("h-old", 2000).await.unwrap(), "expired");
+    assert!(!r.is_reset_usable("h-old", 1900).await.unwrap(), "expired");
     assert_eq!(
         r.consume_reset("h-new", 1500).await.unwrap().as_deref(),
         Some("u1")
@@ -21,11 +40,22 @@ pub(super) async fn resets_contract(store: &Store) {
     );
     assert_eq!(r.consume_reset("h-old", 1501).await.unwrap(), None);
     assert_eq!(
+        r.live_reset("u1", 1501).await.unwrap(),
+        None,
+        "spending a link clears the account's sealed links"
+    );
+    assert_eq!(
+        r.live_reset("u2", 1501).await.unwrap().as_deref(),
+        Some("sealed-h-other")
+    );
+    assert_eq!(
         r.consume_reset("h-other", 1502).await.unwrap().as_deref(),
         Some("u2"),
         "another account's link is untouched"
     );
-    r.insert_reset("h-late", "u1", 9000, 1600).await.unwrap();
+    r.insert_reset("h-late", "sealed-h-late", "u1", 9000, 1600)
+        .await
+        .unwrap();
     assert!(
         r.is_reset_usable("h-late", 1601).await.unwrap(),
         "a link asked for after the reset works"

@@ -77,12 +77,12 @@ async fn seed(store: &Store, now: i64) -> (String, String) {
     let day = DAY;
     store
         .resets
-        .insert_reset("r-old", "u9", now - 3 * day, now - 4 * day)
+        .insert_reset("r-old", "sealed-old", "u9", now - 3 * day, now - 4 * day)
         .await
         .unwrap();
     store
         .resets
-        .insert_reset("r-live", "u9", now + 600, now)
+        .insert_reset("r-live", "sealed-live", "u9", now + 600, now)
         .await
         .unwrap();
     store
