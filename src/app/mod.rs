@@ -169,6 +169,12 @@ fn warn_about(config: &Config) {
     if !config.is_https() {
         tracing::warn!("AUTHD_ISSUER is not https: cookies are not marked Secure");
     }
+    if config.smtp_url.is_none() {
+        tracing::warn!(
+            mail_dir = %config.mail_dir.display(),
+            "AUTHD_SMTP_URL is empty: mail is written as files to AUTHD_MAIL_DIR, not delivered"
+        );
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

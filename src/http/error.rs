@@ -18,7 +18,7 @@ use crate::domain::signin::error::SignInError;
 pub struct ErrorPage {
     /// Numeric status.
     pub status: u16,
-    /// Status reason phrase.
+    /// A heading in plain words (not the status's reason phrase).
     pub title: &'static str,
     /// A generic, safe message.
     pub message: &'static str,
@@ -29,9 +29,25 @@ impl ErrorPage {
     pub fn new(status: StatusCode, message: &'static str) -> Self {
         Self {
             status: status.as_u16(),
-            title: status.canonical_reason().unwrap_or("Error"),
+            title: heading(status),
             message,
         }
+    }
+}
+
+/// What a person reads as the error page's heading (the number stays, smaller, for support).
+fn heading(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 | 422 => "Something in that request was not right",
+        401 | 403 => "You can't do that here",
+        404 => "There is no page at this address",
+        405 => "This page can't be used that way",
+        408 => "That took too long",
+        413 => "That was more than we accept",
+        429 => "Too many attempts",
+        503 => "We are busy right now",
+        500..=599 => "Something went wrong on our side",
+        _ => "Something went wrong",
     }
 }
 
@@ -191,6 +207,24 @@ pub(crate) fn urlencode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_pages_read_as_words_not_reason_phrases() {
+        use askama::Template;
+        for (status, words) in [
+            (
+                StatusCode::BAD_REQUEST,
+                "Something in that request was not right",
+            ),
+            (StatusCode::NOT_FOUND, "There is no page at this address"),
+            (StatusCode::TOO_MANY_REQUESTS, "Too many attempts"),
+        ] {
+            let html = ErrorPage::new(status, "Try again.").render().unwrap();
+            assert!(html.contains(words), "{html}");
+            let reason = status.canonical_reason().unwrap();
+            assert!(!html.contains(&format!("· {reason}")), "{html}");
+        }
+    }
 
     fn status(e: HttpError) -> StatusCode {
         e.into_response().status()

@@ -593,7 +593,8 @@ async fn untrusted_forwarded_for_is_warned_about_once() {
 }
 
 /// `AUTHD_LOG_FORMAT` `auto` (the default) and `pretty` write no colour codes when stderr is
-/// not a terminal (a pipe here, as under systemd or `2> file`).
+/// not a terminal (a pipe here, as under systemd or `2> file`); a start that writes mail to a
+/// directory warns about it.
 #[test]
 fn logs_to_a_pipe_carry_no_colour_codes() {
     for format in [None, Some("pretty"), Some("plain")] {
@@ -631,6 +632,11 @@ fn logs_to_a_pipe_carry_no_colour_codes() {
         assert!(
             seen.iter().all(|l| !l.contains('\u{1b}')),
             "{format:?}: colour codes in a pipe: {seen:?}"
+        );
+        assert!(
+            seen.iter()
+                .any(|l| l.contains("AUTHD_SMTP_URL is empty: mail is written as files")),
+            "a start with mail to a directory says so: {seen:?}"
         );
     }
 }

@@ -182,6 +182,19 @@ async fn redirect_uri_variants_never_redirect() {
     let page = app.get("/authorize?response_type=code&client_id=nope&redirect_uri=http%3A%2F%2F127.0.0.1%3A7777%2Fcallback").await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert!(page.headers.get("location").is_none());
+    // A missing redirect URI or client id is named as missing, not as "not registered".
+    let mut q = base(&client, &challenge);
+    q.retain(|(k, _)| *k != "redirect_uri");
+    let page = app.authorize(&q, &user).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.body.contains("redirect_uri is missing"),
+        "{}",
+        page.body
+    );
+    let page = app.get("/authorize?response_type=code").await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("client_id is missing"), "{}", page.body);
     // The code is bound to the redirect URI it was issued for.
     let (code, verifier) = app.code_for(&client, &user, "openid").await;
     let (status, _) = exchange(

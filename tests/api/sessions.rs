@@ -115,3 +115,36 @@ async fn a_request_in_flight_does_not_undo_a_sign_out() {
         );
     }
 }
+
+/// Issue #13: `GET /logout` (a typed address) answers a page with the sign-out button rather
+/// than a bare 405, and never signs out by itself; the button does.
+#[tokio::test]
+async fn get_logout_asks_with_a_button_and_signs_out_only_on_post() {
+    let app = spawn_app().await;
+    let anonymous = app.get("/logout").await;
+    assert_eq!(anonymous.status, StatusCode::OK);
+    assert!(
+        anonymous.body.contains("You are signed out"),
+        "{}",
+        anonymous.body
+    );
+
+    app.signed_in_user().await;
+    let page = app.get("/logout").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("action=\"/logout\""), "{}", page.body);
+    assert_eq!(
+        app.get("/account").await.status,
+        StatusCode::OK,
+        "GET signs no one out"
+    );
+    let done = app
+        .post_form("/logout", &[("csrf_token", &page.csrf())])
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_ne!(
+        app.get("/account").await.status,
+        StatusCode::OK,
+        "signed out"
+    );
+}

@@ -133,20 +133,22 @@ impl OAuthService {
         &self,
         p: &AuthorizeParams,
     ) -> Result<Result<AuthorizeRequest, AuthorizeFailure>, Unexpected> {
-        let Some(client) = self
-            .clients
-            .find(p.client_id.as_deref().unwrap_or(""))
-            .await?
-        else {
+        let Some(client_id) = p.client_id.as_deref().filter(|c| !c.is_empty()) else {
+            return Ok(Err(AuthorizeFailure::Page(
+                "The request names no application: client_id is missing.",
+            )));
+        };
+        let Some(client) = self.clients.find(client_id).await? else {
             return Ok(Err(AuthorizeFailure::Page(
                 "The application is not registered with this server.",
             )));
         };
-        let Some(redirect_uri) = p
-            .redirect_uri
-            .as_deref()
-            .and_then(|r| client.match_redirect_uri(r))
-        else {
+        let Some(asked) = p.redirect_uri.as_deref().filter(|r| !r.is_empty()) else {
+            return Ok(Err(AuthorizeFailure::Page(
+                "The application sent no redirect address: redirect_uri is missing.",
+            )));
+        };
+        let Some(redirect_uri) = client.match_redirect_uri(asked) else {
             return Ok(Err(AuthorizeFailure::Page(
                 "The application sent a redirect address that is not registered.",
             )));

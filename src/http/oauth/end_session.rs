@@ -28,8 +28,11 @@ pub struct EndSessionQuery {
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/signed_out.html")]
 pub struct SignedOutPage {
-    signed_in: bool,
-    csrf_token: String,
+    pub(crate) signed_in: bool,
+    pub(crate) csrf_token: String,
+    /// An application asked for the sign-out (`/end_session`), rather than the user
+    /// (`GET /logout`).
+    pub(crate) app_asked: bool,
 }
 
 /// `GET /end_session`.
@@ -79,6 +82,7 @@ pub async fn end_session_get(
     Ok(SignedOutPage {
         signed_in,
         csrf_token,
+        app_asked: true,
     }
     .into_response())
 }
