@@ -690,19 +690,15 @@ async fn repeated_failures_are_answered_ever_more_slowly() {
     .await;
     let user = app.user().await;
     let c = new_client();
-    let first = std::time::Instant::now();
     try_login(&app, &c, "192.0.2.77", &user.email, "wrong one", None).await;
-    let first = first.elapsed();
     let third = std::time::Instant::now();
     try_login(&app, &c, "192.0.2.77", &user.email, "wrong two", None).await;
     try_login(&app, &c, "192.0.2.77", &user.email, "wrong three", None).await;
     let third = third.elapsed();
-    // 0 ms for the first failure, then 300 and 600 ms.
+    // 0 ms for the first failure, then 300 and 600 ms. Only the lower bound is timed (a
+    // loaded machine makes every request slower, never faster); that the first failure is not
+    // delayed is read from the events below (two delayed answers of three), not from a clock.
     assert!(third >= std::time::Duration::from_millis(900), "{third:?}");
-    assert!(
-        first < std::time::Duration::from_millis(300) + std::time::Duration::from_millis(250),
-        "{first:?}"
-    );
     let delayed = app
         .events()
         .await
