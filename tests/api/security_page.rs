@@ -123,7 +123,12 @@ struct Browser {
 
 impl Browser {
     fn new(app: &crate::helpers::TestApp, ua: &str) -> Self {
+        Self::from(app, ua, reqwest::header::HeaderMap::new())
+    }
+
+    fn from(app: &crate::helpers::TestApp, ua: &str, headers: reqwest::header::HeaderMap) -> Self {
         let client = reqwest::Client::builder()
+            .default_headers(headers)
             .redirect(reqwest::redirect::Policy::none())
             .cookie_store(true)
             .user_agent(ua)
@@ -608,4 +613,33 @@ async fn the_cli_lists_sessions_and_revokes_every_session_and_grant() {
         event.decision.as_deref(),
         Some("cli:revoke; 3 sessions, 1 grants")
     );
+}
+
+#[tokio::test]
+async fn a_session_shows_its_network_and_with_geoip_its_country() {
+    let geoip = std::env::var("AUTHD_TEST_GEOIP_DB")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.geoip_db = geoip.clone().map(Into::into);
+        c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
+    })
+    .await;
+    let user = app.user().await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-forwarded-for", "8.8.8.8".parse().unwrap());
+    let b = Browser::from(&app, FIREFOX, headers);
+    b.sign_in(&user).await;
+    let page = b.get(PAGE).await;
+    let country = geoip.map(|path| {
+        let db = authd::domain::risk::geo::GeoDb::open(std::path::Path::new(&path)).unwrap();
+        db.place("8.8.8.8".parse().unwrap())
+            .country
+            .expect("a country for 8.8.8.8")
+    });
+    let place = match &country {
+        Some(c) => format!("8.8.8.8, {c}"),
+        None => "8.8.8.8 ·".to_owned(),
+    };
+    assert!(page.body.contains(&place), "{place} in {}", page.body);
 }
