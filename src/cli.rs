@@ -18,6 +18,9 @@ use crate::domain::clock::{OsRandom, Random};
 use crate::domain::oauth::error::ClientError;
 use crate::domain::signin::unlock::UnlockedBy;
 
+/// `user sessions`, `user revoke`.
+mod sessions;
+
 /// authd: a secure, drop-in identity service.
 #[derive(Debug, Parser)]
 #[command(name = "authd", version, about)]
@@ -142,6 +145,17 @@ pub enum UserCommand {
         /// The email address.
         email: String,
     },
+    /// List an account's browser sessions and app grants; prints {"email", "sessions"}.
+    Sessions {
+        /// The email address.
+        email: String,
+    },
+    /// End every session and grant of an account; prints {"email", "revoked",
+    /// "sessions_ended", "grants_revoked"}.
+    Revoke {
+        /// The email address.
+        email: String,
+    },
 }
 
 /// Runs a parsed command with a loaded configuration.
@@ -173,22 +187,13 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         } => user_add(config, &email, admin, password_stdin).await,
         Command::User {
             command: UserCommand::Unlock { email },
-        } => {
-            let (state, _store) = build_state(config, Deps::default()).await?;
-            let Some(account) = state.accounts.find_by_email(&email).await? else {
-                bail!("no account with that email");
-            };
-            let ctx = crate::domain::context::RequestContext::new(
-                std::net::IpAddr::from([127, 0, 0, 1]),
-                "authd-cli",
-                "cli".to_owned(),
-            );
-            let lifted = state
-                .login
-                .unlock(&ctx, &account.id, UnlockedBy::Cli)
-                .await?;
-            print_json(&json!({ "email": account.email, "unlocked": lifted }))
-        }
+        } => user_unlock(config, &email).await,
+        Command::User {
+            command: UserCommand::Sessions { email },
+        } => sessions::user_sessions(config, &email).await,
+        Command::User {
+            command: UserCommand::Revoke { email },
+        } => sessions::user_revoke(config, &email).await,
         Command::Client {
             command:
                 ClientCommand::Add {
@@ -307,6 +312,24 @@ async fn client_add(config: Config, spec: NewClient) -> anyhow::Result<()> {
         Some(s) => print_json(&json!({ "client_id": client.id, "client_secret": s })),
         None => print_json(&json!({ "client_id": client.id })),
     }
+}
+
+/// `authd user unlock EMAIL`.
+async fn user_unlock(config: Config, email: &str) -> anyhow::Result<()> {
+    let (state, _store) = build_state(config, Deps::default()).await?;
+    let Some(account) = state.accounts.find_by_email(email).await? else {
+        bail!("no account with that email");
+    };
+    let ctx = crate::domain::context::RequestContext::new(
+        std::net::IpAddr::from([127, 0, 0, 1]),
+        "authd-cli",
+        "cli".to_owned(),
+    );
+    let lifted = state
+        .login
+        .unlock(&ctx, &account.id, UnlockedBy::Cli)
+        .await?;
+    print_json(&json!({ "email": account.email, "unlocked": lifted }))
 }
 
 async fn user_add(

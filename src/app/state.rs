@@ -9,6 +9,7 @@ use axum::extract::FromRef;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::config::Config;
+use crate::domain::account_security::SecurityService;
 use crate::domain::accounts::reset::ResetService;
 use crate::domain::accounts::service::AccountService;
 use crate::domain::admin::AdminService;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub throttle: Throttle,
     /// Password reset.
     pub resets: ResetService,
+    /// The account security page.
+    pub security: SecurityService,
     /// The admin API's operations.
     pub admin: AdminService,
     /// The CAPTCHA provider.

@@ -9,6 +9,7 @@ use anyhow::Context;
 use crate::app::Deps;
 use crate::app::state::AppState;
 use crate::config::{CaptchaKind, Config};
+use crate::domain::account_security::{SecurityDeps, SecurityService};
 use crate::domain::accounts::password::PasswordHasher;
 use crate::domain::accounts::reset::ResetService;
 use crate::domain::accounts::service::AccountService;
@@ -77,6 +78,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         .with_risk(risk.clone());
     let (mail, outbox) = mail(&base)?;
     let login = sign_in(&base, accounts.clone(), risk.clone(), outbox.clone()).await?;
+    let security = security(&base, accounts.clone(), risk.clone(), outbox.clone());
     let resets = resets(&base, accounts.clone(), outbox);
     let admin = admin(&base, accounts.clone(), risk.clone());
     let captchas = captchas(&config)?;
@@ -95,6 +97,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         captchas,
         csrf,
         resets,
+        security,
         admin,
         mail,
         background,
@@ -180,6 +183,36 @@ async fn sign_in(
             background: b.background.clone(),
         },
     ))
+}
+
+/// The account security page.
+fn security(
+    b: &Base<'_>,
+    accounts: AccountService,
+    risk: RiskService,
+    outbox: Arc<dyn Outbox>,
+) -> SecurityService {
+    let c = b.config;
+    SecurityService::new(
+        accounts,
+        SecurityDeps {
+            clock: b.deps.clock.clone(),
+            random: b.deps.random.clone(),
+            events: b.events.clone(),
+            throttle: b.throttle.clone(),
+            sessions: b.store.user_sessions.clone(),
+            grants: b.store.grants.clone(),
+            risk,
+            risk_store: b.store.risk.clone(),
+            outbox,
+            sealer: b.sealer.clone(),
+            policy: SessionPolicy {
+                idle_timeout: c.session_idle_timeout,
+                lifetime: c.session_lifetime,
+            },
+            issuer: c.issuer_str().to_owned(),
+        },
+    )
 }
 
 /// Password reset.

@@ -1,6 +1,8 @@
 //! The business rules of authd. Never imports axum, sqlx, askama or lettre: it sees storage
 //! only through the traits in `storage`, and the outside world only through injected services.
 
+/// The account security page: re-authentication, sessions and devices, password change.
+pub mod account_security;
 /// Accounts: emails, passwords, creation and lookup.
 pub mod accounts;
 /// What the admin API does: event search, training labels, training.

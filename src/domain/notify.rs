@@ -48,6 +48,19 @@ pub enum Notice {
         /// Where to reset it if this was not the user.
         reset_link: String,
     },
+    /// The owner reported a session or grant as not theirs ("this wasn't me"); it was ended.
+    SessionReported {
+        /// What was ended ("Firefox on Linux", "access for the app …").
+        what: String,
+        /// From about where ("the network 203.0.113.9 (FR)").
+        place: String,
+        /// When it signed in, for people.
+        when: String,
+        /// The account security page (to change the password).
+        security_link: String,
+        /// The forgot-password page.
+        reset_link: String,
+    },
 }
 
 impl Notice {
@@ -56,6 +69,7 @@ impl Notice {
         match self {
             Self::PasswordReset { .. } => "password_reset",
             Self::PasswordChanged { .. } => "password_changed",
+            Self::SessionReported { .. } => "session_reported",
             Self::Lockout { .. } => "lockout",
             Self::NewDevice { .. } => "new_device",
             Self::Attack { .. } => "attack",

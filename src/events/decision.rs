@@ -62,6 +62,17 @@ pub enum Decision {
     // Accounts and sessions.
     /// The owner reported a sign-in ("wasn't you?"; with the revoked grants as detail).
     ReportedNotMe,
+    /// The user re-authenticated on the account security page (`challenge_passed`,
+    /// `challenge_failed`; with the proof as detail).
+    Reauth,
+    /// The owner ended a session or grant from the account security page (what, as detail).
+    RevokedByOwner,
+    /// The owner ended every other session and grant ("sign out everywhere else").
+    RevokedOthers,
+    /// Every session and grant ended with `authd user revoke`.
+    RevokedByCli,
+    /// The owner changed the password on the account security page.
+    PasswordChangedByOwner,
     /// Unlocked with `authd user unlock`.
     UnlockedByCli,
     /// Unlocked with the mailed link.
@@ -118,7 +129,7 @@ pub enum Decision {
 
 impl Decision {
     /// Every decision.
-    pub const ALL: [Self; 47] = [
+    pub const ALL: [Self; 52] = [
         Self::Allow,
         Self::AllowKnownDevice,
         Self::Deny,
@@ -141,6 +152,11 @@ impl Decision {
         Self::AttackStuffing,
         Self::AttackSpraying,
         Self::ReportedNotMe,
+        Self::Reauth,
+        Self::RevokedByOwner,
+        Self::RevokedOthers,
+        Self::RevokedByCli,
+        Self::PasswordChangedByOwner,
         Self::UnlockedByCli,
         Self::UnlockedByLink,
         Self::SignedOut,
@@ -193,6 +209,11 @@ impl Decision {
             Self::AttackStuffing => "attack_stuffing",
             Self::AttackSpraying => "attack_spraying",
             Self::ReportedNotMe => "reported_not_me",
+            Self::Reauth => "reauth",
+            Self::RevokedByOwner => "revoked_by_owner",
+            Self::RevokedOthers => "revoked_others",
+            Self::RevokedByCli => "revoked_by_cli",
+            Self::PasswordChangedByOwner => "password_changed_by_owner",
             Self::UnlockedByCli => "unlocked_by_cli",
             Self::UnlockedByLink => "unlocked_by_link",
             Self::SignedOut => "signed_out",
@@ -247,6 +268,11 @@ impl Decision {
             Self::AttackStuffing => "stuffing",
             Self::AttackSpraying => "spraying",
             Self::ReportedNotMe => "reported_not_me",
+            Self::Reauth => "reauth",
+            Self::RevokedByOwner => "owner",
+            Self::RevokedOthers => "owner:others",
+            Self::RevokedByCli => "cli:revoke",
+            Self::PasswordChangedByOwner => "changed_by_owner",
             Self::UnlockedByCli => "cli",
             Self::UnlockedByLink => "link",
             Self::SignedOut => "user",
@@ -351,6 +377,16 @@ mod tests {
             Decision::UnlockedByCli | Decision::UnlockedByLink => {
                 (K::AccountUnlocked, d.text().into())
             }
+            Decision::Reauth => (K::ChallengePassed, "reauth; password".into()),
+            Decision::RevokedByOwner => (K::SessionRevoked, "owner; a session".into()),
+            Decision::RevokedOthers | Decision::RevokedByCli => (
+                K::SessionRevoked,
+                format!("{}; 2 sessions, 1 grant", d.text()),
+            ),
+            Decision::PasswordChangedByOwner => (
+                K::PasswordChanged,
+                "changed_by_owner; 1 session ended; 0 grants revoked".into(),
+            ),
             Decision::SignedOut | Decision::EndSession => (K::Logout, d.text().into()),
             Decision::PasswordChanged | Decision::IdleTimeout | Decision::LifetimeExceeded => {
                 (K::SessionRevoked, d.text().into())

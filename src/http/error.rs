@@ -8,6 +8,7 @@ use askama_web::WebTemplate;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use crate::domain::account_security::error::SecurityError;
 use crate::domain::accounts::error::AccountError;
 use crate::domain::error::Unexpected;
 use crate::domain::signin::error::SignInError;
@@ -62,6 +63,9 @@ pub enum HttpError {
     /// A registration, password change or reset outcome.
     #[error(transparent)]
     Account(#[from] AccountError),
+    /// A change on the account security page.
+    #[error(transparent)]
+    Security(#[from] SecurityError),
     /// An infrastructure failure (a lookup, an event write, the session store).
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
@@ -150,11 +154,34 @@ fn account(e: &AccountError) -> Answer {
     }
 }
 
+/// The account security page's outcomes (the page itself shows them beside its forms; this
+/// answer is for a handler that does not).
+pub(crate) fn security(e: &SecurityError) -> Answer {
+    match e {
+        SecurityError::ReauthRequired => (
+            StatusCode::FORBIDDEN,
+            "Confirm your password first: changes need a sign-in within the last five minutes.",
+            None,
+        ),
+        SecurityError::WrongPassword => (StatusCode::UNAUTHORIZED, "Incorrect password.", None),
+        SecurityError::InvalidInput(msg) => (StatusCode::BAD_REQUEST, msg, None),
+        SecurityError::UnknownSession => (
+            StatusCode::NOT_FOUND,
+            "That session has already ended.",
+            None,
+        ),
+        SecurityError::RateLimited { retry_after } => too_many(*retry_after),
+        SecurityError::Busy { retry_after } => busy(*retry_after),
+        SecurityError::Unexpected(_) => SERVER_ERROR,
+    }
+}
+
 impl HttpError {
     fn answer(&self) -> Answer {
         match self {
             Self::SignIn(e) => sign_in(e),
             Self::Account(e) => account(e),
+            Self::Security(e) => security(e),
             Self::Unexpected(_) => SERVER_ERROR,
             Self::BadRequest(msg) => (StatusCode::BAD_REQUEST, msg, None),
             Self::PayloadTooLarge => (

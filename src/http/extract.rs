@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use tower_sessions::Session;
 
 use crate::app::state::AppState;
+use crate::domain::account_security::reauth::ReauthMark;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::sessions::SessionState;
@@ -104,6 +105,9 @@ const USER_ID: &str = "uid";
 const AUTH_AT: &str = "auth_at";
 const SEEN_AT: &str = "seen_at";
 const EPOCH: &str = "epoch";
+const REAUTH: &str = "reauth";
+/// The session's row in the session index (`user_session.id`).
+const INDEX_ROW: &str = "sid";
 
 fn session_failed(e: tower_sessions::session::Error) -> HttpError {
     HttpError::Unexpected(Unexpected(anyhow::Error::new(e).context("session store")))
@@ -177,6 +181,49 @@ impl WebSession {
         self.0.get::<String>(USER_ID).await.map_err(session_failed)
     }
 
+    /// The session's re-authentication mark (`ReauthMark`'s encoding), if any.
+    pub async fn reauth_mark(&self) -> Result<Option<String>, HttpError> {
+        self.0.get::<String>(REAUTH).await.map_err(session_failed)
+    }
+
+    /// Keeps a re-authentication in the session (the account security page's changes check
+    /// it with `SecurityService::check_reauth`).
+    pub async fn mark_reauth(&self, mark: &ReauthMark) -> Result<(), HttpError> {
+        self.0
+            .insert(REAUTH, mark.encode())
+            .await
+            .map_err(session_failed)
+    }
+
+    /// The session's row in the session index, if it was indexed.
+    pub async fn index_row(&self) -> Result<Option<String>, HttpError> {
+        self.0
+            .get::<String>(INDEX_ROW)
+            .await
+            .map_err(session_failed)
+    }
+
+    /// Saves the session now (creating it under its new id after a sign-in or a renewal) and
+    /// returns that id, for the session index (which keeps it sealed).
+    pub async fn save_now(&self) -> Result<String, HttpError> {
+        self.0.save().await.map_err(session_failed)?;
+        self.0.id().map(|id| id.to_string()).ok_or_else(|| {
+            HttpError::Unexpected(Unexpected(anyhow::anyhow!("session saved without an id")))
+        })
+    }
+
+    /// Remembers the session's row in the session index.
+    pub async fn set_index_row(&self, row: &str) -> Result<(), HttpError> {
+        self.0.insert(INDEX_ROW, row).await.map_err(session_failed)
+    }
+
+    /// After a password change: a new session id (the old one is deleted) under the account's
+    /// new session epoch, so this session survives the epoch moving on.
+    pub async fn renew(&self, epoch: i64) -> Result<(), HttpError> {
+        self.0.cycle_id().await.map_err(session_failed)?;
+        self.0.insert(EPOCH, epoch).await.map_err(session_failed)
+    }
+
     /// Stores a small value under `key` (pending OAuth requests).
     pub async fn put(&self, key: &str, value: &str) -> Result<(), HttpError> {
         self.0.insert(key, value).await.map_err(session_failed)
@@ -248,6 +295,10 @@ impl FromRequestParts<AppState> for CurrentUser {
                         .insert(SEEN_AT, now.unix_timestamp())
                         .await
                         .map_err(session_failed)?;
+                    // The session index's last-seen time, on the same once-a-minute beat.
+                    if let Some(row) = session.index_row().await? {
+                        state.security.session_seen(&row).await?;
+                    }
                 }
                 return Ok(Self {
                     user_id,

@@ -41,6 +41,26 @@ struct ChangedHtml<'a> {
     reset_link: &'a str,
 }
 
+#[derive(Template)]
+#[template(path = "mail/session_reported.txt")]
+struct ReportedText<'a> {
+    what: &'a str,
+    place: &'a str,
+    when: &'a str,
+    security_link: &'a str,
+    reset_link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/session_reported.html")]
+struct ReportedHtml<'a> {
+    what: &'a str,
+    place: &'a str,
+    when: &'a str,
+    security_link: &'a str,
+    reset_link: &'a str,
+}
+
 /// An attack report's fields, as the attack and lockout templates show them (`not_me_link`
 /// empty: nobody got in).
 struct Report<'a> {
@@ -249,6 +269,31 @@ pub fn render(notice: &Notice) -> Result<Rendered, askama::Error> {
             subject: "Your password was changed",
             text: ChangedText { reset_link }.render()?,
             html: ChangedHtml { reset_link }.render()?,
+        },
+        Notice::SessionReported {
+            what,
+            place,
+            when,
+            security_link,
+            reset_link,
+        } => Rendered {
+            subject: "You reported a sign-in that was not you",
+            text: ReportedText {
+                what,
+                place,
+                when,
+                security_link,
+                reset_link,
+            }
+            .render()?,
+            html: ReportedHtml {
+                what,
+                place,
+                when,
+                security_link,
+                reset_link,
+            }
+            .render()?,
         },
     })
 }

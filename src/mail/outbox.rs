@@ -51,6 +51,8 @@ fn budgets(notice: &Notice) -> Vec<(String, i64)> {
             vec![(format!("{kind} from {requested_from}"), 3), (kind, 10)]
         }
         Notice::PasswordChanged { .. } => vec![(kind, 10)],
+        // The owner asked for it, once per report; ten an hour bounds a scripted page.
+        Notice::SessionReported { .. } => vec![(kind, 10)],
         // One lockout notice an hour is enough to tell the owner. It also spends the attack
         // alert's budget (blocks after a lock mail nothing more that hour), but is not held by
         // it: it carries the unlock link, which the attack alert does not.

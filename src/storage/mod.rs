@@ -42,6 +42,8 @@ pub mod risk;
 pub mod sessions;
 /// SQLite: pool, migrations.
 pub mod sqlite;
+/// The index of signed-in sessions, and the account's grants as the security page lists them.
+pub mod user_sessions;
 /// Stuffing and spraying waves: minute tallies, the detector's read, the shared wave rows.
 pub mod waves;
 
@@ -159,6 +161,8 @@ pub struct Store {
     pub waves: Arc<dyn waves::WaveStore>,
     /// The session store for tower-sessions.
     pub sessions: sessions::AnySessionStore,
+    /// The index of signed-in sessions (the account security page).
+    pub user_sessions: Arc<dyn user_sessions::UserSessionStore>,
 }
 
 impl Store {
@@ -178,6 +182,7 @@ impl Store {
             failures: b.clone(),
             spent_links: b.clone(),
             risk: b.clone(),
+            user_sessions: b.clone(),
             waves: b,
             sessions,
         }

@@ -5,6 +5,7 @@
 //! - codes, refresh tokens, revocations, reset tokens, spent links: expired before `expired`
 //!   (their expiry already refuses them; the grace lets an operator look at a recent one);
 //! - token families: expired before `expired` and holding no refresh token any more;
+//! - session index rows: last seen before `expired` (their sessions are long dead);
 //! - sent mail: sent before `expired`; mail budgets: windows started before `expired`;
 //! - failure counters: untouched since `expired` and not blocked now (a block's growth is
 //!   remembered for as long as the counter row is touched);
@@ -39,7 +40,7 @@ enum Binds {
 }
 
 /// Each table and the statement that prunes it.
-const STATEMENTS: [(&str, Binds, &str); 10] = [
+const STATEMENTS: [(&str, Binds, &str); 11] = [
     (
         "auth_code",
         Binds::Expired,
@@ -86,6 +87,11 @@ const STATEMENTS: [(&str, Binds, &str); 10] = [
         Binds::ExpiredNow,
         "delete from login_failure where updated_at < $1 \
          and (blocked_until is null or blocked_until < $2)",
+    ),
+    (
+        "user_session",
+        Binds::Expired,
+        "delete from user_session where last_seen_at < $1",
     ),
     (
         "event",

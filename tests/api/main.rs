@@ -32,6 +32,7 @@ mod rate_limits;
 mod register;
 mod risk;
 mod sealing;
+mod security_page;
 mod sessions;
 mod smtp;
 mod token_limits;

@@ -54,6 +54,11 @@ fn signal(decision: Option<Decision>) -> Signal {
         | Decision::AlertAttack
         | Decision::AttackStuffing
         | Decision::AttackSpraying
+        | Decision::Reauth
+        | Decision::RevokedByOwner
+        | Decision::RevokedOthers
+        | Decision::RevokedByCli
+        | Decision::PasswordChangedByOwner
         | Decision::UnlockedByCli
         | Decision::UnlockedByLink
         | Decision::SignedOut

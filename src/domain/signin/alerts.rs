@@ -183,8 +183,9 @@ impl LoginService {
 
 /// "Firefox on Linux": the browser and operating system a User-Agent claims, as the alert mail
 /// shows them. Only the parser's names are used (never the raw header: whoever signed in chose
-/// it), kept to letters, digits and a little punctuation, and short.
-fn browser_summary(user_agent: &str) -> String {
+/// it), kept to letters, digits and a little punctuation, and short. The account security
+/// page shows the same summary.
+pub fn browser_summary(user_agent: &str) -> String {
     let clean = |s: &str| -> Option<String> {
         let kept: String = s
             .chars()

@@ -16,6 +16,7 @@ use aws_lc_rs::hmac;
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
+use crate::domain::account_security::sessions::SignInNote;
 use crate::domain::accounts::model::{Account, Email, Password};
 use crate::domain::accounts::service::{AccountService, account_from};
 use crate::domain::clock::{Clock, Random};
@@ -40,7 +41,7 @@ use crate::storage::protection::FailureStore;
 use crate::storage::protection::links::SpentLinkStore;
 
 /// The owner's alerts (new device, lockout, attack).
-mod alerts;
+pub mod alerts;
 /// Device cookies.
 pub mod devices;
 /// `SignInError`: what a sign-in can answer.
@@ -88,6 +89,9 @@ pub struct SignedIn {
     pub at: OffsetDateTime,
     /// A device cookie to set (the browser was not a known device yet).
     pub new_device_cookie: Option<String>,
+    /// What the session index keeps of this sign-in (its event; the risk reasons when it
+    /// was challenged).
+    pub note: SignInNote,
 }
 
 impl LoginService {
@@ -163,7 +167,11 @@ impl LoginService {
                 Err(SignInError::ChallengeRequired { work: o.work })
             }
             (AfterCheck::Answer { .. }, Some(a)) => {
-                Ok(self.succeeded(&o, a, &assessment, now).await?)
+                let mut signed_in = self.succeeded(&o, a, &assessment, now).await?;
+                if challenge != ChallengeAnswer::Passed {
+                    signed_in.note.risk_reasons.clear();
+                }
+                Ok(signed_in)
             }
             (AfterCheck::Answer { delay_ms }, None) => {
                 self.failed(&o, delay_ms, newly_locked, secret, now).await?;

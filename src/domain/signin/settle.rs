@@ -5,6 +5,7 @@
 
 use time::OffsetDateTime;
 
+use crate::domain::account_security::sessions::SignInNote;
 use crate::domain::accounts::model::Account;
 use crate::domain::captcha::PowLevel;
 use crate::domain::context::RequestContext;
@@ -201,6 +202,10 @@ impl LoginService {
             account: account.clone(),
             at: now,
             new_device_cookie,
+            note: SignInNote {
+                event_id: Some(event.id.clone()),
+                risk_reasons: assessment.reasons.clone(),
+            },
         })
     }
 

@@ -1,4 +1,5 @@
-//! `GET /account`: who you are, and your own recent security events.
+//! `GET /account`: who you are, and your own recent security events (the rows shared with
+//! `/account/security`).
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -16,12 +17,34 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/account", get(account_get))
 }
 
-/// One row of the event table.
+/// One row of the event table, readable: the time in UTC, what happened in words, the
+/// address, and the browser and system (summarised, never the raw User-Agent).
 pub struct EventRow {
-    when: String,
-    what: &'static str,
-    ip: String,
-    device: String,
+    pub(crate) when: String,
+    pub(crate) what: &'static str,
+    pub(crate) ip: String,
+    pub(crate) device: String,
+}
+
+const WHEN: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+
+/// The table rows of `events`.
+pub(crate) fn event_rows(events: Vec<crate::events::AuthEvent>) -> Vec<EventRow> {
+    events
+        .into_iter()
+        .map(|e| EventRow {
+            when: e.ts.format(WHEN).unwrap_or_default(),
+            what: describe(e.kind),
+            ip: e.ip.unwrap_or_default(),
+            device: e
+                .user_agent
+                .as_deref()
+                .filter(|ua| !ua.is_empty())
+                .map(crate::domain::signin::alerts::browser_summary)
+                .unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// The account page.
@@ -47,18 +70,7 @@ pub async fn account_get(
             next: "/account".into(),
         });
     };
-    let events = state
-        .login
-        .recent_events(&account.id, 20)
-        .await?
-        .into_iter()
-        .map(|e| EventRow {
-            when: e.ts.format(&Rfc3339).unwrap_or_default(),
-            what: describe(e.kind),
-            ip: e.ip.unwrap_or_default(),
-            device: e.user_agent.unwrap_or_default().chars().take(80).collect(),
-        })
-        .collect();
+    let events = event_rows(state.login.recent_events(&account.id, 20).await?);
     let page = AccountPage {
         email: account.email,
         user_id: account.id,

@@ -18,6 +18,7 @@ use crate::domain::signin::error::SignInError;
 use crate::http::error::{HttpError, urlencode};
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
 use crate::http::pages::challenge;
+use crate::http::pages::security::sessions::index_new_session;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/login", get(login_get).post(login_post))
@@ -127,7 +128,8 @@ pub async fn login_post(
             session
                 .sign_in(&state, id, signed_in.at, signed_in.account.session_epoch)
                 .await?;
-            state.login.session_created(&ctx, id).await?;
+            let (epoch, note) = (signed_in.account.session_epoch, signed_in.note);
+            index_new_session(&state, &session, &ctx, id, epoch, note).await?;
             let mut res = Redirect::to(target(q.next.as_deref()).as_str()).into_response();
             if let Some(value) = signed_in.new_device_cookie {
                 set_device_cookie(&mut res, cookie_name, &value, state.config.is_https());

@@ -19,6 +19,8 @@ pub mod not_me;
 pub mod password;
 /// `/register`.
 pub mod register;
+/// `/account/security`: factors, sessions and devices, password, recent events.
+pub mod security;
 /// `/unlock`.
 pub mod unlock;
 
@@ -29,6 +31,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(logout::router())
         .merge(register::router())
         .merge(account::router())
+        .merge(security::router())
         .merge(password::router())
         .merge(unlock::router())
         .merge(not_me::router())

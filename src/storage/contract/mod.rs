@@ -15,6 +15,7 @@ mod resets;
 mod retention;
 mod risk;
 mod sessions;
+mod user_sessions;
 mod waves;
 
 /// A fresh account with `email` (a new id each call).
@@ -40,6 +41,7 @@ async fn run_contract(store: Store) {
     resets::resets_contract(&store).await;
     risk::risk_contract(&store).await;
     sessions::sessions_contract(&store).await;
+    user_sessions::user_sessions_contract(&store).await;
     waves::waves_contract(&store).await;
     // Last: it deletes the old rows the other parts left, and leaves rows of its own.
     retention::retention_contract(&store).await;

@@ -1,0 +1,194 @@
+//! The account security page's decisions (`/account/security`): re-authentication before any
+//! change (`reauth.rs`), sessions and devices (`sessions.rs`), "this wasn't me" (`not_me.rs`),
+//! the password change and the operator's revoke (`password.rs`), and the page's read of
+//! recent events. Never imports axum, sqlx or askama: the HTTP layer keeps the `ReauthMark`
+//! and the index row's id in the session and asks here.
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
+use crate::domain::accounts::service::AccountService;
+use crate::domain::clock::{Clock, Random};
+use crate::domain::context::RequestContext;
+use crate::domain::error::Unexpected;
+use crate::domain::notify::Outbox;
+use crate::domain::risk::service::RiskService;
+use crate::domain::seal::Sealer;
+use crate::domain::sessions::SessionPolicy;
+use crate::domain::throttle::{Door, Throttle, ThrottleKey};
+use crate::events::decision::Decision;
+use crate::events::sink::EventSink;
+use crate::events::{AuthEvent, EventFilter, EventKind};
+use crate::storage::oauth::GrantStore;
+use crate::storage::risk::RiskStore;
+use crate::storage::user_sessions::UserSessionStore;
+
+/// The page's error.
+pub mod error;
+/// "This wasn't me".
+pub mod not_me;
+/// The password change; `authd user revoke`.
+pub mod password;
+/// Re-authentication: `ReauthMark`, `ReauthProof`.
+pub mod reauth;
+/// Sessions and devices.
+pub mod sessions;
+
+use error::SecurityError;
+use reauth::{ReauthMark, ReauthProof};
+
+/// What the account security page does.
+#[derive(Clone)]
+pub struct SecurityService {
+    accounts: AccountService,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    events: EventSink,
+    throttle: Throttle,
+    sessions: Arc<dyn UserSessionStore>,
+    grants: Arc<dyn GrantStore>,
+    risk: RiskService,
+    risk_store: Arc<dyn RiskStore>,
+    outbox: Arc<dyn Outbox>,
+    sealer: Sealer,
+    policy: SessionPolicy,
+    issuer: String,
+}
+
+/// What the service is built from besides the accounts.
+#[derive(Clone)]
+pub struct SecurityDeps {
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Randomness (index row ids).
+    pub random: Arc<dyn Random>,
+    /// The event sink.
+    pub events: EventSink,
+    /// Re-authentication attempts draw from the sign-in budget.
+    pub throttle: Throttle,
+    /// The session index.
+    pub sessions: Arc<dyn UserSessionStore>,
+    /// OAuth grants.
+    pub grants: Arc<dyn GrantStore>,
+    /// GeoIP, through the risk engine.
+    pub risk: RiskService,
+    /// Labels for the risk model.
+    pub risk_store: Arc<dyn RiskStore>,
+    /// The owner's mail.
+    pub outbox: Arc<dyn Outbox>,
+    /// Seals the tower-sessions ids in the index.
+    pub sealer: Sealer,
+    /// Idle timeout and lifetime (dead index rows are not listed).
+    pub policy: SessionPolicy,
+    /// The public base URL, for links in mail.
+    pub issuer: String,
+}
+
+impl std::fmt::Debug for SecurityService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecurityService")
+    }
+}
+
+impl SecurityService {
+    /// Builds the service.
+    pub fn new(accounts: AccountService, d: SecurityDeps) -> Self {
+        Self {
+            accounts,
+            clock: d.clock,
+            random: d.random,
+            events: d.events,
+            throttle: d.throttle,
+            sessions: d.sessions,
+            grants: d.grants,
+            risk: d.risk,
+            risk_store: d.risk_store,
+            outbox: d.outbox,
+            sealer: d.sealer,
+            policy: d.policy,
+            issuer: d.issuer,
+        }
+    }
+
+    /// Whether the session's mark (`mark`, its stored value) allows `user_id` a change now;
+    /// `ReauthRequired` if there is none or it is too old.
+    pub fn check_reauth(&self, user_id: &str, mark: Option<&str>) -> Result<(), SecurityError> {
+        let now = self.clock.now();
+        match mark.and_then(ReauthMark::decode) {
+            Some(m) if m.allows(user_id, now) => Ok(()),
+            _ => Err(SecurityError::ReauthRequired),
+        }
+    }
+
+    /// Re-authenticates `user_id` with the account's password: the mark to keep in the
+    /// session, or `WrongPassword`. Attempts draw from the account's sign-in budget, so a
+    /// stolen session cannot be used to guess the password at leisure. Both outcomes are
+    /// events (`challenge_passed` / `challenge_failed`, decision `reauth`).
+    pub async fn reauth_by_password(
+        &self,
+        ctx: &RequestContext,
+        user_id: &str,
+        password: &SecretString,
+    ) -> Result<ReauthMark, SecurityError> {
+        self.verify_password(ctx, user_id, password).await?;
+        self.reauth_by_factor(ctx, user_id, ReauthProof::Password)
+            .await
+            .map_err(SecurityError::from)
+    }
+
+    /// Re-authenticates `user_id` after a second factor checked its own answer (`proof`):
+    /// records `challenge_passed` (decision `reauth`, the proof as detail) and returns the mark
+    /// to keep in the session.
+    pub async fn reauth_by_factor(
+        &self,
+        ctx: &RequestContext,
+        user_id: &str,
+        proof: ReauthProof,
+    ) -> Result<ReauthMark, Unexpected> {
+        let now = self.clock.now();
+        let event = AuthEvent::new(EventKind::ChallengePassed, ctx, now)
+            .user(user_id)
+            .decision_detail(Decision::Reauth, proof.code());
+        self.events.record(event).await?;
+        Ok(ReauthMark::new(user_id, proof, now))
+    }
+
+    /// Checks `password` against `user_id`'s (re-authentication, the current password of a
+    /// change): throttled per account, a failure recorded as `challenge_failed`.
+    pub(crate) async fn verify_password(
+        &self,
+        ctx: &RequestContext,
+        user_id: &str,
+        password: &SecretString,
+    ) -> Result<(), SecurityError> {
+        let key = [ThrottleKey::Account(format!("reauth:{user_id}"))];
+        if let Err((_, retry_after)) = self.throttle.check(Door::Login, &key) {
+            return Err(SecurityError::RateLimited { retry_after });
+        }
+        let account = self.accounts.find_by_id(user_id).await?;
+        let stored = account.as_ref().map(|a| a.password_hash.as_str());
+        if self.accounts.hasher().verify(password, stored).await? {
+            return Ok(());
+        }
+        let event = AuthEvent::new(EventKind::ChallengeFailed, ctx, self.clock.now())
+            .user(user_id)
+            .decision(Decision::Reauth);
+        self.events.record(event).await?;
+        Err(SecurityError::WrongPassword)
+    }
+
+    /// The user's own recent security events, newest first.
+    pub async fn recent_events(
+        &self,
+        user_id: &str,
+        limit: u32,
+    ) -> Result<Vec<AuthEvent>, Unexpected> {
+        let filter = EventFilter {
+            user_id: Some(user_id.to_owned()),
+            limit,
+            ..EventFilter::default()
+        };
+        Ok(self.events.list(&filter).await?)
+    }
+}

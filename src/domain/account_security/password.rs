@@ -1,0 +1,81 @@
+//! The password change on the account security page, and the operator's "end everything"
+//! (`authd user revoke`). A change checks the current password, sets the new one (the
+//! account's session epoch moves on: every session from before is dead, and so is every
+//! device cookie), deletes the other browser sessions, revokes every grant and mails the
+//! owner; the caller renews the current session under the new epoch.
+
+use secrecy::SecretString;
+
+use crate::domain::account_security::SecurityService;
+use crate::domain::account_security::error::SecurityError;
+use crate::domain::context::RequestContext;
+use crate::domain::error::Unexpected;
+use crate::domain::notify::Notice;
+use crate::events::decision::Decision;
+use crate::events::{AuthEvent, EventKind};
+
+impl SecurityService {
+    /// Changes `user_id`'s password from `current` to `new`, ending every other session
+    /// (`current_row`, the index row of this request's session, is kept) and every grant.
+    /// Returns the account's new session epoch, for the caller to renew its session under.
+    pub async fn change_password(
+        &self,
+        ctx: &RequestContext,
+        user_id: &str,
+        current: &SecretString,
+        new: SecretString,
+        current_row: Option<&str>,
+    ) -> Result<i64, SecurityError> {
+        self.verify_password(ctx, user_id, current).await?;
+        self.accounts.set_password(user_id, new).await?;
+        let now = self.clock.now();
+        let sessions = self.end_browsers(user_id, current_row).await?;
+        let grants = self
+            .grants
+            .revoke_user_families(user_id, now.unix_timestamp())
+            .await?;
+        let account = self
+            .accounts
+            .find_by_id(user_id)
+            .await?
+            .ok_or(SecurityError::UnknownSession)?;
+        let event = AuthEvent::new(EventKind::PasswordChanged, ctx, now)
+            .user(user_id)
+            .decision_detail(
+                Decision::PasswordChangedByOwner,
+                &format!("{sessions} other sessions ended; {grants} grants revoked"),
+            );
+        let notice = Notice::PasswordChanged {
+            reset_link: format!("{}/password/forgot", self.issuer),
+        };
+        let mail = self.outbox.prepare(&account.email, notice).await?;
+        self.events.record_with_mail(event, mail).await?;
+        Ok(account.session_epoch)
+    }
+
+    /// Ends every session and grant of `user_id` (`authd user revoke`): the indexed browser
+    /// sessions are deleted, the session epoch moves on (so sessions signed in before the
+    /// index existed, and device cookies, die too) and every grant is revoked. Returns
+    /// (sessions deleted, grants revoked).
+    pub async fn revoke_everything(
+        &self,
+        ctx: &RequestContext,
+        user_id: &str,
+    ) -> Result<(usize, u64), Unexpected> {
+        let sessions = self.end_browsers(user_id, None).await?;
+        self.accounts.end_sessions(user_id).await?;
+        let now = self.clock.now();
+        let grants = self
+            .grants
+            .revoke_user_families(user_id, now.unix_timestamp())
+            .await?;
+        let event = AuthEvent::new(EventKind::SessionRevoked, ctx, now)
+            .user(user_id)
+            .decision_detail(
+                Decision::RevokedByCli,
+                &format!("{sessions} sessions, {grants} grants"),
+            );
+        self.events.record(event).await?;
+        Ok((sessions, grants))
+    }
+}

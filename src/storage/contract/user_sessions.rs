@@ -1,0 +1,59 @@
+//! The session index and the account's grants as the security page lists them.
+
+use crate::storage::Store;
+use crate::storage::user_sessions::UserSessionRecord;
+
+fn row(id: &str, user: &str, epoch: i64, seen: i64) -> UserSessionRecord {
+    UserSessionRecord {
+        id: id.into(),
+        user_id: user.into(),
+        session_sealed: format!("sealed-{id}"),
+        epoch,
+        network: "203.0.113.9".into(),
+        country: Some("FR".into()),
+        device: "Firefox on Linux".into(),
+        sign_in_event: Some("ev-1".into()),
+        risk_reasons: None,
+        last_seen_at: seen,
+        created_at: seen,
+    }
+}
+
+pub(super) async fn user_sessions_contract(store: &Store) {
+    let s = &store.user_sessions;
+    let user = uuid::Uuid::new_v4().to_string();
+    s.insert(&row("a", &user, 1, 1000)).await.unwrap();
+    s.insert(&row("b", &user, 1, 2000)).await.unwrap();
+    s.insert(&row("old-epoch", &user, 0, 3000)).await.unwrap();
+    let listed: Vec<_> = s.list_by_user(&user).await.unwrap();
+    let ids: Vec<_> = listed.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["old-epoch", "b", "a"], "most recently seen first");
+    assert_eq!(listed.last().unwrap(), &row("a", &user, 1, 1000));
+
+    s.update_seen("a", 5000).await.unwrap();
+    s.update_binding("a", "resealed", 2).await.unwrap();
+    let a = s.find_by_id("a").await.unwrap().unwrap();
+    assert_eq!(
+        (a.last_seen_at, a.session_sealed.as_str(), a.epoch),
+        (5000, "resealed", 2)
+    );
+
+    // Stale: another epoch than 2, or seen before 1500.
+    s.delete_stale(&user, 2, 1500).await.unwrap();
+    let ids: Vec<_> = s
+        .list_by_user(&user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, ["a"]);
+    assert!(s.delete("a").await.unwrap());
+    assert!(!s.delete("a").await.unwrap());
+    assert!(s.find_by_id("a").await.unwrap().is_none());
+    // Deleting a tower-sessions row that does not exist is fine.
+    s.delete_browser_session("no-such-session").await.unwrap();
+    assert!(!s.has_browser_session("no-such-session").await.unwrap());
+    assert!(s.list_grants(&user, 0).await.unwrap().is_empty());
+    assert_eq!(s.revoke_grants_since(&user, 0, 10).await.unwrap(), 0);
+}

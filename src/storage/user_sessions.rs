@@ -1,0 +1,253 @@
+//! The index of signed-in browser sessions (`user_session`) and the account's active OAuth
+//! grants as the account security page lists them, with the one statement that deletes a
+//! tower-sessions row by id (the table differs by engine). One text for both engines otherwise.
+
+use async_trait::async_trait;
+
+use crate::storage::error::StoreError;
+use crate::storage::{Backend, PoolRef, on_pool};
+
+/// One signed-in browser session, as indexed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UserSessionRecord {
+    /// The row's own random id (what the page shows).
+    pub id: String,
+    /// The account.
+    pub user_id: String,
+    /// The tower-sessions id, sealed (associated data `user_session:<id>`).
+    pub session_sealed: String,
+    /// The account's session epoch when the session was signed in (or renewed).
+    pub epoch: i64,
+    /// The network signed in from (IPv4 address or IPv6 /64).
+    pub network: String,
+    /// ISO country code, when GeoIP is configured.
+    pub country: Option<String>,
+    /// Browser and system, summarised.
+    pub device: String,
+    /// The `login_succeeded` event of the sign-in.
+    pub sign_in_event: Option<String>,
+    /// The risk reasons of a challenged sign-in (JSON array), if any.
+    pub risk_reasons: Option<String>,
+    /// Unix seconds; written at most once a minute.
+    pub last_seen_at: i64,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// An active OAuth grant (refresh-token family) of an account.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct GrantRecord {
+    /// The family id.
+    pub id: String,
+    /// The client.
+    pub client_id: String,
+    /// The granted scope.
+    pub scope: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// The newest refresh token's issue time (or the grant's creation).
+    pub last_used_at: i64,
+}
+
+/// Indexed sessions and listed grants.
+#[async_trait]
+pub trait UserSessionStore: Send + Sync {
+    /// Indexes a session.
+    async fn insert(&self, r: &UserSessionRecord) -> Result<(), StoreError>;
+    /// The account's indexed sessions, most recently seen first.
+    async fn list_by_user(&self, user_id: &str) -> Result<Vec<UserSessionRecord>, StoreError>;
+    /// One indexed session.
+    async fn find_by_id(&self, id: &str) -> Result<Option<UserSessionRecord>, StoreError>;
+    /// Writes the last-seen time.
+    async fn update_seen(&self, id: &str, now: i64) -> Result<(), StoreError>;
+    /// After the session id was cycled (and maybe the epoch moved on): the new sealed id.
+    async fn update_binding(&self, id: &str, sealed: &str, epoch: i64) -> Result<(), StoreError>;
+    /// Removes an index row; whether it was there.
+    async fn delete(&self, id: &str) -> Result<bool, StoreError>;
+    /// Removes the index rows of `user_id` last seen before `before`, or from an epoch other
+    /// than `epoch` (dead sessions).
+    async fn delete_stale(&self, user_id: &str, epoch: i64, before: i64) -> Result<(), StoreError>;
+    /// Deletes a tower-sessions row by its id: that cookie stops working at once.
+    async fn delete_browser_session(&self, session_id: &str) -> Result<(), StoreError>;
+    /// Whether a tower-sessions row with this id exists (a sign-out, an expiry or a
+    /// revocation deleted it otherwise).
+    async fn has_browser_session(&self, session_id: &str) -> Result<bool, StoreError>;
+    /// Revokes the grants of `user_id` made at or after `since` (those a reported session
+    /// could have made); how many.
+    async fn revoke_grants_since(
+        &self,
+        user_id: &str,
+        since: i64,
+        now: i64,
+    ) -> Result<u64, StoreError>;
+    /// The account's active grants (not revoked, not expired at `now`), newest use first.
+    async fn list_grants(&self, user_id: &str, now: i64) -> Result<Vec<GrantRecord>, StoreError>;
+}
+
+const COLUMNS: &str = "id, user_id, session_sealed, epoch, network, country, device, \
+    sign_in_event, risk_reasons, last_seen_at, created_at";
+
+#[async_trait]
+impl UserSessionStore for Backend {
+    async fn insert(&self, r: &UserSessionRecord) -> Result<(), StoreError> {
+        let sql = format!(
+            "insert into user_session ({COLUMNS}) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        );
+        on_pool!(self.pool(), |p| {
+            sqlx::query(&sql)
+                .bind(&r.id)
+                .bind(&r.user_id)
+                .bind(&r.session_sealed)
+                .bind(r.epoch)
+                .bind(&r.network)
+                .bind(&r.country)
+                .bind(&r.device)
+                .bind(&r.sign_in_event)
+                .bind(&r.risk_reasons)
+                .bind(r.last_seen_at)
+                .bind(r.created_at)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
+    async fn list_by_user(&self, user_id: &str) -> Result<Vec<UserSessionRecord>, StoreError> {
+        let sql = format!(
+            "select {COLUMNS} from user_session where user_id = $1 \
+             order by last_seen_at desc, created_at desc limit 200"
+        );
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(&sql)
+            .bind(user_id)
+            .fetch_all(p)
+            .await?))
+    }
+
+    async fn find_by_id(&self, id: &str) -> Result<Option<UserSessionRecord>, StoreError> {
+        let sql = format!("select {COLUMNS} from user_session where id = $1");
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(p)
+            .await?))
+    }
+
+    async fn update_seen(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| {
+            sqlx::query("update user_session set last_seen_at = $2 where id = $1")
+                .bind(id)
+                .bind(now)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
+    async fn update_binding(&self, id: &str, sealed: &str, epoch: i64) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| {
+            sqlx::query("update user_session set session_sealed = $2, epoch = $3 where id = $1")
+                .bind(id)
+                .bind(sealed)
+                .bind(epoch)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
+    async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query(
+            "delete from user_session where id = $1"
+        )
+        .bind(id)
+        .execute(p)
+        .await?
+        .rows_affected())
+            == 1)
+    }
+
+    async fn delete_stale(&self, user_id: &str, epoch: i64, before: i64) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| {
+            sqlx::query(
+                "delete from user_session where user_id = $1 \
+                 and (epoch <> $2 or last_seen_at < $3)",
+            )
+            .bind(user_id)
+            .bind(epoch)
+            .bind(before)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    async fn delete_browser_session(&self, session_id: &str) -> Result<(), StoreError> {
+        // The tables are the published session stores' (storage/sessions.rs).
+        match self.pool() {
+            PoolRef::Sqlite(p) => {
+                sqlx::query("delete from tower_sessions where id = $1")
+                    .bind(session_id)
+                    .execute(p)
+                    .await?;
+            }
+            PoolRef::Postgres(p) => {
+                sqlx::query("delete from \"tower_sessions\".\"session\" where id = $1")
+                    .bind(session_id)
+                    .execute(p)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn revoke_grants_since(
+        &self,
+        user_id: &str,
+        since: i64,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query(
+            "update token_family set revoked_at = $3 \
+             where user_id = $1 and created_at >= $2 and revoked_at is null",
+        )
+        .bind(user_id)
+        .bind(since)
+        .bind(now)
+        .execute(p)
+        .await?
+        .rows_affected()))
+    }
+
+    async fn has_browser_session(&self, session_id: &str) -> Result<bool, StoreError> {
+        let found: Option<i32> = match self.pool() {
+            PoolRef::Sqlite(p) => {
+                sqlx::query_scalar("select 1 from tower_sessions where id = $1")
+                    .bind(session_id)
+                    .fetch_optional(p)
+                    .await?
+            }
+            PoolRef::Postgres(p) => {
+                sqlx::query_scalar("select 1 from \"tower_sessions\".\"session\" where id = $1")
+                    .bind(session_id)
+                    .fetch_optional(p)
+                    .await?
+            }
+        };
+        Ok(found.is_some())
+    }
+
+    async fn list_grants(&self, user_id: &str, now: i64) -> Result<Vec<GrantRecord>, StoreError> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(
+            "select f.id, f.client_id, f.scope, f.created_at, \
+             coalesce((select max(r.created_at) from refresh_token r where r.family_id = f.id), \
+                      f.created_at) as last_used_at \
+             from token_family f \
+             where f.user_id = $1 and f.revoked_at is null and f.expires_at > $2 \
+             order by last_used_at desc limit 200",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(p)
+        .await?))
+    }
+}
