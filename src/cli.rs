@@ -116,6 +116,12 @@ pub enum ClientCommand {
         /// An allowed grant: authorization_code (default), refresh_token, client_credentials.
         #[arg(long = "grant")]
         grants: Vec<String>,
+        /// The application's name, shown on the sign-in and consent pages.
+        #[arg(long)]
+        name: Option<String>,
+        /// An https address of the application's logo.
+        #[arg(long = "logo-uri")]
+        logo_uri: Option<String>,
     },
 }
 
@@ -205,6 +211,8 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     no_pkce,
                     scopes,
                     grants,
+                    name,
+                    logo_uri,
                 },
         } => {
             let spec = NewClient {
@@ -216,6 +224,8 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 pkce_optional: no_pkce,
                 scopes,
                 grants,
+                name,
+                logo_uri,
             };
             client_add(config, spec).await
         }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::domain::client_profile::ClientProfile;
 use crate::domain::clock::{Clock, Random};
 use crate::domain::error::Unexpected;
 use crate::domain::oauth::error::{ClientError, OAuthCode, OAuthError};
@@ -39,6 +40,8 @@ pub struct Client {
     pub is_first_party: bool,
     /// Registered with `--no-pkce`: a confidential client that may leave PKCE out.
     pub pkce_optional: bool,
+    /// Its name and logo, as the pages show them.
+    pub profile: ClientProfile,
     secret_hash: Option<String>,
 }
 
@@ -156,6 +159,10 @@ pub struct NewClient {
     pub scopes: Vec<String>,
     /// Grants (default: `authorization_code`).
     pub grants: Vec<String>,
+    /// `--name`.
+    pub name: Option<String>,
+    /// `--logo-uri`.
+    pub logo_uri: Option<String>,
 }
 
 /// How a client authenticated at the token, introspection or revocation endpoint.
@@ -262,6 +269,8 @@ impl ClientService {
                 "the admin scope needs a confidential client",
             ));
         }
+        let profile =
+            ClientProfile::parse(spec.name, spec.logo_uri).map_err(ClientError::Invalid)?;
         let secret = (!spec.is_public).then(|| self.random.token(32));
         let to_json = |v: Vec<String>| serde_json::to_string(&v).unwrap_or_else(|_| "[]".into());
         let record = ClientRecord {
@@ -275,6 +284,8 @@ impl ClientService {
             is_first_party: spec.is_first_party,
             pkce_optional: spec.pkce_optional,
             created_at: self.clock.now().unix_timestamp(),
+            name: profile.name,
+            logo_uri: profile.logo_uri,
         };
         match self.store.insert(&record).await {
             Ok(()) => {}
@@ -331,6 +342,10 @@ fn client_from(r: ClientRecord) -> Result<Client, Unexpected> {
         is_public: r.is_public,
         is_first_party: r.is_first_party,
         pkce_optional: r.pkce_optional,
+        profile: ClientProfile {
+            name: r.name,
+            logo_uri: r.logo_uri,
+        },
         secret_hash: r.secret_hash,
         id: r.id,
     })
@@ -350,6 +365,7 @@ mod tests {
             is_public: public,
             is_first_party: false,
             pkce_optional: false,
+            profile: ClientProfile::default(),
             secret_hash: None,
         }
     }

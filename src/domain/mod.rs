@@ -9,6 +9,8 @@ pub mod accounts;
 pub mod admin;
 /// CAPTCHA challenges.
 pub mod captcha;
+/// A client's name and logo, as the pages show them.
+pub mod client_profile;
 /// OAuth clients: registration, redirect URIs, authentication.
 pub mod clients;
 /// Injected clock and randomness.

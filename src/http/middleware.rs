@@ -37,12 +37,35 @@ pub fn csp_for(remote: Option<crate::domain::captcha::RemoteKind>) -> String {
     }
 }
 
+/// A response extension: this page shows an image from `0` (an origin, `scheme://host[:port]`,
+/// serialised by `url`), which the CSP's `img-src` then allows for this response only (an
+/// application's registered logo on the consent page).
+#[derive(Debug, Clone)]
+pub struct ImageOrigin(pub String);
+
+impl ImageOrigin {
+    /// The origin of `uri`, if it has one that can stand in a CSP source list.
+    pub fn of(uri: &str) -> Option<Self> {
+        let origin = url::Url::parse(uri).ok()?.origin();
+        origin
+            .is_tuple()
+            .then(|| Self(origin.ascii_serialization()))
+    }
+}
+
 /// Adds the security headers; HSTS only when the issuer is https.
 pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let is_static = req.uri().path().starts_with("/static/");
     let mut res = next.run(req).await;
+    let csp: std::borrow::Cow<'_, str> = match res.extensions().get::<ImageOrigin>() {
+        Some(ImageOrigin(o)) => state
+            .csp
+            .replace("img-src 'self' data:", &format!("img-src 'self' data: {o}"))
+            .into(),
+        None => (*state.csp).into(),
+    };
     let h = res.headers_mut();
-    if let Ok(csp) = HeaderValue::from_str(&state.csp) {
+    if let Ok(csp) = HeaderValue::from_str(&csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
     h.insert(

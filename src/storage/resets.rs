@@ -10,6 +10,21 @@ use async_trait::async_trait;
 use crate::storage::error::StoreError;
 use crate::storage::{Backend, on_pool};
 
+/// A token to store.
+#[derive(Debug, Clone, Copy)]
+pub struct NewReset<'a> {
+    /// SHA-256 of the token.
+    pub token_hash: &'a str,
+    /// The token sealed by the caller.
+    pub sealed_token: &'a str,
+    /// The account.
+    pub user_id: &'a str,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// Unix seconds.
+    pub now: i64,
+}
+
 /// Password-reset tokens (stored by SHA-256).
 #[async_trait]
 pub trait ResetStore: Send + Sync {
@@ -22,6 +37,15 @@ pub trait ResetStore: Send + Sync {
         expires_at: i64,
         now: i64,
     ) -> Result<(), StoreError>;
+    /// Stores a token unless the account has an unused one valid at `live_after` (another
+    /// request minted it first); whether it was stored.
+    async fn insert_reset_unless_live(
+        &self,
+        new: NewReset<'_>,
+        live_after: i64,
+    ) -> Result<bool, StoreError>;
+    /// Forgets a token that was never mailed.
+    async fn delete_reset(&self, token_hash: &str) -> Result<(), StoreError>;
     /// The sealed form of the account's unused token that expires last, if it is still valid
     /// at `valid_until`.
     async fn live_reset(
@@ -60,6 +84,40 @@ impl ResetStore for Backend {
             .bind(sealed_token)
             .execute(p)
             .await?;
+        });
+        Ok(())
+    }
+
+    async fn insert_reset_unless_live(
+        &self,
+        n: NewReset<'_>,
+        live_after: i64,
+    ) -> Result<bool, StoreError> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query(
+            "insert into password_reset \
+             (token_hash, user_id, expires_at, used_at, created_at, sealed_token) \
+             select $1, $2, $3, null, $4, $5 where not exists (select 1 from password_reset \
+             where user_id = $2 and used_at is null and expires_at > $6 \
+             and sealed_token is not null)",
+        )
+        .bind(n.token_hash)
+        .bind(n.user_id)
+        .bind(n.expires_at)
+        .bind(n.now)
+        .bind(n.sealed_token)
+        .bind(live_after)
+        .execute(p)
+        .await?
+        .rows_affected())
+            == 1)
+    }
+
+    async fn delete_reset(&self, token_hash: &str) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| {
+            sqlx::query("delete from password_reset where token_hash = $1")
+                .bind(token_hash)
+                .execute(p)
+                .await?;
         });
         Ok(())
     }

@@ -298,6 +298,10 @@ async fn client_add_and_keys_rotate() {
                     "--grant",
                     "refresh_token",
                     "--first-party",
+                    "--name",
+                    "Acme Notes",
+                    "--logo-uri",
+                    "https://acme.example/logo.png",
                 ],
             ),
             run(
@@ -378,6 +382,11 @@ async fn client_add_and_keys_rotate() {
         .unwrap()
         .unwrap();
     assert!(client.is_first_party && client.has_grant("refresh_token"));
+    assert_eq!(client.profile.name.as_deref(), Some("Acme Notes"));
+    assert_eq!(
+        client.profile.logo_uri.as_deref(),
+        Some("https://acme.example/logo.png")
+    );
     // The secret works (stored hashed, compared in constant time).
     let ops_client = crate::helpers::TestClient {
         id: "ops".into(),

@@ -514,6 +514,7 @@ impl TestApp {
             pkce_optional: false,
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             grants: grants.iter().map(|s| (*s).to_owned()).collect(),
+            ..Default::default()
         };
         let (_, secret) = self.state.oauth.clients().create(spec).await.unwrap();
         TestClient {

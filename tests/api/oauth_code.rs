@@ -728,3 +728,68 @@ async fn the_cli_registers_a_client_without_pkce_only_when_asked() {
     assert!(!public.status.success(), "a public client cannot opt out");
     assert!(String::from_utf8_lossy(&public.stderr).contains("PKCE"));
 }
+
+/// Issue #13 / INTERFACE: the consent page names the application (`--name`) instead of its
+/// raw id and shows its logo (`--logo-uri`), whose origin the page's CSP allows for images on
+/// that response only; a bad name or logo is refused at registration.
+#[tokio::test]
+async fn the_consent_page_names_the_application_and_shows_its_logo() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let spec = |name: &str, logo: &str| authd::domain::clients::NewClient {
+        id: format!("notes-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+        redirect_uris: vec![REDIRECT_URI.to_owned()],
+        name: Some(name.to_owned()),
+        logo_uri: Some(logo.to_owned()),
+        ..Default::default()
+    };
+    let clients = app.state.oauth.clients();
+    assert!(
+        clients
+            .create(spec("", "https://cdn.acme.example/l.png"))
+            .await
+            .is_err()
+    );
+    assert!(
+        clients
+            .create(spec("Acme", "javascript:alert(1)"))
+            .await
+            .is_err()
+    );
+    let (made, secret) = clients
+        .create(spec("Acme <Notes>", "https://cdn.acme.example/logo.png"))
+        .await
+        .unwrap();
+    let client = TestClient {
+        id: made.id,
+        secret,
+        redirect_uri: REDIRECT_URI.to_owned(),
+    };
+    let (_, challenge) = pkce();
+    let page = app.authorize(&base(&client, &challenge), &user).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("id=\"consent-client\">Acme &#60;Notes&#62;<")
+            || page
+                .body
+                .contains("id=\"consent-client\">Acme &lt;Notes&gt;<"),
+        "the name, escaped: {}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("src=\"https://cdn.acme.example/logo.png\"")
+    );
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("img-src 'self' data: https://cdn.acme.example;"),
+        "{csp}"
+    );
+    let login = app.get("/login").await;
+    let csp = login.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        !csp.contains("cdn.acme.example"),
+        "other pages keep the strict CSP: {csp}"
+    );
+}

@@ -25,7 +25,7 @@ use crate::events::decision::Decision;
 use crate::events::sink::EventSink;
 use crate::events::{AuthEvent, EventKind};
 use crate::storage::oauth::GrantStore;
-use crate::storage::resets::ResetStore;
+use crate::storage::resets::{NewReset, ResetStore};
 
 /// How long a reset link works.
 pub const RESET_TTL_SECS: i64 = 30 * 60;
@@ -101,27 +101,15 @@ impl ResetService {
         let mut mail = None;
         if let Some(account) = &account {
             let ts = now.unix_timestamp();
-            let live = self.live_token(&account.id, ts).await?;
-            let again = live.is_some();
-            let token = live.unwrap_or_else(|| self.random.token(32));
+            let (token, again) = self.link_token(&account.id, ts).await?;
             let notice = Notice::PasswordReset {
                 link: self.link(Some(&token)),
                 requested_from: net_of(ctx.ip).to_string(),
             };
             mail = self.outbox.prepare(&account.email, notice).await?;
-            if mail.is_some() && !again {
-                let sealed = self
-                    .sealer
-                    .seal(&seal_context(&account.id), token.as_bytes())?;
-                self.resets
-                    .insert_reset(
-                        &digest(&token),
-                        &sealed,
-                        &account.id,
-                        ts + RESET_TTL_SECS,
-                        ts,
-                    )
-                    .await?;
+            if mail.is_none() && !again {
+                // Over budget: the link minted for this request is never mailed.
+                self.resets.delete_reset(&digest(&token)).await?;
             }
             event = event.user(&account.id);
             event = match (mail.is_some(), again) {
@@ -137,6 +125,40 @@ impl ResetService {
             });
         }
         Ok(self.events.record_with_mail(event, mail).await?)
+    }
+
+    /// The token to mail: the account's live link's (`true`), or a new one stored sealed
+    /// (`false`). The new one is stored only if no other request stored one in between; if
+    /// one did, that one is mailed.
+    async fn link_token(&self, user_id: &str, now: i64) -> Result<(String, bool), Unexpected> {
+        if let Some(live) = self.live_token(user_id, now).await? {
+            return Ok((live, true));
+        }
+        let token = self.random.token(32);
+        let sealed = self.sealer.seal(&seal_context(user_id), token.as_bytes())?;
+        let hash = digest(&token);
+        let new = NewReset {
+            token_hash: &hash,
+            sealed_token: &sealed,
+            user_id,
+            expires_at: now + RESET_TTL_SECS,
+            now,
+        };
+        if self
+            .resets
+            .insert_reset_unless_live(new, now + RESEND_MIN_LEFT_SECS)
+            .await?
+        {
+            return Ok((token, false));
+        }
+        if let Some(live) = self.live_token(user_id, now).await? {
+            return Ok((live, true));
+        }
+        // The live one does not open (another master key): this one is stored regardless.
+        self.resets
+            .insert_reset(&hash, &sealed, user_id, now + RESET_TTL_SECS, now)
+            .await?;
+        Ok((token, false))
     }
 
     /// The account's live link's token, if one has `RESEND_MIN_LEFT_SECS` or more left and

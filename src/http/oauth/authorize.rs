@@ -14,6 +14,7 @@ use crate::domain::oauth::error::OAuthCode;
 use crate::domain::oauth::prompt::{AuthorizeStep, ReauthMark};
 use crate::http::error::{ErrorPage, HttpError, urlencode};
 use crate::http::extract::{CsrfForm, CsrfProtected, CurrentUser, WebSession};
+use crate::http::middleware::ImageOrigin;
 
 const PENDING: &str = "oauth_pending";
 /// The session key of the `ReauthMark`: when a re-authentication answers which request.
@@ -64,6 +65,8 @@ impl From<AuthorizeQuery> for AuthorizeParams {
 #[template(path = "pages/consent.html")]
 pub struct ConsentPage {
     client_id: String,
+    client_name: String,
+    logo_uri: Option<String>,
     scopes: Vec<String>,
     csrf_token: String,
     request_id: String,
@@ -192,11 +195,23 @@ async fn consent_page(
     session.put(PENDING, &format!("{request_id} {raw}")).await?;
     let page = ConsentPage {
         client_id: req.client.id.clone(),
+        client_name: req.client.profile.display_name(&req.client.id).to_owned(),
+        logo_uri: req.client.profile.logo_uri.clone(),
         scopes: req.scopes.iter().cloned().collect(),
         csrf_token: session.csrf_token(state).await?,
         request_id,
     };
-    Ok(page.into_response())
+    let logo = req
+        .client
+        .profile
+        .logo_uri
+        .as_deref()
+        .and_then(ImageOrigin::of);
+    let mut response = page.into_response();
+    if let Some(origin) = logo {
+        response.extensions_mut().insert(origin);
+    }
+    Ok(response)
 }
 
 /// `POST /authorize/consent`.

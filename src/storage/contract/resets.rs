@@ -53,6 +53,31 @@ pub(super) async fn resets_contract(store: &Store) {
         Some("u2"),
         "another account's link is untouched"
     );
+    let late = crate::storage::resets::NewReset {
+        token_hash: "h-live",
+        sealed_token: "sealed-h-live",
+        user_id: "u1",
+        expires_at: 9000,
+        now: 1600,
+    };
+    assert!(r.insert_reset_unless_live(late, 2200).await.unwrap());
+    let again = crate::storage::resets::NewReset {
+        token_hash: "h-again",
+        ..late
+    };
+    assert!(
+        !r.insert_reset_unless_live(again, 2200).await.unwrap(),
+        "a live link stands: not stored"
+    );
+    assert!(
+        r.insert_reset_unless_live(again, 9000).await.unwrap(),
+        "none live then"
+    );
+    r.delete_reset("h-again").await.unwrap();
+    assert!(
+        !r.is_reset_usable("h-again", 1601).await.unwrap(),
+        "deleted"
+    );
     r.insert_reset("h-late", "sealed-h-late", "u1", 9000, 1600)
         .await
         .unwrap();

@@ -29,6 +29,10 @@ pub struct ClientRecord {
     pub pkce_optional: bool,
     /// Unix seconds.
     pub created_at: i64,
+    /// The application's name, shown on the sign-in and consent pages.
+    pub name: Option<String>,
+    /// The address of its logo.
+    pub logo_uri: Option<String>,
 }
 
 /// OAuth clients.
@@ -46,8 +50,8 @@ impl ClientStore for Backend {
         on_pool!(self.pool(), |p| {
             sqlx::query(
                 "insert into client (id, secret_hash, redirect_uris, post_logout_redirect_uris, \
-                 scopes, grants, is_public, is_first_party, created_at, pkce_optional) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 scopes, grants, is_public, is_first_party, created_at, pkce_optional, name, \
+                 logo_uri) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(&c.id)
             .bind(&c.secret_hash)
@@ -59,6 +63,8 @@ impl ClientStore for Backend {
             .bind(c.is_first_party)
             .bind(c.created_at)
             .bind(c.pkce_optional)
+            .bind(&c.name)
+            .bind(&c.logo_uri)
             .execute(p)
             .await?;
         });
@@ -68,7 +74,7 @@ impl ClientStore for Backend {
     async fn find_by_id(&self, id: &str) -> Result<Option<ClientRecord>, StoreError> {
         Ok(on_pool!(self.pool(), |p| sqlx::query_as(
             "select id, secret_hash, redirect_uris, post_logout_redirect_uris, scopes, \
-             grants, is_public, is_first_party, pkce_optional, created_at \
+             grants, is_public, is_first_party, pkce_optional, created_at, name, logo_uri \
              from client where id = $1",
         )
         .bind(id)
