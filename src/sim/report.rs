@@ -93,6 +93,9 @@ pub struct Phase {
     pub legit_token_use_flagged: Option<f64>,
     /// Per scenario.
     pub scenarios: BTreeMap<String, ScenarioReport>,
+    /// The takeovers let in without a challenge: scenario, address, score and features (what
+    /// let them through).
+    pub let_in: Vec<String>,
     /// The `attack_detected` events of the phase (kind and detail).
     pub waves_detected: Vec<String>,
     /// Raw scores per scenario (`legit` included), for plots.

@@ -53,6 +53,14 @@ pub(super) fn score(sim: &Sim, events: &[AuthEvent], measured_from: u64, report:
         }
         if let (Some(s), Some(r)) = (sim.truth.get(rid), &e.risk) {
             by_scenario.entry(s.clone()).or_default().push(r.score);
+            if s.starts_with("takeover") && e.kind == crate::events::EventKind::LoginSucceeded {
+                report.let_in.push(format!(
+                    "{s}: {} score {} features {:?}",
+                    e.ip.as_deref().unwrap_or_default(),
+                    r.score,
+                    r.features.as_deref().unwrap_or_default()
+                ));
+            }
         }
     }
     let legit_scores = by_scenario.get("legit").cloned().unwrap_or_default();
