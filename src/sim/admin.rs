@@ -37,28 +37,38 @@ pub(super) async fn admin_token(sim: &Sim, pair: &str) -> anyhow::Result<String>
         .context("no access_token")
 }
 
-/// Every scored sign-in event (at most 1000 of each kind).
+/// The newest scored sign-in events (at most 1000 of each kind: a phase reads its own right
+/// after it ran).
 pub(super) async fn scored_events(sim: &Sim, token: &str) -> anyhow::Result<Vec<AuthEvent>> {
     let mut all = Vec::new();
     for kind in SCORED_KINDS {
-        let resp = sim
-            .http
-            .get(format!(
-                "{}/admin/api/events?kind={kind}&limit=1000",
-                sim.base
-            ))
-            .bearer_auth(token)
-            .send()
-            .await?;
-        if !resp.status().is_success() {
-            bail!("reading events: {}", resp.status());
-        }
-        let v: serde_json::Value = resp.json().await?;
-        let events: Vec<AuthEvent> =
-            serde_json::from_value(v.get("events").cloned().unwrap_or_default())?;
-        all.extend(events);
+        all.extend(newest_events(sim, token, kind).await?);
     }
     Ok(all)
+}
+
+/// The newest 1000 events of `kind`.
+pub(super) async fn newest_events(
+    sim: &Sim,
+    token: &str,
+    kind: &str,
+) -> anyhow::Result<Vec<AuthEvent>> {
+    let resp = sim
+        .http
+        .get(format!(
+            "{}/admin/api/events?kind={kind}&limit=1000",
+            sim.base
+        ))
+        .bearer_auth(token)
+        .send()
+        .await?;
+    if !resp.status().is_success() {
+        bail!("reading events: {}", resp.status());
+    }
+    let v: serde_json::Value = resp.json().await?;
+    Ok(serde_json::from_value(
+        v.get("events").cloned().unwrap_or_default(),
+    )?)
 }
 
 /// Labels one event as an attack (standing in for the victim's "wasn't you?" report).
@@ -76,17 +86,18 @@ pub(super) async fn label(sim: &Sim, token: &str, event_id: &str) -> anyhow::Res
     Ok(())
 }
 
-/// Trains a model now; its version, or 0 when the server refused (the prior stays).
-pub(super) async fn train(sim: &Sim, token: &str) -> anyhow::Result<Option<i64>> {
+/// Trains a model now; the server's answer (version, promoted, message, metrics).
+pub(super) async fn train(sim: &Sim, token: &str) -> anyhow::Result<serde_json::Value> {
     let trained = sim
         .http
         .post(format!("{}/admin/api/model/train", sim.base))
         .bearer_auth(token)
         .send()
         .await?;
-    if !trained.status().is_success() {
-        return Ok(Some(0));
+    let status = trained.status();
+    let v: serde_json::Value = trained.json().await.unwrap_or_default();
+    if !status.is_success() {
+        bail!("training: {status} {v}");
     }
-    let v: serde_json::Value = trained.json().await?;
-    Ok(v.get("version").and_then(serde_json::Value::as_i64))
+    Ok(v)
 }

@@ -1,6 +1,7 @@
 //! The attack scenarios through the sign-in form: targeted takeovers with the right password
-//! (from another country, through a VPN on a new browser, with the victim's exact agent), brute
-//! force, credential stuffing and password spraying.
+//! (naive: another country, network and browser; VPN: the victim's country and a new browser;
+//! targeted: the victim's country and exact user agent), brute force and password spraying. The
+//! credential-stuffing wave is in `stuffing.rs`.
 #![allow(
     clippy::indexing_slicing,
     reason = "random picks from collections that are never empty (at least one user, device, agent)"
@@ -10,39 +11,43 @@ use rand::RngExt;
 
 use crate::domain::risk::features::parse_agent;
 use crate::sim::client::Sim;
-use crate::sim::population::{AGENTS, Device, User, fresh_net};
-use crate::sim::report::{Report, summarise};
+use crate::sim::population::{AGENTS, Device, User, abroad, fresh_net, in_country};
+use crate::sim::report::{Phase, summarise};
 
 /// The targeted-takeover scenarios.
-const TAKEOVERS: [&str; 3] = [
+pub(super) const TAKEOVERS: [&str; 3] = [
     "takeover_new_country",
     "takeover_vpn_new_browser",
     "takeover_exact_agent",
 ];
 
-/// Every attack scenario; `prefix` names the training round's scenarios apart.
-pub(super) async fn attacks(
+/// The three takeovers with the right password: `naive` attempts of the first, `n` of the
+/// others, each on a random victim (thin owners included).
+pub(super) async fn takeovers(
     sim: &mut Sim,
     users: &[User],
+    naive: usize,
     n: usize,
-    report: &mut Report,
-    prefix: &str,
+    phase: &mut Phase,
 ) -> anyhow::Result<()> {
     for kind in TAKEOVERS {
-        let name = format!("{prefix}{kind}");
+        let count = if kind == TAKEOVERS[0] { naive } else { n };
         let mut outcomes = Vec::new();
-        for _ in 0..n {
+        for _ in 0..count {
             let victim = &users[sim.rng.random_range(0..users.len())];
             let (ip, device) = takeover_origin(sim, victim, kind);
             let (email, password) = (victim.email.clone(), victim.password.clone());
-            let (o, _) = sim.sign_in(&name, &ip, &device, &email, &password).await?;
+            let (o, _) = sim.sign_in(kind, &ip, &device, &email, &password).await?;
             outcomes.push(o);
+            // Attackers come now and then, not all at once.
+            let pause = sim.rng.random_range(30..600);
+            sim.pass_time(pause);
         }
-        report.scenarios.insert(name, summarise(&outcomes, true));
+        phase
+            .scenarios
+            .insert(kind.into(), summarise(&outcomes, true));
     }
-    let device = brute_force(sim, users, report, prefix).await?;
-    credential_stuffing(sim, users, &device, report, prefix).await?;
-    password_spraying(sim, users, &device, report, prefix).await
+    Ok(())
 }
 
 /// Where a takeover of `victim` comes from, and with which browser.
@@ -67,18 +72,10 @@ fn takeover_origin(sim: &mut Sim, victim: &User, kind: &str) -> (String, Device)
     };
     // With GeoIP: the first scenario comes from another country, the others from the
     // victim's own (a VPN exit or a local network); without it, any new network.
-    let net = match (sim.geo.clone(), &victim.country) {
-        (Some(g), Some(c)) if kind == "takeover_new_country" => {
-            let other = g.pick_other_country(c, &mut sim.rng);
-            g.pick_net(&other, &mut sim.rng)
-        }
-        (Some(g), Some(c)) => loop {
-            let n = g.pick_net(c, &mut sim.rng);
-            if n != victim.home {
-                break n;
-            }
-        },
-        _ => fresh_net(sim),
+    let net = if kind == TAKEOVERS[0] {
+        abroad(sim, victim)
+    } else {
+        in_country(sim, victim)
     };
     let ip = sim.ip(net);
     let device = Device {
@@ -90,13 +87,12 @@ fn takeover_origin(sim: &mut Sim, victim: &User, kind: &str) -> (String, Device)
 
 /// Brute force: one account, one address, many passwords. Returns the attacker's browser,
 /// which the campaigns after it use too.
-async fn brute_force(
+pub(super) async fn brute_force(
     sim: &mut Sim,
     users: &[User],
-    report: &mut Report,
-    prefix: &str,
+    phase: &mut Phase,
 ) -> anyhow::Result<Device> {
-    let name = format!("{prefix}brute_force");
+    let name = "brute_force";
     let victim = users[sim.rng.random_range(0..users.len())].clone();
     let net = fresh_net(sim);
     let ip = sim.ip(net);
@@ -107,63 +103,37 @@ async fn brute_force(
     let mut outcomes = Vec::new();
     for i in 0..50 {
         let (o, _) = sim
-            .sign_in(&name, &ip, &device, &victim.email, &format!("guess{i}"))
+            .sign_in(name, &ip, &device, &victim.email, &format!("guess{i}"))
             .await?;
         outcomes.push(o);
+        sim.pass_time(2);
     }
-    report.scenarios.insert(name, summarise(&outcomes, false));
+    phase
+        .scenarios
+        .insert(name.into(), summarise(&outcomes, false));
     Ok(device)
 }
 
-/// Credential stuffing: a leaked list, mostly unknown or stale pairs, a few valid ones, from a
-/// handful of addresses.
-async fn credential_stuffing(
-    sim: &mut Sim,
-    users: &[User],
-    device: &Device,
-    report: &mut Report,
-    prefix: &str,
-) -> anyhow::Result<()> {
-    let name = format!("{prefix}credential_stuffing");
-    let nets: Vec<[u8; 3]> = (0..3).map(|_| fresh_net(sim)).collect();
-    let mut outcomes = Vec::new();
-    for i in 0..50 {
-        let net = nets[i % nets.len()];
-        let ip = sim.ip(net);
-        let (email, password) = if i % 10 == 7 {
-            let v = &users[sim.rng.random_range(0..users.len())];
-            (v.email.clone(), v.password.clone())
-        } else {
-            (
-                format!("leaked{}@example.org", sim.rng.random::<u32>()),
-                format!("hunter{}", sim.rng.random::<u16>()),
-            )
-        };
-        let (o, _) = sim.sign_in(&name, &ip, device, &email, &password).await?;
-        outcomes.push(o);
-    }
-    report.scenarios.insert(name, summarise(&outcomes, false));
-    Ok(())
-}
-
 /// Password spraying: one common password over many accounts, from many networks.
-async fn password_spraying(
+pub(super) async fn password_spraying(
     sim: &mut Sim,
     users: &[User],
     device: &Device,
-    report: &mut Report,
-    prefix: &str,
+    phase: &mut Phase,
 ) -> anyhow::Result<()> {
-    let name = format!("{prefix}password_spraying");
+    let name = "password_spraying";
     let mut outcomes = Vec::new();
     let sprayed = format!("Winter{}!", 2026 + sim.rng.random_range(0..100u32));
     for i in 0..50 {
         let net = fresh_net(sim);
         let ip = sim.ip(net);
         let email = users[i % users.len()].email.clone();
-        let (o, _) = sim.sign_in(&name, &ip, device, &email, &sprayed).await?;
+        let (o, _) = sim.sign_in(name, &ip, device, &email, &sprayed).await?;
         outcomes.push(o);
+        sim.pass_time(5);
     }
-    report.scenarios.insert(name, summarise(&outcomes, false));
+    phase
+        .scenarios
+        .insert(name.into(), summarise(&outcomes, false));
     Ok(())
 }

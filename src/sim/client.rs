@@ -28,6 +28,12 @@ pub(super) struct Sim {
     pub(super) geo: Option<Arc<Countries>>,
     /// The cookies after the last sign-in (its session, for the token flow).
     pub(super) last_cookies: Vec<(String, String)>,
+    /// Legitimate sign-ins that met a challenge, and of them the ones that answered it and
+    /// got in.
+    pub(super) owners_challenged: usize,
+    pub(super) owners_got_in: usize,
+    /// The ids of the `attack_detected` events already reported.
+    pub(super) seen_waves: std::collections::HashSet<String>,
 }
 
 /// The `value` of the input named `name` in a page.
@@ -156,7 +162,9 @@ impl Sim {
                     // A legitimate user answers the challenge and goes on (the friction is
                     // already counted); attackers stop here.
                     let csrf = field(&body, "csrf_token").unwrap_or(csrf);
-                    let kept = self.answer_challenge(&a, &cookies, &csrf).await?;
+                    let (got_in, kept) = self.answer_challenge(&a, &cookies, &csrf).await?;
+                    self.owners_challenged += 1;
+                    self.owners_got_in += usize::from(got_in);
                     return Ok((Outcome::Challenged, kept.or(device_cookie)));
                 } else {
                     Outcome::Challenged
@@ -187,13 +195,14 @@ impl Sim {
         field(&body, "csrf_token").context("no csrf_token on /login")
     }
 
-    /// Posts the form again with the CAPTCHA answer; returns the device cookie it sets.
+    /// Posts the form again with the CAPTCHA answer; returns whether it signed in (a 303) and
+    /// the device cookie it sets.
     async fn answer_challenge(
         &self,
         a: &Attempt<'_>,
         cookies: &[(String, String)],
         csrf: &str,
-    ) -> anyhow::Result<Option<String>> {
+    ) -> anyhow::Result<(bool, Option<String>)> {
         let again = self
             .http
             .post(format!("{}/login", self.base))
@@ -208,7 +217,10 @@ impl Sim {
             ])
             .send()
             .await?;
-        Ok(device_cookie_of(&again))
+        if again.status().is_server_error() {
+            bail!("status {} answering the challenge", again.status());
+        }
+        Ok((again.status().as_u16() == 303, device_cookie_of(&again)))
     }
 
     /// Registers `user` through the form, from their home network.

@@ -6,18 +6,23 @@
 //! campaign needed before it was detected. Seeded and reproducible: the same seed against a
 //! fresh server gives the same traffic.
 //!
-//! Phases: accounts are registered; legitimate users build a history (home networks, one or two
-//! devices each, working hours, the occasional new device, travel); a first round of attacks is
-//! labelled through the admin API (standing in for the victims' "wasn't you?" reports) and a
-//! model is trained; then fresh legitimate traffic and every attack scenario are measured.
-//! Scores are read back from the events (joined on the `X-Request-Id` the simulator sets).
+//! Two modes. **With labels**: the first phase's attacks are labelled through the admin API
+//! (standing in for the victims' "wasn't you?" reports and an operator's review). **Without
+//! labels** (`--no-labels`): nothing is labelled, training sees only the traffic (the owners'
+//! own sign-ins and the campaigns the log marks by itself). Phases: accounts are registered
+//! (regular users and owners with a thin history of two sign-ins); the regular users build a
+//! history (home networks, one or two devices each, working hours); then a measured phase meets
+//! the built-in prior (untrained); a model is trained; and a second measured phase meets it
+//! (`phase.rs`: legitimate traffic per behaviour, the three takeovers, brute force, a stuffing
+//! wave mixed into normal traffic, spraying, token replay). Scores are read back from the events
+//! (joined on the `X-Request-Id` the simulator sets).
 //!
 //! A room of its own, outside the server: no server module imports it (a test below checks),
 //! and it reaches the server only over HTTP (reqwest), borrowing from the library nothing but
 //! public, side-effect-free helpers (the ROC metrics, the GeoIP reader, the user-agent parser,
 //! the event type it reads back).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use rand::SeedableRng;
@@ -25,8 +30,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::sim::admin::{admin_token, scored_events};
 use crate::sim::client::Sim;
-use crate::sim::population::{Countries, User};
-use crate::sim::report::{Report, friction};
+use crate::sim::population::Countries;
+use crate::sim::report::Report;
 
 /// The operator's side: admin token, events, labels, training.
 mod admin;
@@ -36,6 +41,8 @@ mod attacks;
 mod client;
 /// Legitimate traffic.
 mod legit;
+/// One measured phase.
+mod phase;
 /// SVG figures of the report.
 pub mod plot;
 /// Browsers, users, countries.
@@ -46,6 +53,8 @@ mod replay;
 pub mod report;
 /// Joining the measured attempts' scores back to their scenarios.
 mod scoring;
+/// The credential-stuffing wave.
+mod stuffing;
 
 /// `authd simulate` options.
 #[derive(Debug, Clone, clap::Args)]
@@ -56,15 +65,29 @@ pub struct SimulateArgs {
     /// Random seed.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
-    /// Legitimate users.
+    /// Legitimate users with a history.
     #[arg(long, default_value_t = 40)]
     pub users: usize,
+    /// Owners with a thin history (two sign-ins); the stuffing wave's valid pairs are theirs.
+    #[arg(long, default_value_t = 12)]
+    pub thin_users: usize,
     /// Simulated days of history before measuring (three sign-in slots a day).
     #[arg(long, default_value_t = 6)]
     pub days: usize,
-    /// Attempts per targeted-takeover scenario.
-    #[arg(long, default_value_t = 40)]
+    /// Attempts per phase of the VPN and the targeted takeover (and token replays).
+    #[arg(long, default_value_t = 100)]
     pub attacks: usize,
+    /// Attempts per phase of the naive takeover (another country, network and browser): at
+    /// least 200, so that 99.5 % means at most one miss.
+    #[arg(long, default_value_t = 200)]
+    pub naive: usize,
+    /// Addresses of the credential-stuffing wave (two or three attempts each).
+    #[arg(long, default_value_t = 120)]
+    pub stuffing_addresses: usize,
+    /// No labels at all: nothing is labelled through the admin API; training sees only the
+    /// traffic.
+    #[arg(long)]
+    pub no_labels: bool,
     /// The answer the server's `test` CAPTCHA accepts (`AUTHD_CAPTCHA_TEST_ANSWER`): legitimate
     /// users who meet a challenge answer it and go on.
     #[arg(long, default_value = "")]
@@ -87,8 +110,9 @@ pub struct SimulateArgs {
     /// That client's redirect URI.
     #[arg(long, default_value = "http://127.0.0.1:7777/cb")]
     pub replay_redirect_uri: String,
-    /// Write `risk-roc.svg`, `risk-scores.svg` and `risk-report.json` into this directory
-    /// (needs `--admin-client`, which gives the scores).
+    /// Write `risk-<mode>-<phase>-roc.svg`, `risk-<mode>-<phase>-scores.svg` and
+    /// `risk-report-<mode>.json` into this directory (needs `--admin-client`, which gives the
+    /// scores).
     #[arg(long)]
     pub plot_dir: Option<std::path::PathBuf>,
 }
@@ -105,45 +129,45 @@ pub async fn run(args: &SimulateArgs) -> anyhow::Result<Report> {
 /// Runs the simulation; `advance` (tests) moves the server's clock forward by that many seconds.
 pub async fn run_with(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::Result<Report> {
     let mut sim = start(args, advance)?;
-    let mut users = population::users(&mut sim, args.users);
+    let mut users = population::users(&mut sim, args.users, args.thin_users);
     for u in &users {
         sim.register(u).await?;
     }
-    // History: three slots a day.
-    let mut prior_legit = Vec::new();
-    for day in 0..args.days {
-        let outcomes = legit::legit_round(&mut sim, &mut users, true).await?;
-        if day + 2 >= args.days {
-            // The last two days of history, scored by the built-in prior.
-            prior_legit.extend(outcomes);
-        }
+    legit::thin_history(&mut sim, &mut users).await?;
+    for _ in 0..args.days {
+        legit::legit_round(&mut sim, &mut users).await?;
     }
-    let admin = args.admin_client.as_deref();
-    let (model_version, prior_round) = match admin {
-        Some(pair) => training_round(&mut sim, &mut users, args, pair).await?,
-        None => (None, BTreeMap::new()),
-    };
     let mut report = Report {
         seed: args.seed,
-        model_version,
-        prior_legit_friction: friction(&prior_legit),
-        prior: prior_round
-            .into_iter()
-            .map(|(k, v)| (k.trim_start_matches("train_").to_owned(), v))
-            .collect(),
+        mode: mode(args).into(),
         ..Report::default()
     };
-    let measured_from = sim.next_request;
-    measure(&mut sim, &mut users, args, &mut report).await?;
-    if let Some(pair) = admin {
-        let token = admin_token(&sim, pair).await?;
-        let events = scored_events(&sim, &token).await?;
-        scoring::score(&sim, &events, measured_from, &mut report);
-        if let Some(dir) = &args.plot_dir {
-            write_figures(dir, &report)?;
-        }
+    let from = sim.next_request;
+    report.untrained = phase::run(&mut sim, &mut users, args, 0).await?;
+    let mut version = 0;
+    if let Some(pair) = args.admin_client.as_deref() {
+        let trained = train_after(&mut sim, args, pair, from).await?;
+        version = trained
+            .get("version")
+            .and_then(serde_json::Value::as_i64)
+            .filter(|_| trained.get("promoted") == Some(&serde_json::Value::Bool(true)))
+            .unwrap_or(0);
+        report.training = Some(trained);
+    }
+    report.trained = phase::run(&mut sim, &mut users, args, version).await?;
+    if let Some(dir) = &args.plot_dir {
+        write_figures(dir, &report)?;
     }
     Ok(report)
+}
+
+/// `labels` or `no_labels`.
+fn mode(args: &SimulateArgs) -> &'static str {
+    if args.no_labels {
+        "no_labels"
+    } else {
+        "labels"
+    }
 }
 
 /// The simulation's state before anything was sent.
@@ -162,6 +186,9 @@ fn start(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::Result<Sim> {
         advance,
         geo: None,
         last_cookies: Vec::new(),
+        owners_challenged: 0,
+        owners_got_in: 0,
+        seen_waves: HashSet::new(),
     };
     if let Some(path) = &args.geoip {
         sim.geo = Some(Arc::new(Countries::sample(path, &mut sim.rng)?));
@@ -169,55 +196,34 @@ fn start(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::Result<Sim> {
     Ok(sim)
 }
 
-/// Training round: a few takeovers and campaigns, labelled as the victims would report them,
-/// then a model trained. Returns the model version and what the built-in prior made of the
-/// round. Tokens are fetched right before use: simulated time outruns their lifetime.
-async fn training_round(
+/// With labels, the attacks of the phase after `from` are labelled as the victims would
+/// report them; without, nothing is. Then a model is trained; returns the server's answer.
+async fn train_after(
     sim: &mut Sim,
-    users: &mut [User],
     args: &SimulateArgs,
     pair: &str,
-) -> anyhow::Result<(Option<i64>, BTreeMap<String, report::ScenarioReport>)> {
-    let mut report = Report::default();
-    attacks::attacks(sim, users, args.attacks / 2, &mut report, "train_").await?;
-    legit::legit_round(sim, users, false).await?;
+    from: u64,
+) -> anyhow::Result<serde_json::Value> {
     let token = admin_token(sim, pair).await?;
-    let events = scored_events(sim, &token).await?;
-    for id in scoring::training_attack_events(sim, &events) {
-        admin::label(sim, &token, id).await?;
+    if !args.no_labels {
+        let events = scored_events(sim, &token).await?;
+        for id in scoring::attack_events(sim, &events, from) {
+            admin::label(sim, &token, id).await?;
+        }
     }
-    let version = admin::train(sim, &token).await?;
-    Ok((version, report.scenarios))
+    admin::train(sim, &token).await
 }
 
-/// Measurement: two days of fresh legitimate traffic, every attack scenario, and the token
-/// replay when a replay client is given.
-async fn measure(
-    sim: &mut Sim,
-    users: &mut [User],
-    args: &SimulateArgs,
-    report: &mut Report,
-) -> anyhow::Result<()> {
-    let mut legit = Vec::new();
-    for _ in 0..2 {
-        legit.extend(legit::legit_round(sim, users, true).await?);
-    }
-    report.legit_attempts = legit.len();
-    report.legit_friction = friction(&legit);
-    attacks::attacks(sim, users, args.attacks, report, "").await?;
-    if let (Some(client), Some(_)) = (&args.replay_client, args.admin_client.as_deref()) {
-        replay::token_replay(sim, users, args, client, report).await?;
-    }
-    Ok(())
-}
-
-/// The figures and the report (without raw scores) into `dir`.
+/// The figures of both phases and the report (without raw scores) into `dir`.
 fn write_figures(dir: &std::path::Path, report: &Report) -> anyhow::Result<()> {
-    plot::write(dir, &report.scores)?;
+    let mode = report.mode.as_str();
+    plot::write(dir, &format!("{mode}-untrained"), &report.untrained.scores)?;
+    plot::write(dir, &format!("{mode}-trained"), &report.trained.scores)?;
     let mut shown = report.clone();
-    shown.scores.clear();
+    shown.untrained.scores.clear();
+    shown.trained.scores.clear();
     std::fs::write(
-        dir.join("risk-report.json"),
+        dir.join(format!("risk-report-{mode}.json")),
         serde_json::to_string_pretty(&shown)? + "\n",
     )?;
     Ok(())

@@ -41,9 +41,9 @@ const COLOURS: [RGBColor; 7] = [
     RGBColor(227, 119, 194),
 ];
 
-/// Writes `risk-roc.svg` and `risk-scores.svg` into `dir` from per-scenario scores (`legit`
-/// is the negative class).
-pub fn write(dir: &Path, scores: &HashMap<String, Vec<f64>>) -> anyhow::Result<()> {
+/// Writes `risk-<tag>-roc.svg` and `risk-<tag>-scores.svg` into `dir` from per-scenario scores
+/// (`legit` is the negative class).
+pub fn write(dir: &Path, tag: &str, scores: &HashMap<String, Vec<f64>>) -> anyhow::Result<()> {
     // Attack scenarios only: not the legitimate classes, the training round, or the sign-ins
     // that issued the replayed tokens.
     let mut names: Vec<&String> = scores
@@ -56,8 +56,8 @@ pub fn write(dir: &Path, scores: &HashMap<String, Vec<f64>>) -> anyhow::Result<(
         })
         .collect();
     names.sort();
-    roc_figure(&dir.join("risk-roc.svg"), scores, &names)?;
-    score_figure(&dir.join("risk-scores.svg"), scores, &names)
+    roc_figure(&dir.join(format!("risk-{tag}-roc.svg")), scores, &names)?;
+    score_figure(&dir.join(format!("risk-{tag}-scores.svg")), scores, &names)
 }
 
 /// The ROC curve of each attack scenario in `names`.
@@ -208,9 +208,9 @@ mod tests {
         let mut scores = HashMap::new();
         scores.insert("legit".to_owned(), vec![0.01, 0.02, 0.3]);
         scores.insert("takeover".to_owned(), vec![0.7, 0.95]);
-        write(dir.path(), &scores).unwrap();
-        let svg = std::fs::read_to_string(dir.path().join("risk-roc.svg")).unwrap();
+        write(dir.path(), "t", &scores).unwrap();
+        let svg = std::fs::read_to_string(dir.path().join("risk-t-roc.svg")).unwrap();
         assert!(svg.contains("<svg") && svg.contains("takeover"));
-        assert!(dir.path().join("risk-scores.svg").exists());
+        assert!(dir.path().join("risk-t-scores.svg").exists());
     }
 }

@@ -41,6 +41,11 @@ pub(super) struct User {
     pub(super) home: [u8; 3],
     pub(super) country: Option<String>,
     pub(super) devices: Vec<Device>,
+    /// An owner with a thin history: two sign-ins after registering, then quiet (the valid
+    /// pairs of the stuffing wave, and takeover victims like any other).
+    pub(super) thin: bool,
+    /// The networks (/24) the user signed in from.
+    pub(super) nets: Vec<[u8; 3]>,
 }
 
 /// A browser with a random agent and no cookie yet.
@@ -51,12 +56,17 @@ pub(super) fn new_device(rng: &mut ChaCha8Rng) -> Device {
     }
 }
 
-/// `n` users, each with one or two devices and a home network (in a country with GeoIP).
-pub(super) fn users(sim: &mut Sim, n: usize) -> Vec<User> {
+/// `n` users, each with one or two devices and a home network (in a country with GeoIP), then
+/// `thin` owners with one device each.
+pub(super) fn users(sim: &mut Sim, n: usize, thin: usize) -> Vec<User> {
     let run_tag = sim.rng.random::<u32>();
     let mut users = Vec::new();
-    for i in 0..n {
-        let n_devices = if sim.rng.random_bool(0.5) { 2 } else { 1 };
+    for i in 0..n + thin {
+        let n_devices = if i < n && sim.rng.random_bool(0.5) {
+            2
+        } else {
+            1
+        };
         let devices = (0..n_devices).map(|_| new_device(&mut sim.rng)).collect();
         let (home, country) = match sim.geo.clone() {
             Some(g) => {
@@ -71,6 +81,8 @@ pub(super) fn users(sim: &mut Sim, n: usize) -> Vec<User> {
             home,
             country,
             devices,
+            thin: i >= n,
+            nets: vec![home],
         });
     }
     users
@@ -83,6 +95,30 @@ pub(super) fn fresh_net(sim: &mut Sim) -> [u8; 3] {
         sim.rng.random_range(1..250u8),
         sim.rng.random_range(1..250u8),
     ]
+}
+
+/// A network in the user's country other than their home (without GeoIP: any new network).
+pub(super) fn in_country(sim: &mut Sim, u: &User) -> [u8; 3] {
+    match (sim.geo.clone(), &u.country) {
+        (Some(g), Some(c)) => loop {
+            let n = g.pick_net(c, &mut sim.rng);
+            if n != u.home {
+                break n;
+            }
+        },
+        _ => fresh_net(sim),
+    }
+}
+
+/// A network in another country than the user's (without GeoIP: any new network).
+pub(super) fn abroad(sim: &mut Sim, u: &User) -> [u8; 3] {
+    match (sim.geo.clone(), &u.country) {
+        (Some(g), Some(c)) => {
+            let other = g.pick_other_country(c, &mut sim.rng);
+            g.pick_net(&other, &mut sim.rng)
+        }
+        _ => fresh_net(sim),
+    }
 }
 
 /// An address in the user's home network (the owner's own context).

@@ -15,7 +15,7 @@ use crate::domain::risk::model::{roc_auc, tpr_at_fpr};
 use crate::sim::SimulateArgs;
 use crate::sim::client::{Sim, cookie_header};
 use crate::sim::population::{AGENTS, User, fresh_net, near_home};
-use crate::sim::report::{Outcome, Report, ScenarioReport};
+use crate::sim::report::{Outcome, Phase, ScenarioReport};
 
 /// The replay client: `client_id`, secret and redirect URI.
 struct ReplayClient<'a> {
@@ -32,7 +32,7 @@ pub(super) async fn token_replay(
     users: &[User],
     args: &SimulateArgs,
     client: &str,
-    report: &mut Report,
+    report: &mut Phase,
 ) -> anyhow::Result<()> {
     let (id, secret) = client
         .split_once(':')
@@ -45,8 +45,12 @@ pub(super) async fn token_replay(
     let rs = own_token(sim, &client).await?;
     let mut legit = Vec::new();
     let mut replayed = Vec::new();
-    for i in 0..args.attacks.min(users.len() * 2) {
-        let u = users[i % users.len()].clone();
+    // Regular users only: the thin owners keep their two sign-ins.
+    let regular: Vec<&User> = users.iter().filter(|u| !u.thin).collect();
+    for i in 0..args.attacks.min(regular.len() * 2) {
+        let Some(u) = regular.get(i % regular.len().max(1)).map(|u| (*u).clone()) else {
+            break;
+        };
         let Some(token) = issue_at_home(sim, &u, &client).await? else {
             continue;
         };
@@ -205,7 +209,7 @@ async fn evaluate(
 }
 
 /// The scenario's figures and scores from the owners' and the replayed answers.
-fn record(report: &mut Report, legit: &[Value], replayed: &[Value]) {
+fn record(report: &mut Phase, legit: &[Value], replayed: &[Value]) {
     let allowed = |a: &&Value| a.get("decision").and_then(Value::as_str) == Some("allow");
     let flagged = |v: &[Value]| {
         #[allow(clippy::cast_precision_loss)]
@@ -235,6 +239,7 @@ fn record(report: &mut Report, legit: &[Value], replayed: &[Value]) {
             attempts_until_detected: None,
             roc_auc: roc_auc(&scored),
             tpr_at_1pct_fpr: tpr_at_fpr(&scored, 0.01),
+            ..ScenarioReport::default()
         },
     );
 }

@@ -43,6 +43,64 @@ pub struct ScenarioReport {
     pub roc_auc: Option<f64>,
     /// True-positive rate at ≤ 1 % false positives of the raw score.
     pub tpr_at_1pct_fpr: Option<f64>,
+    /// Takeovers that happened to come from a network (/24) the victim had signed in from
+    /// (the attacker no score can stop, docs/risk.md), and of them the ones let in.
+    #[serde(default)]
+    pub from_victims_network: usize,
+    /// ... of which let in without a challenge.
+    #[serde(default)]
+    pub from_victims_network_let_in: usize,
+}
+
+/// Friction of one kind of legitimate sign-in.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Friction {
+    /// Sign-ins.
+    pub attempts: usize,
+    /// Of which challenged or blocked.
+    pub stopped: usize,
+    /// Their share.
+    pub share: f64,
+}
+
+impl Friction {
+    /// The friction of `outcomes`.
+    pub fn of(outcomes: &[Outcome]) -> Self {
+        Self {
+            attempts: outcomes.len(),
+            stopped: outcomes.iter().filter(|o| o.stopped()).count(),
+            share: friction(outcomes),
+        }
+    }
+}
+
+/// One measured phase: legitimate traffic and every attack scenario, met by one model.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Phase {
+    /// The model version in use (0: the built-in prior).
+    pub model_version: i64,
+    /// Legitimate sign-ins measured.
+    pub legit_attempts: usize,
+    /// Of which challenged or blocked.
+    pub legit_friction: f64,
+    /// Friction per legitimate behaviour (`legit.rs`), `during_stuffing_wave` included.
+    pub legit: BTreeMap<String, Friction>,
+    /// Legitimate sign-ins that met a challenge ...
+    pub owners_challenged: usize,
+    /// ... and of them, the ones that answered it and got in.
+    pub owners_got_in: usize,
+    /// Legitimate token uses `/risk/evaluate` did not answer `allow` (token replay scenario).
+    pub legit_token_use_flagged: Option<f64>,
+    /// Per scenario.
+    pub scenarios: BTreeMap<String, ScenarioReport>,
+    /// The takeovers let in without a challenge: scenario, address, score and features (what
+    /// let them through).
+    pub let_in: Vec<String>,
+    /// The `attack_detected` events of the phase (kind and detail).
+    pub waves_detected: Vec<String>,
+    /// Raw scores per scenario (`legit` included), for plots.
+    #[serde(skip_serializing_if = "HashMap::is_empty")]
+    pub scores: HashMap<String, Vec<f64>>,
 }
 
 /// The whole report.
@@ -50,23 +108,15 @@ pub struct ScenarioReport {
 pub struct Report {
     /// The seed.
     pub seed: u64,
-    /// Legitimate sign-ins measured.
-    pub legit_attempts: usize,
-    /// Of which challenged or blocked.
-    pub legit_friction: f64,
-    /// The model version used in the measurement (0: the built-in prior).
-    pub model_version: Option<i64>,
-    /// Friction of the last two history days, under the built-in prior (before training).
-    pub prior_legit_friction: f64,
-    /// The training round's attacks, met by the built-in prior (half the attempts; no scores).
-    pub prior: BTreeMap<String, ScenarioReport>,
-    /// Legitimate token uses `/risk/evaluate` did not answer `allow` (token replay scenario).
-    pub legit_token_use_flagged: Option<f64>,
-    /// Per scenario.
-    pub scenarios: BTreeMap<String, ScenarioReport>,
-    /// Raw scores per scenario (`legit` included), for plots.
-    #[serde(skip_serializing_if = "HashMap::is_empty")]
-    pub scores: HashMap<String, Vec<f64>>,
+    /// `labels` (the first phase's attacks labelled through the admin API, as victims'
+    /// reports would) or `no_labels` (only the traffic).
+    pub mode: String,
+    /// What training answered (`POST /admin/api/model/train`) between the phases.
+    pub training: Option<serde_json::Value>,
+    /// Before any training: the built-in prior.
+    pub untrained: Phase,
+    /// After training on the log of the history and the first phase.
+    pub trained: Phase,
 }
 
 /// The share of `outcomes` that were stopped.
@@ -94,6 +144,8 @@ pub(super) fn summarise(outcomes: &[Outcome], right_password: bool) -> ScenarioR
             .flatten(),
         roc_auc: None,
         tpr_at_1pct_fpr: None,
+        from_victims_network: 0,
+        from_victims_network_let_in: 0,
     }
 }
 

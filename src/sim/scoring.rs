@@ -7,22 +7,25 @@ use std::collections::HashMap;
 use crate::domain::risk::model::{roc_auc, tpr_at_fpr};
 use crate::events::AuthEvent;
 use crate::sim::client::Sim;
-use crate::sim::report::Report;
+use crate::sim::report::Phase;
 
-/// The ids of the events the training round's attacks caused, in the events' order.
-pub(super) fn training_attack_events<'a>(sim: &Sim, events: &'a [AuthEvent]) -> Vec<&'a str> {
-    let attack_ids: Vec<&String> = sim
-        .truth
-        .iter()
-        .filter(|(_, s)| s.starts_with("train_"))
-        .map(|(k, _)| k)
-        .collect();
+/// Scenarios that are not attacks: the owners' sign-ins, their typos, the sign-ins that
+/// issue the replayed tokens.
+const NOT_ATTACKS: [&str; 3] = ["legit", "legit_typo", "token_issue"];
+
+/// The ids of the events the attacks after `from` caused (what the victims' reports and an
+/// operator's review would label), in the events' order.
+pub(super) fn attack_events<'a>(sim: &Sim, events: &'a [AuthEvent], from: u64) -> Vec<&'a str> {
     events
         .iter()
         .filter(|e| {
-            attack_ids
-                .iter()
-                .any(|id| Some(*id) == e.request_id.as_ref())
+            e.request_id.as_deref().is_some_and(|rid| {
+                sequence(rid) > from
+                    && sim
+                        .truth
+                        .get(rid)
+                        .is_some_and(|s| !NOT_ATTACKS.contains(&s.as_str()))
+            })
         })
         .map(|e| e.id.as_str())
         .collect()
@@ -39,7 +42,7 @@ fn sequence(request_id: &str) -> u64 {
 
 /// Adds the scores of the attempts after `measured_from` to `report`, per scenario, and each
 /// scenario's AUC and TPR (against the legitimate attempts) unless it was scored directly.
-pub(super) fn score(sim: &Sim, events: &[AuthEvent], measured_from: u64, report: &mut Report) {
+pub(super) fn score(sim: &Sim, events: &[AuthEvent], measured_from: u64, report: &mut Phase) {
     let mut by_scenario: HashMap<String, Vec<f64>> = HashMap::new();
     for e in events {
         let Some(rid) = e.request_id.as_deref() else {
@@ -50,6 +53,14 @@ pub(super) fn score(sim: &Sim, events: &[AuthEvent], measured_from: u64, report:
         }
         if let (Some(s), Some(r)) = (sim.truth.get(rid), &e.risk) {
             by_scenario.entry(s.clone()).or_default().push(r.score);
+            if s.starts_with("takeover") && e.kind == crate::events::EventKind::LoginSucceeded {
+                report.let_in.push(format!(
+                    "{s}: {} score {} features {:?}",
+                    e.ip.as_deref().unwrap_or_default(),
+                    r.score,
+                    r.features.as_deref().unwrap_or_default()
+                ));
+            }
         }
     }
     let legit_scores = by_scenario.get("legit").cloned().unwrap_or_default();

@@ -33,6 +33,9 @@ async fn simulated_server() -> TestApp {
         c.rate_limits.login_per_account = 100_000;
         c.rate_limits.register_per_ip = 100_000;
         c.risk_train_secs = 0;
+        // Password hashing is not what is measured: the cheapest argon2id keeps the run short.
+        c.hash_params.memory_kib = 64;
+        c.hash_params.iterations = 1;
     })
     .await
 }
@@ -44,8 +47,90 @@ async fn admin_pair(app: &TestApp) -> String {
     format!("{}:{}", svc.id, svc.secret.unwrap())
 }
 
-#[tokio::test]
-async fn simulated_attacks_are_stopped_and_users_are_not() {
+/// The legitimate behaviours whose friction the targets bound (each regular user shows each
+/// once per phase, so 30 sign-ins each at least: ≤ 2 % there means no friction at all), and
+/// the sign-ins made during the stuffing wave.
+const BEHAVIOURS: [&str; 6] = [
+    "home",
+    "home_cleared_cookies",
+    "new_device_at_home",
+    "new_network_known_device",
+    "travel",
+    "during_stuffing_wave",
+];
+
+/// Every target of issue 9 on one phase (before or after training).
+fn assert_targets(p: &authd::sim::report::Phase, phase: &str) {
+    let s = |name: &str| {
+        p.scenarios
+            .get(name)
+            .unwrap_or_else(|| panic!("{phase}: no {name}"))
+            .clone()
+    };
+    assert!(
+        p.legit_friction <= 0.02,
+        "{phase}: friction {}",
+        p.legit_friction
+    );
+    for b in BEHAVIOURS {
+        let f = p.legit.get(b).unwrap_or_else(|| panic!("{phase}: no {b}"));
+        assert!(
+            f.attempts >= 20 || b == "home_cleared_cookies",
+            "{phase} {b}: {f:?}"
+        );
+        assert!(f.share <= 0.02, "{phase} {b}: {f:?}");
+    }
+    // 200 naive takeovers: 99.5 % allows one miss.
+    let naive = s("takeover_new_country");
+    assert!(naive.attempts >= 200, "{phase}: {naive:?}");
+    assert!(naive.challenged_or_blocked >= 0.995, "{phase}: {naive:?}");
+    let vpn = s("takeover_vpn_new_browser");
+    assert!(
+        vpn.attempts >= 100 && vpn.challenged_or_blocked >= 0.95,
+        "{phase}: {vpn:?}"
+    );
+    let targeted = s("takeover_exact_agent");
+    assert!(
+        targeted.attempts >= 100 && targeted.challenged_or_blocked >= 0.85,
+        "{phase}: {targeted:?}"
+    );
+    let valid = s("stuffing_valid_pairs");
+    assert!(valid.attempts >= 5, "{phase}: {valid:?}");
+    assert!(
+        valid.takeover_pass_rate.unwrap() <= 0.2,
+        "{phase}: valid pairs let in {valid:?}"
+    );
+    let stuffing = s("credential_stuffing");
+    assert!(stuffing.attempts >= 200, "{phase}: {stuffing:?}");
+    for campaign in ["brute_force", "credential_stuffing", "password_spraying"] {
+        let found = s(campaign).attempts_until_detected;
+        assert!(
+            found.is_some_and(|n| n <= 50),
+            "{phase} {campaign}: {found:?}"
+        );
+    }
+    assert_eq!(
+        p.owners_got_in, p.owners_challenged,
+        "{phase}: every challenged owner gets in"
+    );
+    let replay = s("token_replay");
+    assert!(replay.attempts >= 20, "{phase}: {replay:?}");
+    // Token replay is scored by the per-user part alone, with the population's shares once
+    // trained (with the prior's floors before, 50 of 60 were flagged: docs/risk.md).
+    if phase == "trained" {
+        assert!(replay.challenged_or_blocked >= 0.9, "{phase}: {replay:?}");
+    }
+    assert!(p.legit_token_use_flagged.unwrap() <= 0.02, "{phase}");
+    for (name, sc) in &p.scenarios {
+        if name != "stuffing_valid_pairs" {
+            assert!(sc.roc_auc.is_some(), "{phase} {name}: AUC reported");
+        }
+    }
+}
+
+/// Runs the simulator in one mode against a fresh server and checks every target before and
+/// after training. Any 5xx fails the run (the simulator stops on it).
+async fn simulate(no_labels: bool) {
     let app = simulated_server().await;
     // The replay client asks /risk/evaluate about its own users' tokens (only their audience
     // may), with its own client-credentials token.
@@ -63,8 +148,12 @@ async fn simulated_attacks_are_stopped_and_users_are_not() {
         target: app.address.clone(),
         seed: 7,
         users: 30,
-        days: 5,
-        attacks: 40,
+        thin_users: 10,
+        days: 4,
+        attacks: 100,
+        naive: 200,
+        stuffing_addresses: 110,
+        no_labels,
         captcha_answer: ANSWER.into(),
         admin_client: Some(admin_pair(&app).await),
         // `AUTHD_RISK_REPORT_DIR=docs cargo test simulated` regenerates the figures of
@@ -81,39 +170,28 @@ async fn simulated_attacks_are_stopped_and_users_are_not() {
         Arc::new(move |secs| clock.advance(time::Duration::seconds(secs)));
     let report = authd::sim::run_with(&args, Some(advance)).await.unwrap();
     let mut shown = report.clone();
-    shown.scores.clear();
+    shown.untrained.scores.clear();
+    shown.trained.scores.clear();
     eprintln!("{}", serde_json::to_string_pretty(&shown).unwrap());
     let model = app.state.risk.model();
     eprintln!(
         "model {} weights {:?} intercept {}",
         model.version, model.weights, model.intercept
     );
-    let s = |name: &str| report.scenarios.get(name).unwrap().clone();
-    assert!(
-        report.legit_friction <= 0.02,
-        "friction {}",
-        report.legit_friction
-    );
-    assert!(
-        report.model_version.unwrap_or(0) >= 1,
-        "a model was trained"
-    );
-    assert!(s("takeover_new_country").challenged_or_blocked >= 0.995);
-    assert!(s("takeover_vpn_new_browser").challenged_or_blocked >= 0.95);
-    assert!(s("takeover_exact_agent").challenged_or_blocked >= 0.85);
-    for campaign in ["brute_force", "credential_stuffing", "password_spraying"] {
-        let found = s(campaign).attempts_until_detected;
-        assert!(found.is_some_and(|n| n <= 50), "{campaign}: {found:?}");
-    }
-    let replay = s("token_replay");
-    assert!(replay.attempts >= 20, "{replay:?}");
-    assert!(replay.challenged_or_blocked >= 0.9, "{replay:?}");
-    assert!(report.legit_token_use_flagged.unwrap() <= 0.02);
-    for (name, sc) in &report.scenarios {
-        if !name.starts_with("train_") {
-            assert!(sc.roc_auc.is_some(), "{name}: AUC reported");
-        }
-    }
+    assert_eq!(report.untrained.model_version, 0, "the prior first");
+    assert!(report.training.is_some());
+    assert_targets(&report.untrained, "untrained");
+    assert_targets(&report.trained, "trained");
+}
+
+#[tokio::test]
+async fn simulated_attacks_are_stopped_and_users_are_not() {
+    simulate(false).await;
+}
+
+#[tokio::test]
+async fn simulated_attacks_are_stopped_without_any_label() {
+    simulate(true).await;
 }
 
 async fn evaluate(

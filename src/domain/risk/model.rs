@@ -19,7 +19,7 @@ use linfa::prelude::*;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::risk::features::{CONTEXT_ONLY, FEATURES, reason_text};
+use crate::domain::risk::features::{CONTEXT_ONLY, FEATURES, NEVER_USED_NETWORK, reason_text};
 use crate::domain::risk::profile::Population;
 
 /// Hand-set weights used until a model is trained (docs/risk.md, "The prior"). Order:
@@ -52,6 +52,14 @@ pub const PRIOR_WEIGHTS: [f64; FEATURES] = [
 ];
 /// The prior's intercept.
 pub const PRIOR_INTERCEPT: f64 = -4.5;
+
+/// Columns of novelty (the Freeman ratios, the missing device cookie, the days since the last
+/// sign-in, a new network without the cookie): a trained weight is never above the prior's.
+/// Real owners rarely show a new browser at home or their own device abroad, so a fit on their
+/// sign-ins against the synthetic attackers finds either alone "attack-like"; capped, no
+/// training can make them cost the owner a challenge the prior would not (docs/risk.md, "The
+/// prior"). What training may raise is the takeover's shape (feature 19) and the counters.
+const PRIOR_CAPPED: [usize; 11] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 18];
 
 /// Columns the self-supervised attackers never vary (the failure counters, impossible travel,
 /// unknown account): the synthetic data says nothing about them, so a trained weight is never
@@ -218,7 +226,9 @@ pub fn train(
     // linfa's positive class is the larger one; flip so that the score is P(attack).
     let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
     let weights = oriented(fitted.params().iter().map(|w| sign * w));
-    let intercept = refit_intercept(&weights, sign * fitted.intercept(), &fit);
+    // Never above the prior's: with the novelty weights capped, the owner's everyday contexts
+    // then score no higher than under the prior (but for a negative ratio's lost discount).
+    let intercept = refit_intercept(&weights, sign * fitted.intercept(), &fit).min(PRIOR_INTERCEPT);
     let mut model = Model {
         version,
         weights,
@@ -242,15 +252,18 @@ fn copies(weight: f64) -> usize {
 /// Fitted weights made safe to use. Every feature is oriented so that more of it is riskier: a
 /// negative weight can only be an artefact of the training traffic (and would let an attacker
 /// lower his score by adding novelty), so it is clipped to zero; context columns weigh nothing;
-/// the columns the synthetic attackers never vary keep at least the prior's weight.
+/// the columns the synthetic attackers never vary keep at least the prior's weight; the
+/// novelty columns at most the prior's; the takeover's shape (feature 19) at least the prior's.
 fn oriented(fitted: impl Iterator<Item = f64>) -> Vec<f64> {
     fitted
         .enumerate()
         .map(|(k, w)| {
             if CONTEXT_ONLY.contains(&k) {
                 0.0
-            } else if PRIOR_FLOORED.contains(&k) {
+            } else if PRIOR_FLOORED.contains(&k) || k == NEVER_USED_NETWORK {
                 w.max(PRIOR_WEIGHTS[k])
+            } else if PRIOR_CAPPED.contains(&k) {
+                w.clamp(0.0, PRIOR_WEIGHTS[k])
             } else {
                 w.max(0.0)
             }
@@ -466,10 +479,10 @@ mod tests {
     }
 
     #[test]
-    fn fitted_weights_are_oriented_floored_and_context_free() {
+    fn fitted_weights_are_oriented_floored_capped_and_context_free() {
         let w = oriented((0..FEATURES).map(|_| -1.0));
         for (k, v) in w.iter().enumerate() {
-            let want = if PRIOR_FLOORED.contains(&k) {
+            let want = if PRIOR_FLOORED.contains(&k) || k == NEVER_USED_NETWORK {
                 PRIOR_WEIGHTS[k]
             } else {
                 0.0
@@ -479,5 +492,12 @@ mod tests {
         let w = oriented((0..FEATURES).map(|_| 9.0));
         assert_eq!(w[crate::domain::risk::features::HISTORY_SIZE], 0.0);
         assert_eq!(w[12], 9.0, "labels can raise a floored weight");
+        assert_eq!(w[NEVER_USED_NETWORK], 9.0, "and the takeover's shape");
+        for k in PRIOR_CAPPED {
+            assert_eq!(
+                w[k], PRIOR_WEIGHTS[k],
+                "novelty {k} is capped at the prior's"
+            );
+        }
     }
 }

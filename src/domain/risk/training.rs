@@ -191,7 +191,7 @@ pub async fn train_and_store(
         examples: examples.len(),
         attacks: examples.iter().filter(|e| e.attack).count(),
         labelled: examples.iter().filter(|e| e.weight >= LABEL_WEIGHT).count(),
-        synthetic_attacks: examples.iter().filter(|e| e.synthetic).count(),
+        synthetic_attacks: examples.iter().filter(|e| e.synthetic && e.attack).count(),
         metrics: Metrics::default(),
         current_version: current.version,
         current_metrics: model::evaluate(&current, model::split(&examples).0.into_iter()),
@@ -557,6 +557,81 @@ mod tests {
         assert!(report.promoted, "{report:?}");
         assert_eq!(report.version, 1);
         assert_eq!(store.models.lock().unwrap().len(), 1);
+    }
+
+    /// The owner's everyday novelties, made from one of their sign-ins as `synthetic.rs`
+    /// makes the attackers.
+    #[derive(Debug, Clone, Copy)]
+    enum Variant {
+        /// A new browser (no device cookie) on a network the account knows.
+        NewBrowserKnownNetwork,
+        /// The own device (its cookie) on a network, provider and country never used.
+        OwnDeviceAbroad,
+    }
+
+    fn owner_variant(owner: &[f64; FEATURES], variant: Variant) -> Option<[f64; FEATURES]> {
+        let history = owner[crate::domain::risk::features::HISTORY_SIZE];
+        let unseen = history.min(6.0);
+        if history <= 0.0 || owner[NEVER_USED_NETWORK] != 0.0 {
+            return None;
+        }
+        let mut x = *owner;
+        match variant {
+            Variant::NewBrowserKnownNetwork => {
+                if owner[0] >= unseen - 1e-9 {
+                    return None;
+                }
+                x[3] = unseen;
+                x[6] = unseen;
+                x[8] = 1.0;
+                x[18] = x[0].max(0.0);
+            }
+            Variant::OwnDeviceAbroad => {
+                if owner[8] != 0.0 {
+                    return None;
+                }
+                x[0] = unseen;
+                x[18] = 0.0;
+            }
+        }
+        Some(x)
+    }
+
+    #[test]
+    fn a_model_trained_without_labels_keeps_the_priors_promises() {
+        // Real owners rarely show a new browser at home or their own device abroad, so a fit
+        // on their sign-ins finds both "attack-like"; the caps at the prior's novelty weights
+        // (`model::oriented`) keep either alone below the threshold, at every history length,
+        // while every synthetic attacker stays above it.
+        let mut events = owners_log(20, 60);
+        events.extend(owners_log(30, 3).into_iter().map(|mut e| {
+            e.request_id = e.request_id.map(|r| format!("thin-{r}"));
+            e.user_id = e.user_id.map(|u| format!("thin-{u}"));
+            e
+        }));
+        let ex = examples(&events, &HashMap::new(), Duration::minutes(15));
+        let m = model::train(&ex, Population::default(), 1).unwrap();
+        let challenge_at = crate::domain::risk::RiskSettings::default().challenge_at;
+        let (mut owners, mut attackers) = (0, 0);
+        for e in &events {
+            let f = e.risk.as_ref().unwrap().features.as_ref().unwrap();
+            let x: [f64; FEATURES] = f.as_slice().try_into().unwrap();
+            for v in [Variant::NewBrowserKnownNetwork, Variant::OwnDeviceAbroad] {
+                if let Some(y) = owner_variant(&x, v) {
+                    let s = m.score(&y).0;
+                    assert!(s < challenge_at, "{v:?} {s} {y:?} {:?}", m.weights);
+                    owners += 1;
+                }
+            }
+            for a in synthetic::ATTACKERS {
+                if let Some(y) = synthetic::attack_on(&x, a) {
+                    let s = m.score(&y).0;
+                    assert!(s >= challenge_at, "{a:?} {s} {y:?} {:?}", m.weights);
+                    attackers += 1;
+                }
+            }
+        }
+        assert!(owners > 1000 && attackers > 1000, "{owners} {attackers}");
     }
 
     #[test]
