@@ -156,6 +156,23 @@ pub enum UserCommand {
         /// The email address.
         email: String,
     },
+    /// Second factors of an account.
+    Mfa {
+        /// What to do.
+        #[command(subcommand)]
+        command: MfaCommand,
+    },
+}
+
+/// Second-factor commands.
+#[derive(Debug, Subcommand)]
+pub enum MfaCommand {
+    /// Remove every second factor of an account (after checking the person's identity out of
+    /// band); the owner is mailed. Prints {"email", "removed"}.
+    Reset {
+        /// The email address.
+        email: String,
+    },
 }
 
 /// Runs a parsed command with a loaded configuration.
@@ -194,6 +211,12 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::User {
             command: UserCommand::Revoke { email },
         } => sessions::user_revoke(config, &email).await,
+        Command::User {
+            command:
+                UserCommand::Mfa {
+                    command: MfaCommand::Reset { email },
+                },
+        } => mfa_reset(config, &email).await,
         Command::Client {
             command:
                 ClientCommand::Add {
@@ -392,4 +415,24 @@ async fn prune(config: &Config) -> anyhow::Result<()> {
         .map(|(t, n)| (t.to_owned(), json!(n)))
         .collect();
     print_json(&json!({ "pruned": tables }))
+}
+
+/// `authd user mfa reset EMAIL`.
+async fn mfa_reset(config: Config, email: &str) -> anyhow::Result<()> {
+    let (state, _store) = build_state(config, Deps::default()).await?;
+    let Some(account) = state.accounts.find_by_email(email).await? else {
+        bail!("no account with that email");
+    };
+    let ctx = cli_context();
+    let removed = state.login.mfa_reset(&ctx, &account).await?;
+    print_json(&json!({ "email": account.email, "removed": removed }))
+}
+
+/// The request context of a command-line action (its events).
+fn cli_context() -> crate::domain::context::RequestContext {
+    crate::domain::context::RequestContext::new(
+        std::net::IpAddr::from([127, 0, 0, 1]),
+        "authd-cli",
+        "cli".to_owned(),
+    )
 }

@@ -48,7 +48,7 @@ pub(super) fn new_block(c: &Counted, admission: &Admission, risk: Verdict) -> Op
 
 impl Outcome<'_> {
     /// An event of `kind` about this attempt, at `at`.
-    fn event(&self, kind: EventKind, at: OffsetDateTime) -> AuthEvent {
+    pub(super) fn event(&self, kind: EventKind, at: OffsetDateTime) -> AuthEvent {
         let e = AuthEvent::new(kind, self.ctx, at)
             .username(self.username)
             .risk(self.risk.clone());
@@ -206,6 +206,7 @@ impl LoginService {
                 event_id: Some(event.id.clone()),
                 risk_reasons: assessment.reasons.clone(),
             },
+            amr: vec!["pwd".to_owned()],
         })
     }
 
