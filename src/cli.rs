@@ -18,6 +18,8 @@ use crate::domain::clock::{OsRandom, Random};
 use crate::domain::oauth::error::ClientError;
 use crate::domain::signin::unlock::UnlockedBy;
 
+/// `authd user mfa reset`.
+mod mfa;
 /// `user sessions`, `user revoke`.
 mod sessions;
 
@@ -216,7 +218,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 UserCommand::Mfa {
                     command: MfaCommand::Reset { email },
                 },
-        } => mfa_reset(config, &email).await,
+        } => mfa::mfa_reset(config, &email).await,
         Command::Client {
             command:
                 ClientCommand::Add {
@@ -415,24 +417,4 @@ async fn prune(config: &Config) -> anyhow::Result<()> {
         .map(|(t, n)| (t.to_owned(), json!(n)))
         .collect();
     print_json(&json!({ "pruned": tables }))
-}
-
-/// `authd user mfa reset EMAIL`.
-async fn mfa_reset(config: Config, email: &str) -> anyhow::Result<()> {
-    let (state, _store) = build_state(config, Deps::default()).await?;
-    let Some(account) = state.accounts.find_by_email(email).await? else {
-        bail!("no account with that email");
-    };
-    let ctx = cli_context();
-    let removed = state.login.mfa_reset(&ctx, &account).await?;
-    print_json(&json!({ "email": account.email, "removed": removed }))
-}
-
-/// The request context of a command-line action (its events).
-fn cli_context() -> crate::domain::context::RequestContext {
-    crate::domain::context::RequestContext::new(
-        std::net::IpAddr::from([127, 0, 0, 1]),
-        "authd-cli",
-        "cli".to_owned(),
-    )
 }

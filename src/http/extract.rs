@@ -18,7 +18,6 @@ use crate::app::state::AppState;
 use crate::domain::account_security::reauth::ReauthMark;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
-use crate::domain::mfa::pending::PendingStepUp;
 use crate::domain::sessions::SessionState;
 use crate::events::EventKind;
 use crate::events::decision::Decision;
@@ -109,14 +108,10 @@ const EPOCH: &str = "epoch";
 const REAUTH: &str = "reauth";
 /// The session's row in the session index (`user_session.id`).
 const INDEX_ROW: &str = "sid";
-/// A pending step-up (`domain/mfa/pending.rs`): while it is there, the session is not signed in.
-const STEP_UP: &str = "step_up";
-/// How the session's sign-in authenticated (RFC 8176 `amr`, JSON list).
-const AMR: &str = "amr";
-/// A client's `acr_values` asked for a second factor: the next sign-in steps up.
-const FORCE_STEP_UP: &str = "force_step_up";
+/// How the session's sign-in authenticated (RFC 8176 `amr`, JSON list; `step_up_session.rs`).
+pub(crate) const AMR: &str = "amr";
 
-fn session_failed(e: tower_sessions::session::Error) -> HttpError {
+pub(crate) fn session_failed(e: tower_sessions::session::Error) -> HttpError {
     HttpError::Unexpected(Unexpected(anyhow::Error::new(e).context("session store")))
 }
 
@@ -234,66 +229,6 @@ impl WebSession {
     pub async fn renew(&self, epoch: i64) -> Result<(), HttpError> {
         self.0.cycle_id().await.map_err(session_failed)?;
         self.0.insert(EPOCH, epoch).await.map_err(session_failed)
-    }
-
-    /// The pending step-up, if any.
-    pub async fn step_up(&self) -> Result<Option<PendingStepUp>, HttpError> {
-        let json = self
-            .0
-            .get::<String>(STEP_UP)
-            .await
-            .map_err(session_failed)?;
-        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
-    }
-
-    /// Keeps a pending step-up (the session is signed in as nobody until it passes).
-    pub async fn set_step_up(&self, pending: &PendingStepUp) -> Result<(), HttpError> {
-        let json = serde_json::to_string(pending).map_err(|e| Unexpected(e.into()))?;
-        self.put(STEP_UP, &json).await
-    }
-
-    /// Drops the pending step-up.
-    pub async fn clear_step_up(&self) -> Result<(), HttpError> {
-        self.take(STEP_UP).await.map(|_| ())
-    }
-
-    /// Asks the next sign-in of this session for its second factor (`acr_values`).
-    pub async fn set_force_step_up(&self) -> Result<(), HttpError> {
-        self.put(FORCE_STEP_UP, "1").await
-    }
-
-    /// Whether the next sign-in must step up (kept until a sign-in succeeds).
-    pub async fn force_step_up(&self) -> Result<bool, HttpError> {
-        let v = self
-            .0
-            .get::<String>(FORCE_STEP_UP)
-            .await
-            .map_err(session_failed)?;
-        Ok(v.is_some())
-    }
-
-    /// The `amr` of the session's sign-in (`["pwd"]` for sessions from before it was kept).
-    pub async fn amr(&self) -> Result<Vec<String>, HttpError> {
-        let json = self.0.get::<String>(AMR).await.map_err(session_failed)?;
-        Ok(json
-            .and_then(|j| serde_json::from_str(&j).ok())
-            .unwrap_or_else(|| vec!["pwd".to_owned()]))
-    }
-
-    /// Signs the session in after a sign-in that authenticated with `amr` (a password, maybe a
-    /// second factor): as `sign_in`, dropping any pending step-up and recording the `amr`.
-    pub async fn sign_in_with(
-        &self,
-        state: &AppState,
-        signed_in: &crate::domain::signin::SignedIn,
-    ) -> Result<(), HttpError> {
-        self.clear_step_up().await?;
-        self.take(FORCE_STEP_UP).await?;
-        let a = &signed_in.account;
-        self.sign_in(state, &a.id, signed_in.at, a.session_epoch)
-            .await?;
-        let json = serde_json::to_string(&signed_in.amr).map_err(|e| Unexpected(e.into()))?;
-        self.put(AMR, &json).await
     }
 
     /// Stores a small value under `key` (pending OAuth requests).

@@ -173,14 +173,12 @@ impl LoginService {
         let verified = self.verify(account.as_ref(), &password).await?;
         // 7. A failure counts account-wide from unknown sources, and may lock the account.
         let newly_locked = verified.is_none() && ladder.record_failure(&counted.pair).await?;
-        // 8. Settle: events, metrics, alerts, the new device cookie.
+        // 8. Settle: events, metrics, alerts, the new device cookie — or, for the right
+        //    password with a takeover signal, a second factor first (`step_up.rs`).
         let now = self.clock.now();
-        // 8½. The right password with a takeover signal (or the owner's setting): the
-        //     account's strongest second factor before any session (`step_up.rs`).
-        if let Some(a) = verified
-            && let Some(why) = self.step_up_reason(a, &assessment, force_step_up).await?
-        {
-            return Err(self.begin_step_up(&o, a, why, now).await?);
+        let owed = self.step_up_owed(&o, verified, &assessment, force_step_up, now);
+        if let Some(e) = owed.await? {
+            return Err(e);
         }
         match (after, verified) {
             (AfterCheck::Challenge, verified) => {
@@ -189,11 +187,8 @@ impl LoginService {
                 Err(SignInError::ChallengeRequired { work: o.work })
             }
             (AfterCheck::Answer { .. }, Some(a)) => {
-                let mut signed_in = self.succeeded(&o, a, &assessment, now).await?;
-                if challenge != ChallengeAnswer::Passed {
-                    signed_in.note.risk_reasons.clear();
-                }
-                Ok(signed_in)
+                let passed = challenge == ChallengeAnswer::Passed;
+                Ok(self.succeeded(&o, a, &assessment, now, passed).await?)
             }
             (AfterCheck::Answer { delay_ms }, None) => {
                 self.failed(&o, delay_ms, newly_locked, secret, now).await?;

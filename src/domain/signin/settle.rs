@@ -169,13 +169,15 @@ impl LoginService {
     }
 
     /// The right password: alert on a new device, clear the pair with the success event, teach
-    /// the owner's profile, and hand out a device cookie to a browser that had none.
+    /// the owner's profile, and hand out a device cookie to a browser that had none. The risk
+    /// reasons go to the session index only when a challenge was `passed` on the way.
     pub(super) async fn succeeded(
         &self,
         o: &Outcome<'_>,
         account: &Account,
         assessment: &Assessment,
         now: OffsetDateTime,
+        passed: bool,
     ) -> Result<SignedIn, Unexpected> {
         tracing::Span::current().record("user_id", account.id.as_str());
         let known_device = o.pair.source.is_known_device();
@@ -204,7 +206,11 @@ impl LoginService {
             new_device_cookie,
             note: SignInNote {
                 event_id: Some(event.id.clone()),
-                risk_reasons: assessment.reasons.clone(),
+                risk_reasons: if passed {
+                    assessment.reasons.clone()
+                } else {
+                    Vec::new()
+                },
             },
             amr: vec!["pwd".to_owned()],
         })

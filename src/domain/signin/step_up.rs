@@ -49,7 +49,7 @@ pub enum StepUpAnswer {
 #[derive(Debug)]
 pub enum StepUpOutcome {
     /// The factor passed: sign the session in.
-    Passed(SignedIn),
+    Passed(Box<SignedIn>),
     /// Still pending (keep it), with what to tell the user.
     Pending {
         /// The updated step-up.
@@ -71,8 +71,27 @@ impl LoginService {
         })
     }
 
-    /// Step 8½: whether the right password still owes a second factor, and which.
-    pub(super) async fn step_up_reason(
+    /// Step 8, first: the step-up (as the answer to give) when the right password still owes
+    /// a second factor.
+    pub(super) async fn step_up_owed(
+        &self,
+        o: &Outcome<'_>,
+        verified: Option<&Account>,
+        assessment: &Assessment,
+        forced: bool,
+        now: OffsetDateTime,
+    ) -> Result<Option<SignInError>, Unexpected> {
+        let Some(a) = verified else {
+            return Ok(None);
+        };
+        match self.step_up_reason(a, assessment, forced).await? {
+            Some(why) => Ok(Some(self.begin_step_up(o, a, why, now).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether the right password still owes a second factor, and which.
+    async fn step_up_reason(
         &self,
         account: &Account,
         assessment: &Assessment,
@@ -89,7 +108,7 @@ impl LoginService {
     /// Starts a step-up: the right password is not a failure (the count is taken back), the
     /// owner is alerted when the risk asked for it, and the strongest factor is asked for
     /// (for the e-mail, a code is mailed with the `login_challenged` event).
-    pub(super) async fn begin_step_up(
+    async fn begin_step_up(
         &self,
         o: &Outcome<'_>,
         account: &Account,
@@ -208,7 +227,7 @@ impl LoginService {
                     let signed_in = self
                         .passed_step_up(ctx, &pending, &account, (f, how), now)
                         .await?;
-                    return Ok(StepUpOutcome::Passed(signed_in));
+                    return Ok(StepUpOutcome::Passed(Box::new(signed_in)));
                 }
                 self.failed_step_up(ctx, pending, &account, f, now).await
             }
