@@ -95,6 +95,8 @@ async fn main() -> anyhow::Result<()> {
                 created_at: 0,
                 updated_at: 0,
                 session_epoch: 0,
+                email_verified_at: None,
+                require_mfa: false,
             })
             .await?;
     }

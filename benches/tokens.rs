@@ -113,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
         client_id: "bench".into(),
         scope: "openid email".into(),
         auth_time: Some(now),
+        acr: None,
         sid: None,
     };
     let keys = state.oauth.keys().clone();

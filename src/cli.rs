@@ -18,6 +18,8 @@ use crate::domain::clock::{OsRandom, Random};
 use crate::domain::oauth::error::ClientError;
 use crate::domain::signin::unlock::UnlockedBy;
 
+/// `authd user mfa reset`.
+mod mfa;
 /// `user sessions`, `user revoke`.
 mod sessions;
 
@@ -162,6 +164,23 @@ pub enum UserCommand {
         /// The email address.
         email: String,
     },
+    /// Second factors of an account.
+    Mfa {
+        /// What to do.
+        #[command(subcommand)]
+        command: MfaCommand,
+    },
+}
+
+/// Second-factor commands.
+#[derive(Debug, Subcommand)]
+pub enum MfaCommand {
+    /// Remove every second factor of an account (after checking the person's identity out of
+    /// band); the owner is mailed. Prints {"email", "removed"}.
+    Reset {
+        /// The email address.
+        email: String,
+    },
 }
 
 /// Runs a parsed command with a loaded configuration.
@@ -200,6 +219,12 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::User {
             command: UserCommand::Revoke { email },
         } => sessions::user_revoke(config, &email).await,
+        Command::User {
+            command:
+                UserCommand::Mfa {
+                    command: MfaCommand::Reset { email },
+                },
+        } => mfa::mfa_reset(config, &email).await,
         Command::Client {
             command:
                 ClientCommand::Add {

@@ -17,6 +17,7 @@ use crate::domain::admin::AdminService;
 use crate::domain::captcha::{Captchas, Remote, RemoteKind};
 use crate::domain::clients::ClientService;
 use crate::domain::csrf::CsrfKey;
+use crate::domain::mfa::totp::Authenticators;
 use crate::domain::notify::Outbox;
 use crate::domain::oauth::{OAuthService, TokenSettings};
 use crate::domain::risk::geo::GeoDb;
@@ -181,6 +182,13 @@ async fn sign_in(
             grants: b.store.grants.clone(),
             issuer: b.config.issuer_str().to_owned(),
             background: b.background.clone(),
+            authenticators: Authenticators::new(
+                b.store.mfa.clone(),
+                b.sealer.clone(),
+                b.deps.clock.clone(),
+                b.deps.random.clone(),
+                "authd",
+            ),
         },
     ))
 }

@@ -29,10 +29,13 @@ pub(crate) struct Key {
 
 use Shown::{Computed, Empty, Value};
 
+/// Step-up and second factors' keys.
+pub(crate) mod mfa;
 /// The risk engine's and retention's keys (their own file: the table would outgrow one room).
 pub(crate) mod risk;
 /// The wave detector's keys.
 pub(crate) mod waves;
+pub(crate) use mfa::{EMAIL_CODE_TTL_SECS, STEP_UP_AT, STEP_UP_MAX_FAILURES};
 pub(crate) use risk::{EVENT_RETENTION_DAYS, RISK_BLOCK_AT, RISK_CHALLENGE_AT, RISK_TRAIN_SECS};
 
 const fn key(name: &'static str, default: Shown, meaning: &'static str) -> Key {
@@ -339,6 +342,9 @@ pub(crate) const ALL: &[Key] = &[
     FAILURE_DELAY_MS,
     RISK_CHALLENGE_AT,
     RISK_BLOCK_AT,
+    STEP_UP_AT,
+    EMAIL_CODE_TTL_SECS,
+    STEP_UP_MAX_FAILURES,
     RISK_TRAIN_SECS,
     EVENT_RETENTION_DAYS,
     waves::WAVE_WINDOW_SECS,

@@ -224,6 +224,16 @@ fn protection(v: &Values) -> Result<ProtectionSettings, ConfigError> {
         lock_after: positive(&keys::LOCK_AFTER)?,
         lock_secs: positive(&keys::LOCK_SECS)?,
         delay_ms: v.require::<u64>(&keys::FAILURE_DELAY_MS)?.min(2_000),
+        step_up_at: {
+            let x: f64 = v.require(&keys::STEP_UP_AT)?;
+            if !(x > 0.0 && x <= 1.0) {
+                return Err(v.invalid(&keys::STEP_UP_AT, "must be in (0, 1]".into()));
+            }
+            x
+        },
+        email_code_ttl_secs: positive(&keys::EMAIL_CODE_TTL_SECS)?,
+        step_up_max_failures: u32::try_from(positive(&keys::STEP_UP_MAX_FAILURES)?)
+            .unwrap_or(u32::MAX),
     })
 }
 

@@ -21,6 +21,8 @@ pub mod context;
 pub mod csrf;
 /// What the areas' error enums share: `Unexpected` (each area's enum sits next to its code).
 pub mod error;
+/// Second factors and the sign-in's step-up (`Factor`, the pending step-up, e-mailed codes).
+pub mod mfa;
 /// What the domain asks to be mailed.
 pub mod notify;
 /// The OAuth 2.0 / OIDC provider.

@@ -61,6 +61,28 @@ pub enum Notice {
         /// The forgot-password page.
         reset_link: String,
     },
+    /// Confirms the address given at registration (single use, expiring).
+    VerifyEmail {
+        /// The full link.
+        link: String,
+    },
+    /// The one-time code of a sign-in's step-up.
+    EmailCode {
+        /// The code (only ever in this mail, sealed in the queue).
+        code: String,
+        /// How long it is valid.
+        minutes: i64,
+    },
+    /// A sign-in method (second factor) was added to the account.
+    FactorAdded {
+        /// Which, for people ("an authenticator app").
+        method: String,
+    },
+    /// A sign-in method (second factor) was removed from the account.
+    FactorRemoved {
+        /// Which, for people.
+        method: String,
+    },
 }
 
 impl Notice {
@@ -73,6 +95,10 @@ impl Notice {
             Self::Lockout { .. } => "lockout",
             Self::NewDevice { .. } => "new_device",
             Self::Attack { .. } => "attack",
+            Self::VerifyEmail { .. } => "verify_email",
+            Self::EmailCode { .. } => "email_code",
+            Self::FactorAdded { .. } => "factor_added",
+            Self::FactorRemoved { .. } => "factor_removed",
         }
     }
 }

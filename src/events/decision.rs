@@ -125,11 +125,28 @@ pub enum Decision {
     TokenUseBlock,
     /// `/risk/evaluate` was asked about a token that is not valid (with the reason as detail).
     RiskApiInvalidToken,
+    // Step-up and second factors (`login_challenged`, `challenge_*`, `mfa_*`, `email_verified`).
+    /// A step-up was asked for without a risk reason (the owner's setting, a client's `acr_values`).
+    StepUpRequired,
+    /// A step-up factor: the e-mailed code.
+    FactorEmail,
+    /// A step-up factor: an authenticator app's code.
+    FactorTotp,
+    /// A step-up factor: a recovery code.
+    FactorRecoveryCode,
+    /// A step-up factor: a passkey.
+    FactorWebauthn,
+    /// The verification link was mailed (`alert_sent`).
+    VerificationMailed,
+    /// The address was verified with the mailed link (`email_verified`).
+    VerifiedByLink,
+    /// Every second factor was removed with `authd user mfa reset`.
+    MfaResetByCli,
 }
 
 impl Decision {
     /// Every decision.
-    pub const ALL: [Self; 52] = [
+    pub const ALL: [Self; 60] = [
         Self::Allow,
         Self::AllowKnownDevice,
         Self::Deny,
@@ -182,6 +199,14 @@ impl Decision {
         Self::TokenUseChallenge,
         Self::TokenUseBlock,
         Self::RiskApiInvalidToken,
+        Self::StepUpRequired,
+        Self::FactorEmail,
+        Self::FactorTotp,
+        Self::FactorRecoveryCode,
+        Self::FactorWebauthn,
+        Self::VerificationMailed,
+        Self::VerifiedByLink,
+        Self::MfaResetByCli,
     ];
 
     /// The stable code (stored in `decision_code`).
@@ -239,6 +264,14 @@ impl Decision {
             Self::TokenUseChallenge => "token_use_challenge",
             Self::TokenUseBlock => "token_use_block",
             Self::RiskApiInvalidToken => "risk_api_invalid_token",
+            Self::StepUpRequired => "step_up_required",
+            Self::FactorEmail => "factor_email",
+            Self::FactorTotp => "factor_totp",
+            Self::FactorRecoveryCode => "factor_recovery_code",
+            Self::FactorWebauthn => "factor_webauthn",
+            Self::VerificationMailed => "verification_mailed",
+            Self::VerifiedByLink => "verified_by_link",
+            Self::MfaResetByCli => "mfa_reset_by_cli",
         }
     }
 
@@ -300,6 +333,14 @@ impl Decision {
             Self::TokenUseChallenge => "token_use:challenge",
             Self::TokenUseBlock => "token_use:block",
             Self::RiskApiInvalidToken => "risk_api:block",
+            Self::StepUpRequired => "step_up_required",
+            Self::FactorEmail => "factor:email",
+            Self::FactorTotp => "factor:totp",
+            Self::FactorRecoveryCode => "factor:recovery_code",
+            Self::FactorWebauthn => "factor:webauthn",
+            Self::VerificationMailed => "verification_mailed",
+            Self::VerifiedByLink => "verified_by_link",
+            Self::MfaResetByCli => "mfa_reset:cli",
         }
     }
 
@@ -417,6 +458,14 @@ mod tests {
             Decision::RiskApiInvalidToken => {
                 (K::RiskEvaluated, "risk_api:block; token expired".into())
             }
+            Decision::StepUpRequired => (K::LoginChallenged, d.text().into()),
+            Decision::FactorEmail
+            | Decision::FactorTotp
+            | Decision::FactorRecoveryCode
+            | Decision::FactorWebauthn => (K::ChallengePassed, d.text().into()),
+            Decision::VerifiedByLink => (K::EmailVerified, d.text().into()),
+            Decision::VerificationMailed => (K::AlertSent, d.text().into()),
+            Decision::MfaResetByCli => (K::MfaRemoved, d.text().into()),
         };
         (kind, text)
     }

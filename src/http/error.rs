@@ -124,7 +124,7 @@ fn sign_in(e: &SignInError) -> Answer {
             "Incorrect email or password.",
             None,
         ),
-        SignInError::ChallengeRequired { .. } => (
+        SignInError::ChallengeRequired { .. } | SignInError::StepUpRequired(_) => (
             StatusCode::UNAUTHORIZED,
             "Please complete the extra check.",
             None,

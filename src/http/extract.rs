@@ -108,8 +108,10 @@ const EPOCH: &str = "epoch";
 const REAUTH: &str = "reauth";
 /// The session's row in the session index (`user_session.id`).
 const INDEX_ROW: &str = "sid";
+/// How the session's sign-in authenticated (RFC 8176 `amr`, JSON list; `step_up_session.rs`).
+pub(crate) const AMR: &str = "amr";
 
-fn session_failed(e: tower_sessions::session::Error) -> HttpError {
+pub(crate) fn session_failed(e: tower_sessions::session::Error) -> HttpError {
     HttpError::Unexpected(Unexpected(anyhow::Error::new(e).context("session store")))
 }
 
@@ -153,6 +155,7 @@ impl WebSession {
         epoch: i64,
     ) -> Result<(), HttpError> {
         self.0.cycle_id().await.map_err(session_failed)?;
+        self.0.remove::<String>(AMR).await.map_err(session_failed)?;
         self.0.insert(EPOCH, epoch).await.map_err(session_failed)?;
         let token = state.random.token(32);
         self.0.insert(CSRF, &token).await.map_err(session_failed)?;
@@ -176,8 +179,12 @@ impl WebSession {
         self.0.flush().await.map_err(session_failed)
     }
 
-    /// The signed-in user id, if any (without checking the lifetime policy).
+    /// The signed-in user id, if any (without checking the lifetime policy). A session with a
+    /// pending step-up is signed in as nobody: the step-up cannot be skipped.
     pub async fn user_id(&self) -> Result<Option<String>, HttpError> {
+        if self.step_up().await?.is_some() {
+            return Ok(None);
+        }
         self.0.get::<String>(USER_ID).await.map_err(session_failed)
     }
 

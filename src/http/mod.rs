@@ -35,6 +35,8 @@ pub mod ops;
 pub mod pages;
 /// `POST /risk/evaluate`.
 pub mod risk;
+/// The step-up's keys in the session.
+pub mod step_up_session;
 
 /// Largest request body accepted (forms are small; 64 KiB leaves room for long fields).
 pub const MAX_BODY: usize = 64 * 1024;

@@ -229,6 +229,68 @@ struct NewDeviceHtml<'a> {
     not_me_link: &'a str,
 }
 
+#[derive(Template)]
+#[template(path = "mail/verify_email.txt")]
+struct VerifyText<'a> {
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/verify_email.html")]
+struct VerifyHtml<'a> {
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/email_code.txt")]
+struct CodeText<'a> {
+    code: &'a str,
+    minutes: i64,
+}
+
+#[derive(Template)]
+#[template(path = "mail/email_code.html")]
+struct CodeHtml<'a> {
+    code: &'a str,
+    minutes: i64,
+}
+
+#[derive(Template)]
+#[template(path = "mail/factor.txt")]
+struct FactorText<'a> {
+    method: &'a str,
+    added: bool,
+}
+
+#[derive(Template)]
+#[template(path = "mail/factor.html")]
+struct FactorHtml<'a> {
+    method: &'a str,
+    added: bool,
+}
+
+/// Renders the step-up's code mail.
+fn code_mail(code: &str, minutes: i64) -> Result<Rendered, askama::Error> {
+    Ok(Rendered {
+        subject: "Your sign-in code",
+        text: CodeText { code, minutes }.render()?,
+        html: CodeHtml { code, minutes }.render()?,
+    })
+}
+
+/// Renders "a new sign-in method was added" (or "was removed").
+fn factor_mail(method: &str, added: bool) -> Result<Rendered, askama::Error> {
+    Ok(Rendered {
+        subject: if added {
+            "A new sign-in method was added"
+        } else {
+            "A sign-in method was removed"
+        },
+        text: FactorText { method, added }.render()?,
+        html: FactorHtml { method, added }.render()?,
+    })
+}
+
 /// Renders a notice.
 pub fn render(notice: &Notice) -> Result<Rendered, askama::Error> {
     Ok(match notice {
@@ -265,6 +327,14 @@ pub fn render(notice: &Notice) -> Result<Rendered, askama::Error> {
             }
             .render()?,
         },
+        Notice::VerifyEmail { link } => Rendered {
+            subject: "Confirm your email address",
+            text: VerifyText { link }.render()?,
+            html: VerifyHtml { link }.render()?,
+        },
+        Notice::EmailCode { code, minutes } => code_mail(code, *minutes)?,
+        Notice::FactorAdded { method } => factor_mail(method, true)?,
+        Notice::FactorRemoved { method } => factor_mail(method, false)?,
         Notice::PasswordChanged { reset_link } => Rendered {
             subject: "Your password was changed",
             text: ChangedText { reset_link }.render()?,

@@ -35,6 +35,9 @@ impl std::fmt::Debug for QueueOutbox {
 pub(crate) fn body_context(id: &str, part: &str) -> String {
     format!("mail:{id}:{part}")
 }
+/// Step-up codes mailed to one address per hour (docs/mfa.md).
+pub const EMAIL_CODES_PER_HOUR: i64 = 5;
+
 /// The budget the attack alert and the lockout notice share: one mail an hour about attacks.
 const ATTACK: &str = "attack";
 
@@ -59,6 +62,11 @@ fn budgets(notice: &Notice) -> Vec<(String, i64)> {
         Notice::Lockout { .. } => vec![(kind, 1), (ATTACK.to_owned(), i64::MAX)],
         Notice::Attack { .. } => vec![(ATTACK.to_owned(), 1)],
         Notice::NewDevice { .. } => vec![(kind, 1)],
+        // Anyone who knows the address can ask for a verification mail or (with the password)
+        // a step-up code: a few an hour each, so neither floods the owner's inbox.
+        Notice::VerifyEmail { .. } => vec![(kind, 5)],
+        Notice::EmailCode { .. } => vec![(kind, EMAIL_CODES_PER_HOUR)],
+        Notice::FactorAdded { .. } | Notice::FactorRemoved { .. } => vec![(kind, 20)],
     }
 }
 

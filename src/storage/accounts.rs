@@ -24,6 +24,12 @@ pub struct AccountRecord {
     /// Sessions signed in under an older epoch are dead (moved on by a password change).
     #[sqlx(default)]
     pub session_epoch: i64,
+    /// When the address was verified (unix seconds); `None`: not verified.
+    #[sqlx(default)]
+    pub email_verified_at: Option<i64>,
+    /// The owner asks for their second factor at every sign-in.
+    #[sqlx(default)]
+    pub require_mfa: bool,
 }
 
 /// Accounts.
@@ -46,16 +52,20 @@ pub trait AccountStore: Send + Sync {
     async fn end_sessions(&self, id: &str, now: i64) -> Result<(), StoreError>;
     /// The account's session epoch (sessions from an older epoch are dead).
     async fn session_epoch(&self, id: &str) -> Result<Option<i64>, StoreError>;
+    /// Marks the address verified at `now` (unless it already is); `true` if it was not yet.
+    async fn mark_email_verified(&self, id: &str, now: i64) -> Result<bool, StoreError>;
+    /// Sets the owner's "second factor at every sign-in" setting.
+    async fn set_require_mfa(&self, id: &str, on: bool, now: i64) -> Result<(), StoreError>;
 }
 
 /// The columns of `AccountRecord`, in order (the sign-in lookup in `protection.rs` names the
 /// same ones).
-const ACCOUNT_COLUMNS: &str =
-    "id, email, password_hash, is_admin, created_at, updated_at, session_epoch";
+const ACCOUNT_COLUMNS: &str = "id, email, password_hash, is_admin, created_at, updated_at, \
+    session_epoch, email_verified_at, require_mfa";
 
 const INSERT_ACCOUNT: &str = "insert into account \
-    (id, email, password_hash, is_admin, created_at, updated_at) \
-    values ($1, $2, $3, $4, $5, $6)";
+    (id, email, password_hash, is_admin, created_at, updated_at, email_verified_at) \
+    values ($1, $2, $3, $4, $5, $6, $7)";
 
 #[async_trait]
 impl AccountStore for Backend {
@@ -68,6 +78,7 @@ impl AccountStore for Backend {
                 .bind(a.is_admin)
                 .bind(a.created_at)
                 .bind(a.updated_at)
+                .bind(a.email_verified_at)
                 .execute(p)
                 .await?;
         });
@@ -130,5 +141,30 @@ impl AccountStore for Backend {
         .bind(id)
         .fetch_optional(p)
         .await?))
+    }
+
+    async fn mark_email_verified(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        let done = on_pool!(self.pool(), |p| sqlx::query(
+            "update account set email_verified_at = $2, updated_at = $2 \
+             where id = $1 and email_verified_at is null"
+        )
+        .bind(id)
+        .bind(now)
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(done > 0)
+    }
+
+    async fn set_require_mfa(&self, id: &str, on: bool, now: i64) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| {
+            sqlx::query("update account set require_mfa = $2, updated_at = $3 where id = $1")
+                .bind(id)
+                .bind(on)
+                .bind(now)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
     }
 }

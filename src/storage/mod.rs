@@ -26,6 +26,8 @@ pub mod error;
 pub mod events;
 /// The durable mail queue and the per-recipient mail budget.
 pub mod mail;
+/// Second factors (authenticator apps, recovery codes).
+pub mod mfa;
 /// OAuth clients, signing keys and grants.
 pub mod oauth;
 /// PostgreSQL: pools, migrations, scratch databases for tests.
@@ -159,6 +161,8 @@ pub struct Store {
     pub retention: Arc<dyn retention::RetentionStore>,
     /// Waves: minute tallies and the shared wave rows.
     pub waves: Arc<dyn waves::WaveStore>,
+    /// Second factors.
+    pub mfa: Arc<dyn mfa::MfaStore>,
     /// The session store for tower-sessions.
     pub sessions: sessions::AnySessionStore,
     /// The index of signed-in sessions (the account security page).
@@ -181,6 +185,7 @@ impl Store {
             retention: b.clone(),
             failures: b.clone(),
             spent_links: b.clone(),
+            mfa: b.clone(),
             risk: b.clone(),
             user_sessions: b.clone(),
             waves: b,

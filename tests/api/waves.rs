@@ -21,6 +21,7 @@ fn config(c: &mut Config) {
     c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
     c.risk.challenge_at = 0.999;
     c.risk.block_at = 0.9999;
+    c.protection.step_up_at = 0.999;
     // Only the explicit refreshes below (and the early wake-up) move the wave state.
     c.waves.refresh_secs = 3600;
 }

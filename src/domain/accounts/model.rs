@@ -91,6 +91,10 @@ pub struct Account {
     pub created_at: OffsetDateTime,
     /// The session epoch: sessions from an older one are dead.
     pub session_epoch: i64,
+    /// When the address was verified (`None`: not verified; no e-mailed code is offered).
+    pub email_verified_at: Option<OffsetDateTime>,
+    /// The owner asks for their second factor at every sign-in.
+    pub require_mfa: bool,
 }
 
 #[cfg(test)]

@@ -98,6 +98,9 @@ impl AccountService {
             created_at: now.unix_timestamp(),
             updated_at: now.unix_timestamp(),
             session_epoch: 0,
+            // An operator vouches for the address; a visitor proves it with the mailed link.
+            email_verified_at: matches!(origin, Origin::Cli).then_some(now.unix_timestamp()),
+            require_mfa: false,
         };
         match self.store.insert(&record).await {
             Ok(()) => {}
@@ -134,6 +137,18 @@ impl AccountService {
             .await?)
     }
 
+    /// Marks the account's address verified; `true` if it was not yet.
+    pub async fn mark_email_verified(&self, id: &str) -> Result<bool, Unexpected> {
+        let now = self.clock.now().unix_timestamp();
+        Ok(self.store.mark_email_verified(id, now).await?)
+    }
+
+    /// Sets the owner's "second factor at every sign-in" setting.
+    pub async fn set_require_mfa(&self, id: &str, on: bool) -> Result<(), Unexpected> {
+        let now = self.clock.now().unix_timestamp();
+        Ok(self.store.set_require_mfa(id, on, now).await?)
+    }
+
     /// Finds an account by its id.
     pub async fn find_by_id(&self, id: &str) -> Result<Option<Account>, Unexpected> {
         self.store
@@ -166,5 +181,9 @@ pub(crate) fn account_from(r: AccountRecord) -> Result<Account, Unexpected> {
         is_admin: r.is_admin,
         created_at,
         session_epoch: r.session_epoch,
+        email_verified_at: r
+            .email_verified_at
+            .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok()),
+        require_mfa: r.require_mfa,
     })
 }

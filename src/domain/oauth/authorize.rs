@@ -38,6 +38,8 @@ pub struct AuthorizeParams {
     pub max_age: Option<String>,
     /// login_hint.
     pub login_hint: Option<String>,
+    /// acr_values (RFC 9470): space-separated, preferred first.
+    pub acr_values: Option<String>,
     /// request (a request object, OIDC Core §6.1): refused.
     pub request: Option<String>,
     /// request_uri (OIDC Core §6.2): refused.
@@ -71,6 +73,9 @@ pub struct AuthorizeRequest {
     pub max_age: Option<i64>,
     /// login_hint, prefilled on the sign-in form.
     pub login_hint: Option<String>,
+    /// `acr_values` asks for a second factor (`mfa::wants_mfa`): a session that signed in
+    /// with a password alone is sent through the step-up first.
+    pub acr_mfa: bool,
 }
 
 /// An error that goes back to the client's redirect URI (RFC 6749 §4.1.2.1).
@@ -176,6 +181,10 @@ impl OAuthService {
             prompt_consent: checked.prompts.contains("consent"),
             max_age: checked.max_age,
             login_hint: p.login_hint.clone().filter(|h| h.len() <= 254),
+            acr_mfa: p
+                .acr_values
+                .as_deref()
+                .is_some_and(crate::domain::mfa::wants_mfa),
         }))
     }
 
@@ -219,12 +228,14 @@ impl OAuthService {
             .await?)
     }
 
-    /// Issues a code for a signed-in user and returns the redirect `Location`.
+    /// Issues a code for a signed-in user (who authenticated at `auth_time` with `amr`) and
+    /// returns the redirect `Location`.
     pub async fn issue_code(
         &self,
         req: &AuthorizeRequest,
         user_id: &str,
         auth_time: i64,
+        amr: &[String],
     ) -> Result<String, Unexpected> {
         let code = self.random.token(32);
         let now = self.clock.now().unix_timestamp();
@@ -237,6 +248,7 @@ impl OAuthService {
             nonce: req.nonce.clone(),
             code_challenge: req.code_challenge.clone(),
             auth_time,
+            amr: serde_json::to_string(amr).ok(),
             expires_at: now + self.settings.code_ttl,
             family_id: None,
             used_at: None,

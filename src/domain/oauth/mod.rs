@@ -12,6 +12,7 @@ use crate::domain::clients::{Client, ClientService, hex_lower, scope_string};
 use crate::domain::clock::{Clock, Random};
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
+use crate::domain::mfa::acr_of;
 use crate::domain::risk::Verdict;
 use crate::domain::throttle::Throttle;
 use crate::domain::tokens::alg::SigningAlg;
@@ -113,6 +114,8 @@ pub fn digest(token: &str) -> String {
 pub(crate) struct Subject<'a> {
     pub user_id: &'a str,
     pub auth_time: i64,
+    /// How the user authenticated (RFC 8176).
+    pub amr: Vec<String>,
     pub nonce: Option<&'a str>,
     pub family_id: Option<&'a str>,
 }
@@ -253,6 +256,7 @@ impl OAuthService {
             client_id: client.id.clone(),
             scope: scope_string(scopes),
             auth_time: subject.as_ref().map(|s| s.auth_time),
+            acr: subject.as_ref().map(|s| acr_of(&s.amr).to_owned()),
             sid: subject
                 .as_ref()
                 .and_then(|s| s.family_id.map(str::to_owned)),
@@ -261,14 +265,13 @@ impl OAuthService {
         let Some(subject) = subject.filter(|_| scopes.contains("openid")) else {
             return Ok((access, None));
         };
-        let email = if scopes.contains("email") {
-            self.accounts
-                .find_by_id(subject.user_id)
-                .await?
-                .map(|a| a.email)
+        let account = if scopes.contains("email") {
+            self.accounts.find_by_id(subject.user_id).await?
         } else {
             None
         };
+        let email_verified = account.as_ref().map(|a| a.email_verified_at.is_some());
+        let email = account.map(|a| a.email);
         let id = IdClaims {
             iss: self.settings.issuer.clone(),
             sub: subject.user_id.to_owned(),
@@ -279,10 +282,10 @@ impl OAuthService {
             auth_time: subject.auth_time,
             nonce: subject.nonce.map(str::to_owned),
             at_hash: Some(jwt::at_hash(&access)),
-            acr: "0".into(),
-            amr: vec!["pwd".into()],
+            acr: acr_of(&subject.amr).to_owned(),
+            amr: subject.amr.clone(),
             sid: subject.family_id.map(str::to_owned),
-            email_verified: email.as_ref().map(|_| false),
+            email_verified,
             email,
         };
         Ok((access, Some(jwt::sign_id(&self.keys, &id)?)))

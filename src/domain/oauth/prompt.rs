@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::domain::clients::scope_string;
 use crate::domain::error::Unexpected;
+use crate::domain::mfa::{ACR_MFA, acr_of};
 use crate::domain::oauth::authorize::AuthorizeRequest;
 use crate::domain::oauth::error::OAuthCode;
 use crate::domain::oauth::{OAuthService, digest};
@@ -26,6 +27,7 @@ impl AuthorizeRequest {
             [self.prompt_none, self.prompt_login, self.prompt_consent],
             self.max_age,
             self.login_hint,
+            self.acr_mfa,
         ]);
         digest(&fields.to_string())
     }
@@ -77,6 +79,9 @@ pub enum AuthorizeStep {
     SignIn {
         /// Sign-ins before this are too old for the request.
         fresh_after: Option<i64>,
+        /// `acr_values` asks for a second factor the session has not shown: the sign-in must
+        /// step up (when the account has a factor).
+        step_up: bool,
     },
     /// Ask the user to consent.
     Consent,
@@ -85,28 +90,41 @@ pub enum AuthorizeStep {
 }
 
 impl OAuthService {
-    /// The `prompt` and `max_age` policy (OIDC Core §3.1.2.1) for a valid request, given who
-    /// is signed in (`user`: id and sign-in time) and, when authd itself sent the user to sign
-    /// in again, the time that sign-in must follow (`auth_after`, from the session's
-    /// `ReauthMark` for this request, never from the URL): sign in (again), ask for consent,
-    /// or go back to the client with a code or, under `prompt=none`, an error.
+    /// The `prompt`, `max_age` and `acr_values` policy (OIDC Core §3.1.2.1, RFC 9470) for a
+    /// valid request, given who is signed in (`user`: id, sign-in time and `amr`) and, when
+    /// authd itself sent the user to sign in again, the time that sign-in must follow
+    /// (`auth_after`, from the session's `ReauthMark` for this request, never from the URL):
+    /// sign in (again, maybe with the step-up), ask for consent, or go back to the client with
+    /// a code or, under `prompt=none`, an error. After the step-up authd asked for, the code
+    /// carries whatever `acr` the sign-in reached (an account without a factor stays `pwd`):
+    /// `acr_values` is a wish, and the ID token says the truth.
     pub async fn authorize_step(
         &self,
         req: &AuthorizeRequest,
-        user: Option<(&str, i64)>,
+        user: Option<(&str, i64, &[String])>,
         auth_after: Option<i64>,
     ) -> Result<AuthorizeStep, Unexpected> {
         let now = self.clock.now().unix_timestamp();
-        let fresh = |at: i64| is_fresh(req.prompt_login, req.max_age, at, auth_after, now);
-        let Some((user_id, auth_at)) = user.filter(|(_, at)| fresh(*at)) else {
+        let weak = |amr: &[String]| req.acr_mfa && acr_of(amr) != ACR_MFA;
+        let fresh = |at: i64, amr: &[String]| {
+            is_fresh(req.prompt_login, req.max_age, at, auth_after, now)
+                && !(weak(amr) && auth_after.is_none_or(|t| at < t))
+        };
+        let Some((user_id, auth_at, amr)) = user.filter(|(_, at, amr)| fresh(*at, amr)) else {
             let (why, fresh_after) = match user {
                 None => ("sign-in required", None),
                 Some(_) => ("fresh sign-in required", Some(now)),
             };
+            // The step-up is asked for once: its sign-in, whatever it reached, answers the
+            // request (the mark), so an account without a factor is not sent round forever.
+            let step_up = req.acr_mfa && user.is_none_or(|(_, _, amr)| weak(amr));
             return Ok(if req.prompt_none {
                 AuthorizeStep::Redirect(self.error_redirect(req, OAuthCode::LoginRequired, why))
             } else {
-                AuthorizeStep::SignIn { fresh_after }
+                AuthorizeStep::SignIn {
+                    fresh_after: if step_up { Some(now) } else { fresh_after },
+                    step_up,
+                }
             });
         };
         if self.needs_consent(user_id, req).await? {
@@ -117,7 +135,7 @@ impl OAuthService {
                 AuthorizeStep::Consent
             });
         }
-        let location = self.issue_code(req, user_id, auth_at).await?;
+        let location = self.issue_code(req, user_id, auth_at, amr).await?;
         Ok(AuthorizeStep::Redirect(location))
     }
 }

@@ -187,11 +187,20 @@ impl OAuthService {
                     vec!["risk engine not configured".into()],
                     crate::domain::risk::Verdict::Allow,
                 ));
-                Ok(answer(
-                    (score * 10_000.0).round() / 10_000.0,
-                    verdict.as_str(),
-                    reasons,
-                ))
+                let score = (score * 10_000.0).round() / 10_000.0;
+                // A challenge the token's own sign-in did not already answer with a second
+                // factor: the resource server should send the user through the step-up
+                // (RFC 9470), asking for this `acr`.
+                let weak = claims.acr.as_deref() != Some(crate::domain::mfa::ACR_MFA);
+                if verdict == crate::domain::risk::Verdict::Challenge && weak {
+                    return Ok(json!({
+                        "score": score,
+                        "decision": "step_up",
+                        "reasons": reasons,
+                        "acr": crate::domain::mfa::ACR_MFA,
+                    }));
+                }
+                Ok(answer(score, verdict.as_str(), reasons))
             }
         }
     }

@@ -83,6 +83,14 @@ fn signal(decision: Option<Decision>) -> Signal {
         | Decision::TokenUseAllow
         | Decision::TokenUseChallenge
         | Decision::TokenUseBlock
+        | Decision::StepUpRequired
+        | Decision::FactorEmail
+        | Decision::FactorTotp
+        | Decision::FactorRecoveryCode
+        | Decision::FactorWebauthn
+        | Decision::VerificationMailed
+        | Decision::VerifiedByLink
+        | Decision::MfaResetByCli
         | Decision::RiskApiInvalidToken => Signal::Nothing,
     }
 }

@@ -292,6 +292,25 @@ impl RiskService {
         }
     }
 
+    /// A sign-in that passed a step-up: the owner's profile learns this request's context, as
+    /// after any successful sign-in (the profile is read again: the step-up spanned requests).
+    pub async fn learn(&self, user_id: &str, ctx: &RequestContext) -> Result<(), Unexpected> {
+        let profile: Option<Profile> = self
+            .store
+            .profile(user_id)
+            .await?
+            .and_then(|p| serde_json::from_str(&p).ok());
+        let observed = self.observe(ctx, self.clock.now());
+        let mut profile = profile.unwrap_or_default();
+        profile.observe(&observed);
+        let json = serde_json::to_string(&profile)
+            .map_err(|e| Unexpected(anyhow::anyhow!("profile: {e}")))?;
+        self.store
+            .save_profile(user_id, &json, self.clock.now().unix_timestamp())
+            .await?;
+        Ok(())
+    }
+
     /// A successful sign-in: the user's profile learns this context.
     pub async fn succeeded(&self, user_id: &str, a: &Assessment) -> Result<(), Unexpected> {
         let mut profile = a.profile.clone().unwrap_or_default();

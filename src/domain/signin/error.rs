@@ -5,6 +5,7 @@
 use crate::domain::accounts::password::HashError;
 use crate::domain::captcha::PowLevel;
 use crate::domain::error::unexpected_from;
+use crate::domain::mfa::pending::PendingStepUp;
 
 /// Everything a sign-in or a gated form can answer besides success.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +20,10 @@ pub enum SignInError {
         /// The proof-of-work level to ask for.
         work: PowLevel,
     },
+    /// The password was right and a second factor is owed: keep this pending step-up in the
+    /// session (which stays signed out) and show its challenge.
+    #[error("step-up required")]
+    StepUpRequired(Box<PendingStepUp>),
     /// Too many attempts from this network or on this account, or the pair is blocked.
     #[error("rate limited")]
     RateLimited {

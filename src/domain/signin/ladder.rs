@@ -367,6 +367,22 @@ impl Ladder {
         Ok(false)
     }
 
+    /// A wrong second-factor answer after the right password: counts on the pair like a
+    /// wrong password, and account-wide from unknown sources (`true`: it locked the account).
+    pub async fn count_failure(&self, pair: &Pair) -> Result<bool, Unexpected> {
+        let now = self.clock.now().unix_timestamp();
+        self.store
+            .count_attempt(
+                &pair.account.encode(),
+                &pair.source.encode(),
+                None,
+                now,
+                now - self.settings.window_secs,
+            )
+            .await?;
+        self.record_failure(pair).await
+    }
+
     /// Lifts every block and lock of an account; `true` if there was anything to lift.
     pub async fn unlock(&self, account: &CounterKey) -> Result<bool, Unexpected> {
         Ok(self.store.clear_account(&account.encode()).await? > 0)

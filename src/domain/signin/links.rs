@@ -1,6 +1,6 @@
-//! Signed, expiring, single-use links mailed to the owner: the lockout mail's unlock link and
-//! the new-device alert's "wasn't you?" link. A token is `user.expiry.mac`; the `Purpose` and
-//! the expiry are inside the MAC, so a token for one purpose never works for another. Using a
+//! Signed, expiring, single-use links mailed to the owner: the lockout mail's unlock link,
+//! the new-device alert's "wasn't you?" link and the registration's address verification. A
+//! token is `user.expiry.mac`; the `Purpose` and the expiry are inside the MAC, so a token for one purpose never works for another. Using a
 //! link (`redeem`) records its digest as spent (`storage/protection/links.rs`), so a replay —
 //! or a mail scanner that got there first — does nothing more.
 
@@ -22,6 +22,8 @@ pub enum Purpose {
     Unlock,
     /// Reports a sign-in the owner did not make (the new-device alert).
     NotMe,
+    /// Verifies the address given at registration.
+    VerifyEmail,
 }
 
 impl Purpose {
@@ -30,12 +32,16 @@ impl Purpose {
         match self {
             Self::Unlock => "unlock",
             Self::NotMe => "not_me",
+            Self::VerifyEmail => "verify_email",
         }
     }
 }
 
 /// How long a "wasn't you?" link stays valid.
 const NOT_ME_TTL_SECS: i64 = 7 * 86_400;
+
+/// How long a verification link stays valid.
+const VERIFY_TTL_SECS: i64 = 2 * 86_400;
 
 /// Longer tokens are refused before any work (a real one is about 90 characters).
 const MAX_TOKEN_LEN: usize = 512;
@@ -76,6 +82,7 @@ impl Links {
         let ttl = match purpose {
             Purpose::Unlock => self.unlock_ttl_secs,
             Purpose::NotMe => NOT_ME_TTL_SECS,
+            Purpose::VerifyEmail => VERIFY_TTL_SECS,
         };
         self.issue_for(purpose, user_id, ttl)
     }

@@ -8,6 +8,8 @@
 //! - `settle.rs`: settling the outcome (events, metrics, the device cookie);
 //! - `alerts.rs`: the owner's mails (new device, lockout, attack alert);
 //! - `forms.rs`: the same ladder for the register and forgot forms;
+//! - `step_up.rs`: the second factor a right password may still owe (`domain/mfa`);
+//! - `verify.rs`: the address's verification link;
 //! - `unlock.rs`, `not_me.rs`: what the mailed links do; `sessions.rs`: session events.
 
 use std::sync::Arc;
@@ -22,6 +24,8 @@ use crate::domain::accounts::service::{AccountService, account_from};
 use crate::domain::clock::{Clock, Random};
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
+use crate::domain::mfa::email_code::EmailCodes;
+use crate::domain::mfa::totp::Authenticators;
 use crate::domain::notify::Outbox;
 use crate::domain::risk::service::RiskService;
 use crate::domain::seal::{Sealer, server_secret};
@@ -46,6 +50,8 @@ pub mod alerts;
 pub mod devices;
 /// `SignInError`: what a sign-in can answer.
 pub mod error;
+/// Managing second factors (the app, recovery codes, the setting, the operator's reset).
+pub mod factors;
 /// The register/forgot form gate.
 pub mod forms;
 /// Counter keys.
@@ -64,8 +70,12 @@ pub mod settings;
 mod settle;
 /// Stand-in histories for names with no account.
 pub mod stand_in;
+/// The step-up after the password (second factors).
+pub mod step_up;
 /// Lifting locks.
 pub mod unlock;
+/// Verifying the address (the mailed link).
+pub mod verify;
 
 /// One sign-in attempt, as the form sent it.
 #[derive(Debug)]
@@ -78,6 +88,8 @@ pub struct Attempt<'a> {
     pub device_cookie: Option<&'a str>,
     /// The challenge answer in this request.
     pub challenge: ChallengeAnswer,
+    /// A client's `acr_values` asked for a second factor: step up whatever the risk.
+    pub force_step_up: bool,
 }
 
 /// A successful sign-in.
@@ -92,6 +104,8 @@ pub struct SignedIn {
     /// What the session index keeps of this sign-in (its event; the risk reasons when it
     /// was challenged).
     pub note: SignInNote,
+    /// How the user authenticated (RFC 8176 `amr`: `pwd`, then `otp`/`hwk` and `mfa`).
+    pub amr: Vec<String>,
 }
 
 impl LoginService {
@@ -109,6 +123,7 @@ impl LoginService {
             password,
             device_cookie,
             challenge,
+            force_step_up,
         } = attempt;
         // 1. Per-instance rate limits per network (and IPv6 /48), before any database or
         //    hashing work.
@@ -158,8 +173,13 @@ impl LoginService {
         let verified = self.verify(account.as_ref(), &password).await?;
         // 7. A failure counts account-wide from unknown sources, and may lock the account.
         let newly_locked = verified.is_none() && ladder.record_failure(&counted.pair).await?;
-        // 8. Settle: events, metrics, alerts, the new device cookie.
+        // 8. Settle: events, metrics, alerts, the new device cookie — or, for the right
+        //    password with a takeover signal, a second factor first (`step_up.rs`).
         let now = self.clock.now();
+        let owed = self.step_up_owed(&o, verified, &assessment, force_step_up, now);
+        if let Some(e) = owed.await? {
+            return Err(e);
+        }
         match (after, verified) {
             (AfterCheck::Challenge, verified) => {
                 self.challenged(&o, verified, newly_locked, secret, now)
@@ -167,11 +187,8 @@ impl LoginService {
                 Err(SignInError::ChallengeRequired { work: o.work })
             }
             (AfterCheck::Answer { .. }, Some(a)) => {
-                let mut signed_in = self.succeeded(&o, a, &assessment, now).await?;
-                if challenge != ChallengeAnswer::Passed {
-                    signed_in.note.risk_reasons.clear();
-                }
-                Ok(signed_in)
+                let passed = challenge == ChallengeAnswer::Passed;
+                Ok(self.succeeded(&o, a, &assessment, now, passed).await?)
             }
             (AfterCheck::Answer { delay_ms }, None) => {
                 self.failed(&o, delay_ms, newly_locked, secret, now).await?;
@@ -235,6 +252,7 @@ pub struct LoginService {
     grants: Arc<dyn GrantStore>,
     issuer: String,
     background: Background,
+    authenticators: Authenticators,
 }
 
 impl std::fmt::Debug for LoginService {
@@ -265,6 +283,8 @@ pub struct LoginDeps {
     /// Runs the after-the-answer work (the alert after a risk challenge), tracked so tests and
     /// shutdown can wait for it.
     pub background: Background,
+    /// Authenticator apps and recovery codes (a step-up factor).
+    pub authenticators: Authenticators,
 }
 
 impl LoginService {
@@ -281,6 +301,7 @@ impl LoginService {
             grants: deps.grants,
             issuer: deps.issuer,
             background: deps.background,
+            authenticators: deps.authenticators,
         }
     }
 }
@@ -298,6 +319,8 @@ pub struct Protection {
     pub links: Links,
     /// Stand-in histories for names with no account.
     pub stand_ins: StandIns,
+    /// The step-up's e-mailed codes.
+    pub codes: EmailCodes,
 }
 
 impl Protection {
@@ -318,8 +341,10 @@ impl Protection {
         };
         let key = hmac_key("device_cookie_key").await?;
         let stand_in = hmac_key("stand_in_key").await?;
+        let codes = EmailCodes::new(hmac_key("email_code_key").await?, random.clone());
         Ok(Self {
             stand_ins: StandIns::new(stand_in),
+            codes,
             devices: Devices::new(key.clone(), random),
             links: Links::new(
                 key,

@@ -24,6 +24,13 @@ pub struct ProtectionSettings {
     pub lock_secs: i64,
     /// The delay step for failed answers (milliseconds; at most 2 s in all).
     pub delay_ms: u64,
+    /// Risk scores at or above this, with the right password, need the account's strongest
+    /// second factor (docs/mfa.md); accounts with none get the CAPTCHA as before.
+    pub step_up_at: f64,
+    /// How long an e-mailed code is valid (seconds).
+    pub email_code_ttl_secs: i64,
+    /// Failed answers after which a pending step-up is dropped (the sign-in starts again).
+    pub step_up_max_failures: u32,
 }
 
 impl Default for ProtectionSettings {
@@ -37,6 +44,9 @@ impl Default for ProtectionSettings {
             lock_after: 30,
             lock_secs: 3600,
             delay_ms: 250,
+            step_up_at: 0.5,
+            email_code_ttl_secs: 600,
+            step_up_max_failures: 5,
         }
     }
 }

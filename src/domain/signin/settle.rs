@@ -48,7 +48,7 @@ pub(super) fn new_block(c: &Counted, admission: &Admission, risk: Verdict) -> Op
 
 impl Outcome<'_> {
     /// An event of `kind` about this attempt, at `at`.
-    fn event(&self, kind: EventKind, at: OffsetDateTime) -> AuthEvent {
+    pub(super) fn event(&self, kind: EventKind, at: OffsetDateTime) -> AuthEvent {
         let e = AuthEvent::new(kind, self.ctx, at)
             .username(self.username)
             .risk(self.risk.clone());
@@ -169,13 +169,15 @@ impl LoginService {
     }
 
     /// The right password: alert on a new device, clear the pair with the success event, teach
-    /// the owner's profile, and hand out a device cookie to a browser that had none.
+    /// the owner's profile, and hand out a device cookie to a browser that had none. The risk
+    /// reasons go to the session index only when a challenge was `passed` on the way.
     pub(super) async fn succeeded(
         &self,
         o: &Outcome<'_>,
         account: &Account,
         assessment: &Assessment,
         now: OffsetDateTime,
+        passed: bool,
     ) -> Result<SignedIn, Unexpected> {
         tracing::Span::current().record("user_id", account.id.as_str());
         let known_device = o.pair.source.is_known_device();
@@ -204,8 +206,13 @@ impl LoginService {
             new_device_cookie,
             note: SignInNote {
                 event_id: Some(event.id.clone()),
-                risk_reasons: assessment.reasons.clone(),
+                risk_reasons: if passed {
+                    assessment.reasons.clone()
+                } else {
+                    Vec::new()
+                },
             },
+            amr: vec!["pwd".to_owned()],
         })
     }
 

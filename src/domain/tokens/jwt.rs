@@ -45,6 +45,10 @@ pub struct AccessClaims {
     /// When the user authenticated (absent for client credentials).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// The authentication context class of that sign-in (RFC 9068 §2.2.1; absent for client
+    /// credentials): `/risk/evaluate` asks for a step-up when it is weaker than the risk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
     /// The grant (token family) the token belongs to; revoking it revokes the token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,

@@ -34,6 +34,7 @@ pub struct AuthorizeQuery {
     prompt: Option<String>,
     max_age: Option<String>,
     login_hint: Option<String>,
+    acr_values: Option<String>,
     request: Option<String>,
     request_uri: Option<String>,
     response_mode: Option<String>,
@@ -53,6 +54,7 @@ impl From<AuthorizeQuery> for AuthorizeParams {
             prompt: q.prompt,
             max_age: q.max_age,
             login_hint: q.login_hint,
+            acr_values: q.acr_values,
             request: q.request,
             request_uri: q.request_uri,
             response_mode: q.response_mode,
@@ -135,11 +137,19 @@ pub async fn authorize_get(
         Err(response) => return Ok(response),
     };
     let user = user.ok();
-    let signed_in = user
-        .as_ref()
-        .map(|u| (u.user_id.as_str(), u.auth_at.unix_timestamp()));
+    let amr = match &user {
+        Some(u) => u.session.amr().await?,
+        None => Vec::new(),
+    };
+    let signed_in = user.as_ref().map(|u| {
+        (
+            u.user_id.as_str(),
+            u.auth_at.unix_timestamp(),
+            amr.as_slice(),
+        )
+    });
     let raw = raw.as_deref().unwrap_or("");
-    let auth_after = match (&user, req.prompt_login) {
+    let auth_after = match (&user, req.prompt_login || req.acr_mfa) {
         (Some(_), true) => take_mark(&session, &req).await?,
         _ => None,
     };
@@ -149,15 +159,19 @@ pub async fn authorize_get(
         .await?;
     Ok(match step {
         AuthorizeStep::Redirect(location) => Redirect::to(&location).into_response(),
-        AuthorizeStep::SignIn { fresh_after: None } => {
-            Redirect::to(&login_location(raw, &req, false)).into_response()
-        }
+        AuthorizeStep::SignIn {
+            fresh_after: None, ..
+        } => Redirect::to(&login_location(raw, &req, false)).into_response(),
         AuthorizeStep::SignIn {
             fresh_after: Some(t),
+            step_up,
         } => {
-            // Only `prompt=login` reads the mark back (`max_age` is answered by the new
-            // sign-in's own time).
-            if req.prompt_login {
+            if step_up {
+                session.set_force_step_up().await?;
+            }
+            // Only `prompt=login` and `acr_values` read the mark back (`max_age` is answered
+            // by the new sign-in's own time).
+            if req.prompt_login || req.acr_mfa {
                 session
                     .put(REAUTH, &ReauthMark::new(&req, t).encode())
                     .await?;
@@ -245,7 +259,12 @@ pub async fn consent_post(
     oauth.grant_consent(&user.user_id, &req).await?;
     Ok(Redirect::to(
         &oauth
-            .issue_code(&req, &user.user_id, user.auth_at.unix_timestamp())
+            .issue_code(
+                &req,
+                &user.user_id,
+                user.auth_at.unix_timestamp(),
+                &user.session.amr().await?,
+            )
             .await?,
     )
     .into_response())

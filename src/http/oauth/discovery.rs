@@ -35,6 +35,7 @@ pub async fn discovery_get(State(config): State<Arc<Config>>) -> Json<Value> {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": ["openid", "email", "profile"],
+        "acr_values_supported": [crate::domain::mfa::ACR_MFA, crate::domain::mfa::ACR_PASSWORD],
         "claims_supported": ["sub", "iss", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash",
             "acr", "amr", "sid", "email", "email_verified"],
         "prompt_values_supported": ["none", "login", "consent"],

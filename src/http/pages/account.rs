@@ -54,6 +54,8 @@ pub struct AccountPage {
     email: String,
     user_id: String,
     created: String,
+    /// Whether the address is verified.
+    verified: bool,
     csrf_token: String,
     events: Vec<EventRow>,
 }
@@ -75,6 +77,7 @@ pub async fn account_get(
         email: account.email,
         user_id: account.id,
         created: account.created_at.format(&Rfc3339).unwrap_or_default(),
+        verified: account.email_verified_at.is_some(),
         csrf_token: user.session.csrf_token(&state).await?,
         events,
     };
@@ -105,6 +108,8 @@ fn describe(kind: crate::events::EventKind) -> &'static str {
         K::PasswordResetRequested => "Password reset requested",
         K::UserRegistered => "Account created",
         K::MfaEnrolled => "Second factor added",
+        K::MfaRemoved => "Second factor removed",
+        K::EmailVerified => "Email address verified",
         K::AlertSent => "Security alert sent",
         K::RiskEvaluated => "Risk check",
         K::AttackDetected => "Attack detected",

@@ -19,6 +19,7 @@ use crate::http::error::{HttpError, urlencode};
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
 use crate::http::pages::challenge;
 use crate::http::pages::security::sessions::index_new_session;
+use crate::http::pages::step_up::{self, Answered};
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/login", get(login_get).post(login_post))
@@ -37,14 +38,17 @@ pub struct LoginQuery {
     login_hint: Option<String>,
 }
 
-/// The sign-in form's fields.
+/// The sign-in form's fields (a step-up's answer may come without the username and password).
 #[derive(Deserialize)]
 pub struct LoginForm {
-    username: String,
-    password: SecretString,
+    username: Option<String>,
+    password: Option<SecretString>,
     /// The CAPTCHA answer or provider token, when a challenge was shown.
     #[serde(flatten)]
     answers: challenge::Answers,
+    /// A step-up's answer, when one is pending.
+    #[serde(flatten)]
+    step_up: step_up::StepUpFields,
     #[serde(default)]
     csrf_token: String,
 }
@@ -67,6 +71,29 @@ pub struct LoginPage {
     registration_open: bool,
     /// A CAPTCHA to show.
     challenge: Option<challenge::ChallengeView>,
+    /// A pending step-up's challenge to show (instead of the password).
+    step_up: Option<step_up::StepUpView>,
+}
+
+impl LoginPage {
+    /// The form, fresh or after an error, with the session's token.
+    async fn new(
+        state: &AppState,
+        session: &WebSession,
+        next: Option<&str>,
+        username: &str,
+    ) -> Result<Self, HttpError> {
+        Ok(Self {
+            csrf_token: session.csrf_token(state).await?,
+            action: action(next),
+            username: username.chars().take(254).collect(),
+            error: None,
+            notice: None,
+            registration_open: state.config.registration_open,
+            challenge: None,
+            step_up: None,
+        })
+    }
 }
 
 fn target(next: Option<&str>) -> LocalPath {
@@ -90,23 +117,22 @@ pub async fn login_get(
     if q.reauth.is_none() && session.user_id().await?.is_some() {
         return Ok(Redirect::to(target(q.next.as_deref()).as_str()).into_response());
     }
-    let page = LoginPage {
-        csrf_token: session.csrf_token(&state).await?,
-        action: action(q.next.as_deref()),
-        username: q.login_hint.unwrap_or_default().chars().take(254).collect(),
-        error: None,
-        notice: match (q.registered, q.reset) {
-            (Some(_), _) => Some("If that address could be registered, you can now sign in."),
-            (_, Some(_)) => Some("Your password was changed. Sign in with the new one."),
-            _ => None,
-        },
-        registration_open: state.config.registration_open,
-        challenge: None,
+    let hint = q.login_hint.as_deref().unwrap_or_default();
+    let mut page = LoginPage::new(&state, &session, q.next.as_deref(), hint).await?;
+    page.notice = match (q.registered, q.reset) {
+        (Some(_), _) => Some("If that address could be registered, you can now sign in."),
+        (_, Some(_)) => Some("Your password was changed. Sign in with the new one."),
+        _ => None,
     };
+    // A pending step-up is shown again (a reload, the back button).
+    page.step_up = session
+        .step_up()
+        .await?
+        .map(|p| step_up::StepUpView::of(&p));
     Ok(page.into_response())
 }
 
-/// `POST /login`.
+/// `POST /login`: a step-up's answer when one is pending for this sign-in, else a sign-in.
 pub async fn login_post(
     State(state): State<AppState>,
     ClientContext(ctx): ClientContext,
@@ -114,44 +140,78 @@ pub async fn login_post(
     headers: HeaderMap,
     CsrfForm { form, session }: CsrfForm<LoginForm>,
 ) -> Result<Response, HttpError> {
-    let challenge = challenge::answer(&state, &session, &form.answers, ctx.ip).await?;
+    let next = q.next.as_deref();
+    if let Some(pending) = session.step_up().await? {
+        let typed = form.username.as_deref().unwrap_or_default();
+        if !pending.same_sign_in(typed) {
+            session.clear_step_up().await?;
+        } else if let Some(answer) = form.step_up.answer() {
+            let to = target(next);
+            let answered = step_up::answer(&state, &ctx, &session, pending, answer, to.as_str());
+            let (view, error) = match answered.await? {
+                Answered::SignedIn(res) => return Ok(res),
+                Answered::Again(view, error) => (Some(view), error),
+                Answered::Dropped => (None, Some("Please sign in again.")),
+            };
+            let mut page = LoginPage::new(&state, &session, next, typed).await?;
+            (page.step_up, page.error) = (view, error);
+            return Ok((step_up::STATUS, page).into_response());
+        } else if form.password.is_none() {
+            let mut page = LoginPage::new(&state, &session, next, typed).await?;
+            page.step_up = Some(step_up::StepUpView::of(&pending));
+            return Ok((step_up::STATUS, page).into_response());
+        }
+    }
+    sign_in(&state, &ctx, next, &headers, form, &session).await
+}
+
+/// A sign-in with the username and password.
+async fn sign_in(
+    state: &AppState,
+    ctx: &crate::domain::context::RequestContext,
+    next: Option<&str>,
+    headers: &HeaderMap,
+    form: LoginForm,
+    session: &WebSession,
+) -> Result<Response, HttpError> {
+    // Without a pending step-up both fields are required, as ever.
+    let (Some(username), Some(password)) = (form.username, form.password) else {
+        return Err(HttpError::BadRequest("The form could not be read."));
+    };
+    let challenge = challenge::answer(state, session, &form.answers, ctx.ip).await?;
     let cookie_name = device_cookie_name(state.config.is_https());
     let attempt = Attempt {
-        username: &form.username,
-        password: form.password,
-        device_cookie: cookie_value(&headers, cookie_name),
+        username: &username,
+        password,
+        device_cookie: cookie_value(headers, cookie_name),
         challenge,
+        force_step_up: session.force_step_up().await?,
     };
-    let error = match state.login.login(&ctx, attempt).await {
+    let mut page = LoginPage::new(state, session, next, &username).await?;
+    match state.login.login(ctx, attempt).await {
         Ok(signed_in) => {
-            let id = &signed_in.account.id;
-            session
-                .sign_in(&state, id, signed_in.at, signed_in.account.session_epoch)
-                .await?;
+            session.sign_in_with(state, &signed_in).await?;
             let (epoch, note) = (signed_in.account.session_epoch, signed_in.note);
-            index_new_session(&state, &session, &ctx, id, epoch, note).await?;
-            let mut res = Redirect::to(target(q.next.as_deref()).as_str()).into_response();
+            index_new_session(state, session, ctx, &signed_in.account.id, epoch, note).await?;
+            let mut res = Redirect::to(target(next).as_str()).into_response();
             if let Some(value) = signed_in.new_device_cookie {
                 set_device_cookie(&mut res, cookie_name, &value, state.config.is_https());
             }
             return Ok(res);
         }
-        Err(SignInError::InvalidCredentials) => ("Incorrect email or password.", None),
-        Err(SignInError::ChallengeRequired { work }) => (
-            "Please complete the extra check below.",
-            Some(challenge::show(&state, &session, work).await?),
-        ),
+        Err(SignInError::InvalidCredentials) => page.error = Some("Incorrect email or password."),
+        Err(SignInError::ChallengeRequired { work }) => {
+            page.error = Some("Please complete the extra check below.");
+            page.challenge = Some(challenge::show(state, session, work).await?);
+        }
+        Err(SignInError::StepUpRequired(pending)) => {
+            session.set_step_up(&pending).await?;
+            page.step_up = Some(step_up::StepUpView::of(&pending));
+        }
         Err(e) => return Err(e.into()),
-    };
-    let page = LoginPage {
-        csrf_token: session.csrf_token(&state).await?,
-        action: action(q.next.as_deref()),
-        username: form.username.chars().take(254).collect(),
-        error: Some(error.0),
-        notice: None,
-        registration_open: state.config.registration_open,
-        challenge: error.1,
-    };
+    }
+    // The page is rendered after the session changed, so its CSRF token is current.
+    page.csrf_token = session.csrf_token(state).await?;
     Ok((StatusCode::UNAUTHORIZED, page).into_response())
 }
 
@@ -176,7 +236,7 @@ pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a
 }
 
 /// A year-long, HttpOnly device cookie: the owner's browser stays known through an attack.
-fn set_device_cookie(res: &mut Response, name: &str, value: &str, https: bool) {
+pub(crate) fn set_device_cookie(res: &mut Response, name: &str, value: &str, https: bool) {
     let secure = if https { "; Secure" } else { "" };
     let cookie =
         format!("{name}={value}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{secure}");

@@ -9,6 +9,8 @@ use crate::app::state::AppState;
 pub mod account;
 /// The CAPTCHA kept in the session.
 pub mod challenge;
+/// `/account/factors`: the owner's second factors.
+pub mod factors;
 /// `/login`.
 pub mod login;
 /// `POST /logout`.
@@ -21,8 +23,12 @@ pub mod password;
 pub mod register;
 /// `/account/security`: factors, sessions and devices, password, recent events.
 pub mod security;
+/// The step-up on `/login` (second factors).
+pub mod step_up;
 /// `/unlock`.
 pub mod unlock;
+/// `/verify-email`, the registration's link.
+pub mod verify;
 
 /// The browser pages' routes.
 pub(crate) fn router() -> Router<AppState> {
@@ -35,4 +41,6 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(password::router())
         .merge(unlock::router())
         .merge(not_me::router())
+        .merge(verify::router())
+        .merge(factors::router())
 }

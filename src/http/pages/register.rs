@@ -96,9 +96,11 @@ pub async fn register_post(
         .create(&form.email, form.password, false, Origin::Web(&ctx))
         .await;
     match created {
-        Ok(_) | Err(AccountError::EmailTaken) => {
+        Ok(account) => {
+            state.login.spawn_verification(&ctx, &account);
             Ok(Redirect::to("/login?registered=1").into_response())
         }
+        Err(AccountError::EmailTaken) => Ok(Redirect::to("/login?registered=1").into_response()),
         Err(AccountError::InvalidInput(msg)) => {
             let page = RegisterPage {
                 csrf_token: session.csrf_token(&state).await?,

@@ -10,6 +10,7 @@ mod accounts;
 mod events;
 mod keys;
 mod mail;
+mod mfa;
 mod protection;
 mod resets;
 mod retention;
@@ -28,6 +29,8 @@ pub(super) fn account(email: &str) -> AccountRecord {
         created_at: 1_700_000_000,
         updated_at: 1_700_000_000,
         session_epoch: 0,
+        email_verified_at: None,
+        require_mfa: false,
     }
 }
 
@@ -37,6 +40,7 @@ async fn run_contract(store: Store) {
     events::events_contract(&store).await;
     keys::keys_contract(&store).await;
     mail::mail_contract(&store).await;
+    mfa::mfa_contract(&store).await;
     protection::protection_contract(&store).await;
     resets::resets_contract(&store).await;
     risk::risk_contract(&store).await;

@@ -30,6 +30,9 @@ pub struct CodeRecord {
     pub code_challenge: Option<String>,
     /// When the user authenticated (unix seconds).
     pub auth_time: i64,
+    /// How the user authenticated (RFC 8176 `amr`, a JSON list; `None`: a password).
+    #[sqlx(default)]
+    pub amr: Option<String>,
     /// Unix seconds.
     pub expires_at: i64,
     /// The token family issued from this code (set at redemption).
@@ -53,6 +56,9 @@ pub struct FamilyRecord {
     pub scope: String,
     /// When the user authenticated.
     pub auth_time: i64,
+    /// How the user authenticated (RFC 8176 `amr`, a JSON list; `None`: a password).
+    #[sqlx(default)]
+    pub amr: Option<String>,
     /// Absolute end of the family (unix seconds).
     pub expires_at: i64,
     /// When revoked.
@@ -188,8 +194,8 @@ impl GrantStore for Backend {
         on_pool!(self.pool(), |p| {
             sqlx::query(
                 "insert into auth_code (code_hash, client_id, user_id, redirect_uri, scope, nonce, \
-                 code_challenge, auth_time, expires_at, family_id, used_at, created_at) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, null, null, $10)",
+                 code_challenge, auth_time, expires_at, family_id, used_at, created_at, amr) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, null, null, $10, $11)",
             )
             .bind(&c.code_hash)
             .bind(&c.client_id)
@@ -201,6 +207,7 @@ impl GrantStore for Backend {
             .bind(c.auth_time)
             .bind(c.expires_at)
             .bind(c.created_at)
+            .bind(&c.amr)
             .execute(p)
             .await?;
         });
@@ -256,13 +263,15 @@ impl GrantStore for Backend {
     }
 
     async fn find_family(&self, id: &str) -> Result<Option<FamilyRecord>, StoreError> {
-        Ok(on_pool!(self.pool(), |p| sqlx::query_as(
-            "select id, client_id, user_id, scope, auth_time, expires_at, revoked_at, created_at \
+        Ok(on_pool!(self.pool(), |p| {
+            sqlx::query_as(
+            "select id, client_id, user_id, scope, auth_time, amr, expires_at, revoked_at, created_at \
              from token_family where id = $1",
         )
         .bind(id)
         .fetch_optional(p)
-        .await?))
+        .await?
+        }))
     }
 
     async fn revoke_user_families(&self, user_id: &str, now: i64) -> Result<u64, StoreError> {

@@ -188,6 +188,7 @@ fn fuzz_config(c: &mut Config) {
     c.rate_limits.token_per_client = 1_000_000;
     c.risk.challenge_at = 1.0;
     c.risk.block_at = 1.0;
+    c.protection.step_up_at = 1.0;
 }
 
 /// The `Location` header as the browser reads it (raw UTF-8 included).

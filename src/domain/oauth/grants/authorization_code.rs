@@ -92,6 +92,7 @@ impl OAuthService {
         let subject = Subject {
             user_id: &record.user_id,
             auth_time: record.auth_time,
+            amr: crate::domain::mfa::amr_from_stored(record.amr.as_deref()),
             nonce: record.nonce.as_deref(),
             family_id: Some(&start.family_id),
         };

@@ -59,6 +59,7 @@ impl OAuthService {
         let subject = Subject {
             user_id: &family.user_id,
             auth_time: family.auth_time,
+            amr: crate::domain::mfa::amr_from_stored(family.amr.as_deref()),
             nonce: None,
             family_id: Some(&family.id),
         };

@@ -9,7 +9,7 @@ use crate::storage::oauth::grants::{
 use crate::storage::{Backend, on_pool};
 
 const CODE_COLUMNS: &str = "code_hash, client_id, user_id, redirect_uri, scope, nonce, \
-    code_challenge, auth_time, expires_at, family_id, used_at, created_at";
+    code_challenge, auth_time, amr, expires_at, family_id, used_at, created_at";
 
 /// Stores a refresh token (`$1` hash, `$2` family, `$3` expiry, `$4` now).
 pub(super) const INSERT_REFRESH: &str = "insert into refresh_token \
@@ -18,8 +18,8 @@ pub(super) const INSERT_REFRESH: &str = "insert into refresh_token \
 /// The grant a redeemed code starts, from the code's own row (`$1` code hash, `$2` family id,
 /// `$3` its end, `$4` now).
 const START_GRANT: &str = "insert into token_family (id, client_id, user_id, scope, auth_time, \
-    expires_at, revoked_at, created_at) \
-    select $2, client_id, user_id, scope, auth_time, $3, null, $4 \
+    amr, expires_at, revoked_at, created_at) \
+    select $2, client_id, user_id, scope, auth_time, amr, $3, null, $4 \
     from auth_code where code_hash = $1";
 
 /// `GrantStore::redeem_code`: spends the code and, if this caller won, creates the grant it

@@ -1,0 +1,28 @@
+//! `authd user mfa reset EMAIL`: removes an account's second factors (after the operator
+//! checked the person's identity out of band); `mfa_removed` and a mail to the owner.
+
+use anyhow::bail;
+use serde_json::json;
+
+use crate::app::{Deps, build_state};
+use crate::config::Config;
+
+/// `authd user mfa reset EMAIL`.
+pub(super) async fn mfa_reset(config: Config, email: &str) -> anyhow::Result<()> {
+    let (state, _store) = build_state(config, Deps::default()).await?;
+    let Some(account) = state.accounts.find_by_email(email).await? else {
+        bail!("no account with that email");
+    };
+    let ctx = cli_context();
+    let removed = state.login.mfa_reset(&ctx, &account).await?;
+    super::print_json(&json!({ "email": account.email, "removed": removed }))
+}
+
+/// The request context of a command-line action (its events).
+fn cli_context() -> crate::domain::context::RequestContext {
+    crate::domain::context::RequestContext::new(
+        std::net::IpAddr::from([127, 0, 0, 1]),
+        "authd-cli",
+        "cli".to_owned(),
+    )
+}

@@ -1,0 +1,144 @@
+//! Managing an account's second factors — the owner's authenticator app and recovery codes,
+//! the "second factor at every sign-in" setting, and the operator's `authd user mfa reset` —
+//! each change an event (`mfa_enrolled`, `mfa_removed`) with the owner's mail ("a new sign-in
+//! method was added" / "was removed") queued in the same transaction. The page that calls
+//! these asks for a recent re-authentication first (HTTP's business).
+
+use crate::domain::accounts::model::Account;
+use crate::domain::context::RequestContext;
+use crate::domain::error::Unexpected;
+use crate::domain::mfa::Factor;
+use crate::domain::mfa::totp::Enrolment;
+use crate::domain::notify::Notice;
+use crate::domain::signin::LoginService;
+use crate::events::decision::Decision;
+use crate::events::{AuthEvent, EventKind};
+
+/// What the security page shows of an account's factors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactorSummary {
+    /// A confirmed authenticator app.
+    pub totp: bool,
+    /// Unused recovery codes.
+    pub recovery_codes_left: i64,
+    /// A verified address (the e-mailed code).
+    pub email_verified: bool,
+    /// The owner's "second factor at every sign-in" setting.
+    pub require_mfa: bool,
+}
+
+impl LoginService {
+    /// The account's factors, for the security page.
+    pub async fn factor_summary(&self, account: &Account) -> Result<FactorSummary, Unexpected> {
+        let a = &self.authenticators;
+        Ok(FactorSummary {
+            totp: a.has_app(&account.id).await?,
+            recovery_codes_left: a.codes_left(&account.id).await?,
+            email_verified: account.email_verified_at.is_some(),
+            require_mfa: account.require_mfa,
+        })
+    }
+
+    /// Starts (or shows again) an authenticator-app enrolment; `None` if one is confirmed.
+    pub async fn totp_start(&self, account: &Account) -> Result<Option<Enrolment>, Unexpected> {
+        let a = &self.authenticators;
+        if let Some(pending) = a.pending(&account.id, &account.email).await? {
+            return Ok(Some(pending));
+        }
+        a.start(&account.id, &account.email).await
+    }
+
+    /// Confirms the enrolment with its first code: the recovery codes (shown once), or `None`
+    /// for a wrong code.
+    pub async fn totp_confirm(
+        &self,
+        ctx: &RequestContext,
+        account: &Account,
+        code: &str,
+    ) -> Result<Option<Vec<String>>, Unexpected> {
+        let Some(codes) = self.authenticators.confirm(&account.id, code).await? else {
+            return Ok(None);
+        };
+        self.factor_changed(ctx, account, Factor::Totp, true)
+            .await?;
+        Ok(Some(codes))
+    }
+
+    /// Removes the authenticator app and its recovery codes; `false` if there was none.
+    pub async fn totp_disable(
+        &self,
+        ctx: &RequestContext,
+        account: &Account,
+    ) -> Result<bool, Unexpected> {
+        if !self.authenticators.remove(&account.id).await? {
+            return Ok(false);
+        }
+        self.factor_changed(ctx, account, Factor::Totp, false)
+            .await?;
+        Ok(true)
+    }
+
+    /// New recovery codes (the old ones stop working); `None` without an app.
+    pub async fn recovery_regenerate(
+        &self,
+        ctx: &RequestContext,
+        account: &Account,
+    ) -> Result<Option<Vec<String>>, Unexpected> {
+        if !self.authenticators.has_app(&account.id).await? {
+            return Ok(None);
+        }
+        let codes = self.authenticators.regenerate(&account.id).await?;
+        let event = AuthEvent::new(EventKind::MfaEnrolled, ctx, self.clock.now())
+            .user(&account.id)
+            .decision(Decision::FactorRecoveryCode);
+        self.events.record(event).await?;
+        Ok(Some(codes))
+    }
+
+    /// Sets the owner's "second factor at every sign-in" setting.
+    pub async fn set_require_mfa(&self, account: &Account, on: bool) -> Result<(), Unexpected> {
+        self.accounts.set_require_mfa(&account.id, on).await
+    }
+
+    /// `authd user mfa reset`: removes every second factor the account enrolled (the app, the
+    /// recovery codes) and the "at every sign-in" setting, after the operator checked the
+    /// person's identity out of band; `mfa_removed` and the owner's mail.
+    pub async fn mfa_reset(
+        &self,
+        ctx: &RequestContext,
+        account: &Account,
+    ) -> Result<bool, Unexpected> {
+        let removed = self.authenticators.remove(&account.id).await?;
+        self.accounts.set_require_mfa(&account.id, false).await?;
+        let notice = Notice::FactorRemoved {
+            method: "every second factor (reset by an administrator)".to_owned(),
+        };
+        let mail = self.outbox.prepare(&account.email, notice).await?;
+        let event = AuthEvent::new(EventKind::MfaRemoved, ctx, self.clock.now())
+            .user(&account.id)
+            .decision(Decision::MfaResetByCli);
+        self.events.record_with_mail(event, mail).await?;
+        Ok(removed)
+    }
+
+    /// `mfa_enrolled` / `mfa_removed` for `factor`, with the owner's mail.
+    async fn factor_changed(
+        &self,
+        ctx: &RequestContext,
+        account: &Account,
+        factor: Factor,
+        added: bool,
+    ) -> Result<(), Unexpected> {
+        let method = factor.label().to_owned();
+        let (kind, notice) = if added {
+            (EventKind::MfaEnrolled, Notice::FactorAdded { method })
+        } else {
+            (EventKind::MfaRemoved, Notice::FactorRemoved { method })
+        };
+        let mail = self.outbox.prepare(&account.email, notice).await?;
+        let event = AuthEvent::new(kind, ctx, self.clock.now())
+            .user(&account.id)
+            .decision(factor.decision());
+        Ok(self.events.record_with_mail(event, mail).await?)
+    }
+}

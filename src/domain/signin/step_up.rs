@@ -1,0 +1,375 @@
+//! The step-up: after the right password, a sign-in whose risk score reaches
+//! `AUTHD_STEP_UP_AT` — a takeover signal — or whose owner asked for it at every sign-in owes
+//! the account's strongest second factor (`domain/mfa`) before any session exists. The
+//! pending step-up lives in the browser's server-side session (the HTTP layer keeps it; the
+//! session is not signed in meanwhile); each answer comes back here. A wrong answer is a
+//! `challenge_failed` event and a failure on the ladder like a wrong password, and after
+//! `AUTHD_STEP_UP_MAX_FAILURES` the step-up is dropped; a right one is `challenge_passed` with
+//! the factor, the sign-in's success, and the owner's context for the risk profile.
+//! An account with no second factor keeps the CAPTCHA (`settle.rs`).
+
+use time::OffsetDateTime;
+
+use crate::domain::account_security::sessions::SignInNote;
+use crate::domain::accounts::model::Account;
+use crate::domain::context::RequestContext;
+use crate::domain::error::Unexpected;
+use crate::domain::mfa::pending::{PendingStepUp, SentCode};
+use crate::domain::mfa::totp::TotpCheck;
+use crate::domain::mfa::{Factor, Factors, amr_with};
+use crate::domain::notify::Notice;
+use crate::domain::risk::service::Assessment;
+use crate::domain::signin::error::SignInError;
+use crate::domain::signin::keys::{CounterKey, Pair, Source};
+use crate::domain::signin::settle::Outcome;
+use crate::domain::signin::{LoginService, SignedIn};
+use crate::events::decision::Decision;
+use crate::events::{AuthEvent, EventKind, Risk};
+use crate::storage::mail::MailRecord;
+
+/// Why a sign-in is stepped up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepUpReason {
+    /// The factors on offer, strongest first (never empty).
+    pub offered: Vec<Factor>,
+    /// The risk score reached `AUTHD_STEP_UP_AT` (else: the owner's setting).
+    pub risky: bool,
+}
+
+/// An answer to a pending step-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepUpAnswer {
+    /// A code typed for a factor (`email_code`, or `totp_code` — a recovery code goes there).
+    Code(Factor, String),
+    /// The user chose another factor the account has (for the e-mail: a new code).
+    Choose(Factor),
+}
+
+/// What an answer led to.
+#[derive(Debug)]
+pub enum StepUpOutcome {
+    /// The factor passed: sign the session in.
+    Passed(Box<SignedIn>),
+    /// Still pending (keep it), with what to tell the user.
+    Pending {
+        /// The updated step-up.
+        pending: Box<PendingStepUp>,
+        /// An error to show (a wrong code).
+        error: Option<&'static str>,
+    },
+    /// Too many failures, expired, or the account is gone: start the sign-in again.
+    Dropped,
+}
+
+impl LoginService {
+    /// The factors an account has.
+    pub async fn factors(&self, account: &Account) -> Result<Factors, Unexpected> {
+        Ok(Factors {
+            webauthn: false,
+            totp: self.authenticators.has_app(&account.id).await?,
+            email: account.email_verified_at.is_some(),
+        })
+    }
+
+    /// Step 8, first: the step-up (as the answer to give) when the right password still owes
+    /// a second factor.
+    pub(super) async fn step_up_owed(
+        &self,
+        o: &Outcome<'_>,
+        verified: Option<&Account>,
+        assessment: &Assessment,
+        forced: bool,
+        now: OffsetDateTime,
+    ) -> Result<Option<SignInError>, Unexpected> {
+        let Some(a) = verified else {
+            return Ok(None);
+        };
+        match self.step_up_reason(a, assessment, forced).await? {
+            Some(why) => Ok(Some(self.begin_step_up(o, a, why, now).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether the right password still owes a second factor, and which.
+    async fn step_up_reason(
+        &self,
+        account: &Account,
+        assessment: &Assessment,
+        forced: bool,
+    ) -> Result<Option<StepUpReason>, Unexpected> {
+        let risky = assessment.score >= self.protection.ladder.settings().step_up_at;
+        if !risky && !account.require_mfa && !forced {
+            return Ok(None);
+        }
+        let offered = self.factors(account).await?.offered();
+        Ok((!offered.is_empty()).then_some(StepUpReason { offered, risky }))
+    }
+
+    /// Starts a step-up: the right password is not a failure (the count is taken back), the
+    /// owner is alerted when the risk asked for it, and the strongest factor is asked for
+    /// (for the e-mail, a code is mailed with the `login_challenged` event).
+    async fn begin_step_up(
+        &self,
+        o: &Outcome<'_>,
+        account: &Account,
+        why: StepUpReason,
+        now: OffsetDateTime,
+    ) -> Result<SignInError, Unexpected> {
+        self.protection.ladder.take_back(o.pair).await?;
+        if why.risky {
+            let (this, ctx, a) = (self.clone(), o.ctx.clone(), account.clone());
+            self.background.spawn(async move {
+                if let Err(e) = this.new_device_alert(&ctx, &a).await {
+                    tracing::warn!(error = %e, "alert before a step-up failed");
+                }
+            });
+        }
+        let factor = why.offered.first().copied().unwrap_or(Factor::Email);
+        let mut pending = PendingStepUp {
+            user_id: account.id.clone(),
+            username: o.username.to_owned(),
+            offered: why.offered,
+            factor,
+            score: o.risk.as_ref().map(|r| r.score),
+            reasons: o
+                .risk
+                .as_ref()
+                .map(|r| r.reasons.clone())
+                .unwrap_or_default(),
+            failures: 0,
+            started_at: now.unix_timestamp(),
+            amr: vec!["pwd".to_owned()],
+            counter: (o.pair.account.encode(), o.pair.source.encode()),
+            known_device: o.pair.source.is_known_device(),
+            binding: self.protection.codes.binding(),
+            code: None,
+        };
+        let mail = self.code_mail(&mut pending, account, now).await?;
+        let decision = if why.risky {
+            Decision::HighRiskRightPassword
+        } else {
+            Decision::StepUpRequired
+        };
+        let event = o.event(EventKind::LoginChallenged, now).decision(decision);
+        self.events.record_with_mail(event, mail).await?;
+        metrics::counter!("authd_logins_total", "outcome" => "stepped_up").increment(1);
+        Ok(SignInError::StepUpRequired(Box::new(pending)))
+    }
+
+    /// For the e-mail factor, a new code (replacing any earlier one) and its mail, unless the
+    /// address's hourly budget is spent.
+    async fn code_mail(
+        &self,
+        pending: &mut PendingStepUp,
+        account: &Account,
+        now: OffsetDateTime,
+    ) -> Result<Option<MailRecord>, Unexpected> {
+        if pending.factor != Factor::Email {
+            return Ok(None);
+        }
+        let (code, mac) = self
+            .protection
+            .codes
+            .issue(&pending.binding, &pending.user_id);
+        let ttl = self.protection.ladder.settings().email_code_ttl_secs;
+        let notice = Notice::EmailCode {
+            code,
+            minutes: (ttl / 60).max(1),
+        };
+        let mail = self.outbox.prepare(&account.email, notice).await?;
+        pending.code = Some(SentCode {
+            mac,
+            sent_at: now.unix_timestamp(),
+            mailed: mail.is_some(),
+        });
+        Ok(mail)
+    }
+
+    /// Answers a pending step-up (the HTTP layer took it out of the session; it puts back
+    /// what `Pending` returns).
+    pub async fn answer_step_up(
+        &self,
+        ctx: &RequestContext,
+        mut pending: PendingStepUp,
+        answer: StepUpAnswer,
+    ) -> Result<StepUpOutcome, SignInError> {
+        let now = self.clock.now();
+        let account = self.accounts.find_by_id(&pending.user_id).await?;
+        let (Some(account), false) = (account, pending.expired(now.unix_timestamp())) else {
+            return Ok(StepUpOutcome::Dropped);
+        };
+        match answer {
+            StepUpAnswer::Choose(f) if pending.offered.contains(&f) => {
+                pending.factor = f;
+                let mail = self.code_mail(&mut pending, &account, now).await?;
+                if mail.is_some() {
+                    let e = self
+                        .step_up_event(ctx, &pending, EventKind::LoginChallenged, now)
+                        .decision(f.decision());
+                    self.events.record_with_mail(e, mail).await?;
+                }
+                Ok(StepUpOutcome::Pending {
+                    pending: Box::new(pending),
+                    error: None,
+                })
+            }
+            StepUpAnswer::Choose(_) => Ok(StepUpOutcome::Pending {
+                pending: Box::new(pending),
+                error: None,
+            }),
+            StepUpAnswer::Code(f, typed) => {
+                let passed = if pending.offered.contains(&f) {
+                    self.check_factor(&pending, f, &typed, now).await?
+                } else {
+                    None
+                };
+                if let Some(how) = passed {
+                    let signed_in = self
+                        .passed_step_up(ctx, &pending, &account, (f, how), now)
+                        .await?;
+                    return Ok(StepUpOutcome::Passed(Box::new(signed_in)));
+                }
+                self.failed_step_up(ctx, pending, &account, f, now).await
+            }
+        }
+    }
+
+    /// Whether `typed` answers factor `f`, and how (the `challenge_passed` decision). Each
+    /// code works once: the e-mailed one lives in the pending step-up, gone after the pass;
+    /// the app's time step and a recovery code are spent in the store.
+    async fn check_factor(
+        &self,
+        pending: &PendingStepUp,
+        f: Factor,
+        typed: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Decision>, Unexpected> {
+        Ok(match f {
+            Factor::Email => pending
+                .code
+                .as_ref()
+                .is_some_and(|c| {
+                    let ttl = self.protection.ladder.settings().email_code_ttl_secs;
+                    now.unix_timestamp() < c.sent_at + ttl
+                        && self.protection.codes.matches(
+                            &pending.binding,
+                            &pending.user_id,
+                            typed,
+                            &c.mac,
+                        )
+                })
+                .then_some(Decision::FactorEmail),
+            Factor::Totp => match self.authenticators.check(&pending.user_id, typed).await? {
+                TotpCheck::App => Some(Decision::FactorTotp),
+                TotpCheck::RecoveryCode => Some(Decision::FactorRecoveryCode),
+                TotpCheck::Failed => None,
+            },
+            Factor::Webauthn => None,
+        })
+    }
+
+    /// The factor passed: `challenge_passed`, then the sign-in's success exactly as after a
+    /// password alone (the pair cleared, the profile taught this context, a device cookie).
+    async fn passed_step_up(
+        &self,
+        ctx: &RequestContext,
+        pending: &PendingStepUp,
+        account: &Account,
+        (f, how): (Factor, Decision),
+        now: OffsetDateTime,
+    ) -> Result<SignedIn, Unexpected> {
+        let passed = self
+            .step_up_event(ctx, pending, EventKind::ChallengePassed, now)
+            .decision(how);
+        self.events.record(passed).await?;
+        let decision = if pending.known_device {
+            Decision::AllowKnownDevice
+        } else {
+            Decision::Allow
+        };
+        let event = self
+            .step_up_event(ctx, pending, EventKind::LoginSucceeded, now)
+            .decision(decision);
+        let note = SignInNote {
+            event_id: Some(event.id.clone()),
+            risk_reasons: pending.reasons.clone(),
+        };
+        if let Some(pair) = pair_of(pending) {
+            self.protection.ladder.succeed(&pair, &event).await?;
+            crate::events::sink::trace(&event);
+        } else {
+            self.events.record(event).await?;
+        }
+        self.risk.learn(&account.id, ctx).await?;
+        metrics::counter!("authd_logins_total", "outcome" => "succeeded").increment(1);
+        let new_device_cookie = (!pending.known_device).then(|| {
+            self.protection
+                .devices
+                .issue(&account.id, account.session_epoch)
+        });
+        Ok(SignedIn {
+            account: account.clone(),
+            at: now,
+            new_device_cookie,
+            note,
+            amr: amr_with(pending.amr.clone(), f),
+        })
+    }
+
+    /// A wrong answer: `challenge_failed`, a failure on the ladder (which may lock the
+    /// account), and the step-up dropped after too many.
+    async fn failed_step_up(
+        &self,
+        ctx: &RequestContext,
+        mut pending: PendingStepUp,
+        account: &Account,
+        f: Factor,
+        now: OffsetDateTime,
+    ) -> Result<StepUpOutcome, SignInError> {
+        let e = self
+            .step_up_event(ctx, &pending, EventKind::ChallengeFailed, now)
+            .decision(f.decision());
+        self.events.record(e).await?;
+        metrics::counter!("authd_logins_total", "outcome" => "step_up_failed").increment(1);
+        if let Some(pair) = pair_of(&pending)
+            && self.protection.ladder.count_failure(&pair).await?
+        {
+            self.locked(ctx, account).await?;
+        }
+        pending.failures += 1;
+        if pending.failures >= self.protection.ladder.settings().step_up_max_failures {
+            return Ok(StepUpOutcome::Dropped);
+        }
+        Ok(StepUpOutcome::Pending {
+            pending: Box::new(pending),
+            error: Some("That code is not right. Check it and try again."),
+        })
+    }
+
+    /// An event about a pending step-up, with its reasons.
+    fn step_up_event(
+        &self,
+        ctx: &RequestContext,
+        pending: &PendingStepUp,
+        kind: EventKind,
+        now: OffsetDateTime,
+    ) -> AuthEvent {
+        let risk = pending.score.map(|score| Risk {
+            score,
+            reasons: pending.reasons.clone(),
+            features: None,
+        });
+        AuthEvent::new(kind, ctx, now)
+            .user(&pending.user_id)
+            .username(&pending.username)
+            .risk(risk)
+    }
+}
+
+/// The ladder's counter row a pending step-up counts on.
+fn pair_of(p: &PendingStepUp) -> Option<Pair> {
+    Some(Pair::new(
+        CounterKey::decode(&p.counter.0)?,
+        Source::decode(&p.counter.1)?,
+    ))
+}

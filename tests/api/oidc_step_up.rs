@@ -1,0 +1,177 @@
+//! OIDC step-up for relying parties (RFC 9470, RFC 8176): `acr_values` forces the second
+//! factor when the session only has a password, the ID token's `acr`/`amr` say what happened,
+//! discovery lists `acr_values_supported`.
+
+use authd::domain::mfa::{ACR_MFA, ACR_PASSWORD};
+use base64::Engine;
+use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, TestClient, pkce, query_param, spawn_app, str_of, urlenc};
+
+/// The ID token's claims (its signature is checked by the other OIDC tests).
+fn id_claims(tokens: &serde_json::Value) -> serde_json::Value {
+    let jwt = str_of(tokens, "id_token");
+    let payload = jwt.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// The newest e-mailed step-up code.
+async fn last_code(app: &TestApp) -> String {
+    let mails = app.outbox(0).await;
+    let mail = mails
+        .iter()
+        .rev()
+        .find(|m| m.contains("Your sign-in code"))
+        .expect("a code mail");
+    let after = &mail[mail.find("code is:").unwrap()..];
+    let start = after.find(|c: char| c.is_ascii_digit()).unwrap();
+    after[start..start + 6].to_owned()
+}
+
+/// Redeems the code in `location` for tokens.
+async fn redeem(
+    app: &TestApp,
+    web: &TestClient,
+    location: &str,
+    verifier: &str,
+) -> serde_json::Value {
+    let code = query_param(location, "code").expect("a code");
+    let (status, tokens) = app
+        .token(
+            web,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", &web.redirect_uri),
+                ("code_verifier", verifier),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    tokens
+}
+
+fn authorize_path(web: &TestClient, challenge: &str, acr: Option<&str>) -> String {
+    let mut q = format!(
+        "/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=s1\
+         &nonce=n1&code_challenge={challenge}&code_challenge_method=S256",
+        web.id,
+        urlenc(&web.redirect_uri)
+    );
+    if let Some(a) = acr {
+        q.push_str(&format!("&acr_values={}", urlenc(a)));
+    }
+    q
+}
+
+#[tokio::test]
+async fn discovery_lists_the_acr_values() {
+    let app = spawn_app().await;
+    let d = app.get_json("/.well-known/openid-configuration").await;
+    let acrs: Vec<&str> = d["acr_values_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(
+        acrs.contains(&ACR_MFA) && acrs.contains(&ACR_PASSWORD),
+        "{d}"
+    );
+}
+
+#[tokio::test]
+async fn acr_values_force_the_step_up_and_the_id_token_says_what_happened() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let web = app.web_client().await;
+    // A password sign-in: acr pwd, amr ["pwd"].
+    let tokens = app.tokens_for(&web, &user, "openid").await;
+    let claims = id_claims(&tokens);
+    assert_eq!(claims["acr"], ACR_PASSWORD);
+    assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
+
+    // The same session, a client asking for a second factor: sent to sign in with a step-up.
+    let (verifier, challenge) = pkce();
+    let path = authorize_path(&web, &challenge, Some(ACR_MFA));
+    let page = app.get(&path).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let login = page.location().to_owned();
+    assert!(login.starts_with("/login"), "{login}");
+    let csrf = app.get(&login).await.csrf();
+    let stepped = app
+        .post_credentials(&login, &user.email, &user.password, &csrf)
+        .await;
+    assert_eq!(stepped.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        stepped.body.contains("data-challenge=\"email\""),
+        "{}",
+        stepped.body
+    );
+    let code = last_code(&app).await;
+    let csrf = app.get(&login).await.csrf();
+    let passed = app
+        .post_form(&login, &[("email_code", &code), ("csrf_token", &csrf)])
+        .await;
+    assert_eq!(passed.status, StatusCode::SEE_OTHER);
+    assert!(
+        passed.location().starts_with("/authorize"),
+        "{}",
+        passed.location()
+    );
+    let back = app.get(passed.location()).await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER);
+    assert!(
+        back.location().starts_with(&web.redirect_uri),
+        "{}",
+        back.location()
+    );
+    let tokens = redeem(&app, &web, back.location(), &verifier).await;
+    let claims = id_claims(&tokens);
+    assert_eq!(claims["acr"], ACR_MFA);
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+
+    // The session now has the second factor: the next such request needs no new step-up.
+    let (verifier, challenge) = pkce();
+    let page = app
+        .get(&authorize_path(&web, &challenge, Some("mfa")))
+        .await;
+    assert!(
+        page.location().starts_with(&web.redirect_uri),
+        "{}",
+        page.location()
+    );
+    let tokens = redeem(&app, &web, page.location(), &verifier).await;
+    assert_eq!(id_claims(&tokens)["acr"], ACR_MFA);
+}
+
+#[tokio::test]
+async fn an_account_without_a_factor_gets_a_truthful_password_acr() {
+    let app = spawn_app().await;
+    let user = crate::helpers::TestUser::generate();
+    app.register(&user).await; // not verified: no factor
+    let web = app.web_client().await;
+    let (verifier, challenge) = pkce();
+    let page = app
+        .get(&authorize_path(&web, &challenge, Some(ACR_MFA)))
+        .await;
+    let login = page.location().to_owned();
+    let signed_in = app.post_login_to(&login, &user.email, &user.password).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    let back = app.get(signed_in.location()).await;
+    assert!(
+        back.location().starts_with(&web.redirect_uri),
+        "no loop: {}",
+        back.location()
+    );
+    let tokens = redeem(&app, &web, back.location(), &verifier).await;
+    assert_eq!(id_claims(&tokens)["acr"], ACR_PASSWORD);
+}
