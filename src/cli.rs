@@ -20,6 +20,8 @@ use crate::domain::signin::unlock::UnlockedBy;
 
 /// `authd user mfa reset`.
 mod mfa;
+/// `authd model train|eval|label`.
+mod model;
 /// `user sessions`, `user revoke`.
 mod sessions;
 
@@ -254,7 +256,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             };
             client_add(config, spec).await
         }
-        Command::Model { command } => model(config, command).await,
+        Command::Model { command } => model::model(config, command).await,
         Command::Simulate(args) => {
             let report = crate::sim::run(&args).await?;
             print_json(&serde_json::to_value(report)?)
@@ -265,73 +267,6 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let (state, _store) = build_state(config, Deps::default()).await?;
             let kids = state.oauth.keys().rotate().await?;
             print_json(&json!({ "rotated": true, "active_kids": kids }))
-        }
-    }
-}
-
-/// A spinner on stderr when it is a terminal; nothing in a pipe.
-fn progress() -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    }
-}
-
-async fn model(config: Config, command: ModelCommand) -> anyhow::Result<()> {
-    let window = time::Duration::seconds(config.protection.window_secs);
-    let (state, store) = build_state(config, Deps::default()).await?;
-    match command {
-        ModelCommand::Train => {
-            let bar = progress();
-            let step = {
-                let bar = bar.clone();
-                move |m: &str| bar.set_message(m.to_owned())
-            };
-            let report = crate::domain::risk::training::train_and_store(
-                &store.risk,
-                &state.clock,
-                window,
-                &step,
-            )
-            .await;
-            bar.finish_and_clear();
-            let report = report.map_err(|e| anyhow::anyhow!("training failed: {e}"))?;
-            print_json(&serde_json::to_value(report)?)
-        }
-        ModelCommand::Eval => {
-            let bar = progress();
-            bar.set_message("scoring the labelled events");
-            let model = state.risk.model();
-            let metrics =
-                crate::domain::risk::training::evaluate(&store.risk, &state.clock, window, &model)
-                    .await;
-            bar.finish_and_clear();
-            let (metrics, labelled) = metrics?;
-            print_json(&json!({
-                "version": model.version,
-                "features": crate::domain::risk::features::NAMES,
-                "weights": model.weights,
-                "intercept": model.intercept,
-                "trained": model.metrics,
-                "metrics": metrics,
-                "labelled_metrics": labelled,
-            }))
-        }
-        ModelCommand::Label { event_id, label } => {
-            let attack = match label.as_str() {
-                "attack" => true,
-                "legit" => false,
-                _ => bail!("label must be `attack` or `legit`"),
-            };
-            store
-                .risk
-                .label(&event_id, attack, state.clock.now().unix_timestamp())
-                .await?;
-            print_json(&json!({ "event_id": event_id, "attack": attack }))
         }
     }
 }
