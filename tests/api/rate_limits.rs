@@ -283,10 +283,13 @@ async fn an_attacker_spending_the_account_budget_cannot_keep_the_owner_out() {
         Some(ANSWER),
     )
     .await;
-    assert_eq!(
-        page.status,
-        StatusCode::SEE_OTHER,
-        "the solved challenge admits it"
+    // The solved challenge admits it to the password check; the right password from a
+    // stranger's place then meets the step-up (the owner's address is verified), not a sign-in.
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{}", page.body);
+    assert!(
+        page.body.contains("data-challenge=\"email\""),
+        "the solved challenge admits it to the step-up: {}",
+        page.body
     );
     let events = app.events().await;
     assert!(!events.iter().any(|e| e.kind == EventKind::RateLimited));
