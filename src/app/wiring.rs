@@ -18,6 +18,7 @@ use crate::domain::clients::ClientService;
 use crate::domain::csrf::CsrfKey;
 use crate::domain::notify::Outbox;
 use crate::domain::oauth::{OAuthService, TokenSettings};
+use crate::domain::passkeys::{PasskeyDeps, PasskeyService, relying_party};
 use crate::domain::risk::geo::GeoDb;
 use crate::domain::risk::service::RiskService;
 use crate::domain::risk::wave_state::Waves;
@@ -77,6 +78,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         .with_risk(risk.clone());
     let (mail, outbox) = mail(&base)?;
     let login = sign_in(&base, accounts.clone(), risk.clone(), outbox.clone()).await?;
+    let passkeys = passkeys(&base, outbox.clone());
     let resets = resets(&base, accounts.clone(), outbox);
     let admin = admin(&base, accounts.clone(), risk.clone());
     let captchas = captchas(&config)?;
@@ -109,6 +111,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         events,
         oauth,
         login,
+        passkeys,
         throttle,
         risk,
         risk_store: store.risk.clone(),
@@ -180,6 +183,27 @@ async fn sign_in(
             background: b.background.clone(),
         },
     ))
+}
+
+/// Passkeys: the relying party is the public URL (`AUTHD_ISSUER`); off when its host is an IP
+/// address, which no browser accepts as a relying-party id.
+fn passkeys(b: &Base<'_>, outbox: Arc<dyn Outbox>) -> PasskeyService {
+    let webauthn = relying_party(&b.config.issuer, "authd");
+    if webauthn.is_none() {
+        tracing::warn!(
+            issuer = b.config.issuer_str(),
+            "passkeys are off: AUTHD_ISSUER names an IP address, not a domain (use localhost or a host name)"
+        );
+    }
+    PasskeyService::new(
+        webauthn,
+        PasskeyDeps {
+            store: b.store.passkeys.clone(),
+            sealer: b.sealer.clone(),
+            clock: b.deps.clock.clone(),
+            outbox,
+        },
+    )
 }
 
 /// Password reset.

@@ -48,6 +48,20 @@ pub enum Notice {
         /// Where to reset it if this was not the user.
         reset_link: String,
     },
+    /// A sign-in method (a passkey, …) was added to the account.
+    SignInMethodAdded {
+        /// Which, as the owner reads it ("passkey “Laptop”").
+        method: String,
+        /// When (`human_time`).
+        when: String,
+    },
+    /// A sign-in method was removed from the account.
+    SignInMethodRemoved {
+        /// Which, as the owner reads it.
+        method: String,
+        /// When (`human_time`).
+        when: String,
+    },
 }
 
 impl Notice {
@@ -59,6 +73,8 @@ impl Notice {
             Self::Lockout { .. } => "lockout",
             Self::NewDevice { .. } => "new_device",
             Self::Attack { .. } => "attack",
+            Self::SignInMethodAdded { .. } => "method_added",
+            Self::SignInMethodRemoved { .. } => "method_removed",
         }
     }
 }

@@ -114,11 +114,14 @@ pub enum Decision {
     TokenUseBlock,
     /// `/risk/evaluate` was asked about a token that is not valid (with the reason as detail).
     RiskApiInvalidToken,
+    // Second factors (`mfa_enrolled`, `mfa_removed`; the factor of a sign-in as detail).
+    /// A passkey (WebAuthn).
+    Passkey,
 }
 
 impl Decision {
     /// Every decision.
-    pub const ALL: [Self; 47] = [
+    pub const ALL: [Self; 48] = [
         Self::Allow,
         Self::AllowKnownDevice,
         Self::Deny,
@@ -166,6 +169,7 @@ impl Decision {
         Self::TokenUseChallenge,
         Self::TokenUseBlock,
         Self::RiskApiInvalidToken,
+        Self::Passkey,
     ];
 
     /// The stable code (stored in `decision_code`).
@@ -218,6 +222,7 @@ impl Decision {
             Self::TokenUseChallenge => "token_use_challenge",
             Self::TokenUseBlock => "token_use_block",
             Self::RiskApiInvalidToken => "risk_api_invalid_token",
+            Self::Passkey => "passkey",
         }
     }
 
@@ -274,6 +279,7 @@ impl Decision {
             Self::TokenUseChallenge => "token_use:challenge",
             Self::TokenUseBlock => "token_use:block",
             Self::RiskApiInvalidToken => "risk_api:block",
+            Self::Passkey => "passkey",
         }
     }
 
@@ -381,6 +387,7 @@ mod tests {
             Decision::RiskApiInvalidToken => {
                 (K::RiskEvaluated, "risk_api:block; token expired".into())
             }
+            Decision::Passkey => (K::MfaEnrolled, d.text().into()),
         };
         (kind, text)
     }

@@ -57,6 +57,9 @@ fn budgets(notice: &Notice) -> Vec<(String, i64)> {
         Notice::Lockout { .. } => vec![(kind, 1), (ATTACK.to_owned(), i64::MAX)],
         Notice::Attack { .. } => vec![(ATTACK.to_owned(), 1)],
         Notice::NewDevice { .. } => vec![(kind, 1)],
+        // Each change is made by a signed-in, re-authenticated owner: a generous budget that
+        // still bounds a scripted loop of adds and removes.
+        Notice::SignInMethodAdded { .. } | Notice::SignInMethodRemoved { .. } => vec![(kind, 20)],
     }
 }
 

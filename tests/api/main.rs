@@ -26,6 +26,7 @@ mod malformed;
 mod metrics;
 mod oauth_code;
 mod oidc;
+mod passkeys;
 mod ops;
 mod password_reset;
 mod rate_limits;

@@ -78,7 +78,8 @@ fn signal(decision: Option<Decision>) -> Signal {
         | Decision::TokenUseAllow
         | Decision::TokenUseChallenge
         | Decision::TokenUseBlock
-        | Decision::RiskApiInvalidToken => Signal::Nothing,
+        | Decision::RiskApiInvalidToken
+        | Decision::Passkey => Signal::Nothing,
     }
 }
 

@@ -248,6 +248,26 @@ impl Ladder {
         })
     }
 
+    /// A passwordless (passkey) sign-in's count on a pair known up front (the account its
+    /// answer claims, from the device or network), counted before the assertion is checked
+    /// like a password attempt; then `decide_sign_in` as usual.
+    pub async fn count_pair(&self, pair: Pair, ip: IpAddr) -> Result<Counted, Unexpected> {
+        let now = self.clock.now().unix_timestamp();
+        let (account, source) = (pair.account.encode(), pair.source.encode());
+        let prefix = prefix_of(ip);
+        let cutoff = now - self.settings.window_secs;
+        let state = self
+            .store
+            .count_attempt(&account, &source, Some(&prefix), now, cutoff)
+            .await?;
+        Ok(Counted {
+            account: None,
+            pair,
+            state,
+            now,
+        })
+    }
+
     /// The ladder for a counted sign-in, with the risk engine's verdict as one more signal: a
     /// `Block` verdict refuses for `AUTHD_BLOCK_SECS` (not stored: the next attempt is scored
     /// again), a `Challenge` verdict needs a passed challenge like repeated failures do.

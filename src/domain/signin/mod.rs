@@ -8,6 +8,7 @@
 //! - `settle.rs`: settling the outcome (events, metrics, the device cookie);
 //! - `alerts.rs`: the owner's mails (new device, lockout, attack alert);
 //! - `forms.rs`: the same ladder for the register and forgot forms;
+//! - `passkey.rs`: the same path without a password (a passkey's assertion instead);
 //! - `unlock.rs`, `not_me.rs`: what the mailed links do; `sessions.rs`: session events.
 
 use std::sync::Arc;
@@ -55,6 +56,8 @@ pub mod ladder;
 pub mod links;
 /// "Wasn't you?".
 mod not_me;
+/// Passwordless sign-in with a passkey.
+pub mod passkey;
 /// Session events.
 mod sessions;
 /// Thresholds and the challenge's work.
@@ -147,6 +150,7 @@ impl LoginService {
             risk: Some(assessment.event_risk()),
             work: settings::work(ladder.settings(), &counted.state, counted.now),
             new_block: settle::new_block(&counted, &admission, assessment.verdict),
+            amr: None,
         };
         // 5. Refused before the password check (challenge, block): recorded and answered.
         let after = self.settle_admission(&o, admission, challenge).await?;

@@ -47,7 +47,7 @@ pub(super) fn new_block(c: &Counted, admission: &Admission, risk: Verdict) -> Op
 
 impl Outcome<'_> {
     /// An event of `kind` about this attempt, at `at`.
-    fn event(&self, kind: EventKind, at: OffsetDateTime) -> AuthEvent {
+    pub(super) fn event(&self, kind: EventKind, at: OffsetDateTime) -> AuthEvent {
         let e = AuthEvent::new(kind, self.ctx, at)
             .username(self.username)
             .risk(self.risk.clone());
@@ -181,13 +181,16 @@ impl LoginService {
         if !known_device {
             self.new_device_alert(o.ctx, account).await?;
         }
-        let event = o
-            .event(EventKind::LoginSucceeded, now)
-            .decision(if known_device {
-                Decision::AllowKnownDevice
-            } else {
-                Decision::Allow
-            });
+        let decision = if known_device {
+            Decision::AllowKnownDevice
+        } else {
+            Decision::Allow
+        };
+        let event = o.event(EventKind::LoginSucceeded, now);
+        let event = match o.amr {
+            Some(amr) => event.decision_detail(decision, &format!("amr {amr}")),
+            None => event.decision(decision),
+        };
         self.protection.ladder.succeed(o.pair, &event).await?;
         self.risk.succeeded(&account.id, assessment).await?;
         crate::events::sink::trace(&event);

@@ -11,6 +11,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::app::state::AppState;
 use crate::http::error::HttpError;
 use crate::http::extract::CurrentUser;
+use crate::http::passkeys::enrol::{PasskeySection, section};
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/account", get(account_get))
@@ -33,6 +34,8 @@ pub struct AccountPage {
     created: String,
     csrf_token: String,
     events: Vec<EventRow>,
+    /// The passkey section (until the security page has its own).
+    passkeys: PasskeySection,
 }
 
 /// `GET /account`.
@@ -65,6 +68,7 @@ pub async fn account_get(
         created: account.created_at.format(&Rfc3339).unwrap_or_default(),
         csrf_token: user.session.csrf_token(&state).await?,
         events,
+        passkeys: section(&state, &user.user_id).await?,
     };
     Ok(page.into_response())
 }
@@ -93,6 +97,7 @@ fn describe(kind: crate::events::EventKind) -> &'static str {
         K::PasswordResetRequested => "Password reset requested",
         K::UserRegistered => "Account created",
         K::MfaEnrolled => "Second factor added",
+        K::MfaRemoved => "Second factor removed",
         K::AlertSent => "Security alert sent",
         K::RiskEvaluated => "Risk check",
         K::AttackDetected => "Attack detected",

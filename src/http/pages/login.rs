@@ -66,6 +66,10 @@ pub struct LoginPage {
     registration_open: bool,
     /// A CAPTCHA to show.
     challenge: Option<challenge::ChallengeView>,
+    /// Whether the passkey button shows.
+    passkeys_enabled: bool,
+    /// Where the passkey sign-in's script posts its answer (with `next`).
+    passkey_finish: String,
 }
 
 fn target(next: Option<&str>) -> LocalPath {
@@ -74,9 +78,14 @@ fn target(next: Option<&str>) -> LocalPath {
 }
 
 fn action(next: Option<&str>) -> String {
+    with_next("/login", next)
+}
+
+/// `path`, with `?next=` when `next` is a local path.
+fn with_next(path: &str, next: Option<&str>) -> String {
     match next.and_then(LocalPath::parse) {
-        Some(p) => format!("/login?next={}", urlencode(p.as_str())),
-        None => "/login".to_owned(),
+        Some(p) => format!("{path}?next={}", urlencode(p.as_str())),
+        None => path.to_owned(),
     }
 }
 
@@ -101,6 +110,8 @@ pub async fn login_get(
         },
         registration_open: state.config.registration_open,
         challenge: None,
+        passkeys_enabled: state.passkeys.is_enabled(),
+        passkey_finish: with_next("/login/passkey/finish", q.next.as_deref()),
     };
     Ok(page.into_response())
 }
@@ -149,6 +160,8 @@ pub async fn login_post(
         notice: None,
         registration_open: state.config.registration_open,
         challenge: error.1,
+        passkeys_enabled: state.passkeys.is_enabled(),
+        passkey_finish: with_next("/login/passkey/finish", q.next.as_deref()),
     };
     Ok((StatusCode::UNAUTHORIZED, page).into_response())
 }
@@ -174,7 +187,7 @@ pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a
 }
 
 /// A year-long, HttpOnly device cookie: the owner's browser stays known through an attack.
-fn set_device_cookie(res: &mut Response, name: &str, value: &str, https: bool) {
+pub(crate) fn set_device_cookie(res: &mut Response, name: &str, value: &str, https: bool) {
     let secure = if https { "; Secure" } else { "" };
     let cookie =
         format!("{name}={value}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{secure}");

@@ -10,6 +10,7 @@ mod accounts;
 mod events;
 mod keys;
 mod mail;
+mod passkeys;
 mod protection;
 mod resets;
 mod retention;
@@ -36,6 +37,7 @@ async fn run_contract(store: Store) {
     events::events_contract(&store).await;
     keys::keys_contract(&store).await;
     mail::mail_contract(&store).await;
+    passkeys::passkeys_contract(&store).await;
     protection::protection_contract(&store).await;
     resets::resets_contract(&store).await;
     risk::risk_contract(&store).await;
