@@ -111,15 +111,14 @@ impl PasskeyStore for Backend {
     }
 
     async fn list_passkeys(&self, account_id: &str) -> Result<Vec<PasskeyRecord>, StoreError> {
-        let sql = format!(
-            "select {COLUMNS} from passkey where account_id = $1 order by created_at, id"
-        );
-        Ok(on_pool!(self.pool(), |p| sqlx::query_as::<_, PasskeyRecord>(
-            &sql
-        )
-        .bind(account_id)
-        .fetch_all(p)
-        .await?))
+        let sql =
+            format!("select {COLUMNS} from passkey where account_id = $1 order by created_at, id");
+        Ok(on_pool!(self.pool(), |p| {
+            sqlx::query_as::<_, PasskeyRecord>(&sql)
+                .bind(account_id)
+                .fetch_all(p)
+                .await?
+        }))
     }
 
     async fn find_passkey_by_credential(
@@ -127,12 +126,12 @@ impl PasskeyStore for Backend {
         credential_id: &str,
     ) -> Result<Option<PasskeyRecord>, StoreError> {
         let sql = format!("select {COLUMNS} from passkey where credential_id = $1");
-        Ok(on_pool!(self.pool(), |p| sqlx::query_as::<_, PasskeyRecord>(
-            &sql
-        )
-        .bind(credential_id)
-        .fetch_optional(p)
-        .await?))
+        Ok(on_pool!(self.pool(), |p| {
+            sqlx::query_as::<_, PasskeyRecord>(&sql)
+                .bind(credential_id)
+                .fetch_optional(p)
+                .await?
+        }))
     }
 
     async fn update_passkey_use(

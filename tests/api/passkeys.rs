@@ -83,7 +83,10 @@ async fn enrolment_refuses_without_session_csrf_reauth_or_json_and_stores_nothin
     let start = "/account/security/passkeys/start";
     let finish = "/account/security/passkeys/finish";
     let (status, body) = post_json(&app, start, Some("x"), "{}").await;
-    assert_eq!((status, error(&body)), (StatusCode::UNAUTHORIZED, "sign_in_required"));
+    assert_eq!(
+        (status, error(&body)),
+        (StatusCode::UNAUTHORIZED, "sign_in_required")
+    );
 
     app.signed_in_user().await;
     let page = app.get("/account").await;
@@ -106,18 +109,30 @@ async fn enrolment_refuses_without_session_csrf_reauth_or_json_and_stores_nothin
     assert_eq!(sel["userVerification"], "required");
 
     let (status, body) = post_json(&app, finish, Some(&csrf), "{not json").await;
-    assert_eq!((status, error(&body)), (StatusCode::BAD_REQUEST, "invalid_request"));
+    assert_eq!(
+        (status, error(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
     // That spent the ceremony: it cannot be finished any more.
     let (status, body) = post_json(&app, finish, Some(&csrf), &bogus_registration()).await;
-    assert_eq!((status, error(&body)), (StatusCode::BAD_REQUEST, "no_ceremony"));
+    assert_eq!(
+        (status, error(&body)),
+        (StatusCode::BAD_REQUEST, "no_ceremony")
+    );
     post_json(&app, start, Some(&csrf), "{}").await;
     let (status, body) = post_json(&app, finish, Some(&csrf), &bogus_registration()).await;
-    assert_eq!((status, error(&body)), (StatusCode::BAD_REQUEST, "rejected"));
+    assert_eq!(
+        (status, error(&body)),
+        (StatusCode::BAD_REQUEST, "rejected")
+    );
 
     // Five minutes after the password, changes need it again.
     app.clock.advance(time::Duration::minutes(6));
     let (status, body) = post_json(&app, start, Some(&csrf), "{}").await;
-    assert_eq!((status, error(&body)), (StatusCode::FORBIDDEN, "reauth_required"));
+    assert_eq!(
+        (status, error(&body)),
+        (StatusCode::FORBIDDEN, "reauth_required")
+    );
     let removal = app
         .post_form(
             "/account/security/passkeys/remove",
@@ -125,7 +140,11 @@ async fn enrolment_refuses_without_session_csrf_reauth_or_json_and_stores_nothin
         )
         .await;
     assert_eq!(removal.status, StatusCode::SEE_OTHER);
-    assert!(removal.location().starts_with("/login?reauth=1"), "{}", removal.location());
+    assert!(
+        removal.location().starts_with("/login?reauth=1"),
+        "{}",
+        removal.location()
+    );
 
     assert_eq!(stored_passkeys(&app).await, 0);
     let events = app.events().await;
@@ -141,7 +160,13 @@ async fn enrolment_refuses_without_session_csrf_reauth_or_json_and_stores_nothin
 async fn a_refused_passwordless_assertion_is_a_failed_sign_in_on_the_ladder() {
     let app = app().await;
     let user = app.user().await;
-    let account = app.state.accounts.find_by_email(&user.email).await.unwrap().unwrap();
+    let account = app
+        .state
+        .accounts
+        .find_by_email(&user.email)
+        .await
+        .unwrap()
+        .unwrap();
     let page = app.get_login().await;
     assert!(page.body.contains("data-passkey-signin"));
     let csrf = page.csrf();
@@ -150,13 +175,19 @@ async fn a_refused_passwordless_assertion_is_a_failed_sign_in_on_the_ladder() {
     let (status, _) = post_json(&app, start, None, "{}").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, body) = post_json(&app, finish, Some(&csrf), &bogus_assertion(&account.id)).await;
-    assert_eq!((status, error(&body)), (StatusCode::BAD_REQUEST, "no_ceremony"));
+    assert_eq!(
+        (status, error(&body)),
+        (StatusCode::BAD_REQUEST, "no_ceremony")
+    );
 
     let (status, body) = post_json(&app, start, Some(&csrf), "{}").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["publicKey"]["userVerification"], "required");
     let (status, body) = post_json(&app, finish, Some(&csrf), &bogus_assertion(&account.id)).await;
-    assert_eq!((status, error(&body)), (StatusCode::UNAUTHORIZED, "rejected"));
+    assert_eq!(
+        (status, error(&body)),
+        (StatusCode::UNAUTHORIZED, "rejected")
+    );
 
     let events = app.events().await;
     let failed = events
@@ -175,7 +206,10 @@ async fn a_refused_passwordless_assertion_is_a_failed_sign_in_on_the_ladder() {
     )
     .await;
     assert_eq!(rows.len(), 2, "the pair and the account-wide row: {rows:?}");
-    assert!(app.get("/account").await.status.is_redirection(), "not signed in");
+    assert!(
+        app.get("/account").await.status.is_redirection(),
+        "not signed in"
+    );
 }
 
 #[tokio::test]
@@ -184,5 +218,8 @@ async fn passkeys_are_off_when_the_public_url_is_an_ip_address() {
     let page = app.get_login().await;
     assert!(!page.body.contains("data-passkey-signin"));
     let (status, body) = post_json(&app, "/login/passkey/start", Some(&page.csrf()), "{}").await;
-    assert_eq!((status, error(&body)), (StatusCode::NOT_FOUND, "unavailable"));
+    assert_eq!(
+        (status, error(&body)),
+        (StatusCode::NOT_FOUND, "unavailable")
+    );
 }

@@ -9,7 +9,9 @@ use webauthn_rs::prelude::{
 };
 
 use crate::domain::passkeys::error::PasskeyError;
-use crate::domain::passkeys::state::{Ceremony, KeyKind, Pending, open_credential, seal_credential};
+use crate::domain::passkeys::state::{
+    Ceremony, KeyKind, Pending, open_credential, seal_credential,
+};
 use crate::domain::passkeys::{PasskeyService, credential_key};
 use crate::storage::passkeys::PasskeyRecord;
 

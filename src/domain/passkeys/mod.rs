@@ -18,7 +18,9 @@ use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::notify::{Notice, Outbox, human_time};
 use crate::domain::passkeys::error::PasskeyError;
-use crate::domain::passkeys::state::{Ceremony, KeyKind, Pending, open_credential, seal_credential};
+use crate::domain::passkeys::state::{
+    Ceremony, KeyKind, Pending, open_credential, seal_credential,
+};
 use crate::domain::seal::Sealer;
 use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind};
@@ -158,7 +160,11 @@ impl PasskeyService {
             .map_err(|e| PasskeyError::Unexpected(anyhow::anyhow!("account id: {e}")))?;
         let mut exclude = Vec::new();
         for r in self.store.list_passkeys(&account.id).await? {
-            exclude.push(open_credential(&self.sealer, &r.id, &r.credential)?.cred_id().clone());
+            exclude.push(
+                open_credential(&self.sealer, &r.id, &r.credential)?
+                    .cred_id()
+                    .clone(),
+            );
         }
         let (ccr, state) = webauthn
             .start_passkey_registration(user, &account.email, &account.email, Some(exclude))
@@ -167,9 +173,12 @@ impl PasskeyService {
             .map_err(|e| PasskeyError::Unexpected(anyhow::anyhow!("options: {e}")))?;
         // webauthn-rs leaves the resident key to the authenticator; a passkey must be
         // discoverable to sign in without a username, so ask for it outright.
-        if let Some(sel) = options.get_mut("authenticatorSelection") {
-            sel["residentKey"] = "required".into();
-            sel["requireResidentKey"] = true.into();
+        if let Some(sel) = options
+            .get_mut("authenticatorSelection")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            sel.insert("residentKey".into(), "required".into());
+            sel.insert("requireResidentKey".into(), true.into());
         }
         let pending = Pending::<PasskeyRegistration> {
             user_id: Some(account.id.clone()),
@@ -195,7 +204,7 @@ impl PasskeyService {
     ) -> Result<PasskeyView, PasskeyError> {
         let webauthn = self.webauthn()?;
         let now = self.clock.now();
-        let state: PasskeyRegistration = Pending::decode(state, Some(&account.id), now)?;
+        let state: PasskeyRegistration = Pending::decode(state, Some(account.id.as_str()), now)?;
         let passkey = webauthn
             .finish_passkey_registration(answer, &state)
             .map_err(|_| PasskeyError::Rejected)?;
@@ -268,7 +277,7 @@ pub(crate) fn credential_key(id: &[u8]) -> String {
 fn kind_of(passkey: &Passkey) -> KeyKind {
     let eligible = serde_json::to_value(passkey)
         .ok()
-        .and_then(|v| v["cred"]["backup_eligible"].as_bool())
+        .and_then(|v| v.get("cred")?.get("backup_eligible")?.as_bool())
         .unwrap_or(false);
     KeyKind::from_backup_eligible(eligible)
 }

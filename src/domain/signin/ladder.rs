@@ -258,7 +258,7 @@ impl Ladder {
         let cutoff = now - self.settings.window_secs;
         let state = self
             .store
-            .count_attempt(&account, &source, Some(&prefix), now, cutoff)
+            .count_attempt(&account, &source, Some(prefix.as_str()), now, cutoff)
             .await?;
         Ok(Counted {
             account: None,

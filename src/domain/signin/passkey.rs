@@ -115,7 +115,10 @@ impl LoginService {
         };
         // 6. The assertion.
         let verified = match passkeys.finish_sign_in(attempt.state, attempt.answer).await {
-            Ok(asserted) => account.as_ref().filter(|a| a.id == asserted.account_id).map(|a| (a, asserted.kind)),
+            Ok(asserted) => account
+                .as_ref()
+                .filter(|a| a.id == asserted.account_id)
+                .map(|a| (a, asserted.kind)),
             Err(PasskeyError::Unexpected(e)) => return Err(SignInError::Unexpected(e)),
             Err(_) => None,
         };

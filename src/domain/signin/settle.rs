@@ -35,6 +35,9 @@ pub(super) struct Outcome<'a> {
     /// `Some(failures)`: this attempt set a block on its pair, after that many failures (the
     /// owner gets the attack alert).
     pub new_block: Option<i64>,
+    /// The RFC 8176 `amr` of a sign-in without a password (a passkey's `hwk`/`swk`), written
+    /// into the success event's decision; `None` for a password.
+    pub amr: Option<&'static str>,
 }
 
 /// Whether `admission` is a block this attempt set (`Some(the pair's failures)`): a block

@@ -4,8 +4,8 @@
 //! form), and the page's passkey section (`PasskeySection`, rendered by
 //! `templates/partials/security_passkeys.html`). Every change needs a recent re-authentication.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
@@ -32,8 +32,14 @@ const REGISTRATION: &str = "passkey_registration";
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/account/security/passkeys/start", post(passkey_start_post))
-        .route("/account/security/passkeys/finish", post(passkey_finish_post))
-        .route("/account/security/passkeys/remove", post(passkey_remove_post))
+        .route(
+            "/account/security/passkeys/finish",
+            post(passkey_finish_post),
+        )
+        .route(
+            "/account/security/passkeys/remove",
+            post(passkey_remove_post),
+        )
 }
 
 /// One passkey on the page.
@@ -74,7 +80,9 @@ pub async fn section(state: &AppState, user_id: &str) -> Result<PasskeySection, 
             name: p.name,
             created: human_time(p.created_at),
             created_at: p.created_at.format(&Rfc3339).unwrap_or_default(),
-            last_used: p.last_used_at.map_or_else(|| "never".to_owned(), human_time),
+            last_used: p
+                .last_used_at
+                .map_or_else(|| "never".to_owned(), human_time),
             synced: p.kind == crate::domain::passkeys::state::KeyKind::Synced,
         })
         .collect();
@@ -169,7 +177,11 @@ pub async fn passkey_remove_post(
         return Ok(Redirect::to(&to).into_response());
     }
     let account = account_of(&state, &user).await?;
-    match state.passkeys.remove(&ctx, &account, &form.passkey_id).await {
+    match state
+        .passkeys
+        .remove(&ctx, &account, &form.passkey_id)
+        .await
+    {
         Ok(()) | Err(crate::domain::passkeys::error::PasskeyError::NotFound) => {}
         Err(e) => return Err(HttpError::Unexpected(Unexpected(e.into()))),
     }

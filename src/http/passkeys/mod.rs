@@ -82,7 +82,9 @@ const SERVER_ERROR: Answer = (
 );
 
 fn passkey(e: &PasskeyError) -> Answer {
-    let bad = |error, message| (StatusCode::BAD_REQUEST, error, message, None);
+    let bad = |error: &'static str, message: &'static str| {
+        (StatusCode::BAD_REQUEST, error, message, None)
+    };
     match e {
         PasskeyError::Unavailable => (
             StatusCode::NOT_FOUND,
@@ -128,9 +130,14 @@ fn sign_in(e: &SignInError) -> Answer {
 }
 
 fn http(e: &HttpError) -> Answer {
-    let bad = |m| (StatusCode::BAD_REQUEST, "invalid_request", m, None);
+    let bad = |m: &'static str| (StatusCode::BAD_REQUEST, "invalid_request", m, None);
     match e {
-        HttpError::Csrf => (StatusCode::FORBIDDEN, "csrf", "Reload the page and try again.", None),
+        HttpError::Csrf => (
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "Reload the page and try again.",
+            None,
+        ),
         HttpError::SignInRequired { .. } => (
             StatusCode::UNAUTHORIZED,
             "sign_in_required",
@@ -210,11 +217,26 @@ mod tests {
     #[test]
     fn every_refusal_is_a_4xx_with_json() {
         assert_eq!(status(HttpError::Csrf.into()), StatusCode::FORBIDDEN);
-        assert_eq!(status(PasskeyApiError::ReauthRequired), StatusCode::FORBIDDEN);
-        assert_eq!(status(PasskeyError::Rejected.into()), StatusCode::BAD_REQUEST);
-        assert_eq!(status(PasskeyError::NoCeremony.into()), StatusCode::BAD_REQUEST);
-        assert_eq!(status(PasskeyError::AlreadyRegistered.into()), StatusCode::CONFLICT);
-        assert_eq!(status(PasskeyError::Unavailable.into()), StatusCode::NOT_FOUND);
+        assert_eq!(
+            status(PasskeyApiError::ReauthRequired),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            status(PasskeyError::Rejected.into()),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status(PasskeyError::NoCeremony.into()),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status(PasskeyError::AlreadyRegistered.into()),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            status(PasskeyError::Unavailable.into()),
+            StatusCode::NOT_FOUND
+        );
         assert_eq!(
             status(SignInError::InvalidCredentials.into()),
             StatusCode::UNAUTHORIZED
