@@ -17,6 +17,7 @@ use crate::domain::captcha::Captchas;
 use crate::domain::clock::{Clock, Random};
 use crate::domain::csrf::CsrfKey;
 use crate::domain::oauth::OAuthService;
+use crate::domain::passkeys::PasskeyService;
 use crate::domain::risk::service::RiskService;
 use crate::domain::risk::wave_state::Waves;
 use crate::domain::sessions::SessionPolicy;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub oauth: OAuthService,
     /// Sign-in orchestration.
     pub login: LoginService,
+    /// Passkeys (WebAuthn).
+    pub passkeys: PasskeyService,
     /// Per-instance rate limits.
     pub throttle: Throttle,
     /// Password reset.

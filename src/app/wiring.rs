@@ -20,6 +20,7 @@ use crate::domain::csrf::CsrfKey;
 use crate::domain::mfa::totp::Authenticators;
 use crate::domain::notify::Outbox;
 use crate::domain::oauth::{OAuthService, TokenSettings};
+use crate::domain::passkeys::{PasskeyDeps, PasskeyService, relying_party};
 use crate::domain::risk::geo::GeoDb;
 use crate::domain::risk::service::RiskService;
 use crate::domain::risk::wave_state::Waves;
@@ -80,6 +81,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
     let (mail, outbox) = mail(&base)?;
     let login = sign_in(&base, accounts.clone(), risk.clone(), outbox.clone()).await?;
     let security = security(&base, accounts.clone(), risk.clone(), outbox.clone());
+    let passkeys = passkeys(&base, outbox.clone());
     let resets = resets(&base, accounts.clone(), outbox);
     let admin = admin(&base, accounts.clone(), risk.clone());
     let captchas = captchas(&config)?;
@@ -113,6 +115,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         events,
         oauth,
         login,
+        passkeys,
         throttle,
         risk,
         risk_store: store.risk.clone(),
@@ -219,6 +222,27 @@ fn security(
                 lifetime: c.session_lifetime,
             },
             issuer: c.issuer_str().to_owned(),
+        },
+    )
+}
+
+/// Passkeys: the relying party is the public URL (`AUTHD_ISSUER`); off when its host is an IP
+/// address, which no browser accepts as a relying-party id.
+fn passkeys(b: &Base<'_>, outbox: Arc<dyn Outbox>) -> PasskeyService {
+    let webauthn = relying_party(&b.config.issuer, "authd");
+    if webauthn.is_none() {
+        tracing::warn!(
+            issuer = b.config.issuer_str(),
+            "passkeys are off: AUTHD_ISSUER names an IP address, not a domain (use localhost or a host name)"
+        );
+    }
+    PasskeyService::new(
+        webauthn,
+        PasskeyDeps {
+            store: b.store.passkeys.clone(),
+            sealer: b.sealer.clone(),
+            clock: b.deps.clock.clone(),
+            outbox,
         },
     )
 }

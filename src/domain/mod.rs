@@ -27,6 +27,8 @@ pub mod mfa;
 pub mod notify;
 /// The OAuth 2.0 / OIDC provider.
 pub mod oauth;
+/// Passkeys (WebAuthn): registration, passwordless sign-in, the step-up assertion.
+pub mod passkeys;
 /// Local redirect targets (`next`).
 pub mod redirect;
 /// Retention: pruning what nothing reads any more.

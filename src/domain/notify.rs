@@ -83,6 +83,20 @@ pub enum Notice {
         /// Which, for people.
         method: String,
     },
+    /// A sign-in method (a passkey, …) was added to the account.
+    SignInMethodAdded {
+        /// Which, as the owner reads it ("passkey “Laptop”").
+        method: String,
+        /// When (`human_time`).
+        when: String,
+    },
+    /// A sign-in method was removed from the account.
+    SignInMethodRemoved {
+        /// Which, as the owner reads it.
+        method: String,
+        /// When (`human_time`).
+        when: String,
+    },
 }
 
 impl Notice {
@@ -99,6 +113,8 @@ impl Notice {
             Self::EmailCode { .. } => "email_code",
             Self::FactorAdded { .. } => "factor_added",
             Self::FactorRemoved { .. } => "factor_removed",
+            Self::SignInMethodAdded { .. } => "method_added",
+            Self::SignInMethodRemoved { .. } => "method_removed",
         }
     }
 }

@@ -142,11 +142,14 @@ pub enum Decision {
     VerifiedByLink,
     /// Every second factor was removed with `authd user mfa reset`.
     MfaResetByCli,
+    // Second factors (`mfa_enrolled`, `mfa_removed`; the factor of a sign-in as detail).
+    /// A passkey (WebAuthn).
+    Passkey,
 }
 
 impl Decision {
     /// Every decision.
-    pub const ALL: [Self; 60] = [
+    pub const ALL: [Self; 61] = [
         Self::Allow,
         Self::AllowKnownDevice,
         Self::Deny,
@@ -207,6 +210,7 @@ impl Decision {
         Self::VerificationMailed,
         Self::VerifiedByLink,
         Self::MfaResetByCli,
+        Self::Passkey,
     ];
 
     /// The stable code (stored in `decision_code`).
@@ -272,6 +276,7 @@ impl Decision {
             Self::VerificationMailed => "verification_mailed",
             Self::VerifiedByLink => "verified_by_link",
             Self::MfaResetByCli => "mfa_reset_by_cli",
+            Self::Passkey => "passkey",
         }
     }
 
@@ -341,6 +346,7 @@ impl Decision {
             Self::VerificationMailed => "verification_mailed",
             Self::VerifiedByLink => "verified_by_link",
             Self::MfaResetByCli => "mfa_reset:cli",
+            Self::Passkey => "passkey",
         }
     }
 
@@ -466,6 +472,7 @@ mod tests {
             Decision::VerifiedByLink => (K::EmailVerified, d.text().into()),
             Decision::VerificationMailed => (K::AlertSent, d.text().into()),
             Decision::MfaResetByCli => (K::MfaRemoved, d.text().into()),
+            Decision::Passkey => (K::MfaEnrolled, d.text().into()),
         };
         (kind, text)
     }

@@ -33,6 +33,8 @@ pub mod oauth;
 pub mod ops;
 /// Browser pages.
 pub mod pages;
+/// The passkey JSON endpoints (enrolment, passwordless sign-in).
+pub mod passkeys;
 /// `POST /risk/evaluate`.
 pub mod risk;
 /// The step-up's keys in the session.
@@ -70,6 +72,7 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(pages::router())
+        .merge(passkeys::router())
         .merge(ops::router())
         .merge(oauth::router())
         .merge(admin::router())

@@ -22,6 +22,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/favicon.ico", get(favicon_get))
         .route("/static/pow.js", get(pow_js_get))
         .route("/static/pow-worker.js", get(pow_worker_get))
+        .route("/static/passkey.js", get(passkey_js_get))
         .route(
             "/",
             get(|| async { axum::response::Redirect::to("/account") }),
@@ -100,5 +101,16 @@ pub async fn pow_worker_get() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../templates/static/pow-worker.js"),
+    )
+}
+
+/// `GET /static/passkey.js`: the passkey ceremonies of the security page and `/login`.
+pub async fn passkey_js_get() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../templates/static/passkey.js"),
     )
 }

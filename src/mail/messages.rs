@@ -291,6 +291,45 @@ fn factor_mail(method: &str, added: bool) -> Result<Rendered, askama::Error> {
     })
 }
 
+#[derive(Template)]
+#[template(path = "mail/method_changed.txt")]
+struct MethodText<'a> {
+    added: bool,
+    method: &'a str,
+    when: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/method_changed.html")]
+struct MethodHtml<'a> {
+    added: bool,
+    method: &'a str,
+    when: &'a str,
+}
+
+/// Renders the "sign-in method added/removed" notice.
+fn method_changed(added: bool, method: &str, when: &str) -> Result<Rendered, askama::Error> {
+    Ok(Rendered {
+        subject: if added {
+            "A sign-in method was added to your account"
+        } else {
+            "A sign-in method was removed from your account"
+        },
+        text: MethodText {
+            added,
+            method,
+            when,
+        }
+        .render()?,
+        html: MethodHtml {
+            added,
+            method,
+            when,
+        }
+        .render()?,
+    })
+}
+
 /// Renders a notice.
 pub fn render(notice: &Notice) -> Result<Rendered, askama::Error> {
     Ok(match notice {
@@ -365,6 +404,8 @@ pub fn render(notice: &Notice) -> Result<Rendered, askama::Error> {
             }
             .render()?,
         },
+        Notice::SignInMethodAdded { method, when } => method_changed(true, method, when)?,
+        Notice::SignInMethodRemoved { method, when } => method_changed(false, method, when)?,
     })
 }
 

@@ -30,6 +30,8 @@ pub mod mail;
 pub mod mfa;
 /// OAuth clients, signing keys and grants.
 pub mod oauth;
+/// Passkeys (WebAuthn credentials).
+pub mod passkeys;
 /// PostgreSQL: pools, migrations, scratch databases for tests.
 pub mod postgres;
 /// Failure counters and server secrets.
@@ -151,6 +153,8 @@ pub struct Store {
     pub mail: Arc<dyn mail::MailStore>,
     /// Password-reset tokens.
     pub resets: Arc<dyn resets::ResetStore>,
+    /// Passkeys.
+    pub passkeys: Arc<dyn passkeys::PasskeyStore>,
     /// Failure counters and server secrets.
     pub failures: Arc<dyn protection::FailureStore>,
     /// Spent mailed links.
@@ -182,6 +186,7 @@ impl Store {
             grants: b.clone(),
             mail: b.clone(),
             resets: b.clone(),
+            passkeys: b.clone(),
             retention: b.clone(),
             failures: b.clone(),
             spent_links: b.clone(),

@@ -28,6 +28,7 @@ mod oauth_code;
 mod oidc;
 mod oidc_step_up;
 mod ops;
+mod passkeys;
 mod password_reset;
 mod rate_limits;
 mod register;

@@ -91,7 +91,8 @@ fn signal(decision: Option<Decision>) -> Signal {
         | Decision::VerificationMailed
         | Decision::VerifiedByLink
         | Decision::MfaResetByCli
-        | Decision::RiskApiInvalidToken => Signal::Nothing,
+        | Decision::RiskApiInvalidToken
+        | Decision::Passkey => Signal::Nothing,
     }
 }
 

@@ -4,11 +4,14 @@
 //! blocks: a shared address (an office, a carrier-grade NAT) stays usable by whoever solves the
 //! challenge, and the per-minute rate limits stay the flood guard.
 
+use crate::domain::captcha::PowLevel;
 use crate::domain::context::RequestContext;
+use crate::domain::error::Unexpected;
 use crate::domain::signin::LoginService;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::keys::{CounterKey, Pair, Source};
-use crate::domain::signin::ladder::ChallengeAnswer;
+use crate::domain::signin::ladder::{ChallengeAnswer, Ladder};
+use crate::domain::signin::settings::work;
 use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind};
 
@@ -74,5 +77,39 @@ impl LoginService {
             .record(event(EventKind::LoginChallenged))
             .await?;
         Err(SignInError::ChallengeRequired { work })
+    }
+}
+
+/// The gate's count and answer (the ladder's rows, in the form window).
+impl Ladder {
+    /// A public form's step: counts the submission on `pair` in the form window; `None`
+    /// admits it, `Some(work)` asks for a challenge of that much work. Never a block: past
+    /// `challenge_after` submissions from a network in the window each one needs a passed
+    /// challenge, so a shared address (an office, a carrier-grade NAT) is never shut out,
+    /// while a bot pays a challenge per submission.
+    pub async fn admit_form(
+        &self,
+        pair: &Pair,
+        answer: ChallengeAnswer,
+    ) -> Result<Option<PowLevel>, Unexpected> {
+        let now = self.clock.now().unix_timestamp();
+        let state = self
+            .store
+            .count_attempt(
+                &pair.account.encode(),
+                &pair.source.encode(),
+                None,
+                now,
+                now - self.settings.form_window_secs,
+            )
+            .await?;
+        if state.failures <= self.settings.challenge_after || answer == ChallengeAnswer::Passed {
+            return Ok(None);
+        }
+        if answer == ChallengeAnswer::Absent {
+            // Nothing was submitted yet: showing the challenge costs the network nothing.
+            self.uncount(pair).await?;
+        }
+        Ok(Some(work(&self.settings, &state, now)))
     }
 }

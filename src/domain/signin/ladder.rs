@@ -12,7 +12,6 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::domain::captcha::PowLevel;
 use crate::domain::clock::Clock;
 use crate::domain::error::Unexpected;
 use crate::domain::risk::Verdict;
@@ -21,7 +20,6 @@ use crate::domain::risk::service::SignInFacts;
 use crate::domain::signin::devices::DeviceClaim;
 use crate::domain::signin::keys::{CounterKey, Pair, Source};
 pub use crate::domain::signin::settings::ProtectionSettings;
-use crate::domain::signin::settings::work;
 use crate::events::decision::Decision;
 use crate::storage::AccountRecord;
 use crate::storage::protection::{FailureState, FailureStore, SignInKeys};
@@ -134,9 +132,9 @@ impl Counted {
 /// The ladder. Cheap to clone.
 #[derive(Clone)]
 pub struct Ladder {
-    store: Arc<dyn FailureStore>,
-    clock: Arc<dyn Clock>,
-    settings: ProtectionSettings,
+    pub(super) store: Arc<dyn FailureStore>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) settings: ProtectionSettings,
 }
 
 impl std::fmt::Debug for Ladder {
@@ -160,7 +158,7 @@ impl Ladder {
     }
 
     /// Takes back one counted attempt of `pair`.
-    async fn uncount(&self, pair: &Pair) -> Result<(), Unexpected> {
+    pub(super) async fn uncount(&self, pair: &Pair) -> Result<(), Unexpected> {
         Ok(self
             .store
             .uncount(&pair.account.encode(), &pair.source.encode())
@@ -170,37 +168,6 @@ impl Ladder {
     /// The thresholds.
     pub fn settings(&self) -> &ProtectionSettings {
         &self.settings
-    }
-
-    /// A public form's step: counts the submission on `pair` in the form window; `None`
-    /// admits it, `Some(work)` asks for a challenge of that much work. Never a block: past
-    /// `challenge_after` submissions from a network in the window each one needs a passed
-    /// challenge, so a shared address (an office, a carrier-grade NAT) is never shut out,
-    /// while a bot pays a challenge per submission.
-    pub async fn admit_form(
-        &self,
-        pair: &Pair,
-        answer: ChallengeAnswer,
-    ) -> Result<Option<PowLevel>, Unexpected> {
-        let now = self.clock.now().unix_timestamp();
-        let state = self
-            .store
-            .count_attempt(
-                &pair.account.encode(),
-                &pair.source.encode(),
-                None,
-                now,
-                now - self.settings.form_window_secs,
-            )
-            .await?;
-        if state.failures <= self.settings.challenge_after || answer == ChallengeAnswer::Passed {
-            return Ok(None);
-        }
-        if answer == ChallengeAnswer::Absent {
-            // Nothing was submitted yet: showing the challenge costs the network nothing.
-            self.uncount(pair).await?;
-        }
-        Ok(Some(work(&self.settings, &state, now)))
     }
 
     /// The sign-in's step before the password check: looks up the account named by the email
@@ -244,6 +211,26 @@ impl Ladder {
             account: counted.account,
             pair: Pair::new(account, source),
             state: counted.state,
+            now,
+        })
+    }
+
+    /// A passwordless (passkey) sign-in's count on a pair known up front (the account its
+    /// answer claims, from the device or network), counted before the assertion is checked
+    /// like a password attempt; then `decide_sign_in` as usual.
+    pub async fn count_pair(&self, pair: Pair, ip: IpAddr) -> Result<Counted, Unexpected> {
+        let now = self.clock.now().unix_timestamp();
+        let (account, source) = (pair.account.encode(), pair.source.encode());
+        let prefix = prefix_of(ip);
+        let cutoff = now - self.settings.window_secs;
+        let state = self
+            .store
+            .count_attempt(&account, &source, Some(prefix.as_str()), now, cutoff)
+            .await?;
+        Ok(Counted {
+            account: None,
+            pair,
+            state,
             now,
         })
     }

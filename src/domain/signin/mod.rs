@@ -10,6 +10,7 @@
 //! - `forms.rs`: the same ladder for the register and forgot forms;
 //! - `step_up.rs`: the second factor a right password may still owe (`domain/mfa`);
 //! - `verify.rs`: the address's verification link;
+//! - `passkey.rs`: the same path without a password (a passkey's assertion instead);
 //! - `unlock.rs`, `not_me.rs`: what the mailed links do; `sessions.rs`: session events.
 
 use std::sync::Arc;
@@ -62,6 +63,8 @@ pub mod ladder;
 pub mod links;
 /// "Wasn't you?".
 mod not_me;
+/// Passwordless sign-in with a passkey.
+pub mod passkey;
 /// Session events.
 mod sessions;
 /// Thresholds and the challenge's work.
@@ -166,6 +169,7 @@ impl LoginService {
             risk: Some(assessment.event_risk()),
             work: settings::work(ladder.settings(), &counted.state, counted.now),
             new_block: settle::new_block(&counted, &admission, assessment.verdict),
+            amr: None,
         };
         // 5. Refused before the password check (challenge, block): recorded and answered.
         let after = self.settle_admission(&o, admission, challenge).await?;

@@ -36,6 +36,9 @@ pub(super) struct Outcome<'a> {
     /// `Some(failures)`: this attempt set a block on its pair, after that many failures (the
     /// owner gets the attack alert).
     pub new_block: Option<i64>,
+    /// The RFC 8176 `amr` of a sign-in without a password (a passkey's `hwk`/`swk`), written
+    /// into the success event's decision; `None` for a password.
+    pub amr: Option<&'static str>,
 }
 
 /// Whether `admission` is a block this attempt set (`Some(the pair's failures)`): a block
@@ -184,13 +187,16 @@ impl LoginService {
         if !known_device {
             self.new_device_alert(o.ctx, account).await?;
         }
-        let event = o
-            .event(EventKind::LoginSucceeded, now)
-            .decision(if known_device {
-                Decision::AllowKnownDevice
-            } else {
-                Decision::Allow
-            });
+        let decision = if known_device {
+            Decision::AllowKnownDevice
+        } else {
+            Decision::Allow
+        };
+        let event = o.event(EventKind::LoginSucceeded, now);
+        let event = match o.amr {
+            Some(amr) => event.decision_detail(decision, &format!("amr {amr}")),
+            None => event.decision(decision),
+        };
         self.protection.ladder.succeed(o.pair, &event).await?;
         self.risk.succeeded(&account.id, assessment).await?;
         crate::events::sink::trace(&event);

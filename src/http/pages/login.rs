@@ -73,6 +73,10 @@ pub struct LoginPage {
     challenge: Option<challenge::ChallengeView>,
     /// A pending step-up's challenge to show (instead of the password).
     step_up: Option<step_up::StepUpView>,
+    /// Whether the passkey button shows.
+    passkeys_enabled: bool,
+    /// Where the passkey sign-in's script posts its answer (with `next`).
+    passkey_finish: String,
 }
 
 impl LoginPage {
@@ -92,6 +96,8 @@ impl LoginPage {
             registration_open: state.config.registration_open,
             challenge: None,
             step_up: None,
+            passkeys_enabled: state.passkeys.is_enabled(),
+            passkey_finish: with_next("/login/passkey/finish", next),
         })
     }
 }
@@ -102,9 +108,14 @@ fn target(next: Option<&str>) -> LocalPath {
 }
 
 fn action(next: Option<&str>) -> String {
+    with_next("/login", next)
+}
+
+/// `path`, with `?next=` when `next` is a local path.
+fn with_next(path: &str, next: Option<&str>) -> String {
     match next.and_then(LocalPath::parse) {
-        Some(p) => format!("/login?next={}", urlencode(p.as_str())),
-        None => "/login".to_owned(),
+        Some(p) => format!("{path}?next={}", urlencode(p.as_str())),
+        None => path.to_owned(),
     }
 }
 

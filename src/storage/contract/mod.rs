@@ -11,6 +11,7 @@ mod events;
 mod keys;
 mod mail;
 mod mfa;
+mod passkeys;
 mod protection;
 mod resets;
 mod retention;
@@ -41,6 +42,7 @@ async fn run_contract(store: Store) {
     keys::keys_contract(&store).await;
     mail::mail_contract(&store).await;
     mfa::mfa_contract(&store).await;
+    passkeys::passkeys_contract(&store).await;
     protection::protection_contract(&store).await;
     resets::resets_contract(&store).await;
     risk::risk_contract(&store).await;

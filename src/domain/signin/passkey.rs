@@ -1,0 +1,157 @@
+//! Passwordless sign-in with a passkey: the password sign-in's path (`mod.rs`) with the
+//! assertion in place of the password check. The same network limits; the attempt counted
+//! before the check on the pair of the account the answer claims (or, for a credential that
+//! names nobody, the network's `passkey` row), so failed assertions climb the same ladder as
+//! wrong passwords; the same risk scoring, events, new-device alert, profile update and
+//! device cookie. A passed assertion with user verification is itself the strongest answer to
+//! a challenge, so only a block refuses it.
+
+use webauthn_rs::prelude::PublicKeyCredential;
+
+use crate::domain::accounts::model::Account;
+use crate::domain::context::RequestContext;
+use crate::domain::passkeys::PasskeyService;
+use crate::domain::passkeys::error::PasskeyError;
+use crate::domain::passkeys::state::KeyKind;
+use crate::domain::risk::service::SignInFacts;
+use crate::domain::signin::devices::DeviceClaim;
+use crate::domain::signin::error::SignInError;
+use crate::domain::signin::keys::{CounterKey, Pair, Source};
+use crate::domain::signin::ladder::ChallengeAnswer;
+use crate::domain::signin::settle::{AfterCheck, Outcome};
+use crate::domain::signin::{LoginService, SignedIn, settings, settle};
+use crate::events::EventKind;
+use crate::events::decision::Decision;
+use crate::storage::risk::ProfileKey;
+
+/// The counter name of assertions whose credential names no account.
+const UNKNOWN: &str = "passkey";
+
+/// One passwordless attempt, as the browser sent it.
+#[derive(Debug)]
+pub struct PasskeyAttempt<'a> {
+    /// The ceremony state the session kept since `PasskeyService::start_sign_in`.
+    pub state: &'a str,
+    /// The authenticator's answer.
+    pub answer: &'a PublicKeyCredential,
+    /// The browser's device cookie, if any.
+    pub device_cookie: Option<&'a str>,
+}
+
+/// A passwordless sign-in that succeeded.
+#[derive(Debug, Clone)]
+pub struct PasskeySignedIn {
+    /// As for a password.
+    pub signed_in: SignedIn,
+    /// Which kind of key answered (the session's `amr`).
+    pub kind: KeyKind,
+}
+
+/// The counter row: the claimed account from its own device (a cookie issued to it at its
+/// current epoch) or from the network; a credential naming nobody counts on the network.
+fn pair_for(account: Option<&Account>, device: Option<&DeviceClaim>, ip: std::net::IpAddr) -> Pair {
+    let Some(a) = account else {
+        return Pair::new(CounterKey::Name(UNKNOWN.to_owned()), Source::net(ip));
+    };
+    let source = match device {
+        Some(d) if d.user == a.id && d.epoch == a.session_epoch => Source::Device(d.device.clone()),
+        _ => Source::net(ip),
+    };
+    Pair::new(CounterKey::User(a.id.clone()), source)
+}
+
+impl LoginService {
+    /// Signs in with a passkey (see the module's doc for the steps).
+    #[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
+    pub async fn login_with_passkey(
+        &self,
+        ctx: &RequestContext,
+        passkeys: &PasskeyService,
+        attempt: PasskeyAttempt<'_>,
+    ) -> Result<PasskeySignedIn, SignInError> {
+        // 1. Per-instance rate limits per network.
+        self.throttle(ctx, "").await?;
+        // 2. The account the answer claims, and the attempt counted on its pair.
+        let account = match passkeys.claimed_account(attempt.answer) {
+            Some(id) => self.accounts.find_by_id(&id).await?,
+            None => None,
+        };
+        let device = attempt
+            .device_cookie
+            .and_then(|c| self.protection.devices.claim(c));
+        let pair = pair_for(account.as_ref(), device.as_ref(), ctx.ip);
+        let ladder = &self.protection.ladder;
+        let counted = ladder.count_pair(pair, ctx.ip).await?;
+        // 3. The risk score, for the event and the owner's profile.
+        let stand_in = self.protection.stand_ins.point(UNKNOWN);
+        let facts = SignInFacts {
+            profile: account
+                .as_ref()
+                .map_or(ProfileKey::StandIn(&stand_in), |a| ProfileKey::User(&a.id)),
+            pair: &counted.pair,
+            pair_failures: counted.state.failures,
+            password: b"",
+        };
+        let assessment = self.risk.assess_sign_in(ctx, &facts).await?;
+        // 4–5. The ladder: the assertion answers any challenge; a block refuses.
+        let admission = ladder
+            .decide_sign_in(&counted, ChallengeAnswer::Passed, assessment.verdict, false)
+            .await?;
+        let o = Outcome {
+            ctx,
+            username: account.as_ref().map_or("", |a| a.email.as_str()),
+            account: account.as_ref(),
+            pair: &counted.pair,
+            risk: Some(assessment.event_risk()),
+            work: settings::work(ladder.settings(), &counted.state, counted.now),
+            new_block: settle::new_block(&counted, &admission, assessment.verdict),
+            amr: None,
+        };
+        let AfterCheck::Answer { delay_ms } = self
+            .settle_admission(&o, admission, ChallengeAnswer::Absent)
+            .await?
+        else {
+            return Err(SignInError::InvalidCredentials);
+        };
+        // 6. The assertion.
+        let verified = match passkeys.finish_sign_in(attempt.state, attempt.answer).await {
+            Ok(asserted) => account
+                .as_ref()
+                .filter(|a| a.id == asserted.account_id)
+                .map(|a| (a, asserted.kind)),
+            Err(PasskeyError::Unexpected(e)) => return Err(SignInError::Unexpected(e)),
+            Err(_) => None,
+        };
+        let now = self.clock.now();
+        let Some((a, kind)) = verified else {
+            // 7. A failure, counted account-wide too (it may lock the account).
+            self.passkey_failed(&o, delay_ms).await?;
+            return Err(SignInError::InvalidCredentials);
+        };
+        // 8. Settled like a password sign-in, with the key's `amr` on the event.
+        let o = Outcome {
+            amr: Some(kind.amr()),
+            ..o
+        };
+        // A user-verified passkey is the sign-in itself, not a passed challenge on the way.
+        let signed_in = self.succeeded(&o, a, &assessment, now, false).await?;
+        Ok(PasskeySignedIn { signed_in, kind })
+    }
+
+    /// A refused assertion: `login_failed` (deny; passkey), the account-wide count, the lock
+    /// mail if it locked, and the delay rung.
+    async fn passkey_failed(&self, o: &Outcome<'_>, delay_ms: u64) -> Result<(), SignInError> {
+        let newly_locked = self.protection.ladder.record_failure(o.pair).await?;
+        let now = self.clock.now();
+        let event = o
+            .event(EventKind::LoginFailed, now)
+            .decision_detail(Decision::Deny, "passkey");
+        self.events.record(event).await?;
+        metrics::counter!("authd_logins_total", "outcome" => "failed").increment(1);
+        if newly_locked && let Some(a) = o.account {
+            self.locked(o.ctx, a).await?;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,103 @@
+//! Signing in with a passkey from `/login` (the button carrying `data-passkey-signin`, run by
+//! `/static/passkey.js`): `POST /login/passkey/start` (the options for
+//! `navigator.credentials.get`) and `POST /login/passkey/finish?next=` (the assertion; signs
+//! in like the password form: a new session id and CSRF token, `session_created`, the device
+//! cookie, then the `next` target — the pending OAuth authorization request included).
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use webauthn_rs::prelude::PublicKeyCredential;
+
+use crate::app::state::AppState;
+use crate::domain::passkeys::error::PasskeyError;
+use crate::domain::redirect::LocalPath;
+use crate::domain::signin::passkey::PasskeyAttempt;
+use crate::http::error::HttpError;
+use crate::http::extract::{ClientContext, WebSession};
+use crate::http::pages::login::{cookie_value, device_cookie_name, set_device_cookie};
+use crate::http::passkeys::{PasskeyApiError, check_csrf};
+
+/// The session key of a passwordless sign-in in progress.
+const SIGN_IN: &str = "passkey_sign_in";
+
+/// The session key of the sign-in's `amr` (RFC 8176) when no password was used.
+pub const AMR: &str = "amr";
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login/passkey/start", post(login_passkey_start_post))
+        .route("/login/passkey/finish", post(login_passkey_finish_post))
+}
+
+/// `POST /login/passkey/start`.
+pub async fn login_passkey_start_post(
+    State(state): State<AppState>,
+    session: WebSession,
+    headers: HeaderMap,
+) -> Result<Json<Value>, PasskeyApiError> {
+    check_csrf(&state, &session, &headers).await?;
+    let ceremony = state.passkeys.start_sign_in()?;
+    session.put(SIGN_IN, &ceremony.state).await?;
+    Ok(Json(json!({ "publicKey": ceremony.options })))
+}
+
+/// The query of `/finish`.
+#[derive(Debug, Deserialize)]
+pub struct FinishQuery {
+    next: Option<String>,
+}
+
+/// The body of `/finish`.
+#[derive(Debug, Deserialize)]
+pub struct FinishBody {
+    /// The authenticator's answer.
+    credential: PublicKeyCredential,
+}
+
+/// `POST /login/passkey/finish`: `{"redirect": "<next>"}` with the session cookie.
+pub async fn login_passkey_finish_post(
+    State(state): State<AppState>,
+    ClientContext(ctx): ClientContext,
+    session: WebSession,
+    Query(q): Query<FinishQuery>,
+    headers: HeaderMap,
+    body: Result<Json<FinishBody>, JsonRejection>,
+) -> Result<Response, PasskeyApiError> {
+    check_csrf(&state, &session, &headers).await?;
+    // Single use: whatever follows, this ceremony cannot be finished again.
+    let pending = session.take(SIGN_IN).await?;
+    let Json(body) = body.map_err(|_| HttpError::BadRequest("The request could not be read."))?;
+    let pending = pending.ok_or(PasskeyError::NoCeremony)?;
+    let cookie_name = device_cookie_name(state.config.is_https());
+    let attempt = PasskeyAttempt {
+        state: &pending,
+        answer: &body.credential,
+        device_cookie: cookie_value(&headers, cookie_name),
+    };
+    let done = state
+        .login
+        .login_with_passkey(&ctx, &state.passkeys, attempt)
+        .await?;
+    let (account, at) = (&done.signed_in.account, done.signed_in.at);
+    session
+        .sign_in(&state, &account.id, at, account.session_epoch)
+        .await?;
+    session.put(AMR, done.kind.amr()).await?;
+    state.login.session_created(&ctx, &account.id).await?;
+    let target = q
+        .next
+        .as_deref()
+        .and_then(LocalPath::parse)
+        .unwrap_or_else(LocalPath::account);
+    let mut res = Json(json!({ "redirect": target.as_str() })).into_response();
+    if let Some(value) = &done.signed_in.new_device_cookie {
+        set_device_cookie(&mut res, cookie_name, value, state.config.is_https());
+    }
+    Ok(res)
+}
