@@ -89,7 +89,7 @@ async fn enrolment_refuses_without_session_csrf_reauth_or_json_and_stores_nothin
     );
 
     app.signed_in_user().await;
-    let page = app.get("/account").await;
+    let page = app.get("/account/security").await;
     assert!(page.body.contains(r#"name="action" value="passkey_add""#));
     assert!(page.body.contains(r#"src="/static/passkey.js""#));
     let csrf = page.csrf();

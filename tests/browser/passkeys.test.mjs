@@ -105,7 +105,8 @@ test('enrol a passkey, sign out, sign in with it, remove it', async (t) => {
     await Promise.all([page.waitForURL(`${base}/account`), page.click('form[method=post] button[type=submit]')]);
   }
 
-  // Enrol: the page's own script runs the registration ceremony, then reloads the page.
+  // Enrol on the security page: its own script runs the registration ceremony, then reloads it.
+  await page.goto(`${base}/account/security`);
   assert.equal(await page.locator('[data-passkey]').count(), 0);
   await page.fill('#passkey-name', 'Virtual key');
   await Promise.all([
@@ -126,14 +127,17 @@ test('enrol a passkey, sign out, sign in with it, remove it', async (t) => {
     await page.locator('#passkeys').screenshot({ path: join(out, 'security-passkeys.png') });
   }
 
-  // Sign out, then sign in without a password.
-  await Promise.all([page.waitForURL(`${base}/login`), page.click('text=Sign out')]);
+  // Sign out (from /account: the security page has a sign-out per session), then sign in
+  // without a password.
+  await page.goto(`${base}/account`);
+  await Promise.all([page.waitForURL(`${base}/login`), page.click('form[action="/logout"] button')]);
   if (process.env.AUTHD_SCREENSHOT_DIR) {
     const out = resolve(here, process.env.AUTHD_SCREENSHOT_DIR);
     await page.screenshot({ path: join(out, 'login-passkey.png') });
   }
   await Promise.all([page.waitForURL(`${base}/account`), page.click('[data-passkey-signin]')]);
   assert.equal(await page.locator('#account-email').textContent(), email);
+  await page.goto(`${base}/account/security`);
   assert.notEqual(await page.locator('[data-passkey] .passkey-last-used').textContent(), 'never');
   const cookies = await context.cookies();
   assert.ok(cookies.find((c) => c.name === 'authd_session'), 'a session cookie');
@@ -141,7 +145,7 @@ test('enrol a passkey, sign out, sign in with it, remove it', async (t) => {
 
   // Removal (the passkey sign-in was the recent authentication it needs).
   await Promise.all([
-    page.waitForURL(`${base}/account`),
+    page.waitForURL(`${base}/account/security`),
     page.click('[data-passkey] button[value="passkey_remove"]'),
   ]);
   assert.equal(await page.locator('[data-passkey]').count(), 0);
