@@ -792,4 +792,31 @@ async fn the_consent_page_names_the_application_and_shows_its_logo() {
         !csp.contains("cdn.acme.example"),
         "other pages keep the strict CSP: {csp}"
     );
+    assert!(
+        !login.body.contains("data-client-name"),
+        "no app without a request"
+    );
+
+    // Signed out, the authorization request goes through /login, which names the app too.
+    let browser = crate::helpers::new_client();
+    let qs = serde_urlencoded::to_string(base(&client, &challenge)).unwrap();
+    let asked = crate::helpers::read(
+        browser
+            .get(app.url(&format!("/authorize?{qs}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let to_login = asked.location().to_owned();
+    assert!(to_login.starts_with("/login"), "{to_login}");
+    let login = crate::helpers::read(browser.get(app.url(&to_login)).send().await.unwrap()).await;
+    assert!(
+        login
+            .body
+            .contains("data-client-name>Acme &#60;Notes&#62;<")
+            || login.body.contains("data-client-name>Acme &lt;Notes&gt;<"),
+        "{}",
+        login.body
+    );
 }

@@ -77,6 +77,9 @@ pub struct LoginPage {
     passkeys_enabled: bool,
     /// Where the passkey sign-in's script posts its answer (with `next`).
     passkey_finish: String,
+    /// The application asking, when `next` is its authorization request (INTERFACE: the
+    /// sign-in page shows the client's `--name`).
+    app_name: Option<String>,
 }
 
 impl LoginPage {
@@ -98,8 +101,23 @@ impl LoginPage {
             step_up: None,
             passkeys_enabled: state.passkeys.is_enabled(),
             passkey_finish: with_next("/login/passkey/finish", next),
+            app_name: app_name(state, next).await?,
         })
     }
+}
+
+/// The name of the client whose authorization request `next` is, if it is one.
+async fn app_name(state: &AppState, next: Option<&str>) -> Result<Option<String>, HttpError> {
+    let Some(query) = next.and_then(|n| n.strip_prefix("/authorize?")) else {
+        return Ok(None);
+    };
+    let Some((_, id)) =
+        url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "client_id")
+    else {
+        return Ok(None);
+    };
+    let client = state.oauth.clients().find(&id).await?;
+    Ok(client.map(|c| c.profile.display_name(&c.id).to_owned()))
 }
 
 fn target(next: Option<&str>) -> LocalPath {
