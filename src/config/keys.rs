@@ -31,11 +31,17 @@ use Shown::{Computed, Empty, Value};
 
 /// Step-up and second factors' keys.
 pub(crate) mod mfa;
+/// The failure ladder's keys.
+pub(crate) mod protection;
 /// The risk engine's and retention's keys (their own file: the table would outgrow one room).
 pub(crate) mod risk;
 /// The wave detector's keys.
 pub(crate) mod waves;
 pub(crate) use mfa::{EMAIL_CODE_TTL_SECS, STEP_UP_AT, STEP_UP_MAX_FAILURES};
+pub(crate) use protection::{
+    BLOCK_AFTER, BLOCK_SECS, CHALLENGE_AFTER, FAILURE_DELAY_MS, FAILURE_WINDOW_SECS,
+    FORM_WINDOW_SECS, LOCK_AFTER, LOCK_SECS,
+};
 pub(crate) use risk::{EVENT_RETENTION_DAYS, RISK_BLOCK_AT, RISK_CHALLENGE_AT, RISK_TRAIN_SECS};
 
 const fn key(name: &'static str, default: Shown, meaning: &'static str) -> Key {
@@ -250,43 +256,6 @@ pub(crate) const RATE_IPV6_48_FACTOR: Key = key(
     Value("4"),
     "an IPv6 /48, all its /64s together, gets this many times a network's sign-in, reset and registration budget (so rotating /64s inside one site gains nothing beyond it)",
 );
-pub(crate) const CHALLENGE_AFTER: Key = key(
-    "challenge_after",
-    Value("3"),
-    "failures per account and source before a CAPTCHA is required (0: always)",
-);
-pub(crate) const BLOCK_AFTER: Key = key(
-    "block_after",
-    Value("10"),
-    "failures per account and source before the source is blocked",
-);
-pub(crate) const BLOCK_SECS: Key = key(
-    "block_secs",
-    Value("300"),
-    "first block; each further block doubles (at most a day)",
-);
-pub(crate) const LOCK_AFTER: Key = key(
-    "lock_after",
-    Value("30"),
-    "failures from unknown sources, summed, before the account is locked for them",
-);
-pub(crate) const LOCK_SECS: Key = key("lock_secs", Value("3600"), "how long that lock lasts");
-pub(crate) const FAILURE_WINDOW_SECS: Key = key(
-    "failure_window_secs",
-    Value("900"),
-    "the window failures are counted in (also the risk engine's velocity window)",
-);
-pub(crate) const FORM_WINDOW_SECS: Key = key(
-    "form_window_secs",
-    Value("300"),
-    "the window the register and forgot-password forms count submissions per network in; past `AUTHD_CHALLENGE_AFTER` each needs a CAPTCHA (never a block)",
-);
-pub(crate) const FAILURE_DELAY_MS: Key = key(
-    "failure_delay_ms",
-    Value("250"),
-    "the delay rung: each failed answer after the first waits this much longer (at most 2 s)",
-);
-
 /// Every key, in the README's order.
 pub(crate) const ALL: &[Key] = &[
     DATABASE_URL,

@@ -4,6 +4,8 @@
 
 use async_trait::async_trait;
 
+/// The second factors' and verification mails.
+mod factor_messages;
 /// `.eml` files in a directory.
 pub mod file;
 /// Rendering notices into subject, text and HTML.
