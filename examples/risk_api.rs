@@ -86,9 +86,8 @@ enum Refusal {
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        let challenge = |v: String| {
-            HeaderValue::from_str(&v).unwrap_or(HeaderValue::from_static("Bearer"))
-        };
+        let challenge =
+            |v: String| HeaderValue::from_str(&v).unwrap_or(HeaderValue::from_static("Bearer"));
         match self {
             Self::InvalidToken(why) => (
                 StatusCode::UNAUTHORIZED,
@@ -155,10 +154,11 @@ impl Api {
     /// The key for `kid`, refetching the key set (at most every 30 s) when it is unknown.
     async fn key(&self, kid: &str) -> Result<DecodingKey, Refusal> {
         let mut cached = self.jwks.lock().await;
-        if cached.0.find(kid).is_none() && cached.1.elapsed() > Duration::from_secs(30) {
-            if let Ok(fresh) = self.fetch_jwks().await {
-                *cached = (fresh, Instant::now());
-            }
+        if cached.0.find(kid).is_none()
+            && cached.1.elapsed() > Duration::from_secs(30)
+            && let Ok(fresh) = self.fetch_jwks().await
+        {
+            *cached = (fresh, Instant::now());
         }
         let jwk = cached
             .0
@@ -180,10 +180,10 @@ impl Api {
     /// The API's own client-credentials token (cached until shortly before it expires).
     async fn service_token(&self) -> Result<String, reqwest::Error> {
         let mut cached = self.service_token.lock().await;
-        if let Some((token, until)) = cached.as_ref() {
-            if Instant::now() < *until {
-                return Ok(token.clone());
-            }
+        if let Some((token, until)) = cached.as_ref()
+            && Instant::now() < *until
+        {
+            return Ok(token.clone());
         }
         let answer: Value = self
             .http
@@ -195,8 +195,18 @@ impl Api {
             .error_for_status()?
             .json()
             .await?;
-        let token = answer["access_token"].as_str().unwrap_or_default().to_owned();
-        let life = answer["expires_in"].as_u64().unwrap_or(60).saturating_sub(30);
+        let token = answer
+            .get("access_token")
+            .unwrap_or(&Value::Null)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let life = answer
+            .get("expires_in")
+            .unwrap_or(&Value::Null)
+            .as_u64()
+            .unwrap_or(60)
+            .saturating_sub(30);
         *cached = Some((token.clone(), Instant::now() + Duration::from_secs(life)));
         Ok(token)
     }
@@ -207,11 +217,12 @@ impl Api {
             .ask_risk(token, ip, user_agent)
             .await
             .map_err(|_| Refusal::RiskUnavailable)?;
-        let reasons = answer["reasons"].clone();
-        match answer["decision"].as_str() {
+        let field = |name: &str| answer.get(name).cloned().unwrap_or(Value::Null);
+        let reasons = field("reasons");
+        match field("decision").as_str() {
             Some("allow") => Ok(()),
             Some("step_up" | "challenge") => Err(Refusal::StepUp {
-                acr: answer["acr"]
+                acr: field("acr")
                     .as_str()
                     .unwrap_or("urn:authd:acr:mfa")
                     .to_owned(),
@@ -296,7 +307,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .timeout(Duration::from_secs(5))
         .build()?;
     let discovery: Discovery = http
-        .get(format!("{}/.well-known/openid-configuration", config.issuer))
+        .get(format!(
+            "{}/.well-known/openid-configuration",
+            config.issuer
+        ))
         .send()
         .await?
         .error_for_status()?
@@ -316,9 +330,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         jwks: Mutex::new((jwks, Instant::now())),
         service_token: Mutex::new(None),
     });
-    let app = Router::new()
-        .route("/orders", get(orders))
-        .with_state(api);
+    let app = Router::new().route("/orders", get(orders)).with_state(api);
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     println!("risk_api listening on http://{}", listener.local_addr()?);
     axum::serve(

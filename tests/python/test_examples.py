@@ -35,12 +35,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(url):
-    for _ in range(300):
+def wait_for(url, proc):
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"the process serving {url} exited with {proc.returncode}"
         try:
-            if requests.get(url, timeout=1).status_code < 500:
+            if requests.get(url, timeout=5).status_code < 500:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{url} did not come up")
@@ -65,17 +67,17 @@ def kit():
                  "--grant", "client_credentials", "--first-party", "--name", "Tea shop")
     cli("user", "add", EMAIL, "--password-stdin", stdin=PASSWORD + "\n")
     procs = [subprocess.Popen([BIN, "serve"], cwd=tmp, env=env)]
-    wait_for(f"{base}/readyz")
+    wait_for(f"{base}/readyz", procs[-1])
     procs.append(subprocess.Popen([API_BIN], env={
         "PATH": os.environ["PATH"], "AUTHD_URL": base, "API_CLIENT_ID": "shop",
         "API_CLIENT_SECRET": client["client_secret"], "API_BIND": f"127.0.0.1:{api_port}",
         "API_TRUSTED_PROXY": "127.0.0.1"}))
-    wait_for(f"http://127.0.0.1:{api_port}/orders")
+    wait_for(f"http://127.0.0.1:{api_port}/orders", procs[-1])
     procs.append(subprocess.Popen([sys.executable, os.path.join(ROOT, "examples", "flask_app", "app.py")], env={
         "PATH": os.environ["PATH"], "AUTHD_URL": base, "CLIENT_ID": "shop",
         "CLIENT_SECRET": client["client_secret"], "API_URL": f"http://127.0.0.1:{api_port}",
         "PORT": str(app_port)}))
-    wait_for(f"{app_base}/")
+    wait_for(f"{app_base}/", procs[-1])
     yield {"base": base, "app": app_base, "api": f"http://127.0.0.1:{api_port}", "secret": client["client_secret"]}
     for p in reversed(procs):
         p.terminate()
