@@ -73,19 +73,9 @@ pub enum Notice {
         /// How long it is valid.
         minutes: i64,
     },
-    /// A sign-in method (second factor) was added to the account.
-    FactorAdded {
-        /// Which, for people ("an authenticator app").
-        method: String,
-    },
-    /// A sign-in method (second factor) was removed from the account.
-    FactorRemoved {
-        /// Which, for people.
-        method: String,
-    },
-    /// A sign-in method (a passkey, …) was added to the account.
+    /// A sign-in method (a passkey, the authenticator app, …) was added to the account.
     SignInMethodAdded {
-        /// Which, as the owner reads it ("passkey “Laptop”").
+        /// Which, as the owner reads it ("passkey “Laptop”", "an authenticator app").
         method: String,
         /// When (`human_time`).
         when: String,
@@ -111,8 +101,6 @@ impl Notice {
             Self::Attack { .. } => "attack",
             Self::VerifyEmail { .. } => "verify_email",
             Self::EmailCode { .. } => "email_code",
-            Self::FactorAdded { .. } => "factor_added",
-            Self::FactorRemoved { .. } => "factor_removed",
             Self::SignInMethodAdded { .. } => "method_added",
             Self::SignInMethodRemoved { .. } => "method_removed",
         }

@@ -142,14 +142,18 @@ pub enum Decision {
     VerifiedByLink,
     /// Every second factor was removed with `authd user mfa reset`.
     MfaResetByCli,
-    // Second factors (`mfa_enrolled`, `mfa_removed`; the factor of a sign-in as detail).
+    // Second factors (`mfa_enrolled`, `mfa_removed`, the owner's `mfa_setting_changed`).
     /// A passkey (WebAuthn).
     Passkey,
+    /// The owner's setting: the second factor at every sign-in.
+    RequireMfaOn,
+    /// The owner's setting: the second factor only when a sign-in looks risky.
+    RequireMfaOff,
 }
 
 impl Decision {
     /// Every decision.
-    pub const ALL: [Self; 61] = [
+    pub const ALL: [Self; 63] = [
         Self::Allow,
         Self::AllowKnownDevice,
         Self::Deny,
@@ -211,6 +215,8 @@ impl Decision {
         Self::VerifiedByLink,
         Self::MfaResetByCli,
         Self::Passkey,
+        Self::RequireMfaOn,
+        Self::RequireMfaOff,
     ];
 
     /// The stable code (stored in `decision_code`).
@@ -277,6 +283,8 @@ impl Decision {
             Self::VerifiedByLink => "verified_by_link",
             Self::MfaResetByCli => "mfa_reset_by_cli",
             Self::Passkey => "passkey",
+            Self::RequireMfaOn => "require_mfa_on",
+            Self::RequireMfaOff => "require_mfa_off",
         }
     }
 
@@ -347,6 +355,8 @@ impl Decision {
             Self::VerifiedByLink => "verified_by_link",
             Self::MfaResetByCli => "mfa_reset:cli",
             Self::Passkey => "passkey",
+            Self::RequireMfaOn => "require_mfa:on",
+            Self::RequireMfaOff => "require_mfa:off",
         }
     }
 
@@ -473,6 +483,9 @@ mod tests {
             Decision::VerificationMailed => (K::AlertSent, d.text().into()),
             Decision::MfaResetByCli => (K::MfaRemoved, d.text().into()),
             Decision::Passkey => (K::MfaEnrolled, d.text().into()),
+            Decision::RequireMfaOn | Decision::RequireMfaOff => {
+                (K::MfaSettingChanged, d.text().into())
+            }
         };
         (kind, text)
     }

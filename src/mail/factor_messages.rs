@@ -31,39 +31,12 @@ struct CodeHtml<'a> {
     minutes: i64,
 }
 
-#[derive(Template)]
-#[template(path = "mail/factor.txt")]
-struct FactorText<'a> {
-    method: &'a str,
-    added: bool,
-}
-
-#[derive(Template)]
-#[template(path = "mail/factor.html")]
-struct FactorHtml<'a> {
-    method: &'a str,
-    added: bool,
-}
-
 /// Renders the step-up's code mail.
 pub(super) fn code_mail(code: &str, minutes: i64) -> Result<Rendered, askama::Error> {
     Ok(Rendered {
         subject: "Your sign-in code",
         text: CodeText { code, minutes }.render()?,
         html: CodeHtml { code, minutes }.render()?,
-    })
-}
-
-/// Renders "a new sign-in method was added" (or "was removed").
-pub(super) fn factor_mail(method: &str, added: bool) -> Result<Rendered, askama::Error> {
-    Ok(Rendered {
-        subject: if added {
-            "A new sign-in method was added"
-        } else {
-            "A sign-in method was removed"
-        },
-        text: FactorText { method, added }.render()?,
-        html: FactorHtml { method, added }.render()?,
     })
 }
 
@@ -83,7 +56,8 @@ struct MethodHtml<'a> {
     when: &'a str,
 }
 
-/// Renders the "sign-in method added/removed" notice.
+/// Renders the one "a new sign-in method was added" / "a sign-in method was removed" notice
+/// (passkeys, the authenticator app, an operator's reset), naming the method.
 pub(super) fn method_changed(
     added: bool,
     method: &str,

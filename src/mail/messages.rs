@@ -5,7 +5,7 @@
 use askama::Template;
 
 use crate::domain::notify::{AttackReport, Notice};
-use crate::mail::factor_messages::{code_mail, factor_mail, method_changed, verify_mail};
+use crate::mail::factor_messages::{code_mail, method_changed, verify_mail};
 
 /// A rendered notice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -268,8 +268,6 @@ pub fn render(notice: &Notice) -> Result<Rendered, askama::Error> {
         },
         Notice::VerifyEmail { link } => verify_mail(link)?,
         Notice::EmailCode { code, minutes } => code_mail(code, *minutes)?,
-        Notice::FactorAdded { method } => factor_mail(method, true)?,
-        Notice::FactorRemoved { method } => factor_mail(method, false)?,
         Notice::PasswordChanged { reset_link } => Rendered {
             subject: "Your password was changed",
             text: ChangedText { reset_link }.render()?,

@@ -66,7 +66,6 @@ fn budgets(notice: &Notice) -> Vec<(String, i64)> {
         // a step-up code: a few an hour each, so neither floods the owner's inbox.
         Notice::VerifyEmail { .. } => vec![(kind, 5)],
         Notice::EmailCode { .. } => vec![(kind, EMAIL_CODES_PER_HOUR)],
-        Notice::FactorAdded { .. } | Notice::FactorRemoved { .. } => vec![(kind, 20)],
         // Each change is made by a signed-in, re-authenticated owner: a generous budget that
         // still bounds a scripted loop of adds and removes.
         Notice::SignInMethodAdded { .. } | Notice::SignInMethodRemoved { .. } => vec![(kind, 20)],

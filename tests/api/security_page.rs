@@ -28,7 +28,7 @@ async fn the_page_needs_a_sign_in_and_is_linked_from_the_account_page() {
             "section {id}"
         );
     }
-    assert!(page.body.contains("No second factor yet"));
+    assert!(page.body.contains("No authenticator app yet"));
     // Every form carries the CSRF token.
     let forms = page.body.matches("<form").count();
     assert!(forms >= 1);

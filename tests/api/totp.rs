@@ -1,12 +1,18 @@
-//! The authenticator app (docs/mfa.md): enrolment with INTERFACE's markers, the step-up with
+//! The authenticator app (docs/mfa.md): enrolment on the account security page with
+//! INTERFACE's markers, after the page's own re-authentication; the step-up with
 //! `data-challenge="totp"`, a code accepted once, recovery codes once each, a wrong code on
-//! the ladder, and `authd user mfa reset`.
+//! the ladder; turning it off and new recovery codes (the old ones refused); the old
+//! `/account/factors` as an alias; and `authd user mfa reset`.
 
 use authd::events::EventKind;
 use reqwest::StatusCode;
 use totp_rs::{Algorithm, Builder, Secret};
 
 use crate::helpers::{TestApp, TestUser, spawn_app};
+use crate::smtp::decode_qp;
+
+const PAGE: &str = "/account/security";
+const FACTORS: &str = "/account/security/factors";
 
 /// Between `data-totp-secret="` and the next quote.
 fn secret_of(body: &str) -> String {
@@ -40,9 +46,9 @@ fn code(app: &TestApp, secret: &str) -> String {
 }
 
 async fn action(app: &TestApp, action: &str, code: &str) -> crate::helpers::Page {
-    let csrf = app.get("/account/factors").await.csrf();
+    let csrf = app.get(PAGE).await.csrf();
     app.post_form(
-        "/account/factors",
+        FACTORS,
         &[
             ("action", action),
             ("totp_code", code),
@@ -52,11 +58,24 @@ async fn action(app: &TestApp, action: &str, code: &str) -> crate::helpers::Page
     .await
 }
 
+/// The security page's re-authentication with `user`'s password (five minutes).
+async fn reauth(app: &TestApp, user: &TestUser) {
+    let csrf = app.get(PAGE).await.csrf();
+    let page = app
+        .post_form(
+            "/account/security/reauth",
+            &[("csrf_token", &csrf), ("password", &user.password)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+}
+
 /// A signed-in user with a confirmed app: (user, secret, recovery codes).
 async fn enrolled(app: &TestApp) -> (TestUser, String, Vec<String>) {
     let user = app.user().await;
     let page = app.post_login(&user.email, &user.password).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
+    reauth(app, &user).await;
     let started = action(app, "totp_start", "").await;
     assert_eq!(started.status, StatusCode::OK, "{}", started.body);
     assert!(started.body.contains("name=\"totp_code\""));
@@ -67,10 +86,16 @@ async fn enrolled(app: &TestApp) -> (TestUser, String, Vec<String>) {
     );
     let secret = secret_of(&started.body);
     let wrong = action(app, "totp_confirm", "000000").await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
     assert!(wrong.body.contains("data-totp-secret"), "shown again");
+    assert_eq!(secret_of(&wrong.body), secret, "the same key");
     let confirmed = action(app, "totp_confirm", &code(app, &secret)).await;
     let codes = recovery_codes(&confirmed.body);
     assert_eq!(codes.len(), 10, "{}", confirmed.body);
+    // Shown once: the page itself lists none.
+    let page = app.get(PAGE).await;
+    assert!(!page.body.contains("data-recovery-codes"));
+    assert!(page.body.contains("data-totp=\"on\""), "{}", page.body);
     (user, secret, codes)
 }
 
@@ -100,15 +125,19 @@ async fn enrolment_then_the_app_steps_up_and_a_code_works_once() {
             .any(|e| e.kind == EventKind::MfaEnrolled
                 && e.decision.as_deref() == Some("factor:totp"))
     );
-    let mails = app.outbox(1).await;
+    let mails: Vec<String> = app.outbox(1).await.iter().map(|m| decode_qp(m)).collect();
     assert!(
-        mails
-            .iter()
-            .any(|m| m.contains("A new sign-in method was added"))
+        mails.iter().any(|m| m
+            .contains("A new sign-in method was added to your account: an authenticator app")),
+        "the one method-changed notice, naming the method: {mails:?}"
     );
     // Ask at every sign-in.
     let on = action(&app, "require_mfa_on", "").await;
-    assert!(on.body.contains("data-require-mfa=\"on\""));
+    assert_eq!(on.status, StatusCode::SEE_OTHER);
+    assert!(app.get(PAGE).await.body.contains("data-require-mfa=\"on\""));
+    let setting = app.events().await;
+    assert!(setting.iter().any(|e| e.kind == EventKind::MfaSettingChanged
+        && e.decision.as_deref() == Some("require_mfa:on")));
 
     let body = stepped_up(&app, &user).await;
     assert!(
@@ -208,5 +237,220 @@ async fn mfa_reset_on_the_command_line_removes_the_app() {
             .iter()
             .any(|e| e.kind == EventKind::MfaRemoved
                 && e.decision.as_deref() == Some("mfa_reset:cli"))
+    );
+}
+
+#[tokio::test]
+async fn enrolment_needs_the_pages_reauthentication_and_its_csrf_token() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let page = app.post_login(&user.email, &user.password).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    // Signed in a moment ago, but not re-authenticated on the page: refused, with the form.
+    let refused = action(&app, "totp_start", "").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("data-reauth=\"password\""));
+    assert!(!refused.body.contains("data-totp-secret"));
+    reauth(&app, &user).await;
+    // Without the CSRF token, or a forged one: refused.
+    let missing = app
+        .post_form(FACTORS, &[("action", "totp_start")])
+        .await;
+    assert!(missing.status.is_client_error(), "{}", missing.status);
+    let forged = app
+        .post_form(FACTORS, &[("action", "totp_start"), ("csrf_token", "forged")])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(!forged.body.contains("data-totp-secret"));
+    // An unknown action is a 400.
+    assert_eq!(
+        action(&app, "totp_everything", "").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    // Five minutes later the mark is stale.
+    app.clock.advance(time::Duration::seconds(301));
+    let stale = action(&app, "totp_start", "").await;
+    assert_eq!(stale.status, StatusCode::FORBIDDEN);
+    assert!(!stale.body.contains("data-totp-secret"));
+
+    // The old page is an alias: its GET leads to the section, its form posts still work.
+    let old = app.get("/account/factors").await;
+    assert_eq!(old.status, StatusCode::SEE_OTHER);
+    assert_eq!(old.location(), "/account/security#factors");
+    reauth(&app, &user).await;
+    let csrf = app.get(PAGE).await.csrf();
+    let started = app
+        .post_form(
+            "/account/factors",
+            &[("action", "totp_start"), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::OK);
+    assert!(started.body.contains("data-totp-secret=\""));
+    assert!(started.body.contains("name=\"action\" value=\"totp_confirm\""));
+    // Nothing is enrolled until a code confirms it.
+    assert!(
+        !app.events()
+            .await
+            .iter()
+            .any(|e| e.kind == EventKind::MfaEnrolled)
+    );
+}
+
+#[tokio::test]
+async fn turning_the_app_off_removes_it_and_its_recovery_codes() {
+    let app = spawn_app().await;
+    let (user, secret, codes) = enrolled(&app).await;
+    action(&app, "require_mfa_on", "").await;
+    let off = action(&app, "totp_disable", "").await;
+    assert_eq!(off.status, StatusCode::SEE_OTHER);
+    assert_eq!(off.location(), "/account/security?done=totp_off");
+    let page = app.get(off.location()).await;
+    assert!(page.body.contains("data-totp=\"off\""), "{}", page.body);
+    assert!(page.body.contains("name=\"action\" value=\"totp_start\""));
+    let events = app.events().await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == EventKind::MfaRemoved
+                && e.decision.as_deref() == Some("factor:totp"))
+    );
+    let mails: Vec<String> = app.outbox(2).await.iter().map(|m| decode_qp(m)).collect();
+    assert!(
+        mails.iter().any(|m| m
+            .contains("A sign-in method was removed from your account: an authenticator app")),
+        "{mails:?}"
+    );
+    // The next sign-in is stepped up with the e-mailed code only: neither the app's code nor
+    // a recovery code answers it.
+    let body = stepped_up(&app, &user).await;
+    assert!(body.contains("data-challenge=\"email\""), "{body}");
+    assert!(!body.contains("value=\"totp\""), "the app is no longer offered");
+    app.clock.advance(time::Duration::seconds(30));
+    assert_eq!(
+        answer(&app, &code(&app, &secret)).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(answer(&app, &codes[0]).await, StatusCode::UNAUTHORIZED);
+    assert_ne!(app.get("/account").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn new_recovery_codes_replace_the_old_ones() {
+    let app = spawn_app().await;
+    let (user, _, old) = enrolled(&app).await;
+    let page = action(&app, "recovery_regenerate", "").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let new = recovery_codes(&page.body);
+    assert_eq!(new.len(), 10, "{}", page.body);
+    assert!(new.iter().all(|c| !old.contains(c)), "all new");
+    assert!(
+        app.events()
+            .await
+            .iter()
+            .any(|e| e.kind == EventKind::MfaEnrolled
+                && e.decision.as_deref() == Some("factor:recovery_code"))
+    );
+    action(&app, "require_mfa_on", "").await;
+    stepped_up(&app, &user).await;
+    assert_eq!(
+        answer(&app, &old[0]).await,
+        StatusCode::UNAUTHORIZED,
+        "an old code is refused"
+    );
+    assert_ne!(app.get("/account").await.status, StatusCode::OK);
+    assert_eq!(answer(&app, &new[0]).await, StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/account").await.status, StatusCode::OK);
+    // A change needs the page's re-authentication: without it, no new codes.
+    app.clock.advance(time::Duration::seconds(301));
+    let refused = action(&app, "recovery_regenerate", "").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(!refused.body.contains("data-recovery-codes"));
+}
+
+/// The newest e-mailed step-up code.
+async fn last_code(app: &TestApp) -> String {
+    let mails: Vec<String> = app.outbox(0).await.iter().map(|m| decode_qp(m)).collect();
+    let mail = mails
+        .iter()
+        .rev()
+        .find(|m| m.contains("Your sign-in code"))
+        .expect("a code mail");
+    let after = &mail[mail.find("code is:").expect("code text")..];
+    let start = after.find(|c: char| c.is_ascii_digit()).unwrap();
+    after[start..start + 6].to_owned()
+}
+
+/// Chooses another factor on the pending step-up ("choose another factor"): the page.
+async fn choose(app: &TestApp, factor: &str) -> crate::helpers::Page {
+    let csrf = app.get_login().await.csrf();
+    app.post_form("/login", &[("factor", factor), ("csrf_token", &csrf)])
+        .await
+}
+
+fn code_mails(mails: &[String]) -> usize {
+    mails.iter().filter(|m| m.contains("Your sign-in code")).count()
+}
+
+#[tokio::test]
+async fn another_factor_can_be_chosen_during_the_step_up() {
+    let app = spawn_app().await;
+    let (user, secret, _) = enrolled(&app).await;
+    action(&app, "require_mfa_on", "").await;
+    let body = stepped_up(&app, &user).await;
+    assert!(body.contains("data-challenge=\"totp\""), "the strongest first");
+    assert_eq!(code_mails(&app.outbox(0).await), 0, "no code mailed yet");
+    // A factor the account does not have changes nothing.
+    let same = choose(&app, "webauthn").await;
+    assert_eq!(same.status, StatusCode::UNAUTHORIZED);
+    assert!(same.body.contains("data-challenge=\"totp\""));
+    // The e-mailed code instead: a code is mailed, the app is offered back.
+    let email = choose(&app, "email").await;
+    assert_eq!(email.status, StatusCode::UNAUTHORIZED);
+    assert!(email.body.contains("data-challenge=\"email\""), "{}", email.body);
+    assert!(email.body.contains("name=\"email_code\""));
+    assert!(email.body.contains("name=\"factor\" value=\"totp\""));
+    assert_eq!(code_mails(&app.outbox(1).await), 1);
+    // Back to the app, and its code signs in (a later time step than the enrolment's).
+    let totp = choose(&app, "totp").await;
+    assert!(totp.body.contains("data-challenge=\"totp\""));
+    assert_ne!(app.get("/account").await.status, StatusCode::OK, "still nobody");
+    app.clock.advance(time::Duration::seconds(30));
+    assert_eq!(answer(&app, &code(&app, &secret)).await, StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/account").await.status, StatusCode::OK);
+
+    // Next sign-in: the e-mailed code, chosen twice (a new code each time): only the newest
+    // passes, and the pass is the e-mail factor's.
+    stepped_up(&app, &user).await;
+    choose(&app, "email").await;
+    let older = last_code(&app).await;
+    let again = choose(&app, "email").await;
+    assert!(again.body.contains("data-challenge=\"email\""));
+    let newest = last_code(&app).await;
+    let csrf = app.get_login().await.csrf();
+    if older != newest {
+        let stale = app
+            .post_form("/login", &[("email_code", &older), ("csrf_token", &csrf)])
+            .await;
+        assert_eq!(stale.status, StatusCode::UNAUTHORIZED, "replaced");
+    }
+    let csrf = app.get_login().await.csrf();
+    let passed = app
+        .post_form("/login", &[("email_code", &newest), ("csrf_token", &csrf)])
+        .await;
+    assert_eq!(passed.status, StatusCode::SEE_OTHER, "{}", passed.body);
+    assert_eq!(app.get("/account").await.status, StatusCode::OK);
+    let events = app.events().await;
+    let passes: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::ChallengePassed && e.decision.as_deref() != Some("reauth; password"))
+        .filter_map(|e| e.decision.clone())
+        .collect();
+    assert!(passes.contains(&"factor:totp".to_owned()), "{passes:?}");
+    assert!(passes.contains(&"factor:email".to_owned()), "{passes:?}");
+    assert!(
+        events.iter().any(|e| e.kind == EventKind::LoginChallenged
+            && e.decision.as_deref() == Some("factor:email")),
+        "each code sent on a choice is recorded"
     );
 }

@@ -92,7 +92,9 @@ fn signal(decision: Option<Decision>) -> Signal {
         | Decision::VerifiedByLink
         | Decision::MfaResetByCli
         | Decision::RiskApiInvalidToken
-        | Decision::Passkey => Signal::Nothing,
+        | Decision::Passkey
+        | Decision::RequireMfaOn
+        | Decision::RequireMfaOff => Signal::Nothing,
     }
 }
 

@@ -1,15 +1,17 @@
 //! Managing an account's second factors — the owner's authenticator app and recovery codes,
 //! the "second factor at every sign-in" setting, and the operator's `authd user mfa reset` —
-//! each change an event (`mfa_enrolled`, `mfa_removed`) with the owner's mail ("a new sign-in
-//! method was added" / "was removed") queued in the same transaction. The page that calls
-//! these asks for a recent re-authentication first (HTTP's business).
+//! each change an event (`mfa_enrolled`, `mfa_removed`, `mfa_setting_changed`); adding or
+//! removing a method queues the owner's one method-changed mail ("a new sign-in method was
+//! added" / "a sign-in method was removed", `Notice::SignInMethodAdded`/`Removed`, the same
+//! as the passkeys') in the same transaction. The security page that calls these asks for a
+//! recent re-authentication first (HTTP's business).
 
 use crate::domain::accounts::model::Account;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::mfa::Factor;
 use crate::domain::mfa::totp::Enrolment;
-use crate::domain::notify::Notice;
+use crate::domain::notify::{Notice, human_time};
 use crate::domain::signin::LoginService;
 use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind};
@@ -88,6 +90,7 @@ impl LoginService {
             return Ok(None);
         }
         let codes = self.authenticators.regenerate(&account.id).await?;
+        // Not a new method (no mail): the app's own codes, replaced.
         let event = AuthEvent::new(EventKind::MfaEnrolled, ctx, self.clock.now())
             .user(&account.id)
             .decision(Decision::FactorRecoveryCode);
@@ -95,9 +98,27 @@ impl LoginService {
         Ok(Some(codes))
     }
 
-    /// Sets the owner's "second factor at every sign-in" setting.
-    pub async fn set_require_mfa(&self, account: &Account, on: bool) -> Result<(), Unexpected> {
-        self.accounts.set_require_mfa(&account.id, on).await
+    /// Sets the owner's "second factor at every sign-in" setting: `mfa_setting_changed`
+    /// (decision `require_mfa:on` / `require_mfa:off`); nothing when it already is so.
+    pub async fn set_require_mfa(
+        &self,
+        ctx: &RequestContext,
+        account: &Account,
+        on: bool,
+    ) -> Result<(), Unexpected> {
+        if account.require_mfa == on {
+            return Ok(());
+        }
+        self.accounts.set_require_mfa(&account.id, on).await?;
+        let decision = if on {
+            Decision::RequireMfaOn
+        } else {
+            Decision::RequireMfaOff
+        };
+        let event = AuthEvent::new(EventKind::MfaSettingChanged, ctx, self.clock.now())
+            .user(&account.id)
+            .decision(decision);
+        Ok(self.events.record(event).await?)
     }
 
     /// `authd user mfa reset`: removes every second factor the account enrolled (the app, the
@@ -110,8 +131,9 @@ impl LoginService {
     ) -> Result<bool, Unexpected> {
         let removed = self.authenticators.remove(&account.id).await?;
         self.accounts.set_require_mfa(&account.id, false).await?;
-        let notice = Notice::FactorRemoved {
+        let notice = Notice::SignInMethodRemoved {
             method: "every second factor (reset by an administrator)".to_owned(),
+            when: human_time(self.clock.now()),
         };
         let mail = self.outbox.prepare(&account.email, notice).await?;
         let event = AuthEvent::new(EventKind::MfaRemoved, ctx, self.clock.now())
@@ -129,14 +151,15 @@ impl LoginService {
         factor: Factor,
         added: bool,
     ) -> Result<(), Unexpected> {
-        let method = factor.label().to_owned();
+        let now = self.clock.now();
+        let (method, when) = (factor.label().to_owned(), human_time(now));
         let (kind, notice) = if added {
-            (EventKind::MfaEnrolled, Notice::FactorAdded { method })
+            (EventKind::MfaEnrolled, Notice::SignInMethodAdded { method, when })
         } else {
-            (EventKind::MfaRemoved, Notice::FactorRemoved { method })
+            (EventKind::MfaRemoved, Notice::SignInMethodRemoved { method, when })
         };
         let mail = self.outbox.prepare(&account.email, notice).await?;
-        let event = AuthEvent::new(kind, ctx, self.clock.now())
+        let event = AuthEvent::new(kind, ctx, now)
             .user(&account.id)
             .decision(factor.decision());
         Ok(self.events.record_with_mail(event, mail).await?)

@@ -109,6 +109,7 @@ fn describe(kind: crate::events::EventKind) -> &'static str {
         K::UserRegistered => "Account created",
         K::MfaEnrolled => "Second factor added",
         K::MfaRemoved => "Second factor removed",
+        K::MfaSettingChanged => "Second-factor setting changed",
         K::EmailVerified => "Email address verified",
         K::AlertSent => "Security alert sent",
         K::RiskEvaluated => "Risk check",

@@ -80,6 +80,8 @@ pub struct LoginPage {
     /// The application asking, when `next` is its authorization request (INTERFACE: the
     /// sign-in page shows the client's `--name`).
     app_name: Option<String>,
+    /// The registration page, carrying `next` (a pending request survives the detour).
+    register_link: String,
 }
 
 impl LoginPage {
@@ -102,6 +104,7 @@ impl LoginPage {
             passkeys_enabled: state.passkeys.is_enabled(),
             passkey_finish: with_next("/login/passkey/finish", next),
             app_name: app_name(state, next).await?,
+            register_link: with_next("/register", next),
         })
     }
 }
@@ -130,7 +133,7 @@ fn action(next: Option<&str>) -> String {
 }
 
 /// `path`, with `?next=` when `next` is a local path.
-fn with_next(path: &str, next: Option<&str>) -> String {
+pub(crate) fn with_next(path: &str, next: Option<&str>) -> String {
     match next.and_then(LocalPath::parse) {
         Some(p) => format!("{path}?next={}", urlencode(p.as_str())),
         None => path.to_owned(),

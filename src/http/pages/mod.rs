@@ -9,8 +9,6 @@ use crate::app::state::AppState;
 pub mod account;
 /// The CAPTCHA kept in the session.
 pub mod challenge;
-/// `/account/factors`: the owner's second factors.
-pub mod factors;
 /// `/login`.
 pub mod login;
 /// `POST /logout`.
@@ -42,5 +40,4 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(unlock::router())
         .merge(not_me::router())
         .merge(verify::router())
-        .merge(factors::router())
 }

@@ -1,7 +1,9 @@
 //! `GET|POST /verify-email?token=`: the link in the registration mail. The GET only asks
 //! (mail scanners fetch links), and only for a valid, unused link (otherwise a 400 page says
 //! it does not work); the POST (CSRF-checked, once per link) verifies the address. Neither
-//! touches the rest of the session, so a pending OAuth authorization request survives.
+//! touches the rest of the session, so a pending OAuth authorization request survives; when
+//! the registration in this browser was a detour from one (`register::PENDING_NEXT`), the
+//! confirmation page continues to it.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -14,7 +16,9 @@ use serde::Deserialize;
 
 use crate::app::state::AppState;
 use crate::http::error::HttpError;
+use crate::domain::redirect::LocalPath;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
+use crate::http::pages::register::PENDING_NEXT;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/verify-email", get(verify_get).post(verify_post))
@@ -48,6 +52,8 @@ pub struct VerifyPage {
     token: String,
     /// `Some(false)`: ask; `Some(true)`: verified; `None`: the link does not work.
     done: Option<bool>,
+    /// Where the registration was a detour from (`data-continue`), once verified.
+    pending: Option<String>,
 }
 
 impl VerifyPage {
@@ -80,6 +86,7 @@ pub async fn verify_get(
         csrf_token: session.csrf_token(&state).await?,
         token: if usable { token } else { String::new() },
         done: usable.then_some(false),
+        pending: None,
     };
     Ok((status(usable), page).into_response())
 }
@@ -91,10 +98,19 @@ pub async fn verify_post(
     CsrfForm { form, session }: CsrfForm<VerifyForm>,
 ) -> Result<Response, HttpError> {
     let verified = state.login.verify_email(&ctx, &form.token).await?;
+    let pending = if verified {
+        session.take(PENDING_NEXT).await?
+    } else {
+        None
+    };
     let page = VerifyPage {
         csrf_token: session.csrf_token(&state).await?,
         token: String::new(),
         done: verified.then_some(true),
+        pending: pending
+            .as_deref()
+            .and_then(LocalPath::parse)
+            .map(|p| p.as_str().to_owned()),
     };
     Ok((status(verified), page).into_response())
 }

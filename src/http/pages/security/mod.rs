@@ -18,7 +18,8 @@ use crate::http::error::HttpError;
 use crate::http::extract::CurrentUser;
 use crate::http::pages::account::{EventRow, event_rows};
 
-/// The second factors' section (TOTP, recovery codes).
+/// The second factors' section (TOTP, recovery codes, "ask at every sign-in"):
+/// `POST /account/security/factors`.
 pub mod factors;
 /// The passkeys' section.
 pub mod passkeys;
@@ -38,6 +39,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/account/security/reauth", post(reauth::reauth_post))
         .route("/account/security/sessions", post(sessions::sessions_post))
         .route("/account/security/password", post(password::password_post))
+        .merge(factors::router())
 }
 
 /// What an action did, carried in the redirect back to the page (`?done=…`) so a reload
@@ -52,14 +54,23 @@ pub(crate) enum Done {
     NotMe,
     /// The password was changed.
     PasswordChanged,
+    /// The authenticator app was turned off.
+    TotpOff,
+    /// The second factor is asked for at every sign-in.
+    MfaAlways,
+    /// The second factor is asked for when a sign-in looks risky.
+    MfaWhenRisky,
 }
 
 impl Done {
-    const ALL: [Self; 4] = [
+    const ALL: [Self; 7] = [
         Self::SignedOut,
         Self::SignedOutOthers,
         Self::NotMe,
         Self::PasswordChanged,
+        Self::TotpOff,
+        Self::MfaAlways,
+        Self::MfaWhenRisky,
     ];
 
     fn code(self) -> &'static str {
@@ -68,6 +79,9 @@ impl Done {
             Self::SignedOutOthers => "signed_out_others",
             Self::NotMe => "not_me",
             Self::PasswordChanged => "password_changed",
+            Self::TotpOff => "totp_off",
+            Self::MfaAlways => "mfa_always",
+            Self::MfaWhenRisky => "mfa_when_risky",
         }
     }
 
@@ -82,6 +96,11 @@ impl Done {
             Self::PasswordChanged => {
                 "Your password was changed. Every other session and app was signed out."
             }
+            Self::TotpOff => {
+                "Your authenticator app was turned off; its recovery codes no longer work."
+            }
+            Self::MfaAlways => "Your second factor will be asked for at every sign-in.",
+            Self::MfaWhenRisky => "Your second factor will be asked for when a sign-in looks risky.",
         }
     }
 
@@ -161,6 +180,18 @@ pub(crate) async fn render(
     notice: Notice,
     status: StatusCode,
 ) -> Result<Response, HttpError> {
+    render_with(state, user, notice, status, factors::Shown::default()).await
+}
+
+/// `render`, with what the factors' section shows once (a key being enrolled, new recovery
+/// codes).
+pub(crate) async fn render_with(
+    state: &AppState,
+    user: &CurrentUser,
+    notice: Notice,
+    status: StatusCode,
+    shown: factors::Shown,
+) -> Result<Response, HttpError> {
     let Some(account) = state.accounts.find_by_id(&user.user_id).await? else {
         user.session.end().await?;
         return Err(HttpError::SignInRequired { next: PATH.into() });
@@ -171,13 +202,14 @@ pub(crate) async fn render(
         .check_reauth(&account.id, mark.as_deref())
         .is_ok();
     let events = state.security.recent_events(&account.id, 20).await?;
+    let factors = factors::load(state, &account, shown).await?;
     let page = SecurityPage {
         email: account.email,
         csrf_token: user.session.csrf_token(state).await?,
         reauth_fresh,
         ask_password_change: notice.ask_password_change,
         notice,
-        factors: factors::load(state, &account.id).await?,
+        factors,
         passkeys: passkeys::load(state, &account.id).await?,
         sessions: sessions::load(state, user).await?,
         events: event_rows(events),

@@ -1,0 +1,106 @@
+//! The e-mailed step-up code's send limit (docs/mfa.md: five code mails per address per hour):
+//! past it the step-up still stands — the same challenge, no mail, no earlier code accepted —
+//! the limit is not visible to anyone without the password (a wrong password answers as for an
+//! unknown address), and an hour later codes are mailed again.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, TestUser, spawn_app};
+use crate::smtp::decode_qp;
+
+/// The code mails delivered so far, newest last.
+async fn code_mails(app: &TestApp) -> Vec<String> {
+    app.outbox(0)
+        .await
+        .iter()
+        .map(|m| decode_qp(m))
+        .filter(|m| m.contains("Your sign-in code"))
+        .collect()
+}
+
+fn code_in(mail: &str) -> String {
+    let after = &mail[mail.find("code is:").expect("code text")..];
+    let start = after.find(|c: char| c.is_ascii_digit()).unwrap();
+    after[start..start + 6].to_owned()
+}
+
+/// A user who asked for the e-mailed code at every sign-in (a verified address).
+async fn user_with_codes(app: &TestApp) -> TestUser {
+    let user = app.user().await;
+    let account = app
+        .state
+        .accounts
+        .find_by_email(&user.email)
+        .await
+        .unwrap()
+        .unwrap();
+    app.state
+        .accounts
+        .set_require_mfa(&account.id, true)
+        .await
+        .unwrap();
+    user
+}
+
+async fn answer(app: &TestApp, code: &str) -> StatusCode {
+    let csrf = app.get_login().await.csrf();
+    app.post_form("/login", &[("email_code", code), ("csrf_token", &csrf)])
+        .await
+        .status
+}
+
+#[tokio::test]
+async fn the_email_code_is_sent_five_times_an_hour_and_no_more() {
+    let app = spawn_app().await;
+    let user = user_with_codes(&app).await;
+    for n in 1..=5 {
+        let page = app.post_login(&user.email, &user.password).await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+        assert!(page.body.contains("We sent a six-digit code"), "{}", page.body);
+        assert_eq!(code_mails(&app).await.len(), n);
+    }
+    let fifth = code_in(code_mails(&app).await.last().unwrap());
+
+    // The sixth: the same challenge, but nothing is mailed, and the page says so.
+    let sixth = app.post_login(&user.email, &user.password).await;
+    assert_eq!(sixth.status, StatusCode::UNAUTHORIZED);
+    assert!(sixth.body.contains("data-challenge=\"email\""));
+    assert!(sixth.body.contains("cannot send more codes"), "{}", sixth.body);
+    assert_eq!(code_mails(&app).await.len(), 5);
+    // "Send a new code" does not get round it.
+    let csrf = app.get_login().await.csrf();
+    let resend = app
+        .post_form("/login", &[("factor", "email"), ("csrf_token", &csrf)])
+        .await;
+    assert!(resend.body.contains("cannot send more codes"));
+    assert_eq!(code_mails(&app).await.len(), 5);
+    // The last code mailed belonged to the step-up it was mailed for.
+    assert_eq!(answer(&app, &fifth).await, StatusCode::UNAUTHORIZED);
+    assert_ne!(app.get("/account").await.status, StatusCode::OK);
+
+    // Without the password nothing tells the limit: a wrong password for this account answers
+    // as one for an address nobody has.
+    let wrong = app.post_login(&user.email, "not-the-password").await;
+    let unknown = app
+        .post_login(&TestUser::generate().email, "not-the-password")
+        .await;
+    for page in [&wrong, &unknown] {
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+        assert!(!page.body.contains("data-challenge"), "{}", page.body);
+        assert!(!page.body.contains("cannot send more codes"));
+        assert!(page.body.contains("name=\"password\""));
+    }
+    assert_eq!(code_mails(&app).await.len(), 5);
+
+    // An hour later the address gets codes again, and the code signs in.
+    app.clock.advance(time::Duration::minutes(61));
+    let page = app.post_login(&user.email, &user.password).await;
+    assert!(page.body.contains("We sent a six-digit code"));
+    let mails = code_mails(&app).await;
+    assert_eq!(mails.len(), 6);
+    assert_eq!(
+        answer(&app, &code_in(mails.last().unwrap())).await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(app.get("/account").await.status, StatusCode::OK);
+}
