@@ -56,7 +56,11 @@ async fn the_email_code_is_sent_five_times_an_hour_and_no_more() {
     for n in 1..=5 {
         let page = app.post_login(&user.email, &user.password).await;
         assert_eq!(page.status, StatusCode::UNAUTHORIZED);
-        assert!(page.body.contains("We sent a six-digit code"), "{}", page.body);
+        assert!(
+            page.body.contains("We sent a six-digit code"),
+            "{}",
+            page.body
+        );
         assert_eq!(code_mails(&app).await.len(), n);
     }
     let fifth = code_in(code_mails(&app).await.last().unwrap());
@@ -65,7 +69,11 @@ async fn the_email_code_is_sent_five_times_an_hour_and_no_more() {
     let sixth = app.post_login(&user.email, &user.password).await;
     assert_eq!(sixth.status, StatusCode::UNAUTHORIZED);
     assert!(sixth.body.contains("data-challenge=\"email\""));
-    assert!(sixth.body.contains("cannot send more codes"), "{}", sixth.body);
+    assert!(
+        sixth.body.contains("cannot send more codes"),
+        "{}",
+        sixth.body
+    );
     assert_eq!(code_mails(&app).await.len(), 5);
     // "Send a new code" does not get round it.
     let csrf = app.get_login().await.csrf();

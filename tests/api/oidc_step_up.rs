@@ -207,7 +207,11 @@ async fn evaluated_from_three_networks(
 ) -> [serde_json::Value; 3] {
     let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
     let mut out = Vec::new();
-    for seen in [("127.0.0.1", ""), ("203.0.113.7", chrome), ("198.51.100.9", chrome)] {
+    for seen in [
+        ("127.0.0.1", ""),
+        ("203.0.113.7", chrome),
+        ("198.51.100.9", chrome),
+    ] {
         out.push(evaluate(app, rs_token, token, seen).await);
     }
     out.try_into().unwrap()
@@ -264,7 +268,11 @@ async fn the_risk_api_asks_for_a_step_up_when_the_tokens_sign_in_is_too_weak() {
     let stepped = app
         .post_credentials(&login, &user.email, &user.password, &csrf)
         .await;
-    assert!(stepped.body.contains("data-challenge=\"email\""), "{}", stepped.body);
+    assert!(
+        stepped.body.contains("data-challenge=\"email\""),
+        "{}",
+        stepped.body
+    );
     let code = last_code(&app).await;
     let csrf = app.get(&login).await.csrf();
     let passed = app

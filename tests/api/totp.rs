@@ -127,8 +127,10 @@ async fn enrolment_then_the_app_steps_up_and_a_code_works_once() {
     );
     let mails: Vec<String> = app.outbox(1).await.iter().map(|m| decode_qp(m)).collect();
     assert!(
-        mails.iter().any(|m| m
-            .contains("A new sign-in method was added to your account: an authenticator app")),
+        mails
+            .iter()
+            .any(|m| m
+                .contains("A new sign-in method was added to your account: an authenticator app")),
         "the one method-changed notice, naming the method: {mails:?}"
     );
     // Ask at every sign-in.
@@ -136,8 +138,12 @@ async fn enrolment_then_the_app_steps_up_and_a_code_works_once() {
     assert_eq!(on.status, StatusCode::SEE_OTHER);
     assert!(app.get(PAGE).await.body.contains("data-require-mfa=\"on\""));
     let setting = app.events().await;
-    assert!(setting.iter().any(|e| e.kind == EventKind::MfaSettingChanged
-        && e.decision.as_deref() == Some("require_mfa:on")));
+    assert!(
+        setting
+            .iter()
+            .any(|e| e.kind == EventKind::MfaSettingChanged
+                && e.decision.as_deref() == Some("require_mfa:on"))
+    );
 
     let body = stepped_up(&app, &user).await;
     assert!(
@@ -253,12 +259,13 @@ async fn enrolment_needs_the_pages_reauthentication_and_its_csrf_token() {
     assert!(!refused.body.contains("data-totp-secret"));
     reauth(&app, &user).await;
     // Without the CSRF token, or a forged one: refused.
-    let missing = app
-        .post_form(FACTORS, &[("action", "totp_start")])
-        .await;
+    let missing = app.post_form(FACTORS, &[("action", "totp_start")]).await;
     assert!(missing.status.is_client_error(), "{}", missing.status);
     let forged = app
-        .post_form(FACTORS, &[("action", "totp_start"), ("csrf_token", "forged")])
+        .post_form(
+            FACTORS,
+            &[("action", "totp_start"), ("csrf_token", "forged")],
+        )
         .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
     assert!(!forged.body.contains("data-totp-secret"));
@@ -287,7 +294,11 @@ async fn enrolment_needs_the_pages_reauthentication_and_its_csrf_token() {
         .await;
     assert_eq!(started.status, StatusCode::OK);
     assert!(started.body.contains("data-totp-secret=\""));
-    assert!(started.body.contains("name=\"action\" value=\"totp_confirm\""));
+    assert!(
+        started
+            .body
+            .contains("name=\"action\" value=\"totp_confirm\"")
+    );
     // Nothing is enrolled until a code confirms it.
     assert!(
         !app.events()
@@ -310,22 +321,26 @@ async fn turning_the_app_off_removes_it_and_its_recovery_codes() {
     assert!(page.body.contains("name=\"action\" value=\"totp_start\""));
     let events = app.events().await;
     assert!(
-        events
-            .iter()
-            .any(|e| e.kind == EventKind::MfaRemoved
-                && e.decision.as_deref() == Some("factor:totp"))
+        events.iter().any(
+            |e| e.kind == EventKind::MfaRemoved && e.decision.as_deref() == Some("factor:totp")
+        )
     );
     let mails: Vec<String> = app.outbox(2).await.iter().map(|m| decode_qp(m)).collect();
     assert!(
-        mails.iter().any(|m| m
-            .contains("A sign-in method was removed from your account: an authenticator app")),
+        mails
+            .iter()
+            .any(|m| m
+                .contains("A sign-in method was removed from your account: an authenticator app")),
         "{mails:?}"
     );
     // The next sign-in is stepped up with the e-mailed code only: neither the app's code nor
     // a recovery code answers it.
     let body = stepped_up(&app, &user).await;
     assert!(body.contains("data-challenge=\"email\""), "{body}");
-    assert!(!body.contains("value=\"totp\""), "the app is no longer offered");
+    assert!(
+        !body.contains("value=\"totp\""),
+        "the app is no longer offered"
+    );
     app.clock.advance(time::Duration::seconds(30));
     assert_eq!(
         answer(&app, &code(&app, &secret)).await,
@@ -389,7 +404,10 @@ async fn choose(app: &TestApp, factor: &str) -> crate::helpers::Page {
 }
 
 fn code_mails(mails: &[String]) -> usize {
-    mails.iter().filter(|m| m.contains("Your sign-in code")).count()
+    mails
+        .iter()
+        .filter(|m| m.contains("Your sign-in code"))
+        .count()
 }
 
 #[tokio::test]
@@ -398,7 +416,10 @@ async fn another_factor_can_be_chosen_during_the_step_up() {
     let (user, secret, _) = enrolled(&app).await;
     action(&app, "require_mfa_on", "").await;
     let body = stepped_up(&app, &user).await;
-    assert!(body.contains("data-challenge=\"totp\""), "the strongest first");
+    assert!(
+        body.contains("data-challenge=\"totp\""),
+        "the strongest first"
+    );
     assert_eq!(code_mails(&app.outbox(0).await), 0, "no code mailed yet");
     // A factor the account does not have changes nothing.
     let same = choose(&app, "webauthn").await;
@@ -407,16 +428,27 @@ async fn another_factor_can_be_chosen_during_the_step_up() {
     // The e-mailed code instead: a code is mailed, the app is offered back.
     let email = choose(&app, "email").await;
     assert_eq!(email.status, StatusCode::UNAUTHORIZED);
-    assert!(email.body.contains("data-challenge=\"email\""), "{}", email.body);
+    assert!(
+        email.body.contains("data-challenge=\"email\""),
+        "{}",
+        email.body
+    );
     assert!(email.body.contains("name=\"email_code\""));
     assert!(email.body.contains("name=\"factor\" value=\"totp\""));
     assert_eq!(code_mails(&app.outbox(1).await), 1);
     // Back to the app, and its code signs in (a later time step than the enrolment's).
     let totp = choose(&app, "totp").await;
     assert!(totp.body.contains("data-challenge=\"totp\""));
-    assert_ne!(app.get("/account").await.status, StatusCode::OK, "still nobody");
+    assert_ne!(
+        app.get("/account").await.status,
+        StatusCode::OK,
+        "still nobody"
+    );
     app.clock.advance(time::Duration::seconds(30));
-    assert_eq!(answer(&app, &code(&app, &secret)).await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        answer(&app, &code(&app, &secret)).await,
+        StatusCode::SEE_OTHER
+    );
     assert_eq!(app.get("/account").await.status, StatusCode::OK);
 
     // Next sign-in: the e-mailed code, chosen twice (a new code each time): only the newest
@@ -443,7 +475,10 @@ async fn another_factor_can_be_chosen_during_the_step_up() {
     let events = app.events().await;
     let passes: Vec<_> = events
         .iter()
-        .filter(|e| e.kind == EventKind::ChallengePassed && e.decision.as_deref() != Some("reauth; password"))
+        .filter(|e| {
+            e.kind == EventKind::ChallengePassed
+                && e.decision.as_deref() != Some("reauth; password")
+        })
         .filter_map(|e| e.decision.clone())
         .collect();
     assert!(passes.contains(&"factor:totp".to_owned()), "{passes:?}");

@@ -39,10 +39,7 @@ async fn a_pending_authorization_request_survives_registration_and_verification(
     // "Create an account" on the sign-in page carries the request.
     let register = format!("/register?next={}", urlenc(&authorize));
     let body = app.get(&login).await.body;
-    assert!(
-        body.contains(&format!("href=\"{register}\"")),
-        "{body}"
-    );
+    assert!(body.contains(&format!("href=\"{register}\"")), "{body}");
     let form = app.get(&register).await;
     assert_eq!(form.status, StatusCode::OK);
     assert!(form.body.contains(&format!("action=\"{register}\"")));
@@ -90,7 +87,12 @@ async fn a_pending_authorization_request_survives_registration_and_verification(
     let page = app.get(&back).await;
     assert_eq!(page.location(), login);
     let signed_in = app.post_login_to(&login, &user.email, &user.password).await;
-    assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.body);
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
     assert_eq!(signed_in.location(), authorize);
     let redirect = app.get(&authorize).await;
     assert_eq!(redirect.status, StatusCode::SEE_OTHER);

@@ -154,9 +154,15 @@ impl LoginService {
         let now = self.clock.now();
         let (method, when) = (factor.label().to_owned(), human_time(now));
         let (kind, notice) = if added {
-            (EventKind::MfaEnrolled, Notice::SignInMethodAdded { method, when })
+            (
+                EventKind::MfaEnrolled,
+                Notice::SignInMethodAdded { method, when },
+            )
         } else {
-            (EventKind::MfaRemoved, Notice::SignInMethodRemoved { method, when })
+            (
+                EventKind::MfaRemoved,
+                Notice::SignInMethodRemoved { method, when },
+            )
         };
         let mail = self.outbox.prepare(&account.email, notice).await?;
         let event = AuthEvent::new(kind, ctx, now)

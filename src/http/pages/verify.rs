@@ -15,8 +15,8 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::app::state::AppState;
-use crate::http::error::HttpError;
 use crate::domain::redirect::LocalPath;
+use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
 use crate::http::pages::register::PENDING_NEXT;
 

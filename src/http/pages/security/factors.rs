@@ -164,7 +164,8 @@ pub async fn factors_post(
                 notice.info = Some("New recovery codes: the old ones no longer work.");
             }
             None => {
-                notice.error = Some("Recovery codes come with an authenticator app: set one up first.");
+                notice.error =
+                    Some("Recovery codes come with an authenticator app: set one up first.");
                 status = StatusCode::BAD_REQUEST;
             }
         },
@@ -175,7 +176,11 @@ pub async fn factors_post(
         "require_mfa_on" | "require_mfa_off" => {
             let on = form.action == "require_mfa_on";
             login.set_require_mfa(&ctx, &account, on).await?;
-            let done = if on { Done::MfaAlways } else { Done::MfaWhenRisky };
+            let done = if on {
+                Done::MfaAlways
+            } else {
+                Done::MfaWhenRisky
+            };
             return Ok(done.redirect());
         }
         _ => return Err(HttpError::BadRequest("Unknown action.")),

@@ -100,7 +100,9 @@ impl Done {
                 "Your authenticator app was turned off; its recovery codes no longer work."
             }
             Self::MfaAlways => "Your second factor will be asked for at every sign-in.",
-            Self::MfaWhenRisky => "Your second factor will be asked for when a sign-in looks risky.",
+            Self::MfaWhenRisky => {
+                "Your second factor will be asked for when a sign-in looks risky."
+            }
         }
     }
 
