@@ -79,9 +79,16 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         .await?
         .with_risk(risk.clone());
     let (mail, outbox) = mail(&base)?;
-    let login = sign_in(&base, accounts.clone(), risk.clone(), outbox.clone()).await?;
-    let security = security(&base, accounts.clone(), risk.clone(), outbox.clone());
     let passkeys = passkeys(&base, outbox.clone());
+    let login = sign_in(
+        &base,
+        accounts.clone(),
+        risk.clone(),
+        outbox.clone(),
+        &passkeys,
+    )
+    .await?;
+    let security = security(&base, accounts.clone(), risk.clone(), outbox.clone());
     let resets = resets(&base, accounts.clone(), outbox);
     let admin = admin(&base, accounts.clone(), risk.clone());
     let captchas = captchas(&config)?;
@@ -156,12 +163,14 @@ async fn risk(b: &Base<'_>) -> anyhow::Result<RiskService> {
     Ok(risk)
 }
 
-/// Sign-in: the protection ladder's state and the orchestrator.
+/// Sign-in: the protection ladder's state and the orchestrator (with the passkeys, the
+/// step-up's strongest rung).
 async fn sign_in(
     b: &Base<'_>,
     accounts: AccountService,
     risk: RiskService,
     outbox: Arc<dyn Outbox>,
+    passkeys: &PasskeyService,
 ) -> anyhow::Result<LoginService> {
     let protection = Protection::load(
         b.store.failures.clone(),
@@ -192,6 +201,7 @@ async fn sign_in(
                 b.deps.random.clone(),
                 "authd",
             ),
+            passkeys: passkeys.clone(),
         },
     ))
 }

@@ -5,6 +5,8 @@
 // - On /login, the button carrying data-passkey-signin signs in without a password: POST
 //   data-start, navigator.credentials.get (a discoverable credential), POST data-finish, then
 //   go where the answer says (next, or the pending authorization request).
+// - On a step-up after the password, the element data-challenge="webauthn" and its button
+//   data-passkey-assert run the same assertion for the account signing in.
 // Every POST carries the page's CSRF token in the x-csrf-token header. Binary fields travel as
 // unpadded base64url, as the server (webauthn-rs) writes and reads them.
 (function () {
@@ -143,7 +145,9 @@
   });
 
   // The step-up challenge (data-challenge="webauthn"): the same assertion for the account in
-  // the sign-in, posted to the element's data-finish.
+  // the sign-in (data-start asks the server for it), posted to the element's data-finish. A
+  // step-up that is gone (expired, or dropped after too many failures) starts the sign-in
+  // again at data-restart.
   document.querySelectorAll('[data-challenge="webauthn"][data-start]').forEach((box) => {
     const button = box.querySelector('button[data-passkey-assert]');
     const error = box.querySelector('.passkey-error');
@@ -155,6 +159,10 @@
         const done = await assert(box.dataset.start, box.dataset.finish, box.dataset.csrf);
         window.location.assign(done.redirect);
       } catch (e) {
+        if (e && e.code === 'sign_in_again' && box.dataset.restart) {
+          window.location.assign(box.dataset.restart);
+          return;
+        }
         showError(error, e && e.name === 'NotAllowedError' ? 'No passkey was used.' : e.message);
         button.disabled = false;
       }

@@ -2,8 +2,9 @@
 //! step-up holds (`pending.rs`), the e-mailed one-time code (`email_code.rs`), and the
 //! authentication methods and level a session records for OIDC (`amr`, `acr`; RFC 8176).
 //!
-//! A new factor (the passkey) is one more `Factor` variant: its marker, its `amr` value and
-//! its rank here, a check in `signin/step_up.rs`, and the account's "has it" in `Factors`.
+//! A factor is a `Factor` variant: its marker, its `amr` value and its rank here, a check in
+//! `signin/step_up.rs` (the passkey's in `signin/step_up_passkey.rs`), and the account's
+//! "has it" in `Factors`.
 
 use serde::{Deserialize, Serialize};
 
@@ -46,9 +47,10 @@ impl Factor {
         Self::STRONGEST_FIRST.into_iter().find(|f| f.as_str() == s)
     }
 
-    /// The RFC 8176 `amr` value a pass adds: `hwk` for a passkey (proof of a key held in
-    /// hardware or a platform authenticator), `otp` for the app's code and for the e-mailed
+    /// The RFC 8176 `amr` value a pass adds: `otp` for the app's code and for the e-mailed
     /// code (both are one-time passwords; docs/mfa.md says why the mail is not `sms`-like).
+    /// A passkey's depends on the key that answered (`KeyKind::amr`: `hwk` for one bound to
+    /// its device, `swk` for a synced one); `hwk` here is the device-bound case.
     pub fn amr(self) -> &'static str {
         match self {
             Self::Webauthn => "hwk",
@@ -129,9 +131,10 @@ pub fn wants_mfa(acr_values: &str) -> bool {
     acr_values.split(' ').any(|v| v == ACR_MFA || v == "mfa")
 }
 
-/// The `amr` after a password and then `factor`: `["pwd", <factor>, "mfa"]`.
-pub fn amr_with(mut amr: Vec<String>, factor: Factor) -> Vec<String> {
-    for m in [factor.amr(), "mfa"] {
+/// The `amr` after a password and then a factor that proved `method` (its RFC 8176 value):
+/// `["pwd", <method>, "mfa"]`.
+pub fn amr_with(mut amr: Vec<String>, method: &str) -> Vec<String> {
+    for m in [method, "mfa"] {
         if !amr.iter().any(|x| x == m) {
             amr.push(m.to_owned());
         }
@@ -170,9 +173,10 @@ mod tests {
     fn amr_and_acr_follow_what_was_passed() {
         let pwd = vec!["pwd".to_owned()];
         assert_eq!(acr_of(&pwd), ACR_PASSWORD);
-        let otp = amr_with(pwd, Factor::Email);
+        let otp = amr_with(pwd.clone(), Factor::Email.amr());
         assert_eq!(otp, ["pwd", "otp", "mfa"]);
         assert_eq!(acr_of(&otp), ACR_MFA);
-        assert_eq!(amr_with(otp, Factor::Totp), ["pwd", "otp", "mfa"]);
+        assert_eq!(amr_with(otp, Factor::Totp.amr()), ["pwd", "otp", "mfa"]);
+        assert_eq!(amr_with(pwd, "swk"), ["pwd", "swk", "mfa"]);
     }
 }

@@ -2,7 +2,8 @@
 //! factor keeps in its (not yet signed-in) server-side session — whose account, which factors
 //! were offered and which one is asked now, the risk reasons, how many answers failed, when it
 //! started, the methods passed so far (`amr`), the ladder's counter row to count failures on,
-//! and, for the e-mailed code, only its MAC and when it was sent. Serialised by the HTTP layer
+//! for the e-mailed code only its MAC and when it was sent, and for the passkey the started
+//! assertion's state. Serialised by the HTTP layer
 //! into the session; a session holding one is not signed in.
 
 use serde::{Deserialize, Serialize};
@@ -52,6 +53,11 @@ pub struct PendingStepUp {
     pub binding: String,
     /// The e-mailed code, once one was issued.
     pub code: Option<SentCode>,
+    /// The passkey assertion started for this step-up (its ceremony state, single use: taken
+    /// out by the answer, whatever the answer). Kept here, it belongs to this browser
+    /// session's sign-in and dies with it (a new sign-in starts without one).
+    #[serde(default)]
+    pub assertion: Option<String>,
 }
 
 impl PendingStepUp {
@@ -88,6 +94,7 @@ mod tests {
             known_device: false,
             binding: "b".into(),
             code: None,
+            assertion: None,
         };
         assert!(p.same_sign_in(""));
         assert!(p.same_sign_in(" alice@example.com"));

@@ -139,6 +139,15 @@ impl PasskeyService {
         rows.into_iter().map(|r| self.view(&r)).collect()
     }
 
+    /// Whether the account can answer a step-up with a passkey: passkeys are on and it has
+    /// at least one.
+    pub async fn has_passkeys(&self, account_id: &str) -> Result<bool, Unexpected> {
+        if !self.is_enabled() {
+            return Ok(false);
+        }
+        Ok(!self.store.list_passkeys(account_id).await?.is_empty())
+    }
+
     fn view(&self, r: &PasskeyRecord) -> Result<PasskeyView, Unexpected> {
         let passkey = open_credential(&self.sealer, &r.id, &r.credential)?;
         let at = |s: i64| OffsetDateTime::from_unix_timestamp(s).ok();

@@ -8,7 +8,9 @@
 //! - `settle.rs`: settling the outcome (events, metrics, the device cookie);
 //! - `alerts.rs`: the owner's mails (new device, lockout, attack alert);
 //! - `forms.rs`: the same ladder for the register and forgot forms;
-//! - `step_up.rs`: the second factor a right password may still owe (`domain/mfa`);
+//! - `step_up.rs`: the second factor a right password may still owe (`domain/mfa`), and
+//!   `step_up_checks.rs`: checking its answers (codes; the passkey's assertion, bound to the
+//!   pending step-up);
 //! - `verify.rs`: the address's verification link;
 //! - `passkey.rs`: the same path without a password (a passkey's assertion instead);
 //! - `unlock.rs`, `not_me.rs`: what the mailed links do; `sessions.rs`: session events.
@@ -28,6 +30,7 @@ use crate::domain::error::Unexpected;
 use crate::domain::mfa::email_code::EmailCodes;
 use crate::domain::mfa::totp::Authenticators;
 use crate::domain::notify::Outbox;
+use crate::domain::passkeys::PasskeyService;
 use crate::domain::risk::service::RiskService;
 use crate::domain::seal::{Sealer, server_secret};
 use crate::domain::signin::devices::Devices;
@@ -75,6 +78,8 @@ mod settle;
 pub mod stand_in;
 /// The step-up after the password (second factors).
 pub mod step_up;
+/// Checking a step-up's answers.
+pub mod step_up_checks;
 /// Lifting locks.
 pub mod unlock;
 /// Verifying the address (the mailed link).
@@ -257,6 +262,7 @@ pub struct LoginService {
     issuer: String,
     background: Background,
     authenticators: Authenticators,
+    passkeys: PasskeyService,
 }
 
 impl std::fmt::Debug for LoginService {
@@ -289,6 +295,8 @@ pub struct LoginDeps {
     pub background: Background,
     /// Authenticator apps and recovery codes (a step-up factor).
     pub authenticators: Authenticators,
+    /// Passkeys (the strongest step-up factor).
+    pub passkeys: PasskeyService,
 }
 
 impl LoginService {
@@ -306,6 +314,7 @@ impl LoginService {
             issuer: deps.issuer,
             background: deps.background,
             authenticators: deps.authenticators,
+            passkeys: deps.passkeys,
         }
     }
 }

@@ -218,7 +218,7 @@ impl LoginService {
                     Vec::new()
                 },
             },
-            amr: vec!["pwd".to_owned()],
+            amr: amr_of(o.amr),
         })
     }
 
@@ -247,5 +247,16 @@ impl LoginService {
         // The delay rung: a failed answer waits, more so after each failure.
         tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
         Ok(())
+    }
+}
+
+/// The `amr` of a sign-in (RFC 8176): `["pwd"]` for a password; for a passkey alone, its key
+/// kind (`hwk`/`swk`) and `mfa` — a passkey with user verification is itself two factors (the
+/// key held, unlocked by the device's PIN or biometrics), which the ceremony requires and
+/// `passkeys/assertion.rs` checks again.
+fn amr_of(passwordless: Option<&'static str>) -> Vec<String> {
+    match passwordless {
+        Some(key) => vec![key.to_owned(), "mfa".to_owned()],
+        None => vec!["pwd".to_owned()],
     }
 }

@@ -6,22 +6,24 @@
 //! `challenge_failed` event and a failure on the ladder like a wrong password, and after
 //! `AUTHD_STEP_UP_MAX_FAILURES` the step-up is dropped; a right one is `challenge_passed` with
 //! the factor, the sign-in's success, and the owner's context for the risk profile.
-//! An account with no second factor keeps the CAPTCHA (`settle.rs`).
+//! An account with no second factor keeps the CAPTCHA (`settle.rs`). The passkey rung's
+//! answers are checked in `step_up_checks.rs`.
 
 use time::OffsetDateTime;
+use webauthn_rs::prelude::PublicKeyCredential;
 
 use crate::domain::account_security::sessions::SignInNote;
 use crate::domain::accounts::model::Account;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::mfa::pending::{PendingStepUp, SentCode};
-use crate::domain::mfa::totp::TotpCheck;
 use crate::domain::mfa::{Factor, Factors, amr_with};
 use crate::domain::notify::Notice;
 use crate::domain::risk::service::Assessment;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::keys::{CounterKey, Pair, Source};
 use crate::domain::signin::settle::Outcome;
+use crate::domain::signin::step_up_checks::Passed;
 use crate::domain::signin::{LoginService, SignedIn};
 use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind, Risk};
@@ -37,10 +39,13 @@ pub struct StepUpReason {
 }
 
 /// An answer to a pending step-up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum StepUpAnswer {
     /// A code typed for a factor (`email_code`, or `totp_code` — a recovery code goes there).
     Code(Factor, String),
+    /// The authenticator's answer to the passkey assertion started for this step-up
+    /// (`LoginService::start_passkey_step_up`).
+    Passkey(Box<PublicKeyCredential>),
     /// The user chose another factor the account has (for the e-mail: a new code).
     Choose(Factor),
 }
@@ -65,7 +70,7 @@ impl LoginService {
     /// The factors an account has.
     pub async fn factors(&self, account: &Account) -> Result<Factors, Unexpected> {
         Ok(Factors {
-            webauthn: false,
+            webauthn: self.passkeys.has_passkeys(&account.id).await?,
             totp: self.authenticators.has_app(&account.id).await?,
             email: account.email_verified_at.is_some(),
         })
@@ -143,6 +148,7 @@ impl LoginService {
             known_device: o.pair.source.is_known_device(),
             binding: self.protection.codes.binding(),
             code: None,
+            assertion: None,
         };
         let mail = self.code_mail(&mut pending, account, now).await?;
         let decision = if why.risky {
@@ -223,49 +229,34 @@ impl LoginService {
                 } else {
                     None
                 };
-                if let Some(how) = passed {
-                    let signed_in = self
-                        .passed_step_up(ctx, &pending, &account, (f, how), now)
-                        .await?;
-                    return Ok(StepUpOutcome::Passed(Box::new(signed_in)));
-                }
-                self.failed_step_up(ctx, pending, &account, f, now).await
+                self.settle_answer(ctx, pending, &account, (f, passed), now)
+                    .await
+            }
+            StepUpAnswer::Passkey(answer) => {
+                let passed = self.check_passkey(&mut pending, &answer).await?;
+                let f = Factor::Webauthn;
+                self.settle_answer(ctx, pending, &account, (f, passed), now)
+                    .await
             }
         }
     }
 
-    /// Whether `typed` answers factor `f`, and how (the `challenge_passed` decision). Each
-    /// code works once: the e-mailed one lives in the pending step-up, gone after the pass;
-    /// the app's time step and a recovery code are spent in the store.
-    async fn check_factor(
+    /// A checked answer: signed in if it passed, a counted failure if not.
+    async fn settle_answer(
         &self,
-        pending: &PendingStepUp,
-        f: Factor,
-        typed: &str,
+        ctx: &RequestContext,
+        pending: PendingStepUp,
+        account: &Account,
+        (f, passed): (Factor, Option<Passed>),
         now: OffsetDateTime,
-    ) -> Result<Option<Decision>, Unexpected> {
-        Ok(match f {
-            Factor::Email => pending
-                .code
-                .as_ref()
-                .is_some_and(|c| {
-                    let ttl = self.protection.ladder.settings().email_code_ttl_secs;
-                    now.unix_timestamp() < c.sent_at + ttl
-                        && self.protection.codes.matches(
-                            &pending.binding,
-                            &pending.user_id,
-                            typed,
-                            &c.mac,
-                        )
-                })
-                .then_some(Decision::FactorEmail),
-            Factor::Totp => match self.authenticators.check(&pending.user_id, typed).await? {
-                TotpCheck::App => Some(Decision::FactorTotp),
-                TotpCheck::RecoveryCode => Some(Decision::FactorRecoveryCode),
-                TotpCheck::Failed => None,
-            },
-            Factor::Webauthn => None,
-        })
+    ) -> Result<StepUpOutcome, SignInError> {
+        if let Some(passed) = passed {
+            let signed_in = self
+                .passed_step_up(ctx, &pending, account, passed, now)
+                .await?;
+            return Ok(StepUpOutcome::Passed(Box::new(signed_in)));
+        }
+        self.failed_step_up(ctx, pending, account, f, now).await
     }
 
     /// The factor passed: `challenge_passed`, then the sign-in's success exactly as after a
@@ -275,13 +266,13 @@ impl LoginService {
         ctx: &RequestContext,
         pending: &PendingStepUp,
         account: &Account,
-        (f, how): (Factor, Decision),
+        passed: Passed,
         now: OffsetDateTime,
     ) -> Result<SignedIn, Unexpected> {
-        let passed = self
+        let event = self
             .step_up_event(ctx, pending, EventKind::ChallengePassed, now)
-            .decision(how);
-        self.events.record(passed).await?;
+            .decision(passed.how);
+        self.events.record(event).await?;
         let decision = if pending.known_device {
             Decision::AllowKnownDevice
         } else {
@@ -312,7 +303,7 @@ impl LoginService {
             at: now,
             new_device_cookie,
             note,
-            amr: amr_with(pending.amr.clone(), f),
+            amr: amr_with(pending.amr.clone(), passed.amr),
         })
     }
 
@@ -340,9 +331,13 @@ impl LoginService {
         if pending.failures >= self.protection.ladder.settings().step_up_max_failures {
             return Ok(StepUpOutcome::Dropped);
         }
+        let error = match f {
+            Factor::Webauthn => "The passkey was not accepted. Try again, or choose another way.",
+            Factor::Totp | Factor::Email => "That code is not right. Check it and try again.",
+        };
         Ok(StepUpOutcome::Pending {
             pending: Box::new(pending),
-            error: Some("That code is not right. Check it and try again."),
+            error: Some(error),
         })
     }
 

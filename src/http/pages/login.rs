@@ -77,6 +77,8 @@ pub struct LoginPage {
     passkeys_enabled: bool,
     /// Where the passkey sign-in's script posts its answer (with `next`).
     passkey_finish: String,
+    /// Where a passkey step-up's script posts its answer (with `next`).
+    step_up_passkey_finish: String,
     /// The application asking, when `next` is its authorization request (INTERFACE: the
     /// sign-in page shows the client's `--name`).
     app_name: Option<String>,
@@ -103,6 +105,7 @@ impl LoginPage {
             step_up: None,
             passkeys_enabled: state.passkeys.is_enabled(),
             passkey_finish: with_next("/login/passkey/finish", next),
+            step_up_passkey_finish: with_next("/login/step-up/passkey/finish", next),
             app_name: app_name(state, next).await?,
             register_link: with_next("/register", next),
         })
@@ -178,10 +181,12 @@ pub async fn login_post(
         if !pending.same_sign_in(typed) {
             session.clear_step_up().await?;
         } else if let Some(answer) = form.step_up.answer() {
-            let to = target(next);
-            let answered = step_up::answer(&state, &ctx, &session, pending, answer, to.as_str());
+            let answered = step_up::answer(&state, &ctx, &session, pending, answer);
             let (view, error) = match answered.await? {
-                Answered::SignedIn(res) => return Ok(res),
+                Answered::SignedIn(cookie) => {
+                    let res = Redirect::to(target(next).as_str()).into_response();
+                    return Ok(step_up::with_device_cookie(&state, res, cookie.as_deref()));
+                }
                 Answered::Again(view, error) => (Some(view), error),
                 Answered::Dropped => (None, Some("Please sign in again.")),
             };

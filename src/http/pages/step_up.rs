@@ -3,10 +3,11 @@
 //! nobody meanwhile) and shows the factor's challenge inside an element carrying
 //! `data-challenge="email"` (or `"totp"`, `"webauthn"`), with a button per other factor the
 //! account has (`name="factor"`). The answer comes back as `POST /login` with `email_code` or
-//! `totp_code` (with or without the username and password again); only the right one signs in.
+//! `totp_code` (with or without the username and password again), or, for the passkey, from
+//! the page's own script (`http/passkeys/step_up.rs`); only the right one signs in.
 
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 
 use crate::app::state::AppState;
 use crate::domain::context::RequestContext;
@@ -50,6 +51,11 @@ impl StepUpView {
     /// Whether the authenticator app's code is asked for.
     pub fn is_totp(&self) -> bool {
         self.factor == "totp"
+    }
+
+    /// Whether the passkey is asked for (the page's script runs the assertion).
+    pub fn is_webauthn(&self) -> bool {
+        self.factor == "webauthn"
     }
 }
 
@@ -96,10 +102,10 @@ impl StepUpFields {
     }
 }
 
-/// What answering led to, for the login handler.
+/// What answering led to, for the login handler and the passkey's JSON endpoint.
 pub enum Answered {
-    /// Signed in: the redirect (with the device cookie when one is due).
-    SignedIn(Response),
+    /// Signed in: the device cookie's value when one is due (`with_device_cookie`).
+    SignedIn(Option<String>),
     /// Show the step-up again with this error.
     Again(StepUpView, Option<&'static str>),
     /// The step-up was dropped: the form again, to start over.
@@ -113,7 +119,6 @@ pub async fn answer(
     session: &WebSession,
     pending: PendingStepUp,
     answer: StepUpAnswer,
-    target: &str,
 ) -> Result<Answered, HttpError> {
     match state.login.answer_step_up(ctx, pending, answer).await? {
         StepUpOutcome::Passed(signed_in) => {
@@ -129,16 +134,7 @@ pub async fn answer(
                 note,
             )
             .await?;
-            let mut res = Redirect::to(target).into_response();
-            if let Some(value) = &signed_in.new_device_cookie {
-                crate::http::pages::login::set_device_cookie(
-                    &mut res,
-                    crate::http::pages::login::device_cookie_name(state.config.is_https()),
-                    value,
-                    state.config.is_https(),
-                );
-            }
-            Ok(Answered::SignedIn(res))
+            Ok(Answered::SignedIn(signed_in.new_device_cookie))
         }
         StepUpOutcome::Pending { pending, error } => {
             session.set_step_up(&pending).await?;
@@ -149,6 +145,16 @@ pub async fn answer(
             Ok(Answered::Dropped)
         }
     }
+}
+
+/// `res` with the device cookie a passed step-up hands out, if one is due.
+pub fn with_device_cookie(state: &AppState, mut res: Response, cookie: Option<&str>) -> Response {
+    if let Some(value) = cookie {
+        let https = state.config.is_https();
+        let name = crate::http::pages::login::device_cookie_name(https);
+        crate::http::pages::login::set_device_cookie(&mut res, name, value, https);
+    }
+    res
 }
 
 /// The status a step-up page answers with (INTERFACE: a challenge is a 401).

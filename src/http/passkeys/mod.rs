@@ -1,5 +1,6 @@
 //! The passkey JSON endpoints the pages' own script (`/static/passkey.js`) calls: enrolment
-//! on the security page (`enrol.rs`) and the passwordless sign-in from `/login` (`signin.rs`).
+//! on the security page (`enrol.rs`), the passwordless sign-in from `/login` (`signin.rs`) and
+//! the step-up's passkey rung after a right password (`step_up.rs`).
 //! Each is CSRF-protected by the `x-csrf-token` header (the page's token: the session's once
 //! signed in, the CSRF cookie's before); the ceremony state stays in the server-side session,
 //! single use. Answers are JSON `{"error", "message"}` (`PasskeyApiError`), mapped
@@ -23,6 +24,8 @@ use crate::http::extract::{CurrentUser, WebSession};
 pub mod enrol;
 /// Signing in with a passkey.
 pub mod signin;
+/// A passkey as the step-up's second factor.
+pub mod step_up;
 
 /// The header carrying the page's CSRF token.
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -31,7 +34,10 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub const REAUTH_WITHIN: Duration = Duration::minutes(5);
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().merge(enrol::router()).merge(signin::router())
+    Router::new()
+        .merge(enrol::router())
+        .merge(signin::router())
+        .merge(step_up::router())
 }
 
 /// Why a passkey request failed, answered as JSON.
@@ -45,6 +51,9 @@ pub enum PasskeyApiError {
     Http(HttpError),
     /// The account's sign-in methods change only after a recent re-authentication.
     ReauthRequired,
+    /// No step-up is pending in this session (none began, it expired, or too many failures
+    /// dropped it): the sign-in starts again.
+    SignInAgain,
 }
 
 impl From<PasskeyError> for PasskeyApiError {
@@ -171,6 +180,12 @@ impl IntoResponse for PasskeyApiError {
                 "Confirm it is you first: enter your password again.",
                 None,
             ),
+            Self::SignInAgain => (
+                StatusCode::UNAUTHORIZED,
+                "sign_in_again",
+                "Please sign in again.",
+                None,
+            ),
         };
         if status.is_server_error() {
             tracing::error!(error = ?self, "passkey request failed");
@@ -233,6 +248,10 @@ mod tests {
         assert_eq!(
             status(PasskeyApiError::ReauthRequired),
             StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            status(PasskeyApiError::SignInAgain),
+            StatusCode::UNAUTHORIZED
         );
         assert_eq!(
             status(PasskeyError::Rejected.into()),

@@ -1,8 +1,9 @@
 //! Signing in with a passkey from `/login` (the button carrying `data-passkey-signin`, run by
 //! `/static/passkey.js`): `POST /login/passkey/start` (the options for
 //! `navigator.credentials.get`) and `POST /login/passkey/finish?next=` (the assertion; signs
-//! in like the password form: a new session id and CSRF token, `session_created`, the device
-//! cookie, then the `next` target — the pending OAuth authorization request included).
+//! in like the password form: a new session id and CSRF token, the session's `amr` (the key's
+//! `hwk`/`swk` and `mfa`), the session index and `session_created`, the device cookie, then
+//! the `next` target — the pending OAuth authorization request included).
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
@@ -21,13 +22,11 @@ use crate::domain::signin::passkey::PasskeyAttempt;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, WebSession};
 use crate::http::pages::login::{cookie_value, device_cookie_name, set_device_cookie};
+use crate::http::pages::security::sessions::index_new_session;
 use crate::http::passkeys::{PasskeyApiError, check_csrf};
 
 /// The session key of a passwordless sign-in in progress.
 const SIGN_IN: &str = "passkey_sign_in";
-
-/// The session key of the sign-in's `amr` (RFC 8176) when no password was used.
-pub const AMR: &str = "amr";
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -84,12 +83,17 @@ pub async fn login_passkey_finish_post(
         .login
         .login_with_passkey(&ctx, &state.passkeys, attempt)
         .await?;
-    let (account, at) = (&done.signed_in.account, done.signed_in.at);
-    session
-        .sign_in(&state, &account.id, at, account.session_epoch)
-        .await?;
-    session.put(AMR, done.kind.amr()).await?;
-    state.login.session_created(&ctx, &account.id).await?;
+    session.sign_in_with(&state, &done.signed_in).await?;
+    let (account, note) = (&done.signed_in.account, done.signed_in.note.clone());
+    index_new_session(
+        &state,
+        &session,
+        &ctx,
+        &account.id,
+        account.session_epoch,
+        note,
+    )
+    .await?;
     let target = q
         .next
         .as_deref()
