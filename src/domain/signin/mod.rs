@@ -8,6 +8,7 @@
 //! - `settle.rs`: settling the outcome (events, metrics, the device cookie);
 //! - `alerts.rs`: the owner's mails (new device, lockout, attack alert);
 //! - `forms.rs`: the same ladder for the register and forgot forms;
+//! - `pass.rs`: the challenge shown before a submit, and a passed one held for the next;
 //! - `step_up.rs`: the second factor a right password may still owe (`domain/mfa`);
 //! - `verify.rs`: the address's verification link;
 //! - `passkey.rs`: the same path without a password (a passkey's assertion instead);
@@ -63,6 +64,8 @@ pub mod ladder;
 pub mod links;
 /// "Wasn't you?".
 mod not_me;
+/// The challenge shown up front, and a passed one held for the rest of an attempt.
+pub mod pass;
 /// Passwordless sign-in with a passkey.
 pub mod passkey;
 /// Session events.
@@ -191,7 +194,7 @@ impl LoginService {
                 Err(SignInError::ChallengeRequired { work: o.work })
             }
             (AfterCheck::Answer { .. }, Some(a)) => {
-                let passed = challenge == ChallengeAnswer::Passed;
+                let passed = challenge.clears_rung();
                 Ok(self.succeeded(&o, a, &assessment, now, passed).await?)
             }
             (AfterCheck::Answer { delay_ms }, None) => {
@@ -325,6 +328,8 @@ pub struct Protection {
     pub stand_ins: StandIns,
     /// The step-up's e-mailed codes.
     pub codes: EmailCodes,
+    /// Randomness (the nonces of challenge passes).
+    pub random: Arc<dyn Random>,
 }
 
 impl Protection {
@@ -349,7 +354,8 @@ impl Protection {
         Ok(Self {
             stand_ins: StandIns::new(stand_in),
             codes,
-            devices: Devices::new(key.clone(), random),
+            devices: Devices::new(key.clone(), random.clone()),
+            random,
             links: Links::new(
                 key,
                 clock.clone(),

@@ -13,12 +13,16 @@ use serde::Deserialize;
 
 use crate::app::state::AppState;
 use crate::domain::accounts::error::AccountError;
-use crate::domain::accounts::service::Origin;
+use crate::domain::accounts::service::{INVALID_EMAIL, Origin};
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::forms::Form;
+use crate::domain::signin::pass::Gate;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
 use crate::http::pages::challenge;
+use crate::http::pages::login::CONFIRM_AGAIN;
+
+const GATE: Gate = Gate::Form(Form::Register);
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/register", get(register_get).post(register_post))
@@ -48,23 +52,39 @@ pub struct RegisterPage {
     csrf_token: String,
     email: String,
     error: Option<&'static str>,
+    /// The error is about the email field (`aria-invalid`, focus there).
+    email_invalid: bool,
+    /// The error is about the password field.
+    password_invalid: bool,
     challenge: Option<challenge::ChallengeView>,
+}
+
+impl RegisterPage {
+    /// The form with the session's token, `email` kept (never the password).
+    async fn new(state: &AppState, session: &WebSession, email: &str) -> Result<Self, HttpError> {
+        Ok(Self {
+            csrf_token: session.csrf_token(state).await?,
+            email: email.chars().take(254).collect(),
+            error: None,
+            email_invalid: false,
+            password_invalid: false,
+            challenge: None,
+        })
+    }
 }
 
 /// `GET /register`.
 pub async fn register_get(
     State(state): State<AppState>,
+    ClientContext(ctx): ClientContext,
     session: WebSession,
 ) -> Result<Response, HttpError> {
     if !state.config.registration_open {
         return Err(AccountError::RegistrationClosed.into());
     }
-    let page = RegisterPage {
-        csrf_token: session.csrf_token(&state).await?,
-        email: String::new(),
-        error: None,
-        challenge: None,
-    };
+    let mut page = RegisterPage::new(&state, &session, "").await?;
+    // The network already submitted this form past the rung: the CAPTCHA now, one submit.
+    page.challenge = challenge::up_front(&state, &session, &ctx, GATE, None).await?;
     Ok(page.into_response())
 }
 
@@ -77,16 +97,14 @@ pub async fn register_post(
     if !state.config.registration_open {
         return Err(AccountError::RegistrationClosed.into());
     }
-    let answer = challenge::answer(&state, &session, &form.answers, ctx.ip).await?;
+    let answer = challenge::answer(&state, &session, &form.answers, ctx.ip, GATE).await?;
     match state.login.gate_form(&ctx, Form::Register, answer).await {
         Ok(()) => {}
         Err(SignInError::ChallengeRequired { work }) => {
-            let page = RegisterPage {
-                csrf_token: session.csrf_token(&state).await?,
-                email: form.email.chars().take(254).collect(),
-                error: Some("Please complete the extra check below."),
-                challenge: Some(challenge::show(&state, &session, work).await?),
-            };
+            let mut page = RegisterPage::new(&state, &session, &form.email).await?;
+            page.error = Some(CONFIRM_AGAIN);
+            page.password_invalid = true;
+            page.challenge = Some(challenge::show(&state, &session, work).await?);
             return Ok((StatusCode::UNAUTHORIZED, page).into_response());
         }
         Err(e) => return Err(e.into()),
@@ -97,17 +115,24 @@ pub async fn register_post(
         .await;
     match created {
         Ok(account) => {
+            challenge::release(&session, GATE).await?;
             state.login.spawn_verification(&ctx, &account);
             Ok(Redirect::to("/login?registered=1").into_response())
         }
-        Err(AccountError::EmailTaken) => Ok(Redirect::to("/login?registered=1").into_response()),
+        Err(AccountError::EmailTaken) => {
+            // Exactly what a new address gets.
+            challenge::release(&session, GATE).await?;
+            Ok(Redirect::to("/login?registered=1").into_response())
+        }
         Err(AccountError::InvalidInput(msg)) => {
-            let page = RegisterPage {
-                csrf_token: session.csrf_token(&state).await?,
-                email: form.email.chars().take(254).collect(),
-                error: Some(msg),
-                challenge: None,
-            };
+            // A right answer in this submit holds for the next; without one, the challenge
+            // shows now if the next submit would meet it.
+            challenge::hold(&state, &session, GATE, answer).await?;
+            let mut page = RegisterPage::new(&state, &session, &form.email).await?;
+            page.error = Some(msg);
+            page.email_invalid = msg == INVALID_EMAIL;
+            page.password_invalid = !page.email_invalid;
+            page.challenge = challenge::up_front(&state, &session, &ctx, GATE, None).await?;
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
         Err(e) => Err(e.into()),
