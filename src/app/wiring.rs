@@ -114,6 +114,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         session_policy: SessionPolicy {
             idle_timeout: config.session_idle_timeout,
             lifetime: config.session_lifetime,
+            remember_idle: config.remember_idle,
         },
         config: Arc::new(config),
         clock: deps.clock,
@@ -230,6 +231,7 @@ fn security(
             policy: SessionPolicy {
                 idle_timeout: c.session_idle_timeout,
                 lifetime: c.session_lifetime,
+                remember_idle: c.remember_idle,
             },
             issuer: c.issuer_str().to_owned(),
         },

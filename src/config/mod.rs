@@ -138,6 +138,9 @@ pub struct Config {
     pub session_idle_timeout: Duration,
     /// `AUTHD_SESSION_LIFETIME_SECS`: absolute lifetime (default 43200).
     pub session_lifetime: Duration,
+    /// `AUTHD_REMEMBER_IDLE_SECS`: idle timeout of a "keep me signed in" session (default 30
+    /// days; zero = not offered; never for admin accounts).
+    pub remember_idle: Duration,
     /// `AUTHD_ARGON2_MEMORY_KIB`, `AUTHD_ARGON2_ITERATIONS`, `AUTHD_ARGON2_PARALLELISM`.
     pub hash_params: HashParams,
     /// `AUTHD_HASH_WORKERS`: hashes at once (default: number of cores).

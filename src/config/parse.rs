@@ -70,6 +70,7 @@ impl Config {
             geoip_db: v.text(&keys::GEOIP_DB).map(PathBuf::from),
             session_idle_timeout: secs(v, &keys::SESSION_IDLE_TIMEOUT_SECS)?,
             session_lifetime: secs(v, &keys::SESSION_LIFETIME_SECS)?,
+            remember_idle: secs_or_off(v, &keys::REMEMBER_IDLE_SECS)?,
             hash_params: HashParams {
                 memory_kib: v.require(&keys::ARGON2_MEMORY_KIB)?,
                 iterations: v.require(&keys::ARGON2_ITERATIONS)?,
@@ -112,6 +113,15 @@ fn secs(v: &Values, key: &Key) -> Result<Duration, ConfigError> {
     let n: i64 = v.require(key)?;
     if n <= 0 {
         return Err(v.invalid(key, "must be a positive number of seconds".into()));
+    }
+    Ok(Duration::seconds(n))
+}
+
+/// Seconds, where 0 turns the feature off.
+fn secs_or_off(v: &Values, key: &Key) -> Result<Duration, ConfigError> {
+    let n: i64 = v.require(key)?;
+    if n < 0 {
+        return Err(v.invalid(key, "must be 0 (off) or a number of seconds".into()));
     }
     Ok(Duration::seconds(n))
 }

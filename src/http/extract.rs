@@ -293,7 +293,11 @@ impl FromRequestParts<AppState> for CurrentUser {
         let epoch = session.0.get::<i64>(EPOCH).await.map_err(session_failed)?;
         // A password change moves the account's epoch on: every older session is dead.
         let current_epoch = state.accounts.session_epoch(&user_id).await?;
-        let reason = match state.session_policy.check(now, auth_at, seen_at) {
+        let remembered = session.is_remembered().await?;
+        let reason = match state
+            .session_policy
+            .check(now, auth_at, seen_at, remembered)
+        {
             _ if current_epoch.is_none() || current_epoch != epoch => Decision::PasswordChanged,
             SessionState::Active { touch } => {
                 if touch {

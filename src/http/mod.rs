@@ -35,6 +35,8 @@ pub mod ops;
 pub mod pages;
 /// The passkey JSON endpoints (enrolment, passwordless sign-in).
 pub mod passkeys;
+/// "Keep me signed in" in the session.
+pub mod remember;
 /// `POST /risk/evaluate`.
 pub mod risk;
 /// The step-up's keys in the session.

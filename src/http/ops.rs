@@ -23,6 +23,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/static/pow.js", get(pow_js_get))
         .route("/static/pow-worker.js", get(pow_worker_get))
         .route("/static/passkey.js", get(passkey_js_get))
+        .route("/static/password-toggle.js", get(password_toggle_js_get))
         .route(
             "/",
             get(|| async { axum::response::Redirect::to("/account") }),
@@ -112,5 +113,17 @@ pub async fn passkey_js_get() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../templates/static/passkey.js"),
+    )
+}
+
+/// `GET /static/password-toggle.js`: the forms' show-password buttons (no inline script: the
+/// CSP allows scripts from this origin only).
+pub async fn password_toggle_js_get() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../templates/static/password-toggle.js"),
     )
 }

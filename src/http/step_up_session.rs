@@ -71,6 +71,7 @@ impl WebSession {
         self.sign_in(state, &a.id, signed_in.at, a.session_epoch)
             .await?;
         let json = serde_json::to_string(&signed_in.amr).map_err(|e| Unexpected(e.into()))?;
-        self.put(AMR, &json).await
+        self.put(AMR, &json).await?;
+        self.apply_remember(state, a).await
     }
 }

@@ -116,6 +116,21 @@ pub trait FailureStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// The pair's state, if any.
     async fn find(&self, account: &str, source: &str) -> Result<Option<FailureState>, StoreError>;
+    /// Read-only, for a form shown before anything is typed: the live sign-in row (a window
+    /// started at or after `window_cutoff`; form rows left out) with the most failures among
+    /// the rows of `sources`, whatever account they count against. Counts nothing.
+    async fn find_busiest_source_row(
+        &self,
+        sources: [&str; 2],
+        window_cutoff: i64,
+    ) -> Result<Option<FailureState>, StoreError>;
+    /// Read-only: the pair's state if its window started at or after `window_cutoff`.
+    async fn find_live(
+        &self,
+        account: &str,
+        source: &str,
+        window_cutoff: i64,
+    ) -> Result<Option<FailureState>, StoreError>;
     /// Forgets every pair of the account (the operator's unlock); how many rows went.
     async fn clear_account(&self, account: &str) -> Result<u64, StoreError>;
     /// Forgets the account's pairs with the given sources only (the owner's unlock link: the
@@ -217,6 +232,44 @@ impl FailureStore for Backend {
         )
         .bind(account)
         .bind(source)
+        .fetch_optional(p)
+        .await?))
+    }
+
+    async fn find_busiest_source_row(
+        &self,
+        sources: [&str; 2],
+        window_cutoff: i64,
+    ) -> Result<Option<FailureState>, StoreError> {
+        // `login_failure_source` (source, window_start) serves this; `$4` is the form prefix
+        // followed by `%` (the prefixes hold no pattern characters, see the test below).
+        let [a, b] = sources;
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(
+            "select failures, blocked_until, blocks, null as account_locked_until \
+             from login_failure where (source = $1 or source = $2) and window_start >= $3 \
+             and account_key not like $4 order by failures desc limit 1",
+        )
+        .bind(a)
+        .bind(b)
+        .bind(window_cutoff)
+        .bind(format!("{FORM_KEY_PREFIX}%"))
+        .fetch_optional(p)
+        .await?))
+    }
+
+    async fn find_live(
+        &self,
+        account: &str,
+        source: &str,
+        window_cutoff: i64,
+    ) -> Result<Option<FailureState>, StoreError> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(
+            "select failures, blocked_until, blocks, null as account_locked_until \
+             from login_failure where account_key = $1 and source = $2 and window_start >= $3",
+        )
+        .bind(account)
+        .bind(source)
+        .bind(window_cutoff)
         .fetch_optional(p)
         .await?))
     }

@@ -27,7 +27,7 @@
     }
     input.value = 'pow:' + m.n;
     input.required = false;
-    if (status) { status.textContent = 'Done. You can continue.'; }
+    if (status) { status.textContent = 'Check complete.'; }
     box.setAttribute('data-pow-solved', 'true');
   };
   worker.postMessage({

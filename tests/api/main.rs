@@ -12,6 +12,7 @@
 
 mod admin_api;
 mod captcha_providers;
+mod challenge_flow;
 mod cli;
 mod config;
 mod email_code;
@@ -34,6 +35,7 @@ mod passkeys;
 mod password_reset;
 mod rate_limits;
 mod register;
+mod remember;
 mod risk;
 mod sealing;
 mod security_page;

@@ -149,7 +149,9 @@ impl SecurityService {
         let Some(epoch) = self.accounts.session_epoch(user_id).await? else {
             return Ok(Vec::new());
         };
-        let idle_since = now - self.policy.idle_timeout;
+        // A remembered session idles (and lives) longer: its row stays that long.
+        let (idle, lifetime) = self.policy.longest();
+        let idle_since = now - idle;
         self.sessions
             .delete_stale(user_id, epoch, idle_since.unix_timestamp())
             .await?;
@@ -170,7 +172,7 @@ impl SecurityService {
             .sessions
             .list_grants(user_id, now.unix_timestamp())
             .await?;
-        let lifetime_start = (now - self.policy.lifetime).unix_timestamp();
+        let lifetime_start = (now - lifetime).unix_timestamp();
         Ok(browsers
             .into_iter()
             .filter(|r| r.created_at > lifetime_start)

@@ -18,6 +18,10 @@ use crate::events::{AuthEvent, EventKind};
 use crate::storage::error::StoreError;
 use crate::storage::{AccountRecord, AccountStore};
 
+/// `InvalidInput`'s text for an address that is not one (the form ties it to the email field;
+/// every other `InvalidInput` of `create` is about the password).
+pub const INVALID_EMAIL: &str = "Enter a valid email address.";
+
 /// Account creation and lookup.
 #[derive(Clone)]
 pub struct AccountService {
@@ -85,8 +89,7 @@ impl AccountService {
             self.events.record(event).await?;
             return Err(AccountError::RateLimited { retry_after });
         }
-        let email = Email::parse(email)
-            .ok_or(AccountError::InvalidInput("Enter a valid email address."))?;
+        let email = Email::parse(email).ok_or(AccountError::InvalidInput(INVALID_EMAIL))?;
         let password = Password::parse(password).map_err(AccountError::InvalidInput)?;
         let hash = self.hasher.hash(password.secret()).await?;
         let now = self.clock.now();

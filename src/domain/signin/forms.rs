@@ -103,7 +103,7 @@ impl Ladder {
                 now - self.settings.form_window_secs,
             )
             .await?;
-        if state.failures <= self.settings.challenge_after || answer == ChallengeAnswer::Passed {
+        if state.failures <= self.settings.challenge_after || answer.clears_rung() {
             return Ok(None);
         }
         if answer == ChallengeAnswer::Absent {

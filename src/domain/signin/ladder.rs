@@ -34,6 +34,8 @@ pub enum ChallengeAnswer {
     Passed,
     /// An answer was sent and was wrong, stale or replayed.
     Failed,
+    /// No answer, but the pass of a challenge passed earlier in this attempt (`pass.rs`).
+    Held,
 }
 
 /// Why the ladder asks for a challenge.
@@ -301,7 +303,9 @@ impl Ladder {
         let steps = u64::try_from((st.failures - 1).max(0)).unwrap_or(0);
         let delay_ms = (steps * s.delay_ms).min(2_000);
         match (reason, answer) {
-            (None, _) | (Some(_), ChallengeAnswer::Passed) => Ok(Admission::Admit { delay_ms }),
+            (None, _) | (Some(_), ChallengeAnswer::Passed | ChallengeAnswer::Held) => {
+                Ok(Admission::Admit { delay_ms })
+            }
             (Some(r), ChallengeAnswer::Absent) if Some(r) == risk_reason => {
                 Ok(Admission::CheckThenChallenge { delay_ms })
             }

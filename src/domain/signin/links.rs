@@ -24,6 +24,9 @@ pub enum Purpose {
     NotMe,
     /// Verifies the address given at registration.
     VerifyEmail,
+    /// A passed CAPTCHA held for the rest of one attempt (`pass.rs`; never mailed: it stays
+    /// in the server-side session).
+    ChallengePass,
 }
 
 impl Purpose {
@@ -33,6 +36,7 @@ impl Purpose {
             Self::Unlock => "unlock",
             Self::NotMe => "not_me",
             Self::VerifyEmail => "verify_email",
+            Self::ChallengePass => "challenge_pass",
         }
     }
 }
@@ -83,6 +87,7 @@ impl Links {
             Purpose::Unlock => self.unlock_ttl_secs,
             Purpose::NotMe => NOT_ME_TTL_SECS,
             Purpose::VerifyEmail => VERIFY_TTL_SECS,
+            Purpose::ChallengePass => crate::domain::signin::pass::PASS_TTL_SECS,
         };
         self.issue_for(purpose, user_id, ttl)
     }

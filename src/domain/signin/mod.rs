@@ -8,6 +8,7 @@
 //! - `settle.rs`: settling the outcome (events, metrics, the device cookie);
 //! - `alerts.rs`: the owner's mails (new device, lockout, attack alert);
 //! - `forms.rs`: the same ladder for the register and forgot forms;
+//! - `pass.rs`: the challenge shown before a submit, and a passed one held for the next;
 //! - `step_up.rs`: the second factor a right password may still owe (`domain/mfa`), and
 //!   `step_up_checks.rs`: checking its answers (codes; the passkey's assertion, bound to the
 //!   pending step-up);
@@ -66,6 +67,8 @@ pub mod ladder;
 pub mod links;
 /// "Wasn't you?".
 mod not_me;
+/// The challenge shown up front, and a passed one held for the rest of an attempt.
+pub mod pass;
 /// Passwordless sign-in with a passkey.
 pub mod passkey;
 /// Session events.
@@ -196,7 +199,7 @@ impl LoginService {
                 Err(SignInError::ChallengeRequired { work: o.work })
             }
             (AfterCheck::Answer { .. }, Some(a)) => {
-                let passed = challenge == ChallengeAnswer::Passed;
+                let passed = challenge.clears_rung();
                 Ok(self.succeeded(&o, a, &assessment, now, passed).await?)
             }
             (AfterCheck::Answer { delay_ms }, None) => {
@@ -334,6 +337,8 @@ pub struct Protection {
     pub stand_ins: StandIns,
     /// The step-up's e-mailed codes.
     pub codes: EmailCodes,
+    /// Randomness (the nonces of challenge passes).
+    pub random: Arc<dyn Random>,
 }
 
 impl Protection {
@@ -358,7 +363,8 @@ impl Protection {
         Ok(Self {
             stand_ins: StandIns::new(stand_in),
             codes,
-            devices: Devices::new(key.clone(), random),
+            devices: Devices::new(key.clone(), random.clone()),
+            random,
             links: Links::new(
                 key,
                 clock.clone(),

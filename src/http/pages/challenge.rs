@@ -1,12 +1,17 @@
 //! The CAPTCHA in the session: shown challenges are kept server-side, bound to the session,
-//! and taken out when answered, so an answer (or a provider token) works once.
+//! and taken out when answered, so an answer (or a provider token) works once. A form shows
+//! one up front when the ladder already has its source at the rung (`up_front`), and a passed
+//! one whose attempt failed on something else is held for the next submit of that form
+//! (`hold`; `domain/signin/pass.rs` says what a pass may do).
 
 use crate::app::state::AppState;
 use crate::domain::captcha::{PowLevel, StoredChallenge};
+use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::signin::ladder::ChallengeAnswer;
+use crate::domain::signin::pass::Gate;
 use crate::http::error::HttpError;
-use crate::http::extract::WebSession;
+use crate::http::extract::{WebSession, session_failed};
 
 const KEY: &str = "captcha";
 
@@ -63,12 +68,69 @@ pub async fn show(
     })
 }
 
-/// Checks (and spends) the answer sent with this request.
+/// The session key of the pass held for `gate`.
+fn pass_key(gate: Gate) -> String {
+    format!("captcha_pass:{}", gate.as_str())
+}
+
+/// The challenge a form of `gate` shows before its submit: none while the session holds a
+/// pass for it; else one when the ladder already has this source (or form) at the rung.
+pub async fn up_front(
+    state: &AppState,
+    session: &WebSession,
+    ctx: &RequestContext,
+    gate: Gate,
+    device_cookie: Option<&str>,
+) -> Result<Option<ChallengeView>, HttpError> {
+    let held = session
+        .0
+        .get::<String>(&pass_key(gate))
+        .await
+        .map_err(session_failed)?;
+    if let Some(pass) = held
+        && state.login.pass_holds(gate, &pass).await?
+    {
+        return Ok(None);
+    }
+    match state
+        .login
+        .challenge_up_front(ctx, gate, device_cookie)
+        .await?
+    {
+        Some(work) => Ok(Some(show(state, session, work).await?)),
+        None => Ok(None),
+    }
+}
+
+/// After an attempt of `gate` that failed on something other than the challenge: a right
+/// answer in it (`answer` is `Passed`) is held as a pass for the next submit.
+pub async fn hold(
+    state: &AppState,
+    session: &WebSession,
+    gate: Gate,
+    answer: ChallengeAnswer,
+) -> Result<(), HttpError> {
+    if answer == ChallengeAnswer::Passed {
+        session
+            .put(&pass_key(gate), &state.login.hold_pass(gate))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Drops the session's pass for `gate` (the attempt succeeded: nothing left to hold it for).
+pub async fn release(session: &WebSession, gate: Gate) -> Result<(), HttpError> {
+    session.take(&pass_key(gate)).await.map(drop)
+}
+
+/// Checks (and spends) the answer sent with this request; without one, spends the pass the
+/// session holds for `gate`, if any (`Held`).
 pub async fn answer(
     state: &AppState,
     session: &WebSession,
     answers: &Answers,
     remote_ip: std::net::IpAddr,
+    gate: Gate,
 ) -> Result<ChallengeAnswer, HttpError> {
     let token = answers
         .turnstile
@@ -77,7 +139,14 @@ pub async fn answer(
         .or(answers.recaptcha.as_deref());
     let given = answers.captcha_answer.as_deref();
     if given.is_none() && token.is_none() {
-        return Ok(ChallengeAnswer::Absent);
+        let Some(pass) = session.take(&pass_key(gate)).await? else {
+            return Ok(ChallengeAnswer::Absent);
+        };
+        return Ok(if state.login.redeem_pass(gate, &pass).await? {
+            ChallengeAnswer::Held
+        } else {
+            ChallengeAnswer::Absent
+        });
     }
     let stored: Option<StoredChallenge> = session
         .take(KEY)

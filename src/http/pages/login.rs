@@ -15,6 +15,7 @@ use crate::app::state::AppState;
 use crate::domain::redirect::LocalPath;
 use crate::domain::signin::Attempt;
 use crate::domain::signin::error::SignInError;
+use crate::domain::signin::pass::Gate;
 use crate::http::error::{HttpError, urlencode};
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
 use crate::http::pages::challenge;
@@ -49,9 +50,14 @@ pub struct LoginForm {
     /// A step-up's answer, when one is pending.
     #[serde(flatten)]
     step_up: step_up::StepUpFields,
+    /// "Keep me signed in" (any value: checked).
+    remember: Option<String>,
     #[serde(default)]
     csrf_token: String,
 }
+
+/// What the page says when the sign-in added a challenge (the password is never echoed back).
+pub const CONFIRM_AGAIN: &str = "Please confirm you're not a robot and enter your password again.";
 
 impl CsrfProtected for LoginForm {
     fn csrf_token(&self) -> &str {
@@ -67,8 +73,14 @@ pub struct LoginPage {
     action: String,
     username: String,
     error: Option<&'static str>,
+    /// The error is about the password (`aria-invalid`, focus there).
+    password_invalid: bool,
     notice: Option<&'static str>,
     registration_open: bool,
+    /// Whether "keep me signed in" is offered (`AUTHD_REMEMBER_IDLE_SECS` > 0).
+    remember_offered: bool,
+    /// Whether it is ticked (kept across a refused attempt).
+    remember: bool,
     /// A CAPTCHA to show.
     challenge: Option<challenge::ChallengeView>,
     /// A pending step-up's challenge to show (instead of the password).
@@ -99,8 +111,11 @@ impl LoginPage {
             action: action(next),
             username: username.chars().take(254).collect(),
             error: None,
+            password_invalid: false,
             notice: None,
             registration_open: state.config.registration_open,
+            remember_offered: state.session_policy.remember_offered(),
+            remember: false,
             challenge: None,
             step_up: None,
             passkeys_enabled: state.passkeys.is_enabled(),
@@ -146,8 +161,10 @@ pub(crate) fn with_next(path: &str, next: Option<&str>) -> String {
 /// `GET /login`.
 pub async fn login_get(
     State(state): State<AppState>,
+    ClientContext(ctx): ClientContext,
     session: WebSession,
     Query(q): Query<LoginQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, HttpError> {
     if q.reauth.is_none() && session.user_id().await?.is_some() {
         return Ok(Redirect::to(target(q.next.as_deref()).as_str()).into_response());
@@ -164,6 +181,12 @@ pub async fn login_get(
         .step_up()
         .await?
         .map(|p| step_up::StepUpView::of(&p));
+    if page.step_up.is_none() {
+        // The ladder already has this browser's source at the challenge rung: the CAPTCHA
+        // now, so one submit is enough (`domain/signin/pass.rs`).
+        let device = cookie_value(&headers, device_cookie_name(state.config.is_https()));
+        page.challenge = challenge::up_front(&state, &session, &ctx, Gate::SignIn, device).await?;
+    }
     Ok(page.into_response())
 }
 
@@ -215,18 +238,24 @@ async fn sign_in(
     let (Some(username), Some(password)) = (form.username, form.password) else {
         return Err(HttpError::BadRequest("The form could not be read."));
     };
-    let challenge = challenge::answer(state, session, &form.answers, ctx.ip).await?;
+    let gate = Gate::SignIn;
+    let challenge = challenge::answer(state, session, &form.answers, ctx.ip, gate).await?;
     let cookie_name = device_cookie_name(state.config.is_https());
+    let device_cookie = cookie_value(headers, cookie_name);
     let attempt = Attempt {
         username: &username,
         password,
-        device_cookie: cookie_value(headers, cookie_name),
+        device_cookie,
         challenge,
         force_step_up: session.force_step_up().await?,
     };
+    let remember = form.remember.is_some();
+    session.ask_remember(remember).await?;
     let mut page = LoginPage::new(state, session, next, &username).await?;
+    page.remember = remember;
     match state.login.login(ctx, attempt).await {
         Ok(signed_in) => {
+            challenge::release(session, gate).await?;
             session.sign_in_with(state, &signed_in).await?;
             let (epoch, note) = (signed_in.account.session_epoch, signed_in.note);
             index_new_session(state, session, ctx, &signed_in.account.id, epoch, note).await?;
@@ -236,9 +265,21 @@ async fn sign_in(
             }
             return Ok(res);
         }
-        Err(SignInError::InvalidCredentials) => page.error = Some("Incorrect email or password."),
+        Err(SignInError::InvalidCredentials) => {
+            page.password_invalid = true;
+            // A right answer in this attempt holds for the next submit; without one, the
+            // challenge shows now if the next submit would meet it.
+            challenge::hold(state, session, gate, challenge).await?;
+            page.challenge = challenge::up_front(state, session, ctx, gate, device_cookie).await?;
+            page.error = Some(if page.challenge.is_some() {
+                "Incorrect email or password. Please confirm you're not a robot and enter your password again."
+            } else {
+                "Incorrect email or password."
+            });
+        }
         Err(SignInError::ChallengeRequired { work }) => {
-            page.error = Some("Please complete the extra check below.");
+            page.password_invalid = true;
+            page.error = Some(CONFIRM_AGAIN);
             page.challenge = Some(challenge::show(state, session, work).await?);
         }
         Err(SignInError::StepUpRequired(pending)) => {

@@ -15,9 +15,15 @@ use crate::app::state::AppState;
 use crate::domain::accounts::error::AccountError;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::forms::Form;
+use crate::domain::signin::pass::Gate;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
 use crate::http::pages::challenge;
+
+const GATE: Gate = Gate::Form(Form::Forgot);
+
+/// The reset form's answer when the two passwords differ.
+const MISMATCH: &str = "The two passwords differ. Enter the new password twice.";
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -43,6 +49,8 @@ pub struct ResetPage {
     token: String,
     usable: bool,
     error: Option<&'static str>,
+    /// The error is about the confirmation (the two differ), not the password itself.
+    confirm_invalid: bool,
 }
 
 /// The forgot form.
@@ -66,6 +74,8 @@ impl CsrfProtected for ForgotForm {
 pub struct ResetForm {
     token: String,
     password: SecretString,
+    /// The password again (the page asks for it; a script may leave it out).
+    password_confirm: Option<SecretString>,
     #[serde(default)]
     csrf_token: String,
 }
@@ -85,13 +95,16 @@ pub struct ResetQuery {
 /// `GET /password/forgot`.
 pub async fn forgot_get(
     State(state): State<AppState>,
+    ClientContext(ctx): ClientContext,
     session: WebSession,
 ) -> Result<Response, HttpError> {
+    // The network already asked past the rung: the CAPTCHA now, so one submit is enough.
+    let challenge = challenge::up_front(&state, &session, &ctx, GATE, None).await?;
     Ok(ForgotPage {
         csrf_token: session.csrf_token(&state).await?,
         sent: false,
         error: None,
-        challenge: None,
+        challenge,
     }
     .into_response())
 }
@@ -102,14 +115,14 @@ pub async fn forgot_post(
     ClientContext(ctx): ClientContext,
     CsrfForm { form, session }: CsrfForm<ForgotForm>,
 ) -> Result<Response, HttpError> {
-    let answer = challenge::answer(&state, &session, &form.answers, ctx.ip).await?;
+    let answer = challenge::answer(&state, &session, &form.answers, ctx.ip, GATE).await?;
     match state.login.gate_form(&ctx, Form::Forgot, answer).await {
-        Ok(()) => {}
+        Ok(()) => challenge::release(&session, GATE).await?,
         Err(SignInError::ChallengeRequired { work }) => {
             let page = ForgotPage {
                 csrf_token: session.csrf_token(&state).await?,
                 sent: false,
-                error: Some("Please complete the extra check below."),
+                error: Some("Please confirm you're not a robot and send the form again."),
                 challenge: Some(challenge::show(&state, &session, work).await?),
             };
             return Ok((StatusCode::UNAUTHORIZED, page).into_response());
@@ -139,6 +152,7 @@ pub async fn reset_get(
         token,
         usable,
         error: None,
+        confirm_invalid: false,
     };
     Ok(if usable {
         page.into_response()
@@ -153,6 +167,22 @@ pub async fn reset_post(
     ClientContext(ctx): ClientContext,
     CsrfForm { form, session }: CsrfForm<ResetForm>,
 ) -> Result<Response, HttpError> {
+    use secrecy::ExposeSecret;
+    let differs = form.password_confirm.as_ref().is_some_and(|c| {
+        let (a, b) = (c.expose_secret().as_bytes(), form.password.expose_secret());
+        !bool::from(subtle::ConstantTimeEq::ct_eq(a, b.as_bytes()))
+    });
+    if differs {
+        // Nothing changed: the form again, the link still usable.
+        let page = ResetPage {
+            csrf_token: session.csrf_token(&state).await?,
+            usable: state.resets.is_usable(&form.token).await?,
+            token: form.token,
+            error: Some(MISMATCH),
+            confirm_invalid: true,
+        };
+        return Ok((StatusCode::BAD_REQUEST, page).into_response());
+    }
     match state.resets.reset(&ctx, &form.token, form.password).await {
         Ok(()) => {
             // This browser's session is over too.
@@ -166,6 +196,7 @@ pub async fn reset_post(
                 token: form.token,
                 usable,
                 error: Some(msg),
+                confirm_invalid: false,
             };
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }

@@ -16,17 +16,20 @@ use serde::Deserialize;
 
 use crate::app::state::AppState;
 use crate::domain::accounts::error::AccountError;
-use crate::domain::accounts::service::Origin;
+use crate::domain::accounts::service::{INVALID_EMAIL, Origin};
 use crate::domain::redirect::LocalPath;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::forms::Form;
+use crate::domain::signin::pass::Gate;
 use crate::http::error::{HttpError, urlencode};
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
 use crate::http::pages::challenge;
-use crate::http::pages::login::with_next;
+use crate::http::pages::login::{CONFIRM_AGAIN, with_next};
 
 /// The session key of the request a registration was a detour from (a local path).
 pub(crate) const PENDING_NEXT: &str = "pending_next";
+
+const GATE: Gate = Gate::Form(Form::Register);
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/register", get(register_get).post(register_post))
@@ -71,10 +74,15 @@ pub struct RegisterPage {
     login_link: String,
     email: String,
     error: Option<&'static str>,
+    /// The error is about the email field (`aria-invalid`, focus there).
+    email_invalid: bool,
+    /// The error is about the password field.
+    password_invalid: bool,
     challenge: Option<challenge::ChallengeView>,
 }
 
 impl RegisterPage {
+    /// The form with the session's token, `email` kept (never the password).
     async fn new(
         state: &AppState,
         session: &WebSession,
@@ -88,6 +96,8 @@ impl RegisterPage {
             login_link: with_next("/login", next),
             email: email.chars().take(254).collect(),
             error: None,
+            email_invalid: false,
+            password_invalid: false,
             challenge: None,
         })
     }
@@ -108,14 +118,16 @@ async fn registered(session: &WebSession, q: &RegisterQuery) -> Result<Response,
 pub async fn register_get(
     State(state): State<AppState>,
     Query(q): Query<RegisterQuery>,
+    ClientContext(ctx): ClientContext,
     session: WebSession,
 ) -> Result<Response, HttpError> {
     if !state.config.registration_open {
         return Err(AccountError::RegistrationClosed.into());
     }
-    Ok(RegisterPage::new(&state, &session, &q, "")
-        .await?
-        .into_response())
+    let mut page = RegisterPage::new(&state, &session, &q, "").await?;
+    // The network already submitted this form past the rung: the CAPTCHA now, one submit.
+    page.challenge = challenge::up_front(&state, &session, &ctx, GATE, None).await?;
+    Ok(page.into_response())
 }
 
 /// `POST /register`.
@@ -128,12 +140,13 @@ pub async fn register_post(
     if !state.config.registration_open {
         return Err(AccountError::RegistrationClosed.into());
     }
-    let answer = challenge::answer(&state, &session, &form.answers, ctx.ip).await?;
+    let answer = challenge::answer(&state, &session, &form.answers, ctx.ip, GATE).await?;
     match state.login.gate_form(&ctx, Form::Register, answer).await {
         Ok(()) => {}
         Err(SignInError::ChallengeRequired { work }) => {
             let mut page = RegisterPage::new(&state, &session, &q, &form.email).await?;
-            page.error = Some("Please complete the extra check below.");
+            page.error = Some(CONFIRM_AGAIN);
+            page.password_invalid = true;
             page.challenge = Some(challenge::show(&state, &session, work).await?);
             return Ok((StatusCode::UNAUTHORIZED, page).into_response());
         }
@@ -145,13 +158,24 @@ pub async fn register_post(
         .await;
     match created {
         Ok(account) => {
+            challenge::release(&session, GATE).await?;
             state.login.spawn_verification(&ctx, &account);
             registered(&session, &q).await
         }
-        Err(AccountError::EmailTaken) => registered(&session, &q).await,
+        Err(AccountError::EmailTaken) => {
+            // Exactly what a new address gets.
+            challenge::release(&session, GATE).await?;
+            registered(&session, &q).await
+        }
         Err(AccountError::InvalidInput(msg)) => {
+            // A right answer in this submit holds for the next; without one, the challenge
+            // shows now if the next submit would meet it.
+            challenge::hold(&state, &session, GATE, answer).await?;
             let mut page = RegisterPage::new(&state, &session, &q, &form.email).await?;
             page.error = Some(msg);
+            page.email_invalid = msg == INVALID_EMAIL;
+            page.password_invalid = !page.email_invalid;
+            page.challenge = challenge::up_front(&state, &session, &ctx, GATE, None).await?;
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
         Err(e) => Err(e.into()),

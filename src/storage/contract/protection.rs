@@ -11,6 +11,7 @@ pub(super) async fn protection_contract(store: &Store) {
     clearing(store).await;
     sign_in_lookup(store).await;
     owner_unlock(store).await;
+    busiest_source_row(store).await;
     spent_links(store).await;
     secrets(store).await;
 }
@@ -45,6 +46,47 @@ async fn owner_unlock(store: &Store) {
         "other accounts untouched"
     );
     assert_eq!(f.clear_sources("user:9", &owners).await.unwrap(), 0);
+}
+
+/// The read-only reads a form makes before its submit: the source's busiest live sign-in row
+/// (form rows and stale windows left out), and one pair's live row; nothing is counted.
+async fn busiest_source_row(store: &Store) {
+    let f = &store.failures;
+    let (net, dev) = ("net:198.18.0.1", "device:busy");
+    for _ in 0..3 {
+        f.count_attempt("user:busy1", net, None, 5000, 4000)
+            .await
+            .unwrap();
+    }
+    f.count_attempt("name:busy2", net, None, 5000, 4000)
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        // Busier, but a form's row, and an old window.
+        f.count_attempt("form:register", net, None, 5000, 4000)
+            .await
+            .unwrap();
+        f.count_attempt("user:busy3", net, None, 1000, 0)
+            .await
+            .unwrap();
+    }
+    let busiest = f.find_busiest_source_row([net, net], 4000).await.unwrap();
+    assert_eq!(busiest.map(|s| s.failures), Some(3));
+    let again = f.find_busiest_source_row([net, net], 4000).await.unwrap();
+    assert_eq!(again.map(|s| s.failures), Some(3), "reading counts nothing");
+    for _ in 0..4 {
+        f.count_attempt("user:busy1", dev, None, 5000, 4000)
+            .await
+            .unwrap();
+    }
+    let both = f.find_busiest_source_row([net, dev], 4000).await.unwrap();
+    assert_eq!(both.map(|s| s.failures), Some(4), "the device's row");
+    let none = f.find_busiest_source_row(["net:198.18.0.2", "net:198.18.0.2"], 0);
+    assert!(none.await.unwrap().is_none());
+    let form = f.find_live("form:register", net, 4000).await.unwrap();
+    assert_eq!(form.map(|s| s.failures), Some(5));
+    let stale = f.find_live("user:busy3", net, 4000).await.unwrap();
+    assert!(stale.is_none(), "a window started before the cutoff");
 }
 
 /// A link is spent exactly once; expired rows are forgotten.

@@ -1,0 +1,157 @@
+//! One submit is enough. A form shown while the ladder already has its source (or, for the
+//! register and forgot forms, the form from this network) at the challenge rung carries the
+//! CAPTCHA up front (`challenge_up_front`: a read that counts nothing and, having no username,
+//! looks at the source only, so it tells nothing about any account). And a passed CAPTCHA
+//! whose attempt then failed on something else (a typo in the password, a too-short new
+//! password) becomes a *pass* for the next submit of the same form (`hold_pass`,
+//! `redeem_pass`): kept in the server-side session (bound to it), single use (spent in the
+//! spent-link table, so of concurrent uses exactly one wins, on any instance), valid
+//! `PASS_TTL_SECS`. One solved CAPTCHA thus buys at most two checks, never a run of them.
+
+use crate::domain::captcha::PowLevel;
+use crate::domain::context::RequestContext;
+use crate::domain::error::Unexpected;
+use crate::domain::signin::LoginService;
+use crate::domain::signin::forms::Form;
+use crate::domain::signin::keys::{CounterKey, Source};
+use crate::domain::signin::ladder::ChallengeAnswer;
+use crate::domain::signin::links::Purpose;
+use crate::domain::signin::settings::work;
+use crate::storage::protection::FailureState;
+
+/// How long a held pass can be used (seconds): the rest of one attempt, not a session.
+pub const PASS_TTL_SECS: i64 = 600;
+
+/// A form behind the challenge rung.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// `/login`.
+    SignIn,
+    /// `/register` or `/password/forgot`.
+    Form(Form),
+}
+
+impl Gate {
+    /// Its name (in session keys and pass subjects).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SignIn => "login",
+            Self::Form(f) => f.as_str(),
+        }
+    }
+}
+
+impl ChallengeAnswer {
+    /// Whether the attempt may pass a challenge rung: a right answer now, or a held pass.
+    pub fn clears_rung(self) -> bool {
+        match self {
+            Self::Passed | Self::Held => true,
+            Self::Absent | Self::Failed => false,
+        }
+    }
+}
+
+impl LoginService {
+    /// The challenge's work when the next submit of `gate` from this request's source would
+    /// meet the challenge rung; `None` otherwise. Read-only: nothing is counted or spent. For
+    /// the sign-in, the source's busiest live row decides (its network's, and its device's
+    /// when the browser carries a valid device cookie), whichever account it counts against:
+    /// without a username there is nothing else to go on, and nothing about any account is
+    /// told (names with no account have rows too). The rungs that need the username (the
+    /// account-wide lock, the account's budget, the risk score) still show their challenge
+    /// after the submit, as before.
+    pub async fn challenge_up_front(
+        &self,
+        ctx: &RequestContext,
+        gate: Gate,
+        device_cookie: Option<&str>,
+    ) -> Result<Option<PowLevel>, Unexpected> {
+        let ladder = &self.protection.ladder;
+        let s = ladder.settings();
+        let now = self.clock.now().unix_timestamp();
+        let net = Source::net(ctx.ip).encode();
+        let row = match gate {
+            Gate::SignIn => {
+                let device = device_cookie
+                    .and_then(|c| self.protection.devices.claim(c))
+                    .map(|c| Source::Device(c.device).encode());
+                let sources = [net.as_str(), device.as_deref().unwrap_or(&net)];
+                let cutoff = now - s.window_secs;
+                ladder
+                    .store
+                    .find_busiest_source_row(sources, cutoff)
+                    .await?
+            }
+            Gate::Form(f) => {
+                let cutoff = now - s.form_window_secs;
+                let account = CounterKey::Form(f).encode();
+                ladder.store.find_live(&account, &net, cutoff).await?
+            }
+        };
+        // No row: nothing counted yet (which meets the rung only with `challenge_after` 0).
+        let row = row.unwrap_or(FailureState {
+            failures: 0,
+            blocked_until: None,
+            blocks: 0,
+            account_locked_until: None,
+        });
+        // The next attempt counts first, then meets the rung past `challenge_after`.
+        let next = FailureState {
+            failures: row.failures + 1,
+            ..row
+        };
+        Ok((next.failures > s.challenge_after).then(|| work(s, &next, now)))
+    }
+
+    /// A new pass for the next submit of `gate` (the caller keeps it in the session).
+    pub fn hold_pass(&self, gate: Gate) -> String {
+        let nonce = self.protection.random.token(16);
+        let subject = format!("{}~{nonce}", gate.as_str());
+        self.protection
+            .links
+            .issue(Purpose::ChallengePass, &subject)
+    }
+
+    /// Whether `pass` is an unspent, unexpired pass for `gate` (spends nothing).
+    pub async fn pass_holds(&self, gate: Gate, pass: &str) -> Result<bool, Unexpected> {
+        let subject = self
+            .protection
+            .links
+            .usable(Purpose::ChallengePass, pass)
+            .await?;
+        Ok(subject.is_some_and(|s| is_for(&s, gate)))
+    }
+
+    /// Spends `pass`: `true` if it was an unspent, unexpired pass for `gate` and this call
+    /// spent it (of concurrent calls exactly one does).
+    pub async fn redeem_pass(&self, gate: Gate, pass: &str) -> Result<bool, Unexpected> {
+        let subject = self
+            .protection
+            .links
+            .redeem(Purpose::ChallengePass, pass)
+            .await?;
+        Ok(subject.is_some_and(|s| is_for(&s, gate)))
+    }
+}
+
+/// Whether a pass's subject (`<gate>~<nonce>`) names `gate`.
+fn is_for(subject: &str, gate: Gate) -> bool {
+    subject
+        .split_once('~')
+        .is_some_and(|(g, _)| g == gate.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pass_names_its_form_only() {
+        assert!(is_for("login~abc", Gate::SignIn));
+        assert!(!is_for("login~abc", Gate::Form(Form::Register)));
+        assert!(is_for("register~x", Gate::Form(Form::Register)));
+        assert!(!is_for("register", Gate::Form(Form::Register)));
+        assert!(ChallengeAnswer::Held.clears_rung());
+        assert!(!ChallengeAnswer::Failed.clears_rung());
+    }
+}

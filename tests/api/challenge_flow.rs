@@ -1,0 +1,372 @@
+//! One submit after a challenge (issue #13): the forms show the CAPTCHA up front when the
+//! ladder already has the source (or the form) at the rung; a passed CAPTCHA holds for one
+//! more submit of the same attempt (bound to the session, single use, ten minutes), never for
+//! a run of them; the register gate alike. The page asks plainly and never echoes a password.
+
+use reqwest::StatusCode;
+
+use authd::config::{CaptchaKind, Config};
+use authd::events::EventKind;
+
+use crate::helpers::{Page, TestApp, new_client, read, spawn_app_with};
+
+const ANSWER: &str = "open-sesame";
+const TYPO: &str = "typo-password-9";
+const ASK: &str = "not a robot and enter your password again";
+
+fn ladder(c: &mut Config) {
+    c.captcha = CaptchaKind::Test;
+    c.captcha_test_answer = Some(ANSWER.into());
+    c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
+    c.protection.challenge_after = 3;
+    c.protection.block_after = 10;
+    // The score alone never challenges here: what is challenged is the ladder's doing.
+    c.risk.challenge_at = 0.999;
+    c.risk.block_at = 0.9999;
+    c.protection.step_up_at = 0.999;
+    c.rate_limits.login_per_ip = 1000;
+    c.rate_limits.login_per_account = 1000;
+    c.rate_limits.register_per_ip = 1000;
+}
+
+/// `GET path` as `client` from network `ip`.
+async fn get(app: &TestApp, client: &reqwest::Client, ip: &str, path: &str) -> Page {
+    let req = client.get(app.url(path)).header("x-forwarded-for", ip);
+    read(req.send().await.unwrap()).await
+}
+
+/// `POST path` with `form` (and the CSRF token of a `GET` just before) as `client` from `ip`.
+async fn post(
+    app: &TestApp,
+    client: &reqwest::Client,
+    ip: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> Page {
+    let csrf = get(app, client, ip, path).await.csrf();
+    let mut form = form.to_vec();
+    form.push(("csrf_token", &csrf));
+    let req = client
+        .post(app.url(path))
+        .header("x-forwarded-for", ip)
+        .form(&form);
+    read(req.send().await.unwrap()).await
+}
+
+/// A sign-in through the form, with the CAPTCHA's answer when given.
+async fn login(
+    app: &TestApp,
+    client: &reqwest::Client,
+    ip: &str,
+    email: &str,
+    password: &str,
+    answer: Option<&str>,
+) -> Page {
+    let mut form = vec![("username", email), ("password", password)];
+    if let Some(a) = answer {
+        form.push(("captcha_answer", a));
+    }
+    post(app, client, ip, "/login", &form).await
+}
+
+fn shows_challenge(page: &Page) -> bool {
+    page.body.contains("data-challenge=\"captcha\"")
+        && page.body.contains("name=\"captcha_answer\"")
+}
+
+/// Three typos from `ip`: the pair is at the rung.
+async fn to_the_rung(app: &TestApp, client: &reqwest::Client, ip: &str, email: &str) -> Page {
+    let mut last = None;
+    for _ in 0..3 {
+        last = Some(login(app, client, ip, email, TYPO, None).await);
+    }
+    last.unwrap()
+}
+
+async fn count(app: &TestApp, kind: EventKind) -> usize {
+    app.events().await.iter().filter(|e| e.kind == kind).count()
+}
+
+#[tokio::test]
+async fn at_the_rung_the_form_shows_the_challenge_first_and_one_submit_signs_in() {
+    let app = spawn_app_with(ladder).await;
+    let user = app.user().await;
+    let ip = "198.51.100.7";
+    let typist = new_client();
+    assert!(!shows_challenge(&get(&app, &typist, ip, "/login").await));
+    let third = to_the_rung(&app, &typist, ip, &user.email).await;
+    assert_eq!(third.status, StatusCode::UNAUTHORIZED);
+    // The next attempt will meet the rung: the page already carries the CAPTCHA and says so.
+    assert!(shows_challenge(&third), "{}", third.body);
+    assert!(third.body.contains("Incorrect email or password."));
+    assert!(third.body.contains(ASK), "{}", third.body);
+    assert!(!third.body.contains(TYPO), "the password is never echoed");
+    assert!(!third.body.contains("You can continue"));
+
+    // Another browser on that network: the sign-in page shows it before anything is typed,
+    // and counts nothing (no event, no counter).
+    let fresh = new_client();
+    let before = app.events().await.len();
+    for _ in 0..5 {
+        let page = get(&app, &fresh, ip, "/login").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(shows_challenge(&page));
+    }
+    assert_eq!(
+        app.events().await.len(),
+        before,
+        "showing it records nothing"
+    );
+    // Elsewhere, nothing.
+    assert!(!shows_challenge(
+        &get(&app, &new_client(), "203.0.113.9", "/login").await
+    ));
+
+    // One submit: the answer and the right password.
+    let page = login(&app, &fresh, ip, &user.email, &user.password, Some(ANSWER)).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(count(&app, EventKind::ChallengePassed).await, 1);
+}
+
+#[tokio::test]
+async fn a_passed_challenge_holds_for_the_next_submit_only() {
+    let app = spawn_app_with(ladder).await;
+    let user = app.user().await;
+
+    // The owner: passes the CAPTCHA with a typo, then types the right password without a
+    // second CAPTCHA, even after reloading the sign-in page.
+    let (owner, ip) = (new_client(), "198.51.100.20");
+    to_the_rung(&app, &owner, ip, &user.email).await;
+    let page = login(&app, &owner, ip, &user.email, TYPO, Some(ANSWER)).await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    assert!(!shows_challenge(&page), "the pass holds: no second CAPTCHA");
+    assert!(!page.body.contains(TYPO));
+    let reload = get(&app, &owner, ip, "/login").await;
+    assert!(!shows_challenge(&reload), "a fresh /login in that state");
+    let page = login(&app, &owner, ip, &user.email, &user.password, None).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+
+    // A script: one solved CAPTCHA buys two password checks, not three.
+    let (bot, ip) = (new_client(), "198.51.100.30");
+    to_the_rung(&app, &bot, ip, &user.email).await;
+    let failed = count(&app, EventKind::LoginFailed).await;
+    let page = login(&app, &bot, ip, &user.email, TYPO, Some(ANSWER)).await;
+    assert!(!shows_challenge(&page));
+    let page = login(&app, &bot, ip, &user.email, TYPO, None).await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        shows_challenge(&page),
+        "the pass is spent: the CAPTCHA again"
+    );
+    assert_eq!(count(&app, EventKind::LoginFailed).await, failed + 2);
+    for _ in 0..2 {
+        let page = login(&app, &bot, ip, &user.email, &user.password, None).await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED, "no third check");
+        assert!(shows_challenge(&page));
+        assert!(page.body.contains(ASK));
+    }
+    assert_eq!(count(&app, EventKind::LoginFailed).await, failed + 2);
+
+    // Parallel submits on one held pass: exactly one is checked.
+    let (racer, ip) = (new_client(), "198.51.100.40");
+    to_the_rung(&app, &racer, ip, &user.email).await;
+    login(&app, &racer, ip, &user.email, TYPO, Some(ANSWER)).await;
+    let failed = count(&app, EventKind::LoginFailed).await;
+    let csrf = get(&app, &racer, ip, "/login").await.csrf();
+    let form = [
+        ("username", user.email.as_str()),
+        ("password", TYPO),
+        ("csrf_token", csrf.as_str()),
+    ];
+    let send = || {
+        racer
+            .post(app.url("/login"))
+            .header("x-forwarded-for", ip)
+            .form(&form)
+            .send()
+    };
+    let (a, b, c) = tokio::join!(send(), send(), send());
+    for r in [a, b, c] {
+        assert_eq!(r.unwrap().status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        count(&app, EventKind::LoginFailed).await,
+        failed + 1,
+        "one pass, one check"
+    );
+
+    // Short-lived: ten minutes, then the CAPTCHA again.
+    let (late, ip) = (new_client(), "198.51.100.50");
+    to_the_rung(&app, &late, ip, &user.email).await;
+    login(&app, &late, ip, &user.email, TYPO, Some(ANSWER)).await;
+    app.clock.advance(time::Duration::seconds(601));
+    assert!(shows_challenge(&get(&app, &late, ip, "/login").await));
+    let page = login(&app, &late, ip, &user.email, &user.password, None).await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED, "the pass expired");
+    assert!(shows_challenge(&page));
+}
+
+#[tokio::test]
+async fn the_register_gate_shows_its_challenge_first_and_holds_a_pass_too() {
+    let app = spawn_app_with(ladder).await;
+    let (c, ip) = (new_client(), "198.51.100.60");
+    let short = |email: &'static str| [("email", email), ("password", "short")];
+    // Three typos (a too-short password) …
+    let mut last = None;
+    for _ in 0..3 {
+        last = Some(post(&app, &c, ip, "/register", &short("a@example.com")).await);
+    }
+    let third = last.unwrap();
+    assert_eq!(third.status, StatusCode::BAD_REQUEST);
+    assert!(
+        shows_challenge(&third),
+        "the next submit meets the rung: shown now"
+    );
+    assert!(third.body.contains("aria-invalid=\"true\""));
+    // … then a valid fourth with the answer is not refused.
+    let ok = [
+        ("email", "a@example.com"),
+        ("password", "long enough pw"),
+        ("captcha_answer", ANSWER),
+    ];
+    let page = post(&app, &c, ip, "/register", &ok).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+
+    // Another browser there: the CAPTCHA up front; passed with a typo, it holds once.
+    let other = new_client();
+    assert!(shows_challenge(&get(&app, &other, ip, "/register").await));
+    let mut typo = short("b@example.com").to_vec();
+    typo.push(("captcha_answer", ANSWER));
+    let page = post(&app, &other, ip, "/register", &typo).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(!shows_challenge(&page), "the pass holds");
+    let valid = |email: &'static str| [("email", email), ("password", "long enough pw")];
+    let page = post(&app, &other, ip, "/register", &valid("b@example.com")).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let b = app.state.accounts.find_by_email("b@example.com").await;
+    assert!(b.unwrap().is_some());
+    // Spent: the next registration needs its own CAPTCHA.
+    let page = post(&app, &other, ip, "/register", &valid("c@example.com")).await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    assert!(shows_challenge(&page) && page.body.contains(ASK));
+
+    // The forgot form shows its own challenge up front once its network is at the rung.
+    let f = new_client();
+    assert!(!shows_challenge(
+        &get(&app, &f, ip, "/password/forgot").await
+    ));
+    for _ in 0..3 {
+        post(
+            &app,
+            &f,
+            ip,
+            "/password/forgot",
+            &[("email", "a@example.com")],
+        )
+        .await;
+    }
+    assert!(shows_challenge(
+        &get(&app, &f, ip, "/password/forgot").await
+    ));
+}
+
+#[tokio::test]
+async fn errors_are_tied_to_their_field() {
+    let app = spawn_app_with(ladder).await;
+    let user = app.user().await;
+    let c = new_client();
+    let page = get(&app, &c, "192.0.2.1", "/login").await;
+    assert!(page.body.contains("data-password-toggle=\"password\""));
+    assert!(page.body.contains("src=\"/static/password-toggle.js\""));
+    assert!(!page.body.contains("aria-invalid"));
+    let page = login(&app, &c, "192.0.2.1", &user.email, TYPO, None).await;
+    let field = password_input(&page);
+    assert!(field.contains("aria-invalid=\"true\""), "{field}");
+    assert!(
+        field.contains("aria-describedby=\"login-error\""),
+        "{field}"
+    );
+    assert!(field.contains("autofocus"), "focus on the field in error");
+    assert!(page.body.contains("id=\"login-error\""));
+
+    let page = post(
+        &app,
+        &c,
+        "192.0.2.1",
+        "/register",
+        &[("email", "not-an-address"), ("password", "long enough pw")],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let email = input_tag(&page, "id=\"email\"");
+    assert!(email.contains("aria-invalid=\"true\""), "{email}");
+    assert!(email.contains("aria-describedby=\"register-error\""));
+    assert!(email.contains("autofocus"));
+    assert!(!password_input(&page).contains("aria-invalid"));
+
+    let script = read(
+        c.get(app.url("/static/password-toggle.js"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(script.status, StatusCode::OK);
+    assert!(script.body.contains("data-password-toggle"));
+}
+
+/// The `<input …>` tag carrying `marker`.
+fn input_tag(page: &Page, marker: &str) -> String {
+    let at = page.body.find(marker).expect(marker);
+    let start = page.body[..at].rfind("<input").unwrap();
+    let end = at + page.body[at..].find('>').unwrap();
+    page.body[start..=end].to_owned()
+}
+
+fn password_input(page: &Page) -> String {
+    input_tag(page, "id=\"password\"")
+}
+
+#[tokio::test]
+async fn the_reset_page_asks_twice_and_ties_a_mismatch_to_the_confirmation() {
+    let app = spawn_app_with(ladder).await;
+    let user = app.user().await;
+    let c = new_client();
+    crate::password_reset::forgot(&app, &c, &user.email).await;
+    let mails = app.outbox(1).await;
+    let link = mails
+        .iter()
+        .find_map(|m| crate::smtp::reset_link(m))
+        .unwrap();
+    let path = link.trim_start_matches(&app.address).to_owned();
+    let page = read(c.get(app.url(&path)).send().await.unwrap()).await;
+    assert!(page.body.contains("name=\"password_confirm\""));
+    assert!(
+        page.body
+            .contains("data-password-toggle=\"password_confirm\"")
+    );
+    let token = crate::helpers::input_value(&page.body, "token");
+    let send = |confirm: &'static str| {
+        let form = [
+            ("token", token.clone()),
+            ("password", "a brand new passphrase".to_owned()),
+            ("password_confirm", confirm.to_owned()),
+            ("csrf_token", page.csrf()),
+        ];
+        let req = c.post(app.url("/password/reset")).form(&form);
+        async move { read(req.send().await.unwrap()).await }
+    };
+    let differs = send("a brand new passphrasf").await;
+    assert_eq!(differs.status, StatusCode::BAD_REQUEST);
+    let confirm = input_tag(&differs, "id=\"password_confirm\"");
+    assert!(confirm.contains("aria-invalid=\"true\""), "{confirm}");
+    assert!(confirm.contains("aria-describedby=\"reset-error\""));
+    assert!(confirm.contains("autofocus"));
+    assert!(
+        !differs.body.contains("a brand new passphras"),
+        "never echoed"
+    );
+    // Nothing changed: the link still works.
+    let done = send("a brand new passphrase").await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+}
