@@ -145,11 +145,15 @@ pub enum Decision {
     // Second factors (`mfa_enrolled`, `mfa_removed`; the factor of a sign-in as detail).
     /// A passkey (WebAuthn).
     Passkey,
+    /// An operator changed a client with `authd client …` (`admin_action`; the command as detail).
+    ClientChangedByCli,
+    /// The owner changed their profile on `/account` (`profile_updated`; the field as detail).
+    ProfileChangedByOwner,
 }
 
 impl Decision {
     /// Every decision.
-    pub const ALL: [Self; 61] = [
+    pub const ALL: [Self; 63] = [
         Self::Allow,
         Self::AllowKnownDevice,
         Self::Deny,
@@ -211,6 +215,8 @@ impl Decision {
         Self::VerifiedByLink,
         Self::MfaResetByCli,
         Self::Passkey,
+        Self::ClientChangedByCli,
+        Self::ProfileChangedByOwner,
     ];
 
     /// The stable code (stored in `decision_code`).
@@ -277,6 +283,8 @@ impl Decision {
             Self::VerifiedByLink => "verified_by_link",
             Self::MfaResetByCli => "mfa_reset_by_cli",
             Self::Passkey => "passkey",
+            Self::ClientChangedByCli => "client_changed_by_cli",
+            Self::ProfileChangedByOwner => "profile_changed_by_owner",
         }
     }
 
@@ -347,6 +355,8 @@ impl Decision {
             Self::VerifiedByLink => "verified_by_link",
             Self::MfaResetByCli => "mfa_reset:cli",
             Self::Passkey => "passkey",
+            Self::ClientChangedByCli => "cli:client",
+            Self::ProfileChangedByOwner => "owner:profile",
         }
     }
 
@@ -473,6 +483,8 @@ mod tests {
             Decision::VerificationMailed => (K::AlertSent, d.text().into()),
             Decision::MfaResetByCli => (K::MfaRemoved, d.text().into()),
             Decision::Passkey => (K::MfaEnrolled, d.text().into()),
+            Decision::ClientChangedByCli => (K::AdminAction, "cli:client; delete notes".into()),
+            Decision::ProfileChangedByOwner => (K::ProfileUpdated, "owner:profile; name".into()),
         };
         (kind, text)
     }

@@ -43,6 +43,8 @@ pub enum EventKind {
     AlertSent,
     RiskEvaluated,
     AttackDetected,
+    AdminAction,
+    ProfileUpdated,
 }
 
 impl EventKind {
@@ -75,6 +77,8 @@ impl EventKind {
             Self::AlertSent => "alert_sent",
             Self::RiskEvaluated => "risk_evaluated",
             Self::AttackDetected => "attack_detected",
+            Self::AdminAction => "admin_action",
+            Self::ProfileUpdated => "profile_updated",
         }
     }
 

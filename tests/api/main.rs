@@ -13,6 +13,7 @@
 mod admin_api;
 mod captcha_providers;
 mod cli;
+mod clients;
 mod config;
 mod enumeration;
 mod events;
