@@ -97,6 +97,8 @@ async fn main() -> anyhow::Result<()> {
                 session_epoch: 0,
                 email_verified_at: None,
                 require_mfa: false,
+                name: None,
+                profile_updated_at: None,
             })
             .await?;
     }

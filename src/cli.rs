@@ -13,11 +13,11 @@ use crate::app::{Application, Deps, build_state, shutdown_signal};
 use crate::config::Config;
 use crate::domain::accounts::error::AccountError;
 use crate::domain::accounts::service::Origin;
-use crate::domain::clients::NewClient;
 use crate::domain::clock::{OsRandom, Random};
-use crate::domain::oauth::error::ClientError;
 use crate::domain::signin::unlock::UnlockedBy;
 
+/// `authd client add|list|update|rotate-secret|delete`.
+pub mod clients;
 /// `authd user mfa reset`.
 mod mfa;
 /// `authd model train|eval|label`.
@@ -56,7 +56,7 @@ pub enum Command {
     Client {
         /// The client command.
         #[command(subcommand)]
-        command: ClientCommand,
+        command: clients::ClientCommand,
     },
     /// Manage signing keys.
     Keys {
@@ -88,44 +88,6 @@ pub enum ModelCommand {
         event_id: String,
         /// `attack` or `legit`.
         label: String,
-    },
-}
-
-/// OAuth client commands.
-#[derive(Debug, Subcommand)]
-pub enum ClientCommand {
-    /// Register a client; prints {"client_id", "client_secret"} (no secret with --public).
-    Add {
-        /// The client_id.
-        client_id: String,
-        /// A redirect URI (exact match); repeat for several.
-        #[arg(long = "redirect-uri")]
-        redirect_uris: Vec<String>,
-        /// A post-logout redirect URI (exact match); repeat for several.
-        #[arg(long = "post-logout-redirect-uri")]
-        post_logout_redirect_uris: Vec<String>,
-        /// A public client (no secret; PKCE required).
-        #[arg(long)]
-        public: bool,
-        /// Skip the consent page.
-        #[arg(long)]
-        first_party: bool,
-        /// A confidential client that may leave PKCE out (default: PKCE required of every
-        /// client, RFC 9700).
-        #[arg(long)]
-        no_pkce: bool,
-        /// An allowed scope; repeat for several (default: openid profile email).
-        #[arg(long = "scope")]
-        scopes: Vec<String>,
-        /// An allowed grant: authorization_code (default), refresh_token, client_credentials.
-        #[arg(long = "grant")]
-        grants: Vec<String>,
-        /// The application's name, shown on the sign-in and consent pages.
-        #[arg(long)]
-        name: Option<String>,
-        /// An https address of the application's logo.
-        #[arg(long = "logo-uri")]
-        logo_uri: Option<String>,
     },
 }
 
@@ -227,35 +189,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     command: MfaCommand::Reset { email },
                 },
         } => mfa::mfa_reset(config, &email).await,
-        Command::Client {
-            command:
-                ClientCommand::Add {
-                    client_id,
-                    redirect_uris,
-                    post_logout_redirect_uris,
-                    public,
-                    first_party,
-                    no_pkce,
-                    scopes,
-                    grants,
-                    name,
-                    logo_uri,
-                },
-        } => {
-            let spec = NewClient {
-                id: client_id,
-                redirect_uris,
-                post_logout_redirect_uris,
-                is_public: public,
-                is_first_party: first_party,
-                pkce_optional: no_pkce,
-                scopes,
-                grants,
-                name,
-                logo_uri,
-            };
-            client_add(config, spec).await
-        }
+        Command::Client { command } => clients::run(config, command).await,
         Command::Model { command } => model::model(config, command).await,
         Command::Simulate(args) => {
             let report = crate::sim::run(&args).await?;
@@ -268,19 +202,6 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let kids = state.oauth.keys().rotate().await?;
             print_json(&json!({ "rotated": true, "active_kids": kids }))
         }
-    }
-}
-
-async fn client_add(config: Config, spec: NewClient) -> anyhow::Result<()> {
-    let (state, _store) = build_state(config, Deps::default()).await?;
-    let (client, secret) = match state.oauth.clients().create(spec).await {
-        Ok(v) => v,
-        Err(ClientError::Invalid(msg)) => bail!("{msg}"),
-        Err(e) => return Err(e.into()),
-    };
-    match secret {
-        Some(s) => print_json(&json!({ "client_id": client.id, "client_secret": s })),
-        None => print_json(&json!({ "client_id": client.id })),
     }
 }
 

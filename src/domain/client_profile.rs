@@ -1,5 +1,6 @@
-//! What a person sees of an application on the sign-in and consent pages: its name and logo
-//! (`authd client add --name --logo-uri`), checked when registered.
+//! What a person sees of an application on the sign-in and consent pages: its name and logo,
+//! and the consent page's links to its home page, privacy policy and terms (`authd client
+//! add|update --name --logo-uri --client-uri --policy-uri --tos-uri`), checked when registered.
 
 /// A client's display profile.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -8,6 +9,12 @@ pub struct ClientProfile {
     pub name: Option<String>,
     /// An absolute `https` (or loopback `http`) address of its logo (`--logo-uri`).
     pub logo_uri: Option<String>,
+    /// Its home page (`--client-uri`), the same rule.
+    pub client_uri: Option<String>,
+    /// Its privacy policy (`--policy-uri`), the same rule.
+    pub policy_uri: Option<String>,
+    /// Its terms of service (`--tos-uri`), the same rule.
+    pub tos_uri: Option<String>,
 }
 
 /// The longest name accepted.
@@ -27,7 +34,43 @@ impl ClientProfile {
         {
             return Err("a logo URI is an absolute https address (http only on loopback)");
         }
-        Ok(Self { name, logo_uri })
+        Ok(Self {
+            name,
+            logo_uri,
+            ..Self::default()
+        })
+    }
+
+    /// Checks the whole profile (`parse`, then each link): the reason, naming the flag, when
+    /// one is refused.
+    pub fn checked(self) -> Result<Self, &'static str> {
+        let links = [
+            (
+                &self.client_uri,
+                "--client-uri must be an absolute https address (http only on loopback)",
+            ),
+            (
+                &self.policy_uri,
+                "--policy-uri must be an absolute https address (http only on loopback)",
+            ),
+            (
+                &self.tos_uri,
+                "--tos-uri must be an absolute https address (http only on loopback)",
+            ),
+        ];
+        if let Some((_, why)) = links
+            .iter()
+            .find(|(u, _)| u.as_deref().is_some_and(|u| !logo_ok(u)))
+        {
+            return Err(*why);
+        }
+        let base = Self::parse(self.name, self.logo_uri)?;
+        Ok(Self {
+            client_uri: self.client_uri,
+            policy_uri: self.policy_uri,
+            tos_uri: self.tos_uri,
+            ..base
+        })
     }
 
     /// The name to show: the registered name, else the client id.
@@ -80,5 +123,28 @@ mod tests {
             );
         }
         assert!(ClientProfile::parse(None, Some("http://127.0.0.1:5000/logo.svg".into())).is_ok());
+    }
+
+    #[test]
+    fn links_are_checked_and_the_error_names_the_flag() {
+        let with = |policy: &str| ClientProfile {
+            policy_uri: Some(policy.into()),
+            ..ClientProfile::default()
+        };
+        assert!(with("https://acme.example/privacy").checked().is_ok());
+        assert!(with("http://localhost:3000/privacy").checked().is_ok());
+        for bad in [
+            "http://acme.example/privacy",
+            "javascript:alert(1)",
+            "/privacy",
+        ] {
+            let err = with(bad).checked().unwrap_err();
+            assert!(err.starts_with("--policy-uri"), "{bad}: {err}");
+        }
+        let tos = ClientProfile {
+            tos_uri: Some("ftp://acme.example/tos".into()),
+            ..ClientProfile::default()
+        };
+        assert!(tos.checked().unwrap_err().starts_with("--tos-uri"));
     }
 }

@@ -13,6 +13,7 @@ use subtle::ConstantTimeEq;
 
 use crate::domain::client_profile::ClientProfile;
 use crate::domain::clock::{Clock, Random};
+use crate::domain::cors::CorsOrigins;
 use crate::domain::error::Unexpected;
 use crate::domain::oauth::error::{ClientError, OAuthCode, OAuthError};
 use crate::storage::error::StoreError;
@@ -40,9 +41,11 @@ pub struct Client {
     pub is_first_party: bool,
     /// Registered with `--no-pkce`: a confidential client that may leave PKCE out.
     pub pkce_optional: bool,
-    /// Its name and logo, as the pages show them.
+    /// Its name, logo and links, as the pages show them.
     pub profile: ClientProfile,
-    secret_hash: Option<String>,
+    /// When it was registered (unix seconds).
+    pub created_at: i64,
+    pub(crate) secret_hash: Option<String>,
 }
 
 impl Client {
@@ -163,6 +166,12 @@ pub struct NewClient {
     pub name: Option<String>,
     /// `--logo-uri`.
     pub logo_uri: Option<String>,
+    /// `--client-uri`.
+    pub client_uri: Option<String>,
+    /// `--policy-uri`.
+    pub policy_uri: Option<String>,
+    /// `--tos-uri`.
+    pub tos_uri: Option<String>,
 }
 
 /// How a client authenticated at the token, introspection or revocation endpoint.
@@ -177,9 +186,11 @@ pub struct ClientCredentials {
 /// Client registration and authentication.
 #[derive(Clone)]
 pub struct ClientService {
-    store: Arc<dyn ClientStore>,
-    clock: Arc<dyn Clock>,
-    random: Arc<dyn Random>,
+    pub(crate) store: Arc<dyn ClientStore>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) random: Arc<dyn Random>,
+    /// The browser origins of public clients (CORS), cached; every change here invalidates it.
+    pub(crate) origins: Arc<CorsOrigins>,
 }
 
 impl std::fmt::Debug for ClientService {
@@ -188,7 +199,7 @@ impl std::fmt::Debug for ClientService {
     }
 }
 
-fn digest(secret: &str) -> String {
+pub(crate) fn digest(secret: &str) -> String {
     hex_lower(&Sha256::digest(secret.as_bytes()))
 }
 
@@ -204,11 +215,19 @@ impl ClientService {
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
     ) -> Self {
+        let origins = Arc::new(CorsOrigins::new(store.clone(), clock.clone()));
         Self {
             store,
             clock,
             random,
+            origins,
         }
+    }
+
+    /// The browser origins of public clients (CORS on the token, userinfo, revocation, JWKS
+    /// and discovery endpoints).
+    pub fn origins(&self) -> &Arc<CorsOrigins> {
+        &self.origins
     }
 
     /// Registers a client; returns it and, for confidential clients, the secret (shown once).
@@ -224,69 +243,12 @@ impl ClientService {
                 "client ids use letters, digits and -._~ only",
             ));
         }
-        for uri in spec
-            .redirect_uris
-            .iter()
-            .chain(&spec.post_logout_redirect_uris)
-        {
-            validate_redirect_uri(uri).map_err(ClientError::Invalid)?;
-        }
-        let grants: BTreeSet<String> = if spec.grants.is_empty() {
-            ["authorization_code".to_owned()].into()
-        } else {
-            spec.grants.iter().cloned().collect()
-        };
-        if let Some(bad) = grants.iter().find(|g| !GRANTS.contains(&g.as_str())) {
-            return Err(ClientError::Invalid(if bad.is_empty() {
-                "empty grant"
-            } else {
-                "unknown grant type"
-            }));
-        }
-        if spec.is_public && spec.pkce_optional {
-            return Err(ClientError::Invalid(
-                "a public client always needs PKCE (--no-pkce is for confidential clients)",
-            ));
-        }
-        if spec.is_public && grants.contains("client_credentials") {
-            return Err(ClientError::Invalid(
-                "a public client cannot use client_credentials",
-            ));
-        }
-        if grants.contains("authorization_code") && spec.redirect_uris.is_empty() {
-            return Err(ClientError::Invalid(
-                "authorization_code needs at least one --redirect-uri",
-            ));
-        }
-        let scopes: BTreeSet<String> = if spec.scopes.is_empty() {
-            ["openid", "profile", "email"].map(str::to_owned).into()
-        } else {
-            parse_scope(&spec.scopes.join(" "))
-                .map_err(|_| ClientError::Invalid("malformed scope"))?
-        };
-        if spec.is_public && scopes.contains("admin") {
-            return Err(ClientError::Invalid(
-                "the admin scope needs a confidential client",
-            ));
-        }
-        let profile =
-            ClientProfile::parse(spec.name, spec.logo_uri).map_err(ClientError::Invalid)?;
         let secret = (!spec.is_public).then(|| self.random.token(32));
-        let to_json = |v: Vec<String>| serde_json::to_string(&v).unwrap_or_else(|_| "[]".into());
-        let record = ClientRecord {
-            id: spec.id.clone(),
-            secret_hash: secret.as_deref().map(digest),
-            redirect_uris: to_json(spec.redirect_uris),
-            post_logout_redirect_uris: to_json(spec.post_logout_redirect_uris),
-            scopes: to_json(scopes.into_iter().collect()),
-            grants: to_json(grants.into_iter().collect()),
-            is_public: spec.is_public,
-            is_first_party: spec.is_first_party,
-            pkce_optional: spec.pkce_optional,
-            created_at: self.clock.now().unix_timestamp(),
-            name: profile.name,
-            logo_uri: profile.logo_uri,
-        };
+        let record = record_of(
+            spec,
+            secret.as_deref().map(digest),
+            self.clock.now().unix_timestamp(),
+        )?;
         match self.store.insert(&record).await {
             Ok(()) => {}
             Err(StoreError::Conflict { .. }) => {
@@ -294,6 +256,7 @@ impl ClientService {
             }
             Err(e) => return Err(e.into()),
         }
+        self.origins.invalidate();
         Ok((client_from(record)?, secret))
     }
 
@@ -313,6 +276,13 @@ impl ClientService {
     /// Authenticates a client (RFC 6749 §2.3): a confidential client must present its secret;
     /// a public client must present none. Any failure is `invalid_client`.
     pub async fn authenticate(&self, creds: &ClientCredentials) -> Result<Client, OAuthError> {
+        if creds.id.is_empty() {
+            return Err(OAuthError::protocol(
+                OAuthCode::InvalidClient,
+                "client_id is missing (in the form or Basic credentials)",
+            ));
+        }
+        // One answer for an unknown client, a wrong secret and a missing one: no enumeration.
         let invalid =
             || OAuthError::protocol(OAuthCode::InvalidClient, "client authentication failed");
         let client = self.find(&creds.id).await?.ok_or_else(invalid)?;
@@ -330,7 +300,88 @@ impl ClientService {
     }
 }
 
-fn client_from(r: ClientRecord) -> Result<Client, Unexpected> {
+/// Checks a client's settings (registration and `authd client update` alike) and makes its
+/// record.
+pub(crate) fn record_of(
+    spec: NewClient,
+    secret_hash: Option<String>,
+    created_at: i64,
+) -> Result<ClientRecord, ClientError> {
+    for uri in spec
+        .redirect_uris
+        .iter()
+        .chain(&spec.post_logout_redirect_uris)
+    {
+        validate_redirect_uri(uri).map_err(ClientError::Invalid)?;
+    }
+    let grants: BTreeSet<String> = if spec.grants.is_empty() {
+        ["authorization_code".to_owned()].into()
+    } else {
+        spec.grants.iter().cloned().collect()
+    };
+    if let Some(bad) = grants.iter().find(|g| !GRANTS.contains(&g.as_str())) {
+        return Err(ClientError::Invalid(if bad.is_empty() {
+            "empty grant"
+        } else {
+            "unknown grant type (authorization_code, refresh_token, client_credentials)"
+        }));
+    }
+    if spec.is_public && spec.pkce_optional {
+        return Err(ClientError::Invalid(
+            "a public client always needs PKCE (--no-pkce is for confidential clients)",
+        ));
+    }
+    if spec.is_public && grants.contains("client_credentials") {
+        return Err(ClientError::Invalid(
+            "a public client cannot use client_credentials",
+        ));
+    }
+    if grants.contains("authorization_code") && spec.redirect_uris.is_empty() {
+        return Err(ClientError::Invalid(
+            "authorization_code needs at least one --redirect-uri",
+        ));
+    }
+    let scopes: BTreeSet<String> = if spec.scopes.is_empty() {
+        ["openid", "profile", "email"].map(str::to_owned).into()
+    } else {
+        parse_scope(&spec.scopes.join(" ")).map_err(|_| ClientError::Invalid("malformed scope"))?
+    };
+    if spec.is_public && scopes.contains("admin") {
+        return Err(ClientError::Invalid(
+            "the admin scope needs a confidential client",
+        ));
+    }
+    let profile = ClientProfile {
+        name: spec.name,
+        logo_uri: spec.logo_uri,
+        client_uri: spec.client_uri,
+        policy_uri: spec.policy_uri,
+        tos_uri: spec.tos_uri,
+    }
+    .checked()
+    .map_err(ClientError::Invalid)?;
+    let to_json = |v: Vec<String>| serde_json::to_string(&v).unwrap_or_else(|_| "[]".into());
+    Ok(ClientRecord {
+        id: spec.id,
+        secret_hash,
+        redirect_uris: to_json(spec.redirect_uris),
+        post_logout_redirect_uris: to_json(spec.post_logout_redirect_uris),
+        scopes: to_json(scopes.into_iter().collect()),
+        grants: to_json(grants.into_iter().collect()),
+        is_public: spec.is_public,
+        is_first_party: spec.is_first_party,
+        pkce_optional: spec.pkce_optional,
+        created_at,
+        name: profile.name,
+        logo_uri: profile.logo_uri,
+        client_uri: profile.client_uri,
+        policy_uri: profile.policy_uri,
+        tos_uri: profile.tos_uri,
+    })
+}
+
+/// A stored client, read.
+pub(crate) fn client_from(r: ClientRecord) -> Result<Client, Unexpected> {
     let list = |s: &str| -> Result<Vec<String>, Unexpected> {
         serde_json::from_str(s).map_err(|e| Unexpected(anyhow::anyhow!("client {}: {e}", r.id)))
     };
@@ -345,7 +396,11 @@ fn client_from(r: ClientRecord) -> Result<Client, Unexpected> {
         profile: ClientProfile {
             name: r.name,
             logo_uri: r.logo_uri,
+            client_uri: r.client_uri,
+            policy_uri: r.policy_uri,
+            tos_uri: r.tos_uri,
         },
+        created_at: r.created_at,
         secret_hash: r.secret_hash,
         id: r.id,
     })
@@ -366,6 +421,7 @@ mod tests {
             is_first_party: false,
             pkce_optional: false,
             profile: ClientProfile::default(),
+            created_at: 0,
             secret_hash: None,
         }
     }

@@ -17,6 +17,8 @@ pub mod clients;
 pub mod clock;
 /// The request context every domain call carries (ip, user agent, request id).
 pub mod context;
+/// The public clients' browser origins (CORS), cached.
+pub mod cors;
 /// Stateless CSRF tokens for the forms shown before sign-in.
 pub mod csrf;
 /// What the areas' error enums share: `Unexpected` (each area's enum sits next to its code).

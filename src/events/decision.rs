@@ -149,11 +149,15 @@ pub enum Decision {
     RequireMfaOn,
     /// The owner's setting: the second factor only when a sign-in looks risky.
     RequireMfaOff,
+    /// An operator changed a client with `authd client …` (`admin_action`; the command as detail).
+    ClientChangedByCli,
+    /// The owner changed their profile on `/account` (`profile_updated`; the field as detail).
+    ProfileChangedByOwner,
 }
 
 impl Decision {
     /// Every decision.
-    pub const ALL: [Self; 63] = [
+    pub const ALL: [Self; 65] = [
         Self::Allow,
         Self::AllowKnownDevice,
         Self::Deny,
@@ -217,6 +221,8 @@ impl Decision {
         Self::Passkey,
         Self::RequireMfaOn,
         Self::RequireMfaOff,
+        Self::ClientChangedByCli,
+        Self::ProfileChangedByOwner,
     ];
 
     /// The stable code (stored in `decision_code`).
@@ -285,6 +291,8 @@ impl Decision {
             Self::Passkey => "passkey",
             Self::RequireMfaOn => "require_mfa_on",
             Self::RequireMfaOff => "require_mfa_off",
+            Self::ClientChangedByCli => "client_changed_by_cli",
+            Self::ProfileChangedByOwner => "profile_changed_by_owner",
         }
     }
 
@@ -357,6 +365,8 @@ impl Decision {
             Self::Passkey => "passkey",
             Self::RequireMfaOn => "require_mfa:on",
             Self::RequireMfaOff => "require_mfa:off",
+            Self::ClientChangedByCli => "cli:client",
+            Self::ProfileChangedByOwner => "owner:profile",
         }
     }
 
@@ -486,6 +496,8 @@ mod tests {
             Decision::RequireMfaOn | Decision::RequireMfaOff => {
                 (K::MfaSettingChanged, d.text().into())
             }
+            Decision::ClientChangedByCli => (K::AdminAction, "cli:client; delete notes".into()),
+            Decision::ProfileChangedByOwner => (K::ProfileUpdated, "owner:profile; name".into()),
         };
         (kind, text)
     }

@@ -44,6 +44,8 @@ pub enum EventKind {
     AlertSent,
     RiskEvaluated,
     AttackDetected,
+    AdminAction,
+    ProfileUpdated,
 }
 
 impl EventKind {
@@ -77,6 +79,8 @@ impl EventKind {
             Self::AlertSent => "alert_sent",
             Self::RiskEvaluated => "risk_evaluated",
             Self::AttackDetected => "attack_detected",
+            Self::AdminAction => "admin_action",
+            Self::ProfileUpdated => "profile_updated",
         }
     }
 

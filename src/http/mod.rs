@@ -19,6 +19,8 @@ use crate::storage::sessions::AnySessionStore;
 pub mod admin;
 /// The admin and risk APIs' JSON error.
 pub mod api_error;
+/// CORS for public clients' origins on the endpoints browser apps call.
+pub mod cors;
 /// The CSRF cookie of the forms shown before sign-in.
 pub mod csrf;
 /// Error types and their responses.
@@ -77,6 +79,7 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
         .merge(passkeys::router())
         .merge(ops::router())
         .merge(oauth::router())
+        .merge(oauth::browser_router(&state))
         .merge(admin::router())
         .merge(risk::router())
         .fallback(|| async { error::HttpError::NotFound })

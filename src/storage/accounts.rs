@@ -30,6 +30,12 @@ pub struct AccountRecord {
     /// The owner asks for their second factor at every sign-in.
     #[sqlx(default)]
     pub require_mfa: bool,
+    /// The owner's name (OIDC `name`), set on `/account`.
+    #[sqlx(default)]
+    pub name: Option<String>,
+    /// When the owner last changed their profile (OIDC `updated_at`); `None`: never.
+    #[sqlx(default)]
+    pub profile_updated_at: Option<i64>,
 }
 
 /// Accounts.
@@ -56,12 +62,14 @@ pub trait AccountStore: Send + Sync {
     async fn mark_email_verified(&self, id: &str, now: i64) -> Result<bool, StoreError>;
     /// Sets the owner's "second factor at every sign-in" setting.
     async fn set_require_mfa(&self, id: &str, on: bool, now: i64) -> Result<(), StoreError>;
+    /// Sets (or clears) the owner's name and stamps the profile's change time.
+    async fn set_name(&self, id: &str, name: Option<&str>, now: i64) -> Result<(), StoreError>;
 }
 
 /// The columns of `AccountRecord`, in order (the sign-in lookup in `protection.rs` names the
 /// same ones).
 const ACCOUNT_COLUMNS: &str = "id, email, password_hash, is_admin, created_at, updated_at, \
-    session_epoch, email_verified_at, require_mfa";
+    session_epoch, email_verified_at, require_mfa, name, profile_updated_at";
 
 const INSERT_ACCOUNT: &str = "insert into account \
     (id, email, password_hash, is_admin, created_at, updated_at, email_verified_at) \
@@ -164,6 +172,21 @@ impl AccountStore for Backend {
                 .bind(now)
                 .execute(p)
                 .await?;
+        });
+        Ok(())
+    }
+
+    async fn set_name(&self, id: &str, name: Option<&str>, now: i64) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| {
+            sqlx::query(
+                "update account set name = $2, profile_updated_at = $3, updated_at = $3 \
+                 where id = $1",
+            )
+            .bind(id)
+            .bind(name)
+            .bind(now)
+            .execute(p)
+            .await?;
         });
         Ok(())
     }

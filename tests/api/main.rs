@@ -14,6 +14,7 @@ mod admin_api;
 mod captcha_providers;
 mod challenge_flow;
 mod cli;
+mod clients;
 mod config;
 mod email_code;
 mod enumeration;

@@ -95,11 +95,43 @@ pub struct Account {
     pub email_verified_at: Option<OffsetDateTime>,
     /// The owner asks for their second factor at every sign-in.
     pub require_mfa: bool,
+    /// The owner's name (OIDC `name`), set on `/account`.
+    pub name: Option<String>,
+    /// When the profile last changed (OIDC `updated_at`, unix seconds; creation until then).
+    pub profile_updated_at: i64,
+}
+
+/// The longest name an account holds.
+pub const NAME_MAX: usize = 100;
+
+/// Checks a name typed on `/account`: trimmed, 1 to `NAME_MAX` characters, no control
+/// characters; an empty field clears the name (`None`).
+pub fn parse_name(raw: &str) -> Result<Option<String>, &'static str> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Ok(None);
+    }
+    if name.chars().count() > NAME_MAX || name.chars().any(char::is_control) {
+        return Err("A name has at most 100 characters and no control characters.");
+    }
+    Ok(Some(name.to_owned()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        assert_eq!(
+            parse_name("  Ada Lovelace "),
+            Ok(Some("Ada Lovelace".into()))
+        );
+        assert_eq!(parse_name("   "), Ok(None));
+        assert!(parse_name("a\u{7}b").is_err());
+        assert!(parse_name(&"x".repeat(101)).is_err());
+        assert!(parse_name(&"é".repeat(100)).is_ok());
+    }
 
     #[test]
     fn emails_are_normalised() {

@@ -7,12 +7,13 @@ use secrecy::SecretString;
 use time::OffsetDateTime;
 
 use crate::domain::accounts::error::AccountError;
-use crate::domain::accounts::model::{Account, Email, Password};
+use crate::domain::accounts::model::{Account, Email, Password, parse_name};
 use crate::domain::accounts::password::PasswordHasher;
 use crate::domain::clock::Clock;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::throttle::{Door, Throttle, ThrottleKey};
+use crate::events::decision::Decision;
 use crate::events::sink::EventSink;
 use crate::events::{AuthEvent, EventKind};
 use crate::storage::error::StoreError;
@@ -104,6 +105,8 @@ impl AccountService {
             // An operator vouches for the address; a visitor proves it with the mailed link.
             email_verified_at: matches!(origin, Origin::Cli).then_some(now.unix_timestamp()),
             require_mfa: false,
+            name: None,
+            profile_updated_at: None,
         };
         match self.store.insert(&record).await {
             Ok(()) => {}
@@ -161,6 +164,26 @@ impl AccountService {
             .transpose()
     }
 
+    /// Sets (or, with an empty field, clears) the owner's name; the profile's `updated_at`
+    /// moves to now; one `profile_updated` event.
+    pub async fn set_name(
+        &self,
+        ctx: &RequestContext,
+        user_id: &str,
+        raw: &str,
+    ) -> Result<Option<String>, AccountError> {
+        let name = parse_name(raw).map_err(AccountError::InvalidInput)?;
+        let now = self.clock.now();
+        self.store
+            .set_name(user_id, name.as_deref(), now.unix_timestamp())
+            .await?;
+        let event = AuthEvent::new(EventKind::ProfileUpdated, ctx, now)
+            .user(user_id)
+            .decision_detail(Decision::ProfileChangedByOwner, "name");
+        self.events.record(event).await?;
+        Ok(name)
+    }
+
     /// Finds an account by (unnormalised) email; `None` for an invalid address.
     pub async fn find_by_email(&self, email: &str) -> Result<Option<Account>, Unexpected> {
         let Some(email) = Email::parse(email) else {
@@ -188,5 +211,7 @@ pub(crate) fn account_from(r: AccountRecord) -> Result<Account, Unexpected> {
             .email_verified_at
             .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok()),
         require_mfa: r.require_mfa,
+        profile_updated_at: r.profile_updated_at.unwrap_or(r.created_at),
+        name: r.name,
     })
 }

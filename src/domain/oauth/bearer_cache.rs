@@ -13,11 +13,22 @@ use std::sync::Mutex;
 /// Most entries kept; when full the cache is emptied (cheap, and rare: one entry per live token).
 const MAX_ENTRIES: usize = 100_000;
 
-/// jti → (valid until, unix seconds; the subject's email).
+/// What a bearer check reads of the token's subject, in the same round trip (userinfo's claims).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct SubjectInfo {
+    /// The account's email (`None`: the subject is a client, or the account is gone).
+    pub email: Option<String>,
+    /// The account's name (OIDC `name`).
+    pub name: Option<String>,
+    /// When the account's profile last changed (OIDC `updated_at`).
+    pub updated_at: Option<i64>,
+}
+
+/// jti → (valid until, unix seconds; the subject).
 #[derive(Debug, Default)]
 pub(crate) struct BearerCache {
     ttl: i64,
-    map: Mutex<HashMap<String, (i64, Option<String>)>>,
+    map: Mutex<HashMap<String, (i64, SubjectInfo)>>,
 }
 
 impl BearerCache {
@@ -28,19 +39,19 @@ impl BearerCache {
         }
     }
 
-    /// The cached email lookup for an active token, if fresh.
-    pub(crate) fn get(&self, jti: &str, now: i64) -> Option<Option<String>> {
+    /// The cached subject lookup for an active token, if fresh.
+    pub(crate) fn get(&self, jti: &str, now: i64) -> Option<SubjectInfo> {
         if self.ttl <= 0 {
             return None;
         }
         let map = self.map.lock().ok()?;
         map.get(jti)
             .filter(|(until, _)| *until > now)
-            .map(|(_, email)| email.clone())
+            .map(|(_, subject)| subject.clone())
     }
 
     /// Remembers that `jti` was active at `now`.
-    pub(crate) fn put(&self, jti: &str, now: i64, email: Option<String>) {
+    pub(crate) fn put(&self, jti: &str, now: i64, subject: SubjectInfo) {
         if self.ttl <= 0 {
             return;
         }
@@ -48,7 +59,7 @@ impl BearerCache {
             if map.len() >= MAX_ENTRIES {
                 map.clear();
             }
-            map.insert(jti.to_owned(), (now + self.ttl, email));
+            map.insert(jti.to_owned(), (now + self.ttl, subject));
         }
     }
 
@@ -67,14 +78,18 @@ mod tests {
     #[test]
     fn entries_expire_and_clear() {
         let c = BearerCache::new(1);
-        c.put("a", 100, Some("x@example.com".into()));
-        assert_eq!(c.get("a", 100), Some(Some("x@example.com".into())));
+        let x = SubjectInfo {
+            email: Some("x@example.com".into()),
+            ..SubjectInfo::default()
+        };
+        c.put("a", 100, x.clone());
+        assert_eq!(c.get("a", 100), Some(x));
         assert_eq!(c.get("a", 101), None, "expired after the TTL");
-        c.put("a", 101, None);
+        c.put("a", 101, SubjectInfo::default());
         c.clear();
         assert_eq!(c.get("a", 101), None);
         let off = BearerCache::new(0);
-        off.put("a", 1, None);
+        off.put("a", 1, SubjectInfo::default());
         assert_eq!(off.get("a", 1), None);
     }
 }

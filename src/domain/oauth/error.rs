@@ -4,7 +4,7 @@
 //!   code, or too many token requests;
 //! - `BearerError`: a protected resource's bearer check (userinfo, the admin and risk APIs):
 //!   the token is refused, or lacks the scope;
-//! - `ClientError`: registering a client (`authd client add`).
+//! - `ClientError`: registering and managing a client (`authd client …`).
 //!
 //! The authorization endpoint's own refusals are values (`AuthorizeFailure`,
 //! `EndSessionRefusal`), and its calls otherwise fail only `Unexpected`.
@@ -104,6 +104,9 @@ pub enum ClientError {
     /// The client's id, URIs, grants or scopes are not acceptable; the message says which.
     #[error("{0}")]
     Invalid(&'static str),
+    /// No client has that id (`authd client update|rotate-secret|delete`).
+    #[error("no client with that id")]
+    NotFound,
     /// An infrastructure failure (database).
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),

@@ -27,6 +27,8 @@ use crate::storage::oauth::GrantStore;
 pub mod authorize;
 /// A short-lived cache of passed bearer checks.
 mod bearer_cache;
+/// `authd client list|update|rotate-secret|delete`.
+pub mod client_admin;
 /// Client authentication and the limit on its failures.
 mod client_auth;
 /// RP-initiated logout.
@@ -265,13 +267,19 @@ impl OAuthService {
         let Some(subject) = subject.filter(|_| scopes.contains("openid")) else {
             return Ok((access, None));
         };
-        let account = if scopes.contains("email") {
+        let (with_email, with_profile) = (scopes.contains("email"), scopes.contains("profile"));
+        let account = if with_email || with_profile {
             self.accounts.find_by_id(subject.user_id).await?
         } else {
             None
         };
-        let email_verified = account.as_ref().map(|a| a.email_verified_at.is_some());
-        let email = account.map(|a| a.email);
+        let email_account = account.as_ref().filter(|_| with_email);
+        let email_verified = email_account.map(|a| a.email_verified_at.is_some());
+        let email = email_account.map(|a| a.email.clone());
+        // OIDC Core §5.1/§5.4: the `profile` scope's claims authd holds.
+        let profile = account.as_ref().filter(|_| with_profile);
+        let name = profile.and_then(|a| a.name.clone());
+        let updated_at = profile.map(|a| a.profile_updated_at);
         let id = IdClaims {
             iss: self.settings.issuer.clone(),
             sub: subject.user_id.to_owned(),
@@ -287,6 +295,8 @@ impl OAuthService {
             sid: subject.family_id.map(str::to_owned),
             email_verified,
             email,
+            name,
+            updated_at,
         };
         Ok((access, Some(jwt::sign_id(&self.keys, &id)?)))
     }

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::domain::clients::{Client, ClientCredentials};
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
+use crate::domain::oauth::bearer_cache::SubjectInfo;
 use crate::domain::oauth::error::{BearerError, OAuthCode, OAuthError};
 use crate::domain::oauth::{OAuthService, digest};
 use crate::domain::tokens::jwt::{self, AccessClaims};
@@ -30,7 +31,7 @@ impl OAuthService {
     async fn check_access(
         &self,
         token: &str,
-    ) -> Result<Verified<(AccessClaims, Option<String>)>, Unexpected> {
+    ) -> Result<Verified<(AccessClaims, SubjectInfo)>, Unexpected> {
         let now = self.clock.now().unix_timestamp();
         match jwt::verify_access(&self.keys, token, &self.settings.issuer, now).await? {
             Ok(claims) => self.check_revocation(claims).await,
@@ -42,10 +43,15 @@ impl OAuthService {
     async fn check_revocation(
         &self,
         claims: AccessClaims,
-    ) -> Result<Verified<(AccessClaims, Option<String>)>, Unexpected> {
+    ) -> Result<Verified<(AccessClaims, SubjectInfo)>, Unexpected> {
         let state = self
             .grants
-            .bearer_state(&claims.sub, &claims.jti, claims.sid.as_deref())
+            .bearer_state(
+                &claims.sub,
+                &claims.jti,
+                claims.sid.as_deref(),
+                &claims.client_id,
+            )
             .await?;
         if state.jti_revoked {
             return Ok(Err(TokenRejection::Revoked));
@@ -53,7 +59,16 @@ impl OAuthService {
         if claims.sid.is_some() && state.family_active == 0 {
             return Ok(Err(TokenRejection::GrantRevoked));
         }
-        Ok(Ok((claims, state.email)))
+        // A deleted client's tokens die with it (`authd client delete`).
+        if !state.client_active {
+            return Ok(Err(TokenRejection::UnknownClient));
+        }
+        let subject = SubjectInfo {
+            email: state.email,
+            name: state.name,
+            updated_at: state.profile_updated_at,
+        };
+        Ok(Ok((claims, subject)))
     }
 
     /// Records a refused bearer token (`token_rejected`, the reason as its decision).
@@ -84,20 +99,20 @@ impl OAuthService {
         &self,
         ctx: &RequestContext,
         token: &str,
-    ) -> Result<(AccessClaims, Option<String>), BearerError> {
+    ) -> Result<(AccessClaims, SubjectInfo), BearerError> {
         let now = self.clock.now().unix_timestamp();
         let checked =
             match jwt::verify_access(&self.keys, token, &self.settings.issuer, now).await? {
                 Ok(claims) => match self.bearer_cache.get(&claims.jti, now) {
-                    Some(email) => Ok((claims, email)),
+                    Some(subject) => Ok((claims, subject)),
                     None => self.check_revocation(claims).await?,
                 },
                 Err(reason) => Err(reason),
             };
         match checked {
-            Ok((claims, email)) => {
-                self.bearer_cache.put(&claims.jti, now, email.clone());
-                Ok((claims, email))
+            Ok((claims, subject)) => {
+                self.bearer_cache.put(&claims.jti, now, subject.clone());
+                Ok((claims, subject))
             }
             Err(reason) => {
                 self.reject(ctx, "", reason).await?;
@@ -108,11 +123,11 @@ impl OAuthService {
 
     /// The userinfo claims for a token carrying `openid`.
     pub async fn userinfo(&self, ctx: &RequestContext, token: &str) -> Result<Value, BearerError> {
-        let (claims, email) = self.bearer(ctx, token).await?;
+        let (claims, subject) = self.bearer(ctx, token).await?;
         if !claims.has_scope("openid") || claims.sub == claims.client_id {
             return Err(BearerError::InsufficientScope);
         }
-        let Some(email) = email else {
+        let Some(email) = subject.email else {
             let reason = TokenRejection::UnknownSubject;
             self.reject(ctx, &claims.client_id, reason).await?;
             return Err(BearerError::InvalidToken(reason));
@@ -134,6 +149,17 @@ impl OAuthService {
         {
             obj.insert("email".into(), json!(email));
             obj.insert("email_verified".into(), json!(false));
+        }
+        // OIDC Core §5.4: the `profile` scope's claims authd holds.
+        if claims.has_scope("profile")
+            && let Some(obj) = out.as_object_mut()
+        {
+            if let Some(name) = subject.name {
+                obj.insert("name".into(), json!(name));
+            }
+            if let Some(updated_at) = subject.updated_at {
+                obj.insert("updated_at".into(), json!(updated_at));
+            }
         }
         Ok(out)
     }

@@ -78,6 +78,8 @@ fn signal(decision: Option<Decision>) -> Signal {
         | Decision::CodeReuse
         | Decision::RevokedRefreshToken
         | Decision::RevokedAccessToken
+        | Decision::ClientChangedByCli
+        | Decision::ProfileChangedByOwner
         | Decision::TokenRequestRefused
         | Decision::BearerRejected
         | Decision::TokenUseAllow

@@ -97,6 +97,12 @@ pub struct IdClaims {
     /// Whether the email was verified (with the `email` scope).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
+    /// The user's name (with the `profile` scope, when set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// When the user's profile last changed, unix seconds (with the `profile` scope).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
 }
 
 /// `at_hash` (OIDC Core §3.1.3.6) for SHA-256-based algorithms.

@@ -37,7 +37,7 @@ pub async fn discovery_get(State(config): State<Arc<Config>>) -> Json<Value> {
         "scopes_supported": ["openid", "email", "profile"],
         "acr_values_supported": [crate::domain::mfa::ACR_MFA, crate::domain::mfa::ACR_PASSWORD],
         "claims_supported": ["sub", "iss", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash",
-            "acr", "amr", "sid", "email", "email_verified"],
+            "acr", "amr", "sid", "email", "email_verified", "name", "updated_at"],
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": true,
         "claims_parameter_supported": false,

@@ -43,7 +43,18 @@ pub mod paths {
     pub const END_SESSION: &str = "/end_session";
 }
 
+/// The browser-page endpoints and introspection (no CORS).
 pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route(paths::AUTHORIZE, get(authorize::authorize_get))
+        .route("/authorize/consent", post(authorize::consent_post))
+        .route(paths::INTROSPECT, post(introspect::introspect_post))
+        .route(paths::END_SESSION, get(end_session::end_session_get))
+}
+
+/// The endpoints a browser app calls from its own origin: discovery, token, JWKS, userinfo
+/// and revocation, with CORS for the public clients' origins (`http/cors.rs`).
+pub(crate) fn browser_router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route(
             "/.well-known/openid-configuration",
@@ -53,15 +64,15 @@ pub(crate) fn router() -> Router<AppState> {
             "/.well-known/oauth-authorization-server",
             get(discovery::discovery_get),
         )
-        .route(paths::AUTHORIZE, get(authorize::authorize_get))
-        .route("/authorize/consent", post(authorize::consent_post))
         .route(paths::TOKEN, post(token::token_post))
         .route(paths::JWKS, get(jwks::jwks_get))
         .route(
             paths::USERINFO,
             get(userinfo::userinfo_get).post(userinfo::userinfo_get),
         )
-        .route(paths::INTROSPECT, post(introspect::introspect_post))
         .route(paths::REVOKE, post(introspect::revoke_post))
-        .route(paths::END_SESSION, get(end_session::end_session_get))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::cors::cors,
+        ))
 }

@@ -1,20 +1,51 @@
 //! `GET /account`: who you are, and your own recent security events (the rows shared with
-//! `/account/security`).
+//! `/account/security`); `POST /account`: the owner sets their name (OIDC `name`, with the
+//! `profile` scope), which moves the profile's `updated_at`.
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 
 use crate::app::state::AppState;
 use crate::http::error::HttpError;
-use crate::http::extract::CurrentUser;
+use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, CurrentUser};
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/account", get(account_get))
+    Router::new().route("/account", get(account_get).post(account_post))
+}
+
+/// The profile form of `/account`.
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+impl CsrfProtected for ProfileForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// `POST /account`: sets (or, empty, clears) the owner's name; back to `/account`.
+pub async fn account_post(
+    State(state): State<AppState>,
+    ClientContext(ctx): ClientContext,
+    user: CurrentUser,
+    CsrfForm { form, .. }: CsrfForm<ProfileForm>,
+) -> Result<Response, HttpError> {
+    state
+        .accounts
+        .set_name(&ctx, &user.user_id, &form.name)
+        .await?;
+    Ok(Redirect::to("/account").into_response())
 }
 
 /// One row of the event table, readable: the time in UTC, what happened in words, the
@@ -53,6 +84,8 @@ pub(crate) fn event_rows(events: Vec<crate::events::AuthEvent>) -> Vec<EventRow>
 pub struct AccountPage {
     email: String,
     user_id: String,
+    /// The owner's name; empty when unset.
+    name: String,
     created: String,
     /// Whether the address is verified.
     verified: bool,
@@ -76,6 +109,7 @@ pub async fn account_get(
     let page = AccountPage {
         email: account.email,
         user_id: account.id,
+        name: account.name.unwrap_or_default(),
         created: account.created_at.format(&Rfc3339).unwrap_or_default(),
         verified: account.email_verified_at.is_some(),
         csrf_token: user.session.csrf_token(&state).await?,
@@ -114,5 +148,7 @@ fn describe(kind: crate::events::EventKind) -> &'static str {
         K::AlertSent => "Security alert sent",
         K::RiskEvaluated => "Risk check",
         K::AttackDetected => "Attack detected",
+        K::AdminAction => "Changed by an operator",
+        K::ProfileUpdated => "Profile updated",
     }
 }

@@ -7,6 +7,7 @@ use std::io::Write as _;
 use crate::storage::{AccountRecord, Store};
 
 mod accounts;
+mod clients;
 mod events;
 mod keys;
 mod mail;
@@ -32,12 +33,15 @@ pub(super) fn account(email: &str) -> AccountRecord {
         session_epoch: 0,
         email_verified_at: None,
         require_mfa: false,
+        name: None,
+        profile_updated_at: None,
     }
 }
 
 async fn run_contract(store: Store) {
     assert!(store.health.is_reachable().await);
     accounts::accounts_contract(&store).await;
+    clients::clients_contract(&store).await;
     events::events_contract(&store).await;
     keys::keys_contract(&store).await;
     mail::mail_contract(&store).await;

@@ -1,5 +1,5 @@
 //! Registered OAuth clients: the record, the `ClientStore` trait and its SQL, one text for both
-//! engines.
+//! engines. Deleting a client ends everything issued to it in the same transaction.
 
 use async_trait::async_trait;
 
@@ -33,6 +33,15 @@ pub struct ClientRecord {
     pub name: Option<String>,
     /// The address of its logo.
     pub logo_uri: Option<String>,
+    /// Its home page.
+    #[sqlx(default)]
+    pub client_uri: Option<String>,
+    /// Its privacy policy.
+    #[sqlx(default)]
+    pub policy_uri: Option<String>,
+    /// Its terms of service.
+    #[sqlx(default)]
+    pub tos_uri: Option<String>,
 }
 
 /// OAuth clients.
@@ -42,6 +51,29 @@ pub trait ClientStore: Send + Sync {
     async fn insert(&self, client: &ClientRecord) -> Result<(), StoreError>;
     /// Finds by client_id.
     async fn find_by_id(&self, id: &str) -> Result<Option<ClientRecord>, StoreError>;
+    /// Every client, by id.
+    async fn list(&self) -> Result<Vec<ClientRecord>, StoreError>;
+    /// Rewrites a client's settings (everything but its id, secret and creation time);
+    /// `NotFound` if there is no such client.
+    async fn update(&self, client: &ClientRecord) -> Result<(), StoreError>;
+    /// Replaces a confidential client's secret digest; `NotFound` if there is no such client.
+    async fn set_secret_hash(&self, id: &str, secret_hash: &str) -> Result<(), StoreError>;
+    /// Deletes a client and, in the same transaction, revokes its grants (so their refresh and
+    /// access tokens), spends its unused codes and forgets the consents given to it. `Some(n)`
+    /// with the grants revoked, `None` if there was no such client.
+    async fn delete(&self, id: &str, now: i64) -> Result<Option<u64>, StoreError>;
+}
+
+const COLUMNS: &str = "id, secret_hash, redirect_uris, post_logout_redirect_uris, scopes, \
+    grants, is_public, is_first_party, pkce_optional, created_at, name, logo_uri, client_uri, \
+    policy_uri, tos_uri";
+
+fn found(rows: u64) -> Result<(), StoreError> {
+    if rows == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -51,7 +83,8 @@ impl ClientStore for Backend {
             sqlx::query(
                 "insert into client (id, secret_hash, redirect_uris, post_logout_redirect_uris, \
                  scopes, grants, is_public, is_first_party, created_at, pkce_optional, name, \
-                 logo_uri) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 logo_uri, client_uri, policy_uri, tos_uri) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             )
             .bind(&c.id)
             .bind(&c.secret_hash)
@@ -65,6 +98,9 @@ impl ClientStore for Backend {
             .bind(c.pkce_optional)
             .bind(&c.name)
             .bind(&c.logo_uri)
+            .bind(&c.client_uri)
+            .bind(&c.policy_uri)
+            .bind(&c.tos_uri)
             .execute(p)
             .await?;
         });
@@ -72,13 +108,92 @@ impl ClientStore for Backend {
     }
 
     async fn find_by_id(&self, id: &str) -> Result<Option<ClientRecord>, StoreError> {
-        Ok(on_pool!(self.pool(), |p| sqlx::query_as(
-            "select id, secret_hash, redirect_uris, post_logout_redirect_uris, scopes, \
-             grants, is_public, is_first_party, pkce_optional, created_at, name, logo_uri \
-             from client where id = $1",
+        let sql = format!("select {COLUMNS} from client where id = $1");
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(p)
+            .await?))
+    }
+
+    async fn list(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        let sql = format!("select {COLUMNS} from client order by id");
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(&sql)
+            .fetch_all(p)
+            .await?))
+    }
+
+    async fn update(&self, c: &ClientRecord) -> Result<(), StoreError> {
+        let rows = on_pool!(self.pool(), |p| {
+            sqlx::query(
+            "update client set redirect_uris = $2, post_logout_redirect_uris = $3, scopes = $4, \
+             grants = $5, is_first_party = $6, pkce_optional = $7, name = $8, logo_uri = $9, \
+             client_uri = $10, policy_uri = $11, tos_uri = $12 where id = $1",
+        )
+        .bind(&c.id)
+        .bind(&c.redirect_uris)
+        .bind(&c.post_logout_redirect_uris)
+        .bind(&c.scopes)
+        .bind(&c.grants)
+        .bind(c.is_first_party)
+        .bind(c.pkce_optional)
+        .bind(&c.name)
+        .bind(&c.logo_uri)
+        .bind(&c.client_uri)
+        .bind(&c.policy_uri)
+        .bind(&c.tos_uri)
+        .execute(p)
+        .await?
+        .rows_affected()
+        });
+        found(rows)
+    }
+
+    async fn set_secret_hash(&self, id: &str, secret_hash: &str) -> Result<(), StoreError> {
+        let rows = on_pool!(self.pool(), |p| sqlx::query(
+            "update client set secret_hash = $2 where id = $1 and secret_hash is not null",
         )
         .bind(id)
-        .fetch_optional(p)
-        .await?))
+        .bind(secret_hash)
+        .execute(p)
+        .await?
+        .rows_affected());
+        found(rows)
+    }
+
+    async fn delete(&self, id: &str, now: i64) -> Result<Option<u64>, StoreError> {
+        Ok(on_pool!(self.pool(), |p| {
+            let mut tx = p.begin().await?;
+            let gone = sqlx::query("delete from client where id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if gone == 0 {
+                None
+            } else {
+                let grants = sqlx::query(
+                    "update token_family set revoked_at = $2 \
+                     where client_id = $1 and revoked_at is null",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                sqlx::query(
+                    "update auth_code set used_at = $2 where client_id = $1 and used_at is null",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("delete from consent where client_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Some(grants)
+            }
+        }))
     }
 }

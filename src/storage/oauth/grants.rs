@@ -91,6 +91,12 @@ pub struct BearerState {
     pub jti_revoked: bool,
     /// 1 if the token's grant exists and is not revoked, else 0.
     pub family_active: i64,
+    /// Whether the client the token was issued to is still registered.
+    pub client_active: bool,
+    /// The subject's name (OIDC `name`), when set.
+    pub name: Option<String>,
+    /// When the subject's profile last changed (else when the account was made), unix seconds.
+    pub profile_updated_at: Option<i64>,
 }
 
 /// The grant a code's redemption starts, in the same transaction that spends the code: from
@@ -165,12 +171,14 @@ pub trait GrantStore: Send + Sync {
     /// Revokes an access token by `jti` until its expiry.
     async fn revoke_jti(&self, jti: &str, expires_at: i64, now: i64) -> Result<(), StoreError>;
     /// The revocation state of an access token and its subject's email, in one query (the hot
-    /// path of every bearer check). `sid` is the token's grant, if any.
+    /// path of every bearer check). `sid` is the token's grant, if any; `client_id` the client
+    /// it was issued to.
     async fn bearer_state(
         &self,
         sub: &str,
         jti: &str,
         sid: Option<&str>,
+        client_id: &str,
     ) -> Result<BearerState, StoreError>;
     /// The scopes (JSON array) a user consented to for a client.
     async fn find_consent(
@@ -317,16 +325,22 @@ impl GrantStore for Backend {
         sub: &str,
         jti: &str,
         sid: Option<&str>,
+        client_id: &str,
     ) -> Result<BearerState, StoreError> {
         Ok(on_pool!(self.pool(), |p| sqlx::query_as(
             "select (select email from account where id = $1) as email, \
              exists(select 1 from revoked_token where jti = $2) as jti_revoked, \
              (select count(*) from token_family where id = $3 and revoked_at is null) \
-             as family_active",
+             as family_active, \
+             exists(select 1 from client where id = $4) as client_active, \
+             (select name from account where id = $1) as name, \
+             (select coalesce(profile_updated_at, created_at) from account where id = $1) \
+             as profile_updated_at",
         )
         .bind(sub)
         .bind(jti)
         .bind(sid)
+        .bind(client_id)
         .fetch_one(p)
         .await?))
     }

@@ -51,7 +51,12 @@ fn check_unsupported(p: &AuthorizeParams) -> Result<(), Refusal> {
 
 fn check_response_type(p: &AuthorizeParams, client: &Client) -> Result<(), Refusal> {
     match p.response_type.as_deref() {
-        None => return Err((OAuthCode::InvalidRequest, "response_type is required")),
+        None => {
+            return Err((
+                OAuthCode::InvalidRequest,
+                "the response_type parameter is missing",
+            ));
+        }
         Some("code") => {}
         Some(_) => {
             return Err((
@@ -63,40 +68,50 @@ fn check_response_type(p: &AuthorizeParams, client: &Client) -> Result<(), Refus
     if !client.has_grant("authorization_code") {
         return Err((
             OAuthCode::UnauthorizedClient,
-            "client may not use the authorization code grant",
+            "this client is not registered for the authorization_code grant",
         ));
     }
     Ok(())
 }
 
 fn check_state_and_nonce(p: &AuthorizeParams) -> Result<(), Refusal> {
-    if p.state.as_ref().is_some_and(|s| s.len() > 1024)
-        || p.nonce.as_ref().is_some_and(|n| n.len() > 512)
-    {
-        return Err((OAuthCode::InvalidRequest, "state or nonce too long"));
+    if p.state.as_ref().is_some_and(|s| s.len() > 1024) {
+        return Err((
+            OAuthCode::InvalidRequest,
+            "state is too long (1024 bytes at most)",
+        ));
+    }
+    if p.nonce.as_ref().is_some_and(|n| n.len() > 512) {
+        return Err((
+            OAuthCode::InvalidRequest,
+            "nonce is too long (512 bytes at most)",
+        ));
     }
     // The nonce is stored with the code: no control characters (PostgreSQL text has no NUL).
     if p.nonce
         .as_ref()
         .is_some_and(|n| n.chars().any(char::is_control))
     {
-        return Err((OAuthCode::InvalidRequest, "malformed nonce"));
+        return Err((OAuthCode::InvalidRequest, "nonce holds control characters"));
     }
     Ok(())
 }
 
 fn check_scopes(p: &AuthorizeParams, client: &Client) -> Result<BTreeSet<String>, Refusal> {
     let Ok(mut scopes) = parse_scope(p.scope.as_deref().unwrap_or("")) else {
-        return Err((OAuthCode::InvalidScope, "malformed scope"));
+        return Err((OAuthCode::InvalidScope, "scope is malformed"));
     };
     // Refresh tokens follow the client's `refresh_token` grant, not this scope; libraries
     // that add it anyway are not refused for it.
     scopes.remove("offline_access");
     if scopes.is_empty() {
-        return Err((OAuthCode::InvalidScope, "scope is required"));
+        return Err((OAuthCode::InvalidScope, "the scope parameter is missing"));
     }
     if !scopes.is_subset(&client.scopes) || scopes.contains("admin") {
-        return Err((OAuthCode::InvalidScope, "scope not allowed for this client"));
+        return Err((
+            OAuthCode::InvalidScope,
+            "a requested scope is not registered for this client",
+        ));
     }
     Ok(scopes)
 }
@@ -108,13 +123,25 @@ fn check_pkce(p: &AuthorizeParams, client: &Client) -> Result<Option<String>, Re
         p.code_challenge.as_deref(),
         p.code_challenge_method.as_deref(),
     ) {
-        (None, None) if client.pkce_required() => {
-            Err((OAuthCode::InvalidRequest, "PKCE (S256) is required"))
-        }
+        (None, None) if client.pkce_required() => Err((
+            OAuthCode::InvalidRequest,
+            "code_challenge is missing: this client must use PKCE (S256)",
+        )),
         (None, None) => Ok(None),
         (Some(c), Some("S256")) if is_pkce_value(c) => Ok(Some(c.to_owned())),
-        (Some(_), Some("S256")) => Err((OAuthCode::InvalidRequest, "malformed code_challenge")),
-        _ => Err((
+        (Some(_), Some("S256")) => Err((
+            OAuthCode::InvalidRequest,
+            "code_challenge is malformed (43 base64url characters)",
+        )),
+        (Some(_), None) => Err((
+            OAuthCode::InvalidRequest,
+            "code_challenge_method is missing (S256)",
+        )),
+        (None, Some(_)) => Err((
+            OAuthCode::InvalidRequest,
+            "code_challenge is missing (code_challenge_method was sent)",
+        )),
+        (Some(_), Some(_)) => Err((
             OAuthCode::InvalidRequest,
             "code_challenge_method must be S256",
         )),
@@ -135,7 +162,10 @@ fn check_prompt(p: &AuthorizeParams) -> Result<BTreeSet<String>, Refusal> {
         .any(|v| !["none", "login", "consent", "select_account"].contains(&v.as_str()))
         || (prompts.contains("none") && prompts.len() > 1)
     {
-        return Err((OAuthCode::InvalidRequest, "invalid prompt"));
+        return Err((
+            OAuthCode::InvalidRequest,
+            "prompt has an unknown value, or none with another",
+        ));
     }
     Ok(prompts)
 }
@@ -145,7 +175,10 @@ fn check_max_age(p: &AuthorizeParams) -> Result<Option<i64>, Refusal> {
         None => Ok(None),
         Some(v) => match v.parse::<i64>() {
             Ok(n) if n >= 0 => Ok(Some(n)),
-            _ => Err((OAuthCode::InvalidRequest, "invalid max_age")),
+            _ => Err((
+                OAuthCode::InvalidRequest,
+                "max_age must be a whole number of seconds",
+            )),
         },
     }
 }

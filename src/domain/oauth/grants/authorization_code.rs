@@ -39,12 +39,12 @@ impl OAuthService {
     ) -> Result<TokenResponse, OAuthError> {
         let code = req.code.as_deref().ok_or(OAuthError::protocol(
             OAuthCode::InvalidRequest,
-            "code is required",
+            "the code parameter is missing",
         ))?;
         if !client.has_grant("authorization_code") {
             return Err(OAuthError::protocol(
                 OAuthCode::UnauthorizedClient,
-                "client may not use this grant",
+                "this client is not registered for the authorization_code grant",
             ));
         }
         let now = self.clock.now().unix_timestamp();
@@ -58,14 +58,14 @@ impl OAuthService {
             CodeRedemption::NotFound => {
                 return Err(OAuthError::protocol(
                     OAuthCode::InvalidGrant,
-                    "unknown code",
+                    "the code is not valid (unknown, or not issued by this server)",
                 ));
             }
             CodeRedemption::AlreadyUsed(r) => {
                 self.code_reused(ctx, &r, now).await?;
                 return Err(OAuthError::protocol(
                     OAuthCode::InvalidGrant,
-                    "code already used",
+                    "the code was already used",
                 ));
             }
             CodeRedemption::Redeemed(r) => r,
@@ -143,22 +143,47 @@ impl OAuthService {
     ) -> Result<(), OAuthError> {
         let invalid = |d| OAuthError::protocol(OAuthCode::InvalidGrant, d);
         if record.client_id != client.id {
-            return Err(invalid("code was issued to another client"));
+            return Err(invalid("the code was issued to another client"));
         }
         if record.expires_at <= now {
-            return Err(invalid("code expired"));
+            return Err(invalid("the code expired"));
         }
-        if req.redirect_uri.as_deref() != Some(record.redirect_uri.as_str()) {
-            return Err(invalid("redirect_uri does not match"));
+        match req.redirect_uri.as_deref() {
+            None | Some("") => {
+                return Err(OAuthError::protocol(
+                    OAuthCode::InvalidRequest,
+                    "redirect_uri is missing (send the one of the authorization request)",
+                ));
+            }
+            Some(r) if r != record.redirect_uri => {
+                return Err(invalid(
+                    "redirect_uri differs from the one of the authorization request",
+                ));
+            }
+            Some(_) => {}
         }
         match (&record.code_challenge, &req.code_verifier) {
             (Some(challenge), Some(verifier)) if pkce_matches(verifier, challenge) => {}
             (None, None) => {}
-            (Some(_), _) => return Err(invalid("PKCE verification failed")),
-            (None, Some(_)) => return Err(invalid("code_verifier without a code_challenge")),
+            (Some(_), None) => {
+                return Err(OAuthError::protocol(
+                    OAuthCode::InvalidRequest,
+                    "code_verifier is missing (the authorization request carried a code_challenge)",
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "code_verifier does not match the code_challenge (PKCE)",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "code_verifier sent, but the authorization request had no code_challenge",
+                ));
+            }
         }
         if self.accounts.find_by_id(&record.user_id).await?.is_none() {
-            return Err(invalid("the user no longer exists"));
+            return Err(invalid("the user of this code no longer exists"));
         }
         Ok(())
     }

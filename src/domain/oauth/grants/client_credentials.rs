@@ -19,7 +19,7 @@ impl OAuthService {
         if client.is_public || !client.has_grant("client_credentials") {
             return Err(OAuthError::protocol(
                 OAuthCode::UnauthorizedClient,
-                "client may not use this grant",
+                "this client is not registered for the client_credentials grant",
             ));
         }
         let mut scopes = match req.scope.as_deref() {
@@ -29,7 +29,7 @@ impl OAuthService {
         if !scopes.is_subset(&client.scopes) {
             return Err(OAuthError::protocol(
                 OAuthCode::InvalidScope,
-                "scope not allowed for this client",
+                "a requested scope is not registered for this client",
             ));
         }
         // There is no user: `openid` would promise an ID token that cannot exist.

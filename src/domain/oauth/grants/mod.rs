@@ -84,11 +84,11 @@ impl OAuthService {
             Some("client_credentials") => self.client_credentials(ctx, &client, req).await,
             None => Err(OAuthError::protocol(
                 OAuthCode::InvalidRequest,
-                "grant_type is required",
+                "the grant_type parameter is missing",
             )),
             Some(_) => Err(OAuthError::protocol(
                 OAuthCode::UnsupportedGrantType,
-                "unsupported grant_type",
+                "grant_type must be authorization_code, refresh_token or client_credentials",
             )),
         }
     }

@@ -25,12 +25,12 @@ impl OAuthService {
         let invalid = |d| OAuthError::protocol(OAuthCode::InvalidGrant, d);
         let token = req.refresh_token.as_deref().ok_or(OAuthError::protocol(
             OAuthCode::InvalidRequest,
-            "refresh_token is required",
+            "the refresh_token parameter is missing",
         ))?;
         if !client.has_grant("refresh_token") {
             return Err(OAuthError::protocol(
                 OAuthCode::UnauthorizedClient,
-                "client may not use this grant",
+                "this client is not registered for the refresh_token grant",
             ));
         }
         let now = self.clock.now().unix_timestamp();
@@ -144,7 +144,7 @@ fn narrowed(granted: &str, asked: Option<&str>) -> Result<BTreeSet<String>, OAut
     if !asked.is_subset(&granted) {
         return Err(OAuthError::protocol(
             OAuthCode::InvalidScope,
-            "scope exceeds the original grant",
+            "scope asks for more than the original grant",
         ));
     }
     Ok(asked)
