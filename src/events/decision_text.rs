@@ -1,0 +1,80 @@
+//! The readable text of each decision (the event's `decision` field, which the INTERFACE
+//! shows), beside the stable codes of `decision.rs`.
+
+use crate::events::decision::Decision;
+
+impl Decision {
+    /// The readable text (the event's `decision`) when the decision carries no detail; the
+    /// start of it when it does (`deny; delayed 250 ms`). The INTERFACE shows this text.
+    pub fn text(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::AllowKnownDevice => "allow:known_device",
+            Self::Deny => "deny",
+            Self::HighRiskRightPassword => "high_risk; right password",
+            Self::HighRiskWrongPassword => "high_risk; wrong password",
+            Self::Captcha => "captcha",
+            Self::AccountLocked => "account_locked",
+            Self::RepeatedFailures => "repeated_failures",
+            Self::HighRisk => "high_risk",
+            Self::Blocked => "blocked",
+            Self::UnknownSources => "unknown_sources",
+            Self::FormRegister => "form:register",
+            Self::FormForgot => "form:forgot",
+            Self::RateLimitedIp => "rate_limited:ip",
+            Self::RateLimitedAccount => "rate_limited:account",
+            Self::RateLimitedClient => "rate_limited:client",
+            Self::AlertLockout => "lockout",
+            Self::AlertNewDevice => "new_device",
+            Self::AlertAttack => "attack",
+            Self::AttackStuffing => "stuffing",
+            Self::AttackSpraying => "spraying",
+            Self::ReportedNotMe => "reported_not_me",
+            Self::Reauth => "reauth",
+            Self::RevokedByOwner => "owner",
+            Self::RevokedOthers => "owner:others",
+            Self::RevokedByCli => "cli:revoke",
+            Self::PasswordChangedByOwner => "changed_by_owner",
+            Self::UnlockedByCli => "cli",
+            Self::UnlockedByLink => "link",
+            Self::SignedOut => "user",
+            Self::EndSession => "end_session",
+            Self::PasswordChanged => "password_changed",
+            Self::IdleTimeout => "idle_timeout",
+            Self::LifetimeExceeded => "lifetime_exceeded",
+            Self::ResetMailed => "mailed",
+            Self::ResetSuppressedMailLimit => "suppressed:mail_limit",
+            Self::ResetUnknownAccount => "unknown",
+            Self::ResetInvalidEmail => "invalid",
+            Self::PasswordReset => "reset",
+            Self::IssuedAuthorizationCode => "authorization_code",
+            Self::IssuedClientCredentials => "client_credentials",
+            Self::RefreshRotated => "rotated",
+            Self::RefreshFamilyRevoked => "family_revoked",
+            Self::CodeReuse => "code_reuse",
+            Self::RevokedRefreshToken => "refresh_token",
+            Self::RevokedAccessToken => "access_token",
+            // Written with their own text (`decision_as`): the OAuth error, the rejection
+            // reason, the use and verdict.
+            Self::TokenRequestRefused => "token_request_refused",
+            Self::BearerRejected => "bearer_rejected",
+            Self::TokenUseAllow => "token_use:allow",
+            Self::TokenUseChallenge => "token_use:challenge",
+            Self::TokenUseBlock => "token_use:block",
+            Self::RiskApiInvalidToken => "risk_api:block",
+            Self::StepUpRequired => "step_up_required",
+            Self::FactorEmail => "factor:email",
+            Self::FactorTotp => "factor:totp",
+            Self::FactorRecoveryCode => "factor:recovery_code",
+            Self::FactorWebauthn => "factor:webauthn",
+            Self::VerificationMailed => "verification_mailed",
+            Self::VerifiedByLink => "verified_by_link",
+            Self::MfaResetByCli => "mfa_reset:cli",
+            Self::Passkey => "passkey",
+            Self::RequireMfaOn => "require_mfa:on",
+            Self::RequireMfaOff => "require_mfa:off",
+            Self::ClientChangedByCli => "cli:client",
+            Self::ProfileChangedByOwner => "owner:profile",
+        }
+    }
+}
