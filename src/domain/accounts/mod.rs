@@ -5,8 +5,10 @@
 pub mod error;
 /// `Email`, `Password` and `Account`.
 pub mod model;
-/// argon2id hashing and verification on a bounded blocking pool.
+/// argon2id hashing and verification on a bounded pool of hashing threads.
 pub mod password;
+/// The hashing threads and their reused argon2 memory.
+mod hash_workers;
 /// Password reset by mailed link.
 pub mod reset;
 /// Creating and finding accounts.

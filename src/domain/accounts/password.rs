@@ -1,4 +1,5 @@
-//! argon2id hashing and verification on a bounded pool of blocking threads.
+//! argon2id hashing and verification on a bounded pool of long-lived hashing threads
+//! (`hash_workers.rs`: one reused argon2 memory area per thread).
 //!
 //! At most `workers` hashes run at once (default: one per core) and at most `queue` more wait;
 //! beyond that the caller gets `HashError::Busy` at once, so a login flood cannot pile up
@@ -8,10 +9,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::Params;
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 
+use crate::domain::accounts::hash_workers::{Memory, Workers};
 use crate::domain::error::{Unexpected, unexpected_from};
 
 /// What the hashing pool can answer besides a result. Shared by the areas that hash or verify
@@ -56,7 +58,7 @@ impl Default for HashParams {
 #[derive(Clone, Debug)]
 pub struct PasswordHasher {
     params: Params,
-    workers: Arc<Semaphore>,
+    workers: Arc<Workers>,
     admission: Arc<Semaphore>,
     depth: Arc<AtomicI64>,
     dummy_hash: Arc<str>,
@@ -73,10 +75,19 @@ impl PasswordHasher {
         )
         .map_err(|e| Unexpected(anyhow::anyhow!("invalid argon2 parameters: {e}")))?;
         let workers = workers.max(1);
-        let dummy_hash = hash_blocking(&params, b"authd dummy password for unknown users")?;
+        let dummy_hash = Memory::default()
+            .hash(
+                &params,
+                b"authd dummy password for unknown users",
+                &rand::random::<[u8; 16]>(),
+            )
+            .map_err(|e| Unexpected(anyhow::anyhow!("argon2 hashing failed: {e}")))?;
         Ok(Self {
             params,
-            workers: Arc::new(Semaphore::new(workers)),
+            workers: Arc::new(
+                Workers::start(workers)
+                    .map_err(|e| Unexpected(anyhow::anyhow!("cannot start hashing threads: {e}")))?,
+            ),
             admission: Arc::new(Semaphore::new(workers + queue)),
             depth: Arc::new(AtomicI64::new(0)),
             dummy_hash: dummy_hash.into(),
@@ -87,9 +98,10 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &SecretString) -> Result<String, HashError> {
         let params = self.params.clone();
         let password = password.clone();
-        Ok(self
-            .run(move || hash_blocking(&params, password.expose_secret().as_bytes()))
-            .await??)
+        let salt: [u8; 16] = rand::random();
+        self.run(move |memory| memory.hash(&params, password.expose_secret().as_bytes(), &salt))
+            .await?
+            .map_err(|e| HashError::Unexpected(anyhow::anyhow!("argon2 hashing failed: {e}")))
     }
 
     /// Verifies a password against a stored hash, or against the dummy hash when `stored` is
@@ -102,15 +114,9 @@ impl PasswordHasher {
         let known = stored.is_some();
         let hash: String = stored.unwrap_or(&self.dummy_hash).to_owned();
         let password = password.clone();
-        let params = self.params.clone();
+        // Verified with the stored hash's own parameters (it may predate a config change).
         let ok = self
-            .run(move || {
-                // Verify with the stored hash's own parameters (it may predate a config change).
-                let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-                argon
-                    .verify_password(password.expose_secret().as_bytes(), hash.as_str())
-                    .is_ok()
-            })
+            .run(move |memory| memory.verify(password.expose_secret().as_bytes(), &hash))
             .await?;
         Ok(ok && known)
     }
@@ -122,7 +128,7 @@ impl PasswordHasher {
 
     async fn run<T: Send + 'static>(
         &self,
-        job: impl FnOnce() -> T + Send + 'static,
+        job: impl FnOnce(&mut Memory) -> T + Send + 'static,
     ) -> Result<T, HashError> {
         // Admission first, without waiting: a full queue answers Busy immediately.
         let _admitted = self
@@ -131,18 +137,25 @@ impl PasswordHasher {
             .try_acquire_owned()
             .map_err(|_| HashError::Busy { retry_after: 1 })?;
         let depth = DepthGuard::enter(&self.depth);
-        let _worker = self
-            .workers
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("hash pool closed"))?;
         let span = tracing::Span::current();
-        let started = std::time::Instant::now();
-        let out = tokio::task::spawn_blocking(move || span.in_scope(job))
+        let (reply, answer) = oneshot::channel();
+        let queued = self.workers.submit(Box::new(move |memory: &mut Memory| {
+            // The caller went away while this waited (a dropped request): nothing to do.
+            if reply.is_closed() {
+                return;
+            }
+            let started = std::time::Instant::now();
+            let out = span.in_scope(|| job(memory));
+            metrics::histogram!("authd_password_hash_seconds")
+                .record(started.elapsed().as_secs_f64());
+            let _ = reply.send(out);
+        }));
+        if !queued {
+            return Err(anyhow::anyhow!("hash pool closed").into());
+        }
+        let out = answer
             .await
             .map_err(|e| anyhow::Error::new(e).context("hash task failed"))?;
-        metrics::histogram!("authd_password_hash_seconds").record(started.elapsed().as_secs_f64());
         drop(depth);
         Ok(out)
     }
@@ -164,14 +177,6 @@ impl Drop for DepthGuard {
         let now = self.0.fetch_sub(1, Ordering::Relaxed) - 1;
         metrics::gauge!("authd_hash_queue_depth").set(now as f64);
     }
-}
-
-fn hash_blocking(params: &Params, password: &[u8]) -> Result<String, Unexpected> {
-    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-    let hash = argon
-        .hash_password(password)
-        .map_err(|e| Unexpected(anyhow::anyhow!("argon2 hashing failed: {e}")))?;
-    Ok(hash.to_string())
 }
 
 #[cfg(test)]
@@ -201,6 +206,25 @@ mod tests {
         let h = PasswordHasher::new(cheap(), 1, 1).unwrap();
         let dummy = "authd dummy password for unknown users".into();
         assert!(!h.verify(&dummy, None).await.unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hashes_run_on_the_pool_s_own_threads_only() {
+        let h = PasswordHasher::new(cheap(), 2, 64).unwrap();
+        let mut jobs = Vec::new();
+        for _ in 0..16 {
+            let h = h.clone();
+            jobs.push(tokio::spawn(async move {
+                h.run(|_| std::thread::current().name().map(str::to_owned))
+                    .await
+            }));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for j in jobs {
+            names.insert(j.await.unwrap().unwrap().unwrap());
+        }
+        assert!(names.len() <= 2, "{names:?}");
+        assert!(names.iter().all(|n| n.starts_with("authd-hash-")), "{names:?}");
     }
 
     #[test]

@@ -1,0 +1,194 @@
+//! The password-hashing threads: `n` long-lived OS threads, each owning one argon2 memory area
+//! (19 MiB at the default cost) that it reuses for every hash and verification, cleared after
+//! each. The blocking pool that ran hashes before allocated a fresh area per hash on whichever
+//! thread ran it, and the allocator kept those areas per thread: resident memory grew with the
+//! number of threads a login flood had touched. Here it is bounded by `n` areas, taken on first
+//! use (an idle server holds none beyond the start-up hash's).
+//!
+//! A job waits in one channel; the first free thread takes it. A job whose caller went away (the
+//! request was dropped) is skipped rather than run for nobody.
+
+use std::sync::{Arc, Mutex, mpsc};
+
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+
+/// A job for a hashing thread, given the thread's memory.
+pub(super) type Job = Box<dyn FnOnce(&mut Memory) + Send>;
+
+/// One thread's argon2 memory, grown to the largest cost it has met (a stored hash may have
+/// been made with other parameters than today's).
+#[derive(Default)]
+pub(super) struct Memory(Vec<Block>);
+
+impl Memory {
+    /// The first `n` blocks, growing the area when it is smaller.
+    fn blocks(&mut self, n: usize) -> &mut [Block] {
+        if self.0.len() < n {
+            self.0.resize(n, Block::default());
+        }
+        let (head, _) = self.0.split_at_mut(n);
+        head
+    }
+
+    /// Clears what the last hash left in the area (derived from a password; argon2 clears its
+    /// own areas on drop, this one is kept).
+    fn clear(&mut self) {
+        self.0.fill(Block::default());
+        std::hint::black_box(&mut self.0);
+    }
+
+    /// Hashes `password` with `salt` into a PHC string (`$argon2id$v=19$m=…`).
+    pub(super) fn hash(
+        &mut self,
+        params: &Params,
+        password: &[u8],
+        salt: &[u8],
+    ) -> Result<String, String> {
+        let salt = Salt::new(salt).map_err(|e| e.to_string())?;
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        let mut buffer = [0u8; Output::MAX_LENGTH];
+        let len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let out = buffer.get_mut(..len).ok_or("argon2 output too long")?;
+        let done = argon.hash_password_into_with_memory(
+            password,
+            &salt,
+            &mut *out,
+            self.blocks(params.block_count()),
+        );
+        self.clear();
+        done.map_err(|e| e.to_string())?;
+        let phc = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(params).map_err(|e| e.to_string())?,
+            salt: Some(salt),
+            hash: Some(Output::new(out).map_err(|e| e.to_string())?),
+        };
+        Ok(phc.to_string())
+    }
+
+    /// Whether `password` matches the PHC string `stored`, with the stored hash's own
+    /// algorithm, version and cost; the outputs are compared in constant time.
+    pub(super) fn verify(&mut self, password: &[u8], stored: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            return false;
+        };
+        let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+            return false;
+        };
+        let Ok(algorithm) = Algorithm::try_from(parsed.algorithm.as_str()) else {
+            return false;
+        };
+        let version = match parsed.version.map(Version::try_from).transpose() {
+            Ok(v) => v.unwrap_or_default(),
+            Err(_) => return false,
+        };
+        let Ok(params) = Params::try_from(&parsed) else {
+            return false;
+        };
+        let argon = Argon2::new(algorithm, version, params.clone());
+        let mut buffer = [0u8; Output::MAX_LENGTH];
+        let Some(out) = buffer.get_mut(..expected.len()) else {
+            return false;
+        };
+        let done = argon.hash_password_into_with_memory(
+            password,
+            salt,
+            &mut *out,
+            self.blocks(params.block_count()),
+        );
+        self.clear();
+        // `Output`'s equality is constant-time.
+        done.is_ok() && Output::new(out).is_ok_and(|computed| &computed == expected)
+    }
+}
+
+/// The threads and the channel that feeds them. Dropping the last handle ends the threads.
+pub(super) struct Workers {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Workers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workers").finish_non_exhaustive()
+    }
+}
+
+impl Workers {
+    /// Starts `n` threads named `authd-hash-<i>`.
+    pub(super) fn start(n: usize) -> std::io::Result<Self> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..n.max(1) {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("authd-hash-{i}"))
+                .spawn(move || {
+                    let mut memory = Memory::default();
+                    loop {
+                        // The lock is held only while waiting for the next job.
+                        let next = match queue.lock() {
+                            Ok(q) => q.recv(),
+                            Err(_) => return,
+                        };
+                        match next {
+                            Ok(job) => job(&mut memory),
+                            Err(_) => return, // every sender dropped
+                        }
+                    }
+                })?;
+        }
+        Ok(Self { jobs })
+    }
+
+    /// Queues a job; false when the threads are gone.
+    pub(super) fn submit(&self, job: Job) -> bool {
+        self.jobs.send(job).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argon2::password_hash::PasswordVerifier as _;
+
+    fn cheap() -> Params {
+        Params::new(1024, 1, 1, None).unwrap()
+    }
+
+    #[test]
+    fn hashes_verify_with_the_crate_and_the_crate_s_with_ours() {
+        let mut memory = Memory::default();
+        let ours = memory.hash(&cheap(), b"correct horse", b"saltsaltsalt").unwrap();
+        assert!(ours.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, cheap());
+        assert!(argon.verify_password(b"correct horse", &ours).is_ok());
+        assert!(memory.verify(b"correct horse", &ours));
+        assert!(!memory.verify(b"correct horsf", &ours));
+        // A hash made elsewhere with other costs (bigger memory): the area grows to fit.
+        let theirs = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(2048, 2, 1, None).unwrap(),
+        );
+        let theirs = argon2::password_hash::PasswordHasher::hash_password(
+            &theirs,
+            b"battery staple",
+        )
+        .unwrap()
+        .to_string();
+        assert!(memory.verify(b"battery staple", &theirs));
+        assert!(!memory.verify(b"battery stapler", &theirs));
+        assert_eq!(memory.0.len(), 2048);
+        assert!(memory.0.iter().all(|b| b.as_ref().iter().all(|w| *w == 0)));
+    }
+
+    #[test]
+    fn garbage_never_verifies() {
+        let mut memory = Memory::default();
+        for stored in ["", "$argon2id$", "$argon2id$v=19$m=1024,t=1,p=1$c2FsdA", "plain"] {
+            assert!(!memory.verify(b"x", stored), "{stored}");
+        }
+    }
+}
