@@ -14,6 +14,7 @@ mod admin_api;
 mod captcha_providers;
 mod cli;
 mod config;
+mod detours;
 mod email_code;
 mod enumeration;
 mod events;
