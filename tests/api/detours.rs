@@ -61,7 +61,7 @@ fn attr_after(body: &str, marker: &str) -> String {
 /// The `href` of the link whose text starts with `text`.
 fn link_to(body: &str, text: &str) -> String {
     let end = body
-        .find(&format!("\">{text}"))
+        .find(&format!(">{text}"))
         .unwrap_or_else(|| panic!("no link {text:?} in {body}"));
     let start = body[..end].rfind("href=\"").unwrap() + "href=\"".len();
     let end = body[start..].find('"').unwrap() + start;
