@@ -146,7 +146,7 @@ impl WebSession {
     }
 
     /// Marks the session signed in: a new session id (defeats fixation), a new CSRF token, and
-    /// the sign-in time for the lifetime policy.
+    /// the sign-in time for the lifetime policy; a detour's kept request is dropped.
     pub async fn sign_in(
         &self,
         state: &AppState,
@@ -156,6 +156,9 @@ impl WebSession {
     ) -> Result<(), HttpError> {
         self.0.cycle_id().await.map_err(session_failed)?;
         self.0.remove::<String>(AMR).await.map_err(session_failed)?;
+        // The detour's pending request is reached now (or given up): a later verification
+        // link must not send this browser back to it.
+        self.forget_detour().await?;
         self.0.insert(EPOCH, epoch).await.map_err(session_failed)?;
         let token = state.random.token(32);
         self.0.insert(CSRF, &token).await.map_err(session_failed)?;

@@ -16,6 +16,7 @@ mod challenge_flow;
 mod cli;
 mod clients;
 mod config;
+mod detours;
 mod email_code;
 mod enumeration;
 mod events;

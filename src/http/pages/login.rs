@@ -12,13 +12,13 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::app::state::AppState;
-use crate::domain::redirect::LocalPath;
 use crate::domain::signin::Attempt;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::pass::Gate;
-use crate::http::error::{HttpError, urlencode};
+use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
 use crate::http::pages::challenge;
+use crate::http::pages::detour::{app_name, next_query, target, with_next};
 use crate::http::pages::security::sessions::index_new_session;
 use crate::http::pages::step_up::{self, Answered};
 
@@ -94,8 +94,8 @@ pub struct LoginPage {
     /// The application asking, when `next` is its authorization request (INTERFACE: the
     /// sign-in page shows the client's `--name`).
     app_name: Option<String>,
-    /// The registration page, carrying `next` (a pending request survives the detour).
-    register_link: String,
+    /// `?next=…` for the links to the detours (register, forgot), so they keep the request.
+    next_query: String,
 }
 
 impl LoginPage {
@@ -122,40 +122,13 @@ impl LoginPage {
             passkey_finish: with_next("/login/passkey/finish", next),
             step_up_passkey_finish: with_next("/login/step-up/passkey/finish", next),
             app_name: app_name(state, next).await?,
-            register_link: with_next("/register", next),
+            next_query: next_query(next),
         })
     }
 }
 
-/// The name of the client whose authorization request `next` is, if it is one.
-async fn app_name(state: &AppState, next: Option<&str>) -> Result<Option<String>, HttpError> {
-    let Some(query) = next.and_then(|n| n.strip_prefix("/authorize?")) else {
-        return Ok(None);
-    };
-    let Some((_, id)) =
-        url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "client_id")
-    else {
-        return Ok(None);
-    };
-    let client = state.oauth.clients().find(&id).await?;
-    Ok(client.map(|c| c.profile.display_name(&c.id).to_owned()))
-}
-
-fn target(next: Option<&str>) -> LocalPath {
-    next.and_then(LocalPath::parse)
-        .unwrap_or_else(LocalPath::account)
-}
-
 fn action(next: Option<&str>) -> String {
     with_next("/login", next)
-}
-
-/// `path`, with `?next=` when `next` is a local path.
-pub(crate) fn with_next(path: &str, next: Option<&str>) -> String {
-    match next.and_then(LocalPath::parse) {
-        Some(p) => format!("{path}?next={}", urlencode(p.as_str())),
-        None => path.to_owned(),
-    }
 }
 
 /// `GET /login`.

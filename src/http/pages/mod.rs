@@ -9,6 +9,8 @@ use crate::app::state::AppState;
 pub mod account;
 /// The CAPTCHA kept in the session.
 pub mod challenge;
+/// The pending request (`next`) carried through the sign-in page's detours.
+pub mod detour;
 /// `/login`.
 pub mod login;
 /// `POST /logout`.

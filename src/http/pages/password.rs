@@ -1,5 +1,7 @@
 //! `GET|POST /password/forgot` and `GET|POST /password/reset`. Asking for a link answers the
-//! same page whether or not the address has an account.
+//! same page whether or not the address has an account. A pending request (`?next=` on the
+//! forgot page) waits in the session for the mailed link, and the reset ends at the sign-in
+//! page that continues to it (`detour.rs`); the link itself carries no `next`.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -19,6 +21,7 @@ use crate::domain::signin::pass::Gate;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
 use crate::http::pages::challenge;
+use crate::http::pages::detour::{self, app_name};
 
 const GATE: Gate = Gate::Form(Form::Forgot);
 
@@ -39,6 +42,30 @@ pub struct ForgotPage {
     sent: bool,
     error: Option<&'static str>,
     challenge: Option<challenge::ChallengeView>,
+    /// The form's action, keeping `next`.
+    action: String,
+    /// `?next=…` for the link back to the sign-in page.
+    next_query: String,
+    /// The application asking, when `next` is its authorization request.
+    app_name: Option<String>,
+}
+
+impl ForgotPage {
+    async fn new(
+        state: &AppState,
+        session: &WebSession,
+        next: Option<&str>,
+    ) -> Result<Self, HttpError> {
+        Ok(Self {
+            csrf_token: session.csrf_token(state).await?,
+            sent: false,
+            error: None,
+            challenge: None,
+            action: detour::with_next("/password/forgot", next),
+            next_query: detour::next_query(next),
+            app_name: app_name(state, next).await?,
+        })
+    }
 }
 
 /// The new-password page.
@@ -51,6 +78,31 @@ pub struct ResetPage {
     error: Option<&'static str>,
     /// The error is about the confirmation (the two differ), not the password itself.
     confirm_invalid: bool,
+    /// `?next=…` (the session's pending request) for "ask for a new link".
+    next_query: String,
+    /// The application asking, when the pending request is its authorization request.
+    app_name: Option<String>,
+}
+
+impl ResetPage {
+    /// The page for `token`, naming the request this browser's detour started from.
+    async fn new(
+        state: &AppState,
+        session: &WebSession,
+        token: String,
+        usable: bool,
+    ) -> Result<Self, HttpError> {
+        let next = session.detour().await?;
+        Ok(Self {
+            csrf_token: session.csrf_token(state).await?,
+            token,
+            usable,
+            error: None,
+            confirm_invalid: false,
+            next_query: detour::next_query(next.as_deref()),
+            app_name: app_name(state, next.as_deref()).await?,
+        })
+    }
 }
 
 /// The forgot form.
@@ -86,6 +138,12 @@ impl CsrfProtected for ResetForm {
     }
 }
 
+/// The forgot page's query: the pending request.
+#[derive(Deserialize)]
+pub struct ForgotQuery {
+    next: Option<String>,
+}
+
 /// The reset link's query.
 #[derive(Deserialize)]
 pub struct ResetQuery {
@@ -97,46 +155,39 @@ pub async fn forgot_get(
     State(state): State<AppState>,
     ClientContext(ctx): ClientContext,
     session: WebSession,
+    Query(q): Query<ForgotQuery>,
 ) -> Result<Response, HttpError> {
     // The network already asked past the rung: the CAPTCHA now, so one submit is enough.
-    let challenge = challenge::up_front(&state, &session, &ctx, GATE, None).await?;
-    Ok(ForgotPage {
-        csrf_token: session.csrf_token(&state).await?,
-        sent: false,
-        error: None,
-        challenge,
-    }
-    .into_response())
+    let mut page = ForgotPage::new(&state, &session, q.next.as_deref()).await?;
+    page.challenge = challenge::up_front(&state, &session, &ctx, GATE, None).await?;
+    Ok(page.into_response())
 }
 
 /// `POST /password/forgot`.
 pub async fn forgot_post(
     State(state): State<AppState>,
     ClientContext(ctx): ClientContext,
+    Query(q): Query<ForgotQuery>,
     CsrfForm { form, session }: CsrfForm<ForgotForm>,
 ) -> Result<Response, HttpError> {
+    let next = q.next.as_deref();
     let answer = challenge::answer(&state, &session, &form.answers, ctx.ip, GATE).await?;
     match state.login.gate_form(&ctx, Form::Forgot, answer).await {
         Ok(()) => challenge::release(&session, GATE).await?,
         Err(SignInError::ChallengeRequired { work }) => {
-            let page = ForgotPage {
-                csrf_token: session.csrf_token(&state).await?,
-                sent: false,
-                error: Some("Please confirm you're not a robot and send the form again."),
-                challenge: Some(challenge::show(&state, &session, work).await?),
-            };
+            let mut page = ForgotPage::new(&state, &session, next).await?;
+            page.error = Some("Please confirm you're not a robot and send the form again.");
+            page.challenge = Some(challenge::show(&state, &session, work).await?);
             return Ok((StatusCode::UNAUTHORIZED, page).into_response());
         }
         Err(e) => return Err(e.into()),
     }
     state.resets.request(&ctx, &form.email).await?;
-    Ok(ForgotPage {
-        csrf_token: session.csrf_token(&state).await?,
-        sent: true,
-        error: None,
-        challenge: None,
-    }
-    .into_response())
+    // Kept whether or not the address has an account: the answer is the same either way.
+    session.keep_detour(next).await?;
+    let mut page = ForgotPage::new(&state, &session, next).await?;
+    page.sent = true;
+    Ok(page.into_response())
 }
 
 /// `GET /password/reset?token=`.
@@ -147,13 +198,7 @@ pub async fn reset_get(
 ) -> Result<Response, HttpError> {
     let token = q.token.unwrap_or_default();
     let usable = state.resets.is_usable(&token).await?;
-    let page = ResetPage {
-        csrf_token: session.csrf_token(&state).await?,
-        token,
-        usable,
-        error: None,
-        confirm_invalid: false,
-    };
+    let page = ResetPage::new(&state, &session, token, usable).await?;
     Ok(if usable {
         page.into_response()
     } else {
@@ -174,30 +219,24 @@ pub async fn reset_post(
     });
     if differs {
         // Nothing changed: the form again, the link still usable.
-        let page = ResetPage {
-            csrf_token: session.csrf_token(&state).await?,
-            usable: state.resets.is_usable(&form.token).await?,
-            token: form.token,
-            error: Some(MISMATCH),
-            confirm_invalid: true,
-        };
+        let usable = state.resets.is_usable(&form.token).await?;
+        let mut page = ResetPage::new(&state, &session, form.token, usable).await?;
+        page.error = Some(MISMATCH);
+        page.confirm_invalid = true;
         return Ok((StatusCode::BAD_REQUEST, page).into_response());
     }
     match state.resets.reset(&ctx, &form.token, form.password).await {
         Ok(()) => {
-            // This browser's session is over too.
+            // This browser's session is over too; the request it was on its way to is not.
+            let next = session.detour().await?;
             session.end().await?;
-            Ok(Redirect::to("/login?reset=1").into_response())
+            let to = detour::with_next("/login?reset=1", next.as_deref());
+            Ok(Redirect::to(&to).into_response())
         }
         Err(AccountError::InvalidInput(msg)) => {
             let usable = state.resets.is_usable(&form.token).await?;
-            let page = ResetPage {
-                csrf_token: session.csrf_token(&state).await?,
-                token: form.token,
-                usable,
-                error: Some(msg),
-                confirm_invalid: false,
-            };
+            let mut page = ResetPage::new(&state, &session, form.token, usable).await?;
+            page.error = Some(msg);
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
         Err(e) => Err(e.into()),

@@ -1,8 +1,7 @@
 //! `GET /register` and `POST /register`. A taken email gets exactly the answer a new one gets
-//! (a redirect to the sign-in page), so registration cannot be used to probe for accounts.
-//! A pending OAuth authorization request (`?next=`, from the sign-in page) survives the
-//! detour: the form posts it back, the sign-in page it leads to carries it, and the session
-//! keeps it (`PENDING_NEXT`) for the verification link's page to continue to.
+//! (a redirect to the sign-in page), so registration cannot be used to probe for accounts. A
+//! pending request (`?next=`) goes on to that sign-in page and waits in the session for the
+//! verification link (`detour.rs`).
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -17,34 +16,19 @@ use serde::Deserialize;
 use crate::app::state::AppState;
 use crate::domain::accounts::error::AccountError;
 use crate::domain::accounts::service::{INVALID_EMAIL, Origin};
-use crate::domain::redirect::LocalPath;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::forms::Form;
 use crate::domain::signin::pass::Gate;
-use crate::http::error::{HttpError, urlencode};
+use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
 use crate::http::pages::challenge;
-use crate::http::pages::login::{CONFIRM_AGAIN, with_next};
-
-/// The session key of the request a registration was a detour from (a local path).
-pub(crate) const PENDING_NEXT: &str = "pending_next";
+use crate::http::pages::detour::{self, app_name};
+use crate::http::pages::login::CONFIRM_AGAIN;
 
 const GATE: Gate = Gate::Form(Form::Register);
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/register", get(register_get).post(register_post))
-}
-
-/// `/register`'s query: where the visitor was going (a pending authorization request).
-#[derive(Deserialize)]
-pub struct RegisterQuery {
-    next: Option<String>,
-}
-
-impl RegisterQuery {
-    fn next(&self) -> Option<LocalPath> {
-        self.next.as_deref().and_then(LocalPath::parse)
-    }
 }
 
 /// The registration form's fields.
@@ -64,14 +48,17 @@ impl CsrfProtected for RegisterForm {
     }
 }
 
+/// The pending request a registration continues to (`detour.rs`).
+#[derive(Debug, Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
 /// The registration page.
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/register.html")]
 pub struct RegisterPage {
     csrf_token: String,
-    /// The form's action and the sign-in link, each carrying `next`.
-    action: String,
-    login_link: String,
     email: String,
     error: Option<&'static str>,
     /// The error is about the email field (`aria-invalid`, focus there).
@@ -79,6 +66,12 @@ pub struct RegisterPage {
     /// The error is about the password field.
     password_invalid: bool,
     challenge: Option<challenge::ChallengeView>,
+    /// The form's action, keeping `next`.
+    action: String,
+    /// `?next=…` for the link back to the sign-in page.
+    next_query: String,
+    /// The application asking, when `next` is its authorization request.
+    app_name: Option<String>,
 }
 
 impl RegisterPage {
@@ -86,45 +79,42 @@ impl RegisterPage {
     async fn new(
         state: &AppState,
         session: &WebSession,
-        q: &RegisterQuery,
+        next: Option<&str>,
         email: &str,
     ) -> Result<Self, HttpError> {
-        let next = q.next.as_deref();
         Ok(Self {
             csrf_token: session.csrf_token(state).await?,
-            action: with_next("/register", next),
-            login_link: with_next("/login", next),
             email: email.chars().take(254).collect(),
             error: None,
             email_invalid: false,
             password_invalid: false,
             challenge: None,
+            action: detour::with_next("/register", next),
+            next_query: detour::next_query(next),
+            app_name: app_name(state, next).await?,
         })
     }
 }
 
-/// Where a registration leads: the sign-in page, with the pending request kept (in the link
-/// and in the session, for the verification link's page).
-async fn registered(session: &WebSession, q: &RegisterQuery) -> Result<Response, HttpError> {
-    let Some(next) = q.next() else {
-        return Ok(Redirect::to("/login?registered=1").into_response());
-    };
-    session.put(PENDING_NEXT, next.as_str()).await?;
-    let to = format!("/login?registered=1&next={}", urlencode(next.as_str()));
+/// The answer to a registration, new address or taken: the sign-in page, which continues to
+/// `next`; the verification link's page finds `next` in the session.
+async fn registered(session: &WebSession, next: Option<&str>) -> Result<Response, HttpError> {
+    session.keep_detour(next).await?;
+    let to = detour::with_next("/login?registered=1", next);
     Ok(Redirect::to(&to).into_response())
 }
 
 /// `GET /register`.
 pub async fn register_get(
     State(state): State<AppState>,
-    Query(q): Query<RegisterQuery>,
     ClientContext(ctx): ClientContext,
     session: WebSession,
+    Query(q): Query<NextQuery>,
 ) -> Result<Response, HttpError> {
     if !state.config.registration_open {
         return Err(AccountError::RegistrationClosed.into());
     }
-    let mut page = RegisterPage::new(&state, &session, &q, "").await?;
+    let mut page = RegisterPage::new(&state, &session, q.next.as_deref(), "").await?;
     // The network already submitted this form past the rung: the CAPTCHA now, one submit.
     page.challenge = challenge::up_front(&state, &session, &ctx, GATE, None).await?;
     Ok(page.into_response())
@@ -134,9 +124,10 @@ pub async fn register_get(
 pub async fn register_post(
     State(state): State<AppState>,
     ClientContext(ctx): ClientContext,
-    Query(q): Query<RegisterQuery>,
+    Query(q): Query<NextQuery>,
     CsrfForm { form, session }: CsrfForm<RegisterForm>,
 ) -> Result<Response, HttpError> {
+    let next = q.next.as_deref();
     if !state.config.registration_open {
         return Err(AccountError::RegistrationClosed.into());
     }
@@ -144,7 +135,7 @@ pub async fn register_post(
     match state.login.gate_form(&ctx, Form::Register, answer).await {
         Ok(()) => {}
         Err(SignInError::ChallengeRequired { work }) => {
-            let mut page = RegisterPage::new(&state, &session, &q, &form.email).await?;
+            let mut page = RegisterPage::new(&state, &session, next, &form.email).await?;
             page.error = Some(CONFIRM_AGAIN);
             page.password_invalid = true;
             page.challenge = Some(challenge::show(&state, &session, work).await?);
@@ -160,18 +151,18 @@ pub async fn register_post(
         Ok(account) => {
             challenge::release(&session, GATE).await?;
             state.login.spawn_verification(&ctx, &account);
-            registered(&session, &q).await
+            registered(&session, next).await
         }
         Err(AccountError::EmailTaken) => {
             // Exactly what a new address gets.
             challenge::release(&session, GATE).await?;
-            registered(&session, &q).await
+            registered(&session, next).await
         }
         Err(AccountError::InvalidInput(msg)) => {
             // A right answer in this submit holds for the next; without one, the challenge
             // shows now if the next submit would meet it.
             challenge::hold(&state, &session, GATE, answer).await?;
-            let mut page = RegisterPage::new(&state, &session, &q, &form.email).await?;
+            let mut page = RegisterPage::new(&state, &session, next, &form.email).await?;
             page.error = Some(msg);
             page.email_invalid = msg == INVALID_EMAIL;
             page.password_invalid = !page.email_invalid;

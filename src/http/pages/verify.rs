@@ -1,9 +1,8 @@
 //! `GET|POST /verify-email?token=`: the link in the registration mail. The GET only asks
 //! (mail scanners fetch links), and only for a valid, unused link (otherwise a 400 page says
 //! it does not work); the POST (CSRF-checked, once per link) verifies the address. Neither
-//! touches the rest of the session, so a pending OAuth authorization request survives; when
-//! the registration in this browser was a detour from one (`register::PENDING_NEXT`), the
-//! confirmation page continues to it.
+//! touches the rest of the session, so a pending OAuth authorization request survives: the
+//! page's way on continues to the request the registration started from (`detour.rs`).
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -15,10 +14,9 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::app::state::AppState;
-use crate::domain::redirect::LocalPath;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
-use crate::http::pages::register::PENDING_NEXT;
+use crate::http::pages::detour::app_name;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/verify-email", get(verify_get).post(verify_post))
@@ -52,11 +50,34 @@ pub struct VerifyPage {
     token: String,
     /// `Some(false)`: ask; `Some(true)`: verified; `None`: the link does not work.
     done: Option<bool>,
-    /// Where the registration was a detour from (`data-continue`), once verified.
-    pending: Option<String>,
+    /// The way on: this browser's pending request (`data-continue`), else the sign-in page.
+    continue_to: String,
+    /// Whether the way on is a pending request.
+    resumes: bool,
+    /// The application asking, when the pending request is its authorization request.
+    app_name: Option<String>,
 }
 
 impl VerifyPage {
+    /// The page in state `done`, with the way on to the request this browser's detour
+    /// started from.
+    async fn new(
+        state: &AppState,
+        session: &WebSession,
+        token: String,
+        done: Option<bool>,
+    ) -> Result<Self, HttpError> {
+        let next = session.detour().await?;
+        Ok(Self {
+            csrf_token: session.csrf_token(state).await?,
+            token,
+            done,
+            continue_to: next.clone().unwrap_or_else(|| "/login".to_owned()),
+            resumes: next.is_some(),
+            app_name: app_name(state, next.as_deref()).await?,
+        })
+    }
+
     fn ask(&self) -> bool {
         self.done == Some(false)
     }
@@ -82,12 +103,8 @@ pub async fn verify_get(
 ) -> Result<Response, HttpError> {
     let token = q.token.unwrap_or_default();
     let usable = state.login.verification_is_usable(&token).await?;
-    let page = VerifyPage {
-        csrf_token: session.csrf_token(&state).await?,
-        token: if usable { token } else { String::new() },
-        done: usable.then_some(false),
-        pending: None,
-    };
+    let token = if usable { token } else { String::new() };
+    let page = VerifyPage::new(&state, &session, token, usable.then_some(false)).await?;
     Ok((status(usable), page).into_response())
 }
 
@@ -98,19 +115,6 @@ pub async fn verify_post(
     CsrfForm { form, session }: CsrfForm<VerifyForm>,
 ) -> Result<Response, HttpError> {
     let verified = state.login.verify_email(&ctx, &form.token).await?;
-    let pending = if verified {
-        session.take(PENDING_NEXT).await?
-    } else {
-        None
-    };
-    let page = VerifyPage {
-        csrf_token: session.csrf_token(&state).await?,
-        token: String::new(),
-        done: verified.then_some(true),
-        pending: pending
-            .as_deref()
-            .and_then(LocalPath::parse)
-            .map(|p| p.as_str().to_owned()),
-    };
+    let page = VerifyPage::new(&state, &session, String::new(), verified.then_some(true)).await?;
     Ok((status(verified), page).into_response())
 }
