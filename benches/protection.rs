@@ -97,6 +97,7 @@ async fn main() -> anyhow::Result<()> {
                 session_epoch: 0,
                 email_verified_at: None,
                 require_mfa: false,
+                disabled_at: None,
             })
             .await?;
     }

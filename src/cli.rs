@@ -18,12 +18,16 @@ use crate::domain::clock::{OsRandom, Random};
 use crate::domain::oauth::error::ClientError;
 use crate::domain::signin::unlock::UnlockedBy;
 
+/// Finding the database; no new one outside `serve` and `migrate` without `--create`.
+mod database;
 /// `authd user mfa reset`.
 mod mfa;
 /// `authd model train|eval|label`.
 mod model;
 /// `user sessions`, `user revoke`.
 mod sessions;
+/// `user list|show|disable|enable|delete`.
+mod users;
 
 /// authd: a secure, drop-in identity service.
 #[derive(Debug, Parser)]
@@ -32,6 +36,9 @@ pub struct Cli {
     /// Optional TOML configuration file (keys: the AUTHD_* names, lower-cased, no prefix).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Let a command other than serve and migrate create a database that does not exist yet.
+    #[arg(long, global = true)]
+    pub create: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -172,6 +179,9 @@ pub enum UserCommand {
         #[command(subcommand)]
         command: MfaCommand,
     },
+    /// list, show, disable, enable, delete.
+    #[command(flatten)]
+    Accounts(users::AccountCommand),
 }
 
 /// Second-factor commands.
@@ -187,6 +197,7 @@ pub enum MfaCommand {
 
 /// Runs a parsed command with a loaded configuration.
 pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    database::ensure_present(&cli.command, &config, cli.create).await?;
     match cli.command {
         Command::Serve => {
             let app = Application::build(config, Deps::default()).await?;
@@ -227,6 +238,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     command: MfaCommand::Reset { email },
                 },
         } => mfa::mfa_reset(config, &email).await,
+        Command::User {
+            command: UserCommand::Accounts(command),
+        } => users::run(config, command).await,
         Command::Client {
             command:
                 ClientCommand::Add {

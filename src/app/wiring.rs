@@ -10,6 +10,7 @@ use crate::app::Deps;
 use crate::app::state::AppState;
 use crate::config::{CaptchaKind, Config};
 use crate::domain::account_security::{SecurityDeps, SecurityService};
+use crate::domain::accounts::admin::{AccountAdmin, AccountAdminDeps};
 use crate::domain::accounts::password::PasswordHasher;
 use crate::domain::accounts::reset::ResetService;
 use crate::domain::accounts::service::AccountService;
@@ -91,6 +92,18 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
     let security = security(&base, accounts.clone(), risk.clone(), outbox.clone());
     let resets = resets(&base, accounts.clone(), outbox);
     let admin = admin(&base, accounts.clone(), risk.clone());
+    let account_admin = AccountAdmin::new(
+        store.accounts.clone(),
+        AccountAdminDeps {
+            accounts: accounts.clone(),
+            security: security.clone(),
+            login: login.clone(),
+            passkeys: passkeys.clone(),
+            oauth: oauth.clone(),
+            events: base.events.clone(),
+            clock: deps.clock.clone(),
+        },
+    );
     let captchas = captchas(&config)?;
     let csrf = CsrfKey::load(
         store.failures.as_ref(),
@@ -109,6 +122,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         resets,
         security,
         admin,
+        account_admin,
         mail,
         background,
         session_policy: SessionPolicy {

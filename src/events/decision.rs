@@ -149,11 +149,22 @@ pub enum Decision {
     RequireMfaOn,
     /// The owner's setting: the second factor only when a sign-in looks risky.
     RequireMfaOff,
+    // An operator's acts on accounts (`admin_action`; detail: `actor <who>` and what changed).
+    /// The accounts were listed (`authd user list`; the filters as detail).
+    AccountsListed,
+    /// One account's status was read (`authd user show`).
+    AccountShown,
+    /// The account was disabled: its sessions ended, its grants revoked.
+    AccountDisabled,
+    /// The account was enabled again.
+    AccountEnabled,
+    /// The account was deleted (what was removed as detail).
+    AccountDeleted,
 }
 
 impl Decision {
     /// Every decision.
-    pub const ALL: [Self; 63] = [
+    pub const ALL: [Self; 68] = [
         Self::Allow,
         Self::AllowKnownDevice,
         Self::Deny,
@@ -217,6 +228,11 @@ impl Decision {
         Self::Passkey,
         Self::RequireMfaOn,
         Self::RequireMfaOff,
+        Self::AccountsListed,
+        Self::AccountShown,
+        Self::AccountDisabled,
+        Self::AccountEnabled,
+        Self::AccountDeleted,
     ];
 
     /// The stable code (stored in `decision_code`).
@@ -285,6 +301,11 @@ impl Decision {
             Self::Passkey => "passkey",
             Self::RequireMfaOn => "require_mfa_on",
             Self::RequireMfaOff => "require_mfa_off",
+            Self::AccountsListed => "accounts_listed",
+            Self::AccountShown => "account_shown",
+            Self::AccountDisabled => "account_disabled",
+            Self::AccountEnabled => "account_enabled",
+            Self::AccountDeleted => "account_deleted",
         }
     }
 
@@ -357,6 +378,11 @@ impl Decision {
             Self::Passkey => "passkey",
             Self::RequireMfaOn => "require_mfa:on",
             Self::RequireMfaOff => "require_mfa:off",
+            Self::AccountsListed => "user_list",
+            Self::AccountShown => "user_show",
+            Self::AccountDisabled => "user_disable",
+            Self::AccountEnabled => "user_enable",
+            Self::AccountDeleted => "user_delete",
         }
     }
 
@@ -486,6 +512,11 @@ mod tests {
             Decision::RequireMfaOn | Decision::RequireMfaOff => {
                 (K::MfaSettingChanged, d.text().into())
             }
+            Decision::AccountsListed
+            | Decision::AccountShown
+            | Decision::AccountDisabled
+            | Decision::AccountEnabled
+            | Decision::AccountDeleted => (K::AdminAction, format!("{}; actor cli", d.text())),
         };
         (kind, text)
     }

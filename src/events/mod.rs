@@ -44,6 +44,7 @@ pub enum EventKind {
     AlertSent,
     RiskEvaluated,
     AttackDetected,
+    AdminAction,
 }
 
 impl EventKind {
@@ -77,6 +78,7 @@ impl EventKind {
             Self::AlertSent => "alert_sent",
             Self::RiskEvaluated => "risk_evaluated",
             Self::AttackDetected => "attack_detected",
+            Self::AdminAction => "admin_action",
         }
     }
 
@@ -245,6 +247,7 @@ mod tests {
             EventKind::AlertSent,
             EventKind::RiskEvaluated,
             EventKind::AttackDetected,
+            EventKind::AdminAction,
         ];
         for k in all {
             let json = serde_json::to_string(&k).unwrap();

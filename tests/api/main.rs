@@ -13,6 +13,7 @@
 mod admin_api;
 mod captcha_providers;
 mod cli;
+mod cli_users;
 mod config;
 mod email_code;
 mod enumeration;

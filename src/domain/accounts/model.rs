@@ -95,6 +95,17 @@ pub struct Account {
     pub email_verified_at: Option<OffsetDateTime>,
     /// The owner asks for their second factor at every sign-in.
     pub require_mfa: bool,
+    /// When an operator disabled the account (`None`: enabled).
+    pub disabled_at: Option<OffsetDateTime>,
+}
+
+impl Account {
+    /// The one rule of a disabled account: it may not sign in by any path (password, passkey,
+    /// reset link, refresh token, an existing session or access token). Every path asks here;
+    /// a refusal is answered exactly like a wrong password where one was typed.
+    pub fn may_sign_in(&self) -> bool {
+        self.disabled_at.is_none()
+    }
 }
 
 #[cfg(test)]

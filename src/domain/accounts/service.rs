@@ -101,6 +101,7 @@ impl AccountService {
             // An operator vouches for the address; a visitor proves it with the mailed link.
             email_verified_at: matches!(origin, Origin::Cli).then_some(now.unix_timestamp()),
             require_mfa: false,
+            disabled_at: None,
         };
         match self.store.insert(&record).await {
             Ok(()) => {}
@@ -116,9 +117,11 @@ impl AccountService {
         Ok(account_from(record)?)
     }
 
-    /// The account's current session epoch (`None` if it no longer exists).
+    /// The account's current session epoch; `None` if it no longer exists or may not sign in
+    /// (disabled): every session of it is then dead.
     pub async fn session_epoch(&self, id: &str) -> Result<Option<i64>, Unexpected> {
-        Ok(self.store.session_epoch(id).await?)
+        let standing = self.store.session_standing(id).await?;
+        Ok(standing.and_then(|(epoch, disabled_at)| disabled_at.is_none().then_some(epoch)))
     }
 
     /// Sets a new password (8–128 characters) and ends every session of the account.
@@ -158,6 +161,12 @@ impl AccountService {
             .transpose()
     }
 
+    /// Finds an account by its id if it may sign in (`Account::may_sign_in`): what a grant
+    /// redeemed or refreshed for it asks.
+    pub async fn find_active_by_id(&self, id: &str) -> Result<Option<Account>, Unexpected> {
+        Ok(self.find_by_id(id).await?.filter(Account::may_sign_in))
+    }
+
     /// Finds an account by (unnormalised) email; `None` for an invalid address.
     pub async fn find_by_email(&self, email: &str) -> Result<Option<Account>, Unexpected> {
         let Some(email) = Email::parse(email) else {
@@ -185,5 +194,8 @@ pub(crate) fn account_from(r: AccountRecord) -> Result<Account, Unexpected> {
             .email_verified_at
             .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok()),
         require_mfa: r.require_mfa,
+        disabled_at: r
+            .disabled_at
+            .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok()),
     })
 }

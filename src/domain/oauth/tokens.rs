@@ -53,6 +53,10 @@ impl OAuthService {
         if claims.sid.is_some() && state.family_active == 0 {
             return Ok(Err(TokenRejection::GrantRevoked));
         }
+        // A disabled account's tokens are refused even where no grant stands behind them.
+        if state.subject_disabled_at.is_some() {
+            return Ok(Err(TokenRejection::SubjectDisabled));
+        }
         Ok(Ok((claims, state.email)))
     }
 

@@ -114,5 +114,6 @@ fn describe(kind: crate::events::EventKind) -> &'static str {
         K::AlertSent => "Security alert sent",
         K::RiskEvaluated => "Risk check",
         K::AttackDetected => "Attack detected",
+        K::AdminAction => "Administrator action",
     }
 }

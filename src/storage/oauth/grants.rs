@@ -91,6 +91,8 @@ pub struct BearerState {
     pub jti_revoked: bool,
     /// 1 if the token's grant exists and is not revoked, else 0.
     pub family_active: i64,
+    /// When the subject's account was disabled, if it is.
+    pub subject_disabled_at: Option<i64>,
 }
 
 /// The grant a code's redemption starts, in the same transaction that spends the code: from
@@ -322,7 +324,8 @@ impl GrantStore for Backend {
             "select (select email from account where id = $1) as email, \
              exists(select 1 from revoked_token where jti = $2) as jti_revoked, \
              (select count(*) from token_family where id = $3 and revoked_at is null) \
-             as family_active",
+             as family_active, \
+             (select disabled_at from account where id = $1) as subject_disabled_at",
         )
         .bind(sub)
         .bind(jti)

@@ -157,8 +157,13 @@ impl OAuthService {
             (Some(_), _) => return Err(invalid("PKCE verification failed")),
             (None, Some(_)) => return Err(invalid("code_verifier without a code_challenge")),
         }
-        if self.accounts.find_by_id(&record.user_id).await?.is_none() {
-            return Err(invalid("the user no longer exists"));
+        if self
+            .accounts
+            .find_active_by_id(&record.user_id)
+            .await?
+            .is_none()
+        {
+            return Err(invalid("the user no longer exists or is disabled"));
         }
         Ok(())
     }
