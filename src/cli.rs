@@ -203,17 +203,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let app = Application::build(config, Deps::default()).await?;
             app.run_until_stopped(shutdown_signal()).await
         }
-        Command::Migrate => {
-            let backend = if config.database_url.starts_with("sqlite") {
-                "sqlite"
-            } else {
-                "postgres"
-            };
-            crate::storage::connect(&config.database_url, 1)
-                .await
-                .context("AUTHD_DATABASE_URL: cannot open or migrate the database")?;
-            print_json(&json!({ "migrated": true, "backend": backend }))
-        }
+        Command::Migrate => migrate(&config).await,
         Command::Prune => prune(&config).await,
         Command::User {
             command:
@@ -359,6 +349,19 @@ async fn user_add(
 fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string(v)?);
     Ok(())
+}
+
+/// `authd migrate`: creates or upgrades the schema.
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let backend = if config.database_url.starts_with("sqlite") {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    crate::storage::connect(&config.database_url, 1)
+        .await
+        .context("AUTHD_DATABASE_URL: cannot open or migrate the database")?;
+    print_json(&json!({ "migrated": true, "backend": backend }))
 }
 
 /// `authd prune`: the retention job's run, now; the rows deleted per table.

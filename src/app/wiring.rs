@@ -92,18 +92,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
     let security = security(&base, accounts.clone(), risk.clone(), outbox.clone());
     let resets = resets(&base, accounts.clone(), outbox);
     let admin = admin(&base, accounts.clone(), risk.clone());
-    let account_admin = AccountAdmin::new(
-        store.accounts.clone(),
-        AccountAdminDeps {
-            accounts: accounts.clone(),
-            security: security.clone(),
-            login: login.clone(),
-            passkeys: passkeys.clone(),
-            oauth: oauth.clone(),
-            events: base.events.clone(),
-            clock: deps.clock.clone(),
-        },
-    );
+    let account_admin = account_admin(&base, &accounts, &security, &login, &passkeys, &oauth);
     let captchas = captchas(&config)?;
     let csrf = CsrfKey::load(
         store.failures.as_ref(),
@@ -286,6 +275,27 @@ fn resets(b: &Base<'_>, accounts: AccountService, outbox: Arc<dyn Outbox>) -> Re
         background: b.background.clone(),
         issuer: b.config.issuer_str().to_owned(),
     }
+}
+
+/// The operator's acts on accounts (`authd user list|show|disable|enable|delete`).
+fn account_admin(
+    b: &Base<'_>,
+    accounts: &AccountService,
+    security: &SecurityService,
+    login: &LoginService,
+    passkeys: &PasskeyService,
+    oauth: &OAuthService,
+) -> AccountAdmin {
+    let deps = AccountAdminDeps {
+        accounts: accounts.clone(),
+        security: security.clone(),
+        login: login.clone(),
+        passkeys: passkeys.clone(),
+        oauth: oauth.clone(),
+        events: b.events.clone(),
+        clock: b.deps.clock.clone(),
+    };
+    AccountAdmin::new(b.store.accounts.clone(), deps)
 }
 
 /// The admin API's operations.

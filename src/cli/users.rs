@@ -10,7 +10,9 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::app::{Deps, build_state};
 use crate::config::Config;
-use crate::domain::accounts::admin::{AccountAdminError, AccountStatus, Actor, ListFilter};
+use crate::domain::accounts::admin::{
+    AccountAdmin, AccountAdminError, AccountStatus, Actor, ListFilter,
+};
 use crate::domain::context::RequestContext;
 
 /// The operator's account commands (flattened into `authd user`).
@@ -103,6 +105,60 @@ fn explain(e: AccountAdminError) -> anyhow::Error {
     }
 }
 
+/// `authd user list …`.
+async fn list(
+    admin: &AccountAdmin,
+    ctx: &RequestContext,
+    c: AccountCommand,
+) -> anyhow::Result<Value> {
+    let AccountCommand::List {
+        locked,
+        disabled,
+        enabled,
+        admin: admins,
+        search,
+        after,
+        limit,
+    } = c
+    else {
+        bail!("not a listing");
+    };
+    let filter = ListFilter {
+        contains: search,
+        locked,
+        disabled,
+        enabled,
+        admin: admins,
+        after,
+        limit,
+    };
+    let page = admin.list(ctx, Actor::Cli, filter).await.map_err(explain)?;
+    let users: Vec<_> = page.accounts.iter().map(status_json).collect();
+    Ok(json!({ "users": users, "count": users.len(), "more": page.more }))
+}
+
+/// `authd user show EMAIL`.
+async fn show(admin: &AccountAdmin, ctx: &RequestContext, email: &str) -> anyhow::Result<Value> {
+    let d = admin.show(ctx, Actor::Cli, email).await.map_err(explain)?;
+    let mut v = status_json(&d.status);
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert(
+            "factors".into(),
+            json!({
+                "totp": d.factors.totp,
+                "recovery_codes_left": d.factors.recovery_codes_left,
+                "passkeys": d.passkeys,
+                "email_verified": d.factors.email_verified,
+                "require_mfa": d.factors.require_mfa,
+            }),
+        );
+        obj.insert("sessions".into(), json!(d.sessions));
+        obj.insert("grants".into(), json!(d.grants));
+        obj.insert("last_sign_in".into(), json!(d.last_sign_in.map(when)));
+    }
+    Ok(v)
+}
+
 /// Runs one account command.
 pub(super) async fn run(config: Config, command: AccountCommand) -> anyhow::Result<()> {
     if let AccountCommand::Delete { yes: false, .. } = command {
@@ -116,48 +172,8 @@ pub(super) async fn run(config: Config, command: AccountCommand) -> anyhow::Resu
     let ctx = cli_context();
     let cli = Actor::Cli;
     let out = match command {
-        AccountCommand::List {
-            locked,
-            disabled,
-            enabled,
-            admin: admins,
-            search,
-            after,
-            limit,
-        } => {
-            let filter = ListFilter {
-                contains: search,
-                locked,
-                disabled,
-                enabled,
-                admin: admins,
-                after,
-                limit,
-            };
-            let page = admin.list(&ctx, cli, filter).await.map_err(explain)?;
-            let users: Vec<_> = page.accounts.iter().map(status_json).collect();
-            json!({ "users": users, "count": users.len(), "more": page.more })
-        }
-        AccountCommand::Show { email } => {
-            let d = admin.show(&ctx, cli, &email).await.map_err(explain)?;
-            let mut v = status_json(&d.status);
-            if let Some(obj) = v.as_object_mut() {
-                obj.insert(
-                    "factors".into(),
-                    json!({
-                        "totp": d.factors.totp,
-                        "recovery_codes_left": d.factors.recovery_codes_left,
-                        "passkeys": d.passkeys,
-                        "email_verified": d.factors.email_verified,
-                        "require_mfa": d.factors.require_mfa,
-                    }),
-                );
-                obj.insert("sessions".into(), json!(d.sessions));
-                obj.insert("grants".into(), json!(d.grants));
-                obj.insert("last_sign_in".into(), json!(d.last_sign_in.map(when)));
-            }
-            v
-        }
+        AccountCommand::List { .. } => list(admin, &ctx, command).await?,
+        AccountCommand::Show { email } => show(admin, &ctx, &email).await?,
         AccountCommand::Disable { email } => {
             let (a, d) = admin.disable(&ctx, cli, &email).await.map_err(explain)?;
             json!({

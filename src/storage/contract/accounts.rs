@@ -128,6 +128,31 @@ pub(super) async fn operator_contract(store: &Store) {
         .unwrap();
     assert!(later.is_empty());
 
+    operator_acts_contract(store, &a, &b, now).await;
+}
+
+/// Disable, enable, delete (after the listing above: `a` enabled, `b` locked).
+async fn operator_acts_contract(
+    store: &Store,
+    a: &crate::storage::AccountRecord,
+    b: &crate::storage::AccountRecord,
+    now: i64,
+) {
+    let key = format!("{ACCOUNT_KEY_PREFIX}{}", b.id);
+    let q = |f: fn(&mut AccountQuery)| {
+        let mut q = AccountQuery {
+            contains: Some("op-".into()),
+            limit: 10,
+            ..AccountQuery::default()
+        };
+        f(&mut q);
+        q
+    };
+    let emails = |rows: Vec<crate::storage::accounts::ListedAccount>| {
+        rows.into_iter()
+            .map(|r| r.account.email)
+            .collect::<Vec<_>>()
+    };
     // Disable: the epoch moves on, grants and reset links go, the event is stored with it.
     store
         .resets
@@ -186,7 +211,11 @@ pub(super) async fn operator_contract(store: &Store) {
         "newest first, no event without a change"
     );
 
-    // Delete: the account and its rows go; its events stay.
+    delete_contract(store, b, &key).await;
+}
+
+/// Delete: the account and its rows go; its events stay.
+async fn delete_contract(store: &Store, b: &crate::storage::AccountRecord, key: &str) {
     let removed = store
         .accounts
         .delete(&b.id, &|r| {
@@ -196,7 +225,7 @@ pub(super) async fn operator_contract(store: &Store) {
         .unwrap();
     assert!(removed.is_some());
     assert_eq!(store.accounts.find_by_id(&b.id).await.unwrap(), None);
-    assert_eq!(store.failures.find(&key, ALL_SOURCES).await.unwrap(), None);
+    assert_eq!(store.failures.find(key, ALL_SOURCES).await.unwrap(), None);
     assert_eq!(events_of(store, &b.id).await.len(), 1);
     let gone = store
         .accounts
