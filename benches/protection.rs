@@ -99,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
                 require_mfa: false,
                 name: None,
                 profile_updated_at: None,
+                disabled_at: None,
             })
             .await?;
     }

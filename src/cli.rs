@@ -18,12 +18,16 @@ use crate::domain::signin::unlock::UnlockedBy;
 
 /// `authd client add|list|update|rotate-secret|delete`.
 pub mod clients;
+/// Finding the database; no new one outside `serve` and `migrate` without `--create`.
+mod database;
 /// `authd user mfa reset`.
 mod mfa;
 /// `authd model train|eval|label`.
 mod model;
 /// `user sessions`, `user revoke`.
 mod sessions;
+/// `user list|show|disable|enable|delete`.
+mod users;
 
 /// authd: a secure, drop-in identity service.
 #[derive(Debug, Parser)]
@@ -32,6 +36,9 @@ pub struct Cli {
     /// Optional TOML configuration file (keys: the AUTHD_* names, lower-cased, no prefix).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Let a command other than serve and migrate create a database that does not exist yet.
+    #[arg(long, global = true)]
+    pub create: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -134,6 +141,9 @@ pub enum UserCommand {
         #[command(subcommand)]
         command: MfaCommand,
     },
+    /// list, show, disable, enable, delete.
+    #[command(flatten)]
+    Accounts(users::AccountCommand),
 }
 
 /// Second-factor commands.
@@ -149,22 +159,13 @@ pub enum MfaCommand {
 
 /// Runs a parsed command with a loaded configuration.
 pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    database::ensure_present(&cli.command, &config, cli.create).await?;
     match cli.command {
         Command::Serve => {
             let app = Application::build(config, Deps::default()).await?;
             app.run_until_stopped(shutdown_signal()).await
         }
-        Command::Migrate => {
-            let backend = if config.database_url.starts_with("sqlite") {
-                "sqlite"
-            } else {
-                "postgres"
-            };
-            crate::storage::connect(&config.database_url, 1)
-                .await
-                .context("AUTHD_DATABASE_URL: cannot open or migrate the database")?;
-            print_json(&json!({ "migrated": true, "backend": backend }))
-        }
+        Command::Migrate => migrate(&config).await,
         Command::Prune => prune(&config).await,
         Command::User {
             command:
@@ -189,6 +190,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     command: MfaCommand::Reset { email },
                 },
         } => mfa::mfa_reset(config, &email).await,
+        Command::User {
+            command: UserCommand::Accounts(command),
+        } => users::run(config, command).await,
         Command::Client { command } => clients::run(config, command).await,
         Command::Model { command } => model::model(config, command).await,
         Command::Simulate(args) => {
@@ -266,6 +270,19 @@ async fn user_add(
 fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string(v)?);
     Ok(())
+}
+
+/// `authd migrate`: creates or upgrades the schema.
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let backend = if config.database_url.starts_with("sqlite") {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    crate::storage::connect(&config.database_url, 1)
+        .await
+        .context("AUTHD_DATABASE_URL: cannot open or migrate the database")?;
+    print_json(&json!({ "migrated": true, "backend": backend }))
 }
 
 /// `authd prune`: the retention job's run, now; the rows deleted per table.

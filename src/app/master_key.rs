@@ -50,6 +50,29 @@ pub fn sealer(config: &Config, random: Arc<dyn Random>) -> anyhow::Result<Sealer
     Ok(Sealer::new(key, &origin, random))
 }
 
+/// The key file, when the master key is the SQLite key file in the database's own directory
+/// (the default): a copy of that directory (a backup, a stolen disk image) carries the key with
+/// the sealed secrets, so they are as good as unsealed (docs/key-custody.md). `None` when the
+/// key comes from `AUTHD_MASTER_KEY` (or its `_FILE`), from a file elsewhere, or the database
+/// is in memory or on PostgreSQL.
+pub fn beside_the_database(config: &Config) -> Option<PathBuf> {
+    if config.master_key.is_some() || !config.database_url.starts_with("sqlite:") {
+        return None;
+    }
+    let db = crate::storage::sqlite::database_file(&config.database_url)?;
+    let key = config.master_key_path.clone().unwrap_or_else(|| {
+        let mut name = db.clone().into_os_string();
+        name.push(".key");
+        PathBuf::from(name)
+    });
+    let dir = |p: &Path| {
+        let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
+        let parent = parent.unwrap_or(Path::new("."));
+        std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf())
+    };
+    (dir(&db) == dir(&key)).then_some(key)
+}
+
 /// Reads the key file, or creates it with a fresh key.
 fn load_or_create(path: &Path, random: &dyn Random) -> anyhow::Result<MasterKey> {
     if !path.exists() {
@@ -165,6 +188,27 @@ mod tests {
         let err = format!("{:#}", sealer(&config, Arc::new(OsRandom)).unwrap_err());
         assert!(err.starts_with("AUTHD_MASTER_KEY_PATH: "), "{err}");
         assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn a_key_file_beside_the_database_is_flagged() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = sqlite_config(dir.path());
+        assert_eq!(
+            beside_the_database(&config),
+            Some(dir.path().join("a.db.key"))
+        );
+        let elsewhere = tempfile::tempdir().unwrap();
+        config.master_key_path = Some(elsewhere.path().join("k"));
+        assert_eq!(beside_the_database(&config), None);
+        config.master_key_path = None;
+        config.master_key = Some(MasterKey::generate(&OsRandom));
+        assert_eq!(beside_the_database(&config), None);
+        let default = Config::from_values(&Default::default()).unwrap();
+        assert_eq!(
+            beside_the_database(&default),
+            Some(PathBuf::from("authd.db.key"))
+        );
     }
 
     #[test]

@@ -166,14 +166,37 @@ fn warn_about(config: &Config) {
             "AUTHD_CAPTCHA=test: CAPTCHAs accept a fixed answer; never use in production"
         );
     }
-    if !config.is_https() {
-        tracing::warn!("AUTHD_ISSUER is not https: cookies are not marked Secure");
+    if !config.is_https() && !is_loopback(&config.issuer) {
+        tracing::warn!(
+            issuer = config.issuer_str(),
+            "AUTHD_ISSUER is not https: cookies are not marked Secure and tokens travel in the \
+             clear; use an https issuer (behind a TLS proxy) outside local development"
+        );
+    }
+    if let Some(key_file) = master_key::beside_the_database(config) {
+        tracing::warn!(
+            key_file = %key_file.display(),
+            "the master key is kept beside the database (AUTHD_MASTER_KEY unset): a copy of \
+             that directory holds both, so its secrets are as good as unsealed; set \
+             AUTHD_MASTER_KEY_FILE or AUTHD_MASTER_KEY_PATH elsewhere (docs/key-custody.md)"
+        );
     }
     if config.smtp_url.is_none() {
         tracing::warn!(
             mail_dir = %config.mail_dir.display(),
             "AUTHD_SMTP_URL is empty: mail is written as files to AUTHD_MAIL_DIR, not delivered"
         );
+    }
+}
+
+/// Whether the issuer names this machine (`localhost`, `*.localhost`, a loopback address):
+/// local development, where plain http is expected.
+fn is_loopback(issuer: &url::Url) -> bool {
+    match issuer.host() {
+        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 

@@ -10,6 +10,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::config::Config;
 use crate::domain::account_security::SecurityService;
+use crate::domain::accounts::admin::AccountAdmin;
 use crate::domain::accounts::reset::ResetService;
 use crate::domain::accounts::service::AccountService;
 use crate::domain::admin::AdminService;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub random: Arc<dyn Random>,
     /// Accounts.
     pub accounts: AccountService,
+    /// The operator's acts on accounts (list, show, disable, enable, delete).
+    pub account_admin: AccountAdmin,
     /// The auth event sink (also read by the account page and the admin API).
     pub events: EventSink,
     /// The OAuth provider.

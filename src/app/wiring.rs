@@ -10,6 +10,7 @@ use crate::app::Deps;
 use crate::app::state::AppState;
 use crate::config::{CaptchaKind, Config};
 use crate::domain::account_security::{SecurityDeps, SecurityService};
+use crate::domain::accounts::admin::{AccountAdmin, AccountAdminDeps};
 use crate::domain::accounts::password::PasswordHasher;
 use crate::domain::accounts::reset::ResetService;
 use crate::domain::accounts::service::AccountService;
@@ -91,6 +92,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
     let security = security(&base, accounts.clone(), risk.clone(), outbox.clone());
     let resets = resets(&base, accounts.clone(), outbox);
     let admin = admin(&base, accounts.clone(), risk.clone());
+    let account_admin = account_admin(&base, &accounts, &security, &login, &passkeys, &oauth);
     let captchas = captchas(&config)?;
     let csrf = CsrfKey::load(
         store.failures.as_ref(),
@@ -109,6 +111,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         resets,
         security,
         admin,
+        account_admin,
         mail,
         background,
         session_policy: SessionPolicy {
@@ -274,6 +277,27 @@ fn resets(b: &Base<'_>, accounts: AccountService, outbox: Arc<dyn Outbox>) -> Re
         background: b.background.clone(),
         issuer: b.config.issuer_str().to_owned(),
     }
+}
+
+/// The operator's acts on accounts (`authd user list|show|disable|enable|delete`).
+fn account_admin(
+    b: &Base<'_>,
+    accounts: &AccountService,
+    security: &SecurityService,
+    login: &LoginService,
+    passkeys: &PasskeyService,
+    oauth: &OAuthService,
+) -> AccountAdmin {
+    let deps = AccountAdminDeps {
+        accounts: accounts.clone(),
+        security: security.clone(),
+        login: login.clone(),
+        passkeys: passkeys.clone(),
+        oauth: oauth.clone(),
+        events: b.events.clone(),
+        clock: b.deps.clock.clone(),
+    };
+    AccountAdmin::new(b.store.accounts.clone(), deps)
 }
 
 /// The admin API's operations.

@@ -153,11 +153,22 @@ pub enum Decision {
     ClientChangedByCli,
     /// The owner changed their profile on `/account` (`profile_updated`; the field as detail).
     ProfileChangedByOwner,
+    // An operator's acts on accounts (`admin_action`; detail: `actor <who>` and what changed).
+    /// The accounts were listed (`authd user list`; the filters as detail).
+    AccountsListed,
+    /// One account's status was read (`authd user show`).
+    AccountShown,
+    /// The account was disabled: its sessions ended, its grants revoked.
+    AccountDisabled,
+    /// The account was enabled again.
+    AccountEnabled,
+    /// The account was deleted (what was removed as detail).
+    AccountDeleted,
 }
 
 impl Decision {
     /// Every decision.
-    pub const ALL: [Self; 65] = [
+    pub const ALL: [Self; 70] = [
         Self::Allow,
         Self::AllowKnownDevice,
         Self::Deny,
@@ -223,6 +234,11 @@ impl Decision {
         Self::RequireMfaOff,
         Self::ClientChangedByCli,
         Self::ProfileChangedByOwner,
+        Self::AccountsListed,
+        Self::AccountShown,
+        Self::AccountDisabled,
+        Self::AccountEnabled,
+        Self::AccountDeleted,
     ];
 
     /// The stable code (stored in `decision_code`).
@@ -293,6 +309,11 @@ impl Decision {
             Self::RequireMfaOff => "require_mfa_off",
             Self::ClientChangedByCli => "client_changed_by_cli",
             Self::ProfileChangedByOwner => "profile_changed_by_owner",
+            Self::AccountsListed => "accounts_listed",
+            Self::AccountShown => "account_shown",
+            Self::AccountDisabled => "account_disabled",
+            Self::AccountEnabled => "account_enabled",
+            Self::AccountDeleted => "account_deleted",
         }
     }
 
@@ -424,6 +445,11 @@ mod tests {
             }
             Decision::ClientChangedByCli => (K::AdminAction, "cli:client; delete notes".into()),
             Decision::ProfileChangedByOwner => (K::ProfileUpdated, "owner:profile; name".into()),
+            Decision::AccountsListed
+            | Decision::AccountShown
+            | Decision::AccountDisabled
+            | Decision::AccountEnabled
+            | Decision::AccountDeleted => (K::AdminAction, format!("{}; actor cli", d.text())),
         };
         (kind, text)
     }

@@ -75,6 +75,11 @@ impl Decision {
             Self::RequireMfaOff => "require_mfa:off",
             Self::ClientChangedByCli => "cli:client",
             Self::ProfileChangedByOwner => "owner:profile",
+            Self::AccountsListed => "user_list",
+            Self::AccountShown => "user_show",
+            Self::AccountDisabled => "user_disable",
+            Self::AccountEnabled => "user_enable",
+            Self::AccountDeleted => "user_delete",
         }
     }
 }

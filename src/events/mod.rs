@@ -251,6 +251,7 @@ mod tests {
             EventKind::AlertSent,
             EventKind::RiskEvaluated,
             EventKind::AttackDetected,
+            EventKind::AdminAction,
         ];
         for k in all {
             let json = serde_json::to_string(&k).unwrap();

@@ -1,10 +1,18 @@
 //! Accounts: the record, the `AccountStore` trait and its SQL, one text for both engines.
-//! A changed password or an "end every session" moves the account's session epoch on.
+//! A changed password or an "end every session" moves the account's session epoch on. The
+//! operator's reads and acts (the listing with each account's status, disable, enable, delete)
+//! sit in `accounts/operator.rs`.
 
 use async_trait::async_trait;
 
+use crate::events::AuthEvent;
 use crate::storage::error::StoreError;
 use crate::storage::{Backend, on_pool};
+
+/// The operator's listing, disable, enable and delete.
+mod operator;
+
+pub use operator::{AccountQuery, ListedAccount, Removed};
 
 /// An account as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -36,6 +44,9 @@ pub struct AccountRecord {
     /// When the owner last changed their profile (OIDC `updated_at`); `None`: never.
     #[sqlx(default)]
     pub profile_updated_at: Option<i64>,
+    /// When an operator disabled the account (unix seconds); `None`: enabled.
+    #[sqlx(default)]
+    pub disabled_at: Option<i64>,
 }
 
 /// Accounts.
@@ -56,20 +67,44 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Moves the session epoch on without changing the password (ends every session).
     async fn end_sessions(&self, id: &str, now: i64) -> Result<(), StoreError>;
-    /// The account's session epoch (sessions from an older epoch are dead).
-    async fn session_epoch(&self, id: &str) -> Result<Option<i64>, StoreError>;
+    /// The account's session epoch (sessions from an older epoch are dead) and when it was
+    /// disabled, if it was.
+    async fn session_standing(&self, id: &str) -> Result<Option<(i64, Option<i64>)>, StoreError>;
     /// Marks the address verified at `now` (unless it already is); `true` if it was not yet.
     async fn mark_email_verified(&self, id: &str, now: i64) -> Result<bool, StoreError>;
     /// Sets the owner's "second factor at every sign-in" setting.
     async fn set_require_mfa(&self, id: &str, on: bool, now: i64) -> Result<(), StoreError>;
     /// Sets (or clears) the owner's name and stamps the profile's change time.
     async fn set_name(&self, id: &str, name: Option<&str>, now: i64) -> Result<(), StoreError>;
+    /// The accounts `q` selects, by email, each with its account-wide lock (`now` decides
+    /// which locks still hold when `q.locked` asks for locked ones only).
+    async fn list(&self, q: &AccountQuery, now: i64) -> Result<Vec<ListedAccount>, StoreError>;
+    /// Disables the account, in one transaction with `event(grants revoked)`: sets
+    /// `disabled_at`, moves the session epoch on, revokes every grant and deletes the pending
+    /// reset links. `None` if there is no such enabled account (nothing written).
+    async fn disable(
+        &self,
+        id: &str,
+        now: i64,
+        event: &(dyn Fn(u64) -> AuthEvent + Send + Sync),
+    ) -> Result<Option<u64>, StoreError>;
+    /// Enables a disabled account, in one transaction with `event`; `false` if there is no
+    /// such disabled account (nothing written).
+    async fn enable(&self, id: &str, now: i64, event: &AuthEvent) -> Result<bool, StoreError>;
+    /// Deletes the account and everything stored under its id (see `Removed`), in one
+    /// transaction with `event(what was removed)`; events keep their history. `None` if there
+    /// is no such account.
+    async fn delete(
+        &self,
+        id: &str,
+        event: &(dyn Fn(Removed) -> AuthEvent + Send + Sync),
+    ) -> Result<Option<Removed>, StoreError>;
 }
 
 /// The columns of `AccountRecord`, in order (the sign-in lookup in `protection.rs` names the
 /// same ones).
-const ACCOUNT_COLUMNS: &str = "id, email, password_hash, is_admin, created_at, updated_at, \
-    session_epoch, email_verified_at, require_mfa, name, profile_updated_at";
+pub(crate) const ACCOUNT_COLUMNS: &str = "id, email, password_hash, is_admin, created_at, \
+    updated_at, session_epoch, email_verified_at, require_mfa, name, profile_updated_at, disabled_at";
 
 const INSERT_ACCOUNT: &str = "insert into account \
     (id, email, password_hash, is_admin, created_at, updated_at, email_verified_at) \
@@ -142,9 +177,9 @@ impl AccountStore for Backend {
         Ok(())
     }
 
-    async fn session_epoch(&self, id: &str) -> Result<Option<i64>, StoreError> {
-        Ok(on_pool!(self.pool(), |p| sqlx::query_scalar(
-            "select session_epoch from account where id = $1"
+    async fn session_standing(&self, id: &str) -> Result<Option<(i64, Option<i64>)>, StoreError> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(
+            "select session_epoch, disabled_at from account where id = $1"
         )
         .bind(id)
         .fetch_optional(p)
@@ -189,5 +224,30 @@ impl AccountStore for Backend {
             .await?;
         });
         Ok(())
+    }
+
+    async fn list(&self, q: &AccountQuery, now: i64) -> Result<Vec<ListedAccount>, StoreError> {
+        operator::list(self, q, now).await
+    }
+
+    async fn disable(
+        &self,
+        id: &str,
+        now: i64,
+        event: &(dyn Fn(u64) -> AuthEvent + Send + Sync),
+    ) -> Result<Option<u64>, StoreError> {
+        operator::disable(self, id, now, event).await
+    }
+
+    async fn enable(&self, id: &str, now: i64, event: &AuthEvent) -> Result<bool, StoreError> {
+        operator::enable(self, id, now, event).await
+    }
+
+    async fn delete(
+        &self,
+        id: &str,
+        event: &(dyn Fn(Removed) -> AuthEvent + Send + Sync),
+    ) -> Result<Option<Removed>, StoreError> {
+        operator::delete(self, id, event).await
     }
 }

@@ -49,6 +49,21 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreErro
     ))
 }
 
+/// Whether the database at `url` holds authd's tables (a command other than `serve` and
+/// `migrate` refuses to create them by accident). Creates nothing.
+pub async fn has_schema(url: &str) -> Result<bool, StoreError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(url)
+        .await?;
+    let found: bool = sqlx::query_scalar("select to_regclass('account') is not null")
+        .fetch_one(&pool)
+        .await?;
+    pool.close().await;
+    Ok(found)
+}
+
 /// The session store's own `create schema/table if not exists` races when instances start
 /// together (a unique violation on the catalog); serialise it with an advisory lock.
 async fn migrate_sessions(

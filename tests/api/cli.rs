@@ -212,6 +212,13 @@ fn migrate_prints_json() {
 #[test]
 fn prune_prints_what_it_deleted_per_table() {
     let dir = tempfile::tempdir().unwrap();
+    // Only serve and migrate create the database.
+    let migrated = authd()
+        .current_dir(dir.path())
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(migrated.status.success());
     let out = authd()
         .current_dir(dir.path())
         .arg("prune")

@@ -14,6 +14,7 @@ mod admin_api;
 mod captcha_providers;
 mod challenge_flow;
 mod cli;
+mod cli_users;
 mod clients;
 mod config;
 mod detours;

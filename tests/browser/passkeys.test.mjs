@@ -56,6 +56,8 @@ test('enrol a passkey, sign out, sign in with it, remove it', async (t) => {
   };
   const email = `passkey-${Date.now()}@example.com`;
   const password = 'a passkey test passphrase';
+  // Only serve and migrate create the database.
+  spawnSync(bin, ['migrate'], { cwd: dir, env });
   const added = spawnSync(bin, ['user', 'add', email, '--password-stdin'], { cwd: dir, env, input: password });
   assert.equal(added.status, 0, String(added.stderr));
   const child = spawn(bin, ['serve'], { cwd: dir, env, stdio: ['ignore', 'inherit', 'inherit'] });

@@ -85,6 +85,7 @@ test('stepped up to a passkey after the password, then passwordless', async (t) 
     const r = spawnSync(bin, args, { cwd: dir, env, input });
     assert.equal(r.status, 0, String(r.stderr));
   };
+  cli(['migrate']); // only serve and migrate create the database
   cli(['user', 'add', email, '--password-stdin'], password); // verified: the e-mailed code too
   cli(['client', 'add', 'demo', '--redirect-uri', `${base}/cb`, '--public', '--first-party', '--name', 'Demo']);
   const child = spawn(bin, ['serve'], { cwd: dir, env, stdio: ['ignore', 'inherit', 'inherit'] });

@@ -62,6 +62,8 @@ def kit():
         out = subprocess.run([BIN, *args], cwd=tmp, env=env, input=stdin, capture_output=True, text=True, check=True)
         return json.loads(out.stdout)
 
+    # Commands other than serve and migrate never create the database.
+    cli("migrate")
     client = cli("client", "add", "shop", "--redirect-uri", f"{app_base}/callback",
                  "--post-logout-redirect-uri", f"{app_base}/", "--grant", "authorization_code",
                  "--grant", "client_credentials", "--first-party", "--name", "Tea shop")

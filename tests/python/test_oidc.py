@@ -45,6 +45,8 @@ def server():
         out = subprocess.run([BIN, *args], cwd=tmp, env=env, input=stdin, capture_output=True, text=True, check=True)
         return json.loads(out.stdout)
 
+    # Commands other than serve and migrate never create the database.
+    cli("migrate")
     client = cli("client", "add", "py-app", "--redirect-uri", REDIRECT, "--grant", "authorization_code",
                  "--grant", "refresh_token", "--first-party")
     cli("user", "add", "py@example.com", "--password-stdin", stdin="python passphrase\n")

@@ -74,6 +74,8 @@ def server():
                              check=True)
         return json.loads(out.stdout)
 
+    # Commands other than serve and migrate never create the database.
+    cli("migrate")
     admin = cli("client", "add", "st-admin", "--grant", "client_credentials", "--scope", "admin")
     plain = cli("client", "add", "st-plain", "--grant", "client_credentials")
     proc = subprocess.Popen([BIN, "serve"], cwd=tmp, env=env)

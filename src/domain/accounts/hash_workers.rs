@@ -160,10 +160,16 @@ mod tests {
     #[test]
     fn hashes_verify_with_the_crate_and_the_crate_s_with_ours() {
         let mut memory = Memory::default();
-        let ours = memory.hash(&cheap(), b"correct horse", b"saltsaltsalt").unwrap();
+        let ours = memory
+            .hash(&cheap(), b"correct horse", b"saltsaltsalt")
+            .unwrap();
         assert!(ours.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, cheap());
-        assert!(argon.verify_password(b"correct horse", ours.as_str()).is_ok());
+        assert!(
+            argon
+                .verify_password(b"correct horse", ours.as_str())
+                .is_ok()
+        );
         assert!(memory.verify(b"correct horse", &ours));
         assert!(!memory.verify(b"correct horsf", &ours));
         // A hash made elsewhere with other costs (bigger memory): the area grows to fit.
@@ -172,12 +178,10 @@ mod tests {
             Version::V0x13,
             Params::new(2048, 2, 1, None).unwrap(),
         );
-        let theirs = argon2::password_hash::PasswordHasher::hash_password(
-            &theirs,
-            b"battery staple",
-        )
-        .unwrap()
-        .to_string();
+        let theirs =
+            argon2::password_hash::PasswordHasher::hash_password(&theirs, b"battery staple")
+                .unwrap()
+                .to_string();
         assert!(memory.verify(b"battery staple", &theirs));
         assert!(!memory.verify(b"battery stapler", &theirs));
         assert_eq!(memory.0.len(), 2048);
@@ -187,7 +191,12 @@ mod tests {
     #[test]
     fn garbage_never_verifies() {
         let mut memory = Memory::default();
-        for stored in ["", "$argon2id$", "$argon2id$v=19$m=1024,t=1,p=1$c2FsdA", "plain"] {
+        for stored in [
+            "",
+            "$argon2id$",
+            "$argon2id$v=19$m=1024,t=1,p=1$c2FsdA",
+            "plain",
+        ] {
             assert!(!memory.verify(b"x", stored), "{stored}");
         }
     }

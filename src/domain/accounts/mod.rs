@@ -1,14 +1,17 @@
-//! Accounts: the validated value types, password hashing on a bounded pool, and the service that
-//! creates and finds accounts.
+//! Accounts: the validated value types (and the one rule of a disabled account,
+//! `Account::may_sign_in`), password hashing on a bounded pool, the service that creates and
+//! finds accounts, and the operator's acts on them (`admin.rs`).
 
+/// The operator's acts: list, show, disable, enable, delete.
+pub mod admin;
 /// `AccountError`: what registration, password changes and resets can answer.
 pub mod error;
+/// The hashing threads and their reused argon2 memory.
+mod hash_workers;
 /// `Email`, `Password` and `Account`.
 pub mod model;
 /// argon2id hashing and verification on a bounded pool of hashing threads.
 pub mod password;
-/// The hashing threads and their reused argon2 memory.
-mod hash_workers;
 /// Password reset by mailed link.
 pub mod reset;
 /// Creating and finding accounts.

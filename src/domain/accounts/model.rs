@@ -99,6 +99,17 @@ pub struct Account {
     pub name: Option<String>,
     /// When the profile last changed (OIDC `updated_at`, unix seconds; creation until then).
     pub profile_updated_at: i64,
+    /// When an operator disabled the account (`None`: enabled).
+    pub disabled_at: Option<OffsetDateTime>,
+}
+
+impl Account {
+    /// The one rule of a disabled account: it may not sign in by any path (password, passkey,
+    /// reset link, refresh token, an existing session or access token). Every path asks here;
+    /// a refusal is answered exactly like a wrong password where one was typed.
+    pub fn may_sign_in(&self) -> bool {
+        self.disabled_at.is_none()
+    }
 }
 
 /// The longest name an account holds.

@@ -85,8 +85,9 @@ impl PasswordHasher {
         Ok(Self {
             params,
             workers: Arc::new(
-                Workers::start(workers)
-                    .map_err(|e| Unexpected(anyhow::anyhow!("cannot start hashing threads: {e}")))?,
+                Workers::start(workers).map_err(|e| {
+                    Unexpected(anyhow::anyhow!("cannot start hashing threads: {e}"))
+                })?,
             ),
             admission: Arc::new(Semaphore::new(workers + queue)),
             depth: Arc::new(AtomicI64::new(0)),
@@ -224,7 +225,10 @@ mod tests {
             names.insert(j.await.unwrap().unwrap().unwrap());
         }
         assert!(names.len() <= 2, "{names:?}");
-        assert!(names.iter().all(|n| n.starts_with("authd-hash-")), "{names:?}");
+        assert!(
+            names.iter().all(|n| n.starts_with("authd-hash-")),
+            "{names:?}"
+        );
     }
 
     #[test]

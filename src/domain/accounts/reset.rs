@@ -96,10 +96,19 @@ impl ResetService {
     /// and the links already mailed keep working.
     async fn send_link(&self, ctx: &RequestContext, email: &str) -> Result<(), Unexpected> {
         let now = self.clock.now();
-        let account = self.accounts.find_by_email(email).await?;
+        let found = self.accounts.find_by_email(email).await?;
         let mut event = AuthEvent::new(EventKind::PasswordResetRequested, ctx, now).username(email);
         let mut mail = None;
-        if let Some(account) = &account {
+        // A disabled account gets no link: the asker sees what an unknown address gets.
+        let (account, disabled) = match found {
+            Some(a) if !a.may_sign_in() => (None, Some(a.id)),
+            found => (found, None),
+        };
+        if let Some(id) = disabled {
+            event = event
+                .user(&id)
+                .decision_detail(Decision::ResetUnknownAccount, "account disabled");
+        } else if let Some(account) = &account {
             let ts = now.unix_timestamp();
             let (token, again) = self.link_token(&account.id, ts).await?;
             let notice = Notice::PasswordReset {
@@ -202,7 +211,13 @@ impl ResetService {
             .map_err(AccountError::InvalidInput)?;
         let now = self.clock.now();
         let ts = now.unix_timestamp();
-        let Some(user_id) = self.resets.consume_reset(&digest(token), ts).await? else {
+        let spent = self.resets.consume_reset(&digest(token), ts).await?;
+        // A link of an account disabled since it was mailed is refused like a spent one.
+        let usable = match &spent {
+            Some(id) => self.accounts.find_active_by_id(id).await?.is_some(),
+            None => false,
+        };
+        let (Some(user_id), true) = (spent, usable) else {
             return Err(AccountError::InvalidInput(
                 "This link is invalid or has expired. Ask for a new one.",
             ));

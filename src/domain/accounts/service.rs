@@ -107,6 +107,7 @@ impl AccountService {
             require_mfa: false,
             name: None,
             profile_updated_at: None,
+            disabled_at: None,
         };
         match self.store.insert(&record).await {
             Ok(()) => {}
@@ -122,9 +123,11 @@ impl AccountService {
         Ok(account_from(record)?)
     }
 
-    /// The account's current session epoch (`None` if it no longer exists).
+    /// The account's current session epoch; `None` if it no longer exists or may not sign in
+    /// (disabled): every session of it is then dead.
     pub async fn session_epoch(&self, id: &str) -> Result<Option<i64>, Unexpected> {
-        Ok(self.store.session_epoch(id).await?)
+        let standing = self.store.session_standing(id).await?;
+        Ok(standing.and_then(|(epoch, disabled_at)| disabled_at.is_none().then_some(epoch)))
     }
 
     /// Sets a new password (8–128 characters) and ends every session of the account.
@@ -184,6 +187,12 @@ impl AccountService {
         Ok(name)
     }
 
+    /// Finds an account by its id if it may sign in (`Account::may_sign_in`): what a grant
+    /// redeemed or refreshed for it asks.
+    pub async fn find_active_by_id(&self, id: &str) -> Result<Option<Account>, Unexpected> {
+        Ok(self.find_by_id(id).await?.filter(Account::may_sign_in))
+    }
+
     /// Finds an account by (unnormalised) email; `None` for an invalid address.
     pub async fn find_by_email(&self, email: &str) -> Result<Option<Account>, Unexpected> {
         let Some(email) = Email::parse(email) else {
@@ -213,5 +222,8 @@ pub(crate) fn account_from(r: AccountRecord) -> Result<Account, Unexpected> {
         require_mfa: r.require_mfa,
         profile_updated_at: r.profile_updated_at.unwrap_or(r.created_at),
         name: r.name,
+        disabled_at: r
+            .disabled_at
+            .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok()),
     })
 }

@@ -63,6 +63,10 @@ impl OAuthService {
         if !state.client_active {
             return Ok(Err(TokenRejection::UnknownClient));
         }
+        // A disabled account's tokens are refused even where no grant stands behind them.
+        if state.subject_disabled_at.is_some() {
+            return Ok(Err(TokenRejection::SubjectDisabled));
+        }
         let subject = SubjectInfo {
             email: state.email,
             name: state.name,

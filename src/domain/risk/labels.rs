@@ -96,7 +96,12 @@ fn signal(decision: Option<Decision>) -> Signal {
         | Decision::RiskApiInvalidToken
         | Decision::Passkey
         | Decision::RequireMfaOn
-        | Decision::RequireMfaOff => Signal::Nothing,
+        | Decision::RequireMfaOff
+        | Decision::AccountsListed
+        | Decision::AccountShown
+        | Decision::AccountDisabled
+        | Decision::AccountEnabled
+        | Decision::AccountDeleted => Signal::Nothing,
     }
 }
 

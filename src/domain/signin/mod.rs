@@ -234,9 +234,11 @@ impl LoginService {
         self.throttle.check(Door::Login, &key).is_err()
     }
 
-    /// Step 6: the account if `password` is its password. A password that could never have
-    /// been set, or a name with no account, is still verified (against the dummy hash) so it
-    /// takes the same time as any other wrong password.
+    /// Step 6: the account if `password` is its password and it may sign in. A password that
+    /// could never have been set, or a name with no account, is still verified (against the
+    /// dummy hash) so it takes the same time as any other wrong password; a disabled account's
+    /// is verified against its own hash and then refused, so it answers exactly like a wrong
+    /// password (same status, page and time).
     async fn verify<'a>(
         &self,
         account: Option<&'a Account>,
@@ -247,7 +249,7 @@ impl LoginService {
             .filter(|_| valid_shape)
             .map(|a| a.password_hash.as_str());
         let ok = self.accounts.hasher().verify(password, stored).await?;
-        Ok(account.filter(|_| ok))
+        Ok(account.filter(|a| ok && a.may_sign_in()))
     }
 }
 

@@ -115,9 +115,10 @@ impl LoginService {
         };
         // 6. The assertion.
         let verified = match passkeys.finish_sign_in(attempt.state, attempt.answer).await {
+            // A disabled account's valid assertion is refused like a failed one.
             Ok(asserted) => account
                 .as_ref()
-                .filter(|a| a.id == asserted.account_id)
+                .filter(|a| a.id == asserted.account_id && a.may_sign_in())
                 .map(|a| (a, asserted.kind)),
             Err(PasskeyError::Unexpected(e)) => return Err(SignInError::Unexpected(e)),
             Err(_) => None,

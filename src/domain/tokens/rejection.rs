@@ -40,13 +40,15 @@ pub enum TokenRejection {
     GrantRevoked,
     /// The subject no longer exists.
     UnknownSubject,
+    /// The subject's account is disabled (`Account::may_sign_in`).
+    SubjectDisabled,
     /// The calling client no longer exists.
     UnknownClient,
 }
 
 impl TokenRejection {
     /// Every reason.
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 20] = [
         Self::Missing,
         Self::Context,
         Self::TooLarge,
@@ -65,6 +67,7 @@ impl TokenRejection {
         Self::Revoked,
         Self::GrantRevoked,
         Self::UnknownSubject,
+        Self::SubjectDisabled,
         Self::UnknownClient,
     ];
 
@@ -89,6 +92,7 @@ impl TokenRejection {
             Self::Revoked => "revoked",
             Self::GrantRevoked => "grant_revoked",
             Self::UnknownSubject => "unknown_subject",
+            Self::SubjectDisabled => "subject_disabled",
             Self::UnknownClient => "unknown_client",
         }
     }

@@ -35,6 +35,7 @@ pub(super) fn account(email: &str) -> AccountRecord {
         require_mfa: false,
         name: None,
         profile_updated_at: None,
+        disabled_at: None,
     }
 }
 
@@ -53,6 +54,8 @@ async fn run_contract(store: Store) {
     sessions::sessions_contract(&store).await;
     user_sessions::user_sessions_contract(&store).await;
     waves::waves_contract(&store).await;
+    // After `events`, which expects an empty log.
+    accounts::operator_contract(&store).await;
     // Last: it deletes the old rows the other parts left, and leaves rows of its own.
     retention::retention_contract(&store).await;
 }

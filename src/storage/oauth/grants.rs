@@ -97,6 +97,8 @@ pub struct BearerState {
     pub name: Option<String>,
     /// When the subject's profile last changed (else when the account was made), unix seconds.
     pub profile_updated_at: Option<i64>,
+    /// When the subject's account was disabled, if it is.
+    pub subject_disabled_at: Option<i64>,
 }
 
 /// The grant a code's redemption starts, in the same transaction that spends the code: from
@@ -335,7 +337,9 @@ impl GrantStore for Backend {
              exists(select 1 from client where id = $4) as client_active, \
              (select name from account where id = $1) as name, \
              (select coalesce(profile_updated_at, created_at) from account where id = $1) \
-             as profile_updated_at",
+             as profile_updated_at, \
+
+             (select disabled_at from account where id = $1) as subject_disabled_at",
         )
         .bind(sub)
         .bind(jti)

@@ -24,7 +24,8 @@ use crate::storage::{AccountRecord, Backend, PoolRef};
 macro_rules! counter_row {
     () => {
         "with a as (select id, email, password_hash, is_admin, created_at, updated_at, \
-            session_epoch, email_verified_at, require_mfa from account where email = cast($1 as text)), \
+            session_epoch, email_verified_at, require_mfa, disabled_at \
+            from account where email = cast($1 as text)), \
          k as (select coalesce((select cast($6 as text) || id from a), cast($2 as text)) \
             as account_key, \
             case when (select id || ':' || cast(session_epoch as text) from a) \
@@ -37,7 +38,8 @@ macro_rules! counter_row {
 const PICK_ROW_SQLITE: &str = concat!(
     counter_row!(),
     " select k.account_key, k.source, a.id, a.email, a.password_hash, a.is_admin, \
-     a.created_at, a.updated_at, a.session_epoch, a.email_verified_at, a.require_mfa \
+     a.created_at, a.updated_at, a.session_epoch, a.email_verified_at, a.require_mfa, \
+     a.disabled_at \
      from k left join a on true"
 );
 
@@ -63,7 +65,7 @@ const PICK_AND_COUNT_POSTGRES: &str = concat!(
             where l.account_key = c.account_key and l.source = $10::text) \
         as account_locked_until, \
         a.id, a.email, a.password_hash, a.is_admin, a.created_at, a.updated_at, a.session_epoch, \
-        a.email_verified_at, a.require_mfa \
+        a.email_verified_at, a.require_mfa, a.disabled_at \
      from c left join a on true"
 );
 

@@ -182,8 +182,13 @@ impl OAuthService {
                 ));
             }
         }
-        if self.accounts.find_by_id(&record.user_id).await?.is_none() {
-            return Err(invalid("the user of this code no longer exists"));
+        if self
+            .accounts
+            .find_active_by_id(&record.user_id)
+            .await?
+            .is_none()
+        {
+            return Err(invalid("the user no longer exists or is disabled"));
         }
         Ok(())
     }

@@ -52,8 +52,13 @@ impl OAuthService {
             return Err(invalid("refresh token expired"));
         }
         let scopes = narrowed(&family.scope, req.scope.as_deref())?;
-        if self.accounts.find_by_id(&family.user_id).await?.is_none() {
-            return Err(invalid("the user no longer exists"));
+        if self
+            .accounts
+            .find_active_by_id(&family.user_id)
+            .await?
+            .is_none()
+        {
+            return Err(invalid("the user no longer exists or is disabled"));
         }
         let new_token = self.rotate(ctx, &family, &old_hash, now).await?;
         let subject = Subject {
