@@ -338,7 +338,6 @@ impl GrantStore for Backend {
              (select name from account where id = $1) as name, \
              (select coalesce(profile_updated_at, created_at) from account where id = $1) \
              as profile_updated_at, \
-
              (select disabled_at from account where id = $1) as subject_disabled_at",
         )
         .bind(sub)
