@@ -122,7 +122,7 @@ async fn user_commands_print_json_and_each_is_an_admin_action() {
         .iter()
         .map(|u| str_of(u, "email").to_owned())
         .collect();
-    assert_eq!(emails, [bob.email.clone()]);
+    assert_eq!(emails, std::slice::from_ref(&bob.email));
     assert!(disabled["users"][0]["disabled_at"].as_str().is_some());
     let (ok, en, _) = cli(&app, &["user", "enable", &bob.email]).await;
     assert!(
