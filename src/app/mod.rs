@@ -28,6 +28,8 @@ pub mod state;
 pub mod telemetry;
 /// One builder per service group.
 pub mod wiring;
+/// The CAPTCHA provider a config names.
+mod wiring_captcha;
 
 pub use wiring::build_state;
 

@@ -8,14 +8,13 @@ use anyhow::Context;
 
 use crate::app::Deps;
 use crate::app::state::AppState;
-use crate::config::{CaptchaKind, Config};
+use crate::config::Config;
 use crate::domain::account_security::{SecurityDeps, SecurityService};
 use crate::domain::accounts::admin::{AccountAdmin, AccountAdminDeps};
 use crate::domain::accounts::password::PasswordHasher;
 use crate::domain::accounts::reset::ResetService;
 use crate::domain::accounts::service::AccountService;
 use crate::domain::admin::AdminService;
-use crate::domain::captcha::{Captchas, Remote, RemoteKind};
 use crate::domain::clients::ClientService;
 use crate::domain::csrf::CsrfKey;
 use crate::domain::mfa::totp::Authenticators;
@@ -37,8 +36,9 @@ use crate::mail::file::FileMailer;
 use crate::mail::outbox::QueueOutbox;
 use crate::mail::smtp::SmtpMailer;
 use crate::mail::worker::MailWorker;
-use crate::outbound::siteverify::HttpVerifier;
 use crate::storage::Store;
+
+use super::wiring_captcha::captchas;
 
 /// What every service group is built from.
 struct Base<'a> {
@@ -380,45 +380,4 @@ async fn oauth(b: &Base<'_>, accounts: AccountService) -> anyhow::Result<OAuthSe
         settings,
         b.throttle.clone(),
     ))
-}
-
-/// The CAPTCHA provider: built-in, the fixed test answer, or a third party verified over
-/// `siteverify`.
-fn captchas(config: &Config) -> anyhow::Result<Captchas> {
-    let kind = match config.captcha {
-        CaptchaKind::Builtin => return Ok(Captchas::Builtin),
-        CaptchaKind::Test => {
-            let answer = config
-                .captcha_test_answer
-                .clone()
-                .ok_or_else(|| anyhow::anyhow!("AUTHD_CAPTCHA_TEST_ANSWER missing"))?;
-            return Ok(Captchas::Test(answer));
-        }
-        CaptchaKind::Turnstile => RemoteKind::Turnstile,
-        CaptchaKind::Hcaptcha => RemoteKind::Hcaptcha,
-        CaptchaKind::Recaptcha => RemoteKind::Recaptcha,
-    };
-    let (Some(site_key), Some(secret)) = (
-        config.captcha_site_key.clone(),
-        config.captcha_secret.clone(),
-    ) else {
-        anyhow::bail!("AUTHD_CAPTCHA_SECRET: the provider needs a site key and a secret");
-    };
-    let verifier = HttpVerifier::new().context("AUTHD_CAPTCHA: HTTP client")?;
-    Ok(Captchas::Remote(Remote {
-        kind,
-        site_key,
-        secret,
-        verify_url: config
-            .captcha_verify_url
-            .clone()
-            .unwrap_or_else(|| kind.default_verify_url().to_owned()),
-        verifier: Arc::new(verifier),
-        hostname: config
-            .issuer
-            .host_str()
-            .unwrap_or_default()
-            .trim_matches(['[', ']'])
-            .to_owned(),
-    }))
 }
