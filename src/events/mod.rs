@@ -42,6 +42,9 @@ pub enum EventKind {
     MfaSettingChanged,
     EmailVerified,
     AlertSent,
+    /// An alert the rate window held back (one new-sign-in or attack mail an hour): recorded
+    /// with the alert's decision, so the owner's history shows it was not silently dropped.
+    AlertSkipped,
     RiskEvaluated,
     AttackDetected,
 }
@@ -75,6 +78,7 @@ impl EventKind {
             Self::MfaSettingChanged => "mfa_setting_changed",
             Self::EmailVerified => "email_verified",
             Self::AlertSent => "alert_sent",
+            Self::AlertSkipped => "alert_skipped",
             Self::RiskEvaluated => "risk_evaluated",
             Self::AttackDetected => "attack_detected",
         }
@@ -243,6 +247,7 @@ mod tests {
             EventKind::MfaSettingChanged,
             EventKind::EmailVerified,
             EventKind::AlertSent,
+            EventKind::AlertSkipped,
             EventKind::RiskEvaluated,
             EventKind::AttackDetected,
         ];

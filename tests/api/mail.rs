@@ -129,7 +129,7 @@ async fn attack_until_blocked(app: &crate::helpers::TestApp, ip: &str, email: &s
     panic!("{ip} was never blocked");
 }
 
-const ATTACK_SUBJECT: &str = "Subject: Sign-in attempts on your account were blocked";
+const ATTACK_SUBJECT: &str = "Subject: Sign-in attempts on your account were blocked by authd";
 
 #[tokio::test]
 async fn the_owner_gets_one_attack_alert_per_window_with_what_happened_and_no_secret() {

@@ -2,7 +2,6 @@
 //! `/account/security`).
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -19,6 +18,7 @@ pub(crate) fn router() -> Router<AppState> {
 
 /// One row of the event table, readable: the time in UTC, what happened in words, the
 /// address, and the browser and system (summarised, never the raw User-Agent).
+#[derive(serde::Serialize)]
 pub struct EventRow {
     pub(crate) when: String,
     pub(crate) what: &'static str,
@@ -48,7 +48,7 @@ pub(crate) fn event_rows(events: Vec<crate::events::AuthEvent>) -> Vec<EventRow>
 }
 
 /// The account page.
-#[derive(Template, WebTemplate)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "pages/account.html")]
 pub struct AccountPage {
     email: String,
@@ -59,6 +59,11 @@ pub struct AccountPage {
     csrf_token: String,
     events: Vec<EventRow>,
 }
+crate::page!(
+    AccountPage,
+    "pages/account.html",
+    [email, user_id, created, verified, csrf_token, events]
+);
 
 /// `GET /account`.
 pub async fn account_get(
@@ -112,6 +117,7 @@ fn describe(kind: crate::events::EventKind) -> &'static str {
         K::MfaSettingChanged => "Second-factor setting changed",
         K::EmailVerified => "Email address verified",
         K::AlertSent => "Security alert sent",
+        K::AlertSkipped => "Security alert held back (one an hour)",
         K::RiskEvaluated => "Risk check",
         K::AttackDetected => "Attack detected",
     }

@@ -2,7 +2,6 @@
 //! same page whether or not the address has an account.
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -26,7 +25,7 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// The forgot-password page.
-#[derive(Template, WebTemplate)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "pages/forgot.html")]
 pub struct ForgotPage {
     csrf_token: String,
@@ -34,9 +33,14 @@ pub struct ForgotPage {
     error: Option<&'static str>,
     challenge: Option<challenge::ChallengeView>,
 }
+crate::page!(
+    ForgotPage,
+    "pages/forgot.html",
+    [csrf_token, sent, error, challenge]
+);
 
 /// The new-password page.
-#[derive(Template, WebTemplate)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "pages/reset.html")]
 pub struct ResetPage {
     csrf_token: String,
@@ -44,6 +48,11 @@ pub struct ResetPage {
     usable: bool,
     error: Option<&'static str>,
 }
+crate::page!(
+    ResetPage,
+    "pages/reset.html",
+    [csrf_token, token, usable, error]
+);
 
 /// The forgot form.
 #[derive(Deserialize)]

@@ -5,7 +5,6 @@
 //! keeps it (`PENDING_NEXT`) for the verification link's page to continue to.
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -62,7 +61,7 @@ impl CsrfProtected for RegisterForm {
 }
 
 /// The registration page.
-#[derive(Template, WebTemplate)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "pages/register.html")]
 pub struct RegisterPage {
     csrf_token: String,
@@ -73,6 +72,11 @@ pub struct RegisterPage {
     error: Option<&'static str>,
     challenge: Option<challenge::ChallengeView>,
 }
+crate::page!(
+    RegisterPage,
+    "pages/register.html",
+    [csrf_token, email, error, challenge]
+);
 
 impl RegisterPage {
     async fn new(

@@ -6,7 +6,6 @@
 //! confirmation page continues to it.
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -45,7 +44,7 @@ impl CsrfProtected for VerifyForm {
 }
 
 /// The confirmation and result page.
-#[derive(Template, WebTemplate)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "pages/verify_email.html")]
 pub struct VerifyPage {
     csrf_token: String,
@@ -55,6 +54,11 @@ pub struct VerifyPage {
     /// Where the registration was a detour from (`data-continue`), once verified.
     pending: Option<String>,
 }
+crate::page!(
+    VerifyPage,
+    "pages/verify_email.html",
+    [csrf_token, token, done]
+);
 
 impl VerifyPage {
     fn ask(&self) -> bool {
