@@ -37,25 +37,10 @@ impl Config {
             connections: connections(v)?,
             issuer: issuer(v)?,
             trusted_proxies: cidrs(v, &keys::TRUSTED_PROXIES)?,
-            log_format: v.choice(
-                &keys::LOG_FORMAT,
-                &[
-                    ("auto", LogFormat::Auto),
-                    ("pretty", LogFormat::Pretty),
-                    ("plain", LogFormat::Plain),
-                    ("json", LogFormat::Json),
-                ],
-            )?,
+            log_format: log_format(v)?,
             smtp_url: v.secret(&keys::SMTP_URL),
             mail_dir: PathBuf::from(v.required_text(&keys::MAIL_DIR)?),
-            mail_from: match v.parse(&keys::MAIL_FROM)? {
-                Some(from) => from,
-                None => lettre::message::Mailbox::new(
-                    Some(brand.product_name.clone()),
-                    lettre::Address::new("no-reply", "localhost")
-                        .map_err(|e| v.invalid(&keys::MAIL_FROM, e.to_string()))?,
-                ),
-            },
+            mail_from: mail_from(v, &brand)?,
             mail_poll: std::time::Duration::from_millis(
                 v.require::<u64>(&keys::MAIL_POLL_MS)?.clamp(10, 60_000),
             ),
@@ -114,6 +99,32 @@ impl Config {
             unknown_keys: v.unknown_keys(),
         })
     }
+}
+
+/// `AUTHD_LOG_FORMAT`.
+fn log_format(v: &Values) -> Result<LogFormat, ConfigError> {
+    v.choice(
+        &keys::LOG_FORMAT,
+        &[
+            ("auto", LogFormat::Auto),
+            ("pretty", LogFormat::Pretty),
+            ("plain", LogFormat::Plain),
+            ("json", LogFormat::Json),
+        ],
+    )
+}
+
+/// The sender: as set, else the product's name at `no-reply@localhost`.
+fn mail_from(v: &Values, brand: &BrandSettings) -> Result<lettre::message::Mailbox, ConfigError> {
+    if let Some(from) = v.parse(&keys::MAIL_FROM)? {
+        return Ok(from);
+    }
+    let address = lettre::Address::new("no-reply", "localhost")
+        .map_err(|e| v.invalid(&keys::MAIL_FROM, e.to_string()))?;
+    Ok(lettre::message::Mailbox::new(
+        Some(brand.product_name.clone()),
+        address,
+    ))
 }
 
 /// Branding: a short product name, a logo URL or local path, a hex accent colour.

@@ -202,6 +202,80 @@ pub(crate) const TEMPLATES: &[Entry] = &[
     entry::<NewDeviceHtml<'static>>(),
 ];
 
+/// Renders the new-sign-in mail (`notice` is `NewDevice`).
+fn new_device(brand: &Branding, notice: &Notice) -> Result<Rendered, RenderError> {
+    let Notice::NewDevice {
+        when,
+        ip,
+        place,
+        device,
+        app,
+        not_me_link,
+    } = notice
+    else {
+        return Err(RenderError::Override {
+            name: "mail/new_device.txt",
+            reason: "not a new-sign-in notice".into(),
+        });
+    };
+    let app = app.as_deref();
+    pair(
+        brand,
+        format!("New sign-in to your account at {}", brand.product),
+        &NewDeviceText {
+            when,
+            ip,
+            place,
+            device,
+            app,
+            not_me_link,
+        },
+        &NewDeviceHtml {
+            when,
+            ip,
+            place,
+            device,
+            app,
+            not_me_link,
+        },
+    )
+}
+
+/// Renders the "this wasn't me" confirmation (`notice` is `SessionReported`).
+fn reported(brand: &Branding, notice: &Notice) -> Result<Rendered, RenderError> {
+    let Notice::SessionReported {
+        what,
+        place,
+        when,
+        security_link,
+        reset_link,
+    } = notice
+    else {
+        return Err(RenderError::Override {
+            name: "mail/session_reported.txt",
+            reason: "not a session-reported notice".into(),
+        });
+    };
+    pair(
+        brand,
+        format!("We ended the sign-in you reported at {}", brand.product),
+        &ReportedText {
+            what,
+            place,
+            when,
+            security_link,
+            reset_link,
+        },
+        &ReportedHtml {
+            what,
+            place,
+            when,
+            security_link,
+            reset_link,
+        },
+    )
+}
+
 /// Renders a notice with the product's name and the operator's overrides.
 pub fn render(notice: &Notice, brand: &Branding) -> Result<Rendered, RenderError> {
     let p = &brand.product;
@@ -234,36 +308,7 @@ pub fn render(notice: &Notice, brand: &Branding) -> Result<Rendered, RenderError
                 &AttackHtml::from(r),
             )
         }
-        Notice::NewDevice {
-            when,
-            ip,
-            place,
-            device,
-            app,
-            not_me_link,
-        } => {
-            let app = app.as_deref();
-            pair(
-                brand,
-                format!("New sign-in to your account at {p}"),
-                &NewDeviceText {
-                    when,
-                    ip,
-                    place,
-                    device,
-                    app,
-                    not_me_link,
-                },
-                &NewDeviceHtml {
-                    when,
-                    ip,
-                    place,
-                    device,
-                    app,
-                    not_me_link,
-                },
-            )
-        }
+        Notice::NewDevice { .. } => new_device(brand, notice),
         Notice::VerifyEmail { link } => verify_mail(brand, link),
         Notice::EmailCode { code, minutes } => code_mail(brand, code, *minutes),
         Notice::PasswordChanged { reset_link } => pair(
@@ -272,30 +317,7 @@ pub fn render(notice: &Notice, brand: &Branding) -> Result<Rendered, RenderError
             &ChangedText { reset_link },
             &ChangedHtml { reset_link },
         ),
-        Notice::SessionReported {
-            what,
-            place,
-            when,
-            security_link,
-            reset_link,
-        } => pair(
-            brand,
-            format!("We ended the sign-in you reported at {p}"),
-            &ReportedText {
-                what,
-                place,
-                when,
-                security_link,
-                reset_link,
-            },
-            &ReportedHtml {
-                what,
-                place,
-                when,
-                security_link,
-                reset_link,
-            },
-        ),
+        Notice::SessionReported { .. } => reported(brand, notice),
         Notice::SignInMethodAdded { method, when } => method_changed(brand, true, method, when),
         Notice::SignInMethodRemoved { method, when } => method_changed(brand, false, method, when),
     }
