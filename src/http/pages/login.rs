@@ -98,7 +98,9 @@ crate::page!(
         step_up,
         passkeys_enabled,
         passkey_finish,
-        app_name
+        step_up_passkey_finish,
+        app_name,
+        register_link
     ]
 );
 

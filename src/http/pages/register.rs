@@ -75,7 +75,7 @@ pub struct RegisterPage {
 crate::page!(
     RegisterPage,
     "pages/register.html",
-    [csrf_token, email, error, challenge]
+    [csrf_token, action, login_link, email, error, challenge]
 );
 
 impl RegisterPage {

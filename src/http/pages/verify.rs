@@ -57,7 +57,7 @@ pub struct VerifyPage {
 crate::page!(
     VerifyPage,
     "pages/verify_email.html",
-    [csrf_token, token, done]
+    [csrf_token, token, done, pending]
 );
 
 impl VerifyPage {
