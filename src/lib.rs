@@ -22,6 +22,8 @@ pub mod http;
 pub mod mail;
 /// Calls to third parties: CAPTCHA `siteverify`.
 pub mod outbound;
+/// Rendering pages and mails with the brand and the operator's template overrides.
+pub mod render;
 /// The traffic simulator (`authd simulate`) and its figures.
 pub mod sim;
 /// Storage traits and their SQLite and PostgreSQL implementations.

@@ -63,6 +63,8 @@ pub struct AppState {
     pub captchas: Captchas,
     /// The key of the stateless CSRF tokens on forms shown before sign-in.
     pub csrf: CsrfKey,
+    /// The product's name, logo, accent colour and template overrides.
+    pub brand: Arc<crate::render::Branding>,
     /// The Content-Security-Policy (widened only for a third-party CAPTCHA's origins).
     pub csp: Arc<str>,
     /// Mail delivery: the polling job runs it; `drain_mail` runs it now.

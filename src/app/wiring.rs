@@ -36,6 +36,7 @@ use crate::mail::file::FileMailer;
 use crate::mail::outbox::QueueOutbox;
 use crate::mail::smtp::SmtpMailer;
 use crate::mail::worker::MailWorker;
+use crate::render::Branding;
 use crate::storage::Store;
 
 use super::wiring_captcha::captchas;
@@ -50,6 +51,8 @@ struct Base<'a> {
     background: Background,
     /// Seals every secret the services keep in the database.
     sealer: Sealer,
+    /// The product's name, look and template overrides (pages and mails).
+    brand: Arc<Branding>,
 }
 
 /// Connects the database and builds every service.
@@ -58,6 +61,8 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         .await
         .context("AUTHD_DATABASE_URL: cannot open or migrate the database")?;
     let sealer = crate::app::master_key::sealer(&config, deps.random.clone())?;
+    let catalog = [crate::http::templates(), crate::mail::templates()].concat();
+    let brand = Arc::new(Branding::load(&config.brand, &catalog)?);
     let base = Base {
         config: &config,
         deps: &deps,
@@ -66,6 +71,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         throttle: Throttle::new(config.rate_limits, deps.clock.clone()),
         background: Background::default(),
         sealer,
+        brand: brand.clone(),
     };
     let accounts = accounts(&base)?;
     let waves = Waves::new(
@@ -102,9 +108,10 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
     )
     .await
     .context("the CSRF key")?;
-    let csp = crate::http::middleware::csp_for(captchas.remote().map(|r| r.kind));
+    let csp = crate::http::middleware::csp_for(captchas.remote().map(|r| r.kind), &brand);
     let (events, throttle, background) = (base.events, base.throttle, base.background);
     let state = AppState {
+        brand,
         csp: csp.into(),
         captchas,
         csrf,
@@ -203,7 +210,7 @@ async fn sign_in(
                 b.sealer.clone(),
                 b.deps.clock.clone(),
                 b.deps.random.clone(),
-                "authd",
+                &b.config.brand.product_name,
             ),
             passkeys: passkeys.clone(),
         },
@@ -244,7 +251,7 @@ fn security(
 /// Passkeys: the relying party is the public URL (`AUTHD_ISSUER`); off when its host is an IP
 /// address, which no browser accepts as a relying-party id.
 fn passkeys(b: &Base<'_>, outbox: Arc<dyn Outbox>) -> PasskeyService {
-    let webauthn = relying_party(&b.config.issuer, "authd");
+    let webauthn = relying_party(&b.config.issuer, &b.config.brand.product_name);
     if webauthn.is_none() {
         tracing::warn!(
             issuer = b.config.issuer_str(),
@@ -335,6 +342,7 @@ fn mail(b: &Base<'_>) -> anyhow::Result<(MailWorker, Arc<dyn Outbox>)> {
         b.deps.clock.clone(),
         c.mail_from.email.domain().to_owned(),
         b.sealer.clone(),
+        b.brand.clone(),
     ));
     Ok((worker, outbox))
 }

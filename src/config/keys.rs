@@ -29,6 +29,8 @@ pub(crate) struct Key {
 
 use Shown::{Computed, Empty, Value};
 
+/// Branding's keys.
+pub(crate) mod brand;
 /// Step-up and second factors' keys.
 pub(crate) mod mfa;
 /// The failure ladder's keys.
@@ -120,7 +122,7 @@ pub(crate) const SMTP_URL: Key = secret(
 pub(crate) const MAIL_DIR: Key = key("mail_dir", Value("outbox"), "where mail goes without SMTP");
 pub(crate) const MAIL_FROM: Key = key(
     "mail_from",
-    Value("authd <no-reply@localhost>"),
+    Computed("`<AUTHD_PRODUCT_NAME> <no-reply@localhost>` (`authd <no-reply@localhost>`)"),
     "sender of every mail",
 );
 pub(crate) const MAIL_POLL_MS: Key = key(
@@ -284,6 +286,10 @@ pub(crate) const ALL: &[Key] = &[
     CAPTCHA_TEST_ANSWER,
     REGISTRATION,
     GEOIP_DB,
+    brand::PRODUCT_NAME,
+    brand::LOGO_URL,
+    brand::ACCENT_COLOR,
+    brand::TEMPLATE_DIR,
     SESSION_IDLE_TIMEOUT_SECS,
     SESSION_LIFETIME_SECS,
     REMEMBER_IDLE_SECS,
@@ -419,8 +425,6 @@ mod tests {
 
     #[test]
     fn every_key_of_the_interface_table_that_authd_implements_is_here() {
-        // INTERFACE.md's table also lists AUTHD_PRODUCT_NAME, which authd does not implement
-        // yet; it is deliberately absent.
         for var in [
             "DATABASE_URL",
             "BIND",
@@ -437,6 +441,7 @@ mod tests {
             "LOG_FORMAT",
             "MASTER_KEY",
             "CAPTCHA_SECRET",
+            "PRODUCT_NAME",
         ] {
             assert!(find(&var.to_lowercase()).is_some(), "AUTHD_{var} missing");
         }

@@ -91,6 +91,20 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
 }
 
+/// `AUTHD_PRODUCT_NAME`, `AUTHD_LOGO_URL`, `AUTHD_ACCENT_COLOR`, `AUTHD_TEMPLATE_DIR`: what
+/// people see of the deployment (docs/branding.md). Each value is checked on its own at parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrandSettings {
+    /// The name pages, titles and mails show (default `authd`).
+    pub product_name: String,
+    /// The header's logo: an http(s) URL or a path on this server.
+    pub logo_url: Option<String>,
+    /// The accent colour, `#rgb` or `#rrggbb` (lower case).
+    pub accent_color: Option<String>,
+    /// The directory of template overrides.
+    pub template_dir: Option<PathBuf>,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -114,7 +128,8 @@ pub struct Config {
     pub smtp_url: Option<SecretString>,
     /// `AUTHD_MAIL_DIR`: the `.eml` outbox.
     pub mail_dir: PathBuf,
-    /// `AUTHD_MAIL_FROM`: sender of every mail.
+    /// `AUTHD_MAIL_FROM`: sender of every mail (default: the product name at
+    /// `no-reply@localhost`).
     pub mail_from: lettre::message::Mailbox,
     /// `AUTHD_MAIL_POLL_MS`: how often the delivery worker looks for due mail (default 1000).
     pub mail_poll: std::time::Duration,
@@ -134,6 +149,8 @@ pub struct Config {
     pub registration_open: bool,
     /// `AUTHD_LOG_FORMAT`.
     pub log_format: LogFormat,
+    /// `AUTHD_PRODUCT_NAME`, `AUTHD_LOGO_URL`, `AUTHD_ACCENT_COLOR`, `AUTHD_TEMPLATE_DIR`.
+    pub brand: BrandSettings,
     /// `AUTHD_SESSION_IDLE_TIMEOUT_SECS`: idle timeout (default 1800).
     pub session_idle_timeout: Duration,
     /// `AUTHD_SESSION_LIFETIME_SECS`: absolute lifetime (default 43200).

@@ -10,7 +10,7 @@ use time::Duration;
 
 use super::keys::{self, Key};
 use super::sources::Values;
-use super::{CaptchaKind, Config, ConfigError, ConnectionLimits, LogFormat};
+use super::{BrandSettings, CaptchaKind, Config, ConfigError, ConnectionLimits, LogFormat};
 use crate::domain::accounts::password::HashParams;
 use crate::domain::risk::RiskSettings;
 use crate::domain::risk::wave::WaveSettings;
@@ -24,6 +24,7 @@ impl Config {
     pub(super) fn parse(v: &Values) -> Result<Self, ConfigError> {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let hash_workers = v.parse(&keys::HASH_WORKERS)?.unwrap_or(cores);
+        let brand = brand(v)?;
         Ok(Self {
             database_url: v.required_text(&keys::DATABASE_URL)?,
             database_max_connections: v.require(&keys::DATABASE_MAX_CONNECTIONS)?,
@@ -36,18 +37,10 @@ impl Config {
             connections: connections(v)?,
             issuer: issuer(v)?,
             trusted_proxies: cidrs(v, &keys::TRUSTED_PROXIES)?,
-            log_format: v.choice(
-                &keys::LOG_FORMAT,
-                &[
-                    ("auto", LogFormat::Auto),
-                    ("pretty", LogFormat::Pretty),
-                    ("plain", LogFormat::Plain),
-                    ("json", LogFormat::Json),
-                ],
-            )?,
+            log_format: log_format(v)?,
             smtp_url: v.secret(&keys::SMTP_URL),
             mail_dir: PathBuf::from(v.required_text(&keys::MAIL_DIR)?),
-            mail_from: v.require(&keys::MAIL_FROM)?,
+            mail_from: mail_from(v, &brand)?,
             mail_poll: std::time::Duration::from_millis(
                 v.require::<u64>(&keys::MAIL_POLL_MS)?.clamp(10, 60_000),
             ),
@@ -68,6 +61,7 @@ impl Config {
             registration_open: v
                 .choice(&keys::REGISTRATION, &[("open", true), ("closed", false)])?,
             geoip_db: v.text(&keys::GEOIP_DB).map(PathBuf::from),
+            brand,
             session_idle_timeout: secs(v, &keys::SESSION_IDLE_TIMEOUT_SECS)?,
             session_lifetime: secs(v, &keys::SESSION_LIFETIME_SECS)?,
             remember_idle: secs_or_off(v, &keys::REMEMBER_IDLE_SECS)?,
@@ -106,6 +100,83 @@ impl Config {
             unknown_keys: v.unknown_keys(),
         })
     }
+}
+
+/// `AUTHD_LOG_FORMAT`.
+fn log_format(v: &Values) -> Result<LogFormat, ConfigError> {
+    v.choice(
+        &keys::LOG_FORMAT,
+        &[
+            ("auto", LogFormat::Auto),
+            ("pretty", LogFormat::Pretty),
+            ("plain", LogFormat::Plain),
+            ("json", LogFormat::Json),
+        ],
+    )
+}
+
+/// The sender: as set, else the product's name at `no-reply@localhost`.
+fn mail_from(v: &Values, brand: &BrandSettings) -> Result<lettre::message::Mailbox, ConfigError> {
+    if let Some(from) = v.parse(&keys::MAIL_FROM)? {
+        return Ok(from);
+    }
+    let address = lettre::Address::new("no-reply", "localhost")
+        .map_err(|e| v.invalid(&keys::MAIL_FROM, e.to_string()))?;
+    Ok(lettre::message::Mailbox::new(
+        Some(brand.product_name.clone()),
+        address,
+    ))
+}
+
+/// Branding: a short product name, a logo URL or local path, a hex accent colour.
+fn brand(v: &Values) -> Result<BrandSettings, ConfigError> {
+    let name_key = &keys::brand::PRODUCT_NAME;
+    let product_name = v.required_text(name_key)?.trim().to_owned();
+    if product_name.is_empty()
+        || product_name.chars().count() > 64
+        || product_name.chars().any(char::is_control)
+    {
+        return Err(v.invalid(
+            name_key,
+            "must be 1 to 64 characters, without control characters".into(),
+        ));
+    }
+    let logo_key = &keys::brand::LOGO_URL;
+    let logo_url = match v.text(logo_key) {
+        None => None,
+        Some(raw) if raw.starts_with('/') && !raw.starts_with("//") => Some(raw.to_owned()),
+        Some(raw) => match url::Url::parse(raw) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                Some(raw.to_owned())
+            }
+            _ => {
+                return Err(v.invalid(
+                    logo_key,
+                    format!("{raw:?}: must be an http(s) URL or a path starting with /"),
+                ));
+            }
+        },
+    };
+    let color_key = &keys::brand::ACCENT_COLOR;
+    let accent_color = match v.text(color_key) {
+        None => None,
+        Some(raw) => {
+            let hex = raw.strip_prefix('#').unwrap_or("");
+            if !matches!(hex.len(), 3 | 6) || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(v.invalid(
+                    color_key,
+                    format!("{raw:?}: must be a hex colour, #rgb or #rrggbb"),
+                ));
+            }
+            Some(format!("#{}", hex.to_ascii_lowercase()))
+        }
+    };
+    Ok(BrandSettings {
+        product_name,
+        logo_url,
+        accent_color,
+        template_dir: v.text(&keys::brand::TEMPLATE_DIR).map(PathBuf::from),
+    })
 }
 
 /// A positive number of seconds.

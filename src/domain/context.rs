@@ -12,6 +12,9 @@ pub struct RequestContext {
     pub user_agent: String,
     /// The request id (`x-request-id`).
     pub request_id: String,
+    /// The application a sign-in is for (its registered name), when the sign-in page knows
+    /// it: the new-sign-in mail names it.
+    pub app: Option<String>,
 }
 
 impl RequestContext {
@@ -29,7 +32,14 @@ impl RequestContext {
             ip,
             user_agent,
             request_id,
+            app: None,
         }
+    }
+
+    /// The same context, for a sign-in to the application `app`.
+    pub fn for_app(mut self, app: Option<String>) -> Self {
+        self.app = app;
+        self
     }
 }
 

@@ -20,12 +20,16 @@ pub enum Notice {
     },
     /// A sign-in from a browser this account had not used before.
     NewDevice {
-        /// When (`human_time`).
+        /// When, in the reader's words (`when_for_people`).
         when: String,
         /// From which address.
         ip: String,
+        /// About where (`approximate_place`: the GeoIP country when configured).
+        place: String,
         /// With which browser, summarised ("Firefox on Linux"; never the raw User-Agent).
         device: String,
+        /// The application the sign-in was for (its registered name), if any.
+        app: Option<String>,
         /// Signs out every session and leads to a password reset.
         not_me_link: String,
     },
@@ -139,6 +143,24 @@ pub fn human_time(t: time::OffsetDateTime) -> String {
     )
 }
 
+/// A time in a mail, as people say it, with its zone: "today at 14:05 UTC", "yesterday at
+/// 09:30 UTC", else "on 30 Nov 2026 at 14:05 UTC" (minutes, never seconds or nanoseconds).
+/// `now` decides what "today" is (UTC: the reader's zone is not known).
+pub fn when_for_people(t: time::OffsetDateTime, now: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let today = now.to_offset(time::UtcOffset::UTC).date();
+    let clock = format!("{:02}:{:02} UTC", t.hour(), t.minute());
+    if t.date() == today {
+        format!("today at {clock}")
+    } else if today.previous_day() == Some(t.date()) {
+        format!("yesterday at {clock}")
+    } else {
+        let month = t.month().to_string();
+        let short: String = month.chars().take(3).collect();
+        format!("on {} {short} {} at {clock}", t.day(), t.year())
+    }
+}
+
 /// Where an attempt came from, approximately: the country GeoIP names (ISO code), else the
 /// network (/24 or /48).
 pub fn approximate_place(country: Option<&str>, prefix: &str) -> String {
@@ -167,6 +189,17 @@ mod tests {
         assert_eq!(human_time(t), "Monday 30 November 2026, 10:42 UTC");
         let paris = time::macros::datetime!(2026-11-30 11:42:13 +1);
         assert_eq!(human_time(paris), "Monday 30 November 2026, 10:42 UTC");
+        let now = time::macros::datetime!(2026-11-30 23:59:59 UTC);
+        assert_eq!(when_for_people(t, now), "today at 10:42 UTC");
+        assert_eq!(
+            when_for_people(t, now + time::Duration::hours(1)),
+            "yesterday at 10:42 UTC"
+        );
+        assert_eq!(
+            when_for_people(t, now + time::Duration::days(3)),
+            "on 30 Nov 2026 at 10:42 UTC"
+        );
+        assert_eq!(when_for_people(paris, now), "today at 10:42 UTC");
         assert_eq!(
             approximate_place(None, "203.0.113.0/24"),
             "the network 203.0.113.0/24"

@@ -44,6 +44,9 @@ pub enum EventKind {
     MfaSettingChanged,
     EmailVerified,
     AlertSent,
+    /// An alert the rate window held back (one new-sign-in or attack mail an hour): recorded
+    /// with the alert's decision, so the owner's history shows it was not silently dropped.
+    AlertSkipped,
     RiskEvaluated,
     AttackDetected,
     AdminAction,
@@ -79,6 +82,7 @@ impl EventKind {
             Self::MfaSettingChanged => "mfa_setting_changed",
             Self::EmailVerified => "email_verified",
             Self::AlertSent => "alert_sent",
+            Self::AlertSkipped => "alert_skipped",
             Self::RiskEvaluated => "risk_evaluated",
             Self::AttackDetected => "attack_detected",
             Self::AdminAction => "admin_action",
@@ -249,6 +253,7 @@ mod tests {
             EventKind::MfaSettingChanged,
             EventKind::EmailVerified,
             EventKind::AlertSent,
+            EventKind::AlertSkipped,
             EventKind::RiskEvaluated,
             EventKind::AttackDetected,
             EventKind::AdminAction,

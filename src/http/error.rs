@@ -4,7 +4,6 @@
 //! their own: `http/api_error.rs` (admin, risk) and `http/oauth/error.rs` (RFC 6749).
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
@@ -14,7 +13,7 @@ use crate::domain::error::Unexpected;
 use crate::domain::signin::error::SignInError;
 
 /// The generic error page.
-#[derive(Template, WebTemplate)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "pages/error.html")]
 pub struct ErrorPage {
     /// Numeric status.
@@ -24,6 +23,7 @@ pub struct ErrorPage {
     /// A generic, safe message.
     pub message: &'static str,
 }
+crate::page!(ErrorPage, "pages/error.html", [status, title, message]);
 
 impl ErrorPage {
     /// The page for `status` with `message`.

@@ -24,13 +24,23 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
     font-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The CSP for a deployment: the strict one, plus the provider's origins for scripts, frames
-/// and connections when a third-party CAPTCHA is configured.
-pub fn csp_for(remote: Option<crate::domain::captcha::RemoteKind>) -> String {
-    match remote {
+/// and connections when a third-party CAPTCHA is configured, and the logo's origin for images
+/// when `AUTHD_LOGO_URL` is on another server.
+pub fn csp_for(
+    remote: Option<crate::domain::captcha::RemoteKind>,
+    brand: &crate::render::Branding,
+) -> String {
+    let base = match brand.logo_url.as_deref().and_then(ImageOrigin::of) {
+        Some(ImageOrigin(o)) => {
+            CSP.replace("img-src 'self' data:", &format!("img-src 'self' data: {o}"))
+        }
         None => CSP.to_owned(),
+    };
+    match remote {
+        None => base,
         Some(kind) => {
             let o = kind.origins();
-            CSP.replace("script-src 'self'", &format!("script-src 'self' {o}"))
+            base.replace("script-src 'self'", &format!("script-src 'self' {o}"))
                 .replace("connect-src 'self'", &format!("connect-src 'self' {o}"))
                 + &format!("; frame-src {o}")
         }

@@ -39,6 +39,8 @@ pub mod pages;
 pub mod passkeys;
 /// "Keep me signed in" in the session.
 pub mod remember;
+/// Pages rendered with the brand and the template overrides; `/static/brand.css`.
+pub mod render;
 /// `POST /risk/evaluate`.
 pub mod risk;
 /// The step-up's keys in the session.
@@ -46,6 +48,8 @@ pub mod step_up_session;
 
 /// Largest request body accepted (forms are small; 64 KiB leaves room for long fields).
 pub const MAX_BODY: usize = 64 * 1024;
+
+pub use render::templates;
 
 /// The session cookie's name: `__Host-` prefixed (host-only, Secure, Path=/) under https.
 pub fn session_cookie_name(https: bool) -> &'static str {
@@ -61,7 +65,8 @@ pub fn session_cookie_name(https: bool) -> &'static str {
 /// Layer order, outermost first: a client's malformed request id is dropped → request id is
 /// set (the client's if well-formed, else a new UUID) → trace span (request id, method,
 /// matched path) → panic catcher (a generic 500, no stack trace to the client) → metrics →
-/// untrusted `X-Forwarded-For` noted → security headers → CSRF cookie → session → request id
+/// untrusted `X-Forwarded-For` noted → security headers → pages rendered with the brand and
+/// overrides (`render::brand_pages`) → CSRF cookie → session → request id
 /// is copied to the response → body limit → routes. `/metrics` is not here: it has its own
 /// listener (`ops::metrics_router`).
 pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
@@ -82,6 +87,10 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
         .merge(oauth::browser_router(&state))
         .merge(admin::router())
         .merge(risk::router())
+        .route(
+            "/static/brand.css",
+            axum::routing::get(render::brand_css_get),
+        )
         .fallback(|| async { error::HttpError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(
@@ -100,6 +109,10 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
                 .layer(axum::middleware::from_fn_with_state(
                     state.clone(),
                     middleware::security_headers,
+                ))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    render::brand_pages,
                 ))
                 .layer(axum::middleware::from_fn_with_state(
                     state.clone(),

@@ -3,46 +3,67 @@
 //! report's fields.
 
 use askama::Template;
+use serde::Serialize;
 
 use crate::domain::notify::{AttackReport, Notice};
 use crate::mail::factor_messages::{code_mail, method_changed, verify_mail};
+use crate::named;
+use crate::render::{Branding, Entry, Named, RenderError, entry};
 
 /// A rendered notice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
-    /// Subject.
-    pub subject: &'static str,
+    /// Subject (names the product).
+    pub subject: String,
     /// Plain text.
     pub text: String,
     /// HTML.
     pub html: String,
 }
 
-#[derive(Template)]
+/// Renders a mail's two parts through the brand (each may be overridden by name).
+pub(super) fn pair<T: Named, H: Named>(
+    brand: &Branding,
+    subject: String,
+    text: &T,
+    html: &H,
+) -> Result<Rendered, RenderError> {
+    Ok(Rendered {
+        subject,
+        text: brand.render(text)?,
+        html: brand.render(html)?,
+    })
+}
+
+#[derive(Template, Serialize)]
 #[template(path = "mail/password_reset.txt")]
 struct ResetText<'a> {
     link: &'a str,
 }
+named!(ResetText<'a>, "mail/password_reset.txt", [link]);
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "mail/password_reset.html")]
 struct ResetHtml<'a> {
     link: &'a str,
 }
+named!(ResetHtml<'a>, "mail/password_reset.html", [link]);
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "mail/password_changed.txt")]
 struct ChangedText<'a> {
     reset_link: &'a str,
 }
+named!(ChangedText<'a>, "mail/password_changed.txt", [reset_link]);
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "mail/password_changed.html")]
 struct ChangedHtml<'a> {
     reset_link: &'a str,
 }
+named!(ChangedHtml<'a>, "mail/password_changed.html", [reset_link]);
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "mail/session_reported.txt")]
 struct ReportedText<'a> {
     what: &'a str,
@@ -51,8 +72,13 @@ struct ReportedText<'a> {
     security_link: &'a str,
     reset_link: &'a str,
 }
+named!(
+    ReportedText<'a>,
+    "mail/session_reported.txt",
+    [what, place, when, security_link, reset_link]
+);
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "mail/session_reported.html")]
 struct ReportedHtml<'a> {
     what: &'a str,
@@ -61,10 +87,18 @@ struct ReportedHtml<'a> {
     security_link: &'a str,
     reset_link: &'a str,
 }
+named!(
+    ReportedHtml<'a>,
+    "mail/session_reported.html",
+    [what, place, when, security_link, reset_link]
+);
 
 /// An attack report's fields, as the attack and lockout templates show them (`not_me_link`
-/// empty: nobody got in).
+/// empty: nobody got in; `unlock_link` and `reset_link` empty in the attack alert).
+#[derive(Clone, Copy)]
 struct Report<'a> {
+    unlock_link: &'a str,
+    reset_link: &'a str,
     count: i64,
     minutes: i64,
     place: &'a str,
@@ -74,12 +108,14 @@ struct Report<'a> {
 }
 
 impl<'a> Report<'a> {
-    fn of(r: &'a AttackReport) -> Self {
+    fn of(r: &'a AttackReport, unlock_link: &'a str, reset_link: &'a str) -> Self {
         let (got_in_at, not_me_link) = r
             .got_in
             .as_ref()
             .map_or(("", ""), |(at, link)| (at.as_str(), link.as_str()));
         Self {
+            unlock_link,
+            reset_link,
             count: r.count,
             minutes: r.minutes,
             place: &r.place,
@@ -90,217 +126,201 @@ impl<'a> Report<'a> {
     }
 }
 
-#[derive(Template)]
-#[template(path = "mail/lockout.txt")]
-struct LockoutText<'a> {
-    unlock_link: &'a str,
-    reset_link: &'a str,
-    count: i64,
-    minutes: i64,
-    place: &'a str,
-    when: &'a str,
-    got_in_at: &'a str,
-    not_me_link: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "mail/lockout.html")]
-struct LockoutHtml<'a> {
-    unlock_link: &'a str,
-    reset_link: &'a str,
-    count: i64,
-    minutes: i64,
-    place: &'a str,
-    when: &'a str,
-    got_in_at: &'a str,
-    not_me_link: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "mail/attack.txt")]
-struct AttackText<'a> {
-    count: i64,
-    minutes: i64,
-    place: &'a str,
-    when: &'a str,
-    got_in_at: &'a str,
-    not_me_link: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "mail/attack.html")]
-struct AttackHtml<'a> {
-    count: i64,
-    minutes: i64,
-    place: &'a str,
-    when: &'a str,
-    got_in_at: &'a str,
-    not_me_link: &'a str,
-}
-
-/// Renders the lockout notice.
-fn lockout(
-    unlock_link: &str,
-    reset_link: &str,
-    r: &AttackReport,
-) -> Result<Rendered, askama::Error> {
-    let Report {
-        count,
-        minutes,
-        place,
-        when,
-        got_in_at,
-        not_me_link,
-    } = Report::of(r);
-    Ok(Rendered {
-        subject: "Someone is trying to sign in to your account",
-        text: LockoutText {
-            unlock_link,
-            reset_link,
-            count,
-            minutes,
-            place,
-            when,
-            got_in_at,
-            not_me_link,
+/// Declares a mail template struct over the attack report's fields.
+macro_rules! report_mail {
+    ($ty:ident, $path:literal, [$($field:ident: $t:ty),*]) => {
+        #[derive(Template, Serialize)]
+        #[template(path = $path)]
+        struct $ty<'a> {
+            $($field: $t),*
         }
-        .render()?,
-        html: LockoutHtml {
-            unlock_link,
-            reset_link,
-            count,
-            minutes,
-            place,
-            when,
-            got_in_at,
-            not_me_link,
+        named!($ty<'a>, $path, [$($field),*]);
+        impl<'a> From<Report<'a>> for $ty<'a> {
+            fn from(r: Report<'a>) -> Self {
+                Self { $($field: r.$field),* }
+            }
         }
-        .render()?,
-    })
+    };
 }
 
-/// Renders the attack alert.
-fn attack(r: &AttackReport) -> Result<Rendered, askama::Error> {
-    let Report {
-        count,
-        minutes,
-        place,
-        when,
-        got_in_at,
-        not_me_link,
-    } = Report::of(r);
-    Ok(Rendered {
-        subject: "Sign-in attempts on your account were blocked",
-        text: AttackText {
-            count,
-            minutes,
-            place,
-            when,
-            got_in_at,
-            not_me_link,
-        }
-        .render()?,
-        html: AttackHtml {
-            count,
-            minutes,
-            place,
-            when,
-            got_in_at,
-            not_me_link,
-        }
-        .render()?,
-    })
-}
+report_mail!(LockoutText, "mail/lockout.txt", [unlock_link: &'a str, reset_link: &'a str,
+    count: i64, minutes: i64, place: &'a str, when: &'a str, got_in_at: &'a str,
+    not_me_link: &'a str]);
+report_mail!(LockoutHtml, "mail/lockout.html", [unlock_link: &'a str, reset_link: &'a str,
+    count: i64, minutes: i64, place: &'a str, when: &'a str, got_in_at: &'a str,
+    not_me_link: &'a str]);
+report_mail!(AttackText, "mail/attack.txt", [count: i64, minutes: i64, place: &'a str,
+    when: &'a str, got_in_at: &'a str, not_me_link: &'a str]);
+report_mail!(AttackHtml, "mail/attack.html", [count: i64, minutes: i64, place: &'a str,
+    when: &'a str, got_in_at: &'a str, not_me_link: &'a str]);
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "mail/new_device.txt")]
 struct NewDeviceText<'a> {
     when: &'a str,
     ip: &'a str,
+    place: &'a str,
     device: &'a str,
+    app: Option<&'a str>,
     not_me_link: &'a str,
 }
+named!(
+    NewDeviceText<'a>,
+    "mail/new_device.txt",
+    [when, ip, place, device, app, not_me_link]
+);
 
-#[derive(Template)]
+#[derive(Template, Serialize)]
 #[template(path = "mail/new_device.html")]
 struct NewDeviceHtml<'a> {
     when: &'a str,
     ip: &'a str,
+    place: &'a str,
     device: &'a str,
+    app: Option<&'a str>,
     not_me_link: &'a str,
 }
+named!(
+    NewDeviceHtml<'a>,
+    "mail/new_device.html",
+    [when, ip, place, device, app, not_me_link]
+);
 
-/// Renders a notice.
-pub fn render(notice: &Notice) -> Result<Rendered, askama::Error> {
-    Ok(match notice {
-        Notice::PasswordReset { link, .. } => Rendered {
-            subject: "Reset your password",
-            text: ResetText { link }.render()?,
-            html: ResetHtml { link }.render()?,
-        },
-        Notice::Lockout {
-            unlock_link,
-            reset_link,
-            report,
-        } => lockout(unlock_link, reset_link, report)?,
-        Notice::Attack { report } => attack(report)?,
-        Notice::NewDevice {
+/// Every mail template, with its variables (docs/branding.md).
+pub(crate) const TEMPLATES: &[Entry] = &[
+    entry::<ResetText<'static>>(),
+    entry::<ResetHtml<'static>>(),
+    entry::<ChangedText<'static>>(),
+    entry::<ChangedHtml<'static>>(),
+    entry::<ReportedText<'static>>(),
+    entry::<ReportedHtml<'static>>(),
+    entry::<LockoutText<'static>>(),
+    entry::<LockoutHtml<'static>>(),
+    entry::<AttackText<'static>>(),
+    entry::<AttackHtml<'static>>(),
+    entry::<NewDeviceText<'static>>(),
+    entry::<NewDeviceHtml<'static>>(),
+];
+
+/// Renders the new-sign-in mail (`notice` is `NewDevice`).
+fn new_device(brand: &Branding, notice: &Notice) -> Result<Rendered, RenderError> {
+    let Notice::NewDevice {
+        when,
+        ip,
+        place,
+        device,
+        app,
+        not_me_link,
+    } = notice
+    else {
+        return Err(RenderError::Override {
+            name: "mail/new_device.txt",
+            reason: "not a new-sign-in notice".into(),
+        });
+    };
+    let app = app.as_deref();
+    pair(
+        brand,
+        format!("New sign-in to your account at {}", brand.product),
+        &NewDeviceText {
             when,
             ip,
+            place,
             device,
+            app,
             not_me_link,
-        } => Rendered {
-            subject: "New sign-in to your account",
-            text: NewDeviceText {
-                when,
-                ip,
-                device,
-                not_me_link,
-            }
-            .render()?,
-            html: NewDeviceHtml {
-                when,
-                ip,
-                device,
-                not_me_link,
-            }
-            .render()?,
         },
-        Notice::VerifyEmail { link } => verify_mail(link)?,
-        Notice::EmailCode { code, minutes } => code_mail(code, *minutes)?,
-        Notice::PasswordChanged { reset_link } => Rendered {
-            subject: "Your password was changed",
-            text: ChangedText { reset_link }.render()?,
-            html: ChangedHtml { reset_link }.render()?,
+        &NewDeviceHtml {
+            when,
+            ip,
+            place,
+            device,
+            app,
+            not_me_link,
         },
-        Notice::SessionReported {
+    )
+}
+
+/// Renders the "this wasn't me" confirmation (`notice` is `SessionReported`).
+fn reported(brand: &Branding, notice: &Notice) -> Result<Rendered, RenderError> {
+    let Notice::SessionReported {
+        what,
+        place,
+        when,
+        security_link,
+        reset_link,
+    } = notice
+    else {
+        return Err(RenderError::Override {
+            name: "mail/session_reported.txt",
+            reason: "not a session-reported notice".into(),
+        });
+    };
+    pair(
+        brand,
+        format!("We ended the sign-in you reported at {}", brand.product),
+        &ReportedText {
             what,
             place,
             when,
             security_link,
             reset_link,
-        } => Rendered {
-            subject: "You reported a sign-in that was not you",
-            text: ReportedText {
-                what,
-                place,
-                when,
-                security_link,
-                reset_link,
-            }
-            .render()?,
-            html: ReportedHtml {
-                what,
-                place,
-                when,
-                security_link,
-                reset_link,
-            }
-            .render()?,
         },
-        Notice::SignInMethodAdded { method, when } => method_changed(true, method, when)?,
-        Notice::SignInMethodRemoved { method, when } => method_changed(false, method, when)?,
-    })
+        &ReportedHtml {
+            what,
+            place,
+            when,
+            security_link,
+            reset_link,
+        },
+    )
+}
+
+/// Renders a notice with the product's name and the operator's overrides.
+pub fn render(notice: &Notice, brand: &Branding) -> Result<Rendered, RenderError> {
+    let p = &brand.product;
+    match notice {
+        Notice::PasswordReset { link, .. } => pair(
+            brand,
+            format!("Reset your password for {p}"),
+            &ResetText { link },
+            &ResetHtml { link },
+        ),
+        Notice::Lockout {
+            unlock_link,
+            reset_link,
+            report,
+        } => {
+            let r = Report::of(report, unlock_link, reset_link);
+            pair(
+                brand,
+                format!("Someone is trying to sign in to your account at {p}"),
+                &LockoutText::from(r),
+                &LockoutHtml::from(r),
+            )
+        }
+        Notice::Attack { report } => {
+            let r = Report::of(report, "", "");
+            pair(
+                brand,
+                format!("Sign-in attempts on your account were blocked by {p}"),
+                &AttackText::from(r),
+                &AttackHtml::from(r),
+            )
+        }
+        Notice::NewDevice { .. } => new_device(brand, notice),
+        Notice::VerifyEmail { link } => verify_mail(brand, link),
+        Notice::EmailCode { code, minutes } => code_mail(brand, code, *minutes),
+        Notice::PasswordChanged { reset_link } => pair(
+            brand,
+            format!("Your password was changed at {p}"),
+            &ChangedText { reset_link },
+            &ChangedHtml { reset_link },
+        ),
+        Notice::SessionReported { .. } => reported(brand, notice),
+        Notice::SignInMethodAdded { method, when } => method_changed(brand, true, method, when),
+        Notice::SignInMethodRemoved { method, when } => method_changed(brand, false, method, when),
+    }
 }
 
 #[cfg(test)]
@@ -309,11 +329,15 @@ mod tests {
 
     #[test]
     fn html_is_escaped_text_is_not() {
-        let r = render(&Notice::PasswordReset {
-            link: "https://x.example/r?token=a&b=<c>".into(),
-            requested_from: "192.0.2.1".into(),
-        })
+        let r = render(
+            &Notice::PasswordReset {
+                link: "https://x.example/r?token=a&b=<c>".into(),
+                requested_from: "192.0.2.1".into(),
+            },
+            &Branding::default(),
+        )
         .unwrap();
+        assert_eq!(r.subject, "Reset your password for authd");
         assert!(r.text.contains("https://x.example/r?token=a&b=<c>"));
         assert!(!r.html.contains("<c>"), "{}", r.html);
         assert!(
@@ -332,11 +356,18 @@ mod tests {
             when: "Monday 30 November 2026, 10:42 UTC".into(),
             got_in: None,
         };
-        let r = render(&Notice::Attack {
-            report: report.clone(),
-        })
+        let brand = Branding::default();
+        let r = render(
+            &Notice::Attack {
+                report: report.clone(),
+            },
+            &brand,
+        )
         .unwrap();
-        assert_eq!(r.subject, "Sign-in attempts on your account were blocked");
+        assert_eq!(
+            r.subject,
+            "Sign-in attempts on your account were blocked by authd"
+        );
         for part in [&r.text, &r.html] {
             assert!(part.contains("12 failed sign-in attempts in the last 15 minutes"));
             assert!(part.contains("the network 203.0.113.0/24"));
@@ -351,17 +382,22 @@ mod tests {
             )),
             ..report
         };
-        let r = render(&Notice::Lockout {
-            unlock_link: "https://id.example/unlock?token=u".into(),
-            reset_link: "https://id.example/password/forgot".into(),
-            report: got_in,
-        })
+        let r = render(
+            &Notice::Lockout {
+                unlock_link: "https://id.example/unlock?token=u".into(),
+                reset_link: "https://id.example/password/forgot".into(),
+                report: got_in,
+            },
+            &brand,
+        )
         .unwrap();
         for part in [&r.text, &r.html] {
             assert!(part.contains("Someone did sign in"), "{part}");
             assert!(part.contains("https://id.example/not-me?token=t"), "{part}");
             assert!(part.contains("https://id.example/unlock?token=u"), "{part}");
             assert!(part.contains("12 failed sign-in attempts"), "{part}");
+            assert!(part.contains("have not got it"), "{part}");
+            assert!(!part.contains("may be known"), "{part}");
         }
     }
 }

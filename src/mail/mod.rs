@@ -1,4 +1,5 @@
-//! Mail: rendering (askama, text + HTML), the durable queue (`mail_queue`), the delivery worker
+//! Mail: rendering (askama, text + HTML, through `render::Branding`: the product name and the
+//! template overrides), the durable queue (`mail_queue`), the delivery worker
 //! with retries and backoff, and the two transports: SMTP through lettre, or `.eml` files in
 //! `AUTHD_MAIL_DIR`.
 
@@ -16,6 +17,11 @@ pub mod outbox;
 pub mod smtp;
 /// The delivery worker.
 pub mod worker;
+
+/// Every mail template with its variables (the override catalogue; docs/branding.md).
+pub fn templates() -> Vec<crate::render::Entry> {
+    [messages::TEMPLATES, factor_messages::TEMPLATES].concat()
+}
 
 /// A rendered mail, ready for a transport.
 #[derive(Debug, Clone, PartialEq, Eq)]

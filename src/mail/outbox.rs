@@ -13,6 +13,7 @@ use crate::domain::error::Unexpected;
 use crate::domain::notify::{Notice, Outbox};
 use crate::domain::seal::Sealer;
 use crate::mail::messages::render;
+use crate::render::Branding;
 use crate::storage::mail::{MailRecord, MailStore};
 
 /// Queues mail durably.
@@ -23,6 +24,8 @@ pub struct QueueOutbox {
     /// The domain part of generated Message-IDs.
     id_domain: String,
     sealer: Sealer,
+    /// The product's name and the template overrides.
+    brand: Arc<Branding>,
 }
 
 impl std::fmt::Debug for QueueOutbox {
@@ -73,18 +76,21 @@ fn budgets(notice: &Notice) -> Vec<(String, i64)> {
 }
 
 impl QueueOutbox {
-    /// An outbox over `store`; Message-IDs end in `@id_domain`; bodies sealed by `sealer`.
+    /// An outbox over `store`; Message-IDs end in `@id_domain`; bodies sealed by `sealer`;
+    /// rendered with `brand`.
     pub fn new(
         store: Arc<dyn MailStore>,
         clock: Arc<dyn Clock>,
         id_domain: String,
         sealer: Sealer,
+        brand: Arc<Branding>,
     ) -> Self {
         Self {
             store,
             clock,
             id_domain,
             sealer,
+            brand,
         }
     }
 }
@@ -101,15 +107,15 @@ impl Outbox for QueueOutbox {
                 return Ok(None);
             }
         }
-        let rendered =
-            render(&notice).map_err(|e| Unexpected(anyhow::anyhow!("mail template: {e}")))?;
+        let rendered = render(&notice, &self.brand)
+            .map_err(|e| Unexpected(anyhow::anyhow!("mail template: {e}")))?;
         let id = uuid::Uuid::new_v4();
         let record = MailRecord {
             id: id.to_string(),
             message_id: format!("<{}@{}>", id.simple(), self.id_domain),
             kind: notice.kind().to_owned(),
             recipient: to.to_owned(),
-            subject: rendered.subject.to_owned(),
+            subject: rendered.subject,
             text_body: self.sealer.seal(
                 &body_context(&id.to_string(), "text"),
                 rendered.text.as_bytes(),

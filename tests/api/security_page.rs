@@ -450,7 +450,7 @@ async fn not_me_ends_the_session_and_its_grants_labels_the_sign_in_and_alerts() 
     assert!(
         mails
             .iter()
-            .any(|m| m.contains("You reported a sign-in that was not you")),
+            .any(|m| m.contains("We ended the sign-in you reported")),
         "{mails:?}"
     );
 }

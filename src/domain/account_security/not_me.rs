@@ -9,7 +9,7 @@ use crate::domain::account_security::error::SecurityError;
 use crate::domain::account_security::sessions::Ended;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
-use crate::domain::notify::{Notice, human_time};
+use crate::domain::notify::{Notice, when_for_people};
 use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind};
 
@@ -48,7 +48,7 @@ impl SecurityService {
         let event = AuthEvent::new(EventKind::SessionRevoked, ctx, now)
             .user(user_id)
             .decision_detail(Decision::ReportedNotMe, &detail);
-        let mail = self.report_mail(user_id, &ended).await?;
+        let mail = self.report_mail(user_id, &ended, now).await?;
         Ok(self.events.record_with_mail(event, mail).await?)
     }
 
@@ -57,6 +57,7 @@ impl SecurityService {
         &self,
         user_id: &str,
         ended: &Ended,
+        now: time::OffsetDateTime,
     ) -> Result<Option<crate::storage::mail::MailRecord>, Unexpected> {
         let Some(account) = self.accounts.find_by_id(user_id).await? else {
             return Ok(None);
@@ -79,7 +80,7 @@ impl SecurityService {
             ),
         };
         let when = time::OffsetDateTime::from_unix_timestamp(since)
-            .map(human_time)
+            .map(|t| when_for_people(t, now))
             .unwrap_or_default();
         let notice = Notice::SessionReported {
             what,

@@ -16,7 +16,7 @@ use crate::domain::accounts::model::Account;
 use crate::domain::clock::Clock;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
-use crate::domain::notify::{Notice, Outbox, human_time};
+use crate::domain::notify::{Notice, Outbox, when_for_people};
 use crate::domain::passkeys::error::PasskeyError;
 use crate::domain::passkeys::state::{
     Ceremony, KeyKind, Pending, open_credential, seal_credential,
@@ -230,7 +230,7 @@ impl PasskeyService {
         let event = factor_event(EventKind::MfaEnrolled, ctx, now, &account.id);
         let notice = Notice::SignInMethodAdded {
             method: format!("passkey \u{201c}{}\u{201d}", record.name),
-            when: human_time(now),
+            when: when_for_people(now, now),
         };
         let mail = self.outbox.prepare(&account.email, notice).await?;
         let recorded = Recorded {
@@ -260,7 +260,7 @@ impl PasskeyService {
         let event = factor_event(EventKind::MfaRemoved, ctx, now, &account.id);
         let notice = Notice::SignInMethodRemoved {
             method: format!("passkey \u{201c}{}\u{201d}", row.name),
-            when: human_time(now),
+            when: when_for_people(now, now),
         };
         let mail = self.outbox.prepare(&account.email, notice).await?;
         let recorded = Recorded {

@@ -2,14 +2,15 @@
 //! mail ("wasn't you?"), the lockout notice and the attack alert (a source was blocked on the
 //! account). The last two tell what happened (how many attempts, from about where, when), that
 //! the account is safe, and carry the "wasn't you?" link only if someone did get in lately.
-//! At most one attack alert an hour per account, none after a lockout notice (outbox budgets).
+//! At most one attack alert an hour per account, none after a lockout notice (outbox budgets);
+//! an alert the budget holds back is recorded as `alert_skipped`, never dropped silently.
 
 use time::OffsetDateTime;
 
 use crate::domain::accounts::model::Account;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
-use crate::domain::notify::{AttackReport, Notice, approximate_place, human_time};
+use crate::domain::notify::{AttackReport, Notice, approximate_place, when_for_people};
 use crate::domain::risk::features::parse_agent;
 use crate::domain::signin::LoginService;
 use crate::domain::signin::links::Purpose;
@@ -97,7 +98,7 @@ impl LoginService {
                     self.issuer,
                     self.protection.links.issue(Purpose::NotMe, &account.id)
                 );
-                (human_time(e.ts), link)
+                (when_for_people(e.ts, now), link)
             });
         Ok(AttackReport {
             count: self
@@ -106,7 +107,7 @@ impl LoginService {
                 .max(failures),
             minutes: window.whole_minutes().max(1),
             place: approximate_place(observed.place.country.as_deref(), &observed.prefix),
-            when: human_time(now),
+            when: when_for_people(now, now),
             got_in,
         })
     }
@@ -130,8 +131,8 @@ impl LoginService {
         Ok(i64::try_from(n).unwrap_or(i64::MAX))
     }
 
-    /// Queues `notice` to the owner with its `alert_sent` event, unless the outbox's budget
-    /// suppresses it.
+    /// Queues `notice` to the owner with its `alert_sent` event; when the outbox's budget (the
+    /// rate window) holds it back, records `alert_skipped` with the same decision instead.
     async fn alert(
         &self,
         ctx: &RequestContext,
@@ -145,6 +146,11 @@ impl LoginService {
                 .user(&account.id)
                 .decision(decision);
             self.events.record_with_mail(e, Some(mail)).await?;
+        } else {
+            let e = AuthEvent::new(EventKind::AlertSkipped, ctx, now)
+                .user(&account.id)
+                .decision_detail(decision, "held back by the rate window");
+            self.events.record(e).await?;
         }
         Ok(())
     }
@@ -166,10 +172,13 @@ impl LoginService {
             return Ok(());
         }
         let now = self.clock.now();
+        let observed = self.risk.observe(ctx, now);
         let notice = Notice::NewDevice {
-            when: human_time(now),
+            when: when_for_people(now, now),
             ip: ctx.ip.to_string(),
+            place: approximate_place(observed.place.country.as_deref(), &observed.prefix),
             device: browser_summary(&ctx.user_agent),
+            app: ctx.app.clone(),
             not_me_link: format!(
                 "{}/not-me?token={}",
                 self.issuer,

@@ -17,7 +17,7 @@ use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind};
 
 /// What the security page shows of an account's factors.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FactorSummary {
     /// A confirmed authenticator app.
     pub totp: bool,

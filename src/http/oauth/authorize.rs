@@ -2,7 +2,6 @@
 //! signs in through the same `/login` form, with its protections, and comes back here.
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -63,7 +62,7 @@ impl From<AuthorizeQuery> for AuthorizeParams {
 }
 
 /// The consent page.
-#[derive(Template, WebTemplate)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "pages/consent.html")]
 pub struct ConsentPage {
     client_id: String,
@@ -77,6 +76,18 @@ pub struct ConsentPage {
     csrf_token: String,
     request_id: String,
 }
+crate::page!(
+    ConsentPage,
+    "pages/consent.html",
+    [
+        client_id,
+        client_name,
+        logo_uri,
+        scopes,
+        csrf_token,
+        request_id
+    ]
+);
 
 /// The consent form.
 #[derive(Deserialize)]

@@ -3,7 +3,6 @@
 //! not be able to sign people out).
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -25,7 +24,7 @@ pub struct EndSessionQuery {
 }
 
 /// The page shown after (or instead of) signing out.
-#[derive(Template, WebTemplate)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "pages/signed_out.html")]
 pub struct SignedOutPage {
     pub(crate) signed_in: bool,
@@ -34,6 +33,11 @@ pub struct SignedOutPage {
     /// (`GET /logout`).
     pub(crate) app_asked: bool,
 }
+crate::page!(
+    SignedOutPage,
+    "pages/signed_out.html",
+    [signed_in, csrf_token, app_asked]
+);
 
 /// `GET /end_session`.
 pub async fn end_session_get(

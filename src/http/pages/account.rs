@@ -3,7 +3,6 @@
 //! `profile` scope), which moves the profile's `updated_at`.
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -50,6 +49,7 @@ pub async fn account_post(
 
 /// One row of the event table, readable: the time in UTC, what happened in words, the
 /// address, and the browser and system (summarised, never the raw User-Agent).
+#[derive(serde::Serialize)]
 pub struct EventRow {
     pub(crate) when: String,
     pub(crate) what: &'static str,
@@ -79,7 +79,7 @@ pub(crate) fn event_rows(events: Vec<crate::events::AuthEvent>) -> Vec<EventRow>
 }
 
 /// The account page.
-#[derive(Template, WebTemplate)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "pages/account.html")]
 pub struct AccountPage {
     email: String,
@@ -92,6 +92,11 @@ pub struct AccountPage {
     csrf_token: String,
     events: Vec<EventRow>,
 }
+crate::page!(
+    AccountPage,
+    "pages/account.html",
+    [email, user_id, created, verified, csrf_token, events]
+);
 
 /// `GET /account`.
 pub async fn account_get(
@@ -146,6 +151,7 @@ fn describe(kind: crate::events::EventKind) -> &'static str {
         K::MfaSettingChanged => "Second-factor setting changed",
         K::EmailVerified => "Email address verified",
         K::AlertSent => "Security alert sent",
+        K::AlertSkipped => "Security alert held back (one an hour)",
         K::RiskEvaluated => "Risk check",
         K::AttackDetected => "Attack detected",
         K::AdminAction => "Changed by an operator",

@@ -16,7 +16,7 @@ use crate::http::extract::{WebSession, session_failed};
 const KEY: &str = "captcha";
 
 /// What the form shows inside its `data-challenge="captcha"` element.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct ChallengeView {
     /// The builtin image (data URI).
     pub image: Option<String>,

@@ -2,7 +2,6 @@
 //! fresh session on success, 401 with the same generic form for any wrong credential.
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -66,7 +65,7 @@ impl CsrfProtected for LoginForm {
 }
 
 /// The sign-in page.
-#[derive(Template, WebTemplate)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "pages/login.html")]
 pub struct LoginPage {
     csrf_token: String,
@@ -97,6 +96,25 @@ pub struct LoginPage {
     /// `?next=…` for the links to the detours (register, forgot), so they keep the request.
     next_query: String,
 }
+crate::page!(
+    LoginPage,
+    "pages/login.html",
+    [
+        csrf_token,
+        action,
+        username,
+        error,
+        notice,
+        registration_open,
+        challenge,
+        step_up,
+        passkeys_enabled,
+        passkey_finish,
+        step_up_passkey_finish,
+        app_name,
+        register_link
+    ]
+);
 
 impl LoginPage {
     /// The form, fresh or after an error, with the session's token.
@@ -172,6 +190,8 @@ pub async fn login_post(
     CsrfForm { form, session }: CsrfForm<LoginForm>,
 ) -> Result<Response, HttpError> {
     let next = q.next.as_deref();
+    // The new-sign-in mail names the application the sign-in is for.
+    let ctx = ctx.for_app(app_name(&state, next).await?);
     if let Some(pending) = session.step_up().await? {
         let typed = form.username.as_deref().unwrap_or_default();
         if !pending.same_sign_in(typed) {

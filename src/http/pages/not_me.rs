@@ -4,7 +4,6 @@
 //! then leads to a password reset.
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -41,13 +40,14 @@ impl CsrfProtected for NotMeForm {
 }
 
 /// The confirmation page.
-#[derive(Template, WebTemplate)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "pages/not_me.html")]
 pub struct NotMePage {
     csrf_token: String,
     token: String,
     valid: bool,
 }
+crate::page!(NotMePage, "pages/not_me.html", [csrf_token, token, valid]);
 
 /// `GET /not-me`.
 pub async fn not_me_get(

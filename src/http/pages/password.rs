@@ -4,7 +4,6 @@
 //! page that continues to it (`detour.rs`); the link itself carries no `next`.
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -35,7 +34,7 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// The forgot-password page.
-#[derive(Template, WebTemplate)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "pages/forgot.html")]
 pub struct ForgotPage {
     csrf_token: String,
@@ -67,9 +66,14 @@ impl ForgotPage {
         })
     }
 }
+crate::page!(
+    ForgotPage,
+    "pages/forgot.html",
+    [csrf_token, sent, error, challenge]
+);
 
 /// The new-password page.
-#[derive(Template, WebTemplate)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "pages/reset.html")]
 pub struct ResetPage {
     csrf_token: String,
@@ -104,6 +108,11 @@ impl ResetPage {
         })
     }
 }
+crate::page!(
+    ResetPage,
+    "pages/reset.html",
+    [csrf_token, token, usable, error]
+);
 
 /// The forgot form.
 #[derive(Deserialize)]

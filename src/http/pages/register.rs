@@ -4,7 +4,6 @@
 //! verification link (`detour.rs`).
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -55,7 +54,7 @@ pub struct NextQuery {
 }
 
 /// The registration page.
-#[derive(Template, WebTemplate)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "pages/register.html")]
 pub struct RegisterPage {
     csrf_token: String,
@@ -73,6 +72,11 @@ pub struct RegisterPage {
     /// The application asking, when `next` is its authorization request.
     app_name: Option<String>,
 }
+crate::page!(
+    RegisterPage,
+    "pages/register.html",
+    [csrf_token, action, login_link, email, error, challenge]
+);
 
 impl RegisterPage {
     /// The form with the session's token, `email` kept (never the password).

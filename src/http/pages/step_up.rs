@@ -18,7 +18,7 @@ use crate::http::error::HttpError;
 use crate::http::extract::WebSession;
 
 /// What the login page shows for a pending step-up.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct StepUpView {
     /// The factor asked for (`data-challenge`).
     pub factor: &'static str,

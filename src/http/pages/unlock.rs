@@ -4,7 +4,6 @@
 //! the clicking owner's network and device.
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -42,7 +41,7 @@ impl CsrfProtected for UnlockForm {
 }
 
 /// What the page shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum UnlockState {
     /// The confirmation form (a valid, unused link).
     Ask,
@@ -53,13 +52,14 @@ pub enum UnlockState {
 }
 
 /// The confirmation and result page.
-#[derive(Template, WebTemplate)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "pages/unlock.html")]
 pub struct UnlockPage {
     csrf_token: String,
     token: String,
     state: UnlockState,
 }
+crate::page!(UnlockPage, "pages/unlock.html", [csrf_token, token, state]);
 
 impl UnlockPage {
     fn ask(&self) -> bool {

@@ -5,7 +5,6 @@
 //! page's way on continues to the request the registration started from (`detour.rs`).
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -43,7 +42,7 @@ impl CsrfProtected for VerifyForm {
 }
 
 /// The confirmation and result page.
-#[derive(Template, WebTemplate)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "pages/verify_email.html")]
 pub struct VerifyPage {
     csrf_token: String,
@@ -57,6 +56,11 @@ pub struct VerifyPage {
     /// The application asking, when the pending request is its authorization request.
     app_name: Option<String>,
 }
+crate::page!(
+    VerifyPage,
+    "pages/verify_email.html",
+    [csrf_token, token, done, pending]
+);
 
 impl VerifyPage {
     /// The page in state `done`, with the way on to the request this browser's detour

@@ -43,7 +43,7 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// One passkey on the page.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct PasskeyRow {
     /// Its id (the removal form's value).
     pub id: String,
@@ -60,7 +60,7 @@ pub struct PasskeyRow {
 }
 
 /// The page's passkey section.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct PasskeySection {
     /// Whether passkeys are on (the public URL names a domain).
     pub enabled: bool,

@@ -36,7 +36,7 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// An enrolment being shown: the key (base32) and its QR code (a data URI of an SVG).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct EnrolView {
     /// The key, base32 (`data-totp-secret`).
     pub secret: String,
@@ -45,7 +45,7 @@ pub struct EnrolView {
 }
 
 /// What the factors' section shows.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct FactorsView {
     /// A confirmed authenticator app.
     pub totp: bool,

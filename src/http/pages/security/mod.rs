@@ -4,7 +4,6 @@
 //! five minutes (`reauth.rs`); each section's data and forms live in a file of its own here.
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -119,7 +118,7 @@ pub struct PageQuery {
 }
 
 /// A message shown at the top of the page after an action.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Notice {
     /// A success or information message.
     pub info: Option<&'static str>,
@@ -140,7 +139,7 @@ impl Notice {
 }
 
 /// The account security page.
-#[derive(Template, WebTemplate)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "pages/security.html")]
 pub struct SecurityPage {
     email: String,
@@ -157,6 +156,21 @@ pub struct SecurityPage {
     sessions: Vec<sessions::SessionRow>,
     events: Vec<EventRow>,
 }
+crate::page!(
+    SecurityPage,
+    "pages/security.html",
+    [
+        email,
+        csrf_token,
+        reauth_fresh,
+        notice,
+        ask_password_change,
+        factors,
+        passkeys,
+        sessions,
+        events
+    ]
+);
 
 /// `GET /account/security`.
 pub async fn security_get(

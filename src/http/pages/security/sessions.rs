@@ -32,6 +32,7 @@ pub(crate) async fn index_new_session(
 }
 
 /// One row of the section, as the template shows it.
+#[derive(serde::Serialize)]
 pub struct SessionRow {
     /// The opaque id (`data-session`).
     pub id: String,
