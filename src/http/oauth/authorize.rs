@@ -83,6 +83,9 @@ crate::page!(
         client_id,
         client_name,
         logo_uri,
+        client_uri,
+        policy_uri,
+        tos_uri,
         scopes,
         csrf_token,
         request_id

@@ -95,7 +95,7 @@ pub struct AccountPage {
 crate::page!(
     AccountPage,
     "pages/account.html",
-    [email, user_id, created, verified, csrf_token, events]
+    [email, user_id, name, created, verified, csrf_token, events]
 );
 
 /// `GET /account`.

@@ -104,15 +104,18 @@ crate::page!(
         action,
         username,
         error,
+        password_invalid,
         notice,
         registration_open,
+        remember_offered,
+        remember,
         challenge,
         step_up,
         passkeys_enabled,
         passkey_finish,
         step_up_passkey_finish,
         app_name,
-        register_link
+        next_query
     ]
 );
 

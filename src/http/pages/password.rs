@@ -69,7 +69,9 @@ impl ForgotPage {
 crate::page!(
     ForgotPage,
     "pages/forgot.html",
-    [csrf_token, sent, error, challenge]
+    [
+        csrf_token, sent, error, challenge, action, next_query, app_name
+    ]
 );
 
 /// The new-password page.
@@ -111,7 +113,15 @@ impl ResetPage {
 crate::page!(
     ResetPage,
     "pages/reset.html",
-    [csrf_token, token, usable, error]
+    [
+        csrf_token,
+        token,
+        usable,
+        error,
+        confirm_invalid,
+        next_query,
+        app_name
+    ]
 );
 
 /// The forgot form.

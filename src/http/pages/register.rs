@@ -75,7 +75,17 @@ pub struct RegisterPage {
 crate::page!(
     RegisterPage,
     "pages/register.html",
-    [csrf_token, action, login_link, email, error, challenge]
+    [
+        csrf_token,
+        email,
+        error,
+        email_invalid,
+        password_invalid,
+        challenge,
+        action,
+        next_query,
+        app_name
+    ]
 );
 
 impl RegisterPage {

@@ -59,7 +59,7 @@ pub struct VerifyPage {
 crate::page!(
     VerifyPage,
     "pages/verify_email.html",
-    [csrf_token, token, done, pending]
+    [csrf_token, token, done, continue_to, resumes, app_name]
 );
 
 impl VerifyPage {
