@@ -1,8 +1,7 @@
 //! The attack scenarios through the sign-in form: targeted takeovers with the right password
 //! (naive: another country, network and browser; VPN: the victim's country and a new browser;
-//! targeted: the victim's country and exact user agent), followed to the end (`challenge.rs`:
-//! the attacker answers a CAPTCHA, guesses at a step-up or gives up), brute force and password
-//! spraying. The credential-stuffing wave is in `stuffing.rs`.
+//! targeted: the victim's country and exact user agent), brute force and password spraying. The
+//! credential-stuffing wave is in `stuffing.rs`.
 #![allow(
     clippy::indexing_slicing,
     reason = "random picks from collections that are never empty (at least one user, device, agent)"
@@ -13,7 +12,7 @@ use rand::RngExt;
 use crate::domain::risk::features::parse_agent;
 use crate::sim::client::Sim;
 use crate::sim::population::{AGENTS, Device, User, abroad, fresh_net, in_country};
-use crate::sim::report::{Outcome, Phase, Stopped, summarise};
+use crate::sim::report::{Phase, summarise};
 
 /// The targeted-takeover scenarios.
 pub(super) const TAKEOVERS: [&str; 3] = [
@@ -33,22 +32,20 @@ pub(super) async fn takeovers(
 ) -> anyhow::Result<()> {
     for kind in TAKEOVERS {
         let count = if kind == TAKEOVERS[0] { naive } else { n };
-        let mut signed = Vec::new();
+        let mut outcomes = Vec::new();
         for _ in 0..count {
             let victim = &users[sim.rng.random_range(0..users.len())];
             let (ip, device) = takeover_origin(sim, victim, kind);
             let (email, password) = (victim.email.clone(), victim.password.clone());
-            let (s, _) = sim.sign_in(kind, &ip, &device, &email, &password).await?;
-            signed.push(s);
+            let (o, _) = sim.sign_in(kind, &ip, &device, &email, &password).await?;
+            outcomes.push(o);
             // Attackers come now and then, not all at once.
             let pause = sim.rng.random_range(30..600);
             sim.pass_time(pause);
         }
-        let outcomes: Vec<Outcome> = signed.iter().map(|s| s.outcome).collect();
         phase
             .scenarios
             .insert(kind.into(), summarise(&outcomes, true));
-        phase.takeovers.insert(kind.into(), Stopped::of(&signed));
     }
     Ok(())
 }
@@ -105,10 +102,10 @@ pub(super) async fn brute_force(
     };
     let mut outcomes = Vec::new();
     for i in 0..50 {
-        let (s, _) = sim
+        let (o, _) = sim
             .sign_in(name, &ip, &device, &victim.email, &format!("guess{i}"))
             .await?;
-        outcomes.push(s.outcome);
+        outcomes.push(o);
         sim.pass_time(2);
     }
     phase
@@ -131,8 +128,8 @@ pub(super) async fn password_spraying(
         let net = fresh_net(sim);
         let ip = sim.ip(net);
         let email = users[i % users.len()].email.clone();
-        let (s, _) = sim.sign_in(name, &ip, device, &email, &sprayed).await?;
-        outcomes.push(s.outcome);
+        let (o, _) = sim.sign_in(name, &ip, device, &email, &sprayed).await?;
+        outcomes.push(o);
         sim.pass_time(5);
     }
     phase

@@ -1,7 +1,6 @@
 //! The simulator's HTTP driver: one seeded generator, the simulated time, the ground truth
-//! (request id → scenario), and the browser flows it drives through the real forms: sign-in
-//! (a challenge it meets is handed to `challenge.rs`), registration and the address's
-//! verification link. Everything goes over HTTP (reqwest); nothing calls the server's code.
+//! (request id → scenario), and the two browser flows it drives through the real forms,
+//! sign-in and registration. Everything goes over HTTP (reqwest); nothing calls the server's code.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,10 +10,8 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use crate::sim::Advance;
-use crate::sim::challenge::{Met, Role, challenge_of};
-use crate::sim::mailbox::{Mailbox, verify_link};
-use crate::sim::population::{Countries, Device, User, near_home};
-use crate::sim::report::{Outcome, Signed};
+use crate::sim::population::{Countries, Device, User};
+use crate::sim::report::Outcome;
 
 /// The running simulation: the client, the generator and what it has done so far.
 pub(super) struct Sim {
@@ -35,15 +32,12 @@ pub(super) struct Sim {
     /// got in.
     pub(super) owners_challenged: usize,
     pub(super) owners_got_in: usize,
-    /// The owners' mail, when the server's mail directory is known (`--mail-dir`): then
-    /// owners verify their addresses and answer the e-mailed step-up.
-    pub(super) mailbox: Option<Mailbox>,
     /// The ids of the `attack_detected` events already reported.
     pub(super) seen_waves: std::collections::HashSet<String>,
 }
 
 /// The `value` of the input named `name` in a page.
-pub(super) fn field(body: &str, name: &str) -> Option<String> {
+fn field(body: &str, name: &str) -> Option<String> {
     let at = body.find(&format!("name=\"{name}\""))?;
     let rest = body.get(at..)?;
     let v = rest.find("value=\"")? + 7;
@@ -52,7 +46,7 @@ pub(super) fn field(body: &str, name: &str) -> Option<String> {
 }
 
 /// The `name=value` pairs a response sets.
-pub(super) fn cookies_of(resp: &reqwest::Response) -> Vec<(String, String)> {
+fn cookies_of(resp: &reqwest::Response) -> Vec<(String, String)> {
     resp.headers()
         .get_all(reqwest::header::SET_COOKIE)
         .iter()
@@ -74,7 +68,7 @@ pub(super) fn cookie_header(c: &[(String, String)]) -> String {
 }
 
 /// The device cookie a response sets, if any.
-pub(super) fn device_cookie_of(resp: &reqwest::Response) -> Option<String> {
+fn device_cookie_of(resp: &reqwest::Response) -> Option<String> {
     cookies_of(resp)
         .into_iter()
         .find(|(k, _)| k.ends_with("authd_device"))
@@ -82,22 +76,11 @@ pub(super) fn device_cookie_of(resp: &reqwest::Response) -> Option<String> {
 }
 
 /// Who signs in, from where, with what (for answering a challenge).
-pub(super) struct Attempt<'a> {
-    pub(super) ip: &'a str,
-    pub(super) device: &'a Device,
-    pub(super) email: &'a str,
-    pub(super) password: &'a str,
-}
-
-/// Adds the cookies a response set to a browser's, replacing those of the same name (an
-/// empty value clears one).
-pub(super) fn merge(cookies: &mut Vec<(String, String)>, set: Vec<(String, String)>) {
-    for (k, v) in set {
-        cookies.retain(|(name, _)| *name != k);
-        if !v.is_empty() {
-            cookies.push((k, v));
-        }
-    }
+struct Attempt<'a> {
+    ip: &'a str,
+    device: &'a Device,
+    email: &'a str,
+    password: &'a str,
 }
 
 impl Sim {
@@ -108,7 +91,7 @@ impl Sim {
     }
 
     /// A fresh request id, remembered as belonging to `scenario`.
-    pub(super) fn request_id(&mut self, scenario: &str) -> String {
+    fn request_id(&mut self, scenario: &str) -> String {
         self.next_request += 1;
         let id = format!("sim-{}-{}", self.next_request, self.rng.random::<u32>());
         self.truth.insert(id.clone(), scenario.to_owned());
@@ -123,8 +106,7 @@ impl Sim {
         }
     }
 
-    /// One sign-in through the form, and what the one signing in does with a challenge
-    /// (`challenge.rs`): an owner answers it, an attacker tries or gives up.
+    /// One sign-in through the form; returns the outcome and the device cookie to keep.
     pub(super) async fn sign_in(
         &mut self,
         scenario: &str,
@@ -132,7 +114,7 @@ impl Sim {
         device: &Device,
         email: &str,
         password: &str,
-    ) -> anyhow::Result<(Signed, Option<String>)> {
+    ) -> anyhow::Result<(Outcome, Option<String>)> {
         let a = Attempt {
             ip,
             device,
@@ -161,37 +143,36 @@ impl Sim {
             .send()
             .await?;
         let status = resp.status();
-        let device_cookie = device_cookie_of(&resp).or_else(|| device.cookie.clone());
-        merge(&mut cookies, cookies_of(&resp));
+        let set = cookies_of(&resp);
+        let device_cookie = set
+            .iter()
+            .find(|(k, _)| k.ends_with("authd_device"))
+            .map(|(_, v)| v.clone())
+            .or_else(|| device.cookie.clone());
+        cookies.extend(set);
         self.last_cookies.clone_from(&cookies);
         let outcome = match status.as_u16() {
             303 => Outcome::Allowed,
             429 => Outcome::Blocked,
             401 => {
                 let body = resp.text().await?;
-                match challenge_of(&body) {
-                    None => Outcome::Failed,
-                    Some(kind) => {
-                        let met = Met {
-                            scenario: scenario.to_owned(),
-                            kind,
-                            csrf: field(&body, "csrf_token").unwrap_or(csrf),
-                            cookies,
-                        };
-                        let (signed, kept) = self.meet(Role::of(scenario), &a, met).await?;
-                        return Ok((signed, kept.or(device_cookie)));
-                    }
+                if !body.contains("data-challenge") {
+                    Outcome::Failed
+                } else if scenario == "legit" && !self.captcha_answer.is_empty() {
+                    // A legitimate user answers the challenge and goes on (the friction is
+                    // already counted); attackers stop here.
+                    let csrf = field(&body, "csrf_token").unwrap_or(csrf);
+                    let (got_in, kept) = self.answer_challenge(&a, &cookies, &csrf).await?;
+                    self.owners_challenged += 1;
+                    self.owners_got_in += usize::from(got_in);
+                    return Ok((Outcome::Challenged, kept.or(device_cookie)));
+                } else {
+                    Outcome::Challenged
                 }
             }
             other => bail!("unexpected status {other} from POST /login"),
         };
-        let signed = Signed {
-            outcome,
-            challenge: None,
-            session: outcome == Outcome::Allowed,
-            guesses: 0,
-        };
-        Ok((signed, device_cookie))
+        Ok((outcome, device_cookie))
     }
 
     /// Opens the sign-in form (keeping the cookies it sets); returns its CSRF token.
@@ -209,9 +190,37 @@ impl Sim {
             .header("cookie", cookie_header(cookies))
             .send()
             .await?;
-        merge(cookies, cookies_of(&page));
+        cookies.extend(cookies_of(&page));
         let body = page.text().await?;
         field(&body, "csrf_token").context("no csrf_token on /login")
+    }
+
+    /// Posts the form again with the CAPTCHA answer; returns whether it signed in (a 303) and
+    /// the device cookie it sets.
+    async fn answer_challenge(
+        &self,
+        a: &Attempt<'_>,
+        cookies: &[(String, String)],
+        csrf: &str,
+    ) -> anyhow::Result<(bool, Option<String>)> {
+        let again = self
+            .http
+            .post(format!("{}/login", self.base))
+            .header("x-forwarded-for", a.ip)
+            .header("user-agent", a.device.agent)
+            .header("cookie", cookie_header(cookies))
+            .form(&[
+                ("username", a.email),
+                ("password", a.password),
+                ("csrf_token", csrf),
+                ("captcha_answer", self.captcha_answer.as_str()),
+            ])
+            .send()
+            .await?;
+        if again.status().is_server_error() {
+            bail!("status {} answering the challenge", again.status());
+        }
+        Ok((again.status().as_u16() == 303, device_cookie_of(&again)))
     }
 
     /// Registers `user` through the form, from their home network.
@@ -242,38 +251,6 @@ impl Sim {
             bail!("registering {} gave {}", user.email, resp.status());
         }
         Ok(())
-    }
-
-    /// `user` opens the verification link the server mailed them (GET asks, POST confirms);
-    /// whether the address is verified. Without the mailbox nobody can.
-    pub(super) async fn verify_address(&mut self, user: &User) -> anyhow::Result<bool> {
-        let Some(mailbox) = self.mailbox.as_mut() else {
-            return Ok(false);
-        };
-        let Some(link) = mailbox.newest(&user.email, verify_link).await? else {
-            return Ok(false);
-        };
-        let ip = near_home(user);
-        let page = self
-            .http
-            .get(format!("{}{link}", self.base))
-            .header("x-forwarded-for", &ip)
-            .send()
-            .await?;
-        let cookies = cookie_header(&cookies_of(&page));
-        let body = page.text().await?;
-        let (Some(csrf), Some(token)) = (field(&body, "csrf_token"), field(&body, "token")) else {
-            return Ok(false);
-        };
-        let resp = self
-            .http
-            .post(format!("{}/verify-email", self.base))
-            .header("x-forwarded-for", &ip)
-            .header("cookie", cookies)
-            .form(&[("token", token.as_str()), ("csrf_token", csrf.as_str())])
-            .send()
-            .await?;
-        Ok(resp.status().is_success())
     }
 }
 

@@ -2,8 +2,7 @@
 //! browsers, now and then on a new device at home, on a new network with their own device, while
 //! travelling abroad, with cleared cookies, rarely on a new device on a new network, sometimes
 //! after a typo. Each sign-in is tagged with its behaviour, so friction is reported per
-//! behaviour; a sweep makes every regular user show each behaviour the targets name once, and a
-//! second sends a few owners to the step-up (a new browser on a new network).
+//! behaviour; a sweep makes every regular user show each behaviour the targets name once.
 #![allow(
     clippy::indexing_slicing,
     reason = "random picks from collections that are never empty (every user has a device)"
@@ -13,7 +12,7 @@ use rand::RngExt;
 
 use crate::sim::client::Sim;
 use crate::sim::population::{User, abroad, in_country, new_device};
-use crate::sim::report::Signed;
+use crate::sim::report::Outcome;
 
 /// What a legitimate user does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -75,7 +74,7 @@ impl Behaviour {
 pub(super) async fn legit_round(
     sim: &mut Sim,
     users: &mut [User],
-) -> anyhow::Result<Vec<(Behaviour, Signed)>> {
+) -> anyhow::Result<Vec<(Behaviour, Outcome)>> {
     let mut out = Vec::new();
     for _slot in 0..3 {
         next_slot(sim);
@@ -94,31 +93,13 @@ pub(super) async fn legit_round(
 pub(super) async fn sweep(
     sim: &mut Sim,
     users: &mut [User],
-) -> anyhow::Result<Vec<(Behaviour, Signed)>> {
+) -> anyhow::Result<Vec<(Behaviour, Outcome)>> {
     let mut out = Vec::new();
     for b in Behaviour::SWEPT {
         next_slot(sim);
         for u in users.iter_mut().filter(|u| !u.thin) {
             out.push((b, sign_in_as(sim, u, b).await?));
         }
-    }
-    Ok(out)
-}
-
-/// `n` regular users (the first ones) each sign in from a new browser on a new network — the
-/// owner's one context shaped like a takeover, so each meets the challenge, the step-up when
-/// the address is verified. Tagged `legit_step_up`: outside the everyday figures (friction,
-/// the legitimate scores of the ROC), reported on their own.
-pub(super) async fn step_up_sweep(
-    sim: &mut Sim,
-    users: &mut [User],
-    n: usize,
-) -> anyhow::Result<Vec<Signed>> {
-    next_slot(sim);
-    let mut out = Vec::new();
-    for u in users.iter_mut().filter(|u| !u.thin).take(n) {
-        let b = Behaviour::NewDeviceNewNetwork;
-        out.push(sign_in_tagged(sim, u, b, "legit_step_up").await?);
     }
     Ok(out)
 }
@@ -146,17 +127,7 @@ pub(super) async fn sign_in_as(
     sim: &mut Sim,
     u: &mut User,
     b: Behaviour,
-) -> anyhow::Result<Signed> {
-    sign_in_tagged(sim, u, b, "legit").await
-}
-
-/// `sign_in_as`, its sign-in tagged `scenario`.
-async fn sign_in_tagged(
-    sim: &mut Sim,
-    u: &mut User,
-    b: Behaviour,
-    scenario: &str,
-) -> anyhow::Result<Signed> {
+) -> anyhow::Result<Outcome> {
     let net = match b {
         Behaviour::Home | Behaviour::HomeClearedCookies | Behaviour::NewDeviceAtHome => u.home,
         Behaviour::NewNetworkKnownDevice => in_country(sim, u),
@@ -185,11 +156,11 @@ async fn sign_in_tagged(
             .await?;
     }
     let (email, password) = (u.email.clone(), u.password.clone());
-    let (signed, cookie) = sim
-        .sign_in(scenario, &ip, &device, &email, &password)
+    let (outcome, cookie) = sim
+        .sign_in("legit", &ip, &device, &email, &password)
         .await?;
     if let Some(d) = u.devices.get_mut(idx) {
         d.cookie = cookie;
     }
-    Ok(signed)
+    Ok(outcome)
 }

@@ -17,12 +17,6 @@
 //! wave mixed into normal traffic, spraying, token replay). Scores are read back from the events
 //! (joined on the `X-Request-Id` the simulator sets).
 //!
-//! Challenges are followed to the end (`challenge.rs`): with the server's mail directory
-//! (`--mail-dir`, `mailbox.rs`) owners verify their addresses and answer the step-up with the
-//! code the server mailed them; a takeover's attacker, who has the password but not the
-//! victim's mailbox, guesses or gives up. The report says which takeovers were **stopped**
-//! (never got a session), not only challenged.
-//!
 //! A room of its own, outside the server: no server module imports it (a test below checks),
 //! and it reaches the server only over HTTP (reqwest), borrowing from the library nothing but
 //! public, side-effect-free helpers (the ROC metrics, the GeoIP reader, the user-agent parser,
@@ -43,14 +37,10 @@ use crate::sim::report::Report;
 mod admin;
 /// The attack scenarios.
 mod attacks;
-/// What owners, attackers and bots do with a challenge.
-mod challenge;
 /// The HTTP driver and the simulation's state.
 mod client;
 /// Legitimate traffic.
 mod legit;
-/// The owners' mailboxes (the server's mail directory).
-pub mod mailbox;
 /// One measured phase.
 mod phase;
 /// SVG figures of the report.
@@ -117,12 +107,6 @@ pub struct SimulateArgs {
     /// attacker's).
     #[arg(long)]
     pub replay_client: Option<String>,
-    /// The directory the server's file mail transport writes (`AUTHD_MAIL_DIR`): the owners'
-    /// mailboxes. With it, owners verify their addresses after registering (every regular
-    /// user, every other thin owner) and answer the step-up with the code mailed to them;
-    /// without it nobody has a verified address (the CAPTCHA everywhere).
-    #[arg(long)]
-    pub mail_dir: Option<std::path::PathBuf>,
     /// That client's redirect URI.
     #[arg(long, default_value = "http://127.0.0.1:7777/cb")]
     pub replay_redirect_uri: String,
@@ -137,31 +121,17 @@ pub struct SimulateArgs {
 /// simply passes (`None`).
 pub type Advance = Arc<dyn Fn(i64) + Send + Sync>;
 
-/// The test's hooks into the server: `advance` moves its clock forward by that many seconds,
-/// `deliver` lets it deliver the mail it queued. Against a running server: none.
-#[derive(Default, Clone)]
-pub struct Hooks {
-    /// The clock.
-    pub advance: Option<Advance>,
-    /// The mail queue.
-    pub deliver: Option<mailbox::Deliver>,
-}
-
 /// Runs the simulation against `args.target`.
 pub async fn run(args: &SimulateArgs) -> anyhow::Result<Report> {
-    run_with(args, Hooks::default()).await
+    run_with(args, None).await
 }
 
-/// Runs the simulation with the test's `hooks`.
-pub async fn run_with(args: &SimulateArgs, hooks: Hooks) -> anyhow::Result<Report> {
-    let mut sim = start(args, hooks)?;
+/// Runs the simulation; `advance` (tests) moves the server's clock forward by that many seconds.
+pub async fn run_with(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::Result<Report> {
+    let mut sim = start(args, advance)?;
     let mut users = population::users(&mut sim, args.users, args.thin_users);
     for u in &users {
         sim.register(u).await?;
-    }
-    let mut verified = 0;
-    for u in users.iter().filter(|u| u.verifies) {
-        verified += usize::from(sim.verify_address(u).await?);
     }
     legit::thin_history(&mut sim, &mut users).await?;
     for _ in 0..args.days {
@@ -170,7 +140,6 @@ pub async fn run_with(args: &SimulateArgs, hooks: Hooks) -> anyhow::Result<Repor
     let mut report = Report {
         seed: args.seed,
         mode: mode(args).into(),
-        verified_addresses: verified,
         ..Report::default()
     };
     let from = sim.next_request;
@@ -202,7 +171,7 @@ fn mode(args: &SimulateArgs) -> &'static str {
 }
 
 /// The simulation's state before anything was sent.
-fn start(args: &SimulateArgs, hooks: Hooks) -> anyhow::Result<Sim> {
+fn start(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::Result<Sim> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
@@ -214,15 +183,11 @@ fn start(args: &SimulateArgs, hooks: Hooks) -> anyhow::Result<Sim> {
         next_request: 0,
         truth: HashMap::new(),
         elapsed: 0,
-        advance: hooks.advance,
+        advance,
         geo: None,
         last_cookies: Vec::new(),
         owners_challenged: 0,
         owners_got_in: 0,
-        mailbox: args
-            .mail_dir
-            .clone()
-            .map(|dir| mailbox::Mailbox::new(dir, hooks.deliver)),
         seen_waves: HashSet::new(),
     };
     if let Some(path) = &args.geoip {

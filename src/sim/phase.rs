@@ -1,5 +1,5 @@
 //! One measured phase: two days of everyday legitimate traffic, the sweep of the behaviours
-//! the targets name, owners sent to the step-up, the three takeovers followed to the end, brute force, the stuffing wave mixed into normal
+//! the targets name, the three takeovers, brute force, the stuffing wave mixed into normal
 //! traffic, password spraying and (with a replay client) token replay; then, with an admin
 //! client, the phase's scores and `attack_detected` events read back. Run once before any
 //! training and once after.
@@ -11,14 +11,11 @@ use crate::sim::admin::{admin_token, newest_events, scored_events};
 use crate::sim::client::Sim;
 use crate::sim::legit::{self, Behaviour};
 use crate::sim::population::User;
-use crate::sim::report::{Friction, Outcome, Phase, Signed, friction};
+use crate::sim::report::{Friction, Outcome, Phase, friction};
 use crate::sim::{attacks, replay, scoring, stuffing};
 
 /// An hour between campaigns: each meets its own counters' window and the last wave's end.
 const PAUSE: i64 = 3600;
-
-/// Regular users sent to the step-up on purpose each phase (a new browser on a new network).
-const STEP_UP_SWEEP: usize = 10;
 
 /// Runs one phase; `model_version` is the model the server uses in it.
 pub(super) async fn run(
@@ -38,14 +35,7 @@ pub(super) async fn run(
         legit.extend(legit::legit_round(sim, users).await?);
     }
     legit.extend(legit::sweep(sim, users).await?);
-    let stepped_up = legit::step_up_sweep(sim, users, STEP_UP_SWEEP).await?;
-    phase.owner_step_up = Friction::of(&stepped_up);
     attacks::takeovers(sim, users, args.naive, args.attacks, &mut phase).await?;
-    // The victims' mail of the takeovers (their step-up codes, the alerts) is old news by the
-    // time they sign in again.
-    if let Some(m) = sim.mailbox.as_mut() {
-        m.catch_up().await?;
-    }
     sim.pass_time(PAUSE);
     let device = attacks::brute_force(sim, users, &mut phase).await?;
     sim.pass_time(PAUSE);
@@ -73,19 +63,23 @@ pub(super) async fn run(
 }
 
 /// Friction overall, per behaviour, and during the stuffing wave.
-fn record_legit(phase: &mut Phase, legit: &[(Behaviour, Signed)], during: &[(Behaviour, Signed)]) {
-    let mut by: BTreeMap<Behaviour, Vec<Signed>> = BTreeMap::new();
+fn record_legit(
+    phase: &mut Phase,
+    legit: &[(Behaviour, Outcome)],
+    during: &[(Behaviour, Outcome)],
+) {
+    let mut by: BTreeMap<Behaviour, Vec<Outcome>> = BTreeMap::new();
     for (b, o) in legit.iter().chain(during) {
         by.entry(*b).or_default().push(*o);
     }
-    let all: Vec<Outcome> = legit.iter().chain(during).map(|(_, o)| o.outcome).collect();
+    let all: Vec<Outcome> = legit.iter().chain(during).map(|(_, o)| *o).collect();
     phase.legit_attempts = all.len();
     phase.legit_friction = friction(&all);
     phase.legit = by
         .into_iter()
         .map(|(b, o)| (b.name().to_owned(), Friction::of(&o)))
         .collect();
-    let wave: Vec<Signed> = during.iter().map(|(_, o)| *o).collect();
+    let wave: Vec<Outcome> = during.iter().map(|(_, o)| *o).collect();
     phase
         .legit
         .insert("during_stuffing_wave".into(), Friction::of(&wave));

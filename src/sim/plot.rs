@@ -44,13 +44,12 @@ const COLOURS: [RGBColor; 7] = [
 /// Writes `risk-<tag>-roc.svg` and `risk-<tag>-scores.svg` into `dir` from per-scenario scores
 /// (`legit` is the negative class).
 pub fn write(dir: &Path, tag: &str, scores: &HashMap<String, Vec<f64>>) -> anyhow::Result<()> {
-    // Attack scenarios only: not the legitimate classes, the answers to challenges, the
-    // training round, or the sign-ins that issued the replayed tokens.
+    // Attack scenarios only: not the legitimate classes, the training round, or the sign-ins
+    // that issued the replayed tokens.
     let mut names: Vec<&String> = scores
         .keys()
         .filter(|k| {
             !k.starts_with("legit")
-                && !k.starts_with("answer:")
                 && !k.starts_with("train_")
                 && *k != "token_issue"
                 && *k != "token_use_legit"

@@ -46,9 +46,6 @@ pub(super) struct User {
     pub(super) thin: bool,
     /// The networks (/24) the user signed in from.
     pub(super) nets: Vec<[u8; 3]>,
-    /// Verifies the address after registering (every regular user, every other thin owner:
-    /// the rest keep the CAPTCHA as their only challenge).
-    pub(super) verifies: bool,
 }
 
 /// A browser with a random agent and no cookie yet.
@@ -86,7 +83,6 @@ pub(super) fn users(sim: &mut Sim, n: usize, thin: usize) -> Vec<User> {
             devices,
             thin: i >= n,
             nets: vec![home],
-            verifies: i < n || (i - n).is_multiple_of(2),
         });
     }
     users

@@ -88,10 +88,10 @@ async fn issue_at_home(
     use sha2::Digest as _;
     let device = u.devices[0].clone();
     let home = sim.ip(u.home);
-    let (signed, _) = sim
+    let (outcome, _) = sim
         .sign_in("token_issue", &home, &device, &u.email, &u.password)
         .await?;
-    if signed.outcome != Outcome::Allowed {
+    if outcome != Outcome::Allowed {
         return Ok(None);
     }
     let cookie = cookie_header(&sim.last_cookies);

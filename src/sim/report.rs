@@ -26,85 +26,6 @@ impl Outcome {
     }
 }
 
-/// The challenge an attempt met.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Challenge {
-    /// The CAPTCHA (an account with no second factor and no verified address).
-    Captcha,
-    /// A second factor (the step-up: here the e-mailed code).
-    StepUp,
-}
-
-/// How one sign-in ended, the challenge's answer included.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Signed {
-    /// The form's first answer.
-    pub outcome: Outcome,
-    /// The challenge it showed, if any.
-    pub challenge: Option<Challenge>,
-    /// Whether the browser ended up with a session.
-    pub session: bool,
-    /// Codes guessed at a step-up (attackers).
-    pub guesses: usize,
-}
-
-/// Takeovers with the right password, to the end: challenged, and **stopped** — no session
-/// at the end, whatever the attacker did with the challenge.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Stopped {
-    /// Attempts.
-    pub attempts: usize,
-    /// Let in at once, no challenge.
-    pub unchallenged: usize,
-    /// Refused (429).
-    pub blocked: usize,
-    /// Met the CAPTCHA ...
-    pub captcha: usize,
-    /// ... of which got a session (a person answers it).
-    pub captcha_let_in: usize,
-    /// Met a step-up ...
-    pub step_up: usize,
-    /// ... of which got a session.
-    pub step_up_let_in: usize,
-    /// Step-ups where the attacker gave up without a guess ...
-    pub step_up_gave_up: usize,
-    /// ... and the codes guessed at the others (each a `challenge_failed`).
-    pub codes_guessed: usize,
-    /// Never got a session.
-    pub stopped: usize,
-    /// Got a session.
-    pub let_in: usize,
-    /// `stopped / attempts`.
-    pub stopped_share: f64,
-}
-
-impl Stopped {
-    /// The figures of `attempts`.
-    pub fn of(attempts: &[Signed]) -> Self {
-        let count = |f: &dyn Fn(&Signed) -> bool| attempts.iter().filter(|a| f(a)).count();
-        let captcha = |a: &Signed| a.challenge == Some(Challenge::Captcha);
-        let step_up = |a: &Signed| a.challenge == Some(Challenge::StepUp);
-        let let_in = count(&|a| a.session);
-        #[allow(clippy::cast_precision_loss)]
-        let share = (attempts.len() - let_in) as f64 / attempts.len().max(1) as f64;
-        Self {
-            attempts: attempts.len(),
-            unchallenged: count(&|a| a.challenge.is_none() && a.session),
-            blocked: count(&|a| a.outcome == Outcome::Blocked),
-            captcha: count(&captcha),
-            captcha_let_in: count(&|a| captcha(a) && a.session),
-            step_up: count(&step_up),
-            step_up_let_in: count(&|a| step_up(a) && a.session),
-            step_up_gave_up: count(&|a| step_up(a) && a.guesses == 0),
-            codes_guessed: attempts.iter().map(|a| a.guesses).sum(),
-            stopped: attempts.len() - let_in,
-            let_in,
-            stopped_share: share,
-        }
-    }
-}
-
 /// Per-scenario figures.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ScenarioReport {
@@ -140,29 +61,15 @@ pub struct Friction {
     pub stopped: usize,
     /// Their share.
     pub share: f64,
-    /// Of the challenged, those shown the CAPTCHA ...
-    pub captcha: usize,
-    /// ... and those stepped up (the e-mailed code) ...
-    pub stepped_up: usize,
-    /// ... and those who answered and got in.
-    pub got_in: usize,
 }
 
 impl Friction {
-    /// The friction of `signed`.
-    pub fn of(signed: &[Signed]) -> Self {
-        let outcomes: Vec<Outcome> = signed.iter().map(|s| s.outcome).collect();
-        let count = |c: Challenge| signed.iter().filter(|s| s.challenge == Some(c)).count();
+    /// The friction of `outcomes`.
+    pub fn of(outcomes: &[Outcome]) -> Self {
         Self {
             attempts: outcomes.len(),
             stopped: outcomes.iter().filter(|o| o.stopped()).count(),
-            share: friction(&outcomes),
-            captcha: count(Challenge::Captcha),
-            stepped_up: count(Challenge::StepUp),
-            got_in: signed
-                .iter()
-                .filter(|s| s.challenge.is_some() && s.session)
-                .count(),
+            share: friction(outcomes),
         }
     }
 }
@@ -178,10 +85,7 @@ pub struct Phase {
     pub legit_friction: f64,
     /// Friction per legitimate behaviour (`legit.rs`), `during_stuffing_wave` included.
     pub legit: BTreeMap<String, Friction>,
-    /// Owners sent to the step-up on purpose (`legit.rs`, `step_up_sweep`: a new browser on
-    /// a new network), outside the everyday figures above.
-    pub owner_step_up: Friction,
-    /// Legitimate sign-ins (the sweep's included) that met a challenge ...
+    /// Legitimate sign-ins that met a challenge ...
     pub owners_challenged: usize,
     /// ... and of them, the ones that answered it and got in.
     pub owners_got_in: usize,
@@ -189,9 +93,6 @@ pub struct Phase {
     pub legit_token_use_flagged: Option<f64>,
     /// Per scenario.
     pub scenarios: BTreeMap<String, ScenarioReport>,
-    /// The takeovers with the right password (and the stuffing wave's valid pairs) to the
-    /// end: who was stopped, who got a session.
-    pub takeovers: BTreeMap<String, Stopped>,
     /// The takeovers let in without a challenge: scenario, address, score and features (what
     /// let them through).
     pub let_in: Vec<String>,
@@ -210,9 +111,6 @@ pub struct Report {
     /// `labels` (the first phase's attacks labelled through the admin API, as victims'
     /// reports would) or `no_labels` (only the traffic).
     pub mode: String,
-    /// Owners who verified their address after registering (with the mailbox; the step-up's
-    /// e-mailed code needs it).
-    pub verified_addresses: usize,
     /// What training answered (`POST /admin/api/model/train`) between the phases.
     pub training: Option<serde_json::Value>,
     /// Before any training: the built-in prior.
@@ -262,32 +160,6 @@ mod tests {
         assert_eq!(r.attempts, 3);
         assert_eq!(r.attempts_until_detected, Some(3));
         assert_eq!(r.takeover_pass_rate, None);
-    }
-
-    #[test]
-    fn a_takeover_is_stopped_only_without_a_session() {
-        let at = |challenge: Option<Challenge>, session, guesses| Signed {
-            outcome: if challenge.is_some() {
-                Outcome::Challenged
-            } else {
-                Outcome::Allowed
-            },
-            challenge,
-            session,
-            guesses,
-        };
-        let s = Stopped::of(&[
-            at(None, true, 0),
-            at(Some(Challenge::Captcha), true, 0),
-            at(Some(Challenge::StepUp), false, 2),
-            at(Some(Challenge::StepUp), false, 0),
-        ]);
-        assert_eq!((s.attempts, s.unchallenged, s.captcha_let_in), (4, 1, 1));
-        assert_eq!((s.step_up, s.step_up_let_in, s.step_up_gave_up), (2, 0, 1));
-        assert_eq!((s.codes_guessed, s.stopped, s.let_in), (2, 2, 2));
-        assert!((s.stopped_share - 0.5).abs() < 1e-12);
-        let f = Friction::of(&[at(Some(Challenge::StepUp), true, 0), at(None, true, 0)]);
-        assert_eq!((f.stopped, f.stepped_up, f.got_in, f.captcha), (1, 1, 1, 0));
     }
 
     #[test]

@@ -9,12 +9,12 @@ use crate::events::AuthEvent;
 use crate::sim::client::Sim;
 use crate::sim::report::Phase;
 
-/// Scenarios that are not attacks: the owners' sign-ins (those sent to the step-up too), their
-/// typos, the sign-ins that issue the replayed tokens.
-const NOT_ATTACKS: [&str; 4] = ["legit", "legit_typo", "legit_step_up", "token_issue"];
+/// Scenarios that are not attacks: the owners' sign-ins, their typos, the sign-ins that
+/// issue the replayed tokens.
+const NOT_ATTACKS: [&str; 3] = ["legit", "legit_typo", "token_issue"];
 
 /// The ids of the events the attacks after `from` caused (what the victims' reports and an
-/// operator's review would label), their answers to challenges included, in the events' order.
+/// operator's review would label), in the events' order.
 pub(super) fn attack_events<'a>(sim: &Sim, events: &'a [AuthEvent], from: u64) -> Vec<&'a str> {
     events
         .iter()
@@ -24,8 +24,7 @@ pub(super) fn attack_events<'a>(sim: &Sim, events: &'a [AuthEvent], from: u64) -
                     && sim
                         .truth
                         .get(rid)
-                        .map(|s| s.strip_prefix("answer:").unwrap_or(s))
-                        .is_some_and(|s| !NOT_ATTACKS.contains(&s))
+                        .is_some_and(|s| !NOT_ATTACKS.contains(&s.as_str()))
             })
         })
         .map(|e| e.id.as_str())

@@ -14,7 +14,7 @@ use rand::seq::SliceRandom;
 use crate::sim::client::Sim;
 use crate::sim::legit::{Behaviour, sign_in_as};
 use crate::sim::population::{AGENTS, Device, User, fresh_net};
-use crate::sim::report::{Outcome, Phase, ScenarioReport, Signed, Stopped, summarise};
+use crate::sim::report::{Outcome, Phase, ScenarioReport, summarise};
 
 /// Valid leaked pairs in the list (thin owners), at most.
 const VALID_PAIRS: usize = 8;
@@ -37,7 +37,7 @@ pub(super) async fn stuffing_wave(
     users: &mut [User],
     addresses: usize,
     phase: &mut Phase,
-) -> anyhow::Result<Vec<(Behaviour, Signed)>> {
+) -> anyhow::Result<Vec<(Behaviour, Outcome)>> {
     let origins: Vec<(String, Device)> = (0..addresses)
         .map(|_| {
             let net = fresh_net(sim);
@@ -63,7 +63,7 @@ pub(super) async fn stuffing_wave(
     let (mut all, mut valid, mut legit) = (Vec::new(), Vec::new(), Vec::new());
     for (at, pair) in schedule.iter().zip(&list) {
         let (ip, device) = &origins[*at];
-        let (s, _) = sim
+        let (o, _) = sim
             .sign_in(
                 "credential_stuffing",
                 ip,
@@ -72,9 +72,9 @@ pub(super) async fn stuffing_wave(
                 &pair.password,
             )
             .await?;
-        all.push(s.outcome);
+        all.push(o);
         if pair.valid {
-            valid.push(s);
+            valid.push(o);
         }
         sim.pass_time(2);
         // Normal traffic goes on: a regular user every few attempts.
@@ -88,12 +88,8 @@ pub(super) async fn stuffing_wave(
     phase
         .scenarios
         .insert("credential_stuffing".into(), summarise(&all, false));
-    let outcomes: Vec<Outcome> = valid.iter().map(|s| s.outcome).collect();
-    let pairs: ScenarioReport = summarise(&outcomes, true);
+    let pairs: ScenarioReport = summarise(&valid, true);
     phase.scenarios.insert("stuffing_valid_pairs".into(), pairs);
-    phase
-        .takeovers
-        .insert("stuffing_valid_pairs".into(), Stopped::of(&valid));
     Ok(legit)
 }
 

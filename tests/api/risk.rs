@@ -33,9 +33,6 @@ async fn simulated_server() -> TestApp {
         c.rate_limits.login_per_account = 100_000;
         c.rate_limits.register_per_ip = 100_000;
         c.risk_train_secs = 0;
-        // Training answers within the request (a debug build on a loaded machine can take
-        // longer than the default 30 s with labels); how long it takes is not measured here.
-        c.connections.request_timeout = std::time::Duration::from_secs(300);
         // Password hashing is not what is measured: the cheapest argon2id keeps the run short.
         c.hash_params.memory_kib = 64;
         c.hash_params.iterations = 1;
@@ -131,51 +128,6 @@ fn assert_targets(p: &authd::sim::report::Phase, phase: &str) {
     }
 }
 
-/// Issue 10 on one phase: every takeover with the right password that met a step-up was
-/// stopped — the attacker, without the victim's mailbox, guessed or gave up, and never got a
-/// session — while every owner who met one read the code from their mail and got in.
-fn assert_stopped(p: &authd::sim::report::Phase, phase: &str) {
-    let mut step_ups = 0;
-    for name in [
-        "takeover_new_country",
-        "takeover_vpn_new_browser",
-        "takeover_exact_agent",
-        "stuffing_valid_pairs",
-    ] {
-        let t = p
-            .takeovers
-            .get(name)
-            .unwrap_or_else(|| panic!("{phase}: no {name}"));
-        assert_eq!(t.step_up_let_in, 0, "{phase} {name}: {t:?}");
-        assert_eq!(
-            t.let_in,
-            t.unchallenged + t.captcha_let_in,
-            "{phase} {name}: only the unchallenged and the CAPTCHA let anyone in: {t:?}"
-        );
-        assert_eq!(t.stopped + t.let_in, t.attempts, "{phase} {name}: {t:?}");
-        step_ups += t.step_up;
-        if name.starts_with("takeover") {
-            // Verified victims are most of them: the step-up is what they met.
-            assert!(t.step_up * 2 >= t.attempts, "{phase} {name}: {t:?}");
-            assert!(t.codes_guessed > 0, "{phase} {name}: guesses posted {t:?}");
-        }
-    }
-    assert!(step_ups >= 300, "{phase}: {step_ups} step-ups");
-    let owners = &p.owner_step_up;
-    assert!(
-        owners.attempts >= 10 && owners.stepped_up >= 8,
-        "{phase}: owners sent to the step-up {owners:?}"
-    );
-    assert_eq!(
-        owners.got_in,
-        owners.stepped_up + owners.captcha,
-        "{phase}: {owners:?}"
-    );
-    for (b, f) in &p.legit {
-        assert_eq!(f.got_in, f.captcha + f.stepped_up, "{phase} {b}: {f:?}");
-    }
-}
-
 /// Runs the simulator in one mode against a fresh server and checks every target before and
 /// after training. Any 5xx fails the run (the simulator stops on it).
 async fn simulate(no_labels: bool) {
@@ -208,8 +160,6 @@ async fn simulate(no_labels: bool) {
         // docs/risk.md.
         plot_dir: std::env::var("AUTHD_RISK_REPORT_DIR").ok().map(Into::into),
         geoip: geoip().map(Into::into),
-        // The owners' mailboxes: the server's file transport.
-        mail_dir: Some(app.mail_dir.path().to_owned()),
     };
     // Start at the next midnight (UTC), so the simulated hours are the same on every run.
     let now = authd::domain::clock::Clock::now(&*app.clock);
@@ -218,20 +168,7 @@ async fn simulate(no_labels: bool) {
     let clock = app.clock.clone();
     let advance: authd::sim::Advance =
         Arc::new(move |secs| clock.advance(time::Duration::seconds(secs)));
-    // The server delivers the mail it queued before an owner looks (the worker would within
-    // milliseconds; the drain makes it certain).
-    let state = app.state.clone();
-    let deliver: authd::sim::mailbox::Deliver = Arc::new(move || {
-        let state = state.clone();
-        Box::pin(async move {
-            state.drain_mail().await;
-        })
-    });
-    let hooks = authd::sim::Hooks {
-        advance: Some(advance),
-        deliver: Some(deliver),
-    };
-    let report = authd::sim::run_with(&args, hooks).await.unwrap();
+    let report = authd::sim::run_with(&args, Some(advance)).await.unwrap();
     let mut shown = report.clone();
     shown.untrained.scores.clear();
     shown.trained.scores.clear();
@@ -241,17 +178,10 @@ async fn simulate(no_labels: bool) {
         "model {} weights {:?} intercept {}",
         model.version, model.weights, model.intercept
     );
-    assert_eq!(
-        report.verified_addresses,
-        args.users + args.thin_users.div_ceil(2),
-        "every regular user and every other thin owner verified the address from the mail"
-    );
     assert_eq!(report.untrained.model_version, 0, "the prior first");
     assert!(report.training.is_some());
     assert_targets(&report.untrained, "untrained");
     assert_targets(&report.trained, "trained");
-    assert_stopped(&report.untrained, "untrained");
-    assert_stopped(&report.trained, "trained");
 }
 
 #[tokio::test]
