@@ -33,6 +33,9 @@ async fn simulated_server() -> TestApp {
         c.rate_limits.login_per_account = 100_000;
         c.rate_limits.register_per_ip = 100_000;
         c.risk_train_secs = 0;
+        // Training answers within the request (a debug build on a loaded machine can take
+        // longer than the default 30 s with labels); how long it takes is not measured here.
+        c.connections.request_timeout = std::time::Duration::from_secs(300);
         // Password hashing is not what is measured: the cheapest argon2id keeps the run short.
         c.hash_params.memory_kib = 64;
         c.hash_params.iterations = 1;
