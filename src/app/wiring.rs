@@ -40,6 +40,9 @@ use crate::storage::Store;
 
 use super::wiring_captcha::captchas;
 
+/// The admin console's builder.
+mod console;
+
 /// What every service group is built from.
 struct Base<'a> {
     config: &'a Config,
@@ -93,6 +96,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
     let resets = resets(&base, accounts.clone(), outbox);
     let admin = admin(&base, accounts.clone(), risk.clone());
     let account_admin = account_admin(&base, &accounts, &security, &login, &passkeys, &oauth);
+    let admin_console = console::admin_console(&base, &accounts, &login, &waves);
     let captchas = captchas(&config)?;
     let csrf = CsrfKey::load(
         store.failures.as_ref(),
@@ -112,6 +116,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         security,
         admin,
         account_admin,
+        admin_console,
         mail,
         background,
         session_policy: SessionPolicy {
