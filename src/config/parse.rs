@@ -105,7 +105,7 @@ impl Config {
     }
 }
 
-/// A positive number of seconds.
+/// The argon2id parameters.
 fn hash_params(v: &Values) -> Result<HashParams, ConfigError> {
     Ok(HashParams {
         memory_kib: v.require(&keys::ARGON2_MEMORY_KIB)?,
@@ -114,6 +114,7 @@ fn hash_params(v: &Values) -> Result<HashParams, ConfigError> {
     })
 }
 
+/// A positive number of seconds.
 fn secs(v: &Values, key: &Key) -> Result<Duration, ConfigError> {
     let n: i64 = v.require(key)?;
     if n <= 0 {

@@ -42,7 +42,7 @@ pub enum GateError {
     /// (empty: it has none and must enrol one first).
     #[error("second factor required")]
     StepUpRequired {
-        /// Names of the account's second factors (`email`, `totp`).
+        /// Names of the account's second factors (`passkey`, `totp`, `email`).
         factors: Vec<&'static str>,
     },
     /// No admin page was used for longer than the console's idle timeout.
@@ -91,7 +91,7 @@ pub struct UserDetail {
     pub locked_until: Option<i64>,
     /// Sources (networks, devices) of this account blocked now.
     pub blocked_sources: usize,
-    /// Second factors it has (`email`, `totp`).
+    /// Second factors it has (`passkey`, `totp`, `email`).
     pub factors: Vec<&'static str>,
     /// Its newest events, newest first (with their risk, where scored).
     pub events: Vec<AuthEvent>,
@@ -154,6 +154,9 @@ impl AdminConsole {
     async fn factor_names(&self, account: &Account) -> Result<Vec<&'static str>, GateError> {
         let f = self.login.factors(account).await?;
         let mut names = Vec::new();
+        if f.webauthn {
+            names.push("passkey");
+        }
         if f.totp {
             names.push("totp");
         }

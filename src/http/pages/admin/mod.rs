@@ -64,6 +64,7 @@ pub struct StepUpPage {
 /// A factor as the step-up page names it.
 fn factor_text(name: &'static str) -> &'static str {
     match name {
+        "passkey" => "a passkey",
         "totp" => "your authenticator app",
         "email" => "a code sent to your email",
         other => other,
