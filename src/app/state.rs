@@ -59,6 +59,8 @@ pub struct AppState {
     pub security: SecurityService,
     /// The admin API's operations.
     pub admin: AdminService,
+    /// The admin console's gate and pages (`/admin`).
+    pub admin_console: crate::domain::admin_console::AdminConsole,
     /// The CAPTCHA provider.
     pub captchas: Captchas,
     /// The key of the stateless CSRF tokens on forms shown before sign-in.

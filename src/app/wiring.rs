@@ -41,6 +41,9 @@ use crate::storage::Store;
 
 use super::wiring_captcha::captchas;
 
+/// The admin console's builder.
+mod console;
+
 /// What every service group is built from.
 struct Base<'a> {
     config: &'a Config,
@@ -99,6 +102,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
     let resets = resets(&base, accounts.clone(), outbox);
     let admin = admin(&base, accounts.clone(), risk.clone());
     let account_admin = account_admin(&base, &accounts, &security, &login, &passkeys, &oauth);
+    let admin_console = console::admin_console(&base, &accounts, &login, &waves);
     let captchas = captchas(&config)?;
     let csrf = CsrfKey::load(
         store.failures.as_ref(),
@@ -119,6 +123,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         security,
         admin,
         account_admin,
+        admin_console,
         mail,
         background,
         session_policy: SessionPolicy {

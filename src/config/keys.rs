@@ -176,6 +176,11 @@ pub(crate) const REMEMBER_IDLE_SECS: Key = key(
     Value("2592000"),
     "\"keep me signed in\" on `/login`: such a session ends after this long unused (and at the latest this long after sign-in), with a persistent cookie; never for admin accounts; 0 = not offered",
 );
+pub(crate) const ADMIN_IDLE_SECS: Key = key(
+    "admin_idle_secs",
+    Value("900"),
+    "the admin console (`/admin`) signs a session out after this long without an admin page",
+);
 pub(crate) const ARGON2_MEMORY_KIB: Key =
     key("argon2_memory_kib", Value("19456"), "argon2id memory");
 pub(crate) const ARGON2_ITERATIONS: Key =
@@ -293,6 +298,7 @@ pub(crate) const ALL: &[Key] = &[
     SESSION_IDLE_TIMEOUT_SECS,
     SESSION_LIFETIME_SECS,
     REMEMBER_IDLE_SECS,
+    ADMIN_IDLE_SECS,
     ARGON2_MEMORY_KIB,
     ARGON2_ITERATIONS,
     ARGON2_PARALLELISM,

@@ -158,6 +158,8 @@ pub struct Config {
     /// `AUTHD_REMEMBER_IDLE_SECS`: idle timeout of a "keep me signed in" session (default 30
     /// days; zero = not offered; never for admin accounts).
     pub remember_idle: Duration,
+    /// `AUTHD_ADMIN_IDLE_SECS`: the admin console's idle timeout (default 900).
+    pub admin_idle: Duration,
     /// `AUTHD_ARGON2_MEMORY_KIB`, `AUTHD_ARGON2_ITERATIONS`, `AUTHD_ARGON2_PARALLELISM`.
     pub hash_params: HashParams,
     /// `AUTHD_HASH_WORKERS`: hashes at once (default: number of cores).

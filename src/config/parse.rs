@@ -65,11 +65,8 @@ impl Config {
             session_idle_timeout: secs(v, &keys::SESSION_IDLE_TIMEOUT_SECS)?,
             session_lifetime: secs(v, &keys::SESSION_LIFETIME_SECS)?,
             remember_idle: secs_or_off(v, &keys::REMEMBER_IDLE_SECS)?,
-            hash_params: HashParams {
-                memory_kib: v.require(&keys::ARGON2_MEMORY_KIB)?,
-                iterations: v.require(&keys::ARGON2_ITERATIONS)?,
-                parallelism: v.require(&keys::ARGON2_PARALLELISM)?,
-            },
+            admin_idle: secs(v, &keys::ADMIN_IDLE_SECS)?,
+            hash_params: hash_params(v)?,
             hash_workers,
             hash_queue: v
                 .parse(&keys::HASH_QUEUE)?
@@ -176,6 +173,15 @@ fn brand(v: &Values) -> Result<BrandSettings, ConfigError> {
         logo_url,
         accent_color,
         template_dir: v.text(&keys::brand::TEMPLATE_DIR).map(PathBuf::from),
+    })
+}
+
+/// The argon2id parameters.
+fn hash_params(v: &Values) -> Result<HashParams, ConfigError> {
+    Ok(HashParams {
+        memory_kib: v.require(&keys::ARGON2_MEMORY_KIB)?,
+        iterations: v.require(&keys::ARGON2_ITERATIONS)?,
+        parallelism: v.require(&keys::ARGON2_PARALLELISM)?,
     })
 }
 

@@ -7,6 +7,8 @@ pub mod account_security;
 pub mod accounts;
 /// What the admin API does: event search, training labels, training.
 pub mod admin;
+/// The admin console (`/admin`): its gate and its pages' calls.
+pub mod admin_console;
 /// CAPTCHA challenges.
 pub mod captcha;
 /// A client's name and logo, as the pages show them.

@@ -77,6 +77,11 @@ pub enum Decision {
     UnlockedByCli,
     /// Unlocked with the mailed link.
     UnlockedByLink,
+    /// Unlocked by an operator on the admin console (`account_unlocked`).
+    UnlockedByAdmin,
+    /// An operator unlocked an account on the admin console (`admin_action`; the target as
+    /// detail).
+    AdminUnlock,
     /// The user signed out.
     SignedOut,
     /// An application signed the user out (RP-initiated logout).
@@ -168,7 +173,7 @@ pub enum Decision {
 
 impl Decision {
     /// Every decision.
-    pub const ALL: [Self; 70] = [
+    pub const ALL: [Self; 72] = [
         Self::Allow,
         Self::AllowKnownDevice,
         Self::Deny,
@@ -198,6 +203,8 @@ impl Decision {
         Self::PasswordChangedByOwner,
         Self::UnlockedByCli,
         Self::UnlockedByLink,
+        Self::UnlockedByAdmin,
+        Self::AdminUnlock,
         Self::SignedOut,
         Self::EndSession,
         Self::PasswordChanged,
@@ -273,6 +280,8 @@ impl Decision {
             Self::PasswordChangedByOwner => "password_changed_by_owner",
             Self::UnlockedByCli => "unlocked_by_cli",
             Self::UnlockedByLink => "unlocked_by_link",
+            Self::UnlockedByAdmin => "unlocked_by_admin",
+            Self::AdminUnlock => "admin_unlock",
             Self::SignedOut => "signed_out",
             Self::EndSession => "end_session",
             Self::PasswordChanged => "password_changed",
@@ -388,9 +397,10 @@ mod tests {
                 K::SessionRevoked,
                 "reported_not_me; 2 grants revoked".into(),
             ),
-            Decision::UnlockedByCli | Decision::UnlockedByLink => {
+            Decision::UnlockedByCli | Decision::UnlockedByLink | Decision::UnlockedByAdmin => {
                 (K::AccountUnlocked, d.text().into())
             }
+            Decision::AdminUnlock => (K::AdminAction, "unlock; target 0190".into()),
             Decision::Reauth => (K::ChallengePassed, "reauth; password".into()),
             Decision::RevokedByOwner => (K::SessionRevoked, "owner; a session".into()),
             Decision::RevokedOthers | Decision::RevokedByCli => (

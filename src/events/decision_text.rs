@@ -37,6 +37,8 @@ impl Decision {
             Self::PasswordChangedByOwner => "changed_by_owner",
             Self::UnlockedByCli => "cli",
             Self::UnlockedByLink => "link",
+            Self::UnlockedByAdmin => "admin",
+            Self::AdminUnlock => "unlock",
             Self::SignedOut => "user",
             Self::EndSession => "end_session",
             Self::PasswordChanged => "password_changed",

@@ -17,6 +17,8 @@ use crate::storage::error::StoreError;
 
 /// Accounts.
 pub mod accounts;
+/// The admin console's reads.
+pub mod admin_stats;
 /// The contract suite both engines must pass.
 #[cfg(test)]
 mod contract;
@@ -171,6 +173,8 @@ pub struct Store {
     pub sessions: sessions::AnySessionStore,
     /// The index of signed-in sessions (the account security page).
     pub user_sessions: Arc<dyn user_sessions::UserSessionStore>,
+    /// The admin console's reads.
+    pub admin_stats: Arc<dyn admin_stats::AdminStatsStore>,
 }
 
 impl Store {
@@ -193,6 +197,7 @@ impl Store {
             mfa: b.clone(),
             risk: b.clone(),
             user_sessions: b.clone(),
+            admin_stats: b.clone(),
             waves: b,
             sessions,
         }

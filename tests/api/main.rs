@@ -11,6 +11,7 @@
 )]
 
 mod admin_api;
+mod admin_console;
 mod branding;
 mod captcha_providers;
 mod challenge_flow;

@@ -61,6 +61,8 @@ fn signal(decision: Option<Decision>) -> Signal {
         | Decision::PasswordChangedByOwner
         | Decision::UnlockedByCli
         | Decision::UnlockedByLink
+        | Decision::UnlockedByAdmin
+        | Decision::AdminUnlock
         | Decision::SignedOut
         | Decision::EndSession
         | Decision::PasswordChanged

@@ -18,6 +18,8 @@ pub enum UnlockedBy {
     Cli,
     /// The mailed unlock link.
     Link,
+    /// The admin console.
+    Admin,
 }
 
 impl UnlockedBy {
@@ -26,6 +28,7 @@ impl UnlockedBy {
         match self {
             Self::Cli => Decision::UnlockedByCli,
             Self::Link => Decision::UnlockedByLink,
+            Self::Admin => Decision::UnlockedByAdmin,
         }
     }
 }

@@ -7,6 +7,8 @@ use crate::app::state::AppState;
 
 /// `/account`.
 pub mod account;
+/// `/admin`, the operator console.
+pub mod admin;
 /// The CAPTCHA kept in the session.
 pub mod challenge;
 /// The pending request (`next`) carried through the sign-in page's detours.
@@ -42,4 +44,5 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(unlock::router())
         .merge(not_me::router())
         .merge(verify::router())
+        .merge(admin::router())
 }

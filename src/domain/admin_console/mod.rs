@@ -1,0 +1,273 @@
+//! The admin console (docs/admin.md): who may see it (an admin account whose sign-in passed a
+//! second factor, not idle longer than `AUTHD_ADMIN_IDLE_SECS`), and the one domain call per
+//! page: the overview (`overview.rs`), the user search and a user's page, and the unlock that
+//! writes `admin_action`. No axum, no sqlx.
+
+use std::sync::Arc;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::domain::accounts::model::Account;
+use crate::domain::accounts::service::AccountService;
+use crate::domain::clock::Clock;
+use crate::domain::context::RequestContext;
+use crate::domain::error::unexpected_from;
+use crate::domain::mfa::{ACR_MFA, acr_of};
+use crate::domain::risk::wave_state::Waves;
+use crate::domain::signin::LoginService;
+use crate::domain::signin::unlock::UnlockedBy;
+use crate::events::decision::Decision;
+use crate::events::sink::EventSink;
+use crate::events::{AuthEvent, EventFilter, EventKind};
+use crate::storage::admin_stats::{AdminStatsStore, FoundAccount};
+use crate::storage::protection::ALL_SOURCES;
+
+/// The overview's counts.
+pub mod overview;
+
+/// Longest search accepted (an email is at most 254 characters).
+const MAX_SEARCH_LEN: usize = 254;
+/// Most accounts a search lists.
+const SEARCH_LIMIT: i64 = 50;
+/// Most events a user's page lists.
+const USER_EVENTS: u32 = 50;
+
+/// Why the console refuses a signed-in session.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    /// The account is not an admin (answered as "no such page").
+    #[error("not an admin")]
+    NotAdmin,
+    /// The session's sign-in used no second factor; `factors` are what the account could use
+    /// (empty: it has none and must enrol one first).
+    #[error("second factor required")]
+    StepUpRequired {
+        /// Names of the account's second factors (`passkey`, `totp`, `email`).
+        factors: Vec<&'static str>,
+    },
+    /// No admin page was used for longer than the console's idle timeout.
+    #[error("admin console idle")]
+    Idle,
+    /// An infrastructure failure.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+unexpected_from!(GateError);
+
+/// Everything a console call can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    /// No such account.
+    #[error("not found")]
+    NotFound,
+    /// The input is malformed; the message is safe to show.
+    #[error("invalid input: {0}")]
+    InvalidInput(&'static str),
+    /// An infrastructure failure.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+unexpected_from!(ConsoleError);
+
+/// The admin let in, and when (the session keeps it as the console's last use).
+#[derive(Debug, Clone)]
+pub struct Admin {
+    /// The admin's account id.
+    pub id: String,
+    /// The admin's email.
+    pub email: String,
+    /// Now: the console's new last use.
+    pub seen_at: i64,
+}
+
+/// One account's page.
+#[derive(Debug, Clone)]
+pub struct UserDetail {
+    /// The account.
+    pub account: Account,
+    /// The account-wide lock's end (unix seconds), if locked now.
+    pub locked_until: Option<i64>,
+    /// Sources (networks, devices) of this account blocked now.
+    pub blocked_sources: usize,
+    /// Second factors it has (`passkey`, `totp`, `email`).
+    pub factors: Vec<&'static str>,
+    /// Its newest events, newest first (with their risk, where scored).
+    pub events: Vec<AuthEvent>,
+}
+
+/// The console's service.
+#[derive(Clone)]
+pub struct AdminConsole {
+    accounts: AccountService,
+    login: LoginService,
+    stats: Arc<dyn AdminStatsStore>,
+    events: EventSink,
+    waves: Waves,
+    clock: Arc<dyn Clock>,
+    idle: Duration,
+}
+
+impl std::fmt::Debug for AdminConsole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminConsole")
+    }
+}
+
+/// What the console is built from.
+pub struct ConsoleDeps {
+    /// Accounts.
+    pub accounts: AccountService,
+    /// Sign-in (factors, unlock).
+    pub login: LoginService,
+    /// The console's reads.
+    pub stats: Arc<dyn AdminStatsStore>,
+    /// The event log.
+    pub events: EventSink,
+    /// The wave detector's view.
+    pub waves: Waves,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// `AUTHD_ADMIN_IDLE_SECS`.
+    pub idle: Duration,
+}
+
+impl AdminConsole {
+    /// The service.
+    pub fn new(d: ConsoleDeps) -> Self {
+        Self {
+            accounts: d.accounts,
+            login: d.login,
+            stats: d.stats,
+            events: d.events,
+            waves: d.waves,
+            clock: d.clock,
+            idle: d.idle,
+        }
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    async fn factor_names(&self, account: &Account) -> Result<Vec<&'static str>, GateError> {
+        let f = self.login.factors(account).await?;
+        let mut names = Vec::new();
+        if f.webauthn {
+            names.push("passkey");
+        }
+        if f.totp {
+            names.push("totp");
+        }
+        if f.email {
+            names.push("email");
+        }
+        Ok(names)
+    }
+
+    /// Lets a signed-in session in, or says why not: the account must be an admin, the
+    /// console used within the idle timeout (`last_seen`: the session's last console page, unix
+    /// seconds; `None` on the first), and the sign-in's `amr` must hold a second factor.
+    pub async fn gate(
+        &self,
+        user_id: &str,
+        amr: &[String],
+        last_seen: Option<i64>,
+    ) -> Result<Admin, GateError> {
+        let account = match self.accounts.find_by_id(user_id).await? {
+            Some(a) if a.is_admin => a,
+            _ => return Err(GateError::NotAdmin),
+        };
+        let now = self.now().unix_timestamp();
+        if last_seen.is_some_and(|t| now.saturating_sub(t) > self.idle.whole_seconds()) {
+            return Err(GateError::Idle);
+        }
+        if acr_of(amr) != ACR_MFA {
+            let factors = self.factor_names(&account).await?;
+            return Err(GateError::StepUpRequired { factors });
+        }
+        Ok(Admin {
+            id: account.id,
+            email: account.email,
+            seen_at: now,
+        })
+    }
+
+    /// Accounts whose email contains `q` (case-insensitive), by email.
+    pub async fn search(&self, q: &str) -> Result<Vec<FoundAccount>, ConsoleError> {
+        let q = q.trim().to_lowercase();
+        if q.is_empty() {
+            return Ok(Vec::new());
+        }
+        if q.len() > MAX_SEARCH_LEN || q.chars().any(char::is_control) {
+            return Err(ConsoleError::InvalidInput(
+                "The search is not an email or part of one.",
+            ));
+        }
+        Ok(self.stats.search_accounts(&q, SEARCH_LIMIT).await?)
+    }
+
+    /// One account's state and newest events.
+    pub async fn user(&self, id: &str) -> Result<UserDetail, ConsoleError> {
+        let account = self.find(id).await?;
+        let blocks = self
+            .stats
+            .active_blocks(&account.id, self.now().unix_timestamp())
+            .await?;
+        let locked_until = blocks
+            .iter()
+            .find(|b| b.source == ALL_SOURCES)
+            .map(|b| b.blocked_until);
+        let blocked_sources = blocks.iter().filter(|b| b.source != ALL_SOURCES).count();
+        let factors = self.factor_names(&account).await.map_err(|e| match e {
+            GateError::Unexpected(e) => ConsoleError::Unexpected(e),
+            other => ConsoleError::Unexpected(anyhow::anyhow!("{other}")),
+        })?;
+        let filter = EventFilter {
+            user_id: Some(account.id.clone()),
+            limit: USER_EVENTS,
+            ..EventFilter::default()
+        };
+        let events = self.events.list(&filter).await?;
+        Ok(UserDetail {
+            account,
+            locked_until,
+            blocked_sources,
+            factors,
+            events,
+        })
+    }
+
+    /// Lifts every block and lock of account `id` (as `authd user unlock`) on `admin`'s
+    /// behalf, and records `admin_action` (actor: the admin; target and action in the
+    /// decision). `true` if there was anything to lift.
+    pub async fn unlock(
+        &self,
+        ctx: &RequestContext,
+        admin: &Admin,
+        id: &str,
+    ) -> Result<bool, ConsoleError> {
+        let account = self.find(id).await?;
+        let lifted = self
+            .login
+            .unlock(ctx, &account.id, UnlockedBy::Admin)
+            .await?;
+        let detail = format!("target {}", account.id);
+        let event = AuthEvent::new(EventKind::AdminAction, ctx, self.now())
+            .user(&admin.id)
+            .decision_detail(Decision::AdminUnlock, &detail);
+        self.events.record(event).await?;
+        Ok(lifted)
+    }
+
+    async fn find(&self, id: &str) -> Result<Account, ConsoleError> {
+        if id.is_empty() || id.len() > 64 {
+            return Err(ConsoleError::NotFound);
+        }
+        self.accounts
+            .find_by_id(id)
+            .await?
+            .ok_or(ConsoleError::NotFound)
+    }
+}

@@ -1,0 +1,114 @@
+//! The console's overview: sign-in outcomes over the last hour, day and week, the accounts and
+//! addresses most failed against in the last day, and the attack wave on now.
+
+use time::Duration;
+
+use crate::domain::admin_console::{AdminConsole, ConsoleError};
+use crate::domain::risk::wave_state::Wave;
+use crate::storage::admin_stats::Counted;
+use crate::storage::events::ts_millis;
+
+/// Most accounts and addresses listed.
+const TOP: i64 = 10;
+
+/// A sign-in outcome the overview counts, with the event kind it is counted from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// `login_succeeded`.
+    Succeeded,
+    /// `login_failed`.
+    Failed,
+    /// `login_challenged` (a CAPTCHA or a step-up was asked for).
+    Challenged,
+    /// `challenge_passed` with a second factor.
+    SteppedUp,
+    /// `login_blocked`.
+    Blocked,
+    /// `rate_limited`.
+    RateLimited,
+}
+
+impl Outcome {
+    /// Every outcome, in the overview's order.
+    pub const ALL: [Self; 6] = [
+        Self::Succeeded,
+        Self::Failed,
+        Self::Challenged,
+        Self::SteppedUp,
+        Self::Blocked,
+        Self::RateLimited,
+    ];
+
+    /// The counted key (`admin_stats::kind_counts`).
+    fn key(self) -> &'static str {
+        match self {
+            Self::Succeeded => "login_succeeded",
+            Self::Failed => "login_failed",
+            Self::Challenged => "login_challenged",
+            Self::SteppedUp => "stepped_up",
+            Self::Blocked => "login_blocked",
+            Self::RateLimited => "rate_limited",
+        }
+    }
+
+    /// The label shown.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Challenged => "challenged",
+            Self::SteppedUp => "stepped up",
+            Self::Blocked => "blocked",
+            Self::RateLimited => "rate limited",
+        }
+    }
+}
+
+/// The outcome counts of one window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    /// `hour`, `day`, `week`.
+    pub name: &'static str,
+    /// Counts in `Outcome::ALL` order.
+    pub counts: [i64; 6],
+}
+
+/// The overview.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    /// The last hour, day and week.
+    pub windows: Vec<Window>,
+    /// Accounts (emails) most failed against in the last day.
+    pub top_accounts: Vec<Counted>,
+    /// Client addresses most failing in the last day.
+    pub top_sources: Vec<Counted>,
+    /// The wave on now, if any.
+    pub wave: Option<Wave>,
+}
+
+impl AdminConsole {
+    /// The overview, as of now.
+    pub async fn overview(&self) -> Result<Overview, ConsoleError> {
+        let now = self.now();
+        let mut windows = Vec::new();
+        for (name, span) in [
+            ("hour", Duration::hours(1)),
+            ("day", Duration::days(1)),
+            ("week", Duration::weeks(1)),
+        ] {
+            let rows = self.stats.kind_counts(ts_millis(now - span)).await?;
+            let count = |o: Outcome| rows.iter().find(|r| r.key == o.key()).map_or(0, |r| r.n);
+            windows.push(Window {
+                name,
+                counts: Outcome::ALL.map(count),
+            });
+        }
+        let day = ts_millis(now - Duration::days(1));
+        Ok(Overview {
+            windows,
+            top_accounts: self.stats.top_accounts(day, TOP).await?,
+            top_sources: self.stats.top_sources(day, TOP).await?,
+            wave: self.waves.on(),
+        })
+    }
+}
