@@ -77,13 +77,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         brand: brand.clone(),
     };
     let accounts = accounts(&base)?;
-    let waves = Waves::new(
-        store.waves.clone(),
-        deps.clock.clone(),
-        deps.random.clone(),
-        base.events.clone(),
-        config.waves,
-    );
+    let waves = waves(&base);
     let risk = risk(&base).await?.with_waves(waves.clone());
     let oauth = oauth(&base, accounts.clone())
         .await?
@@ -104,14 +98,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
     let account_admin = account_admin(&base, &accounts, &security, &login, &passkeys, &oauth);
     let admin_console = console::admin_console(&base, &accounts, &login, &waves);
     let captchas = captchas(&config)?;
-    let csrf = CsrfKey::load(
-        store.failures.as_ref(),
-        &base.sealer,
-        deps.clock.as_ref(),
-        deps.random.as_ref(),
-    )
-    .await
-    .context("the CSRF key")?;
+    let csrf = csrf_key(&base).await?;
     let csp = crate::http::middleware::csp_for(captchas.remote().map(|r| r.kind), &brand);
     let (events, throttle, background) = (base.events, base.throttle, base.background);
     let state = AppState {
@@ -147,6 +134,29 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         metrics: crate::app::telemetry::metrics_handle(),
     };
     Ok((state, store))
+}
+
+/// The attack waves' shared state.
+fn waves(b: &Base<'_>) -> Waves {
+    Waves::new(
+        b.store.waves.clone(),
+        b.deps.clock.clone(),
+        b.deps.random.clone(),
+        b.events.clone(),
+        b.config.waves,
+    )
+}
+
+/// The key the CSRF tokens of forms shown before sign-in are made with (sealed, shared).
+async fn csrf_key(b: &Base<'_>) -> anyhow::Result<CsrfKey> {
+    CsrfKey::load(
+        b.store.failures.as_ref(),
+        &b.sealer,
+        b.deps.clock.as_ref(),
+        b.deps.random.as_ref(),
+    )
+    .await
+    .context("the CSRF key")
 }
 
 /// Accounts and the password-hashing pool.

@@ -87,6 +87,10 @@ pub fn templates() -> Vec<Entry> {
         entry::<oauth::authorize::ConsentPage>(),
         entry::<oauth::end_session::SignedOutPage>(),
         entry::<error::ErrorPage>(),
+        entry::<pages::admin::StepUpPage>(),
+        entry::<pages::admin::overview::OverviewPage>(),
+        entry::<pages::admin::users::SearchPage>(),
+        entry::<pages::admin::users::UserPage>(),
     ]
 }
 

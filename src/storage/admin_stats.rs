@@ -9,7 +9,7 @@ use crate::storage::protection::ACCOUNT_KEY_PREFIX;
 use crate::storage::{Backend, on_pool};
 
 /// One group and its count.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct Counted {
     /// The group (an event kind, an email, an IP address).
     pub key: String,
@@ -18,7 +18,7 @@ pub struct Counted {
 }
 
 /// An account found by the search.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct FoundAccount {
     /// The account id.
     pub id: String,

@@ -319,6 +319,7 @@ async fn the_overview_counts_the_events_by_outcome_and_window() {
         ip: "198.51.100.77".parse().unwrap(),
         user_agent: "attacker".into(),
         request_id: "r".into(),
+        app: None,
     };
     let at = |kind, ago: Duration| AuthEvent::new(kind, &ctx, now - ago).user(&target_id);
     for _ in 0..3 {

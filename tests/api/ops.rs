@@ -60,12 +60,21 @@ async fn pages_have_no_inline_script_or_style_and_no_external_assets() {
     let app = spawn_app().await;
     for path in ["/login", "/register"] {
         let body = app.get(path).await.body;
-        assert!(!body.contains("style=") && !body.contains("<style"), "{path} has inline style");
+        assert!(
+            !body.contains("style=") && !body.contains("<style"),
+            "{path} has inline style"
+        );
         // Scripts only as the server's own files, never inline.
         for script in body.split("<script").skip(1) {
             let (head, rest) = script.split_once('>').unwrap_or_default();
-            assert!(head.contains(" src=\"/static/"), "{path} has an inline script");
-            assert!(rest.starts_with("</script>"), "{path} has an inline script body");
+            assert!(
+                head.contains(" src=\"/static/"),
+                "{path} has an inline script"
+            );
+            assert!(
+                rest.starts_with("</script>"),
+                "{path} has an inline script body"
+            );
         }
         assert!(
             !body.contains("http://") && !body.contains("https://"),

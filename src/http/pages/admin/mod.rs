@@ -5,7 +5,6 @@
 //! not confirmed); a visitor not signed in is sent to `/login?next=…`.
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
@@ -54,12 +53,18 @@ pub struct AdminSession {
 }
 
 /// The page for an admin whose sign-in used no second factor.
-#[derive(Template, WebTemplate)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "pages/admin/step_up.html")]
 pub struct StepUpPage {
     csrf_token: String,
     factors: Vec<&'static str>,
 }
+
+crate::page!(
+    StepUpPage,
+    "pages/admin/step_up.html",
+    [csrf_token, factors]
+);
 
 /// A factor as the step-up page names it.
 fn factor_text(name: &'static str) -> &'static str {

@@ -4,7 +4,6 @@
 //! and addresses most failed against in the last day; the attack wave on now. Read-only.
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
@@ -30,7 +29,7 @@ const COLOURS: [&str; 6] = [
 ];
 
 /// One bar, ready to draw.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Bar {
     label: &'static str,
     count: i64,
@@ -42,7 +41,7 @@ pub struct Bar {
 }
 
 /// One window's chart.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Chart {
     name: &'static str,
     height: i64,
@@ -83,7 +82,7 @@ pub fn chart(w: &Window) -> Chart {
 }
 
 /// The overview page.
-#[derive(Template, WebTemplate)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "pages/admin/overview.html")]
 pub struct OverviewPage {
     email: String,
@@ -93,6 +92,12 @@ pub struct OverviewPage {
     top_sources: Vec<Counted>,
     wave: Option<String>,
 }
+
+crate::page!(
+    OverviewPage,
+    "pages/admin/overview.html",
+    [email, labels, charts, top_accounts, top_sources, wave]
+);
 
 fn wave_text(o: &Overview) -> Option<String> {
     let w = o.wave?;

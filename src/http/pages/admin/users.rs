@@ -3,7 +3,6 @@
 //! `authd user unlock`, recorded as `admin_action`). The GETs change nothing.
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -33,13 +32,15 @@ pub struct SearchQuery {
 }
 
 /// The search page.
-#[derive(Template, WebTemplate)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "pages/admin/users.html")]
 pub struct SearchPage {
     q: String,
     searched: bool,
     found: Vec<FoundAccount>,
 }
+
+crate::page!(SearchPage, "pages/admin/users.html", [q, searched, found]);
 
 /// `GET /admin/users`.
 pub async fn search_get(
@@ -58,7 +59,7 @@ pub async fn search_get(
 }
 
 /// One event row on a user's page.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct EventRow {
     when: String,
     kind: &'static str,
@@ -68,7 +69,7 @@ pub struct EventRow {
 }
 
 /// A user's page.
-#[derive(Template, WebTemplate)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "pages/admin/user.html")]
 pub struct UserPage {
     csrf_token: String,
@@ -82,6 +83,23 @@ pub struct UserPage {
     events: Vec<EventRow>,
     unlocked: bool,
 }
+
+crate::page!(
+    UserPage,
+    "pages/admin/user.html",
+    [
+        csrf_token,
+        id,
+        email,
+        is_admin,
+        verified,
+        locked_until,
+        blocked_sources,
+        factors,
+        events,
+        unlocked
+    ]
+);
 
 /// The user page's query (`unlocked=1` after an unlock).
 #[derive(Deserialize)]
