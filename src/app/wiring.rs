@@ -16,14 +16,12 @@ use crate::domain::accounts::reset::ResetService;
 use crate::domain::accounts::service::AccountService;
 use crate::domain::admin::AdminService;
 use crate::domain::clients::ClientService;
-use crate::domain::csrf::CsrfKey;
 use crate::domain::mfa::totp::Authenticators;
 use crate::domain::notify::Outbox;
 use crate::domain::oauth::{OAuthService, TokenSettings};
 use crate::domain::passkeys::{PasskeyDeps, PasskeyService, relying_party};
 use crate::domain::risk::geo::GeoDb;
 use crate::domain::risk::service::RiskService;
-use crate::domain::risk::wave_state::Waves;
 use crate::domain::seal::Sealer;
 use crate::domain::sessions::SessionPolicy;
 use crate::domain::signin::{LoginDeps, LoginService, Protection};
@@ -43,6 +41,9 @@ use super::wiring_captcha::captchas;
 
 /// The admin console's builder.
 mod console;
+/// The state every instance shares through the database: waves, the CSRF key.
+mod shared;
+use shared::{csrf_key, waves};
 
 /// What every service group is built from.
 struct Base<'a> {
@@ -134,29 +135,6 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         metrics: crate::app::telemetry::metrics_handle(),
     };
     Ok((state, store))
-}
-
-/// The attack waves' shared state.
-fn waves(b: &Base<'_>) -> Waves {
-    Waves::new(
-        b.store.waves.clone(),
-        b.deps.clock.clone(),
-        b.deps.random.clone(),
-        b.events.clone(),
-        b.config.waves,
-    )
-}
-
-/// The key the CSRF tokens of forms shown before sign-in are made with (sealed, shared).
-async fn csrf_key(b: &Base<'_>) -> anyhow::Result<CsrfKey> {
-    CsrfKey::load(
-        b.store.failures.as_ref(),
-        &b.sealer,
-        b.deps.clock.as_ref(),
-        b.deps.random.as_ref(),
-    )
-    .await
-    .context("the CSRF key")
 }
 
 /// Accounts and the password-hashing pool.

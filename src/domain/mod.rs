@@ -13,6 +13,8 @@ pub mod admin_console;
 pub mod captcha;
 /// A client's name and logo, as the pages show them.
 pub mod client_profile;
+/// The clients' wire rules: scopes, registrable redirect URIs, loopback matching.
+pub mod client_rules;
 /// OAuth clients: registration, redirect URIs, authentication.
 pub mod clients;
 /// Injected clock and randomness.
