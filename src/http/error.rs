@@ -246,7 +246,10 @@ mod tests {
             (StatusCode::NOT_FOUND, "There is no page at this address"),
             (StatusCode::TOO_MANY_REQUESTS, "Too many attempts"),
         ] {
-            let html = ErrorPage::new(status, "Try again.").render().unwrap();
+            let brand = crate::render::Branding::default();
+            let html = ErrorPage::new(status, "Try again.")
+                .render_with_values(&brand)
+                .unwrap();
             assert!(html.contains(words), "{html}");
             let reason = status.canonical_reason().unwrap();
             assert!(!html.contains(&format!("· {reason}")), "{html}");

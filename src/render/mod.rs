@@ -208,9 +208,15 @@ mod tests {
         for name in &names {
             assert!(root.join(name).is_file(), "{name} has no file");
         }
-        for dir in ["pages", "mail"] {
-            for f in std::fs::read_dir(root.join(dir)).unwrap() {
-                let name = format!("{dir}/{}", f.unwrap().file_name().to_string_lossy());
+        let mut dirs = vec!["pages".to_owned(), "mail".to_owned()];
+        while let Some(dir) = dirs.pop() {
+            for f in std::fs::read_dir(root.join(&dir)).unwrap() {
+                let f = f.unwrap();
+                let name = format!("{dir}/{}", f.file_name().to_string_lossy());
+                if f.file_type().unwrap().is_dir() {
+                    dirs.push(name);
+                    continue;
+                }
                 assert!(names.contains(&name.as_str()), "{name} is not catalogued");
             }
         }
