@@ -136,6 +136,8 @@ test('an app sign-in survives register, verification, forgot and reset in Chromi
     RUST_LOG: 'warn', AUTHD_METRICS_BIND: '',
   };
   const redirect = `http://127.0.0.1:${appPort}/callback`;
+  const migrated = spawnSync(bin, ['migrate'], { cwd: dir, env });
+  assert.equal(migrated.status, 0, String(migrated.stderr));
   const added = spawnSync(bin, ['client', 'add', 'notes', '--public', '--first-party',
     '--redirect-uri', redirect, '--name', APP_NAME],
   { cwd: dir, env });
@@ -214,6 +216,7 @@ test('an app sign-in survives register, verification, forgot and reset in Chromi
   assert.equal(await p2.locator('[data-client-name]').textContent(), APP_NAME);
   const newPassword = 'a new detour passphrase';
   await p2.fill('#password', newPassword);
+  await p2.fill('#password_confirm', newPassword);
   await Promise.all([p2.waitForURL(/\/login\?reset=1&next=%2Fauthorize%3F/), p2.click('button[type=submit]')]);
   await signIn(p2, email, newPassword);
   await atApp(p2);
