@@ -1,5 +1,5 @@
 //! Pages rendered with the deployment's brand and template overrides. A page's `IntoResponse`
-//! (from [`page!`]) renders it with authd's own look (so a response made outside the router's
+//! (from [`crate::page!`]) renders it with authd's own look (so a response made outside the router's
 //! layers still has a body) and attaches the page itself; the `brand_pages` middleware, which
 //! holds the state, renders it again through `Branding::render` (the override, or the
 //! built-in template with the product name, logo and colour). A failing override is logged and

@@ -3,11 +3,11 @@
 //! overrides (`AUTHD_TEMPLATE_DIR`; docs/branding.md).
 //!
 //! askama (compiled in) is the default. Each template struct also derives `Serialize` and names
-//! itself ([`Named`]); when the override directory holds a file of that name, it is rendered
+//! itself ([`Named`](crate::render::Named)); when the override directory holds a file of that name, it is rendered
 //! with minijinja instead, with the same variables (the struct's fields) plus the brand's
 //! (`product`, `logo_url`, `accent_color`). Built-in templates read the brand as askama runtime
 //! values (`"product"|value::<String>`). Overrides are read and parsed once at start-up
-//! ([`Branding::load`]); one that fails to parse stops start-up naming its file. Imports
+//! ([`Branding::load`](crate::render::Branding::load)); one that fails to parse stops start-up naming its file. Imports
 //! nothing of `http`, `mail` or `domain`: both the pages and the mails render through here.
 
 /// The override directory: loading, checking, rendering with minijinja.
