@@ -14,36 +14,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import net from 'node:net';
 import { chromium } from 'playwright-core';
+import { freePort, waitReady } from './harness.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const targetDir = process.env.CARGO_TARGET_DIR || resolve(here, '../../target');
 const bin = process.env.AUTHD_BIN || join(targetDir, 'debug', 'authd');
 const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => res(port));
-    });
-    srv.on('error', rej);
-  });
-}
-
-async function waitReady(base, child) {
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`authd exited with ${child.exitCode}`);
-    try {
-      const r = await fetch(`${base}/readyz`);
-      if (r.ok) return;
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('authd did not become ready');
-}
 
 test('enrol a passkey, sign out, sign in with it, remove it', async (t) => {
   assert.ok(existsSync(bin), `authd binary not found at ${bin}`);

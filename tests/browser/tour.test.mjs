@@ -13,37 +13,15 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, existsSync, rmSync, readdirSync, readFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
+import { freePort, waitReady } from './harness.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const targetDir = process.env.CARGO_TARGET_DIR || resolve(here, '../../target');
 const bin = process.env.AUTHD_BIN || join(targetDir, 'debug', 'authd');
 const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const shots = process.env.AUTHD_SCREENSHOT_DIR ? resolve(here, process.env.AUTHD_SCREENSHOT_DIR, 'screens') : null;
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => res(port));
-    });
-    srv.on('error', rej);
-  });
-}
-
-async function waitReady(base, child) {
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`authd exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) return;
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('authd did not become ready');
-}
 
 // The decoded body of a MIME part (quoted-printable, base64 or plain).
 function decodePart(headers, body) {
