@@ -330,15 +330,15 @@ impl GrantStore for Backend {
         client_id: &str,
     ) -> Result<BearerState, StoreError> {
         Ok(on_pool!(self.pool(), |p| sqlx::query_as(
-            "select (select email from account where id = $1) as email, \
+            "select a.email as email, \
              exists(select 1 from revoked_token where jti = $2) as jti_revoked, \
              (select count(*) from token_family where id = $3 and revoked_at is null) \
              as family_active, \
              exists(select 1 from client where id = $4) as client_active, \
-             (select name from account where id = $1) as name, \
-             (select coalesce(profile_updated_at, created_at) from account where id = $1) \
-             as profile_updated_at, \
-             (select disabled_at from account where id = $1) as subject_disabled_at",
+             a.name as name, \
+             coalesce(a.profile_updated_at, a.created_at) as profile_updated_at, \
+             a.disabled_at as subject_disabled_at \
+             from (select 1 as one) o left join account a on a.id = $1",
         )
         .bind(sub)
         .bind(jti)
