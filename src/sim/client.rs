@@ -10,6 +10,8 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use crate::sim::Advance;
+use crate::sim::challenge::Side;
+use crate::sim::mailbox::{Mailbox, verify_token_in};
 use crate::sim::population::{Countries, Device, User};
 use crate::sim::report::Outcome;
 
@@ -34,10 +36,17 @@ pub(super) struct Sim {
     pub(super) owners_got_in: usize,
     /// The ids of the `attack_detected` events already reported.
     pub(super) seen_waves: std::collections::HashSet<String>,
+    /// The owners' mail (`--mail-dir`): with it they verify their address and answer the
+    /// e-mailed code.
+    pub(super) mailbox: Option<Mailbox>,
+    /// The challenge the last sign-in met first (`captcha`, `email`, …), if any.
+    pub(super) last_challenge: Option<String>,
+    /// Every legitimate sign-in that met friction: behaviour, challenge, whether it got in.
+    pub(super) friction_log: Vec<String>,
 }
 
 /// The `value` of the input named `name` in a page.
-fn field(body: &str, name: &str) -> Option<String> {
+pub(super) fn field(body: &str, name: &str) -> Option<String> {
     let at = body.find(&format!("name=\"{name}\""))?;
     let rest = body.get(at..)?;
     let v = rest.find("value=\"")? + 7;
@@ -46,7 +55,7 @@ fn field(body: &str, name: &str) -> Option<String> {
 }
 
 /// The `name=value` pairs a response sets.
-fn cookies_of(resp: &reqwest::Response) -> Vec<(String, String)> {
+pub(super) fn cookies_of(resp: &reqwest::Response) -> Vec<(String, String)> {
     resp.headers()
         .get_all(reqwest::header::SET_COOKIE)
         .iter()
@@ -68,7 +77,7 @@ pub(super) fn cookie_header(c: &[(String, String)]) -> String {
 }
 
 /// The device cookie a response sets, if any.
-fn device_cookie_of(resp: &reqwest::Response) -> Option<String> {
+pub(super) fn device_cookie_of(resp: &reqwest::Response) -> Option<String> {
     cookies_of(resp)
         .into_iter()
         .find(|(k, _)| k.ends_with("authd_device"))
@@ -76,11 +85,22 @@ fn device_cookie_of(resp: &reqwest::Response) -> Option<String> {
 }
 
 /// Who signs in, from where, with what (for answering a challenge).
-struct Attempt<'a> {
-    ip: &'a str,
-    device: &'a Device,
-    email: &'a str,
-    password: &'a str,
+pub(super) struct Attempt<'a> {
+    pub(super) ip: &'a str,
+    pub(super) device: &'a Device,
+    pub(super) email: &'a str,
+    pub(super) password: &'a str,
+}
+
+/// Who answers the challenges of a scenario's attempts: owners, and the attackers who hold
+/// the right password (takeovers, the stuffing list); the campaigns' bots do not.
+fn side_of(scenario: &str) -> Option<Side> {
+    match scenario {
+        "legit" => Some(Side::Owner),
+        "credential_stuffing" => Some(Side::Attacker),
+        s if s.starts_with("takeover") => Some(Side::Attacker),
+        _ => None,
+    }
 }
 
 impl Sim {
@@ -151,23 +171,33 @@ impl Sim {
             .or_else(|| device.cookie.clone());
         cookies.extend(set);
         self.last_cookies.clone_from(&cookies);
+        self.last_challenge = None;
         let outcome = match status.as_u16() {
             303 => Outcome::Allowed,
             429 => Outcome::Blocked,
             401 => {
                 let body = resp.text().await?;
-                if !body.contains("data-challenge") {
-                    Outcome::Failed
-                } else if scenario == "legit" && !self.captcha_answer.is_empty() {
-                    // A legitimate user answers the challenge and goes on (the friction is
-                    // already counted); attackers stop here.
-                    let csrf = field(&body, "csrf_token").unwrap_or(csrf);
-                    let (got_in, kept) = self.answer_challenge(&a, &cookies, &csrf).await?;
-                    self.owners_challenged += 1;
-                    self.owners_got_in += usize::from(got_in);
-                    return Ok((Outcome::Challenged, kept.or(device_cookie)));
-                } else {
-                    Outcome::Challenged
+                self.last_challenge = crate::sim::challenge::challenge_kind(&body);
+                match side_of(scenario) {
+                    _ if !body.contains("data-challenge") => Outcome::Failed,
+                    Some(side) => {
+                        // The friction (or the stop) is counted; the attempt goes on as far as
+                        // its side can take it.
+                        let answered = self.answer_challenges(&a, &mut cookies, body, side).await?;
+                        self.last_cookies.clone_from(&cookies);
+                        if side == Side::Owner {
+                            self.owners_challenged += 1;
+                            self.owners_got_in += usize::from(answered.got_in);
+                        }
+                        let kept = answered.device_cookie.or(device_cookie);
+                        let o = if answered.got_in {
+                            Outcome::Passed
+                        } else {
+                            Outcome::Challenged
+                        };
+                        return Ok((o, kept));
+                    }
+                    None => Outcome::Challenged,
                 }
             }
             other => bail!("unexpected status {other} from POST /login"),
@@ -193,34 +223,6 @@ impl Sim {
         cookies.extend(cookies_of(&page));
         let body = page.text().await?;
         field(&body, "csrf_token").context("no csrf_token on /login")
-    }
-
-    /// Posts the form again with the CAPTCHA answer; returns whether it signed in (a 303) and
-    /// the device cookie it sets.
-    async fn answer_challenge(
-        &self,
-        a: &Attempt<'_>,
-        cookies: &[(String, String)],
-        csrf: &str,
-    ) -> anyhow::Result<(bool, Option<String>)> {
-        let again = self
-            .http
-            .post(format!("{}/login", self.base))
-            .header("x-forwarded-for", a.ip)
-            .header("user-agent", a.device.agent)
-            .header("cookie", cookie_header(cookies))
-            .form(&[
-                ("username", a.email),
-                ("password", a.password),
-                ("csrf_token", csrf),
-                ("captcha_answer", self.captcha_answer.as_str()),
-            ])
-            .send()
-            .await?;
-        if again.status().is_server_error() {
-            bail!("status {} answering the challenge", again.status());
-        }
-        Ok((again.status().as_u16() == 303, device_cookie_of(&again)))
     }
 
     /// Registers `user` through the form, from their home network.
@@ -249,6 +251,38 @@ impl Sim {
             .await?;
         if !resp.status().is_redirection() {
             bail!("registering {} gave {}", user.email, resp.status());
+        }
+        Ok(())
+    }
+
+    /// With a mailbox: `user` follows the registration mail's link and confirms, from home.
+    pub(super) async fn verify_address(&mut self, user: &User) -> anyhow::Result<()> {
+        let Some(mailbox) = self.mailbox.as_mut() else {
+            return Ok(());
+        };
+        let mail = mailbox
+            .wait_for(&user.email, "/verify-email?token=")
+            .await?;
+        let token = verify_token_in(&mail).context("no link in the verification mail")?;
+        let ip = format!("{}.{}.{}.1", user.home[0], user.home[1], user.home[2]);
+        let page = self
+            .http
+            .get(format!("{}/verify-email?token={token}", self.base))
+            .header("x-forwarded-for", &ip)
+            .send()
+            .await?;
+        let cookies = cookie_header(&cookies_of(&page));
+        let csrf = field(&page.text().await?, "csrf_token").context("no csrf on /verify-email")?;
+        let done = self
+            .http
+            .post(format!("{}/verify-email", self.base))
+            .header("x-forwarded-for", ip)
+            .header("cookie", cookies)
+            .form(&[("token", token.as_str()), ("csrf_token", csrf.as_str())])
+            .send()
+            .await?;
+        if !done.status().is_success() {
+            bail!("verifying {} gave {}", user.email, done.status());
         }
         Ok(())
     }

@@ -162,5 +162,10 @@ pub(super) async fn sign_in_as(
     if let Some(d) = u.devices.get_mut(idx) {
         d.cookie = cookie;
     }
+    if outcome.stopped() {
+        let met = sim.last_challenge.clone().unwrap_or_else(|| "block".into());
+        let entry = format!("{}: {met}, got in: {}", b.name(), outcome.got_in());
+        sim.friction_log.push(entry);
+    }
     Ok(outcome)
 }

@@ -1,9 +1,11 @@
 //! The traffic simulator (`authd simulate --target URL`): drives a running server over HTTP
 //! through the real sign-in form, with `X-Forwarded-For` sources (the server must trust the
 //! simulator's address in `AUTHD_TRUSTED_PROXIES`), and reports per scenario how often attackers
-//! got in without a challenge, how often legitimate users met friction, the ROC AUC and the
-//! true-positive rate at 1 % false positives of the raw score, and how many attempts each
-//! campaign needed before it was detected. Seeded and reproducible: the same seed against a
+//! got in without a challenge and how often they were kept out (stopped, not only challenged:
+//! with `--mail-dir` owners verify their address and read the e-mailed codes, attackers answer
+//! CAPTCHAs but never see the victim's mail), how often legitimate users met friction, the ROC
+//! AUC and the true-positive rate at 1 % false positives of the raw score, and how many attempts
+//! each campaign needed before it was detected. Seeded and reproducible: the same seed against a
 //! fresh server gives the same traffic.
 //!
 //! Two modes. **With labels**: the first phase's attacks are labelled through the admin API
@@ -37,10 +39,14 @@ use crate::sim::report::Report;
 mod admin;
 /// The attack scenarios.
 mod attacks;
+/// Answering challenges, as owners and attackers can.
+mod challenge;
 /// The HTTP driver and the simulation's state.
 mod client;
 /// Legitimate traffic.
 mod legit;
+/// The owners' mail.
+mod mailbox;
 /// One measured phase.
 mod phase;
 /// SVG figures of the report.
@@ -92,6 +98,11 @@ pub struct SimulateArgs {
     /// users who meet a challenge answer it and go on.
     #[arg(long, default_value = "")]
     pub captcha_answer: String,
+    /// The server's mail outbox (`AUTHD_MAIL_DIR`, the file transport): owners then verify
+    /// their address after registering and read the sign-in codes mailed to them, so a step-up
+    /// by e-mailed code is one they pass and the attackers (who never read it) do not.
+    #[arg(long)]
+    pub mail_dir: Option<std::path::PathBuf>,
     /// `client_id:client_secret` of a client holding the `admin` scope: needed to read scores,
     /// label the training round and train.
     #[arg(long)]
@@ -132,6 +143,9 @@ pub async fn run_with(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::
     let mut users = population::users(&mut sim, args.users, args.thin_users);
     for u in &users {
         sim.register(u).await?;
+    }
+    for u in &users {
+        sim.verify_address(u).await?;
     }
     legit::thin_history(&mut sim, &mut users).await?;
     for _ in 0..args.days {
@@ -189,6 +203,9 @@ fn start(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::Result<Sim> {
         owners_challenged: 0,
         owners_got_in: 0,
         seen_waves: HashSet::new(),
+        mailbox: args.mail_dir.as_deref().map(mailbox::Mailbox::new),
+        last_challenge: None,
+        friction_log: Vec::new(),
     };
     if let Some(path) = &args.geoip {
         sim.geo = Some(Arc::new(Countries::sample(path, &mut sim.rng)?));

@@ -30,6 +30,7 @@ pub(super) async fn run(
     };
     let from = sim.next_request;
     let (challenged, got_in) = (sim.owners_challenged, sim.owners_got_in);
+    let logged = sim.friction_log.len();
     let mut legit = Vec::new();
     for _ in 0..2 {
         legit.extend(legit::legit_round(sim, users).await?);
@@ -39,13 +40,18 @@ pub(super) async fn run(
     sim.pass_time(PAUSE);
     let device = attacks::brute_force(sim, users, &mut phase).await?;
     sim.pass_time(PAUSE);
+    let before_wave = sim.friction_log.len();
     let during = stuffing::stuffing_wave(sim, users, args.stuffing_addresses, &mut phase).await?;
+    for entry in sim.friction_log.iter_mut().skip(before_wave) {
+        entry.insert_str(0, "during_stuffing_wave ");
+    }
     sim.pass_time(PAUSE);
     attacks::password_spraying(sim, users, &device, &mut phase).await?;
     sim.pass_time(PAUSE);
     record_legit(&mut phase, &legit, &during);
     phase.owners_challenged = sim.owners_challenged - challenged;
     phase.owners_got_in = sim.owners_got_in - got_in;
+    phase.friction = sim.friction_log.iter().skip(logged).cloned().collect();
     if let (Some(client), Some(_)) = (&args.replay_client, args.admin_client.as_deref()) {
         replay::token_replay(sim, users, args, client, &mut phase).await?;
     }

@@ -235,6 +235,8 @@ fn record(report: &mut Phase, legit: &[Value], replayed: &[Value]) {
             attempts: replayed.len(),
             passed_unchallenged: replayed.iter().filter(allowed).count(),
             challenged_or_blocked: flagged(replayed),
+            // A replay /risk/evaluate did not answer `allow` is one the resource server refuses.
+            kept_out: flagged(replayed),
             takeover_pass_rate: None,
             attempts_until_detected: None,
             roc_auc: roc_auc(&scored),

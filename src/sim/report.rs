@@ -13,16 +13,25 @@ pub enum Outcome {
     Allowed,
     /// Wrong password, no challenge.
     Failed,
-    /// A challenge was asked for.
+    /// A challenge was asked for, and the attempt did not get past it.
     Challenged,
+    /// A challenge was asked for, answered, and the attempt signed in: an owner's friction,
+    /// or a takeover the challenge did not stop.
+    Passed,
     /// Refused (429).
     Blocked,
 }
 
 impl Outcome {
-    /// Whether the attempt was stopped (challenged or blocked).
+    /// Whether the attempt met a challenge or a block (friction, for an owner; detection,
+    /// for a campaign), whatever came of it.
     pub fn stopped(self) -> bool {
-        matches!(self, Self::Challenged | Self::Blocked)
+        matches!(self, Self::Challenged | Self::Passed | Self::Blocked)
+    }
+
+    /// Whether the attempt signed in, with or without answering a challenge.
+    pub fn got_in(self) -> bool {
+        matches!(self, Self::Allowed | Self::Passed)
     }
 }
 
@@ -37,6 +46,11 @@ pub struct ScenarioReport {
     pub challenged_or_blocked: f64,
     /// Share of correct-password attempts that got in without a challenge.
     pub takeover_pass_rate: Option<f64>,
+    /// Attempts that signed in, a challenge answered or not.
+    pub got_in: usize,
+    /// Share of attempts that did not sign in: kept out, not only challenged (for a takeover,
+    /// the share the step-up stopped).
+    pub kept_out: f64,
     /// Attempts until the first challenge or block (campaigns); `None`: never detected.
     pub attempts_until_detected: Option<usize>,
     /// ROC AUC of the raw score, this scenario's attempts against the legitimate ones.
@@ -89,6 +103,9 @@ pub struct Phase {
     pub owners_challenged: usize,
     /// ... and of them, the ones that answered it and got in.
     pub owners_got_in: usize,
+    /// Each legitimate sign-in that met friction: behaviour, the challenge, whether it got in
+    /// (the stuffing wave's are marked `during_stuffing_wave`).
+    pub friction: Vec<String>,
     /// Legitimate token uses `/risk/evaluate` did not answer `allow` (token replay scenario).
     pub legit_token_use_flagged: Option<f64>,
     /// Per scenario.
@@ -132,6 +149,7 @@ pub(super) fn friction(outcomes: &[Outcome]) -> f64 {
 pub(super) fn summarise(outcomes: &[Outcome], right_password: bool) -> ScenarioReport {
     let stopped = outcomes.iter().filter(|o| o.stopped()).count();
     let passed = outcomes.iter().filter(|o| **o == Outcome::Allowed).count();
+    let got_in = outcomes.iter().filter(|o| o.got_in()).count();
     #[allow(clippy::cast_precision_loss)]
     let share = |n: usize| n as f64 / outcomes.len().max(1) as f64;
     ScenarioReport {
@@ -139,6 +157,8 @@ pub(super) fn summarise(outcomes: &[Outcome], right_password: bool) -> ScenarioR
         passed_unchallenged: passed,
         challenged_or_blocked: share(stopped),
         takeover_pass_rate: right_password.then(|| share(passed)),
+        got_in,
+        kept_out: 1.0 - share(got_in),
         attempts_until_detected: (!right_password)
             .then(|| outcomes.iter().position(|o| o.stopped()).map(|i| i + 1))
             .flatten(),
@@ -171,5 +191,24 @@ mod tests {
         assert_eq!(r.attempts_until_detected, None);
         assert!((friction(&o) - 0.5).abs() < 1e-12);
         assert!(friction(&[]).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_challenge_answered_is_friction_and_a_takeover_let_in() {
+        let o = [
+            Outcome::Passed,
+            Outcome::Challenged,
+            Outcome::Blocked,
+            Outcome::Allowed,
+        ];
+        let r = summarise(&o, true);
+        assert_eq!(
+            r.got_in, 2,
+            "signed in after the challenge, and without one"
+        );
+        assert!((r.kept_out - 0.5).abs() < 1e-12);
+        assert!((r.challenged_or_blocked - 0.75).abs() < 1e-12);
+        assert!(Outcome::Passed.stopped() && Outcome::Passed.got_in());
+        assert!(!Outcome::Challenged.got_in());
     }
 }

@@ -84,25 +84,41 @@ fn assert_targets(p: &authd::sim::report::Phase, phase: &str) {
         assert!(f.share <= 0.02, "{phase} {b}: {f:?}");
     }
     // 200 naive takeovers: 99.5 % allows one miss.
+    // Challenged is not enough: the attackers answer the CAPTCHA (a person with the password,
+    // or a solving service) and guess the e-mailed code, so each target is on the share kept
+    // out — stopped, not only challenged.
     let naive = s("takeover_new_country");
     assert!(naive.attempts >= 200, "{phase}: {naive:?}");
     assert!(naive.challenged_or_blocked >= 0.995, "{phase}: {naive:?}");
+    assert!(naive.kept_out >= 0.995, "{phase}: {naive:?}");
     let vpn = s("takeover_vpn_new_browser");
     assert!(
-        vpn.attempts >= 100 && vpn.challenged_or_blocked >= 0.95,
+        vpn.attempts >= 100 && vpn.challenged_or_blocked >= 0.95 && vpn.kept_out >= 0.95,
         "{phase}: {vpn:?}"
     );
     let targeted = s("takeover_exact_agent");
     assert!(
-        targeted.attempts >= 100 && targeted.challenged_or_blocked >= 0.85,
+        targeted.attempts >= 100
+            && targeted.challenged_or_blocked >= 0.85
+            && targeted.kept_out >= 0.85,
         "{phase}: {targeted:?}"
     );
     let valid = s("stuffing_valid_pairs");
     assert!(valid.attempts >= 5, "{phase}: {valid:?}");
     assert!(
-        valid.takeover_pass_rate.unwrap() <= 0.2,
+        valid.takeover_pass_rate.unwrap() <= 0.2 && valid.kept_out >= 0.8,
         "{phase}: valid pairs let in {valid:?}"
     );
+    // The step-up is one the attacker cannot pass: whoever of them got in, got in unchallenged.
+    for name in [
+        "takeover_new_country",
+        "takeover_vpn_new_browser",
+        "takeover_exact_agent",
+        "stuffing_valid_pairs",
+    ] {
+        let sc = s(name);
+        assert_eq!(sc.got_in, sc.passed_unchallenged, "{phase} {name}: {sc:?}");
+    }
     let stuffing = s("credential_stuffing");
     assert!(stuffing.attempts >= 200, "{phase}: {stuffing:?}");
     for campaign in ["brute_force", "credential_stuffing", "password_spraying"] {
@@ -158,6 +174,8 @@ async fn simulate(no_labels: bool) {
         stuffing_addresses: 110,
         no_labels,
         captcha_answer: ANSWER.into(),
+        // The owners read their mail (verification, e-mailed codes); the attackers do not.
+        mail_dir: Some(app.mail_dir.path().to_owned()),
         admin_client: Some(admin_pair(&app).await),
         // `AUTHD_RISK_REPORT_DIR=docs cargo test simulated` regenerates the figures of
         // docs/risk.md.
