@@ -123,10 +123,7 @@ async fn wasnt_me_confirms_what_was_done_and_mails_a_reset_link_once() {
     assert!(!done.body.contains(local), "the address is masked");
     let reset_token = input_value(&done.body, "reset_token");
     assert!(!reset_token.is_empty());
-    assert!(
-        !done.body.contains("reset_token="),
-        "never in a URL"
-    );
+    assert!(!done.body.contains("reset_token="), "never in a URL");
     // What it says was done.
     let p = read(intruder.get(app.url("/account")).send().await.unwrap()).await;
     assert!(
