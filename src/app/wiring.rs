@@ -24,6 +24,7 @@ use crate::domain::risk::geo::GeoDb;
 use crate::domain::risk::service::RiskService;
 use crate::domain::seal::Sealer;
 use crate::domain::sessions::SessionPolicy;
+use crate::domain::signin::links::Links;
 use crate::domain::signin::{LoginDeps, LoginService, Protection};
 use crate::domain::tasks::Background;
 use crate::domain::throttle::Throttle;
@@ -94,7 +95,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
     )
     .await?;
     let security = security(&base, accounts.clone(), risk.clone(), outbox.clone());
-    let resets = resets(&base, accounts.clone(), outbox);
+    let resets = resets(&base, accounts.clone(), outbox, login.links());
     let admin = admin(&base, accounts.clone(), risk.clone());
     let account_admin = account_admin(&base, &accounts, &security, &login, &passkeys, &oauth);
     let admin_console = console::admin_console(&base, &accounts, &login, &waves);
@@ -263,7 +264,12 @@ fn passkeys(b: &Base<'_>, outbox: Arc<dyn Outbox>) -> PasskeyService {
 }
 
 /// Password reset.
-fn resets(b: &Base<'_>, accounts: AccountService, outbox: Arc<dyn Outbox>) -> ResetService {
+fn resets(
+    b: &Base<'_>,
+    accounts: AccountService,
+    outbox: Arc<dyn Outbox>,
+    links: Links,
+) -> ResetService {
     ResetService {
         accounts,
         resets: b.store.resets.clone(),
@@ -276,6 +282,7 @@ fn resets(b: &Base<'_>, accounts: AccountService, outbox: Arc<dyn Outbox>) -> Re
         throttle: b.throttle.clone(),
         background: b.background.clone(),
         issuer: b.config.issuer_str().to_owned(),
+        links,
     }
 }
 

@@ -13,6 +13,9 @@ pub mod file;
 pub mod messages;
 /// The `Outbox` implementation: render, limit, queue.
 pub mod outbox;
+/// Sample mails of every kind, kept in docs/screens/mail (a test).
+#[cfg(test)]
+mod samples;
 /// SMTP through lettre.
 pub mod smtp;
 /// The delivery worker.

@@ -330,7 +330,7 @@ async fn the_new_sign_in_mail_speaks_plainly_and_a_held_back_one_is_recorded() {
         .unwrap()
         .to_owned();
     assert!(
-        text.contains("Your Acme ID account was just signed in to for Acme Notes"),
+        text.contains("Your Acme ID account was just used to sign in to Acme Notes"),
         "{text}"
     );
     assert!(

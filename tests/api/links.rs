@@ -282,7 +282,10 @@ async fn wasnt_me_works_once_and_forgets_every_device() {
             .unwrap(),
     )
     .await;
-    assert_eq!(done.location(), "/password/forgot");
+    // A confirmation of what was done, with the next step (tests/api/not_me.rs).
+    assert_eq!(done.status, StatusCode::OK);
+    assert!(done.body.contains("Your account is signed out everywhere"));
+    assert!(done.body.contains("action=\"/not-me/reset\""));
     let reports = |events: &[authd::events::AuthEvent]| {
         events
             .iter()

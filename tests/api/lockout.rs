@@ -504,7 +504,10 @@ async fn a_new_device_is_reported_and_wasnt_me_signs_out_everywhere() {
             .unwrap(),
     )
     .await;
-    assert_eq!(done.location(), "/password/forgot");
+    // A confirmation of what was done, with the next step (tests/api/not_me.rs).
+    assert_eq!(done.status, StatusCode::OK);
+    assert!(done.body.contains("Your account is signed out everywhere"));
+    assert!(done.body.contains("action=\"/not-me/reset\""));
     for c in [&intruder, &home] {
         let p = read(c.get(app.url("/account")).send().await.unwrap()).await;
         assert!(p.location().starts_with("/login"), "every session ended");

@@ -31,6 +31,7 @@ mod login;
 mod mail;
 mod malformed;
 mod metrics;
+mod not_me;
 mod oauth_code;
 mod oidc;
 mod oidc_step_up;

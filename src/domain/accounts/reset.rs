@@ -4,7 +4,9 @@
 //! is spent) instead of minting another, so one account has one live link however often the
 //! form is sent. Using it sets the new
 //! password, ends every browser session (the account's session epoch moves on) and every OAuth
-//! grant, and mails a "password changed" notice.
+//! grant, and mails a "password changed" notice. After a "wasn't you?" report, the
+//! confirmation's button mails the account's own address a link the same way, once
+//! (`mail_link_after_report`).
 
 use std::sync::Arc;
 
@@ -19,6 +21,7 @@ use crate::domain::error::Unexpected;
 use crate::domain::notify::{Notice, Outbox};
 use crate::domain::oauth::digest;
 use crate::domain::seal::{Legacy, Sealer};
+use crate::domain::signin::links::{Links, Purpose};
 use crate::domain::tasks::Background;
 use crate::domain::throttle::{Door, Throttle, ThrottleKey, net_of};
 use crate::events::decision::Decision;
@@ -49,6 +52,8 @@ pub struct ResetService {
     pub(crate) background: Background,
     /// The public base URL, for links.
     pub(crate) issuer: String,
+    /// Signed links: the "wasn't you?" confirmation's one-time reset button.
+    pub(crate) links: Links,
 }
 
 impl std::fmt::Debug for ResetService {
@@ -88,6 +93,25 @@ impl ResetService {
             }
         });
         Ok(())
+    }
+
+    /// The "wasn't you?" confirmation's button: mails the reported account's own address a
+    /// reset link (through `send_link`: the same budget, the live link again if there is one).
+    /// The account's address if `token` (`NotMeReport::reset_token`) was valid and unused (it
+    /// is spent now); `None` otherwise, and nothing is sent.
+    pub async fn mail_link_after_report(
+        &self,
+        ctx: &RequestContext,
+        token: &str,
+    ) -> Result<Option<String>, Unexpected> {
+        let Some(user_id) = self.links.redeem(Purpose::NotMeReset, token).await? else {
+            return Ok(None);
+        };
+        let Some(account) = self.accounts.find_by_id(&user_id).await? else {
+            return Ok(None);
+        };
+        self.send_link(ctx, &account.email).await?;
+        Ok(Some(account.email))
     }
 
     /// The work behind `request`: a token and a mail when `email` has an account and the

@@ -1,5 +1,6 @@
 //! Signed, expiring, single-use links mailed to the owner: the lockout mail's unlock link,
-//! the new-device alert's "wasn't you?" link and the registration's address verification. A
+//! the new-device alert's "wasn't you?" link (and its confirmation's reset button) and the
+//! registration's address verification. A
 //! token is `user.expiry.mac`; the `Purpose` and the expiry are inside the MAC, so a token for one purpose never works for another. Using a
 //! link (`redeem`) records its digest as spent (`storage/protection/links.rs`), so a replay —
 //! or a mail scanner that got there first — does nothing more.
@@ -22,6 +23,9 @@ pub enum Purpose {
     Unlock,
     /// Reports a sign-in the owner did not make (the new-device alert).
     NotMe,
+    /// After a report, mails the account's own address a password-reset link (the "wasn't
+    /// you?" confirmation's button; carried in that page's form, never in a URL or a mail).
+    NotMeReset,
     /// Verifies the address given at registration.
     VerifyEmail,
     /// A passed CAPTCHA held for the rest of one attempt (`pass.rs`; never mailed: it stays
@@ -35,6 +39,7 @@ impl Purpose {
         match self {
             Self::Unlock => "unlock",
             Self::NotMe => "not_me",
+            Self::NotMeReset => "not_me_reset",
             Self::VerifyEmail => "verify_email",
             Self::ChallengePass => "challenge_pass",
         }
@@ -43,6 +48,9 @@ impl Purpose {
 
 /// How long a "wasn't you?" link stays valid.
 const NOT_ME_TTL_SECS: i64 = 7 * 86_400;
+
+/// How long the "wasn't you?" confirmation's reset button works.
+const NOT_ME_RESET_TTL_SECS: i64 = 3_600;
 
 /// How long a verification link stays valid.
 const VERIFY_TTL_SECS: i64 = 2 * 86_400;
@@ -86,6 +94,7 @@ impl Links {
         let ttl = match purpose {
             Purpose::Unlock => self.unlock_ttl_secs,
             Purpose::NotMe => NOT_ME_TTL_SECS,
+            Purpose::NotMeReset => NOT_ME_RESET_TTL_SECS,
             Purpose::VerifyEmail => VERIFY_TTL_SECS,
             Purpose::ChallengePass => crate::domain::signin::pass::PASS_TTL_SECS,
         };

@@ -66,7 +66,7 @@ pub mod ladder;
 /// Signed links.
 pub mod links;
 /// "Wasn't you?".
-mod not_me;
+pub mod not_me;
 /// The challenge shown up front, and a passed one held for the rest of an attempt.
 pub mod pass;
 /// Passwordless sign-in with a passkey.

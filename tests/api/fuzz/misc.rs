@@ -1,6 +1,6 @@
 //! The other parsers an attacker reaches: the consent form (with a live pending request), the
-//! logout and "wasn't you?" forms, the `/login`, `/unlock`, `/not-me` and `/end_session`
-//! queries, and the `/introspect`, `/revoke` and `/risk/evaluate` bodies. Never a 5xx; a
+//! logout and "wasn't you?" forms (and the confirmation's reset button), the `/login`,
+//! `/unlock`, `/not-me` and `/end_session` queries, and the `/introspect`, `/revoke` and `/risk/evaluate` bodies. Never a 5xx; a
 //! redirect stays on site or goes to a registered URI.
 
 use proptest::prelude::{BoxedStrategy, Just, Strategy, prop_oneof};
@@ -141,8 +141,8 @@ fn fuzz_logout_and_not_me_forms() {
     let h = Harness::start(|_| {});
     let user = h.block_on(h.app.user());
     let case = (
-        select(vec!["/logout", "/not-me"]),
-        form_case(&["token"], &[]),
+        select(vec!["/logout", "/not-me", "/not-me/reset"]),
+        form_case(&["token", "reset_token"], &[]),
     );
     h.run("misc/logout_not_me", case, |h, (path, case)| {
         h.block_on(async {
