@@ -54,6 +54,40 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every kind.
+    pub const ALL: [Self; 30] = [
+        Self::LoginSucceeded,
+        Self::LoginFailed,
+        Self::LoginChallenged,
+        Self::ChallengePassed,
+        Self::ChallengeFailed,
+        Self::LoginBlocked,
+        Self::RateLimited,
+        Self::AccountLocked,
+        Self::AccountUnlocked,
+        Self::SessionCreated,
+        Self::SessionRevoked,
+        Self::Logout,
+        Self::TokenIssued,
+        Self::TokenRefreshed,
+        Self::TokenRejected,
+        Self::RefreshReuseDetected,
+        Self::TokenRevoked,
+        Self::PasswordChanged,
+        Self::PasswordResetRequested,
+        Self::UserRegistered,
+        Self::MfaEnrolled,
+        Self::MfaRemoved,
+        Self::MfaSettingChanged,
+        Self::EmailVerified,
+        Self::AlertSent,
+        Self::AlertSkipped,
+        Self::RiskEvaluated,
+        Self::AttackDetected,
+        Self::AdminAction,
+        Self::ProfileUpdated,
+    ];
+
     /// The snake_case name stored in the database and shown in the API.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -217,8 +251,49 @@ pub struct EventFilter {
     pub ip: Option<String>,
     /// Only at or after this time.
     pub since: Option<OffsetDateTime>,
+    /// Only before this time.
+    pub until: Option<OffsetDateTime>,
+    /// Only this decision (matched on the stored code; rows older than the code column have
+    /// none and never match).
+    pub decision: Option<Decision>,
+    /// Only this OAuth client.
+    pub client_id: Option<String>,
+    /// Only events older than this position: the previous page's `next` (keyset pagination).
+    pub before: Option<EventCursor>,
     /// At most this many (clamped to 1..=1000).
     pub limit: u32,
+}
+
+/// A position in the event log, newest first: events after it (older) make the next page. It is
+/// the event's insertion order, so events sharing a timestamp are neither repeated nor skipped,
+/// and events written meanwhile never shift a page. On the wire an opaque decimal string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventCursor(pub i64);
+
+impl EventCursor {
+    /// Reads a cursor as `Display` writes it; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok().map(Self)
+    }
+}
+
+impl std::fmt::Display for EventCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// One page of events, newest first, and where the next one starts (`None`: no older event
+/// matches).
+#[derive(Debug, Clone, Default)]
+pub struct EventPage {
+    /// The events.
+    pub events: Vec<AuthEvent>,
+    /// The cursor of the next (older) page, if there is one.
+    pub next: Option<EventCursor>,
 }
 
 #[cfg(test)]
@@ -227,37 +302,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_through_their_names() {
-        let all = [
-            EventKind::LoginSucceeded,
-            EventKind::LoginFailed,
-            EventKind::LoginChallenged,
-            EventKind::ChallengePassed,
-            EventKind::ChallengeFailed,
-            EventKind::LoginBlocked,
-            EventKind::RateLimited,
-            EventKind::AccountLocked,
-            EventKind::AccountUnlocked,
-            EventKind::SessionCreated,
-            EventKind::SessionRevoked,
-            EventKind::Logout,
-            EventKind::TokenIssued,
-            EventKind::TokenRefreshed,
-            EventKind::TokenRejected,
-            EventKind::RefreshReuseDetected,
-            EventKind::TokenRevoked,
-            EventKind::PasswordChanged,
-            EventKind::PasswordResetRequested,
-            EventKind::UserRegistered,
-            EventKind::MfaEnrolled,
-            EventKind::MfaRemoved,
-            EventKind::MfaSettingChanged,
-            EventKind::EmailVerified,
-            EventKind::AlertSent,
-            EventKind::AlertSkipped,
-            EventKind::RiskEvaluated,
-            EventKind::AttackDetected,
-            EventKind::AdminAction,
-        ];
+        let all = EventKind::ALL;
         for k in all {
             let json = serde_json::to_string(&k).unwrap();
             assert_eq!(json, format!("\"{}\"", k.as_str()));

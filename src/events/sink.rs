@@ -145,4 +145,12 @@ impl EventSink {
     ) -> Result<Vec<AuthEvent>, StoreError> {
         self.store.list(filter).await
     }
+
+    /// One page of stored events, newest first, with the next page's cursor.
+    pub async fn page(
+        &self,
+        filter: &crate::events::EventFilter,
+    ) -> Result<crate::events::EventPage, StoreError> {
+        self.store.page(filter).await
+    }
 }

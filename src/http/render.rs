@@ -91,6 +91,7 @@ pub fn templates() -> Vec<Entry> {
         entry::<pages::admin::overview::OverviewPage>(),
         entry::<pages::admin::users::SearchPage>(),
         entry::<pages::admin::users::UserPage>(),
+        entry::<pages::admin::events::EventsPage>(),
     ]
 }
 

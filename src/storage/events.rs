@@ -1,6 +1,6 @@
 //! The auth event log: the `EventStore` trait, the stored row (`ts` in unix milliseconds,
 //! `risk` as JSON text) and its SQL, one text for both engines. Events have an internal `seq`
-//! that orders them (newest first).
+//! that orders them (newest first) and is the keyset of the pages (`EventCursor`).
 
 use async_trait::async_trait;
 use sqlx::query::Query;
@@ -8,7 +8,7 @@ use sqlx::{Database, Encode, FromRow, Type};
 use time::OffsetDateTime;
 
 use crate::events::decision::Decision;
-use crate::events::{AuthEvent, EventFilter, EventKind, Risk};
+use crate::events::{AuthEvent, EventCursor, EventFilter, EventKind, EventPage, Risk};
 use crate::storage::error::StoreError;
 use crate::storage::mail::{INSERT_MAIL, MailRecord, bind_mail};
 use crate::storage::{Backend, on_pool};
@@ -24,8 +24,13 @@ pub trait EventStore: Send + Sync {
         event: &AuthEvent,
         mail: &MailRecord,
     ) -> Result<(), StoreError>;
-    /// Lists events matching `filter`, newest first.
-    async fn list(&self, filter: &EventFilter) -> Result<Vec<AuthEvent>, StoreError>;
+    /// One page of events matching `filter` (from `filter.before`, at most `filter.limit`),
+    /// newest first, with the cursor of the next page when an older event matches.
+    async fn page(&self, filter: &EventFilter) -> Result<EventPage, StoreError>;
+    /// Lists events matching `filter`, newest first (the page without its cursor).
+    async fn list(&self, filter: &EventFilter) -> Result<Vec<AuthEvent>, StoreError> {
+        Ok(self.page(filter).await?.events)
+    }
 }
 
 /// Appends an event (binds: see `bind_event`).
@@ -132,27 +137,33 @@ pub(crate) fn ts_millis(ts: OffsetDateTime) -> i64 {
     i64::try_from(ts.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
+/// An event row with its position (the page's keyset).
+#[derive(Debug, FromRow)]
+struct PagedRow {
+    seq: i64,
+    #[sqlx(flatten)]
+    row: EventRow,
+}
+
 /// Builds the filtered event listing; the filter binds follow in the order kind, user_id, ip,
-/// since, then the limit.
+/// since, until, decision, client_id, before, then the limit.
 fn list_events_sql(f: &EventFilter) -> String {
-    let mut sql = format!("select {EVENT_COLUMNS} from event where 1 = 1");
+    let mut sql = format!("select seq, {EVENT_COLUMNS} from event where 1 = 1");
     let mut n = 0;
-    let mut clause = |col: &str, op: &str| {
-        n += 1;
-        sql.push_str(&format!(" and {col} {op} ${n}"));
+    let mut clause = |present: bool, col: &str, op: &str| {
+        if present {
+            n += 1;
+            sql.push_str(&format!(" and {col} {op} ${n}"));
+        }
     };
-    if f.kind.is_some() {
-        clause("kind", "=");
-    }
-    if f.user_id.is_some() {
-        clause("user_id", "=");
-    }
-    if f.ip.is_some() {
-        clause("ip", "=");
-    }
-    if f.since.is_some() {
-        clause("ts", ">=");
-    }
+    clause(f.kind.is_some(), "kind", "=");
+    clause(f.user_id.is_some(), "user_id", "=");
+    clause(f.ip.is_some(), "ip", "=");
+    clause(f.since.is_some(), "ts", ">=");
+    clause(f.until.is_some(), "ts", "<");
+    clause(f.decision.is_some(), "decision_code", "=");
+    clause(f.client_id.is_some(), "client_id", "=");
+    clause(f.before.is_some(), "seq", "<");
     sql.push_str(&format!(" order by seq desc limit ${}", n + 1));
     sql
 }
@@ -184,26 +195,44 @@ impl EventStore for Backend {
         Ok(())
     }
 
-    async fn list(&self, f: &EventFilter) -> Result<Vec<AuthEvent>, StoreError> {
+    async fn page(&self, f: &EventFilter) -> Result<EventPage, StoreError> {
         let sql = list_events_sql(f);
-        let rows = on_pool!(self.pool(), |p| {
-            let mut q = sqlx::query_as::<_, EventRow>(&sql);
+        let limit = f.limit.clamp(1, 1000);
+        let mut rows = on_pool!(self.pool(), |p| {
+            let mut q = sqlx::query_as::<_, PagedRow>(&sql);
             if let Some(k) = f.kind {
                 q = q.bind(k.as_str());
             }
-            if let Some(u) = &f.user_id {
-                q = q.bind(u);
+            for v in [&f.user_id, &f.ip].into_iter().flatten() {
+                q = q.bind(v);
             }
-            if let Some(ip) = &f.ip {
-                q = q.bind(ip);
+            for t in [f.since, f.until].into_iter().flatten() {
+                q = q.bind(ts_millis(t));
             }
-            if let Some(since) = f.since {
-                q = q.bind(ts_millis(since));
+            if let Some(d) = f.decision {
+                q = q.bind(d.code());
             }
-            q.bind(i64::from(f.limit.clamp(1, 1000)))
-                .fetch_all(p)
-                .await?
+            if let Some(c) = &f.client_id {
+                q = q.bind(c);
+            }
+            if let Some(c) = f.before {
+                q = q.bind(c.0);
+            }
+            // One more than asked: whether an older page exists.
+            q.bind(i64::from(limit) + 1).fetch_all(p).await?
         });
-        rows.into_iter().map(AuthEvent::try_from).collect()
+        let limit = usize::try_from(limit).unwrap_or(1000);
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = if more {
+            rows.last().map(|r| EventCursor(r.seq))
+        } else {
+            None
+        };
+        let events = rows
+            .into_iter()
+            .map(|r| AuthEvent::try_from(r.row))
+            .collect::<Result<_, _>>()?;
+        Ok(EventPage { events, next })
     }
 }

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 
 use crate::helpers::{TestApp, new_client, spawn_app, str_of};
 
-async fn admin_token(app: &TestApp, scopes: &[&str]) -> String {
+pub(crate) async fn admin_token(app: &TestApp, scopes: &[&str]) -> String {
     let svc = app
         .add_client(false, false, &["client_credentials"], scopes)
         .await;

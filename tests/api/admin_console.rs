@@ -12,7 +12,7 @@ use time::Duration;
 use crate::helpers::{TestApp, TestUser, new_client, read, spawn_app, spawn_app_with};
 
 /// A registered admin (not signed in).
-async fn admin(app: &TestApp) -> TestUser {
+pub(crate) async fn admin(app: &TestApp) -> TestUser {
     let user = TestUser::generate();
     app.state
         .accounts
@@ -42,7 +42,7 @@ async fn last_code(app: &TestApp) -> String {
 
 /// Signs `user` in with the password only, then through the console's step-up (the e-mailed
 /// code), ending on the console.
-async fn admin_signed_in(app: &TestApp) -> TestUser {
+pub(crate) async fn admin_signed_in(app: &TestApp) -> TestUser {
     let user = admin(app).await;
     let page = app.post_login(&user.email, &user.password).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);

@@ -12,6 +12,8 @@
 
 mod admin_api;
 mod admin_console;
+mod admin_events;
+mod admin_events_export;
 mod branding;
 mod captcha_providers;
 mod challenge_flow;

@@ -14,8 +14,10 @@ use crate::http::api_error::ApiError;
 use crate::http::extract::ClientContext;
 use crate::http::oauth::extract::bearer;
 
-/// `GET /admin/api/events`.
+/// `GET /admin/api/events`, `GET /admin/api/events/export`.
 pub mod events;
+/// Event exports as CSV or JSON Lines (the API's and the console's).
+pub mod export;
 /// `POST /admin/api/labels`, `POST /admin/api/model/train`.
 pub mod model;
 /// `GET /openapi.json`.
@@ -26,6 +28,7 @@ pub mod wire;
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/api/events", get(events::events_get))
+        .route("/admin/api/events/export", get(events::export_get))
         .route("/admin/api/labels", axum::routing::post(model::labels_post))
         .route(
             "/admin/api/model/train",

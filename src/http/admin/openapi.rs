@@ -11,6 +11,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     info(title = "authd admin API", description = "Operator API of authd. Bearer: a client-credentials access token of a client holding the `admin` scope."),
     paths(
         crate::http::admin::events::events_get,
+        crate::http::admin::events::export_get,
         crate::http::admin::model::labels_post,
         crate::http::admin::model::train_post
     ),

@@ -74,7 +74,7 @@ pub(super) async fn events_contract(store: &Store) {
         })
         .await
         .unwrap();
-    assert_eq!(limited, vec![third]);
+    assert_eq!(limited, vec![third.clone()]);
     let combined = store
         .events
         .list(&EventFilter {
@@ -83,10 +83,61 @@ pub(super) async fn events_contract(store: &Store) {
             ip: Some("192.0.2.1".into()),
             since: Some(t0),
             limit: 5,
+            ..Default::default()
         })
         .await
         .unwrap();
-    assert_eq!(combined, vec![second]);
+    assert_eq!(combined, vec![second.clone()]);
+    newer_filters_and_pages(store, t0, [first, second, third]).await;
+}
+
+/// `until`, `decision`, `client_id`, and pages that follow one another by their cursor.
+async fn newer_filters_and_pages(
+    store: &Store,
+    t0: OffsetDateTime,
+    [first, second, third]: [AuthEvent; 3],
+) {
+    let list = |f: EventFilter| async move { store.events.list(&f).await.unwrap() };
+    let until = list(EventFilter {
+        until: Some(t0 + time::Duration::seconds(60)),
+        limit: 10,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        until,
+        vec![second.clone(), first.clone()],
+        "until is exclusive"
+    );
+    let decided = list(EventFilter {
+        decision: Some(Decision::AllowKnownDevice),
+        limit: 10,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(decided, vec![second.clone()]);
+    let mut by_client = third.clone();
+    by_client.id = "client-event".into();
+    by_client.client_id = Some("app-1".into());
+    store.events.insert(&by_client).await.unwrap();
+    let client = list(EventFilter {
+        client_id: Some("app-1".into()),
+        limit: 10,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(client, vec![by_client.clone()]);
+    // Pages of two: the cursor of the last row starts the next page; the last page has none.
+    let mut filter = EventFilter {
+        limit: 2,
+        ..Default::default()
+    };
+    let page = store.events.page(&filter).await.unwrap();
+    assert_eq!(page.events, vec![by_client, third]);
+    filter.before = page.next;
+    let page = store.events.page(&filter).await.unwrap();
+    assert_eq!(page.events, vec![second, first]);
+    assert_eq!(page.next, None, "nothing older");
 }
 
 /// A failure with a risk (JSON round trip), a success 1.5 s later (milliseconds kept) and a

@@ -24,6 +24,8 @@ use crate::http::extract::{
     ClientContext, CsrfForm, CsrfProtected, CurrentUser, WebSession, session_failed,
 };
 
+/// The events explorer (`GET /admin/events`) and its export.
+pub mod events;
 /// The overview (`GET /admin`).
 pub mod overview;
 /// The user search, a user's page and the unlock.
@@ -39,6 +41,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route(HOME, get(overview::overview_get))
         .route("/admin/step-up", post(step_up_post))
         .merge(users::router())
+        .merge(events::router())
 }
 
 /// A request the console lets in: the admin, their session and the request's context.
