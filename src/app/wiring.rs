@@ -98,7 +98,13 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
     let resets = resets(&base, accounts.clone(), outbox, login.links());
     let admin = admin(&base, accounts.clone(), risk.clone());
     let account_admin = account_admin(&base, &accounts, &security, &login, &passkeys, &oauth);
-    let admin_console = console::admin_console(&base, &accounts, &login, &waves);
+    let acts = console::Acts {
+        security: &security,
+        resets: &resets,
+        account_admin: &account_admin,
+        admin: &admin,
+    };
+    let admin_console = console::admin_console(&base, &accounts, &login, &waves, acts);
     let captchas = captchas(&config)?;
     let csrf = csrf_key(&base).await?;
     let csp = crate::http::middleware::csp_for(captchas.remote().map(|r| r.kind), &brand);

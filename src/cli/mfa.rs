@@ -14,7 +14,14 @@ pub(super) async fn mfa_reset(config: Config, email: &str) -> anyhow::Result<()>
         bail!("no account with that email");
     };
     let ctx = cli_context();
-    let removed = state.login.mfa_reset(&ctx, &account).await?;
+    let removed = state
+        .login
+        .mfa_reset(
+            &ctx,
+            &account,
+            crate::domain::signin::factors::MfaResetBy::Cli,
+        )
+        .await?;
     super::print_json(&json!({ "email": account.email, "removed": removed }))
 }
 

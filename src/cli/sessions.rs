@@ -8,6 +8,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::app::state::AppState;
 use crate::app::{Deps, build_state};
 use crate::config::Config;
+use crate::domain::account_security::password::RevokedBy;
 use crate::domain::account_security::sessions::SessionView;
 use crate::domain::context::RequestContext;
 
@@ -50,7 +51,10 @@ pub(super) async fn user_revoke(config: Config, email: &str) -> anyhow::Result<(
         "authd-cli",
         "cli".to_owned(),
     );
-    let (sessions, grants) = state.security.revoke_everything(&ctx, &user_id).await?;
+    let (sessions, grants) = state
+        .security
+        .revoke_everything(&ctx, &user_id, RevokedBy::Cli)
+        .await?;
     super::print_json(&json!({
         "email": email,
         "revoked": true,

@@ -169,11 +169,24 @@ pub enum Decision {
     AccountEnabled,
     /// The account was deleted (what was removed as detail).
     AccountDeleted,
+    // The admin console's and admin API's acts on an account.
+    /// Sessions or grants ended by an operator on the admin console or API (`session_revoked`; what, as detail).
+    RevokedByAdmin,
+    /// Every second factor was removed by an operator on the admin console or API (`mfa_removed`).
+    MfaResetByAdmin,
+    /// An operator ended every session and grant, or one (`admin_action`; target and what as detail).
+    AdminRevoke,
+    /// An operator had a reset link mailed (`admin_action`; target and outcome as detail).
+    AdminForceReset,
+    /// An operator removed every second factor (`admin_action`; target as detail).
+    AdminResetFactors,
+    /// An operator labelled an event for training (`admin_action`; target, event and label as detail).
+    AdminLabel,
 }
 
 impl Decision {
     /// Every decision.
-    pub const ALL: [Self; 72] = [
+    pub const ALL: [Self; 78] = [
         Self::Allow,
         Self::AllowKnownDevice,
         Self::Deny,
@@ -246,6 +259,12 @@ impl Decision {
         Self::AccountDisabled,
         Self::AccountEnabled,
         Self::AccountDeleted,
+        Self::RevokedByAdmin,
+        Self::MfaResetByAdmin,
+        Self::AdminRevoke,
+        Self::AdminForceReset,
+        Self::AdminResetFactors,
+        Self::AdminLabel,
     ];
 
     /// The stable code (stored in `decision_code`).
@@ -323,6 +342,12 @@ impl Decision {
             Self::AccountDisabled => "account_disabled",
             Self::AccountEnabled => "account_enabled",
             Self::AccountDeleted => "account_deleted",
+            Self::RevokedByAdmin => "revoked_by_admin",
+            Self::MfaResetByAdmin => "mfa_reset_by_admin",
+            Self::AdminRevoke => "admin_revoke",
+            Self::AdminForceReset => "admin_force_reset",
+            Self::AdminResetFactors => "admin_reset_factors",
+            Self::AdminLabel => "admin_label",
         }
     }
 
@@ -460,6 +485,15 @@ mod tests {
             | Decision::AccountDisabled
             | Decision::AccountEnabled
             | Decision::AccountDeleted => (K::AdminAction, format!("{}; actor cli", d.text())),
+            Decision::RevokedByAdmin => (
+                K::SessionRevoked,
+                "admin:revoke; 2 sessions, 1 grant".into(),
+            ),
+            Decision::MfaResetByAdmin => (K::MfaRemoved, d.text().into()),
+            Decision::AdminRevoke
+            | Decision::AdminForceReset
+            | Decision::AdminResetFactors
+            | Decision::AdminLabel => (K::AdminAction, format!("{}; target 0190", d.text())),
         };
         (kind, text)
     }

@@ -82,6 +82,12 @@ impl Decision {
             Self::AccountDisabled => "user_disable",
             Self::AccountEnabled => "user_enable",
             Self::AccountDeleted => "user_delete",
+            Self::RevokedByAdmin => "admin:revoke",
+            Self::MfaResetByAdmin => "mfa_reset:admin",
+            Self::AdminRevoke => "revoke",
+            Self::AdminForceReset => "force_reset",
+            Self::AdminResetFactors => "reset_factors",
+            Self::AdminLabel => "label",
         }
     }
 }

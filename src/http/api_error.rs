@@ -1,6 +1,6 @@
 //! `ApiError`: the `{"error", "message"}` JSON answer of the admin API and the risk API, mapped
 //! exhaustively from the domain enums those endpoints can meet (`AdminError` from the admin
-//! operations, `BearerError` from the bearer check in front of both) and the request's own
+//! operations, `ConsoleError` from the acts on an account, `BearerError` from the bearer check in front of both) and the request's own
 //! faults. No area behind it is rate-limited or runs on a bounded pool, so unlike the other two
 //! mappers it never answers 429 or 503; a variant that needs one adds both, and
 //! `Retry-After`, here.
@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::domain::admin::AdminError;
+use crate::domain::admin_console::ConsoleError;
 use crate::domain::oauth::error::BearerError;
 
 /// An admin or risk API failure, answered as JSON.
@@ -18,6 +19,8 @@ use crate::domain::oauth::error::BearerError;
 pub enum ApiError {
     /// An admin operation's outcome.
     Admin(AdminError),
+    /// An act on an account (shared with the admin console).
+    Console(ConsoleError),
     /// The bearer check's outcome (no token, a refused one, or one without the right scope).
     Bearer(BearerError),
     /// The request body or query is malformed; the message is safe to send.
@@ -27,6 +30,12 @@ pub enum ApiError {
 impl From<AdminError> for ApiError {
     fn from(e: AdminError) -> Self {
         Self::Admin(e)
+    }
+}
+
+impl From<ConsoleError> for ApiError {
+    fn from(e: ConsoleError) -> Self {
+        Self::Console(e)
     }
 }
 
@@ -52,6 +61,19 @@ fn admin(e: &AdminError) -> Answer {
     }
 }
 
+fn console(e: &ConsoleError) -> Answer {
+    match e {
+        ConsoleError::NotFound => (
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such account, session, grant or event",
+        ),
+        ConsoleError::InvalidInput(m) => (StatusCode::BAD_REQUEST, "invalid_request", m),
+        ConsoleError::Refused(m) => (StatusCode::CONFLICT, "refused", m),
+        ConsoleError::Unexpected(_) => SERVER_ERROR,
+    }
+}
+
 fn bearer(e: &BearerError) -> Answer {
     match e {
         BearerError::InvalidToken(_) => (
@@ -72,6 +94,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, error, message) = match &self {
             Self::Admin(e) => admin(e),
+            Self::Console(e) => console(e),
             Self::Bearer(e) => bearer(e),
             Self::BadRequest(m) => (StatusCode::BAD_REQUEST, "invalid_request", *m),
         };

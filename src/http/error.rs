@@ -44,6 +44,7 @@ fn heading(status: StatusCode) -> &'static str {
         404 => "There is no page at this address",
         405 => "This page can't be used that way",
         408 => "That took too long",
+        409 => "That was not done",
         413 => "That was more than we accept",
         429 => "Too many attempts",
         503 => "We are busy right now",
@@ -90,6 +91,10 @@ pub enum HttpError {
     /// No such page.
     #[error("not found")]
     NotFound,
+    /// The act is refused as it stands (an admin's own account or session on the console);
+    /// the message says why.
+    #[error("refused: {0}")]
+    Conflict(&'static str),
 }
 
 /// How an error is answered: status, the page's generic message, and `Retry-After` seconds.
@@ -201,6 +206,7 @@ impl HttpError {
             ),
             Self::SignInRequired { .. } => (StatusCode::SEE_OTHER, "Please sign in.", None),
             Self::NotFound => (StatusCode::NOT_FOUND, "This page does not exist.", None),
+            Self::Conflict(msg) => (StatusCode::CONFLICT, msg, None),
         }
     }
 }

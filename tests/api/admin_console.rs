@@ -191,7 +191,7 @@ async fn try_login(
     r.status()
 }
 
-async fn admin_actions(app: &TestApp) -> Vec<AuthEvent> {
+pub(crate) async fn admin_actions(app: &TestApp) -> Vec<AuthEvent> {
     app.state_events(EventFilter {
         kind: Some(EventKind::AdminAction),
         limit: 100,

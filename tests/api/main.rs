@@ -10,6 +10,7 @@
     clippy::indexing_slicing
 )]
 
+mod admin_actions;
 mod admin_api;
 mod admin_console;
 mod admin_events;

@@ -1,10 +1,22 @@
 //! Builds the admin console's service (`/admin`, docs/admin.md) from the wiring's base.
 
 use crate::app::wiring::Base;
+use crate::domain::account_security::SecurityService;
+use crate::domain::accounts::admin::AccountAdmin;
+use crate::domain::accounts::reset::ResetService;
 use crate::domain::accounts::service::AccountService;
+use crate::domain::admin::AdminService;
 use crate::domain::admin_console::{AdminConsole, ConsoleDeps};
 use crate::domain::risk::wave_state::Waves;
 use crate::domain::signin::LoginService;
+
+/// The services the console's acts call.
+pub(super) struct Acts<'a> {
+    pub(super) security: &'a SecurityService,
+    pub(super) resets: &'a ResetService,
+    pub(super) account_admin: &'a AccountAdmin,
+    pub(super) admin: &'a AdminService,
+}
 
 /// The admin console.
 pub(super) fn admin_console(
@@ -12,10 +24,15 @@ pub(super) fn admin_console(
     accounts: &AccountService,
     login: &LoginService,
     waves: &Waves,
+    acts: Acts<'_>,
 ) -> AdminConsole {
     AdminConsole::new(ConsoleDeps {
         accounts: accounts.clone(),
         login: login.clone(),
+        security: acts.security.clone(),
+        resets: acts.resets.clone(),
+        account_admin: acts.account_admin.clone(),
+        admin: acts.admin.clone(),
         stats: b.store.admin_stats.clone(),
         events: b.events.clone(),
         waves: waves.clone(),

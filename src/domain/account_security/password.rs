@@ -1,5 +1,5 @@
 //! The password change on the account security page, and the operator's "end everything"
-//! (`authd user revoke`). A change checks the current password, sets the new one (the
+//! (`authd user revoke`, the admin console) and "end this one" (the admin console). A change checks the current password, sets the new one (the
 //! account's session epoch moves on: every session from before is dead, and so is every
 //! device cookie), deletes the other browser sessions, revokes every grant and mails the
 //! owner; the caller renews the current session under the new epoch.
@@ -8,6 +8,7 @@ use secrecy::SecretString;
 
 use crate::domain::account_security::SecurityService;
 use crate::domain::account_security::error::SecurityError;
+use crate::domain::account_security::sessions::Ended;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::notify::Notice;
@@ -53,7 +54,8 @@ impl SecurityService {
         Ok(account.session_epoch)
     }
 
-    /// Ends every session and grant of `user_id` (`authd user revoke`): the indexed browser
+    /// Ends every session and grant of `user_id` (`authd user revoke`, the admin console's
+    /// "end all sessions and grants"; `by` names which in the event): the indexed browser
     /// sessions are deleted, the session epoch moves on (so sessions signed in before the
     /// index existed, and device cookies, die too) and every grant is revoked. Returns
     /// (sessions deleted, grants revoked).
@@ -61,6 +63,7 @@ impl SecurityService {
         &self,
         ctx: &RequestContext,
         user_id: &str,
+        by: RevokedBy,
     ) -> Result<(usize, u64), Unexpected> {
         let sessions = self.end_browsers(user_id, None).await?;
         self.accounts.end_sessions(user_id).await?;
@@ -72,10 +75,46 @@ impl SecurityService {
         let event = AuthEvent::new(EventKind::SessionRevoked, ctx, now)
             .user(user_id)
             .decision_detail(
-                Decision::RevokedByCli,
+                by.decision(),
                 &format!("{sessions} sessions, {grants} grants"),
             );
         self.events.record(event).await?;
         Ok((sessions, grants))
+    }
+
+    /// Ends one browser session or grant of `user_id` for an operator (the admin console or
+    /// API): as the owner's `sign_out`, recorded as `session_revoked`, decision
+    /// `admin:revoke` with what ended. `UnknownSession` for an id not (or no longer) theirs.
+    pub async fn operator_sign_out(
+        &self,
+        ctx: &RequestContext,
+        user_id: &str,
+        target: &str,
+    ) -> Result<Ended, SecurityError> {
+        let ended = self.end_one(user_id, target).await?;
+        let event = AuthEvent::new(EventKind::SessionRevoked, ctx, self.clock.now())
+            .user(user_id)
+            .decision_detail(Decision::RevokedByAdmin, &ended.what());
+        self.events.record(event).await?;
+        Ok(ended)
+    }
+}
+
+/// Who ends every session and grant of an account (the event's decision).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokedBy {
+    /// `authd user revoke`.
+    Cli,
+    /// An operator on the admin console or API.
+    Admin,
+}
+
+impl RevokedBy {
+    /// The `session_revoked` event's decision.
+    pub fn decision(self) -> Decision {
+        match self {
+            Self::Cli => Decision::RevokedByCli,
+            Self::Admin => Decision::RevokedByAdmin,
+        }
     }
 }

@@ -88,7 +88,7 @@ impl ResetService {
         let ctx = ctx.clone();
         let email = email.to_owned();
         self.background.spawn(async move {
-            if let Err(e) = this.send_link(&ctx, &email).await {
+            if let Err(e) = this.mail_link(&ctx, &email).await {
                 tracing::warn!(error = %e, "password reset request failed");
             }
         });
@@ -96,7 +96,7 @@ impl ResetService {
     }
 
     /// The "wasn't you?" confirmation's button: mails the reported account's own address a
-    /// reset link (through `send_link`: the same budget, the live link again if there is one).
+    /// reset link (through `mail_link`: the same budget, the live link again if there is one).
     /// The account's address if `token` (`NotMeReport::reset_token`) was valid and unused (it
     /// is spent now); `None` otherwise, and nothing is sent.
     pub async fn mail_link_after_report(
@@ -110,15 +110,20 @@ impl ResetService {
         let Some(account) = self.accounts.find_by_id(&user_id).await? else {
             return Ok(None);
         };
-        self.send_link(ctx, &account.email).await?;
+        self.mail_link(ctx, &account.email).await?;
         Ok(Some(account.email))
     }
 
-    /// The work behind `request`: a token and a mail when `email` has an account and the
-    /// recipient's reset-mail budget (the asking network's share of it, and the whole) allows
-    /// one. A token is stored only when its mail goes out: a suppressed request mints nothing,
-    /// and the links already mailed keep working.
-    async fn send_link(&self, ctx: &RequestContext, email: &str) -> Result<(), Unexpected> {
+    /// The work behind `request` (and the admin console's "force a password reset", which
+    /// waits for it): a token and a mail when `email` has an account and the recipient's
+    /// reset-mail budget (the asking network's share of it, and the whole) allows one. A token
+    /// is stored only when its mail goes out: a suppressed request mints nothing, and the links
+    /// already mailed keep working. Returns the `password_reset_requested` event's decision.
+    pub async fn mail_link(
+        &self,
+        ctx: &RequestContext,
+        email: &str,
+    ) -> Result<Decision, Unexpected> {
         let now = self.clock.now();
         let found = self.accounts.find_by_email(email).await?;
         let mut event = AuthEvent::new(EventKind::PasswordResetRequested, ctx, now).username(email);
@@ -157,7 +162,9 @@ impl ResetService {
                 Decision::ResetInvalidEmail
             });
         }
-        Ok(self.events.record_with_mail(event, mail).await?)
+        let decision = event.decision_code.unwrap_or(Decision::ResetUnknownAccount);
+        self.events.record_with_mail(event, mail).await?;
+        Ok(decision)
     }
 
     /// The token to mail: the account's live link's (`true`), or a new one stored sealed

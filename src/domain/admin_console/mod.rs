@@ -1,27 +1,32 @@
 //! The admin console (docs/admin.md): who may see it (an admin account whose sign-in passed a
 //! second factor, not idle longer than `AUTHD_ADMIN_IDLE_SECS`), and the one domain call per
-//! page: the overview (`overview.rs`), the user search and a user's page, and the unlock that
-//! writes `admin_action`. No axum, no sqlx.
+//! page: the overview (`overview.rs`), the user search and a user's page, and the acts on an
+//! account that write `admin_action` (`actions.rs`, shared with the admin API). No axum, no
+//! sqlx.
 
 use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
+use crate::domain::account_security::SecurityService;
+use crate::domain::account_security::sessions::SessionView;
+use crate::domain::accounts::admin::AccountAdmin;
 use crate::domain::accounts::model::Account;
+use crate::domain::accounts::reset::ResetService;
 use crate::domain::accounts::service::AccountService;
+use crate::domain::admin::AdminService;
 use crate::domain::clock::Clock;
-use crate::domain::context::RequestContext;
 use crate::domain::error::unexpected_from;
 use crate::domain::mfa::{ACR_MFA, acr_of};
 use crate::domain::risk::wave_state::Waves;
 use crate::domain::signin::LoginService;
-use crate::domain::signin::unlock::UnlockedBy;
-use crate::events::decision::Decision;
 use crate::events::sink::EventSink;
-use crate::events::{AuthEvent, EventFilter, EventKind};
+use crate::events::{AuthEvent, EventFilter};
 use crate::storage::admin_stats::{AdminStatsStore, FoundAccount};
 use crate::storage::protection::ALL_SOURCES;
 
+/// The acts on one account (shared with the admin API).
+pub mod actions;
 /// The overview's counts.
 pub mod overview;
 
@@ -64,6 +69,9 @@ pub enum ConsoleError {
     /// The input is malformed; the message is safe to show.
     #[error("invalid input: {0}")]
     InvalidInput(&'static str),
+    /// The act is refused (an admin's own account or session); the message is safe to show.
+    #[error("refused: {0}")]
+    Refused(&'static str),
     /// An infrastructure failure.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -80,6 +88,9 @@ pub struct Admin {
     pub email: String,
     /// Now: the console's new last use.
     pub seen_at: i64,
+    /// The index row of the admin's own session (set by the HTTP layer), so the console
+    /// refuses to end it.
+    pub session_row: Option<String>,
 }
 
 /// One account's page.
@@ -95,6 +106,8 @@ pub struct UserDetail {
     pub factors: Vec<&'static str>,
     /// Its newest events, newest first (with their risk, where scored).
     pub events: Vec<AuthEvent>,
+    /// Its live browser sessions and app grants (as its security page lists them).
+    pub sessions: Vec<SessionView>,
 }
 
 /// The console's service.
@@ -102,6 +115,10 @@ pub struct UserDetail {
 pub struct AdminConsole {
     accounts: AccountService,
     login: LoginService,
+    security: SecurityService,
+    resets: ResetService,
+    account_admin: AccountAdmin,
+    admin: AdminService,
     stats: Arc<dyn AdminStatsStore>,
     events: EventSink,
     waves: Waves,
@@ -121,6 +138,14 @@ pub struct ConsoleDeps {
     pub accounts: AccountService,
     /// Sign-in (factors, unlock).
     pub login: LoginService,
+    /// Sessions and grants.
+    pub security: SecurityService,
+    /// Reset links.
+    pub resets: ResetService,
+    /// Disable and enable.
+    pub account_admin: AccountAdmin,
+    /// The admin API's labelling.
+    pub admin: AdminService,
     /// The console's reads.
     pub stats: Arc<dyn AdminStatsStore>,
     /// The event log.
@@ -139,6 +164,10 @@ impl AdminConsole {
         Self {
             accounts: d.accounts,
             login: d.login,
+            security: d.security,
+            resets: d.resets,
+            account_admin: d.account_admin,
+            admin: d.admin,
             stats: d.stats,
             events: d.events,
             waves: d.waves,
@@ -191,6 +220,7 @@ impl AdminConsole {
             id: account.id,
             email: account.email,
             seen_at: now,
+            session_row: None,
         })
     }
 
@@ -208,8 +238,9 @@ impl AdminConsole {
         Ok(self.stats.search_accounts(&q, SEARCH_LIMIT).await?)
     }
 
-    /// One account's state and newest events.
-    pub async fn user(&self, id: &str) -> Result<UserDetail, ConsoleError> {
+    /// One account's state, sessions and grants, and newest events; `current` (the index row
+    /// of the asking admin's own session) is marked among the sessions.
+    pub async fn user(&self, id: &str, current: Option<&str>) -> Result<UserDetail, ConsoleError> {
         let account = self.find(id).await?;
         let blocks = self
             .stats
@@ -230,7 +261,9 @@ impl AdminConsole {
             ..EventFilter::default()
         };
         let events = self.events.list(&filter).await?;
+        let sessions = self.security.sessions(&account.id, current).await?;
         Ok(UserDetail {
+            sessions,
             account,
             locked_until,
             blocked_sources,
@@ -239,35 +272,16 @@ impl AdminConsole {
         })
     }
 
-    /// Lifts every block and lock of account `id` (as `authd user unlock`) on `admin`'s
-    /// behalf, and records `admin_action` (actor: the admin; target and action in the
-    /// decision). `true` if there was anything to lift.
-    pub async fn unlock(
-        &self,
-        ctx: &RequestContext,
-        admin: &Admin,
-        id: &str,
-    ) -> Result<bool, ConsoleError> {
-        let account = self.find(id).await?;
-        let lifted = self
-            .login
-            .unlock(ctx, &account.id, UnlockedBy::Admin)
-            .await?;
-        let detail = format!("target {}", account.id);
-        let event = AuthEvent::new(EventKind::AdminAction, ctx, self.now())
-            .user(&admin.id)
-            .decision_detail(Decision::AdminUnlock, &detail);
-        self.events.record(event).await?;
-        Ok(lifted)
-    }
-
+    /// The account `id` names: its id, or (from the API) its email.
     async fn find(&self, id: &str) -> Result<Account, ConsoleError> {
-        if id.is_empty() || id.len() > 64 {
+        if id.is_empty() || id.len() > 254 || id.chars().any(char::is_control) {
             return Err(ConsoleError::NotFound);
         }
-        self.accounts
-            .find_by_id(id)
-            .await?
-            .ok_or(ConsoleError::NotFound)
+        let found = if id.contains('@') {
+            self.accounts.find_by_email(id).await?
+        } else {
+            self.accounts.find_by_id(id).await?
+        };
+        found.ok_or(ConsoleError::NotFound)
     }
 }

@@ -27,10 +27,7 @@ enum Signal {
 
 /// Every decision is placed here (no catch-all): a new one must be given a meaning for the
 /// labels, or explicitly none.
-fn signal(decision: Option<Decision>) -> Signal {
-    let Some(d) = decision else {
-        return Signal::Nothing;
-    };
+fn signal(d: Decision) -> Signal {
     match d {
         Decision::AllowKnownDevice => Signal::KnownDevice,
         Decision::ReportedNotMe => Signal::ReportedNotMe,
@@ -103,7 +100,13 @@ fn signal(decision: Option<Decision>) -> Signal {
         | Decision::AccountShown
         | Decision::AccountDisabled
         | Decision::AccountEnabled
-        | Decision::AccountDeleted => Signal::Nothing,
+        | Decision::AccountDeleted
+        | Decision::RevokedByAdmin
+        | Decision::MfaResetByAdmin
+        | Decision::AdminRevoke
+        | Decision::AdminForceReset
+        | Decision::AdminResetFactors
+        | Decision::AdminLabel => Signal::Nothing,
     }
 }
 
@@ -124,7 +127,7 @@ impl<'a> LogFacts<'a> {
             .iter()
             .filter(|e| {
                 e.kind == EventKind::SessionRevoked
-                    && signal(e.decision_code) == Signal::ReportedNotMe
+                    && e.decision_code.map(signal) == Some(Signal::ReportedNotMe)
             })
             .filter_map(|e| Some((e.user_id.as_deref()?, e.ts)))
             .collect();
@@ -158,7 +161,7 @@ impl<'a> LogFacts<'a> {
     pub(super) fn label(&self, e: &AuthEvent) -> Option<(bool, bool)> {
         match e.kind {
             EventKind::LoginSucceeded => {
-                let from_known = signal(e.decision_code) == Signal::KnownDevice;
+                let from_known = e.decision_code.map(signal) == Some(Signal::KnownDevice);
                 let reported = !from_known
                     && e.user_id.as_deref().is_some_and(|u| {
                         self.reports.iter().any(|(ru, at)| {

@@ -121,13 +121,15 @@ impl LoginService {
         Ok(self.events.record(event).await?)
     }
 
-    /// `authd user mfa reset`: removes every second factor the account enrolled (the app, the
+    /// `authd user mfa reset` (and the admin console's "reset factors"; `by` says which in
+    /// the event): removes every second factor the account enrolled (the app, the
     /// recovery codes) and the "at every sign-in" setting, after the operator checked the
     /// person's identity out of band; `mfa_removed` and the owner's mail.
     pub async fn mfa_reset(
         &self,
         ctx: &RequestContext,
         account: &Account,
+        by: MfaResetBy,
     ) -> Result<bool, Unexpected> {
         let removed = self.authenticators.remove(&account.id).await?;
         self.accounts.set_require_mfa(&account.id, false).await?;
@@ -138,7 +140,10 @@ impl LoginService {
         let mail = self.outbox.prepare(&account.email, notice).await?;
         let event = AuthEvent::new(EventKind::MfaRemoved, ctx, self.clock.now())
             .user(&account.id)
-            .decision(Decision::MfaResetByCli);
+            .decision(match by {
+                MfaResetBy::Cli => Decision::MfaResetByCli,
+                MfaResetBy::Admin => Decision::MfaResetByAdmin,
+            });
         self.events.record_with_mail(event, mail).await?;
         Ok(removed)
     }
@@ -170,4 +175,13 @@ impl LoginService {
             .decision(factor.decision());
         Ok(self.events.record_with_mail(event, mail).await?)
     }
+}
+
+/// Who reset an account's second factors (the `mfa_removed` event's decision).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaResetBy {
+    /// `authd user mfa reset`.
+    Cli,
+    /// An operator on the admin console or API.
+    Admin,
 }

@@ -22,6 +22,8 @@ pub mod export;
 pub mod model;
 /// `GET /openapi.json`.
 pub mod openapi;
+/// `/admin/api/users/{id}/…`: the acts on an account.
+pub mod users;
 /// Response bodies mirroring domain results, with their schemas.
 pub mod wire;
 
@@ -35,6 +37,7 @@ pub(crate) fn router() -> Router<AppState> {
             axum::routing::post(model::train_post),
         )
         .route("/openapi.json", get(openapi::openapi_get))
+        .merge(users::router())
 }
 
 /// A valid client-credentials access token carrying the `admin` scope.

@@ -1,4 +1,5 @@
-//! `POST /admin/api/labels` (label an event as an attack or legitimate, for training) and
+//! `POST /admin/api/labels` (label an event as an attack or legitimate, for training; the
+//! console's call, recorded as `admin_action` with the client as actor) and
 //! `POST /admin/api/model/train` (fit a candidate now; store it and load it here when it does
 //! no worse than the model in use).
 
@@ -6,10 +7,13 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
+use crate::app::state::AppState;
 use crate::domain::admin::AdminService;
+use crate::domain::admin_console::actions::Operator;
 use crate::http::admin::AdminBearer;
 use crate::http::admin::wire::TrainReportBody;
 use crate::http::api_error::ApiError;
+use crate::http::extract::ClientContext;
 
 /// A label.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -43,11 +47,16 @@ pub struct LabelResponse {
     )
 )]
 pub async fn labels_post(
-    State(admin): State<AdminService>,
-    _admin: AdminBearer,
+    State(state): State<AppState>,
+    AdminBearer(claims): AdminBearer,
+    ClientContext(ctx): ClientContext,
     Json(req): Json<LabelRequest>,
 ) -> Result<Json<LabelResponse>, ApiError> {
-    let event_id = admin.label_event(&req.event_id, req.attack).await?;
+    let op = Operator::Client(&claims.client_id);
+    let event_id = state
+        .admin_console
+        .label(&ctx, op, None, &req.event_id, req.attack)
+        .await?;
     Ok(Json(LabelResponse {
         event_id,
         attack: req.attack,

@@ -13,7 +13,15 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         crate::http::admin::events::events_get,
         crate::http::admin::events::export_get,
         crate::http::admin::model::labels_post,
-        crate::http::admin::model::train_post
+        crate::http::admin::model::train_post,
+        crate::http::admin::users::sessions_get,
+        crate::http::admin::users::unlock_post,
+        crate::http::admin::users::revoke_all_post,
+        crate::http::admin::users::revoke_one_post,
+        crate::http::admin::users::reset_post,
+        crate::http::admin::users::mfa_reset_post,
+        crate::http::admin::users::disable_post,
+        crate::http::admin::users::enable_post
     ),
     modifiers(&BearerAuth)
 )]

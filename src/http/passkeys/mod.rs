@@ -159,6 +159,7 @@ fn http(e: &HttpError) -> Answer {
         HttpError::PayloadTooLarge => bad("The request is too large."),
         HttpError::UnsupportedMediaType => bad("Send JSON."),
         HttpError::NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found.", None),
+        HttpError::Conflict(m) => (StatusCode::CONFLICT, "refused", m, None),
         HttpError::SignIn(e) => sign_in(e),
         HttpError::Security(e) => {
             let (status, message, retry_after) = crate::http::error::security(e);

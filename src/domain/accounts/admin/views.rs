@@ -37,6 +37,8 @@ pub enum Actor<'a> {
     Cli,
     /// An administrator's account (the console).
     Admin(&'a str),
+    /// A client of the admin API (its client id).
+    Client(&'a str),
 }
 
 impl Actor<'_> {
@@ -44,6 +46,7 @@ impl Actor<'_> {
         match self {
             Self::Cli => "actor cli".to_owned(),
             Self::Admin(id) => format!("actor admin {id}"),
+            Self::Client(id) => format!("actor client {id}"),
         }
     }
 }

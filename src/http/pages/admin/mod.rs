@@ -24,11 +24,13 @@ use crate::http::extract::{
     ClientContext, CsrfForm, CsrfProtected, CurrentUser, WebSession, session_failed,
 };
 
+/// The acts on an account (`POST /admin/users/{id}/…`).
+pub mod actions;
 /// The events explorer (`GET /admin/events`) and its export.
 pub mod events;
 /// The overview (`GET /admin`).
 pub mod overview;
-/// The user search, a user's page and the unlock.
+/// The user search and a user's page.
 pub mod users;
 
 /// The console's home.
@@ -42,6 +44,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin/step-up", post(step_up_post))
         .merge(users::router())
         .merge(events::router())
+        .merge(actions::router())
 }
 
 /// A request the console lets in: the admin, their session and the request's context.
@@ -103,7 +106,11 @@ impl FromRequestParts<AppState> for AdminSession {
         // A fresh sign-in counts as use: the console's clock runs from the later of the two.
         let last = seen.max(Some(user.auth_at.unix_timestamp()));
         match state.admin_console.gate(&user.user_id, &amr, last).await {
-            Ok(admin) => {
+            Ok(mut admin) => {
+                admin.session_row = session
+                    .index_row()
+                    .await
+                    .map_err(IntoResponse::into_response)?;
                 session
                     .0
                     .insert(ADMIN_SEEN, admin.seen_at)

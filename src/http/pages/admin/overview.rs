@@ -119,6 +119,7 @@ pub(crate) fn console_error(e: ConsoleError) -> HttpError {
     match e {
         ConsoleError::NotFound => HttpError::NotFound,
         ConsoleError::InvalidInput(m) => HttpError::BadRequest(m),
+        ConsoleError::Refused(m) => HttpError::Conflict(m),
         ConsoleError::Unexpected(e) => HttpError::Unexpected(Unexpected(e)),
     }
 }

@@ -1,19 +1,19 @@
-//! `GET /admin/users?q=` (search by email), `GET /admin/users/{id}` (an account's state and
-//! newest events with their risk) and `POST /admin/users/{id}/unlock` (CSRF-checked; as
-//! `authd user unlock`, recorded as `admin_action`). The GETs change nothing.
+//! `GET /admin/users?q=` (search by email) and `GET /admin/users/{id}` (an account's state,
+//! sessions and grants, newest events with their risk, and the forms of the acts in
+//! `actions.rs`). The GETs change nothing.
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::app::state::AppState;
-use crate::http::error::{HttpError, urlencode};
-use crate::http::extract::{CsrfForm, CsrfProtected};
+use crate::domain::account_security::sessions::SessionView;
+use crate::http::error::HttpError;
 use crate::http::pages::admin::AdminSession;
 use crate::http::pages::admin::overview::console_error;
 use crate::storage::admin_stats::FoundAccount;
@@ -22,7 +22,6 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/users", get(search_get))
         .route("/admin/users/{id}", get(user_get))
-        .route("/admin/users/{id}/unlock", post(unlock_post))
 }
 
 /// The search's query.
@@ -61,6 +60,9 @@ pub async fn search_get(
 /// One event row on a user's page.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EventRow {
+    id: String,
+    /// A sign-in (offered for labelling).
+    sign_in: bool,
     when: String,
     kind: &'static str,
     ip: String,
@@ -80,8 +82,77 @@ pub struct UserPage {
     locked_until: Option<String>,
     blocked_sources: usize,
     factors: Vec<&'static str>,
+    disabled: bool,
+    sessions: Vec<SessionRow>,
     events: Vec<EventRow>,
-    unlocked: bool,
+    notice: Option<&'static str>,
+}
+
+/// One session or grant row on a user's page.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SessionRow {
+    id: String,
+    kind: &'static str,
+    what: String,
+    from: String,
+    since: String,
+    last: String,
+    current: bool,
+}
+
+fn session_row(v: SessionView) -> SessionRow {
+    let from = [v.network, v.country]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
+    SessionRow {
+        kind: if v.app.is_some() {
+            "app grant"
+        } else {
+            "browser"
+        },
+        what: match v.app {
+            Some(app) => format!("{app} ({})", v.device),
+            None => v.device,
+        },
+        from: from.join(", "),
+        since: rfc3339(v.first_seen),
+        last: rfc3339(v.last_seen),
+        current: v.current,
+        id: v.id,
+    }
+}
+
+/// What the page says after an act (`?done=`), from a fixed list: nothing of the request is
+/// echoed.
+fn notice(done: &str) -> Option<&'static str> {
+    Some(match done {
+        "unlocked" => "Every lock and block of this account was lifted.",
+        "ended-all" => "Every session and grant of this account was ended.",
+        "ended-one" => "The session or grant was ended.",
+        "reset-sent" => "A password reset link was mailed to the account's address.",
+        "reset-sent-ended" => {
+            "A password reset link was mailed to the account's address, and every session and \
+             grant was ended."
+        }
+        "reset-mail_limit" => {
+            "No link was mailed: the address has reached its reset-mail limit. Try again later."
+        }
+        "reset-mail_limit-ended" => {
+            "No link was mailed (the address has reached its reset-mail limit); every session \
+             and grant was ended."
+        }
+        "reset-disabled" | "reset-disabled-ended" => {
+            "No link was mailed: the account is disabled. Enable it first."
+        }
+        "factors-reset" => "Every second factor was removed; the owner was told by mail.",
+        "factors-none" => "The account had no second factor to remove.",
+        "disabled" => "The account is disabled: its sessions ended and its grants were revoked.",
+        "enabled" => "The account is enabled: it may sign in again.",
+        "labelled-attack" => "The sign-in was labelled an attack; training will use it.",
+        "labelled-legitimate" => "The sign-in was labelled legitimate; training will use it.",
+        _ => return None,
+    })
 }
 
 crate::page!(
@@ -96,15 +167,18 @@ crate::page!(
         locked_until,
         blocked_sources,
         factors,
+        disabled,
+        sessions,
         events,
-        unlocked
+        notice
     ]
 );
 
-/// The user page's query (`unlocked=1` after an unlock).
+/// The user page's query (`done=` after an act; `unlocked=1`, the first slice's, still read).
 #[derive(Deserialize)]
 pub struct UserQuery {
     unlocked: Option<String>,
+    done: Option<String>,
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
@@ -118,11 +192,18 @@ pub async fn user_get(
     Path(id): Path<String>,
     Query(q): Query<UserQuery>,
 ) -> Result<Response, HttpError> {
-    let d = state.admin_console.user(&id).await.map_err(console_error)?;
+    let current = admin.admin.session_row.as_deref();
+    let d = state
+        .admin_console
+        .user(&id, current)
+        .await
+        .map_err(console_error)?;
     let events = d
         .events
         .iter()
         .map(|e| EventRow {
+            id: e.id.clone(),
+            sign_in: e.kind.as_str().starts_with("login_"),
             when: rfc3339(e.ts),
             kind: e.kind.as_str(),
             ip: e.ip.clone().unwrap_or_default(),
@@ -146,37 +227,14 @@ pub async fn user_get(
             .map(rfc3339),
         blocked_sources: d.blocked_sources,
         factors: d.factors,
+        disabled: d.account.disabled_at.is_some(),
+        sessions: d.sessions.into_iter().map(session_row).collect(),
         events,
-        unlocked: q.unlocked.is_some(),
+        notice: match (q.done.as_deref(), q.unlocked) {
+            (Some(done), _) => notice(done),
+            (None, Some(_)) => notice("unlocked"),
+            (None, None) => None,
+        },
     };
     Ok(page.into_response())
-}
-
-/// The unlock form (only the CSRF token).
-#[derive(Deserialize)]
-pub struct UnlockForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
-impl CsrfProtected for UnlockForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
-/// `POST /admin/users/{id}/unlock`: back to the user's page.
-pub async fn unlock_post(
-    State(state): State<AppState>,
-    admin: AdminSession,
-    Path(id): Path<String>,
-    CsrfForm { .. }: CsrfForm<UnlockForm>,
-) -> Result<Response, HttpError> {
-    state
-        .admin_console
-        .unlock(&admin.ctx, &admin.admin, &id)
-        .await
-        .map_err(console_error)?;
-    let to = format!("/admin/users/{}?unlocked=1", urlencode(&id));
-    Ok(Redirect::to(&to).into_response())
 }
