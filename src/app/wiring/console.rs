@@ -11,6 +11,7 @@ use crate::domain::risk::wave_state::Waves;
 use crate::domain::signin::LoginService;
 
 /// The services the console's acts call.
+#[derive(Clone, Copy)]
 pub(super) struct Acts<'a> {
     pub(super) security: &'a SecurityService,
     pub(super) resets: &'a ResetService,
