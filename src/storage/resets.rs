@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 
 use crate::storage::error::StoreError;
-use crate::storage::{Backend, on_pool};
+use crate::storage::{Backend, PoolRef, on_pool};
 
 /// A token to store.
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +61,12 @@ pub trait ResetStore: Send + Sync {
     async fn is_reset_usable(&self, token_hash: &str, now: i64) -> Result<bool, StoreError>;
 }
 
+/// A new link for the account unless it has a live one (expiring after `$6`).
+const INSERT_UNLESS_LIVE: &str = "insert into password_reset \
+     (token_hash, user_id, expires_at, used_at, created_at, sealed_token) \
+     select $1, $2, $3, null, $4, $5 where not exists (select 1 from password_reset \
+     where user_id = $2 and used_at is null and expires_at > $6 and sealed_token is not null)";
+
 #[async_trait]
 impl ResetStore for Backend {
     async fn insert_reset(
@@ -93,23 +99,36 @@ impl ResetStore for Backend {
         n: NewReset<'_>,
         live_after: i64,
     ) -> Result<bool, StoreError> {
-        Ok(on_pool!(self.pool(), |p| sqlx::query(
-            "insert into password_reset \
-             (token_hash, user_id, expires_at, used_at, created_at, sealed_token) \
-             select $1, $2, $3, null, $4, $5 where not exists (select 1 from password_reset \
-             where user_id = $2 and used_at is null and expires_at > $6 \
-             and sealed_token is not null)",
-        )
-        .bind(n.token_hash)
-        .bind(n.user_id)
-        .bind(n.expires_at)
-        .bind(n.now)
-        .bind(n.sealed_token)
-        .bind(live_after)
-        .execute(p)
-        .await?
-        .rows_affected())
-            == 1)
+        // One query for either engine (a macro: the query's type names its database).
+        macro_rules! insert {
+            () => {
+                sqlx::query(INSERT_UNLESS_LIVE)
+                    .bind(n.token_hash)
+                    .bind(n.user_id)
+                    .bind(n.expires_at)
+                    .bind(n.now)
+                    .bind(n.sealed_token)
+                    .bind(live_after)
+            };
+        }
+        let inserted = match self.pool() {
+            // SQLite runs one writer at a time: the check and the insert are one statement.
+            PoolRef::Sqlite(p) => insert!().execute(p).await?.rows_affected(),
+            // PostgreSQL (read committed) would let two concurrent requests (two instances, or
+            // two background mail tasks) both see no live link and mint two: the account's
+            // advisory lock, held to the commit, makes the check and the insert one step.
+            PoolRef::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 7317002))")
+                    .bind(n.user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let rows = insert!().execute(&mut *tx).await?.rows_affected();
+                tx.commit().await?;
+                rows
+            }
+        };
+        Ok(inserted == 1)
     }
 
     async fn delete_reset(&self, token_hash: &str) -> Result<(), StoreError> {

@@ -85,4 +85,30 @@ pub(super) async fn resets_contract(store: &Store) {
         r.is_reset_usable("h-late", 1601).await.unwrap(),
         "a link asked for after the reset works"
     );
+    // Concurrent requests for one account (two instances, two background mail tasks) store
+    // one link between them, never two.
+    for round in 0..10 {
+        let mut tries = tokio::task::JoinSet::new();
+        for i in 0..16 {
+            let r = store.resets.clone();
+            tries.spawn(async move {
+                let (hash, sealed) = (format!("h-race-{round}-{i}"), format!("sealed-{i}"));
+                let user = format!("u-race-{round}");
+                let n = crate::storage::resets::NewReset {
+                    token_hash: &hash,
+                    sealed_token: &sealed,
+                    user_id: &user,
+                    expires_at: 9000,
+                    now: 1700,
+                };
+                r.insert_reset_unless_live(n, 2200).await.unwrap()
+            });
+        }
+        let stored = tries.join_all().await;
+        assert_eq!(
+            stored.iter().filter(|s| **s).count(),
+            1,
+            "one live link however many ask at once: {stored:?}"
+        );
+    }
 }
