@@ -19,8 +19,10 @@ pub(super) enum Side {
     Attacker,
 }
 
-/// Challenges answered in a row at most (a CAPTCHA, then a step-up).
-const MAX_STEPS: usize = 3;
+/// Challenges answered in a row at most: a CAPTCHA, then a step-up code, and one more code
+/// when the first was refused (an owner who picked up a code mailed for an attacker's attempt
+/// on the account that was delivered late, as a person would, tries the newest mail next).
+const MAX_STEPS: usize = 4;
 
 /// What answering led to.
 pub(super) struct Answered {
@@ -32,10 +34,12 @@ pub(super) struct Answered {
 
 impl Sim {
     /// Answers the challenge in `body` (the 401 page of the sign-in) and whatever follows it,
-    /// keeping the session's cookies, as `side` can.
+    /// keeping the session's cookies, as `side` can; `since`: when the sign-in was posted (the
+    /// owner's code is in a mail written after it).
     pub(super) async fn answer_challenges(
         &mut self,
         a: &Attempt<'_>,
+        since: std::time::SystemTime,
         cookies: &mut Vec<(String, String)>,
         mut body: String,
         side: Side,
@@ -50,7 +54,7 @@ impl Sim {
                 ("captcha", _) if !self.captcha_answer.is_empty() => {
                     ("captcha_answer", self.captcha_answer.clone())
                 }
-                ("email", Side::Owner) => match self.mailed_code(a.email, &body).await? {
+                ("email", Side::Owner) => match self.mailed_code(a.email, &body, since).await? {
                     Some(code) => ("email_code", code),
                     None => break,
                 },
@@ -101,14 +105,19 @@ impl Sim {
 
     /// The code mailed for this step-up, read from the owner's mailbox; `None` when the
     /// server says it cannot send more codes now, or no mailbox was given.
-    async fn mailed_code(&mut self, email: &str, page: &str) -> anyhow::Result<Option<String>> {
+    async fn mailed_code(
+        &mut self,
+        email: &str,
+        page: &str,
+        since: std::time::SystemTime,
+    ) -> anyhow::Result<Option<String>> {
         if page.contains("cannot send more codes") {
             return Ok(None);
         }
         let Some(mailbox) = self.mailbox.as_mut() else {
             return Ok(None);
         };
-        let mail = mailbox.wait_for(email, "code is:").await?;
+        let mail = mailbox.wait_for(email, "code is:", since).await?;
         Ok(code_in(&mail))
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
 
@@ -28,12 +28,19 @@ impl Mailbox {
         }
     }
 
-    /// The newest unread message to `to` whose decoded text contains `marker`, waiting for it
-    /// (bounded); marked read.
-    pub(super) async fn wait_for(&mut self, to: &str, marker: &str) -> anyhow::Result<String> {
+    /// The newest unread message to `to` written at or after `since` whose decoded text
+    /// contains `marker`, waiting for it (bounded); marked read. `since` keeps an owner from
+    /// answering with a code mailed earlier for someone else's attempt on the account (an
+    /// attacker's step-up mails the owner too, and nobody reads that one).
+    pub(super) async fn wait_for(
+        &mut self,
+        to: &str,
+        marker: &str,
+        since: SystemTime,
+    ) -> anyhow::Result<String> {
         let started = std::time::Instant::now();
         loop {
-            if let Some((path, text)) = self.newest(to, marker)? {
+            if let Some((path, text)) = self.newest(to, marker, since)? {
                 self.read.insert(path);
                 return Ok(text);
             }
@@ -45,15 +52,24 @@ impl Mailbox {
     }
 
     /// The newest unread match now, if any.
-    fn newest(&self, to: &str, marker: &str) -> anyhow::Result<Option<(PathBuf, String)>> {
+    fn newest(
+        &self,
+        to: &str,
+        marker: &str,
+        since: SystemTime,
+    ) -> anyhow::Result<Option<(PathBuf, String)>> {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return Ok(None);
         };
         let header = format!("To: {to}");
-        let mut found: Option<(std::time::SystemTime, PathBuf, String)> = None;
+        let mut found: Option<(SystemTime, PathBuf, String)> = None;
         for entry in entries {
             let path = entry?.path();
             if path.extension().is_none_or(|x| x != "eml") || self.read.contains(&path) {
+                continue;
+            }
+            let modified = std::fs::metadata(&path)?.modified()?;
+            if modified < since {
                 continue;
             }
             let raw = std::fs::read_to_string(&path)
@@ -62,7 +78,6 @@ impl Mailbox {
             if !text.lines().any(|l| l.trim_end() == header) || !text.contains(marker) {
                 continue;
             }
-            let modified = std::fs::metadata(&path)?.modified()?;
             if found.as_ref().is_none_or(|(m, _, _)| modified >= *m) {
                 found = Some((modified, path, text));
             }
