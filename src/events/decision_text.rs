@@ -88,6 +88,12 @@ impl Decision {
             Self::AdminForceReset => "force_reset",
             Self::AdminResetFactors => "reset_factors",
             Self::AdminLabel => "label",
+            Self::OpsClientAdded => "client_add",
+            Self::OpsClientSecretRotated => "client_rotate_secret",
+            Self::OpsClientDeleted => "client_delete",
+            Self::OpsKeysRotated => "keys_rotate",
+            Self::OpsModelTrained => "model_train",
+            Self::OpsModelPromoted => "model_promote",
         }
     }
 }

@@ -60,6 +60,12 @@ fn signal(d: Decision) -> Signal {
         | Decision::UnlockedByLink
         | Decision::UnlockedByAdmin
         | Decision::AdminUnlock
+        | Decision::OpsClientAdded
+        | Decision::OpsClientSecretRotated
+        | Decision::OpsClientDeleted
+        | Decision::OpsKeysRotated
+        | Decision::OpsModelTrained
+        | Decision::OpsModelPromoted
         | Decision::SignedOut
         | Decision::EndSession
         | Decision::PasswordChanged
