@@ -162,7 +162,7 @@ fn words(s: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_owned).collect()
 }
 
-fn text(s: String) -> Option<String> {
+fn text(s: &str) -> Option<String> {
     let t = s.trim();
     (!t.is_empty()).then(|| t.to_owned())
 }
@@ -178,11 +178,11 @@ impl From<CreateForm> for NewClient {
             pkce_optional: f.no_pkce.is_some(),
             scopes: words(&f.scopes),
             grants: words(&f.grants),
-            name: text(f.name),
-            logo_uri: text(f.logo_uri),
-            client_uri: text(f.client_uri),
-            policy_uri: text(f.policy_uri),
-            tos_uri: text(f.tos_uri),
+            name: text(&f.name),
+            logo_uri: text(&f.logo_uri),
+            client_uri: text(&f.client_uri),
+            policy_uri: text(&f.policy_uri),
+            tos_uri: text(&f.tos_uri),
         }
     }
 }
