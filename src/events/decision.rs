@@ -362,18 +362,7 @@ impl Decision {
             Self::AccountDisabled => "account_disabled",
             Self::AccountEnabled => "account_enabled",
             Self::AccountDeleted => "account_deleted",
-            Self::RevokedByAdmin => "revoked_by_admin",
-            Self::MfaResetByAdmin => "mfa_reset_by_admin",
-            Self::AdminRevoke => "admin_revoke",
-            Self::AdminForceReset => "admin_force_reset",
-            Self::AdminResetFactors => "admin_reset_factors",
-            Self::AdminLabel => "admin_label",
-            Self::OpsClientAdded => "ops_client_added",
-            Self::OpsClientSecretRotated => "ops_client_secret_rotated",
-            Self::OpsClientDeleted => "ops_client_deleted",
-            Self::OpsKeysRotated => "ops_keys_rotated",
-            Self::OpsModelTrained => "ops_model_trained",
-            Self::OpsModelPromoted => "ops_model_promoted",
+            operator => operator.operator_code(),
         }
     }
 
