@@ -61,6 +61,9 @@ pub struct AppState {
     pub admin: AdminService,
     /// The admin console's gate and pages (`/admin`).
     pub admin_console: crate::domain::admin_console::AdminConsole,
+    /// The operator's acts on clients, keys and the model (`/admin/clients|keys|model` and
+    /// the admin API's equivalents).
+    pub admin_ops: crate::domain::admin_ops::AdminOps,
     /// The CAPTCHA provider.
     pub captchas: Captchas,
     /// The key of the stateless CSRF tokens on forms shown before sign-in.

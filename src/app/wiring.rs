@@ -105,6 +105,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         admin: &admin,
     };
     let admin_console = console::admin_console(&base, &accounts, &login, &waves, acts);
+    let admin_ops = console::admin_ops(&base, &oauth, &admin, &risk);
     let captchas = captchas(&config)?;
     let csrf = csrf_key(&base).await?;
     let csp = crate::http::middleware::csp_for(captchas.remote().map(|r| r.kind), &brand);
@@ -119,6 +120,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         admin,
         account_admin,
         admin_console,
+        admin_ops,
         mail,
         background,
         session_policy: SessionPolicy {

@@ -14,6 +14,7 @@ use crate::domain::clients::{Client, NewClient};
 use crate::domain::context::RequestContext;
 use crate::domain::oauth::client_admin::ClientChanges;
 use crate::domain::oauth::error::ClientError;
+use crate::domain::operator::Operator;
 
 /// OAuth client commands.
 #[derive(Debug, Subcommand)]
@@ -228,7 +229,7 @@ pub(super) async fn run(config: Config, command: ClientCommand) -> anyhow::Resul
         ClientCommand::RotateSecret { client_id } => {
             let secret = state
                 .oauth
-                .client_rotate_secret(&cli_context(), &client_id)
+                .client_rotate_secret(&cli_context(), Operator::Cli, &client_id)
                 .await
                 .map_err(|e| refused(e, &client_id))?;
             super::print_json(&json!({ "client_id": client_id, "client_secret": secret }))
@@ -236,7 +237,7 @@ pub(super) async fn run(config: Config, command: ClientCommand) -> anyhow::Resul
         ClientCommand::Delete { client_id } => {
             let grants = state
                 .oauth
-                .client_delete(&cli_context(), &client_id)
+                .client_delete(&cli_context(), Operator::Cli, &client_id)
                 .await
                 .map_err(|e| refused(e, &client_id))?;
             super::print_json(
@@ -251,7 +252,7 @@ async fn add(state: &AppState, spec: NewClient) -> anyhow::Result<()> {
     let id = spec.id.clone();
     let (client, secret) = state
         .oauth
-        .client_add(&cli_context(), spec)
+        .client_add(&cli_context(), Operator::Cli, spec)
         .await
         .map_err(|e| refused(e, &id))?;
     match secret {

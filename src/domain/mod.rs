@@ -9,6 +9,8 @@ pub mod accounts;
 pub mod admin;
 /// The admin console (`/admin`): its gate and its pages' calls.
 pub mod admin_console;
+/// An operator's acts on clients, signing keys and the risk model (console and admin API).
+pub mod admin_ops;
 /// CAPTCHA challenges.
 pub mod captcha;
 /// A client's name and logo, as the pages show them.
@@ -33,6 +35,8 @@ pub mod mfa;
 pub mod notify;
 /// The OAuth 2.0 / OIDC provider.
 pub mod oauth;
+/// Who performs an operator's act (command line, console admin, admin API client).
+pub mod operator;
 /// Passkeys (WebAuthn): registration, passwordless sign-in, the step-up assertion.
 pub mod passkeys;
 /// Local redirect targets (`next`).

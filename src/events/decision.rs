@@ -182,11 +182,25 @@ pub enum Decision {
     AdminResetFactors,
     /// An operator labelled an event for training (`admin_action`; target, event and label as detail).
     AdminLabel,
+    // An operator's acts on clients, keys and the model from the console or the admin API
+    // (`admin_action`; detail: `target <client id | kids | version>`).
+    /// A client was registered.
+    OpsClientAdded,
+    /// A client's secret was rotated.
+    OpsClientSecretRotated,
+    /// A client was deleted.
+    OpsClientDeleted,
+    /// The signing keys were rotated.
+    OpsKeysRotated,
+    /// A model was trained (the version in use after as target).
+    OpsModelTrained,
+    /// A stored model version was put in use.
+    OpsModelPromoted,
 }
 
 impl Decision {
     /// Every decision.
-    pub const ALL: [Self; 78] = [
+    pub const ALL: [Self; 84] = [
         Self::Allow,
         Self::AllowKnownDevice,
         Self::Deny,
@@ -265,6 +279,12 @@ impl Decision {
         Self::AdminForceReset,
         Self::AdminResetFactors,
         Self::AdminLabel,
+        Self::OpsClientAdded,
+        Self::OpsClientSecretRotated,
+        Self::OpsClientDeleted,
+        Self::OpsKeysRotated,
+        Self::OpsModelTrained,
+        Self::OpsModelPromoted,
     ];
 
     /// The stable code (stored in `decision_code`).
@@ -342,12 +362,7 @@ impl Decision {
             Self::AccountDisabled => "account_disabled",
             Self::AccountEnabled => "account_enabled",
             Self::AccountDeleted => "account_deleted",
-            Self::RevokedByAdmin => "revoked_by_admin",
-            Self::MfaResetByAdmin => "mfa_reset_by_admin",
-            Self::AdminRevoke => "admin_revoke",
-            Self::AdminForceReset => "admin_force_reset",
-            Self::AdminResetFactors => "admin_reset_factors",
-            Self::AdminLabel => "admin_label",
+            operator => operator.operator_code(),
         }
     }
 
@@ -494,6 +509,12 @@ mod tests {
             | Decision::AdminForceReset
             | Decision::AdminResetFactors
             | Decision::AdminLabel => (K::AdminAction, format!("{}; target 0190", d.text())),
+            Decision::OpsClientAdded
+            | Decision::OpsClientSecretRotated
+            | Decision::OpsClientDeleted
+            | Decision::OpsKeysRotated
+            | Decision::OpsModelTrained
+            | Decision::OpsModelPromoted => (K::AdminAction, format!("{}; target x", d.text())),
         };
         (kind, text)
     }

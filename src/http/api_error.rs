@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::domain::admin::AdminError;
 use crate::domain::admin_console::ConsoleError;
+use crate::domain::admin_ops::OpsError;
 use crate::domain::oauth::error::BearerError;
 
 /// An admin or risk API failure, answered as JSON.
@@ -25,6 +26,14 @@ pub enum ApiError {
     Bearer(BearerError),
     /// The request body or query is malformed; the message is safe to send.
     BadRequest(&'static str),
+    /// An operator's act on clients, keys or the model.
+    Ops(OpsError),
+}
+
+impl From<OpsError> for ApiError {
+    fn from(e: OpsError) -> Self {
+        Self::Ops(e)
+    }
 }
 
 impl From<AdminError> for ApiError {
@@ -74,6 +83,14 @@ fn console(e: &ConsoleError) -> Answer {
     }
 }
 
+fn ops(e: &OpsError) -> Answer {
+    match e {
+        OpsError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
+        OpsError::Invalid(m) => (StatusCode::BAD_REQUEST, "invalid_request", m),
+        OpsError::Unexpected(_) => SERVER_ERROR,
+    }
+}
+
 fn bearer(e: &BearerError) -> Answer {
     match e {
         BearerError::InvalidToken(_) => (
@@ -97,6 +114,7 @@ impl IntoResponse for ApiError {
             Self::Console(e) => console(e),
             Self::Bearer(e) => bearer(e),
             Self::BadRequest(m) => (StatusCode::BAD_REQUEST, "invalid_request", *m),
+            Self::Ops(e) => ops(e),
         };
         if status.is_server_error() {
             tracing::error!(error = ?self, "admin api request failed");

@@ -92,6 +92,11 @@ pub fn templates() -> Vec<Entry> {
         entry::<pages::admin::users::SearchPage>(),
         entry::<pages::admin::users::UserPage>(),
         entry::<pages::admin::events::EventsPage>(),
+        entry::<pages::admin::clients::ClientsPage>(),
+        entry::<pages::admin::clients::SecretPage>(),
+        entry::<pages::admin::keys::KeysPage>(),
+        entry::<pages::admin::model::ModelPage>(),
+        entry::<pages::admin::model::TrainedPage>(),
     ]
 }
 

@@ -44,6 +44,8 @@ pub mod resets;
 pub mod retention;
 /// Risk engine storage: profiles, velocity reads, models, labels.
 pub mod risk;
+/// The SQL choosing the risk model in use, listing models and labels.
+mod risk_models;
 /// The tower-sessions store over either backend.
 pub mod sessions;
 /// SQLite: pool, migrations.

@@ -49,6 +49,17 @@ pub struct ModelRow {
     pub created_at: i64,
 }
 
+/// An admin label as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LabelRow {
+    /// The labelled event's id.
+    pub event_id: String,
+    /// `true`: an attack.
+    pub attack: bool,
+    /// When it was labelled (unix seconds).
+    pub created_at: i64,
+}
+
 /// Risk storage.
 #[async_trait]
 pub trait RiskStore: Send + Sync {
@@ -81,6 +92,27 @@ pub trait RiskStore: Send + Sync {
     async fn label(&self, event_id: &str, attack: bool, now: i64) -> Result<(), StoreError>;
     /// Every admin label.
     async fn labels(&self) -> Result<Vec<(String, bool)>, StoreError>;
+    /// The version in use: the one an operator selected (`select_model`), else the newest.
+    async fn in_use_version(&self) -> Result<Option<i64>, StoreError> {
+        self.latest_version().await
+    }
+    /// The model in use (see `in_use_version`).
+    async fn in_use_model(&self) -> Result<Option<ModelRow>, StoreError> {
+        self.latest_model().await
+    }
+    /// Puts stored version `version` in use on every instance (until the next one is trained
+    /// or selected); `false` if no such version is stored.
+    async fn select_model(&self, _version: i64, _now: i64) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+    /// The stored models, newest first, at most `limit`.
+    async fn models(&self, _limit: i64) -> Result<Vec<ModelRow>, StoreError> {
+        Ok(self.latest_model().await?.into_iter().collect())
+    }
+    /// The newest admin labels (at most `limit`) and how many there are in all.
+    async fn recent_labels(&self, _limit: i64) -> Result<(Vec<LabelRow>, i64), StoreError> {
+        Ok((Vec::new(), 0))
+    }
     /// The events training reads (sign-in outcomes and "wasn't you?" reports) at or after
     /// `since`, oldest first, at most `limit`.
     async fn training_events(
@@ -199,6 +231,8 @@ impl RiskStore for Backend {
                 (done == 1).then_some(next)
             });
             if let Some(version) = saved {
+                // A newly trained model is in use: an operator's earlier selection ends.
+                self.clear_model_selection().await?;
                 return Ok(version);
             }
         }
@@ -245,6 +279,26 @@ impl RiskStore for Backend {
         )
         .fetch_all(p)
         .await?))
+    }
+
+    async fn in_use_version(&self) -> Result<Option<i64>, StoreError> {
+        self.model_in_use_version().await
+    }
+
+    async fn in_use_model(&self) -> Result<Option<ModelRow>, StoreError> {
+        self.model_in_use().await
+    }
+
+    async fn select_model(&self, version: i64, now: i64) -> Result<bool, StoreError> {
+        self.select_model_version(version, now).await
+    }
+
+    async fn models(&self, limit: i64) -> Result<Vec<ModelRow>, StoreError> {
+        self.model_rows(limit).await
+    }
+
+    async fn recent_labels(&self, limit: i64) -> Result<(Vec<LabelRow>, i64), StoreError> {
+        self.label_rows(limit).await
     }
 
     async fn training_events(

@@ -15,6 +15,8 @@ mod admin_api;
 mod admin_console;
 mod admin_events;
 mod admin_events_export;
+mod admin_ops_api;
+mod admin_ops_pages;
 mod branding;
 mod captcha_providers;
 mod challenge_flow;

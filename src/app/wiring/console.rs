@@ -41,3 +41,20 @@ pub(super) fn admin_console(
         idle: b.config.admin_idle,
     })
 }
+
+/// The operator's acts on clients, keys and the model (console and admin API).
+pub(super) fn admin_ops(
+    b: &Base<'_>,
+    oauth: &crate::domain::oauth::OAuthService,
+    admin: &crate::domain::admin::AdminService,
+    risk: &crate::domain::risk::service::RiskService,
+) -> crate::domain::admin_ops::AdminOps {
+    crate::domain::admin_ops::AdminOps::new(crate::domain::admin_ops::OpsDeps {
+        oauth: oauth.clone(),
+        admin: admin.clone(),
+        risk: risk.clone(),
+        risk_store: b.store.risk.clone(),
+        events: b.events.clone(),
+        clock: b.deps.clock.clone(),
+    })
+}

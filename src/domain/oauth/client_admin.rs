@@ -9,6 +9,7 @@ use crate::domain::clients::{Client, NewClient, client_from, digest, record_of};
 use crate::domain::context::RequestContext;
 use crate::domain::oauth::OAuthService;
 use crate::domain::oauth::error::ClientError;
+use crate::domain::operator::Operator;
 use crate::events::EventKind;
 use crate::events::decision::Decision;
 use crate::storage::error::StoreError;
@@ -102,14 +103,38 @@ impl OAuthService {
         Ok(self.events.record(e).await?)
     }
 
-    /// `authd client add`: registers the client (`ClientService::create`) and records it.
+    /// The `admin_action` of `by`'s act `what` on client `id` (the command line's as before:
+    /// `cli:client; <command> <id>`).
+    async fn act_event(
+        &self,
+        ctx: &RequestContext,
+        by: Operator<'_>,
+        id: &str,
+        what: Decision,
+    ) -> Result<(), ClientError> {
+        if by == Operator::Cli {
+            let command = match what {
+                Decision::OpsClientAdded => "add",
+                Decision::OpsClientSecretRotated => "rotate-secret",
+                _ => "delete",
+            };
+            return self.admin_event(ctx, id, command).await;
+        }
+        let e = by.event(ctx, self.clock.now(), what, id);
+        Ok(self.events.record(e).await?)
+    }
+
+    /// `authd client add` (and the console's and admin API's): registers the client
+    /// (`ClientService::create`) and records it as `by`'s act.
     pub async fn client_add(
         &self,
         ctx: &RequestContext,
+        by: Operator<'_>,
         spec: NewClient,
     ) -> Result<(Client, Option<String>), ClientError> {
         let made = self.clients.create(spec).await?;
-        self.admin_event(ctx, &made.0.id, "add").await?;
+        self.act_event(ctx, by, &made.0.id, Decision::OpsClientAdded)
+            .await?;
         Ok(made)
     }
 
@@ -138,6 +163,7 @@ impl OAuthService {
     pub async fn client_rotate_secret(
         &self,
         ctx: &RequestContext,
+        by: Operator<'_>,
         id: &str,
     ) -> Result<String, ClientError> {
         let client = self.existing(id).await?;
@@ -157,12 +183,18 @@ impl OAuthService {
             Err(StoreError::NotFound) => return Err(ClientError::NotFound),
             Err(e) => return Err(e.into()),
         }
-        self.admin_event(ctx, id, "rotate-secret").await?;
+        self.act_event(ctx, by, id, Decision::OpsClientSecretRotated)
+            .await?;
         Ok(secret)
     }
 
     /// `authd client delete`: removes the client and revokes its grants; how many grants.
-    pub async fn client_delete(&self, ctx: &RequestContext, id: &str) -> Result<u64, ClientError> {
+    pub async fn client_delete(
+        &self,
+        ctx: &RequestContext,
+        by: Operator<'_>,
+        id: &str,
+    ) -> Result<u64, ClientError> {
         let now = self.clock.now().unix_timestamp();
         let revoked = self
             .clients
@@ -172,7 +204,8 @@ impl OAuthService {
             .ok_or(ClientError::NotFound)?;
         self.bearer_cache.clear();
         self.clients.origins.invalidate();
-        self.admin_event(ctx, id, "delete").await?;
+        self.act_event(ctx, by, id, Decision::OpsClientDeleted)
+            .await?;
         Ok(revoked)
     }
 }

@@ -25,8 +25,9 @@ enum Signal {
     Nothing,
 }
 
-/// Every decision is placed here (no catch-all): a new one must be given a meaning for the
-/// labels, or explicitly none.
+/// Every decision is placed here but an operator's acts from the console or the admin API
+/// (the catch-all: they say nothing about a sign-in): a new one must be given a meaning for
+/// the labels, or explicitly none.
 fn signal(d: Decision) -> Signal {
     match d {
         Decision::AllowKnownDevice => Signal::KnownDevice,
@@ -100,13 +101,9 @@ fn signal(d: Decision) -> Signal {
         | Decision::AccountShown
         | Decision::AccountDisabled
         | Decision::AccountEnabled
-        | Decision::AccountDeleted
-        | Decision::RevokedByAdmin
-        | Decision::MfaResetByAdmin
-        | Decision::AdminRevoke
-        | Decision::AdminForceReset
-        | Decision::AdminResetFactors
-        | Decision::AdminLabel => Signal::Nothing,
+        | Decision::AccountDeleted => Signal::Nothing,
+        // An operator's acts on accounts, clients, keys and the model.
+        _ => Signal::Nothing,
     }
 }
 

@@ -126,16 +126,17 @@ impl RiskService {
             .clone()
     }
 
-    /// Loads the newest stored model if it is newer than the one in use; `true` if it changed.
+    /// Loads the stored model in use (the one an operator selected, else the newest) if it is
+    /// not the one loaded; `true` if it changed.
     pub async fn reload(&self) -> Result<bool, Unexpected> {
         let current = self.model().version;
-        let Some(latest) = self.store.latest_version().await? else {
+        let Some(in_use) = self.store.in_use_version().await? else {
             return Ok(false);
         };
-        if latest <= current {
+        if in_use == current {
             return Ok(false);
         }
-        let Some(row) = self.store.latest_model().await? else {
+        let Some(row) = self.store.in_use_model().await? else {
             return Ok(false);
         };
         let model: Model = serde_json::from_str(&row.model)

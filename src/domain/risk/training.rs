@@ -161,10 +161,11 @@ pub async fn load(
     ))
 }
 
-/// The model in use: the newest stored one fitted on this build's features, else the prior.
+/// The model in use: the stored one in use (selected, else the newest) if fitted on this
+/// build's features, else the prior.
 pub async fn current_model(store: &Arc<dyn RiskStore>) -> Result<Model, Unexpected> {
     let stored = store
-        .latest_model()
+        .in_use_model()
         .await?
         .and_then(|row| serde_json::from_str::<Model>(&row.model).ok())
         .filter(Model::fits_features);

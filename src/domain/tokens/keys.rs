@@ -138,6 +138,13 @@ impl KeyRing {
         Ok(())
     }
 
+    /// The key ring as stored: every key still published now, newest first (the private key
+    /// sealed, as stored).
+    pub async fn ring(&self) -> Result<Vec<KeyRecord>, Unexpected> {
+        let now = self.clock.now().unix_timestamp();
+        Ok(self.store.list_published(now).await?)
+    }
+
     /// Makes a new active key for every algorithm; the old ones stay published until every
     /// token they signed has expired.
     pub async fn rotate(&self) -> Result<Vec<String>, Unexpected> {

@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::app::state::AppState;
 use crate::domain::oauth::error::BearerError;
@@ -14,10 +14,14 @@ use crate::http::api_error::ApiError;
 use crate::http::extract::ClientContext;
 use crate::http::oauth::extract::bearer;
 
+/// `GET|POST /admin/api/clients`, rotate a secret, delete.
+pub mod clients;
 /// `GET /admin/api/events`, `GET /admin/api/events/export`.
 pub mod events;
 /// Event exports as CSV or JSON Lines (the API's and the console's).
 pub mod export;
+/// The key ring and its rotation; the models and a promotion.
+pub mod keys_model;
 /// `POST /admin/api/labels`, `POST /admin/api/model/train`.
 pub mod model;
 /// `GET /openapi.json`.
@@ -35,6 +39,25 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/admin/api/model/train",
             axum::routing::post(model::train_post),
+        )
+        .route(
+            "/admin/api/clients",
+            get(clients::clients_get).post(clients::clients_post),
+        )
+        .route(
+            "/admin/api/clients/{id}/rotate-secret",
+            post(clients::rotate_post),
+        )
+        .route(
+            "/admin/api/clients/{id}",
+            axum::routing::delete(clients::client_delete),
+        )
+        .route("/admin/api/keys", get(keys_model::keys_get))
+        .route("/admin/api/keys/rotate", post(keys_model::keys_rotate_post))
+        .route("/admin/api/model", get(keys_model::model_get))
+        .route(
+            "/admin/api/model/{version}/promote",
+            post(keys_model::promote_post),
         )
         .route("/openapi.json", get(openapi::openapi_get))
         .merge(users::router())

@@ -8,8 +8,9 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use crate::app::state::AppState;
-use crate::domain::admin::AdminService;
 use crate::domain::admin_console::actions::Operator;
+use crate::domain::admin_ops::AdminOps;
+use crate::domain::operator::Operator as OpsOperator;
 use crate::http::admin::AdminBearer;
 use crate::http::admin::wire::TrainReportBody;
 use crate::http::api_error::ApiError;
@@ -69,14 +70,16 @@ pub async fn labels_post(
     path = "/admin/api/model/train",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Trained; when `promoted` the new model is stored, this instance uses it at once, others within 30 s; otherwise the model in use stays and `message` says why", body = TrainReportBody),
+        (status = 200, description = "Trained (recorded as `admin_action`, the calling client as actor); when `promoted` the new model is stored, this instance uses it at once, others within 30 s; otherwise the model in use stays and `message` says why", body = TrainReportBody),
         (status = 401, description = "No valid bearer token"),
         (status = 403, description = "The token lacks the admin scope"),
     )
 )]
 pub async fn train_post(
-    State(admin): State<AdminService>,
-    _admin: AdminBearer,
+    State(ops): State<AdminOps>,
+    AdminBearer(claims): AdminBearer,
+    ClientContext(ctx): ClientContext,
 ) -> Result<Json<TrainReportBody>, ApiError> {
-    Ok(Json(admin.train().await?.into()))
+    let by = OpsOperator::Client(&claims.client_id);
+    Ok(Json(ops.train(&ctx, by).await?.into()))
 }

@@ -21,7 +21,15 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         crate::http::admin::users::reset_post,
         crate::http::admin::users::mfa_reset_post,
         crate::http::admin::users::disable_post,
-        crate::http::admin::users::enable_post
+        crate::http::admin::users::enable_post,
+        crate::http::admin::clients::clients_get,
+        crate::http::admin::clients::clients_post,
+        crate::http::admin::clients::rotate_post,
+        crate::http::admin::clients::client_delete,
+        crate::http::admin::keys_model::keys_get,
+        crate::http::admin::keys_model::keys_rotate_post,
+        crate::http::admin::keys_model::model_get,
+        crate::http::admin::keys_model::promote_post
     ),
     modifiers(&BearerAuth)
 )]

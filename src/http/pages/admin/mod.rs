@@ -26,8 +26,14 @@ use crate::http::extract::{
 
 /// The acts on an account (`POST /admin/users/{id}/…`).
 pub mod actions;
+/// Clients: list, create, rotate a secret, delete.
+pub mod clients;
 /// The events explorer (`GET /admin/events`) and its export.
 pub mod events;
+/// The signing key ring and its rotation.
+pub mod keys;
+/// Model versions, training, promotion, labels.
+pub mod model;
 /// The overview (`GET /admin`).
 pub mod overview;
 /// The user search and a user's page.
@@ -45,6 +51,9 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(users::router())
         .merge(events::router())
         .merge(actions::router())
+        .merge(clients::router())
+        .merge(keys::router())
+        .merge(model::router())
 }
 
 /// A request the console lets in: the admin, their session and the request's context.
