@@ -85,8 +85,12 @@ pub(super) async fn resets_contract(store: &Store) {
         r.is_reset_usable("h-late", 1601).await.unwrap(),
         "a link asked for after the reset works"
     );
-    // Concurrent requests for one account (two instances, two background mail tasks) store
-    // one link between them, never two.
+    one_live_link_under_concurrency(store).await;
+}
+
+/// Concurrent requests for one account (two instances, two background mail tasks) store one
+/// link between them, never two (PostgreSQL's read committed would, without the lock).
+async fn one_live_link_under_concurrency(store: &Store) {
     for round in 0..10 {
         let mut tries = tokio::task::JoinSet::new();
         for i in 0..16 {
