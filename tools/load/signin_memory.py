@@ -79,8 +79,15 @@ def main():
     port = free_port()
     env = {"PATH": os.environ["PATH"], "AUTHD_BIND": f"127.0.0.1:{port}",
            "AUTHD_ISSUER": f"http://127.0.0.1:{port}", "AUTHD_METRICS_BIND": "", "RUST_LOG": "error",
-           "AUTHD_TRUSTED_PROXIES": "127.0.0.1/32", "AUTHD_LOG_FORMAT": "plain"}
+           "AUTHD_TRUSTED_PROXIES": "127.0.0.1/32", "AUTHD_LOG_FORMAT": "plain",
+           # Hashing is what loads memory: the per-minute limits (30 per address and account by
+           # default) would answer most of a tight loop with 429 and leave the hash workers idle.
+           "AUTHD_RATE_LOGIN_PER_IP": "1000000", "AUTHD_RATE_LOGIN_PER_ACCOUNT": "1000000"}
+    # The caller's AUTHD_* settings and glibc's MALLOC_* tunables win (to compare configurations).
+    env.update({k: v for k, v in os.environ.items() if k.startswith(("AUTHD_", "MALLOC_"))})
     emails = [f"load{i}@example.com" for i in range(args.clients)]
+    # The CLI creates no database outside serve/migrate: migrate first.
+    subprocess.run([args.binary, "migrate"], cwd=tmp, env=env, capture_output=True, text=True, check=True)
     for e in emails:
         subprocess.run([args.binary, "user", "add", e, "--password-stdin"], cwd=tmp, env=env, input=PASSWORD + "\n",
                        capture_output=True, text=True, check=True)
