@@ -19,6 +19,8 @@ use crate::storage::error::StoreError;
 pub mod accounts;
 /// The admin console's reads.
 pub mod admin_stats;
+/// The admin overview's hourly event counts.
+pub mod event_rollup;
 /// The contract suite both engines must pass.
 #[cfg(test)]
 mod contract;
