@@ -30,7 +30,10 @@ fn env_or(name: &str, default: u64) -> u64 {
 
 fn csrf_from(body: &str) -> anyhow::Result<String> {
     let marker = "name=\"csrf_token\" value=\"";
-    let start = body.find(marker).ok_or_else(|| anyhow::anyhow!("no csrf"))? + marker.len();
+    let start = body
+        .find(marker)
+        .ok_or_else(|| anyhow::anyhow!("no csrf"))?
+        + marker.len();
     body.get(start..)
         .and_then(|rest| rest.split('"').next())
         .map(str::to_owned)
@@ -52,10 +55,10 @@ fn last_code(dir: &std::path::Path) -> anyhow::Result<String> {
                 .collect();
             (digits.len() == 6).then_some(digits)
         });
-        if let Some(code) = code {
-            if newest.as_ref().is_none_or(|(t, _)| modified >= *t) {
-                newest = Some((modified, code));
-            }
+        if let Some(code) = code
+            && newest.as_ref().is_none_or(|(t, _)| modified >= *t)
+        {
+            newest = Some((modified, code));
         }
     }
     newest
@@ -78,7 +81,12 @@ async fn sign_in(
         ("csrf_token", &csrf),
     ];
     http.post(&login).form(&form).send().await?;
-    let refused = http.get(format!("{base}/admin")).send().await?.text().await?;
+    let refused = http
+        .get(format!("{base}/admin"))
+        .send()
+        .await?
+        .text()
+        .await?;
     let csrf = csrf_from(&refused)?;
     let sent = http
         .post(format!("{base}/admin/step-up"))
@@ -125,7 +133,11 @@ fn seed_sql(attack: bool, from: u64, to: u64, n: u64, now_ms: i64, span_ms: i64)
          when i % 20 = 18 then 'token_issued' else 'session_created' end"
     };
     // Attacks hit 2 000 accounts from 5 000 addresses; normal traffic 100 000 and 62 500.
-    let (users, ips) = if attack { (2_000, 5_000) } else { (100_000, 62_500) };
+    let (users, ips) = if attack {
+        (2_000, 5_000)
+    } else {
+        (100_000, 62_500)
+    };
     format!(
         "with recursive g(i) as (select cast({from} as bigint) union all select i + 1 from g where i < {last}) \
          insert into event (id, ts, kind, ip, user_agent, user_id, username, client_id, risk, \
@@ -184,7 +196,12 @@ async fn run_case(attack: bool, n: u64, renders: u64) -> anyhow::Result<()> {
         Err(_) => None,
     };
     let url = scratch.as_ref().map_or_else(
-        || format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()),
+        || {
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("bench.db").display()
+            )
+        },
         |(_, (url, _))| url.clone(),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -205,8 +222,9 @@ async fn run_case(attack: bool, n: u64, renders: u64) -> anyhow::Result<()> {
         let key = MasterKey::generate(&OsRandom).to_base64();
         values.insert("master_key".to_owned(), key);
     }
-    let app = Application::build_with_listener(Config::from_values(&values)?, Deps::default(), listener)
-        .await?;
+    let app =
+        Application::build_with_listener(Config::from_values(&values)?, Deps::default(), listener)
+            .await?;
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     state
@@ -238,7 +256,11 @@ async fn run_case(attack: bool, n: u64, renders: u64) -> anyhow::Result<()> {
     let seed_s = t.elapsed().as_secs_f64();
     // The whole catch-up over the seeded log, from an empty rollup (the background job may
     // have added part of it during the seeding; it may share the work, never double it).
-    exec(&url, "delete from event_hourly; update event_rollup set seq = 0").await?;
+    exec(
+        &url,
+        "delete from event_hourly; update event_rollup set seq = 0",
+    )
+    .await?;
     let t = Instant::now();
     state.admin_console.roll_up_events().await?;
     let rollup_s = t.elapsed().as_secs_f64();
@@ -259,7 +281,11 @@ async fn run_case(attack: bool, n: u64, renders: u64) -> anyhow::Result<()> {
     println!(
         "{:<10} {:<8} {n:>9} events  seeded in {seed_s:>6.1} s  rolled up in {rollup_s:>5.1} s  GET /admin median {:>7.1} ms  \
          p95 {:>7.1} ms  max {:>7.1} ms",
-        if url.starts_with("postgres") { "PostgreSQL" } else { "SQLite" },
+        if url.starts_with("postgres") {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
         if attack { "attack" } else { "spread" },
         percentile(&times, 0.5),
         percentile(&times, 0.95),

@@ -46,11 +46,19 @@ fn add_sql() -> String {
 
 /// The first whole hour at or after `ms`.
 pub fn hour_ceil(ms: i64) -> i64 {
-    ms.div_euclid(HOUR_MS) * HOUR_MS + if ms.rem_euclid(HOUR_MS) == 0 { 0 } else { HOUR_MS }
+    ms.div_euclid(HOUR_MS) * HOUR_MS
+        + if ms.rem_euclid(HOUR_MS) == 0 {
+            0
+        } else {
+            HOUR_MS
+        }
 }
 
 /// Events per counted key at or after `since_ms`, every event counted once.
-pub(crate) async fn kind_counts(pool: PoolRef<'_>, since_ms: i64) -> Result<Vec<Counted>, StoreError> {
+pub(crate) async fn kind_counts(
+    pool: PoolRef<'_>,
+    since_ms: i64,
+) -> Result<Vec<Counted>, StoreError> {
     let sql = count_sql();
     Ok(on_pool!(pool, |p| sqlx::query_as(&sql)
         .bind(since_ms)
@@ -73,29 +81,33 @@ pub(crate) async fn roll_up(
         let (mark,): (i64,) = sqlx::query_as("select seq from event_rollup where id = 1")
             .fetch_one(p)
             .await?;
-        let (upto,): (Option<i64>,) = sqlx::query_as(
-            "select max(seq) from event where seq > $1 and seq <= $2 and ts < $3",
-        )
-        .bind(mark)
-        .bind(mark.saturating_add(batch))
-        .bind(cutoff_ms)
-        .fetch_one(p)
-        .await?;
+        let (upto,): (Option<i64>,) =
+            sqlx::query_as("select max(seq) from event where seq > $1 and seq <= $2 and ts < $3")
+                .bind(mark)
+                .bind(mark.saturating_add(batch))
+                .bind(cutoff_ms)
+                .fetch_one(p)
+                .await?;
         match upto {
             None => 0,
             Some(upto) => {
                 let mut tx = p.begin().await?;
-                let moved = sqlx::query("update event_rollup set seq = $1 where id = 1 and seq = $2")
-                    .bind(upto)
-                    .bind(mark)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                let moved =
+                    sqlx::query("update event_rollup set seq = $1 where id = 1 and seq = $2")
+                        .bind(upto)
+                        .bind(mark)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
                 if moved == 0 {
                     tx.rollback().await?;
                     0
                 } else {
-                    sqlx::query(&add).bind(mark).bind(upto).execute(&mut *tx).await?;
+                    sqlx::query(&add)
+                        .bind(mark)
+                        .bind(upto)
+                        .execute(&mut *tx)
+                        .await?;
                     tx.commit().await?;
                     u64::try_from(upto - mark).unwrap_or(0)
                 }

@@ -19,13 +19,13 @@ use crate::storage::error::StoreError;
 pub mod accounts;
 /// The admin console's reads.
 pub mod admin_stats;
-/// The admin overview's hourly event counts.
-pub mod event_rollup;
 /// The contract suite both engines must pass.
 #[cfg(test)]
 mod contract;
 /// Storage errors.
 pub mod error;
+/// The admin overview's hourly event counts.
+pub mod event_rollup;
 /// The auth event log.
 pub mod events;
 /// The durable mail queue and the per-recipient mail budget.

@@ -41,11 +41,23 @@ async fn record_around_boundaries(app: &TestApp, round: usize) {
         request_id: format!("r{round}"),
         app: None,
     };
-    let mut times = vec![now, now - 1, now - now.rem_euclid(HOUR_MS), now - now.rem_euclid(HOUR_MS) - 1];
+    let mut times = vec![
+        now,
+        now - 1,
+        now - now.rem_euclid(HOUR_MS),
+        now - now.rem_euclid(HOUR_MS) - 1,
+    ];
     for span in [HOUR_MS, 24 * HOUR_MS, 168 * HOUR_MS] {
         let since = now - span;
         let floor = since - since.rem_euclid(HOUR_MS);
-        for t in [since - 1, since, since + 1, floor, floor + HOUR_MS - 1, floor + HOUR_MS] {
+        for t in [
+            since - 1,
+            since,
+            since + 1,
+            floor,
+            floor + HOUR_MS - 1,
+            floor + HOUR_MS,
+        ] {
             times.push(t);
         }
     }
@@ -108,7 +120,11 @@ async fn rolled_up_counts_equal_a_direct_count_of_the_log() {
     app.clock.advance(Duration::minutes(2));
     // (The background job may have done part of it: it runs every minute, on the same mark.)
     app.state.admin_console.roll_up_events().await.unwrap();
-    assert_eq!(app.state.admin_console.roll_up_events().await.unwrap(), 0, "caught up");
+    assert_eq!(
+        app.state.admin_console.roll_up_events().await.unwrap(),
+        0,
+        "caught up"
+    );
     let (shown, direct) = overview_and_direct(&app).await;
     assert_eq!(shown, direct, "rolled up, windows moved by two minutes");
 
@@ -127,7 +143,11 @@ async fn rolled_up_counts_equal_a_direct_count_of_the_log() {
     );
     a.unwrap();
     b.unwrap();
-    assert_eq!(app.state.admin_console.roll_up_events().await.unwrap(), 0, "caught up");
+    assert_eq!(
+        app.state.admin_console.roll_up_events().await.unwrap(),
+        0,
+        "caught up"
+    );
     let (shown, direct) = overview_and_direct(&app).await;
     assert_eq!(shown, direct, "after concurrent catch-ups");
 }

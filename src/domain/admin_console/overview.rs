@@ -122,8 +122,7 @@ impl AdminConsole {
         let windows = [("hour", hour_rows), ("day", day_rows), ("week", week_rows)]
             .into_iter()
             .map(|(name, rows)| {
-                let count =
-                    |o: Outcome| rows.iter().find(|r| r.key == o.key()).map_or(0, |r| r.n);
+                let count = |o: Outcome| rows.iter().find(|r| r.key == o.key()).map_or(0, |r| r.n);
                 Window {
                     name,
                     counts: Outcome::ALL.map(count),
