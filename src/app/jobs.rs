@@ -1,6 +1,6 @@
 //! Every background loop the server runs, one function each: expired-session cleanup, mail
 //! delivery, idle rate-limit key eviction, signing-key reload, risk-model reload, scheduled
-//! training, the wave watch and retention. `Jobs::start` spawns them; dropping the handle (or
+//! training, the wave watch, the admin overview's event rollup and retention. `Jobs::start` spawns them; dropping the handle (or
 //! `stop`) ends them.
 
 use std::time::Duration;
@@ -17,6 +17,8 @@ use crate::storage::sessions::AnySessionStore;
 const SESSION_CLEANUP: Duration = Duration::from_secs(60);
 /// How often idle rate-limit keys are evicted.
 const KEY_EVICTION: Duration = Duration::from_secs(60);
+/// How often the admin overview's hourly counts catch up.
+const EVENT_ROLLUP: Duration = Duration::from_secs(60);
 /// How often retention prunes.
 const RETENTION: Duration = Duration::from_secs(3600);
 /// How often another instance's key rotation and model training are picked up.
@@ -42,6 +44,7 @@ impl Jobs {
             tokio::spawn(model_reload(state.clone())),
             tokio::spawn(wave_watch(state.clone())),
             tokio::spawn(retention(state.clone(), store.clone())),
+            tokio::spawn(event_rollup(state.clone())),
         ];
         if state.config.risk_train_secs > 0 {
             handles.push(tokio::spawn(scheduled_training(state.clone())));
@@ -116,6 +119,18 @@ async fn retention(state: AppState, store: Store) {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "retention pruning failed"),
+        }
+    }
+}
+
+/// Adds new events to the admin overview's hourly counts (`AdminConsole::roll_up_events`).
+async fn event_rollup(state: AppState) {
+    let mut tick = tokio::time::interval(EVENT_ROLLUP);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.admin_console.roll_up_events().await {
+            tracing::warn!(error = %e, "rolling up event counts failed");
         }
     }
 }

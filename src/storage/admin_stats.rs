@@ -1,10 +1,12 @@
 //! The admin console's reads (docs/admin.md): event counts by kind since a time, the accounts
 //! and addresses most failed against, a search of accounts by email, and an account's current
-//! blocks. Written once for both engines (`on_pool!`); read-only.
+//! blocks. Written once for both engines (`on_pool!`); read-only but for the catch-up of the
+//! hourly counts behind `kind_counts` (`event_rollup.rs`).
 
 use async_trait::async_trait;
 
 use crate::storage::error::StoreError;
+use crate::storage::event_rollup;
 use crate::storage::protection::ACCOUNT_KEY_PREFIX;
 use crate::storage::{Backend, on_pool};
 
@@ -43,7 +45,11 @@ const HOSTILE_KINDS: &str = "('login_failed', 'login_blocked', 'login_challenged
 pub trait AdminStatsStore: Send + Sync {
     /// Events per kind at or after `since_ms` (unix milliseconds); a `challenge_passed` with a
     /// second factor (decision `factor_*`) counts as `stepped_up` instead.
+    /// Reads the hourly rollup (`event_rollup.rs`) and counts the rest live.
     async fn kind_counts(&self, since_ms: i64) -> Result<Vec<Counted>, StoreError>;
+    /// Adds at most `batch` events to the hourly rollup, none with a timestamp at or after
+    /// `cutoff_ms`; the `seq` values passed (0 when caught up or another instance did it).
+    async fn roll_up_events(&self, cutoff_ms: i64, batch: i64) -> Result<u64, StoreError>;
     /// The accounts (by email) with the most hostile events since `since_ms`, most first.
     async fn top_accounts(&self, since_ms: i64, limit: i64) -> Result<Vec<Counted>, StoreError>;
     /// The client addresses with the most hostile events since `since_ms`, most first.
@@ -74,21 +80,19 @@ fn contains_pattern(fragment: &str) -> String {
 #[async_trait]
 impl AdminStatsStore for Backend {
     async fn kind_counts(&self, since_ms: i64) -> Result<Vec<Counted>, StoreError> {
-        Ok(on_pool!(self.pool(), |p| sqlx::query_as(
-            "select case when kind = 'challenge_passed' and decision_code like 'factor%' \
-             then 'stepped_up' else kind end as key, count(*) as n \
-             from event where ts >= $1 group by 1"
-        )
-        .bind(since_ms)
-        .fetch_all(p)
-        .await?))
+        event_rollup::kind_counts(self.pool(), since_ms).await
+    }
+
+    async fn roll_up_events(&self, cutoff_ms: i64, batch: i64) -> Result<u64, StoreError> {
+        event_rollup::roll_up(self.pool(), cutoff_ms, batch).await
     }
 
     async fn top_accounts(&self, since_ms: i64, limit: i64) -> Result<Vec<Counted>, StoreError> {
         let sql = format!(
-            "select a.email as key, count(*) as n from event e join account a on a.id = e.user_id \
-             where e.ts >= $1 and e.kind in {HOSTILE_KINDS} \
-             group by a.email order by count(*) desc, a.email limit $2"
+            "select a.email as key, t.n from ( \
+             select user_id, count(*) as n from event \
+             where ts >= $1 and kind in {HOSTILE_KINDS} and user_id is not null group by user_id \
+             ) t join account a on a.id = t.user_id order by t.n desc, a.email limit $2"
         );
         Ok(on_pool!(self.pool(), |p| sqlx::query_as(&sql)
             .bind(since_ms)

@@ -24,6 +24,8 @@ pub mod admin_stats;
 mod contract;
 /// Storage errors.
 pub mod error;
+/// The admin overview's hourly event counts.
+pub mod event_rollup;
 /// The auth event log.
 pub mod events;
 /// The durable mail queue and the per-recipient mail budget.

@@ -40,7 +40,7 @@ enum Binds {
 }
 
 /// Each table and the statement that prunes it.
-const STATEMENTS: [(&str, Binds, &str); 11] = [
+const STATEMENTS: [(&str, Binds, &str); 12] = [
     (
         "auth_code",
         Binds::Expired,
@@ -97,6 +97,11 @@ const STATEMENTS: [(&str, Binds, &str); 11] = [
         "event",
         Binds::Events,
         "delete from event where ts < $1 and id not in (select event_id from risk_label)",
+    ),
+    (
+        "event_hourly",
+        Binds::Events,
+        "delete from event_hourly where hour < $1 - 3600000",
     ),
 ];
 

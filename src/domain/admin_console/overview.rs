@@ -10,6 +10,11 @@ use crate::storage::events::ts_millis;
 
 /// Most accounts and addresses listed.
 const TOP: i64 = 10;
+/// Events younger than this stay out of the hourly rollup (counted live instead), so every
+/// event before the newest one rolled up has been committed.
+const ROLLUP_LAG: Duration = Duration::minutes(1);
+/// Events added to the rollup per transaction.
+const ROLLUP_BATCH: i64 = 50_000;
 
 /// A sign-in outcome the overview counts, with the event kind it is counted from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,27 +92,47 @@ pub struct Overview {
 }
 
 impl AdminConsole {
-    /// The overview, as of now.
+    /// Brings the overview's hourly counts up to date (the catch-up job in `app/jobs.rs`; safe
+    /// to run on several instances at once); the event `seq` values passed.
+    pub async fn roll_up_events(&self) -> Result<u64, ConsoleError> {
+        let cutoff = ts_millis(self.now() - ROLLUP_LAG);
+        let mut total = 0;
+        loop {
+            let n = self.stats.roll_up_events(cutoff, ROLLUP_BATCH).await?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+        }
+    }
+
+    /// The overview, as of now. Its five reads are independent and run at once (each on its
+    /// own pooled connection), so the page waits for the slowest, not for their sum.
     pub async fn overview(&self) -> Result<Overview, ConsoleError> {
         let now = self.now();
-        let mut windows = Vec::new();
-        for (name, span) in [
-            ("hour", Duration::hours(1)),
-            ("day", Duration::days(1)),
-            ("week", Duration::weeks(1)),
-        ] {
-            let rows = self.stats.kind_counts(ts_millis(now - span)).await?;
-            let count = |o: Outcome| rows.iter().find(|r| r.key == o.key()).map_or(0, |r| r.n);
-            windows.push(Window {
-                name,
-                counts: Outcome::ALL.map(count),
-            });
-        }
-        let day = ts_millis(now - Duration::days(1));
+        let since = |span: Duration| ts_millis(now - span);
+        let day = since(Duration::days(1));
+        let (hour_rows, day_rows, week_rows, top_accounts, top_sources) = tokio::try_join!(
+            self.stats.kind_counts(since(Duration::hours(1))),
+            self.stats.kind_counts(day),
+            self.stats.kind_counts(since(Duration::weeks(1))),
+            self.stats.top_accounts(day, TOP),
+            self.stats.top_sources(day, TOP),
+        )?;
+        let windows = [("hour", hour_rows), ("day", day_rows), ("week", week_rows)]
+            .into_iter()
+            .map(|(name, rows)| {
+                let count = |o: Outcome| rows.iter().find(|r| r.key == o.key()).map_or(0, |r| r.n);
+                Window {
+                    name,
+                    counts: Outcome::ALL.map(count),
+                }
+            })
+            .collect();
         Ok(Overview {
             windows,
-            top_accounts: self.stats.top_accounts(day, TOP).await?,
-            top_sources: self.stats.top_sources(day, TOP).await?,
+            top_accounts,
+            top_sources,
             wave: self.waves.on(),
         })
     }
