@@ -17,6 +17,7 @@ mod admin_events;
 mod admin_events_export;
 mod admin_ops_api;
 mod admin_ops_pages;
+mod admin_overview;
 mod branding;
 mod captcha_providers;
 mod challenge_flow;
