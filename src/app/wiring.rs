@@ -103,6 +103,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         resets: &resets,
         account_admin: &account_admin,
         admin: &admin,
+        risk: &risk,
     };
     let admin_console = console::admin_console(&base, &accounts, &login, &waves, acts);
     let admin_ops = console::admin_ops(&base, &oauth, &admin, &risk);

@@ -17,6 +17,8 @@ use crate::storage::error::StoreError;
 
 /// Accounts.
 pub mod accounts;
+/// The overview's further reads.
+pub mod admin_overview;
 /// The admin console's reads.
 pub mod admin_stats;
 /// The contract suite both engines must pass.
@@ -179,6 +181,8 @@ pub struct Store {
     pub user_sessions: Arc<dyn user_sessions::UserSessionStore>,
     /// The admin console's reads.
     pub admin_stats: Arc<dyn admin_stats::AdminStatsStore>,
+    /// The overview's further reads.
+    pub admin_overview: Arc<dyn admin_overview::AdminOverviewStore>,
 }
 
 impl Store {
@@ -202,6 +206,7 @@ impl Store {
             risk: b.clone(),
             user_sessions: b.clone(),
             admin_stats: b.clone(),
+            admin_overview: b.clone(),
             waves: b,
             sessions,
         }

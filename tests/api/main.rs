@@ -18,6 +18,7 @@ mod admin_events_export;
 mod admin_ops_api;
 mod admin_ops_pages;
 mod admin_rollup;
+mod admin_overview;
 mod branding;
 mod captcha_providers;
 mod challenge_flow;

@@ -17,6 +17,7 @@ pub(super) struct Acts<'a> {
     pub(super) resets: &'a ResetService,
     pub(super) account_admin: &'a AccountAdmin,
     pub(super) admin: &'a AdminService,
+    pub(super) risk: &'a crate::domain::risk::service::RiskService,
 }
 
 /// The admin console.
@@ -39,6 +40,11 @@ pub(super) fn admin_console(
         waves: waves.clone(),
         clock: b.deps.clock.clone(),
         idle: b.config.admin_idle,
+        more: crate::domain::admin_console::overview_more::OverviewDeps {
+            store: b.store.admin_overview.clone(),
+            risk: acts.risk.clone(),
+            challenge_at: b.config.risk.challenge_at,
+        },
     })
 }
 

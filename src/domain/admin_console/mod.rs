@@ -29,6 +29,8 @@ use crate::storage::protection::ALL_SOURCES;
 pub mod actions;
 /// The overview's counts.
 pub mod overview;
+/// The overview's further parts (time series, risk, mail, model, networks).
+pub mod overview_more;
 
 /// Longest search accepted (an email is at most 254 characters).
 const MAX_SEARCH_LEN: usize = 254;
@@ -124,6 +126,7 @@ pub struct AdminConsole {
     waves: Waves,
     clock: Arc<dyn Clock>,
     idle: Duration,
+    more: overview_more::OverviewDeps,
 }
 
 impl std::fmt::Debug for AdminConsole {
@@ -156,6 +159,8 @@ pub struct ConsoleDeps {
     pub clock: Arc<dyn Clock>,
     /// `AUTHD_ADMIN_IDLE_SECS`.
     pub idle: Duration,
+    /// The overview's further reads.
+    pub more: overview_more::OverviewDeps,
 }
 
 impl AdminConsole {
@@ -173,6 +178,7 @@ impl AdminConsole {
             waves: d.waves,
             clock: d.clock,
             idle: d.idle,
+            more: d.more,
         }
     }
 

@@ -45,7 +45,7 @@ impl Outcome {
     ];
 
     /// The counted key (`admin_stats::kind_counts`).
-    fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             Self::Succeeded => "login_succeeded",
             Self::Failed => "login_failed",

@@ -118,6 +118,11 @@ impl RiskService {
         self
     }
 
+    /// What the GeoIP database says about `ip`; `None` without a database (`AUTHD_GEOIP_DB`).
+    pub fn place(&self, ip: std::net::IpAddr) -> Option<super::geo::Place> {
+        self.geo.as_ref().map(|g| g.place(ip))
+    }
+
     /// The model in use.
     pub fn model(&self) -> Arc<Model> {
         self.model

@@ -36,6 +36,8 @@ pub mod keys;
 pub mod model;
 /// The overview (`GET /admin`).
 pub mod overview;
+/// The overview's further parts as drawn.
+pub mod overview_more;
 /// The user search and a user's page.
 pub mod users;
 

@@ -91,12 +91,13 @@ pub struct OverviewPage {
     top_accounts: Vec<Counted>,
     top_sources: Vec<Counted>,
     wave: Option<String>,
+    more: super::overview_more::MoreView,
 }
 
 crate::page!(
     OverviewPage,
     "pages/admin/overview.html",
-    [email, labels, charts, top_accounts, top_sources, wave]
+    [email, labels, charts, top_accounts, top_sources, wave, more]
 );
 
 fn wave_text(o: &Overview) -> Option<String> {
@@ -129,9 +130,9 @@ pub async fn overview_get(
     State(state): State<AppState>,
     admin: AdminSession,
 ) -> Result<Response, HttpError> {
-    let o = state
+    let (o, more) = state
         .admin_console
-        .overview()
+        .overview_page()
         .await
         .map_err(console_error)?;
     let page = OverviewPage {
@@ -141,6 +142,7 @@ pub async fn overview_get(
         wave: wave_text(&o),
         top_accounts: o.top_accounts,
         top_sources: o.top_sources,
+        more: super::overview_more::view(more),
     };
     Ok(page.into_response())
 }
