@@ -77,6 +77,16 @@ async fn the_overview_shows_series_risk_mail_model_and_networks() {
     let hour = hour.replace_nanosecond(0).unwrap();
     let first = hour - Duration::hours(23);
     let before = app.get("/admin").await.body;
+    // Each section once, in the page's body, under a plain title.
+    assert!(before.contains("<title>Admin console · "), "{before}");
+    for id in [
+        "id=\"series\"",
+        "id=\"risk-scores\"",
+        "id=\"mail-queue\"",
+        "id=\"signins\"",
+    ] {
+        assert_eq!(before.matches(id).count(), 1, "{id} once");
+    }
     let ip = "198.51.100.7";
     // On the current hour's first millisecond: this hour; one millisecond earlier: the last.
     record(&app, EventKind::LoginFailed, ip, hour, None).await;
