@@ -15,6 +15,28 @@ use crate::domain::admin_console::ConsoleError;
 use crate::domain::admin_ops::OpsError;
 use crate::domain::oauth::error::BearerError;
 
+/// A JSON request body for the admin API: any rejection (not JSON, no JSON content type, a
+/// missing or mistyped field) is the API's documented `400` with its JSON answer, not axum's
+/// bare `415`/`422`.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(v)| Self(v))
+            .map_err(|_| {
+                ApiError::BadRequest("the body must be a JSON object with the documented fields")
+            })
+    }
+}
+
 /// An admin or risk API failure, answered as JSON.
 #[derive(Debug)]
 pub enum ApiError {

@@ -150,3 +150,35 @@ async fn the_openapi_document_lists_the_new_acts() {
         assert!(doc["paths"].get(path).is_some(), "{path}");
     }
 }
+
+#[tokio::test]
+async fn a_malformed_body_is_the_documented_400_and_changes_nothing() {
+    use reqwest::Method as M;
+    let app = spawn_app().await;
+    let (admin, _) = token(&app, &["admin"]).await;
+    let (_, before) = call(&app, M::GET, "/admin/api/clients", &admin, None).await;
+    for (path, body) in [
+        ("/admin/api/clients", json!({"tos_uri": ""})),
+        ("/admin/api/clients", json!({"client_id": 7})),
+        ("/admin/api/labels", json!({"attack": "yes"})),
+        (
+            "/admin/api/users/nobody@example.com/password-reset",
+            json!({"end_sessions": "yes"}),
+        ),
+    ] {
+        let (status, answer) = call(&app, M::POST, path, &admin, Some(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {answer}");
+        assert_eq!(str_of(&answer, "error"), "invalid_request", "{path}");
+    }
+    // Not JSON at all.
+    let resp = new_client()
+        .post(app.url("/admin/api/clients"))
+        .bearer_auth(&admin)
+        .body("client_id=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let (_, after) = call(&app, M::GET, "/admin/api/clients", &admin, None).await;
+    assert_eq!(before, after, "no client was made");
+}

@@ -12,7 +12,7 @@ use crate::domain::admin_ops::AdminOps;
 use crate::domain::clients::{Client, NewClient};
 use crate::domain::operator::Operator;
 use crate::http::admin::AdminBearer;
-use crate::http::api_error::ApiError;
+use crate::http::api_error::{ApiError, ApiJson};
 use crate::http::extract::ClientContext;
 
 /// A registered client (never its secret).
@@ -166,7 +166,7 @@ pub async fn clients_get(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Registered; a confidential client's secret is in this answer only", body = ClientSecretBody),
-        (status = 400, description = "The id, URIs, grants or scopes are not acceptable"),
+        (status = 400, description = "A malformed body, or an id, URIs, grants or scopes that are not acceptable"),
         (status = 401, description = "No valid bearer token"),
         (status = 403, description = "The token lacks the admin scope"),
     )
@@ -175,7 +175,7 @@ pub async fn clients_post(
     State(ops): State<AdminOps>,
     AdminBearer(claims): AdminBearer,
     ClientContext(ctx): ClientContext,
-    Json(req): Json<NewClientRequest>,
+    ApiJson(req): ApiJson<NewClientRequest>,
 ) -> Result<Json<ClientSecretBody>, ApiError> {
     let by = Operator::Client(&claims.client_id);
     let (client, client_secret) = ops.client_add(&ctx, by, req.into()).await?;

@@ -13,7 +13,7 @@ use crate::domain::admin_ops::AdminOps;
 use crate::domain::operator::Operator as OpsOperator;
 use crate::http::admin::AdminBearer;
 use crate::http::admin::wire::TrainReportBody;
-use crate::http::api_error::ApiError;
+use crate::http::api_error::{ApiError, ApiJson};
 use crate::http::extract::ClientContext;
 
 /// A label.
@@ -51,7 +51,7 @@ pub async fn labels_post(
     State(state): State<AppState>,
     AdminBearer(claims): AdminBearer,
     ClientContext(ctx): ClientContext,
-    Json(req): Json<LabelRequest>,
+    ApiJson(req): ApiJson<LabelRequest>,
 ) -> Result<Json<LabelResponse>, ApiError> {
     let op = Operator::Client(&claims.client_id);
     let event_id = state

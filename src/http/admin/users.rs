@@ -14,7 +14,7 @@ use crate::app::state::AppState;
 use crate::domain::account_security::sessions::SessionView;
 use crate::domain::admin_console::actions::Operator;
 use crate::http::admin::AdminBearer;
-use crate::http::api_error::ApiError;
+use crate::http::api_error::{ApiError, ApiJson};
 use crate::http::extract::ClientContext;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -232,7 +232,7 @@ pub async fn reset_post(
     AdminBearer(claims): AdminBearer,
     ClientContext(ctx): ClientContext,
     Path(id): Path<String>,
-    Json(req): Json<ResetRequest>,
+    ApiJson(req): ApiJson<ResetRequest>,
 ) -> Result<Json<ActResponse>, ApiError> {
     let op = Operator::Client(&claims.client_id);
     let done = state
