@@ -37,6 +37,29 @@ where
     }
 }
 
+/// A query string for the admin API: unknown parameters and malformed values are the API's
+/// documented `400` with its JSON answer, not axum's plain-text rejection (the query types deny
+/// unknown fields, so a misspelt filter is refused rather than silently ignored).
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Self(v))
+            .map_err(|_| ApiError::BadRequest("unknown or malformed query parameter"))
+    }
+}
+
 /// An admin or risk API failure, answered as JSON.
 #[derive(Debug)]
 pub enum ApiError {

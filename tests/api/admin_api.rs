@@ -140,6 +140,9 @@ async fn event_filters() {
         "?limit=abc",
         "?user=a%00b",
         "?ip=1%002",
+        // A misspelt filter is refused, not ignored (it would return every event).
+        "?kynd=login_failed",
+        "?=false",
     ] {
         assert_eq!(
             events(&app, Some(&admin), bad).await.0,

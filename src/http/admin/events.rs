@@ -4,7 +4,7 @@
 //! explorer makes the same domain calls.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
@@ -12,10 +12,12 @@ use crate::domain::admin::{AdminService, EventQuery};
 use crate::events::AuthEvent;
 use crate::http::admin::AdminBearer;
 use crate::http::admin::export::{ExportFormat, export_response};
-use crate::http::api_error::ApiError;
+use crate::http::api_error::{ApiError, ApiQuery};
 
 /// Filters (all optional).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// An event kind, e.g. `login_failed`.
     kind: Option<String>,
@@ -81,7 +83,7 @@ pub struct EventsResponse {
 pub async fn events_get(
     State(admin): State<AdminService>,
     _admin: AdminBearer,
-    Query(q): Query<EventsQuery>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Json<EventsResponse>, ApiError> {
     let page = admin.search_events(q.into()).await?;
     Ok(Json(EventsResponse {
@@ -92,6 +94,8 @@ pub async fn events_get(
 
 /// The export's format and filters (all optional but `format`).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// `csv` (a header row, then one row per event) or `jsonl` (one event per line).
     format: Option<String>,
@@ -151,7 +155,7 @@ impl ExportQuery {
 pub async fn export_get(
     State(admin): State<AdminService>,
     _admin: AdminBearer,
-    Query(q): Query<ExportQuery>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let (format, query) = q.split();
     let format = ExportFormat::parse(format.as_deref())
