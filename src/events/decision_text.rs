@@ -1,5 +1,5 @@
 //! The readable text of each decision (the event's `decision` field, which the INTERFACE
-//! shows), beside the stable codes of `decision.rs` (the operator acts' codes are here too).
+//! shows); the stable codes are in `decision_code.rs`.
 
 use crate::events::decision::Decision;
 
@@ -102,25 +102,6 @@ impl Decision {
             Self::OpsModelTrained => "model_train",
             Self::OpsModelPromoted => "model_promote",
             _ => unreachable!("text() places every other decision"),
-        }
-    }
-
-    /// The codes of an operator's acts from the console or the admin API (`code`'s tail).
-    pub(super) fn operator_code(self) -> &'static str {
-        match self {
-            Self::RevokedByAdmin => "revoked_by_admin",
-            Self::MfaResetByAdmin => "mfa_reset_by_admin",
-            Self::AdminRevoke => "admin_revoke",
-            Self::AdminForceReset => "admin_force_reset",
-            Self::AdminResetFactors => "admin_reset_factors",
-            Self::AdminLabel => "admin_label",
-            Self::OpsClientAdded => "ops_client_added",
-            Self::OpsClientSecretRotated => "ops_client_secret_rotated",
-            Self::OpsClientDeleted => "ops_client_deleted",
-            Self::OpsKeysRotated => "ops_keys_rotated",
-            Self::OpsModelTrained => "ops_model_trained",
-            Self::OpsModelPromoted => "ops_model_promoted",
-            _ => unreachable!("code() places every other decision"),
         }
     }
 }

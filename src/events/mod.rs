@@ -9,6 +9,8 @@ use crate::events::decision::Decision;
 
 /// Decisions: the stable code beside each event's readable `decision`.
 pub mod decision;
+/// The stable code of each decision.
+mod decision_code;
 /// The readable text of each decision.
 mod decision_text;
 /// Storing and tracing events.
