@@ -1,11 +1,10 @@
 //! The overview's further reads (docs/admin.md, issue #11): sign-in outcomes per hour or day,
-//! the risk of recent sign-ins, the mail queue's state, the addresses behind hostile sign-ins
-//! (for grouping by network), the latest event of a kind and when a model version was
+//! the risk of recent sign-ins, the mail queue's state (the addresses behind hostile sign-ins
+//! are `admin_stats::top_sources`), the latest event of a kind and when a model version was
 //! stored. Written once for both engines (`on_pool!`); read-only.
 
 use async_trait::async_trait;
 
-use crate::storage::admin_stats::Counted;
 use crate::storage::error::StoreError;
 use crate::storage::{Backend, on_pool};
 
@@ -36,8 +35,6 @@ pub struct MailQueueState {
 /// The sign-in kinds whose risk is shown.
 const SIGN_IN_KINDS: &str =
     "('login_succeeded', 'login_failed', 'login_challenged', 'login_blocked')";
-/// The kinds that count as an attack (as `admin_stats`).
-const HOSTILE_KINDS: &str = "('login_failed', 'login_blocked', 'login_challenged', 'rate_limited')";
 
 /// The overview's further read queries.
 #[async_trait]
@@ -52,8 +49,6 @@ pub trait AdminOverviewStore: Send + Sync {
     async fn sign_in_risks(&self, since_ms: i64, limit: i64) -> Result<Vec<String>, StoreError>;
     /// The mail queue as of `now` (unix seconds).
     async fn mail_queue(&self, now: i64) -> Result<MailQueueState, StoreError>;
-    /// Hostile events per client address since `since_ms` (at most `limit`, most first).
-    async fn hostile_sources(&self, since_ms: i64, limit: i64) -> Result<Vec<Counted>, StoreError>;
     /// The decision text of the newest event of `kind` at or after `since_ms`.
     async fn latest_decision(
         &self,
@@ -104,19 +99,6 @@ impl AdminOverviewStore for Backend {
         .bind(now)
         .fetch_one(p)
         .await?))
-    }
-
-    async fn hostile_sources(&self, since_ms: i64, limit: i64) -> Result<Vec<Counted>, StoreError> {
-        let sql = format!(
-            "select ip as key, count(*) as n from event \
-             where ts >= $1 and ip is not null and kind in {HOSTILE_KINDS} \
-             group by ip order by count(*) desc, ip limit $2"
-        );
-        Ok(on_pool!(self.pool(), |p| sqlx::query_as(&sql)
-            .bind(since_ms)
-            .bind(limit)
-            .fetch_all(p)
-            .await?))
     }
 
     async fn latest_decision(

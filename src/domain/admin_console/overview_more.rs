@@ -170,8 +170,8 @@ impl AdminConsole {
         }
         let mail = d.store.mail_queue(now.unix_timestamp()).await?;
         let model = d.risk.model();
-        let sources = d.store.hostile_sources(day_ago, SOURCES_READ).await?;
-        let countries = d.risk.place(IpAddr::from([0, 0, 0, 0])).map(|_| {
+        let sources = self.stats.top_sources(day_ago, SOURCES_READ).await?;
+        let countries = d.risk.has_geoip().then(|| {
             grouped(&sources, |ip| {
                 let place = d.risk.place(ip.parse().ok()?)?;
                 Some(place.country.unwrap_or_else(|| "unknown".to_owned()))

@@ -118,6 +118,11 @@ impl RiskService {
         self
     }
 
+    /// Whether a GeoIP database is configured (`AUTHD_GEOIP_DB`).
+    pub fn has_geoip(&self) -> bool {
+        self.geo.is_some()
+    }
+
     /// What the GeoIP database says about `ip`; `None` without a database (`AUTHD_GEOIP_DB`).
     pub fn place(&self, ip: std::net::IpAddr) -> Option<super::geo::Place> {
         self.geo.as_ref().map(|g| g.place(ip))
