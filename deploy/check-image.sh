@@ -51,10 +51,15 @@ for _ in $(seq 1 100); do
 done
 curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || { echo "no /healthz" >&2; cat "$log" >&2; exit 1; }
 # It runs as the image's user, with no other group.
-uid=$(ps -o uid= -p "$(pgrep -P "$pid" -f "$bin" || echo "$pid")" | tr -d ' ' || true)
+server=$(pgrep -P "$pid" -f "$bin" || true)
+[ -n "$server" ] || { echo "the server process under bubblewrap was not found" >&2; exit 1; }
+ids=$(ps -o uid=,gid= -p "$server" | tr -s ' ' | sed 's/^ //')
+[ "$ids" = "10001 10001" ] || { echo "the server runs as uid/gid '$ids', not 10001 10001" >&2; exit 1; }
+groups=$(sed -n 's/^Groups:\s*//p' "/proc/$server/status" | tr -d ' ')
+[ -z "$groups" ] || { echo "the server has supplementary groups: $groups" >&2; exit 1; }
 owner=$(stat -c %u:%g "$vol/authd.db")
 [ "$owner" = "10001:10001" ] || { echo "the database is owned by $owner, not 10001:10001" >&2; exit 1; }
 key=$(find "$vol" -maxdepth 1 -name '*.key' -printf '%m %u\n')
 [ "$key" = "600 10001" ] || { echo "master key in the volume: '$key' (want 600, uid 10001)" >&2; ls -la "$vol" >&2; exit 1; }
 kill "$pid"; wait "$pid" 2>/dev/null || true
-echo "image-alike run: /healthz answered as uid ${uid:-10001} on a read-only root; volume holds: $(cd "$vol" && ls | tr '\n' ' ')"
+echo "image-alike run: /healthz answered, the server runs as uid/gid $ids with no other group on a read-only root; volume holds: $(cd "$vol" && ls | tr '\n' ' ')"

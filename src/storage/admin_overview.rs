@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 
 use crate::storage::error::StoreError;
+use crate::storage::event_rollup::KEY;
 use crate::storage::{Backend, on_pool};
 
 /// A count in one time bucket.
@@ -66,15 +67,15 @@ impl AdminOverviewStore for Backend {
         since_ms: i64,
         bucket_ms: i64,
     ) -> Result<Vec<Bucketed>, StoreError> {
-        Ok(on_pool!(self.pool(), |p| sqlx::query_as(
-            "select ts / $2 as bucket, case when kind = 'challenge_passed' and decision_code \
-             like 'factor%' then 'stepped_up' else kind end as key, count(*) as n \
+        let sql = format!(
+            "select ts / $2 as bucket, {KEY} as key, count(*) as n \
              from event where ts >= $1 group by 1, 2"
-        )
-        .bind(since_ms)
-        .bind(bucket_ms)
-        .fetch_all(p)
-        .await?))
+        );
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(&sql)
+            .bind(since_ms)
+            .bind(bucket_ms)
+            .fetch_all(p)
+            .await?))
     }
 
     async fn sign_in_risks(&self, since_ms: i64, limit: i64) -> Result<Vec<String>, StoreError> {

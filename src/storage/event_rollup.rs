@@ -15,7 +15,7 @@ pub const HOUR_MS: i64 = 3_600_000;
 
 /// The counted key of an event row: its kind, or `stepped_up` for a `challenge_passed` with a
 /// second factor (decision `factor_*`).
-const KEY: &str = "case when kind = 'challenge_passed' and decision_code like 'factor%' \
+pub(crate) const KEY: &str = "case when kind = 'challenge_passed' and decision_code like 'factor%' \
                    then 'stepped_up' else kind end";
 
 /// The live count since `$1` split at the first whole hour `$2`, plus the rolled-up hours.
