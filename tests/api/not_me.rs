@@ -242,3 +242,50 @@ async fn the_reset_button_works_for_an_hour_only() {
     assert_eq!(late.status, StatusCode::BAD_REQUEST);
     assert_eq!(reset_mails(&app).await, 0);
 }
+
+#[tokio::test]
+async fn the_reset_button_says_so_when_the_mail_budget_holds_the_link_back() {
+    let app = spawn_app_with(setup).await;
+    let user = app.user().await;
+    let id = app
+        .state
+        .accounts
+        .find_by_email(&user.email)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    // Reset links asked for from this network until the budget holds them back.
+    let ctx = authd::domain::context::RequestContext::new(
+        std::net::IpAddr::from([127, 0, 0, 1]),
+        "test",
+        "budget".to_owned(),
+    );
+    for _ in 0..6 {
+        app.state.resets.mail_link(&ctx, &user.email).await.unwrap();
+    }
+    let before = reset_mails(&app).await;
+    let token = app
+        .state
+        .login
+        .links()
+        .issue(authd::domain::signin::links::Purpose::NotMeReset, &id);
+    let c = new_client();
+    let csrf = read(c.get(app.url("/login")).send().await.unwrap())
+        .await
+        .csrf();
+    let page = post(
+        &app,
+        &c,
+        "/not-me/reset",
+        &[("reset_token", &token), ("csrf_token", &csrf)],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("id=\"reset-held\""), "{}", page.body);
+    assert!(
+        !page.body.contains("id=\"reset-sent\""),
+        "no claim of a mail"
+    );
+    assert_eq!(reset_mails(&app).await, before, "nothing more was mailed");
+}

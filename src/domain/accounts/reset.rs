@@ -97,21 +97,22 @@ impl ResetService {
 
     /// The "wasn't you?" confirmation's button: mails the reported account's own address a
     /// reset link (through `mail_link`: the same budget, the live link again if there is one).
-    /// The account's address if `token` (`NotMeReport::reset_token`) was valid and unused (it
-    /// is spent now); `None` otherwise, and nothing is sent.
+    /// The account's address and whether the link went out (`false`: the reset-mail budget held
+    /// it back) if `token` (`NotMeReport::reset_token`) was valid and unused (it is spent now);
+    /// `None` otherwise, and nothing is sent.
     pub async fn mail_link_after_report(
         &self,
         ctx: &RequestContext,
         token: &str,
-    ) -> Result<Option<String>, Unexpected> {
+    ) -> Result<Option<(String, bool)>, Unexpected> {
         let Some(user_id) = self.links.redeem(Purpose::NotMeReset, token).await? else {
             return Ok(None);
         };
         let Some(account) = self.accounts.find_by_id(&user_id).await? else {
             return Ok(None);
         };
-        self.mail_link(ctx, &account.email).await?;
-        Ok(Some(account.email))
+        let mailed = self.mail_link(ctx, &account.email).await? == Decision::ResetMailed;
+        Ok(Some((account.email, mailed)))
     }
 
     /// The work behind `request` (and the admin console's "force a password reset", which

@@ -66,6 +66,8 @@ pub enum NotMeState {
     Reported,
     /// The reset link was mailed.
     ResetSent,
+    /// The reset-mail budget held the link back (too many were mailed to the address lately).
+    ResetHeld,
     /// The link (or the button) is invalid, expired or used.
     Invalid,
 }
@@ -119,6 +121,10 @@ impl NotMePage {
 
     fn reset_sent(&self) -> bool {
         self.state == NotMeState::ResetSent
+    }
+
+    fn reset_held(&self) -> bool {
+        self.state == NotMeState::ResetHeld
     }
 
     /// The page with its status: 400 when the link or button did not work.
@@ -190,10 +196,15 @@ pub async fn not_me_reset_post(
         .mail_link_after_report(&ctx, &form.reset_token)
         .await?;
     let csrf = session.csrf_token(&state).await?;
-    let Some(email) = sent else {
+    let Some((email, mailed)) = sent else {
         return Ok(NotMePage::new(csrf, NotMeState::Invalid).answer());
     };
-    let mut page = NotMePage::new(csrf, NotMeState::ResetSent);
+    let state = if mailed {
+        NotMeState::ResetSent
+    } else {
+        NotMeState::ResetHeld
+    };
+    let mut page = NotMePage::new(csrf, state);
     page.masked_email = masked(&email);
     Ok(page.answer())
 }
