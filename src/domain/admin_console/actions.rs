@@ -103,7 +103,13 @@ impl From<SecurityError> for ConsoleError {
     fn from(e: SecurityError) -> Self {
         match e {
             SecurityError::UnknownSession => Self::NotFound,
-            other => Self::Unexpected(anyhow::anyhow!("{other}")),
+            SecurityError::InvalidInput(m) => Self::InvalidInput(m),
+            SecurityError::Unexpected(e) => Self::Unexpected(e),
+            // The owner's re-authentication and password checks are not on an operator's path.
+            e @ (SecurityError::ReauthRequired
+            | SecurityError::WrongPassword
+            | SecurityError::RateLimited { .. }
+            | SecurityError::Busy { .. }) => Self::Unexpected(anyhow::anyhow!("{e}")),
         }
     }
 }
@@ -230,7 +236,13 @@ impl AdminConsole {
         let mail = match self.resets.mail_link(ctx, &account.email).await? {
             Decision::ResetMailed => ResetMail::Sent,
             Decision::ResetSuppressedMailLimit => ResetMail::MailLimit,
-            _ => ResetMail::Disabled,
+            // Disabled (or deleted since it was found): no link, as for an unknown address.
+            Decision::ResetUnknownAccount => ResetMail::Disabled,
+            other => {
+                return Err(ConsoleError::Unexpected(anyhow::anyhow!(
+                    "a reset for an existing account answered {other:?}"
+                )));
+            }
         };
         let ended = if end_sessions {
             Some(
