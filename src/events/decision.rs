@@ -196,11 +196,13 @@ pub enum Decision {
     OpsModelTrained,
     /// A stored model version was put in use.
     OpsModelPromoted,
+    /// An operator exported the events matching a filter (the explorer's CSV / JSON Lines).
+    OpsEventsExported,
 }
 
 impl Decision {
     /// Every decision.
-    pub const ALL: [Self; 84] = [
+    pub const ALL: [Self; 85] = [
         Self::Allow,
         Self::AllowKnownDevice,
         Self::Deny,
@@ -285,6 +287,7 @@ impl Decision {
         Self::OpsKeysRotated,
         Self::OpsModelTrained,
         Self::OpsModelPromoted,
+        Self::OpsEventsExported,
     ];
 
     /// Parses a stored code; `None` for a code this version does not know.
@@ -435,7 +438,8 @@ mod tests {
             | Decision::OpsClientDeleted
             | Decision::OpsKeysRotated
             | Decision::OpsModelTrained
-            | Decision::OpsModelPromoted => (K::AdminAction, format!("{}; target x", d.text())),
+            | Decision::OpsModelPromoted
+            | Decision::OpsEventsExported => (K::AdminAction, format!("{}; target x", d.text())),
         };
         (kind, text)
     }

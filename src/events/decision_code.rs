@@ -98,6 +98,7 @@ impl Decision {
             Self::OpsKeysRotated => "ops_keys_rotated",
             Self::OpsModelTrained => "ops_model_trained",
             Self::OpsModelPromoted => "ops_model_promoted",
+            Self::OpsEventsExported => "ops_events_exported",
             _ => unreachable!("code() places every other decision"),
         }
     }

@@ -101,6 +101,7 @@ impl Decision {
             Self::OpsKeysRotated => "keys_rotate",
             Self::OpsModelTrained => "model_train",
             Self::OpsModelPromoted => "model_promote",
+            Self::OpsEventsExported => "events_export",
             _ => unreachable!("text() places every other decision"),
         }
     }

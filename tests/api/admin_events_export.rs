@@ -137,8 +137,14 @@ async fn the_jsonl_export_holds_the_explorers_rows_one_event_a_line() {
     // Every event when unfiltered (the admin's sign-in too), newest first.
     let all = app.get("/admin/events/export?format=jsonl").await.body;
     let all: Vec<&str> = all.lines().collect();
-    assert!(all.len() > 3);
-    assert!(all[0].contains(&made[0]), "{all:?}");
+    assert!(all.len() > 5);
+    // Each export is itself on record, before it is read: this one, then the filtered one.
+    assert!(all[0].contains("events_export; target all"), "{all:?}");
+    assert!(
+        all[1].contains("events_export; target ip=192.0.2.50"),
+        "{all:?}"
+    );
+    assert!(all[2].contains(&made[0]), "{all:?}");
 }
 
 #[tokio::test]
@@ -194,4 +200,57 @@ async fn the_admin_api_exports_the_same_view_behind_its_bearer() {
     }
     let doc = app.get_json("/openapi.json").await;
     assert!(doc["paths"]["/admin/api/events/export"]["get"].is_object());
+}
+
+#[tokio::test]
+async fn every_export_is_an_admin_action_naming_who_and_which_filters() {
+    let app = spawn_app().await;
+    let admin = admin_signed_in(&app).await;
+    seed(&app).await;
+    let page = app
+        .get("/admin/events/export?format=csv&ip=192.0.2.50")
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let token = admin_token(&app, &["admin"]).await;
+    let resp = new_client()
+        .get(app.url("/admin/api/events/export?format=jsonl&kind=login_failed"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    // A malformed filter exports nothing and records nothing.
+    let bad = app.get("/admin/events/export?format=csv&kind=nope").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    let exports: Vec<_> = crate::admin_console::admin_actions(&app)
+        .await
+        .into_iter()
+        .filter(|e| e.decision_code == Some(Decision::OpsEventsExported))
+        .collect();
+    assert_eq!(exports.len(), 2, "{exports:?}");
+    let admin_id = app
+        .state
+        .accounts
+        .find_by_email(&admin.email)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let by_console = exports
+        .iter()
+        .find(|e| e.user_id.as_deref() == Some(admin_id.as_str()))
+        .expect("the console's export names the admin");
+    assert_eq!(
+        by_console.decision.as_deref(),
+        Some("events_export; target ip=192.0.2.50")
+    );
+    let by_api = exports
+        .iter()
+        .find(|e| e.client_id.is_some())
+        .expect("the API's export names the client");
+    assert_eq!(
+        by_api.decision.as_deref(),
+        Some("events_export; target kind=login_failed")
+    );
 }

@@ -8,6 +8,8 @@ use time::macros::format_description;
 use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
 use crate::domain::admin::{AdminError, AdminService};
+use crate::domain::context::RequestContext;
+use crate::domain::operator::Operator;
 use crate::events::decision::Decision;
 use crate::events::sink::EventSink;
 use crate::events::{AuthEvent, EventCursor, EventFilter, EventKind, EventPage};
@@ -41,6 +43,32 @@ pub struct EventQuery {
     pub cursor: Option<String>,
     /// At most this many (clamped to 1–1000, default 100).
     pub limit: Option<u32>,
+}
+
+impl EventQuery {
+    /// The filters given, as `name=value` pairs (`all` when none): what an export is recorded
+    /// as taking.
+    fn describe(&self) -> String {
+        let pairs = [
+            ("kind", &self.kind),
+            ("user", &self.user),
+            ("ip", &self.ip),
+            ("since", &self.since),
+            ("until", &self.until),
+            ("decision", &self.decision),
+            ("client", &self.client),
+            ("cursor", &self.cursor),
+        ];
+        let given: Vec<String> = pairs
+            .iter()
+            .filter_map(|(k, v)| v.as_deref().map(|v| format!("{k}={v}")))
+            .collect();
+        if given.is_empty() {
+            "all".to_owned()
+        } else {
+            given.join(" ")
+        }
+    }
 }
 
 /// Whom a `user` filter names.
@@ -179,9 +207,20 @@ impl AdminService {
     }
 
     /// The export of the events matching `query` (its `limit` ignored), checked before the
-    /// first row is read, so a malformed filter is refused before anything is sent.
-    pub async fn export_events(&self, query: EventQuery) -> Result<EventExport, AdminError> {
+    /// first row is read, so a malformed filter is refused before anything is sent. The export
+    /// is an `admin_action` (`events_export; target <filters>`): who took which part of the log
+    /// with its addresses and emails is on record.
+    pub async fn export_events(
+        &self,
+        ctx: &RequestContext,
+        by: Operator<'_>,
+        query: EventQuery,
+    ) -> Result<EventExport, AdminError> {
+        let described = query.describe();
         let filter = self.event_filter(query).await?;
+        let at = self.clock.now();
+        let event = by.event(ctx, at, Decision::OpsEventsExported, &described);
+        self.events.record(event).await?;
         Ok(EventExport {
             events: self.events.clone(),
             filter,

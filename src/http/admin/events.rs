@@ -9,10 +9,12 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::admin::{AdminService, EventQuery};
+use crate::domain::operator::Operator;
 use crate::events::AuthEvent;
 use crate::http::admin::AdminBearer;
 use crate::http::admin::export::{ExportFormat, export_response};
 use crate::http::api_error::{ApiError, ApiQuery};
+use crate::http::extract::ClientContext;
 
 /// Filters (all optional).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -154,12 +156,14 @@ impl ExportQuery {
 )]
 pub async fn export_get(
     State(admin): State<AdminService>,
-    _admin: AdminBearer,
+    AdminBearer(claims): AdminBearer,
+    ClientContext(ctx): ClientContext,
     ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let (format, query) = q.split();
     let format = ExportFormat::parse(format.as_deref())
         .ok_or(ApiError::BadRequest("format must be csv or jsonl"))?;
-    let export = admin.export_events(query).await?;
+    let by = Operator::Client(&claims.client_id);
+    let export = admin.export_events(&ctx, by, query).await?;
     Ok(export_response(format, export))
 }

@@ -16,6 +16,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::app::state::AppState;
 use crate::domain::admin::{AdminError, AdminService, EventQuery};
 use crate::domain::error::Unexpected;
+use crate::domain::operator::Operator;
 use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind};
 use crate::http::admin::export::{ExportFormat, export_response};
@@ -221,14 +222,15 @@ pub async fn events_get(
 /// `GET /admin/events/export?format=csv|jsonl&…`.
 pub async fn export_get(
     State(admin): State<AdminService>,
-    _admin: AdminSession,
+    admin_session: AdminSession,
     q: Result<Query<Filters>, QueryRejection>,
 ) -> Result<Response, HttpError> {
     let filters = filters(q)?;
     let format = ExportFormat::parse(Some(&filters.format))
         .ok_or(HttpError::BadRequest("The format must be csv or jsonl."))?;
+    let by = Operator::Admin(&admin_session.admin.id);
     let export = admin
-        .export_events(filters.query(None))
+        .export_events(&admin_session.ctx, by, filters.query(None))
         .await
         .map_err(admin_error)?;
     Ok(export_response(format, export))
