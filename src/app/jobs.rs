@@ -137,7 +137,7 @@ async fn event_rollup(state: AppState) {
 
 /// Loads a newer risk model when one was stored (trained here, elsewhere, or by the CLI).
 async fn model_reload(state: AppState) {
-    let risk = state.risk;
+    let risk = state.risk.clone();
     let mut tick = tokio::time::interval(RELOAD);
     loop {
         tick.tick().await;
@@ -153,7 +153,7 @@ async fn model_reload(state: AppState) {
 /// instance's failures pile up (at most four times a second): adds this instance's tallies,
 /// reads the combined signals, starts or extends a wave.
 async fn wave_watch(state: AppState) {
-    let waves = state.waves;
+    let waves = state.waves.clone();
     let mut tick = tokio::time::interval(Duration::from_secs(waves.settings().refresh_secs));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

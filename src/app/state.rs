@@ -1,7 +1,10 @@
-//! The one application state, cloned into every handler. `FromRef` is derived for every field,
-//! so a handler that needs one service asks for it alone (`State<OAuthService>`,
-//! `State<AdminService>`, `State<Arc<Config>>`, …); handlers that use several still take the
-//! whole `AppState`.
+//! The one application state, cloned into every handler and state-taking middleware. It is one
+//! `Arc` (`AppState` derefs to `AppParts`), so a clone is one reference count: cloning the
+//! parts themselves (some two hundred `Arc`s across the services) on every request and
+//! middleware was the top of the `/healthz` profile (docs/benchmarks.md). `FromRef` is given
+//! for every part, so a handler that needs one service asks for it alone (`State<OAuthService>`,
+//! `State<AdminService>`, `State<Arc<Config>>`, …); handlers that use several take the whole
+//! `AppState`.
 
 use std::sync::Arc;
 
@@ -30,9 +33,68 @@ use crate::mail::worker::MailWorker;
 use crate::storage::HealthStore;
 use crate::storage::risk::RiskStore;
 
-/// Everything a request may need.
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// Everything a request may need, behind one `Arc`.
+#[derive(Clone)]
+pub struct AppState(Arc<AppParts>);
+
+impl AppState {
+    /// The state holding `parts`.
+    pub fn new(parts: AppParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+/// `FromRef<AppState>` for each listed part: a handler's `State<Part>` clones that part only.
+macro_rules! parts_from_ref {
+    ($($field:ident: $ty:ty),* $(,)?) => {
+        $(impl FromRef<AppState> for $ty {
+            fn from_ref(state: &AppState) -> Self {
+                state.0.$field.clone()
+            }
+        })*
+    };
+}
+
+parts_from_ref!(
+    config: Arc<Config>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    accounts: AccountService,
+    account_admin: AccountAdmin,
+    events: EventSink,
+    oauth: OAuthService,
+    login: LoginService,
+    passkeys: PasskeyService,
+    throttle: Throttle,
+    resets: ResetService,
+    security: SecurityService,
+    admin: AdminService,
+    admin_console: crate::domain::admin_console::AdminConsole,
+    admin_ops: crate::domain::admin_ops::AdminOps,
+    captchas: Captchas,
+    csrf: CsrfKey,
+    brand: Arc<crate::render::Branding>,
+    csp: Arc<str>,
+    mail: MailWorker,
+    background: Background,
+    session_policy: SessionPolicy,
+    risk: RiskService,
+    risk_store: Arc<dyn RiskStore>,
+    waves: Waves,
+    health: Arc<dyn HealthStore>,
+    metrics: PrometheusHandle,
+);
+
+/// The parts of the state.
+pub struct AppParts {
     /// Validated configuration.
     pub config: Arc<Config>,
     /// The injected clock.

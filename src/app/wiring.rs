@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::app::Deps;
-use crate::app::state::AppState;
+use crate::app::state::{AppParts, AppState};
 use crate::config::Config;
 use crate::domain::account_security::{SecurityDeps, SecurityService};
 use crate::domain::accounts::admin::{AccountAdmin, AccountAdminDeps};
@@ -111,7 +111,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
     let csrf = csrf_key(&base).await?;
     let csp = crate::http::middleware::csp_for(captchas.remote().map(|r| r.kind), &brand);
     let (events, throttle, background) = (base.events, base.throttle, base.background);
-    let state = AppState {
+    let state = AppState::new(AppParts {
         brand,
         csp: csp.into(),
         captchas,
@@ -143,7 +143,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         waves,
         health: store.health.clone(),
         metrics: crate::app::telemetry::metrics_handle(),
-    };
+    });
     Ok((state, store))
 }
 

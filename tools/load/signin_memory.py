@@ -15,57 +15,16 @@ Only the Python standard library; the load generator shares the machine's cores.
 """
 
 import argparse
-import http.client
 import json
 import os
-import re
-import shutil
-import socket
-import subprocess
-import tempfile
+import sys
 import threading
 import time
-import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import Server, rss_kib, sign_in  # noqa: E402
 
 PASSWORD = "a load test passphrase"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_kib(pid, field="VmRSS"):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def sign_in(port, email, ip, ua):
-    """One browser sign-in on a fresh connection and session; returns the POST's status."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        head = {"X-Forwarded-For": ip, "User-Agent": ua}
-        conn.request("GET", "/login", headers=head)
-        r = conn.getresponse()
-        body = r.read().decode()
-        cookies = "; ".join(c.split(";")[0] for k, c in r.getheaders() if k.lower() == "set-cookie")
-        m = re.search(r'name="csrf_token" value="([^"]+)"', body)
-        if r.status != 200 or not m:
-            return r.status
-        form = urllib.parse.urlencode({"username": email, "password": PASSWORD, "csrf_token": m.group(1)})
-        conn.request("POST", "/login", body=form, headers={**head, "Cookie": cookies,
-                                                             "Content-Type": "application/x-www-form-urlencoded"})
-        r = conn.getresponse()
-        r.read()
-        return r.status
-    except OSError:
-        return "error"
-    finally:
-        conn.close()
 
 
 def main():
@@ -75,32 +34,15 @@ def main():
     ap.add_argument("--seconds", type=float, default=120)
     args = ap.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="authd-load-")
-    port = free_port()
-    env = {"PATH": os.environ["PATH"], "AUTHD_BIND": f"127.0.0.1:{port}",
-           "AUTHD_ISSUER": f"http://127.0.0.1:{port}", "AUTHD_METRICS_BIND": "", "RUST_LOG": "error",
-           "AUTHD_TRUSTED_PROXIES": "127.0.0.1/32", "AUTHD_LOG_FORMAT": "plain",
-           # Hashing is what loads memory: the per-minute limits (30 per address and account by
-           # default) would answer most of a tight loop with 429 and leave the hash workers idle.
-           "AUTHD_RATE_LOGIN_PER_IP": "1000000", "AUTHD_RATE_LOGIN_PER_ACCOUNT": "1000000"}
-    # The caller's AUTHD_* settings and glibc's MALLOC_* tunables win (to compare configurations).
-    env.update({k: v for k, v in os.environ.items() if k.startswith(("AUTHD_", "MALLOC_"))})
+    # Hashing is what loads memory: the per-minute limits (30 per address and account by
+    # default) would answer most of a tight loop with 429 and leave the hash workers idle.
+    srv = Server(args.binary, {"AUTHD_RATE_LOGIN_PER_IP": "1000000", "AUTHD_RATE_LOGIN_PER_ACCOUNT": "1000000"})
     emails = [f"load{i}@example.com" for i in range(args.clients)]
-    # The CLI creates no database outside serve/migrate: migrate first.
-    subprocess.run([args.binary, "migrate"], cwd=tmp, env=env, capture_output=True, text=True, check=True)
     for e in emails:
-        subprocess.run([args.binary, "user", "add", e, "--password-stdin"], cwd=tmp, env=env, input=PASSWORD + "\n",
-                       capture_output=True, text=True, check=True)
-    proc = subprocess.Popen([args.binary, "serve"], cwd=tmp, env=env)
+        srv.cli("user", "add", e, "--password-stdin", stdin=PASSWORD + "\n")
     try:
-        for _ in range(300):
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                c.request("GET", "/readyz")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
+        srv.start()
+        proc, port = srv.proc, srv.port
         time.sleep(2)
         idle = rss_kib(proc.pid)
 
@@ -110,7 +52,7 @@ def main():
         def client(i):
             ip, ua = f"198.51.100.{i + 1}", f"Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.{i}"
             while time.monotonic() < stop:
-                status = sign_in(port, emails[i], ip, ua)
+                status, _ = sign_in(port, emails[i], PASSWORD, ip, ua)
                 with lock:
                     counts[str(status)] = counts.get(str(status), 0) + 1
 
@@ -130,9 +72,7 @@ def main():
             "sign_ins_per_s": round(counts.get("303", 0) / elapsed, 1), "statuses": counts,
         }))
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        shutil.rmtree(tmp, ignore_errors=True)
+        srv.stop()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Issue #12's throughput and latency figures, reproduced with one command each.
+
+Starts the given authd binary on a fresh SQLite database (or on `--database-url`, e.g. a
+scratch PostgreSQL database), creates an account, a first-party web client and a
+client-credentials client, takes a user's access token through the real authorization-code flow
+with PKCE, and runs `wrk` (Debian's package) over loopback against:
+
+- `GET /healthz` and `GET /userinfo` (valid bearer) at `wrk -t1 -c32` — the hot paths;
+- `POST /token` (client credentials; a durable `token_issued` event per answer) and
+  `POST /introspect` at `-c8` with latency percentiles — the token endpoint's tail.
+
+With `--flood N`, N Python threads keep sign-ins of unknown accounts from random addresses going
+during the whole run (the isolation figure: every hash worker busy), and their statuses and the
+share of `503` answers carrying `Retry-After` are reported. One JSON object on stdout.
+
+    cargo build --release --bin authd
+    python3 tools/load/hotpaths.py target/release/authd
+    python3 tools/load/hotpaths.py target/release/authd --flood 32
+    python3 tools/load/hotpaths.py target/release/authd --database-url postgres://postgres@127.0.0.1:5432/scratch
+
+The load generators share the machine's cores with the server.
+"""
+
+import argparse
+import base64
+import hashlib
+import http.client
+import json
+import os
+import random
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import Server, cookie_header, sign_in  # noqa: E402
+
+PASSWORD = "a load test passphrase"
+REDIRECT = "http://127.0.0.1:9/cb"
+
+
+def basic(client_id, secret):
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def user_token(srv, rp_secret):
+    """The authorization-code flow with PKCE, as a browser and an app would run it."""
+    status, jar = sign_in(srv.port, "load@example.com", PASSWORD, "127.0.0.1", "load/1.0")
+    if status != 303:
+        raise RuntimeError(f"sign-in answered {status}")
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    q = urllib.parse.urlencode({"response_type": "code", "client_id": "load-rp", "redirect_uri": REDIRECT,
+                                "scope": "openid email", "state": "s", "nonce": "n",
+                                "code_challenge": challenge, "code_challenge_method": "S256"})
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    c.request("GET", f"/authorize?{q}", headers={"Cookie": cookie_header(jar), "User-Agent": "load/1.0"})
+    r = c.getresponse()
+    r.read()
+    loc = r.getheader("Location") or ""
+    code = urllib.parse.parse_qs(urllib.parse.urlparse(loc).query).get("code", [None])[0]
+    if not code:
+        raise RuntimeError(f"authorize answered {r.status} {loc}")
+    form = urllib.parse.urlencode({"grant_type": "authorization_code", "code": code,
+                                   "redirect_uri": REDIRECT, "code_verifier": verifier})
+    c.request("POST", "/token", body=form, headers={"Authorization": basic("load-rp", rp_secret),
+                                                    "Content-Type": "application/x-www-form-urlencoded"})
+    r = c.getresponse()
+    body = json.loads(r.read())
+    return body["access_token"]
+
+
+def wrk(url, conns, seconds, script=None, headers=()):
+    cmd = ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    for h in headers:
+        cmd += ["-H", h]
+    if script:
+        cmd += ["-s", script]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    unit = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+    def pct(p):
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        return round(float(m.group(1)) * unit[m.group(2)], 2) if m else None
+
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {"per_s": round(float(rate.group(1))), "p50_ms": pct(50), "p90_ms": pct(90), "p99_ms": pct(99),
+            "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+            "socket_errors": sum(map(int, errors.groups())) if errors else 0}
+
+
+def post_script(dirpath, name, body, auth):
+    path = os.path.join(dirpath, f"{name}.lua")
+    with open(path, "w") as f:
+        f.write('wrk.method = "POST"\n'
+                f'wrk.body = "{body}"\n'
+                'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+                f'wrk.headers["Authorization"] = "{auth}"\n')
+    return path
+
+
+def flood(port, stop, counts, lock):
+    """Sign-ins of unknown accounts from random addresses, one after another."""
+    while not stop.is_set():
+        ip = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+        t0 = time.monotonic()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.request("GET", "/login", headers={"X-Forwarded-For": ip})
+            r = conn.getresponse()
+            body = r.read().decode()
+            jar = "; ".join(v.split(";")[0] for k, v in r.getheaders() if k.lower() == "set-cookie")
+            m = re.search(r'name="csrf_token" value="([^"]+)"', body)
+            if not m:
+                key = f"get_{r.status}"
+            else:
+                form = urllib.parse.urlencode({"username": f"nobody{random.randrange(10**9)}@example.com",
+                                               "password": "wrong guess", "csrf_token": m.group(1)})
+                conn.request("POST", "/login", body=form, headers={
+                    "X-Forwarded-For": ip, "Cookie": jar, "Content-Type": "application/x-www-form-urlencoded"})
+                r = conn.getresponse()
+                r.read()
+                key = str(r.status) + ("+retry_after" if r.status == 503 and r.getheader("Retry-After") else "")
+        except OSError:
+            key = "error"
+        finally:
+            conn.close()
+        with lock:
+            counts[key] = counts.get(key, 0) + 1
+            counts.setdefault("_ms", []).append((time.monotonic() - t0) * 1000)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("binary")
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--flood", type=int, default=0, help="concurrent unknown-account sign-ins during the run")
+    ap.add_argument("--database-url")
+    ap.add_argument("--only", help="comma-separated subset of healthz,userinfo,token,introspect")
+    args = ap.parse_args()
+
+    srv = Server(args.binary, {"AUTHD_RATE_TOKEN_PER_CLIENT": "100000000",
+                               "AUTHD_RATE_LOGIN_PER_IP": "1000000"}, args.database_url)
+    try:
+        srv.cli("user", "add", "load@example.com", "--password-stdin", stdin=PASSWORD + "\n")
+        rp = json.loads(srv.cli("client", "add", "load-rp", "--redirect-uri", REDIRECT, "--first-party",
+                                "--scope", "openid", "--scope", "email"))
+        cc = json.loads(srv.cli("client", "add", "load-cc", "--grant", "client_credentials"))
+        srv.start()
+        access = user_token(srv, rp["client_secret"])
+        stop, lock, flood_counts = threading.Event(), threading.Lock(), {}
+        flooders = [threading.Thread(target=flood, args=(srv.port, stop, flood_counts, lock), daemon=True)
+                    for _ in range(args.flood)]
+        for t in flooders:
+            t.start()
+        if flooders:
+            time.sleep(2)
+        with tempfile.TemporaryDirectory() as d:
+            cc_auth = basic("load-cc", cc["client_secret"])
+            runs = {
+                "healthz": lambda: wrk(srv.url("/healthz"), 32, args.seconds),
+                "userinfo": lambda: wrk(srv.url("/userinfo"), 32, args.seconds,
+                                        headers=[f"Authorization: Bearer {access}"]),
+                "token": lambda: wrk(srv.url("/token"), 8, args.seconds,
+                                     post_script(d, "token", "grant_type=client_credentials", cc_auth)),
+                "introspect": lambda: wrk(srv.url("/introspect"), 8, args.seconds,
+                                          post_script(d, "introspect", f"token={access}", cc_auth)),
+            }
+            only = args.only.split(",") if args.only else list(runs)
+            result = {name: runs[name]() for name in only}
+        stop.set()
+        for t in flooders:
+            t.join(timeout=35)
+        if flooders:
+            ms = sorted(flood_counts.pop("_ms", []))
+            result["flood"] = {"clients": args.flood, "statuses": flood_counts,
+                               "p99_ms": round(ms[int(len(ms) * 0.99) - 1], 1) if ms else None}
+        result["engine"] = "postgres" if args.database_url else "sqlite"
+        print(json.dumps(result))
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    main()
