@@ -648,3 +648,41 @@ async fn introspection_answers_only_the_tokens_audience() {
     }
     assert_eq!(app.introspect(&svc, &machine).await["active"], true);
 }
+
+#[tokio::test]
+async fn polling_a_cached_token_never_extends_the_bearer_cache_ttl() {
+    let a = spawn_app().await;
+    let b = spawn_app_on(a.db.share(), |c| {
+        c.issuer = a.address.parse().unwrap();
+        c.bearer_cache_secs = 3;
+    })
+    .await;
+    let user = a.user().await;
+    let client = a.web_client().await;
+    let tokens = a.tokens_for(&client, &user, "openid").await;
+    let at = str_of(&tokens, "access_token").to_owned();
+    assert_eq!(b.userinfo(&at).await.0, StatusCode::OK); // the full check, cached for 3 s
+    assert_eq!(a.revoke(&client, &at).await, StatusCode::OK);
+    b.clock.advance(time::Duration::seconds(2));
+    assert_eq!(
+        b.userinfo(&at).await.0,
+        StatusCode::OK,
+        "still the cached check (the documented TTL)"
+    );
+    b.clock.advance(time::Duration::seconds(2));
+    assert_eq!(
+        b.userinfo(&at).await.0,
+        StatusCode::UNAUTHORIZED,
+        "3 s after the full check, however often the token was used in between"
+    );
+    // A token altered in its signature never hits the cache of the genuine one.
+    let c = spawn_app_on(a.db.share(), |c| c.issuer = a.address.parse().unwrap()).await;
+    let fresh = a.tokens_for(&client, &user, "openid").await;
+    let good = str_of(&fresh, "access_token").to_owned();
+    assert_eq!(c.userinfo(&good).await.0, StatusCode::OK);
+    // One character inside the signature (not its last, whose low bits may be padding).
+    let at_ = good.len() - 10;
+    let flipped = if &good[at_..=at_] == "A" { "B" } else { "A" };
+    let forged = format!("{}{flipped}{}", &good[..at_], &good[at_ + 1..]);
+    assert_eq!(c.userinfo(&forged).await.0, StatusCode::UNAUTHORIZED);
+}

@@ -105,17 +105,17 @@ impl OAuthService {
         token: &str,
     ) -> Result<(AccessClaims, SubjectInfo), BearerError> {
         let now = self.clock.now().unix_timestamp();
+        if let Some(hit) = self.bearer_cache.get(token, now) {
+            return Ok(hit);
+        }
         let checked =
             match jwt::verify_access(&self.keys, token, &self.settings.issuer, now).await? {
-                Ok(claims) => match self.bearer_cache.get(&claims.jti, now) {
-                    Some(subject) => Ok((claims, subject)),
-                    None => self.check_revocation(claims).await?,
-                },
+                Ok(claims) => self.check_revocation(claims).await?,
                 Err(reason) => Err(reason),
             };
         match checked {
             Ok((claims, subject)) => {
-                self.bearer_cache.put(&claims.jti, now, subject.clone());
+                self.bearer_cache.put(token, now, &claims, &subject);
                 Ok((claims, subject))
             }
             Err(reason) => {
