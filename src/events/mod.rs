@@ -13,6 +13,8 @@ pub mod decision;
 mod decision_code;
 /// The readable text of each decision.
 mod decision_text;
+/// Group commit: concurrent events share one transaction.
+pub mod group_commit;
 /// Storing and tracing events.
 pub mod sink;
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use governor::{Quota, RateLimiter};
 
+use crate::events::group_commit::GroupWriter;
 use crate::events::{AuthEvent, EventKind};
 use crate::storage::EventStore;
 use crate::storage::error::StoreError;
@@ -27,6 +28,7 @@ type Budget = RateLimiter<
 #[derive(Clone)]
 pub struct EventSink {
     store: Arc<dyn EventStore>,
+    writer: GroupWriter,
     refusals: Arc<Budget>,
 }
 
@@ -42,6 +44,7 @@ impl EventSink {
     pub fn new(store: Arc<dyn EventStore>, clock: Arc<dyn crate::domain::clock::Clock>) -> Self {
         let n = NonZeroU32::new(REFUSALS_PER_IP_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
         Self {
+            writer: GroupWriter::start(store.clone()),
             store,
             refusals: Arc::new(RateLimiter::new(
                 Quota::per_minute(n),
@@ -91,14 +94,15 @@ impl EventSink {
 
     /// Records an event: written to the database first, then traced.
     ///
-    /// Writing synchronously means a graceful shutdown has nothing left to flush, and an event
-    /// that was traced is always also stored. Refusal events beyond their per-address budget
-    /// are counted, not stored.
+    /// Written through the group writer (`group_commit.rs`): the call returns once the
+    /// transaction holding the event has committed, so a graceful shutdown has nothing left to
+    /// flush, and an event that was traced is always also stored. Refusal events beyond their
+    /// per-address budget are counted, not stored.
     pub async fn record(&self, event: AuthEvent) -> Result<(), StoreError> {
         if !self.within_budget(&event) {
             return Ok(());
         }
-        self.store.insert(&event).await?;
+        self.writer.insert(&event).await?;
         trace(&event);
         Ok(())
     }
@@ -112,7 +116,7 @@ impl EventSink {
     ) -> Result<(), StoreError> {
         match mail {
             Some(m) => self.store.insert_with_mail(&event, &m).await?,
-            None => self.store.insert(&event).await?,
+            None => self.writer.insert(&event).await?,
         }
         trace(&event);
         Ok(())

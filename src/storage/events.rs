@@ -18,6 +18,8 @@ use crate::storage::{Backend, on_pool};
 pub trait EventStore: Send + Sync {
     /// Appends an event.
     async fn insert(&self, event: &AuthEvent) -> Result<(), StoreError>;
+    /// Appends several events in one transaction (all or none).
+    async fn insert_many(&self, events: &[&AuthEvent]) -> Result<(), StoreError>;
     /// Appends an event and queues the mail it caused, in one transaction.
     async fn insert_with_mail(
         &self,
@@ -176,6 +178,23 @@ impl EventStore for Backend {
             bind_event(sqlx::query(INSERT_EVENT), e, risk.as_deref())
                 .execute(p)
                 .await?;
+        });
+        Ok(())
+    }
+
+    async fn insert_many(&self, events: &[&AuthEvent]) -> Result<(), StoreError> {
+        let risks = events
+            .iter()
+            .map(|e| risk_json(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        on_pool!(self.pool(), |p| {
+            let mut tx = p.begin().await?;
+            for (e, risk) in events.iter().zip(&risks) {
+                bind_event(sqlx::query(INSERT_EVENT), e, risk.as_deref())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
         });
         Ok(())
     }

@@ -38,7 +38,10 @@ class Server:
                     "AUTHD_ISSUER": f"http://127.0.0.1:{self.port}", "AUTHD_METRICS_BIND": "",
                     "RUST_LOG": "error", "AUTHD_TRUSTED_PROXIES": "127.0.0.1/32", "AUTHD_LOG_FORMAT": "plain"}
         if database_url:
+            import base64
             self.env["AUTHD_DATABASE_URL"] = database_url
+            # PostgreSQL needs the master key given (every instance shares it).
+            self.env["AUTHD_MASTER_KEY"] = base64.b64encode(os.urandom(32)).decode()
         self.env.update(settings or {})
         self.env.update({k: v for k, v in os.environ.items() if k.startswith(("AUTHD_", "MALLOC_"))})
         self.proc = None

@@ -145,6 +145,7 @@ def main():
     ap.add_argument("--flood", type=int, default=0, help="concurrent unknown-account sign-ins during the run")
     ap.add_argument("--database-url")
     ap.add_argument("--only", help="comma-separated subset of healthz,userinfo,token,introspect")
+    ap.add_argument("--token-conns", type=int, default=8, help="connections for token and introspect")
     args = ap.parse_args()
 
     srv = Server(args.binary, {"AUTHD_RATE_TOKEN_PER_CLIENT": "100000000",
@@ -169,9 +170,9 @@ def main():
                 "healthz": lambda: wrk(srv.url("/healthz"), 32, args.seconds),
                 "userinfo": lambda: wrk(srv.url("/userinfo"), 32, args.seconds,
                                         headers=[f"Authorization: Bearer {access}"]),
-                "token": lambda: wrk(srv.url("/token"), 8, args.seconds,
+                "token": lambda: wrk(srv.url("/token"), args.token_conns, args.seconds,
                                      post_script(d, "token", "grant_type=client_credentials", cc_auth)),
-                "introspect": lambda: wrk(srv.url("/introspect"), 8, args.seconds,
+                "introspect": lambda: wrk(srv.url("/introspect"), args.token_conns, args.seconds,
                                           post_script(d, "introspect", f"token={access}", cc_auth)),
             }
             only = args.only.split(",") if args.only else list(runs)

@@ -4,6 +4,7 @@ use time::OffsetDateTime;
 
 use crate::domain::context::RequestContext;
 use crate::events::decision::Decision;
+use crate::events::group_commit::GroupWriter;
 use crate::events::{AuthEvent, EventFilter, EventKind, Risk};
 use crate::storage::Store;
 
@@ -165,4 +166,52 @@ fn three_events(t0: OffsetDateTime) -> [AuthEvent; 3] {
     )
     .user("u1");
     [first, second, third]
+}
+
+/// `insert_many` writes all or none; the group writer stores every one of many concurrent
+/// events (in shared transactions) and fails only the one the database refuses.
+pub(super) async fn batch_contract(store: &Store) {
+    let t0 = OffsetDateTime::from_unix_timestamp(1_800_100_000).unwrap();
+    let ctx = RequestContext::new("192.0.2.77".parse().unwrap(), "ua/1", "req-b".into());
+    let made = |n: i64| {
+        AuthEvent::new(
+            EventKind::LoginFailed,
+            &ctx,
+            t0 + time::Duration::seconds(n),
+        )
+        .username("batch@example.com")
+    };
+    let stored = |limit| async move {
+        store
+            .events
+            .list(&EventFilter {
+                ip: Some("192.0.2.77".into()),
+                limit,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+    };
+    let (a, b) = (made(1), made(2));
+    store.events.insert_many(&[&a, &b]).await.unwrap();
+    assert_eq!(stored(10).await, vec![b.clone(), a.clone()]);
+    // A batch holding an event already stored (same id) is refused whole.
+    let c = made(3);
+    assert!(store.events.insert_many(&[&c, &a]).await.is_err());
+    assert_eq!(stored(10).await.len(), 2, "nothing of a refused batch");
+
+    let writer = GroupWriter::start(store.events.clone());
+    let many: Vec<AuthEvent> = (10..74).map(made).collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for e in many.iter().cloned().chain(std::iter::once(b.clone())) {
+        let writer = writer.clone();
+        tasks.spawn(async move { (e.id.clone(), writer.insert(&e).await) });
+    }
+    let results = tasks.join_all().await;
+    let (dup, fresh): (Vec<_>, Vec<_>) = results.into_iter().partition(|(id, _)| *id == b.id);
+    let fresh: Vec<_> = fresh.into_iter().map(|(_, r)| r).collect();
+    let dup = &dup[0].1;
+    assert!(fresh.iter().all(Result::is_ok), "{fresh:?}");
+    assert!(dup.is_err(), "the one refused event fails alone");
+    assert_eq!(stored(1000).await.len(), 2 + many.len());
 }

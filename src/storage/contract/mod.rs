@@ -56,6 +56,7 @@ async fn run_contract(store: Store) {
     waves::waves_contract(&store).await;
     // After `events`, which expects an empty log.
     accounts::operator_contract(&store).await;
+    events::batch_contract(&store).await;
     // Last: it deletes the old rows the other parts left, and leaves rows of its own.
     retention::retention_contract(&store).await;
 }
