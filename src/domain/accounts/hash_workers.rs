@@ -5,6 +5,10 @@
 //! number of threads a login flood had touched. Here it is bounded by `n` areas, taken on first
 //! use (an idle server holds none beyond the start-up hash's).
 //!
+//! The threads run at nice `HASH_NICE` (Linux): when a sign-in flood keeps every one of them
+//! busy, the request threads (tokens, userinfo, introspection, pages) still get the CPU first,
+//! and the hashes take what is left. With no other work they run at full speed.
+//!
 //! A job waits in one channel; the first free thread takes it. A job whose caller went away (the
 //! request was dropped) is skipped rather than run for nobody.
 
@@ -12,6 +16,19 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+
+/// The hash threads' nice value (0 is a request thread's; 10 gives a request thread about ten
+/// times a hash thread's share of a contended core).
+pub(super) const HASH_NICE: i32 = 10;
+
+/// Lowers the calling thread's priority to `HASH_NICE` (best effort: a refusal is logged).
+fn lower_own_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), HASH_NICE)
+    {
+        tracing::warn!(error = %e, "could not lower the hash thread's priority");
+    }
+}
 
 /// A job for a hashing thread, given the thread's memory.
 pub(super) type Job = Box<dyn FnOnce(&mut Memory) + Send>;
@@ -125,6 +142,7 @@ impl Workers {
             std::thread::Builder::new()
                 .name(format!("authd-hash-{i}"))
                 .spawn(move || {
+                    lower_own_priority();
                     let mut memory = Memory::default();
                     loop {
                         // The lock is held only while waiting for the next job.
@@ -152,6 +170,25 @@ impl Workers {
 mod tests {
     use super::*;
     use argon2::password_hash::PasswordVerifier as _;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn hash_threads_run_below_request_threads() {
+        let workers = Workers::start(1).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        assert!(workers.submit(Box::new(move |_| {
+            let me = rustix::thread::gettid();
+            let _ = tx.send(rustix::process::getpriority_process(Some(me)));
+        })));
+        let nice = rx.recv().unwrap().unwrap();
+        // At least HASH_NICE: a test runner already niced further keeps its own value.
+        assert!(nice >= HASH_NICE, "{nice}");
+        let caller = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        assert!(
+            caller < HASH_NICE,
+            "the caller's own priority is untouched ({caller})"
+        );
+    }
 
     fn cheap() -> Params {
         Params::new(1024, 1, 1, None).unwrap()
