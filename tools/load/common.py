@@ -30,7 +30,7 @@ class Server:
     """`authd serve` on a fresh SQLite database in a temporary directory (or on `database_url`),
     migrated first; the caller's AUTHD_* and MALLOC_* variables win over `settings`."""
 
-    def __init__(self, binary, settings=None, database_url=None):
+    def __init__(self, binary, settings=None, database_url=None, migrate=True):
         self.binary = binary
         self.tmp = tempfile.mkdtemp(prefix="authd-load-")
         self.port = free_port()
@@ -45,7 +45,50 @@ class Server:
         self.env.update(settings or {})
         self.env.update({k: v for k, v in os.environ.items() if k.startswith(("AUTHD_", "MALLOC_"))})
         self.proc = None
-        self.cli("migrate")
+        if migrate:
+            self.cli("migrate")
+
+    def sibling(self):
+        """A second instance on the same database, master key and issuer (another port)."""
+        other = Server.__new__(Server)
+        other.binary, other.proc = self.binary, None
+        other.tmp = tempfile.mkdtemp(prefix="authd-load-")
+        other.port = free_port()
+        other.env = {**self.env, "AUTHD_BIND": f"127.0.0.1:{other.port}"}
+        return other
+
+    def seed(self, accounts, events):
+        """`accounts` accounts and `events` events (over the last week) written straight into
+        the database, before the server starts (figures "with 1 million events and 100 000
+        accounts in the database")."""
+        now = int(time.time())
+        statements = []
+        if accounts:
+            statements.append(
+                f"with recursive n(i) as (select 1 union all select i + 1 from n where i < {accounts}) "
+                "insert into account (id, email, password_hash, is_admin, created_at, updated_at, "
+                "session_epoch, require_mfa) select 'seed-' || i, 'seed' || i || '@example.com', "
+                "'$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA', false, 1700000000, 1700000000, 0, false from n")
+        if events:
+            per = max(accounts, 1)
+            statements.append(
+                f"with recursive n(i) as (select 1 union all select i + 1 from n where i < {events}) "
+                "insert into event (id, ts, kind, ip, user_agent, user_id, username, created_at, decision, "
+                f"decision_code) select 'seedev-' || i, {now * 1000} - i * 600, "
+                "case i % 4 when 0 then 'login_failed' else 'login_succeeded' end, "
+                "'198.51.' || (i % 256) || '.' || (i / 256 % 256), 'seed/1.0', "
+                f"'seed-' || (i % {per} + 1), 'seed' || (i % {per} + 1) || '@example.com', {now}, "
+                "'allow', 'allow' from n")
+        url = self.env.get("AUTHD_DATABASE_URL")
+        for sql in statements:
+            if url and url.startswith("postgres"):
+                subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql], check=True)
+            else:
+                import sqlite3
+                db = sqlite3.connect(os.path.join(self.tmp, "authd.db"))
+                db.execute(sql)
+                db.commit()
+                db.close()
 
     def cli(self, *args, stdin=None):
         return subprocess.run([self.binary, *args], cwd=self.tmp, env=self.env, input=stdin,

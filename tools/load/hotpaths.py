@@ -39,7 +39,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Server, cookie_header, sign_in  # noqa: E402
+from common import Server, cookie_header, rss_kib, sign_in  # noqa: E402
 
 PASSWORD = "a load test passphrase"
 REDIRECT = "http://127.0.0.1:9/cb"
@@ -146,16 +146,24 @@ def main():
     ap.add_argument("--database-url")
     ap.add_argument("--only", help="comma-separated subset of healthz,userinfo,token,introspect")
     ap.add_argument("--token-conns", type=int, default=8, help="connections for token and introspect")
+    ap.add_argument("--instances", type=int, default=1, help="servers on the one database (PostgreSQL), each loaded by its own wrk")
+    ap.add_argument("--seed-accounts", type=int, default=0, help="accounts written into the database first")
+    ap.add_argument("--seed-events", type=int, default=0, help="events written into the database first")
     args = ap.parse_args()
 
     srv = Server(args.binary, {"AUTHD_RATE_TOKEN_PER_CLIENT": "100000000",
                                "AUTHD_RATE_LOGIN_PER_IP": "1000000"}, args.database_url)
+    others = []
     try:
         srv.cli("user", "add", "load@example.com", "--password-stdin", stdin=PASSWORD + "\n")
         rp = json.loads(srv.cli("client", "add", "load-rp", "--redirect-uri", REDIRECT, "--first-party",
                                 "--scope", "openid", "--scope", "email"))
         cc = json.loads(srv.cli("client", "add", "load-cc", "--grant", "client_credentials"))
+        srv.seed(args.seed_accounts, args.seed_events)
         srv.start()
+        others.extend(srv.sibling() for _ in range(args.instances - 1))
+        for o in others:
+            o.start()
         access = user_token(srv, rp["client_secret"])
         stop, lock, flood_counts = threading.Event(), threading.Lock(), {}
         flooders = [threading.Thread(target=flood, args=(srv.port, stop, flood_counts, lock), daemon=True)
@@ -166,17 +174,33 @@ def main():
             time.sleep(2)
         with tempfile.TemporaryDirectory() as d:
             cc_auth = basic("load-cc", cc["client_secret"])
+            def on_all(path, conns, script=None, headers=()):
+                """The same wrk run against every instance at once; rates summed, tails the worst."""
+                out = [None] * (1 + len(others))
+                threads = [threading.Thread(target=lambda i=i, x=x: out.__setitem__(
+                    i, wrk(x.url(path), conns, args.seconds, script, headers)))
+                    for i, x in enumerate([srv, *others])]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                if len(out) == 1:
+                    return out[0]
+                return {"per_s": sum(o["per_s"] for o in out), "per_instance": out,
+                        "p99_ms": max(o["p99_ms"] or 0 for o in out),
+                        "non_2xx": sum(o["non_2xx"] for o in out)}
+
             runs = {
-                "healthz": lambda: wrk(srv.url("/healthz"), 32, args.seconds),
-                "userinfo": lambda: wrk(srv.url("/userinfo"), 32, args.seconds,
-                                        headers=[f"Authorization: Bearer {access}"]),
-                "token": lambda: wrk(srv.url("/token"), args.token_conns, args.seconds,
-                                     post_script(d, "token", "grant_type=client_credentials", cc_auth)),
-                "introspect": lambda: wrk(srv.url("/introspect"), args.token_conns, args.seconds,
-                                          post_script(d, "introspect", f"token={access}", cc_auth)),
+                "healthz": lambda: on_all("/healthz", 32),
+                "userinfo": lambda: on_all("/userinfo", 32, headers=[f"Authorization: Bearer {access}"]),
+                "token": lambda: on_all("/token", args.token_conns,
+                                        post_script(d, "token", "grant_type=client_credentials", cc_auth)),
+                "introspect": lambda: on_all("/introspect", args.token_conns,
+                                             post_script(d, "introspect", f"token={access}", cc_auth)),
             }
             only = args.only.split(",") if args.only else list(runs)
             result = {name: runs[name]() for name in only}
+            result["rss_mib"] = [round(rss_kib(x.proc.pid, "VmHWM") / 1024, 1) for x in [srv, *others]]
         stop.set()
         for t in flooders:
             t.join(timeout=35)
@@ -185,8 +209,12 @@ def main():
             result["flood"] = {"clients": args.flood, "statuses": flood_counts,
                                "p99_ms": round(ms[int(len(ms) * 0.99) - 1], 1) if ms else None}
         result["engine"] = "postgres" if args.database_url else "sqlite"
+        result["instances"] = args.instances
+        result["seeded"] = {"accounts": args.seed_accounts, "events": args.seed_events}
         print(json.dumps(result))
     finally:
+        for o in others:
+            o.stop()
         srv.stop()
 
 
