@@ -5,7 +5,9 @@
 //! the page after 2 warm-ups: median and p95. Two distributions, each in a fresh database:
 //! `spread` (over the 90-day retention window, half successes) and `attack` (all in the last
 //! week, mostly failures from few addresses against few accounts). `BENCH_CASES=spread` runs
-//! one. After seeding, the overview's hourly rollup catches up (timed) before the renders.
+//! one. `BENCH_GEOIP_DB` and `BENCH_GEOIP_ASN_DB` configure GeoIP files (the page then groups
+//! the sources by country and ASN). After seeding, the overview's hourly rollup catches up
+//! (timed) before the renders; every render must hold the whole page.
 //! Run with `cargo bench --bench overview`; docs/benchmarks.md has the figures.
 
 use std::collections::BTreeMap;
@@ -217,6 +219,15 @@ async fn run_case(attack: bool, n: u64, renders: u64) -> anyhow::Result<()> {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
+    // Optional GeoIP files (the country and ASN groupings look every source up).
+    for (var, key) in [
+        ("BENCH_GEOIP_DB", "geoip_db"),
+        ("BENCH_GEOIP_ASN_DB", "geoip_asn_db"),
+    ] {
+        if let Ok(path) = std::env::var(var) {
+            values.insert(key.to_owned(), path);
+        }
+    }
     if scratch.is_some() {
         // PostgreSQL needs the master key given (a throwaway one here).
         let key = MasterKey::generate(&OsRandom).to_base64();
@@ -258,7 +269,7 @@ async fn run_case(attack: bool, n: u64, renders: u64) -> anyhow::Result<()> {
     // have added part of it during the seeding; it may share the work, never double it).
     exec(
         &url,
-        "delete from event_hourly; update event_rollup set seq = 0",
+        "delete from event_hourly; delete from event_risk_hourly; update event_rollup set seq = 0",
     )
     .await?;
     let t = Instant::now();
@@ -272,7 +283,21 @@ async fn run_case(attack: bool, n: u64, renders: u64) -> anyhow::Result<()> {
         let resp = http.get(&page).send().await?;
         let ok = resp.status().is_success();
         let body = resp.text().await?;
-        anyhow::ensure!(ok && body.contains("id=\"outcomes\""), "not the overview");
+        // The whole page: the first slice's counts and lists and every further part.
+        let parts = [
+            "id=\"outcomes\"",
+            "id=\"top-sources\"",
+            "data-series=\"hours\"",
+            "data-series=\"days\"",
+            "id=\"risk-bins\"",
+            "id=\"mail\"",
+            "id=\"model\"",
+            "id=\"top-networks\"",
+        ];
+        anyhow::ensure!(
+            ok && parts.iter().all(|p| body.contains(p)),
+            "not the whole overview"
+        );
         if i >= 2 {
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }

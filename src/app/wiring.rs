@@ -20,7 +20,7 @@ use crate::domain::mfa::totp::Authenticators;
 use crate::domain::notify::Outbox;
 use crate::domain::oauth::{OAuthService, TokenSettings};
 use crate::domain::passkeys::{PasskeyDeps, PasskeyService, relying_party};
-use crate::domain::risk::geo::GeoDb;
+use crate::domain::risk::geo::Geo;
 use crate::domain::risk::service::RiskService;
 use crate::domain::seal::Sealer;
 use crate::domain::sessions::SessionPolicy;
@@ -160,12 +160,12 @@ fn accounts(b: &Base<'_>) -> anyhow::Result<AccountService> {
     ))
 }
 
-/// The risk engine, with the GeoIP database when configured and the newest stored model.
+/// The risk engine, with the GeoIP databases when configured and the newest stored model.
 async fn risk(b: &Base<'_>) -> anyhow::Result<RiskService> {
-    let geo = match &b.config.geoip_db {
-        Some(path) => Some(Arc::new(GeoDb::open(path).map_err(anyhow::Error::msg)?)),
-        None => None,
-    };
+    let c = b.config;
+    let geo = Geo::open(c.geoip_db.as_deref(), c.geoip_asn_db.as_deref())
+        .map_err(anyhow::Error::msg)?
+        .map(Arc::new);
     let risk = RiskService::new(
         b.store.risk.clone(),
         geo,

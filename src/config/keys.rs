@@ -161,6 +161,11 @@ pub(crate) const GEOIP_DB: Key = key(
     Empty,
     "MaxMind-format `.mmdb` (GeoLite2 or the flat ip-location-db shape) for the risk engine's country, ASN and travel features; without it they drop out",
 );
+pub(crate) const GEOIP_ASN_DB: Key = key(
+    "geoip_asn_db",
+    Empty,
+    "MaxMind-format ASN `.mmdb` (GeoLite2-ASN or the flat ip-location-db shape) whose AS number and organisation fill in where `AUTHD_GEOIP_DB` gives none (the risk engine's ASN feature, the overview's sources by ASN)",
+);
 pub(crate) const SESSION_IDLE_TIMEOUT_SECS: Key = key(
     "session_idle_timeout_secs",
     Value("1800"),
@@ -291,6 +296,7 @@ pub(crate) const ALL: &[Key] = &[
     CAPTCHA_TEST_ANSWER,
     REGISTRATION,
     GEOIP_DB,
+    GEOIP_ASN_DB,
     brand::PRODUCT_NAME,
     brand::LOGO_URL,
     brand::ACCENT_COLOR,

@@ -145,6 +145,9 @@ pub struct Config {
     pub captcha_test_answer: Option<SecretString>,
     /// `AUTHD_GEOIP_DB`: MaxMind-format database.
     pub geoip_db: Option<PathBuf>,
+    /// `AUTHD_GEOIP_ASN_DB`: MaxMind-format ASN database, filling the ASN where
+    /// `geoip_db` gives none.
+    pub geoip_asn_db: Option<PathBuf>,
     /// `AUTHD_REGISTRATION`: whether `/register` is open.
     pub registration_open: bool,
     /// `AUTHD_LOG_FORMAT`.

@@ -61,6 +61,7 @@ impl Config {
             registration_open: v
                 .choice(&keys::REGISTRATION, &[("open", true), ("closed", false)])?,
             geoip_db: v.text(&keys::GEOIP_DB).map(PathBuf::from),
+            geoip_asn_db: v.text(&keys::GEOIP_ASN_DB).map(PathBuf::from),
             brand,
             session_idle_timeout: secs(v, &keys::SESSION_IDLE_TIMEOUT_SECS)?,
             session_lifetime: secs(v, &keys::SESSION_LIFETIME_SECS)?,

@@ -1,24 +1,14 @@
-//! The overview's further reads (docs/admin.md, issue #11): sign-in outcomes per hour or day,
-//! the risk of recent sign-ins, the mail queue's state (the addresses behind hostile sign-ins
-//! are `admin_stats::top_sources`), the latest event of a kind and when a model version was
+//! The overview's further reads (docs/admin.md, issue #11): sign-in outcomes per hour or day
+//! and recent sign-ins per risk score bin (both from the hourly rollup plus the live rest,
+//! `event_rollup.rs`), the mail queue's state (the addresses behind hostile sign-ins are
+//! `admin_stats::top_sources`), the latest event of a kind and when a model version was
 //! stored. Written once for both engines (`on_pool!`); read-only.
 
 use async_trait::async_trait;
 
 use crate::storage::error::StoreError;
-use crate::storage::event_rollup::KEY;
+use crate::storage::event_rollup::{self, Bucketed, RiskBin};
 use crate::storage::{Backend, on_pool};
-
-/// A count in one time bucket.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct Bucketed {
-    /// The bucket: `ts` (unix ms) divided by the bucket's length in ms.
-    pub bucket: i64,
-    /// The counted key (an event kind; `stepped_up` as in `admin_stats::kind_counts`).
-    pub key: String,
-    /// How many events.
-    pub n: i64,
-}
 
 /// The mail queue now (unsent rows of `mail_queue`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
@@ -33,21 +23,19 @@ pub struct MailQueueState {
     pub oldest: Option<i64>,
 }
 
-/// The sign-in kinds whose risk is shown.
-const SIGN_IN_KINDS: &str =
-    "('login_succeeded', 'login_failed', 'login_challenged', 'login_blocked')";
-
 /// The overview's further read queries.
 #[async_trait]
 pub trait AdminOverviewStore: Send + Sync {
-    /// Events per kind per bucket of `bucket_ms` at or after `since_ms`.
+    /// Events per counted key per bucket of `bucket_ms` at or after `since_ms`, each counted
+    /// once (the rollup serves whole hours when `bucket_ms` is whole hours).
     async fn kind_buckets(
         &self,
         since_ms: i64,
         bucket_ms: i64,
     ) -> Result<Vec<Bucketed>, StoreError>;
-    /// The risk JSON of sign-in events at or after `since_ms` (at most `limit`, newest first).
-    async fn sign_in_risks(&self, since_ms: i64, limit: i64) -> Result<Vec<String>, StoreError>;
+    /// Sign-ins with a risk at or after `since_ms` per score bin (`event_rollup::RISK_BINS`
+    /// over [0, 1]), each counted once.
+    async fn risk_bins(&self, since_ms: i64) -> Result<Vec<RiskBin>, StoreError>;
     /// The mail queue as of `now` (unix seconds).
     async fn mail_queue(&self, now: i64) -> Result<MailQueueState, StoreError>;
     /// The decision text of the newest event of `kind` at or after `since_ms`.
@@ -67,27 +55,11 @@ impl AdminOverviewStore for Backend {
         since_ms: i64,
         bucket_ms: i64,
     ) -> Result<Vec<Bucketed>, StoreError> {
-        let sql = format!(
-            "select ts / $2 as bucket, {KEY} as key, count(*) as n \
-             from event where ts >= $1 group by 1, 2"
-        );
-        Ok(on_pool!(self.pool(), |p| sqlx::query_as(&sql)
-            .bind(since_ms)
-            .bind(bucket_ms)
-            .fetch_all(p)
-            .await?))
+        event_rollup::kind_buckets(self.pool(), since_ms, bucket_ms).await
     }
 
-    async fn sign_in_risks(&self, since_ms: i64, limit: i64) -> Result<Vec<String>, StoreError> {
-        let sql = format!(
-            "select risk from event where ts >= $1 and risk is not null and kind in \
-             {SIGN_IN_KINDS} order by ts desc limit $2"
-        );
-        Ok(on_pool!(self.pool(), |p| sqlx::query_scalar(&sql)
-            .bind(since_ms)
-            .bind(limit)
-            .fetch_all(p)
-            .await?))
+    async fn risk_bins(&self, since_ms: i64) -> Result<Vec<RiskBin>, StoreError> {
+        event_rollup::risk_bins(self.pool(), since_ms).await
     }
 
     async fn mail_queue(&self, now: i64) -> Result<MailQueueState, StoreError> {

@@ -1,8 +1,9 @@
-//! The admin overview's pre-aggregated event counts (migration 0032): `event_hourly` holds
-//! events per hour and counted key, `event_rollup.seq` the last event added to it. The
-//! catch-up (`roll_up`) adds events in `seq` order, a batch per transaction that first moves
-//! the mark from the value it read (so of two instances rolling the same batch, one adds it and
-//! the other finds the mark moved and adds nothing). The count (`kind_counts`) reads the hours
+//! The admin overview's pre-aggregated event counts (migrations 0032, 0033): `event_hourly`
+//! holds events per hour and counted key, `event_risk_hourly` sign-ins per hour and risk score
+//! bin, `event_rollup.seq` the last event added to both. The catch-up (`roll_up`) adds events
+//! in `seq` order, a batch per transaction that first moves the mark from the value it read (so
+//! of two instances rolling the same batch, one adds it and the other finds the mark moved and
+//! adds nothing). Each read (`kind_counts`, `kind_buckets`, `risk_bins`) takes the whole hours
 //! from the rollup and counts the rest live, in one statement (one snapshot): the part of the
 //! first hour inside the window among rolled events, and every event after the mark.
 
@@ -13,10 +14,58 @@ use crate::storage::{PoolRef, on_pool};
 /// One hour in unix milliseconds.
 pub const HOUR_MS: i64 = 3_600_000;
 
+/// The risk score histogram's bins over [0, 1] (fixed here: the rollup stores them).
+pub const RISK_BINS: usize = 20;
+
 /// The counted key of an event row: its kind, or `stepped_up` for a `challenge_passed` with a
 /// second factor (decision `factor_*`).
 pub(crate) const KEY: &str = "case when kind = 'challenge_passed' and decision_code like 'factor%' \
                    then 'stepped_up' else kind end";
+
+/// The sign-in kinds whose risk score is binned.
+const SIGN_IN_KINDS: &str =
+    "('login_succeeded', 'login_failed', 'login_challenged', 'login_blocked')";
+
+/// The rolled-up mark, as a scalar subquery.
+const MARK: &str = "(select seq from event_rollup where id = 1)";
+
+/// A sign-in count in one time bucket.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Bucketed {
+    /// The bucket: `ts` (unix ms) divided by the bucket's length in ms.
+    pub bucket: i64,
+    /// The counted key (an event kind; `stepped_up` as in `kind_counts`).
+    pub key: String,
+    /// How many events.
+    pub n: i64,
+}
+
+/// Sign-ins in one risk score bin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct RiskBin {
+    /// The bin, `0..RISK_BINS`.
+    pub bin: i64,
+    /// How many sign-ins.
+    pub n: i64,
+}
+
+/// An event row's risk score bin: the score as stored (the engine rounds it to 4 decimals)
+/// taken to 1/10 000 first, so a score on a bin's edge (0.65) is in that bin whatever the
+/// engine's decimal parsing rounds to; 1.0 is in the last bin. Null without a score. `risk` is
+/// JSON written by authd (`events::Risk`), never user text.
+fn risk_bin(pool: PoolRef<'_>) -> String {
+    let (per, last) = (10_000 / RISK_BINS, RISK_BINS - 1);
+    match pool {
+        PoolRef::Sqlite(_) => format!(
+            "max(0, min({last}, cast(round(json_extract(risk, '$.score') * 10000) as integer) \
+             / {per}))"
+        ),
+        PoolRef::Postgres(_) => format!(
+            "greatest(0, least({last}, cast(round(cast(cast(risk as json) ->> 'score' as \
+             double precision) * 10000) as bigint) / {per}))"
+        ),
+    }
+}
 
 /// The live count since `$1` split at the first whole hour `$2`, plus the rolled-up hours.
 fn count_sql() -> String {
@@ -34,14 +83,58 @@ fn count_sql() -> String {
     )
 }
 
-/// Adds the events in `($1, $2]` to their hours.
-fn add_sql() -> String {
+/// Per `$3`-ms bucket and key since `$1` split at the first whole hour `$2`: the live part
+/// as in `count_sql`, plus the rolled-up hours (each inside one bucket: `$3` is whole hours).
+fn buckets_sql() -> String {
     format!(
-        "insert into event_hourly (hour, name, n) \
-         select ts - ts % {HOUR_MS}, {KEY}, count(*) from event \
-         where seq > $1 and seq <= $2 group by 1, 2 \
-         on conflict (hour, name) do update set n = event_hourly.n + excluded.n"
+        "select bucket, key, cast(sum(n) as bigint) as n from ( \
+         select ts / $3 as bucket, {KEY} as key, count(*) as n from event \
+         where ts >= $1 and ts < $2 and seq <= {MARK} group by 1, 2 \
+         union all \
+         select ts / $3 as bucket, {KEY} as key, count(*) as n from event \
+         where seq > {MARK} and ts >= $1 group by 1, 2 \
+         union all \
+         select hour / $3 as bucket, name as key, n from event_hourly where hour >= $2 \
+         ) t group by bucket, key"
     )
+}
+
+/// Sign-ins per risk bin since `$1` split at the first whole hour `$2`, as `count_sql`.
+fn risk_sql(pool: PoolRef<'_>) -> String {
+    let bin = risk_bin(pool);
+    let scored = format!("risk is not null and kind in {SIGN_IN_KINDS}");
+    format!(
+        "select bin, cast(sum(n) as bigint) as n from ( \
+         select {bin} as bin, count(*) as n from event \
+         where ts >= $1 and ts < $2 and seq <= {MARK} and {scored} group by 1 \
+         union all \
+         select {bin} as bin, count(*) as n from event \
+         where seq > {MARK} and ts >= $1 and {scored} group by 1 \
+         union all \
+         select bin, n from event_risk_hourly where hour >= $2 \
+         ) t where bin is not null group by bin"
+    )
+}
+
+/// Adds the events in `($1, $2]` to their hours: the counted keys, then the sign-ins' bins.
+fn add_sql(pool: PoolRef<'_>) -> [String; 2] {
+    let bin = risk_bin(pool);
+    [
+        format!(
+            "insert into event_hourly (hour, name, n) \
+             select ts - ts % {HOUR_MS}, {KEY}, count(*) from event \
+             where seq > $1 and seq <= $2 group by 1, 2 \
+             on conflict (hour, name) do update set n = event_hourly.n + excluded.n"
+        ),
+        format!(
+            "insert into event_risk_hourly (hour, bin, n) \
+             select hour, bin, count(*) from ( \
+             select ts - ts % {HOUR_MS} as hour, {bin} as bin from event \
+             where seq > $1 and seq <= $2 and risk is not null and kind in {SIGN_IN_KINDS} \
+             ) t where bin is not null group by 1, 2 \
+             on conflict (hour, bin) do update set n = event_risk_hourly.n + excluded.n"
+        ),
+    ]
 }
 
 /// The first whole hour at or after `ms`.
@@ -67,6 +160,42 @@ pub(crate) async fn kind_counts(
         .await?))
 }
 
+/// Events per `bucket_ms` bucket (`ts / bucket_ms`) and counted key at or after `since_ms`,
+/// every event counted once. The rollup serves whole hours when `bucket_ms` is a whole number
+/// of hours; any other length is counted live.
+pub(crate) async fn kind_buckets(
+    pool: PoolRef<'_>,
+    since_ms: i64,
+    bucket_ms: i64,
+) -> Result<Vec<Bucketed>, StoreError> {
+    let sql = buckets_sql();
+    let split = if bucket_ms % HOUR_MS == 0 {
+        hour_ceil(since_ms)
+    } else {
+        i64::MAX
+    };
+    Ok(on_pool!(pool, |p| sqlx::query_as(&sql)
+        .bind(since_ms)
+        .bind(split)
+        .bind(bucket_ms)
+        .fetch_all(p)
+        .await?))
+}
+
+/// Sign-ins (`SIGN_IN_KINDS` with a risk) per risk score bin at or after `since_ms`, every
+/// event counted once; bins without a sign-in are absent.
+pub(crate) async fn risk_bins(
+    pool: PoolRef<'_>,
+    since_ms: i64,
+) -> Result<Vec<RiskBin>, StoreError> {
+    let sql = risk_sql(pool);
+    Ok(on_pool!(pool, |p| sqlx::query_as(&sql)
+        .bind(since_ms)
+        .bind(hour_ceil(since_ms))
+        .fetch_all(p)
+        .await?))
+}
+
 /// Adds at most `batch` events after the mark to the rollup, up to the newest one with a
 /// timestamp before `cutoff_ms` (so every event before it has been committed: events are
 /// written as they happen, in short transactions); how many events were added (0 when caught
@@ -76,7 +205,7 @@ pub(crate) async fn roll_up(
     cutoff_ms: i64,
     batch: i64,
 ) -> Result<u64, StoreError> {
-    let add = add_sql();
+    let [add_kinds, add_risks] = add_sql(pool);
     Ok(on_pool!(pool, |p| {
         let (mark,): (i64,) = sqlx::query_as("select seq from event_rollup where id = 1")
             .fetch_one(p)
@@ -103,11 +232,13 @@ pub(crate) async fn roll_up(
                     tx.rollback().await?;
                     0
                 } else {
-                    sqlx::query(&add)
-                        .bind(mark)
-                        .bind(upto)
-                        .execute(&mut *tx)
-                        .await?;
+                    for add in [&add_kinds, &add_risks] {
+                        sqlx::query(add)
+                            .bind(mark)
+                            .bind(upto)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     tx.commit().await?;
                     u64::try_from(upto - mark).unwrap_or(0)
                 }

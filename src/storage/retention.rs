@@ -10,7 +10,8 @@
 //! - failure counters: untouched since `expired` and not blocked now (a block's growth is
 //!   remembered for as long as the counter row is touched);
 //! - events: older than `events_before_ms`, except those an operator or a report labelled
-//!   (they are training data).
+//!   (they are training data); the overview's hourly rollups (`event_hourly`,
+//!   `event_risk_hourly`) an hour before them.
 
 use async_trait::async_trait;
 
@@ -40,7 +41,7 @@ enum Binds {
 }
 
 /// Each table and the statement that prunes it.
-const STATEMENTS: [(&str, Binds, &str); 12] = [
+const STATEMENTS: [(&str, Binds, &str); 13] = [
     (
         "auth_code",
         Binds::Expired,
@@ -102,6 +103,11 @@ const STATEMENTS: [(&str, Binds, &str); 12] = [
         "event_hourly",
         Binds::Events,
         "delete from event_hourly where hour < $1 - 3600000",
+    ),
+    (
+        "event_risk_hourly",
+        Binds::Events,
+        "delete from event_risk_hourly where hour < $1 - 3600000",
     ),
 ];
 

@@ -1,7 +1,9 @@
 //! The overview's further parts (`/admin`, issue #11) against events, mail and a model made
 //! here: the hourly and daily outcome tables (bucket boundaries), the risk histogram's bins
 //! and the challenge threshold, the mail queue counts, the model in use, and the hostile
-//! sources grouped by network.
+//! sources grouped by network and (with `AUTHD_TEST_GEOIP_ASN_DB`) by ASN, and the wave
+//! detector's text while a real stuffing wave is on. SQLite, and PostgreSQL with
+//! `TEST_POSTGRES_URL`.
 
 use authd::domain::clock::Clock;
 use authd::domain::context::RequestContext;
@@ -12,6 +14,15 @@ use time::{Duration, OffsetDateTime};
 
 use crate::admin_console::admin_signed_in;
 use crate::helpers::{TestApp, spawn_app_with};
+
+/// `text` as askama escapes it in HTML.
+fn escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
 
 /// Runs `sql` on the test's database (SQLite or PostgreSQL).
 async fn exec(app: &TestApp, sql: &str) {
@@ -212,4 +223,97 @@ async fn the_overview_shows_series_risk_mail_model_and_networks() {
         "{nets}"
     );
     assert!(nets.contains("data-geoip=\"off\""));
+}
+
+/// Hostile sign-ins from a public address: without an ASN database the page says there is
+/// none; with `AUTHD_TEST_GEOIP_ASN_DB` (`.ci/run` builds it from `@ip-location-db/asn`) the
+/// address's AS number and organisation are listed with its count.
+#[tokio::test]
+async fn the_overview_lists_sources_by_asn_with_an_asn_database() {
+    let ip = "8.8.8.8";
+    let app = spawn_app_with(|_| {}).await;
+    admin_signed_in(&app).await;
+    record(&app, EventKind::LoginFailed, ip, app.clock.now(), None).await;
+    let body = app.get("/admin").await.body;
+    assert!(body.contains("data-asn-db=\"off\""), "{body}");
+    assert!(!body.contains("id=\"top-asns\""));
+    drop(app);
+
+    let Some(path) = std::env::var("AUTHD_TEST_GEOIP_ASN_DB")
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        eprintln!("AUTHD_TEST_GEOIP_ASN_DB not set: the ASN part not run");
+        return;
+    };
+    let app = spawn_app_with(|c| c.geoip_asn_db = Some(path.clone().into())).await;
+    admin_signed_in(&app).await;
+    let now = app.clock.now();
+    for kind in [
+        EventKind::LoginFailed,
+        EventKind::LoginBlocked,
+        EventKind::RateLimited,
+    ] {
+        record(&app, kind, ip, now, None).await;
+    }
+    // A success is not hostile: not counted.
+    record(&app, EventKind::LoginSucceeded, ip, now, None).await;
+    let db = authd::domain::risk::geo::GeoDb::open(std::path::Path::new(&path)).unwrap();
+    let place = db.place(ip.parse().unwrap());
+    let asn = place.asn.expect("the ASN database places 8.8.8.8");
+    let body = app.get("/admin").await.body;
+    let table = &body[body.find("id=\"top-asns\"").expect("an ASN table")..];
+    let row = format!(
+        "<tr data-asn=\"AS{asn}\"><td>AS{asn}</td><td>{}</td><td data-count=\"3\">",
+        escaped(place.as_org.as_deref().unwrap_or_default())
+    );
+    assert!(table.contains(&row), "{row} in {table}");
+    assert!(!body.contains("data-asn-db=\"off\""));
+}
+
+/// A real stuffing wave (`tests/api/waves.rs`'s run through the sign-in form): while it is on
+/// the overview shows the detector's text (the `attack_detected` decision); before it and
+/// after it ends, none.
+#[tokio::test]
+async fn the_overview_shows_the_detectors_text_while_a_wave_is_on() {
+    let app = spawn_app_with(crate::waves::config).await;
+    // Signed in before the wave (during it, a new context is challenged).
+    admin_signed_in(&app).await;
+    let before = app.get("/admin").await.body;
+    assert!(before.contains("data-wave=\"off\""), "{before}");
+    assert!(!before.contains("data-wave-detail") && !before.contains("id=\"wave-text\""));
+
+    crate::waves::stuffing(&app, 30).await;
+    app.state.waves.refresh().await.unwrap();
+    assert!(
+        app.state.waves.on().is_some(),
+        "{:?}",
+        app.state.waves.signals()
+    );
+    let detected: Vec<String> = app
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == EventKind::AttackDetected)
+        .filter_map(|e| e.decision)
+        .collect();
+    let [text] = detected.as_slice() else {
+        panic!("one attack_detected event: {detected:?}");
+    };
+    assert!(text.starts_with("stuffing; start "), "{text}");
+    let page = app.get("/admin").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("data-wave=\"on\""));
+    assert!(page.body.contains("data-wave-detail=\"on\""));
+    let shown = format!("<span id=\"wave-text\">{}</span>", escaped(text));
+    assert!(page.body.contains(&shown), "{shown} in {}", page.body);
+
+    // Past its hold (and short of the console's idle timeout) the wave is over: no text.
+    let past = Duration::seconds(app.state.waves.settings().hold_secs + 60);
+    app.clock.advance(past);
+    assert!(app.state.waves.on().is_none());
+    let after = app.get("/admin").await;
+    assert_eq!(after.status, StatusCode::OK);
+    assert!(after.body.contains("data-wave=\"off\""));
+    assert!(!after.body.contains("id=\"wave-text\""), "{}", after.body);
 }

@@ -1,18 +1,20 @@
 //! The admin overview's hourly rollup (`storage/event_rollup.rs`) never changes its counts:
-//! events on both sides of hour and window boundaries, in the current partial hour, written
-//! after a catch-up into hours already rolled up, and rolled up by two catch-ups at once are
-//! each counted once, against a direct count of the log.
+//! events on both sides of hour, day and window boundaries, in the current partial hour,
+//! written after a catch-up into hours already rolled up, and rolled up by two catch-ups at
+//! once are each counted once — in the outcome windows, the hour and day series and the risk
+//! histogram — against a direct count of the log.
 
 use authd::domain::admin_console::overview::Outcome;
 use authd::domain::clock::Clock;
 use authd::domain::context::RequestContext;
 use authd::events::decision::Decision;
-use authd::events::{AuthEvent, EventKind};
+use authd::events::{AuthEvent, EventKind, Risk};
 use time::{Duration, OffsetDateTime};
 
 use crate::helpers::{TestApp, spawn_app};
 
 const HOUR_MS: i128 = 3_600_000;
+const DAY_MS: i128 = 24 * HOUR_MS;
 
 const KINDS: [EventKind; 6] = [
     EventKind::LoginSucceeded,
@@ -46,6 +48,12 @@ async fn record_around_boundaries(app: &TestApp, round: usize) {
         now - 1,
         now - now.rem_euclid(HOUR_MS),
         now - now.rem_euclid(HOUR_MS) - 1,
+        now - now.rem_euclid(DAY_MS),
+        now - now.rem_euclid(DAY_MS) - 1,
+        now - now.rem_euclid(DAY_MS) - 6 * DAY_MS,
+        now - now.rem_euclid(DAY_MS) - 6 * DAY_MS - 1,
+        now - now.rem_euclid(HOUR_MS) - 23 * HOUR_MS,
+        now - now.rem_euclid(HOUR_MS) - 23 * HOUR_MS - 1,
     ];
     for span in [HOUR_MS, 24 * HOUR_MS, 168 * HOUR_MS] {
         let since = now - span;
@@ -67,6 +75,15 @@ async fn record_around_boundaries(app: &TestApp, round: usize) {
         if kind == EventKind::ChallengePassed && i % 2 == 0 {
             e = e.decision(Decision::FactorEmail);
         }
+        // Scores on bins' edges (0.05 steps, 1.0 included); every fourth event none.
+        if i % 4 != 3 {
+            let score = ((i + round * 5) % 21) as f64 * 0.05;
+            e = e.risk(Some(Risk {
+                score: (score * 10_000.0).round() / 10_000.0,
+                reasons: vec![],
+                features: None,
+            }));
+        }
         app.state.events.record(e).await.unwrap();
     }
 }
@@ -87,24 +104,75 @@ fn outcome(e: &AuthEvent) -> Option<Outcome> {
     }
 }
 
-/// The overview's counts and the direct count of the log, per window and outcome.
-async fn overview_and_direct(app: &TestApp) -> (Vec<[i64; 6]>, Vec<[i64; 6]>) {
-    let overview = app.state.admin_console.overview().await.unwrap();
-    let shown: Vec<[i64; 6]> = overview.windows.iter().map(|w| w.counts).collect();
+/// Rows in `table` (the rollup's tables are not otherwise visible).
+async fn rows(app: &TestApp, table: &str) -> i64 {
+    let sql = format!("select count(*) from {table}");
+    if app.db.url.starts_with("sqlite") {
+        let pool = sqlx::SqlitePool::connect(&app.db.url).await.unwrap();
+        sqlx::query_scalar(&sql).fetch_one(&pool).await.unwrap()
+    } else {
+        let pool = sqlx::PgPool::connect(&app.db.url).await.unwrap();
+        sqlx::query_scalar(&sql).fetch_one(&pool).await.unwrap()
+    }
+}
+
+/// The risk bin of a stored score, directly: 20 bins of 0.05, 1.0 in the last.
+fn bin(score: f64) -> usize {
+    (((score * 10_000.0).round() as usize) / 500).min(19)
+}
+
+/// What the page shows and the same read directly from the log: the outcome windows, the
+/// hour and day series (one row per slot) and the risk histogram (one row).
+async fn overview_and_direct(app: &TestApp) -> (Vec<Vec<i64>>, Vec<Vec<i64>>) {
+    let (overview, more) = app.state.admin_console.overview_page().await.unwrap();
+    let mut shown: Vec<Vec<i64>> = overview.windows.iter().map(|w| w.counts.to_vec()).collect();
+    shown.extend(
+        more.hours
+            .iter()
+            .chain(&more.days)
+            .map(|s| s.counts.to_vec()),
+    );
+    shown.push(more.risk_bins.to_vec());
     let now = ms(app.clock.now());
     let events = app.events().await;
-    let direct = [HOUR_MS, 24 * HOUR_MS, 168 * HOUR_MS]
+    let count = |from: i128, to: i128, o: Outcome| {
+        let n = events
+            .iter()
+            .filter(|e| (from..to).contains(&ms(e.ts)) && outcome(e) == Some(o))
+            .count();
+        i64::try_from(n).unwrap()
+    };
+    let mut direct: Vec<Vec<i64>> = [HOUR_MS, DAY_MS, 7 * DAY_MS]
         .map(|span| {
-            Outcome::ALL.map(|o| {
-                let n = events
-                    .iter()
-                    .filter(|e| ms(e.ts) >= now - span)
-                    .filter(|e| outcome(e) == Some(o))
-                    .count();
-                i64::try_from(n).unwrap()
-            })
+            Outcome::ALL
+                .map(|o| count(now - span, i128::MAX, o))
+                .to_vec()
         })
         .to_vec();
+    for (len, n) in [(HOUR_MS, 24), (DAY_MS, 7)] {
+        let last = now.div_euclid(len);
+        for b in last - n + 1..=last {
+            direct.push(
+                Outcome::ALL
+                    .map(|o| count(b * len, (b + 1) * len, o))
+                    .to_vec(),
+            );
+        }
+    }
+    let mut bins = vec![0; 20];
+    for e in &events {
+        let sign_in = matches!(
+            e.kind,
+            EventKind::LoginSucceeded
+                | EventKind::LoginFailed
+                | EventKind::LoginChallenged
+                | EventKind::LoginBlocked
+        );
+        if let (true, true, Some(r)) = (sign_in, ms(e.ts) >= now - DAY_MS, &e.risk) {
+            bins[bin(r.score)] += 1;
+        }
+    }
+    direct.push(bins);
     (shown, direct)
 }
 
@@ -115,6 +183,8 @@ async fn rolled_up_counts_equal_a_direct_count_of_the_log() {
     let (shown, direct) = overview_and_direct(&app).await;
     assert_eq!(shown, direct, "all live");
     assert!(direct.iter().flatten().any(|n| *n > 0));
+    let bins = direct.last().unwrap();
+    assert!(bins.iter().filter(|n| **n > 0).count() >= 4, "{bins:?}");
 
     // Past the lag: the catch-up adds every event written so far.
     app.clock.advance(Duration::minutes(2));
@@ -125,6 +195,8 @@ async fn rolled_up_counts_equal_a_direct_count_of_the_log() {
         0,
         "caught up"
     );
+    assert!(rows(&app, "event_hourly").await > 0);
+    assert!(rows(&app, "event_risk_hourly").await > 0);
     let (shown, direct) = overview_and_direct(&app).await;
     assert_eq!(shown, direct, "rolled up, windows moved by two minutes");
 

@@ -15,7 +15,7 @@ const ANSWER: &str = "open-sesame";
 
 /// The defaults of the wave detector; the score alone never challenges here, so what is
 /// challenged is the wave's doing.
-fn config(c: &mut Config) {
+pub(crate) fn config(c: &mut Config) {
     c.captcha = CaptchaKind::Test;
     c.captcha_test_answer = Some(ANSWER.into());
     c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
@@ -88,7 +88,7 @@ async fn admin_token(app: &TestApp) -> String {
 
 /// A stuffing run through `app`: `networks` addresses in distinct /24s, two leaked pairs each,
 /// names with no account here.
-async fn stuffing(app: &TestApp, networks: u8) {
+pub(crate) async fn stuffing(app: &TestApp, networks: u8) {
     for i in 0..networks {
         let ip = format!("45.{i}.0.7");
         for j in 0..2 {

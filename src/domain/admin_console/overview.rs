@@ -9,7 +9,7 @@ use crate::storage::admin_stats::Counted;
 use crate::storage::events::ts_millis;
 
 /// Most accounts and addresses listed.
-const TOP: i64 = 10;
+pub(crate) const TOP: i64 = 10;
 /// Events younger than this stay out of the hourly rollup (counted live instead), so every
 /// event before the newest one rolled up has been committed.
 const ROLLUP_LAG: Duration = Duration::minutes(1);
@@ -106,8 +106,9 @@ impl AdminConsole {
         }
     }
 
-    /// The overview, as of now. Its five reads are independent and run at once (each on its
-    /// own pooled connection), so the page waits for the slowest, not for their sum.
+    /// The overview's first slice, as of now (the page reads it with the further parts in
+    /// `overview_page`). Its five reads are independent and run at once (each on its own
+    /// pooled connection), so it waits for the slowest, not for their sum.
     pub async fn overview(&self) -> Result<Overview, ConsoleError> {
         let now = self.now();
         let since = |span: Duration| ts_millis(now - span);
@@ -119,21 +120,26 @@ impl AdminConsole {
             self.stats.top_accounts(day, TOP),
             self.stats.top_sources(day, TOP),
         )?;
-        let windows = [("hour", hour_rows), ("day", day_rows), ("week", week_rows)]
-            .into_iter()
-            .map(|(name, rows)| {
-                let count = |o: Outcome| rows.iter().find(|r| r.key == o.key()).map_or(0, |r| r.n);
-                Window {
-                    name,
-                    counts: Outcome::ALL.map(count),
-                }
-            })
-            .collect();
         Ok(Overview {
-            windows,
+            windows: windows([hour_rows, day_rows, week_rows]),
             top_accounts,
             top_sources,
             wave: self.waves.on(),
         })
     }
+}
+
+/// The last hour's, day's and week's counts per key as windows.
+pub(crate) fn windows(rows: [Vec<Counted>; 3]) -> Vec<Window> {
+    ["hour", "day", "week"]
+        .into_iter()
+        .zip(rows)
+        .map(|(name, rows)| {
+            let count = |o: Outcome| rows.iter().find(|r| r.key == o.key()).map_or(0, |r| r.n);
+            Window {
+                name,
+                counts: Outcome::ALL.map(count),
+            }
+        })
+        .collect()
 }

@@ -1,8 +1,9 @@
 //! The overview's further parts (issue #11): sign-in outcomes per hour over the last 24 hours
 //! and per day over the last 7 (UTC), the risk score distribution of the last day's sign-ins
 //! against the challenge threshold, the mail queue, the model in use, the hostile sources
-//! grouped by network (/24, /48) and country (with a GeoIP database), and the newest
-//! `attack_detected` text while a wave is on.
+//! grouped by network (/24, /48), country and ASN (with GeoIP databases), and the newest
+//! `attack_detected` text while a wave is on; and the whole page's data in one call
+//! (`overview_page`), its reads run at once.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -10,22 +11,22 @@ use std::sync::Arc;
 
 use time::Duration;
 
-use crate::domain::admin_console::overview::{Outcome, Overview};
+use crate::domain::admin_console::overview::{Outcome, Overview, TOP as TOP_LISTED, windows};
 use crate::domain::admin_console::{AdminConsole, ConsoleError};
+use crate::domain::risk::geo::Place;
 use crate::domain::risk::model::Metrics;
 use crate::domain::risk::service::RiskService;
-use crate::events::Risk;
-use crate::storage::admin_overview::{AdminOverviewStore, Bucketed, MailQueueState};
+use crate::storage::admin_overview::{AdminOverviewStore, MailQueueState};
 use crate::storage::admin_stats::Counted;
+use crate::storage::error::StoreError;
+use crate::storage::event_rollup::{Bucketed, RISK_BINS, RiskBin};
 use crate::storage::events::ts_millis;
 
-/// Histogram bins over [0, 1].
-pub const BINS: usize = 20;
-/// Most risk records read (the newest of the day).
-const RISKS_READ: i64 = 50_000;
-/// Most addresses read to group by network and country.
+/// Histogram bins over [0, 1] (the rollup's).
+pub const BINS: usize = RISK_BINS;
+/// Most addresses read to group by network, country and ASN (the top sources are the first).
 const SOURCES_READ: i64 = 5_000;
-/// Most networks and countries listed.
+/// Most networks, countries and ASNs listed.
 const TOP: usize = 10;
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
@@ -61,6 +62,17 @@ pub struct ModelInUse {
     pub metrics: Metrics,
 }
 
+/// Hostile sign-ins from one autonomous system.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AsnCount {
+    /// The AS number; `None` for addresses no database places.
+    pub asn: Option<u32>,
+    /// Its organisation, where the database names it.
+    pub organisation: Option<String>,
+    /// How many events.
+    pub n: i64,
+}
+
 /// The further parts.
 #[derive(Debug, Clone)]
 pub struct OverviewMore {
@@ -82,6 +94,9 @@ pub struct OverviewMore {
     pub networks: Vec<Counted>,
     /// The same per country; `None` without a GeoIP database.
     pub countries: Option<Vec<Counted>>,
+    /// The same per autonomous system; `None` without an ASN database (and no ASN from the
+    /// GeoIP database).
+    pub asns: Option<Vec<AsnCount>>,
     /// The newest `attack_detected` text while a wave is on.
     pub wave_detail: Option<String>,
 }
@@ -102,12 +117,15 @@ pub fn slots(rows: &[Bucketed], now_ms: i64, len_ms: i64, n: i64) -> Vec<Slot> {
         .collect()
 }
 
-/// The bin of a score in [0, 1] (1.0 falls in the last bin).
-pub fn bin_of(score: f64) -> usize {
-    let b = (score.clamp(0.0, 1.0) * BINS as f64).floor();
-    // In range by the clamp.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    (b as usize).min(BINS - 1)
+/// The rollup's bins as the histogram (bins outside `0..BINS` are not the rollup's: dropped).
+pub fn histogram(rows: &[RiskBin]) -> [i64; BINS] {
+    let mut bins = [0; BINS];
+    for r in rows {
+        if let Some(b) = usize::try_from(r.bin).ok().and_then(|b| bins.get_mut(b)) {
+            *b += r.n;
+        }
+    }
+    bins
 }
 
 /// The network an address is in: `a.b.c.0/24` or the /48 of an IPv6 address.
@@ -141,62 +159,128 @@ fn grouped(rows: &[Counted], group: impl Fn(&str) -> Option<String>) -> Vec<Coun
     out
 }
 
-impl AdminConsole {
-    /// The whole overview page's data: the counts and the further parts (one call per page).
-    pub async fn overview_page(&self) -> Result<(Overview, OverviewMore), ConsoleError> {
-        Ok((self.overview().await?, self.overview_more().await?))
+/// Sums placed sources by AS number (an organisation from any address of it), most first
+/// then by number (unplaced last among equals), at most `TOP`.
+pub fn by_asn(placed: &[(Place, i64)]) -> Vec<AsnCount> {
+    let mut sums: HashMap<Option<u32>, AsnCount> = HashMap::new();
+    for (place, n) in placed {
+        let e = sums.entry(place.asn).or_insert_with(|| AsnCount {
+            asn: place.asn,
+            organisation: None,
+            n: 0,
+        });
+        e.n += n;
+        if e.organisation.is_none() {
+            e.organisation.clone_from(&place.as_org);
+        }
     }
+    let mut out: Vec<AsnCount> = sums.into_values().collect();
+    out.sort_by(|a, b| {
+        b.n.cmp(&a.n)
+            .then_with(|| a.asn.is_none().cmp(&b.asn.is_none()))
+            .then_with(|| a.asn.cmp(&b.asn))
+    });
+    out.truncate(TOP);
+    out
+}
 
-    /// The overview's further parts, as of now.
-    pub async fn overview_more(&self) -> Result<OverviewMore, ConsoleError> {
+/// The sources by country (with the GeoIP database) and by ASN (with the ASN database, or
+/// where the GeoIP database gave any AS number): one lookup per address.
+fn by_place(
+    risk: &RiskService,
+    sources: &[Counted],
+) -> (Option<Vec<Counted>>, Option<Vec<AsnCount>>) {
+    let placed: Vec<(Place, i64)> = sources
+        .iter()
+        .filter_map(|s| Some((risk.place(s.key.parse().ok()?)?, s.n)))
+        .collect();
+    let countries = risk.has_geoip().then(|| {
+        let rows: Vec<Counted> = placed
+            .iter()
+            .map(|(p, n)| Counted {
+                key: p.country.clone().unwrap_or_else(|| "unknown".to_owned()),
+                n: *n,
+            })
+            .collect();
+        grouped(&rows, |k| Some(k.to_owned()))
+    });
+    let any_asn = risk.has_asn_db() || placed.iter().any(|(p, _)| p.asn.is_some());
+    (countries, any_asn.then(|| by_asn(&placed)))
+}
+
+impl AdminConsole {
+    /// The whole overview page's data, as of now: the first slice's counts and lists and the
+    /// further parts. Its reads are independent and run at once (each on its own pooled
+    /// connection); the hostile sources are read once, for the top list and the groupings.
+    pub async fn overview_page(&self) -> Result<(Overview, OverviewMore), ConsoleError> {
         let d = &self.more;
         let now = self.now();
         let now_ms = ts_millis(now);
-        let hour_rows = d
-            .store
-            .kind_buckets((now_ms.div_euclid(HOUR_MS) - 23) * HOUR_MS, HOUR_MS)
-            .await?;
-        let day_rows = d
-            .store
-            .kind_buckets((now_ms.div_euclid(DAY_MS) - 6) * DAY_MS, DAY_MS)
-            .await?;
-        let day_ago = ts_millis(now - Duration::days(1));
-        let mut risk_bins = [0; BINS];
-        for text in d.store.sign_in_risks(day_ago, RISKS_READ).await? {
-            let score = serde_json::from_str::<Risk>(&text).map(|r| r.score);
-            if let Some(b) = score.ok().and_then(|s| risk_bins.get_mut(bin_of(s))) {
-                *b += 1;
-            }
-        }
-        let mail = d.store.mail_queue(now.unix_timestamp()).await?;
+        let since = |span: Duration| ts_millis(now - span);
+        let day = since(Duration::days(1));
+        let wave = self.waves.on();
         let model = d.risk.model();
-        let sources = self.stats.top_sources(day_ago, SOURCES_READ).await?;
-        let countries = d.risk.has_geoip().then(|| {
-            grouped(&sources, |ip| {
-                let place = d.risk.place(ip.parse().ok()?)?;
-                Some(place.country.unwrap_or_else(|| "unknown".to_owned()))
-            })
-        });
-        let wave_detail = match self.waves.on() {
-            Some(_) => d.store.latest_decision("attack_detected", day_ago).await?,
-            None => None,
+        let wave_detail = async {
+            match wave {
+                Some(_) => d.store.latest_decision("attack_detected", day).await,
+                None => Ok::<_, StoreError>(None),
+            }
         };
-        Ok(OverviewMore {
-            hours: slots(&hour_rows, now_ms, HOUR_MS, 24),
-            days: slots(&day_rows, now_ms, DAY_MS, 7),
-            risk_bins,
+        let (
+            hour,
+            day_counts,
+            week,
+            top_accounts,
+            sources,
+            hours,
+            days,
+            risks,
+            mail,
+            trained_at,
+            wave_detail,
+        ) = tokio::try_join!(
+            self.stats.kind_counts(since(Duration::hours(1))),
+            self.stats.kind_counts(day),
+            self.stats.kind_counts(since(Duration::weeks(1))),
+            self.stats.top_accounts(day, TOP_LISTED),
+            self.stats.top_sources(day, SOURCES_READ),
+            d.store
+                .kind_buckets((now_ms.div_euclid(HOUR_MS) - 23) * HOUR_MS, HOUR_MS),
+            d.store
+                .kind_buckets((now_ms.div_euclid(DAY_MS) - 6) * DAY_MS, DAY_MS),
+            d.store.risk_bins(day),
+            d.store.mail_queue(now.unix_timestamp()),
+            d.store.model_stored_at(model.version),
+            wave_detail,
+        )?;
+        let (countries, asns) = by_place(&d.risk, &sources);
+        let more = OverviewMore {
+            hours: slots(&hours, now_ms, HOUR_MS, 24),
+            days: slots(&days, now_ms, DAY_MS, 7),
+            risk_bins: histogram(&risks),
             challenge_at: d.challenge_at,
             mail_oldest_age: mail.oldest.map(|t| (now.unix_timestamp() - t).max(0)),
             mail,
             model: ModelInUse {
                 version: model.version,
-                trained_at: d.store.model_stored_at(model.version).await?,
+                trained_at,
                 metrics: model.metrics.clone(),
             },
             networks: grouped(&sources, network_of),
             countries,
+            asns,
             wave_detail,
-        })
+        };
+        let overview = Overview {
+            windows: windows([hour, day_counts, week]),
+            top_accounts,
+            top_sources: sources
+                .into_iter()
+                .take(usize::try_from(TOP_LISTED).unwrap_or(TOP))
+                .collect(),
+            wave,
+        };
+        Ok((overview, more))
     }
 }
 
@@ -205,14 +289,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn networks_and_bins() {
+    fn networks() {
         assert_eq!(network_of("203.0.113.9").unwrap(), "203.0.113.0/24");
         assert_eq!(network_of("2001:db8:1:2::5").unwrap(), "2001:db8:1::/48");
         assert_eq!(network_of("nonsense"), None);
-        assert_eq!(bin_of(0.0), 0);
-        assert_eq!(bin_of(0.05), 1);
-        assert_eq!(bin_of(0.049), 0);
-        assert_eq!(bin_of(1.0), BINS - 1);
+    }
+
+    #[test]
+    fn histogram_takes_the_rollups_bins() {
+        let rows = [
+            RiskBin { bin: 0, n: 2 },
+            RiskBin { bin: 19, n: 5 },
+            RiskBin { bin: 20, n: 9 },
+            RiskBin { bin: -1, n: 9 },
+        ];
+        let h = histogram(&rows);
+        assert_eq!((h[0], h[19], h.iter().sum::<i64>()), (2, 5, 7));
+    }
+
+    #[test]
+    fn asns_are_summed_with_an_organisation_most_first() {
+        let at = |asn: Option<u32>, org: Option<&str>| Place {
+            asn,
+            as_org: org.map(Into::into),
+            ..Place::default()
+        };
+        let placed = vec![
+            (at(Some(64_500), None), 3),
+            (at(Some(64_500), Some("Example AS")), 4),
+            (at(None, None), 7),
+            (at(Some(64_501), Some("Other")), 9),
+        ];
+        let rows = by_asn(&placed);
+        let view: Vec<(Option<u32>, Option<&str>, i64)> = rows
+            .iter()
+            .map(|r| (r.asn, r.organisation.as_deref(), r.n))
+            .collect();
+        assert_eq!(
+            view,
+            [
+                (Some(64_501), Some("Other"), 9),
+                (Some(64_500), Some("Example AS"), 7),
+                (None, None, 7),
+            ]
+        );
     }
 
     #[test]

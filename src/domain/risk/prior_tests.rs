@@ -37,6 +37,7 @@ fn place(geo: bool, country: &str, asn: u32) -> Place {
         Place {
             country: Some(country.into()),
             asn: Some(asn),
+            as_org: None,
             location: None,
         }
     } else {

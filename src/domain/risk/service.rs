@@ -14,7 +14,7 @@ use crate::domain::error::Unexpected;
 use crate::domain::risk::features::{
     FEATURES, Observed, Velocity, agent_tag, parse_agent, prefix_of,
 };
-use crate::domain::risk::geo::GeoDb;
+use crate::domain::risk::geo::Geo;
 use crate::domain::risk::model::Model;
 use crate::domain::risk::profile::Profile;
 use crate::domain::risk::score::{Inputs, score};
@@ -73,7 +73,7 @@ impl Assessment {
 #[derive(Clone)]
 pub struct RiskService {
     pub(super) store: Arc<dyn RiskStore>,
-    geo: Option<Arc<GeoDb>>,
+    geo: Option<Arc<Geo>>,
     spray: Arc<Spray>,
     model: Arc<RwLock<Arc<Model>>>,
     pub(super) clock: Arc<dyn Clock>,
@@ -93,7 +93,7 @@ impl RiskService {
     /// `reload`).
     pub fn new(
         store: Arc<dyn RiskStore>,
-        geo: Option<Arc<GeoDb>>,
+        geo: Option<Arc<Geo>>,
         clock: Arc<dyn Clock>,
         spray_key: &[u8],
         settings: RiskSettings,
@@ -118,12 +118,18 @@ impl RiskService {
         self
     }
 
-    /// Whether a GeoIP database is configured (`AUTHD_GEOIP_DB`).
+    /// Whether the GeoIP database is configured (`AUTHD_GEOIP_DB`: countries).
     pub fn has_geoip(&self) -> bool {
-        self.geo.is_some()
+        self.geo.as_ref().is_some_and(|g| g.has_main())
     }
 
-    /// What the GeoIP database says about `ip`; `None` without a database (`AUTHD_GEOIP_DB`).
+    /// Whether the ASN database is configured (`AUTHD_GEOIP_ASN_DB`).
+    pub fn has_asn_db(&self) -> bool {
+        self.geo.as_ref().is_some_and(|g| g.has_asn_db())
+    }
+
+    /// What the GeoIP databases say about `ip`; `None` without either (`AUTHD_GEOIP_DB`,
+    /// `AUTHD_GEOIP_ASN_DB`).
     pub fn place(&self, ip: std::net::IpAddr) -> Option<super::geo::Place> {
         self.geo.as_ref().map(|g| g.place(ip))
     }

@@ -103,6 +103,7 @@ mod tests {
             place: Place {
                 country: Some(country.into()),
                 asn: Some(if country == "DE" { 3320 } else { 7922 }),
+                as_org: None,
                 location: None,
             },
             agent: parse_agent(ua),

@@ -1,13 +1,13 @@
 //! The overview's further parts as drawn (issue #11): the outcome time series as stacked SVG
 //! bars per hour and per day, the risk score histogram with the challenge threshold as a
-//! labelled vertical line, and the mail queue, model, network and wave texts. Geometry is
+//! labelled vertical line, and the mail queue, model, network, country, ASN and wave texts. Geometry is
 //! computed here; the template draws it with SVG presentation attributes (no inline style).
 //! Every chart's numbers are also in a table.
 
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use crate::domain::admin_console::overview_more::{BINS, OverviewMore, Slot};
+use crate::domain::admin_console::overview_more::{AsnCount, BINS, OverviewMore, Slot};
 use crate::http::pages::admin::keys::unix_text;
 use crate::storage::admin_stats::Counted;
 
@@ -64,6 +64,28 @@ pub struct Bin {
     pub(super) count: i64,
 }
 
+/// One autonomous system's row.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AsnRow {
+    /// `AS15169`, or `unknown`.
+    pub(super) asn: String,
+    /// The organisation, or empty.
+    pub(super) organisation: String,
+    pub(super) n: i64,
+}
+
+impl From<AsnCount> for AsnRow {
+    fn from(a: AsnCount) -> Self {
+        Self {
+            asn: a
+                .asn
+                .map_or_else(|| "unknown".to_owned(), |n| format!("AS{n}")),
+            organisation: a.organisation.unwrap_or_default(),
+            n: a.n,
+        }
+    }
+}
+
 /// The drawn further parts.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MoreView {
@@ -83,6 +105,7 @@ pub struct MoreView {
     pub(super) model_log_loss: String,
     pub(super) networks: Vec<Counted>,
     pub(super) countries: Option<Vec<Counted>>,
+    pub(super) asns: Option<Vec<AsnRow>>,
     pub(super) wave_detail: Option<String>,
 }
 
@@ -200,6 +223,9 @@ pub fn view(m: OverviewMore) -> MoreView {
         model_log_loss: figure(m.model.metrics.log_loss),
         networks: m.networks,
         countries: m.countries,
+        asns: m
+            .asns
+            .map(|rows| rows.into_iter().map(AsnRow::from).collect()),
         wave_detail: m.wave_detail,
     }
 }
