@@ -30,9 +30,11 @@ async function lastCode(mailDir) {
 }
 
 // Starts authd and signs its admin in through the step-up; `name` names the temporary
-// directory, `contextOptions` are Playwright's (downloads, …). Returns `{ base, page, email,
-// problems }`; everything is torn down after the test `t`.
-export async function adminSignedIn(t, name, contextOptions = {}) {
+// directory, `contextOptions` are Playwright's (downloads, …), `extraEnv` more AUTHD_*
+// settings of the server. Returns `{ base, page, email, problems, cli, mailDir }` (`cli` runs
+// an authd command against the server's database and answers its standard output);
+// everything is torn down after the test `t`.
+export async function adminSignedIn(t, name, contextOptions = {}, extraEnv = {}) {
   assert.ok(existsSync(bin), `authd binary not found at ${bin}`);
   const dir = mkdtempSync(join(tmpdir(), `authd-${name}-`));
   const port = await freePort();
@@ -40,13 +42,14 @@ export async function adminSignedIn(t, name, contextOptions = {}) {
   const mailDir = join(dir, 'mail');
   const env = {
     PATH: process.env.PATH, AUTHD_BIND: `127.0.0.1:${port}`, AUTHD_ISSUER: base,
-    RUST_LOG: 'warn', AUTHD_METRICS_BIND: '', AUTHD_MAIL_DIR: mailDir,
+    RUST_LOG: 'warn', AUTHD_METRICS_BIND: '', AUTHD_MAIL_DIR: mailDir, ...extraEnv,
   };
   const email = `admin-${Date.now()}@example.com`;
   const password = 'an admin console test passphrase';
   const cli = (args, input) => {
     const r = spawnSync(bin, args, { cwd: dir, env, input });
     assert.equal(r.status, 0, String(r.stderr));
+    return String(r.stdout);
   };
   cli(['migrate']);
   cli(['user', 'add', email, '--admin', '--password-stdin'], password);
@@ -91,5 +94,5 @@ export async function adminSignedIn(t, name, contextOptions = {}) {
   await page.fill('input[name="email_code"]', await lastCode(mailDir));
   await Promise.all([page.waitForURL(`${base}/admin`), page.locator('input[name="email_code"]').press('Enter')]);
 
-  return { base, page, email, problems };
+  return { base, page, email, problems, cli, mailDir };
 }

@@ -2,17 +2,13 @@
 // (a wrong password first), is stepped up with the e-mailed code, finds their account with the
 // user search, sees its sessions (their own marked, with no End button), labels the failed
 // sign-in as an attack, and unlocks. Any console error or CSP violation fails the test.
-// `npm run screenshot` writes docs/screens/admin-user-desktop.png.
+// (The user page's screenshots come from admin_story.test.mjs, an account under attack.)
 //
 // Needs the authd binary (AUTHD_BIN, default $CARGO_TARGET_DIR/debug/authd) and Chromium
 // (CHROMIUM_PATH, default /usr/bin/chromium).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join, resolve } from 'node:path';
 import { adminSignedIn } from './admin_harness.mjs';
-
-const here = new URL('.', import.meta.url).pathname;
-const shots = process.env.AUTHD_SCREENSHOT_DIR ? resolve(here, process.env.AUTHD_SCREENSHOT_DIR, 'screens') : null;
 
 test('an admin acts on an account from its page', async (t) => {
   const { base, page, email, problems } = await adminSignedIn(t, 'admin-user');
@@ -26,7 +22,6 @@ test('an admin acts on an account from its page', async (t) => {
   const own = page.locator('#user-sessions tr[data-session]', { hasText: 'your session' });
   assert.equal(await own.count(), 1);
   assert.equal(await own.locator('button').count(), 0, 'no End button on the session in use');
-  if (shots) await page.screenshot({ path: join(shots, 'admin-user-desktop.png'), fullPage: true });
 
   // Label the failed sign-in as an attack: back on the page, saying so.
   const failed = page.locator('#user-events tr[data-event]', { hasText: 'login_failed' });

@@ -6,7 +6,6 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use time::OffsetDateTime;
 
 use crate::app::state::AppState;
 use crate::domain::admin_console::ConsoleError;
@@ -14,6 +13,7 @@ use crate::domain::admin_console::overview::{Outcome, Overview, Window};
 use crate::domain::error::Unexpected;
 use crate::http::error::HttpError;
 use crate::http::pages::admin::AdminSession;
+use crate::http::pages::admin::keys::unix_text;
 use crate::storage::admin_stats::Counted;
 
 /// The chart's plot width for the longest bar (SVG user units).
@@ -100,18 +100,14 @@ crate::page!(
     [email, labels, charts, top_accounts, top_sources, wave, more]
 );
 
+/// The wave on now in words, its times in RFC 3339 (UTC) like every other time of the console.
 fn wave_text(o: &Overview) -> Option<String> {
     let w = o.wave?;
-    let at = |t: i64| {
-        OffsetDateTime::from_unix_timestamp(t)
-            .map(|t| t.to_string())
-            .unwrap_or_default()
-    };
     Some(format!(
         "{} wave since {} (until at least {})",
         w.kind.as_str(),
-        at(w.started_at),
-        at(w.ends_at)
+        unix_text(w.started_at),
+        unix_text(w.ends_at)
     ))
 }
 
@@ -166,5 +162,24 @@ mod tests {
             counts: [0; 6],
         });
         assert!(empty.bars.iter().all(|b| b.width == 0));
+    }
+
+    #[test]
+    fn the_wave_says_its_times_in_rfc3339() {
+        let o = Overview {
+            windows: Vec::new(),
+            top_accounts: Vec::new(),
+            top_sources: Vec::new(),
+            wave: Some(crate::domain::risk::wave_state::Wave {
+                kind: crate::domain::risk::wave::WaveKind::Stuffing,
+                started_at: 1_796_089_803,
+                ends_at: 1_796_090_412,
+            }),
+        };
+        assert_eq!(
+            wave_text(&o).unwrap(),
+            "stuffing wave since 2026-12-01T01:50:03Z (until at least 2026-12-01T02:00:12Z)"
+        );
+        assert_eq!(wave_text(&Overview { wave: None, ..o }), None);
     }
 }

@@ -36,7 +36,11 @@ pub struct Segment {
 /// One time bucket, ready to draw and tabulate.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Column {
+    /// The bucket's start, as the table shows it.
     pub(super) label: String,
+    /// Its label under the bar: the hour as `label` (every sixth), the day as `MM-DD` (a full
+    /// date is wider than a day's bar).
+    pub(super) tick: String,
     pub(super) x: i64,
     pub(super) text_x: i64,
     pub(super) show_label: bool,
@@ -109,16 +113,21 @@ pub struct MoreView {
     pub(super) wave_detail: Option<String>,
 }
 
-fn label(start: i64, daily: bool) -> String {
+/// The bucket starting at `start`: its full label and its tick under the bar.
+fn label(start: i64, daily: bool) -> (String, String) {
     let Ok(t) = OffsetDateTime::from_unix_timestamp(start) else {
-        return String::new();
+        return (String::new(), String::new());
     };
-    let f = if daily {
-        t.format(format_description!("[year]-[month]-[day]"))
+    if daily {
+        let full = t.format(format_description!("[year]-[month]-[day]"));
+        let tick = t.format(format_description!("[month]-[day]"));
+        (full.unwrap_or_default(), tick.unwrap_or_default())
     } else {
-        t.format(format_description!("[year]-[month]-[day] [hour]:00"))
-    };
-    f.unwrap_or_default()
+        let full = t
+            .format(format_description!("[year]-[month]-[day] [hour]:00"))
+            .unwrap_or_default();
+        (full.clone(), full)
+    }
 }
 
 /// Stacks each slot's counts into a bar scaled to the largest slot total.
@@ -147,8 +156,10 @@ pub fn series(name: &'static str, slots: &[Slot], daily: bool) -> Series {
                 fill,
             });
         }
+        let (label, tick) = label(s.start, daily);
         Column {
-            label: label(s.start, daily),
+            label,
+            tick,
             x,
             text_x: x,
             show_label: daily || i % 6 == 0,
@@ -227,5 +238,44 @@ pub fn view(m: OverviewMore) -> MoreView {
             .asns
             .map(|rows| rows.into_iter().map(AsnRow::from).collect()),
         wave_detail: m.wave_detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The series' slots starting at `start`, one `step` apart.
+    fn slots(start: i64, step: i64, n: i64) -> Vec<Slot> {
+        (0..n)
+            .map(|i| Slot {
+                start: start + i * step,
+                counts: [i, 0, 1, 0, 0, 0],
+            })
+            .collect()
+    }
+
+    /// No tick under the bars overlaps the next one shown: at font-size 10 a character of
+    /// DejaVu Sans or any system sans is at most 6.5 units wide.
+    #[test]
+    fn ticks_under_the_bars_do_not_overlap() {
+        let day = 1_796_083_200;
+        for s in [
+            series("hours", &slots(day, 3600, 24), false),
+            series("days", &slots(day - 6 * 86_400, 86_400, 7), true),
+        ] {
+            let shown: Vec<&Column> = s.columns.iter().filter(|c| c.show_label).collect();
+            assert!(shown.len() >= 4, "{}", s.name);
+            for pair in shown.windows(2) {
+                let room = pair[1].text_x - pair[0].text_x;
+                let wide = i64::try_from(pair[0].tick.chars().count()).unwrap() * 13 / 2;
+                assert!(wide < room, "{}: {:?} in {room}", s.name, pair[0].tick);
+            }
+        }
+        let days = series("days", &slots(day, 86_400, 2), true);
+        assert_eq!(days.columns[0].label, "2026-12-01");
+        assert_eq!(days.columns[0].tick, "12-01");
+        let hours = series("hours", &slots(day, 3600, 2), false);
+        assert_eq!(hours.columns[0].tick, "2026-12-01 00:00");
     }
 }
