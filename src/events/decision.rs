@@ -196,11 +196,15 @@ pub enum Decision {
     OpsModelTrained,
     /// A stored model version was put in use.
     OpsModelPromoted,
+    /// A client was disabled (its grants revoked, its tokens refused).
+    OpsClientDisabled,
+    /// A disabled client was enabled again.
+    OpsClientEnabled,
 }
 
 impl Decision {
     /// Every decision.
-    pub const ALL: [Self; 84] = [
+    pub const ALL: [Self; 86] = [
         Self::Allow,
         Self::AllowKnownDevice,
         Self::Deny,
@@ -285,6 +289,8 @@ impl Decision {
         Self::OpsKeysRotated,
         Self::OpsModelTrained,
         Self::OpsModelPromoted,
+        Self::OpsClientDisabled,
+        Self::OpsClientEnabled,
     ];
 
     /// Parses a stored code; `None` for a code this version does not know.
@@ -435,7 +441,9 @@ mod tests {
             | Decision::OpsClientDeleted
             | Decision::OpsKeysRotated
             | Decision::OpsModelTrained
-            | Decision::OpsModelPromoted => (K::AdminAction, format!("{}; target x", d.text())),
+            | Decision::OpsModelPromoted
+            | Decision::OpsClientDisabled
+            | Decision::OpsClientEnabled => (K::AdminAction, format!("{}; target x", d.text())),
         };
         (kind, text)
     }

@@ -98,6 +98,8 @@ impl Decision {
             Self::OpsKeysRotated => "ops_keys_rotated",
             Self::OpsModelTrained => "ops_model_trained",
             Self::OpsModelPromoted => "ops_model_promoted",
+            Self::OpsClientDisabled => "ops_client_disabled",
+            Self::OpsClientEnabled => "ops_client_enabled",
             _ => unreachable!("code() places every other decision"),
         }
     }

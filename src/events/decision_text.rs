@@ -101,6 +101,8 @@ impl Decision {
             Self::OpsKeysRotated => "keys_rotate",
             Self::OpsModelTrained => "model_train",
             Self::OpsModelPromoted => "model_promote",
+            Self::OpsClientDisabled => "client_disable",
+            Self::OpsClientEnabled => "client_enable",
             _ => unreachable!("text() places every other decision"),
         }
     }
