@@ -1,4 +1,5 @@
-//! `authd client add|list|update|rotate-secret|delete`: the operator's client commands. Each
+//! `authd client add|list|update|rotate-secret|disable|enable|delete`: the operator's client
+//! commands. Each
 //! prints one JSON object (never a secret's digest; a secret only when it is made); each change
 //! is an `admin_action` event with actor `cli`.
 
@@ -30,6 +31,19 @@ pub enum ClientCommand {
     /// Make a confidential client a new secret; prints {"client_id", "client_secret"} once.
     /// The old secret is refused from then on.
     RotateSecret {
+        /// The client_id.
+        client_id: String,
+    },
+    /// Disable a client: refused at /token and /authorize, its grants revoked, its unused codes
+    /// spent, every access token issued to it until now refused. Prints {"client_id",
+    /// "disabled": true, "changed", "grants_revoked"}.
+    Disable {
+        /// The client_id.
+        client_id: String,
+    },
+    /// Enable a disabled client: it may ask for tokens again; grants and tokens revoked when it
+    /// was disabled stay revoked. Prints {"client_id", "disabled": false, "changed"}.
+    Enable {
         /// The client_id.
         client_id: String,
     },
@@ -190,6 +204,7 @@ pub(crate) fn client_json(c: &Client) -> serde_json::Value {
         "policy_uri": p.policy_uri,
         "tos_uri": p.tos_uri,
         "created_at": created,
+        "disabled": c.is_disabled(),
     })
 }
 
@@ -233,6 +248,29 @@ pub(super) async fn run(config: Config, command: ClientCommand) -> anyhow::Resul
                 .await
                 .map_err(|e| refused(e, &client_id))?;
             super::print_json(&json!({ "client_id": client_id, "client_secret": secret }))
+        }
+        ClientCommand::Disable { client_id } => {
+            let done = state
+                .oauth
+                .client_disable(&cli_context(), Operator::Cli, &client_id)
+                .await
+                .map_err(|e| refused(e, &client_id))?;
+            super::print_json(&json!({
+                "client_id": client_id,
+                "disabled": true,
+                "changed": done.changed,
+                "grants_revoked": done.grants_revoked,
+            }))
+        }
+        ClientCommand::Enable { client_id } => {
+            let changed = state
+                .oauth
+                .client_enable(&cli_context(), Operator::Cli, &client_id)
+                .await
+                .map_err(|e| refused(e, &client_id))?;
+            super::print_json(
+                &json!({ "client_id": client_id, "disabled": false, "changed": changed }),
+            )
         }
         ClientCommand::Delete { client_id } => {
             let grants = state

@@ -48,6 +48,9 @@ pub struct Client {
     pub profile: ClientProfile,
     /// When it was registered (unix seconds).
     pub created_at: i64,
+    /// When an operator disabled it (unix seconds); `None` while enabled. A disabled client
+    /// is refused at the token and authorization endpoints and its tokens fail every check.
+    pub disabled_at: Option<i64>,
     pub(crate) secret_hash: Option<String>,
 }
 
@@ -56,6 +59,11 @@ impl Client {
     /// and for confidential ones unless registered with `--no-pkce` (RFC 9700 §2.1.1).
     pub fn pkce_required(&self) -> bool {
         self.is_public || !self.pkce_optional
+    }
+
+    /// Whether an operator disabled it.
+    pub fn is_disabled(&self) -> bool {
+        self.disabled_at.is_some()
     }
 
     /// Whether the client may use `grant`.
@@ -215,7 +223,12 @@ impl ClientService {
         // One answer for an unknown client, a wrong secret and a missing one: no enumeration.
         let invalid =
             || OAuthError::protocol(OAuthCode::InvalidClient, "client authentication failed");
-        let client = self.find(&creds.id).await?.ok_or_else(invalid)?;
+        // A disabled client gets the same answer: nothing tells a caller why.
+        let client = self
+            .find(&creds.id)
+            .await?
+            .filter(|c| !c.is_disabled())
+            .ok_or_else(invalid)?;
         match (&client.secret_hash, &creds.secret) {
             (Some(stored), Some(given)) => {
                 if bool::from(stored.as_bytes().ct_eq(digest(given).as_bytes())) {
@@ -307,6 +320,7 @@ pub(crate) fn record_of(
         client_uri: profile.client_uri,
         policy_uri: profile.policy_uri,
         tos_uri: profile.tos_uri,
+        disabled_at: None,
     })
 }
 
@@ -331,6 +345,7 @@ pub(crate) fn client_from(r: ClientRecord) -> Result<Client, Unexpected> {
             tos_uri: r.tos_uri,
         },
         created_at: r.created_at,
+        disabled_at: r.disabled_at,
         secret_hash: r.secret_hash,
         id: r.id,
     })
@@ -352,6 +367,7 @@ mod tests {
             pkce_optional: false,
             profile: ClientProfile::default(),
             created_at: 0,
+            disabled_at: None,
             secret_hash: None,
         }
     }

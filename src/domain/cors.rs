@@ -1,7 +1,7 @@
 //! The browser origins allowed to call authd's token, userinfo, revocation, JWKS and discovery
 //! endpoints from another origin (CORS): exactly the origins (scheme, host, port) of the
-//! **public** clients' registered redirect URIs. A confidential client keeps its secret on a
-//! server and has no business calling from a browser; no wildcard is ever allowed.
+//! **public**, enabled clients' registered redirect URIs. A confidential client keeps its
+//! secret on a server and has no business calling from a browser; no wildcard is ever allowed.
 //!
 //! The set is read from the client table and cached: a bearer of CORS costs a read lock and a
 //! hash lookup, never a query per request (requests without an `Origin` never ask). It is read
@@ -46,7 +46,7 @@ impl std::fmt::Debug for CorsOrigins {
 pub fn origins_of(clients: &[ClientRecord]) -> HashSet<String> {
     clients
         .iter()
-        .filter(|c| c.is_public)
+        .filter(|c| c.is_public && c.disabled_at.is_none())
         .filter_map(|c| serde_json::from_str::<Vec<String>>(&c.redirect_uris).ok())
         .flatten()
         .filter_map(|uri| url::Url::parse(&uri).ok())
@@ -126,6 +126,7 @@ mod tests {
             client_uri: None,
             policy_uri: None,
             tos_uri: None,
+            disabled_at: None,
         }
     }
 
@@ -142,6 +143,10 @@ mod tests {
                 ],
             ),
             record(false, &["https://server.example/cb"]),
+            ClientRecord {
+                disabled_at: Some(5),
+                ..record(true, &["https://disabled.example/cb"])
+            },
         ]);
         let mut got: Vec<_> = set.into_iter().collect();
         got.sort();

@@ -198,11 +198,15 @@ pub enum Decision {
     OpsModelPromoted,
     /// An operator exported the events matching a filter (the explorer's CSV / JSON Lines).
     OpsEventsExported,
+    /// A client was disabled (its grants revoked, its tokens refused).
+    OpsClientDisabled,
+    /// A disabled client was enabled again.
+    OpsClientEnabled,
 }
 
 impl Decision {
     /// Every decision.
-    pub const ALL: [Self; 85] = [
+    pub const ALL: [Self; 87] = [
         Self::Allow,
         Self::AllowKnownDevice,
         Self::Deny,
@@ -288,6 +292,8 @@ impl Decision {
         Self::OpsModelTrained,
         Self::OpsModelPromoted,
         Self::OpsEventsExported,
+        Self::OpsClientDisabled,
+        Self::OpsClientEnabled,
     ];
 
     /// Parses a stored code; `None` for a code this version does not know.
@@ -439,7 +445,9 @@ mod tests {
             | Decision::OpsKeysRotated
             | Decision::OpsModelTrained
             | Decision::OpsModelPromoted
-            | Decision::OpsEventsExported => (K::AdminAction, format!("{}; target x", d.text())),
+            | Decision::OpsEventsExported
+            | Decision::OpsClientDisabled
+            | Decision::OpsClientEnabled => (K::AdminAction, format!("{}; target x", d.text())),
         };
         (kind, text)
     }

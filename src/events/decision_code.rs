@@ -99,6 +99,8 @@ impl Decision {
             Self::OpsModelTrained => "ops_model_trained",
             Self::OpsModelPromoted => "ops_model_promoted",
             Self::OpsEventsExported => "ops_events_exported",
+            Self::OpsClientDisabled => "ops_client_disabled",
+            Self::OpsClientEnabled => "ops_client_enabled",
             _ => unreachable!("code() places every other decision"),
         }
     }

@@ -102,6 +102,8 @@ impl Decision {
             Self::OpsModelTrained => "model_train",
             Self::OpsModelPromoted => "model_promote",
             Self::OpsEventsExported => "events_export",
+            Self::OpsClientDisabled => "client_disable",
+            Self::OpsClientEnabled => "client_enable",
             _ => unreachable!("text() places every other decision"),
         }
     }

@@ -60,6 +60,29 @@ where
     }
 }
 
+/// A path parameter of the admin API: one that does not parse (a version that is not a
+/// number, a segment that is not UTF-8 once percent-decoded) is the API's documented `400`
+/// with its JSON answer, not axum's plain-text rejection.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Self(v))
+            .map_err(|_| ApiError::BadRequest("malformed path parameter"))
+    }
+}
+
 /// An admin or risk API failure, answered as JSON.
 #[derive(Debug)]
 pub enum ApiError {

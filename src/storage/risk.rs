@@ -92,7 +92,8 @@ pub trait RiskStore: Send + Sync {
     async fn label(&self, event_id: &str, attack: bool, now: i64) -> Result<(), StoreError>;
     /// Every admin label.
     async fn labels(&self) -> Result<Vec<(String, bool)>, StoreError>;
-    /// The version in use: the one an operator selected (`select_model`), else the newest.
+    /// The version in use: the one an operator selected (`select_model`; 0 when they selected
+    /// the built-in prior), else the newest.
     async fn in_use_version(&self) -> Result<Option<i64>, StoreError> {
         self.latest_version().await
     }
@@ -100,8 +101,8 @@ pub trait RiskStore: Send + Sync {
     async fn in_use_model(&self) -> Result<Option<ModelRow>, StoreError> {
         self.latest_model().await
     }
-    /// Puts stored version `version` in use on every instance (until the next one is trained
-    /// or selected); `false` if no such version is stored.
+    /// Puts stored version `version` (0: the built-in prior) in use on every instance (until
+    /// the next one is trained or selected); `false` if no such version is stored.
     async fn select_model(&self, _version: i64, _now: i64) -> Result<bool, StoreError> {
         Ok(false)
     }

@@ -1,15 +1,16 @@
-//! The SQL behind choosing the risk model in use (`risk_model_use`, migration 0031): at most
-//! one row naming the version an operator put in use; with none, the newest stored version is
-//! in use. Listing the stored models and the newest labels for the console. One text for both
+//! The SQL behind choosing the risk model in use (`risk_model_use`, migrations 0031 and 0034):
+//! at most one row naming the version an operator put in use (a null version: the built-in
+//! prior, version 0); with none, the newest stored version is in use. Listing the stored models and the newest labels for the console. One text for both
 //! engines; `RiskStore` (in `risk.rs`) calls these.
 
 use crate::storage::error::StoreError;
 use crate::storage::risk::{LabelRow, ModelRow};
 use crate::storage::{Backend, on_pool};
 
-/// The version in use: the selected one, else the newest.
-const IN_USE_VERSION: &str = "coalesce((select version from risk_model_use where id = 1), \
-     (select max(version) from risk_model))";
+/// The version in use: the selected one (0 when the prior is selected), else the newest.
+const IN_USE_VERSION: &str = "case when exists (select 1 from risk_model_use where id = 1) \
+     then coalesce((select version from risk_model_use where id = 1), 0) \
+     else (select max(version) from risk_model) end";
 
 impl Backend {
     pub(crate) async fn model_in_use_version(&self) -> Result<Option<i64>, StoreError> {
@@ -33,6 +34,20 @@ impl Backend {
         version: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
+        if version == 0 {
+            // The built-in prior is in no row: a null version selects it.
+            on_pool!(self.pool(), |p| {
+                sqlx::query(
+                    "insert into risk_model_use (id, version, changed_at) values (1, null, $1) \
+                     on conflict (id) do update set \
+                     version = excluded.version, changed_at = excluded.changed_at",
+                )
+                .bind(now)
+                .execute(p)
+                .await?;
+            });
+            return Ok(true);
+        }
         let done = on_pool!(self.pool(), |p| sqlx::query(
             "insert into risk_model_use (id, version, changed_at) \
              select 1, version, $2 from risk_model where version = $1 \

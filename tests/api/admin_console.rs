@@ -152,7 +152,7 @@ async fn the_console_signs_out_after_its_idle_timeout() {
     assert_eq!(app.get("/account").await.status, StatusCode::SEE_OTHER);
 }
 
-fn ladder(c: &mut Config) {
+pub(crate) fn ladder(c: &mut Config) {
     c.captcha = CaptchaKind::Test;
     c.captcha_test_answer = Some("open-sesame".into());
     c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
@@ -162,7 +162,7 @@ fn ladder(c: &mut Config) {
 }
 
 /// One sign-in from network `ip` in a fresh browser.
-async fn try_login(
+pub(crate) async fn try_login(
     app: &TestApp,
     ip: &str,
     email: &str,

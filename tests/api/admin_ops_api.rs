@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::admin_console::admin_actions;
-use crate::admin_ops_pages::{cc_token, decisions, store_model};
+use crate::admin_ops_pages::{cc_token, decisions, store_foreign_model, store_model};
 use crate::helpers::{TestApp, new_client, spawn_app, str_of};
 
 /// A client-credentials token and the client's id.
@@ -181,4 +181,71 @@ async fn a_malformed_body_is_the_documented_400_and_changes_nothing() {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let (_, after) = call(&app, M::GET, "/admin/api/clients", &admin, None).await;
     assert_eq!(before, after, "no client was made");
+}
+
+#[tokio::test]
+async fn the_api_rolls_back_to_the_prior_and_refuses_a_foreign_model() {
+    use reqwest::Method as M;
+    let app = spawn_app().await;
+    let v1 = store_model(&app).await;
+    app.state.risk.reload().await.unwrap();
+    assert_eq!(app.state.risk.model().version, v1);
+    let (plain, _) = token(&app, &["reports"]).await;
+    let resp = new_client()
+        .post(app.url("/admin/api/model/0/promote"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let (s, _) = call(&app, M::POST, "/admin/api/model/0/promote", &plain, None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(app.state.risk.model().version, v1);
+
+    let (admin, actor) = token(&app, &["admin"]).await;
+    let foreign = store_foreign_model(&app).await;
+    let (s, body) = call(
+        &app,
+        M::POST,
+        &format!("/admin/api/model/{foreign}/promote"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_request");
+    let (_, models) = call(&app, M::GET, "/admin/api/model", &admin, None).await;
+    let listed = models["models"].as_array().unwrap();
+    let row = listed.iter().find(|m| m["version"] == foreign).unwrap();
+    assert_eq!(row["usable"], false);
+    assert_eq!(app.state.risk.model().version, v1);
+    assert!(admin_actions(&app).await.is_empty());
+
+    let (s, body) = call(&app, M::POST, "/admin/api/model/0/promote", &admin, None).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["version"], 0);
+    assert_eq!(app.state.risk.model().version, 0);
+    let (_, models) = call(&app, M::GET, "/admin/api/model", &admin, None).await;
+    assert_eq!(models["in_use"], 0);
+    assert!(
+        models["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["in_use"] == false)
+    );
+    let actions = admin_actions(&app).await;
+    assert_eq!(actions.len(), 1);
+    assert_eq!(actions[0].client_id.as_deref(), Some(actor.as_str()));
+    assert_eq!(decisions(&actions), ["model_promote; target 0"]);
+    // Forward again to a stored version.
+    let (s, _) = call(
+        &app,
+        M::POST,
+        &format!("/admin/api/model/{v1}/promote"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(app.state.risk.model().version, v1);
 }

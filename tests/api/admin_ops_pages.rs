@@ -285,8 +285,18 @@ async fn keys_rotate_from_the_console() {
 
 /// Stores a model (the prior's weights) as the next version.
 pub(crate) async fn store_model(app: &TestApp) -> i64 {
+    store_model_with(app, Model::prior()).await
+}
+
+/// Stores a model fitted on another feature set (fewer weights) as the next version.
+pub(crate) async fn store_foreign_model(app: &TestApp) -> i64 {
+    let mut m = Model::prior();
+    m.weights.truncate(2);
+    store_model_with(app, m).await
+}
+
+async fn store_model_with(app: &TestApp, m: Model) -> i64 {
     let now = app.clock.now().unix_timestamp();
-    let m = Model::prior();
     let json = move |v: i64| {
         let mut m = m.clone();
         m.version = v;
@@ -352,4 +362,77 @@ async fn a_stored_model_is_promoted_everywhere_and_training_answers() {
         "{actions:?}"
     );
     assert_eq!(actions.len(), 2);
+}
+
+#[tokio::test]
+async fn the_console_rolls_back_to_the_prior_and_refuses_a_foreign_model() {
+    let app = spawn_app().await;
+    admin_signed_in(&app).await;
+    let v1 = store_model(&app).await;
+    let foreign = store_foreign_model(&app).await;
+    app.state.risk.reload().await.unwrap();
+    // The newest stored version does not fit: the loaded model stays.
+    assert_eq!(app.state.risk.model().version, 0);
+    let csrf = app.get("/admin/model").await.csrf();
+    let done = app
+        .post_form(
+            &format!("/admin/model/{v1}/promote"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.state.risk.model().version, v1);
+    let other = spawn_app_on(app.db.share(), |_| {}).await;
+    assert_eq!(other.state.risk.model().version, v1);
+
+    // A version fitted on other features: offered no button, refused, nothing changes.
+    let page = app.get("/admin/model").await.body;
+    let row = &page[page
+        .find(&format!("<tr data-version=\"{foreign}\">"))
+        .unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(
+        row.contains("fitted on other features") && !row.contains("<form"),
+        "{row}"
+    );
+    let refused = app
+        .post_form(
+            &format!("/admin/model/{foreign}/promote"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.state.risk.model().version, v1);
+    // Forged CSRF on the roll back: refused, nothing changes.
+    for form in [vec![], vec![("csrf_token", "forged")]] {
+        let page = app.post_form("/admin/model/0/promote", &form).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN);
+    }
+    assert_eq!(app.state.risk.model().version, v1);
+    assert_eq!(admin_actions(&app).await.len(), 1);
+
+    // Back to the built-in prior, here at once and on the other instance at its reload.
+    assert!(page.contains("id=\"use-prior\""));
+    let done = app
+        .post_form("/admin/model/0/promote", &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(done.location(), "/admin/model?promoted=0");
+    assert_eq!(app.state.risk.model().version, 0);
+    let shown = app.get(done.location()).await.body;
+    assert!(shown.contains("id=\"model-in-use\" data-version=\"0\""));
+    assert!(shown.contains("The built-in prior (version 0) is in use here"));
+    assert!(!shown.contains("id=\"use-prior\""));
+    assert!(other.state.risk.reload().await.unwrap());
+    assert_eq!(other.state.risk.model().version, 0);
+    // A new instance starts on it too, though versions are stored.
+    let third = spawn_app_on(app.db.share(), |_| {}).await;
+    assert_eq!(third.state.risk.model().version, 0);
+    assert!(!third.state.risk.reload().await.unwrap());
+    let actions = decisions(&admin_actions(&app).await);
+    assert_eq!(actions.len(), 2);
+    assert!(
+        actions.contains(&"model_promote; target 0".to_owned()),
+        "{actions:?}"
+    );
 }

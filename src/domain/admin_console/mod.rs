@@ -278,10 +278,13 @@ impl AdminConsole {
         })
     }
 
-    /// The account `id` names: its id, or (from the API) its email.
+    /// The account `id` names: its id, or (from the API) its email. Text that can be neither
+    /// (empty, longer than an email can be, control characters) is malformed, not unknown.
     async fn find(&self, id: &str) -> Result<Account, ConsoleError> {
-        if id.is_empty() || id.len() > 254 || id.chars().any(char::is_control) {
-            return Err(ConsoleError::NotFound);
+        if id.is_empty() || id.len() > MAX_SEARCH_LEN || id.chars().any(char::is_control) {
+            return Err(ConsoleError::InvalidInput(
+                "The account is named by its id or its email.",
+            ));
         }
         let found = if id.contains('@') {
             self.accounts.find_by_email(id).await?

@@ -18,6 +18,7 @@ use crate::domain::risk::service::RiskService;
 use crate::domain::risk::training::TrainReport;
 use crate::events::decision::Decision;
 use crate::events::sink::EventSink;
+use crate::storage::oauth::ClientDisabled;
 use crate::storage::risk::RiskStore;
 
 /// The model page's reads.
@@ -151,6 +152,27 @@ impl AdminOps {
         id: &str,
     ) -> Result<u64, OpsError> {
         Ok(self.oauth.client_delete(ctx, by, id).await?)
+    }
+
+    /// Disables a client (as `authd client disable`): refused from now on, its grants
+    /// revoked, its tokens refused; what it did.
+    pub async fn client_disable(
+        &self,
+        ctx: &RequestContext,
+        by: Operator<'_>,
+        id: &str,
+    ) -> Result<ClientDisabled, OpsError> {
+        Ok(self.oauth.client_disable(ctx, by, id).await?)
+    }
+
+    /// Enables a disabled client (as `authd client enable`); `true` if it was disabled.
+    pub async fn client_enable(
+        &self,
+        ctx: &RequestContext,
+        by: Operator<'_>,
+        id: &str,
+    ) -> Result<bool, OpsError> {
+        Ok(self.oauth.client_enable(ctx, by, id).await?)
     }
 
     /// The signing key ring, newest first.

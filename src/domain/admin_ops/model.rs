@@ -1,7 +1,7 @@
 //! The reads of the keys and model pages (the key ring without private keys; the stored model
 //! versions with their training metrics, the one in use, the newest labels) and the promotion
-//! of a stored model version (roll back or forward), which every instance picks up on its
-//! model reload as it picks up a newly trained one.
+//! of a stored model version or of the built-in prior (roll back or forward), which every
+//! instance picks up on its model reload as it picks up a newly trained one.
 
 use crate::domain::admin_ops::{AdminOps, OpsError};
 use crate::domain::context::RequestContext;
@@ -95,22 +95,25 @@ impl AdminOps {
         })
     }
 
-    /// Puts stored version `version` in use: here at once, on every other instance at its next
-    /// model reload (within 30 s), until a newer model is trained or another is promoted.
+    /// Puts stored version `version` in use, or with 0 the built-in prior (a roll back past
+    /// every trained model): here at once, on every other instance at its next model reload
+    /// (within 30 s), until a newer model is trained or another is promoted.
     pub async fn promote(
         &self,
         ctx: &RequestContext,
         by: Operator<'_>,
         version: i64,
     ) -> Result<(), OpsError> {
-        let models = self.stored_models().await?;
-        let Some(found) = models.iter().find(|m| m.version == version) else {
-            return Err(OpsError::NotFound("no stored model with that version"));
-        };
-        if !found.usable {
-            return Err(OpsError::Invalid(
-                "that version was fitted on other features and cannot be used",
-            ));
+        if version != 0 {
+            let models = self.stored_models().await?;
+            let Some(found) = models.iter().find(|m| m.version == version) else {
+                return Err(OpsError::NotFound("no stored model with that version"));
+            };
+            if !found.usable {
+                return Err(OpsError::Invalid(
+                    "that version was fitted on other features and cannot be used",
+                ));
+            }
         }
         let now = self.clock.now().unix_timestamp();
         if !self.risk_store.select_model(version, now).await? {

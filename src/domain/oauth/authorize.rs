@@ -148,6 +148,11 @@ impl OAuthService {
                 "The application is not registered with this server.",
             )));
         };
+        if client.is_disabled() {
+            return Ok(Err(AuthorizeFailure::Page(
+                "The application is disabled on this server.",
+            )));
+        }
         let Some(asked) = p.redirect_uri.as_deref().filter(|r| !r.is_empty()) else {
             return Ok(Err(AuthorizeFailure::Page(
                 "The application sent no redirect address: redirect_uri is missing.",

@@ -1,9 +1,12 @@
 //! What an operator does to registered clients (`authd client add|list|update|rotate-secret|
-//! delete`): each change is checked by the registration rules, takes effect on this process's
-//! CORS origins at once, and is one `admin_action` event (actor `cli`, the command and client as
-//! its decision's detail). A rotated secret replaces the old digest (the old secret is refused
-//! from then on); a deleted client's grants are revoked with it, so its refresh tokens are
-//! refused, and its access tokens fail the bearer check (its client is gone).
+//! delete|disable|enable`): each change is checked by the registration rules, takes effect on
+//! this process's CORS origins at once, and is one `admin_action` event (actor `cli`, the
+//! command and client as its decision's detail). A rotated secret replaces the old digest (the
+//! old secret is refused from then on); a deleted client's grants are revoked with it, so its
+//! refresh tokens are refused, and its access tokens fail the bearer check (its client is gone).
+//! Disabling revokes the same way but keeps the client: it is refused at `/token` and
+//! `/authorize` and every access token issued to it until then stays refused; enabling it lets
+//! it ask for new tokens, and revives no grant, code or token.
 
 use crate::domain::clients::{Client, NewClient, client_from, digest, record_of};
 use crate::domain::context::RequestContext;
@@ -13,6 +16,7 @@ use crate::domain::operator::Operator;
 use crate::events::EventKind;
 use crate::events::decision::Decision;
 use crate::storage::error::StoreError;
+use crate::storage::oauth::ClientDisabled;
 
 /// What `authd client update` changes; `None` keeps the current value. For the optional
 /// profile fields, an empty string clears the value.
@@ -116,6 +120,8 @@ impl OAuthService {
             let command = match what {
                 Decision::OpsClientAdded => "add",
                 Decision::OpsClientSecretRotated => "rotate-secret",
+                Decision::OpsClientDisabled => "disable",
+                Decision::OpsClientEnabled => "enable",
                 _ => "delete",
             };
             return self.admin_event(ctx, id, command).await;
@@ -147,7 +153,9 @@ impl OAuthService {
     ) -> Result<Client, ClientError> {
         let current = self.existing(id).await?;
         let (secret_hash, created_at) = (current.secret_hash.clone(), current.created_at);
-        let record = record_of(changes.applied_to(current), secret_hash, created_at)?;
+        let disabled_at = current.disabled_at;
+        let mut record = record_of(changes.applied_to(current), secret_hash, created_at)?;
+        record.disabled_at = disabled_at;
         match self.clients.store.update(&record).await {
             Ok(()) => {}
             Err(StoreError::NotFound) => return Err(ClientError::NotFound),
@@ -207,5 +215,50 @@ impl OAuthService {
         self.act_event(ctx, by, id, Decision::OpsClientDeleted)
             .await?;
         Ok(revoked)
+    }
+
+    /// `authd client disable` (and the console's and admin API's): the client is refused from
+    /// now on; its grants are revoked, its unused codes spent and every access token issued to
+    /// it refused, in one transaction. Its settings, secret and consents stay, for `enable`.
+    pub async fn client_disable(
+        &self,
+        ctx: &RequestContext,
+        by: Operator<'_>,
+        id: &str,
+    ) -> Result<ClientDisabled, ClientError> {
+        self.existing(id).await?;
+        let now = self.clock.now().unix_timestamp();
+        let done = self
+            .clients
+            .store
+            .disable(id, now)
+            .await?
+            .ok_or(ClientError::NotFound)?;
+        self.bearer_cache.clear();
+        self.clients.origins.invalidate();
+        self.act_event(ctx, by, id, Decision::OpsClientDisabled)
+            .await?;
+        Ok(done)
+    }
+
+    /// `authd client enable`: a disabled client may ask for tokens again (what disabling it
+    /// revoked stays revoked); `true` if it was disabled.
+    pub async fn client_enable(
+        &self,
+        ctx: &RequestContext,
+        by: Operator<'_>,
+        id: &str,
+    ) -> Result<bool, ClientError> {
+        self.existing(id).await?;
+        let changed = self
+            .clients
+            .store
+            .enable(id)
+            .await?
+            .ok_or(ClientError::NotFound)?;
+        self.clients.origins.invalidate();
+        self.act_event(ctx, by, id, Decision::OpsClientEnabled)
+            .await?;
+        Ok(changed)
     }
 }

@@ -66,7 +66,8 @@ impl OAuthService {
             None => None,
             Some(uri) => {
                 let client = match client_id {
-                    Some(id) => self.clients.find(id).await?,
+                    // A disabled client's addresses are not followed.
+                    Some(id) => self.clients.find(id).await?.filter(|c| !c.is_disabled()),
                     None => None,
                 };
                 if !client.is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri)) {

@@ -51,6 +51,7 @@ impl OAuthService {
                 &claims.jti,
                 claims.sid.as_deref(),
                 &claims.client_id,
+                claims.iat,
             )
             .await?;
         if state.jti_revoked {
@@ -59,7 +60,8 @@ impl OAuthService {
         if claims.sid.is_some() && state.family_active == 0 {
             return Ok(Err(TokenRejection::GrantRevoked));
         }
-        // A deleted client's tokens die with it (`authd client delete`).
+        // A deleted client's tokens die with it (`authd client delete`); a disabled one's are
+        // refused while it is disabled, and those issued before it was disabled for good.
         if !state.client_active {
             return Ok(Err(TokenRejection::UnknownClient));
         }

@@ -142,8 +142,8 @@ impl RiskService {
             .clone()
     }
 
-    /// Loads the stored model in use (the one an operator selected, else the newest) if it is
-    /// not the one loaded; `true` if it changed.
+    /// Loads the model in use (the one an operator selected, the built-in prior included,
+    /// else the newest stored) if it is not the one loaded; `true` if it changed.
     pub async fn reload(&self) -> Result<bool, Unexpected> {
         let current = self.model().version;
         let Some(in_use) = self.store.in_use_version().await? else {
@@ -151,6 +151,14 @@ impl RiskService {
         };
         if in_use == current {
             return Ok(false);
+        }
+        if in_use == 0 {
+            // An operator rolled back to the built-in prior.
+            *self
+                .model
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(Model::prior());
+            return Ok(true);
         }
         let Some(row) = self.store.in_use_model().await? else {
             return Ok(false);

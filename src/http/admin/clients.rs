@@ -1,18 +1,18 @@
 //! The admin API's client acts, the console's `/admin/clients` as JSON: `GET` and `POST
-//! /admin/api/clients`, `POST /admin/api/clients/{id}/rotate-secret`, `DELETE
+//! /admin/api/clients`, `POST /admin/api/clients/{id}/rotate-secret|disable|enable`, `DELETE
 //! /admin/api/clients/{id}`. Each is the `AdminOps` call the console makes (the CLI's),
 //! recorded as `admin_action` with the calling client as actor. A secret is in the answer
 //! once and nowhere else.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::admin_ops::AdminOps;
 use crate::domain::clients::{Client, NewClient};
 use crate::domain::operator::Operator;
 use crate::http::admin::AdminBearer;
-use crate::http::api_error::{ApiError, ApiJson};
+use crate::http::api_error::{ApiError, ApiJson, ApiPath};
 use crate::http::extract::ClientContext;
 
 /// A registered client (never its secret).
@@ -38,6 +38,10 @@ pub struct ClientBody {
     post_logout_redirect_uris: Vec<String>,
     /// Registered at (unix seconds).
     created_at: i64,
+    /// Disabled by an operator: refused at `/token` and `/authorize`, its tokens refused.
+    disabled: bool,
+    /// Since when (unix seconds).
+    disabled_at: Option<i64>,
 }
 
 impl From<&Client> for ClientBody {
@@ -53,6 +57,8 @@ impl From<&Client> for ClientBody {
             redirect_uris: c.redirect_uris.clone(),
             post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
             created_at: c.created_at,
+            disabled: c.is_disabled(),
+            disabled_at: c.disabled_at,
         }
     }
 }
@@ -143,6 +149,20 @@ pub struct DeletedBody {
     grants_revoked: u64,
 }
 
+/// A client disabled or enabled.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DisabledBody {
+    /// The client_id.
+    client_id: String,
+    /// Whether it is disabled now.
+    disabled: bool,
+    /// Whether this call changed it (`false`: it already was).
+    changed: bool,
+    /// Grants revoked by disabling it (absent on enable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grants_revoked: Option<u64>,
+}
+
 /// `GET /admin/api/clients`.
 #[utoipa::path(get, path = "/admin/api/clients", security(("bearer" = [])),
     responses(
@@ -190,7 +210,7 @@ pub async fn clients_post(
     params(("id" = String, Path, description = "The client_id")), security(("bearer" = [])),
     responses(
         (status = 200, description = "The new secret, in this answer only; the old one is refused from now on", body = ClientSecretBody),
-        (status = 400, description = "A public client has no secret"),
+        (status = 400, description = "A public client has no secret, or a malformed path"),
         (status = 404, description = "No such client"),
         (status = 401, description = "No valid bearer token"),
         (status = 403, description = "The token lacks the admin scope"),
@@ -200,7 +220,7 @@ pub async fn rotate_post(
     State(ops): State<AdminOps>,
     AdminBearer(claims): AdminBearer,
     ClientContext(ctx): ClientContext,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ClientSecretBody>, ApiError> {
     let by = Operator::Client(&claims.client_id);
     let secret = ops.client_rotate_secret(&ctx, by, &id).await?;
@@ -215,6 +235,7 @@ pub async fn rotate_post(
     params(("id" = String, Path, description = "The client_id")), security(("bearer" = [])),
     responses(
         (status = 200, description = "Deleted; its grants revoked, its tokens refused", body = DeletedBody),
+        (status = 400, description = "A malformed path"),
         (status = 404, description = "No such client"),
         (status = 401, description = "No valid bearer token"),
         (status = 403, description = "The token lacks the admin scope"),
@@ -224,7 +245,7 @@ pub async fn client_delete(
     State(ops): State<AdminOps>,
     AdminBearer(claims): AdminBearer,
     ClientContext(ctx): ClientContext,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<DeletedBody>, ApiError> {
     let by = Operator::Client(&claims.client_id);
     let grants_revoked = ops.client_delete(&ctx, by, &id).await?;
@@ -232,5 +253,59 @@ pub async fn client_delete(
         client_id: id,
         deleted: true,
         grants_revoked,
+    }))
+}
+
+/// `POST /admin/api/clients/{id}/disable`.
+#[utoipa::path(post, path = "/admin/api/clients/{id}/disable",
+    params(("id" = String, Path, description = "The client_id")), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Disabled: refused at /token (invalid_client) and /authorize; its grants revoked, its unused codes spent, every access token issued to it until now refused (also after it is enabled again)", body = DisabledBody),
+        (status = 400, description = "A malformed path"),
+        (status = 404, description = "No such client"),
+        (status = 401, description = "No valid bearer token"),
+        (status = 403, description = "The token lacks the admin scope"),
+    )
+)]
+pub async fn disable_post(
+    State(ops): State<AdminOps>,
+    AdminBearer(claims): AdminBearer,
+    ClientContext(ctx): ClientContext,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<DisabledBody>, ApiError> {
+    let by = Operator::Client(&claims.client_id);
+    let done = ops.client_disable(&ctx, by, &id).await?;
+    Ok(Json(DisabledBody {
+        client_id: id,
+        disabled: true,
+        changed: done.changed,
+        grants_revoked: Some(done.grants_revoked),
+    }))
+}
+
+/// `POST /admin/api/clients/{id}/enable`.
+#[utoipa::path(post, path = "/admin/api/clients/{id}/enable",
+    params(("id" = String, Path, description = "The client_id")), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Enabled: it may ask for tokens again; what disabling it revoked stays revoked", body = DisabledBody),
+        (status = 400, description = "A malformed path"),
+        (status = 404, description = "No such client"),
+        (status = 401, description = "No valid bearer token"),
+        (status = 403, description = "The token lacks the admin scope"),
+    )
+)]
+pub async fn enable_post(
+    State(ops): State<AdminOps>,
+    AdminBearer(claims): AdminBearer,
+    ClientContext(ctx): ClientContext,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<DisabledBody>, ApiError> {
+    let by = Operator::Client(&claims.client_id);
+    let changed = ops.client_enable(&ctx, by, &id).await?;
+    Ok(Json(DisabledBody {
+        client_id: id,
+        disabled: false,
+        changed,
+        grants_revoked: None,
     }))
 }

@@ -1,18 +1,18 @@
 //! The admin API's key and model acts, the console's `/admin/keys` and `/admin/model` as JSON:
 //! `GET /admin/api/keys`, `POST /admin/api/keys/rotate`, `GET /admin/api/model`,
-//! `POST /admin/api/model/{version}/promote` (training is `POST /admin/api/model/train`, in
-//! `model.rs`). Each is the `AdminOps` call the console makes, recorded as `admin_action`
-//! with the calling client as actor.
+//! `POST /admin/api/model/{version}/promote` (0: the built-in prior; training is
+//! `POST /admin/api/model/train`, in `model.rs`). Each is the `AdminOps` call the console
+//! makes, recorded as `admin_action` with the calling client as actor.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Serialize;
 
 use crate::domain::admin_ops::AdminOps;
 use crate::domain::operator::Operator;
 use crate::http::admin::AdminBearer;
 use crate::http::admin::wire::MetricsBody;
-use crate::http::api_error::ApiError;
+use crate::http::api_error::{ApiError, ApiPath};
 use crate::http::extract::ClientContext;
 
 /// A signing key (no private part).
@@ -185,13 +185,14 @@ pub async fn model_get(
     }))
 }
 
-/// `POST /admin/api/model/{version}/promote`.
+/// `POST /admin/api/model/{version}/promote`: a stored version, or 0 (the built-in prior: a
+/// roll back past every trained model).
 #[utoipa::path(post, path = "/admin/api/model/{version}/promote",
-    params(("version" = i64, Path, description = "A stored model version")),
+    params(("version" = i64, Path, description = "A stored model version, or 0 for the built-in prior")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "In use here at once, on every instance within 30 s, until a newer model is trained or another promoted", body = PromotedBody),
-        (status = 400, description = "That version was fitted on other features"),
+        (status = 400, description = "That version was fitted on other features, or the version is not a number"),
         (status = 404, description = "No stored model with that version"),
         (status = 401, description = "No valid bearer token"),
         (status = 403, description = "The token lacks the admin scope"),
@@ -201,7 +202,7 @@ pub async fn promote_post(
     State(ops): State<AdminOps>,
     AdminBearer(claims): AdminBearer,
     ClientContext(ctx): ClientContext,
-    Path(version): Path<i64>,
+    ApiPath(version): ApiPath<i64>,
 ) -> Result<Json<PromotedBody>, ApiError> {
     ops.promote(&ctx, Operator::Client(&claims.client_id), version)
         .await?;

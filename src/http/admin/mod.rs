@@ -14,7 +14,7 @@ use crate::http::api_error::ApiError;
 use crate::http::extract::ClientContext;
 use crate::http::oauth::extract::bearer;
 
-/// `GET|POST /admin/api/clients`, rotate a secret, delete.
+/// `GET|POST /admin/api/clients`, rotate a secret, disable, enable, delete.
 pub mod clients;
 /// `GET /admin/api/events`, `GET /admin/api/events/export`.
 pub mod events;
@@ -26,6 +26,8 @@ pub mod keys_model;
 pub mod model;
 /// `GET /openapi.json`.
 pub mod openapi;
+/// `GET /admin/api/users?q=`, `GET /admin/api/users/{id}`: the search and a user's page.
+pub mod user_page;
 /// `/admin/api/users/{id}/…`: the acts on an account.
 pub mod users;
 /// Response bodies mirroring domain results, with their schemas.
@@ -52,6 +54,11 @@ pub(crate) fn router() -> Router<AppState> {
             "/admin/api/clients/{id}",
             axum::routing::delete(clients::client_delete),
         )
+        .route(
+            "/admin/api/clients/{id}/disable",
+            post(clients::disable_post),
+        )
+        .route("/admin/api/clients/{id}/enable", post(clients::enable_post))
         .route("/admin/api/keys", get(keys_model::keys_get))
         .route("/admin/api/keys/rotate", post(keys_model::keys_rotate_post))
         .route("/admin/api/model", get(keys_model::model_get))

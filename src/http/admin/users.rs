@@ -1,11 +1,12 @@
 //! The admin API's acts on one account, the same calls as the console's
 //! (`domain::admin_console::actions`, each recording `admin_action` with the client as actor):
 //! list its sessions and grants, unlock, end them all or one, mail a password reset, reset
-//! its second factors, disable, enable. `{id}` is the account id or its email.
+//! its second factors, disable, enable (the search and a user's page are in `user_page.rs`).
+//! `{id}` is the account id or its email; text that can be neither is a `400`.
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
@@ -14,11 +15,14 @@ use crate::app::state::AppState;
 use crate::domain::account_security::sessions::SessionView;
 use crate::domain::admin_console::actions::Operator;
 use crate::http::admin::AdminBearer;
-use crate::http::api_error::{ApiError, ApiJson};
+use crate::http::admin::user_page;
+use crate::http::api_error::{ApiError, ApiJson, ApiPath};
 use crate::http::extract::ClientContext;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
+        .route("/admin/api/users", get(user_page::users_get))
+        .route("/admin/api/users/{id}", get(user_page::user_get))
         .route("/admin/api/users/{id}/sessions", get(sessions_get))
         .route("/admin/api/users/{id}/unlock", post(unlock_post))
         .route(
@@ -132,6 +136,7 @@ pub struct ResetRequest {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The live browser sessions and grants", body = SessionsResponse),
+        (status = 400, description = "Not an account id or email (empty, too long, control characters)"),
         (status = 401, description = "No valid bearer token"),
         (status = 403, description = "The token lacks the admin scope"),
         (status = 404, description = "No such account"),
@@ -139,7 +144,7 @@ pub struct ResetRequest {
 pub async fn sessions_get(
     State(state): State<AppState>,
     _admin: AdminBearer,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<SessionsResponse>, ApiError> {
     let list = state.admin_console.sessions(&id).await?;
     let sessions = list.into_iter().map(SessionBody::from).collect();
@@ -152,6 +157,7 @@ pub async fn sessions_get(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Unlocked; `changed`: there was a lock or block", body = ActResponse),
+        (status = 400, description = "Not an account id or email (empty, too long, control characters)"),
         (status = 401, description = "No valid bearer token"),
         (status = 403, description = "The token lacks the admin scope"),
         (status = 404, description = "No such account"),
@@ -160,7 +166,7 @@ pub async fn unlock_post(
     State(state): State<AppState>,
     AdminBearer(claims): AdminBearer,
     ClientContext(ctx): ClientContext,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ActResponse>, ApiError> {
     let op = Operator::Client(&claims.client_id);
     let lifted = state.admin_console.unlock(&ctx, op, &id).await?;
@@ -173,6 +179,7 @@ pub async fn unlock_post(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Ended", body = ActResponse),
+        (status = 400, description = "Not an account id or email (empty, too long, control characters)"),
         (status = 401, description = "No valid bearer token"),
         (status = 403, description = "The token lacks the admin scope"),
         (status = 404, description = "No such account"),
@@ -181,7 +188,7 @@ pub async fn revoke_all_post(
     State(state): State<AppState>,
     AdminBearer(claims): AdminBearer,
     ClientContext(ctx): ClientContext,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ActResponse>, ApiError> {
     let op = Operator::Client(&claims.client_id);
     let (s, g) = state.admin_console.end_sessions(&ctx, op, &id).await?;
@@ -197,6 +204,7 @@ pub async fn revoke_all_post(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Ended; `ended` says what", body = ActResponse),
+        (status = 400, description = "Not an account id or email (empty, too long, control characters)"),
         (status = 401, description = "No valid bearer token"),
         (status = 403, description = "The token lacks the admin scope"),
         (status = 404, description = "No such account, or no such live session or grant of it"),
@@ -205,7 +213,7 @@ pub async fn revoke_one_post(
     State(state): State<AppState>,
     AdminBearer(claims): AdminBearer,
     ClientContext(ctx): ClientContext,
-    Path((id, session)): Path<(String, String)>,
+    ApiPath((id, session)): ApiPath<(String, String)>,
 ) -> Result<Json<ActResponse>, ApiError> {
     let op = Operator::Client(&claims.client_id);
     let what = state.admin_console.end_one(&ctx, op, &id, &session).await?;
@@ -222,7 +230,7 @@ pub async fn revoke_one_post(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "`mail` says whether the link went out; the counts when sessions were ended", body = ActResponse),
-        (status = 400, description = "Malformed body"),
+        (status = 400, description = "Malformed body, or not an account id or email"),
         (status = 401, description = "No valid bearer token"),
         (status = 403, description = "The token lacks the admin scope"),
         (status = 404, description = "No such account"),
@@ -231,7 +239,7 @@ pub async fn reset_post(
     State(state): State<AppState>,
     AdminBearer(claims): AdminBearer,
     ClientContext(ctx): ClientContext,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<ResetRequest>,
 ) -> Result<Json<ActResponse>, ApiError> {
     let op = Operator::Client(&claims.client_id);
@@ -254,6 +262,7 @@ pub async fn reset_post(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "`changed`: it had a factor", body = ActResponse),
+        (status = 400, description = "Not an account id or email (empty, too long, control characters)"),
         (status = 401, description = "No valid bearer token"),
         (status = 403, description = "The token lacks the admin scope"),
         (status = 404, description = "No such account"),
@@ -262,7 +271,7 @@ pub async fn mfa_reset_post(
     State(state): State<AppState>,
     AdminBearer(claims): AdminBearer,
     ClientContext(ctx): ClientContext,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ActResponse>, ApiError> {
     let op = Operator::Client(&claims.client_id);
     let removed = state.admin_console.reset_factors(&ctx, op, &id).await?;
@@ -275,6 +284,7 @@ pub async fn mfa_reset_post(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Disabled: no sign-in by any path, sessions ended, grants revoked", body = ActResponse),
+        (status = 400, description = "Not an account id or email (empty, too long, control characters)"),
         (status = 401, description = "No valid bearer token"),
         (status = 403, description = "The token lacks the admin scope"),
         (status = 404, description = "No such account"),
@@ -283,7 +293,7 @@ pub async fn disable_post(
     State(state): State<AppState>,
     AdminBearer(claims): AdminBearer,
     ClientContext(ctx): ClientContext,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ActResponse>, ApiError> {
     let op = Operator::Client(&claims.client_id);
     let d = state.admin_console.disable(&ctx, op, &id).await?;
@@ -298,6 +308,7 @@ pub async fn disable_post(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Enabled; `changed`: it was disabled", body = ActResponse),
+        (status = 400, description = "Not an account id or email (empty, too long, control characters)"),
         (status = 401, description = "No valid bearer token"),
         (status = 403, description = "The token lacks the admin scope"),
         (status = 404, description = "No such account"),
@@ -306,7 +317,7 @@ pub async fn enable_post(
     State(state): State<AppState>,
     AdminBearer(claims): AdminBearer,
     ClientContext(ctx): ClientContext,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ActResponse>, ApiError> {
     let op = Operator::Client(&claims.client_id);
     let c = state.admin_console.enable(&ctx, op, &id).await?;

@@ -1,5 +1,6 @@
 //! Registered OAuth clients: the record, the `ClientStore` trait and its SQL, one text for both
-//! engines. Deleting a client ends everything issued to it in the same transaction.
+//! engines. Deleting or disabling a client ends everything issued to it in the same
+//! transaction (enabling it again revives none of it).
 
 use async_trait::async_trait;
 
@@ -42,6 +43,18 @@ pub struct ClientRecord {
     /// Its terms of service.
     #[sqlx(default)]
     pub tos_uri: Option<String>,
+    /// When an operator disabled it (unix seconds); `None` while enabled.
+    #[sqlx(default)]
+    pub disabled_at: Option<i64>,
+}
+
+/// What disabling a client did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientDisabled {
+    /// It was enabled until now.
+    pub changed: bool,
+    /// Grants revoked.
+    pub grants_revoked: u64,
 }
 
 /// OAuth clients.
@@ -62,11 +75,25 @@ pub trait ClientStore: Send + Sync {
     /// access tokens), spends its unused codes and forgets the consents given to it. `Some(n)`
     /// with the grants revoked, `None` if there was no such client.
     async fn delete(&self, id: &str, now: i64) -> Result<Option<u64>, StoreError>;
+    /// Disables a client and, in the same transaction, revokes its grants, spends its unused
+    /// codes and refuses every access token it was issued until now (`tokens_revoked_at`);
+    /// consents stay. `None` if there is no such client.
+    async fn disable(&self, id: &str, now: i64) -> Result<Option<ClientDisabled>, StoreError>;
+    /// Enables a disabled client (what disabling it revoked stays revoked). `Some(changed)`,
+    /// `None` if there is no such client.
+    async fn enable(&self, id: &str) -> Result<Option<bool>, StoreError>;
 }
 
 const COLUMNS: &str = "id, secret_hash, redirect_uris, post_logout_redirect_uris, scopes, \
     grants, is_public, is_first_party, pkce_optional, created_at, name, logo_uri, client_uri, \
-    policy_uri, tos_uri";
+    policy_uri, tos_uri, disabled_at";
+
+/// Revokes a client's live grants (`$1` the client, `$2` now).
+const REVOKE_GRANTS: &str =
+    "update token_family set revoked_at = $2 where client_id = $1 and revoked_at is null";
+/// Spends a client's unused codes (`$1` the client, `$2` now).
+const SPEND_CODES: &str =
+    "update auth_code set used_at = $2 where client_id = $1 and used_at is null";
 
 fn found(rows: u64) -> Result<(), StoreError> {
     if rows == 0 {
@@ -171,28 +198,93 @@ impl ClientStore for Backend {
             if gone == 0 {
                 None
             } else {
-                let grants = sqlx::query(
-                    "update token_family set revoked_at = $2 \
-                     where client_id = $1 and revoked_at is null",
-                )
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                sqlx::query(
-                    "update auth_code set used_at = $2 where client_id = $1 and used_at is null",
-                )
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                let grants = sqlx::query(REVOKE_GRANTS)
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query(SPEND_CODES)
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query("delete from consent where client_id = $1")
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
                 Some(grants)
+            }
+        }))
+    }
+
+    async fn disable(&self, id: &str, now: i64) -> Result<Option<ClientDisabled>, StoreError> {
+        Ok(on_pool!(self.pool(), |p| {
+            let mut tx = p.begin().await?;
+            // Writes first (SQLite takes its write lock at once). Disabling again moves the
+            // token cut-off on: harmless, nothing is issued to a disabled client.
+            let changed = sqlx::query(
+                "update client set disabled_at = $2, tokens_revoked_at = $2 \
+                 where id = $1 and disabled_at is null",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            let known = changed
+                || sqlx::query("update client set tokens_revoked_at = $2 where id = $1")
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1;
+            let was_enabled = known.then_some(changed);
+            match was_enabled {
+                None => None,
+                Some(changed) => {
+                    let grants_revoked = sqlx::query(REVOKE_GRANTS)
+                        .bind(id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    sqlx::query(SPEND_CODES)
+                        .bind(id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Some(ClientDisabled {
+                        changed,
+                        grants_revoked,
+                    })
+                }
+            }
+        }))
+    }
+
+    async fn enable(&self, id: &str) -> Result<Option<bool>, StoreError> {
+        Ok(on_pool!(self.pool(), |p| {
+            let changed = sqlx::query(
+                "update client set disabled_at = null where id = $1 and disabled_at is not null",
+            )
+            .bind(id)
+            .execute(p)
+            .await?
+            .rows_affected();
+            if changed == 1 {
+                Some(true)
+            } else {
+                let known: Option<String> =
+                    sqlx::query_scalar("select id from client where id = $1")
+                        .bind(id)
+                        .fetch_optional(p)
+                        .await?;
+                known.map(|_| false)
             }
         }))
     }

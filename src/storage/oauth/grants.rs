@@ -91,7 +91,8 @@ pub struct BearerState {
     pub jti_revoked: bool,
     /// 1 if the token's grant exists and is not revoked, else 0.
     pub family_active: i64,
-    /// Whether the client the token was issued to is still registered.
+    /// Whether the client the token was issued to is still registered, is not disabled, and
+    /// was not disabled after the token was issued (`client.tokens_revoked_at`).
     pub client_active: bool,
     /// The subject's name (OIDC `name`), when set.
     pub name: Option<String>,
@@ -174,13 +175,14 @@ pub trait GrantStore: Send + Sync {
     async fn revoke_jti(&self, jti: &str, expires_at: i64, now: i64) -> Result<(), StoreError>;
     /// The revocation state of an access token and its subject's email, in one query (the hot
     /// path of every bearer check). `sid` is the token's grant, if any; `client_id` the client
-    /// it was issued to.
+    /// it was issued to; `issued_at` its `iat`.
     async fn bearer_state(
         &self,
         sub: &str,
         jti: &str,
         sid: Option<&str>,
         client_id: &str,
+        issued_at: i64,
     ) -> Result<BearerState, StoreError>;
     /// The scopes (JSON array) a user consented to for a client.
     async fn find_consent(
@@ -328,13 +330,15 @@ impl GrantStore for Backend {
         jti: &str,
         sid: Option<&str>,
         client_id: &str,
+        issued_at: i64,
     ) -> Result<BearerState, StoreError> {
         Ok(on_pool!(self.pool(), |p| sqlx::query_as(
             "select a.email as email, \
              exists(select 1 from revoked_token where jti = $2) as jti_revoked, \
              (select count(*) from token_family where id = $3 and revoked_at is null) \
              as family_active, \
-             exists(select 1 from client where id = $4) as client_active, \
+             exists(select 1 from client where id = $4 and disabled_at is null \
+             and (tokens_revoked_at is null or tokens_revoked_at < $5)) as client_active, \
              a.name as name, \
              coalesce(a.profile_updated_at, a.created_at) as profile_updated_at, \
              a.disabled_at as subject_disabled_at \
@@ -344,6 +348,7 @@ impl GrantStore for Backend {
         .bind(jti)
         .bind(sid)
         .bind(client_id)
+        .bind(issued_at)
         .fetch_one(p)
         .await?))
     }

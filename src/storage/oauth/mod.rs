@@ -11,7 +11,7 @@ pub mod grants;
 /// Signing keys.
 pub mod keys;
 
-pub use clients::{ClientRecord, ClientStore};
+pub use clients::{ClientDisabled, ClientRecord, ClientStore};
 pub use grants::{
     BearerState, CodeRecord, CodeRedemption, FamilyRecord, GrantStart, GrantStore, RefreshRecord,
     Rotation,

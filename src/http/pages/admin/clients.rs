@@ -1,9 +1,10 @@
 //! `GET /admin/clients` (the registered clients and the create form), `POST /admin/clients`
 //! (register one with `authd client add`'s options; a confidential client's secret is shown
 //! once, on the answer page, never stored in the clear nor logged),
-//! `POST /admin/clients/{id}/rotate-secret` (a new secret, shown once) and
-//! `POST /admin/clients/{id}/delete` (the client id typed again to confirm). Each POST is
-//! CSRF-checked and one `AdminOps` call, recorded as `admin_action` by the admin.
+//! `POST /admin/clients/{id}/rotate-secret` (a new secret, shown once),
+//! `POST /admin/clients/{id}/disable` and `…/delete` (the client id typed again to confirm) and
+//! `POST /admin/clients/{id}/enable`. Each POST is CSRF-checked and one `AdminOps` call,
+//! recorded as `admin_action` by the admin.
 
 use askama::Template;
 use axum::Router;
@@ -27,6 +28,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin/clients", get(clients_get).post(create_post))
         .route("/admin/clients/{id}/rotate-secret", post(rotate_post))
         .route("/admin/clients/{id}/delete", post(delete_post))
+        .route("/admin/clients/{id}/disable", post(disable_post))
+        .route("/admin/clients/{id}/enable", post(enable_post))
 }
 
 /// An operator act's refusal as a page.
@@ -48,6 +51,8 @@ pub struct ClientRow {
     scopes: String,
     redirect_uris: Vec<String>,
     created: String,
+    /// Since when it is disabled (UTC), if it is.
+    disabled: Option<String>,
 }
 
 impl From<&Client> for ClientRow {
@@ -67,6 +72,7 @@ impl From<&Client> for ClientRow {
             scopes: join(&c.scopes),
             redirect_uris: c.redirect_uris.clone(),
             created: unix_text(c.created_at),
+            disabled: c.disabled_at.map(unix_text),
         }
     }
 }
@@ -78,12 +84,14 @@ pub struct ClientsPage {
     csrf_token: String,
     clients: Vec<ClientRow>,
     deleted: Option<String>,
+    disabled: Option<String>,
+    enabled: Option<String>,
 }
 
 crate::page!(
     ClientsPage,
     "pages/admin/clients.html",
-    [csrf_token, clients, deleted]
+    [csrf_token, clients, deleted, disabled, enabled]
 );
 
 /// The page showing a new secret once.
@@ -101,10 +109,12 @@ crate::page!(
     [client_id, created, secret]
 );
 
-/// The clients page's query (`deleted=<id>` after a delete).
+/// The clients page's query (`deleted=<id>`, `disabled=<id>`, `enabled=<id>` after an act).
 #[derive(Deserialize)]
 pub struct ClientsQuery {
     deleted: Option<String>,
+    disabled: Option<String>,
+    enabled: Option<String>,
 }
 
 /// `GET /admin/clients`.
@@ -118,6 +128,8 @@ pub async fn clients_get(
         csrf_token: admin.session.csrf_token(&state).await?,
         clients: clients.iter().map(ClientRow::from).collect(),
         deleted: q.deleted,
+        disabled: q.disabled,
+        enabled: q.enabled,
     };
     Ok(page.into_response())
 }
@@ -243,6 +255,52 @@ pub async fn rotate_post(
     Ok(page.into_response())
 }
 
+/// Back to the list, saying what was done to client `id`.
+fn back_to_list(done: &str, id: &str) -> Response {
+    let to = format!(
+        "/admin/clients?{done}={}",
+        crate::http::error::urlencode(id)
+    );
+    Redirect::to(&to).into_response()
+}
+
+/// `POST /admin/clients/{id}/disable`: only when `confirm` repeats the id; back to the list.
+pub async fn disable_post(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    Path(id): Path<String>,
+    CsrfForm { form, .. }: CsrfForm<ActForm>,
+) -> Result<Response, HttpError> {
+    if form.confirm.trim() != id {
+        return Err(HttpError::BadRequest(
+            "Type the client id to confirm disabling it.",
+        ));
+    }
+    let by = Operator::Admin(&admin.admin.id);
+    state
+        .admin_ops
+        .client_disable(&admin.ctx, by, &id)
+        .await
+        .map_err(ops_error)?;
+    Ok(back_to_list("disabled", &id))
+}
+
+/// `POST /admin/clients/{id}/enable`: back to the list.
+pub async fn enable_post(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    Path(id): Path<String>,
+    CsrfForm { .. }: CsrfForm<ActForm>,
+) -> Result<Response, HttpError> {
+    let by = Operator::Admin(&admin.admin.id);
+    state
+        .admin_ops
+        .client_enable(&admin.ctx, by, &id)
+        .await
+        .map_err(ops_error)?;
+    Ok(back_to_list("enabled", &id))
+}
+
 /// `POST /admin/clients/{id}/delete`: only when `confirm` repeats the id; back to the list.
 pub async fn delete_post(
     State(state): State<AppState>,
@@ -261,9 +319,5 @@ pub async fn delete_post(
         .client_delete(&admin.ctx, by, &id)
         .await
         .map_err(ops_error)?;
-    let to = format!(
-        "/admin/clients?deleted={}",
-        crate::http::error::urlencode(&id)
-    );
-    Ok(Redirect::to(&to).into_response())
+    Ok(back_to_list("deleted", &id))
 }
