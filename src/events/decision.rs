@@ -24,6 +24,9 @@ pub enum Decision {
     HighRiskRightPassword,
     /// The risk score asked for the challenge and the password was wrong.
     HighRiskWrongPassword,
+    /// The right password from a source the account does not know, past a challenge (a lock,
+    /// repeated failures, a spent budget): the second factor is asked for.
+    ChallengedRightPassword,
     /// A challenge was answered (`challenge_passed`, `challenge_failed`).
     Captcha,
     /// Challenged: the account is locked for unknown sources.
@@ -206,12 +209,13 @@ pub enum Decision {
 
 impl Decision {
     /// Every decision.
-    pub const ALL: [Self; 87] = [
+    pub const ALL: [Self; 88] = [
         Self::Allow,
         Self::AllowKnownDevice,
         Self::Deny,
         Self::HighRiskRightPassword,
         Self::HighRiskWrongPassword,
+        Self::ChallengedRightPassword,
         Self::Captcha,
         Self::AccountLocked,
         Self::RepeatedFailures,
@@ -346,6 +350,7 @@ mod tests {
             Decision::Deny => (K::LoginFailed, "deny; delayed 250 ms".into()),
             Decision::HighRiskRightPassword
             | Decision::HighRiskWrongPassword
+            | Decision::ChallengedRightPassword
             | Decision::AccountLocked
             | Decision::RepeatedFailures
             | Decision::HighRisk => (K::LoginChallenged, d.text().into()),

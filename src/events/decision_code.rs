@@ -11,6 +11,7 @@ impl Decision {
             Self::AllowKnownDevice => "allow_known_device",
             Self::Deny => "deny",
             Self::HighRiskRightPassword => "high_risk_right_password",
+            Self::ChallengedRightPassword => "challenged_right_password",
             Self::HighRiskWrongPassword => "high_risk_wrong_password",
             Self::Captcha => "captcha",
             Self::AccountLocked => "account_locked",

@@ -12,6 +12,7 @@ impl Decision {
             Self::AllowKnownDevice => "allow:known_device",
             Self::Deny => "deny",
             Self::HighRiskRightPassword => "high_risk; right password",
+            Self::ChallengedRightPassword => "challenged; right password from an unknown source",
             Self::HighRiskWrongPassword => "high_risk; wrong password",
             Self::Captcha => "captcha",
             Self::AccountLocked => "account_locked",

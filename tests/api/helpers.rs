@@ -416,6 +416,50 @@ impl TestApp {
         .await
     }
 
+    /// A user whose address is not verified: no second factor, so a CAPTCHA is the last step
+    /// of a challenged sign-in (registered through the form, by a browser of its own).
+    pub async fn user_without_factor(&self) -> TestUser {
+        let user = TestUser::generate();
+        let b = new_client();
+        let csrf = read(b.get(self.url("/register")).send().await.unwrap())
+            .await
+            .csrf();
+        let form = [
+            ("email", user.email.as_str()),
+            ("password", user.password.as_str()),
+            ("csrf_token", csrf.as_str()),
+        ];
+        let page = read(
+            b.post(self.url("/register"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        user
+    }
+
+    /// Answers the pending step-up of `client`'s session, from `ip`, with `code` (the e-mailed
+    /// code's field).
+    pub async fn send_email_code(&self, client: &reqwest::Client, ip: &str, code: &str) -> Page {
+        let get = client.get(self.url("/login")).header("x-forwarded-for", ip);
+        let csrf = read(get.send().await.unwrap()).await.csrf();
+        let form = [("email_code", code), ("csrf_token", csrf.as_str())];
+        let post = client
+            .post(self.url("/login"))
+            .header("x-forwarded-for", ip)
+            .form(&form);
+        read(post.send().await.unwrap()).await
+    }
+
+    /// The owner's answer to a pending e-mail step-up: the newest mailed code.
+    pub async fn pass_email_step_up(&self, client: &reqwest::Client, ip: &str) -> Page {
+        let code = self.last_code().await;
+        self.send_email_code(client, ip, &code).await
+    }
+
     /// Registers and signs in a fresh user.
     pub async fn signed_in_user(&self) -> TestUser {
         let user = TestUser::generate();
@@ -722,6 +766,25 @@ impl TestApp {
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
         self.outbox_now()
+    }
+
+    /// The newest sign-in code mailed so far (a step-up's code mail is queued with the answer
+    /// that showed the step-up, so draining the queue delivers it).
+    pub async fn last_code(&self) -> String {
+        let mails: Vec<String> = self
+            .outbox(0)
+            .await
+            .iter()
+            .map(|m| crate::smtp::decode_qp(m))
+            .collect();
+        let mail = mails
+            .iter()
+            .rev()
+            .find(|m| m.contains("Your sign-in code"))
+            .expect("a code mail");
+        let after = &mail[mail.find("code is:").expect("code text")..];
+        let start = after.find(|c: char| c.is_ascii_digit()).unwrap();
+        after[start..start + 6].to_owned()
     }
 
     fn outbox_now(&self) -> Vec<String> {

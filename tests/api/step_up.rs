@@ -84,20 +84,6 @@ impl<'a> Browser<'a> {
     }
 }
 
-/// The newest step-up code mailed so far (queued with the answer that showed the step-up,
-/// so draining the queue delivers it).
-async fn last_code(app: &TestApp) -> String {
-    let mails: Vec<String> = app.outbox(0).await.iter().map(|m| decode_qp(m)).collect();
-    let mail = mails
-        .iter()
-        .rev()
-        .find(|m| m.contains("Your sign-in code"))
-        .expect("a code mail");
-    let after = &mail[mail.find("code is:").expect("code text")..];
-    let start = after.find(|c: char| c.is_ascii_digit()).unwrap();
-    after[start..start + 6].to_owned()
-}
-
 #[tokio::test]
 async fn a_risky_right_password_is_stepped_up_and_only_the_right_code_signs_in() {
     let (app, user) = app_with_history().await;
@@ -110,7 +96,7 @@ async fn a_risky_right_password_is_stepped_up_and_only_the_right_code_signs_in()
         !body.contains("name=\"password\""),
         "the password is not asked again"
     );
-    let first = last_code(&app).await;
+    let first = app.last_code().await;
 
     // The step cannot be skipped: the session is signed in as nobody.
     assert!(!b.signed_in().await, "/account");
@@ -137,7 +123,7 @@ async fn a_risky_right_password_is_stepped_up_and_only_the_right_code_signs_in()
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(body.contains("data-challenge=\"email\""));
     assert!(!b.signed_in().await);
-    let code = last_code(&app).await;
+    let code = app.last_code().await;
     // The first code belonged to the replaced step-up.
     if first != code {
         let (status, _) = b.post_login(&[("email_code", &first)]).await;
@@ -183,9 +169,9 @@ async fn expired_reused_and_other_sessions_codes_are_refused() {
     let a = Browser::new(&app, "203.0.113.50");
     let b = Browser::new(&app, "198.51.100.60");
     assert_eq!(a.sign_in(&user).await.0, StatusCode::UNAUTHORIZED);
-    let code_a = last_code(&app).await;
+    let code_a = app.last_code().await;
     assert_eq!(b.sign_in(&user).await.0, StatusCode::UNAUTHORIZED);
-    let code_b = last_code(&app).await;
+    let code_b = app.last_code().await;
     assert_ne!(code_a, code_b, "(a one-in-a-million coincidence)");
     // B's code in A's session: refused.
     let (status, _) = a.post_login(&[("email_code", &code_b)]).await;
@@ -198,7 +184,7 @@ async fn expired_reused_and_other_sessions_codes_are_refused() {
     assert!(!a.signed_in().await);
     // B's code in time... B's step-up is as old: a fresh one, passed once.
     assert_eq!(b.sign_in(&user).await.0, StatusCode::UNAUTHORIZED);
-    let code = last_code(&app).await;
+    let code = app.last_code().await;
     assert_eq!(
         b.post_login(&[("email_code", &code)]).await.0,
         StatusCode::SEE_OTHER
@@ -226,7 +212,7 @@ async fn too_many_wrong_codes_end_the_step_up_and_count_on_the_ladder() {
     let (app, user) = app_with_history().await;
     let b = Browser::new(&app, "203.0.113.50");
     assert_eq!(b.sign_in(&user).await.0, StatusCode::UNAUTHORIZED);
-    let code = last_code(&app).await;
+    let code = app.last_code().await;
     let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 7) % 1_000_000);
     for _ in 0..4 {
         let (_, body) = b.post_login(&[("email_code", &wrong)]).await;
@@ -308,7 +294,7 @@ async fn the_owners_setting_asks_for_the_factor_at_every_sign_in() {
     let page = app.post_login(&user.email, &user.password).await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED);
     assert!(page.body.contains("data-challenge=\"email\""));
-    let code = last_code(&app).await;
+    let code = app.last_code().await;
     let csrf = app.get_login().await.csrf();
     let page = app
         .post_form("/login", &[("email_code", &code), ("csrf_token", &csrf)])

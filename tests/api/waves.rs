@@ -164,7 +164,8 @@ async fn a_wave_on_one_instance_challenges_new_contexts_on_the_other_until_it_en
     )
     .await;
     assert!(challenged(&page), "{}: {}", page.status, page.body);
-    // ... which the owner, when it is them, passes.
+    // ... and past it, the second factor (a stuffing list's right pair and a CAPTCHA solver
+    // are not enough), which the owner, when it is them, passes.
     let page = sign_in(
         &b,
         &attacker,
@@ -174,6 +175,13 @@ async fn a_wave_on_one_instance_challenges_new_contexts_on_the_other_until_it_en
         Some(ANSWER),
     )
     .await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{}", page.body);
+    assert!(
+        page.body.contains("data-challenge=\"email\""),
+        "{}",
+        page.body
+    );
+    let page = b.pass_email_step_up(&attacker, "100.64.2.9").await;
     assert_eq!(
         page.status,
         StatusCode::SEE_OTHER,

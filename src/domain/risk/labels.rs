@@ -35,6 +35,7 @@ fn signal(d: Decision) -> Signal {
         Decision::Allow
         | Decision::Deny
         | Decision::HighRiskRightPassword
+        | Decision::ChallengedRightPassword
         | Decision::HighRiskWrongPassword
         | Decision::Captcha
         | Decision::AccountLocked

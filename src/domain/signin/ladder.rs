@@ -72,6 +72,10 @@ pub enum Admission {
     Admit {
         /// Milliseconds to hold a failed answer.
         delay_ms: u64,
+        /// The challenge this attempt's answer got it past, if the ladder asked for one: a
+        /// right password behind it, from a source the account does not know, still owes the
+        /// second factor (`step_up.rs`): a CAPTCHA stops bots, not a person with the password.
+        past: Option<ChallengeReason>,
     },
     /// Show a challenge first (the reason goes into the event).
     Challenge(ChallengeReason),
@@ -303,9 +307,14 @@ impl Ladder {
         let steps = u64::try_from((st.failures - 1).max(0)).unwrap_or(0);
         let delay_ms = (steps * s.delay_ms).min(2_000);
         match (reason, answer) {
-            (None, _) | (Some(_), ChallengeAnswer::Passed | ChallengeAnswer::Held) => {
-                Ok(Admission::Admit { delay_ms })
-            }
+            (None, _) => Ok(Admission::Admit {
+                delay_ms,
+                past: None,
+            }),
+            (Some(r), ChallengeAnswer::Passed | ChallengeAnswer::Held) => Ok(Admission::Admit {
+                delay_ms,
+                past: Some(r),
+            }),
             (Some(r), ChallengeAnswer::Absent) if Some(r) == risk_reason => {
                 Ok(Admission::CheckThenChallenge { delay_ms })
             }

@@ -9,8 +9,8 @@
 //! - `alerts.rs`: the owner's mails (new device, lockout, attack alert);
 //! - `forms.rs`: the same ladder for the register and forgot forms;
 //! - `pass.rs`: the challenge shown before a submit, and a passed one held for the next;
-//! - `step_up.rs`: the second factor a right password may still owe (`domain/mfa`), and
-//!   `step_up_checks.rs`: checking its answers (codes; the passkey's assertion, bound to the
+//! - `step_up.rs`: the second factor a right password may still owe (`domain/mfa`; why, in
+//!   `step_up_why.rs`), and `step_up_checks.rs`: checking its answers (codes; the passkey's assertion, bound to the
 //!   pending step-up);
 //! - `verify.rs`: the address's verification link;
 //! - `passkey.rs`: the same path without a password (a passkey's assertion instead);
@@ -83,6 +83,8 @@ pub mod stand_in;
 pub mod step_up;
 /// Checking a step-up's answers.
 pub mod step_up_checks;
+/// Why a right password owes a second factor.
+pub mod step_up_why;
 /// Lifting locks.
 pub mod unlock;
 /// Verifying the address (the mailed link).
@@ -185,10 +187,11 @@ impl LoginService {
         let verified = self.verify(account.as_ref(), &password).await?;
         // 7. A failure counts account-wide from unknown sources, and may lock the account.
         let newly_locked = verified.is_none() && ladder.record_failure(&counted.pair).await?;
-        // 8. Settle: events, metrics, alerts, the new device cookie — or, for the right
-        //    password with a takeover signal, a second factor first (`step_up.rs`).
+        // 8. Settle: events, metrics, alerts, the new device cookie — or, for the right password
+        //    with a takeover signal or past a challenge, a second factor first (`step_up.rs`).
         let now = self.clock.now();
-        let owed = self.step_up_owed(&o, verified, &assessment, force_step_up, now);
+        let asks = step_up_why::Asks::new(force_step_up, after);
+        let owed = self.step_up_owed(&o, verified, &assessment, asks, now);
         if let Some(e) = owed.await? {
             return Err(e);
         }
@@ -202,7 +205,7 @@ impl LoginService {
                 let passed = challenge.clears_rung();
                 Ok(self.succeeded(&o, a, &assessment, now, passed).await?)
             }
-            (AfterCheck::Answer { delay_ms }, None) => {
+            (AfterCheck::Answer { delay_ms, .. }, None) => {
                 self.failed(&o, delay_ms, newly_locked, secret, now).await?;
                 Err(SignInError::InvalidCredentials)
             }

@@ -107,7 +107,7 @@ impl LoginService {
             new_block: settle::new_block(&counted, &admission, assessment.verdict),
             amr: None,
         };
-        let AfterCheck::Answer { delay_ms } = self
+        let AfterCheck::Answer { delay_ms, .. } = self
             .settle_admission(&o, admission, ChallengeAnswer::Absent)
             .await?
         else {

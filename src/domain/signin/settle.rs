@@ -14,7 +14,7 @@ use crate::domain::risk::Verdict;
 use crate::domain::risk::service::Assessment;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::keys::Pair;
-use crate::domain::signin::ladder::{Admission, ChallengeAnswer, Counted};
+use crate::domain::signin::ladder::{Admission, ChallengeAnswer, ChallengeReason, Counted};
 use crate::domain::signin::{LoginService, SignedIn};
 use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind, Risk};
@@ -69,6 +69,8 @@ pub(super) enum AfterCheck {
     Answer {
         /// Milliseconds to hold a failed answer.
         delay_ms: u64,
+        /// The challenge the attempt got past on the way (`Admission::Admit`).
+        past: Option<ChallengeReason>,
     },
     /// With the challenge, whatever the result (the risk score asked for it).
     Challenge,
@@ -85,13 +87,13 @@ impl LoginService {
     ) -> Result<AfterCheck, SignInError> {
         let event = |kind| o.event(kind, self.clock.now());
         match admission {
-            Admission::Admit { delay_ms } => {
+            Admission::Admit { delay_ms, past } => {
                 if answer == ChallengeAnswer::Passed {
                     self.events
                         .record(event(EventKind::ChallengePassed).decision(Decision::Captcha))
                         .await?;
                 }
-                Ok(AfterCheck::Answer { delay_ms })
+                Ok(AfterCheck::Answer { delay_ms, past })
             }
             Admission::CheckThenChallenge { .. } => Ok(AfterCheck::Challenge),
             Admission::Challenge(reason) => {

@@ -1,5 +1,6 @@
 //! The step-up: after the right password, a sign-in whose risk score reaches
-//! `AUTHD_STEP_UP_AT` — a takeover signal — or whose owner asked for it at every sign-in owes
+//! `AUTHD_STEP_UP_AT` — a takeover signal —, that got past a challenge from a source the
+//! account does not know (`Why::PastChallenge`), or whose owner asked for it at every sign-in owes
 //! the account's strongest second factor (`domain/mfa`) before any session exists. The
 //! pending step-up lives in the browser's server-side session (the HTTP layer keeps it; the
 //! session is not signed in meanwhile); each answer comes back here. A wrong answer is a
@@ -24,19 +25,11 @@ use crate::domain::signin::error::SignInError;
 use crate::domain::signin::keys::{CounterKey, Pair, Source};
 use crate::domain::signin::settle::Outcome;
 use crate::domain::signin::step_up_checks::Passed;
+use crate::domain::signin::step_up_why::{Asks, StepUpReason, Why};
 use crate::domain::signin::{LoginService, SignedIn};
 use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind, Risk};
 use crate::storage::mail::MailRecord;
-
-/// Why a sign-in is stepped up.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StepUpReason {
-    /// The factors on offer, strongest first (never empty).
-    pub offered: Vec<Factor>,
-    /// The risk score reached `AUTHD_STEP_UP_AT` (else: the owner's setting).
-    pub risky: bool,
-}
 
 /// An answer to a pending step-up.
 #[derive(Debug, Clone)]
@@ -83,35 +76,43 @@ impl LoginService {
         o: &Outcome<'_>,
         verified: Option<&Account>,
         assessment: &Assessment,
-        forced: bool,
+        asks: Asks,
         now: OffsetDateTime,
     ) -> Result<Option<SignInError>, Unexpected> {
         let Some(a) = verified else {
             return Ok(None);
         };
-        match self.step_up_reason(a, assessment, forced).await? {
+        let unknown = !o.pair.source.is_known_device();
+        match self.step_up_reason(a, assessment, asks, unknown).await? {
             Some(why) => Ok(Some(self.begin_step_up(o, a, why, now).await?)),
             None => Ok(None),
         }
     }
 
-    /// Whether the right password still owes a second factor, and which.
+    /// Whether the right password still owes a second factor, and which: a risky score, a
+    /// challenge got past from an `unknown` source, the owner's setting or the client's ask.
     async fn step_up_reason(
         &self,
         account: &Account,
         assessment: &Assessment,
-        forced: bool,
+        asks: Asks,
+        unknown: bool,
     ) -> Result<Option<StepUpReason>, Unexpected> {
-        let risky = assessment.score >= self.protection.ladder.settings().step_up_at;
-        if !risky && !account.require_mfa && !forced {
+        let why = if assessment.score >= self.protection.ladder.settings().step_up_at {
+            Why::Risky
+        } else if asks.past.is_some() && unknown {
+            Why::PastChallenge
+        } else if account.require_mfa || asks.forced {
+            Why::Asked
+        } else {
             return Ok(None);
-        }
+        };
         let offered = self.factors(account).await?.offered();
-        Ok((!offered.is_empty()).then_some(StepUpReason { offered, risky }))
+        Ok((!offered.is_empty()).then_some(StepUpReason { offered, why }))
     }
 
     /// Starts a step-up: the right password is not a failure (the count is taken back), the
-    /// owner is alerted when the risk asked for it, and the strongest factor is asked for
+    /// owner is alerted when the risk or a challenge asked for it, and the strongest factor is asked for
     /// (for the e-mail, a code is mailed with the `login_challenged` event).
     async fn begin_step_up(
         &self,
@@ -121,7 +122,7 @@ impl LoginService {
         now: OffsetDateTime,
     ) -> Result<SignInError, Unexpected> {
         self.protection.ladder.take_back(o.pair).await?;
-        if why.risky {
+        if why.why.alerts() {
             let (this, ctx, a) = (self.clone(), o.ctx.clone(), account.clone());
             self.background.spawn(async move {
                 if let Err(e) = this.new_device_alert(&ctx, &a).await {
@@ -151,12 +152,9 @@ impl LoginService {
             assertion: None,
         };
         let mail = self.code_mail(&mut pending, account, now).await?;
-        let decision = if why.risky {
-            Decision::HighRiskRightPassword
-        } else {
-            Decision::StepUpRequired
-        };
-        let event = o.event(EventKind::LoginChallenged, now).decision(decision);
+        let event = o
+            .event(EventKind::LoginChallenged, now)
+            .decision(why.why.decision());
         self.events.record_with_mail(event, mail).await?;
         metrics::counter!("authd_logins_total", "outcome" => "stepped_up").increment(1);
         Ok(SignInError::StepUpRequired(Box::new(pending)))
