@@ -113,7 +113,7 @@ const INSERT_ACCOUNT: &str = "insert into account \
 #[async_trait]
 impl AccountStore for Backend {
     async fn insert(&self, a: &AccountRecord) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query(INSERT_ACCOUNT)
                 .bind(&a.id)
                 .bind(&a.email)
@@ -150,7 +150,7 @@ impl AccountStore for Backend {
         password_hash: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query(
                 "update account set password_hash = $2, updated_at = $3, \
                  session_epoch = session_epoch + 1 where id = $1",
@@ -165,7 +165,7 @@ impl AccountStore for Backend {
     }
 
     async fn end_sessions(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query(
             "update account set session_epoch = session_epoch + 1, updated_at = $2 where id = $1",
         )
@@ -187,7 +187,7 @@ impl AccountStore for Backend {
     }
 
     async fn mark_email_verified(&self, id: &str, now: i64) -> Result<bool, StoreError> {
-        let done = on_pool!(self.pool(), |p| sqlx::query(
+        let done = on_pool!(self.writer(), |p| sqlx::query(
             "update account set email_verified_at = $2, updated_at = $2 \
              where id = $1 and email_verified_at is null"
         )
@@ -200,7 +200,7 @@ impl AccountStore for Backend {
     }
 
     async fn set_require_mfa(&self, id: &str, on: bool, now: i64) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query("update account set require_mfa = $2, updated_at = $3 where id = $1")
                 .bind(id)
                 .bind(on)
@@ -212,7 +212,7 @@ impl AccountStore for Backend {
     }
 
     async fn set_name(&self, id: &str, name: Option<&str>, now: i64) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query(
                 "update account set name = $2, profile_updated_at = $3, updated_at = $3 \
                  where id = $1",

@@ -84,7 +84,7 @@ impl AdminStatsStore for Backend {
     }
 
     async fn roll_up_events(&self, cutoff_ms: i64, batch: i64) -> Result<u64, StoreError> {
-        event_rollup::roll_up(self.pool(), cutoff_ms, batch).await
+        event_rollup::roll_up(self.writer(), cutoff_ms, batch).await
     }
 
     async fn top_accounts(&self, since_ms: i64, limit: i64) -> Result<Vec<Counted>, StoreError> {

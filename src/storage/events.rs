@@ -174,7 +174,7 @@ fn list_events_sql(f: &EventFilter) -> String {
 impl EventStore for Backend {
     async fn insert(&self, e: &AuthEvent) -> Result<(), StoreError> {
         let risk = risk_json(e)?;
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             bind_event(sqlx::query(INSERT_EVENT), e, risk.as_deref())
                 .execute(p)
                 .await?;
@@ -187,7 +187,7 @@ impl EventStore for Backend {
             .iter()
             .map(|e| risk_json(e))
             .collect::<Result<Vec<_>, _>>()?;
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             let mut tx = p.begin().await?;
             for (e, risk) in events.iter().zip(&risks) {
                 bind_event(sqlx::query(INSERT_EVENT), e, risk.as_deref())
@@ -201,7 +201,7 @@ impl EventStore for Backend {
 
     async fn insert_with_mail(&self, e: &AuthEvent, m: &MailRecord) -> Result<(), StoreError> {
         let risk = risk_json(e)?;
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             let mut tx = p.begin().await?;
             bind_event(sqlx::query(INSERT_EVENT), e, risk.as_deref())
                 .execute(&mut *tx)

@@ -129,7 +129,7 @@ impl MailStore for Backend {
         lease: i64,
         limit: i64,
     ) -> Result<Vec<MailRecord>, StoreError> {
-        Ok(on_pool!(self.pool(), |p| {
+        Ok(on_pool!(self.writer(), |p| {
             let ids: Vec<String> = sqlx::query_scalar(DUE_MAIL)
                 .bind(now)
                 .bind(limit)
@@ -154,7 +154,7 @@ impl MailStore for Backend {
     }
 
     async fn mark_sent(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query(
                 "update mail_queue set sent_at = $2, locked_until = null, \
                  text_body = '', html_body = '' where id = $1",
@@ -173,7 +173,7 @@ impl MailStore for Backend {
         next_attempt_at: i64,
         error: &str,
     ) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query(
                 "update mail_queue set attempts = attempts + 1, next_attempt_at = $2, \
                  locked_until = null, last_error = $3 where id = $1",
@@ -194,12 +194,14 @@ impl MailStore for Backend {
         now: i64,
         window_secs: i64,
     ) -> Result<i64, StoreError> {
-        Ok(on_pool!(self.pool(), |p| sqlx::query_scalar(SPEND_BUDGET)
-            .bind(recipient)
-            .bind(kind)
-            .bind(now)
-            .bind(now - window_secs)
-            .fetch_one(p)
-            .await?))
+        Ok(on_pool!(self.writer(), |p| sqlx::query_scalar(
+            SPEND_BUDGET
+        )
+        .bind(recipient)
+        .bind(kind)
+        .bind(now)
+        .bind(now - window_secs)
+        .fetch_one(p)
+        .await?))
     }
 }

@@ -55,7 +55,7 @@ pub trait MfaStore: Send + Sync {
 #[async_trait]
 impl MfaStore for Backend {
     async fn start_totp(&self, user_id: &str, sealed: &str, now: i64) -> Result<bool, StoreError> {
-        Ok(on_pool!(self.pool(), |p| {
+        Ok(on_pool!(self.writer(), |p| {
             sqlx::query("delete from mfa_totp where user_id = $1 and confirmed_at is null")
                 .bind(user_id)
                 .execute(p)
@@ -84,7 +84,7 @@ impl MfaStore for Backend {
     }
 
     async fn confirm_totp(&self, user_id: &str, step: i64, now: i64) -> Result<bool, StoreError> {
-        Ok(on_pool!(self.pool(), |p| sqlx::query(
+        Ok(on_pool!(self.writer(), |p| sqlx::query(
             "update mfa_totp set confirmed_at = $3, last_step = $2 \
              where user_id = $1 and confirmed_at is null"
         )
@@ -98,7 +98,7 @@ impl MfaStore for Backend {
     }
 
     async fn use_totp_step(&self, user_id: &str, step: i64) -> Result<bool, StoreError> {
-        Ok(on_pool!(self.pool(), |p| sqlx::query(
+        Ok(on_pool!(self.writer(), |p| sqlx::query(
             "update mfa_totp set last_step = $2 \
              where user_id = $1 and confirmed_at is not null and last_step < $2"
         )
@@ -111,7 +111,7 @@ impl MfaStore for Backend {
     }
 
     async fn remove_totp(&self, user_id: &str) -> Result<bool, StoreError> {
-        Ok(on_pool!(self.pool(), |p| {
+        Ok(on_pool!(self.writer(), |p| {
             sqlx::query("delete from mfa_recovery_code where user_id = $1")
                 .bind(user_id)
                 .execute(p)
@@ -131,7 +131,7 @@ impl MfaStore for Backend {
         digests: &[String],
         now: i64,
     ) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query("delete from mfa_recovery_code where user_id = $1")
                 .bind(user_id)
                 .execute(p)
@@ -157,7 +157,7 @@ impl MfaStore for Backend {
         digest: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        Ok(on_pool!(self.pool(), |p| sqlx::query(
+        Ok(on_pool!(self.writer(), |p| sqlx::query(
             "update mfa_recovery_code set used_at = $3 \
              where user_id = $1 and digest = $2 and used_at is null"
         )

@@ -73,7 +73,14 @@ pub trait HealthStore: Send + Sync {
 #[derive(Debug, Clone)]
 pub(crate) enum Backend {
     /// The embedded default.
-    Sqlite(SqlitePool),
+    Sqlite {
+        /// Reads (and the writes not routed to `writer`).
+        pool: SqlitePool,
+        /// One connection for the writes: SQLite runs one writer at a time, and writers that
+        /// find its lock taken sleep in its busy handler (1, 2, 5, … 100 ms steps); here they
+        /// wait in-process, in order, and are woken the moment the connection is free.
+        writer: SqlitePool,
+    },
     /// The scale-out engine.
     Postgres {
         /// Every statement but the sign-in counters'.
@@ -95,19 +102,37 @@ pub(crate) enum PoolRef<'a> {
 }
 
 impl Backend {
-    /// The pool for everything but the sign-in counters.
+    /// The pool for reads.
     pub(crate) fn pool(&self) -> PoolRef<'_> {
         match self {
-            Self::Sqlite(pool) => PoolRef::Sqlite(pool),
+            Self::Sqlite { pool, .. } => PoolRef::Sqlite(pool),
             Self::Postgres { pool, .. } => PoolRef::Postgres(pool),
         }
     }
 
-    /// The pool for the statements every sign-in makes on the counters (and the risk read
-    /// next to them): on PostgreSQL the relaxed one (see `Backend::Postgres`).
+    /// The pool for writes (and transactions that write): on SQLite its one writer connection,
+    /// on PostgreSQL the main pool (it runs writers concurrently).
+    pub(crate) fn writer(&self) -> PoolRef<'_> {
+        match self {
+            Self::Sqlite { writer, .. } => PoolRef::Sqlite(writer),
+            Self::Postgres { pool, .. } => PoolRef::Postgres(pool),
+        }
+    }
+
+    /// The pool for the writes every sign-in makes on the counters: on SQLite the writer, on
+    /// PostgreSQL the relaxed pool (see `Backend::Postgres`).
     pub(crate) fn counter_pool(&self) -> PoolRef<'_> {
         match self {
-            Self::Sqlite(pool) => PoolRef::Sqlite(pool),
+            Self::Sqlite { writer, .. } => PoolRef::Sqlite(writer),
+            Self::Postgres { relaxed, .. } => PoolRef::Postgres(relaxed),
+        }
+    }
+
+    /// The pool for the risk read next to the counters: on SQLite a reader, on PostgreSQL the
+    /// relaxed pool, like the counters.
+    pub(crate) fn counter_reads(&self) -> PoolRef<'_> {
+        match self {
+            Self::Sqlite { pool, .. } => PoolRef::Sqlite(pool),
             Self::Postgres { relaxed, .. } => PoolRef::Postgres(relaxed),
         }
     }

@@ -82,7 +82,7 @@ impl PasskeyStore for Backend {
         recorded: Recorded<'_>,
     ) -> Result<(), StoreError> {
         let risk = risk_json(recorded.event)?;
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             let mut tx = p.begin().await?;
             sqlx::query(
                 "insert into passkey (id, account_id, credential_id, name, credential, \
@@ -140,7 +140,7 @@ impl PasskeyStore for Backend {
         credential: &str,
         used_at: i64,
     ) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query("update passkey set credential = $2, last_used_at = $3 where id = $1")
                 .bind(id)
                 .bind(credential)
@@ -158,7 +158,7 @@ impl PasskeyStore for Backend {
         recorded: Recorded<'_>,
     ) -> Result<bool, StoreError> {
         let risk = risk_json(recorded.event)?;
-        Ok(on_pool!(self.pool(), |p| {
+        Ok(on_pool!(self.writer(), |p| {
             let mut tx = p.begin().await?;
             let gone = sqlx::query("delete from passkey where id = $1 and account_id = $2")
                 .bind(id)

@@ -188,7 +188,7 @@ impl FailureStore for Backend {
     }
 
     async fn block(&self, account: &str, source: &str, until: i64) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query(
                 "update login_failure set blocked_until = $3, blocks = blocks + 1, failures = 0 \
                  where account_key = $1 and source = $2",
@@ -203,7 +203,7 @@ impl FailureStore for Backend {
     }
 
     async fn uncount(&self, account: &str, source: &str) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query(
                 "update login_failure set failures = failures - 1 \
                  where account_key = $1 and source = $2 and failures > 0",
@@ -275,7 +275,7 @@ impl FailureStore for Backend {
     }
 
     async fn clear_account(&self, account: &str) -> Result<u64, StoreError> {
-        Ok(on_pool!(self.pool(), |p| sqlx::query(
+        Ok(on_pool!(self.writer(), |p| sqlx::query(
             "delete from login_failure where account_key = $1"
         )
         .bind(account)
@@ -287,7 +287,7 @@ impl FailureStore for Backend {
     async fn clear_sources(&self, account: &str, sources: &[String]) -> Result<u64, StoreError> {
         let mut cleared = 0;
         for source in sources {
-            cleared += on_pool!(self.pool(), |p| sqlx::query(
+            cleared += on_pool!(self.writer(), |p| sqlx::query(
                 "delete from login_failure where account_key = $1 and source = $2"
             )
             .bind(account)
@@ -300,7 +300,7 @@ impl FailureStore for Backend {
     }
 
     async fn secret(&self, name: &str, fresh: &str, now: i64) -> Result<String, StoreError> {
-        Ok(on_pool!(self.pool(), |p| {
+        Ok(on_pool!(self.writer(), |p| {
             sqlx::query(
                 "insert into server_secret (name, value, created_at) values ($1, $2, $3) \
                  on conflict (name) do nothing",
@@ -318,7 +318,7 @@ impl FailureStore for Backend {
     }
 
     async fn replace_secret(&self, name: &str, old: &str, new: &str) -> Result<bool, StoreError> {
-        Ok(on_pool!(self.pool(), |p| sqlx::query(
+        Ok(on_pool!(self.writer(), |p| sqlx::query(
             "update server_secret set value = $3 where name = $1 and value = $2"
         )
         .bind(name)

@@ -77,7 +77,7 @@ impl ResetStore for Backend {
         expires_at: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query(
                 "insert into password_reset \
                  (token_hash, user_id, expires_at, used_at, created_at, sealed_token) \
@@ -111,7 +111,7 @@ impl ResetStore for Backend {
                     .bind(live_after)
             };
         }
-        let inserted = match self.pool() {
+        let inserted = match self.writer() {
             // SQLite runs one writer at a time: the check and the insert are one statement.
             PoolRef::Sqlite(p) => insert!().execute(p).await?.rows_affected(),
             // PostgreSQL (read committed) would let two concurrent requests (two instances, or
@@ -132,7 +132,7 @@ impl ResetStore for Backend {
     }
 
     async fn delete_reset(&self, token_hash: &str) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query("delete from password_reset where token_hash = $1")
                 .bind(token_hash)
                 .execute(p)
@@ -162,7 +162,7 @@ impl ResetStore for Backend {
         token_hash: &str,
         now: i64,
     ) -> Result<Option<String>, StoreError> {
-        Ok(on_pool!(self.pool(), |p| {
+        Ok(on_pool!(self.writer(), |p| {
             let mut tx = p.begin().await?;
             let won = sqlx::query(
                 "update password_reset set used_at = $2, sealed_token = null \

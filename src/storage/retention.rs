@@ -130,7 +130,7 @@ impl RetentionStore for Backend {
                     None => continue,
                 },
             };
-            let n = on_pool!(self.pool(), |p| {
+            let n = on_pool!(self.writer(), |p| {
                 let q = sqlx::query(sql).bind(first);
                 match binds {
                     Binds::ExpiredNow => q.bind(c.now),

@@ -159,7 +159,7 @@ impl RiskStore for Backend {
             ProfileKey::User(id) => (Some(id), None),
             ProfileKey::StandIn(point) => (None, Some(point)),
         };
-        Ok(on_pool!(self.counter_pool(), |p| sqlx::query_as(HISTORY)
+        Ok(on_pool!(self.counter_reads(), |p| sqlx::query_as(HISTORY)
             .bind(user_id)
             .bind(account_key)
             .bind(source)
@@ -173,7 +173,7 @@ impl RiskStore for Backend {
     }
 
     async fn save_profile(&self, user_id: &str, profile: &str, now: i64) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query(
                 "insert into risk_profile (user_id, profile, updated_at) values ($1, $2, $3) \
                  on conflict (user_id) do update set \
@@ -213,7 +213,7 @@ impl RiskStore for Backend {
         // Two trainers racing get distinct versions: the loser's insert conflicts and it
         // retries with the next number.
         for _ in 0..5 {
-            let saved: Option<i64> = on_pool!(self.pool(), |p| {
+            let saved: Option<i64> = on_pool!(self.writer(), |p| {
                 let next: i64 = sqlx::query_scalar(
                     "select cast(coalesce(max(version), 0) + 1 as bigint) from risk_model",
                 )
@@ -259,7 +259,7 @@ impl RiskStore for Backend {
     }
 
     async fn label(&self, event_id: &str, attack: bool, now: i64) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query(
                 "insert into risk_label (event_id, attack, created_at) values ($1, $2, $3) \
                  on conflict (event_id) do update set \

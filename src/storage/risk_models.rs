@@ -36,7 +36,7 @@ impl Backend {
     ) -> Result<bool, StoreError> {
         if version == 0 {
             // The built-in prior is in no row: a null version selects it.
-            on_pool!(self.pool(), |p| {
+            on_pool!(self.writer(), |p| {
                 sqlx::query(
                     "insert into risk_model_use (id, version, changed_at) values (1, null, $1) \
                      on conflict (id) do update set \
@@ -48,7 +48,7 @@ impl Backend {
             });
             return Ok(true);
         }
-        let done = on_pool!(self.pool(), |p| sqlx::query(
+        let done = on_pool!(self.writer(), |p| sqlx::query(
             "insert into risk_model_use (id, version, changed_at) \
              select 1, version, $2 from risk_model where version = $1 \
              on conflict (id) do update set \
@@ -63,7 +63,7 @@ impl Backend {
     }
 
     pub(crate) async fn clear_model_selection(&self) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query("delete from risk_model_use").execute(p).await?;
         });
         Ok(())

@@ -15,8 +15,16 @@ use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 /// Either backend's session store.
 #[derive(Debug, Clone)]
 pub enum AnySessionStore {
-    /// SQLite (table `tower_sessions`).
-    Sqlite(tower_sessions_sqlx_store::SqliteStore, SqlitePool),
+    /// SQLite (table `tower_sessions`): writes on the writer connection, loads on the readers
+    /// (`storage::Backend::Sqlite`).
+    Sqlite {
+        /// The published store over the writer.
+        writes: tower_sessions_sqlx_store::SqliteStore,
+        /// The published store over the readers.
+        reads: tower_sessions_sqlx_store::SqliteStore,
+        /// The writer, for `save`.
+        writer: SqlitePool,
+    },
     /// PostgreSQL (table `tower_sessions.session`).
     Postgres(tower_sessions_sqlx_store::PostgresStore, PgPool),
 }
@@ -35,7 +43,7 @@ impl SessionStore for AnySessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // The published `create` inserts, drawing a new id on a collision.
         match self {
-            Self::Sqlite(s, _) => s.create(record).await,
+            Self::Sqlite { writes, .. } => writes.create(record).await,
             Self::Postgres(s, _) => s.create(record).await,
         }
     }
@@ -47,7 +55,7 @@ impl SessionStore for AnySessionStore {
         // Zero rows updated means the session was deleted (sign-out, revocation, expiry)
         // while this request held it: it stays deleted.
         match self {
-            Self::Sqlite(_, pool) => {
+            Self::Sqlite { writer: pool, .. } => {
                 sqlx::query(UPDATE_SQLITE)
                     .bind(data)
                     .bind(record.expiry_date)
@@ -71,14 +79,14 @@ impl SessionStore for AnySessionStore {
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         match self {
-            Self::Sqlite(s, _) => s.load(id).await,
+            Self::Sqlite { reads, .. } => reads.load(id).await,
             Self::Postgres(s, _) => s.load(id).await,
         }
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         match self {
-            Self::Sqlite(s, _) => s.delete(id).await,
+            Self::Sqlite { writes, .. } => writes.delete(id).await,
             Self::Postgres(s, _) => s.delete(id).await,
         }
     }
@@ -88,7 +96,7 @@ impl SessionStore for AnySessionStore {
 impl ExpiredDeletion for AnySessionStore {
     async fn delete_expired(&self) -> session_store::Result<()> {
         match self {
-            Self::Sqlite(s, _) => s.delete_expired().await,
+            Self::Sqlite { writes, .. } => writes.delete_expired().await,
             Self::Postgres(s, _) => s.delete_expired().await,
         }
     }

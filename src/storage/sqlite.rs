@@ -1,5 +1,5 @@
-//! SQLite, the embedded default: the pool (WAL mode, a busy timeout so concurrent writers wait
-//! instead of failing, foreign keys on), the migrations, and the database file's mode: created
+//! SQLite, the embedded default: the pools (WAL mode, foreign keys on; one connection for the
+//! writes so writers queue in-process, and a busy timeout for what still meets a lock), the migrations, and the database file's mode: created
 //! `0600` (SQLite gives its `-wal` and `-shm` files the database's mode), and tightened to
 //! `0600` at start if an older version left it readable by others. The SQL lives with its
 //! aggregate.
@@ -29,25 +29,45 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreErro
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(10))
         .foreign_keys(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(max_connections)
+    // One connection writes (`Backend::Sqlite`), the others read. An in-memory database is one
+    // per connection: there, one pool of one connection does both.
+    let in_memory = file.is_none();
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
         // A local file cannot drop a connection: skip the ping sqlx makes before every
         // checkout (it costs a thread hop per query, half of a bearer check's time).
         .test_before_acquire(false)
-        .connect_with(options)
+        .connect_with(options.clone())
         .await?;
     sqlx::migrate!("migrations/sqlite")
-        .run(&pool)
+        .run(&writer)
         .await
         .map_err(|e| StoreError::Backend(e.into()))?;
+    let pool = if in_memory {
+        writer.clone()
+    } else {
+        SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await?
+    };
     if let Some(file) = &file {
         restrict(file);
     }
-    let sessions = tower_sessions_sqlx_store::SqliteStore::new(pool.clone());
-    sessions.migrate().await?;
+    let writes = tower_sessions_sqlx_store::SqliteStore::new(writer.clone());
+    writes.migrate().await?;
+    let reads = tower_sessions_sqlx_store::SqliteStore::new(pool.clone());
     Ok(Store::new(
-        Backend::Sqlite(pool.clone()),
-        AnySessionStore::Sqlite(sessions, pool),
+        Backend::Sqlite {
+            pool,
+            writer: writer.clone(),
+        },
+        AnySessionStore::Sqlite {
+            writes,
+            reads,
+            writer,
+        },
     ))
 }
 

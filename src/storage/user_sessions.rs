@@ -94,7 +94,7 @@ impl UserSessionStore for Backend {
             "insert into user_session ({COLUMNS}) \
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         );
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query(&sql)
                 .bind(&r.id)
                 .bind(&r.user_id)
@@ -133,7 +133,7 @@ impl UserSessionStore for Backend {
     }
 
     async fn update_seen(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query("update user_session set last_seen_at = $2 where id = $1")
                 .bind(id)
                 .bind(now)
@@ -144,7 +144,7 @@ impl UserSessionStore for Backend {
     }
 
     async fn update_binding(&self, id: &str, sealed: &str, epoch: i64) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query("update user_session set session_sealed = $2, epoch = $3 where id = $1")
                 .bind(id)
                 .bind(sealed)
@@ -156,7 +156,7 @@ impl UserSessionStore for Backend {
     }
 
     async fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(on_pool!(self.pool(), |p| sqlx::query(
+        Ok(on_pool!(self.writer(), |p| sqlx::query(
             "delete from user_session where id = $1"
         )
         .bind(id)
@@ -167,7 +167,7 @@ impl UserSessionStore for Backend {
     }
 
     async fn delete_stale(&self, user_id: &str, epoch: i64, before: i64) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query(
                 "delete from user_session where user_id = $1 \
                  and (epoch <> $2 or last_seen_at < $3)",
@@ -183,7 +183,7 @@ impl UserSessionStore for Backend {
 
     async fn delete_browser_session(&self, session_id: &str) -> Result<(), StoreError> {
         // The tables are the published session stores' (storage/sessions.rs).
-        match self.pool() {
+        match self.writer() {
             PoolRef::Sqlite(p) => {
                 sqlx::query("delete from tower_sessions where id = $1")
                     .bind(session_id)
@@ -206,7 +206,7 @@ impl UserSessionStore for Backend {
         since: i64,
         now: i64,
     ) -> Result<u64, StoreError> {
-        Ok(on_pool!(self.pool(), |p| sqlx::query(
+        Ok(on_pool!(self.writer(), |p| sqlx::query(
             "update token_family set revoked_at = $3 \
              where user_id = $1 and created_at >= $2 and revoked_at is null",
         )

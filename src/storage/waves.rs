@@ -138,7 +138,7 @@ impl WaveStore for Backend {
         sprayed: i64,
         wave: bool,
     ) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query(
                 "insert into attack_bucket (minute, failures, sprayed, wave, created_at) \
                  values ($1, $2, $3, $4, $1 * 60) \
@@ -182,7 +182,7 @@ impl WaveStore for Backend {
     }
 
     async fn raise(&self, w: &WaveRow) -> Result<WaveRow, StoreError> {
-        Ok(on_pool!(self.pool(), |p| sqlx::query_as(RAISE)
+        Ok(on_pool!(self.writer(), |p| sqlx::query_as(RAISE)
             .bind(&w.kind)
             .bind(&w.wave_id)
             .bind(w.started_at)
@@ -195,7 +195,7 @@ impl WaveStore for Backend {
     }
 
     async fn flag_minutes(&self, minute: i64) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query("update attack_bucket set wave = 1 where minute >= $1")
                 .bind(minute)
                 .execute(p)
@@ -205,7 +205,7 @@ impl WaveStore for Backend {
     }
 
     async fn forget_before(&self, minute: i64) -> Result<u64, StoreError> {
-        Ok(on_pool!(self.pool(), |p| sqlx::query(
+        Ok(on_pool!(self.writer(), |p| sqlx::query(
             "delete from attack_bucket where minute < $1"
         )
         .bind(minute)

@@ -146,7 +146,7 @@ pub(super) async fn disable(
     now: i64,
     event: &(dyn Fn(u64) -> AuthEvent + Send + Sync),
 ) -> Result<Option<u64>, StoreError> {
-    Ok(on_pool!(db.pool(), |p| {
+    Ok(on_pool!(db.writer(), |p| {
         let mut tx = p.begin().await?;
         let changed = sqlx::query(
             "update account set disabled_at = $2, updated_at = $2, \
@@ -190,7 +190,7 @@ pub(super) async fn enable(
     event: &AuthEvent,
 ) -> Result<bool, StoreError> {
     let risk = risk_json(event)?;
-    Ok(on_pool!(db.pool(), |p| {
+    Ok(on_pool!(db.writer(), |p| {
         let mut tx = p.begin().await?;
         let changed = sqlx::query(
             "update account set disabled_at = null, updated_at = $2 \
@@ -274,7 +274,7 @@ pub(super) async fn delete(
     event: &(dyn Fn(Removed) -> AuthEvent + Send + Sync),
 ) -> Result<Option<Removed>, StoreError> {
     let counters = format!("{ACCOUNT_KEY_PREFIX}{id}");
-    Ok(on_pool!(db.pool(), |p| {
+    Ok(on_pool!(db.writer(), |p| {
         let mut tx = p.begin().await?;
         // The account row first, locked by the update: a concurrent sign-in cannot add a grant
         // or a session under the id while its rows are deleted.

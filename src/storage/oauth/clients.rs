@@ -106,7 +106,7 @@ fn found(rows: u64) -> Result<(), StoreError> {
 #[async_trait]
 impl ClientStore for Backend {
     async fn insert(&self, c: &ClientRecord) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query(
                 "insert into client (id, secret_hash, redirect_uris, post_logout_redirect_uris, \
                  scopes, grants, is_public, is_first_party, created_at, pkce_optional, name, \
@@ -150,7 +150,7 @@ impl ClientStore for Backend {
     }
 
     async fn update(&self, c: &ClientRecord) -> Result<(), StoreError> {
-        let rows = on_pool!(self.pool(), |p| {
+        let rows = on_pool!(self.writer(), |p| {
             sqlx::query(
             "update client set redirect_uris = $2, post_logout_redirect_uris = $3, scopes = $4, \
              grants = $5, is_first_party = $6, pkce_optional = $7, name = $8, logo_uri = $9, \
@@ -176,7 +176,7 @@ impl ClientStore for Backend {
     }
 
     async fn set_secret_hash(&self, id: &str, secret_hash: &str) -> Result<(), StoreError> {
-        let rows = on_pool!(self.pool(), |p| sqlx::query(
+        let rows = on_pool!(self.writer(), |p| sqlx::query(
             "update client set secret_hash = $2 where id = $1 and secret_hash is not null",
         )
         .bind(id)
@@ -188,7 +188,7 @@ impl ClientStore for Backend {
     }
 
     async fn delete(&self, id: &str, now: i64) -> Result<Option<u64>, StoreError> {
-        Ok(on_pool!(self.pool(), |p| {
+        Ok(on_pool!(self.writer(), |p| {
             let mut tx = p.begin().await?;
             let gone = sqlx::query("delete from client where id = $1")
                 .bind(id)
@@ -220,7 +220,7 @@ impl ClientStore for Backend {
     }
 
     async fn disable(&self, id: &str, now: i64) -> Result<Option<ClientDisabled>, StoreError> {
-        Ok(on_pool!(self.pool(), |p| {
+        Ok(on_pool!(self.writer(), |p| {
             let mut tx = p.begin().await?;
             // Writes first (SQLite takes its write lock at once). Disabling again moves the
             // token cut-off on: harmless, nothing is issued to a disabled client.
@@ -268,7 +268,7 @@ impl ClientStore for Backend {
     }
 
     async fn enable(&self, id: &str) -> Result<Option<bool>, StoreError> {
-        Ok(on_pool!(self.pool(), |p| {
+        Ok(on_pool!(self.writer(), |p| {
             let changed = sqlx::query(
                 "update client set disabled_at = null where id = $1 and disabled_at is not null",
             )

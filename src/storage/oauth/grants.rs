@@ -203,7 +203,7 @@ pub trait GrantStore: Send + Sync {
 #[async_trait]
 impl GrantStore for Backend {
     async fn insert_code(&self, c: &CodeRecord) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query(
                 "insert into auth_code (code_hash, client_id, user_id, redirect_uri, scope, nonce, \
                  code_challenge, auth_time, expires_at, family_id, used_at, created_at, amr) \
@@ -236,7 +236,7 @@ impl GrantStore for Backend {
     }
 
     async fn insert_refresh(&self, r: &RefreshRecord) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query(transactions::INSERT_REFRESH)
                 .bind(&r.token_hash)
                 .bind(&r.family_id)
@@ -287,7 +287,7 @@ impl GrantStore for Backend {
     }
 
     async fn revoke_user_families(&self, user_id: &str, now: i64) -> Result<u64, StoreError> {
-        Ok(on_pool!(self.pool(), |p| sqlx::query(
+        Ok(on_pool!(self.writer(), |p| sqlx::query(
             "update token_family set revoked_at = $2 where user_id = $1 and revoked_at is null",
         )
         .bind(user_id)
@@ -298,7 +298,7 @@ impl GrantStore for Backend {
     }
 
     async fn revoke_family(&self, id: &str, now: i64) -> Result<bool, StoreError> {
-        Ok(on_pool!(self.pool(), |p| sqlx::query(
+        Ok(on_pool!(self.writer(), |p| sqlx::query(
             "update token_family set revoked_at = $2 where id = $1 and revoked_at is null",
         )
         .bind(id)
@@ -310,7 +310,7 @@ impl GrantStore for Backend {
     }
 
     async fn revoke_jti(&self, jti: &str, expires_at: i64, now: i64) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query(
                 "insert into revoked_token (jti, expires_at, created_at) values ($1, $2, $3) \
                  on conflict (jti) do nothing",
@@ -374,7 +374,7 @@ impl GrantStore for Backend {
         scopes: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             sqlx::query(
                 "insert into consent (user_id, client_id, scopes, created_at) \
                  values ($1, $2, $3, $4) \

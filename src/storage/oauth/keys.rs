@@ -52,7 +52,7 @@ impl KeyStore for Backend {
     }
 
     async fn rotate(&self, new: &[KeyRecord], retire_after: i64) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| {
+        on_pool!(self.writer(), |p| {
             let mut tx = p.begin().await?;
             sqlx::query("update signing_key set retire_after = $1 where retire_after is null")
                 .bind(retire_after)
@@ -86,7 +86,7 @@ impl KeyStore for Backend {
     }
 
     async fn replace_private(&self, kid: &str, old: &str, new: &str) -> Result<bool, StoreError> {
-        Ok(on_pool!(self.pool(), |p| sqlx::query(
+        Ok(on_pool!(self.writer(), |p| sqlx::query(
             "update signing_key set private_key = $3 where kid = $1 and private_key = $2"
         )
         .bind(kid)

@@ -33,7 +33,7 @@ impl SpentLinkStore for Backend {
         expires_at: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
-        Ok(on_pool!(self.pool(), |p| {
+        Ok(on_pool!(self.writer(), |p| {
             // An expired link is refused by its signature anyway: its row is no longer needed.
             sqlx::query("delete from spent_link where expires_at < $1")
                 .bind(now)

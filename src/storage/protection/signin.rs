@@ -156,7 +156,7 @@ pub(super) async fn clear_with_event(
     event: &AuthEvent,
 ) -> Result<(), StoreError> {
     let risk = risk_json(event)?;
-    match db.pool() {
+    match db.writer() {
         // One message to the connection's worker thread and one commit: the statements run
         // inside `begin … commit` in the same query string.
         PoolRef::Sqlite(p) => {

@@ -31,7 +31,7 @@ pub(super) async fn redeem_code(
     start: &GrantStart,
 ) -> Result<CodeRedemption, StoreError> {
     let find = format!("select {CODE_COLUMNS} from auth_code where code_hash = $1");
-    let (won, row): (bool, Option<CodeRecord>) = on_pool!(db.pool(), |p| {
+    let (won, row): (bool, Option<CodeRecord>) = on_pool!(db.writer(), |p| {
         let mut tx = p.begin().await?;
         let won = sqlx::query(
             "update auth_code set used_at = $2, family_id = $3 \
@@ -77,7 +77,7 @@ pub(super) async fn rotate_refresh(
     new: &RefreshRecord,
     now: i64,
 ) -> Result<Rotation, StoreError> {
-    Ok(on_pool!(db.pool(), |p| {
+    Ok(on_pool!(db.writer(), |p| {
         let mut tx = p.begin().await?;
         let won = sqlx::query(
             "update refresh_token set used_at = $2 where token_hash = $1 and used_at is null",
