@@ -21,22 +21,26 @@ fn csrf_from(body: &str) -> Option<String> {
     body.get(start..start + len).map(str::to_owned)
 }
 
-fn session_cookie(resp: &reqwest::Response) -> Option<String> {
-    resp.headers()
+/// The `name=value` pairs of the cookies a response sets (the CSRF cookie; a session only once
+/// there is something to keep), as one `Cookie` header.
+fn cookies(resp: &reqwest::Response) -> Option<String> {
+    let pairs: Vec<&str> = resp
+        .headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("authd_session="))
-        .and_then(|c| c.split(';').next())
-        .map(str::to_owned)
+        .filter_map(|c| c.split(';').next())
+        .collect();
+    (!pairs.is_empty()).then(|| pairs.join("; "))
 }
 
-/// One full browser sign-in: GET the form (new session + CSRF token), POST the credentials.
+/// One full browser sign-in: GET the form (CSRF cookie and token), POST the credentials with
+/// that cookie (a new browser each time: no device cookie).
 async fn sign_in(client: &reqwest::Client, base: &str, email: &str) -> bool {
     let Ok(page) = client.get(format!("{base}/login")).send().await else {
         return false;
     };
-    let Some(cookie) = session_cookie(&page) else {
+    let Some(cookie) = cookies(&page) else {
         return false;
     };
     let Ok(body) = page.text().await else {
