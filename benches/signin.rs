@@ -166,5 +166,11 @@ async fn main() -> anyhow::Result<()> {
         failed.load(Ordering::Relaxed)
     );
     println!("ratio                     {:.1} %", 100.0 * rate / limit);
+    // Not a timed assertion: a run where sign-ins fail measures nothing (`.ci/run` runs this
+    // as a smoke test, so a broken sign-in path or a broken bench fails there).
+    let failed = failed.load(Ordering::Relaxed);
+    if failed > 0 || done.load(Ordering::Relaxed) == 0 {
+        anyhow::bail!("{failed} sign-ins failed: the figures above measure nothing");
+    }
     Ok(())
 }
