@@ -72,7 +72,7 @@ pub(crate) const DATABASE_URL: Key = secret(
 pub(crate) const DATABASE_MAX_CONNECTIONS: Key = key(
     "database_max_connections",
     Value("10"),
-    "database pool size",
+    "database pool size (on SQLite: the readers; one more connection does every write, so writers queue in-process instead of in SQLite's busy handler)",
 );
 pub(crate) const BIND: Key = key(
     "bind",

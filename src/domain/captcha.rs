@@ -271,30 +271,30 @@ pub enum Captchas {
 
 impl Captchas {
     /// A new challenge at `level` (the builtin provider's work; others ignore it): what to
-    /// keep and what to show.
-    pub fn issue(&self, now: i64, level: PowLevel) -> (StoredChallenge, ShownChallenge) {
+    /// keep and what to show. The builtin image is drawn off the request threads
+    /// (`captcha_image.rs`), and only at the levels that still accept it.
+    pub async fn issue(&self, now: i64, level: PowLevel) -> (StoredChallenge, ShownChallenge) {
         match self {
             Self::Builtin => {
-                let mut c = captcha::Captcha::new();
-                c.add_chars(5)
-                    .apply_filter(captcha::filters::Noise::new(0.2))
-                    .apply_filter(captcha::filters::Wave::new(2.0, 12.0))
-                    .view(220, 80);
-                let answer = c.chars_as_string().to_uppercase();
-                let image = c
-                    .as_base64()
-                    .map(|b64| format!("data:image/png;base64,{b64}"));
+                let image = if level.image_allowed() {
+                    crate::domain::captcha_image::draw_off_thread().await
+                } else {
+                    None
+                };
                 let (n, puzzle) = pow_puzzle(level);
-                let image_allowed = level.image_allowed();
+                // Without an image (a level past it, or none could be drawn) only the proof
+                // of work answers.
+                let image_allowed = image.is_some();
+                let (answer, image) = image.map(|i| (i.answer, i.data_uri)).unzip();
                 (
                     StoredChallenge {
-                        answer,
+                        answer: answer.unwrap_or_default(),
                         pow: Some(n),
                         issued_at: now,
                         image_allowed,
                     },
                     ShownChallenge {
-                        image: image.filter(|_| image_allowed),
+                        image,
                         pow: Some(puzzle),
                     },
                 )
@@ -370,10 +370,10 @@ impl Captchas {
 mod tests {
     use super::*;
 
-    #[test]
-    fn builtin_answers_are_checked_once_and_expire() {
+    #[tokio::test]
+    async fn builtin_answers_are_checked_once_and_expire() {
         let c = Captchas::Builtin;
-        let (stored, shown) = c.issue(1000, PowLevel::FIRST);
+        let (stored, shown) = c.issue(1000, PowLevel::FIRST).await;
         assert!(shown.image.unwrap().starts_with("data:image/png;base64,"));
         assert_eq!(stored.answer.len(), 5);
         assert!(c.check(Some(&stored), &stored.answer.to_lowercase(), 1010));
@@ -385,11 +385,11 @@ mod tests {
         );
     }
 
-    #[test]
-    fn proof_of_work_solutions_pass_once_found() {
+    #[tokio::test]
+    async fn proof_of_work_solutions_pass_once_found() {
         use sha2::Digest;
         let c = Captchas::Builtin;
-        let (stored, shown) = c.issue(0, PowLevel::FIRST);
+        let (stored, shown) = c.issue(0, PowLevel::FIRST).await;
         let p = shown.pow.unwrap();
         let n = (0..=p.max)
             .find(|i| {
@@ -402,8 +402,8 @@ mod tests {
         assert!(!c.check(Some(&stored), "pow:abc", 1));
     }
 
-    #[test]
-    fn work_rises_with_the_sources_history_and_the_top_takes_only_the_proof_of_work() {
+    #[tokio::test]
+    async fn work_rises_with_the_sources_history_and_the_top_takes_only_the_proof_of_work() {
         assert_eq!(PowLevel::for_history(0, 0, false), PowLevel::FIRST);
         assert_eq!(PowLevel::for_history(1, 0, false), PowLevel::FIRST);
         assert_eq!(PowLevel::for_history(2, 0, false).get(), 1);
@@ -413,10 +413,10 @@ mod tests {
         let maxes: Vec<u64> = (0..=3).map(|l| PowLevel(l).max()).collect();
         assert!(maxes.windows(2).all(|w| w[1] >= 5 * w[0]), "{maxes:?}");
         let c = Captchas::Builtin;
-        let (low, shown_low) = c.issue(0, PowLevel::FIRST);
+        let (low, shown_low) = c.issue(0, PowLevel::FIRST).await;
         assert!(shown_low.image.is_some());
         assert!(c.check(Some(&low), &low.answer, 1));
-        let (top, shown_top) = c.issue(0, PowLevel::TOP);
+        let (top, shown_top) = c.issue(0, PowLevel::TOP).await;
         assert!(shown_top.image.is_none(), "no image to read at the top");
         assert_eq!(shown_top.pow.as_ref().unwrap().max, PowLevel::TOP.max());
         assert!(
@@ -427,10 +427,10 @@ mod tests {
         assert!(c.check(Some(&top), &format!("pow:{n}"), 1));
     }
 
-    #[test]
-    fn test_provider_needs_its_answer_and_a_shown_challenge() {
+    #[tokio::test]
+    async fn test_provider_needs_its_answer_and_a_shown_challenge() {
         let c = Captchas::Test("let-me-in".to_owned().into());
-        let (stored, _) = c.issue(0, PowLevel::FIRST);
+        let (stored, _) = c.issue(0, PowLevel::FIRST).await;
         assert!(c.check(Some(&stored), "let-me-in", 1));
         assert!(!c.check(Some(&stored), "nope", 1));
         assert!(!c.check(None, "let-me-in", 1));

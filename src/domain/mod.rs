@@ -13,6 +13,8 @@ pub mod admin_console;
 pub mod admin_ops;
 /// CAPTCHA challenges.
 pub mod captcha;
+/// The built-in CAPTCHA's image, drawn on a low-priority thread of its own.
+pub mod captcha_image;
 /// A client's name and logo, as the pages show them.
 pub mod client_profile;
 /// The clients' wire rules: scopes, registrable redirect URIs, loopback matching.

@@ -128,8 +128,9 @@ impl Backend {
         }
     }
 
-    /// The pool for the risk read next to the counters: on SQLite a reader, on PostgreSQL the
-    /// relaxed pool, like the counters.
+    /// The pool for the reads next to the counters (the risk history, the sign-in lookup): on
+    /// SQLite a reader, on PostgreSQL the relaxed pool, like the counters (where the lookup and
+    /// the count are one statement).
     pub(crate) fn counter_reads(&self) -> PoolRef<'_> {
         match self {
             Self::Sqlite { pool, .. } => PoolRef::Sqlite(pool),

@@ -21,12 +21,14 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 /// times a hash thread's share of a contended core).
 pub(super) const HASH_NICE: i32 = 10;
 
-/// Lowers the calling thread's priority to `HASH_NICE` (best effort: a refusal is logged).
-fn lower_own_priority() {
+/// Lowers the calling thread's priority to `HASH_NICE` (best effort: a refusal is logged). Also
+/// for the CAPTCHA image thread (`domain/captcha_image.rs`): attacker-driven CPU work, like a
+/// flood's hashes.
+pub(crate) fn lower_own_priority() {
     #[cfg(target_os = "linux")]
     if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), HASH_NICE)
     {
-        tracing::warn!(error = %e, "could not lower the hash thread's priority");
+        tracing::warn!(error = %e, "could not lower a worker thread's priority");
     }
 }
 

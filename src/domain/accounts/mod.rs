@@ -7,7 +7,7 @@ pub mod admin;
 /// `AccountError`: what registration, password changes and resets can answer.
 pub mod error;
 /// The hashing threads and their reused argon2 memory.
-mod hash_workers;
+pub(crate) mod hash_workers;
 /// `Email`, `Password` and `Account`.
 pub mod model;
 /// argon2id hashing and verification on a bounded pool of hashing threads.

@@ -50,7 +50,8 @@ pub async fn show(
 ) -> Result<ChallengeView, HttpError> {
     let (stored, shown) = state
         .captchas
-        .issue(state.clock.now().unix_timestamp(), level);
+        .issue(state.clock.now().unix_timestamp(), level)
+        .await;
     let json = serde_json::to_string(&stored).map_err(|e| Unexpected(e.into()))?;
     session.put(KEY, &json).await?;
     let widget = state.captchas.remote().map(|r| {

@@ -114,8 +114,10 @@ pub(super) async fn find_and_count(
     db: &Backend,
     keys: &SignInKeys<'_>,
 ) -> Result<SignInCount, StoreError> {
-    match db.counter_pool() {
-        // The lookup, then the count: two statements, both in-process.
+    // `counter_reads`: on SQLite a reader, for the lookup (the count then writes through the
+    // writer: two statements, both in-process); on PostgreSQL the relaxed pool, which the one
+    // statement that looks up and counts needs anyway.
+    match db.counter_reads() {
         PoolRef::Sqlite(p) => {
             let row = bind_counter_row(sqlx::query(PICK_ROW_SQLITE), keys)
                 .fetch_one(p)
