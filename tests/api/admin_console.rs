@@ -27,19 +27,6 @@ pub(crate) async fn admin(app: &TestApp) -> TestUser {
     user
 }
 
-/// The newest e-mailed step-up code.
-async fn last_code(app: &TestApp) -> String {
-    let mails = app.outbox(1).await;
-    let mail = mails
-        .iter()
-        .rev()
-        .find(|m| m.contains("Your sign-in code"))
-        .expect("a code mail");
-    let after = &mail[mail.find("code is:").unwrap()..];
-    let start = after.find(|c: char| c.is_ascii_digit()).unwrap();
-    after[start..start + 6].to_owned()
-}
-
 /// Signs `user` in with the password only, then through the console's step-up (the e-mailed
 /// code), ending on the console.
 pub(crate) async fn admin_signed_in(app: &TestApp) -> TestUser {
@@ -72,7 +59,7 @@ pub(crate) async fn admin_signed_in(app: &TestApp) -> TestUser {
         "{}",
         stepped.body
     );
-    let code = last_code(app).await;
+    let code = app.last_code().await;
     let csrf = app.get(&login).await.csrf();
     let passed = app
         .post_form(&login, &[("email_code", &code), ("csrf_token", &csrf)])

@@ -355,15 +355,8 @@ async fn step_up_and_consent_return_to_the_pending_request() {
     assert_eq!(stepped.status, StatusCode::UNAUTHORIZED);
     assert!(stepped.body.contains("data-challenge=\"email\""));
     assert_names_the_app(&stepped);
-    let mails: Vec<String> = app.outbox(1).await.iter().map(|m| decode_qp(m)).collect();
-    let mail = mails
-        .iter()
-        .rev()
-        .find(|m| m.contains("Your sign-in code"))
-        .expect("a code mail");
-    let after = &mail[mail.find("code is:").unwrap()..];
-    let start = after.find(|c: char| c.is_ascii_digit()).unwrap();
-    let code = &after[start..start + 6];
+    let code = app.last_code().await;
+    let code = code.as_str();
     let passed = b
         .submit(&stepped, &[("username", &user.email), ("email_code", code)])
         .await;

@@ -742,6 +742,33 @@ pub fn input_value(body: &str, name: &str) -> String {
     body[start..end].to_owned()
 }
 
+/// The newest sign-in code any of `apps` delivered: instances on one database share the mail
+/// queue, and whichever drains first delivers a mail into its own outbox.
+pub async fn last_code_in(apps: &[&TestApp]) -> String {
+    // Bounded real-time wait: another instance's worker may be writing the mail it claimed.
+    let mut found = None;
+    for _ in 0..200 {
+        let mut mails = Vec::new();
+        for app in apps {
+            app.drain_mail().await;
+            mails.extend(app.outbox_files());
+        }
+        mails.sort_by_key(|(modified, _)| *modified);
+        found = mails
+            .iter()
+            .map(|(_, m)| crate::smtp::decode_qp(m))
+            .rfind(|m| m.contains("Your sign-in code"));
+        if found.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let mail = found.expect("a code mail");
+    let after = &mail[mail.find("code is:").expect("code text")..];
+    let start = after.find(|c: char| c.is_ascii_digit()).unwrap();
+    after[start..start + 6].to_owned()
+}
+
 pub fn urlenc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -771,23 +798,15 @@ impl TestApp {
     /// The newest sign-in code mailed so far (a step-up's code mail is queued with the answer
     /// that showed the step-up, so draining the queue delivers it).
     pub async fn last_code(&self) -> String {
-        let mails: Vec<String> = self
-            .outbox(0)
-            .await
-            .iter()
-            .map(|m| crate::smtp::decode_qp(m))
-            .collect();
-        let mail = mails
-            .iter()
-            .rev()
-            .find(|m| m.contains("Your sign-in code"))
-            .expect("a code mail");
-        let after = &mail[mail.find("code is:").expect("code text")..];
-        let start = after.find(|c: char| c.is_ascii_digit()).unwrap();
-        after[start..start + 6].to_owned()
+        last_code_in(&[self]).await
     }
 
     fn outbox_now(&self) -> Vec<String> {
+        self.outbox_files().into_iter().map(|(_, m)| m).collect()
+    }
+
+    /// The `.eml` files written so far, with their times, oldest first.
+    fn outbox_files(&self) -> Vec<(Option<std::time::SystemTime>, String)> {
         let Ok(dir) = std::fs::read_dir(self.mail_dir.path()) else {
             return Vec::new();
         };
@@ -795,12 +814,13 @@ impl TestApp {
             .filter_map(Result::ok)
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .map(|p| {
+                let modified = std::fs::metadata(&p).and_then(|m| m.modified()).ok();
+                (modified, std::fs::read_to_string(&p).unwrap())
+            })
             .collect();
-        files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        files.sort_by_key(|(modified, _)| *modified);
         files
-            .iter()
-            .map(|p| std::fs::read_to_string(p).unwrap())
-            .collect()
     }
 }
 

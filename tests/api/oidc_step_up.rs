@@ -21,19 +21,6 @@ fn id_claims(tokens: &serde_json::Value) -> serde_json::Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
-/// The newest e-mailed step-up code.
-async fn last_code(app: &TestApp) -> String {
-    let mails = app.outbox(0).await;
-    let mail = mails
-        .iter()
-        .rev()
-        .find(|m| m.contains("Your sign-in code"))
-        .expect("a code mail");
-    let after = &mail[mail.find("code is:").unwrap()..];
-    let start = after.find(|c: char| c.is_ascii_digit()).unwrap();
-    after[start..start + 6].to_owned()
-}
-
 /// Redeems the code in `location` for tokens.
 async fn redeem(
     app: &TestApp,
@@ -114,7 +101,7 @@ async fn acr_values_force_the_step_up_and_the_id_token_says_what_happened() {
         "{}",
         stepped.body
     );
-    let code = last_code(&app).await;
+    let code = app.last_code().await;
     let csrf = app.get(&login).await.csrf();
     let passed = app
         .post_form(&login, &[("email_code", &code), ("csrf_token", &csrf)])
@@ -273,7 +260,7 @@ async fn the_risk_api_asks_for_a_step_up_when_the_tokens_sign_in_is_too_weak() {
         "{}",
         stepped.body
     );
-    let code = last_code(&app).await;
+    let code = app.last_code().await;
     let csrf = app.get(&login).await.csrf();
     let passed = app
         .post_form(&login, &[("email_code", &code), ("csrf_token", &csrf)])

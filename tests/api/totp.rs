@@ -383,19 +383,6 @@ async fn new_recovery_codes_replace_the_old_ones() {
     assert!(!refused.body.contains("data-recovery-codes"));
 }
 
-/// The newest e-mailed step-up code.
-async fn last_code(app: &TestApp) -> String {
-    let mails: Vec<String> = app.outbox(0).await.iter().map(|m| decode_qp(m)).collect();
-    let mail = mails
-        .iter()
-        .rev()
-        .find(|m| m.contains("Your sign-in code"))
-        .expect("a code mail");
-    let after = &mail[mail.find("code is:").expect("code text")..];
-    let start = after.find(|c: char| c.is_ascii_digit()).unwrap();
-    after[start..start + 6].to_owned()
-}
-
 /// Chooses another factor on the pending step-up ("choose another factor"): the page.
 async fn choose(app: &TestApp, factor: &str) -> crate::helpers::Page {
     let csrf = app.get_login().await.csrf();
@@ -455,10 +442,10 @@ async fn another_factor_can_be_chosen_during_the_step_up() {
     // passes, and the pass is the e-mail factor's.
     stepped_up(&app, &user).await;
     choose(&app, "email").await;
-    let older = last_code(&app).await;
+    let older = app.last_code().await;
     let again = choose(&app, "email").await;
     assert!(again.body.contains("data-challenge=\"email\""));
-    let newest = last_code(&app).await;
+    let newest = app.last_code().await;
     let csrf = app.get_login().await.csrf();
     if older != newest {
         let stale = app
