@@ -76,6 +76,11 @@ pub enum Notice {
         code: String,
         /// How long it is valid.
         minutes: i64,
+        /// The network the sign-in came from (`/24` or `/48`), for the mail budget.
+        requested_from: String,
+        /// Whether the account has signed in from that network before: such step-ups have a
+        /// budget of their own that sign-ins from elsewhere cannot spend (`mail/outbox.rs`).
+        familiar: bool,
     },
     /// A sign-in method (a passkey, the authenticator app, …) was added to the account.
     SignInMethodAdded {

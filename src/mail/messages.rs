@@ -310,7 +310,7 @@ pub fn render(notice: &Notice, brand: &Branding) -> Result<Rendered, RenderError
         }
         Notice::NewDevice { .. } => new_device(brand, notice),
         Notice::VerifyEmail { link } => verify_mail(brand, link),
-        Notice::EmailCode { code, minutes } => code_mail(brand, code, *minutes),
+        Notice::EmailCode { code, minutes, .. } => code_mail(brand, code, *minutes),
         Notice::PasswordChanged { reset_link } => pair(
             brand,
             format!("Your password was changed at {p}"),

@@ -65,10 +65,22 @@ fn budgets(notice: &Notice) -> Vec<(String, i64)> {
         Notice::Lockout { .. } => vec![(kind, 1), (ATTACK.to_owned(), i64::MAX)],
         Notice::Attack { .. } => vec![(ATTACK.to_owned(), 1)],
         Notice::NewDevice { .. } => vec![(kind, 1)],
-        // Anyone who knows the address can ask for a verification mail or (with the password)
-        // a step-up code: a few an hour each, so neither floods the owner's inbox.
+        // Anyone who knows the address can ask for a verification mail: a few an hour.
         Notice::VerifyEmail { .. } => vec![(kind, 5)],
-        Notice::EmailCode { .. } => vec![(kind, EMAIL_CODES_PER_HOUR)],
+        // A step-up code needs the password. Someone who has it must neither flood the owner's
+        // inbox nor spend the owner's codes: sign-ins from networks the account has used have
+        // their own budget, which sign-ins from anywhere else cannot touch; those share the
+        // other, per network and in all.
+        Notice::EmailCode { familiar: true, .. } => {
+            vec![(format!("{kind} familiar"), EMAIL_CODES_PER_HOUR)]
+        }
+        Notice::EmailCode { requested_from, .. } => vec![
+            (
+                format!("{kind} from {requested_from}"),
+                EMAIL_CODES_PER_HOUR,
+            ),
+            (kind, 2 * EMAIL_CODES_PER_HOUR),
+        ],
         // Each change is made by a signed-in, re-authenticated owner: a generous budget that
         // still bounds a scripted loop of adds and removes.
         Notice::SignInMethodAdded { .. } | Notice::SignInMethodRemoved { .. } => vec![(kind, 20)],

@@ -61,6 +61,8 @@ fn samples() -> Vec<Notice> {
         Notice::EmailCode {
             code: "428 913".into(),
             minutes: 10,
+            requested_from: "192.0.2.0/24".into(),
+            familiar: false,
         },
         Notice::SignInMethodAdded {
             method: "passkey “Laptop”".into(),

@@ -1,11 +1,12 @@
-//! The e-mailed step-up code's send limit (docs/mfa.md: five code mails per address per hour):
+//! The e-mailed step-up code's send limits (docs/mfa.md: five code mails an hour per network,
+//! ten in all from networks the account has not used, and five of their own for those it has):
 //! past it the step-up still stands — the same challenge, no mail, no earlier code accepted —
 //! the limit is not visible to anyone without the password (a wrong password answers as for an
 //! unknown address), and an hour later codes are mailed again.
 
 use reqwest::StatusCode;
 
-use crate::helpers::{TestApp, TestUser, spawn_app};
+use crate::helpers::{TestApp, TestUser, cidrs, new_client, spawn_app, spawn_app_with};
 use crate::smtp::decode_qp;
 
 /// The code mails delivered so far, newest last.
@@ -111,4 +112,65 @@ async fn the_email_code_is_sent_five_times_an_hour_and_no_more() {
         StatusCode::SEE_OTHER
     );
     assert_eq!(app.get("/account").await.status, StatusCode::OK);
+}
+
+/// A sign-in through the form as a browser of its own (`client`) from network `ip`.
+async fn sign_in_from(
+    app: &TestApp,
+    client: &reqwest::Client,
+    ip: &str,
+    user: &TestUser,
+) -> crate::helpers::Page {
+    let get = client.get(app.url("/login")).header("x-forwarded-for", ip);
+    let csrf = crate::helpers::read(get.send().await.unwrap()).await.csrf();
+    let form = [
+        ("username", user.email.as_str()),
+        ("password", user.password.as_str()),
+        ("csrf_token", csrf.as_str()),
+    ];
+    let post = client
+        .post(app.url("/login"))
+        .header("x-forwarded-for", ip)
+        .form(&form);
+    crate::helpers::read(post.send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn someone_with_the_password_cannot_spend_the_owners_codes() {
+    let app = spawn_app_with(|c| c.trusted_proxies = cidrs(&["127.0.0.1/32"])).await;
+    let user = user_with_codes(&app).await;
+    let sent = "We sent a six-digit code";
+    // The owner signs in from home once (the code passes): the network is the account's now.
+    let home = new_client();
+    let page = sign_in_from(&app, &home, "192.0.2.10", &user).await;
+    assert!(page.body.contains(sent), "{}", page.body);
+    let page = app.pass_email_step_up(&home, "192.0.2.10").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+
+    // Someone with the password, from networks the account has not used: five codes a network,
+    // ten in all (the owner's home sign-in spent one of those), then none.
+    let mut mailed = 1;
+    for net in ["198.51.100", "203.0.113", "100.64.7"] {
+        for i in 0..5 {
+            let page = sign_in_from(&app, &new_client(), &format!("{net}.{i}"), &user).await;
+            assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+            assert!(page.body.contains("data-challenge=\"email\""));
+            mailed += usize::from(page.body.contains(sent));
+        }
+    }
+    assert_eq!(mailed, 10, "per network and in all");
+    assert_eq!(code_mails(&app).await.len(), 10);
+    let page = sign_in_from(&app, &new_client(), "100.64.8.1", &user).await;
+    assert!(
+        page.body.contains("cannot send more codes"),
+        "{}",
+        page.body
+    );
+
+    // The owner, at home on a new browser, still gets a code and signs in with it.
+    let owner = new_client();
+    let page = sign_in_from(&app, &owner, "192.0.2.11", &user).await;
+    assert!(page.body.contains(sent), "{}", page.body);
+    let page = app.pass_email_step_up(&owner, "192.0.2.11").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
 }

@@ -58,6 +58,13 @@ pub struct PendingStepUp {
     /// session's sign-in and dies with it (a new sign-in starts without one).
     #[serde(default)]
     pub assertion: Option<String>,
+    /// The network the sign-in came from, and whether the account has used it before (the
+    /// e-mailed code's budget, `mail/outbox.rs`).
+    #[serde(default)]
+    pub requested_from: String,
+    /// See `requested_from`.
+    #[serde(default)]
+    pub familiar_network: bool,
 }
 
 impl PendingStepUp {
@@ -95,6 +102,8 @@ mod tests {
             binding: "b".into(),
             code: None,
             assertion: None,
+            requested_from: "1.2.3.0/24".into(),
+            familiar_network: false,
         };
         assert!(p.same_sign_in(""));
         assert!(p.same_sign_in(" alice@example.com"));

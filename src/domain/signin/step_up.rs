@@ -27,6 +27,7 @@ use crate::domain::signin::settle::Outcome;
 use crate::domain::signin::step_up_checks::Passed;
 use crate::domain::signin::step_up_why::{Asks, StepUpReason, Why};
 use crate::domain::signin::{LoginService, SignedIn};
+use crate::domain::throttle::net_of;
 use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind, Risk};
 use crate::storage::mail::MailRecord;
@@ -108,7 +109,15 @@ impl LoginService {
             return Ok(None);
         };
         let offered = self.factors(account).await?.offered();
-        Ok((!offered.is_empty()).then_some(StepUpReason { offered, why }))
+        let familiar_network = assessment
+            .profile
+            .as_ref()
+            .is_some_and(|p| p.knows_network(&assessment.observed.prefix));
+        Ok((!offered.is_empty()).then_some(StepUpReason {
+            offered,
+            why,
+            familiar_network,
+        }))
     }
 
     /// Starts a step-up: the right password is not a failure (the count is taken back), the
@@ -150,6 +159,8 @@ impl LoginService {
             binding: self.protection.codes.binding(),
             code: None,
             assertion: None,
+            requested_from: net_of(o.ctx.ip).to_string(),
+            familiar_network: why.familiar_network,
         };
         let mail = self.code_mail(&mut pending, account, now).await?;
         let event = o
@@ -179,6 +190,8 @@ impl LoginService {
         let notice = Notice::EmailCode {
             code,
             minutes: (ttl / 60).max(1),
+            requested_from: pending.requested_from.clone(),
+            familiar: pending.familiar_network,
         };
         let mail = self.outbox.prepare(&account.email, notice).await?;
         pending.code = Some(SentCode {

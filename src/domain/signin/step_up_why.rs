@@ -15,6 +15,9 @@ pub struct StepUpReason {
     pub offered: Vec<Factor>,
     /// What asked for it.
     pub why: Why,
+    /// The account has signed in from this request's network before (the e-mailed code's
+    /// budget, `mail/outbox.rs`).
+    pub familiar_network: bool,
 }
 
 /// What asked for a step-up.
