@@ -29,6 +29,8 @@ pub mod profile;
 pub mod score;
 /// The risk service: sign-in scoring, profiles, the model in use.
 pub mod service;
+/// The held-out split.
+pub mod split;
 /// Password-spraying detection (in memory).
 pub mod spray;
 /// Self-supervised training data: the attackers synthesised from each owner's sign-in.

@@ -28,6 +28,7 @@ use crate::domain::risk::features::FEATURES;
 use crate::domain::risk::labels::LogFacts;
 use crate::domain::risk::model::{self, Example, Metrics, Model};
 use crate::domain::risk::profile::{Population, Profile};
+use crate::domain::risk::split::split;
 use crate::domain::risk::synthetic;
 use crate::events::{AuthEvent, EventKind};
 use crate::storage::risk::RiskStore;
@@ -195,7 +196,7 @@ pub async fn train_and_store(
         synthetic_attacks: examples.iter().filter(|e| e.synthetic && e.attack).count(),
         metrics: Metrics::default(),
         current_version: current.version,
-        current_metrics: model::evaluate(&current, model::split(&examples).0.into_iter()),
+        current_metrics: model::evaluate(&current, split(&examples).0.into_iter()),
     };
     if report.examples == 0 {
         report.message = format!(

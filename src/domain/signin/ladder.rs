@@ -17,81 +17,13 @@ use crate::domain::error::Unexpected;
 use crate::domain::risk::Verdict;
 use crate::domain::risk::features::prefix_of;
 use crate::domain::risk::service::SignInFacts;
+pub use crate::domain::signin::admission::{Admission, ChallengeAnswer, ChallengeReason};
 use crate::domain::signin::devices::DeviceClaim;
 use crate::domain::signin::keys::{CounterKey, Pair, Source};
 pub use crate::domain::signin::settings::ProtectionSettings;
-use crate::events::decision::Decision;
 use crate::storage::AccountRecord;
 use crate::storage::protection::{FailureState, FailureStore, SignInKeys};
 use crate::storage::risk::ProfileKey;
-
-/// The state of the challenge in this request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChallengeAnswer {
-    /// No answer was sent.
-    Absent,
-    /// An answer was sent and was right (single use: it is spent now).
-    Passed,
-    /// An answer was sent and was wrong, stale or replayed.
-    Failed,
-    /// No answer, but the pass of a challenge passed earlier in this attempt (`pass.rs`).
-    Held,
-}
-
-/// Why the ladder asks for a challenge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChallengeReason {
-    /// The account is locked for unknown sources.
-    AccountLocked,
-    /// The pair failed more than `AUTHD_CHALLENGE_AFTER` times in the window.
-    RepeatedFailures,
-    /// The risk score asks for it.
-    HighRisk,
-    /// The attempted account's per-instance budget (`AUTHD_RATE_LOGIN_PER_ACCOUNT`) is spent:
-    /// unknown sources need a passed challenge beyond it.
-    AccountBusy,
-}
-
-impl ChallengeReason {
-    /// The reason, as the `login_challenged` event's decision.
-    pub fn decision(self) -> Decision {
-        match self {
-            Self::AccountLocked => Decision::AccountLocked,
-            Self::RepeatedFailures => Decision::RepeatedFailures,
-            Self::HighRisk => Decision::HighRisk,
-            Self::AccountBusy => Decision::RateLimitedAccount,
-        }
-    }
-}
-
-/// What the gate says before the password check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Admission {
-    /// Go ahead and check the password; if it is wrong, answer after `delay_ms` (the "delay"
-    /// rung: grows with the pair's failures, so guessing slows down before any challenge).
-    Admit {
-        /// Milliseconds to hold a failed answer.
-        delay_ms: u64,
-        /// The challenge this attempt's answer got it past, if the ladder asked for one: a
-        /// right password behind it, from a source the account does not know, still owes the
-        /// second factor (`step_up.rs`): a CAPTCHA stops bots, not a person with the password.
-        past: Option<ChallengeReason>,
-    },
-    /// Show a challenge first (the reason goes into the event).
-    Challenge(ChallengeReason),
-    /// The risk score asks for a challenge: check the password anyway (the attempt stays
-    /// counted), then answer with the challenge whatever the result, so the owner can be told
-    /// when the right password came from a risky place.
-    CheckThenChallenge {
-        /// Milliseconds to hold a failed answer.
-        delay_ms: u64,
-    },
-    /// Refuse for `retry_after` seconds.
-    Blocked {
-        /// Seconds.
-        retry_after: u64,
-    },
-}
 
 /// What a sign-in's lookup needs, before it knows the account.
 #[derive(Debug, Clone, Copy)]

@@ -8,6 +8,7 @@
 //! - `settle.rs`: settling the outcome (events, metrics, the device cookie);
 //! - `alerts.rs`: the owner's mails (new device, lockout, attack alert);
 //! - `forms.rs`: the same ladder for the register and forgot forms;
+//! - `admission.rs`: what the ladder answers before the password check (`Admission`);
 //! - `pass.rs`: the challenge shown before a submit, and a passed one held for the next;
 //! - `step_up.rs`: the second factor a right password may still owe (`domain/mfa`; why, in
 //!   `step_up_why.rs`), and `step_up_checks.rs`: checking its answers (codes; the passkey's assertion, bound to the
@@ -49,6 +50,8 @@ use crate::storage::oauth::GrantStore;
 use crate::storage::protection::FailureStore;
 use crate::storage::protection::links::SpentLinkStore;
 
+/// The ladder's answer before the password check.
+pub mod admission;
 /// The owner's alerts (new device, lockout, attack).
 pub mod alerts;
 /// Device cookies.
