@@ -36,7 +36,7 @@ class Server:
         self.port = free_port()
         self.env = {"PATH": os.environ["PATH"], "AUTHD_BIND": f"127.0.0.1:{self.port}",
                     "AUTHD_ISSUER": f"http://127.0.0.1:{self.port}", "AUTHD_METRICS_BIND": "",
-                    "RUST_LOG": "error", "AUTHD_TRUSTED_PROXIES": "127.0.0.1/32", "AUTHD_LOG_FORMAT": "plain"}
+                    "RUST_LOG": os.environ.get("LOAD_RUST_LOG", "error"), "AUTHD_TRUSTED_PROXIES": "127.0.0.1/32", "AUTHD_LOG_FORMAT": "plain"}
         if database_url:
             import base64
             self.env["AUTHD_DATABASE_URL"] = database_url
