@@ -5,14 +5,20 @@
 //! number of threads a login flood had touched. Here it is bounded by `n` areas, taken on first
 //! use (an idle server holds none beyond the start-up hash's).
 //!
-//! The threads run at nice `HASH_NICE` (Linux): when a sign-in flood keeps every one of them
-//! busy, the request threads (tokens, userinfo, introspection, pages) still get the CPU first,
-//! and the hashes take what is left. With no other work they run at full speed.
+//! Priorities (Linux): when a sign-in flood keeps every thread busy, the request threads
+//! (tokens, userinfo, introspection, pages) must still get a core at once. The first thread,
+//! the *steady* one, runs at nice `HASH_NICE`; the others run in the idle scheduling class
+//! (`SCHED_IDLE`): they use only a core no other thread wants, and the scheduler counts a core
+//! running only such threads as free, so a waking request thread takes it without waiting for a
+//! time slice to end (at nice 10 that wait was the tail of introspection and userinfo under a
+//! flood: docs/benchmarks.md). An idle-class thread could be starved by a host that keeps every
+//! core busy, so it only helps: the queue (`hash_queue.rs`) gives a job to the steady thread
+//! first and to a helper only while the steady one is busy. With no other work every thread
+//! runs at full speed. Where the idle class is refused, a helper runs at `HASH_NICE` too.
 //!
-//! A job waits in one channel; the first free thread takes it. A job whose caller went away (the
-//! request was dropped) is skipped rather than run for nobody.
+//! A job whose caller went away (the request was dropped) is skipped rather than run for nobody.
 
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::Arc;
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -32,8 +38,27 @@ pub(crate) fn lower_own_priority() {
     }
 }
 
-/// A job for a hashing thread, given the thread's memory.
-pub(super) type Job = Box<dyn FnOnce(&mut Memory) + Send>;
+pub(super) use crate::domain::accounts::hash_queue::Job;
+use crate::domain::accounts::hash_queue::{Queue, Taker};
+
+/// Puts the calling thread in the idle scheduling class (`SCHED_IDLE`); where that is refused,
+/// at `HASH_NICE`. True when the idle class was taken.
+fn idle_class() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::{
+            NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+            set_thread_priority_and_policy, thread_native_id,
+        };
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        match set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle) {
+            Ok(()) => return true,
+            Err(e) => tracing::warn!(error = ?e, "could not put a hash thread in the idle class"),
+        }
+    }
+    lower_own_priority();
+    false
+}
 
 /// One thread's argon2 memory, grown to the largest cost it has met (a stored hash may have
 /// been made with other parameters than today's).
@@ -123,9 +148,9 @@ impl Memory {
     }
 }
 
-/// The threads and the channel that feeds them. Dropping the last handle ends the threads.
+/// The threads and the queue that feeds them. Dropping the last handle ends the threads.
 pub(super) struct Workers {
-    jobs: mpsc::Sender<Job>,
+    queue: Arc<Queue>,
 }
 
 impl std::fmt::Debug for Workers {
@@ -135,36 +160,36 @@ impl std::fmt::Debug for Workers {
 }
 
 impl Workers {
-    /// Starts `n` threads named `authd-hash-<i>`.
+    /// Starts `n` threads named `authd-hash-<i>`: the steady one (0) and `n - 1` helpers.
     pub(super) fn start(n: usize) -> std::io::Result<Self> {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
+        let queue = Arc::new(Queue::default());
         for i in 0..n.max(1) {
             let queue = queue.clone();
+            let who = if i == 0 { Taker::Steady } else { Taker::Helper };
             std::thread::Builder::new()
                 .name(format!("authd-hash-{i}"))
                 .spawn(move || {
-                    lower_own_priority();
-                    let mut memory = Memory::default();
-                    loop {
-                        // The lock is held only while waiting for the next job.
-                        let next = match queue.lock() {
-                            Ok(q) => q.recv(),
-                            Err(_) => return,
-                        };
-                        match next {
-                            Ok(job) => job(&mut memory),
-                            Err(_) => return, // every sender dropped
+                    match who {
+                        Taker::Steady => lower_own_priority(),
+                        Taker::Helper => {
+                            idle_class();
                         }
                     }
+                    queue.serve(who, &mut Memory::default());
                 })?;
         }
-        Ok(Self { jobs })
+        Ok(Self { queue })
     }
 
     /// Queues a job; false when the threads are gone.
     pub(super) fn submit(&self, job: Job) -> bool {
-        self.jobs.send(job).is_ok()
+        self.queue.push(job)
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.queue.close();
     }
 }
 
@@ -178,7 +203,7 @@ mod tests {
     fn hash_threads_run_below_request_threads() {
         let workers = Workers::start(1).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
-        assert!(workers.submit(Box::new(move |_| {
+        assert!(workers.submit(Arc::new(move |_: &mut Memory| {
             let me = rustix::thread::gettid();
             let _ = tx.send(rustix::process::getpriority_process(Some(me)));
         })));
@@ -190,6 +215,49 @@ mod tests {
             caller < HASH_NICE,
             "the caller's own priority is untouched ({caller})"
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn helpers_run_in_the_idle_class_and_the_steady_thread_does_not() {
+        use thread_priority::{NormalThreadSchedulePolicy, ThreadSchedulePolicy};
+        let workers = Workers::start(2).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let hold = std::sync::Mutex::new(hold);
+        let report = |tx: &std::sync::mpsc::Sender<_>| {
+            let name = std::thread::current().name().map(str::to_owned);
+            let _ = tx.send((name, thread_priority::thread_schedule_policy().ok()));
+        };
+        // The first job holds the steady thread until released, so the second finds it busy
+        // and goes to the helper.
+        let first = tx.clone();
+        assert!(workers.submit(Arc::new(move |_: &mut Memory| {
+            report(&first);
+            let _ = hold.lock().unwrap().recv();
+        })));
+        let steady = rx.recv().unwrap();
+        assert!(workers.submit(Arc::new(move |_: &mut Memory| report(&tx))));
+        let helper = rx.recv().unwrap();
+        release.send(()).unwrap();
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        assert_eq!(steady.0.as_deref(), Some("authd-hash-0"));
+        assert_ne!(
+            steady.1,
+            Some(idle),
+            "the steady thread keeps the normal class"
+        );
+        assert_eq!(helper.0.as_deref(), Some("authd-hash-1"));
+        // A sandbox may refuse the class change (the helper then runs at nice 10).
+        if idle_class_allowed() {
+            assert_eq!(helper.1, Some(idle));
+        }
+    }
+
+    /// Whether this process may put a thread in the idle class (checked on a scratch thread).
+    #[cfg(target_os = "linux")]
+    fn idle_class_allowed() -> bool {
+        std::thread::spawn(idle_class).join().unwrap()
     }
 
     fn cheap() -> Params {

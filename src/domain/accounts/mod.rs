@@ -6,6 +6,8 @@
 pub mod admin;
 /// `AccountError`: what registration, password changes and resets can answer.
 pub mod error;
+/// The hash threads' job queue: the steady thread first.
+mod hash_queue;
 /// The hashing threads and their reused argon2 memory.
 pub(crate) mod hash_workers;
 /// `Email`, `Password` and `Account`.

@@ -129,7 +129,7 @@ impl PasswordHasher {
 
     async fn run<T: Send + 'static>(
         &self,
-        job: impl FnOnce(&mut Memory) -> T + Send + 'static,
+        job: impl Fn(&mut Memory) -> T + Send + Sync + 'static,
     ) -> Result<T, HashError> {
         // Admission first, without waiting: a full queue answers Busy immediately.
         let _admitted = self
@@ -140,16 +140,25 @@ impl PasswordHasher {
         let depth = DepthGuard::enter(&self.depth);
         let span = tracing::Span::current();
         let (reply, answer) = oneshot::channel();
-        let queued = self.workers.submit(Box::new(move |memory: &mut Memory| {
-            // The caller went away while this waited (a dropped request): nothing to do.
-            if reply.is_closed() {
+        // A job may run twice (the steady thread rescues one a starved helper holds,
+        // `hash_queue.rs`): the first to finish answers, a later run finds the reply gone.
+        let reply = std::sync::Mutex::new(Some(reply));
+        let queued = self.workers.submit(Arc::new(move |memory: &mut Memory| {
+            // Answered already, or the caller went away while this waited (a dropped
+            // request): nothing to do.
+            let pending = reply
+                .lock()
+                .is_ok_and(|r| r.as_ref().is_some_and(|s| !s.is_closed()));
+            if !pending {
                 return;
             }
             let started = std::time::Instant::now();
             let out = span.in_scope(|| job(memory));
             metrics::histogram!("authd_password_hash_seconds")
                 .record(started.elapsed().as_secs_f64());
-            let _ = reply.send(out);
+            if let Some(reply) = reply.lock().ok().and_then(|mut r| r.take()) {
+                let _ = reply.send(out);
+            }
         }));
         if !queued {
             return Err(anyhow::anyhow!("hash pool closed").into());
