@@ -67,7 +67,12 @@ fn queue() -> Option<&'static SyncSender<Reply>> {
 /// the queue is full or drawing failed; on the calling thread when the image thread could
 /// not be started.
 pub async fn draw_off_thread() -> Option<Image> {
-    let Some(tx) = queue() else {
+    draw_via(queue()).await
+}
+
+/// `draw_off_thread` on the given queue (a test's own).
+async fn draw_via(tx: Option<&SyncSender<Reply>>) -> Option<Image> {
+    let Some(tx) = tx else {
         return draw();
     };
     let (reply, image) = oneshot::channel();
@@ -84,6 +89,26 @@ pub async fn draw_off_thread() -> Option<Image> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_full_queue_skips_the_image_and_a_gone_thread_draws_here() {
+        // A queue of one that nobody drains, already holding a request: full.
+        let (tx, rx) = sync_channel::<Reply>(1);
+        let (waiting, _answer) = oneshot::channel();
+        tx.try_send(waiting).unwrap();
+        assert!(
+            draw_via(Some(&tx)).await.is_none(),
+            "no image: the proof of work only"
+        );
+        // The image thread gone (its queue disconnected): drawn on the calling thread.
+        drop(rx);
+        let image = draw_via(Some(&tx)).await.expect("drawn here");
+        assert_eq!(image.answer.len(), 5);
+        assert!(
+            draw_via(None).await.is_some(),
+            "no thread at all: drawn here"
+        );
+    }
 
     #[tokio::test]
     async fn images_are_drawn_on_their_own_low_priority_thread() {

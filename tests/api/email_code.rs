@@ -114,27 +114,6 @@ async fn the_email_code_is_sent_five_times_an_hour_and_no_more() {
     assert_eq!(app.get("/account").await.status, StatusCode::OK);
 }
 
-/// A sign-in through the form as a browser of its own (`client`) from network `ip`.
-async fn sign_in_from(
-    app: &TestApp,
-    client: &reqwest::Client,
-    ip: &str,
-    user: &TestUser,
-) -> crate::helpers::Page {
-    let get = client.get(app.url("/login")).header("x-forwarded-for", ip);
-    let csrf = crate::helpers::read(get.send().await.unwrap()).await.csrf();
-    let form = [
-        ("username", user.email.as_str()),
-        ("password", user.password.as_str()),
-        ("csrf_token", csrf.as_str()),
-    ];
-    let post = client
-        .post(app.url("/login"))
-        .header("x-forwarded-for", ip)
-        .form(&form);
-    crate::helpers::read(post.send().await.unwrap()).await
-}
-
 #[tokio::test]
 async fn someone_with_the_password_cannot_spend_the_owners_codes() {
     let app = spawn_app_with(|c| c.trusted_proxies = cidrs(&["127.0.0.1/32"])).await;
@@ -142,7 +121,9 @@ async fn someone_with_the_password_cannot_spend_the_owners_codes() {
     let sent = "We sent a six-digit code";
     // The owner signs in from home once (the code passes): the network is the account's now.
     let home = new_client();
-    let page = sign_in_from(&app, &home, "192.0.2.10", &user).await;
+    let page = app
+        .sign_in_from(&home, "192.0.2.10", &user.email, &user.password, None)
+        .await;
     assert!(page.body.contains(sent), "{}", page.body);
     let page = app.pass_email_step_up(&home, "192.0.2.10").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
@@ -152,7 +133,15 @@ async fn someone_with_the_password_cannot_spend_the_owners_codes() {
     let mut mailed = 1;
     for net in ["198.51.100", "203.0.113", "100.64.7"] {
         for i in 0..5 {
-            let page = sign_in_from(&app, &new_client(), &format!("{net}.{i}"), &user).await;
+            let page = app
+                .sign_in_from(
+                    &new_client(),
+                    &format!("{net}.{i}"),
+                    &user.email,
+                    &user.password,
+                    None,
+                )
+                .await;
             assert_eq!(page.status, StatusCode::UNAUTHORIZED);
             assert!(page.body.contains("data-challenge=\"email\""));
             mailed += usize::from(page.body.contains(sent));
@@ -160,7 +149,15 @@ async fn someone_with_the_password_cannot_spend_the_owners_codes() {
     }
     assert_eq!(mailed, 10, "per network and in all");
     assert_eq!(code_mails(&app).await.len(), 10);
-    let page = sign_in_from(&app, &new_client(), "100.64.8.1", &user).await;
+    let page = app
+        .sign_in_from(
+            &new_client(),
+            "100.64.8.1",
+            &user.email,
+            &user.password,
+            None,
+        )
+        .await;
     assert!(
         page.body.contains("cannot send more codes"),
         "{}",
@@ -169,7 +166,9 @@ async fn someone_with_the_password_cannot_spend_the_owners_codes() {
 
     // The owner, at home on a new browser, still gets a code and signs in with it.
     let owner = new_client();
-    let page = sign_in_from(&app, &owner, "192.0.2.11", &user).await;
+    let page = app
+        .sign_in_from(&owner, "192.0.2.11", &user.email, &user.password, None)
+        .await;
     assert!(page.body.contains(sent), "{}", page.body);
     let page = app.pass_email_step_up(&owner, "192.0.2.11").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);

@@ -441,6 +441,33 @@ impl TestApp {
         user
     }
 
+    /// One sign-in through the form as the browser `client` from network `ip` (both the form's
+    /// `GET` and the `POST` carry the address), with the CAPTCHA's answer when given.
+    pub async fn sign_in_from(
+        &self,
+        client: &reqwest::Client,
+        ip: &str,
+        email: &str,
+        password: &str,
+        answer: Option<&str>,
+    ) -> Page {
+        let get = client.get(self.url("/login")).header("x-forwarded-for", ip);
+        let csrf = read(get.send().await.unwrap()).await.csrf();
+        let mut form = vec![
+            ("username", email),
+            ("password", password),
+            ("csrf_token", csrf.as_str()),
+        ];
+        if let Some(a) = answer {
+            form.push(("captcha_answer", a));
+        }
+        let post = client
+            .post(self.url("/login"))
+            .header("x-forwarded-for", ip)
+            .form(&form);
+        read(post.send().await.unwrap()).await
+    }
+
     /// Answers the pending step-up of `client`'s session, from `ip`, with `code` (the e-mailed
     /// code's field).
     pub async fn send_email_code(&self, client: &reqwest::Client, ip: &str, code: &str) -> Page {

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use authd::config::{CaptchaKind, Config};
 use authd::events::EventKind;
 
-use crate::helpers::{TestApp, TestDb, new_client, read, spawn_app_on, spawn_app_with};
+use crate::helpers::{TestDb, new_client, read, spawn_app_on, spawn_app_with};
 
 const ANSWER: &str = "open-sesame";
 
@@ -19,38 +19,6 @@ fn ladder(c: &mut Config) {
     c.protection.challenge_after = 3;
     c.protection.block_after = 6;
     c.protection.block_secs = 300;
-}
-
-/// One sign-in through the form as `client` from network `ip`.
-async fn try_login(
-    app: &TestApp,
-    client: &reqwest::Client,
-    ip: &str,
-    email: &str,
-    password: &str,
-    answer: Option<&str>,
-) -> crate::helpers::Page {
-    let csrf = read(client.get(app.url("/login")).send().await.unwrap())
-        .await
-        .csrf();
-    let mut form = vec![
-        ("username", email),
-        ("password", password),
-        ("csrf_token", csrf.as_str()),
-    ];
-    if let Some(a) = answer {
-        form.push(("captcha_answer", a));
-    }
-    read(
-        client
-            .post(app.url("/login"))
-            .header("x-forwarded-for", ip)
-            .form(&form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
 }
 
 fn challenged(page: &crate::helpers::Page) -> bool {
@@ -65,15 +33,9 @@ async fn brute_force_is_challenged_then_blocked_while_the_owner_gets_in() {
     let user = app.user().await;
     // The owner signed in before from their own browser: it is a known device now.
     let owner = new_client();
-    let page = try_login(
-        &app,
-        &owner,
-        "192.0.2.10",
-        &user.email,
-        &user.password,
-        None,
-    )
-    .await;
+    let page = app
+        .sign_in_from(&owner, "192.0.2.10", &user.email, &user.password, None)
+        .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     assert!(
         page.headers
@@ -97,7 +59,9 @@ async fn brute_force_is_challenged_then_blocked_while_the_owner_gets_in() {
     let attacker = new_client();
     let ip = "192.0.2.66";
     for i in 0..3 {
-        let page = try_login(&app, &attacker, ip, &user.email, "guess-password", None).await;
+        let page = app
+            .sign_in_from(&attacker, ip, &user.email, "guess-password", None)
+            .await;
         assert_eq!(page.status, StatusCode::UNAUTHORIZED);
         // The third failure's answer already shows the challenge the next attempt needs, so
         // one submit is enough (challenge_flow.rs); none before.
@@ -107,19 +71,21 @@ async fn brute_force_is_challenged_then_blocked_while_the_owner_gets_in() {
             "no challenge before the threshold"
         );
     }
-    let page = try_login(&app, &attacker, ip, &user.email, "guess-password", None).await;
+    let page = app
+        .sign_in_from(&attacker, ip, &user.email, "guess-password", None)
+        .await;
     assert!(challenged(&page), "challenged after 3 failures");
     let mut blocked_after = None;
     for i in 0..6 {
-        let page = try_login(
-            &app,
-            &attacker,
-            ip,
-            &user.email,
-            "guess-password",
-            Some("wrong answer"),
-        )
-        .await;
+        let page = app
+            .sign_in_from(
+                &attacker,
+                ip,
+                &user.email,
+                "guess-password",
+                Some("wrong answer"),
+            )
+            .await;
         if page.status == StatusCode::TOO_MANY_REQUESTS {
             assert!(page.headers.get("retry-after").is_some());
             blocked_after = Some(i);
@@ -132,27 +98,15 @@ async fn brute_force_is_challenged_then_blocked_while_the_owner_gets_in() {
         "blocked within the configured attempts"
     );
     // Blocked even with the right password now.
-    let page = try_login(
-        &app,
-        &attacker,
-        ip,
-        &user.email,
-        &user.password,
-        Some(ANSWER),
-    )
-    .await;
+    let page = app
+        .sign_in_from(&attacker, ip, &user.email, &user.password, Some(ANSWER))
+        .await;
     assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
 
     // The owner's known device is not affected.
-    let page = try_login(
-        &app,
-        &owner,
-        "192.0.2.10",
-        &user.email,
-        &user.password,
-        None,
-    )
-    .await;
+    let page = app
+        .sign_in_from(&owner, "192.0.2.10", &user.email, &user.password, None)
+        .await;
     assert_eq!(
         page.status,
         StatusCode::SEE_OTHER,
@@ -176,7 +130,9 @@ async fn brute_force_is_challenged_then_blocked_while_the_owner_gets_in() {
 
     // The block ends by itself.
     app.clock.advance(time::Duration::seconds(301));
-    let page = try_login(&app, &attacker, ip, &user.email, "guess-password", None).await;
+    let page = app
+        .sign_in_from(&attacker, ip, &user.email, "guess-password", None)
+        .await;
     assert_ne!(page.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
@@ -187,29 +143,36 @@ async fn a_passed_challenge_lets_the_owner_in_from_a_new_place_and_answers_work_
     let browser = new_client();
     let ip = "198.51.100.5";
     for _ in 0..3 {
-        try_login(&app, &browser, ip, &user.email, "typo password", None).await;
+        app.sign_in_from(&browser, ip, &user.email, "typo password", None)
+            .await;
     }
     assert!(challenged(
-        &try_login(&app, &browser, ip, &user.email, &user.password, None).await
+        &app.sign_in_from(&browser, ip, &user.email, &user.password, None)
+            .await
     ));
     // Replaying the right answer without a shown challenge fails; the challenge is shown again.
+    // (This browser took its form from another network, so no challenge was shown to it.)
     let other = new_client();
+    let csrf = read(other.get(app.url("/login")).send().await.unwrap())
+        .await
+        .csrf();
+    let form = [
+        ("username", user.email.as_str()),
+        ("password", user.password.as_str()),
+        ("csrf_token", csrf.as_str()),
+        ("captcha_answer", ANSWER),
+    ];
+    let post = other.post(app.url("/login")).header("x-forwarded-for", ip);
     assert!(
-        challenged(&try_login(&app, &other, ip, &user.email, &user.password, Some(ANSWER)).await),
+        challenged(&read(post.form(&form).send().await.unwrap()).await),
         "an answer without a challenge of this session is refused"
     );
     // The right answer to the challenge this session was shown works once. The right password
     // behind it, from a browser the account does not know, still owes the second factor (a
     // person with the password gets past a CAPTCHA): the owner reads the mailed code.
-    let page = try_login(
-        &app,
-        &browser,
-        ip,
-        &user.email,
-        &user.password,
-        Some(ANSWER),
-    )
-    .await;
+    let page = app
+        .sign_in_from(&browser, ip, &user.email, &user.password, Some(ANSWER))
+        .await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{}", page.body);
     assert!(
         page.body.contains("data-challenge=\"email\""),
@@ -295,15 +258,15 @@ async fn distributed_guessing_locks_the_account_and_the_mailed_link_unlocks_it()
     let user = app.user().await;
     let c = new_client();
     for i in 0..5 {
-        let page = try_login(
-            &app,
-            &c,
-            &format!("203.0.113.{i}"),
-            &user.email,
-            "spray password",
-            None,
-        )
-        .await;
+        let page = app
+            .sign_in_from(
+                &c,
+                &format!("203.0.113.{i}"),
+                &user.email,
+                "spray password",
+                None,
+            )
+            .await;
         assert_eq!(page.status, StatusCode::UNAUTHORIZED);
     }
     let events = app.events().await;
@@ -311,8 +274,7 @@ async fn distributed_guessing_locks_the_account_and_the_mailed_link_unlocks_it()
     assert!(events.iter().any(|e| e.kind == EventKind::AlertSent));
     // Every new place now meets a challenge...
     assert!(challenged(
-        &try_login(
-            &app,
+        &app.sign_in_from(
             &new_client(),
             "198.51.100.77",
             &user.email,
@@ -324,9 +286,13 @@ async fn distributed_guessing_locks_the_account_and_the_mailed_link_unlocks_it()
     // ...which a thief with the password and a CAPTCHA solver gets past only to meet the
     // second factor: a guessed code does not sign in.
     let (thief, ip) = (new_client(), "198.51.100.79");
-    let page = try_login(&app, &thief, ip, &user.email, &user.password, None).await;
+    let page = app
+        .sign_in_from(&thief, ip, &user.email, &user.password, None)
+        .await;
     assert!(challenged(&page));
-    let page = try_login(&app, &thief, ip, &user.email, &user.password, Some(ANSWER)).await;
+    let page = app
+        .sign_in_from(&thief, ip, &user.email, &user.password, Some(ANSWER))
+        .await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED);
     assert!(
         page.body.contains("data-challenge=\"email\""),
@@ -386,15 +352,15 @@ async fn distributed_guessing_locks_the_account_and_the_mailed_link_unlocks_it()
             .iter()
             .any(|e| e.kind == EventKind::AccountUnlocked)
     );
-    let page = try_login(
-        &app,
-        &new_client(),
-        "198.51.100.78",
-        &user.email,
-        &user.password,
-        None,
-    )
-    .await;
+    let page = app
+        .sign_in_from(
+            &new_client(),
+            "198.51.100.78",
+            &user.email,
+            &user.password,
+            None,
+        )
+        .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     // A forged or stale link does nothing.
     assert_eq!(
@@ -412,19 +378,24 @@ async fn the_cli_unlocks_and_two_instances_share_the_counters() {
     let ip = "203.0.113.200";
     // Failures on A count on B: three here, then B already asks for the challenge.
     for _ in 0..3 {
-        try_login(&a, &new_client(), ip, &user.email, "wrong password", None).await;
+        a.sign_in_from(&new_client(), ip, &user.email, "wrong password", None)
+            .await;
     }
     assert!(challenged(
-        &try_login(&b, &new_client(), ip, &user.email, &user.password, None).await
+        &b.sign_in_from(&new_client(), ip, &user.email, &user.password, None)
+            .await
     ));
     let c = new_client();
-    let shown = try_login(&b, &c, ip, &user.email, "wrong password", None).await;
+    let shown = b
+        .sign_in_from(&c, ip, &user.email, "wrong password", None)
+        .await;
     assert!(challenged(&shown));
     for _ in 0..5 {
-        try_login(&b, &c, ip, &user.email, "wrong password", Some("bad")).await;
+        b.sign_in_from(&c, ip, &user.email, "wrong password", Some("bad"))
+            .await;
     }
     assert_eq!(
-        try_login(&a, &new_client(), ip, &user.email, &user.password, None)
+        a.sign_in_from(&new_client(), ip, &user.email, &user.password, None)
             .await
             .status,
         StatusCode::TOO_MANY_REQUESTS,
@@ -449,7 +420,7 @@ async fn the_cli_unlocks_and_two_instances_share_the_counters() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["unlocked"], true);
     assert_eq!(
-        try_login(&a, &new_client(), ip, &user.email, &user.password, None)
+        a.sign_in_from(&new_client(), ip, &user.email, &user.password, None)
             .await
             .status,
         StatusCode::SEE_OTHER
@@ -465,7 +436,7 @@ async fn a_new_device_is_reported_and_wasnt_me_signs_out_everywhere() {
     let home = new_client();
     // The very first sign-in sends no alert.
     assert_eq!(
-        try_login(&app, &home, "192.0.2.1", &user.email, &user.password, None)
+        app.sign_in_from(&home, "192.0.2.1", &user.email, &user.password, None)
             .await
             .status,
         StatusCode::SEE_OTHER
@@ -474,16 +445,9 @@ async fn a_new_device_is_reported_and_wasnt_me_signs_out_everywhere() {
     // from a network the account never used, it would meet the challenge first.)
     let intruder = new_client();
     assert_eq!(
-        try_login(
-            &app,
-            &intruder,
-            "192.0.2.9",
-            &user.email,
-            &user.password,
-            None
-        )
-        .await
-        .status,
+        app.sign_in_from(&intruder, "192.0.2.9", &user.email, &user.password, None)
+            .await
+            .status,
         StatusCode::SEE_OTHER
     );
     let mails = app.outbox(1).await;
@@ -506,7 +470,7 @@ async fn a_new_device_is_reported_and_wasnt_me_signs_out_everywhere() {
         .await
         .unwrap();
     assert_eq!(
-        try_login(&app, &home, "192.0.2.1", &user.email, &user.password, None)
+        app.sign_in_from(&home, "192.0.2.1", &user.email, &user.password, None)
             .await
             .status,
         StatusCode::SEE_OTHER
@@ -737,10 +701,13 @@ async fn repeated_failures_are_answered_ever_more_slowly() {
     .await;
     let user = app.user().await;
     let c = new_client();
-    try_login(&app, &c, "192.0.2.77", &user.email, "wrong one", None).await;
+    app.sign_in_from(&c, "192.0.2.77", &user.email, "wrong one", None)
+        .await;
     let third = std::time::Instant::now();
-    try_login(&app, &c, "192.0.2.77", &user.email, "wrong two", None).await;
-    try_login(&app, &c, "192.0.2.77", &user.email, "wrong three", None).await;
+    app.sign_in_from(&c, "192.0.2.77", &user.email, "wrong two", None)
+        .await;
+    app.sign_in_from(&c, "192.0.2.77", &user.email, "wrong three", None)
+        .await;
     let third = third.elapsed();
     // 0 ms for the first failure, then 300 and 600 ms. Only the lower bound is timed (a
     // loaded machine makes every request slower, never faster); that the first failure is not
@@ -767,8 +734,7 @@ async fn the_account_lock_ends_by_itself() {
     .await;
     let user = app.user().await;
     for i in 0..3 {
-        try_login(
-            &app,
+        app.sign_in_from(
             &new_client(),
             &format!("203.0.113.{i}"),
             &user.email,
@@ -778,8 +744,7 @@ async fn the_account_lock_ends_by_itself() {
         .await;
     }
     assert!(challenged(
-        &try_login(
-            &app,
+        &app.sign_in_from(
             &new_client(),
             "198.51.100.1",
             &user.email,
@@ -789,15 +754,15 @@ async fn the_account_lock_ends_by_itself() {
         .await
     ));
     app.clock.advance(time::Duration::seconds(601));
-    let page = try_login(
-        &app,
-        &new_client(),
-        "198.51.100.2",
-        &user.email,
-        &user.password,
-        None,
-    )
-    .await;
+    let page = app
+        .sign_in_from(
+            &new_client(),
+            "198.51.100.2",
+            &user.email,
+            &user.password,
+            None,
+        )
+        .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
 }
 
@@ -839,9 +804,13 @@ async fn the_builtin_challenge_asks_more_work_of_a_source_that_keeps_failing() {
     let attacker = new_client();
     let ip = "198.51.100.77";
     // Up to the threshold: plain failures; then the first challenge, at the first level.
-    let mut page = try_login(&app, &attacker, ip, &user.email, "wrong", None).await;
+    let mut page = app
+        .sign_in_from(&attacker, ip, &user.email, "wrong", None)
+        .await;
     for _ in 0..3 {
-        page = try_login(&app, &attacker, ip, &user.email, "wrong", None).await;
+        page = app
+            .sign_in_from(&attacker, ip, &user.email, "wrong", None)
+            .await;
     }
     assert!(challenged(&page), "{}", page.status);
     let (salt, hash, max, level) = pow_of(&page);
@@ -857,10 +826,14 @@ async fn the_builtin_challenge_asks_more_work_of_a_source_that_keeps_failing() {
         let n = solve(&salt, &hash, max);
         let answer = format!("pow:{n}");
         // A solved challenge admits the attempt: the wrong password is refused plainly...
-        page = try_login(&app, &attacker, ip, &user.email, "wrong", Some(&answer)).await;
+        page = app
+            .sign_in_from(&attacker, ip, &user.email, "wrong", Some(&answer))
+            .await;
         assert_eq!(page.status, StatusCode::UNAUTHORIZED);
         // ...and the next attempt meets a challenge again, asking for more work.
-        page = try_login(&app, &attacker, ip, &user.email, "wrong", None).await;
+        page = app
+            .sign_in_from(&attacker, ip, &user.email, "wrong", None)
+            .await;
         assert!(challenged(&page), "{}", page.status);
         let level;
         (salt, hash, max, level) = pow_of(&page);
@@ -872,7 +845,9 @@ async fn the_builtin_challenge_asks_more_work_of_a_source_that_keeps_failing() {
     assert!(levels.last().copied() >= Some(1), "{levels:?}");
     // Wrong answers count too, up to the upper levels, where the image is gone.
     for _ in 0..4 {
-        page = try_login(&app, &attacker, ip, &user.email, "wrong", Some("pow:1")).await;
+        page = app
+            .sign_in_from(&attacker, ip, &user.email, "wrong", Some("pow:1"))
+            .await;
     }
     assert!(challenged(&page), "{}", page.status);
     let (_, _, max, level) = pow_of(&page);
@@ -884,14 +859,8 @@ async fn the_builtin_challenge_asks_more_work_of_a_source_that_keeps_failing() {
     );
     // The owner, from their own network, is not asked for any of it.
     let owner = new_client();
-    let page = try_login(
-        &app,
-        &owner,
-        "192.0.2.10",
-        &user.email,
-        &user.password,
-        None,
-    )
-    .await;
+    let page = app
+        .sign_in_from(&owner, "192.0.2.10", &user.email, &user.password, None)
+        .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
 }

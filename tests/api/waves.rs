@@ -26,38 +26,6 @@ pub(crate) fn config(c: &mut Config) {
     c.waves.refresh_secs = 3600;
 }
 
-/// One sign-in through the form as `client` from address `ip`.
-async fn sign_in(
-    app: &TestApp,
-    client: &reqwest::Client,
-    ip: &str,
-    email: &str,
-    password: &str,
-    answer: Option<&str>,
-) -> Page {
-    let csrf = read(client.get(app.url("/login")).send().await.unwrap())
-        .await
-        .csrf();
-    let mut form = vec![
-        ("username", email),
-        ("password", password),
-        ("csrf_token", csrf.as_str()),
-    ];
-    if let Some(a) = answer {
-        form.push(("captcha_answer", a));
-    }
-    read(
-        client
-            .post(app.url("/login"))
-            .header("x-forwarded-for", ip)
-            .form(&form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
 /// Signs `client` out (its device cookie stays).
 async fn sign_out(app: &TestApp, client: &reqwest::Client) {
     let csrf = read(client.get(app.url("/account")).send().await.unwrap())
@@ -92,15 +60,15 @@ pub(crate) async fn stuffing(app: &TestApp, networks: u8) {
     for i in 0..networks {
         let ip = format!("45.{i}.0.7");
         for j in 0..2 {
-            let page = sign_in(
-                app,
-                &new_client(),
-                &ip,
-                &format!("leaked-{i}-{j}@example.org"),
-                &format!("hunter{i}{j}"),
-                None,
-            )
-            .await;
+            let page = app
+                .sign_in_from(
+                    &new_client(),
+                    &ip,
+                    &format!("leaked-{i}-{j}@example.org"),
+                    &format!("hunter{i}{j}"),
+                    None,
+                )
+                .await;
             assert!(page.status.is_client_error(), "{}", page.status);
         }
     }
@@ -114,29 +82,31 @@ async fn a_wave_on_one_instance_challenges_new_contexts_on_the_other_until_it_en
     let (owner, victim) = (a.user().await, a.user().await);
     // Both signed in before: the owner from home with their browser (a known device now).
     let home = new_client();
-    let page = sign_in(&a, &home, "192.0.2.10", &owner.email, &owner.password, None).await;
+    let page = a
+        .sign_in_from(&home, "192.0.2.10", &owner.email, &owner.password, None)
+        .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     sign_out(&a, &home).await;
-    let page = sign_in(
-        &a,
-        &new_client(),
-        "198.51.100.20",
-        &victim.email,
-        &victim.password,
-        None,
-    )
-    .await;
+    let page = a
+        .sign_in_from(
+            &new_client(),
+            "198.51.100.20",
+            &victim.email,
+            &victim.password,
+            None,
+        )
+        .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     // Before any wave, a valid pair from a new network passes (the score alone lets it).
-    let page = sign_in(
-        &b,
-        &new_client(),
-        "100.64.1.9",
-        &victim.email,
-        &victim.password,
-        None,
-    )
-    .await;
+    let page = b
+        .sign_in_from(
+            &new_client(),
+            "100.64.1.9",
+            &victim.email,
+            &victim.password,
+            None,
+        )
+        .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "no wave yet");
 
     // The wave hits A: 30 networks, two leaked pairs each.
@@ -154,27 +124,27 @@ async fn a_wave_on_one_instance_challenges_new_contexts_on_the_other_until_it_en
 
     // On B: a valid pair from a context new to the account meets the challenge ...
     let attacker = new_client();
-    let page = sign_in(
-        &b,
-        &attacker,
-        "100.64.2.9",
-        &victim.email,
-        &victim.password,
-        None,
-    )
-    .await;
+    let page = b
+        .sign_in_from(
+            &attacker,
+            "100.64.2.9",
+            &victim.email,
+            &victim.password,
+            None,
+        )
+        .await;
     assert!(challenged(&page), "{}: {}", page.status, page.body);
     // ... and past it, the second factor (a stuffing list's right pair and a CAPTCHA solver
     // are not enough), which the owner, when it is them, passes.
-    let page = sign_in(
-        &b,
-        &attacker,
-        "100.64.2.9",
-        &victim.email,
-        &victim.password,
-        Some(ANSWER),
-    )
-    .await;
+    let page = b
+        .sign_in_from(
+            &attacker,
+            "100.64.2.9",
+            &victim.email,
+            &victim.password,
+            Some(ANSWER),
+        )
+        .await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{}", page.body);
     assert!(
         page.body.contains("data-challenge=\"email\""),
@@ -190,22 +160,24 @@ async fn a_wave_on_one_instance_challenges_new_contexts_on_the_other_until_it_en
         "a challenged owner gets in"
     );
     // The owner on their known device, or on their home network without it, is not challenged.
-    let page = sign_in(&b, &home, "192.0.2.10", &owner.email, &owner.password, None).await;
+    let page = b
+        .sign_in_from(&home, "192.0.2.10", &owner.email, &owner.password, None)
+        .await;
     assert_eq!(
         page.status,
         StatusCode::SEE_OTHER,
         "known device: {}",
         page.body
     );
-    let page = sign_in(
-        &b,
-        &new_client(),
-        "192.0.2.77",
-        &owner.email,
-        &owner.password,
-        None,
-    )
-    .await;
+    let page = b
+        .sign_in_from(
+            &new_client(),
+            "192.0.2.77",
+            &owner.email,
+            &owner.password,
+            None,
+        )
+        .await;
     assert_eq!(
         page.status,
         StatusCode::SEE_OTHER,
@@ -250,15 +222,15 @@ async fn a_wave_on_one_instance_challenges_new_contexts_on_the_other_until_it_en
     a.clock.advance(past);
     b.clock.advance(past);
     assert!(a.state.waves.on().is_none() && b.state.waves.on().is_none());
-    let page = sign_in(
-        &b,
-        &new_client(),
-        "100.64.3.9",
-        &victim.email,
-        &victim.password,
-        None,
-    )
-    .await;
+    let page = b
+        .sign_in_from(
+            &new_client(),
+            "100.64.3.9",
+            &victim.email,
+            &victim.password,
+            None,
+        )
+        .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "the wave is over");
     b.state.waves.refresh().await.unwrap();
     assert!(b.state.waves.on().is_none());
