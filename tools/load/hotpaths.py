@@ -90,9 +90,12 @@ def wrk(url, conns, seconds, script=None, headers=()):
         return round(float(m.group(1)) * unit[m.group(2)], 2) if m else None
 
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    # "Latency  avg  stdev  max  +/-stdev": the slowest answer (a tail past p99 shows here).
+    top = re.search(r"^\s+Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)\s", out, re.M)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {"per_s": round(float(rate.group(1))), "p50_ms": pct(50), "p90_ms": pct(90), "p99_ms": pct(99),
+            "max_ms": round(float(top.group(1)) * unit[top.group(2)], 2) if top else None,
             "non_2xx": int(non2xx.group(1)) if non2xx else 0,
             "socket_errors": sum(map(int, errors.groups())) if errors else 0}
 

@@ -141,10 +141,11 @@ impl Queue {
             if state.closed && state.jobs.is_empty() {
                 return None;
             }
-            state = match (who, state.on_helpers.first()) {
+            let oldest = state.on_helpers.iter().map(|(taken, _)| *taken).min();
+            state = match (who, oldest) {
                 // The steady thread looks again when a helper's oldest job would be starved.
-                (Taker::Steady, Some((taken, _))) => {
-                    let due = (*taken + state.rescue_after()).saturating_duration_since(now);
+                (Taker::Steady, Some(taken)) => {
+                    let due = (taken + state.rescue_after()).saturating_duration_since(now);
                     let wait = self
                         .changed
                         .wait_timeout(state, due.max(Duration::from_millis(1)));
