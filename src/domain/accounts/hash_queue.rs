@@ -64,6 +64,7 @@ impl State {
         if who == Taker::Steady {
             let job = self.starved(now)?;
             self.steady_busy = true;
+            metrics::counter!("authd_hash_jobs_rescued_total").increment(1);
             return Some(job);
         }
         None
