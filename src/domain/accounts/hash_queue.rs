@@ -5,9 +5,10 @@
 //! every thread works.
 //!
 //! A helper can still be starved by a host that keeps every core busy with other work. So the
-//! steady thread, when it has nothing queued, runs again any job a helper has held for longer
-//! than `rescue_after` (four of its own last hash times, at least `MIN_RESCUE`); a job answers
-//! once, whichever run finishes first (`password.rs`). No sign-in waits on a starved thread.
+//! steady thread runs again, before anything queued, any job a helper has held for longer than
+//! `rescue_after` (four of its own last hash times, at least `MIN_RESCUE`); a job answers once,
+//! whichever run finishes first (`password.rs`). No sign-in waits on a starved thread for
+//! longer than that.
 //!
 //! Closing the queue (the pool dropped) lets the threads finish what is queued and end.
 
@@ -49,9 +50,18 @@ impl State {
         (self.steady_last * 4).max(MIN_RESCUE)
     }
 
-    /// The job `who` may take now, marked as taken: the oldest queued one (a helper only while
-    /// the steady thread is busy), else, for the steady thread, a starved helper's.
+    /// The job `who` may take now, marked as taken. For the steady thread, a starved helper's
+    /// job first (it was taken before anything still queued, and a flood may keep the queue
+    /// from ever emptying), then the oldest queued one; a helper takes a queued one only while
+    /// the steady thread is busy.
     fn next(&mut self, who: Taker, now: Instant) -> Option<Job> {
+        if who == Taker::Steady
+            && let Some(job) = self.starved(now)
+        {
+            self.steady_busy = true;
+            metrics::counter!("authd_hash_jobs_rescued_total").increment(1);
+            return Some(job);
+        }
         if (who == Taker::Steady || self.steady_busy)
             && let Some(job) = self.jobs.pop_front()
         {
@@ -59,12 +69,6 @@ impl State {
                 Taker::Steady => self.steady_busy = true,
                 Taker::Helper => self.on_helpers.push((now, job.clone())),
             }
-            return Some(job);
-        }
-        if who == Taker::Steady {
-            let job = self.starved(now)?;
-            self.steady_busy = true;
-            metrics::counter!("authd_hash_jobs_rescued_total").increment(1);
             return Some(job);
         }
         None
@@ -213,12 +217,18 @@ mod tests {
         assert_eq!(state.rescue_after(), Duration::from_millis(160));
         let early = t0 + Duration::from_millis(159);
         assert!(state.next(Taker::Steady, early).is_none());
+        // A job queued meanwhile comes after the starved one (a flood may never empty the queue).
+        let queued = noop();
+        state.jobs.push_back(queued.clone());
         let late = t0 + Duration::from_millis(160);
         let rescued = state.next(Taker::Steady, late).expect("starved: rescued");
         assert!(Arc::ptr_eq(&rescued, &held));
         assert!(state.steady_busy);
-        // Once only: the helper finishing later changes nothing.
         state.finished(Taker::Steady, &rescued, Duration::from_millis(13));
+        let next = state.next(Taker::Steady, late).expect("then the queue");
+        assert!(Arc::ptr_eq(&next, &queued));
+        state.finished(Taker::Steady, &next, Duration::from_millis(13));
+        // Once only: the helper finishing later changes nothing.
         assert!(state.next(Taker::Steady, late).is_none());
         state.finished(Taker::Helper, &held, Duration::from_secs(1));
         // Never sooner than MIN_RESCUE, however fast the last hash.
