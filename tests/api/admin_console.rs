@@ -9,7 +9,7 @@ use authd::events::{AuthEvent, EventFilter, EventKind};
 use reqwest::StatusCode;
 use time::Duration;
 
-use crate::helpers::{TestApp, TestUser, new_client, read, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, TestUser, new_client, spawn_app, spawn_app_with};
 
 /// A registered admin (not signed in).
 pub(crate) async fn admin(app: &TestApp) -> TestUser {
@@ -156,26 +156,9 @@ pub(crate) async fn try_login(
     password: &str,
     answer: Option<&str>,
 ) -> StatusCode {
-    let client = new_client();
-    let csrf = read(client.get(app.url("/login")).send().await.unwrap())
-        .await
-        .csrf();
-    let mut form = vec![
-        ("username", email),
-        ("password", password),
-        ("csrf_token", csrf.as_str()),
-    ];
-    if let Some(a) = answer {
-        form.push(("captcha_answer", a));
-    }
-    let r = client
-        .post(app.url("/login"))
-        .header("x-forwarded-for", ip)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    r.status()
+    let browser = new_client();
+    let page = app.sign_in_from(&browser, ip, email, password, answer);
+    page.await.status
 }
 
 pub(crate) async fn admin_actions(app: &TestApp) -> Vec<AuthEvent> {

@@ -62,11 +62,7 @@ async fn login(
     password: &str,
     answer: Option<&str>,
 ) -> Page {
-    let mut form = vec![("username", email), ("password", password)];
-    if let Some(a) = answer {
-        form.push(("captcha_answer", a));
-    }
-    post(app, client, ip, "/login", &form).await
+    app.sign_in_from(client, ip, email, password, answer).await
 }
 
 fn shows_challenge(page: &Page) -> bool {
