@@ -54,7 +54,7 @@ class Server:
         other.binary, other.proc = self.binary, None
         other.tmp = tempfile.mkdtemp(prefix="authd-load-")
         other.port = free_port()
-        other.env = {**self.env, "AUTHD_BIND": f"127.0.0.1:{other.port}"}
+        other.env = {**self.env, "AUTHD_BIND": f"127.0.0.1:{other.port}", "AUTHD_METRICS_BIND": ""}
         return other
 
     def seed(self, accounts, events):

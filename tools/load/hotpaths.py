@@ -39,7 +39,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Server, cookie_header, rss_kib, sign_in  # noqa: E402
+from common import Server, cookie_header, free_port, rss_kib, sign_in  # noqa: E402
 
 PASSWORD = "a load test passphrase"
 REDIRECT = "http://127.0.0.1:9/cb"
@@ -110,6 +110,19 @@ def post_script(dirpath, name, body, auth):
     return path
 
 
+def hash_counts(metrics_port):
+    """Hashes run and those the steady hash thread ran again for a starved helper (the first
+    instance's metrics listener)."""
+    c = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=10)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    def value(name):
+        m = re.search(rf"^{name}(?:{{[^}}]*}})? ([\d.e+]+)$", text, re.M)
+        return int(float(m.group(1))) if m else 0
+    return {"run": value("authd_password_hash_seconds_count"),
+            "rescued": value("authd_hash_jobs_rescued_total")}
+
+
 def flood(port, stop, counts, lock):
     """Sign-ins of unknown accounts from random addresses, one after another."""
     while not stop.is_set():
@@ -152,10 +165,16 @@ def main():
     ap.add_argument("--instances", type=int, default=1, help="servers on the one database (PostgreSQL), each loaded by its own wrk")
     ap.add_argument("--seed-accounts", type=int, default=0, help="accounts written into the database first")
     ap.add_argument("--seed-events", type=int, default=0, help="events written into the database first")
+    ap.add_argument("--hash-counts", action="store_true",
+                    help="open the metrics listener and report the hashes run and rescued (off by default: "
+                         "the figures in docs/benchmarks.md were taken without it)")
     args = ap.parse_args()
 
-    srv = Server(args.binary, {"AUTHD_RATE_TOKEN_PER_CLIENT": "100000000",
-                               "AUTHD_RATE_LOGIN_PER_IP": "1000000"}, args.database_url)
+    settings = {"AUTHD_RATE_TOKEN_PER_CLIENT": "100000000", "AUTHD_RATE_LOGIN_PER_IP": "1000000"}
+    metrics_port = free_port() if args.hash_counts else None
+    if metrics_port:
+        settings["AUTHD_METRICS_BIND"] = f"127.0.0.1:{metrics_port}"
+    srv = Server(args.binary, settings, args.database_url)
     others = []
     try:
         srv.cli("user", "add", "load@example.com", "--password-stdin", stdin=PASSWORD + "\n")
@@ -204,6 +223,8 @@ def main():
             only = args.only.split(",") if args.only else list(runs)
             result = {name: runs[name]() for name in only}
             result["rss_mib"] = [round(rss_kib(x.proc.pid, "VmHWM") / 1024, 1) for x in [srv, *others]]
+            if metrics_port:
+                result["hashes"] = hash_counts(metrics_port)
         stop.set()
         for t in flooders:
             t.join(timeout=35)

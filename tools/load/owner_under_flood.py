@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""An owner's sign-ins while a login flood runs: how long the real owner waits for an answer.
+
+Starts the given authd binary on a fresh SQLite database with one account, keeps `--flood`
+sign-ins of unknown accounts from random addresses going (as `hotpaths.py --flood`), and signs
+the owner in again and again, each time as a fresh browser from one address, for `--seconds`.
+Prints one JSON object: the owner's sign-ins, their statuses, median and slowest time, and the
+flood's statuses. Run it on a busy host (docs/benchmarks.md: four busy loops beside it) to see
+what the hash threads' priorities cost the owner.
+
+    python3 tools/load/owner_under_flood.py target/release/authd --seconds 45
+"""
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import Server, sign_in  # noqa: E402
+from hotpaths import flood  # noqa: E402
+
+PASSWORD = "a load test passphrase"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("binary")
+    ap.add_argument("--seconds", type=float, default=45)
+    ap.add_argument("--flood", type=int, default=32)
+    args = ap.parse_args()
+    srv = Server(args.binary, {"AUTHD_RATE_LOGIN_PER_IP": "1000000"})
+    try:
+        srv.cli("user", "add", "owner@example.com", "--password-stdin", stdin=PASSWORD + "\n")
+        srv.start()
+        stop, lock, counts = threading.Event(), threading.Lock(), {}
+        flooders = [threading.Thread(target=flood, args=(srv.port, stop, counts, lock), daemon=True)
+                    for _ in range(args.flood)]
+        for t in flooders:
+            t.start()
+        time.sleep(2)
+        times, statuses = [], {}
+        end = time.monotonic() + args.seconds
+        while time.monotonic() < end:
+            t0 = time.monotonic()
+            status, _ = sign_in(srv.port, "owner@example.com", PASSWORD, "192.0.2.7", "owner/1.0")
+            times.append((time.monotonic() - t0) * 1000)
+            statuses[str(status)] = statuses.get(str(status), 0) + 1
+        stop.set()
+        for t in flooders:
+            t.join(timeout=35)
+        counts.pop("_ms", None)
+        times.sort()
+        print(json.dumps({"owner": {"sign_ins": len(times), "statuses": statuses,
+                                    "p50_ms": round(times[len(times) // 2]) if times else None,
+                                    "max_ms": round(times[-1]) if times else None},
+                          "flood": {"clients": args.flood, "statuses": counts}}))
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    main()
