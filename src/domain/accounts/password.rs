@@ -13,7 +13,7 @@ use argon2::Params;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{Semaphore, oneshot};
 
-use crate::domain::accounts::hash_workers::{Memory, Workers};
+use crate::domain::accounts::hash_workers::{Job, Memory, Workers};
 use crate::domain::error::{Unexpected, unexpected_from};
 
 /// What the hashing pool can answer besides a result. Shared by the areas that hash or verify
@@ -138,28 +138,8 @@ impl PasswordHasher {
             .try_acquire_owned()
             .map_err(|_| HashError::Busy { retry_after: 1 })?;
         let depth = DepthGuard::enter(&self.depth);
-        let span = tracing::Span::current();
         let (reply, answer) = oneshot::channel();
-        // A job may run twice (the steady thread rescues one a starved helper holds,
-        // `hash_queue.rs`): the first to finish answers, a later run finds the reply gone.
-        let reply = std::sync::Mutex::new(Some(reply));
-        let queued = self.workers.submit(Arc::new(move |memory: &mut Memory| {
-            // Answered already, or the caller went away while this waited (a dropped
-            // request): nothing to do.
-            let pending = reply
-                .lock()
-                .is_ok_and(|r| r.as_ref().is_some_and(|s| !s.is_closed()));
-            if !pending {
-                return;
-            }
-            let started = std::time::Instant::now();
-            let out = span.in_scope(|| job(memory));
-            metrics::histogram!("authd_password_hash_seconds")
-                .record(started.elapsed().as_secs_f64());
-            if let Some(reply) = reply.lock().ok().and_then(|mut r| r.take()) {
-                let _ = reply.send(out);
-            }
-        }));
+        let queued = self.workers.submit(answering_once(job, reply));
         if !queued {
             return Err(anyhow::anyhow!("hash pool closed").into());
         }
@@ -169,6 +149,31 @@ impl PasswordHasher {
         drop(depth);
         Ok(out)
     }
+}
+
+/// The pool's job for `job`, answering on `reply`. A job may run twice (the steady thread
+/// rescues one a starved helper holds, `hash_queue.rs`): the first run answers; a run that finds
+/// the answer given, or the caller gone (a dropped request), does nothing.
+fn answering_once<T: Send + 'static>(
+    job: impl Fn(&mut Memory) -> T + Send + Sync + 'static,
+    reply: oneshot::Sender<T>,
+) -> Job {
+    let span = tracing::Span::current();
+    let reply = std::sync::Mutex::new(Some(reply));
+    Arc::new(move |memory: &mut Memory| {
+        let pending = reply
+            .lock()
+            .is_ok_and(|r| r.as_ref().is_some_and(|s| !s.is_closed()));
+        if !pending {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let out = span.in_scope(|| job(memory));
+        metrics::histogram!("authd_password_hash_seconds").record(started.elapsed().as_secs_f64());
+        if let Some(reply) = reply.lock().ok().and_then(|mut r| r.take()) {
+            let _ = reply.send(out);
+        }
+    })
 }
 
 /// Keeps the queue-depth gauge right even if the waiting future is dropped.
@@ -199,6 +204,28 @@ mod tests {
             iterations: 1,
             parallelism: 1,
         }
+    }
+
+    #[test]
+    fn a_job_run_twice_answers_once_and_a_caller_gone_is_not_hashed_for() {
+        use std::sync::atomic::AtomicUsize;
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = || {
+            let runs = runs.clone();
+            move |_: &mut Memory| runs.fetch_add(1, Ordering::SeqCst)
+        };
+        let (reply, mut answer) = oneshot::channel();
+        let job = answering_once(counted(), reply);
+        job(&mut Memory::default());
+        // The rescue's second run finds the answer given: nothing runs, nothing changes.
+        job(&mut Memory::default());
+        assert_eq!(answer.try_recv(), Ok(0), "the first run's answer");
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        // The caller went away before any run: not hashed at all.
+        let (reply, answer) = oneshot::channel::<usize>();
+        drop(answer);
+        answering_once(counted(), reply)(&mut Memory::default());
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
