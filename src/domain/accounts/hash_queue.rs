@@ -131,8 +131,10 @@ impl Queue {
         self.changed.notify_all();
     }
 
-    /// Waits for the next job this thread may take (`None`: closed and empty).
-    fn take(&self, who: Taker) -> Option<Job> {
+    /// Waits for the next job this thread may take (`None`: closed and empty). With none to
+    /// take at once, the thread first wipes its memory (outside the lock): the next job would
+    /// have overwritten it, an idle thread must not keep it.
+    fn take(&self, who: Taker, memory: &mut Memory) -> Option<Job> {
         let mut state = self.lock();
         loop {
             let now = Instant::now();
@@ -142,6 +144,12 @@ impl Queue {
                     self.changed.notify_all();
                 }
                 return Some(job);
+            }
+            if memory.is_dirty() {
+                drop(state);
+                memory.clear();
+                state = self.lock();
+                continue;
             }
             if state.closed && state.jobs.is_empty() {
                 return None;
@@ -166,7 +174,7 @@ impl Queue {
 
     /// Runs jobs on the calling thread until the queue is closed and empty.
     pub(super) fn serve(&self, who: Taker, memory: &mut Memory) {
-        while let Some(job) = self.take(who) {
+        while let Some(job) = self.take(who, memory) {
             let started = Instant::now();
             job(memory);
             self.lock().finished(who, &job, started.elapsed());
@@ -181,6 +189,25 @@ mod tests {
 
     fn noop() -> Job {
         Arc::new(|_| {})
+    }
+
+    #[test]
+    fn a_thread_wipes_its_memory_before_it_waits_not_between_jobs() {
+        let q = Queue::default();
+        let mut memory = Memory::default();
+        let tiny = argon2::Params::new(8, 1, 1, None).unwrap();
+        memory.hash(&tiny, b"password", b"saltsalt").unwrap();
+        assert!(q.push(noop()));
+        let job = q.take(Taker::Steady, &mut memory).expect("queued");
+        assert!(
+            memory.is_dirty(),
+            "a job was ready: the next hash overwrites the area"
+        );
+        q.lock()
+            .finished(Taker::Steady, &job, Duration::from_millis(1));
+        q.close();
+        assert!(q.take(Taker::Steady, &mut memory).is_none());
+        assert!(!memory.is_dirty(), "nothing to take: wiped first");
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! The password-hashing threads: `n` long-lived OS threads, each owning one argon2 memory area
-//! (19 MiB at the default cost) that it reuses for every hash and verification, cleared after
-//! each. The blocking pool that ran hashes before allocated a fresh area per hash on whichever
+//! (19 MiB at the default cost) that it reuses for every hash and verification. What a hash
+//! leaves in the area is derived from the password (the first blocks would let an attacker who
+//! reads the memory test guesses without argon2's cost), so the area is wiped before the thread
+//! goes idle and when it is dropped; while jobs are queued the next hash overwrites every block
+//! the last one wrote, and a wipe between them would spend a twentieth of the hash time for
+//! nothing (docs/benchmarks.md). The blocking pool that ran hashes before allocated a fresh area per hash on whichever
 //! thread ran it, and the allocator kept those areas per thread: resident memory grew with the
 //! number of threads a login flood had touched. Here it is bounded by `n` areas, taken on first
 //! use (an idle server holds none beyond the start-up hash's).
@@ -61,25 +65,37 @@ fn idle_class() -> bool {
 }
 
 /// One thread's argon2 memory, grown to the largest cost it has met (a stored hash may have
-/// been made with other parameters than today's).
+/// been made with other parameters than today's), and how many of its first blocks still hold
+/// what a hash left there.
 #[derive(Default)]
-pub(super) struct Memory(Vec<Block>);
+pub(super) struct Memory {
+    area: Vec<Block>,
+    dirty: usize,
+}
 
 impl Memory {
-    /// The first `n` blocks, growing the area when it is smaller.
+    /// The first `n` blocks, growing the area when it is smaller; a hash fills all `n`.
     fn blocks(&mut self, n: usize) -> &mut [Block] {
-        if self.0.len() < n {
-            self.0.resize(n, Block::default());
+        if self.area.len() < n {
+            self.area.resize(n, Block::default());
         }
-        let (head, _) = self.0.split_at_mut(n);
+        self.dirty = self.dirty.max(n);
+        let (head, _) = self.area.split_at_mut(n);
         head
     }
 
-    /// Clears what the last hash left in the area (derived from a password; argon2 clears its
-    /// own areas on drop, this one is kept).
-    fn clear(&mut self) {
-        self.0.fill(Block::default());
-        std::hint::black_box(&mut self.0);
+    /// Whether a hash's leftovers are still in the area.
+    pub(super) fn is_dirty(&self) -> bool {
+        self.dirty > 0
+    }
+
+    /// Wipes what the hashes since the last wipe left in the area.
+    pub(super) fn clear(&mut self) {
+        if let Some(dirty) = self.area.get_mut(..self.dirty) {
+            dirty.fill(Block::default());
+        }
+        std::hint::black_box(&mut self.area);
+        self.dirty = 0;
     }
 
     /// Hashes `password` with `salt` into a PHC string (`$argon2id$v=19$m=…`).
@@ -100,7 +116,6 @@ impl Memory {
             &mut *out,
             self.blocks(params.block_count()),
         );
-        self.clear();
         done.map_err(|e| e.to_string())?;
         let phc = PasswordHash {
             algorithm: Algorithm::Argon2id.ident(),
@@ -142,9 +157,14 @@ impl Memory {
             &mut *out,
             self.blocks(params.block_count()),
         );
-        self.clear();
         // `Output`'s equality is constant-time.
         done.is_ok() && Output::new(out).is_ok_and(|computed| &computed == expected)
+    }
+}
+
+impl Drop for Memory {
+    fn drop(&mut self) {
+        self.clear();
     }
 }
 
@@ -291,8 +311,44 @@ mod tests {
                 .to_string();
         assert!(memory.verify(b"battery staple", &theirs));
         assert!(!memory.verify(b"battery stapler", &theirs));
-        assert_eq!(memory.0.len(), 2048);
-        assert!(memory.0.iter().all(|b| b.as_ref().iter().all(|w| *w == 0)));
+        assert_eq!(memory.area.len(), 2048);
+    }
+
+    fn wiped(memory: &Memory) -> bool {
+        memory
+            .area
+            .iter()
+            .all(|b| b.as_ref().iter().all(|w| *w == 0))
+    }
+
+    #[test]
+    fn the_area_holds_a_hash_s_leftovers_until_it_is_cleared() {
+        let mut memory = Memory::default();
+        let big = Params::new(2048, 1, 1, None).unwrap();
+        memory
+            .hash(&big, b"correct horse", b"saltsaltsalt")
+            .unwrap();
+        assert!(memory.is_dirty() && !wiped(&memory));
+        // A smaller hash after a bigger one: the bigger one's tail is still there.
+        let stored = memory
+            .hash(&cheap(), b"battery staple", b"saltsaltsalt")
+            .unwrap();
+        assert_eq!(memory.dirty, 2048);
+        assert!(
+            memory
+                .area
+                .get(1024..)
+                .unwrap()
+                .iter()
+                .any(|b| b.as_ref().iter().any(|w| *w != 0))
+        );
+        memory.clear();
+        assert!(!memory.is_dirty() && wiped(&memory));
+        // A failed verification leaves its blocks too.
+        assert!(!memory.verify(b"wrong", &stored));
+        assert_eq!(memory.dirty, 1024);
+        memory.clear();
+        assert!(wiped(&memory));
     }
 
     #[test]
