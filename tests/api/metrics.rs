@@ -165,3 +165,73 @@ async fn forgot_counters_alone() {
         "the counters tell a real address from an unknown one"
     );
 }
+
+#[test]
+fn a_known_browser_s_password_check_waits_in_the_known_lane() {
+    run_alone("metrics::hash_lanes_alone");
+}
+
+#[tokio::test]
+#[ignore = "run alone in a child process by a_known_browser_s_password_check_waits_in_the_known_lane"]
+async fn hash_lanes_alone() {
+    if std::env::var(ALONE).is_err() {
+        return;
+    }
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let lanes = |text: String| {
+        let c = counters(&text);
+        let of = |lane: &str| {
+            let series = format!("authd_hash_jobs_total{{lane=\"{lane}\"}}");
+            c.get(&series).copied().unwrap_or(0.0)
+        };
+        (of("ordinary"), of("known"))
+    };
+    // The form's CSRF token from the forgot page: a form even for a signed-in browser.
+    let sign_in = |browser: reqwest::Client, password: String| {
+        let (app, email) = (&app, user.email.clone());
+        async move {
+            let page = browser.get(app.url("/password/forgot")).send().await;
+            let csrf = crate::helpers::read(page.unwrap()).await.csrf();
+            let form = [
+                ("username", email.as_str()),
+                ("password", password.as_str()),
+                ("csrf_token", csrf.as_str()),
+            ];
+            let post = browser.post(app.url("/login")).form(&form).send().await;
+            crate::helpers::read(post.unwrap()).await.status
+        }
+    };
+    let home = new_client();
+    let start = lanes(app.metrics().await);
+    let first = sign_in(home.clone(), user.password.clone()).await;
+    assert_eq!(first, StatusCode::SEE_OTHER);
+    let known = lanes(app.metrics().await);
+    assert_eq!(
+        (known.0 - start.0, known.1 - start.1),
+        (1.0, 0.0),
+        "a new browser"
+    );
+    // The same browser again, now with its device cookie: right and wrong passwords alike.
+    assert_eq!(
+        sign_in(home.clone(), user.password.clone()).await,
+        StatusCode::SEE_OTHER
+    );
+    let wrong = sign_in(home.clone(), "not the password at all".to_owned()).await;
+    assert_eq!(wrong, StatusCode::UNAUTHORIZED);
+    let again = lanes(app.metrics().await);
+    assert_eq!(
+        (again.0 - known.0, again.1 - known.1),
+        (0.0, 2.0),
+        "the known browser"
+    );
+    // Another browser is ordinary again.
+    let other = sign_in(new_client(), "not the password at all".to_owned()).await;
+    assert_eq!(other, StatusCode::UNAUTHORIZED);
+    let last = lanes(app.metrics().await);
+    assert_eq!(
+        (last.0 - again.0, last.1 - again.1),
+        (1.0, 0.0),
+        "another browser"
+    );
+}

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 
+use crate::domain::accounts::password::Lane;
 use crate::domain::accounts::service::AccountService;
 use crate::domain::clock::{Clock, Random};
 use crate::domain::context::RequestContext;
@@ -168,7 +169,9 @@ impl SecurityService {
         }
         let account = self.accounts.find_by_id(user_id).await?;
         let stored = account.as_ref().map(|a| a.password_hash.as_str());
-        if self.accounts.hasher().verify(password, stored).await? {
+        // A signed-in session asks: the known lane (`password.rs`).
+        let hasher = self.accounts.hasher();
+        if hasher.verify_in(Lane::Known, password, stored).await? {
             return Ok(());
         }
         let event = AuthEvent::new(EventKind::ChallengeFailed, ctx, self.clock.now())

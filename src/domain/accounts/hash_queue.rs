@@ -10,6 +10,12 @@
 //! whichever run finishes first (`password.rs`). No sign-in waits on a starved thread for
 //! longer than that.
 //!
+//! Two lanes (`Lane`): a verification for a browser the account already knows (its device
+//! cookie) or for a signed-in session goes ahead of the ordinary queue, so a login flood of
+//! unknown names cannot keep the owner waiting behind it; it yields one turn in every
+//! `KNOWN_STREAK + 1` to the ordinary lane, so known browsers (an attacker's own account has
+//! one too) cannot starve it either.
+//!
 //! Closing the queue (the pool dropped) lets the threads finish what is queued and end.
 
 use std::collections::VecDeque;
@@ -17,6 +23,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::domain::accounts::hash_workers::Memory;
+use crate::domain::accounts::password::Lane;
 
 /// A job for a hashing thread, given the thread's memory. It may run twice (a rescue): the
 /// second run to finish must do nothing visible.
@@ -24,6 +31,9 @@ pub(super) type Job = Arc<dyn Fn(&mut Memory) + Send + Sync>;
 
 /// The shortest time a helper holds a job before the steady thread runs it too.
 pub(super) const MIN_RESCUE: Duration = Duration::from_millis(100);
+
+/// How many known-lane jobs run in a row while ordinary ones wait.
+const KNOWN_STREAK: u32 = 3;
 
 /// Which kind of thread is asking for work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +47,10 @@ pub(super) enum Taker {
 #[derive(Default)]
 struct State {
     jobs: VecDeque<Job>,
+    /// The known lane (`Lane::Known`), taken before `jobs`.
+    known: VecDeque<Job>,
+    /// Known-lane jobs taken in a row while `jobs` was not empty.
+    known_streak: u32,
     /// Jobs running on helpers, with the time each was taken (removed when done or rescued).
     on_helpers: Vec<(Instant, Job)>,
     steady_busy: bool,
@@ -63,7 +77,7 @@ impl State {
             return Some(job);
         }
         if (who == Taker::Steady || self.steady_busy)
-            && let Some(job) = self.jobs.pop_front()
+            && let Some(job) = self.pop_front()
         {
             match who {
                 Taker::Steady => self.steady_busy = true,
@@ -72,6 +86,28 @@ impl State {
             return Some(job);
         }
         None
+    }
+
+    /// The next queued job: the known lane's, unless it has had `KNOWN_STREAK` turns in a row
+    /// while ordinary jobs waited.
+    fn pop_front(&mut self) -> Option<Job> {
+        let ordinary_waits = !self.jobs.is_empty();
+        if (!ordinary_waits || self.known_streak < KNOWN_STREAK)
+            && let Some(job) = self.known.pop_front()
+        {
+            self.known_streak = if ordinary_waits {
+                self.known_streak + 1
+            } else {
+                0
+            };
+            return Some(job);
+        }
+        self.known_streak = 0;
+        self.jobs.pop_front()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.jobs.is_empty() && self.known.is_empty()
     }
 
     /// `who` finished `job`, which took `took`.
@@ -113,13 +149,16 @@ impl Queue {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Adds a job; false when the queue is closed.
-    pub(super) fn push(&self, job: Job) -> bool {
+    /// Adds a job to `lane`; false when the queue is closed.
+    pub(super) fn push(&self, job: Job, lane: Lane) -> bool {
         let mut state = self.lock();
         if state.closed {
             return false;
         }
-        state.jobs.push_back(job);
+        match lane {
+            Lane::Ordinary => state.jobs.push_back(job),
+            Lane::Known => state.known.push_back(job),
+        }
         drop(state);
         self.changed.notify_all();
         true
@@ -139,7 +178,7 @@ impl Queue {
         loop {
             let now = Instant::now();
             if let Some(job) = state.next(who, now) {
-                if who == Taker::Steady && !state.jobs.is_empty() {
+                if who == Taker::Steady && !state.is_empty() {
                     // The steady thread is busy now: the helpers may take what is left.
                     self.changed.notify_all();
                 }
@@ -151,7 +190,7 @@ impl Queue {
                 state = self.lock();
                 continue;
             }
-            if state.closed && state.jobs.is_empty() {
+            if state.closed && state.is_empty() {
                 return None;
             }
             let oldest = state.on_helpers.iter().map(|(taken, _)| *taken).min();
@@ -197,7 +236,7 @@ mod tests {
         let mut memory = Memory::default();
         let tiny = argon2::Params::new(8, 1, 1, None).unwrap();
         memory.hash(&tiny, b"password", b"saltsalt").unwrap();
-        assert!(q.push(noop()));
+        assert!(q.push(noop(), Lane::Ordinary));
         let job = q.take(Taker::Steady, &mut memory).expect("queued");
         assert!(
             memory.is_dirty(),
@@ -208,6 +247,41 @@ mod tests {
         q.close();
         assert!(q.take(Taker::Steady, &mut memory).is_none());
         assert!(!memory.is_dirty(), "nothing to take: wiped first");
+    }
+
+    #[test]
+    fn the_known_lane_goes_first_but_leaves_the_ordinary_one_every_fourth_turn() {
+        let mut state = State::default();
+        let now = Instant::now();
+        let ordinary: Vec<Job> = (0..2).map(|_| noop()).collect();
+        let known: Vec<Job> = (0..5).map(|_| noop()).collect();
+        state.jobs.extend(ordinary.iter().cloned());
+        state.known.extend(known.iter().cloned());
+        let mut order = Vec::new();
+        while let Some(job) = state.next(Taker::Steady, now) {
+            let lane = |jobs: &[Job]| jobs.iter().position(|j| Arc::ptr_eq(j, &job));
+            order.push(match (lane(&known), lane(&ordinary)) {
+                (Some(i), _) => format!("k{i}"),
+                (_, Some(i)) => format!("o{i}"),
+                _ => unreachable!("a job from neither lane"),
+            });
+            state.finished(Taker::Steady, &job, Duration::from_millis(13));
+        }
+        assert_eq!(order, ["k0", "k1", "k2", "o0", "k3", "k4", "o1"]);
+        // With no ordinary job waiting the known lane runs on without a streak.
+        state.known.extend((0..5).map(|_| noop()));
+        for _ in 0..5 {
+            let job = state.next(Taker::Steady, now).expect("known");
+            state.finished(Taker::Steady, &job, Duration::from_millis(13));
+        }
+        assert_eq!(state.known_streak, 0);
+        // A helper helps with the known lane too, only while the steady thread is busy.
+        state.known.push_back(noop());
+        assert!(state.next(Taker::Helper, now).is_none());
+        let busy = state.next(Taker::Steady, now).expect("steady");
+        state.known.push_back(noop());
+        assert!(state.next(Taker::Helper, now).is_some());
+        state.finished(Taker::Steady, &busy, Duration::from_millis(13));
     }
 
     #[test]
@@ -279,21 +353,27 @@ mod tests {
         // The first job holds the steady thread until released; the second goes to the helper.
         let (release, hold) = mpsc::channel::<()>();
         let (hold, started) = (Mutex::new(hold), Mutex::new(tx.clone()));
-        assert!(q.push(Arc::new(move |_| {
-            let me = std::thread::current().name().unwrap_or("").to_owned();
-            let _ = started.lock().unwrap().send(me);
-            let _ = hold.lock().unwrap().recv();
-        })));
+        assert!(q.push(
+            Arc::new(move |_| {
+                let me = std::thread::current().name().unwrap_or("").to_owned();
+                let _ = started.lock().unwrap().send(me);
+                let _ = hold.lock().unwrap().recv();
+            }),
+            Lane::Ordinary
+        ));
         assert_eq!(rx.recv().unwrap(), "steady");
         let report = Mutex::new(tx);
-        assert!(q.push(Arc::new(move |_| {
-            let me = std::thread::current().name().unwrap_or("").to_owned();
-            let _ = report.lock().unwrap().send(me);
-        })));
+        assert!(q.push(
+            Arc::new(move |_| {
+                let me = std::thread::current().name().unwrap_or("").to_owned();
+                let _ = report.lock().unwrap().send(me);
+            }),
+            Lane::Known
+        ));
         assert_eq!(rx.recv().unwrap(), "helper");
         release.send(()).unwrap();
         q.close();
-        assert!(!q.push(noop()), "a closed queue takes nothing");
+        assert!(!q.push(noop(), Lane::Known), "a closed queue takes nothing");
         for t in threads {
             t.join().unwrap();
         }

@@ -44,6 +44,7 @@ pub(crate) fn lower_own_priority() {
 
 pub(super) use crate::domain::accounts::hash_queue::Job;
 use crate::domain::accounts::hash_queue::{Queue, Taker};
+use crate::domain::accounts::password::Lane;
 
 /// Puts the calling thread in the idle scheduling class (`SCHED_IDLE`); where that is refused,
 /// at `HASH_NICE`. True when the idle class was taken.
@@ -202,8 +203,8 @@ impl Workers {
     }
 
     /// Queues a job; false when the threads are gone.
-    pub(super) fn submit(&self, job: Job) -> bool {
-        self.queue.push(job)
+    pub(super) fn submit(&self, job: Job, lane: Lane) -> bool {
+        self.queue.push(job, lane)
     }
 }
 
@@ -223,10 +224,13 @@ mod tests {
     fn hash_threads_run_below_request_threads() {
         let workers = Workers::start(1).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
-        assert!(workers.submit(Arc::new(move |_: &mut Memory| {
-            let me = rustix::thread::gettid();
-            let _ = tx.send(rustix::process::getpriority_process(Some(me)));
-        })));
+        assert!(workers.submit(
+            Arc::new(move |_: &mut Memory| {
+                let me = rustix::thread::gettid();
+                let _ = tx.send(rustix::process::getpriority_process(Some(me)));
+            }),
+            Lane::Ordinary
+        ));
         let nice = rx.recv().unwrap().unwrap();
         // At least HASH_NICE: a test runner already niced further keeps its own value.
         assert!(nice >= HASH_NICE, "{nice}");
@@ -252,12 +256,15 @@ mod tests {
         // The first job holds the steady thread until released, so the second finds it busy
         // and goes to the helper.
         let first = tx.clone();
-        assert!(workers.submit(Arc::new(move |_: &mut Memory| {
-            report(&first);
-            let _ = hold.lock().unwrap().recv();
-        })));
+        assert!(workers.submit(
+            Arc::new(move |_: &mut Memory| {
+                report(&first);
+                let _ = hold.lock().unwrap().recv();
+            }),
+            Lane::Ordinary
+        ));
         let steady = rx.recv().unwrap();
-        assert!(workers.submit(Arc::new(move |_: &mut Memory| report(&tx))));
+        assert!(workers.submit(Arc::new(move |_: &mut Memory| report(&tx)), Lane::Ordinary));
         let helper = rx.recv().unwrap();
         release.send(()).unwrap();
         let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);

@@ -5,13 +5,19 @@
 //! beyond that the caller gets `HashError::Busy` at once, so a login flood cannot pile up
 //! memory or starve the async runtime that serves token traffic. An unknown user is verified
 //! against a dummy hash with the same parameters, so its timing matches a wrong password.
+//!
+//! A verification for a browser the account knows, or for a signed-in session, runs in the
+//! known lane (`Lane::Known`): ahead of the ordinary queue (`hash_queue.rs`) and admitted by a
+//! bound of its own, so a flood that fills the ordinary queue neither delays the owner behind
+//! it nor answers the owner `Busy`. Only a caller holding that proof gets the lane, so its
+//! speed tells nobody anything they did not know.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use argon2::Params;
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::domain::accounts::hash_workers::{Job, Memory, Workers};
 use crate::domain::error::{Unexpected, unexpected_from};
@@ -54,12 +60,33 @@ impl Default for HashParams {
     }
 }
 
+/// Which queue a verification waits in (`hash_queue.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// Everyone else: unknown browsers, unknown names, new passwords.
+    Ordinary,
+    /// A browser the account already knows (its device cookie) or a signed-in session.
+    Known,
+}
+
+impl Lane {
+    /// The `lane` label of `authd_hash_jobs_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Ordinary => "ordinary",
+            Self::Known => "known",
+        }
+    }
+}
+
 /// The hashing pool. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct PasswordHasher {
     params: Params,
     workers: Arc<Workers>,
     admission: Arc<Semaphore>,
+    /// The known lane's own bound (as many as the ordinary one's).
+    known_admission: Arc<Semaphore>,
     depth: Arc<AtomicI64>,
     dummy_hash: Arc<str>,
 }
@@ -90,6 +117,7 @@ impl PasswordHasher {
                 })?,
             ),
             admission: Arc::new(Semaphore::new(workers + queue)),
+            known_admission: Arc::new(Semaphore::new(workers + queue)),
             depth: Arc::new(AtomicI64::new(0)),
             dummy_hash: dummy_hash.into(),
         })
@@ -100,7 +128,10 @@ impl PasswordHasher {
         let params = self.params.clone();
         let password = password.clone();
         let salt: [u8; 16] = rand::random();
-        self.run(move |memory| memory.hash(&params, password.expose_secret().as_bytes(), &salt))
+        let job = move |memory: &mut Memory| {
+            memory.hash(&params, password.expose_secret().as_bytes(), &salt)
+        };
+        self.run(Lane::Ordinary, job)
             .await?
             .map_err(|e| HashError::Unexpected(anyhow::anyhow!("argon2 hashing failed: {e}")))
     }
@@ -112,12 +143,24 @@ impl PasswordHasher {
         password: &SecretString,
         stored: Option<&str>,
     ) -> Result<bool, HashError> {
+        self.verify_in(Lane::Ordinary, password, stored).await
+    }
+
+    /// `verify`, waiting in `lane`.
+    pub async fn verify_in(
+        &self,
+        lane: Lane,
+        password: &SecretString,
+        stored: Option<&str>,
+    ) -> Result<bool, HashError> {
         let known = stored.is_some();
         let hash: String = stored.unwrap_or(&self.dummy_hash).to_owned();
         let password = password.clone();
         // Verified with the stored hash's own parameters (it may predate a config change).
         let ok = self
-            .run(move |memory| memory.verify(password.expose_secret().as_bytes(), &hash))
+            .run(lane, move |memory| {
+                memory.verify(password.expose_secret().as_bytes(), &hash)
+            })
             .await?;
         Ok(ok && known)
     }
@@ -129,17 +172,16 @@ impl PasswordHasher {
 
     async fn run<T: Send + 'static>(
         &self,
+        lane: Lane,
         job: impl Fn(&mut Memory) -> T + Send + Sync + 'static,
     ) -> Result<T, HashError> {
-        // Admission first, without waiting: a full queue answers Busy immediately.
-        let _admitted = self
-            .admission
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| HashError::Busy { retry_after: 1 })?;
+        // Admission first, without waiting: a full queue answers Busy immediately. A known
+        // caller whose lane is full waits in the ordinary one if it has room.
+        let (_admitted, lane) = self.admit(lane).ok_or(HashError::Busy { retry_after: 1 })?;
+        metrics::counter!("authd_hash_jobs_total", "lane" => lane.label()).increment(1);
         let depth = DepthGuard::enter(&self.depth);
         let (reply, answer) = oneshot::channel();
-        let queued = self.workers.submit(answering_once(job, reply));
+        let queued = self.workers.submit(answering_once(job, reply), lane);
         if !queued {
             return Err(anyhow::anyhow!("hash pool closed").into());
         }
@@ -148,6 +190,19 @@ impl PasswordHasher {
             .map_err(|e| anyhow::Error::new(e).context("hash task failed"))?;
         drop(depth);
         Ok(out)
+    }
+}
+
+impl PasswordHasher {
+    /// A place in `lane`, or in the ordinary lane when the known one is full.
+    fn admit(&self, lane: Lane) -> Option<(OwnedSemaphorePermit, Lane)> {
+        if lane == Lane::Known
+            && let Ok(permit) = self.known_admission.clone().try_acquire_owned()
+        {
+            return Some((permit, Lane::Known));
+        }
+        let permit = self.admission.clone().try_acquire_owned().ok()?;
+        Some((permit, Lane::Ordinary))
     }
 }
 
@@ -252,8 +307,10 @@ mod tests {
         for _ in 0..16 {
             let h = h.clone();
             jobs.push(tokio::spawn(async move {
-                h.run(|_| std::thread::current().name().map(str::to_owned))
-                    .await
+                h.run(Lane::Ordinary, |_| {
+                    std::thread::current().name().map(str::to_owned)
+                })
+                .await
             }));
         }
         let mut names = std::collections::BTreeSet::new();
@@ -294,5 +351,40 @@ mod tests {
             "only {busy} of 8 were refused with 1 worker + 1 queued"
         );
         assert_eq!(h.depth(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_ordinary_queue_still_admits_the_known_lane() {
+        let h = PasswordHasher::new(cheap(), 1, 1).unwrap();
+        // Both ordinary places taken (held here, as a flood's jobs would hold them).
+        let held: Vec<_> = (0..2).map(|_| h.admit(Lane::Ordinary).unwrap()).collect();
+        assert!(held.iter().all(|(_, lane)| *lane == Lane::Ordinary));
+        let pw: SecretString = "password".into();
+        assert!(matches!(
+            h.verify(&pw, None).await,
+            Err(HashError::Busy { .. })
+        ));
+        let stored = h.hash(&pw).await;
+        assert!(matches!(stored, Err(HashError::Busy { .. })));
+        // The known lane has places of its own, and verifies.
+        drop(held);
+        let stored = h.hash(&pw).await.unwrap();
+        let held: Vec<_> = (0..2).map(|_| h.admit(Lane::Ordinary).unwrap()).collect();
+        assert!(h.verify_in(Lane::Known, &pw, Some(&stored)).await.unwrap());
+        // When the known lane is full too, a known caller is refused like anyone else.
+        let known: Vec<_> = (0..2).map(|_| h.admit(Lane::Known).unwrap()).collect();
+        assert!(known.iter().all(|(_, lane)| *lane == Lane::Known));
+        assert!(matches!(
+            h.verify_in(Lane::Known, &pw, Some(&stored)).await,
+            Err(HashError::Busy { .. })
+        ));
+        drop((held, known));
+        // A known caller whose lane is full takes an ordinary place when there is one.
+        let known: Vec<_> = (0..2).map(|_| h.admit(Lane::Known).unwrap()).collect();
+        assert_eq!(
+            h.admit(Lane::Known).map(|(_, lane)| lane),
+            Some(Lane::Ordinary)
+        );
+        drop(known);
     }
 }

@@ -25,6 +25,7 @@ use time::OffsetDateTime;
 
 use crate::domain::account_security::sessions::SignInNote;
 use crate::domain::accounts::model::{Account, Email, Password};
+use crate::domain::accounts::password::Lane;
 use crate::domain::accounts::service::{AccountService, account_from};
 use crate::domain::clock::{Clock, Random};
 use crate::domain::context::RequestContext;
@@ -38,7 +39,9 @@ use crate::domain::seal::{Sealer, server_secret};
 use crate::domain::signin::devices::Devices;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::keys::{Pair, normalised_name};
-use crate::domain::signin::ladder::{ChallengeAnswer, Ladder, ProtectionSettings, SignInLookup};
+use crate::domain::signin::ladder::{
+    ChallengeAnswer, Counted, Ladder, ProtectionSettings, SignInLookup,
+};
 use crate::domain::signin::links::Links;
 use crate::domain::signin::settle::{AfterCheck, Outcome};
 use crate::domain::signin::stand_in::StandIns;
@@ -187,7 +190,7 @@ impl LoginService {
         // 5. Refused before the password check (challenge, block): recorded and answered.
         let after = self.settle_admission(&o, admission, challenge).await?;
         // 6. The password check (the dummy hash when there is no account to check against).
-        let verified = self.verify(account.as_ref(), &password).await?;
+        let verified = self.verify(account.as_ref(), &password, &counted).await?;
         // 7. A failure counts account-wide from unknown sources, and may lock the account.
         let newly_locked = verified.is_none() && ladder.record_failure(&counted.pair).await?;
         // 8. Settle: events, metrics, alerts, the new device cookie — or, for the right password
@@ -244,17 +247,28 @@ impl LoginService {
     /// could never have been set, or a name with no account, is still verified (against the
     /// dummy hash) so it takes the same time as any other wrong password; a disabled account's
     /// is verified against its own hash and then refused, so it answers exactly like a wrong
-    /// password (same status, page and time).
+    /// password (same status, page and time). A browser the account knows (the `counted`
+    /// pair's source) waits in the known lane, ahead of a flood of unknown ones (`accounts/password.rs`).
     async fn verify<'a>(
         &self,
         account: Option<&'a Account>,
         password: &SecretString,
+        counted: &Counted,
     ) -> Result<Option<&'a Account>, SignInError> {
+        let lane = if counted.pair.source.is_known_device() {
+            Lane::Known
+        } else {
+            Lane::Ordinary
+        };
         let valid_shape = Password::parse(password.clone()).is_ok();
         let stored = account
             .filter(|_| valid_shape)
             .map(|a| a.password_hash.as_str());
-        let ok = self.accounts.hasher().verify(password, stored).await?;
+        let ok = self
+            .accounts
+            .hasher()
+            .verify_in(lane, password, stored)
+            .await?;
         Ok(account.filter(|a| ok && a.may_sign_in()))
     }
 }
