@@ -167,6 +167,23 @@ pub async fn sanitize_request_id(mut req: Request) -> Request {
     req
 }
 
+/// Request ids for requests that came without one: a random (version 4) UUID drawn from the
+/// thread's generator. `tower_http`'s `MakeRequestUuid` asks the kernel for every one (a
+/// `getrandom` call per request); an id needs to be unique, not secret.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MakeRequestId;
+
+impl tower_http::request_id::MakeRequestId for MakeRequestId {
+    fn make_request_id<B>(
+        &mut self,
+        _: &axum::http::Request<B>,
+    ) -> Option<tower_http::request_id::RequestId> {
+        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        let value = axum::http::HeaderValue::from_str(&id.to_string()).ok()?;
+        Some(tower_http::request_id::RequestId::new(value))
+    }
+}
+
 /// What the `X-Forwarded-For` check needs: the trusted proxies and whether it has warned.
 #[derive(Debug, Clone)]
 pub struct ForwardingCheck {
@@ -211,4 +228,28 @@ pub async fn note_untrusted_forwarding(
         }
     }
     next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_distinct_version_4_uuids() {
+        use tower_http::request_id::MakeRequestId as _;
+        let req = axum::http::Request::new(());
+        let mut make = MakeRequestId;
+        let ids: std::collections::BTreeSet<String> = (0..1000)
+            .map(|_| {
+                let id = make.make_request_id(&req).unwrap();
+                id.header_value().to_str().unwrap().to_owned()
+            })
+            .collect();
+        assert_eq!(ids.len(), 1000);
+        for id in &ids {
+            let parsed = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(parsed.get_version(), Some(uuid::Version::Random));
+            assert!(is_acceptable_request_id(id.as_bytes()));
+        }
+    }
 }

@@ -7,7 +7,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, Response, StatusCode};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -65,10 +65,13 @@ pub fn session_cookie_name(https: bool) -> &'static str {
 /// Layer order, outermost first: a client's malformed request id is dropped → request id is
 /// set (the client's if well-formed, else a new UUID) → trace span (request id, method,
 /// matched path) → panic catcher (a generic 500, no stack trace to the client) → metrics →
-/// untrusted `X-Forwarded-For` noted → security headers → pages rendered with the brand and
-/// overrides (`render::brand_pages`) → CSRF cookie → session → request id
-/// is copied to the response → body limit → routes. `/metrics` is not here: it has its own
-/// listener (`ops::metrics_router`).
+/// untrusted `X-Forwarded-For` noted → security headers → request id is copied to the
+/// response → body limit → pages rendered with the brand and overrides
+/// (`render::brand_pages`) → for browser routes only, CSRF cookie → session → routes.
+/// The machine routes (probes, token, userinfo, JWKS, discovery, revocation, introspection,
+/// the admin API, risk evaluation) never read a session or a form's CSRF cookie, so they skip those layers:
+/// no cookie parsing, no session handle and no drawn CSRF nonce per call. `/metrics` is not
+/// here: it has its own listener (`ops::metrics_router`).
 pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
     let https = state.config.is_https();
     let session_layer = SessionManagerLayer::new(sessions)
@@ -79,26 +82,47 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(state.config.session_idle_timeout));
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
+    let browser = Router::new()
         .merge(pages::router())
         .merge(passkeys::router())
         .merge(ops::router())
         .merge(oauth::router())
-        .merge(oauth::browser_router(&state))
-        .merge(admin::router())
-        .merge(risk::router())
         .route(
             "/static/brand.css",
             axum::routing::get(render::brand_css_get),
         )
         .fallback(|| async { error::HttpError::NotFound })
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    csrf::csrf_cookie,
+                ))
+                .layer(session_layer),
+        );
+    let machine = Router::new()
+        .merge(ops::probes())
+        .merge(oauth::browser_router(&state))
+        .merge(oauth::introspection())
+        .merge(admin::router())
+        .merge(risk::router());
+    Router::new()
+        .merge(machine)
+        .merge(browser)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            render::brand_pages,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(
             ServiceBuilder::new()
                 .layer(axum::middleware::map_request(
                     middleware::sanitize_request_id,
                 ))
-                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(SetRequestIdLayer::new(
+                    request_id.clone(),
+                    middleware::MakeRequestId,
+                ))
                 .layer(TraceLayer::new_for_http().make_span_with(make_span))
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(axum::middleware::from_fn(middleware::track_metrics))
@@ -110,15 +134,6 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
                     state.clone(),
                     middleware::security_headers,
                 ))
-                .layer(axum::middleware::from_fn_with_state(
-                    state.clone(),
-                    render::brand_pages,
-                ))
-                .layer(axum::middleware::from_fn_with_state(
-                    state.clone(),
-                    csrf::csrf_cookie,
-                ))
-                .layer(session_layer)
                 .layer(PropagateRequestIdLayer::new(request_id)),
         )
         .with_state(state)

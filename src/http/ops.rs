@@ -16,8 +16,6 @@ use crate::storage::HealthStore;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/healthz", get(healthz_get))
-        .route("/readyz", get(readyz_get))
         .route("/static/style.css", get(style_get))
         .route("/favicon.ico", get(favicon_get))
         .route("/static/pow.js", get(pow_js_get))
@@ -28,6 +26,13 @@ pub(crate) fn router() -> Router<AppState> {
             "/",
             get(|| async { axum::response::Redirect::to("/account") }),
         )
+}
+
+/// The probes, `GET /healthz` and `GET /readyz` (no session, no cookies: `http::router`).
+pub(crate) fn probes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz_get))
+        .route("/readyz", get(readyz_get))
 }
 
 /// `GET /healthz`.

@@ -32,6 +32,10 @@ async fn every_response_carries_the_security_headers() {
         "/static/style.css",
         "/account",
         "/nope",
+        "/readyz",
+        "/jwks.json",
+        "/.well-known/openid-configuration",
+        "/userinfo",
     ] {
         let page = app.get(path).await;
         let csp = page
@@ -53,6 +57,61 @@ async fn every_response_carries_the_security_headers() {
         );
         assert!(page.headers.get("x-request-id").is_some(), "{path}");
     }
+}
+
+/// The machine routes skip the session and CSRF layers (`http::router`): they answer (no 5xx
+/// for a handler that would have needed a layer) and set no cookie whatever the request
+/// sends; the browser routes keep theirs.
+#[tokio::test]
+async fn machine_routes_set_no_cookies_and_browser_routes_still_do() {
+    let app = spawn_app().await;
+    let client = new_client();
+    let stale = "authd_session=not-a-session; authd_csrf=not-a-nonce";
+    for (method, path) in [
+        ("GET", "/healthz"),
+        ("GET", "/readyz"),
+        ("GET", "/jwks.json"),
+        ("GET", "/.well-known/openid-configuration"),
+        ("GET", "/userinfo"),
+        ("POST", "/token"),
+        ("POST", "/introspect"),
+        ("POST", "/revoke"),
+        ("POST", "/risk/evaluate"),
+        ("GET", "/admin/api/clients"),
+    ] {
+        let req = client
+            .request(method.parse().unwrap(), app.url(path))
+            .header("cookie", stale)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials");
+        let page = read(req.send().await.unwrap()).await;
+        assert!(
+            page.status.as_u16() < 500,
+            "{method} {path}: {}",
+            page.status
+        );
+        assert!(
+            page.headers.get("set-cookie").is_none(),
+            "{method} {path} set {:?}",
+            page.headers.get("set-cookie")
+        );
+    }
+    // A page with a form draws its CSRF cookie; a signed-in browser keeps its session.
+    let login = app.get("/login").await;
+    assert!(
+        login
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| { c.to_str().unwrap().starts_with("authd_csrf=") })
+    );
+    let user = app.signed_in_user().await;
+    assert_eq!(
+        app.get("/account").await.status,
+        StatusCode::OK,
+        "{}",
+        user.email
+    );
 }
 
 #[tokio::test]

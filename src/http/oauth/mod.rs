@@ -43,13 +43,17 @@ pub mod paths {
     pub const END_SESSION: &str = "/end_session";
 }
 
-/// The browser-page endpoints and introspection (no CORS).
+/// The browser-page endpoints (no CORS).
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route(paths::AUTHORIZE, get(authorize::authorize_get))
         .route("/authorize/consent", post(authorize::consent_post))
-        .route(paths::INTROSPECT, post(introspect::introspect_post))
         .route(paths::END_SESSION, get(end_session::end_session_get))
+}
+
+/// Introspection: resource servers only (no CORS, no browser).
+pub(crate) fn introspection() -> Router<AppState> {
+    Router::new().route(paths::INTROSPECT, post(introspect::introspect_post))
 }
 
 /// The endpoints a browser app calls from its own origin: discovery, token, JWKS, userinfo
