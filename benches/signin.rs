@@ -3,8 +3,6 @@
 //! `BENCH_SECS` sets the load duration (default 10), `BENCH_CONCURRENCY` the clients.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use authd::app::{Application, Deps};
@@ -66,6 +64,27 @@ async fn sign_in(client: &reqwest::Client, base: &str, email: &str) -> bool {
     }
 }
 
+/// Runs `concurrency` tasks (`task(i, deadline)`, each counting its own successes and
+/// failures until `deadline`) for `secs` seconds; the sums and the seconds it took.
+async fn drive<F, T>(concurrency: u64, secs: u64, task: F) -> anyhow::Result<(u64, u64, f64)>
+where
+    F: Fn(u64, Instant) -> T,
+    T: std::future::Future<Output = anyhow::Result<(u64, u64)>> + Send + 'static,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|i| tokio::spawn(task(i, deadline)))
+        .collect();
+    let (mut done, mut failed) = (0, 0);
+    for t in tasks {
+        let (d, f) = t.await??;
+        done += d;
+        failed += f;
+    }
+    Ok((done, failed, started.elapsed().as_secs_f64()))
+}
+
 /// Verifies per second with `concurrency` verifications in flight for `secs` seconds.
 async fn hashing_alone(
     hasher: &authd::domain::accounts::password::PasswordHasher,
@@ -73,25 +92,20 @@ async fn hashing_alone(
     concurrency: u64,
     secs: u64,
 ) -> anyhow::Result<f64> {
-    let done = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (hasher, hash, done) = (hasher.clone(), hash.to_owned(), done.clone());
-        tasks.push(tokio::spawn(async move {
+    let (done, _, elapsed) = drive(concurrency, secs, |_, deadline| {
+        let (hasher, hash) = (hasher.clone(), hash.to_owned());
+        async move {
             let secret = SecretString::from(PASSWORD);
+            let mut done = 0;
             while Instant::now() < deadline {
                 hasher.verify(&secret, Some(&hash)).await?;
-                done.fetch_add(1, Ordering::Relaxed);
+                done += 1;
             }
-            anyhow::Ok(())
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
-    Ok(done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
+            anyhow::Ok((done, 0))
+        }
+    })
+    .await?;
+    Ok(done as f64 / elapsed)
 }
 
 fn env_or(name: &str, default: u64) -> u64 {
@@ -153,33 +167,26 @@ async fn main() -> anyhow::Result<()> {
     let one_hash = times.get(times.len() / 2).copied().unwrap_or_default();
     let limit = cores as f64 / one_hash.as_secs_f64();
 
-    let done = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let started = Instant::now();
-    let mut workers = Vec::new();
-    for i in 0..concurrency {
-        let (done, failed, base) = (done.clone(), failed.clone(), base.clone());
+    let (done, failed, elapsed) = drive(concurrency, secs, |i, deadline| {
+        let base = base.clone();
         let email = format!("bench{i}@example.com");
-        workers.push(tokio::spawn(async move {
+        async move {
             let client = reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()?;
+            let (mut done, mut failed) = (0, 0);
             while Instant::now() < deadline {
                 if sign_in(&client, &base, &email).await {
-                    done.fetch_add(1, Ordering::Relaxed);
+                    done += 1;
                 } else {
-                    failed.fetch_add(1, Ordering::Relaxed);
+                    failed += 1;
                 }
             }
-            anyhow::Ok(())
-        }));
-    }
-    for w in workers {
-        w.await??;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let rate = done.load(Ordering::Relaxed) as f64 / elapsed;
+            anyhow::Ok((done, failed))
+        }
+    })
+    .await?;
+    let rate = done as f64 / elapsed;
     println!("cores                     {cores}");
     println!(
         "one argon2id verify       {:.2} ms (m=19456 KiB, t=2, p=1)",
@@ -189,10 +196,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "measured                  {rate:.1} sign-ins/s over {elapsed:.1} s, {concurrency} clients"
     );
-    println!(
-        "failed                    {}",
-        failed.load(Ordering::Relaxed)
-    );
+    println!("failed                    {failed}");
     println!("ratio                     {:.1} %", 100.0 * rate / limit);
     // The same hashes without HTTP, sessions or the database: what the hash threads reach when
     // they have the machine to themselves, so the gap splits into the parallel slowdown (two
@@ -205,8 +209,7 @@ async fn main() -> anyhow::Result<()> {
     println!("sign-ins / hashing alone  {:.1} %", 100.0 * rate / alone);
     // Not a timed assertion: a run where sign-ins fail measures nothing (`.ci/run` runs this
     // as a smoke test, so a broken sign-in path or a broken bench fails there).
-    let failed = failed.load(Ordering::Relaxed);
-    if failed > 0 || done.load(Ordering::Relaxed) == 0 {
+    if failed > 0 || done == 0 {
         anyhow::bail!("{failed} sign-ins failed: the figures above measure nothing");
     }
     Ok(())

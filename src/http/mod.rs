@@ -69,9 +69,9 @@ pub fn session_cookie_name(https: bool) -> &'static str {
 /// response → body limit → pages rendered with the brand and overrides
 /// (`render::brand_pages`) → for browser routes only, CSRF cookie → session → routes.
 /// The machine routes (probes, token, userinfo, JWKS, discovery, revocation, introspection,
-/// the admin API, risk evaluation) never read a session or a form's CSRF cookie, so they skip those layers:
-/// no cookie parsing, no session handle and no drawn CSRF nonce per call. `/metrics` is not
-/// here: it has its own listener (`ops::metrics_router`).
+/// the admin API, risk evaluation) never read a session or a form's CSRF cookie, so they skip
+/// those layers: no cookie parsing, no session handle and no drawn CSRF nonce per call.
+/// `/metrics` is not here: it has its own listener (`ops::metrics_router`).
 pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
     let https = state.config.is_https();
     let session_layer = SessionManagerLayer::new(sessions)

@@ -53,18 +53,6 @@ async fn post(
     read(req.send().await.unwrap()).await
 }
 
-/// A sign-in through the form, with the CAPTCHA's answer when given.
-async fn login(
-    app: &TestApp,
-    client: &reqwest::Client,
-    ip: &str,
-    email: &str,
-    password: &str,
-    answer: Option<&str>,
-) -> Page {
-    app.sign_in_from(client, ip, email, password, answer).await
-}
-
 fn shows_challenge(page: &Page) -> bool {
     page.body.contains("data-challenge=\"captcha\"")
         && page.body.contains("name=\"captcha_answer\"")
@@ -74,7 +62,7 @@ fn shows_challenge(page: &Page) -> bool {
 async fn to_the_rung(app: &TestApp, client: &reqwest::Client, ip: &str, email: &str) -> Page {
     let mut last = None;
     for _ in 0..3 {
-        last = Some(login(app, client, ip, email, TYPO, None).await);
+        last = Some(app.sign_in_from(client, ip, email, TYPO, None).await);
     }
     last.unwrap()
 }
@@ -139,7 +127,9 @@ async fn at_the_rung_the_form_shows_the_challenge_first_and_one_submit_signs_in(
     ));
 
     // One submit: the answer and the right password; then the owner's second factor.
-    let page = login(&app, &fresh, ip, &user.email, &user.password, Some(ANSWER)).await;
+    let page = app
+        .sign_in_from(&fresh, ip, &user.email, &user.password, Some(ANSWER))
+        .await;
     assert_eq!(count(&app, EventKind::ChallengePassed).await, 1);
     the_owner_passes_the_factor(&app, &fresh, ip, page).await;
     assert_eq!(count(&app, EventKind::ChallengePassed).await, 2, "the code");
@@ -154,22 +144,28 @@ async fn a_passed_challenge_holds_for_the_next_submit_only() {
     // second CAPTCHA, even after reloading the sign-in page.
     let (owner, ip) = (new_client(), "198.51.100.20");
     to_the_rung(&app, &owner, ip, &user.email).await;
-    let page = login(&app, &owner, ip, &user.email, TYPO, Some(ANSWER)).await;
+    let page = app
+        .sign_in_from(&owner, ip, &user.email, TYPO, Some(ANSWER))
+        .await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED);
     assert!(!shows_challenge(&page), "the pass holds: no second CAPTCHA");
     assert!(!page.body.contains(TYPO));
     let reload = get(&app, &owner, ip, "/login").await;
     assert!(!shows_challenge(&reload), "a fresh /login in that state");
-    let page = login(&app, &owner, ip, &user.email, &user.password, None).await;
+    let page = app
+        .sign_in_from(&owner, ip, &user.email, &user.password, None)
+        .await;
     the_owner_passes_the_factor(&app, &owner, ip, page).await;
 
     // A script: one solved CAPTCHA buys two password checks, not three.
     let (bot, ip) = (new_client(), "198.51.100.30");
     to_the_rung(&app, &bot, ip, &user.email).await;
     let failed = count(&app, EventKind::LoginFailed).await;
-    let page = login(&app, &bot, ip, &user.email, TYPO, Some(ANSWER)).await;
+    let page = app
+        .sign_in_from(&bot, ip, &user.email, TYPO, Some(ANSWER))
+        .await;
     assert!(!shows_challenge(&page));
-    let page = login(&app, &bot, ip, &user.email, TYPO, None).await;
+    let page = app.sign_in_from(&bot, ip, &user.email, TYPO, None).await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED);
     assert!(
         shows_challenge(&page),
@@ -177,7 +173,9 @@ async fn a_passed_challenge_holds_for_the_next_submit_only() {
     );
     assert_eq!(count(&app, EventKind::LoginFailed).await, failed + 2);
     for _ in 0..2 {
-        let page = login(&app, &bot, ip, &user.email, &user.password, None).await;
+        let page = app
+            .sign_in_from(&bot, ip, &user.email, &user.password, None)
+            .await;
         assert_eq!(page.status, StatusCode::UNAUTHORIZED, "no third check");
         assert!(shows_challenge(&page));
         assert!(page.body.contains(ASK));
@@ -187,7 +185,8 @@ async fn a_passed_challenge_holds_for_the_next_submit_only() {
     // Parallel submits on one held pass: exactly one is checked.
     let (racer, ip) = (new_client(), "198.51.100.40");
     to_the_rung(&app, &racer, ip, &user.email).await;
-    login(&app, &racer, ip, &user.email, TYPO, Some(ANSWER)).await;
+    app.sign_in_from(&racer, ip, &user.email, TYPO, Some(ANSWER))
+        .await;
     let failed = count(&app, EventKind::LoginFailed).await;
     let csrf = get(&app, &racer, ip, "/login").await.csrf();
     let form = [
@@ -215,10 +214,13 @@ async fn a_passed_challenge_holds_for_the_next_submit_only() {
     // Short-lived: ten minutes, then the CAPTCHA again.
     let (late, ip) = (new_client(), "198.51.100.50");
     to_the_rung(&app, &late, ip, &user.email).await;
-    login(&app, &late, ip, &user.email, TYPO, Some(ANSWER)).await;
+    app.sign_in_from(&late, ip, &user.email, TYPO, Some(ANSWER))
+        .await;
     app.clock.advance(time::Duration::seconds(601));
     assert!(shows_challenge(&get(&app, &late, ip, "/login").await));
-    let page = login(&app, &late, ip, &user.email, &user.password, None).await;
+    let page = app
+        .sign_in_from(&late, ip, &user.email, &user.password, None)
+        .await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED, "the pass expired");
     assert!(shows_challenge(&page));
 }
@@ -296,7 +298,9 @@ async fn errors_are_tied_to_their_field() {
     assert!(page.body.contains("data-password-toggle=\"password\""));
     assert!(page.body.contains("src=\"/static/password-toggle.js\""));
     assert!(!page.body.contains("aria-invalid"));
-    let page = login(&app, &c, "192.0.2.1", &user.email, TYPO, None).await;
+    let page = app
+        .sign_in_from(&c, "192.0.2.1", &user.email, TYPO, None)
+        .await;
     let field = password_input(&page);
     assert!(field.contains("aria-invalid=\"true\""), "{field}");
     assert!(

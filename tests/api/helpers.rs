@@ -441,6 +441,30 @@ impl TestApp {
         user
     }
 
+    /// One sign-in through the form as `client` from `ip`, whether or not the browser is signed
+    /// in already (the CSRF token comes from the forgot page, which is a form even for a
+    /// signed-in browser).
+    pub async fn sign_in_again(
+        &self,
+        client: &reqwest::Client,
+        ip: &str,
+        email: &str,
+        password: &str,
+    ) -> Page {
+        let forgot = client.get(self.url("/password/forgot")).send().await;
+        let csrf = read(forgot.unwrap()).await.csrf();
+        let form = [
+            ("username", email),
+            ("password", password),
+            ("csrf_token", &csrf),
+        ];
+        let post = client
+            .post(self.url("/login"))
+            .header("x-forwarded-for", ip)
+            .form(&form);
+        read(post.send().await.unwrap()).await
+    }
+
     /// One sign-in through the form as the browser `client` from network `ip` (both the form's
     /// `GET` and the `POST` carry the address), with the CAPTCHA's answer when given.
     pub async fn sign_in_from(

@@ -18,31 +18,6 @@ fn setup(c: &mut Config) {
     c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
 }
 
-/// One sign-in through the form as `client` from `ip`.
-/// (The CSRF token comes from the forgot page, which is a form even for a signed-in browser.)
-async fn sign_in(app: &TestApp, client: &reqwest::Client, ip: &str, email: &str, pw: &str) -> Page {
-    let csrf = read(
-        client
-            .get(app.url("/password/forgot"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .csrf();
-    let form = [("username", email), ("password", pw), ("csrf_token", &csrf)];
-    read(
-        client
-            .post(app.url("/login"))
-            .header("x-forwarded-for", ip)
-            .form(&form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
 /// Whether a page set a new device cookie (the browser was not a known device).
 fn new_device_cookie(page: &Page) -> bool {
     page.headers
@@ -119,16 +94,21 @@ async fn unlock_asks_on_get_acts_once_on_post_and_keeps_the_attacker_blocked() {
     // Four failures from the attacker's network, the fifth is blocked there; one more from
     // another network locks the account (five from unknown sources).
     for _ in 0..4 {
-        let p = sign_in(&app, &new_client(), attacker, &user.email, "guess").await;
+        let p = app
+            .sign_in_again(&new_client(), attacker, &user.email, "guess")
+            .await;
         assert_eq!(p.status, StatusCode::UNAUTHORIZED);
     }
-    let p = sign_in(&app, &new_client(), attacker, &user.email, "guess").await;
+    let p = app
+        .sign_in_again(&new_client(), attacker, &user.email, "guess")
+        .await;
     assert_eq!(
         p.status,
         StatusCode::TOO_MANY_REQUESTS,
         "the attacker is blocked"
     );
-    sign_in(&app, &new_client(), "203.0.113.67", &user.email, "guess").await;
+    app.sign_in_again(&new_client(), "203.0.113.67", &user.email, "guess")
+        .await;
     assert!(
         app.events()
             .await
@@ -162,14 +142,9 @@ async fn unlock_asks_on_get_acts_once_on_post_and_keeps_the_attacker_blocked() {
         0,
         "the GET changed nothing"
     );
-    let p = sign_in(
-        &app,
-        &new_client(),
-        "198.51.100.7",
-        &user.email,
-        &user.password,
-    )
-    .await;
+    let p = app
+        .sign_in_again(&new_client(), "198.51.100.7", &user.email, &user.password)
+        .await;
     assert!(locked(&p), "still locked after the GET: {}", p.status);
 
     // A POST without the form's CSRF token does nothing either.
@@ -196,14 +171,9 @@ async fn unlock_asks_on_get_acts_once_on_post_and_keeps_the_attacker_blocked() {
     assert_eq!(done.status, StatusCode::OK);
     assert!(done.body.contains("id=\"unlocked\""));
     assert_eq!(unlocked_events(&app.events().await), 1);
-    let p = sign_in(
-        &app,
-        &new_client(),
-        "198.51.100.8",
-        &user.email,
-        &user.password,
-    )
-    .await;
+    let p = app
+        .sign_in_again(&new_client(), "198.51.100.8", &user.email, &user.password)
+        .await;
     assert_eq!(
         p.status,
         StatusCode::SEE_OTHER,
@@ -211,7 +181,9 @@ async fn unlock_asks_on_get_acts_once_on_post_and_keeps_the_attacker_blocked() {
     );
 
     // The attacker's network stays blocked, even with the right password.
-    let p = sign_in(&app, &new_client(), attacker, &user.email, &user.password).await;
+    let p = app
+        .sign_in_again(&new_client(), attacker, &user.email, &user.password)
+        .await;
     assert_eq!(
         p.status,
         StatusCode::TOO_MANY_REQUESTS,
@@ -251,16 +223,22 @@ async fn wasnt_me_works_once_and_forgets_every_device() {
     let app = spawn_app_with(setup).await;
     let user = app.user().await;
     let home = new_client();
-    let first = sign_in(&app, &home, "192.0.2.1", &user.email, &user.password).await;
+    let first = app
+        .sign_in_again(&home, "192.0.2.1", &user.email, &user.password)
+        .await;
     assert!(new_device_cookie(&first));
     // A new browser on the owner's network (from a network the account never used, it would
     // meet the challenge first: docs/risk.md, "The prior").
     let intruder = new_client();
-    let p = sign_in(&app, &intruder, "192.0.2.9", &user.email, &user.password).await;
+    let p = app
+        .sign_in_again(&intruder, "192.0.2.9", &user.email, &user.password)
+        .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     let token = token_after(&app.outbox(1).await[0], "/not-me?token=");
     // The home browser is a known device before the report.
-    let again = sign_in(&app, &home, "192.0.2.1", &user.email, &user.password).await;
+    let again = app
+        .sign_in_again(&home, "192.0.2.1", &user.email, &user.password)
+        .await;
     assert!(!new_device_cookie(&again), "known before the report");
 
     let reporter = new_client();
@@ -331,7 +309,7 @@ async fn wasnt_me_works_once_and_forgets_every_device() {
 
     // Neither the intruder's browser nor the home one is a known device any more.
     for (c, ip) in [(&intruder, "192.0.2.9"), (&home, "192.0.2.1")] {
-        let p = sign_in(&app, c, ip, &user.email, &user.password).await;
+        let p = app.sign_in_again(c, ip, &user.email, &user.password).await;
         assert_eq!(p.status, StatusCode::SEE_OTHER);
         assert!(
             new_device_cookie(&p),
@@ -352,7 +330,8 @@ async fn a_reset_spends_older_links_and_forgets_every_device() {
     let app = spawn_app_with(setup).await;
     let user = app.user().await;
     let home = new_client();
-    sign_in(&app, &home, "192.0.2.1", &user.email, &user.password).await;
+    app.sign_in_again(&home, "192.0.2.1", &user.email, &user.password)
+        .await;
     forgot(&app, "192.0.2.1", &user.email).await;
     // A request while the link has ten minutes or more left mails the same link: the second
     // one comes when the first has nine left, so there are two live links.
@@ -395,25 +374,20 @@ async fn a_reset_spends_older_links_and_forgets_every_device() {
     )
     .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-    let p = sign_in(
-        &app,
-        &new_client(),
-        "192.0.2.2",
-        &user.email,
-        "an attacker's passphrase",
-    )
-    .await;
+    let p = app
+        .sign_in_again(
+            &new_client(),
+            "192.0.2.2",
+            &user.email,
+            "an attacker's passphrase",
+        )
+        .await;
     assert_eq!(p.status, StatusCode::UNAUTHORIZED);
 
     // The home browser's device cookie ended with the reset.
-    let p = sign_in(
-        &app,
-        &home,
-        "192.0.2.1",
-        &user.email,
-        "the newest passphrase",
-    )
-    .await;
+    let p = app
+        .sign_in_again(&home, "192.0.2.1", &user.email, "the newest passphrase")
+        .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     assert!(
         new_device_cookie(&p),
@@ -478,14 +452,8 @@ async fn forgot_requests_from_one_network_cannot_use_up_the_owners_reset_mails()
 async fn the_new_device_alert_names_the_browser_not_the_raw_user_agent() {
     let app = spawn_app_with(setup).await;
     let user = app.user().await;
-    sign_in(
-        &app,
-        &new_client(),
-        "192.0.2.1",
-        &user.email,
-        &user.password,
-    )
-    .await;
+    app.sign_in_again(&new_client(), "192.0.2.1", &user.email, &user.password)
+        .await;
     let raw = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0 \
                Visit-evil.example-to-keep-your-account";
     let intruder = reqwest::Client::builder()
@@ -495,7 +463,9 @@ async fn the_new_device_alert_names_the_browser_not_the_raw_user_agent() {
         .build()
         .unwrap();
     // On the owner's network: from one the account never used, the challenge comes first.
-    let p = sign_in(&app, &intruder, "192.0.2.9", &user.email, &user.password).await;
+    let p = app
+        .sign_in_again(&intruder, "192.0.2.9", &user.email, &user.password)
+        .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     let mails = app.outbox(1).await;
     let mail = decode_qp(&mails[0]);

@@ -187,19 +187,11 @@ async fn hash_lanes_alone() {
         };
         (of("ordinary"), of("known"))
     };
-    // The form's CSRF token from the forgot page: a form even for a signed-in browser.
     let sign_in = |browser: reqwest::Client, password: String| {
         let (app, email) = (&app, user.email.clone());
         async move {
-            let page = browser.get(app.url("/password/forgot")).send().await;
-            let csrf = crate::helpers::read(page.unwrap()).await.csrf();
-            let form = [
-                ("username", email.as_str()),
-                ("password", password.as_str()),
-                ("csrf_token", csrf.as_str()),
-            ];
-            let post = browser.post(app.url("/login")).form(&form).send().await;
-            crate::helpers::read(post.unwrap()).await.status
+            let page = app.sign_in_again(&browser, "192.0.2.1", &email, &password);
+            page.await.status
         }
     };
     let home = new_client();

@@ -4,10 +4,11 @@
 //! reads the memory test guesses without argon2's cost), so the area is wiped before the thread
 //! goes idle and when it is dropped; while jobs are queued the next hash overwrites every block
 //! the last one wrote, and a wipe between them would spend a twentieth of the hash time for
-//! nothing (docs/benchmarks.md). The blocking pool that ran hashes before allocated a fresh area per hash on whichever
-//! thread ran it, and the allocator kept those areas per thread: resident memory grew with the
-//! number of threads a login flood had touched. Here it is bounded by `n` areas, taken on first
-//! use (an idle server holds none beyond the start-up hash's).
+//! nothing (docs/benchmarks.md). The blocking pool that ran hashes before allocated a fresh
+//! area per hash on whichever thread ran it, and the allocator kept those areas per thread:
+//! resident memory grew with the number of threads a login flood had touched. Here it is
+//! bounded by `n` areas, taken on first use (an idle server holds none beyond the start-up
+//! hash's).
 //!
 //! Priorities (Linux): when a sign-in flood keeps every thread busy, the request threads
 //! (tokens, userinfo, introspection, pages) must still get a core at once. The first thread,

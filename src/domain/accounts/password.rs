@@ -191,9 +191,7 @@ impl PasswordHasher {
         drop(depth);
         Ok(out)
     }
-}
 
-impl PasswordHasher {
     /// A place in `lane`, or in the ordinary lane when the known one is full.
     fn admit(&self, lane: Lane) -> Option<(OwnedSemaphorePermit, Lane)> {
         if lane == Lane::Known

@@ -248,7 +248,8 @@ impl LoginService {
     /// dummy hash) so it takes the same time as any other wrong password; a disabled account's
     /// is verified against its own hash and then refused, so it answers exactly like a wrong
     /// password (same status, page and time). A browser the account knows (the `counted`
-    /// pair's source) waits in the known lane, ahead of a flood of unknown ones (`accounts/password.rs`).
+    /// pair's source) waits in the known lane, ahead of a flood of unknown ones
+    /// (`accounts/password.rs`).
     async fn verify<'a>(
         &self,
         account: Option<&'a Account>,
