@@ -1,5 +1,6 @@
 //! SQLite, the embedded default: the pools (WAL mode, foreign keys on; one connection for the
-//! writes so writers queue in-process, and a busy timeout for what still meets a lock), the migrations, and the database file's mode: created
+//! writes so writers queue in-process, and a busy timeout for what still meets a lock; readers
+//! with a smaller page cache), the migrations, and the database file's mode: created
 //! `0600` (SQLite gives its `-wal` and `-shm` files the database's mode), and tightened to
 //! `0600` at start if an older version left it readable by others. The SQL lives with its
 //! aggregate.
@@ -14,8 +15,18 @@ use crate::storage::error::StoreError;
 use crate::storage::sessions::AnySessionStore;
 use crate::storage::{Backend, Store};
 
-/// Opens (creating if asked by `mode=rwc`) and migrates the SQLite database at `url`.
-pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+/// The page cache of each reading connection, in KiB (SQLite's default, kept by the writer, is
+/// 2 000 KiB). Each connection caches pages privately, so with the default the readers' caches
+/// grew the resident set by up to 2 MiB per connection as a sustained load grew the database
+/// (docs/benchmarks.md, "Memory under a login flood"); the operating system's page cache holds
+/// the file once for all of them, and the b-trees' upper pages fit in this size.
+pub const READER_CACHE_KIB: u32 = 512;
+
+/// The readers' pool and the writer (one pool on an in-memory database), migrated.
+async fn open_pools(
+    url: &str,
+    max_connections: u32,
+) -> Result<(sqlx::SqlitePool, sqlx::SqlitePool), StoreError> {
     let file = database_file(url);
     if let Some(file) = &file
         && url.contains("mode=rwc")
@@ -49,12 +60,18 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreErro
         SqlitePoolOptions::new()
             .max_connections(max_connections)
             .test_before_acquire(false)
-            .connect_with(options)
+            .connect_with(options.pragma("cache_size", format!("-{READER_CACHE_KIB}")))
             .await?
     };
     if let Some(file) = &file {
         restrict(file);
     }
+    Ok((pool, writer))
+}
+
+/// Opens (creating if asked by `mode=rwc`) and migrates the SQLite database at `url`.
+pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+    let (pool, writer) = open_pools(url, max_connections).await?;
     let writes = tower_sessions_sqlx_store::SqliteStore::new(writer.clone());
     writes.migrate().await?;
     let reads = tower_sessions_sqlx_store::SqliteStore::new(pool.clone());
@@ -112,5 +129,27 @@ fn restrict(file: &Path) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn cache_size(pool: &sqlx::SqlitePool) -> i64 {
+        sqlx::query_scalar("pragma cache_size")
+            .fetch_one(pool)
+            .await
+            .expect("pragma cache_size")
+    }
+
+    #[tokio::test]
+    async fn readers_keep_a_smaller_page_cache_than_the_writer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let (pool, writer) = open_pools(&url, 2).await.expect("open");
+        assert_eq!(cache_size(&pool).await, -i64::from(READER_CACHE_KIB));
+        // The writer keeps SQLite's default (2 000 KiB): its inserts walk every index.
+        assert_eq!(cache_size(&writer).await, -2000);
     }
 }

@@ -26,6 +26,39 @@ def rss_kib(pid, field="VmRSS"):
     return 0
 
 
+def thread_cpu(pid):
+    """CPU seconds (user + system) the process's threads have used so far, summed per thread
+    group: the thread name without its trailing number (`authd-hash-0` and `authd-hash-1` are
+    `authd-hash`; tokio's workers `tokio-rt-worker`; sqlx's SQLite threads `sqlx-sqlite-worker`,
+    which Linux cuts to 15 characters)."""
+    hz = os.sysconf("SC_CLK_TCK")
+    groups = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue  # the thread ended between the listing and the read
+        name = re.sub(r"[-_]?\d+$", "", stat[stat.index("(") + 1:stat.rindex(")")])
+        fields = stat[stat.rindex(")") + 2:].split()
+        groups[name] = groups.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / hz
+    return groups
+
+
+def cpu_ms_per(before, after, count):
+    """Milliseconds of CPU per unit of work (`count` units between the two `thread_cpu`
+    readings) for each thread group, and `outside_hashing` for all but the hash threads. Less
+    sensitive than a rate to a shared machine's drift: it counts what the server spent, not
+    what it got."""
+    if not count:
+        return {}
+    spent = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    per = {k: round(1e3 * v / count, 3) for k, v in sorted(spent.items()) if v > 0}
+    per["outside_hashing"] = round(
+        1e3 * sum(v for k, v in spent.items() if not k.startswith("authd-hash")) / count, 3)
+    return per
+
+
 class Server:
     """`authd serve` on a fresh SQLite database in a temporary directory (or on `database_url`),
     migrated first; the caller's AUTHD_* and MALLOC_* variables win over `settings`."""

@@ -6,8 +6,9 @@ sign-ins of unknown accounts from random addresses going (as `hotpaths.py --floo
 the owner in again and again from one address for `--seconds`: each time as a fresh browser, or
 with `--known-device` as the browser the owner signed in with before the flood (it keeps only
 the device cookie that sign-in set).
-Prints one JSON object: the owner's sign-ins, their statuses, median and slowest time, and the
-flood's statuses. Run it on a busy host (docs/benchmarks.md: four busy loops beside it) to see
+Prints one JSON object: the owner's sign-ins, their statuses, median and slowest time, the
+flood's statuses, and the server's resident memory at the start and its peak (`VmHWM`) over the
+run (a flood is a sustained sign-in load too: issue #12's memory target). Run it on a busy host (docs/benchmarks.md: four busy loops beside it) to see
 what the hash threads' priorities cost the owner.
 
     python3 tools/load/owner_under_flood.py target/release/authd --seconds 45
@@ -21,7 +22,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Server, sign_in  # noqa: E402
+from common import Server, rss_kib, sign_in  # noqa: E402
 from hotpaths import flood  # noqa: E402
 
 PASSWORD = "a load test passphrase"
@@ -39,6 +40,7 @@ def main():
     try:
         srv.cli("user", "add", "owner@example.com", "--password-stdin", stdin=PASSWORD + "\n")
         srv.start()
+        idle = rss_kib(srv.proc.pid)
         device = {}
         if args.known_device:
             status, jar = sign_in(srv.port, "owner@example.com", PASSWORD, "192.0.2.7", "owner/1.0")
@@ -63,11 +65,13 @@ def main():
         for t in flooders:
             t.join(timeout=35)
         counts.pop("_ms", None)
+        peak = rss_kib(srv.proc.pid, "VmHWM")
         times.sort()
         print(json.dumps({"owner": {"known_device": args.known_device, "sign_ins": len(times), "statuses": statuses,
                                     "p50_ms": round(times[len(times) // 2]) if times else None,
                                     "max_ms": round(times[-1]) if times else None},
-                          "flood": {"clients": args.flood, "statuses": counts}}))
+                          "flood": {"clients": args.flood, "statuses": counts},
+                          "idle_rss_mib": round(idle / 1024, 1), "peak_rss_mib": round(peak / 1024, 1)}))
     finally:
         srv.stop()
 

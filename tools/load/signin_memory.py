@@ -22,7 +22,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Server, rss_kib, sign_in  # noqa: E402
+from common import Server, cpu_ms_per, rss_kib, sign_in, thread_cpu  # noqa: E402
 
 PASSWORD = "a load test passphrase"
 
@@ -57,19 +57,21 @@ def main():
                     counts[str(status)] = counts.get(str(status), 0) + 1
 
         threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
-        started = time.monotonic()
+        started, cpu_before = time.monotonic(), thread_cpu(proc.pid)
         for t in threads:
             t.start()
         while any(t.is_alive() for t in threads):
             samples.append(rss_kib(proc.pid))
             time.sleep(0.1)
         elapsed = time.monotonic() - started
+        cpu = cpu_ms_per(cpu_before, thread_cpu(proc.pid), counts.get("303", 0))
         peak = rss_kib(proc.pid, "VmHWM")
         print(json.dumps({
             "clients": args.clients, "seconds": round(elapsed, 1),
             "idle_rss_mib": round(idle / 1024, 1), "peak_rss_mib": round(peak / 1024, 1),
             "end_rss_mib": round(samples[-1] / 1024, 1) if samples else None,
             "sign_ins_per_s": round(counts.get("303", 0) / elapsed, 1), "statuses": counts,
+            "server_cpu_ms_per_sign_in": cpu,
         }))
     finally:
         srv.stop()
