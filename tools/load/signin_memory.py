@@ -6,10 +6,20 @@ account per client (sign-ins to one account from one address are counted togethe
 records the idle resident set, then runs CLIENTS concurrent browser sign-ins (GET /login, POST
 /login with the right password, each client its own address via a trusted X-Forwarded-For and
 its own browser) for SECONDS, sampling VmRSS every 100 ms; prints one JSON object: idle RSS,
-peak RSS (VmHWM), sign-ins per second, and the status counts.
+peak RSS (VmHWM), sign-ins per second, the status counts, and the server's CPU per sign-in by
+thread group.
+
+With `--limit`, the same run also measures the argon2 limit (cores ÷ one verification's time)
+on the idle server before the load: one client signs in 30 times in a row and the server's own
+`authd_password_hash_seconds` (metrics listener) gives its mean verification time; if the
+`argon2` module (argon2-cffi, the reference C implementation) is importable, 31 of its
+verifications at the same parameters give a second limit. The sign-ins per second are then
+reported as a share of each.
 
     cargo build --release
     python3 tools/load/signin_memory.py target/release/authd --clients 8 --seconds 120
+    python3 -m venv /tmp/v && /tmp/v/bin/pip install argon2-cffi
+    /tmp/v/bin/python tools/load/signin_memory.py target/release/authd --seconds 20 --limit
 
 Only the Python standard library; the load generator shares the machine's cores.
 """
@@ -22,9 +32,65 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Server, cpu_ms_per, rss_kib, sign_in, thread_cpu  # noqa: E402
+from common import Server, cpu_ms_per, free_port, rss_kib, sign_in, thread_cpu  # noqa: E402
 
 PASSWORD = "a load test passphrase"
+
+
+def hash_seconds(metrics_port):
+    """The server's `authd_password_hash_seconds` sum and count so far."""
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    found = {}
+    for line in text.splitlines():
+        for field in ("sum", "count"):
+            if line.startswith(f"authd_password_hash_seconds_{field} "):
+                found[field] = float(line.split()[1])
+    return found.get("sum", 0.0), found.get("count", 0.0)
+
+
+def limits(srv, metrics_port, email):
+    """One verification's time on the idle server (the mean over 30 sign-ins in a row, after
+    five to warm up) and, if argon2-cffi is importable, the reference implementation's (the
+    median of 31 after five); each with its limit, cores ÷ that time."""
+    ua = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"
+    for _ in range(5):
+        sign_in(srv.port, email, PASSWORD, "198.51.100.250", ua)
+    s0, n0 = hash_seconds(metrics_port)
+    for _ in range(30):
+        sign_in(srv.port, email, PASSWORD, "198.51.100.250", ua)
+    s1, n1 = hash_seconds(metrics_port)
+    cores = os.cpu_count() or 1
+    out = {"cores": cores}
+    if n1 > n0:
+        out["authd_verify_ms"] = round(1e3 * (s1 - s0) / (n1 - n0), 2)
+    try:
+        import argon2  # argon2-cffi
+    except ImportError:
+        return out
+    ph = argon2.PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+    h = ph.hash(PASSWORD)
+    for _ in range(5):
+        ph.verify(h, PASSWORD)
+    times = []
+    for _ in range(31):
+        t0 = time.perf_counter()
+        ph.verify(h, PASSWORD)
+        times.append(time.perf_counter() - t0)
+    out["argon2_cffi_verify_ms"] = round(1e3 * sorted(times)[15], 2)
+    return out
+
+
+def with_ratios(limit, rate):
+    """`limit` with each limit per second and the measured rate's share of it, in percent."""
+    for name in ("authd", "argon2_cffi"):
+        ms = limit.get(f"{name}_verify_ms")
+        if ms:
+            per_s = limit["cores"] / (ms / 1e3)
+            limit[f"{name}_limit_per_s"] = round(per_s, 1)
+            limit[f"sign_ins_pct_of_{name}_limit"] = round(100 * rate / per_s, 1)
+    return limit
 
 
 def main():
@@ -32,11 +98,16 @@ def main():
     ap.add_argument("binary")
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=120)
+    ap.add_argument("--limit", action="store_true", help="also measure the argon2 limit (see above)")
     args = ap.parse_args()
 
     # Hashing is what loads memory: the per-minute limits (30 per address and account by
     # default) would answer most of a tight loop with 429 and leave the hash workers idle.
-    srv = Server(args.binary, {"AUTHD_RATE_LOGIN_PER_IP": "1000000", "AUTHD_RATE_LOGIN_PER_ACCOUNT": "1000000"})
+    settings = {"AUTHD_RATE_LOGIN_PER_IP": "1000000", "AUTHD_RATE_LOGIN_PER_ACCOUNT": "1000000"}
+    metrics_port = free_port() if args.limit else None
+    if metrics_port:
+        settings["AUTHD_METRICS_BIND"] = f"127.0.0.1:{metrics_port}"
+    srv = Server(args.binary, settings)
     emails = [f"load{i}@example.com" for i in range(args.clients)]
     for e in emails:
         srv.cli("user", "add", e, "--password-stdin", stdin=PASSWORD + "\n")
@@ -45,6 +116,7 @@ def main():
         proc, port = srv.proc, srv.port
         time.sleep(2)
         idle = rss_kib(proc.pid)
+        limit = limits(srv, metrics_port, emails[0]) if metrics_port else None
 
         counts, lock, stop = {}, threading.Lock(), time.monotonic() + args.seconds
         samples = []
@@ -72,6 +144,7 @@ def main():
             "end_rss_mib": round(samples[-1] / 1024, 1) if samples else None,
             "sign_ins_per_s": round(counts.get("303", 0) / elapsed, 1), "statuses": counts,
             "server_cpu_ms_per_sign_in": cpu,
+            **({"limit": with_ratios(limit, counts.get("303", 0) / elapsed)} if limit else {}),
         }))
     finally:
         srv.stop()
