@@ -287,4 +287,45 @@ mod tests {
                     ($14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)";
         assert!(two.ends_with(tail), "{two}");
     }
+
+    /// The plan SQLite picks for `sql` with `binds`, one line per step.
+    async fn plan(pool: &sqlx::SqlitePool, sql: &str, binds: &[&str]) -> String {
+        let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(sql);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        let rows = q.fetch_all(pool).await.expect("explain");
+        rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
+    }
+
+    #[tokio::test]
+    async fn an_account_s_latest_event_of_a_kind_is_read_through_its_own_index() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let (pool, _) = crate::storage::sqlite::open_pools(&url, 1)
+            .await
+            .expect("open");
+        // The new-device alert's question (migration 0035): not a walk through every account's
+        // sign-ins in `(kind, seq)`.
+        let f = EventFilter {
+            kind: Some(EventKind::LoginSucceeded),
+            user_id: Some("u".to_owned()),
+            limit: 1,
+            ..EventFilter::default()
+        };
+        let sql = format!("explain query plan {}", list_events_sql(&f));
+        let steps = plan(&pool, &sql, &["login_succeeded", "u", "2"]).await;
+        assert!(steps.contains("event_user_kind_seq"), "{steps}");
+        // The per-column filters still use their (partial) indexes.
+        for (col, index) in [
+            ("user_id", "event_user_seq"),
+            ("client_id", "event_client_seq"),
+        ] {
+            let sql = format!(
+                "explain query plan select seq from event where {col} = $1 order by seq desc limit 2"
+            );
+            let steps = plan(&pool, &sql, &["x"]).await;
+            assert!(steps.contains(index), "{col}: {steps}");
+        }
+    }
 }

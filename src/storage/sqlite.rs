@@ -23,7 +23,7 @@ use crate::storage::{Backend, Store};
 pub const READER_CACHE_KIB: u32 = 512;
 
 /// The readers' pool and the writer (one pool on an in-memory database), migrated.
-async fn open_pools(
+pub(crate) async fn open_pools(
     url: &str,
     max_connections: u32,
 ) -> Result<(sqlx::SqlitePool, sqlx::SqlitePool), StoreError> {

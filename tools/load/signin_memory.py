@@ -16,6 +16,12 @@ on the idle server before the load: one client signs in 30 times in a row and th
 verifications at the same parameters give a second limit. The sign-ins per second are then
 reported as a share of each.
 
+With `--seed-accounts A --seed-events E`, the database gets A accounts and E events (as
+`hotpaths.py`) before the server starts, and ten more accounts' first sign-ins are timed one
+after another before the load (`first_sign_in_ms`): a first sign-in asks the event log for the
+account's latest success (the new-device alert), the question a large log makes slow if an
+index is missing.
+
     cargo build --release
     python3 tools/load/signin_memory.py target/release/authd --clients 8 --seconds 120
     python3 -m venv /tmp/v && /tmp/v/bin/pip install argon2-cffi
@@ -99,6 +105,8 @@ def main():
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=120)
     ap.add_argument("--limit", action="store_true", help="also measure the argon2 limit (see above)")
+    ap.add_argument("--seed-accounts", type=int, default=0, help="accounts written into the database first")
+    ap.add_argument("--seed-events", type=int, default=0, help="events written into the database first")
     args = ap.parse_args()
 
     # Hashing is what loads memory: the per-minute limits (30 per address and account by
@@ -109,14 +117,21 @@ def main():
         settings["AUTHD_METRICS_BIND"] = f"127.0.0.1:{metrics_port}"
     srv = Server(args.binary, settings)
     emails = [f"load{i}@example.com" for i in range(args.clients)]
-    for e in emails:
+    firsts = [f"first{i}@example.com" for i in range(10)] if args.seed_events else []
+    for e in emails + firsts:
         srv.cli("user", "add", e, "--password-stdin", stdin=PASSWORD + "\n")
+    srv.seed(args.seed_accounts, args.seed_events)
     try:
         srv.start()
         proc, port = srv.proc, srv.port
         time.sleep(2)
         idle = rss_kib(proc.pid)
         limit = limits(srv, metrics_port, emails[0]) if metrics_port else None
+        first = []
+        for e in firsts:
+            t0 = time.monotonic()
+            status, _ = sign_in(port, e, PASSWORD, "203.0.113.9", "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0")
+            first.append(round(1e3 * (time.monotonic() - t0), 1) if status == 303 else str(status))
 
         counts, lock, stop = {}, threading.Lock(), time.monotonic() + args.seconds
         samples = []
@@ -145,6 +160,8 @@ def main():
             "sign_ins_per_s": round(counts.get("303", 0) / elapsed, 1), "statuses": counts,
             "server_cpu_ms_per_sign_in": cpu,
             **({"limit": with_ratios(limit, counts.get("303", 0) / elapsed)} if limit else {}),
+            **({"seeded": {"accounts": args.seed_accounts, "events": args.seed_events},
+                "first_sign_in_ms": first} if firsts else {}),
         }))
     finally:
         srv.stop()
