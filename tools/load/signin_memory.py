@@ -26,6 +26,8 @@ index is missing.
     python3 tools/load/signin_memory.py target/release/authd --clients 8 --seconds 120
     python3 -m venv /tmp/v && /tmp/v/bin/pip install argon2-cffi
     /tmp/v/bin/python tools/load/signin_memory.py target/release/authd --seconds 20 --limit
+    python3 tools/load/signin_memory.py target/release/authd --seed-accounts 100000 --seed-events 1000000 \
+        --database-url postgres://postgres@127.0.0.1:5432/scratch
 
 Only the Python standard library; the load generator shares the machine's cores.
 """
@@ -107,6 +109,7 @@ def main():
     ap.add_argument("--limit", action="store_true", help="also measure the argon2 limit (see above)")
     ap.add_argument("--seed-accounts", type=int, default=0, help="accounts written into the database first")
     ap.add_argument("--seed-events", type=int, default=0, help="events written into the database first")
+    ap.add_argument("--database-url", help="e.g. a scratch PostgreSQL database (default: SQLite in a temporary directory)")
     args = ap.parse_args()
 
     # Hashing is what loads memory: the per-minute limits (30 per address and account by
@@ -115,7 +118,7 @@ def main():
     metrics_port = free_port() if args.limit else None
     if metrics_port:
         settings["AUTHD_METRICS_BIND"] = f"127.0.0.1:{metrics_port}"
-    srv = Server(args.binary, settings)
+    srv = Server(args.binary, settings, database_url=args.database_url)
     emails = [f"load{i}@example.com" for i in range(args.clients)]
     firsts = [f"first{i}@example.com" for i in range(10)] if args.seed_events else []
     for e in emails + firsts:
