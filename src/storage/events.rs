@@ -316,16 +316,24 @@ mod tests {
         let sql = format!("explain query plan {}", list_events_sql(&f));
         let steps = plan(&pool, &sql, &["login_succeeded", "u", "2"]).await;
         assert!(steps.contains("event_user_kind_seq"), "{steps}");
-        // The per-column filters still use their (partial) indexes.
-        for (col, index) in [
-            ("user_id", "event_user_seq"),
-            ("client_id", "event_client_seq"),
+        // The listing's per-column filters still use their (partial) indexes.
+        let by_user = EventFilter {
+            user_id: Some("u".to_owned()),
+            limit: 1,
+            ..EventFilter::default()
+        };
+        let by_client = EventFilter {
+            client_id: Some("c".to_owned()),
+            limit: 1,
+            ..EventFilter::default()
+        };
+        for (f, bind, index) in [
+            (by_user, "u", "event_user_seq"),
+            (by_client, "c", "event_client_seq"),
         ] {
-            let sql = format!(
-                "explain query plan select seq from event where {col} = $1 order by seq desc limit 2"
-            );
-            let steps = plan(&pool, &sql, &["x"]).await;
-            assert!(steps.contains(index), "{col}: {steps}");
+            let sql = format!("explain query plan {}", list_events_sql(&f));
+            let steps = plan(&pool, &sql, &[bind, "2"]).await;
+            assert!(steps.contains(index), "{index}: {steps}");
         }
     }
 }
