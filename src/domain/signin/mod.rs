@@ -196,7 +196,7 @@ impl LoginService {
         // 8. Settle: events, metrics, alerts, the new device cookie — or, for the right password
         //    with a takeover signal or past a challenge, a second factor first (`step_up.rs`).
         let now = self.clock.now();
-        let asks = step_up_why::Asks::new(force_step_up, after);
+        let asks = step_up_why::Asks::new(force_step_up, after, challenge);
         let owed = self.step_up_owed(&o, verified, &assessment, asks, now);
         if let Some(e) = owed.await? {
             return Err(e);

@@ -4,7 +4,7 @@
 //! alerted.
 
 use crate::domain::mfa::Factor;
-use crate::domain::signin::ladder::ChallengeReason;
+use crate::domain::signin::ladder::{ChallengeAnswer, ChallengeReason};
 use crate::domain::signin::settle::AfterCheck;
 use crate::events::decision::Decision;
 
@@ -26,8 +26,9 @@ pub enum Why {
     /// The risk score reached `AUTHD_STEP_UP_AT`.
     Risky,
     /// The right password came from a source the account does not know, past a challenge the
-    /// ladder asked for (a lock, repeated failures, a spent budget, a risk score): a CAPTCHA
-    /// stops bots, not a person who has the password.
+    /// ladder asked for (a lock, repeated failures, a spent budget, a risk score) or that the
+    /// request answered after its reason was gone: a CAPTCHA stops bots, not a person who has
+    /// the password.
     PastChallenge,
     /// The owner's setting, or a client's `acr_values`.
     Asked,
@@ -56,15 +57,59 @@ pub(super) struct Asks {
     pub(super) forced: bool,
     /// The challenge the attempt got past (`Admission::Admit`).
     pub(super) past: Option<ChallengeReason>,
+    /// The request carried a passed challenge (or the pass of one, `pass.rs`) whether or not
+    /// the ladder still asks for it: the reason it was shown for can be gone by the answer (a
+    /// failure out of the window, a wave over, a retrained model scoring lower), and a person
+    /// who has the password solves a CAPTCHA as easily as the owner.
+    pub(super) answered: bool,
 }
 
 impl Asks {
-    /// The client's ask, and the challenge the ladder's answer says was got past.
-    pub(super) fn new(forced: bool, after: AfterCheck) -> Self {
+    /// The client's ask, and the challenge the ladder's answer says was got past or the
+    /// request answered.
+    pub(super) fn new(forced: bool, after: AfterCheck, answer: ChallengeAnswer) -> Self {
         let past = match after {
             AfterCheck::Answer { past, .. } => past,
             AfterCheck::Challenge => None,
         };
-        Self { forced, past }
+        Self {
+            forced,
+            past,
+            answered: answer.clears_rung(),
+        }
+    }
+
+    /// Whether the attempt got past a challenge, asked for now or answered anyway.
+    pub(super) fn past_challenge(&self) -> bool {
+        self.past.is_some() || self.answered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answered_challenge_counts_as_past_even_when_the_ladder_no_longer_asks() {
+        let admitted = AfterCheck::Answer {
+            delay_ms: 0,
+            past: None,
+        };
+        let cases = [
+            (ChallengeAnswer::Absent, false),
+            (ChallengeAnswer::Failed, false),
+            (ChallengeAnswer::Passed, true),
+            (ChallengeAnswer::Held, true),
+        ];
+        for (answer, past) in cases {
+            let asks = Asks::new(false, admitted, answer);
+            assert_eq!(asks.past_challenge(), past, "{answer:?}");
+        }
+        let asked = AfterCheck::Answer {
+            delay_ms: 0,
+            past: Some(ChallengeReason::RepeatedFailures),
+        };
+        let asks = Asks::new(false, asked, ChallengeAnswer::Absent);
+        assert!(asks.past_challenge());
     }
 }
