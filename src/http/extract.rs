@@ -154,8 +154,14 @@ impl WebSession {
         at: OffsetDateTime,
         epoch: i64,
     ) -> Result<(), HttpError> {
-        self.0.cycle_id().await.map_err(session_failed)?;
+        // Loads the record first: a session the store does not hold (no cookie, or an id it
+        // never issued or has dropped) has no id after that, and saving it draws a fresh one
+        // from the store, so there is nothing to cycle and no row to delete. One that is
+        // stored gets a new id and its old row is deleted (defeats fixation).
         self.0.remove::<String>(AMR).await.map_err(session_failed)?;
+        if self.0.id().is_some() {
+            self.0.cycle_id().await.map_err(session_failed)?;
+        }
         // The detour's pending request is reached now (or given up): a later verification
         // link must not send this browser back to it.
         self.forget_detour().await?;

@@ -45,10 +45,13 @@ impl Sim {
         side: Side,
     ) -> anyhow::Result<Answered> {
         let mut device_cookie = None;
+        // The challenges answered so far, for the report of an attacker who got in.
+        let mut trail: Vec<String> = Vec::new();
         for _ in 0..MAX_STEPS {
             let Some(kind) = challenge_kind(&body) else {
                 break;
             };
+            trail.push(kind.clone());
             let csrf = field(&body, "csrf_token").unwrap_or_default();
             let answer = match (kind.as_str(), side) {
                 ("captcha", _) if !self.captcha_answer.is_empty() => {
@@ -90,6 +93,15 @@ impl Sim {
             device_cookie = device_cookie_of(&resp).or(device_cookie);
             cookies.extend(cookies_of(&resp));
             if status.as_u16() == 303 {
+                if side == Side::Attacker {
+                    // Never expected (the step-up is one an attacker cannot pass): say on which
+                    // path, so a failing run tells where to look.
+                    eprintln!(
+                        "simulate: an attacker with the password got in from {} after answering {}",
+                        a.ip,
+                        trail.join(" > ")
+                    );
+                }
                 return Ok(Answered {
                     got_in: true,
                     device_cookie,

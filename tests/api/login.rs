@@ -314,3 +314,58 @@ async fn account_requires_sign_in() {
     let page = app.get("/account").await;
     assert_redirect_to(&page, "/login?next=%2Faccount");
 }
+
+#[tokio::test]
+async fn a_planted_session_id_the_store_no_longer_holds_is_never_adopted_at_sign_in() {
+    // Session fixation with an id of the right shape: the attacker signs in, signs out (the
+    // store drops the row) and plants that id in the victim's browser.
+    let app = spawn_app().await;
+    let attacker = TestUser::generate();
+    app.register(&attacker).await;
+    let own = app.post_login(&attacker.email, &attacker.password).await;
+    assert_redirect_to(&own, "/account");
+    let planted = own.session_cookie().expect("the attacker's own session");
+    app.post_logout().await;
+    let victim = app.user().await;
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let base = reqwest::Url::parse(&app.url("/")).unwrap();
+    jar.add_cookie_str(&format!("authd_session={planted}; Path=/"), &base);
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_provider(jar.clone())
+        .build()
+        .unwrap();
+    let page = read(browser.get(app.url("/login")).send().await.unwrap()).await;
+    let csrf = page.csrf();
+    let form = [
+        ("username", victim.email.as_str()),
+        ("password", victim.password.as_str()),
+        ("csrf_token", csrf.as_str()),
+    ];
+    let signed_in = read(
+        browser
+            .post(app.url("/login"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_redirect_to(&signed_in, "/account");
+    let issued = signed_in.session_cookie().expect("a session cookie");
+    assert_ne!(
+        issued, planted,
+        "the planted id must not become the session"
+    );
+    // The planted id signs nobody in; the issued one is the victim's.
+    let with_planted = new_client()
+        .get(app.url("/account"))
+        .header("cookie", format!("authd_session={planted}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_planted.status(), StatusCode::SEE_OTHER);
+    let account = read(browser.get(app.url("/account")).send().await.unwrap()).await;
+    assert_eq!(account.status, StatusCode::OK);
+    assert!(account.body.contains(&victim.email));
+}
