@@ -408,18 +408,9 @@ async fn a_challenge_answered_after_its_reason_is_gone_still_owes_the_second_fac
     let third = to_the_rung(&app, &someone, ip, &user.email).await;
     assert!(shows_challenge(&third), "{}", third.body);
     app.clock.advance(time::Duration::seconds(150));
-    let csrf = third.csrf();
-    let form = [
-        ("username", user.email.as_str()),
-        ("password", user.password.as_str()),
-        ("captcha_answer", ANSWER),
-        ("csrf_token", csrf.as_str()),
-    ];
-    let req = someone
-        .post(app.url("/login"))
-        .header("x-forwarded-for", ip)
-        .form(&form);
-    let page = read(req.send().await.unwrap()).await;
+    let page = app
+        .sign_in_from(&someone, ip, &user.email, &user.password, Some(ANSWER))
+        .await;
     assert_eq!(
         count(&app, EventKind::ChallengePassed).await,
         1,

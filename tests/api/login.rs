@@ -4,7 +4,15 @@ use std::time::Instant;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{TestUser, assert_redirect_to, new_client, read, spawn_app};
+use crate::helpers::{Page, TestApp, TestUser, assert_redirect_to, new_client, read, spawn_app};
+
+/// `GET /account` from a fresh client that sends only the session cookie `id`.
+async fn account_with_session(app: &TestApp, id: &str) -> Page {
+    let req = new_client()
+        .get(app.url("/account"))
+        .header("cookie", format!("authd_session={id}"));
+    read(req.send().await.unwrap()).await
+}
 
 #[tokio::test]
 async fn register_sign_in_reach_account_sign_out_and_old_cookie_is_refused() {
@@ -31,17 +39,8 @@ async fn register_sign_in_reach_account_sign_out_and_old_cookie_is_refused() {
         .session_cookie()
         .expect("a session cookie at sign-in");
     assert_ne!(cookie, first, "the session id must change at sign-in");
-    let old = new_client()
-        .get(app.url("/account"))
-        .header("cookie", format!("authd_session={first}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        old.status(),
-        StatusCode::SEE_OTHER,
-        "the replaced id is dead"
-    );
+    let old = account_with_session(&app, &first).await;
+    assert_eq!(old.status, StatusCode::SEE_OTHER, "the replaced id is dead");
 
     let account = app.get("/account").await;
     assert_eq!(account.status, StatusCode::OK);
@@ -51,13 +50,7 @@ async fn register_sign_in_reach_account_sign_out_and_old_cookie_is_refused() {
     assert_redirect_to(&out, "/login");
 
     // Replaying the old cookie from another client gets nothing.
-    let replay = new_client()
-        .get(app.url("/account"))
-        .header("cookie", format!("authd_session={cookie}"))
-        .send()
-        .await
-        .unwrap();
-    let replay = read(replay).await;
+    let replay = account_with_session(&app, &cookie).await;
     assert_eq!(replay.status, StatusCode::SEE_OTHER);
     assert!(replay.location().starts_with("/login"));
     // And the browser that signed out is signed out too.
@@ -335,22 +328,15 @@ async fn a_planted_session_id_the_store_no_longer_holds_is_never_adopted_at_sign
         .cookie_provider(jar.clone())
         .build()
         .unwrap();
-    let page = read(browser.get(app.url("/login")).send().await.unwrap()).await;
-    let csrf = page.csrf();
-    let form = [
-        ("username", victim.email.as_str()),
-        ("password", victim.password.as_str()),
-        ("csrf_token", csrf.as_str()),
-    ];
-    let signed_in = read(
-        browser
-            .post(app.url("/login"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let signed_in = app
+        .sign_in_from(
+            &browser,
+            "198.51.100.9",
+            &victim.email,
+            &victim.password,
+            None,
+        )
+        .await;
     assert_redirect_to(&signed_in, "/account");
     let issued = signed_in.session_cookie().expect("a session cookie");
     assert_ne!(
@@ -358,13 +344,8 @@ async fn a_planted_session_id_the_store_no_longer_holds_is_never_adopted_at_sign
         "the planted id must not become the session"
     );
     // The planted id signs nobody in; the issued one is the victim's.
-    let with_planted = new_client()
-        .get(app.url("/account"))
-        .header("cookie", format!("authd_session={planted}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(with_planted.status(), StatusCode::SEE_OTHER);
+    let with_planted = account_with_session(&app, &planted).await;
+    assert_eq!(with_planted.status, StatusCode::SEE_OTHER);
     let account = read(browser.get(app.url("/account")).send().await.unwrap()).await;
     assert_eq!(account.status, StatusCode::OK);
     assert!(account.body.contains(&victim.email));

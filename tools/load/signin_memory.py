@@ -63,17 +63,23 @@ def hash_seconds(metrics_port):
     return found.get("sum", 0.0), found.get("count", 0.0)
 
 
+def mean_ms(before, after):
+    """The mean verification time, in ms, between two `hash_seconds` readings (None if the
+    server counted none in between)."""
+    (s0, n0), (s1, n1) = before, after
+    return round(1e3 * (s1 - s0) / (n1 - n0), 2) if n1 > n0 else None
+
+
 def idle_verify_ms(srv, metrics_port, email):
     """One verification's time on the idle server: the mean over 30 sign-ins in a row, after
     five to warm up (None if the server counted none)."""
     ua = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"
     for _ in range(5):
         sign_in(srv.port, email, PASSWORD, "198.51.100.250", ua)
-    s0, n0 = hash_seconds(metrics_port)
+    before = hash_seconds(metrics_port)
     for _ in range(30):
         sign_in(srv.port, email, PASSWORD, "198.51.100.250", ua)
-    s1, n1 = hash_seconds(metrics_port)
-    return round(1e3 * (s1 - s0) / (n1 - n0), 2) if n1 > n0 else None
+    return mean_ms(before, hash_seconds(metrics_port))
 
 
 def limits(srv, metrics_port, email):
@@ -82,9 +88,7 @@ def limits(srv, metrics_port, email):
     limit, cores ÷ that time."""
     cores = os.cpu_count() or 1
     out = {"cores": cores}
-    ms = idle_verify_ms(srv, metrics_port, email)
-    if ms:
-        out["authd_verify_ms"] = ms
+    out["authd_verify_ms_before_load"] = idle_verify_ms(srv, metrics_port, email)
     try:
         import argon2  # argon2-cffi
     except ImportError:
@@ -108,7 +112,6 @@ def parallel_rate(ph, h, cores, each=20):
     C code runs without the GIL): what the hardware gives when every core hashes. Two 19 MiB
     blocks at once share the caches and memory bandwidth, so it can fall short of cores ÷ one
     verification's time, a limit no implementation reaches then."""
-    import threading
     start = threading.Barrier(cores + 1)
 
     def verify():
@@ -128,11 +131,11 @@ def parallel_rate(ph, h, cores, each=20):
 
 def with_ratios(limit, rate):
     """`limit` with each limit per second and the measured rate's share of it, in percent."""
-    before, after = limit.get("authd_verify_ms"), limit.get("authd_verify_ms_after_load")
-    if before and after:
-        # A shared VM drifts: the idle time measured before and after the load, averaged.
-        limit["authd_verify_ms"] = round((before + after) / 2, 2)
-        limit["authd_verify_ms_before_load"] = before
+    # A shared VM drifts: the idle times measured before and after the load, averaged.
+    idle = [ms for ms in (limit.get("authd_verify_ms_before_load"),
+                          limit.get("authd_verify_ms_after_load")) if ms]
+    if idle:
+        limit["authd_verify_ms"] = round(sum(idle) / len(idle), 2)
     for name in ("authd", "argon2_cffi"):
         ms = limit.get(f"{name}_verify_ms")
         if ms:
@@ -201,11 +204,9 @@ def main():
         elapsed = time.monotonic() - started
         cpu = cpu_ms_per(cpu_before, thread_cpu(proc.pid), counts.get("303", 0))
         if hashed_before:
-            (s0, n0), (s1, n1) = hashed_before, hash_seconds(metrics_port)
-            if n1 > n0:
-                # Each verification's time from start to end under the load (the hash threads
-                # share the cores with the requests and the load generator).
-                limit["authd_verify_ms_under_load"] = round(1e3 * (s1 - s0) / (n1 - n0), 2)
+            # Each verification's time from start to end under the load (the hash threads
+            # share the cores with the requests and the load generator).
+            limit["authd_verify_ms_under_load"] = mean_ms(hashed_before, hash_seconds(metrics_port))
             limit["authd_verify_ms_after_load"] = idle_verify_ms(srv, metrics_port, emails[0])
         peak = rss_kib(proc.pid, "VmHWM")
         print(json.dumps({

@@ -101,7 +101,7 @@ impl LoginService {
     ) -> Result<Option<StepUpReason>, Unexpected> {
         let why = if assessment.score >= self.protection.ladder.settings().step_up_at {
             Why::Risky
-        } else if asks.past_challenge() && unknown {
+        } else if asks.past_challenge && unknown {
             Why::PastChallenge
         } else if account.require_mfa || asks.forced {
             Why::Asked

@@ -4,7 +4,7 @@
 //! alerted.
 
 use crate::domain::mfa::Factor;
-use crate::domain::signin::ladder::{ChallengeAnswer, ChallengeReason};
+use crate::domain::signin::ladder::ChallengeAnswer;
 use crate::domain::signin::settle::AfterCheck;
 use crate::events::decision::Decision;
 
@@ -55,39 +55,30 @@ impl Why {
 pub(super) struct Asks {
     /// A client's `acr_values` asked for one.
     pub(super) forced: bool,
-    /// The challenge the attempt got past (`Admission::Admit`).
-    pub(super) past: Option<ChallengeReason>,
-    /// The request carried a passed challenge (or the pass of one, `pass.rs`) whether or not
-    /// the ladder still asks for it: the reason it was shown for can be gone by the answer (a
-    /// failure out of the window, a wave over, a retrained model scoring lower), and a person
-    /// who has the password solves a CAPTCHA as easily as the owner.
-    pub(super) answered: bool,
+    /// The attempt got past a challenge: one the ladder asked for (`Admission::Admit`'s
+    /// `past`), or one the request answered (a passed CAPTCHA, or the pass of one, `pass.rs`)
+    /// whether or not the ladder still asks for it. The reason it was shown for can be gone by
+    /// the answer (a failure out of the window, a wave over, a retrained model scoring lower),
+    /// and a person who has the password solves a CAPTCHA as easily as the owner.
+    pub(super) past_challenge: bool,
 }
 
 impl Asks {
-    /// The client's ask, and the challenge the ladder's answer says was got past or the
-    /// request answered.
+    /// The client's ask, and whether the ladder's answer or the request's shows a challenge
+    /// got past.
     pub(super) fn new(forced: bool, after: AfterCheck, answer: ChallengeAnswer) -> Self {
-        let past = match after {
-            AfterCheck::Answer { past, .. } => past,
-            AfterCheck::Challenge => None,
-        };
+        let asked = matches!(after, AfterCheck::Answer { past: Some(_), .. });
         Self {
             forced,
-            past,
-            answered: answer.clears_rung(),
+            past_challenge: asked || answer.clears_rung(),
         }
-    }
-
-    /// Whether the attempt got past a challenge, asked for now or answered anyway.
-    pub(super) fn past_challenge(&self) -> bool {
-        self.past.is_some() || self.answered
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::signin::ladder::ChallengeReason;
 
     #[test]
     fn an_answered_challenge_counts_as_past_even_when_the_ladder_no_longer_asks() {
@@ -103,13 +94,13 @@ mod tests {
         ];
         for (answer, past) in cases {
             let asks = Asks::new(false, admitted, answer);
-            assert_eq!(asks.past_challenge(), past, "{answer:?}");
+            assert_eq!(asks.past_challenge, past, "{answer:?}");
         }
         let asked = AfterCheck::Answer {
             delay_ms: 0,
             past: Some(ChallengeReason::RepeatedFailures),
         };
         let asks = Asks::new(false, asked, ChallengeAnswer::Absent);
-        assert!(asks.past_challenge());
+        assert!(asks.past_challenge);
     }
 }
