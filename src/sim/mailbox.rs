@@ -1,7 +1,8 @@
 //! The owners' mailboxes: the server's file outbox (`AUTHD_MAIL_DIR`, one `.eml` file per
 //! message), read by the simulated owners only — the attackers of the simulation have no access
-//! to their victims' mail. Each message is handed out once, so an owner never answers with a
-//! code mailed for an earlier sign-in.
+//! to their victims' mail (the simulator only looks, without reading it for anyone, so that an
+//! attacker's guess is never the mailed code). Each message is handed out once, so an owner
+//! never answers with a code mailed for an earlier sign-in.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -38,11 +39,32 @@ impl Mailbox {
         marker: &str,
         since: SystemTime,
     ) -> anyhow::Result<String> {
+        let (path, text) = self.wait_newest(to, marker, since).await?;
+        self.read.insert(path);
+        Ok(text)
+    }
+
+    /// As [`Self::wait_for`], but the message stays unread: the simulator looks, the owner
+    /// still finds it.
+    pub(super) async fn peek(
+        &self,
+        to: &str,
+        marker: &str,
+        since: SystemTime,
+    ) -> anyhow::Result<String> {
+        Ok(self.wait_newest(to, marker, since).await?.1)
+    }
+
+    async fn wait_newest(
+        &self,
+        to: &str,
+        marker: &str,
+        since: SystemTime,
+    ) -> anyhow::Result<(PathBuf, String)> {
         let started = std::time::Instant::now();
         loop {
-            if let Some((path, text)) = self.newest(to, marker, since)? {
-                self.read.insert(path);
-                return Ok(text);
+            if let Some(found) = self.newest(to, marker, since)? {
+                return Ok(found);
             }
             if started.elapsed() > WAIT {
                 bail!("no mail to {to} with {marker:?} within {WAIT:?}");
