@@ -18,6 +18,9 @@ share of `503` answers carrying `Retry-After` are reported. One JSON object on s
     python3 tools/load/hotpaths.py target/release/authd
     python3 tools/load/hotpaths.py target/release/authd --flood 32
     python3 tools/load/hotpaths.py target/release/authd --database-url postgres://postgres@127.0.0.1:5432/scratch
+    python3 tools/load/hotpaths.py target/release/authd --database-url 'sqlite:///dev/shm/x.db?mode=rwc'
+
+(A SQLite file of one's choosing, e.g. on tmpfs, to take the disk's `fsync` out of a figure.)
 
 The load generators share the machine's cores with the server.
 """
@@ -232,7 +235,7 @@ def main():
             ms = sorted(flood_counts.pop("_ms", []))
             result["flood"] = {"clients": args.flood, "statuses": flood_counts,
                                "p99_ms": round(ms[int(len(ms) * 0.99) - 1], 1) if ms else None}
-        result["engine"] = "postgres" if args.database_url else "sqlite"
+        result["engine"] = "postgres" if (args.database_url or "").startswith("postgres") else "sqlite"
         result["instances"] = args.instances
         result["seeded"] = {"accounts": args.seed_accounts, "events": args.seed_events}
         print(json.dumps(result))
