@@ -205,8 +205,9 @@ impl PasswordHasher {
 }
 
 /// The pool's job for `job`, answering on `reply`. A job may run twice (the steady thread
-/// rescues one a starved helper holds, `hash_queue.rs`): the first run answers; a run that finds
-/// the answer given, or the caller gone (a dropped request), does nothing.
+/// rescues one a starved helper holds, `hash_queue.rs`): the first run to finish answers and
+/// alone goes into the hash-time histogram (a rescue is counted by its own counter); a run that
+/// finds the answer given, or the caller gone (a dropped request), does nothing.
 fn answering_once<T: Send + 'static>(
     job: impl Fn(&mut Memory) -> T + Send + Sync + 'static,
     reply: oneshot::Sender<T>,
@@ -222,8 +223,9 @@ fn answering_once<T: Send + 'static>(
         }
         let started = std::time::Instant::now();
         let out = span.in_scope(|| job(memory));
-        metrics::histogram!("authd_password_hash_seconds").record(started.elapsed().as_secs_f64());
         if let Some(reply) = reply.lock().ok().and_then(|mut r| r.take()) {
+            metrics::histogram!("authd_password_hash_seconds")
+                .record(started.elapsed().as_secs_f64());
             let _ = reply.send(out);
         }
     })
@@ -279,6 +281,39 @@ mod tests {
         drop(answer);
         answering_once(counted(), reply)(&mut Memory::default());
         assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn two_runs_at_once_answer_and_time_once() {
+        use std::sync::OnceLock;
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let job: Arc<OnceLock<Job>> = Arc::new(OnceLock::new());
+        let inner = job.clone();
+        let (reply, mut answer) = oneshot::channel();
+        let nested = std::sync::atomic::AtomicBool::new(false);
+        // The first run starts the second (the rescue) before it finishes itself.
+        let hashing = move |memory: &mut Memory| {
+            if !nested.swap(true, Ordering::SeqCst)
+                && let Some(again) = inner.get()
+            {
+                again(memory);
+                return "rescued run's twin";
+            }
+            "second run, finished first"
+        };
+        let _ = job.set(answering_once(hashing, reply));
+        metrics::with_local_recorder(&recorder, || {
+            if let Some(run) = job.get() {
+                run(&mut Memory::default());
+            }
+        });
+        assert_eq!(answer.try_recv(), Ok("second run, finished first"));
+        let text = handle.render();
+        assert!(
+            text.contains("authd_password_hash_seconds_count 1"),
+            "{text}"
+        );
     }
 
     #[tokio::test]
