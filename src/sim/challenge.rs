@@ -2,7 +2,7 @@
 //! can: the CAPTCHA (the `test` provider's answer) is answered by owners and by takeover
 //! attackers alike — a person with a stolen password, or a solving service, gets past a
 //! CAPTCHA — while the e-mailed code is read by the owner from their mailbox (`mailbox.rs`)
-//! and only guessed by the attacker, who has no access to it (never right: `attacker_guess`).
+//! and only guessed by the attacker, who has no access to it (never right: `guess_besides`).
 //! Nobody in the simulation enrols an authenticator app or a passkey, so those challenges end
 //! the attempt.
 
@@ -58,14 +58,20 @@ impl Sim {
                 ("captcha", _) if !self.captcha_answer.is_empty() => {
                     ("captcha_answer", self.captcha_answer.clone())
                 }
-                ("email", Side::Owner) => match self.mailed_code(a.email, &body, since).await? {
-                    Some(code) => ("email_code", code),
-                    None => break,
-                },
-                ("email", Side::Attacker) => (
-                    "email_code",
-                    self.attacker_guess(a.email, &body, since).await?,
-                ),
+                ("email", Side::Owner) => {
+                    match self.mailed_code(a.email, &body, since, side).await? {
+                        Some(code) => ("email_code", code),
+                        None => break,
+                    }
+                }
+                // A uniform draw, never the mailed code itself: a lucky guess has one chance
+                // in a million, the factor's design limit; counted as a way in, it would make
+                // whether a run sees an attacker get in a matter of luck, not of the defence.
+                ("email", Side::Attacker) => {
+                    let draw = self.rng.random_range(0..1_000_000u32);
+                    let mailed = self.mailed_code(a.email, &body, since, side).await?;
+                    ("email_code", guess_besides(draw, mailed.as_deref()))
+                }
                 _ => break,
             };
             let mut form = vec![
@@ -116,33 +122,15 @@ impl Sim {
         })
     }
 
-    /// The attacker's guess at the code mailed for this step-up: a uniform draw, never the
-    /// mailed code itself (looked up without marking the mail read). A lucky guess has one
-    /// chance in a million, the factor's design limit; counted as a way in, it would make
-    /// whether a run sees an attacker get in a matter of luck rather than of the defence.
-    async fn attacker_guess(
-        &mut self,
-        email: &str,
-        page: &str,
-        since: std::time::SystemTime,
-    ) -> anyhow::Result<String> {
-        let draw = self.rng.random_range(0..1_000_000u32);
-        let mailed = match self.mailbox.as_ref() {
-            Some(mailbox) if !page.contains("cannot send more codes") => {
-                code_in(&mailbox.peek(email, "code is:", since).await?)
-            }
-            _ => None,
-        };
-        Ok(guess_besides(draw, mailed.as_deref()))
-    }
-
-    /// The code mailed for this step-up, read from the owner's mailbox; `None` when the
-    /// server says it cannot send more codes now, or no mailbox was given.
+    /// The code mailed for this step-up, from the owner's mailbox: read by the owner, only
+    /// looked at (left unread) for the attacker's guess; `None` when the server says it cannot
+    /// send more codes now, or no mailbox was given.
     async fn mailed_code(
         &mut self,
         email: &str,
         page: &str,
         since: std::time::SystemTime,
+        side: Side,
     ) -> anyhow::Result<Option<String>> {
         if page.contains("cannot send more codes") {
             return Ok(None);
@@ -150,7 +138,10 @@ impl Sim {
         let Some(mailbox) = self.mailbox.as_mut() else {
             return Ok(None);
         };
-        let mail = mailbox.wait_for(email, "code is:", since).await?;
+        let mail = match side {
+            Side::Owner => mailbox.wait_for(email, "code is:", since).await?,
+            Side::Attacker => mailbox.peek(email, "code is:", since).await?,
+        };
         Ok(code_in(&mail))
     }
 }
