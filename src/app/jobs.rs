@@ -1,6 +1,7 @@
 //! Every background loop the server runs, one function each: expired-session cleanup, mail
 //! delivery, idle rate-limit key eviction, signing-key reload, risk-model reload, scheduled
-//! training, the wave watch, the admin overview's event rollup and retention. `Jobs::start` spawns them; dropping the handle (or
+//! training, the wave watch, the admin overview's event rollup, retention and SQLite's background
+//! WAL copy. `Jobs::start` spawns them; dropping the handle (or
 //! `stop`) ends them.
 
 use std::time::Duration;
@@ -46,6 +47,9 @@ impl Jobs {
             tokio::spawn(retention(state.clone(), store.clone())),
             tokio::spawn(event_rollup(state.clone())),
         ];
+        if let Some(wal) = store.wal.clone() {
+            handles.push(tokio::spawn(wal.run()));
+        }
         if state.config.risk_train_secs > 0 {
             handles.push(tokio::spawn(scheduled_training(state.clone())));
         }

@@ -60,11 +60,17 @@ struct Base<'a> {
     brand: Arc<Branding>,
 }
 
+/// Connects and migrates the database the configuration names.
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let (url, pool) = (&config.database_url, config.database_max_connections);
+    crate::storage::connect_with(url, pool, config.sqlite_wal_restart_pages)
+        .await
+        .context("AUTHD_DATABASE_URL: cannot open or migrate the database")
+}
+
 /// Connects the database and builds every service.
 pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState, Store)> {
-    let store = crate::storage::connect(&config.database_url, config.database_max_connections)
-        .await
-        .context("AUTHD_DATABASE_URL: cannot open or migrate the database")?;
+    let store = open_store(&config).await?;
     let sealer = crate::app::master_key::sealer(&config, deps.random.clone())?;
     let catalog = [crate::http::templates(), crate::mail::templates()].concat();
     let brand = Arc::new(Branding::load(&config.brand, &catalog)?);

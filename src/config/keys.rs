@@ -74,6 +74,11 @@ pub(crate) const DATABASE_MAX_CONNECTIONS: Key = key(
     Value("10"),
     "database pool size (on SQLite: the readers; one more connection does every write, so writers queue in-process instead of in SQLite's busy handler)",
 );
+pub(crate) const SQLITE_WAL_RESTART_PAGES: Key = key(
+    "sqlite_wal_restart_pages",
+    Value("8000"),
+    "SQLite: the write-ahead log's length in pages at which the writer checkpoints and starts it again; a connection of its own copies the log into the database in the background every 50 ms while it grows (docs/benchmarks.md); 0 = SQLite's own automatic checkpoint at 1 000 pages, in the writer",
+);
 pub(crate) const BIND: Key = key(
     "bind",
     Value("127.0.0.1:8080"),
@@ -277,6 +282,7 @@ pub(crate) const RATE_IPV6_48_FACTOR: Key = key(
 pub(crate) const ALL: &[Key] = &[
     DATABASE_URL,
     DATABASE_MAX_CONNECTIONS,
+    SQLITE_WAL_RESTART_PAGES,
     BIND,
     METRICS_BIND,
     HEADER_READ_TIMEOUT_SECS,

@@ -112,6 +112,9 @@ pub struct Config {
     pub database_url: String,
     /// `AUTHD_DATABASE_MAX_CONNECTIONS`: pool size (default 10).
     pub database_max_connections: u32,
+    /// `AUTHD_SQLITE_WAL_RESTART_PAGES`: SQLite's WAL length at which the writer checkpoints;
+    /// the background copy runs every 50 ms while the log grows (0: SQLite's own automatic checkpoint).
+    pub sqlite_wal_restart_pages: u32,
     /// `AUTHD_BIND`: listen address (port 0 picks a free port).
     pub bind: SocketAddr,
     /// `AUTHD_METRICS_BIND`: the metrics listener's address; `None` (set empty) = no metrics

@@ -28,6 +28,7 @@ impl Config {
         Ok(Self {
             database_url: v.required_text(&keys::DATABASE_URL)?,
             database_max_connections: v.require(&keys::DATABASE_MAX_CONNECTIONS)?,
+            sqlite_wal_restart_pages: v.require(&keys::SQLITE_WAL_RESTART_PAGES)?,
             bind: v.require(&keys::BIND)?,
             metrics_bind: if v.is_off(&keys::METRICS_BIND) {
                 None

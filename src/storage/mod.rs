@@ -54,6 +54,8 @@ mod risk_models;
 pub mod sessions;
 /// SQLite: pool, migrations.
 pub mod sqlite;
+/// SQLite's WAL checkpoints off the writer.
+pub mod sqlite_wal;
 /// The index of signed-in sessions, and the account's grants as the security page lists them.
 pub mod user_sessions;
 /// Stuffing and spraying waves: minute tallies, the detector's read, the shared wave rows.
@@ -209,6 +211,9 @@ pub struct Store {
     pub admin_stats: Arc<dyn admin_stats::AdminStatsStore>,
     /// The overview's further reads.
     pub admin_overview: Arc<dyn admin_overview::AdminOverviewStore>,
+    /// SQLite's background WAL copy, for the server's jobs to run (`None` on PostgreSQL, in
+    /// memory, or with SQLite's own automatic checkpoint).
+    pub wal: Option<sqlite_wal::WalCheckpoints>,
 }
 
 impl Store {
@@ -235,6 +240,7 @@ impl Store {
             admin_overview: b.clone(),
             waves: b,
             sessions,
+            wal: None,
         }
     }
 }
@@ -246,11 +252,22 @@ impl std::fmt::Debug for Store {
 }
 
 /// Connects to the database named by `url` (`sqlite://…` or `postgres://…`), runs the
-/// migrations (ours and the session store's) and returns the stores.
+/// migrations (ours and the session store's) and returns the stores; SQLite's WAL restarts
+/// at the default length (`sqlite_wal::DEFAULT_RESTART_AT`).
 pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+    connect_with(url, max_connections, sqlite_wal::DEFAULT_RESTART_AT).await
+}
+
+/// [`connect`], with SQLite's WAL restarting at `wal_restart_at` pages (0: SQLite's own
+/// automatic checkpoint in the writer; ignored on PostgreSQL).
+pub async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    wal_restart_at: u32,
+) -> Result<Store, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         postgres::connect(url, max_connections).await
     } else {
-        sqlite::connect(url, max_connections).await
+        sqlite::connect(url, max_connections, wal_restart_at).await
     }
 }

@@ -13,6 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use crate::storage::error::StoreError;
 use crate::storage::sessions::AnySessionStore;
+use crate::storage::sqlite_wal::WalCheckpoints;
 use crate::storage::{Backend, Store};
 
 /// The page cache of each reading connection, in KiB (SQLite's default, kept by the writer, is
@@ -22,11 +23,25 @@ use crate::storage::{Backend, Store};
 /// the file once for all of them, and the b-trees' upper pages fit in this size.
 pub const READER_CACHE_KIB: u32 = 512;
 
-/// The readers' pool and the writer (one pool on an in-memory database), migrated.
+/// The readers' pool and the writer (one pool on an in-memory database), migrated, with SQLite's
+/// own automatic checkpoint in the writer.
+#[cfg(test)]
 pub(crate) async fn open_pools(
     url: &str,
     max_connections: u32,
 ) -> Result<(sqlx::SqlitePool, sqlx::SqlitePool), StoreError> {
+    open_pools_with(url, max_connections, 0)
+        .await
+        .map(|(pool, writer, _)| (pool, writer))
+}
+
+/// The readers' pool and the writer, migrated, and the background WAL copy when
+/// `wal_restart_at` is above 0 on a file (`sqlite_wal.rs`).
+pub(crate) async fn open_pools_with(
+    url: &str,
+    max_connections: u32,
+    wal_restart_at: u32,
+) -> Result<(sqlx::SqlitePool, sqlx::SqlitePool, Option<WalCheckpoints>), StoreError> {
     let file = database_file(url);
     if let Some(file) = &file
         && url.contains("mode=rwc")
@@ -43,12 +58,21 @@ pub(crate) async fn open_pools(
     // One connection writes (`Backend::Sqlite`), the others read. An in-memory database is one
     // per connection: there, one pool of one connection does both.
     let in_memory = file.is_none();
+    let checkpoints = file
+        .as_deref()
+        .and_then(|f| WalCheckpoints::new(options.clone(), f, wal_restart_at));
+    let writer_options = match &checkpoints {
+        Some(_) => options
+            .clone()
+            .pragma("wal_autocheckpoint", wal_restart_at.to_string()),
+        None => options.clone(),
+    };
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         // A local file cannot drop a connection: skip the ping sqlx makes before every
         // checkout (it costs a thread hop per query, half of a bearer check's time).
         .test_before_acquire(false)
-        .connect_with(options.clone())
+        .connect_with(writer_options)
         .await?;
     sqlx::migrate!("migrations/sqlite")
         .run(&writer)
@@ -66,16 +90,22 @@ pub(crate) async fn open_pools(
     if let Some(file) = &file {
         restrict(file);
     }
-    Ok((pool, writer))
+    Ok((pool, writer, checkpoints))
 }
 
-/// Opens (creating if asked by `mode=rwc`) and migrates the SQLite database at `url`.
-pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
-    let (pool, writer) = open_pools(url, max_connections).await?;
+/// Opens (creating if asked by `mode=rwc`) and migrates the SQLite database at `url`; the
+/// writer checkpoints the WAL at `wal_restart_at` pages and `Store::wal` copies it in the
+/// background meanwhile (0: SQLite's own automatic checkpoint, no background copy).
+pub async fn connect(
+    url: &str,
+    max_connections: u32,
+    wal_restart_at: u32,
+) -> Result<Store, StoreError> {
+    let (pool, writer, checkpoints) = open_pools_with(url, max_connections, wal_restart_at).await?;
     let writes = tower_sessions_sqlx_store::SqliteStore::new(writer.clone());
     writes.migrate().await?;
     let reads = tower_sessions_sqlx_store::SqliteStore::new(pool.clone());
-    Ok(Store::new(
+    let mut store = Store::new(
         Backend::Sqlite {
             pool,
             writer: writer.clone(),
@@ -85,7 +115,9 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreErro
             reads,
             writer,
         },
-    ))
+    );
+    store.wal = checkpoints;
+    Ok(store)
 }
 
 /// The database file a SQLite URL names; `None` for an in-memory database.

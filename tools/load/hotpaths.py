@@ -226,6 +226,9 @@ def main():
             only = args.only.split(",") if args.only else list(runs)
             result = {name: runs[name]() for name in only}
             result["rss_mib"] = [round(rss_kib(x.proc.pid, "VmHWM") / 1024, 1) for x in [srv, *others]]
+            wal = os.path.join(srv.tmp, "authd.db-wal")
+            if os.path.exists(wal):
+                result["wal_mib"] = round(os.path.getsize(wal) / 2**20, 1)
             if metrics_port:
                 result["hashes"] = hash_counts(metrics_port)
         stop.set()

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """An experiment's tool (docs/benchmarks.md, "The token tail is the disk's fsync"): checkpoints a
 running server's SQLite database from a connection of its own, as soon as N frames of the WAL
-wait to be copied, so that the server's writer (automatic checkpoint at 1 000 frames) never
-runs a checkpoint itself. The frame counts come from the `-shm` WAL index (the header's
+wait to be copied, meant to keep the server's writer (automatic checkpoint at 1 000 frames) from
+running checkpoints itself. It could not: SQLite's automatic checkpoint counts the log's whole
+length, copied or not, so the writer still checkpointed, and restarted the log, every 1 000
+frames (docs/benchmarks.md, "The writer's checkpoint counts the whole log"). The frame counts come from the `-shm` WAL index (the header's
 `mxFrame` at byte 16, the checkpoint's `nBackfill` at byte 96; sqlite.org/walformat.html),
 read every 2 ms.
 
@@ -10,7 +12,10 @@ read every 2 ms.
     python3 tools/load/hotpaths.py BIN --flood 32 --only token,introspect \\
         --database-url 'sqlite:///work/load/al.db?mode=rwc'
 
-Not part of authd: the server keeps SQLite's own automatic checkpoint (see the doc for why).
+Run it against a server started with `AUTHD_SQLITE_WAL_RESTART_PAGES=0` (SQLite's own automatic
+checkpoint, the behaviour it was written against). The server now copies the log in the
+background itself (src/storage/sqlite_wal.rs), without the second descriptor this tool opens:
+within one process, closing such a descriptor would drop SQLite's POSIX locks.
 """
 
 import os
