@@ -5,7 +5,7 @@
 //! load, the token endpoint's tail (docs/benchmarks.md).
 //!
 //! Here the writer's automatic checkpoint is raised to `restart_at` pages, and a connection of
-//! its own copies the log in the background every [`BUSY_POLL`] while it grows (a *passive*
+//! its own copies the log in the background every 50 ms (`BUSY_POLL`) while it grows (a *passive*
 //! checkpoint: it never takes the write lock, so writers go on meanwhile; it syncs the log
 //! before copying). The writer still checkpoints when the log reaches `restart_at` (only what
 //! the background copy has not reached yet) and starts it again. Nothing about durability
