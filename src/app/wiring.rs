@@ -44,7 +44,7 @@ use super::wiring_captcha::captchas;
 mod console;
 /// The state every instance shares through the database: waves, the CSRF key.
 mod shared;
-use shared::{csrf_key, waves};
+use shared::{csrf_key, open_store, waves};
 
 /// What every service group is built from.
 struct Base<'a> {
@@ -58,14 +58,6 @@ struct Base<'a> {
     sealer: Sealer,
     /// The product's name, look and template overrides (pages and mails).
     brand: Arc<Branding>,
-}
-
-/// Connects and migrates the database the configuration names.
-async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let (url, pool) = (&config.database_url, config.database_max_connections);
-    crate::storage::connect_with(url, pool, config.sqlite_wal_restart_pages)
-        .await
-        .context("AUTHD_DATABASE_URL: cannot open or migrate the database")
 }
 
 /// Connects the database and builds every service.

@@ -31,6 +31,8 @@ use Shown::{Computed, Empty, Value};
 
 /// Branding's keys.
 pub(crate) mod brand;
+/// The database's keys.
+pub(crate) mod database;
 /// Step-up and second factors' keys.
 pub(crate) mod mfa;
 /// The failure ladder's keys.
@@ -39,6 +41,7 @@ pub(crate) mod protection;
 pub(crate) mod risk;
 /// The wave detector's keys.
 pub(crate) mod waves;
+pub(crate) use database::{DATABASE_MAX_CONNECTIONS, DATABASE_URL, SQLITE_WAL_RESTART_PAGES};
 pub(crate) use mfa::{EMAIL_CODE_TTL_SECS, STEP_UP_AT, STEP_UP_MAX_FAILURES};
 pub(crate) use protection::{
     BLOCK_AFTER, BLOCK_SECS, CHALLENGE_AFTER, FAILURE_DELAY_MS, FAILURE_WINDOW_SECS,
@@ -64,21 +67,6 @@ const fn secret(name: &'static str, default: Shown, meaning: &'static str) -> Ke
     }
 }
 
-pub(crate) const DATABASE_URL: Key = secret(
-    "database_url",
-    Value("sqlite://authd.db?mode=rwc"),
-    "`sqlite://…` or `postgres://…`",
-);
-pub(crate) const DATABASE_MAX_CONNECTIONS: Key = key(
-    "database_max_connections",
-    Value("10"),
-    "database pool size (on SQLite: the readers; one more connection does every write, so writers queue in-process instead of in SQLite's busy handler)",
-);
-pub(crate) const SQLITE_WAL_RESTART_PAGES: Key = key(
-    "sqlite_wal_restart_pages",
-    Value("8000"),
-    "SQLite: the write-ahead log's length in pages at which the writer checkpoints and starts it again; a connection of its own copies the log into the database in the background every 50 ms while it grows (docs/benchmarks.md); 0 = SQLite's own automatic checkpoint at 1 000 pages, in the writer",
-);
 pub(crate) const BIND: Key = key(
     "bind",
     Value("127.0.0.1:8080"),

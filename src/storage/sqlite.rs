@@ -164,15 +164,21 @@ fn restrict(file: &Path) {
     }
 }
 
+/// A connection setting's value, as `pragma NAME` reads it (for tests).
+#[cfg(test)]
+pub(crate) async fn pragma(pool: &sqlx::SqlitePool, name: &str) -> i64 {
+    sqlx::query_scalar(&format!("pragma {name}"))
+        .fetch_one(pool)
+        .await
+        .unwrap_or_else(|e| panic!("pragma {name}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     async fn cache_size(pool: &sqlx::SqlitePool) -> i64 {
-        sqlx::query_scalar("pragma cache_size")
-            .fetch_one(pool)
-            .await
-            .expect("pragma cache_size")
+        pragma(pool, "cache_size").await
     }
 
     #[tokio::test]

@@ -168,10 +168,7 @@ mod tests {
     }
 
     async fn autocheckpoint(writer: &sqlx::SqlitePool) -> i64 {
-        sqlx::query_scalar("pragma wal_autocheckpoint")
-            .fetch_one(writer)
-            .await
-            .expect("pragma")
+        crate::storage::sqlite::pragma(writer, "wal_autocheckpoint").await
     }
 
     #[tokio::test]
