@@ -278,9 +278,12 @@ async fn a_disabled_account_is_refused_on_every_path_like_a_wrong_password() {
     }
     assert_eq!(refusal(&right, &user.email), refusal(&wrong, &user.email));
     assert_eq!(refusal(&right, &user.email), refusal(&nobody, &unknown));
-    // …and in the same time: the hash is checked all the same.
+    // …and in the same time: the hash is checked all the same. Each side's fastest answer
+    // (the one least disturbed by whatever else the machine runs: tests run in parallel, and
+    // hash threads yield to every other thread) is compared, not the median: a skipped hash
+    // answers several times faster than the fastest of seven checked ones.
     let (mut r, mut w) = (Vec::new(), Vec::new());
-    for _ in 0..5 {
+    for _ in 0..7 {
         for (password, out) in [
             (user.password.as_str(), &mut r),
             ("wrong password!", &mut w),
@@ -290,13 +293,10 @@ async fn a_disabled_account_is_refused_on_every_path_like_a_wrong_password() {
             out.push(started.elapsed());
         }
     }
-    r.sort();
-    w.sort();
+    let (r, w) = (r.iter().min().unwrap(), w.iter().min().unwrap());
     assert!(
-        r[2] * 3 > w[2] && w[2] * 3 > r[2],
-        "right {:?} vs wrong {:?}",
-        r[2],
-        w[2]
+        *r * 3 > *w && *w * 3 > *r,
+        "fastest right {r:?} vs fastest wrong {w:?}"
     );
 
     // Enable: the password signs in again; what disable ended stays ended.

@@ -215,13 +215,12 @@ async fn unknown_user_costs_a_password_hash() {
             assert_eq!(page.status, StatusCode::UNAUTHORIZED);
         }
     }
-    known.sort();
-    unknown.sort();
-    let (k, u) = (known[4], unknown[4]);
-    // Without the dummy hash an unknown user answers in a fraction of the time.
+    // Without the dummy hash an unknown user answers in a fraction of the time. Each side's
+    // fastest answer is compared (the least disturbed by the tests running beside this one).
+    let (k, u) = (known.iter().min().unwrap(), unknown.iter().min().unwrap());
     assert!(
-        u * 3 > k,
-        "unknown user median {u:?} vs wrong password median {k:?}"
+        *u * 3 > *k,
+        "fastest unknown user {u:?} vs fastest wrong password {k:?}"
     );
 }
 
