@@ -14,6 +14,10 @@ use crate::storage::retention::{Cutoffs, RetentionStore};
 /// How long after expiry (or the last use) a row is kept.
 pub const GRACE_SECS: i64 = 86_400;
 
+/// Rows deleted per transaction: short enough that the writes queued behind one (every event,
+/// on SQLite's one write connection) wait a few milliseconds, not for a whole table.
+pub const PRUNE_BATCH: u32 = 2_000;
+
 /// The cutoffs at `now` (unix seconds) for `event_days` of events (0: keep every event).
 pub fn cutoffs(now: i64, event_days: u32) -> Cutoffs {
     Cutoffs {
@@ -21,6 +25,7 @@ pub fn cutoffs(now: i64, event_days: u32) -> Cutoffs {
         expired: now - GRACE_SECS,
         events_before_ms: (event_days > 0)
             .then(|| (now - i64::from(event_days) * 86_400).saturating_mul(1000)),
+        batch: PRUNE_BATCH,
     }
 }
 

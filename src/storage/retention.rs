@@ -1,5 +1,5 @@
-//! Retention: the rows nothing reads any more, deleted by one statement per table (one text
-//! for both engines). What counts as "no longer read" is decided here, table by table, from
+//! Retention: the rows nothing reads any more, deleted table by table in batches of
+//! `Cutoffs::batch` rows (one condition per table for both engines; `batch_sql`). What counts as "no longer read" is decided here, table by table, from
 //! the cutoffs the domain passes (`domain/retention.rs`):
 //!
 //! - codes, refresh tokens, revocations, reset tokens, spent links: expired before `expired`
@@ -16,7 +16,7 @@
 use async_trait::async_trait;
 
 use crate::storage::error::StoreError;
-use crate::storage::{Backend, on_pool};
+use crate::storage::{Backend, PoolRef, on_pool};
 
 /// Where retention cuts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +27,9 @@ pub struct Cutoffs {
     pub expired: i64,
     /// Events before this (unix milliseconds) go; `None` keeps every event.
     pub events_before_ms: Option<i64>,
+    /// Most rows deleted per statement (each its own transaction); a table with more takes
+    /// several.
+    pub batch: u32,
 }
 
 /// What a statement's `$1` (and `$2`) are.
@@ -40,75 +43,39 @@ enum Binds {
     Events,
 }
 
-/// Each table and the statement that prunes it.
+/// Each table and which of its rows go (the condition of its `delete`).
 const STATEMENTS: [(&str, Binds, &str); 13] = [
-    (
-        "auth_code",
-        Binds::Expired,
-        "delete from auth_code where expires_at < $1",
-    ),
-    (
-        "refresh_token",
-        Binds::Expired,
-        "delete from refresh_token where expires_at < $1",
-    ),
+    ("auth_code", Binds::Expired, "expires_at < $1"),
+    ("refresh_token", Binds::Expired, "expires_at < $1"),
     (
         "token_family",
         Binds::Expired,
-        "delete from token_family where expires_at < $1 and not exists \
+        "expires_at < $1 and not exists \
          (select 1 from refresh_token r where r.family_id = token_family.id)",
     ),
-    (
-        "revoked_token",
-        Binds::Expired,
-        "delete from revoked_token where expires_at < $1",
-    ),
-    (
-        "password_reset",
-        Binds::Expired,
-        "delete from password_reset where expires_at < $1",
-    ),
-    (
-        "spent_link",
-        Binds::Expired,
-        "delete from spent_link where expires_at < $1",
-    ),
+    ("revoked_token", Binds::Expired, "expires_at < $1"),
+    ("password_reset", Binds::Expired, "expires_at < $1"),
+    ("spent_link", Binds::Expired, "expires_at < $1"),
     (
         "mail_queue",
         Binds::Expired,
-        "delete from mail_queue where sent_at is not null and sent_at < $1",
+        "sent_at is not null and sent_at < $1",
     ),
-    (
-        "mail_budget",
-        Binds::Expired,
-        "delete from mail_budget where window_start < $1",
-    ),
+    ("mail_budget", Binds::Expired, "window_start < $1"),
     (
         "login_failure",
         Binds::ExpiredNow,
-        "delete from login_failure where updated_at < $1 \
+        "updated_at < $1 \
          and (blocked_until is null or blocked_until < $2)",
     ),
-    (
-        "user_session",
-        Binds::Expired,
-        "delete from user_session where last_seen_at < $1",
-    ),
+    ("user_session", Binds::Expired, "last_seen_at < $1"),
     (
         "event",
         Binds::Events,
-        "delete from event where ts < $1 and id not in (select event_id from risk_label)",
+        "ts < $1 and id not in (select event_id from risk_label)",
     ),
-    (
-        "event_hourly",
-        Binds::Events,
-        "delete from event_hourly where hour < $1 - 3600000",
-    ),
-    (
-        "event_risk_hourly",
-        Binds::Events,
-        "delete from event_risk_hourly where hour < $1 - 3600000",
-    ),
+    ("event_hourly", Binds::Events, "hour < $1 - 3600000"),
+    ("event_risk_hourly", Binds::Events, "hour < $1 - 3600000"),
 ];
 
 /// Pruning.
@@ -121,8 +88,9 @@ pub trait RetentionStore: Send + Sync {
 #[async_trait]
 impl RetentionStore for Backend {
     async fn prune(&self, c: &Cutoffs) -> Result<Vec<(&'static str, u64)>, StoreError> {
+        let batch = c.batch.max(1);
         let mut pruned = Vec::with_capacity(STATEMENTS.len());
-        for (table, binds, sql) in STATEMENTS {
+        for (table, binds, cond) in STATEMENTS {
             let first = match binds {
                 Binds::Expired | Binds::ExpiredNow => c.expired,
                 Binds::Events => match c.events_before_ms {
@@ -130,18 +98,41 @@ impl RetentionStore for Backend {
                     None => continue,
                 },
             };
-            let n = on_pool!(self.writer(), |p| {
-                let q = sqlx::query(sql).bind(first);
-                match binds {
-                    Binds::ExpiredNow => q.bind(c.now),
-                    Binds::Expired | Binds::Events => q,
+            let sql = batch_sql(self.writer(), table, cond, batch);
+            let mut n = 0;
+            loop {
+                let deleted = on_pool!(self.writer(), |p| {
+                    let q = sqlx::query(&sql).bind(first);
+                    match binds {
+                        Binds::ExpiredNow => q.bind(c.now),
+                        Binds::Expired | Binds::Events => q,
+                    }
+                    .execute(p)
+                    .await?
+                    .rows_affected()
+                });
+                n += deleted;
+                if deleted < u64::from(batch) {
+                    break;
                 }
-                .execute(p)
-                .await?
-                .rows_affected()
-            });
+            }
             pruned.push((table, n));
         }
         Ok(pruned)
+    }
+}
+
+/// The statement deleting at most `batch` of `table`'s rows that match `cond`. Each runs as
+/// its own short transaction: on SQLite the one write connection, which every event write waits
+/// behind, is never held for a whole table's pruning (an hour of a busy log can be millions of
+/// rows). PostgreSQL picks the rows by `ctid` (`= any(array(…))` plans as a TID scan).
+fn batch_sql(pool: PoolRef<'_>, table: &str, cond: &str, batch: u32) -> String {
+    match pool {
+        PoolRef::Sqlite(_) => format!(
+            "delete from {table} where rowid in (select rowid from {table} where {cond} limit {batch})"
+        ),
+        PoolRef::Postgres(_) => format!(
+            "delete from {table} where ctid = any(array(select ctid from {table} where {cond} limit {batch}))"
+        ),
     }
 }

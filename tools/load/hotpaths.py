@@ -97,7 +97,9 @@ def wrk(url, conns, seconds, script=None, headers=()):
     top = re.search(r"^\s+Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)\s", out, re.M)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    p999 = re.search(r"^p99\.9 (\d+)$", out, re.M)
     return {"per_s": round(float(rate.group(1))), "p50_ms": pct(50), "p90_ms": pct(90), "p99_ms": pct(99),
+            "p99_9_ms": round(int(p999.group(1)) / 1000, 2) if p999 else None,
             "max_ms": round(float(top.group(1)) * unit[top.group(2)], 2) if top else None,
             "non_2xx": int(non2xx.group(1)) if non2xx else 0,
             "socket_errors": sum(map(int, errors.groups())) if errors else 0}
@@ -109,7 +111,11 @@ def post_script(dirpath, name, body, auth):
         f.write('wrk.method = "POST"\n'
                 f'wrk.body = "{body}"\n'
                 'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
-                f'wrk.headers["Authorization"] = "{auth}"\n')
+                f'wrk.headers["Authorization"] = "{auth}"\n'
+                # The tail past p99 (wrk's --latency stops there), in microseconds.
+                'done = function(summary, latency, requests)\n'
+                '  io.write(string.format("p99.9 %d\\n", latency:percentile(99.9)))\n'
+                'end\n')
     return path
 
 

@@ -13,8 +13,10 @@ pub(crate) const TOP: i64 = 10;
 /// Events younger than this stay out of the hourly rollup (counted live instead), so every
 /// event before the newest one rolled up has been committed.
 const ROLLUP_LAG: Duration = Duration::minutes(1);
-/// Events added to the rollup per transaction.
-const ROLLUP_BATCH: i64 = 50_000;
+/// Events added to the rollup per transaction. Each batch is one transaction on the write
+/// connection (SQLite's only one), which every event write waits behind meanwhile: small
+/// batches keep that wait short (docs/benchmarks.md, "Background jobs and the writer").
+const ROLLUP_BATCH: i64 = 2_000;
 
 /// A sign-in outcome the overview counts, with the event kind it is counted from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
