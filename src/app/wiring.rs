@@ -148,7 +148,8 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
 /// Accounts and the password-hashing pool.
 fn accounts(b: &Base<'_>) -> anyhow::Result<AccountService> {
     let c = b.config;
-    let hasher = PasswordHasher::new(c.hash_params, c.hash_workers, c.hash_queue)?;
+    let hasher = PasswordHasher::new(c.hash_params, c.hash_workers, c.hash_queue)?
+        .with_max_wait(c.hash_max_wait);
     Ok(AccountService::new(
         b.store.accounts.clone(),
         hasher,

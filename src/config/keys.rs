@@ -194,6 +194,11 @@ pub(crate) const HASH_QUEUE: Key = key(
     Computed("32 × workers"),
     "hashes allowed to wait; beyond that `503` + `Retry-After: 1`",
 );
+pub(crate) const HASH_MAX_WAIT_MS: Key = key(
+    "hash_max_wait_ms",
+    Value("1000"),
+    "longest a password check from an unknown browser waits for a hash thread; then `503` + `Retry-After: 1` (0 = as long as the queue takes). A browser the account knows never gives up",
+);
 pub(crate) const MASTER_KEY: Key = secret(
     "master_key",
     Computed("generated (SQLite)"),
@@ -304,6 +309,7 @@ pub(crate) const ALL: &[Key] = &[
     ARGON2_PARALLELISM,
     HASH_WORKERS,
     HASH_QUEUE,
+    HASH_MAX_WAIT_MS,
     MASTER_KEY,
     MASTER_KEY_PATH,
     ACCESS_TOKEN_ALG,

@@ -173,6 +173,9 @@ pub struct Config {
     /// `AUTHD_HASH_QUEUE`: hashes allowed to wait before 503 (default 32 per worker, worked
     /// out at parse time: code that changes `hash_workers` sets this too).
     pub hash_queue: usize,
+    /// `AUTHD_HASH_MAX_WAIT_MS`: how long an ordinary-lane password check waits for a hash
+    /// thread before 503 (default 1000; `None` = 0, as long as the queue takes).
+    pub hash_max_wait: Option<std::time::Duration>,
     /// `AUTHD_MASTER_KEY` (or the file `AUTHD_MASTER_KEY_FILE` names): base64 of 32 bytes;
     /// seals every secret at rest. Required with PostgreSQL; with SQLite, when unset, the key
     /// in `master_key_path` is used (generated on first start).
@@ -496,6 +499,12 @@ mod tests {
         assert_eq!(debug(&c.rate_limits), debug(&Limits::default()));
         assert_eq!(c.waves, crate::domain::risk::wave::WaveSettings::default());
         assert_eq!(c.hash_queue, c.hash_workers * 32);
+        assert_eq!(c.hash_max_wait, Some(std::time::Duration::from_secs(1)));
+        let no_limit = cfg(&[("hash_max_wait_ms", "0")]).unwrap();
+        assert_eq!(
+            no_limit.hash_max_wait, None,
+            "0: as long as the queue takes"
+        );
         assert!(c.master_key.is_none() && c.smtp_url.is_none());
     }
 

@@ -73,6 +73,9 @@ impl Config {
             hash_queue: v
                 .parse(&keys::HASH_QUEUE)?
                 .unwrap_or(hash_workers.saturating_mul(32)),
+            hash_max_wait: Some(v.require::<u64>(&keys::HASH_MAX_WAIT_MS)?)
+                .filter(|ms| *ms > 0)
+                .map(std::time::Duration::from_millis),
             master_key: master_key(v)?,
             master_key_path: v.text(&keys::MASTER_KEY_PATH).map(PathBuf::from),
             access_token_alg: SigningAlg::parse(

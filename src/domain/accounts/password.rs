@@ -3,7 +3,11 @@
 //!
 //! At most `workers` hashes run at once (default: one per core) and at most `queue` more wait;
 //! beyond that the caller gets `HashError::Busy` at once, so a login flood cannot pile up
-//! memory or starve the async runtime that serves token traffic. An unknown user is verified
+//! memory or starve the async runtime that serves token traffic. An ordinary check that has
+//! not started within `max_wait` gives up with `Busy` too (its job, still queued, is skipped
+//! when a thread reaches it): under a flood on a busy host the hash threads, which yield to
+//! every request thread, may drain the queue slowly, and the flood's excess is then answered
+//! `503` within about `max_wait`, not after seconds in the queue. An unknown user is verified
 //! against a dummy hash with the same parameters, so its timing matches a wrong password.
 //!
 //! A verification for a browser the account knows, or for a signed-in session, runs in the
@@ -13,7 +17,8 @@
 //! speed tells nobody anything they did not know.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
+use std::time::Duration;
 
 use argon2::Params;
 use secrecy::{ExposeSecret, SecretString};
@@ -89,7 +94,15 @@ pub struct PasswordHasher {
     known_admission: Arc<Semaphore>,
     depth: Arc<AtomicI64>,
     dummy_hash: Arc<str>,
+    /// How long an ordinary-lane job may wait for a thread before its caller gets `Busy`.
+    max_wait: Option<Duration>,
 }
+
+/// A queued job's state, shared by its caller and the job (`answering_once`): the caller gives
+/// up only on a job no thread has started, and a thread skips a job its caller gave up on.
+const WAITING: u8 = 0;
+const STARTED: u8 = 1;
+const GIVEN_UP: u8 = 2;
 
 impl PasswordHasher {
     /// Builds a pool; computes the dummy hash once (one hash's worth of start-up time).
@@ -120,7 +133,16 @@ impl PasswordHasher {
             known_admission: Arc::new(Semaphore::new(workers + queue)),
             depth: Arc::new(AtomicI64::new(0)),
             dummy_hash: dummy_hash.into(),
+            max_wait: None,
         })
+    }
+
+    /// The pool whose ordinary-lane jobs wait at most `max_wait` for a thread (`None`: as long
+    /// as the queue takes). The known lane never gives up: the owner is not answered `Busy`.
+    #[must_use]
+    pub fn with_max_wait(mut self, max_wait: Option<Duration>) -> Self {
+        self.max_wait = max_wait;
+        self
     }
 
     /// Hashes a password into a PHC string.
@@ -180,14 +202,28 @@ impl PasswordHasher {
         let (_admitted, lane) = self.admit(lane).ok_or(HashError::Busy { retry_after: 1 })?;
         metrics::counter!("authd_hash_jobs_total", "lane" => lane.label()).increment(1);
         let depth = DepthGuard::enter(&self.depth);
-        let (reply, answer) = oneshot::channel();
-        let queued = self.workers.submit(answering_once(job, reply), lane);
+        let (reply, mut answer) = oneshot::channel();
+        let state = Arc::new(AtomicU8::new(WAITING));
+        let queued = self
+            .workers
+            .submit(answering_once(job, reply, state.clone()), lane);
         if !queued {
             return Err(anyhow::anyhow!("hash pool closed").into());
         }
-        let out = answer
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("hash task failed"))?;
+        let out = match self.max_wait.filter(|_| lane == Lane::Ordinary) {
+            None => answer.await,
+            Some(wait) => tokio::select! {
+                out = &mut answer => out,
+                () = tokio::time::sleep(wait) => {
+                    if give_up(&state) {
+                        metrics::counter!("authd_hash_jobs_given_up_total").increment(1);
+                        return Err(HashError::Busy { retry_after: 1 });
+                    }
+                    answer.await
+                }
+            },
+        }
+        .map_err(|e| anyhow::Error::new(e).context("hash task failed"))?;
         drop(depth);
         Ok(out)
     }
@@ -204,17 +240,30 @@ impl PasswordHasher {
     }
 }
 
+/// Gives up on a job no thread has started; false when one has (its answer is coming).
+fn give_up(state: &AtomicU8) -> bool {
+    state
+        .compare_exchange(WAITING, GIVEN_UP, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+}
+
 /// The pool's job for `job`, answering on `reply`. A job may run twice (the steady thread
 /// rescues one a starved helper holds, `hash_queue.rs`): the first run to finish answers and
 /// alone goes into the hash-time histogram (a rescue is counted by its own counter); a run that
-/// finds the answer given, or the caller gone (a dropped request), does nothing.
+/// finds the answer given, the caller gone (a dropped request) or given up (`state`), does
+/// nothing.
 fn answering_once<T: Send + 'static>(
     job: impl Fn(&mut Memory) -> T + Send + Sync + 'static,
     reply: oneshot::Sender<T>,
+    state: Arc<AtomicU8>,
 ) -> Job {
     let span = tracing::Span::current();
     let reply = std::sync::Mutex::new(Some(reply));
     Arc::new(move |memory: &mut Memory| {
+        let started = state.compare_exchange(WAITING, STARTED, Ordering::AcqRel, Ordering::Acquire);
+        if started == Err(GIVEN_UP) {
+            return;
+        }
         let pending = reply
             .lock()
             .is_ok_and(|r| r.as_ref().is_some_and(|s| !s.is_closed()));
@@ -269,18 +318,74 @@ mod tests {
             let runs = runs.clone();
             move |_: &mut Memory| runs.fetch_add(1, Ordering::SeqCst)
         };
+        let waiting = || Arc::new(AtomicU8::new(WAITING));
         let (reply, mut answer) = oneshot::channel();
-        let job = answering_once(counted(), reply);
+        let state = waiting();
+        let job = answering_once(counted(), reply, state.clone());
         job(&mut Memory::default());
         // The rescue's second run finds the answer given: nothing runs, nothing changes.
         job(&mut Memory::default());
         assert_eq!(answer.try_recv(), Ok(0), "the first run's answer");
         assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert!(!give_up(&state), "a started job is not given up on");
         // The caller went away before any run: not hashed at all.
         let (reply, answer) = oneshot::channel::<usize>();
         drop(answer);
-        answering_once(counted(), reply)(&mut Memory::default());
+        answering_once(counted(), reply, waiting())(&mut Memory::default());
         assert_eq!(runs.load(Ordering::SeqCst), 1);
+        // The caller gave up before any run: not hashed either.
+        let (reply, _answer) = oneshot::channel::<usize>();
+        let state = waiting();
+        let job = answering_once(counted(), reply, state.clone());
+        assert!(give_up(&state));
+        job(&mut Memory::default());
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_ordinary_check_gives_up_waiting_and_a_known_one_does_not() {
+        let h = PasswordHasher::new(cheap(), 1, 8)
+            .unwrap()
+            .with_max_wait(Some(Duration::from_millis(20)));
+        // The one thread is kept busy until released (as by a hash that takes long).
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let held = std::sync::Mutex::new(held);
+        let (began, started) = oneshot::channel();
+        let began = std::sync::Mutex::new(Some(began));
+        let blocker = {
+            let h = h.clone();
+            tokio::spawn(async move {
+                h.run(Lane::Known, move |_| {
+                    if let Some(b) = began.lock().unwrap().take() {
+                        let _ = b.send(());
+                    }
+                    let _ = held.lock().unwrap().recv();
+                })
+                .await
+            })
+        };
+        started.await.unwrap();
+        let pw: SecretString = "password".into();
+        // (Bounded here so that a pool ignoring its wait fails the test instead of hanging it.)
+        let answered = |f| tokio::time::timeout(Duration::from_secs(10), f);
+        let stored = answered(h.hash(&pw)).await.expect("answered while held");
+        assert!(
+            matches!(stored, Err(HashError::Busy { .. })),
+            "an ordinary job not started within the wait: {stored:?}"
+        );
+        let known = {
+            let (h, pw) = (h.clone(), pw.clone());
+            tokio::spawn(async move { h.verify_in(Lane::Known, &pw, None).await })
+        };
+        let ordinary = tokio::time::timeout(Duration::from_secs(10), h.verify(&pw, None))
+            .await
+            .expect("answered while held");
+        assert!(matches!(ordinary, Err(HashError::Busy { .. })));
+        assert!(!known.is_finished(), "the known lane waits on");
+        release.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        assert!(!known.await.unwrap().unwrap(), "answered, no account");
+        assert_eq!(h.depth(), 0);
     }
 
     #[test]
@@ -302,7 +407,11 @@ mod tests {
             }
             "second run, finished first"
         };
-        let _ = job.set(answering_once(hashing, reply));
+        let _ = job.set(answering_once(
+            hashing,
+            reply,
+            Arc::new(AtomicU8::new(WAITING)),
+        ));
         metrics::with_local_recorder(&recorder, || {
             if let Some(run) = job.get() {
                 run(&mut Memory::default());
