@@ -1,6 +1,7 @@
 //! Retention: the rows nothing reads any more, deleted table by table in batches of
-//! `Cutoffs::batch` rows (one condition per table for both engines; `batch_sql`). What counts as "no longer read" is decided here, table by table, from
-//! the cutoffs the domain passes (`domain/retention.rs`):
+//! `Cutoffs::batch` rows (one condition per table for both engines; `batch_sql`). What counts
+//! as "no longer read" is decided here, table by table, from the cutoffs the domain passes
+//! (`domain/retention.rs`):
 //!
 //! - codes, refresh tokens, revocations, reset tokens, spent links: expired before `expired`
 //!   (their expiry already refuses them; the grace lets an operator look at a recent one);
@@ -122,7 +123,8 @@ impl RetentionStore for Backend {
     }
 }
 
-/// The statement deleting at most `batch` of `table`'s rows that match `cond`. Each runs as
+/// The statement deleting at most `batch` of `table`'s rows that match `cond` (both from
+/// `STATEMENTS`, never from input; the values are bound as `$1`, `$2`). Each runs as
 /// its own short transaction: on SQLite the one write connection, which every event write waits
 /// behind, is never held for a whole table's pruning (an hour of a busy log can be millions of
 /// rows). PostgreSQL picks the rows by `ctid` (`= any(array(…))` plans as a TID scan).

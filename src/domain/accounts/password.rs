@@ -199,14 +199,15 @@ impl PasswordHasher {
     ) -> Result<T, HashError> {
         // Admission first, without waiting: a full queue answers Busy immediately. A known
         // caller whose lane is full waits in the ordinary one if it has room.
-        let (_admitted, lane) = self.admit(lane).ok_or(HashError::Busy { retry_after: 1 })?;
+        let (admitted, lane) = self.admit(lane).ok_or(HashError::Busy { retry_after: 1 })?;
         metrics::counter!("authd_hash_jobs_total", "lane" => lane.label()).increment(1);
         let depth = DepthGuard::enter(&self.depth);
         let (reply, mut answer) = oneshot::channel();
         let state = Arc::new(AtomicU8::new(WAITING));
-        let queued = self
-            .workers
-            .submit(answering_once(job, reply, state.clone()), lane);
+        let queued = self.workers.submit(
+            answering_once(job, reply, state.clone(), Some(admitted)),
+            lane,
+        );
         if !queued {
             return Err(anyhow::anyhow!("hash pool closed").into());
         }
@@ -252,26 +253,33 @@ fn give_up(state: &AtomicU8) -> bool {
 /// alone goes into the hash-time histogram (a rescue is counted by its own counter); a run that
 /// finds the answer given, the caller gone (a dropped request) or given up (`state`), does
 /// nothing.
+///
+/// The job holds its place in the admission bound (`place`) until a run has finished or skipped
+/// it, not only while its caller waits: a caller that gave up or went away leaves its job (and
+/// the password in it) queued until a thread reaches it, and those count against the bound too.
 fn answering_once<T: Send + 'static>(
     job: impl Fn(&mut Memory) -> T + Send + Sync + 'static,
     reply: oneshot::Sender<T>,
     state: Arc<AtomicU8>,
+    place: Option<OwnedSemaphorePermit>,
 ) -> Job {
     let span = tracing::Span::current();
     let reply = std::sync::Mutex::new(Some(reply));
+    let place = std::sync::Mutex::new(place);
+    let free_place = move || drop(place.lock().ok().and_then(|mut p| p.take()));
     Arc::new(move |memory: &mut Memory| {
         let started = state.compare_exchange(WAITING, STARTED, Ordering::AcqRel, Ordering::Acquire);
-        if started == Err(GIVEN_UP) {
-            return;
-        }
-        let pending = reply
-            .lock()
-            .is_ok_and(|r| r.as_ref().is_some_and(|s| !s.is_closed()));
+        let pending = started != Err(GIVEN_UP)
+            && reply
+                .lock()
+                .is_ok_and(|r| r.as_ref().is_some_and(|s| !s.is_closed()));
         if !pending {
+            free_place();
             return;
         }
         let started = std::time::Instant::now();
         let out = span.in_scope(|| job(memory));
+        free_place();
         if let Some(reply) = reply.lock().ok().and_then(|mut r| r.take()) {
             metrics::histogram!("authd_password_hash_seconds")
                 .record(started.elapsed().as_secs_f64());
@@ -321,7 +329,7 @@ mod tests {
         let waiting = || Arc::new(AtomicU8::new(WAITING));
         let (reply, mut answer) = oneshot::channel();
         let state = waiting();
-        let job = answering_once(counted(), reply, state.clone());
+        let job = answering_once(counted(), reply, state.clone(), None);
         job(&mut Memory::default());
         // The rescue's second run finds the answer given: nothing runs, nothing changes.
         job(&mut Memory::default());
@@ -331,12 +339,12 @@ mod tests {
         // The caller went away before any run: not hashed at all.
         let (reply, answer) = oneshot::channel::<usize>();
         drop(answer);
-        answering_once(counted(), reply, waiting())(&mut Memory::default());
+        answering_once(counted(), reply, waiting(), None)(&mut Memory::default());
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         // The caller gave up before any run: not hashed either.
         let (reply, _answer) = oneshot::channel::<usize>();
         let state = waiting();
-        let job = answering_once(counted(), reply, state.clone());
+        let job = answering_once(counted(), reply, state.clone(), None);
         assert!(give_up(&state));
         job(&mut Memory::default());
         assert_eq!(runs.load(Ordering::SeqCst), 1);
@@ -382,10 +390,22 @@ mod tests {
             .expect("answered while held");
         assert!(matches!(ordinary, Err(HashError::Busy { .. })));
         assert!(!known.is_finished(), "the known lane waits on");
+        // The two given-up jobs still hold their places (and their passwords) in the queue,
+        // so they still count against the bound (workers + queue = 9).
+        assert_eq!(h.admission.available_permits(), 7);
         release.send(()).unwrap();
         blocker.await.unwrap().unwrap();
         assert!(!known.await.unwrap().unwrap(), "answered, no account");
         assert_eq!(h.depth(), 0);
+        // A thread reaches them, skips them, and frees their places.
+        let freed = async {
+            while h.admission.available_permits() < 9 {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), freed)
+            .await
+            .expect("the skipped jobs' places come back");
     }
 
     #[test]
@@ -411,6 +431,7 @@ mod tests {
             hashing,
             reply,
             Arc::new(AtomicU8::new(WAITING)),
+            None,
         ));
         metrics::with_local_recorder(&recorder, || {
             if let Some(run) = job.get() {
