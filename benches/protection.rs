@@ -132,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
             .decide_sign_in(&counted, ChallengeAnswer::Absent, Verdict::Allow, false)
             .await?;
         assert!(counted.account.is_some() && matches!(admission, Admission::Admit { .. }));
-        protection.ladder.succeed(&counted.pair, &e).await?;
+        protection.ladder.succeed(&counted.pair, &e, None).await?;
         gates.push(t.elapsed().as_secs_f64() * 1e6);
         let e = event(i);
         let t = Instant::now();

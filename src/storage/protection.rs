@@ -11,6 +11,7 @@ use async_trait::async_trait;
 
 use crate::events::AuthEvent;
 use crate::storage::error::StoreError;
+use crate::storage::risk::ProfileWrite;
 use crate::storage::{AccountRecord, Backend, on_pool};
 
 /// Spent mailed links (single use).
@@ -105,14 +106,16 @@ pub trait FailureStore: Send + Sync {
     async fn block(&self, account: &str, source: &str, until: i64) -> Result<(), StoreError>;
     /// Takes back one counted attempt (a success, or a refusal that never reached the hash).
     async fn uncount(&self, account: &str, source: &str) -> Result<(), StoreError>;
-    /// Forgets the pair and stores the success `event` (PostgreSQL: one statement with a
-    /// data-modifying CTE, so the clear rides on a write every sign-in makes anyway; SQLite: two
-    /// in-process statements).
+    /// Forgets the pair and stores the success `event`, and the account's updated risk
+    /// `profile` when given, all or nothing (PostgreSQL: one statement with data-modifying CTEs,
+    /// so the clear and the profile ride on a write every sign-in makes anyway; SQLite: one
+    /// message to the writer, one transaction).
     async fn clear_with_event(
         &self,
         account: &str,
         source: &str,
         event: &AuthEvent,
+        profile: Option<ProfileWrite<'_>>,
     ) -> Result<(), StoreError>;
     /// The pair's state, if any.
     async fn find(&self, account: &str, source: &str) -> Result<Option<FailureState>, StoreError>;
@@ -221,8 +224,9 @@ impl FailureStore for Backend {
         account: &str,
         source: &str,
         event: &AuthEvent,
+        profile: Option<ProfileWrite<'_>>,
     ) -> Result<(), StoreError> {
-        signin::clear_with_event(self, account, source, event).await
+        signin::clear_with_event(self, account, source, event, profile).await
     }
 
     async fn find(&self, account: &str, source: &str) -> Result<Option<FailureState>, StoreError> {

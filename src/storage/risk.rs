@@ -12,6 +12,29 @@ use crate::storage::events::{EVENT_COLUMNS, EventRow, ts_millis};
 use crate::storage::protection::{ALL_SOURCES, FORM_KEY_PREFIX};
 use crate::storage::{Backend, on_pool};
 
+/// A risk profile to store (`RiskStore::save_profile`, or with a successful sign-in's event:
+/// `FailureStore::clear_with_event`).
+#[derive(Debug, Clone, Copy)]
+pub struct ProfileWrite<'a> {
+    /// The account.
+    pub user_id: &'a str,
+    /// The profile, as JSON.
+    pub profile: &'a str,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+/// The profile's upsert, its three binds (`ProfileWrite`'s fields in order) from `$first`.
+pub(crate) fn upsert_profile_sql(first: usize) -> String {
+    format!(
+        "insert into risk_profile (user_id, profile, updated_at) values (${first}, ${}, ${}) \
+         on conflict (user_id) do update set \
+         profile = excluded.profile, updated_at = excluded.updated_at",
+        first + 1,
+        first + 2
+    )
+}
+
 /// What a scored sign-in reads, in one round trip. Counts cover rows of the current window and
 /// include the attempt being scored (it is counted before it is scored).
 #[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
@@ -173,17 +196,14 @@ impl RiskStore for Backend {
     }
 
     async fn save_profile(&self, user_id: &str, profile: &str, now: i64) -> Result<(), StoreError> {
+        let sql = upsert_profile_sql(1);
         on_pool!(self.writer(), |p| {
-            sqlx::query(
-                "insert into risk_profile (user_id, profile, updated_at) values ($1, $2, $3) \
-                 on conflict (user_id) do update set \
-                 profile = excluded.profile, updated_at = excluded.updated_at",
-            )
-            .bind(user_id)
-            .bind(profile)
-            .bind(now)
-            .execute(p)
-            .await?;
+            sqlx::query(&sql)
+                .bind(user_id)
+                .bind(profile)
+                .bind(now)
+                .execute(p)
+                .await?;
         });
         Ok(())
     }

@@ -3,8 +3,12 @@
 //! tower-sessions row by id (the table differs by engine). One text for both engines otherwise.
 
 use async_trait::async_trait;
+use sqlx::query::Query;
+use sqlx::{Database, Encode, Type};
 
+use crate::events::AuthEvent;
 use crate::storage::error::StoreError;
+use crate::storage::events::{INSERT_EVENT, bind_event, risk_json};
 use crate::storage::{Backend, PoolRef, on_pool};
 
 /// One signed-in browser session, as indexed.
@@ -52,8 +56,13 @@ pub struct GrantRecord {
 /// Indexed sessions and listed grants.
 #[async_trait]
 pub trait UserSessionStore: Send + Sync {
-    /// Indexes a session.
-    async fn insert(&self, r: &UserSessionRecord) -> Result<(), StoreError>;
+    /// Indexes a session and stores its `session_created` event, both or neither, in one
+    /// round trip to the writer.
+    async fn insert_with_event(
+        &self,
+        r: &UserSessionRecord,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError>;
     /// The account's indexed sessions, most recently seen first.
     async fn list_by_user(&self, user_id: &str) -> Result<Vec<UserSessionRecord>, StoreError>;
     /// One indexed session.
@@ -87,29 +96,63 @@ pub trait UserSessionStore: Send + Sync {
 const COLUMNS: &str = "id, user_id, session_sealed, epoch, network, country, device, \
     sign_in_event, risk_reasons, last_seen_at, created_at";
 
+/// The index row's insert, its binds after an event's (`$14`–`$24`, see `bind_row`).
+const INSERT_ROW: &str = "insert into user_session (id, user_id, session_sealed, epoch, network, \
+    country, device, sign_in_event, risk_reasons, last_seen_at, created_at) \
+    values ($14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)";
+
+/// Binds a record to `INSERT_ROW`'s parameters, on either engine.
+fn bind_row<'q, DB>(
+    q: Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    r: &'q UserSessionRecord,
+) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    DB: Database,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+{
+    q.bind(r.id.as_str())
+        .bind(r.user_id.as_str())
+        .bind(r.session_sealed.as_str())
+        .bind(r.epoch)
+        .bind(r.network.as_str())
+        .bind(r.country.as_deref())
+        .bind(r.device.as_str())
+        .bind(r.sign_in_event.as_deref())
+        .bind(r.risk_reasons.as_deref())
+        .bind(r.last_seen_at)
+        .bind(r.created_at)
+}
+
 #[async_trait]
 impl UserSessionStore for Backend {
-    async fn insert(&self, r: &UserSessionRecord) -> Result<(), StoreError> {
-        let sql = format!(
-            "insert into user_session ({COLUMNS}) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        );
-        on_pool!(self.writer(), |p| {
-            sqlx::query(&sql)
-                .bind(&r.id)
-                .bind(&r.user_id)
-                .bind(&r.session_sealed)
-                .bind(r.epoch)
-                .bind(&r.network)
-                .bind(&r.country)
-                .bind(&r.device)
-                .bind(&r.sign_in_event)
-                .bind(&r.risk_reasons)
-                .bind(r.last_seen_at)
-                .bind(r.created_at)
-                .execute(p)
-                .await?;
-        });
+    async fn insert_with_event(
+        &self,
+        r: &UserSessionRecord,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError> {
+        let risk = risk_json(event)?;
+        match self.writer() {
+            // One message to the writer's thread and one commit (as `clear_with_event`).
+            PoolRef::Sqlite(p) => {
+                let sql = format!("begin immediate; {INSERT_ROW}; {INSERT_EVENT}; commit");
+                let mut conn = p.acquire().await?;
+                let q = bind_event(sqlx::query(&sql), event, risk.as_deref());
+                let result = bind_row(q, r).execute(&mut *conn).await;
+                if result.is_err() {
+                    // A failed statement leaves the transaction open on this connection.
+                    let _ = sqlx::query("rollback").execute(&mut *conn).await;
+                }
+                result?;
+            }
+            // A data-modifying CTE: the index row rides on the event's insert.
+            PoolRef::Postgres(p) => {
+                let sql = format!("with indexed as ({INSERT_ROW}) {INSERT_EVENT}");
+                let q = bind_event(sqlx::query(&sql), event, risk.as_deref());
+                bind_row(q, r).execute(p).await?;
+            }
+        }
         Ok(())
     }
 

@@ -327,6 +327,20 @@ impl TestApp {
         resp.text().await.unwrap()
     }
 
+    /// Runs one statement on the test's database directly (e.g. to stand in for retention).
+    pub async fn execute_sql(&self, sql: &str) {
+        let url = &self.db.url;
+        if url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+        } else {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+
     /// How many rows the session table holds (every session, expired or not).
     pub async fn session_rows(&self) -> i64 {
         let url = &self.db.url;

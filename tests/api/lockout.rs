@@ -432,6 +432,29 @@ async fn the_cli_unlocks_and_two_instances_share_the_counters() {
     drop(db);
 }
 
+/// "Has the account signed in before?" comes from the risk profile, which retention keeps: an
+/// owner whose last sign-in has aged out of the event log is still told about a new browser.
+#[tokio::test]
+async fn a_new_device_is_reported_after_the_last_sign_in_left_the_event_log() {
+    let app = spawn_app_with(ladder).await;
+    let user = app.user().await;
+    let home = new_client();
+    let ok = app
+        .sign_in_from(&home, "192.0.2.1", &user.email, &user.password, None)
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    app.execute_sql("delete from event where kind = 'login_succeeded'")
+        .await;
+    let other = new_client();
+    let ok = app
+        .sign_in_from(&other, "192.0.2.9", &user.email, &user.password, None)
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    let mails = app.outbox(1).await;
+    assert_eq!(mails.len(), 1, "one alert");
+    assert!(crate::smtp::decode_qp(&mails[0]).contains("Subject: New sign-in to your account"));
+}
+
 #[tokio::test]
 async fn a_new_device_is_reported_and_wasnt_me_signs_out_everywhere() {
     let app = spawn_app_with(ladder).await;

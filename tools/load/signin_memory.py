@@ -27,11 +27,17 @@ after another before the load (`first_sign_in_ms`): a first sign-in asks the eve
 account's latest success (the new-device alert), the question a large log makes slow if an
 index is missing.
 
+With `--transactions` (PostgreSQL only), 100 sign-ins in a row before the load give the
+database transactions one sign-in makes (`pg_stat_database`; each statement outside a
+transaction is one): a count, not a time, so it does not drift with the machine.
+
     cargo build --release
     python3 tools/load/signin_memory.py target/release/authd --clients 8 --seconds 120
     python3 -m venv /tmp/v && /tmp/v/bin/pip install argon2-cffi
     /tmp/v/bin/python tools/load/signin_memory.py target/release/authd --seconds 20 --limit
     python3 tools/load/signin_memory.py target/release/authd --seed-accounts 100000 --seed-events 1000000 \
+        --database-url postgres://postgres@127.0.0.1:5432/scratch
+    python3 tools/load/signin_memory.py target/release/authd --seconds 5 --transactions \
         --database-url postgres://postgres@127.0.0.1:5432/scratch
 
 Only the Python standard library; the load generator shares the machine's cores.
@@ -148,6 +154,30 @@ def with_ratios(limit, rate):
     return limit
 
 
+def pg_transactions(url):
+    """Transactions committed or rolled back in the PostgreSQL database at `url` so far (every
+    statement outside `begin … commit` is one), as `pg_stat_database` counts them."""
+    import subprocess
+    out = subprocess.run(
+        ["psql", url, "-Atc", "select xact_commit + xact_rollback from pg_stat_database "
+         "where datname = current_database()"], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip())
+
+
+def transactions_per_sign_in(port, url, email, n=100):
+    """The database transactions one browser sign-in makes (GET /login, POST /login, a new
+    browser each time, as in the load): `n` sign-ins in a row, the count read before and after.
+    A backend reports its counts when it goes idle (at most ten seconds, PostgreSQL 15), hence
+    the waits; the server's own background jobs may add one or two."""
+    time.sleep(11)
+    before = pg_transactions(url)
+    ua = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"
+    ok = sum(sign_in(port, email, PASSWORD, "198.51.100.251", ua)[0] == 303 for _ in range(n))
+    time.sleep(11)
+    # psql's own session counts one transaction.
+    return round((pg_transactions(url) - before - 1) / ok, 2) if ok else None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("binary")
@@ -157,6 +187,8 @@ def main():
     ap.add_argument("--seed-accounts", type=int, default=0, help="accounts written into the database first")
     ap.add_argument("--seed-events", type=int, default=0, help="events written into the database first")
     ap.add_argument("--database-url", help="e.g. a scratch PostgreSQL database (default: SQLite in a temporary directory)")
+    ap.add_argument("--transactions", action="store_true",
+                    help="PostgreSQL only: also count the database transactions per sign-in before the load")
     args = ap.parse_args()
 
     # Hashing is what loads memory: the per-minute limits (30 per address and account by
@@ -177,6 +209,8 @@ def main():
         time.sleep(2)
         idle = rss_kib(proc.pid)
         limit = limits(srv, metrics_port, emails[0]) if metrics_port else None
+        per_sign_in = (transactions_per_sign_in(port, args.database_url, emails[0])
+                       if args.transactions else None)
         first = []
         for e in firsts:
             t0 = time.monotonic()
@@ -215,6 +249,7 @@ def main():
             "end_rss_mib": round(samples[-1] / 1024, 1) if samples else None,
             "sign_ins_per_s": round(counts.get("303", 0) / elapsed, 1), "statuses": counts,
             "server_cpu_ms_per_sign_in": cpu,
+            **({"pg_transactions_per_sign_in": per_sign_in} if args.transactions else {}),
             **({"limit": with_ratios(limit, counts.get("303", 0) / elapsed)} if limit else {}),
             **({"seeded": {"accounts": args.seed_accounts, "events": args.seed_events},
                 "first_sign_in_ms": first} if firsts else {}),

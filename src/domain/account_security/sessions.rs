@@ -112,9 +112,9 @@ impl SecurityService {
             last_seen_at: now.unix_timestamp(),
             created_at: now.unix_timestamp(),
         };
-        self.sessions.insert(&record).await?;
         let event = AuthEvent::new(EventKind::SessionCreated, ctx, now).user(user_id);
-        self.events.record(event).await?;
+        self.sessions.insert_with_event(&record, &event).await?;
+        crate::events::sink::trace(&event);
         Ok(record.id)
     }
 

@@ -336,16 +336,12 @@ impl RiskService {
         Ok(())
     }
 
-    /// A successful sign-in: the user's profile learns this context.
-    pub async fn succeeded(&self, user_id: &str, a: &Assessment) -> Result<(), Unexpected> {
+    /// A successful sign-in: the user's profile, as JSON, having learnt this context (stored
+    /// with the sign-in's event, `Ladder::succeed`).
+    pub fn profile_after(&self, a: &Assessment) -> Result<String, Unexpected> {
         let mut profile = a.profile.clone().unwrap_or_default();
         profile.observe(&a.observed);
-        let json = serde_json::to_string(&profile)
-            .map_err(|e| Unexpected(anyhow::anyhow!("profile: {e}")))?;
-        self.store
-            .save_profile(user_id, &json, self.clock.now().unix_timestamp())
-            .await?;
-        Ok(())
+        serde_json::to_string(&profile).map_err(|e| Unexpected(anyhow::anyhow!("profile: {e}")))
     }
 }
 

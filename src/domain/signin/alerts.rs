@@ -157,10 +157,13 @@ impl LoginService {
 
     /// Tells the owner about a sign-in from a browser the account had not used before — but not
     /// on the very first sign-in, and at most once an hour (the outbox limits it).
+    /// `signed_in_before` is what the caller already knows (the risk profile counted a success):
+    /// when it is false the event log is asked, for successes the profile did not count.
     pub(super) async fn new_device_alert(
         &self,
         ctx: &RequestContext,
         account: &Account,
+        signed_in_before: bool,
     ) -> Result<(), Unexpected> {
         let filter = EventFilter {
             kind: Some(EventKind::LoginSucceeded),
@@ -168,7 +171,7 @@ impl LoginService {
             limit: 1,
             ..EventFilter::default()
         };
-        if self.events.list(&filter).await?.is_empty() {
+        if !signed_in_before && self.events.list(&filter).await?.is_empty() {
             return Ok(());
         }
         let now = self.clock.now();

@@ -260,16 +260,23 @@ impl Ladder {
         }
     }
 
-    /// Step after a successful password check: clears the pair and stores the success event in
-    /// the same round trip (the event write happens anyway, so the clear costs almost nothing).
+    /// Step after a successful password check: clears the pair and stores the success event,
+    /// and the account's updated risk `profile` when given, in the same round trip (the event
+    /// write happens anyway, so the clear and the profile cost almost nothing).
     pub async fn succeed(
         &self,
         pair: &Pair,
         event: &crate::events::AuthEvent,
+        profile: Option<crate::storage::risk::ProfileWrite<'_>>,
     ) -> Result<(), Unexpected> {
         Ok(self
             .store
-            .clear_with_event(&pair.account.encode(), &pair.source.encode(), event)
+            .clear_with_event(
+                &pair.account.encode(),
+                &pair.source.encode(),
+                event,
+                profile,
+            )
             .await?)
     }
 

@@ -149,7 +149,7 @@ impl LoginService {
             self.background.spawn(async move {
                 let done = async {
                     this.protection.ladder.take_back(&pair).await?;
-                    this.new_device_alert(&ctx, &a).await
+                    this.new_device_alert(&ctx, &a, false).await
                 };
                 if let Err(e) = done.await {
                     tracing::warn!(error = %e, "alert after a risk challenge failed");
@@ -187,7 +187,9 @@ impl LoginService {
         tracing::Span::current().record("user_id", account.id.as_str());
         let known_device = o.pair.source.is_known_device();
         if !known_device {
-            self.new_device_alert(o.ctx, account).await?;
+            // The profile read for the score counts earlier successes: no second read for them.
+            let before = assessment.profile.as_ref().is_some_and(|p| p.n > 0);
+            self.new_device_alert(o.ctx, account, before).await?;
         }
         let decision = if known_device {
             Decision::AllowKnownDevice
@@ -199,8 +201,16 @@ impl LoginService {
             Some(amr) => event.decision_detail(decision, &format!("amr {amr}")),
             None => event.decision(decision),
         };
-        self.protection.ladder.succeed(o.pair, &event).await?;
-        self.risk.succeeded(&account.id, assessment).await?;
+        let profile = self.risk.profile_after(assessment)?;
+        let profile = crate::storage::risk::ProfileWrite {
+            user_id: &account.id,
+            profile: &profile,
+            now: now.unix_timestamp(),
+        };
+        self.protection
+            .ladder
+            .succeed(o.pair, &event, Some(profile))
+            .await?;
         crate::events::sink::trace(&event);
         metrics::counter!("authd_logins_total", "outcome" => "succeeded").increment(1);
         let new_device_cookie = (!known_device).then(|| {

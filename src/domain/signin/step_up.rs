@@ -134,7 +134,7 @@ impl LoginService {
         if why.why.alerts() {
             let (this, ctx, a) = (self.clone(), o.ctx.clone(), account.clone());
             self.background.spawn(async move {
-                if let Err(e) = this.new_device_alert(&ctx, &a).await {
+                if let Err(e) = this.new_device_alert(&ctx, &a, false).await {
                     tracing::warn!(error = %e, "alert before a step-up failed");
                 }
             });
@@ -297,7 +297,7 @@ impl LoginService {
             risk_reasons: pending.reasons.clone(),
         };
         if let Some(pair) = pair_of(pending) {
-            self.protection.ladder.succeed(&pair, &event).await?;
+            self.protection.ladder.succeed(&pair, &event, None).await?;
             crate::events::sink::trace(&event);
         } else {
             self.events.record(event).await?;

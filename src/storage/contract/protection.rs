@@ -9,6 +9,7 @@ use super::account;
 pub(super) async fn protection_contract(store: &Store) {
     counting(store).await;
     clearing(store).await;
+    unlocking(store).await;
     sign_in_lookup(store).await;
     owner_unlock(store).await;
     busiest_source_row(store).await;
@@ -145,7 +146,7 @@ async fn counting(store: &Store) {
     );
 }
 
-/// A success clears its pair with its event, atomically; unlock clears the account.
+/// A success clears its pair with its event and the profile, atomically.
 async fn clearing(store: &Store) {
     let f = &store.failures;
     // A success clears its pair and writes its event together; other pairs stay.
@@ -164,9 +165,19 @@ async fn clearing(store: &Store) {
     )
     .user("1")
     .decision(crate::events::decision::Decision::Allow);
-    f.clear_with_event("user:1", "net:192.0.2.9", &ok)
+    let profile = crate::storage::risk::ProfileWrite {
+        user_id: "1",
+        profile: r#"{"n":1}"#,
+        now: 2001,
+    };
+    f.clear_with_event("user:1", "net:192.0.2.9", &ok, Some(profile))
         .await
         .unwrap();
+    assert_eq!(
+        store.risk.profile("1").await.unwrap().as_deref(),
+        Some(r#"{"n":1}"#),
+        "the profile is stored with the event"
+    );
     assert!(f.find("user:1", "net:192.0.2.9").await.unwrap().is_none());
     assert!(f.find("user:1", "net:192.0.2.1").await.unwrap().is_some());
     let stored = store
@@ -190,9 +201,17 @@ async fn clearing(store: &Store) {
         .await
         .unwrap();
     assert!(
-        f.clear_with_event("user:1", "net:192.0.2.9", &ok)
-            .await
-            .is_err()
+        f.clear_with_event(
+            "user:1",
+            "net:192.0.2.9",
+            &ok,
+            Some(crate::storage::risk::ProfileWrite {
+                profile: r#"{"n":2}"#,
+                ..profile
+            })
+        )
+        .await
+        .is_err()
     );
     assert_eq!(
         f.find("user:1", "net:192.0.2.9")
@@ -202,6 +221,16 @@ async fn clearing(store: &Store) {
         Some(1),
         "nothing cleared when the event write failed"
     );
+    assert_eq!(
+        store.risk.profile("1").await.unwrap().as_deref(),
+        Some(r#"{"n":1}"#),
+        "nor the profile written"
+    );
+}
+
+/// Unlock clears every pair of the account (the one `clearing` left, and three more).
+async fn unlocking(store: &Store) {
+    let f = &store.failures;
     for _ in 0..3 {
         f.count_attempt("user:1", "net:192.0.2.8", None, 2003, 1000)
             .await

@@ -1,7 +1,15 @@
 //! The session index and the account's grants as the security page lists them.
 
+use crate::domain::context::RequestContext;
+use crate::events::{AuthEvent, EventFilter, EventKind};
 use crate::storage::Store;
 use crate::storage::user_sessions::UserSessionRecord;
+
+fn created(user: &str, at: i64) -> AuthEvent {
+    let ctx = RequestContext::new("203.0.113.9".parse().unwrap(), "contract", "r-s".into());
+    let at = time::OffsetDateTime::from_unix_timestamp(at).unwrap();
+    AuthEvent::new(EventKind::SessionCreated, &ctx, at).user(user)
+}
 
 fn row(id: &str, user: &str, epoch: i64, seen: i64) -> UserSessionRecord {
     UserSessionRecord {
@@ -22,9 +30,38 @@ fn row(id: &str, user: &str, epoch: i64, seen: i64) -> UserSessionRecord {
 pub(super) async fn user_sessions_contract(store: &Store) {
     let s = &store.user_sessions;
     let user = uuid::Uuid::new_v4().to_string();
-    s.insert(&row("a", &user, 1, 1000)).await.unwrap();
-    s.insert(&row("b", &user, 1, 2000)).await.unwrap();
-    s.insert(&row("old-epoch", &user, 0, 3000)).await.unwrap();
+    let events: Vec<_> = [1000, 2000, 3000].map(|t| created(&user, t)).into();
+    for ((id, epoch, seen), e) in [("a", 1, 1000), ("b", 1, 2000), ("old-epoch", 0, 3000)]
+        .into_iter()
+        .zip(&events)
+    {
+        s.insert_with_event(&row(id, &user, epoch, seen), e)
+            .await
+            .unwrap();
+    }
+    // Each row's event is stored with it; a row whose insert fails (its id is taken) stores
+    // no event, and the writer is usable afterwards.
+    let again = created(&user, 4000);
+    assert!(
+        s.insert_with_event(&row("a", &user, 1, 4000), &again)
+            .await
+            .is_err()
+    );
+    let stored = store
+        .events
+        .list(&EventFilter {
+            user_id: Some(user.clone()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut expected = events.clone();
+    expected.reverse();
+    assert_eq!(
+        stored, expected,
+        "one event per indexed row, and none for the failed one"
+    );
     let listed: Vec<_> = s.list_by_user(&user).await.unwrap();
     let ids: Vec<_> = listed.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, ["old-epoch", "b", "a"], "most recently seen first");

@@ -13,6 +13,7 @@ use crate::storage::events::{INSERT_EVENT, bind_event, risk_json};
 use crate::storage::protection::{
     ACCOUNT_KEY_PREFIX, ALL_SOURCES, FailureState, FailureStore, SignInCount, SignInKeys,
 };
+use crate::storage::risk::{ProfileWrite, upsert_profile_sql};
 use crate::storage::{AccountRecord, Backend, PoolRef};
 
 /// The "which counter row" rule, the only place it is written: the account named by the email
@@ -150,29 +151,32 @@ pub(super) async fn find_and_count(
 }
 
 /// `FailureStore::clear_with_event` on each engine: the event's binds are `$1`–`$13`, the
-/// pair `$14` and `$15`. It runs on the main pool: the event must be durable.
+/// pair `$14` and `$15`, the profile (when given) `$16`–`$18`. It runs on the main pool: the
+/// event must be durable.
 pub(super) async fn clear_with_event(
     db: &Backend,
     account: &str,
     source: &str,
     event: &AuthEvent,
+    profile: Option<ProfileWrite<'_>>,
 ) -> Result<(), StoreError> {
     let risk = risk_json(event)?;
+    let upsert = profile.map(|_| upsert_profile_sql(16));
     match db.writer() {
         // One message to the connection's worker thread and one commit: the statements run
         // inside `begin … commit` in the same query string.
         PoolRef::Sqlite(p) => {
+            let profiled = upsert.map(|u| format!("{u};")).unwrap_or_default();
             let sql = format!(
                 "begin immediate; \
                  delete from login_failure where account_key = $14 and source = $15; \
-                 {INSERT_EVENT}; commit"
+                 {INSERT_EVENT}; {profiled} commit"
             );
             let mut conn = p.acquire().await?;
-            let result = bind_event(sqlx::query(&sql), event, risk.as_deref())
+            let q = bind_event(sqlx::query(&sql), event, risk.as_deref())
                 .bind(account)
-                .bind(source)
-                .execute(&mut *conn)
-                .await;
+                .bind(source);
+            let result = bind_profile(q, profile).execute(&mut *conn).await;
             if result.is_err() {
                 // A failed statement leaves the transaction open on this connection: end it
                 // before the connection goes back to the pool.
@@ -180,18 +184,36 @@ pub(super) async fn clear_with_event(
             }
             result?;
         }
-        // A data-modifying CTE: the clear rides on the event's insert.
+        // Data-modifying CTEs: the clear and the profile ride on the event's insert.
         PoolRef::Postgres(p) => {
+            let profiled = upsert
+                .map(|u| format!(", profiled as ({u})"))
+                .unwrap_or_default();
             let sql = format!(
                 "with cleared as (delete from login_failure \
-                 where account_key = $14 and source = $15) {INSERT_EVENT}"
+                 where account_key = $14 and source = $15){profiled} {INSERT_EVENT}"
             );
-            bind_event(sqlx::query(&sql), event, risk.as_deref())
+            let q = bind_event(sqlx::query(&sql), event, risk.as_deref())
                 .bind(account)
-                .bind(source)
-                .execute(p)
-                .await?;
+                .bind(source);
+            bind_profile(q, profile).execute(p).await?;
         }
     }
     Ok(())
+}
+
+/// Binds a profile write's three values, if there is one (`upsert_profile_sql`).
+fn bind_profile<'q, DB>(
+    q: Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    profile: Option<ProfileWrite<'q>>,
+) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    DB: Database,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+{
+    match profile {
+        Some(w) => q.bind(w.user_id).bind(w.profile).bind(w.now),
+        None => q,
+    }
 }
