@@ -2,8 +2,9 @@
 //! writes so writers queue in-process, and a busy timeout for what still meets a lock; readers
 //! with a smaller page cache), the migrations, and the database file's mode: created
 //! `0600` (SQLite gives its `-wal` and `-shm` files the database's mode), and tightened to
-//! `0600` at start if an older version left it readable by others. The SQL lives with its
-//! aggregate.
+//! `0600` at start if an older version left it readable by others; and `one_transaction`,
+//! several writes sent to the writer as one message, rolled back if its caller is dropped. The
+//! SQL lives with its aggregate.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -22,6 +23,40 @@ use crate::storage::{Backend, Store};
 /// (docs/benchmarks.md, "Memory under a login flood"); the operating system's page cache holds
 /// the file once for all of them, and the b-trees' upper pages fit in this size.
 pub const READER_CACHE_KIB: u32 = 512;
+
+/// Runs `statements`, one query string of the form `begin immediate; …; commit` with its binds,
+/// on the writer in one message to its worker thread: one hand-off and one commit for several
+/// writes. A failed statement leaves the transaction open on the connection, so it is rolled
+/// back before the connection goes back to the pool.
+///
+/// If the caller is dropped mid-way (a request cancelled by its timeout or its client), the
+/// connection is closed instead of going back to the pool, and closing rolls the transaction
+/// back: otherwise every later write would join the open transaction and be lost with it.
+pub(crate) async fn one_transaction<'q>(
+    writer: &sqlx::SqlitePool,
+    statements: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+) -> Result<(), sqlx::Error> {
+    let mut held = CloseUnlessDone(Some(writer.acquire().await?));
+    let conn = held.0.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+    let result = statements.execute(&mut **conn).await;
+    if result.is_err() {
+        let _ = sqlx::query("rollback").execute(&mut **conn).await;
+    }
+    // Done either way: the connection goes back to the pool.
+    held.0.take();
+    result.map(|_| ())
+}
+
+/// A connection that is closed when dropped before `one_transaction` finished with it.
+struct CloseUnlessDone(Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>);
+
+impl Drop for CloseUnlessDone {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.as_mut() {
+            conn.close_on_drop();
+        }
+    }
+}
 
 /// The readers' pool and the writer (one pool on an in-memory database), migrated, with SQLite's
 /// own automatic checkpoint in the writer.
@@ -176,6 +211,45 @@ pub(crate) async fn pragma(pool: &sqlx::SqlitePool, name: &str) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A caller dropped while its transaction waits for the lock (a cancelled request) must
+    /// not leave the transaction open on the writer: the next write would join it and never
+    /// commit.
+    #[tokio::test]
+    async fn a_dropped_transaction_does_not_swallow_the_next_write() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let (pool, writer) = open_pools(&url, 2).await.expect("open");
+        sqlx::query("create table t (x integer)")
+            .execute(&writer)
+            .await
+            .expect("table");
+        let mut holder = pool.acquire().await.expect("a reader");
+        sqlx::query("begin immediate")
+            .execute(&mut *holder)
+            .await
+            .expect("lock");
+        let waiting = one_transaction(
+            &writer,
+            sqlx::query("begin immediate; insert into t values (1); commit"),
+        );
+        let dropped = tokio::time::timeout(Duration::from_millis(100), waiting).await;
+        assert!(dropped.is_err(), "it waited for the lock and was dropped");
+        sqlx::query("commit")
+            .execute(&mut *holder)
+            .await
+            .expect("unlock");
+        drop(holder);
+        sqlx::query("insert into t values (2)")
+            .execute(&writer)
+            .await
+            .expect("the next write");
+        let seen: Vec<i64> = sqlx::query_scalar("select x from t")
+            .fetch_all(&pool)
+            .await
+            .expect("read");
+        assert!(seen.contains(&2), "the next write is committed: {seen:?}");
+    }
 
     async fn cache_size(pool: &sqlx::SqlitePool) -> i64 {
         pragma(pool, "cache_size").await

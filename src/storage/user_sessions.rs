@@ -9,6 +9,7 @@ use sqlx::{Database, Encode, Type};
 use crate::events::AuthEvent;
 use crate::storage::error::StoreError;
 use crate::storage::events::{INSERT_EVENT, bind_event, risk_json};
+use crate::storage::sqlite::one_transaction;
 use crate::storage::{Backend, PoolRef, on_pool};
 
 /// One signed-in browser session, as indexed.
@@ -137,14 +138,8 @@ impl UserSessionStore for Backend {
             // One message to the writer's thread and one commit (as `clear_with_event`).
             PoolRef::Sqlite(p) => {
                 let sql = format!("begin immediate; {INSERT_ROW}; {INSERT_EVENT}; commit");
-                let mut conn = p.acquire().await?;
                 let q = bind_event(sqlx::query(&sql), event, risk.as_deref());
-                let result = bind_row(q, r).execute(&mut *conn).await;
-                if result.is_err() {
-                    // A failed statement leaves the transaction open on this connection.
-                    let _ = sqlx::query("rollback").execute(&mut *conn).await;
-                }
-                result?;
+                one_transaction(p, bind_row(q, r)).await?;
             }
             // A data-modifying CTE: the index row rides on the event's insert.
             PoolRef::Postgres(p) => {

@@ -59,6 +59,12 @@ pub struct Assessment {
 }
 
 impl Assessment {
+    /// Whether the account's profile counts an earlier successful sign-in (the new-device
+    /// alert is not sent on the first).
+    pub fn signed_in_before(&self) -> bool {
+        self.profile.as_ref().is_some_and(|p| p.n > 0)
+    }
+
     /// The event's `risk` field.
     pub fn event_risk(&self) -> Risk {
         Risk {

@@ -144,8 +144,7 @@ impl LoginService {
             challenge,
             force_step_up,
         } = attempt;
-        // 1. Per-instance rate limits per network (and IPv6 /48), before any database or
-        //    hashing work.
+        // 1. Per-instance rate limits per network (and IPv6 /48), before any database work.
         let name = normalised_name(username);
         self.throttle(ctx, username).await?;
         // 2. Look the account up and count the attempt in one round trip. Unknown names get
@@ -162,9 +161,8 @@ impl LoginService {
         // The per-account budget: spent only by sources the account does not know, and beyond
         // it they need a passed challenge (never a 429: the owner must not be locked out).
         let account_busy = self.account_budget_spent(&counted.pair, &name);
-        // 3. The risk score: one more read (profile and velocity counters together).
-        //    A name with no account is scored against a stand-in account's history, so it is
-        //    answered like some real account would be (`stand_in.rs`).
+        // 3. The risk score: one more read (profile and velocity counters). A name with no
+        //    account is scored against a stand-in's history, like a real one (`stand_in.rs`).
         let secret = password.expose_secret().as_bytes();
         let stand_in = self.protection.stand_ins.point(&name);
         let assessment = self
@@ -186,6 +184,7 @@ impl LoginService {
             work: settings::work(ladder.settings(), &counted.state, counted.now),
             new_block: settle::new_block(&counted, &admission, assessment.verdict),
             amr: None,
+            signed_in_before: assessment.signed_in_before(),
         };
         // 5. Refused before the password check (challenge, block): recorded and answered.
         let after = self.settle_admission(&o, admission, challenge).await?;

@@ -106,6 +106,7 @@ impl LoginService {
             work: settings::work(ladder.settings(), &counted.state, counted.now),
             new_block: settle::new_block(&counted, &admission, assessment.verdict),
             amr: None,
+            signed_in_before: assessment.signed_in_before(),
         };
         let AfterCheck::Answer { delay_ms, .. } = self
             .settle_admission(&o, admission, ChallengeAnswer::Absent)

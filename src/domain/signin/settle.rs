@@ -39,6 +39,9 @@ pub(super) struct Outcome<'a> {
     /// The RFC 8176 `amr` of a sign-in without a password (a passkey's `hwk`/`swk`), written
     /// into the success event's decision; `None` for a password.
     pub amr: Option<&'static str>,
+    /// Whether the account signed in before, as its risk profile counts
+    /// (`Assessment::signed_in_before`): no new-device alert on a first sign-in.
+    pub signed_in_before: bool,
 }
 
 /// Whether `admission` is a block this attempt set (`Some(the pair's failures)`): a block
@@ -146,10 +149,11 @@ impl LoginService {
             // one (that would confirm stuffed pairs). Tracked, so a test (or a graceful stop)
             // can wait for it.
             let (this, ctx, a, pair) = (self.clone(), o.ctx.clone(), a.clone(), o.pair.clone());
+            let before = o.signed_in_before;
             self.background.spawn(async move {
                 let done = async {
                     this.protection.ladder.take_back(&pair).await?;
-                    this.new_device_alert(&ctx, &a, false).await
+                    this.new_device_alert(&ctx, &a, before).await
                 };
                 if let Err(e) = done.await {
                     tracing::warn!(error = %e, "alert after a risk challenge failed");
@@ -187,9 +191,8 @@ impl LoginService {
         tracing::Span::current().record("user_id", account.id.as_str());
         let known_device = o.pair.source.is_known_device();
         if !known_device {
-            // The profile read for the score counts earlier successes: no second read for them.
-            let before = assessment.profile.as_ref().is_some_and(|p| p.n > 0);
-            self.new_device_alert(o.ctx, account, before).await?;
+            self.new_device_alert(o.ctx, account, o.signed_in_before)
+                .await?;
         }
         let decision = if known_device {
             Decision::AllowKnownDevice

@@ -133,8 +133,9 @@ impl LoginService {
         self.protection.ladder.take_back(o.pair).await?;
         if why.why.alerts() {
             let (this, ctx, a) = (self.clone(), o.ctx.clone(), account.clone());
+            let before = o.signed_in_before;
             self.background.spawn(async move {
-                if let Err(e) = this.new_device_alert(&ctx, &a, false).await {
+                if let Err(e) = this.new_device_alert(&ctx, &a, before).await {
                     tracing::warn!(error = %e, "alert before a step-up failed");
                 }
             });

@@ -236,11 +236,14 @@ const DELETES: [(&str, Part); 12] = [
         "delete from user_session where user_id = $1",
         Part::Sessions,
     ),
-    ("delete from risk_profile where user_id = $1", Part::Other),
+    // The pair before the profile: a successful sign-in clears its pair and then writes the
+    // profile in one transaction, and two transactions taking the same rows in opposite orders
+    // could deadlock on PostgreSQL.
     (
         "delete from login_failure where account_key = $2",
         Part::Other,
     ),
+    ("delete from risk_profile where user_id = $1", Part::Other),
     ("delete from account where id = $1", Part::Other),
 ];
 

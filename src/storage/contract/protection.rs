@@ -228,7 +228,7 @@ async fn clearing(store: &Store) {
     );
 }
 
-/// Unlock clears every pair of the account (the one `clearing` left, and three more).
+/// Unlock clears every failure of the account: the one `clearing` left and three on a second pair.
 async fn unlocking(store: &Store) {
     let f = &store.failures;
     for _ in 0..3 {

@@ -47,6 +47,16 @@ pub(super) async fn user_sessions_contract(store: &Store) {
             .await
             .is_err()
     );
+    // A new row whose event fails (the event's id is taken): the row is rolled back with it.
+    assert!(
+        s.insert_with_event(&row("z", &user, 1, 4000), &events[0])
+            .await
+            .is_err()
+    );
+    assert!(
+        s.find_by_id("z").await.unwrap().is_none(),
+        "no index row without its event"
+    );
     let stored = store
         .events
         .list(&EventFilter {

@@ -14,6 +14,7 @@ use crate::storage::protection::{
     ACCOUNT_KEY_PREFIX, ALL_SOURCES, FailureState, FailureStore, SignInCount, SignInKeys,
 };
 use crate::storage::risk::{ProfileWrite, upsert_profile_sql};
+use crate::storage::sqlite::one_transaction;
 use crate::storage::{AccountRecord, Backend, PoolRef};
 
 /// The "which counter row" rule, the only place it is written: the account named by the email
@@ -170,19 +171,12 @@ pub(super) async fn clear_with_event(
             let sql = format!(
                 "begin immediate; \
                  delete from login_failure where account_key = $14 and source = $15; \
-                 {INSERT_EVENT}; {profiled} commit"
+                 {profiled} {INSERT_EVENT}; commit"
             );
-            let mut conn = p.acquire().await?;
             let q = bind_event(sqlx::query(&sql), event, risk.as_deref())
                 .bind(account)
                 .bind(source);
-            let result = bind_profile(q, profile).execute(&mut *conn).await;
-            if result.is_err() {
-                // A failed statement leaves the transaction open on this connection: end it
-                // before the connection goes back to the pool.
-                let _ = sqlx::query("rollback").execute(&mut *conn).await;
-            }
-            result?;
+            one_transaction(p, bind_profile(q, profile)).await?;
         }
         // Data-modifying CTEs: the clear and the profile ride on the event's insert.
         PoolRef::Postgres(p) => {
