@@ -18,6 +18,7 @@ mod resets;
 mod retention;
 mod risk;
 mod sessions;
+mod signin_lookup;
 mod user_sessions;
 mod waves;
 
