@@ -165,14 +165,16 @@ impl LoginService {
         account: &Account,
         signed_in_before: bool,
     ) -> Result<(), Unexpected> {
-        let filter = EventFilter {
-            kind: Some(EventKind::LoginSucceeded),
-            user_id: Some(account.id.clone()),
-            limit: 1,
-            ..EventFilter::default()
-        };
-        if !signed_in_before && self.events.list(&filter).await?.is_empty() {
-            return Ok(());
+        if !signed_in_before {
+            let filter = EventFilter {
+                kind: Some(EventKind::LoginSucceeded),
+                user_id: Some(account.id.clone()),
+                limit: 1,
+                ..EventFilter::default()
+            };
+            if self.events.list(&filter).await?.is_empty() {
+                return Ok(());
+            }
         }
         let now = self.clock.now();
         let observed = self.risk.observe(ctx, now);
