@@ -45,6 +45,34 @@ def thread_cpu(pid):
     return groups
 
 
+def db_writes(pid):
+    """Bytes and write calls the process's SQLite threads (`sqlx-sqlite-worker`, and the WAL's
+    background copy) have issued so far: `wchar` and `syscw` of /proc/PID/task/TID/io. These
+    threads touch only the database files, so this is what the database wrote (log frames,
+    checkpoint copies), counted at the system call, before the page cache."""
+    total = {"bytes": 0, "calls": 0}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if not f.read().startswith("sqlx-sqlite"):
+                    continue
+            with open(f"/proc/{pid}/task/{tid}/io") as f:
+                io = dict(line.split(": ") for line in f.read().splitlines())
+        except OSError:
+            continue  # the thread ended between the listing and the read
+        total["bytes"] += int(io["wchar"])
+        total["calls"] += int(io["syscw"])
+    return total
+
+
+def db_writes_per(before, after, count):
+    """KiB and write calls per unit of work between two `db_writes` readings."""
+    if not count:
+        return None
+    return {"kib": round((after["bytes"] - before["bytes"]) / 1024 / count, 2),
+            "calls": round((after["calls"] - before["calls"]) / count, 2)}
+
+
 def cpu_ms_per(before, after, count):
     """Milliseconds of CPU per unit of work (`count` units between the two `thread_cpu`
     readings) for each thread group, and `outside_hashing` for all but the hash threads. Less
@@ -127,9 +155,11 @@ class Server:
         return subprocess.run([self.binary, *args], cwd=self.tmp, env=self.env, input=stdin,
                               capture_output=True, text=True, check=True).stdout
 
-    def start(self):
-        self.proc = subprocess.Popen([self.binary, "serve"], cwd=self.tmp, env=self.env)
-        for _ in range(300):
+    def start(self, prefix=(), tries=300):
+        """Starts `authd serve` (under `prefix`, e.g. valgrind) and waits up to `tries` tenths
+        of a second for `/readyz`."""
+        self.proc = subprocess.Popen([*prefix, self.binary, "serve"], cwd=self.tmp, env=self.env)
+        for _ in range(tries):
             try:
                 c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
                 c.request("GET", "/readyz")

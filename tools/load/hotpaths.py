@@ -42,7 +42,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Server, cookie_header, free_port, rss_kib, sign_in  # noqa: E402
+from common import Server, cookie_header, db_writes, db_writes_per, free_port, rss_kib, sign_in  # noqa: E402
 
 PASSWORD = "a load test passphrase"
 REDIRECT = "http://127.0.0.1:9/cb"
@@ -93,12 +93,14 @@ def wrk(url, conns, seconds, script=None, headers=()):
         return round(float(m.group(1)) * unit[m.group(2)], 2) if m else None
 
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    done = re.search(r"(\d+) requests in", out)
     # "Latency  avg  stdev  max  +/-stdev": the slowest answer (a tail past p99 shows here).
     top = re.search(r"^\s+Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)\s", out, re.M)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     p999 = re.search(r"^p99\.9 (\d+)$", out, re.M)
-    return {"per_s": round(float(rate.group(1))), "p50_ms": pct(50), "p90_ms": pct(90), "p99_ms": pct(99),
+    return {"per_s": round(float(rate.group(1))), "requests": int(done.group(1)) if done else None,
+            "p50_ms": pct(50), "p90_ms": pct(90), "p99_ms": pct(99),
             "p99_9_ms": round(int(p999.group(1)) / 1000, 2) if p999 else None,
             "max_ms": round(float(top.group(1)) * unit[top.group(2)], 2) if top else None,
             "non_2xx": int(non2xx.group(1)) if non2xx else 0,
@@ -230,7 +232,15 @@ def main():
                                              post_script(d, "introspect", f"token={access}", cc_auth)),
             }
             only = args.only.split(",") if args.only else list(runs)
-            result = {name: runs[name]() for name in only}
+            result = {}
+            for name in only:
+                before = db_writes(srv.proc.pid)
+                result[name] = runs[name]()
+                if name == "token" and not args.database_url and not args.flood:
+                    # What each token answer's event costs the database (SQLite, no flood: the
+                    # flood's own writes would be counted too).
+                    result[name]["db_writes_per_request"] = db_writes_per(
+                        before, db_writes(srv.proc.pid), result[name]["requests"])
             result["rss_mib"] = [round(rss_kib(x.proc.pid, "VmHWM") / 1024, 1) for x in [srv, *others]]
             wal = os.path.join(srv.tmp, "authd.db-wal")
             if os.path.exists(wal):

@@ -51,7 +51,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Server, cpu_ms_per, free_port, rss_kib, sign_in, thread_cpu  # noqa: E402
+from common import (Server, cpu_ms_per, db_writes, db_writes_per, free_port, rss_kib, sign_in,  # noqa: E402
+                    thread_cpu)
 
 PASSWORD = "a load test passphrase"
 
@@ -239,6 +240,7 @@ def main():
 
         threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
         started, cpu_before = time.monotonic(), thread_cpu(proc.pid)
+        writes_before = db_writes(proc.pid)
         hashed_before = hash_seconds(metrics_port) if metrics_port else None
         for t in threads:
             t.start()
@@ -247,6 +249,7 @@ def main():
             time.sleep(0.1)
         elapsed = time.monotonic() - started
         cpu = cpu_ms_per(cpu_before, thread_cpu(proc.pid), counts.get("303", 0))
+        writes = db_writes_per(writes_before, db_writes(proc.pid), counts.get("303", 0))
         if hashed_before:
             # Each verification's time from start to end under the load (the hash threads
             # share the cores with the requests and the load generator).
@@ -259,6 +262,8 @@ def main():
             "end_rss_mib": round(samples[-1] / 1024, 1) if samples else None,
             "sign_ins_per_s": round(counts.get("303", 0) / elapsed, 1), "statuses": counts,
             "server_cpu_ms_per_sign_in": cpu,
+            # SQLite only: the database threads' writes (PostgreSQL writes in its own processes).
+            "db_writes_per_sign_in": None if args.database_url else writes,
             **({"pg_transactions_per_sign_in": per_sign_in} if args.transactions else {}),
             **({"limit": with_ratios(limit, counts.get("303", 0) / elapsed)} if limit else {}),
             **({"seeded": {"accounts": args.seed_accounts, "events": args.seed_events},
