@@ -70,3 +70,67 @@ pub fn metrics_handle() -> PrometheusHandle {
         })
         .clone()
 }
+
+/// A log line that repeats under load, written at most once per `every` seconds with the count
+/// of those held back since the last one. A sign-in flood sheds hundreds of requests a second
+/// (`503` + `Retry-After`, counted by `authd_hash_jobs_refused_total` and
+/// `authd_hash_jobs_given_up_total`): one line each would
+/// bury the log and spend the request threads' time on synchronous writes to stderr.
+#[derive(Debug, Default)]
+pub struct LogThrottle {
+    /// Second of the last line written; 0 before the first.
+    last: std::sync::atomic::AtomicI64,
+    /// Occurrences since then.
+    held: std::sync::atomic::AtomicU64,
+}
+
+impl LogThrottle {
+    /// No line written yet.
+    pub const fn new() -> Self {
+        Self {
+            last: std::sync::atomic::AtomicI64::new(0),
+            held: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// A new occurrence at `now` (seconds on any clock, from 1): `Some(n)` when a line is due, `n` being the
+    /// occurrences it stands for (this one included); `None` when it is held back.
+    pub fn occurred(&self, now: i64, every: i64) -> Option<u64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.held.fetch_add(1, Relaxed);
+        let last = self.last.load(Relaxed);
+        if last != 0 && now < last + every {
+            return None;
+        }
+        // One thread wins the turn; the others count toward the next line.
+        if self
+            .last
+            .compare_exchange(last, now, Relaxed, Relaxed)
+            .is_err()
+        {
+            return None;
+        }
+        Some(self.held.swap(0, Relaxed).max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogThrottle;
+
+    #[test]
+    fn a_repeating_line_is_written_once_per_period_with_what_it_held_back() {
+        let t = LogThrottle::default();
+        assert_eq!(t.occurred(1_000, 10), Some(1), "the first is written");
+        for s in 1_001..1_010 {
+            assert_eq!(t.occurred(s, 10), None, "held back at {s}");
+        }
+        assert_eq!(
+            t.occurred(1_010, 10),
+            Some(10),
+            "nine held back and this one"
+        );
+        assert_eq!(t.occurred(1_011, 10), None);
+        assert_eq!(t.occurred(1_500, 10), Some(2));
+    }
+}

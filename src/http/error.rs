@@ -7,6 +7,7 @@ use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use crate::app::telemetry::LogThrottle;
 use crate::domain::account_security::error::SecurityError;
 use crate::domain::accounts::error::AccountError;
 use crate::domain::error::Unexpected;
@@ -218,7 +219,9 @@ impl IntoResponse for HttpError {
             return Redirect::to(&target).into_response();
         }
         let (status, message, retry_after) = self.answer();
-        if status.is_server_error() {
+        if status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some() {
+            note_shed();
+        } else if status.is_server_error() {
             // The one place a failure is logged, with its cause chain.
             tracing::error!(error = ?self, "request failed");
         }
@@ -229,6 +232,26 @@ impl IntoResponse for HttpError {
             response.headers_mut().insert(header::RETRY_AFTER, v);
         }
         response
+    }
+}
+
+/// A request shed because every password hasher is busy (`503` + `Retry-After`): load, not a
+/// fault. Logged as a warning at most once every ten seconds, with how many it stands for.
+pub(crate) fn note_shed() {
+    static SHED: LogThrottle = LogThrottle::new();
+    // Seconds on the process's monotonic clock (a log's pace, not a time anything is decided
+    // by), from 1: 0 is the throttle's "never".
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let elapsed = START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs();
+    let now = i64::try_from(elapsed).unwrap_or(i64::MAX - 1) + 1;
+    if let Some(shed) = SHED.occurred(now, 10) {
+        tracing::warn!(
+            shed,
+            "requests shed: every password hasher busy (503 + Retry-After)"
+        );
     }
 }
 

@@ -123,7 +123,11 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
                     request_id.clone(),
                     middleware::MakeRequestId,
                 ))
-                .layer(TraceLayer::new_for_http().make_span_with(make_span))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(make_span)
+                        .on_failure(log_failure),
+                )
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(axum::middleware::from_fn(middleware::track_metrics))
                 .layer(axum::middleware::from_fn_with_state(
@@ -137,6 +141,22 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
                 .layer(PropagateRequestIdLayer::new(request_id)),
         )
         .with_state(state)
+}
+
+/// A failed response, as tower-http's default logs it, except `503`: whoever answers one logs
+/// it (a request shed by busy password hashers, throttled: `error::note_shed`; readiness:
+/// `ops::readyz_get`), so a flood's shed requests do not write a line each.
+#[allow(clippy::needless_pass_by_value)] // tower-http's `OnFailure` hands the class over by value
+fn log_failure(
+    class: tower_http::classify::ServerErrorsFailureClass,
+    latency: std::time::Duration,
+    _span: &tracing::Span,
+) {
+    use tower_http::classify::ServerErrorsFailureClass as Class;
+    if matches!(class, Class::StatusCode(StatusCode::SERVICE_UNAVAILABLE)) {
+        return;
+    }
+    tracing::error!(classification = %class, latency_ms = latency.as_millis(), "response failed");
 }
 
 fn make_span(req: &Request) -> tracing::Span {

@@ -45,6 +45,7 @@ pub async fn readyz_get(State(health): State<Arc<dyn HealthStore>>) -> impl Into
     if health.is_reachable().await {
         (StatusCode::OK, "ready")
     } else {
+        tracing::warn!("not ready: the database is unreachable");
         (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
     }
 }

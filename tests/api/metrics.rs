@@ -80,7 +80,7 @@ async fn an_unknown_method_is_labelled_other() {
 
 /// Every counter (and histogram count) of a Prometheus text, by series. Bucket and sum
 /// lines are timings, gauges are levels: neither is a count of what happened.
-fn counters(text: &str) -> BTreeMap<String, f64> {
+pub(crate) fn counters(text: &str) -> BTreeMap<String, f64> {
     let mut kinds = BTreeMap::new();
     let mut out = BTreeMap::new();
     for line in text.lines() {

@@ -189,6 +189,18 @@ async fn a_saturated_hash_pool_answers_503_quickly() {
         busy > 0,
         "12 parallel logins on 1 worker + 1 queue slot were never refused"
     );
+    // Every shed request is counted: refused by the full queue or given up waiting (the
+    // counters are the process's, which other tests only ever raise).
+    let c = crate::metrics::counters(&app.metrics().await);
+    let shed = [
+        "authd_hash_jobs_refused_total",
+        "authd_hash_jobs_given_up_total",
+    ]
+    .map(|name| c.get(name).copied().unwrap_or(0.0));
+    assert!(
+        shed.iter().sum::<f64>() >= f64::from(busy),
+        "{shed:?} < {busy}"
+    );
     assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
     assert_eq!(app.state.accounts.hasher().depth(), 0);
 }

@@ -199,7 +199,10 @@ impl PasswordHasher {
     ) -> Result<T, HashError> {
         // Admission first, without waiting: a full queue answers Busy immediately. A known
         // caller whose lane is full waits in the ordinary one if it has room.
-        let (admitted, lane) = self.admit(lane).ok_or(HashError::Busy { retry_after: 1 })?;
+        let Some((admitted, lane)) = self.admit(lane) else {
+            metrics::counter!("authd_hash_jobs_refused_total").increment(1);
+            return Err(HashError::Busy { retry_after: 1 });
+        };
         metrics::counter!("authd_hash_jobs_total", "lane" => lane.label()).increment(1);
         let depth = DepthGuard::enter(&self.depth);
         let (reply, mut answer) = oneshot::channel();

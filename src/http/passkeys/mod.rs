@@ -188,7 +188,9 @@ impl IntoResponse for PasskeyApiError {
                 None,
             ),
         };
-        if status.is_server_error() {
+        if status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some() {
+            crate::http::error::note_shed();
+        } else if status.is_server_error() {
             tracing::error!(error = ?self, "passkey request failed");
         }
         let mut res = (status, Json(json!({ "error": error, "message": message }))).into_response();
