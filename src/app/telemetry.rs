@@ -72,10 +72,12 @@ pub fn metrics_handle() -> PrometheusHandle {
 }
 
 /// A log line that repeats under load, written at most once per `every` seconds with the count
-/// of those held back since the last one. A sign-in flood sheds hundreds of requests a second
+/// of those held back since the last one. A sign-in flood sheds requests for as long as it lasts
 /// (`503` + `Retry-After`, counted by `authd_hash_jobs_refused_total` and
-/// `authd_hash_jobs_given_up_total`): one line each would
-/// bury the log and spend the request threads' time on synchronous writes to stderr.
+/// `authd_hash_jobs_given_up_total`): two error lines each (526 in a 35-s flood of 32 clients,
+/// docs/benchmarks.md) buried the log and cost the request threads synchronous writes to
+/// stderr. What is held back after the last line goes out with the next occurrence's line,
+/// whenever that comes; the counters are the complete record.
 #[derive(Debug, Default)]
 pub struct LogThrottle {
     /// Second of the last line written; 0 before the first.
