@@ -95,8 +95,8 @@ impl LogThrottle {
         }
     }
 
-    /// A new occurrence at `now` (seconds on any clock, from 1): `Some(n)` when a line is due, `n` being the
-    /// occurrences it stands for (this one included); `None` when it is held back.
+    /// A new occurrence at `now` (seconds on any clock, from 1): `Some(n)` when a line is due,
+    /// `n` being the occurrences it stands for (this one included); `None` when it is held back.
     pub fn occurred(&self, now: i64, every: i64) -> Option<u64> {
         use std::sync::atomic::Ordering::Relaxed;
         self.held.fetch_add(1, Relaxed);
