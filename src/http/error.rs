@@ -219,9 +219,7 @@ impl IntoResponse for HttpError {
             return Redirect::to(&target).into_response();
         }
         let (status, message, retry_after) = self.answer();
-        if status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some() {
-            note_shed();
-        } else if status.is_server_error() {
+        if !noted_as_shed(status, retry_after) && status.is_server_error() {
             // The one place a failure is logged, with its cause chain.
             tracing::error!(error = ?self, "request failed");
         }
@@ -235,9 +233,18 @@ impl IntoResponse for HttpError {
     }
 }
 
-/// A request shed because every password hasher is busy (`503` + `Retry-After`): load, not a
-/// fault. Logged as a warning at most once every ten seconds, with how many it stands for.
-pub(crate) fn note_shed() {
+/// Whether an answer is a request shed because every password hasher is busy (`503` +
+/// `Retry-After`, the mappers' `Busy`): load, not a fault, so it is noted here (a warning at
+/// most once every ten seconds, with how many it stands for) instead of logged as a failure.
+pub(crate) fn noted_as_shed(status: StatusCode, retry_after: Option<u64>) -> bool {
+    let shed = status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some();
+    if shed {
+        note_shed();
+    }
+    shed
+}
+
+fn note_shed() {
     static SHED: LogThrottle = LogThrottle::new();
     // Seconds on the process's monotonic clock (a log's pace, not a time anything is decided
     // by), from 1: 0 is the throttle's "never".

@@ -144,7 +144,7 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
 }
 
 /// A failed response, as tower-http's default logs it, except `503`: whoever answers one logs
-/// it (a request shed by busy password hashers, throttled: `error::note_shed`; readiness:
+/// it (a request shed by busy password hashers, throttled: `error::noted_as_shed`; readiness:
 /// `ops::readyz_get`), so a flood's shed requests do not write a line each.
 #[allow(clippy::needless_pass_by_value)] // tower-http's `OnFailure` hands the class over by value
 fn log_failure(

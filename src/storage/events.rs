@@ -278,6 +278,7 @@ impl EventStore for Backend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::sqlite::scratch;
 
     #[test]
     fn one_event_is_the_single_insert_and_more_number_their_binds_on() {
@@ -288,23 +289,9 @@ mod tests {
         assert!(two.ends_with(tail), "{two}");
     }
 
-    /// The plan SQLite picks for `sql` with `binds`, one line per step.
-    async fn plan(pool: &sqlx::SqlitePool, sql: &str, binds: &[&str]) -> String {
-        let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(sql);
-        for b in binds {
-            q = q.bind(*b);
-        }
-        let rows = q.fetch_all(pool).await.expect("explain");
-        rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
-    }
-
     #[tokio::test]
     async fn an_account_s_latest_event_of_a_kind_is_read_through_its_own_index() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let (pool, _) = crate::storage::sqlite::open_pools(&url, 1)
-            .await
-            .expect("open");
+        let (_dir, pool) = scratch::pool().await;
         // The new-device alert's question (migration 0035): not a walk through every account's
         // sign-ins in `(kind, seq)`.
         let f = EventFilter {
@@ -314,7 +301,7 @@ mod tests {
             ..EventFilter::default()
         };
         let sql = format!("explain query plan {}", list_events_sql(&f));
-        let steps = plan(&pool, &sql, &["login_succeeded", "u", "2"]).await;
+        let steps = scratch::plan(&pool, &sql, &["login_succeeded", "u", "2"]).await;
         assert!(steps.contains("event_user_kind_seq"), "{steps}");
         // The listing's per-column filters still use their (partial) indexes.
         let by_user = EventFilter {
@@ -332,7 +319,7 @@ mod tests {
             (by_client, "c", "event_client_seq"),
         ] {
             let sql = format!("explain query plan {}", list_events_sql(&f));
-            let steps = plan(&pool, &sql, &[bind, "2"]).await;
+            let steps = scratch::plan(&pool, &sql, &[bind, "2"]).await;
             assert!(steps.contains(index), "{index}: {steps}");
         }
     }

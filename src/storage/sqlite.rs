@@ -208,6 +208,29 @@ pub(crate) async fn pragma(pool: &sqlx::SqlitePool, name: &str) -> i64 {
         .unwrap_or_else(|e| panic!("pragma {name}: {e}"))
 }
 
+/// Query plans on a real schema, for the tests that check a statement uses its index.
+#[cfg(test)]
+pub(crate) mod scratch {
+    /// A database migrated to the current schema in a temporary directory (gone when the
+    /// `TempDir` is dropped) and its read pool.
+    pub(crate) async fn pool() -> (tempfile::TempDir, sqlx::SqlitePool) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let (pool, _) = super::open_pools(&url, 1).await.expect("open");
+        (dir, pool)
+    }
+
+    /// The plan SQLite picks for `sql` with `binds`, one line per step.
+    pub(crate) async fn plan(pool: &sqlx::SqlitePool, sql: &str, binds: &[&str]) -> String {
+        let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(sql);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        let rows = q.fetch_all(pool).await.expect("explain");
+        rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,8 +65,8 @@ def annotate(path, inclusive):
 
 def counts(path):
     """Instructions in a callgrind dump: in all, in the hash threads' jobs (the verification,
-    argon2 and the PHC string; inclusive), and in `memset` (the hash threads wiping their 19 MiB
-    area before they go idle; nothing else in a sign-in sets more than a few hundred bytes)."""
+    argon2 and the PHC string; inclusive), and in `memset` (mostly the hash threads wiping their
+    19 MiB area before they go idle; a CAPTCHA image's buffers add a few million)."""
     total = hashing = wiping = 0
     for n, what in annotate(path, inclusive=True):
         if "PROGRAM TOTALS" in what:

@@ -188,9 +188,7 @@ impl IntoResponse for PasskeyApiError {
                 None,
             ),
         };
-        if status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some() {
-            crate::http::error::note_shed();
-        } else if status.is_server_error() {
+        if !crate::http::error::noted_as_shed(status, retry_after) && status.is_server_error() {
             tracing::error!(error = ?self, "passkey request failed");
         }
         let mut res = (status, Json(json!({ "error": error, "message": message }))).into_response();
