@@ -12,6 +12,22 @@ import time
 import urllib.parse
 
 
+MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "migrations", "sqlite")
+
+
+def schema_before(db, migration):
+    """Applies `migrations/sqlite` up to (not including) the one whose name starts with
+    `migration` to the `sqlite3` connection `db`; returns that migration's SQL."""
+    import glob
+    files = sorted(glob.glob(os.path.join(MIGRATIONS, "*.sql")))
+    for f in files:
+        with open(f) as sql:
+            if os.path.basename(f).startswith(migration):
+                return sql.read()
+            db.executescript(sql.read())
+    raise FileNotFoundError(migration)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -14,15 +14,16 @@ Only the Python standard library (its `sqlite3`, not the server's SQLite build).
 """
 
 import argparse
-import glob
 import json
 import os
 import sqlite3
+import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-MIGRATIONS = os.path.join(HERE, "..", "..", "migrations", "sqlite")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import schema_before  # noqa: E402
+
 QUERY = ("select seq from event where 1 = 1 and kind = ? and user_id = ? "
          "order by seq desc limit ?")
 
@@ -37,14 +38,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=1_000_000)
     args = ap.parse_args()
-    files = sorted(glob.glob(os.path.join(MIGRATIONS, "*.sql")))
-    before = [f for f in files if os.path.basename(f) < "0035"]
-    m35 = [f for f in files if os.path.basename(f).startswith("0035")]
     with tempfile.TemporaryDirectory() as tmp:
         db = sqlite3.connect(os.path.join(tmp, "events.db"))
-        for f in before:
-            with open(f) as sql:
-                db.executescript(sql.read())
+        m35 = schema_before(db, "0035")
         rows = ((f"ev{i}", i, "login_failed" if i % 4 == 0 else "login_succeeded",
                  f"seed-{i % 100000}", "allow", i) for i in range(args.events))
         db.executemany("insert into event (id, ts, kind, user_id, decision_code, created_at) "
@@ -54,8 +50,7 @@ def main():
         cases = {"no_success_ms": "nobody", "success_100k_back_ms": "seed-1"}
         out = {"events": args.events, "before": {k: timed(db, u) for k, u in cases.items()}}
         t0 = time.perf_counter()
-        with open(m35[0]) as sql:
-            db.executescript(sql.read())
+        db.executescript(m35)
         out["migration_0035_s"] = round(time.perf_counter() - t0, 2)
         out["after"] = {k: timed(db, u) for k, u in cases.items()}
         out["plan_after"] = [r[3] for r in db.execute("explain query plan " + QUERY, ("k", "u", 2))]

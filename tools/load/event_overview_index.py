@@ -19,16 +19,17 @@ Only the Python standard library (its `sqlite3`, not the server's SQLite build).
 """
 
 import argparse
-import glob
 import json
 import os
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-MIGRATIONS = os.path.join(HERE, "..", "..", "migrations", "sqlite")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import schema_before  # noqa: E402
+
 HOSTILE = "('login_failed', 'login_blocked', 'login_challenged', 'rate_limited')"
 TOP_ACCOUNTS = ("select a.email as key, t.n from (select user_id, count(*) as n from event "
                 f"where ts >= ? and kind in {HOSTILE} and user_id is not null group by user_id"
@@ -98,16 +99,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=1_000_000)
     args = ap.parse_args()
-    files = sorted(glob.glob(os.path.join(MIGRATIONS, "*.sql")))
-    before = [f for f in files if os.path.basename(f) < "0036"]
-    m36 = [f for f in files if os.path.basename(f).startswith("0036")]
     now = int(time.time() * 1000)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "events.db")
         db = sqlite3.connect(path)
-        for f in before:
-            with open(f) as sql:
-                db.executescript(sql.read())
+        m36 = schema_before(db, "0036")
         db.executemany("insert into account (id, email, password_hash, is_admin, created_at, updated_at, "
                        "session_epoch, require_mfa) values (?, ?, 'x', false, 0, 0, 0, false)",
                        ((f"u{i}", f"u{i}@example.com") for i in range(100000)))
@@ -118,8 +114,7 @@ def main():
         out = {"events": args.events, "before": measure(path, args.events, now)}
         db = sqlite3.connect(path)
         t0 = time.perf_counter()
-        with open(m36[0]) as sql:
-            db.executescript(sql.read())
+        db.executescript(m36)
         out["migration_0036_s"] = round(time.perf_counter() - t0, 2)
         db.close()
         out["after"] = measure(path, args.events + 10000, now + 10000)
