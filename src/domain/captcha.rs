@@ -1,7 +1,7 @@
 //! CAPTCHA challenges. `builtin` is a proof-of-work puzzle that the page's own script
 //! (`/static/pow.js`) solves — nothing to read or hear, so it is accessible — with a distorted
-//! five-character image as the no-script fallback (self-hosted, offline, a data URI, which the
-//! CSP allows). Either answer passes; `test` accepts the configured answer, for
+//! five-character image as the no-script fallback (self-hosted, offline, drawn when the page
+//! fetches it: `captcha_image.rs`). Either answer passes; `test` accepts the configured answer, for
 //! automated tests only; `turnstile`, `hcaptcha` and `recaptcha` show the provider's widget and
 //! verify its token server-side at the provider's (configurable) verify URL. Every challenge is
 //! recorded server-side in the session (bound to it), is single-use (taken out when checked) and
@@ -153,6 +153,12 @@ pub const CHALLENGE_TTL_SECS: i64 = 300;
 pub struct StoredChallenge {
     /// The expected answer (upper-cased); empty for the `test` provider.
     pub answer: String,
+    /// The id the page fetches the image by (builtin, at the levels with an image).
+    #[serde(default)]
+    pub id: String,
+    /// The characters the image shows, as drawn (mixed case); none without an image.
+    #[serde(default)]
+    pub text: Option<String>,
     /// The proof-of-work solution (builtin only).
     #[serde(default)]
     pub pow: Option<u64>,
@@ -171,8 +177,8 @@ fn image_allowed_default() -> bool {
 /// What the page shows.
 #[derive(Debug, Clone)]
 pub struct ShownChallenge {
-    /// A `data:image/png;base64,…` URI for the builtin image.
-    pub image: Option<String>,
+    /// The builtin image's id (`StoredChallenge::id`), which the page fetches it by.
+    pub image_id: Option<String>,
     /// The proof-of-work puzzle: find `n` in `0..=max` with `sha256_hex(salt + n) == hash`.
     pub pow: Option<PowPuzzle>,
 }
@@ -235,13 +241,21 @@ impl PowLevel {
     }
 }
 
+/// `N` random bytes, hex.
+fn random_hex<const N: usize>() -> String {
+    use rand::Rng;
+    let mut bytes = [0u8; N];
+    rand::rng().fill_bytes(&mut bytes);
+    crate::domain::clients::hex_lower(&bytes)
+}
+
 fn pow_puzzle(level: PowLevel) -> (u64, PowPuzzle) {
     use rand::Rng;
     use sha2::Digest;
     let mut bytes = [0u8; 24];
     rand::rng().fill_bytes(&mut bytes);
     let (salt_bytes, n_bytes) = bytes.split_at(16);
-    let salt: String = salt_bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let salt = crate::domain::clients::hex_lower(salt_bytes);
     let mut nb = [0u8; 8];
     nb.copy_from_slice(n_bytes);
     let n = u64::from_le_bytes(nb) % (level.max() + 1);
@@ -271,30 +285,27 @@ pub enum Captchas {
 
 impl Captchas {
     /// A new challenge at `level` (the builtin provider's work; others ignore it): what to
-    /// keep and what to show. The builtin image is drawn off the request threads
-    /// (`captcha_image.rs`), and only at the levels that still accept it.
-    pub async fn issue(&self, now: i64, level: PowLevel) -> (StoredChallenge, ShownChallenge) {
+    /// keep and what to show. The builtin image's characters are chosen here, at the levels
+    /// that still accept a typed answer, and drawn only when fetched (`image`).
+    pub fn issue(&self, now: i64, level: PowLevel) -> (StoredChallenge, ShownChallenge) {
         match self {
             Self::Builtin => {
-                let image = if level.image_allowed() {
-                    crate::domain::captcha_image::draw_off_thread().await
-                } else {
-                    None
-                };
                 let (n, puzzle) = pow_puzzle(level);
-                // Without an image (a level past it, or none could be drawn) only the proof
-                // of work answers.
-                let image_allowed = image.is_some();
-                let (answer, image) = image.map(|i| (i.answer, i.data_uri)).unzip();
+                let text = level
+                    .image_allowed()
+                    .then(crate::domain::captcha_image::text);
+                let id = random_hex::<16>();
                 (
                     StoredChallenge {
-                        answer: answer.unwrap_or_default(),
+                        answer: text.as_deref().unwrap_or_default().to_uppercase(),
+                        id: id.clone(),
+                        image_allowed: text.is_some(),
+                        text,
                         pow: Some(n),
                         issued_at: now,
-                        image_allowed,
                     },
                     ShownChallenge {
-                        image,
+                        image_id: level.image_allowed().then_some(id),
                         pow: Some(puzzle),
                     },
                 )
@@ -302,16 +313,43 @@ impl Captchas {
             Self::Test(_) | Self::Remote(_) => (
                 StoredChallenge {
                     answer: String::new(),
+                    id: String::new(),
+                    text: None,
                     pow: None,
                     issued_at: now,
                     image_allowed: true,
                 },
                 ShownChallenge {
-                    image: None,
+                    image_id: None,
                     pow: None,
                 },
             ),
         }
+    }
+
+    /// The PNG of the challenge `id`, which the session still holds (`stored`): builtin only,
+    /// before it expires, and once per challenge (a second fetch gets none); drawn off the
+    /// request threads. `None` for anything else, or when the image thread is full.
+    pub async fn image(
+        &self,
+        stored: Option<&StoredChallenge>,
+        id: &str,
+        now: i64,
+    ) -> Option<Vec<u8>> {
+        use crate::domain::captcha_image::{draw_off_thread, drawn};
+        let (Self::Builtin, Some(stored)) = (self, stored) else {
+            return None;
+        };
+        let text = stored.text.as_deref()?;
+        let current =
+            !stored.id.is_empty() && bool::from(stored.id.as_bytes().ct_eq(id.as_bytes()));
+        if !current || now - stored.issued_at > CHALLENGE_TTL_SECS {
+            return None;
+        }
+        if !drawn().first(id, now, CHALLENGE_TTL_SECS) {
+            return None;
+        }
+        draw_off_thread(text).await
     }
 
     /// The third-party provider, if one is configured.
@@ -373,9 +411,13 @@ mod tests {
     #[tokio::test]
     async fn builtin_answers_are_checked_once_and_expire() {
         let c = Captchas::Builtin;
-        let (stored, shown) = c.issue(1000, PowLevel::FIRST).await;
-        assert!(shown.image.unwrap().starts_with("data:image/png;base64,"));
+        let (stored, shown) = c.issue(1000, PowLevel::FIRST);
+        assert_eq!(shown.image_id.as_deref(), Some(stored.id.as_str()));
         assert_eq!(stored.answer.len(), 5);
+        assert_eq!(
+            Some(stored.answer.clone()),
+            stored.text.as_ref().map(|t| t.to_uppercase())
+        );
         assert!(c.check(Some(&stored), &stored.answer.to_lowercase(), 1010));
         assert!(!c.check(Some(&stored), "WRONG", 1010));
         assert!(!c.check(Some(&stored), &stored.answer, 1000 + CHALLENGE_TTL_SECS + 1));
@@ -386,10 +428,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_image_is_drawn_once_for_the_sessions_current_challenge() {
+        let c = Captchas::Builtin;
+        let (stored, shown) = c.issue(1000, PowLevel::FIRST);
+        let id = shown.image_id.unwrap();
+        let (other, _) = c.issue(1000, PowLevel::FIRST);
+        assert!(
+            c.image(Some(&other), &id, 1001).await.is_none(),
+            "not the session's"
+        );
+        assert!(
+            c.image(None, &id, 1001).await.is_none(),
+            "no challenge held"
+        );
+        let late = 1000 + CHALLENGE_TTL_SECS + 1;
+        assert!(c.image(Some(&stored), &id, late).await.is_none(), "expired");
+        let png = c.image(Some(&stored), &id, 1001).await.expect("drawn");
+        assert!(png.starts_with(b"\x89PNG"));
+        assert!(
+            c.image(Some(&stored), &id, 1002).await.is_none(),
+            "drawn once"
+        );
+        // No image at the top level, nor for the other providers.
+        let (top, _) = c.issue(1000, PowLevel::TOP);
+        assert!(c.image(Some(&top), &top.id, 1001).await.is_none());
+        let test = Captchas::Test("x".to_owned().into());
+        assert!(test.image(Some(&other), &other.id, 1001).await.is_none());
+    }
+
+    #[tokio::test]
     async fn proof_of_work_solutions_pass_once_found() {
         use sha2::Digest;
         let c = Captchas::Builtin;
-        let (stored, shown) = c.issue(0, PowLevel::FIRST).await;
+        let (stored, shown) = c.issue(0, PowLevel::FIRST);
         let p = shown.pow.unwrap();
         let n = (0..=p.max)
             .find(|i| {
@@ -413,11 +484,11 @@ mod tests {
         let maxes: Vec<u64> = (0..=3).map(|l| PowLevel(l).max()).collect();
         assert!(maxes.windows(2).all(|w| w[1] >= 5 * w[0]), "{maxes:?}");
         let c = Captchas::Builtin;
-        let (low, shown_low) = c.issue(0, PowLevel::FIRST).await;
-        assert!(shown_low.image.is_some());
+        let (low, shown_low) = c.issue(0, PowLevel::FIRST);
+        assert!(shown_low.image_id.is_some());
         assert!(c.check(Some(&low), &low.answer, 1));
-        let (top, shown_top) = c.issue(0, PowLevel::TOP).await;
-        assert!(shown_top.image.is_none(), "no image to read at the top");
+        let (top, shown_top) = c.issue(0, PowLevel::TOP);
+        assert!(shown_top.image_id.is_none(), "no image to read at the top");
         assert_eq!(shown_top.pow.as_ref().unwrap().max, PowLevel::TOP.max());
         assert!(
             !c.check(Some(&top), &top.answer, 1),
@@ -430,7 +501,7 @@ mod tests {
     #[tokio::test]
     async fn test_provider_needs_its_answer_and_a_shown_challenge() {
         let c = Captchas::Test("let-me-in".to_owned().into());
-        let (stored, _) = c.issue(0, PowLevel::FIRST).await;
+        let (stored, _) = c.issue(0, PowLevel::FIRST);
         assert!(c.check(Some(&stored), "let-me-in", 1));
         assert!(!c.check(Some(&stored), "nope", 1));
         assert!(!c.check(None, "let-me-in", 1));

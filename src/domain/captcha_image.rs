@@ -1,59 +1,108 @@
-//! The built-in CAPTCHA's image: five characters under noise and a wave, as a PNG data URI.
-//! Drawing and encoding one costs milliseconds of CPU, and a sign-in flood asks for one per
-//! refused attempt: drawn on a request thread, they held the token endpoint's and userinfo's
-//! requests queued behind them. So images are drawn on one thread of their own, at the hash
-//! threads' low priority (`accounts::hash_workers::lower_own_priority`), and a request waits
-//! for its image without holding a request thread. When that thread's queue is full, the
-//! challenge goes without an image (the proof of work still answers it).
+//! The built-in CAPTCHA's image: five characters under noise and a wave, as PNG. Drawing and
+//! encoding one costs about 17 M instructions, and a sign-in flood meets a challenge on every
+//! refused attempt, so nothing is drawn when a challenge is issued: the page links the image
+//! (`GET /captcha/image?c=ID`) and it is drawn when a browser fetches it — a bot that posts
+//! forms and never loads images costs none. Each challenge's image is drawn once per instance
+//! (`Drawn`; one noisy rendering of a text, not several to average), on one thread of its own
+//! at the hash threads' low priority (`accounts::hash_workers::lower_own_priority`), and a
+//! request waits for it without holding a request thread. When that thread's queue is full
+//! the fetch gets no image (the proof of work still answers the challenge).
 
-use std::sync::OnceLock;
+use std::collections::{HashSet, VecDeque};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::{Mutex, OnceLock};
 
+use rand::seq::IndexedRandom;
 use tokio::sync::oneshot;
 
-/// Images waiting to be drawn, at most; beyond it a challenge has no image.
+/// Images waiting to be drawn, at most; beyond it a fetch gets none.
 const QUEUE: usize = 256;
+/// Characters in an image.
+const LENGTH: usize = 5;
+/// Challenge ids remembered as drawn, at most (the oldest forgotten first).
+const DRAWN_MAX: usize = 65_536;
 
-/// A drawn challenge image.
-#[derive(Debug, Clone)]
-pub struct Image {
-    /// The characters, upper case.
-    pub answer: String,
-    /// `data:image/png;base64,…`.
-    pub data_uri: String,
+/// The characters to draw for a new challenge, from the font's own (mixed case; the answer
+/// is compared upper-cased).
+pub fn text() -> String {
+    static GLYPHS: OnceLock<Vec<char>> = OnceLock::new();
+    let glyphs = GLYPHS.get_or_init(|| captcha::Captcha::new().supported_chars());
+    let mut rng = rand::rng();
+    (0..LENGTH)
+        .filter_map(|_| glyphs.choose(&mut rng).copied())
+        .collect()
 }
 
-/// Draws one on the calling thread.
-pub fn draw() -> Option<Image> {
+/// Draws `text` on the calling thread: PNG bytes, or `None` for a character the font lacks.
+pub fn draw(text: &str) -> Option<Vec<u8>> {
     let mut c = captcha::Captcha::new();
-    c.add_chars(5)
-        .apply_filter(captcha::filters::Noise::new(0.2))
+    for ch in text.chars() {
+        c.set_chars(&[ch]).add_char();
+    }
+    if c.chars_as_string() != text {
+        return None;
+    }
+    c.apply_filter(captcha::filters::Noise::new(0.2))
         .apply_filter(captcha::filters::Wave::new(2.0, 12.0))
         .view(220, 80);
-    let answer = c.chars_as_string().to_uppercase();
-    let b64 = c.as_base64()?;
-    Some(Image {
-        answer,
-        data_uri: format!("data:image/png;base64,{b64}"),
-    })
+    c.as_png()
 }
 
-type Reply = oneshot::Sender<Option<Image>>;
+/// Which challenges' images were drawn in the last `ttl` seconds (their ids), so that each
+/// is drawn once.
+#[derive(Default)]
+pub struct Drawn {
+    inner: Mutex<Seen>,
+}
+
+/// The ids, and when each was drawn, oldest first.
+#[derive(Default)]
+struct Seen {
+    ids: HashSet<String>,
+    order: VecDeque<(i64, String)>,
+}
+
+impl Drawn {
+    /// Records `id` as drawn at `now`; false if it already was (within `ttl` seconds).
+    pub fn first(&self, id: &str, now: i64, ttl: i64) -> bool {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let Seen { ids, order } = &mut *guard;
+        while let Some((at, old)) = order.front()
+            && (now - at > ttl || order.len() >= DRAWN_MAX)
+        {
+            ids.remove(old);
+            order.pop_front();
+        }
+        if !ids.insert(id.to_owned()) {
+            return false;
+        }
+        order.push_back((now, id.to_owned()));
+        true
+    }
+}
+
+/// The process's record of drawn challenges.
+pub fn drawn() -> &'static Drawn {
+    static DRAWN: OnceLock<Drawn> = OnceLock::new();
+    DRAWN.get_or_init(Drawn::default)
+}
+
+type Job = (String, oneshot::Sender<Option<Vec<u8>>>);
 
 /// The image thread's queue, the thread started on first use; `None` if it could not start.
-fn queue() -> Option<&'static SyncSender<Reply>> {
-    static QUEUE_TX: OnceLock<Option<SyncSender<Reply>>> = OnceLock::new();
+fn queue() -> Option<&'static SyncSender<Job>> {
+    static QUEUE_TX: OnceLock<Option<SyncSender<Job>>> = OnceLock::new();
     QUEUE_TX
         .get_or_init(|| {
-            let (tx, rx) = sync_channel::<Reply>(QUEUE);
+            let (tx, rx) = sync_channel::<Job>(QUEUE);
             std::thread::Builder::new()
                 .name("authd-captcha".into())
                 .spawn(move || {
                     crate::domain::accounts::hash_workers::lower_own_priority();
-                    for reply in rx {
+                    for (text, reply) in rx {
                         // A request that went away meanwhile is not drawn for.
                         if !reply.is_closed() {
-                            let _ = reply.send(draw());
+                            let _ = reply.send(draw(&text));
                         }
                     }
                 })
@@ -63,26 +112,26 @@ fn queue() -> Option<&'static SyncSender<Reply>> {
         .as_ref()
 }
 
-/// Draws one on the image thread, waiting without holding the caller's thread. `None` when
-/// the queue is full or drawing failed; on the calling thread when the image thread could
-/// not be started.
-pub async fn draw_off_thread() -> Option<Image> {
-    draw_via(queue()).await
+/// Draws `text` on the image thread, waiting without holding the caller's thread. `None`
+/// when the queue is full or drawing failed; on the calling thread when the image thread
+/// could not be started.
+pub async fn draw_off_thread(text: &str) -> Option<Vec<u8>> {
+    draw_via(queue(), text).await
 }
 
 /// `draw_off_thread` on the given queue (a test's own).
-async fn draw_via(tx: Option<&SyncSender<Reply>>) -> Option<Image> {
+async fn draw_via(tx: Option<&SyncSender<Job>>, text: &str) -> Option<Vec<u8>> {
     let Some(tx) = tx else {
-        return draw();
+        return draw(text);
     };
     let (reply, image) = oneshot::channel();
-    match tx.try_send(reply) {
+    match tx.try_send((text.to_owned(), reply)) {
         Ok(()) => image.await.ok().flatten(),
         Err(TrySendError::Full(_)) => {
             metrics::counter!("authd_captcha_images_skipped_total").increment(1);
             None
         }
-        Err(TrySendError::Disconnected(_)) => draw(),
+        Err(TrySendError::Disconnected(_)) => draw(text),
     }
 }
 
@@ -90,34 +139,63 @@ async fn draw_via(tx: Option<&SyncSender<Reply>>) -> Option<Image> {
 mod tests {
     use super::*;
 
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
+
     #[tokio::test]
     async fn a_full_queue_skips_the_image_and_a_gone_thread_draws_here() {
         // A queue of one that nobody drains, already holding a request: full.
-        let (tx, rx) = sync_channel::<Reply>(1);
+        let (tx, rx) = sync_channel::<Job>(1);
         let (waiting, _answer) = oneshot::channel();
-        tx.try_send(waiting).unwrap();
+        tx.try_send(("ABCDE".into(), waiting)).unwrap();
         assert!(
-            draw_via(Some(&tx)).await.is_none(),
+            draw_via(Some(&tx), "ABCDE").await.is_none(),
             "no image: the proof of work only"
         );
         // The image thread gone (its queue disconnected): drawn on the calling thread.
         drop(rx);
-        let image = draw_via(Some(&tx)).await.expect("drawn here");
-        assert_eq!(image.answer.len(), 5);
+        let png = draw_via(Some(&tx), "ABCDE").await.expect("drawn here");
+        assert!(png.starts_with(PNG));
         assert!(
-            draw_via(None).await.is_some(),
+            draw_via(None, "ABCDE").await.is_some(),
             "no thread at all: drawn here"
         );
     }
 
+    #[test]
+    fn the_text_is_the_fonts_and_only_it_is_drawn() {
+        let fonts = captcha::Captcha::new().supported_chars();
+        let a = text();
+        assert_eq!(a.chars().count(), LENGTH);
+        assert!(a.chars().all(|c| fonts.contains(&c)), "{a}");
+        assert_ne!(a, text(), "fresh characters each time");
+        assert!(draw(&a).is_some_and(|png| png.starts_with(PNG)));
+        assert!(draw("AB€DE").is_none(), "a character the font lacks");
+    }
+
+    #[test]
+    fn each_challenge_is_drawn_once_until_it_expires() {
+        let drawn = Drawn::default();
+        assert!(drawn.first("c1", 100, 300));
+        assert!(!drawn.first("c1", 150, 300), "a second fetch");
+        assert!(drawn.first("c2", 150, 300));
+        // Past its lifetime the id is forgotten (its challenge no longer answers anyway).
+        assert!(drawn.first("c1", 401, 300));
+        // The record stays bounded: the oldest go first.
+        for i in 0..DRAWN_MAX {
+            assert!(drawn.first(&format!("x{i}"), 500, 300));
+        }
+        let Seen { ids, order } = &*drawn.inner.lock().unwrap();
+        assert_eq!((ids.len(), order.len()), (DRAWN_MAX, DRAWN_MAX));
+        assert!(!ids.contains("c2"));
+    }
+
     #[tokio::test]
     async fn images_are_drawn_on_their_own_low_priority_thread() {
-        let image = draw_off_thread().await.expect("an image");
-        assert_eq!(image.answer.len(), 5);
-        assert!(image.data_uri.starts_with("data:image/png;base64,"));
-        // Two draws differ (fresh characters each time).
-        let other = draw_off_thread().await.expect("an image");
-        assert_ne!(image.data_uri, other.data_uri);
+        let png = draw_off_thread("XY3ab").await.expect("an image");
+        assert!(png.starts_with(PNG));
+        // The same text twice differs (fresh noise each time): hence drawn once per challenge.
+        let other = draw_off_thread("XY3ab").await.expect("an image");
+        assert_ne!(png, other);
         #[cfg(target_os = "linux")]
         {
             let thread = std::fs::read_dir("/proc/self/task")

@@ -890,3 +890,78 @@ async fn the_builtin_challenge_asks_more_work_of_a_source_that_keeps_failing() {
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn the_builtin_image_is_drawn_when_fetched_once_by_the_challenged_session() {
+    let app = spawn_app_with(|c: &mut Config| {
+        ladder(c);
+        c.captcha = CaptchaKind::Builtin;
+        c.captcha_test_answer = None;
+        c.protection.block_after = 50;
+    })
+    .await;
+    let user = app.user().await;
+    let attacker = new_client();
+    let ip = "198.51.100.78";
+    let mut page = app
+        .sign_in_from(&attacker, ip, &user.email, "wrong", None)
+        .await;
+    for _ in 0..3 {
+        page = app
+            .sign_in_from(&attacker, ip, &user.email, "wrong", None)
+            .await;
+    }
+    assert!(challenged(&page), "{}", page.status);
+    // The page links the image instead of carrying it: nothing was drawn to answer the post.
+    assert!(!page.body.contains("data:image/png"));
+    let start = page
+        .body
+        .find("src=\"/captcha/image?c=")
+        .expect("the image's link")
+        + 5;
+    let len = page.body[start..].find('"').unwrap();
+    let path = page.body[start..start + len].to_owned();
+    let fetch = |client: &reqwest::Client, path: String| {
+        let req = client.get(app.url(&path)).header("x-forwarded-for", ip);
+        async move { req.send().await.unwrap() }
+    };
+    // Another browser (no session, or another session) gets nothing for it.
+    let other = fetch(&new_client(), path.clone()).await;
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+    // The challenged session gets it, once.
+    let image = fetch(&attacker, path.clone()).await;
+    assert_eq!(image.status(), StatusCode::OK);
+    assert_eq!(image.headers()["content-type"], "image/png");
+    assert_eq!(image.headers()["cache-control"], "no-store");
+    assert!(
+        image
+            .bytes()
+            .await
+            .unwrap()
+            .starts_with(b"\x89PNG\r\n\x1a\n")
+    );
+    let again = fetch(&attacker, path.clone()).await;
+    assert_eq!(again.status(), StatusCode::NOT_FOUND, "drawn once");
+    // A made-up id, or none, is a 404 too (not a fault).
+    let made_up = fetch(&attacker, "/captcha/image?c=00".into()).await;
+    assert_eq!(made_up.status(), StatusCode::NOT_FOUND);
+    let none = fetch(&attacker, "/captcha/image".into()).await;
+    assert!(none.status().is_client_error(), "{}", none.status());
+    // The challenge still answers by its proof of work after the image was fetched (posted
+    // from the challenged page itself: a new GET of the form would show a new challenge).
+    let (salt, hash, max, _) = pow_of(&page);
+    let answer = format!("pow:{}", solve(&salt, &hash, max));
+    let csrf = page.csrf();
+    let form = [
+        ("username", user.email.as_str()),
+        ("password", user.password.as_str()),
+        ("csrf_token", csrf.as_str()),
+        ("captcha_answer", answer.as_str()),
+    ];
+    let post = attacker
+        .post(app.url("/login"))
+        .header("x-forwarded-for", ip)
+        .form(&form);
+    let page = read(post.send().await.unwrap()).await;
+    assert!(!challenged(&page), "the CAPTCHA passed: {}", page.status);
+}

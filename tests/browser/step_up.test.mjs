@@ -191,6 +191,15 @@ test('stepped up to a passkey after the password, then passwordless', async (t) 
     await Promise.all([guest.waitForEvent('load'), guest.click('form[method=post] button[type=submit]')]);
   }
   await guest.locator('[data-challenge="captcha"]').waitFor();
+  // The first level's no-script fallback, an image the page fetches from its own URL (drawn
+  // then, once per challenge, for this session only): it loads under the CSP.
+  const img = guest.locator('[data-challenge="captcha"] img');
+  assert.match(await img.getAttribute('src'), /^\/captcha\/image\?c=[0-9a-f]{32}$/);
+  const width = await img.evaluate((i) => (i.complete ? i.naturalWidth : new Promise((done) => {
+    i.addEventListener('load', () => done(i.naturalWidth));
+    i.addEventListener('error', () => done(0));
+  })));
+  assert.equal(width, 220, 'the CAPTCHA image loaded');
   await shot(guest, 'login-captcha.png');
   await other.close();
 

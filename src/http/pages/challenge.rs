@@ -4,6 +4,12 @@
 //! one whose attempt failed on something else is held for the next submit of that form
 //! (`hold`; `domain/signin/pass.rs` says what a pass may do).
 
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
 use crate::app::state::AppState;
 use crate::domain::captcha::{PowLevel, StoredChallenge};
 use crate::domain::context::RequestContext;
@@ -14,11 +20,49 @@ use crate::http::error::HttpError;
 use crate::http::extract::{WebSession, session_failed};
 
 const KEY: &str = "captcha";
+/// Where a page fetches its builtin challenge's image: `?c=` the challenge's id.
+const IMAGE_PATH: &str = "/captcha/image";
+
+/// `GET /captcha/image`.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route(IMAGE_PATH, get(image_get))
+}
+
+/// `?c=`: the challenge's id.
+#[derive(Debug, serde::Deserialize)]
+pub struct ImageQuery {
+    c: String,
+}
+
+/// `GET /captcha/image?c=ID`: the session's current challenge's image as PNG, drawn once
+/// (`Captchas::image`); `404` for another, an expired, an already drawn or an image-less
+/// challenge, and when the image thread is full. The session is only read: a write here could
+/// race the form's submit and put back a challenge the submit had spent.
+pub async fn image_get(
+    State(state): State<AppState>,
+    session: WebSession,
+    Query(q): Query<ImageQuery>,
+) -> Result<Response, HttpError> {
+    let stored: Option<StoredChallenge> = session
+        .0
+        .get::<String>(KEY)
+        .await
+        .map_err(session_failed)?
+        .and_then(|j| serde_json::from_str(&j).ok());
+    let now = state.clock.now().unix_timestamp();
+    let no_store = (header::CACHE_CONTROL, "no-store");
+    Ok(
+        match state.captchas.image(stored.as_ref(), &q.c, now).await {
+            Some(png) => ([(header::CONTENT_TYPE, "image/png"), no_store], png).into_response(),
+            None => (StatusCode::NOT_FOUND, [no_store], "no such image").into_response(),
+        },
+    )
+}
 
 /// What the form shows inside its `data-challenge="captcha"` element.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ChallengeView {
-    /// The builtin image (data URI).
+    /// The builtin image's URL (`IMAGE_PATH`).
     pub image: Option<String>,
     /// A third-party widget: (CSS class, site key, script URL, action).
     pub widget: Option<(&'static str, String, &'static str, &'static str)>,
@@ -50,8 +94,7 @@ pub async fn show(
 ) -> Result<ChallengeView, HttpError> {
     let (stored, shown) = state
         .captchas
-        .issue(state.clock.now().unix_timestamp(), level)
-        .await;
+        .issue(state.clock.now().unix_timestamp(), level);
     let json = serde_json::to_string(&stored).map_err(|e| Unexpected(e.into()))?;
     session.put(KEY, &json).await?;
     let widget = state.captchas.remote().map(|r| {
@@ -63,7 +106,7 @@ pub async fn show(
         )
     });
     Ok(ChallengeView {
-        image: shown.image,
+        image: shown.image_id.map(|id| format!("{IMAGE_PATH}?c={id}")),
         widget,
         pow: shown.pow.map(|p| (p.salt, p.hash, p.max, p.level.get())),
     })

@@ -36,6 +36,7 @@ pub mod verify;
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .merge(login::router())
+        .merge(challenge::router())
         .merge(logout::router())
         .merge(register::router())
         .merge(account::router())
