@@ -187,7 +187,9 @@ impl PasswordHasher {
         Ok(ok && known)
     }
 
-    /// Hashes and verifies currently running or waiting.
+    /// Hashes and verifies holding a place: running, waiting, or given up on by their caller
+    /// and not yet skipped by a thread (they still hold the password and count against the
+    /// bound). The `authd_hash_queue_depth` gauge shows the same.
     pub fn depth(&self) -> i64 {
         self.depth.load(Ordering::Relaxed)
     }
@@ -204,13 +206,16 @@ impl PasswordHasher {
             return Err(HashError::Busy { retry_after: 1 });
         };
         metrics::counter!("authd_hash_jobs_total", "lane" => lane.label()).increment(1);
-        let depth = DepthGuard::enter(&self.depth);
+        // Counted in the depth for as long as it holds its place (till run or skipped).
+        let place = Place {
+            _permit: admitted,
+            _depth: DepthGuard::enter(&self.depth),
+        };
         let (reply, mut answer) = oneshot::channel();
         let state = Arc::new(AtomicU8::new(WAITING));
-        let queued = self.workers.submit(
-            answering_once(job, reply, state.clone(), Some(admitted)),
-            lane,
-        );
+        let queued = self
+            .workers
+            .submit(answering_once(job, reply, state.clone(), Some(place)), lane);
         if !queued {
             return Err(anyhow::anyhow!("hash pool closed").into());
         }
@@ -228,7 +233,6 @@ impl PasswordHasher {
             },
         }
         .map_err(|e| anyhow::Error::new(e).context("hash task failed"))?;
-        drop(depth);
         Ok(out)
     }
 
@@ -264,7 +268,7 @@ fn answering_once<T: Send + 'static>(
     job: impl Fn(&mut Memory) -> T + Send + Sync + 'static,
     reply: oneshot::Sender<T>,
     state: Arc<AtomicU8>,
-    place: Option<OwnedSemaphorePermit>,
+    place: Option<Place>,
 ) -> Job {
     let span = tracing::Span::current();
     let reply = std::sync::Mutex::new(Some(reply));
@@ -291,7 +295,14 @@ fn answering_once<T: Send + 'static>(
     })
 }
 
-/// Keeps the queue-depth gauge right even if the waiting future is dropped.
+/// A job's place: its permit in the admission bound and its count in the depth gauge, both
+/// given back when a run has finished or skipped it (or the job is dropped unqueued).
+struct Place {
+    _permit: OwnedSemaphorePermit,
+    _depth: DepthGuard,
+}
+
+/// Keeps the queue-depth gauge right whoever drops it: the job's run, its skip, or the pool.
 struct DepthGuard(Arc<AtomicI64>);
 
 impl DepthGuard {
@@ -396,10 +407,11 @@ mod tests {
         // The two given-up jobs still hold their places (and their passwords) in the queue,
         // so they still count against the bound (workers + queue = 9).
         assert_eq!(h.admission.available_permits(), 7);
+        // ...and in the depth: the running one, the waiting known one and the two given up.
+        assert_eq!(h.depth(), 4);
         release.send(()).unwrap();
         blocker.await.unwrap().unwrap();
         assert!(!known.await.unwrap().unwrap(), "answered, no account");
-        assert_eq!(h.depth(), 0);
         // A thread reaches them, skips them, and frees their places.
         let freed = async {
             while h.admission.available_permits() < 9 {
@@ -409,6 +421,7 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), freed)
             .await
             .expect("the skipped jobs' places come back");
+        assert_eq!(h.depth(), 0, "nothing held");
     }
 
     #[test]
