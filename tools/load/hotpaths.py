@@ -12,7 +12,9 @@ with PKCE, and runs `wrk` (Debian's package) over loopback against:
 
 With `--flood N`, N Python threads keep sign-ins of unknown accounts from random addresses going
 during the whole run (the isolation figure: every hash worker busy), and their statuses and the
-share of `503` answers carrying `Retry-After` are reported. One JSON object on stdout.
+share of `503` answers carrying `Retry-After` are reported. For each path, `server_cores` gives the
+cores each of the server's thread groups used during its run (`common.thread_cpu`). One JSON
+object on stdout.
 
     cargo build --release --bin authd
     python3 tools/load/hotpaths.py target/release/authd
@@ -42,7 +44,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Server, cookie_header, db_writes, db_writes_per, free_port, rss_kib, sign_in  # noqa: E402
+from common import Server, cookie_header, db_writes, db_writes_per, free_port, rss_kib, sign_in, thread_cpu  # noqa: E402
 
 PASSWORD = "a load test passphrase"
 REDIRECT = "http://127.0.0.1:9/cb"
@@ -234,8 +236,14 @@ def main():
             only = args.only.split(",") if args.only else list(runs)
             result = {}
             for name in only:
-                before = db_writes(srv.proc.pid)
+                before, cpu_before, t0 = db_writes(srv.proc.pid), thread_cpu(srv.proc.pid), time.monotonic()
                 result[name] = runs[name]()
+                # Cores each of the server's thread groups used during the run (with a flood:
+                # what the flood's requests, hashes and images take beside this path's).
+                spent, wall = thread_cpu(srv.proc.pid), time.monotonic() - t0
+                result[name]["server_cores"] = {k: round((v - cpu_before.get(k, 0.0)) / wall, 3)
+                                                for k, v in sorted(spent.items())
+                                                if v - cpu_before.get(k, 0.0) > 0}
                 if name == "token" and not args.database_url and not args.flood:
                     # What each token answer's event costs the database (SQLite, no flood: the
                     # flood's own writes would be counted too).
