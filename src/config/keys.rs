@@ -199,11 +199,6 @@ pub(crate) const HASH_MAX_WAIT_MS: Key = key(
     Value("1000"),
     "longest a password check from an unknown browser waits for a hash thread; then `503` + `Retry-After: 1` (0 = as long as the queue takes). A browser the account knows never gives up",
 );
-pub(crate) const BROWSER_NICE: Key = key(
-    "browser_nice",
-    Value("5"),
-    "priority (nice, 1–19) of the threads that run the browser routes (pages, forms, sessions, the authorization endpoint), below the token, introspection, userinfo and admin API traffic; 0 = one runtime for every route",
-);
 pub(crate) const MASTER_KEY: Key = secret(
     "master_key",
     Computed("generated (SQLite)"),
@@ -315,7 +310,6 @@ pub(crate) const ALL: &[Key] = &[
     HASH_WORKERS,
     HASH_QUEUE,
     HASH_MAX_WAIT_MS,
-    BROWSER_NICE,
     MASTER_KEY,
     MASTER_KEY_PATH,
     ACCESS_TOKEN_ALG,

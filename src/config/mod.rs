@@ -176,8 +176,6 @@ pub struct Config {
     /// `AUTHD_HASH_MAX_WAIT_MS`: how long an ordinary-lane password check waits for a hash
     /// thread before 503 (default 1000; `None` = 0, as long as the queue takes).
     pub hash_max_wait: Option<std::time::Duration>,
-    /// `AUTHD_BROWSER_NICE`: the browser routes' threads' nice value (`http::lane`); 0 = off.
-    pub browser_nice: i32,
     /// `AUTHD_MASTER_KEY` (or the file `AUTHD_MASTER_KEY_FILE` names): base64 of 32 bytes;
     /// seals every secret at rest. Required with PostgreSQL; with SQLite, when unset, the key
     /// in `master_key_path` is used (generated on first start).

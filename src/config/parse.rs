@@ -76,7 +76,6 @@ impl Config {
             hash_max_wait: Some(v.require::<u64>(&keys::HASH_MAX_WAIT_MS)?)
                 .filter(|ms| *ms > 0)
                 .map(std::time::Duration::from_millis),
-            browser_nice: browser_nice(v)?,
             master_key: master_key(v)?,
             master_key_path: v.text(&keys::MASTER_KEY_PATH).map(PathBuf::from),
             access_token_alg: SigningAlg::parse(
@@ -189,15 +188,6 @@ fn hash_params(v: &Values) -> Result<HashParams, ConfigError> {
         iterations: v.require(&keys::ARGON2_ITERATIONS)?,
         parallelism: v.require(&keys::ARGON2_PARALLELISM)?,
     })
-}
-
-/// A nice value for the browser lane: 0 (off) to 19.
-fn browser_nice(v: &Values) -> Result<i32, ConfigError> {
-    let n: i32 = v.require(&keys::BROWSER_NICE)?;
-    if !(0..=19).contains(&n) {
-        return Err(v.invalid(&keys::BROWSER_NICE, "must be 0 (off) to 19".into()));
-    }
-    Ok(n)
 }
 
 /// A positive number of seconds.

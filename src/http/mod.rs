@@ -27,8 +27,6 @@ pub mod csrf;
 pub mod error;
 /// Our extractors.
 pub mod extract;
-/// The browser routes' own lower-priority runtime.
-pub mod lane;
 /// Security headers and metrics.
 pub mod middleware;
 /// OAuth 2.0 / OIDC endpoints.
@@ -69,8 +67,7 @@ pub fn session_cookie_name(https: bool) -> &'static str {
 /// matched path) → panic catcher (a generic 500, no stack trace to the client) → metrics →
 /// untrusted `X-Forwarded-For` noted → security headers → request id is copied to the
 /// response → body limit → pages rendered with the brand and overrides
-/// (`render::brand_pages`) → for browser routes only, the browser lane (the rest of the
-/// request on its own lower-priority runtime, `lane.rs`) → CSRF cookie → session → routes.
+/// (`render::brand_pages`) → for browser routes only, CSRF cookie → session → routes.
 /// The machine routes (probes, token, userinfo, JWKS, discovery, revocation, introspection,
 /// the admin API, risk evaluation) never read a session or a form's CSRF cookie, so they skip
 /// those layers: no cookie parsing, no session handle and no drawn CSRF nonce per call.
@@ -97,10 +94,6 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
         .fallback(|| async { error::HttpError::NotFound })
         .layer(
             ServiceBuilder::new()
-                .layer(axum::middleware::from_fn_with_state(
-                    state.config.browser_nice,
-                    lane::on_browser_lane,
-                ))
                 .layer(axum::middleware::from_fn_with_state(
                     state.clone(),
                     csrf::csrf_cookie,
