@@ -13,8 +13,8 @@
 //! same site key is refused; an answer without one too), and its `action`, when the provider
 //! returns one (Turnstile), must be the one our widget carries (`WIDGET_ACTION`).
 //!
-//! The captcha crate's audio clips are not offered: they carry no noise, so a bot with the
-//! clip of each letter would solve them; the proof-of-work path is the accessible one.
+//! No audio clips: the crate's carry no noise (docs/protection.md); the proof of work is the
+//! accessible path.
 
 use std::sync::Arc;
 
@@ -153,7 +153,7 @@ pub const CHALLENGE_TTL_SECS: i64 = 300;
 pub struct StoredChallenge {
     /// The expected answer (upper-cased); empty for the `test` provider.
     pub answer: String,
-    /// The id the page fetches the image by (builtin, at the levels with an image).
+    /// The id the page fetches the image by (builtin; 32 hex digits).
     #[serde(default)]
     pub id: String,
     /// The characters the image shows, as drawn (mixed case); none without an image.
@@ -241,14 +241,6 @@ impl PowLevel {
     }
 }
 
-/// `N` random bytes, hex.
-fn random_hex<const N: usize>() -> String {
-    use rand::Rng;
-    let mut bytes = [0u8; N];
-    rand::rng().fill_bytes(&mut bytes);
-    crate::domain::clients::hex_lower(&bytes)
-}
-
 fn pow_puzzle(level: PowLevel) -> (u64, PowPuzzle) {
     use rand::Rng;
     use sha2::Digest;
@@ -294,7 +286,7 @@ impl Captchas {
                 let text = level
                     .image_allowed()
                     .then(crate::domain::captcha_image::text);
-                let id = random_hex::<16>();
+                let id = format!("{:032x}", rand::random::<u128>());
                 (
                     StoredChallenge {
                         answer: text.as_deref().unwrap_or_default().to_uppercase(),
@@ -328,7 +320,7 @@ impl Captchas {
     }
 
     /// The PNG of the challenge `id`, which the session still holds (`stored`): builtin only,
-    /// before it expires, and once per challenge (a second fetch gets none); drawn off the
+    /// before it expires, once per challenge in this process (`captcha_image::draw_once`); off the
     /// request threads. `None` for anything else, or when the image thread is full.
     pub async fn image(
         &self,
@@ -336,7 +328,6 @@ impl Captchas {
         id: &str,
         now: i64,
     ) -> Option<Vec<u8>> {
-        use crate::domain::captcha_image::{draw_off_thread, drawn};
         let (Self::Builtin, Some(stored)) = (self, stored) else {
             return None;
         };
@@ -346,10 +337,7 @@ impl Captchas {
         if !current || now - stored.issued_at > CHALLENGE_TTL_SECS {
             return None;
         }
-        if !drawn().first(id, now, CHALLENGE_TTL_SECS) {
-            return None;
-        }
-        draw_off_thread(text).await
+        crate::domain::captcha_image::draw_once(id, text, now, CHALLENGE_TTL_SECS).await
     }
 
     /// The third-party provider, if one is configured.

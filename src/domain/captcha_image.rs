@@ -2,7 +2,7 @@
 //! encoding one costs about 17 M instructions, and a sign-in flood meets a challenge on every
 //! refused attempt, so nothing is drawn when a challenge is issued: the page links the image
 //! (`GET /captcha/image?c=ID`) and it is drawn when a browser fetches it — a bot that posts
-//! forms and never loads images costs none. Each challenge's image is drawn once per instance
+//! forms and never loads images costs none. Each challenge's image is drawn once per process
 //! (`Drawn`; one noisy rendering of a text, not several to average), on one thread of its own
 //! at the hash threads' low priority (`accounts::hash_workers::lower_own_priority`), and a
 //! request waits for it without holding a request thread. When that thread's queue is full
@@ -48,8 +48,8 @@ pub fn draw(text: &str) -> Option<Vec<u8>> {
     c.as_png()
 }
 
-/// Which challenges' images were drawn in the last `ttl` seconds (their ids), so that each
-/// is drawn once.
+/// Which challenges' images were drawn in the last `ttl` seconds, by id (128 bits from its
+/// hex), so that each is drawn once per process.
 #[derive(Default)]
 pub struct Drawn {
     inner: Mutex<Seen>,
@@ -58,33 +58,71 @@ pub struct Drawn {
 /// The ids, and when each was drawn, oldest first.
 #[derive(Default)]
 struct Seen {
-    ids: HashSet<String>,
-    order: VecDeque<(i64, String)>,
+    ids: HashSet<u128>,
+    order: VecDeque<(i64, u128)>,
 }
 
 impl Drawn {
-    /// Records `id` as drawn at `now`; false if it already was (within `ttl` seconds).
+    /// Records `id` as drawn at `now`; false if it already was (within `ttl` seconds) or is
+    /// not a challenge id (32 hex digits).
     pub fn first(&self, id: &str, now: i64, ttl: i64) -> bool {
+        let Some(id) = key(id) else { return false };
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let Seen { ids, order } = &mut *guard;
-        while let Some((at, old)) = order.front()
+        while let Some(&(at, old)) = order.front()
             && (now - at > ttl || order.len() >= DRAWN_MAX)
         {
-            ids.remove(old);
+            ids.remove(&old);
             order.pop_front();
         }
-        if !ids.insert(id.to_owned()) {
+        if !ids.insert(id) {
             return false;
         }
-        order.push_back((now, id.to_owned()));
+        order.push_back((now, id));
         true
     }
+
+    /// Forgets `id` (its drawing failed: the page may fetch it again).
+    pub fn forget(&self, id: &str) {
+        if let Some(id) = key(id) {
+            let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            guard.ids.remove(&id);
+        }
+    }
+}
+
+fn key(id: &str) -> Option<u128> {
+    (id.len() == 32).then(|| u128::from_str_radix(id, 16).ok())?
 }
 
 /// The process's record of drawn challenges.
 pub fn drawn() -> &'static Drawn {
     static DRAWN: OnceLock<Drawn> = OnceLock::new();
     DRAWN.get_or_init(Drawn::default)
+}
+
+/// Draws challenge `id`'s image, showing `text`, unless it was drawn in the last `ttl`
+/// seconds; one not drawn after all (the image thread full, or the fetch gone meanwhile) is
+/// forgotten, so the page may ask again.
+pub async fn draw_once(id: &str, text: &str, now: i64, ttl: i64) -> Option<Vec<u8>> {
+    /// Forgets the id when dropped still holding it.
+    struct Undrawn<'a>(Option<&'a str>);
+    impl Drop for Undrawn<'_> {
+        fn drop(&mut self) {
+            if let Some(id) = self.0 {
+                drawn().forget(id);
+            }
+        }
+    }
+    if !drawn().first(id, now, ttl) {
+        return None;
+    }
+    let mut undrawn = Undrawn(Some(id));
+    let png = draw_off_thread(text).await;
+    if png.is_some() {
+        undrawn.0 = None;
+    }
+    png
 }
 
 type Job = (String, oneshot::Sender<Option<Vec<u8>>>);
@@ -175,18 +213,26 @@ mod tests {
     #[test]
     fn each_challenge_is_drawn_once_until_it_expires() {
         let drawn = Drawn::default();
-        assert!(drawn.first("c1", 100, 300));
-        assert!(!drawn.first("c1", 150, 300), "a second fetch");
-        assert!(drawn.first("c2", 150, 300));
+        let id = |n: u32| format!("{n:032x}");
+        assert!(drawn.first(&id(1), 100, 300));
+        assert!(!drawn.first(&id(1), 150, 300), "a second fetch");
+        assert!(drawn.first(&id(2), 150, 300));
+        assert!(!drawn.first("not-an-id", 150, 300));
+        // A drawing that failed is forgotten: the page may ask again.
+        drawn.forget(&id(2));
+        assert!(drawn.first(&id(2), 151, 300));
         // Past its lifetime the id is forgotten (its challenge no longer answers anyway).
-        assert!(drawn.first("c1", 401, 300));
-        // The record stays bounded: the oldest go first.
-        for i in 0..DRAWN_MAX {
-            assert!(drawn.first(&format!("x{i}"), 500, 300));
+        assert!(drawn.first(&id(1), 401, 300));
+        // The record stays bounded: the oldest go first, expired or not.
+        for i in 0..DRAWN_MAX as u32 {
+            assert!(drawn.first(&id(1000 + i), 500, 300));
         }
         let Seen { ids, order } = &*drawn.inner.lock().unwrap();
         assert_eq!((ids.len(), order.len()), (DRAWN_MAX, DRAWN_MAX));
-        assert!(!ids.contains("c2"));
+        assert!(
+            !ids.contains(&1),
+            "evicted by the bound, not expired (drawn at 401)"
+        );
     }
 
     #[tokio::test]

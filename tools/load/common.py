@@ -61,6 +61,15 @@ def thread_cpu(pid):
     return groups
 
 
+def process_cpu(pid):
+    """CPU seconds (user + system) the whole process has used so far, threads that have ended
+    included (`/proc/PID/stat`)."""
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def db_writes(pid):
     """Bytes and write calls the process's SQLite threads (`sqlx-sqlite-worker`, and the WAL's
     background copy) have issued so far: `wchar` and `syscw` of /proc/PID/task/TID/io. These

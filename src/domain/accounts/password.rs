@@ -208,8 +208,8 @@ impl PasswordHasher {
         metrics::counter!("authd_hash_jobs_total", "lane" => lane.label()).increment(1);
         // Counted in the depth for as long as it holds its place (till run or skipped).
         let place = Place {
-            _permit: admitted,
             _depth: DepthGuard::enter(&self.depth),
+            _permit: admitted,
         };
         let (reply, mut answer) = oneshot::channel();
         let state = Arc::new(AtomicU8::new(WAITING));
@@ -297,9 +297,10 @@ fn answering_once<T: Send + 'static>(
 
 /// A job's place: its permit in the admission bound and its count in the depth gauge, both
 /// given back when a run has finished or skipped it (or the job is dropped unqueued).
+/// (Fields drop in order: the depth first, so a freed permit never shows a stale depth.)
 struct Place {
-    _permit: OwnedSemaphorePermit,
     _depth: DepthGuard,
+    _permit: OwnedSemaphorePermit,
 }
 
 /// Keeps the queue-depth gauge right whoever drops it: the job's run, its skip, or the pool.
