@@ -295,10 +295,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_listing_is_planned_for_each_calls_values_on_postgres() {
-        let Some(base) = std::env::var("TEST_POSTGRES_URL")
-            .ok()
-            .filter(|s| !s.is_empty())
-        else {
+        let Some(base) = crate::storage::contract::postgres_base() else {
             return;
         };
         let pg = crate::storage::postgres::create_scratch_database(&base);

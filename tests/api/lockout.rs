@@ -817,8 +817,16 @@ fn solve(salt: &str, hash: &str, max: u64) -> u64 {
         .expect("solvable within max")
 }
 
-#[tokio::test]
-async fn the_builtin_challenge_asks_more_work_of_a_source_that_keeps_failing() {
+/// An app with the builtin CAPTCHA and an account, and a browser that failed its password
+/// from `ip` up to the threshold: plain failures, then the first challenge (the page).
+async fn builtin_challenged(
+    ip: &str,
+) -> (
+    crate::helpers::TestApp,
+    crate::helpers::TestUser,
+    reqwest::Client,
+    crate::helpers::Page,
+) {
     let app = spawn_app_with(|c: &mut Config| {
         ladder(c);
         c.captcha = CaptchaKind::Builtin;
@@ -828,8 +836,6 @@ async fn the_builtin_challenge_asks_more_work_of_a_source_that_keeps_failing() {
     .await;
     let user = app.user().await;
     let attacker = new_client();
-    let ip = "198.51.100.77";
-    // Up to the threshold: plain failures; then the first challenge, at the first level.
     let mut page = app
         .sign_in_from(&attacker, ip, &user.email, "wrong", None)
         .await;
@@ -839,6 +845,14 @@ async fn the_builtin_challenge_asks_more_work_of_a_source_that_keeps_failing() {
             .await;
     }
     assert!(challenged(&page), "{}", page.status);
+    (app, user, attacker, page)
+}
+
+#[tokio::test]
+async fn the_builtin_challenge_asks_more_work_of_a_source_that_keeps_failing() {
+    let ip = "198.51.100.77";
+    // Up to the threshold: plain failures; then the first challenge, at the first level.
+    let (app, user, attacker, mut page) = builtin_challenged(ip).await;
     let (salt, hash, max, level) = pow_of(&page);
     assert_eq!(level, 0);
     assert!(
@@ -893,25 +907,8 @@ async fn the_builtin_challenge_asks_more_work_of_a_source_that_keeps_failing() {
 
 #[tokio::test]
 async fn the_builtin_image_is_drawn_when_fetched_once_by_the_challenged_session() {
-    let app = spawn_app_with(|c: &mut Config| {
-        ladder(c);
-        c.captcha = CaptchaKind::Builtin;
-        c.captcha_test_answer = None;
-        c.protection.block_after = 50;
-    })
-    .await;
-    let user = app.user().await;
-    let attacker = new_client();
     let ip = "198.51.100.78";
-    let mut page = app
-        .sign_in_from(&attacker, ip, &user.email, "wrong", None)
-        .await;
-    for _ in 0..3 {
-        page = app
-            .sign_in_from(&attacker, ip, &user.email, "wrong", None)
-            .await;
-    }
-    assert!(challenged(&page), "{}", page.status);
+    let (app, user, attacker, page) = builtin_challenged(ip).await;
     // The page links the image instead of carrying it: nothing was drawn to answer the post.
     assert!(!page.body.contains("data:image/png"));
     let start = page

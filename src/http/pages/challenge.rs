@@ -2,7 +2,8 @@
 //! and taken out when answered, so an answer (or a provider token) works once. A form shows
 //! one up front when the ladder already has its source at the rung (`up_front`), and a passed
 //! one whose attempt failed on something else is held for the next submit of that form
-//! (`hold`; `domain/signin/pass.rs` says what a pass may do).
+//! (`hold`; `domain/signin/pass.rs` says what a pass may do). `GET /captcha/image` serves the
+//! builtin challenge's image, reading the session only.
 
 use axum::Router;
 use axum::extract::{Query, State};

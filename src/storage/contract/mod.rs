@@ -81,12 +81,17 @@ fn say_postgres_skipped() {
     );
 }
 
-#[tokio::test]
-async fn postgres_contract() {
-    let Some(base) = std::env::var("TEST_POSTGRES_URL")
+/// `TEST_POSTGRES_URL`, when set and not empty: the server a PostgreSQL test makes its scratch
+/// database on.
+pub(crate) fn postgres_base() -> Option<String> {
+    std::env::var("TEST_POSTGRES_URL")
         .ok()
         .filter(|s| !s.is_empty())
-    else {
+}
+
+#[tokio::test]
+async fn postgres_contract() {
+    let Some(base) = postgres_base() else {
         say_postgres_skipped();
         return;
     };
