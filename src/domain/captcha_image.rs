@@ -8,7 +8,7 @@
 //! request waits for it without holding a request thread. When that thread's queue is full
 //! the fetch gets no image (the proof of work still answers the challenge).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Mutex, OnceLock};
 
@@ -51,39 +51,43 @@ pub fn draw(text: &str) -> Option<Vec<u8>> {
 /// Which challenges' images were drawn in the last `ttl` seconds, by id (128 bits from its
 /// hex), so that each is drawn once per process.
 #[derive(Default)]
-pub struct Drawn {
+struct Drawn {
     inner: Mutex<Seen>,
 }
 
-/// The ids, and when each was drawn, oldest first.
+/// When each id was drawn, and the same in drawing order (oldest first; an id forgotten and
+/// drawn again has a stale entry there, skipped when it comes up).
 #[derive(Default)]
 struct Seen {
-    ids: HashSet<u128>,
+    ids: HashMap<u128, i64>,
     order: VecDeque<(i64, u128)>,
 }
 
 impl Drawn {
     /// Records `id` as drawn at `now`; false if it already was (within `ttl` seconds) or is
     /// not a challenge id (32 hex digits).
-    pub fn first(&self, id: &str, now: i64, ttl: i64) -> bool {
+    fn first(&self, id: &str, now: i64, ttl: i64) -> bool {
         let Some(id) = key(id) else { return false };
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let Seen { ids, order } = &mut *guard;
         while let Some(&(at, old)) = order.front()
             && (now - at > ttl || order.len() >= DRAWN_MAX)
         {
-            ids.remove(&old);
+            if ids.get(&old) == Some(&at) {
+                ids.remove(&old);
+            }
             order.pop_front();
         }
-        if !ids.insert(id) {
+        if ids.contains_key(&id) {
             return false;
         }
+        ids.insert(id, now);
         order.push_back((now, id));
         true
     }
 
     /// Forgets `id` (its drawing failed: the page may fetch it again).
-    pub fn forget(&self, id: &str) {
+    fn forget(&self, id: &str) {
         if let Some(id) = key(id) {
             let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
             guard.ids.remove(&id);
@@ -96,7 +100,7 @@ fn key(id: &str) -> Option<u128> {
 }
 
 /// The process's record of drawn challenges.
-pub fn drawn() -> &'static Drawn {
+fn drawn() -> &'static Drawn {
     static DRAWN: OnceLock<Drawn> = OnceLock::new();
     DRAWN.get_or_init(Drawn::default)
 }
@@ -153,7 +157,7 @@ fn queue() -> Option<&'static SyncSender<Job>> {
 /// Draws `text` on the image thread, waiting without holding the caller's thread. `None`
 /// when the queue is full or drawing failed; on the calling thread when the image thread
 /// could not be started.
-pub async fn draw_off_thread(text: &str) -> Option<Vec<u8>> {
+async fn draw_off_thread(text: &str) -> Option<Vec<u8>> {
     draw_via(queue(), text).await
 }
 
@@ -220,9 +224,15 @@ mod tests {
         assert!(!drawn.first("not-an-id", 150, 300));
         // A drawing that failed is forgotten: the page may ask again.
         drawn.forget(&id(2));
-        assert!(drawn.first(&id(2), 151, 300));
+        assert!(drawn.first(&id(2), 200, 300));
         // Past its lifetime the id is forgotten (its challenge no longer answers anyway).
         assert!(drawn.first(&id(1), 401, 300));
+        // The forgotten drawing's old entry expiring does not forget the second drawing.
+        assert!(drawn.first(&id(3), 451, 300));
+        assert!(
+            !drawn.first(&id(2), 451, 300),
+            "drawn at 200, within its lifetime"
+        );
         // The record stays bounded: the oldest go first, expired or not.
         for i in 0..DRAWN_MAX as u32 {
             assert!(drawn.first(&id(1000 + i), 500, 300));
@@ -230,7 +240,7 @@ mod tests {
         let Seen { ids, order } = &*drawn.inner.lock().unwrap();
         assert_eq!((ids.len(), order.len()), (DRAWN_MAX, DRAWN_MAX));
         assert!(
-            !ids.contains(&1),
+            !ids.contains_key(&1),
             "evicted by the bound, not expired (drawn at 401)"
         );
     }

@@ -237,10 +237,9 @@ impl EventStore for Backend {
         let sql = list_events_sql(f);
         let limit = f.limit.clamp(1, 1000);
         let mut rows = on_pool!(self.pool(), |p| {
-            // Not a prepared statement kept on the connection: PostgreSQL would, after five
-            // runs, plan it once for any values, and a plan for "some kind" (walk `seq` down,
-            // filter) reads the whole log for a rare kind or decision. Unnamed, each call is
-            // planned for its own values; the planning costs less than a millisecond.
+            // Not a prepared statement kept on the connection: PostgreSQL may, after five
+            // runs, settle on one plan for any values, which can walk far more of the log for
+            // a filter value it did not expect. Unnamed, each call is planned for its values.
             let mut q = sqlx::query_as::<_, PagedRow>(&sql).persistent(false);
             if let Some(k) = f.kind {
                 q = q.bind(k.as_str());

@@ -44,12 +44,7 @@ pub async fn image_get(
     session: WebSession,
     Query(q): Query<ImageQuery>,
 ) -> Result<Response, HttpError> {
-    let stored: Option<StoredChallenge> = session
-        .0
-        .get::<String>(KEY)
-        .await
-        .map_err(session_failed)?
-        .and_then(|j| serde_json::from_str(&j).ok());
+    let stored = parsed(session.0.get::<String>(KEY).await.map_err(session_failed)?);
     let now = state.clock.now().unix_timestamp();
     let no_store = (header::CACHE_CONTROL, "no-store");
     Ok(
@@ -58,6 +53,11 @@ pub async fn image_get(
             None => (StatusCode::NOT_FOUND, [no_store], "no such image").into_response(),
         },
     )
+}
+
+/// The challenge the session keeps under `KEY` (unreadable JSON: none).
+fn parsed(json: Option<String>) -> Option<StoredChallenge> {
+    json.and_then(|j| serde_json::from_str(&j).ok())
 }
 
 /// What the form shows inside its `data-challenge="captcha"` element.
@@ -193,10 +193,7 @@ pub async fn answer(
             ChallengeAnswer::Absent
         });
     }
-    let stored: Option<StoredChallenge> = session
-        .take(KEY)
-        .await?
-        .and_then(|j| serde_json::from_str(&j).ok());
+    let stored = parsed(session.take(KEY).await?);
     let now = state.clock.now().unix_timestamp();
     let passed = match (state.captchas.remote(), token) {
         (Some(_), Some(t)) => {
