@@ -47,7 +47,6 @@ def thread_cpu(pid):
     group: the thread name without its trailing number (`authd-hash-0` and `authd-hash-1` are
     `authd-hash`; tokio's workers `tokio-rt-worker`; sqlx's SQLite threads `sqlx-sqlite-worker`,
     which Linux cuts to 15 characters)."""
-    hz = os.sysconf("SC_CLK_TCK")
     groups = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
@@ -56,18 +55,22 @@ def thread_cpu(pid):
         except OSError:
             continue  # the thread ended between the listing and the read
         name = re.sub(r"[-_]?\d+$", "", stat[stat.index("(") + 1:stat.rindex(")")])
-        fields = stat[stat.rindex(")") + 2:].split()
-        groups[name] = groups.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / hz
+        groups[name] = groups.get(name, 0.0) + cpu_seconds(stat)
     return groups
+
+
+def cpu_seconds(stat):
+    """User + system CPU seconds of a `/proc/.../stat` line (fields 14 and 15; the name in
+    parentheses may hold spaces, so fields are counted after its closing one)."""
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def process_cpu(pid):
     """CPU seconds (user + system) the whole process has used so far, threads that have ended
     included (`/proc/PID/stat`)."""
     with open(f"/proc/{pid}/stat") as f:
-        stat = f.read()
-    fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(f.read())
 
 
 def db_writes(pid):
