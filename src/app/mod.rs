@@ -31,7 +31,7 @@ pub mod wiring;
 /// The CAPTCHA provider a config names.
 mod wiring_captcha;
 
-pub use wiring::build_state;
+pub use wiring::{build_serving_state, build_state};
 
 /// How long a graceful stop waits for work requests left running (reset mails, alerts).
 const SETTLE_ON_STOP: std::time::Duration = std::time::Duration::from_secs(5);
@@ -89,7 +89,7 @@ impl Application {
             ),
             None => None,
         };
-        let (state, store) = build_state(config, deps).await?;
+        let (state, store) = build_serving_state(config, deps).await?;
         let router = crate::http::router(state.clone(), store.sessions.clone());
         let metrics =
             metrics_listener.map(|l| (l, crate::http::ops::metrics_router(state.metrics.clone())));

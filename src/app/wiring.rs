@@ -44,7 +44,7 @@ use super::wiring_captcha::captchas;
 mod console;
 /// The state every instance shares through the database: waves, the CSRF key.
 mod shared;
-use shared::{csrf_key, open_store, waves};
+use shared::{csrf_key, event_sink, open_store, waves};
 
 /// What every service group is built from.
 struct Base<'a> {
@@ -60,8 +60,18 @@ struct Base<'a> {
     brand: Arc<Branding>,
 }
 
-/// Connects the database and builds every service.
+/// Connects the database and builds every service (for a command: no event spool).
 pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState, Store)> {
+    build(config, deps, false).await
+}
+
+/// [`build_state`] for the server: on a SQLite file, `token_issued` events go through the
+/// event spool (`events/spool.rs`), recovered first.
+pub async fn build_serving_state(config: Config, deps: Deps) -> anyhow::Result<(AppState, Store)> {
+    build(config, deps, true).await
+}
+
+async fn build(config: Config, deps: Deps, serving: bool) -> anyhow::Result<(AppState, Store)> {
     let store = open_store(&config).await?;
     let sealer = crate::app::master_key::sealer(&config, deps.random.clone())?;
     let catalog = [crate::http::templates(), crate::mail::templates()].concat();
@@ -70,7 +80,7 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
         config: &config,
         deps: &deps,
         store: &store,
-        events: EventSink::new(store.events.clone(), deps.clock.clone()),
+        events: event_sink(&config, &store, &deps, serving).await?,
         throttle: Throttle::new(config.rate_limits, deps.clock.clone()),
         background: Background::default(),
         sealer,

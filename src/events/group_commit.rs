@@ -10,12 +10,18 @@
 //! A batch the database refuses is retried event by event, so one bad event fails only its
 //! own request. Without a tokio runtime (a plain unit test), or if the writer is gone, events
 //! are inserted directly.
+//!
+//! On a SQLite file the server's `token_issued` events go through the event spool instead
+//! (`spool.rs`): written to the spool's file, then handed to this writer with nobody waiting;
+//! the writer tells the spool when each is stored. `settled` lets a reader wait until
+//! everything spooled before it is in the database.
 
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::events::AuthEvent;
+use crate::events::spool::{Spool, spooled};
 use crate::storage::EventStore;
 use crate::storage::error::StoreError;
 
@@ -26,29 +32,65 @@ const QUEUE: usize = 4096;
 
 type Reply = oneshot::Sender<Result<(), StoreError>>;
 
+/// What the writer is handed.
+enum Job {
+    /// An event whose request waits for its commit.
+    Wait(AuthEvent, Reply),
+    /// An event already in the spool's segment `u64`: nobody waits.
+    Spooled(AuthEvent, u64),
+    /// Answered once everything queued before it is written.
+    Flush(oneshot::Sender<()>),
+}
+
 /// The handle requests enqueue their events on. Cheap to clone.
 #[derive(Clone)]
 pub struct GroupWriter {
     store: Arc<dyn EventStore>,
-    queue: Option<mpsc::Sender<(AuthEvent, Reply)>>,
+    queue: Option<mpsc::Sender<Job>>,
+    spool: Option<Arc<Spool>>,
 }
 
 impl GroupWriter {
     /// Starts the writer task on the current tokio runtime (none: direct inserts).
     pub fn start(store: Arc<dyn EventStore>) -> Self {
-        let queue = tokio::runtime::Handle::try_current().ok().map(|rt| {
-            let (tx, rx) = mpsc::channel(QUEUE);
-            rt.spawn(write_batches(store.clone(), rx));
-            tx
-        });
-        Self { store, queue }
+        Self::start_with(store, None)
     }
 
-    /// Stores `event`: committed when this returns `Ok`.
+    /// [`GroupWriter::start`], with `token_issued` events going through `spool` (`spool.rs`).
+    pub fn start_with(store: Arc<dyn EventStore>, spool: Option<Arc<Spool>>) -> Self {
+        let queue = tokio::runtime::Handle::try_current().ok().map(|rt| {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            rt.spawn(write_batches(store.clone(), rx, spool.clone()));
+            tx
+        });
+        let spool = spool.filter(|_| queue.is_some());
+        Self {
+            store,
+            queue,
+            spool,
+        }
+    }
+
+    /// Stores `event`: committed when this returns `Ok` (or, for a spooled kind, in the spool).
     pub async fn insert(&self, event: &AuthEvent) -> Result<(), StoreError> {
+        if let (Some(spool), Some(queue)) = (&self.spool, &self.queue)
+            && spooled(event.kind)
+        {
+            match spool.append(event) {
+                Ok(segment) => {
+                    // If the writer is gone (the runtime is stopping), the spool keeps the event
+                    // for the next start.
+                    let _ = queue.send(Job::Spooled(event.clone(), segment)).await;
+                    return Ok(());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the event spool refused an event: written directly");
+                }
+            }
+        }
         if let Some(queue) = &self.queue {
             let (reply, answer) = oneshot::channel();
-            if queue.send((event.clone(), reply)).await.is_ok() {
+            if queue.send(Job::Wait(event.clone(), reply)).await.is_ok() {
                 match answer.await {
                     Ok(result) => return result,
                     // The writer went away with the event unanswered (its runtime is stopping):
@@ -64,39 +106,96 @@ impl GroupWriter {
         }
         self.store.insert(event).await
     }
+
+    /// Returns once every event spooled before the call has been taken in by the writer
+    /// (stored, or given up on and kept in the spool), so a read of the log sees it.
+    pub async fn settled(&self) {
+        let (Some(spool), Some(queue)) = (&self.spool, &self.queue) else {
+            return;
+        };
+        if spool.pending() == 0 {
+            return;
+        }
+        let (tx, rx) = oneshot::channel();
+        if queue.send(Job::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
 }
 
 /// The writer: waits for an event, takes every other one already waiting (up to `MAX_BATCH`),
 /// writes them together and answers each.
-async fn write_batches(store: Arc<dyn EventStore>, mut rx: mpsc::Receiver<(AuthEvent, Reply)>) {
+async fn write_batches(
+    store: Arc<dyn EventStore>,
+    mut rx: mpsc::Receiver<Job>,
+    spool: Option<Arc<Spool>>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let events: Vec<&AuthEvent> = batch
+            .iter()
+            .filter_map(|job| match job {
+                Job::Wait(e, _) | Job::Spooled(e, _) => Some(e),
+                Job::Flush(_) => None,
+            })
+            .collect();
         #[allow(clippy::cast_precision_loss)] // at most MAX_BATCH
-        metrics::histogram!("authd_event_batch_size").record(batch.len() as f64);
-        let events: Vec<&AuthEvent> = batch.iter().map(|(e, _)| e).collect();
+        metrics::histogram!("authd_event_batch_size").record(events.len() as f64);
         let together = match events.as_slice() {
+            [] => Ok(()),
             [one] => store.insert(one).await,
             many => store.insert_many(many).await,
         };
+        let alone = events.len() == 1;
         drop(events);
-        match together {
-            Ok(()) => {
-                for (_, reply) in batch.drain(..) {
+        // When nothing of the batch was committed, each event is written on its own, with its
+        // own answer (one event alone: its error is the answer).
+        let (failed, mut own_error) = match together {
+            Ok(()) => (false, None),
+            Err(e) if alone => (true, Some(e)),
+            Err(_) => (true, None),
+        };
+        for job in batch.drain(..) {
+            match job {
+                Job::Flush(done) => {
+                    let _ = done.send(());
+                }
+                Job::Wait(_, reply) if !failed => {
                     let _ = reply.send(Ok(()));
                 }
-            }
-            // One event: its own error.
-            Err(e) if batch.len() == 1 => {
-                if let Some((_, reply)) = batch.pop() {
-                    let _ = reply.send(Err(e));
+                Job::Spooled(_, segment) if !failed => {
+                    spooled_done(spool.as_deref(), segment, Ok(()));
                 }
-            }
-            // Nothing of the batch was committed: each on its own, with its own answer.
-            Err(_) => {
-                for (event, reply) in batch.drain(..) {
-                    let _ = reply.send(store.insert(&event).await);
+                Job::Wait(event, reply) => {
+                    let result = match own_error.take() {
+                        Some(e) => Err(e),
+                        None => store.insert(&event).await,
+                    };
+                    let _ = reply.send(result);
+                }
+                Job::Spooled(event, segment) => {
+                    let result = match own_error.take() {
+                        Some(e) => Err(e),
+                        None => store.insert(&event).await,
+                    };
+                    spooled_done(spool.as_deref(), segment, result);
                 }
             }
         }
+    }
+}
+
+/// Tells the spool the writer is done with one of its events (a conflict on its id: it was
+/// stored already).
+fn spooled_done(spool: Option<&Spool>, segment: u64, result: Result<(), StoreError>) {
+    let stored = match result {
+        Ok(()) | Err(StoreError::Conflict { .. }) => true,
+        Err(e) => {
+            tracing::error!(error = %e, "a spooled event could not be stored: kept in the spool for the next start");
+            false
+        }
+    };
+    if let Some(spool) = spool {
+        spool.done(segment, stored);
     }
 }

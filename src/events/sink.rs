@@ -8,6 +8,7 @@ use std::sync::Arc;
 use governor::{Quota, RateLimiter};
 
 use crate::events::group_commit::GroupWriter;
+use crate::events::spool::Spool;
 use crate::events::{AuthEvent, EventKind};
 use crate::storage::EventStore;
 use crate::storage::error::StoreError;
@@ -42,9 +43,18 @@ impl EventSink {
     /// A sink writing to `store`; the refusal budget runs on `clock` (the injected one), so a
     /// slow machine cannot refill it between two requests of a test.
     pub fn new(store: Arc<dyn EventStore>, clock: Arc<dyn crate::domain::clock::Clock>) -> Self {
+        Self::with_spool(store, clock, None)
+    }
+
+    /// [`EventSink::new`], with `token_issued` events going through `spool` (`spool.rs`).
+    pub fn with_spool(
+        store: Arc<dyn EventStore>,
+        clock: Arc<dyn crate::domain::clock::Clock>,
+        spool: Option<Arc<Spool>>,
+    ) -> Self {
         let n = NonZeroU32::new(REFUSALS_PER_IP_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
         Self {
-            writer: GroupWriter::start(store.clone()),
+            writer: GroupWriter::start_with(store.clone(), spool),
             store,
             refusals: Arc::new(RateLimiter::new(
                 Quota::per_minute(n),
@@ -95,8 +105,8 @@ impl EventSink {
     /// Records an event: written to the database first, then traced.
     ///
     /// Written through the group writer (`group_commit.rs`): the call returns once the
-    /// transaction holding the event has committed, so a graceful shutdown has nothing left to
-    /// flush, and an event that was traced is always also stored. Refusal events beyond their
+    /// transaction holding the event has committed (a `token_issued` on SQLite: once it is in
+    /// the spool, `spool.rs`), so an event that was traced is always also stored. Refusal events beyond their
     /// per-address budget are counted, not stored.
     pub async fn record(&self, event: AuthEvent) -> Result<(), StoreError> {
         if !self.within_budget(&event) {
@@ -142,11 +152,12 @@ pub(crate) fn trace(event: &AuthEvent) {
 }
 
 impl EventSink {
-    /// Lists stored events, newest first.
+    /// Lists stored events, newest first (spooled ones included: see `spool.rs`).
     pub async fn list(
         &self,
         filter: &crate::events::EventFilter,
     ) -> Result<Vec<AuthEvent>, StoreError> {
+        self.writer.settled().await;
         self.store.list(filter).await
     }
 
@@ -155,6 +166,7 @@ impl EventSink {
         &self,
         filter: &crate::events::EventFilter,
     ) -> Result<crate::events::EventPage, StoreError> {
+        self.writer.settled().await;
         self.store.page(filter).await
     }
 }

@@ -57,6 +57,7 @@ mod security_page;
 mod sessions;
 mod smtp;
 mod soft_passkey;
+mod spool;
 mod step_up;
 mod token_limits;
 mod tokens;

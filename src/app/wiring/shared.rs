@@ -1,12 +1,17 @@
-//! The database itself, and the state every instance shares through it: the attack waves and
-//! the CSRF key.
+//! The database itself (and, for a serving SQLite file, its event spool), and the state every
+//! instance shares through it: the attack waves and the CSRF key.
 
 use anyhow::Context;
 
+use std::sync::Arc;
+
 use super::Base;
+use crate::app::Deps;
 use crate::config::Config;
 use crate::domain::csrf::CsrfKey;
 use crate::domain::risk::wave_state::Waves;
+use crate::events::sink::EventSink;
+use crate::events::spool::Spool;
 use crate::storage::Store;
 
 /// Connects and migrates the database the configuration names.
@@ -15,6 +20,32 @@ pub(super) async fn open_store(config: &Config) -> anyhow::Result<Store> {
     crate::storage::connect_with(url, pool, config.sqlite_wal_restart_pages)
         .await
         .context("AUTHD_DATABASE_URL: cannot open or migrate the database")
+}
+
+/// The event sink; for a server (`serving`) on a SQLite file, with the database's event spool,
+/// what a previous process left in it stored first (`events/spool.rs`). No spool on
+/// PostgreSQL, in memory, for a command, or while another process holds it.
+pub(super) async fn event_sink(
+    config: &Config,
+    store: &Store,
+    deps: &Deps,
+    serving: bool,
+) -> anyhow::Result<EventSink> {
+    let url = &config.database_url;
+    let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    let file = crate::storage::sqlite::database_file(url).filter(|_| serving && !postgres);
+    let spool = match file {
+        Some(file) => Spool::recover(&file, store.events.as_ref())
+            .await
+            .context("the event spool")?
+            .map(Arc::new),
+        None => None,
+    };
+    Ok(EventSink::with_spool(
+        store.events.clone(),
+        deps.clock.clone(),
+        spool,
+    ))
 }
 
 /// The attack waves' shared state.

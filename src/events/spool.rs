@@ -1,0 +1,474 @@
+//! The event spool (SQLite only): lets `POST /token` answer without waiting for SQLite's one
+//! writer. A `token_issued` event is appended as one JSON line to a segment file beside the
+//! database (`<db>-spool-<n>`, mode 0600) and handed to the group writer, which stores it with
+//! the next batch; the request answers once the line is written. That is the durability
+//! SQLite itself gives a commit with `synchronous = NORMAL` (a `write(2)` into the log, not an
+//! `fsync`): the event survives a crash or `kill -9` of the process, not a power loss of the
+//! machine. A segment is deleted once every event in it is in the database; whatever a crash
+//! left is stored again at the next start (`recover`, before the server listens), an event
+//! already stored being recognised by its id.
+//!
+//! Why: on a busy disk the writer's transactions sometimes wait for the log's `fsync`s
+//! (checkpoints, a restart of the log), and every request waiting for its event waited with
+//! them: the token endpoint's tail under a login flood (docs/benchmarks.md). Readers of the
+//! event log (`EventSink::list`, `page`) first wait until the writer has taken in everything
+//! spooled before them, so nothing read through the sink misses a spooled event.
+//!
+//! One process owns a database's spool, by an exclusive `flock` on `<db>-spool.lock` held for
+//! its lifetime; a second server on the same file writes its events directly.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::events::decision::Decision;
+use crate::events::{AuthEvent, EventKind};
+use crate::storage::EventStore;
+use crate::storage::error::StoreError;
+
+/// A segment is closed and a new one begun past this size (about 3 000 events).
+const SEGMENT_BYTES: u64 = 1 << 20;
+/// Events stored per transaction when recovering.
+const RECOVER_BATCH: usize = 256;
+
+/// Whether events of `kind` go through the spool: only those a request would otherwise wait
+/// on the writer for and nothing at the request's side reads back at once.
+pub(crate) fn spooled(kind: EventKind) -> bool {
+    kind == EventKind::TokenIssued
+}
+
+/// One line of a segment: the event and its decision's stable code (not on the event's wire
+/// form).
+#[derive(Serialize, Deserialize)]
+struct Line {
+    event: AuthEvent,
+    code: Option<String>,
+}
+
+/// The spool of one database file.
+#[derive(Debug)]
+pub struct Spool {
+    /// `<db>-spool-`: a segment's path is this and its number.
+    prefix: PathBuf,
+    /// Holds the `flock` while the spool lives.
+    _lock: File,
+    state: Mutex<State>,
+    /// Events appended and not yet stored (or given up on).
+    pending: AtomicU64,
+}
+
+#[derive(Debug)]
+struct State {
+    file: File,
+    segment: u64,
+    len: u64,
+    /// Per segment still on disk: (events appended, events stored).
+    counts: BTreeMap<u64, (u64, u64)>,
+}
+
+fn segment_path(prefix: &Path, n: u64) -> PathBuf {
+    let mut p = prefix.as_os_str().to_owned();
+    p.push(format!("{n:08}"));
+    PathBuf::from(p)
+}
+
+fn create_segment(prefix: &Path, n: u64) -> io::Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(segment_path(prefix, n))
+}
+
+/// The segments on disk, oldest first.
+fn segments(prefix: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+    let dir = prefix.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = dir.unwrap_or(Path::new("."));
+    let stem = prefix
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if let Some(n) = name.strip_prefix(&stem).and_then(|n| n.parse::<u64>().ok()) {
+            found.push((n, segment_path(prefix, n)));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// The events of one segment; a line that does not parse (a write cut short by the crash, its
+/// request never answered) is skipped.
+fn read_segment(path: &Path) -> io::Result<Vec<AuthEvent>> {
+    let mut events = Vec::new();
+    for line in io::BufReader::new(File::open(path)?).split(b'\n') {
+        let Ok(line) = serde_json::from_slice::<Line>(&line?) else {
+            tracing::warn!(segment = %path.display(), "an unreadable line in the event spool skipped");
+            continue;
+        };
+        let mut event = line.event;
+        event.decision_code = line.code.as_deref().and_then(Decision::from_code);
+        events.push(event);
+    }
+    Ok(events)
+}
+
+/// Stores `events`, those already stored (same id) left as they are.
+async fn store_all(store: &dyn EventStore, events: &[AuthEvent]) -> Result<(), StoreError> {
+    for chunk in events.chunks(RECOVER_BATCH) {
+        let refs: Vec<&AuthEvent> = chunk.iter().collect();
+        if store.insert_many(&refs).await.is_ok() {
+            continue;
+        }
+        for e in chunk {
+            match store.insert(e).await {
+                Ok(()) | Err(StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why the spool could not be opened or recovered.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    /// A file of the spool.
+    #[error("event spool {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What failed.
+        source: io::Error,
+    },
+    /// Storing a recovered event.
+    #[error("storing the event spool's events: {0}")]
+    Store(#[from] StoreError),
+}
+
+fn io_at(path: &Path) -> impl Fn(io::Error) -> SpoolError + '_ {
+    move |source| SpoolError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+impl Spool {
+    /// Takes the spool of the database file `db`: stores the events a previous process left in
+    /// it, deletes their segments and begins a new one. `None` when another process holds it.
+    pub async fn recover(db: &Path, store: &dyn EventStore) -> Result<Option<Self>, SpoolError> {
+        let mut lock_path = db.as_os_str().to_owned();
+        lock_path.push("-spool.lock");
+        let lock_path = PathBuf::from(lock_path);
+        let lock = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(io_at(&lock_path))?;
+        let flags = rustix::fs::FlockOperation::NonBlockingLockExclusive;
+        if rustix::fs::flock(&lock, flags).is_err() {
+            tracing::warn!(lock = %lock_path.display(), "another process holds the event spool: events are written directly");
+            return Ok(None);
+        }
+        let mut prefix = db.as_os_str().to_owned();
+        prefix.push("-spool-");
+        let prefix = PathBuf::from(prefix);
+        let mut last = 0;
+        for (n, path) in segments(&prefix).map_err(io_at(&prefix))? {
+            let events = read_segment(&path).map_err(io_at(&path))?;
+            store_all(store, &events).await?;
+            std::fs::remove_file(&path).map_err(io_at(&path))?;
+            if !events.is_empty() {
+                tracing::info!(events = events.len(), segment = n, "event spool recovered");
+            }
+            last = n;
+        }
+        let segment = last + 1;
+        let file = create_segment(&prefix, segment).map_err(io_at(&prefix))?;
+        Ok(Some(Self {
+            prefix,
+            _lock: lock,
+            state: Mutex::new(State {
+                file,
+                segment,
+                len: 0,
+                counts: BTreeMap::from([(segment, (0, 0))]),
+            }),
+            pending: AtomicU64::new(0),
+        }))
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Writes `event` to the current segment; its number once the line is written.
+    pub(crate) fn append(&self, event: &AuthEvent) -> io::Result<u64> {
+        let mut line = serde_json::to_vec(&Line {
+            event: event.clone(),
+            code: event.decision_code.map(|d| d.code().to_owned()),
+        })?;
+        line.push(b'\n');
+        let mut state = self.state();
+        if state.len >= SEGMENT_BYTES {
+            let next = state.segment + 1;
+            state.file = create_segment(&self.prefix, next)?;
+            let closed = std::mem::replace(&mut state.segment, next);
+            state.len = 0;
+            state.counts.insert(next, (0, 0));
+            self.forget_if_stored(&mut state, closed);
+        }
+        if let Err(e) = state.file.write_all(&line) {
+            // Cut a partial line off, so the next line starts clean.
+            let _ = state.file.set_len(state.len);
+            return Err(e);
+        }
+        state.len += line.len() as u64;
+        let segment = state.segment;
+        if let Some(c) = state.counts.get_mut(&segment) {
+            c.0 += 1;
+        }
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        Ok(segment)
+    }
+
+    /// The writer is done with an event of `segment`: `stored`, or given up on (it stays in
+    /// its segment, which is then kept for the next start to store).
+    pub(crate) fn done(&self, segment: u64, stored: bool) {
+        let mut state = self.state();
+        if stored && let Some(c) = state.counts.get_mut(&segment) {
+            c.1 += 1;
+        }
+        self.pending.fetch_sub(1, Ordering::AcqRel);
+        if segment != state.segment {
+            self.forget_if_stored(&mut state, segment);
+        }
+    }
+
+    /// Deletes a closed segment whose every event is stored.
+    fn forget_if_stored(&self, state: &mut State, segment: u64) {
+        if let Some(&(appended, stored)) = state.counts.get(&segment)
+            && appended == stored
+        {
+            state.counts.remove(&segment);
+            if let Err(e) = std::fs::remove_file(segment_path(&self.prefix, segment)) {
+                tracing::warn!(error = %e, segment, "an event spool segment could not be deleted");
+            }
+        }
+    }
+
+    /// Events appended and not yet taken in by the writer.
+    pub(crate) fn pending(&self) -> u64 {
+        self.pending.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::Arc;
+
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::domain::context::RequestContext;
+    use crate::events::EventFilter;
+    use crate::storage::Store;
+
+    fn issued(n: i64) -> AuthEvent {
+        let ctx = RequestContext::new("192.0.2.7".parse().unwrap(), "ua/1", format!("r{n}"));
+        let t = OffsetDateTime::from_unix_timestamp(1_800_000_000 + n).unwrap();
+        let mut e = AuthEvent::new(EventKind::TokenIssued, &ctx, t)
+            .decision(Decision::IssuedClientCredentials);
+        e.client_id = Some("svc".into());
+        e
+    }
+
+    async fn store_in(dir: &Path) -> (PathBuf, Store) {
+        let db = dir.join("a.db");
+        let url = format!("sqlite://{}?mode=rwc", db.display());
+        (db, crate::storage::connect(&url, 1).await.unwrap())
+    }
+
+    async fn stored(store: &Store) -> Vec<AuthEvent> {
+        let filter = EventFilter {
+            limit: 10_000,
+            ..EventFilter::default()
+        };
+        let mut all = store.events.list(&filter).await.unwrap();
+        all.reverse();
+        all
+    }
+
+    fn files(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("-spool-"))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn what_a_crash_left_in_the_spool_is_stored_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, store) = store_in(dir.path()).await;
+        let spool = Spool::recover(&db, store.events.as_ref())
+            .await
+            .unwrap()
+            .unwrap();
+        let events: Vec<AuthEvent> = (0..3).map(issued).collect();
+        for e in &events {
+            assert_eq!(spool.append(e).unwrap(), 1);
+        }
+        let mode = std::fs::metadata(segment_path(&spool.prefix, 1))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        // The first one had been stored by the writer before the crash.
+        store.events.insert(&events[0]).await.unwrap();
+        // A write the crash cut short: its request never had an answer.
+        let mut torn = serde_json::to_vec(&Line {
+            event: issued(9),
+            code: None,
+        })
+        .unwrap();
+        torn.truncate(torn.len() / 2);
+        spool.state().file.write_all(&torn).unwrap();
+        drop(spool);
+
+        let again = Spool::recover(&db, store.events.as_ref())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored(&store).await,
+            events,
+            "each once, decisions kept, the torn line skipped"
+        );
+        assert_eq!(
+            files(dir.path()),
+            ["a.db-spool-00000002"],
+            "the old segment is gone"
+        );
+        assert_eq!(again.pending(), 0);
+    }
+
+    #[tokio::test]
+    async fn one_process_holds_the_spool() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, store) = store_in(dir.path()).await;
+        let held = Spool::recover(&db, store.events.as_ref()).await.unwrap();
+        assert!(held.is_some());
+        let second = Spool::recover(&db, store.events.as_ref()).await.unwrap();
+        assert!(second.is_none(), "a second server writes directly");
+        drop(held);
+        assert!(
+            Spool::recover(&db, store.events.as_ref())
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_closed_segment_is_deleted_once_all_its_events_are_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, store) = store_in(dir.path()).await;
+        let spool = Spool::recover(&db, store.events.as_ref())
+            .await
+            .unwrap()
+            .unwrap();
+        // Fills segment `n` and opens the next; the events written to `n`.
+        let fill = |n: u64| {
+            let mut count = 0;
+            while spool.append(&issued(0)).unwrap() == n {
+                count += 1;
+            }
+            count
+        };
+        let first = fill(1);
+        assert!(first > 1000, "{first}");
+        assert_eq!(files(dir.path()).len(), 2);
+        for _ in 1..first {
+            spool.done(1, true);
+        }
+        assert_eq!(
+            files(dir.path()).len(),
+            2,
+            "one event of the first is still out"
+        );
+        spool.done(1, true);
+        assert_eq!(files(dir.path()), ["a.db-spool-00000002"]);
+
+        let second = fill(2) + 1; // and the one that opened it
+        for _ in 1..second {
+            spool.done(2, true);
+        }
+        spool.done(2, false);
+        spool.done(3, true);
+        assert_eq!(
+            files(dir.path()).len(),
+            2,
+            "an event given up on keeps its segment"
+        );
+        assert_eq!(spool.pending(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_spooled_event_answers_at_once_and_every_read_through_the_sink_sees_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, store) = store_in(dir.path()).await;
+        let spool = Arc::new(
+            Spool::recover(&db, store.events.as_ref())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+        let clock = Arc::new(crate::domain::clock::SystemClock);
+        let sink = crate::events::sink::EventSink::with_spool(
+            store.events.clone(),
+            clock,
+            Some(spool.clone()),
+        );
+        let events: Vec<AuthEvent> = (0..50).map(issued).collect();
+        for e in &events {
+            sink.record(e.clone()).await.unwrap();
+        }
+        let filter = EventFilter {
+            limit: 100,
+            ..EventFilter::default()
+        };
+        assert_eq!(sink.list(&filter).await.unwrap().len(), 50);
+        assert_eq!(spool.pending(), 0);
+        // Another kind still waits for its commit, without the spool.
+        let ctx = RequestContext::new("192.0.2.7".parse().unwrap(), "ua/1", "r".into());
+        let t = OffsetDateTime::from_unix_timestamp(1_800_000_100).unwrap();
+        let other = AuthEvent::new(EventKind::LoginFailed, &ctx, t);
+        let before = std::fs::metadata(segment_path(&spool.prefix, 1))
+            .unwrap()
+            .len();
+        sink.record(other).await.unwrap();
+        assert_eq!(
+            std::fs::metadata(segment_path(&spool.prefix, 1))
+                .unwrap()
+                .len(),
+            before
+        );
+        assert_eq!(stored(&store).await.len(), 51);
+    }
+}

@@ -1,0 +1,78 @@
+//! Token events and `kill -9`: every `POST /token` answered before the server was killed has
+//! its `token_issued` event in the database once the server has started again (on SQLite
+//! through the event spool, `src/events/spool.rs`; on PostgreSQL through the commit).
+
+use authd::events::{EventFilter, EventKind};
+use reqwest::StatusCode;
+
+use crate::cli::{authd_on, serve_process};
+use crate::helpers::TestDb;
+
+#[tokio::test]
+async fn every_token_answered_before_a_kill_has_its_event_after_the_restart() {
+    let db = TestDb::new().await;
+    let url = db.url.clone();
+    let added = tokio::task::spawn_blocking(move || {
+        assert!(authd_on(&url).arg("migrate").status().unwrap().success());
+        authd_on(&url)
+            .args(["client", "add", "svc", "--grant", "client_credentials"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let added: serde_json::Value = serde_json::from_slice(&added.stdout).unwrap();
+    let secret = added["client_secret"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr, _logs) = serve_process(dir.path(), &[("AUTHD_DATABASE_URL", &db.url)]);
+    let http = reqwest::Client::new();
+    let mut asked = tokio::task::JoinSet::new();
+    for _ in 0..64 {
+        let request = http
+            .post(format!("http://{addr}/token"))
+            .basic_auth("svc", Some(&secret))
+            .form(&[("grant_type", "client_credentials")]);
+        asked.spawn(async move { request.send().await.map(|r| r.status()) });
+    }
+    let answered = asked.join_all().await;
+    // Killed at once: the writer may not have stored the last events yet.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        answered.iter().all(|s| matches!(s, Ok(StatusCode::OK))),
+        "{answered:?}"
+    );
+
+    let (mut again, _, _logs) = serve_process(dir.path(), &[("AUTHD_DATABASE_URL", &db.url)]);
+    again.kill().unwrap();
+    again.wait().unwrap();
+    let store = authd::storage::connect(&db.url, 1).await.unwrap();
+    let issued = store
+        .events
+        .list(&EventFilter {
+            kind: Some(EventKind::TokenIssued),
+            limit: 1000,
+            ..EventFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(issued.len(), 64, "one event per answered token");
+    if let Some(file) = db.sqlite_file() {
+        let spool = format!("{}-spool-", file.file_name().unwrap().to_string_lossy());
+        let left: Vec<_> = std::fs::read_dir(file.parent().unwrap())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&spool))
+            .collect();
+        assert_eq!(
+            left.len(),
+            1,
+            "only the second server's new segment: {left:?}"
+        );
+    }
+}
