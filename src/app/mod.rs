@@ -153,6 +153,13 @@ impl Application {
         {
             tracing::warn!("stopping with after-the-answer work still running");
         }
+        // The event spool's last events into the database, and its segment gone (SQLite).
+        if tokio::time::timeout(SETTLE_ON_STOP, state.events.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("stopping with spooled events left for the next start");
+        }
         jobs.stop();
         tracing::info!("authd stopped");
         Ok(())

@@ -27,6 +27,8 @@ use crate::storage::error::StoreError;
 
 /// Most events written in one transaction.
 pub const MAX_BATCH: usize = 256;
+/// Attempts at storing a spooled event the batch could not, before it is left to the next start.
+const SPOOLED_TRIES: usize = 3;
 /// Events that may wait for the writer; beyond it a request waits to enqueue (back-pressure).
 const QUEUE: usize = 4096;
 
@@ -78,9 +80,16 @@ impl GroupWriter {
         {
             match spool.append(event) {
                 Ok(segment) => {
-                    // If the writer is gone (the runtime is stopping), the spool keeps the event
-                    // for the next start.
-                    let _ = queue.send(Job::Spooled(event.clone(), segment)).await;
+                    if queue
+                        .send(Job::Spooled(event.clone(), segment))
+                        .await
+                        .is_ok()
+                    {
+                        return Ok(());
+                    }
+                    // The writer is gone (its runtime is stopping): stored here.
+                    let result = self.store.insert(event).await;
+                    spooled_done(Some(spool), segment, result);
                     return Ok(());
                 }
                 Err(e) => {
@@ -105,6 +114,14 @@ impl GroupWriter {
             }
         }
         self.store.insert(event).await
+    }
+
+    /// Deletes the spool's current segment if every event in it is stored (a graceful stop,
+    /// after `settled`).
+    pub fn close_spool(&self) {
+        if let Some(spool) = &self.spool {
+            spool.close();
+        }
     }
 
     /// Returns once every event spooled before the call has been taken in by the writer
@@ -174,15 +191,29 @@ async fn write_batches(
                     let _ = reply.send(result);
                 }
                 Job::Spooled(event, segment) => {
-                    let result = match own_error.take() {
-                        Some(e) => Err(e),
-                        None => store.insert(&event).await,
-                    };
+                    let _ = own_error.take();
+                    let result = insert_retrying(store.as_ref(), &event).await;
                     spooled_done(spool.as_deref(), segment, result);
                 }
             }
         }
     }
+}
+
+/// A spooled event on its own, tried `SPOOLED_TRIES` times a moment apart (a busy or full disk
+/// may pass; nobody waits for it).
+async fn insert_retrying(store: &dyn EventStore, event: &AuthEvent) -> Result<(), StoreError> {
+    let mut result = store.insert(event).await;
+    for _ in 1..SPOOLED_TRIES {
+        match result {
+            Ok(()) | Err(StoreError::Conflict { .. }) => break,
+            Err(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                result = store.insert(event).await;
+            }
+        }
+    }
+    result
 }
 
 /// Tells the spool the writer is done with one of its events (a conflict on its id: it was

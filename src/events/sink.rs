@@ -157,7 +157,7 @@ impl EventSink {
         &self,
         filter: &crate::events::EventFilter,
     ) -> Result<Vec<AuthEvent>, StoreError> {
-        self.writer.settled().await;
+        self.settle_for(filter).await;
         self.store.list(filter).await
     }
 
@@ -166,7 +166,22 @@ impl EventSink {
         &self,
         filter: &crate::events::EventFilter,
     ) -> Result<crate::events::EventPage, StoreError> {
-        self.writer.settled().await;
+        self.settle_for(filter).await;
         self.store.page(filter).await
+    }
+
+    /// Waits for the spool before a read that could show a spooled event (a read of one other
+    /// kind, e.g. a sign-in's `login_failed`, never waits).
+    async fn settle_for(&self, filter: &crate::events::EventFilter) {
+        if filter.kind.is_none_or(crate::events::spool::spooled) {
+            self.writer.settled().await;
+        }
+    }
+
+    /// At a graceful stop: every spooled event into the database and the spool's segment
+    /// deleted (nothing left for the next start).
+    pub async fn close(&self) {
+        self.writer.settled().await;
+        self.writer.close_spool();
     }
 }

@@ -4,9 +4,10 @@
 //! the next batch; the request answers once the line is written. That is the durability
 //! SQLite itself gives a commit with `synchronous = NORMAL` (a `write(2)` into the log, not an
 //! `fsync`): the event survives a crash or `kill -9` of the process, not a power loss of the
-//! machine. A segment is deleted once every event in it is in the database; whatever a crash
-//! left is stored again at the next start (`recover`, before the server listens), an event
-//! already stored being recognised by its id.
+//! machine. A segment is deleted once every event in it is in the database (the current one at
+//! a graceful stop, `close`); whatever a crash left is stored at the next start (`recover`,
+//! before the server listens; an event already stored is recognised by its id), the database's
+//! log flushed to disk before the segments are deleted.
 //!
 //! Why: on a busy disk the writer's transactions sometimes wait for the log's `fsync`s
 //! (checkpoints, a restart of the log), and every request waiting for its event waited with
@@ -67,6 +68,8 @@ pub struct Spool {
 struct State {
     file: File,
     segment: u64,
+    /// Set at a graceful stop: nothing more is appended.
+    closed: bool,
     len: u64,
     /// Per segment still on disk: (events appended, events stored).
     counts: BTreeMap<u64, (u64, u64)>,
@@ -105,20 +108,38 @@ fn segments(prefix: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     Ok(found)
 }
 
-/// The events of one segment; a line that does not parse (a write cut short by the crash, its
-/// request never answered) is skipped.
-fn read_segment(path: &Path) -> io::Result<Vec<AuthEvent>> {
+/// The events of one segment, and how many lines other than the last did not parse. The last
+/// line may be cut short by the crash (its request never answered) and is skipped quietly.
+fn read_segment(path: &Path) -> io::Result<(Vec<AuthEvent>, usize)> {
     let mut events = Vec::new();
-    for line in io::BufReader::new(File::open(path)?).split(b'\n') {
-        let Ok(line) = serde_json::from_slice::<Line>(&line?) else {
-            tracing::warn!(segment = %path.display(), "an unreadable line in the event spool skipped");
+    let mut unreadable = 0;
+    let mut lines = io::BufReader::new(File::open(path)?)
+        .split(b'\n')
+        .peekable();
+    while let Some(line) = lines.next() {
+        let line = line?;
+        let Ok(line) = serde_json::from_slice::<Line>(&line) else {
+            if lines.peek().is_some() {
+                unreadable += 1;
+            }
             continue;
         };
         let mut event = line.event;
         event.decision_code = line.code.as_deref().and_then(Decision::from_code);
         events.push(event);
     }
-    Ok(events)
+    Ok((events, unreadable))
+}
+
+/// Flushes the database's log (or the database, without one) to disk, so a segment deleted
+/// after its events were stored cannot outlive them on a power loss.
+fn sync_database(db: &Path) -> io::Result<()> {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    match File::open(PathBuf::from(wal)) {
+        Ok(f) => f.sync_all(),
+        Err(_) => File::open(db)?.sync_all(),
+    }
 }
 
 /// Stores `events`, those already stored (same id) left as they are.
@@ -184,14 +205,30 @@ impl Spool {
         prefix.push("-spool-");
         let prefix = PathBuf::from(prefix);
         let mut last = 0;
-        for (n, path) in segments(&prefix).map_err(io_at(&prefix))? {
-            let events = read_segment(&path).map_err(io_at(&path))?;
+        let found = segments(&prefix).map_err(io_at(&prefix))?;
+        let mut read = Vec::with_capacity(found.len());
+        for (n, path) in found {
+            let (events, unreadable) = read_segment(&path).map_err(io_at(&path))?;
             store_all(store, &events).await?;
-            std::fs::remove_file(&path).map_err(io_at(&path))?;
             if !events.is_empty() {
                 tracing::info!(events = events.len(), segment = n, "event spool recovered");
             }
+            read.push((path, unreadable));
             last = n;
+        }
+        if !read.is_empty() {
+            sync_database(db).map_err(io_at(db))?;
+        }
+        for (path, unreadable) in read {
+            if unreadable == 0 {
+                std::fs::remove_file(&path).map_err(io_at(&path))?;
+                continue;
+            }
+            // Not a cut-short last line: kept aside for an operator, never read again.
+            let mut aside = path.as_os_str().to_owned();
+            aside.push(".bad");
+            tracing::error!(segment = %path.display(), unreadable, "unreadable lines in the event spool: segment kept as .bad");
+            std::fs::rename(&path, PathBuf::from(aside)).map_err(io_at(&path))?;
         }
         let segment = last + 1;
         let file = create_segment(&prefix, segment).map_err(io_at(&prefix))?;
@@ -201,6 +238,7 @@ impl Spool {
             state: Mutex::new(State {
                 file,
                 segment,
+                closed: false,
                 len: 0,
                 counts: BTreeMap::from([(segment, (0, 0))]),
             }),
@@ -222,17 +260,18 @@ impl Spool {
         })?;
         line.push(b'\n');
         let mut state = self.state();
+        if state.closed {
+            return Err(io::Error::other("the event spool is closed"));
+        }
         if state.len >= SEGMENT_BYTES {
-            let next = state.segment + 1;
-            state.file = create_segment(&self.prefix, next)?;
-            let closed = std::mem::replace(&mut state.segment, next);
-            state.len = 0;
-            state.counts.insert(next, (0, 0));
-            self.forget_if_stored(&mut state, closed);
+            self.next_segment(&mut state)?;
         }
         if let Err(e) = state.file.write_all(&line) {
-            // Cut a partial line off, so the next line starts clean.
-            let _ = state.file.set_len(state.len);
+            // Cut a partial line off, so the next line starts clean; failing that, the next
+            // line goes to a segment of its own.
+            if state.file.set_len(state.len).is_err() {
+                let _ = self.next_segment(&mut state);
+            }
             return Err(e);
         }
         state.len += line.len() as u64;
@@ -242,6 +281,26 @@ impl Spool {
         }
         self.pending.fetch_add(1, Ordering::AcqRel);
         Ok(segment)
+    }
+
+    /// Closes the current segment and begins the next.
+    fn next_segment(&self, state: &mut State) -> io::Result<()> {
+        let next = state.segment + 1;
+        state.file = create_segment(&self.prefix, next)?;
+        let closed = std::mem::replace(&mut state.segment, next);
+        state.len = 0;
+        state.counts.insert(next, (0, 0));
+        self.forget_if_stored(state, closed);
+        Ok(())
+    }
+
+    /// At a graceful stop, once the writer has settled: nothing more is appended, and the
+    /// current segment is deleted if every event in it is stored.
+    pub(crate) fn close(&self) {
+        let mut state = self.state();
+        state.closed = true;
+        let current = state.segment;
+        self.forget_if_stored(&mut state, current);
     }
 
     /// The writer is done with an event of `segment`: `stored`, or given up on (it stays in
@@ -446,8 +505,14 @@ mod tests {
             Some(spool.clone()),
         );
         let events: Vec<AuthEvent> = (0..50).map(issued).collect();
+        let segment = segment_path(&spool.prefix, 1);
         for e in &events {
+            let before = std::fs::metadata(&segment).unwrap().len();
             sink.record(e.clone()).await.unwrap();
+            assert!(
+                std::fs::metadata(&segment).unwrap().len() > before,
+                "spooled"
+            );
         }
         let filter = EventFilter {
             limit: 100,
@@ -470,5 +535,47 @@ mod tests {
             before
         );
         assert_eq!(stored(&store).await.len(), 51);
+        // A graceful stop: the last segment goes, and what comes after is written directly.
+        sink.close().await;
+        assert_eq!(files(dir.path()), Vec::<String>::new());
+        sink.record(issued(60)).await.unwrap();
+        assert_eq!(stored(&store).await.len(), 52);
+    }
+
+    #[tokio::test]
+    async fn a_segment_with_an_unreadable_line_inside_is_kept_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, store) = store_in(dir.path()).await;
+        let mut text = Vec::new();
+        for e in [issued(1), issued(2)] {
+            text.extend(
+                serde_json::to_vec(&Line {
+                    event: e,
+                    code: None,
+                })
+                .unwrap(),
+            );
+            text.extend(b"\n{\"not\": \"an event\"}\n");
+        }
+        std::fs::write(dir.path().join("a.db-spool-00000004"), text).unwrap();
+        let spool = Spool::recover(&db, store.events.as_ref())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored(&store).await.len(), 2, "what can be read is stored");
+        assert_eq!(
+            files(dir.path()),
+            ["a.db-spool-00000004.bad", "a.db-spool-00000005"]
+        );
+        drop(spool);
+        Spool::recover(&db, store.events.as_ref())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored(&store).await.len(),
+            2,
+            "a kept-aside segment is not read again"
+        );
     }
 }
