@@ -25,8 +25,11 @@ use crate::events::spool::{Spool, spooled};
 use crate::storage::EventStore;
 use crate::storage::error::StoreError;
 
-/// Most events written in one transaction.
-pub const MAX_BATCH: usize = 256;
+/// Most events written in one transaction. Each batch size is one prepared statement kept on
+/// the writer's connection; with spooled events batches come in every size, and 256 sizes cost
+/// more writer CPU and memory than more, smaller transactions (docs/benchmarks.md, "The event
+/// spool").
+pub const MAX_BATCH: usize = 16;
 /// Attempts at storing a spooled event the batch could not, before it is left to the next start.
 const SPOOLED_TRIES: usize = 3;
 /// Events that may wait for the writer; beyond it a request waits to enqueue (back-pressure).
