@@ -30,6 +30,8 @@ use crate::storage::error::StoreError;
 /// more writer CPU and memory than more, smaller transactions (docs/benchmarks.md, "The event
 /// spool").
 pub const MAX_BATCH: usize = 16;
+/// Whether a refused spool append has been logged (once per process).
+static REFUSAL_LOGGED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 /// Attempts at storing a spooled event the batch could not, before it is left to the next start.
 const SPOOLED_TRIES: usize = 3;
 /// Events that may wait for the writer; beyond it a request waits to enqueue (back-pressure).
@@ -96,7 +98,11 @@ impl GroupWriter {
                     return Ok(());
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "the event spool refused an event: written directly");
+                    // Counted each time, logged once per process (a full disk refuses them all).
+                    metrics::counter!("authd_event_spool_refused_total").increment(1);
+                    if !REFUSAL_LOGGED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        tracing::warn!(error = %e, "the event spool refused an event: written directly (logged once; authd_event_spool_refused_total counts them)");
+                    }
                 }
             }
         }

@@ -361,6 +361,17 @@ mod tests {
         (db, crate::storage::connect(&url, 1).await.unwrap())
     }
 
+    /// A fresh database in a temporary directory and its spool.
+    async fn opened() -> (tempfile::TempDir, PathBuf, Store, Spool) {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, store) = store_in(dir.path()).await;
+        let spool = Spool::recover(&db, store.events.as_ref())
+            .await
+            .unwrap()
+            .unwrap();
+        (dir, db, store, spool)
+    }
+
     async fn stored(store: &Store) -> Vec<AuthEvent> {
         let filter = EventFilter {
             limit: 10_000,
@@ -383,12 +394,7 @@ mod tests {
 
     #[tokio::test]
     async fn what_a_crash_left_in_the_spool_is_stored_at_the_next_start() {
-        let dir = tempfile::tempdir().unwrap();
-        let (db, store) = store_in(dir.path()).await;
-        let spool = Spool::recover(&db, store.events.as_ref())
-            .await
-            .unwrap()
-            .unwrap();
+        let (dir, db, store, spool) = opened().await;
         let events: Vec<AuthEvent> = (0..3).map(issued).collect();
         for e in &events {
             assert_eq!(spool.append(e).unwrap(), 1);
@@ -446,12 +452,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_closed_segment_is_deleted_once_all_its_events_are_stored() {
-        let dir = tempfile::tempdir().unwrap();
-        let (db, store) = store_in(dir.path()).await;
-        let spool = Spool::recover(&db, store.events.as_ref())
-            .await
-            .unwrap()
-            .unwrap();
+        let (dir, _db, _store, spool) = opened().await;
         // Fills segment `n` and opens the next; the events written to `n`.
         let fill = |n: u64| {
             let mut count = 0;
@@ -490,14 +491,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_spooled_event_answers_at_once_and_every_read_through_the_sink_sees_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let (db, store) = store_in(dir.path()).await;
-        let spool = Arc::new(
-            Spool::recover(&db, store.events.as_ref())
-                .await
-                .unwrap()
-                .unwrap(),
-        );
+        let (dir, _db, store, spool) = opened().await;
+        let spool = Arc::new(spool);
         let clock = Arc::new(crate::domain::clock::SystemClock);
         let sink = crate::events::sink::EventSink::with_spool(
             store.events.clone(),
