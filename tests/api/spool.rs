@@ -56,7 +56,9 @@ async fn every_token_answered_before_a_kill_has_its_event_after_the_restart() {
         .args(["-TERM", &pid])
         .status();
     assert!(term.unwrap().success());
-    assert!(again.wait().unwrap().success());
+    // Right after it reported listening: the handler is installed by then (`shutdown_signal`).
+    let status = again.wait().unwrap();
+    assert!(status.success(), "exit after SIGTERM: {status}");
     let store = authd::storage::connect(&db.url, 1).await.unwrap();
     let issued = store
         .events
