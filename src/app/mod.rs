@@ -209,13 +209,25 @@ fn is_loopback(issuer: &url::Url) -> bool {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM. The SIGTERM handler is installed when this is called, not
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called, not
 /// when the future is first polled: a SIGTERM sent as soon as the server reports that it
 /// listens still stops it gracefully (the default action would kill it).
 pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(unix)]
+    let interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
     async move {
+        #[cfg(unix)]
+        let ctrl_c = async move {
+            match interrupt {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
         let ctrl_c = async {
             if tokio::signal::ctrl_c().await.is_err() {
                 std::future::pending::<()>().await;

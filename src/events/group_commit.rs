@@ -82,14 +82,16 @@ impl GroupWriter {
     pub async fn insert(&self, event: &AuthEvent) -> Result<(), StoreError> {
         if let (Some(spool), Some(queue)) = (&self.spool, &self.queue)
             && spooled(event.kind)
+            && !spool.is_closed()
         {
             match spool.append(event) {
                 Ok(segment) => {
-                    if queue
-                        .send(Job::Spooled(event.clone(), segment))
-                        .await
-                        .is_ok()
-                    {
+                    // A request dropped while waiting for room in the queue leaves its event to
+                    // the spool's next start, and the spool's count right.
+                    let mut unsent = Unsent(Some((spool.as_ref(), segment)));
+                    let sent = queue.send(Job::Spooled(event.clone(), segment)).await;
+                    unsent.0 = None;
+                    if sent.is_ok() {
                         return Ok(());
                     }
                     // The writer is gone (its runtime is stopping): stored here.
@@ -145,6 +147,18 @@ impl GroupWriter {
         let (tx, rx) = oneshot::channel();
         if queue.send(Job::Flush(tx)).await.is_ok() {
             let _ = rx.await;
+        }
+    }
+}
+
+/// A spooled event not yet handed to the writer: if dropped so, the spool counts it as given
+/// up on (it stays in its segment for the next start).
+struct Unsent<'a>(Option<(&'a Spool, u64)>);
+
+impl Drop for Unsent<'_> {
+    fn drop(&mut self) {
+        if let Some((spool, segment)) = self.0.take() {
+            spool.done(segment, false);
         }
     }
 }

@@ -68,7 +68,8 @@ pub struct Spool {
 struct State {
     file: File,
     segment: u64,
-    /// Set at a graceful stop: nothing more is appended.
+    /// Set at a graceful stop (or when a failed write left a line that could not be cut off):
+    /// nothing more is appended.
     closed: bool,
     len: u64,
     /// Per segment still on disk: (events appended, events stored).
@@ -227,6 +228,13 @@ impl Spool {
             // Not a cut-short last line: kept aside for an operator, never read again.
             let mut aside = path.as_os_str().to_owned();
             aside.push(".bad");
+            // Numbers start again at 1 once no segment is left: never replace an older one.
+            let mut n = 0;
+            while Path::new(&aside).exists() {
+                n += 1;
+                aside = path.as_os_str().to_owned();
+                aside.push(format!(".bad.{n}"));
+            }
             tracing::error!(segment = %path.display(), unreadable, "unreadable lines in the event spool: segment kept as .bad");
             std::fs::rename(&path, PathBuf::from(aside)).map_err(io_at(&path))?;
         }
@@ -269,8 +277,9 @@ impl Spool {
         if let Err(e) = state.file.write_all(&line) {
             // Cut a partial line off, so the next line starts clean; failing that, the next
             // line goes to a segment of its own.
-            if state.file.set_len(state.len).is_err() {
-                let _ = self.next_segment(&mut state);
+            // Failing both, the spool takes nothing more (a torn line must not be followed).
+            if state.file.set_len(state.len).is_err() && self.next_segment(&mut state).is_err() {
+                state.closed = true;
             }
             return Err(e);
         }
@@ -311,7 +320,7 @@ impl Spool {
             c.1 += 1;
         }
         self.pending.fetch_sub(1, Ordering::AcqRel);
-        if segment != state.segment {
+        if segment != state.segment || state.closed {
             self.forget_if_stored(&mut state, segment);
         }
     }
@@ -326,6 +335,11 @@ impl Spool {
                 tracing::warn!(error = %e, segment, "an event spool segment could not be deleted");
             }
         }
+    }
+
+    /// Whether the spool takes no more events (stopped, or broken by a failed write).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state().closed
     }
 
     /// Events appended and not yet taken in by the writer.
@@ -533,6 +547,7 @@ mod tests {
         // A graceful stop: the last segment goes, and what comes after is written directly.
         sink.close().await;
         assert_eq!(files(dir.path()), Vec::<String>::new());
+        assert!(spool.is_closed());
         sink.record(issued(60)).await.unwrap();
         assert_eq!(stored(&store).await.len(), 52);
     }
@@ -563,14 +578,24 @@ mod tests {
             ["a.db-spool-00000004.bad", "a.db-spool-00000005"]
         );
         drop(spool);
-        Spool::recover(&db, store.events.as_ref())
-            .await
-            .unwrap()
-            .unwrap();
+        let again = Spool::recover(&db, store.events.as_ref()).await.unwrap();
         assert_eq!(
             stored(&store).await.len(),
             2,
             "a kept-aside segment is not read again"
+        );
+        // Another bad segment of the same number never replaces the one kept aside.
+        drop(again);
+        std::fs::write(dir.path().join("a.db-spool-00000004"), b"x\ny\n").unwrap();
+        let _last = Spool::recover(&db, store.events.as_ref()).await.unwrap();
+        let names = files(dir.path());
+        assert!(
+            names.contains(&"a.db-spool-00000004.bad".to_owned()),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"a.db-spool-00000004.bad.1".to_owned()),
+            "{names:?}"
         );
     }
 }
