@@ -44,6 +44,7 @@ use super::wiring_captcha::captchas;
 mod console;
 /// The state every instance shares through the database: waves, the CSRF key.
 mod shared;
+pub use shared::{build_serving_state, build_state};
 use shared::{csrf_key, event_sink, open_store, waves};
 
 /// What every service group is built from.
@@ -58,17 +59,6 @@ struct Base<'a> {
     sealer: Sealer,
     /// The product's name, look and template overrides (pages and mails).
     brand: Arc<Branding>,
-}
-
-/// Connects the database and builds every service (for a command: no event spool).
-pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState, Store)> {
-    build(config, deps, false).await
-}
-
-/// [`build_state`] for the server: on a SQLite file, `token_issued` events go through the
-/// event spool (`events/spool.rs`), recovered first.
-pub async fn build_serving_state(config: Config, deps: Deps) -> anyhow::Result<(AppState, Store)> {
-    build(config, deps, true).await
 }
 
 async fn build(config: Config, deps: Deps, serving: bool) -> anyhow::Result<(AppState, Store)> {

@@ -1,4 +1,5 @@
-//! The database itself (and, for a serving SQLite file, its event spool), and the state every
+//! The builders' entry points (`build_state`, `build_serving_state`), the database itself (and,
+//! for a serving SQLite file, its event spool), and the state every
 //! instance shares through it: the attack waves and the CSRF key.
 
 use anyhow::Context;
@@ -7,12 +8,24 @@ use std::sync::Arc;
 
 use super::Base;
 use crate::app::Deps;
+use crate::app::state::AppState;
 use crate::config::Config;
 use crate::domain::csrf::CsrfKey;
 use crate::domain::risk::wave_state::Waves;
 use crate::events::sink::EventSink;
 use crate::events::spool::Spool;
 use crate::storage::Store;
+
+/// Connects the database and builds every service (for a command: no event spool).
+pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState, Store)> {
+    super::build(config, deps, false).await
+}
+
+/// [`build_state`] for the server: on a SQLite file, `token_issued` events go through the
+/// event spool (`events/spool.rs`), recovered first.
+pub async fn build_serving_state(config: Config, deps: Deps) -> anyhow::Result<(AppState, Store)> {
+    super::build(config, deps, true).await
+}
 
 /// Connects and migrates the database the configuration names.
 pub(super) async fn open_store(config: &Config) -> anyhow::Result<Store> {
