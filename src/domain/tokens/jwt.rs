@@ -5,6 +5,8 @@
 //! verify), `jku`/`x5u`/`jwk`/`x5c` headers are refused outright (we never fetch keys a token
 //! points at), and `iss`, `exp` and `nbf` are checked against the injected clock.
 
+use std::sync::Arc;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Header, Validation};
@@ -13,8 +15,9 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::error::Unexpected;
 use crate::domain::tokens::alg::SigningAlg;
-use crate::domain::tokens::keys::KeyRing;
+use crate::domain::tokens::keys::{KeyRing, SigningKey};
 use crate::domain::tokens::rejection::{TokenRejection, Verified};
+use crate::domain::tokens::verified;
 
 /// Longest token accepted for validation (ours are well under 2 KiB).
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -140,13 +143,14 @@ pub fn sign_id(ring: &KeyRing, claims: &IdClaims) -> Result<String, Unexpected> 
 }
 
 /// Checks the header and signature of `token` against our keys and `issuer`, and decodes the
-/// claims. `exp`/`nbf` are left to the caller, which owns the clock.
+/// claims; with them, the key that verified the signature. `exp`/`nbf` are left to the caller,
+/// which owns the clock.
 async fn verify_signed<T: for<'de> Deserialize<'de>>(
     ring: &KeyRing,
     token: &str,
     issuer: &str,
     expected_typ: &[&str],
-) -> Result<Verified<T>, Unexpected> {
+) -> Result<Verified<(T, Arc<SigningKey>)>, Unexpected> {
     if token.len() > MAX_TOKEN_LEN {
         return Ok(Err(TokenRejection::TooLarge));
     }
@@ -188,7 +192,7 @@ async fn verify_signed<T: for<'de> Deserialize<'de>>(
     validation.required_spec_claims.clear();
     validation.set_issuer(&[issuer]);
     match jsonwebtoken::decode::<T>(token, &key.decoding, &validation) {
-        Ok(data) => Ok(Ok(data.claims)),
+        Ok(data) => Ok(Ok((data.claims, key))),
         Err(e) => Ok(Err(match e.kind() {
             jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenRejection::BadSignature,
             jsonwebtoken::errors::ErrorKind::InvalidIssuer => TokenRejection::WrongIssuer,
@@ -199,20 +203,30 @@ async fn verify_signed<T: for<'de> Deserialize<'de>>(
     }
 }
 
-/// Validates an access token at `now` (unix seconds).
+/// Validates an access token at `now` (unix seconds). A token whose signature this instance
+/// verified before, under a key the ring still publishes, skips the signature verification
+/// (`tokens::verified`); every other check runs on every call.
 pub async fn verify_access(
     ring: &KeyRing,
     token: &str,
     issuer: &str,
     now: i64,
 ) -> Result<Verified<AccessClaims>, Unexpected> {
-    let claims =
-        match verify_signed::<AccessClaims>(ring, token, issuer, &["at+jwt", "application/at+jwt"])
-            .await?
-        {
-            Ok(c) => c,
-            Err(r) => return Ok(Err(r)),
-        };
+    let digest = (token.len() <= MAX_TOKEN_LEN).then(|| verified::digest(token));
+    let remembered = digest
+        .as_ref()
+        .and_then(|d| ring.memo().get(d, |key| ring.still_publishes(key)))
+        .filter(|c| c.iss == issuer);
+    let (claims, verified_by) = match remembered {
+        Some(claims) => (claims, None),
+        None => {
+            let typ = ["at+jwt", "application/at+jwt"];
+            match verify_signed::<AccessClaims>(ring, token, issuer, &typ).await? {
+                Ok((claims, key)) => (claims, Some(key)),
+                Err(r) => return Ok(Err(r)),
+            }
+        }
+    };
     if claims.exp + LEEWAY <= now {
         return Ok(Err(TokenRejection::Expired));
     }
@@ -221,6 +235,9 @@ pub async fn verify_access(
     }
     if claims.aud != claims.client_id {
         return Ok(Err(TokenRejection::WrongAudience));
+    }
+    if let (Some(d), Some(key)) = (digest, verified_by) {
+        ring.memo().put(d, key, &claims, now);
     }
     Ok(Ok(claims))
 }
@@ -234,7 +251,8 @@ pub async fn verify_id_hint(
 ) -> Result<Option<IdClaims>, Unexpected> {
     Ok(verify_signed::<IdClaims>(ring, token, issuer, &["JWT"])
         .await?
-        .ok())
+        .ok()
+        .map(|(claims, _)| claims))
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ use crate::domain::clock::{Clock, Random};
 use crate::domain::error::Unexpected;
 use crate::domain::seal::{Legacy, Sealer};
 use crate::domain::tokens::alg::SigningAlg;
+use crate::domain::tokens::verified::SignatureMemo;
 use crate::storage::oauth::{KeyRecord, KeyStore};
 
 /// One parsed key.
@@ -67,6 +68,8 @@ pub struct KeyRing {
     last_reload: std::sync::atomic::AtomicI64,
     /// Held by the one unknown-`kid` reload in flight; the others wait for it and share it.
     reload_flight: tokio::sync::Mutex<()>,
+    /// Access-token signatures this instance verified (`tokens::verified`).
+    memo: SignatureMemo,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -93,6 +96,7 @@ impl KeyRing {
             set: RwLock::new(Arc::new(KeySet::default())),
             last_reload: std::sync::atomic::AtomicI64::new(i64::MIN),
             reload_flight: tokio::sync::Mutex::new(()),
+            memo: SignatureMemo::default(),
         };
         ring.reseal_stored().await?;
         ring.reload().await?;
@@ -192,6 +196,18 @@ impl KeyRing {
             self.reload().await?;
         }
         Ok(self.current().by_kid.get(kid).cloned())
+    }
+
+    /// Access-token signatures this instance verified.
+    pub(crate) fn memo(&self) -> &SignatureMemo {
+        &self.memo
+    }
+
+    /// Whether the ring still publishes `key`'s `kid` with the same algorithm and public key.
+    pub(crate) fn still_publishes(&self, key: &SigningKey) -> bool {
+        let set = self.current();
+        let found = set.by_kid.get(&key.kid);
+        found.is_some_and(|k| k.alg == key.alg && k.jwk == key.jwk)
     }
 
     /// The JWKS document.
@@ -476,6 +492,108 @@ mod tests {
         clock.advance(time::Duration::seconds(5));
         assert!(ring.verifier("forged-again").await.unwrap().is_none());
         assert_eq!(store.reads.load(Ordering::SeqCst) - before, 2);
+    }
+
+    #[tokio::test]
+    async fn a_remembered_signature_counts_only_while_its_key_is_published() {
+        use crate::domain::tokens::jwt::{AccessClaims, sign_access, verify_access};
+        use crate::domain::tokens::rejection::TokenRejection;
+        let store = Arc::new(CountingKeys::default());
+        let now = 1_000_000;
+        let clock = Arc::new(FakeClock::new(
+            time::OffsetDateTime::from_unix_timestamp(now).unwrap(),
+        ));
+        let master = sealer(&MasterKey::generate(&OsRandom));
+        let ring = KeyRing::load(store, clock.clone(), Arc::new(OsRandom), master, 600)
+            .await
+            .unwrap();
+        let claims = AccessClaims {
+            iss: "https://id.example".into(),
+            sub: "app".into(),
+            aud: "app".into(),
+            exp: now + 300,
+            iat: now,
+            nbf: now,
+            jti: "j1".into(),
+            client_id: "app".into(),
+            scope: "api".into(),
+            auth_time: None,
+            acr: None,
+            sid: None,
+        };
+        let token = sign_access(&ring, SigningAlg::ES256, &claims).unwrap();
+        let check = |at: i64| verify_access(&ring, &token, "https://id.example", at);
+        assert_eq!(check(now).await.unwrap(), Ok(claims.clone()));
+        assert_eq!(ring.memo().len(), 1, "a passed check is remembered");
+        assert_eq!(check(now + 1).await.unwrap(), Ok(claims.clone()));
+        // A forged copy (another signature) is checked in full, refused, and not remembered.
+        let (signed, sig) = token.rsplit_once('.').unwrap();
+        let other = if sig.starts_with('A') { 'B' } else { 'A' };
+        let forged = format!("{signed}.{other}{}", &sig[1..]);
+        let refused = verify_access(&ring, &forged, "https://id.example", now).await;
+        assert_eq!(refused.unwrap(), Err(TokenRejection::BadSignature));
+        assert_eq!(ring.memo().len(), 1);
+        // The claims' own checks still run on a remembered token.
+        let wrong_issuer = verify_access(&ring, &token, "https://other.example", now).await;
+        assert_eq!(wrong_issuer.unwrap(), Err(TokenRejection::WrongIssuer));
+        assert_eq!(
+            check(now + 400).await.unwrap(),
+            Err(TokenRejection::Expired)
+        );
+        // The key leaves the ring (rotated, then past its publication): the remembered
+        // signature no longer counts.
+        ring.rotate().await.unwrap();
+        clock.advance(time::Duration::seconds(700));
+        ring.reload().await.unwrap();
+        assert_eq!(
+            check(now + 1).await.unwrap(),
+            Err(TokenRejection::UnknownKid)
+        );
+    }
+
+    #[tokio::test]
+    async fn the_signature_memo_is_bounded_and_drops_expired_entries_first() {
+        use crate::domain::tokens::jwt::AccessClaims;
+        use crate::domain::tokens::verified::{SignatureMemo, digest};
+        let clock = Arc::new(FakeClock::new(
+            time::OffsetDateTime::from_unix_timestamp(1_000).unwrap(),
+        ));
+        let master = sealer(&MasterKey::generate(&OsRandom));
+        let store = Arc::new(CountingKeys::default());
+        let ring = KeyRing::load(store, clock, Arc::new(OsRandom), master, 600)
+            .await
+            .unwrap();
+        let key = ring.signer(SigningAlg::ES256).unwrap();
+        let claims = |exp: i64| AccessClaims {
+            iss: "i".into(),
+            sub: "s".into(),
+            aud: "a".into(),
+            exp,
+            iat: 0,
+            nbf: 0,
+            jti: "j".into(),
+            client_id: "a".into(),
+            scope: String::new(),
+            auth_time: None,
+            acr: None,
+            sid: None,
+        };
+        let memo = SignatureMemo::bounded(2);
+        memo.put(digest("old"), key.clone(), &claims(100), 50);
+        memo.put(digest("live"), key.clone(), &claims(2_000), 50);
+        // Full at 1 000: the expired entry goes, the live one stays.
+        memo.put(digest("new"), key.clone(), &claims(2_000), 1_000);
+        assert_eq!(memo.len(), 2);
+        assert!(memo.get(&digest("old"), |_| true).is_none());
+        assert!(memo.get(&digest("live"), |_| true).is_some());
+        assert!(
+            memo.get(&digest("live"), |_| false).is_none(),
+            "key no longer held"
+        );
+        // Full of live entries: emptied, then the new one kept.
+        memo.put(digest("newest"), key, &claims(2_000), 1_000);
+        assert_eq!(memo.len(), 1);
+        assert!(memo.get(&digest("newest"), |_| true).is_some());
     }
 
     #[tokio::test]

@@ -9,3 +9,5 @@ pub mod jwt;
 pub mod keys;
 /// Why a token was refused.
 pub mod rejection;
+/// Access-token signatures already verified.
+pub(crate) mod verified;
