@@ -13,9 +13,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use sha2::{Digest, Sha256};
-
 use crate::domain::tokens::jwt::{AccessClaims, LEEWAY};
+use crate::domain::tokens::verified::{TokenDigest, digest as key};
 
 /// Most entries kept; when full the cache is emptied (cheap, and rare: one entry per live token).
 const MAX_ENTRIES: usize = 100_000;
@@ -35,14 +34,10 @@ pub(crate) struct SubjectInfo {
 #[derive(Debug, Default)]
 pub(crate) struct BearerCache {
     ttl: i64,
-    map: Mutex<HashMap<[u8; 32], Entry>>,
+    map: Mutex<HashMap<TokenDigest, Entry>>,
 }
 
 type Entry = (i64, AccessClaims, SubjectInfo);
-
-fn key(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
 
 impl BearerCache {
     pub(crate) fn new(ttl: i64) -> Self {

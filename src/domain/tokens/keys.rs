@@ -498,6 +498,7 @@ mod tests {
     async fn a_remembered_signature_counts_only_while_its_key_is_published() {
         use crate::domain::tokens::jwt::{AccessClaims, sign_access, verify_access};
         use crate::domain::tokens::rejection::TokenRejection;
+        use crate::domain::tokens::verified::digest;
         let store = Arc::new(CountingKeys::default());
         let now = 1_000_000;
         let clock = Arc::new(FakeClock::new(
@@ -533,6 +534,12 @@ mod tests {
         let refused = verify_access(&ring, &forged, "https://id.example", now).await;
         assert_eq!(refused.unwrap(), Err(TokenRejection::BadSignature));
         assert_eq!(ring.memo().len(), 1);
+        // What is remembered is not verified again: an entry made for the forged bytes (which
+        // a failed check never makes) answers them without a signature check.
+        let signer = ring.signer(SigningAlg::ES256).unwrap();
+        ring.memo().put(digest(&forged), signer, &claims, now);
+        let answered = verify_access(&ring, &forged, "https://id.example", now).await;
+        assert_eq!(answered.unwrap(), Ok(claims.clone()));
         // The claims' own checks still run on a remembered token.
         let wrong_issuer = verify_access(&ring, &token, "https://other.example", now).await;
         assert_eq!(wrong_issuer.unwrap(), Err(TokenRejection::WrongIssuer));

@@ -1,8 +1,8 @@
 //! Access tokens whose signature this instance has checked: the SHA-256 of the whole token
 //! (signature included) → the key that verified it and the claims it carries. A resource server
 //! that introspects the token of every request it serves sends the same bytes again and again;
-//! a repeated check then skips the signature verification (an ES256 verification is most of an
-//! introspection's CPU: docs/benchmarks.md) and decodes nothing.
+//! a repeated check then skips the signature verification and decodes nothing (introspection's
+//! rate doubles: docs/benchmarks.md, "Signatures verified once per token").
 //!
 //! Only the signature's outcome is remembered, and it is a fact about the bytes and the key:
 //! the same bytes under the same public key verify the same way every time. So an entry answers
@@ -26,7 +26,7 @@ use crate::domain::tokens::keys::SigningKey;
 /// Most entries kept (an entry is a few hundred bytes: a few MiB at most).
 const MAX_ENTRIES: usize = 16_384;
 
-/// The SHA-256 of a token: what an entry is found by.
+/// The SHA-256 of a token: what an entry here, and in the bearer cache, is found by.
 pub(crate) type TokenDigest = [u8; 32];
 
 /// The digest of `token`.
