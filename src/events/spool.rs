@@ -82,6 +82,15 @@ fn segment_path(prefix: &Path, n: u64) -> PathBuf {
     PathBuf::from(p)
 }
 
+/// Deletes a segment whose events are all stored (outside the spool's lock).
+fn delete(segment: Option<PathBuf>) {
+    if let Some(path) = segment
+        && let Err(e) = std::fs::remove_file(&path)
+    {
+        tracing::warn!(error = %e, path = %path.display(), "an event spool segment could not be deleted");
+    }
+}
+
 fn create_segment(prefix: &Path, n: u64) -> io::Result<File> {
     OpenOptions::new()
         .append(true)
@@ -271,16 +280,22 @@ impl Spool {
         if state.closed {
             return Err(io::Error::other("the event spool is closed"));
         }
+        let mut stored = None;
         if state.len >= SEGMENT_BYTES {
-            self.next_segment(&mut state)?;
+            stored = self.next_segment(&mut state)?;
         }
         if let Err(e) = state.file.write_all(&line) {
             // Cut a partial line off, so the next line starts clean; failing that, the next
             // line goes to a segment of its own.
             // Failing both, the spool takes nothing more (a torn line must not be followed).
-            if state.file.set_len(state.len).is_err() && self.next_segment(&mut state).is_err() {
-                state.closed = true;
+            if state.file.set_len(state.len).is_err() {
+                match self.next_segment(&mut state) {
+                    Ok(also) => stored = stored.or(also),
+                    Err(_) => state.closed = true,
+                }
             }
+            drop(state);
+            delete(stored);
             return Err(e);
         }
         state.len += line.len() as u64;
@@ -289,18 +304,20 @@ impl Spool {
             c.0 += 1;
         }
         self.pending.fetch_add(1, Ordering::AcqRel);
+        drop(state);
+        delete(stored);
         Ok(segment)
     }
 
-    /// Closes the current segment and begins the next.
-    fn next_segment(&self, state: &mut State) -> io::Result<()> {
+    /// Closes the current segment and begins the next; the closed one's path if every event in
+    /// it is stored already (for the caller to delete once the lock is released).
+    fn next_segment(&self, state: &mut State) -> io::Result<Option<PathBuf>> {
         let next = state.segment + 1;
         state.file = create_segment(&self.prefix, next)?;
         let closed = std::mem::replace(&mut state.segment, next);
         state.len = 0;
         state.counts.insert(next, (0, 0));
-        self.forget_if_stored(state, closed);
-        Ok(())
+        Ok(self.forget_if_stored(state, closed))
     }
 
     /// At a graceful stop, once the writer has settled: nothing more is appended, and the
@@ -309,7 +326,9 @@ impl Spool {
         let mut state = self.state();
         state.closed = true;
         let current = state.segment;
-        self.forget_if_stored(&mut state, current);
+        let stored = self.forget_if_stored(&mut state, current);
+        drop(state);
+        delete(stored);
     }
 
     /// The writer is done with an event of `segment`: `stored`, or given up on (it stays in
@@ -320,21 +339,23 @@ impl Spool {
             c.1 += 1;
         }
         self.pending.fetch_sub(1, Ordering::AcqRel);
-        if segment != state.segment || state.closed {
-            self.forget_if_stored(&mut state, segment);
-        }
+        let stored = (segment != state.segment || state.closed)
+            .then(|| self.forget_if_stored(&mut state, segment))
+            .flatten();
+        drop(state);
+        delete(stored);
     }
 
-    /// Deletes a closed segment whose every event is stored.
-    fn forget_if_stored(&self, state: &mut State, segment: u64) {
-        if let Some(&(appended, stored)) = state.counts.get(&segment)
-            && appended == stored
-        {
+    /// Forgets a closed segment whose every event is stored; its path, to delete. The file is
+    /// deleted by the caller after the lock is released: an unlink can wait on the disk (a
+    /// discard, on a file system mounted with it), and every token answer's append waits on
+    /// this lock.
+    fn forget_if_stored(&self, state: &mut State, segment: u64) -> Option<PathBuf> {
+        let &(appended, stored) = state.counts.get(&segment)?;
+        (appended == stored).then(|| {
             state.counts.remove(&segment);
-            if let Err(e) = std::fs::remove_file(segment_path(&self.prefix, segment)) {
-                tracing::warn!(error = %e, segment, "an event spool segment could not be deleted");
-            }
-        }
+            segment_path(&self.prefix, segment)
+        })
     }
 
     /// Whether the spool takes no more events (stopped, or broken by a failed write).

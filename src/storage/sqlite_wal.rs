@@ -16,12 +16,15 @@
 //! syncs that only when a copy reaches the log's end, which under a steady load only the
 //! writer's does): the pages copied over a whole cycle would then be flushed by the writer's
 //! checkpoint, in one long `fsync` every queued write waits for (100–220 ms on a slow disk).
-//! So after every eighth of `restart_at` copied, the background flushes the file system the
-//! database is on (`syncfs`, through a descriptor of its directory). The database and its
-//! `-shm` index themselves are only ever opened through SQLite: a second descriptor closed in
-//! this process would drop the process's POSIX locks on them (sqlite.org/howtocorrupt.html,
-//! 2.2).
+//! So after every eighth of `restart_at` copied, the background flushes the database file
+//! (`fdatasync`). Through a descriptor of its own, opened once and **never closed** while the
+//! process lives: closing any descriptor of the file would drop the process's POSIX locks on it,
+//! SQLite's included (sqlite.org/howtocorrupt.html, 2.2). Only that file: an earlier `syncfs` of
+//! its whole file system also wrote out the event spool's young segments beside it, so a token
+//! request appending to one waited on the page being written, and deleting a stored segment
+//! waited on the disk's discard (docs/benchmarks.md).
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -41,8 +44,8 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone)]
 pub struct WalCheckpoints {
     options: SqliteConnectOptions,
-    /// The database file's directory (what `syncfs` is given).
-    dir: PathBuf,
+    /// The database file (what is flushed).
+    file: PathBuf,
     /// Pages copied between two flushes of the database file.
     flush_every: i64,
 }
@@ -58,13 +61,9 @@ impl WalCheckpoints {
     /// The background copy for `file`, which `options` open (`None` when `restart_at` is 0:
     /// the writer keeps SQLite's own automatic checkpoint).
     pub(crate) fn new(options: SqliteConnectOptions, file: &Path, restart_at: u32) -> Option<Self> {
-        let dir = match file.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
         (restart_at > 0).then(|| Self {
             options,
-            dir,
+            file: file.to_path_buf(),
             flush_every: i64::from(restart_at / 8).max(1),
         })
     }
@@ -82,16 +81,25 @@ impl WalCheckpoints {
         false
     }
 
-    /// Flushes the file system the database is on, off the async threads.
-    async fn flush(&self) {
-        let dir = self.dir.clone();
+    /// Flushes the database file, off the async threads. The descriptor is opened at the first
+    /// flush and then kept (and never closed: see the module's notes) in `held`.
+    async fn flush(&self, held: &mut Option<&'static File>) {
+        let path = self.file.clone();
+        let open = *held;
         let done = tokio::task::spawn_blocking(move || {
-            let d = std::fs::File::open(dir)?;
-            rustix::fs::syncfs(&d).map_err(std::io::Error::from)
+            let file = match open {
+                Some(f) => f,
+                // Leaked on purpose: one descriptor per database file per process, closed only
+                // when the process ends.
+                None => &*Box::leak(Box::new(File::open(&path)?)),
+            };
+            file.sync_data().map(|()| file)
         })
         .await;
-        if let Ok(Err(e)) = done {
-            tracing::debug!(error = %e, "flushing the database's file system failed");
+        match done {
+            Ok(Ok(file)) => *held = Some(file),
+            Ok(Err(e)) => tracing::debug!(error = %e, "flushing the database file failed"),
+            Err(_) => {}
         }
     }
 
@@ -118,11 +126,12 @@ impl WalCheckpoints {
         };
         let mut seen = Copied::default();
         let mut flushed = 0;
+        let mut held = None;
         loop {
             let pause = match Self::step(&mut conn).await {
                 Ok(now) => {
                     if self.flush_due(now, &mut flushed) {
-                        self.flush().await;
+                        self.flush(&mut held).await;
                     }
                     // Nothing new since the last look (an idle server): look less often.
                     let moved = now != seen;
@@ -210,7 +219,7 @@ mod tests {
     fn the_database_file_is_flushed_every_eighth_of_the_length_copied() {
         let options = SqliteConnectOptions::new();
         let wal = WalCheckpoints::new(options, Path::new("/d/a.db"), 800).expect("on");
-        assert_eq!(wal.dir, Path::new("/d"));
+        assert_eq!(wal.file, Path::new("/d/a.db"));
         let mut flushed = 0;
         let at = |copied| Copied {
             log: copied,
@@ -226,8 +235,31 @@ mod tests {
         // The log started again: counted from its beginning.
         assert!(!wal.flush_due(at(40), &mut flushed));
         assert!(wal.flush_due(at(100), &mut flushed));
-        let bare = WalCheckpoints::new(SqliteConnectOptions::new(), Path::new("a.db"), 8);
-        assert_eq!(bare.expect("on").dir, Path::new("."));
+    }
+
+    #[tokio::test]
+    async fn the_flush_opens_the_database_file_once_and_keeps_it() {
+        let (dir, writer, wal) = open(400).await;
+        let wal = wal.expect("on");
+        assert_eq!(wal.file, dir.path().join("w.db"));
+        let mut held = None;
+        wal.flush(&mut held).await;
+        let first = held.expect("opened and kept") as *const File;
+        wal.flush(&mut held).await;
+        assert_eq!(
+            held.map(|f| f as *const File),
+            Some(first),
+            "the same descriptor"
+        );
+        write(&writer).await;
+        let gone = WalCheckpoints::new(SqliteConnectOptions::new(), &dir.path().join("no.db"), 8)
+            .expect("on");
+        let mut none = None;
+        gone.flush(&mut none).await;
+        assert!(
+            none.is_none(),
+            "a file that cannot be opened: nothing kept, no panic"
+        );
     }
 
     #[tokio::test]

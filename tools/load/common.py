@@ -117,7 +117,7 @@ def cpu_ms_per(before, after, count):
 
 class Server:
     """`authd serve` on a fresh SQLite database in a temporary directory (or on `database_url`),
-    migrated first; the caller's AUTHD_* and MALLOC_* variables win over `settings`."""
+    migrated first; the caller's AUTHD_*, MALLOC_* and TOKIO_* variables win over `settings`."""
 
     def __init__(self, binary, settings=None, database_url=None, migrate=True):
         self.binary = binary
@@ -132,7 +132,7 @@ class Server:
             # PostgreSQL needs the master key given (every instance shares it).
             self.env["AUTHD_MASTER_KEY"] = base64.b64encode(os.urandom(32)).decode()
         self.env.update(settings or {})
-        self.env.update({k: v for k, v in os.environ.items() if k.startswith(("AUTHD_", "MALLOC_"))})
+        self.env.update({k: v for k, v in os.environ.items() if k.startswith(("AUTHD_", "MALLOC_", "TOKIO_"))})
         self.proc = None
         if migrate:
             self.cli("migrate")
