@@ -148,7 +148,14 @@ fn sync_database(db: &Path) -> io::Result<()> {
     wal.push("-wal");
     match File::open(PathBuf::from(wal)) {
         Ok(f) => f.sync_all(),
-        Err(_) => File::open(db)?.sync_all(),
+        Err(_) => {
+            // A descriptor of the database itself is never closed while the process lives:
+            // closing it would drop SQLite's POSIX locks on the file (once per start).
+            let f = File::open(db)?;
+            let synced = f.sync_all();
+            std::mem::forget(f);
+            synced
+        }
     }
 }
 
@@ -280,9 +287,10 @@ impl Spool {
         if state.closed {
             return Err(io::Error::other("the event spool is closed"));
         }
-        let mut stored = None;
+        // Closed segments found stored on the way (at most two), deleted once the lock is gone.
+        let mut stored = Vec::new();
         if state.len >= SEGMENT_BYTES {
-            stored = self.next_segment(&mut state)?;
+            stored.extend(self.next_segment(&mut state)?);
         }
         if let Err(e) = state.file.write_all(&line) {
             // Cut a partial line off, so the next line starts clean; failing that, the next
@@ -290,12 +298,12 @@ impl Spool {
             // Failing both, the spool takes nothing more (a torn line must not be followed).
             if state.file.set_len(state.len).is_err() {
                 match self.next_segment(&mut state) {
-                    Ok(also) => stored = stored.or(also),
+                    Ok(also) => stored.extend(also),
                     Err(_) => state.closed = true,
                 }
             }
             drop(state);
-            delete(stored);
+            stored.into_iter().for_each(|path| delete(Some(path)));
             return Err(e);
         }
         state.len += line.len() as u64;
@@ -305,7 +313,7 @@ impl Spool {
         }
         self.pending.fetch_add(1, Ordering::AcqRel);
         drop(state);
-        delete(stored);
+        stored.into_iter().for_each(|path| delete(Some(path)));
         Ok(segment)
     }
 

@@ -17,8 +17,9 @@
 //! writer's does): the pages copied over a whole cycle would then be flushed by the writer's
 //! checkpoint, in one long `fsync` every queued write waits for (100–220 ms on a slow disk).
 //! So after every eighth of `restart_at` copied, the background flushes the database file
-//! (`fdatasync`). Through a descriptor of its own, opened once and **never closed** while the
-//! process lives: closing any descriptor of the file would drop the process's POSIX locks on it,
+//! (`fdatasync`), through a descriptor of its own, opened at its first flush and **never
+//! closed** while the process lives: closing any descriptor of the file would drop the
+//! process's POSIX locks on it,
 //! SQLite's included (sqlite.org/howtocorrupt.html, 2.2). Only that file: an earlier `syncfs` of
 //! its whole file system also wrote out the event spool's young segments beside it, so a token
 //! request appending to one waited on the page being written, and deleting a stored segment
@@ -81,24 +82,29 @@ impl WalCheckpoints {
         false
     }
 
-    /// Flushes the database file, off the async threads. The descriptor is opened at the first
-    /// flush and then kept (and never closed: see the module's notes) in `held`.
+    /// Flushes the database file, off the async threads. The descriptor is opened at the run's
+    /// first flush and then kept in `held` whatever the flushes return (and never closed: see
+    /// the module's notes), so a run of the job opens one.
     async fn flush(&self, held: &mut Option<&'static File>) {
         let path = self.file.clone();
         let open = *held;
         let done = tokio::task::spawn_blocking(move || {
-            let file = match open {
+            let file: &'static File = match open {
                 Some(f) => f,
-                // Leaked on purpose: one descriptor per database file per process, closed only
-                // when the process ends.
-                None => &*Box::leak(Box::new(File::open(&path)?)),
+                // Leaked on purpose: closed only when the process ends.
+                None => Box::leak(Box::new(File::open(&path)?)),
             };
-            file.sync_data().map(|()| file)
+            Ok::<_, std::io::Error>((file, file.sync_data()))
         })
         .await;
         match done {
-            Ok(Ok(file)) => *held = Some(file),
-            Ok(Err(e)) => tracing::debug!(error = %e, "flushing the database file failed"),
+            Ok(Ok((file, synced))) => {
+                *held = Some(file);
+                if let Err(e) = synced {
+                    tracing::debug!(error = %e, "flushing the database file failed");
+                }
+            }
+            Ok(Err(e)) => tracing::debug!(error = %e, "opening the database file to flush failed"),
             Err(_) => {}
         }
     }

@@ -5,8 +5,9 @@ count, so a rare stall of the token endpoint's tail can be named rather than gue
 Runs `hotpaths.py BIN --flood N --only token` and, once the token load has started, records
 every context switch of the server's threads with its call stack for `--record` seconds
 (`perf record -e sched:sched_switch --call-graph dwarf`, Debian's linux-perf; needs root or
-`kernel.perf_event_paranoid` ≤ 1). The two busiest `tokio-rt-worker` threads are the async
-workers (tokio's blocking-pool threads share the name and are left out). For each way one of
+`kernel.perf_event_paranoid` ≤ 1). The busiest `tokio-rt-worker` threads, as many as the
+server has async workers (`TOKIO_WORKER_THREADS`, else one per core), are taken for them
+(tokio's blocking-pool threads share the name and are left out). For each way one of
 them left the CPU other than being preempted (`S`: a sleep, e.g. a futex; `D`: waiting on the
 disk inside a system call), it prints the count, the state, the kernel frames just below the
 system call and the user frames just above it. An async worker in `D` holds up every request
@@ -51,8 +52,12 @@ def main():
             if time.monotonic() > deadline or load.poll() is not None:
                 sys.exit("the token load did not start")
             time.sleep(0.1)
-        pid = subprocess.run(["pgrep", "-f", f"^{binary} serve"], capture_output=True,
-                             text=True).stdout.split()[0]
+        pids = subprocess.run(["pgrep", "-f", f"^{re.escape(binary)} serve"], capture_output=True,
+                              text=True).stdout.split()
+        if not pids:
+            load.kill()
+            sys.exit("the server's process was not found")
+        pid = pids[0]
         time.sleep(1)
         subprocess.run(["perf", "record", "-q", "-e", "sched:sched_switch", "--call-graph",
                         "dwarf,16384", "-p", pid, "-o", data, "--", "sleep", str(args.record)],
@@ -65,7 +70,8 @@ def main():
                                  "-F", "tid,trace,ip,sym"], capture_output=True, text=True).stdout
     blocks = [b.strip().splitlines() for b in script.split("\n\n") if b.strip()]
     per_tid = collections.Counter(int(b[0].split()[0]) for b in blocks)
-    workers = {tid for tid, _ in per_tid.most_common(2)}
+    n_workers = int(os.environ.get("TOKIO_WORKER_THREADS") or os.cpu_count() or 2)
+    workers = {tid for tid, _ in per_tid.most_common(n_workers)}
     waits, states = collections.Counter(), collections.Counter()
     for b in blocks:
         state = re.search(r"prev_state=(\S+)", b[0])
@@ -75,9 +81,13 @@ def main():
         if state.group(1).startswith("R"):
             continue
         frames = [f.split(None, 1)[1] for f in b[1:] if len(f.split(None, 1)) > 1]
-        at = next((i for i, f in enumerate(frames) if "entry_SYSCALL" in f), 0)
-        kernel = " < ".join(frames[max(0, at - 5):at])
-        user = " < ".join(frames[at + 1:at + 6])
+        at = next((i for i, f in enumerate(frames) if "entry_SYSCALL" in f), None)
+        if at is None:
+            # Not in a system call (a page fault, say): the innermost frames, as they are.
+            kernel, user = " < ".join(frames[:5]), "(not in a system call)"
+        else:
+            kernel = " < ".join(frames[max(0, at - 5):at])
+            user = " < ".join(frames[at + 1:at + 6])
         waits[(state.group(1), kernel, user)] += 1
     print(f"async workers {sorted(workers)}: switches out by state {dict(states)}")
     ranked = waits.most_common()
