@@ -82,12 +82,12 @@ fn segment_path(prefix: &Path, n: u64) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// Deletes a segment whose events are all stored (outside the spool's lock).
-fn delete(segment: Option<PathBuf>) {
-    if let Some(path) = segment
-        && let Err(e) = std::fs::remove_file(&path)
-    {
-        tracing::warn!(error = %e, path = %path.display(), "an event spool segment could not be deleted");
+/// Deletes segments whose events are all stored (outside the spool's lock).
+fn delete(segments: impl IntoIterator<Item = PathBuf>) {
+    for path in segments {
+        if let Err(e) = std::fs::remove_file(&path) {
+            tracing::warn!(error = %e, path = %path.display(), "an event spool segment could not be deleted");
+        }
     }
 }
 
@@ -148,14 +148,8 @@ fn sync_database(db: &Path) -> io::Result<()> {
     wal.push("-wal");
     match File::open(PathBuf::from(wal)) {
         Ok(f) => f.sync_all(),
-        Err(_) => {
-            // A descriptor of the database itself is never closed while the process lives:
-            // closing it would drop SQLite's POSIX locks on the file (once per start).
-            let f = File::open(db)?;
-            let synced = f.sync_all();
-            std::mem::forget(f);
-            synced
-        }
+        // The database itself only through a descriptor never closed (SQLite's locks).
+        Err(_) => crate::storage::sqlite_wal::held_open(db)?.sync_all(),
     }
 }
 
@@ -303,7 +297,7 @@ impl Spool {
                 }
             }
             drop(state);
-            stored.into_iter().for_each(|path| delete(Some(path)));
+            delete(stored);
             return Err(e);
         }
         state.len += line.len() as u64;
@@ -313,7 +307,7 @@ impl Spool {
         }
         self.pending.fetch_add(1, Ordering::AcqRel);
         drop(state);
-        stored.into_iter().for_each(|path| delete(Some(path)));
+        delete(stored);
         Ok(segment)
     }
 

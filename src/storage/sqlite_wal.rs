@@ -17,16 +17,19 @@
 //! writer's does): the pages copied over a whole cycle would then be flushed by the writer's
 //! checkpoint, in one long `fsync` every queued write waits for (100–220 ms on a slow disk).
 //! So after every eighth of `restart_at` copied, the background flushes the database file
-//! (`fdatasync`), through a descriptor of its own, opened at its first flush and **never
-//! closed** while the process lives: closing any descriptor of the file would drop the
-//! process's POSIX locks on it,
-//! SQLite's included (sqlite.org/howtocorrupt.html, 2.2). Only that file: an earlier `syncfs` of
-//! its whole file system also wrote out the event spool's young segments beside it, so a token
-//! request appending to one waited on the page being written, and deleting a stored segment
-//! waited on the disk's discard (docs/benchmarks.md).
+//! (`fdatasync`) through `held_open`: a descriptor opened once per file and **never closed**
+//! while the process lives, since closing any descriptor of the file would drop the process's
+//! POSIX locks on it, SQLite's included (sqlite.org/howtocorrupt.html, 2.2). Only that file: an
+//! earlier `syncfs` of its whole file system also wrote out the event spool's young segments
+//! beside it, so a token request appending to one waited on the page being written, and
+//! deleting a stored segment waited on the disk's discard (docs/benchmarks.md).
 
+use std::collections::HashMap;
 use std::fs::File;
+use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use sqlx::Connection;
@@ -82,30 +85,12 @@ impl WalCheckpoints {
         false
     }
 
-    /// Flushes the database file, off the async threads. The descriptor is opened at the run's
-    /// first flush and then kept in `held` whatever the flushes return (and never closed: see
-    /// the module's notes), so a run of the job opens one.
-    async fn flush(&self, held: &mut Option<&'static File>) {
+    /// Flushes the database file, off the async threads.
+    async fn flush(&self) {
         let path = self.file.clone();
-        let open = *held;
-        let done = tokio::task::spawn_blocking(move || {
-            let file: &'static File = match open {
-                Some(f) => f,
-                // Leaked on purpose: closed only when the process ends.
-                None => Box::leak(Box::new(File::open(&path)?)),
-            };
-            Ok::<_, std::io::Error>((file, file.sync_data()))
-        })
-        .await;
-        match done {
-            Ok(Ok((file, synced))) => {
-                *held = Some(file);
-                if let Err(e) = synced {
-                    tracing::debug!(error = %e, "flushing the database file failed");
-                }
-            }
-            Ok(Err(e)) => tracing::debug!(error = %e, "opening the database file to flush failed"),
-            Err(_) => {}
+        let done = tokio::task::spawn_blocking(move || held_open(&path)?.sync_data()).await;
+        if let Ok(Err(e)) = done {
+            tracing::debug!(error = %e, "flushing the database file failed");
         }
     }
 
@@ -132,12 +117,11 @@ impl WalCheckpoints {
         };
         let mut seen = Copied::default();
         let mut flushed = 0;
-        let mut held = None;
         loop {
             let pause = match Self::step(&mut conn).await {
                 Ok(now) => {
                     if self.flush_due(now, &mut flushed) {
-                        self.flush(&mut held).await;
+                        self.flush().await;
                     }
                     // Nothing new since the last look (an idle server): look less often.
                     let moved = now != seen;
@@ -154,6 +138,29 @@ impl WalCheckpoints {
             tokio::time::sleep(pause).await;
         }
     }
+}
+
+/// A read-only descriptor of the database file at `path` for flushing it, opened at the first
+/// call and then reused; **never closed** while the process lives (closing any descriptor of
+/// the file would drop the process's POSIX locks on it, SQLite's included). One per file: a
+/// file replaced at the same path (the inode changed) gets a new one, the old one kept open.
+pub(crate) fn held_open(path: &Path) -> io::Result<&'static File> {
+    static HELD: OnceLock<Mutex<HashMap<PathBuf, &'static File>>> = OnceLock::new();
+    let mut held = HELD
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let now = std::fs::metadata(path)?;
+    if let Some(file) = held.get(path)
+        && let Ok(then) = file.metadata()
+        && (then.dev(), then.ino()) == (now.dev(), now.ino())
+    {
+        return Ok(file);
+    }
+    // Leaked on purpose: closed only when the process ends.
+    let file: &'static File = Box::leak(Box::new(File::open(path)?));
+    held.insert(path.to_path_buf(), file);
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -248,24 +255,43 @@ mod tests {
         let (dir, writer, wal) = open(400).await;
         let wal = wal.expect("on");
         assert_eq!(wal.file, dir.path().join("w.db"));
-        let mut held = None;
-        wal.flush(&mut held).await;
-        let first = held.expect("opened and kept") as *const File;
-        wal.flush(&mut held).await;
-        assert_eq!(
-            held.map(|f| f as *const File),
-            Some(first),
-            "the same descriptor"
+        wal.flush().await;
+        let first = held_open(&wal.file).expect("opened and kept") as *const File;
+        wal.flush().await;
+        let again = held_open(&wal.file).expect("kept");
+        assert_eq!(again as *const File, first, "the same descriptor");
+        // The database file itself, not its directory or file system.
+        let (held, file) = (
+            again.metadata().expect("held"),
+            wal.file.metadata().expect("db"),
         );
+        assert_eq!((held.dev(), held.ino()), (file.dev(), file.ino()));
         write(&writer).await;
         let gone = WalCheckpoints::new(SqliteConnectOptions::new(), &dir.path().join("no.db"), 8)
             .expect("on");
-        let mut none = None;
-        gone.flush(&mut none).await;
+        gone.flush().await;
         assert!(
-            none.is_none(),
+            held_open(&gone.file).is_err(),
             "a file that cannot be opened: nothing kept, no panic"
         );
+    }
+
+    #[test]
+    fn a_file_replaced_at_the_same_path_gets_a_new_descriptor() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r.db");
+        std::fs::write(&path, b"one").expect("write");
+        let first = held_open(&path).expect("open") as *const File;
+        assert_eq!(held_open(&path).expect("open") as *const File, first);
+        std::fs::remove_file(&path).expect("remove");
+        std::fs::write(&path, b"two").expect("write");
+        let second = held_open(&path).expect("open");
+        assert_ne!(second as *const File, first);
+        let (held, file) = (
+            second.metadata().expect("held"),
+            path.metadata().expect("file"),
+        );
+        assert_eq!(held.ino(), file.ino());
     }
 
     #[tokio::test]
