@@ -1,7 +1,7 @@
 //! Every background loop the server runs, one function each: expired-session cleanup, mail
 //! delivery, idle rate-limit key eviction, signing-key reload, risk-model reload, scheduled
-//! training, the wave watch, the admin overview's event rollup, retention and SQLite's background
-//! WAL copy. `Jobs::start` spawns them; dropping the handle (or
+//! training, the wave watch, the admin overview's event rollup, retention, the metrics
+//! recorder's upkeep and SQLite's background WAL copy. `Jobs::start` spawns them; dropping the handle (or
 //! `stop`) ends them.
 
 use std::time::Duration;
@@ -46,6 +46,7 @@ impl Jobs {
             tokio::spawn(wave_watch(state.clone())),
             tokio::spawn(retention(state.clone(), store.clone())),
             tokio::spawn(event_rollup(state.clone())),
+            tokio::spawn(metrics_upkeep(state.metrics.clone())),
         ];
         if let Some(wal) = store.wal.clone() {
             handles.push(tokio::spawn(wal.run()));
@@ -75,6 +76,14 @@ async fn session_cleanup(sessions: AnySessionStore) {
     if let Err(e) = sessions.continuously_delete_expired(SESSION_CLEANUP).await {
         tracing::warn!(error = %e, "expired-session cleanup stopped");
     }
+}
+
+/// Folds the histogram samples the metrics recorder holds into their buckets
+/// (`telemetry::METRICS_UPKEEP`), so they do not pile up between scrapes, or forever when
+/// nothing scrapes.
+async fn metrics_upkeep(handle: metrics_exporter_prometheus::PrometheusHandle) {
+    let every = crate::app::telemetry::METRICS_UPKEEP;
+    crate::app::telemetry::metrics_upkeep(every, move || handle.run_upkeep()).await;
 }
 
 /// Delivers the mail queue every `AUTHD_MAIL_POLL_MS`.
