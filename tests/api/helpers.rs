@@ -341,6 +341,23 @@ impl TestApp {
         }
     }
 
+    /// How many rows `table` holds (a name from the schema, not from input).
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let url = &self.db.url;
+        let sql = format!("select count(*) from {table}");
+        if url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            let n = sqlx::query_scalar(&sql).fetch_one(&pool).await.unwrap();
+            pool.close().await;
+            n
+        } else {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            let n = sqlx::query_scalar(&sql).fetch_one(&pool).await.unwrap();
+            pool.close().await;
+            n
+        }
+    }
+
     /// How many rows the session table holds (every session, expired or not).
     pub async fn session_rows(&self) -> i64 {
         let url = &self.db.url;

@@ -205,6 +205,67 @@ async fn a_saturated_hash_pool_answers_503_quickly() {
     assert_eq!(app.state.accounts.hasher().depth(), 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sign_in_the_full_hash_queue_refuses_is_refused_before_any_database_write() {
+    let app = spawn_app_with(|c| {
+        c.hash_workers = 1;
+        c.hash_queue = 1;
+        // Two seconds or more per hash: the two below hold both places while the sign-in
+        // comes and is held (half a second) before its answer.
+        c.hash_params.iterations = 300;
+    })
+    .await;
+    let csrf = app.get_login().await.csrf();
+    let hasher = app.state.accounts.hasher().clone();
+    let holders: Vec<_> = (0..2)
+        .map(|_| {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.hash(&"a long hash".into()).await })
+        })
+        .collect();
+    while hasher.depth() < 2 {
+        tokio::task::yield_now().await;
+    }
+    let counted = app.count_rows("login_failure").await;
+    let resp = app
+        .client
+        .post(app.url("/login"))
+        .form(&[
+            ("username", "nobody-while-busy@example.com"),
+            ("password", "a wrong guess"),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let retry_after = resp.headers().get("retry-after").is_some();
+    // Still both places held: the answer came from the full queue, not from a free place.
+    assert_eq!(
+        hasher.depth(),
+        2,
+        "a hash ended before the sign-in was answered"
+    );
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(retry_after, "503 without Retry-After");
+    // The attempt was not counted (the count is the sign-in's first database write).
+    assert_eq!(app.count_rows("login_failure").await, counted);
+    // The second may have given up waiting (`Busy`); its place is freed once a thread
+    // reaches it.
+    for h in holders {
+        let _ = h.await.unwrap();
+    }
+    while hasher.depth() > 0 {
+        tokio::task::yield_now().await;
+    }
+    // With room again, the same attempt is checked and counted.
+    let page = app
+        .post_login("nobody-while-busy@example.com", "a wrong guess")
+        .await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    assert!(app.count_rows("login_failure").await > counted);
+}
+
 #[tokio::test]
 async fn a_database_outage_is_503_on_readyz_and_a_generic_500_elsewhere() {
     let app = spawn_app().await;

@@ -12,13 +12,16 @@ with PKCE, and runs `wrk` (Debian's package) over loopback against:
 
 With `--flood N`, N Python threads keep sign-ins of unknown accounts from random addresses going
 during the whole run (the isolation figure: every hash worker busy), and their statuses and the
-share of `503` answers carrying `Retry-After` are reported. For each path, `server_cores` gives the
+share of `503` answers carrying `Retry-After` are reported. With `--fast-flood N`, `wrk` keeps N
+connections of such sign-ins going instead, reusing one session's cookie and CSRF token (as an
+attacker's tool would), each request as soon as the last one answered. For each path, `server_cores` gives the
 cores each of the server's thread groups used during its run (`common.thread_cpu`; the first
 instance's only) and `total`, the whole process's. One JSON object on stdout.
 
     cargo build --release --bin authd
     python3 tools/load/hotpaths.py target/release/authd
     python3 tools/load/hotpaths.py target/release/authd --flood 32
+    python3 tools/load/hotpaths.py target/release/authd --fast-flood 256 --only token,introspect,userinfo
     python3 tools/load/hotpaths.py target/release/authd --database-url postgres://postgres@127.0.0.1:5432/scratch
     python3 tools/load/hotpaths.py target/release/authd --database-url 'sqlite:///dev/shm/x.db?mode=rwc'
 
@@ -123,6 +126,62 @@ def post_script(dirpath, name, body, auth):
     return path
 
 
+FAST_FLOOD = r"""
+-- Sign-ins of unknown accounts from random addresses, as fast as the server answers: one
+-- session's cookie and CSRF token (as an attacker's tool would reuse them), a new address and
+-- username per request.
+math.randomseed(os.time())
+local cookie, csrf = os.getenv("FLOOD_COOKIE"), os.getenv("FLOOD_CSRF")
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+init = function(args) statuses = {} end
+request = function()
+  local ip = string.format("10.%d.%d.%d", math.random(0, 255), math.random(0, 255), math.random(1, 254))
+  local body = string.format("username=nobody%d%%40example.com&password=wrong+guess&csrf_token=%s",
+                             math.random(1, 1000000000), csrf)
+  return wrk.format("POST", "/login", {["X-Forwarded-For"] = ip, ["Cookie"] = cookie,
+                    ["Content-Type"] = "application/x-www-form-urlencoded"}, body)
+end
+response = function(status, headers, body)
+  local key = tostring(status)
+  if status == 503 and (headers["retry-after"] or headers["Retry-After"]) then key = "503+retry_after" end
+  statuses[key] = (statuses[key] or 0) + 1
+end
+done = function(summary, latency, requests)
+  for _, t in ipairs(threads) do
+    for k, v in pairs(t:get("statuses")) do io.write(string.format("status %s %d\n", k, v)) end
+  end
+  io.write(string.format("p99 %d\n", latency:percentile(99)))
+end
+"""
+
+
+def fast_flood(srv, conns, seconds, dirpath):
+    """`wrk` running FAST_FLOOD for `seconds` with `conns` connections (started, not waited
+    for); the session comes from one real `GET /login`."""
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    c.request("GET", "/login", headers={"X-Forwarded-For": "10.255.255.1"})
+    r = c.getresponse()
+    body = r.read().decode()
+    cookie = "; ".join(v.split(";")[0] for k, v in r.getheaders() if k.lower() == "set-cookie")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', body).group(1)
+    script = os.path.join(dirpath, "fast_flood.lua")
+    with open(script, "w") as f:
+        f.write(FAST_FLOOD)
+    return subprocess.Popen(["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout", "30s", "-s", script,
+                             srv.url("/login")], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "FLOOD_COOKIE": cookie, "FLOOD_CSRF": urllib.parse.quote(csrf)})
+
+
+def fast_flood_result(proc):
+    out = proc.communicate()[0]
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p99 = re.search(r"^p99 (\d+)$", out, re.M)
+    return {"per_s": round(float(rate.group(1))) if rate else None,
+            "statuses": {m.group(1): int(m.group(2)) for m in re.finditer(r"^status (\S+) (\d+)$", out, re.M)},
+            "p99_ms": round(int(p99.group(1)) / 1000, 1) if p99 else None}
+
+
 def hash_counts(metrics_port):
     """Hashes run and those the steady hash thread ran again for a starved helper (the first
     instance's metrics listener)."""
@@ -172,6 +231,9 @@ def main():
     ap.add_argument("binary")
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--flood", type=int, default=0, help="concurrent unknown-account sign-ins during the run")
+    ap.add_argument("--fast-flood", type=int, default=0,
+                    help="connections of a wrk sign-in flood (unknown accounts, random addresses, one "
+                         "session) during the whole run: as fast as the server answers")
     ap.add_argument("--database-url")
     ap.add_argument("--only", help="comma-separated subset of healthz,userinfo,token,introspect")
     ap.add_argument("--token-conns", type=int, default=8, help="connections for token and introspect")
@@ -205,9 +267,12 @@ def main():
                     for _ in range(args.flood)]
         for t in flooders:
             t.start()
-        if flooders:
-            time.sleep(2)
         with tempfile.TemporaryDirectory() as d:
+            only = args.only.split(",") if args.only else ["healthz", "userinfo", "token", "introspect"]
+            fast = (fast_flood(srv, args.fast_flood, len(only) * (args.seconds + 3) + 4, d)
+                    if args.fast_flood else None)
+            if flooders or fast:
+                time.sleep(2)
             cc_auth = basic("load-cc", cc["client_secret"])
             def on_all(path, conns, script=None, headers=()):
                 """The same wrk run against every instance at once; rates summed, tails the worst."""
@@ -233,7 +298,6 @@ def main():
                 "introspect": lambda: on_all("/introspect", args.token_conns,
                                              post_script(d, "introspect", f"token={access}", cc_auth)),
             }
-            only = args.only.split(",") if args.only else list(runs)
             result = {}
             for name in only:
                 before, cpu_before, t0 = db_writes(srv.proc.pid), thread_cpu(srv.proc.pid), time.monotonic()
@@ -249,7 +313,7 @@ def main():
                                                 if v != cpu_before.get(k, 0.0)}
                 result[name]["server_cores"]["total"] = round(
                     (process_cpu(srv.proc.pid) - total_before) / wall, 3)
-                if name == "token" and not args.database_url and not args.flood:
+                if name == "token" and not args.database_url and not args.flood and not args.fast_flood:
                     # What each token answer's event costs the database (SQLite, no flood: the
                     # flood's own writes would be counted too).
                     result[name]["db_writes_per_request"] = db_writes_per(
@@ -260,6 +324,8 @@ def main():
                 result["wal_mib"] = round(os.path.getsize(wal) / 2**20, 1)
             if metrics_port:
                 result["hashes"] = hash_counts(metrics_port)
+            if fast:
+                result["fast_flood"] = {"connections": args.fast_flood, **fast_flood_result(fast)}
         stop.set()
         for t in flooders:
             t.join(timeout=35)

@@ -236,6 +236,20 @@ impl PasswordHasher {
         Ok(out)
     }
 
+    /// `Busy` at once (counted as a refused job) when a job of `lane` would be refused now:
+    /// for a caller that would otherwise do a sign-in's database work first and then be
+    /// refused by `run` anyway. Only a hint: `run` admits again, so a place taken meanwhile
+    /// still answers `Busy` there.
+    pub fn check_room(&self, lane: Lane) -> Result<(), HashError> {
+        let room = |s: &Semaphore| s.available_permits() > 0;
+        let known = lane == Lane::Known && room(&self.known_admission);
+        if known || room(&self.admission) {
+            return Ok(());
+        }
+        metrics::counter!("authd_hash_jobs_refused_total").increment(1);
+        Err(HashError::Busy { retry_after: 1 })
+    }
+
     /// A place in `lane`, or in the ordinary lane when the known one is full.
     fn admit(&self, lane: Lane) -> Option<(OwnedSemaphorePermit, Lane)> {
         if lane == Lane::Known
@@ -565,6 +579,26 @@ mod tests {
             h.admit(Lane::Known).map(|(_, lane)| lane),
             Some(Lane::Ordinary)
         );
+        drop(known);
+    }
+
+    #[test]
+    fn check_room_refuses_exactly_when_run_would() {
+        let h = PasswordHasher::new(cheap(), 1, 1).unwrap();
+        assert!(h.check_room(Lane::Ordinary).is_ok());
+        let held: Vec<_> = (0..2).map(|_| h.admit(Lane::Ordinary).unwrap()).collect();
+        assert!(matches!(
+            h.check_room(Lane::Ordinary),
+            Err(HashError::Busy { retry_after: 1 })
+        ));
+        // A known caller still has its own lane.
+        assert!(h.check_room(Lane::Known).is_ok());
+        let known: Vec<_> = (0..2).map(|_| h.admit(Lane::Known).unwrap()).collect();
+        assert!(h.check_room(Lane::Known).is_err());
+        // With the known lane full, an ordinary place is room for a known caller too.
+        drop(held);
+        assert!(h.check_room(Lane::Known).is_ok());
+        assert!(h.check_room(Lane::Ordinary).is_ok());
         drop(known);
     }
 }

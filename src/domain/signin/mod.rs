@@ -1,6 +1,8 @@
 //! Sign-in: the one path every sign-in takes, readable top to bottom in `LoginService::login`.
 //! Each step lives in its own file:
 //!
+//! - `door.rs`: step 1, the per-network rate limits and room in the hash queue (a refusal
+//!   there costs no database work);
 //! - `keys.rs`: counter keys (`CounterKey`, `Source`, `Pair`): which row an attempt counts on;
 //! - `ladder.rs`: the failure ladder (count, delay, challenge, block, account-wide lock);
 //! - `devices.rs`: device cookies (a known browser is exempt from the lock);
@@ -48,7 +50,6 @@ use crate::domain::signin::stand_in::StandIns;
 use crate::domain::tasks::Background;
 use crate::domain::throttle::{Door, Throttle, ThrottleKey};
 use crate::events::sink::EventSink;
-use crate::events::{AuthEvent, EventKind};
 use crate::storage::oauth::GrantStore;
 use crate::storage::protection::FailureStore;
 use crate::storage::protection::links::SpentLinkStore;
@@ -59,6 +60,8 @@ pub mod admission;
 pub mod alerts;
 /// Device cookies.
 pub mod devices;
+/// Step 1: rate limits and room in the hash queue.
+mod door;
 /// `SignInError`: what a sign-in can answer.
 pub mod error;
 /// Managing second factors (the app, recovery codes, the setting, the operator's reset).
@@ -144,13 +147,14 @@ impl LoginService {
             challenge,
             force_step_up,
         } = attempt;
-        // 1. Per-instance rate limits per network (and IPv6 /48), before any database work.
+        // 1. Per-instance rate limits per network (and IPv6 /48), and room in the hash queue,
+        //    before any database work.
         let name = normalised_name(username);
-        self.throttle(ctx, username).await?;
+        let device = device_cookie.and_then(|c| self.protection.devices.claim(c));
+        self.throttle(ctx, username, Some(device.is_some())).await?;
         // 2. Look the account up and count the attempt in one round trip. Unknown names get
         //    counters too, so a challenge never tells whether an account exists.
         let email = Email::parse(username);
-        let device = device_cookie.and_then(|c| self.protection.devices.claim(c));
         let lookup = SignInLookup {
             email: email.as_ref().map(Email::as_str),
             name: &name,
@@ -215,20 +219,6 @@ impl LoginService {
                 Err(SignInError::InvalidCredentials)
             }
         }
-    }
-
-    /// Step 1: the per-instance rate limits on the network (and its IPv6 /48).
-    async fn throttle(&self, ctx: &RequestContext, username: &str) -> Result<(), SignInError> {
-        let keys = ThrottleKey::nets(ctx.ip);
-        let Err((key, retry_after)) = self.throttle.check(Door::Login, &keys) else {
-            return Ok(());
-        };
-        let event = AuthEvent::new(EventKind::RateLimited, ctx, self.clock.now())
-            .username(username)
-            .decision(key.dimension());
-        self.events.record(event).await?;
-        metrics::counter!("authd_logins_total", "outcome" => "rate_limited").increment(1);
-        Err(SignInError::RateLimited { retry_after })
     }
 
     /// Step 2½: whether the attempted account's per-instance budget is spent. A known device
