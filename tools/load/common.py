@@ -42,6 +42,11 @@ def rss_kib(pid, field="VmRSS"):
     return 0
 
 
+def rss_mib(pid, field="VmRSS"):
+    """`rss_kib` in MiB, to a tenth."""
+    return round(rss_kib(pid, field) / 1024, 1)
+
+
 def thread_cpu(pid):
     """CPU seconds (user + system) the process's threads have used so far, summed per thread
     group: the thread name without its trailing number (`authd-hash-0` and `authd-hash-1` are

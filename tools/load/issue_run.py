@@ -23,12 +23,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Server, rss_kib, sign_in  # noqa: E402
+from common import Server, rss_kib, rss_mib, sign_in  # noqa: E402
 from hotpaths import PASSWORD, REDIRECT, user_token, wrk  # noqa: E402
-
-
-def mib(kib):
-    return round(kib / 1024, 1)
 
 
 def main():
@@ -57,7 +53,7 @@ def main():
         srv.start()
         pid = srv.proc.pid
         time.sleep(2)
-        result = {"idle_mib": mib(rss_kib(pid))}
+        result = {"idle_mib": rss_mib(pid)}
         samples, done = [], threading.Event()
 
         def sample():
@@ -89,16 +85,16 @@ def main():
             t.join()
         elapsed = time.monotonic() - t0
         result["sign_ins"] = {"per_s": round(counts.get("303", 0) / elapsed, 1), "statuses": counts,
-                              "end_mib": mib(rss_kib(pid))}
+                              "end_mib": rss_mib(pid)}
         access = user_token(srv, rp["client_secret"])
         for name, headers in [("userinfo", [f"Authorization: Bearer {access}"]), ("healthz", ())]:
             out = wrk(srv.url(f"/{name}"), 64, args.seconds, headers=headers)
             result[name] = {"per_s": out["per_s"], "p99_ms": out["p99_ms"], "non_2xx": out["non_2xx"],
-                            "end_mib": mib(rss_kib(pid))}
+                            "end_mib": rss_mib(pid)}
         done.set()
         sampler.join()
-        result["peak_mib"] = mib(rss_kib(pid, "VmHWM"))
-        result["sampled_max_mib"] = mib(max(samples))
+        result["peak_mib"] = rss_mib(pid, "VmHWM")
+        result["sampled_max_mib"] = round(max(samples) / 1024, 1)
         print(json.dumps(result))
     finally:
         srv.stop()

@@ -21,12 +21,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Server, rss_kib  # noqa: E402
+from common import Server, rss_mib  # noqa: E402
 from hotpaths import PASSWORD, REDIRECT, user_token, wrk  # noqa: E402
-
-
-def mib(kib):
-    return round(kib / 1024, 1)
 
 
 def main():
@@ -44,7 +40,7 @@ def main():
         srv.start()
         pid = srv.proc.pid
         access = user_token(srv, rp["client_secret"])
-        result = {"start_mib": mib(rss_kib(pid)), "start_anon_mib": mib(rss_kib(pid, "RssAnon"))}
+        result = {"start_mib": rss_mib(pid), "start_anon_mib": rss_mib(pid, "RssAnon")}
         samples = []
         for name, headers in [("healthz", ()), ("userinfo", [f"Authorization: Bearer {access}"])]:
             out = {}
@@ -55,11 +51,11 @@ def main():
             while run.is_alive():
                 run.join(1.0)
                 samples.append({"path": name, "s": round(time.monotonic() - t0, 1),
-                                "rss_mib": mib(rss_kib(pid)), "anon_mib": mib(rss_kib(pid, "RssAnon"))})
+                                "rss_mib": rss_mib(pid), "anon_mib": rss_mib(pid, "RssAnon")})
             result[name] = {"per_s": out.get("per_s"), "p99_ms": out.get("p99_ms"),
                             "non_2xx": out.get("non_2xx"), "end_mib": samples[-1]["rss_mib"],
                             "end_anon_mib": samples[-1]["anon_mib"]}
-        result["peak_mib"] = mib(rss_kib(pid, "VmHWM"))
+        result["peak_mib"] = rss_mib(pid, "VmHWM")
         result["samples"] = samples
         print(json.dumps(result))
     finally:
