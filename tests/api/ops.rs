@@ -223,9 +223,7 @@ async fn a_sign_in_the_full_hash_queue_refuses_is_refused_before_any_database_wr
             tokio::spawn(async move { hasher.hash(&"a long hash".into()).await })
         })
         .collect();
-    while hasher.depth() < 2 {
-        tokio::task::yield_now().await;
-    }
+    wait_for_depth(&hasher, |d| d == 2).await;
     let counted = app.count_rows("login_failure").await;
     let resp = app
         .client
@@ -255,15 +253,28 @@ async fn a_sign_in_the_full_hash_queue_refuses_is_refused_before_any_database_wr
     for h in holders {
         let _ = h.await.unwrap();
     }
-    while hasher.depth() > 0 {
-        tokio::task::yield_now().await;
-    }
+    wait_for_depth(&hasher, |d| d == 0).await;
     // With room again, the same attempt is checked and counted.
     let page = app
         .post_login("nobody-while-busy@example.com", "a wrong guess")
         .await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED);
     assert!(app.count_rows("login_failure").await > counted);
+}
+
+/// Polls the hash queue's depth until `done` holds; fails after 30 s rather than hanging.
+async fn wait_for_depth(
+    hasher: &authd::domain::accounts::password::PasswordHasher,
+    done: impl Fn(i64) -> bool,
+) {
+    let wait = async {
+        while !done(hasher.depth()) {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), wait)
+        .await
+        .unwrap_or_else(|_| panic!("hash queue depth stuck at {}", hasher.depth()));
 }
 
 #[tokio::test]

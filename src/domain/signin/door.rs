@@ -1,7 +1,7 @@
 //! Step 1 of a sign-in, before any database work: the per-instance rate limits on the network
 //! (and its IPv6 /48), and, for an attempt that will check a password, room in the hash queue.
 
-use crate::domain::accounts::password::Lane;
+use crate::domain::accounts::password::{HashError, Lane};
 use crate::domain::context::RequestContext;
 use crate::domain::signin::LoginService;
 use crate::domain::signin::error::SignInError;
@@ -15,11 +15,30 @@ use crate::events::{AuthEvent, EventKind};
 /// two a second. A person refused waits half a second more for the same answer.
 const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// `result`, and when it is a refusal for a full queue (`Busy`), not before `BUSY_PAUSE` has
+/// passed since `started` (the check began), counted as a `busy` sign-in outcome. For the
+/// refusal that comes after the database work: an attempt with a valid device cookie of
+/// another account (or an older epoch) passes step 1 on the known lane's room and is refused
+/// only in the ordinary lane; without the hold, a flood that reuses such a cookie would get
+/// its answers at once. A refusal after waiting `AUTHD_HASH_MAX_WAIT_MS` is not held longer.
+pub(super) async fn held<T>(
+    started: tokio::time::Instant,
+    result: Result<T, HashError>,
+) -> Result<T, HashError> {
+    if matches!(result, Err(HashError::Busy { .. })) {
+        metrics::counter!("authd_logins_total", "outcome" => "busy").increment(1);
+        tokio::time::sleep_until(started + BUSY_PAUSE).await;
+    }
+    result
+}
+
 impl LoginService {
     /// Step 1: the per-instance rate limits on the network (and its IPv6 /48); then, for an
-    /// attempt that will check a password (`hashes`: `Some(true)` with a valid device cookie,
-    /// whose account is not known yet), `Busy` when the hash queue has no room for its lane,
-    /// held `BUSY_PAUSE`, before the attempt costs the database anything: a flood that fills
+    /// attempt that will check a password (`hashes`: `Some(true)` with a correctly signed device
+    /// cookie, of whichever account: whether it is the attempted account's is known only after
+    /// the lookup, so it is checked against the known lane's room, and `held` covers a later
+    /// refusal), `Busy` when the hash queue has no room for its lane, held `BUSY_PAUSE` and
+    /// counted as a `busy` outcome, before the attempt costs the database anything: a flood that fills
     /// the queue is answered `503` at the price of a rate-limit check (the same answer for
     /// every name, so it tells nothing about accounts; a refused attempt checks no password,
     /// so leaving it uncounted gives an attacker nothing).
@@ -33,11 +52,11 @@ impl LoginService {
         let Err((key, retry_after)) = self.throttle.check(Door::Login, &keys) else {
             let lane = |device| if device { Lane::Known } else { Lane::Ordinary };
             let hasher = self.accounts.hasher();
+            let started = tokio::time::Instant::now();
             let Some(Err(busy)) = hashes.map(|d| hasher.check_room(lane(d))) else {
                 return Ok(());
             };
-            tokio::time::sleep(BUSY_PAUSE).await;
-            return Err(busy.into());
+            return Ok(held(started, Err(busy)).await?);
         };
         let event = AuthEvent::new(EventKind::RateLimited, ctx, self.clock.now())
             .username(username)
@@ -45,5 +64,26 @@ impl LoginService {
         self.events.record(event).await?;
         metrics::counter!("authd_logins_total", "outcome" => "rate_limited").increment(1);
         Err(SignInError::RateLimited { retry_after })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BUSY_PAUSE, held};
+    use crate::domain::accounts::password::HashError;
+    use tokio::time::{Duration, Instant};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_is_held_from_the_check_s_start_and_an_answer_is_not() {
+        let started = Instant::now();
+        assert!(held(started, Ok::<_, HashError>(true)).await.unwrap());
+        assert_eq!(Instant::now(), started, "an answer is not held");
+        let refused = held::<bool>(started, Err(HashError::Busy { retry_after: 1 })).await;
+        assert!(matches!(refused, Err(HashError::Busy { retry_after: 1 })));
+        assert_eq!(Instant::now(), started + BUSY_PAUSE);
+        // A refusal that came after a longer wait (the queue's own) is not held further.
+        let late = Instant::now() - Duration::from_secs(1);
+        let _ = held::<bool>(late, Err(HashError::Busy { retry_after: 1 })).await;
+        assert_eq!(Instant::now(), started + BUSY_PAUSE);
     }
 }

@@ -254,11 +254,9 @@ impl LoginService {
         let stored = account
             .filter(|_| valid_shape)
             .map(|a| a.password_hash.as_str());
-        let ok = self
-            .accounts
-            .hasher()
-            .verify_in(lane, password, stored)
-            .await?;
+        let started = tokio::time::Instant::now();
+        let ok = self.accounts.hasher().verify_in(lane, password, stored);
+        let ok = door::held(started, ok.await).await?;
         Ok(account.filter(|a| ok && a.may_sign_in()))
     }
 }
