@@ -1,8 +1,8 @@
 //! Every background loop the server runs, one function each: expired-session cleanup, mail
 //! delivery, idle rate-limit key eviction, signing-key reload, risk-model reload, scheduled
 //! training, the wave watch, the admin overview's event rollup, retention, the metrics
-//! recorder's upkeep and SQLite's background WAL copy. `Jobs::start` spawns them; dropping the handle (or
-//! `stop`) ends them.
+//! recorder's upkeep and SQLite's background WAL copy. `Jobs::start` spawns them; dropping the
+//! handle (or `stop`) ends them.
 
 use std::time::Duration;
 

@@ -360,23 +360,10 @@ impl TestApp {
 
     /// How many rows the session table holds (every session, expired or not).
     pub async fn session_rows(&self) -> i64 {
-        let url = &self.db.url;
-        if url.starts_with("sqlite:") {
-            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-            let n = sqlx::query_scalar("select count(*) from tower_sessions")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-            pool.close().await;
-            n
+        if self.db.url.starts_with("sqlite:") {
+            self.count_rows("tower_sessions").await
         } else {
-            let pool = sqlx::PgPool::connect(url).await.unwrap();
-            let n = sqlx::query_scalar("select count(*) from \"tower_sessions\".\"session\"")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-            pool.close().await;
-            n
+            self.count_rows("\"tower_sessions\".\"session\"").await
         }
     }
 

@@ -75,6 +75,11 @@ pub enum Lane {
 }
 
 impl Lane {
+    /// `Known` for a caller with a device of the account (or a session), else `Ordinary`.
+    pub fn known_if(known: bool) -> Self {
+        if known { Self::Known } else { Self::Ordinary }
+    }
+
     /// The `lane` label of `authd_hash_jobs_total`.
     pub fn label(self) -> &'static str {
         match self {

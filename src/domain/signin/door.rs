@@ -34,26 +34,24 @@ pub(super) async fn held<T>(
 
 impl LoginService {
     /// Step 1: the per-instance rate limits on the network (and its IPv6 /48); then, for an
-    /// attempt that will check a password (`hashes`: `Some(true)` with a correctly signed device
-    /// cookie, of whichever account: whether it is the attempted account's is known only after
-    /// the lookup, so it is checked against the known lane's room, and `held` covers a later
-    /// refusal), `Busy` when the hash queue has no room for its lane, held `BUSY_PAUSE` and
-    /// counted as a `busy` outcome, before the attempt costs the database anything: a flood that fills
-    /// the queue is answered `503` at the price of a rate-limit check (the same answer for
-    /// every name, so it tells nothing about accounts; a refused attempt checks no password,
-    /// so leaving it uncounted gives an attacker nothing).
+    /// attempt that will check a password in `hashes` (`Lane::Known` for a correctly signed
+    /// device cookie of whichever account: whether it is the attempted account's is known
+    /// only after the lookup, and `held` covers a later refusal), `Busy` when the hash queue
+    /// has no room for that lane, held `BUSY_PAUSE` and counted as a `busy` outcome, before
+    /// the attempt costs the database anything: a flood that fills the queue is answered `503`
+    /// at the price of a rate-limit check (the same answer for every name, so it tells nothing
+    /// about accounts; a refused attempt checks no password, so leaving it uncounted gives an
+    /// attacker nothing).
     pub(super) async fn throttle(
         &self,
         ctx: &RequestContext,
         username: &str,
-        hashes: Option<bool>,
+        hashes: Option<Lane>,
     ) -> Result<(), SignInError> {
         let keys = ThrottleKey::nets(ctx.ip);
         let Err((key, retry_after)) = self.throttle.check(Door::Login, &keys) else {
-            let lane = |device| if device { Lane::Known } else { Lane::Ordinary };
-            let hasher = self.accounts.hasher();
             let started = tokio::time::Instant::now();
-            let Some(Err(busy)) = hashes.map(|d| hasher.check_room(lane(d))) else {
+            let Some(Err(busy)) = hashes.map(|l| self.accounts.hasher().check_room(l)) else {
                 return Ok(());
             };
             return Ok(held(started, Err(busy)).await?);

@@ -147,11 +147,11 @@ impl LoginService {
             challenge,
             force_step_up,
         } = attempt;
-        // 1. Per-instance rate limits per network (and IPv6 /48), and room in the hash queue,
-        //    before any database work.
+        // 1. Per-network rate limits and room in the hash queue, before any database work.
         let name = normalised_name(username);
         let device = device_cookie.and_then(|c| self.protection.devices.claim(c));
-        self.throttle(ctx, username, Some(device.is_some())).await?;
+        let lane = Some(Lane::known_if(device.is_some()));
+        self.throttle(ctx, username, lane).await?;
         // 2. Look the account up and count the attempt in one round trip. Unknown names get
         //    counters too, so a challenge never tells whether an account exists.
         let email = Email::parse(username);
@@ -245,11 +245,7 @@ impl LoginService {
         password: &SecretString,
         counted: &Counted,
     ) -> Result<Option<&'a Account>, SignInError> {
-        let lane = if counted.pair.source.is_known_device() {
-            Lane::Known
-        } else {
-            Lane::Ordinary
-        };
+        let lane = Lane::known_if(counted.pair.source.is_known_device());
         let valid_shape = Password::parse(password.clone()).is_ok();
         let stored = account
             .filter(|_| valid_shape)
