@@ -251,6 +251,11 @@ pub(crate) const RATE_LOGIN_PER_ACCOUNT: Key = key(
     Value("30"),
     "sign-in attempts per minute per attempted account from sources it does not know, per instance; beyond it they need a CAPTCHA (never a `429`; a known device is exempt)",
 );
+pub(crate) const RATE_LOGIN_PER_DEVICE: Key = key(
+    "rate_login_per_device",
+    Value("30"),
+    "sign-in attempts per minute per device cookie, on names its account was not yet found under, that take the hash pool's lane for known browsers, per instance; beyond it they wait like anyone's (never refused for it)",
+);
 pub(crate) const RATE_REGISTER_PER_IP: Key = key(
     "rate_register_per_ip",
     Value("10"),
@@ -321,6 +326,7 @@ pub(crate) const ALL: &[Key] = &[
     BEARER_CACHE_SECS,
     RATE_LOGIN_PER_IP,
     RATE_LOGIN_PER_ACCOUNT,
+    RATE_LOGIN_PER_DEVICE,
     RATE_REGISTER_PER_IP,
     RATE_TOKEN_PER_CLIENT,
     RATE_TOKEN_AUTH_FAILURES,

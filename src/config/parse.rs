@@ -284,6 +284,7 @@ fn rate_limits(v: &Values) -> Result<Limits, ConfigError> {
     Ok(Limits {
         login_per_ip: per_min(&keys::RATE_LOGIN_PER_IP)?,
         login_per_account: per_min(&keys::RATE_LOGIN_PER_ACCOUNT)?,
+        login_per_device: per_min(&keys::RATE_LOGIN_PER_DEVICE)?,
         register_per_ip: per_min(&keys::RATE_REGISTER_PER_IP)?,
         token_per_client: per_min(&keys::RATE_TOKEN_PER_CLIENT)?,
         token_auth_failures: per_min(&keys::RATE_TOKEN_AUTH_FAILURES)?,

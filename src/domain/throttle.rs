@@ -8,6 +8,7 @@
 //! challenge beyond it (and a known device does not draw from it), so an attacker spending it
 //! cannot lock the owner out (`signin/mod.rs`).
 
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -108,6 +109,9 @@ pub struct Limits {
     pub login_per_ip: u32,
     /// Sign-in attempts per account per minute (burst the same).
     pub login_per_account: u32,
+    /// Sign-in attempts per device cookie per minute that wait in the hash pool's known lane;
+    /// beyond it the device's attempts wait like anyone's (never refused for it).
+    pub login_per_device: u32,
     /// Registrations per network per minute.
     pub register_per_ip: u32,
     /// Token requests per authenticated client per minute (public clients: per network).
@@ -124,6 +128,7 @@ impl Default for Limits {
         Self {
             login_per_ip: 30,
             login_per_account: 30,
+            login_per_device: 30,
             register_per_ip: 10,
             token_per_client: 6000,
             token_auth_failures: 10,
@@ -132,12 +137,42 @@ impl Default for Limits {
     }
 }
 
-type Keyed<C> = RateLimiter<
-    ThrottleKey,
-    DefaultKeyedStateStore<ThrottleKey>,
+type Keyed<C, K = ThrottleKey> = RateLimiter<
+    K,
+    DefaultKeyedStateStore<K>,
     C,
     governor::middleware::NoOpMiddleware<<C as GovernorClock>::Instant>,
 >;
+
+/// A device cookie's device and a typed name, as a keyed hash (`Throttle::device_pair`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DevicePair(u64);
+
+/// How many confirmed pairs a generation holds: at most twice this many are kept.
+const PAIRS_PER_GENERATION: usize = 4096;
+
+/// Device-and-name pairs the sign-in lookup confirmed, as 64-bit hashes under a per-process
+/// random key, in two generations: when the current one is full it becomes the previous one
+/// (the older is dropped), so the newest pairs are always kept and memory stays bounded.
+#[derive(Default)]
+struct KnownPairs {
+    hasher: std::hash::RandomState,
+    current: std::collections::HashSet<u64>,
+    previous: std::collections::HashSet<u64>,
+}
+
+impl KnownPairs {
+    fn contains(&self, pair: u64) -> bool {
+        self.current.contains(&pair) || self.previous.contains(&pair)
+    }
+
+    fn insert(&mut self, pair: u64) {
+        if self.current.len() >= PAIRS_PER_GENERATION {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        self.current.insert(pair);
+    }
+}
 
 /// The limiters. Cheap to clone. The buckets run on the injected clock (`RateClock`), so a test
 /// with a `FakeClock` sees a budget refill only when it advances the clock, whatever the speed
@@ -147,6 +182,10 @@ pub struct Throttle<C: GovernorClock = RateClock> {
     login_ip: Arc<Keyed<C>>,
     login_account: Arc<Keyed<C>>,
     login_site: Arc<Keyed<C>>,
+    /// A device's known-lane budget, keyed by the device id of a validly signed cookie.
+    login_device: Arc<Keyed<C, String>>,
+    /// Device-and-name pairs the lookup confirmed (they skip the device's budget).
+    pairs: Arc<std::sync::Mutex<KnownPairs>>,
     register_ip: Arc<Keyed<C>>,
     register_site: Arc<Keyed<C>>,
     token_client: Arc<Keyed<C>>,
@@ -169,10 +208,12 @@ impl Throttle {
 impl<C: GovernorClock + Clone> Throttle<C> {
     /// Builds the limiters on `clock`.
     pub fn with_clock(limits: Limits, clock: C) -> Self {
+        let quota = |per_minute: u32| {
+            Quota::per_minute(NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN))
+        };
         let limiter = |per_minute: u32| {
-            let n = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
             Arc::new(RateLimiter::new(
-                Quota::per_minute(n),
+                quota(per_minute),
                 DefaultKeyedStateStore::default(),
                 clock.clone(),
             ))
@@ -181,6 +222,12 @@ impl<C: GovernorClock + Clone> Throttle<C> {
             login_ip: limiter(limits.login_per_ip),
             login_account: limiter(limits.login_per_account),
             login_site: limiter(limits.login_per_ip.saturating_mul(limits.ipv6_48_factor)),
+            login_device: Arc::new(RateLimiter::new(
+                quota(limits.login_per_device),
+                DefaultKeyedStateStore::default(),
+                clock.clone(),
+            )),
+            pairs: Arc::default(),
             register_ip: limiter(limits.register_per_ip),
             register_site: limiter(limits.register_per_ip.saturating_mul(limits.ipv6_48_factor)),
             token_client: limiter(limits.token_per_client),
@@ -210,6 +257,33 @@ impl<C: GovernorClock + Clone> Throttle<C> {
         Ok(())
     }
 
+    /// The pair of a validly signed device cookie's `device` and a typed (normalised) `name`.
+    pub fn device_pair(&self, device: &str, name: &str) -> DevicePair {
+        DevicePair(self.pairs().hasher.hash_one((device, name)))
+    }
+
+    /// Whether an attempt with `device` may take the known lane's room at the door: yes for a
+    /// pair the sign-in lookup has confirmed (`confirm`: the cookie is the named account's),
+    /// else while the device's budget lasts (one spent per attempt). Past it the device's
+    /// attempts on names it is not known for wait like anyone's; nothing is refused or counted
+    /// as rate limited for it. So a flood that reuses one signed cookie (its own account's)
+    /// on other names meets the full queue at the door like any other, while the owner's
+    /// browser keeps its place on the owner's name however often it signs in.
+    pub fn device_within(&self, device: &str, pair: DevicePair) -> bool {
+        self.pairs().contains(pair.0) || self.login_device.check_key(&device.to_owned()).is_ok()
+    }
+
+    /// Remembers `pair` as confirmed by the lookup (bounded: the newest pairs are kept).
+    pub fn confirm(&self, pair: DevicePair) {
+        self.pairs().insert(pair.0);
+    }
+
+    fn pairs(&self) -> std::sync::MutexGuard<'_, KnownPairs> {
+        self.pairs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Drops keys whose budget is full again, bounding memory under many distinct keys; run
     /// periodically.
     pub fn evict_idle(&self) -> usize {
@@ -226,7 +300,9 @@ impl<C: GovernorClock + Clone> Throttle<C> {
             l.shrink_to_fit();
             left += l.len();
         }
-        left
+        self.login_device.retain_recent();
+        self.login_device.shrink_to_fit();
+        left + self.login_device.len()
     }
 }
 
@@ -295,6 +371,46 @@ mod tests {
         assert!((1..=60).contains(&retry));
         let other = ThrottleKey::net("192.0.2.2".parse().unwrap());
         assert!(t.check(Door::Login, &[other]).is_ok());
+    }
+
+    #[test]
+    fn a_device_s_known_lane_budget_runs_out_and_refills() {
+        let clock = governor::clock::FakeRelativeClock::default();
+        let limits = Limits {
+            login_per_device: 2,
+            ..Limits::default()
+        };
+        let t = Throttle::with_clock(limits, clock.clone());
+        let within =
+            |device: &str, name: &str| t.device_within(device, t.device_pair(device, name));
+        assert!(within("dev-a", "x") && within("dev-a", "y"));
+        assert!(!within("dev-a", "z"), "a third in the minute");
+        assert!(within("dev-b", "z"), "devices are independent");
+        // Not a rate-limit refusal: the network's own budget is untouched.
+        let ip = ThrottleKey::net("192.0.2.1".parse().unwrap());
+        assert!(t.check(Door::Login, &[ip]).is_ok());
+        // A pair the lookup confirmed passes however often, and only that pair.
+        t.confirm(t.device_pair("dev-a", "owner"));
+        assert!((0..10).all(|_| within("dev-a", "owner")));
+        assert!(!within("dev-a", "x"));
+        // Another device on that name spends its own budget (its last one, then none).
+        assert!(within("dev-b", "owner") && !within("dev-b", "owner"));
+        clock.advance(std::time::Duration::from_secs(30));
+        assert!(within("dev-a", "x"), "one back after half a minute");
+        clock.advance(std::time::Duration::from_secs(120));
+        assert_eq!(t.evict_idle(), 0, "full budgets are forgotten");
+    }
+
+    #[test]
+    fn confirmed_pairs_are_bounded_and_the_newest_kept() {
+        let mut pairs = KnownPairs::default();
+        for p in 0..(3 * PAIRS_PER_GENERATION as u64) {
+            pairs.insert(p);
+        }
+        assert!(pairs.current.len() + pairs.previous.len() <= 2 * PAIRS_PER_GENERATION);
+        assert!(pairs.contains(3 * PAIRS_PER_GENERATION as u64 - 1));
+        assert!(pairs.contains(2 * PAIRS_PER_GENERATION as u64));
+        assert!(!pairs.contains(0), "the oldest generation is dropped");
     }
 
     #[test]

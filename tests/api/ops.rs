@@ -262,6 +262,63 @@ async fn a_sign_in_the_full_hash_queue_refuses_is_refused_before_any_database_wr
     assert!(app.count_rows("login_failure").await > counted);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_reusing_one_device_cookie_loses_the_known_lane_and_its_owner_does_not() {
+    let app = spawn_app_with(|c| {
+        c.hash_workers = 1;
+        c.hash_queue = 1;
+        c.hash_params.iterations = 300;
+        c.rate_limits.login_per_device = 1;
+    })
+    .await;
+    // The flooder's own account gives its browser a validly signed device cookie, and its
+    // sign-in with that cookie (the device's one attempt a minute) confirms the cookie for
+    // the account's name.
+    let user = app.user().await;
+    let flooder = new_client();
+    let ip = "192.0.2.10";
+    let page = app
+        .sign_in_from(&flooder, ip, &user.email, &user.password, None)
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let page = app
+        .sign_in_again(&flooder, ip, &user.email, &user.password)
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let hasher = app.state.accounts.hasher().clone();
+    let holders: Vec<_> = (0..2)
+        .map(|_| {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.hash(&"a long hash".into()).await })
+        })
+        .collect();
+    wait_for_depth(&hasher, |d| d == 2).await;
+    // Past the device's budget, the cookie on another name meets the full queue at the
+    // door like any other attempt: refused before any database write.
+    let counted = app.count_rows("login_failure").await;
+    let page = app
+        .sign_in_again(&flooder, ip, "someone-else@example.com", "a guess")
+        .await;
+    assert_eq!(
+        hasher.depth(),
+        2,
+        "a hash ended before the attempt was answered"
+    );
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(page.headers.get("retry-after").is_some());
+    assert_eq!(app.count_rows("login_failure").await, counted);
+    // On its own account's name the same browser keeps the known lane's place: it waits
+    // ahead of the queued hash and gets in.
+    let page = app
+        .sign_in_again(&flooder, ip, &user.email, &user.password)
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    for h in holders {
+        let _ = h.await.unwrap();
+    }
+    wait_for_depth(&hasher, |d| d == 0).await;
+}
+
 /// Polls the hash queue's depth until `done` holds; fails after 30 s rather than hanging.
 async fn wait_for_depth(
     hasher: &authd::domain::accounts::password::PasswordHasher,

@@ -14,7 +14,9 @@ With `--flood N`, N Python threads keep sign-ins of unknown accounts from random
 during the whole run (the isolation figure: every hash worker busy), and their statuses and the
 share of `503` answers carrying `Retry-After` are reported. With `--fast-flood N`, `wrk` keeps N
 connections of such sign-ins going instead, reusing one session's cookie and CSRF token (as an
-attacker's tool would), each request as soon as the last one answered. For each path, `server_cores` gives the
+attacker's tool would), each request as soon as the last one answered; with `--flood-device`
+as well, that session also carries the load account's device cookie (an attacker's own
+account's, which passes step 1 on the known lane). For each path, `server_cores` gives the
 cores each of the server's thread groups used during its run (`common.thread_cpu`; the first
 instance's only) and `total`, the whole process's. One JSON object on stdout.
 
@@ -22,6 +24,7 @@ instance's only) and `total`, the whole process's. One JSON object on stdout.
     python3 tools/load/hotpaths.py target/release/authd
     python3 tools/load/hotpaths.py target/release/authd --flood 32
     python3 tools/load/hotpaths.py target/release/authd --fast-flood 256 --only token,introspect,userinfo
+    python3 tools/load/hotpaths.py target/release/authd --fast-flood 256 --flood-device --only token
     python3 tools/load/hotpaths.py target/release/authd --database-url postgres://postgres@127.0.0.1:5432/scratch
     python3 tools/load/hotpaths.py target/release/authd --database-url 'sqlite:///dev/shm/x.db?mode=rwc'
 
@@ -156,14 +159,22 @@ end
 """
 
 
-def fast_flood(srv, conns, seconds, dirpath):
+def fast_flood(srv, conns, seconds, dirpath, device=False):
     """`wrk` running FAST_FLOOD for `seconds` with `conns` connections (started, not waited
-    for); the session comes from one real `GET /login`."""
+    for); the session comes from one real `GET /login`. With `device`, every attempt also
+    carries the device cookie the load account's own sign-in gave a browser (an attacker's
+    own account's)."""
     c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
     c.request("GET", "/login", headers={"X-Forwarded-For": "10.255.255.1"})
     r = c.getresponse()
     body = r.read().decode()
     cookie = "; ".join(v.split(";")[0] for k, v in r.getheaders() if k.lower() == "set-cookie")
+    if device:
+        status, jar = sign_in(srv.port, "load@example.com", PASSWORD, "127.0.0.1", "load/1.0")
+        devices = [f"{k}={v}" for k, v in jar.items() if "device" in k]
+        if status != 303 or not devices:
+            raise SystemExit(f"no device cookie from the load account's sign-in ({status})")
+        cookie = "; ".join([cookie, *devices])
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', body).group(1)
     script = os.path.join(dirpath, "fast_flood.lua")
     with open(script, "w") as f:
@@ -234,6 +245,8 @@ def main():
     ap.add_argument("--fast-flood", type=int, default=0,
                     help="connections of a wrk sign-in flood (unknown accounts, random addresses, one "
                          "session) during the whole run: as fast as the server answers")
+    ap.add_argument("--flood-device", action="store_true",
+                    help="the fast flood also sends the device cookie of the load account's own browser")
     ap.add_argument("--database-url")
     ap.add_argument("--only", help="comma-separated subset of healthz,userinfo,token,introspect")
     ap.add_argument("--token-conns", type=int, default=8, help="connections for token and introspect")
@@ -269,7 +282,8 @@ def main():
             t.start()
         with tempfile.TemporaryDirectory() as d:
             only = args.only.split(",") if args.only else ["healthz", "userinfo", "token", "introspect"]
-            fast = (fast_flood(srv, args.fast_flood, len(only) * (args.seconds + 3) + 4, d)
+            fast = (fast_flood(srv, args.fast_flood, len(only) * (args.seconds + 3) + 4, d,
+                                args.flood_device)
                     if args.fast_flood else None)
             if flooders or fast:
                 time.sleep(2)

@@ -4,8 +4,10 @@
 use crate::domain::accounts::password::{HashError, Lane};
 use crate::domain::context::RequestContext;
 use crate::domain::signin::LoginService;
+use crate::domain::signin::devices::DeviceClaim;
 use crate::domain::signin::error::SignInError;
-use crate::domain::throttle::{Door, ThrottleKey};
+use crate::domain::signin::keys::normalised_name;
+use crate::domain::throttle::{DevicePair, Door, ThrottleKey};
 use crate::events::{AuthEvent, EventKind};
 
 /// How long a sign-in the full hash queue refuses is held before its `503`. Such a refusal
@@ -34,27 +36,36 @@ pub(super) async fn held<T>(
 
 impl LoginService {
     /// Step 1: the per-instance rate limits on the network (and its IPv6 /48); then, for an
-    /// attempt that will check a password in `hashes` (`Lane::Known` for a correctly signed
-    /// device cookie of whichever account: whether it is the attempted account's is known
-    /// only after the lookup, and `held` covers a later refusal), `Busy` when the hash queue
-    /// has no room for that lane, held `BUSY_PAUSE` and counted as a `busy` outcome, before
-    /// the attempt costs the database anything: a flood that fills the queue is answered `503`
-    /// at the price of a rate-limit check (the same answer for every name, so it tells nothing
-    /// about accounts; a refused attempt checks no password, so leaving it uncounted gives an
-    /// attacker nothing).
+    /// attempt that will check a password (`hashes`), room in the hash queue for its lane.
+    /// The lane is `Known` for a correctly signed device cookie (of whichever account: whether
+    /// it is the attempted account's is known only after the lookup, and `held` covers a later
+    /// refusal) when the lookup has confirmed it for this name before, or else within its
+    /// device's budget (`AUTHD_RATE_LOGIN_PER_DEVICE`, `Throttle::device_within`): a flood that
+    /// reuses one cookie of its own account on other names meets the full queue here like any
+    /// other after that many attempts a minute. Without room: `Busy`, held `BUSY_PAUSE` and
+    /// counted as a `busy` outcome, before the attempt costs the database anything: a flood
+    /// that fills the queue is answered `503` at the price of a rate-limit check (the same
+    /// answer for every name, so it tells nothing about accounts; a refused attempt checks no
+    /// password, so leaving it uncounted gives an attacker nothing). Answers the cookie's
+    /// device-and-name pair, for the lookup to `confirm`.
     pub(super) async fn throttle(
         &self,
         ctx: &RequestContext,
         username: &str,
-        hashes: Option<Lane>,
-    ) -> Result<(), SignInError> {
+        device: Option<&DeviceClaim>,
+        hashes: bool,
+    ) -> Result<Option<DevicePair>, SignInError> {
         let keys = ThrottleKey::nets(ctx.ip);
         let Err((key, retry_after)) = self.throttle.check(Door::Login, &keys) else {
+            let name = || normalised_name(username);
+            let pair = device.map(|d| (d, self.throttle.device_pair(&d.device, &name())));
+            let known = pair.is_some_and(|(d, p)| self.throttle.device_within(&d.device, p));
             let started = tokio::time::Instant::now();
-            let Some(Err(busy)) = hashes.map(|l| self.accounts.hasher().check_room(l)) else {
-                return Ok(());
-            };
-            return Ok(held(started, Err(busy)).await?);
+            let room = hashes.then(|| self.accounts.hasher().check_room(Lane::known_if(known)));
+            if let Some(Err(busy)) = room {
+                return Ok(held(started, Err(busy)).await?);
+            }
+            return Ok(pair.map(|(_, p)| p));
         };
         let event = AuthEvent::new(EventKind::RateLimited, ctx, self.clock.now())
             .username(username)

@@ -48,7 +48,7 @@ use crate::domain::signin::links::Links;
 use crate::domain::signin::settle::{AfterCheck, Outcome};
 use crate::domain::signin::stand_in::StandIns;
 use crate::domain::tasks::Background;
-use crate::domain::throttle::{Door, Throttle, ThrottleKey};
+use crate::domain::throttle::{DevicePair, Door, Throttle, ThrottleKey};
 use crate::events::sink::EventSink;
 use crate::storage::oauth::GrantStore;
 use crate::storage::protection::FailureStore;
@@ -150,8 +150,7 @@ impl LoginService {
         // 1. Per-network rate limits and room in the hash queue, before any database work.
         let name = normalised_name(username);
         let device = device_cookie.and_then(|c| self.protection.devices.claim(c));
-        let lane = Some(Lane::known_if(device.is_some()));
-        self.throttle(ctx, username, lane).await?;
+        let pair = self.throttle(ctx, username, device.as_ref(), true).await?;
         // 2. Look the account up and count the attempt in one round trip. Unknown names get
         //    counters too, so a challenge never tells whether an account exists.
         let email = Email::parse(username);
@@ -193,7 +192,8 @@ impl LoginService {
         // 5. Refused before the password check (challenge, block): recorded and answered.
         let after = self.settle_admission(&o, admission, challenge).await?;
         // 6. The password check (the dummy hash when there is no account to check against).
-        let verified = self.verify(account.as_ref(), &password, &counted).await?;
+        let verified = self.verify(account.as_ref(), &password, &counted, pair);
+        let verified = verified.await?;
         // 7. A failure counts account-wide from unknown sources, and may lock the account.
         let newly_locked = verified.is_none() && ladder.record_failure(&counted.pair).await?;
         // 8. Settle: events, metrics, alerts, the new device cookie — or, for the right password
@@ -238,14 +238,20 @@ impl LoginService {
     /// is verified against its own hash and then refused, so it answers exactly like a wrong
     /// password (same status, page and time). A browser the account knows (the `counted`
     /// pair's source) waits in the known lane, ahead of a flood of unknown ones
-    /// (`accounts/password.rs`).
+    /// (`accounts/password.rs`), and its cookie's `pair` with the typed name is remembered as
+    /// confirmed, so step 1 gives it the known lane's room on this name beyond its budget.
     async fn verify<'a>(
         &self,
         account: Option<&'a Account>,
         password: &SecretString,
         counted: &Counted,
+        pair: Option<DevicePair>,
     ) -> Result<Option<&'a Account>, SignInError> {
-        let lane = Lane::known_if(counted.pair.source.is_known_device());
+        let known = counted.pair.source.is_known_device();
+        if let Some(pair) = pair.filter(|_| known) {
+            self.throttle.confirm(pair);
+        }
+        let lane = Lane::known_if(known);
         let valid_shape = Password::parse(password.clone()).is_ok();
         let stored = account
             .filter(|_| valid_shape)

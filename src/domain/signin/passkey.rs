@@ -70,7 +70,7 @@ impl LoginService {
         attempt: PasskeyAttempt<'_>,
     ) -> Result<PasskeySignedIn, SignInError> {
         // 1. Per-instance rate limits per network (no password, so no hash queue to ask).
-        self.throttle(ctx, "", None).await?;
+        self.throttle(ctx, "", None, false).await?;
         // 2. The account the answer claims, and the attempt counted on its pair.
         let account = match passkeys.claimed_account(attempt.answer) {
             Some(id) => self.accounts.find_by_id(&id).await?,
