@@ -109,8 +109,9 @@ pub struct Limits {
     pub login_per_ip: u32,
     /// Sign-in attempts per account per minute (burst the same).
     pub login_per_account: u32,
-    /// Sign-in attempts per device cookie per minute that wait in the hash pool's known lane;
-    /// beyond it the device's attempts wait like anyone's (never refused for it).
+    /// Sign-in attempts per minute with device cookies of one account, on names the cookie is
+    /// not confirmed for, that take the hash pool's known lane's room at the door; beyond it
+    /// they wait like anyone's (never refused for it).
     pub login_per_device: u32,
     /// Registrations per network per minute.
     pub register_per_ip: u32,
@@ -152,11 +153,10 @@ pub struct DevicePair(u64);
 const PAIRS_PER_GENERATION: usize = 4096;
 
 /// Device-and-name pairs the sign-in lookup confirmed, as 64-bit hashes under a per-process
-/// random key, in two generations: when the current one is full it becomes the previous one
+/// random key (`Throttle::pair_hasher`), in two generations: when the current one is full it becomes the previous one
 /// (the older is dropped), so the newest pairs are always kept and memory stays bounded.
 #[derive(Default)]
 struct KnownPairs {
-    hasher: std::hash::RandomState,
     current: std::collections::HashSet<u64>,
     previous: std::collections::HashSet<u64>,
 }
@@ -166,7 +166,15 @@ impl KnownPairs {
         self.current.contains(&pair) || self.previous.contains(&pair)
     }
 
+    fn remove(&mut self, pair: u64) {
+        self.current.remove(&pair);
+        self.previous.remove(&pair);
+    }
+
     fn insert(&mut self, pair: u64) {
+        if self.current.contains(&pair) {
+            return;
+        }
         if self.current.len() >= PAIRS_PER_GENERATION {
             self.previous = std::mem::take(&mut self.current);
         }
@@ -182,10 +190,12 @@ pub struct Throttle<C: GovernorClock = RateClock> {
     login_ip: Arc<Keyed<C>>,
     login_account: Arc<Keyed<C>>,
     login_site: Arc<Keyed<C>>,
-    /// A device's known-lane budget, keyed by the device id of a validly signed cookie.
+    /// The known lane's budget at the door of a validly signed device cookie's account and
+    /// epoch (`DeviceClaim::owner_at_epoch`), on names it is not confirmed for.
     login_device: Arc<Keyed<C, String>>,
-    /// Device-and-name pairs the lookup confirmed (they skip the device's budget).
+    /// Device-and-name pairs the lookup confirmed (they skip the budget).
     pairs: Arc<std::sync::Mutex<KnownPairs>>,
+    pair_hasher: std::hash::RandomState,
     register_ip: Arc<Keyed<C>>,
     register_site: Arc<Keyed<C>>,
     token_client: Arc<Keyed<C>>,
@@ -228,6 +238,7 @@ impl<C: GovernorClock + Clone> Throttle<C> {
                 clock.clone(),
             )),
             pairs: Arc::default(),
+            pair_hasher: std::hash::RandomState::new(),
             register_ip: limiter(limits.register_per_ip),
             register_site: limiter(limits.register_per_ip.saturating_mul(limits.ipv6_48_factor)),
             token_client: limiter(limits.token_per_client),
@@ -259,23 +270,33 @@ impl<C: GovernorClock + Clone> Throttle<C> {
 
     /// The pair of a validly signed device cookie's `device` and a typed (normalised) `name`.
     pub fn device_pair(&self, device: &str, name: &str) -> DevicePair {
-        DevicePair(self.pairs().hasher.hash_one((device, name)))
+        DevicePair(self.pair_hasher.hash_one((device, name)))
     }
 
-    /// Whether an attempt with `device` may take the known lane's room at the door: yes for a
-    /// pair the sign-in lookup has confirmed (`confirm`: the cookie is the named account's),
-    /// else while the device's budget lasts (one spent per attempt). Past it the device's
-    /// attempts on names it is not known for wait like anyone's; nothing is refused or counted
-    /// as rate limited for it. So a flood that reuses one signed cookie (its own account's)
-    /// on other names meets the full queue at the door like any other, while the owner's
-    /// browser keeps its place on the owner's name however often it signs in.
-    pub fn device_within(&self, device: &str, pair: DevicePair) -> bool {
-        self.pairs().contains(pair.0) || self.login_device.check_key(&device.to_owned()).is_ok()
+    /// Whether an attempt with a device cookie may take the known lane's room at the door:
+    /// yes for a `pair` the sign-in lookup last found to belong together (`settle_pair`: the
+    /// cookie is the named account's, at its epoch), else while the budget of the cookie's
+    /// claimed account and epoch (`owner`: every cookie it issued shares it) lasts, one spent
+    /// per attempt. Past it those attempts wait like anyone's; nothing is refused or counted
+    /// as rate limited for it. So a flood that reuses cookies of its own account on other
+    /// names meets the full queue at the door like any other, while the owner's browser keeps
+    /// its place on the owner's name (the pairs are bounded and per instance; one pushed out
+    /// or forgotten at a restart spends the budget again until the lookup settles it).
+    pub fn device_within(&self, owner: &str, pair: DevicePair) -> bool {
+        self.pairs().contains(pair.0) || self.login_device.check_key(&owner.to_owned()).is_ok()
     }
 
-    /// Remembers `pair` as confirmed by the lookup (bounded: the newest pairs are kept).
-    pub fn confirm(&self, pair: DevicePair) {
-        self.pairs().insert(pair.0);
+    /// What the lookup found of `pair`: remembered when the cookie `belongs` to the named
+    /// account, forgotten when not (an epoch moved on by a reset or "wasn't you?"). Bounded:
+    /// the newest pairs are kept.
+    pub fn settle_pair(&self, pair: Option<DevicePair>, belongs: bool) {
+        let Some(DevicePair(pair)) = pair else { return };
+        let mut pairs = self.pairs();
+        if belongs {
+            pairs.insert(pair);
+        } else {
+            pairs.remove(pair);
+        }
     }
 
     fn pairs(&self) -> std::sync::MutexGuard<'_, KnownPairs> {
@@ -390,11 +411,14 @@ mod tests {
         let ip = ThrottleKey::net("192.0.2.1".parse().unwrap());
         assert!(t.check(Door::Login, &[ip]).is_ok());
         // A pair the lookup confirmed passes however often, and only that pair.
-        t.confirm(t.device_pair("dev-a", "owner"));
+        t.settle_pair(Some(t.device_pair("dev-a", "owner")), true);
         assert!((0..10).all(|_| within("dev-a", "owner")));
         assert!(!within("dev-a", "x"));
         // Another device on that name spends its own budget (its last one, then none).
         assert!(within("dev-b", "owner") && !within("dev-b", "owner"));
+        // A pair the lookup no longer finds together (an epoch moved on) is forgotten.
+        t.settle_pair(Some(t.device_pair("dev-a", "owner")), false);
+        assert!(!within("dev-a", "owner"));
         clock.advance(std::time::Duration::from_secs(30));
         assert!(within("dev-a", "x"), "one back after half a minute");
         clock.advance(std::time::Duration::from_secs(120));
@@ -411,6 +435,10 @@ mod tests {
         assert!(pairs.contains(3 * PAIRS_PER_GENERATION as u64 - 1));
         assert!(pairs.contains(2 * PAIRS_PER_GENERATION as u64));
         assert!(!pairs.contains(0), "the oldest generation is dropped");
+        // A pair already kept does not turn a full generation over.
+        let kept = pairs.previous.len();
+        pairs.insert(3 * PAIRS_PER_GENERATION as u64 - 1);
+        assert_eq!(pairs.previous.len(), kept);
     }
 
     #[test]

@@ -6,7 +6,6 @@ use crate::domain::context::RequestContext;
 use crate::domain::signin::LoginService;
 use crate::domain::signin::devices::DeviceClaim;
 use crate::domain::signin::error::SignInError;
-use crate::domain::signin::keys::normalised_name;
 use crate::domain::throttle::{DevicePair, Door, ThrottleKey};
 use crate::events::{AuthEvent, EventKind};
 
@@ -20,9 +19,10 @@ const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
 /// `result`, and when it is a refusal for a full queue (`Busy`), not before `BUSY_PAUSE` has
 /// passed since `started` (the check began), counted as a `busy` sign-in outcome. For the
 /// refusal that comes after the database work: an attempt with a valid device cookie of
-/// another account (or an older epoch) passes step 1 on the known lane's room and is refused
-/// only in the ordinary lane; without the hold, a flood that reuses such a cookie would get
-/// its answers at once. A refusal after waiting `AUTHD_HASH_MAX_WAIT_MS` is not held longer.
+/// another account (or an older epoch) may pass step 1 on the known lane's room (within its
+/// account's budget) and is refused only in the ordinary lane; without the hold, those
+/// attempts would get their answers at once. A refusal after waiting
+/// `AUTHD_HASH_MAX_WAIT_MS` is not held longer.
 pub(super) async fn held<T>(
     started: tokio::time::Instant,
     result: Result<T, HashError>,
@@ -37,29 +37,30 @@ pub(super) async fn held<T>(
 impl LoginService {
     /// Step 1: the per-instance rate limits on the network (and its IPv6 /48); then, for an
     /// attempt that will check a password (`hashes`), room in the hash queue for its lane.
-    /// The lane is `Known` for a correctly signed device cookie (of whichever account: whether
-    /// it is the attempted account's is known only after the lookup, and `held` covers a later
-    /// refusal) when the lookup has confirmed it for this name before, or else within its
-    /// device's budget (`AUTHD_RATE_LOGIN_PER_DEVICE`, `Throttle::device_within`): a flood that
-    /// reuses one cookie of its own account on other names meets the full queue here like any
-    /// other after that many attempts a minute. Without room: `Busy`, held `BUSY_PAUSE` and
-    /// counted as a `busy` outcome, before the attempt costs the database anything: a flood
-    /// that fills the queue is answered `503` at the price of a rate-limit check (the same
-    /// answer for every name, so it tells nothing about accounts; a refused attempt checks no
-    /// password, so leaving it uncounted gives an attacker nothing). Answers the cookie's
-    /// device-and-name pair, for the lookup to `confirm`.
+    /// The lane is `Known` for a correctly signed device cookie with the typed, normalised
+    /// name (`device`; whether the cookie is the named account's is known only after the
+    /// lookup, and `held` covers a later refusal) when the lookup last found that pair to
+    /// belong together (`Throttle::settle_pair`), or else within the budget of the cookie's
+    /// account (`AUTHD_RATE_LOGIN_PER_DEVICE`, `Throttle::device_within`): a flood that reuses
+    /// cookies of its own account on other names meets the full queue here like any other
+    /// after that many attempts a minute. Without room: `Busy`, held `BUSY_PAUSE` and counted
+    /// as a `busy` outcome, before the attempt costs the database anything: a flood that fills
+    /// the queue is answered `503` at the price of a rate-limit check (the same answer for
+    /// every name, so it tells nothing about accounts; a refused attempt checks no password,
+    /// so leaving it uncounted gives an attacker nothing). Answers the cookie's pair with the
+    /// name, for the lookup to settle.
     pub(super) async fn throttle(
         &self,
         ctx: &RequestContext,
         username: &str,
-        device: Option<&DeviceClaim>,
+        device: Option<(&DeviceClaim, &str)>,
         hashes: bool,
     ) -> Result<Option<DevicePair>, SignInError> {
         let keys = ThrottleKey::nets(ctx.ip);
         let Err((key, retry_after)) = self.throttle.check(Door::Login, &keys) else {
-            let name = || normalised_name(username);
-            let pair = device.map(|d| (d, self.throttle.device_pair(&d.device, &name())));
-            let known = pair.is_some_and(|(d, p)| self.throttle.device_within(&d.device, p));
+            let pair = device.map(|(d, name)| (d, self.throttle.device_pair(&d.device, name)));
+            let known =
+                pair.is_some_and(|(d, p)| self.throttle.device_within(&d.owner_at_epoch(), p));
             let started = tokio::time::Instant::now();
             let room = hashes.then(|| self.accounts.hasher().check_room(Lane::known_if(known)));
             if let Some(Err(busy)) = room {

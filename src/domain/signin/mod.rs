@@ -150,7 +150,8 @@ impl LoginService {
         // 1. Per-network rate limits and room in the hash queue, before any database work.
         let name = normalised_name(username);
         let device = device_cookie.and_then(|c| self.protection.devices.claim(c));
-        let pair = self.throttle(ctx, username, device.as_ref(), true).await?;
+        let knock = device.as_ref().map(|d| (d, name.as_str()));
+        let pair = self.throttle(ctx, username, knock, true).await?;
         // 2. Look the account up and count the attempt in one round trip. Unknown names get
         //    counters too, so a challenge never tells whether an account exists.
         let email = Email::parse(username);
@@ -161,9 +162,8 @@ impl LoginService {
             ip: ctx.ip,
         };
         let counted = self.protection.ladder.count_sign_in(&lookup).await?;
-        // The per-account budget: spent only by sources the account does not know, and beyond
-        // it they need a passed challenge (never a 429: the owner must not be locked out).
-        let account_busy = self.account_budget_spent(&counted.pair, &name);
+        // The device cookie's pair settled; the per-account budget (never a 429).
+        let account_busy = self.settle_source(&counted.pair, &name, pair);
         // 3. The risk score: one more read (profile and velocity counters). A name with no
         //    account is scored against a stand-in's history, like a real one (`stand_in.rs`).
         let secret = password.expose_secret().as_bytes();
@@ -192,8 +192,7 @@ impl LoginService {
         // 5. Refused before the password check (challenge, block): recorded and answered.
         let after = self.settle_admission(&o, admission, challenge).await?;
         // 6. The password check (the dummy hash when there is no account to check against).
-        let verified = self.verify(account.as_ref(), &password, &counted, pair);
-        let verified = verified.await?;
+        let verified = self.verify(account.as_ref(), &password, &counted).await?;
         // 7. A failure counts account-wide from unknown sources, and may lock the account.
         let newly_locked = verified.is_none() && ladder.record_failure(&counted.pair).await?;
         // 8. Settle: events, metrics, alerts, the new device cookie — or, for the right password
@@ -221,10 +220,16 @@ impl LoginService {
         }
     }
 
-    /// Step 2½: whether the attempted account's per-instance budget is spent. A known device
-    /// of the account neither draws from it nor is held by it: anyone can spend the budget
-    /// (it is keyed by the typed name), so it only ever asks unknown sources for a challenge.
-    fn account_budget_spent(&self, pair: &Pair, name: &str) -> bool {
+    /// Step 2½: what the lookup says of the source. The device cookie's `device` pair with the
+    /// name is remembered for the door when the cookie is the account's, forgotten when not
+    /// (`Throttle::settle_pair`, step 1). Then whether the attempted account's per-instance
+    /// budget is spent: spent only by sources the account does not know, beyond it they need
+    /// a passed challenge (never a 429: the owner must not be locked out). A known device of
+    /// the account neither draws from it nor is held by it: anyone can spend the budget (it
+    /// is keyed by the typed name), so it only ever asks unknown sources for a challenge.
+    fn settle_source(&self, pair: &Pair, name: &str, device: Option<DevicePair>) -> bool {
+        self.throttle
+            .settle_pair(device, pair.source.is_known_device());
         if pair.source.is_known_device() {
             return false;
         }
@@ -238,20 +243,14 @@ impl LoginService {
     /// is verified against its own hash and then refused, so it answers exactly like a wrong
     /// password (same status, page and time). A browser the account knows (the `counted`
     /// pair's source) waits in the known lane, ahead of a flood of unknown ones
-    /// (`accounts/password.rs`), and its cookie's `pair` with the typed name is remembered as
-    /// confirmed, so step 1 gives it the known lane's room on this name beyond its budget.
+    /// (`accounts/password.rs`).
     async fn verify<'a>(
         &self,
         account: Option<&'a Account>,
         password: &SecretString,
         counted: &Counted,
-        pair: Option<DevicePair>,
     ) -> Result<Option<&'a Account>, SignInError> {
-        let known = counted.pair.source.is_known_device();
-        if let Some(pair) = pair.filter(|_| known) {
-            self.throttle.confirm(pair);
-        }
-        let lane = Lane::known_if(known);
+        let lane = Lane::known_if(counted.pair.source.is_known_device());
         let valid_shape = Password::parse(password.clone()).is_ok();
         let stored = account
             .filter(|_| valid_shape)
