@@ -1,5 +1,6 @@
 //! Health, readiness, metrics, security headers and the bounded hashing pool.
 
+use authd::domain::accounts::password::{HashError, PasswordHasher};
 use reqwest::StatusCode;
 
 use crate::helpers::{TestUser, new_client, read, spawn_app, spawn_app_with};
@@ -207,23 +208,10 @@ async fn a_saturated_hash_pool_answers_503_quickly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_sign_in_the_full_hash_queue_refuses_is_refused_before_any_database_write() {
-    let app = spawn_app_with(|c| {
-        c.hash_workers = 1;
-        c.hash_queue = 1;
-        // Two seconds or more per hash: the two below hold both places while the sign-in
-        // comes and is held (half a second) before its answer.
-        c.hash_params.iterations = 300;
-    })
-    .await;
+    let app = spawn_app_with(one_slow_place).await;
     let csrf = app.get_login().await.csrf();
     let hasher = app.state.accounts.hasher().clone();
-    let holders: Vec<_> = (0..2)
-        .map(|_| {
-            let hasher = hasher.clone();
-            tokio::spawn(async move { hasher.hash(&"a long hash".into()).await })
-        })
-        .collect();
-    wait_for_depth(&hasher, |d| d == 2).await;
+    let holders = hold_both_places(&hasher).await;
     let counted = app.count_rows("login_failure").await;
     let resp = app
         .client
@@ -265,9 +253,7 @@ async fn a_sign_in_the_full_hash_queue_refuses_is_refused_before_any_database_wr
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_flood_reusing_one_device_cookie_loses_the_known_lane_and_its_owner_does_not() {
     let app = spawn_app_with(|c| {
-        c.hash_workers = 1;
-        c.hash_queue = 1;
-        c.hash_params.iterations = 300;
+        one_slow_place(c);
         c.rate_limits.login_per_device = 1;
     })
     .await;
@@ -286,13 +272,7 @@ async fn a_flood_reusing_one_device_cookie_loses_the_known_lane_and_its_owner_do
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     let hasher = app.state.accounts.hasher().clone();
-    let holders: Vec<_> = (0..2)
-        .map(|_| {
-            let hasher = hasher.clone();
-            tokio::spawn(async move { hasher.hash(&"a long hash".into()).await })
-        })
-        .collect();
-    wait_for_depth(&hasher, |d| d == 2).await;
+    let holders = hold_both_places(&hasher).await;
     // Past the device's budget, the cookie on another name meets the full queue at the
     // door like any other attempt: refused before any database write.
     let counted = app.count_rows("login_failure").await;
@@ -319,11 +299,31 @@ async fn a_flood_reusing_one_device_cookie_loses_the_known_lane_and_its_owner_do
     wait_for_depth(&hasher, |d| d == 0).await;
 }
 
+/// A hash pool of one thread and one queued place, two seconds or more per hash: the two
+/// hashes of `hold_both_places` hold both places while a sign-in comes and is held (half a
+/// second) before its answer.
+fn one_slow_place(c: &mut authd::config::Config) {
+    c.hash_workers = 1;
+    c.hash_queue = 1;
+    c.hash_params.iterations = 300;
+}
+
+/// Two long hashes taking both places of a `one_slow_place` pool, once both are taken.
+async fn hold_both_places(
+    hasher: &PasswordHasher,
+) -> Vec<tokio::task::JoinHandle<Result<String, HashError>>> {
+    let holders = (0..2)
+        .map(|_| {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.hash(&"a long hash".into()).await })
+        })
+        .collect();
+    wait_for_depth(hasher, |d| d == 2).await;
+    holders
+}
+
 /// Polls the hash queue's depth until `done` holds; fails after 30 s rather than hanging.
-async fn wait_for_depth(
-    hasher: &authd::domain::accounts::password::PasswordHasher,
-    done: impl Fn(i64) -> bool,
-) {
+async fn wait_for_depth(hasher: &PasswordHasher, done: impl Fn(i64) -> bool) {
     let wait = async {
         while !done(hasher.depth()) {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
