@@ -37,6 +37,8 @@ pub(crate) mod database;
 pub(crate) mod mfa;
 /// The failure ladder's keys.
 pub(crate) mod protection;
+/// The per-instance rate limits' keys.
+pub(crate) mod rates;
 /// The risk engine's and retention's keys (their own file: the table would outgrow one room).
 pub(crate) mod risk;
 /// The wave detector's keys.
@@ -46,6 +48,10 @@ pub(crate) use mfa::{EMAIL_CODE_TTL_SECS, STEP_UP_AT, STEP_UP_MAX_FAILURES};
 pub(crate) use protection::{
     BLOCK_AFTER, BLOCK_SECS, CHALLENGE_AFTER, FAILURE_DELAY_MS, FAILURE_WINDOW_SECS,
     FORM_WINDOW_SECS, LOCK_AFTER, LOCK_SECS,
+};
+pub(crate) use rates::{
+    RATE_IPV6_48_FACTOR, RATE_LOGIN_PER_ACCOUNT, RATE_LOGIN_PER_DEVICE, RATE_LOGIN_PER_IP,
+    RATE_REGISTER_PER_IP, RATE_TOKEN_AUTH_FAILURES, RATE_TOKEN_PER_CLIENT,
 };
 pub(crate) use risk::{EVENT_RETENTION_DAYS, RISK_BLOCK_AT, RISK_CHALLENGE_AT, RISK_TRAIN_SECS};
 
@@ -240,41 +246,6 @@ pub(crate) const BEARER_CACHE_SECS: Key = key(
     "bearer_cache_secs",
     Value("1"),
     "how long an instance reuses a passed bearer check (0–60; 0 = off); introspection never does",
-);
-pub(crate) const RATE_LOGIN_PER_IP: Key = key(
-    "rate_login_per_ip",
-    Value("30"),
-    "sign-in attempts per minute per client network (IPv4 address, IPv6 /64), per instance; then `429` + `Retry-After`",
-);
-pub(crate) const RATE_LOGIN_PER_ACCOUNT: Key = key(
-    "rate_login_per_account",
-    Value("30"),
-    "sign-in attempts per minute per attempted account from sources it does not know, per instance; beyond it they need a CAPTCHA (never a `429`; a known device is exempt)",
-);
-pub(crate) const RATE_LOGIN_PER_DEVICE: Key = key(
-    "rate_login_per_device",
-    Value("30"),
-    "sign-in attempts per minute with device cookies of one account, on names the cookie was not last found under, that take the hash pool's lane for known browsers at the door, per instance; beyond it they wait like anyone's (never refused for it)",
-);
-pub(crate) const RATE_REGISTER_PER_IP: Key = key(
-    "rate_register_per_ip",
-    Value("10"),
-    "registrations per minute per client network",
-);
-pub(crate) const RATE_TOKEN_PER_CLIENT: Key = key(
-    "rate_token_per_client",
-    Value("6000"),
-    "token requests per minute per authenticated OAuth client (a public client: per client and network), per instance",
-);
-pub(crate) const RATE_TOKEN_AUTH_FAILURES: Key = key(
-    "rate_token_auth_failures",
-    Value("10"),
-    "failed client authentications (token, introspection, revocation) per minute per client id and network, per instance; then `429` for that pair only",
-);
-pub(crate) const RATE_IPV6_48_FACTOR: Key = key(
-    "rate_ipv6_48_factor",
-    Value("4"),
-    "an IPv6 /48, all its /64s together, gets this many times a network's sign-in, reset and registration budget (so rotating /64s inside one site gains nothing beyond it)",
 );
 /// Every key, in the README's order.
 pub(crate) const ALL: &[Key] = &[
