@@ -287,4 +287,21 @@ mod tests {
         // The writer keeps SQLite's default (2 000 KiB): its inserts walk every index.
         assert_eq!(cache_size(&writer).await, -2000);
     }
+
+    /// The bundled SQLite is built without its memory statistics (`LIBSQLITE3_FLAGS` in
+    /// `.cargo/config.toml`): with them, every allocation of every connection takes one
+    /// process-wide mutex that request threads wait on (docs/benchmarks.md).
+    #[tokio::test]
+    async fn sqlite_is_built_without_memory_statistics() {
+        let (pool, _) = open_pools("sqlite::memory:", 1).await.expect("open");
+        let options: Vec<String> =
+            sqlx::query_scalar("select compile_options from pragma_compile_options")
+                .fetch_all(&pool)
+                .await
+                .expect("compile options");
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+    }
 }
