@@ -293,7 +293,10 @@ mod tests {
     /// process-wide mutex that request threads wait on (docs/benchmarks.md).
     #[tokio::test]
     async fn sqlite_is_built_without_memory_statistics() {
-        let (pool, _) = open_pools("sqlite::memory:", 1).await.expect("open");
+        // The options are the library's, not a database's: any connection tells.
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:")
+            .await
+            .expect("open");
         let options: Vec<String> =
             sqlx::query_scalar("select compile_options from pragma_compile_options")
                 .fetch_all(&pool)
