@@ -18,6 +18,8 @@ use crate::storage::Store;
 
 /// Every background loop, one function each.
 pub mod jobs;
+/// The browser routes' own runtime, below the machine routes' priority.
+pub mod lane;
 /// Which master key seals the secrets at rest (configured, or the SQLite key file).
 pub mod master_key;
 /// The accept loop: connection cap, header-read and request timeouts, graceful stop.
@@ -61,6 +63,8 @@ pub struct Application {
     metrics: Option<(TcpListener, axum::Router)>,
     store: Store,
     state: AppState,
+    /// Held until the stop's last step: the browser routes' handlers run there.
+    lane: lane::PageLane,
 }
 
 impl Application {
@@ -90,7 +94,9 @@ impl Application {
             None => None,
         };
         let (state, store) = build_serving_state(config, deps).await?;
-        let router = crate::http::router(state.clone(), store.sessions.clone());
+        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        let lane = lane::PageLane::start(threads).context("cannot start the page lane")?;
+        let router = crate::http::router(state.clone(), store.sessions.clone(), lane.handle());
         let metrics =
             metrics_listener.map(|l| (l, crate::http::ops::metrics_router(state.metrics.clone())));
         Ok(Self {
@@ -99,6 +105,7 @@ impl Application {
             metrics,
             store,
             state,
+            lane,
         })
     }
 
@@ -131,6 +138,7 @@ impl Application {
             router,
             metrics,
             state,
+            lane,
             ..
         } = self;
         let limits = state.config.connections;
@@ -161,6 +169,7 @@ impl Application {
             tracing::warn!("stopping with spooled events left for the next start");
         }
         jobs.stop();
+        drop(lane);
         tracing::info!("authd stopped");
         Ok(())
     }

@@ -179,8 +179,9 @@ impl Drop for Unsent<'_> {
     }
 }
 
-/// The writer: waits for an event, takes every other one already waiting (up to `MAX_BATCH`),
-/// writes them together and answers each.
+/// The writer: waits for an event, takes every other one already waiting (up to `MAX_BATCH`;
+/// a batch of only spooled events waits up to `linger` for more, see `fill`), writes them
+/// together and answers each.
 async fn write_batches(
     store: Arc<dyn EventStore>,
     mut rx: mpsc::Receiver<Job>,

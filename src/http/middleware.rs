@@ -1,7 +1,8 @@
 //! Cross-cutting middleware: security headers on every response, request metrics labelled
 //! from fixed sets (the matched route, never the raw URI whose query may carry codes or
 //! tokens; a known method or `other`), the client's `X-Request-Id` kept only when well-formed,
-//! and the one warning about `X-Forwarded-For` from a peer that is not a trusted proxy.
+//! the one warning about `X-Forwarded-For` from a peer that is not a trusted proxy, and the
+//! browser routes' handlers sent to the page lane (`app::lane`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
 
+use crate::app::lane::LaneHandle;
 use crate::app::state::AppState;
 
 /// The Content-Security-Policy: same-origin everything, no inline script or style, no framing.
@@ -230,9 +232,46 @@ pub async fn note_untrusted_forwarding(
     next.run(req).await
 }
 
+/// Runs the rest of a browser route (CSRF cookie, session, handler, page) on the page lane,
+/// in the request's trace span. Only while the server stops can the lane be gone: `503`.
+pub async fn on_page_lane(State(lane): State<LaneHandle>, req: Request, next: Next) -> Response {
+    use axum::response::IntoResponse;
+    use tracing::Instrument;
+    let work = next.run(req).instrument(tracing::Span::current());
+    match lane.run(work).await {
+        Ok(res) => res,
+        Err(_) => axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_route_behind_the_lane_layer_runs_on_the_lane() {
+        use tower::ServiceExt as _;
+        let lane = crate::app::lane::PageLane::start(1).unwrap();
+        let name = || async { std::thread::current().name().unwrap_or_default().to_owned() };
+        let router = axum::Router::new()
+            .route("/page", axum::routing::get(name))
+            .layer(axum::middleware::from_fn_with_state(
+                lane.handle(),
+                on_page_lane,
+            ))
+            .merge(axum::Router::new().route("/machine", axum::routing::get(name)));
+        let mut ran_on = Vec::new();
+        for path in ["/page", "/machine"] {
+            let req = axum::http::Request::get(path)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let res = router.clone().oneshot(req).await.unwrap();
+            let body = axum::body::to_bytes(res.into_body(), 1024).await.unwrap();
+            ran_on.push(String::from_utf8(body.to_vec()).unwrap());
+        }
+        assert_eq!(ran_on[0], "authd-pages");
+        assert_ne!(ran_on[1], "authd-pages");
+    }
 
     #[test]
     fn request_ids_are_distinct_version_4_uuids() {

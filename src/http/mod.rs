@@ -12,6 +12,7 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
+use crate::app::lane::LaneHandle;
 use crate::app::state::AppState;
 use crate::storage::sessions::AnySessionStore;
 
@@ -66,13 +67,14 @@ pub fn session_cookie_name(https: bool) -> &'static str {
 /// set (the client's if well-formed, else a new UUID) → trace span (request id, method,
 /// matched path) → panic catcher (a generic 500, no stack trace to the client) → metrics →
 /// untrusted `X-Forwarded-For` noted → security headers → request id is copied to the
-/// response → body limit → pages rendered with the brand and overrides
+/// response → body limit → for browser routes only, the page lane (`app::lane`: the rest runs
+/// on its lower-priority threads) → pages rendered with the brand and overrides
 /// (`render::brand_pages`) → for browser routes only, CSRF cookie → session → routes.
 /// The machine routes (probes, token, userinfo, JWKS, discovery, revocation, introspection,
 /// the admin API, risk evaluation) never read a session or a form's CSRF cookie, so they skip
 /// those layers: no cookie parsing, no session handle and no drawn CSRF nonce per call.
 /// `/metrics` is not here: it has its own listener (`ops::metrics_router`).
-pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
+pub fn router(state: AppState, sessions: AnySessionStore, lane: LaneHandle) -> Router {
     let https = state.config.is_https();
     let session_layer = SessionManagerLayer::new(sessions)
         .with_name(session_cookie_name(https))
@@ -99,20 +101,28 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
                     csrf::csrf_cookie,
                 ))
                 .layer(session_layer),
-        );
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            render::brand_pages,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            lane,
+            middleware::on_page_lane,
+        ));
     let machine = Router::new()
         .merge(ops::probes())
         .merge(oauth::browser_router(&state))
         .merge(oauth::introspection())
         .merge(admin::router())
-        .merge(risk::router());
-    Router::new()
-        .merge(machine)
-        .merge(browser)
+        .merge(risk::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             render::brand_pages,
-        ))
+        ));
+    Router::new()
+        .merge(machine)
+        .merge(browser)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(
             ServiceBuilder::new()

@@ -102,8 +102,15 @@ pub(crate) async fn open_pools_with(
             .pragma("wal_autocheckpoint", wal_restart_at.to_string()),
         None => options.clone(),
     };
+    // Every connection is opened now, on the main runtime, and kept (a local file cannot drop
+    // one): a connection's thread takes the priority of the thread that opens it, and one
+    // opened later by a browser route's handler would run at the page lane's nice 10
+    // (`app/lane.rs`), with the machine routes' statements behind it.
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
         // A local file cannot drop a connection: skip the ping sqlx makes before every
         // checkout (it costs a thread hop per query, half of a bearer check's time).
         .test_before_acquire(false)
@@ -118,6 +125,9 @@ pub(crate) async fn open_pools_with(
     } else {
         SqlitePoolOptions::new()
             .max_connections(max_connections)
+            .min_connections(max_connections)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .test_before_acquire(false)
             .connect_with(options.pragma("cache_size", format!("-{READER_CACHE_KIB}")))
             .await?
