@@ -177,6 +177,16 @@ mod tests {
         admin.close().await;
     }
 
+    /// Asserts that `pool`'s next statement succeeds on another server process than `pid`.
+    async fn served_by_another(pool: PgPool, pid: i32) {
+        let next: i32 = sqlx::query_scalar("select pg_backend_pid()")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_ne!(next, pid);
+        pool.close().await;
+    }
+
     #[tokio::test]
     async fn a_connection_used_a_moment_ago_is_not_pinged_and_a_dead_one_is_replaced() {
         let Some(base) = crate::storage::contract::postgres_base() else {
@@ -191,22 +201,12 @@ mod tests {
             first.is_err(),
             "the connection was pinged before the statement"
         );
-        let next: i32 = sqlx::query_scalar("select pg_backend_pid()")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        assert_ne!(next, pid);
-        pool.close().await;
+        served_by_another(pool, pid).await;
         // Idle past the threshold (zero here): pinged, and the closed connection replaced
         // without the statement seeing it.
         let (pool, pid) = one_connection(&url, Duration::ZERO).await;
         terminate(&url, pid).await;
-        let next: i32 = sqlx::query_scalar("select pg_backend_pid()")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        assert_ne!(next, pid);
-        pool.close().await;
+        served_by_another(pool, pid).await;
         drop_database(&base, &name).await.unwrap();
     }
 }
