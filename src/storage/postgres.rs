@@ -20,9 +20,9 @@ const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
 /// statement, through a server process that must be scheduled, with the pool's place held
 /// meanwhile. Under a login flood on two shared cores the token endpoint waited up to 150 ms
 /// for a connection while most sat idle (docs/benchmarks.md, "PostgreSQL: a ping before every
-/// statement"). Only a connection that sat idle for `PING_IDLE_AFTER` is pinged now, so a connection the
-/// server closed while the service was quiet (a restart) is still replaced unseen; one closed
-/// under traffic fails its next statement once, and the pool opens a new one.
+/// statement"). Only a connection that sat idle for `PING_IDLE_AFTER` is pinged now, so one
+/// the server closed while the service was quiet (a restart) is still replaced unseen; one
+/// closed under traffic fails its next statement once, and the pool opens a new one.
 fn pool_options(max: u32) -> PgPoolOptions {
     pool_options_pinging_after(max, PING_IDLE_AFTER)
 }
