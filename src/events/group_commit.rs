@@ -20,6 +20,13 @@
 //! time, each commit writing the event table's and its indexes' pages to the log again
 //! (docs/benchmarks.md, "Spooled events wait for a full batch"). An event a request waits for,
 //! or a reader's `settled`, ends the wait at once.
+//!
+//! On PostgreSQL (`EventStore::relaxes_commits`) the `token_issued` events of a batch are
+//! written apart from the rest, first, with `insert_many_relaxed` (`synchronous_commit = off`):
+//! the token endpoint's answer waits for the commit, not for the WAL flush, which under a
+//! sign-in flood queued behind the flood's own flushes (docs/benchmarks.md, "PostgreSQL:
+//! `token_issued` without the WAL flush"). That is the durability the spool gives on SQLite:
+//! the event survives a crash of authd, not one of the database server or the machine.
 
 use std::sync::Arc;
 
@@ -189,54 +196,78 @@ async fn write_batches(
     linger: std::time::Duration,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut relaxed = Vec::with_capacity(MAX_BATCH);
+    let relaxes = store.relaxes_commits();
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         fill(&mut rx, &mut batch, linger).await;
-        let events: Vec<&AuthEvent> = batch
-            .iter()
-            .filter_map(|job| match job {
-                Job::Wait(e, _) | Job::Spooled(e, _) => Some(e),
-                Job::Flush(_) => None,
-            })
-            .collect();
-        #[allow(clippy::cast_precision_loss)] // at most MAX_BATCH
-        metrics::histogram!("authd_event_batch_size").record(events.len() as f64);
-        let together = match events.as_slice() {
-            [] => Ok(()),
-            [one] => store.insert(one).await,
-            many => store.insert_many(many).await,
-        };
-        let alone = events.len() == 1;
-        drop(events);
-        // When nothing of the batch was committed, each event is written on its own, with its
-        // own answer (one event alone: its error is the answer).
-        let (failed, mut own_error) = match together {
-            Ok(()) => (false, None),
-            Err(e) if alone => (true, Some(e)),
-            Err(_) => (true, None),
-        };
-        for job in batch.drain(..) {
-            match job {
-                Job::Flush(done) => {
-                    let _ = done.send(());
-                }
-                Job::Wait(_, reply) if !failed => {
-                    let _ = reply.send(Ok(()));
-                }
-                Job::Spooled(_, segment) if !failed => {
-                    spooled_done(spool.as_deref(), segment, Ok(()));
-                }
-                Job::Wait(event, reply) => {
-                    let result = match own_error.take() {
-                        Some(e) => Err(e),
-                        None => store.insert(&event).await,
-                    };
-                    let _ = reply.send(result);
-                }
-                Job::Spooled(event, segment) => {
-                    let _ = own_error.take();
-                    let result = insert_retrying(store.as_ref(), &event).await;
-                    spooled_done(spool.as_deref(), segment, result);
-                }
+        if relaxes {
+            relaxed
+                .extend(batch.extract_if(.., |j| matches!(j, Job::Wait(e, _) if spooled(e.kind))));
+            if !relaxed.is_empty() {
+                write_group(store.as_ref(), &mut relaxed, true, spool.as_deref()).await;
+            }
+        }
+        if !batch.is_empty() {
+            write_group(store.as_ref(), &mut batch, false, spool.as_deref()).await;
+        }
+    }
+}
+
+/// Writes `batch`'s events in one statement (`relaxed`: with `insert_many_relaxed`) and
+/// answers each of its jobs, draining it. Should the statement fail, each event is retried
+/// alone with a plain `insert` (fully durable on every engine).
+async fn write_group(
+    store: &dyn EventStore,
+    batch: &mut Vec<Job>,
+    relaxed: bool,
+    spool: Option<&Spool>,
+) {
+    let events: Vec<&AuthEvent> = batch
+        .iter()
+        .filter_map(|job| match job {
+            Job::Wait(e, _) | Job::Spooled(e, _) => Some(e),
+            Job::Flush(_) => None,
+        })
+        .collect();
+    #[allow(clippy::cast_precision_loss)] // at most MAX_BATCH
+    metrics::histogram!("authd_event_batch_size").record(events.len() as f64);
+    let together = match events.as_slice() {
+        [] => Ok(()),
+        many if relaxed => store.insert_many_relaxed(many).await,
+        [one] => store.insert(one).await,
+        many => store.insert_many(many).await,
+    };
+    let alone = events.len() == 1;
+    drop(events);
+    // When nothing of the batch was committed, each event is written on its own, with its
+    // own answer (one event alone: its error is the answer).
+    let (failed, mut own_error) = match together {
+        Ok(()) => (false, None),
+        Err(e) if alone => (true, Some(e)),
+        Err(_) => (true, None),
+    };
+    for job in batch.drain(..) {
+        match job {
+            Job::Flush(done) => {
+                let _ = done.send(());
+            }
+            Job::Wait(_, reply) if !failed => {
+                let _ = reply.send(Ok(()));
+            }
+            Job::Spooled(_, segment) if !failed => {
+                spooled_done(spool, segment, Ok(()));
+            }
+            Job::Wait(event, reply) => {
+                let result = match own_error.take() {
+                    Some(e) => Err(e),
+                    None => store.insert(&event).await,
+                };
+                let _ = reply.send(result);
+            }
+            Job::Spooled(event, segment) => {
+                let _ = own_error.take();
+                let result = insert_retrying(store, &event).await;
+                spooled_done(spool, segment, result);
             }
         }
     }
@@ -309,21 +340,44 @@ mod tests {
     use crate::events::{EventFilter, EventKind, EventPage};
     use crate::storage::mail::MailRecord;
 
-    /// The store's writes, as the sizes of the transactions they came in.
+    /// The store's writes, as the sizes of the transactions they came in; `relaxes` says what
+    /// `relaxes_commits` answers, and `log` keeps every write in order, `true` for a relaxed one.
     struct Counting {
         inner: Arc<dyn EventStore>,
         writes: Mutex<Vec<usize>>,
+        relaxes: bool,
+        log: Mutex<Vec<(bool, usize)>>,
+    }
+
+    impl Counting {
+        fn over(inner: Arc<dyn EventStore>, relaxes: bool) -> Arc<Self> {
+            Arc::new(Self {
+                inner,
+                writes: Mutex::new(Vec::new()),
+                relaxes,
+                log: Mutex::new(Vec::new()),
+            })
+        }
     }
 
     #[async_trait]
     impl EventStore for Counting {
         async fn insert(&self, event: &AuthEvent) -> Result<(), StoreError> {
             self.writes.lock().unwrap().push(1);
+            self.log.lock().unwrap().push((false, 1));
             self.inner.insert(event).await
         }
         async fn insert_many(&self, events: &[&AuthEvent]) -> Result<(), StoreError> {
             self.writes.lock().unwrap().push(events.len());
+            self.log.lock().unwrap().push((false, events.len()));
             self.inner.insert_many(events).await
+        }
+        async fn insert_many_relaxed(&self, events: &[&AuthEvent]) -> Result<(), StoreError> {
+            self.log.lock().unwrap().push((true, events.len()));
+            self.inner.insert_many_relaxed(events).await
+        }
+        fn relaxes_commits(&self) -> bool {
+            self.relaxes
         }
         async fn insert_with_mail(&self, e: &AuthEvent, m: &MailRecord) -> Result<(), StoreError> {
             self.inner.insert_with_mail(e, m).await
@@ -349,10 +403,7 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", db.display());
         let store = crate::storage::connect(&url, 1).await.unwrap();
         let spool = Spool::recover(&db, store.events.as_ref()).await.unwrap();
-        let counting = Arc::new(Counting {
-            inner: store.events.clone(),
-            writes: Mutex::new(Vec::new()),
-        });
+        let counting = Counting::over(store.events.clone(), false);
         let spool = spool.map(Arc::new);
         let writer = GroupWriter::start_lingering(counting.clone(), spool, linger);
         (dir, writer, counting)
@@ -416,5 +467,41 @@ mod tests {
         })
         .await;
         assert_eq!(*counting.writes.lock().unwrap(), [1]);
+    }
+
+    #[tokio::test]
+    async fn where_commits_can_be_relaxed_issued_tokens_are_written_apart_and_first() {
+        for relaxes in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display());
+            let store = crate::storage::connect(&url, 1).await.unwrap();
+            let counting = Counting::over(store.events.clone(), relaxes);
+            // No spool: every event is waited for, as on PostgreSQL.
+            let writer = GroupWriter::start_lingering(counting.clone(), None, FOREVER);
+            let kinds = [
+                EventKind::LoginFailed,
+                EventKind::TokenIssued,
+                EventKind::TokenIssued,
+                EventKind::LoginSucceeded,
+                EventKind::TokenIssued,
+            ];
+            let events: Vec<AuthEvent> = (0..5).map(|n| event(kinds[n], n as i64)).collect();
+            // All five are queued before the writer runs (one thread): one batch.
+            let answers = futures_util::future::join_all(events.iter().map(|e| writer.insert(e)));
+            for answer in soon(answers).await {
+                answer.unwrap();
+            }
+            let log = counting.log.lock().unwrap().clone();
+            if relaxes {
+                assert_eq!(log, [(true, 3), (false, 2)]);
+            } else {
+                assert_eq!(log, [(false, 5)]);
+            }
+            let all = EventFilter {
+                limit: 10,
+                ..EventFilter::default()
+            };
+            assert_eq!(store.events.list(&all).await.unwrap().len(), 5);
+        }
     }
 }

@@ -11,7 +11,7 @@ use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventCursor, EventFilter, EventKind, EventPage, Risk};
 use crate::storage::error::StoreError;
 use crate::storage::mail::{INSERT_MAIL, MailRecord, bind_mail};
-use crate::storage::{Backend, on_pool};
+use crate::storage::{Backend, PoolRef, on_pool};
 
 /// Auth events.
 #[async_trait]
@@ -20,6 +20,18 @@ pub trait EventStore: Send + Sync {
     async fn insert(&self, event: &AuthEvent) -> Result<(), StoreError>;
     /// Appends several events in one transaction (all or none).
     async fn insert_many(&self, events: &[&AuthEvent]) -> Result<(), StoreError>;
+    /// [`EventStore::insert_many`] with the commit's durability relaxed where the engine
+    /// offers it: on PostgreSQL on the pool with `synchronous_commit = off` (committed and seen
+    /// by every instance at once, kept through a crash of authd and a stop of PostgreSQL; a
+    /// crash of the database server or of the machine can lose the last fraction of a second
+    /// of them). Elsewhere the same as `insert_many`. For `token_issued` only (`group_commit.rs`).
+    async fn insert_many_relaxed(&self, events: &[&AuthEvent]) -> Result<(), StoreError> {
+        self.insert_many(events).await
+    }
+    /// Whether [`EventStore::insert_many_relaxed`] commits differently from `insert_many`.
+    fn relaxes_commits(&self) -> bool {
+        false
+    }
     /// Appends an event and queues the mail it caused, in one transaction.
     async fn insert_with_mail(
         &self,
@@ -188,6 +200,25 @@ fn list_events_sql(f: &EventFilter) -> String {
     sql
 }
 
+/// Appends `events` on `pool` in one statement (all rows or none, without a transaction around
+/// it): one round trip to the database instead of a `begin`, one per event and a `commit`
+/// (docs/benchmarks.md).
+async fn insert_rows(pool: PoolRef<'_>, events: &[&AuthEvent]) -> Result<(), StoreError> {
+    let risks = events
+        .iter()
+        .map(|e| risk_json(e))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sql = insert_events_sql(events.len());
+    on_pool!(pool, |p| {
+        let mut q = sqlx::query(&sql);
+        for (e, risk) in events.iter().zip(&risks) {
+            q = bind_event(q, e, risk.as_deref());
+        }
+        q.execute(p).await?;
+    });
+    Ok(())
+}
+
 #[async_trait]
 impl EventStore for Backend {
     async fn insert(&self, e: &AuthEvent) -> Result<(), StoreError> {
@@ -201,21 +232,15 @@ impl EventStore for Backend {
     }
 
     async fn insert_many(&self, events: &[&AuthEvent]) -> Result<(), StoreError> {
-        let risks = events
-            .iter()
-            .map(|e| risk_json(e))
-            .collect::<Result<Vec<_>, _>>()?;
-        // One statement (all rows or none, without a transaction around it): one round trip to
-        // the database instead of a `begin`, one per event and a `commit` (docs/benchmarks.md).
-        let sql = insert_events_sql(events.len());
-        on_pool!(self.writer(), |p| {
-            let mut q = sqlx::query(&sql);
-            for (e, risk) in events.iter().zip(&risks) {
-                q = bind_event(q, e, risk.as_deref());
-            }
-            q.execute(p).await?;
-        });
-        Ok(())
+        insert_rows(self.writer(), events).await
+    }
+
+    async fn insert_many_relaxed(&self, events: &[&AuthEvent]) -> Result<(), StoreError> {
+        insert_rows(self.counter_pool(), events).await
+    }
+
+    fn relaxes_commits(&self) -> bool {
+        matches!(self, Self::Postgres { .. })
     }
 
     async fn insert_with_mail(&self, e: &AuthEvent, m: &MailRecord) -> Result<(), StoreError> {
@@ -327,6 +352,56 @@ mod tests {
         .unwrap();
         assert_eq!(kept, 0, "no plan kept for the listing past its call");
         one.close().await;
+        crate::storage::postgres::drop_database(&base, &name)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn on_postgres_only_the_relaxed_insert_commits_without_waiting_for_the_flush() {
+        let Some(base) = crate::storage::contract::postgres_base() else {
+            return;
+        };
+        let pg = crate::storage::postgres::create_scratch_database(&base);
+        let (url, name) = pg.await.unwrap();
+        let store = crate::storage::connect(&url, 4).await.unwrap();
+        assert!(store.events.relaxes_commits());
+        // A trigger notes the inserting session's `synchronous_commit` in each row's username.
+        let admin = sqlx::PgPool::connect(&url).await.unwrap();
+        for sql in [
+            "create function note_commit() returns trigger language plpgsql as \
+             $$ begin new.username := current_setting('synchronous_commit'); return new; end $$",
+            "create trigger note_commit before insert on event \
+             for each row execute function note_commit()",
+        ] {
+            sqlx::query(sql).execute(&admin).await.unwrap();
+        }
+        let ctx = crate::domain::context::RequestContext::new(
+            "192.0.2.7".parse().unwrap(),
+            "ua",
+            "r".into(),
+        );
+        let t = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let (a, b) = (
+            AuthEvent::new(EventKind::TokenIssued, &ctx, t),
+            AuthEvent::new(EventKind::TokenIssued, &ctx, t),
+        );
+        store.events.insert_many_relaxed(&[&a]).await.unwrap();
+        store.events.insert_many(&[&b]).await.unwrap();
+        let noted = |id: String| {
+            let admin = admin.clone();
+            async move {
+                sqlx::query_scalar::<_, String>("select username from event where id = $1")
+                    .bind(id)
+                    .fetch_one(&admin)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(noted(a.id.clone()).await, "off");
+        assert_eq!(noted(b.id.clone()).await, "on");
+        admin.close().await;
+        drop(store);
         crate::storage::postgres::drop_database(&base, &name)
             .await
             .unwrap();

@@ -88,8 +88,10 @@ pub(crate) enum Backend {
         /// Every statement but the sign-in counters'.
         pool: PgPool,
         /// Connections with `synchronous_commit = off`, used only for the sign-in failure
-        /// counters: they commit without waiting for the WAL flush, so a crash can forget the
-        /// last few counted attempts (never a block already flushed, never any other data).
+        /// counters and the `token_issued` events (`EventStore::insert_many_relaxed`): they
+        /// commit without waiting for the WAL flush, so a crash of the database server or the
+        /// machine can forget the last few counted attempts and issued-token events (never a
+        /// block already flushed, never any other data; a crash of authd loses nothing).
         relaxed: PgPool,
     },
 }
@@ -121,8 +123,8 @@ impl Backend {
         }
     }
 
-    /// The pool for the writes every sign-in makes on the counters: on SQLite the writer, on
-    /// PostgreSQL the relaxed pool (see `Backend::Postgres`).
+    /// The pool for the writes every sign-in makes on the counters, and for `token_issued`
+    /// events: on SQLite the writer, on PostgreSQL the relaxed pool (see `Backend::Postgres`).
     pub(crate) fn counter_pool(&self) -> PoolRef<'_> {
         match self {
             Self::Sqlite { writer, .. } => PoolRef::Sqlite(writer),
