@@ -148,8 +148,13 @@ async fn build(config: Config, deps: Deps, serving: bool) -> anyhow::Result<(App
 /// Accounts and the password-hashing pool.
 fn accounts(b: &Base<'_>) -> anyhow::Result<AccountService> {
     let c = b.config;
-    let hasher = PasswordHasher::new(c.hash_params, c.hash_workers, c.hash_queue)?
-        .with_max_wait(c.hash_max_wait);
+    let hasher = PasswordHasher::with_random(
+        c.hash_params,
+        c.hash_workers,
+        c.hash_queue,
+        b.deps.random.clone(),
+    )?
+    .with_max_wait(c.hash_max_wait);
     Ok(AccountService::new(
         b.store.accounts.clone(),
         hasher,

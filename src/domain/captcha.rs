@@ -23,6 +23,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
+use crate::domain::clock::Random;
+
 /// A third-party CAPTCHA service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RemoteKind {
@@ -241,11 +243,10 @@ impl PowLevel {
     }
 }
 
-fn pow_puzzle(level: PowLevel) -> (u64, PowPuzzle) {
-    use rand::Rng;
+fn pow_puzzle(random: &dyn Random, level: PowLevel) -> (u64, PowPuzzle) {
     use sha2::Digest;
     let mut bytes = [0u8; 24];
-    rand::rng().fill_bytes(&mut bytes);
+    random.fill(&mut bytes);
     let (salt_bytes, n_bytes) = bytes.split_at(16);
     let salt = crate::domain::clients::hex_lower(salt_bytes);
     let mut nb = [0u8; 8];
@@ -279,14 +280,21 @@ impl Captchas {
     /// A new challenge at `level` (the builtin provider's work; others ignore it): what to
     /// keep and what to show. The builtin image's characters are chosen here, at the levels
     /// that still accept a typed answer, and drawn only when fetched (`image`).
-    pub fn issue(&self, now: i64, level: PowLevel) -> (StoredChallenge, ShownChallenge) {
+    pub fn issue(
+        &self,
+        random: &dyn Random,
+        now: i64,
+        level: PowLevel,
+    ) -> (StoredChallenge, ShownChallenge) {
         match self {
             Self::Builtin => {
-                let (n, puzzle) = pow_puzzle(level);
+                let (n, puzzle) = pow_puzzle(random, level);
                 let text = level
                     .image_allowed()
-                    .then(crate::domain::captcha_image::text);
-                let id = format!("{:032x}", rand::random::<u128>());
+                    .then(|| crate::domain::captcha_image::text(random));
+                let mut id_bytes = [0u8; 16];
+                random.fill(&mut id_bytes);
+                let id = crate::domain::clients::hex_lower(&id_bytes);
                 (
                     StoredChallenge {
                         answer: text.as_deref().unwrap_or_default().to_uppercase(),
@@ -395,11 +403,40 @@ impl Captchas {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::clock::OsRandom;
+
+    /// Randomness that is all zeros: what `issue` draws must come from the injected source.
+    #[derive(Debug)]
+    struct Zeros;
+
+    impl Random for Zeros {
+        fn fill(&self, buf: &mut [u8]) {
+            buf.fill(0);
+        }
+    }
+
+    #[test]
+    fn a_challenge_is_drawn_from_the_injected_randomness() {
+        let c = Captchas::Builtin;
+        let (a, shown_a) = c.issue(&Zeros, 0, PowLevel::FIRST);
+        let (b, shown_b) = c.issue(&Zeros, 0, PowLevel::FIRST);
+        assert_eq!(a.id, "0".repeat(32));
+        assert_eq!((&a.id, &a.text, a.pow), (&b.id, &b.text, b.pow));
+        let (pa, pb) = (shown_a.pow.unwrap(), shown_b.pow.unwrap());
+        assert_eq!(
+            (pa.salt.as_str(), pa.salt == pb.salt),
+            ("0".repeat(32).as_str(), true)
+        );
+        assert_eq!(a.pow, Some(0), "the solution is drawn too");
+        let (c1, _) = c.issue(&OsRandom, 0, PowLevel::FIRST);
+        let (c2, _) = c.issue(&OsRandom, 0, PowLevel::FIRST);
+        assert_ne!(c1.id, c2.id);
+    }
 
     #[tokio::test]
     async fn builtin_answers_are_checked_once_and_expire() {
         let c = Captchas::Builtin;
-        let (stored, shown) = c.issue(1000, PowLevel::FIRST);
+        let (stored, shown) = c.issue(&OsRandom, 1000, PowLevel::FIRST);
         assert_eq!(shown.image_id.as_deref(), Some(stored.id.as_str()));
         assert_eq!(stored.answer.len(), 5);
         assert_eq!(
@@ -418,9 +455,9 @@ mod tests {
     #[tokio::test]
     async fn the_image_is_drawn_once_for_the_sessions_current_challenge() {
         let c = Captchas::Builtin;
-        let (stored, shown) = c.issue(1000, PowLevel::FIRST);
+        let (stored, shown) = c.issue(&OsRandom, 1000, PowLevel::FIRST);
         let id = shown.image_id.unwrap();
-        let (other, _) = c.issue(1000, PowLevel::FIRST);
+        let (other, _) = c.issue(&OsRandom, 1000, PowLevel::FIRST);
         assert!(
             c.image(Some(&other), &id, 1001).await.is_none(),
             "not the session's"
@@ -438,7 +475,7 @@ mod tests {
             "drawn once"
         );
         // No image at the top level, nor for the other providers.
-        let (top, _) = c.issue(1000, PowLevel::TOP);
+        let (top, _) = c.issue(&OsRandom, 1000, PowLevel::TOP);
         assert!(c.image(Some(&top), &top.id, 1001).await.is_none());
         let test = Captchas::Test("x".to_owned().into());
         assert!(test.image(Some(&other), &other.id, 1001).await.is_none());
@@ -448,7 +485,7 @@ mod tests {
     async fn proof_of_work_solutions_pass_once_found() {
         use sha2::Digest;
         let c = Captchas::Builtin;
-        let (stored, shown) = c.issue(0, PowLevel::FIRST);
+        let (stored, shown) = c.issue(&OsRandom, 0, PowLevel::FIRST);
         let p = shown.pow.unwrap();
         let n = (0..=p.max)
             .find(|i| {
@@ -472,10 +509,10 @@ mod tests {
         let maxes: Vec<u64> = (0..=3).map(|l| PowLevel(l).max()).collect();
         assert!(maxes.windows(2).all(|w| w[1] >= 5 * w[0]), "{maxes:?}");
         let c = Captchas::Builtin;
-        let (low, shown_low) = c.issue(0, PowLevel::FIRST);
+        let (low, shown_low) = c.issue(&OsRandom, 0, PowLevel::FIRST);
         assert!(shown_low.image_id.is_some());
         assert!(c.check(Some(&low), &low.answer, 1));
-        let (top, shown_top) = c.issue(0, PowLevel::TOP);
+        let (top, shown_top) = c.issue(&OsRandom, 0, PowLevel::TOP);
         assert!(shown_top.image_id.is_none(), "no image to read at the top");
         assert_eq!(shown_top.pow.as_ref().unwrap().max, PowLevel::TOP.max());
         assert!(
@@ -489,7 +526,7 @@ mod tests {
     #[tokio::test]
     async fn test_provider_needs_its_answer_and_a_shown_challenge() {
         let c = Captchas::Test("let-me-in".to_owned().into());
-        let (stored, _) = c.issue(0, PowLevel::FIRST);
+        let (stored, _) = c.issue(&OsRandom, 0, PowLevel::FIRST);
         assert!(c.check(Some(&stored), "let-me-in", 1));
         assert!(!c.check(Some(&stored), "nope", 1));
         assert!(!c.check(None, "let-me-in", 1));

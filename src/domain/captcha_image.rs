@@ -12,8 +12,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Mutex, OnceLock};
 
-use rand::seq::IndexedRandom;
 use tokio::sync::oneshot;
+
+use crate::domain::clock::Random;
 
 /// Images waiting to be drawn, at most; beyond it a fetch gets none.
 const QUEUE: usize = 256;
@@ -23,13 +24,19 @@ const LENGTH: usize = 5;
 const DRAWN_MAX: usize = 65_536;
 
 /// The characters to draw for a new challenge, from the font's own (mixed case; the answer
-/// is compared upper-cased).
-pub fn text() -> String {
+/// is compared upper-cased), chosen with `random` (two bytes a character: the remainder's
+/// bias over the font's few dozen characters is under 0.1 %).
+pub fn text(random: &dyn Random) -> String {
     static GLYPHS: OnceLock<Vec<char>> = OnceLock::new();
     let glyphs = GLYPHS.get_or_init(|| captcha::Captcha::new().supported_chars());
-    let mut rng = rand::rng();
-    (0..LENGTH)
-        .filter_map(|_| glyphs.choose(&mut rng).copied())
+    let mut bytes = [0u8; LENGTH * 2];
+    random.fill(&mut bytes);
+    bytes
+        .chunks_exact(2)
+        .filter_map(|b| {
+            let i = usize::from(u16::from_le_bytes(b.try_into().ok()?));
+            glyphs.get(i % glyphs.len().max(1)).copied()
+        })
         .collect()
 }
 
@@ -206,10 +213,14 @@ mod tests {
     #[test]
     fn the_text_is_the_fonts_and_only_it_is_drawn() {
         let fonts = captcha::Captcha::new().supported_chars();
-        let a = text();
+        let a = text(&crate::domain::clock::OsRandom);
         assert_eq!(a.chars().count(), LENGTH);
         assert!(a.chars().all(|c| fonts.contains(&c)), "{a}");
-        assert_ne!(a, text(), "fresh characters each time");
+        assert_ne!(
+            a,
+            text(&crate::domain::clock::OsRandom),
+            "fresh characters each time"
+        );
         assert!(draw(&a).is_some_and(|png| png.starts_with(PNG)));
         assert!(draw("AB€DE").is_none(), "a character the font lacks");
     }

@@ -25,6 +25,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::domain::accounts::hash_workers::{Job, Memory, Workers};
+use crate::domain::clock::{OsRandom, Random};
 use crate::domain::error::{Unexpected, unexpected_from};
 
 /// What the hashing pool can answer besides a result. Shared by the areas that hash or verify
@@ -101,6 +102,8 @@ pub struct PasswordHasher {
     dummy_hash: Arc<str>,
     /// How long an ordinary-lane job may wait for a thread before its caller gets `Busy`.
     max_wait: Option<Duration>,
+    /// Where salts come from (injected).
+    random: Arc<dyn Random>,
 }
 
 /// A queued job's state, shared by its caller and the job (`answering_once`): the caller gives
@@ -112,6 +115,16 @@ const GIVEN_UP: u8 = 2;
 impl PasswordHasher {
     /// Builds a pool; computes the dummy hash once (one hash's worth of start-up time).
     pub fn new(params: HashParams, workers: usize, queue: usize) -> Result<Self, Unexpected> {
+        Self::with_random(params, workers, queue, Arc::new(OsRandom))
+    }
+
+    /// [`PasswordHasher::new`], its salts drawn from `random`.
+    pub fn with_random(
+        params: HashParams,
+        workers: usize,
+        queue: usize,
+        random: Arc<dyn Random>,
+    ) -> Result<Self, Unexpected> {
         let params = Params::new(
             params.memory_kib,
             params.iterations,
@@ -120,11 +133,13 @@ impl PasswordHasher {
         )
         .map_err(|e| Unexpected(anyhow::anyhow!("invalid argon2 parameters: {e}")))?;
         let workers = workers.max(1);
+        let mut dummy_salt = [0u8; 16];
+        random.fill(&mut dummy_salt);
         let dummy_hash = Memory::default()
             .hash(
                 &params,
                 b"authd dummy password for unknown users",
-                &rand::random::<[u8; 16]>(),
+                &dummy_salt,
             )
             .map_err(|e| Unexpected(anyhow::anyhow!("argon2 hashing failed: {e}")))?;
         Ok(Self {
@@ -139,6 +154,7 @@ impl PasswordHasher {
             depth: Arc::new(AtomicI64::new(0)),
             dummy_hash: dummy_hash.into(),
             max_wait: None,
+            random,
         })
     }
 
@@ -154,7 +170,8 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &SecretString) -> Result<String, HashError> {
         let params = self.params.clone();
         let password = password.clone();
-        let salt: [u8; 16] = rand::random();
+        let mut salt = [0u8; 16];
+        self.random.fill(&mut salt);
         let job = move |memory: &mut Memory| {
             memory.hash(&params, password.expose_secret().as_bytes(), &salt)
         };
@@ -350,6 +367,33 @@ mod tests {
             iterations: 1,
             parallelism: 1,
         }
+    }
+
+    #[tokio::test]
+    async fn salts_are_drawn_from_the_injected_randomness() {
+        #[derive(Debug)]
+        struct Zeros;
+        impl Random for Zeros {
+            fn fill(&self, buf: &mut [u8]) {
+                buf.fill(0);
+            }
+        }
+        let h = PasswordHasher::with_random(cheap(), 1, 1, Arc::new(Zeros)).unwrap();
+        let password = SecretString::from("correct horse");
+        let stored = h.hash(&password).await.unwrap();
+        // Sixteen zero bytes, in the PHC string's unpadded base64.
+        assert!(stored.contains("$AAAAAAAAAAAAAAAAAAAAAA$"), "{stored}");
+        assert_eq!(
+            stored,
+            h.hash(&password).await.unwrap(),
+            "same salt, same hash"
+        );
+        assert!(h.verify(&password, Some(&stored)).await.unwrap());
+        let os = PasswordHasher::new(cheap(), 1, 1).unwrap();
+        assert_ne!(
+            os.hash(&password).await.unwrap(),
+            os.hash(&password).await.unwrap()
+        );
     }
 
     #[test]

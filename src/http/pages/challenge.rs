@@ -93,9 +93,11 @@ pub async fn show(
     session: &WebSession,
     level: PowLevel,
 ) -> Result<ChallengeView, HttpError> {
-    let (stored, shown) = state
-        .captchas
-        .issue(state.clock.now().unix_timestamp(), level);
+    let (stored, shown) = state.captchas.issue(
+        state.random.as_ref(),
+        state.clock.now().unix_timestamp(),
+        level,
+    );
     let json = serde_json::to_string(&stored).map_err(|e| Unexpected(e.into()))?;
     session.put(KEY, &json).await?;
     let widget = state.captchas.remote().map(|r| {
