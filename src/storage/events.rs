@@ -319,11 +319,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_listing_is_planned_for_each_calls_values_on_postgres() {
-        let Some(base) = crate::storage::contract::postgres_base() else {
+        let Some((base, url, name)) = crate::storage::contract::postgres_scratch().await else {
             return;
         };
-        let pg = crate::storage::postgres::create_scratch_database(&base);
-        let (url, name) = pg.await.unwrap();
         crate::storage::connect(&url, 2).await.unwrap();
         // One connection, so the check below sees the session the listing ran in.
         let one = sqlx::postgres::PgPoolOptions::new()
@@ -359,11 +357,9 @@ mod tests {
 
     #[tokio::test]
     async fn on_postgres_only_the_relaxed_insert_commits_without_waiting_for_the_flush() {
-        let Some(base) = crate::storage::contract::postgres_base() else {
+        let Some((base, url, name)) = crate::storage::contract::postgres_scratch().await else {
             return;
         };
-        let pg = crate::storage::postgres::create_scratch_database(&base);
-        let (url, name) = pg.await.unwrap();
         let store = crate::storage::connect(&url, 4).await.unwrap();
         assert!(store.events.relaxes_commits());
         // A trigger notes the inserting session's `synchronous_commit` in each row's username.

@@ -189,10 +189,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_used_a_moment_ago_is_not_pinged_and_a_dead_one_is_replaced() {
-        let Some(base) = crate::storage::contract::postgres_base() else {
+        let Some((base, url, name)) = crate::storage::contract::postgres_scratch().await else {
             return;
         };
-        let (url, name) = create_scratch_database(&base).await.unwrap();
         // Not pinged: the statement itself meets the closed connection, once.
         let (pool, pid) = one_connection(&url, Duration::from_secs(3600)).await;
         terminate(&url, pid).await;

@@ -89,6 +89,16 @@ pub(crate) fn postgres_base() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// A fresh scratch database on `TEST_POSTGRES_URL`'s server: (the server's URL, the database's
+/// URL, its name for `drop_database`); `None` without the variable.
+pub(crate) async fn postgres_scratch() -> Option<(String, String, String)> {
+    let base = postgres_base()?;
+    let (url, name) = crate::storage::postgres::create_scratch_database(&base)
+        .await
+        .unwrap();
+    Some((base, url, name))
+}
+
 #[tokio::test]
 async fn postgres_contract() {
     let Some(base) = postgres_base() else {
