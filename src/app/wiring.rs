@@ -30,11 +30,6 @@ use crate::domain::tasks::Background;
 use crate::domain::throttle::Throttle;
 use crate::domain::tokens::keys::KeyRing;
 use crate::events::sink::EventSink;
-use crate::mail::Mailer;
-use crate::mail::file::FileMailer;
-use crate::mail::outbox::QueueOutbox;
-use crate::mail::smtp::SmtpMailer;
-use crate::mail::worker::MailWorker;
 use crate::render::Branding;
 use crate::storage::Store;
 
@@ -42,6 +37,9 @@ use super::wiring_captcha::captchas;
 
 /// The admin console's builder.
 mod console;
+/// Mail's builder.
+mod mail;
+use mail::mail;
 /// The state every instance shares through the database: waves, the CSRF key.
 mod shared;
 pub use shared::{build_serving_state, build_state};
@@ -330,34 +328,6 @@ fn admin(b: &Base<'_>, accounts: AccountService, risk: RiskService) -> AdminServ
         b.deps.clock.clone(),
         time::Duration::seconds(b.config.protection.window_secs),
     )
-}
-
-/// Mail: the transport (SMTP, or `.eml` files), the worker that delivers the queue, and the
-/// outbox the domain queues through.
-fn mail(b: &Base<'_>) -> anyhow::Result<(MailWorker, Arc<dyn Outbox>)> {
-    use secrecy::ExposeSecret;
-    let c = b.config;
-    let mailer: Arc<dyn Mailer> = match &c.smtp_url {
-        Some(url) => Arc::new(
-            SmtpMailer::new(url.expose_secret(), c.mail_from.clone())
-                .map_err(|_| anyhow::anyhow!("AUTHD_SMTP_URL: not a valid SMTP URL"))?,
-        ),
-        None => Arc::new(FileMailer::new(c.mail_dir.clone(), c.mail_from.clone())),
-    };
-    let worker = MailWorker::new(
-        b.store.mail.clone(),
-        mailer,
-        b.deps.clock.clone(),
-        b.sealer.clone(),
-    );
-    let outbox: Arc<dyn Outbox> = Arc::new(QueueOutbox::new(
-        b.store.mail.clone(),
-        b.deps.clock.clone(),
-        c.mail_from.email.domain().to_owned(),
-        b.sealer.clone(),
-        b.brand.clone(),
-    ));
-    Ok((worker, outbox))
 }
 
 /// The OAuth provider: token settings, the signing keys and the clients.

@@ -15,6 +15,8 @@ pub mod admin_ops;
 pub mod captcha;
 /// The built-in CAPTCHA's image, drawn on a low-priority thread of its own.
 pub mod captcha_image;
+/// The builtin CAPTCHA's proof of work and its levels.
+pub mod captcha_pow;
 /// A client's name and logo, as the pages show them.
 pub mod client_profile;
 /// The clients' wire rules: scopes, registrable redirect URIs, loopback matching.
