@@ -324,17 +324,7 @@ impl Captchas {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::clock::OsRandom;
-
-    /// Randomness that is all zeros: what `issue` draws must come from the injected source.
-    #[derive(Debug)]
-    struct Zeros;
-
-    impl Random for Zeros {
-        fn fill(&self, buf: &mut [u8]) {
-            buf.fill(0);
-        }
-    }
+    use crate::domain::clock::{OsRandom, ZeroRandom as Zeros};
 
     #[test]
     fn a_challenge_is_drawn_from_the_injected_randomness() {

@@ -97,6 +97,18 @@ impl Random for OsRandom {
     }
 }
 
+/// Randomness that is all zeros, for tests that check a value comes from the injected source.
+#[cfg(test)]
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct ZeroRandom;
+
+#[cfg(test)]
+impl Random for ZeroRandom {
+    fn fill(&self, buf: &mut [u8]) {
+        buf.fill(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

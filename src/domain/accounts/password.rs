@@ -371,14 +371,8 @@ mod tests {
 
     #[tokio::test]
     async fn salts_are_drawn_from_the_injected_randomness() {
-        #[derive(Debug)]
-        struct Zeros;
-        impl Random for Zeros {
-            fn fill(&self, buf: &mut [u8]) {
-                buf.fill(0);
-            }
-        }
-        let h = PasswordHasher::with_random(cheap(), 1, 1, Arc::new(Zeros)).unwrap();
+        let zeros = Arc::new(crate::domain::clock::ZeroRandom);
+        let h = PasswordHasher::with_random(cheap(), 1, 1, zeros).unwrap();
         let password = SecretString::from("correct horse");
         let stored = h.hash(&password).await.unwrap();
         // Sixteen zero bytes, in the PHC string's unpadded base64.
