@@ -30,8 +30,9 @@ pub const READER_CACHE_KIB: u32 = 512;
 /// back before the connection goes back to the pool.
 ///
 /// If the caller is dropped mid-way (a request cancelled by its timeout or its client), the
-/// connection is closed instead of going back to the pool, and closing rolls the transaction
-/// back: otherwise every later write would join the open transaction and be lost with it.
+/// transaction may be left open on the connection (its worker stops at the first result nobody
+/// waits for): otherwise every later write would join it and be lost with it. So the connection
+/// is rolled back before it goes back to the pool, by a task on the runtime (`CloseUnlessDone`).
 pub(crate) async fn one_transaction<'q>(
     writer: &sqlx::SqlitePool,
     statements: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
@@ -47,14 +48,36 @@ pub(crate) async fn one_transaction<'q>(
     result.map(|_| ())
 }
 
-/// A connection that is closed when dropped before `one_transaction` finished with it.
+/// A connection dropped before `one_transaction` finished with it: rolled back by a task
+/// spawned on the runtime (the main one, also for a page's handler: the lane polls in its
+/// context), then returned to the pool; closed where that cannot be done (no runtime, or the
+/// rollback failed for another reason than there being no transaction).
+///
+/// Not closed outright: the pool would open the replacement in whichever task wrote next, and
+/// SQLite's connection thread takes the priority of the thread that starts it. From a page's
+/// handler that is the lane's nice 10 (`app/lane.rs`), which every later write, the machine
+/// routes' included, would then wait on (a test below).
 struct CloseUnlessDone(Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>);
 
 impl Drop for CloseUnlessDone {
     fn drop(&mut self) {
-        if let Some(conn) = self.0.as_mut() {
+        let Some(mut conn) = self.0.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             conn.close_on_drop();
-        }
+            return;
+        };
+        runtime.spawn(async move {
+            match sqlx::query("rollback").execute(&mut *conn).await {
+                Ok(_) => {}
+                Err(e) if e.to_string().contains("no transaction is active") => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "closing the writer's connection: rollback failed");
+                    conn.close_on_drop();
+                }
+            }
+        });
     }
 }
 
@@ -282,6 +305,117 @@ mod tests {
             .await
             .expect("read");
         assert!(seen.contains(&2), "the next write is committed: {seen:?}");
+    }
+
+    /// SQLite's connection threads (`sqlx-sqlite-worker-N`) of this process and their nice
+    /// values.
+    #[cfg(target_os = "linux")]
+    fn sqlite_threads() -> Vec<(i32, i32)> {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|t| {
+                std::fs::read_to_string(t.path().join("comm"))
+                    .is_ok_and(|c| c.starts_with("sqlx-sqlite-wor"))
+            })
+            .filter_map(|t| t.file_name().to_string_lossy().parse().ok())
+            .filter_map(|tid: i32| {
+                let pid = rustix::process::Pid::from_raw(tid)?;
+                Some((tid, rustix::process::getpriority_process(Some(pid)).ok()?))
+            })
+            .collect()
+    }
+
+    /// A browser route's handler runs on a nice-10 thread (`app/lane.rs`), and a thread takes
+    /// the priority of the thread that starts it: had the writer's connection been closed when
+    /// such a handler was dropped mid-transaction, the next write from a page would open its
+    /// replacement there, and every write after it (the token endpoint's too) would run on a
+    /// nice-10 thread for the rest of the process's life. The connection is kept: rolled back
+    /// and returned by a task on the main runtime.
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transaction_dropped_on_a_low_priority_thread_leaves_the_writer_where_it_was() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let (pool, writer) = open_pools(&url, 2).await.expect("open");
+        sqlx::query("create table t (x integer)")
+            .execute(&writer)
+            .await
+            .expect("table");
+        let before: Vec<i32> = sqlite_threads().into_iter().map(|(tid, _)| tid).collect();
+        let mut holder = pool.acquire().await.expect("a reader");
+        sqlx::query("begin immediate")
+            .execute(&mut *holder)
+            .await
+            .expect("lock");
+        // A page's thread: nice 10, polling in the main runtime's context, as the lane does.
+        let main = tokio::runtime::Handle::current();
+        let (w, (go_tx, go_rx)) = (writer.clone(), std::sync::mpsc::channel::<()>());
+        let page = std::thread::spawn(move || {
+            let me = rustix::thread::gettid();
+            rustix::process::setpriority_process(Some(me), 10).expect("nice 10");
+            main.block_on(async {
+                let waiting = one_transaction(
+                    &w,
+                    sqlx::query("begin immediate; insert into t values (1); commit"),
+                );
+                let dropped = tokio::time::timeout(Duration::from_millis(100), waiting).await;
+                assert!(dropped.is_err(), "it waited for the lock and was dropped");
+            });
+            go_rx.recv().expect("the lock released");
+            main.block_on(one_transaction(&w, sqlx::query("insert into t values (2)")))
+                .expect("the next write, from the page's thread");
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sqlx::query("commit")
+            .execute(&mut *holder)
+            .await
+            .expect("unlock");
+        drop(holder);
+        go_tx.send(()).expect("go");
+        tokio::task::spawn_blocking(move || page.join())
+            .await
+            .expect("joined")
+            .expect("the page's thread");
+        let seen: Vec<i64> = sqlx::query_scalar("select x from t")
+            .fetch_all(&pool)
+            .await
+            .expect("read");
+        assert_eq!(
+            seen,
+            vec![2],
+            "the dropped write rolled back, the next one committed"
+        );
+        let opened: Vec<(i32, i32)> = sqlite_threads()
+            .into_iter()
+            .filter(|(tid, _)| !before.contains(tid))
+            .collect();
+        assert!(
+            opened.iter().all(|&(_, nice)| nice == 0),
+            "SQLite threads started since (tid, nice): {opened:?}"
+        );
+    }
+
+    /// Dropped with no transaction open (SQLite refuses the rollback), the connection is still
+    /// the pool's: the same one is handed out next, not a replacement.
+    #[tokio::test]
+    async fn a_connection_dropped_without_a_transaction_goes_back_to_the_pool() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let (_pool, writer) = open_pools(&url, 1).await.expect("open");
+        let mut conn = writer.acquire().await.expect("the writer");
+        // A temporary table lives as long as its connection.
+        sqlx::query("create temp table marker (x integer)")
+            .execute(&mut *conn)
+            .await
+            .expect("marker");
+        drop(CloseUnlessDone(Some(conn)));
+        let mut again = writer.acquire().await.expect("the writer again");
+        let marked: i64 = sqlx::query_scalar("select count(*) from temp.marker")
+            .fetch_one(&mut *again)
+            .await
+            .expect("the same connection");
+        assert_eq!(marked, 0);
     }
 
     async fn cache_size(pool: &sqlx::SqlitePool) -> i64 {
