@@ -268,11 +268,13 @@ pub(crate) mod scratch {
 mod tests {
     use super::*;
 
-    /// A caller dropped while its transaction waits for the lock (a cancelled request) must
-    /// not leave the transaction open on the writer: the next write would join it and never
-    /// commit.
-    #[tokio::test]
-    async fn a_dropped_transaction_does_not_swallow_the_next_write() {
+    /// A database with a table `t`, its pools, and a reader holding the write lock.
+    async fn locked_table() -> (
+        tempfile::TempDir,
+        sqlx::SqlitePool,
+        sqlx::SqlitePool,
+        sqlx::pool::PoolConnection<sqlx::Sqlite>,
+    ) {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
         let (pool, writer) = open_pools(&url, 2).await.expect("open");
@@ -285,6 +287,15 @@ mod tests {
             .execute(&mut *holder)
             .await
             .expect("lock");
+        (dir, pool, writer, holder)
+    }
+
+    /// A caller dropped while its transaction waits for the lock (a cancelled request) must
+    /// not leave the transaction open on the writer: the next write would join it and never
+    /// commit.
+    #[tokio::test]
+    async fn a_dropped_transaction_does_not_swallow_the_next_write() {
+        let (_dir, pool, writer, mut holder) = locked_table().await;
         let waiting = one_transaction(
             &writer,
             sqlx::query("begin immediate; insert into t values (1); commit"),
@@ -335,19 +346,8 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_transaction_dropped_on_a_low_priority_thread_leaves_the_writer_where_it_was() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let (pool, writer) = open_pools(&url, 2).await.expect("open");
-        sqlx::query("create table t (x integer)")
-            .execute(&writer)
-            .await
-            .expect("table");
+        let (_dir, pool, writer, mut holder) = locked_table().await;
         let before: Vec<i32> = sqlite_threads().into_iter().map(|(tid, _)| tid).collect();
-        let mut holder = pool.acquire().await.expect("a reader");
-        sqlx::query("begin immediate")
-            .execute(&mut *holder)
-            .await
-            .expect("lock");
         // A page's thread: nice 10, polling in the main runtime's context, as the lane does.
         let main = tokio::runtime::Handle::current();
         let (w, (go_tx, go_rx)) = (writer.clone(), std::sync::mpsc::channel::<()>());
