@@ -371,3 +371,58 @@ async fn a_database_outage_is_503_on_readyz_and_a_generic_500_elsewhere() {
         }
     }
 }
+
+/// README, "PostgreSQL connections are pinged only after a second idle": a connection the
+/// server closes under traffic (`pg_terminate_backend`, a restart) fails the one request that
+/// meets it, with the generic 500 page, and the pool opens a new one for the next: at most one
+/// 500 per closed connection, then every request is answered again.
+#[tokio::test]
+async fn connections_closed_under_traffic_fail_one_request_each_and_are_replaced() {
+    let app = spawn_app().await;
+    if !app.db.is_postgres() {
+        eprintln!("SQLite: no server to close connections; covered by the PostgreSQL run");
+        return;
+    }
+    app.signed_in_user().await;
+    // Several requests at once, so the pool holds several connections.
+    let warm = (0..16).map(|_| app.get("/account"));
+    for page in futures_util::future::join_all(warm).await {
+        assert_eq!(page.status, StatusCode::OK);
+    }
+    let admin = sqlx::PgPool::connect(&app.db.url).await.unwrap();
+    let closed: i64 = sqlx::query_scalar(
+        "select count(*) from (select pg_terminate_backend(pid) from pg_stat_activity \
+         where datname = current_database() and pid <> pg_backend_pid()) t",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    admin.close().await;
+    assert!(closed >= 2, "the app held {closed} connections");
+    let mut failed = 0;
+    let mut statuses = Vec::new();
+    for _ in 0..(closed + 10) {
+        let page = app.get("/account").await;
+        statuses.push(page.status.as_u16());
+        if page.status == StatusCode::INTERNAL_SERVER_ERROR {
+            failed += 1;
+            assert!(page.body.contains("Something went wrong on our side"));
+            for leak in ["sqlx", "database", "postgres", "terminat", "panicked"] {
+                assert!(
+                    !page.body.to_lowercase().contains(leak),
+                    "500 page mentions {leak}"
+                );
+            }
+        } else {
+            assert_eq!(page.status, StatusCode::OK, "{statuses:?}");
+        }
+    }
+    assert!(
+        failed <= closed,
+        "{failed} failures for {closed} closed connections: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().rev().take(10).all(|s| *s == 200),
+        "answered again once the pool replaced them: {statuses:?}"
+    );
+}
