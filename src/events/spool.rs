@@ -23,8 +23,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +62,9 @@ pub struct Spool {
     state: Mutex<State>,
     /// Events appended and not yet stored (or given up on).
     pending: AtomicU64,
+    /// Stored segments handed to the blocking pool for deletion and not yet deleted, and the
+    /// signal each deletion gives (`delete_later`).
+    deleting: Arc<(AtomicU64, tokio::sync::Notify)>,
 }
 
 #[derive(Debug)]
@@ -82,7 +85,8 @@ fn segment_path(prefix: &Path, n: u64) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// Deletes segments whose events are all stored (outside the spool's lock).
+/// Deletes segments whose events are all stored (outside the spool's lock; on the request
+/// path through `Spool::delete_later`).
 fn delete(segments: impl IntoIterator<Item = PathBuf>) {
     for path in segments {
         if let Err(e) = std::fs::remove_file(&path) {
@@ -261,6 +265,7 @@ impl Spool {
                 counts: BTreeMap::from([(segment, (0, 0))]),
             }),
             pending: AtomicU64::new(0),
+            deleting: Arc::default(),
         }))
     }
 
@@ -297,7 +302,7 @@ impl Spool {
                 }
             }
             drop(state);
-            delete(stored);
+            self.delete_later(stored);
             return Err(e);
         }
         state.len += line.len() as u64;
@@ -307,7 +312,7 @@ impl Spool {
         }
         self.pending.fetch_add(1, Ordering::AcqRel);
         drop(state);
-        delete(stored);
+        self.delete_later(stored);
         Ok(segment)
     }
 
@@ -345,7 +350,44 @@ impl Spool {
             .then(|| self.forget_if_stored(&mut state, segment))
             .flatten();
         drop(state);
-        delete(stored);
+        self.delete_later(stored);
+    }
+
+    /// Deletes stored segments on tokio's blocking pool, so the thread that found them stored
+    /// (an async worker: a token answer's append, the group writer) does not wait on the disk:
+    /// an unlink frees the file's blocks, on a file system mounted with `discard` by a
+    /// synchronous discard, and the async worker that waited for it held up every request
+    /// queued on it (docs/benchmarks.md, "The spool's unlink off the async workers"). Without a
+    /// runtime, here. A segment a crash leaves undeleted is stored again at the next start,
+    /// recognised by its events' ids.
+    fn delete_later(&self, segments: impl IntoIterator<Item = PathBuf>) {
+        let segments: Vec<PathBuf> = segments.into_iter().collect();
+        if segments.is_empty() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            delete(segments);
+            return;
+        };
+        self.deleting.0.fetch_add(1, Ordering::AcqRel);
+        let deleting = self.deleting.clone();
+        runtime.spawn_blocking(move || {
+            delete(segments);
+            deleting.0.fetch_sub(1, Ordering::AcqRel);
+            deleting.1.notify_waiters();
+        });
+    }
+
+    /// Waits until every deletion handed to the blocking pool is done.
+    #[cfg(test)]
+    async fn deletions_done(&self) {
+        loop {
+            let signal = self.deleting.1.notified();
+            if self.deleting.0.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            signal.await;
+        }
     }
 
     /// Forgets a closed segment whose every event is stored; its path, to delete. The file is
@@ -504,12 +546,14 @@ mod tests {
         for _ in 1..first {
             spool.done(1, true);
         }
+        spool.deletions_done().await;
         assert_eq!(
             files(dir.path()).len(),
             2,
             "one event of the first is still out"
         );
         spool.done(1, true);
+        spool.deletions_done().await;
         assert_eq!(files(dir.path()), ["a.db-spool-00000002"]);
 
         let second = fill(2) + 1; // and the one that opened it
@@ -518,6 +562,7 @@ mod tests {
         }
         spool.done(2, false);
         spool.done(3, true);
+        spool.deletions_done().await;
         assert_eq!(
             files(dir.path()).len(),
             2,
