@@ -13,8 +13,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 dockerfile="$here/Dockerfile"
 vol=$(mktemp -d)
 log=$(mktemp)
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$vol" "$log"' EXIT
+# Killing bubblewrap leaves the server it started running: the server is stopped by its own pid.
+trap 'kill $server $pid 2>/dev/null || true; rm -rf "$vol" "$log"' EXIT
 pid=
+server=
 
 # The image's settings, from the Dockerfile (one `ENV a=b \` block, USER, WORKDIR, CMD).
 user=$(sed -n 's/^USER \([0-9]*\):\([0-9]*\)$/\1:\2/p' "$dockerfile")
@@ -61,5 +63,8 @@ owner=$(stat -c %u:%g "$vol/authd.db")
 [ "$owner" = "10001:10001" ] || { echo "the database is owned by $owner, not 10001:10001" >&2; exit 1; }
 key=$(find "$vol" -maxdepth 1 -name '*.key' -printf '%m %u\n')
 [ "$key" = "600 10001" ] || { echo "master key in the volume: '$key' (want 600, uid 10001)" >&2; ls -la "$vol" >&2; exit 1; }
-kill "$pid"; wait "$pid" 2>/dev/null || true
+kill "$server"
+for _ in $(seq 1 50); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$server" 2>/dev/null || { echo "the server did not stop" >&2; exit 1; }
+kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
 echo "image-alike run: /healthz answered, the server runs as uid/gid $ids with no other group on a read-only root; volume holds: $(cd "$vol" && ls | tr '\n' ' ')"
