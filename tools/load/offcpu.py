@@ -18,6 +18,12 @@ queued on it.
     sudo python3 tools/load/offcpu.py target/release/authd --top 20
 
 Prints the token run's rate and tail first (perf's recording slows the server somewhat).
+`--only introspect` (or `userinfo`) records that path's run instead, and `--database-url`
+runs the server on that database (PostgreSQL), as `hotpaths.py` does. The server is found as
+the load tool's child, so BIN may be a wrapper script that `exec`s the binary (to set a
+variable the tools do not pass through).
+
+    sudo python3 tools/load/offcpu.py BIN --only introspect --database-url postgres://…/scratch
 """
 
 import argparse
@@ -33,39 +39,58 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def server_of(parent):
+    """The pid of the `… serve` process among `parent`'s children (the load tool's server; a
+    wrapper script that `exec`s the binary keeps its pid), or None."""
+    children = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True,
+                              text=True).stdout.split()
+    for child in children:
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in argv:
+            return child
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("binary")
     ap.add_argument("--flood", type=int, default=32)
     ap.add_argument("--record", type=int, default=8, help="seconds recorded")
     ap.add_argument("--top", type=int, default=10)
+    ap.add_argument("--only", default="token", choices=["token", "introspect", "userinfo"])
+    ap.add_argument("--database-url", help="passed to hotpaths.py (PostgreSQL)")
     args = ap.parse_args()
     binary = os.path.abspath(args.binary)
     with tempfile.TemporaryDirectory() as d:
         data = os.path.join(d, "off.data")
+        extra = ["--database-url", args.database_url] if args.database_url else []
         load = subprocess.Popen([sys.executable, os.path.join(HERE, "hotpaths.py"), binary,
-                                 "--flood", str(args.flood), "--only", "token",
-                                 "--seconds", str(args.record + 4)],
+                                 "--flood", str(args.flood), "--only", args.only,
+                                 "--seconds", str(args.record + 4), *extra],
                                 stdout=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 120
-        while subprocess.run(["pgrep", "-f", "wrk.*/token"], capture_output=True).returncode != 0:
+        while subprocess.run(["pgrep", "-f", f"wrk.*/{args.only}"],
+                             capture_output=True).returncode != 0:
             if time.monotonic() > deadline or load.poll() is not None:
-                sys.exit("the token load did not start")
+                load.terminate()
+                sys.exit(f"the {args.only} load did not start")
             time.sleep(0.1)
-        pids = subprocess.run(["pgrep", "-f", f"^{re.escape(binary)} serve"], capture_output=True,
-                              text=True).stdout.split()
-        if not pids:
-            load.kill()
+        pid = server_of(load.pid)
+        if pid is None:
+            load.terminate()  # hotpaths.py stops its server on the way out
             sys.exit("the server's process was not found")
-        pid = pids[0]
         time.sleep(1)
         subprocess.run(["perf", "record", "-q", "-e", "sched:sched_switch", "--call-graph",
                         "dwarf,16384", "-p", pid, "-o", data, "--", "sleep", str(args.record)],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         out, _ = load.communicate()
-        token = json.loads(out.strip().splitlines()[-1])["token"]
-        print(f"token: {token['per_s']} /s, p50 {token['p50_ms']} ms, p99 {token['p99_ms']} ms, "
-              f"p99.9 {token['p99_9_ms']} ms")
+        run = json.loads(out.strip().splitlines()[-1])[args.only]
+        print(f"{args.only}: {run['per_s']} /s, p50 {run['p50_ms']} ms, p99 {run['p99_ms']} ms, "
+              f"p99.9 {run['p99_9_ms']} ms")
         script = subprocess.run(["perf", "script", "-i", data, "--comms", "tokio-rt-worker",
                                  "-F", "tid,trace,ip,sym"], capture_output=True, text=True).stdout
     blocks = [b.strip().splitlines() for b in script.split("\n\n") if b.strip()]
