@@ -32,12 +32,12 @@ pub const READER_CACHE_KIB: u32 = 512;
 /// If the caller is dropped mid-way (a request cancelled by its timeout or its client), the
 /// transaction may be left open on the connection (its worker stops at the first result nobody
 /// waits for): otherwise every later write would join it and be lost with it. So the connection
-/// is rolled back before it goes back to the pool, by a task on the runtime (`CloseUnlessDone`).
+/// is rolled back before it goes back to the pool, by a task on the runtime (`RollBackUnlessDone`).
 pub(crate) async fn one_transaction<'q>(
     writer: &sqlx::SqlitePool,
     statements: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
 ) -> Result<(), sqlx::Error> {
-    let mut held = CloseUnlessDone(Some(writer.acquire().await?));
+    let mut held = RollBackUnlessDone(Some(writer.acquire().await?));
     let conn = held.0.as_mut().ok_or(sqlx::Error::PoolClosed)?;
     let result = statements.execute(&mut **conn).await;
     if result.is_err() {
@@ -57,9 +57,9 @@ pub(crate) async fn one_transaction<'q>(
 /// SQLite's connection thread takes the priority of the thread that starts it. From a page's
 /// handler that is the lane's nice 10 (`app/lane.rs`), which every later write, the machine
 /// routes' included, would then wait on (a test below).
-struct CloseUnlessDone(Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>);
+struct RollBackUnlessDone(Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>);
 
-impl Drop for CloseUnlessDone {
+impl Drop for RollBackUnlessDone {
     fn drop(&mut self) {
         let Some(mut conn) = self.0.take() else {
             return;
@@ -409,7 +409,7 @@ mod tests {
             .execute(&mut *conn)
             .await
             .expect("marker");
-        drop(CloseUnlessDone(Some(conn)));
+        drop(RollBackUnlessDone(Some(conn)));
         let mut again = writer.acquire().await.expect("the writer again");
         let marked: i64 = sqlx::query_scalar("select count(*) from temp.marker")
             .fetch_one(&mut *again)
