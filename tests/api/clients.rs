@@ -179,6 +179,34 @@ async fn client_commands_list_update_rotate_and_delete() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "old secret: {body}");
     assert_eq!(str_of(&body, "error"), "invalid_client");
+    // Introspecting its own access token authenticates the client against the row read with
+    // the token's state (one round trip): the old secret is refused there too.
+    let introspect_with = |secret: String| {
+        let (url, access) = (app.url("/introspect"), access.clone());
+        async move {
+            let resp = new_client()
+                .post(url)
+                .basic_auth("notes", Some(secret))
+                .form(&[("token", access)])
+                .send()
+                .await
+                .unwrap();
+            (
+                resp.status(),
+                resp.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, body) = introspect_with(first_secret.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "old secret: {body}");
+    assert_eq!(str_of(&body, "error"), "invalid_client");
+    let (status, body) = introspect_with(new_secret.clone()).await;
+    assert_eq!(
+        (status, &body["active"]),
+        (StatusCode::OK, &serde_json::json!(true)),
+        "{body}"
+    );
+    assert_eq!(body["client_id"], "notes");
     let client = TestClient {
         secret: Some(new_secret),
         ..client

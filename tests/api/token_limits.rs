@@ -103,6 +103,65 @@ async fn wrong_secrets_for_a_client_do_not_starve_it_and_the_flooder_is_limited(
     );
 }
 
+/// `/introspect` as `client` with `secret` from `ip`: its status.
+async fn introspect_from(
+    app: &TestApp,
+    ip: &str,
+    client: &TestClient,
+    secret: &str,
+    token: &str,
+) -> StatusCode {
+    new_client()
+        .post(app.url("/introspect"))
+        .header("x-forwarded-for", ip)
+        .basic_auth(&client.id, Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn wrong_secrets_with_the_clients_own_token_are_refused_and_counted_at_introspection() {
+    let app = limited_app().await;
+    let x = app
+        .add_client(false, false, &["client_credentials"], &["reports"])
+        .await;
+    let y = app
+        .add_client(false, false, &["client_credentials"], &["reports"])
+        .await;
+    let (status, body) = app.token(&x, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    // Someone holding X's token but not its secret: refused like any wrong secret, three
+    // times, then that network is limited before the secret is even looked at.
+    let mut tries = Vec::new();
+    for i in 0..5 {
+        tries.push(introspect_from(&app, "203.0.113.9", &x, &format!("guess-{i}"), &token).await);
+    }
+    assert_eq!(&tries[..3], &[StatusCode::UNAUTHORIZED; 3], "{tries:?}");
+    assert_eq!(
+        &tries[3..],
+        &[StatusCode::TOO_MANY_REQUESTS; 2],
+        "{tries:?}"
+    );
+    // Y's secret with X's id is no better, and Y itself learns nothing of X's token.
+    let y_secret = y.secret.clone().unwrap();
+    assert_eq!(
+        introspect_from(&app, "198.51.100.7", &x, &y_secret, &token).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.introspect(&y, &token).await["active"], false);
+    // X itself, from its own network, is answered.
+    let secret = x.secret.clone().unwrap();
+    assert_eq!(
+        introspect_from(&app, "192.0.2.10", &x, &secret, &token).await,
+        StatusCode::OK
+    );
+    assert_eq!(app.introspect(&x, &token).await["active"], true);
+}
+
 #[tokio::test]
 async fn a_public_clients_budget_is_kept_per_network() {
     let app = limited_app().await;

@@ -115,6 +115,17 @@ def wrk(url, conns, seconds, script=None, headers=()):
             "socket_errors": sum(map(int, errors.groups())) if errors else 0}
 
 
+def autogroup_enabled():
+    """`kernel.sched_autogroup_enabled` (1: each session's processes are scheduled as one group
+    against other sessions', so a thread's nice or idle class counts only inside its session);
+    None where the kernel has no such setting."""
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
+
+
 def post_script(dirpath, name, body, auth):
     path = os.path.join(dirpath, f"{name}.lua")
     with open(path, "w") as f:
@@ -348,6 +359,9 @@ def main():
             result["flood"] = {"clients": args.flood, "statuses": flood_counts,
                                "p99_ms": round(ms[int(len(ms) * 0.99) - 1], 1) if ms else None}
         result["engine"] = "postgres" if (args.database_url or "").startswith("postgres") else "sqlite"
+        # Whether the kernel groups processes by session (docs/benchmarks.md, "PostgreSQL's
+        # flood tail is the kernel's autogroups"): it decides how far PostgreSQL waits for a core.
+        result["sched_autogroup"] = autogroup_enabled()
         result["instances"] = args.instances
         result["seeded"] = {"accounts": args.seed_accounts, "events": args.seed_events}
         print(json.dumps(result))
