@@ -179,8 +179,7 @@ async fn client_commands_list_update_rotate_and_delete() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "old secret: {body}");
     assert_eq!(str_of(&body, "error"), "invalid_client");
-    // Introspecting its own access token authenticates the client against the row read with
-    // the token's state (one round trip): the old secret is refused there too.
+    // The old secret is refused at introspection too, even with the client's own token.
     let introspect_with = |secret: String| {
         let (url, access) = (app.url("/introspect"), access.clone());
         async move {
