@@ -126,6 +126,21 @@ def autogroup_enabled():
         return None
 
 
+def cpu_cgroup():
+    """The CPU cgroup this tool, and so the server it starts, runs in ("/" is none of its
+    own): a group of its own decides PostgreSQL's waits as autogroups do (docs/benchmarks.md,
+    "PostgreSQL's flood tail is the kernel's autogroups"). The v1 `cpu` controller's path, else
+    the v2 path; None where unreadable."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            lines = [line.rstrip("\n").split(":", 2) for line in f]
+    except OSError:
+        return None
+    v1 = [path for _, controllers, path in lines if "cpu" in controllers.split(",")]
+    v2 = [path for _, controllers, path in lines if controllers == ""]
+    return (v1 or v2 or [None])[0]
+
+
 def post_script(dirpath, name, body, auth):
     path = os.path.join(dirpath, f"{name}.lua")
     with open(path, "w") as f:
@@ -362,6 +377,7 @@ def main():
         # Whether the kernel groups processes by session (docs/benchmarks.md, "PostgreSQL's
         # flood tail is the kernel's autogroups"): it decides how far PostgreSQL waits for a core.
         result["sched_autogroup"] = autogroup_enabled()
+        result["cpu_cgroup"] = cpu_cgroup()
         result["instances"] = args.instances
         result["seeded"] = {"accounts": args.seed_accounts, "events": args.seed_events}
         print(json.dumps(result))
