@@ -17,6 +17,7 @@ use ipnet::IpNet;
 
 use crate::app::lane::LaneHandle;
 use crate::app::state::AppState;
+use crate::domain::accounts::password::PasswordHasher;
 
 /// The Content-Security-Policy: same-origin everything, no inline script or style, no framing.
 ///
@@ -244,9 +245,45 @@ pub async fn on_page_lane(State(lane): State<LaneHandle>, req: Request, next: Ne
     }
 }
 
+/// Notes a machine request for the password-hashing pool: for a moment its steady thread
+/// leaves new hashes to the idle-class helpers, so this request's threads never wait for a
+/// hash's time slice (`domain/accounts/hash_queue.rs`).
+pub async fn yield_hashing(
+    State(hasher): State<PasswordHasher>,
+    req: Request,
+    next: Next,
+) -> Response {
+    hasher.machine_request();
+    next.run(req).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_route_behind_the_yield_layer_notes_a_machine_request() {
+        use tower::ServiceExt as _;
+        let cheap = crate::domain::accounts::password::HashParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let hasher = PasswordHasher::new(cheap, 1, 1).unwrap();
+        let router = axum::Router::new()
+            .route("/token", axum::routing::post(|| async { "ok" }))
+            .layer(axum::middleware::from_fn_with_state(
+                hasher.clone(),
+                yield_hashing,
+            ));
+        assert!(!hasher.machine_request_noted());
+        let req = axum::http::Request::post("/token")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let res = router.oneshot(req).await.unwrap();
+        assert_eq!(res.status(), axum::http::StatusCode::OK);
+        assert!(hasher.machine_request_noted());
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_route_behind_the_lane_layer_runs_on_the_lane() {

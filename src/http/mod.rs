@@ -73,6 +73,8 @@ pub fn session_cookie_name(https: bool) -> &'static str {
 /// The machine routes (probes, token, userinfo, JWKS, discovery, revocation, introspection,
 /// the admin API, risk evaluation) never read a session or a form's CSRF cookie, so they skip
 /// those layers: no cookie parsing, no session handle and no drawn CSRF nonce per call.
+/// The OAuth endpoints (token, userinfo, JWKS, discovery, revocation, introspection) also
+/// note each request for the password-hashing pool (`middleware::yield_hashing`).
 /// `/metrics` is not here: it has its own listener (`ops::metrics_router`).
 pub fn router(state: AppState, sessions: AnySessionStore, lane: LaneHandle) -> Router {
     let https = state.config.is_https();
@@ -110,10 +112,17 @@ pub fn router(state: AppState, sessions: AnySessionStore, lane: LaneHandle) -> R
             lane,
             middleware::on_page_lane,
         ));
-    let machine = Router::new()
-        .merge(ops::probes())
+    // The OAuth endpoints' requests make the steady hash thread yield for a moment.
+    let oauth_routes = Router::new()
         .merge(oauth::browser_router(&state))
         .merge(oauth::introspection())
+        .layer(axum::middleware::from_fn_with_state(
+            state.accounts.hasher().clone(),
+            middleware::yield_hashing,
+        ));
+    let machine = Router::new()
+        .merge(ops::probes())
+        .merge(oauth_routes)
         .merge(admin::router())
         .merge(risk::router())
         .layer(axum::middleware::from_fn_with_state(

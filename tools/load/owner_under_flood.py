@@ -9,12 +9,17 @@ the device cookie that sign-in set).
 Prints one JSON object: the owner's sign-ins, their statuses, median and slowest time, the
 flood's statuses, and the server's resident memory at the start and its peak (`VmHWM`) over the
 run (a flood is a sustained sign-in load too: issue #12's memory target). Run it on a busy host (docs/benchmarks.md: four busy loops beside it) to see
-what the hash threads' priorities cost the owner.
+what the hash threads' priorities cost the owner. With `--machine-requests`, one more thread
+keeps asking for the JWKS (a machine request) the whole time, so the hash pool's steady thread
+leaves new jobs to its idle-class helpers (`domain/accounts/hash_queue.rs`): on a busy host the
+owner's sign-in then depends on its rescue of stalled jobs.
 
     python3 tools/load/owner_under_flood.py target/release/authd --seconds 45
+    python3 tools/load/owner_under_flood.py target/release/authd --seconds 30 --machine-requests
 """
 
 import argparse
+import http.client
 import json
 import os
 import sys
@@ -28,11 +33,31 @@ from hotpaths import flood  # noqa: E402
 PASSWORD = "a load test passphrase"
 
 
+def machine_requests(port, stop, counts, lock):
+    """GET /jwks.json until `stop`, counting the answers under `jwks_<status>`."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    while not stop.is_set():
+        try:
+            conn.request("GET", "/jwks.json")
+            res = conn.getresponse()
+            res.read()
+            key = f"jwks_{res.status}"
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            key = "jwks_error"
+        with lock:
+            counts[key] = counts.get(key, 0) + 1
+    conn.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("binary")
     ap.add_argument("--seconds", type=float, default=45)
     ap.add_argument("--flood", type=int, default=32)
+    ap.add_argument("--machine-requests", action="store_true",
+                    help="a thread asks for the JWKS again and again during the run")
     ap.add_argument("--known-device", action="store_true",
                     help="the owner's browser signed in once before the flood (device cookie)")
     args = ap.parse_args()
@@ -50,6 +75,9 @@ def main():
         stop, lock, counts = threading.Event(), threading.Lock(), {}
         flooders = [threading.Thread(target=flood, args=(srv.port, stop, counts, lock), daemon=True)
                     for _ in range(args.flood)]
+        if args.machine_requests:
+            flooders.append(threading.Thread(target=machine_requests, args=(srv.port, stop, counts, lock),
+                                             daemon=True))
         for t in flooders:
             t.start()
         time.sleep(2)

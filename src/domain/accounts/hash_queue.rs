@@ -1,14 +1,22 @@
-//! The hash threads' job queue, which gives a job to the *steady* thread first: one thread at
-//! an ordinary (lowered) priority that always makes progress, and the others in Linux's idle
-//! class (`hash_workers.rs`), which run only on a core nothing else wants. An idle-class thread
-//! (a *helper*) takes a job only while the steady thread is busy with another; under a flood
-//! every thread works.
+//! The hash threads' job queue. One *steady* thread runs at an ordinary (lowered) priority and
+//! always makes progress; the others, *helpers*, run in Linux's idle class (`hash_workers.rs`)
+//! and so only on a core nothing else wants.
 //!
-//! A helper can still be starved by a host that keeps every core busy with other work. So the
-//! steady thread runs again, before anything queued, any job a helper has held for longer than
+//! While no machine request (token, userinfo, introspection, revocation, JWKS, discovery) has
+//! come for `YIELD_WINDOW`, a job goes to the steady thread first and to a helper only while
+//! the steady one is busy: a sign-in load alone runs at full speed. While machine requests are
+//! coming, the steady thread leaves new jobs to the helpers: a hash it runs holds a core a
+//! waking request thread must wait for (its time slice, or the next tick), where a helper's
+//! core is taken at once; that wait was the tail of the token endpoint, introspection and
+//! userinfo under a login flood (docs/benchmarks.md).
+//!
+//! A helper can be starved by a host that keeps every core busy with other work. So the steady
+//! thread runs again, before anything queued, any job a helper has held for longer than
 //! `rescue_after` (four of its own last hash times, at least `MIN_RESCUE`); a job answers once,
-//! whichever run finishes first (`password.rs`). No sign-in waits on a starved thread for
-//! longer than that.
+//! whichever run finishes first (`password.rs`). And while it yields to machine requests, it
+//! still takes the oldest queued job once that job has waited `rescue_after` with no helper
+//! having taken or finished a job for as long (the helpers are starved). No sign-in waits on a
+//! starved thread for longer than that.
 //!
 //! Two lanes (`Lane`): a verification for a browser the account already knows (its device
 //! cookie) or for a signed-in session goes ahead of the ordinary queue, so a login flood of
@@ -19,6 +27,7 @@
 //! Closing the queue (the pool dropped) lets the threads finish what is queued and end.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -32,27 +41,33 @@ pub(super) type Job = Arc<dyn Fn(&mut Memory) + Send + Sync>;
 /// The shortest time a helper holds a job before the steady thread runs it too.
 pub(super) const MIN_RESCUE: Duration = Duration::from_millis(100);
 
+/// How long after a machine request the steady thread leaves new jobs to the helpers.
+pub(super) const YIELD_WINDOW: Duration = Duration::from_millis(100);
+
 /// How many known-lane jobs run in a row while ordinary ones wait.
 const KNOWN_STREAK: u32 = 3;
 
 /// Which kind of thread is asking for work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Taker {
-    /// The thread that is always allowed to take the next job.
+    /// The thread at an ordinary priority.
     Steady,
-    /// A thread that takes a job only while the steady one is busy.
+    /// An idle-class thread.
     Helper,
 }
 
 #[derive(Default)]
 struct State {
-    jobs: VecDeque<Job>,
+    /// Queued jobs with the time each was queued.
+    jobs: VecDeque<(Instant, Job)>,
     /// The known lane (`Lane::Known`), taken before `jobs`.
-    known: VecDeque<Job>,
+    known: VecDeque<(Instant, Job)>,
     /// Known-lane jobs taken in a row while `jobs` was not empty.
     known_streak: u32,
     /// Jobs running on helpers, with the time each was taken (removed when done or rescued).
     on_helpers: Vec<(Instant, Job)>,
+    /// When a helper last took or finished a job.
+    helpers_moved: Option<Instant>,
     steady_busy: bool,
     /// The steady thread's last job time (what "too long" on a helper is measured against).
     steady_last: Duration,
@@ -64,11 +79,12 @@ impl State {
         (self.steady_last * 4).max(MIN_RESCUE)
     }
 
-    /// The job `who` may take now, marked as taken. For the steady thread, a starved helper's
-    /// job first (it was taken before anything still queued, and a flood may keep the queue
-    /// from ever emptying), then the oldest queued one; a helper takes a queued one only while
-    /// the steady thread is busy.
-    fn next(&mut self, who: Taker, now: Instant) -> Option<Job> {
+    /// The job `who` may take now, marked as taken; `yielding` while machine requests are
+    /// coming. For the steady thread, a starved helper's job first (it was taken before
+    /// anything still queued, and a flood may keep the queue from ever emptying), then the
+    /// oldest queued one unless it yields (and the helpers are not starved); a helper takes a
+    /// queued one while the steady thread is busy or yields.
+    fn next(&mut self, who: Taker, now: Instant, yielding: bool) -> Option<Job> {
         if who == Taker::Steady
             && let Some(job) = self.starved(now)
         {
@@ -76,16 +92,50 @@ impl State {
             metrics::counter!("authd_hash_jobs_rescued_total").increment(1);
             return Some(job);
         }
-        if (who == Taker::Steady || self.steady_busy)
-            && let Some(job) = self.pop_front()
-        {
+        let may = match who {
+            Taker::Steady => !yielding || self.stalled(now),
+            Taker::Helper => self.steady_busy || yielding,
+        };
+        if may && let Some(job) = self.pop_front() {
             match who {
                 Taker::Steady => self.steady_busy = true,
-                Taker::Helper => self.on_helpers.push((now, job.clone())),
+                Taker::Helper => {
+                    self.on_helpers.push((now, job.clone()));
+                    self.helpers_moved = Some(now);
+                }
             }
             return Some(job);
         }
         None
+    }
+
+    /// Whether the oldest queued job has waited `rescue_after` while no helper took or
+    /// finished a job for as long.
+    fn stalled(&self, now: Instant) -> bool {
+        let limit = self.rescue_after();
+        let waited = |t: Instant| now.duration_since(t) >= limit;
+        self.oldest_queued().is_some_and(waited) && self.helpers_moved.is_none_or(waited)
+    }
+
+    /// When the steady thread should look again: a helper's oldest job starving, or (while it
+    /// yields) the queue stalling.
+    fn due(&self) -> Option<Instant> {
+        let held = self.on_helpers.iter().map(|(taken, _)| *taken).min();
+        let queued = self
+            .oldest_queued()
+            .map(|t| self.helpers_moved.map_or(t, |m| m.max(t)));
+        held.into_iter()
+            .chain(queued)
+            .min()
+            .map(|t| t + self.rescue_after())
+    }
+
+    fn oldest_queued(&self) -> Option<Instant> {
+        let first = |q: &VecDeque<(Instant, Job)>| q.front().map(|(t, _)| *t);
+        first(&self.jobs)
+            .into_iter()
+            .chain(first(&self.known))
+            .min()
     }
 
     /// The next queued job: the known lane's, unless it has had `KNOWN_STREAK` turns in a row
@@ -93,7 +143,7 @@ impl State {
     fn pop_front(&mut self) -> Option<Job> {
         let ordinary_waits = !self.jobs.is_empty();
         if (!ordinary_waits || self.known_streak < KNOWN_STREAK)
-            && let Some(job) = self.known.pop_front()
+            && let Some((_, job)) = self.known.pop_front()
         {
             self.known_streak = if ordinary_waits {
                 self.known_streak + 1
@@ -103,21 +153,24 @@ impl State {
             return Some(job);
         }
         self.known_streak = 0;
-        self.jobs.pop_front()
+        self.jobs.pop_front().map(|(_, job)| job)
     }
 
     fn is_empty(&self) -> bool {
         self.jobs.is_empty() && self.known.is_empty()
     }
 
-    /// `who` finished `job`, which took `took`.
-    fn finished(&mut self, who: Taker, job: &Job, took: Duration) {
+    /// `who` finished `job`, which took `took`, at `now`.
+    fn finished(&mut self, who: Taker, job: &Job, took: Duration, now: Instant) {
         match who {
             Taker::Steady => {
                 self.steady_busy = false;
                 self.steady_last = took;
             }
-            Taker::Helper => self.on_helpers.retain(|(_, j)| !Arc::ptr_eq(j, job)),
+            Taker::Helper => {
+                self.on_helpers.retain(|(_, j)| !Arc::ptr_eq(j, job));
+                self.helpers_moved = Some(now);
+            }
         }
     }
 
@@ -133,11 +186,56 @@ impl State {
     }
 }
 
+/// When a machine request last came, in milliseconds since `epoch` (0: none yet).
+#[derive(Debug)]
+struct Traffic {
+    epoch: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Default for Traffic {
+    fn default() -> Self {
+        Self {
+            epoch: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Traffic {
+    fn ms(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+
+    /// Notes a request at `at`. Stores only when the millisecond changed, so request threads
+    /// on other cores do not keep taking the cache line from each other.
+    fn note(&self, at: Instant) {
+        let ms = self.ms(at);
+        if self.last_ms.load(Ordering::Relaxed) != ms {
+            self.last_ms.store(ms, Ordering::Relaxed);
+        }
+    }
+
+    /// When the steady thread may take jobs first again, if machine requests came within
+    /// `YIELD_WINDOW` of `now`.
+    fn yielding_until(&self, now: Instant) -> Option<Instant> {
+        let last = self.last_ms.load(Ordering::Relaxed);
+        if last == 0 {
+            return None;
+        }
+        let until = self.epoch + Duration::from_millis(last) + YIELD_WINDOW;
+        (until > now).then_some(until)
+    }
+}
+
 /// Jobs waiting for a hashing thread.
 #[derive(Default)]
 pub(super) struct Queue {
     state: Mutex<State>,
     changed: Condvar,
+    traffic: Traffic,
 }
 
 impl Queue {
@@ -149,15 +247,27 @@ impl Queue {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// A machine request is being served (see the module's documentation).
+    pub(super) fn machine_request(&self) {
+        self.traffic.note(Instant::now());
+    }
+
+    /// Whether a machine request was ever noted.
+    #[cfg(test)]
+    pub(super) fn machine_request_noted(&self) -> bool {
+        self.traffic.last_ms.load(Ordering::Relaxed) != 0
+    }
+
     /// Adds a job to `lane`; false when the queue is closed.
     pub(super) fn push(&self, job: Job, lane: Lane) -> bool {
         let mut state = self.lock();
         if state.closed {
             return false;
         }
+        let entry = (Instant::now(), job);
         match lane {
-            Lane::Ordinary => state.jobs.push_back(job),
-            Lane::Known => state.known.push_back(job),
+            Lane::Ordinary => state.jobs.push_back(entry),
+            Lane::Known => state.known.push_back(entry),
         }
         drop(state);
         self.changed.notify_all();
@@ -177,12 +287,17 @@ impl Queue {
         let mut state = self.lock();
         loop {
             let now = Instant::now();
-            if let Some(job) = state.next(who, now) {
+            let yielding = self.traffic.yielding_until(now);
+            if let Some(job) = state.next(who, now, yielding.is_some()) {
                 if who == Taker::Steady && !state.is_empty() {
                     // The steady thread is busy now: the helpers may take what is left.
                     self.changed.notify_all();
                 }
                 return Some(job);
+            }
+            if who == Taker::Steady && yielding.is_some() && !state.is_empty() {
+                // Left to the helpers: wake any waiting one.
+                self.changed.notify_all();
             }
             if memory.is_dirty() {
                 drop(state);
@@ -193,17 +308,24 @@ impl Queue {
             if state.closed && state.is_empty() {
                 return None;
             }
-            let oldest = state.on_helpers.iter().map(|(taken, _)| *taken).min();
-            state = match (who, oldest) {
-                // The steady thread looks again when a helper's oldest job would be starved.
-                (Taker::Steady, Some(taken)) => {
-                    let due = (taken + state.rescue_after()).saturating_duration_since(now);
+            // The steady thread looks again when a job would be starved or stalled, or when
+            // it stops yielding with jobs queued.
+            let again = match who {
+                Taker::Steady => {
+                    let end = yielding.filter(|_| !state.is_empty());
+                    state.due().into_iter().chain(end).min()
+                }
+                Taker::Helper => None,
+            };
+            state = match again {
+                Some(at) => {
+                    let wait = at.saturating_duration_since(now);
                     let wait = self
                         .changed
-                        .wait_timeout(state, due.max(Duration::from_millis(1)));
+                        .wait_timeout(state, wait.max(Duration::from_millis(1)));
                     wait.unwrap_or_else(std::sync::PoisonError::into_inner).0
                 }
-                _ => self
+                None => self
                     .changed
                     .wait(state)
                     .unwrap_or_else(std::sync::PoisonError::into_inner),
@@ -216,7 +338,8 @@ impl Queue {
         while let Some(job) = self.take(who, memory) {
             let started = Instant::now();
             job(memory);
-            self.lock().finished(who, &job, started.elapsed());
+            let took = started.elapsed();
+            self.lock().finished(who, &job, took, started + took);
         }
     }
 }
@@ -242,8 +365,12 @@ mod tests {
             memory.is_dirty(),
             "a job was ready: the next hash overwrites the area"
         );
-        q.lock()
-            .finished(Taker::Steady, &job, Duration::from_millis(1));
+        q.lock().finished(
+            Taker::Steady,
+            &job,
+            Duration::from_millis(1),
+            Instant::now(),
+        );
         q.close();
         assert!(q.take(Taker::Steady, &mut memory).is_none());
         assert!(!memory.is_dirty(), "nothing to take: wiped first");
@@ -255,53 +382,58 @@ mod tests {
         let now = Instant::now();
         let ordinary: Vec<Job> = (0..2).map(|_| noop()).collect();
         let known: Vec<Job> = (0..5).map(|_| noop()).collect();
-        state.jobs.extend(ordinary.iter().cloned());
-        state.known.extend(known.iter().cloned());
+        state.jobs.extend(ordinary.iter().map(|j| (now, j.clone())));
+        state.known.extend(known.iter().map(|j| (now, j.clone())));
         let mut order = Vec::new();
-        while let Some(job) = state.next(Taker::Steady, now) {
+        while let Some(job) = state.next(Taker::Steady, now, false) {
             let lane = |jobs: &[Job]| jobs.iter().position(|j| Arc::ptr_eq(j, &job));
             order.push(match (lane(&known), lane(&ordinary)) {
                 (Some(i), _) => format!("k{i}"),
                 (_, Some(i)) => format!("o{i}"),
                 _ => unreachable!("a job from neither lane"),
             });
-            state.finished(Taker::Steady, &job, Duration::from_millis(13));
+            state.finished(Taker::Steady, &job, Duration::from_millis(13), now);
         }
         assert_eq!(order, ["k0", "k1", "k2", "o0", "k3", "k4", "o1"]);
         // With no ordinary job waiting the known lane runs on without a streak.
-        state.known.extend((0..5).map(|_| noop()));
+        state.known.extend((0..5).map(|_| (now, noop())));
         for _ in 0..5 {
-            let job = state.next(Taker::Steady, now).expect("known");
-            state.finished(Taker::Steady, &job, Duration::from_millis(13));
+            let job = state.next(Taker::Steady, now, false).expect("known");
+            state.finished(Taker::Steady, &job, Duration::from_millis(13), now);
         }
         assert_eq!(state.known_streak, 0);
         // A helper helps with the known lane too, only while the steady thread is busy.
-        state.known.push_back(noop());
-        assert!(state.next(Taker::Helper, now).is_none());
-        let busy = state.next(Taker::Steady, now).expect("steady");
-        state.known.push_back(noop());
-        assert!(state.next(Taker::Helper, now).is_some());
-        state.finished(Taker::Steady, &busy, Duration::from_millis(13));
+        state.known.push_back((now, noop()));
+        assert!(state.next(Taker::Helper, now, false).is_none());
+        let busy = state.next(Taker::Steady, now, false).expect("steady");
+        state.known.push_back((now, noop()));
+        assert!(state.next(Taker::Helper, now, false).is_some());
+        state.finished(Taker::Steady, &busy, Duration::from_millis(13), now);
     }
 
     #[test]
     fn a_helper_takes_a_job_only_while_the_steady_thread_is_busy() {
         let mut state = State::default();
         let now = Instant::now();
-        state.jobs.push_back(noop());
-        assert!(state.next(Taker::Helper, now).is_none(), "steady is free");
-        let first = state.next(Taker::Steady, now).expect("steady takes it");
-        state.jobs.push_back(noop());
-        let second = state
-            .next(Taker::Helper, now)
-            .expect("steady busy: a helper helps");
-        state.finished(Taker::Steady, &first, Duration::from_millis(13));
-        state.jobs.push_back(noop());
+        state.jobs.push_back((now, noop()));
         assert!(
-            state.next(Taker::Helper, now).is_none(),
+            state.next(Taker::Helper, now, false).is_none(),
+            "steady is free"
+        );
+        let first = state
+            .next(Taker::Steady, now, false)
+            .expect("steady takes it");
+        state.jobs.push_back((now, noop()));
+        let second = state
+            .next(Taker::Helper, now, false)
+            .expect("steady busy: a helper helps");
+        state.finished(Taker::Steady, &first, Duration::from_millis(13), now);
+        state.jobs.push_back((now, noop()));
+        assert!(
+            state.next(Taker::Helper, now, false).is_none(),
             "steady is free again"
         );
-        state.finished(Taker::Helper, &second, Duration::from_millis(13));
+        state.finished(Taker::Helper, &second, Duration::from_millis(13), now);
         assert!(state.on_helpers.is_empty());
     }
 
@@ -311,29 +443,100 @@ mod tests {
         let t0 = Instant::now();
         let busy = noop();
         state.steady_busy = true;
-        state.jobs.push_back(noop());
-        let held = state.next(Taker::Helper, t0).expect("a helper takes it");
-        state.finished(Taker::Steady, &busy, Duration::from_millis(40));
+        state.jobs.push_back((t0, noop()));
+        let held = state
+            .next(Taker::Helper, t0, false)
+            .expect("a helper takes it");
+        state.finished(Taker::Steady, &busy, Duration::from_millis(40), t0);
         // Four of the steady thread's last job times (160 ms) have not passed yet.
         assert_eq!(state.rescue_after(), Duration::from_millis(160));
         let early = t0 + Duration::from_millis(159);
-        assert!(state.next(Taker::Steady, early).is_none());
+        assert!(state.next(Taker::Steady, early, false).is_none());
         // A job queued meanwhile comes after the starved one (a flood may never empty the queue).
         let queued = noop();
-        state.jobs.push_back(queued.clone());
+        state.jobs.push_back((t0, queued.clone()));
         let late = t0 + Duration::from_millis(160);
-        let rescued = state.next(Taker::Steady, late).expect("starved: rescued");
+        let rescued = state
+            .next(Taker::Steady, late, false)
+            .expect("starved: rescued");
         assert!(Arc::ptr_eq(&rescued, &held));
         assert!(state.steady_busy);
-        state.finished(Taker::Steady, &rescued, Duration::from_millis(13));
-        let next = state.next(Taker::Steady, late).expect("then the queue");
+        state.finished(Taker::Steady, &rescued, Duration::from_millis(13), late);
+        let next = state
+            .next(Taker::Steady, late, false)
+            .expect("then the queue");
         assert!(Arc::ptr_eq(&next, &queued));
-        state.finished(Taker::Steady, &next, Duration::from_millis(13));
+        state.finished(Taker::Steady, &next, Duration::from_millis(13), late);
         // Once only: the helper finishing later changes nothing.
-        assert!(state.next(Taker::Steady, late).is_none());
-        state.finished(Taker::Helper, &held, Duration::from_secs(1));
+        assert!(state.next(Taker::Steady, late, false).is_none());
+        state.finished(Taker::Helper, &held, Duration::from_secs(1), late);
         // Never sooner than MIN_RESCUE, however fast the last hash.
         assert_eq!(state.rescue_after(), MIN_RESCUE);
+    }
+
+    #[test]
+    fn while_machine_requests_come_the_steady_thread_leaves_new_jobs_to_the_helpers() {
+        let mut state = State::default();
+        let now = Instant::now();
+        state.jobs.push_back((now, noop()));
+        assert!(state.next(Taker::Steady, now, true).is_none(), "it yields");
+        let job = state
+            .next(Taker::Helper, now, true)
+            .expect("a helper takes it though the steady thread is free");
+        assert!(!state.steady_busy);
+        state.finished(Taker::Helper, &job, Duration::from_millis(13), now);
+        // Quiet again: the steady thread first, as before.
+        state.jobs.push_back((now, noop()));
+        assert!(state.next(Taker::Helper, now, false).is_none());
+        assert!(state.next(Taker::Steady, now, false).is_some());
+    }
+
+    #[test]
+    fn a_yielding_steady_thread_takes_a_queued_job_once_the_helpers_stall() {
+        let mut state = State::default();
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        // No helper has moved since the job was queued (starved helpers never take it).
+        state.jobs.push_back((t0, noop()));
+        assert_eq!(state.due(), Some(ms(100)));
+        assert!(state.next(Taker::Steady, ms(99), true).is_none());
+        assert!(
+            state.next(Taker::Steady, ms(100), true).is_some(),
+            "stalled"
+        );
+        assert!(
+            state.next(Taker::Helper, ms(100), true).is_none(),
+            "nothing left"
+        );
+        // A helper that finished a job meanwhile shows the helpers are moving: wait longer.
+        let mut state = State::default();
+        state.jobs.push_back((t0, noop()));
+        state.helpers_moved = Some(ms(50));
+        assert_eq!(state.due(), Some(ms(150)));
+        assert!(state.next(Taker::Steady, ms(149), true).is_none());
+        assert!(state.next(Taker::Steady, ms(150), true).is_some());
+        // Nothing queued, nothing held: nothing to look again for.
+        let state = State::default();
+        assert_eq!(state.due(), None);
+    }
+
+    #[test]
+    fn machine_requests_make_the_steady_thread_yield_for_a_window() {
+        let traffic = Traffic::default();
+        let at = traffic.epoch + Duration::from_secs(5);
+        assert_eq!(traffic.yielding_until(at), None, "no request yet");
+        traffic.note(at);
+        let until = traffic.yielding_until(at).expect("yielding");
+        assert!(until > at + YIELD_WINDOW - Duration::from_millis(1) && until <= at + YIELD_WINDOW);
+        assert!(
+            traffic
+                .yielding_until(at + Duration::from_millis(98))
+                .is_some()
+        );
+        assert_eq!(traffic.yielding_until(at + YIELD_WINDOW), None);
+        // A later request extends it.
+        traffic.note(at + Duration::from_millis(90));
+        assert!(traffic.yielding_until(at + YIELD_WINDOW).is_some());
     }
 
     #[test]

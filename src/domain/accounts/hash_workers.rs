@@ -17,9 +17,10 @@
 //! running only such threads as free, so a waking request thread takes it without waiting for a
 //! time slice to end (at nice 10 that wait was the tail of introspection and userinfo under a
 //! flood: docs/benchmarks.md). An idle-class thread could be starved by a host that keeps every
-//! core busy, so it only helps: the queue (`hash_queue.rs`) gives a job to the steady thread
-//! first and to a helper only while the steady one is busy. With no other work every thread
-//! runs at full speed. Where the idle class is refused, a helper runs at `HASH_NICE` too.
+//! core busy, so it mostly helps: the queue (`hash_queue.rs`) gives a job to the steady thread
+//! first and to a helper only while the steady one is busy, except while machine requests are
+//! coming, when the steady thread leaves new jobs to the helpers and only takes over stalled or
+//! starved ones. With no other work every thread runs at full speed. Where the idle class is refused, a helper runs at `HASH_NICE` too.
 //!
 //! A job whose caller went away (the request was dropped) is skipped rather than run for nobody.
 
@@ -201,6 +202,18 @@ impl Workers {
                 })?;
         }
         Ok(Self { queue })
+    }
+
+    /// A machine request is being served: for a moment the steady thread leaves new jobs to
+    /// the helpers (`hash_queue.rs`).
+    pub(super) fn machine_request(&self) {
+        self.queue.machine_request();
+    }
+
+    /// Whether a machine request was ever noted.
+    #[cfg(test)]
+    pub(super) fn machine_request_noted(&self) -> bool {
+        self.queue.machine_request_noted()
     }
 
     /// Queues a job; false when the threads are gone.

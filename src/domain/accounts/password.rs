@@ -158,6 +158,19 @@ impl PasswordHasher {
         })
     }
 
+    /// A machine request (token, userinfo, introspection, …) is being served: for a moment the
+    /// steady hash thread leaves new jobs to the idle-class helpers, whose cores a request
+    /// thread takes at once (`hash_queue.rs`).
+    pub fn machine_request(&self) {
+        self.workers.machine_request();
+    }
+
+    /// Whether a machine request was ever noted.
+    #[cfg(test)]
+    pub(crate) fn machine_request_noted(&self) -> bool {
+        self.workers.machine_request_noted()
+    }
+
     /// The pool whose ordinary-lane jobs wait at most `max_wait` for a thread (`None`: as long
     /// as the queue takes). The known lane never gives up: the owner is not answered `Busy`.
     #[must_use]
