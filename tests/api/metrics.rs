@@ -227,3 +227,55 @@ async fn hash_lanes_alone() {
         "another browser"
     );
 }
+
+#[test]
+fn password_checks_are_left_to_the_helpers_while_machine_requests_come() {
+    run_alone("metrics::hash_yields_alone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run alone in a child process by password_checks_are_left_to_the_helpers_while_machine_requests_come"]
+async fn hash_yields_alone() {
+    if std::env::var(ALONE).is_err() {
+        return;
+    }
+    // The steady thread alone (no helper to race it to a job): it must leave each job while
+    // machine requests come and take it once the job has waited the rescue time.
+    let app = spawn_app_with(|c| c.hash_workers = 1).await;
+    let user = app.user().await;
+    let yields = |text: String| {
+        let c = counters(&text);
+        c.get("authd_hash_steady_yields_total")
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let sign_in = || async {
+        let browser = new_client();
+        let page = app.sign_in_again(&browser, "192.0.2.1", &user.email, &user.password);
+        assert_eq!(page.await.status, StatusCode::SEE_OTHER);
+    };
+    // Sign-ins alone: the steady thread takes them.
+    let start = yields(app.metrics().await);
+    sign_in().await;
+    assert_eq!(yields(app.metrics().await), start, "no machine request yet");
+    // The same while a resource server keeps asking for the JWKS.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let asking = {
+        let (stop, url, client) = (stop.clone(), app.url("/jwks.json"), new_client());
+        tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let res = client.get(&url).send().await.unwrap();
+                assert_eq!(res.status(), StatusCode::OK);
+            }
+        })
+    };
+    for _ in 0..3 {
+        sign_in().await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    asking.await.unwrap();
+    assert!(
+        yields(app.metrics().await) > start,
+        "the steady thread left the checks to the helpers, then took them itself"
+    );
+}

@@ -297,6 +297,7 @@ impl Queue {
             }
             if who == Taker::Steady && yielding.is_some() && !state.is_empty() {
                 // Left to the helpers: wake any waiting one.
+                metrics::counter!("authd_hash_steady_yields_total").increment(1);
                 self.changed.notify_all();
             }
             if memory.is_dirty() {
