@@ -100,6 +100,10 @@ impl State {
             match who {
                 Taker::Steady => self.steady_busy = true,
                 Taker::Helper => {
+                    if !self.steady_busy {
+                        // Left by the steady thread before it even looked.
+                        metrics::counter!("authd_hash_steady_yields_total").increment(1);
+                    }
                     self.on_helpers.push((now, job.clone()));
                     self.helpers_moved = Some(now);
                 }
@@ -236,15 +240,31 @@ pub(super) struct Queue {
     state: Mutex<State>,
     changed: Condvar,
     traffic: Traffic,
+    /// Whether the steady thread yields to machine requests: only with helpers to leave jobs
+    /// to (alone, it would only make each sign-in wait for the rescue time).
+    yields: bool,
 }
 
 impl Queue {
+    /// A queue for one steady thread and `helpers` helpers.
+    pub(super) fn new(helpers: usize) -> Self {
+        Self {
+            yields: helpers > 0,
+            ..Self::default()
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // Jobs run outside the lock, so a poisoned lock means a panic in this file's few
         // lines: the state is still consistent; carry on.
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Until when the steady thread leaves new jobs to the helpers, if it does at `now`.
+    fn yielding_until(&self, now: Instant) -> Option<Instant> {
+        self.traffic.yielding_until(now).filter(|_| self.yields)
     }
 
     /// A machine request is being served (see the module's documentation).
@@ -287,7 +307,7 @@ impl Queue {
         let mut state = self.lock();
         loop {
             let now = Instant::now();
-            let yielding = self.traffic.yielding_until(now);
+            let yielding = self.yielding_until(now);
             if let Some(job) = state.next(who, now, yielding.is_some()) {
                 if who == Taker::Steady && !state.is_empty() {
                     // The steady thread is busy now: the helpers may take what is left.
@@ -296,7 +316,7 @@ impl Queue {
                 return Some(job);
             }
             if who == Taker::Steady && yielding.is_some() && !state.is_empty() {
-                // Left to the helpers: wake any waiting one.
+                // Left to the helpers: wake any waiting one (counted: a yield).
                 metrics::counter!("authd_hash_steady_yields_total").increment(1);
                 self.changed.notify_all();
             }
@@ -541,8 +561,18 @@ mod tests {
     }
 
     #[test]
+    fn a_steady_thread_without_helpers_never_yields() {
+        let (alone, helped) = (Queue::new(0), Queue::new(1));
+        let now = Instant::now();
+        alone.machine_request();
+        helped.machine_request();
+        assert_eq!(alone.yielding_until(now), None);
+        assert!(helped.yielding_until(now).is_some());
+    }
+
+    #[test]
     fn threads_serve_the_queue_and_end_when_it_closes() {
-        let q = Arc::new(Queue::default());
+        let q = Arc::new(Queue::new(1));
         let (tx, rx) = mpsc::channel::<String>();
         let threads: Vec<_> = [(Taker::Steady, "steady"), (Taker::Helper, "helper")]
             .into_iter()

@@ -185,8 +185,9 @@ impl std::fmt::Debug for Workers {
 impl Workers {
     /// Starts `n` threads named `authd-hash-<i>`: the steady one (0) and `n - 1` helpers.
     pub(super) fn start(n: usize) -> std::io::Result<Self> {
-        let queue = Arc::new(Queue::default());
-        for i in 0..n.max(1) {
+        let n = n.max(1);
+        let queue = Arc::new(Queue::new(n - 1));
+        for i in 0..n {
             let queue = queue.clone();
             let who = if i == 0 { Taker::Steady } else { Taker::Helper };
             std::thread::Builder::new()
