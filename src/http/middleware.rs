@@ -17,7 +17,7 @@ use ipnet::IpNet;
 
 use crate::app::lane::LaneHandle;
 use crate::app::state::AppState;
-use crate::domain::accounts::password::PasswordHasher;
+use crate::domain::accounts::password::HashYield;
 
 /// The Content-Security-Policy: same-origin everything, no inline script or style, no framing.
 ///
@@ -245,16 +245,50 @@ pub async fn on_page_lane(State(lane): State<LaneHandle>, req: Request, next: Ne
     }
 }
 
-/// Notes a machine request for the password-hashing pool: for a moment its steady thread
-/// leaves new hashes to the idle-class helpers, so this request's threads never wait for a
-/// hash's time slice (`domain/accounts/hash_queue.rs`).
-pub async fn yield_hashing(
-    State(hasher): State<PasswordHasher>,
-    req: Request,
-    next: Next,
-) -> Response {
-    hasher.machine_request();
-    next.run(req).await
+/// A layer that notes each request for the password-hashing pool: for a moment its steady
+/// thread leaves new hashes to the idle-class helpers, so this request's threads never wait for
+/// a hash's time slice (`domain/accounts/hash_queue.rs`). A plain `Service` wrapper rather
+/// than `from_fn`: nothing cloned or boxed per request but one reference count.
+#[derive(Clone, Debug)]
+pub struct YieldHashingLayer(pub HashYield);
+
+impl<S> tower::Layer<S> for YieldHashingLayer {
+    type Service = YieldHashing<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        YieldHashing {
+            inner,
+            hashing: self.0.clone(),
+        }
+    }
+}
+
+/// The service `YieldHashingLayer` makes.
+#[derive(Clone, Debug)]
+pub struct YieldHashing<S> {
+    inner: S,
+    hashing: HashYield,
+}
+
+impl<S, B> tower::Service<axum::http::Request<B>> for YieldHashing<S>
+where
+    S: tower::Service<axum::http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: axum::http::Request<B>) -> Self::Future {
+        self.hashing.machine_request();
+        self.inner.call(req)
+    }
 }
 
 #[cfg(test)]
@@ -269,13 +303,10 @@ mod tests {
             iterations: 1,
             parallelism: 1,
         };
-        let hasher = PasswordHasher::new(cheap, 1, 1).unwrap();
+        let hasher = crate::domain::accounts::password::PasswordHasher::new(cheap, 1, 1).unwrap();
         let router = axum::Router::new()
             .route("/token", axum::routing::post(|| async { "ok" }))
-            .layer(axum::middleware::from_fn_with_state(
-                hasher.clone(),
-                yield_hashing,
-            ));
+            .layer(YieldHashingLayer(hasher.yield_handle()));
         assert!(!hasher.machine_request_noted());
         let req = axum::http::Request::post("/token")
             .body(axum::body::Body::empty())

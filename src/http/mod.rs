@@ -74,7 +74,7 @@ pub fn session_cookie_name(https: bool) -> &'static str {
 /// the admin API, risk evaluation) never read a session or a form's CSRF cookie, so they skip
 /// those layers: no cookie parsing, no session handle and no drawn CSRF nonce per call.
 /// The OAuth endpoints (token, userinfo, JWKS, discovery, revocation, introspection) also
-/// note each request for the password-hashing pool (`middleware::yield_hashing`).
+/// note each request for the password-hashing pool (`middleware::YieldHashingLayer`).
 /// `/metrics` is not here: it has its own listener (`ops::metrics_router`).
 pub fn router(state: AppState, sessions: AnySessionStore, lane: LaneHandle) -> Router {
     let https = state.config.is_https();
@@ -116,9 +116,8 @@ pub fn router(state: AppState, sessions: AnySessionStore, lane: LaneHandle) -> R
     let oauth_routes = Router::new()
         .merge(oauth::browser_router(&state))
         .merge(oauth::introspection())
-        .layer(axum::middleware::from_fn_with_state(
-            state.accounts.hasher().clone(),
-            middleware::yield_hashing,
+        .layer(middleware::YieldHashingLayer(
+            state.accounts.hasher().yield_handle(),
         ));
     let machine = Router::new()
         .merge(ops::probes())

@@ -90,6 +90,19 @@ impl Lane {
     }
 }
 
+/// Notes machine requests (token, userinfo, introspection, …) for the hashing pool: for a
+/// moment after each, its steady thread leaves new jobs to the idle-class helpers, whose cores
+/// a request thread takes at once (`hash_queue.rs`). One reference count to clone.
+#[derive(Clone, Debug)]
+pub struct HashYield(Arc<Workers>);
+
+impl HashYield {
+    /// A machine request is being served.
+    pub fn machine_request(&self) {
+        self.0.machine_request();
+    }
+}
+
 /// The hashing pool. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct PasswordHasher {
@@ -158,11 +171,9 @@ impl PasswordHasher {
         })
     }
 
-    /// A machine request (token, userinfo, introspection, …) is being served: for a moment the
-    /// steady hash thread leaves new jobs to the idle-class helpers, whose cores a request
-    /// thread takes at once (`hash_queue.rs`).
-    pub fn machine_request(&self) {
-        self.workers.machine_request();
+    /// The handle the OAuth endpoints note their requests through (`HashYield`).
+    pub fn yield_handle(&self) -> HashYield {
+        HashYield(self.workers.clone())
     }
 
     /// Whether a machine request was ever noted.
