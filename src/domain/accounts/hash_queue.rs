@@ -190,9 +190,11 @@ impl State {
     }
 }
 
-/// When a machine request last came, in milliseconds since `epoch` (0: none yet).
+/// When a machine request last came, in milliseconds since `epoch` (0: none yet). Shared by
+/// the queue and the handle the OAuth routes note their requests through
+/// (`password::HashYield`).
 #[derive(Debug)]
-struct Traffic {
+pub(super) struct Traffic {
     epoch: Instant,
     last_ms: AtomicU64,
 }
@@ -211,6 +213,17 @@ impl Traffic {
         u64::try_from(at.saturating_duration_since(self.epoch).as_millis())
             .unwrap_or(u64::MAX)
             .max(1)
+    }
+
+    /// A machine request is being served (see the module's documentation).
+    pub(super) fn note_now(&self) {
+        self.note(Instant::now());
+    }
+
+    /// Whether a machine request was ever noted.
+    #[cfg(test)]
+    pub(super) fn noted(&self) -> bool {
+        self.last_ms.load(Ordering::Relaxed) != 0
     }
 
     /// Notes a request at `at`. Stores only when the millisecond changed, so request threads
@@ -239,7 +252,7 @@ impl Traffic {
 pub(super) struct Queue {
     state: Mutex<State>,
     changed: Condvar,
-    traffic: Traffic,
+    traffic: Arc<Traffic>,
     /// Whether the steady thread yields to machine requests: only with helpers to leave jobs
     /// to (alone, it would only make each sign-in wait for the rescue time).
     yields: bool,
@@ -267,15 +280,9 @@ impl Queue {
         self.traffic.yielding_until(now).filter(|_| self.yields)
     }
 
-    /// A machine request is being served (see the module's documentation).
-    pub(super) fn machine_request(&self) {
-        self.traffic.note(Instant::now());
-    }
-
-    /// Whether a machine request was ever noted.
-    #[cfg(test)]
-    pub(super) fn machine_request_noted(&self) -> bool {
-        self.traffic.last_ms.load(Ordering::Relaxed) != 0
+    /// Where machine requests are noted for this queue.
+    pub(super) fn traffic(&self) -> Arc<Traffic> {
+        self.traffic.clone()
     }
 
     /// Adds a job to `lane`; false when the queue is closed.
@@ -315,9 +322,9 @@ impl Queue {
                 }
                 return Some(job);
             }
-            if who == Taker::Steady && yielding.is_some() && !state.is_empty() {
-                // Left to the helpers: wake any waiting one (counted: a yield).
-                metrics::counter!("authd_hash_steady_yields_total").increment(1);
+            let passed_over = who == Taker::Steady && yielding.is_some() && !state.is_empty();
+            if passed_over {
+                // Left to the helpers: wake any waiting one.
                 self.changed.notify_all();
             }
             if memory.is_dirty() {
@@ -328,6 +335,10 @@ impl Queue {
             }
             if state.closed && state.is_empty() {
                 return None;
+            }
+            if passed_over {
+                // Once per wait (not again after the wipe above).
+                metrics::counter!("authd_hash_steady_yields_total").increment(1);
             }
             // The steady thread looks again when a job would be starved or stalled, or when
             // it stops yielding with jobs queued.
@@ -564,8 +575,8 @@ mod tests {
     fn a_steady_thread_without_helpers_never_yields() {
         let (alone, helped) = (Queue::new(0), Queue::new(1));
         let now = Instant::now();
-        alone.machine_request();
-        helped.machine_request();
+        alone.traffic().note_now();
+        helped.traffic().note_now();
         assert_eq!(alone.yielding_until(now), None);
         assert!(helped.yielding_until(now).is_some());
     }

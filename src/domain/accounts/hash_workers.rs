@@ -20,7 +20,8 @@
 //! core busy, so it mostly helps: the queue (`hash_queue.rs`) gives a job to the steady thread
 //! first and to a helper only while the steady one is busy, except while machine requests are
 //! coming, when the steady thread leaves new jobs to the helpers and only takes over stalled or
-//! starved ones. With no other work every thread runs at full speed. Where the idle class is refused, a helper runs at `HASH_NICE` too.
+//! starved ones. With no other work every thread runs at full speed. Where the idle class is
+//! refused, a helper runs at `HASH_NICE` too.
 //!
 //! A job whose caller went away (the request was dropped) is skipped rather than run for nobody.
 
@@ -45,7 +46,7 @@ pub(crate) fn lower_own_priority() {
 }
 
 pub(super) use crate::domain::accounts::hash_queue::Job;
-use crate::domain::accounts::hash_queue::{Queue, Taker};
+use crate::domain::accounts::hash_queue::{Queue, Taker, Traffic};
 use crate::domain::accounts::password::Lane;
 
 /// Puts the calling thread in the idle scheduling class (`SCHED_IDLE`); where that is refused,
@@ -205,16 +206,9 @@ impl Workers {
         Ok(Self { queue })
     }
 
-    /// A machine request is being served: for a moment the steady thread leaves new jobs to
-    /// the helpers (`hash_queue.rs`).
-    pub(super) fn machine_request(&self) {
-        self.queue.machine_request();
-    }
-
-    /// Whether a machine request was ever noted.
-    #[cfg(test)]
-    pub(super) fn machine_request_noted(&self) -> bool {
-        self.queue.machine_request_noted()
+    /// Where machine requests are noted for this pool (`hash_queue.rs`).
+    pub(super) fn traffic(&self) -> Arc<Traffic> {
+        self.queue.traffic()
     }
 
     /// Queues a job; false when the threads are gone.

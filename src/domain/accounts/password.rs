@@ -24,6 +24,7 @@ use argon2::Params;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
+use crate::domain::accounts::hash_queue::Traffic;
 use crate::domain::accounts::hash_workers::{Job, Memory, Workers};
 use crate::domain::clock::{OsRandom, Random};
 use crate::domain::error::{Unexpected, unexpected_from};
@@ -94,12 +95,18 @@ impl Lane {
 /// moment after each, its steady thread leaves new jobs to the idle-class helpers, whose cores
 /// a request thread takes at once (`hash_queue.rs`). One reference count to clone.
 #[derive(Clone, Debug)]
-pub struct HashYield(Arc<Workers>);
+pub struct HashYield(Arc<Traffic>);
 
 impl HashYield {
     /// A machine request is being served.
     pub fn machine_request(&self) {
-        self.0.machine_request();
+        self.0.note_now();
+    }
+
+    /// Whether a machine request was ever noted.
+    #[cfg(test)]
+    pub(crate) fn noted(&self) -> bool {
+        self.0.noted()
     }
 }
 
@@ -173,13 +180,7 @@ impl PasswordHasher {
 
     /// The handle the OAuth endpoints note their requests through (`HashYield`).
     pub fn yield_handle(&self) -> HashYield {
-        HashYield(self.workers.clone())
-    }
-
-    /// Whether a machine request was ever noted.
-    #[cfg(test)]
-    pub(crate) fn machine_request_noted(&self) -> bool {
-        self.workers.machine_request_noted()
+        HashYield(self.workers.traffic())
     }
 
     /// The pool whose ordinary-lane jobs wait at most `max_wait` for a thread (`None`: as long
