@@ -73,8 +73,11 @@ pub fn session_cookie_name(https: bool) -> &'static str {
 /// The machine routes (probes, token, userinfo, JWKS, discovery, revocation, introspection,
 /// the admin API, risk evaluation) never read a session or a form's CSRF cookie, so they skip
 /// those layers: no cookie parsing, no session handle and no drawn CSRF nonce per call.
-/// The OAuth endpoints (token, userinfo, JWKS, discovery, revocation, introspection) also
-/// note each request for the password-hashing pool (`middleware::YieldHashingLayer`).
+/// The OAuth endpoints (token, userinfo, JWKS, discovery, revocation, introspection) and risk
+/// evaluation also note each request for the password-hashing pool
+/// (`middleware::YieldHashingLayer`); the probes and the admin API do not (a load balancer's
+/// probes would keep the pool yielding for nothing, and an operator's bulk import through the
+/// admin API hashes passwords itself).
 /// `/metrics` is not here: it has its own listener (`ops::metrics_router`).
 pub fn router(state: AppState, sessions: AnySessionStore, lane: LaneHandle) -> Router {
     let https = state.config.is_https();
@@ -112,10 +115,12 @@ pub fn router(state: AppState, sessions: AnySessionStore, lane: LaneHandle) -> R
             lane,
             middleware::on_page_lane,
         ));
-    // The OAuth endpoints' requests make the steady hash thread yield for a moment.
+    // The OAuth endpoints' and risk evaluation's requests make the steady hash thread yield for
+    // a moment: a resource server asks both on every use of a token.
     let oauth_routes = Router::new()
         .merge(oauth::browser_router(&state))
         .merge(oauth::introspection())
+        .merge(risk::router())
         .layer(middleware::YieldHashingLayer(
             state.accounts.hasher().yield_handle(),
         ));
@@ -123,7 +128,6 @@ pub fn router(state: AppState, sessions: AnySessionStore, lane: LaneHandle) -> R
         .merge(ops::probes())
         .merge(oauth_routes)
         .merge(admin::router())
-        .merge(risk::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             render::brand_pages,

@@ -258,24 +258,43 @@ async fn hash_yields_alone() {
     let start = yields(app.metrics().await);
     sign_in().await;
     assert_eq!(yields(app.metrics().await), start, "no machine request yet");
-    // The same while a resource server keeps asking for the JWKS.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let asking = {
-        let (stop, url, client) = (stop.clone(), app.url("/jwks.json"), new_client());
-        tokio::spawn(async move {
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let res = client.get(&url).send().await.unwrap();
-                assert_eq!(res.status(), StatusCode::OK);
-            }
-        })
-    };
-    for _ in 0..3 {
-        sign_in().await;
+    // The same while a resource server keeps asking about tokens: first risk evaluation (a
+    // refused caller is a request all the same), then the JWKS. Risk comes first, so that no
+    // JWKS request's moment can still be running when its sign-ins are checked.
+    let mut before = start;
+    for (path, status) in [
+        ("/risk/evaluate", StatusCode::UNAUTHORIZED),
+        ("/jwks.json", StatusCode::OK),
+    ] {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let asking = {
+            let (stop, url, client) = (stop.clone(), app.url(path), new_client());
+            tokio::spawn(async move {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let res = if path == "/jwks.json" {
+                        client.get(&url).send().await.unwrap()
+                    } else {
+                        client
+                            .post(&url)
+                            .json(&serde_json::json!({}))
+                            .send()
+                            .await
+                            .unwrap()
+                    };
+                    assert_eq!(res.status(), status, "{path}");
+                }
+            })
+        };
+        for _ in 0..3 {
+            sign_in().await;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        asking.await.unwrap();
+        let after = yields(app.metrics().await);
+        assert!(
+            after > before,
+            "the steady thread left the checks to the helper while {path} was asked"
+        );
+        before = after;
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    asking.await.unwrap();
-    assert!(
-        yields(app.metrics().await) > start,
-        "the steady thread left the checks to the helper"
-    );
 }

@@ -191,7 +191,7 @@ impl State {
 }
 
 /// When a machine request last came, in milliseconds since `epoch` (0: none yet). Shared by
-/// the queue and the handle the OAuth routes note their requests through
+/// the queue and the handle the OAuth and risk routes note their requests through
 /// (`password::HashYield`).
 #[derive(Debug)]
 pub(super) struct Traffic {

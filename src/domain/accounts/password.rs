@@ -178,7 +178,8 @@ impl PasswordHasher {
         })
     }
 
-    /// The handle the OAuth endpoints note their requests through (`HashYield`).
+    /// The handle the OAuth and risk-evaluation endpoints note their requests through
+    /// (`HashYield`).
     pub fn yield_handle(&self) -> HashYield {
         HashYield(self.workers.traffic())
     }
