@@ -94,6 +94,10 @@ pub enum ApiError {
     Bearer(BearerError),
     /// The request body or query is malformed; the message is safe to send.
     BadRequest(&'static str),
+    /// The caller's token is valid but may not ask this (403 `insufficient_scope`), where the
+    /// bearer check's generic answer ("the admin scope is required") would mislead; the message
+    /// is safe to send.
+    Forbidden(&'static str),
     /// An operator's act on clients, keys or the model.
     Ops(OpsError),
 }
@@ -182,6 +186,7 @@ impl IntoResponse for ApiError {
             Self::Console(e) => console(e),
             Self::Bearer(e) => bearer(e),
             Self::BadRequest(m) => (StatusCode::BAD_REQUEST, "invalid_request", *m),
+            Self::Forbidden(m) => (StatusCode::FORBIDDEN, "insufficient_scope", *m),
             Self::Ops(e) => ops(e),
         };
         if status.is_server_error() {
@@ -245,6 +250,15 @@ mod tests {
         assert_eq!(s, StatusCode::FORBIDDEN);
         assert!(w.is_none());
         assert_eq!(v["error"], "insufficient_scope");
+    }
+
+    #[tokio::test]
+    async fn a_forbidden_request_is_403_with_its_own_message() {
+        let (s, w, v) = answer(ApiError::Forbidden("not for this caller")).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        assert!(w.is_none());
+        assert_eq!(v["error"], "insufficient_scope");
+        assert_eq!(v["message"], "not for this caller");
     }
 
     #[tokio::test]

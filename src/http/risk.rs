@@ -49,10 +49,17 @@ pub async fn evaluate_post(
         return Err(ApiError::BadRequest("token is missing or too long"));
     }
     let seen = RequestContext::new(ip, &req.user_agent, ctx.request_id.clone());
-    Ok(Json(
-        state
-            .oauth
-            .evaluate_risk(&ctx, caller, &req.token, &seen)
-            .await?,
-    ))
+    let answer = state
+        .oauth
+        .evaluate_risk(&ctx, caller, &req.token, &seen)
+        .await
+        .map_err(|e| match e {
+            BearerError::InsufficientScope => ApiError::Forbidden(NOT_THE_AUDIENCE),
+            e => e.into(),
+        })?;
+    Ok(Json(answer))
 }
+
+/// The 403's message: who may ask (the bearer check's own says "the admin scope").
+const NOT_THE_AUDIENCE: &str = "only a confidential client may ask, with its own \
+    client-credentials token, and only about tokens issued to it";

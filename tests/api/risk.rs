@@ -637,6 +637,10 @@ async fn only_the_tokens_audience_may_evaluate_it_and_others_write_nothing() {
         let (status, body) = evaluate(&app, Some(&stranger_token), ask(ip)).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
         assert!(body.get("score").is_none() && body.get("reasons").is_none());
+        // The answer says who may ask, not the admin API's "admin scope".
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains("issued to it"), "{body}");
+        assert!(!message.contains("admin"), "{body}");
     }
     // Nor about the web client's own machine token.
     let machine = serde_json::json!({ "token": web_token, "ip": "192.0.2.1", "user_agent": "" });

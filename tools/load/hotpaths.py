@@ -8,7 +8,11 @@ with PKCE, and runs `wrk` (Debian's package) over loopback against:
 
 - `GET /healthz` and `GET /userinfo` (valid bearer) at `wrk -t1 -c32` — the hot paths;
 - `POST /token` (client credentials; a durable `token_issued` event per answer) and
-  `POST /introspect` at `-c8` with latency percentiles — the token endpoint's tail.
+  `POST /introspect` at `-c8` with latency percentiles — the token endpoint's tail;
+- with `--only risk`, `POST /risk/evaluate` (the web client, which may also use the
+  client-credentials grant, asks about its user's token with its own machine token, as an app
+  that is its own resource server does; a `risk_evaluated` event per answer) at `-c8`, which a
+  resource server asks on a token's use like introspection.
 
 With `--flood N`, N Python threads keep sign-ins of unknown accounts from random addresses going
 during the whole run (the isolation figure: every hash worker busy), and their statuses and the
@@ -58,6 +62,19 @@ REDIRECT = "http://127.0.0.1:9/cb"
 
 def basic(client_id, secret):
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def client_token(srv, auth):
+    """A client-credentials access token for the client `auth` (a Basic header) names."""
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+    conn.request("POST", "/token", "grant_type=client_credentials",
+                 {"Authorization": auth, "Content-Type": "application/x-www-form-urlencoded"})
+    res = conn.getresponse()
+    body = res.read()
+    conn.close()
+    if res.status != 200:
+        raise RuntimeError(f"client_credentials: {res.status} {body[:200]!r}")
+    return json.loads(body)["access_token"]
 
 
 def user_token(srv, rp_secret):
@@ -141,12 +158,13 @@ def cpu_cgroup():
     return (v1 or v2 or [None])[0]
 
 
-def post_script(dirpath, name, body, auth):
+def post_script(dirpath, name, body, auth, content_type="application/x-www-form-urlencoded"):
     path = os.path.join(dirpath, f"{name}.lua")
+    body = body.replace("\\", "\\\\").replace('"', '\\"')
     with open(path, "w") as f:
         f.write('wrk.method = "POST"\n'
                 f'wrk.body = "{body}"\n'
-                'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+                f'wrk.headers["Content-Type"] = "{content_type}"\n'
                 f'wrk.headers["Authorization"] = "{auth}"\n'
                 # The tail past p99 (wrk's --latency stops there), in microseconds.
                 'done = function(summary, latency, requests)\n'
@@ -274,7 +292,8 @@ def main():
     ap.add_argument("--flood-device", action="store_true",
                     help="the fast flood also sends the device cookie of the load account's own browser")
     ap.add_argument("--database-url")
-    ap.add_argument("--only", help="comma-separated subset of healthz,userinfo,token,introspect")
+    ap.add_argument("--only", help="comma-separated subset of healthz,userinfo,token,introspect,risk "
+                                   "(risk only when named)")
     ap.add_argument("--token-conns", type=int, default=8, help="connections for token and introspect")
     ap.add_argument("--instances", type=int, default=1, help="servers on the one database (PostgreSQL), each loaded by its own wrk")
     ap.add_argument("--seed-accounts", type=int, default=0, help="accounts written into the database first")
@@ -293,7 +312,8 @@ def main():
     try:
         srv.cli("user", "add", "load@example.com", "--password-stdin", stdin=PASSWORD + "\n")
         rp = json.loads(srv.cli("client", "add", "load-rp", "--redirect-uri", REDIRECT, "--first-party",
-                                "--scope", "openid", "--scope", "email"))
+                                "--scope", "openid", "--scope", "email", "--grant", "authorization_code",
+                                "--grant", "client_credentials"))
         cc = json.loads(srv.cli("client", "add", "load-cc", "--grant", "client_credentials"))
         srv.seed(args.seed_accounts, args.seed_events)
         srv.start()
@@ -337,6 +357,11 @@ def main():
                                         post_script(d, "token", "grant_type=client_credentials", cc_auth)),
                 "introspect": lambda: on_all("/introspect", args.token_conns,
                                              post_script(d, "introspect", f"token={access}", cc_auth)),
+                "risk": lambda: on_all("/risk/evaluate", args.token_conns, post_script(
+                    d, "risk", json.dumps({"token": access, "ip": "198.51.100.7",
+                                           "user_agent": "load/1.0"}),
+                    f"Bearer {client_token(srv, basic('load-rp', rp['client_secret']))}",
+                    "application/json")),
             }
             result = {}
             for name in only:
