@@ -11,22 +11,22 @@
 //! own request. Without a tokio runtime (a plain unit test), or if the writer is gone, events
 //! are inserted directly.
 //!
-//! On a SQLite file the server's `token_issued` events go through the event spool instead
-//! (`spool.rs`): written to the spool's file, then handed to this writer with nobody waiting;
-//! the writer tells the spool when each is stored. `settled` lets a reader wait until
-//! everything spooled before it is in the database. Since nobody waits for a spooled event,
-//! a batch of nothing but spooled events waits up to `LINGER` for more before it is written:
-//! under token traffic the writer then commits full batches instead of one or two events at a
-//! time, each commit writing the event table's and its indexes' pages to the log again
-//! (docs/benchmarks.md, "Spooled events wait for a full batch"). An event a request waits for,
-//! or a reader's `settled`, ends the wait at once.
+//! On a SQLite file the server's `token_issued` and `risk_evaluated` events (`spool::spooled`) go
+//! through the event spool instead (`spool.rs`): written to the spool's file, then handed to this
+//! writer with nobody waiting; the writer tells the spool when each is stored. `settled` lets a
+//! reader wait until everything spooled before it is in the database. Since nobody waits for a
+//! spooled event, a batch of nothing but spooled events waits up to `LINGER` for more before it is
+//! written: under token traffic the writer then commits full batches instead of one or two events
+//! at a time, each commit writing the event table's and its indexes' pages to the log again
+//! (docs/benchmarks.md, "Spooled events wait for a full batch"). An event a request waits for, or a
+//! reader's `settled`, ends the wait at once.
 //!
-//! On PostgreSQL (`EventStore::relaxes_commits`) the `token_issued` events of a batch are
-//! written apart from the rest, first, with `insert_many_relaxed` (`synchronous_commit = off`):
-//! the token endpoint's answer waits for the commit, not for the WAL flush, which under a
-//! sign-in flood queued behind the flood's own flushes (docs/benchmarks.md, "PostgreSQL:
-//! `token_issued` without the WAL flush"). That is the durability the spool gives on SQLite:
-//! the event survives a crash of authd, not one of the database server or the machine.
+//! On PostgreSQL (`EventStore::relaxes_commits`) the same kinds' events of a batch are written
+//! apart from the rest, first, with `insert_many_relaxed` (`synchronous_commit = off`): the token
+//! endpoint's (and the risk API's) answer waits for the commit, not for the WAL flush, which under
+//! a sign-in flood queued behind the flood's own flushes (docs/benchmarks.md, "PostgreSQL:
+//! `token_issued` without the WAL flush"). That is the durability the spool gives on SQLite: the
+//! event survives a crash of authd, not one of the database server or the machine.
 
 use std::sync::Arc;
 
@@ -77,7 +77,8 @@ impl GroupWriter {
         Self::start_with(store, None)
     }
 
-    /// [`GroupWriter::start`], with `token_issued` events going through `spool` (`spool.rs`).
+    /// [`GroupWriter::start`], with the spooled kinds' events (`token_issued`,
+    /// `risk_evaluated`) going through `spool` (`spool.rs`).
     pub fn start_with(store: Arc<dyn EventStore>, spool: Option<Arc<Spool>>) -> Self {
         Self::start_lingering(store, spool, LINGER)
     }
@@ -455,6 +456,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn risk_evaluations_are_spooled_like_issued_tokens() {
+        // Neither waits for a write: both are in the spool when `insert` returns, and the
+        // writer stores them together once a reader asks.
+        let (_dir, writer, counting) = writer(FOREVER).await;
+        for (n, kind) in [EventKind::RiskEvaluated, EventKind::TokenIssued]
+            .into_iter()
+            .enumerate()
+        {
+            soon(writer.insert(&event(kind, n as i64))).await.unwrap();
+        }
+        assert!(counting.writes.lock().unwrap().is_empty());
+        assert_eq!(writer.spool.as_ref().unwrap().pending(), 2);
+        soon(writer.settled()).await;
+        assert_eq!(*counting.writes.lock().unwrap(), [2]);
+    }
+
+    #[tokio::test]
     async fn a_lone_spooled_event_is_written_when_the_wait_ends() {
         let (_dir, writer, counting) = writer(LINGER).await;
         let e = event(EventKind::TokenIssued, 0);
@@ -470,7 +488,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn where_commits_can_be_relaxed_issued_tokens_are_written_apart_and_first() {
+    async fn where_commits_can_be_relaxed_issued_tokens_and_risk_checks_are_written_apart_and_first()
+     {
         for relaxes in [true, false] {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display());
@@ -481,7 +500,7 @@ mod tests {
             let kinds = [
                 EventKind::LoginFailed,
                 EventKind::TokenIssued,
-                EventKind::TokenIssued,
+                EventKind::RiskEvaluated,
                 EventKind::LoginSucceeded,
                 EventKind::TokenIssued,
             ];

@@ -17,7 +17,8 @@ mod decision_text;
 pub mod group_commit;
 /// Storing and tracing events.
 pub mod sink;
-/// The SQLite event spool: `token_issued` written to a file, stored by the writer after.
+/// The SQLite event spool: `token_issued` and `risk_evaluated` written to a file, stored by the
+/// writer after.
 pub mod spool;
 
 /// The kinds of auth event (INTERFACE.md). No catch-all: a new kind is a deliberate change.

@@ -46,7 +46,8 @@ impl EventSink {
         Self::with_spool(store, clock, None)
     }
 
-    /// [`EventSink::new`], with `token_issued` events going through `spool` (`spool.rs`).
+    /// [`EventSink::new`], with `token_issued` and `risk_evaluated` events going through
+    /// `spool` (`spool.rs`).
     pub fn with_spool(
         store: Arc<dyn EventStore>,
         clock: Arc<dyn crate::domain::clock::Clock>,
@@ -104,10 +105,10 @@ impl EventSink {
 
     /// Records an event: written to the database first, then traced.
     ///
-    /// Written through the group writer (`group_commit.rs`): the call returns once the
-    /// transaction holding the event has committed (a `token_issued` on SQLite: once it is in
-    /// the spool, `spool.rs`), so an event that was traced is always also stored. Refusal events beyond their
-    /// per-address budget are counted, not stored.
+    /// Written through the group writer (`group_commit.rs`): the call returns once the transaction
+    /// holding the event has committed (a `token_issued` or `risk_evaluated` on SQLite: once it is
+    /// in the spool, `spool.rs`), so an event that was traced is always also stored. Refusal events
+    /// beyond their per-address budget are counted, not stored.
     pub async fn record(&self, event: AuthEvent) -> Result<(), StoreError> {
         if !self.within_budget(&event) {
             return Ok(());

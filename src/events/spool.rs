@@ -1,13 +1,13 @@
-//! The event spool (SQLite only): lets `POST /token` answer without waiting for SQLite's one
-//! writer. A `token_issued` event is appended as one JSON line to a segment file beside the
-//! database (`<db>-spool-<n>`, mode 0600) and handed to the group writer, which stores it with
-//! the next batch; the request answers once the line is written. That is the durability
-//! SQLite itself gives a commit with `synchronous = NORMAL` (a `write(2)` into the log, not an
-//! `fsync`): the event survives a crash or `kill -9` of the process, not a power loss of the
-//! machine. A segment is deleted once every event in it is in the database (the current one at
-//! a graceful stop, `close`); whatever a crash left is stored at the next start (`recover`,
-//! before the server listens; an event already stored is recognised by its id), the database's
-//! log flushed to disk before the segments are deleted.
+//! The event spool (SQLite only): lets `POST /token` and `POST /risk/evaluate` answer without
+//! waiting for SQLite's one writer. A `token_issued` or `risk_evaluated` event is appended as one
+//! JSON line to a segment file beside the database (`<db>-spool-<n>`, mode 0600) and handed to the
+//! group writer, which stores it with the next batch; the request answers once the line is written.
+//! That is the durability SQLite itself gives a commit with `synchronous = NORMAL` (a `write(2)`
+//! into the log, not an `fsync`): the event survives a crash or `kill -9` of the process, not a
+//! power loss of the machine. A segment is deleted once every event in it is in the database (the
+//! current one at a graceful stop, `close`); whatever a crash left is stored at the next start
+//! (`recover`, before the server listens; an event already stored is recognised by its id), the
+//! database's log flushed to disk before the segments are deleted.
 //!
 //! Why: on a busy disk the writer's transactions sometimes wait for the log's `fsync`s
 //! (checkpoints, a restart of the log), and every request waiting for its event waited with
@@ -40,9 +40,11 @@ mod recovery;
 const SEGMENT_BYTES: u64 = 1 << 20;
 
 /// Whether events of `kind` go through the spool: only those a request would otherwise wait
-/// on the writer for and nothing at the request's side reads back at once.
+/// on the writer for and nothing at the request's side reads back at once: the token
+/// endpoint's `token_issued` and the risk API's `risk_evaluated` (a resource server asks it on
+/// every use of a token; nothing scores from the log, the per-token networks are kept apart).
 pub(crate) fn spooled(kind: EventKind) -> bool {
-    kind == EventKind::TokenIssued
+    matches!(kind, EventKind::TokenIssued | EventKind::RiskEvaluated)
 }
 
 /// One line of a segment: the event and its decision's stable code (not on the event's wire

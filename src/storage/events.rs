@@ -24,7 +24,8 @@ pub trait EventStore: Send + Sync {
     /// offers it: on PostgreSQL on the pool with `synchronous_commit = off` (committed and seen
     /// by every instance at once, kept through a crash of authd and a stop of PostgreSQL; a
     /// crash of the database server or of the machine can lose the last fraction of a second
-    /// of them). Elsewhere the same as `insert_many`. For `token_issued` only (`group_commit.rs`).
+    /// of them). Elsewhere the same as `insert_many`. For `token_issued` and `risk_evaluated` only
+    /// (`spool::spooled`, `group_commit.rs`).
     async fn insert_many_relaxed(&self, events: &[&AuthEvent]) -> Result<(), StoreError> {
         self.insert_many(events).await
     }

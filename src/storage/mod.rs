@@ -88,10 +88,11 @@ pub(crate) enum Backend {
         /// Every statement but the sign-in counters'.
         pool: PgPool,
         /// Connections with `synchronous_commit = off`, used only for the sign-in failure
-        /// counters and the `token_issued` events (`EventStore::insert_many_relaxed`): they
-        /// commit without waiting for the WAL flush, so a crash of the database server or the
-        /// machine can forget the last few counted attempts and issued-token events (never a
-        /// block already flushed, never any other data; a crash of authd loses nothing).
+        /// counters and the `token_issued` and `risk_evaluated` events
+        /// (`EventStore::insert_many_relaxed`): they commit without waiting for the WAL flush,
+        /// so a crash of the database server or the machine can forget the last few counted
+        /// attempts, issued-token and risk-check events (never a block already flushed, never
+        /// any other data; a crash of authd loses nothing).
         relaxed: PgPool,
     },
 }
@@ -123,8 +124,9 @@ impl Backend {
         }
     }
 
-    /// The pool for the writes every sign-in makes on the counters, and for `token_issued`
-    /// events: on SQLite the writer, on PostgreSQL the relaxed pool (see `Backend::Postgres`).
+    /// The pool for the writes every sign-in makes on the counters, and for `token_issued` and
+    /// `risk_evaluated` events: on SQLite the writer, on PostgreSQL the relaxed pool (see
+    /// `Backend::Postgres`).
     pub(crate) fn counter_pool(&self) -> PoolRef<'_> {
         match self {
             Self::Sqlite { writer, .. } => PoolRef::Sqlite(writer),

@@ -21,8 +21,8 @@ pub async fn build_state(config: Config, deps: Deps) -> anyhow::Result<(AppState
     super::build(config, deps, false).await
 }
 
-/// [`build_state`] for the server: on a SQLite file, `token_issued` events go through the
-/// event spool (`events/spool.rs`), recovered first.
+/// [`build_state`] for the server: on a SQLite file, `token_issued` and `risk_evaluated` events
+/// go through the event spool (`events/spool.rs`), recovered first.
 pub async fn build_serving_state(config: Config, deps: Deps) -> anyhow::Result<(AppState, Store)> {
     super::build(config, deps, true).await
 }
