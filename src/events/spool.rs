@@ -335,6 +335,22 @@ mod tests {
         e
     }
 
+    /// A risk API answer's event: a user, a score with reasons, a decision with its own text.
+    fn risk_checked(n: i64) -> AuthEvent {
+        let ctx = RequestContext::new("198.51.100.4".parse().unwrap(), "rs/2", format!("q{n}"));
+        let t = OffsetDateTime::from_unix_timestamp(1_800_000_000 + n).unwrap();
+        let mut e = AuthEvent::new(EventKind::RiskEvaluated, &ctx, t)
+            .decision_as(Decision::TokenUseChallenge, "risk_api:challenge")
+            .risk(Some(crate::events::Risk {
+                score: 0.8125,
+                reasons: vec!["a network this token was not used from".into()],
+                features: None,
+            }));
+        e.client_id = Some("web".into());
+        e.user_id = Some("u-1".into());
+        e
+    }
+
     async fn store_in(dir: &Path) -> (PathBuf, Store) {
         let db = dir.join("a.db");
         let url = format!("sqlite://{}?mode=rwc", db.display());
@@ -375,7 +391,8 @@ mod tests {
     #[tokio::test]
     async fn what_a_crash_left_in_the_spool_is_stored_at_the_next_start() {
         let (dir, db, store, spool) = opened().await;
-        let events: Vec<AuthEvent> = (0..3).map(issued).collect();
+        // A risk check between two issued tokens: its score, reasons and decision come back.
+        let events: Vec<AuthEvent> = vec![issued(0), risk_checked(1), issued(2)];
         for e in &events {
             assert_eq!(spool.append(e).unwrap(), 1);
         }
