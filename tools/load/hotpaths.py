@@ -8,7 +8,12 @@ with PKCE, and runs `wrk` (Debian's package) over loopback against:
 
 - `GET /healthz` and `GET /userinfo` (valid bearer) at `wrk -t1 -c32` — the hot paths;
 - `POST /token` (client credentials; a durable `token_issued` event per answer) and
-  `POST /introspect` at `-c8` with latency percentiles — the token endpoint's tail;
+  `POST /introspect` at `-c8` with latency percentiles — the token endpoint's tail. The user's
+  token is introspected by its own client (its audience: the signature, the client's secret and
+  the token's state read, answered `active: true`, checked once before the run); until
+  2026-12-04 this tool introspected it with the client-credentials client, which gets
+  `active: false` without the token's state read (docs/benchmarks.md, "Introspection measured
+  by the token's own client");
 - with `--only risk`, `POST /risk/evaluate` (the web client, which may also use the
   client-credentials grant, asks about its user's token with its own machine token, as an app
   that is its own resource server does; a `risk_evaluated` event per answer) at `-c8`, which a
@@ -62,6 +67,16 @@ REDIRECT = "http://127.0.0.1:9/cb"
 
 def basic(client_id, secret):
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def answer_once(srv, path, body, headers):
+    """One request as the wrk run will send it: the status and the JSON answer."""
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+    conn.request("POST", path, body, headers)
+    res = conn.getresponse()
+    answer = res.read()
+    conn.close()
+    return res.status, json.loads(answer or b"null")
 
 
 def client_token(srv, auth):
@@ -334,6 +349,12 @@ def main():
             if flooders or fast:
                 time.sleep(2)
             cc_auth = basic("load-cc", cc["client_secret"])
+            rp_auth = basic("load-rp", rp["client_secret"])
+            # The path the figures are meant to be: the audience's introspection is active.
+            status, answer = answer_once(srv, "/introspect", f"token={access}", {
+                "Authorization": rp_auth, "Content-Type": "application/x-www-form-urlencoded"})
+            if status != 200 or not (answer or {}).get("active"):
+                raise RuntimeError(f"introspection by the audience: {status} {answer}")
             def on_all(path, conns, script=None, headers=()):
                 """The same wrk run against every instance at once; rates summed, tails the worst."""
                 out = [None] * (1 + len(others))
@@ -356,12 +377,11 @@ def main():
                 "token": lambda: on_all("/token", args.token_conns,
                                         post_script(d, "token", "grant_type=client_credentials", cc_auth)),
                 "introspect": lambda: on_all("/introspect", args.token_conns,
-                                             post_script(d, "introspect", f"token={access}", cc_auth)),
+                                             post_script(d, "introspect", f"token={access}", rp_auth)),
                 "risk": lambda: on_all("/risk/evaluate", args.token_conns, post_script(
                     d, "risk", json.dumps({"token": access, "ip": "198.51.100.7",
                                            "user_agent": "load/1.0"}),
-                    f"Bearer {client_token(srv, basic('load-rp', rp['client_secret']))}",
-                    "application/json")),
+                    f"Bearer {client_token(srv, rp_auth)}", "application/json")),
             }
             result = {}
             for name in only:
