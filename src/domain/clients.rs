@@ -141,6 +141,11 @@ pub(crate) fn digest(secret: &str) -> String {
     hex_lower(&Sha256::digest(secret.as_bytes()))
 }
 
+/// Whether `given` is the secret whose digest is `stored`, compared in constant time.
+pub(crate) fn secret_matches(stored: &str, given: &str) -> bool {
+    bool::from(stored.as_bytes().ct_eq(digest(given).as_bytes()))
+}
+
 /// Lower-case hex of `bytes`.
 pub fn hex_lower(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -230,13 +235,7 @@ impl ClientService {
             .filter(|c| !c.is_disabled())
             .ok_or_else(invalid)?;
         match (&client.secret_hash, &creds.secret) {
-            (Some(stored), Some(given)) => {
-                if bool::from(stored.as_bytes().ct_eq(digest(given).as_bytes())) {
-                    Ok(client)
-                } else {
-                    Err(invalid())
-                }
-            }
+            (Some(stored), Some(given)) if secret_matches(stored, given) => Ok(client),
             (None, None) => Ok(client),
             _ => Err(invalid()),
         }

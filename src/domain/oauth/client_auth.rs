@@ -18,6 +18,13 @@ use crate::events::decision::Decision;
 /// A (client id as presented, network) pair.
 type PairKey = (String, IpAddr);
 
+/// A client authentication under way: its pair, and when it began.
+#[derive(Debug)]
+pub(crate) struct ClientAttempt {
+    key: PairKey,
+    now_ms: i64,
+}
+
 /// Failed client authentications per (client id, network): a GCRA bucket per pair, spent only
 /// by failures and read before every attempt. Per instance, on the injected clock.
 #[derive(Debug)]
@@ -87,6 +94,27 @@ impl OAuthService {
         ctx: &RequestContext,
         creds: &ClientCredentials,
     ) -> Result<Client, OAuthError> {
+        let attempt = self.client_attempt(ctx, creds).await?;
+        let result = self.clients.authenticate(creds).await;
+        if let Err(OAuthError::Protocol {
+            code: OAuthCode::InvalidClient,
+            ..
+        }) = &result
+        {
+            self.client_failed(attempt);
+        }
+        result
+    }
+
+    /// The first half of a client authentication done elsewhere (introspection checks the
+    /// secret against a row it reads anyway): refuses at once, as `authenticate_client` does, a
+    /// client id and network over their failure budget; else the pair to pass to
+    /// `client_failed` if the secret turns out wrong.
+    pub(crate) async fn client_attempt(
+        &self,
+        ctx: &RequestContext,
+        creds: &ClientCredentials,
+    ) -> Result<ClientAttempt, OAuthError> {
         let key = (creds.id.chars().take(128).collect(), net_of(ctx.ip));
         let now_ms = self.now_ms();
         if let Some(retry_after) = self.auth_failures.retry_after(&key, now_ms) {
@@ -99,15 +127,13 @@ impl OAuthService {
             self.events.record(e).await?;
             return Err(OAuthError::RateLimited { retry_after });
         }
-        let result = self.clients.authenticate(creds).await;
-        if let Err(OAuthError::Protocol {
-            code: OAuthCode::InvalidClient,
-            ..
-        }) = &result
-        {
-            self.auth_failures.record_failure(key, now_ms);
-        }
-        result
+        Ok(ClientAttempt { key, now_ms })
+    }
+
+    /// Counts a failed client authentication against its (client id, network).
+    pub(crate) fn client_failed(&self, attempt: ClientAttempt) {
+        self.auth_failures
+            .record_failure(attempt.key, attempt.now_ms);
     }
 
     fn now_ms(&self) -> i64 {

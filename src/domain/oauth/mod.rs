@@ -37,6 +37,8 @@ pub mod end_session;
 pub mod error;
 /// The token endpoint's grants.
 pub mod grants;
+/// Introspection (RFC 7662): one round trip for a client asking about its own access token.
+mod introspection;
 /// The `prompt`/`max_age` policy and the server-side re-authentication mark.
 pub mod prompt;
 /// Bearer validation, userinfo, introspection, revocation.

@@ -5,25 +5,54 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::clients::{Client, ClientCredentials};
+use crate::domain::clients::ClientCredentials;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::oauth::bearer_cache::SubjectInfo;
-use crate::domain::oauth::error::{BearerError, OAuthCode, OAuthError};
+use crate::domain::oauth::error::{BearerError, OAuthError};
 use crate::domain::oauth::{OAuthService, digest};
 use crate::domain::tokens::jwt::{self, AccessClaims};
 use crate::domain::tokens::rejection::{TokenRejection, Verified};
 use crate::events::EventKind;
 use crate::events::decision::Decision;
+use crate::storage::oauth::BearerState;
 
 /// Who an access token presented by a client is for.
-enum Audience {
+pub(super) enum Audience {
     /// Not a valid access token (signature, claims).
     Invalid(TokenRejection),
     /// Valid, issued to the calling client.
     Caller(Box<AccessClaims>),
     /// Valid, issued to another client: the caller learns nothing about it.
     Other,
+}
+
+/// What a bearer check concludes from the token's state (`bearer_state_of`).
+pub(super) fn revocation_verdict(
+    claims: AccessClaims,
+    state: BearerState,
+) -> Verified<(AccessClaims, SubjectInfo)> {
+    if state.jti_revoked {
+        return Err(TokenRejection::Revoked);
+    }
+    if claims.sid.is_some() && state.family_active == 0 {
+        return Err(TokenRejection::GrantRevoked);
+    }
+    // A deleted client's tokens die with it (`authd client delete`); a disabled one's are
+    // refused while it is disabled, and those issued before it was disabled for good.
+    if !state.client_active {
+        return Err(TokenRejection::UnknownClient);
+    }
+    // A disabled account's tokens are refused even where no grant stands behind them.
+    if state.subject_disabled_at.is_some() {
+        return Err(TokenRejection::SubjectDisabled);
+    }
+    let subject = SubjectInfo {
+        email: state.email,
+        name: state.name,
+        updated_at: state.profile_updated_at,
+    };
+    Ok((claims, subject))
 }
 
 impl OAuthService {
@@ -40,11 +69,20 @@ impl OAuthService {
     }
 
     /// One database round trip: is the token or its grant revoked, and the subject's email.
-    async fn check_revocation(
+    pub(super) async fn check_revocation(
         &self,
         claims: AccessClaims,
     ) -> Result<Verified<(AccessClaims, SubjectInfo)>, Unexpected> {
-        let state = self
+        let state = self.bearer_state_of(&claims).await?;
+        Ok(revocation_verdict(claims, state))
+    }
+
+    /// The token's revocation state, its subject's, and its client's, in one query.
+    pub(super) async fn bearer_state_of(
+        &self,
+        claims: &AccessClaims,
+    ) -> Result<BearerState, Unexpected> {
+        Ok(self
             .grants
             .bearer_state(
                 &claims.sub,
@@ -53,28 +91,7 @@ impl OAuthService {
                 &claims.client_id,
                 claims.iat,
             )
-            .await?;
-        if state.jti_revoked {
-            return Ok(Err(TokenRejection::Revoked));
-        }
-        if claims.sid.is_some() && state.family_active == 0 {
-            return Ok(Err(TokenRejection::GrantRevoked));
-        }
-        // A deleted client's tokens die with it (`authd client delete`); a disabled one's are
-        // refused while it is disabled, and those issued before it was disabled for good.
-        if !state.client_active {
-            return Ok(Err(TokenRejection::UnknownClient));
-        }
-        // A disabled account's tokens are refused even where no grant stands behind them.
-        if state.subject_disabled_at.is_some() {
-            return Ok(Err(TokenRejection::SubjectDisabled));
-        }
-        let subject = SubjectInfo {
-            email: state.email,
-            name: state.name,
-            updated_at: state.profile_updated_at,
-        };
-        Ok(Ok((claims, subject)))
+            .await?)
     }
 
     /// Records a refused bearer token (`token_rejected`, the reason as its decision).
@@ -259,7 +276,11 @@ impl OAuthService {
 
     /// An access token's signature and claims, and whether `caller_id` is its audience
     /// (revocation is checked after, by the caller of this).
-    async fn verify_for(&self, caller_id: &str, token: &str) -> Result<Audience, Unexpected> {
+    pub(super) async fn verify_for(
+        &self,
+        caller_id: &str,
+        token: &str,
+    ) -> Result<Audience, Unexpected> {
         let now = self.clock.now().unix_timestamp();
         Ok(
             match jwt::verify_access(&self.keys, token, &self.settings.issuer, now).await? {
@@ -269,76 +290,6 @@ impl OAuthService {
                 Ok(claims) => Audience::Caller(Box::new(claims)),
             },
         )
-    }
-
-    async fn confidential(
-        &self,
-        ctx: &RequestContext,
-        creds: &ClientCredentials,
-    ) -> Result<Client, OAuthError> {
-        let client = self.authenticate_client(ctx, creds).await?;
-        if client.is_public {
-            return Err(OAuthError::protocol(
-                OAuthCode::InvalidClient,
-                "public clients cannot introspect",
-            ));
-        }
-        Ok(client)
-    }
-
-    /// RFC 7662: a confidential client may introspect the tokens issued to it (it is their
-    /// audience); any other token is `active: false`, exactly as an unknown one.
-    pub async fn introspect(
-        &self,
-        ctx: &RequestContext,
-        creds: &ClientCredentials,
-        token: &str,
-    ) -> Result<Value, OAuthError> {
-        let caller = self.confidential(ctx, creds).await?;
-        let inactive = json!({ "active": false });
-        match self.verify_for(&caller.id, token).await? {
-            Audience::Other => return Ok(inactive),
-            Audience::Caller(claims) => {
-                let Ok((c, _)) = self.check_revocation(*claims).await? else {
-                    return Ok(inactive);
-                };
-                return Ok(json!({
-                    "active": true,
-                    "token_type": "access_token",
-                    "scope": c.scope,
-                    "client_id": c.client_id,
-                    "sub": c.sub,
-                    "aud": c.aud,
-                    "iss": c.iss,
-                    "exp": c.exp,
-                    "iat": c.iat,
-                    "nbf": c.nbf,
-                    "jti": c.jti,
-                }));
-            }
-            Audience::Invalid(_) => {}
-        }
-        let now = self.clock.now().unix_timestamp();
-        if token.len() <= jwt::MAX_TOKEN_LEN
-            && let Some((r, f)) = self.grants.find_refresh(&digest(token)).await?
-            && f.client_id == caller.id
-            && r.used_at.is_none()
-            && f.revoked_at.is_none()
-            && r.expires_at > now
-            && f.expires_at > now
-        {
-            return Ok(json!({
-                "active": true,
-                "token_type": "refresh_token",
-                "scope": f.scope,
-                "client_id": f.client_id,
-                "sub": f.user_id,
-                "exp": r.expires_at,
-                "iat": r.created_at,
-                "iss": self.settings.issuer,
-            }));
-        }
-        Ok(inactive)
     }
 
     /// RFC 7009: revokes a refresh token (with its whole grant) or an access token, if it was

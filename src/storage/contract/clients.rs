@@ -123,7 +123,19 @@ async fn disable_contract(store: &Store) {
         s.client_active
     };
     assert!(active(30).await);
+    // The digest introspection authenticates its caller against, read with the token's state.
+    let secret_of = |client_id: &'static str| async move {
+        grants
+            .bearer_state("u", "jti-off", None, client_id, 30)
+            .await
+            .unwrap()
+            .client_secret_hash
+    };
+    assert_eq!(secret_of("cc-off").await.as_deref(), Some("h"));
+    assert_eq!(secret_of("cc-spa").await, None, "a public client has none");
+    assert_eq!(secret_of("cc-none").await, None, "nor an unknown one");
     let done = clients.disable("cc-off", 40).await.unwrap().unwrap();
+    assert_eq!(secret_of("cc-off").await, None, "nor a disabled one");
     assert_eq!((done.changed, done.grants_revoked), (true, 1));
     let stored = clients.find_by_id("cc-off").await.unwrap().unwrap();
     assert_eq!(stored.disabled_at, Some(40));

@@ -100,6 +100,10 @@ pub struct BearerState {
     pub profile_updated_at: Option<i64>,
     /// When the subject's account was disabled, if it is.
     pub subject_disabled_at: Option<i64>,
+    /// The secret digest of the client the token was issued to, while that client is
+    /// confidential and enabled: introspection authenticates its caller, the token's audience,
+    /// against it in this same round trip.
+    pub client_secret_hash: Option<String>,
 }
 
 /// The grant a code's redemption starts, in the same transaction that spends the code: from
@@ -341,7 +345,9 @@ impl GrantStore for Backend {
              and (tokens_revoked_at is null or tokens_revoked_at < $5)) as client_active, \
              a.name as name, \
              coalesce(a.profile_updated_at, a.created_at) as profile_updated_at, \
-             a.disabled_at as subject_disabled_at \
+             a.disabled_at as subject_disabled_at, \
+             (select secret_hash from client where id = $4 and disabled_at is null \
+             and not is_public) as client_secret_hash \
              from (select 1 as one) o left join account a on a.id = $1",
         )
         .bind(sub)
