@@ -247,48 +247,15 @@ pub async fn on_page_lane(State(lane): State<LaneHandle>, req: Request, next: Ne
 
 /// A layer that notes each request for the password-hashing pool: for a moment its steady
 /// thread leaves new hashes to the idle-class helpers, so this request's threads never wait for
-/// a hash's time slice (`domain/accounts/hash_queue.rs`). A plain `Service` wrapper rather
-/// than `from_fn`: nothing cloned or boxed per request but one reference count.
-#[derive(Clone, Debug)]
-pub struct YieldHashingLayer(pub HashYield);
-
-impl<S> tower::Layer<S> for YieldHashingLayer {
-    type Service = YieldHashing<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        YieldHashing {
-            inner,
-            hashing: self.0.clone(),
-        }
-    }
-}
-
-/// The service `YieldHashingLayer` makes.
-#[derive(Clone, Debug)]
-pub struct YieldHashing<S> {
-    inner: S,
+/// a hash's time slice (`domain/accounts/hash_queue.rs`). tower's `MapRequestLayer` rather than
+/// `from_fn`: nothing cloned or boxed per request but one reference count.
+pub fn yield_hashing(
     hashing: HashYield,
-}
-
-impl<S, B> tower::Service<axum::http::Request<B>> for YieldHashing<S>
-where
-    S: tower::Service<axum::http::Request<B>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: axum::http::Request<B>) -> Self::Future {
-        self.hashing.machine_request();
-        self.inner.call(req)
-    }
+) -> tower::util::MapRequestLayer<impl Fn(Request) -> Request + Clone + Send + Sync + 'static> {
+    tower::util::MapRequestLayer::new(move |req: Request| {
+        hashing.machine_request();
+        req
+    })
 }
 
 #[cfg(test)]
@@ -307,7 +274,7 @@ mod tests {
         let handle = hasher.yield_handle();
         let router = axum::Router::new()
             .route("/token", axum::routing::post(|| async { "ok" }))
-            .layer(YieldHashingLayer(handle.clone()));
+            .layer(yield_hashing(handle.clone()));
         assert!(!handle.noted());
         let req = axum::http::Request::post("/token")
             .body(axum::body::Body::empty())

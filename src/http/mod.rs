@@ -75,7 +75,7 @@ pub fn session_cookie_name(https: bool) -> &'static str {
 /// those layers: no cookie parsing, no session handle and no drawn CSRF nonce per call.
 /// The OAuth endpoints (token, userinfo, JWKS, discovery, revocation, introspection) and risk
 /// evaluation also note each request for the password-hashing pool
-/// (`middleware::YieldHashingLayer`); the probes and the admin API do not (a load balancer's
+/// (`middleware::yield_hashing`); the probes and the admin API do not (a load balancer's
 /// probes would keep the pool yielding for nothing, and an operator's bulk import through the
 /// admin API hashes passwords itself).
 /// `/metrics` is not here: it has its own listener (`ops::metrics_router`).
@@ -121,7 +121,7 @@ pub fn router(state: AppState, sessions: AnySessionStore, lane: LaneHandle) -> R
         .merge(oauth::browser_router(&state))
         .merge(oauth::introspection())
         .merge(risk::router())
-        .layer(middleware::YieldHashingLayer(
+        .layer(middleware::yield_hashing(
             state.accounts.hasher().yield_handle(),
         ));
     let machine = Router::new()

@@ -341,14 +341,15 @@ impl GrantStore for Backend {
              exists(select 1 from revoked_token where jti = $2) as jti_revoked, \
              (select count(*) from token_family where id = $3 and revoked_at is null) \
              as family_active, \
-             exists(select 1 from client where id = $4 and disabled_at is null \
-             and (tokens_revoked_at is null or tokens_revoked_at < $5)) as client_active, \
+             (c.id is not null and c.disabled_at is null \
+             and (c.tokens_revoked_at is null or c.tokens_revoked_at < $5)) as client_active, \
              a.name as name, \
              coalesce(a.profile_updated_at, a.created_at) as profile_updated_at, \
              a.disabled_at as subject_disabled_at, \
-             (select secret_hash from client where id = $4 and disabled_at is null \
-             and not is_public) as client_secret_hash \
-             from (select 1 as one) o left join account a on a.id = $1",
+             case when c.disabled_at is null and not c.is_public then c.secret_hash end \
+             as client_secret_hash \
+             from (select 1 as one) o left join account a on a.id = $1 \
+             left join client c on c.id = $4",
         )
         .bind(sub)
         .bind(jti)
