@@ -191,7 +191,12 @@ class Server:
     def start(self, prefix=(), tries=300):
         """Starts `authd serve` (under `prefix`, e.g. valgrind) and waits up to `tries` tenths
         of a second for `/readyz`."""
-        self.proc = subprocess.Popen([*prefix, self.binary, "serve"], cwd=self.tmp, env=self.env)
+        # LOAD_SERVER_SESSION=1: the server in a session of its own (`setsid`), as a service
+        # manager starts it, instead of in the load generators' (docs/benchmarks.md, "Two
+        # instances: the tail was the kernel's, not a core's").
+        own = os.environ.get("LOAD_SERVER_SESSION") == "1"
+        self.proc = subprocess.Popen([*prefix, self.binary, "serve"], cwd=self.tmp, env=self.env,
+                                     start_new_session=own)
         for _ in range(tries):
             try:
                 c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)

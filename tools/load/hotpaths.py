@@ -423,6 +423,9 @@ def main():
         # flood tail is the kernel's autogroups"): it decides how far PostgreSQL waits for a core.
         result["sched_autogroup"] = autogroup_enabled()
         result["cpu_cgroup"] = cpu_cgroup()
+        # Whether the servers ran in a session of their own (`LOAD_SERVER_SESSION=1`, as a
+        # service manager starts them) or in this tool's, with its load generators.
+        result["server_session"] = "own" if os.environ.get("LOAD_SERVER_SESSION") == "1" else "load"
         result["instances"] = args.instances
         result["seeded"] = {"accounts": args.seed_accounts, "events": args.seed_events}
         print(json.dumps(result))
