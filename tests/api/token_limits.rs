@@ -163,6 +163,44 @@ async fn wrong_secrets_with_the_clients_own_token_are_refused_and_counted_at_int
 }
 
 #[tokio::test]
+async fn wrong_secrets_with_another_token_are_refused_and_counted_at_introspection() {
+    let app = limited_app().await;
+    let x = app
+        .add_client(false, false, &["client_credentials"], &["reports"])
+        .await;
+    let y = app
+        .add_client(false, false, &["client_credentials"], &["reports"])
+        .await;
+    let (status, body) = app.token(&y, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ys_token = body["access_token"].as_str().unwrap().to_owned();
+    // X's id with wrong secrets, about a token that is not X's (Y's, then no token at all):
+    // the long way, where the token is looked at before the secret; each failure still counts
+    // once against the pair, and the fourth try is refused before anything is looked at.
+    let mut tries = Vec::new();
+    for (i, token) in [ys_token.as_str(), "not.a.token", &ys_token, &ys_token, "x"]
+        .into_iter()
+        .enumerate()
+    {
+        tries.push(introspect_from(&app, "203.0.113.9", &x, &format!("guess-{i}"), token).await);
+    }
+    assert_eq!(&tries[..3], &[StatusCode::UNAUTHORIZED; 3], "{tries:?}");
+    assert_eq!(
+        &tries[3..],
+        &[StatusCode::TOO_MANY_REQUESTS; 2],
+        "{tries:?}"
+    );
+    // X itself, from its own network: Y's token is not X's to know about.
+    let secret = x.secret.clone().unwrap();
+    assert_eq!(
+        introspect_from(&app, "192.0.2.10", &x, &secret, &ys_token).await,
+        StatusCode::OK
+    );
+    assert_eq!(app.introspect(&x, &ys_token).await["active"], false);
+    assert_eq!(app.introspect(&y, &ys_token).await["active"], true);
+}
+
+#[tokio::test]
 async fn a_public_clients_budget_is_kept_per_network() {
     let app = limited_app().await;
     let public = app

@@ -95,6 +95,17 @@ impl OAuthService {
         creds: &ClientCredentials,
     ) -> Result<Client, OAuthError> {
         let attempt = self.client_attempt(ctx, creds).await?;
+        self.authenticate_attempt(attempt, creds).await
+    }
+
+    /// The second half of `authenticate_client`, for a caller that took the attempt itself
+    /// (introspection, which looks at the token in between): checks the credentials and counts
+    /// a failure against the attempt's pair.
+    pub(crate) async fn authenticate_attempt(
+        &self,
+        attempt: ClientAttempt,
+        creds: &ClientCredentials,
+    ) -> Result<Client, OAuthError> {
         let result = self.clients.authenticate(creds).await;
         if let Err(OAuthError::Protocol {
             code: OAuthCode::InvalidClient,

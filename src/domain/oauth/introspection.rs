@@ -9,12 +9,14 @@
 //! as for every other client authentication; the answers are the same as on the other path
 //! (`invalid_client` for any failure, nothing about the token before the caller is known).
 //! Every other question (a refresh token, another client's token, an invalid one, no secret)
-//! authenticates the client first, then looks.
+//! authenticates the client before answering; the failure budget is read once per request and
+//! a token already verified on the way is not verified again.
 
 use serde_json::{Value, json};
 
 use crate::domain::clients::{Client, ClientCredentials, secret_matches};
 use crate::domain::context::RequestContext;
+use crate::domain::oauth::client_auth::ClientAttempt;
 use crate::domain::oauth::error::{OAuthCode, OAuthError};
 use crate::domain::oauth::tokens::{Audience, revocation_verdict};
 use crate::domain::oauth::{OAuthService, digest};
@@ -47,12 +49,14 @@ fn invalid_client() -> OAuthError {
 }
 
 impl OAuthService {
-    pub(super) async fn confidential(
+    /// The caller, authenticated against the attempt already taken, if it is a confidential
+    /// client (a public one has nothing to prove who asks).
+    async fn confidential(
         &self,
-        ctx: &RequestContext,
+        attempt: ClientAttempt,
         creds: &ClientCredentials,
     ) -> Result<Client, OAuthError> {
-        let client = self.authenticate_client(ctx, creds).await?;
+        let client = self.authenticate_attempt(attempt, creds).await?;
         if client.is_public {
             return Err(OAuthError::protocol(
                 OAuthCode::InvalidClient,
@@ -69,36 +73,45 @@ impl OAuthService {
         creds: &ClientCredentials,
         token: &str,
     ) -> Result<Value, OAuthError> {
+        let attempt = self.client_attempt(ctx, creds).await?;
+        let mut seen = None;
         if let Some(secret) = creds.secret.as_deref()
             && !creds.id.is_empty()
         {
-            let attempt = self.client_attempt(ctx, creds).await?;
-            if let Audience::Caller(claims) = self.verify_for(&creds.id, token).await? {
-                let mut state = self.bearer_state_of(&claims).await?;
-                let hash = state.client_secret_hash.take();
-                if !hash.is_some_and(|stored| secret_matches(&stored, secret)) {
-                    self.client_failed(attempt);
-                    return Err(invalid_client());
+            match self.verify_for(&creds.id, token).await? {
+                Audience::Caller(claims) => {
+                    let mut state = self.bearer_state_of(&claims).await?;
+                    let hash = state.client_secret_hash.take();
+                    if !hash.is_some_and(|stored| secret_matches(&stored, secret)) {
+                        self.client_failed(attempt);
+                        return Err(invalid_client());
+                    }
+                    return Ok(match revocation_verdict(*claims, state) {
+                        Ok((c, _)) => active_access(&c),
+                        Err(_) => inactive(),
+                    });
                 }
-                return Ok(match revocation_verdict(*claims, state) {
-                    Ok((c, _)) => active_access(&c),
-                    Err(_) => inactive(),
-                });
+                other => seen = Some(other),
             }
         }
-        self.introspect_after_authentication(ctx, creds, token)
-            .await
+        let caller = self.confidential(attempt, creds).await?;
+        // What `verify_for` said about the id as presented holds for the client found by it.
+        let audience = match seen {
+            Some(audience) if caller.id == creds.id => audience,
+            _ => self.verify_for(&caller.id, token).await?,
+        };
+        self.introspect_for(&caller, token, audience).await
     }
 
-    /// Introspection the long way: the client authenticated first, then the token looked at.
-    async fn introspect_after_authentication(
+    /// Introspection the long way, the caller authenticated: the token as `verify_for` saw it
+    /// for this caller, else a refresh token of the caller's.
+    async fn introspect_for(
         &self,
-        ctx: &RequestContext,
-        creds: &ClientCredentials,
+        caller: &Client,
         token: &str,
+        audience: Audience,
     ) -> Result<Value, OAuthError> {
-        let caller = self.confidential(ctx, creds).await?;
-        match self.verify_for(&caller.id, token).await? {
+        match audience {
             Audience::Other => return Ok(inactive()),
             Audience::Caller(claims) => {
                 return Ok(match self.check_revocation(*claims).await? {
