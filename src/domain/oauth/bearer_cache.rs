@@ -9,6 +9,13 @@
 //! (`AUTHD_BEARER_CACHE_SECS`, default 1 s; 0 turns the cache off), counted from the full check
 //! that stored the entry: a hit never extends it. Introspection never uses the cache: resource
 //! servers that must see a revocation immediately ask there.
+//!
+//! Refresh ahead: once half an entry's TTL has passed, the next request for its token is told
+//! to make the full check again (`Lookup::Refresh`) while every other request keeps hitting
+//! the entry until its TTL is up. So a token used by many requests at once costs one database
+//! read per half TTL, not one per request in flight each time the entry ran out (they all
+//! missed together and queued for the pool), and no request waits for the database while the
+//! entry is still good. A refresh that finds the token refused forgets the entry.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -30,38 +37,77 @@ pub(crate) struct SubjectInfo {
     pub updated_at: Option<i64>,
 }
 
-/// SHA-256 of the token → (valid until, unix seconds; its claims; the subject).
+/// What the cache says about a token.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    /// Checked less than the TTL ago: its claims and subject.
+    Hit(AccessClaims, SubjectInfo),
+    /// Still good for others, but this request makes the full check again (and `put`s or
+    /// `forget`s the outcome).
+    Refresh,
+    /// Not here: the full check.
+    Miss,
+}
+
+/// A passed check: valid until, and refreshed from, these unix milliseconds.
+#[derive(Debug)]
+struct Entry {
+    until_ms: i64,
+    refresh_ms: i64,
+    /// A request was told to refresh it.
+    refreshing: bool,
+    claims: AccessClaims,
+    subject: SubjectInfo,
+}
+
+/// SHA-256 of the token → its last passed check.
 #[derive(Debug, Default)]
 pub(crate) struct BearerCache {
-    ttl: i64,
+    ttl_ms: i64,
     map: Mutex<HashMap<TokenDigest, Entry>>,
 }
 
-type Entry = (i64, AccessClaims, SubjectInfo);
-
 impl BearerCache {
+    /// A cache whose entries last `ttl` seconds (0 or less: no cache).
     pub(crate) fn new(ttl: i64) -> Self {
         Self {
-            ttl,
+            ttl_ms: ttl.saturating_mul(1000),
             map: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The claims and subject of `token` if this instance fully checked it less than the TTL
-    /// ago and it has not expired since.
-    pub(crate) fn get(&self, token: &str, now: i64) -> Option<(AccessClaims, SubjectInfo)> {
-        if self.ttl <= 0 {
-            return None;
+    /// What to do with `token` at `now_ms` (unix milliseconds): its claims and subject if this
+    /// instance fully checked it less than the TTL ago and it has not expired since; once in
+    /// each second half of the TTL, `Refresh` instead, for one request.
+    pub(crate) fn get(&self, token: &str, now_ms: i64) -> Lookup {
+        if self.ttl_ms <= 0 {
+            return Lookup::Miss;
         }
-        let map = self.map.lock().ok()?;
-        map.get(&key(token))
-            .filter(|(until, claims, _)| *until > now && claims.exp + LEEWAY > now)
-            .map(|(_, claims, subject)| (claims.clone(), subject.clone()))
+        let Ok(mut map) = self.map.lock() else {
+            return Lookup::Miss;
+        };
+        let Some(e) = map.get_mut(&key(token)) else {
+            return Lookup::Miss;
+        };
+        if e.until_ms <= now_ms || (e.claims.exp + LEEWAY) * 1000 <= now_ms {
+            return Lookup::Miss;
+        }
+        if now_ms >= e.refresh_ms && !e.refreshing {
+            e.refreshing = true;
+            return Lookup::Refresh;
+        }
+        Lookup::Hit(e.claims.clone(), e.subject.clone())
     }
 
-    /// Remembers that `token` passed the full check at `now`.
-    pub(crate) fn put(&self, token: &str, now: i64, claims: &AccessClaims, subject: &SubjectInfo) {
-        if self.ttl <= 0 {
+    /// Remembers that `token` passed the full check begun at `now_ms`.
+    pub(crate) fn put(
+        &self,
+        token: &str,
+        now_ms: i64,
+        claims: &AccessClaims,
+        subject: &SubjectInfo,
+    ) {
+        if self.ttl_ms <= 0 {
             return;
         }
         if let Ok(mut map) = self.map.lock() {
@@ -70,8 +116,21 @@ impl BearerCache {
             }
             map.insert(
                 key(token),
-                (now + self.ttl, claims.clone(), subject.clone()),
+                Entry {
+                    until_ms: now_ms + self.ttl_ms,
+                    refresh_ms: now_ms + self.ttl_ms / 2,
+                    refreshing: false,
+                    claims: claims.clone(),
+                    subject: subject.clone(),
+                },
             );
+        }
+    }
+
+    /// Forgets `token` (its full check refused it).
+    pub(crate) fn forget(&self, token: &str) {
+        if let Ok(mut map) = self.map.lock() {
+            map.remove(&key(token));
         }
     }
 
@@ -95,6 +154,10 @@ mod tests {
         .unwrap()
     }
 
+    fn hit(exp: i64, subject: &SubjectInfo) -> Lookup {
+        Lookup::Hit(claims(exp), subject.clone())
+    }
+
     #[test]
     fn entries_expire_and_clear() {
         let c = BearerCache::new(1);
@@ -102,30 +165,64 @@ mod tests {
             email: Some("x@example.com".into()),
             ..SubjectInfo::default()
         };
-        c.put("a.b.c", 100, &claims(1000), &x);
-        assert_eq!(c.get("a.b.c", 100), Some((claims(1000), x)));
+        c.put("a.b.c", 100_000, &claims(1000), &x);
+        assert_eq!(c.get("a.b.c", 100_000), hit(1000, &x));
         assert_eq!(
-            c.get("a.b.d", 100),
-            None,
+            c.get("a.b.d", 100_000),
+            Lookup::Miss,
             "another signature is another token"
         );
-        assert_eq!(c.get("a.b.c", 101), None, "expired after the TTL");
-        c.put("a.b.c", 101, &claims(1000), &SubjectInfo::default());
+        assert_eq!(
+            c.get("a.b.c", 101_000),
+            Lookup::Miss,
+            "expired after the TTL"
+        );
+        c.put("a.b.c", 101_000, &claims(1000), &SubjectInfo::default());
         c.clear();
-        assert_eq!(c.get("a.b.c", 101), None);
+        assert_eq!(c.get("a.b.c", 101_000), Lookup::Miss);
         let off = BearerCache::new(0);
-        off.put("a", 1, &claims(1000), &SubjectInfo::default());
-        assert_eq!(off.get("a", 1), None);
+        off.put("a", 1_000, &claims(1000), &SubjectInfo::default());
+        assert_eq!(off.get("a", 1_000), Lookup::Miss);
+    }
+
+    #[test]
+    fn one_request_refreshes_while_the_others_hit_until_the_ttl() {
+        let c = BearerCache::new(1);
+        let x = SubjectInfo::default();
+        c.put("t", 10_000, &claims(1000), &x);
+        assert_eq!(c.get("t", 10_499), hit(1000, &x));
+        assert_eq!(c.get("t", 10_500), Lookup::Refresh, "half the TTL gone");
+        assert_eq!(
+            c.get("t", 10_501),
+            hit(1000, &x),
+            "only one request refreshes"
+        );
+        assert_eq!(c.get("t", 10_999), hit(1000, &x));
+        assert_eq!(
+            c.get("t", 11_000),
+            Lookup::Miss,
+            "never past the TTL of the check that stored it, refresh or not"
+        );
+        // The refresh passed: a new entry from its own check.
+        c.put("t", 10_600, &claims(1000), &x);
+        assert_eq!(c.get("t", 11_000), hit(1000, &x));
+        assert_eq!(c.get("t", 11_100), Lookup::Refresh);
+        // The next refresh found the token refused: nobody hits it any more.
+        c.forget("t");
+        assert_eq!(c.get("t", 11_101), Lookup::Miss);
     }
 
     #[test]
     fn an_entry_never_outlives_its_token() {
         let c = BearerCache::new(60);
-        c.put("t", 100, &claims(110), &SubjectInfo::default());
-        assert!(c.get("t", 114).is_some(), "within exp + leeway");
+        c.put("t", 100_000, &claims(110), &SubjectInfo::default());
+        assert!(
+            matches!(c.get("t", 114_999), Lookup::Hit(..)),
+            "within exp + leeway"
+        );
         assert_eq!(
-            c.get("t", 115),
-            None,
+            c.get("t", 115_000),
+            Lookup::Miss,
             "expired token, though the TTL runs on"
         );
     }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::domain::clients::ClientCredentials;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
-use crate::domain::oauth::bearer_cache::SubjectInfo;
+use crate::domain::oauth::bearer_cache::{Lookup, SubjectInfo};
 use crate::domain::oauth::error::{BearerError, OAuthError};
 use crate::domain::oauth::{OAuthService, digest};
 use crate::domain::tokens::jwt::{self, AccessClaims};
@@ -123,9 +123,12 @@ impl OAuthService {
         ctx: &RequestContext,
         token: &str,
     ) -> Result<(AccessClaims, SubjectInfo), BearerError> {
-        let now = self.clock.now().unix_timestamp();
-        if let Some(hit) = self.bearer_cache.get(token, now) {
-            return Ok(hit);
+        let at = self.clock.now();
+        let now = at.unix_timestamp();
+        let now_ms = i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        // A `Refresh` is checked in full like a miss; meanwhile other requests still hit.
+        if let Lookup::Hit(claims, subject) = self.bearer_cache.get(token, now_ms) {
+            return Ok((claims, subject));
         }
         let checked =
             match jwt::verify_access(&self.keys, token, &self.settings.issuer, now).await? {
@@ -134,10 +137,11 @@ impl OAuthService {
             };
         match checked {
             Ok((claims, subject)) => {
-                self.bearer_cache.put(token, now, &claims, &subject);
+                self.bearer_cache.put(token, now_ms, &claims, &subject);
                 Ok((claims, subject))
             }
             Err(reason) => {
+                self.bearer_cache.forget(token);
                 self.reject(ctx, "", reason).await?;
                 Err(BearerError::InvalidToken(reason))
             }
