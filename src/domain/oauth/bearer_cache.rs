@@ -39,6 +39,7 @@ pub(crate) struct SubjectInfo {
 
 /// What the cache says about a token.
 #[derive(Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // returned once per request; boxing a hit would allocate
 pub(crate) enum Lookup {
     /// Checked less than the TTL ago: its claims and subject.
     Hit(AccessClaims, SubjectInfo),
