@@ -122,23 +122,32 @@ async fn introspect_from(
         .status()
 }
 
-#[tokio::test]
-async fn wrong_secrets_with_the_clients_own_token_are_refused_and_counted_at_introspection() {
-    let app = limited_app().await;
+/// Two confidential clients of the client-credentials grant, X and Y.
+async fn two_machine_clients(app: &TestApp) -> (TestClient, TestClient) {
     let x = app
         .add_client(false, false, &["client_credentials"], &["reports"])
         .await;
     let y = app
         .add_client(false, false, &["client_credentials"], &["reports"])
         .await;
-    let (status, body) = app.token(&x, &[("grant_type", "client_credentials")]).await;
+    (x, y)
+}
+
+/// An access token issued to `client` (client credentials).
+async fn machine_token(app: &TestApp, client: &TestClient) -> String {
+    let (status, body) = app
+        .token(client, &[("grant_type", "client_credentials")])
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let token = body["access_token"].as_str().unwrap().to_owned();
-    // Someone holding X's token but not its secret: refused like any wrong secret, three
-    // times, then that network is limited before the secret is even looked at.
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// X's id with five wrong secrets from one network, asking about `tokens` in turn: refused like
+/// any wrong secret three times, then that network is limited before the secret is looked at.
+async fn guesses_are_limited(app: &TestApp, x: &TestClient, tokens: [&str; 5]) {
     let mut tries = Vec::new();
-    for i in 0..5 {
-        tries.push(introspect_from(&app, "203.0.113.9", &x, &format!("guess-{i}"), &token).await);
+    for (i, token) in tokens.into_iter().enumerate() {
+        tries.push(introspect_from(app, "203.0.113.9", x, &format!("guess-{i}"), token).await);
     }
     assert_eq!(&tries[..3], &[StatusCode::UNAUTHORIZED; 3], "{tries:?}");
     assert_eq!(
@@ -146,6 +155,15 @@ async fn wrong_secrets_with_the_clients_own_token_are_refused_and_counted_at_int
         &[StatusCode::TOO_MANY_REQUESTS; 2],
         "{tries:?}"
     );
+}
+
+#[tokio::test]
+async fn wrong_secrets_with_the_clients_own_token_are_refused_and_counted_at_introspection() {
+    let app = limited_app().await;
+    let (x, y) = two_machine_clients(&app).await;
+    let token = machine_token(&app, &x).await;
+    // Someone holding X's token but not its secret.
+    guesses_are_limited(&app, &x, [&token; 5]).await;
     // Y's secret with X's id is no better, and Y itself learns nothing of X's token.
     let y_secret = y.secret.clone().unwrap();
     assert_eq!(
@@ -165,31 +183,12 @@ async fn wrong_secrets_with_the_clients_own_token_are_refused_and_counted_at_int
 #[tokio::test]
 async fn wrong_secrets_with_another_token_are_refused_and_counted_at_introspection() {
     let app = limited_app().await;
-    let x = app
-        .add_client(false, false, &["client_credentials"], &["reports"])
-        .await;
-    let y = app
-        .add_client(false, false, &["client_credentials"], &["reports"])
-        .await;
-    let (status, body) = app.token(&y, &[("grant_type", "client_credentials")]).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let ys_token = body["access_token"].as_str().unwrap().to_owned();
-    // X's id with wrong secrets, about a token that is not X's (Y's, then no token at all):
-    // the long way, where the token is looked at before the secret; each failure still counts
-    // once against the pair, and the fourth try is refused before anything is looked at.
-    let mut tries = Vec::new();
-    for (i, token) in [ys_token.as_str(), "not.a.token", &ys_token, &ys_token, "x"]
-        .into_iter()
-        .enumerate()
-    {
-        tries.push(introspect_from(&app, "203.0.113.9", &x, &format!("guess-{i}"), token).await);
-    }
-    assert_eq!(&tries[..3], &[StatusCode::UNAUTHORIZED; 3], "{tries:?}");
-    assert_eq!(
-        &tries[3..],
-        &[StatusCode::TOO_MANY_REQUESTS; 2],
-        "{tries:?}"
-    );
+    let (x, y) = two_machine_clients(&app).await;
+    let ys_token = machine_token(&app, &y).await;
+    // About a token that is not X's (Y's, no token at all): the long way, where the token is
+    // looked at before the secret; each failure still counts once against the pair.
+    let t = ys_token.as_str();
+    guesses_are_limited(&app, &x, [t, "not.a.token", t, t, "x"]).await;
     // X itself, from its own network: Y's token is not X's to know about.
     let secret = x.secret.clone().unwrap();
     assert_eq!(
