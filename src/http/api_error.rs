@@ -94,10 +94,6 @@ pub enum ApiError {
     Bearer(BearerError),
     /// The request body or query is malformed; the message is safe to send.
     BadRequest(&'static str),
-    /// The caller's token is valid but may not ask this (403 `insufficient_scope`), where the
-    /// bearer check's generic answer ("the admin scope is required") would mislead; the message
-    /// is safe to send.
-    Forbidden(&'static str),
     /// An operator's act on clients, keys or the model.
     Ops(OpsError),
 }
@@ -128,6 +124,10 @@ impl From<BearerError> for ApiError {
 
 /// How an error is answered: status, `error`, `message`.
 type Answer = (StatusCode, &'static str, &'static str);
+
+/// The risk API's 403: who may ask (the admin API's own says "the admin scope").
+pub(crate) const NOT_THE_AUDIENCE: &str = "only a confidential client may ask, with its own \
+    client-credentials token, and only about tokens issued to it";
 
 const SERVER_ERROR: Answer = (
     StatusCode::INTERNAL_SERVER_ERROR,
@@ -175,6 +175,11 @@ fn bearer(e: &BearerError) -> Answer {
             "insufficient_scope",
             "the admin scope is required",
         ),
+        BearerError::NotTheAudience => (
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            NOT_THE_AUDIENCE,
+        ),
         BearerError::Unexpected(_) => SERVER_ERROR,
     }
 }
@@ -186,7 +191,6 @@ impl IntoResponse for ApiError {
             Self::Console(e) => console(e),
             Self::Bearer(e) => bearer(e),
             Self::BadRequest(m) => (StatusCode::BAD_REQUEST, "invalid_request", *m),
-            Self::Forbidden(m) => (StatusCode::FORBIDDEN, "insufficient_scope", *m),
             Self::Ops(e) => ops(e),
         };
         if status.is_server_error() {
@@ -253,12 +257,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_forbidden_request_is_403_with_its_own_message() {
-        let (s, w, v) = answer(ApiError::Forbidden("not for this caller")).await;
+    async fn a_risk_api_caller_not_the_audience_is_403_saying_who_may_ask() {
+        let (s, w, v) = answer(BearerError::NotTheAudience).await;
         assert_eq!(s, StatusCode::FORBIDDEN);
         assert!(w.is_none());
         assert_eq!(v["error"], "insufficient_scope");
-        assert_eq!(v["message"], "not for this caller");
+        assert_eq!(v["message"], NOT_THE_AUDIENCE);
     }
 
     #[tokio::test]

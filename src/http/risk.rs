@@ -52,14 +52,6 @@ pub async fn evaluate_post(
     let answer = state
         .oauth
         .evaluate_risk(&ctx, caller, &req.token, &seen)
-        .await
-        .map_err(|e| match e {
-            BearerError::InsufficientScope => ApiError::Forbidden(NOT_THE_AUDIENCE),
-            e => e.into(),
-        })?;
+        .await?;
     Ok(Json(answer))
 }
-
-/// The 403's message: who may ask (the bearer check's own says "the admin scope").
-const NOT_THE_AUDIENCE: &str = "only a confidential client may ask, with its own \
-    client-credentials token, and only about tokens issued to it";

@@ -91,6 +91,10 @@ pub enum BearerError {
     /// The token is valid but lacks the scope (or the kind of client) the call needs.
     #[error("insufficient scope")]
     InsufficientScope,
+    /// The risk API's caller is not a confidential client asking, with its own
+    /// client-credentials token, about a token issued to it.
+    #[error("not the token's audience")]
+    NotTheAudience,
     /// An infrastructure failure (database, key ring).
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),

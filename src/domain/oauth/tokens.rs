@@ -194,7 +194,7 @@ impl OAuthService {
     /// `POST /risk/evaluate`: `caller` is the resource server's bearer token (a
     /// client-credentials token of a confidential client); `token` the access token it saw,
     /// used from `seen` (the IP and user agent it reports). An invalid token scores 1. Only
-    /// the token's audience may ask about it: any other caller gets `InsufficientScope` (403)
+    /// the token's audience may ask about it: any other caller gets `NotTheAudience` (403)
     /// before anything is scored, remembered or written, so an unrelated client can neither
     /// learn the owner's usual contexts nor raise the token's risk nor write on their account.
     pub async fn evaluate_risk(
@@ -211,10 +211,10 @@ impl OAuthService {
             .await?
             .ok_or(BearerError::InvalidToken(TokenRejection::UnknownClient))?;
         if caller.sub != caller.client_id || client.is_public {
-            return Err(BearerError::InsufficientScope);
+            return Err(BearerError::NotTheAudience);
         }
         let checked = match self.verify_for(&client.id, token).await? {
-            Audience::Other => return Err(BearerError::InsufficientScope),
+            Audience::Other => return Err(BearerError::NotTheAudience),
             Audience::Invalid(reason) => Err(reason),
             Audience::Caller(claims) => self.check_revocation(*claims).await?,
         };

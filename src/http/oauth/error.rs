@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::domain::oauth::error::{BearerError, OAuthCode, OAuthError};
+use crate::http::api_error::NOT_THE_AUDIENCE;
 
 /// An OAuth endpoint's failure, answered the OAuth way.
 #[derive(Debug)]
@@ -102,6 +103,12 @@ fn bearer(e: &BearerError) -> Answer {
             StatusCode::FORBIDDEN,
             "insufficient_scope",
             "the access token does not allow this",
+        )
+        .challenge("Bearer realm=\"authd\", error=\"insufficient_scope\""),
+        BearerError::NotTheAudience => Answer::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            NOT_THE_AUDIENCE,
         )
         .challenge("Bearer realm=\"authd\", error=\"insufficient_scope\""),
         BearerError::Unexpected(_) => server_error(),
