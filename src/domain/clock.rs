@@ -5,6 +5,11 @@ use std::sync::Mutex;
 
 use time::{Duration, OffsetDateTime};
 
+/// `t` in unix milliseconds (saturating far in the future).
+pub fn unix_ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
 /// A source of the current time.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// The current UTC time.

@@ -650,6 +650,42 @@ async fn introspection_answers_only_the_tokens_audience() {
 }
 
 #[tokio::test]
+async fn introspection_without_a_confidential_clients_secret_is_refused() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let client = app.web_client().await;
+    let public = app
+        .add_client(true, true, &["authorization_code"], &[])
+        .await;
+    let tokens = app.tokens_for(&client, &user, "openid").await;
+    let at = str_of(&tokens, "access_token").to_owned();
+    let spa = app.tokens_for(&public, &user, "openid").await;
+    let spa_at = str_of(&spa, "access_token").to_owned();
+    let ask = |id: Option<&str>, token: &str| {
+        let mut form = vec![("token", token.to_owned())];
+        if let Some(id) = id {
+            form.push(("client_id", id.to_owned()));
+        }
+        new_client().post(app.url("/introspect")).form(&form).send()
+    };
+    // A public client about its own token, the confidential one without its secret, nobody:
+    // each refused as client authentication, nothing said about the token.
+    for (id, token) in [
+        (Some(public.id.as_str()), spa_at.as_str()),
+        (Some(client.id.as_str()), at.as_str()),
+        (None, at.as_str()),
+    ] {
+        let resp = ask(id, token).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{id:?}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client", "{body}");
+        assert!(body.get("active").is_none(), "{body}");
+    }
+    // With its secret the confidential client is answered.
+    assert_eq!(app.introspect(&client, &at).await["active"], true);
+}
+
+#[tokio::test]
 async fn polling_a_cached_token_never_extends_the_bearer_cache_ttl() {
     let a = spawn_app().await;
     let b = spawn_app_on(a.db.share(), |c| {

@@ -81,15 +81,11 @@ def answer_once(srv, path, body, headers):
 
 def client_token(srv, auth):
     """A client-credentials access token for the client `auth` (a Basic header) names."""
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
-    conn.request("POST", "/token", "grant_type=client_credentials",
-                 {"Authorization": auth, "Content-Type": "application/x-www-form-urlencoded"})
-    res = conn.getresponse()
-    body = res.read()
-    conn.close()
-    if res.status != 200:
-        raise RuntimeError(f"client_credentials: {res.status} {body[:200]!r}")
-    return json.loads(body)["access_token"]
+    status, answer = answer_once(srv, "/token", "grant_type=client_credentials",
+                                 {"Authorization": auth, "Content-Type": "application/x-www-form-urlencoded"})
+    if status != 200:
+        raise RuntimeError(f"client_credentials: {status} {answer}")
+    return answer["access_token"]
 
 
 def user_token(srv, rp_secret):

@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 
 use crate::domain::clients::{Client, ClientCredentials};
+use crate::domain::clock::unix_ms;
 use crate::domain::context::RequestContext;
 use crate::domain::oauth::OAuthService;
 use crate::domain::oauth::error::{OAuthCode, OAuthError};
@@ -148,7 +149,7 @@ impl OAuthService {
     }
 
     fn now_ms(&self) -> i64 {
-        i64::try_from(self.clock.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+        unix_ms(self.clock.now())
     }
 }
 

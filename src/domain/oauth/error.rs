@@ -88,7 +88,7 @@ pub enum BearerError {
     /// The bearer token was refused; the reason is recorded in a `token_rejected` event.
     #[error("invalid token: {0}")]
     InvalidToken(TokenRejection),
-    /// The token is valid but lacks the scope (or the kind of client) the call needs.
+    /// The token is valid but lacks the scope (or is not of the kind of client) the call needs.
     #[error("insufficient scope")]
     InsufficientScope,
     /// The risk API's caller is not a confidential client asking, with its own

@@ -74,32 +74,30 @@ impl OAuthService {
         token: &str,
     ) -> Result<Value, OAuthError> {
         let attempt = self.client_attempt(ctx, creds).await?;
-        let mut seen = None;
-        if let Some(secret) = creds.secret.as_deref()
-            && !creds.id.is_empty()
-        {
-            match self.verify_for(&creds.id, token).await? {
-                Audience::Caller(claims) => {
-                    let mut state = self.bearer_state_of(&claims).await?;
-                    let hash = state.client_secret_hash.take();
-                    if !hash.is_some_and(|stored| secret_matches(&stored, secret)) {
-                        self.client_failed(attempt);
-                        return Err(invalid_client());
-                    }
-                    return Ok(match revocation_verdict(*claims, state) {
-                        Ok((c, _)) => active_access(&c),
-                        Err(_) => inactive(),
-                    });
-                }
-                other => seen = Some(other),
-            }
-        }
-        let caller = self.confidential(attempt, creds).await?;
-        // What `verify_for` said about the id as presented holds for the client found by it.
-        let audience = match seen {
-            Some(audience) if caller.id == creds.id => audience,
-            _ => self.verify_for(&caller.id, token).await?,
+        let (Some(secret), false) = (creds.secret.as_deref(), creds.id.is_empty()) else {
+            // No secret or no id: no confidential client authenticates, so the answer is
+            // authentication's refusal (a public client's: it cannot introspect).
+            let refused = self.confidential(attempt, creds).await.err();
+            return Err(refused.unwrap_or_else(invalid_client));
         };
+        let audience = match self.verify_for(&creds.id, token).await? {
+            Audience::Caller(claims) => {
+                let mut state = self.bearer_state_of(&claims).await?;
+                let hash = state.client_secret_hash.take();
+                if !hash.is_some_and(|stored| secret_matches(&stored, secret)) {
+                    self.client_failed(attempt);
+                    return Err(invalid_client());
+                }
+                return Ok(match revocation_verdict(*claims, state) {
+                    Ok((c, _)) => active_access(&c),
+                    Err(_) => inactive(),
+                });
+            }
+            other => other,
+        };
+        // Client ids match exactly, so what `verify_for` said of the id presented holds for the
+        // client authenticated by it.
+        let caller = self.confidential(attempt, creds).await?;
         self.introspect_for(&caller, token, audience).await
     }
 

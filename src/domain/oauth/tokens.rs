@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::domain::clients::ClientCredentials;
+use crate::domain::clock::unix_ms;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::oauth::bearer_cache::{Lookup, SubjectInfo};
@@ -124,8 +125,7 @@ impl OAuthService {
         token: &str,
     ) -> Result<(AccessClaims, SubjectInfo), BearerError> {
         let at = self.clock.now();
-        let now = at.unix_timestamp();
-        let now_ms = i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        let (now, now_ms) = (at.unix_timestamp(), unix_ms(at));
         // A `Refresh` is checked in full like a miss; meanwhile other requests still hit.
         if let Lookup::Hit(claims, subject) = self.bearer_cache.get(token, now_ms) {
             return Ok((claims, subject));
