@@ -203,7 +203,7 @@ pub(crate) const HASH_QUEUE: Key = key(
 pub(crate) const HASH_MAX_WAIT_MS: Key = key(
     "hash_max_wait_ms",
     Value("1000"),
-    "longest a password check from an unknown browser waits for a hash thread; then `503` + `Retry-After: 1` (0 = as long as the queue takes). A browser the account knows never gives up",
+    "longest a password check from an unknown browser waits for a hash thread; then `503` + `Retry-After: 1`, and at once when the queue's measured pace says it would wait longer (0 = as long as the queue takes). A browser the account knows never gives up",
 );
 pub(crate) const MASTER_KEY: Key = secret(
     "master_key",

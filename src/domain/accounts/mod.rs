@@ -6,6 +6,10 @@
 pub mod admin;
 /// `AccountError`: what registration, password changes and resets can answer.
 pub mod error;
+/// A queued hash job: its state, its one answer, its place.
+mod hash_job;
+/// How fast the hash queue moves: an ordinary check that would not start in time is refused.
+mod hash_pace;
 /// The hash threads' job queue: the steady thread first.
 mod hash_queue;
 /// The hashing threads and their reused argon2 memory.

@@ -7,7 +7,9 @@
 //! not started within `max_wait` gives up with `Busy` too (its job, still queued, is skipped
 //! when a thread reaches it): under a flood on a busy host the hash threads, which yield to
 //! every request thread, may drain the queue slowly, and the flood's excess is then answered
-//! `503` within about `max_wait`, not after seconds in the queue. An unknown user is verified
+//! `503` within about `max_wait`, not after seconds in the queue. And a check that, at the pace
+//! the queue is measured to move (`hash_pace.rs`), would not start within `max_wait` is
+//! answered `Busy` at once instead of after waiting for nothing. An unknown user is verified
 //! against a dummy hash with the same parameters, so its timing matches a wrong password.
 //!
 //! A verification for a browser the account knows, or for a signed-in session, runs in the
@@ -24,8 +26,12 @@ use argon2::Params;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
+use crate::domain::accounts::hash_job::{
+    DepthGuard, Paced, Place, WAITING, answering_once, give_up,
+};
+use crate::domain::accounts::hash_pace::Pace;
 use crate::domain::accounts::hash_queue::Traffic;
-use crate::domain::accounts::hash_workers::{Job, Memory, Workers};
+use crate::domain::accounts::hash_workers::{Memory, Workers};
 use crate::domain::clock::{OsRandom, Random};
 use crate::domain::error::{Unexpected, unexpected_from};
 
@@ -122,15 +128,13 @@ pub struct PasswordHasher {
     dummy_hash: Arc<str>,
     /// How long an ordinary-lane job may wait for a thread before its caller gets `Busy`.
     max_wait: Option<Duration>,
+    /// How fast queued places move (what an ordinary-lane job is refused at once on).
+    pace: Arc<Pace>,
+    /// The hashing threads (places beyond them wait).
+    threads: u64,
     /// Where salts come from (injected).
     random: Arc<dyn Random>,
 }
-
-/// A queued job's state, shared by its caller and the job (`answering_once`): the caller gives
-/// up only on a job no thread has started, and a thread skips a job its caller gave up on.
-const WAITING: u8 = 0;
-const STARTED: u8 = 1;
-const GIVEN_UP: u8 = 2;
 
 impl PasswordHasher {
     /// Builds a pool; computes the dummy hash once (one hash's worth of start-up time).
@@ -174,6 +178,8 @@ impl PasswordHasher {
             depth: Arc::new(AtomicI64::new(0)),
             dummy_hash: dummy_hash.into(),
             max_wait: None,
+            pace: Arc::new(Pace::default()),
+            threads: u64::try_from(workers).unwrap_or(u64::MAX),
             random,
         })
     }
@@ -249,7 +255,12 @@ impl PasswordHasher {
     ) -> Result<T, HashError> {
         // Admission first, without waiting: a full queue answers Busy immediately. A known
         // caller whose lane is full waits in the ordinary one if it has room.
-        let Some((admitted, lane)) = self.admit(lane) else {
+        // A place the measured pace would not reach within `max_wait` is not taken either.
+        let ahead = self.ahead();
+        let admitted = self
+            .admit(lane)
+            .filter(|(_, lane)| *lane == Lane::Known || !self.too_slow(ahead));
+        let Some((admitted, lane)) = admitted else {
             metrics::counter!("authd_hash_jobs_refused_total").increment(1);
             return Err(HashError::Busy { retry_after: 1 });
         };
@@ -261,9 +272,14 @@ impl PasswordHasher {
         };
         let (reply, mut answer) = oneshot::channel();
         let state = Arc::new(AtomicU8::new(WAITING));
-        let queued = self
-            .workers
-            .submit(answering_once(job, reply, state.clone(), Some(place)), lane);
+        // The ordinary lane's jobs measure the pace it is judged by.
+        let paced = (lane == Lane::Ordinary).then(|| Paced {
+            pace: self.pace.clone(),
+            ahead,
+            queued: std::time::Instant::now(),
+        });
+        let job = answering_once(job, reply, state.clone(), Some(place), paced);
+        let queued = self.workers.submit(job, lane);
         if !queued {
             return Err(anyhow::anyhow!("hash pool closed").into());
         }
@@ -291,11 +307,25 @@ impl PasswordHasher {
     pub fn check_room(&self, lane: Lane) -> Result<(), HashError> {
         let room = |s: &Semaphore| s.available_permits() > 0;
         let known = lane == Lane::Known && room(&self.known_admission);
-        if known || room(&self.admission) {
+        if known || (room(&self.admission) && !self.too_slow(self.ahead())) {
             return Ok(());
         }
         metrics::counter!("authd_hash_jobs_refused_total").increment(1);
         Err(HashError::Busy { retry_after: 1 })
+    }
+
+    /// Places held beyond the threads (running or waiting): what a job admitted now waits for.
+    fn ahead(&self) -> u64 {
+        u64::try_from(self.depth.load(Ordering::Relaxed))
+            .unwrap_or(0)
+            .saturating_sub(self.threads)
+    }
+
+    /// Whether an ordinary-lane job with `ahead` places before it would, at the measured pace,
+    /// not start within `max_wait` (never without a `max_wait`).
+    fn too_slow(&self, ahead: u64) -> bool {
+        self.max_wait
+            .is_some_and(|wait| self.pace.too_slow_for(ahead, wait))
     }
 
     /// A place in `lane`, or in the ordinary lane when the known one is full.
@@ -310,82 +340,11 @@ impl PasswordHasher {
     }
 }
 
-/// Gives up on a job no thread has started; false when one has (its answer is coming).
-fn give_up(state: &AtomicU8) -> bool {
-    state
-        .compare_exchange(WAITING, GIVEN_UP, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
-}
-
-/// The pool's job for `job`, answering on `reply`. A job may run twice (the steady thread
-/// rescues one a starved helper holds, `hash_queue.rs`): the first run to finish answers and
-/// alone goes into the hash-time histogram (a rescue is counted by its own counter); a run that
-/// finds the answer given, the caller gone (a dropped request) or given up (`state`), does
-/// nothing.
-///
-/// The job holds its place in the admission bound (`place`) until a run has finished or skipped
-/// it, not only while its caller waits: a caller that gave up or went away leaves its job (and
-/// the password in it) queued until a thread reaches it, and those count against the bound too.
-fn answering_once<T: Send + 'static>(
-    job: impl Fn(&mut Memory) -> T + Send + Sync + 'static,
-    reply: oneshot::Sender<T>,
-    state: Arc<AtomicU8>,
-    place: Option<Place>,
-) -> Job {
-    let span = tracing::Span::current();
-    let reply = std::sync::Mutex::new(Some(reply));
-    let place = std::sync::Mutex::new(place);
-    let free_place = move || drop(place.lock().ok().and_then(|mut p| p.take()));
-    Arc::new(move |memory: &mut Memory| {
-        let started = state.compare_exchange(WAITING, STARTED, Ordering::AcqRel, Ordering::Acquire);
-        let pending = started != Err(GIVEN_UP)
-            && reply
-                .lock()
-                .is_ok_and(|r| r.as_ref().is_some_and(|s| !s.is_closed()));
-        if !pending {
-            free_place();
-            return;
-        }
-        let started = std::time::Instant::now();
-        let out = span.in_scope(|| job(memory));
-        free_place();
-        if let Some(reply) = reply.lock().ok().and_then(|mut r| r.take()) {
-            metrics::histogram!("authd_password_hash_seconds")
-                .record(started.elapsed().as_secs_f64());
-            let _ = reply.send(out);
-        }
-    })
-}
-
-/// A job's place: its permit in the admission bound and its count in the depth gauge, both
-/// given back when a run has finished or skipped it (or the job is dropped unqueued).
-/// (Fields drop in order: the depth first, so a freed permit never shows a stale depth.)
-struct Place {
-    _depth: DepthGuard,
-    _permit: OwnedSemaphorePermit,
-}
-
-/// Keeps the queue-depth gauge right whoever drops it: the job's run, its skip, or the pool.
-struct DepthGuard(Arc<AtomicI64>);
-
-impl DepthGuard {
-    fn enter(depth: &Arc<AtomicI64>) -> Self {
-        let now = depth.fetch_add(1, Ordering::Relaxed) + 1;
-        metrics::gauge!("authd_hash_queue_depth").set(now as f64);
-        Self(depth.clone())
-    }
-}
-
-impl Drop for DepthGuard {
-    fn drop(&mut self) {
-        let now = self.0.fetch_sub(1, Ordering::Relaxed) - 1;
-        metrics::gauge!("authd_hash_queue_depth").set(now as f64);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::accounts::hash_workers::Job;
+    use futures_util::FutureExt;
 
     fn cheap() -> HashParams {
         HashParams {
@@ -427,7 +386,7 @@ mod tests {
         let waiting = || Arc::new(AtomicU8::new(WAITING));
         let (reply, mut answer) = oneshot::channel();
         let state = waiting();
-        let job = answering_once(counted(), reply, state.clone(), None);
+        let job = answering_once(counted(), reply, state.clone(), None, None);
         job(&mut Memory::default());
         // The rescue's second run finds the answer given: nothing runs, nothing changes.
         job(&mut Memory::default());
@@ -437,12 +396,12 @@ mod tests {
         // The caller went away before any run: not hashed at all.
         let (reply, answer) = oneshot::channel::<usize>();
         drop(answer);
-        answering_once(counted(), reply, waiting(), None)(&mut Memory::default());
+        answering_once(counted(), reply, waiting(), None, None)(&mut Memory::default());
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         // The caller gave up before any run: not hashed either.
         let (reply, _answer) = oneshot::channel::<usize>();
         let state = waiting();
-        let job = answering_once(counted(), reply, state.clone(), None);
+        let job = answering_once(counted(), reply, state.clone(), None, None);
         assert!(give_up(&state));
         job(&mut Memory::default());
         assert_eq!(runs.load(Ordering::SeqCst), 1);
@@ -531,6 +490,7 @@ mod tests {
             hashing,
             reply,
             Arc::new(AtomicU8::new(WAITING)),
+            None,
             None,
         ));
         metrics::with_local_recorder(&recorder, || {
@@ -649,6 +609,106 @@ mod tests {
             Some(Lane::Ordinary)
         );
         drop(known);
+    }
+
+    /// A pool of one thread that `hold` keeps busy until the returned sender is used (or
+    /// dropped): the known-lane job holding it has started when this returns.
+    async fn held_pool(
+        h: &PasswordHasher,
+    ) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let held = std::sync::Mutex::new(held);
+        let (began, started) = oneshot::channel();
+        let began = std::sync::Mutex::new(Some(began));
+        let h = h.clone();
+        let blocker = tokio::spawn(async move {
+            h.run(Lane::Known, move |_| {
+                if let Some(b) = began.lock().unwrap().take() {
+                    let _ = b.send(());
+                }
+                let _ = held.lock().unwrap().recv();
+            })
+            .await
+            .unwrap();
+        });
+        started.await.unwrap();
+        (release, blocker)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_ordinary_check_the_pace_would_not_start_in_time_is_refused_at_once() {
+        let h = PasswordHasher::new(cheap(), 1, 8)
+            .unwrap()
+            .with_max_wait(Some(Duration::from_secs(60)));
+        let (release, blocker) = held_pool(&h).await;
+        let pw: SecretString = "password".into();
+        // Nothing measured yet: a job behind the running one is let in (and waits).
+        let first = {
+            let (h, pw) = (h.clone(), pw.clone());
+            tokio::spawn(async move { h.verify(&pw, None).await })
+        };
+        while h.depth() < 2 {
+            tokio::task::yield_now().await;
+        }
+        assert!(h.check_room(Lane::Ordinary).is_ok());
+        // Measured: five seconds a place. One place ahead: 10 s expected, within 60 s.
+        h.pace.started(1, Duration::from_secs(10));
+        assert!(h.check_room(Lane::Ordinary).is_ok());
+        // The queue slows to 100 s a place: within a few jobs the same place expects more than
+        // the 60 s bound, and is refused on the first poll (not after waiting the 60 s).
+        for _ in 0..4 {
+            h.pace.started(1, Duration::from_secs(200));
+        }
+        let refused = h.verify(&pw, None).now_or_never();
+        assert!(
+            matches!(refused, Some(Err(HashError::Busy { retry_after: 1 }))),
+            "{refused:?}"
+        );
+        assert!(h.check_room(Lane::Ordinary).is_err());
+        // Nothing was queued for it; the known lane is not judged by the pace.
+        assert_eq!(h.depth(), 2);
+        assert!(h.check_room(Lane::Known).is_ok());
+        let known = {
+            let (h, pw) = (h.clone(), pw.clone());
+            tokio::spawn(async move { h.verify_in(Lane::Known, &pw, None).await })
+        };
+        while h.depth() < 3 {
+            tokio::task::yield_now().await;
+        }
+        // A pool without a wait bound waits as long as the queue takes, whatever the pace.
+        let unbounded = h.clone().with_max_wait(None);
+        assert!(unbounded.check_room(Lane::Ordinary).is_ok());
+        release.send(()).unwrap();
+        blocker.await.unwrap();
+        assert!(!first.await.unwrap().unwrap());
+        assert!(!known.await.unwrap().unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_ordinary_job_that_waited_behind_another_measures_the_pace() {
+        let h = PasswordHasher::new(cheap(), 1, 8).unwrap();
+        let (release, blocker) = held_pool(&h).await;
+        let pw: SecretString = "password".into();
+        let mut jobs = Vec::new();
+        for queued in 2..=3 {
+            let (h2, pw) = (h.clone(), pw.clone());
+            jobs.push(tokio::spawn(async move { h2.verify(&pw, None).await }));
+            while h.depth() < queued {
+                tokio::task::yield_now().await;
+            }
+        }
+        assert_eq!(
+            h.pace.expected_wait(0),
+            None,
+            "nothing started after waiting yet"
+        );
+        release.send(()).unwrap();
+        blocker.await.unwrap();
+        for job in jobs {
+            assert!(!job.await.unwrap().unwrap());
+        }
+        // The second waited behind the first (one place ahead of it beyond the thread).
+        assert!(h.pace.expected_wait(0).is_some());
     }
 
     #[test]

@@ -1,0 +1,112 @@
+//! How fast the hash threads are getting through the queue, measured, so that a check that
+//! would wait longer than `max_wait` for a thread is answered `Busy` at once instead of after
+//! waiting `max_wait` for nothing: the flood's excess gets its `503` quickly (issue #12).
+//!
+//! The measure is the queue's own: each job that starts reports how long it waited and how
+//! many jobs it waited for (`ahead`: the places held when it was admitted, less the threads);
+//! `waited ÷ (ahead + 1)` is one sample of the time a queued place takes to move, averaged
+//! with the samples before it. It is what the threads manage on this host now — with the
+//! steady thread leaving jobs to the idle-class helpers while OAuth requests come, and with
+//! whatever else takes the cores — not what they would manage alone. A job that found a
+//! thread free (nothing ahead) and started at once tells nothing about the pace and is not
+//! counted; with no sample yet (a quiet pool), nothing is refused on an estimate. The wait
+//! bound behind it (`password.rs`, `give_up`) still holds for a job the estimate let in.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The weight of the newest sample, in 1/16ths (the average follows the pace within about
+/// sixteen jobs: under a flood, a fraction of a second).
+const NEW_SAMPLE_SIXTEENTHS: u64 = 4;
+
+/// The queue's pace: the average time, in microseconds, for one queued place to move (0 while
+/// no job has waited behind another).
+#[derive(Debug, Default)]
+pub(super) struct Pace {
+    per_place_us: AtomicU64,
+}
+
+impl Pace {
+    /// A job admitted with `ahead` places before it (running or waiting, beyond the threads)
+    /// started after waiting `waited`.
+    pub(super) fn started(&self, ahead: u64, waited: Duration) {
+        if ahead == 0 {
+            return;
+        }
+        let sample = u64::try_from(waited.as_micros() / u128::from(ahead + 1))
+            .unwrap_or(u64::MAX)
+            .max(1);
+        // Lost updates between threads only drop a sample.
+        let old = self.per_place_us.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            sample
+        } else {
+            (old * (16 - NEW_SAMPLE_SIXTEENTHS) + sample * NEW_SAMPLE_SIXTEENTHS) / 16
+        };
+        self.per_place_us.store(new.max(1), Ordering::Relaxed);
+    }
+
+    /// How long a job admitted now with `ahead` places before it should wait for a thread, at
+    /// the pace measured so far (`None`: nothing measured yet).
+    pub(super) fn expected_wait(&self, ahead: u64) -> Option<Duration> {
+        let per_place = self.per_place_us.load(Ordering::Relaxed);
+        (per_place != 0).then(|| Duration::from_micros(per_place.saturating_mul(ahead + 1)))
+    }
+
+    /// Whether a job admitted now with `ahead` places before it should not expect a thread
+    /// within `max_wait` (and so is better answered `Busy` at once). Nothing ahead, or nothing
+    /// measured, never is.
+    pub(super) fn too_slow_for(&self, ahead: u64, max_wait: Duration) -> bool {
+        ahead > 0 && self.expected_wait(ahead).is_some_and(|w| w > max_wait)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: fn(u64) -> Duration = Duration::from_millis;
+
+    #[test]
+    fn nothing_is_refused_before_a_job_has_waited_behind_another() {
+        let pace = Pace::default();
+        assert_eq!(pace.expected_wait(50), None);
+        assert!(!pace.too_slow_for(1_000, MS(1)));
+        // A job that started at once, however long it took, says nothing of the pace.
+        pace.started(0, MS(5_000));
+        assert!(!pace.too_slow_for(1_000, MS(1)));
+    }
+
+    #[test]
+    fn the_expected_wait_follows_the_measured_pace() {
+        let pace = Pace::default();
+        // Waited 300 ms behind two places (three moves): 100 ms a place.
+        pace.started(2, MS(300));
+        assert_eq!(pace.expected_wait(9), Some(MS(1_000)));
+        assert!(
+            !pace.too_slow_for(9, MS(1_000)),
+            "exactly the bound is let in"
+        );
+        assert!(pace.too_slow_for(10, MS(1_000)));
+        // With nothing ahead a job is never refused on an estimate.
+        assert!(!pace.too_slow_for(0, MS(1)));
+    }
+
+    #[test]
+    fn a_faster_pace_lets_more_in_within_a_few_jobs() {
+        let pace = Pace::default();
+        pace.started(1, MS(400)); // 200 ms a place: 10 ahead expect 2.2 s
+        assert!(pace.too_slow_for(10, MS(1_000)));
+        for _ in 0..12 {
+            pace.started(3, MS(20)); // 5 ms a place
+        }
+        let w = pace.expected_wait(10).unwrap();
+        assert!(w < MS(200), "{w:?}");
+        assert!(!pace.too_slow_for(10, MS(1_000)));
+        // And a slower one refuses again.
+        for _ in 0..12 {
+            pace.started(3, MS(2_000)); // 500 ms a place
+        }
+        assert!(pace.too_slow_for(2, MS(1_000)));
+    }
+}
