@@ -178,7 +178,10 @@ async fn a_saturated_hash_pool_answers_503_quickly() {
     for t in tasks {
         let (status, retry_after) = t.await.unwrap();
         match status {
-            StatusCode::UNAUTHORIZED => {}
+            // A wrong password, or (when a loaded machine spreads the attempts out so that
+            // more of them reach a hash) the account's failure budget spent: both answers,
+            // neither a fault.
+            StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS => {}
             StatusCode::SERVICE_UNAVAILABLE => {
                 assert!(retry_after, "503 without Retry-After");
                 busy += 1;

@@ -56,7 +56,9 @@ pub(super) fn answering_once<T: Send + 'static>(
             return;
         }
         if let (Ok(_), Some(p)) = (started, &paced) {
-            p.pace.started(p.ahead, p.queued.elapsed());
+            let now = std::time::Instant::now();
+            p.pace
+                .started(p.ahead, now.saturating_duration_since(p.queued), now);
         }
         let started = std::time::Instant::now();
         let out = span.in_scope(|| job(memory));

@@ -11,25 +11,50 @@
 //! thread free (nothing ahead) and started at once tells nothing about the pace and is not
 //! counted; with no sample yet (a quiet pool), nothing is refused on an estimate. The wait
 //! bound behind it (`password.rs`, `give_up`) still holds for a job the estimate let in.
+//!
+//! A measure is only as good as it is recent: once no job has reported for `FRESH_FOR` (the
+//! flood is over, or the estimate refused everything that would have measured it), nothing is
+//! refused on it until jobs have waited again. So a pace measured under a flood cannot go on
+//! refusing a few people who sign in at once after it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The weight of the newest sample, in 1/16ths (the average follows the pace within about
 /// sixteen jobs: under a flood, a fraction of a second).
 const NEW_SAMPLE_SIXTEENTHS: u64 = 4;
 
+/// How long after the last report the measured pace still counts.
+const FRESH_FOR: Duration = Duration::from_secs(2);
+
 /// The queue's pace: the average time, in microseconds, for one queued place to move (0 while
-/// no job has waited behind another).
-#[derive(Debug, Default)]
+/// no job has waited behind another), and when it was last reported.
+#[derive(Debug)]
 pub(super) struct Pace {
+    epoch: Instant,
     per_place_us: AtomicU64,
+    /// One more than the milliseconds after `epoch` of the last report (0: none).
+    reported_ms: AtomicU64,
+}
+
+impl Default for Pace {
+    fn default() -> Self {
+        Self {
+            epoch: Instant::now(),
+            per_place_us: AtomicU64::new(0),
+            reported_ms: AtomicU64::new(0),
+        }
+    }
 }
 
 impl Pace {
+    fn ms(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
+    }
+
     /// A job admitted with `ahead` places before it (running or waiting, beyond the threads)
-    /// started after waiting `waited`.
-    pub(super) fn started(&self, ahead: u64, waited: Duration) {
+    /// started at `now` after waiting `waited`.
+    pub(super) fn started(&self, ahead: u64, waited: Duration, now: Instant) {
         if ahead == 0 {
             return;
         }
@@ -44,20 +69,33 @@ impl Pace {
             (old * (16 - NEW_SAMPLE_SIXTEENTHS) + sample * NEW_SAMPLE_SIXTEENTHS) / 16
         };
         self.per_place_us.store(new.max(1), Ordering::Relaxed);
+        self.reported_ms
+            .store(self.ms(now).saturating_add(1), Ordering::Relaxed);
     }
 
-    /// How long a job admitted now with `ahead` places before it should wait for a thread, at
-    /// the pace measured so far (`None`: nothing measured yet).
-    pub(super) fn expected_wait(&self, ahead: u64) -> Option<Duration> {
+    /// How long a job admitted at `now` with `ahead` places before it should wait for a
+    /// thread, at the pace measured so far (`None`: nothing measured, or not for `FRESH_FOR`).
+    pub(super) fn expected_wait(&self, ahead: u64, now: Instant) -> Option<Duration> {
+        let reported = self.reported_ms.load(Ordering::Relaxed);
+        let fresh_ms = u64::try_from(FRESH_FOR.as_millis()).unwrap_or(u64::MAX);
+        if reported == 0 || self.ms(now).saturating_sub(reported - 1) > fresh_ms {
+            return None;
+        }
         let per_place = self.per_place_us.load(Ordering::Relaxed);
         (per_place != 0).then(|| Duration::from_micros(per_place.saturating_mul(ahead + 1)))
     }
 
-    /// Whether a job admitted now with `ahead` places before it should not expect a thread
-    /// within `max_wait` (and so is better answered `Busy` at once). Nothing ahead, or nothing
-    /// measured, never is.
-    pub(super) fn too_slow_for(&self, ahead: u64, max_wait: Duration) -> bool {
-        ahead > 0 && self.expected_wait(ahead).is_some_and(|w| w > max_wait)
+    /// Whether any job has reported a pace.
+    #[cfg(test)]
+    pub(super) fn measured(&self) -> bool {
+        self.per_place_us.load(Ordering::Relaxed) != 0
+    }
+
+    /// Whether a job admitted at `now` with `ahead` places before it should not expect a
+    /// thread within `max_wait` (and so is better answered `Busy` at once). Nothing ahead, or
+    /// nothing measured lately, never is.
+    pub(super) fn too_slow_for(&self, ahead: u64, max_wait: Duration, now: Instant) -> bool {
+        ahead > 0 && self.expected_wait(ahead, now).is_some_and(|w| w > max_wait)
     }
 }
 
@@ -69,44 +107,58 @@ mod tests {
 
     #[test]
     fn nothing_is_refused_before_a_job_has_waited_behind_another() {
-        let pace = Pace::default();
-        assert_eq!(pace.expected_wait(50), None);
-        assert!(!pace.too_slow_for(1_000, MS(1)));
+        let (pace, t) = (Pace::default(), Instant::now());
+        assert_eq!(pace.expected_wait(50, t), None);
+        assert!(!pace.too_slow_for(1_000, MS(1), t));
         // A job that started at once, however long it took, says nothing of the pace.
-        pace.started(0, MS(5_000));
-        assert!(!pace.too_slow_for(1_000, MS(1)));
+        pace.started(0, MS(5_000), t);
+        assert!(!pace.too_slow_for(1_000, MS(1), t));
     }
 
     #[test]
     fn the_expected_wait_follows_the_measured_pace() {
-        let pace = Pace::default();
+        let (pace, t) = (Pace::default(), Instant::now());
         // Waited 300 ms behind two places (three moves): 100 ms a place.
-        pace.started(2, MS(300));
-        assert_eq!(pace.expected_wait(9), Some(MS(1_000)));
+        pace.started(2, MS(300), t);
+        assert_eq!(pace.expected_wait(9, t), Some(MS(1_000)));
         assert!(
-            !pace.too_slow_for(9, MS(1_000)),
+            !pace.too_slow_for(9, MS(1_000), t),
             "exactly the bound is let in"
         );
-        assert!(pace.too_slow_for(10, MS(1_000)));
+        assert!(pace.too_slow_for(10, MS(1_000), t));
         // With nothing ahead a job is never refused on an estimate.
-        assert!(!pace.too_slow_for(0, MS(1)));
+        assert!(!pace.too_slow_for(0, MS(1), t));
     }
 
     #[test]
     fn a_faster_pace_lets_more_in_within_a_few_jobs() {
-        let pace = Pace::default();
-        pace.started(1, MS(400)); // 200 ms a place: 10 ahead expect 2.2 s
-        assert!(pace.too_slow_for(10, MS(1_000)));
+        let (pace, t) = (Pace::default(), Instant::now());
+        pace.started(1, MS(400), t); // 200 ms a place: 10 ahead expect 2.2 s
+        assert!(pace.too_slow_for(10, MS(1_000), t));
         for _ in 0..12 {
-            pace.started(3, MS(20)); // 5 ms a place
+            pace.started(3, MS(20), t); // 5 ms a place
         }
-        let w = pace.expected_wait(10).unwrap();
+        let w = pace.expected_wait(10, t).unwrap();
         assert!(w < MS(200), "{w:?}");
-        assert!(!pace.too_slow_for(10, MS(1_000)));
+        assert!(!pace.too_slow_for(10, MS(1_000), t));
         // And a slower one refuses again.
         for _ in 0..12 {
-            pace.started(3, MS(2_000)); // 500 ms a place
+            pace.started(3, MS(2_000), t); // 500 ms a place
         }
-        assert!(pace.too_slow_for(2, MS(1_000)));
+        assert!(pace.too_slow_for(2, MS(1_000), t));
+    }
+
+    #[test]
+    fn a_pace_not_reported_lately_refuses_nothing_until_jobs_wait_again() {
+        let (pace, t) = (Pace::default(), Instant::now());
+        pace.started(1, MS(4_000), t); // 2 s a place
+        assert!(pace.too_slow_for(1, MS(1_000), t + FRESH_FOR));
+        // No job has waited since (the flood ended, or everything was refused): let in.
+        let later = t + FRESH_FOR + MS(1);
+        assert_eq!(pace.expected_wait(1, later), None);
+        assert!(!pace.too_slow_for(1, MS(1_000), later));
+        // A job that waits again measures afresh.
+        pace.started(1, MS(4_000), later);
+        assert!(pace.too_slow_for(1, MS(1_000), later));
     }
 }
