@@ -5,7 +5,10 @@
 //! The measure is the queue's own: each job that starts reports how long it waited and how
 //! many jobs it waited for (`ahead`: the places held when it was admitted, less the threads);
 //! `waited ÷ (ahead + 1)` is one sample of the time a queued place takes to move, averaged
-//! with the samples before it. It is what the threads manage on this host now — with the
+//! with the samples before it. A job given up after `max_wait` reports that wait as well: the
+//! pace was at least that slow, so it can only raise the average (`gave_up`). Measured only
+//! from the jobs that made it in time, the average would leave out the slowest moments and let
+//! in jobs that then wait out the bound. It is what the threads manage on this host now — with the
 //! steady thread leaving jobs to the idle-class helpers while OAuth requests come, and with
 //! whatever else takes the cores — not what they would manage alone. A job that found a
 //! thread free (nothing ahead) and started at once tells nothing about the pace and is not
@@ -55,6 +58,16 @@ impl Pace {
     /// A job admitted with `ahead` places before it (running or waiting, beyond the threads)
     /// started at `now` after waiting `waited`.
     pub(super) fn started(&self, ahead: u64, waited: Duration, now: Instant) {
+        self.report(ahead, waited, now, false);
+    }
+
+    /// A job admitted with `ahead` places before it was given up at `now`, not started after
+    /// waiting `waited`: a bound, not a measure, so it only raises the average.
+    pub(super) fn gave_up(&self, ahead: u64, waited: Duration, now: Instant) {
+        self.report(ahead, waited, now, true);
+    }
+
+    fn report(&self, ahead: u64, waited: Duration, now: Instant, at_least: bool) {
         if ahead == 0 {
             return;
         }
@@ -65,6 +78,8 @@ impl Pace {
         let old = self.per_place_us.load(Ordering::Relaxed);
         let new = if old == 0 {
             sample
+        } else if at_least && sample <= old {
+            old
         } else {
             (old * (16 - NEW_SAMPLE_SIXTEENTHS) + sample * NEW_SAMPLE_SIXTEENTHS) / 16
         };
@@ -146,6 +161,22 @@ mod tests {
             pace.started(3, MS(2_000), t); // 500 ms a place
         }
         assert!(pace.too_slow_for(2, MS(1_000), t));
+    }
+
+    #[test]
+    fn a_job_given_up_only_raises_the_pace() {
+        let (pace, t) = (Pace::default(), Instant::now());
+        pace.started(1, MS(400), t); // 200 ms a place
+        // Gave up after 1 s behind 19 places: at least 50 ms a place, which says nothing new.
+        pace.gave_up(19, MS(1_000), t);
+        assert_eq!(pace.expected_wait(0, t), Some(MS(200)));
+        // Gave up after 1 s behind one place: at least 500 ms a place, which raises it.
+        pace.gave_up(1, MS(1_000), t);
+        assert!(pace.expected_wait(0, t).unwrap() > MS(200));
+        // From nothing measured, a bound is the first measure.
+        let fresh = Pace::default();
+        fresh.gave_up(1, MS(1_000), t);
+        assert_eq!(fresh.expected_wait(0, t), Some(MS(500)));
     }
 
     #[test]

@@ -290,6 +290,8 @@ impl PasswordHasher {
                 () = tokio::time::sleep(wait) => {
                     if give_up(&state) {
                         metrics::counter!("authd_hash_jobs_given_up_total").increment(1);
+                        // It did not start within `wait`: the pace is at least that slow.
+                        self.pace.gave_up(ahead, wait, Instant::now());
                         return Err(HashError::Busy { retry_after: 1 });
                     }
                     answer.await
@@ -447,6 +449,9 @@ mod tests {
             .expect("answered while held");
         assert!(matches!(ordinary, Err(HashError::Busy { .. })));
         assert!(!known.is_finished(), "the known lane waits on");
+        // The second gave up behind one place: the pace is measured from it (a job that never
+        // started still says how slow the queue was), not only from the jobs that made it.
+        assert!(h.pace.measured());
         // The two given-up jobs still hold their places (and their passwords) in the queue,
         // so they still count against the bound (workers + queue = 9).
         assert_eq!(h.admission.available_permits(), 7);
