@@ -23,8 +23,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// The weight of the newest sample, in 1/16ths (the average follows the pace within about
-/// sixteen jobs: under a flood, a fraction of a second).
+/// The weight of the newest sample, in 1/16ths (a quarter: what the average held before
+/// counts for less than a tenth after eight more jobs, under a flood a fraction of a second).
 const NEW_SAMPLE_SIXTEENTHS: u64 = 4;
 
 /// How long after the last report the measured pace still counts.
