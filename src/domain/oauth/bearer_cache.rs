@@ -16,6 +16,11 @@
 //! read per half TTL, not one per request in flight each time the entry ran out (they all
 //! missed together and queued for the pool), and no request waits for the database while the
 //! entry is still good. A refresh that finds the token refused forgets the entry.
+//!
+//! Memory: an entry answers for one TTL, so the map holds roughly the tokens used within the
+//! last TTL: an expired entry met by `get` is dropped, and a `put` that finds the map grown to
+//! twice what the last sweep left (at least `SWEEP_FLOOR`) sweeps out every expired one. At
+//! `MAX_ENTRIES` live entries the map is emptied.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -25,6 +30,9 @@ use crate::domain::tokens::verified::{TokenDigest, digest as key};
 
 /// Most entries kept; when full the cache is emptied (cheap, and rare: one entry per live token).
 const MAX_ENTRIES: usize = 100_000;
+/// Entries held before the first sweep of expired ones; after a sweep, the next comes at twice
+/// the entries left (at least this many), so sweeping costs O(1) per `put` on average.
+const SWEEP_FLOOR: usize = 1_024;
 
 /// What a bearer check reads of the token's subject, in the same round trip (userinfo's claims).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,11 +69,30 @@ struct Entry {
     subject: SubjectInfo,
 }
 
+/// The entries, and how many there may be before expired ones are swept out.
+#[derive(Debug, Default)]
+struct Entries {
+    map: HashMap<TokenDigest, Entry>,
+    sweep_at: usize,
+}
+
+impl Entries {
+    /// Drops every entry past its TTL at `now_ms` once the map has grown to `sweep_at`: an
+    /// entry only answers for a TTL (a second by default), so without this the map would hold
+    /// every token seen, with its claims and subject, until `MAX_ENTRIES` before emptying.
+    fn sweep(&mut self, now_ms: i64) {
+        if self.map.len() >= self.sweep_at.max(SWEEP_FLOOR) {
+            self.map.retain(|_, e| e.until_ms > now_ms);
+            self.sweep_at = self.map.len().saturating_mul(2).max(SWEEP_FLOOR);
+        }
+    }
+}
+
 /// SHA-256 of the token → its last passed check.
 #[derive(Debug, Default)]
 pub(crate) struct BearerCache {
     ttl_ms: i64,
-    map: Mutex<HashMap<TokenDigest, Entry>>,
+    entries: Mutex<Entries>,
 }
 
 impl BearerCache {
@@ -73,7 +100,7 @@ impl BearerCache {
     pub(crate) fn new(ttl: i64) -> Self {
         Self {
             ttl_ms: ttl.saturating_mul(1000),
-            map: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries::default()),
         }
     }
 
@@ -84,13 +111,15 @@ impl BearerCache {
         if self.ttl_ms <= 0 {
             return Lookup::Miss;
         }
-        let Ok(mut map) = self.map.lock() else {
+        let Ok(mut entries) = self.entries.lock() else {
             return Lookup::Miss;
         };
-        let Some(e) = map.get_mut(&key(token)) else {
+        let digest = key(token);
+        let Some(e) = entries.map.get_mut(&digest) else {
             return Lookup::Miss;
         };
         if e.until_ms <= now_ms || (e.claims.exp + LEEWAY) * 1000 <= now_ms {
+            entries.map.remove(&digest);
             return Lookup::Miss;
         }
         if now_ms >= e.refresh_ms && !e.refreshing {
@@ -111,11 +140,12 @@ impl BearerCache {
         if self.ttl_ms <= 0 {
             return;
         }
-        if let Ok(mut map) = self.map.lock() {
-            if map.len() >= MAX_ENTRIES {
-                map.clear();
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.sweep(now_ms);
+            if entries.map.len() >= MAX_ENTRIES {
+                entries.map.clear();
             }
-            map.insert(
+            entries.map.insert(
                 key(token),
                 Entry {
                     until_ms: now_ms + self.ttl_ms,
@@ -130,16 +160,22 @@ impl BearerCache {
 
     /// Forgets `token` (its full check refused it).
     pub(crate) fn forget(&self, token: &str) {
-        if let Ok(mut map) = self.map.lock() {
-            map.remove(&key(token));
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.map.remove(&key(token));
         }
     }
 
     /// Forgets everything (after any revocation through this instance).
     pub(crate) fn clear(&self) {
-        if let Ok(mut map) = self.map.lock() {
-            map.clear();
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.map.clear();
         }
+    }
+
+    /// Entries held (expired ones not yet dropped included).
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.lock().map_or(0, |e| e.map.len())
     }
 }
 
@@ -211,6 +247,32 @@ mod tests {
         // The next refresh found the token refused: nobody hits it any more.
         c.forget("t");
         assert_eq!(c.get("t", 11_101), Lookup::Miss);
+    }
+
+    #[test]
+    fn expired_entries_do_not_pile_up() {
+        let c = BearerCache::new(1);
+        let x = SubjectInfo::default();
+        for i in 0..SWEEP_FLOOR * 3 {
+            c.put(&format!("t{i}"), 1_000, &claims(1000), &x);
+        }
+        // Swept at the floor, but everything was still within its TTL: all kept.
+        assert_eq!(c.len(), SWEEP_FLOOR * 3);
+        // A second later they have all run out; the next sweep drops them.
+        for i in 0..SWEEP_FLOOR * 3 {
+            c.put(&format!("u{i}"), 2_000, &claims(1000), &x);
+        }
+        assert!(c.len() <= SWEEP_FLOOR * 4, "{} entries", c.len());
+        assert!(
+            c.len() >= SWEEP_FLOOR * 3,
+            "the live ones stay: {}",
+            c.len()
+        );
+        // An expired entry met on `get` goes at once.
+        let before = c.len();
+        assert_eq!(c.get("u0", 3_000), Lookup::Miss);
+        assert_eq!(c.len(), before - 1);
+        assert!(matches!(c.get("u1", 2_400), Lookup::Hit(..)));
     }
 
     #[test]
