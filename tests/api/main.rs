@@ -51,6 +51,7 @@ mod password_reset;
 mod rate_limits;
 mod register;
 mod remember;
+mod revocation;
 mod risk;
 mod sealing;
 mod security_page;

@@ -72,8 +72,10 @@ pub trait ClientStore: Send + Sync {
     /// Replaces a confidential client's secret digest; `NotFound` if there is no such client.
     async fn set_secret_hash(&self, id: &str, secret_hash: &str) -> Result<(), StoreError>;
     /// Deletes a client and, in the same transaction, revokes its grants (so their refresh and
-    /// access tokens), spends its unused codes and forgets the consents given to it. `Some(n)`
-    /// with the grants revoked, `None` if there was no such client.
+    /// access tokens), spends its unused codes, forgets the consents given to it and leaves a
+    /// tombstone: a client inserted again under the id refuses every access token issued before
+    /// the deletion (`tokens_revoked_at`). `Some(n)` with the grants revoked, `None` if there
+    /// was no such client.
     async fn delete(&self, id: &str, now: i64) -> Result<Option<u64>, StoreError>;
     /// Disables a client and, in the same transaction, revokes its grants, spends its unused
     /// codes and refuses every access token it was issued until now (`tokens_revoked_at`);
@@ -110,8 +112,9 @@ impl ClientStore for Backend {
             sqlx::query(
                 "insert into client (id, secret_hash, redirect_uris, post_logout_redirect_uris, \
                  scopes, grants, is_public, is_first_party, created_at, pkce_optional, name, \
-                 logo_uri, client_uri, policy_uri, tos_uri) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                 logo_uri, client_uri, policy_uri, tos_uri, tokens_revoked_at) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                 (select deleted_at from client_tombstone where id = $1))",
             )
             .bind(&c.id)
             .bind(&c.secret_hash)
@@ -213,6 +216,14 @@ impl ClientStore for Backend {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
+                sqlx::query(
+                    "insert into client_tombstone (id, deleted_at) values ($1, $2) \
+                     on conflict (id) do update set deleted_at = excluded.deleted_at",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
                 Some(grants)
             }

@@ -92,7 +92,9 @@ pub struct BearerState {
     /// 1 if the token's grant exists and is not revoked, else 0.
     pub family_active: i64,
     /// Whether the client the token was issued to is still registered, is not disabled, and
-    /// was not disabled after the token was issued (`client.tokens_revoked_at`).
+    /// was not disabled after the token was issued (`client.tokens_revoked_at`; a client added
+    /// again under a deleted one's id starts with it at the deletion, so the tokens issued to
+    /// the one deleted do not come back).
     pub client_active: bool,
     /// The subject's name (OIDC `name`), when set.
     pub name: Option<String>,
@@ -171,7 +173,10 @@ pub trait GrantStore: Send + Sync {
     ) -> Result<Rotation, StoreError>;
     /// A family by id.
     async fn find_family(&self, id: &str) -> Result<Option<FamilyRecord>, StoreError>;
-    /// Revokes every active grant of a user (after a password reset); how many.
+    /// Revokes every active grant of a user (a password reset or change, "wasn't me", "sign
+    /// out everywhere", `authd user revoke`) and, in the same transaction, spends the user's
+    /// codes not yet exchanged (one issued just before would otherwise still redeem into a new
+    /// grant); how many grants.
     async fn revoke_user_families(&self, user_id: &str, now: i64) -> Result<u64, StoreError>;
     /// Revokes a family; `true` if it was active.
     async fn revoke_family(&self, id: &str, now: i64) -> Result<bool, StoreError>;
@@ -291,14 +296,24 @@ impl GrantStore for Backend {
     }
 
     async fn revoke_user_families(&self, user_id: &str, now: i64) -> Result<u64, StoreError> {
-        Ok(on_pool!(self.writer(), |p| sqlx::query(
-            "update token_family set revoked_at = $2 where user_id = $1 and revoked_at is null",
-        )
-        .bind(user_id)
-        .bind(now)
-        .execute(p)
-        .await?
-        .rows_affected()))
+        Ok(on_pool!(self.writer(), |p| {
+            let mut tx = p.begin().await?;
+            let revoked = sqlx::query(
+                "update token_family set revoked_at = $2 where user_id = $1 and revoked_at is null",
+            )
+            .bind(user_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            sqlx::query("update auth_code set used_at = $2 where user_id = $1 and used_at is null")
+                .bind(user_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            revoked
+        }))
     }
 
     async fn revoke_family(&self, id: &str, now: i64) -> Result<bool, StoreError> {

@@ -1,0 +1,107 @@
+//! Revocations reach everything issued before them: a code not yet exchanged when the user's
+//! grants are revoked (`authd user revoke`, a password change or reset, "wasn't me", "sign out
+//! everywhere"), and the access tokens of a client deleted and added again under its id.
+
+use reqwest::StatusCode;
+
+use crate::cli::authd_on;
+use crate::helpers::{TestApp, TestClient, new_client, spawn_app, str_of};
+
+/// `authd ARGS` on the test database, off the async runtime; stdout as JSON.
+async fn cli(app: &TestApp, args: &[&str]) -> serde_json::Value {
+    let url = app.db.url.clone();
+    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+    let out = tokio::task::spawn_blocking(move || authd_on(&url).args(&args).output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn revoking_a_user_spends_the_codes_not_yet_exchanged() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let client = app.web_client().await;
+    let (code, verifier) = app.code_for(&client, &user, "openid").await;
+    let done = cli(&app, &["user", "revoke", &user.email]).await;
+    assert_eq!(done["grants_revoked"], 0, "{done}");
+    let (status, body) = app
+        .token(
+            &client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", &client.redirect_uri),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    // A code issued after the revocation is good.
+    let tokens = app.tokens_for(&client, &user, "openid").await;
+    assert_eq!(
+        app.userinfo(str_of(&tokens, "access_token")).await.0,
+        StatusCode::OK
+    );
+}
+
+/// A client-credentials token of `id` with `secret`.
+async fn admin_token(app: &TestApp, id: &str, secret: &str) -> String {
+    let client = TestClient {
+        id: id.to_owned(),
+        secret: Some(secret.to_owned()),
+        redirect_uri: String::new(),
+    };
+    let (status, body) = app
+        .token(&client, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    str_of(&body, "access_token").to_owned()
+}
+
+/// `GET /admin/api/events` with `token`: the status.
+async fn admin_events(app: &TestApp, token: &str) -> StatusCode {
+    new_client()
+        .get(app.url("/admin/api/events?limit=1"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_client_added_again_under_a_deleted_ones_id_does_not_revive_its_tokens() {
+    let app = spawn_app().await;
+    let add = [
+        "client",
+        "add",
+        "ops-bot",
+        "--grant",
+        "client_credentials",
+        "--scope",
+        "admin",
+    ];
+    let first = cli(&app, &add).await;
+    let old = admin_token(&app, "ops-bot", str_of(&first, "client_secret")).await;
+    assert_eq!(admin_events(&app, &old).await, StatusCode::OK);
+    let deleted = cli(&app, &["client", "delete", "ops-bot"]).await;
+    assert_eq!(deleted["deleted"], true, "{deleted}");
+    let again = cli(&app, &add).await;
+    // Past this instance's bearer cache, and past the real clock the commands ran on (the
+    // server's clock is a fake one, started with the test); the old token is still unexpired.
+    app.clock.advance(time::Duration::seconds(60));
+    assert_eq!(
+        admin_events(&app, &old).await,
+        StatusCode::UNAUTHORIZED,
+        "the deleted client's token"
+    );
+    let new = admin_token(&app, "ops-bot", str_of(&again, "client_secret")).await;
+    assert_eq!(admin_events(&app, &new).await, StatusCode::OK);
+}
