@@ -75,12 +75,18 @@ fn idle_class() -> bool {
 pub(super) struct Memory {
     area: Vec<Block>,
     dirty: usize,
+    /// Wipes of a dirty area so far.
+    #[cfg(test)]
+    wipes: usize,
 }
 
 impl Memory {
-    /// The first `n` blocks, growing the area when it is smaller; a hash fills all `n`.
+    /// The first `n` blocks, growing the area when it is smaller; a hash fills all `n`. Growing
+    /// moves the blocks to a new allocation and frees the old one unwiped, so what a hash left
+    /// there is wiped first.
     fn blocks(&mut self, n: usize) -> &mut [Block] {
         if self.area.len() < n {
+            self.clear();
             self.area.resize(n, Block::default());
         }
         self.dirty = self.dirty.max(n);
@@ -97,6 +103,10 @@ impl Memory {
     pub(super) fn clear(&mut self) {
         if let Some(dirty) = self.area.get_mut(..self.dirty) {
             dirty.fill(Block::default());
+        }
+        #[cfg(test)]
+        {
+            self.wipes += usize::from(self.dirty > 0);
         }
         std::hint::black_box(&mut self.area);
         self.dirty = 0;
@@ -229,6 +239,24 @@ mod tests {
     use argon2::password_hash::PasswordVerifier as _;
 
     #[cfg(target_os = "linux")]
+    #[test]
+    fn an_area_is_wiped_before_it_grows() {
+        let mut m = Memory::default();
+        m.blocks(8);
+        assert!(m.is_dirty());
+        m.blocks(4);
+        assert_eq!(m.wipes, 0, "a smaller hash reuses the area as it is");
+        m.blocks(16);
+        assert_eq!(m.wipes, 1, "the old allocation is wiped before it is freed");
+        assert_eq!(m.area.len(), 16);
+        m.clear();
+        m.blocks(32);
+        assert_eq!(
+            m.wipes, 2,
+            "nothing dirty to wipe when growing a clean area"
+        );
+    }
+
     #[test]
     fn hash_threads_run_below_request_threads() {
         let workers = Workers::start(1).unwrap();
