@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 
-use crate::domain::accounts::password::Lane;
 use crate::domain::accounts::service::AccountService;
 use crate::domain::clock::{Clock, Random};
 use crate::domain::context::RequestContext;
@@ -169,9 +168,9 @@ impl SecurityService {
         }
         let account = self.accounts.find_by_id(user_id).await?;
         let stored = account.as_ref().map(|a| a.password_hash.as_str());
-        // A signed-in session asks: the known lane (`password.rs`).
+        // A signed-in session asks: the known lane, one check per account (`password.rs`).
         let hasher = self.accounts.hasher();
-        if hasher.verify_in(Lane::Known, password, stored).await? {
+        if hasher.verify_known(user_id, password, stored).await? {
             return Ok(());
         }
         let event = AuthEvent::new(EventKind::ChallengeFailed, ctx, self.clock.now())

@@ -14,6 +14,8 @@ mod hash_pace;
 mod hash_queue;
 /// The hashing threads and their reused argon2 memory.
 pub(crate) mod hash_workers;
+/// One known-lane place per account at a time.
+mod known_lane;
 /// `Email`, `Password` and `Account`.
 pub mod model;
 /// argon2id hashing and verification on a bounded pool of hashing threads.

@@ -32,6 +32,7 @@ use crate::domain::accounts::hash_job::{
 use crate::domain::accounts::hash_pace::Pace;
 use crate::domain::accounts::hash_queue::Traffic;
 use crate::domain::accounts::hash_workers::{Memory, Workers};
+use crate::domain::accounts::known_lane::KnownHolds;
 use crate::domain::clock::{OsRandom, Random};
 use crate::domain::error::{Unexpected, unexpected_from};
 
@@ -130,6 +131,8 @@ pub struct PasswordHasher {
     max_wait: Option<Duration>,
     /// How fast queued places move (what an ordinary-lane job is refused at once on).
     pace: Arc<Pace>,
+    /// The accounts holding a known-lane place (one each: `known_lane.rs`).
+    known_holds: Arc<KnownHolds>,
     /// The hashing threads (places beyond them wait).
     threads: u64,
     /// Where salts come from (injected).
@@ -179,6 +182,7 @@ impl PasswordHasher {
             dummy_hash: dummy_hash.into(),
             max_wait: None,
             pace: Arc::new(Pace::default()),
+            known_holds: Arc::new(KnownHolds::default()),
             threads: u64::try_from(workers).unwrap_or(u64::MAX),
             random,
         })
@@ -220,6 +224,22 @@ impl PasswordHasher {
         stored: Option<&str>,
     ) -> Result<bool, HashError> {
         self.verify_in(Lane::Ordinary, password, stored).await
+    }
+
+    /// `verify` for a source `account_id` knows (its device cookie, or a signed-in session), in
+    /// the known lane — unless another check of the same account holds a known place on this
+    /// instance: then in the ordinary lane (`known_lane.rs`).
+    pub async fn verify_known(
+        &self,
+        account_id: &str,
+        password: &SecretString,
+        stored: Option<&str>,
+    ) -> Result<bool, HashError> {
+        let hold = self.known_holds.take(account_id);
+        let lane = Lane::known_if(hold.is_some());
+        let ok = self.verify_in(lane, password, stored).await;
+        drop(hold);
+        ok
     }
 
     /// `verify`, waiting in `lane`.
@@ -614,6 +634,44 @@ mod tests {
             Some(Lane::Ordinary)
         );
         drop(known);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_account_holds_one_known_place_at_a_time() {
+        // One thread, three places per lane.
+        let h = PasswordHasher::new(cheap(), 1, 2).unwrap();
+        let pw: SecretString = "password".into();
+        let stored = h.hash(&pw).await.unwrap();
+        let (release, blocker) = held_pool(&h).await;
+        // Account a's first check takes a known place and waits behind the blocker.
+        let first = {
+            let (h, pw, stored) = (h.clone(), pw.clone(), stored.clone());
+            tokio::spawn(async move { h.verify_known("a", &pw, Some(&stored)).await })
+        };
+        while h.depth() < 2 {
+            tokio::task::yield_now().await;
+        }
+        // A flood holds every ordinary place.
+        let flood: Vec<_> = (0..3).map(|_| h.admit(Lane::Ordinary).unwrap()).collect();
+        // A second check of a waits in the ordinary lane, which is full: refused at once,
+        // though the known lane has a place left.
+        assert!(matches!(
+            h.verify_known("a", &pw, Some(&stored)).now_or_never(),
+            Some(Err(HashError::Busy { .. }))
+        ));
+        // Another account's owner takes that place.
+        let other = {
+            let (h, pw, stored) = (h.clone(), pw.clone(), stored.clone());
+            tokio::spawn(async move { h.verify_known("b", &pw, Some(&stored)).await })
+        };
+        while h.depth() < 3 {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).unwrap();
+        blocker.await.unwrap();
+        assert!(first.await.unwrap().unwrap());
+        assert!(other.await.unwrap().unwrap());
+        drop(flood);
     }
 
     /// A pool of one thread that `hold` keeps busy until the returned sender is used (or

@@ -242,22 +242,25 @@ impl LoginService {
     /// dummy hash) so it takes the same time as any other wrong password; a disabled account's
     /// is verified against its own hash and then refused, so it answers exactly like a wrong
     /// password (same status, page and time). A browser the account knows (the `counted`
-    /// pair's source) waits in the known lane, ahead of a flood of unknown ones
-    /// (`accounts/password.rs`).
+    /// pair's source) waits in the known lane, ahead of a flood of unknown ones, one check per
+    /// account at a time (`accounts/password.rs`, `accounts/known_lane.rs`).
     async fn verify<'a>(
         &self,
         account: Option<&'a Account>,
         password: &SecretString,
         counted: &Counted,
     ) -> Result<Option<&'a Account>, SignInError> {
-        let lane = Lane::known_if(counted.pair.source.is_known_device());
         let valid_shape = Password::parse(password.clone()).is_ok();
         let stored = account
             .filter(|_| valid_shape)
             .map(|a| a.password_hash.as_str());
         let started = tokio::time::Instant::now();
-        let ok = self.accounts.hasher().verify_in(lane, password, stored);
-        let ok = door::held(started, ok.await).await?;
+        let hasher = self.accounts.hasher();
+        let ok = match account.filter(|_| counted.pair.source.is_known_device()) {
+            Some(a) => hasher.verify_known(&a.id, password, stored).await,
+            None => hasher.verify_in(Lane::Ordinary, password, stored).await,
+        };
+        let ok = door::held(started, ok).await?;
         Ok(account.filter(|a| ok && a.may_sign_in()))
     }
 }
