@@ -58,6 +58,15 @@ pub trait AccountStore: Send + Sync {
     async fn find_by_email(&self, email: &str) -> Result<Option<AccountRecord>, StoreError>;
     /// Finds by id.
     async fn find_by_id(&self, id: &str) -> Result<Option<AccountRecord>, StoreError>;
+    /// Replaces the password hash `old` by `new`, the same password hashed at another cost
+    /// (nothing else changes: sessions stay); `false` if the stored hash is no longer `old` (the
+    /// password changed meanwhile) or there is no such account.
+    async fn replace_password_hash(
+        &self,
+        id: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError>;
     /// Sets a new password hash and moves the session epoch on (ending every session).
     async fn update_password(
         &self,
@@ -142,6 +151,24 @@ impl AccountStore for Backend {
             .bind(id)
             .fetch_optional(p)
             .await?))
+    }
+
+    async fn replace_password_hash(
+        &self,
+        id: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(on_pool!(self.writer(), |p| sqlx::query(
+            "update account set password_hash = $3 where id = $1 and password_hash = $2",
+        )
+        .bind(id)
+        .bind(old)
+        .bind(new)
+        .execute(p)
+        .await?
+        .rows_affected())
+            == 1)
     }
 
     async fn update_password(

@@ -200,3 +200,78 @@ async fn from_a_busy_address_unknown_names_answer_like_real_accounts() {
         assert_eq!(seen(&page), Seen::Refused, "{name}");
     }
 }
+
+/// A hash made at another cost than today's (the operator changed `AUTHD_ARGON2_*`) verifies at
+/// its own cost, so its account would answer a wrong password in another time than an unknown
+/// name (checked against a dummy made at today's cost): the owner's next sign-in stores the
+/// password hashed at today's cost; sessions are not touched.
+#[tokio::test]
+async fn a_hash_made_at_another_cost_is_made_again_at_today_s_on_sign_in() {
+    use authd::domain::accounts::password::{HashParams, PasswordHasher};
+    let app = crate::helpers::spawn_app().await;
+    let user = app.user().await;
+    let old_cost = HashParams {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
+    };
+    let old = PasswordHasher::new(old_cost, 1, 1)
+        .unwrap()
+        .hash(&user.password.clone().into())
+        .await
+        .unwrap();
+    let hasher = app.state.accounts.hasher();
+    assert!(hasher.needs_rehash(&old));
+    crate::helpers::raw_execute(
+        &app.db,
+        "update account set password_hash = $1 where email = $2",
+        &[&old, &user.email],
+    )
+    .await;
+    let stored = || async {
+        crate::helpers::raw_rows(
+            &app.db,
+            &format!(
+                "select password_hash from account where email = '{}'",
+                user.email
+            ),
+        )
+        .await
+        .remove(0)
+        .remove(0)
+    };
+    let page = app.post_login(&user.email, &user.password).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    app.state.background.settled().await;
+    let new = stored().await;
+    assert_ne!(new, old, "hashed again");
+    assert!(!hasher.needs_rehash(&new), "at today's cost: {new}");
+    assert_eq!(
+        app.get("/account").await.status,
+        StatusCode::OK,
+        "the session stays"
+    );
+    // The same password, of course.
+    let again = crate::helpers::new_client();
+    let csrf = read(again.get(app.url("/login")).send().await.unwrap())
+        .await
+        .csrf();
+    let form = [
+        ("username", user.email.as_str()),
+        ("password", user.password.as_str()),
+        ("csrf_token", &csrf),
+    ];
+    let page = read(
+        again
+            .post(app.url("/login"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    // A hash at today's cost is left alone.
+    app.state.background.settled().await;
+    assert_eq!(stored().await, new);
+}

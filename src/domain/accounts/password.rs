@@ -261,6 +261,26 @@ impl PasswordHasher {
         Ok(ok && known)
     }
 
+    /// Whether `stored` (a PHC string) was made otherwise than a hash made now would be: another
+    /// algorithm, version or cost (the operator changed `AUTHD_ARGON2_*` since). Such a hash
+    /// verifies at its own cost, so its account would answer a wrong password in another time
+    /// than an unknown name (checked against the dummy hash, made at today's cost): after a
+    /// successful sign-in it is hashed again (`AccountService::upgrade_hash`). Unparseable: no.
+    pub fn needs_rehash(&self, stored: &str) -> bool {
+        let Ok(parsed) = argon2::password_hash::phc::PasswordHash::new(stored) else {
+            return false;
+        };
+        let current = (
+            self.params.m_cost(),
+            self.params.t_cost(),
+            self.params.p_cost(),
+        );
+        parsed.algorithm.as_str() != argon2::Algorithm::Argon2id.ident().as_str()
+            || parsed.version != Some(argon2::Version::V0x13.into())
+            || argon2::Params::try_from(&parsed)
+                .is_ok_and(|p| (p.m_cost(), p.t_cost(), p.p_cost()) != current)
+    }
+
     /// Hashes and verifies holding a place: running, waiting, or given up on by their caller
     /// and not yet skipped by a thread (they still hold the password and count against the
     /// bound). The `authd_hash_queue_depth` gauge shows the same.

@@ -8,10 +8,11 @@ use time::OffsetDateTime;
 
 use crate::domain::accounts::error::AccountError;
 use crate::domain::accounts::model::{Account, Email, Password, parse_name};
-use crate::domain::accounts::password::PasswordHasher;
+use crate::domain::accounts::password::{HashError, PasswordHasher};
 use crate::domain::clock::Clock;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
+use crate::domain::tasks::Background;
 use crate::domain::throttle::{Door, Throttle, ThrottleKey};
 use crate::events::decision::Decision;
 use crate::events::sink::EventSink;
@@ -136,6 +137,41 @@ impl AccountService {
         let hash = self.hasher.hash(password.secret()).await?;
         let now = self.clock.now().unix_timestamp();
         Ok(self.store.update_password(id, &hash, now).await?)
+    }
+
+    /// After `password` verified against `account`'s stored hash: when that hash was made at
+    /// another cost than today's (`PasswordHasher::needs_rehash`), hashes the password again at
+    /// today's cost and stores it, in `background` (the sign-in does not wait for the second
+    /// hash). Best effort: a busy pool or a password changed meanwhile leaves the old hash for
+    /// the next sign-in; a failure is logged.
+    pub fn upgrade_hash_later(
+        &self,
+        background: &Background,
+        account: &Account,
+        password: &SecretString,
+    ) {
+        if !self.hasher.needs_rehash(&account.password_hash) {
+            return;
+        }
+        let (me, id, old) = (
+            self.clone(),
+            account.id.clone(),
+            account.password_hash.clone(),
+        );
+        let password = password.clone();
+        background.spawn(async move {
+            let new = match me.hasher.hash(&password).await {
+                Ok(new) => new,
+                Err(HashError::Busy { .. }) => return,
+                Err(HashError::Unexpected(e)) => {
+                    tracing::warn!(error = %e, "could not hash a password again at today's cost");
+                    return;
+                }
+            };
+            if let Err(e) = me.store.replace_password_hash(&id, &old, &new).await {
+                tracing::warn!(error = %e, "could not store a password hashed at today's cost");
+            }
+        });
     }
 
     /// Ends every session of the account (the session epoch moves on).

@@ -243,7 +243,9 @@ impl LoginService {
     /// is verified against its own hash and then refused, so it answers exactly like a wrong
     /// password (same status, page and time). A browser the account knows (the `counted`
     /// pair's source) waits in the known lane, ahead of a flood of unknown ones, one check per
-    /// account at a time (`accounts/password.rs`, `accounts/known_lane.rs`).
+    /// account at a time (`accounts/password.rs`, `accounts/known_lane.rs`). A password that
+    /// verified against a hash made at another cost than today's is hashed again, after the
+    /// answer (`AccountService::upgrade_hash_later`).
     async fn verify<'a>(
         &self,
         account: Option<&'a Account>,
@@ -261,6 +263,10 @@ impl LoginService {
             None => hasher.verify_in(Lane::Ordinary, password, stored).await,
         };
         let ok = door::held(started, ok).await?;
+        if let Some(a) = account.filter(|_| ok) {
+            self.accounts
+                .upgrade_hash_later(&self.background, a, password);
+        }
         Ok(account.filter(|a| ok && a.may_sign_in()))
     }
 }
