@@ -189,7 +189,11 @@ pub(crate) const ARGON2_MEMORY_KIB: Key =
     key("argon2_memory_kib", Value("19456"), "argon2id memory");
 pub(crate) const ARGON2_ITERATIONS: Key =
     key("argon2_iterations", Value("2"), "argon2id iterations");
-pub(crate) const ARGON2_PARALLELISM: Key = key("argon2_parallelism", Value("1"), "argon2id lanes");
+pub(crate) const ARGON2_PARALLELISM: Key = key(
+    "argon2_parallelism",
+    Value("1"),
+    "argon2id lanes (a hash made at other settings still verifies, and is made again at these on its owner's next sign-in)",
+);
 pub(crate) const HASH_WORKERS: Key = key(
     "hash_workers",
     Computed("number of cores"),
