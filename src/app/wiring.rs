@@ -88,10 +88,11 @@ async fn build(config: Config, deps: Deps, serving: bool) -> anyhow::Result<(App
         risk.clone(),
         outbox.clone(),
         &passkeys,
+        &oauth,
     )
     .await?;
-    let security = security(&base, accounts.clone(), risk.clone(), outbox.clone());
-    let resets = resets(&base, accounts.clone(), outbox, login.links());
+    let security = security(&base, accounts.clone(), &risk, outbox.clone(), &oauth);
+    let resets = resets(&base, accounts.clone(), outbox, login.links(), &oauth);
     let admin = admin(&base, accounts.clone(), risk.clone());
     let account_admin = account_admin(&base, &accounts, &security, &login, &passkeys, &oauth);
     let acts = console::Acts {
@@ -187,6 +188,7 @@ async fn sign_in(
     risk: RiskService,
     outbox: Arc<dyn Outbox>,
     passkeys: &PasskeyService,
+    oauth: &OAuthService,
 ) -> anyhow::Result<LoginService> {
     let protection = Protection::load(
         b.store.failures.clone(),
@@ -208,6 +210,7 @@ async fn sign_in(
             risk,
             outbox,
             grants: b.store.grants.clone(),
+            bearer_cache: oauth.bearer_cache_clear(),
             issuer: b.config.issuer_str().to_owned(),
             background: b.background.clone(),
             authenticators: Authenticators::new(
@@ -226,8 +229,9 @@ async fn sign_in(
 fn security(
     b: &Base<'_>,
     accounts: AccountService,
-    risk: RiskService,
+    risk: &RiskService,
     outbox: Arc<dyn Outbox>,
+    oauth: &OAuthService,
 ) -> SecurityService {
     let c = b.config;
     SecurityService::new(
@@ -239,7 +243,8 @@ fn security(
             throttle: b.throttle.clone(),
             sessions: b.store.user_sessions.clone(),
             grants: b.store.grants.clone(),
-            risk,
+            bearer_cache: oauth.bearer_cache_clear(),
+            risk: risk.clone(),
             risk_store: b.store.risk.clone(),
             outbox,
             sealer: b.sealer.clone(),
@@ -280,11 +285,13 @@ fn resets(
     accounts: AccountService,
     outbox: Arc<dyn Outbox>,
     links: Links,
+    oauth: &OAuthService,
 ) -> ResetService {
     ResetService {
         accounts,
         resets: b.store.resets.clone(),
         grants: b.store.grants.clone(),
+        bearer_cache: oauth.bearer_cache_clear(),
         outbox,
         clock: b.deps.clock.clone(),
         random: b.deps.random.clone(),

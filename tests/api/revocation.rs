@@ -1,6 +1,7 @@
 //! Revocations reach everything issued before them: a code not yet exchanged when the user's
 //! grants are revoked (`authd user revoke`, a password change or reset, "wasn't me", "sign out
-//! everywhere"), and the access tokens of a client deleted and added again under its id.
+//! everywhere"), the access tokens of a client deleted and added again under its id, and this
+//! instance's bearer cache at once (other instances within its TTL).
 
 use reqwest::StatusCode;
 
@@ -104,4 +105,35 @@ async fn a_client_added_again_under_a_deleted_ones_id_does_not_revive_its_tokens
     );
     let new = admin_token(&app, "ops-bot", str_of(&again, "client_secret")).await;
     assert_eq!(admin_events(&app, &new).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_user_wide_revocation_clears_this_instance_s_bearer_cache_at_once() {
+    use authd::domain::account_security::password::RevokedBy;
+    // A long cache: only the clearing can make the revocation show before it runs out.
+    let app = crate::helpers::spawn_app_with(|c| c.bearer_cache_secs = 60).await;
+    let user = app.user().await;
+    let client = app.web_client().await;
+    let tokens = app.tokens_for(&client, &user, "openid").await;
+    let access = str_of(&tokens, "access_token");
+    assert_eq!(app.userinfo(access).await.0, StatusCode::OK, "now cached");
+    let id = app
+        .state
+        .accounts
+        .find_by_email(&user.email)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let ctx =
+        authd::domain::context::RequestContext::new([127, 0, 0, 1].into(), "test", "r-1".into());
+    let (_, grants) = app
+        .state
+        .security
+        .revoke_everything(&ctx, &id, RevokedBy::Admin)
+        .await
+        .unwrap();
+    assert_eq!(grants, 1);
+    // No clock advance.
+    assert_eq!(app.userinfo(access).await.0, StatusCode::UNAUTHORIZED);
 }

@@ -13,6 +13,7 @@ use crate::domain::clock::{Clock, Random};
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::notify::Outbox;
+use crate::domain::oauth::BearerCacheClear;
 use crate::domain::risk::service::RiskService;
 use crate::domain::seal::Sealer;
 use crate::domain::sessions::SessionPolicy;
@@ -48,6 +49,7 @@ pub struct SecurityService {
     throttle: Throttle,
     sessions: Arc<dyn UserSessionStore>,
     grants: Arc<dyn GrantStore>,
+    bearer_cache: BearerCacheClear,
     risk: RiskService,
     risk_store: Arc<dyn RiskStore>,
     outbox: Arc<dyn Outbox>,
@@ -71,6 +73,8 @@ pub struct SecurityDeps {
     pub sessions: Arc<dyn UserSessionStore>,
     /// OAuth grants.
     pub grants: Arc<dyn GrantStore>,
+    /// This instance's bearer cache, cleared with them.
+    pub bearer_cache: BearerCacheClear,
     /// GeoIP, through the risk engine.
     pub risk: RiskService,
     /// Labels for the risk model.
@@ -102,6 +106,7 @@ impl SecurityService {
             throttle: d.throttle,
             sessions: d.sessions,
             grants: d.grants,
+            bearer_cache: d.bearer_cache,
             risk: d.risk,
             risk_store: d.risk_store,
             outbox: d.outbox,

@@ -35,6 +35,7 @@ impl SecurityService {
             .grants
             .revoke_user_families(user_id, now.unix_timestamp())
             .await?;
+        self.bearer_cache.now();
         let account = self
             .accounts
             .find_by_id(user_id)
@@ -72,6 +73,7 @@ impl SecurityService {
             .grants
             .revoke_user_families(user_id, now.unix_timestamp())
             .await?;
+        self.bearer_cache.now();
         let event = AuthEvent::new(EventKind::SessionRevoked, ctx, now)
             .user(user_id)
             .decision_detail(

@@ -212,6 +212,7 @@ impl SecurityService {
             .grants
             .revoke_user_families(user_id, now.unix_timestamp())
             .await?;
+        self.bearer_cache.now();
         let event = AuthEvent::new(EventKind::SessionRevoked, ctx, now)
             .user(user_id)
             .decision_detail(
@@ -282,6 +283,7 @@ impl SecurityService {
                     .filter(|f| f.user_id == user_id && f.revoked_at.is_none())
                     .ok_or(SecurityError::UnknownSession)?;
                 self.grants.revoke_family(&family.id, now).await?;
+                self.bearer_cache.now();
                 Ok(Ended::Grant {
                     client_id: family.client_id,
                     created_at: family.created_at,

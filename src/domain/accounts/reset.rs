@@ -19,6 +19,7 @@ use crate::domain::clock::{Clock, Random};
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::notify::{Notice, Outbox};
+use crate::domain::oauth::BearerCacheClear;
 use crate::domain::oauth::digest;
 use crate::domain::seal::{Legacy, Sealer};
 use crate::domain::signin::links::{Links, Purpose};
@@ -41,6 +42,8 @@ pub struct ResetService {
     pub(crate) accounts: AccountService,
     pub(crate) resets: Arc<dyn ResetStore>,
     pub(crate) grants: Arc<dyn GrantStore>,
+    /// This instance's bearer cache, cleared with the grants.
+    pub(crate) bearer_cache: BearerCacheClear,
     pub(crate) outbox: Arc<dyn Outbox>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) random: Arc<dyn Random>,
@@ -256,6 +259,7 @@ impl ResetService {
         };
         self.accounts.set_password(&user_id, password).await?;
         let grants = self.grants.revoke_user_families(&user_id, ts).await?;
+        self.bearer_cache.now();
         let event = AuthEvent::new(EventKind::PasswordChanged, ctx, now)
             .user(&user_id)
             .decision_detail(

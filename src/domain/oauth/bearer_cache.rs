@@ -4,7 +4,9 @@
 //! answers only a byte-identical token, and only while the token itself is unexpired (the same
 //! `exp` rule as the full check), so no forged or altered token can ever hit it.
 //!
-//! Consistency: a revocation made through this instance clears the cache at once; one made on
+//! Consistency: a revocation made through this instance clears the cache at once (the account
+//! services that revoke grants themselves — sign-out everywhere, "wasn't me", a password change
+//! or reset — through `BearerCacheClear`); one made on
 //! another instance (or a signing key dropped from the ring) is seen here within the TTL
 //! (`AUTHD_BEARER_CACHE_SECS`, default 1 s; 0 turns the cache off), counted from the full check
 //! that stored the entry: a hit never extends it. Introspection never uses the cache: resource

@@ -103,6 +103,19 @@ pub struct OAuthService {
     pub(crate) risk: Option<crate::domain::risk::service::RiskService>,
 }
 
+/// Clears this instance's bearer cache (`bearer_cache.rs`) after a revocation made outside
+/// `OAuthService`, so it holds at once here (other instances see it within the cache's TTL).
+/// Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct BearerCacheClear(Arc<bearer_cache::BearerCache>);
+
+impl BearerCacheClear {
+    /// Drops every cached bearer check.
+    pub fn now(&self) {
+        self.0.clear();
+    }
+}
+
 impl std::fmt::Debug for OAuthService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("OAuthService")
@@ -301,6 +314,12 @@ impl OAuthService {
             updated_at,
         };
         Ok((access, Some(jwt::sign_id(&self.keys, &id)?)))
+    }
+
+    /// What services that revoke grants themselves (sign-out everywhere, "wasn't me", a
+    /// password change or reset) clear this instance's bearer cache with.
+    pub fn bearer_cache_clear(&self) -> BearerCacheClear {
+        BearerCacheClear(self.bearer_cache.clone())
     }
 
     /// Revokes a grant (and so every token of it); clears this instance's bearer cache.

@@ -35,6 +35,7 @@ use crate::domain::error::Unexpected;
 use crate::domain::mfa::email_code::EmailCodes;
 use crate::domain::mfa::totp::Authenticators;
 use crate::domain::notify::Outbox;
+use crate::domain::oauth::BearerCacheClear;
 use crate::domain::passkeys::PasskeyService;
 use crate::domain::risk::service::RiskService;
 use crate::domain::seal::{Sealer, server_secret};
@@ -282,6 +283,7 @@ pub struct LoginService {
     risk: RiskService,
     outbox: Arc<dyn Outbox>,
     grants: Arc<dyn GrantStore>,
+    bearer_cache: BearerCacheClear,
     issuer: String,
     background: Background,
     authenticators: Authenticators,
@@ -311,6 +313,8 @@ pub struct LoginDeps {
     pub outbox: Arc<dyn Outbox>,
     /// OAuth grants (revoked when the owner reports a sign-in).
     pub grants: Arc<dyn GrantStore>,
+    /// This instance's bearer cache, cleared with them.
+    pub bearer_cache: BearerCacheClear,
     /// The public base URL (for links in mail).
     pub issuer: String,
     /// Runs the after-the-answer work (the alert after a risk challenge), tracked so tests and
@@ -334,6 +338,7 @@ impl LoginService {
             risk: deps.risk,
             outbox: deps.outbox,
             grants: deps.grants,
+            bearer_cache: deps.bearer_cache,
             issuer: deps.issuer,
             background: deps.background,
             authenticators: deps.authenticators,

@@ -55,6 +55,7 @@ impl LoginService {
             .grants
             .revoke_user_families(&user_id, now.unix_timestamp())
             .await?;
+        self.bearer_cache.now();
         let e = AuthEvent::new(EventKind::SessionRevoked, ctx, now)
             .user(&user_id)
             .decision_detail(Decision::ReportedNotMe, &format!("{grants} grants revoked"));
