@@ -137,3 +137,28 @@ async fn a_user_wide_revocation_clears_this_instance_s_bearer_cache_at_once() {
     // No clock advance.
     assert_eq!(app.userinfo(access).await.0, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn taking_admin_away_from_a_client_closes_the_admin_api_to_its_tokens_at_once() {
+    let app = spawn_app().await;
+    let add = [
+        "client",
+        "add",
+        "ops-bot",
+        "--grant",
+        "client_credentials",
+        "--scope",
+        "admin",
+    ];
+    let made = cli(&app, &add).await;
+    let token = admin_token(&app, "ops-bot", str_of(&made, "client_secret")).await;
+    assert_eq!(admin_events(&app, &token).await, StatusCode::OK);
+    let updated = cli(&app, &["client", "update", "ops-bot", "--scope", "reports"]).await;
+    assert_eq!(
+        updated["scopes"],
+        serde_json::json!(["reports"]),
+        "{updated}"
+    );
+    // The token still says `admin`, and is unexpired and cached; the client holds it no more.
+    assert_eq!(admin_events(&app, &token).await, StatusCode::FORBIDDEN);
+}

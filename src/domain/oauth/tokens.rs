@@ -117,6 +117,26 @@ impl OAuthService {
         Ok(self.bearer(ctx, token).await?.0)
     }
 
+    /// A bearer check for the admin API: a client-credentials token (the client acting for
+    /// itself, never a user's) carrying the `admin` scope, of a client that holds `admin` now
+    /// (read on every call: the token's scope says what the client held when it was issued,
+    /// and an operator who takes `admin` away must not wait out the token's lifetime).
+    pub async fn authenticate_admin(
+        &self,
+        ctx: &RequestContext,
+        token: &str,
+    ) -> Result<AccessClaims, BearerError> {
+        let claims = self.authenticate_bearer(ctx, token).await?;
+        if !claims.has_scope("admin") || claims.sub != claims.client_id {
+            return Err(BearerError::InsufficientScope);
+        }
+        let client = self.clients.find(&claims.client_id).await?;
+        if !client.is_some_and(|c| c.scopes.contains("admin")) {
+            return Err(BearerError::InsufficientScope);
+        }
+        Ok(claims)
+    }
+
     /// A bearer check for a protected endpoint, answered from the short-lived cache when this
     /// instance passed the same token a moment ago.
     async fn bearer(
