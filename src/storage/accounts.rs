@@ -67,14 +67,17 @@ pub trait AccountStore: Send + Sync {
         old: &str,
         new: &str,
     ) -> Result<bool, StoreError>;
-    /// Sets a new password hash and moves the session epoch on (ending every session).
+    /// Sets a new password hash and moves the session epoch on (ending every session); the
+    /// account's unused password-reset links are spent in the same transaction.
     async fn update_password(
         &self,
         id: &str,
         password_hash: &str,
         now: i64,
     ) -> Result<(), StoreError>;
-    /// Moves the session epoch on without changing the password (ends every session).
+    /// Moves the session epoch on without changing the password (ends every session); the
+    /// account's unused password-reset links are spent in the same transaction (a link seen by
+    /// whoever the sessions were ended against must not outlive them).
     async fn end_sessions(&self, id: &str, now: i64) -> Result<(), StoreError>;
     /// The account's session epoch (sessions from an older epoch are dead) and when it was
     /// disabled, if it was.
@@ -112,6 +115,10 @@ pub trait AccountStore: Send + Sync {
 
 /// The columns of `AccountRecord`, in order (the sign-in lookup in `protection.rs` names the
 /// same ones).
+/// Spends an account's unused password-reset links (`$1` the account, `$2` now).
+const SPEND_RESETS: &str = "update password_reset set used_at = $2, sealed_token = null \
+    where user_id = $1 and used_at is null";
+
 pub(crate) const ACCOUNT_COLUMNS: &str = "id, email, password_hash, is_admin, created_at, \
     updated_at, session_epoch, email_verified_at, require_mfa, name, profile_updated_at, disabled_at";
 
@@ -178,6 +185,7 @@ impl AccountStore for Backend {
         now: i64,
     ) -> Result<(), StoreError> {
         on_pool!(self.writer(), |p| {
+            let mut tx = p.begin().await?;
             sqlx::query(
                 "update account set password_hash = $2, updated_at = $3, \
                  session_epoch = session_epoch + 1 where id = $1",
@@ -185,21 +193,35 @@ impl AccountStore for Backend {
             .bind(id)
             .bind(password_hash)
             .bind(now)
-            .execute(p)
+            .execute(&mut *tx)
             .await?;
+            sqlx::query(SPEND_RESETS)
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
         });
         Ok(())
     }
 
     async fn end_sessions(&self, id: &str, now: i64) -> Result<(), StoreError> {
         on_pool!(self.writer(), |p| {
+            let mut tx = p.begin().await?;
             sqlx::query(
-            "update account set session_epoch = session_epoch + 1, updated_at = $2 where id = $1",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(p)
-        .await?;
+                "update account set session_epoch = session_epoch + 1, updated_at = $2 \
+                 where id = $1",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(SPEND_RESETS)
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
         });
         Ok(())
     }

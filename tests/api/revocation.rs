@@ -162,3 +162,84 @@ async fn taking_admin_away_from_a_client_closes_the_admin_api_to_its_tokens_at_o
     // The token still says `admin`, and is unexpired and cached; the client holds it no more.
     assert_eq!(admin_events(&app, &token).await, StatusCode::FORBIDDEN);
 }
+
+/// POSTs a new password with the token of the reset link `link` (a full URL) from a fresh
+/// browser, whatever the link's own page says.
+async fn reset_with(app: &TestApp, link: &str, password: &str) -> crate::helpers::Page {
+    let browser = new_client();
+    let token = crate::helpers::query_param(link, "token").expect("a token");
+    let csrf = crate::helpers::read(browser.get(app.url("/login")).send().await.unwrap())
+        .await
+        .csrf();
+    let form = [
+        ("token", token.as_str()),
+        ("password", password),
+        ("csrf_token", &csrf),
+    ];
+    crate::helpers::read(
+        browser
+            .post(app.url("/password/reset"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn ending_every_session_or_changing_the_password_spends_the_reset_links_already_mailed() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let asker = new_client();
+    let link = || async {
+        app.drain_mail().await;
+        let mails = app.outbox(0).await;
+        mails
+            .iter()
+            .rev()
+            .find_map(|m| crate::smtp::reset_link(m))
+            .expect("a reset link")
+    };
+    crate::password_reset::forgot(&app, &asker, &user.email).await;
+    let first = link().await;
+    // The owner reports trouble: every session ends (`authd user revoke`, "wasn't me").
+    cli(&app, &["user", "revoke", &user.email]).await;
+    let page = reset_with(&app, &first, "an attacker's passphrase").await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    // A link asked for afterwards is a new one, and works; it spends any other.
+    app.clock.advance(time::Duration::minutes(61)); // past the reset-mail budget's hour
+    crate::password_reset::forgot(&app, &asker, &user.email).await;
+    let second = link().await;
+    assert_ne!(second, first);
+    let page = reset_with(&app, &second, "the owner's new passphrase").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    // A link mailed, then the password changed on the security page: the link is spent.
+    app.clock.advance(time::Duration::minutes(61));
+    crate::password_reset::forgot(&app, &asker, &user.email).await;
+    let third = link().await;
+    assert_ne!(third, second);
+    let id = app
+        .state
+        .accounts
+        .find_by_email(&user.email)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let ctx =
+        authd::domain::context::RequestContext::new([127, 0, 0, 1].into(), "test", "r-2".into());
+    app.state
+        .security
+        .change_password(
+            &ctx,
+            &id,
+            &"the owner's new passphrase".to_owned().into(),
+            "another new passphrase".to_owned().into(),
+            None,
+        )
+        .await
+        .unwrap();
+    let page = reset_with(&app, &third, "an attacker's passphrase").await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+}

@@ -233,6 +233,17 @@ impl AdminConsole {
         if end_sessions && op.is_self(&account) {
             return Err(ConsoleError::Refused(OWN_SESSION));
         }
+        // Sessions first: ending them spends the account's unused reset links, so the link
+        // mailed next must come after.
+        let ended = if end_sessions {
+            Some(
+                self.security
+                    .revoke_everything(ctx, &account.id, RevokedBy::Admin)
+                    .await?,
+            )
+        } else {
+            None
+        };
         let mail = match self.resets.mail_link(ctx, &account.email).await? {
             Decision::ResetMailed => ResetMail::Sent,
             Decision::ResetSuppressedMailLimit => ResetMail::MailLimit,
@@ -243,15 +254,6 @@ impl AdminConsole {
                     "a reset for an existing account answered {other:?}"
                 )));
             }
-        };
-        let ended = if end_sessions {
-            Some(
-                self.security
-                    .revoke_everything(ctx, &account.id, RevokedBy::Admin)
-                    .await?,
-            )
-        } else {
-            None
         };
         let mut detail = format!("mail {}", mail.code());
         if let Some((s, g)) = ended {
