@@ -239,6 +239,42 @@ async fn too_many_wrong_codes_end_the_step_up_and_count_on_the_ladder() {
 }
 
 #[tokio::test]
+async fn wrong_codes_sent_all_at_once_get_no_more_checks_than_one_after_another() {
+    let (app, user) = app_with_history().await;
+    let b = Browser::new(&app, "203.0.113.50");
+    assert_eq!(b.sign_in(&user).await.0, StatusCode::UNAUTHORIZED);
+    let code = app.last_code().await;
+    let (_, page) = b.get("/login").await;
+    let csrf = csrf_from(&page);
+    // Twenty guesses in flight at once on the one session: each request reads the step-up
+    // from the session before any writes it back.
+    let guesses = (1..=20u32).map(|i| {
+        let guess = format!("{:06}", (code.parse::<u32>().unwrap() + i) % 1_000_000);
+        let form = [("email_code", guess), ("csrf_token", csrf.clone())];
+        let post = b
+            .client
+            .post(app.url("/login"))
+            .header("x-forwarded-for", b.ip)
+            .header("user-agent", RISKY_UA)
+            .form(&form);
+        async move { post.send().await.unwrap().status() }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    assert!(statuses.iter().all(|s| s.is_client_error()), "{statuses:?}");
+    let checked = app
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == EventKind::ChallengeFailed)
+        .count();
+    assert!(checked <= 5, "{checked} wrong codes were checked");
+    // The step-up's answers are used up: the right code no longer signs in.
+    let (status, _) = b.post_login(&[("email_code", &code)]).await;
+    assert!(status.is_client_error(), "{status}");
+    assert!(!b.signed_in().await);
+}
+
+#[tokio::test]
 async fn the_owner_on_a_known_device_and_accounts_without_a_factor_are_not_stepped_up() {
     let (app, user) = app_with_history().await;
     // The owner's own browser (device cookie) from a new network: signed in.

@@ -145,6 +145,32 @@ impl Links {
         Ok(first.then_some(user))
     }
 
+    /// Takes one of the `max` answers a step-up may have checked (`binding`, its random id;
+    /// `until`, when it expires): `false` once every one is taken. Each answer is a marker
+    /// spent in the shared store, so concurrent answers — on any instance — each take another
+    /// and no more than `max` are ever checked. (The step-up's own failure count lives in the
+    /// session, which each request reads and writes whole: parallel wrong answers all saw the
+    /// same count, and the limit admitted about `max` per request in flight.)
+    pub async fn take_answer(
+        &self,
+        binding: &str,
+        max: u32,
+        until: i64,
+    ) -> Result<bool, Unexpected> {
+        let now = self.clock.now().unix_timestamp();
+        for k in 1..=max {
+            let marker = digest(&format!("step-up-answer|{binding}|{k}"));
+            if self
+                .spent
+                .spend_link(&marker, "step_up_answer", until, now)
+                .await?
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// The user id and expiry a token for `purpose` names, if it is validly signed and
     /// unexpired (spent or not).
     fn check(&self, purpose: Purpose, token: &str) -> Option<(String, i64)> {

@@ -17,7 +17,7 @@ use crate::domain::account_security::sessions::SignInNote;
 use crate::domain::accounts::model::Account;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
-use crate::domain::mfa::pending::{PendingStepUp, SentCode};
+use crate::domain::mfa::pending::{PendingStepUp, STEP_UP_TTL_SECS, SentCode};
 use crate::domain::mfa::{Factor, Factors, amr_with};
 use crate::domain::notify::Notice;
 use crate::domain::risk::service::Assessment;
@@ -216,6 +216,22 @@ impl LoginService {
         let (Some(account), false) = (account, pending.expired(now.unix_timestamp())) else {
             return Ok(StepUpOutcome::Dropped);
         };
+        // An answer to check takes one of the step-up's answers first, atomically across
+        // requests and instances (`Links::take_answer`); none left, it is over.
+        let checks = matches!(answer, StepUpAnswer::Code(..) | StepUpAnswer::Passkey(_));
+        let (max, until) = (
+            self.protection.ladder.settings().step_up_max_failures,
+            pending.started_at + STEP_UP_TTL_SECS,
+        );
+        if checks
+            && !self
+                .protection
+                .links
+                .take_answer(&pending.binding, max, until)
+                .await?
+        {
+            return Ok(StepUpOutcome::Dropped);
+        }
         match answer {
             StepUpAnswer::Choose(f) if pending.offered.contains(&f) => {
                 pending.factor = f;
