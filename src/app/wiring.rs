@@ -24,7 +24,6 @@ use crate::domain::risk::geo::Geo;
 use crate::domain::risk::service::RiskService;
 use crate::domain::seal::Sealer;
 use crate::domain::sessions::SessionPolicy;
-use crate::domain::signin::links::Links;
 use crate::domain::signin::{LoginDeps, LoginService, Protection};
 use crate::domain::tasks::Background;
 use crate::domain::throttle::Throttle;
@@ -92,7 +91,7 @@ async fn build(config: Config, deps: Deps, serving: bool) -> anyhow::Result<(App
     )
     .await?;
     let security = security(&base, accounts.clone(), &risk, outbox.clone(), &oauth);
-    let resets = resets(&base, accounts.clone(), outbox, login.links(), &oauth);
+    let resets = resets(&base, accounts.clone(), outbox, &login, &oauth, &passkeys);
     let admin = admin(&base, accounts.clone(), risk.clone());
     let account_admin = account_admin(&base, &accounts, &security, &login, &passkeys, &oauth);
     let acts = console::Acts {
@@ -284,8 +283,9 @@ fn resets(
     b: &Base<'_>,
     accounts: AccountService,
     outbox: Arc<dyn Outbox>,
-    links: Links,
+    login: &LoginService,
     oauth: &OAuthService,
+    passkeys: &PasskeyService,
 ) -> ResetService {
     ResetService {
         accounts,
@@ -300,7 +300,15 @@ fn resets(
         throttle: b.throttle.clone(),
         background: b.background.clone(),
         issuer: b.config.issuer_str().to_owned(),
-        links,
+        links: login.links(),
+        authenticators: Authenticators::new(
+            b.store.mfa.clone(),
+            b.sealer.clone(),
+            b.deps.clock.clone(),
+            b.deps.random.clone(),
+            &b.config.brand.product_name,
+        ),
+        passkeys: passkeys.clone(),
     }
 }
 

@@ -476,3 +476,81 @@ async fn another_factor_can_be_chosen_during_the_step_up() {
         "each code sent on a choice is recorded"
     );
 }
+
+/// Account pre-hijacking: someone registers an address that is not theirs (it stays
+/// unverified), signs in and enrols an app. The address's owner, resetting the password by
+/// the mailed link, proves the mailbox: the address is verified and the app is gone, so the
+/// owner signs in with the new password alone and the registrant's factor opens nothing.
+#[tokio::test]
+async fn a_reset_proving_an_unverified_address_removes_the_factors_set_up_before_it() {
+    let app = spawn_app().await;
+    let user = app.signed_in_user().await;
+    reauth(&app, &user).await;
+    let secret = secret_of(&action(&app, "totp_start", "").await.body);
+    let confirmed = action(&app, "totp_confirm", &code(&app, &secret)).await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+    let always = action(&app, "require_mfa_on", "").await;
+    assert!(!always.status.is_client_error(), "{}", always.body);
+    assert!(
+        stepped_up(&app, &user)
+            .await
+            .contains("data-challenge=\"totp\"")
+    );
+    // The owner's reset, from a browser of their own.
+    let owner = crate::helpers::new_client();
+    crate::password_reset::forgot(&app, &owner, &user.email).await;
+    app.drain_mail().await;
+    let mails = app.outbox(0).await;
+    let link = mails
+        .iter()
+        .rev()
+        .find_map(|m| crate::smtp::reset_link(m))
+        .expect("a reset link");
+    let token = crate::helpers::query_param(&link, "token").unwrap();
+    let csrf = crate::helpers::read(owner.get(app.url("/login")).send().await.unwrap())
+        .await
+        .csrf();
+    let form = [
+        ("token", token.as_str()),
+        ("password", "the owner's own passphrase"),
+        ("csrf_token", csrf.as_str()),
+    ];
+    let done = crate::helpers::read(
+        owner
+            .post(app.url("/password/reset"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let account = app
+        .state
+        .accounts
+        .find_by_email(&user.email)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        account.email_verified_at.is_some(),
+        "the reset proved the address"
+    );
+    assert!(!account.require_mfa);
+    // The owner signs in with the new password, no factor asked for.
+    let page = app
+        .post_login(&user.email, "the owner's own passphrase")
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let removed = app
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == EventKind::PasswordChanged)
+        .filter_map(|e| e.decision)
+        .collect::<Vec<_>>();
+    assert!(
+        removed.iter().any(|d| d.contains("1 factors removed")),
+        "{removed:?}"
+    );
+}

@@ -13,14 +13,16 @@ use std::sync::Arc;
 use secrecy::SecretString;
 
 use crate::domain::accounts::error::AccountError;
-use crate::domain::accounts::model::Email;
+use crate::domain::accounts::model::{Account, Email};
 use crate::domain::accounts::service::AccountService;
 use crate::domain::clock::{Clock, Random};
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
+use crate::domain::mfa::totp::Authenticators;
 use crate::domain::notify::{Notice, Outbox};
 use crate::domain::oauth::BearerCacheClear;
 use crate::domain::oauth::digest;
+use crate::domain::passkeys::PasskeyService;
 use crate::domain::seal::{Legacy, Sealer};
 use crate::domain::signin::links::{Links, Purpose};
 use crate::domain::tasks::Background;
@@ -57,6 +59,10 @@ pub struct ResetService {
     pub(crate) issuer: String,
     /// Signed links: the "wasn't you?" confirmation's one-time reset button.
     pub(crate) links: Links,
+    /// Authenticator apps, removed by a reset that proves a not yet verified address.
+    pub(crate) authenticators: Authenticators,
+    /// Passkeys, likewise.
+    pub(crate) passkeys: PasskeyService,
 }
 
 impl std::fmt::Debug for ResetService {
@@ -248,11 +254,11 @@ impl ResetService {
         let ts = now.unix_timestamp();
         let spent = self.resets.consume_reset(&digest(token), ts).await?;
         // A link of an account disabled since it was mailed is refused like a spent one.
-        let usable = match &spent {
-            Some(id) => self.accounts.find_active_by_id(id).await?.is_some(),
-            None => false,
+        let account = match &spent {
+            Some(id) => self.accounts.find_active_by_id(id).await?,
+            None => None,
         };
-        let (Some(user_id), true) = (spent, usable) else {
+        let (Some(user_id), Some(account)) = (spent, account) else {
             return Err(AccountError::InvalidInput(
                 "This link is invalid or has expired. Ask for a new one.",
             ));
@@ -260,12 +266,14 @@ impl ResetService {
         self.accounts.set_password(&user_id, password).await?;
         let grants = self.grants.revoke_user_families(&user_id, ts).await?;
         self.bearer_cache.now();
+        let mut detail = format!("sessions ended; {grants} grants revoked");
+        if account.email_verified_at.is_none() {
+            let removed = self.adopt(ctx, &account).await?;
+            detail.push_str(&format!("; address verified, {removed} factors removed"));
+        }
         let event = AuthEvent::new(EventKind::PasswordChanged, ctx, now)
             .user(&user_id)
-            .decision_detail(
-                Decision::PasswordReset,
-                &format!("sessions ended; {grants} grants revoked"),
-            );
+            .decision_detail(Decision::PasswordReset, &detail);
         let mail = match self.accounts.find_by_id(&user_id).await? {
             Some(account) => {
                 let notice = Notice::PasswordChanged {
@@ -277,6 +285,28 @@ impl ResetService {
         };
         self.events.record_with_mail(event, mail).await?;
         Ok(())
+    }
+}
+
+impl ResetService {
+    /// A reset of an account whose address was not verified yet proves the mailbox, so its
+    /// owner is the one setting the password: the address is marked verified, and every
+    /// second factor set up before (by whoever registered the address, who need not have
+    /// been its owner: an attacker's passkey or app would outlive the reset and keep signing
+    /// in, or hold the owner behind a factor only the attacker has) is removed, with the "at
+    /// every sign-in" setting. How many factors were removed (the app counts as one).
+    async fn adopt(&self, ctx: &RequestContext, account: &Account) -> Result<usize, AccountError> {
+        let mut removed = usize::from(self.authenticators.remove(&account.id).await?);
+        for passkey in self.passkeys.list(&account.id).await? {
+            self.passkeys
+                .remove(ctx, account, &passkey.id)
+                .await
+                .map_err(|e| AccountError::Unexpected(anyhow::Error::new(e)))?;
+            removed += 1;
+        }
+        self.accounts.set_require_mfa(&account.id, false).await?;
+        self.accounts.mark_email_verified(&account.id).await?;
+        Ok(removed)
     }
 }
 
