@@ -273,6 +273,12 @@ impl<C: GovernorClock + Clone> Throttle<C> {
         DevicePair(self.pair_hasher.hash_one((device, name)))
     }
 
+    /// Whether the sign-in lookup last found `pair` to belong together (`settle_pair`: the
+    /// device cookie is the named account's, at its epoch).
+    pub fn pair_confirmed(&self, pair: DevicePair) -> bool {
+        self.pairs().contains(pair.0)
+    }
+
     /// Whether an attempt with a device cookie may take the known lane's room at the door:
     /// yes for a `pair` the sign-in lookup last found to belong together (`settle_pair`: the
     /// cookie is the named account's, at its epoch), else while the budget of the cookie's
