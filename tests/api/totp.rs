@@ -366,6 +366,14 @@ async fn new_recovery_codes_replace_the_old_ones() {
             .any(|e| e.kind == EventKind::MfaEnrolled
                 && e.decision.as_deref() == Some("factor:recovery_code"))
     );
+    // The owner is told (whoever made them holds codes that pass a step-up).
+    app.drain_mail().await;
+    let told = app.outbox(0).await;
+    assert!(
+        told.iter()
+            .any(|m| decode_qp(m).contains("new recovery codes")),
+        "{told:?}"
+    );
     action(&app, "require_mfa_on", "").await;
     stepped_up(&app, &user).await;
     assert_eq!(

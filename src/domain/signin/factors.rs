@@ -90,11 +90,18 @@ impl LoginService {
             return Ok(None);
         }
         let codes = self.authenticators.regenerate(&account.id).await?;
-        // Not a new method (no mail): the app's own codes, replaced.
-        let event = AuthEvent::new(EventKind::MfaEnrolled, ctx, self.clock.now())
+        // The owner hears of it: new codes pass future step-ups, and whoever made them (with
+        // the password and a re-authentication) holds them, while the owner's stop working.
+        let now = self.clock.now();
+        let notice = Notice::SignInMethodAdded {
+            method: "new recovery codes (the earlier ones no longer work)".to_owned(),
+            when: human_time(now),
+        };
+        let mail = self.outbox.prepare(&account.email, notice).await?;
+        let event = AuthEvent::new(EventKind::MfaEnrolled, ctx, now)
             .user(&account.id)
             .decision(Decision::FactorRecoveryCode);
-        self.events.record(event).await?;
+        self.events.record_with_mail(event, mail).await?;
         Ok(Some(codes))
     }
 
