@@ -22,7 +22,7 @@ use crate::domain::oauth::{OAuthService, TokenSettings};
 use crate::domain::passkeys::{PasskeyDeps, PasskeyService, relying_party};
 use crate::domain::risk::geo::Geo;
 use crate::domain::risk::service::RiskService;
-use crate::domain::seal::Sealer;
+use crate::domain::seal::{Sealer, server_secret};
 use crate::domain::sessions::SessionPolicy;
 use crate::domain::signin::{LoginDeps, LoginService, Protection};
 use crate::domain::tasks::Background;
@@ -199,6 +199,15 @@ async fn sign_in(
     )
     .await
     .context("protection state")?;
+    let now = b.deps.clock.now().unix_timestamp();
+    let (failures, random) = (b.store.failures.as_ref(), b.deps.random.as_ref());
+    let recovery = server_secret(failures, &b.sealer, "recovery_code_key", random, now)
+        .await
+        .context("recovery code key")?;
+    let recovery = Arc::new(aws_lc_rs::hmac::Key::new(
+        aws_lc_rs::hmac::HMAC_SHA256,
+        &recovery,
+    ));
     Ok(LoginService::new(
         accounts,
         LoginDeps {
@@ -218,6 +227,7 @@ async fn sign_in(
                 b.deps.clock.clone(),
                 b.deps.random.clone(),
                 &b.config.brand.product_name,
+                recovery,
             ),
             passkeys: passkeys.clone(),
         },
@@ -301,13 +311,7 @@ fn resets(
         background: b.background.clone(),
         issuer: b.config.issuer_str().to_owned(),
         links: login.links(),
-        authenticators: Authenticators::new(
-            b.store.mfa.clone(),
-            b.sealer.clone(),
-            b.deps.clock.clone(),
-            b.deps.random.clone(),
-            &b.config.brand.product_name,
-        ),
+        authenticators: login.authenticators().clone(),
         passkeys: passkeys.clone(),
     }
 }

@@ -562,3 +562,55 @@ async fn a_reset_proving_an_unverified_address_removes_the_factors_set_up_before
         "{removed:?}"
     );
 }
+
+/// Recovery codes are stored keyed (an HMAC of the account and the code under a sealed server
+/// key), not as a plain SHA-256 one search of the codes' space would reverse for every
+/// account; a code stored the old way still works, once.
+#[tokio::test]
+async fn recovery_codes_are_stored_keyed_and_old_plain_digests_still_work() {
+    let app = spawn_app().await;
+    let (user, _, codes) = enrolled(&app).await;
+    let id = app
+        .state
+        .accounts
+        .find_by_email(&user.email)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let plain = |code: &str| {
+        let normal: String = code
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        authd::domain::oauth::digest(&normal)
+    };
+    let stored: Vec<String> = crate::helpers::raw_rows(
+        &app.db,
+        &format!("select digest from mfa_recovery_code where user_id = '{id}'"),
+    )
+    .await
+    .into_iter()
+    .map(|mut r| r.remove(0))
+    .collect();
+    assert_eq!(stored.len(), 10);
+    assert!(
+        codes.iter().all(|c| !stored.contains(&plain(c))),
+        "{stored:?}"
+    );
+    // A code an earlier version stored as its plain SHA-256.
+    let old = "abcde-fghjk";
+    crate::helpers::raw_execute(
+        &app.db,
+        "insert into mfa_recovery_code (user_id, digest, used_at, created_at) values ($1, $2, null, 0)",
+        &[&id, &plain(old)],
+    )
+    .await;
+    action(&app, "require_mfa_on", "").await;
+    stepped_up(&app, &user).await;
+    assert_eq!(answer(&app, old).await, StatusCode::SEE_OTHER);
+    stepped_up(&app, &user).await;
+    assert_eq!(answer(&app, old).await, StatusCode::UNAUTHORIZED, "once");
+    assert_eq!(answer(&app, &codes[0]).await, StatusCode::SEE_OTHER);
+}

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
+use crate::domain::clients::hex_lower;
 use crate::domain::clock::{Clock, Random};
 use crate::domain::error::Unexpected;
 use crate::domain::oauth::digest;
@@ -46,6 +47,8 @@ pub struct Authenticators {
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
     issuer: String,
+    /// Keys the stored digests of recovery codes (a server secret, sealed at rest).
+    recovery_key: Arc<aws_lc_rs::hmac::Key>,
 }
 
 impl std::fmt::Debug for Authenticators {
@@ -63,13 +66,15 @@ fn failed(e: impl std::fmt::Display) -> Unexpected {
 }
 
 impl Authenticators {
-    /// Over `store`; secrets sealed by `sealer`; apps show `issuer` (the product name).
+    /// Over `store`; secrets sealed by `sealer`; apps show `issuer` (the product name);
+    /// recovery codes stored as HMACs under `recovery_key`.
     pub fn new(
         store: Arc<dyn MfaStore>,
         sealer: Sealer,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
         issuer: &str,
+        recovery_key: Arc<aws_lc_rs::hmac::Key>,
     ) -> Self {
         Self {
             store,
@@ -77,7 +82,18 @@ impl Authenticators {
             clock,
             random,
             issuer: issuer.replace(':', ""),
+            recovery_key,
         }
+    }
+
+    /// What is stored of `user_id`'s recovery code `code`: an HMAC under the server's key, of
+    /// the account and the code. A code has about 49 bits; stored as a plain SHA-256 (as
+    /// before), one search of that space read every account's codes out of a copy of the
+    /// database. Now the search needs the key, which is sealed by the master key, and covers
+    /// one account.
+    fn recovery_digest(&self, user_id: &str, code: &str) -> String {
+        let message = format!("{user_id}|{}", normalise(code));
+        hex_lower(aws_lc_rs::hmac::sign(&self.recovery_key, message.as_bytes()).as_ref())
     }
 
     fn totp(&self, secret: Vec<u8>, account: &str) -> Result<Totp, Unexpected> {
@@ -202,10 +218,17 @@ impl Authenticators {
                 TotpCheck::Failed
             });
         }
-        let used = self
+        let mut used = self
             .store
-            .use_recovery_code(user_id, &digest(&normalise(code)), self.now())
+            .use_recovery_code(user_id, &self.recovery_digest(user_id, code), self.now())
             .await?;
+        if !used {
+            // Codes made before they were keyed: stored as their plain SHA-256.
+            used = self
+                .store
+                .use_recovery_code(user_id, &digest(&normalise(code)), self.now())
+                .await?;
+        }
         Ok(if used {
             TotpCheck::RecoveryCode
         } else {
@@ -216,7 +239,10 @@ impl Authenticators {
     /// New recovery codes (the old ones stop working); shown once, stored as digests.
     pub async fn regenerate(&self, user_id: &str) -> Result<Vec<String>, Unexpected> {
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| self.recovery_code()).collect();
-        let digests: Vec<String> = codes.iter().map(|c| digest(&normalise(c))).collect();
+        let digests: Vec<String> = codes
+            .iter()
+            .map(|c| self.recovery_digest(user_id, c))
+            .collect();
         self.store
             .replace_recovery_codes(user_id, &digests, self.now())
             .await?;

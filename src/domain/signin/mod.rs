@@ -327,6 +327,11 @@ pub struct LoginDeps {
 }
 
 impl LoginService {
+    /// The authenticator apps and recovery codes.
+    pub fn authenticators(&self) -> &Authenticators {
+        &self.authenticators
+    }
+
     /// Builds the service.
     pub fn new(accounts: AccountService, deps: LoginDeps) -> Self {
         Self {
