@@ -313,6 +313,7 @@ fn resets(
         links: login.links(),
         authenticators: login.authenticators().clone(),
         passkeys: passkeys.clone(),
+        risk: login.risk().clone(),
     }
 }
 

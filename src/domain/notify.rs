@@ -17,6 +17,9 @@ pub enum Notice {
         /// share of the recipient's reset-mail budget, so one network asking over and over
         /// cannot use up the owner's.
         requested_from: String,
+        /// Whether the account has signed in from that network before: such requests have a
+        /// budget of their own, which requests from anywhere else cannot spend.
+        familiar: bool,
     },
     /// A sign-in from a browser this account had not used before.
     NewDevice {

@@ -333,6 +333,7 @@ mod tests {
             &Notice::PasswordReset {
                 link: "https://x.example/r?token=a&b=<c>".into(),
                 requested_from: "192.0.2.1".into(),
+                familiar: false,
             },
             &Branding::default(),
         )

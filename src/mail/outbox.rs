@@ -51,8 +51,10 @@ fn budgets(notice: &Notice) -> Vec<(String, i64)> {
     let kind = notice.kind().to_owned();
     match notice {
         // The forgot-password form must not become a way to flood someone's inbox, nor a way
-        // to use up the owner's reset mails: each asking network has its own three an hour,
-        // and all networks together ten.
+        // to use up the owner's reset mails: networks the account has signed in from have
+        // three an hour of their own, which no other network can spend; every other asking
+        // network has its own three an hour, and all of them together ten.
+        Notice::PasswordReset { familiar: true, .. } => vec![(format!("{kind} familiar"), 3)],
         Notice::PasswordReset { requested_from, .. } => {
             vec![(format!("{kind} from {requested_from}"), 3), (kind, 10)]
         }

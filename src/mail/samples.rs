@@ -30,6 +30,7 @@ fn samples() -> Vec<Notice> {
         Notice::PasswordReset {
             link: link("/password/reset?token=sAmPlE-rEsEt-ToKeN"),
             requested_from: "198.51.100.7".into(),
+            familiar: false,
         },
         Notice::NewDevice {
             when: "today at 14:05 UTC".into(),

@@ -277,3 +277,58 @@ async fn asking_again_mails_the_live_link_not_a_new_one() {
         "spending clears the sealed links: {sealed:?}"
     );
 }
+
+/// A reset asked for from `ip` by a fresh browser.
+async fn forgot_from(app: &crate::helpers::TestApp, ip: &str, email: &str) {
+    let client = new_client();
+    let get = client
+        .get(app.url("/password/forgot"))
+        .header("x-forwarded-for", ip);
+    let csrf = read(get.send().await.unwrap()).await.csrf();
+    let post = client
+        .post(app.url("/password/forgot"))
+        .header("x-forwarded-for", ip)
+        .form(&[("email", email), ("csrf_token", &csrf)]);
+    assert_eq!(
+        read(post.send().await.unwrap()).await.status,
+        StatusCode::OK
+    );
+}
+
+/// Anyone who knows the address can spend the reset mails of every network they can ask
+/// from; the networks the account has signed in from have a share of their own, so the owner
+/// asking from home still gets the link.
+#[tokio::test]
+async fn other_networks_spending_the_reset_mails_leave_the_owners_networks_theirs() {
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
+    })
+    .await;
+    let user = app.user().await;
+    let home = new_client();
+    let page = app
+        .sign_in_from(&home, "198.51.100.7", &user.email, &user.password, None)
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    for net in 1..=4 {
+        for _ in 0..3 {
+            forgot_from(&app, &format!("203.0.{net}.9"), &user.email).await;
+        }
+    }
+    app.state.background.settled().await;
+    app.drain_mail().await;
+    let resets = |mails: Vec<String>| mails.iter().filter(|m| reset_link(m).is_some()).count();
+    assert_eq!(
+        resets(app.outbox(0).await),
+        10,
+        "ten an hour from elsewhere"
+    );
+    forgot_from(&app, "198.51.100.8", &user.email).await;
+    app.state.background.settled().await;
+    app.drain_mail().await;
+    assert_eq!(
+        resets(app.outbox(0).await),
+        11,
+        "the owner's network has its own"
+    );
+}

@@ -23,6 +23,7 @@ use crate::domain::notify::{Notice, Outbox};
 use crate::domain::oauth::BearerCacheClear;
 use crate::domain::oauth::digest;
 use crate::domain::passkeys::PasskeyService;
+use crate::domain::risk::service::RiskService;
 use crate::domain::seal::{Legacy, Sealer};
 use crate::domain::signin::links::{Links, Purpose};
 use crate::domain::tasks::Background;
@@ -63,6 +64,8 @@ pub struct ResetService {
     pub(crate) authenticators: Authenticators,
     /// Passkeys, likewise.
     pub(crate) passkeys: PasskeyService,
+    /// The accounts' networks (a reset asked for from one has its own mail budget).
+    pub(crate) risk: RiskService,
 }
 
 impl std::fmt::Debug for ResetService {
@@ -153,6 +156,7 @@ impl ResetService {
             let notice = Notice::PasswordReset {
                 link: self.link(Some(&token)),
                 requested_from: net_of(ctx.ip).to_string(),
+                familiar: self.risk.knows_network(&account.id, ctx.ip).await?,
             };
             mail = self.outbox.prepare(&account.email, notice).await?;
             if mail.is_none() && !again {

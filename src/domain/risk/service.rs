@@ -323,6 +323,21 @@ impl RiskService {
         }
     }
 
+    /// Whether `user_id` has signed in from `ip`'s network (/24 or /48) before.
+    pub async fn knows_network(
+        &self,
+        user_id: &str,
+        ip: std::net::IpAddr,
+    ) -> Result<bool, Unexpected> {
+        let profile: Option<Profile> = self
+            .store
+            .profile(user_id)
+            .await?
+            .and_then(|p| serde_json::from_str(&p).ok());
+        let prefix = crate::domain::risk::features::prefix_of(ip);
+        Ok(profile.is_some_and(|p| p.knows_network(&prefix)))
+    }
+
     /// A sign-in that passed a step-up: the owner's profile learns this request's context, as
     /// after any successful sign-in (the profile is read again: the step-up spanned requests).
     pub async fn learn(&self, user_id: &str, ctx: &RequestContext) -> Result<(), Unexpected> {

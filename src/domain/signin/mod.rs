@@ -332,6 +332,11 @@ impl LoginService {
         &self.authenticators
     }
 
+    /// The risk engine.
+    pub fn risk(&self) -> &RiskService {
+        &self.risk
+    }
+
     /// Builds the service.
     pub fn new(accounts: AccountService, deps: LoginDeps) -> Self {
         Self {
