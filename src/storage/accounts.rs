@@ -126,6 +126,37 @@ const INSERT_ACCOUNT: &str = "insert into account \
     (id, email, password_hash, is_admin, created_at, updated_at, email_verified_at) \
     values ($1, $2, $3, $4, $5, $6, $7)";
 
+impl Backend {
+    /// Moves `id`'s session epoch on (ending every session), with a new password hash when
+    /// given, and spends the account's unused reset links, in one transaction.
+    async fn move_epoch(
+        &self,
+        id: &str,
+        password_hash: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(self.writer(), |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query(
+                "update account set password_hash = coalesce($2, password_hash), \
+                 updated_at = $3, session_epoch = session_epoch + 1 where id = $1",
+            )
+            .bind(id)
+            .bind(password_hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(SPEND_RESETS)
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl AccountStore for Backend {
     async fn insert(&self, a: &AccountRecord) -> Result<(), StoreError> {
@@ -184,46 +215,11 @@ impl AccountStore for Backend {
         password_hash: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        on_pool!(self.writer(), |p| {
-            let mut tx = p.begin().await?;
-            sqlx::query(
-                "update account set password_hash = $2, updated_at = $3, \
-                 session_epoch = session_epoch + 1 where id = $1",
-            )
-            .bind(id)
-            .bind(password_hash)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(SPEND_RESETS)
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        });
-        Ok(())
+        self.move_epoch(id, Some(password_hash), now).await
     }
 
     async fn end_sessions(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        on_pool!(self.writer(), |p| {
-            let mut tx = p.begin().await?;
-            sqlx::query(
-                "update account set session_epoch = session_epoch + 1, updated_at = $2 \
-                 where id = $1",
-            )
-            .bind(id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(SPEND_RESETS)
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        });
-        Ok(())
+        self.move_epoch(id, None, now).await
     }
 
     async fn session_standing(&self, id: &str) -> Result<Option<(i64, Option<i64>)>, StoreError> {

@@ -22,7 +22,7 @@ use crate::helpers::{
 
 /// Runs `authd ARGS` on the app's database (off the async runtime); exit status, stdout as
 /// JSON (`Null` when empty), stderr.
-async fn cli(app: &TestApp, args: &[&str]) -> (bool, Value, String) {
+pub(crate) async fn cli(app: &TestApp, args: &[&str]) -> (bool, Value, String) {
     let url = app.db.url.clone();
     let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
     let out = tokio::task::spawn_blocking(move || authd_on(&url).args(&args).output().unwrap())

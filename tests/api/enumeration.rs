@@ -253,23 +253,9 @@ async fn a_hash_made_at_another_cost_is_made_again_at_today_s_on_sign_in() {
     );
     // The same password, of course.
     let again = crate::helpers::new_client();
-    let csrf = read(again.get(app.url("/login")).send().await.unwrap())
-        .await
-        .csrf();
-    let form = [
-        ("username", user.email.as_str()),
-        ("password", user.password.as_str()),
-        ("csrf_token", &csrf),
-    ];
-    let page = read(
-        again
-            .post(app.url("/login"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let page = app
+        .sign_in_from(&again, "127.0.0.1", &user.email, &user.password, None)
+        .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     // A hash at today's cost is left alone.
     app.state.background.settled().await;

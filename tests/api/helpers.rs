@@ -778,6 +778,21 @@ impl TestApp {
     }
 
     /// A registered user (not signed in).
+    /// The account registered under `email`.
+    pub async fn account(&self, email: &str) -> authd::domain::accounts::model::Account {
+        self.state
+            .accounts
+            .find_by_email(email)
+            .await
+            .unwrap()
+            .expect("an account")
+    }
+
+    /// The id of the account registered under `email`.
+    pub async fn user_id(&self, email: &str) -> String {
+        self.account(email).await.id
+    }
+
     pub async fn user(&self) -> TestUser {
         let user = TestUser::generate();
         self.state

@@ -5,22 +5,13 @@
 
 use reqwest::StatusCode;
 
-use crate::cli::authd_on;
 use crate::helpers::{TestApp, TestClient, new_client, spawn_app, str_of};
 
-/// `authd ARGS` on the test database, off the async runtime; stdout as JSON.
+/// `authd ARGS` on the test database, which must succeed; stdout as JSON.
 async fn cli(app: &TestApp, args: &[&str]) -> serde_json::Value {
-    let url = app.db.url.clone();
-    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
-    let out = tokio::task::spawn_blocking(move || authd_on(&url).args(&args).output().unwrap())
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let (ok, out, err) = crate::cli_users::cli(app, args).await;
+    assert!(ok, "{err}");
+    out
 }
 
 #[tokio::test]
@@ -52,6 +43,17 @@ async fn revoking_a_user_spends_the_codes_not_yet_exchanged() {
     );
 }
 
+/// `authd client add` for a client-credentials client holding `admin`.
+const ADD_OPS_BOT: [&str; 7] = [
+    "client",
+    "add",
+    "ops-bot",
+    "--grant",
+    "client_credentials",
+    "--scope",
+    "admin",
+];
+
 /// A client-credentials token of `id` with `secret`.
 async fn admin_token(app: &TestApp, id: &str, secret: &str) -> String {
     let client = TestClient {
@@ -80,21 +82,12 @@ async fn admin_events(app: &TestApp, token: &str) -> StatusCode {
 #[tokio::test]
 async fn a_client_added_again_under_a_deleted_ones_id_does_not_revive_its_tokens() {
     let app = spawn_app().await;
-    let add = [
-        "client",
-        "add",
-        "ops-bot",
-        "--grant",
-        "client_credentials",
-        "--scope",
-        "admin",
-    ];
-    let first = cli(&app, &add).await;
+    let first = cli(&app, &ADD_OPS_BOT).await;
     let old = admin_token(&app, "ops-bot", str_of(&first, "client_secret")).await;
     assert_eq!(admin_events(&app, &old).await, StatusCode::OK);
     let deleted = cli(&app, &["client", "delete", "ops-bot"]).await;
     assert_eq!(deleted["deleted"], true, "{deleted}");
-    let again = cli(&app, &add).await;
+    let again = cli(&app, &ADD_OPS_BOT).await;
     // Past this instance's bearer cache, and past the real clock the commands ran on (the
     // server's clock is a fake one, started with the test); the old token is still unexpired.
     app.clock.advance(time::Duration::seconds(60));
@@ -117,14 +110,7 @@ async fn a_user_wide_revocation_clears_this_instance_s_bearer_cache_at_once() {
     let tokens = app.tokens_for(&client, &user, "openid").await;
     let access = str_of(&tokens, "access_token");
     assert_eq!(app.userinfo(access).await.0, StatusCode::OK, "now cached");
-    let id = app
-        .state
-        .accounts
-        .find_by_email(&user.email)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let id = app.user_id(&user.email).await;
     let ctx =
         authd::domain::context::RequestContext::new([127, 0, 0, 1].into(), "test", "r-1".into());
     let (_, grants) = app
@@ -141,16 +127,7 @@ async fn a_user_wide_revocation_clears_this_instance_s_bearer_cache_at_once() {
 #[tokio::test]
 async fn taking_admin_away_from_a_client_closes_the_admin_api_to_its_tokens_at_once() {
     let app = spawn_app().await;
-    let add = [
-        "client",
-        "add",
-        "ops-bot",
-        "--grant",
-        "client_credentials",
-        "--scope",
-        "admin",
-    ];
-    let made = cli(&app, &add).await;
+    let made = cli(&app, &ADD_OPS_BOT).await;
     let token = admin_token(&app, "ops-bot", str_of(&made, "client_secret")).await;
     assert_eq!(admin_events(&app, &token).await, StatusCode::OK);
     let updated = cli(&app, &["client", "update", "ops-bot", "--scope", "reports"]).await;
@@ -219,14 +196,7 @@ async fn ending_every_session_or_changing_the_password_spends_the_reset_links_al
     crate::password_reset::forgot(&app, &asker, &user.email).await;
     let third = link().await;
     assert_ne!(third, second);
-    let id = app
-        .state
-        .accounts
-        .find_by_email(&user.email)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let id = app.user_id(&user.email).await;
     let ctx =
         authd::domain::context::RequestContext::new([127, 0, 0, 1].into(), "test", "r-2".into());
     app.state

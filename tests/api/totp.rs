@@ -533,13 +533,7 @@ async fn a_reset_proving_an_unverified_address_removes_the_factors_set_up_before
     )
     .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
-    let account = app
-        .state
-        .accounts
-        .find_by_email(&user.email)
-        .await
-        .unwrap()
-        .unwrap();
+    let account = app.account(&user.email).await;
     assert!(
         account.email_verified_at.is_some(),
         "the reset proved the address"
@@ -570,14 +564,7 @@ async fn a_reset_proving_an_unverified_address_removes_the_factors_set_up_before
 async fn recovery_codes_are_stored_keyed_and_old_plain_digests_still_work() {
     let app = spawn_app().await;
     let (user, _, codes) = enrolled(&app).await;
-    let id = app
-        .state
-        .accounts
-        .find_by_email(&user.email)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let id = app.user_id(&user.email).await;
     let plain = |code: &str| {
         let normal: String = code
             .chars()
