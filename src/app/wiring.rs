@@ -22,7 +22,7 @@ use crate::domain::oauth::{OAuthService, TokenSettings};
 use crate::domain::passkeys::{PasskeyDeps, PasskeyService, relying_party};
 use crate::domain::risk::geo::Geo;
 use crate::domain::risk::service::RiskService;
-use crate::domain::seal::{Sealer, server_secret};
+use crate::domain::seal::Sealer;
 use crate::domain::sessions::SessionPolicy;
 use crate::domain::signin::{LoginDeps, LoginService, Protection};
 use crate::domain::tasks::Background;
@@ -199,15 +199,7 @@ async fn sign_in(
     )
     .await
     .context("protection state")?;
-    let now = b.deps.clock.now().unix_timestamp();
-    let (failures, random) = (b.store.failures.as_ref(), b.deps.random.as_ref());
-    let recovery = server_secret(failures, &b.sealer, "recovery_code_key", random, now)
-        .await
-        .context("recovery code key")?;
-    let recovery = Arc::new(aws_lc_rs::hmac::Key::new(
-        aws_lc_rs::hmac::HMAC_SHA256,
-        &recovery,
-    ));
+    let recovery = protection.recovery_key.clone();
     Ok(LoginService::new(
         accounts,
         LoginDeps {

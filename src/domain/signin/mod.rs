@@ -21,7 +21,6 @@
 
 use std::sync::Arc;
 
-use aws_lc_rs::hmac;
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
@@ -29,31 +28,21 @@ use crate::domain::account_security::sessions::SignInNote;
 use crate::domain::accounts::model::{Account, Email, Password};
 use crate::domain::accounts::password::Lane;
 use crate::domain::accounts::service::{AccountService, account_from};
-use crate::domain::clock::{Clock, Random};
+use crate::domain::clock::Clock;
 use crate::domain::context::RequestContext;
-use crate::domain::error::Unexpected;
-use crate::domain::mfa::email_code::EmailCodes;
 use crate::domain::mfa::totp::Authenticators;
 use crate::domain::notify::Outbox;
 use crate::domain::oauth::BearerCacheClear;
 use crate::domain::passkeys::PasskeyService;
 use crate::domain::risk::service::RiskService;
-use crate::domain::seal::{Sealer, server_secret};
-use crate::domain::signin::devices::Devices;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::keys::{Pair, normalised_name};
-use crate::domain::signin::ladder::{
-    ChallengeAnswer, Counted, Ladder, ProtectionSettings, SignInLookup,
-};
-use crate::domain::signin::links::Links;
+use crate::domain::signin::ladder::{ChallengeAnswer, Counted, SignInLookup};
 use crate::domain::signin::settle::{AfterCheck, Outcome};
-use crate::domain::signin::stand_in::StandIns;
 use crate::domain::tasks::Background;
 use crate::domain::throttle::{DevicePair, Door, Throttle, ThrottleKey};
 use crate::events::sink::EventSink;
 use crate::storage::oauth::GrantStore;
-use crate::storage::protection::FailureStore;
-use crate::storage::protection::links::SpentLinkStore;
 
 /// The ladder's answer before the password check.
 pub mod admission;
@@ -81,6 +70,9 @@ pub mod not_me;
 pub mod pass;
 /// Passwordless sign-in with a passkey.
 pub mod passkey;
+/// The protection parts and their keys.
+mod protection;
+pub use protection::Protection;
 /// Session events.
 mod sessions;
 /// Thresholds and the challenge's work.
@@ -354,59 +346,5 @@ impl LoginService {
             authenticators: deps.authenticators,
             passkeys: deps.passkeys,
         }
-    }
-}
-
-/// The sign-in's protection: the failure ladder, device cookies, signed links (these two share
-/// one server secret) and stand-ins (their own), each secret created once for all instances.
-/// Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Protection {
-    /// Counters, challenges, blocks and locks.
-    pub ladder: Ladder,
-    /// Device cookies.
-    pub devices: Devices,
-    /// Unlock and "wasn't you?" links.
-    pub links: Links,
-    /// Stand-in histories for names with no account.
-    pub stand_ins: StandIns,
-    /// The step-up's e-mailed codes.
-    pub codes: EmailCodes,
-    /// Randomness (the nonces of challenge passes).
-    pub random: Arc<dyn Random>,
-}
-
-impl Protection {
-    /// Builds the parts, loading (or creating, once for all instances) the device-cookie and
-    /// stand-in keys, sealed at rest.
-    pub async fn load(
-        store: Arc<dyn FailureStore>,
-        spent_links: Arc<dyn SpentLinkStore>,
-        clock: Arc<dyn Clock>,
-        random: Arc<dyn Random>,
-        sealer: &Sealer,
-        settings: ProtectionSettings,
-    ) -> Result<Self, Unexpected> {
-        let now = clock.now().unix_timestamp();
-        let hmac_key = async |name: &str| -> Result<Arc<hmac::Key>, Unexpected> {
-            let secret = server_secret(store.as_ref(), sealer, name, random.as_ref(), now).await?;
-            Ok(Arc::new(hmac::Key::new(hmac::HMAC_SHA256, &secret)))
-        };
-        let key = hmac_key("device_cookie_key").await?;
-        let stand_in = hmac_key("stand_in_key").await?;
-        let codes = EmailCodes::new(hmac_key("email_code_key").await?, random.clone());
-        Ok(Self {
-            stand_ins: StandIns::new(stand_in),
-            codes,
-            devices: Devices::new(key.clone(), random.clone()),
-            random,
-            links: Links::new(
-                key,
-                clock.clone(),
-                spent_links,
-                settings.lock_secs.max(86_400),
-            ),
-            ladder: Ladder::new(store, clock, settings),
-        })
     }
 }

@@ -296,24 +296,7 @@ impl GrantStore for Backend {
     }
 
     async fn revoke_user_families(&self, user_id: &str, now: i64) -> Result<u64, StoreError> {
-        Ok(on_pool!(self.writer(), |p| {
-            let mut tx = p.begin().await?;
-            let revoked = sqlx::query(
-                "update token_family set revoked_at = $2 where user_id = $1 and revoked_at is null",
-            )
-            .bind(user_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            sqlx::query("update auth_code set used_at = $2 where user_id = $1 and used_at is null")
-                .bind(user_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            revoked
-        }))
+        transactions::revoke_user(self, user_id, now).await
     }
 
     async fn revoke_family(&self, id: &str, now: i64) -> Result<bool, StoreError> {

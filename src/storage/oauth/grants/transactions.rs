@@ -1,6 +1,7 @@
 //! The grant writes of several statements. Each is one transaction whose first statement is a
 //! conditional `update`, so concurrent callers on any number of instances are serialised by the
-//! database and exactly one sees `rows_affected() == 1`.
+//! database and exactly one sees `rows_affected() == 1`; and a user's revocation, whose grants
+//! and unexchanged codes go together.
 
 use crate::storage::error::StoreError;
 use crate::storage::oauth::grants::{
@@ -111,5 +112,28 @@ pub(super) async fn rotate_refresh(
                 Rotation::NotFound
             }
         }
+    }))
+}
+
+/// `GrantStore::revoke_user_families`: revokes the user's live grants and spends the user's
+/// codes not yet exchanged, in one transaction; how many grants.
+pub(super) async fn revoke_user(db: &Backend, user_id: &str, now: i64) -> Result<u64, StoreError> {
+    Ok(on_pool!(db.writer(), |p| {
+        let mut tx = p.begin().await?;
+        let revoked = sqlx::query(
+            "update token_family set revoked_at = $2 where user_id = $1 and revoked_at is null",
+        )
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("update auth_code set used_at = $2 where user_id = $1 and used_at is null")
+            .bind(user_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        revoked
     }))
 }
