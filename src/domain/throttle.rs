@@ -289,7 +289,7 @@ impl<C: GovernorClock + Clone> Throttle<C> {
     /// its place on the owner's name (the pairs are bounded and per instance; one pushed out
     /// or forgotten at a restart spends the budget again until the lookup settles it).
     pub fn device_within(&self, owner: &str, pair: DevicePair) -> bool {
-        self.pairs().contains(pair.0) || self.login_device.check_key(&owner.to_owned()).is_ok()
+        self.pair_confirmed(pair) || self.login_device.check_key(&owner.to_owned()).is_ok()
     }
 
     /// What the lookup found of `pair`: remembered when the cookie `belongs` to the named

@@ -265,7 +265,7 @@ impl PasswordHasher {
     /// algorithm, version or cost (the operator changed `AUTHD_ARGON2_*` since). Such a hash
     /// verifies at its own cost, so its account would answer a wrong password in another time
     /// than an unknown name (checked against the dummy hash, made at today's cost): after a
-    /// successful sign-in it is hashed again (`AccountService::upgrade_hash`). Unparseable: no.
+    /// successful sign-in it is hashed again (`AccountService::upgrade_hash_later`). Unparseable: no.
     pub fn needs_rehash(&self, stored: &str) -> bool {
         let Ok(parsed) = argon2::password_hash::phc::PasswordHash::new(stored) else {
             return false;

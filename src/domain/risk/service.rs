@@ -329,23 +329,24 @@ impl RiskService {
         user_id: &str,
         ip: std::net::IpAddr,
     ) -> Result<bool, Unexpected> {
-        let profile: Option<Profile> = self
+        let prefix = crate::domain::risk::features::prefix_of(ip);
+        let profile = self.profile_of(user_id).await?;
+        Ok(profile.is_some_and(|p| p.knows_network(&prefix)))
+    }
+
+    /// `user_id`'s stored profile (`None`: none yet, or one this version cannot read).
+    pub(super) async fn profile_of(&self, user_id: &str) -> Result<Option<Profile>, Unexpected> {
+        Ok(self
             .store
             .profile(user_id)
             .await?
-            .and_then(|p| serde_json::from_str(&p).ok());
-        let prefix = crate::domain::risk::features::prefix_of(ip);
-        Ok(profile.is_some_and(|p| p.knows_network(&prefix)))
+            .and_then(|p| serde_json::from_str(&p).ok()))
     }
 
     /// A sign-in that passed a step-up: the owner's profile learns this request's context, as
     /// after any successful sign-in (the profile is read again: the step-up spanned requests).
     pub async fn learn(&self, user_id: &str, ctx: &RequestContext) -> Result<(), Unexpected> {
-        let profile: Option<Profile> = self
-            .store
-            .profile(user_id)
-            .await?
-            .and_then(|p| serde_json::from_str(&p).ok());
+        let profile = self.profile_of(user_id).await?;
         let observed = self.observe(ctx, self.clock.now());
         let mut profile = profile.unwrap_or_default();
         profile.observe(&observed);

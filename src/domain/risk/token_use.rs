@@ -9,7 +9,6 @@ use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::risk::features::Velocity;
 use crate::domain::risk::model;
-use crate::domain::risk::profile::Profile;
 use crate::domain::risk::score::{Inputs, score};
 use crate::domain::risk::service::RiskService;
 use crate::domain::risk::{Verdict, features};
@@ -37,12 +36,7 @@ impl RiskService {
         if !always && !new_network {
             return Ok(None);
         }
-        let profile: Option<Profile> = self
-            .store
-            .profile(user_id)
-            .await?
-            .as_deref()
-            .and_then(|p| serde_json::from_str(p).ok());
+        let profile = self.profile_of(user_id).await?;
         // The sign-in model weighs novelty against the device cookie and the velocity
         // counters, none of which a token use has: the per-user (Freeman) part alone answers.
         let model = self.model();

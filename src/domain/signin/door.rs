@@ -60,13 +60,15 @@ impl LoginService {
         // A browser the lookup found to be the named account's answers to its own network's
         // budget only, not to its IPv6 /48's aggregate: a flood from other /64s of the owner's
         // site (a mobile carrier's pool) must not answer the owner `429`.
-        let keys = match pair {
-            Some((_, p)) if self.throttle.pair_confirmed(p) => vec![ThrottleKey::net(ctx.ip)],
-            _ => ThrottleKey::nets(ctx.ip),
+        let confirmed = pair.is_some_and(|(_, p)| self.throttle.pair_confirmed(p));
+        let keys = if confirmed {
+            vec![ThrottleKey::net(ctx.ip)]
+        } else {
+            ThrottleKey::nets(ctx.ip)
         };
         let Err((key, retry_after)) = self.throttle.check(Door::Login, &keys) else {
-            let known =
-                pair.is_some_and(|(d, p)| self.throttle.device_within(&d.owner_at_epoch(), p));
+            let known = confirmed
+                || pair.is_some_and(|(d, p)| self.throttle.device_within(&d.owner_at_epoch(), p));
             let started = tokio::time::Instant::now();
             let room = hashes.then(|| self.accounts.hasher().check_room(Lane::known_if(known)));
             if let Some(Err(busy)) = room {
