@@ -180,6 +180,12 @@ impl Links {
         let mut parts = token.splitn(3, '.');
         let (user, expiry, mac) = (parts.next()?, parts.next()?, parts.next()?);
         let exp: i64 = expiry.parse().ok()?;
+        // Only the form `issue_for` writes: `parse` also takes `+123` and `0123`, which the
+        // MAC (over the number) would pass, and each spelling is another digest to spend — the
+        // same link used again and again.
+        if exp.to_string() != expiry {
+            return None;
+        }
         if exp <= self.clock.now().unix_timestamp() {
             return None;
         }
@@ -281,5 +287,26 @@ mod tests {
             Some("u1")
         );
         assert_eq!(p.redeem(Purpose::Unlock, "u1.1.x").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_spent_link_is_not_used_again_under_another_spelling_of_its_expiry() {
+        let (p, _, _) = links();
+        let t = p.issue(Purpose::NotMe, "u1");
+        assert!(p.redeem(Purpose::NotMe, &t).await.unwrap().is_some());
+        let (user, rest) = t.split_once('.').unwrap();
+        for respelt in [
+            format!("{user}.0{rest}"),
+            format!("{user}.00{rest}"),
+            format!("{user}.+{rest}"),
+        ] {
+            assert_eq!(p.usable(Purpose::NotMe, &respelt).await.unwrap(), None);
+            assert_eq!(p.redeem(Purpose::NotMe, &respelt).await.unwrap(), None);
+        }
+        // Unspent, a respelt link is refused all the same.
+        let fresh = p.issue(Purpose::Unlock, "u1");
+        let (user, rest) = fresh.split_once('.').unwrap();
+        assert_eq!(p.check(Purpose::Unlock, &format!("{user}.0{rest}")), None);
+        assert!(p.check(Purpose::Unlock, &fresh).is_some());
     }
 }
