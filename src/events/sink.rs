@@ -126,7 +126,14 @@ impl EventSink {
         mail: Option<crate::storage::mail::MailRecord>,
     ) -> Result<(), StoreError> {
         match mail {
-            Some(m) => self.store.insert_with_mail(&event, &m).await?,
+            Some(m) => {
+                self.store.insert_with_mail(&event, &m).await?;
+                // Its own transaction of one: counted as the group commit counts a batch, so
+                // no metric tells an event with a mail from one without (a reset asked for a
+                // real address from one for an unknown address, a new registration from a
+                // taken one).
+                metrics::histogram!("authd_event_batch_size").record(1.0);
+            }
             None => self.writer.insert(&event).await?,
         }
         trace(&event);

@@ -78,8 +78,9 @@ async fn an_unknown_method_is_labelled_other() {
     assert!(text.contains("method=\"other\""));
 }
 
-/// Every counter (and histogram count) of a Prometheus text, by series. Bucket and sum
-/// lines are timings, gauges are levels: neither is a count of what happened.
+/// Every counter (and histogram or summary count) of a Prometheus text, by series. Bucket,
+/// quantile and sum lines are timings or sizes, gauges are levels: none is a count of what
+/// happened. (A histogram without buckets configured is exported as a summary.)
 pub(crate) fn counters(text: &str) -> BTreeMap<String, f64> {
     let mut kinds = BTreeMap::new();
     let mut out = BTreeMap::new();
@@ -97,9 +98,11 @@ pub(crate) fn counters(text: &str) -> BTreeMap<String, f64> {
         let name = series.split('{').next().unwrap_or(series);
         let counted = match kinds.get(name).map(String::as_str) {
             Some("counter") => true,
-            _ => name
-                .strip_suffix("_count")
-                .is_some_and(|base| kinds.get(base).is_some_and(|k| k == "histogram")),
+            _ => name.strip_suffix("_count").is_some_and(|base| {
+                kinds
+                    .get(base)
+                    .is_some_and(|k| k == "histogram" || k == "summary")
+            }),
         };
         if counted {
             out.insert(series.to_owned(), value.parse().unwrap());
