@@ -384,6 +384,53 @@ async fn prompt_none_and_prompt_login() {
 }
 
 #[tokio::test]
+async fn a_fresh_sign_in_asked_for_is_asked_once_signed_out_or_in_and_in_any_second() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let client = app.web_client().await;
+    let (_, challenge) = pkce();
+    for (key, value) in [("prompt", "login"), ("max_age", "0")] {
+        for signed_in_before in [false, true] {
+            if app.get("/account").await.status == StatusCode::OK {
+                app.post_logout().await;
+            }
+            if signed_in_before {
+                let page = app.post_login(&user.email, &user.password).await;
+                assert_eq!(page.status, StatusCode::SEE_OTHER);
+            }
+            let mut q = base(&client, &challenge);
+            q.push((key, value));
+            let url = format!("/authorize?{}", serde_urlencoded::to_string(&q).unwrap());
+            let page = app.get(&url).await;
+            assert!(
+                page.location().starts_with("/login?next="),
+                "{key}: {}",
+                page.location()
+            );
+            let form = app.get(page.location()).await;
+            let signed_in = app
+                .post_credentials(page.location(), &user.email, &user.password, &form.csrf())
+                .await;
+            assert_eq!(
+                signed_in.status,
+                StatusCode::SEE_OTHER,
+                "{}",
+                signed_in.body
+            );
+            // The way back crosses a second: the sign-in still answers the request.
+            app.clock.advance(time::Duration::seconds(2));
+            let back = app.get(signed_in.location()).await;
+            assert!(
+                query_param(back.location(), "code").is_some(),
+                "{key}={value}, signed in before: {signed_in_before}: one sign-in answers it, \
+                 not {}",
+                back.location()
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn bad_requests_go_back_with_an_error() {
     let app = spawn_app().await;
     let user = app.user().await;

@@ -13,6 +13,14 @@ use crate::domain::oauth::error::OAuthCode;
 use crate::domain::oauth::{OAuthService, digest};
 
 impl AuthorizeRequest {
+    /// Whether only a sign-in made after authd asked for it answers the request:
+    /// `prompt=login`, or `max_age=0`, which OIDC Core §3.1.2.1 makes its equivalent (read
+    /// as "at most 0 seconds ago" it would hold only when the return to `/authorize` fell in
+    /// the very second of the sign-in).
+    pub fn wants_fresh_sign_in(&self) -> bool {
+        self.prompt_login || self.max_age == Some(0)
+    }
+
     /// A digest of everything the request asks for (client, redirect URI, scope, state, nonce,
     /// PKCE challenge, prompt, max_age, login hint): two requests with the same fingerprint
     /// are the same request, however their query strings were encoded.
@@ -107,12 +115,14 @@ impl OAuthService {
         let now = self.clock.now().unix_timestamp();
         let weak = |amr: &[String]| req.acr_mfa && acr_of(amr) != ACR_MFA;
         let fresh = |at: i64, amr: &[String]| {
-            is_fresh(req.prompt_login, req.max_age, at, auth_after, now)
+            is_fresh(req.wants_fresh_sign_in(), req.max_age, at, auth_after, now)
                 && !(weak(amr) && auth_after.is_none_or(|t| at < t))
         };
         let Some((user_id, auth_at, amr)) = user.filter(|(_, at, amr)| fresh(*at, amr)) else {
+            // Signed out, a request that wants a fresh sign-in is answered by the one it is
+            // sent to now (without the mark, that sign-in would be "before" and asked again).
             let (why, fresh_after) = match user {
-                None => ("sign-in required", None),
+                None => ("sign-in required", req.wants_fresh_sign_in().then_some(now)),
                 Some(_) => ("fresh sign-in required", Some(now)),
             };
             // The step-up is asked for once: its sign-in, whatever it reached, answers the
@@ -140,18 +150,19 @@ impl OAuthService {
     }
 }
 
-/// Whether a sign-in at `auth_at` is recent enough at `now`: `prompt=login` wants one after
-/// the request (after `auth_after`, which authd sets when it sends the user to sign in again;
-/// without it, no earlier sign-in counts), and `max_age` one at most that many seconds old.
+/// Whether a sign-in at `auth_at` is recent enough at `now`: `prompt=login` (and `max_age=0`,
+/// `wants_fresh`) wants one after the request (after `auth_after`, which authd sets when it
+/// sends the user to sign in again; without it, no earlier sign-in counts), and a positive
+/// `max_age` one at most that many seconds old.
 fn is_fresh(
-    prompt_login: bool,
+    wants_fresh: bool,
     max_age: Option<i64>,
     auth_at: i64,
     auth_after: Option<i64>,
     now: i64,
 ) -> bool {
-    let stale = (prompt_login && auth_after.is_none_or(|t| auth_at < t))
-        || max_age.is_some_and(|m| now - auth_at > m);
+    let stale = (wants_fresh && auth_after.is_none_or(|t| auth_at < t))
+        || max_age.is_some_and(|m| m > 0 && now - auth_at > m);
     !stale
 }
 
@@ -193,9 +204,11 @@ mod tests {
     fn max_age_bounds_the_age_of_the_sign_in() {
         assert!(is_fresh(false, Some(60), NOW - 60, None, NOW));
         assert!(!is_fresh(false, Some(60), NOW - 61, None, NOW));
-        // max_age=0: only a sign-in this very second.
-        assert!(is_fresh(false, Some(0), NOW, None, NOW));
-        assert!(!is_fresh(false, Some(0), NOW - 1, None, NOW));
+        // max_age=0 is prompt=login (`wants_fresh`): a sign-in after authd asked, whatever
+        // second the user comes back in.
+        assert!(!is_fresh(true, Some(0), NOW, None, NOW));
+        assert!(is_fresh(true, Some(0), NOW - 3, Some(NOW - 10), NOW));
+        assert!(!is_fresh(true, Some(0), NOW - 11, Some(NOW - 10), NOW));
         // Both: each must hold.
         assert!(!is_fresh(true, Some(60), NOW - 61, Some(NOW - 100), NOW));
         assert!(!is_fresh(true, Some(600), NOW - 101, Some(NOW - 100), NOW));

@@ -167,7 +167,7 @@ pub async fn authorize_get(
         )
     });
     let raw = raw.as_deref().unwrap_or("");
-    let auth_after = match (&user, req.prompt_login || req.acr_mfa) {
+    let auth_after = match (&user, req.wants_fresh_sign_in() || req.acr_mfa) {
         (Some(_), true) => take_mark(&session, &req).await?,
         _ => None,
     };
@@ -187,9 +187,9 @@ pub async fn authorize_get(
             if step_up {
                 session.set_force_step_up().await?;
             }
-            // Only `prompt=login` and `acr_values` read the mark back (`max_age` is answered
-            // by the new sign-in's own time).
-            if req.prompt_login || req.acr_mfa {
+            // Only `prompt=login` (and `max_age=0`) and `acr_values` read the mark back (a
+            // positive `max_age` is answered by the new sign-in's own time).
+            if req.wants_fresh_sign_in() || req.acr_mfa {
                 session
                     .put(REAUTH, &ReauthMark::new(&req, t).encode())
                     .await?;
