@@ -83,7 +83,8 @@ pub trait UserSessionStore: Send + Sync {
     /// revocation deleted it otherwise).
     async fn has_browser_session(&self, session_id: &str) -> Result<bool, StoreError>;
     /// Revokes the grants of `user_id` made at or after `since` (those a reported session
-    /// could have made); how many.
+    /// could have made) and, in the same transaction, spends the codes made since and not yet
+    /// exchanged (each would otherwise still redeem into a new grant); how many grants.
     async fn revoke_grants_since(
         &self,
         user_id: &str,
@@ -244,16 +245,33 @@ impl UserSessionStore for Backend {
         since: i64,
         now: i64,
     ) -> Result<u64, StoreError> {
-        Ok(on_pool!(self.writer(), |p| sqlx::query(
-            "update token_family set revoked_at = $3 \
-             where user_id = $1 and created_at >= $2 and revoked_at is null",
-        )
-        .bind(user_id)
-        .bind(since)
-        .bind(now)
-        .execute(p)
-        .await?
-        .rows_affected()))
+        Ok(on_pool!(self.writer(), |p| {
+            let mut tx = p.begin().await?;
+            // The codes first: one being redeemed now holds its row until its grant commits,
+            // and the grants' statement after the wait sees that grant (PostgreSQL's read
+            // committed takes a snapshot per statement).
+            sqlx::query(
+                "update auth_code set used_at = $3 \
+                 where user_id = $1 and created_at >= $2 and used_at is null",
+            )
+            .bind(user_id)
+            .bind(since)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let revoked = sqlx::query(
+                "update token_family set revoked_at = $3 \
+                 where user_id = $1 and created_at >= $2 and revoked_at is null",
+            )
+            .bind(user_id)
+            .bind(since)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            revoked
+        }))
     }
 
     async fn has_browser_session(&self, session_id: &str) -> Result<bool, StoreError> {

@@ -1,11 +1,12 @@
 //! Revocations reach everything issued before them: a code not yet exchanged when the user's
 //! grants are revoked (`authd user revoke`, a password change or reset, "wasn't me", "sign out
 //! everywhere"), the access tokens of a client deleted and added again under its id, and this
-//! instance's bearer cache at once (other instances within its TTL).
+//! instance's bearer cache at once (other instances within its TTL) — without a client's
+//! revocation of its own tokens emptying the cache for every other client.
 
 use reqwest::StatusCode;
 
-use crate::helpers::{TestApp, TestClient, new_client, spawn_app, str_of};
+use crate::helpers::{TestApp, TestClient, new_client, spawn_app, spawn_app_on, str_of};
 
 /// `authd ARGS` on the test database, which must succeed; stdout as JSON.
 async fn cli(app: &TestApp, args: &[&str]) -> serde_json::Value {
@@ -125,6 +126,52 @@ async fn a_user_wide_revocation_clears_this_instance_s_bearer_cache_at_once() {
 }
 
 #[tokio::test]
+async fn a_client_revoking_its_own_tokens_forgets_only_those_in_the_bearer_cache() {
+    // A long cache on A; B shares the database and revokes behind A's cache, so only A
+    // forgetting an entry shows at once on A.
+    let a = crate::helpers::spawn_app_with(|c| c.bearer_cache_secs = 60).await;
+    let b = spawn_app_on(a.db.share(), |c| c.issuer = a.address.parse().unwrap()).await;
+    let user = a.user().await;
+    let (mine, theirs) = (a.web_client().await, a.web_client().await);
+    let own = a.tokens_for(&mine, &user, "openid").await;
+    let other = a.tokens_for(&theirs, &user, "openid").await;
+    let (own_at, own_rt) = (str_of(&own, "access_token"), str_of(&own, "refresh_token"));
+    let other_at = str_of(&other, "access_token");
+    for t in [own_at, other_at] {
+        assert_eq!(a.userinfo(t).await.0, StatusCode::OK, "now cached on A");
+    }
+    assert_eq!(b.revoke(&theirs, other_at).await, StatusCode::OK);
+    assert_eq!(
+        a.userinfo(other_at).await.0,
+        StatusCode::OK,
+        "revoked on B: A's entry holds for its TTL (what the rest of this test relies on)"
+    );
+    // The other client's revocations on A: of a token, then of a whole grant.
+    let spare = a.tokens_for(&mine, &user, "openid").await;
+    let spare_at = str_of(&spare, "access_token");
+    assert_eq!(a.userinfo(spare_at).await.0, StatusCode::OK);
+    assert_eq!(a.revoke(&mine, spare_at).await, StatusCode::OK);
+    assert_eq!(
+        a.userinfo(spare_at).await.0,
+        StatusCode::UNAUTHORIZED,
+        "at once"
+    );
+    assert_eq!(a.revoke(&mine, own_rt).await, StatusCode::OK);
+    assert_eq!(
+        a.userinfo(own_at).await.0,
+        StatusCode::UNAUTHORIZED,
+        "the grant's access token, at once"
+    );
+    assert_eq!(
+        a.userinfo(other_at).await.0,
+        StatusCode::OK,
+        "another client's entry was not thrown out with them"
+    );
+    a.clock.advance(time::Duration::seconds(61));
+    assert_eq!(a.userinfo(other_at).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
 async fn taking_admin_away_from_a_client_closes_the_admin_api_to_its_tokens_at_once() {
     let app = spawn_app().await;
     let made = cli(&app, &ADD_OPS_BOT).await;
@@ -212,4 +259,75 @@ async fn ending_every_session_or_changing_the_password_spends_the_reset_links_al
         .unwrap();
     let page = reset_with(&app, &third, "an attacker's passphrase").await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+}
+
+#[tokio::test]
+async fn a_user_wide_revocation_catches_a_code_being_redeemed_at_that_moment() {
+    use authd::domain::account_security::password::RevokedBy;
+    let app = spawn_app().await;
+    // SQLite writes one transaction at a time; PostgreSQL's read committed is where the order
+    // of the revocation's two statements decided whether the racing grant was missed.
+    if !app.db.is_postgres() {
+        return;
+    }
+    let user = app.user().await;
+    let client = app.web_client().await;
+    let (code, _) = app.code_for(&client, &user, "openid").await;
+    let hash = authd::domain::oauth::digest(&code);
+    // A redemption stopped half-way: the code spent and its grant inserted, not committed.
+    let pool = sqlx::PgPool::connect(&app.db.url).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("update auth_code set used_at = 1, family_id = 'race' where code_hash = $1")
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query(
+        "insert into token_family (id, client_id, user_id, scope, auth_time, amr, expires_at, \
+         revoked_at, created_at) select 'race', client_id, user_id, scope, auth_time, amr, \
+         4102444800, null, 1 from auth_code where code_hash = $1",
+    )
+    .bind(&hash)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let id = app.user_id(&user.email).await;
+    let security = app.state.security.clone();
+    let revoke = tokio::spawn(async move {
+        let ctx = authd::domain::context::RequestContext::new(
+            [127, 0, 0, 1].into(),
+            "test",
+            "r-1".into(),
+        );
+        security
+            .revoke_everything(&ctx, &id, RevokedBy::Admin)
+            .await
+            .unwrap()
+    });
+    // Until the revocation waits on the redemption's row (PostgreSQL says when).
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity \
+             where datname = current_database() and wait_event_type = 'Lock'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if waiting > 0 || revoke.is_finished() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    tx.commit().await.unwrap();
+    revoke.await.unwrap();
+    let revoked: Option<i64> =
+        sqlx::query_scalar("select revoked_at from token_family where id = 'race'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(
+        revoked.is_some(),
+        "the grant the racing code started is revoked"
+    );
+    pool.close().await;
 }

@@ -396,6 +396,8 @@ async fn not_me_ends_the_session_and_its_grants_labels_the_sign_in_and_alerts() 
     // The "attacker" signs in on the test client and grants an app from there.
     let client = app.web_client().await;
     let tokens = app.tokens_for(&client, &user, "openid").await;
+    // ...and keeps a code back, to redeem after the report.
+    let (code, verifier) = app.code_for(&client, &user, "openid").await;
     reauth(&main, &user).await;
     let page = main.get(PAGE).await;
     let (ids, current) = rows(&page.body);
@@ -424,6 +426,22 @@ async fn not_me_ends_the_session_and_its_grants_labels_the_sign_in_and_alerts() 
         status,
         StatusCode::BAD_REQUEST,
         "the grant made since is revoked"
+    );
+    let (status, body) = app
+        .token(
+            &client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", &client.redirect_uri),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a code made since is spent: {body}"
     );
 
     let events = app.events().await;

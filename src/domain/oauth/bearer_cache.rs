@@ -4,9 +4,13 @@
 //! answers only a byte-identical token, and only while the token itself is unexpired (the same
 //! `exp` rule as the full check), so no forged or altered token can ever hit it.
 //!
-//! Consistency: a revocation made through this instance clears the cache at once (the account
-//! services that revoke grants themselves — sign-out everywhere, "wasn't me", a password change
-//! or reset — through `BearerCacheClear`); one made on
+//! Consistency: a revocation made through this instance takes its tokens out of the cache at
+//! once: `/revoke` of an access token forgets that token, a grant's revocation (`/revoke` of a
+//! refresh token, a replayed code or refresh token) forgets the grant's tokens, and a user's or
+//! a client's revocation empties the cache (the account services that revoke grants themselves —
+//! sign-out everywhere, "wasn't me", a password change or reset — through `BearerCacheClear`).
+//! So no client can empty the cache that every other client's traffic rides on by revoking
+//! tokens of its own (a client-credentials token costs one `POST /token`). One made on
 //! another instance (or a signing key dropped from the ring) is seen here within the TTL
 //! (`AUTHD_BEARER_CACHE_SECS`, default 1 s; 0 turns the cache off), counted from the full check
 //! that stored the entry: a hit never extends it. Introspection never uses the cache: resource
@@ -167,7 +171,18 @@ impl BearerCache {
         }
     }
 
-    /// Forgets everything (after any revocation through this instance).
+    /// Forgets every token of the grant `sid` (the grant was revoked through this instance):
+    /// one pass over the entries, which hold the tokens used within the last TTL.
+    pub(crate) fn forget_grant(&self, sid: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries
+                .map
+                .retain(|_, e| e.claims.sid.as_deref() != Some(sid));
+        }
+    }
+
+    /// Forgets everything (after a revocation through this instance that reaches beyond one
+    /// token or grant: a user's or a client's).
     pub(crate) fn clear(&self) {
         if let Ok(mut entries) = self.entries.lock() {
             entries.map.clear();
@@ -222,6 +237,29 @@ mod tests {
         let off = BearerCache::new(0);
         off.put("a", 1_000, &claims(1000), &SubjectInfo::default());
         assert_eq!(off.get("a", 1_000), Lookup::Miss);
+    }
+
+    #[test]
+    fn a_grant_s_tokens_are_forgotten_and_the_rest_kept() {
+        let c = BearerCache::new(60);
+        let x = SubjectInfo::default();
+        let of = |sid: Option<&str>| {
+            let mut k = claims(1000);
+            k.sid = sid.map(str::to_owned);
+            k
+        };
+        c.put("g1.a", 1_000, &of(Some("g1")), &x);
+        c.put("g1.b", 1_000, &of(Some("g1")), &x);
+        c.put("g2.a", 1_000, &of(Some("g2")), &x);
+        c.put("cc.a", 1_000, &of(None), &x);
+        c.forget_grant("g1");
+        assert_eq!(c.get("g1.a", 1_000), Lookup::Miss);
+        assert_eq!(c.get("g1.b", 1_000), Lookup::Miss);
+        assert!(matches!(c.get("g2.a", 1_000), Lookup::Hit(..)));
+        assert!(matches!(c.get("cc.a", 1_000), Lookup::Hit(..)));
+        c.forget("cc.a");
+        assert_eq!(c.get("cc.a", 1_000), Lookup::Miss);
+        assert!(matches!(c.get("g2.a", 1_000), Lookup::Hit(..)));
     }
 
     #[test]

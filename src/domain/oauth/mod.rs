@@ -322,10 +322,14 @@ impl OAuthService {
         BearerCacheClear(self.bearer_cache.clone())
     }
 
-    /// Revokes a grant (and so every token of it); clears this instance's bearer cache.
+    /// Revokes a grant (and so every token of it); this instance's bearer cache forgets them.
     pub(crate) async fn revoke_family(&self, id: &str, now: i64) -> Result<bool, Unexpected> {
         let revoked = self.grants.revoke_family(id, now).await?;
-        self.bearer_cache.clear();
+        // One pass over the cache, only when this call revoked it (a client repeating the
+        // revocation of a revoked grant costs no scan).
+        if revoked {
+            self.bearer_cache.forget_grant(id);
+        }
         Ok(revoked)
     }
 

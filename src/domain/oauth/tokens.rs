@@ -346,7 +346,9 @@ impl OAuthService {
             && c.client_id == client.id
         {
             self.grants.revoke_jti(&c.jti, c.exp, now).await?;
-            self.bearer_cache.clear();
+            // This token only: a client revoking its own tokens must not empty the cache every
+            // other client's traffic rides on.
+            self.bearer_cache.forget(token);
             let user = (c.sub != c.client_id).then_some(c.sub.as_str());
             self.record(
                 EventKind::TokenRevoked,

@@ -201,17 +201,18 @@ impl ClientStore for Backend {
             if gone == 0 {
                 None
             } else {
+                // Codes first (`transactions::revoke_user` says why).
+                sqlx::query(SPEND_CODES)
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
                 let grants = sqlx::query(REVOKE_GRANTS)
                     .bind(id)
                     .bind(now)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                sqlx::query(SPEND_CODES)
-                    .bind(id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
                 sqlx::query("delete from consent where client_id = $1")
                     .bind(id)
                     .execute(&mut *tx)
@@ -257,17 +258,17 @@ impl ClientStore for Backend {
             match was_enabled {
                 None => None,
                 Some(changed) => {
+                    sqlx::query(SPEND_CODES)
+                        .bind(id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
                     let grants_revoked = sqlx::query(REVOKE_GRANTS)
                         .bind(id)
                         .bind(now)
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
-                    sqlx::query(SPEND_CODES)
-                        .bind(id)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
                     tx.commit().await?;
                     Some(ClientDisabled {
                         changed,

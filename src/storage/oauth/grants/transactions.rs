@@ -120,6 +120,15 @@ pub(super) async fn rotate_refresh(
 pub(super) async fn revoke_user(db: &Backend, user_id: &str, now: i64) -> Result<u64, StoreError> {
     Ok(on_pool!(db.writer(), |p| {
         let mut tx = p.begin().await?;
+        // The codes first: a code being redeemed now holds its row until its new grant
+        // commits; this statement waits for it, and the grants' statement after it (a
+        // snapshot of its own under PostgreSQL's read committed) sees and revokes that grant.
+        // The other order missed it.
+        sqlx::query("update auth_code set used_at = $2 where user_id = $1 and used_at is null")
+            .bind(user_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         let revoked = sqlx::query(
             "update token_family set revoked_at = $2 where user_id = $1 and revoked_at is null",
         )
@@ -128,11 +137,6 @@ pub(super) async fn revoke_user(db: &Backend, user_id: &str, now: i64) -> Result
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        sqlx::query("update auth_code set used_at = $2 where user_id = $1 and used_at is null")
-            .bind(user_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         revoked
     }))
