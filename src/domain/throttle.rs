@@ -100,6 +100,10 @@ pub enum Door {
     Register,
     /// `POST /token`.
     Token,
+    /// A CAPTCHA shown up front on a form page to a browser without a session (showing it
+    /// starts the session it lives in): per network (and IPv6 /48), a sign-in's budget of its
+    /// own, so a flood of cookieless page loads writes a bounded number of session rows.
+    ChallengeShown,
 }
 
 /// Limits, in requests per minute with a burst.
@@ -199,6 +203,8 @@ pub struct Throttle<C: GovernorClock = RateClock> {
     register_ip: Arc<Keyed<C>>,
     register_site: Arc<Keyed<C>>,
     token_client: Arc<Keyed<C>>,
+    shown_ip: Arc<Keyed<C>>,
+    shown_site: Arc<Keyed<C>>,
     clock: C,
 }
 
@@ -242,6 +248,8 @@ impl<C: GovernorClock + Clone> Throttle<C> {
             register_ip: limiter(limits.register_per_ip),
             register_site: limiter(limits.register_per_ip.saturating_mul(limits.ipv6_48_factor)),
             token_client: limiter(limits.token_per_client),
+            shown_ip: limiter(limits.login_per_ip),
+            shown_site: limiter(limits.login_per_ip.saturating_mul(limits.ipv6_48_factor)),
             clock,
         }
     }
@@ -257,6 +265,8 @@ impl<C: GovernorClock + Clone> Throttle<C> {
                 (Door::Register, ThrottleKey::Site(_)) => &self.register_site,
                 (Door::Register, _) => &self.register_ip,
                 (Door::Token, _) => &self.token_client,
+                (Door::ChallengeShown, ThrottleKey::Site(_)) => &self.shown_site,
+                (Door::ChallengeShown, _) => &self.shown_ip,
             };
             if let Err(not_until) = limiter.check_key(key) {
                 let wait = not_until.wait_time_from(self.clock.now());
@@ -322,6 +332,8 @@ impl<C: GovernorClock + Clone> Throttle<C> {
             &self.register_ip,
             &self.register_site,
             &self.token_client,
+            &self.shown_ip,
+            &self.shown_site,
         ] {
             l.retain_recent();
             l.shrink_to_fit();
@@ -454,9 +466,13 @@ mod tests {
         for i in 0..10_000u32 {
             let ip = IpAddr::from(i.to_be_bytes());
             assert!(t.check(Door::Login, &[ThrottleKey::net(ip)]).is_ok());
+            assert!(
+                t.check(Door::ChallengeShown, &[ThrottleKey::net(ip)])
+                    .is_ok()
+            );
         }
         // A key whose budget is not yet full again is kept (forgetting it would reset a limit).
-        assert_eq!(t.evict_idle(), 10_000);
+        assert_eq!(t.evict_idle(), 20_000);
         // Once every budget has refilled, every key goes.
         clock.advance(std::time::Duration::from_secs(60));
         assert_eq!(t.evict_idle(), 0);

@@ -49,6 +49,47 @@ async fn active_session_ends_at_its_absolute_lifetime() {
     );
 }
 
+/// A network at the challenge rung sees the CAPTCHA up front (issue #13), kept in a session
+/// the page load starts: a flood of cookieless page loads from there wrote a session row each.
+/// Now a network's cookieless loads start at most its sign-in budget of them per minute; past
+/// it the form comes without the challenge (its submit meets it), and a browser that has a
+/// session keeps seeing it up front.
+#[tokio::test]
+async fn cookieless_pages_at_the_challenge_rung_start_a_bounded_number_of_sessions() {
+    let app = spawn_app_with(|c| {
+        c.protection.challenge_after = 0;
+        c.rate_limits.login_per_ip = 5;
+    })
+    .await;
+    let shows = |page: &crate::helpers::Page| page.body.contains("data-challenge=\"captcha\"");
+    let before = app.session_rows().await;
+    let mut kept = None;
+    for i in 0..12 {
+        let browser = new_client();
+        let page = read(browser.get(app.url("/login")).send().await.unwrap()).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert_eq!(shows(&page), i < 5, "load {i}");
+        assert_eq!(page.session_cookie().is_some(), i < 5, "load {i}");
+        if i == 0 {
+            kept = Some(browser);
+        }
+    }
+    assert_eq!(
+        app.session_rows().await,
+        before + 5,
+        "five sessions, not twelve"
+    );
+    // A browser holding its session still meets the challenge up front, writing no new row.
+    let kept = kept.unwrap();
+    let page = read(kept.get(app.url("/login")).send().await.unwrap()).await;
+    assert!(shows(&page));
+    assert_eq!(app.session_rows().await, before + 5);
+    // The budget refills with time.
+    app.clock.advance(Duration::minutes(1));
+    let page = read(new_client().get(app.url("/login")).send().await.unwrap()).await;
+    assert!(shows(&page));
+}
+
 /// Issue #15.7: showing a form to a visitor without cookies wrote a session row each time, so
 /// a GET flood grew the table. The forms' CSRF token is now stateless until sign-in.
 #[tokio::test]

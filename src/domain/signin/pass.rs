@@ -1,7 +1,8 @@
 //! One submit is enough. A form shown while the ladder already has its source (or, for the
 //! register and forgot forms, the form from this network) at the challenge rung carries the
-//! CAPTCHA up front (`challenge_up_front`: a read that counts nothing and, having no username,
-//! looks at the source only, so it tells nothing about any account). And a passed CAPTCHA
+//! CAPTCHA up front (`challenge_up_front`: a read that counts no attempt and, having no
+//! username, looks at the source only, so it tells nothing about any account; for a browser
+//! without a session, which showing it starts, it draws from the network's budget for that). And a passed CAPTCHA
 //! whose attempt then failed on something else (a typo in the password, a too-short new
 //! password) becomes a *pass* for the next submit of the same form (`hold_pass`,
 //! `redeem_pass`): kept in the server-side session (bound to it), single use (spent in the
@@ -17,6 +18,7 @@ use crate::domain::signin::keys::{CounterKey, Source};
 use crate::domain::signin::ladder::ChallengeAnswer;
 use crate::domain::signin::links::Purpose;
 use crate::domain::signin::settings::work;
+use crate::domain::throttle::{Door, ThrottleKey, net_of, site_of};
 use crate::storage::protection::FailureState;
 
 /// How long a held pass can be used (seconds): the rest of one attempt, not a session.
@@ -53,18 +55,21 @@ impl ChallengeAnswer {
 
 impl LoginService {
     /// The challenge's work when the next submit of `gate` from this request's source would
-    /// meet the challenge rung; `None` otherwise. Read-only: nothing is counted or spent. For
+    /// meet the challenge rung; `None` otherwise. No attempt is counted (a browser without a
+    /// session spends one of its network's `Door::ChallengeShown` budget, below). For
     /// the sign-in, the source's busiest live row decides (its network's, and its device's
     /// when the browser carries a valid device cookie), whichever account it counts against:
     /// without a username there is nothing else to go on, and nothing about any account is
     /// told (names with no account have rows too). The rungs that need the username (the
     /// account-wide lock, the account's budget, the risk score) still show their challenge
-    /// after the submit, as before.
+    /// after the submit, as before. `new_session`: the browser holds no session yet (showing
+    /// a challenge starts one, within its network's budget for that).
     pub async fn challenge_up_front(
         &self,
         ctx: &RequestContext,
         gate: Gate,
         device_cookie: Option<&str>,
+        new_session: bool,
     ) -> Result<Option<PowLevel>, Unexpected> {
         let ladder = &self.protection.ladder;
         let s = ladder.settings();
@@ -100,7 +105,20 @@ impl LoginService {
             failures: row.failures + 1,
             ..row
         };
-        Ok((next.failures > s.challenge_after).then(|| work(s, &next, now)))
+        if next.failures <= s.challenge_after {
+            return Ok(None);
+        }
+        // A browser without a session gets one to keep the challenge in: past the network's
+        // budget for those (`Door::ChallengeShown`), the form goes without, and its submit
+        // meets the challenge as before the up-front one existed.
+        let net = ThrottleKey::Net(net_of(ctx.ip));
+        let keys: Vec<ThrottleKey> = std::iter::once(net)
+            .chain(site_of(ctx.ip).map(ThrottleKey::Site))
+            .collect();
+        if new_session && self.throttle.check(Door::ChallengeShown, &keys).is_err() {
+            return Ok(None);
+        }
+        Ok(Some(work(s, &next, now)))
     }
 
     /// A new pass for the next submit of `gate` (the caller keeps it in the session).

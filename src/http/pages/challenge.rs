@@ -139,9 +139,11 @@ pub async fn up_front(
     {
         return Ok(None);
     }
+    // Loaded by the read above: no id now means the store holds no session for this browser.
+    let new_session = session.0.id().is_none();
     match state
         .login
-        .challenge_up_front(ctx, gate, device_cookie)
+        .challenge_up_front(ctx, gate, device_cookie, new_session)
         .await?
     {
         Some(work) => Ok(Some(show(state, session, work).await?)),
