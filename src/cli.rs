@@ -203,7 +203,14 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             command: KeysCommand::Rotate,
         } => {
             let (state, _store) = build_state(config, Deps::default()).await?;
-            let kids = state.oauth.keys().rotate().await?;
+            // Through the operators' act (as the console and the API): an `admin_action`.
+            let ctx = crate::domain::context::RequestContext::new(
+                std::net::IpAddr::from([127, 0, 0, 1]),
+                "authd-cli",
+                "cli".into(),
+            );
+            let by = crate::domain::operator::Operator::Cli;
+            let kids = state.admin_ops.keys_rotate(&ctx, by).await?;
             print_json(&json!({ "rotated": true, "active_kids": kids }))
         }
     }

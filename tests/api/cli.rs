@@ -406,6 +406,18 @@ async fn client_add_and_keys_rotate() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let rotate: serde_json::Value = serde_json::from_slice(&rotate.stdout).unwrap();
     assert_eq!(rotate["active_kids"].as_array().unwrap().len(), 3);
+    // The rotation is an operator's act like the console's and the API's: on the record.
+    let acts: Vec<_> = app
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == authd::events::EventKind::AdminAction)
+        .filter_map(|e| e.decision)
+        .collect();
+    assert!(
+        acts.iter().any(|d| d.starts_with("keys_rotate; target ")),
+        "{acts:?}"
+    );
 }
 
 #[tokio::test]
