@@ -169,6 +169,12 @@ pub(crate) fn security(e: &SecurityError) -> Answer {
             "Confirm your password first: changes need a sign-in within the last five minutes.",
             None,
         ),
+        SecurityError::FactorRequired => (
+            StatusCode::FORBIDDEN,
+            "Changing how you sign in needs your second factor too: choose \"Verify with your \
+             second factor\" first.",
+            None,
+        ),
         SecurityError::WrongPassword => (StatusCode::UNAUTHORIZED, "Incorrect password.", None),
         SecurityError::InvalidInput(msg) => (StatusCode::BAD_REQUEST, msg, None),
         SecurityError::UnknownSession => (

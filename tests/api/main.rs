@@ -32,6 +32,7 @@ mod detours;
 mod email_code;
 mod enumeration;
 mod events;
+mod factor_changes;
 mod fuzz;
 mod helpers;
 mod links;

@@ -414,3 +414,39 @@ async fn registration_mails_a_single_use_verification_link() {
     assert_eq!(verified.len(), 1);
     assert_eq!(verified[0].decision.as_deref(), Some("verified_by_link"));
 }
+
+#[tokio::test]
+async fn a_step_up_begun_before_the_owner_acts_cannot_finish_after() {
+    use authd::domain::account_security::password::RevokedBy;
+    let (app, user) = app_with_history().await;
+    let id = app.user_id(&user.email).await;
+    let ctx =
+        authd::domain::context::RequestContext::new([127, 0, 0, 1].into(), "test", "r-1".into());
+    // The intruder's password passed; the owner then changes it, or ends everything.
+    for owner_acts in 0..2 {
+        let b = Browser::new(&app, "203.0.113.50");
+        let (status, body) = b.sign_in(&user).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(body.contains("data-challenge=\"email\""), "{body}");
+        let code = app.last_code().await;
+        if owner_acts == 0 {
+            let password = secrecy::SecretString::from(user.password.clone());
+            app.state
+                .security
+                .change_password(&ctx, &id, &password, password.clone(), None)
+                .await
+                .unwrap();
+        } else {
+            app.state
+                .security
+                .revoke_everything(&ctx, &id, RevokedBy::Admin)
+                .await
+                .unwrap();
+        }
+        // Even the right code: the step-up is gone, the sign-in starts again.
+        let (status, body) = b.post_login(&[("email_code", &code)]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert!(!body.contains("data-challenge=\"email\""), "{body}");
+        assert!(!b.signed_in().await);
+    }
+}

@@ -11,11 +11,11 @@ use totp_rs::{Algorithm, Builder, Secret};
 use crate::helpers::{TestApp, TestUser, spawn_app};
 use crate::smtp::decode_qp;
 
-const PAGE: &str = "/account/security";
+pub(crate) const PAGE: &str = "/account/security";
 const FACTORS: &str = "/account/security/factors";
 
 /// Between `data-totp-secret="` and the next quote.
-fn secret_of(body: &str) -> String {
+pub(crate) fn secret_of(body: &str) -> String {
     let marker = "data-totp-secret=\"";
     let start = body.find(marker).expect("data-totp-secret") + marker.len();
     body[start..start + body[start..].find('"').unwrap()].to_owned()
@@ -34,7 +34,7 @@ fn recovery_codes(body: &str) -> Vec<String> {
 }
 
 /// The app's code for `secret` at the app's (fake) time.
-fn code(app: &TestApp, secret: &str) -> String {
+pub(crate) fn code(app: &TestApp, secret: &str) -> String {
     let totp = Builder::new()
         .with_algorithm(Algorithm::SHA1)
         .with_secret(Secret::try_from_base32(secret).unwrap())
@@ -45,7 +45,7 @@ fn code(app: &TestApp, secret: &str) -> String {
     totp.generate(now).to_string()
 }
 
-async fn action(app: &TestApp, action: &str, code: &str) -> crate::helpers::Page {
+pub(crate) async fn action(app: &TestApp, action: &str, code: &str) -> crate::helpers::Page {
     let csrf = app.get(PAGE).await.csrf();
     app.post_form(
         FACTORS,
@@ -59,19 +59,24 @@ async fn action(app: &TestApp, action: &str, code: &str) -> crate::helpers::Page
 }
 
 /// The security page's re-authentication with `user`'s password (five minutes).
-async fn reauth(app: &TestApp, user: &TestUser) {
+pub(crate) async fn reauth(app: &TestApp, user: &TestUser) {
+    reauth_with(app, &user.password).await;
+}
+
+/// The security page's re-authentication with `password`.
+async fn reauth_with(app: &TestApp, password: &str) {
     let csrf = app.get(PAGE).await.csrf();
     let page = app
         .post_form(
             "/account/security/reauth",
-            &[("csrf_token", &csrf), ("password", &user.password)],
+            &[("csrf_token", &csrf), ("password", password)],
         )
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
 }
 
 /// A signed-in user with a confirmed app: (user, secret, recovery codes).
-async fn enrolled(app: &TestApp) -> (TestUser, String, Vec<String>) {
+pub(crate) async fn enrolled(app: &TestApp) -> (TestUser, String, Vec<String>) {
     let user = app.user().await;
     let page = app.post_login(&user.email, &user.password).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
@@ -504,34 +509,7 @@ async fn a_reset_proving_an_unverified_address_removes_the_factors_set_up_before
             .await
             .contains("data-challenge=\"totp\"")
     );
-    // The owner's reset, from a browser of their own.
-    let owner = crate::helpers::new_client();
-    crate::password_reset::forgot(&app, &owner, &user.email).await;
-    app.drain_mail().await;
-    let mails = app.outbox(0).await;
-    let link = mails
-        .iter()
-        .rev()
-        .find_map(|m| crate::smtp::reset_link(m))
-        .expect("a reset link");
-    let token = crate::helpers::query_param(&link, "token").unwrap();
-    let csrf = crate::helpers::read(owner.get(app.url("/login")).send().await.unwrap())
-        .await
-        .csrf();
-    let form = [
-        ("token", token.as_str()),
-        ("password", "the owner's own passphrase"),
-        ("csrf_token", csrf.as_str()),
-    ];
-    let done = crate::helpers::read(
-        owner
-            .post(app.url("/password/reset"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let done = owner_resets(&app, &user).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     let account = app.account(&user.email).await;
     assert!(
@@ -554,6 +532,84 @@ async fn a_reset_proving_an_unverified_address_removes_the_factors_set_up_before
     assert!(
         removed.iter().any(|d| d.contains("1 factors removed")),
         "{removed:?}"
+    );
+}
+
+/// The owner's reset of `user`, from a browser of their own, to "the owner's own passphrase".
+async fn owner_resets(app: &TestApp, user: &TestUser) -> crate::helpers::Page {
+    let owner = crate::helpers::new_client();
+    crate::password_reset::forgot(app, &owner, &user.email).await;
+    app.drain_mail().await;
+    let mails = app.outbox(0).await;
+    let link = mails
+        .iter()
+        .rev()
+        .find_map(|m| crate::smtp::reset_link(m))
+        .expect("a reset link");
+    let token = crate::helpers::query_param(&link, "token").unwrap();
+    let csrf = crate::helpers::read(owner.get(app.url("/login")).send().await.unwrap())
+        .await
+        .csrf();
+    let form = [
+        ("token", token.as_str()),
+        ("password", "the owner's own passphrase"),
+        ("csrf_token", csrf.as_str()),
+    ];
+    crate::helpers::read(
+        owner
+            .post(app.url("/password/reset"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_reset_removes_the_factors_set_up_before_the_address_was_verified_and_keeps_later_ones() {
+    let app = spawn_app().await;
+    // Whoever registered the address (through the form: unverified) sets up an app on it...
+    let user = app.signed_in_user().await;
+    let id = app.user_id(&user.email).await;
+    assert!(app.account(&user.email).await.email_verified_at.is_none());
+    reauth(&app, &user).await;
+    let secret = secret_of(&action(&app, "totp_start", "").await.body);
+    let on = action(&app, "totp_confirm", &code(&app, &secret)).await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.body);
+    // ...and later its owner confirms the verification mail (the click proves a mailbox,
+    // not who set the app up).
+    app.clock.advance(time::Duration::seconds(60));
+    assert!(app.state.accounts.mark_email_verified(&id).await.unwrap());
+    let done = owner_resets(&app, &user).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    // The reset ended this browser's session (the first page it asks for says so).
+    assert_ne!(app.get("/account").await.status, StatusCode::OK);
+    let page = app
+        .post_login(&user.email, "the owner's own passphrase")
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    reauth_with(&app, "the owner's own passphrase").await;
+    assert!(
+        app.get(PAGE).await.body.contains("data-totp=\"off\""),
+        "the app went"
+    );
+    // An app set up after the verification is the owner's own: the next reset keeps it.
+    let secret = secret_of(&action(&app, "totp_start", "").await.body);
+    app.clock.advance(time::Duration::seconds(30));
+    let on = action(&app, "totp_confirm", &code(&app, &secret)).await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.body);
+    app.drain_mail().await;
+    let done = owner_resets(&app, &user).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert!(
+        app.state
+            .login
+            .factors(&app.account(&user.email).await)
+            .await
+            .unwrap()
+            .totp,
+        "kept"
     );
 }
 

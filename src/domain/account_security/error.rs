@@ -10,6 +10,10 @@ pub enum SecurityError {
     /// The change needs a re-authentication within the last five minutes.
     #[error("re-authentication required")]
     ReauthRequired,
+    /// The change is to the account's sign-in methods, which its second factor guards, and
+    /// this session has proved no factor (`reauth.rs`): the step-up first.
+    #[error("a second factor is required")]
+    FactorRequired,
     /// The password given to re-authenticate (or as the current one) is wrong.
     #[error("wrong password")]
     WrongPassword,

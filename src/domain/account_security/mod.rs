@@ -37,7 +37,7 @@ pub mod reauth;
 pub mod sessions;
 
 use error::SecurityError;
-use reauth::{ReauthMark, ReauthProof};
+use reauth::{ReauthMark, ReauthProof, factor_proved};
 
 /// What the account security page does.
 #[derive(Clone)]
@@ -124,6 +124,32 @@ impl SecurityService {
             Some(m) if m.allows(user_id, now) => Ok(()),
             _ => Err(SecurityError::ReauthRequired),
         }
+    }
+
+    /// After `check_reauth` (or the passkeys' recent sign-in), a change to `user_id`'s sign-in
+    /// methods: `FactorRequired` when the account's factor guards them (`guarded`,
+    /// `LoginService::factor_guard`) and this session — its sign-in's `amr`, its mark — proved
+    /// no factor (`reauth::factor_proved`).
+    pub fn check_factor_change(
+        &self,
+        user_id: &str,
+        guarded: bool,
+        amr: &[String],
+        mark: Option<&str>,
+    ) -> Result<(), SecurityError> {
+        let mark = mark.and_then(ReauthMark::decode);
+        if !guarded || factor_proved(user_id, amr, mark.as_ref(), self.clock.now()) {
+            Ok(())
+        } else {
+            Err(SecurityError::FactorRequired)
+        }
+    }
+
+    /// The mark a session earns by setting up a factor (the enrolment proved it: a code from
+    /// the new app, an answer from the new passkey): changes for five minutes, as after a
+    /// re-authentication with that factor.
+    pub fn enrolled_mark(&self, user_id: &str, proof: ReauthProof) -> ReauthMark {
+        ReauthMark::new(user_id, proof, self.clock.now())
     }
 
     /// Re-authenticates `user_id` with the account's password: the mark to keep in the

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use secrecy::SecretString;
+use time::OffsetDateTime;
 
 use crate::domain::accounts::error::AccountError;
 use crate::domain::accounts::model::{Account, Email};
@@ -274,6 +275,13 @@ impl ResetService {
         if account.email_verified_at.is_none() {
             let removed = self.adopt(ctx, &account).await?;
             detail.push_str(&format!("; address verified, {removed} factors removed"));
+        } else {
+            let removed = self.drop_unproven(ctx, &account).await?;
+            if removed > 0 {
+                detail.push_str(&format!(
+                    "; {removed} factors set up before verification removed"
+                ));
+            }
         }
         let event = AuthEvent::new(EventKind::PasswordChanged, ctx, now)
             .user(&user_id)
@@ -300,16 +308,52 @@ impl ResetService {
     /// in, or hold the owner behind a factor only the attacker has) is removed, with the "at
     /// every sign-in" setting. How many factors were removed (the app counts as one).
     async fn adopt(&self, ctx: &RequestContext, account: &Account) -> Result<usize, AccountError> {
-        let mut removed = usize::from(self.authenticators.remove(&account.id).await?);
+        let removed = self.remove_factors_before(ctx, account, i64::MAX).await?;
+        self.accounts.set_require_mfa(&account.id, false).await?;
+        self.accounts.mark_email_verified(&account.id).await?;
+        Ok(removed)
+    }
+
+    /// The same for a verified account whose address was verified after factors were set up
+    /// on it: the link's click proved someone read the mailbox, not that whoever set those up
+    /// did (an attacker registers the owner's address, adds a passkey, and the owner confirms
+    /// the unexpected mail). The reset proves the mailbox now: the factors from before the
+    /// verification go; those set up since stay. How many went.
+    async fn drop_unproven(
+        &self,
+        ctx: &RequestContext,
+        account: &Account,
+    ) -> Result<usize, AccountError> {
+        let verified = account
+            .email_verified_at
+            .map_or(i64::MAX, OffsetDateTime::unix_timestamp);
+        self.remove_factors_before(ctx, account, verified).await
+    }
+
+    /// Removes `account`'s app and passkeys set up before `before` (unix seconds); how many.
+    async fn remove_factors_before(
+        &self,
+        ctx: &RequestContext,
+        account: &Account,
+        before: i64,
+    ) -> Result<usize, AccountError> {
+        let mut removed = 0;
+        // An unverified account's app goes finished or not (`before` is then `i64::MAX`).
+        let app = self.authenticators.confirmed_at(&account.id).await?;
+        let app_goes = before == i64::MAX || app.is_some_and(|t| t < before);
+        if app_goes && self.authenticators.remove(&account.id).await? {
+            removed += 1;
+        }
         for passkey in self.passkeys.list(&account.id).await? {
+            if passkey.created_at.unix_timestamp() >= before {
+                continue;
+            }
             self.passkeys
                 .remove(ctx, account, &passkey.id)
                 .await
                 .map_err(|e| AccountError::Unexpected(anyhow::Error::new(e)))?;
             removed += 1;
         }
-        self.accounts.set_require_mfa(&account.id, false).await?;
-        self.accounts.mark_email_verified(&account.id).await?;
         Ok(removed)
     }
 }

@@ -107,6 +107,7 @@ impl From<SecurityError> for ConsoleError {
             SecurityError::Unexpected(e) => Self::Unexpected(e),
             // The owner's re-authentication and password checks are not on an operator's path.
             e @ (SecurityError::ReauthRequired
+            | SecurityError::FactorRequired
             | SecurityError::WrongPassword
             | SecurityError::RateLimited { .. }
             | SecurityError::Busy { .. }) => Self::Unexpected(anyhow::anyhow!("{e}")),

@@ -65,6 +65,13 @@ pub struct PendingStepUp {
     /// See `requested_from`.
     #[serde(default)]
     pub familiar_network: bool,
+    /// The account's session epoch when the password was checked: a change that moves it (a
+    /// password change or reset, the mailed "wasn't you?" report, "sign out everywhere", a
+    /// revocation, a disable) drops the step-up, so
+    /// a password checked before the owner acted never finishes a sign-in after (`None`: a
+    /// step-up kept before this was recorded, dropped the same way).
+    #[serde(default)]
+    pub epoch: Option<i64>,
 }
 
 impl PendingStepUp {
@@ -104,6 +111,7 @@ mod tests {
             assertion: None,
             requested_from: "1.2.3.0/24".into(),
             familiar_network: false,
+            epoch: Some(0),
         };
         assert!(p.same_sign_in(""));
         assert!(p.same_sign_in(" alice@example.com"));

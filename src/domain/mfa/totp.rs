@@ -122,6 +122,11 @@ impl Authenticators {
             .is_some_and(|t| t.confirmed_at.is_some()))
     }
 
+    /// When the account's app was confirmed (unix seconds), if it has one.
+    pub async fn confirmed_at(&self, user_id: &str) -> Result<Option<i64>, Unexpected> {
+        Ok(self.store.totp(user_id).await?.and_then(|t| t.confirmed_at))
+    }
+
     /// Starts an enrolment (replacing an unfinished one); `None` if an app is confirmed.
     pub async fn start(&self, user_id: &str, email: &str) -> Result<Option<Enrolment>, Unexpected> {
         let mut secret = vec![0u8; 20];

@@ -6,11 +6,12 @@
 //! as the passkeys') in the same transaction. The security page that calls these asks for a
 //! recent re-authentication first (HTTP's business).
 
+use crate::domain::account_security::reauth::guards_factor_changes;
 use crate::domain::accounts::model::Account;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
-use crate::domain::mfa::Factor;
 use crate::domain::mfa::totp::Enrolment;
+use crate::domain::mfa::{Factor, Factors};
 use crate::domain::notify::{Notice, human_time};
 use crate::domain::signin::LoginService;
 use crate::events::decision::Decision;
@@ -30,6 +31,22 @@ pub struct FactorSummary {
 }
 
 impl LoginService {
+    /// The factors an account has (what a step-up can offer).
+    pub async fn factors(&self, account: &Account) -> Result<Factors, Unexpected> {
+        Ok(Factors {
+            webauthn: self.passkeys.has_passkeys(&account.id).await?,
+            totp: self.authenticators.has_app(&account.id).await?,
+            email: account.email_verified_at.is_some(),
+        })
+    }
+
+    /// Whether `account`'s second factor guards changes to its sign-in methods
+    /// (`account_security::reauth::guards_factor_changes`).
+    pub async fn factor_guard(&self, account: &Account) -> Result<bool, Unexpected> {
+        let factors = self.factors(account).await?;
+        Ok(guards_factor_changes(factors, account.is_admin))
+    }
+
     /// The account's factors, for the security page.
     pub async fn factor_summary(&self, account: &Account) -> Result<FactorSummary, Unexpected> {
         let a = &self.authenticators;

@@ -18,7 +18,7 @@ use crate::domain::accounts::model::Account;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::mfa::pending::{PendingStepUp, STEP_UP_TTL_SECS, SentCode};
-use crate::domain::mfa::{Factor, Factors, amr_with};
+use crate::domain::mfa::{Factor, amr_with};
 use crate::domain::notify::Notice;
 use crate::domain::risk::service::Assessment;
 use crate::domain::signin::error::SignInError;
@@ -61,15 +61,6 @@ pub enum StepUpOutcome {
 }
 
 impl LoginService {
-    /// The factors an account has.
-    pub async fn factors(&self, account: &Account) -> Result<Factors, Unexpected> {
-        Ok(Factors {
-            webauthn: self.passkeys.has_passkeys(&account.id).await?,
-            totp: self.authenticators.has_app(&account.id).await?,
-            email: account.email_verified_at.is_some(),
-        })
-    }
-
     /// Step 8, first: the step-up (as the answer to give) when the right password still owes
     /// a second factor.
     pub(super) async fn step_up_owed(
@@ -162,6 +153,7 @@ impl LoginService {
             assertion: None,
             requested_from: net_of(o.ctx.ip).to_string(),
             familiar_network: why.familiar_network,
+            epoch: Some(account.session_epoch),
         };
         let mail = self.code_mail(&mut pending, account, now).await?;
         let event = o
@@ -212,7 +204,9 @@ impl LoginService {
         answer: StepUpAnswer,
     ) -> Result<StepUpOutcome, SignInError> {
         let now = self.clock.now();
-        let account = self.accounts.find_by_id(&pending.user_id).await?;
+        // The account as it was when the password was checked (`PendingStepUp::epoch`).
+        let account = (self.accounts.find_by_id(&pending.user_id).await?)
+            .filter(|a| a.may_sign_in() && pending.epoch == Some(a.session_epoch));
         let (Some(account), false) = (account, pending.expired(now.unix_timestamp())) else {
             return Ok(StepUpOutcome::Dropped);
         };

@@ -2,7 +2,9 @@
 //! /account/security/passkeys/start` and `/finish` (JSON, from `/static/passkey.js`; the page's
 //! button `name="action" value="passkey_add"`), `POST /account/security/passkeys/remove` (a
 //! form), and the page's passkey section (`PasskeySection`, rendered by
-//! `templates/partials/security_passkeys.html`). Every change needs a recent re-authentication.
+//! `templates/partials/security_passkeys.html`). Every change needs a recent re-authentication
+//! and, on an account a second factor guards, that factor proved in the session
+//! (`check_reauth`); a finished registration proves the new passkey.
 
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
@@ -16,6 +18,7 @@ use time::format_description::well_known::Rfc3339;
 use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
 use crate::app::state::AppState;
+use crate::domain::account_security::reauth::ReauthProof;
 use crate::domain::accounts::model::Account;
 use crate::domain::error::Unexpected;
 use crate::domain::notify::human_time;
@@ -110,8 +113,8 @@ pub async fn passkey_start_post(
 ) -> Result<Json<Value>, PasskeyApiError> {
     let user = user?;
     check_csrf(&state, &user.session, &headers).await?;
-    check_reauth(&state, &user).await?;
     let account = account_of(&state, &user).await?;
+    check_reauth(&state, &user, &account).await?;
     let ceremony = state.passkeys.start_registration(&account).await?;
     user.session.put(REGISTRATION, &ceremony.state).await?;
     Ok(Json(json!({ "publicKey": ceremony.options })))
@@ -137,16 +140,21 @@ pub async fn passkey_finish_post(
 ) -> Result<Json<Value>, PasskeyApiError> {
     let user = user?;
     check_csrf(&state, &user.session, &headers).await?;
-    check_reauth(&state, &user).await?;
+    let account = account_of(&state, &user).await?;
+    check_reauth(&state, &user, &account).await?;
     // Single use: whatever follows, this ceremony cannot be finished again.
     let pending = user.session.take(REGISTRATION).await?;
     let Json(body) = body.map_err(|_| HttpError::BadRequest("The request could not be read."))?;
     let pending = pending.ok_or(crate::domain::passkeys::error::PasskeyError::NoCeremony)?;
-    let account = account_of(&state, &user).await?;
     let view = state
         .passkeys
         .finish_registration(&ctx, &account, &pending, &body.credential, &body.name)
         .await?;
+    // The new passkey answered with user verification: this session has a factor now.
+    let mark = state
+        .security
+        .enrolled_mark(&account.id, ReauthProof::Passkey);
+    user.session.mark_reauth(&mark).await?;
     Ok(Json(json!({ "id": view.id, "name": view.name })))
 }
 
@@ -172,11 +180,20 @@ pub async fn passkey_remove_post(
     user: CurrentUser,
     CsrfForm { form, .. }: CsrfForm<RemoveForm>,
 ) -> Result<Response, HttpError> {
-    if check_reauth(&state, &user).await.is_err() {
-        let to = format!("/login?reauth=1&next={}", urlencode(SECURITY_PAGE));
-        return Ok(Redirect::to(&to).into_response());
-    }
     let account = account_of(&state, &user).await?;
+    match check_reauth(&state, &user, &account).await {
+        Ok(()) => {}
+        // Sign in again; with a factor to prove (whether or not the re-authentication is
+        // stale too), the step-up asked for at once (the security page's step-up).
+        Err(_) => {
+            let proved = crate::http::pages::security::factor_check(&state, &user, &account);
+            if proved.await?.is_err() {
+                user.session.set_force_step_up().await?;
+            }
+            let to = format!("/login?reauth=1&next={}", urlencode(SECURITY_PAGE));
+            return Ok(Redirect::to(&to).into_response());
+        }
+    }
     match state
         .passkeys
         .remove(&ctx, &account, &form.passkey_id)

@@ -14,6 +14,7 @@ use serde_json::json;
 use time::Duration;
 
 use crate::app::state::AppState;
+use crate::domain::accounts::model::Account;
 use crate::domain::error::Unexpected;
 use crate::domain::passkeys::error::PasskeyError;
 use crate::domain::signin::error::SignInError;
@@ -51,6 +52,8 @@ pub enum PasskeyApiError {
     Http(HttpError),
     /// The account's sign-in methods change only after a recent re-authentication.
     ReauthRequired,
+    /// ...and, on an account its second factor guards, once this session proved that factor.
+    FactorRequired,
     /// No step-up is pending in this session (none began, it expired, or too many failures
     /// dropped it): the sign-in starts again.
     SignInAgain,
@@ -181,6 +184,13 @@ impl IntoResponse for PasskeyApiError {
                 "Confirm it is you first: enter your password again.",
                 None,
             ),
+            Self::FactorRequired => (
+                StatusCode::FORBIDDEN,
+                "factor_required",
+                "Changing how you sign in needs your second factor too: choose \"Verify with \
+                 your second factor\" first.",
+                None,
+            ),
             Self::SignInAgain => (
                 StatusCode::UNAUTHORIZED,
                 "sign_in_again",
@@ -219,19 +229,27 @@ pub(crate) async fn check_csrf(
 }
 
 /// The re-authentication gate of sign-in method changes: the password (or a factor) entered
-/// within `REAUTH_WITHIN`. The one place to switch to the security page's own re-auth.
+/// within `REAUTH_WITHIN`, and on an account a factor guards, a factor proved in this session
+/// (`security::factor_check`). The one place to switch to the security page's own re-auth.
 pub(crate) async fn check_reauth(
     state: &AppState,
     user: &CurrentUser,
+    account: &Account,
 ) -> Result<(), PasskeyApiError> {
-    if state.clock.now() - user.auth_at <= REAUTH_WITHIN {
-        return Ok(());
+    if state.clock.now() - user.auth_at > REAUTH_WITHIN {
+        // The security page's re-authentication (password or a factor, within 5 minutes).
+        let mark = user.session.reauth_mark().await?;
+        if state
+            .security
+            .check_reauth(&user.user_id, mark.as_deref())
+            .is_err()
+        {
+            return Err(PasskeyApiError::ReauthRequired);
+        }
     }
-    // The security page's re-authentication (password or a factor, within 5 minutes).
-    let mark = user.session.reauth_mark().await?;
-    match state.security.check_reauth(&user.user_id, mark.as_deref()) {
+    match crate::http::pages::security::factor_check(state, user, account).await? {
         Ok(()) => Ok(()),
-        Err(_) => Err(PasskeyApiError::ReauthRequired),
+        Err(_) => Err(PasskeyApiError::FactorRequired),
     }
 }
 

@@ -6,7 +6,8 @@
 //! `totp_code` and `value="totp_confirm"`), `totp_confirm` (the recovery codes, once, in
 //! `data-recovery-codes`), `totp_disable`, `recovery_regenerate` (new codes, once),
 //! `require_mfa_on` / `require_mfa_off`. Every change needs the page's re-authentication
-//! (`require_reauth`). `/account/factors`, where these lived before, redirects here (and its
+//! (`require_reauth`), and every one but `require_mfa_on` on an account its factor guards a
+//! factor proved in the session too (`require_factor`); confirming an app proves it. `/account/factors`, where these lived before, redirects here (and its
 //! form posts are answered here).
 
 use axum::Router;
@@ -18,11 +19,14 @@ use base64::Engine;
 use serde::Deserialize;
 
 use crate::app::state::AppState;
+use crate::domain::account_security::reauth::ReauthProof;
 use crate::domain::accounts::model::Account;
 use crate::domain::mfa::totp::Enrolment;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, CurrentUser};
-use crate::http::pages::security::{Done, Notice, PATH, render_with, require_reauth};
+use crate::http::pages::security::{
+    Done, Notice, PATH, render_with, require_factor, require_reauth,
+};
 
 /// Where the section's forms post.
 pub const FACTORS_PATH: &str = "/account/security/factors";
@@ -138,6 +142,13 @@ pub async fn factors_post(
     let Some(account) = state.accounts.find_by_id(&user.user_id).await? else {
         return Err(HttpError::SignInRequired { next: PATH.into() });
     };
+    // Asking for the factor at every sign-in only raises the bar: the password's
+    // re-authentication is enough. Every other action changes what a sign-in can be made with.
+    if form.action != "require_mfa_on"
+        && let Some(refused) = require_factor(&state, &user, &account).await?
+    {
+        return Ok(refused);
+    }
     let login = &state.login;
     let mut shown = Shown::default();
     let (mut notice, mut status) = (Notice::default(), StatusCode::OK);
@@ -152,6 +163,9 @@ pub async fn factors_post(
             Some(codes) => {
                 shown.recovery_codes = codes;
                 notice.info = Some("Your authenticator app is on.");
+                // The code just proved the new app: this session has a factor now.
+                let mark = state.security.enrolled_mark(&account.id, ReauthProof::Totp);
+                user.session.mark_reauth(&mark).await?;
             }
             None => {
                 (notice.error, status) = (Some(WRONG_CODE), StatusCode::BAD_REQUEST);

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::app::state::AppState;
 use crate::domain::account_security::error::SecurityError;
+use crate::domain::accounts::model::Account;
 use crate::http::error::HttpError;
 use crate::http::extract::CurrentUser;
 use crate::http::pages::account::{EventRow, event_rows};
@@ -36,6 +37,7 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route(PATH, get(security_get))
         .route("/account/security/reauth", post(reauth::reauth_post))
+        .route(reauth::STEP_UP_PATH, post(reauth::step_up_post))
         .route("/account/security/sessions", post(sessions::sessions_post))
         .route("/account/security/password", post(password::password_post))
         .merge(factors::router())
@@ -146,6 +148,9 @@ pub struct SecurityPage {
     csrf_token: String,
     /// Whether a change is allowed now (a re-authentication within five minutes).
     reauth_fresh: bool,
+    /// Whether changing the sign-in methods needs this session to prove a second factor
+    /// first (`reauth.rs`'s step-up form is shown).
+    factor_needed: bool,
     notice: Notice,
     /// After "this wasn't me": the password form comes with a request to use it.
     ask_password_change: bool,
@@ -163,6 +168,7 @@ crate::page!(
         email,
         csrf_token,
         reauth_fresh,
+        factor_needed,
         notice,
         ask_password_change,
         factors,
@@ -217,12 +223,14 @@ pub(crate) async fn render_with(
         .security
         .check_reauth(&account.id, mark.as_deref())
         .is_ok();
+    let factor_needed = factor_check(state, user, &account).await?.is_err();
     let events = state.security.recent_events(&account.id, 20).await?;
     let factors = factors::load(state, &account, shown).await?;
     let page = SecurityPage {
         email: account.email,
         csrf_token: user.session.csrf_token(state).await?,
         reauth_fresh,
+        factor_needed,
         ask_password_change: notice.ask_password_change,
         notice,
         factors,
@@ -241,6 +249,33 @@ pub(crate) async fn require_reauth(
 ) -> Result<Option<Response>, HttpError> {
     let mark = user.session.reauth_mark().await?;
     match state.security.check_reauth(&user.user_id, mark.as_deref()) {
+        Ok(()) => Ok(None),
+        Err(e) => answer(state, user, e).await.map(Some),
+    }
+}
+
+/// Whether this session may change `account`'s sign-in methods as far as its second factor
+/// goes (`SecurityService::check_factor_change`; the re-authentication is checked apart).
+pub(crate) async fn factor_check(
+    state: &AppState,
+    user: &CurrentUser,
+    account: &Account,
+) -> Result<Result<(), SecurityError>, HttpError> {
+    let guarded = state.login.factor_guard(account).await?;
+    let (amr, mark) = (user.session.amr().await?, user.session.reauth_mark().await?);
+    Ok(state
+        .security
+        .check_factor_change(&account.id, guarded, &amr, mark.as_deref()))
+}
+
+/// After `require_reauth`, for a change to `account`'s sign-in methods: the second factor
+/// (`factor_check`); if it is missing, the page again with the step-up form, 403.
+pub(crate) async fn require_factor(
+    state: &AppState,
+    user: &CurrentUser,
+    account: &Account,
+) -> Result<Option<Response>, HttpError> {
+    match factor_check(state, user, account).await? {
         Ok(()) => Ok(None),
         Err(e) => answer(state, user, e).await.map(Some),
     }

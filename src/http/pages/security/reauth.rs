@@ -1,6 +1,7 @@
 //! `POST /account/security/reauth`: the password re-authenticates the session for five minutes
-//! (a `ReauthMark` in the session). The second factors re-authenticate through their own forms
-//! and `SecurityService::reauth_by_factor`, then `WebSession::mark_reauth` the same way.
+//! (a `ReauthMark` in the session). `POST /account/security/step-up`: a session that must
+//! prove a second factor before changing the sign-in methods (`require_factor`) signs in again
+//! through the step-up, its strongest factor asked for, and comes back here.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -8,9 +9,12 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::app::state::AppState;
-use crate::http::error::HttpError;
+use crate::http::error::{HttpError, urlencode};
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, CurrentUser};
 use crate::http::pages::security::{PATH, answer};
+
+/// Where the step-up form posts.
+pub const STEP_UP_PATH: &str = "/account/security/step-up";
 
 /// The re-authentication form.
 #[derive(Deserialize)]
@@ -43,4 +47,29 @@ pub async fn reauth_post(
         }
         Err(e) => answer(&state, &user, e).await,
     }
+}
+
+/// The step-up form (only the CSRF token).
+#[derive(Deserialize)]
+pub struct StepUpForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+impl CsrfProtected for StepUpForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// `POST /account/security/step-up`: this session's next sign-in asks for the account's
+/// second factor (as a client's `acr_values` does); sent to sign in again, back here after,
+/// its `amr` then proving the factor.
+pub async fn step_up_post(
+    _user: CurrentUser,
+    CsrfForm { session, .. }: CsrfForm<StepUpForm>,
+) -> Result<Response, HttpError> {
+    session.set_force_step_up().await?;
+    let to = format!("/login?reauth=1&next={}", urlencode(PATH));
+    Ok(Redirect::to(&to).into_response())
 }
