@@ -66,13 +66,15 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreErro
         .connect(url)
         .await?;
     // The relaxed pool serves only the sign-in counters (see `Backend::Postgres`).
-    Ok(Store::new(
+    let store = Store::new(
         Backend::Postgres {
             pool: pool.clone(),
             relaxed,
         },
         AnySessionStore::Postgres(sessions, pool),
-    ))
+    );
+    store.sessions.drop_plain_keyed().await?;
+    Ok(store)
 }
 
 /// Whether the database at `url` holds authd's tables (a command other than `serve` and

@@ -172,19 +172,19 @@ pub async fn connect(
     let (pool, writer, checkpoints) = open_pools_with(url, max_connections, wal_restart_at).await?;
     let writes = tower_sessions_sqlx_store::SqliteStore::new(writer.clone());
     writes.migrate().await?;
-    let reads = tower_sessions_sqlx_store::SqliteStore::new(pool.clone());
     let mut store = Store::new(
         Backend::Sqlite {
-            pool,
+            pool: pool.clone(),
             writer: writer.clone(),
         },
         AnySessionStore::Sqlite {
             writes,
-            reads,
+            reader: pool,
             writer,
         },
     );
     store.wal = checkpoints;
+    store.sessions.drop_plain_keyed().await?;
     Ok(store)
 }
 

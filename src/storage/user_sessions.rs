@@ -221,6 +221,9 @@ impl UserSessionStore for Backend {
     }
 
     async fn delete_browser_session(&self, session_id: &str) -> Result<(), StoreError> {
+        // Rows are keyed by the id's digest (`sessions::row_key`), never the id itself.
+        let session_id = crate::storage::sessions::row_key(session_id);
+        let session_id = session_id.as_str();
         // The tables are the published session stores' (storage/sessions.rs).
         match self.writer() {
             PoolRef::Sqlite(p) => {
@@ -275,6 +278,8 @@ impl UserSessionStore for Backend {
     }
 
     async fn has_browser_session(&self, session_id: &str) -> Result<bool, StoreError> {
+        let session_id = crate::storage::sessions::row_key(session_id);
+        let session_id = session_id.as_str();
         let found: Option<i32> = match self.pool() {
             PoolRef::Sqlite(p) => {
                 sqlx::query_scalar("select 1 from tower_sessions where id = $1")

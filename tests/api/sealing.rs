@@ -292,3 +292,51 @@ async fn a_wrong_master_key_stops_start_up_in_one_line() {
         "{err}"
     );
 }
+
+/// The session table holds no cookie: a row is keyed by the SHA-256 of the session id (the
+/// cookie's value) and its record carries a zero id, so a copy of the table (a backup, a
+/// read-only SQL account) signs no one in. Rows keyed the old way (by the id itself) are dropped
+/// when the database is opened.
+#[tokio::test]
+async fn session_rows_hold_no_cookie_and_plain_keyed_rows_are_dropped() {
+    use sha2::{Digest, Sha256};
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let page = app.post_login(&user.email, &user.password).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let cookie = page.session_cookie().expect("a session cookie");
+    assert_eq!(app.get("/account").await.status, StatusCode::OK);
+    let (table, hex) = if app.db.is_postgres() {
+        ("\"tower_sessions\".\"session\"", "encode(data, 'hex')")
+    } else {
+        ("tower_sessions", "lower(hex(data))")
+    };
+    let rows = raw_rows(&app.db, &format!("select id, {hex} from {table}")).await;
+    let key: String = Sha256::digest(cookie.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let cookie_hex: String = cookie.bytes().map(|b| format!("{b:02x}")).collect();
+    assert!(rows.iter().any(|r| r[0] == key), "keyed by the digest");
+    for r in &rows {
+        assert_ne!(r[0], cookie, "a row keyed by the cookie");
+        assert!(!r[1].contains(&cookie_hex), "the cookie inside a record");
+    }
+    // A row from before (keyed by a session id itself) goes when the database is opened.
+    let old = if app.db.is_postgres() {
+        "insert into \"tower_sessions\".\"session\" (id, data, expiry_date) \
+         values ($1, '\\x00'::bytea, now() + interval '1 day')"
+    } else {
+        "insert into tower_sessions (id, data, expiry_date) values ($1, x'00', 4102444800)"
+    };
+    raw_execute(&app.db, old, &["AAAAAAAAAAAAAAAAAAAAAA"]).await;
+    let before = app.session_rows().await;
+    drop(authd::storage::connect(&app.db.url, 1).await.unwrap());
+    assert_eq!(app.session_rows().await, before - 1);
+    assert!(
+        raw_rows(&app.db, &format!("select id from {table}"))
+            .await
+            .iter()
+            .all(|r| r[0].len() == 64)
+    );
+}
