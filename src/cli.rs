@@ -299,8 +299,11 @@ async fn prune(config: &Config) -> anyhow::Result<()> {
         .context("AUTHD_DATABASE_URL: cannot open or migrate the database")?;
     let clock: std::sync::Arc<dyn crate::domain::clock::Clock> =
         std::sync::Arc::new(crate::domain::clock::SystemClock);
+    // The longest a session may stay idle (`SessionPolicy::longest`): a remembered one's.
+    let idle = config.remember_idle.max(config.session_idle_timeout);
+    let days = config.event_retention_days;
     let pruned =
-        crate::domain::retention::prune(&store.retention, &clock, config.event_retention_days)
+        crate::domain::retention::prune(&store.retention, &clock, days, idle.whole_seconds())
             .await?;
     let tables: serde_json::Map<String, serde_json::Value> = pruned
         .into_iter()

@@ -124,7 +124,8 @@ async fn retention(state: AppState, store: Store) {
     loop {
         tick.tick().await;
         let days = state.config.event_retention_days;
-        match crate::domain::retention::prune(&store.retention, &state.clock, days).await {
+        let idle = state.session_policy.longest().0.whole_seconds();
+        match crate::domain::retention::prune(&store.retention, &state.clock, days, idle).await {
             Ok(pruned) => {
                 let total: u64 = pruned.iter().map(|(_, n)| n).sum();
                 if total > 0 {

@@ -18,11 +18,14 @@ pub const GRACE_SECS: i64 = 86_400;
 /// on SQLite's one write connection) wait a few milliseconds, not for a whole table.
 pub const PRUNE_BATCH: u32 = 2_000;
 
-/// The cutoffs at `now` (unix seconds) for `event_days` of events (0: keep every event).
-pub fn cutoffs(now: i64, event_days: u32) -> Cutoffs {
+/// The cutoffs at `now` (unix seconds) for `event_days` of events (0: keep every event) and
+/// sessions idle at most `session_idle_secs` (the longest, a remembered one's: their index rows
+/// stay while they may live).
+pub fn cutoffs(now: i64, event_days: u32, session_idle_secs: i64) -> Cutoffs {
     Cutoffs {
         now,
         expired: now - GRACE_SECS,
+        sessions_before: now - session_idle_secs - GRACE_SECS,
         events_before_ms: (event_days > 0)
             .then(|| (now - i64::from(event_days) * 86_400).saturating_mul(1000)),
         batch: PRUNE_BATCH,
@@ -34,8 +37,9 @@ pub async fn prune(
     store: &Arc<dyn RetentionStore>,
     clock: &Arc<dyn Clock>,
     event_days: u32,
+    session_idle_secs: i64,
 ) -> Result<Vec<(&'static str, u64)>, Unexpected> {
-    let c = cutoffs(clock.now().unix_timestamp(), event_days);
+    let c = cutoffs(clock.now().unix_timestamp(), event_days, session_idle_secs);
     Ok(store.prune(&c).await?)
 }
 
@@ -45,11 +49,16 @@ mod tests {
 
     #[test]
     fn events_are_kept_for_their_days_and_the_rest_for_a_day_after_expiry() {
-        let c = cutoffs(10_000_000, 90);
+        let c = cutoffs(10_000_000, 90, 30 * 86_400);
         assert_eq!(c.expired, 10_000_000 - 86_400);
+        assert_eq!(
+            c.sessions_before,
+            10_000_000 - 31 * 86_400,
+            "a remembered session's index row stays while the session may"
+        );
         assert_eq!(c.events_before_ms, Some((10_000_000 - 90 * 86_400) * 1000));
         assert_eq!(
-            cutoffs(10_000_000, 0).events_before_ms,
+            cutoffs(10_000_000, 0, 1800).events_before_ms,
             None,
             "0 keeps every event"
         );

@@ -6,7 +6,9 @@
 //! - codes, refresh tokens, revocations, reset tokens, spent links: expired before `expired`
 //!   (their expiry already refuses them; the grace lets an operator look at a recent one);
 //! - token families: expired before `expired` and holding no refresh token any more;
-//! - session index rows: last seen before `expired` (their sessions are long dead);
+//! - session index rows: last seen before `sessions_before` (the longest a session may stay
+//!   idle, a remembered one's, and the grace: a row that went while its session lived would
+//!   leave that session out of the page's list and of "sign out everywhere else");
 //! - sent mail: sent before `expired`; mail budgets: windows started before `expired`;
 //! - failure counters: untouched since `expired` and not blocked now (a block's growth is
 //!   remembered for as long as the counter row is touched);
@@ -26,6 +28,8 @@ pub struct Cutoffs {
     pub now: i64,
     /// Rows that expired (or were last used) before this (unix seconds) go.
     pub expired: i64,
+    /// Session index rows last seen before this (unix seconds) go.
+    pub sessions_before: i64,
     /// Events before this (unix milliseconds) go; `None` keeps every event.
     pub events_before_ms: Option<i64>,
     /// Most rows deleted per statement (each its own transaction); a table with more takes
@@ -42,6 +46,8 @@ enum Binds {
     ExpiredNow,
     /// `$1` = `events_before_ms`.
     Events,
+    /// `$1` = `sessions_before`.
+    Sessions,
 }
 
 /// Each table and which of its rows go (the condition of its `delete`).
@@ -69,7 +75,7 @@ const STATEMENTS: [(&str, Binds, &str); 13] = [
         "updated_at < $1 \
          and (blocked_until is null or blocked_until < $2)",
     ),
-    ("user_session", Binds::Expired, "last_seen_at < $1"),
+    ("user_session", Binds::Sessions, "last_seen_at < $1"),
     (
         "event",
         Binds::Events,
@@ -94,6 +100,7 @@ impl RetentionStore for Backend {
         for (table, binds, cond) in STATEMENTS {
             let first = match binds {
                 Binds::Expired | Binds::ExpiredNow => c.expired,
+                Binds::Sessions => c.sessions_before,
                 Binds::Events => match c.events_before_ms {
                     Some(ms) => ms,
                     None => continue,
@@ -106,7 +113,7 @@ impl RetentionStore for Backend {
                     let q = sqlx::query(&sql).bind(first);
                     match binds {
                         Binds::ExpiredNow => q.bind(c.now),
-                        Binds::Expired | Binds::Events => q,
+                        Binds::Expired | Binds::Events | Binds::Sessions => q,
                     }
                     .execute(p)
                     .await?

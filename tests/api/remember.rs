@@ -141,3 +141,39 @@ async fn the_remember_timeout_is_configurable_and_can_be_turned_off() {
     let page = read(new_client().get(off.url("/login")).send().await.unwrap()).await;
     assert!(!page.body.contains("name=\"remember\""), "not offered");
 }
+
+/// The hourly retention once dropped a session's index row a day after it was last seen, though
+/// a kept session lives 30 idle days: the page stopped listing it and "sign out everywhere
+/// else" (which walks the index) left it signed in. The index keeps a row while its session may
+/// live.
+#[tokio::test]
+async fn retention_keeps_a_kept_session_listed_so_signing_out_elsewhere_ends_it() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let kept = new_client();
+    sign_in(&app, &kept, &user, true).await;
+    app.clock.advance(Duration::days(2));
+    let store: std::sync::Arc<dyn authd::storage::retention::RetentionStore> =
+        authd::storage::connect(&app.db.url, 1)
+            .await
+            .unwrap()
+            .retention;
+    let clock: std::sync::Arc<dyn authd::domain::clock::Clock> = app.clock.clone();
+    let idle = app.state.session_policy.longest().0.whole_seconds();
+    authd::domain::retention::prune(&store, &clock, 90, idle)
+        .await
+        .unwrap();
+    assert_eq!(account_status(&app, &kept).await, StatusCode::OK);
+    // The owner, on another browser: "sign out everywhere else".
+    let main = app.post_login(&user.email, &user.password).await;
+    assert_eq!(main.status, StatusCode::SEE_OTHER);
+    let csrf = app.get("/account/security").await.csrf();
+    let reauth = [("csrf_token", csrf.as_str()), ("password", &user.password)];
+    let page = app.post_form("/account/security/reauth", &reauth).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let csrf = app.get("/account/security").await.csrf();
+    let form = [("csrf_token", csrf.as_str()), ("action", "sign_out_others")];
+    let page = app.post_form("/account/security/sessions", &form).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(account_status(&app, &kept).await, StatusCode::SEE_OTHER);
+}

@@ -17,6 +17,7 @@ pub(super) async fn retention_contract(store: &Store) {
     let cutoffs = Cutoffs {
         now,
         expired: now - day,
+        sessions_before: now - day,
         events_before_ms: Some((now - 90 * day) * 1000),
         // Three old events to delete, two at a time: the pruning goes on past a full batch.
         batch: 2,
