@@ -263,6 +263,18 @@ async fn ending_every_session_or_changing_the_password_spends_the_reset_links_al
 
 #[tokio::test]
 async fn a_user_wide_revocation_catches_a_code_being_redeemed_at_that_moment() {
+    grant_of_a_racing_code_is_revoked(false).await;
+}
+
+#[tokio::test]
+async fn disabling_an_account_catches_a_code_being_redeemed_at_that_moment() {
+    grant_of_a_racing_code_is_revoked(true).await;
+}
+
+/// A redemption stopped half-way (its code spent and its grant inserted, not committed) while
+/// the user's grants are revoked (`disable`: the account disabled): once it commits, its grant
+/// is revoked too.
+async fn grant_of_a_racing_code_is_revoked(disable: bool) {
     use authd::domain::account_security::password::RevokedBy;
     let app = spawn_app().await;
     // SQLite writes one transaction at a time; PostgreSQL's read committed is where the order
@@ -274,7 +286,6 @@ async fn a_user_wide_revocation_catches_a_code_being_redeemed_at_that_moment() {
     let client = app.web_client().await;
     let (code, _) = app.code_for(&client, &user, "openid").await;
     let hash = authd::domain::oauth::digest(&code);
-    // A redemption stopped half-way: the code spent and its grant inserted, not committed.
     let pool = sqlx::PgPool::connect(&app.db.url).await.unwrap();
     let mut tx = pool.begin().await.unwrap();
     sqlx::query("update auth_code set used_at = 1, family_id = 'race' where code_hash = $1")
@@ -292,17 +303,23 @@ async fn a_user_wide_revocation_catches_a_code_being_redeemed_at_that_moment() {
     .await
     .unwrap();
     let id = app.user_id(&user.email).await;
-    let security = app.state.security.clone();
+    let (security, admin) = (app.state.security.clone(), app.state.account_admin.clone());
     let revoke = tokio::spawn(async move {
         let ctx = authd::domain::context::RequestContext::new(
             [127, 0, 0, 1].into(),
             "test",
             "r-1".into(),
         );
-        security
-            .revoke_everything(&ctx, &id, RevokedBy::Admin)
-            .await
-            .unwrap()
+        if disable {
+            let cli = authd::domain::accounts::admin::Actor::Cli;
+            admin.disable(&ctx, cli, &id).await.map(drop).unwrap();
+        } else {
+            security
+                .revoke_everything(&ctx, &id, RevokedBy::Admin)
+                .await
+                .map(drop)
+                .unwrap();
+        }
     });
     // Until the revocation waits on the redemption's row (PostgreSQL says when).
     loop {

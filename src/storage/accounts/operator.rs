@@ -160,6 +160,12 @@ pub(super) async fn disable(
         if changed == 0 {
             None
         } else {
+            // Codes first (`oauth/grants/transactions.rs::revoke_user` says why).
+            sqlx::query("update auth_code set used_at = $2 where user_id = $1 and used_at is null")
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             let grants = sqlx::query(
                 "update token_family set revoked_at = $2 where user_id = $1 and revoked_at is null",
             )
