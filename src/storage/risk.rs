@@ -327,15 +327,17 @@ impl RiskStore for Backend {
         since: time::OffsetDateTime,
         limit: i64,
     ) -> Result<Vec<AuthEvent>, StoreError> {
+        // The newest `limit`, oldest first: a flood of old outcomes filling the window must
+        // not keep the latest sign-ins and reports out of training.
         let sql = format!(
             "select {EVENT_COLUMNS} from event where {TRAINING_KINDS} and ts >= $1 \
-             order by ts limit $2"
+             order by ts desc limit $2"
         );
         let rows: Vec<EventRow> = on_pool!(self.pool(), |p| sqlx::query_as(&sql)
             .bind(ts_millis(since))
             .bind(limit)
             .fetch_all(p)
             .await?);
-        rows.into_iter().map(AuthEvent::try_from).collect()
+        rows.into_iter().rev().map(AuthEvent::try_from).collect()
     }
 }

@@ -266,6 +266,15 @@ async fn the_risk_api_scores_token_use_against_the_owners_contexts() {
     let (status, usual) = evaluate(&app, Some(&rs_token), ask("127.0.0.1", "")).await;
     assert_eq!(status, StatusCode::OK, "{usual}");
     assert_eq!(usual["decision"], "allow", "{usual}");
+    // A dual-stack server's way of writing the same IPv4 client: the same network.
+    let (_, mapped) = evaluate(&app, Some(&rs_token), ask("::ffff:127.0.0.1", "")).await;
+    assert_eq!(mapped["decision"], "allow", "{mapped}");
+    assert!(
+        !mapped["reasons"]
+            .to_string()
+            .contains("network this account has not used"),
+        "{mapped}"
+    );
     let (_, new) = evaluate(&app, Some(&rs_token), ask("203.0.113.7", chrome)).await;
     let (u, n) = (
         usual["score"].as_f64().unwrap(),
@@ -325,7 +334,7 @@ async fn the_risk_api_scores_token_use_against_the_owners_contexts() {
         .into_iter()
         .filter(|e| e.kind == authd::events::EventKind::RiskEvaluated)
         .collect();
-    assert_eq!(evaluated.len(), 4, "three scored uses and the forged token");
+    assert_eq!(evaluated.len(), 5, "four scored uses and the forged token");
     assert!(
         evaluated
             .iter()

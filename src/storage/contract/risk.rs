@@ -105,7 +105,8 @@ async fn profiles_models_labels(store: &Store) {
 
 /// Training reads sign-in outcomes and reports, oldest first, from `since` on.
 async fn training_events(store: &Store) {
-    // Training reads sign-in outcomes and reports, oldest first, from `since` on.
+    // Training reads sign-in outcomes and reports, oldest first, from `since` on (the newest
+    // `limit` of them).
     let ctx = RequestContext::new("198.51.100.1".parse().unwrap(), "ua", "r-risk".into());
     let t0 = OffsetDateTime::from_unix_timestamp(2_100_000_000).unwrap();
     let at = |secs| t0 + time::Duration::seconds(secs);
@@ -129,6 +130,16 @@ async fn training_events(store: &Store) {
         kinds,
         vec![EventKind::LoginFailed, EventKind::LoginSucceeded]
     );
+    // Past the limit, the newest are kept (still oldest first).
+    let newest: Vec<EventKind> = store
+        .risk
+        .training_events(t0, 1)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(newest, vec![EventKind::LoginSucceeded]);
 }
 
 /// A name with no account borrows the profile of the first account at or after its point
