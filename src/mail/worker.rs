@@ -71,6 +71,18 @@ async fn deliver_batch(
         sent: 0,
     };
     for m in due {
+        // A batch of slow sends can outlast the lease: renewed right before each send, and a
+        // mail another worker has claimed since is left to it (never sent twice at once).
+        let held = m.locked_until.unwrap_or_default();
+        let until = clock.now().unix_timestamp() + LEASE;
+        match store.renew_lease(&m.id, held, until).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "mail queue unavailable");
+                continue;
+            }
+        }
         let sent = match opened(&m, sealer) {
             Ok(mail) => mailer.send(&mail).await.map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),

@@ -52,6 +52,11 @@ pub trait MailStore: Send + Sync {
         lease: i64,
         limit: i64,
     ) -> Result<Vec<MailRecord>, StoreError>;
+    /// Extends the lease this worker holds on a claimed mail (`held`, its `locked_until` as
+    /// claimed) to `until`, right before sending it: `false` when the lease is not this
+    /// worker's any more (it ran out during a slow batch and another worker claimed the mail),
+    /// and the mail must not be sent here.
+    async fn renew_lease(&self, id: &str, held: i64, until: i64) -> Result<bool, StoreError>;
     /// Marks a mail delivered and blanks its bodies (they may carry one-time links).
     async fn mark_sent(&self, id: &str, now: i64) -> Result<(), StoreError>;
     /// Records a failed attempt and when to try again.
@@ -151,6 +156,20 @@ impl MailStore for Backend {
             }
             claimed
         }))
+    }
+
+    async fn renew_lease(&self, id: &str, held: i64, until: i64) -> Result<bool, StoreError> {
+        Ok(on_pool!(self.writer(), |p| sqlx::query(
+            "update mail_queue set locked_until = $3 \
+             where id = $1 and sent_at is null and locked_until = $2",
+        )
+        .bind(id)
+        .bind(held)
+        .bind(until)
+        .execute(p)
+        .await?
+        .rows_affected()
+            == 1))
     }
 
     async fn mark_sent(&self, id: &str, now: i64) -> Result<(), StoreError> {

@@ -95,6 +95,35 @@ async fn queue(store: &Store) {
     );
     let again = store.mail.claim_due(now + 30, 60, 10).await.unwrap();
     assert_eq!(again.first().map(|m| m.attempts), Some(1));
+    // A worker whose lease ran out during a slow batch: another claims the mail, and the
+    // first one's renewal before sending is refused (it must not send it too).
+    let held_a = again[0].locked_until.unwrap();
+    assert_eq!(held_a, now + 90);
+    let b = store.mail.claim_due(now + 91, 60, 10).await.unwrap();
+    let held_b = b[0].locked_until.unwrap();
+    assert!(
+        !store
+            .mail
+            .renew_lease("m1", held_a, now + 200)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .mail
+            .renew_lease("m1", held_b, now + 200)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .mail
+            .claim_due(now + 152, 60, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "renewed: still leased"
+    );
     store.mail.mark_sent("m1", now + 31).await.unwrap();
     assert!(
         store
