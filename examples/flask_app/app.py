@@ -9,19 +9,28 @@ with Authlib), shows who they are and how they signed in (`amr`, `acr`), calls i
 Configuration (environment): AUTHD_URL (authd's issuer), CLIENT_ID and CLIENT_SECRET (a
 confidential client whose redirect URI is http://127.0.0.1:5000/callback and whose post-logout
 redirect URI is http://127.0.0.1:5000/), APP_SECRET_KEY (signs Flask's session cookie; random per
-start when unset), API_URL (where risk_api listens, default http://127.0.0.1:8090).
+start when unset), API_URL (where risk_api listens, default http://127.0.0.1:8090), APP_URL (the
+app's public URL: under https the session cookie is `Secure`), TRUSTED_PROXY_HOPS (behind a
+reverse proxy, how many `X-Forwarded-For` hops to believe: the user's address the risk check
+sees; unset, the peer's address, which is the proxy's when there is one).
 
-Tokens stay on the server (an in-memory dict keyed by a random id in the session cookie): Flask's
-default session is signed, not encrypted, and an access token must not travel in a cookie.
+Tokens and the signed-in user stay on the server (an in-memory dict keyed by a random id in the
+session cookie): Flask's default session is signed, not encrypted, and lives in the cookie, so
+a copy of a cookie taken before sign-out would still say "signed in" if the user were kept
+there; an access token must not travel in a cookie at all. A record ends at sign-out and when
+its access token expires.
 """
 
 import os
 import secrets
+import time
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import requests
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, redirect, render_template_string, request, session, url_for
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 AUTHD_URL = os.environ.get("AUTHD_URL", "http://127.0.0.1:8080").rstrip("/")
 API_URL = os.environ.get("API_URL", "http://127.0.0.1:8090").rstrip("/")
@@ -31,7 +40,15 @@ if AUTHD_URL.startswith("http://"):
 
 app = Flask(__name__)
 app.secret_key = os.environ.get("APP_SECRET_KEY") or secrets.token_hex(32)
-app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+app.config.update(
+    SESSION_COOKIE_HTTPONLY=True,
+    SESSION_COOKIE_SAMESITE="Lax",
+    SESSION_COOKIE_SECURE=os.environ.get("APP_URL", "").startswith("https://"),
+    PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+)
+if os.environ.get("TRUSTED_PROXY_HOPS"):
+    # Believe that many X-Forwarded-For hops (the proxy's own), never more.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(os.environ["TRUSTED_PROXY_HOPS"]), x_proto=1)
 
 oauth = OAuth(app)
 oauth.register(
@@ -42,7 +59,8 @@ oauth.register(
     client_kwargs={"scope": "openid email profile", "code_challenge_method": "S256"},
 )
 
-# Server-side token store: session id -> token response (a real app would use its database).
+# Server-side store: session id -> {"token": token response, "user": claims shown}; a real app
+# would use its database.
 TOKENS = {}
 
 PAGE = """<!doctype html>
@@ -63,8 +81,20 @@ PAGE = """<!doctype html>
 </body></html>"""
 
 
+def signed_in():
+    """The server-side record of this browser's sign-in, if it is still live: the only truth (a
+    session cookie copied before sign-out finds nothing here)."""
+    sid = session.get("sid", "")
+    rec = TOKENS.get(sid)
+    if rec and rec["token"].get("expires_at", 0) <= time.time():
+        TOKENS.pop(sid, None)
+        rec = None
+    return rec
+
+
 def current_user():
-    return session.get("user")
+    rec = signed_in()
+    return rec and rec["user"]
 
 
 @app.get("/")
@@ -83,22 +113,25 @@ def callback():
     claims = token["userinfo"]  # the verified ID token's claims (signature, iss, aud, nonce)
     session.clear()
     sid = secrets.token_urlsafe(32)
-    TOKENS[sid] = token
-    session["sid"] = sid
-    session["user"] = {
-        "sub": claims["sub"],
-        "email": claims.get("email"),
-        "amr": claims.get("amr", []),
-        "acr": claims.get("acr"),
+    TOKENS[sid] = {
+        "token": token,
+        "user": {
+            "sub": claims["sub"],
+            "email": claims.get("email"),
+            "amr": claims.get("amr", []),
+            "acr": claims.get("acr"),
+        },
     }
+    session["sid"] = sid
     return redirect(url_for("home"))
 
 
 @app.get("/orders")
 def orders():
-    token = TOKENS.get(session.get("sid", ""))
-    if not token:
+    rec = signed_in()
+    if not rec:
         return redirect(url_for("login"))
+    token = rec["token"]
     # The API believes X-Forwarded-For from this app only (API_TRUSTED_PROXY): pass on where the
     # user really is and which browser they use, so the risk check sees the user's context.
     r = requests.get(
@@ -117,7 +150,8 @@ def orders():
 
 @app.post("/logout")
 def logout():
-    token = TOKENS.pop(session.get("sid", ""), None)
+    rec = TOKENS.pop(session.get("sid", ""), None)
+    token = rec and rec["token"]
     session.clear()
     meta = oauth.authd.load_server_metadata()
     params = {"post_logout_redirect_uri": url_for("home", _external=True)}

@@ -115,10 +115,18 @@ def test_flask_app_signs_in_calls_the_api_and_signs_out(kit):
     assert 'data-api-status="200"' in orders.text and "a pot of tea" in orders.text
 
     # Sign-out goes through authd's end_session and comes back to the app, signed out of both.
+    kept = requests.utils.dict_from_cookiejar(browser.cookies)
     out = browser.post(kit["app"] + "/logout")
     assert out.url == kit["app"] + "/" and "data-signed-out" in out.text
     account = browser.get(kit["base"] + "/account", allow_redirects=False)
     assert account.status_code == 303 and account.headers["location"].startswith("/login")
+    # A copy of the app's cookie taken before the sign-out signs nobody in: the app keeps the
+    # sign-in on its server, not in the (signed, not revocable) cookie.
+    replay = requests.Session()
+    replay.cookies.update(kept)
+    again = replay.get(kit["app"] + "/")
+    assert "data-signed-out" in again.text, again.text
+    assert replay.get(kit["app"] + "/orders", allow_redirects=False).status_code == 302
 
 
 def token_for(kit):
@@ -168,3 +176,32 @@ def test_the_api_refuses_a_token_used_where_the_risk_api_sees_risk(kit):
     assert r.status_code == 401 and 'error="invalid_token"' in r.headers["WWW-Authenticate"]
     r = requests.get(api)
     assert r.status_code == 401 and 'error="invalid_token"' in r.headers["WWW-Authenticate"]
+
+
+def test_flask_app_cookie_is_secure_under_https_and_proxy_hops_are_opt_in(monkeypatch):
+    """Deployed under https the app's session cookie is `Secure`; behind a proxy it believes
+    `X-Forwarded-For` only when told how many hops (the user's address is what the risk check
+    needs, not the proxy's)."""
+    import importlib.util
+
+    from flask import request, session
+
+    for k, v in {"CLIENT_ID": "shop", "CLIENT_SECRET": "x", "APP_URL": "https://shop.example",
+                 "TRUSTED_PROXY_HOPS": "1"}.items():
+        monkeypatch.setenv(k, v)
+    spec = importlib.util.spec_from_file_location(
+        "kit_app_https", os.path.join(ROOT, "examples", "flask_app", "app.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+
+    @mod.app.get("/_probe")
+    def probe():
+        session["probe"] = 1
+        return request.remote_addr or ""
+
+    client = mod.app.test_client()
+    r = client.get("/_probe", base_url="https://shop.example",
+                   headers={"X-Forwarded-For": "203.0.113.77"}, environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    assert r.text == "203.0.113.77", r.text
+    cookie = r.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie, cookie
