@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::app::state::AppState;
 use crate::http::error::{HttpError, urlencode};
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, CurrentUser};
+use crate::http::pages::admin::StepUpForm;
 use crate::http::pages::security::{PATH, answer};
 
 /// Where the step-up form posts.
@@ -49,20 +50,8 @@ pub async fn reauth_post(
     }
 }
 
-/// The step-up form (only the CSRF token).
-#[derive(Deserialize)]
-pub struct StepUpForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
-impl CsrfProtected for StepUpForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
-/// `POST /account/security/step-up`: this session's next sign-in asks for the account's
+/// `POST /account/security/step-up` (the console's step-up form: only the CSRF token): this
+/// session's next sign-in asks for the account's
 /// second factor (as a client's `acr_values` does); sent to sign in again, back here after,
 /// its `amr` then proving the factor.
 pub async fn step_up_post(
