@@ -7,8 +7,9 @@
 //! `data-recovery-codes`), `totp_disable`, `recovery_regenerate` (new codes, once),
 //! `require_mfa_on` / `require_mfa_off`. Every change needs the page's re-authentication
 //! (`require_reauth`), and every one but `require_mfa_on` on an account its factor guards a
-//! factor proved in the session too (`require_factor`); confirming an app proves it. `/account/factors`, where these lived before, redirects here (and its
-//! form posts are answered here).
+//! factor proved in the session too (`require_factor`); confirming an app proves it.
+//! `/account/factors`, where these lived before, redirects here (and its form posts are
+//! answered here).
 
 use axum::Router;
 use axum::extract::State;
