@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 
 use crate::storage::error::StoreError;
-use crate::storage::{Backend, on_pool};
+use crate::storage::{Backend, PoolRef, on_pool};
 
 /// An account's authenticator app.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -131,23 +131,44 @@ impl MfaStore for Backend {
         digests: &[String],
         now: i64,
     ) -> Result<(), StoreError> {
-        on_pool!(self.writer(), |p| {
-            sqlx::query("delete from mfa_recovery_code where user_id = $1")
-                .bind(user_id)
-                .execute(p)
-                .await?;
-            for d in digests {
-                sqlx::query(
-                    "insert into mfa_recovery_code (user_id, digest, used_at, created_at) \
-                     values ($1, $2, null, $3)",
-                )
-                .bind(user_id)
-                .bind(d)
-                .bind(now)
-                .execute(p)
-                .await?;
+        // One transaction; on PostgreSQL under the account's advisory lock too: two
+        // regenerations at once (read committed) each deleted the committed codes and kept
+        // their own ten, twenty valid codes of which the owner saw ten.
+        macro_rules! replace {
+            ($tx:expr) => {{
+                sqlx::query("delete from mfa_recovery_code where user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *$tx)
+                    .await?;
+                for d in digests {
+                    sqlx::query(
+                        "insert into mfa_recovery_code (user_id, digest, used_at, created_at) \
+                         values ($1, $2, null, $3)",
+                    )
+                    .bind(user_id)
+                    .bind(d)
+                    .bind(now)
+                    .execute(&mut *$tx)
+                    .await?;
+                }
+            }};
+        }
+        match self.writer() {
+            PoolRef::Sqlite(p) => {
+                let mut tx = p.begin().await?;
+                replace!(tx);
+                tx.commit().await?;
             }
-        });
+            PoolRef::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 7317003))")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                replace!(tx);
+                tx.commit().await?;
+            }
+        }
         Ok(())
     }
 

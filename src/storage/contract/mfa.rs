@@ -49,6 +49,17 @@ pub(super) async fn mfa_contract(store: &Store) {
     assert!(!m.use_recovery_code(id, "d1", 22).await.unwrap(), "once");
     assert!(!m.use_recovery_code("someone-else", "d2", 22).await.unwrap());
     assert_eq!(m.recovery_codes_left(id).await.unwrap(), 1);
+    // Regenerations at once (two instances, a double submit): one set stands, never two.
+    let sets: Vec<Vec<String>> = (0..8)
+        .map(|k| (0..10).map(|i| format!("set{k}-code{i}")).collect())
+        .collect();
+    let all = sets
+        .iter()
+        .map(|digests| m.replace_recovery_codes(id, digests, 30));
+    for done in futures_util::future::join_all(all).await {
+        done.unwrap();
+    }
+    assert_eq!(m.recovery_codes_left(id).await.unwrap(), 10);
     assert!(m.remove_totp(id).await.unwrap());
     assert!(!m.remove_totp(id).await.unwrap());
     assert_eq!(m.recovery_codes_left(id).await.unwrap(), 0);
