@@ -40,17 +40,14 @@ pub async fn evaluate_post(
     let caller = bearer(&headers).ok_or(BearerError::InvalidToken(TokenRejection::Missing))?;
     let Json(req) = body
         .map_err(|_| ApiError::BadRequest("the body must be JSON with token, ip and user_agent"))?;
-    let ip: std::net::IpAddr = req
+    let ip = req
         .ip
         .trim()
         .parse()
         .map_err(|_| ApiError::BadRequest("ip is not an IP address"))?;
     // A dual-stack server reports IPv4 clients as `::ffff:a.b.c.d`: the IPv4 network they are
     // (as for authd's own clients), not one IPv6 /48 shared by every IPv4 address.
-    let ip = match ip {
-        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
-        v4 => v4,
-    };
+    let ip = crate::http::extract::canonical(ip);
     if req.token.is_empty() || req.token.len() > crate::domain::tokens::jwt::MAX_TOKEN_LEN {
         return Err(ApiError::BadRequest("token is missing or too long"));
     }

@@ -248,33 +248,8 @@ impl UserSessionStore for Backend {
         since: i64,
         now: i64,
     ) -> Result<u64, StoreError> {
-        Ok(on_pool!(self.writer(), |p| {
-            let mut tx = p.begin().await?;
-            // The codes first: one being redeemed now holds its row until its grant commits,
-            // and the grants' statement after the wait sees that grant (PostgreSQL's read
-            // committed takes a snapshot per statement).
-            sqlx::query(
-                "update auth_code set used_at = $3 \
-                 where user_id = $1 and created_at >= $2 and used_at is null",
-            )
-            .bind(user_id)
-            .bind(since)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            let revoked = sqlx::query(
-                "update token_family set revoked_at = $3 \
-                 where user_id = $1 and created_at >= $2 and revoked_at is null",
-            )
-            .bind(user_id)
-            .bind(since)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            tx.commit().await?;
-            revoked
-        }))
+        crate::storage::oauth::grants::transactions::revoke_user_since(self, user_id, since, now)
+            .await
     }
 
     async fn has_browser_session(&self, session_id: &str) -> Result<bool, StoreError> {

@@ -9,7 +9,7 @@ use crate::storage::error::StoreError;
 use crate::storage::{Backend, on_pool};
 
 /// The grant writes of several statements, each one transaction.
-mod transactions;
+pub(crate) mod transactions;
 
 /// An authorization code (stored by hash).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -296,7 +296,7 @@ impl GrantStore for Backend {
     }
 
     async fn revoke_user_families(&self, user_id: &str, now: i64) -> Result<u64, StoreError> {
-        transactions::revoke_user(self, user_id, now).await
+        transactions::revoke_user_since(self, user_id, i64::MIN, now).await
     }
 
     async fn revoke_family(&self, id: &str, now: i64) -> Result<bool, StoreError> {

@@ -115,24 +115,37 @@ pub(super) async fn rotate_refresh(
     }))
 }
 
-/// `GrantStore::revoke_user_families`: revokes the user's live grants and spends the user's
-/// codes not yet exchanged, in one transaction; how many grants.
-pub(super) async fn revoke_user(db: &Backend, user_id: &str, now: i64) -> Result<u64, StoreError> {
+/// `GrantStore::revoke_user_families` (`since` = `i64::MIN`) and the security page's report
+/// (`UserSessionStore::revoke_grants_since`): revokes the user's live grants made at or after
+/// `since` and spends the user's codes made since and not yet exchanged, in one transaction;
+/// how many grants.
+pub(crate) async fn revoke_user_since(
+    db: &Backend,
+    user_id: &str,
+    since: i64,
+    now: i64,
+) -> Result<u64, StoreError> {
     Ok(on_pool!(db.writer(), |p| {
         let mut tx = p.begin().await?;
         // The codes first: a code being redeemed now holds its row until its new grant
         // commits; this statement waits for it, and the grants' statement after it (a
         // snapshot of its own under PostgreSQL's read committed) sees and revokes that grant.
         // The other order missed it.
-        sqlx::query("update auth_code set used_at = $2 where user_id = $1 and used_at is null")
-            .bind(user_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        let revoked = sqlx::query(
-            "update token_family set revoked_at = $2 where user_id = $1 and revoked_at is null",
+        sqlx::query(
+            "update auth_code set used_at = $3 \
+             where user_id = $1 and created_at >= $2 and used_at is null",
         )
         .bind(user_id)
+        .bind(since)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let revoked = sqlx::query(
+            "update token_family set revoked_at = $3 \
+             where user_id = $1 and created_at >= $2 and revoked_at is null",
+        )
+        .bind(user_id)
+        .bind(since)
         .bind(now)
         .execute(&mut *tx)
         .await?
