@@ -191,7 +191,15 @@ async fn scheduled_training(state: AppState) {
     tick.tick().await;
     loop {
         tick.tick().await;
-        match train_and_store(&state.risk_store, &state.clock, window, &|_| {}).await {
+        match train_and_store(
+            &state.risk_store,
+            &state.clock,
+            window,
+            state.config.risk.challenge_at,
+            &|_| {},
+        )
+        .await
+        {
             Ok(r) => tracing::info!(
                 version = r.version,
                 promoted = r.promoted,

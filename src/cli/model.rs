@@ -22,6 +22,7 @@ fn progress() -> indicatif::ProgressBar {
 
 pub(super) async fn model(config: Config, command: ModelCommand) -> anyhow::Result<()> {
     let window = time::Duration::seconds(config.protection.window_secs);
+    let challenge_at = config.risk.challenge_at;
     let (state, store) = build_state(config, Deps::default()).await?;
     match command {
         ModelCommand::Train => {
@@ -34,6 +35,7 @@ pub(super) async fn model(config: Config, command: ModelCommand) -> anyhow::Resu
                 &store.risk,
                 &state.clock,
                 window,
+                challenge_at,
                 &step,
             )
             .await;

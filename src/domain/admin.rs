@@ -95,8 +95,14 @@ impl AdminService {
     /// Fits a candidate now and, when it does no worse than the model in use, stores it and
     /// loads it on this instance (the others pick it up within 30 s).
     pub async fn train(&self) -> Result<TrainReport, AdminError> {
-        let report =
-            train_and_store(&self.risk_store, &self.clock, self.training_window, &|_| {}).await?;
+        let report = train_and_store(
+            &self.risk_store,
+            &self.clock,
+            self.training_window,
+            self.risk.challenge_at(),
+            &|_| {},
+        )
+        .await?;
         self.risk.reload().await?;
         Ok(report)
     }

@@ -25,6 +25,8 @@ pub mod model;
 mod prior_tests;
 /// The per-user profile and Freeman likelihood ratios.
 pub mod profile;
+/// The prior's promise about takeovers, the check a trained candidate must pass too.
+pub mod promises;
 /// The feature vector and the score (no I/O).
 pub mod score;
 /// The risk service: sign-in scoring, profiles, the model in use.

@@ -198,6 +198,11 @@ impl RiskService {
         }
     }
 
+    /// The score at or above which a sign-in needs the challenge.
+    pub fn challenge_at(&self) -> f64 {
+        self.settings.challenge_at
+    }
+
     /// The protection window the velocity counters cover (seconds).
     pub fn window_secs(&self) -> i64 {
         self.settings.window_secs
