@@ -171,6 +171,10 @@ pub struct StoredChallenge {
     /// CAPTCHA is cheap to read by machine, so the upper levels take the proof of work only).
     #[serde(default = "image_allowed_default")]
     pub image_allowed: bool,
+    /// The form that showed it (`Gate::as_str`): an answer counts for that form only, so a
+    /// challenge fetched where it is easy (a form with no failures) passes no other.
+    #[serde(default)]
+    pub gate: Option<String>,
 }
 
 fn image_allowed_default() -> bool {
@@ -224,6 +228,7 @@ impl Captchas {
                         text,
                         pow: Some(n),
                         issued_at: now,
+                        gate: None,
                     },
                     ShownChallenge {
                         image_id: level.image_allowed().then_some(id),
@@ -234,11 +239,17 @@ impl Captchas {
             Self::Test(_) | Self::Remote(_) => (
                 StoredChallenge {
                     answer: String::new(),
-                    id: String::new(),
+                    // Not shown: the id it is spent by (`LoginService::spend_challenge`).
+                    id: {
+                        let mut id_bytes = [0u8; 16];
+                        random.fill(&mut id_bytes);
+                        crate::domain::clients::hex_lower(&id_bytes)
+                    },
                     text: None,
                     pow: None,
                     issued_at: now,
                     image_allowed: true,
+                    gate: None,
                 },
                 ShownChallenge {
                     image_id: None,

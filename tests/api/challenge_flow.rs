@@ -10,11 +10,11 @@ use authd::events::EventKind;
 
 use crate::helpers::{Page, TestApp, new_client, read, spawn_app_with};
 
-const ANSWER: &str = "open-sesame";
-const TYPO: &str = "typo-password-9";
+pub(crate) const ANSWER: &str = "open-sesame";
+pub(crate) const TYPO: &str = "typo-password-9";
 const ASK: &str = "not a robot and enter your password again";
 
-fn ladder(c: &mut Config) {
+pub(crate) fn ladder(c: &mut Config) {
     c.captcha = CaptchaKind::Test;
     c.captcha_test_answer = Some(ANSWER.into());
     c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
@@ -30,13 +30,13 @@ fn ladder(c: &mut Config) {
 }
 
 /// `GET path` as `client` from network `ip`.
-async fn get(app: &TestApp, client: &reqwest::Client, ip: &str, path: &str) -> Page {
+pub(crate) async fn get(app: &TestApp, client: &reqwest::Client, ip: &str, path: &str) -> Page {
     let req = client.get(app.url(path)).header("x-forwarded-for", ip);
     read(req.send().await.unwrap()).await
 }
 
 /// `POST path` with `form` (and the CSRF token of a `GET` just before) as `client` from `ip`.
-async fn post(
+pub(crate) async fn post(
     app: &TestApp,
     client: &reqwest::Client,
     ip: &str,
@@ -53,13 +53,18 @@ async fn post(
     read(req.send().await.unwrap()).await
 }
 
-fn shows_challenge(page: &Page) -> bool {
+pub(crate) fn shows_challenge(page: &Page) -> bool {
     page.body.contains("data-challenge=\"captcha\"")
         && page.body.contains("name=\"captcha_answer\"")
 }
 
 /// Three typos from `ip`: the pair is at the rung.
-async fn to_the_rung(app: &TestApp, client: &reqwest::Client, ip: &str, email: &str) -> Page {
+pub(crate) async fn to_the_rung(
+    app: &TestApp,
+    client: &reqwest::Client,
+    ip: &str,
+    email: &str,
+) -> Page {
     let mut last = None;
     for _ in 0..3 {
         last = Some(app.sign_in_from(client, ip, email, TYPO, None).await);
@@ -87,7 +92,7 @@ async fn the_owner_passes_the_factor(
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
 }
 
-async fn count(app: &TestApp, kind: EventKind) -> usize {
+pub(crate) async fn count(app: &TestApp, kind: EventKind) -> usize {
     app.events().await.iter().filter(|e| e.kind == kind).count()
 }
 

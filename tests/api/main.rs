@@ -21,6 +21,7 @@ mod admin_overview;
 mod admin_rollup;
 mod admin_users_api;
 mod branding;
+mod captcha_once;
 mod captcha_providers;
 mod challenge_flow;
 mod cli;

@@ -157,18 +157,28 @@ impl Links {
         max: u32,
         until: i64,
     ) -> Result<bool, Unexpected> {
-        let now = self.clock.now().unix_timestamp();
         for k in 1..=max {
-            let marker = digest(&format!("step-up-answer|{binding}|{k}"));
-            if self
-                .spent
-                .spend_link(&marker, "step_up_answer", until, now)
-                .await?
-            {
+            let marker = format!("step-up-answer|{binding}|{k}");
+            if self.spend_marker("step_up_answer", &marker, until).await? {
                 return Ok(true);
             }
         }
         Ok(false)
+    }
+
+    /// Spends the marker `key` of `kind` (remembered until `until`) in the shared store:
+    /// `true` if this call spent it (of concurrent calls, on any instance, exactly one does).
+    pub async fn spend_marker(
+        &self,
+        kind: &'static str,
+        key: &str,
+        until: i64,
+    ) -> Result<bool, Unexpected> {
+        let now = self.clock.now().unix_timestamp();
+        Ok(self
+            .spent
+            .spend_link(&digest(key), kind, until, now)
+            .await?)
     }
 
     /// The user id and expiry a token for `purpose` names, if it is validly signed and

@@ -7,7 +7,9 @@
 //! password) becomes a *pass* for the next submit of the same form (`hold_pass`,
 //! `redeem_pass`): kept in the server-side session (bound to it), single use (spent in the
 //! spent-link table, so of concurrent uses exactly one wins, on any instance), valid
-//! `PASS_TTL_SECS`. One solved CAPTCHA thus buys at most two checks, never a run of them.
+//! `PASS_TTL_SECS`. The answered challenge itself is spent there too (`spend_challenge`), and
+//! counts only for the form that showed it. One solved CAPTCHA thus buys at most two checks,
+//! never a run of them.
 
 use crate::domain::captcha::PowLevel;
 use crate::domain::context::RequestContext;
@@ -111,14 +113,38 @@ impl LoginService {
         // A browser without a session gets one to keep the challenge in: past the network's
         // budget for those (`Door::ChallengeShown`), the form goes without, and its submit
         // meets the challenge as before the up-front one existed.
-        let net = ThrottleKey::Net(net_of(ctx.ip));
-        let keys: Vec<ThrottleKey> = std::iter::once(net)
-            .chain(site_of(ctx.ip).map(ThrottleKey::Site))
-            .collect();
-        if new_session && self.throttle.check(Door::ChallengeShown, &keys).is_err() {
+        if new_session && self.new_session_budget(ctx.ip).is_err() {
             return Ok(None);
         }
         Ok(Some(work(s, &next, now)))
+    }
+
+    /// Draws one from `ip`'s network's budget of sessions started for a browser that holds
+    /// none (`Door::ChallengeShown`, per network and IPv6 /48): an up-front challenge, a
+    /// passwordless sign-in's ceremony. `Err(retry_after)` once it is spent, so a flood of
+    /// cookieless requests writes a bounded number of session rows.
+    pub fn new_session_budget(&self, ip: std::net::IpAddr) -> Result<(), u64> {
+        let keys: Vec<ThrottleKey> = std::iter::once(ThrottleKey::Net(net_of(ip)))
+            .chain(site_of(ip).map(ThrottleKey::Site))
+            .collect();
+        self.throttle
+            .check(Door::ChallengeShown, &keys)
+            .map_err(|(_, retry_after)| retry_after.max(1))
+    }
+
+    /// Spends the shown challenge `id` (issued at `issued_at`) once its answer checked out:
+    /// `true` for the first use. The session that keeps a challenge is read whole by each
+    /// request and written back at its end, so submits sent at once (or to two instances)
+    /// all found it there; of those, only the one that spends it here passes.
+    pub async fn spend_challenge(&self, id: &str, issued_at: i64) -> Result<bool, Unexpected> {
+        if id.is_empty() {
+            return Ok(false);
+        }
+        let until = issued_at.saturating_add(crate::domain::captcha::CHALLENGE_TTL_SECS + 60);
+        self.protection
+            .links
+            .spend_marker("captcha", &format!("captcha|{id}"), until)
+            .await
     }
 
     /// A new pass for the next submit of `gate` (the caller keeps it in the session).

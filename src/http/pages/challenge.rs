@@ -87,17 +87,20 @@ pub struct Answers {
     pub recaptcha: Option<String>,
 }
 
-/// Issues a challenge of `level` work into the session; returns what to show.
+/// Issues a challenge of `level` work for the form `gate` into the session; returns what to
+/// show.
 pub async fn show(
     state: &AppState,
     session: &WebSession,
+    gate: Gate,
     level: PowLevel,
 ) -> Result<ChallengeView, HttpError> {
-    let (stored, shown) = state.captchas.issue(
+    let (mut stored, shown) = state.captchas.issue(
         state.random.as_ref(),
         state.clock.now().unix_timestamp(),
         level,
     );
+    stored.gate = Some(gate.as_str().to_owned());
     let json = serde_json::to_string(&stored).map_err(|e| Unexpected(e.into()))?;
     session.put(KEY, &json).await?;
     let widget = state.captchas.remote().map(|r| {
@@ -146,7 +149,7 @@ pub async fn up_front(
         .challenge_up_front(ctx, gate, device_cookie, new_session)
         .await?
     {
-        Some(work) => Ok(Some(show(state, session, work).await?)),
+        Some(work) => Ok(Some(show(state, session, gate, work).await?)),
         None => Ok(None),
     }
 }
@@ -172,8 +175,10 @@ pub async fn release(session: &WebSession, gate: Gate) -> Result<(), HttpError> 
     session.take(&pass_key(gate)).await.map(drop)
 }
 
-/// Checks (and spends) the answer sent with this request; without one, spends the pass the
-/// session holds for `gate`, if any (`Held`).
+/// Checks (and spends) the answer sent with this request to the challenge `gate`'s form
+/// showed; without one, spends the pass the session holds for `gate`, if any (`Held`). A right
+/// answer passes once: the challenge is spent in the shared store, so submits of one solved
+/// challenge sent at once (each read the session before any wrote it back) pass one.
 pub async fn answer(
     state: &AppState,
     session: &WebSession,
@@ -197,7 +202,8 @@ pub async fn answer(
             ChallengeAnswer::Absent
         });
     }
-    let stored = parsed(session.take(KEY).await?);
+    let stored =
+        parsed(session.take(KEY).await?).filter(|c| c.gate.as_deref() == Some(gate.as_str()));
     let now = state.clock.now().unix_timestamp();
     let passed = match (state.captchas.remote(), token) {
         (Some(_), Some(t)) => {
@@ -212,7 +218,11 @@ pub async fn answer(
             .captchas
             .check(stored.as_ref(), given.unwrap_or(""), now),
     };
-    Ok(if passed {
+    let first = match stored.filter(|_| passed) {
+        Some(c) => state.login.spend_challenge(&c.id, c.issued_at).await?,
+        None => false,
+    };
+    Ok(if first {
         ChallengeAnswer::Passed
     } else {
         ChallengeAnswer::Failed

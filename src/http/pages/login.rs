@@ -276,7 +276,7 @@ async fn sign_in(
         Err(SignInError::ChallengeRequired { work }) => {
             page.password_invalid = true;
             page.error = Some(CONFIRM_AGAIN);
-            page.challenge = Some(challenge::show(state, session, work).await?);
+            page.challenge = Some(challenge::show(state, session, gate, work).await?);
         }
         Err(SignInError::StepUpRequired(pending)) => {
             session.set_step_up(&pending).await?;

@@ -196,7 +196,7 @@ pub async fn forgot_post(
         Err(SignInError::ChallengeRequired { work }) => {
             let mut page = ForgotPage::new(&state, &session, next).await?;
             page.error = Some("Please confirm you're not a robot and send the form again.");
-            page.challenge = Some(challenge::show(&state, &session, work).await?);
+            page.challenge = Some(challenge::show(&state, &session, GATE, work).await?);
             return Ok((StatusCode::UNAUTHORIZED, page).into_response());
         }
         Err(e) => return Err(e.into()),

@@ -152,7 +152,7 @@ pub async fn register_post(
             let mut page = RegisterPage::new(&state, &session, next, &form.email).await?;
             page.error = Some(CONFIRM_AGAIN);
             page.password_invalid = true;
-            page.challenge = Some(challenge::show(&state, &session, work).await?);
+            page.challenge = Some(challenge::show(&state, &session, GATE, work).await?);
             return Ok((StatusCode::UNAUTHORIZED, page).into_response());
         }
         Err(e) => return Err(e.into()),
