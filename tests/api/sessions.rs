@@ -90,6 +90,39 @@ async fn cookieless_pages_at_the_challenge_rung_start_a_bounded_number_of_sessio
     assert!(shows(&page));
 }
 
+/// A passwordless sign-in's ceremony lives in the session too: cookieless `POST
+/// /login/passkey/start`s (one CSRF pair is stateless and reusable) wrote a session row each.
+/// Now they draw from the same per-network budget; past it `429` with `Retry-After`.
+#[tokio::test]
+async fn cookieless_passkey_starts_start_a_bounded_number_of_sessions() {
+    let app = spawn_app_with(|c| {
+        c.issuer.set_host(Some("localhost")).unwrap();
+        c.rate_limits.login_per_ip = 5;
+    })
+    .await;
+    let before = app.session_rows().await;
+    for i in 0..12 {
+        let browser = new_client();
+        let csrf = read(browser.get(app.url("/login")).send().await.unwrap())
+            .await
+            .csrf();
+        let r = browser
+            .post(app.url("/login/passkey/start"))
+            .header("x-csrf-token", csrf)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        if i < 5 {
+            assert_eq!(r.status(), StatusCode::OK, "start {i}");
+        } else {
+            assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "start {i}");
+            assert!(r.headers().contains_key("retry-after"));
+        }
+    }
+    assert_eq!(app.session_rows().await, before + 5, "five, not twelve");
+}
+
 /// Issue #15.7: showing a form to a visitor without cookies wrote a session row each time, so
 /// a GET flood grew the table. The forms' CSRF token is now stateless until sign-in.
 #[tokio::test]

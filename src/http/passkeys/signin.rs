@@ -18,9 +18,10 @@ use webauthn_rs::prelude::PublicKeyCredential;
 use crate::app::state::AppState;
 use crate::domain::passkeys::error::PasskeyError;
 use crate::domain::redirect::LocalPath;
+use crate::domain::signin::error::SignInError;
 use crate::domain::signin::passkey::PasskeyAttempt;
 use crate::http::error::HttpError;
-use crate::http::extract::{ClientContext, WebSession};
+use crate::http::extract::{ClientContext, WebSession, session_failed};
 use crate::http::pages::login::{cookie_value, device_cookie_name, set_device_cookie};
 use crate::http::pages::security::sessions::index_new_session;
 use crate::http::passkeys::{PasskeyApiError, check_csrf};
@@ -34,14 +35,27 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/login/passkey/finish", post(login_passkey_finish_post))
 }
 
-/// `POST /login/passkey/start`.
+/// `POST /login/passkey/start`. The ceremony lives in the session: a browser without one
+/// starts one within its network's budget (`LoginService::new_session_budget`), past it `429`.
 pub async fn login_passkey_start_post(
     State(state): State<AppState>,
+    ClientContext(ctx): ClientContext,
     session: WebSession,
     headers: HeaderMap,
 ) -> Result<Json<Value>, PasskeyApiError> {
     check_csrf(&state, &session, &headers).await?;
     let ceremony = state.passkeys.start_sign_in()?;
+    // Loads the session: no id now means the store holds none for this browser.
+    session
+        .0
+        .get::<String>(SIGN_IN)
+        .await
+        .map_err(session_failed)?;
+    if session.0.id().is_none()
+        && let Err(retry_after) = state.login.new_session_budget(ctx.ip)
+    {
+        return Err(SignInError::RateLimited { retry_after }.into());
+    }
     session.put(SIGN_IN, &ceremony.state).await?;
     Ok(Json(json!({ "publicKey": ceremony.options })))
 }
