@@ -63,6 +63,9 @@ pub trait PasskeyStore: Send + Sync {
         credential: &str,
         used_at: i64,
     ) -> Result<(), StoreError>;
+    /// Removes every passkey of the account (an operator's factor reset, whose event and mail
+    /// follow); how many there were.
+    async fn delete_all_passkeys(&self, account_id: &str) -> Result<u64, StoreError>;
     /// Removes the account's passkey `id` with its event; `false` if there was none.
     async fn delete_passkey(
         &self,
@@ -149,6 +152,16 @@ impl PasskeyStore for Backend {
                 .await?;
         });
         Ok(())
+    }
+
+    async fn delete_all_passkeys(&self, account_id: &str) -> Result<u64, StoreError> {
+        Ok(on_pool!(self.writer(), |p| {
+            sqlx::query("delete from passkey where account_id = $1")
+                .bind(account_id)
+                .execute(p)
+                .await?
+                .rows_affected()
+        }))
     }
 
     async fn delete_passkey(

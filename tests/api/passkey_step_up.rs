@@ -349,3 +349,42 @@ async fn a_passwordless_sign_in_records_the_keys_amr_and_is_indexed() {
     assert_eq!(claims["amr"], json!(["hwk", "mfa"]));
     assert_eq!(claims["acr"], ACR_MFA);
 }
+
+/// An operator's factor reset (`authd user mfa reset`, the console's, the API's: one call)
+/// removes the passkeys too: a lost device, or one an intruder added, must not outlive it as
+/// a passwordless sign-in or a step-up answer. An account whose only factor is a passkey had
+/// something removed.
+#[tokio::test]
+async fn an_operators_factor_reset_removes_every_passkey() {
+    let app = app().await;
+    let user = app.user().await;
+    with_passkey(&app, &user, false).await;
+    let id = account_id(&app, &user).await;
+    let count = format!("select cast(count(*) as text) from passkey where account_id = '{id}'");
+    assert_eq!(raw_rows(&app.db, &count).await[0][0], "1");
+    let (url, email) = (app.db.url.clone(), user.email.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        crate::cli::authd_on(&url)
+            .args(["user", "mfa", "reset", &email])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["removed"], true, "{v}");
+    assert_eq!(raw_rows(&app.db, &count).await[0][0], "0");
+    assert!(!app.state.passkeys.has_passkeys(&id).await.unwrap());
+    let removed = app.events().await;
+    assert!(
+        removed
+            .iter()
+            .any(|e| e.kind == EventKind::MfaRemoved
+                && e.decision.as_deref() == Some("mfa_reset:cli"))
+    );
+}

@@ -148,6 +148,12 @@ impl PasskeyService {
         Ok(!self.store.list_passkeys(account_id).await?.is_empty())
     }
 
+    /// Removes every passkey of the account (`LoginService::mfa_reset`, which records it);
+    /// whether it had any.
+    pub async fn remove_all(&self, account_id: &str) -> Result<bool, Unexpected> {
+        Ok(self.store.delete_all_passkeys(account_id).await? > 0)
+    }
+
     fn view(&self, r: &PasskeyRecord) -> Result<PasskeyView, Unexpected> {
         let passkey = open_credential(&self.sealer, &r.id, &r.credential)?;
         let at = |s: i64| OffsetDateTime::from_unix_timestamp(s).ok();

@@ -146,16 +146,19 @@ impl LoginService {
     }
 
     /// `authd user mfa reset` (and the admin console's "reset factors"; `by` says which in
-    /// the event): removes every second factor the account enrolled (the app, the
-    /// recovery codes) and the "at every sign-in" setting, after the operator checked the
-    /// person's identity out of band; `mfa_removed` and the owner's mail.
+    /// the event): removes every second factor the account enrolled (the app, the recovery
+    /// codes, every passkey: a lost device, or one an intruder added, must not outlive the
+    /// reset) and the "at every sign-in" setting, after the operator checked the person's
+    /// identity out of band; `mfa_removed` and the owner's mail.
     pub async fn mfa_reset(
         &self,
         ctx: &RequestContext,
         account: &Account,
         by: MfaResetBy,
     ) -> Result<bool, Unexpected> {
-        let removed = self.authenticators.remove(&account.id).await?;
+        let app = self.authenticators.remove(&account.id).await?;
+        let passkeys = self.passkeys.remove_all(&account.id).await?;
+        let removed = app || passkeys;
         self.accounts.set_require_mfa(&account.id, false).await?;
         let notice = Notice::SignInMethodRemoved {
             method: "every second factor (reset by an administrator)".to_owned(),
