@@ -40,13 +40,7 @@ pub fn page_response<T: Named + Send + 'static>(page: T) -> Response {
         body,
     )
         .into_response();
-    let job: Job = Box::new(move |brand: &Branding| match brand.render(&page) {
-        Ok(html) => Ok(html),
-        Err(e) => {
-            tracing::error!(error = %e, "template override failed; the built-in one is used");
-            brand.render_builtin(&page)
-        }
-    });
+    let job: Job = Box::new(move |brand: &Branding| brand.render(&page));
     res.extensions_mut()
         .insert(PendingPage(Arc::new(Mutex::new(Some(job)))));
     res

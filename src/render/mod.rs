@@ -129,12 +129,19 @@ impl Branding {
         self.overrides.names()
     }
 
-    /// Renders `template`: its override when there is one, else the built-in template.
+    /// Renders `template`: its override when there is one, else the built-in template — and
+    /// the built-in one, with the override's failure logged, when the override fails while
+    /// rendering (start-up checks only that it parses: an unknown filter, a missing field
+    /// used in a test, fail here), so no page goes blank and no mail is lost.
     pub fn render<T: Named>(&self, template: &T) -> Result<String, RenderError> {
-        if let Some(out) = self.overrides.render(T::NAME, self, template) {
-            return out;
+        match self.overrides.render(T::NAME, self, template) {
+            Some(Ok(out)) => Ok(out),
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "template override failed; the built-in one is used");
+                self.render_builtin(template)
+            }
+            None => self.render_builtin(template),
         }
-        self.render_builtin(template)
     }
 
     /// Renders the built-in (askama) template, whatever the overrides.

@@ -204,6 +204,15 @@ mod tests {
     }
 
     #[test]
+    fn an_override_that_fails_while_rendering_gives_way_to_the_built_in_template() {
+        // It parses (start-up accepts it); the unknown filter fails only when rendered.
+        let dir = dir_with(&[("pages/sample.html", "{{ name|no_such_filter }}")]);
+        let b = brand(Some(dir)).unwrap();
+        assert_eq!(b.overridden(), ["pages/sample.html"]);
+        assert_eq!(b.render(&Sample { name: "x".into() }).unwrap(), "<p>x</p>");
+    }
+
+    #[test]
     fn a_template_that_does_not_parse_is_refused_naming_its_file() {
         let dir = dir_with(&[("mail/password_reset.txt", "Hello {% if %}")]);
         let err = brand(Some(dir)).unwrap_err().to_string();
