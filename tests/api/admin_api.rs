@@ -124,6 +124,23 @@ async fn event_filters() {
     );
     let (_, by_ip) = events(&app, Some(&admin), "?ip=127.0.0.1&kind=login_succeeded").await;
     assert_eq!(by_ip["events"].as_array().unwrap().len(), 1);
+    // The address in another spelling (IPv4-mapped) finds the same events.
+    let (_, mapped) = events(
+        &app,
+        Some(&admin),
+        "?ip=%3A%3AFFFF%3A127.0.0.1&kind=login_succeeded",
+    )
+    .await;
+    assert_eq!(mapped["events"], by_ip["events"]);
+    // INTERFACE's own template: every filter present and empty is no filter.
+    let (status, empty) = events(
+        &app,
+        Some(&admin),
+        "?kind=&user=&ip=&since=&until=&decision=&client=&cursor=&limit=",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(empty, all);
     let future = (authd::domain::clock::Clock::now(app.clock.as_ref()) + time::Duration::days(1))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();

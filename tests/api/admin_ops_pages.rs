@@ -110,11 +110,18 @@ async fn the_pages_let_in_only_an_admin_with_a_second_factor() {
 
 #[tokio::test]
 async fn a_client_is_created_its_secret_shown_once_rotated_and_deleted() {
-    let app = spawn_app().await;
+    let app = crate::helpers::spawn_app_with(|c| c.brand.product_name = "Acme ID".into()).await;
     let admin = admin_signed_in(&app).await;
     let admin_id = admin_id(&app, &admin.email).await;
     let made = create(&app, "reports-svc").await;
     assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+    // The product's name, not authd's, on the console's pages too.
+    assert!(
+        made.body.contains("Acme ID keeps only its digest"),
+        "{}",
+        made.body
+    );
+    assert!(!made.body.contains("authd"), "{}", made.body);
     let secret = after(&made.body, "<code id=\"client-secret\">");
     assert!(secret.len() >= 32, "{secret}");
     // It works at /token; only a digest is stored.

@@ -142,7 +142,12 @@ impl EventQuery {
         let filter = EventFilter {
             kind,
             user_id: None,
-            ip: owned(self.ip.as_deref()),
+            // An address in any spelling (upper case, zeros written out, IPv4-mapped) as the
+            // events store it; anything else as typed (it matches nothing).
+            ip: present(self.ip.as_deref()).map(|ip| match ip.parse::<std::net::IpAddr>() {
+                Ok(a) => a.to_canonical().to_string(),
+                Err(_) => ip.to_owned(),
+            }),
             since,
             until,
             decision,

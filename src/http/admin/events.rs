@@ -39,8 +39,18 @@ pub struct EventsQuery {
     client: Option<String>,
     /// The `next_cursor` of the previous page (opaque).
     cursor: Option<String>,
-    /// At most this many (1–1000, default 100).
+    /// At most this many (1–1000, default 100); empty, like every other filter, is absent.
+    #[serde(default, deserialize_with = "empty_is_absent")]
+    #[param(value_type = Option<u32>)]
     limit: Option<u32>,
+}
+
+/// `limit=` (the interface's empty template) as no limit; a number as it is.
+fn empty_is_absent<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    match Option::<String>::deserialize(d)?.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(n) => n.parse().map(Some).map_err(serde::de::Error::custom),
+    }
 }
 
 impl From<EventsQuery> for EventQuery {
