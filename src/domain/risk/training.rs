@@ -230,22 +230,8 @@ pub async fn train_and_store(
         }
     };
     report.metrics = candidate.metrics.clone();
-    if !model::no_worse(&report.metrics, &report.current_metrics) {
-        report.message = format!(
-            "kept model {}: the candidate does worse on the held-out examples",
-            current.version
-        );
-        return Ok(report);
-    }
-    // What the log cannot be trusted to teach: an attacker's own accounts signing in from
-    // network after network are "owners" to it. No candidate challenges less than the prior
-    // on the takeover shapes, whatever the log holds.
-    if let Some(let_in) = promises::takeover_let_in(&candidate, challenge_at) {
-        report.message = format!(
-            "kept model {}: the candidate lets through what the built-in prior challenges \
-             ({let_in})",
-            current.version
-        );
+    if let Some(why) = refused(&candidate, &report.current_metrics, challenge_at) {
+        report.message = format!("kept model {}: {why}", current.version);
         return Ok(report);
     }
     progress("storing the model");
@@ -265,6 +251,21 @@ pub async fn train_and_store(
         report.version, current.version
     );
     Ok(report)
+}
+
+/// Why a fitted `candidate` may not replace the model in use (measured `current` on the same
+/// held-out examples), if it may not: it does worse there, or it lets through a takeover the
+/// prior challenges at `challenge_at`. The second is what the log cannot be trusted to teach:
+/// an attacker's own accounts signing in from network after network are "owners" to it, and
+/// the held-out examples hold them as owners too. No candidate challenges less than the prior
+/// on the takeover shapes, whatever the log holds.
+fn refused(candidate: &Model, current: &Metrics, challenge_at: f64) -> Option<String> {
+    if !model::no_worse(&candidate.metrics, current) {
+        return Some("the candidate does worse on the held-out examples".to_owned());
+    }
+    promises::takeover_let_in(candidate, challenge_at).map(|let_in| {
+        format!("the candidate lets through what the built-in prior challenges ({let_in})")
+    })
 }
 
 /// Measures `model` on every example of the log: (all of them, synthetic attackers included;
