@@ -199,6 +199,19 @@ fn warn_about(config: &Config) {
              AUTHD_MASTER_KEY_FILE or AUTHD_MASTER_KEY_PATH elsewhere (docs/key-custody.md)"
         );
     }
+    let h = &config.hash_params;
+    if h.memory_kib < 19_456 || h.iterations < 2 {
+        tracing::warn!(
+            memory_kib = h.memory_kib,
+            iterations = h.iterations,
+            "AUTHD_ARGON2_* below OWASP's minimum (m=19456 KiB, t=2): passwords are hashed              cheaper to crack, and each account's hash is made again at this cost at its next              sign-in; for tests only"
+        );
+    }
+    if config.trusted_proxies.iter().any(|n| n.prefix_len() == 0) {
+        tracing::warn!(
+            "AUTHD_TRUSTED_PROXIES holds a /0: every client's X-Forwarded-For is believed, so              anyone picks the address the rate limits and the risk engine see; name the              proxies' own addresses"
+        );
+    }
     if config.smtp_url.is_none() {
         tracing::warn!(
             mail_dir = %config.mail_dir.display(),

@@ -185,19 +185,25 @@ pub(crate) const ADMIN_IDLE_SECS: Key = key(
     Value("900"),
     "the admin console (`/admin`) signs a session out after this long without an admin page",
 );
-pub(crate) const ARGON2_MEMORY_KIB: Key =
-    key("argon2_memory_kib", Value("19456"), "argon2id memory");
-pub(crate) const ARGON2_ITERATIONS: Key =
-    key("argon2_iterations", Value("2"), "argon2id iterations");
+pub(crate) const ARGON2_MEMORY_KIB: Key = key(
+    "argon2_memory_kib",
+    Value("19456"),
+    "argon2id memory (KiB, at most 4194304; below 19456 with 2 iterations the server warns at start)",
+);
+pub(crate) const ARGON2_ITERATIONS: Key = key(
+    "argon2_iterations",
+    Value("2"),
+    "argon2id iterations (1–1000)",
+);
 pub(crate) const ARGON2_PARALLELISM: Key = key(
     "argon2_parallelism",
     Value("1"),
-    "argon2id lanes (a hash made at other settings still verifies, and is made again at these on its owner's next sign-in)",
+    "argon2id lanes (1–64; a hash made at other settings still verifies, and is made again at these on its owner's next sign-in)",
 );
 pub(crate) const HASH_WORKERS: Key = key(
     "hash_workers",
     Computed("number of cores"),
-    "password hashes running at once",
+    "password hashes running at once (1–1024)",
 );
 pub(crate) const HASH_QUEUE: Key = key(
     "hash_queue",

@@ -235,17 +235,32 @@ impl Config {
     /// the variable to change.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.validate_captcha()?;
-        if self.hash_params.memory_kib < 8 * self.hash_params.parallelism.max(1)
-            || self.hash_params.iterations == 0
-            || self.hash_params.parallelism == 0
-        {
+        let h = &self.hash_params;
+        // Above: each hash worker holds its block (4 GiB each at most), and a cost that takes
+        // minutes per sign-in is a mistake, not a policy.
+        if h.memory_kib < 8 * h.parallelism.max(1) || h.memory_kib > 4 * 1024 * 1024 {
             return Err(invalid(
                 &keys::ARGON2_MEMORY_KIB,
-                "argon2 parameters out of range",
+                "must be between 8 × AUTHD_ARGON2_PARALLELISM and 4194304 (KiB)",
             ));
         }
-        if self.hash_workers == 0 {
-            return Err(invalid(&keys::HASH_WORKERS, "must be at least 1"));
+        if h.iterations == 0 || h.iterations > 1000 {
+            return Err(invalid(
+                &keys::ARGON2_ITERATIONS,
+                "must be between 1 and 1000",
+            ));
+        }
+        if h.parallelism == 0 || h.parallelism > 64 {
+            return Err(invalid(
+                &keys::ARGON2_PARALLELISM,
+                "must be between 1 and 64",
+            ));
+        }
+        if self.hash_workers == 0 || self.hash_workers > 1024 {
+            return Err(invalid(&keys::HASH_WORKERS, "must be between 1 and 1024"));
+        }
+        if self.hash_queue > parse::MAX_COUNT {
+            return Err(invalid(&keys::HASH_QUEUE, "must be at most 1000000"));
         }
         if let Some(url) = &self.smtp_url {
             use secrecy::ExposeSecret;
@@ -372,7 +387,7 @@ mod tests {
             ("registration", "maybe", "AUTHD_REGISTRATION"),
             ("log_format", "xml", "AUTHD_LOG_FORMAT"),
             ("captcha", "magic", "AUTHD_CAPTCHA"),
-            ("argon2_iterations", "0", "AUTHD_ARGON2_MEMORY_KIB"),
+            ("argon2_iterations", "0", "AUTHD_ARGON2_ITERATIONS"),
             ("database_url", "mysql://x", "AUTHD_DATABASE_URL"),
             ("session_lifetime_secs", "-1", "AUTHD_SESSION_LIFETIME_SECS"),
             ("master_key", "c2hvcnQ=", "AUTHD_MASTER_KEY"),
@@ -538,5 +553,43 @@ mod tests {
         );
         let e = cfg(&[("risk_challenge_at", "0.9"), ("risk_block_at", "0.8")]).unwrap_err();
         assert!(e.to_string().contains("AUTHD_RISK_BLOCK_AT"));
+    }
+
+    #[test]
+    fn values_that_would_overflow_or_switch_a_protection_off_stop_start_up() {
+        // Each names its variable: an overflowing lock length (the lock then ends in the
+        // past), token lifetimes, a count past any use, an out-of-range documented setting
+        // that used to be clamped quietly, unlimited second-factor guesses, absurd hashing.
+        for (key, value, var) in [
+            ("lock_secs", "9223372036854775807", "AUTHD_LOCK_SECS"),
+            ("block_secs", "100000000000000000", "AUTHD_BLOCK_SECS"),
+            (
+                "access_token_ttl_secs",
+                "9223372036854775807",
+                "AUTHD_ACCESS_TOKEN_TTL_SECS",
+            ),
+            (
+                "max_connections",
+                "4611686018427387904",
+                "AUTHD_MAX_CONNECTIONS",
+            ),
+            ("hash_queue", "4611686018427387904", "AUTHD_HASH_QUEUE"),
+            ("bearer_cache_secs", "3600", "AUTHD_BEARER_CACHE_SECS"),
+            ("mail_poll_ms", "1", "AUTHD_MAIL_POLL_MS"),
+            ("challenge_after", "-5", "AUTHD_CHALLENGE_AFTER"),
+            (
+                "step_up_max_failures",
+                "4294967295",
+                "AUTHD_STEP_UP_MAX_FAILURES",
+            ),
+            ("argon2_memory_kib", "4294967295", "AUTHD_ARGON2_MEMORY_KIB"),
+            ("argon2_iterations", "0", "AUTHD_ARGON2_ITERATIONS"),
+        ] {
+            let e = cfg(&[(key, value)]).unwrap_err().to_string();
+            assert!(e.contains(var), "{key}={value}: {e}");
+        }
+        // The edges themselves are fine.
+        let c = cfg(&[("bearer_cache_secs", "60"), ("challenge_after", "0")]).unwrap();
+        assert_eq!((c.bearer_cache_secs, c.protection.challenge_after), (60, 0));
     }
 }

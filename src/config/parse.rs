@@ -42,9 +42,11 @@ impl Config {
             smtp_url: v.secret(&keys::SMTP_URL),
             mail_dir: PathBuf::from(v.required_text(&keys::MAIL_DIR)?),
             mail_from: mail_from(v, &brand)?,
-            mail_poll: std::time::Duration::from_millis(
-                v.require::<u64>(&keys::MAIL_POLL_MS)?.clamp(10, 60_000),
-            ),
+            mail_poll: std::time::Duration::from_millis(v.within(
+                &keys::MAIL_POLL_MS,
+                10,
+                60_000,
+            )?),
             captcha: v.choice(
                 &keys::CAPTCHA,
                 &[
@@ -92,7 +94,7 @@ impl Config {
             auth_code_ttl: secs(v, &keys::AUTH_CODE_TTL_SECS)?.whole_seconds(),
             refresh_idle: secs(v, &keys::REFRESH_IDLE_SECS)?.whole_seconds(),
             refresh_lifetime: secs(v, &keys::REFRESH_LIFETIME_SECS)?.whole_seconds(),
-            bearer_cache_secs: v.require::<i64>(&keys::BEARER_CACHE_SECS)?.clamp(0, 60),
+            bearer_cache_secs: v.within(&keys::BEARER_CACHE_SECS, 0, 60)?,
             rate_limits: rate_limits(v)?,
             protection: protection(v)?,
             risk: risk(v)?,
@@ -190,37 +192,31 @@ fn hash_params(v: &Values) -> Result<HashParams, ConfigError> {
     })
 }
 
-/// A positive number of seconds.
+/// The most seconds any setting takes (ten years): more would overflow the times computed
+/// from it (`now + ttl`), which then lie in the past.
+const MAX_SECS: i64 = 10 * 365 * 86_400;
+/// The largest count a setting takes (failures, connections, queued hashes).
+pub(super) const MAX_COUNT: usize = 1_000_000;
+
+/// A positive number of seconds (at most `MAX_SECS`).
 fn secs(v: &Values, key: &Key) -> Result<Duration, ConfigError> {
-    let n: i64 = v.require(key)?;
-    if n <= 0 {
-        return Err(v.invalid(key, "must be a positive number of seconds".into()));
-    }
-    Ok(Duration::seconds(n))
+    Ok(Duration::seconds(v.within(key, 1, MAX_SECS)?))
 }
 
-/// Seconds, where 0 turns the feature off.
+/// Seconds, where 0 turns the feature off (at most `MAX_SECS`).
 fn secs_or_off(v: &Values, key: &Key) -> Result<Duration, ConfigError> {
-    let n: i64 = v.require(key)?;
-    if n < 0 {
-        return Err(v.invalid(key, "must be 0 (off) or a number of seconds".into()));
-    }
-    Ok(Duration::seconds(n))
+    Ok(Duration::seconds(v.within(key, 0, MAX_SECS)?))
 }
 
 fn connections(v: &Values) -> Result<ConnectionLimits, ConfigError> {
-    let positive = |key: &Key| -> Result<u64, ConfigError> {
-        let n: u64 = v.require(key)?;
-        if n == 0 {
-            return Err(v.invalid(key, "must be at least 1".into()));
-        }
-        Ok(n)
+    let secs = |key: &Key| {
+        v.within(key, 1, MAX_SECS.unsigned_abs())
+            .map(std::time::Duration::from_secs)
     };
-    let secs = |key: &Key| positive(key).map(std::time::Duration::from_secs);
     Ok(ConnectionLimits {
         header_read_timeout: secs(&keys::HEADER_READ_TIMEOUT_SECS)?,
         request_timeout: secs(&keys::REQUEST_TIMEOUT_SECS)?,
-        max_connections: usize::try_from(positive(&keys::MAX_CONNECTIONS)?).unwrap_or(usize::MAX),
+        max_connections: v.within(&keys::MAX_CONNECTIONS, 1, MAX_COUNT)?,
     })
 }
 
@@ -300,22 +296,18 @@ fn rate_limits(v: &Values) -> Result<Limits, ConfigError> {
 }
 
 fn protection(v: &Values) -> Result<ProtectionSettings, ConfigError> {
-    let positive = |key: &Key| -> Result<i64, ConfigError> {
-        let n: i64 = v.require(key)?;
-        if n < 1 {
-            return Err(v.invalid(key, "must be at least 1".into()));
-        }
-        Ok(n)
-    };
+    let seconds = |key: &Key| v.within(key, 1, MAX_SECS);
+    #[allow(clippy::cast_possible_wrap, reason = "MAX_COUNT is far below i64::MAX")]
+    let count = |key: &Key, lo: i64| v.within(key, lo, MAX_COUNT as i64);
     Ok(ProtectionSettings {
-        window_secs: positive(&keys::FAILURE_WINDOW_SECS)?,
-        form_window_secs: positive(&keys::FORM_WINDOW_SECS)?,
+        window_secs: seconds(&keys::FAILURE_WINDOW_SECS)?,
+        form_window_secs: seconds(&keys::FORM_WINDOW_SECS)?,
         // 0 is allowed here: a challenge on every sign-in from an unknown source.
-        challenge_after: v.require::<i64>(&keys::CHALLENGE_AFTER)?.max(0),
-        block_after: positive(&keys::BLOCK_AFTER)?,
-        block_secs: positive(&keys::BLOCK_SECS)?,
-        lock_after: positive(&keys::LOCK_AFTER)?,
-        lock_secs: positive(&keys::LOCK_SECS)?,
+        challenge_after: count(&keys::CHALLENGE_AFTER, 0)?,
+        block_after: count(&keys::BLOCK_AFTER, 1)?,
+        block_secs: seconds(&keys::BLOCK_SECS)?,
+        lock_after: count(&keys::LOCK_AFTER, 1)?,
+        lock_secs: seconds(&keys::LOCK_SECS)?,
         delay_ms: v.require::<u64>(&keys::FAILURE_DELAY_MS)?.min(2_000),
         step_up_at: {
             let x: f64 = v.require(&keys::STEP_UP_AT)?;
@@ -324,9 +316,9 @@ fn protection(v: &Values) -> Result<ProtectionSettings, ConfigError> {
             }
             x
         },
-        email_code_ttl_secs: positive(&keys::EMAIL_CODE_TTL_SECS)?,
-        step_up_max_failures: u32::try_from(positive(&keys::STEP_UP_MAX_FAILURES)?)
-            .unwrap_or(u32::MAX),
+        email_code_ttl_secs: v.within(&keys::EMAIL_CODE_TTL_SECS, 1, 86_400)?,
+        // Each wrong answer is one more guess at a six-digit code: a few, never unlimited.
+        step_up_max_failures: v.within(&keys::STEP_UP_MAX_FAILURES, 1, 20)?,
     })
 }
 

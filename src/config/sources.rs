@@ -180,6 +180,21 @@ impl Values {
             .ok_or_else(|| self.invalid(key, "must be set".into()))
     }
 
+    /// `require`d, and within `lo..=hi` (a value outside stops start-up, as any bad one:
+    /// a huge count or number of seconds would overflow the arithmetic that uses it and turn
+    /// the protection it sets off).
+    pub(crate) fn within<T>(&self, key: &Key, lo: T, hi: T) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + std::fmt::Display + Copy,
+        T::Err: std::fmt::Display,
+    {
+        let n: T = self.require(key)?;
+        if n < lo || n > hi {
+            return Err(self.invalid(key, format!("must be between {lo} and {hi}")));
+        }
+        Ok(n)
+    }
+
     /// The text as given (not trimmed); a key without a literal default must then be set.
     pub(crate) fn required_text(&self, key: &Key) -> Result<String, ConfigError> {
         self.text(key)

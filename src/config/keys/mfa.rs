@@ -13,11 +13,11 @@ pub(crate) const STEP_UP_AT: Key = key(
 pub(crate) const EMAIL_CODE_TTL_SECS: Key = key(
     "email_code_ttl_secs",
     Value("600"),
-    "how long a step-up's e-mailed code is valid (at most 5 such mails per address per hour)",
+    "how long a step-up's e-mailed code is valid (at most 86400; at most 5 such mails per address per hour)",
 );
 
 pub(crate) const STEP_UP_MAX_FAILURES: Key = key(
     "step_up_max_failures",
     Value("5"),
-    "wrong second-factor answers after which a pending step-up is dropped (each also counts on the failure ladder like a wrong password)",
+    "wrong second-factor answers after which a pending step-up is dropped (1–20; each also counts on the failure ladder like a wrong password)",
 );
