@@ -204,11 +204,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         } => {
             let (state, _store) = build_state(config, Deps::default()).await?;
             // Through the operators' act (as the console and the API): an `admin_action`.
-            let ctx = crate::domain::context::RequestContext::new(
-                std::net::IpAddr::from([127, 0, 0, 1]),
-                "authd-cli",
-                "cli".into(),
-            );
+            let ctx = cli_context();
             let by = crate::domain::operator::Operator::Cli;
             let kids = state.admin_ops.keys_rotate(&ctx, by).await?;
             print_json(&json!({ "rotated": true, "active_kids": kids }))
@@ -222,11 +218,7 @@ async fn user_unlock(config: Config, email: &str) -> anyhow::Result<()> {
     let Some(account) = state.accounts.find_by_email(email).await? else {
         bail!("no account with that email");
     };
-    let ctx = crate::domain::context::RequestContext::new(
-        std::net::IpAddr::from([127, 0, 0, 1]),
-        "authd-cli",
-        "cli".to_owned(),
-    );
+    let ctx = cli_context();
     let lifted = state
         .login
         .unlock(&ctx, &account.id, UnlockedBy::Cli)
@@ -266,12 +258,28 @@ async fn user_add(
         Err(AccountError::InvalidInput(msg)) => bail!("{msg}"),
         Err(e) => return Err(e.into()),
     };
+    // On the record, as every operator's act on an account (an admin most of all).
+    let ctx = cli_context();
+    state
+        .account_admin
+        .created(&ctx, crate::domain::accounts::admin::Actor::Cli, &account)
+        .await?;
     let out = if generated {
         json!({ "id": account.id, "email": account.email, "password": password })
     } else {
         json!({ "id": account.id, "email": account.email })
     };
     print_json(&out)
+}
+
+/// The request context of a command-line act (its events: ip 127.0.0.1, user agent
+/// `authd-cli`, request id `cli`).
+pub(crate) fn cli_context() -> crate::domain::context::RequestContext {
+    crate::domain::context::RequestContext::new(
+        std::net::IpAddr::from([127, 0, 0, 1]),
+        "authd-cli",
+        "cli".to_owned(),
+    )
 }
 
 fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {

@@ -12,7 +12,6 @@ use crate::app::state::AppState;
 use crate::app::{Deps, build_state};
 use crate::config::Config;
 use crate::domain::clients::{Client, NewClient};
-use crate::domain::context::RequestContext;
 use crate::domain::oauth::client_admin::ClientChanges;
 use crate::domain::oauth::error::ClientError;
 use crate::domain::operator::Operator;
@@ -174,15 +173,6 @@ impl From<UpdateArgs> for ClientChanges {
     }
 }
 
-/// The context of a command's events: actor `cli`.
-fn cli_context() -> RequestContext {
-    RequestContext::new(
-        std::net::IpAddr::from([127, 0, 0, 1]),
-        "authd-cli",
-        "cli".to_owned(),
-    )
-}
-
 /// A client as the commands print it: its settings, never its secret.
 pub(crate) fn client_json(c: &Client) -> serde_json::Value {
     let created = OffsetDateTime::from_unix_timestamp(c.created_at)
@@ -236,7 +226,7 @@ pub(super) async fn run(config: Config, command: ClientCommand) -> anyhow::Resul
             let changes = ClientChanges::from(args);
             let client = state
                 .oauth
-                .client_update(&cli_context(), &client_id, changes)
+                .client_update(&super::cli_context(), &client_id, changes)
                 .await
                 .map_err(|e| refused(e, &client_id))?;
             super::print_json(&client_json(&client))
@@ -244,7 +234,7 @@ pub(super) async fn run(config: Config, command: ClientCommand) -> anyhow::Resul
         ClientCommand::RotateSecret { client_id } => {
             let secret = state
                 .oauth
-                .client_rotate_secret(&cli_context(), Operator::Cli, &client_id)
+                .client_rotate_secret(&super::cli_context(), Operator::Cli, &client_id)
                 .await
                 .map_err(|e| refused(e, &client_id))?;
             super::print_json(&json!({ "client_id": client_id, "client_secret": secret }))
@@ -252,7 +242,7 @@ pub(super) async fn run(config: Config, command: ClientCommand) -> anyhow::Resul
         ClientCommand::Disable { client_id } => {
             let done = state
                 .oauth
-                .client_disable(&cli_context(), Operator::Cli, &client_id)
+                .client_disable(&super::cli_context(), Operator::Cli, &client_id)
                 .await
                 .map_err(|e| refused(e, &client_id))?;
             super::print_json(&json!({
@@ -265,7 +255,7 @@ pub(super) async fn run(config: Config, command: ClientCommand) -> anyhow::Resul
         ClientCommand::Enable { client_id } => {
             let changed = state
                 .oauth
-                .client_enable(&cli_context(), Operator::Cli, &client_id)
+                .client_enable(&super::cli_context(), Operator::Cli, &client_id)
                 .await
                 .map_err(|e| refused(e, &client_id))?;
             super::print_json(
@@ -275,7 +265,7 @@ pub(super) async fn run(config: Config, command: ClientCommand) -> anyhow::Resul
         ClientCommand::Delete { client_id } => {
             let grants = state
                 .oauth
-                .client_delete(&cli_context(), Operator::Cli, &client_id)
+                .client_delete(&super::cli_context(), Operator::Cli, &client_id)
                 .await
                 .map_err(|e| refused(e, &client_id))?;
             super::print_json(
@@ -290,7 +280,7 @@ async fn add(state: &AppState, spec: NewClient) -> anyhow::Result<()> {
     let id = spec.id.clone();
     let (client, secret) = state
         .oauth
-        .client_add(&cli_context(), Operator::Cli, spec)
+        .client_add(&super::cli_context(), Operator::Cli, spec)
         .await
         .map_err(|e| refused(e, &id))?;
     match secret {

@@ -13,7 +13,7 @@ pub(super) async fn mfa_reset(config: Config, email: &str) -> anyhow::Result<()>
     let Some(account) = state.accounts.find_by_email(email).await? else {
         bail!("no account with that email");
     };
-    let ctx = cli_context();
+    let ctx = super::cli_context();
     let removed = state
         .login
         .mfa_reset(
@@ -23,13 +23,4 @@ pub(super) async fn mfa_reset(config: Config, email: &str) -> anyhow::Result<()>
         )
         .await?;
     super::print_json(&json!({ "email": account.email, "removed": removed }))
-}
-
-/// The request context of a command-line action (its events).
-fn cli_context() -> crate::domain::context::RequestContext {
-    crate::domain::context::RequestContext::new(
-        std::net::IpAddr::from([127, 0, 0, 1]),
-        "authd-cli",
-        "cli".to_owned(),
-    )
 }

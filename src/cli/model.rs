@@ -7,6 +7,7 @@ use serde_json::json;
 use super::{ModelCommand, print_json};
 use crate::app::{Deps, build_state};
 use crate::config::Config;
+use crate::domain::operator::Operator;
 
 /// A spinner on stderr when it is a terminal; nothing in a pipe.
 fn progress() -> indicatif::ProgressBar {
@@ -22,23 +23,16 @@ fn progress() -> indicatif::ProgressBar {
 
 pub(super) async fn model(config: Config, command: ModelCommand) -> anyhow::Result<()> {
     let window = time::Duration::seconds(config.protection.window_secs);
-    let challenge_at = config.risk.challenge_at;
     let (state, store) = build_state(config, Deps::default()).await?;
     match command {
         ModelCommand::Train => {
             let bar = progress();
-            let step = {
-                let bar = bar.clone();
-                move |m: &str| bar.set_message(m.to_owned())
-            };
-            let report = crate::domain::risk::training::train_and_store(
-                &store.risk,
-                &state.clock,
-                window,
-                challenge_at,
-                &step,
-            )
-            .await;
+            bar.set_message("reading the event log and fitting");
+            // The operators' act (as the console's and the API's): an `admin_action`.
+            let report = state
+                .admin_ops
+                .train(&super::cli_context(), Operator::Cli)
+                .await;
             bar.finish_and_clear();
             let report = report.map_err(|e| anyhow::anyhow!("training failed: {e}"))?;
             print_json(&serde_json::to_value(report)?)
@@ -68,10 +62,18 @@ pub(super) async fn model(config: Config, command: ModelCommand) -> anyhow::Resu
                 "legit" => false,
                 _ => bail!("label must be `attack` or `legit`"),
             };
-            store
-                .risk
-                .label(&event_id, attack, state.clock.now().unix_timestamp())
-                .await?;
+            // As the admin API's labelling: the id checked and trimmed, an `admin_action`.
+            let event_id = state
+                .admin_console
+                .label(
+                    &super::cli_context(),
+                    crate::domain::admin_console::actions::Operator::Cli,
+                    None,
+                    &event_id,
+                    attack,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             print_json(&json!({ "event_id": event_id, "attack": attack }))
         }
     }

@@ -10,7 +10,6 @@ use crate::app::{Deps, build_state};
 use crate::config::Config;
 use crate::domain::account_security::password::RevokedBy;
 use crate::domain::account_security::sessions::SessionView;
-use crate::domain::context::RequestContext;
 
 async fn state_and_user(config: Config, email: &str) -> anyhow::Result<(AppState, String, String)> {
     let (state, _store) = build_state(config, Deps::default()).await?;
@@ -46,11 +45,7 @@ pub(super) async fn user_sessions(config: Config, email: &str) -> anyhow::Result
 /// `authd user revoke EMAIL` → `{"email", "sessions_ended", "grants_revoked"}`.
 pub(super) async fn user_revoke(config: Config, email: &str) -> anyhow::Result<()> {
     let (state, user_id, email) = state_and_user(config, email).await?;
-    let ctx = RequestContext::new(
-        std::net::IpAddr::from([127, 0, 0, 1]),
-        "authd-cli",
-        "cli".to_owned(),
-    );
+    let ctx = super::cli_context();
     let (sessions, grants) = state
         .security
         .revoke_everything(&ctx, &user_id, RevokedBy::Cli)

@@ -68,16 +68,6 @@ pub enum AccountCommand {
     },
 }
 
-/// The request context of a command-line act (its events: ip 127.0.0.1, user agent
-/// `authd-cli`, request id `cli`).
-fn cli_context() -> RequestContext {
-    RequestContext::new(
-        std::net::IpAddr::from([127, 0, 0, 1]),
-        "authd-cli",
-        "cli".to_owned(),
-    )
-}
-
 fn when(t: OffsetDateTime) -> Value {
     t.format(&Rfc3339).map_or(Value::Null, Value::String)
 }
@@ -169,7 +159,7 @@ pub(super) async fn run(config: Config, command: AccountCommand) -> anyhow::Resu
     }
     let (state, _store) = build_state(config, Deps::default()).await?;
     let admin = &state.account_admin;
-    let ctx = cli_context();
+    let ctx = super::cli_context();
     let cli = Actor::Cli;
     let out = match command {
         AccountCommand::List { .. } => list(admin, &ctx, command).await?,

@@ -162,6 +162,8 @@ pub enum Decision {
     /// The owner changed their profile on `/account` (`profile_updated`; the field as detail).
     ProfileChangedByOwner,
     // An operator's acts on accounts (`admin_action`; detail: `actor <who>` and what changed).
+    /// An account was made on the command line (`authd user add`; whether an admin, as detail).
+    AccountCreated,
     /// The accounts were listed (`authd user list`; the filters as detail).
     AccountsListed,
     /// One account's status was read (`authd user show`).
@@ -209,7 +211,7 @@ pub enum Decision {
 
 impl Decision {
     /// Every decision.
-    pub const ALL: [Self; 88] = [
+    pub const ALL: [Self; 89] = [
         Self::Allow,
         Self::AllowKnownDevice,
         Self::Deny,
@@ -278,6 +280,7 @@ impl Decision {
         Self::RequireMfaOff,
         Self::ClientChangedByCli,
         Self::ProfileChangedByOwner,
+        Self::AccountCreated,
         Self::AccountsListed,
         Self::AccountShown,
         Self::AccountDisabled,
@@ -430,7 +433,8 @@ mod tests {
             }
             Decision::ClientChangedByCli => (K::AdminAction, "cli:client; delete notes".into()),
             Decision::ProfileChangedByOwner => (K::ProfileUpdated, "owner:profile; name".into()),
-            Decision::AccountsListed
+            Decision::AccountCreated
+            | Decision::AccountsListed
             | Decision::AccountShown
             | Decision::AccountDisabled
             | Decision::AccountEnabled

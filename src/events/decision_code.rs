@@ -77,6 +77,7 @@ impl Decision {
             Self::ProfileChangedByOwner => "profile_changed_by_owner",
             Self::AccountsListed => "accounts_listed",
             Self::AccountShown => "account_shown",
+            Self::AccountCreated => "account_created",
             Self::AccountDisabled => "account_disabled",
             Self::AccountEnabled => "account_enabled",
             Self::AccountDeleted => "account_deleted",

@@ -80,6 +80,7 @@ impl Decision {
             Self::ProfileChangedByOwner => "owner:profile",
             Self::AccountsListed => "user_list",
             Self::AccountShown => "user_show",
+            Self::AccountCreated => "user_add",
             Self::AccountDisabled => "user_disable",
             Self::AccountEnabled => "user_enable",
             Self::AccountDeleted => "user_delete",

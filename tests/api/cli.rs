@@ -135,6 +135,19 @@ async fn user_add_prints_json_and_the_account_signs_in() {
         .unwrap()
         .unwrap();
     assert!(account.is_admin);
+    // Making an admin is on the record.
+    let made: Vec<_> = app
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == authd::events::EventKind::AdminAction)
+        .filter(|e| e.user_id.as_deref() == Some(account.id.as_str()))
+        .collect();
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(
+        made[0].decision.as_deref(),
+        Some("user_add; actor cli; admin true")
+    );
     assert_redirect_to(
         &app.post_login("admin@example.com", "a long admin password")
             .await,
@@ -579,6 +592,24 @@ async fn model_eval_train_and_label() {
     );
     let out = run(&url, &["model", "label", "0190-event", "maybe"]);
     assert!(!out.status.success());
+    // An empty id is refused, as the admin API refuses it.
+    let out = run(&url, &["model", "label", " ", "attack"]);
+    assert!(!out.status.success());
+    // Every run and the label are operators' acts on the record (`admin_action`).
+    let acts: Vec<String> = app
+        .events()
+        .await
+        .iter()
+        .filter(|e| e.kind == authd::events::EventKind::AdminAction)
+        .filter_map(|e| e.decision.clone())
+        .collect();
+    let trained = acts.iter().filter(|d| d.starts_with("model_train")).count();
+    assert_eq!(trained, 2, "{acts:?}");
+    assert!(
+        acts.iter()
+            .any(|d| d.starts_with("label") && d.contains("0190-event")),
+        "{acts:?}"
+    );
 }
 
 /// `X-Forwarded-For` from a peer outside `AUTHD_TRUSTED_PROXIES` (loopback here): the header

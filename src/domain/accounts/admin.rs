@@ -107,6 +107,21 @@ impl AccountAdmin {
         }
     }
 
+    /// Records an account made by an operator (`authd user add`): `admin_action`, decision
+    /// `user_add; actor cli; admin true|false`, on the account.
+    pub async fn created(
+        &self,
+        ctx: &RequestContext,
+        actor: Actor<'_>,
+        account: &Account,
+    ) -> Result<(), AccountAdminError> {
+        let detail = format!("{}; admin {}", actor.label(), account.is_admin);
+        let event = self
+            .event(ctx, Some(account))
+            .decision_detail(Decision::AccountCreated, &detail);
+        Ok(self.events.record(event).await?)
+    }
+
     /// Lists accounts with their standing (`accounts_listed`, the filters as detail).
     pub async fn list(
         &self,

@@ -33,6 +33,8 @@ pub enum Operator<'a> {
     Admin(&'a Admin),
     /// A client of the admin API (its client id).
     Client(&'a str),
+    /// The command line (`authd model label`).
+    Cli,
 }
 
 impl<'a> Operator<'a> {
@@ -40,6 +42,7 @@ impl<'a> Operator<'a> {
         match self {
             Self::Admin(a) => Actor::Admin(&a.id),
             Self::Client(c) => Actor::Client(c),
+            Self::Cli => Actor::Cli,
         }
     }
 
@@ -139,6 +142,7 @@ impl AdminConsole {
         match op {
             Operator::Admin(a) => event = event.user(&a.id),
             Operator::Client(c) => event.client_id = Some(c.to_owned()),
+            Operator::Cli => {}
         }
         self.events
             .record(event.decision_detail(what, &text))

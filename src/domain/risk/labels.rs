@@ -98,6 +98,7 @@ fn signal(d: Decision) -> Signal {
         | Decision::Passkey
         | Decision::RequireMfaOn
         | Decision::RequireMfaOff
+        | Decision::AccountCreated
         | Decision::AccountsListed
         | Decision::AccountShown
         | Decision::AccountDisabled
