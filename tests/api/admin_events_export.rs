@@ -254,3 +254,66 @@ async fn every_export_is_an_admin_action_naming_who_and_which_filters() {
         Some("events_export; target kind=login_failed")
     );
 }
+
+/// An export stops at its cap (100 000 rows). When older events still match, its last line
+/// says where to resume — `{"next_cursor": …}` in JSON Lines, a one-cell row in CSV — and the
+/// same export with that `cursor` sends the rest; a view that fits has no such line.
+#[tokio::test]
+async fn an_export_cut_at_its_cap_says_where_to_resume() {
+    let app = spawn_app().await;
+    let n = 100_002;
+    let seeded = if app.db.is_postgres() {
+        format!(
+            "insert into event (id, ts, kind, ip, user_agent, username, decision, request_id, \
+             created_at, decision_code) select 'seed-' || i, 1800000000000 + i, 'login_failed', \
+             '198.51.100.77', 'seed', 'x@example.com', 'deny', 'seed-' || i, 1800000000, 'deny' \
+             from generate_series(1, {n}) as i"
+        )
+    } else {
+        format!(
+            "insert into event (id, ts, kind, ip, user_agent, username, decision, request_id, \
+             created_at, decision_code) with recursive s(i) as (select 1 union all select i + 1 \
+             from s where i < {n}) select 'seed-' || i, 1800000000000 + i, 'login_failed', \
+             '198.51.100.77', 'seed', 'x@example.com', 'deny', 'seed-' || i, 1800000000, 'deny' \
+             from s"
+        )
+    };
+    crate::helpers::raw_execute(&app.db, &seeded, &[]).await;
+    let token = admin_token(&app, &["admin"]).await;
+    let export = |query: String| {
+        let req = new_client()
+            .get(app.url(&format!(
+                "/admin/api/events/export?ip=198.51.100.77&{query}"
+            )))
+            .bearer_auth(&token);
+        async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.text().await.unwrap()
+        }
+    };
+    let body = export("format=jsonl".into()).await;
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), 100_001, "the cap's rows and the resume line");
+    let last: serde_json::Value = serde_json::from_str(lines[100_000]).unwrap();
+    let cursor = last["next_cursor"]
+        .as_str()
+        .expect("a resume line")
+        .to_owned();
+    let oldest_sent: serde_json::Value = serde_json::from_str(lines[99_999]).unwrap();
+    assert_eq!(oldest_sent["id"], "seed-3");
+    // Resumed: the two oldest, and no resume line (nothing older matches).
+    let rest = export(format!("format=jsonl&cursor={cursor}")).await;
+    let ids: Vec<String> = rest
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].to_string())
+        .collect();
+    assert_eq!(ids, ["\"seed-2\"", "\"seed-1\""]);
+    // The CSV says the same in its last row.
+    let csv = export("format=csv".into()).await;
+    let last = csv.lines().last().unwrap();
+    assert_eq!(
+        last,
+        format!("\"# cut at 100000 rows; resume with cursor={cursor}\"")
+    );
+}

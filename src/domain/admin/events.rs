@@ -185,6 +185,15 @@ impl EventExport {
         }
         Ok((!events.is_empty()).then_some(events))
     }
+
+    /// Once `next_chunk` has answered `None`: where to resume (`cursor=`) when the cap cut
+    /// the view short (older events still match); `None` when the view was all sent.
+    pub fn cut_at(&self) -> Option<String> {
+        if self.done || self.left > 0 {
+            return None;
+        }
+        self.filter.before.map(|c| c.to_string())
+    }
 }
 
 impl AdminService {

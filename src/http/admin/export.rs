@@ -149,6 +149,21 @@ fn encode(format: ExportFormat, events: &[AuthEvent]) -> Bytes {
     Bytes::from(out)
 }
 
+/// The last line of an export the cap cut short: `{"next_cursor":"…"}` (JSON Lines), or one
+/// cell `# cut at … rows; resume with cursor=…` (CSV).
+fn cut_line(format: ExportFormat, cursor: &str) -> String {
+    match format {
+        ExportFormat::Jsonl => format!("{}\n", serde_json::json!({ "next_cursor": cursor })),
+        ExportFormat::Csv => {
+            let mut out = String::new();
+            let text = format!("# cut at {EXPORT_MAX_ROWS} rows; resume with cursor={cursor}");
+            csv_cell(&mut out, &text);
+            out.push_str("\r\n");
+            out
+        }
+    }
+}
+
 /// Where the stream is.
 enum Step {
     Header(EventExport),
@@ -168,7 +183,11 @@ pub fn export_response(format: ExportFormat, export: EventExport) -> Response {
             Step::Header(export) => Some((Ok(Bytes::from(csv_header())), Step::Rows(export))),
             Step::Rows(mut export) => match export.next_chunk().await {
                 Ok(Some(events)) => Some((Ok(encode(format, &events)), Step::Rows(export))),
-                Ok(None) => None,
+                // Cut at the cap with older events still matching: a last line says where to
+                // resume, so a file of exactly the cap is told from a cut one.
+                Ok(None) => export
+                    .cut_at()
+                    .map(|cursor| (Ok(Bytes::from(cut_line(format, &cursor))), Step::Done)),
                 Err(e) => {
                     tracing::error!(error = ?e, "event export failed");
                     Some((
