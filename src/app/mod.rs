@@ -199,17 +199,20 @@ fn warn_about(config: &Config) {
              AUTHD_MASTER_KEY_FILE or AUTHD_MASTER_KEY_PATH elsewhere (docs/key-custody.md)"
         );
     }
-    let h = &config.hash_params;
-    if h.memory_kib < 19_456 || h.iterations < 2 {
+    if !meets_owasp(&config.hash_params) {
         tracing::warn!(
-            memory_kib = h.memory_kib,
-            iterations = h.iterations,
-            "AUTHD_ARGON2_* below OWASP's minimum (m=19456 KiB, t=2): passwords are hashed              cheaper to crack, and each account's hash is made again at this cost at its next              sign-in; for tests only"
+            memory_kib = config.hash_params.memory_kib,
+            iterations = config.hash_params.iterations,
+            "AUTHD_ARGON2_* below every OWASP argon2id configuration (m=19456 KiB with t=2, or \
+             m=47104/t=1, m=12288/t=3, m=9216/t=4, m=7168/t=5): passwords are cheaper to crack, \
+             and each account's hash is made again at this cost at its next sign-in"
         );
     }
     if config.trusted_proxies.iter().any(|n| n.prefix_len() == 0) {
         tracing::warn!(
-            "AUTHD_TRUSTED_PROXIES holds a /0: every client's X-Forwarded-For is believed, so              anyone picks the address the rate limits and the risk engine see; name the              proxies' own addresses"
+            "AUTHD_TRUSTED_PROXIES holds a /0: every client's X-Forwarded-For is believed, so \
+             anyone picks the address the rate limits and the risk engine see; name the \
+             proxies' own addresses"
         );
     }
     if config.smtp_url.is_none() {
@@ -218,6 +221,20 @@ fn warn_about(config: &Config) {
             "AUTHD_SMTP_URL is empty: mail is written as files to AUTHD_MAIL_DIR, not delivered"
         );
     }
+}
+
+/// Whether argon2id's memory and iterations reach one of OWASP's equivalent configurations
+/// (Password Storage Cheat Sheet: 47104 KiB × 1 … 7168 KiB × 5; the default is 19456 × 2).
+fn meets_owasp(h: &crate::domain::accounts::password::HashParams) -> bool {
+    [
+        (47_104, 1),
+        (19_456, 2),
+        (12_288, 3),
+        (9_216, 4),
+        (7_168, 5),
+    ]
+    .iter()
+    .any(|&(m, t)| h.memory_kib >= m && h.iterations >= t)
 }
 
 /// Whether the issuer names this machine (`localhost`, `*.localhost`, a loopback address):
@@ -271,5 +288,32 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
             () = term => {},
         }
         tracing::info!("shutdown requested; finishing in-flight requests");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::accounts::password::HashParams;
+
+    #[test]
+    fn owasps_equivalent_argon2_settings_pass_and_cheaper_ones_are_warned_about() {
+        let p = |memory_kib, iterations| HashParams {
+            memory_kib,
+            iterations,
+            parallelism: 1,
+        };
+        for (m, t) in [
+            (19_456, 2),
+            (47_104, 1),
+            (12_288, 3),
+            (9_216, 4),
+            (7_168, 5),
+        ] {
+            assert!(meets_owasp(&p(m, t)), "{m} x {t}");
+        }
+        for (m, t) in [(19_455, 2), (19_456, 1), (64, 1), (7_168, 4)] {
+            assert!(!meets_owasp(&p(m, t)), "{m} x {t}");
+        }
     }
 }

@@ -188,7 +188,7 @@ pub(crate) const ADMIN_IDLE_SECS: Key = key(
 pub(crate) const ARGON2_MEMORY_KIB: Key = key(
     "argon2_memory_kib",
     Value("19456"),
-    "argon2id memory (KiB, at most 4194304; below 19456 with 2 iterations the server warns at start)",
+    "argon2id memory (KiB, at most 4194304; below every OWASP argon2id configuration the server warns at start)",
 );
 pub(crate) const ARGON2_ITERATIONS: Key = key(
     "argon2_iterations",

@@ -211,15 +211,20 @@ impl Captchas {
         now: i64,
         level: PowLevel,
     ) -> (StoredChallenge, ShownChallenge) {
+        // The id the challenge is spent by (`LoginService::spend_challenge`), and the builtin
+        // image's name.
+        let new_id = || {
+            let mut id_bytes = [0u8; 16];
+            random.fill(&mut id_bytes);
+            crate::domain::clients::hex_lower(&id_bytes)
+        };
         match self {
             Self::Builtin => {
                 let (n, puzzle) = crate::domain::captcha_pow::puzzle(random, level);
                 let text = level
                     .image_allowed()
                     .then(|| crate::domain::captcha_image::text(random));
-                let mut id_bytes = [0u8; 16];
-                random.fill(&mut id_bytes);
-                let id = crate::domain::clients::hex_lower(&id_bytes);
+                let id = new_id();
                 (
                     StoredChallenge {
                         answer: text.as_deref().unwrap_or_default().to_uppercase(),
@@ -239,12 +244,7 @@ impl Captchas {
             Self::Test(_) | Self::Remote(_) => (
                 StoredChallenge {
                     answer: String::new(),
-                    // Not shown: the id it is spent by (`LoginService::spend_challenge`).
-                    id: {
-                        let mut id_bytes = [0u8; 16];
-                        random.fill(&mut id_bytes);
-                        crate::domain::clients::hex_lower(&id_bytes)
-                    },
+                    id: new_id(),
                     text: None,
                     pow: None,
                     issued_at: now,

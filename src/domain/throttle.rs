@@ -104,6 +104,10 @@ pub enum Door {
     /// starts the session it lives in): per network (and IPv6 /48), a sign-in's budget of its
     /// own, so a flood of cookieless page loads writes a bounded number of session rows.
     ChallengeShown,
+    /// A passwordless sign-in's ceremony started for a browser without a session (`POST
+    /// /login/passkey/start`; it lives in the session it starts): per network (and /48), a
+    /// budget apart from the CAPTCHA's, so a flood of one does not spend the other.
+    CeremonyStarted,
 }
 
 /// Limits, in requests per minute with a burst.
@@ -205,6 +209,8 @@ pub struct Throttle<C: GovernorClock = RateClock> {
     token_client: Arc<Keyed<C>>,
     shown_ip: Arc<Keyed<C>>,
     shown_site: Arc<Keyed<C>>,
+    ceremony_ip: Arc<Keyed<C>>,
+    ceremony_site: Arc<Keyed<C>>,
     clock: C,
 }
 
@@ -250,6 +256,8 @@ impl<C: GovernorClock + Clone> Throttle<C> {
             token_client: limiter(limits.token_per_client),
             shown_ip: limiter(limits.login_per_ip),
             shown_site: limiter(limits.login_per_ip.saturating_mul(limits.ipv6_48_factor)),
+            ceremony_ip: limiter(limits.login_per_ip),
+            ceremony_site: limiter(limits.login_per_ip.saturating_mul(limits.ipv6_48_factor)),
             clock,
         }
     }
@@ -267,6 +275,8 @@ impl<C: GovernorClock + Clone> Throttle<C> {
                 (Door::Token, _) => &self.token_client,
                 (Door::ChallengeShown, ThrottleKey::Site(_)) => &self.shown_site,
                 (Door::ChallengeShown, _) => &self.shown_ip,
+                (Door::CeremonyStarted, ThrottleKey::Site(_)) => &self.ceremony_site,
+                (Door::CeremonyStarted, _) => &self.ceremony_ip,
             };
             if let Err(not_until) = limiter.check_key(key) {
                 let wait = not_until.wait_time_from(self.clock.now());

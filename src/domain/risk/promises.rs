@@ -2,8 +2,9 @@
 //! history of one to a thousand sign-ins at home, and someone else with the right password and
 //! no device cookie — from another country, through a VPN in the owner's country with another
 //! browser, with the owner's exact user agent, from the owner's own provider — at every hour,
-//! with and without a GeoIP file. The built-in prior challenges every one (`prior_tests.rs`);
-//! training promotes no candidate that lets one through (`training.rs`), so whatever the log
+//! with and without a GeoIP file. The built-in prior challenges every one at the default
+//! threshold (`prior_tests.rs`); training promotes no candidate that lets through one the
+//! prior challenges at the configured threshold (`training.rs`), so whatever the log
 //! holds (an attacker's own account signing in from network after network to look like an
 //! owner, say) a trained model challenges at least what the prior does on these shapes.
 
@@ -100,9 +101,13 @@ impl std::fmt::Display for LetIn {
     }
 }
 
-/// The first takeover with the right password and no device cookie that `model` scores below
-/// `challenge_at`, or `None` when it challenges them all (as the prior does).
+/// The first takeover with the right password and no device cookie that the built-in prior
+/// challenges (scores at or above `challenge_at`) and `model` does not, or `None` when `model`
+/// challenges every one the prior does. (With the default threshold the prior challenges them
+/// all; a deployment that raised `AUTHD_RISK_CHALLENGE_AT` is held only to what the prior
+/// challenges at its threshold.)
 pub fn takeover_let_in(model: &Model, challenge_at: f64) -> Option<LetIn> {
+    let prior = Model::prior();
     for geo in [true, false] {
         for history in HISTORIES {
             let (p, next) = owner(history, geo);
@@ -137,7 +142,7 @@ pub fn takeover_let_in(model: &Model, challenge_at: f64) -> Option<LetIn> {
                             known_device: false,
                         };
                         let s = score(model, &inputs).0;
-                        if s < challenge_at {
+                        if s < challenge_at && score(&prior, &inputs).0 >= challenge_at {
                             return Some(LetIn {
                                 shape,
                                 history,
@@ -168,5 +173,10 @@ mod tests {
         let let_in = takeover_let_in(&lowered, at).expect("a lower intercept lets one in");
         assert!(let_in.score < at);
         assert!(let_in.to_string().contains("takeover"), "{let_in}");
+        // A deployment with a higher threshold, where the prior itself lets the weakest
+        // shapes through: the prior (and a model like it) passes; the lowered one does not.
+        assert_eq!(takeover_let_in(&Model::prior(), 0.7), None);
+        assert_eq!(takeover_let_in(&Model::prior(), 0.999), None);
+        assert!(takeover_let_in(&lowered, 0.7).is_some());
     }
 }

@@ -20,7 +20,7 @@ use crate::domain::signin::keys::{CounterKey, Source};
 use crate::domain::signin::ladder::ChallengeAnswer;
 use crate::domain::signin::links::Purpose;
 use crate::domain::signin::settings::work;
-use crate::domain::throttle::{Door, ThrottleKey, net_of, site_of};
+use crate::domain::throttle::{Door, ThrottleKey};
 use crate::storage::protection::FailureState;
 
 /// How long a held pass can be used (seconds): the rest of one attempt, not a session.
@@ -113,22 +113,23 @@ impl LoginService {
         // A browser without a session gets one to keep the challenge in: past the network's
         // budget for those (`Door::ChallengeShown`), the form goes without, and its submit
         // meets the challenge as before the up-front one existed.
-        if new_session && self.new_session_budget(ctx.ip).is_err() {
+        if new_session
+            && self
+                .new_session_budget(Door::ChallengeShown, ctx.ip)
+                .is_err()
+        {
             return Ok(None);
         }
         Ok(Some(work(s, &next, now)))
     }
 
-    /// Draws one from `ip`'s network's budget of sessions started for a browser that holds
-    /// none (`Door::ChallengeShown`, per network and IPv6 /48): an up-front challenge, a
-    /// passwordless sign-in's ceremony. `Err(retry_after)` once it is spent, so a flood of
-    /// cookieless requests writes a bounded number of session rows.
-    pub fn new_session_budget(&self, ip: std::net::IpAddr) -> Result<(), u64> {
-        let keys: Vec<ThrottleKey> = std::iter::once(ThrottleKey::Net(net_of(ip)))
-            .chain(site_of(ip).map(ThrottleKey::Site))
-            .collect();
+    /// Draws one from `ip`'s network's (and /48's) budget at `door` of sessions started for a
+    /// browser that holds none: `Door::ChallengeShown` for an up-front challenge,
+    /// `Door::CeremonyStarted` for a passwordless sign-in's ceremony. `Err(retry_after)` once
+    /// it is spent, so a flood of cookieless requests writes a bounded number of session rows.
+    pub fn new_session_budget(&self, door: Door, ip: std::net::IpAddr) -> Result<(), u64> {
         self.throttle
-            .check(Door::ChallengeShown, &keys)
+            .check(door, &ThrottleKey::nets(ip))
             .map_err(|(_, retry_after)| retry_after.max(1))
     }
 
@@ -137,8 +138,10 @@ impl LoginService {
     /// request and written back at its end, so submits sent at once (or to two instances)
     /// all found it there; of those, only the one that spends it here passes.
     pub async fn spend_challenge(&self, id: &str, issued_at: i64) -> Result<bool, Unexpected> {
+        // A `test` or provider challenge shown before challenges had ids (an upgrade, a rolling
+        // deploy: for its five minutes) has none to spend: taken from the session, as then.
         if id.is_empty() {
-            return Ok(false);
+            return Ok(true);
         }
         let until = issued_at.saturating_add(crate::domain::captcha::CHALLENGE_TTL_SECS + 60);
         self.protection

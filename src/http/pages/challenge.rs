@@ -202,8 +202,10 @@ pub async fn answer(
             ChallengeAnswer::Absent
         });
     }
-    let stored =
-        parsed(session.take(KEY).await?).filter(|c| c.gate.as_deref() == Some(gate.as_str()));
+    // Only the form that showed it (one shown before challenges named their form, in the five
+    // minutes after an upgrade, counts for any).
+    let stored = parsed(session.take(KEY).await?)
+        .filter(|c| c.gate.as_deref().is_none_or(|g| g == gate.as_str()));
     let now = state.clock.now().unix_timestamp();
     let passed = match (state.captchas.remote(), token) {
         (Some(_), Some(t)) => {

@@ -36,7 +36,8 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// `POST /login/passkey/start`. The ceremony lives in the session: a browser without one
-/// starts one within its network's budget (`LoginService::new_session_budget`), past it `429`.
+/// starts one within its network's budget for ceremonies (`Door::CeremonyStarted`, apart from
+/// the up-front CAPTCHA's), past it `429`.
 pub async fn login_passkey_start_post(
     State(state): State<AppState>,
     ClientContext(ctx): ClientContext,
@@ -52,7 +53,9 @@ pub async fn login_passkey_start_post(
         .await
         .map_err(session_failed)?;
     if session.0.id().is_none()
-        && let Err(retry_after) = state.login.new_session_budget(ctx.ip)
+        && let Err(retry_after) = state
+            .login
+            .new_session_budget(crate::domain::throttle::Door::CeremonyStarted, ctx.ip)
     {
         return Err(SignInError::RateLimited { retry_after }.into());
     }
