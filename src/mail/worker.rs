@@ -5,6 +5,9 @@
 //! sealed and opened only to send; once sent they are blanked, so no one-time link stays usable
 //! in the queue (a body from before sealing is sent as it is). The polling loop itself
 //! is one of the jobs in `app::jobs`; tests call `MailWorker::drain` instead of waiting for it.
+//! A mail whose use has a lifetime (an e-mailed code, a reset or verification link) is given
+//! up, not sent, once that lifetime has passed while it waited (an SMTP outage): a dead link
+//! delivered hours later is only noise (`Lifetimes`).
 
 use std::sync::Arc;
 
@@ -18,6 +21,10 @@ use crate::storage::mail::{MailRecord, MailStore};
 const LEASE: i64 = 120;
 /// Mails claimed per pass.
 const BATCH: i64 = 20;
+
+/// How long each kind of mail is of use after it was queued (seconds), by `Notice::kind`;
+/// kinds not named here (alerts, notices) are delivered however late.
+pub type Lifetimes = std::collections::HashMap<&'static str, i64>;
 
 /// The delay before attempt `attempts + 1`.
 pub fn backoff(attempts: i64) -> i64 {
@@ -52,12 +59,9 @@ fn opened(m: &MailRecord, sealer: &Sealer) -> Result<OutgoingMail, SealError> {
 }
 
 /// Claims a batch of what is due now and sends it; a failure is rescheduled with backoff.
-async fn deliver_batch(
-    store: &dyn MailStore,
-    mailer: &dyn Mailer,
-    clock: &dyn Clock,
-    sealer: &Sealer,
-) -> Pass {
+async fn deliver_batch(w: &MailWorker) -> Pass {
+    let (store, mailer, clock) = (w.store.as_ref(), w.mailer.as_ref(), w.clock.as_ref());
+    let (sealer, lifetimes) = (&w.sealer, w.lifetimes.as_ref());
     let now = clock.now().unix_timestamp();
     let due = match store.claim_due(now, LEASE, BATCH).await {
         Ok(d) => d,
@@ -71,6 +75,16 @@ async fn deliver_batch(
         sent: 0,
     };
     for m in due {
+        let now = clock.now().unix_timestamp();
+        if let Some(life) = lifetimes.get(m.kind.as_str())
+            && now > m.created_at.saturating_add(*life)
+        {
+            tracing::warn!(kind = %m.kind, attempts = m.attempts, "mail outlived its use before it could be delivered; given up");
+            if let Err(e) = store.abandon(&m.id, now, "expired before delivery").await {
+                tracing::warn!(error = %e, "mail queue update failed");
+            }
+            continue;
+        }
         // A batch of slow sends can outlast the lease: renewed right before each send, and a
         // mail another worker has claimed since is left to it (never sent twice at once).
         let held = m.locked_until.unwrap_or_default();
@@ -118,6 +132,7 @@ pub struct MailWorker {
     mailer: Arc<dyn Mailer>,
     clock: Arc<dyn Clock>,
     sealer: Sealer,
+    lifetimes: Arc<Lifetimes>,
     pass: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -140,21 +155,23 @@ impl MailWorker {
             mailer,
             clock,
             sealer,
+            lifetimes: Arc::default(),
             pass: Arc::new(tokio::sync::Mutex::new(())),
         }
+    }
+
+    /// The same worker, giving up the kinds of mail `lifetimes` names once they outlived
+    /// their use.
+    #[must_use]
+    pub fn with_lifetimes(mut self, lifetimes: Lifetimes) -> Self {
+        self.lifetimes = Arc::new(lifetimes);
+        self
     }
 
     /// One pass: delivers a batch of what is due now; returns how many were sent.
     pub async fn run_once(&self) -> usize {
         let _pass = self.pass.lock().await;
-        deliver_batch(
-            self.store.as_ref(),
-            self.mailer.as_ref(),
-            self.clock.as_ref(),
-            &self.sealer,
-        )
-        .await
-        .sent
+        deliver_batch(self).await.sent
     }
 
     /// Delivers everything due now, batch after batch, after any pass in flight here; returns
@@ -164,13 +181,7 @@ impl MailWorker {
         let _pass = self.pass.lock().await;
         let mut sent = 0;
         loop {
-            let pass = deliver_batch(
-                self.store.as_ref(),
-                self.mailer.as_ref(),
-                self.clock.as_ref(),
-                &self.sealer,
-            )
-            .await;
+            let pass = deliver_batch(self).await;
             sent += pass.sent;
             if pass.claimed == 0 {
                 return sent;

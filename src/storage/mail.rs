@@ -59,6 +59,9 @@ pub trait MailStore: Send + Sync {
     async fn renew_lease(&self, id: &str, held: i64, until: i64) -> Result<bool, StoreError>;
     /// Marks a mail delivered and blanks its bodies (they may carry one-time links).
     async fn mark_sent(&self, id: &str, now: i64) -> Result<(), StoreError>;
+    /// Gives up a mail that outlived its use (its code or link expired while it waited): done
+    /// as a sent one is (bodies blanked, never tried again, pruned with them), `reason` kept.
+    async fn abandon(&self, id: &str, now: i64, reason: &str) -> Result<(), StoreError>;
     /// Records a failed attempt and when to try again.
     async fn mark_failed(
         &self,
@@ -180,6 +183,21 @@ impl MailStore for Backend {
             )
             .bind(id)
             .bind(now)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    async fn abandon(&self, id: &str, now: i64, reason: &str) -> Result<(), StoreError> {
+        on_pool!(self.writer(), |p| {
+            sqlx::query(
+                "update mail_queue set sent_at = $2, locked_until = null, text_body = '', \
+                 html_body = '', last_error = $3 where id = $1",
+            )
+            .bind(id)
+            .bind(now)
+            .bind(reason)
             .execute(p)
             .await?;
         });

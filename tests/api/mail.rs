@@ -99,6 +99,43 @@ async fn mail_waits_out_an_smtp_outage_and_an_authd_restart() {
     drop(db);
 }
 
+/// A reset mail that waited out its link's 30 minutes (an SMTP outage) is given up, not sent
+/// late: the row is done, its bodies blanked, and it is never tried again.
+#[tokio::test]
+async fn a_reset_mail_that_outlived_its_link_is_given_up_not_sent_late() {
+    let port = free_port();
+    let app = spawn_app_on(TestDb::new().await, |c| {
+        c.smtp_url = Some(format!("smtp://127.0.0.1:{port}").into());
+    })
+    .await;
+    let user = app.user().await;
+    ask_reset(&app, &user.email).await;
+    assert_eq!(app.drain_mail().await, 0, "the listener is down");
+    let sink = SmtpSink::start(port).await;
+    app.clock.advance(time::Duration::minutes(31));
+    assert_eq!(app.drain_mail().await, 0, "expired: not sent");
+    app.clock.advance(time::Duration::hours(2));
+    app.drain_mail().await;
+    assert!(sink.messages().is_empty(), "never sent late");
+    let rows = crate::helpers::raw_rows(
+        &app.db,
+        "select coalesce(last_error, ''), text_body, html_body, \
+         cast(case when sent_at is null then 0 else 1 end as text) from mail_queue \
+         where kind = 'password_reset'",
+    )
+    .await;
+    assert_eq!(
+        rows,
+        [["expired before delivery", "", "", "1"]
+            .map(str::to_owned)
+            .to_vec()]
+    );
+    // A fresh request is sent at once.
+    ask_reset(&app, &user.email).await;
+    assert_eq!(app.drain_mail().await, 1);
+    assert_eq!(sink.messages().len(), 1);
+}
+
 /// Fails sign-ins on `email` from `ip` (wrong answers once challenged) until the pair is
 /// blocked.
 async fn attack_until_blocked(app: &crate::helpers::TestApp, ip: &str, email: &str) {

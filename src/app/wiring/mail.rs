@@ -23,12 +23,25 @@ pub(super) fn mail(b: &Base<'_>) -> anyhow::Result<(MailWorker, Arc<dyn Outbox>)
         ),
         None => Arc::new(FileMailer::new(c.mail_dir.clone(), c.mail_from.clone())),
     };
+    // A code or a link that expired while its mail waited (an SMTP outage) is not sent late.
+    let lifetimes = [
+        ("email_code", c.protection.email_code_ttl_secs),
+        (
+            "password_reset",
+            crate::domain::accounts::reset::RESET_TTL_SECS,
+        ),
+        (
+            "verify_email",
+            crate::domain::signin::links::VERIFY_TTL_SECS,
+        ),
+    ];
     let worker = MailWorker::new(
         b.store.mail.clone(),
         mailer,
         b.deps.clock.clone(),
         b.sealer.clone(),
-    );
+    )
+    .with_lifetimes(lifetimes.into_iter().collect());
     let outbox: Arc<dyn Outbox> = Arc::new(QueueOutbox::new(
         b.store.mail.clone(),
         b.deps.clock.clone(),

@@ -53,7 +53,7 @@ const NOT_ME_TTL_SECS: i64 = 7 * 86_400;
 const NOT_ME_RESET_TTL_SECS: i64 = 3_600;
 
 /// How long a verification link stays valid.
-const VERIFY_TTL_SECS: i64 = 2 * 86_400;
+pub(crate) const VERIFY_TTL_SECS: i64 = 2 * 86_400;
 
 /// Longer tokens are refused before any work (a real one is about 90 characters).
 const MAX_TOKEN_LEN: usize = 512;
