@@ -32,6 +32,24 @@ pub fn authd_on(url: &str) -> Command {
     cmd
 }
 
+/// Runs `authd ARGS` on the database at `url` off the async threads; its JSON output, after
+/// checking it exited 0 (else the test fails with its stderr).
+pub async fn cli_json(url: &str, args: &[&str]) -> serde_json::Value {
+    let (url, args): (String, Vec<String>) = (
+        url.to_owned(),
+        args.iter().map(|a| (*a).to_owned()).collect(),
+    );
+    let out = tokio::task::spawn_blocking(move || authd_on(&url).args(&args).output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Starts `authd serve` as a process (port 0, JSON logs); returns it, its address and its
 /// stderr lines.
 pub fn serve_process(

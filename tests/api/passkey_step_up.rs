@@ -362,21 +362,7 @@ async fn an_operators_factor_reset_removes_every_passkey() {
     let id = account_id(&app, &user).await;
     let count = format!("select cast(count(*) as text) from passkey where account_id = '{id}'");
     assert_eq!(raw_rows(&app.db, &count).await[0][0], "1");
-    let (url, email) = (app.db.url.clone(), user.email.clone());
-    let out = tokio::task::spawn_blocking(move || {
-        crate::cli::authd_on(&url)
-            .args(["user", "mfa", "reset", &email])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = crate::cli::cli_json(&app.db.url, &["user", "mfa", "reset", &user.email]).await;
     assert_eq!(v["removed"], true, "{v}");
     assert_eq!(raw_rows(&app.db, &count).await[0][0], "0");
     assert!(!app.state.passkeys.has_passkeys(&id).await.unwrap());

@@ -222,21 +222,7 @@ async fn mfa_reset_on_the_command_line_removes_the_app() {
     let app = spawn_app().await;
     let (user, _, _) = enrolled(&app).await;
     action(&app, "require_mfa_on", "").await;
-    let (url, email) = (app.db.url.clone(), user.email.clone());
-    let out = tokio::task::spawn_blocking(move || {
-        crate::cli::authd_on(&url)
-            .args(["user", "mfa", "reset", &email])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = crate::cli::cli_json(&app.db.url, &["user", "mfa", "reset", &user.email]).await;
     assert_eq!(v["removed"], true);
     // The password alone signs in again.
     app.post_logout().await;
