@@ -219,22 +219,25 @@ test("an operator's story: overview, attacked account, label, unlock, export", a
   assert.equal(events.filter((e) => e.kind === 'login_failed').length, 30);
 
   // The admin's own acts: the explorer shows the export, the unlock and the label as
-  // admin_action records (newest first), and so does the export, which records itself first.
+  // admin_action records (newest first), after the admin's own making on the command line
+  // (`user_add`, on the account); so does the export, which records itself first.
   await page.fill('#f-kind', 'admin_action');
   await page.fill('#f-user', admin);
   await Promise.all([page.waitForEvent('load'), page.click('#event-filters button[type=submit]')]);
   const acts = page.locator('#events tr[data-event]');
-  assert.equal(await acts.count(), 3);
+  assert.equal(await acts.count(), 4);
   assert.match(await acts.nth(0).textContent(), /events_export; target .*user=/);
   assert.match(await acts.nth(1).textContent(), new RegExp(`unlock; target ${victimId}`));
   assert.match(await acts.nth(2).textContent(), new RegExp(`label; target ${victimId}; event ${labelled}; attack`));
+  assert.match(await acts.nth(3).textContent(), /user_add; actor cli; admin true/);
   const rows = await exportCsv(page);
-  assert.equal(rows.length, 4, JSON.stringify(rows));
+  assert.equal(rows.length, 5, JSON.stringify(rows));
   assert.match(rows[0].decision, /^events_export; target kind=admin_action user=/);
   assert.match(rows[1].decision, /^events_export; target .*user=/);
   assert.deepEqual(rows.slice(2).map((r) => [r.kind, r.decision]), [
     ['admin_action', `unlock; target ${victimId}`],
     ['admin_action', `label; target ${victimId}; event ${labelled}; attack`],
+    ['admin_action', 'user_add; actor cli; admin true'],
   ]);
 
   assert.deepEqual(problems, [], 'console errors or CSP violations');
