@@ -53,6 +53,39 @@ async fn one_solved_challenge_sent_at_once_passes_one_submit() {
     );
 }
 
+/// A form sent before the page's check filled in the answer (an empty `captcha_answer`) is
+/// asked again, not failed: no `challenge_failed`, no password checked, and the challenge it
+/// was shown still passes the next submit.
+#[tokio::test]
+async fn an_empty_answer_is_asked_again_not_failed() {
+    let app = spawn_app_with(ladder).await;
+    let user = app.user().await;
+    let (owner, ip) = (new_client(), "198.51.100.90");
+    to_the_rung(&app, &owner, ip, &user.email).await;
+    let before = (
+        count(&app, EventKind::ChallengeFailed).await,
+        count(&app, EventKind::LoginFailed).await,
+    );
+    let page = app
+        .sign_in_from(&owner, ip, &user.email, &user.password, Some(""))
+        .await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    assert!(shows_challenge(&page), "{}", page.body);
+    assert_eq!(
+        (
+            count(&app, EventKind::ChallengeFailed).await,
+            count(&app, EventKind::LoginFailed).await,
+        ),
+        before,
+        "nothing failed"
+    );
+    let page = app
+        .sign_in_from(&owner, ip, &user.email, TYPO, Some(ANSWER))
+        .await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(count(&app, EventKind::LoginFailed).await, before.1 + 1);
+}
+
 #[tokio::test]
 async fn a_challenge_another_form_showed_passes_no_sign_in() {
     let app = spawn_app_with(ladder).await;

@@ -112,5 +112,34 @@ test('register, sign in, account, sign out in Chromium under the CSP', async (t)
   await page.fill('#password', password);
   await Promise.all([page.waitForURL(`${base}/account`), page.click('button[type=submit]')]);
 
+  // A submit before the page's check is done is held and sent once it is: one click signs in.
+  // (The check's answer is slowed here: each message from the worker arrives 1.5 s late.)
+  const slow = await browser.newContext();
+  await slow.addInitScript(() => {
+    const d = Object.getOwnPropertyDescriptor(Worker.prototype, 'onmessage');
+    Object.defineProperty(Worker.prototype, 'onmessage', {
+      configurable: true,
+      get() { return d.get.call(this); },
+      set(fn) { d.set.call(this, (ev) => setTimeout(() => fn.call(this, ev), 1500)); },
+    });
+  });
+  const early = await slow.newPage();
+  early.on('pageerror', (e) => problems.push(String(e)));
+  await early.goto(`${base}/login`);
+  await early.fill('#username', email);
+  await early.fill('#password', password);
+  assert.equal(await early.locator(solved).count(), 0, 'not solved yet when sent');
+  await Promise.all([early.waitForURL(`${base}/account`, { timeout: 30000 }), early.click('button[type=submit]')]);
+  await slow.close();
+
+  // A browser whose worker cannot start: the image comes back, to be typed.
+  const noWorker = await browser.newContext();
+  await noWorker.addInitScript(() => { window.Worker = function () { throw new Error('no workers'); }; });
+  const typed = await noWorker.newPage();
+  await typed.goto(`${base}/login`);
+  await typed.locator('.pow-fallback img').waitFor({ state: 'visible' });
+  assert.ok(await typed.locator('#captcha_answer').isVisible());
+  await noWorker.close();
+
   assert.deepEqual(problems, [], 'console errors or CSP violations');
 });

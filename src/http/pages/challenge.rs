@@ -186,12 +186,15 @@ pub async fn answer(
     remote_ip: std::net::IpAddr,
     gate: Gate,
 ) -> Result<ChallengeAnswer, HttpError> {
-    let token = answers
-        .turnstile
-        .as_deref()
-        .or(answers.hcaptcha.as_deref())
-        .or(answers.recaptcha.as_deref());
-    let given = answers.captcha_answer.as_deref();
+    // An empty field is no answer (a form sent before the page's check filled it in, a
+    // widget not solved yet): the challenge is asked again, not failed.
+    fn filled(v: Option<&str>) -> Option<&str> {
+        v.filter(|s| !s.trim().is_empty())
+    }
+    let token = filled(answers.turnstile.as_deref())
+        .or(filled(answers.hcaptcha.as_deref()))
+        .or(filled(answers.recaptcha.as_deref()));
+    let given = filled(answers.captcha_answer.as_deref());
     if given.is_none() && token.is_none() {
         let Some(pass) = session.take(&pass_key(gate)).await? else {
             return Ok(ChallengeAnswer::Absent);
