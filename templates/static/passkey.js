@@ -69,6 +69,9 @@
       response: {
         attestationObject: toB64url(cred.response.attestationObject),
         clientDataJSON: toB64url(cred.response.clientDataJSON),
+        // Kept with the credential, so a later step-up's allowCredentials names how to reach
+        // it (the platform authenticator, not a QR code or a security-key prompt).
+        transports: cred.response.getTransports ? cred.response.getTransports() : undefined,
       },
       extensions: {},
     };

@@ -87,6 +87,10 @@ test('enrol a passkey, sign out, sign in with it, remove it', async (t) => {
   // Enrol on the security page: its own script runs the registration ceremony, then reloads it.
   await page.goto(`${base}/account/security`);
   assert.equal(await page.locator('[data-passkey]').count(), 0);
+  let finish = null;
+  page.on('request', (r) => {
+    if (r.url().endsWith('/account/security/passkeys/finish')) finish = r.postData();
+  });
   await page.fill('#passkey-name', 'Virtual key');
   await Promise.all([
     page.waitForEvent('load'),
@@ -100,6 +104,8 @@ test('enrol a passkey, sign out, sign in with it, remove it', async (t) => {
   const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
   assert.equal(credentials.length, 1);
   assert.ok(credentials[0].isResidentCredential, 'a discoverable credential (passkey)');
+  // The authenticator's transports go with the registration (kept with the credential).
+  assert.deepEqual(JSON.parse(finish).credential.response.transports, ['internal']);
   assert.ok(await page.locator('text=Second factor added').count() > 0, 'mfa_enrolled is listed');
   if (process.env.AUTHD_SCREENSHOT_DIR) {
     const out = resolve(here, process.env.AUTHD_SCREENSHOT_DIR);
