@@ -145,13 +145,27 @@ impl EventSink {
 /// clear in one statement).
 pub(crate) fn trace(event: &AuthEvent) {
     {
+        // Every field INTERFACE.md names ("Auth events"), as stored; `event_id` is the name
+        // this line gave the id before it carried them all (kept for what reads it).
         tracing::info!(
             target: "authd::event",
+            id = %event.id,
             event_id = %event.id,
+            ts = %event
+                .ts
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
             kind = event.kind.as_str(),
             ip = event.ip.as_deref().unwrap_or(""),
+            user_agent = event.user_agent.as_deref().unwrap_or(""),
             user_id = event.user_id.as_deref().unwrap_or(""),
+            username = event.username.as_deref().unwrap_or(""),
             client_id = event.client_id.as_deref().unwrap_or(""),
+            risk = %event
+                .risk
+                .as_ref()
+                .map(|r| serde_json::json!({ "score": r.score, "reasons": r.reasons }).to_string())
+                .unwrap_or_default(),
             decision = event.decision.as_deref().unwrap_or(""),
             request_id = event.request_id.as_deref().unwrap_or(""),
             "auth event"

@@ -669,6 +669,89 @@ async fn untrusted_forwarded_for_is_warned_about_once() {
     assert_eq!(warnings, 1, "{lines:?}");
 }
 
+/// Every auth event is also emitted through `tracing` with the fields INTERFACE.md names: `id`,
+/// `ts` (RFC 3339), `kind`, `ip`, `user_agent`, `user_id`, `username`, `client_id`, `risk`
+/// (`{"score", "reasons"}`), `decision`, `request_id` (the JSON log's `authd::event` lines).
+#[tokio::test]
+async fn auth_events_are_logged_with_every_interface_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr, rx) = serve_process(dir.path(), &[]);
+    let client = crate::helpers::new_client();
+    let login = format!("http://{addr}/login");
+    let csrf = crate::helpers::read(client.get(&login).send().await.unwrap())
+        .await
+        .csrf();
+    let form = [
+        ("username", "nobody@example.com"),
+        ("password", "not a password here"),
+        ("csrf_token", csrf.as_str()),
+    ];
+    let r = client
+        .post(&login)
+        .header("user-agent", "log-test/1.0")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut lines = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
+        lines.push(line);
+    }
+    let failed = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"] == "authd::event")
+        .map(|v| {
+            if v["fields"].is_object() {
+                v["fields"].clone()
+            } else {
+                v
+            }
+        })
+        .find(|f| f["kind"] == "login_failed")
+        .unwrap_or_else(|| panic!("no login_failed event line in {lines:?}"));
+    for field in [
+        "id",
+        "ts",
+        "kind",
+        "ip",
+        "user_agent",
+        "user_id",
+        "username",
+        "client_id",
+        "risk",
+        "decision",
+        "request_id",
+    ] {
+        assert!(failed.get(field).is_some(), "{field} missing: {failed}");
+    }
+    assert_eq!(failed["username"], "nobody@example.com");
+    assert_eq!(failed["user_agent"], "log-test/1.0");
+    assert!(
+        time::OffsetDateTime::parse(
+            failed["ts"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339
+        )
+        .is_ok(),
+        "{failed}"
+    );
+    let risk: serde_json::Value = serde_json::from_str(failed["risk"].as_str().unwrap()).unwrap();
+    assert!(
+        risk["score"].is_number() && risk["reasons"].is_array(),
+        "{risk}"
+    );
+    assert!(!failed.to_string().contains("not a password here"));
+}
+
 /// `AUTHD_LOG_FORMAT` `auto` (the default) and `pretty` write no colour codes when stderr is
 /// not a terminal (a pipe here, as under systemd or `2> file`); a start that writes mail to a
 /// directory warns about it.
