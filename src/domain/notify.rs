@@ -101,18 +101,28 @@ pub enum Notice {
     },
 }
 
+/// The kinds a mail worker gives up once they outlived their use (`Notice::kind`'s words).
+pub mod kinds {
+    /// `Notice::PasswordReset`.
+    pub const PASSWORD_RESET: &str = "password_reset";
+    /// `Notice::VerifyEmail`.
+    pub const VERIFY_EMAIL: &str = "verify_email";
+    /// `Notice::EmailCode`.
+    pub const EMAIL_CODE: &str = "email_code";
+}
+
 impl Notice {
     /// The kind, as stored with the queued mail.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::PasswordReset { .. } => "password_reset",
+            Self::PasswordReset { .. } => kinds::PASSWORD_RESET,
             Self::PasswordChanged { .. } => "password_changed",
             Self::SessionReported { .. } => "session_reported",
             Self::Lockout { .. } => "lockout",
             Self::NewDevice { .. } => "new_device",
             Self::Attack { .. } => "attack",
-            Self::VerifyEmail { .. } => "verify_email",
-            Self::EmailCode { .. } => "email_code",
+            Self::VerifyEmail { .. } => kinds::VERIFY_EMAIL,
+            Self::EmailCode { .. } => kinds::EMAIL_CODE,
             Self::SignInMethodAdded { .. } => "method_added",
             Self::SignInMethodRemoved { .. } => "method_removed",
         }

@@ -75,16 +75,6 @@ async fn deliver_batch(w: &MailWorker) -> Pass {
         sent: 0,
     };
     for m in due {
-        let now = clock.now().unix_timestamp();
-        if let Some(life) = lifetimes.get(m.kind.as_str())
-            && now > m.created_at.saturating_add(*life)
-        {
-            tracing::warn!(kind = %m.kind, attempts = m.attempts, "mail outlived its use before it could be delivered; given up");
-            if let Err(e) = store.abandon(&m.id, now, "expired before delivery").await {
-                tracing::warn!(error = %e, "mail queue update failed");
-            }
-            continue;
-        }
         // A batch of slow sends can outlast the lease: renewed right before each send, and a
         // mail another worker has claimed since is left to it (never sent twice at once).
         let held = m.locked_until.unwrap_or_default();
@@ -96,6 +86,16 @@ async fn deliver_batch(w: &MailWorker) -> Pass {
                 tracing::warn!(error = %e, "mail queue unavailable");
                 continue;
             }
+        }
+        let now = clock.now().unix_timestamp();
+        if let Some(life) = lifetimes.get(m.kind.as_str())
+            && now > m.created_at.saturating_add(*life)
+        {
+            tracing::warn!(kind = %m.kind, attempts = m.attempts, "mail outlived its use before it could be delivered; given up");
+            if let Err(e) = store.abandon(&m.id, now, "expired before delivery").await {
+                tracing::warn!(error = %e, "mail queue update failed");
+            }
+            continue;
         }
         let sent = match opened(&m, sealer) {
             Ok(mail) => mailer.send(&mail).await.map_err(|e| e.to_string()),

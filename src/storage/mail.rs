@@ -193,7 +193,7 @@ impl MailStore for Backend {
         on_pool!(self.writer(), |p| {
             sqlx::query(
                 "update mail_queue set sent_at = $2, locked_until = null, text_body = '', \
-                 html_body = '', last_error = $3 where id = $1",
+                 html_body = '', last_error = $3 where id = $1 and sent_at is null",
             )
             .bind(id)
             .bind(now)

@@ -11,7 +11,7 @@
   var input = box.querySelector('input[name="captcha_answer"]');
   var fallback = box.querySelector('.pow-fallback');
   var status = box.querySelector('.pow-status');
-  var form = box.closest('form');
+  var form = (input && input.form) || box.closest('form');
   var base = status ? status.textContent : '';
   var done = false;
   var held = null;

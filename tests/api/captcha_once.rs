@@ -54,8 +54,8 @@ async fn one_solved_challenge_sent_at_once_passes_one_submit() {
 }
 
 /// A form sent before the page's check filled in the answer (an empty `captcha_answer`) is
-/// asked again, not failed: no `challenge_failed`, no password checked, and the challenge it
-/// was shown still passes the next submit.
+/// asked again, not failed: no `challenge_failed`, no password checked (a typo here, which
+/// would count), and the next submit with an answer is checked.
 #[tokio::test]
 async fn an_empty_answer_is_asked_again_not_failed() {
     let app = spawn_app_with(ladder).await;
@@ -67,7 +67,7 @@ async fn an_empty_answer_is_asked_again_not_failed() {
         count(&app, EventKind::LoginFailed).await,
     );
     let page = app
-        .sign_in_from(&owner, ip, &user.email, &user.password, Some(""))
+        .sign_in_from(&owner, ip, &user.email, TYPO, Some(""))
         .await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED);
     assert!(shows_challenge(&page), "{}", page.body);

@@ -126,6 +126,7 @@ test('register, sign in, account, sign out in Chromium under the CSP', async (t)
   const early = await slow.newPage();
   early.on('pageerror', (e) => problems.push(String(e)));
   await early.goto(`${base}/login`);
+  await early.locator('[data-challenge="captcha"][data-pow-salt]').waitFor();
   await early.fill('#username', email);
   await early.fill('#password', password);
   assert.equal(await early.locator(solved).count(), 0, 'not solved yet when sent');

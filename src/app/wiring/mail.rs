@@ -24,14 +24,15 @@ pub(super) fn mail(b: &Base<'_>) -> anyhow::Result<(MailWorker, Arc<dyn Outbox>)
         None => Arc::new(FileMailer::new(c.mail_dir.clone(), c.mail_from.clone())),
     };
     // A code or a link that expired while its mail waited (an SMTP outage) is not sent late.
+    use crate::domain::notify::kinds;
     let lifetimes = [
-        ("email_code", c.protection.email_code_ttl_secs),
+        (kinds::EMAIL_CODE, c.protection.email_code_ttl_secs),
         (
-            "password_reset",
+            kinds::PASSWORD_RESET,
             crate::domain::accounts::reset::RESET_TTL_SECS,
         ),
         (
-            "verify_email",
+            kinds::VERIFY_EMAIL,
             crate::domain::signin::links::VERIFY_TTL_SECS,
         ),
     ];
