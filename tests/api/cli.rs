@@ -32,6 +32,28 @@ pub fn authd_on(url: &str) -> Command {
     cmd
 }
 
+/// Stops a `serve_process` with SIGTERM; its exit status and every line it wrote to stderr
+/// (the reader thread may still be draining the pipe after the exit: its lines are waited for
+/// until the pipe closes, or 10 s).
+pub async fn stop_and_read(
+    mut child: std::process::Child,
+    rx: std::sync::mpsc::Receiver<String>,
+) -> (std::process::ExitStatus, Vec<String>) {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut lines = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
+        lines.push(line);
+    }
+    (status, lines)
+}
+
 /// Runs `authd ARGS` on the database at `url` off the async threads; its JSON output, after
 /// checking it exited 0 (else the test fails with its stderr).
 pub async fn cli_json(url: &str, args: &[&str]) -> serde_json::Value {
@@ -284,7 +306,7 @@ fn prune_prints_what_it_deleted_per_table() {
 #[tokio::test]
 async fn serve_from_an_empty_directory_and_stop_gracefully() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr, rx) = serve_process(dir.path(), &[]);
+    let (child, addr, rx) = serve_process(dir.path(), &[]);
     let resp = reqwest::get(format!("http://{addr}/login")).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.text().await.unwrap().contains("name=\"csrf_token\""));
@@ -293,21 +315,8 @@ async fn serve_from_an_empty_directory_and_stop_gracefully() {
         "the SQLite file is created in the working directory"
     );
 
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let (status, rest) = stop_and_read(child, rx).await;
     assert!(status.success(), "exit after SIGTERM: {status}");
-    // The reader thread may still be draining the pipe after the exit: wait for its lines
-    // until the pipe closes (or 10 s).
-    let mut rest = Vec::new();
-    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(10)) {
-        rest.push(line);
-    }
     assert!(rest.iter().any(|l| l.contains("authd stopped")), "{rest:?}");
 }
 
@@ -635,7 +644,7 @@ async fn model_eval_train_and_label() {
 #[tokio::test]
 async fn untrusted_forwarded_for_is_warned_about_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr, rx) = serve_process(dir.path(), &[]);
+    let (child, addr, rx) = serve_process(dir.path(), &[]);
     for i in 0..3 {
         let status = reqwest::Client::new()
             .get(format!("http://{addr}/healthz"))
@@ -646,18 +655,8 @@ async fn untrusted_forwarded_for_is_warned_about_once() {
             .status();
         assert_eq!(status, StatusCode::OK);
     }
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    let mut lines = Vec::new();
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
-        lines.push(line);
-    }
+    let (status, lines) = stop_and_read(child, rx).await;
+    assert!(status.success(), "exit after SIGTERM: {status}");
     assert!(
         lines.iter().any(|l| l.contains("authd stopped")),
         "{lines:?}"
@@ -675,7 +674,7 @@ async fn untrusted_forwarded_for_is_warned_about_once() {
 #[tokio::test]
 async fn auth_events_are_logged_with_every_interface_field() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr, rx) = serve_process(dir.path(), &[]);
+    let (child, addr, rx) = serve_process(dir.path(), &[]);
     let client = crate::helpers::new_client();
     let login = format!("http://{addr}/login");
     let csrf = crate::helpers::read(client.get(&login).send().await.unwrap())
@@ -694,18 +693,8 @@ async fn auth_events_are_logged_with_every_interface_field() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    let mut lines = Vec::new();
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
-        lines.push(line);
-    }
+    let (status, lines) = stop_and_read(child, rx).await;
+    assert!(status.success(), "exit after SIGTERM: {status}");
     let failed = lines
         .iter()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
