@@ -60,19 +60,7 @@ async fn only_admin_client_tokens_open_the_events_api() {
     let list = body["events"].as_array().unwrap();
     assert!(!list.is_empty());
     for e in list {
-        for field in [
-            "id",
-            "ts",
-            "kind",
-            "ip",
-            "user_agent",
-            "user_id",
-            "username",
-            "client_id",
-            "risk",
-            "decision",
-            "request_id",
-        ] {
+        for field in crate::helpers::EVENT_FIELDS {
             assert!(e.get(field).is_some(), "missing {field}");
         }
     }

@@ -8,7 +8,9 @@ use reqwest::StatusCode;
 
 use authd::events::EventKind;
 
-use crate::challenge_flow::{ANSWER, TYPO, count, get, ladder, post, shows_challenge, to_the_rung};
+use crate::challenge_flow::{
+    ANSWER, TYPO, count, get, ladder, post, shows_challenge, sign_ins_at_once, to_the_rung,
+};
 use crate::helpers::{new_client, spawn_app_with};
 
 #[tokio::test]
@@ -31,15 +33,8 @@ async fn one_solved_challenge_sent_at_once_passes_one_submit() {
         ("csrf_token", csrf.as_str()),
         ("captcha_answer", ANSWER),
     ];
-    let send = || {
-        bot.post(app.url("/login"))
-            .header("x-forwarded-for", ip)
-            .form(&form)
-            .send()
-    };
-    let (a, b, c) = tokio::join!(send(), send(), send());
-    for r in [a, b, c] {
-        assert_eq!(r.unwrap().status(), StatusCode::UNAUTHORIZED);
+    for status in sign_ins_at_once(&app, &bot, ip, &form).await {
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     assert_eq!(
         count(&app, EventKind::ChallengePassed).await,

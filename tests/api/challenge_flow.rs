@@ -58,6 +58,25 @@ pub(crate) fn shows_challenge(page: &Page) -> bool {
         && page.body.contains("name=\"captcha_answer\"")
 }
 
+/// Three `POST /login`s of `form` sent at once by `client` from `ip` (one session: each reads
+/// it before any writes it back); their statuses.
+pub(crate) async fn sign_ins_at_once(
+    app: &TestApp,
+    client: &reqwest::Client,
+    ip: &str,
+    form: &[(&str, &str)],
+) -> [StatusCode; 3] {
+    let send = || {
+        client
+            .post(app.url("/login"))
+            .header("x-forwarded-for", ip)
+            .form(form)
+            .send()
+    };
+    let (a, b, c) = tokio::join!(send(), send(), send());
+    [a, b, c].map(|r| r.unwrap().status())
+}
+
 /// Three typos from `ip`: the pair is at the rung.
 pub(crate) async fn to_the_rung(
     app: &TestApp,
@@ -199,16 +218,8 @@ async fn a_passed_challenge_holds_for_the_next_submit_only() {
         ("password", TYPO),
         ("csrf_token", csrf.as_str()),
     ];
-    let send = || {
-        racer
-            .post(app.url("/login"))
-            .header("x-forwarded-for", ip)
-            .form(&form)
-            .send()
-    };
-    let (a, b, c) = tokio::join!(send(), send(), send());
-    for r in [a, b, c] {
-        assert_eq!(r.unwrap().status(), StatusCode::UNAUTHORIZED);
+    for status in sign_ins_at_once(&app, &racer, ip, &form).await {
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     assert_eq!(
         count(&app, EventKind::LoginFailed).await,

@@ -708,19 +708,7 @@ async fn auth_events_are_logged_with_every_interface_field() {
         })
         .find(|f| f["kind"] == "login_failed")
         .unwrap_or_else(|| panic!("no login_failed event line in {lines:?}"));
-    for field in [
-        "id",
-        "ts",
-        "kind",
-        "ip",
-        "user_agent",
-        "user_id",
-        "username",
-        "client_id",
-        "risk",
-        "decision",
-        "request_id",
-    ] {
+    for field in crate::helpers::EVENT_FIELDS {
         assert!(failed.get(field).is_some(), "{field} missing: {failed}");
     }
     assert_eq!(failed["username"], "nobody@example.com");

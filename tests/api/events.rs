@@ -80,19 +80,7 @@ async fn events_hold_the_expected_kinds_and_no_secret() {
     }
     // The serialised shape carries every INTERFACE field.
     let v: serde_json::Value = serde_json::to_value(&events[0]).unwrap();
-    for field in [
-        "id",
-        "ts",
-        "kind",
-        "ip",
-        "user_agent",
-        "user_id",
-        "username",
-        "client_id",
-        "risk",
-        "decision",
-        "request_id",
-    ] {
+    for field in crate::helpers::EVENT_FIELDS {
         assert!(v.get(field).is_some(), "missing {field}");
     }
     // The filter works on both backends.

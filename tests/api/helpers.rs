@@ -11,6 +11,21 @@ use authd::events::{AuthEvent, EventFilter};
 use reqwest::StatusCode;
 use tokio::sync::oneshot;
 
+/// The fields INTERFACE.md says every auth event has ("Auth events").
+pub const EVENT_FIELDS: [&str; 11] = [
+    "id",
+    "ts",
+    "kind",
+    "ip",
+    "user_agent",
+    "user_id",
+    "username",
+    "client_id",
+    "risk",
+    "decision",
+    "request_id",
+];
+
 /// The master key the harness gives every instance on PostgreSQL, where one is required (on
 /// SQLite each test database gets the key generated beside it, the default).
 pub const TEST_MASTER_KEY: &str = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=";
