@@ -72,6 +72,9 @@ pub enum Decision {
     RevokedByOwner,
     /// The owner ended every other session and grant ("sign out everywhere else").
     RevokedOthers,
+    /// The session gave the wrong password too often on the account security page and was
+    /// ended (`session_revoked`).
+    ReauthFailures,
     /// Every session and grant ended with `authd user revoke`.
     RevokedByCli,
     /// The owner changed the password on the account security page.
@@ -211,7 +214,7 @@ pub enum Decision {
 
 impl Decision {
     /// Every decision.
-    pub const ALL: [Self; 89] = [
+    pub const ALL: [Self; 90] = [
         Self::Allow,
         Self::AllowKnownDevice,
         Self::Deny,
@@ -238,6 +241,7 @@ impl Decision {
         Self::Reauth,
         Self::RevokedByOwner,
         Self::RevokedOthers,
+        Self::ReauthFailures,
         Self::RevokedByCli,
         Self::PasswordChangedByOwner,
         Self::UnlockedByCli,
@@ -390,9 +394,10 @@ mod tests {
                 "changed_by_owner; 1 session ended; 0 grants revoked".into(),
             ),
             Decision::SignedOut | Decision::EndSession => (K::Logout, d.text().into()),
-            Decision::PasswordChanged | Decision::IdleTimeout | Decision::LifetimeExceeded => {
-                (K::SessionRevoked, d.text().into())
-            }
+            Decision::PasswordChanged
+            | Decision::IdleTimeout
+            | Decision::LifetimeExceeded
+            | Decision::ReauthFailures => (K::SessionRevoked, d.text().into()),
             Decision::ResetMailed
             | Decision::ResetSuppressedMailLimit
             | Decision::ResetUnknownAccount

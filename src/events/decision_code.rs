@@ -33,6 +33,7 @@ impl Decision {
             Self::Reauth => "reauth",
             Self::RevokedByOwner => "revoked_by_owner",
             Self::RevokedOthers => "revoked_others",
+            Self::ReauthFailures => "reauth_failures",
             Self::RevokedByCli => "revoked_by_cli",
             Self::PasswordChangedByOwner => "password_changed_by_owner",
             Self::UnlockedByCli => "unlocked_by_cli",

@@ -34,6 +34,7 @@ impl Decision {
             Self::Reauth => "reauth",
             Self::RevokedByOwner => "owner",
             Self::RevokedOthers => "owner:others",
+            Self::ReauthFailures => "reauth_failures",
             Self::RevokedByCli => "cli:revoke",
             Self::PasswordChangedByOwner => "changed_by_owner",
             Self::UnlockedByCli => "cli",

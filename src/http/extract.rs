@@ -286,11 +286,7 @@ impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
-        let next = parts
-            .uri
-            .path_and_query()
-            .map_or("/account", |p| p.as_str())
-            .to_owned();
+        let next = next_after_sign_in(parts);
         let session = WebSession::from_request_parts(parts, state).await?;
         let (Some(user_id), Some(auth_at), Some(seen_at)) = (
             session.user_id().await?,
@@ -338,6 +334,25 @@ impl FromRequestParts<AppState> for CurrentUser {
             .await?;
         Err(HttpError::SignInRequired { next })
     }
+}
+
+/// Where a request that needs a sign-in goes back to after it: the page itself for a GET; for
+/// a form's POST (whose session ended meanwhile) the page the form is on, since the browser
+/// comes back with a GET, which a POST-only path answers `405`.
+fn next_after_sign_in(parts: &Parts) -> String {
+    let path = parts.uri.path();
+    if parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD {
+        return parts
+            .uri
+            .path_and_query()
+            .map_or(path, |p| p.as_str())
+            .to_owned();
+    }
+    let page = ["/account/security", "/admin"]
+        .into_iter()
+        .find(|page| path == *page || path.starts_with(&format!("{page}/")))
+        .unwrap_or("/account");
+    page.to_owned()
 }
 
 /// A form that carries a `csrf_token` field.

@@ -332,3 +332,163 @@ async fn other_networks_spending_the_reset_mails_leave_the_owners_networks_their
         "the owner's network has its own"
     );
 }
+
+/// A reset sent while a sign-in flood fills the ordinary hash queue is neither refused nor
+/// spent for nothing: the new password is hashed (in the known lane: only a live link's holder
+/// gets there) before the link is spent. Before, the link was spent first and a full queue's
+/// `503` left the owner with a dead link and the old password.
+#[tokio::test]
+async fn a_reset_during_a_sign_in_flood_is_answered_and_does_not_burn_its_link() {
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.hash_workers = 1;
+        c.hash_queue = 1;
+        c.hash_params.memory_kib = 65_536;
+        c.hash_params.iterations = 3;
+    })
+    .await;
+    let user = app.user().await;
+    let asker = new_client();
+    forgot(&app, &asker, &user.email).await;
+    let link = reset_link(&app.outbox(1).await[0]).unwrap();
+    let path = link.trim_start_matches(&app.address).to_owned();
+    let page = read(asker.get(app.url(&path)).send().await.unwrap()).await;
+    let token = crate::helpers::input_value(&page.body, "token");
+
+    // Unknown names from addresses of their own keep the one worker and its one queue place
+    // busy until the reset has its answer; a probe from another address sees the queue full.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood: Vec<_> = (0..8u32)
+        .map(|i| {
+            let (url, stop) = (app.url("/login"), stop.clone());
+            tokio::spawn(async move {
+                let mut n = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let ip = format!("{}.{}.{}.7", 20 + i, n / 200, n % 200);
+                    guess(&url, &ip, &format!("nobody-{i}-{n}@example.com")).await;
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    let mut saturated = false;
+    for n in 0..300u32 {
+        let ip = format!("{}.{}.9.9", 40 + n % 150, n / 150);
+        if guess(&app.url("/login"), &ip, "probe@example.com").await
+            == StatusCode::SERVICE_UNAVAILABLE
+        {
+            saturated = true;
+            break;
+        }
+    }
+    assert!(saturated, "the flood never filled the ordinary queue");
+    let done = read(
+        asker
+            .post(app.url("/password/reset"))
+            .form(&[
+                ("token", token.as_str()),
+                ("password", "a brand new passphrase"),
+                ("csrf_token", &page.csrf()),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in flood {
+        t.await.unwrap();
+    }
+    assert_redirect_to(&done, "/login?reset=1");
+    // The new password is the account's (checked directly: the flood has set off the wave
+    // defences, which challenge a sign-in from a new place).
+    let account = app
+        .state
+        .accounts
+        .find_by_email(&user.email)
+        .await
+        .unwrap()
+        .unwrap();
+    let hasher = app.state.accounts.hasher();
+    let new = secrecy::SecretString::from("a brand new passphrase");
+    assert!(
+        hasher
+            .verify(&new, Some(&account.password_hash))
+            .await
+            .unwrap()
+    );
+}
+
+/// Whoever registered an address they do not own may have named the account; the owner's
+/// reset, which proves the mailbox, clears that name with the squatter's factors, so apps are
+/// not told the squatter's "Support Team" as the owner's `name`.
+#[tokio::test]
+async fn a_reset_that_proves_the_address_clears_the_squatters_name() {
+    let app = spawn_app().await;
+    let squatter = app.signed_in_user().await;
+    let csrf = app.get("/account").await.csrf();
+    let form = [("name", "Support Team"), ("csrf_token", csrf.as_str())];
+    let saved = app.post_form("/account", &form).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let named = app
+        .state
+        .accounts
+        .find_by_email(&squatter.email)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(named.name.as_deref(), Some("Support Team"));
+    assert!(named.email_verified_at.is_none());
+
+    let owner = new_client();
+    forgot(&app, &owner, &squatter.email).await;
+    // (The registration's verification mail may come first.)
+    let mut link = None;
+    for n in 1..=2 {
+        if link.is_none() {
+            link = app.outbox(n).await.iter().find_map(|m| reset_link(m));
+        }
+    }
+    let link = link.expect("a reset link");
+    let path = link.trim_start_matches(&app.address).to_owned();
+    let page = read(owner.get(app.url(&path)).send().await.unwrap()).await;
+    let token = crate::helpers::input_value(&page.body, "token");
+    let csrf = page.csrf();
+    let form = [
+        ("token", token.as_str()),
+        ("password", "the owner's own passphrase"),
+        ("csrf_token", csrf.as_str()),
+    ];
+    let done = read(
+        owner
+            .post(app.url("/password/reset"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_redirect_to(&done, "/login?reset=1");
+    let adopted = app
+        .state
+        .accounts
+        .find_by_email(&squatter.email)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(adopted.email_verified_at.is_some());
+    assert_eq!(adopted.name, None);
+}
+
+/// One wrong sign-in from `ip` (through the trusted proxy header) in a browser of its own.
+async fn guess(url: &str, ip: &str, name: &str) -> StatusCode {
+    let client = new_client();
+    let get = client.get(url).header("x-forwarded-for", ip);
+    let csrf = read(get.send().await.unwrap()).await.csrf();
+    let form = [
+        ("username", name),
+        ("password", "a guess at it"),
+        ("csrf_token", csrf.as_str()),
+    ];
+    let post = client.post(url).header("x-forwarded-for", ip).form(&form);
+    post.send().await.unwrap().status()
+}

@@ -99,8 +99,10 @@ async fn reauthentication_needs_the_right_password_and_lasts_five_minutes() {
     );
 }
 
+/// A form posted after the session ended goes to sign in, and back to the form's page after
+/// (a GET of the POST-only path would answer 405).
 #[tokio::test]
-async fn a_reauth_post_without_a_session_goes_to_sign_in() {
+async fn a_reauth_post_without_a_session_goes_to_sign_in_and_back_to_the_page() {
     let app = spawn_app().await;
     let res = new_client()
         .post(app.url("/account/security/reauth"))
@@ -109,6 +111,18 @@ async fn a_reauth_post_without_a_session_goes_to_sign_in() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let location = res.headers()["location"].to_str().unwrap();
+    assert_eq!(location, "/login?next=%2Faccount%2Fsecurity");
+    // Idle past the timeout in a signed-in browser: the same.
+    let user = app.signed_in_user().await;
+    let csrf = app.get(PAGE).await.csrf();
+    app.clock.advance(time::Duration::hours(2));
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("password", user.password.as_str()),
+    ];
+    let page = app.post_form("/account/security/password", &form).await;
+    assert_redirect_to(&page, "/login?next=%2Faccount%2Fsecurity");
 }
 
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
@@ -660,4 +674,93 @@ async fn a_session_shows_its_network_and_with_geoip_its_country() {
         None => "8.8.8.8 ·".to_owned(),
     };
     assert!(page.body.contains(&place), "{place} in {}", page.body);
+}
+
+/// A stolen session cannot guess the password on this page: the fifth wrong password in a
+/// row ends it (`session_revoked`, decision `reauth_failures`), and the owner's own browser,
+/// which draws on the same account, still re-authenticates. A right password starts the
+/// count again.
+#[tokio::test]
+async fn a_session_guessing_the_password_here_is_ended_and_the_owner_is_not_held_up() {
+    let app = spawn_app().await;
+    let (user, main, thief) = two_browsers(&app).await;
+    // Four wrong, a right one: the count starts again.
+    for _ in 0..4 {
+        assert_eq!(wrong(&thief).await.status, StatusCode::UNAUTHORIZED);
+    }
+    reauth(&thief, &user).await;
+    for _ in 0..4 {
+        assert_eq!(wrong(&thief).await.status, StatusCode::UNAUTHORIZED);
+    }
+    // The current password of a change counts the same.
+    let csrf = thief.get(PAGE).await.csrf();
+    let change = [
+        ("csrf_token", csrf.as_str()),
+        ("current_password", "another guess"),
+        ("new_password", "a password of mine now"),
+    ];
+    let ended = thief.post("/account/security/password", &change).await;
+    assert_redirect_to(&ended, "/login");
+    assert!(thief.get(PAGE).await.location().starts_with("/login"));
+    let events = app.events().await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == authd::events::EventKind::SessionRevoked
+                && e.decision.as_deref() == Some("reauth_failures"))
+    );
+    // The owner's browser is untouched and re-authenticates at once.
+    reauth(&main, &user).await;
+    let (ids, _) = rows(&main.get(PAGE).await.body);
+    assert_eq!(ids.len(), 1, "the ended session left the list");
+}
+
+async fn wrong(b: &Browser) -> Page {
+    let csrf = b.get(PAGE).await.csrf();
+    let form = [("csrf_token", csrf.as_str()), ("password", "a guess at it")];
+    b.post("/account/security/reauth", &form).await
+}
+
+/// "This wasn't me" on the page forgets the reported browser's device cookie, as the mailed
+/// link does (the account's session epoch moves on; this browser is renewed under it): during
+/// an account-wide lock the reported browser then meets the challenge like any new place.
+/// Before, its device cookie still counted and carried it past the lock with the password.
+#[tokio::test]
+async fn a_reported_browser_loses_its_known_device_standing() {
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.captcha = authd::config::CaptchaKind::Test;
+        c.captcha_test_answer = Some("open-sesame".into());
+        c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
+        c.protection.challenge_after = 100;
+        c.protection.block_after = 100;
+        c.protection.lock_after = 5;
+    })
+    .await;
+    let (user, main, thief) = two_browsers(&app).await;
+    reauth(&main, &user).await;
+    let (ids, current) = rows(&main.get(PAGE).await.body);
+    let reported = ids
+        .into_iter()
+        .find(|id| Some(id) != current.as_ref())
+        .unwrap();
+    let done = act(&main, "not_me", &reported).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    // The reporting browser stays signed in, renewed under the new epoch.
+    assert_eq!(main.get(PAGE).await.status, StatusCode::OK);
+    for i in 0..5 {
+        let ip = format!("203.0.113.{i}");
+        let page = app
+            .sign_in_from(&new_client(), &ip, &user.email, "spray", None)
+            .await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    }
+    let csrf = thief.get("/login").await.csrf();
+    let form = [
+        ("username", user.email.as_str()),
+        ("password", user.password.as_str()),
+        ("csrf_token", csrf.as_str()),
+    ];
+    let page = thief.post("/login", &form).await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{}", page.location());
+    assert!(page.body.contains("data-challenge="), "{}", page.body);
 }

@@ -39,6 +39,10 @@ pub mod sessions;
 use error::SecurityError;
 use reauth::{ReauthMark, ReauthProof, factor_proved};
 
+/// Wrong passwords in a row a session may give on the security page before it is ended
+/// (`SecurityService::reauth_given_up`).
+pub const REAUTH_TRIES: u32 = 5;
+
 /// What the account security page does.
 #[derive(Clone)]
 pub struct SecurityService {
@@ -183,6 +187,26 @@ impl SecurityService {
             .decision_detail(Decision::Reauth, proof.code());
         self.events.record(event).await?;
         Ok(ReauthMark::new(user_id, proof, now))
+    }
+
+    /// A session that gave the wrong password `REAUTH_TRIES` times in a row on the security
+    /// page ends (its caller deletes the browser session): `row` (its index row) goes, and
+    /// `session_revoked` (decision `reauth_failures`) is recorded. A stolen session can then
+    /// neither guess the password at leisure nor spend the account's re-authentication
+    /// budget, which the owner's own browsers draw from.
+    pub async fn reauth_given_up(
+        &self,
+        ctx: &RequestContext,
+        user_id: &str,
+        row: Option<&str>,
+    ) -> Result<(), Unexpected> {
+        if let Some(row) = row {
+            self.sessions.delete(row).await?;
+        }
+        let event = AuthEvent::new(EventKind::SessionRevoked, ctx, self.clock.now())
+            .user(user_id)
+            .decision(Decision::ReauthFailures);
+        Ok(self.events.record(event).await?)
     }
 
     /// Checks `password` against `user_id`'s (re-authentication, the current password of a

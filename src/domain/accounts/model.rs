@@ -116,16 +116,38 @@ impl Account {
 pub const NAME_MAX: usize = 100;
 
 /// Checks a name typed on `/account`: trimmed, 1 to `NAME_MAX` characters, no control
-/// characters; an empty field clears the name (`None`).
+/// characters and no invisible direction or spacing marks (`is_hidden_format`); an empty
+/// field clears the name (`None`).
 pub fn parse_name(raw: &str) -> Result<Option<String>, &'static str> {
     let name = raw.trim();
     if name.is_empty() {
         return Ok(None);
     }
-    if name.chars().count() > NAME_MAX || name.chars().any(char::is_control) {
+    let bad = |c: char| c.is_control() || is_hidden_format(c);
+    if name.chars().count() > NAME_MAX || name.chars().any(bad) {
         return Err("A name has at most 100 characters and no control characters.");
     }
     Ok(Some(name.to_owned()))
+}
+
+/// Invisible characters that change how the text around them reads without showing: the
+/// direction embeddings, overrides and isolates and the direction marks (a name shown in an
+/// app as "Support" + U+202E + "moc.elgoog" reads backwards), zero-width spaces and the byte
+/// order mark.
+/// The zero-width joiner and non-joiner stay: emoji sequences and Persian and Indic names need
+/// them.
+fn is_hidden_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{200B}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
 }
 
 #[cfg(test)]
@@ -140,6 +162,13 @@ mod tests {
         );
         assert_eq!(parse_name("   "), Ok(None));
         assert!(parse_name("a\u{7}b").is_err());
+        assert!(parse_name("Support\u{202E}moc.elgoog").is_err());
+        assert!(parse_name("a\u{200B}b").is_err());
+        assert!(parse_name("\u{2067}x\u{2069}").is_err());
+        assert!(
+            parse_name("می\u{200C}خواهم").is_ok(),
+            "the non-joiner stays"
+        );
         assert!(parse_name(&"x".repeat(101)).is_err());
         assert!(parse_name(&"é".repeat(100)).is_ok());
     }

@@ -204,6 +204,13 @@ impl PasswordHasher {
 
     /// Hashes a password into a PHC string.
     pub async fn hash(&self, password: &SecretString) -> Result<String, HashError> {
+        self.hash_in(Lane::Ordinary, password).await
+    }
+
+    /// `hash`, waiting in `lane`: the known lane for a new password its holder has proved
+    /// the right to set (a signed-in session, a live reset link), so a sign-in flood filling
+    /// the ordinary queue does not answer the owner's change `Busy`.
+    pub async fn hash_in(&self, lane: Lane, password: &SecretString) -> Result<String, HashError> {
         let params = self.params.clone();
         let password = password.clone();
         let mut salt = [0u8; 16];
@@ -211,7 +218,7 @@ impl PasswordHasher {
         let job = move |memory: &mut Memory| {
             memory.hash(&params, password.expose_secret().as_bytes(), &salt)
         };
-        self.run(Lane::Ordinary, job)
+        self.run(lane, job)
             .await?
             .map_err(|e| HashError::Unexpected(anyhow::anyhow!("argon2 hashing failed: {e}")))
     }

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 
 use crate::domain::accounts::error::AccountError;
 use crate::domain::accounts::model::{Account, Email};
+use crate::domain::accounts::password::Lane;
 use crate::domain::accounts::service::AccountService;
 use crate::domain::clock::{Clock, Random};
 use crate::domain::context::RequestContext;
@@ -252,9 +253,16 @@ impl ResetService {
         token: &str,
         password: SecretString,
     ) -> Result<(), AccountError> {
-        // Validate the new password before spending the link, so a typo does not burn it.
+        // Check and hash the new password before spending the link, so neither a typo nor a
+        // busy hash pool (a sign-in flood fills the ordinary queue: `503`) burns it. The hash
+        // waits in the known lane: only a live link's holder gets that far (a dead link is
+        // refused first, without a hash).
         crate::domain::accounts::model::Password::parse(password.clone())
             .map_err(AccountError::InvalidInput)?;
+        if !self.is_usable(token).await? {
+            return Err(AccountError::InvalidInput(DEAD_LINK));
+        }
+        let hash = self.accounts.hash_password(password, Lane::Known).await?;
         let now = self.clock.now();
         let ts = now.unix_timestamp();
         let spent = self.resets.consume_reset(&digest(token), ts).await?;
@@ -264,11 +272,9 @@ impl ResetService {
             None => None,
         };
         let (Some(user_id), Some(account)) = (spent, account) else {
-            return Err(AccountError::InvalidInput(
-                "This link is invalid or has expired. Ask for a new one.",
-            ));
+            return Err(AccountError::InvalidInput(DEAD_LINK));
         };
-        self.accounts.set_password(&user_id, password).await?;
+        self.accounts.store_password(&user_id, &hash).await?;
         let grants = self.grants.revoke_user_families(&user_id, ts).await?;
         self.bearer_cache.now();
         let mut detail = format!("sessions ended; {grants} grants revoked");
@@ -300,16 +306,24 @@ impl ResetService {
     }
 }
 
+/// What a reset with a spent, expired or unknown link is told.
+const DEAD_LINK: &str = "This link is invalid or has expired. Ask for a new one.";
+
 impl ResetService {
     /// A reset of an account whose address was not verified yet proves the mailbox, so its
     /// owner is the one setting the password: the address is marked verified, and every
     /// second factor set up before (by whoever registered the address, who need not have
     /// been its owner: an attacker's passkey or app would outlive the reset and keep signing
     /// in, or hold the owner behind a factor only the attacker has) is removed, with the "at
-    /// every sign-in" setting. How many factors were removed (the app counts as one).
+    /// every sign-in" setting and the profile's name (which apps are told as the `name`
+    /// claim: a squatter's "Support Team" would speak for the owner). How many factors were
+    /// removed (the app counts as one).
     async fn adopt(&self, ctx: &RequestContext, account: &Account) -> Result<usize, AccountError> {
         let removed = self.remove_factors_before(ctx, account, i64::MAX).await?;
         self.accounts.set_require_mfa(&account.id, false).await?;
+        if account.name.is_some() {
+            self.accounts.clear_name(&account.id).await?;
+        }
         self.accounts.mark_email_verified(&account.id).await?;
         Ok(removed)
     }

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::domain::accounts::error::AccountError;
 use crate::domain::accounts::model::{Account, Email, Password, parse_name};
-use crate::domain::accounts::password::{HashError, PasswordHasher};
+use crate::domain::accounts::password::{HashError, Lane, PasswordHasher};
 use crate::domain::clock::Clock;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
@@ -23,6 +23,9 @@ use crate::storage::{AccountRecord, AccountStore};
 /// `InvalidInput`'s text for an address that is not one (the form ties it to the email field;
 /// every other `InvalidInput` of `create` is about the password).
 pub const INVALID_EMAIL: &str = "Enter a valid email address.";
+
+/// A new password, checked and hashed (`AccountService::hash_password`), not yet stored.
+pub struct NewPassword(String);
 
 /// Account creation and lookup.
 #[derive(Clone)]
@@ -131,12 +134,24 @@ impl AccountService {
         Ok(standing.and_then(|(epoch, disabled_at)| disabled_at.is_none().then_some(epoch)))
     }
 
-    /// Sets a new password (8–128 characters) and ends every session of the account.
-    pub async fn set_password(&self, id: &str, password: SecretString) -> Result<(), AccountError> {
+    /// Checks a new password (8–128 characters) and hashes it, waiting in `lane`, for
+    /// `store_password`: a caller spending something to set it (a reset link) hashes first,
+    /// so a busy pool answers before anything is spent.
+    pub async fn hash_password(
+        &self,
+        password: SecretString,
+        lane: Lane,
+    ) -> Result<NewPassword, AccountError> {
         let password = Password::parse(password).map_err(AccountError::InvalidInput)?;
-        let hash = self.hasher.hash(password.secret()).await?;
+        Ok(NewPassword(
+            self.hasher.hash_in(lane, password.secret()).await?,
+        ))
+    }
+
+    /// Stores a new password hashed by `hash_password` and ends every session of the account.
+    pub async fn store_password(&self, id: &str, hash: &NewPassword) -> Result<(), AccountError> {
         let now = self.clock.now().unix_timestamp();
-        Ok(self.store.update_password(id, &hash, now).await?)
+        Ok(self.store.update_password(id, &hash.0, now).await?)
     }
 
     /// After `password` verified against `account`'s stored hash: when that hash was made at
@@ -221,6 +236,12 @@ impl AccountService {
             .decision_detail(Decision::ProfileChangedByOwner, "name");
         self.events.record(event).await?;
         Ok(name)
+    }
+
+    /// Clears the account's name (no event: the caller's own records the change).
+    pub async fn clear_name(&self, id: &str) -> Result<(), Unexpected> {
+        let now = self.clock.now().unix_timestamp();
+        Ok(self.store.set_name(id, None, now).await?)
     }
 
     /// Finds an account by its id if it may sign in (`Account::may_sign_in`): what a grant

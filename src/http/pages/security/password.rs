@@ -9,11 +9,10 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::app::state::AppState;
-use crate::domain::account_security::sessions::SignInNote;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, CurrentUser};
-use crate::http::pages::security::sessions::index_new_session;
-use crate::http::pages::security::{Done, answer};
+use crate::http::pages::security::sessions::renew_current;
+use crate::http::pages::security::{Done, password_refused, password_right};
 
 /// The change-password form.
 #[derive(Deserialize)]
@@ -49,18 +48,9 @@ pub async fn password_post(
         .await;
     let epoch = match changed {
         Ok(epoch) => epoch,
-        Err(e) => return answer(&state, &user, e).await,
+        Err(e) => return password_refused(&state, &ctx, &user, &session, e).await,
     };
-    session.renew(epoch).await?;
-    match row {
-        Some(row) => {
-            let key = session.save_now().await?;
-            state.security.session_renewed(&row, &key, epoch).await?;
-        }
-        None => {
-            let note = SignInNote::default();
-            index_new_session(&state, &session, &ctx, &user.user_id, epoch, note).await?;
-        }
-    }
+    password_right(&session).await?;
+    renew_current(&state, &session, &ctx, &user.user_id, epoch).await?;
     Ok(Done::PasswordChanged.redirect())
 }
