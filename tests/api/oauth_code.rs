@@ -326,6 +326,193 @@ async fn consent_is_asked_once_and_deny_returns_access_denied() {
     assert!(query_param(again.location(), "code").is_some());
 }
 
+/// Two consent pages open in one browser (two tabs, two apps) each answer their own app; a
+/// stale or unknown request id changes nothing. Before, the second page replaced the first's
+/// pending request and the first tab's answer threw both away.
+#[tokio::test]
+async fn two_consent_pages_in_one_session_each_reach_their_app() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let grants = ["authorization_code"];
+    let (first, second) = (
+        app.add_client(false, false, &grants, &[]).await,
+        app.add_client(false, false, &grants, &[]).await,
+    );
+    let (verifier, challenge) = pkce();
+    let page_one = app.authorize(&base(&first, &challenge), &user).await;
+    let qs = serde_urlencoded::to_string(base(&second, &challenge)).unwrap();
+    let page_two = app.get(&format!("/authorize?{qs}")).await;
+    assert!(page_two.body.contains(&second.id), "{}", page_two.body);
+    let allow = |page: &crate::helpers::Page, id: &str| {
+        let form = [
+            ("csrf_token", page.csrf()),
+            ("request_id", id.to_owned()),
+            ("consent", "allow".to_owned()),
+        ];
+        let url = app.url("/authorize/consent");
+        let post = app.client.post(url).form(&form);
+        async move { crate::helpers::read(post.send().await.unwrap()).await }
+    };
+    let unknown = allow(&page_one, "not-a-request").await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    for (page, client) in [(&page_one, &first), (&page_two, &second)] {
+        let id = crate::helpers::input_value(&page.body, "request_id");
+        let done = allow(page, &id).await;
+        let code =
+            query_param(done.location(), "code").unwrap_or_else(|| panic!("{}", done.location()));
+        // The code is the page's own app's.
+        let exchange = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", client.redirect_uri.as_str()),
+            ("code_verifier", verifier.as_str()),
+        ];
+        let (status, body) = app.token(client, &exchange).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        // Answered once: the same id again is refused.
+        assert_eq!(allow(page, &id).await.status, StatusCode::BAD_REQUEST);
+    }
+}
+
+/// A consent page left open past the request's `max_age` does not issue a code carrying the
+/// old sign-in: the answer sends the user to sign in first.
+#[tokio::test]
+async fn a_consent_answered_after_max_age_signs_in_again_first() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let client = app
+        .add_client(false, false, &["authorization_code"], &[])
+        .await;
+    let (_, challenge) = pkce();
+    let mut q = base(&client, &challenge);
+    q.push(("max_age", "60"));
+    let page = app.authorize(&q, &user).await;
+    assert!(page.body.contains("name=\"consent\""), "{}", page.body);
+    app.clock.advance(time::Duration::seconds(61));
+    let request_id = crate::helpers::input_value(&page.body, "request_id");
+    let form = [
+        ("csrf_token", page.csrf()),
+        ("request_id", request_id),
+        ("consent", "allow".to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let late = app.post_form("/authorize/consent", &form).await;
+    assert!(
+        late.location().starts_with("/login?next=%2Fauthorize%3F"),
+        "{}",
+        late.location()
+    );
+    assert!(query_param(late.location(), "code").is_none());
+}
+
+/// OIDC Core §3.1.2.1: the authorization endpoint takes its parameters as a POSTed form too;
+/// authd answers with the same request as a GET (so the browser brings its `SameSite=Lax`
+/// session), and refuses a body that is not a form or repeats a parameter.
+#[tokio::test]
+async fn a_posted_authorization_request_is_answered_like_the_same_get() {
+    let app = spawn_app().await;
+    app.signed_in_user().await;
+    let client = app.web_client().await;
+    let (_, challenge) = pkce();
+    let form = base(&client, &challenge);
+    let posted = app.post_form("/authorize", &form).await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER);
+    let query = posted
+        .location()
+        .strip_prefix("/authorize?")
+        .unwrap_or_else(|| panic!("{}", posted.location()));
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
+    let expected: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(pairs, expected);
+    let answer = app.get(posted.location()).await;
+    assert!(
+        query_param(answer.location(), "code").is_some(),
+        "{}",
+        answer.location()
+    );
+    assert_eq!(
+        query_param(answer.location(), "state").as_deref(),
+        Some("xyz")
+    );
+
+    let json = app
+        .client
+        .post(app.url("/authorize"))
+        .json(&serde_json::json!({"client_id": client.id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), StatusCode::BAD_REQUEST);
+    let mut twice = form.clone();
+    twice.push(("client_id", "another"));
+    assert_eq!(
+        app.post_form("/authorize", &twice).await.status,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+/// `id_token_hint` (OIDC Core §3.1.2.1): a silent request for the hinted user is answered
+/// while that user is signed in; once another user is, `login_required` (not a code for the
+/// wrong user), and without `prompt=none` a sign-in first; a hint that is not our ID token is
+/// `invalid_request`.
+#[tokio::test]
+async fn an_id_token_hint_for_another_user_is_not_answered_for_the_signed_in_one() {
+    let app = spawn_app().await;
+    let client = app.web_client().await;
+    let (alice, bob) = (app.user().await, app.user().await);
+    let tokens = app.tokens_for(&client, &alice, "openid").await;
+    let hint = tokens["id_token"].as_str().unwrap().to_owned();
+    let (_, challenge) = pkce();
+    let ask = |extra: Vec<(&str, &str)>| {
+        let mut q = base(&client, &challenge);
+        q.extend(extra);
+        format!("/authorize?{}", serde_urlencoded::to_string(q).unwrap())
+    };
+    let silent_for_alice = ask(vec![("prompt", "none"), ("id_token_hint", &hint)]);
+    let page = app.get(&silent_for_alice).await;
+    assert!(
+        query_param(page.location(), "code").is_some(),
+        "{}",
+        page.location()
+    );
+    let forged = app.get(&ask(vec![("id_token_hint", "not.a.token")])).await;
+    let error = query_param(forged.location(), "error");
+    assert_eq!(
+        error.as_deref(),
+        Some("invalid_request"),
+        "{}",
+        forged.location()
+    );
+
+    app.post_logout().await;
+    assert_eq!(
+        app.post_login(&bob.email, &bob.password).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let page = app.get(&silent_for_alice).await;
+    let error = query_param(page.location(), "error");
+    assert_eq!(
+        error.as_deref(),
+        Some("login_required"),
+        "{}",
+        page.location()
+    );
+    assert_eq!(
+        query_param(page.location(), "state").as_deref(),
+        Some("xyz")
+    );
+    let page = app.get(&ask(vec![("id_token_hint", &hint)])).await;
+    assert!(
+        page.location().starts_with("/login?next="),
+        "{}",
+        page.location()
+    );
+    assert!(page.location().contains("reauth=1"), "{}", page.location());
+}
+
 #[tokio::test]
 async fn prompt_none_and_prompt_login() {
     let app = spawn_app().await;
@@ -427,6 +614,59 @@ async fn a_fresh_sign_in_asked_for_is_asked_once_signed_out_or_in_and_in_any_sec
                 back.location()
             );
         }
+    }
+}
+
+/// Two tabs each asking for a fresh sign-in (`prompt=login`, two states) before the user signs
+/// in once: that one sign-in answers both. Before, the second request's mark replaced the
+/// first's, and the first tab was sent to sign in again.
+#[tokio::test]
+async fn one_sign_in_answers_two_tabs_that_asked_for_a_fresh_one() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let client = app.web_client().await;
+    let (_, challenge) = pkce();
+    assert_eq!(
+        app.post_login(&user.email, &user.password).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let url = |state: &str| {
+        let mut q = base(&client, &challenge);
+        q.retain(|(k, _)| *k != "state");
+        q.extend([("state", state), ("prompt", "login")]);
+        format!("/authorize?{}", serde_urlencoded::to_string(&q).unwrap())
+    };
+    app.clock.advance(time::Duration::seconds(5));
+    let first = app.get(&url("tab-one")).await;
+    let second = app.get(&url("tab-two")).await;
+    for page in [&first, &second] {
+        assert!(
+            page.location().starts_with("/login?next="),
+            "{}",
+            page.location()
+        );
+    }
+    let form = app.get(second.location()).await;
+    let signed_in = app
+        .post_credentials(second.location(), &user.email, &user.password, &form.csrf())
+        .await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    for state in ["tab-one", "tab-two"] {
+        let back = app.get(&url(state)).await;
+        assert!(
+            query_param(back.location(), "code").is_some(),
+            "{state}: {}",
+            back.location()
+        );
+        assert_eq!(
+            query_param(back.location(), "state").as_deref(),
+            Some(state)
+        );
     }
 }
 

@@ -46,6 +46,8 @@ pub struct AuthorizeParams {
     pub request_uri: Option<String>,
     /// response_mode: only `query`.
     pub response_mode: Option<String>,
+    /// id_token_hint: an ID token of ours naming the user the client expects.
+    pub id_token_hint: Option<String>,
 }
 
 /// A validated authorization request.
@@ -76,6 +78,9 @@ pub struct AuthorizeRequest {
     /// `acr_values` asks for a second factor (`mfa::wants_mfa`): a session that signed in
     /// with a password alone is sent through the step-up first.
     pub acr_mfa: bool,
+    /// The user a valid `id_token_hint` names (its `sub`): another signed-in user is not
+    /// answered as if they were that one (`prompt.rs`).
+    pub hint_sub: Option<String>,
 }
 
 /// An error that goes back to the client's redirect URI (RFC 6749 §4.1.2.1).
@@ -163,7 +168,19 @@ impl OAuthService {
                 "The application sent a redirect address that is not registered.",
             )));
         };
-        let checked = match checks::check_request(p, &client) {
+        let mut checked = checks::check_request(p, &client);
+        let mut hint_sub = None;
+        let hint = p.id_token_hint.as_deref().filter(|h| !h.is_empty());
+        if let (Ok(_), Some(hint)) = (&checked, hint) {
+            match self.hint_subject(hint).await? {
+                Some(sub) => hint_sub = Some(sub),
+                None => {
+                    let why = "id_token_hint is not a valid ID token of this server";
+                    checked = Err((OAuthCode::InvalidRequest, why));
+                }
+            }
+        }
+        let checked = match checked {
             Ok(c) => c,
             Err((code, description)) => {
                 return Ok(Err(AuthorizeFailure::Redirect(ErrorRedirect {
@@ -190,7 +207,19 @@ impl OAuthService {
                 .acr_values
                 .as_deref()
                 .is_some_and(crate::domain::mfa::wants_mfa),
+            hint_sub,
         }))
+    }
+
+    /// The `sub` of an `id_token_hint`; `None` when it is not an ID token this server signed
+    /// (signature and issuer are checked; an expired one still names its user).
+    async fn hint_subject(&self, hint: &str) -> Result<Option<String>, Unexpected> {
+        if hint.len() > 8 * 1024 {
+            return Ok(None);
+        }
+        let issuer = &self.settings.issuer;
+        let claims = crate::domain::tokens::jwt::verify_id_hint(&self.keys, hint, issuer).await?;
+        Ok(claims.map(|c| c.sub))
     }
 
     /// Whether the user must be asked to consent (never for first-party clients).

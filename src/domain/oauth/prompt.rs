@@ -21,6 +21,12 @@ impl AuthorizeRequest {
         self.prompt_login || self.max_age == Some(0)
     }
 
+    /// Whether the answer to this request depends on a sign-in authd sent the user to
+    /// (`ReauthMark`): `prompt=login` or `max_age=0`, `acr_values`, an `id_token_hint`.
+    pub fn needs_mark(&self) -> bool {
+        self.wants_fresh_sign_in() || self.acr_mfa || self.hint_sub.is_some()
+    }
+
     /// A digest of everything the request asks for (client, redirect URI, scope, state, nonce,
     /// PKCE challenge, prompt, max_age, login hint): two requests with the same fingerprint
     /// are the same request, however their query strings were encoded.
@@ -36,6 +42,7 @@ impl AuthorizeRequest {
             self.max_age,
             self.login_hint,
             self.acr_mfa,
+            self.hint_sub,
         ]);
         digest(&fields.to_string())
     }
@@ -113,6 +120,23 @@ impl OAuthService {
         auth_after: Option<i64>,
     ) -> Result<AuthorizeStep, Unexpected> {
         let now = self.clock.now().unix_timestamp();
+        // `id_token_hint` names another user than the one signed in (OIDC Core §3.1.2.1):
+        // never answered for that one. Under `prompt=none`, or after the sign-in authd asked
+        // for, `login_required`; else a sign-in (as the hinted user, one hopes) first.
+        if let (Some(sub), Some((uid, at, _))) = (req.hint_sub.as_deref(), user)
+            && sub != uid
+        {
+            if req.prompt_none || auth_after.is_some_and(|t| at >= t) {
+                let why = "the signed-in user is not the one id_token_hint names";
+                let location = self.error_redirect(req, OAuthCode::LoginRequired, why);
+                return Ok(AuthorizeStep::Redirect(location));
+            }
+            let step_up = req.acr_mfa;
+            return Ok(AuthorizeStep::SignIn {
+                fresh_after: Some(now),
+                step_up,
+            });
+        }
         let weak = |amr: &[String]| req.acr_mfa && acr_of(amr) != ACR_MFA;
         let fresh = |at: i64, amr: &[String]| {
             is_fresh(req.wants_fresh_sign_in(), req.max_age, at, auth_after, now)
@@ -147,6 +171,15 @@ impl OAuthService {
         }
         let location = self.issue_code(req, user_id, auth_at, amr).await?;
         Ok(AuthorizeStep::Redirect(location))
+    }
+}
+
+impl OAuthService {
+    /// Whether a sign-in at `auth_at` still meets `req`'s positive `max_age` now (the consent
+    /// page may have stayed open past it: the answer then signs in again first).
+    pub fn within_max_age(&self, req: &AuthorizeRequest, auth_at: i64) -> bool {
+        let now = self.clock.now().unix_timestamp();
+        is_fresh(false, req.max_age, auth_at, None, now)
     }
 }
 

@@ -37,6 +37,7 @@ pub struct AuthorizeQuery {
     request: Option<String>,
     request_uri: Option<String>,
     response_mode: Option<String>,
+    id_token_hint: Option<String>,
 }
 
 impl From<AuthorizeQuery> for AuthorizeParams {
@@ -57,6 +58,7 @@ impl From<AuthorizeQuery> for AuthorizeParams {
             request: q.request,
             request_uri: q.request_uri,
             response_mode: q.response_mode,
+            id_token_hint: q.id_token_hint,
         }
     }
 }
@@ -167,7 +169,7 @@ pub async fn authorize_get(
         )
     });
     let raw = raw.as_deref().unwrap_or("");
-    let auth_after = match (&user, req.wants_fresh_sign_in() || req.acr_mfa) {
+    let auth_after = match (&user, req.needs_mark()) {
         (Some(_), true) => take_mark(&session, &req).await?,
         _ => None,
     };
@@ -187,12 +189,12 @@ pub async fn authorize_get(
             if step_up {
                 session.set_force_step_up().await?;
             }
-            // Only `prompt=login` (and `max_age=0`) and `acr_values` read the mark back (a
-            // positive `max_age` is answered by the new sign-in's own time).
-            if req.wants_fresh_sign_in() || req.acr_mfa {
-                session
-                    .put(REAUTH, &ReauthMark::new(&req, t).encode())
-                    .await?;
+            // Only `prompt=login` (and `max_age=0`), `acr_values` and `id_token_hint` read
+            // the mark back (a positive `max_age` is answered by the new sign-in's own time).
+            if req.needs_mark() {
+                let mut marks = session.take(REAUTH).await?.unwrap_or_default();
+                marks.push_str(&format!("{}\n", ReauthMark::new(&req, t).encode()));
+                session.put(REAUTH, &newest_lines(&marks)).await?;
             }
             Redirect::to(&login_location(raw, &req, true)).into_response()
         }
@@ -200,18 +202,58 @@ pub async fn authorize_get(
     })
 }
 
-/// Spends the session's re-authentication mark if it was made for `req` and returns the time
-/// the sign-in must follow; a mark made for another request stays.
+/// The longest form `POST /authorize` takes (the same request as a URL must stay a URL
+/// browsers and proxies carry).
+const POST_BODY_MAX: usize = 8 * 1024;
+
+/// `POST /authorize` (OIDC Core §3.1.2.1: the parameters form-encoded in the body): answered
+/// `303` to `GET /authorize` with the same parameters as its query, so one handler validates
+/// and answers every request, and the browser comes back with its `SameSite=Lax` session
+/// cookie, which a cross-site POST does not carry. A body that is not a form of each
+/// parameter at most once, or is longer than 8 KiB, is refused here (400), as the query is.
+pub async fn authorize_post(
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, HttpError> {
+    let form = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return Err(HttpError::BadRequest(
+            "The sign-in request must be sent as a form.",
+        ));
+    }
+    if body.len() > POST_BODY_MAX {
+        return Err(HttpError::BadRequest("The sign-in request is too long."));
+    }
+    let raw = std::str::from_utf8(&body)
+        .map_err(|_| HttpError::BadRequest("The sign-in request is malformed."))?;
+    parse_query(Some(raw))?;
+    // Re-encoded, so the query holds nothing a URL may not (the form's own bytes could).
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
+        .map_err(|_| HttpError::BadRequest("The sign-in request is malformed."))?;
+    let query = serde_urlencoded::to_string(pairs)
+        .map_err(|_| HttpError::BadRequest("The sign-in request is malformed."))?;
+    Ok(Redirect::to(&format!("/authorize?{query}")).into_response())
+}
+
+/// Spends the session's re-authentication mark made for `req`, if it holds one, and returns
+/// the time the sign-in must follow; the marks of other requests (other tabs) stay.
 async fn take_mark(session: &WebSession, req: &AuthorizeRequest) -> Result<Option<i64>, HttpError> {
-    let Some(value) = session.take(REAUTH).await? else {
+    let Some(marks) = session.take(REAUTH).await? else {
         return Ok(None);
     };
-    let Some(mark) = ReauthMark::decode(&value) else {
-        return Ok(None);
-    };
-    let after = mark.after_for(req);
-    if after.is_none() {
-        session.put(REAUTH, &value).await?;
+    let mut after = None;
+    let mut others = String::new();
+    for line in marks.lines() {
+        match ReauthMark::decode(line).and_then(|m| m.after_for(req)) {
+            Some(t) if after.is_none() => after = Some(t),
+            _ => others.push_str(&format!("{line}\n")),
+        }
+    }
+    if !others.is_empty() {
+        session.put(REAUTH, &others).await?;
     }
     Ok(after)
 }
@@ -224,7 +266,9 @@ async fn consent_page(
     raw: &str,
 ) -> Result<Response, HttpError> {
     let request_id = state.random.token(16);
-    session.put(PENDING, &format!("{request_id} {raw}")).await?;
+    let mut pending = session.take(PENDING).await?.unwrap_or_default();
+    pending.push_str(&format!("{request_id} {raw}\n"));
+    session.put(PENDING, &newest_lines(&pending)).await?;
     let page = ConsentPage {
         client_id: req.client.id.clone(),
         client_name: req.client.profile.display_name(&req.client.id).to_owned(),
@@ -249,6 +293,34 @@ async fn consent_page(
     Ok(response)
 }
 
+/// Requests a session keeps pending at once, of each sort (consent pages, re-authentications
+/// asked for): each tab's answers on its own; the oldest beyond these is forgotten.
+const PENDING_KEPT: usize = 4;
+
+/// The newest `PENDING_KEPT` lines of a session value that keeps one request per line (the
+/// pending consents' `<request id> <query>`, the `ReauthMark`s).
+fn newest_lines(lines: &str) -> String {
+    let lines: Vec<&str> = lines.lines().filter(|l| !l.is_empty()).collect();
+    let skip = lines.len().saturating_sub(PENDING_KEPT);
+    lines.iter().skip(skip).map(|l| format!("{l}\n")).collect()
+}
+
+/// The query of the pending request `request_id` (if the session holds it), and the others.
+fn take_pending(pending: &str, request_id: &str) -> (Option<String>, String) {
+    let mut found = None;
+    let mut others = String::new();
+    for line in pending.lines() {
+        match line.split_once(' ') {
+            Some((id, raw)) if !id.is_empty() && id == request_id && found.is_none() => {
+                found = Some(raw.to_owned());
+            }
+            Some(_) => others.push_str(&format!("{line}\n")),
+            None => {}
+        }
+    }
+    (found, others)
+}
+
 /// `POST /authorize/consent`.
 pub async fn consent_post(
     State(state): State<AppState>,
@@ -256,19 +328,24 @@ pub async fn consent_post(
     CsrfForm { form, session }: CsrfForm<ConsentForm>,
 ) -> Result<Response, HttpError> {
     let pending = session.take(PENDING).await?.unwrap_or_default();
-    let Some((_, raw)) = pending
-        .split_once(' ')
-        .filter(|(id, _)| !id.is_empty() && *id == form.request_id)
-    else {
+    let (raw, others) = take_pending(&pending, &form.request_id);
+    if !others.is_empty() {
+        session.put(PENDING, &others).await?;
+    }
+    let Some(raw) = raw else {
         return Err(HttpError::BadRequest(
             "This consent request has expired. Please start again.",
         ));
     };
+    let raw = raw.as_str();
     let req = match validate(&state, Some(raw)).await? {
         Ok(v) => v,
         Err(response) => return Ok(response),
     };
     let oauth = &state.oauth;
+    if form.consent == "allow" && !oauth.within_max_age(&req, user.auth_at.unix_timestamp()) {
+        return Ok(Redirect::to(&login_location(raw, &req, false)).into_response());
+    }
     if form.consent != "allow" {
         return Ok(Redirect::to(&oauth.error_redirect(
             &req,

@@ -46,7 +46,10 @@ pub mod paths {
 /// The browser-page endpoints (no CORS).
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route(paths::AUTHORIZE, get(authorize::authorize_get))
+        .route(
+            paths::AUTHORIZE,
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
         .route("/authorize/consent", post(authorize::consent_post))
         .route(paths::END_SESSION, get(end_session::end_session_get))
 }
