@@ -309,10 +309,12 @@ async fn prune(config: &Config) -> anyhow::Result<()> {
         std::sync::Arc::new(crate::domain::clock::SystemClock);
     // The longest a session may stay idle (`SessionPolicy::longest`): a remembered one's.
     let idle = config.remember_idle.max(config.session_idle_timeout);
-    let days = config.event_retention_days;
-    let pruned =
-        crate::domain::retention::prune(&store.retention, &clock, days, idle.whole_seconds())
-            .await?;
+    let keep = crate::domain::retention::Keep {
+        event_days: config.event_retention_days,
+        session_idle_secs: idle.whole_seconds(),
+        failure_window_secs: config.protection.window_secs,
+    };
+    let pruned = crate::domain::retention::prune(&store.retention, &clock, keep).await?;
     let tables: serde_json::Map<String, serde_json::Value> = pruned
         .into_iter()
         .map(|(t, n)| (t.to_owned(), json!(n)))

@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use tower_sessions::ExpiredDeletion;
 
 use crate::app::state::AppState;
-use crate::domain::risk::training::train_and_store;
+use crate::domain::risk::training::train_if_due;
 use crate::storage::Store;
 use crate::storage::sessions::AnySessionStore;
 
@@ -71,10 +71,28 @@ impl Drop for Jobs {
     }
 }
 
-/// Deletes expired sessions from the session store.
+/// Deletes expired sessions from the session store every `SESSION_CLEANUP`. A failed round
+/// (the database restarting, a locked SQLite file) is logged and the next one runs as usual:
+/// tower-sessions' own `continuously_delete_expired` ends at the first error, and the table
+/// would then grow until a restart.
 async fn session_cleanup(sessions: AnySessionStore) {
-    if let Err(e) = sessions.continuously_delete_expired(SESSION_CLEANUP).await {
-        tracing::warn!(error = %e, "expired-session cleanup stopped");
+    every_round(SESSION_CLEANUP, || sessions.delete_expired()).await;
+}
+
+/// Runs `round` every `every`, for ever; a failed round is logged, not the end.
+async fn every_round<F, R, E>(every: Duration, mut round: F)
+where
+    F: FnMut() -> R,
+    R: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = round().await {
+            tracing::warn!(error = %e, "expired-session cleanup failed; trying again later");
+        }
     }
 }
 
@@ -123,9 +141,12 @@ async fn retention(state: AppState, store: Store) {
     let mut tick = tokio::time::interval(RETENTION);
     loop {
         tick.tick().await;
-        let days = state.config.event_retention_days;
-        let idle = state.session_policy.longest().0.whole_seconds();
-        match crate::domain::retention::prune(&store.retention, &state.clock, days, idle).await {
+        let keep = crate::domain::retention::Keep {
+            event_days: state.config.event_retention_days,
+            session_idle_secs: state.session_policy.longest().0.whole_seconds(),
+            failure_window_secs: state.config.protection.window_secs,
+        };
+        match crate::domain::retention::prune(&store.retention, &state.clock, keep).await {
             Ok(pruned) => {
                 let total: u64 = pruned.iter().map(|(_, n)| n).sum();
                 if total > 0 {
@@ -191,16 +212,18 @@ async fn scheduled_training(state: AppState) {
     tick.tick().await;
     loop {
         tick.tick().await;
-        match train_and_store(
+        let period = time::Duration::seconds_f64(every.as_secs_f64());
+        match train_if_due(
             &state.risk_store,
             &state.clock,
             window,
             state.config.risk.challenge_at,
-            &|_| {},
+            period,
         )
         .await
         {
-            Ok(r) => tracing::info!(
+            Ok(None) => tracing::debug!("a recent model stands; scheduled risk training waits"),
+            Ok(Some(r)) => tracing::info!(
                 version = r.version,
                 promoted = r.promoted,
                 examples = r.examples,
@@ -209,5 +232,33 @@ async fn scheduled_training(state: AppState) {
             ),
             Err(e) => tracing::info!(error = %e, "scheduled risk training skipped"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    /// A failed round of the expired-session cleanup is followed by the next one.
+    #[tokio::test(start_paused = true)]
+    async fn the_session_cleanup_goes_on_after_a_failed_round() {
+        let rounds = Arc::new(AtomicU32::new(0));
+        let counted = rounds.clone();
+        let job = tokio::spawn(every_round(Duration::from_secs(60), move || {
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n == 0 {
+                    Err("database restarting")
+                } else {
+                    Ok(())
+                }
+            }
+        }));
+        tokio::time::sleep(Duration::from_secs(150)).await;
+        job.abort();
+        assert_eq!(rounds.load(Ordering::SeqCst), 3, "at 0 s, 60 s and 120 s");
     }
 }

@@ -198,8 +198,8 @@ pub(crate) async fn risk_bins(
 
 /// Adds at most `batch` events after the mark to the rollup, up to the newest one with a
 /// timestamp before `cutoff_ms` (so every event before it has been committed: events are
-/// written as they happen, in short transactions); how many events were added (0 when caught
-/// up, or when another instance moved the mark first).
+/// written as they happen, in short transactions); how many `seq` values the mark passed (0
+/// when caught up, or when another instance moved the mark first).
 pub(crate) async fn roll_up(
     pool: PoolRef<'_>,
     cutoff_ms: i64,
@@ -210,13 +210,18 @@ pub(crate) async fn roll_up(
         let (mark,): (i64,) = sqlx::query_as("select seq from event_rollup where id = 1")
             .fetch_one(p)
             .await?;
-        let (upto,): (Option<i64>,) =
-            sqlx::query_as("select max(seq) from event where seq > $1 and seq <= $2 and ts < $3")
-                .bind(mark)
-                .bind(mark.saturating_add(batch))
-                .bind(cutoff_ms)
-                .fetch_one(p)
-                .await?;
+        // The next `batch` events that exist, however far past the mark their `seq` values
+        // start: the retention job (or an operator) may have deleted thousands in a row, and a
+        // `seq` window of `batch` past the mark would then hold none, for ever.
+        let (upto,): (Option<i64>,) = sqlx::query_as(
+            "select max(seq) from (select seq, ts from event where seq > $1 \
+             order by seq limit $2) b where ts < $3",
+        )
+        .bind(mark)
+        .bind(batch)
+        .bind(cutoff_ms)
+        .fetch_one(p)
+        .await?;
         match upto {
             None => 0,
             Some(upto) => {

@@ -10,8 +10,10 @@
 //!   idle, a remembered one's, and the grace: a row that went while its session lived would
 //!   leave that session out of the page's list and of "sign out everywhere else");
 //! - sent mail: sent before `expired`; mail budgets: windows started before `expired`;
-//! - failure counters: untouched since `expired` and not blocked now (a block's growth is
-//!   remembered for as long as the counter row is touched);
+//! - failure counters: untouched since `failures_before` (the failure window, at least the
+//!   grace) and not blocked since; one that was ever blocked stays until its last block
+//!   ended before `escalations_before` (the doubling of the next block is remembered that
+//!   long, however the attacker paces the guesses);
 //! - events: older than `events_before_ms`, except those an operator or a report labelled
 //!   (they are training data); the overview's hourly rollups (`event_hourly`,
 //!   `event_risk_hourly`) an hour before them.
@@ -30,6 +32,10 @@ pub struct Cutoffs {
     pub expired: i64,
     /// Session index rows last seen before this (unix seconds) go.
     pub sessions_before: i64,
+    /// Failure counters untouched (and not blocked) since this go (unix seconds).
+    pub failures_before: i64,
+    /// A counter that was ever blocked goes only once its last block ended before this.
+    pub escalations_before: i64,
     /// Events before this (unix milliseconds) go; `None` keeps every event.
     pub events_before_ms: Option<i64>,
     /// Most rows deleted per statement (each its own transaction); a table with more takes
@@ -42,8 +48,8 @@ pub struct Cutoffs {
 enum Binds {
     /// `$1` = `expired`.
     Expired,
-    /// `$1` = `expired`, `$2` = `now`.
-    ExpiredNow,
+    /// `$1` = `failures_before`, `$2` = `escalations_before`.
+    Failures,
     /// `$1` = `events_before_ms`.
     Events,
     /// `$1` = `sessions_before`.
@@ -71,9 +77,9 @@ const STATEMENTS: [(&str, Binds, &str); 13] = [
     ("mail_budget", Binds::Expired, "window_start < $1"),
     (
         "login_failure",
-        Binds::ExpiredNow,
-        "updated_at < $1 \
-         and (blocked_until is null or blocked_until < $2)",
+        Binds::Failures,
+        "updated_at < $1 and coalesce(blocked_until, 0) < $1 \
+         and (blocks = 0 or coalesce(blocked_until, 0) < $2)",
     ),
     ("user_session", Binds::Sessions, "last_seen_at < $1"),
     (
@@ -95,38 +101,65 @@ pub trait RetentionStore: Send + Sync {
 #[async_trait]
 impl RetentionStore for Backend {
     async fn prune(&self, c: &Cutoffs) -> Result<Vec<(&'static str, u64)>, StoreError> {
-        let batch = c.batch.max(1);
         let mut pruned = Vec::with_capacity(STATEMENTS.len());
+        let mut failed = None;
         for (table, binds, cond) in STATEMENTS {
-            let first = match binds {
-                Binds::Expired | Binds::ExpiredNow => c.expired,
-                Binds::Sessions => c.sessions_before,
-                Binds::Events => match c.events_before_ms {
-                    Some(ms) => ms,
-                    None => continue,
-                },
-            };
-            let sql = batch_sql(self.writer(), table, cond, batch);
-            let mut n = 0;
-            loop {
-                let deleted = on_pool!(self.writer(), |p| {
-                    let q = sqlx::query(&sql).bind(first);
-                    match binds {
-                        Binds::ExpiredNow => q.bind(c.now),
-                        Binds::Expired | Binds::Events | Binds::Sessions => q,
-                    }
-                    .execute(p)
-                    .await?
-                    .rows_affected()
-                });
-                n += deleted;
-                if deleted < u64::from(batch) {
-                    break;
+            // A table that fails (a statement timeout, a lock) is reported; the rest are
+            // still pruned, the events among them.
+            match self.prune_table(c, table, binds, cond).await {
+                Ok(Some(n)) => pruned.push((table, n)),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(table, error = %e, "retention could not prune a table");
+                    failed.get_or_insert(e);
                 }
             }
-            pruned.push((table, n));
         }
-        Ok(pruned)
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(pruned),
+        }
+    }
+}
+
+impl Backend {
+    /// Deletes `table`'s rows matching `cond`, a batch at a time; how many (`None`: the
+    /// table is kept whole under these cutoffs).
+    async fn prune_table(
+        &self,
+        c: &Cutoffs,
+        table: &str,
+        binds: Binds,
+        cond: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        let batch = c.batch.max(1);
+        let first = match binds {
+            Binds::Expired => c.expired,
+            Binds::Failures => c.failures_before,
+            Binds::Sessions => c.sessions_before,
+            Binds::Events => match c.events_before_ms {
+                Some(ms) => ms,
+                None => return Ok(None),
+            },
+        };
+        let sql = batch_sql(self.writer(), table, cond, batch);
+        let mut n = 0;
+        loop {
+            let deleted = on_pool!(self.writer(), |p| {
+                let q = sqlx::query(&sql).bind(first);
+                match binds {
+                    Binds::Failures => q.bind(c.escalations_before),
+                    Binds::Expired | Binds::Events | Binds::Sessions => q,
+                }
+                .execute(p)
+                .await?
+                .rows_affected()
+            });
+            n += deleted;
+            if deleted < u64::from(batch) {
+                return Ok(Some(n));
+            }
+        }
     }
 }
 

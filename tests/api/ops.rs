@@ -429,3 +429,28 @@ async fn connections_closed_under_traffic_fail_one_request_each_and_are_replaced
         "answered again once the pool replaced them: {statuses:?}"
     );
 }
+
+/// A table retention cannot prune (here: gone) is reported, and the tables after it, the
+/// event log among them, are still pruned. Before, the first failing table ended the run.
+#[tokio::test]
+async fn retention_goes_on_past_a_table_that_fails() {
+    let app = spawn_app().await;
+    app.signed_in_user().await;
+    assert!(!app.events().await.is_empty());
+    let count = "select cast(count(*) as text) from event";
+    app.clock.advance(time::Duration::days(100));
+    let store = authd::storage::connect(&app.db.url, 1)
+        .await
+        .unwrap()
+        .retention;
+    crate::helpers::raw_execute(&app.db, "drop table mail_budget", &[]).await;
+    let clock: std::sync::Arc<dyn authd::domain::clock::Clock> = app.clock.clone();
+    let keep = authd::domain::retention::Keep {
+        event_days: 90,
+        session_idle_secs: 3_600,
+        failure_window_secs: 900,
+    };
+    let run = authd::domain::retention::prune(&store, &clock, keep).await;
+    assert!(run.is_err(), "the failing table is reported");
+    assert_eq!(crate::helpers::raw_rows(&app.db, count).await[0][0], "0");
+}

@@ -160,7 +160,12 @@ async fn retention_keeps_a_kept_session_listed_so_signing_out_elsewhere_ends_it(
             .retention;
     let clock: std::sync::Arc<dyn authd::domain::clock::Clock> = app.clock.clone();
     let idle = app.state.session_policy.longest().0.whole_seconds();
-    authd::domain::retention::prune(&store, &clock, 90, idle)
+    let keep = authd::domain::retention::Keep {
+        event_days: 90,
+        session_idle_secs: idle,
+        failure_window_secs: app.state.config.protection.window_secs,
+    };
+    authd::domain::retention::prune(&store, &clock, keep)
         .await
         .unwrap();
     assert_eq!(account_status(&app, &kept).await, StatusCode::OK);

@@ -253,6 +253,29 @@ pub async fn train_and_store(
     Ok(report)
 }
 
+/// The scheduled training's round (`app/jobs.rs`): `train_and_store`, unless a model was
+/// stored less than nine tenths of `period` ago. Every instance on one database runs the
+/// schedule; the first of them in a period trains, and the others find its model and wait:
+/// one new version a period, not one per instance (each new version also ends an operator's
+/// choice of model). `None` when the round was skipped.
+pub async fn train_if_due(
+    store: &Arc<dyn RiskStore>,
+    clock: &Arc<dyn Clock>,
+    window: Duration,
+    challenge_at: f64,
+    period: Duration,
+) -> Result<Option<TrainReport>, TrainingError> {
+    let now = clock.now().unix_timestamp();
+    let recent = period.whole_seconds().saturating_mul(9) / 10;
+    if let Some(latest) = store.latest_model().await?
+        && now - latest.created_at < recent
+    {
+        return Ok(None);
+    }
+    let report = train_and_store(store, clock, window, challenge_at, &|_| {}).await?;
+    Ok(Some(report))
+}
+
 /// Why a fitted `candidate` may not replace the model in use (measured `current` on the same
 /// held-out examples), if it may not: it does worse there, or it lets through a takeover the
 /// prior challenges at `challenge_at`. The second is what the log cannot be trusted to teach:
@@ -397,6 +420,8 @@ mod tests {
         events: Vec<AuthEvent>,
         labels: Vec<(String, bool)>,
         models: std::sync::Mutex<Vec<String>>,
+        /// When the newest model was stored (unix seconds).
+        created_at: i64,
     }
 
     #[async_trait::async_trait]
@@ -438,7 +463,7 @@ mod tests {
             Ok(models.last().map(|m| ModelRow {
                 version: i64::try_from(models.len()).unwrap(),
                 model: m.clone(),
-                created_at: 0,
+                created_at: self.created_at,
             }))
         }
         async fn label(&self, _: &str, _: bool, _: i64) -> Result<(), StoreError> {
@@ -534,6 +559,32 @@ mod tests {
             profile.observe(&o);
         }
         out
+    }
+
+    /// The schedule trains only when no model was stored in the last nine tenths of its
+    /// period (another instance's, on the same database).
+    #[tokio::test]
+    async fn a_scheduled_round_waits_while_a_recent_model_stands() {
+        let now = T0 + 86_400 * 30;
+        let clock: Arc<dyn Clock> = Arc::new(crate::domain::clock::FakeClock::new(
+            time::OffsetDateTime::from_unix_timestamp(now).unwrap(),
+        ));
+        let round = |created_at: i64| {
+            let store: Arc<dyn RiskStore> = Arc::new(Log {
+                models: std::sync::Mutex::new(vec!["{}".into()]),
+                created_at,
+                ..Log::default()
+            });
+            let clock = clock.clone();
+            async move {
+                let at = crate::domain::risk::RiskSettings::default().challenge_at;
+                train_if_due(&store, &clock, Duration::minutes(15), at, Duration::days(1))
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(round(now - 3_600).await.is_none(), "stored an hour ago");
+        assert!(round(now - 86_400).await.is_some(), "stored a day ago");
     }
 
     fn train(store: &Arc<Log>) -> TrainReport {
@@ -747,6 +798,7 @@ mod tests {
             events,
             labels,
             models: std::sync::Mutex::new(vec![serde_json::to_string(&current).unwrap()]),
+            created_at: 0,
         });
         let report = train(&store);
         assert!(!report.promoted, "{report:?}");

@@ -18,6 +18,8 @@ pub(super) async fn retention_contract(store: &Store) {
         now,
         expired: now - day,
         sessions_before: now - day,
+        failures_before: now - day,
+        escalations_before: now - 7 * day,
         events_before_ms: Some((now - 90 * day) * 1000),
         // Three old events to delete, two at a time: the pruning goes on past a full batch.
         batch: 2,
@@ -49,6 +51,16 @@ pub(super) async fn retention_contract(store: &Store) {
         blocked.blocked_until.is_some_and(|u| u > now),
         "the blocked counter stays"
     );
+    let escalated = f
+        .count_attempt("user:ret-escalated", "net:3", None, now, 0)
+        .await
+        .unwrap();
+    assert_eq!(escalated.blocks, 1, "a block two days ago is remembered");
+    let forgiven = f
+        .count_attempt("user:ret-forgiven", "net:4", None, now, 0)
+        .await
+        .unwrap();
+    assert_eq!(forgiven.blocks, 0, "a block eight days ago is forgotten");
     assert!(store.resets.is_reset_usable("r-live", now).await.unwrap());
     assert!(store.spent_links.is_link_spent("l-live").await.unwrap());
     assert!(!store.spent_links.is_link_spent("l-old").await.unwrap());
@@ -110,6 +122,20 @@ async fn seed(store: &Store, now: i64) -> (String, String) {
         .await
         .unwrap();
     f.block("user:ret-blocked", "net:2", now + 600)
+        .await
+        .unwrap();
+    // Blocked once, the block over for two days: the next block's doubling is remembered.
+    f.count_attempt("user:ret-escalated", "net:3", None, now - 3 * day, 0)
+        .await
+        .unwrap();
+    f.block("user:ret-escalated", "net:3", now - 2 * day)
+        .await
+        .unwrap();
+    // Blocked once, the block over for eight days: gone.
+    f.count_attempt("user:ret-forgiven", "net:4", None, now - 9 * day, 0)
+        .await
+        .unwrap();
+    f.block("user:ret-forgiven", "net:4", now - 8 * day)
         .await
         .unwrap();
     let ctx = RequestContext::new("192.0.2.9".parse().unwrap(), "ua/9", "req-9".into());
