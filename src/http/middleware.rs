@@ -113,21 +113,50 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
 
 /// Counts requests and records latency by method, matched route and status. Every label
 /// value comes from a fixed set (routes are the router's; statuses are three digits), so no
-/// client can grow the metrics' memory by sending new values.
+/// client can grow the metrics' memory by sending new values. A request that never finishes
+/// here is counted too, when it is dropped: by the request timeout (the client got `408`) or
+/// by a panic (the client got `500`), so a database hang shows in the metrics it slows.
 pub async fn track_metrics(req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = method_label(req.method());
-    let started = Instant::now();
+    let mut pending = Pending {
+        route: Some(route),
+        method: method_label(req.method()),
+        started: Instant::now(),
+    };
     let res = next.run(req).await;
-    let status = res.status().as_u16().to_string();
-    metrics::counter!("authd_http_requests_total", "method" => method, "route" => route.clone(), "status" => status)
-        .increment(1);
-    metrics::histogram!("authd_http_request_duration_seconds", "route" => route)
-        .record(started.elapsed().as_secs_f64());
+    pending.record(res.status().as_u16());
     res
+}
+
+/// A request `track_metrics` has not recorded yet.
+struct Pending {
+    route: Option<String>,
+    method: &'static str,
+    started: Instant,
+}
+
+impl Pending {
+    fn record(&mut self, status: u16) {
+        let Some(route) = self.route.take() else {
+            return;
+        };
+        let status = status.to_string();
+        metrics::counter!("authd_http_requests_total", "method" => self.method, "route" => route.clone(), "status" => status)
+            .increment(1);
+        metrics::histogram!("authd_http_request_duration_seconds", "route" => route)
+            .record(self.started.elapsed().as_secs_f64());
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        // Unwinding: the panic layer answers 500; else the request timeout dropped it (408).
+        let status = if std::thread::panicking() { 500 } else { 408 };
+        self.record(status);
+    }
 }
 
 /// The methods that label metrics as themselves; any other method string is `other`.

@@ -85,6 +85,9 @@ async fn a_body_slower_than_the_request_timeout_is_answered_408() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     // The server is fine afterwards.
     assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+    // ...and the request the timeout dropped is in the metrics, with the status it got.
+    let counted = r#"authd_http_requests_total{method="POST",route="/login",status="408"}"#;
+    assert!(app.metrics().await.contains(counted), "{counted}");
 }
 
 #[tokio::test]
