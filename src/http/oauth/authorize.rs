@@ -109,8 +109,16 @@ impl CsrfProtected for ConsentForm {
     }
 }
 
+/// The longest authorization request taken, as a query (a URL browsers and proxies carry, kept
+/// in the session while it is pending).
+const QUERY_MAX: usize = 8 * 1024;
+
 fn parse_query(raw: Option<&str>) -> Result<AuthorizeQuery, HttpError> {
-    serde_urlencoded::from_str(raw.unwrap_or(""))
+    let raw = raw.unwrap_or("");
+    if raw.len() > QUERY_MAX {
+        return Err(HttpError::BadRequest("The sign-in request is too long."));
+    }
+    serde_urlencoded::from_str(raw)
         .map_err(|_| HttpError::BadRequest("The sign-in request is malformed."))
 }
 
@@ -202,15 +210,12 @@ pub async fn authorize_get(
     })
 }
 
-/// The longest form `POST /authorize` takes (the same request as a URL must stay a URL
-/// browsers and proxies carry).
-const POST_BODY_MAX: usize = 8 * 1024;
-
 /// `POST /authorize` (OIDC Core §3.1.2.1: the parameters form-encoded in the body): answered
 /// `303` to `GET /authorize` with the same parameters as its query, so one handler validates
 /// and answers every request, and the browser comes back with its `SameSite=Lax` session
 /// cookie, which a cross-site POST does not carry. A body that is not a form of each
-/// parameter at most once, or is longer than 8 KiB, is refused here (400), as the query is.
+/// parameter at most once, or longer than 8 KiB as a query, is refused here (400), as the
+/// query is.
 pub async fn authorize_post(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
@@ -224,9 +229,6 @@ pub async fn authorize_post(
             "The sign-in request must be sent as a form.",
         ));
     }
-    if body.len() > POST_BODY_MAX {
-        return Err(HttpError::BadRequest("The sign-in request is too long."));
-    }
     let raw = std::str::from_utf8(&body)
         .map_err(|_| HttpError::BadRequest("The sign-in request is malformed."))?;
     parse_query(Some(raw))?;
@@ -235,6 +237,8 @@ pub async fn authorize_post(
         .map_err(|_| HttpError::BadRequest("The sign-in request is malformed."))?;
     let query = serde_urlencoded::to_string(pairs)
         .map_err(|_| HttpError::BadRequest("The sign-in request is malformed."))?;
+    // The GET it becomes is held to the same length.
+    parse_query(Some(&query))?;
     Ok(Redirect::to(&format!("/authorize?{query}")).into_response())
 }
 
@@ -343,6 +347,16 @@ pub async fn consent_post(
         Err(response) => return Ok(response),
     };
     let oauth = &state.oauth;
+    // The consent page was for the hinted user; another one has signed in since.
+    if req
+        .hint_sub
+        .as_deref()
+        .is_some_and(|sub| sub != user.user_id)
+    {
+        let why = "the signed-in user is not the one id_token_hint names";
+        let location = oauth.error_redirect(&req, OAuthCode::LoginRequired, why);
+        return Ok(Redirect::to(&location).into_response());
+    }
     if form.consent == "allow" && !oauth.within_max_age(&req, user.auth_at.unix_timestamp()) {
         return Ok(Redirect::to(&login_location(raw, &req, false)).into_response());
     }
