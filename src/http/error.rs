@@ -176,6 +176,12 @@ pub(crate) fn security(e: &SecurityError) -> Answer {
             None,
         ),
         SecurityError::WrongPassword => (StatusCode::UNAUTHORIZED, "Incorrect password.", None),
+        // The page's handlers end the session and send the browser to sign in first.
+        SecurityError::SessionEnded => (
+            StatusCode::UNAUTHORIZED,
+            "Too many wrong passwords: signed out.",
+            None,
+        ),
         SecurityError::InvalidInput(msg) => (StatusCode::BAD_REQUEST, msg, None),
         SecurityError::UnknownSession => (
             StatusCode::NOT_FOUND,

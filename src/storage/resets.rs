@@ -59,6 +59,8 @@ pub trait ResetStore: Send + Sync {
     -> Result<Option<String>, StoreError>;
     /// Whether a token is currently usable (for showing the form).
     async fn is_reset_usable(&self, token_hash: &str, now: i64) -> Result<bool, StoreError>;
+    /// The account a usable (unspent, unexpired) link is for, if it is one.
+    async fn reset_owner(&self, token_hash: &str, now: i64) -> Result<Option<String>, StoreError>;
 }
 
 /// A new link for the account unless it has a live one (expiring after `$6`).
@@ -209,5 +211,16 @@ impl ResetStore for Backend {
         .fetch_optional(p)
         .await?);
         Ok(row.is_some())
+    }
+
+    async fn reset_owner(&self, token_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_scalar(
+            "select user_id from password_reset \
+             where token_hash = $1 and used_at is null and expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(p)
+        .await?))
     }
 }

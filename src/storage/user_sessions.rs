@@ -72,6 +72,11 @@ pub trait UserSessionStore: Send + Sync {
     async fn update_seen(&self, id: &str, now: i64) -> Result<(), StoreError>;
     /// After the session id was cycled (and maybe the epoch moved on): the new sealed id.
     async fn update_binding(&self, id: &str, sealed: &str, epoch: i64) -> Result<(), StoreError>;
+    /// Counts a password check of the session `id` on the security page; the count since its
+    /// last right password (`None`: no such row).
+    async fn count_reauth_attempt(&self, id: &str) -> Result<Option<i64>, StoreError>;
+    /// A right password: the session's count starts again.
+    async fn clear_reauth_attempts(&self, id: &str) -> Result<(), StoreError>;
     /// Removes an index row; whether it was there.
     async fn delete(&self, id: &str) -> Result<bool, StoreError>;
     /// Removes the index rows of `user_id` last seen before `before`, or from an epoch other
@@ -188,6 +193,26 @@ impl UserSessionStore for Backend {
                 .bind(id)
                 .bind(sealed)
                 .bind(epoch)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
+    async fn count_reauth_attempt(&self, id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(on_pool!(self.writer(), |p| sqlx::query_scalar(
+            "update user_session set reauth_attempts = reauth_attempts + 1 where id = $1 \
+             returning cast(reauth_attempts as bigint)",
+        )
+        .bind(id)
+        .fetch_optional(p)
+        .await?))
+    }
+
+    async fn clear_reauth_attempts(&self, id: &str) -> Result<(), StoreError> {
+        on_pool!(self.writer(), |p| {
+            sqlx::query("update user_session set reauth_attempts = 0 where id = $1")
+                .bind(id)
                 .execute(p)
                 .await?;
         });

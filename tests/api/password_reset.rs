@@ -344,6 +344,7 @@ async fn a_reset_during_a_sign_in_flood_is_answered_and_does_not_burn_its_link()
         c.hash_queue = 1;
         c.hash_params.memory_kib = 65_536;
         c.hash_params.iterations = 3;
+        c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
     })
     .await;
     let user = app.user().await;

@@ -17,6 +17,10 @@ pub enum SecurityError {
     /// The password given to re-authenticate (or as the current one) is wrong.
     #[error("wrong password")]
     WrongPassword,
+    /// The session gave the wrong password too often here and was ended
+    /// (`SecurityService::reauth_given_up`): the caller deletes the browser session too.
+    #[error("session ended after repeated wrong passwords")]
+    SessionEnded,
     /// Input that can never be valid; the message is safe to show.
     #[error("invalid input: {0}")]
     InvalidInput(&'static str),

@@ -165,8 +165,9 @@ impl SecurityService {
         ctx: &RequestContext,
         user_id: &str,
         password: &SecretString,
+        row: Option<&str>,
     ) -> Result<ReauthMark, SecurityError> {
-        self.verify_password(ctx, user_id, password).await?;
+        self.verify_password(ctx, user_id, password, row).await?;
         self.reauth_by_factor(ctx, user_id, ReauthProof::Password)
             .await
             .map_err(SecurityError::from)
@@ -194,7 +195,7 @@ impl SecurityService {
     /// `session_revoked` (decision `reauth_failures`) is recorded. A stolen session can then
     /// neither guess the password at leisure nor spend the account's re-authentication
     /// budget, which the owner's own browsers draw from.
-    pub async fn reauth_given_up(
+    async fn reauth_given_up(
         &self,
         ctx: &RequestContext,
         user_id: &str,
@@ -210,13 +211,33 @@ impl SecurityService {
     }
 
     /// Checks `password` against `user_id`'s (re-authentication, the current password of a
-    /// change): throttled per account, a failure recorded as `challenge_failed`.
+    /// change) from the browser session whose index row is `row`: counted against that
+    /// session first, in one statement (guesses sent at once are each counted), and past
+    /// `REAUTH_TRIES` not checked at all; the `REAUTH_TRIES`th wrong one in a row, or any
+    /// attempt past it, ends the session (`SessionEnded`). Then throttled per account; a
+    /// failure recorded as `challenge_failed`. A session without an index row (signed in
+    /// before the index) has the account's throttle only.
     pub(crate) async fn verify_password(
         &self,
         ctx: &RequestContext,
         user_id: &str,
         password: &SecretString,
+        row: Option<&str>,
     ) -> Result<(), SecurityError> {
+        let tries = match row {
+            Some(row) => match self.sessions.count_reauth_attempt(row).await? {
+                Some(n) => Some(n),
+                // The row went: the session was ended meanwhile (by a guess sent beside this
+                // one, a sign-out elsewhere); nothing is checked for it.
+                None => return Err(SecurityError::SessionEnded),
+            },
+            None => None,
+        };
+        let limit = i64::from(REAUTH_TRIES);
+        if tries.is_some_and(|n| n > limit) {
+            self.reauth_given_up(ctx, user_id, row).await?;
+            return Err(SecurityError::SessionEnded);
+        }
         let key = [ThrottleKey::Account(format!("reauth:{user_id}"))];
         if let Err((_, retry_after)) = self.throttle.check(Door::Login, &key) {
             return Err(SecurityError::RateLimited { retry_after });
@@ -226,12 +247,19 @@ impl SecurityService {
         // A signed-in session asks: the known lane, one check per account (`password.rs`).
         let hasher = self.accounts.hasher();
         if hasher.verify_known(user_id, password, stored).await? {
+            if let Some(row) = row {
+                self.sessions.clear_reauth_attempts(row).await?;
+            }
             return Ok(());
         }
         let event = AuthEvent::new(EventKind::ChallengeFailed, ctx, self.clock.now())
             .user(user_id)
             .decision(Decision::Reauth);
         self.events.record(event).await?;
+        if tries.is_some_and(|n| n >= limit) {
+            self.reauth_given_up(ctx, user_id, row).await?;
+            return Err(SecurityError::SessionEnded);
+        }
         Err(SecurityError::WrongPassword)
     }
 

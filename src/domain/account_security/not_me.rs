@@ -15,19 +15,14 @@ use crate::events::{AuthEvent, EventKind};
 
 impl SecurityService {
     /// Reports the session or grant `target` of `user_id` as not theirs. `current` (the index
-    /// row this request came with) cannot be reported: that is a sign-out. A reported browser
-    /// session also moves the account's session epoch on, as the mailed "wasn't you?" link
-    /// does: every other session ends and every device cookie is forgotten (the reported
-    /// browser's would otherwise keep its own failure counter, its way past the account-wide
-    /// lock and the known hash lane). The new epoch then, for the caller to renew its own
-    /// session under.
+    /// row this request came with) cannot be reported: that is a sign-out.
     pub async fn not_me(
         &self,
         ctx: &RequestContext,
         user_id: &str,
         target: &str,
         current: Option<&str>,
-    ) -> Result<Option<i64>, SecurityError> {
+    ) -> Result<(), SecurityError> {
         if current.is_some_and(|c| target.strip_prefix("s-") == Some(c)) {
             return Err(SecurityError::InvalidInput(
                 "That is the session you are using now: sign out instead.",
@@ -44,30 +39,17 @@ impl SecurityService {
             .sessions
             .revoke_grants_since(user_id, since, ts)
             .await?;
-        let mut epoch = None;
-        if let Ended::Browser(r) = &ended {
-            if let Some(event_id) = &r.sign_in_event {
-                self.risk_store.label(event_id, true, ts).await?;
-            }
-            self.end_browsers(user_id, current).await?;
-            epoch = Some(self.forget_devices(user_id).await?);
+        if let Ended::Browser(r) = &ended
+            && let Some(event_id) = &r.sign_in_event
+        {
+            self.risk_store.label(event_id, true, ts).await?;
         }
         let detail = format!("{}; {grants} grants revoked", ended.what());
         let event = AuthEvent::new(EventKind::SessionRevoked, ctx, now)
             .user(user_id)
             .decision_detail(Decision::ReportedNotMe, &detail);
         let mail = self.report_mail(user_id, &ended, now).await?;
-        self.events.record_with_mail(event, mail).await?;
-        Ok(epoch)
-    }
-
-    /// Moves `user_id`'s session epoch on: every session from before ends (but the caller's,
-    /// which it renews under the new epoch) and every device cookie is forgotten; the new
-    /// epoch.
-    pub(crate) async fn forget_devices(&self, user_id: &str) -> Result<i64, Unexpected> {
-        self.accounts.end_sessions(user_id).await?;
-        let epoch = self.accounts.session_epoch(user_id).await?;
-        epoch.ok_or_else(|| Unexpected(anyhow::anyhow!("the account is gone or disabled")))
+        Ok(self.events.record_with_mail(event, mail).await?)
     }
 
     /// The owner's mail about the report (`None` if the account is gone or its limit is hit).

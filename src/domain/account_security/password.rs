@@ -9,7 +9,6 @@ use secrecy::SecretString;
 use crate::domain::account_security::SecurityService;
 use crate::domain::account_security::error::SecurityError;
 use crate::domain::account_security::sessions::Ended;
-use crate::domain::accounts::password::Lane;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::notify::Notice;
@@ -28,9 +27,10 @@ impl SecurityService {
         new: SecretString,
         current_row: Option<&str>,
     ) -> Result<i64, SecurityError> {
-        self.verify_password(ctx, user_id, current).await?;
+        self.verify_password(ctx, user_id, current, current_row)
+            .await?;
         // A signed-in owner's new password waits in the known lane, as their check did.
-        let hash = self.accounts.hash_password(new, Lane::Known).await?;
+        let hash = self.accounts.hash_password(user_id, new).await?;
         self.accounts.store_password(user_id, &hash).await?;
         let now = self.clock.now();
         let sessions = self.end_browsers(user_id, current_row).await?;

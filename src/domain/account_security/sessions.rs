@@ -199,18 +199,15 @@ impl SecurityService {
     }
 
     /// Ends every browser session of `user_id` but `current` (an index row id), and every
-    /// grant (`session_revoked`, decision `owner:others`, with the counts). The session epoch
-    /// moves on, so the other browsers' device cookies are forgotten too; the new epoch, for
-    /// the caller to renew its own session under.
+    /// grant (`session_revoked`, decision `owner:others`, with the counts).
     pub async fn sign_out_others(
         &self,
         ctx: &RequestContext,
         user_id: &str,
         current: Option<&str>,
-    ) -> Result<i64, Unexpected> {
+    ) -> Result<(), Unexpected> {
         let now = self.clock.now();
         let sessions = self.end_browsers(user_id, current).await?;
-        let epoch = self.forget_devices(user_id).await?;
         let grants = self
             .grants
             .revoke_user_families(user_id, now.unix_timestamp())
@@ -222,8 +219,7 @@ impl SecurityService {
                 Decision::RevokedOthers,
                 &format!("{sessions} sessions, {grants} grants"),
             );
-        self.events.record(event).await?;
-        Ok(epoch)
+        Ok(self.events.record(event).await?)
     }
 
     /// Ends the indexed browser sessions of `user_id` but `keep`; how many.

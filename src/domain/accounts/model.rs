@@ -125,28 +125,36 @@ pub fn parse_name(raw: &str) -> Result<Option<String>, &'static str> {
     }
     let bad = |c: char| c.is_control() || is_hidden_format(c);
     if name.chars().count() > NAME_MAX || name.chars().any(bad) {
-        return Err("A name has at most 100 characters and no control characters.");
+        return Err("A name has at most 100 characters and no control or invisible characters.");
     }
     Ok(Some(name.to_owned()))
 }
 
 /// Invisible characters that change how the text around them reads without showing: the
 /// direction embeddings, overrides and isolates and the direction marks (a name shown in an
-/// app as "Support" + U+202E + "moc.elgoog" reads backwards), zero-width spaces and the byte
-/// order mark.
+/// app as "Support" + U+202E + "moc.elgoog" reads backwards), line and paragraph separators,
+/// zero-width and invisible format characters, the soft hyphen, the byte order mark,
+/// interlinear annotations, tag characters, and the Hangul fillers that show as a blank name.
 /// The zero-width joiner and non-joiner stay: emoji sequences and Persian and Indic names need
 /// them.
 fn is_hidden_format(c: char) -> bool {
     matches!(
         c,
-        '\u{061C}'
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{180E}'
             | '\u{200B}'
             | '\u{200E}'
             | '\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
             | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
     )
 }
 
@@ -164,6 +172,12 @@ mod tests {
         assert!(parse_name("a\u{7}b").is_err());
         assert!(parse_name("Support\u{202E}moc.elgoog").is_err());
         assert!(parse_name("a\u{200B}b").is_err());
+        assert!(
+            parse_name("\u{3164}").is_err(),
+            "a filler shows as a blank name"
+        );
+        assert!(parse_name("a\u{2028}b").is_err());
+        assert!(parse_name("a\u{E0041}").is_err());
         assert!(parse_name("\u{2067}x\u{2069}").is_err());
         assert!(
             parse_name("می\u{200C}خواهم").is_ok(),

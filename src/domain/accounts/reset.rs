@@ -15,7 +15,6 @@ use time::OffsetDateTime;
 
 use crate::domain::accounts::error::AccountError;
 use crate::domain::accounts::model::{Account, Email};
-use crate::domain::accounts::password::Lane;
 use crate::domain::accounts::service::AccountService;
 use crate::domain::clock::{Clock, Random};
 use crate::domain::context::RequestContext;
@@ -255,14 +254,20 @@ impl ResetService {
     ) -> Result<(), AccountError> {
         // Check and hash the new password before spending the link, so neither a typo nor a
         // busy hash pool (a sign-in flood fills the ordinary queue: `503`) burns it. The hash
-        // waits in the known lane: only a live link's holder gets that far (a dead link is
-        // refused first, without a hash).
+        // waits in the known lane of the link's account: only a live link's holder gets that
+        // far (a dead link is refused first, without a hash).
         crate::domain::accounts::model::Password::parse(password.clone())
             .map_err(AccountError::InvalidInput)?;
-        if !self.is_usable(token).await? {
+        let owner = if token.len() <= 128 {
+            let at = self.clock.now().unix_timestamp();
+            self.resets.reset_owner(&digest(token), at).await?
+        } else {
+            None
+        };
+        let Some(owner) = owner else {
             return Err(AccountError::InvalidInput(DEAD_LINK));
-        }
-        let hash = self.accounts.hash_password(password, Lane::Known).await?;
+        };
+        let hash = self.accounts.hash_password(&owner, password).await?;
         let now = self.clock.now();
         let ts = now.unix_timestamp();
         let spent = self.resets.consume_reset(&digest(token), ts).await?;

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::domain::accounts::error::AccountError;
 use crate::domain::accounts::model::{Account, Email, Password, parse_name};
-use crate::domain::accounts::password::{HashError, Lane, PasswordHasher};
+use crate::domain::accounts::password::{HashError, PasswordHasher};
 use crate::domain::clock::Clock;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
@@ -134,18 +134,18 @@ impl AccountService {
         Ok(standing.and_then(|(epoch, disabled_at)| disabled_at.is_none().then_some(epoch)))
     }
 
-    /// Checks a new password (8–128 characters) and hashes it, waiting in `lane`, for
-    /// `store_password`: a caller spending something to set it (a reset link) hashes first,
-    /// so a busy pool answers before anything is spent.
+    /// Checks a new password (8–128 characters) for account `id`, whose holder proved the
+    /// right to set it, and hashes it (`PasswordHasher::hash_known`) for `store_password`: a
+    /// caller spending something to set it (a reset link) hashes first, so a busy pool answers
+    /// before anything is spent.
     pub async fn hash_password(
         &self,
+        id: &str,
         password: SecretString,
-        lane: Lane,
     ) -> Result<NewPassword, AccountError> {
         let password = Password::parse(password).map_err(AccountError::InvalidInput)?;
-        Ok(NewPassword(
-            self.hasher.hash_in(lane, password.secret()).await?,
-        ))
+        let hash = self.hasher.hash_known(id, password.secret()).await?;
+        Ok(NewPassword(hash))
     }
 
     /// Stores a new password hashed by `hash_password` and ends every session of the account.

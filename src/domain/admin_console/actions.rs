@@ -112,6 +112,7 @@ impl From<SecurityError> for ConsoleError {
             e @ (SecurityError::ReauthRequired
             | SecurityError::FactorRequired
             | SecurityError::WrongPassword
+            | SecurityError::SessionEnded
             | SecurityError::RateLimited { .. }
             | SecurityError::Busy { .. }) => Self::Unexpected(anyhow::anyhow!("{e}")),
         }

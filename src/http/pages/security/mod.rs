@@ -12,10 +12,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::app::state::AppState;
-use crate::domain::account_security::REAUTH_TRIES;
 use crate::domain::account_security::error::SecurityError;
 use crate::domain::accounts::model::Account;
-use crate::domain::context::RequestContext;
 use crate::http::error::HttpError;
 use crate::http::extract::{CurrentUser, WebSession};
 use crate::http::pages::account::{EventRow, event_rows};
@@ -283,40 +281,20 @@ pub(crate) async fn require_factor(
     }
 }
 
-/// The session key counting wrong passwords in a row on this page.
-const WRONG_PASSWORDS: &str = "reauth_wrong";
-
 /// `answer` for a refused password check on this page (re-authentication, the current
-/// password of a change): a wrong password counts against the session, and the
-/// `REAUTH_TRIES`th in a row ends it (`SecurityService::reauth_given_up`) and sends the
-/// browser to sign in. A right password starts the count again (`password_right`).
+/// password of a change); when the domain ended the session for repeated wrong passwords
+/// (`SessionEnded`), the browser session is deleted too and sent to sign in.
 pub(crate) async fn password_refused(
     state: &AppState,
-    ctx: &RequestContext,
     user: &CurrentUser,
     session: &WebSession,
     e: SecurityError,
 ) -> Result<Response, HttpError> {
-    if matches!(e, SecurityError::WrongPassword) {
-        let wrong = session.take(WRONG_PASSWORDS).await?;
-        let tries = wrong.and_then(|n| n.parse::<u32>().ok()).unwrap_or(0) + 1;
-        if tries >= REAUTH_TRIES {
-            let row = session.index_row().await?;
-            let security = &state.security;
-            security
-                .reauth_given_up(ctx, &user.user_id, row.as_deref())
-                .await?;
-            session.end().await?;
-            return Ok(Redirect::to("/login").into_response());
-        }
-        session.put(WRONG_PASSWORDS, &tries.to_string()).await?;
+    if matches!(e, SecurityError::SessionEnded) {
+        session.end().await?;
+        return Ok(Redirect::to("/login").into_response());
     }
     answer(state, user, e).await
-}
-
-/// After a right password on this page: the count of wrong ones starts again.
-pub(crate) async fn password_right(session: &WebSession) -> Result<(), HttpError> {
-    session.take(WRONG_PASSWORDS).await.map(drop)
 }
 
 /// The page again with an expected outcome's message and status; a refusal for rate or load,

@@ -12,7 +12,7 @@ use crate::app::state::AppState;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, CurrentUser};
 use crate::http::pages::security::sessions::renew_current;
-use crate::http::pages::security::{Done, password_refused, password_right};
+use crate::http::pages::security::{Done, password_refused};
 
 /// The change-password form.
 #[derive(Deserialize)]
@@ -48,9 +48,8 @@ pub async fn password_post(
         .await;
     let epoch = match changed {
         Ok(epoch) => epoch,
-        Err(e) => return password_refused(&state, &ctx, &user, &session, e).await,
+        Err(e) => return password_refused(&state, &user, &session, e).await,
     };
-    password_right(&session).await?;
     renew_current(&state, &session, &ctx, &user.user_id, epoch).await?;
     Ok(Done::PasswordChanged.redirect())
 }

@@ -12,7 +12,7 @@ use crate::app::state::AppState;
 use crate::http::error::{HttpError, urlencode};
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, CurrentUser};
 use crate::http::pages::admin::StepUpForm;
-use crate::http::pages::security::{PATH, password_refused, password_right};
+use crate::http::pages::security::{PATH, password_refused};
 
 /// Where the step-up form posts.
 pub const STEP_UP_PATH: &str = "/account/security/step-up";
@@ -37,17 +37,17 @@ pub async fn reauth_post(
     user: CurrentUser,
     CsrfForm { form, session }: CsrfForm<ReauthForm>,
 ) -> Result<Response, HttpError> {
+    let row = session.index_row().await?;
     let checked = state
         .security
-        .reauth_by_password(&ctx, &user.user_id, &form.password)
+        .reauth_by_password(&ctx, &user.user_id, &form.password, row.as_deref())
         .await;
     match checked {
         Ok(mark) => {
-            password_right(&session).await?;
             session.mark_reauth(&mark).await?;
             Ok(Redirect::to(PATH).into_response())
         }
-        Err(e) => password_refused(&state, &ctx, &user, &session, e).await,
+        Err(e) => password_refused(&state, &user, &session, e).await,
     }
 }
 

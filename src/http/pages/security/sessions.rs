@@ -31,8 +31,7 @@ pub(crate) async fn index_new_session(
     session.set_index_row(&row).await
 }
 
-/// After a change that moved the account's session epoch on (a password change, a report,
-/// "sign out everywhere else"): this session gets a new id under the new epoch, and its index
+/// After a change that moved the account's session epoch on (a password change): this session gets a new id under the new epoch, and its index
 /// row follows it (or, for a session signed in before the index, a row is made now).
 pub(crate) async fn renew_current(
     state: &AppState,
@@ -150,17 +149,11 @@ pub async fn sessions_post(
             Err(e) => return answer(&state, &user, e).await,
         },
         "not_me" => match security.not_me(&ctx, uid, &form.session, current).await {
-            Ok(epoch) => {
-                if let Some(epoch) = epoch {
-                    renew_current(&state, &session, &ctx, uid, epoch).await?;
-                }
-                Done::NotMe
-            }
+            Ok(()) => Done::NotMe,
             Err(e) => return answer(&state, &user, e).await,
         },
         "sign_out_others" => {
-            let epoch = security.sign_out_others(&ctx, uid, current).await?;
-            renew_current(&state, &session, &ctx, uid, epoch).await?;
+            security.sign_out_others(&ctx, uid, current).await?;
             Done::SignedOutOthers
         }
         _ => return Err(HttpError::BadRequest("Unknown action.")),
