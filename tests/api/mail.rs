@@ -130,9 +130,16 @@ async fn a_reset_mail_that_outlived_its_link_is_given_up_not_sent_late() {
             .map(str::to_owned)
             .to_vec()]
     );
-    // A fresh request is sent at once.
+    // A fresh request is sent at once (by this drain or by the server's own delivery job,
+    // which runs beside it on a real-time tick: either may take the row).
     ask_reset(&app, &user.email).await;
-    assert_eq!(app.drain_mail().await, 1);
+    for _ in 0..200 {
+        app.drain_mail().await;
+        if !sink.messages().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
     assert_eq!(sink.messages().len(), 1);
 }
 
