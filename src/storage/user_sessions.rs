@@ -77,6 +77,15 @@ pub trait UserSessionStore: Send + Sync {
     async fn count_reauth_attempt(&self, id: &str) -> Result<Option<i64>, StoreError>;
     /// A right password: the session's count starts again.
     async fn clear_reauth_attempts(&self, id: &str) -> Result<(), StoreError>;
+    /// Takes back one counted check that gave no verdict (a busy pool, a refusal for rate).
+    async fn uncount_reauth_attempt(&self, id: &str) -> Result<(), StoreError>;
+    /// Deletes the row if its count is at least `at_least` (not cleared meanwhile by a right
+    /// password); whether it did.
+    async fn delete_after_reauth_attempts(
+        &self,
+        id: &str,
+        at_least: i64,
+    ) -> Result<bool, StoreError>;
     /// Removes an index row; whether it was there.
     async fn delete(&self, id: &str) -> Result<bool, StoreError>;
     /// Removes the index rows of `user_id` last seen before `before`, or from an epoch other
@@ -217,6 +226,35 @@ impl UserSessionStore for Backend {
                 .await?;
         });
         Ok(())
+    }
+
+    async fn uncount_reauth_attempt(&self, id: &str) -> Result<(), StoreError> {
+        on_pool!(self.writer(), |p| {
+            sqlx::query(
+                "update user_session set reauth_attempts = reauth_attempts - 1 \
+                 where id = $1 and reauth_attempts > 0",
+            )
+            .bind(id)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    async fn delete_after_reauth_attempts(
+        &self,
+        id: &str,
+        at_least: i64,
+    ) -> Result<bool, StoreError> {
+        Ok(on_pool!(self.writer(), |p| sqlx::query(
+            "delete from user_session where id = $1 and reauth_attempts >= $2"
+        )
+        .bind(id)
+        .bind(at_least)
+        .execute(p)
+        .await?
+        .rows_affected())
+            > 0)
     }
 
     async fn delete(&self, id: &str) -> Result<bool, StoreError> {

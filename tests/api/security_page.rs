@@ -741,3 +741,23 @@ async fn wrong(b: &Browser) -> Page {
     let form = [("csrf_token", csrf.as_str()), ("password", "a guess at it")];
     b.post("/account/security/reauth", &form).await
 }
+
+/// Only checks that gave a verdict count against the session: refusals for the account's
+/// rate (`429`) are taken back, so an owner whose other browsers spent the account's budget is
+/// not signed out by a sixth try that no password was checked for.
+#[tokio::test]
+async fn attempts_refused_for_rate_do_not_count_against_the_session() {
+    let app = crate::helpers::spawn_app_with(|c| c.rate_limits.login_per_account = 2).await;
+    let (_user, main, _other) = two_browsers(&app).await;
+    let mut refused = 0;
+    for _ in 0..8 {
+        let page = wrong(&main).await;
+        match page.status {
+            StatusCode::UNAUTHORIZED => {}
+            StatusCode::TOO_MANY_REQUESTS => refused += 1,
+            other => panic!("{other}: {}", page.location()),
+        }
+    }
+    assert!(refused >= 5, "the account's budget refused most: {refused}");
+    assert_eq!(main.get(PAGE).await.status, StatusCode::OK, "still signed in");
+}

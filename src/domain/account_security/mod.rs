@@ -191,32 +191,45 @@ impl SecurityService {
     }
 
     /// A session that gave the wrong password `REAUTH_TRIES` times in a row on the security
-    /// page ends (its caller deletes the browser session): `row` (its index row) goes, and
-    /// `session_revoked` (decision `reauth_failures`) is recorded. A stolen session can then
-    /// neither guess the password at leisure nor spend the account's re-authentication
-    /// budget, which the owner's own browsers draw from.
+    /// page (or tried again past them) ends: its index row goes, unless a right password
+    /// cleared its count meanwhile, and `session_revoked` (decision `reauth_failures`) is
+    /// recorded once; `SessionEnded` tells the caller to delete the browser session too. A
+    /// stolen session can then neither guess the password at leisure nor spend the account's
+    /// re-authentication budget, which the owner's own browsers draw from. A count cleared
+    /// meanwhile (a right password sent beside this attempt) answers "try again".
     async fn reauth_given_up(
         &self,
         ctx: &RequestContext,
         user_id: &str,
-        row: Option<&str>,
-    ) -> Result<(), Unexpected> {
-        if let Some(row) = row {
-            self.sessions.delete(row).await?;
+        row: &str,
+    ) -> Result<(), SecurityError> {
+        let limit = i64::from(REAUTH_TRIES);
+        if !self
+            .sessions
+            .delete_after_reauth_attempts(row, limit)
+            .await?
+        {
+            if self.sessions.find_by_id(row).await?.is_some() {
+                return Err(SecurityError::RateLimited { retry_after: 1 });
+            }
+            // Ended already, by an attempt sent beside this one.
+            return Err(SecurityError::SessionEnded);
         }
         let event = AuthEvent::new(EventKind::SessionRevoked, ctx, self.clock.now())
             .user(user_id)
             .decision(Decision::ReauthFailures);
-        Ok(self.events.record(event).await?)
+        self.events.record(event).await?;
+        Err(SecurityError::SessionEnded)
     }
 
     /// Checks `password` against `user_id`'s (re-authentication, the current password of a
     /// change) from the browser session whose index row is `row`: counted against that
     /// session first, in one statement (guesses sent at once are each counted), and past
     /// `REAUTH_TRIES` not checked at all; the `REAUTH_TRIES`th wrong one in a row, or any
-    /// attempt past it, ends the session (`SessionEnded`). Then throttled per account; a
-    /// failure recorded as `challenge_failed`. A session without an index row (signed in
-    /// before the index) has the account's throttle only.
+    /// attempt past it, ends the session (`SessionEnded`). An attempt that gets no verdict
+    /// (the account's throttle, a busy pool, a fault) is taken back. A failure is recorded as
+    /// `challenge_failed`. A session without an index row (signed in before the index) has
+    /// the account's throttle only.
     pub(crate) async fn verify_password(
         &self,
         ctx: &RequestContext,
@@ -226,7 +239,7 @@ impl SecurityService {
     ) -> Result<(), SecurityError> {
         let tries = match row {
             Some(row) => match self.sessions.count_reauth_attempt(row).await? {
-                Some(n) => Some(n),
+                Some(n) => Some((row, n)),
                 // The row went: the session was ended meanwhile (by a guess sent beside this
                 // one, a sign-out elsewhere); nothing is checked for it.
                 None => return Err(SecurityError::SessionEnded),
@@ -234,20 +247,22 @@ impl SecurityService {
             None => None,
         };
         let limit = i64::from(REAUTH_TRIES);
-        if tries.is_some_and(|n| n > limit) {
-            self.reauth_given_up(ctx, user_id, row).await?;
-            return Err(SecurityError::SessionEnded);
+        if let Some((row, n)) = tries
+            && n > limit
+        {
+            return self.reauth_given_up(ctx, user_id, row).await;
         }
-        let key = [ThrottleKey::Account(format!("reauth:{user_id}"))];
-        if let Err((_, retry_after)) = self.throttle.check(Door::Login, &key) {
-            return Err(SecurityError::RateLimited { retry_after });
-        }
-        let account = self.accounts.find_by_id(user_id).await?;
-        let stored = account.as_ref().map(|a| a.password_hash.as_str());
-        // A signed-in session asks: the known lane, one check per account (`password.rs`).
-        let hasher = self.accounts.hasher();
-        if hasher.verify_known(user_id, password, stored).await? {
-            if let Some(row) = row {
+        let right = match self.check_password(user_id, password).await {
+            Ok(right) => right,
+            Err(e) => {
+                if let Some((row, _)) = tries {
+                    self.sessions.uncount_reauth_attempt(row).await?;
+                }
+                return Err(e);
+            }
+        };
+        if right {
+            if let Some((row, _)) = tries {
                 self.sessions.clear_reauth_attempts(row).await?;
             }
             return Ok(());
@@ -256,11 +271,30 @@ impl SecurityService {
             .user(user_id)
             .decision(Decision::Reauth);
         self.events.record(event).await?;
-        if tries.is_some_and(|n| n >= limit) {
-            self.reauth_given_up(ctx, user_id, row).await?;
-            return Err(SecurityError::SessionEnded);
+        if let Some((row, n)) = tries
+            && n >= limit
+        {
+            return self.reauth_given_up(ctx, user_id, row).await;
         }
         Err(SecurityError::WrongPassword)
+    }
+
+    /// Whether `password` is `user_id`'s, throttled per account (`RateLimited` beyond its
+    /// budget, before any hash).
+    async fn check_password(
+        &self,
+        user_id: &str,
+        password: &SecretString,
+    ) -> Result<bool, SecurityError> {
+        let key = [ThrottleKey::Account(format!("reauth:{user_id}"))];
+        if let Err((_, retry_after)) = self.throttle.check(Door::Login, &key) {
+            return Err(SecurityError::RateLimited { retry_after });
+        }
+        let account = self.accounts.find_by_id(user_id).await?;
+        let stored = account.as_ref().map(|a| a.password_hash.as_str());
+        // A signed-in session asks: the known lane, one check per account (`password.rs`).
+        let hasher = self.accounts.hasher();
+        Ok(hasher.verify_known(user_id, password, stored).await?)
     }
 
     /// The user's own recent security events, newest first.
