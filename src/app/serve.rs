@@ -128,6 +128,9 @@ fn connection_service(
         let router = router.clone();
         async move {
             req.extensions_mut().insert(ConnectInfo(peer));
+            let deadline = std::time::Instant::now() + timeout;
+            req.extensions_mut()
+                .insert(crate::http::middleware::RequestDeadline(deadline));
             let answer = tokio::time::timeout(timeout, router.oneshot(req.map(Body::new))).await;
             Ok(match answer {
                 Ok(Ok(res)) => res,

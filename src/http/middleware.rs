@@ -111,11 +111,17 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     res
 }
 
+/// When the request timeout (`AUTHD_REQUEST_TIMEOUT_SECS`) answers this request `408`, set by
+/// the connection's service (`app/serve.rs`).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestDeadline(pub Instant);
+
 /// Counts requests and records latency by method, matched route and status. Every label
 /// value comes from a fixed set (routes are the router's; statuses are three digits), so no
 /// client can grow the metrics' memory by sending new values. A request that never finishes
-/// here is counted too, when it is dropped: by the request timeout (the client got `408`) or
-/// by a panic (the client got `500`), so a database hang shows in the metrics it slows.
+/// here is counted too, when it is dropped: past its deadline the request timeout answered it
+/// (`408`); unwinding, the panic layer did (`500`); else the client went away unanswered
+/// (`499`, as nginx counts it), so a database hang shows in the metrics it slows.
 pub async fn track_metrics(req: Request, next: Next) -> Response {
     let route = req
         .extensions()
@@ -125,6 +131,7 @@ pub async fn track_metrics(req: Request, next: Next) -> Response {
         route: Some(route),
         method: method_label(req.method()),
         started: Instant::now(),
+        deadline: req.extensions().get::<RequestDeadline>().map(|d| d.0),
     };
     let res = next.run(req).await;
     pending.record(res.status().as_u16());
@@ -136,6 +143,7 @@ struct Pending {
     route: Option<String>,
     method: &'static str,
     started: Instant,
+    deadline: Option<Instant>,
 }
 
 impl Pending {
@@ -153,8 +161,13 @@ impl Pending {
 
 impl Drop for Pending {
     fn drop(&mut self) {
-        // Unwinding: the panic layer answers 500; else the request timeout dropped it (408).
-        let status = if std::thread::panicking() { 500 } else { 408 };
+        let status = if std::thread::panicking() {
+            500
+        } else if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            408
+        } else {
+            499
+        };
         self.record(status);
     }
 }
