@@ -134,7 +134,8 @@ pub fn parse_name(raw: &str) -> Result<Option<String>, &'static str> {
 /// direction embeddings, overrides and isolates and the direction marks (a name shown in an
 /// app as "Support" + U+202E + "moc.elgoog" reads backwards), line and paragraph separators,
 /// zero-width and invisible format characters, the soft hyphen, the byte order mark,
-/// interlinear annotations, tag characters, and the Hangul fillers that show as a blank name.
+/// interlinear annotations, tag characters, and the Hangul fillers and the Braille blank that
+/// show as a blank name. (Variation selectors stay: Japanese names use ideographic ones.)
 /// The zero-width joiner and non-joiner stay: emoji sequences and Persian and Indic names need
 /// them.
 fn is_hidden_format(c: char) -> bool {
@@ -144,16 +145,19 @@ fn is_hidden_format(c: char) -> bool {
             | '\u{061C}'
             | '\u{115F}'
             | '\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
             | '\u{180E}'
             | '\u{200B}'
             | '\u{200E}'
             | '\u{200F}'
             | '\u{2028}'..='\u{202E}'
             | '\u{2060}'..='\u{206F}'
+            | '\u{2800}'
             | '\u{3164}'
             | '\u{FEFF}'
             | '\u{FFA0}'
             | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{1D173}'..='\u{1D17A}'
             | '\u{E0000}'..='\u{E007F}'
     )
 }
@@ -177,6 +181,10 @@ mod tests {
             "a filler shows as a blank name"
         );
         assert!(parse_name("a\u{2028}b").is_err());
+        assert!(
+            parse_name("\u{2800}").is_err(),
+            "the Braille blank shows as a blank name"
+        );
         assert!(parse_name("a\u{E0041}").is_err());
         assert!(parse_name("\u{2067}x\u{2069}").is_err());
         assert!(
