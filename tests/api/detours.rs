@@ -492,3 +492,47 @@ async fn a_tampered_next_on_forgot_or_on_the_reset_link_is_ignored() {
     assert_eq!(done.location(), "/login?reset=1");
     assert_stays(done.location());
 }
+
+/// The sign-in page of an application's request offers a way back: its "Cancel" link answers
+/// the client `access_denied` with its `state` and `iss`, instead of leaving it waiting. Only
+/// an authorization request can be cancelled so; anything else is refused.
+#[tokio::test]
+async fn cancelling_the_sign_in_answers_the_client_access_denied() {
+    let app = spawn_app().await;
+    let client = named_client(&app, true).await;
+    let (authorize, _) = authorize_path(&client);
+    let b = Browser::new(&app);
+    let login = start(&b, &authorize).await;
+    let cancel = attr_after(&login.body, "<a href=\"/authorize/cancel");
+    let cancel = format!("/authorize/cancel{}", cancel.replace("&amp;", "&"));
+    assert!(login.body.contains("data-cancel"), "{}", login.body);
+    let back = b.get(&cancel).await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.body);
+    assert!(
+        back.location().starts_with(REDIRECT_URI),
+        "{}",
+        back.location()
+    );
+    assert_eq!(
+        query_param(back.location(), "error").as_deref(),
+        Some("access_denied")
+    );
+    assert_eq!(
+        query_param(back.location(), "state").as_deref(),
+        Some("st-detour")
+    );
+    assert_eq!(
+        query_param(back.location(), "iss").as_deref(),
+        Some(app.address.as_str())
+    );
+    for next in ["/account", "//evil.example/authorize?x=1", ""] {
+        let page = b
+            .get(&format!("/authorize/cancel?next={}", urlenc(next)))
+            .await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{next}");
+    }
+    assert!(
+        !app.get("/login").await.body.contains("data-cancel"),
+        "no app, no cancel"
+    );
+}

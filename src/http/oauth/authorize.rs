@@ -122,7 +122,7 @@ fn parse_query(raw: Option<&str>) -> Result<AuthorizeQuery, HttpError> {
         .map_err(|_| HttpError::BadRequest("The sign-in request is malformed."))
 }
 
-async fn validate(
+pub(super) async fn validate(
     state: &AppState,
     raw: Option<&str>,
 ) -> Result<Result<AuthorizeRequest, Response>, HttpError> {

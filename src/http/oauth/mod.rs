@@ -8,6 +8,8 @@ use crate::app::state::AppState;
 
 /// `/authorize` and the consent form.
 pub mod authorize;
+/// `/authorize/cancel`: the sign-in page's way back to the application (`access_denied`).
+pub mod cancel;
 /// `/.well-known/openid-configuration` (and the RFC 8414 alias).
 pub mod discovery;
 /// `/end_session` (RP-initiated logout).
@@ -51,6 +53,7 @@ pub(crate) fn router() -> Router<AppState> {
             get(authorize::authorize_get).post(authorize::authorize_post),
         )
         .route("/authorize/consent", post(authorize::consent_post))
+        .route(cancel::CANCEL_PATH, get(cancel::cancel_get))
         .route(paths::END_SESSION, get(end_session::end_session_get))
 }
 
