@@ -594,16 +594,7 @@ async fn a_fresh_sign_in_asked_for_is_asked_once_signed_out_or_in_and_in_any_sec
                 "{key}: {}",
                 page.location()
             );
-            let form = app.get(page.location()).await;
-            let signed_in = app
-                .post_credentials(page.location(), &user.email, &user.password, &form.csrf())
-                .await;
-            assert_eq!(
-                signed_in.status,
-                StatusCode::SEE_OTHER,
-                "{}",
-                signed_in.body
-            );
+            let signed_in = sign_in_on(&app, page.location(), &user).await;
             // The way back crosses a second: the sign-in still answers the request.
             app.clock.advance(time::Duration::seconds(2));
             let back = app.get(signed_in.location()).await;
@@ -646,16 +637,7 @@ async fn one_sign_in_answers_two_tabs_that_asked_for_a_fresh_one() {
             page.location()
         );
     }
-    let form = app.get(second.location()).await;
-    let signed_in = app
-        .post_credentials(second.location(), &user.email, &user.password, &form.csrf())
-        .await;
-    assert_eq!(
-        signed_in.status,
-        StatusCode::SEE_OTHER,
-        "{}",
-        signed_in.body
-    );
+    sign_in_on(&app, second.location(), &user).await;
     for state in ["tab-one", "tab-two"] {
         let back = app.get(&url(state)).await;
         assert!(
@@ -1106,4 +1088,24 @@ async fn the_consent_page_names_the_application_and_shows_its_logo() {
         "{}",
         login.body
     );
+}
+
+/// Signs `user` in on the sign-in page at `location` (where `/authorize` sent the browser);
+/// the answer, a `303` on the way back.
+async fn sign_in_on(
+    app: &TestApp,
+    location: &str,
+    user: &crate::helpers::TestUser,
+) -> crate::helpers::Page {
+    let form = app.get(location).await;
+    let signed_in = app
+        .post_credentials(location, &user.email, &user.password, &form.csrf())
+        .await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    signed_in
 }

@@ -90,33 +90,9 @@ async fn reset_by_mailed_link_ends_every_session() {
     assert_eq!(page.status, StatusCode::OK);
     let token = crate::helpers::input_value(&page.body, "token");
     // A too-short password is refused and does not burn the link.
-    let short = read(
-        asker
-            .post(app.url("/password/reset"))
-            .form(&[
-                ("token", token.as_str()),
-                ("password", "short"),
-                ("csrf_token", &page.csrf()),
-            ])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let short = post_reset(&app, &asker, &token, "short", &page.csrf()).await;
     assert_eq!(short.status, StatusCode::BAD_REQUEST);
-    let done = read(
-        asker
-            .post(app.url("/password/reset"))
-            .form(&[
-                ("token", token.as_str()),
-                ("password", "a brand new passphrase"),
-                ("csrf_token", &page.csrf()),
-            ])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let done = post_reset(&app, &asker, &token, "a brand new passphrase", &page.csrf()).await;
     assert_redirect_to(&done, "/login?reset=1");
 
     // Both browsers that were signed in are signed out.
@@ -249,19 +225,8 @@ async fn asking_again_mails_the_live_link_not_a_new_one() {
     let path = third.trim_start_matches(&app.address).to_owned();
     let page = read(client.get(app.url(&path)).send().await.unwrap()).await;
     let reset_token = crate::helpers::query_param(&third, "token").unwrap();
-    let done = read(
-        client
-            .post(app.url("/password/reset"))
-            .form(&[
-                ("token", reset_token.as_str()),
-                ("password", "another long passphrase"),
-                ("csrf_token", &page.csrf()),
-            ])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let passphrase = "another long passphrase";
+    let done = post_reset(&app, &client, &reset_token, passphrase, &page.csrf()).await;
     assert!(
         done.status.is_success() || done.status.is_redirection(),
         "{}",
@@ -382,19 +347,7 @@ async fn a_reset_during_a_sign_in_flood_is_answered_and_does_not_burn_its_link()
         }
     }
     assert!(saturated, "the flood never filled the ordinary queue");
-    let done = read(
-        asker
-            .post(app.url("/password/reset"))
-            .form(&[
-                ("token", token.as_str()),
-                ("password", "a brand new passphrase"),
-                ("csrf_token", &page.csrf()),
-            ])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let done = post_reset(&app, &asker, &token, "a brand new passphrase", &page.csrf()).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for t in flood {
         t.await.unwrap();
@@ -402,13 +355,7 @@ async fn a_reset_during_a_sign_in_flood_is_answered_and_does_not_burn_its_link()
     assert_redirect_to(&done, "/login?reset=1");
     // The new password is the account's (checked directly: the flood has set off the wave
     // defences, which challenge a sign-in from a new place).
-    let account = app
-        .state
-        .accounts
-        .find_by_email(&user.email)
-        .await
-        .unwrap()
-        .unwrap();
+    let account = app.account(&user.email).await;
     let hasher = app.state.accounts.hasher();
     let new = secrecy::SecretString::from("a brand new passphrase");
     assert!(
@@ -430,13 +377,7 @@ async fn a_reset_that_proves_the_address_clears_the_squatters_name() {
     let form = [("name", "Support Team"), ("csrf_token", csrf.as_str())];
     let saved = app.post_form("/account", &form).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
-    let named = app
-        .state
-        .accounts
-        .find_by_email(&squatter.email)
-        .await
-        .unwrap()
-        .unwrap();
+    let named = app.account(&squatter.email).await;
     assert_eq!(named.name.as_deref(), Some("Support Team"));
     assert!(named.email_verified_at.is_none());
 
@@ -453,29 +394,10 @@ async fn a_reset_that_proves_the_address_clears_the_squatters_name() {
     let path = link.trim_start_matches(&app.address).to_owned();
     let page = read(owner.get(app.url(&path)).send().await.unwrap()).await;
     let token = crate::helpers::input_value(&page.body, "token");
-    let csrf = page.csrf();
-    let form = [
-        ("token", token.as_str()),
-        ("password", "the owner's own passphrase"),
-        ("csrf_token", csrf.as_str()),
-    ];
-    let done = read(
-        owner
-            .post(app.url("/password/reset"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let passphrase = "the owner's own passphrase";
+    let done = post_reset(&app, &owner, &token, passphrase, &page.csrf()).await;
     assert_redirect_to(&done, "/login?reset=1");
-    let adopted = app
-        .state
-        .accounts
-        .find_by_email(&squatter.email)
-        .await
-        .unwrap()
-        .unwrap();
+    let adopted = app.account(&squatter.email).await;
     assert!(adopted.email_verified_at.is_some());
     assert_eq!(adopted.name, None);
 }
@@ -492,4 +414,21 @@ async fn guess(url: &str, ip: &str, name: &str) -> StatusCode {
     ];
     let post = client.post(url).header("x-forwarded-for", ip).form(&form);
     post.send().await.unwrap().status()
+}
+
+/// Posts the reset form from `client` with the link's `token` and a new `password`.
+async fn post_reset(
+    app: &crate::helpers::TestApp,
+    client: &reqwest::Client,
+    token: &str,
+    password: &str,
+    csrf: &str,
+) -> crate::helpers::Page {
+    let form = [
+        ("token", token),
+        ("password", password),
+        ("csrf_token", csrf),
+    ];
+    let post = client.post(app.url("/password/reset")).form(&form);
+    read(post.send().await.unwrap()).await
 }

@@ -759,5 +759,9 @@ async fn attempts_refused_for_rate_do_not_count_against_the_session() {
         }
     }
     assert!(refused >= 5, "the account's budget refused most: {refused}");
-    assert_eq!(main.get(PAGE).await.status, StatusCode::OK, "still signed in");
+    assert_eq!(
+        main.get(PAGE).await.status,
+        StatusCode::OK,
+        "still signed in"
+    );
 }
