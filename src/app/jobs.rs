@@ -203,13 +203,16 @@ async fn wave_watch(state: AppState) {
     }
 }
 
-/// Fits and stores a new model every `AUTHD_RISK_TRAIN_SECS` (the first after one period).
-/// Off the request path: fitting runs on the blocking pool.
+/// Fits and stores a new model every `AUTHD_RISK_TRAIN_SECS` (the first after one period and
+/// a random part of a tenth of it, `training_offset`). Off the request path: fitting runs on
+/// the blocking pool.
 async fn scheduled_training(state: AppState) {
     let every = Duration::from_secs(state.config.risk_train_secs);
     let window = time::Duration::seconds(state.config.protection.window_secs);
-    let mut tick = tokio::time::interval(every);
-    tick.tick().await;
+    let mut draw = [0u8; 2];
+    state.random.fill(&mut draw);
+    let first = tokio::time::Instant::now() + every + training_offset(every, draw);
+    let mut tick = tokio::time::interval_at(first, every);
     loop {
         tick.tick().await;
         let period = time::Duration::seconds_f64(every.as_secs_f64());
@@ -235,12 +238,31 @@ async fn scheduled_training(state: AppState) {
     }
 }
 
+/// How much later than a whole period an instance trains first: a random part (`draw`) of a
+/// tenth of the period. Instances started together (a deploy) would otherwise tick together,
+/// each find no recent model and each store one (`train_if_due`); apart, the later ones find
+/// the first one's.
+fn training_offset(every: Duration, draw: [u8; 2]) -> Duration {
+    let part = f64::from(u16::from_le_bytes(draw)) / f64::from(u16::MAX);
+    every.mul_f64(part / 10.0)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
+
+    /// Training starts within a tenth of a period after the period, spread by the draw.
+    #[test]
+    fn instances_train_first_at_spread_times_within_a_tenth_of_the_period() {
+        let day = Duration::from_secs(86_400);
+        assert_eq!(training_offset(day, [0, 0]), Duration::ZERO);
+        assert_eq!(training_offset(day, [255, 255]), Duration::from_secs(8_640));
+        let (a, b) = (training_offset(day, [1, 0]), training_offset(day, [0, 128]));
+        assert!(a < b && b < Duration::from_secs(8_640), "{a:?} {b:?}");
+    }
 
     /// A failed round of the expired-session cleanup is followed by the next one.
     #[tokio::test(start_paused = true)]

@@ -20,7 +20,7 @@ pub(crate) const RISK_BLOCK_AT: Key = key(
 pub(crate) const RISK_TRAIN_SECS: Key = key(
     "risk_train_secs",
     Value("86400"),
-    "how often `serve` retrains the risk model from the event log (0 = never; every instance loads a new model within 30 s; an instance that finds a model stored within nine tenths of the period, by another instance on the same database, waits for the next)",
+    "how often `serve` retrains the risk model from the event log (0 = never; every instance loads a new model within 30 s; the first round comes a period and a random part of a tenth of it after start; an instance that finds a model stored within nine tenths of the period, by another instance on the same database, waits for the next)",
 );
 
 pub(crate) const EVENT_RETENTION_DAYS: Key = key(
