@@ -16,6 +16,8 @@ mod hash_queue;
 pub(crate) mod hash_workers;
 /// One known-lane place per account at a time.
 mod known_lane;
+/// The pool's lanes and the machine requests' yield signal.
+mod lanes;
 /// `Email`, `Password` and `Account`.
 pub mod model;
 /// argon2id hashing and verification on a bounded pool of hashing threads.

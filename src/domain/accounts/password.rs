@@ -30,9 +30,9 @@ use crate::domain::accounts::hash_job::{
     DepthGuard, Paced, Place, WAITING, answering_once, give_up,
 };
 use crate::domain::accounts::hash_pace::Pace;
-use crate::domain::accounts::hash_queue::Traffic;
 use crate::domain::accounts::hash_workers::{Memory, Workers};
 use crate::domain::accounts::known_lane::KnownHolds;
+pub use crate::domain::accounts::lanes::{HashYield, Lane};
 use crate::domain::clock::{OsRandom, Random};
 use crate::domain::error::{Unexpected, unexpected_from};
 
@@ -71,49 +71,6 @@ impl Default for HashParams {
             iterations: 2,
             parallelism: 1,
         }
-    }
-}
-
-/// Which queue a verification waits in (`hash_queue.rs`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lane {
-    /// Everyone else: unknown browsers, unknown names, new passwords.
-    Ordinary,
-    /// A browser the account already knows (its device cookie) or a signed-in session.
-    Known,
-}
-
-impl Lane {
-    /// `Known` for a caller with a device of the account (or a session), else `Ordinary`.
-    pub fn known_if(known: bool) -> Self {
-        if known { Self::Known } else { Self::Ordinary }
-    }
-
-    /// The `lane` label of `authd_hash_jobs_total`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Ordinary => "ordinary",
-            Self::Known => "known",
-        }
-    }
-}
-
-/// Notes machine requests (token, userinfo, introspection, …) for the hashing pool: for a
-/// moment after each, its steady thread leaves new jobs to the idle-class helpers, whose cores
-/// a request thread takes at once (`hash_queue.rs`). One reference count to clone.
-#[derive(Clone, Debug)]
-pub struct HashYield(Arc<Traffic>);
-
-impl HashYield {
-    /// A machine request is being served.
-    pub fn machine_request(&self) {
-        self.0.note_now();
-    }
-
-    /// Whether a machine request was ever noted.
-    #[cfg(test)]
-    pub(crate) fn noted(&self) -> bool {
-        self.0.noted()
     }
 }
 
