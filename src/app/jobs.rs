@@ -213,9 +213,9 @@ async fn scheduled_training(state: AppState) {
     state.random.fill(&mut draw);
     let first = tokio::time::Instant::now() + every + training_offset(every, draw);
     let mut tick = tokio::time::interval_at(first, every);
+    let period = time::Duration::seconds_f64(every.as_secs_f64());
     loop {
         tick.tick().await;
-        let period = time::Duration::seconds_f64(every.as_secs_f64());
         match train_if_due(
             &state.risk_store,
             &state.clock,

@@ -58,7 +58,9 @@ pub trait ResetStore: Send + Sync {
     async fn consume_reset(&self, token_hash: &str, now: i64)
     -> Result<Option<String>, StoreError>;
     /// Whether a token is currently usable (for showing the form).
-    async fn is_reset_usable(&self, token_hash: &str, now: i64) -> Result<bool, StoreError>;
+    async fn is_reset_usable(&self, token_hash: &str, now: i64) -> Result<bool, StoreError> {
+        Ok(self.reset_owner(token_hash, now).await?.is_some())
+    }
     /// The account a usable (unspent, unexpired) link is for, if it is one.
     async fn reset_owner(&self, token_hash: &str, now: i64) -> Result<Option<String>, StoreError>;
 }
@@ -199,18 +201,6 @@ impl ResetStore for Backend {
             tx.commit().await?;
             user
         }))
-    }
-
-    async fn is_reset_usable(&self, token_hash: &str, now: i64) -> Result<bool, StoreError> {
-        let row: Option<String> = on_pool!(self.pool(), |p| sqlx::query_scalar(
-            "select token_hash from password_reset \
-             where token_hash = $1 and used_at is null and expires_at > $2",
-        )
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(p)
-        .await?);
-        Ok(row.is_some())
     }
 
     async fn reset_owner(&self, token_hash: &str, now: i64) -> Result<Option<String>, StoreError> {

@@ -513,6 +513,86 @@ async fn an_id_token_hint_for_another_user_is_not_answered_for_the_signed_in_one
     assert!(page.location().contains("reauth=1"), "{}", page.location());
 }
 
+/// An authorization request longer than 8 KiB is refused on a page (400), as a GET and as
+/// a POST: the pending requests a session keeps stay small.
+#[tokio::test]
+async fn an_overlong_authorization_request_is_refused() {
+    let app = spawn_app().await;
+    let client = app.web_client().await;
+    let (_, challenge) = pkce();
+    let long = "x".repeat(9 * 1024);
+    let mut q = base(&client, &challenge);
+    q.push(("nonce", long.as_str()));
+    let url = format!("/authorize?{}", serde_urlencoded::to_string(&q).unwrap());
+    assert_eq!(app.get(&url).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.post_form("/authorize", &q).await.status,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+/// A consent page shown for the user an `id_token_hint` names is not answered for another
+/// user who signed in on the same browser meanwhile: `login_required`, no code.
+#[tokio::test]
+async fn a_consent_for_the_hinted_user_is_not_answered_for_another() {
+    let app = spawn_app().await;
+    let client = app
+        .add_client(false, false, &["authorization_code"], &[])
+        .await;
+    let (alice, bob) = (app.user().await, app.user().await);
+    let (verifier, challenge) = pkce();
+    // Alice consents once, for an ID token to hint with.
+    let page = app.authorize(&base(&client, &challenge), &alice).await;
+    let id = crate::helpers::input_value(&page.body, "request_id");
+    let form = [
+        ("csrf_token", page.csrf()),
+        ("request_id", id),
+        ("consent", "allow".to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let allowed = app.post_form("/authorize/consent", &form).await;
+    let code = query_param(allowed.location(), "code").unwrap();
+    let exchange = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", client.redirect_uri.as_str()),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let (_, tokens) = app.token(&client, &exchange).await;
+    let hint = tokens["id_token"].as_str().unwrap().to_owned();
+    // A new request hinting Alice and asking consent again shows its page...
+    let mut q = base(&client, &challenge);
+    q.extend([("id_token_hint", hint.as_str()), ("prompt", "consent")]);
+    let url = format!("/authorize?{}", serde_urlencoded::to_string(&q).unwrap());
+    let page = app.get(&url).await;
+    let id = crate::helpers::input_value(&page.body, "request_id");
+    // ...then Bob signs in on this browser (over Alice's session) and answers it.
+    let csrf = app.get("/account").await.csrf();
+    let signed_in = app
+        .post_credentials("/login", &bob.email, &bob.password, &csrf)
+        .await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    let csrf = app.get("/account").await.csrf();
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("request_id", id.as_str()),
+        ("consent", "allow"),
+    ];
+    let answer = app.post_form("/authorize/consent", &form).await;
+    let error = query_param(answer.location(), "error");
+    assert_eq!(
+        error.as_deref(),
+        Some("login_required"),
+        "{}",
+        answer.location()
+    );
+}
+
 #[tokio::test]
 async fn prompt_none_and_prompt_login() {
     let app = spawn_app().await;

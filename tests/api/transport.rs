@@ -196,3 +196,48 @@ async fn forwarded_for_from_an_untrusted_peer_is_counted() {
             .contains("authd_untrusted_forwarded_for_total"),
     );
 }
+
+/// A client that goes away before its request is answered is counted as `499` (not the
+/// timeout's `408`, which it never got): a whole sign-in is sent, and the connection closed
+/// while its password is being hashed (at a cost that takes a while).
+#[tokio::test]
+async fn a_request_its_client_abandons_is_counted_499() {
+    let app = spawn_app_with(|c| {
+        c.hash_params.memory_kib = 262_144;
+        c.hash_params.iterations = 8;
+    })
+    .await;
+    let form = reqwest::Client::new()
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap();
+    let cookie: Vec<String> = form
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect();
+    let csrf = read(form).await.csrf();
+    let body = format!("username=nobody%40example.com&password=a+guess+at+it&csrf_token={csrf}");
+    let request = format!(
+        "POST /login HTTP/1.1\r\nHost: x\r\nCookie: {}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        cookie.join("; "),
+        body.len()
+    );
+    let mut gone = connect(&app).await;
+    gone.write_all(request.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(gone);
+    let counted = r#"authd_http_requests_total{method="POST",route="/login",status="499"}"#;
+    let mut seen = false;
+    for _ in 0..100 {
+        if app.metrics().await.contains(counted) {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(seen, "{counted}");
+}

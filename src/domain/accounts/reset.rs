@@ -241,8 +241,16 @@ impl ResetService {
 
     /// Whether `token` can still be used (to show the form or an "expired" page).
     pub async fn is_usable(&self, token: &str) -> Result<bool, Unexpected> {
+        Ok(self.usable_owner(token).await?.is_some())
+    }
+
+    /// The account a still usable `token` is for.
+    async fn usable_owner(&self, token: &str) -> Result<Option<String>, Unexpected> {
+        if token.len() > 128 {
+            return Ok(None);
+        }
         let now = self.clock.now().unix_timestamp();
-        Ok(token.len() <= 128 && self.resets.is_reset_usable(&digest(token), now).await?)
+        Ok(self.resets.reset_owner(&digest(token), now).await?)
     }
 
     /// Spends `token` and sets the new password.
@@ -258,13 +266,7 @@ impl ResetService {
         // far (a dead link is refused first, without a hash).
         crate::domain::accounts::model::Password::parse(password.clone())
             .map_err(AccountError::InvalidInput)?;
-        let owner = if token.len() <= 128 {
-            let at = self.clock.now().unix_timestamp();
-            self.resets.reset_owner(&digest(token), at).await?
-        } else {
-            None
-        };
-        let Some(owner) = owner else {
+        let Some(owner) = self.usable_owner(token).await? else {
             return Err(AccountError::InvalidInput(DEAD_LINK));
         };
         let hash = self.accounts.hash_password(&owner, password).await?;

@@ -172,9 +172,7 @@ impl OAuthService {
         let location = self.issue_code(req, user_id, auth_at, amr).await?;
         Ok(AuthorizeStep::Redirect(location))
     }
-}
 
-impl OAuthService {
     /// Whether a sign-in at `auth_at` still meets `req`'s positive `max_age` now (the consent
     /// page may have stayed open past it: the answer then signs in again first).
     pub fn within_max_age(&self, req: &AuthorizeRequest, auth_at: i64) -> bool {

@@ -248,14 +248,9 @@ async fn take_mark(session: &WebSession, req: &AuthorizeRequest) -> Result<Optio
     let Some(marks) = session.take(REAUTH).await? else {
         return Ok(None);
     };
-    let mut after = None;
-    let mut others = String::new();
-    for line in marks.lines() {
-        match ReauthMark::decode(line).and_then(|m| m.after_for(req)) {
-            Some(t) if after.is_none() => after = Some(t),
-            _ => others.push_str(&format!("{line}\n")),
-        }
-    }
+    let (after, others) = take_line(&marks, |line| {
+        ReauthMark::decode(line).and_then(|m| m.after_for(req))
+    });
     if !others.is_empty() {
         session.put(REAUTH, &others).await?;
     }
@@ -309,17 +304,15 @@ fn newest_lines(lines: &str) -> String {
     lines.iter().skip(skip).map(|l| format!("{l}\n")).collect()
 }
 
-/// The query of the pending request `request_id` (if the session holds it), and the others.
-fn take_pending(pending: &str, request_id: &str) -> (Option<String>, String) {
+/// From a session value of one request per line: what `pick` finds in the first line it
+/// finds something in, and the other lines (to put back).
+fn take_line<T>(lines: &str, pick: impl Fn(&str) -> Option<T>) -> (Option<T>, String) {
     let mut found = None;
     let mut others = String::new();
-    for line in pending.lines() {
-        match line.split_once(' ') {
-            Some((id, raw)) if !id.is_empty() && id == request_id && found.is_none() => {
-                found = Some(raw.to_owned());
-            }
-            Some(_) => others.push_str(&format!("{line}\n")),
-            None => {}
+    for line in lines.lines() {
+        match pick(line) {
+            Some(t) if found.is_none() => found = Some(t),
+            _ => others.push_str(&format!("{line}\n")),
         }
     }
     (found, others)
@@ -332,7 +325,10 @@ pub async fn consent_post(
     CsrfForm { form, session }: CsrfForm<ConsentForm>,
 ) -> Result<Response, HttpError> {
     let pending = session.take(PENDING).await?.unwrap_or_default();
-    let (raw, others) = take_pending(&pending, &form.request_id);
+    let (raw, others) = take_line(&pending, |line| {
+        let (id, raw) = line.split_once(' ')?;
+        (!id.is_empty() && id == form.request_id).then(|| raw.to_owned())
+    });
     if !others.is_empty() {
         session.put(PENDING, &others).await?;
     }

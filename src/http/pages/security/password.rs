@@ -9,9 +9,10 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::app::state::AppState;
+use crate::domain::account_security::sessions::SignInNote;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, CurrentUser};
-use crate::http::pages::security::sessions::renew_current;
+use crate::http::pages::security::sessions::index_new_session;
 use crate::http::pages::security::{Done, password_refused};
 
 /// The change-password form.
@@ -50,6 +51,16 @@ pub async fn password_post(
         Ok(epoch) => epoch,
         Err(e) => return password_refused(&state, &user, &session, e).await,
     };
-    renew_current(&state, &session, &ctx, &user.user_id, epoch).await?;
+    session.renew(epoch).await?;
+    match row {
+        Some(row) => {
+            let key = session.save_now().await?;
+            state.security.session_renewed(&row, &key, epoch).await?;
+        }
+        None => {
+            let note = SignInNote::default();
+            index_new_session(&state, &session, &ctx, &user.user_id, epoch, note).await?;
+        }
+    }
     Ok(Done::PasswordChanged.redirect())
 }

@@ -31,29 +31,6 @@ pub(crate) async fn index_new_session(
     session.set_index_row(&row).await
 }
 
-/// After a change that moved the account's session epoch on (a password change): this session gets a new id under the new epoch, and its index
-/// row follows it (or, for a session signed in before the index, a row is made now).
-pub(crate) async fn renew_current(
-    state: &AppState,
-    session: &WebSession,
-    ctx: &RequestContext,
-    user_id: &str,
-    epoch: i64,
-) -> Result<(), HttpError> {
-    let row = session.index_row().await?;
-    session.renew(epoch).await?;
-    match row {
-        Some(row) => {
-            let key = session.save_now().await?;
-            Ok(state.security.session_renewed(&row, &key, epoch).await?)
-        }
-        None => {
-            let note = SignInNote::default();
-            index_new_session(state, session, ctx, user_id, epoch, note).await
-        }
-    }
-}
-
 /// One row of the section, as the template shows it.
 #[derive(serde::Serialize)]
 pub struct SessionRow {
