@@ -536,3 +536,78 @@ async fn cancelling_the_sign_in_answers_the_client_access_denied() {
         "no app, no cancel"
     );
 }
+
+/// The path of the first `/unlock?token=` link mailed so far.
+async fn unlock_path(app: &TestApp) -> String {
+    let mails: Vec<String> = app.outbox(1).await.iter().map(|m| decode_qp(m)).collect();
+    let mail = mails
+        .iter()
+        .find(|m| m.contains("/unlock?token="))
+        .expect("the lockout notice");
+    let start = mail.find("/unlock?token=").unwrap();
+    mail[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "/-_.?=".contains(*c))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_unlock_link_continues_to_the_request_the_lock_refused() {
+    let app = spawn_app_with(|c| {
+        c.captcha = authd::config::CaptchaKind::Test;
+        c.captcha_test_answer = Some("open-sesame".into());
+        c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
+        c.protection.challenge_after = 100;
+        c.protection.block_after = 100;
+        c.protection.lock_after = 3;
+    })
+    .await;
+    let user = app.user().await;
+    // Guesses from other networks lock the account (it mails the owner an unlock link).
+    for ip in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+        app.sign_in_again(&new_client(), ip, &user.email, "guess")
+            .await;
+    }
+    let client = named_client(&app, true).await;
+    let (authorize, verifier) = authorize_path(&client);
+    let b = Browser::new(&app);
+    let login = start(&b, &authorize).await;
+    // The owner, from a new place, meets the lock's extra check.
+    let refused = b
+        .submit(
+            &login,
+            &[("username", &user.email), ("password", &user.password)],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    assert!(refused.body.contains("data-challenge"), "{}", refused.body);
+
+    // The mailed link carries only its token; the unlock page continues to the request.
+    let link = unlock_path(&app).await;
+    assert!(!link.contains("next"), "{link}");
+    let ask = b.get(&link).await;
+    assert_eq!(ask.status, StatusCode::OK, "{}", ask.body);
+    assert_names_the_app(&ask);
+    assert_eq!(link_to(&ask.body, "Continue to"), authorize);
+    let token = input_value(&ask.body, "token");
+    let done = b
+        .post("/unlock", &[("token", &token), ("csrf_token", &ask.csrf())])
+        .await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert!(done.body.contains("id=\"unlocked\""), "{}", done.body);
+    let way_on = link_to(&done.body, "Continue to");
+    assert_eq!(way_on, authorize);
+    let again = b.get(&way_on).await;
+    assert_eq!(
+        again.location(),
+        format!("/login?next={}", urlenc(&authorize))
+    );
+    let login = b.get(again.location()).await;
+    assert_names_the_app(&login);
+    sign_in_and_redeem(&b, &login, &user, &client, &authorize, &verifier).await;
+
+    // Another browser opening a link knows of no request: the plain sign-in page.
+    let other = Browser::new(&app);
+    let page = other.get(&link).await;
+    assert_eq!(link_to(&page.body, "Go to sign in"), "/login");
+}

@@ -1,6 +1,6 @@
 //! The pending request (`next`: a local path, most often a client's `/authorize?…`) carried
-//! through the sign-in page's detours — registration, the verification link, forgot and reset —
-//! so they end where the sign-in would have. In links and forms it travels as `?next=`, parsed
+//! through the sign-in page's detours — registration, the verification link, forgot and reset,
+//! the lockout notice's unlock link — so they end where the sign-in would have. In links and forms it travels as `?next=`, parsed
 //! as a `LocalPath` wherever it is read. Across a mailed link it waits in this browser's
 //! server-side session (`keep`), never in the mail: a link carries nothing that redirects.
 
@@ -64,6 +64,19 @@ impl WebSession {
             Some(p) => self.put(DETOUR_NEXT, p.as_str()).await,
             None => self.forget_detour().await,
         }
+    }
+
+    /// Keeps `next` for a mailed link this sign-in's answer may lead to (the lockout notice's
+    /// unlock link): only a local path, and only when it is not kept already (no session write
+    /// for a repeat). Unlike `keep_detour`, a sign-in without `next` leaves a kept one alone.
+    pub(crate) async fn keep_detour_for_links(&self, next: Option<&str>) -> Result<(), HttpError> {
+        let Some(path) = next.and_then(LocalPath::parse) else {
+            return Ok(());
+        };
+        if self.detour().await?.as_deref() == Some(path.as_str()) {
+            return Ok(());
+        }
+        self.put(DETOUR_NEXT, path.as_str()).await
     }
 
     /// The kept request, parsed again as a local path.

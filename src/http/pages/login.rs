@@ -249,7 +249,13 @@ async fn sign_in(
     session.ask_remember(remember).await?;
     let mut page = LoginPage::new(state, session, next, &username).await?;
     page.remember = remember;
-    match state.login.login(ctx, attempt).await {
+    let answer = state.login.login(ctx, attempt).await;
+    if answer.is_err() {
+        // A refused sign-in may be the lock's (its notice mails the owner an unlock link):
+        // the unlock page continues to the request this one was for.
+        session.keep_detour_for_links(next).await?;
+    }
+    match answer {
         Ok(signed_in) => {
             challenge::release(session, gate).await?;
             session.sign_in_with(state, &signed_in).await?;

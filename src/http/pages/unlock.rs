@@ -1,7 +1,8 @@
 //! `GET|POST /unlock?token=`: the link in the lockout mail. The GET only asks (mail scanners
 //! fetch links), and only for a valid, unused link (otherwise a 400 page says it does not
 //! work); the POST (CSRF-checked, once per link) lifts the account's lock and the blocks of
-//! the clicking owner's network and device.
+//! the clicking owner's network and device. Its way on continues to the request this browser's
+//! refused sign-in was for (`detour.rs`).
 
 use askama::Template;
 use axum::Router;
@@ -14,6 +15,7 @@ use serde::Deserialize;
 use crate::app::state::AppState;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, WebSession};
+use crate::http::pages::detour::app_name;
 use crate::http::pages::login::{cookie_value, device_cookie_name};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -58,10 +60,39 @@ pub struct UnlockPage {
     csrf_token: String,
     token: String,
     state: UnlockState,
+    /// The way on: the request this browser's refused sign-in was for (`data-continue`),
+    /// else the sign-in page.
+    continue_to: String,
+    /// Whether the way on is a pending request.
+    resumes: bool,
+    /// The application asking, when the pending request is its authorization request.
+    app_name: Option<String>,
 }
-crate::page!(UnlockPage, "pages/unlock.html", [csrf_token, token, state]);
+crate::page!(
+    UnlockPage,
+    "pages/unlock.html",
+    [csrf_token, token, state, continue_to, resumes, app_name]
+);
 
 impl UnlockPage {
+    /// The page in `state`, with the way on to this browser's pending request.
+    async fn new(
+        app: &AppState,
+        session: &WebSession,
+        token: String,
+        state: UnlockState,
+    ) -> Result<Self, HttpError> {
+        let next = session.detour().await?;
+        Ok(Self {
+            csrf_token: session.csrf_token(app).await?,
+            token,
+            state,
+            continue_to: next.clone().unwrap_or_else(|| "/login".to_owned()),
+            resumes: next.is_some(),
+            app_name: app_name(app, next.as_deref()).await?,
+        })
+    }
+
     fn ask(&self) -> bool {
         self.state == UnlockState::Ask
     }
@@ -79,15 +110,12 @@ pub async fn unlock_get(
 ) -> Result<Response, HttpError> {
     let token = q.token.unwrap_or_default();
     let usable = state.login.unlock_link_is_usable(&token).await?;
-    let page = UnlockPage {
-        csrf_token: session.csrf_token(&state).await?,
-        token: if usable { token } else { String::new() },
-        state: if usable {
-            UnlockState::Ask
-        } else {
-            UnlockState::Invalid
-        },
+    let (token, shown) = if usable {
+        (token, UnlockState::Ask)
+    } else {
+        (String::new(), UnlockState::Invalid)
     };
+    let page = UnlockPage::new(&state, &session, token, shown).await?;
     let status = if usable {
         StatusCode::OK
     } else {
@@ -109,15 +137,12 @@ pub async fn unlock_post(
         .unlock_with_token(&ctx, &form.token, device)
         .await?
         .is_some();
-    let page = UnlockPage {
-        csrf_token: session.csrf_token(&state).await?,
-        token: String::new(),
-        state: if unlocked {
-            UnlockState::Unlocked
-        } else {
-            UnlockState::Invalid
-        },
+    let shown = if unlocked {
+        UnlockState::Unlocked
+    } else {
+        UnlockState::Invalid
     };
+    let page = UnlockPage::new(&state, &session, String::new(), shown).await?;
     let status = if unlocked {
         StatusCode::OK
     } else {
