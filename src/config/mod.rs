@@ -4,6 +4,7 @@
 //! `parse` turns them into the typed sections. A bad value stops start-up with a one-line error
 //! that names the variable.
 
+mod database_url;
 mod keys;
 mod parse;
 mod sources;
@@ -16,6 +17,7 @@ use ipnet::IpNet;
 use secrecy::SecretString;
 use time::Duration;
 
+pub use self::database_url::DatabaseUrl;
 use crate::domain::accounts::password::HashParams;
 use crate::domain::seal::MasterKey;
 
@@ -108,8 +110,8 @@ pub struct BrandSettings {
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `AUTHD_DATABASE_URL`: `sqlite://…` or `postgres://…`.
-    pub database_url: String,
+    /// `AUTHD_DATABASE_URL`: `sqlite://…` or `postgres://…` (its `Debug` hides the password).
+    pub database_url: DatabaseUrl,
     /// `AUTHD_DATABASE_MAX_CONNECTIONS`: pool size (default 10).
     pub database_max_connections: u32,
     /// `AUTHD_SQLITE_WAL_RESTART_PAGES`: SQLite's WAL length at which the writer checkpoints;
@@ -452,6 +454,22 @@ mod tests {
         assert!(cfg(&[pg, key]).unwrap().master_key.is_some());
         // SQLite does without: a key is generated beside the database.
         assert!(cfg(&[]).unwrap().master_key.is_none());
+    }
+
+    #[test]
+    fn the_configs_debug_shows_no_secret() {
+        let c = cfg(&[
+            (
+                "database_url",
+                "postgres://authd:db-s3cret@db.example/authd",
+            ),
+            ("master_key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+            ("smtp_url", "smtp://mailer:smtp-s3cret@mail.example:587"),
+        ])
+        .unwrap();
+        let debug = format!("{c:?}");
+        assert!(debug.contains("db.example"), "{debug}");
+        assert!(!debug.contains("s3cret"), "{debug}");
     }
 
     #[test]

@@ -26,7 +26,7 @@ impl Config {
         let hash_workers = v.parse(&keys::HASH_WORKERS)?.unwrap_or(cores);
         let brand = brand(v)?;
         Ok(Self {
-            database_url: v.required_text(&keys::DATABASE_URL)?,
+            database_url: v.required_text(&keys::DATABASE_URL)?.into(),
             database_max_connections: v.require(&keys::DATABASE_MAX_CONNECTIONS)?,
             sqlite_wal_restart_pages: v.require(&keys::SQLITE_WAL_RESTART_PAGES)?,
             bind: v.require(&keys::BIND)?,
