@@ -9,6 +9,9 @@
 //! - session index rows: last seen before `sessions_before` (the longest a session may stay
 //!   idle, a remembered one's, and the grace: a row that went while its session lived would
 //!   leave that session out of the page's list and of "sign out everywhere else");
+//! - reported browsers (`revoked_device`): once the account moved to another session epoch
+//!   (every device cookie of the old one is dead anyway) or is gone, and reported before
+//!   `expired`; never while the account is still at the epoch the report was made at;
 //! - sent mail: sent before `expired`; mail budgets: windows started before `expired`;
 //! - failure counters: untouched since `failures_before` (the failure window, at least the
 //!   grace) and not blocked since; one that was ever blocked stays until its last block
@@ -57,7 +60,7 @@ enum Binds {
 }
 
 /// Each table and which of its rows go (the condition of its `delete`).
-const STATEMENTS: [(&str, Binds, &str); 13] = [
+const STATEMENTS: [(&str, Binds, &str); 14] = [
     ("auth_code", Binds::Expired, "expires_at < $1"),
     ("refresh_token", Binds::Expired, "expires_at < $1"),
     (
@@ -82,6 +85,12 @@ const STATEMENTS: [(&str, Binds, &str); 13] = [
          and (blocks = 0 or coalesce(blocked_until, 0) < $2)",
     ),
     ("user_session", Binds::Sessions, "last_seen_at < $1"),
+    (
+        "revoked_device",
+        Binds::Expired,
+        "revoked_at < $1 and not exists (select 1 from account a \
+         where a.id = revoked_device.user_id and a.session_epoch = revoked_device.epoch)",
+    ),
     (
         "event",
         Binds::Events,

@@ -33,6 +33,9 @@ pub struct UserSessionRecord {
     pub sign_in_event: Option<String>,
     /// The risk reasons of a challenged sign-in (JSON array), if any.
     pub risk_reasons: Option<String>,
+    /// The id of the device cookie the browser signed in with (held or issued then); `None`
+    /// for rows indexed before it was kept, or a session no sign-in started.
+    pub device_id: Option<String>,
     /// Unix seconds; written at most once a minute.
     pub last_seen_at: i64,
     /// Unix seconds.
@@ -107,15 +110,25 @@ pub trait UserSessionStore: Send + Sync {
     ) -> Result<u64, StoreError>;
     /// The account's active grants (not revoked, not expired at `now`), newest use first.
     async fn list_grants(&self, user_id: &str, now: i64) -> Result<Vec<GrantRecord>, StoreError>;
+    /// The owner reported the browser whose device cookie counts on `source` (`device:<id>`):
+    /// from now on the sign-in lookup treats that cookie as no device of `user_id`'s while the
+    /// account is at `epoch` (a repeat changes nothing).
+    async fn revoke_device(
+        &self,
+        source: &str,
+        user_id: &str,
+        epoch: i64,
+        now: i64,
+    ) -> Result<(), StoreError>;
 }
 
 const COLUMNS: &str = "id, user_id, session_sealed, epoch, network, country, device, \
-    sign_in_event, risk_reasons, last_seen_at, created_at";
+    sign_in_event, risk_reasons, device_id, last_seen_at, created_at";
 
-/// The index row's insert, its binds after an event's (`$14`–`$24`, see `bind_row`).
+/// The index row's insert, its binds after an event's (`$14`–`$25`, see `bind_row`).
 const INSERT_ROW: &str = "insert into user_session (id, user_id, session_sealed, epoch, network, \
-    country, device, sign_in_event, risk_reasons, last_seen_at, created_at) \
-    values ($14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)";
+    country, device, sign_in_event, risk_reasons, device_id, last_seen_at, created_at) \
+    values ($14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)";
 
 /// Binds a record to `INSERT_ROW`'s parameters, on either engine.
 fn bind_row<'q, DB>(
@@ -137,6 +150,7 @@ where
         .bind(r.device.as_str())
         .bind(r.sign_in_event.as_deref())
         .bind(r.risk_reasons.as_deref())
+        .bind(r.device_id.as_deref())
         .bind(r.last_seen_at)
         .bind(r.created_at)
 }
@@ -348,5 +362,27 @@ impl UserSessionStore for Backend {
         .bind(now)
         .fetch_all(p)
         .await?))
+    }
+
+    async fn revoke_device(
+        &self,
+        source: &str,
+        user_id: &str,
+        epoch: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(self.writer(), |p| {
+            sqlx::query(
+                "insert into revoked_device (source, user_id, epoch, revoked_at) \
+                 values ($1, $2, $3, $4) on conflict (source) do nothing",
+            )
+            .bind(source)
+            .bind(user_id)
+            .bind(epoch)
+            .bind(now)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
     }
 }

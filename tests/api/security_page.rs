@@ -487,6 +487,88 @@ async fn not_me_ends_the_session_and_its_grants_labels_the_sign_in_and_alerts() 
     );
 }
 
+/// The decision of the newest `login_succeeded` from the browser with User-Agent `ua`.
+async fn last_sign_in_decision(app: &crate::helpers::TestApp, ua: &str) -> String {
+    // The log lists newest first.
+    let events = app.events().await;
+    let newest = events
+        .iter()
+        .filter(|e| e.kind == authd::events::EventKind::LoginSucceeded)
+        .find(|e| e.user_agent.as_deref() == Some(ua));
+    newest.unwrap().decision.clone().unwrap_or_default()
+}
+
+/// Signs `b` out (the account page's form).
+async fn sign_out(b: &Browser) {
+    let csrf = b.get("/account").await.csrf();
+    let out = b.post("/logout", &[("csrf_token", &csrf)]).await;
+    assert!(out.status.is_redirection(), "{}", out.status);
+}
+
+#[tokio::test]
+async fn not_me_ends_the_reported_browsers_standing_as_a_known_device() {
+    let app = spawn_app().await;
+    let (user, main, other) = two_browsers(&app).await;
+    // Both browsers hold device cookies now: a sign-in there again is a known device's.
+    for (b, ua) in [(&main, FIREFOX), (&other, CHROME)] {
+        sign_out(b).await;
+        b.sign_in(&user).await;
+        assert_eq!(last_sign_in_decision(&app, ua).await, "allow:known_device");
+    }
+    reauth(&main, &user).await;
+    let (ids, current) = rows(&main.get(PAGE).await.body);
+    let reported = ids
+        .iter()
+        .find(|id| id.starts_with("s-") && Some(*id) != current.as_ref())
+        .unwrap();
+    let done = act(&main, "not_me", reported).await;
+    assert_redirect_to(&done, "/account/security?done=not_me");
+    assert!(!other.is_signed_in().await);
+
+    // The reported browser signs in with its cookie (the password is still the same): not a
+    // known device any more, so it gets a new cookie (and the owner the new-device alert).
+    let csrf = other.get("/login").await.csrf();
+    let again = other
+        .post(
+            "/login",
+            &[
+                ("username", &user.email),
+                ("password", &user.password),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    let events = app.events().await;
+    let newest = events
+        .iter()
+        .filter(|e| e.kind.as_str().starts_with("login_"))
+        .find(|e| e.user_agent.as_deref() == Some(CHROME))
+        .unwrap();
+    assert_ne!(
+        newest.decision.as_deref(),
+        Some("allow:known_device"),
+        "{:?} {:?}",
+        newest.kind,
+        newest.decision
+    );
+    if again.status == StatusCode::SEE_OTHER {
+        assert_eq!(last_sign_in_decision(&app, CHROME).await, "allow");
+        let new_cookie = again
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("authd_device="));
+        assert!(new_cookie, "a new device cookie");
+    }
+    // The owner's own browser is still a known device.
+    sign_out(&main).await;
+    main.sign_in(&user).await;
+    assert_eq!(
+        last_sign_in_decision(&app, FIREFOX).await,
+        "allow:known_device"
+    );
+}
+
 #[tokio::test]
 async fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
     let app = spawn_app().await;

@@ -2,7 +2,8 @@
 //! grants. It ends (a browser session with every grant made since it signed in), its sign-in
 //! is labelled an attack for the risk model (an admin-style label on its `login_succeeded`
 //! event, and the `session_revoked` event with decision `reported_not_me` that the log's own
-//! labels read), the owner is mailed, and the page asks for a password change.
+//! labels read), the browser's device cookie stops counting as the account's device, the owner
+//! is mailed, and the page asks for a password change.
 
 use crate::domain::account_security::SecurityService;
 use crate::domain::account_security::error::SecurityError;
@@ -10,8 +11,10 @@ use crate::domain::account_security::sessions::Ended;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::notify::{Notice, when_for_people};
+use crate::domain::signin::keys::Source;
 use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind};
+use crate::storage::user_sessions::UserSessionRecord;
 
 impl SecurityService {
     /// Reports the session or grant `target` of `user_id` as not theirs. `current` (the index
@@ -31,6 +34,9 @@ impl SecurityService {
         let ended = self.end_one(user_id, target).await?;
         let now = self.clock.now();
         let ts = now.unix_timestamp();
+        if let Ended::Browser(r) = &ended {
+            self.forget_device(r, current, ts).await?;
+        }
         let since = match &ended {
             Ended::Browser(r) => r.created_at,
             Ended::Grant { created_at, .. } => *created_at,
@@ -50,6 +56,33 @@ impl SecurityService {
             .decision_detail(Decision::ReportedNotMe, &detail);
         let mail = self.report_mail(user_id, &ended, now).await?;
         Ok(self.events.record_with_mail(event, mail).await?)
+    }
+
+    /// Ends the reported browser's standing as a known device of the account: its device
+    /// cookie no longer gets its own counter row, the way past the account-wide lock or the
+    /// known-device exemptions, until a later sign-in there earns a new cookie. Not when the
+    /// browser reporting holds the same cookie (a stale row of this very browser).
+    async fn forget_device(
+        &self,
+        reported: &UserSessionRecord,
+        current: Option<&str>,
+        now: i64,
+    ) -> Result<(), Unexpected> {
+        let Some(device) = &reported.device_id else {
+            return Ok(());
+        };
+        if let Some(current) = current {
+            let mine = self.sessions.find_by_id(current).await?;
+            if mine.and_then(|m| m.device_id).as_ref() == Some(device) {
+                return Ok(());
+            }
+        }
+        let source = Source::Device(device.clone()).encode();
+        let (user, epoch) = (&reported.user_id, reported.epoch);
+        Ok(self
+            .sessions
+            .revoke_device(&source, user, epoch, now)
+            .await?)
     }
 
     /// The owner's mail about the report (`None` if the account is gone or its limit is hit).

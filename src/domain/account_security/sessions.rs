@@ -17,14 +17,17 @@ use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind};
 use crate::storage::user_sessions::{GrantRecord, UserSessionRecord};
 
-/// What a sign-in tells the session index: its `login_succeeded` event and, when it had to
-/// pass a challenge, the risk reasons.
+/// What a sign-in tells the session index: its `login_succeeded` event, when it had to pass a
+/// challenge the risk reasons, and the browser's device cookie.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SignInNote {
     /// The `login_succeeded` event's id.
     pub event_id: Option<String>,
     /// The risk reasons of a challenged sign-in (empty otherwise).
     pub risk_reasons: Vec<String>,
+    /// The id of the device cookie the browser holds after the sign-in (the one it came with
+    /// if it counted, else the one issued with the sign-in): "this wasn't me" revokes it.
+    pub device: Option<String>,
 }
 
 /// A browser session or an app's grant, as the owner sees it.
@@ -109,6 +112,7 @@ impl SecurityService {
             device: browser_summary(&ctx.user_agent),
             sign_in_event: note.event_id,
             risk_reasons: reasons,
+            device_id: note.device,
             last_seen_at: now.unix_timestamp(),
             created_at: now.unix_timestamp(),
         };
@@ -273,7 +277,7 @@ impl SecurityService {
                     .filter(|r| r.user_id == user_id)
                     .ok_or(SecurityError::UnknownSession)?;
                 self.end_browser(&row).await?;
-                Ok(Ended::Browser(row))
+                Ok(Ended::Browser(Box::new(row)))
             }
             Target::Grant(id) => {
                 let family = self
@@ -297,7 +301,7 @@ impl SecurityService {
 #[derive(Debug, Clone)]
 pub enum Ended {
     /// A browser session (its index row, gone now).
-    Browser(UserSessionRecord),
+    Browser(Box<UserSessionRecord>),
     /// An app's grant.
     Grant {
         /// The client it was granted to.

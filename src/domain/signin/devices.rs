@@ -72,6 +72,11 @@ impl Devices {
         )
     }
 
+    /// The device id of a cookie `issue` made (the part before its first `.`).
+    pub fn id_of(cookie: &str) -> &str {
+        cookie.split('.').next().unwrap_or_default()
+    }
+
     /// What a validly signed cookie names (constant-time check); `None` for anything else.
     /// Whether it still counts (its epoch is the account's) is the sign-in lookup's question.
     pub fn claim(&self, cookie: &str) -> Option<DeviceClaim> {
@@ -134,6 +139,7 @@ mod tests {
         let d = Devices::new(key.clone(), Arc::new(crate::domain::clock::OsRandom));
         let cookie = d.issue("u1", 3);
         let claim = d.claim(&cookie).unwrap();
+        assert_eq!(Devices::id_of(&cookie), claim.device);
         assert_eq!((claim.user.as_str(), claim.epoch), ("u1", 3));
         assert_eq!(claim.owner_at_epoch(), "u1:3");
         assert!(d.known(Some(&cookie), "u1", 4).is_none(), "a later epoch");

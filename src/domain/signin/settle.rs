@@ -12,8 +12,9 @@ use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::risk::Verdict;
 use crate::domain::risk::service::Assessment;
+use crate::domain::signin::devices::Devices;
 use crate::domain::signin::error::SignInError;
-use crate::domain::signin::keys::Pair;
+use crate::domain::signin::keys::{Pair, Source};
 use crate::domain::signin::ladder::{Admission, ChallengeAnswer, ChallengeReason, Counted};
 use crate::domain::signin::{LoginService, SignedIn};
 use crate::events::decision::Decision;
@@ -224,7 +225,6 @@ impl LoginService {
         Ok(SignedIn {
             account: account.clone(),
             at: now,
-            new_device_cookie,
             note: SignInNote {
                 event_id: Some(event.id.clone()),
                 risk_reasons: if passed {
@@ -232,7 +232,9 @@ impl LoginService {
                 } else {
                     Vec::new()
                 },
+                device: device_after(&o.pair.source, new_device_cookie.as_deref()),
             },
+            new_device_cookie,
             amr: amr_of(o.amr),
         })
     }
@@ -273,5 +275,14 @@ fn amr_of(passwordless: Option<&'static str>) -> Vec<String> {
     match passwordless {
         Some(key) => vec![key.to_owned(), "mfa".to_owned()],
         None => vec!["pwd".to_owned()],
+    }
+}
+
+/// The device id the browser holds after a sign-in from `source`: its own cookie's if that
+/// counted, else the one issued with the sign-in (`new_cookie`).
+pub(super) fn device_after(source: &Source, new_cookie: Option<&str>) -> Option<String> {
+    match source {
+        Source::Device(id) => Some(id.clone()),
+        _ => new_cookie.map(|c| Devices::id_of(c).to_owned()),
     }
 }

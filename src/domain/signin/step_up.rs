@@ -23,7 +23,7 @@ use crate::domain::notify::Notice;
 use crate::domain::risk::service::Assessment;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::keys::{CounterKey, Pair, Source};
-use crate::domain::signin::settle::Outcome;
+use crate::domain::signin::settle::{Outcome, device_after};
 use crate::domain::signin::step_up_checks::Passed;
 use crate::domain::signin::step_up_why::{Asks, StepUpReason, Why};
 use crate::domain::signin::{LoginService, SignedIn};
@@ -303,12 +303,14 @@ impl LoginService {
         let event = self
             .step_up_event(ctx, pending, EventKind::LoginSucceeded, now)
             .decision(decision);
-        let note = SignInNote {
+        let mut note = SignInNote {
             event_id: Some(event.id.clone()),
             risk_reasons: pending.reasons.clone(),
+            device: None,
         };
-        if let Some(pair) = pair_of(pending) {
-            self.protection.ladder.succeed(&pair, &event, None).await?;
+        let pair = pair_of(pending);
+        if let Some(pair) = &pair {
+            self.protection.ladder.succeed(pair, &event, None).await?;
             crate::events::sink::trace(&event);
         } else {
             self.events.record(event).await?;
@@ -320,6 +322,8 @@ impl LoginService {
                 .devices
                 .issue(&account.id, account.session_epoch)
         });
+        let source = pair.map_or(Source::All, |p| p.source);
+        note.device = device_after(&source, new_device_cookie.as_deref());
         Ok(SignedIn {
             account: account.clone(),
             at: now,

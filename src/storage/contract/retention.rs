@@ -27,7 +27,12 @@ pub(super) async fn retention_contract(store: &Store) {
     let pruned = store.retention.prune(&cutoffs).await.unwrap();
     // Other parts of the contract ran before and left old rows too: at least ours went.
     let of = |t: &str| pruned.iter().find(|(n, _)| *n == t).map_or(0, |(_, n)| *n);
-    for table in ["password_reset", "spent_link", "login_failure"] {
+    for table in [
+        "password_reset",
+        "spent_link",
+        "login_failure",
+        "revoked_device",
+    ] {
         assert!(of(table) >= 1, "{table}: {pruned:?}");
     }
     assert!(
@@ -61,6 +66,24 @@ pub(super) async fn retention_contract(store: &Store) {
         .await
         .unwrap();
     assert_eq!(forgiven.blocks, 0, "a block eight days ago is forgotten");
+    // The browser the sign-in lookup's part reported stays reported: its account is still at
+    // the epoch of the report, however old the report.
+    let gate = store.accounts.find_by_email("gate@example.com").await;
+    let gate = gate.unwrap().expect("the sign-in lookup's account");
+    let owner = format!("{}:{}", gate.id, gate.session_epoch);
+    let reported = f
+        .find_and_count(&crate::storage::protection::SignInKeys {
+            email: Some("gate@example.com"),
+            unknown_account: "name:nobody",
+            device: Some((owner.as_str(), "device:d-reported")),
+            net: "net:192.0.2.99",
+            prefix: "192.0.2.0/24",
+            now,
+            window_cutoff: now - day,
+        })
+        .await
+        .unwrap();
+    assert_eq!(reported.source, "net:192.0.2.99", "still reported");
     assert!(store.resets.is_reset_usable("r-live", now).await.unwrap());
     assert!(store.spent_links.is_link_spent("l-live").await.unwrap());
     assert!(!store.spent_links.is_link_spent("l-old").await.unwrap());
@@ -97,6 +120,12 @@ async fn seed(store: &Store, now: i64) -> (String, String) {
     store
         .resets
         .insert_reset("r-old", "sealed-old", "u9", now - 3 * day, now - 4 * day)
+        .await
+        .unwrap();
+    // A report about an account that is gone: moot, and old.
+    store
+        .user_sessions
+        .revoke_device("device:ret-gone", "ret-no-such-account", 0, now - 3 * day)
         .await
         .unwrap();
     store

@@ -115,6 +115,31 @@ async fn sign_in_lookup_epochs(store: &Store, id: &str) {
         .await
         .unwrap();
     assert_eq!(current.source.as_str(), "device:d1");
+    // A browser the owner reported ("this wasn't me") counts as the network while the account
+    // stays at the epoch it was reported at; another of the owner's browsers still counts.
+    let reported = "device:d-reported";
+    let before = f
+        .find_and_count(&keys(Some("gate@example.com"), Some((&moved, reported))))
+        .await
+        .unwrap();
+    assert_eq!(before.source.as_str(), reported);
+    let sessions = &store.user_sessions;
+    sessions.revoke_device(reported, id, 1, 3000).await.unwrap();
+    sessions.revoke_device(reported, id, 1, 3001).await.unwrap();
+    let after = f
+        .find_and_count(&keys(Some("gate@example.com"), Some((&moved, reported))))
+        .await
+        .unwrap();
+    assert_eq!(
+        after.source.as_str(),
+        "net:192.0.2.7",
+        "a reported browser's cookie counts as the network"
+    );
+    let still = f
+        .find_and_count(&keys(Some("gate@example.com"), Some((&moved, "device:d1"))))
+        .await
+        .unwrap();
+    assert_eq!(still.source.as_str(), "device:d1");
     let other = f
         .find_and_count(&keys(
             Some("gate@example.com"),
@@ -124,7 +149,7 @@ async fn sign_in_lookup_epochs(store: &Store, id: &str) {
         .unwrap();
     assert_eq!(
         (other.source.as_str(), other.state.failures),
-        ("net:192.0.2.7", 5),
+        ("net:192.0.2.7", 6),
         "another account's device cookie counts as the network"
     );
 }

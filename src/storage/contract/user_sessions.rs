@@ -22,6 +22,7 @@ fn row(id: &str, user: &str, epoch: i64, seen: i64) -> UserSessionRecord {
         device: "Firefox on Linux".into(),
         sign_in_event: Some("ev-1".into()),
         risk_reasons: None,
+        device_id: Some(format!("dev-{id}")),
         last_seen_at: seen,
         created_at: seen,
     }

@@ -21,7 +21,8 @@ use crate::storage::{AccountRecord, Backend, PoolRef};
 /// (`a`) and the row an attempt counts against (`k`): the account's key (`$6`, the
 /// `ACCOUNT_KEY_PREFIX`, followed by its id) or else `$2`, the unknown name's key; the device's
 /// source `$4` when the cookie's owner `$3` (`<id>:<session epoch>`) is that account at its
-/// current epoch, else the network's `$5`. A macro
+/// current epoch and the owner has not reported that browser (`revoked_device`), else the
+/// network's `$5`. A macro
 /// only so that `concat!` can build both engines' statements from it at compile time.
 macro_rules! counter_row {
     () => {
@@ -31,7 +32,9 @@ macro_rules! counter_row {
          k as (select coalesce((select cast($6 as text) || id from a), cast($2 as text)) \
             as account_key, \
             case when (select id || ':' || cast(session_epoch as text) from a) \
-                = cast($3 as text) then cast($4 as text) \
+                = cast($3 as text) \
+                and not exists (select 1 from revoked_device r \
+                    where r.source = cast($4 as text)) then cast($4 as text) \
             else cast($5 as text) end as source)"
     };
 }
