@@ -37,8 +37,60 @@ pub(super) async fn admin_token(sim: &Sim, pair: &str) -> anyhow::Result<String>
         .context("no access_token")
 }
 
-/// The newest scored sign-in events (at most 1000 of each kind: a phase reads its own right
-/// after it ran).
+/// Stops a run whose target holds an account a simulation did not make: labelling and
+/// training there would replace a live instance's model with one taught simulated traffic.
+pub(super) async fn refuse_live_target(sim: &Sim, pair: &str) -> anyhow::Result<()> {
+    let token = admin_token(sim, pair).await?;
+    let mut url = url::Url::parse(&format!("{}/admin/api/users", sim.base))?;
+    url.query_pairs_mut().append_pair("q", "@");
+    let resp = sim.http.get(url).bearer_auth(&token).send().await?;
+    if !resp.status().is_success() {
+        bail!("listing accounts: {}", resp.status());
+    }
+    let v: serde_json::Value = resp.json().await?;
+    let users = v.get("users").and_then(serde_json::Value::as_array);
+    let live = users.into_iter().flatten().find_map(|u| {
+        let email = u.get("email").and_then(serde_json::Value::as_str)?;
+        (!is_simulated(email)).then_some(email)
+    });
+    if let Some(email) = live {
+        bail!(
+            "the target holds accounts no simulation made ({}): `authd simulate` labels events \
+             and trains a model there; run it against a disposable instance, or pass \
+             --allow-live-target",
+            mask(email)
+        );
+    }
+    Ok(())
+}
+
+/// Whether `email` is one a simulation registers (`sim<run>-<i>@example.com`).
+fn is_simulated(email: &str) -> bool {
+    let Some(local) = email
+        .strip_prefix("sim")
+        .and_then(|e| e.strip_suffix("@example.com"))
+    else {
+        return false;
+    };
+    let Some((run, i)) = local.split_once('-') else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    digits(run) && digits(i)
+}
+
+/// An address for an error message: its first character and domain.
+fn mask(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}…@{domain}")
+        }
+        None => "…".to_owned(),
+    }
+}
+
+/// The scored sign-in events, every one (a phase reads its own right after it ran).
 pub(super) async fn scored_events(sim: &Sim, token: &str) -> anyhow::Result<Vec<AuthEvent>> {
     let mut all = Vec::new();
     for kind in SCORED_KINDS {
@@ -47,28 +99,41 @@ pub(super) async fn scored_events(sim: &Sim, token: &str) -> anyhow::Result<Vec<
     Ok(all)
 }
 
-/// The newest 1000 events of `kind`.
+/// Pages read at most per kind (a disposable instance's log is far smaller).
+const MAX_PAGES: usize = 200;
+
+/// Every event of `kind`, newest first, a page of 1000 at a time: a phase makes more than one
+/// page of some kinds, and a silently cut read would drop its oldest attempts (the takeovers)
+/// from the report.
 pub(super) async fn newest_events(
     sim: &Sim,
     token: &str,
     kind: &str,
 ) -> anyhow::Result<Vec<AuthEvent>> {
-    let resp = sim
-        .http
-        .get(format!(
-            "{}/admin/api/events?kind={kind}&limit=1000",
-            sim.base
-        ))
-        .bearer_auth(token)
-        .send()
-        .await?;
-    if !resp.status().is_success() {
-        bail!("reading events: {}", resp.status());
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let mut url = url::Url::parse(&format!("{}/admin/api/events", sim.base))?;
+        url.query_pairs_mut()
+            .append_pair("kind", kind)
+            .append_pair("limit", "1000");
+        if let Some(c) = cursor.take() {
+            url.query_pairs_mut().append_pair("cursor", &c);
+        }
+        let resp = sim.http.get(url).bearer_auth(token).send().await?;
+        if !resp.status().is_success() {
+            bail!("reading events: {}", resp.status());
+        }
+        let mut v: serde_json::Value = resp.json().await?;
+        let events = v.get_mut("events").map(serde_json::Value::take);
+        let page: Vec<AuthEvent> = serde_json::from_value(events.unwrap_or_default())?;
+        all.extend(page);
+        match v.get("next_cursor").and_then(serde_json::Value::as_str) {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return Ok(all),
+        }
     }
-    let v: serde_json::Value = resp.json().await?;
-    Ok(serde_json::from_value(
-        v.get("events").cloned().unwrap_or_default(),
-    )?)
+    bail!("more than {MAX_PAGES} pages of {kind} events: not a disposable instance's log")
 }
 
 /// Labels one event as an attack (standing in for the victim's "wasn't you?" report).
@@ -100,4 +165,26 @@ pub(super) async fn train(sim: &Sim, token: &str) -> anyhow::Result<serde_json::
         bail!("training: {status} {v}");
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_simulations_addresses_count_as_simulated() {
+        assert!(is_simulated("sim123-0@example.com"));
+        assert!(is_simulated("sim4294967295-51@example.com"));
+        for live in [
+            "alice@example.com",
+            "sim-1@example.com",
+            "sim1-@example.com",
+            "sim1-2@example.org",
+            "sim1-2x@example.com",
+            "xsim1-2@example.com",
+        ] {
+            assert!(!is_simulated(live), "{live}");
+        }
+        assert_eq!(mask("alice@corp.example"), "a…@corp.example");
+    }
 }

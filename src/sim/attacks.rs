@@ -12,7 +12,7 @@ use rand::RngExt;
 use crate::domain::risk::features::parse_agent;
 use crate::sim::client::Sim;
 use crate::sim::population::{AGENTS, Device, User, abroad, fresh_net, in_country};
-use crate::sim::report::{Phase, summarise};
+use crate::sim::report::{Outcome, Phase, summarise};
 
 /// The targeted-takeover scenarios.
 pub(super) const TAKEOVERS: [&str; 3] = [
@@ -33,25 +33,33 @@ pub(super) async fn takeovers(
     for kind in TAKEOVERS {
         let count = if kind == TAKEOVERS[0] { naive } else { n };
         let mut outcomes = Vec::new();
+        // Outcomes of the takeovers that came from a /24 their victim had signed in from.
+        let mut theirs = Vec::new();
         for _ in 0..count {
             let victim = &users[sim.rng.random_range(0..users.len())];
-            let (ip, device) = takeover_origin(sim, victim, kind);
+            let (net, device) = takeover_origin(sim, victim, kind);
+            let ip = sim.ip(net);
             let (email, password) = (victim.email.clone(), victim.password.clone());
             let (o, _) = sim.sign_in(kind, &ip, &device, &email, &password).await?;
             outcomes.push(o);
+            if victim.nets.contains(&net) {
+                theirs.push(o);
+            }
             // Attackers come now and then, not all at once.
             let pause = sim.rng.random_range(30..600);
             sim.pass_time(pause);
         }
-        phase
-            .scenarios
-            .insert(kind.into(), summarise(&outcomes, true));
+        let mut report = summarise(&outcomes, true);
+        report.from_victims_network = theirs.len();
+        report.from_victims_network_let_in =
+            theirs.iter().filter(|o| **o == Outcome::Allowed).count();
+        phase.scenarios.insert(kind.into(), report);
     }
     Ok(())
 }
 
-/// Where a takeover of `victim` comes from, and with which browser.
-fn takeover_origin(sim: &mut Sim, victim: &User, kind: &str) -> (String, Device) {
+/// Where a takeover of `victim` comes from (its /24), and with which browser.
+fn takeover_origin(sim: &mut Sim, victim: &User, kind: &str) -> ([u8; 3], Device) {
     let theirs: Vec<&str> = victim.devices.iter().map(|d| d.agent).collect();
     let agent = if kind == "takeover_exact_agent" {
         theirs[sim.rng.random_range(0..theirs.len())]
@@ -77,12 +85,11 @@ fn takeover_origin(sim: &mut Sim, victim: &User, kind: &str) -> (String, Device)
     } else {
         in_country(sim, victim)
     };
-    let ip = sim.ip(net);
     let device = Device {
         agent,
         cookie: None,
     };
-    (ip, device)
+    (net, device)
 }
 
 /// Brute force: one account, one address, many passwords. Returns the attacker's browser,

@@ -94,6 +94,11 @@ pub struct SimulateArgs {
     /// traffic.
     #[arg(long)]
     pub no_labels: bool,
+    /// With `--admin-client` the run labels its attacks and trains (and promotes) a model on
+    /// the target's whole log, so it refuses a target holding any account it did not make (a
+    /// live instance); this flag runs it anyway.
+    #[arg(long)]
+    pub allow_live_target: bool,
     /// The answer the server's `test` CAPTCHA accepts (`AUTHD_CAPTCHA_TEST_ANSWER`): legitimate
     /// users who meet a challenge answer it and go on.
     #[arg(long, default_value = "")]
@@ -139,7 +144,14 @@ pub async fn run(args: &SimulateArgs) -> anyhow::Result<Report> {
 
 /// Runs the simulation; `advance` (tests) moves the server's clock forward by that many seconds.
 pub async fn run_with(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::Result<Report> {
+    // Every scenario draws from the regular users (the stuffing wave's ordinary traffic too).
+    anyhow::ensure!(args.users >= 1, "--users must be at least 1");
     let mut sim = start(args, advance)?;
+    if let Some(pair) = args.admin_client.as_deref()
+        && !args.allow_live_target
+    {
+        admin::refuse_live_target(&sim, pair).await?;
+    }
     let mut users = population::users(&mut sim, args.users, args.thin_users);
     for u in &users {
         sim.register(u).await?;

@@ -60,6 +60,10 @@ pub(super) fn new_device(rng: &mut ChaCha8Rng) -> Device {
 /// `thin` owners with one device each.
 pub(super) fn users(sim: &mut Sim, n: usize, thin: usize) -> Vec<User> {
     let run_tag = sim.rng.random::<u32>();
+    // Not from the seed: whoever knows the (public, default) seed must not be able to sign in
+    // to the accounts a run leaves behind. The seeded draws stay as they were, so a run's
+    // traffic is still the same for a seed.
+    let secret = crate::domain::clock::Random::token(&crate::domain::clock::OsRandom, 12);
     let mut users = Vec::new();
     for i in 0..n + thin {
         let n_devices = if i < n && sim.rng.random_bool(0.5) {
@@ -77,7 +81,7 @@ pub(super) fn users(sim: &mut Sim, n: usize, thin: usize) -> Vec<User> {
         };
         users.push(User {
             email: format!("sim{run_tag}-{i}@example.com"),
-            password: format!("correct horse {i} {}", sim.rng.random::<u32>()),
+            password: format!("correct horse {i} {} {secret}", sim.rng.random::<u32>()),
             home,
             country,
             devices,

@@ -173,6 +173,7 @@ async fn simulate(no_labels: bool) {
         naive: 200,
         stuffing_addresses: 110,
         no_labels,
+        allow_live_target: false,
         captcha_answer: ANSWER.into(),
         // The owners read their mail (verification, e-mailed codes); the attackers do not.
         mail_dir: Some(app.mail_dir.path().to_owned()),
@@ -203,6 +204,52 @@ async fn simulate(no_labels: bool) {
     assert!(report.training.is_some());
     assert_targets(&report.untrained, "untrained");
     assert_targets(&report.trained, "trained");
+}
+
+#[tokio::test]
+async fn the_simulator_refuses_to_train_on_a_live_instance() {
+    let app = simulated_server().await;
+    let owner = app.user().await;
+    let mut args = authd::sim::SimulateArgs {
+        replay_client: None,
+        replay_redirect_uri: String::new(),
+        target: app.address.clone(),
+        seed: 7,
+        users: 2,
+        thin_users: 1,
+        days: 1,
+        attacks: 1,
+        naive: 1,
+        stuffing_addresses: 1,
+        no_labels: false,
+        allow_live_target: false,
+        captcha_answer: ANSWER.into(),
+        mail_dir: None,
+        admin_client: Some(admin_pair(&app).await),
+        plot_dir: None,
+        geoip: None,
+    };
+    let registered = |events: Vec<authd::events::AuthEvent>| {
+        events
+            .iter()
+            .filter(|e| e.kind == authd::events::EventKind::UserRegistered)
+            .count()
+    };
+    let before = registered(app.events().await);
+    let err = authd::sim::run_with(&args, None).await.unwrap_err();
+    assert!(err.to_string().contains("--allow-live-target"), "{err}");
+    assert!(
+        !err.to_string().contains(&owner.email),
+        "the address is masked"
+    );
+    // Nothing was sent past the check: no account registered, no model trained.
+    assert_eq!(registered(app.events().await), before);
+    assert_eq!(app.state.risk.model().version, 0);
+    // Without an admin client nothing is labelled or trained; --users 0 is refused.
+    args.admin_client = None;
+    args.users = 0;
+    let err = authd::sim::run_with(&args, None).await.unwrap_err();
+    assert!(err.to_string().contains("--users"), "{err}");
 }
 
 #[tokio::test]

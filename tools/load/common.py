@@ -122,7 +122,8 @@ def cpu_ms_per(before, after, count):
 
 class Server:
     """`authd serve` on a fresh SQLite database in a temporary directory (or on `database_url`),
-    migrated first; the caller's AUTHD_*, MALLOC_* and TOKIO_* variables win over `settings`."""
+    migrated first; the caller's AUTHD_*, MALLOC_* and TOKIO_* variables win over `settings`,
+    except its database URL and master key (the tool's own scratch database only)."""
 
     def __init__(self, binary, settings=None, database_url=None, migrate=True):
         self.binary = binary
@@ -137,7 +138,12 @@ class Server:
             # PostgreSQL needs the master key given (every instance shares it).
             self.env["AUTHD_MASTER_KEY"] = base64.b64encode(os.urandom(32)).decode()
         self.env.update(settings or {})
-        self.env.update({k: v for k, v in os.environ.items() if k.startswith(("AUTHD_", "MALLOC_", "TOKIO_"))})
+        # Never the caller's database or master key: an operator's shell with them exported
+        # would have the tool migrate, seed and flood that database.
+        keep_ours = ("AUTHD_DATABASE_URL", "AUTHD_DATABASE_URL_FILE", "AUTHD_MASTER_KEY",
+                     "AUTHD_MASTER_KEY_FILE", "AUTHD_MASTER_KEY_PATH")
+        self.env.update({k: v for k, v in os.environ.items()
+                         if k.startswith(("AUTHD_", "MALLOC_", "TOKIO_")) and k not in keep_ours})
         self.proc = None
         if migrate:
             self.cli("migrate")

@@ -71,7 +71,7 @@ def main():
                     if not todo:
                         return
                     i = todo.pop()
-                ip = f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256 + 1}"
+                ip = f"10.{i // 64770 % 256}.{i // 254 % 255}.{i % 254 + 1}"
                 ua = f"Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.{i}"
                 status, _ = sign_in(srv.port, f"user{i}@example.com", PASSWORD, ip, ua)
                 with lock:
