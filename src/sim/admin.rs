@@ -53,6 +53,16 @@ pub(super) async fn refuse_live_target(sim: &Sim, pair: &str) -> anyhow::Result<
         let email = u.get("email").and_then(serde_json::Value::as_str)?;
         (!is_simulated(email)).then_some(email)
     });
+    let listed = users.map_or(0, Vec::len);
+    let limit = crate::domain::admin_console::SEARCH_LIMIT;
+    if live.is_none() && i64::try_from(listed).unwrap_or(i64::MAX) >= limit {
+        // The search lists at most `limit`, by address: others may hide past them.
+        bail!(
+            "the target holds {limit} or more accounts, and not all could be checked: \
+             `authd simulate` labels events and trains a model there; run it against a \
+             disposable instance, or pass --allow-live-target"
+        );
+    }
     if let Some(email) = live {
         bail!(
             "the target holds accounts no simulation made ({}): `authd simulate` labels events \

@@ -134,6 +134,9 @@ pub trait FailureStore: Send + Sync {
         source: &str,
         window_cutoff: i64,
     ) -> Result<Option<FailureState>, StoreError>;
+    /// Whether the owner reported the browser whose device cookie counts on `source`
+    /// (`revoked_device`; the password sign-in's lookup reads it in its own statement).
+    async fn is_revoked_device(&self, source: &str) -> Result<bool, StoreError>;
     /// Forgets every pair of the account (the operator's unlock); how many rows went.
     async fn clear_account(&self, account: &str) -> Result<u64, StoreError>;
     /// Forgets the account's pairs with the given sources only (the owner's unlock link: the
@@ -276,6 +279,16 @@ impl FailureStore for Backend {
         .bind(window_cutoff)
         .fetch_optional(p)
         .await?))
+    }
+
+    async fn is_revoked_device(&self, source: &str) -> Result<bool, StoreError> {
+        let (n,): (i64,) = on_pool!(self.pool(), |p| sqlx::query_as(
+            "select count(*) from revoked_device where source = $1"
+        )
+        .bind(source)
+        .fetch_one(p)
+        .await?);
+        Ok(n > 0)
     }
 
     async fn clear_account(&self, account: &str) -> Result<u64, StoreError> {

@@ -350,6 +350,71 @@ async fn a_passwordless_sign_in_records_the_keys_amr_and_is_indexed() {
     assert_eq!(claims["acr"], ACR_MFA);
 }
 
+/// A passwordless sign-in on `app.client` with `key`; the `login_succeeded` decision.
+async fn passkey_sign_in(app: &TestApp, key: &mut SoftPasskey) -> String {
+    let csrf = app.get_login().await.csrf();
+    let (status, body) =
+        post_json(app, &app.client, "/login/passkey/start", &csrf, &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer = json!({ "credential": key.assert(&body["publicKey"]) });
+    let (status, body) = post_json(app, &app.client, "/login/passkey/finish", &csrf, &answer).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The log lists newest first.
+    events_of(app, EventKind::LoginSucceeded).await.remove(0)
+}
+
+/// The owner, in a browser of their own, reports `app.client`'s session as "this wasn't me".
+async fn report_the_test_client(app: &TestApp, user: &TestUser) {
+    let owner = new_client();
+    let p = app
+        .sign_in_again(&owner, "127.0.0.1", &user.email, &user.password)
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let page = |path: &'static str| owner.get(app.url(path)).send();
+    let csrf = crate::helpers::read(page("/account/security").await.unwrap())
+        .await
+        .csrf();
+    let reauth = [("csrf_token", csrf.as_str()), ("password", &user.password)];
+    let done = owner
+        .post(app.url("/account/security/reauth"))
+        .form(&reauth);
+    assert!(done.send().await.unwrap().status().is_redirection());
+    let listed = crate::helpers::read(page("/account/security").await.unwrap()).await;
+    let reported = listed
+        .body
+        .split("data-session=\"")
+        .skip(1)
+        .find(|row| !row.split('>').next().unwrap().contains("data-current"))
+        .and_then(|row| row.split('"').next())
+        .unwrap()
+        .to_owned();
+    let form = [
+        ("csrf_token", listed.csrf()),
+        ("action", "not_me".to_owned()),
+        ("session", reported),
+    ];
+    let sent = owner
+        .post(app.url("/account/security/sessions"))
+        .form(&form);
+    let answer = sent.send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_passkey_sign_in_from_a_reported_browser_is_no_known_devices() {
+    let app = app().await;
+    let user = app.user().await;
+    let mut key = with_passkey(&app, &user, false).await;
+    assert_eq!(
+        passkey_sign_in(&app, &mut key).await,
+        "allow:known_device; amr hwk"
+    );
+    report_the_test_client(&app, &user).await;
+    assert!(!signed_in(&app).await, "the reported session ended");
+    // The browser keeps its cookie and the passkey: it signs in, as a new device.
+    assert_eq!(passkey_sign_in(&app, &mut key).await, "allow; amr hwk");
+}
+
 /// An operator's factor reset (`authd user mfa reset`, the console's, the API's: one call)
 /// removes the passkeys too: a lost device, or one an intruder added, must not outlive it as
 /// a passwordless sign-in or a step-up answer. An account whose only factor is a passkey had

@@ -7,7 +7,7 @@
 
 use crate::domain::account_security::SecurityService;
 use crate::domain::account_security::error::SecurityError;
-use crate::domain::account_security::sessions::Ended;
+use crate::domain::account_security::sessions::{Ended, Target};
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::notify::{Notice, when_for_people};
@@ -31,12 +31,17 @@ impl SecurityService {
                 "That is the session you are using now: sign out instead.",
             ));
         }
-        let ended = self.end_one(user_id, target).await?;
         let now = self.clock.now();
         let ts = now.unix_timestamp();
-        if let Ended::Browser(r) = &ended {
-            self.forget_device(r, current, ts).await?;
+        // The browser's device standing goes before its session does, so that it cannot sign
+        // in again as a known device in between.
+        if let Some(Target::Browser(id)) = Target::parse(target)
+            && let Some(row) = self.sessions.find_by_id(&id).await?
+            && row.user_id == user_id
+        {
+            self.forget_device(&row, current, ts).await?;
         }
+        let ended = self.end_one(user_id, target).await?;
         let since = match &ended {
             Ended::Browser(r) => r.created_at,
             Ended::Grant { created_at, .. } => *created_at,

@@ -35,7 +35,7 @@ pub mod overview_more;
 /// Longest search accepted (an email is at most 254 characters).
 const MAX_SEARCH_LEN: usize = 254;
 /// Most accounts a search lists.
-const SEARCH_LIMIT: i64 = 50;
+pub(crate) const SEARCH_LIMIT: i64 = 50;
 /// Most events a user's page lists.
 const USER_EVENTS: u32 = 50;
 

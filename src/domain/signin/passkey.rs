@@ -79,8 +79,17 @@ impl LoginService {
         let device = attempt
             .device_cookie
             .and_then(|c| self.protection.devices.claim(c));
-        let pair = pair_for(account.as_ref(), device.as_ref(), ctx.ip);
+        let mut pair = pair_for(account.as_ref(), device.as_ref(), ctx.ip);
         let ladder = &self.protection.ladder;
+        // A browser its owner reported ("this wasn't me") is no device of the account.
+        if pair.source.is_known_device()
+            && ladder
+                .store
+                .is_revoked_device(&pair.source.encode())
+                .await?
+        {
+            pair.source = Source::net(ctx.ip);
+        }
         let counted = ladder.count_pair(pair, ctx.ip).await?;
         // 3. The risk score, for the event and the owner's profile.
         let stand_in = self.protection.stand_ins.point(UNKNOWN);

@@ -250,9 +250,14 @@ async fn sign_in(
     let mut page = LoginPage::new(state, session, next, &username).await?;
     page.remember = remember;
     let answer = state.login.login(ctx, attempt).await;
-    if answer.is_err() {
-        // A refused sign-in may be the lock's (its notice mails the owner an unlock link):
-        // the unlock page continues to the request this one was for.
+    if let Err(
+        SignInError::InvalidCredentials
+        | SignInError::ChallengeRequired { .. }
+        | SignInError::RateLimited { .. },
+    ) = &answer
+    {
+        // A sign-in the ladder refused may be the lock's or a block's (their notice mails the
+        // owner an unlock link): the unlock page continues to the request this one was for.
         session.keep_detour_for_links(next).await?;
     }
     match answer {

@@ -124,7 +124,9 @@ async fn sign_in_lookup_epochs(store: &Store, id: &str) {
         .unwrap();
     assert_eq!(before.source.as_str(), reported);
     let sessions = &store.user_sessions;
+    assert!(!f.is_revoked_device(reported).await.unwrap());
     sessions.revoke_device(reported, id, 1, 3000).await.unwrap();
+    assert!(f.is_revoked_device(reported).await.unwrap());
     sessions.revoke_device(reported, id, 1, 3001).await.unwrap();
     let after = f
         .find_and_count(&keys(Some("gate@example.com"), Some((&moved, reported))))
