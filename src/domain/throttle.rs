@@ -30,6 +30,10 @@ pub enum ThrottleKey {
     Site(IpAddr),
     /// An attempted account (the normalised or typed username).
     Account(String),
+    /// An account's own password checks on the security page (re-authentication, a change's
+    /// current password), by account id: a key of its own, so no typed username (`Account`)
+    /// can spend the owner's budget.
+    Reauth(String),
     /// An OAuth client id.
     Client(String),
     /// A public OAuth client from one network: anyone can present a public client's id, so its
@@ -85,7 +89,7 @@ impl ThrottleKey {
     pub fn dimension(&self) -> Decision {
         match self {
             Self::Net(_) | Self::Site(_) => Decision::RateLimitedIp,
-            Self::Account(_) => Decision::RateLimitedAccount,
+            Self::Account(_) | Self::Reauth(_) => Decision::RateLimitedAccount,
             Self::Client(_) | Self::ClientNet(..) => Decision::RateLimitedClient,
         }
     }
@@ -119,7 +123,8 @@ pub struct Limits {
     pub login_per_account: u32,
     /// Sign-in attempts per minute with device cookies of one account, on names the cookie is
     /// not confirmed for, that take the hash pool's known lane's room at the door; beyond it
-    /// they wait like anyone's (never refused for it).
+    /// they wait like anyone's (never refused for it). Also the password checks per minute of
+    /// one account that wait in the known lane after the lookup (`known_lane_within`).
     pub login_per_device: u32,
     /// Registrations per network per minute.
     pub register_per_ip: u32,
@@ -201,6 +206,8 @@ pub struct Throttle<C: GovernorClock = RateClock> {
     /// The known lane's budget at the door of a validly signed device cookie's account and
     /// epoch (`DeviceClaim::owner_at_epoch`), on names it is not confirmed for.
     login_device: Arc<Keyed<C, String>>,
+    /// The known lane's budget after the lookup, per account id (`known_lane_within`).
+    known_lane: Arc<Keyed<C, String>>,
     /// Device-and-name pairs the lookup confirmed (they skip the budget).
     pairs: Arc<std::sync::Mutex<KnownPairs>>,
     pair_hasher: std::hash::RandomState,
@@ -249,6 +256,11 @@ impl<C: GovernorClock + Clone> Throttle<C> {
                 DefaultKeyedStateStore::default(),
                 clock.clone(),
             )),
+            known_lane: Arc::new(RateLimiter::new(
+                quota(limits.login_per_device),
+                DefaultKeyedStateStore::default(),
+                clock.clone(),
+            )),
             pairs: Arc::default(),
             pair_hasher: std::hash::RandomState::new(),
             register_ip: limiter(limits.register_per_ip),
@@ -267,7 +279,9 @@ impl<C: GovernorClock + Clone> Throttle<C> {
     pub fn check(&self, door: Door, keys: &[ThrottleKey]) -> Result<(), (ThrottleKey, u64)> {
         for key in keys {
             let limiter = match (door, key) {
-                (Door::Login, ThrottleKey::Account(_)) => &self.login_account,
+                (Door::Login, ThrottleKey::Account(_) | ThrottleKey::Reauth(_)) => {
+                    &self.login_account
+                }
                 (Door::Login, ThrottleKey::Site(_)) => &self.login_site,
                 (Door::Login, _) => &self.login_ip,
                 (Door::Register, ThrottleKey::Site(_)) => &self.register_site,
@@ -312,6 +326,17 @@ impl<C: GovernorClock + Clone> Throttle<C> {
         self.pair_confirmed(pair) || self.login_device.check_key(&owner.to_owned()).is_ok()
     }
 
+    /// Whether a password check of `account_id` from one of its own devices (the lookup found
+    /// the cookie to be the account's) may wait in the hash pool's known lane: at most
+    /// `login_per_device` a minute per account on this instance, whatever devices or networks
+    /// the checks come from; past it they wait in the ordinary lane like anyone's (nothing is
+    /// refused). An attacker's own accounts, signed in over and over with their own cookies,
+    /// thus take a bounded share of the known lane and cannot fill the room the owners'
+    /// browsers rely on during a flood.
+    pub fn known_lane_within(&self, account_id: &str) -> bool {
+        self.known_lane.check_key(&account_id.to_owned()).is_ok()
+    }
+
     /// What the lookup found of `pair`: remembered when the cookie `belongs` to the named
     /// account, forgotten when not (an epoch moved on by a reset or "wasn't you?"). Bounded:
     /// the newest pairs are kept.
@@ -349,15 +374,52 @@ impl<C: GovernorClock + Clone> Throttle<C> {
             l.shrink_to_fit();
             left += l.len();
         }
-        self.login_device.retain_recent();
-        self.login_device.shrink_to_fit();
-        left + self.login_device.len()
+        for l in [&self.login_device, &self.known_lane] {
+            l.retain_recent();
+            l.shrink_to_fit();
+            left += l.len();
+        }
+        left
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_typed_name_spends_an_accounts_reauthentication_budget() {
+        let t = Throttle::with_clock(
+            Limits {
+                login_per_account: 2,
+                ..Limits::default()
+            },
+            governor::clock::FakeRelativeClock::default(),
+        );
+        let typed = [ThrottleKey::Account("reauth:u1".into())];
+        while t.check(Door::Login, &typed).is_ok() {}
+        assert!(
+            t.check(Door::Login, &[ThrottleKey::Reauth("u1".into())])
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_known_lane_is_bounded_per_account() {
+        let t = Throttle::with_clock(
+            Limits {
+                login_per_device: 2,
+                ..Limits::default()
+            },
+            governor::clock::FakeRelativeClock::default(),
+        );
+        assert!(t.known_lane_within("a") && t.known_lane_within("a"));
+        assert!(
+            !t.known_lane_within("a"),
+            "past the budget: the ordinary lane"
+        );
+        assert!(t.known_lane_within("b"), "another account has its own");
+    }
 
     #[test]
     fn ipv6_is_keyed_by_its_64() {

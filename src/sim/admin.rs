@@ -37,25 +37,21 @@ pub(super) async fn admin_token(sim: &Sim, pair: &str) -> anyhow::Result<String>
         .context("no access_token")
 }
 
-/// Stops a run whose target holds an account a simulation did not make: labelling and
-/// training there would replace a live instance's model with one taught simulated traffic.
+/// Stops a run whose target holds an account a simulation did not make, other than an
+/// operator's (admin accounts: the console's own, a harness's): labelling and training there
+/// would replace a live instance's model with one taught simulated traffic.
 pub(super) async fn refuse_live_target(sim: &Sim, pair: &str) -> anyhow::Result<()> {
     let token = admin_token(sim, pair).await?;
     let mut url = url::Url::parse(&format!("{}/admin/api/users", sim.base))?;
     url.query_pairs_mut().append_pair("q", "@");
-    let resp = sim.http.get(url).bearer_auth(&token).send().await?;
-    if !resp.status().is_success() {
-        bail!("listing accounts: {}", resp.status());
-    }
-    let v: serde_json::Value = resp.json().await?;
-    let users = v.get("users").and_then(serde_json::Value::as_array);
-    let live = users.into_iter().flatten().find_map(|u| {
-        let email = u.get("email").and_then(serde_json::Value::as_str)?;
-        (!is_simulated(email)).then_some(email)
-    });
-    let listed = users.map_or(0, Vec::len);
+    let v = get_json(sim, &token, url).await?;
+    let users = v
+        .get("users")
+        .and_then(serde_json::Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let limit = crate::domain::admin_console::SEARCH_LIMIT;
-    if live.is_none() && i64::try_from(listed).unwrap_or(i64::MAX) >= limit {
+    if i64::try_from(users.len()).unwrap_or(i64::MAX) >= limit {
         // The search lists at most `limit`, by address: others may hide past them.
         bail!(
             "the target holds {limit} or more accounts, and not all could be checked: \
@@ -63,15 +59,33 @@ pub(super) async fn refuse_live_target(sim: &Sim, pair: &str) -> anyhow::Result<
              disposable instance, or pass --allow-live-target"
         );
     }
-    if let Some(email) = live {
-        bail!(
-            "the target holds accounts no simulation made ({}): `authd simulate` labels events \
-             and trains a model there; run it against a disposable instance, or pass \
-             --allow-live-target",
-            mask(email)
-        );
+    for u in &users {
+        let field = |k: &str| u.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+        let (id, email) = (field("id"), field("email"));
+        if is_simulated(email) {
+            continue;
+        }
+        let url = url::Url::parse(&format!("{}/admin/api/users/", sim.base))?.join(id)?;
+        let page = get_json(sim, &token, url).await?;
+        if page.get("admin") != Some(&serde_json::Value::Bool(true)) {
+            bail!(
+                "the target holds accounts no simulation made ({}): `authd simulate` labels \
+                 events and trains a model there; run it against a disposable instance, or \
+                 pass --allow-live-target",
+                mask(email)
+            );
+        }
     }
     Ok(())
+}
+
+/// `GET url` with the admin token; the JSON answer.
+async fn get_json(sim: &Sim, token: &str, url: url::Url) -> anyhow::Result<serde_json::Value> {
+    let resp = sim.http.get(url).bearer_auth(token).send().await?;
+    if !resp.status().is_success() {
+        bail!("reading accounts: {}", resp.status());
+    }
+    Ok(resp.json().await?)
 }
 
 /// Whether `email` is one a simulation registers (`sim<run>-<i>@example.com`).

@@ -440,3 +440,34 @@ async fn a_challenge_answered_after_its_reason_is_gone_still_owes_the_second_fac
     assert_eq!(stepped_up.count(), 1, "{events:#?}");
     the_owner_passes_the_factor(&app, &someone, ip, page).await;
 }
+
+/// The score's block needs a source that already failed on the name; but a passed CAPTCHA is a
+/// person's answer, so past it the score only challenges: the owner on a new phone and network
+/// who mistyped once, while the account scores as high as it gets, still reaches the password
+/// check and the e-mailed step-up — not a `429` for the rest of the window.
+#[tokio::test]
+async fn a_passed_challenge_is_never_refused_by_the_score_alone() {
+    let app = spawn_app_with(|c| {
+        ladder(c);
+        // Every attempt scores above both thresholds: challenged, and blocked once the pair
+        // has a failure.
+        c.risk.challenge_at = 0.0;
+        c.risk.block_at = 0.0;
+    })
+    .await;
+    let user = app.user().await;
+    let phone = new_client();
+    let ip = "198.51.100.77";
+    let first = app.sign_in_from(&phone, ip, &user.email, TYPO, None).await;
+    assert_eq!(first.status, StatusCode::UNAUTHORIZED, "{}", first.body);
+    // The pair has failed once: without an answer the score blocks it …
+    let refused = app
+        .sign_in_from(&phone, ip, &user.email, &user.password, None)
+        .await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    // … with a passed CAPTCHA it checks the password, and the right one owes the factor.
+    let answered = app
+        .sign_in_from(&phone, ip, &user.email, &user.password, Some(ANSWER))
+        .await;
+    the_owner_passes_the_factor(&app, &phone, ip, answered).await;
+}

@@ -286,7 +286,7 @@ impl SecurityService {
         user_id: &str,
         password: &SecretString,
     ) -> Result<bool, SecurityError> {
-        let key = [ThrottleKey::Account(format!("reauth:{user_id}"))];
+        let key = [ThrottleKey::Reauth(user_id.to_owned())];
         if let Err((_, retry_after)) = self.throttle.check(Door::Login, &key) {
             return Err(SecurityError::RateLimited { retry_after });
         }

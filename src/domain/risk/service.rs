@@ -256,9 +256,14 @@ impl RiskService {
             source_accounts: (h.source_accounts - 1).max(0),
             prefix_accounts: (h.prefix_accounts - 1).max(0),
             account_sources: (h.account_sources - 1).max(0),
-            spray_accounts: self
-                .spray
-                .accounts_for(password, &counter, now.unix_timestamp()),
+            // A passwordless (passkey) attempt has no password to have been sprayed: an
+            // attacker spraying empty passwords must not make every passkey sign-in look so.
+            spray_accounts: if password.is_empty() {
+                0
+            } else {
+                self.spray
+                    .accounts_for(password, &counter, now.unix_timestamp())
+            },
         };
         let model = self.model();
         let (s, reasons, features) = score(
@@ -318,6 +323,13 @@ impl RiskService {
     /// A wrong password: remembered (as a keyed digest) for the spraying feature, and tallied
     /// (in memory) for the wave detector.
     pub fn failed(&self, password: &[u8], counter: &CounterKey) {
+        if password.is_empty() {
+            // A failed passkey assertion: nothing was sprayed; the wave detector still counts.
+            if let Some(w) = &self.waves {
+                w.failed(false);
+            }
+            return;
+        }
         let others = self.spray.failed(
             password,
             &counter.encode(),
@@ -515,6 +527,44 @@ mod round_trips {
         // A name with no account gets the very same answer (no 429 tells them apart).
         assert_eq!(unknown.verdict, Verdict::Challenge);
         assert!((unknown.score - first.score).abs() < 1e-12, "same score");
+    }
+
+    #[tokio::test]
+    async fn sprayed_empty_passwords_do_not_mark_passwordless_sign_ins() {
+        let store = Arc::new(Counting::default());
+        let clock = Arc::new(crate::domain::clock::FakeClock::new(
+            time::macros::datetime!(2026-01-01 10:00 UTC),
+        ));
+        let risk = RiskService::new(store, None, clock, b"k", RiskSettings::default());
+        let ctx = RequestContext::new("192.0.2.1".parse().unwrap(), "ua", "r".into());
+        let assess = |password: &'static [u8]| {
+            let (risk, ctx) = (&risk, &ctx);
+            async move {
+                let facts = SignInFacts {
+                    profile: ProfileKey::User("u1"),
+                    pair: &Pair::new(
+                        CounterKey::User("u1".into()),
+                        Source::net("192.0.2.1".parse().unwrap()),
+                    ),
+                    pair_failures: 1,
+                    password,
+                };
+                risk.assess_sign_in(ctx, &facts).await.unwrap().score
+            }
+        };
+        let (before_empty, before_pw) = (assess(b"").await, assess(b"Winter2026!").await);
+        for account in ["a", "b", "c", "d", "e", "f"] {
+            risk.failed(b"", &CounterKey::User(account.into()));
+            risk.failed(b"Winter2026!", &CounterKey::User(account.into()));
+        }
+        assert!(
+            assess(b"Winter2026!").await > before_pw,
+            "a sprayed password scores higher"
+        );
+        assert!(
+            (assess(b"").await - before_empty).abs() < 1e-12,
+            "an empty one (a passkey sign-in) does not"
+        );
     }
 
     #[tokio::test]

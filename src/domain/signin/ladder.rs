@@ -342,3 +342,15 @@ impl Ladder {
             > 0)
     }
 }
+
+/// The score's verdict for an attempt that carries `answer`: a passed challenge (or one held
+/// from earlier in this attempt) is a person's answer, so the score then challenges — the
+/// password is checked, and a right one from a risky place meets the step-up — and never
+/// blocks. Else an owner on a new phone and network who mistyped once while the account is
+/// under attack would be refused for the rest of the window, whatever they answered.
+pub(super) fn answered(risk: Verdict, answer: ChallengeAnswer) -> Verdict {
+    match (risk, answer) {
+        (Verdict::Block, ChallengeAnswer::Passed | ChallengeAnswer::Held) => Verdict::Challenge,
+        (risk, _) => risk,
+    }
+}

@@ -167,8 +167,9 @@ impl LoginService {
             .await?;
         // 4. The ladder, with the score as one more signal.
         let ladder = &self.protection.ladder;
+        let verdict = ladder::answered(assessment.verdict, challenge);
         let admission = ladder
-            .decide_sign_in(&counted, challenge, assessment.verdict, account_busy)
+            .decide_sign_in(&counted, challenge, verdict, account_busy)
             .await?;
         let account = counted.account.clone().map(account_from).transpose()?;
         let o = Outcome {
@@ -178,7 +179,7 @@ impl LoginService {
             pair: &counted.pair,
             risk: Some(assessment.event_risk()),
             work: settings::work(ladder.settings(), &counted.state, counted.now),
-            new_block: settle::new_block(&counted, &admission, assessment.verdict),
+            new_block: settle::new_block(&counted, &admission, verdict),
             amr: None,
             signed_in_before: assessment.signed_in_before(),
         };
@@ -236,7 +237,8 @@ impl LoginService {
     /// is verified against its own hash and then refused, so it answers exactly like a wrong
     /// password (same status, page and time). A browser the account knows (the `counted`
     /// pair's source) waits in the known lane, ahead of a flood of unknown ones, one check per
-    /// account at a time (`accounts/password.rs`, `accounts/known_lane.rs`). A password that
+    /// account at a time (`accounts/password.rs`, `accounts/known_lane.rs`) and a bounded
+    /// number a minute (`Throttle::known_lane_within`). A password that
     /// verified against a hash made at another cost than today's is hashed again, after the
     /// answer (`AccountService::upgrade_hash_later`).
     async fn verify<'a>(
@@ -251,7 +253,10 @@ impl LoginService {
             .map(|a| a.password_hash.as_str());
         let started = tokio::time::Instant::now();
         let hasher = self.accounts.hasher();
-        let ok = match account.filter(|_| counted.pair.source.is_known_device()) {
+        let known = |a: &&Account| {
+            counted.pair.source.is_known_device() && self.throttle.known_lane_within(&a.id)
+        };
+        let ok = match account.filter(known) {
             Some(a) => hasher.verify_known(&a.id, password, stored).await,
             None => hasher.verify_in(Lane::Ordinary, password, stored).await,
         };

@@ -103,8 +103,10 @@ impl LoginService {
         };
         let assessment = self.risk.assess_sign_in(ctx, &facts).await?;
         // 4–5. The ladder: the assertion answers any challenge; a block refuses.
+        let verdict =
+            crate::domain::signin::ladder::answered(assessment.verdict, ChallengeAnswer::Passed);
         let admission = ladder
-            .decide_sign_in(&counted, ChallengeAnswer::Passed, assessment.verdict, false)
+            .decide_sign_in(&counted, ChallengeAnswer::Passed, verdict, false)
             .await?;
         let o = Outcome {
             ctx,
@@ -113,7 +115,7 @@ impl LoginService {
             pair: &counted.pair,
             risk: Some(assessment.event_risk()),
             work: settings::work(ladder.settings(), &counted.state, counted.now),
-            new_block: settle::new_block(&counted, &admission, assessment.verdict),
+            new_block: settle::new_block(&counted, &admission, verdict),
             amr: None,
             signed_in_before: assessment.signed_in_before(),
         };
@@ -160,7 +162,7 @@ impl LoginService {
         self.events.record(event).await?;
         metrics::counter!("authd_logins_total", "outcome" => "failed").increment(1);
         if newly_locked && let Some(a) = o.account {
-            self.locked(o.ctx, a).await?;
+            self.spawn_locked(o.ctx, a);
         }
         tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
         Ok(())

@@ -126,6 +126,18 @@ impl LoginService {
     }
 
     /// The owner's attack alert for a block this attempt set, after the answer (tracked).
+    /// The lock's event and notice (`locked`), after the answer (`Background`), so the attempt
+    /// that locks a real account takes no longer to answer than the one that locks a name with
+    /// no account (which has nothing to record or mail).
+    pub(super) fn spawn_locked(&self, ctx: &RequestContext, account: &Account) {
+        let (this, ctx, a) = (self.clone(), ctx.clone(), account.clone());
+        self.background.spawn(async move {
+            if let Err(e) = this.locked(&ctx, &a).await {
+                tracing::warn!(error = %e, "the lockout notice failed");
+            }
+        });
+    }
+
     fn spawn_attack_alert(&self, o: &Outcome<'_>, account: &Account, failures: i64) {
         let (this, ctx, a) = (self.clone(), o.ctx.clone(), account.clone());
         self.background.spawn(async move {
@@ -172,7 +184,7 @@ impl LoginService {
             });
         self.events.record(e).await?;
         if newly_locked && let Some(a) = o.account {
-            self.locked(o.ctx, a).await?;
+            self.spawn_locked(o.ctx, a);
         }
         metrics::counter!("authd_logins_total", "outcome" => "challenged").increment(1);
         Ok(())
@@ -259,7 +271,7 @@ impl LoginService {
         self.events.record(event).await?;
         metrics::counter!("authd_logins_total", "outcome" => "failed").increment(1);
         if newly_locked && let Some(a) = o.account {
-            self.locked(o.ctx, a).await?;
+            self.spawn_locked(o.ctx, a);
         }
         // The delay rung: a failed answer waits, more so after each failure.
         tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
