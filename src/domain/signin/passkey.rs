@@ -10,6 +10,7 @@ use webauthn_rs::prelude::PublicKeyCredential;
 
 use crate::domain::accounts::model::Account;
 use crate::domain::context::RequestContext;
+use crate::domain::error::Unexpected;
 use crate::domain::passkeys::PasskeyService;
 use crate::domain::passkeys::error::PasskeyError;
 use crate::domain::passkeys::state::KeyKind;
@@ -17,7 +18,7 @@ use crate::domain::risk::service::SignInFacts;
 use crate::domain::signin::devices::DeviceClaim;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::keys::{CounterKey, Pair, Source};
-use crate::domain::signin::ladder::ChallengeAnswer;
+use crate::domain::signin::ladder::{self, ChallengeAnswer};
 use crate::domain::signin::settle::{AfterCheck, Outcome};
 use crate::domain::signin::{LoginService, SignedIn, settings, settle};
 use crate::events::EventKind;
@@ -61,6 +62,23 @@ fn pair_for(account: Option<&Account>, device: Option<&DeviceClaim>, ip: std::ne
 }
 
 impl LoginService {
+    /// The counter row of a passkey sign-in (`pair_for`), where a browser its owner reported
+    /// ("this wasn't me") is no device of the account.
+    async fn passkey_pair(
+        &self,
+        account: Option<&Account>,
+        device_cookie: Option<&str>,
+        ip: std::net::IpAddr,
+    ) -> Result<Pair, Unexpected> {
+        let device = device_cookie.and_then(|c| self.protection.devices.claim(c));
+        let mut pair = pair_for(account, device.as_ref(), ip);
+        let store = &self.protection.ladder.store;
+        if pair.source.is_known_device() && store.is_revoked_device(&pair.source.encode()).await? {
+            pair.source = Source::net(ip);
+        }
+        Ok(pair)
+    }
+
     /// Signs in with a passkey (see the module's doc for the steps).
     #[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
     pub async fn login_with_passkey(
@@ -76,20 +94,10 @@ impl LoginService {
             Some(id) => self.accounts.find_by_id(&id).await?,
             None => None,
         };
-        let device = attempt
-            .device_cookie
-            .and_then(|c| self.protection.devices.claim(c));
-        let mut pair = pair_for(account.as_ref(), device.as_ref(), ctx.ip);
+        let pair = self
+            .passkey_pair(account.as_ref(), attempt.device_cookie, ctx.ip)
+            .await?;
         let ladder = &self.protection.ladder;
-        // A browser its owner reported ("this wasn't me") is no device of the account.
-        if pair.source.is_known_device()
-            && ladder
-                .store
-                .is_revoked_device(&pair.source.encode())
-                .await?
-        {
-            pair.source = Source::net(ctx.ip);
-        }
         let counted = ladder.count_pair(pair, ctx.ip).await?;
         // 3. The risk score, for the event and the owner's profile.
         let stand_in = self.protection.stand_ins.point(UNKNOWN);
@@ -103,8 +111,7 @@ impl LoginService {
         };
         let assessment = self.risk.assess_sign_in(ctx, &facts).await?;
         // 4–5. The ladder: the assertion answers any challenge; a block refuses.
-        let verdict =
-            crate::domain::signin::ladder::answered(assessment.verdict, ChallengeAnswer::Passed);
+        let verdict = ladder::answered(assessment.verdict, ChallengeAnswer::Passed);
         let admission = ladder
             .decide_sign_in(&counted, ChallengeAnswer::Passed, verdict, false)
             .await?;
