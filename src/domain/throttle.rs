@@ -119,12 +119,12 @@ pub enum Door {
 pub struct Limits {
     /// Sign-in attempts per network per minute (burst the same).
     pub login_per_ip: u32,
-    /// Sign-in attempts per account per minute (burst the same).
+    /// Sign-in attempts per account per minute (burst the same); also the account's password
+    /// checks a minute from its own devices that wait in the known lane (`known_lane_within`).
     pub login_per_account: u32,
     /// Sign-in attempts per minute with device cookies of one account, on names the cookie is
     /// not confirmed for, that take the hash pool's known lane's room at the door; beyond it
-    /// they wait like anyone's (never refused for it). Also the password checks per minute of
-    /// one account that wait in the known lane after the lookup (`known_lane_within`).
+    /// they wait like anyone's (never refused for it).
     pub login_per_device: u32,
     /// Registrations per network per minute.
     pub register_per_ip: u32,
@@ -257,7 +257,7 @@ impl<C: GovernorClock + Clone> Throttle<C> {
                 clock.clone(),
             )),
             known_lane: Arc::new(RateLimiter::new(
-                quota(limits.login_per_device),
+                quota(limits.login_per_account),
                 DefaultKeyedStateStore::default(),
                 clock.clone(),
             )),
@@ -328,7 +328,7 @@ impl<C: GovernorClock + Clone> Throttle<C> {
 
     /// Whether a password check of `account_id` from one of its own devices (the lookup found
     /// the cookie to be the account's) may wait in the hash pool's known lane: at most
-    /// `login_per_device` a minute per account on this instance, whatever devices or networks
+    /// `login_per_account` a minute per account on this instance, whatever devices or networks
     /// the checks come from; past it they wait in the ordinary lane like anyone's (nothing is
     /// refused). An attacker's own accounts, signed in over and over with their own cookies,
     /// thus take a bounded share of the known lane and cannot fill the room the owners'
@@ -408,7 +408,7 @@ mod tests {
     fn the_known_lane_is_bounded_per_account() {
         let t = Throttle::with_clock(
             Limits {
-                login_per_device: 2,
+                login_per_account: 2,
                 ..Limits::default()
             },
             governor::clock::FakeRelativeClock::default(),

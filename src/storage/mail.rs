@@ -110,8 +110,14 @@ where
         .bind(m.created_at)
 }
 
+/// Due mail, the time-critical kinds first — an e-mailed sign-in code (ten minutes), then a
+/// reset link (an hour) — so a backlog of other mail (verification mails a registration flood
+/// queued, alerts) does not outlive the code the owner is waiting for; oldest first within.
+/// The kinds are `notify::kinds::EMAIL_CODE` and `PASSWORD_RESET`'s words.
 const DUE_MAIL: &str = "select id from mail_queue where sent_at is null and next_attempt_at <= $1 \
-    and (locked_until is null or locked_until <= $1) order by next_attempt_at limit $2";
+    and (locked_until is null or locked_until <= $1) \
+    order by case kind when 'email_code' then 0 when 'password_reset' then 1 else 2 end, \
+    next_attempt_at limit $2";
 
 /// Takes the lease if nobody holds it: exactly one concurrent claimer sees one row affected.
 const LEASE_MAIL: &str = "update mail_queue set locked_until = $2 where id = $1 and sent_at is null \

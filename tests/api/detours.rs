@@ -38,6 +38,15 @@ impl<'a> Browser<'a> {
         read(resp.await.unwrap()).await
     }
 
+    /// Posts the sign-in form of `page` with `user`'s email and password.
+    async fn sign_in_on(&self, page: &Page, user: &TestUser) -> Page {
+        let fields = [
+            ("username", user.email.as_str()),
+            ("password", &user.password),
+        ];
+        self.submit(page, &fields).await
+    }
+
     /// Posts the page's form (its `action`, its CSRF token) with `fields`.
     async fn submit(&self, page: &Page, fields: &[(&str, &str)]) -> Page {
         let action = attr_after(&page.body, "<form method=\"post\" action=\"");
@@ -151,6 +160,28 @@ async fn sign_in_and_redeem(
     assert_redeems(b.app, &back, client, verifier).await;
 }
 
+/// Follows a confirmation page's "Continue to <app>" (`done`) back to the request
+/// (`authorize`): to the sign-in page naming the app, and signed in to the client's code.
+async fn continue_and_redeem(
+    b: &Browser<'_>,
+    done: &Page,
+    user: &TestUser,
+    client: &TestClient,
+    authorize: &str,
+    verifier: &str,
+) {
+    let way_on = link_to(&done.body, "Continue to");
+    assert_eq!(way_on, authorize);
+    let again = b.get(&way_on).await;
+    assert_eq!(
+        again.location(),
+        format!("/login?next={}", urlenc(authorize))
+    );
+    let login = b.get(again.location()).await;
+    assert_names_the_app(&login);
+    sign_in_and_redeem(b, &login, user, client, authorize, verifier).await;
+}
+
 /// `page` is the redirect to the client with `state` and a code the token endpoint accepts.
 async fn assert_redeems(app: &TestApp, page: &Page, client: &TestClient, verifier: &str) {
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
@@ -249,16 +280,7 @@ async fn the_verification_link_continues_to_the_pending_request() {
         .await;
     assert_eq!(done.status, StatusCode::OK);
     assert!(done.body.contains("id=\"email-verified\""));
-    let way_on = link_to(&done.body, "Continue to");
-    assert_eq!(way_on, authorize);
-    let again = b.get(&way_on).await;
-    assert_eq!(
-        again.location(),
-        format!("/login?next={}", urlenc(&authorize))
-    );
-    let login = b.get(again.location()).await;
-    assert_names_the_app(&login);
-    sign_in_and_redeem(&b, &login, &user, &client, &authorize, &verifier).await;
+    continue_and_redeem(&b, &done, &user, &client, &authorize, &verifier).await;
 
     // Reached: the session no longer holds the request, so a later link leads nowhere old.
     let later = b.get("/verify-email?token=spent").await;
@@ -346,12 +368,7 @@ async fn step_up_and_consent_return_to_the_pending_request() {
     let b = Browser::new(&app);
     let login = start(&b, &authorize).await;
 
-    let stepped = b
-        .submit(
-            &login,
-            &[("username", &user.email), ("password", &user.password)],
-        )
-        .await;
+    let stepped = b.sign_in_on(&login, &user).await;
     assert_eq!(stepped.status, StatusCode::UNAUTHORIZED);
     assert!(stepped.body.contains("data-challenge=\"email\""));
     assert_names_the_app(&stepped);
@@ -573,12 +590,7 @@ async fn the_unlock_link_continues_to_the_request_the_lock_refused() {
     let b = Browser::new(&app);
     let login = start(&b, &authorize).await;
     // The owner, from a new place, meets the lock's extra check.
-    let refused = b
-        .submit(
-            &login,
-            &[("username", &user.email), ("password", &user.password)],
-        )
-        .await;
+    let refused = b.sign_in_on(&login, &user).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
     assert!(refused.body.contains("data-challenge"), "{}", refused.body);
 
@@ -595,16 +607,7 @@ async fn the_unlock_link_continues_to_the_request_the_lock_refused() {
         .await;
     assert_eq!(done.status, StatusCode::OK);
     assert!(done.body.contains("id=\"unlocked\""), "{}", done.body);
-    let way_on = link_to(&done.body, "Continue to");
-    assert_eq!(way_on, authorize);
-    let again = b.get(&way_on).await;
-    assert_eq!(
-        again.location(),
-        format!("/login?next={}", urlenc(&authorize))
-    );
-    let login = b.get(again.location()).await;
-    assert_names_the_app(&login);
-    sign_in_and_redeem(&b, &login, &user, &client, &authorize, &verifier).await;
+    continue_and_redeem(&b, &done, &user, &client, &authorize, &verifier).await;
 
     // Another browser opening a link knows of no request: the plain sign-in page.
     let other = Browser::new(&app);

@@ -181,7 +181,7 @@ async fn hash_lanes_alone() {
         return;
     }
     // Three checks a minute of one account in the known lane.
-    let app = spawn_app_with(|c| c.rate_limits.login_per_device = 3).await;
+    let app = spawn_app_with(|c| c.rate_limits.login_per_account = 3).await;
     let user = app.user().await;
     let lanes = |text: String| {
         let c = counters(&text);

@@ -170,19 +170,19 @@ impl Browser {
         read(self.client.post(url).form(form).send().await.unwrap()).await
     }
 
-    async fn sign_in(&self, user: &TestUser) {
+    /// The sign-in form posted with `user`'s password; the answer.
+    async fn post_sign_in(&self, user: &TestUser) -> Page {
         let csrf = self.get("/login").await.csrf();
-        let page = self
-            .post(
-                "/login",
-                &[
-                    ("username", &user.email),
-                    ("password", &user.password),
-                    ("csrf_token", &csrf),
-                ],
-            )
-            .await;
-        assert_redirect_to(&page, "/account");
+        let form = [
+            ("username", user.email.as_str()),
+            ("password", user.password.as_str()),
+            ("csrf_token", csrf.as_str()),
+        ];
+        self.post("/login", &form).await
+    }
+
+    async fn sign_in(&self, user: &TestUser) {
+        assert_redirect_to(&self.post_sign_in(user).await, "/account");
     }
 
     async fn is_signed_in(&self) -> bool {
@@ -527,17 +527,7 @@ async fn not_me_ends_the_reported_browsers_standing_as_a_known_device() {
 
     // The reported browser signs in with its cookie (the password is still the same): not a
     // known device any more, so it gets a new cookie (and the owner the new-device alert).
-    let csrf = other.get("/login").await.csrf();
-    let again = other
-        .post(
-            "/login",
-            &[
-                ("username", &user.email),
-                ("password", &user.password),
-                ("csrf_token", &csrf),
-            ],
-        )
-        .await;
+    let again = other.post_sign_in(&user).await;
     let events = app.events().await;
     let newest = events
         .iter()

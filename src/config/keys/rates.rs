@@ -12,7 +12,7 @@ pub(crate) const RATE_LOGIN_PER_IP: Key = key(
 pub(crate) const RATE_LOGIN_PER_ACCOUNT: Key = key(
     "rate_login_per_account",
     Value("30"),
-    "sign-in attempts per minute per attempted account from sources it does not know, per instance; beyond it they need a CAPTCHA (never a `429`; a known device is exempt)",
+    "sign-in attempts per minute per attempted account from sources it does not know, per instance; beyond it they need a CAPTCHA (never a `429`; a known device is exempt). Also how many of the account's password checks a minute from its own devices wait in the hash pool's known lane; beyond it they wait in the ordinary lane",
 );
 pub(crate) const RATE_LOGIN_PER_DEVICE: Key = key(
     "rate_login_per_device",

@@ -28,7 +28,35 @@ fn mail(id: &str, message_id: &str, now: i64) -> crate::storage::mail::MailRecor
 pub(super) async fn mail_contract(store: &Store) {
     event_with_mail(store).await;
     queue(store).await;
+    urgent_first(store).await;
     budget(store).await;
+}
+
+/// A backlog does not hold up an e-mailed code (then a reset link): they are claimed first.
+async fn urgent_first(store: &Store) {
+    let ctx = RequestContext::new("192.0.2.9".parse().unwrap(), "ua", "r".into());
+    let now = 1_900_100_000;
+    let at = OffsetDateTime::from_unix_timestamp(now).unwrap();
+    for (id, kind, due) in [
+        ("u-alert", "attack", now - 30),
+        ("u-verify", "verify_email", now - 20),
+        ("u-reset", "password_reset", now - 10),
+        ("u-code", "email_code", now),
+    ] {
+        let mut m = mail(id, &format!("<{id}@x>"), due);
+        m.kind = kind.into();
+        let e = AuthEvent::new(EventKind::AlertSent, &ctx, at);
+        store.events.insert_with_mail(&e, &m).await.unwrap();
+    }
+    let mut order = Vec::new();
+    while let Some(m) = store.mail.claim_due(now, 60, 1).await.unwrap().pop() {
+        store.mail.mark_sent(&m.id, now).await.unwrap();
+        // (Other parts' mail may be due too; only ours are compared.)
+        if m.id.starts_with("u-") {
+            order.push(m.id);
+        }
+    }
+    assert_eq!(order, ["u-code", "u-reset", "u-alert", "u-verify"]);
 }
 
 /// An event and its mail are written together or not at all.
