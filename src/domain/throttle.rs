@@ -331,8 +331,9 @@ impl<C: GovernorClock + Clone> Throttle<C> {
     /// `login_per_account` a minute per account on this instance, whatever devices or networks
     /// the checks come from; past it they wait in the ordinary lane like anyone's (nothing is
     /// refused). An attacker's own accounts, signed in over and over with their own cookies,
-    /// thus take a bounded share of the known lane and cannot fill the room the owners'
-    /// browsers rely on during a flood.
+    /// thus take at most that many known places a minute each: filling the room the owners'
+    /// browsers rely on during a flood takes as many accounts as the pool hashes a minute
+    /// divided by the budget, not one per place.
     pub fn known_lane_within(&self, account_id: &str) -> bool {
         self.known_lane.check_key(&account_id.to_owned()).is_ok()
     }

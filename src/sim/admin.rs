@@ -37,10 +37,11 @@ pub(super) async fn admin_token(sim: &Sim, pair: &str) -> anyhow::Result<String>
         .context("no access_token")
 }
 
-/// Stops a run whose target holds an account a simulation did not make, other than an
-/// operator's (admin accounts: the console's own, a harness's): labelling and training there
-/// would replace a live instance's model with one taught simulated traffic.
-pub(super) async fn refuse_live_target(sim: &Sim, pair: &str) -> anyhow::Result<()> {
+/// What makes the target look live, if anything: accounts a simulation did not make, other
+/// than an operator's (admin accounts: the console's own, a harness's). Labelling and training
+/// there would replace a live instance's model with one taught simulated traffic, and the run
+/// leaves its accounts and events behind.
+pub(super) async fn live_target(sim: &Sim, pair: &str) -> anyhow::Result<Option<String>> {
     let token = admin_token(sim, pair).await?;
     let mut url = url::Url::parse(&format!("{}/admin/api/users", sim.base))?;
     url.query_pairs_mut().append_pair("q", "@");
@@ -53,11 +54,9 @@ pub(super) async fn refuse_live_target(sim: &Sim, pair: &str) -> anyhow::Result<
     let limit = crate::domain::admin_console::SEARCH_LIMIT;
     if i64::try_from(users.len()).unwrap_or(i64::MAX) >= limit {
         // The search lists at most `limit`, by address: others may hide past them.
-        bail!(
-            "the target holds {limit} or more accounts, and not all could be checked: \
-             `authd simulate` labels events and trains a model there; run it against a \
-             disposable instance, or pass --allow-live-target"
-        );
+        return Ok(Some(format!(
+            "the target holds {limit} or more accounts, not all of them checked"
+        )));
     }
     for u in &users {
         let field = |k: &str| u.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
@@ -68,15 +67,13 @@ pub(super) async fn refuse_live_target(sim: &Sim, pair: &str) -> anyhow::Result<
         let url = url::Url::parse(&format!("{}/admin/api/users/", sim.base))?.join(id)?;
         let page = get_json(sim, &token, url).await?;
         if page.get("admin") != Some(&serde_json::Value::Bool(true)) {
-            bail!(
-                "the target holds accounts no simulation made ({}): `authd simulate` labels \
-                 events and trains a model there; run it against a disposable instance, or \
-                 pass --allow-live-target",
+            return Ok(Some(format!(
+                "the target holds accounts no simulation made ({})",
                 mask(email)
-            );
+            )));
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// `GET url` with the admin token; the JSON answer.

@@ -94,11 +94,6 @@ pub struct SimulateArgs {
     /// traffic.
     #[arg(long)]
     pub no_labels: bool,
-    /// With `--admin-client` the run labels its attacks and trains (and promotes) a model on
-    /// the target's whole log, so it refuses a target holding any account it did not make (a
-    /// live instance); this flag runs it anyway.
-    #[arg(long)]
-    pub allow_live_target: bool,
     /// The answer the server's `test` CAPTCHA accepts (`AUTHD_CAPTCHA_TEST_ANSWER`): legitimate
     /// users who meet a challenge answer it and go on.
     #[arg(long, default_value = "")]
@@ -146,12 +141,15 @@ pub async fn run(args: &SimulateArgs) -> anyhow::Result<Report> {
 pub async fn run_with(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::Result<Report> {
     // Every scenario draws from the regular users (the stuffing wave's ordinary traffic too).
     anyhow::ensure!(args.users >= 1, "--users must be at least 1");
-    let mut sim = start(args, advance)?;
-    if let Some(pair) = args.admin_client.as_deref()
-        && !args.allow_live_target
-    {
-        admin::refuse_live_target(&sim, pair).await?;
+    if let Some(found) = live_target_warning(args).await? {
+        // Not refused: a harness or an operator's demo may have made an account first.
+        eprintln!(
+            "authd simulate: warning: {found}; the run labels its attacks and trains (and \
+             promotes) a model on this instance's whole log, and leaves its accounts and \
+             events behind: run it against a disposable instance"
+        );
     }
+    let mut sim = start(args, advance)?;
     let mut users = population::users(&mut sim, args.users, args.thin_users);
     for u in &users {
         sim.register(u).await?;
@@ -185,6 +183,16 @@ pub async fn run_with(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::
         write_figures(dir, &report)?;
     }
     Ok(report)
+}
+
+/// With `--admin-client` (the run labels and trains): what makes the target look like a live
+/// instance (accounts no simulation made, admin accounts aside), if anything.
+pub async fn live_target_warning(args: &SimulateArgs) -> anyhow::Result<Option<String>> {
+    let Some(pair) = args.admin_client.as_deref() else {
+        return Ok(None);
+    };
+    let sim = start(args, None)?;
+    admin::live_target(&sim, pair).await
 }
 
 /// `labels` or `no_labels`.

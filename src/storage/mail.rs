@@ -110,13 +110,15 @@ where
         .bind(m.created_at)
 }
 
-/// Due mail, the time-critical kinds first — an e-mailed sign-in code (ten minutes), then a
-/// reset link (an hour) — so a backlog of other mail (verification mails a registration flood
-/// queued, alerts) does not outlive the code the owner is waiting for; oldest first within.
-/// The kinds are `notify::kinds::EMAIL_CODE` and `PASSWORD_RESET`'s words.
+/// Due mail in three tiers, oldest first within each: e-mailed sign-in codes (they live ten
+/// minutes, and only a right password sends one: no flood can queue them), then every other
+/// kind (reset links, security alerts, notices), and last the address verifications, which
+/// anyone can queue by registering — so a registration flood's backlog delays neither a code
+/// an owner waits for nor an alert. The kinds are `notify::kinds::EMAIL_CODE` and
+/// `VERIFY_EMAIL`'s words.
 const DUE_MAIL: &str = "select id from mail_queue where sent_at is null and next_attempt_at <= $1 \
     and (locked_until is null or locked_until <= $1) \
-    order by case kind when 'email_code' then 0 when 'password_reset' then 1 else 2 end, \
+    order by case kind when 'email_code' then 0 when 'verify_email' then 2 else 1 end, \
     next_attempt_at limit $2";
 
 /// Takes the lease if nobody holds it: exactly one concurrent claimer sees one row affected.

@@ -442,11 +442,12 @@ async fn a_challenge_answered_after_its_reason_is_gone_still_owes_the_second_fac
 }
 
 /// The score's block needs a source that already failed on the name; but a passed CAPTCHA is a
-/// person's answer, so past it the score only challenges: the owner on a new phone and network
-/// who mistyped once, while the account scores as high as it gets, still reaches the password
-/// check and the e-mailed step-up — not a `429` for the rest of the window.
+/// person's answer, so past it the score only challenges while the source has failed at most
+/// twice: the owner on a new phone and network who mistyped once, while the account scores as
+/// high as it gets, still reaches the password check and the e-mailed step-up — not a `429`
+/// for the rest of the window. A guesser who answers every CAPTCHA is blocked after that.
 #[tokio::test]
-async fn a_passed_challenge_is_never_refused_by_the_score_alone() {
+async fn a_passed_challenge_lifts_the_scores_block_for_a_mistype_not_for_guessing() {
     let app = spawn_app_with(|c| {
         ladder(c);
         // Every attempt scores above both thresholds: challenged, and blocked once the pair
@@ -470,4 +471,29 @@ async fn a_passed_challenge_is_never_refused_by_the_score_alone() {
         .sign_in_from(&phone, ip, &user.email, &user.password, Some(ANSWER))
         .await;
     the_owner_passes_the_factor(&app, &phone, ip, answered).await;
+
+    // A guesser elsewhere who answers the CAPTCHA: the answered guess and the one its pass
+    // holds for are checked; past them the score's block stands (no new CAPTCHA is shown, and
+    // an answer to none is no answer).
+    let bot = new_client();
+    let ip = "203.0.113.88";
+    let first = app.sign_in_from(&bot, ip, &user.email, TYPO, None).await;
+    assert_eq!(first.status, StatusCode::UNAUTHORIZED);
+    let answered = app
+        .sign_in_from(&bot, ip, &user.email, "guess-1-password", Some(ANSWER))
+        .await;
+    assert_eq!(answered.status, StatusCode::UNAUTHORIZED, "checked");
+    let held = app
+        .sign_in_from(&bot, ip, &user.email, "guess-2-password", None)
+        .await;
+    assert_eq!(
+        held.status,
+        StatusCode::UNAUTHORIZED,
+        "checked on the held pass"
+    );
+    for guess in ["guess-3-password", "guess-4-password"] {
+        let answer = (guess == "guess-4-password").then_some(ANSWER);
+        let refused = app.sign_in_from(&bot, ip, &user.email, guess, answer).await;
+        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{guess}");
+    }
 }

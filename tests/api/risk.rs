@@ -173,7 +173,6 @@ async fn simulate(no_labels: bool) {
         naive: 200,
         stuffing_addresses: 110,
         no_labels,
-        allow_live_target: false,
         captcha_answer: ANSWER.into(),
         // The owners read their mail (verification, e-mailed codes); the attackers do not.
         mail_dir: Some(app.mail_dir.path().to_owned()),
@@ -207,9 +206,8 @@ async fn simulate(no_labels: bool) {
 }
 
 #[tokio::test]
-async fn the_simulator_refuses_to_train_on_a_live_instance() {
+async fn the_simulator_warns_of_a_live_instance() {
     let app = simulated_server().await;
-    let owner = app.user().await;
     let mut args = authd::sim::SimulateArgs {
         replay_client: None,
         replay_redirect_uri: String::new(),
@@ -222,31 +220,30 @@ async fn the_simulator_refuses_to_train_on_a_live_instance() {
         naive: 1,
         stuffing_addresses: 1,
         no_labels: false,
-        allow_live_target: false,
         captcha_answer: ANSWER.into(),
         mail_dir: None,
         admin_client: Some(admin_pair(&app).await),
         plot_dir: None,
         geoip: None,
     };
-    let registered = |events: Vec<authd::events::AuthEvent>| {
-        events
-            .iter()
-            .filter(|e| e.kind == authd::events::EventKind::UserRegistered)
-            .count()
-    };
-    let before = registered(app.events().await);
-    let err = authd::sim::run_with(&args, None).await.unwrap_err();
-    assert!(err.to_string().contains("--allow-live-target"), "{err}");
+    let warning = || authd::sim::live_target_warning(&args);
+    assert_eq!(warning().await.unwrap(), None, "a fresh instance");
+    let cli = authd::domain::accounts::service::Origin::Cli;
+    let password = "an operator's long password".into();
+    let accounts = &app.state.accounts;
+    let made = accounts
+        .create("ops@example.com", password, true, cli)
+        .await;
+    made.unwrap();
+    assert_eq!(warning().await.unwrap(), None, "an operator's account");
+    let owner = app.user().await;
+    let found = warning().await.unwrap().expect("a live instance");
+    assert!(found.contains("no simulation made"), "{found}");
     assert!(
-        !err.to_string().contains(&owner.email),
-        "the address is masked"
+        !found.contains(&owner.email),
+        "the address is masked: {found}"
     );
-    // Nothing was sent past the check: no account registered, no model trained.
-    assert_eq!(registered(app.events().await), before);
-    assert_eq!(app.state.risk.model().version, 0);
-    // Without an admin client nothing is labelled or trained; --users 0 is refused.
-    args.admin_client = None;
+    // --users 0 is refused before anything is sent.
     args.users = 0;
     let err = authd::sim::run_with(&args, None).await.unwrap_err();
     assert!(err.to_string().contains("--users"), "{err}");

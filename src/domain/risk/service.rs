@@ -324,7 +324,8 @@ impl RiskService {
     /// (in memory) for the wave detector.
     pub fn failed(&self, password: &[u8], counter: &CounterKey) {
         if password.is_empty() {
-            // A failed passkey assertion: nothing was sprayed; the wave detector still counts.
+            // A blank password field: not remembered, since passwordless (passkey) sign-ins
+            // are scored with an empty password; the wave detector still counts it.
             if let Some(w) = &self.waves {
                 w.failed(false);
             }

@@ -343,14 +343,23 @@ impl Ladder {
     }
 }
 
-/// The score's verdict for an attempt that carries `answer`: a passed challenge (or one held
-/// from earlier in this attempt) is a person's answer, so the score then challenges — the
-/// password is checked, and a right one from a risky place meets the step-up — and never
-/// blocks. Else an owner on a new phone and network who mistyped once while the account is
-/// under attack would be refused for the rest of the window, whatever they answered.
-pub(super) fn answered(risk: Verdict, answer: ChallengeAnswer) -> Verdict {
-    match (risk, answer) {
-        (Verdict::Block, ChallengeAnswer::Passed | ChallengeAnswer::Held) => Verdict::Challenge,
-        (risk, _) => risk,
+/// Failures a source may have on a name before this attempt and still have a passed challenge
+/// lift the score's block: an owner's mistypes, not a guesser's run.
+pub(super) const ANSWERED_FAILURES: i64 = 2;
+
+/// The score's verdict for an attempt that carries `answer` on the pair `c` counted it on: a passed challenge (or one held from earlier in this attempt) on
+/// a pair with at most `ANSWERED_FAILURES` before it is a person's answer, so the score then
+/// challenges — the password is checked, and a right one from a risky place meets the step-up
+/// when the account has a second factor — instead of blocking. Else an owner on a new phone
+/// and network who mistyped once while the account is under attack would be refused for the
+/// rest of the window, whatever they answered. Past that the block stands, answered or not: a
+/// guesser who solves CAPTCHAs still gets no more than a few checks per source and window.
+pub(super) fn answered(risk: Verdict, answer: ChallengeAnswer, c: &Counted) -> Verdict {
+    let person = matches!(answer, ChallengeAnswer::Passed | ChallengeAnswer::Held);
+    // The pair's failures include this attempt (it was counted first).
+    if risk == Verdict::Block && person && c.state.failures - 1 <= ANSWERED_FAILURES {
+        Verdict::Challenge
+    } else {
+        risk
     }
 }

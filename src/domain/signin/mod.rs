@@ -167,7 +167,7 @@ impl LoginService {
             .await?;
         // 4. The ladder, with the score as one more signal.
         let ladder = &self.protection.ladder;
-        let verdict = ladder::answered(assessment.verdict, challenge);
+        let verdict = ladder::answered(assessment.verdict, challenge, &counted);
         let admission = ladder
             .decide_sign_in(&counted, challenge, verdict, account_busy)
             .await?;

@@ -111,7 +111,8 @@ impl LoginService {
         };
         let assessment = self.risk.assess_sign_in(ctx, &facts).await?;
         // 4–5. The ladder: the assertion answers any challenge; a block refuses.
-        let verdict = ladder::answered(assessment.verdict, ChallengeAnswer::Passed);
+        let passed = ChallengeAnswer::Passed;
+        let verdict = ladder::answered(assessment.verdict, passed, &counted);
         let admission = ladder
             .decide_sign_in(&counted, ChallengeAnswer::Passed, verdict, false)
             .await?;

@@ -125,7 +125,6 @@ impl LoginService {
         }
     }
 
-    /// The owner's attack alert for a block this attempt set, after the answer (tracked).
     /// The lock's event and notice (`locked`), after the answer (`Background`), so the attempt
     /// that locks a real account takes no longer to answer than the one that locks a name with
     /// no account (which has nothing to record or mail).
@@ -138,6 +137,7 @@ impl LoginService {
         });
     }
 
+    /// The owner's attack alert for a block this attempt set, after the answer (tracked).
     fn spawn_attack_alert(&self, o: &Outcome<'_>, account: &Account, failures: i64) {
         let (this, ctx, a) = (self.clone(), o.ctx.clone(), account.clone());
         self.background.spawn(async move {
