@@ -4,11 +4,11 @@
 // CSP violations seen on the way.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, existsSync, rmSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
-import { freePort, waitReady } from './harness.mjs';
+import { freePort, stopAndRemove, waitReady } from './harness.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const targetDir = process.env.CARGO_TARGET_DIR || resolve(here, '../../target');
@@ -54,7 +54,7 @@ export async function adminSignedIn(t, name, contextOptions = {}, extraEnv = {})
   cli(['migrate']);
   cli(['user', 'add', email, '--admin', '--password-stdin'], password);
   const child = spawn(bin, ['serve'], { cwd: dir, env, stdio: ['ignore', 'inherit', 'inherit'] });
-  t.after(() => { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); });
+  t.after(() => stopAndRemove(child, dir));
   await waitReady(`http://127.0.0.1:${port}`, child);
 
   const browser = await chromium.launch({

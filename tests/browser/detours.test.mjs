@@ -11,12 +11,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, existsSync, rmSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
-import { freePort, waitReady } from './harness.mjs';
+import { freePort, stopAndRemove, waitReady } from './harness.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const targetDir = process.env.CARGO_TARGET_DIR || resolve(here, '../../target');
@@ -120,7 +120,7 @@ test('an app sign-in survives register, verification, forgot and reset in Chromi
   { cwd: dir, env });
   assert.equal(added.status, 0, String(added.stderr));
   const child = spawn(bin, ['serve'], { cwd: dir, env, stdio: ['ignore', 'inherit', 'inherit'] });
-  t.after(() => { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); });
+  t.after(() => stopAndRemove(child, dir));
   await waitReady(base, child);
   const { server } = await startClientApp(appPort, base, 'notes');
   t.after(() => server.close());

@@ -7,11 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
-import { freePort, waitReady } from './harness.mjs';
+import { freePort, stopAndRemove, waitReady } from './harness.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const targetDir = process.env.CARGO_TARGET_DIR || resolve(here, '../../target');
@@ -31,7 +31,7 @@ test('register, sign in, account, sign out in Chromium under the CSP', async (t)
     env: { PATH: process.env.PATH, AUTHD_BIND: `127.0.0.1:${port}`, AUTHD_ISSUER: base, RUST_LOG: 'warn', AUTHD_CHALLENGE_AFTER: '0', AUTHD_METRICS_BIND: '' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  t.after(() => { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); });
+  t.after(() => stopAndRemove(child, dir));
   await waitReady(base, child);
 
   const browser = await chromium.launch({

@@ -11,11 +11,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
-import { freePort, waitReady } from './harness.mjs';
+import { freePort, stopAndRemove, waitReady } from './harness.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const targetDir = process.env.CARGO_TARGET_DIR || resolve(here, '../../target');
@@ -38,7 +38,7 @@ test('enrol a passkey, sign out, sign in with it, remove it', async (t) => {
   const added = spawnSync(bin, ['user', 'add', email, '--password-stdin'], { cwd: dir, env, input: password });
   assert.equal(added.status, 0, String(added.stderr));
   const child = spawn(bin, ['serve'], { cwd: dir, env, stdio: ['ignore', 'inherit', 'inherit'] });
-  t.after(() => { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); });
+  t.after(() => stopAndRemove(child, dir));
   await waitReady(`http://127.0.0.1:${port}`, child);
 
   const browser = await chromium.launch({

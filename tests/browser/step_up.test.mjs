@@ -16,11 +16,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
-import { freePort, waitReady } from './harness.mjs';
+import { freePort, stopAndRemove, waitReady } from './harness.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const targetDir = process.env.CARGO_TARGET_DIR || resolve(here, '../../target');
@@ -66,7 +66,7 @@ test('stepped up to a passkey after the password, then passwordless', async (t) 
   cli(['user', 'add', email, '--password-stdin'], password); // verified: the e-mailed code too
   cli(['client', 'add', 'demo', '--redirect-uri', `${base}/cb`, '--public', '--first-party', '--name', 'Demo']);
   const child = spawn(bin, ['serve'], { cwd: dir, env, stdio: ['ignore', 'inherit', 'inherit'] });
-  t.after(() => { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); });
+  t.after(() => stopAndRemove(child, dir));
   await waitReady(`http://127.0.0.1:${port}`, child);
 
   const browser = await chromium.launch({

@@ -347,8 +347,9 @@ impl Ladder {
 /// lift the score's block: an owner's mistypes, not a guesser's run.
 pub(super) const ANSWERED_FAILURES: i64 = 2;
 
-/// The score's verdict for an attempt that carries `answer` on the pair `c` counted it on: a passed challenge (or one held from earlier in this attempt) on
-/// a pair with at most `ANSWERED_FAILURES` before it is a person's answer, so the score then
+/// The score's verdict for an attempt that carries `answer` on the pair `c` counted it on: a
+/// passed challenge (or one held from earlier in this attempt) on a pair with at most
+/// `ANSWERED_FAILURES` before it is a person's answer, so the score then
 /// challenges — the password is checked, and a right one from a risky place meets the step-up
 /// when the account has a second factor — instead of blocking. Else an owner on a new phone
 /// and network who mistyped once while the account is under attack would be refused for the
