@@ -141,7 +141,10 @@ pub async fn run(args: &SimulateArgs) -> anyhow::Result<Report> {
 pub async fn run_with(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::Result<Report> {
     // Every scenario draws from the regular users (the stuffing wave's ordinary traffic too).
     anyhow::ensure!(args.users >= 1, "--users must be at least 1");
-    if let Some(found) = live_target_warning(args).await? {
+    let mut sim = start(args, advance)?;
+    if let Some(pair) = args.admin_client.as_deref()
+        && let Some(found) = admin::live_target(&sim, pair).await?
+    {
         // Not refused: a harness or an operator's demo may have made an account first.
         eprintln!(
             "authd simulate: warning: {found}; the run labels its attacks and trains (and \
@@ -149,7 +152,6 @@ pub async fn run_with(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::
              events behind: run it against a disposable instance"
         );
     }
-    let mut sim = start(args, advance)?;
     let mut users = population::users(&mut sim, args.users, args.thin_users);
     for u in &users {
         sim.register(u).await?;
@@ -186,7 +188,8 @@ pub async fn run_with(args: &SimulateArgs, advance: Option<Advance>) -> anyhow::
 }
 
 /// With `--admin-client` (the run labels and trains): what makes the target look like a live
-/// instance (accounts no simulation made, admin accounts aside), if anything.
+/// instance (accounts no simulation made, admin accounts aside), if anything — the check
+/// `run_with` makes and warns of, for a caller that is not starting a run.
 pub async fn live_target_warning(args: &SimulateArgs) -> anyhow::Result<Option<String>> {
     let Some(pair) = args.admin_client.as_deref() else {
         return Ok(None);

@@ -33,15 +33,17 @@ impl SecurityService {
         }
         let now = self.clock.now();
         let ts = now.unix_timestamp();
-        // The browser's device standing goes before its session does, so that it cannot sign
-        // in again as a known device in between.
-        if let Some(Target::Browser(id)) = Target::parse(target)
-            && let Some(row) = self.sessions.find_by_id(&id).await?
-            && row.user_id == user_id
-        {
-            self.forget_device(&row, current, ts).await?;
-        }
-        let ended = self.end_one(user_id, target).await?;
+        let ended = match Target::parse(target) {
+            // The browser's device standing goes before its session does, so that it cannot
+            // sign in again as a known device in between.
+            Some(Target::Browser(id)) => {
+                let row = self.owned_browser(user_id, &id).await?;
+                self.forget_device(&row, current, ts).await?;
+                self.end_browser(&row).await?;
+                Ended::Browser(Box::new(row))
+            }
+            _ => self.end_one(user_id, target).await?,
+        };
         let since = match &ended {
             Ended::Browser(r) => r.created_at,
             Ended::Grant { created_at, .. } => *created_at,

@@ -244,7 +244,7 @@ impl SecurityService {
 
     /// Deletes a browser session: its tower-sessions row (the cookie is dead at once), then
     /// its index row.
-    async fn end_browser(&self, row: &UserSessionRecord) -> Result<(), Unexpected> {
+    pub(super) async fn end_browser(&self, row: &UserSessionRecord) -> Result<(), Unexpected> {
         self.sessions
             .delete_browser_session(&self.session_key(row)?)
             .await?;
@@ -261,6 +261,17 @@ impl SecurityService {
         String::from_utf8(opened.plain).map_err(|e| Unexpected(e.into()))
     }
 
+    /// The index row `id` if it is one of `user_id`'s sessions.
+    pub(super) async fn owned_browser(
+        &self,
+        user_id: &str,
+        id: &str,
+    ) -> Result<UserSessionRecord, SecurityError> {
+        let row = self.sessions.find_by_id(id).await?;
+        row.filter(|r| r.user_id == user_id)
+            .ok_or(SecurityError::UnknownSession)
+    }
+
     /// Ends the session or grant `target` of `user_id`, without an event.
     pub(crate) async fn end_one(
         &self,
@@ -270,12 +281,7 @@ impl SecurityService {
         let now = self.clock.now().unix_timestamp();
         match Target::parse(target).ok_or(SecurityError::UnknownSession)? {
             Target::Browser(id) => {
-                let row = self
-                    .sessions
-                    .find_by_id(&id)
-                    .await?
-                    .filter(|r| r.user_id == user_id)
-                    .ok_or(SecurityError::UnknownSession)?;
+                let row = self.owned_browser(user_id, &id).await?;
                 self.end_browser(&row).await?;
                 Ok(Ended::Browser(Box::new(row)))
             }

@@ -327,7 +327,8 @@ pub async fn consent_post(
     let pending = session.take(PENDING).await?.unwrap_or_default();
     let (raw, others) = take_line(&pending, |line| {
         let (id, raw) = line.split_once(' ')?;
-        (!id.is_empty() && id == form.request_id).then(|| raw.to_owned())
+        let same = subtle::ConstantTimeEq::ct_eq(id.as_bytes(), form.request_id.as_bytes());
+        (!id.is_empty() && bool::from(same)).then(|| raw.to_owned())
     });
     if !others.is_empty() {
         session.put(PENDING, &others).await?;
