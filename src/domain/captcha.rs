@@ -175,6 +175,10 @@ pub struct StoredChallenge {
     /// challenge fetched where it is easy (a form with no failures) passes no other.
     #[serde(default)]
     pub gate: Option<String>,
+    /// The proof of work's level (builtin; `PowLevel::get`): a right answer passes a rung
+    /// that asks for this much work or less (`Captchas::answered_level`).
+    #[serde(default)]
+    pub level: Option<u8>,
 }
 
 fn image_allowed_default() -> bool {
@@ -234,6 +238,7 @@ impl Captchas {
                         pow: Some(n),
                         issued_at: now,
                         gate: None,
+                        level: Some(level.get()),
                     },
                     ShownChallenge {
                         image_id: level.image_allowed().then_some(id),
@@ -250,6 +255,7 @@ impl Captchas {
                     issued_at: now,
                     image_allowed: true,
                     gate: None,
+                    level: None,
                 },
                 ShownChallenge {
                     image_id: None,
@@ -278,6 +284,16 @@ impl Captchas {
             return None;
         }
         crate::domain::captcha_image::draw_once(id, text, now, CHALLENGE_TTL_SECS).await
+    }
+
+    /// How much work a right answer to `stored` shows: the builtin puzzle's level (one stored
+    /// before challenges kept it, the first); the top for the `test` and third-party
+    /// providers, whose difficulty is not ours to scale.
+    pub fn answered_level(&self, stored: &StoredChallenge) -> PowLevel {
+        match self {
+            Self::Builtin => stored.level.map_or(PowLevel::FIRST, PowLevel::from_number),
+            Self::Test(_) | Self::Remote(_) => PowLevel::TOP,
+        }
     }
 
     /// The third-party provider, if one is configured.

@@ -46,6 +46,11 @@ impl PowLevel {
         self.0
     }
 
+    /// The level a number names (as `get` gave it); past the top, the top.
+    pub fn from_number(n: u8) -> Self {
+        Self(n.min(Self::TOP.0))
+    }
+
     /// The largest solution at this level.
     pub fn max(self) -> u64 {
         match self.0 {

@@ -17,6 +17,8 @@ pub mod captcha;
 pub mod captcha_image;
 /// The builtin CAPTCHA's proof of work and its levels.
 pub mod captcha_pow;
+/// The challenges one session holds (a few open tabs).
+pub mod captcha_shown;
 /// A client's name and logo, as the pages show them.
 pub mod client_profile;
 /// The clients' wire rules: scopes, registrable redirect URIs, loopback matching.

@@ -86,9 +86,10 @@ async fn a_challenge_another_form_showed_passes_no_sign_in() {
     let app = spawn_app_with(ladder).await;
     let user = app.user().await;
     let bot = new_client();
-    // The sign-in from one network is at the rung …
+    // The sign-in from one network is at the rung (brought there by another browser: the
+    // bot's session holds no sign-in challenge, which it could answer from any tab) …
     let (hot, cold) = ("198.51.100.80", "203.0.113.80");
-    to_the_rung(&app, &bot, hot, &user.email).await;
+    to_the_rung(&app, &new_client(), hot, &user.email).await;
     // … and the register form, from another, shows its own (easier) challenge.
     let short = [("email", "x@example.com"), ("password", "short")];
     let mut last = None;

@@ -967,17 +967,112 @@ async fn the_builtin_image_is_drawn_when_fetched_once_by_the_challenged_session(
     // from the challenged page itself: a new GET of the form would show a new challenge).
     let (salt, hash, max, _) = pow_of(&page);
     let answer = format!("pow:{}", solve(&salt, &hash, max));
+    let login = (user.email.as_str(), user.password.as_str());
+    let page = post_from(&app, &attacker, ip, &page, login, Some(&answer)).await;
+    assert!(!challenged(&page), "the CAPTCHA passed: {}", page.status);
+}
+
+/// Posts the sign-in form of `page` (its CSRF token) from `ip`, as that page's browser would,
+/// without fetching the form again (which could show a new challenge in the session).
+async fn post_from(
+    app: &crate::helpers::TestApp,
+    client: &reqwest::Client,
+    ip: &str,
+    page: &crate::helpers::Page,
+    (username, password): (&str, &str),
+    answer: Option<&str>,
+) -> crate::helpers::Page {
     let csrf = page.csrf();
-    let form = [
-        ("username", user.email.as_str()),
-        ("password", user.password.as_str()),
+    let mut form = vec![
+        ("username", username),
+        ("password", password),
         ("csrf_token", csrf.as_str()),
-        ("captcha_answer", answer.as_str()),
     ];
-    let post = attacker
+    form.extend(answer.map(|a| ("captcha_answer", a)));
+    let post = client
         .post(app.url("/login"))
         .header("x-forwarded-for", ip)
         .form(&form);
-    let page = read(post.send().await.unwrap()).await;
-    assert!(!challenged(&page), "the CAPTCHA passed: {}", page.status);
+    read(post.send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn a_cheap_puzzle_fetched_elsewhere_passes_no_costlier_rung() {
+    // The attacker's network has earned the upper levels on the owner's name: wrong answers
+    // count.
+    let x = "198.51.100.79";
+    let (app, user, attacker, _) = builtin_challenged(x).await;
+    app.sign_in_from(&attacker, x, &user.email, "wrong", Some("pow:1"))
+        .await;
+    let page = app
+        .sign_in_from(&attacker, x, &user.email, "wrong", Some("pow:1"))
+        .await;
+    let (_, _, _, earned) = pow_of(&page);
+    assert!(challenged(&page) && earned == 1, "level {earned}");
+    // In the same session, from a network with no failures and under a name with no account,
+    // the first challenge is the cheapest.
+    let (y, name) = ("203.0.113.79", "nobody-here@example.com");
+    let mut cheap = app.sign_in_from(&attacker, y, name, "wrong", None).await;
+    for _ in 0..3 {
+        cheap = app.sign_in_from(&attacker, y, name, "wrong", None).await;
+    }
+    let (salt, hash, max, level) = pow_of(&cheap);
+    assert!(challenged(&cheap) && level == 0, "level {level}");
+    // Its answer, sent from the attacker's network on the owner's name, is no answer there:
+    // the challenge is asked again, at the level that network earned.
+    let answer = format!("pow:{}", solve(&salt, &hash, max));
+    let guess = (user.email.as_str(), "wrong");
+    let page = post_from(&app, &attacker, x, &cheap, guess, Some(&answer)).await;
+    assert!(
+        challenged(&page),
+        "a level-0 answer passed: {}",
+        page.status
+    );
+    assert_eq!(pow_of(&page).3, earned);
+    // Nor does the pass a cheap answer holds once its own attempt failed.
+    let cheap = app.sign_in_from(&attacker, y, name, "wrong", None).await;
+    let (salt, hash, max, level) = pow_of(&cheap);
+    assert!(challenged(&cheap) && level == 0, "level {level}");
+    let answer = format!("pow:{}", solve(&salt, &hash, max));
+    let held = post_from(&app, &attacker, y, &cheap, (name, "wrong"), Some(&answer)).await;
+    assert!(held.status == StatusCode::UNAUTHORIZED && !challenged(&held));
+    let page = post_from(&app, &attacker, x, &held, guess, None).await;
+    assert!(challenged(&page), "a level-0 pass passed: {}", page.status);
+    // The owner's answer to the challenge their own network was shown still passes.
+    let owner = new_client();
+    let shown = app
+        .sign_in_from(&owner, x, &user.email, &user.password, None)
+        .await;
+    assert!(challenged(&shown), "{}", shown.status);
+    let (salt, hash, max, _) = pow_of(&shown);
+    let answer = format!("pow:{}", solve(&salt, &hash, max));
+    let login = (user.email.as_str(), user.password.as_str());
+    let page = post_from(&app, &owner, x, &shown, login, Some(&answer)).await;
+    assert!(
+        !challenged(&page),
+        "the owner's own answer: {}",
+        page.status
+    );
+}
+
+#[tokio::test]
+async fn a_challenge_answers_in_its_own_tab_after_a_second_one_opened() {
+    let ip = "198.51.100.80";
+    let (app, user, browser, first) = builtin_challenged(ip).await;
+    // The same browser opens the form again: the second tab shows a challenge of its own.
+    let get = browser.get(app.url("/login")).header("x-forwarded-for", ip);
+    let second = read(get.send().await.unwrap()).await;
+    assert!(second.body.contains("data-challenge=\"captcha\""));
+    assert_ne!(pow_of(&second).0, pow_of(&first).0, "a new puzzle");
+    // The first tab's right answer still passes (it failed, and counted, when the second
+    // challenge replaced the first).
+    let (salt, hash, max, _) = pow_of(&first);
+    let answer = format!("pow:{}", solve(&salt, &hash, max));
+    let login = (user.email.as_str(), user.password.as_str());
+    let page = post_from(&app, &browser, ip, &first, login, Some(&answer)).await;
+    assert!(
+        !challenged(&page),
+        "the first tab's answer: {}",
+        page.status
+    );
 }

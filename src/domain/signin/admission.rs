@@ -2,6 +2,7 @@
 //! the challenge in the request, why a challenge is asked for, and the admission itself —
 //! including which challenge an admitted attempt got past (`step_up_why.rs` reads it).
 
+use crate::domain::captcha::PowLevel;
 use crate::events::decision::Decision;
 
 /// The state of the challenge in this request.
@@ -9,12 +10,32 @@ use crate::events::decision::Decision;
 pub enum ChallengeAnswer {
     /// No answer was sent.
     Absent,
-    /// An answer was sent and was right (single use: it is spent now).
-    Passed,
+    /// An answer was sent and was right (single use: it is spent now), to a challenge of
+    /// this much work (`PowLevel::TOP` for the providers whose work is not ours to set).
+    Passed(PowLevel),
     /// An answer was sent and was wrong, stale or replayed.
     Failed,
-    /// No answer, but the pass of a challenge passed earlier in this attempt (`pass.rs`).
-    Held,
+    /// No answer, but the pass of a challenge passed earlier in this attempt (`pass.rs`), of
+    /// this much work.
+    Held(PowLevel),
+}
+
+impl ChallengeAnswer {
+    /// The answer as it counts where `required` work is asked for: a passed (or held)
+    /// challenge of less work is no answer, so the rung shows a challenge of the right level
+    /// again (counting nothing). Else a puzzle fetched where it is cheap (a network or a name
+    /// with no failures) would pass the rung of a source that has earned a costly one.
+    pub fn at_least(self, required: PowLevel) -> Self {
+        match self {
+            Self::Passed(l) | Self::Held(l) if l < required => Self::Absent,
+            other => other,
+        }
+    }
+
+    /// Whether an answer was sent and was right now (not a held pass).
+    pub fn passed_now(self) -> bool {
+        matches!(self, Self::Passed(_))
+    }
 }
 
 /// Why the ladder asks for a challenge.

@@ -11,7 +11,7 @@ use crate::domain::signin::LoginService;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::keys::{CounterKey, Pair, Source};
 use crate::domain::signin::ladder::{ChallengeAnswer, Ladder};
-use crate::domain::signin::settings::work;
+use crate::domain::signin::settings::{work, work_required};
 use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventKind};
 
@@ -61,7 +61,7 @@ impl LoginService {
         let pair = Pair::new(CounterKey::Form(form), Source::net(ctx.ip));
         let event = |kind| AuthEvent::new(kind, ctx, self.clock.now()).decision(form.decision());
         let Some(work) = self.protection.ladder.admit_form(&pair, answer).await? else {
-            if answer == ChallengeAnswer::Passed {
+            if answer.passed_now() {
                 self.events
                     .record(event(EventKind::ChallengePassed))
                     .await?;
@@ -103,6 +103,8 @@ impl Ladder {
                 now - self.settings.form_window_secs,
             )
             .await?;
+        // A challenge of less work than this network's row now asks is no answer.
+        let answer = answer.at_least(work_required(&self.settings, &state, now));
         if state.failures <= self.settings.challenge_after || answer.clears_rung() {
             return Ok(None);
         }

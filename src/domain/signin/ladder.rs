@@ -243,10 +243,12 @@ impl Ladder {
                 delay_ms,
                 past: None,
             }),
-            (Some(r), ChallengeAnswer::Passed | ChallengeAnswer::Held) => Ok(Admission::Admit {
-                delay_ms,
-                past: Some(r),
-            }),
+            (Some(r), ChallengeAnswer::Passed(_) | ChallengeAnswer::Held(_)) => {
+                Ok(Admission::Admit {
+                    delay_ms,
+                    past: Some(r),
+                })
+            }
             (Some(r), ChallengeAnswer::Absent) if Some(r) == risk_reason => {
                 Ok(Admission::CheckThenChallenge { delay_ms })
             }
@@ -343,6 +345,23 @@ impl Ladder {
     }
 }
 
+impl Ladder {
+    /// The request's challenge answer as it counts on `c`'s row — a challenge of less work
+    /// than the row asked before this attempt is none (`ChallengeAnswer::at_least`,
+    /// `settings::work_required`) — and the score's verdict given that answer (`answered`).
+    pub(super) fn weigh(
+        &self,
+        answer: ChallengeAnswer,
+        risk: Verdict,
+        c: &Counted,
+    ) -> (ChallengeAnswer, Verdict) {
+        let required =
+            crate::domain::signin::settings::work_required(&self.settings, &c.state, c.now);
+        let answer = answer.at_least(required);
+        (answer, answered(risk, answer, c))
+    }
+}
+
 /// Failures a source may have on a name before this attempt and still have a passed challenge
 /// lift the score's block: an owner's mistypes, not a guesser's run.
 pub(super) const ANSWERED_FAILURES: i64 = 2;
@@ -356,7 +375,7 @@ pub(super) const ANSWERED_FAILURES: i64 = 2;
 /// rest of the window, whatever they answered. Past that the block stands, answered or not: a
 /// guesser who solves CAPTCHAs still gets no more than a few checks per source and window.
 pub(super) fn answered(risk: Verdict, answer: ChallengeAnswer, c: &Counted) -> Verdict {
-    let person = matches!(answer, ChallengeAnswer::Passed | ChallengeAnswer::Held);
+    let person = answer.clears_rung();
     // The pair's failures include this attempt (it was counted first).
     if risk == Verdict::Block && person && c.state.failures - 1 <= ANSWERED_FAILURES {
         Verdict::Challenge

@@ -165,9 +165,9 @@ impl LoginService {
             .risk
             .assess_sign_in(ctx, &counted.facts(secret, &stand_in))
             .await?;
-        // 4. The ladder, with the score as one more signal.
+        // 4. The ladder, with the score as one more signal (and the answer weighed: `weigh`).
         let ladder = &self.protection.ladder;
-        let verdict = ladder::answered(assessment.verdict, challenge, &counted);
+        let (challenge, verdict) = ladder.weigh(challenge, assessment.verdict, &counted);
         let admission = ladder
             .decide_sign_in(&counted, challenge, verdict, account_busy)
             .await?;

@@ -8,7 +8,9 @@
 //! `redeem_pass`): kept in the server-side session (bound to it), single use (spent in the
 //! spent-link table, so of concurrent uses exactly one wins, on any instance), valid
 //! `PASS_TTL_SECS`. The answered challenge itself is spent there too (`spend_challenge`), and
-//! counts only for the form that showed it. One solved CAPTCHA thus buys at most two checks,
+//! counts only for the form that showed it, and (like the pass, which keeps its level) only on
+//! a row that asks no more work than it did (`ChallengeAnswer::at_least`): a puzzle fetched
+//! where it is cheap passes no costlier rung. One solved CAPTCHA thus buys at most two checks,
 //! never a run of them.
 
 use crate::domain::captcha::PowLevel;
@@ -49,7 +51,7 @@ impl ChallengeAnswer {
     /// Whether the attempt may pass a challenge rung: a right answer now, or a held pass.
     pub fn clears_rung(self) -> bool {
         match self {
-            Self::Passed | Self::Held => true,
+            Self::Passed(_) | Self::Held(_) => true,
             Self::Absent | Self::Failed => false,
         }
     }
@@ -150,10 +152,11 @@ impl LoginService {
             .await
     }
 
-    /// A new pass for the next submit of `gate` (the caller keeps it in the session).
-    pub fn hold_pass(&self, gate: Gate) -> String {
+    /// A new pass for the next submit of `gate`, from a challenge of `level` work (the caller
+    /// keeps it in the session; the pass passes no rung that asks for more).
+    pub fn hold_pass(&self, gate: Gate, level: PowLevel) -> String {
         let nonce = self.protection.random.token(16);
-        let subject = format!("{}~{nonce}", gate.as_str());
+        let subject = format!("{}~{nonce}~{}", gate.as_str(), level.get());
         self.protection
             .links
             .issue(Purpose::ChallengePass, &subject)
@@ -169,16 +172,30 @@ impl LoginService {
         Ok(subject.is_some_and(|s| is_for(&s, gate)))
     }
 
-    /// Spends `pass`: `true` if it was an unspent, unexpired pass for `gate` and this call
-    /// spent it (of concurrent calls exactly one does).
-    pub async fn redeem_pass(&self, gate: Gate, pass: &str) -> Result<bool, Unexpected> {
+    /// Spends `pass`: the work of the challenge it was held for if it was an unspent,
+    /// unexpired pass for `gate` and this call spent it (of concurrent calls exactly one does).
+    pub async fn redeem_pass(
+        &self,
+        gate: Gate,
+        pass: &str,
+    ) -> Result<Option<PowLevel>, Unexpected> {
         let subject = self
             .protection
             .links
             .redeem(Purpose::ChallengePass, pass)
             .await?;
-        Ok(subject.is_some_and(|s| is_for(&s, gate)))
+        Ok(subject.filter(|s| is_for(s, gate)).map(|s| level_of(&s)))
     }
+}
+
+/// The work a pass's subject (`<gate>~<nonce>~<level>`) was held for; the first level for a
+/// pass held before passes carried one.
+fn level_of(subject: &str) -> PowLevel {
+    let mut parts = subject.splitn(3, '~').skip(2);
+    parts
+        .next()
+        .and_then(|l| l.parse::<u8>().ok())
+        .map_or(PowLevel::FIRST, PowLevel::from_number)
 }
 
 /// Whether a pass's subject (`<gate>~<nonce>`) names `gate`.
@@ -198,7 +215,46 @@ mod tests {
         assert!(!is_for("login~abc", Gate::Form(Form::Register)));
         assert!(is_for("register~x", Gate::Form(Form::Register)));
         assert!(!is_for("register", Gate::Form(Form::Register)));
-        assert!(ChallengeAnswer::Held.clears_rung());
+        assert!(is_for("login~abc~2", Gate::SignIn));
+        assert!(ChallengeAnswer::Held(PowLevel::FIRST).clears_rung());
         assert!(!ChallengeAnswer::Failed.clears_rung());
+    }
+
+    #[test]
+    fn a_pass_keeps_the_work_it_was_held_for() {
+        assert_eq!(level_of("login~abc~2"), PowLevel::from_number(2));
+        assert_eq!(level_of("register~x-_9~3"), PowLevel::TOP);
+        assert_eq!(level_of("login~abc"), PowLevel::FIRST, "held before levels");
+        assert_eq!(level_of("login~abc~junk"), PowLevel::FIRST);
+    }
+
+    #[test]
+    fn an_answer_counts_only_where_it_did_the_work_asked() {
+        let (one, two) = (PowLevel::from_number(1), PowLevel::from_number(2));
+        assert_eq!(
+            ChallengeAnswer::Passed(one).at_least(two),
+            ChallengeAnswer::Absent,
+            "a cheaper puzzle, fetched elsewhere"
+        );
+        assert_eq!(
+            ChallengeAnswer::Held(one).at_least(two),
+            ChallengeAnswer::Absent
+        );
+        assert_eq!(
+            ChallengeAnswer::Passed(two).at_least(one),
+            ChallengeAnswer::Passed(two)
+        );
+        assert_eq!(
+            ChallengeAnswer::Held(two).at_least(two),
+            ChallengeAnswer::Held(two)
+        );
+        assert_eq!(
+            ChallengeAnswer::Failed.at_least(two),
+            ChallengeAnswer::Failed
+        );
+        assert_eq!(
+            ChallengeAnswer::Absent.at_least(PowLevel::FIRST),
+            ChallengeAnswer::Absent
+        );
     }
 }

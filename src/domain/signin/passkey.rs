@@ -9,6 +9,7 @@
 use webauthn_rs::prelude::PublicKeyCredential;
 
 use crate::domain::accounts::model::Account;
+use crate::domain::captcha::PowLevel;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::passkeys::PasskeyService;
@@ -110,11 +111,11 @@ impl LoginService {
             password: b"",
         };
         let assessment = self.risk.assess_sign_in(ctx, &facts).await?;
-        // 4–5. The ladder: the assertion answers any challenge; a block refuses.
-        let passed = ChallengeAnswer::Passed;
+        // 4–5. The ladder: the assertion answers any challenge, of any work; a block refuses.
+        let passed = ChallengeAnswer::Passed(PowLevel::TOP);
         let verdict = ladder::answered(assessment.verdict, passed, &counted);
         let admission = ladder
-            .decide_sign_in(&counted, ChallengeAnswer::Passed, verdict, false)
+            .decide_sign_in(&counted, passed, verdict, false)
             .await?;
         let o = Outcome {
             ctx,

@@ -63,3 +63,16 @@ pub fn work(settings: &ProtectionSettings, state: &FailureState, now: i64) -> Po
         state.account_locked_until.is_some_and(|u| u > now),
     )
 }
+
+/// The least work a passed challenge must have been for to count on this row, whose
+/// `failures` include the attempt that carries it: the level of the row before that attempt,
+/// which is what the form showed (the challenge shown after the previous attempt, or up
+/// front for this one). A challenge of less work was fetched elsewhere (another network,
+/// another name's row) and is no answer here (`ChallengeAnswer::at_least`).
+pub fn work_required(settings: &ProtectionSettings, state: &FailureState, now: i64) -> PowLevel {
+    let before = FailureState {
+        failures: state.failures - 1,
+        ..*state
+    };
+    work(settings, &before, now)
+}

@@ -92,7 +92,7 @@ impl LoginService {
         let event = |kind| o.event(kind, self.clock.now());
         match admission {
             Admission::Admit { delay_ms, past } => {
-                if answer == ChallengeAnswer::Passed {
+                if answer.passed_now() {
                     self.events
                         .record(event(EventKind::ChallengePassed).decision(Decision::Captcha))
                         .await?;

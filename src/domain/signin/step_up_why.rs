@@ -78,6 +78,7 @@ impl Asks {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::captcha::PowLevel;
     use crate::domain::signin::ladder::ChallengeReason;
 
     #[test]
@@ -89,8 +90,8 @@ mod tests {
         let cases = [
             (ChallengeAnswer::Absent, false),
             (ChallengeAnswer::Failed, false),
-            (ChallengeAnswer::Passed, true),
-            (ChallengeAnswer::Held, true),
+            (ChallengeAnswer::Passed(PowLevel::FIRST), true),
+            (ChallengeAnswer::Held(PowLevel::TOP), true),
         ];
         for (answer, past) in cases {
             let asks = Asks::new(false, admitted, answer);

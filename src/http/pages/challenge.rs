@@ -1,5 +1,6 @@
-//! The CAPTCHA in the session: shown challenges are kept server-side, bound to the session,
-//! and taken out when answered, so an answer (or a provider token) works once. A form shows
+//! The CAPTCHA in the session: shown challenges are kept server-side, bound to the session
+//! (the last few, `captcha_shown::Shown`, so a form open in two tabs answers in either), and
+//! taken out when answered, so an answer (or a provider token) works once. A form shows
 //! one up front when the ladder already has its source at the rung (`up_front`), and a passed
 //! one whose attempt failed on something else is held for the next submit of that form
 //! (`hold`; `domain/signin/pass.rs` says what a pass may do). `GET /captcha/image` serves the
@@ -12,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::app::state::AppState;
-use crate::domain::captcha::{PowLevel, StoredChallenge};
+use crate::domain::captcha::PowLevel;
+use crate::domain::captcha_shown::Shown;
 use crate::domain::context::RequestContext;
 use crate::domain::error::Unexpected;
 use crate::domain::signin::ladder::ChallengeAnswer;
@@ -44,20 +46,16 @@ pub async fn image_get(
     session: WebSession,
     Query(q): Query<ImageQuery>,
 ) -> Result<Response, HttpError> {
-    let stored = parsed(session.0.get::<String>(KEY).await.map_err(session_failed)?);
+    let held = session.0.get::<String>(KEY).await.map_err(session_failed)?;
+    let shown = Shown::parse(held.as_deref());
     let now = state.clock.now().unix_timestamp();
     let no_store = (header::CACHE_CONTROL, "no-store");
     Ok(
-        match state.captchas.image(stored.as_ref(), &q.c, now).await {
+        match state.captchas.image(shown.by_id(&q.c), &q.c, now).await {
             Some(png) => ([(header::CONTENT_TYPE, "image/png"), no_store], png).into_response(),
             None => (StatusCode::NOT_FOUND, [no_store], "no such image").into_response(),
         },
     )
-}
-
-/// The challenge the session keeps under `KEY` (unreadable JSON: none).
-fn parsed(json: Option<String>) -> Option<StoredChallenge> {
-    json.and_then(|j| serde_json::from_str(&j).ok())
 }
 
 /// What the form shows inside its `data-challenge="captcha"` element.
@@ -95,13 +93,14 @@ pub async fn show(
     gate: Gate,
     level: PowLevel,
 ) -> Result<ChallengeView, HttpError> {
-    let (mut stored, shown) = state.captchas.issue(
-        state.random.as_ref(),
-        state.clock.now().unix_timestamp(),
-        level,
-    );
+    let now = state.clock.now().unix_timestamp();
+    let (mut stored, shown) = state.captchas.issue(state.random.as_ref(), now, level);
     stored.gate = Some(gate.as_str().to_owned());
-    let json = serde_json::to_string(&stored).map_err(|e| Unexpected(e.into()))?;
+    // Kept beside the session's other open forms' (`Shown`: a second tab voids no answer).
+    let held = session.0.get::<String>(KEY).await.map_err(session_failed)?;
+    let mut kept = Shown::parse(held.as_deref());
+    kept.push(stored, now);
+    let json = kept.to_json().map_err(|e| Unexpected(e.into()))?;
     session.put(KEY, &json).await?;
     let widget = state.captchas.remote().map(|r| {
         (
@@ -162,9 +161,9 @@ pub async fn hold(
     gate: Gate,
     answer: ChallengeAnswer,
 ) -> Result<(), HttpError> {
-    if answer == ChallengeAnswer::Passed {
+    if let ChallengeAnswer::Passed(level) = answer {
         session
-            .put(&pass_key(gate), &state.login.hold_pass(gate))
+            .put(&pass_key(gate), &state.login.hold_pass(gate, level))
             .await?;
     }
     Ok(())
@@ -199,37 +198,49 @@ pub async fn answer(
         let Some(pass) = session.take(&pass_key(gate)).await? else {
             return Ok(ChallengeAnswer::Absent);
         };
-        return Ok(if state.login.redeem_pass(gate, &pass).await? {
-            ChallengeAnswer::Held
-        } else {
-            ChallengeAnswer::Absent
+        return Ok(match state.login.redeem_pass(gate, &pass).await? {
+            Some(level) => ChallengeAnswer::Held(level),
+            None => ChallengeAnswer::Absent,
         });
     }
-    // Only the form that showed it (one shown before challenges named their form, in the five
-    // minutes after an upgrade, counts for any).
-    let stored = parsed(session.take(KEY).await?)
-        .filter(|c| c.gate.as_deref().is_none_or(|g| g == gate.as_str()));
+    // Only the challenges the form showed (one shown before challenges named their form, in
+    // the five minutes after an upgrade, counts for any); the other forms' stay.
+    let mut shown = Shown::parse(session.take(KEY).await?.as_deref());
+    let mut mine = shown.take_gate(gate.as_str());
     let now = state.clock.now().unix_timestamp();
     let passed = match (state.captchas.remote(), token) {
+        // A provider's token is asked about once (it is single use there too): against the
+        // form's newest challenge.
         (Some(_), Some(t)) => {
+            let newest = mine.first();
             let ip = remote_ip.to_string();
-            state
-                .captchas
-                .check_remote(stored.as_ref(), t, &ip, now)
-                .await
+            let ok = state.captchas.check_remote(newest, t, &ip, now).await;
+            ok.then_some(0)
         }
-        (Some(_), None) => false,
-        (None, _) => state
-            .captchas
-            .check(stored.as_ref(), given.unwrap_or(""), now),
+        (Some(_), None) => None,
+        (None, _) => {
+            let given = given.unwrap_or("");
+            mine.iter()
+                .position(|c| state.captchas.check(Some(c), given, now))
+        }
     };
-    let first = match stored.filter(|_| passed) {
-        Some(c) => state.login.spend_challenge(&c.id, c.issued_at).await?,
-        None => false,
+    // A right answer spends its challenge and leaves the form's others (other tabs); a wrong
+    // one spends them all, as a wrong answer to the only one did.
+    let answered = passed.map(|i| mine.remove(i));
+    if answered.is_some() {
+        shown.put_back(mine);
+    }
+    if !shown.is_empty() {
+        let json = shown.to_json().map_err(|e| Unexpected(e.into()))?;
+        session.put(KEY, &json).await?;
+    }
+    let first = match answered {
+        Some(c) if state.login.spend_challenge(&c.id, c.issued_at).await? => Some(c),
+        _ => None,
     };
-    Ok(if first {
-        ChallengeAnswer::Passed
-    } else {
-        ChallengeAnswer::Failed
+    // The ladder weighs the answer against the work its row asks now (`at_least`).
+    Ok(match first {
+        Some(c) => ChallengeAnswer::Passed(state.captchas.answered_level(&c)),
+        None => ChallengeAnswer::Failed,
     })
 }
