@@ -19,21 +19,32 @@ pub const KEPT: usize = 3;
 pub struct Shown(Vec<StoredChallenge>);
 
 impl Shown {
-    /// The session's list as kept (`to_json`), or the one challenge sessions kept before
-    /// lists; none when there is nothing readable.
-    pub fn parse(json: Option<&str>) -> Self {
-        let Some(json) = json else {
-            return Self::default();
-        };
-        serde_json::from_str::<Vec<StoredChallenge>>(json)
+    /// The session's list (`list_json`) and its newest challenge on its own (`newest_json`,
+    /// which is what sessions kept before lists, and what an instance of that version still
+    /// reads and writes during a rolling deploy: one it showed, missing from the list, is
+    /// added). Nothing readable: none.
+    pub fn read(list: Option<&str>, single: Option<&str>) -> Self {
+        let mut shown = list
+            .and_then(|j| serde_json::from_str::<Vec<StoredChallenge>>(j).ok())
             .map(Self)
-            .or_else(|_| serde_json::from_str::<StoredChallenge>(json).map(|c| Self(vec![c])))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        let single = single.and_then(|j| serde_json::from_str::<StoredChallenge>(j).ok());
+        if let Some(c) = single
+            && !shown.0.iter().any(|o| o.id == c.id)
+        {
+            shown.0.push(c);
+        }
+        shown
     }
 
     /// The list as the session keeps it.
-    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+    pub fn list_json(&self) -> Result<String, serde_json::Error> {
         serde_json::to_string(&self.0)
+    }
+
+    /// The newest challenge on its own, as sessions kept one before lists; none when empty.
+    pub fn newest_json(&self) -> Result<Option<String>, serde_json::Error> {
+        self.0.last().map(serde_json::to_string).transpose()
     }
 
     /// Whether nothing is held.
@@ -109,7 +120,7 @@ mod tests {
         assert_eq!(ids(&s), ["b", "c", "d"], "the oldest past KEPT went");
         assert_eq!(s.by_id("c").map(|c| c.issued_at), Some(402));
         assert!(s.by_id("a").is_none() && s.by_id("").is_none());
-        let back = Shown::parse(Some(&s.to_json().unwrap()));
+        let back = Shown::read(Some(&s.list_json().unwrap()), None);
         assert_eq!(ids(&back), ["b", "c", "d"]);
     }
 
@@ -136,8 +147,23 @@ mod tests {
     #[test]
     fn a_single_challenge_kept_before_lists_still_reads() {
         let one = serde_json::to_string(&shown("solo", Some("login"), 5)).unwrap();
-        assert_eq!(ids(&Shown::parse(Some(&one))), ["solo"]);
-        assert!(Shown::parse(Some("not json")).is_empty());
-        assert!(Shown::parse(None).is_empty());
+        assert_eq!(ids(&Shown::read(None, Some(&one))), ["solo"]);
+        assert!(Shown::read(Some("not json"), Some("nor this")).is_empty());
+        assert!(Shown::read(None, None).is_empty());
+        // Both kept (by this version): the single one is the list's newest, not added twice.
+        let mut s = Shown::default();
+        s.push(shown("a", Some("login"), 1), 1);
+        s.push(shown("b", Some("login"), 2), 2);
+        let (list, newest) = (s.list_json().unwrap(), s.newest_json().unwrap());
+        assert_eq!(
+            ids(&Shown::read(Some(&list), newest.as_deref())),
+            ["a", "b"]
+        );
+        // One an older instance showed since (it writes the single key only) is added.
+        assert_eq!(
+            ids(&Shown::read(Some(&list), Some(&one))),
+            ["a", "b", "solo"]
+        );
+        assert_eq!(Shown::default().newest_json().unwrap(), None);
     }
 }

@@ -3,6 +3,7 @@
 //! including which challenge an admitted attempt got past (`step_up_why.rs` reads it).
 
 use crate::domain::captcha::PowLevel;
+use crate::domain::signin::settings::Required;
 use crate::events::decision::Decision;
 
 /// The state of the challenge in this request.
@@ -18,16 +19,21 @@ pub enum ChallengeAnswer {
     /// No answer, but the pass of a challenge passed earlier in this attempt (`pass.rs`), of
     /// this much work.
     Held(PowLevel),
+    /// A right answer (or a held pass) to a challenge of less work than the row asks
+    /// (`at_least`): no answer there, and nothing tried yet — the rung shows a challenge of
+    /// the right level, counting nothing, whatever else the ladder or the score would say.
+    Short,
 }
 
 impl ChallengeAnswer {
-    /// The answer as it counts where `required` work is asked for: a passed (or held)
-    /// challenge of less work is no answer, so the rung shows a challenge of the right level
-    /// again (counting nothing). Else a puzzle fetched where it is cheap (a network or a name
-    /// with no failures) would pass the rung of a source that has earned a costly one.
-    pub fn at_least(self, required: PowLevel) -> Self {
+    /// The answer as it counts where `required` work is asked for: a passed challenge (or a
+    /// held pass) of less work is `Short`, so the rung shows a challenge of the right level
+    /// (counting nothing). Else a puzzle fetched where it is cheap (a network or a name with
+    /// no failures) would pass the rung of a source that has earned a costly one.
+    pub fn at_least(self, required: Required) -> Self {
         match self {
-            Self::Passed(l) | Self::Held(l) if l < required => Self::Absent,
+            Self::Passed(l) if l < required.answered => Self::Short,
+            Self::Held(l) if l < required.held => Self::Short,
             other => other,
         }
     }

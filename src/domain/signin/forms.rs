@@ -108,7 +108,7 @@ impl Ladder {
         if state.failures <= self.settings.challenge_after || answer.clears_rung() {
             return Ok(None);
         }
-        if answer == ChallengeAnswer::Absent {
+        if matches!(answer, ChallengeAnswer::Absent | ChallengeAnswer::Short) {
             // Nothing was submitted yet: showing the challenge costs the network nothing.
             self.uncount(pair).await?;
         }

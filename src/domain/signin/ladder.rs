@@ -252,7 +252,7 @@ impl Ladder {
             (Some(r), ChallengeAnswer::Absent) if Some(r) == risk_reason => {
                 Ok(Admission::CheckThenChallenge { delay_ms })
             }
-            (Some(r), ChallengeAnswer::Absent) => {
+            (Some(r), ChallengeAnswer::Absent | ChallengeAnswer::Short) => {
                 // Nothing was tried yet: showing the challenge costs the source nothing.
                 self.uncount(&c.pair).await?;
                 Ok(Admission::Challenge(r))
@@ -375,11 +375,54 @@ pub(super) const ANSWERED_FAILURES: i64 = 2;
 /// rest of the window, whatever they answered. Past that the block stands, answered or not: a
 /// guesser who solves CAPTCHAs still gets no more than a few checks per source and window.
 pub(super) fn answered(risk: Verdict, answer: ChallengeAnswer, c: &Counted) -> Verdict {
-    let person = answer.clears_rung();
+    // A too-cheap answer is a person's too: the block gives way to the challenge, which then
+    // asks for the right level (`decide_sign_in`), never to a refusal for the whole window.
+    let person = answer.clears_rung() || answer == ChallengeAnswer::Short;
     // The pair's failures include this attempt (it was counted first).
     if risk == Verdict::Block && person && c.state.failures - 1 <= ANSWERED_FAILURES {
         Verdict::Challenge
     } else {
         risk
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counted(failures: i64) -> Counted {
+        Counted {
+            account: None,
+            pair: Pair::new(CounterKey::Name("n".into()), Source::All),
+            state: FailureState {
+                failures,
+                blocked_until: None,
+                blocks: 0,
+                account_locked_until: None,
+            },
+            now: 0,
+        }
+    }
+
+    #[test]
+    fn a_persons_answer_turns_the_scores_block_into_a_challenge_while_failures_are_few() {
+        let level = crate::domain::captcha::PowLevel::FIRST;
+        let few = counted(ANSWERED_FAILURES + 1);
+        // A too-cheap answer too: the challenge then asks for the right level, never a 429.
+        for answer in [
+            ChallengeAnswer::Passed(level),
+            ChallengeAnswer::Held(level),
+            ChallengeAnswer::Short,
+        ] {
+            assert_eq!(answered(Verdict::Block, answer, &few), Verdict::Challenge);
+        }
+        for answer in [ChallengeAnswer::Absent, ChallengeAnswer::Failed] {
+            assert_eq!(answered(Verdict::Block, answer, &few), Verdict::Block);
+        }
+        let many = counted(ANSWERED_FAILURES + 2);
+        assert_eq!(
+            answered(Verdict::Block, ChallengeAnswer::Short, &many),
+            Verdict::Block
+        );
     }
 }

@@ -52,7 +52,7 @@ impl ChallengeAnswer {
     pub fn clears_rung(self) -> bool {
         match self {
             Self::Passed(_) | Self::Held(_) => true,
-            Self::Absent | Self::Failed => false,
+            Self::Absent | Self::Failed | Self::Short => false,
         }
     }
 }
@@ -231,29 +231,41 @@ mod tests {
     #[test]
     fn an_answer_counts_only_where_it_did_the_work_asked() {
         let (one, two) = (PowLevel::from_number(1), PowLevel::from_number(2));
+        let required =
+            |answered, held| crate::domain::signin::settings::Required { answered, held };
+        let at_two = required(two, two);
         assert_eq!(
-            ChallengeAnswer::Passed(one).at_least(two),
-            ChallengeAnswer::Absent,
+            ChallengeAnswer::Passed(one).at_least(at_two),
+            ChallengeAnswer::Short,
             "a cheaper puzzle, fetched elsewhere"
         );
         assert_eq!(
-            ChallengeAnswer::Held(one).at_least(two),
-            ChallengeAnswer::Absent
+            ChallengeAnswer::Held(one).at_least(at_two),
+            ChallengeAnswer::Short
         );
         assert_eq!(
-            ChallengeAnswer::Passed(two).at_least(one),
+            ChallengeAnswer::Passed(two).at_least(required(one, one)),
             ChallengeAnswer::Passed(two)
         );
         assert_eq!(
-            ChallengeAnswer::Held(two).at_least(two),
+            ChallengeAnswer::Held(two).at_least(at_two),
             ChallengeAnswer::Held(two)
         );
+        // A pass is weighed against the row before the attempt that held it.
         assert_eq!(
-            ChallengeAnswer::Failed.at_least(two),
+            ChallengeAnswer::Held(one).at_least(required(two, one)),
+            ChallengeAnswer::Held(one)
+        );
+        assert_eq!(
+            ChallengeAnswer::Passed(one).at_least(required(two, one)),
+            ChallengeAnswer::Short
+        );
+        assert_eq!(
+            ChallengeAnswer::Failed.at_least(at_two),
             ChallengeAnswer::Failed
         );
         assert_eq!(
-            ChallengeAnswer::Absent.at_least(PowLevel::FIRST),
+            ChallengeAnswer::Absent.at_least(required(PowLevel::FIRST, PowLevel::FIRST)),
             ChallengeAnswer::Absent
         );
     }

@@ -64,15 +64,30 @@ pub fn work(settings: &ProtectionSettings, state: &FailureState, now: i64) -> Po
     )
 }
 
-/// The least work a passed challenge must have been for to count on this row, whose
-/// `failures` include the attempt that carries it: the level of the row before that attempt,
-/// which is what the form showed (the challenge shown after the previous attempt, or up
-/// front for this one). A challenge of less work was fetched elsewhere (another network,
-/// another name's row) and is no answer here (`ChallengeAnswer::at_least`).
-pub fn work_required(settings: &ProtectionSettings, state: &FailureState, now: i64) -> PowLevel {
-    let before = FailureState {
-        failures: state.failures - 1,
-        ..*state
+/// The least work an answer must have done to count on a row (`ChallengeAnswer::at_least`).
+/// A challenge of less work was fetched elsewhere (another network, another name's row) and
+/// is no answer there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Required {
+    /// For an answer sent with this attempt: the row's level before the attempt, which is
+    /// what the form showed (the challenge shown after the previous attempt, or up front).
+    pub answered: PowLevel,
+    /// For a pass held since the previous attempt (which passed its challenge, then failed on
+    /// something else and counted): the row's level before that attempt.
+    pub held: PowLevel,
+}
+
+/// What `state`, whose `failures` include the attempt that carries the answer, requires.
+pub fn work_required(settings: &ProtectionSettings, state: &FailureState, now: i64) -> Required {
+    let back = |n: i64| {
+        let before = FailureState {
+            failures: state.failures - n,
+            ..*state
+        };
+        work(settings, &before, now)
     };
-    work(settings, &before, now)
+    Required {
+        answered: back(1),
+        held: back(2),
+    }
 }

@@ -22,7 +22,11 @@ use crate::domain::signin::pass::Gate;
 use crate::http::error::HttpError;
 use crate::http::extract::{WebSession, session_failed};
 
+/// The session key of the newest challenge shown, alone (what earlier versions keep and read:
+/// written too, for an instance of one during a rolling deploy).
 const KEY: &str = "captcha";
+/// The session key of the last few challenges shown (`Shown`).
+const LIST_KEY: &str = "captchas";
 /// Where a page fetches its builtin challenge's image: `?c=` the challenge's id.
 const IMAGE_PATH: &str = "/captcha/image";
 
@@ -46,8 +50,7 @@ pub async fn image_get(
     session: WebSession,
     Query(q): Query<ImageQuery>,
 ) -> Result<Response, HttpError> {
-    let held = session.0.get::<String>(KEY).await.map_err(session_failed)?;
-    let shown = Shown::parse(held.as_deref());
+    let shown = held(&session).await?;
     let now = state.clock.now().unix_timestamp();
     let no_store = (header::CACHE_CONTROL, "no-store");
     Ok(
@@ -56,6 +59,25 @@ pub async fn image_get(
             None => (StatusCode::NOT_FOUND, [no_store], "no such image").into_response(),
         },
     )
+}
+
+/// The challenges the session holds (read only).
+async fn held(session: &WebSession) -> Result<Shown, HttpError> {
+    let read = |key| async move { session.0.get::<String>(key).await.map_err(session_failed) };
+    let (list, single) = (read(LIST_KEY).await?, read(KEY).await?);
+    Ok(Shown::read(list.as_deref(), single.as_deref()))
+}
+
+/// Writes `shown` into the session: the list, and its newest alone under the older key.
+async fn keep(session: &WebSession, shown: &Shown) -> Result<(), HttpError> {
+    let json_failed = |e: serde_json::Error| Unexpected(e.into());
+    session
+        .put(LIST_KEY, &shown.list_json().map_err(json_failed)?)
+        .await?;
+    if let Some(newest) = shown.newest_json().map_err(json_failed)? {
+        session.put(KEY, &newest).await?;
+    }
+    Ok(())
 }
 
 /// What the form shows inside its `data-challenge="captcha"` element.
@@ -97,11 +119,9 @@ pub async fn show(
     let (mut stored, shown) = state.captchas.issue(state.random.as_ref(), now, level);
     stored.gate = Some(gate.as_str().to_owned());
     // Kept beside the session's other open forms' (`Shown`: a second tab voids no answer).
-    let held = session.0.get::<String>(KEY).await.map_err(session_failed)?;
-    let mut kept = Shown::parse(held.as_deref());
+    let mut kept = held(session).await?;
     kept.push(stored, now);
-    let json = kept.to_json().map_err(|e| Unexpected(e.into()))?;
-    session.put(KEY, &json).await?;
+    keep(session, &kept).await?;
     let widget = state.captchas.remote().map(|r| {
         (
             r.kind.widget_class(),
@@ -205,7 +225,8 @@ pub async fn answer(
     }
     // Only the challenges the form showed (one shown before challenges named their form, in
     // the five minutes after an upgrade, counts for any); the other forms' stay.
-    let mut shown = Shown::parse(session.take(KEY).await?.as_deref());
+    let (list, single) = (session.take(LIST_KEY).await?, session.take(KEY).await?);
+    let mut shown = Shown::read(list.as_deref(), single.as_deref());
     let mut mine = shown.take_gate(gate.as_str());
     let now = state.clock.now().unix_timestamp();
     let passed = match (state.captchas.remote(), token) {
@@ -231,8 +252,7 @@ pub async fn answer(
         shown.put_back(mine);
     }
     if !shown.is_empty() {
-        let json = shown.to_json().map_err(|e| Unexpected(e.into()))?;
-        session.put(KEY, &json).await?;
+        keep(session, &shown).await?;
     }
     let first = match answered {
         Some(c) if state.login.spend_challenge(&c.id, c.issued_at).await? => Some(c),
