@@ -2,8 +2,8 @@
 //! showed it, so opening a form in a second tab does not void the challenge the first tab
 //! shows (whose right answer would otherwise fail, and count as a failure). `captcha.rs`
 //! checks one answer against one challenge; this picks which: the newest of the form's
-//! challenges the answer is right for. `http/pages/challenge.rs` keeps the list under one
-//! session key.
+//! challenges the answer is right for. `http/pages/challenge.rs` keeps the list in the
+//! session, and its newest challenge alone under the key earlier versions read.
 
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -79,11 +79,10 @@ impl Shown {
     }
 
     /// Puts back challenges taken out (`take_gate`) that this answer did not spend: another
-    /// tab's, still open. They go back as the oldest.
+    /// tab's, still open. The list stays in the order they were shown, so the newest is last.
     pub fn put_back(&mut self, taken: Vec<StoredChallenge>) {
-        let mut kept: Vec<_> = taken.into_iter().rev().collect();
-        kept.append(&mut self.0);
-        self.0 = kept;
+        self.0.extend(taken);
+        self.0.sort_by_key(|c| c.issued_at);
     }
 }
 
@@ -137,7 +136,21 @@ mod tests {
         );
         assert_eq!(ids(&s), ["r1"]);
         s.put_back(mine.into_iter().skip(1).collect());
-        assert_eq!(ids(&s), ["l1", "r1"]);
+        assert_eq!(ids(&s), ["l1", "r1"], "in the order shown");
+        // After a right answer the newest left is still last (what the older key gets).
+        let mut s = Shown::default();
+        for (id, gate, at) in [
+            ("r1", "register", 1),
+            ("l1", "login", 2),
+            ("l2", "login", 3),
+        ] {
+            s.push(shown(id, Some(gate), at), at);
+        }
+        let mut mine = s.take_gate("login");
+        mine.retain(|c| c.id != "l1");
+        s.put_back(mine);
+        assert_eq!(ids(&s), ["r1", "l2"]);
+        assert!(s.newest_json().unwrap().unwrap().contains("\"l2\""));
         // One kept before challenges named their form counts for any.
         let mut legacy = Shown::default();
         legacy.push(shown("x", None, 1), 1);

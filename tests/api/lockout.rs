@@ -965,10 +965,8 @@ async fn the_builtin_image_is_drawn_when_fetched_once_by_the_challenged_session(
     assert_eq!(none.status(), StatusCode::BAD_REQUEST);
     // The challenge still answers by its proof of work after the image was fetched (posted
     // from the challenged page itself: a new GET of the form would show a new challenge).
-    let (salt, hash, max, _) = pow_of(&page);
-    let answer = format!("pow:{}", solve(&salt, &hash, max));
     let login = (user.email.as_str(), user.password.as_str());
-    let page = post_from(&app, &attacker, ip, &page, login, Some(&answer)).await;
+    let page = post_solved(&app, &attacker, ip, &page, login).await;
     assert!(!challenged(&page), "the CAPTCHA passed: {}", page.status);
 }
 
@@ -996,6 +994,19 @@ async fn post_from(
     read(post.send().await.unwrap()).await
 }
 
+/// Solves `page`'s puzzle and posts its form with the answer (`post_from`).
+async fn post_solved(
+    app: &crate::helpers::TestApp,
+    client: &reqwest::Client,
+    ip: &str,
+    page: &crate::helpers::Page,
+    login: (&str, &str),
+) -> crate::helpers::Page {
+    let (salt, hash, max, _) = pow_of(page);
+    let answer = format!("pow:{}", solve(&salt, &hash, max));
+    post_from(app, client, ip, page, login, Some(&answer)).await
+}
+
 #[tokio::test]
 async fn a_cheap_puzzle_fetched_elsewhere_passes_no_costlier_rung() {
     // The attacker's network has earned the upper levels on the owner's name: wrong answers
@@ -1016,13 +1027,12 @@ async fn a_cheap_puzzle_fetched_elsewhere_passes_no_costlier_rung() {
     for _ in 0..3 {
         cheap = app.sign_in_from(&attacker, y, name, "wrong", None).await;
     }
-    let (salt, hash, max, level) = pow_of(&cheap);
+    let level = pow_of(&cheap).3;
     assert!(challenged(&cheap) && level == 0, "level {level}");
     // Its answer, sent from the attacker's network on the owner's name, is no answer there:
     // the challenge is asked again, at the level that network earned.
-    let answer = format!("pow:{}", solve(&salt, &hash, max));
     let guess = (user.email.as_str(), "wrong");
-    let page = post_from(&app, &attacker, x, &cheap, guess, Some(&answer)).await;
+    let page = post_solved(&app, &attacker, x, &cheap, guess).await;
     assert!(
         challenged(&page),
         "a level-0 answer passed: {}",
@@ -1031,10 +1041,9 @@ async fn a_cheap_puzzle_fetched_elsewhere_passes_no_costlier_rung() {
     assert_eq!(pow_of(&page).3, earned);
     // Nor does the pass a cheap answer holds once its own attempt failed.
     let cheap = app.sign_in_from(&attacker, y, name, "wrong", None).await;
-    let (salt, hash, max, level) = pow_of(&cheap);
+    let level = pow_of(&cheap).3;
     assert!(challenged(&cheap) && level == 0, "level {level}");
-    let answer = format!("pow:{}", solve(&salt, &hash, max));
-    let held = post_from(&app, &attacker, y, &cheap, (name, "wrong"), Some(&answer)).await;
+    let held = post_solved(&app, &attacker, y, &cheap, (name, "wrong")).await;
     assert!(held.status == StatusCode::UNAUTHORIZED && !challenged(&held));
     let page = post_from(&app, &attacker, x, &held, guess, None).await;
     assert!(challenged(&page), "a level-0 pass passed: {}", page.status);
@@ -1044,10 +1053,8 @@ async fn a_cheap_puzzle_fetched_elsewhere_passes_no_costlier_rung() {
         .sign_in_from(&owner, x, &user.email, &user.password, None)
         .await;
     assert!(challenged(&shown), "{}", shown.status);
-    let (salt, hash, max, _) = pow_of(&shown);
-    let answer = format!("pow:{}", solve(&salt, &hash, max));
     let login = (user.email.as_str(), user.password.as_str());
-    let page = post_from(&app, &owner, x, &shown, login, Some(&answer)).await;
+    let page = post_solved(&app, &owner, x, &shown, login).await;
     assert!(
         !challenged(&page),
         "the owner's own answer: {}",
@@ -1066,10 +1073,8 @@ async fn a_challenge_answers_in_its_own_tab_after_a_second_one_opened() {
     assert_ne!(pow_of(&second).0, pow_of(&first).0, "a new puzzle");
     // The first tab's right answer still passes (it failed, and counted, when the second
     // challenge replaced the first).
-    let (salt, hash, max, _) = pow_of(&first);
-    let answer = format!("pow:{}", solve(&salt, &hash, max));
     let login = (user.email.as_str(), user.password.as_str());
-    let page = post_from(&app, &browser, ip, &first, login, Some(&answer)).await;
+    let page = post_solved(&app, &browser, ip, &first, login).await;
     assert!(
         !challenged(&page),
         "the first tab's answer: {}",

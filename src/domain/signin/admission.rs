@@ -20,8 +20,10 @@ pub enum ChallengeAnswer {
     /// this much work.
     Held(PowLevel),
     /// A right answer (or a held pass) to a challenge of less work than the row asks
-    /// (`at_least`): no answer there, and nothing tried yet — the rung shows a challenge of
-    /// the right level, counting nothing, whatever else the ladder or the score would say.
+    /// (`at_least`): no answer there, and nothing tried yet. Where the ladder asks for a
+    /// challenge, it shows one of the right level, counting nothing, also where the score
+    /// would block a pair with few failures (`ladder::answered`); where it asks for none, the
+    /// attempt goes on as without an answer.
     Short,
 }
 

@@ -376,7 +376,7 @@ pub(super) const ANSWERED_FAILURES: i64 = 2;
 /// guesser who solves CAPTCHAs still gets no more than a few checks per source and window.
 pub(super) fn answered(risk: Verdict, answer: ChallengeAnswer, c: &Counted) -> Verdict {
     // A too-cheap answer is a person's too: the block gives way to the challenge, which then
-    // asks for the right level (`decide_sign_in`), never to a refusal for the whole window.
+    // asks for the right level (`decide_sign_in`), not to a refusal for the rest of the window.
     let person = answer.clears_rung() || answer == ChallengeAnswer::Short;
     // The pair's failures include this attempt (it was counted first).
     if risk == Verdict::Block && person && c.state.failures - 1 <= ANSWERED_FAILURES {

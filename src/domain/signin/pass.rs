@@ -198,7 +198,8 @@ fn level_of(subject: &str) -> PowLevel {
         .map_or(PowLevel::FIRST, PowLevel::from_number)
 }
 
-/// Whether a pass's subject (`<gate>~<nonce>`) names `gate`.
+/// Whether a pass's subject (`<gate>~<nonce>~<level>`; without the level before passes kept
+/// one) names `gate`.
 fn is_for(subject: &str, gate: Gate) -> bool {
     subject
         .split_once('~')

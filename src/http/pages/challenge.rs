@@ -22,7 +22,7 @@ use crate::domain::signin::pass::Gate;
 use crate::http::error::HttpError;
 use crate::http::extract::{WebSession, session_failed};
 
-/// The session key of the newest challenge shown, alone (what earlier versions keep and read:
+/// The session key of the newest challenge held, alone (what earlier versions keep and read:
 /// written too, for an instance of one during a rolling deploy).
 const KEY: &str = "captcha";
 /// The session key of the last few challenges shown (`Shown`).
