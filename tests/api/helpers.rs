@@ -510,14 +510,28 @@ impl TestApp {
     ) -> Page {
         let get = client.get(self.url("/login")).header("x-forwarded-for", ip);
         let csrf = read(get.send().await.unwrap()).await.csrf();
+        let login = (email, password);
+        self.post_sign_in_from(client, ip, &csrf, login, answer)
+            .await
+    }
+
+    /// The sign-in form's `POST` alone, as the browser `client` from network `ip`, with the
+    /// CSRF token of a page it already holds (no new `GET`, which could show a new challenge),
+    /// and the CAPTCHA's answer when given.
+    pub async fn post_sign_in_from(
+        &self,
+        client: &reqwest::Client,
+        ip: &str,
+        csrf: &str,
+        (email, password): (&str, &str),
+        answer: Option<&str>,
+    ) -> Page {
         let mut form = vec![
             ("username", email),
             ("password", password),
-            ("csrf_token", csrf.as_str()),
+            ("csrf_token", csrf),
         ];
-        if let Some(a) = answer {
-            form.push(("captcha_answer", a));
-        }
+        form.extend(answer.map(|a| ("captcha_answer", a)));
         let post = client
             .post(self.url("/login"))
             .header("x-forwarded-for", ip)

@@ -967,34 +967,11 @@ async fn the_builtin_image_is_drawn_when_fetched_once_by_the_challenged_session(
     // from the challenged page itself: a new GET of the form would show a new challenge).
     let login = (user.email.as_str(), user.password.as_str());
     let page = post_solved(&app, &attacker, ip, &page, login).await;
-    assert!(!challenged(&page), "the CAPTCHA passed: {}", page.status);
+    assert_passed(&page, "the CAPTCHA");
 }
 
-/// Posts the sign-in form of `page` (its CSRF token) from `ip`, as that page's browser would,
-/// without fetching the form again (which could show a new challenge in the session).
-async fn post_from(
-    app: &crate::helpers::TestApp,
-    client: &reqwest::Client,
-    ip: &str,
-    page: &crate::helpers::Page,
-    (username, password): (&str, &str),
-    answer: Option<&str>,
-) -> crate::helpers::Page {
-    let csrf = page.csrf();
-    let mut form = vec![
-        ("username", username),
-        ("password", password),
-        ("csrf_token", csrf.as_str()),
-    ];
-    form.extend(answer.map(|a| ("captcha_answer", a)));
-    let post = client
-        .post(app.url("/login"))
-        .header("x-forwarded-for", ip)
-        .form(&form);
-    read(post.send().await.unwrap()).await
-}
-
-/// Solves `page`'s puzzle and posts its form with the answer (`post_from`).
+/// Solves `page`'s puzzle and posts its form with the answer, from `page` itself (no new
+/// `GET`, which could show a new challenge in the session).
 async fn post_solved(
     app: &crate::helpers::TestApp,
     client: &reqwest::Client,
@@ -1004,7 +981,13 @@ async fn post_solved(
 ) -> crate::helpers::Page {
     let (salt, hash, max, _) = pow_of(page);
     let answer = format!("pow:{}", solve(&salt, &hash, max));
-    post_from(app, client, ip, page, login, Some(&answer)).await
+    app.post_sign_in_from(client, ip, &page.csrf(), login, Some(&answer))
+        .await
+}
+
+/// `page` is not the CAPTCHA again: the answer that led to it passed (`what` names it).
+fn assert_passed(page: &crate::helpers::Page, what: &str) {
+    assert!(!challenged(page), "{what}: {}", page.status);
 }
 
 #[tokio::test]
@@ -1045,7 +1028,10 @@ async fn a_cheap_puzzle_fetched_elsewhere_passes_no_costlier_rung() {
     assert!(challenged(&cheap) && level == 0, "level {level}");
     let held = post_solved(&app, &attacker, y, &cheap, (name, "wrong")).await;
     assert!(held.status == StatusCode::UNAUTHORIZED && !challenged(&held));
-    let page = post_from(&app, &attacker, x, &held, guess, None).await;
+    let csrf = held.csrf();
+    let page = app
+        .post_sign_in_from(&attacker, x, &csrf, guess, None)
+        .await;
     assert!(challenged(&page), "a level-0 pass passed: {}", page.status);
     // The owner's answer to the challenge their own network was shown still passes.
     let owner = new_client();
@@ -1055,11 +1041,7 @@ async fn a_cheap_puzzle_fetched_elsewhere_passes_no_costlier_rung() {
     assert!(challenged(&shown), "{}", shown.status);
     let login = (user.email.as_str(), user.password.as_str());
     let page = post_solved(&app, &owner, x, &shown, login).await;
-    assert!(
-        !challenged(&page),
-        "the owner's own answer: {}",
-        page.status
-    );
+    assert_passed(&page, "the owner's own answer");
 }
 
 #[tokio::test]
@@ -1075,9 +1057,5 @@ async fn a_challenge_answers_in_its_own_tab_after_a_second_one_opened() {
     // challenge replaced the first).
     let login = (user.email.as_str(), user.password.as_str());
     let page = post_solved(&app, &browser, ip, &first, login).await;
-    assert!(
-        !challenged(&page),
-        "the first tab's answer: {}",
-        page.status
-    );
+    assert_passed(&page, "the first tab's answer");
 }

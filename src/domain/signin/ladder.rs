@@ -21,6 +21,7 @@ pub use crate::domain::signin::admission::{Admission, ChallengeAnswer, Challenge
 use crate::domain::signin::devices::DeviceClaim;
 use crate::domain::signin::keys::{CounterKey, Pair, Source};
 pub use crate::domain::signin::settings::ProtectionSettings;
+use crate::domain::signin::settings::work_required;
 use crate::storage::AccountRecord;
 use crate::storage::protection::{FailureState, FailureStore, SignInKeys};
 use crate::storage::risk::ProfileKey;
@@ -343,9 +344,7 @@ impl Ladder {
             .await?
             > 0)
     }
-}
 
-impl Ladder {
     /// The request's challenge answer as it counts on `c`'s row — a challenge of less work
     /// than the row asked before this attempt is none (`ChallengeAnswer::at_least`,
     /// `settings::work_required`) — and the score's verdict given that answer (`answered`).
@@ -355,9 +354,7 @@ impl Ladder {
         risk: Verdict,
         c: &Counted,
     ) -> (ChallengeAnswer, Verdict) {
-        let required =
-            crate::domain::signin::settings::work_required(&self.settings, &c.state, c.now);
-        let answer = answer.at_least(required);
+        let answer = answer.at_least(work_required(&self.settings, &c.state, c.now));
         (answer, answered(risk, answer, c))
     }
 }

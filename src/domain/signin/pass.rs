@@ -191,9 +191,9 @@ impl LoginService {
 /// The work a pass's subject (`<gate>~<nonce>~<level>`) was held for; the first level for a
 /// pass held before passes carried one.
 fn level_of(subject: &str) -> PowLevel {
-    let mut parts = subject.splitn(3, '~').skip(2);
-    parts
-        .next()
+    subject
+        .splitn(3, '~')
+        .nth(2)
         .and_then(|l| l.parse::<u8>().ok())
         .map_or(PowLevel::FIRST, PowLevel::from_number)
 }

@@ -41,9 +41,10 @@ pub struct ImageQuery {
     c: String,
 }
 
-/// `GET /captcha/image?c=ID`: the session's current challenge's image as PNG, drawn once
-/// (`Captchas::image`); `404` for another, an expired, an already drawn or an image-less
-/// challenge, and when the image thread is full. The session is only read: a write here could
+/// `GET /captcha/image?c=ID`: the image of the challenge `ID` the session holds (one of its
+/// last few, `Shown::by_id`) as PNG, drawn once (`Captchas::image`); `404` for another
+/// session's, an expired, an already drawn or an image-less challenge, and when the image
+/// thread is full. The session is only read: a write here could
 /// race the form's submit and put back a challenge the submit had spent.
 pub async fn image_get(
     State(state): State<AppState>,

@@ -38,11 +38,13 @@ async fn urgent_first(store: &Store) {
     let ctx = RequestContext::new("192.0.2.9".parse().unwrap(), "ua", "r".into());
     let now = 1_900_100_000;
     let at = OffsetDateTime::from_unix_timestamp(now).unwrap();
+    // The kinds as the mail module names them: `DUE_MAIL`'s tiers spell the same words.
+    use crate::domain::notify::kinds;
     for (id, kind, due) in [
         ("u-alert", "attack", now - 30),
-        ("u-verify", "verify_email", now - 20),
-        ("u-reset", "password_reset", now - 10),
-        ("u-code", "email_code", now),
+        ("u-verify", kinds::VERIFY_EMAIL, now - 20),
+        ("u-reset", kinds::PASSWORD_RESET, now - 10),
+        ("u-code", kinds::EMAIL_CODE, now),
     ] {
         let mut m = mail(id, &format!("<{id}@x>"), due);
         m.kind = kind.into();
