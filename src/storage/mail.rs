@@ -85,8 +85,9 @@ pub trait MailStore: Send + Sync {
 /// Queues a mail (binds: see `bind_mail`). Events that cause a mail insert it in their own
 /// transaction (`EventStore::insert_with_mail`).
 pub(crate) const INSERT_MAIL: &str = "insert into mail_queue (id, message_id, kind, recipient, subject, \
-    text_body, html_body, attempts, next_attempt_at, locked_until, sent_at, last_error, created_at) \
-    values ($1, $2, $3, $4, $5, $6, $7, 0, $8, null, null, null, $9)";
+    text_body, html_body, attempts, next_attempt_at, locked_until, sent_at, last_error, created_at, \
+    tier) values ($1, $2, $3, $4, $5, $6, $7, 0, $8, null, null, null, $9, \
+    case $3 when 'email_code' then 0 when 'verify_email' then 2 else 1 end)";
 
 /// Binds a mail to `INSERT_MAIL`'s `$1`–`$9` (id, message_id, kind, recipient, subject, text,
 /// html, next_attempt_at, created_at), on either engine.
@@ -114,12 +115,22 @@ where
 /// minutes, and only a right password sends one: no flood can queue them), then every other
 /// kind (reset links, security alerts, notices), and last the address verifications, which
 /// anyone can queue by registering — so a registration flood's backlog delays neither a code
-/// an owner waits for nor an alert. The kinds are `notify::kinds::EMAIL_CODE` and
-/// `VERIFY_EMAIL`'s words.
-const DUE_MAIL: &str = "select id from mail_queue where sent_at is null and next_attempt_at <= $1 \
-    and (locked_until is null or locked_until <= $1) \
-    order by case kind when 'email_code' then 0 when 'verify_email' then 2 else 1 end, \
-    next_attempt_at limit $2";
+/// an owner waits for nor an alert. `INSERT_MAIL` sets the tier from the kind
+/// (`notify::kinds::EMAIL_CODE` and `VERIFY_EMAIL`'s words). Each tier is read on its own
+/// through `mail_queue_claim` (migration 0040), oldest first up to the limit, so a claim reads
+/// at most three limits' worth of rows however large the backlog (and mail waiting for a
+/// retry in an earlier tier is not walked past); only those are sorted.
+const DUE_MAIL: &str = "select id from (\
+    select * from (select id, tier, next_attempt_at from mail_queue where sent_at is null \
+        and tier = 0 and next_attempt_at <= $1 and (locked_until is null or locked_until <= $1) \
+        order by next_attempt_at limit $2) t0 \
+    union all select * from (select id, tier, next_attempt_at from mail_queue where sent_at is null \
+        and tier = 1 and next_attempt_at <= $1 and (locked_until is null or locked_until <= $1) \
+        order by next_attempt_at limit $2) t1 \
+    union all select * from (select id, tier, next_attempt_at from mail_queue where sent_at is null \
+        and tier = 2 and next_attempt_at <= $1 and (locked_until is null or locked_until <= $1) \
+        order by next_attempt_at limit $2) t2\
+    ) due order by tier, next_attempt_at limit $2";
 
 /// Takes the lease if nobody holds it: exactly one concurrent claimer sees one row affected.
 const LEASE_MAIL: &str = "update mail_queue set locked_until = $2 where id = $1 and sent_at is null \
@@ -248,5 +259,23 @@ impl MailStore for Backend {
         .bind(now - window_secs)
         .fetch_one(p)
         .await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DUE_MAIL;
+    use crate::storage::sqlite::scratch;
+
+    #[tokio::test]
+    async fn a_claim_reads_each_tier_through_its_index_not_the_whole_backlog() {
+        let (_dir, pool) = scratch::pool().await;
+        let sql = format!("explain query plan {DUE_MAIL}");
+        let steps = scratch::plan(&pool, &sql, &["1900000000", "10"]).await;
+        // Each tier's rows come in index order (no scan, no sort of the backlog); only the at
+        // most three limits' worth of rows they give are sorted.
+        assert_eq!(steps.matches("mail_queue_claim").count(), 3, "{steps}");
+        assert!(!steps.contains("SCAN mail_queue"), "{steps}");
+        assert_eq!(steps.matches("TEMP B-TREE").count(), 1, "{steps}");
     }
 }
