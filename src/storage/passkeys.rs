@@ -56,13 +56,16 @@ pub trait PasskeyStore: Send + Sync {
         &self,
         credential_id: &str,
     ) -> Result<Option<PasskeyRecord>, StoreError>;
-    /// After a use: the new sealed credential (sign count, backup state) and the time.
+    /// After a use: the new sealed credential (sign count, backup state), the authenticator's
+    /// `sign_count` and the time, only if the count moved past the stored one (or both are 0:
+    /// a key that keeps no counter); `false` when it did not, and nothing was written.
     async fn update_passkey_use(
         &self,
         id: &str,
         credential: &str,
+        sign_count: i64,
         used_at: i64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     /// Removes every passkey of the account (an operator's factor reset, whose event and mail
     /// follow); how many there were.
     async fn delete_all_passkeys(&self, account_id: &str) -> Result<u64, StoreError>;
@@ -141,17 +144,23 @@ impl PasskeyStore for Backend {
         &self,
         id: &str,
         credential: &str,
+        sign_count: i64,
         used_at: i64,
-    ) -> Result<(), StoreError> {
-        on_pool!(self.writer(), |p| {
-            sqlx::query("update passkey set credential = $2, last_used_at = $3 where id = $1")
-                .bind(id)
-                .bind(credential)
-                .bind(used_at)
-                .execute(p)
-                .await?;
-        });
-        Ok(())
+    ) -> Result<bool, StoreError> {
+        Ok(on_pool!(self.writer(), |p| {
+            sqlx::query(
+                "update passkey set credential = $2, last_used_at = $3, sign_count = $4 \
+                 where id = $1 and (sign_count < $4 or ($4 = 0 and sign_count = 0))",
+            )
+            .bind(id)
+            .bind(credential)
+            .bind(used_at)
+            .bind(sign_count)
+            .execute(p)
+            .await?
+            .rows_affected()
+                == 1
+        }))
     }
 
     async fn delete_all_passkeys(&self, account_id: &str) -> Result<u64, StoreError> {

@@ -12,8 +12,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestApp, TestClient, TestUser, cidrs, new_client, pkce, query_param, raw_rows, spawn_app_with,
-    str_of, urlenc,
+    TestApp, TestClient, TestUser, cidrs, csrf_from, new_client, pkce, query_param, raw_rows,
+    spawn_app_with, str_of, urlenc,
 };
 use crate::soft_passkey::{SoftPasskey, b64, enrol, post_json};
 
@@ -199,6 +199,46 @@ async fn the_passkey_is_the_first_rung_and_only_a_fresh_assertion_of_the_account
     assert_eq!(failed, ["factor:webauthn"; 4], "{failed:?}");
     let passed = events_of(&app, EventKind::ChallengePassed).await;
     assert_eq!(passed, ["factor:webauthn"]);
+}
+
+#[tokio::test]
+async fn a_clone_answering_with_a_sign_count_already_used_is_refused() {
+    let app = app().await;
+    let user = app.user().await;
+    let mut key = with_passkey(&app, &user, false).await;
+    let id = account_id(&app, &user).await;
+    app.state.accounts.set_require_mfa(&id, true).await.unwrap();
+    // The step-up's ceremony starts while the stored sign count is the key's (0).
+    let page = app.post_login(&user.email, &user.password).await;
+    let csrf = attr(&page.body, "data-csrf");
+    let opts = start(&app, &csrf).await;
+    // Meanwhile the key signs in elsewhere, passwordless: the stored count moves on to 1.
+    let elsewhere = new_client();
+    let login = elsewhere.get(app.url("/login")).send().await.unwrap();
+    let there = csrf_from(&login.text().await.unwrap());
+    let path = "/login/passkey/start";
+    let (status, body) = post_json(&app, &elsewhere, path, &there, &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer = json!({ "credential": key.assert(&body["publicKey"]) });
+    let path = "/login/passkey/finish";
+    let (status, body) = post_json(&app, &elsewhere, path, &there, &answer).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A copy of the key as it was before that use answers the step-up with count 1 again:
+    // past the count the ceremony started with, but already spent. Refused, and counted.
+    key.rewind(1);
+    let (status, body) = finish(&app, FINISH, &csrf, &key.assert(&opts)).await;
+    assert_eq!(
+        (status, error(&body)),
+        (StatusCode::BAD_REQUEST, "rejected")
+    );
+    assert!(!signed_in(&app).await);
+    let failed = events_of(&app, EventKind::ChallengeFailed).await;
+    assert_eq!(failed, ["factor:webauthn"], "{failed:?}");
+    // The key itself, its count moved on, passes.
+    let opts = start(&app, &csrf).await;
+    let (status, body) = finish(&app, FINISH, &csrf, &key.assert(&opts)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(signed_in(&app).await);
 }
 
 /// `/authorize?…&acr_values=…` for `web`.

@@ -124,6 +124,11 @@ impl SoftPasskey {
         })
     }
 
+    /// Turns the sign count back by `by`: a clone of the key as it was `by` uses ago.
+    pub fn rewind(&mut self, by: u32) {
+        self.counter -= by;
+    }
+
     /// Answers `navigator.credentials.get`'s options with user verification.
     pub fn assert(&mut self, options: &Value) -> Value {
         let rp_id = options["rpId"].as_str().unwrap();

@@ -137,7 +137,11 @@ impl PasskeyService {
     }
 
     /// After a verified assertion: user verification checked once more (defence in depth),
-    /// the new sign count and backup state sealed back, the last use recorded.
+    /// the new sign count and backup state sealed back, the last use recorded — only if the
+    /// authenticator's counter moved past the stored one as the use is written (the store's
+    /// compare-and-set): webauthn-rs compares it with the credential as read before (for a
+    /// step-up, as it was when the ceremony started), so a cloned key's use at the same moment,
+    /// or after the real key's, would otherwise pass with a count already spent.
     async fn used(
         &self,
         row: &PasskeyRecord,
@@ -149,7 +153,19 @@ impl PasskeyService {
         }
         let sealed = seal_credential(&self.sealer, &row.id, passkey)?;
         let now = self.clock.now().unix_timestamp();
-        self.store.update_passkey_use(&row.id, &sealed, now).await?;
+        let count = i64::from(result.counter());
+        if !self
+            .store
+            .update_passkey_use(&row.id, &sealed, count, now)
+            .await?
+        {
+            tracing::warn!(
+                passkey = %row.id,
+                "a passkey use was refused: its signature count was used already (a cloned \
+                 key?), or the key was removed meanwhile"
+            );
+            return Err(PasskeyError::Rejected);
+        }
         Ok(Asserted {
             account_id: row.account_id.clone(),
             kind: KeyKind::from_backup_eligible(result.backup_eligible()),

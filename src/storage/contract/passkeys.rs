@@ -88,12 +88,27 @@ pub(super) async fn passkeys_contract(store: &Store) {
             .unwrap()
             .is_none()
     );
-    p.update_passkey_use("k2", "v2:resealed", 99).await.unwrap();
+    assert!(
+        p.update_passkey_use("k2", "v2:resealed", 5, 99)
+            .await
+            .unwrap()
+    );
     let used = p.find_passkey_by_credential("c2").await.unwrap().unwrap();
     assert_eq!(
         (used.credential.as_str(), used.last_used_at),
         ("v2:resealed", Some(99))
     );
+    // The sign count only moves on: a count already used (or behind) writes nothing.
+    for (count, moved) in [(5, false), (4, false), (0, false), (6, true)] {
+        let wrote = p.update_passkey_use("k2", "v2:again", count, 100 + count);
+        assert_eq!(wrote.await.unwrap(), moved, "count {count}");
+    }
+    let used = p.find_passkey_by_credential("c2").await.unwrap().unwrap();
+    assert_eq!(used.last_used_at, Some(106), "only the count that moved on");
+    // A key that keeps no counter (0 every time) is used again and again.
+    for at in [200, 201] {
+        assert!(p.update_passkey_use("k1", "v1:zero", 0, at).await.unwrap());
+    }
     removal_is_scoped_to_the_owner(store, &a.id, &b.id).await;
 }
 
