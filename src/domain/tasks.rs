@@ -67,9 +67,67 @@ impl Background {
     }
 }
 
+/// How many times `retried` tries a write, and its first pause (doubling each time: 0.25 +
+/// 0.5 + … + 8 s, about 16 s in all): long enough for a database's restart or fail-over blip,
+/// short enough that the work does not outlive the process by much (a graceful stop waits 5 s
+/// for it).
+const TRIES: u32 = 7;
+const FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Runs `attempt` until it succeeds, at most `TRIES` times, pausing between tries; the last
+/// error if none did. For after-the-answer writes whose loss would lose a record of something
+/// already committed (a lock's event and notice): nobody is waiting for them, so they can wait
+/// for the database. `attempt` must be safe to repeat (the same ids each time, so a try whose
+/// answer was lost but which was written is recognised, not written twice).
+pub async fn retried<T, E, F, Fut>(what: &'static str, mut attempt: F) -> Result<T, E>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let mut pause = FIRST_PAUSE;
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Ok(v) => return Ok(v),
+            Err(e) if tries >= TRIES => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, what, tries, "a write after the answer failed; trying again");
+                metrics::counter!("authd_background_retries_total", "what" => what).increment(1);
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                tries += 1;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_write_is_tried_again_with_growing_pauses_then_given_up() {
+        let started = tokio::time::Instant::now();
+        let tries = AtomicUsize::new(0);
+        let third = retried("test", || async {
+            let n = tries.fetch_add(1, Ordering::SeqCst) + 1;
+            if n < 3 {
+                Err(format!("down {n}"))
+            } else {
+                Ok(n)
+            }
+        });
+        assert_eq!(third.await, Ok(3));
+        assert_eq!(started.elapsed(), FIRST_PAUSE * 3, "0.25 s, then 0.5 s");
+        tries.store(0, Ordering::SeqCst);
+        let never = retried("test", || async {
+            tries.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>("down")
+        });
+        assert_eq!(never.await, Err("down"));
+        assert_eq!(tries.load(Ordering::SeqCst), TRIES as usize);
+    }
 
     #[tokio::test]
     async fn settled_waits_for_every_spawned_task() {

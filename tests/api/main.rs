@@ -37,6 +37,7 @@ mod factor_changes;
 mod fuzz;
 mod helpers;
 mod links;
+mod lock_record;
 mod lockout;
 mod login;
 mod mail;

@@ -14,14 +14,18 @@ use crate::domain::notify::{AttackReport, Notice, approximate_place, when_for_pe
 use crate::domain::risk::features::parse_agent;
 use crate::domain::signin::LoginService;
 use crate::domain::signin::links::Purpose;
+use crate::domain::tasks::retried;
 use crate::events::decision::Decision;
 use crate::events::{AuthEvent, EventFilter, EventKind};
+use crate::storage::error::StoreError;
 
 /// How far back a sign-in from a new browser counts as "someone got in" for the attack mails.
 const GOT_IN_LOOKBACK: time::Duration = time::Duration::hours(24);
 
 impl LoginService {
-    /// The account was just locked for unknown sources: record it and tell the owner.
+    /// The account was just locked for unknown sources: record it and tell the owner. The lock
+    /// is committed already, so a database error does not lose its record: each write is tried
+    /// again (`tasks::retried`, the same event each time).
     pub(super) async fn locked(
         &self,
         ctx: &RequestContext,
@@ -31,7 +35,14 @@ impl LoginService {
         let e = AuthEvent::new(EventKind::AccountLocked, ctx, now)
             .user(&account.id)
             .decision(Decision::UnknownSources);
-        self.events.record(e).await?;
+        retried("account_locked", || written(self.events.record(e.clone()))).await?;
+        // At least the failures that set the lock: the attempt that set it records its own
+        // event while this runs.
+        let lock_after = self.protection.ladder.settings().lock_after;
+        let report = retried("lockout report", || {
+            self.attack_report(ctx, account, lock_after, now)
+        })
+        .await?;
         let notice = Notice::Lockout {
             unlock_link: format!(
                 "{}/unlock?token={}",
@@ -39,9 +50,9 @@ impl LoginService {
                 self.protection.links.issue(Purpose::Unlock, &account.id)
             ),
             reset_link: format!("{}/password/forgot", self.issuer),
-            report: self.attack_report(ctx, account, 0, now).await?,
+            report,
         };
-        self.alert(ctx, account, notice, Decision::AlertLockout, now)
+        self.alert(ctx, account, notice, Decision::AlertLockout, now, true)
             .await
     }
 
@@ -62,6 +73,7 @@ impl LoginService {
             Notice::Attack { report },
             Decision::AlertAttack,
             now,
+            true,
         )
         .await
     }
@@ -133,6 +145,11 @@ impl LoginService {
 
     /// Queues `notice` to the owner with its `alert_sent` event; when the outbox's budget (the
     /// rate window) holds it back, records `alert_skipped` with the same decision instead.
+    /// With `retry` (after the answer: nobody waits for it), each step is tried again after a
+    /// database error (`tasks::retried`): the mail prepared until that succeeds (a try whose
+    /// budget write committed but whose answer was lost spends it again: fewer mails, never
+    /// more), the event and mail written with the same ids each time. Without (inside a
+    /// request), once.
     async fn alert(
         &self,
         ctx: &RequestContext,
@@ -140,17 +157,22 @@ impl LoginService {
         notice: Notice,
         decision: Decision,
         now: OffsetDateTime,
+        retry: bool,
     ) -> Result<(), Unexpected> {
-        if let Some(mail) = self.outbox.prepare(&account.email, notice).await? {
+        let to = account.email.as_str();
+        let prepare = || self.outbox.prepare(to, notice.clone());
+        if let Some(mail) = tried(retry, "alert mail", prepare).await? {
             let e = AuthEvent::new(EventKind::AlertSent, ctx, now)
                 .user(&account.id)
                 .decision(decision);
-            self.events.record_with_mail(e, Some(mail)).await?;
+            let write = || written(self.events.record_with_mail(e.clone(), Some(mail.clone())));
+            tried(retry, "alert_sent", write).await?;
         } else {
             let e = AuthEvent::new(EventKind::AlertSkipped, ctx, now)
                 .user(&account.id)
                 .decision_detail(decision, "held back by the rate window");
-            self.events.record(e).await?;
+            let write = || written(self.events.record(e.clone()));
+            tried(retry, "alert_skipped", write).await?;
         }
         Ok(())
     }
@@ -190,7 +212,7 @@ impl LoginService {
                 self.protection.links.issue(Purpose::NotMe, &account.id)
             ),
         };
-        self.alert(ctx, account, notice, Decision::AlertNewDevice, now)
+        self.alert(ctx, account, notice, Decision::AlertNewDevice, now, false)
             .await
     }
 }
@@ -216,6 +238,31 @@ pub fn browser_summary(user_agent: &str) -> String {
         (Some(b), None) => b,
         (None, Some(os)) => format!("an unknown browser on {os}"),
         (None, None) => "an unknown browser".to_owned(),
+    }
+}
+
+/// `attempt` once, or with `retry` through `tasks::retried`.
+async fn tried<T, E, F, Fut>(retry: bool, what: &'static str, mut attempt: F) -> Result<T, E>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    if retry {
+        retried(what, attempt).await
+    } else {
+        attempt().await
+    }
+}
+
+/// A write's answer, with a conflict on its id taken as done: an earlier try was written after
+/// all, though its answer was lost (`tasks::retried` repeats a write with the same ids).
+async fn written(
+    write: impl std::future::Future<Output = Result<(), StoreError>>,
+) -> Result<(), StoreError> {
+    match write.await {
+        Err(StoreError::Conflict { .. }) => Ok(()),
+        other => other,
     }
 }
 

@@ -182,10 +182,12 @@ impl LoginService {
             } else {
                 Decision::HighRiskWrongPassword
             });
-        self.events.record(e).await?;
         if newly_locked && let Some(a) = o.account {
+            // Before this attempt's own event: the lock is committed, its record must not
+            // depend on that write.
             self.spawn_locked(o.ctx, a);
         }
+        self.events.record(e).await?;
         metrics::counter!("authd_logins_total", "outcome" => "challenged").increment(1);
         Ok(())
     }
@@ -268,11 +270,12 @@ impl LoginService {
         } else {
             event.decision(Decision::Deny)
         };
-        self.events.record(event).await?;
-        metrics::counter!("authd_logins_total", "outcome" => "failed").increment(1);
         if newly_locked && let Some(a) = o.account {
+            // Before this attempt's own event, as above.
             self.spawn_locked(o.ctx, a);
         }
+        self.events.record(event).await?;
+        metrics::counter!("authd_logins_total", "outcome" => "failed").increment(1);
         // The delay rung: a failed answer waits, more so after each failure.
         tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
         Ok(())

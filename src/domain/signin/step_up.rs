@@ -351,7 +351,9 @@ impl LoginService {
         if let Some(pair) = pair_of(&pending)
             && self.protection.ladder.count_failure(&pair).await?
         {
-            self.locked(ctx, account).await?;
+            // After the answer, tried again after a database error: the lock is committed, so
+            // its record and notice must not fail this answer (nor be lost with it).
+            self.spawn_locked(ctx, account);
         }
         pending.failures += 1;
         if pending.failures >= self.protection.ladder.settings().step_up_max_failures {
