@@ -195,6 +195,15 @@ pub fn approximate_place(country: Option<&str>, prefix: &str) -> String {
 pub trait Outbox: Send + Sync {
     /// The queued mail for `notice` to `to`, or `None` when a per-kind limit suppresses it.
     async fn prepare(&self, to: &str, notice: Notice) -> Result<Option<MailRecord>, Unexpected>;
+    /// `prepare` for work after the answer, which can wait for the database: each limit's
+    /// spend is tried again after a database error (`tasks::retried`), the spends that
+    /// succeeded are not made again (a whole `prepare` tried again would spend them twice, and
+    /// a one-an-hour notice would then be suppressed by its own first try).
+    async fn prepare_after_answer(
+        &self,
+        to: &str,
+        notice: Notice,
+    ) -> Result<Option<MailRecord>, Unexpected>;
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use crate::domain::clock::Clock;
 use crate::domain::error::Unexpected;
 use crate::domain::notify::{Notice, Outbox};
 use crate::domain::seal::Sealer;
+use crate::domain::tasks::retried;
 use crate::mail::messages::render;
 use crate::render::Branding;
 use crate::storage::mail::{MailRecord, MailStore};
@@ -112,11 +113,36 @@ impl QueueOutbox {
 #[async_trait]
 impl Outbox for QueueOutbox {
     async fn prepare(&self, to: &str, notice: Notice) -> Result<Option<MailRecord>, Unexpected> {
+        self.prepare_with(to, notice, false).await
+    }
+
+    async fn prepare_after_answer(
+        &self,
+        to: &str,
+        notice: Notice,
+    ) -> Result<Option<MailRecord>, Unexpected> {
+        self.prepare_with(to, notice, true).await
+    }
+}
+
+impl QueueOutbox {
+    /// `prepare`, each limit's spend tried again after a database error when `retry`.
+    async fn prepare_with(
+        &self,
+        to: &str,
+        notice: Notice,
+        retry: bool,
+    ) -> Result<Option<MailRecord>, Unexpected> {
         let now = self.clock.now().unix_timestamp();
         // Spent atomically before rendering: concurrent requests cannot exceed the limit. A
         // mail whose transaction later fails still spent its slot (fewer mails, never more).
         for (budget, limit) in budgets(&notice) {
-            let spent = self.store.spend_budget(to, &budget, now, 3600).await?;
+            let spend = || self.store.spend_budget(to, &budget, now, 3600);
+            let spent = if retry {
+                retried("mail budget", spend).await?
+            } else {
+                spend().await?
+            };
             if spent > limit {
                 return Ok(None);
             }

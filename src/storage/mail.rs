@@ -85,9 +85,8 @@ pub trait MailStore: Send + Sync {
 /// Queues a mail (binds: see `bind_mail`). Events that cause a mail insert it in their own
 /// transaction (`EventStore::insert_with_mail`).
 pub(crate) const INSERT_MAIL: &str = "insert into mail_queue (id, message_id, kind, recipient, subject, \
-    text_body, html_body, attempts, next_attempt_at, locked_until, sent_at, last_error, created_at, \
-    tier) values ($1, $2, $3, $4, $5, $6, $7, 0, $8, null, null, null, $9, \
-    case $3 when 'email_code' then 0 when 'verify_email' then 2 else 1 end)";
+    text_body, html_body, attempts, next_attempt_at, locked_until, sent_at, last_error, created_at) \
+    values ($1, $2, $3, $4, $5, $6, $7, 0, $8, null, null, null, $9)";
 
 /// Binds a mail to `INSERT_MAIL`'s `$1`–`$9` (id, message_id, kind, recipient, subject, text,
 /// html, next_attempt_at, created_at), on either engine.
@@ -115,20 +114,23 @@ where
 /// minutes, and only a right password sends one: no flood can queue them), then every other
 /// kind (reset links, security alerts, notices), and last the address verifications, which
 /// anyone can queue by registering — so a registration flood's backlog delays neither a code
-/// an owner waits for nor an alert. `INSERT_MAIL` sets the tier from the kind
-/// (`notify::kinds::EMAIL_CODE` and `VERIFY_EMAIL`'s words). Each tier is read on its own
-/// through `mail_queue_claim` (migration 0040), oldest first up to the limit, so a claim reads
-/// at most three limits' worth of rows however large the backlog (and mail waiting for a
-/// retry in an earlier tier is not walked past); only those are sorted.
+/// an owner waits for nor an alert. The kinds are `notify::kinds::EMAIL_CODE` and
+/// `VERIFY_EMAIL`'s words; the tier expression is `mail_queue_claim`'s (migration 0040),
+/// character for character, so that each tier is read through that index, oldest first up to
+/// the limit: a claim reads at most three limits' worth of rows however large the backlog
+/// (and mail waiting for a retry in an earlier tier is not walked past); only those are sorted.
 const DUE_MAIL: &str = "select id from (\
-    select * from (select id, tier, next_attempt_at from mail_queue where sent_at is null \
-        and tier = 0 and next_attempt_at <= $1 and (locked_until is null or locked_until <= $1) \
+    select * from (select id, 0 as tier, next_attempt_at from mail_queue where sent_at is null \
+        and (case kind when 'email_code' then 0 when 'verify_email' then 2 else 1 end) = 0 \
+        and next_attempt_at <= $1 and (locked_until is null or locked_until <= $1) \
         order by next_attempt_at limit $2) t0 \
-    union all select * from (select id, tier, next_attempt_at from mail_queue where sent_at is null \
-        and tier = 1 and next_attempt_at <= $1 and (locked_until is null or locked_until <= $1) \
+    union all select * from (select id, 1 as tier, next_attempt_at from mail_queue where sent_at is null \
+        and (case kind when 'email_code' then 0 when 'verify_email' then 2 else 1 end) = 1 \
+        and next_attempt_at <= $1 and (locked_until is null or locked_until <= $1) \
         order by next_attempt_at limit $2) t1 \
-    union all select * from (select id, tier, next_attempt_at from mail_queue where sent_at is null \
-        and tier = 2 and next_attempt_at <= $1 and (locked_until is null or locked_until <= $1) \
+    union all select * from (select id, 2 as tier, next_attempt_at from mail_queue where sent_at is null \
+        and (case kind when 'email_code' then 0 when 'verify_email' then 2 else 1 end) = 2 \
+        and next_attempt_at <= $1 and (locked_until is null or locked_until <= $1) \
         order by next_attempt_at limit $2) t2\
     ) due order by tier, next_attempt_at limit $2";
 

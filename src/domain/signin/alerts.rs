@@ -35,12 +35,12 @@ impl LoginService {
         let e = AuthEvent::new(EventKind::AccountLocked, ctx, now)
             .user(&account.id)
             .decision(Decision::UnknownSources);
-        retried("account_locked", || written(self.events.record(e.clone()))).await?;
-        // At least the failures that set the lock: the attempt that set it records its own
-        // event while this runs.
-        let lock_after = self.protection.ladder.settings().lock_after;
+        // Given up after every try: the owner's notice (its unlock link) still goes out.
+        if let Err(e) = retried("account_locked", || written(self.events.record(e.clone()))).await {
+            tracing::error!(error = %e, "the account lock's event was not recorded");
+        }
         let report = retried("lockout report", || {
-            self.attack_report(ctx, account, lock_after, now)
+            self.attack_report(ctx, account, 0, now)
         })
         .await?;
         let notice = Notice::Lockout {
@@ -66,7 +66,10 @@ impl LoginService {
         failures: i64,
     ) -> Result<(), Unexpected> {
         let now = self.clock.now();
-        let report = self.attack_report(ctx, account, failures, now).await?;
+        let report = retried("attack report", || {
+            self.attack_report(ctx, account, failures, now)
+        })
+        .await?;
         self.alert(
             ctx,
             account,
@@ -145,11 +148,10 @@ impl LoginService {
 
     /// Queues `notice` to the owner with its `alert_sent` event; when the outbox's budget (the
     /// rate window) holds it back, records `alert_skipped` with the same decision instead.
-    /// With `retry` (after the answer: nobody waits for it), each step is tried again after a
-    /// database error (`tasks::retried`): the mail prepared until that succeeds (a try whose
-    /// budget write committed but whose answer was lost spends it again: fewer mails, never
-    /// more), the event and mail written with the same ids each time. Without (inside a
-    /// request), once.
+    /// With `retry` (after the answer: nobody waits for it), each write is tried again after a
+    /// database error (`tasks::retried`): the limits' spends one by one
+    /// (`Outbox::prepare_after_answer`), the event and mail with the same ids each time.
+    /// Without (inside a request), once.
     async fn alert(
         &self,
         ctx: &RequestContext,
@@ -160,8 +162,12 @@ impl LoginService {
         retry: bool,
     ) -> Result<(), Unexpected> {
         let to = account.email.as_str();
-        let prepare = || self.outbox.prepare(to, notice.clone());
-        if let Some(mail) = tried(retry, "alert mail", prepare).await? {
+        let prepared = if retry {
+            self.outbox.prepare_after_answer(to, notice).await?
+        } else {
+            self.outbox.prepare(to, notice).await?
+        };
+        if let Some(mail) = prepared {
             let e = AuthEvent::new(EventKind::AlertSent, ctx, now)
                 .user(&account.id)
                 .decision(decision);

@@ -168,11 +168,12 @@ impl LoginService {
         let event = o
             .event(EventKind::LoginFailed, now)
             .decision_detail(Decision::Deny, "passkey");
+        let recorded = self.events.record(event).await;
         if newly_locked && let Some(a) = o.account {
-            // Before this attempt's own event: the lock's record must not depend on it.
+            // Whether or not the event was written: the lock's record must not depend on it.
             self.spawn_locked(o.ctx, a);
         }
-        self.events.record(event).await?;
+        recorded?;
         metrics::counter!("authd_logins_total", "outcome" => "failed").increment(1);
         tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
         Ok(())

@@ -182,12 +182,14 @@ impl LoginService {
             } else {
                 Decision::HighRiskWrongPassword
             });
+        let recorded = self.events.record(e).await;
         if newly_locked && let Some(a) = o.account {
-            // Before this attempt's own event: the lock is committed, its record must not
-            // depend on that write.
+            // Whether or not this attempt's own event was written: the lock is committed, its
+            // record must not depend on that write. After it, so that the lock's writes do not
+            // hold up this answer (SQLite has one writer) and its report counts this attempt.
             self.spawn_locked(o.ctx, a);
         }
-        self.events.record(e).await?;
+        recorded?;
         metrics::counter!("authd_logins_total", "outcome" => "challenged").increment(1);
         Ok(())
     }
@@ -270,11 +272,12 @@ impl LoginService {
         } else {
             event.decision(Decision::Deny)
         };
+        let recorded = self.events.record(event).await;
         if newly_locked && let Some(a) = o.account {
-            // Before this attempt's own event, as above.
+            // Whether or not the event was written, as above.
             self.spawn_locked(o.ctx, a);
         }
-        self.events.record(event).await?;
+        recorded?;
         metrics::counter!("authd_logins_total", "outcome" => "failed").increment(1);
         // The delay rung: a failed answer waits, more so after each failure.
         tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
