@@ -1,6 +1,7 @@
 //! Work a request leaves running after its answer (a password-reset lookup and mail, an alert):
 //! spawned through one tracker, so shutdown and tests can wait until it has settled instead of
-//! sleeping and hoping. Plain tokio; no HTTP, no SQL.
+//! sleeping and hoping; and `retried`, which such work uses for writes that may wait out a
+//! database error. Plain tokio; no HTTP, no SQL.
 
 use std::future::Future;
 use std::sync::Arc;
