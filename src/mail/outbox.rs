@@ -108,24 +108,7 @@ impl QueueOutbox {
             brand,
         }
     }
-}
 
-#[async_trait]
-impl Outbox for QueueOutbox {
-    async fn prepare(&self, to: &str, notice: Notice) -> Result<Option<MailRecord>, Unexpected> {
-        self.prepare_with(to, notice, false).await
-    }
-
-    async fn prepare_after_answer(
-        &self,
-        to: &str,
-        notice: Notice,
-    ) -> Result<Option<MailRecord>, Unexpected> {
-        self.prepare_with(to, notice, true).await
-    }
-}
-
-impl QueueOutbox {
     /// `prepare`, each limit's spend tried again after a database error when `retry`.
     async fn prepare_with(
         &self,
@@ -172,5 +155,20 @@ impl QueueOutbox {
             created_at: now,
         };
         Ok(Some(record))
+    }
+}
+
+#[async_trait]
+impl Outbox for QueueOutbox {
+    async fn prepare(&self, to: &str, notice: Notice) -> Result<Option<MailRecord>, Unexpected> {
+        self.prepare_with(to, notice, false).await
+    }
+
+    async fn prepare_after_answer(
+        &self,
+        to: &str,
+        notice: Notice,
+    ) -> Result<Option<MailRecord>, Unexpected> {
+        self.prepare_with(to, notice, true).await
     }
 }
