@@ -84,6 +84,10 @@ pub enum Notice {
         /// Whether the account has signed in from that network before: such step-ups have a
         /// budget of their own that sign-ins from elsewhere cannot spend (`mail/outbox.rs`).
         familiar: bool,
+        /// The ladder's source key of the browser when it carried the account's device cookie
+        /// (at the account's epoch): each such browser has a budget of its own, which only a
+        /// holder of that cookie can spend, wherever it signs in from.
+        device: Option<String>,
     },
     /// A sign-in method (a passkey, the authenticator app, …) was added to the account.
     SignInMethodAdded {

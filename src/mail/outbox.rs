@@ -74,6 +74,12 @@ fn budgets(notice: &Notice) -> Vec<(String, i64)> {
         // inbox nor spend the owner's codes: sign-ins from networks the account has used have
         // their own budget, which sign-ins from anywhere else cannot touch; those share the
         // other, per network and in all.
+        // The owner's own browser (its device cookie) keeps a budget of its own on any network:
+        // someone with the password alone spends the others, never this one.
+        Notice::EmailCode {
+            device: Some(device),
+            ..
+        } => vec![(format!("{kind} {device}"), EMAIL_CODES_PER_HOUR)],
         Notice::EmailCode { familiar: true, .. } => {
             vec![(format!("{kind} familiar"), EMAIL_CODES_PER_HOUR)]
         }

@@ -64,6 +64,7 @@ fn samples() -> Vec<Notice> {
             minutes: 10,
             requested_from: "192.0.2.0/24".into(),
             familiar: false,
+            device: None,
         },
         Notice::SignInMethodAdded {
             method: "passkey “Laptop”".into(),

@@ -2,12 +2,11 @@
 //! page's links, the `profile` claims (`name`, `updated_at`), CORS for public clients' origins,
 //! and the OAuth endpoints' precise error descriptions.
 
-use base64::Engine;
 use reqwest::StatusCode;
 
 use crate::cli::authd_on;
 use crate::helpers::{
-    REDIRECT_URI, TestApp, TestClient, new_client, pkce, query_param, spawn_app, str_of,
+    REDIRECT_URI, TestApp, TestClient, claims_of, new_client, pkce, query_param, spawn_app, str_of,
 };
 use authd::events::EventKind;
 
@@ -33,15 +32,6 @@ fn refused_with(out: &std::process::Output, words: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && out.stdout.is_empty(), "{err}");
     assert!(err.contains(words), "stderr names the problem: {err}");
-}
-
-/// The JWT's claims (signatures are checked by the OIDC tests).
-fn claims_of(jwt: &str) -> serde_json::Value {
-    let payload = jwt.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
 }
 
 #[tokio::test]

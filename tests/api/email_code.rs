@@ -1,5 +1,6 @@
 //! The e-mailed step-up code's send limits (docs/mfa.md: five code mails an hour per network,
-//! ten in all from networks the account has not used, and five of their own for those it has):
+//! ten in all from networks the account has not used, five of their own for those it has, and
+//! five of its own for each browser carrying the account's device cookie, wherever it is):
 //! past it the step-up still stands — the same challenge, no mail, no earlier code accepted —
 //! the limit is not visible to anyone without the password (a wrong password answers as for an
 //! unknown address), and an hour later codes are mailed again.
@@ -163,6 +164,15 @@ async fn someone_with_the_password_cannot_spend_the_owners_codes() {
         "{}",
         page.body
     );
+
+    // The owner's own browser (its device cookie), travelling: a network the account has not
+    // used, yet a budget of its own, which the others cannot spend.
+    let page = app
+        .sign_in_again(&home, "100.64.9.1", &user.email, &user.password)
+        .await;
+    assert!(page.body.contains(sent), "{}", page.body);
+    let page = app.pass_email_step_up(&home, "100.64.9.1").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
 
     // The owner, at home on a new browser, still gets a code and signs in with it.
     let owner = new_client();

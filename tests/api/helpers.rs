@@ -979,3 +979,18 @@ pub async fn raw_execute(db: &TestDb, sql: &str, binds: &[&str]) {
         pool.close().await;
     }
 }
+
+/// A JWT's claims, unverified (signatures are checked by the OIDC tests).
+pub fn claims_of(jwt: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// The claims of the ID token in a token response.
+pub fn id_claims(tokens: &serde_json::Value) -> serde_json::Value {
+    claims_of(str_of(tokens, "id_token"))
+}

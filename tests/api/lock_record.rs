@@ -2,6 +2,8 @@
 //! committed by the attempt that set it, its `account_locked` event, the mail's limits and the
 //! lockout mail (with its `alert_sent`) are written after the answer and tried again until the
 //! database takes them, each once (a limit spent twice would suppress the one-an-hour notice).
+//! The same holds for a lock set inside a step-up's answer (which still answers) and for the
+//! attack alert of a blocked source.
 
 use reqwest::StatusCode;
 
@@ -9,7 +11,9 @@ use authd::config::CaptchaKind;
 use authd::domain::tasks::retries;
 use authd::events::EventKind;
 
-use crate::helpers::{TestApp, cidrs, new_client, raw_rows, spawn_app_with};
+use crate::helpers::{TestApp, TestUser, cidrs, new_client, raw_rows, spawn_app_with};
+
+const ANSWER: &str = "open-sesame";
 
 /// Makes the database refuse new rows of `table` whose `kind` is `kind` (a trigger), or take
 /// them again.
@@ -53,7 +57,7 @@ async fn until_retried(what: &str, before: u64) {
 async fn the_lock_s_event_and_mail_outlast_a_database_error() {
     let app = spawn_app_with(|c| {
         c.captcha = CaptchaKind::Test;
-        c.captcha_test_answer = Some("open-sesame".into());
+        c.captcha_test_answer = Some(ANSWER.into());
         c.trusted_proxies = cidrs(&["127.0.0.1/32"]);
         c.protection.challenge_after = 100;
         c.protection.block_after = 100;
@@ -100,4 +104,123 @@ async fn the_lock_s_event_and_mail_outlast_a_database_error() {
     )
     .await;
     assert_eq!(mails.len(), 1, "the owner's lockout mail, once");
+}
+
+/// Signs `client` in from `ip` with the right password, answering the CAPTCHA if one is shown
+/// first: the e-mailed code's step-up page.
+async fn at_email_step_up(app: &TestApp, client: &reqwest::Client, ip: &str, user: &TestUser) {
+    let mut page = app
+        .sign_in_from(client, ip, &user.email, &user.password, None)
+        .await;
+    if page.body.contains("name=\"captcha_answer\"") {
+        page = app
+            .sign_in_from(client, ip, &user.email, &user.password, Some(ANSWER))
+            .await;
+    }
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{}", page.body);
+    assert!(
+        page.body.contains("data-challenge=\"email\""),
+        "{}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn a_step_up_that_locks_still_answers_and_its_record_outlasts_a_database_error() {
+    let app = spawn_app_with(|c| {
+        c.captcha = CaptchaKind::Test;
+        c.captcha_test_answer = Some(ANSWER.into());
+        c.trusted_proxies = cidrs(&["127.0.0.1/32"]);
+        c.protection.challenge_after = 100;
+        c.protection.block_after = 100;
+        c.protection.lock_after = 3;
+    })
+    .await;
+    let user = app.user().await;
+    // The owner asked for the mailed code at every sign-in.
+    let id = app.user_id(&user.email).await;
+    app.state.accounts.set_require_mfa(&id, true).await.unwrap();
+    // Two guesses from elsewhere, then a thief with the password meets the mailed code and
+    // guesses it: the third failure locks the account, inside the step-up's answer.
+    let c = new_client();
+    for i in 0..2 {
+        let page = app
+            .sign_in_from(&c, &format!("203.0.113.{i}"), &user.email, "spray", None)
+            .await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    }
+    let (thief, ip) = (new_client(), "198.51.100.79");
+    at_email_step_up(&app, &thief, ip, &user).await;
+    refuse(&app, "event", "account_locked", true).await;
+    let before = retries("account_locked");
+    let code: u32 = app.last_code().await.parse().unwrap();
+    let guess = format!("{:06}", (code + 1) % 1_000_000);
+    let page = app.send_email_code(&thief, ip, &guess).await;
+    // The lock committed; its record's failure is not this answer's.
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{}", page.body);
+    until_retried("account_locked", before).await;
+    refuse(&app, "event", "account_locked", false).await;
+    let events = app.events().await;
+    let count = |kind| events.iter().filter(|e| e.kind == kind).count();
+    assert_eq!(count(EventKind::AccountLocked), 1);
+    assert_eq!(count(EventKind::AlertSent), 1, "the lockout notice");
+    let mails = raw_rows(
+        &app.db,
+        "select kind from mail_queue where kind = 'lockout'",
+    )
+    .await;
+    assert_eq!(mails.len(), 1, "the owner's lockout mail, once");
+}
+
+#[tokio::test]
+async fn the_attack_alert_outlasts_a_database_error() {
+    let app = spawn_app_with(|c| {
+        c.captcha = CaptchaKind::Test;
+        c.captcha_test_answer = Some(ANSWER.into());
+        c.trusted_proxies = cidrs(&["127.0.0.1/32"]);
+        c.protection.challenge_after = 100;
+        c.protection.block_after = 3;
+        c.protection.lock_after = 100;
+    })
+    .await;
+    let user = app.user().await;
+    // The owner's network is known, so the ladder alone decides (no risk challenge).
+    let owner = new_client();
+    let page = app
+        .sign_in_from(&owner, "192.0.2.10", &user.email, &user.password, None)
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    refuse(&app, "mail_budget", "attack", true).await;
+    refuse(&app, "event", "alert_sent", true).await;
+    let before = [retries("mail budget"), retries("alert_sent")];
+    let (attacker, ip) = (new_client(), "192.0.2.66");
+    let mut blocked = false;
+    for _ in 0..6 {
+        let page = app
+            .sign_in_from(&attacker, ip, &user.email, "guess-password", None)
+            .await;
+        if page.status == StatusCode::TOO_MANY_REQUESTS {
+            blocked = true;
+            break;
+        }
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{}", page.body);
+    }
+    assert!(blocked, "the source is blocked");
+    until_retried("mail budget", before[0]).await;
+    refuse(&app, "mail_budget", "attack", false).await;
+    until_retried("alert_sent", before[1]).await;
+    refuse(&app, "event", "alert_sent", false).await;
+    let events = app.events().await;
+    let alerts: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::AlertSent)
+        .collect();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].decision.as_deref(), Some("attack"));
+    assert!(
+        !events.iter().any(|e| e.kind == EventKind::AlertSkipped),
+        "its budget spent once"
+    );
+    let mails = raw_rows(&app.db, "select kind from mail_queue where kind = 'attack'").await;
+    assert_eq!(mails.len(), 1, "the owner's attack alert, once");
 }

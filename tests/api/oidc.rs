@@ -216,3 +216,42 @@ async fn end_session_refuses_unregistered_targets_and_asks_without_a_hint() {
     let bad_hint = app.get("/end_session?id_token_hint=abc.def.ghi").await;
     assert_eq!(bad_hint.status, reqwest::StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn end_session_takes_a_post_as_its_get() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let client = app.web_client().await;
+    let tokens = app.tokens_for(&client, &user, "openid").await;
+    let hint = crate::helpers::str_of(&tokens, "id_token");
+    // RP-Initiated Logout 1.0 §2: a POST of the same parameters is answered as the GET.
+    let form = [
+        ("id_token_hint", hint),
+        ("post_logout_redirect_uri", "http://127.0.0.1:7777/bye"),
+        ("state", "bye"),
+    ];
+    let sent_on = app.post_form("/end_session", &form).await;
+    assert_eq!(sent_on.status, reqwest::StatusCode::SEE_OTHER);
+    assert!(
+        sent_on.location().starts_with("/end_session?"),
+        "{}",
+        sent_on.location()
+    );
+    assert_eq!(
+        app.get("/account").await.status,
+        reqwest::StatusCode::OK,
+        "not yet"
+    );
+    let logout = app.get(sent_on.location()).await;
+    assert_eq!(logout.location(), "http://127.0.0.1:7777/bye?state=bye");
+    assert!(app.get("/account").await.location().starts_with("/login"));
+    // An unregistered target sent by POST meets the same error page.
+    let form = [
+        ("client_id", client.id.as_str()),
+        ("post_logout_redirect_uri", "https://evil.example/"),
+    ];
+    let sent_on = app.post_form("/end_session", &form).await;
+    let page = app.get(sent_on.location()).await;
+    assert_eq!(page.status, reqwest::StatusCode::BAD_REQUEST);
+    assert!(page.headers.get("location").is_none());
+}

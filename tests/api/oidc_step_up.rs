@@ -4,22 +4,12 @@
 //! ask for when the token's sign-in is too weak for the risk.
 
 use authd::domain::mfa::{ACR_MFA, ACR_PASSWORD};
-use base64::Engine;
 use reqwest::StatusCode;
 
 use crate::helpers::{
-    TestApp, TestClient, new_client, pkce, query_param, spawn_app, spawn_app_with, str_of, urlenc,
+    TestApp, TestClient, id_claims, new_client, pkce, query_param, spawn_app, spawn_app_with,
+    str_of, urlenc,
 };
-
-/// The ID token's claims (its signature is checked by the other OIDC tests).
-fn id_claims(tokens: &serde_json::Value) -> serde_json::Value {
-    let jwt = str_of(tokens, "id_token");
-    let payload = jwt.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
-}
 
 /// Redeems the code in `location` for tokens.
 async fn redeem(

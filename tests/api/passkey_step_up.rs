@@ -7,13 +7,12 @@
 
 use authd::domain::mfa::ACR_MFA;
 use authd::events::EventKind;
-use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestApp, TestClient, TestUser, cidrs, csrf_from, new_client, pkce, query_param, raw_rows,
-    spawn_app_with, str_of, urlenc,
+    TestApp, TestClient, TestUser, cidrs, csrf_from, id_claims, new_client, pkce, query_param,
+    raw_rows, spawn_app_with, str_of, urlenc,
 };
 use crate::soft_passkey::{SoftPasskey, b64, enrol, post_json};
 
@@ -45,16 +44,6 @@ fn attr(body: &str, name: &str) -> String {
 
 fn error(v: &Value) -> &str {
     v["error"].as_str().unwrap_or("")
-}
-
-/// The ID token's claims.
-fn id_claims(tokens: &Value) -> Value {
-    let jwt = str_of(tokens, "id_token");
-    let payload = jwt.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
 }
 
 async fn account_id(app: &TestApp, user: &TestUser) -> String {

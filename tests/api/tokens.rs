@@ -10,7 +10,7 @@ use authd::domain::tokens::alg::SigningAlg;
 use authd::domain::tokens::jwt::{AccessClaims, sign_access};
 use authd::events::EventKind;
 
-use crate::helpers::{TestApp, new_client, spawn_app, spawn_app_on, str_of};
+use crate::helpers::{TestApp, id_claims, new_client, spawn_app, spawn_app_on, str_of};
 
 async fn refresh(
     app: &TestApp,
@@ -150,6 +150,13 @@ async fn revocation_and_introspection() {
     assert_eq!(app.introspect(&other, &at).await["active"], false);
     let info = app.introspect(&client, &at).await;
     assert_eq!(info["active"], true);
+    // RFC 7662 §2.2: the type of RFC 6749 §5.1.
+    assert_eq!(info["token_type"], "Bearer");
+    assert_eq!(info["token_use"], "access_token");
+    let refresh_info = app.introspect(&client, &rt).await;
+    assert_eq!(refresh_info["active"], true);
+    assert_eq!(refresh_info["token_use"], "refresh_token");
+    assert!(refresh_info.get("token_type").is_none(), "{refresh_info}");
     assert_eq!(info["client_id"], client.id.as_str());
     assert_eq!(
         info["sub"],
@@ -578,15 +585,37 @@ async fn client_secret_post_and_userinfo_by_post() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    // No token at all: 401 with a Bearer challenge.
+    // No token at all: 401 with the bare Bearer challenge (RFC 6750 §3.1: no error code).
     let resp = new_client().get(app.url("/userinfo")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    assert!(
-        resp.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .starts_with("Bearer")
+    assert_eq!(resp.headers()["www-authenticate"], "Bearer realm=\"authd\"");
+    // A token that is not valid: the error code.
+    let (status, _) = app.userinfo("not.a.token").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let resp = new_client()
+        .get(app.url("/userinfo"))
+        .bearer_auth("not.a.token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["www-authenticate"],
+        "Bearer realm=\"authd\", error=\"invalid_token\""
     );
+    // The scheme's name in any case (RFC 7235 §2.1) authenticates the client: what is wrong
+    // is then the refresh token, not the client.
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{secret}", client.id));
+    for (scheme, error) in [("BASIC", "invalid_grant"), ("Basicx", "invalid_client")] {
+        let resp = new_client()
+            .post(app.url("/token"))
+            .header("authorization", format!("{scheme} {basic}"))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], error, "{scheme}: {body}");
+    }
 }
 
 #[tokio::test]
@@ -729,4 +758,34 @@ async fn polling_a_cached_token_never_extends_the_bearer_cache_ttl() {
     let flipped = if &good[at_..=at_] == "A" { "B" } else { "A" };
     let forged = format!("{}{flipped}{}", &good[..at_], &good[at_ + 1..]);
     assert_eq!(c.userinfo(&forged).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn userinfo_says_of_the_address_what_the_id_token_says() {
+    let app = spawn_app().await;
+    let client = app.web_client().await;
+    // Added on the command line: an operator vouched for the address.
+    let user = app.user().await;
+    for verified in [true, false] {
+        if !verified {
+            app.execute_sql(&format!(
+                "update account set email_verified_at = null where email = '{}'",
+                user.email
+            ))
+            .await;
+        }
+        let tokens = app.tokens_for(&client, &user, "openid email").await;
+        assert_eq!(
+            id_claims(&tokens)["email_verified"],
+            serde_json::json!(verified)
+        );
+        let (status, info) = app.userinfo(str_of(&tokens, "access_token")).await;
+        assert_eq!(status, StatusCode::OK, "{info}");
+        assert_eq!(info["email"], serde_json::json!(user.email));
+        assert_eq!(
+            info["email_verified"],
+            serde_json::json!(verified),
+            "{info}"
+        );
+    }
 }

@@ -111,7 +111,9 @@ def test_authlib_and_pyjwt_interoperate(server):
     assert at["client_id"] == server["client_id"] and at["sub"] == claims["sub"]
 
     info = session.get(meta["userinfo_endpoint"]).json()
-    assert info == {"sub": claims["sub"], "email": "py@example.com", "email_verified": False}
+    # Added on the command line: an operator vouched for the address, and both say so.
+    assert claims["email_verified"] is True
+    assert info == {"sub": claims["sub"], "email": "py@example.com", "email_verified": True}
 
     old_refresh = token["refresh_token"]
     new = session.refresh_token(meta["token_endpoint"])

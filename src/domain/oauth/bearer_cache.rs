@@ -45,6 +45,8 @@ const SWEEP_FLOOR: usize = 1_024;
 pub(crate) struct SubjectInfo {
     /// The account's email (`None`: the subject is a client, or the account is gone).
     pub email: Option<String>,
+    /// Whether that address was verified (OIDC `email_verified`, as the ID token says it).
+    pub email_verified: bool,
     /// The account's name (OIDC `name`).
     pub name: Option<String>,
     /// When the account's profile last changed (OIDC `updated_at`).

@@ -27,11 +27,13 @@ fn inactive() -> Value {
     json!({ "active": false })
 }
 
-/// The answer for an active access token.
+/// The answer for an active access token: its `token_type` is the type RFC 7662 §2.2 means
+/// (RFC 6749 §5.1's, `Bearer`); `token_use` says which of authd's tokens it is.
 fn active_access(c: &AccessClaims) -> Value {
     json!({
         "active": true,
-        "token_type": "access_token",
+        "token_type": "Bearer",
+        "token_use": "access_token",
         "scope": c.scope,
         "client_id": c.client_id,
         "sub": c.sub,
@@ -129,8 +131,10 @@ impl OAuthService {
             && f.expires_at > now
         {
             return Ok(json!({
+                // Not a token type of RFC 6749 §5.1 (it is never presented as a bearer), so
+                // no `token_type`; `token_use` names it.
                 "active": true,
-                "token_type": "refresh_token",
+                "token_use": "refresh_token",
                 "scope": f.scope,
                 "client_id": f.client_id,
                 "sub": f.user_id,

@@ -50,6 +50,7 @@ pub(super) fn revocation_verdict(
     }
     let subject = SubjectInfo {
         email: state.email,
+        email_verified: state.email_verified,
         name: state.name,
         updated_at: state.profile_updated_at,
     };
@@ -195,7 +196,7 @@ impl OAuthService {
             && let Some(obj) = out.as_object_mut()
         {
             obj.insert("email".into(), json!(email));
-            obj.insert("email_verified".into(), json!(false));
+            obj.insert("email_verified".into(), json!(subject.email_verified));
         }
         // OIDC Core §5.4: the `profile` scope's claims authd holds.
         if claims.has_scope("profile")

@@ -185,6 +185,7 @@ impl LoginService {
             minutes: (ttl / 60).max(1),
             requested_from: pending.requested_from.clone(),
             familiar: pending.familiar_network,
+            device: pending.known_device.then(|| pending.counter.1.clone()),
         };
         let mail = self.outbox.prepare(&account.email, notice).await?;
         pending.code = Some(SentCode {

@@ -1,12 +1,14 @@
-//! `GET /end_session` (OIDC RP-Initiated Logout 1.0). With a valid `id_token_hint` for the
-//! signed-in user the session ends at once; without one the user is asked (a plain link must
-//! not be able to sign people out).
+//! `GET|POST /end_session` (OIDC RP-Initiated Logout 1.0). With a valid `id_token_hint` for
+//! the signed-in user the session ends at once; without one the user is asked (a plain link
+//! must not be able to sign people out). A `POST` is sent on to the `GET` with its form as the
+//! query.
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::app::state::AppState;
 use crate::events::EventKind;
@@ -14,13 +16,28 @@ use crate::events::decision::Decision;
 use crate::http::error::{ErrorPage, HttpError};
 use crate::http::extract::{ClientContext, WebSession};
 
-/// The logout request's query.
-#[derive(Debug, Deserialize)]
+/// The logout request's query (or form).
+#[derive(Debug, Deserialize, Serialize)]
 pub struct EndSessionQuery {
+    #[serde(skip_serializing_if = "Option::is_none")]
     id_token_hint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     post_logout_redirect_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     state: Option<String>,
+}
+
+/// `POST /end_session` (RP-Initiated Logout 1.0 §2: the OP supports GET and POST): `303` to
+/// `GET /end_session` with the form's parameters as its query, so one handler answers both,
+/// and the browser comes back with its `SameSite=Lax` session cookie, which a cross-site POST
+/// does not carry. A body that is not such a form is refused (4xx), as a malformed query is.
+pub async fn end_session_post(Form(q): Form<EndSessionQuery>) -> Result<Response, HttpError> {
+    let query = serde_urlencoded::to_string(&q)
+        .map_err(|_| HttpError::BadRequest("The sign-out request is malformed."))?;
+    let path = crate::http::oauth::paths::END_SESSION;
+    Ok(Redirect::to(&format!("{path}?{query}")).into_response())
 }
 
 /// The page shown after (or instead of) signing out.

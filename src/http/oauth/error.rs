@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::domain::oauth::error::{BearerError, OAuthCode, OAuthError};
+use crate::domain::tokens::rejection::TokenRejection;
 use crate::http::api_error::NOT_THE_AUDIENCE;
 
 /// An OAuth endpoint's failure, answered the OAuth way.
@@ -93,6 +94,13 @@ fn protocol(e: &OAuthError) -> Answer {
 
 fn bearer(e: &BearerError) -> Answer {
     match e {
+        // RFC 6750 §3.1: a request with no authentication at all gets the bare challenge.
+        BearerError::InvalidToken(TokenRejection::Missing) => Answer::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "no access token was sent",
+        )
+        .challenge("Bearer realm=\"authd\""),
         BearerError::InvalidToken(_) => Answer::new(
             StatusCode::UNAUTHORIZED,
             "invalid_token",

@@ -18,10 +18,10 @@ pub fn client_credentials(
     let basic = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Basic ")
-                .or_else(|| v.strip_prefix("basic "))
-        });
+        .and_then(|v| v.split_once(' '))
+        // RFC 7235 §2.1: the scheme's name is case-insensitive.
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, b64)| b64);
     match (basic, form_secret) {
         (Some(_), Some(_)) => Err(bad_request("use one client authentication method")),
         (Some(b64), None) => {
@@ -79,6 +79,19 @@ mod tests {
         let c = client_credentials(&headers(&format!("Basic {raw}")), None, None).unwrap();
         assert_eq!(c.id, "my app");
         assert_eq!(c.secret.as_deref(), Some("s:cret"));
+    }
+
+    #[test]
+    fn the_basic_scheme_is_named_in_any_case() {
+        let raw = STANDARD.encode("app:secret");
+        for scheme in ["Basic", "basic", "BASIC", "bAsIc"] {
+            let c = client_credentials(&headers(&format!("{scheme} {raw}")), None, None).unwrap();
+            assert_eq!(c.id, "app", "{scheme}");
+            assert_eq!(c.secret.as_deref(), Some("secret"), "{scheme}");
+        }
+        // Another scheme is no client authentication (the form's id, no secret).
+        let c = client_credentials(&headers(&format!("Basicx {raw}")), Some("pub"), None).unwrap();
+        assert_eq!((c.id.as_str(), c.secret), ("pub", None));
     }
 
     #[test]

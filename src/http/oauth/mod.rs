@@ -54,7 +54,10 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route("/authorize/consent", post(authorize::consent_post))
         .route(cancel::CANCEL_PATH, get(cancel::cancel_get))
-        .route(paths::END_SESSION, get(end_session::end_session_get))
+        .route(
+            paths::END_SESSION,
+            get(end_session::end_session_get).post(end_session::end_session_post),
+        )
 }
 
 /// Introspection: resource servers only (no CORS, no browser).

@@ -87,6 +87,8 @@ pub struct RefreshRecord {
 pub struct BearerState {
     /// The subject's email, when the subject is an account.
     pub email: Option<String>,
+    /// Whether the subject's address was verified (false when the subject is no account).
+    pub email_verified: bool,
     /// Whether the token's `jti` was revoked.
     pub jti_revoked: bool,
     /// 1 if the token's grant exists and is not revoked, else 0.
@@ -336,6 +338,7 @@ impl GrantStore for Backend {
     ) -> Result<BearerState, StoreError> {
         Ok(on_pool!(self.pool(), |p| sqlx::query_as(
             "select a.email as email, \
+             (a.email_verified_at is not null) as email_verified, \
              exists(select 1 from revoked_token where jti = $2) as jti_revoked, \
              (select count(*) from token_family where id = $3 and revoked_at is null) \
              as family_active, \
