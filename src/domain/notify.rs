@@ -208,6 +208,10 @@ pub trait Outbox: Send + Sync {
         to: &str,
         notice: Notice,
     ) -> Result<Option<MailRecord>, Unexpected>;
+    /// Starts the step-up code's budgets for `to` again (every network's and device's): after
+    /// the owner set a new password, whoever spent them with the old one cannot any more,
+    /// and the owner must not wait out their hour for a code.
+    async fn restart_code_budgets(&self, to: &str) -> Result<(), Unexpected>;
 }
 
 #[cfg(test)]

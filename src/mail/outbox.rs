@@ -177,4 +177,11 @@ impl Outbox for QueueOutbox {
     ) -> Result<Option<MailRecord>, Unexpected> {
         self.prepare_with(to, notice, true).await
     }
+
+    async fn restart_code_budgets(&self, to: &str) -> Result<(), Unexpected> {
+        self.store
+            .clear_budgets(to, crate::domain::notify::kinds::EMAIL_CODE)
+            .await?;
+        Ok(())
+    }
 }

@@ -80,6 +80,10 @@ pub trait MailStore: Send + Sync {
         now: i64,
         window_secs: i64,
     ) -> Result<i64, StoreError>;
+
+    /// Forgets `recipient`'s budgets named `kind` or `kind` followed by a space and more (its
+    /// per-network and per-device budgets): they start again empty. Returns the rows deleted.
+    async fn clear_budgets(&self, recipient: &str, kind: &str) -> Result<u64, StoreError>;
 }
 
 /// Queues a mail (binds: see `bind_mail`). Events that cause a mail insert it in their own
@@ -261,6 +265,22 @@ impl MailStore for Backend {
         .bind(now - window_secs)
         .fetch_one(p)
         .await?))
+    }
+
+    async fn clear_budgets(&self, recipient: &str, kind: &str) -> Result<u64, StoreError> {
+        let prefix = format!("{kind} ");
+        let len = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
+        Ok(on_pool!(self.writer(), |p| sqlx::query(
+            "delete from mail_budget where recipient = $1 \
+             and (kind = $2 or substr(kind, 1, $3) = $4)"
+        )
+        .bind(recipient)
+        .bind(kind)
+        .bind(len)
+        .bind(prefix.as_str())
+        .execute(p)
+        .await?
+        .rows_affected()))
     }
 }
 

@@ -182,4 +182,31 @@ async fn someone_with_the_password_cannot_spend_the_owners_codes() {
     assert!(page.body.contains(sent), "{}", page.body);
     let page = app.pass_email_step_up(&owner, "192.0.2.11").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+
+    // Spent again by the thief, then the owner sets a new password (the mailed link): the old
+    // password's holder spent nothing the owner must wait out, and the owner's next new
+    // browser on a new network gets a code at once.
+    let page = app
+        .sign_in_from(
+            &new_client(),
+            "100.64.8.2",
+            &user.email,
+            &user.password,
+            None,
+        )
+        .await;
+    assert!(
+        page.body.contains("cannot send more codes"),
+        "{}",
+        page.body
+    );
+    let done = crate::totp::owner_resets(&app, &user).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let (phone, ip) = (new_client(), "100.64.10.1");
+    let page = app
+        .sign_in_from(&phone, ip, &user.email, "the owner's own passphrase", None)
+        .await;
+    assert!(page.body.contains(sent), "{}", page.body);
+    let page = app.pass_email_step_up(&phone, ip).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
 }

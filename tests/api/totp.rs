@@ -522,7 +522,8 @@ async fn a_reset_proving_an_unverified_address_removes_the_factors_set_up_before
 }
 
 /// The owner's reset of `user`, from a browser of their own, to "the owner's own passphrase".
-async fn owner_resets(app: &TestApp, user: &TestUser) -> crate::helpers::Page {
+/// The owner sets the password "the owner's own passphrase" through the mailed reset link.
+pub(crate) async fn owner_resets(app: &TestApp, user: &TestUser) -> crate::helpers::Page {
     let owner = crate::helpers::new_client();
     crate::password_reset::forgot(app, &owner, &user.email).await;
     app.drain_mail().await;

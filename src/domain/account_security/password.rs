@@ -44,6 +44,8 @@ impl SecurityService {
             .find_by_id(user_id)
             .await?
             .ok_or(SecurityError::UnknownSession)?;
+        // Whoever spent the step-up codes' budgets with the old password cannot any more.
+        self.outbox.restart_code_budgets(&account.email).await?;
         let event = AuthEvent::new(EventKind::PasswordChanged, ctx, now)
             .user(user_id)
             .decision_detail(

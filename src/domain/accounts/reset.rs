@@ -282,6 +282,8 @@ impl ResetService {
             return Err(AccountError::InvalidInput(DEAD_LINK));
         };
         self.accounts.store_password(&user_id, &hash).await?;
+        // Whoever spent the step-up codes' budgets with the old password cannot any more.
+        self.outbox.restart_code_budgets(&account.email).await?;
         let grants = self.grants.revoke_user_families(&user_id, ts).await?;
         self.bearer_cache.now();
         let mut detail = format!("sessions ended; {grants} grants revoked");

@@ -201,4 +201,40 @@ async fn budget(store: &Store) {
             .unwrap(),
         1
     );
+    // Cleared: the kind and its narrower budgets ("kind …"), for that recipient only.
+    for (to, kind) in [
+        ("a@example.com", "email_code"),
+        ("a@example.com", "email_code from 192.0.2.0/24"),
+        ("a@example.com", "email_code device:d1"),
+        ("a@example.com", "email_codes"),
+        ("b@example.com", "email_code"),
+    ] {
+        m.spend_budget(to, kind, now, 3600).await.unwrap();
+    }
+    assert_eq!(
+        m.clear_budgets("a@example.com", "email_code")
+            .await
+            .unwrap(),
+        3
+    );
+    let spent = |to: &'static str, kind: &'static str| async move {
+        m.spend_budget(to, kind, now + 1, 3600).await.unwrap()
+    };
+    assert_eq!(
+        spent("a@example.com", "email_code").await,
+        1,
+        "started again"
+    );
+    assert_eq!(spent("a@example.com", "email_code device:d1").await, 1);
+    assert_eq!(
+        spent("a@example.com", "email_codes").await,
+        2,
+        "another kind"
+    );
+    assert_eq!(
+        spent("b@example.com", "email_code").await,
+        2,
+        "another recipient"
+    );
+    assert_eq!(spent("a@example.com", "lockout").await, 2, "untouched");
 }
