@@ -234,6 +234,16 @@ impl WebSession {
         self.0.insert(INDEX_ROW, row).await.map_err(session_failed)
     }
 
+    /// After a re-authentication (the session may change the sign-in methods now): a new
+    /// session id (the old one is deleted) and a new CSRF token, so an id or token that leaked
+    /// before gains nothing. The session's epoch, to index the new id under.
+    pub async fn cycle(&self, state: &AppState) -> Result<Option<i64>, HttpError> {
+        self.0.cycle_id().await.map_err(session_failed)?;
+        let token = state.random.token(32);
+        self.0.insert(CSRF, &token).await.map_err(session_failed)?;
+        self.0.get::<i64>(EPOCH).await.map_err(session_failed)
+    }
+
     /// After a password change: a new session id (the old one is deleted) under the account's
     /// new session epoch, so this session survives the epoch moving on.
     pub async fn renew(&self, epoch: i64) -> Result<(), HttpError> {

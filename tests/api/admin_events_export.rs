@@ -222,13 +222,30 @@ async fn every_export_is_an_admin_action_naming_who_and_which_filters() {
     // A malformed filter exports nothing and records nothing.
     let bad = app.get("/admin/events/export?format=csv&kind=nope").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    // Another site's navigation (the admin's cookie goes along) exports and records nothing;
+    // the console's own link and a typed URL do (the first export above sent no header).
+    for (site, status) in [
+        ("cross-site", StatusCode::FORBIDDEN),
+        ("same-site", StatusCode::FORBIDDEN),
+        ("same-origin", StatusCode::OK),
+        ("none", StatusCode::OK),
+    ] {
+        let resp = app
+            .client
+            .get(app.url("/admin/events/export?format=csv&ip=192.0.2.50"))
+            .header("sec-fetch-site", site)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), status, "{site}");
+    }
 
     let exports: Vec<_> = crate::admin_console::admin_actions(&app)
         .await
         .into_iter()
         .filter(|e| e.decision_code == Some(Decision::OpsEventsExported))
         .collect();
-    assert_eq!(exports.len(), 2, "{exports:?}");
+    assert_eq!(exports.len(), 4, "{exports:?}");
     let admin_id = app
         .state
         .accounts

@@ -174,12 +174,17 @@ async fn a_client_is_created_its_secret_shown_once_rotated_and_deleted() {
         .await;
     assert_eq!(deleted.status, StatusCode::SEE_OTHER);
     assert_eq!(deleted.location(), "/admin/clients?deleted=reports-svc");
+    let after = app.get(deleted.location()).await.body;
+    assert!(!after.contains("data-client-id=\"reports-svc\""));
+    assert!(after.contains("Client reports-svc was deleted"), "{after}");
+    // The notice says only what the console did: no words of a crafted query.
+    let crafted = "/admin/clients?deleted=x%20after%20a%20leak.%20Call%20us&disabled=nobody";
+    let page = app.get(crafted).await.body;
     assert!(
-        !app.get("/admin/clients")
-            .await
-            .body
-            .contains("data-client-id=\"reports-svc\"")
+        !page.contains("after a leak") && !page.contains("nobody"),
+        "{page}"
     );
+    assert!(!page.contains("id=\"admin-notice\""));
     assert_eq!(
         cc_token(&app, "reports-svc", &new_secret).await,
         StatusCode::UNAUTHORIZED

@@ -497,3 +497,48 @@ async fn a_passed_challenge_lifts_the_scores_block_for_a_mistype_not_for_guessin
         assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{guess}");
     }
 }
+
+/// An operator who puts the score's challenge below the step-up wants no oracle (docs/mfa.md,
+/// `AUTHD_RISK_CHALLENGE_AT` < `AUTHD_STEP_UP_AT`): an attempt the score challenges meets the
+/// CAPTCHA whatever the password — no step-up page, no code mailed — and only past it does the
+/// right password meet the second factor.
+#[tokio::test]
+async fn with_the_challenge_below_the_step_up_a_right_password_meets_the_captcha_first() {
+    let app = spawn_app_with(|c| {
+        ladder(c);
+        // Every attempt scores above both: the score asks for the CAPTCHA and the step-up.
+        c.risk.challenge_at = 0.0;
+        c.protection.step_up_at = 0.001;
+    })
+    .await;
+    let user = app.user().await;
+    let (thief, ip) = (new_client(), "198.51.100.90");
+    let right = app
+        .sign_in_from(&thief, ip, &user.email, &user.password, None)
+        .await;
+    let wrong = app
+        .sign_in_from(&new_client(), "198.51.100.91", &user.email, TYPO, None)
+        .await;
+    for (what, page) in [("right", &right), ("wrong", &wrong)] {
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{what}");
+        assert!(shows_challenge(page), "{what}: {}", page.body);
+        assert!(!page.body.contains("data-challenge=\"email\""), "{what}");
+    }
+    app.drain_mail().await;
+    let codes = crate::helpers::raw_rows(
+        &app.db,
+        "select kind from mail_queue where kind = 'email_code'",
+    )
+    .await;
+    assert!(codes.is_empty(), "no code mailed before the CAPTCHA");
+    // Past the CAPTCHA, the right password owes the factor.
+    let answered = app
+        .sign_in_from(&thief, ip, &user.email, &user.password, Some(ANSWER))
+        .await;
+    assert_eq!(answered.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        answered.body.contains("data-challenge=\"email\""),
+        "{}",
+        answered.body
+    );
+}

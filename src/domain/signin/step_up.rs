@@ -74,6 +74,13 @@ impl LoginService {
         let Some(a) = verified else {
             return Ok(None);
         };
+        // An operator who put the risk's challenge below the step-up (`AUTHD_RISK_CHALLENGE_AT`
+        // < `AUTHD_STEP_UP_AT`, docs/mfa.md) wants no oracle: an attempt the score sends to the
+        // CAPTCHA meets it, right password or wrong, and the step-up only once it is passed.
+        let step_up_at = self.protection.ladder.settings().step_up_at;
+        if asks.challenge_pending && self.risk.challenge_at() < step_up_at {
+            return Ok(None);
+        }
         let unknown = !o.pair.source.is_known_device();
         match self.step_up_reason(a, assessment, asks, unknown).await? {
             Some(why) => Ok(Some(self.begin_step_up(o, a, why, now).await?)),

@@ -61,6 +61,9 @@ pub(super) struct Asks {
     /// the answer (a failure out of the window, a wave over, a retrained model scoring lower),
     /// and a person who has the password solves a CAPTCHA as easily as the owner.
     pub(super) past_challenge: bool,
+    /// The score asks for the CAPTCHA after the password check (`AfterCheck::Challenge`), and
+    /// no answer came with the attempt.
+    pub(super) challenge_pending: bool,
 }
 
 impl Asks {
@@ -71,6 +74,7 @@ impl Asks {
         Self {
             forced,
             past_challenge: asked || answer.clears_rung(),
+            challenge_pending: matches!(after, AfterCheck::Challenge),
         }
     }
 }

@@ -124,12 +124,17 @@ pub async fn clients_get(
     Query(q): Query<ClientsQuery>,
 ) -> Result<Response, HttpError> {
     let clients = state.admin_ops.clients().await.map_err(ops_error)?;
+    // Nothing of the query is shown as the console's own words: a notice names a client that
+    // is (disabled, enabled) or is no longer (deleted) listed, by an id without spaces.
+    let listed = |id: &String| clients.iter().any(|c| &c.id == id);
+    let an_id =
+        |id: &String| !id.is_empty() && id.len() <= 128 && !id.contains(char::is_whitespace);
     let page = ClientsPage {
         csrf_token: admin.session.csrf_token(&state).await?,
         clients: clients.iter().map(ClientRow::from).collect(),
-        deleted: q.deleted,
-        disabled: q.disabled,
-        enabled: q.enabled,
+        deleted: q.deleted.filter(|id| an_id(id) && !listed(id)),
+        disabled: q.disabled.filter(|id| listed(id)),
+        enabled: q.enabled.filter(|id| listed(id)),
     };
     Ok(page.into_response())
 }

@@ -219,12 +219,20 @@ pub async fn events_get(
     Ok(page.into_response())
 }
 
-/// `GET /admin/events/export?format=csv|jsonl&…`.
+/// `GET /admin/events/export?format=csv|jsonl&…`. It records the export in the admin's name
+/// (`admin_action`), so it answers only the console's own links or a typed or bookmarked URL
+/// (`Sec-Fetch-Site` `same-origin` or `none`, or a browser that sends none): another site's
+/// navigation (the `SameSite=Lax` cookie goes along) is refused as a forged request.
 pub async fn export_get(
     State(admin): State<AdminService>,
     admin_session: AdminSession,
+    headers: axum::http::HeaderMap,
     q: Result<Query<Filters>, QueryRejection>,
 ) -> Result<Response, HttpError> {
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if site.is_some_and(|s| s != "same-origin" && s != "none") {
+        return Err(HttpError::Csrf);
+    }
     let filters = filters(q)?;
     let format = ExportFormat::parse(Some(&filters.format))
         .ok_or(HttpError::BadRequest("The format must be csv or jsonl."))?;

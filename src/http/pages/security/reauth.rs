@@ -45,6 +45,13 @@ pub async fn reauth_post(
     match checked {
         Ok(mark) => {
             session.mark_reauth(&mark).await?;
+            // A privilege gained (changes for five minutes): a new session id and CSRF token,
+            // the session index following the new id.
+            let epoch = session.cycle(&state).await?;
+            if let (Some(row), Some(epoch)) = (row, epoch) {
+                let key = session.save_now().await?;
+                state.security.session_renewed(&row, &key, epoch).await?;
+            }
             Ok(Redirect::to(PATH).into_response())
         }
         Err(e) => password_refused(&state, &user, &session, e).await,
