@@ -618,3 +618,48 @@ async fn the_admin_api_offers_every_act_to_the_admin_scope_only() {
             .any(|d| d.starts_with(&format!("user_enable; actor client {svc}")))
     );
 }
+
+/// A console session in use for longer than `ACT_FRESH_SECS` since its sign-in with the factor
+/// still reads, but every act asks for the factor again and changes nothing; after the step-up
+/// it acts.
+#[tokio::test]
+async fn an_act_long_after_the_factor_asks_for_it_again() {
+    let app = spawn_app().await;
+    let t = target(&app).await;
+    let admin = admin_signed_in(&app).await;
+    // In use all along (never idle), twenty minutes after the sign-in.
+    for _ in 0..2 {
+        app.clock.advance(Duration::minutes(10));
+        assert_eq!(app.get("/admin").await.status, StatusCode::OK);
+    }
+    let csrf = app.get(&format!("/admin/users/{}", t.id)).await.csrf();
+    for (path, fields) in ACTS {
+        let page = act(&app, &t.id, path, fields, &csrf).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(page.body.contains("data-stale"), "{path}: {}", page.body);
+    }
+    assert!(admin_actions(&app).await.is_empty(), "nothing done");
+    assert!(t.browser.is_signed_in().await);
+    // The step-up again (the mailed code): the act goes through.
+    let refused = app.get("/admin/keys").await;
+    assert_eq!(refused.status, StatusCode::OK, "reads need no new step-up");
+    let sent = app
+        .post_form("/admin/step-up", &[("csrf_token", &refused.csrf())])
+        .await;
+    let login = sent.location().to_owned();
+    let csrf = app.get(&login).await.csrf();
+    let stepped = app
+        .post_credentials(&login, &admin.email, &admin.password, &csrf)
+        .await;
+    assert!(stepped.body.contains("data-challenge=\"email\""));
+    let csrf = app.get(&login).await.csrf();
+    let code = app.last_code().await;
+    let passed = app
+        .post_form(&login, &[("email_code", &code), ("csrf_token", &csrf)])
+        .await;
+    assert_eq!(passed.location(), "/admin");
+    let csrf = app.get(&format!("/admin/users/{}", t.id)).await.csrf();
+    let page = act(&app, &t.id, "sessions/end-all", &[], &csrf).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert!(!t.browser.is_signed_in().await);
+}

@@ -38,6 +38,10 @@ const MAX_SEARCH_LEN: usize = 254;
 pub(crate) const SEARCH_LIMIT: i64 = 50;
 /// Most events a user's page lists.
 const USER_EVENTS: u32 = 50;
+/// How long after the sign-in that proved the second factor the console takes acts (any
+/// request that is not a read): past it, an act asks for the step-up again, so a session
+/// left open or taken keeps only the reads (GitHub's "sudo mode" idea).
+pub const ACT_FRESH_SECS: i64 = 15 * 60;
 
 /// Why the console refuses a signed-in session.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +55,8 @@ pub enum GateError {
     StepUpRequired {
         /// Names of the account's second factors (`passkey`, `totp`, `email`).
         factors: Vec<&'static str>,
+        /// The sign-in did prove one, but longer than `ACT_FRESH_SECS` before this act.
+        stale: bool,
     },
     /// No admin page was used for longer than the console's idle timeout.
     #[error("admin console idle")]
@@ -203,12 +209,15 @@ impl AdminConsole {
 
     /// Lets a signed-in session in, or says why not: the account must be an admin, the
     /// console used within the idle timeout (`last_seen`: the session's last console page, unix
-    /// seconds; `None` on the first), and the sign-in's `amr` must hold a second factor.
+    /// seconds; `None` on the first), and the sign-in's `amr` must hold a second factor; for an
+    /// act (`act_after_sign_in_at`: the request changes something, and the sign-in's time),
+    /// that sign-in must be at most `ACT_FRESH_SECS` old.
     pub async fn gate(
         &self,
         user_id: &str,
         amr: &[String],
         last_seen: Option<i64>,
+        act_after_sign_in_at: Option<i64>,
     ) -> Result<Admin, GateError> {
         let account = match self.accounts.find_by_id(user_id).await? {
             Some(a) if a.is_admin => a,
@@ -218,9 +227,10 @@ impl AdminConsole {
         if last_seen.is_some_and(|t| now.saturating_sub(t) > self.idle.whole_seconds()) {
             return Err(GateError::Idle);
         }
-        if acr_of(amr) != ACR_MFA {
+        let stale = act_after_sign_in_at.is_some_and(|at| now.saturating_sub(at) > ACT_FRESH_SECS);
+        if acr_of(amr) != ACR_MFA || stale {
             let factors = self.factor_names(&account).await?;
-            return Err(GateError::StepUpRequired { factors });
+            return Err(GateError::StepUpRequired { factors, stale });
         }
         Ok(Admin {
             id: account.id,

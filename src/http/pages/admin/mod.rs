@@ -7,8 +7,8 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -75,12 +75,14 @@ pub struct AdminSession {
 pub struct StepUpPage {
     csrf_token: String,
     factors: Vec<&'static str>,
+    /// The sign-in proved a factor, but too long before this act (`ACT_FRESH_SECS`).
+    stale: bool,
 }
 
 crate::page!(
     StepUpPage,
     "pages/admin/step_up.html",
-    [csrf_token, factors]
+    [csrf_token, factors, stale]
 );
 
 /// A factor as the step-up page names it.
@@ -115,8 +117,16 @@ impl FromRequestParts<AppState> for AdminSession {
             .await
             .map_err(|e| session_failed(e).into_response())?;
         // A fresh sign-in counts as use: the console's clock runs from the later of the two.
-        let last = seen.max(Some(user.auth_at.unix_timestamp()));
-        match state.admin_console.gate(&user.user_id, &amr, last).await {
+        let signed_in_at = user.auth_at.unix_timestamp();
+        let last = seen.max(Some(signed_in_at));
+        // Anything but a read is an act: it needs a recent sign-in with the factor.
+        let reads = [Method::GET, Method::HEAD].contains(&parts.method);
+        let act = (!reads).then_some(signed_in_at);
+        match state
+            .admin_console
+            .gate(&user.user_id, &amr, last, act)
+            .await
+        {
             Ok(mut admin) => {
                 admin.session_row = session
                     .index_row()
@@ -149,7 +159,7 @@ impl FromRequestParts<AppState> for AdminSession {
                 let next = parts.uri.path().to_owned();
                 Err(HttpError::SignInRequired { next }.into_response())
             }
-            Err(GateError::StepUpRequired { factors }) => {
+            Err(GateError::StepUpRequired { factors, stale }) => {
                 let csrf_token = session
                     .csrf_token(state)
                     .await
@@ -158,6 +168,7 @@ impl FromRequestParts<AppState> for AdminSession {
                 let page = StepUpPage {
                     csrf_token,
                     factors,
+                    stale,
                 };
                 Err((StatusCode::FORBIDDEN, page).into_response())
             }
@@ -187,7 +198,11 @@ pub async fn step_up_post(
     CsrfForm { session, .. }: CsrfForm<StepUpForm>,
 ) -> Result<Response, HttpError> {
     let amr = session.amr().await?;
-    match state.admin_console.gate(&user.user_id, &amr, None).await {
+    match state
+        .admin_console
+        .gate(&user.user_id, &amr, None, None)
+        .await
+    {
         Err(GateError::NotAdmin) => return Err(HttpError::NotFound),
         Err(GateError::Unexpected(e)) => return Err(HttpError::Unexpected(Unexpected(e))),
         Ok(_) | Err(GateError::Idle | GateError::StepUpRequired { .. }) => {}
