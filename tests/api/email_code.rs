@@ -44,6 +44,19 @@ async fn user_with_codes(app: &TestApp) -> TestUser {
     user
 }
 
+/// A sign-in with the password from a new browser on `ip` whose code is not mailed: the
+/// address's shared budget is spent.
+async fn no_more_codes(app: &TestApp, user: &TestUser, ip: &str) {
+    let page = app
+        .sign_in_from(&new_client(), ip, &user.email, &user.password, None)
+        .await;
+    assert!(
+        page.body.contains("cannot send more codes"),
+        "{}",
+        page.body
+    );
+}
+
 async fn answer(app: &TestApp, code: &str) -> StatusCode {
     let csrf = app.get_login().await.csrf();
     app.post_form("/login", &[("email_code", code), ("csrf_token", &csrf)])
@@ -150,20 +163,7 @@ async fn someone_with_the_password_cannot_spend_the_owners_codes() {
     }
     assert_eq!(mailed, 10, "per network and in all");
     assert_eq!(code_mails(&app).await.len(), 10);
-    let page = app
-        .sign_in_from(
-            &new_client(),
-            "100.64.8.1",
-            &user.email,
-            &user.password,
-            None,
-        )
-        .await;
-    assert!(
-        page.body.contains("cannot send more codes"),
-        "{}",
-        page.body
-    );
+    no_more_codes(&app, &user, "100.64.8.1").await;
 
     // The owner's own browser (its device cookie), travelling: a network the account has not
     // used, yet a budget of its own, which the others cannot spend.
@@ -186,20 +186,7 @@ async fn someone_with_the_password_cannot_spend_the_owners_codes() {
     // Spent again by the thief, then the owner sets a new password (the mailed link): the old
     // password's holder spent nothing the owner must wait out, and the owner's next new
     // browser on a new network gets a code at once.
-    let page = app
-        .sign_in_from(
-            &new_client(),
-            "100.64.8.2",
-            &user.email,
-            &user.password,
-            None,
-        )
-        .await;
-    assert!(
-        page.body.contains("cannot send more codes"),
-        "{}",
-        page.body
-    );
+    no_more_codes(&app, &user, "100.64.8.2").await;
     let done = crate::totp::owner_resets(&app, &user).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     let (phone, ip) = (new_client(), "100.64.10.1");

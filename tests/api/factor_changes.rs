@@ -170,12 +170,12 @@ async fn the_re_authentication_gives_the_session_a_new_id_and_csrf_token() {
     let signed_in = app.post_login(&user.email, &user.password).await;
     let old_id = signed_in.session_cookie().expect("a session at sign-in");
     let old_csrf = app.get(PAGE).await.csrf();
-    let done = app
-        .post_form(
-            "/account/security/reauth",
-            &[("csrf_token", &old_csrf), ("password", &user.password)],
-        )
-        .await;
+    let (app, user) = (&app, &user);
+    let reauth_with = |csrf: String| async move {
+        let form = [("csrf_token", csrf.as_str()), ("password", &user.password)];
+        app.post_form("/account/security/reauth", &form).await
+    };
+    let done = reauth_with(old_csrf.clone()).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     let new_id = done.session_cookie().expect("a new session id");
     assert_ne!(new_id, old_id);
@@ -198,12 +198,7 @@ async fn the_re_authentication_gives_the_session_a_new_id_and_csrf_token() {
     );
     assert_ne!(page.csrf(), old_csrf, "a new CSRF token");
     // A form sent with the old token is refused and changes nothing.
-    let stale = app
-        .post_form(
-            "/account/security/reauth",
-            &[("csrf_token", &old_csrf), ("password", &user.password)],
-        )
-        .await;
+    let stale = reauth_with(old_csrf).await;
     assert_eq!(stale.status, StatusCode::FORBIDDEN, "{}", stale.body);
     // The session list still knows this session as the current one.
     assert!(page.body.contains("data-current"), "{}", page.body);

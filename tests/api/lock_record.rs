@@ -41,6 +41,20 @@ async fn refuse(app: &TestApp, table: &str, kind: &str, on: bool) {
     }
 }
 
+/// A server with the test CAPTCHA, no challenge from the ladder, a source blocked after
+/// `block_after` failures and the account locked after `lock_after`.
+async fn app_with(block_after: i64, lock_after: i64) -> TestApp {
+    spawn_app_with(|c| {
+        c.captcha = CaptchaKind::Test;
+        c.captcha_test_answer = Some(ANSWER.into());
+        c.trusted_proxies = cidrs(&["127.0.0.1/32"]);
+        c.protection.challenge_after = 100;
+        c.protection.block_after = block_after;
+        c.protection.lock_after = lock_after;
+    })
+    .await
+}
+
 /// Waits (at most ten seconds) until a try of `what` failed after `before` had (the counts are
 /// the whole test process's).
 async fn until_retried(what: &str, before: u64) {
@@ -55,15 +69,7 @@ async fn until_retried(what: &str, before: u64) {
 
 #[tokio::test]
 async fn the_lock_s_event_and_mail_outlast_a_database_error() {
-    let app = spawn_app_with(|c| {
-        c.captcha = CaptchaKind::Test;
-        c.captcha_test_answer = Some(ANSWER.into());
-        c.trusted_proxies = cidrs(&["127.0.0.1/32"]);
-        c.protection.challenge_after = 100;
-        c.protection.block_after = 100;
-        c.protection.lock_after = 5;
-    })
-    .await;
+    let app = app_with(/* block_after */ 100, /* lock_after */ 5).await;
     let user = app.user().await;
     // The lock's event, the lockout notice's second limit (the attack alerts' hour, spent
     // after its own) and the alert's event are refused for a moment each, in that order.
@@ -127,15 +133,7 @@ async fn at_email_step_up(app: &TestApp, client: &reqwest::Client, ip: &str, use
 
 #[tokio::test]
 async fn a_step_up_that_locks_still_answers_and_its_record_outlasts_a_database_error() {
-    let app = spawn_app_with(|c| {
-        c.captcha = CaptchaKind::Test;
-        c.captcha_test_answer = Some(ANSWER.into());
-        c.trusted_proxies = cidrs(&["127.0.0.1/32"]);
-        c.protection.challenge_after = 100;
-        c.protection.block_after = 100;
-        c.protection.lock_after = 3;
-    })
-    .await;
+    let app = app_with(/* block_after */ 100, /* lock_after */ 3).await;
     let user = app.user().await;
     // The owner asked for the mailed code at every sign-in.
     let id = app.user_id(&user.email).await;
@@ -174,15 +172,7 @@ async fn a_step_up_that_locks_still_answers_and_its_record_outlasts_a_database_e
 
 #[tokio::test]
 async fn the_attack_alert_outlasts_a_database_error() {
-    let app = spawn_app_with(|c| {
-        c.captcha = CaptchaKind::Test;
-        c.captcha_test_answer = Some(ANSWER.into());
-        c.trusted_proxies = cidrs(&["127.0.0.1/32"]);
-        c.protection.challenge_after = 100;
-        c.protection.block_after = 3;
-        c.protection.lock_after = 100;
-    })
-    .await;
+    let app = app_with(/* block_after */ 3, /* lock_after */ 100).await;
     let user = app.user().await;
     // The owner's network is known, so the ladder alone decides (no risk challenge).
     let owner = new_client();
