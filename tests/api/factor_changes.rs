@@ -45,14 +45,6 @@ async fn begin_step_up(app: &TestApp, user: &TestUser, challenge: &str) -> Strin
     login
 }
 
-/// The security page's step-up with the e-mailed code (an account whose only factor is its
-/// verified address): the session has proved a factor, so it may set the first app or passkey
-/// up.
-pub(crate) async fn prove_mailbox(app: &TestApp, user: &TestUser) {
-    let login = begin_step_up(app, user, "email").await;
-    finish_step_up(app, &login, "email_code", &app.last_code().await).await;
-}
-
 /// Answers the step-up on `login` with `field` = `answer`: back on the security page.
 async fn finish_step_up(app: &TestApp, login: &str, field: &str, answer: &str) {
     let csrf = app.get(login).await.csrf();
@@ -128,39 +120,6 @@ async fn an_admin_s_password_alone_cannot_set_up_the_factor_that_opens_the_conso
     assert_eq!(started.status, StatusCode::OK, "{}", started.body);
     assert!(started.body.contains("data-totp-secret"));
     assert_eq!(app.get("/admin").await.status, StatusCode::OK);
-}
-
-#[tokio::test]
-async fn a_password_alone_cannot_add_a_factor_where_the_mailbox_is_one() {
-    let app = spawn_app().await;
-    // A verified address (added on the command line), nothing else: a low-risk sign-in with
-    // the password and the page's re-authentication with it.
-    let user = app.user().await;
-    let page = app.post_login(&user.email, &user.password).await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER);
-    reauth(&app, &user).await;
-    assert!(app.get(PAGE).await.body.contains("data-reauth=\"factor\""));
-    let refused = action(&app, "totp_start", "").await;
-    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
-    assert!(!refused.body.contains("data-totp-secret"));
-    assert_eq!(
-        passkey_start(&app).await,
-        (StatusCode::FORBIDDEN, "factor_required".to_owned())
-    );
-    // The mailed code proves the mailbox: both may be set up now.
-    prove_mailbox(&app, &user).await;
-    let started = action(&app, "totp_start", "").await;
-    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
-
-    // An address not verified yet is no factor: the first one is set up with the password
-    // (the reset that proves the mailbox removes it: `totp::a_reset_proving_an_unverified_…`).
-    let app = spawn_app().await;
-    let user = app.signed_in_user().await;
-    assert!(app.account(&user.email).await.email_verified_at.is_none());
-    reauth(&app, &user).await;
-    assert!(!app.get(PAGE).await.body.contains("data-reauth=\"factor\""));
-    let started = action(&app, "totp_start", "").await;
-    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
 }
 
 #[tokio::test]

@@ -81,10 +81,6 @@ pub(crate) async fn enrolled(app: &TestApp) -> (TestUser, String, Vec<String>) {
     let page = app.post_login(&user.email, &user.password).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     reauth(app, &user).await;
-    // The password alone does not set up a factor where the mailbox is one already.
-    let refused = action(app, "totp_start", "").await;
-    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
-    crate::factor_changes::prove_mailbox(app, &user).await;
     let started = action(app, "totp_start", "").await;
     assert_eq!(started.status, StatusCode::OK, "{}", started.body);
     assert!(started.body.contains("name=\"totp_code\""));
@@ -253,8 +249,6 @@ async fn enrolment_needs_the_pages_reauthentication_and_its_csrf_token() {
     assert!(refused.body.contains("data-reauth=\"password\""));
     assert!(!refused.body.contains("data-totp-secret"));
     reauth(&app, &user).await;
-    // The verified address is a factor already: the mailed code proves it (factor_changes.rs).
-    crate::factor_changes::prove_mailbox(&app, &user).await;
     // Without the CSRF token, or a forged one: refused.
     let missing = app.post_form(FACTORS, &[("action", "totp_start")]).await;
     assert!(missing.status.is_client_error(), "{}", missing.status);
@@ -412,8 +406,7 @@ async fn another_factor_can_be_chosen_during_the_step_up() {
         body.contains("data-challenge=\"totp\""),
         "the strongest first"
     );
-    // (One mailed code proved the mailbox before the enrolment.)
-    assert_eq!(code_mails(&app.outbox(0).await), 1, "no code mailed yet");
+    assert_eq!(code_mails(&app.outbox(0).await), 0, "no code mailed yet");
     // A factor the account does not have changes nothing.
     let same = choose(&app, "webauthn").await;
     assert_eq!(same.status, StatusCode::UNAUTHORIZED);
@@ -428,7 +421,7 @@ async fn another_factor_can_be_chosen_during_the_step_up() {
     );
     assert!(email.body.contains("name=\"email_code\""));
     assert!(email.body.contains("name=\"factor\" value=\"totp\""));
-    assert_eq!(code_mails(&app.outbox(2).await), 2);
+    assert_eq!(code_mails(&app.outbox(1).await), 1);
     // Back to the app, and its code signs in (a later time step than the enrolment's).
     let totp = choose(&app, "totp").await;
     assert!(totp.body.contains("data-challenge=\"totp\""));
@@ -529,7 +522,6 @@ async fn a_reset_proving_an_unverified_address_removes_the_factors_set_up_before
 }
 
 /// The owner's reset of `user`, from a browser of their own, to "the owner's own passphrase".
-/// The owner sets the password "the owner's own passphrase" through the mailed reset link.
 pub(crate) async fn owner_resets(app: &TestApp, user: &TestUser) -> crate::helpers::Page {
     let owner = crate::helpers::new_client();
     crate::password_reset::forgot(app, &owner, &user.email).await;
@@ -588,13 +580,7 @@ async fn a_reset_removes_the_factors_set_up_before_the_address_was_verified_and_
         app.get(PAGE).await.body.contains("data-totp=\"off\""),
         "the app went"
     );
-    // An app set up after the verification is the owner's own: the next reset keeps it (set
-    // up past the mailed code, the verified address being a factor now).
-    let owner = TestUser {
-        email: user.email.clone(),
-        password: "the owner's own passphrase".into(),
-    };
-    crate::factor_changes::prove_mailbox(&app, &owner).await;
+    // An app set up after the verification is the owner's own: the next reset keeps it.
     let secret = secret_of(&action(&app, "totp_start", "").await.body);
     app.clock.advance(time::Duration::seconds(30));
     let on = action(&app, "totp_confirm", &code(&app, &secret)).await;

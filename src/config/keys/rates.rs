@@ -17,7 +17,7 @@ pub(crate) const RATE_LOGIN_PER_ACCOUNT: Key = key(
 pub(crate) const RATE_LOGIN_PER_DEVICE: Key = key(
     "rate_login_per_device",
     Value("30"),
-    "sign-in attempts per minute with device cookies of one account, on names the cookie was not last found under (on this instance), that take the hash pool's lane for known browsers at the door and answer to their /64's rate only, not their /48's aggregate, per instance; beyond it they wait like anyone's and meet the /48's budget",
+    "sign-in attempts per minute with device cookies of one account, on names the cookie was not last found under, that take the hash pool's lane for known browsers at the door, per instance; beyond it they wait like anyone's (never refused for it)",
 );
 pub(crate) const RATE_REGISTER_PER_IP: Key = key(
     "rate_register_per_ip",

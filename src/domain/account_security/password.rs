@@ -44,8 +44,6 @@ impl SecurityService {
             .find_by_id(user_id)
             .await?
             .ok_or(SecurityError::UnknownSession)?;
-        // Whoever spent the step-up codes' budgets with the old password cannot any more.
-        self.outbox.restart_code_budgets(&account.email).await?;
         let event = AuthEvent::new(EventKind::PasswordChanged, ctx, now)
             .user(user_id)
             .decision_detail(
@@ -57,6 +55,11 @@ impl SecurityService {
         };
         let mail = self.outbox.prepare(&account.email, notice).await?;
         self.events.record_with_mail(event, mail).await?;
+        // Last, and not this answer's failure: whoever spent the step-up codes' budgets with
+        // the old password cannot any more.
+        if let Err(e) = self.outbox.restart_code_budgets(&account.email).await {
+            tracing::warn!(error = %e, "the step-up codes' budgets were not started again");
+        }
         Ok(account.session_epoch)
     }
 

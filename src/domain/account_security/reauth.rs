@@ -64,16 +64,11 @@ impl ReauthProof {
     }
 }
 
-/// Whether an account's second factor guards changes to its sign-in methods: it has any, the
-/// e-mailed code to a verified address included. Else the password alone — all a
-/// stolen-password holder has — could add a passkey or an app of its own to an account whose
-/// only factor is its mailbox: one that signs in without the password, passes every step-up
-/// (an app's `acr_values`, the admin console's) and outlives the owner's reset, which keeps
-/// the factors set up since the address was verified. Only an account with no factor at all
-/// (an address not verified yet, whose reset removes every factor) sets its first one up with
-/// the password.
-pub fn guards_factor_changes(factors: Factors) -> bool {
-    factors.webauthn || factors.totp || factors.email
+/// Whether an account's second factor guards changes to its sign-in methods: it has an
+/// authenticator app or a passkey — or it is an admin's and has any factor, the e-mailed code
+/// included (the console's step-up must not be passable with a factor the password set up).
+pub fn guards_factor_changes(factors: Factors, is_admin: bool) -> bool {
+    factors.webauthn || factors.totp || (is_admin && factors.email)
 }
 
 /// Whether this session proved a second factor for `user_id` to change the sign-in methods:
@@ -168,12 +163,18 @@ mod tests {
             webauthn: true,
             ..none
         };
+        assert!(!guards_factor_changes(none, false));
         assert!(
-            !guards_factor_changes(none),
-            "the first factor of an unverified address: the password"
+            !guards_factor_changes(email, false),
+            "first enrolment: the password"
         );
-        for f in [email, app, key] {
-            assert!(guards_factor_changes(f), "{f:?}");
+        assert!(
+            guards_factor_changes(email, true),
+            "an admin's mailed code guards"
+        );
+        assert!(!guards_factor_changes(none, true));
+        for f in [app, key] {
+            assert!(guards_factor_changes(f, false));
         }
         let pwd = ["pwd".to_owned()];
         let mfa = ["pwd".to_owned(), "otp".to_owned(), "mfa".to_owned()];

@@ -282,8 +282,6 @@ impl ResetService {
             return Err(AccountError::InvalidInput(DEAD_LINK));
         };
         self.accounts.store_password(&user_id, &hash).await?;
-        // Whoever spent the step-up codes' budgets with the old password cannot any more.
-        self.outbox.restart_code_budgets(&account.email).await?;
         let grants = self.grants.revoke_user_families(&user_id, ts).await?;
         self.bearer_cache.now();
         let mut detail = format!("sessions ended; {grants} grants revoked");
@@ -311,6 +309,11 @@ impl ResetService {
             None => None,
         };
         self.events.record_with_mail(event, mail).await?;
+        // Last, and not this answer's failure: whoever spent the step-up codes' budgets with
+        // the old password cannot any more.
+        if let Err(e) = self.outbox.restart_code_budgets(&account.email).await {
+            tracing::warn!(error = %e, "the step-up codes' budgets were not started again");
+        }
         Ok(())
     }
 }

@@ -57,20 +57,18 @@ impl LoginService {
         hashes: bool,
     ) -> Result<Option<DevicePair>, SignInError> {
         let pair = device.map(|(d, name)| (d, self.throttle.device_pair(&d.device, name)));
-        // A browser with a validly signed device cookie answers to its own network's budget
-        // only, not to its IPv6 /48's aggregate: a flood from other /64s of the owner's site (a
-        // mobile carrier's pool) must not answer the owner `429`. So does the pair the lookup
-        // found to belong together, and, until it has (a restart, another instance, a pair
-        // pushed out of the bounded set: the lookup settles it after this attempt), the cookie
-        // within its account's own budget (`device_within`), which only holders of that
-        // account's cookies spend. The network's own budget holds for every attempt.
-        let known = pair.is_some_and(|(d, p)| self.throttle.device_within(&d.owner_at_epoch(), p));
-        let keys = if known {
+        // A browser the lookup found to be the named account's answers to its own network's
+        // budget only, not to its IPv6 /48's aggregate: a flood from other /64s of the owner's
+        // site (a mobile carrier's pool) must not answer the owner `429`.
+        let confirmed = pair.is_some_and(|(_, p)| self.throttle.pair_confirmed(p));
+        let keys = if confirmed {
             vec![ThrottleKey::net(ctx.ip)]
         } else {
             ThrottleKey::nets(ctx.ip)
         };
         let Err((key, retry_after)) = self.throttle.check(Door::Login, &keys) else {
+            let known = confirmed
+                || pair.is_some_and(|(d, p)| self.throttle.device_within(&d.owner_at_epoch(), p));
             let started = tokio::time::Instant::now();
             let room = hashes.then(|| self.accounts.hasher().check_room(Lane::known_if(known)));
             if let Some(Err(busy)) = room {

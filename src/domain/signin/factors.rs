@@ -44,7 +44,7 @@ impl LoginService {
     /// (`account_security::reauth::guards_factor_changes`).
     pub async fn factor_guard(&self, account: &Account) -> Result<bool, Unexpected> {
         let factors = self.factors(account).await?;
-        Ok(guards_factor_changes(factors))
+        Ok(guards_factor_changes(factors, account.is_admin))
     }
 
     /// The account's factors, for the security page.
