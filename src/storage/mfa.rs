@@ -18,6 +18,8 @@ pub struct TotpRecord {
     pub confirmed_at: Option<i64>,
     /// The last time step accepted.
     pub last_step: i64,
+    /// Confirmed by a session whose sign-in had passed a second factor (migration 0042).
+    pub proven: bool,
 }
 
 /// Second factors.
@@ -28,8 +30,15 @@ pub trait MfaStore: Send + Sync {
     async fn start_totp(&self, user_id: &str, sealed: &str, now: i64) -> Result<bool, StoreError>;
     /// The account's app, if any.
     async fn totp(&self, user_id: &str) -> Result<Option<TotpRecord>, StoreError>;
-    /// Confirms the pending app with its first code's `step`; `false` if there was none.
-    async fn confirm_totp(&self, user_id: &str, step: i64, now: i64) -> Result<bool, StoreError>;
+    /// Confirms the pending app with its first code's `step`, by a session whose sign-in had
+    /// passed a factor (`proven`) or not; `false` if there was none.
+    async fn confirm_totp(
+        &self,
+        user_id: &str,
+        step: i64,
+        now: i64,
+        proven: bool,
+    ) -> Result<bool, StoreError>;
     /// Accepts `step` for the confirmed app if it is later than the last accepted one.
     async fn use_totp_step(&self, user_id: &str, step: i64) -> Result<bool, StoreError>;
     /// Removes the app and the recovery codes; `true` if there was an app.
@@ -76,21 +85,29 @@ impl MfaStore for Backend {
 
     async fn totp(&self, user_id: &str) -> Result<Option<TotpRecord>, StoreError> {
         Ok(on_pool!(self.pool(), |p| sqlx::query_as(
-            "select secret_sealed, confirmed_at, last_step from mfa_totp where user_id = $1"
+            "select secret_sealed, confirmed_at, last_step, proven from mfa_totp \
+             where user_id = $1"
         )
         .bind(user_id)
         .fetch_optional(p)
         .await?))
     }
 
-    async fn confirm_totp(&self, user_id: &str, step: i64, now: i64) -> Result<bool, StoreError> {
+    async fn confirm_totp(
+        &self,
+        user_id: &str,
+        step: i64,
+        now: i64,
+        proven: bool,
+    ) -> Result<bool, StoreError> {
         Ok(on_pool!(self.writer(), |p| sqlx::query(
-            "update mfa_totp set confirmed_at = $3, last_step = $2 \
+            "update mfa_totp set confirmed_at = $3, last_step = $2, proven = $4 \
              where user_id = $1 and confirmed_at is null"
         )
         .bind(user_id)
         .bind(step)
         .bind(now)
+        .bind(proven)
         .execute(p)
         .await?
         .rows_affected()

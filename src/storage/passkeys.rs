@@ -29,6 +29,8 @@ pub struct PasskeyRecord {
     pub created_at: i64,
     /// When it last signed in or passed a step-up (unix seconds).
     pub last_used_at: Option<i64>,
+    /// Added by a session whose sign-in had passed a second factor (migration 0042).
+    pub proven: bool,
 }
 
 /// What a change records besides itself: its event, and the owner's mail if one is due.
@@ -78,7 +80,8 @@ pub trait PasskeyStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
-const COLUMNS: &str = "id, account_id, credential_id, name, credential, created_at, last_used_at";
+const COLUMNS: &str =
+    "id, account_id, credential_id, name, credential, created_at, last_used_at, proven";
 
 #[async_trait]
 impl PasskeyStore for Backend {
@@ -92,7 +95,7 @@ impl PasskeyStore for Backend {
             let mut tx = p.begin().await?;
             sqlx::query(
                 "insert into passkey (id, account_id, credential_id, name, credential, \
-                 created_at, last_used_at) values ($1, $2, $3, $4, $5, $6, $7)",
+                 created_at, last_used_at, proven) values ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&k.id)
             .bind(&k.account_id)
@@ -101,6 +104,7 @@ impl PasskeyStore for Backend {
             .bind(&k.credential)
             .bind(k.created_at)
             .bind(k.last_used_at)
+            .bind(k.proven)
             .execute(&mut *tx)
             .await?;
             bind_event(sqlx::query(INSERT_EVENT), recorded.event, risk.as_deref())

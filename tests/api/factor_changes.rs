@@ -45,6 +45,13 @@ async fn begin_step_up(app: &TestApp, user: &TestUser, challenge: &str) -> Strin
     login
 }
 
+/// The security page's step-up with the mailed code (an account whose strongest factor is its
+/// verified address): the session's sign-in has passed a factor after it.
+pub(crate) async fn pass_the_mailed_code(app: &TestApp, user: &TestUser) {
+    let login = begin_step_up(app, user, "email").await;
+    finish_step_up(app, &login, "email_code", &app.last_code().await).await;
+}
+
 /// Answers the step-up on `login` with `field` = `answer`: back on the security page.
 async fn finish_step_up(app: &TestApp, login: &str, field: &str, answer: &str) {
     let csrf = app.get(login).await.csrf();

@@ -468,3 +468,42 @@ async fn an_operators_factor_reset_removes_every_passkey() {
                 && e.decision.as_deref() == Some("mfa_reset:cli"))
     );
 }
+
+/// A passkey added by a session whose sign-in passed no factor (the account's first, with the
+/// password alone) goes with the owner's reset; one added past a factor stays.
+#[tokio::test]
+async fn a_passkey_added_with_the_password_alone_goes_with_the_owners_reset() {
+    let app = app().await;
+    let user = app.user().await;
+    with_passkey(&app, &user, false).await;
+    assert_eq!(
+        app.state
+            .passkeys
+            .list(&account_id(&app, &user).await)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let done = crate::totp::owner_resets(&app, &user).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let id = account_id(&app, &user).await;
+    assert!(
+        app.state.passkeys.list(&id).await.unwrap().is_empty(),
+        "the key went"
+    );
+    // Added again by a session that passed the mailed code first: the next reset keeps it.
+    let owner = TestUser {
+        email: user.email.clone(),
+        password: "the owner's own passphrase".into(),
+    };
+    let page = app.post_login(&owner.email, &owner.password).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    crate::factor_changes::pass_the_mailed_code(&app, &owner).await;
+    let mut key = SoftPasskey::new(&app, false);
+    enrol(&app, &mut key).await;
+    app.post_logout().await;
+    let done = crate::totp::owner_resets(&app, &owner).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(app.state.passkeys.list(&id).await.unwrap().len(), 1, "kept");
+}

@@ -580,7 +580,13 @@ async fn a_reset_removes_the_factors_set_up_before_the_address_was_verified_and_
         app.get(PAGE).await.body.contains("data-totp=\"off\""),
         "the app went"
     );
-    // An app set up after the verification is the owner's own: the next reset keeps it.
+    // An app set up after the verification, by a session that passed a factor (the page's
+    // step-up with the mailed code), is the owner's own: the next reset keeps it.
+    let owner = TestUser {
+        email: user.email.clone(),
+        password: "the owner's own passphrase".into(),
+    };
+    crate::factor_changes::pass_the_mailed_code(&app, &owner).await;
     let secret = secret_of(&action(&app, "totp_start", "").await.body);
     app.clock.advance(time::Duration::seconds(30));
     let on = action(&app, "totp_confirm", &code(&app, &secret)).await;
@@ -642,4 +648,35 @@ async fn recovery_codes_are_stored_keyed_and_old_plain_digests_still_work() {
     stepped_up(&app, &user).await;
     assert_eq!(answer(&app, old).await, StatusCode::UNAUTHORIZED, "once");
     assert_eq!(answer(&app, &codes[0]).await, StatusCode::SEE_OTHER);
+}
+
+/// The account's first factor, set up with the password alone (a low-risk sign-in that needed
+/// no factor): whoever holds the password could have added it, so the owner's reset, which
+/// proves the mailbox, removes it (with the event saying so).
+#[tokio::test]
+async fn a_reset_removes_a_first_factor_set_up_with_the_password_alone() {
+    let app = spawn_app().await;
+    let (user, _, _) = enrolled(&app).await;
+    let app = &app;
+    let factors = |email: String| async move {
+        let account = app.account(&email).await;
+        app.state.login.factors(&account).await.unwrap()
+    };
+    assert!(factors(user.email.clone()).await.totp);
+    app.post_logout().await;
+    let done = owner_resets(app, &user).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert!(!factors(user.email.clone()).await.totp, "the app went");
+    let changed = app
+        .events()
+        .await
+        .into_iter()
+        .find(|e| e.kind == EventKind::PasswordChanged)
+        .expect("the reset's event");
+    assert!(
+        changed.decision.as_deref().is_some_and(
+            |d| d.contains("1 factors set up before verification or without a factor removed")
+        ),
+        "{changed:?}"
+    );
 }

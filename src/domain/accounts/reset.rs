@@ -292,7 +292,7 @@ impl ResetService {
             let removed = self.drop_unproven(ctx, &account).await?;
             if removed > 0 {
                 detail.push_str(&format!(
-                    "; {removed} factors set up before verification removed"
+                    "; {removed} factors set up before verification or without a factor removed"
                 ));
             }
         }
@@ -344,7 +344,10 @@ impl ResetService {
     /// on it: the link's click proved someone read the mailbox, not that whoever set those up
     /// did (an attacker registers the owner's address, adds a passkey, and the owner confirms
     /// the unexpected mail). The reset proves the mailbox now: the factors from before the
-    /// verification go; those set up since stay. How many went.
+    /// verification go, and so do those set up since by a session whose sign-in had passed no
+    /// factor (the account's first, set up with the password alone: whoever holds the password
+    /// could have added it, and it would sign in without the password, pass every step-up
+    /// and outlive the reset); those set up past a factor stay. How many went.
     async fn drop_unproven(
         &self,
         ctx: &RequestContext,
@@ -356,7 +359,8 @@ impl ResetService {
         self.remove_factors_before(ctx, account, verified).await
     }
 
-    /// Removes `account`'s app and passkeys set up before `before` (unix seconds); how many.
+    /// Removes `account`'s app and passkeys set up before `before` (unix seconds), or since
+    /// by a session whose sign-in had passed no factor; how many.
     async fn remove_factors_before(
         &self,
         ctx: &RequestContext,
@@ -366,12 +370,12 @@ impl ResetService {
         let mut removed = 0;
         // An unverified account's app goes finished or not (`before` is then `i64::MAX`).
         let app = self.authenticators.confirmed_at(&account.id).await?;
-        let app_goes = before == i64::MAX || app.is_some_and(|t| t < before);
+        let app_goes = before == i64::MAX || app.is_some_and(|(at, proven)| at < before || !proven);
         if app_goes && self.authenticators.remove(&account.id).await? {
             removed += 1;
         }
         for passkey in self.passkeys.list(&account.id).await? {
-            if passkey.created_at.unix_timestamp() >= before {
+            if passkey.created_at.unix_timestamp() >= before && passkey.proven {
                 continue;
             }
             self.passkeys

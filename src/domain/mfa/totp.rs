@@ -122,9 +122,11 @@ impl Authenticators {
             .is_some_and(|t| t.confirmed_at.is_some()))
     }
 
-    /// When the account's app was confirmed (unix seconds), if it has one.
-    pub async fn confirmed_at(&self, user_id: &str) -> Result<Option<i64>, Unexpected> {
-        Ok(self.store.totp(user_id).await?.and_then(|t| t.confirmed_at))
+    /// When the account's app was confirmed (unix seconds), and whether by a session whose
+    /// sign-in had passed a factor, if it has one.
+    pub async fn confirmed_at(&self, user_id: &str) -> Result<Option<(i64, bool)>, Unexpected> {
+        let app = self.store.totp(user_id).await?;
+        Ok(app.and_then(|t| t.confirmed_at.map(|at| (at, t.proven))))
     }
 
     /// Starts an enrolment (replacing an unfinished one); `None` if an app is confirmed.
@@ -178,12 +180,14 @@ impl Authenticators {
         totp.check(&code, now).and_then(|s| i64::try_from(s).ok())
     }
 
-    /// Confirms the unfinished enrolment with its first code; the new recovery codes, or
-    /// `None` for a wrong code (or no enrolment).
+    /// Confirms the unfinished enrolment with its first code, by a session whose sign-in had
+    /// passed a factor (`proven`) or not; the new recovery codes, or `None` for a wrong code
+    /// (or no enrolment).
     pub async fn confirm(
         &self,
         user_id: &str,
         code: &str,
+        proven: bool,
     ) -> Result<Option<Vec<String>>, Unexpected> {
         let Some(rec) = self
             .store
@@ -197,7 +201,11 @@ impl Authenticators {
         let Some(step) = self.step_of(&totp, code) else {
             return Ok(None);
         };
-        if !self.store.confirm_totp(user_id, step, self.now()).await? {
+        if !self
+            .store
+            .confirm_totp(user_id, step, self.now(), proven)
+            .await?
+        {
             return Ok(None);
         }
         Ok(Some(self.regenerate(user_id).await?))

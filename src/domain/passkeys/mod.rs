@@ -50,6 +50,9 @@ pub struct PasskeyView {
     pub last_used_at: Option<OffsetDateTime>,
     /// Hardware-bound or synced.
     pub kind: KeyKind,
+    /// Added by a session whose sign-in had passed a second factor (else the owner's reset
+    /// removes it).
+    pub proven: bool,
 }
 
 /// The passkey service. Cheap to clone.
@@ -163,6 +166,7 @@ impl PasskeyService {
             created_at: at(r.created_at).unwrap_or(OffsetDateTime::UNIX_EPOCH),
             last_used_at: r.last_used_at.and_then(at),
             kind: kind_of(&passkey),
+            proven: r.proven,
         })
     }
 
@@ -208,14 +212,15 @@ impl PasskeyService {
 
     /// Finishes a registration started by `start_registration` for the same account: verifies
     /// the authenticator's answer and stores the passkey with `mfa_enrolled` and the owner's
-    /// mail, in one transaction.
+    /// mail, in one transaction; `proven`: the session's sign-in had passed a factor (else the
+    /// owner's reset removes the key).
     pub async fn finish_registration(
         &self,
         ctx: &RequestContext,
         account: &Account,
         state: &str,
         answer: &RegisterPublicKeyCredential,
-        name: &str,
+        (name, proven): (&str, bool),
     ) -> Result<PasskeyView, PasskeyError> {
         let webauthn = self.webauthn()?;
         let now = self.clock.now();
@@ -232,6 +237,7 @@ impl PasskeyService {
             name: clean_name(name),
             created_at: now.unix_timestamp(),
             last_used_at: None,
+            proven,
         };
         let event = factor_event(EventKind::MfaEnrolled, ctx, now, &account.id);
         let notice = Notice::SignInMethodAdded {

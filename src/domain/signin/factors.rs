@@ -67,15 +67,18 @@ impl LoginService {
         a.start(&account.id, &account.email).await
     }
 
-    /// Confirms the enrolment with its first code: the recovery codes (shown once), or `None`
-    /// for a wrong code.
+    /// Confirms the enrolment with its first code, by a session whose sign-in had passed a
+    /// factor (`proven`; else the owner's reset removes the app): the recovery codes (shown
+    /// once), or `None` for a wrong code.
     pub async fn totp_confirm(
         &self,
         ctx: &RequestContext,
         account: &Account,
         code: &str,
+        proven: bool,
     ) -> Result<Option<Vec<String>>, Unexpected> {
-        let Some(codes) = self.authenticators.confirm(&account.id, code).await? else {
+        let a = &self.authenticators;
+        let Some(codes) = a.confirm(&account.id, code, proven).await? else {
             return Ok(None);
         };
         self.factor_changed(ctx, account, Factor::Totp, true)

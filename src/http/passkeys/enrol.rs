@@ -21,6 +21,7 @@ use crate::app::state::AppState;
 use crate::domain::account_security::reauth::ReauthProof;
 use crate::domain::accounts::model::Account;
 use crate::domain::error::Unexpected;
+use crate::domain::mfa::{ACR_MFA, acr_of};
 use crate::domain::notify::human_time;
 use crate::http::error::{HttpError, urlencode};
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, CurrentUser};
@@ -146,9 +147,13 @@ pub async fn passkey_finish_post(
     let pending = user.session.take(REGISTRATION).await?;
     let Json(body) = body.map_err(|_| HttpError::BadRequest("The request could not be read."))?;
     let pending = pending.ok_or(crate::domain::passkeys::error::PasskeyError::NoCeremony)?;
+    // Added by a session whose sign-in passed a factor, or with the password alone (the
+    // account's first factor): the owner's reset removes only the latter.
+    let proven = acr_of(&user.session.amr().await?) == ACR_MFA;
+    let named = (body.name.as_str(), proven);
     let view = state
         .passkeys
-        .finish_registration(&ctx, &account, &pending, &body.credential, &body.name)
+        .finish_registration(&ctx, &account, &pending, &body.credential, named)
         .await?;
     // The new passkey answered with user verification: this session has a factor now.
     let mark = state

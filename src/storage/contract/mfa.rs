@@ -28,14 +28,20 @@ pub(super) async fn mfa_contract(store: &Store) {
         "a pending one is replaced"
     );
     assert!(!m.use_totp_step(id, 5).await.unwrap(), "not confirmed yet");
-    assert!(m.confirm_totp(id, 5, 12).await.unwrap());
-    assert!(!m.confirm_totp(id, 6, 12).await.unwrap(), "confirmed once");
+    assert!(m.confirm_totp(id, 5, 12, false).await.unwrap());
+    assert!(
+        !m.confirm_totp(id, 6, 12, true).await.unwrap(),
+        "confirmed once"
+    );
     assert!(
         !m.start_totp(id, "sealed-3", 13).await.unwrap(),
         "a confirmed one stays"
     );
     let t = m.totp(id).await.unwrap().unwrap();
-    assert_eq!((t.secret_sealed.as_str(), t.last_step), ("sealed-2", 5));
+    assert_eq!(
+        (t.secret_sealed.as_str(), t.last_step, t.proven),
+        ("sealed-2", 5, false)
+    );
     assert!(
         !m.use_totp_step(id, 5).await.unwrap(),
         "the same step again"

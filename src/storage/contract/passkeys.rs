@@ -17,6 +17,8 @@ fn record(id: &str, account: &str, cred: &str, at: i64) -> PasskeyRecord {
         credential: "v2:sealed".into(),
         created_at: at,
         last_used_at: None,
+        // The second key ("k2") was added by a session that passed no factor.
+        proven: id != "k2",
     }
 }
 
@@ -76,8 +78,11 @@ pub(super) async fn passkeys_contract(store: &Store) {
     );
     let listed = p.list_passkeys(&a.id).await.unwrap();
     assert_eq!(
-        listed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
-        ["k1", "k2"]
+        listed
+            .iter()
+            .map(|r| (r.id.as_str(), r.proven))
+            .collect::<Vec<_>>(),
+        [("k1", true), ("k2", false)]
     );
     assert_eq!(kinds(store, &a.id).await.len(), 2);
     let found = p.find_passkey_by_credential("c2").await.unwrap().unwrap();

@@ -23,6 +23,7 @@ use crate::app::state::AppState;
 use crate::domain::account_security::reauth::ReauthProof;
 use crate::domain::accounts::model::Account;
 use crate::domain::mfa::totp::Enrolment;
+use crate::domain::mfa::{ACR_MFA, acr_of};
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, CurrentUser};
 use crate::http::pages::security::{
@@ -160,7 +161,15 @@ pub async fn factors_post(
                 notice.info = Some("Your authenticator app is already on.");
             }
         }
-        "totp_confirm" => match login.totp_confirm(&ctx, &account, &form.totp_code).await? {
+        "totp_confirm" => match login
+            .totp_confirm(
+                &ctx,
+                &account,
+                &form.totp_code,
+                acr_of(&user.session.amr().await?) == ACR_MFA,
+            )
+            .await?
+        {
             Some(codes) => {
                 shown.recovery_codes = codes;
                 notice.info = Some("Your authenticator app is on.");
