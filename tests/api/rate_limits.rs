@@ -349,21 +349,41 @@ async fn many_64s_of_one_48_share_an_aggregate_budget() {
 /// mobile carrier's pool) spending the aggregate do not answer the owner `429`.
 #[tokio::test]
 async fn a_48_spent_by_others_does_not_refuse_the_owners_known_browser() {
-    let app = spawn_app_with(|c| {
+    owner_past_a_spent_48(false).await;
+}
+
+/// The same on an instance that has not seen the browser sign in (another instance, or this
+/// one after a restart): its device cookie names the owner's name, which the door can tell
+/// before any lookup; an attacker's own account's cookie, offered with the owner's name, is not
+/// let past.
+#[tokio::test]
+async fn a_48_spent_by_others_does_not_refuse_the_owners_browser_on_another_instance() {
+    owner_past_a_spent_48(true).await;
+}
+
+async fn owner_past_a_spent_48(two_instances: bool) {
+    fn config(c: &mut authd::config::Config) {
         c.rate_limits.login_per_ip = 2;
         c.rate_limits.ipv6_48_factor = 3;
         c.trusted_proxies = crate::helpers::cidrs(&["127.0.0.1/32"]);
         c.captcha = CaptchaKind::Test;
         c.captcha_test_answer = Some(ANSWER.into());
-    })
-    .await;
-    let owner = app.user().await;
+    }
+    let db = crate::helpers::TestDb::new().await;
+    let first = crate::helpers::spawn_app_on(db.share(), config).await;
+    let second = if two_instances {
+        Some(crate::helpers::spawn_app_on(db.share(), config).await)
+    } else {
+        None
+    };
+    let owner = first.user().await;
+    let app = &first;
     let browser = new_client();
     // The owner's browser signs in twice (the second time with its device cookie, which the
     // lookup then knows for the owner's name), each from a /64 of 2001:db8:7::/48.
     for ip in ["2001:db8:7:100::1", "2001:db8:7:101::1"] {
         let page = sign_in(
-            &app,
+            app,
             &browser,
             ip,
             &owner.email,
@@ -372,19 +392,20 @@ async fn a_48_spent_by_others_does_not_refuse_the_owners_known_browser() {
         )
         .await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-        sign_out(&app, &browser).await;
+        sign_out(app, &browser).await;
     }
-    // Others in the same /48 spend its aggregate.
+    // Others in the same /48 spend its aggregate (on the instance the owner now meets).
+    let app = second.as_ref().unwrap_or(&first);
     let others = new_client();
     let mut refused = 0;
     for i in 0..8 {
         let ip = format!("2001:db8:7:{i:x}::1");
-        let (status, _) = attempt(&app, &others, &format!("u{i}@example.com"), Some(&ip)).await;
+        let (status, _) = attempt(app, &others, &format!("u{i}@example.com"), Some(&ip)).await;
         refused += usize::from(status == StatusCode::TOO_MANY_REQUESTS);
     }
     assert!(refused > 0, "the /48 is spent");
     let page = sign_in(
-        &app,
+        app,
         &browser,
         "2001:db8:7:102::1",
         &owner.email,
@@ -394,7 +415,25 @@ async fn a_48_spent_by_others_does_not_refuse_the_owners_known_browser() {
     .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     // A browser the account does not know, from the same /48, is still refused.
-    let (status, _) = attempt(&app, &new_client(), &owner.email, Some("2001:db8:7:103::1")).await;
+    let (status, _) = attempt(app, &new_client(), &owner.email, Some("2001:db8:7:103::1")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // So is an attacker's own account's browser (signed in from elsewhere, its cookie valid)
+    // offering the owner's name: the cookie names the attacker's account only.
+    let mallory = first.user().await;
+    let theirs = new_client();
+    let ip = "2001:db8:9::1";
+    let page = sign_in(
+        &first,
+        &theirs,
+        ip,
+        &mallory.email,
+        &mallory.password,
+        Some(ANSWER),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    sign_out(&first, &theirs).await;
+    let (status, _) = attempt(app, &theirs, &owner.email, Some("2001:db8:7:104::1")).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 }
 

@@ -59,9 +59,13 @@ impl LoginService {
         let pair = device.map(|(d, name)| (d, self.throttle.device_pair(&d.device, name)));
         // A browser the lookup found to be the named account's answers to its own network's
         // budget only, not to its IPv6 /48's aggregate: a flood from other /64s of the owner's
-        // site (a mobile carrier's pool) must not answer the owner `429`.
+        // site (a mobile carrier's pool) must not answer the owner `429`. So does a cookie
+        // that names the typed name itself (`Devices::names`), which every instance can tell
+        // before the lookup (another instance, a restart, a pair pushed out of the set): an
+        // attacker's own cookie names only the attacker's own account.
         let confirmed = pair.is_some_and(|(_, p)| self.throttle.pair_confirmed(p));
-        let keys = if confirmed {
+        let named = device.is_some_and(|(d, name)| self.protection.devices.names(d, name));
+        let keys = if confirmed || named {
             vec![ThrottleKey::net(ctx.ip)]
         } else {
             ThrottleKey::nets(ctx.ip)

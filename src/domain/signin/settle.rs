@@ -14,7 +14,7 @@ use crate::domain::risk::Verdict;
 use crate::domain::risk::service::Assessment;
 use crate::domain::signin::devices::Devices;
 use crate::domain::signin::error::SignInError;
-use crate::domain::signin::keys::{Pair, Source};
+use crate::domain::signin::keys::{Pair, Source, normalised_name};
 use crate::domain::signin::ladder::{Admission, ChallengeAnswer, ChallengeReason, Counted};
 use crate::domain::signin::{LoginService, SignedIn};
 use crate::events::decision::Decision;
@@ -234,9 +234,11 @@ impl LoginService {
         crate::events::sink::trace(&event);
         metrics::counter!("authd_logins_total", "outcome" => "succeeded").increment(1);
         let new_device_cookie = (!known_device).then(|| {
-            self.protection
-                .devices
-                .issue(&account.id, account.session_epoch)
+            self.protection.devices.issue(
+                &account.id,
+                account.session_epoch,
+                &normalised_name(&account.email),
+            )
         });
         Ok(SignedIn {
             account: account.clone(),

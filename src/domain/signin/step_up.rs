@@ -22,7 +22,7 @@ use crate::domain::mfa::{Factor, amr_with};
 use crate::domain::notify::Notice;
 use crate::domain::risk::service::Assessment;
 use crate::domain::signin::error::SignInError;
-use crate::domain::signin::keys::{CounterKey, Pair, Source};
+use crate::domain::signin::keys::{CounterKey, Pair, Source, normalised_name};
 use crate::domain::signin::settle::{Outcome, device_after};
 use crate::domain::signin::step_up_checks::Passed;
 use crate::domain::signin::step_up_why::{Asks, StepUpReason, Why};
@@ -326,9 +326,11 @@ impl LoginService {
         self.risk.learn(&account.id, ctx).await?;
         metrics::counter!("authd_logins_total", "outcome" => "succeeded").increment(1);
         let new_device_cookie = (!pending.known_device).then(|| {
-            self.protection
-                .devices
-                .issue(&account.id, account.session_epoch)
+            self.protection.devices.issue(
+                &account.id,
+                account.session_epoch,
+                &normalised_name(&account.email),
+            )
         });
         let source = pair.map_or(Source::All, |p| p.source);
         note.device = device_after(&source, new_device_cookie.as_deref());
