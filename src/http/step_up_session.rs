@@ -5,6 +5,7 @@
 use crate::app::state::AppState;
 use crate::domain::error::Unexpected;
 use crate::domain::mfa::pending::PendingStepUp;
+use crate::domain::mfa::{ACR_MFA, acr_of};
 use crate::http::error::HttpError;
 use crate::http::extract::{AMR, WebSession, session_failed};
 
@@ -12,6 +13,8 @@ use crate::http::extract::{AMR, WebSession, session_failed};
 pub(crate) const STEP_UP: &str = "step_up";
 /// A client's `acr_values` asked for a second factor: the next sign-in steps up.
 const FORCE_STEP_UP: &str = "force_step_up";
+/// The factor the session's sign-in passed is the owner's own (`SignedIn::factor_proven`).
+const FACTOR_PROVEN: &str = "factor_proven";
 
 impl WebSession {
     /// The pending step-up, if any.
@@ -50,6 +53,19 @@ impl WebSession {
         Ok(v.is_some())
     }
 
+    /// Whether the session's sign-in passed a factor that is the owner's own as far as authd
+    /// can tell (`SignedIn::factor_proven`): a factor set up in this session is recorded as
+    /// proven only then (the owner's reset removes the others).
+    pub async fn sign_in_proved_a_factor(&self) -> Result<bool, HttpError> {
+        let amr = self.amr().await?;
+        let proven = self
+            .0
+            .get::<String>(FACTOR_PROVEN)
+            .await
+            .map_err(session_failed)?;
+        Ok(acr_of(&amr) == ACR_MFA && proven.as_deref() == Some("1"))
+    }
+
     /// The `amr` of the session's sign-in (`["pwd"]` for sessions from before it was kept).
     pub async fn amr(&self) -> Result<Vec<String>, HttpError> {
         let json = self.0.get::<String>(AMR).await.map_err(session_failed)?;
@@ -72,6 +88,8 @@ impl WebSession {
             .await?;
         let json = serde_json::to_string(&signed_in.amr).map_err(|e| Unexpected(e.into()))?;
         self.put(AMR, &json).await?;
+        let proven = if signed_in.factor_proven { "1" } else { "0" };
+        self.put(FACTOR_PROVEN, proven).await?;
         self.apply_remember(state, a).await
     }
 }

@@ -507,3 +507,24 @@ async fn a_passkey_added_with_the_password_alone_goes_with_the_owners_reset() {
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     assert_eq!(app.state.passkeys.list(&id).await.unwrap().len(), 1, "kept");
 }
+
+/// A key set up with the password alone vouches for no other: signed in with it alone (its
+/// `amr` holds `mfa`), the key added then is not proven either, and the owner's reset removes
+/// both (without the sign-in's own record of it, the second would survive the reset).
+#[tokio::test]
+async fn a_key_set_up_with_the_password_alone_vouches_for_no_other() {
+    let app = app().await;
+    let user = app.user().await;
+    let mut first = with_passkey(&app, &user, false).await;
+    passkey_sign_in(&app, &mut first).await;
+    let mut second = SoftPasskey::new(&app, false);
+    enrol(&app, &mut second).await;
+    let id = account_id(&app, &user).await;
+    let keys = app.state.passkeys.list(&id).await.unwrap();
+    assert_eq!(keys.len(), 2);
+    assert!(keys.iter().all(|k| !k.proven), "{keys:?}");
+    app.post_logout().await;
+    let done = crate::totp::owner_resets(&app, &user).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert!(app.state.passkeys.list(&id).await.unwrap().is_empty());
+}

@@ -22,6 +22,8 @@ pub struct Asserted {
     pub account_id: String,
     /// Hardware-bound or synced (the `amr`).
     pub kind: KeyKind,
+    /// The key was added by a session that had passed a factor (`PasskeyRecord::proven`).
+    pub proven: bool,
 }
 
 fn webauthn_failed(e: impl std::fmt::Display) -> PasskeyError {
@@ -169,6 +171,7 @@ impl PasskeyService {
         Ok(Asserted {
             account_id: row.account_id.clone(),
             kind: KeyKind::from_backup_eligible(result.backup_eligible()),
+            proven: row.proven,
         })
     }
 }

@@ -61,18 +61,22 @@ impl LoginService {
         // budget only, not to its IPv6 /48's aggregate: a flood from other /64s of the owner's
         // site (a mobile carrier's pool) must not answer the owner `429`. So does a cookie
         // that names the typed name itself (`Devices::names`), which every instance can tell
-        // before the lookup (another instance, a restart, a pair pushed out of the set): an
-        // attacker's own cookie names only the attacker's own account.
+        // before the lookup (another instance, a restart, a pair pushed out of the set), within
+        // the budget of the account and epoch it was issued for (`device_within`): an attacker's
+        // own cookie names only the attacker's own account, and one that names the owner (a
+        // sign-in with a stolen password, an epoch the owner's reset has since moved on) buys
+        // at most that budget a minute past the /48's.
         let confirmed = pair.is_some_and(|(_, p)| self.throttle.pair_confirmed(p));
-        let named = device.is_some_and(|(d, name)| self.protection.devices.names(d, name));
+        let within = pair.is_some_and(|(d, p)| self.throttle.device_within(&d.owner_at_epoch(), p));
+        let named =
+            within && device.is_some_and(|(d, name)| self.protection.devices.names(d, name));
         let keys = if confirmed || named {
             vec![ThrottleKey::net(ctx.ip)]
         } else {
             ThrottleKey::nets(ctx.ip)
         };
         let Err((key, retry_after)) = self.throttle.check(Door::Login, &keys) else {
-            let known = confirmed
-                || pair.is_some_and(|(d, p)| self.throttle.device_within(&d.owner_at_epoch(), p));
+            let known = within;
             let started = tokio::time::Instant::now();
             let room = hashes.then(|| self.accounts.hasher().check_room(Lane::known_if(known)));
             if let Some(Err(busy)) = room {

@@ -121,6 +121,11 @@ pub struct SignedIn {
     pub note: SignInNote,
     /// How the user authenticated (RFC 8176 `amr`: `pwd`, then `otp`/`hwk` and `mfa`).
     pub amr: Vec<String>,
+    /// The second factor this sign-in passed is the owner's own as far as authd can tell: the
+    /// e-mailed code, or an app or passkey that was itself set up past a factor (`proven`). A
+    /// factor set up in this session is recorded as proven only then, so one set up with the
+    /// password alone cannot vouch for the next (a chain the owner's reset would not undo).
+    pub factor_proven: bool,
 }
 
 impl LoginService {

@@ -140,12 +140,12 @@ impl LoginService {
             Ok(asserted) => account
                 .as_ref()
                 .filter(|a| a.id == asserted.account_id && a.may_sign_in())
-                .map(|a| (a, asserted.kind)),
+                .map(|a| (a, asserted.kind, asserted.proven)),
             Err(PasskeyError::Unexpected(e)) => return Err(SignInError::Unexpected(e)),
             Err(_) => None,
         };
         let now = self.clock.now();
-        let Some((a, kind)) = verified else {
+        let Some((a, kind, proven)) = verified else {
             // 7. A failure, counted account-wide too (it may lock the account).
             self.passkey_failed(&o, delay_ms).await?;
             return Err(SignInError::InvalidCredentials);
@@ -156,7 +156,8 @@ impl LoginService {
             ..o
         };
         // A user-verified passkey is the sign-in itself, not a passed challenge on the way.
-        let signed_in = self.succeeded(&o, a, &assessment, now, false).await?;
+        let mut signed_in = self.succeeded(&o, a, &assessment, now, false).await?;
+        signed_in.factor_proven = proven;
         Ok(PasskeySignedIn { signed_in, kind })
     }
 

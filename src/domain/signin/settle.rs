@@ -254,6 +254,8 @@ impl LoginService {
             },
             new_device_cookie,
             amr: amr_of(o.amr),
+            // A password passes no factor; a passkey sign-in says whether its key was proven.
+            factor_proven: false,
         })
     }
 

@@ -340,6 +340,7 @@ impl LoginService {
             new_device_cookie,
             note,
             amr: amr_with(pending.amr.clone(), passed.amr),
+            factor_proven: passed.proven,
         })
     }
 

@@ -23,6 +23,8 @@ pub(super) struct Passed {
     pub how: Decision,
     /// The `amr` value (`otp`, `hwk`, `swk`).
     pub amr: &'static str,
+    /// The factor is the owner's own as far as authd can tell (`SignedIn::factor_proven`).
+    pub proven: bool,
 }
 
 impl LoginService {
@@ -71,6 +73,7 @@ impl LoginService {
             Ok(a) if a.account_id == pending.user_id => Ok(Some(Passed {
                 how: Decision::FactorWebauthn,
                 amr: a.kind.amr(),
+                proven: a.proven,
             })),
             Err(PasskeyError::Unexpected(e)) => Err(Unexpected(e)),
             Ok(_)
@@ -116,6 +119,20 @@ impl LoginService {
             },
             Factor::Webauthn => None,
         };
-        Ok(how.map(|how| Passed { how, amr: f.amr() }))
+        let Some(how) = how else {
+            return Ok(None);
+        };
+        // The mailbox is the owner's; an app (or its recovery code) only if it was set up past
+        // a factor itself.
+        let proven = match f {
+            Factor::Totp => (self.authenticators.confirmed_at(&pending.user_id).await?)
+                .is_some_and(|(_, proven)| proven),
+            Factor::Email | Factor::Webauthn => true,
+        };
+        Ok(Some(Passed {
+            how,
+            amr: f.amr(),
+            proven,
+        }))
     }
 }

@@ -21,7 +21,6 @@ use crate::app::state::AppState;
 use crate::domain::account_security::reauth::ReauthProof;
 use crate::domain::accounts::model::Account;
 use crate::domain::error::Unexpected;
-use crate::domain::mfa::{ACR_MFA, acr_of};
 use crate::domain::notify::human_time;
 use crate::http::error::{HttpError, urlencode};
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, CurrentUser};
@@ -149,7 +148,7 @@ pub async fn passkey_finish_post(
     let pending = pending.ok_or(crate::domain::passkeys::error::PasskeyError::NoCeremony)?;
     // Added by a session whose sign-in passed a factor, or with the password alone (the
     // account's first factor): the owner's reset removes only the latter.
-    let proven = acr_of(&user.session.amr().await?) == ACR_MFA;
+    let proven = user.session.sign_in_proved_a_factor().await?;
     let named = (body.name.as_str(), proven);
     let view = state
         .passkeys

@@ -23,7 +23,6 @@ use crate::app::state::AppState;
 use crate::domain::account_security::reauth::ReauthProof;
 use crate::domain::accounts::model::Account;
 use crate::domain::mfa::totp::Enrolment;
-use crate::domain::mfa::{ACR_MFA, acr_of};
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, CurrentUser};
 use crate::http::pages::security::{
@@ -166,7 +165,7 @@ pub async fn factors_post(
                 &ctx,
                 &account,
                 &form.totp_code,
-                acr_of(&user.session.amr().await?) == ACR_MFA,
+                user.session.sign_in_proved_a_factor().await?,
             )
             .await?
         {
