@@ -256,6 +256,11 @@ impl WebSession {
         self.0.insert(key, value).await.map_err(session_failed)
     }
 
+    /// Reads the value under `key` (kept).
+    pub async fn value(&self, key: &str) -> Result<Option<String>, HttpError> {
+        self.0.get::<String>(key).await.map_err(session_failed)
+    }
+
     /// Takes (reads and removes) the value under `key`.
     pub async fn take(&self, key: &str) -> Result<Option<String>, HttpError> {
         self.0.remove::<String>(key).await.map_err(session_failed)

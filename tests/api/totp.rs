@@ -680,3 +680,55 @@ async fn a_reset_removes_a_first_factor_set_up_with_the_password_alone() {
         "{changed:?}"
     );
 }
+
+/// An unfinished app enrolment belongs to the session that started it: another session of the
+/// account (someone with the password) is never shown the secret the owner is setting up, its
+/// own is replaced (not adopted) when the owner starts one, and it confirms nothing after.
+#[tokio::test]
+async fn an_enrolment_belongs_to_the_session_that_started_it() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let thief = crate::helpers::new_client();
+    let page = app
+        .sign_in_again(&thief, "127.0.0.1", &user.email, &user.password)
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let post = |form: Vec<(&'static str, String)>, path: &'static str| {
+        let req = thief.post(app.url(path)).form(&form);
+        async move { crate::helpers::read(req.send().await.unwrap()).await }
+    };
+    let page_csrf = || async {
+        let page = thief.get(app.url(PAGE)).send().await.unwrap();
+        crate::helpers::read(page).await.csrf()
+    };
+    let reauth = vec![
+        ("csrf_token", page_csrf().await),
+        ("password", user.password.clone()),
+    ];
+    post(reauth, "/account/security/reauth").await;
+    // The re-authentication gave the session a new CSRF token.
+    let csrf = page_csrf().await;
+    let start = vec![
+        ("csrf_token", csrf.clone()),
+        ("action", "totp_start".into()),
+    ];
+    let theirs = secret_of(&post(start, FACTORS).await.body);
+    // The owner starts one in their own browser: a new secret, not the one in progress.
+    let page = app.post_login(&user.email, &user.password).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    reauth_with(&app, &user.password).await;
+    let owners = secret_of(&action(&app, "totp_start", "").await.body);
+    assert_ne!(owners, theirs, "another session's secret is never shown");
+    // The other session's secret confirms nothing now, nor does the owner's typed there.
+    for secret in [&theirs, &owners] {
+        let confirm = vec![
+            ("csrf_token", csrf.clone()),
+            ("action", "totp_confirm".into()),
+            ("totp_code", code(&app, secret)),
+        ];
+        assert_eq!(post(confirm, FACTORS).await.status, StatusCode::BAD_REQUEST);
+    }
+    let on = action(&app, "totp_confirm", &code(&app, &owners)).await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.body);
+    assert!(on.body.contains("data-recovery-codes"));
+}

@@ -28,6 +28,22 @@ pub struct Enrolment {
     pub url: String,
 }
 
+impl Enrolment {
+    /// What the session that started this enrolment keeps to show and confirm it again (a
+    /// SHA-256 of the secret, never the secret): an unfinished enrolment is the account's row,
+    /// and without this another session of the account (someone with the password) would be
+    /// shown, or would confirm, the secret the owner is setting up.
+    pub fn mark(&self) -> String {
+        crate::domain::oauth::digest(&format!("totp-enrolment|{}", self.secret))
+    }
+
+    /// Whether `held` (a session's `mark`) is this enrolment's (constant-time).
+    pub fn is_held_by(&self, held: Option<&str>) -> bool {
+        use subtle::ConstantTimeEq;
+        held.is_some_and(|h| bool::from(h.as_bytes().ct_eq(self.mark().as_bytes())))
+    }
+}
+
 /// How a code answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TotpCheck {
@@ -180,14 +196,15 @@ impl Authenticators {
         totp.check(&code, now).and_then(|s| i64::try_from(s).ok())
     }
 
-    /// Confirms the unfinished enrolment with its first code, by a session whose sign-in had
-    /// passed a factor (`proven`) or not; the new recovery codes, or `None` for a wrong code
-    /// (or no enrolment).
+    /// Confirms the unfinished enrolment with its first code, by the session that started it
+    /// (`held`: its `Enrolment::mark`) and whose sign-in had passed a factor (`proven`) or not;
+    /// the new recovery codes, or `None` for a wrong code (or no enrolment, or another
+    /// session's).
     pub async fn confirm(
         &self,
         user_id: &str,
         code: &str,
-        proven: bool,
+        (held, proven): (Option<&str>, bool),
     ) -> Result<Option<Vec<String>>, Unexpected> {
         let Some(rec) = self
             .store
@@ -198,7 +215,13 @@ impl Authenticators {
             return Ok(None);
         };
         let totp = self.open(user_id, &rec.secret_sealed, "")?;
-        let Some(step) = self.step_of(&totp, code) else {
+        let secret = totp.secret().to_base32();
+        let started_here = Enrolment {
+            secret,
+            url: String::new(),
+        }
+        .is_held_by(held);
+        let Some(step) = self.step_of(&totp, code).filter(|_| started_here) else {
             return Ok(None);
         };
         if !self

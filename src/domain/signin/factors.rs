@@ -58,13 +58,31 @@ impl LoginService {
         })
     }
 
-    /// Starts (or shows again) an authenticator-app enrolment; `None` if one is confirmed.
-    pub async fn totp_start(&self, account: &Account) -> Result<Option<Enrolment>, Unexpected> {
-        let a = &self.authenticators;
-        if let Some(pending) = a.pending(&account.id, &account.email).await? {
+    /// Starts an authenticator-app enrolment, or shows again the one this session started
+    /// (`held`: the `Enrolment::mark` it keeps) — never another session's, which a new one
+    /// replaces; `None` if an app is confirmed.
+    pub async fn totp_start(
+        &self,
+        account: &Account,
+        held: Option<&str>,
+    ) -> Result<Option<Enrolment>, Unexpected> {
+        if let Some(pending) = self.totp_held(account, held).await? {
             return Ok(Some(pending));
         }
-        a.start(&account.id, &account.email).await
+        self.authenticators.start(&account.id, &account.email).await
+    }
+
+    /// The unfinished enrolment this session started (`held`), shown again after a wrong
+    /// first code; `None` when it is gone or another session's.
+    pub async fn totp_held(
+        &self,
+        account: &Account,
+        held: Option<&str>,
+    ) -> Result<Option<Enrolment>, Unexpected> {
+        let pending = (self.authenticators)
+            .pending(&account.id, &account.email)
+            .await?;
+        Ok(pending.filter(|p| p.is_held_by(held)))
     }
 
     /// Confirms the enrolment with its first code, by a session whose sign-in had passed a
@@ -75,10 +93,10 @@ impl LoginService {
         ctx: &RequestContext,
         account: &Account,
         code: &str,
-        proven: bool,
+        held_proven: (Option<&str>, bool),
     ) -> Result<Option<Vec<String>>, Unexpected> {
         let a = &self.authenticators;
-        let Some(codes) = a.confirm(&account.id, code, proven).await? else {
+        let Some(codes) = a.confirm(&account.id, code, held_proven).await? else {
             return Ok(None);
         };
         self.factor_changed(ctx, account, Factor::Totp, true)

@@ -22,6 +22,7 @@ use serde::Deserialize;
 use crate::app::state::AppState;
 use crate::domain::account_security::reauth::ReauthProof;
 use crate::domain::accounts::model::Account;
+use crate::domain::context::RequestContext;
 use crate::domain::mfa::totp::Enrolment;
 use crate::http::error::HttpError;
 use crate::http::extract::{ClientContext, CsrfForm, CsrfProtected, CurrentUser};
@@ -128,6 +129,45 @@ pub async fn old_page_get() -> Redirect {
 
 const WRONG_CODE: &str = "That code is not right. Check the app's clock and try again.";
 
+/// The session key of the app enrolment this session started (`Enrolment::mark`): only this
+/// session is shown its secret again, and only it confirms it.
+const TOTP_ENROLMENT: &str = "totp_enrolment";
+
+/// Starts an app enrolment, or shows again the one this session started.
+async fn start_enrolment(
+    state: &AppState,
+    user: &CurrentUser,
+    account: &Account,
+) -> Result<Option<Enrolment>, HttpError> {
+    let held = user.session.value(TOTP_ENROLMENT).await?;
+    let enrol = state.login.totp_start(account, held.as_deref()).await?;
+    if let Some(e) = &enrol {
+        user.session.put(TOTP_ENROLMENT, &e.mark()).await?;
+    }
+    Ok(enrol)
+}
+
+/// Confirms the enrolment this session started with the form's first code: the recovery
+/// codes, or `None` for a wrong code (or another session's enrolment).
+async fn confirm_enrolment(
+    state: &AppState,
+    ctx: &RequestContext,
+    user: &CurrentUser,
+    account: &Account,
+    form: &FactorsForm,
+) -> Result<Option<Vec<String>>, HttpError> {
+    let held = user.session.value(TOTP_ENROLMENT).await?;
+    let proven = user.session.sign_in_proved_a_factor().await?;
+    let confirmed = state
+        .login
+        .totp_confirm(ctx, account, &form.totp_code, (held.as_deref(), proven))
+        .await?;
+    if confirmed.is_some() {
+        user.session.take(TOTP_ENROLMENT).await?;
+    }
+    Ok(confirmed)
+}
+
 /// `POST /account/security/factors` (and `/account/factors`): one change, after the page's
 /// re-authentication. What must be shown once (the key, the recovery codes) is rendered in
 /// the answer; the other changes redirect back (`?done=…`).
@@ -155,20 +195,12 @@ pub async fn factors_post(
     let (mut notice, mut status) = (Notice::default(), StatusCode::OK);
     match form.action.as_str() {
         "totp_start" => {
-            shown.enrol = login.totp_start(&account).await?;
+            shown.enrol = start_enrolment(&state, &user, &account).await?;
             if shown.enrol.is_none() {
                 notice.info = Some("Your authenticator app is already on.");
             }
         }
-        "totp_confirm" => match login
-            .totp_confirm(
-                &ctx,
-                &account,
-                &form.totp_code,
-                user.session.sign_in_proved_a_factor().await?,
-            )
-            .await?
-        {
+        "totp_confirm" => match confirm_enrolment(&state, &ctx, &user, &account, &form).await? {
             Some(codes) => {
                 shown.recovery_codes = codes;
                 notice.info = Some("Your authenticator app is on.");
@@ -178,7 +210,8 @@ pub async fn factors_post(
             }
             None => {
                 (notice.error, status) = (Some(WRONG_CODE), StatusCode::BAD_REQUEST);
-                shown.enrol = login.totp_start(&account).await?;
+                let held = user.session.value(TOTP_ENROLMENT).await?;
+                shown.enrol = login.totp_held(&account, held.as_deref()).await?;
             }
         },
         "recovery_regenerate" => match login.recovery_regenerate(&ctx, &account).await? {
