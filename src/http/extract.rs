@@ -235,12 +235,11 @@ impl WebSession {
     }
 
     /// After a re-authentication (the session may change the sign-in methods now): a new
-    /// session id (the old one is deleted) and a new CSRF token, so an id or token that leaked
-    /// before gains nothing. The session's epoch, to index the new id under.
-    pub async fn cycle(&self, state: &AppState) -> Result<Option<i64>, HttpError> {
+    /// session id (the old one is deleted), so an id that leaked before gains nothing. The CSRF
+    /// token stays (a form fetched before goes on working; it is worth nothing without the
+    /// session's new id). The session's epoch, to index the new id under.
+    pub async fn cycle(&self) -> Result<Option<i64>, HttpError> {
         self.0.cycle_id().await.map_err(session_failed)?;
-        let token = state.random.token(32);
-        self.0.insert(CSRF, &token).await.map_err(session_failed)?;
         self.0.get::<i64>(EPOCH).await.map_err(session_failed)
     }
 

@@ -45,9 +45,9 @@ pub async fn reauth_post(
     match checked {
         Ok(mark) => {
             session.mark_reauth(&mark).await?;
-            // A privilege gained (changes for five minutes): a new session id and CSRF token,
-            // the session index following the new id.
-            let epoch = session.cycle(&state).await?;
+            // A privilege gained (changes for five minutes): a new session id, the session
+            // index following it.
+            let epoch = session.cycle().await?;
             if let (Some(row), Some(epoch)) = (row, epoch) {
                 let key = session.save_now().await?;
                 state.security.session_renewed(&row, &key, epoch).await?;
