@@ -67,16 +67,19 @@ impl LoginService {
         // sign-in with a stolen password, an epoch the owner's reset has since moved on) buys
         // at most that budget a minute past the /48's.
         let confirmed = pair.is_some_and(|(_, p)| self.throttle.pair_confirmed(p));
-        let within = pair.is_some_and(|(d, p)| self.throttle.device_within(&d.owner_at_epoch(), p));
-        let named =
-            within && device.is_some_and(|(d, name)| self.protection.devices.names(d, name));
+        let within = |(d, p): (&DeviceClaim, DevicePair)| {
+            self.throttle.device_within(&d.owner_at_epoch(), p)
+        };
+        // Only a cookie that names the typed name spends its budget before the rate check.
+        let names = |(d, name): (&DeviceClaim, &str)| self.protection.devices.names(d, name);
+        let named = !confirmed && device.is_some_and(names) && pair.is_some_and(within);
         let keys = if confirmed || named {
             vec![ThrottleKey::net(ctx.ip)]
         } else {
             ThrottleKey::nets(ctx.ip)
         };
         let Err((key, retry_after)) = self.throttle.check(Door::Login, &keys) else {
-            let known = within;
+            let known = confirmed || named || pair.is_some_and(within);
             let started = tokio::time::Instant::now();
             let room = hashes.then(|| self.accounts.hasher().check_room(Lane::known_if(known)));
             if let Some(Err(busy)) = room {
