@@ -20,9 +20,10 @@ use crate::storage::sessions::AnySessionStore;
 pub mod admin;
 /// The admin and risk APIs' JSON error.
 pub mod api_error;
+/// The CSRF cookie of the forms shown before sign-in.
+pub mod client_ip;
 /// CORS for public clients' origins on the endpoints browser apps call.
 pub mod cors;
-/// The CSRF cookie of the forms shown before sign-in.
 pub mod csrf;
 /// Error types and their responses.
 pub mod error;

@@ -47,7 +47,7 @@ pub async fn evaluate_post(
         .map_err(|_| ApiError::BadRequest("ip is not an IP address"))?;
     // A dual-stack server reports IPv4 clients as `::ffff:a.b.c.d`: the IPv4 network they are
     // (as for authd's own clients), not one IPv6 /48 shared by every IPv4 address.
-    let ip = crate::http::extract::canonical(ip);
+    let ip = crate::http::client_ip::canonical(ip);
     if req.token.is_empty() || req.token.len() > crate::domain::tokens::jwt::MAX_TOKEN_LEN {
         return Err(ApiError::BadRequest("token is missing or too long"));
     }

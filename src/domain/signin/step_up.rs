@@ -20,12 +20,11 @@ use crate::domain::error::Unexpected;
 use crate::domain::mfa::pending::{PendingStepUp, STEP_UP_TTL_SECS, SentCode};
 use crate::domain::mfa::{Factor, amr_with};
 use crate::domain::notify::Notice;
-use crate::domain::risk::service::Assessment;
 use crate::domain::signin::error::SignInError;
 use crate::domain::signin::keys::{CounterKey, Pair, Source, normalised_name};
 use crate::domain::signin::settle::{Outcome, device_after};
 use crate::domain::signin::step_up_checks::Passed;
-use crate::domain::signin::step_up_why::{Asks, StepUpReason, Why};
+use crate::domain::signin::step_up_why::StepUpReason;
 use crate::domain::signin::{LoginService, SignedIn};
 use crate::domain::throttle::net_of;
 use crate::events::decision::Decision;
@@ -61,67 +60,10 @@ pub enum StepUpOutcome {
 }
 
 impl LoginService {
-    /// Step 8, first: the step-up (as the answer to give) when the right password still owes
-    /// a second factor.
-    pub(super) async fn step_up_owed(
-        &self,
-        o: &Outcome<'_>,
-        verified: Option<&Account>,
-        assessment: &Assessment,
-        asks: Asks,
-        now: OffsetDateTime,
-    ) -> Result<Option<SignInError>, Unexpected> {
-        let Some(a) = verified else {
-            return Ok(None);
-        };
-        // An operator who put the risk's challenge below the step-up (`AUTHD_RISK_CHALLENGE_AT`
-        // < `AUTHD_STEP_UP_AT`, docs/mfa.md) wants no oracle: an attempt the score sends to the
-        // CAPTCHA meets it, right password or wrong, and the step-up only once it is passed.
-        let step_up_at = self.protection.ladder.settings().step_up_at;
-        if asks.challenge_pending && self.risk.challenge_at() < step_up_at {
-            return Ok(None);
-        }
-        let unknown = !o.pair.source.is_known_device();
-        match self.step_up_reason(a, assessment, asks, unknown).await? {
-            Some(why) => Ok(Some(self.begin_step_up(o, a, why, now).await?)),
-            None => Ok(None),
-        }
-    }
-
-    /// Whether the right password still owes a second factor, and which: a risky score, a
-    /// challenge got past from an `unknown` source, the owner's setting or the client's ask.
-    async fn step_up_reason(
-        &self,
-        account: &Account,
-        assessment: &Assessment,
-        asks: Asks,
-        unknown: bool,
-    ) -> Result<Option<StepUpReason>, Unexpected> {
-        let why = if assessment.score >= self.protection.ladder.settings().step_up_at {
-            Why::Risky
-        } else if asks.past_challenge && unknown {
-            Why::PastChallenge
-        } else if account.require_mfa || asks.forced {
-            Why::Asked
-        } else {
-            return Ok(None);
-        };
-        let offered = self.factors(account).await?.offered();
-        let familiar_network = assessment
-            .profile
-            .as_ref()
-            .is_some_and(|p| p.knows_network(&assessment.observed.prefix));
-        Ok((!offered.is_empty()).then_some(StepUpReason {
-            offered,
-            why,
-            familiar_network,
-        }))
-    }
-
     /// Starts a step-up: the right password is not a failure (the count is taken back), the
     /// owner is alerted when the risk or a challenge asked for it, and the strongest factor is asked for
     /// (for the e-mail, a code is mailed with the `login_challenged` event).
-    async fn begin_step_up(
+    pub(super) async fn begin_step_up(
         &self,
         o: &Outcome<'_>,
         account: &Account,

@@ -1,11 +1,18 @@
-//! Why a right password still owes a second factor (`step_up.rs` asks for it): the risk
-//! score, a challenge got past from a source the account does not know, or the owner's or a
-//! client's ask — each with the event decision it is recorded under and whether the owner is
-//! alerted.
+//! Whether and why a right password still owes a second factor (`step_up_owed`; `step_up.rs`
+//! asks for it): the risk score, a challenge got past from a source the account does not know,
+//! or the owner's or a client's ask — each with the event decision it is recorded under and
+//! whether the owner is alerted.
 
+use time::OffsetDateTime;
+
+use crate::domain::accounts::model::Account;
+use crate::domain::error::Unexpected;
 use crate::domain::mfa::Factor;
+use crate::domain::risk::service::Assessment;
+use crate::domain::signin::LoginService;
+use crate::domain::signin::error::SignInError;
 use crate::domain::signin::ladder::ChallengeAnswer;
-use crate::domain::signin::settle::AfterCheck;
+use crate::domain::signin::settle::{AfterCheck, Outcome};
 use crate::events::decision::Decision;
 
 /// Why a sign-in is stepped up.
@@ -76,6 +83,65 @@ impl Asks {
             past_challenge: asked || answer.clears_rung(),
             challenge_pending: matches!(after, AfterCheck::Challenge),
         }
+    }
+}
+
+impl LoginService {
+    /// Step 8, first: the step-up (as the answer to give) when the right password still owes
+    /// a second factor.
+    pub(super) async fn step_up_owed(
+        &self,
+        o: &Outcome<'_>,
+        verified: Option<&Account>,
+        assessment: &Assessment,
+        asks: Asks,
+        now: OffsetDateTime,
+    ) -> Result<Option<SignInError>, Unexpected> {
+        let Some(a) = verified else {
+            return Ok(None);
+        };
+        // An operator who put the risk's challenge below the step-up (`AUTHD_RISK_CHALLENGE_AT`
+        // < `AUTHD_STEP_UP_AT`, docs/mfa.md) wants no oracle: an attempt the score sends to the
+        // CAPTCHA meets it, right password or wrong, and the step-up only once it is passed.
+        let step_up_at = self.protection.ladder.settings().step_up_at;
+        if asks.challenge_pending && self.risk.challenge_at() < step_up_at {
+            return Ok(None);
+        }
+        let unknown = !o.pair.source.is_known_device();
+        match self.step_up_reason(a, assessment, asks, unknown).await? {
+            Some(why) => Ok(Some(self.begin_step_up(o, a, why, now).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether the right password still owes a second factor, and which: a risky score, a
+    /// challenge got past from an `unknown` source, the owner's setting or the client's ask.
+    async fn step_up_reason(
+        &self,
+        account: &Account,
+        assessment: &Assessment,
+        asks: Asks,
+        unknown: bool,
+    ) -> Result<Option<StepUpReason>, Unexpected> {
+        let why = if assessment.score >= self.protection.ladder.settings().step_up_at {
+            Why::Risky
+        } else if asks.past_challenge && unknown {
+            Why::PastChallenge
+        } else if account.require_mfa || asks.forced {
+            Why::Asked
+        } else {
+            return Ok(None);
+        };
+        let offered = self.factors(account).await?.offered();
+        let familiar_network = assessment
+            .profile
+            .as_ref()
+            .is_some_and(|p| p.knows_network(&assessment.observed.prefix));
+        Ok((!offered.is_empty()).then_some(StepUpReason {
+            offered,
+            why,
+            familiar_network,
+        }))
     }
 }
 
