@@ -369,7 +369,7 @@ impl ResetService {
     ) -> Result<usize, AccountError> {
         let mut removed = 0;
         // An unverified account's app goes finished or not (`before` is then `i64::MAX`).
-        let app = self.authenticators.confirmed_at(&account.id).await?;
+        let app = self.authenticators.confirmed_app(&account.id).await?;
         let app_goes = before == i64::MAX || app.is_some_and(|(at, proven)| at < before || !proven);
         if app_goes && self.authenticators.remove(&account.id).await? {
             removed += 1;

@@ -34,23 +34,40 @@ impl Enrolment {
     /// and without this another session of the account (someone with the password) would be
     /// shown, or would confirm, the secret the owner is setting up.
     pub fn mark(&self) -> String {
-        crate::domain::oauth::digest(&format!("totp-enrolment|{}", self.secret))
+        mark_of(&self.secret)
     }
 
-    /// Whether `held` (a session's `mark`) is this enrolment's (constant-time).
+    /// Whether `held` (a session's `mark`) is this enrolment's.
     pub fn is_held_by(&self, held: Option<&str>) -> bool {
-        use subtle::ConstantTimeEq;
-        held.is_some_and(|h| bool::from(h.as_bytes().ct_eq(self.mark().as_bytes())))
+        held_for(&self.secret, held)
     }
+}
+
+/// `Enrolment::mark` of a base32 secret.
+fn mark_of(secret: &str) -> String {
+    digest(&format!("totp-enrolment|{secret}"))
+}
+
+/// Whether `held` is the mark of the base32 `secret` (constant-time).
+fn held_for(secret: &str, held: Option<&str>) -> bool {
+    use subtle::ConstantTimeEq;
+    held.is_some_and(|h| bool::from(h.as_bytes().ct_eq(mark_of(secret).as_bytes())))
 }
 
 /// How a code answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TotpCheck {
-    /// The app's code, for a time step not used before.
-    App,
-    /// An unused recovery code (now used).
-    RecoveryCode,
+    /// The app's code, for a time step not used before; `proven`: the app was set up by a
+    /// session that had passed a factor (`TotpRecord::proven`).
+    App {
+        /// See above.
+        proven: bool,
+    },
+    /// An unused recovery code (now used), of an app `proven` or not.
+    RecoveryCode {
+        /// See `App`.
+        proven: bool,
+    },
     /// Wrong, replayed, or no app.
     Failed,
 }
@@ -140,7 +157,7 @@ impl Authenticators {
 
     /// When the account's app was confirmed (unix seconds), and whether by a session whose
     /// sign-in had passed a factor, if it has one.
-    pub async fn confirmed_at(&self, user_id: &str) -> Result<Option<(i64, bool)>, Unexpected> {
+    pub async fn confirmed_app(&self, user_id: &str) -> Result<Option<(i64, bool)>, Unexpected> {
         let app = self.store.totp(user_id).await?;
         Ok(app.and_then(|t| t.confirmed_at.map(|at| (at, t.proven))))
     }
@@ -215,12 +232,7 @@ impl Authenticators {
             return Ok(None);
         };
         let totp = self.open(user_id, &rec.secret_sealed, "")?;
-        let secret = totp.secret().to_base32();
-        let started_here = Enrolment {
-            secret,
-            url: String::new(),
-        }
-        .is_held_by(held);
+        let started_here = held_for(&totp.secret().to_base32(), held);
         let Some(step) = self.step_of(&totp, code).filter(|_| started_here) else {
             return Ok(None);
         };
@@ -249,7 +261,7 @@ impl Authenticators {
         if let Some(step) = self.step_of(&totp, code) {
             let fresh = self.store.use_totp_step(user_id, step).await?;
             return Ok(if fresh {
-                TotpCheck::App
+                TotpCheck::App { proven: rec.proven }
             } else {
                 TotpCheck::Failed
             });
@@ -266,7 +278,7 @@ impl Authenticators {
                 .await?;
         }
         Ok(if used {
-            TotpCheck::RecoveryCode
+            TotpCheck::RecoveryCode { proven: rec.proven }
         } else {
             TotpCheck::Failed
         })

@@ -97,7 +97,9 @@ impl LoginService {
         typed: &str,
         now: OffsetDateTime,
     ) -> Result<Option<Passed>, Unexpected> {
-        let how = match f {
+        // The mailbox is the owner's; an app (or its recovery code) only if it was set up past
+        // a factor itself.
+        let passed = match f {
             Factor::Email => pending
                 .code
                 .as_ref()
@@ -111,25 +113,15 @@ impl LoginService {
                             &c.mac,
                         )
                 })
-                .then_some(Decision::FactorEmail),
+                .then_some((Decision::FactorEmail, true)),
             Factor::Totp => match self.authenticators.check(&pending.user_id, typed).await? {
-                TotpCheck::App => Some(Decision::FactorTotp),
-                TotpCheck::RecoveryCode => Some(Decision::FactorRecoveryCode),
+                TotpCheck::App { proven } => Some((Decision::FactorTotp, proven)),
+                TotpCheck::RecoveryCode { proven } => Some((Decision::FactorRecoveryCode, proven)),
                 TotpCheck::Failed => None,
             },
             Factor::Webauthn => None,
         };
-        let Some(how) = how else {
-            return Ok(None);
-        };
-        // The mailbox is the owner's; an app (or its recovery code) only if it was set up past
-        // a factor itself.
-        let proven = match f {
-            Factor::Totp => (self.authenticators.confirmed_at(&pending.user_id).await?)
-                .is_some_and(|(_, proven)| proven),
-            Factor::Email | Factor::Webauthn => true,
-        };
-        Ok(Some(Passed {
+        Ok(passed.map(|(how, proven)| Passed {
             how,
             amr: f.amr(),
             proven,
